@@ -1,0 +1,211 @@
+"""Domain models persisted in the store and exchanged with adapters (pydantic v2)."""
+
+from __future__ import annotations
+
+import time
+from enum import StrEnum
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+from voice_letta import config as C
+
+
+class ToolType(StrEnum):
+    CUSTOM = "custom"
+    LETTA_BUILTIN = "letta_builtin"
+    LETTA_FILES_CORE = "letta_files_core"
+    EXTERNAL_MCP = "external_mcp"
+    LETTA_CORE = "letta_core"
+    LETTA_MEMORY_CORE = "letta_memory_core"
+    LETTA_VOICE_SLEEPTIME_CORE = "letta_voice_sleeptime_core"
+
+
+# Only these reach the voice agent; memory-editing and sleeptime tools stay with the sleeptime agent.
+VOICE_SAFE_TOOL_TYPES: frozenset[ToolType] = frozenset(
+    {ToolType.CUSTOM, ToolType.LETTA_BUILTIN, ToolType.LETTA_FILES_CORE, ToolType.EXTERNAL_MCP}
+)
+
+
+class ProviderName(StrEnum):
+    OPENAI = "openai"
+    ANTHROPIC = "anthropic"
+    OLLAMA = "ollama"
+    VLLM = "vllm"
+    SGLANG = "sglang"
+    AZURE = "azure"
+    LOCAL = "local"
+
+
+class LLMConfig(BaseModel):
+    """Which model an agent talks to. Keys are never stored: only the name of the env var holding one."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    provider: ProviderName = ProviderName.LOCAL
+    model: str = C.LOCAL_LLM_MODEL
+    base_url: str | None = None
+    api_key_env: str | None = None
+    api_version: str | None = None  # Azure
+    context_window: int = Field(default=C.DEFAULT_CONTEXT_WINDOW, gt=256)
+    temperature: float = Field(default=C.DEFAULT_TEMPERATURE, ge=0.0, le=2.0)
+    max_tokens: int | None = Field(default=C.DEFAULT_MAX_TOKENS, gt=0)
+    strict: bool = False
+    parallel_tool_calls: bool = False
+    max_retries: int = Field(default=C.DEFAULT_LLM_RETRIES, ge=0, le=10)
+    timeout_s: float = Field(default=C.DEFAULT_LLM_TIMEOUT_S, gt=0)
+    fallback: LLMConfig | None = None
+
+
+class EmbeddingConfig(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    provider: Literal["local", "openai"] = "local"
+    model: str = C.LOCAL_EMBED_MODEL
+    dim: int = Field(default=C.LOCAL_EMBED_DIM, gt=0)
+    base_url: str | None = None
+    api_key_env: str | None = None
+
+
+class BufferConfig(BaseModel):
+    """Size of the voice agent's in-context message buffer (messages) plus a token budget."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    max_messages: int = C.DEFAULT_MAX_MESSAGE_BUFFER
+    min_messages: int = C.DEFAULT_MIN_MESSAGE_BUFFER
+    max_context_tokens: int | None = None  # None: 75 % of the LLM context window
+
+    @model_validator(mode="after")
+    def _check(self) -> BufferConfig:
+        if self.max_messages <= C.MIN_BUFFER_FLOOR or self.min_messages <= C.MIN_BUFFER_FLOOR:
+            raise ValueError(f"both buffer lengths must be greater than {C.MIN_BUFFER_FLOOR}")
+        if self.max_messages <= self.min_messages:
+            raise ValueError("max_messages must be greater than min_messages")
+        return self
+
+
+class Block(BaseModel):
+    """A memory block. ``version`` grows by one on every write (compare-and-set)."""
+
+    id: str
+    label: str
+    value: str = ""
+    limit: int = C.DEFAULT_BLOCK_CHAR_LIMIT
+    description: str = ""
+    read_only: bool = False
+    version: int = 1
+
+
+class ToolOptions(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    filler: bool = True  # add the spoken pre_exec_msg argument
+    timeout_s: float = Field(default=30.0, gt=0, le=600)
+    env: dict[str, str] = Field(default_factory=dict)  # the only environment the tool sees
+
+
+class Tool(BaseModel):
+    id: str
+    name: str
+    type: ToolType = ToolType.CUSTOM
+    description: str = ""
+    # JSON schema of the arguments (an object schema), without pre_exec_msg.
+    parameters: dict[str, Any] = Field(default_factory=lambda: {"type": "object", "properties": {}})
+    source_type: Literal["python", "typescript", "mcp", "builtin"] | None = None
+    source_code: str | None = None
+    options: ToolOptions = Field(default_factory=ToolOptions)
+    mcp_server: str | None = None  # name of the MCP server for EXTERNAL_MCP tools
+    created_at: float = Field(default_factory=time.time)
+
+
+class ToolCall(BaseModel):
+    id: str
+    name: str
+    arguments: str  # the JSON text as the model produced it
+
+
+Role = Literal["system", "user", "assistant", "tool"]
+
+
+class Message(BaseModel):
+    id: str
+    agent_id: str
+    seq: int = 0  # per-agent order, assigned by the store
+    role: Role
+    content: str | None = None
+    tool_calls: list[ToolCall] | None = None
+    tool_call_id: str | None = None
+    name: str | None = None  # tool name on tool results
+    turn_id: str | None = None
+    created_at: float = Field(default_factory=time.time)
+    interrupted: bool = False
+    in_context: bool = True  # False once evicted from the voice agent's window
+    # filler: a spoken pre_exec_msg line; client_tool: a call the HTTP client executes; volatile: never stored
+    kind: Literal["normal", "filler", "client_tool", "greeting", "fallback"] = "normal"
+
+
+class Passage(BaseModel):
+    """An archival memory: a synopsis plus the original lines and when they were said."""
+
+    id: str
+    agent_id: str
+    text: str  # the original lines
+    synopsis: str = ""
+    embedding: list[float] | None = None
+    embedding_model: str | None = None
+    embedding_dim: int | None = None
+    start_at: float | None = None  # when the first summarized line was said (epoch seconds)
+    end_at: float | None = None
+    created_at: float = Field(default_factory=time.time)
+
+
+class Usage(BaseModel):
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+    total_tokens: int = 0
+    cached_tokens: int = 0
+
+    def add(self, other: Usage) -> None:
+        self.prompt_tokens += other.prompt_tokens
+        self.completion_tokens += other.completion_tokens
+        self.total_tokens += other.total_tokens
+        self.cached_tokens += other.cached_tokens
+
+
+class TurnRecord(BaseModel):
+    """One user turn of an agent: how it ended, what it cost, how long each stage took."""
+
+    id: str
+    agent_id: str
+    fingerprint: str | None = None  # idempotency key of the input (HTTP clients retry)
+    stop_reason: str | None = None
+    usage: Usage = Field(default_factory=Usage)
+    timings_ms: dict[str, float] = Field(default_factory=dict)
+    steps: int = 0
+    error: str | None = None
+    started_at: float = Field(default_factory=time.time)
+    ended_at: float | None = None
+
+
+class AgentState(BaseModel):
+    id: str
+    name: str
+    system: str = C.DEFAULT_SYSTEM_PROMPT
+    llm: LLMConfig = Field(default_factory=LLMConfig)
+    sleeptime_llm: LLMConfig | None = None  # None: same as llm
+    embedding: EmbeddingConfig = Field(default_factory=EmbeddingConfig)
+    buffer: BufferConfig = Field(default_factory=BufferConfig)
+    # What to do with a system prompt an OpenAI-protocol client sends: ignore it, or add it as extra
+    # instructions after ours.
+    client_system_prompt: Literal["ignore", "append"] = "ignore"
+    max_tool_rounds: int = Field(default=C.DEFAULT_MAX_TOOL_ROUNDS, ge=1, le=10)
+    turn_budget_s: float = Field(default=C.DEFAULT_TURN_BUDGET_S, gt=0)
+    memory_target_label: str = C.DEFAULT_MEMORY_TARGET_LABEL
+    handoff_on_session_end: bool = True
+    created_at: float = Field(default_factory=time.time)
+    blocks: list[Block] = Field(default_factory=list)
+    tools: list[Tool] = Field(default_factory=list)
+
+    def block(self, label: str) -> Block | None:
+        return next((b for b in self.blocks if b.label == label), None)

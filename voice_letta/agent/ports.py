@@ -1,0 +1,241 @@
+"""Small Protocols the agent needs from the outside world, and the typed values that cross them.
+
+Adapters in ``providers/`` and ``store/`` implement these; tests implement them in ten lines.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Sequence
+from dataclasses import dataclass
+from typing import Any, Literal, Protocol, runtime_checkable
+
+from voice_letta.agent.models import (
+    AgentState,
+    Block,
+    LLMConfig,
+    Message,
+    Passage,
+    Tool,
+    ToolCall,
+    TurnRecord,
+    Usage,
+)
+
+# ---------------------------------------------------------------------------------------------------------
+# Chat models: one streaming interface whose output is OpenAI ChatCompletionChunk-shaped deltas.
+# ---------------------------------------------------------------------------------------------------------
+
+FinishReason = Literal["stop", "length", "tool_calls", "content_filter"]
+
+
+@dataclass(frozen=True, slots=True)
+class ChatMessage:
+    """One message of a provider request, in OpenAI chat terms."""
+
+    role: Literal["system", "user", "assistant", "tool"]
+    content: str | None = None
+    tool_calls: tuple[ToolCall, ...] = ()
+    tool_call_id: str | None = None
+    name: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class ToolSpec:
+    name: str
+    description: str
+    parameters: dict[str, Any]  # JSON schema (object)
+    strict: bool = False
+
+
+ToolChoice = Literal["auto", "none", "required"] | str  # a str other than the three names one tool
+
+
+@dataclass(frozen=True, slots=True)
+class ChatRequest:
+    messages: tuple[ChatMessage, ...]
+    config: LLMConfig
+    tools: tuple[ToolSpec, ...] = ()
+    tool_choice: ToolChoice = "auto"
+
+
+@dataclass(frozen=True, slots=True)
+class ToolCallDelta:
+    index: int
+    id: str | None = None
+    name: str | None = None
+    arguments: str | None = None  # a fragment of the JSON arguments
+
+
+@dataclass(frozen=True, slots=True)
+class ChatDelta:
+    content: str | None = None
+    tool_calls: tuple[ToolCallDelta, ...] = ()
+    finish_reason: FinishReason | None = None
+    usage: Usage | None = None
+
+
+@runtime_checkable
+class ChatModel(Protocol):
+    """A chat model. ``stream`` raises ``ProviderError`` subclasses, never SDK exceptions."""
+
+    def stream(self, request: ChatRequest) -> AsyncIterator[ChatDelta]: ...
+
+    async def aclose(self) -> None: ...
+
+
+class ChatModelFactory(Protocol):
+    """Builds (or reuses) the chat model for one agent's LLM config. Never a shared mutable client."""
+
+    def for_config(self, config: LLMConfig) -> ChatModel: ...
+
+
+# ---------------------------------------------------------------------------------------------------------
+# Embeddings
+# ---------------------------------------------------------------------------------------------------------
+
+
+class Embedder(Protocol):
+    model: str
+    dim: int
+
+    async def embed(self, texts: Sequence[str]) -> list[list[float]]: ...
+
+
+# ---------------------------------------------------------------------------------------------------------
+# Tools that run outside the agent (sandbox, MCP)
+# ---------------------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class ToolResult:
+    ok: bool
+    output: str  # what the model sees
+    error: str | None = None
+    duration_ms: float = 0.0
+
+
+class ToolExecutor(Protocol):
+    async def execute(self, tool: Tool, arguments: dict[str, Any]) -> ToolResult: ...
+
+
+# ---------------------------------------------------------------------------------------------------------
+# Store
+# ---------------------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class MessageHit:
+    message: Message
+    score: float  # higher is better
+
+
+@dataclass(frozen=True, slots=True)
+class PassageHit:
+    passage: Passage
+    score: float
+
+
+@dataclass(frozen=True, slots=True)
+class NewBlock:
+    label: str
+    value: str = ""
+    limit: int | None = None
+    description: str = ""
+    read_only: bool = False
+
+
+class Store(Protocol):
+    """Persistence for agents, memory blocks, messages, passages, tools and turns (one SQLite file)."""
+
+    # agents
+    async def create_agent(self, agent: AgentState, blocks: Sequence[NewBlock | str]) -> AgentState:
+        """Insert an agent; ``blocks`` are new blocks or ids of existing blocks to share."""
+        ...
+
+    async def get_agent(self, agent_id: str) -> AgentState: ...  # NotFoundError
+    async def list_agents(self) -> list[AgentState]: ...
+    async def update_agent(self, agent: AgentState) -> AgentState: ...
+    async def delete_agent(self, agent_id: str) -> None: ...
+
+    # blocks
+    async def get_block(self, block_id: str) -> Block: ...
+    async def list_blocks(self, agent_id: str) -> list[Block]: ...
+    async def update_block(
+        self, block_id: str, *, value: str, expected_version: int | None = None, **fields: Any
+    ) -> Block:
+        """Write a block; with ``expected_version`` it is a compare-and-set (ConflictError on mismatch)."""
+        ...
+
+    async def attach_block(self, agent_id: str, block_id: str) -> None: ...
+    async def detach_block(self, agent_id: str, block_id: str) -> None: ...
+
+    # messages
+    async def append_messages(self, messages: Sequence[Message]) -> list[Message]: ...
+    async def update_message(
+        self, message_id: str, *, content: str | None = None, interrupted: bool | None = None
+    ) -> Message: ...
+    async def list_messages(
+        self, agent_id: str, *, in_context: bool | None = None, limit: int | None = None,
+        after_seq: int | None = None,
+    ) -> list[Message]: ...
+    async def evict_messages(self, agent_id: str, *, through_seq: int) -> int: ...
+    async def search_messages(
+        self, agent_id: str, query: str, *, start_at: float | None = None, end_at: float | None = None,
+        exclude_in_context: bool = True, limit: int = 5,
+    ) -> list[MessageHit]: ...
+
+    # passages
+    async def insert_passages(self, passages: Sequence[Passage]) -> list[Passage]: ...
+    async def list_passages(self, agent_id: str, *, limit: int = 100, offset: int = 0) -> list[Passage]: ...
+    async def delete_passage(self, agent_id: str, passage_id: str) -> None: ...
+    async def search_passages_text(
+        self, agent_id: str, query: str, *, start_at: float | None = None, end_at: float | None = None,
+        limit: int = 20,
+    ) -> list[PassageHit]: ...
+
+    # tools
+    async def create_tool(self, tool: Tool) -> Tool: ...
+    async def get_tool(self, tool_id: str) -> Tool: ...
+    async def list_tools(self) -> list[Tool]: ...
+    async def delete_tool(self, tool_id: str) -> None: ...
+    async def attach_tool(self, agent_id: str, tool_id: str) -> None: ...
+    async def detach_tool(self, agent_id: str, tool_id: str) -> None: ...
+
+    # turns
+    async def save_turn(self, turn: TurnRecord) -> None: ...
+    async def find_turn(self, agent_id: str, fingerprint: str) -> TurnRecord | None: ...
+
+    async def aclose(self) -> None: ...
+
+
+# ---------------------------------------------------------------------------------------------------------
+# Speech
+# ---------------------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class Transcript:
+    text: str
+    language: str | None = None
+    duration_ms: float = 0.0  # length of the audio transcribed
+    processing_ms: float = 0.0
+
+
+class SpeechToText(Protocol):
+    """Transcribes one utterance of PCM16 mono audio. Blocking inference runs off the event loop."""
+
+    async def transcribe(self, pcm16: bytes, sample_rate_hz: int) -> Transcript: ...
+
+
+@dataclass(frozen=True, slots=True)
+class SpeechChunk:
+    pcm16: bytes  # mono, little-endian
+    sample_rate_hz: int
+
+
+class TextToSpeech(Protocol):
+    """Synthesizes text to PCM16 chunks as soon as each is ready."""
+
+    sample_rate_hz: int
+
+    def synthesize(self, text: str, *, voice: str | None = None) -> AsyncIterator[SpeechChunk]: ...

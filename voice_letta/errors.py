@@ -1,0 +1,107 @@
+"""The one error tree of voice-letta; SDK and driver errors are translated into it at the boundary.
+
+    VoiceLettaError
+    ├── ConfigError                    bad settings or agent configuration (HTTP 400)
+    ├── NotFoundError                  unknown agent, block, tool, passage (HTTP 404)
+    ├── ProtocolViolation(close_code)  malformed client input on a wire (typed error, session goes on)
+    ├── ProviderError(retryable)       an LLM/STT/TTS/embedding provider failed
+    │   ├── ProviderTimeout            retryable
+    │   ├── ProviderRateLimited        retryable
+    │   ├── ProviderUnavailable        retryable (5xx, connection refused, stream cut)
+    │   └── ProviderBadRequest         not retryable (4xx other than 429)
+    ├── StorageError                   the database failed
+    │   └── ConflictError              compare-and-set lost (block version moved on)
+    ├── ToolError                      a tool failed to register or run
+    └── BudgetExceeded                 tool rounds or wall clock of a turn used up
+
+Every error carries a stable machine-readable ``code`` used on the wire.
+"""
+
+from __future__ import annotations
+
+
+class VoiceLettaError(Exception):
+    code: str = "internal_error"
+    http_status: int = 500
+
+    def __init__(self, message: str, *, code: str | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        if code is not None:
+            self.code = code
+
+
+class ConfigError(VoiceLettaError):
+    code = "invalid_config"
+    http_status = 400
+
+
+class NotFoundError(VoiceLettaError):
+    code = "not_found"
+    http_status = 404
+
+
+class ProtocolViolation(VoiceLettaError):
+    """Malformed input on a wire. ``close_code`` is the WebSocket code to use if the driver must close."""
+
+    code = "protocol_violation"
+    http_status = 400
+
+    def __init__(self, message: str, *, code: str | None = None, close_code: int = 1003) -> None:
+        super().__init__(message, code=code)
+        self.close_code = close_code
+
+
+class ProviderError(VoiceLettaError):
+    code = "provider_error"
+    http_status = 502
+    retryable: bool = False
+
+    def __init__(self, message: str, *, code: str | None = None, retryable: bool | None = None) -> None:
+        super().__init__(message, code=code)
+        if retryable is not None:
+            self.retryable = retryable
+
+
+class ProviderTimeout(ProviderError):
+    code = "provider_timeout"
+    http_status = 504
+    retryable = True
+
+
+class ProviderRateLimited(ProviderError):
+    code = "provider_rate_limited"
+    http_status = 429
+    retryable = True
+
+
+class ProviderUnavailable(ProviderError):
+    code = "provider_unavailable"
+    http_status = 503
+    retryable = True
+
+
+class ProviderBadRequest(ProviderError):
+    code = "provider_bad_request"
+    http_status = 502
+    retryable = False
+
+
+class StorageError(VoiceLettaError):
+    code = "storage_error"
+    http_status = 500
+
+
+class ConflictError(StorageError):
+    code = "conflict"
+    http_status = 409
+
+
+class ToolError(VoiceLettaError):
+    code = "tool_error"
+    http_status = 400
+
+
+class BudgetExceeded(VoiceLettaError):
+    code = "budget_exceeded"
+    http_status = 500
