@@ -1,0 +1,41 @@
+"""Turns stored messages into a provider request that every chat API accepts."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from voice_letta.agent.models import Message
+from voice_letta.agent.ports import ChatMessage
+
+INTERRUPTED_MARK = " [interrupted: the user cut this reply off here]"
+
+
+def to_chat_messages(history: Sequence[Message]) -> list[ChatMessage]:
+    """Convert in-context messages, keeping tool calls only when every call has its result.
+
+    Providers reject an assistant tool call without a matching tool result (a reply cut off by barge-in can
+    leave one) and a tool result without its call (eviction can cut between them); both are repaired here
+    rather than failing the turn.
+    """
+    results = {m.tool_call_id for m in history if m.role == "tool" and m.tool_call_id}
+    kept_calls: set[str] = set()
+    out: list[ChatMessage] = []
+    for m in history:
+        if m.role == "system":
+            continue  # the system prompt is compiled fresh; stored system rows are informational
+        if m.role == "tool":
+            if m.tool_call_id in kept_calls:
+                out.append(ChatMessage("tool", m.content or "", tool_call_id=m.tool_call_id, name=m.name))
+            continue
+        content = m.content
+        if m.interrupted and content:
+            content = content + INTERRUPTED_MARK
+        if m.role == "assistant" and m.tool_calls:
+            calls = tuple(c for c in m.tool_calls if c.id in results)
+            if calls and len(calls) == len(m.tool_calls):
+                kept_calls.update(c.id for c in calls)
+                out.append(ChatMessage("assistant", content or None, tool_calls=calls))
+                continue
+        if content:
+            out.append(ChatMessage(m.role, content))
+    return out

@@ -1,0 +1,402 @@
+"""VoiceAgent: one user turn → a stream of AgentEvents, with durable persistence and spoken fillers.
+
+Order of a turn: persist the input first; stream the model; speak each tool's ``pre_exec_msg`` as soon as
+its first words arrive; run tools (validated, in parallel, bounded); loop at most ``max_tool_rounds`` times
+within a wall-clock budget; persist the reply. Whatever happens (provider failure, budget, the consumer
+going away) the listener gets words and the store keeps what was said, marked ``interrupted`` if cut.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from collections import defaultdict
+from collections.abc import AsyncIterator, Awaitable, Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from voice_letta import ids
+from voice_letta.agent.context import to_chat_messages
+from voice_letta.agent.events import (
+    AgentEvent,
+    ContentDelta,
+    ToolCallFragment,
+    ToolFinished,
+    ToolStarted,
+    TurnError,
+    TurnFinished,
+    TurnStarted,
+)
+from voice_letta.agent.filler import StreamingFieldExtractor
+from voice_letta.agent.memory_search import MemorySearch
+from voice_letta.agent.models import AgentState, Message, ToolCall, TurnRecord, Usage
+from voice_letta.agent.ports import (
+    ChatMessage,
+    ChatModelFactory,
+    ChatRequest,
+    Store,
+    ToolExecutor,
+    ToolResult,
+    ToolSpec,
+)
+from voice_letta.agent.prompt import SystemPromptCache, volatile_note
+from voice_letta.agent.tools import (
+    PRE_EXEC_MSG,
+    SEARCH_MEMORY,
+    ExposedTool,
+    client_tool,
+    parse_arguments,
+    voice_tools,
+)
+from voice_letta.errors import BudgetExceeded, ProviderError, VoiceLettaError
+
+log = logging.getLogger(__name__)
+
+FALLBACK_SENTENCE = "Sorry, I'm having trouble answering right now. Could you say that again?"
+EMPTY_REPLY_SENTENCE = "Sorry, I don't have an answer for that."
+MAX_TOOL_OUTPUT_CHARS = 4000
+
+
+@dataclass(frozen=True, slots=True)
+class TurnInput:
+    """The new input of one turn. Empty ``user_text`` with ``tool_results`` resumes after client tools."""
+
+    user_text: str | None = None
+    client_tools: tuple[ToolSpec, ...] = ()
+    tool_results: tuple[tuple[str, str], ...] = ()  # (tool_call_id, content) of client-executed tools
+    extra_instructions: str | None = None  # client system prompt, when the agent appends it
+    fingerprint: str | None = None  # idempotency key: a retried request must not be stored twice
+    unknown_assistant_text: str | None = None  # assistant words the client spoke that we never produced
+    show_server_tool_calls: bool = True  # stream our own tool-call deltas to the consumer
+
+
+@dataclass
+class _Call:
+    index: int
+    id: str = ""
+    name: str = ""
+    args: list[str] = field(default_factory=list)
+    extractor: StreamingFieldExtractor = field(default_factory=lambda: StreamingFieldExtractor(PRE_EXEC_MSG))
+
+    @property
+    def arguments(self) -> str:
+        return "".join(self.args)
+
+
+@dataclass
+class _TurnState:
+    turn: TurnRecord
+    spoken: list[str] = field(default_factory=list)  # text already streamed and not yet persisted
+    finished: bool = False
+    started: float = 0.0
+    source: object = None  # which piece the last spoken text came from
+    last_char: str = " "
+
+    def speak(self, text: str, source: object) -> str:
+        """Record streamed text; separate consecutive pieces (answer, filler, answer) with a space for TTS."""
+        if source != self.source and self.source is not None and text and not text[0].isspace() \
+                and not self.last_char.isspace():
+            text = " " + text
+        self.source = source
+        if text:
+            self.spoken.append(text)
+            self.last_char = text[-1]
+        return text
+
+    def take_spoken(self) -> str:
+        text = "".join(self.spoken).strip()
+        self.spoken.clear()
+        return text
+
+
+class VoiceAgent:
+    """Runs turns for any agent in the store. One instance per process; turns of one agent are serialized."""
+
+    def __init__(
+        self,
+        store: Store,
+        models: ChatModelFactory,
+        *,
+        tools: ToolExecutor | None = None,
+        prompts: SystemPromptCache | None = None,
+        memory_search: MemorySearch | None = None,
+        on_turn_complete: Callable[[str], Awaitable[None]] | None = None,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self.store = store
+        self.models = models
+        self.tools = tools
+        self.prompts = prompts or SystemPromptCache()
+        self.memory_search = memory_search or MemorySearch(store)
+        self.on_turn_complete = on_turn_complete
+        self.clock = clock
+        self._locks: defaultdict[str, asyncio.Lock] = defaultdict(asyncio.Lock)
+
+    async def run_turn(self, agent_id: str, inp: TurnInput) -> AsyncIterator[AgentEvent]:
+        """Stream one turn. Closing the iterator early (barge-in) persists the partial reply as interrupted."""
+        async with self._locks[agent_id]:
+            async for event in self._run(agent_id, inp):
+                yield event
+
+    async def _run(self, agent_id: str, inp: TurnInput) -> AsyncIterator[AgentEvent]:
+        t0 = self.clock()
+        agent = await self.store.get_agent(agent_id)
+        previous = await self.store.find_turn(agent_id, inp.fingerprint) if inp.fingerprint else None
+        if previous is not None and previous.ended_at is not None and previous.error is None:
+            async for event in self._replay(agent, previous):
+                yield event
+            return
+        turn = previous or TurnRecord(id=ids.turn_id(), agent_id=agent_id, fingerprint=inp.fingerprint)
+        state = _TurnState(turn=turn, started=t0)
+        if previous is None:
+            await self._persist_input(agent, inp, turn.id)
+            await self.store.save_turn(turn)
+        yield TurnStarted(turn_id=turn.id, agent_id=agent_id, model=agent.llm.model)
+        try:
+            async with asyncio.timeout(agent.turn_budget_s):
+                async for event in self._rounds(agent, inp, state, retry=previous is not None):
+                    yield event
+        except (ProviderError, BudgetExceeded, TimeoutError, VoiceLettaError) as exc:
+            async for event in self._fail(agent, state, exc):
+                yield event
+        except Exception as exc:  # a bug must still end the turn in-band, never with an empty stream
+            log.exception("turn %s failed", turn.id)
+            async for event in self._fail(agent, state, exc):
+                yield event
+        finally:
+            if not state.finished:
+                # The consumer went away (barge-in, disconnect) or we were cancelled: keep what was said.
+                await asyncio.shield(self._persist_interrupted(agent, state))
+
+    # -- input -------------------------------------------------------------------------------------------
+
+    async def _persist_input(self, agent: AgentState, inp: TurnInput, turn_id: str) -> None:
+        now = self.clock()
+        rows: list[Message] = []
+        if inp.unknown_assistant_text:
+            rows.append(Message(id=ids.message_id(), agent_id=agent.id, role="assistant",
+                                content=inp.unknown_assistant_text, turn_id=turn_id, kind="greeting",
+                                created_at=now))
+        for call_id, content in inp.tool_results:
+            rows.append(Message(id=ids.message_id(), agent_id=agent.id, role="tool", content=content,
+                                tool_call_id=call_id, turn_id=turn_id, created_at=now))
+        if inp.user_text:
+            rows.append(Message(id=ids.message_id(), agent_id=agent.id, role="user", content=inp.user_text,
+                                turn_id=turn_id, created_at=now))
+        if rows:
+            await self.store.append_messages(rows)
+
+    async def _context(self, agent: AgentState, inp: TurnInput, turn_id: str, retry: bool) -> list[ChatMessage]:
+        system = self.prompts.get(agent)
+        if inp.extra_instructions and agent.client_system_prompt == "append":
+            system += f"\n\n<client_instructions>\n{inp.extra_instructions}\n</client_instructions>"
+        history = await self.store.list_messages(agent.id, in_context=True)
+        if retry:  # drop what a failed earlier attempt of this very turn produced
+            history = [m for m in history if m.turn_id != turn_id or m.role == "user" or m.role == "tool"]
+        messages = [ChatMessage("system", system), *to_chat_messages(history)]
+        # The time changes every turn, so it rides on the newest user message (never stored), keeping the
+        # prompt prefix byte-stable for provider caches.
+        if messages[-1].role == "user":
+            last = messages[-1]
+            messages[-1] = ChatMessage("user", f"{volatile_note(self.clock())}\n{last.content}")
+        return messages
+
+    # -- the model/tool loop -----------------------------------------------------------------------------
+
+    async def _rounds(
+        self, agent: AgentState, inp: TurnInput, state: _TurnState, *, retry: bool
+    ) -> AsyncIterator[AgentEvent]:
+        exposed = voice_tools(agent) + [client_tool(s) for s in inp.client_tools]
+        by_name = {e.spec.name: e for e in exposed}
+        specs = tuple(e.spec for e in exposed)
+        messages = await self._context(agent, inp, state.turn.id, retry)
+        model = self.models.for_config(agent.llm)
+        usage = Usage()
+        timings = state.turn.timings_ms
+        timings["input_persisted_ms"] = self._ms(state.started)
+        rounds = 0
+        while True:
+            calls: dict[int, _Call] = {}
+            content: list[str] = []
+            finish: str | None = None
+            request = ChatRequest(tuple(messages), agent.llm, tools=specs,
+                                  tool_choice="auto" if rounds < agent.max_tool_rounds else "none")
+            timings.setdefault("llm_request_ms", self._ms(state.started))
+            async for delta in model.stream(request):
+                timings.setdefault("llm_first_token_ms", self._ms(state.started))
+                if delta.content:
+                    text = state.speak(delta.content, ("content", rounds))
+                    content.append(delta.content)
+                    timings.setdefault("first_content_ms", self._ms(state.started))
+                    yield ContentDelta(text)
+                for frag in delta.tool_calls:
+                    call = calls.setdefault(frag.index, _Call(frag.index))
+                    call.id = frag.id or call.id
+                    call.name = frag.name or call.name
+                    tool = by_name.get(call.name)
+                    is_client = tool is not None and tool.client
+                    if is_client or inp.show_server_tool_calls:
+                        yield ToolCallFragment(frag.index, frag.id, frag.name, frag.arguments, is_client)
+                    if frag.arguments:
+                        call.args.append(frag.arguments)
+                        if tool is not None and tool.filler:
+                            spoken = call.extractor.feed(frag.arguments)
+                            if spoken:
+                                text = state.speak(spoken, ("filler", rounds, frag.index))
+                                timings.setdefault("first_filler_ms", self._ms(state.started))
+                                timings.setdefault("first_content_ms", self._ms(state.started))
+                                yield ContentDelta(text, kind="filler")
+                if delta.finish_reason:
+                    finish = delta.finish_reason
+                if delta.usage:
+                    usage.add(delta.usage)
+            state.turn.steps += 1
+            if not calls:
+                if not "".join(content).strip() and not "".join(state.spoken).strip() and rounds == 0:
+                    text = state.speak(EMPTY_REPLY_SENTENCE, "fallback")
+                    yield ContentDelta(text, kind="fallback")
+                reply_id = await self._persist_reply(agent, state)
+                await self._finish(state, finish or "stop", usage)
+                yield TurnFinished(state.turn.id, _finish_reason(finish), usage, dict(timings), reply_id)
+                return
+            tool_calls = [ToolCall(id=c.id or ids.tool_call_id(), name=c.name, arguments=c.arguments)
+                          for c in sorted(calls.values(), key=lambda c: c.index)]
+            spoken_text = state.take_spoken()
+            await self.store.append_messages([Message(
+                id=ids.message_id(), agent_id=agent.id, role="assistant", content=spoken_text or None,
+                tool_calls=tool_calls, turn_id=state.turn.id, created_at=self.clock(),
+                kind="client_tool" if any(_is_client(by_name, c.name) for c in tool_calls) else "normal")])
+            messages.append(ChatMessage("assistant", spoken_text or None, tool_calls=tuple(tool_calls)))
+            server_calls = [c for c in tool_calls if not _is_client(by_name, c.name)]
+            fillers = {c.id or "": c.extractor.value or None for c in calls.values()}
+            for c in server_calls:
+                yield ToolStarted(c.id, c.name, fillers.get(c.id))
+            started = time.perf_counter()
+            results = await asyncio.gather(*(self._execute(agent, inp, by_name, c) for c in server_calls))
+            timings[f"tools_round{rounds + 1}_ms"] = (time.perf_counter() - started) * 1000
+            rows = []
+            for c, result in zip(server_calls, results, strict=True):
+                yield ToolFinished(c.id, c.name, result.ok, result.duration_ms, result.output[:200])
+                rows.append(Message(id=ids.message_id(), agent_id=agent.id, role="tool", content=result.output,
+                                    tool_call_id=c.id, name=c.name, turn_id=state.turn.id,
+                                    created_at=self.clock()))
+                messages.append(ChatMessage("tool", result.output, tool_call_id=c.id, name=c.name))
+            if rows:
+                await self.store.append_messages(rows)
+            if len(server_calls) < len(tool_calls):
+                # The client runs its own tools; it comes back with their results in a new request.
+                await self._finish(state, "tool_calls", usage)
+                yield TurnFinished(state.turn.id, "tool_calls", usage, dict(timings), None)
+                return
+            rounds += 1
+
+    async def _execute(
+        self, agent: AgentState, inp: TurnInput, by_name: dict[str, ExposedTool], call: ToolCall
+    ) -> ToolResult:
+        started = time.perf_counter()
+        exposed = by_name.get(call.name)
+        if exposed is None:
+            known = ", ".join(sorted(by_name))
+            return ToolResult(False, f"Error: there is no tool named {call.name!r}. Tools: {known}.",
+                              error="unknown_tool")
+        args, error = parse_arguments(call.arguments)
+        if args is not None and error is None:
+            error = exposed.validate(args)
+        if error is not None or args is None:
+            return ToolResult(False, f"Error: invalid arguments for {call.name}: {error}. "
+                              "Call the tool again with arguments that match its schema.", error="invalid_arguments")
+        args.pop(PRE_EXEC_MSG, None)
+        try:
+            if call.name == SEARCH_MEMORY:
+                output = await self.memory_search.search(agent.id, inp.user_text or "", args)
+                result = ToolResult(True, output)
+            elif self.tools is None or exposed.tool is None:
+                result = ToolResult(False, f"Error: tool {call.name} cannot run on this server.", error="no_runtime")
+            else:
+                async with asyncio.timeout(exposed.tool.options.timeout_s):
+                    result = await self.tools.execute(exposed.tool, args)
+        except TimeoutError:
+            result = ToolResult(False, f"Error: {call.name} timed out.", error="timeout")
+        except VoiceLettaError as exc:
+            result = ToolResult(False, f"Error: {call.name} failed: {exc.message}", error=exc.code)
+        output = result.output if len(result.output) <= MAX_TOOL_OUTPUT_CHARS else (
+            result.output[:MAX_TOOL_OUTPUT_CHARS] + " …[truncated]")
+        return ToolResult(result.ok, output, result.error, (time.perf_counter() - started) * 1000)
+
+    # -- endings -----------------------------------------------------------------------------------------
+
+    async def _fail(self, agent: AgentState, state: _TurnState, exc: BaseException) -> AsyncIterator[AgentEvent]:
+        if isinstance(exc, VoiceLettaError):
+            code, message = exc.code, exc.message
+            retryable = bool(getattr(exc, "retryable", False))
+        elif isinstance(exc, TimeoutError):
+            code, message, retryable = "budget_exceeded", f"the turn exceeded {agent.turn_budget_s:g} s", True
+        else:
+            code, message, retryable = "internal_error", "internal error", False
+        state.turn.error = f"{code}: {message}"
+        yield TurnError(code, message, retryable)
+        text = state.speak(FALLBACK_SENTENCE, "fallback")
+        yield ContentDelta(text, kind="fallback")
+        reply_id = await self._persist_reply(agent, state, kind="fallback")
+        await self._finish(state, "error", Usage())
+        yield TurnFinished(state.turn.id, "error", Usage(), dict(state.turn.timings_ms), reply_id)
+
+    async def _persist_reply(self, agent: AgentState, state: _TurnState, kind: str = "normal") -> str | None:
+        text = state.take_spoken()
+        if not text:
+            return None
+        msg = Message(id=ids.message_id(), agent_id=agent.id, role="assistant", content=text,
+                      turn_id=state.turn.id, created_at=self.clock(),
+                      kind="fallback" if kind == "fallback" else "normal")
+        await self.store.append_messages([msg])
+        return msg.id
+
+    async def _persist_interrupted(self, agent: AgentState, state: _TurnState) -> None:
+        text = state.take_spoken()
+        if text:
+            await self.store.append_messages([Message(
+                id=ids.message_id(), agent_id=agent.id, role="assistant", content=text, interrupted=True,
+                turn_id=state.turn.id, created_at=self.clock())])
+        state.turn.stop_reason = "cancelled"
+        state.turn.ended_at = self.clock()
+        state.turn.error = "cancelled"
+        await self.store.save_turn(state.turn)
+
+    async def _finish(self, state: _TurnState, reason: str, usage: Usage) -> None:
+        state.finished = True
+        state.turn.stop_reason = reason
+        state.turn.usage = usage
+        state.turn.ended_at = self.clock()
+        state.turn.timings_ms["total_ms"] = self._ms(state.started)
+        await self.store.save_turn(state.turn)
+        if self.on_turn_complete is not None:
+            with contextlib.suppress(Exception):
+                await self.on_turn_complete(state.turn.agent_id)
+
+    async def _replay(self, agent: AgentState, turn: TurnRecord) -> AsyncIterator[AgentEvent]:
+        """A client retried a turn that already completed: answer with what was said, store nothing."""
+        rows = await self.store.list_messages(agent.id, limit=50)
+        said = " ".join(m.content or "" for m in rows if m.turn_id == turn.id and m.role == "assistant").strip()
+        yield TurnStarted(turn_id=turn.id, agent_id=agent.id, model=agent.llm.model)
+        if said:
+            yield ContentDelta(said)
+        yield TurnFinished(turn.id, _finish_reason(turn.stop_reason), turn.usage, dict(turn.timings_ms), None)
+
+    # -- helpers -----------------------------------------------------------------------------------------
+
+    def _ms(self, since: float) -> float:
+        return round((self.clock() - since) * 1000, 3)
+
+
+def _is_client(by_name: dict[str, ExposedTool], name: str) -> bool:
+    tool = by_name.get(name)
+    return tool is not None and tool.client
+
+
+def _finish_reason(reason: str | None) -> Any:
+    return reason if reason in ("stop", "length", "tool_calls", "content_filter", "error", "cancelled") else "stop"
+
+
+__all__ = ["FALLBACK_SENTENCE", "TurnInput", "VoiceAgent"]

@@ -1,0 +1,81 @@
+"""Compiles memory blocks into a byte-stable system prompt, rebuilt only when a block version changes.
+
+Nothing volatile (time, counters) goes into the compiled prompt, so provider prompt caches keep hitting;
+the current time travels in a small trailing note built by ``volatile_note``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from datetime import UTC, datetime
+from xml.sax.saxutils import escape
+
+from voice_letta.agent.models import AgentState, Block
+
+_MEMORY_HEADER = (
+    "<memory_blocks>\n"
+    "These memory blocks are your core memory. They persist across conversations and are kept up to date "
+    "in the background; treat them as ground truth.\n"
+)
+
+
+def render_blocks(blocks: list[Block]) -> str:
+    parts = [_MEMORY_HEADER]
+    for block in blocks:
+        tag = block.label
+        meta = f"chars_current={len(block.value)} chars_limit={block.limit}"
+        if block.read_only:
+            meta += " read_only=true"
+        parts.append(
+            f"<{tag}>\n<description>{escape(block.description)}</description>\n"
+            f"<metadata>{meta}</metadata>\n<value>\n{block.value}\n</value>\n</{tag}>\n"
+        )
+    parts.append("</memory_blocks>")
+    return "".join(parts)
+
+
+def compile_system_prompt(agent: AgentState) -> str:
+    return f"{agent.system.rstrip()}\n\n{render_blocks(agent.blocks)}"
+
+
+def memory_key(agent: AgentState) -> tuple[object, ...]:
+    """Everything the compiled prompt depends on; equal keys mean byte-identical prompts."""
+    return (
+        hashlib.sha256(agent.system.encode()).hexdigest(),
+        tuple((b.id, b.label, b.version) for b in agent.blocks),
+    )
+
+
+class SystemPromptCache:
+    """Per-process cache of compiled prompts, keyed by agent id and invalidated by block versions."""
+
+    def __init__(self) -> None:
+        self._entries: dict[str, tuple[tuple[object, ...], str]] = {}
+        self.rebuilds = 0
+
+    def get(self, agent: AgentState) -> str:
+        key = memory_key(agent)
+        entry = self._entries.get(agent.id)
+        if entry is not None and entry[0] == key:
+            return entry[1]
+        return self.rebuild_system_prompt(agent, force=True)
+
+    def rebuild_system_prompt(self, agent: AgentState, *, force: bool = False) -> str:
+        """Recompile. Without ``force`` this is a no-op when no block changed (used by the sleeptime agent)."""
+        key = memory_key(agent)
+        entry = self._entries.get(agent.id)
+        if not force and entry is not None and entry[0] == key:
+            return entry[1]
+        prompt = compile_system_prompt(agent)
+        self._entries[agent.id] = (key, prompt)
+        self.rebuilds += 1
+        return prompt
+
+    def invalidate(self, agent_id: str) -> None:
+        self._entries.pop(agent_id, None)
+
+
+def volatile_note(now: float) -> str:
+    """The small trailing message with facts that change every turn."""
+    stamp = datetime.fromtimestamp(now, tz=UTC).strftime("%A %Y-%m-%d %H:%M UTC")
+    return f"[context] Current time: {stamp}."

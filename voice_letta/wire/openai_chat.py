@@ -1,0 +1,153 @@
+"""OpenAI chat-completions wire models: the request clients send, and the chunks/completions we send back.
+
+Our own models mirror OpenAI's schema (``chat.completion.chunk``) so this module does not import the SDK;
+integration tests check them by streaming through the real ``openai`` client.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+
+class _In(BaseModel):
+    # Third-party input: clients add fields freely (Vapi, LiveKit, Pipecat), so unknown ones are ignored.
+    model_config = ConfigDict(extra="ignore")
+
+
+class ContentPart(_In):
+    type: str
+    text: str | None = None
+
+
+class FunctionCallIn(_In):
+    name: str
+    arguments: str = ""
+
+
+class ToolCallIn(_In):
+    id: str
+    type: Literal["function"] = "function"
+    function: FunctionCallIn
+
+
+class MessageIn(_In):
+    role: Literal["system", "developer", "user", "assistant", "tool", "function"]
+    content: str | list[ContentPart] | None = None
+    tool_calls: list[ToolCallIn] | None = None
+    tool_call_id: str | None = None
+    name: str | None = None
+
+    def text(self) -> str:
+        if self.content is None:
+            return ""
+        if isinstance(self.content, str):
+            return self.content
+        return "".join(p.text or "" for p in self.content if p.type in ("text", "input_text", "output_text"))
+
+
+class FunctionDef(_In):
+    name: str = Field(min_length=1, max_length=64, pattern=r"^[a-zA-Z0-9_.-]+$")
+    description: str | None = None
+    parameters: dict[str, Any] | None = None
+    strict: bool | None = None
+
+
+class ToolIn(_In):
+    type: Literal["function"] = "function"
+    function: FunctionDef
+
+
+class StreamOptions(_In):
+    include_usage: bool = False
+
+
+class VoiceLettaOptions(_In):
+    """Our extension, sent by the openai SDK as ``extra_body={"voice_letta": {...}}``."""
+
+    server_tool_calls: bool | None = None  # stream the agent's own tool-call deltas (default: see protocol.md)
+
+
+class ChatCompletionRequest(_In):
+    model: str = Field(min_length=1)
+    messages: list[MessageIn] = Field(min_length=1)
+    stream: bool = False
+    stream_options: StreamOptions | None = None
+    tools: list[ToolIn] | None = None
+    tool_choice: Any = None
+    user: str | None = None
+    voice_letta: VoiceLettaOptions | None = None
+
+
+# --- output ----------------------------------------------------------------------------------------------
+
+
+def chunk(
+    completion_id: str,
+    created: int,
+    model: str,
+    *,
+    role: bool = False,
+    content: str | None = None,
+    tool_call: dict[str, Any] | None = None,
+    finish_reason: str | None = None,
+) -> dict[str, Any]:
+    delta: dict[str, Any] = {}
+    if role:
+        delta["role"] = "assistant"
+    if content is not None:
+        delta["content"] = content
+    if tool_call is not None:
+        delta["tool_calls"] = [tool_call]
+    return {
+        "id": completion_id,
+        "object": "chat.completion.chunk",
+        "created": created,
+        "model": model,
+        "choices": [{"index": 0, "delta": delta, "logprobs": None, "finish_reason": finish_reason}],
+    }
+
+
+def tool_call_delta(index: int, call_id: str | None, name: str | None, arguments: str | None) -> dict[str, Any]:
+    out: dict[str, Any] = {"index": index}
+    function: dict[str, Any] = {}
+    if call_id:
+        out["id"] = call_id
+        out["type"] = "function"
+    if name:
+        function["name"] = name
+    if arguments is not None:
+        function["arguments"] = arguments
+    if function:
+        out["function"] = function
+    return out
+
+
+def usage_dict(prompt: int, completion: int, cached: int = 0) -> dict[str, Any]:
+    return {
+        "prompt_tokens": prompt,
+        "completion_tokens": completion,
+        "total_tokens": prompt + completion,
+        "prompt_tokens_details": {"cached_tokens": cached},
+    }
+
+
+def usage_chunk(completion_id: str, created: int, model: str, usage: dict[str, Any]) -> dict[str, Any]:
+    return {"id": completion_id, "object": "chat.completion.chunk", "created": created, "model": model,
+            "choices": [], "usage": usage}
+
+
+def error_body(message: str, *, type_: str = "invalid_request_error", code: str | None = None,
+               param: str | None = None) -> dict[str, Any]:
+    return {"error": {"message": message, "type": type_, "param": param, "code": code}}
+
+
+def sse(data: dict[str, Any] | str) -> bytes:
+    text = data if isinstance(data, str) else json.dumps(data, separators=(",", ":"), ensure_ascii=False)
+    return f"data: {text}\n\n".encode()
+
+
+SSE_DONE = b"data: [DONE]\n\n"
+SSE_KEEPALIVE = b": keepalive\n\n"
