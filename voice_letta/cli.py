@@ -1,0 +1,195 @@
+"""The ``voice-letta`` command: serve, agents create|list, chat (and talk, for push-to-talk audio).
+
+The flags below are a stable contract that scripts depend on; see README.md §CLI.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import logging
+import os
+import sys
+from pathlib import Path
+from typing import Any
+
+from voice_letta import config as C
+
+PROVIDERS = ("openai", "anthropic", "ollama", "vllm", "sglang", "azure", "local")
+
+
+def _client_url(args: argparse.Namespace) -> str:
+    return (args.url or os.environ.get(C.URL_ENV) or C.DEFAULT_URL).rstrip("/")
+
+
+def _headers() -> dict[str, str]:
+    key = os.environ.get(C.API_KEY_ENV)
+    return {"Authorization": f"Bearer {key}"} if key else {}
+
+
+def cmd_serve(args: argparse.Namespace) -> int:
+    from aiohttp import web
+
+    from voice_letta.server.app import create_app
+
+    cfg = C.ServerConfig(host=args.host, port=args.port,
+                         db_path=Path(args.db) if args.db else C.default_db_path(),
+                         preload_local_models=not args.no_preload)
+    if cfg.api_key is None and args.host not in ("127.0.0.1", "localhost", "::1"):
+        logging.warning("serving on %s without an API key: set %s", args.host, C.API_KEY_ENV)
+    print(f"voice-letta listening on http://{cfg.host}:{cfg.port} (database {cfg.db_path})", flush=True)
+    web.run_app(create_app(cfg), host=cfg.host, port=cfg.port, print=None, shutdown_timeout=10)
+    return 0
+
+
+async def _request(method: str, url: str, body: Any = None) -> Any:
+    import aiohttp
+
+    async with aiohttp.ClientSession(headers=_headers()) as session, session.request(method, url, json=body) as resp:
+        data = await resp.json(content_type=None)
+        if resp.status >= 400:
+            message = data.get("error", {}).get("message") if isinstance(data, dict) else data
+            raise SystemExit(f"error {resp.status}: {message}")
+        return data
+
+
+def cmd_agents_create(args: argparse.Namespace) -> int:
+    llm: dict[str, Any] = {"provider": args.provider}
+    if args.model:
+        llm["model"] = args.model
+    elif args.provider != "local":
+        raise SystemExit("--model is required for provider " + args.provider)
+    if args.base_url:
+        llm["base_url"] = args.base_url
+    body: dict[str, Any] = {"name": args.name, "llm": llm}
+    if args.system:
+        body["system"] = args.system
+    if args.human is not None or args.persona is not None:
+        body["blocks"] = [
+            {"label": "persona", "value": args.persona or C.DEFAULT_PERSONA},
+            {"label": "human", "value": args.human or C.DEFAULT_HUMAN},
+        ]
+    agent = asyncio.run(_request("POST", f"{_client_url(args)}/v1/agents", body))
+    if args.json:
+        print(json.dumps(agent))
+    else:
+        print(f"created agent {agent['name']!r} ({agent['llm']['provider']}/{agent['llm']['model']})")
+    print(agent["id"])
+    return 0
+
+
+def cmd_agents_list(args: argparse.Namespace) -> int:
+    data = asyncio.run(_request("GET", f"{_client_url(args)}/v1/agents"))["data"]
+    if args.json:
+        print(json.dumps(data))
+        return 0
+    for agent in data:
+        print(f"{agent['id']}\t{agent['name']}\t{agent['llm']['provider']}/{agent['llm']['model']}")
+    return 0
+
+
+async def _chat(args: argparse.Namespace) -> None:
+    import openai
+
+    client = openai.AsyncOpenAI(base_url=f"{_client_url(args)}/v1",
+                                api_key=os.environ.get(C.API_KEY_ENV) or "none", max_retries=0)
+    history: list[dict[str, str]] = []
+    lines = [args.message] if args.message else None
+    while True:
+        if lines is not None:
+            if not lines:
+                break
+            text = lines.pop(0)
+        else:
+            try:
+                text = await asyncio.to_thread(input, "you> ")
+            except EOFError:
+                break
+        if not text.strip():
+            continue
+        history.append({"role": "user", "content": text})
+        print("agent> ", end="", flush=True)
+        reply: list[str] = []
+        try:
+            stream = await client.chat.completions.create(model=args.agent, messages=history,  # type: ignore[arg-type]
+                                                          stream=True)
+            async for chunk in stream:
+                if chunk.choices and chunk.choices[0].delta.content:
+                    reply.append(chunk.choices[0].delta.content)
+                    print(chunk.choices[0].delta.content, end="", flush=True)
+        except openai.APIError as exc:
+            print(f"\n[error: {exc.message}]", file=sys.stderr)
+        print()
+        history.append({"role": "assistant", "content": "".join(reply)})
+    await client.close()
+
+
+def cmd_chat(args: argparse.Namespace) -> int:
+    asyncio.run(_chat(args))
+    return 0
+
+
+def cmd_talk(args: argparse.Namespace) -> int:
+    try:
+        from voice_letta.clients.ptt import main as talk_main
+    except ImportError as exc:
+        raise SystemExit(f"push-to-talk is not available: {exc}") from exc
+    return talk_main(args)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="voice-letta", description=__doc__)
+    parser.add_argument("-v", "--verbose", action="store_true")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    serve = sub.add_parser("serve", help="run the server")
+    serve.add_argument("--host", default=C.DEFAULT_HOST)
+    serve.add_argument("--port", type=int, default=C.DEFAULT_PORT)
+    serve.add_argument("--db", help=f"SQLite file (default ${C.DB_ENV} or ~/.voice-letta/voice-letta.db)")
+    serve.add_argument("--no-preload", action="store_true", help="load local models on first use")
+    serve.set_defaults(func=cmd_serve)
+
+    def client_flags(p: argparse.ArgumentParser) -> None:
+        p.add_argument("--url", help=f"server URL (default ${C.URL_ENV} or {C.DEFAULT_URL})")
+        p.add_argument("--json", action="store_true", help="machine-readable output")
+
+    agents = sub.add_parser("agents", help="manage agents").add_subparsers(dest="agents_command", required=True)
+    create = agents.add_parser("create", help="create an agent; prints its id as the last line")
+    create.add_argument("--name", required=True)
+    create.add_argument("--provider", choices=PROVIDERS, default="local")
+    create.add_argument("--model")
+    create.add_argument("--base-url")
+    create.add_argument("--system", help="system prompt")
+    create.add_argument("--persona")
+    create.add_argument("--human")
+    client_flags(create)
+    create.set_defaults(func=cmd_agents_create)
+    lst = agents.add_parser("list", help="list agents")
+    client_flags(lst)
+    lst.set_defaults(func=cmd_agents_list)
+
+    chat = sub.add_parser("chat", help="text conversation with an agent (streaming)")
+    chat.add_argument("agent", help="agent id or name")
+    chat.add_argument("-m", "--message", help="send one message and exit")
+    client_flags(chat)
+    chat.set_defaults(func=cmd_chat)
+
+    talk = sub.add_parser("talk", help="push-to-talk voice client (microphone or WAV files)")
+    talk.add_argument("agent", help="agent id or name")
+    talk.add_argument("--input-file", help="WAV to send instead of the microphone")
+    talk.add_argument("--output-file", help="write the reply audio to this WAV instead of the speakers")
+    client_flags(talk)
+    talk.set_defaults(func=cmd_talk)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    logging.basicConfig(level=logging.DEBUG if args.verbose else logging.INFO,
+                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    return int(args.func(args))
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,125 @@
+"""The composition root: ``create_app(config, overrides=None)`` wires store, providers, agent and routes."""
+
+from __future__ import annotations
+
+import json
+import logging
+import weakref
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from pathlib import Path
+
+from aiohttp import WSCloseCode, web
+
+from voice_letta.agent.loop import VoiceAgent
+from voice_letta.agent.memory_search import MemorySearch
+from voice_letta.agent.ports import ChatModelFactory, Embedder, Store, ToolExecutor
+from voice_letta.agent.prompt import SystemPromptCache
+from voice_letta.agent.service import AgentService
+from voice_letta.config import ServerConfig
+from voice_letta.errors import VoiceLettaError
+from voice_letta.server import http_admin, http_openai
+from voice_letta.server.auth import auth_middleware
+from voice_letta.server.keys import AGENT, AGENTS, CONFIG, LIVE_SOCKETS, METRICS, MODELS, STORE
+from voice_letta.server.metrics import Metrics
+from voice_letta.wire.openai_chat import error_body
+
+log = logging.getLogger(__name__)
+
+WEB_CLIENT_DIR = Path(__file__).resolve().parents[2] / "web_client"
+
+
+@dataclass(frozen=True, slots=True)
+class Overrides:
+    """Test seams: scripted or preconfigured adapters used instead of the defaults."""
+
+    store: Store | None = None
+    models: ChatModelFactory | None = None
+    tools: ToolExecutor | None = None
+    embedder: Embedder | None = None
+
+
+_ERROR_TYPES = {400: "invalid_request_error", 401: "authentication_error", 404: "invalid_request_error",
+                409: "conflict_error", 413: "invalid_request_error", 429: "rate_limit_error"}
+
+
+@web.middleware
+async def error_middleware(request: web.Request, handler: web.Handler) -> web.StreamResponse:
+    """Every error is OpenAI-style JSON with the right status; nothing leaks as an HTML page."""
+    try:
+        return await handler(request)
+    except VoiceLettaError as exc:
+        status = exc.http_status
+        if status >= 500:
+            log.warning("request %s %s failed: %s", request.method, request.path, exc.code)
+        return web.json_response(
+            error_body(exc.message, type_=_ERROR_TYPES.get(status, "server_error"), code=exc.code), status=status)
+    except web.HTTPRequestEntityTooLarge as exc:
+        return web.json_response(error_body(f"request body too large (limit {exc.max_size} bytes)",
+                                            code="request_too_large"), status=413)
+    except web.HTTPException as exc:
+        if exc.status < 400:
+            raise
+        return web.json_response(error_body(exc.reason, type_=_ERROR_TYPES.get(exc.status, "server_error"),
+                                            code=f"http_{exc.status}"), status=exc.status)
+    except json.JSONDecodeError as exc:
+        return web.json_response(error_body(f"malformed JSON: {exc.msg}", code="invalid_json"), status=400)
+
+
+def create_app(config: ServerConfig, overrides: Overrides | None = None) -> web.Application:
+    ov = overrides or Overrides()
+    app = web.Application(
+        client_max_size=config.max_request_bytes,
+        middlewares=[error_middleware, auth_middleware(config.api_key)],
+    )
+    app[CONFIG] = config
+    app[METRICS] = Metrics()
+    app[LIVE_SOCKETS] = weakref.WeakSet()
+
+    async def store_ctx(app: web.Application) -> AsyncIterator[None]:
+        if ov.store is not None:
+            app[STORE] = ov.store
+            yield
+            return
+        from voice_letta.store import open_store
+
+        store = await open_store(config.db_path)
+        app[STORE] = store
+        yield
+        await store.aclose()
+
+    async def agent_ctx(app: web.Application) -> AsyncIterator[None]:
+        registry = None
+        if ov.models is not None:
+            models: ChatModelFactory = ov.models
+        else:
+            from voice_letta.server.providers_glue import build_registry
+
+            registry = build_registry()
+            models = registry
+        prompts = SystemPromptCache()
+        store = app[STORE]
+        app[MODELS] = models
+        app[AGENT] = VoiceAgent(store, models, tools=ov.tools, prompts=prompts,
+                                memory_search=MemorySearch(store, ov.embedder))
+        app[AGENTS] = AgentService(store, prompts)
+        yield
+        if registry is not None:
+            await registry.aclose()
+
+    async def close_sockets(app: web.Application) -> None:
+        for ws in list(app[LIVE_SOCKETS]):
+            await ws.close(code=WSCloseCode.GOING_AWAY, message=b"server shutdown")
+
+    app.cleanup_ctx.extend([store_ctx, agent_ctx])
+    app.on_shutdown.append(close_sockets)
+    app.router.add_routes(http_openai.routes)
+    app.router.add_routes(http_admin.routes)
+    web_dir = config.web_client_dir or WEB_CLIENT_DIR
+    if (web_dir / "index.html").exists():
+        async def index(request: web.Request) -> web.FileResponse:
+            return web.FileResponse(web_dir / "index.html")
+
+        app.router.add_get("/", index)
+        app.router.add_static("/static/", web_dir)
+    return app

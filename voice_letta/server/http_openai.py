@@ -1,0 +1,244 @@
+"""``POST /v1/chat/completions`` with ``model`` = agent id: the OpenAI protocol over a stateful agent.
+
+Voice frameworks that use it as a "custom LLM" resend their system prompt and the whole history each turn,
+retry failed requests, give up after 10 s of silence and send their own tools. The server's memory is
+authoritative: only what follows the last assistant message is new input (see docs/protocol.md §HTTP).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import hashlib
+import json
+import time
+from dataclasses import dataclass
+
+from aiohttp import web
+from pydantic import ValidationError
+
+from voice_letta import ids
+from voice_letta.agent.events import (
+    AgentEvent,
+    ContentDelta,
+    ToolCallFragment,
+    ToolFinished,
+    ToolStarted,
+    TurnError,
+    TurnFinished,
+    TurnStarted,
+)
+from voice_letta.agent.loop import TurnInput
+from voice_letta.agent.models import AgentState, Message
+from voice_letta.agent.ports import ToolSpec
+from voice_letta.errors import NotFoundError, ProtocolViolation
+from voice_letta.server.keys import AGENT, CONFIG, METRICS, STORE
+from voice_letta.wire import openai_chat as W
+
+routes = web.RouteTableDef()
+
+
+async def resolve_agent(request: web.Request, model: str) -> AgentState:
+    store = request.app[STORE]
+    try:
+        return await store.get_agent(model)
+    except NotFoundError:
+        for agent in await store.list_agents():
+            if agent.name == model:
+                return await store.get_agent(agent.id)
+    raise NotFoundError(f"The model {model!r} does not exist: pass an agent id (or unique agent name) as model.",
+                        code="model_not_found")
+
+
+def _norm(text: str) -> str:
+    return " ".join(text.split()).lower()
+
+
+def _known(text: str, stored: list[Message]) -> bool:
+    """Is this client-side assistant text something we said (possibly cut short by the client)?"""
+    said = _norm(text)
+    if not said:
+        return True
+    for m in stored:
+        ours = _norm(m.content or "")
+        if ours and (ours.startswith(said) or said.startswith(ours) or said in ours):
+            return True
+    return False
+
+
+@dataclass(frozen=True, slots=True)
+class ParsedTurn:
+    inp: TurnInput
+    stream: bool
+    include_usage: bool
+
+
+async def parse_turn(request: web.Request, body: W.ChatCompletionRequest, agent: AgentState) -> ParsedTurn:
+    msgs = body.messages
+    last_assistant = max((i for i, m in enumerate(msgs) if m.role == "assistant"), default=-1)
+    new = msgs[last_assistant + 1:]
+    system = "\n\n".join(m.text() for m in msgs if m.role in ("system", "developer") and m.text().strip())
+    user_text = "\n".join(m.text() for m in new if m.role == "user" and m.text().strip())
+    results = tuple((m.tool_call_id or "", m.text()) for m in new if m.role in ("tool", "function"))
+    if any(not call_id for call_id, _ in results):
+        raise ProtocolViolation("every tool message needs a tool_call_id", code="invalid_request")
+    if not user_text and not results:
+        raise ProtocolViolation("no new input: the request must end with a user message (or tool results) "
+                                "after the last assistant message", code="invalid_request")
+    unknown: str | None = None
+    if last_assistant >= 0 and not msgs[last_assistant].tool_calls:
+        text = msgs[last_assistant].text()
+        recent = await request.app[STORE].list_messages(agent.id, limit=40)
+        if text.strip() and not _known(text, [m for m in recent if m.role == "assistant"]):
+            unknown = text  # e.g. a greeting the framework spoke itself; keep the history true
+    tools = tuple(
+        ToolSpec(t.function.name, t.function.description or "",
+                 t.function.parameters or {"type": "object", "properties": {}}, bool(t.function.strict))
+        for t in body.tools or ())
+    canonical = json.dumps([m.model_dump(mode="json") for m in msgs], sort_keys=True, separators=(",", ":"))
+    fingerprint = hashlib.sha256(f"{agent.id}\n{canonical}".encode()).hexdigest()
+    show = body.voice_letta.server_tool_calls if body.voice_letta else None
+    if show is None:
+        # A client that sends its own tools executes every tool call it sees; never hand it ours.
+        show = not tools
+    inp = TurnInput(user_text=user_text or None, client_tools=tools, tool_results=results,
+                    extra_instructions=system or None, fingerprint=fingerprint, unknown_assistant_text=unknown,
+                    show_server_tool_calls=show)
+    include_usage = bool(body.stream_options and body.stream_options.include_usage)
+    return ParsedTurn(inp, body.stream, include_usage)
+
+
+@routes.post("/v1/chat/completions")
+async def chat_completions(request: web.Request) -> web.StreamResponse:
+    received = time.perf_counter()
+    raw = await request.read()
+    try:
+        body = W.ChatCompletionRequest.model_validate_json(raw)
+    except ValidationError as exc:
+        raise ProtocolViolation(f"invalid request body: {_first_error(exc)}", code="invalid_request") from exc
+    agent = await resolve_agent(request, body.model)
+    parsed = await parse_turn(request, body, agent)
+    request.app[METRICS].inc("voice_letta_http_turns_total")
+    if parsed.stream:
+        return await _stream(request, agent, parsed, received)
+    return await _complete(request, agent, parsed)
+
+
+def _first_error(exc: ValidationError) -> str:
+    err = exc.errors()[0]
+    where = ".".join(str(p) for p in err.get("loc", ())) or "body"
+    return f"{where}: {err.get('msg', 'invalid')}"
+
+
+async def _stream(request: web.Request, agent: AgentState, parsed: ParsedTurn, received: float) -> web.StreamResponse:
+    cid, created, model = ids.completion_id(), int(time.time()), agent.id
+    resp = web.StreamResponse(headers={"Content-Type": "text/event-stream", "Cache-Control": "no-cache",
+                                       "X-Accel-Buffering": "no"})
+    await resp.prepare(request)
+    queue: asyncio.Queue[AgentEvent | None] = asyncio.Queue(maxsize=256)
+
+    async def produce() -> None:
+        try:
+            async for event in request.app[AGENT].run_turn(agent.id, parsed.inp):
+                await queue.put(event)
+        finally:
+            await queue.put(None)
+
+    producer = asyncio.create_task(produce())
+    keepalive_s = request.app[CONFIG].sse_keepalive_s
+    metrics = request.app[METRICS]
+    tool_indexes: dict[int, int] = {}  # model index → index among the tool calls we show
+    error: TurnError | None = None
+    first_out = True
+    try:
+        while True:
+            try:
+                event = await asyncio.wait_for(queue.get(), keepalive_s)
+            except TimeoutError:
+                await resp.write(W.SSE_KEEPALIVE)  # LiveKit gives up after 10 s without bytes
+                continue
+            if event is None:
+                break
+            out: list[bytes] = []
+            match event:
+                case TurnStarted():
+                    out.append(W.sse(W.chunk(cid, created, model, role=True, content="")))
+                case ContentDelta(text=text):
+                    if first_out:
+                        metrics.observe("voice_letta_http_first_content_seconds", time.perf_counter() - received)
+                        first_out = False
+                    out.append(W.sse(W.chunk(cid, created, model, content=text)))
+                case ToolCallFragment():
+                    index = tool_indexes.setdefault(event.index, len(tool_indexes))
+                    delta = W.tool_call_delta(index, event.call_id, event.name, event.arguments)
+                    out.append(W.sse(W.chunk(cid, created, model, tool_call=delta)))
+                case ToolStarted() | ToolFinished():
+                    pass
+                case TurnError():
+                    error = event
+                case TurnFinished():
+                    finish = "stop" if event.finish_reason in ("error", "cancelled") else event.finish_reason
+                    out.append(W.sse(W.chunk(cid, created, model, finish_reason=finish)))
+                    if parsed.include_usage:
+                        u = event.usage
+                        out.append(W.sse(W.usage_chunk(cid, created, model, W.usage_dict(
+                            u.prompt_tokens, u.completion_tokens, u.cached_tokens))))
+            for data in out:
+                await resp.write(data)
+        if error is not None:
+            # In-band, after the spoken fallback and the finish: the OpenAI SDK raises it as an APIError.
+            metrics.inc("voice_letta_errors_total", code=error.code)
+            await resp.write(W.sse({"error": {"message": error.message, "type": "server_error",
+                                              "code": error.code, "param": None}}))
+        await resp.write(W.SSE_DONE)
+    except (ConnectionResetError, asyncio.CancelledError):
+        producer.cancel()  # the client went away: the agent persists the partial reply as interrupted
+        with contextlib.suppress(asyncio.CancelledError, Exception):
+            await producer
+        raise
+    finally:
+        if not producer.done():
+            producer.cancel()
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await producer
+    with contextlib.suppress(ConnectionResetError):
+        await resp.write_eof()
+    return resp
+
+
+async def _complete(request: web.Request, agent: AgentState, parsed: ParsedTurn) -> web.Response:
+    content: list[str] = []
+    calls: dict[int, dict[str, str]] = {}
+    finish = "stop"
+    usage = W.usage_dict(0, 0)
+    error: TurnError | None = None
+    async for event in request.app[AGENT].run_turn(agent.id, parsed.inp):
+        match event:
+            case ContentDelta(text=text):
+                content.append(text)
+            case ToolCallFragment():
+                call = calls.setdefault(event.index, {"id": "", "name": "", "arguments": ""})
+                call["id"] = event.call_id or call["id"]
+                call["name"] = event.name or call["name"]
+                call["arguments"] += event.arguments or ""
+            case TurnError():
+                error = event
+            case TurnFinished():
+                finish = "stop" if event.finish_reason in ("error", "cancelled") else event.finish_reason
+                u = event.usage
+                usage = W.usage_dict(u.prompt_tokens, u.completion_tokens, u.cached_tokens)
+            case _:
+                pass
+    message: dict[str, object] = {"role": "assistant", "content": "".join(content) or None, "refusal": None}
+    if calls:
+        message["tool_calls"] = [
+            {"id": c["id"], "type": "function", "function": {"name": c["name"], "arguments": c["arguments"]}}
+            for _, c in sorted(calls.items())]
+    body: dict[str, object] = {
+        "id": ids.completion_id(), "object": "chat.completion", "created": int(time.time()), "model": agent.id,
+        "choices": [{"index": 0, "message": message, "logprobs": None, "finish_reason": finish}],
+        "usage": usage,
+    }
+    if error is not None:
+        body["voice_letta_error"] = {"code": error.code, "message": error.message, "retryable": error.retryable}
+    return web.json_response(body)

@@ -1,0 +1,21 @@
+"""Typed application state keys (aiohttp ``web.AppKey``)."""
+
+from __future__ import annotations
+
+import weakref
+
+from aiohttp import web
+
+from voice_letta.agent.loop import VoiceAgent
+from voice_letta.agent.ports import ChatModelFactory, Store
+from voice_letta.agent.service import AgentService
+from voice_letta.config import ServerConfig
+from voice_letta.server.metrics import Metrics
+
+CONFIG = web.AppKey("config", ServerConfig)
+STORE = web.AppKey("store", Store)
+MODELS = web.AppKey("models", ChatModelFactory)
+AGENT = web.AppKey("agent", VoiceAgent)
+AGENTS = web.AppKey("agents", AgentService)
+METRICS = web.AppKey("metrics", Metrics)
+LIVE_SOCKETS = web.AppKey("live_sockets", weakref.WeakSet[web.WebSocketResponse])
