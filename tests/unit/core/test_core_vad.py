@@ -2,6 +2,8 @@ from __future__ import annotations
 
 import shutil
 import subprocess
+import wave
+from pathlib import Path
 
 import pytest
 from core_signals import frames, silence, voiced, white_noise
@@ -70,23 +72,32 @@ def test_quiet_voice_below_the_gate_is_ignored() -> None:
     assert not any(isinstance(e, SpeechStarted) for e in run_chain(silence(500) + quiet + silence(500)))
 
 
-@pytest.mark.skipif(not (shutil.which("espeak-ng") or shutil.which("flite")), reason="no espeak-ng/flite")
-def test_real_synthesized_speech_gives_one_utterance(tmp_path: pytest.TempPathFactory) -> None:
-    import wave
+HAS_TTS = bool(shutil.which("espeak-ng") or shutil.which("flite"))
 
-    wav = f"{tmp_path}/s.wav"
+
+def synthesized_speech(tmp_path: Path) -> bytes:
+    """A real spoken sentence (espeak-ng or flite) as 16 kHz PCM16."""
+    wav = str(tmp_path / "s.wav")
     text = "Hello there, this is a short test of the voice activity detector."
     if shutil.which("espeak-ng"):
         subprocess.run(["espeak-ng", "-w", wav, text], check=True, capture_output=True)
     else:
         subprocess.run(["flite", "-t", text, "-o", wav], check=True, capture_output=True)
     with wave.open(wav) as w:
-        rate, pcm = w.getframerate(), w.readframes(w.getnframes())
+        rate: int = w.getframerate()
+        pcm: bytes = w.readframes(w.getnframes())
     if rate != 16000:
         r = StreamResampler(rate, 16000)
         pcm = r.feed(pcm) + r.flush()
-    events = run_chain(silence(1000) + pcm + silence(1500))
-    assert len([e for e in events if isinstance(e, UtteranceReady)]) == 1
+    return pcm
+
+
+@pytest.mark.skipif(not HAS_TTS, reason="no espeak-ng/flite on PATH")
+def test_real_synthesized_speech_gives_one_utterance(tmp_path: Path) -> None:
+    events = run_chain(silence(1000) + synthesized_speech(tmp_path) + silence(1500))
+    ready = [e for e in events if isinstance(e, UtteranceReady)]
+    assert len(ready) == 1
+    assert 600 <= ready[0].audio_start_ms <= 1000
 
 
 def test_vad_input_validation() -> None:
@@ -149,3 +160,13 @@ def test_silero_buffers_frames_into_512_sample_windows_and_resets() -> None:
     assert vad.is_speech(f[0]) == 0.0
     with pytest.raises(ProtocolViolation):
         SileroVad(sample_rate_hz=8000)
+
+
+@pytest.mark.skipif(not HAS_TTS, reason="no espeak-ng/flite on PATH")
+def test_silero_flags_real_speech_and_yields_one_utterance(tmp_path: Path) -> None:
+    gate = VadGate(_silero())
+    det = TurnDetector()
+    events: list[object] = []
+    for i, f in enumerate(frames(silence(1000) + synthesized_speech(tmp_path) + silence(1500), 640)):
+        events += det.feed(gate.is_speech(f), f, i * 0.02)
+    assert len([e for e in events if isinstance(e, UtteranceReady)]) == 1
