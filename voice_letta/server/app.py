@@ -54,8 +54,9 @@ async def error_middleware(request: web.Request, handler: web.Handler) -> web.St
             log.warning("request %s %s failed: %s", request.method, request.path, exc.code)
         return web.json_response(
             error_body(exc.message, type_=_ERROR_TYPES.get(status, "server_error"), code=exc.code), status=status)
-    except web.HTTPRequestEntityTooLarge as exc:
-        return web.json_response(error_body(f"request body too large (limit {exc.max_size} bytes)",
+    except web.HTTPRequestEntityTooLarge:
+        limit = request.app[CONFIG].max_request_bytes
+        return web.json_response(error_body(f"request body too large (limit {limit} bytes)",
                                             code="request_too_large"), status=413)
     except web.HTTPException as exc:
         if exc.status < 400:

@@ -11,6 +11,7 @@ import asyncio
 import contextlib
 import hashlib
 import json
+import logging
 import time
 from dataclasses import dataclass
 
@@ -28,13 +29,14 @@ from voice_letta.agent.events import (
     TurnFinished,
     TurnStarted,
 )
-from voice_letta.agent.loop import TurnInput
-from voice_letta.agent.models import AgentState, Message
+from voice_letta.agent.loop import FALLBACK_SENTENCE, TurnInput
+from voice_letta.agent.models import AgentState, Message, Usage
 from voice_letta.agent.ports import ToolSpec
-from voice_letta.errors import NotFoundError, ProtocolViolation
+from voice_letta.errors import NotFoundError, ProtocolViolation, VoiceLettaError
 from voice_letta.server.keys import AGENT, CONFIG, METRICS, STORE
 from voice_letta.wire import openai_chat as W
 
+log = logging.getLogger(__name__)
 routes = web.RouteTableDef()
 
 
@@ -124,6 +126,12 @@ async def chat_completions(request: web.Request) -> web.StreamResponse:
     return await _complete(request, agent, parsed)
 
 
+def failure_events(code: str, message: str, retryable: bool) -> list[AgentEvent]:
+    """Events for a turn that could not even start: still never an empty stream."""
+    return [TurnStarted("", "", ""), TurnError(code, message, retryable),
+            ContentDelta(FALLBACK_SENTENCE, kind="fallback"), TurnFinished("", "error", Usage())]
+
+
 def _first_error(exc: ValidationError) -> str:
     err = exc.errors()[0]
     where = ".".join(str(p) for p in err.get("loc", ())) or "body"
@@ -140,6 +148,13 @@ async def _stream(request: web.Request, agent: AgentState, parsed: ParsedTurn, r
     async def produce() -> None:
         try:
             async for event in request.app[AGENT].run_turn(agent.id, parsed.inp):
+                await queue.put(event)
+        except VoiceLettaError as exc:  # failed before the turn could start (e.g. the store is down)
+            for event in failure_events(exc.code, exc.message, getattr(exc, "retryable", False)):
+                await queue.put(event)
+        except Exception:
+            log.exception("turn for agent %s failed before it started", agent.id)
+            for event in failure_events("internal_error", "internal error", False):
                 await queue.put(event)
         finally:
             await queue.put(None)
