@@ -1,0 +1,141 @@
+"""Opening, migrating and error translation of the SQLite store."""
+
+from __future__ import annotations
+
+import asyncio
+import inspect
+import sqlite3
+from pathlib import Path
+
+import pytest
+from conftest import make_agent, msg
+
+from voice_letta.agent.ports import Store
+from voice_letta.errors import NotFoundError, StorageError
+from voice_letta.store import SqliteStore, open_store
+from voice_letta.store.db import load_migrations, split_statements
+from voice_letta.store.fts import fts_query
+
+
+def _sync_query(path: Path, sql: str) -> list[tuple[object, ...]]:
+    conn = sqlite3.connect(path)
+    try:
+        return conn.execute(sql).fetchall()
+    finally:
+        conn.close()
+
+
+async def test_open_creates_parent_dirs_and_records_every_migration(db_path: Path) -> None:
+    store = await open_store(db_path)
+    await store.aclose()
+    assert await asyncio.to_thread(db_path.exists)
+    versions = await asyncio.to_thread(
+        _sync_query, db_path, "SELECT version, name FROM schema_version ORDER BY version"
+    )
+    assert [v for v, _ in versions] == [m.version for m in await asyncio.to_thread(load_migrations)]
+    assert versions[0] == (1, "init")
+
+
+async def test_reopen_applies_no_migration_twice_and_keeps_data(db_path: Path) -> None:
+    store = await open_store(db_path)
+    agent = await make_agent(store)
+    await store.aclose()
+    store = await open_store(db_path)
+    try:
+        assert (await store.get_agent(agent.id)).name == "ada"
+    finally:
+        await store.aclose()
+    rows = await asyncio.to_thread(
+        _sync_query, db_path, "SELECT count(*), count(DISTINCT version) FROM schema_version"
+    )
+    assert rows[0][0] == rows[0][1] == len(await asyncio.to_thread(load_migrations))
+
+
+async def test_wal_foreign_keys_and_synchronous_normal_are_on(store: SqliteStore) -> None:
+    db = store._db
+    assert next(iter(await db.execute_fetchall("PRAGMA journal_mode")))[0] == "wal"
+    assert next(iter(await db.execute_fetchall("PRAGMA foreign_keys")))[0] == 1
+    assert next(iter(await db.execute_fetchall("PRAGMA synchronous")))[0] == 1  # NORMAL
+    assert next(iter(await db.execute_fetchall("PRAGMA busy_timeout")))[0] > 0
+
+
+def test_migration_splitter_keeps_trigger_bodies_whole() -> None:
+    sql = load_migrations()[0].sql
+    statements = split_statements(sql)
+    triggers = [s for s in statements if "CREATE TRIGGER" in s]
+    assert len(triggers) == 6
+    assert all(s.rstrip().endswith("END;") for s in triggers)
+
+
+async def test_store_matches_the_store_protocol_signatures() -> None:
+    for name, proto in inspect.getmembers(Store, inspect.isfunction):
+        if name.startswith("_"):
+            continue
+        impl = getattr(SqliteStore, name)
+        assert inspect.iscoroutinefunction(impl), name
+        assert str(inspect.signature(impl)) == str(inspect.signature(proto)), name
+
+
+async def test_message_for_unknown_agent_raises_storage_error_not_sqlite_error(store: SqliteStore) -> None:
+    with pytest.raises(StorageError) as info:
+        await store.append_messages([msg("agent-missing", "user", "hello")])
+    assert not isinstance(info.value, sqlite3.Error)
+    assert isinstance(info.value.__cause__, sqlite3.IntegrityError)
+    # the failed transaction was rolled back: the store still works
+    agent = await make_agent(store)
+    assert (await store.append_messages([msg(agent.id, "user", "hi")]))[0].seq == 1
+
+
+async def test_duplicate_message_id_is_a_storage_error(store: SqliteStore) -> None:
+    agent = await make_agent(store)
+    m = msg(agent.id, "user", "once")
+    await store.append_messages([m])
+    with pytest.raises(StorageError):
+        await store.append_messages([m])
+    assert len(await store.list_messages(agent.id)) == 1
+
+
+async def test_closed_store_raises_storage_error(db_path: Path) -> None:
+    store = await open_store(db_path)
+    await store.aclose()
+    await store.aclose()  # idempotent
+    with pytest.raises(StorageError):
+        await store.list_messages("agent-x")
+    with pytest.raises(StorageError):
+        await store.evict_messages("agent-x", through_seq=1)
+
+
+async def test_unknown_ids_raise_not_found(store: SqliteStore) -> None:
+    with pytest.raises(NotFoundError):
+        await store.get_agent("agent-missing")
+    with pytest.raises(NotFoundError):
+        await store.get_block("block-missing")
+    with pytest.raises(NotFoundError):
+        await store.get_tool("tool-missing")
+    with pytest.raises(NotFoundError):
+        await store.delete_agent("agent-missing")
+    with pytest.raises(NotFoundError):
+        await store.update_message("msg-missing", content="x")
+
+
+async def test_opening_a_file_that_is_not_a_database_raises_storage_error(tmp_path: Path) -> None:
+    bad = tmp_path / "junk.db"
+    await asyncio.to_thread(bad.write_bytes, b"this is not sqlite" * 100)
+    with pytest.raises(StorageError):
+        await open_store(bad)
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("", None),
+        ("   ", None),
+        ("the and of it", None),
+        ('"foo OR (', '"foo"'),
+        ("NEAR/3 *", '"near" OR "3"'),
+        ("Pizza pizza PIZZA toppings", '"pizza" OR "toppings"'),
+        ('say "hi"^ col:x', '"say" OR "hi" OR "col" OR "x"'),
+    ],
+)
+def test_fts_query_quotes_words_and_drops_operators(text: str, expected: str | None) -> None:
+    assert fts_query(text) == expected
