@@ -6,6 +6,7 @@ little-endian BLOBs. Column lists and row tuples are kept side by side so they c
 
 from __future__ import annotations
 
+import json
 from collections.abc import Sequence
 from typing import Any
 
@@ -49,6 +50,30 @@ def agent_params(a: AgentState) -> tuple[Any, ...]:
         a.max_tool_rounds, a.turn_budget_s, a.memory_target_label, int(a.handoff_on_session_end),
         a.created_at,
     )
+
+
+# One round trip for a whole agent: its row plus its blocks and tools aggregated as JSON arrays, each
+# element led by its link position. REALs go through printf('%!.17g') because SQLite's JSON keeps only 15
+# significant digits.
+AGENT_WITH_LINKS = (
+    f"SELECT {', '.join('a.' + c.strip() for c in AGENT_COLUMNS.split(','))}, "
+    "(SELECT json_group_array(json_array(ab.position, b.id, b.label, b.value, b.char_limit, b.description, "
+    "  b.read_only, b.version)) FROM agent_blocks ab JOIN blocks b ON b.id = ab.block_id "
+    "  WHERE ab.agent_id = a.id), "
+    "(SELECT json_group_array(json_array(lt.position, t.id, t.name, t.type, t.description, t.parameters, "
+    "  t.source_type, t.source_code, t.options, t.mcp_server, printf('%!.17g', t.created_at))) "
+    "  FROM agent_tools lt JOIN tools t ON t.id = lt.tool_id WHERE lt.agent_id = a.id) "
+    "FROM agents a"
+)
+
+
+def agent_from_linked_row(r: Row) -> AgentState:
+    """Decode a row of ``AGENT_WITH_LINKS``."""
+    blocks = [block_from_row(b[1:]) for b in sorted(json.loads(r[13]), key=lambda b: b[0])]
+    tools = [
+        tool_from_row((*t[1:10], float(t[10]))) for t in sorted(json.loads(r[14]), key=lambda t: t[0])
+    ]
+    return agent_from_row(r, blocks, tools)
 
 
 def agent_from_row(r: Row, blocks: list[Block], tools: list[Tool]) -> AgentState:

@@ -1,9 +1,12 @@
 """``SqliteStore``: the ``agent.ports.Store`` on one SQLite file through one aiosqlite connection.
 
-Concurrency: aiosqlite runs every statement on its own worker thread, in order. Writes take an
-``asyncio.Lock`` and run as ``BEGIN IMMEDIATE … COMMIT``, so read-modify-write steps (message ``seq``,
-block compare-and-set, label checks) are atomic with respect to other tasks. Reads do not take the lock;
-a read that lands between two statements of a write transaction sees that transaction's rows.
+Concurrency and latency: aiosqlite runs every statement on its own worker thread, in order, and every
+await is one thread round trip, so hot-path methods are one statement each: ``append_messages`` (an
+``INSERT … SELECT`` that assigns ``seq``), ``save_turn`` (an upsert), ``update_message`` (``RETURNING``),
+``get_agent`` (blocks and tools aggregated as JSON). All writes hold an ``asyncio.Lock``; multi-statement
+writes (create/delete agent, attach, tools) run as ``BEGIN IMMEDIATE … COMMIT`` under it, so a single
+statement never lands inside another task's transaction. Reads do not take the lock; a read that lands
+between two statements of such a transaction sees its rows.
 
 Semantics beyond the Protocol's docstrings:
 - list methods return ``[]`` for an unknown agent (one query on the hot path, no existence check);
@@ -51,14 +54,10 @@ def _qualified(columns: str, alias: str) -> str:
     return ", ".join(f"{alias}.{c.strip()}" for c in columns.split(","))
 
 
-# ``{}`` takes an optional WHERE clause; the first column is the agent id, the rest a block/tool row.
+# ``{}`` takes an optional WHERE clause; the first column is the agent id, the rest a block row.
 _LINKED_BLOCKS = (
     f"SELECT ab.agent_id, {_qualified(R.BLOCK_COLUMNS, 'b')} FROM agent_blocks ab "
     "JOIN blocks b ON b.id = ab.block_id {} ORDER BY ab.agent_id, ab.position"
-)
-_LINKED_TOOLS = (
-    f"SELECT lt.agent_id, {_qualified(R.TOOL_COLUMNS, 't')} FROM agent_tools lt "
-    "JOIN tools t ON t.id = lt.tool_id {} ORDER BY lt.agent_id, lt.position"
 )
 
 
@@ -180,31 +179,16 @@ class SqliteStore:
         return await self.get_agent(agent.id)
 
     async def get_agent(self, agent_id: str) -> AgentState:
-        agents = await self._load_agents("WHERE id = ?", "WHERE ab.agent_id = ?", "WHERE lt.agent_id = ?",
-                                         (agent_id,))
-        if not agents:
+        found = await self._fetch("get_agent", f"{R.AGENT_WITH_LINKS} WHERE a.id = ?", (agent_id,))
+        if not found:
             raise NotFoundError(f"unknown agent {agent_id}")
-        return agents[0]
+        with translate_errors("decoding an agent"):
+            return R.agent_from_linked_row(found[0])
 
     async def list_agents(self) -> list[AgentState]:
-        return await self._load_agents("ORDER BY created_at, id", "", "", ())
-
-    async def _load_agents(
-        self, agent_where: str, block_where: str, tool_where: str, params: tuple[str, ...]
-    ) -> list[AgentState]:
-        agent_rows = await self._fetch("get_agent", f"{_SELECT_AGENT} {agent_where}", params)
-        if not agent_rows:
-            return []
-        block_rows = await self._fetch("get_agent", _LINKED_BLOCKS.format(block_where), params)
-        tool_rows = await self._fetch("get_agent", _LINKED_TOOLS.format(tool_where), params)
+        found = await self._fetch("list_agents", f"{R.AGENT_WITH_LINKS} ORDER BY a.created_at, a.id")
         with translate_errors("decoding agents"):
-            blocks: dict[str, list[Block]] = {}
-            for r in block_rows:
-                blocks.setdefault(r[0], []).append(R.block_from_row(r[1:]))
-            tools: dict[str, list[Tool]] = {}
-            for r in tool_rows:
-                tools.setdefault(r[0], []).append(R.tool_from_row(r[1:]))
-            return [R.agent_from_row(r, blocks.get(r[0], []), tools.get(r[0], [])) for r in agent_rows]
+            return [R.agent_from_linked_row(r) for r in found]
 
     async def update_agent(self, agent: AgentState) -> AgentState:
         """Write the agent's own settings. Blocks and tools change through attach/detach, not here."""

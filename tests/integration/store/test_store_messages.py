@@ -152,3 +152,13 @@ async def test_search_words_are_or_ed_and_operators_are_plain_words(store: Sqlit
     hits = await store.search_messages(agent_id, "Rex OR pineapple NEAR/3 *")
     assert {h.message.id for h in hits} == {by_text["my dog is called Rex"],
                                              by_text["I love pizza with pineapple"]}
+
+
+async def test_batches_larger_than_one_statement_keep_order_and_seq(store: SqliteStore) -> None:
+    agent = await make_agent(store)
+    await store.append_messages([msg(agent.id, "user", "first")])
+    batch = [msg(agent.id, "user" if i % 2 else "assistant", f"line {i}") for i in range(2500)]
+    stored = await store.append_messages(batch)
+    assert [m.seq for m in stored] == list(range(2, 2502))
+    listed = await store.list_messages(agent.id, after_seq=1)
+    assert [m.id for m in listed] == [m.id for m in batch]

@@ -114,3 +114,10 @@ async def test_save_turn_upserts_and_find_turn_by_fingerprint(store: SqliteStore
     assert await store.find_turn(other.id, "fp-1") is None
     with pytest.raises(StorageError):
         await store.save_turn(TurnRecord(id=ids.turn_id(), agent_id="agent-missing"))
+
+
+async def test_large_passage_batches_are_stored_whole(store: SqliteStore) -> None:
+    agent = await make_agent(store)
+    stored = await store.insert_passages([_passage(agent.id, f"p{i}", created_at=T0 + i) for i in range(3500)])
+    assert len(stored) == 3500
+    assert len(await store.list_passages(agent.id, limit=10_000)) == 3500
