@@ -1,0 +1,77 @@
+"""The documented CLI contract, run as real processes against a real server process."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import socket
+import sys
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import aiohttp
+import pytest
+
+from tests.fakes.openai_server import FakeOpenAIServer, Text
+
+CLI = [sys.executable, "-m", "voice_letta.cli"]
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+async def run(*args: str, env: dict[str, str]) -> tuple[int, str, str]:
+    proc = await asyncio.create_subprocess_exec(*CLI, *args, env=env, stdout=asyncio.subprocess.PIPE,
+                                                stderr=asyncio.subprocess.PIPE)
+    out, err = await asyncio.wait_for(proc.communicate(), 60)
+    return proc.returncode or 0, out.decode(), err.decode()
+
+
+@pytest.fixture
+async def served(tmp_path: Path) -> AsyncIterator[tuple[str, dict[str, str]]]:
+    port = free_port()
+    env = {**os.environ, "OPENAI_API_KEY": "sk-fake", "VOICE_LETTA_API_KEY": "cli-key",
+           "VOICE_LETTA_URL": f"http://127.0.0.1:{port}"}
+    proc = await asyncio.create_subprocess_exec(
+        *CLI, "serve", "--host", "127.0.0.1", "--port", str(port), "--db", str(tmp_path / "cli.db"), "--no-preload",
+        env=env, stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.DEVNULL)
+    try:
+        async with aiohttp.ClientSession() as s:
+            for _ in range(200):
+                try:
+                    async with s.get(f"http://127.0.0.1:{port}/health") as r:
+                        if r.status == 200:
+                            break
+                except aiohttp.ClientError:
+                    await asyncio.sleep(0.05)
+        yield f"http://127.0.0.1:{port}", env
+    finally:
+        proc.terminate()
+        await proc.wait()
+    assert (tmp_path / "cli.db").exists()
+
+
+async def test_agents_create_prints_id_last_and_chat_streams(served: tuple[str, dict[str, str]],
+                                                             fake_openai: FakeOpenAIServer) -> None:
+    url, env = served
+    code, out, err = await run("agents", "create", "--name", "cli-agent", "--provider", "openai",
+                               "--model", "fake-model", "--base-url", fake_openai.base_url, env=env)
+    assert code == 0, err
+    agent_id = out.strip().splitlines()[-1]
+    assert agent_id.startswith("agent-")
+    code, out, _ = await run("agents", "list", "--json", env=env)
+    assert code == 0 and [a["id"] for a in json.loads(out)] == [agent_id]
+    fake_openai.script([Text("Hello from "), Text("the agent.")])
+    code, out, err = await run("chat", agent_id, "-m", "Hi there", "--url", url, env=env)
+    assert code == 0, err
+    assert "Hello from the agent." in out
+
+
+async def test_client_commands_report_auth_errors(served: tuple[str, dict[str, str]]) -> None:
+    _, env = served
+    code, _, err = await run("agents", "list", env={**env, "VOICE_LETTA_API_KEY": "wrong"})
+    assert code != 0 and "401" in err
