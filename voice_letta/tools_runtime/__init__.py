@@ -1,0 +1,16 @@
+"""Custom tools in a process sandbox, and MCP server tools (L2 adapters behind ``agent.ports.ToolExecutor``)."""
+
+from voice_letta.tools_runtime.mcp_manager import McpExecutor, McpManager, McpServerConfig
+from voice_letta.tools_runtime.sandbox_client import SandboxExecutor, SandboxSupervisor
+from voice_letta.tools_runtime.schema_from_python import parse_python_tool
+from voice_letta.tools_runtime.service import ToolService
+
+__all__ = [
+    "McpExecutor",
+    "McpManager",
+    "McpServerConfig",
+    "SandboxExecutor",
+    "SandboxSupervisor",
+    "ToolService",
+    "parse_python_tool",
+]

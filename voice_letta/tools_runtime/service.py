@@ -1,0 +1,132 @@
+"""Registering custom tools and routing tool calls to where they run.
+
+``ToolService`` turns user source into ``Tool`` models (schema derived or checked at registration,
+errors raised as ``ToolError`` with line numbers), persists them through the ``Store`` port, and picks
+the executor for a tool: CUSTOM → the sandbox, EXTERNAL_MCP → the MCP manager.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from voice_letta import ids
+from voice_letta.agent.models import Tool, ToolOptions, ToolType
+from voice_letta.agent.ports import Store, ToolExecutor
+from voice_letta.errors import NotFoundError, ToolError
+from voice_letta.tools_runtime.mcp_manager import McpExecutor, McpManager, McpTransport
+from voice_letta.tools_runtime.sandbox_client import SANDBOX_DIR, SandboxExecutor
+from voice_letta.tools_runtime.schema_from_python import parse_python_tool
+from voice_letta.tools_runtime.schema_from_typescript import inspect_typescript, spec_from_report
+
+MAX_SOURCE_BYTES = 256 * 1024
+
+
+def _check_size(source: str) -> None:
+    if not isinstance(source, str) or not source.strip():
+        raise ToolError("tool source is empty", code="invalid_tool_source")
+    if len(source.encode()) > MAX_SOURCE_BYTES:
+        raise ToolError(f"tool source is larger than {MAX_SOURCE_BYTES} bytes", code="invalid_tool_source")
+
+
+class ToolService:
+    def __init__(
+        self,
+        store: Store,
+        *,
+        sandbox: SandboxExecutor | None = None,
+        mcp: McpManager | None = None,
+        sandbox_dir: Path = SANDBOX_DIR,
+    ) -> None:
+        self.store = store
+        self.sandbox = sandbox
+        self.mcp = mcp
+        self.sandbox_dir = sandbox_dir
+        self._mcp_executor = McpExecutor(mcp) if mcp is not None else None
+
+    # --- custom tools --------------------------------------------------------------------------------
+    async def register_python(
+        self,
+        source: str,
+        *,
+        name: str | None = None,
+        description: str | None = None,
+        options: ToolOptions | None = None,
+    ) -> Tool:
+        _check_size(source)
+        spec = parse_python_tool(source, name)
+        tool = Tool(
+            id=ids.tool_id(),
+            name=spec.name,
+            type=ToolType.CUSTOM,
+            description=description if description is not None else spec.description,
+            parameters=spec.parameters,
+            source_type="python",
+            source_code=source,
+            options=options or ToolOptions(),
+        )
+        return await self.store.create_tool(tool)
+
+    async def register_typescript(
+        self,
+        source: str,
+        parameters_schema: dict[str, Any] | None = None,
+        *,
+        name: str | None = None,
+        description: str | None = None,
+        options: ToolOptions | None = None,
+    ) -> Tool:
+        _check_size(source)
+        report = await inspect_typescript(source, self.sandbox_dir)
+        spec = spec_from_report(report, name=name, description=description, parameters=parameters_schema)
+        tool = Tool(
+            id=ids.tool_id(),
+            name=spec.name,
+            type=ToolType.CUSTOM,
+            description=spec.description,
+            parameters=spec.parameters,
+            source_type="typescript",
+            source_code=source,
+            options=options or ToolOptions(),
+        )
+        return await self.store.create_tool(tool)
+
+    # --- MCP servers ---------------------------------------------------------------------------------
+    def _manager(self) -> McpManager:
+        if self.mcp is None:
+            raise ToolError("MCP support is not configured", code="mcp_unavailable")
+        return self.mcp
+
+    async def add_mcp_server(
+        self,
+        name: str,
+        *,
+        command: list[str] | None = None,
+        url: str | None = None,
+        transport: McpTransport | None = None,
+        env: dict[str, str] | None = None,
+    ) -> list[Tool]:
+        """Register an MCP server and persist its tools (reusing stored ones with the same stable id)."""
+        tools = await self._manager().add_server(name, command=command, url=url, transport=transport, env=env)
+        return [await self._persist(t) for t in tools]
+
+    async def remove_mcp_server(self, name: str) -> None:
+        await self._manager().remove_server(name)
+
+    async def _persist(self, tool: Tool) -> Tool:
+        try:
+            return await self.store.get_tool(tool.id)
+        except NotFoundError:
+            return await self.store.create_tool(tool)
+
+    # --- routing -------------------------------------------------------------------------------------
+    def executor_for(self, tool: Tool) -> ToolExecutor:
+        if tool.type is ToolType.CUSTOM:
+            if self.sandbox is None:
+                raise ToolError("the tool sandbox is not configured", code="sandbox_unavailable")
+            return self.sandbox
+        if tool.type is ToolType.EXTERNAL_MCP:
+            if self._mcp_executor is None:
+                raise ToolError("MCP support is not configured", code="mcp_unavailable")
+            return self._mcp_executor
+        raise ToolError(f"{tool.type.value} tools run inside the agent, not here", code="invalid_tool")
