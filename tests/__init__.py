@@ -1,0 +1,1 @@
+"""voice-letta tests; a package so that ``tests.fakes`` imports from the repository root."""

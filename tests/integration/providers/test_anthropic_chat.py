@@ -1,0 +1,169 @@
+"""AnthropicChatModel through the real anthropic SDK against FakeAnthropicServer."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from tests.fakes.anthropic_server import FakeAnthropicServer
+from tests.fakes.openai_server import Cut, Finish, HttpError, Pause, Text, ToolCall
+from tests.integration.providers.helpers import WEATHER, collect, request, text_of, tool_calls_of
+from voice_letta.agent.models import LLMConfig, ProviderName
+from voice_letta.agent.models import ToolCall as DomainToolCall
+from voice_letta.agent.ports import ChatMessage, ChatRequest, ToolCallDelta
+from voice_letta.errors import ProviderBadRequest, ProviderRateLimited, ProviderTimeout, ProviderUnavailable
+from voice_letta.providers.anthropic_chat import AnthropicChatModel
+
+API_KEY = "sk-ant-test-secret-123456"
+
+
+@pytest.fixture
+async def model(fake_anthropic: FakeAnthropicServer):
+    m = AnthropicChatModel(LLMConfig(provider=ProviderName.ANTHROPIC, model="claude-fake"),
+                           api_key=API_KEY, base_url=fake_anthropic.base_url)
+    yield m
+    await m.aclose()
+
+
+async def test_text_deltas_stop_reason_and_usage(fake_anthropic, model):
+    fake_anthropic.usage = {"prompt_tokens": 50, "completion_tokens": 9, "cached_tokens": 20}
+    fake_anthropic.script([Text("Bon"), Text("jour.")])
+    deltas = await collect(model, request(model.config))
+    assert [d.content for d in deltas if d.content] == ["Bon", "jour."]
+    assert [d.finish_reason for d in deltas if d.finish_reason] == ["stop"]
+    assert deltas[-1].usage is not None
+    assert deltas[-1].usage.model_dump() == {
+        "prompt_tokens": 50, "completion_tokens": 9, "total_tokens": 59, "cached_tokens": 20,
+    }
+
+
+async def test_system_messages_go_to_system_param_and_max_tokens_defaults(fake_anthropic):
+    cfg = LLMConfig(provider=ProviderName.ANTHROPIC, model="claude-fake", max_tokens=None)
+    m = AnthropicChatModel(cfg, api_key=API_KEY, base_url=fake_anthropic.base_url)
+    try:
+        await collect(m, request(cfg, "Hello?"))
+    finally:
+        await m.aclose()
+    body = fake_anthropic.requests[0]
+    assert body["system"] == "Be brief."
+    assert body["messages"] == [{"role": "user", "content": [{"type": "text", "text": "Hello?"}]}]
+    assert body["max_tokens"] == 1024
+    assert "tools" not in body and "tool_choice" not in body
+
+
+async def test_tool_use_streams_as_tool_call_fragments_with_ordinal_index(fake_anthropic, model):
+    args = json.dumps({"city": "Lisbon, Portugal"})
+    fake_anthropic.script([Text("One moment."), ToolCall("get_weather", args, id="toolu_1", fragment_chars=4)])
+    deltas = await collect(model, request(model.config, tools=(WEATHER,)))
+    fragments = [tc for d in deltas for tc in d.tool_calls]
+    assert fragments[0] == ToolCallDelta(index=0, id="toolu_1", name="get_weather")  # index 0 although block 1
+    assert len(fragments) > 2 and all(f.index == 0 and f.id is None for f in fragments[1:])
+    assert tool_calls_of(deltas) == {0: {"id": "toolu_1", "name": "get_weather", "arguments": args}}
+    assert text_of(deltas) == "One moment."
+    assert [d.finish_reason for d in deltas if d.finish_reason] == ["tool_calls"]
+
+
+async def test_parallel_tool_uses_and_argumentless_tool(fake_anthropic, model):
+    fake_anthropic.script([ToolCall("get_weather", '{"city":"Oslo"}'), ToolCall("get_time", "")])
+    deltas = await collect(model, request(model.config, tools=(WEATHER,)))
+    calls = tool_calls_of(deltas)
+    assert [(c["name"], c["arguments"]) for c in calls.values()] == [
+        ("get_weather", '{"city":"Oslo"}'), ("get_time", "{}"),
+    ]
+
+
+async def test_tool_history_maps_to_tool_use_and_merged_tool_result_blocks(fake_anthropic, model):
+    req = ChatRequest(
+        messages=(
+            ChatMessage(role="system", content="Persona."),
+            ChatMessage(role="system", content="Memory."),
+            ChatMessage(role="user", content="Weather in Oslo and Rome?"),
+            ChatMessage(role="assistant", content="Checking.", tool_calls=(
+                DomainToolCall(id="t1", name="get_weather", arguments='{"city":"Oslo"}'),
+                DomainToolCall(id="t2", name="get_weather", arguments='{"city":"Rome"}'),
+            )),
+            ChatMessage(role="tool", content="Sunny", tool_call_id="t1", name="get_weather"),
+            ChatMessage(role="tool", content="Rainy", tool_call_id="t2", name="get_weather"),
+            ChatMessage(role="user", content="And tomorrow?"),
+        ),
+        config=model.config,
+        tools=(WEATHER,),
+        tool_choice="required",
+    )
+    await collect(model, req)
+    body = fake_anthropic.requests[0]
+    assert body["system"] == "Persona.\n\nMemory."
+    assert body["messages"] == [
+        {"role": "user", "content": [{"type": "text", "text": "Weather in Oslo and Rome?"}]},
+        {"role": "assistant", "content": [
+            {"type": "text", "text": "Checking."},
+            {"type": "tool_use", "id": "t1", "name": "get_weather", "input": {"city": "Oslo"}},
+            {"type": "tool_use", "id": "t2", "name": "get_weather", "input": {"city": "Rome"}},
+        ]},
+        {"role": "user", "content": [
+            {"type": "tool_result", "tool_use_id": "t1", "content": "Sunny"},
+            {"type": "tool_result", "tool_use_id": "t2", "content": "Rainy"},
+            {"type": "text", "text": "And tomorrow?"},
+        ]},
+    ]
+    assert body["tools"] == [{"name": "get_weather", "description": WEATHER.description,
+                              "input_schema": WEATHER.parameters}]
+    assert body["tool_choice"] == {"type": "any", "disable_parallel_tool_use": True}
+
+
+@pytest.mark.parametrize(
+    ("choice", "parallel", "expected"),
+    [
+        ("auto", True, {"type": "auto"}),
+        ("none", False, {"type": "none"}),
+        ("get_weather", False, {"type": "tool", "name": "get_weather", "disable_parallel_tool_use": True}),
+    ],
+)
+async def test_tool_choice_mapping(fake_anthropic, choice, parallel, expected):
+    cfg = LLMConfig(provider=ProviderName.ANTHROPIC, model="claude-fake", parallel_tool_calls=parallel)
+    m = AnthropicChatModel(cfg, api_key=API_KEY, base_url=fake_anthropic.base_url)
+    try:
+        await collect(m, ChatRequest(messages=(ChatMessage("user", "x"),), config=cfg, tools=(WEATHER,),
+                                     tool_choice=choice))
+    finally:
+        await m.aclose()
+    assert fake_anthropic.requests[0]["tool_choice"] == expected
+
+
+async def test_max_tokens_stop_reason_maps_to_length(fake_anthropic, model):
+    fake_anthropic.script([Text("Cut sho"), Finish("max_tokens")])
+    deltas = await collect(model, request(model.config))
+    assert [d.finish_reason for d in deltas if d.finish_reason] == ["length"]
+
+
+async def test_http_errors_map_to_the_error_tree(fake_anthropic, model):
+    fake_anthropic.script([HttpError(400, "messages: bad")], [HttpError(429)], [HttpError(529, "Overloaded")])
+    with pytest.raises(ProviderBadRequest, match="messages: bad") as info:
+        await collect(model, request(model.config))
+    assert API_KEY not in str(info.value)
+    with pytest.raises(ProviderRateLimited):
+        await collect(model, request(model.config))
+    with pytest.raises(ProviderUnavailable, match="Overloaded"):
+        await collect(model, request(model.config))
+
+
+async def test_error_event_and_cut_mid_stream_raise_unavailable(fake_anthropic, model):
+    fake_anthropic.script([Text("Par"), HttpError(529, "Overloaded")], [Text("Par"), Cut()])
+    for _ in range(2):
+        seen: list[str] = []
+        with pytest.raises(ProviderUnavailable):
+            async for d in model.stream(request(model.config)):
+                seen.append(d.content or "")
+        assert "".join(seen) == "Par"
+
+
+async def test_read_timeout_raises_provider_timeout(fake_anthropic):
+    cfg = LLMConfig(provider=ProviderName.ANTHROPIC, model="claude-fake", timeout_s=0.2)
+    m = AnthropicChatModel(cfg, api_key=API_KEY, base_url=fake_anthropic.base_url)
+    fake_anthropic.script([Pause(1.0), Text("too late")])
+    try:
+        with pytest.raises(ProviderTimeout):
+            await collect(m, request(cfg))
+    finally:
+        await m.aclose()

@@ -1,0 +1,177 @@
+"""OpenAIChatModel through the real openai SDK against FakeOpenAIServer."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from tests.fakes.openai_server import Cut, FakeOpenAIServer, Finish, HttpError, Pause, Text, ToolCall
+from tests.integration.providers.helpers import WEATHER, collect, request, text_of, tool_calls_of
+from voice_letta.agent.models import LLMConfig, ProviderName
+from voice_letta.agent.models import ToolCall as DomainToolCall
+from voice_letta.agent.ports import ChatMessage, ChatRequest, ToolCallDelta, ToolSpec
+from voice_letta.errors import ProviderBadRequest, ProviderRateLimited, ProviderTimeout, ProviderUnavailable
+from voice_letta.providers.openai_chat import OpenAIChatModel
+
+API_KEY = "sk-test-secret-key-123456"
+
+
+@pytest.fixture
+async def model(fake_openai: FakeOpenAIServer):
+    m = OpenAIChatModel(
+        LLMConfig(provider=ProviderName.OPENAI, model="fake-model"), api_key=API_KEY, base_url=fake_openai.base_url
+    )
+    yield m
+    await m.aclose()
+
+
+async def test_text_streams_as_content_deltas_then_stop_and_usage(fake_openai, model):
+    fake_openai.script([Text("Hello"), Text(" there.")])
+    deltas = await collect(model, request(model.config))
+    assert [d.content for d in deltas if d.content] == ["Hello", " there."]
+    assert [d.finish_reason for d in deltas if d.finish_reason] == ["stop"]
+    assert deltas[-1].usage is not None
+    assert deltas[-1].usage.total_tokens == deltas[-1].usage.prompt_tokens + deltas[-1].usage.completion_tokens
+    body = fake_openai.requests[0]
+    assert body["stream"] is True and body["stream_options"] == {"include_usage": True}
+    assert body["messages"] == [{"role": "system", "content": "Be brief."}, {"role": "user", "content": "Hi."}]
+    assert "tools" not in body and "parallel_tool_calls" not in body
+
+
+async def test_usage_delta_reports_cached_tokens(fake_openai, model):
+    fake_openai.usage = {"prompt_tokens": 100, "completion_tokens": 7, "cached_tokens": 64}
+    deltas = await collect(model, request(model.config))
+    usage = [d.usage for d in deltas if d.usage]
+    assert len(usage) == 1
+    assert usage[0].model_dump() == {
+        "prompt_tokens": 100, "completion_tokens": 7, "total_tokens": 107, "cached_tokens": 64,
+    }
+
+
+async def test_tool_call_arrives_in_fragments_with_id_and_name_first(fake_openai, model):
+    args = json.dumps({"city": "Paris, France"})
+    fake_openai.script([ToolCall("get_weather", args, id="call_abc", fragment_chars=5)])
+    deltas = await collect(model, request(model.config, tools=(WEATHER,)))
+    fragments = [tc for d in deltas for tc in d.tool_calls]
+    assert len(fragments) > 2
+    assert fragments[0] == ToolCallDelta(index=0, id="call_abc", name="get_weather", arguments="")
+    assert all(f.id is None and f.name is None for f in fragments[1:])
+    assert tool_calls_of(deltas) == {0: {"id": "call_abc", "name": "get_weather", "arguments": args}}
+    assert [d.finish_reason for d in deltas if d.finish_reason] == ["tool_calls"]
+
+
+async def test_parallel_tool_calls_get_their_own_indexes(fake_openai):
+    cfg = LLMConfig(provider=ProviderName.OPENAI, model="fake-model", parallel_tool_calls=True)
+    m = OpenAIChatModel(cfg, api_key=API_KEY, base_url=fake_openai.base_url)
+    try:
+        fake_openai.script([Text("Checking."), ToolCall("get_weather", '{"city":"Oslo"}'),
+                            ToolCall("get_weather", '{"city":"Rome"}')])
+        deltas = await collect(m, request(cfg, tools=(WEATHER,)))
+    finally:
+        await m.aclose()
+    calls = tool_calls_of(deltas)
+    assert [c["arguments"] for c in calls.values()] == ['{"city":"Oslo"}', '{"city":"Rome"}']
+    assert calls[0]["id"] != calls[1]["id"]
+    assert text_of(deltas) == "Checking."
+    assert fake_openai.requests[0]["parallel_tool_calls"] is True
+
+
+async def test_request_carries_tools_strict_flag_choice_and_history(fake_openai, model):
+    strict_tool = ToolSpec("send", "Send.", {"type": "object", "properties": {}}, strict=True)
+    req = ChatRequest(
+        messages=(
+            ChatMessage(role="user", content="Weather?"),
+            ChatMessage(role="assistant", tool_calls=(DomainToolCall(id="c1", name="get_weather",
+                                                                     arguments='{"city":"Oslo"}'),)),
+            ChatMessage(role="tool", content="Sunny", tool_call_id="c1", name="get_weather"),
+        ),
+        config=model.config,
+        tools=(WEATHER, strict_tool),
+        tool_choice="get_weather",
+    )
+    await collect(model, req)
+    body = fake_openai.requests[0]
+    assert body["tool_choice"] == {"type": "function", "function": {"name": "get_weather"}}
+    assert body["parallel_tool_calls"] is False
+    assert "strict" not in body["tools"][0]["function"]
+    assert body["tools"][1]["function"]["strict"] is True
+    assert body["messages"][1]["tool_calls"][0] == {
+        "id": "c1", "type": "function", "function": {"name": "get_weather", "arguments": '{"city":"Oslo"}'},
+    }
+    assert body["messages"][2] == {"role": "tool", "tool_call_id": "c1", "content": "Sunny"}
+    assert body["max_completion_tokens"] == model.config.max_tokens
+    assert body["temperature"] == model.config.temperature
+
+
+async def test_explicit_finish_reason_length_is_passed_on(fake_openai, model):
+    fake_openai.script([Text("Trunc"), Finish("length")])
+    deltas = await collect(model, request(model.config))
+    assert [d.finish_reason for d in deltas if d.finish_reason] == ["length"]
+
+
+async def test_http_400_raises_bad_request_with_status_and_message_but_no_key(fake_openai, model):
+    fake_openai.script([HttpError(400, "context too long")])
+    with pytest.raises(ProviderBadRequest) as info:
+        await collect(model, request(model.config))
+    assert "400" in str(info.value) and "context too long" in str(info.value)
+    assert API_KEY not in str(info.value)
+    assert info.value.retryable is False
+
+
+async def test_http_429_raises_rate_limited(fake_openai, model):
+    fake_openai.script([HttpError(429, "slow down")])
+    with pytest.raises(ProviderRateLimited) as info:
+        await collect(model, request(model.config))
+    assert info.value.retryable is True
+
+
+async def test_cut_mid_stream_raises_unavailable(fake_openai, model):
+    fake_openai.script([Text("Half a"), Cut()])
+    seen: list[str] = []
+    with pytest.raises(ProviderUnavailable):
+        async for d in model.stream(request(model.config)):
+            seen.append(d.content or "")
+    assert "".join(seen) == "Half a"
+
+
+async def test_error_chunk_mid_stream_raises_unavailable(fake_openai, model):
+    fake_openai.script([Text("Partial"), HttpError(500, "upstream exploded")])
+    with pytest.raises(ProviderUnavailable, match="upstream exploded"):
+        await collect(model, request(model.config))
+
+
+async def test_unreachable_server_raises_unavailable():
+    m = OpenAIChatModel(LLMConfig(provider=ProviderName.OPENAI, model="x"), api_key=API_KEY,
+                        base_url="http://127.0.0.1:9/v1")
+    try:
+        with pytest.raises(ProviderUnavailable):
+            await collect(m, request(m.config))
+    finally:
+        await m.aclose()
+
+
+async def test_azure_variant_sends_deployment_in_path_and_api_version(fake_openai):
+    cfg = LLMConfig(provider=ProviderName.AZURE, model="my-gpt4o-deployment")
+    m = OpenAIChatModel.azure(cfg, api_key=API_KEY, endpoint=fake_openai.root_url, api_version="2024-10-21")
+    try:
+        fake_openai.script([Text("Azure says hi.")])
+        deltas = await collect(m, request(cfg))
+    finally:
+        await m.aclose()
+    assert text_of(deltas) == "Azure says hi."
+    assert fake_openai.paths[0] == (
+        "/openai/deployments/my-gpt4o-deployment/chat/completions?api-version=2024-10-21"
+    )
+
+
+async def test_read_timeout_raises_provider_timeout(fake_openai):
+    cfg = LLMConfig(provider=ProviderName.OPENAI, model="fake-model", timeout_s=0.2)
+    m = OpenAIChatModel(cfg, api_key=API_KEY, base_url=fake_openai.base_url)
+    fake_openai.script([Pause(1.0), Text("too late")])
+    try:
+        with pytest.raises(ProviderTimeout) as info:
+            await collect(m, request(cfg))
+    finally:
+        await m.aclose()
+    assert info.value.retryable is True

@@ -1,0 +1,180 @@
+"""Translate openai / anthropic / httpx2 exceptions into the voice-letta error tree.
+
+``map_provider_errors(provider, secrets=(api_key,))`` is a context manager usable both as ``with`` and
+``async with``, around SDK calls and around stream iteration:
+
+    ==============================================  ============================
+    SDK / transport error                           voice-letta error
+    ==============================================  ============================
+    APITimeoutError, httpx2.TimeoutException, 408   ProviderTimeout      (retry)
+    HTTP 429, in-stream ``rate_limit_error``        ProviderRateLimited  (retry)
+    HTTP 5xx/529, connection errors, stream cut,    ProviderUnavailable  (retry)
+    in-stream ``error`` events (overloaded, api)
+    other HTTP 4xx, in-stream invalid request       ProviderBadRequest   (no retry)
+    anything else the SDKs raise                    ProviderError        (no retry)
+    ==============================================  ============================
+
+Messages name the provider, the HTTP status and the provider's own error message; secrets passed in
+(and anything shaped like an API key) are redacted. A ``Retry-After`` header on a 429/503 is kept as the
+``retry_after_s`` attribute of the raised error.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+from types import TracebackType
+from typing import Any, Literal
+
+import anthropic
+import httpcore2  # noqa: F401 - httpx2 imports it lazily in its first client, which reads files on the loop
+import httpx2
+import openai
+
+from voice_letta.errors import (
+    ProviderBadRequest,
+    ProviderError,
+    ProviderRateLimited,
+    ProviderTimeout,
+    ProviderUnavailable,
+)
+
+__all__ = ["map_provider_errors", "translate_exception"]
+
+_KEY_RE = re.compile(r"\b(sk-[A-Za-z0-9_\-*]{6,}|sk-ant-[A-Za-z0-9_\-*]{6,}|Bearer\s+[A-Za-z0-9._\-]{8,})")
+_MAX_MESSAGE_CHARS = 500
+
+# Error ``type`` strings found in error bodies (Anthropic's names and OpenAI's), by class.
+_RATE_TYPES = {"rate_limit_error", "rate_limit_exceeded", "requests", "tokens", "insufficient_quota"}
+_TIMEOUT_TYPES = {"timeout_error", "request_timeout"}
+_BAD_REQUEST_TYPES = {
+    "invalid_request_error",
+    "authentication_error",
+    "permission_error",
+    "not_found_error",
+    "request_too_large",
+    "billing_error",
+    "context_length_exceeded",
+}
+
+
+def _redact(text: str, secrets: Iterable[str]) -> str:
+    for secret in secrets:
+        if secret and len(secret) >= 4:
+            text = text.replace(secret, "***")
+    text = _KEY_RE.sub("***", text)
+    if len(text) > _MAX_MESSAGE_CHARS:
+        text = text[: _MAX_MESSAGE_CHARS - 1] + "…"
+    return text
+
+
+def _body_error(body: object) -> tuple[str | None, str | None]:
+    """(message, type) from an error body: ``{"error": {...}}`` or the inner object itself."""
+    if not isinstance(body, dict):
+        return (body if isinstance(body, str) and body else None), None
+    inner: Any = body.get("error", body)
+    if not isinstance(inner, dict):
+        return (inner if isinstance(inner, str) else None), None
+    message = inner.get("message")
+    kind = inner.get("type") or inner.get("code")
+    return (message if isinstance(message, str) else None), (str(kind) if kind is not None else None)
+
+
+def _retry_after_s(response: httpx2.Response | None) -> float | None:
+    if response is None:
+        return None
+    for header, divisor in (("retry-after-ms", 1000.0), ("retry-after", 1.0)):
+        value = response.headers.get(header)
+        if value:
+            try:
+                return max(0.0, float(value) / divisor)
+            except ValueError:
+                continue
+    return None
+
+
+def _by_status(status: int, text: str, kind: str | None) -> ProviderError:
+    if status == 429:
+        return ProviderRateLimited(text)
+    if status == 408:
+        return ProviderTimeout(text)
+    if status >= 500:
+        return ProviderUnavailable(text)
+    if 400 <= status < 500:
+        return ProviderBadRequest(text)
+    # An error event inside a 200 stream: classify by the error type of the body.
+    if kind in _RATE_TYPES:
+        return ProviderRateLimited(text)
+    if kind in _TIMEOUT_TYPES:
+        return ProviderTimeout(text)
+    if kind in _BAD_REQUEST_TYPES:
+        return ProviderBadRequest(text)
+    return ProviderUnavailable(text)
+
+
+def translate_exception(
+    exc: BaseException, provider: str, secrets: Iterable[str] = ()
+) -> ProviderError | None:
+    """The voice-letta error for an SDK or transport exception, or None if it is not one of theirs."""
+    secrets = tuple(secrets)
+    if isinstance(exc, ProviderError):
+        return None
+    if isinstance(exc, openai.APITimeoutError | anthropic.APITimeoutError | httpx2.TimeoutException):
+        return ProviderTimeout(_redact(f"{provider}: request timed out", secrets))
+    if isinstance(exc, openai.APIStatusError | anthropic.APIStatusError):
+        status = exc.status_code
+        message, kind = _body_error(exc.body)
+        detail = message or exc.message
+        label = f"HTTP {status}" if status >= 400 else "error in stream"
+        err = _by_status(status, _redact(f"{provider}: {label}: {detail}", secrets), kind)
+        retry_after = _retry_after_s(exc.response)
+        if retry_after is not None:
+            err.retry_after_s = retry_after  # type: ignore[attr-defined]
+        return err
+    if isinstance(exc, openai.APIConnectionError | anthropic.APIConnectionError):
+        cause = exc.__cause__
+        reason = f" ({type(cause).__name__})" if cause is not None else ""
+        return ProviderUnavailable(_redact(f"{provider}: connection failed{reason}", secrets))
+    if isinstance(exc, openai.APIResponseValidationError | anthropic.APIResponseValidationError):
+        return ProviderError(_redact(f"{provider}: invalid response: {exc.message}", secrets))
+    if isinstance(exc, openai.APIError | anthropic.APIError):
+        # openai raises a bare APIError for an ``{"error": ...}`` chunk in the middle of a stream.
+        message, kind = _body_error(exc.body)
+        text = _redact(f"{provider}: error in stream: {message or exc.message}", secrets)
+        return _by_status(0, text, kind)
+    if isinstance(exc, httpx2.TransportError):
+        return ProviderUnavailable(_redact(f"{provider}: connection lost ({type(exc).__name__})", secrets))
+    if isinstance(exc, openai.OpenAIError | anthropic.AnthropicError):
+        return ProviderError(_redact(f"{provider}: {exc}", secrets))
+    return None
+
+
+class map_provider_errors:
+    """Context manager (sync and async) raising voice-letta errors in place of SDK exceptions."""
+
+    __slots__ = ("_provider", "_secrets")
+
+    def __init__(self, provider: str, secrets: Iterable[str | None] = ()) -> None:
+        self._provider = provider
+        self._secrets = tuple(s for s in secrets if s)
+
+    def __enter__(self) -> map_provider_errors:
+        return self
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> Literal[False]:
+        if exc is None:
+            return False
+        translated = translate_exception(exc, self._provider, self._secrets)
+        if translated is None:
+            return False
+        raise translated from exc
+
+    async def __aenter__(self) -> map_provider_errors:
+        return self
+
+    async def __aexit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> Literal[False]:
+        return self.__exit__(exc_type, exc, tb)

@@ -1,0 +1,172 @@
+"""``ProviderRegistry``: the ``ChatModelFactory`` that turns an agent's ``LLMConfig`` into a ChatModel.
+
+    registry = ProviderRegistry(local_factory=LocalChatModel, env=os.environ)
+    model = registry.for_config(agent.llm)      # RetryingChatModel(adapter, fallback=adapter of config.fallback)
+    ...
+    await registry.aclose()                     # closes every client it built
+
+Each distinct config (by its JSON) gets its own adapter and its own SDK client, built once and reused,
+so fifty concurrent streams of one agent share one connection pool, and no client is ever mutated.
+
+API keys come from ``config.api_key_env`` when set, else the provider's usual variable:
+
+    =========  ==================================================================
+    openai     OPENAI_API_KEY (required); base URL: config.base_url, OPENAI_BASE_URL
+    anthropic  ANTHROPIC_API_KEY (required); base URL: config.base_url, ANTHROPIC_BASE_URL
+    azure      AZURE_OPENAI_API_KEY or AZURE_API_KEY (required);
+               endpoint: config.base_url, AZURE_OPENAI_ENDPOINT, AZURE_API_BASE;
+               API version: config.api_version, AZURE_OPENAI_API_VERSION, AZURE_API_VERSION,
+               OPENAI_API_VERSION, else ``DEFAULT_AZURE_API_VERSION``; config.model is the deployment
+    ollama / vllm / sglang: see ``compat.py`` (keys optional)
+    local      built by the ``local_factory`` given to the registry
+    =========  ==================================================================
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from collections.abc import Callable, Mapping
+
+from voice_letta.agent.models import LLMConfig, ProviderName
+from voice_letta.agent.ports import ChatModel
+from voice_letta.errors import ConfigError
+from voice_letta.providers.compat import COMPAT_PROVIDERS, make_compat_model
+from voice_letta.providers.retry import DEFAULT_BASE_DELAY_S, DEFAULT_MAX_DELAY_S, RetryingChatModel
+
+log = logging.getLogger(__name__)
+
+DEFAULT_AZURE_API_VERSION = "2024-10-21"
+
+API_KEY_ENVS: dict[ProviderName, tuple[str, ...]] = {
+    ProviderName.OPENAI: ("OPENAI_API_KEY",),
+    ProviderName.ANTHROPIC: ("ANTHROPIC_API_KEY",),
+    ProviderName.AZURE: ("AZURE_OPENAI_API_KEY", "AZURE_API_KEY"),
+    ProviderName.OLLAMA: ("OLLAMA_API_KEY",),
+    ProviderName.VLLM: ("VLLM_API_KEY",),
+    ProviderName.SGLANG: ("SGLANG_API_KEY",),
+}
+AZURE_ENDPOINT_ENVS = ("AZURE_OPENAI_ENDPOINT", "AZURE_API_BASE")
+AZURE_API_VERSION_ENVS = ("AZURE_OPENAI_API_VERSION", "AZURE_API_VERSION", "OPENAI_API_VERSION")
+
+
+def first_env(env: Mapping[str, str], names: tuple[str, ...]) -> str | None:
+    for name in names:
+        value = env.get(name)
+        if value:
+            return value
+    return None
+
+
+def resolve_api_key(config: LLMConfig, env: Mapping[str, str]) -> str | None:
+    names = (config.api_key_env,) if config.api_key_env else API_KEY_ENVS.get(config.provider, ())
+    return first_env(env, names)
+
+
+def _require_key(config: LLMConfig, env: Mapping[str, str]) -> str:
+    key = resolve_api_key(config, env)
+    if key is None:
+        names = (config.api_key_env,) if config.api_key_env else API_KEY_ENVS[config.provider]
+        raise ConfigError(
+            f"no API key for provider {config.provider.value!r} (model {config.model!r}): "
+            f"set the environment variable {' or '.join(names)}"
+        )
+    return key
+
+
+class ProviderRegistry:
+    """Builds, caches and closes chat models; implements ``ChatModelFactory``."""
+
+    def __init__(
+        self,
+        local_factory: Callable[[LLMConfig], ChatModel] | None = None,
+        env: Mapping[str, str] = os.environ,
+        *,
+        retry_base_delay_s: float = DEFAULT_BASE_DELAY_S,
+        retry_max_delay_s: float = DEFAULT_MAX_DELAY_S,
+    ) -> None:
+        self._local_factory = local_factory
+        self._env = env
+        self._retry_base_delay_s = retry_base_delay_s
+        self._retry_max_delay_s = retry_max_delay_s
+        self._adapters: dict[str, ChatModel] = {}
+        self._wrapped: dict[str, RetryingChatModel] = {}
+
+    # --- ChatModelFactory ----------------------------------------------------------------------------------
+    def for_config(self, config: LLMConfig) -> ChatModel:
+        key = config.model_dump_json()
+        model = self._wrapped.get(key)
+        if model is None:
+            inner = self.adapter(config)
+            fallback = self.adapter(config.fallback) if config.fallback is not None else None
+            model = RetryingChatModel(
+                inner,
+                config,
+                fallback,
+                base_delay_s=self._retry_base_delay_s,
+                max_delay_s=self._retry_max_delay_s,
+            )
+            self._wrapped[key] = model
+        return model
+
+    def adapter(self, config: LLMConfig) -> ChatModel:
+        """The bare adapter for a config (no retries), built once per distinct config."""
+        key = config.model_dump_json()
+        model = self._adapters.get(key)
+        if model is None:
+            model = self._build(config)
+            self._adapters[key] = model
+            log.info("built chat model %r", model)
+        return model
+
+    @property
+    def cached_models(self) -> int:
+        return len(self._adapters)
+
+    async def aclose(self) -> None:
+        adapters, self._adapters, self._wrapped = list(self._adapters.values()), {}, {}
+        for model in adapters:
+            try:
+                await model.aclose()
+            except Exception:
+                log.exception("closing %r failed", model)
+
+    # --- construction --------------------------------------------------------------------------------------
+    def _build(self, config: LLMConfig) -> ChatModel:
+        env = self._env
+        provider = config.provider
+        if provider is ProviderName.LOCAL:
+            if self._local_factory is None:
+                raise ConfigError("provider 'local' needs the embedded model, which this server was not given")
+            return self._local_factory(config)
+        if provider is ProviderName.OPENAI:
+            from voice_letta.providers.openai_chat import OpenAIChatModel
+
+            return OpenAIChatModel(
+                config, api_key=_require_key(config, env), base_url=config.base_url or env.get("OPENAI_BASE_URL")
+            )
+        if provider is ProviderName.ANTHROPIC:
+            from voice_letta.providers.anthropic_chat import AnthropicChatModel
+
+            return AnthropicChatModel(
+                config,
+                api_key=_require_key(config, env),
+                base_url=config.base_url or env.get("ANTHROPIC_BASE_URL"),
+            )
+        if provider is ProviderName.AZURE:
+            from voice_letta.providers.openai_chat import OpenAIChatModel
+
+            endpoint = config.base_url or first_env(env, AZURE_ENDPOINT_ENVS)
+            if not endpoint:
+                raise ConfigError(
+                    "no Azure OpenAI endpoint: set LLMConfig.base_url or " + " or ".join(AZURE_ENDPOINT_ENVS)
+                )
+            api_version = (
+                config.api_version or first_env(env, AZURE_API_VERSION_ENVS) or DEFAULT_AZURE_API_VERSION
+            )
+            return OpenAIChatModel.azure(
+                config, api_key=_require_key(config, env), endpoint=endpoint, api_version=api_version
+            )
+        if provider in COMPAT_PROVIDERS:
+            return make_compat_model(config, api_key=resolve_api_key(config, env), env=env)
+        raise ConfigError(f"unknown LLM provider {provider!r}")
