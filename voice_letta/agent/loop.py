@@ -9,11 +9,10 @@ going away) the listener gets words and the store keeps what was said, marked ``
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import time
 from collections import defaultdict
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -36,6 +35,7 @@ from voice_letta.agent.ports import (
     ChatMessage,
     ChatModelFactory,
     ChatRequest,
+    MemoryHooks,
     Store,
     ToolExecutor,
     ToolResult,
@@ -122,7 +122,7 @@ class VoiceAgent:
         tools: ToolExecutor | None = None,
         prompts: SystemPromptCache | None = None,
         memory_search: MemorySearch | None = None,
-        on_turn_complete: Callable[[str], Awaitable[None]] | None = None,
+        memory: MemoryHooks | None = None,
         clock: Callable[[], float] = time.time,
     ) -> None:
         self.store = store
@@ -130,9 +130,33 @@ class VoiceAgent:
         self.tools = tools
         self.prompts = prompts or SystemPromptCache()
         self.memory_search = memory_search or MemorySearch(store)
-        self.on_turn_complete = on_turn_complete
+        self.memory = memory
         self.clock = clock
         self._locks: defaultdict[str, asyncio.Lock] = defaultdict(asyncio.Lock)
+
+    async def truncate_reply(self, agent_id: str, turn_id: str, heard_text: str) -> None:
+        """Keep only what the listener heard of a turn's spoken reply (barge-in), marking it interrupted.
+
+        A turn's spoken text is its assistant rows in order (filler rows, then the answer); ``heard_text`` is
+        a prefix of that text, as reported by the client's playback (see core.playout.PlayoutLedger).
+        """
+        async with self._locks[agent_id]:
+            rows = [m for m in await self.store.list_messages(agent_id, limit=200)
+                    if m.turn_id == turn_id and m.role == "assistant" and m.content]
+            remaining = len(" ".join(heard_text.split()))
+            for m in rows:
+                text = " ".join((m.content or "").split())
+                if remaining >= len(text):
+                    remaining -= len(text) + 1
+                    continue
+                kept = text[:max(remaining, 0)].rstrip()
+                remaining = -1
+                await self.store.update_message(m.id, content=kept, interrupted=True)
+
+    async def end_session(self, agent_id: str) -> None:
+        """A live conversation ended (hang-up, tab closed): let the memory layer archive it."""
+        if self.memory is not None:
+            await self.memory.session_ended(agent_id)
 
     async def run_turn(self, agent_id: str, inp: TurnInput) -> AsyncIterator[AgentEvent]:
         """Stream one turn. Closing the iterator early (barge-in) persists the partial reply as interrupted."""
@@ -371,9 +395,11 @@ class VoiceAgent:
         state.turn.ended_at = self.clock()
         state.turn.timings_ms["total_ms"] = self._ms(state.started)
         await self.store.save_turn(state.turn)
-        if self.on_turn_complete is not None:
-            with contextlib.suppress(Exception):
-                await self.on_turn_complete(state.turn.agent_id)
+        if self.memory is not None:
+            try:
+                await self.memory.turn_completed(state.turn.agent_id)
+            except Exception:  # memory upkeep must never fail a turn that was already answered
+                log.exception("memory hook failed for agent %s", state.turn.agent_id)
 
     async def _replay(self, agent: AgentState, turn: TurnRecord) -> AsyncIterator[AgentEvent]:
         """A client retried a turn that already completed: answer with what was said, store nothing."""

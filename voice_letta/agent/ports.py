@@ -239,3 +239,16 @@ class TextToSpeech(Protocol):
     sample_rate_hz: int
 
     def synthesize(self, text: str, *, voice: str | None = None) -> AsyncIterator[SpeechChunk]: ...
+
+
+# ---------------------------------------------------------------------------------------------------------
+# Memory layer hooks (the sleeptime agent implements these)
+# ---------------------------------------------------------------------------------------------------------
+
+
+class MemoryHooks(Protocol):
+    """Called by the voice path; implementations must return quickly and do their work in the background."""
+
+    async def turn_completed(self, agent_id: str) -> None: ...
+
+    async def session_ended(self, agent_id: str) -> None: ...

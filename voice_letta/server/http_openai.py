@@ -37,6 +37,7 @@ from voice_letta.server.keys import AGENT, CONFIG, METRICS, STORE
 from voice_letta.wire import openai_chat as W
 
 log = logging.getLogger(__name__)
+DISCONNECT_POLL_S = 0.05
 routes = web.RouteTableDef()
 
 
@@ -165,12 +166,19 @@ async def _stream(request: web.Request, agent: AgentState, parsed: ParsedTurn, r
     tool_indexes: dict[int, int] = {}  # model index → index among the tool calls we show
     error: TurnError | None = None
     first_out = True
+    last_write = time.monotonic()
     try:
         while True:
             try:
-                event = await asyncio.wait_for(queue.get(), keepalive_s)
+                # Poll briefly: aiohttp only reports a vanished client on the next write, and a barge-in
+                # must stop generation (and mark the reply interrupted) at once, not at the next token.
+                event = await asyncio.wait_for(queue.get(), DISCONNECT_POLL_S)
             except TimeoutError:
-                await resp.write(W.SSE_KEEPALIVE)  # LiveKit gives up after 10 s without bytes
+                if request.transport is None or request.transport.is_closing():
+                    raise ConnectionResetError("client went away") from None
+                if time.monotonic() - last_write >= keepalive_s:
+                    await resp.write(W.SSE_KEEPALIVE)  # LiveKit gives up after 10 s without bytes
+                    last_write = time.monotonic()
                 continue
             if event is None:
                 break
@@ -200,17 +208,20 @@ async def _stream(request: web.Request, agent: AgentState, parsed: ParsedTurn, r
                             u.prompt_tokens, u.completion_tokens, u.cached_tokens))))
             for data in out:
                 await resp.write(data)
+                last_write = time.monotonic()
         if error is not None:
             # In-band, after the spoken fallback and the finish: the OpenAI SDK raises it as an APIError.
             metrics.inc("voice_letta_errors_total", code=error.code)
             await resp.write(W.sse({"error": {"message": error.message, "type": "server_error",
                                               "code": error.code, "param": None}}))
         await resp.write(W.SSE_DONE)
-    except (ConnectionResetError, asyncio.CancelledError):
-        producer.cancel()  # the client went away: the agent persists the partial reply as interrupted
+    except ConnectionResetError:
+        # The client went away (a barge-in drops the request): cancelling the producer makes the agent
+        # persist the partial reply as interrupted.
+        producer.cancel()
         with contextlib.suppress(asyncio.CancelledError, Exception):
             await producer
-        raise
+        return resp
     finally:
         if not producer.done():
             producer.cancel()
