@@ -11,16 +11,25 @@ from pathlib import Path
 
 from aiohttp import WSCloseCode, web
 
+from voice_letta.agent.bus import MemoryBus
 from voice_letta.agent.loop import VoiceAgent
 from voice_letta.agent.memory_search import MemorySearch
-from voice_letta.agent.ports import ChatModelFactory, Embedder, Store, ToolExecutor
+from voice_letta.agent.ports import (
+    ChatModelFactory,
+    Embedder,
+    MemoryHooks,
+    SpeechToText,
+    Store,
+    TextToSpeech,
+    ToolExecutor,
+)
 from voice_letta.agent.prompt import SystemPromptCache
 from voice_letta.agent.service import AgentService
 from voice_letta.config import ServerConfig
 from voice_letta.errors import VoiceLettaError
 from voice_letta.server import http_admin, http_openai
 from voice_letta.server.auth import auth_middleware
-from voice_letta.server.keys import AGENT, AGENTS, CONFIG, LIVE_SOCKETS, METRICS, MODELS, STORE
+from voice_letta.server.keys import AGENT, AGENTS, BUS, CONFIG, LIVE_SOCKETS, METRICS, MODELS, OVERRIDES, STORE
 from voice_letta.server.metrics import Metrics
 from voice_letta.wire.openai_chat import error_body
 
@@ -37,6 +46,9 @@ class Overrides:
     models: ChatModelFactory | None = None
     tools: ToolExecutor | None = None
     embedder: Embedder | None = None
+    stt: SpeechToText | None = None
+    tts: TextToSpeech | None = None
+    memory: MemoryHooks | None = None
 
 
 _ERROR_TYPES = {400: "invalid_request_error", 401: "authentication_error", 404: "invalid_request_error",
@@ -76,6 +88,8 @@ def create_app(config: ServerConfig, overrides: Overrides | None = None) -> web.
     app[CONFIG] = config
     app[METRICS] = Metrics()
     app[LIVE_SOCKETS] = weakref.WeakSet()
+    app[BUS] = MemoryBus()
+    app[OVERRIDES] = ov
 
     async def store_ctx(app: web.Application) -> AsyncIterator[None]:
         if ov.store is not None:
@@ -102,7 +116,7 @@ def create_app(config: ServerConfig, overrides: Overrides | None = None) -> web.
         store = app[STORE]
         app[MODELS] = models
         app[AGENT] = VoiceAgent(store, models, tools=ov.tools, prompts=prompts,
-                                memory_search=MemorySearch(store, ov.embedder))
+                                memory_search=MemorySearch(store, ov.embedder), memory=ov.memory)
         app[AGENTS] = AgentService(store, prompts)
         yield
         if registry is not None:

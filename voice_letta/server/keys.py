@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import weakref
+from typing import Any
 
 from aiohttp import web
 
+from voice_letta.agent.bus import MemoryBus
 from voice_letta.agent.loop import VoiceAgent
 from voice_letta.agent.ports import ChatModelFactory, Store
 from voice_letta.agent.service import AgentService
@@ -19,3 +21,5 @@ AGENT = web.AppKey("agent", VoiceAgent)
 AGENTS = web.AppKey("agents", AgentService)
 METRICS = web.AppKey("metrics", Metrics)
 LIVE_SOCKETS = web.AppKey("live_sockets", weakref.WeakSet[web.WebSocketResponse])
+BUS = web.AppKey("memory_bus", MemoryBus)
+OVERRIDES = web.AppKey("overrides", Any)  # server.app.Overrides (typed as Any to avoid an import cycle)
