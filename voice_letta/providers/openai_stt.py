@@ -1,0 +1,97 @@
+"""Speech-to-text through OpenAI's ``/v1/audio/transcriptions`` (or any server speaking that API).
+
+PCM16 is wrapped in an in-memory WAV and posted as multipart; SDK errors become voice-letta
+``ProviderError`` subclasses through ``map_provider_errors``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import io
+import time
+import wave
+
+import openai
+
+from voice_letta.agent.ports import SpeechToText, Transcript
+from voice_letta.providers._errors import map_provider_errors
+
+DEFAULT_STT_MODEL = "gpt-4o-mini-transcribe"
+
+
+def pcm16_to_wav(pcm16: bytes, sample_rate_hz: int) -> bytes:
+    """A complete mono 16-bit WAV file holding ``pcm16``."""
+    buf = io.BytesIO()
+    with wave.open(buf, "wb") as w:
+        w.setnchannels(1)
+        w.setsampwidth(2)
+        w.setframerate(sample_rate_hz)
+        w.writeframes(pcm16[: len(pcm16) - len(pcm16) % 2])
+    return buf.getvalue()
+
+
+class OpenAISTT(SpeechToText):
+    """OpenAI transcription. Pass ``client`` to share one ``AsyncOpenAI``; otherwise one is built."""
+
+    def __init__(
+        self,
+        *,
+        model: str = DEFAULT_STT_MODEL,
+        api_key: str | None = None,
+        base_url: str | None = None,
+        language: str | None = "en",
+        prompt: str | None = None,
+        timeout_s: float = 30.0,
+        max_retries: int = 1,
+        client: openai.AsyncOpenAI | None = None,
+    ) -> None:
+        self.model = model
+        self.language = language
+        self.prompt = prompt
+        self._api_key = api_key
+        self._owns_client = client is None
+        self._client = client
+        self._client_kwargs = {
+            "api_key": api_key,
+            "base_url": base_url,
+            "timeout": timeout_s,
+            "max_retries": max_retries,
+        }
+        self._client_lock = asyncio.Lock()
+
+    async def transcribe(self, pcm16: bytes, sample_rate_hz: int) -> Transcript:
+        duration_ms = len(pcm16) // 2 * 1000.0 / sample_rate_hz
+        started = time.perf_counter()
+        kwargs: dict[str, str] = {}
+        if self.language:
+            kwargs["language"] = self.language
+        if self.prompt:
+            kwargs["prompt"] = self.prompt
+        client = await self._get_client()
+        async with map_provider_errors("openai-stt", secrets=(self._api_key,)):
+            result = await client.audio.transcriptions.create(
+                model=self.model,
+                file=("audio.wav", pcm16_to_wav(pcm16, sample_rate_hz), "audio/wav"),
+                response_format="json",
+                **kwargs,  # type: ignore[arg-type]
+            )
+        text = getattr(result, "text", result if isinstance(result, str) else "")
+        return Transcript(
+            text=str(text).strip(),
+            language=self.language,
+            duration_ms=duration_ms,
+            processing_ms=(time.perf_counter() - started) * 1000.0,
+        )
+
+    async def _get_client(self) -> openai.AsyncOpenAI:
+        # Building a client reads CA certificates and imports the transport: do it off the loop, once.
+        if self._client is None:
+            async with self._client_lock:
+                if self._client is None:
+                    self._client = await asyncio.to_thread(openai.AsyncOpenAI, **self._client_kwargs)
+        return self._client
+
+    async def aclose(self) -> None:
+        if self._owns_client and self._client is not None:
+            client, self._client = self._client, None
+            await client.close()
