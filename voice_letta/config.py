@@ -85,3 +85,5 @@ class ServerConfig(BaseModel):
     web_client_dir: Path | None = None
     # Embedded local model preloaded at start so the first turn is not slow; tests turn it off.
     preload_local_models: bool = False
+    # Run custom tools in the sandbox process (started with the server); off only in tests that need no tools.
+    enable_sandbox: bool = True

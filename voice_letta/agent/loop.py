@@ -57,6 +57,7 @@ log = logging.getLogger(__name__)
 FALLBACK_SENTENCE = "Sorry, I'm having trouble answering right now. Could you say that again?"
 EMPTY_REPLY_SENTENCE = "Sorry, I don't have an answer for that."
 MAX_TOOL_OUTPUT_CHARS = 4000
+TOOL_TIMEOUT_MARGIN_S = 5.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -339,7 +340,8 @@ class VoiceAgent:
             elif self.tools is None or exposed.tool is None:
                 result = ToolResult(False, f"Error: tool {call.name} cannot run on this server.", error="no_runtime")
             else:
-                async with asyncio.timeout(exposed.tool.options.timeout_s):
+                # The executor enforces the tool's own timeout and reports it; this is the backstop.
+                async with asyncio.timeout(exposed.tool.options.timeout_s + TOOL_TIMEOUT_MARGIN_S):
                     result = await self.tools.execute(exposed.tool, args)
         except TimeoutError:
             result = ToolResult(False, f"Error: {call.name} timed out.", error="timeout")

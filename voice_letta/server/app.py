@@ -27,9 +27,21 @@ from voice_letta.agent.prompt import SystemPromptCache
 from voice_letta.agent.service import AgentService
 from voice_letta.config import ServerConfig
 from voice_letta.errors import VoiceLettaError
-from voice_letta.server import http_admin, http_openai
+from voice_letta.server import http_admin, http_openai, http_tools
 from voice_letta.server.auth import auth_middleware
-from voice_letta.server.keys import AGENT, AGENTS, BUS, CONFIG, LIVE_SOCKETS, METRICS, MODELS, OVERRIDES, STORE
+from voice_letta.server.keys import (
+    AGENT,
+    AGENTS,
+    BUS,
+    CONFIG,
+    LIVE_SOCKETS,
+    METRICS,
+    MODELS,
+    OVERRIDES,
+    STORE,
+    TOOL_EXECUTOR,
+    TOOLS,
+)
 from voice_letta.server.metrics import Metrics
 from voice_letta.wire.openai_chat import error_body
 
@@ -81,6 +93,7 @@ async def error_middleware(request: web.Request, handler: web.Handler) -> web.St
 
 def create_app(config: ServerConfig, overrides: Overrides | None = None) -> web.Application:
     ov = overrides or Overrides()
+    data_dir = config.db_path.absolute().parent
     app = web.Application(
         client_max_size=config.max_request_bytes,
         middlewares=[error_middleware, auth_middleware(config.api_key)],
@@ -103,6 +116,14 @@ def create_app(config: ServerConfig, overrides: Overrides | None = None) -> web.
         yield
         await store.aclose()
 
+    async def tools_ctx(app: web.Application) -> AsyncIterator[None]:
+        from voice_letta.server.tools_glue import RoutingToolExecutor, tool_runtime
+
+        async with tool_runtime(app[STORE], data_dir, sandbox=config.enable_sandbox) as service:
+            app[TOOLS] = service
+            app[TOOL_EXECUTOR] = ov.tools or RoutingToolExecutor(service)
+            yield
+
     async def agent_ctx(app: web.Application) -> AsyncIterator[None]:
         registry = None
         if ov.models is not None:
@@ -115,7 +136,7 @@ def create_app(config: ServerConfig, overrides: Overrides | None = None) -> web.
         prompts = SystemPromptCache()
         store = app[STORE]
         app[MODELS] = models
-        app[AGENT] = VoiceAgent(store, models, tools=ov.tools, prompts=prompts,
+        app[AGENT] = VoiceAgent(store, models, tools=app[TOOL_EXECUTOR], prompts=prompts,
                                 memory_search=MemorySearch(store, ov.embedder), memory=ov.memory)
         app[AGENTS] = AgentService(store, prompts)
         yield
@@ -126,10 +147,11 @@ def create_app(config: ServerConfig, overrides: Overrides | None = None) -> web.
         for ws in list(app[LIVE_SOCKETS]):
             await ws.close(code=WSCloseCode.GOING_AWAY, message=b"server shutdown")
 
-    app.cleanup_ctx.extend([store_ctx, agent_ctx])
+    app.cleanup_ctx.extend([store_ctx, tools_ctx, agent_ctx])
     app.on_shutdown.append(close_sockets)
     app.router.add_routes(http_openai.routes)
     app.router.add_routes(http_admin.routes)
+    app.router.add_routes(http_tools.routes)
     web_dir = config.web_client_dir or WEB_CLIENT_DIR
     if (web_dir / "index.html").exists():
         async def index(request: web.Request) -> web.FileResponse:

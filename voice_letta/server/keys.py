@@ -9,10 +9,11 @@ from aiohttp import web
 
 from voice_letta.agent.bus import MemoryBus
 from voice_letta.agent.loop import VoiceAgent
-from voice_letta.agent.ports import ChatModelFactory, Store
+from voice_letta.agent.ports import ChatModelFactory, Store, ToolExecutor
 from voice_letta.agent.service import AgentService
 from voice_letta.config import ServerConfig
 from voice_letta.server.metrics import Metrics
+from voice_letta.tools_runtime.service import ToolService
 
 CONFIG = web.AppKey("config", ServerConfig)
 STORE = web.AppKey("store", Store)
@@ -23,3 +24,5 @@ METRICS = web.AppKey("metrics", Metrics)
 LIVE_SOCKETS = web.AppKey("live_sockets", weakref.WeakSet[web.WebSocketResponse])
 BUS = web.AppKey("memory_bus", MemoryBus)
 OVERRIDES = web.AppKey("overrides", Any)  # server.app.Overrides (typed as Any to avoid an import cycle)
+TOOLS = web.AppKey("tools", ToolService)
+TOOL_EXECUTOR = web.AppKey("tool_executor", ToolExecutor)

@@ -64,6 +64,7 @@ def anthropic_llm(fake: FakeAnthropicServer, **kw: Any) -> dict[str, Any]:
 
 async def start_server(tmp_path: Path, fake: FakeOpenAIServer, *, tools: ToolExecutor | None = None,
                        **config: Any) -> tuple[Running, web.AppRunner]:
+    config.setdefault("enable_sandbox", False)
     cfg = ServerConfig(db_path=tmp_path / "voice.db", **config)
     registry = ProviderRegistry(env=FAKE_ENV, retry_base_delay_s=0.01, retry_max_delay_s=0.02)
     app = create_app(cfg, Overrides(models=registry, tools=tools))

@@ -1,0 +1,55 @@
+"""Starts the tool sandbox and the MCP manager for the app, and routes tool calls to them."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from pathlib import Path
+from typing import Any
+
+from voice_letta.agent.models import Tool
+from voice_letta.agent.ports import Store, ToolResult
+from voice_letta.errors import ToolError
+from voice_letta.tools_runtime.mcp_manager import McpManager
+from voice_letta.tools_runtime.sandbox_client import SandboxExecutor, SandboxSupervisor
+from voice_letta.tools_runtime.service import ToolService
+
+log = logging.getLogger(__name__)
+
+
+class RoutingToolExecutor:
+    """The agent's ToolExecutor: custom tools go to the sandbox, MCP tools to their server."""
+
+    def __init__(self, service: ToolService) -> None:
+        self.service = service
+
+    async def execute(self, tool: Tool, arguments: dict[str, Any]) -> ToolResult:
+        try:
+            executor = self.service.executor_for(tool)
+        except ToolError as exc:
+            return ToolResult(False, f"Error: {exc.message}", error=exc.code)
+        return await executor.execute(tool, arguments)
+
+
+@asynccontextmanager
+async def tool_runtime(store: Store, data_dir: Path, *, sandbox: bool) -> AsyncIterator[ToolService]:
+    """``data_dir`` holds the database (hidden from tools) and the MCP server registry."""
+    supervisor: SandboxSupervisor | None = None
+    executor: SandboxExecutor | None = None
+    if sandbox:
+        # The database directory is hidden from tools: it holds every conversation.
+        supervisor = SandboxSupervisor(hidden_paths=(data_dir,))
+        await supervisor.start()
+        executor = SandboxExecutor(supervisor)
+    mcp = McpManager(registry_path=data_dir / "mcp_servers.json")
+    try:
+        await mcp.load()
+    except Exception:  # a broken registry file must not stop the server
+        log.exception("could not load the MCP server registry")
+    try:
+        yield ToolService(store, sandbox=executor, mcp=mcp)
+    finally:
+        await mcp.aclose()
+        if supervisor is not None:
+            await supervisor.aclose()
