@@ -308,3 +308,19 @@ async def test_malformed_requests_get_4xx_and_persist_nothing(server: Running, b
     assert data["error"]["code"] == code and data["error"]["message"]
     assert await messages_of(server, agent["id"]) == []
     assert server.fake.requests == []
+
+
+async def test_parallel_tool_calls_are_all_executed(server: Running) -> None:
+    agent = await server.create_agent()
+    first = json.dumps({"pre_exec_msg": "Checking two things.", "convo_keyword_queries": ["paris"],
+                        "start_minutes_ago": None, "end_minutes_ago": None})
+    second = json.dumps({"pre_exec_msg": "And another.", "convo_keyword_queries": ["rome"],
+                         "start_minutes_ago": None, "end_minutes_ago": None})
+    server.fake.script([ToolCall("search_memory", first, id="call_a"), ToolCall("search_memory", second, id="call_b")],
+                       [Text("Nothing on either.")])
+    _, text = await collect(await server.client().chat.completions.create(
+        model=agent["id"], messages=[{"role": "user", "content": "Paris or Rome?"}], stream=True))
+    assert text == "Checking two things. And another. Nothing on either."
+    follow_up = server.fake.requests[1]["messages"]
+    assert [m.get("tool_call_id") for m in follow_up[-2:]] == ["call_a", "call_b"]
+    assert len(follow_up[-3]["tool_calls"]) == 2
