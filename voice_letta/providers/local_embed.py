@@ -68,7 +68,7 @@ def _gelu(x: np.ndarray) -> np.ndarray:
     poly *= z  # 1 - erf(|x| / sqrt 2)
     poly *= np.float32(0.5)  # Φ(-|x|)
     # Φ(x) = 1 - Φ(-|x|) for x >= 0, Φ(-|x|) for x < 0
-    phi = np.where(x >= 0, np.float32(1.0) - poly, poly)
+    phi: np.ndarray = np.where(x >= 0, np.float32(1.0) - poly, poly)
     phi *= x
     return phi
 
@@ -76,7 +76,8 @@ def _gelu(x: np.ndarray) -> np.ndarray:
 def _layer_norm(x: np.ndarray, weight: np.ndarray, bias: np.ndarray, eps: float) -> np.ndarray:
     mean = x.mean(axis=-1, keepdims=True)
     var = ((x - mean) ** 2).mean(axis=-1, keepdims=True)
-    return ((x - mean) / np.sqrt(var + eps)) * weight + bias
+    out: np.ndarray = ((x - mean) / np.sqrt(var + eps)) * weight + bias
+    return out
 
 
 @dataclass(slots=True)
@@ -179,7 +180,8 @@ class MiniLM:
         summed = (x * mask[:, :, None]).sum(axis=1)
         pooled = summed / np.clip(mask.sum(axis=1, keepdims=True), 1e-9, None)
         norms = np.linalg.norm(pooled, axis=1, keepdims=True)
-        return (pooled / np.clip(norms, 1e-12, None)).astype(np.float32)
+        out: np.ndarray = (pooled / np.clip(norms, 1e-12, None)).astype(np.float32)
+        return out
 
 
 _model: MiniLM | None = None

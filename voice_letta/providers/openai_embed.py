@@ -36,12 +36,9 @@ class OpenAIEmbedder(Embedder):
         self._api_key = api_key
         self._owns_client = client is None
         self._client = client
-        self._client_kwargs = {
-            "api_key": api_key,
-            "base_url": base_url,
-            "timeout": timeout_s,
-            "max_retries": max_retries,
-        }
+        self._base_url = base_url
+        self._timeout_s = timeout_s
+        self._max_retries = max_retries
         self._client_lock = asyncio.Lock()
 
     async def embed(self, texts: Sequence[str]) -> list[list[float]]:
@@ -68,11 +65,18 @@ class OpenAIEmbedder(Embedder):
 
     async def _get_client(self) -> openai.AsyncOpenAI:
         # Building a client reads CA certificates and imports the transport: do it off the loop, once.
-        if self._client is None:
+        client = self._client
+        if client is None:
             async with self._client_lock:
-                if self._client is None:
-                    self._client = await asyncio.to_thread(openai.AsyncOpenAI, **self._client_kwargs)
-        return self._client
+                client = self._client
+                if client is None:
+                    client = self._client = await asyncio.to_thread(self._make_client)
+        return client
+
+    def _make_client(self) -> openai.AsyncOpenAI:
+        return openai.AsyncOpenAI(
+            api_key=self._api_key, base_url=self._base_url, timeout=self._timeout_s, max_retries=self._max_retries
+        )
 
     async def aclose(self) -> None:
         if self._owns_client and self._client is not None:

@@ -51,29 +51,22 @@ class OpenAISTT(SpeechToText):
         self._api_key = api_key
         self._owns_client = client is None
         self._client = client
-        self._client_kwargs = {
-            "api_key": api_key,
-            "base_url": base_url,
-            "timeout": timeout_s,
-            "max_retries": max_retries,
-        }
+        self._base_url = base_url
+        self._timeout_s = timeout_s
+        self._max_retries = max_retries
         self._client_lock = asyncio.Lock()
 
     async def transcribe(self, pcm16: bytes, sample_rate_hz: int) -> Transcript:
         duration_ms = len(pcm16) // 2 * 1000.0 / sample_rate_hz
         started = time.perf_counter()
-        kwargs: dict[str, str] = {}
-        if self.language:
-            kwargs["language"] = self.language
-        if self.prompt:
-            kwargs["prompt"] = self.prompt
         client = await self._get_client()
         async with map_provider_errors("openai-stt", secrets=(self._api_key,)):
             result = await client.audio.transcriptions.create(
                 model=self.model,
                 file=("audio.wav", pcm16_to_wav(pcm16, sample_rate_hz), "audio/wav"),
                 response_format="json",
-                **kwargs,  # type: ignore[arg-type]
+                language=self.language or openai.omit,
+                prompt=self.prompt or openai.omit,
             )
         text = getattr(result, "text", result if isinstance(result, str) else "")
         return Transcript(
@@ -85,11 +78,18 @@ class OpenAISTT(SpeechToText):
 
     async def _get_client(self) -> openai.AsyncOpenAI:
         # Building a client reads CA certificates and imports the transport: do it off the loop, once.
-        if self._client is None:
+        client = self._client
+        if client is None:
             async with self._client_lock:
-                if self._client is None:
-                    self._client = await asyncio.to_thread(openai.AsyncOpenAI, **self._client_kwargs)
-        return self._client
+                client = self._client
+                if client is None:
+                    client = self._client = await asyncio.to_thread(self._make_client)
+        return client
+
+    def _make_client(self) -> openai.AsyncOpenAI:
+        return openai.AsyncOpenAI(
+            api_key=self._api_key, base_url=self._base_url, timeout=self._timeout_s, max_retries=self._max_retries
+        )
 
     async def aclose(self) -> None:
         if self._owns_client and self._client is not None:

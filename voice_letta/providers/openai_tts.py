@@ -45,22 +45,14 @@ class OpenAITTS(TextToSpeech):
         self._api_key = api_key
         self._owns_client = client is None
         self._client = client
-        self._client_kwargs = {
-            "api_key": api_key,
-            "base_url": base_url,
-            "timeout": timeout_s,
-            "max_retries": max_retries,
-        }
+        self._base_url = base_url
+        self._timeout_s = timeout_s
+        self._max_retries = max_retries
         self._client_lock = asyncio.Lock()
 
     async def synthesize(self, text: str, *, voice: str | None = None) -> AsyncIterator[SpeechChunk]:
         if not text.strip():
             return
-        extra: dict[str, object] = {}
-        if self.instructions:
-            extra["instructions"] = self.instructions
-        if self.speed is not None:
-            extra["speed"] = self.speed
         carry = b""
         client = await self._get_client()
         async with (
@@ -70,7 +62,8 @@ class OpenAITTS(TextToSpeech):
                 voice=voice or self.voice,
                 input=text,
                 response_format="pcm",
-                **extra,  # type: ignore[arg-type]
+                instructions=self.instructions or openai.omit,
+                speed=openai.omit if self.speed is None else self.speed,
             ) as response,
         ):
             async for data in response.iter_bytes(self.chunk_bytes):
@@ -82,11 +75,18 @@ class OpenAITTS(TextToSpeech):
 
     async def _get_client(self) -> openai.AsyncOpenAI:
         # Building a client reads CA certificates and imports the transport: do it off the loop, once.
-        if self._client is None:
+        client = self._client
+        if client is None:
             async with self._client_lock:
-                if self._client is None:
-                    self._client = await asyncio.to_thread(openai.AsyncOpenAI, **self._client_kwargs)
-        return self._client
+                client = self._client
+                if client is None:
+                    client = self._client = await asyncio.to_thread(self._make_client)
+        return client
+
+    def _make_client(self) -> openai.AsyncOpenAI:
+        return openai.AsyncOpenAI(
+            api_key=self._api_key, base_url=self._base_url, timeout=self._timeout_s, max_retries=self._max_retries
+        )
 
     async def aclose(self) -> None:
         if self._owns_client and self._client is not None:
