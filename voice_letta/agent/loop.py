@@ -134,6 +134,17 @@ class VoiceAgent:
         self.memory = memory
         self.clock = clock
         self._locks: defaultdict[str, asyncio.Lock] = defaultdict(asyncio.Lock)
+        self._tool_cache: dict[tuple[object, ...], list[ExposedTool]] = {}
+
+    def _voice_tools(self, agent: AgentState) -> list[ExposedTool]:
+        """Schemas and validators per agent tool set: tools are immutable once registered."""
+        key = (agent.id, agent.llm.strict, tuple(t.id for t in agent.tools))
+        tools = self._tool_cache.get(key)
+        if tools is None:
+            if len(self._tool_cache) > 1024:
+                self._tool_cache.clear()
+            tools = self._tool_cache[key] = voice_tools(agent)
+        return tools
 
     async def truncate_reply(self, agent_id: str, turn_id: str, heard_text: str) -> None:
         """Keep only what the listener heard of a turn's spoken reply (barge-in), marking it interrupted.
@@ -176,8 +187,8 @@ class VoiceAgent:
         turn = previous or TurnRecord(id=ids.turn_id(), agent_id=agent_id, fingerprint=inp.fingerprint)
         state = _TurnState(turn=turn, started=t0)
         if previous is None:
+            # The turn record is written when the turn ends (or is cut off); the input goes first, alone.
             await self._persist_input(agent, inp, turn.id)
-            await self.store.save_turn(turn)
         yield TurnStarted(turn_id=turn.id, agent_id=agent_id, model=agent.llm.model)
         try:
             async with asyncio.timeout(agent.turn_budget_s):
@@ -233,7 +244,7 @@ class VoiceAgent:
     async def _rounds(
         self, agent: AgentState, inp: TurnInput, state: _TurnState, *, retry: bool
     ) -> AsyncIterator[AgentEvent]:
-        exposed = voice_tools(agent) + [client_tool(s) for s in inp.client_tools]
+        exposed = self._voice_tools(agent) + [client_tool(s) for s in inp.client_tools]
         by_name = {e.spec.name: e for e in exposed}
         specs = tuple(e.spec for e in exposed)
         messages = await self._context(agent, inp, state.turn.id, retry)

@@ -13,6 +13,7 @@ from aiohttp import WSCloseCode, web
 
 from voice_letta.agent.bus import MemoryBus
 from voice_letta.agent.loop import VoiceAgent
+from voice_letta.agent.memory_manager import MemoryManager
 from voice_letta.agent.memory_search import MemorySearch
 from voice_letta.agent.ports import (
     ChatModelFactory,
@@ -27,7 +28,7 @@ from voice_letta.agent.prompt import SystemPromptCache
 from voice_letta.agent.service import AgentService
 from voice_letta.config import ServerConfig
 from voice_letta.errors import VoiceLettaError
-from voice_letta.server import http_admin, http_openai, http_tools
+from voice_letta.server import http_admin, http_memory, http_openai, http_tools
 from voice_letta.server.auth import auth_middleware
 from voice_letta.server.keys import (
     AGENT,
@@ -110,9 +111,10 @@ def create_app(config: ServerConfig, overrides: Overrides | None = None) -> web.
             yield
             return
         from voice_letta.store import open_store
+        from voice_letta.store.cache import CachingStore
 
         store = await open_store(config.db_path)
-        app[STORE] = store
+        app[STORE] = CachingStore(store)  # type: ignore[assignment]
         yield
         await store.aclose()
 
@@ -136,10 +138,26 @@ def create_app(config: ServerConfig, overrides: Overrides | None = None) -> web.
         prompts = SystemPromptCache()
         store = app[STORE]
         app[MODELS] = models
+        # --- memory layer (sleeptime hand-off, hybrid search_memory): see agent/memory_manager.py --------
+        embedders = http_memory.EmbedderRegistry(ov.embedder)
+        search = MemorySearch(store, embedders)
+        manager: MemoryManager | None = None
+        memory: MemoryHooks | None = ov.memory
+        if memory is None:
+            manager = MemoryManager(store, models, embedders, prompts=prompts, bus=app[BUS], search=search)
+            app[http_memory.MEMORY_MANAGER] = manager
+            memory = manager
+        app[http_memory.MEMORY_SEARCH] = search
+        # --- end memory layer ----------------------------------------------------------------------------
         app[AGENT] = VoiceAgent(store, models, tools=app[TOOL_EXECUTOR], prompts=prompts,
-                                memory_search=MemorySearch(store, ov.embedder), memory=ov.memory)
+                                memory_search=search, memory=memory)
         app[AGENTS] = AgentService(store, prompts)
+        if manager is not None:  # memory layer
+            await manager.start()
         yield
+        if manager is not None:  # memory layer
+            await manager.aclose()
+        await embedders.aclose()  # memory layer
         if registry is not None:
             await registry.aclose()
 
@@ -151,7 +169,9 @@ def create_app(config: ServerConfig, overrides: Overrides | None = None) -> web.
     app.on_shutdown.append(close_sockets)
     app.router.add_routes(http_openai.routes)
     app.router.add_routes(http_admin.routes)
+    app.router.add_routes(http_memory.routes)
     app.router.add_routes(http_tools.routes)
+    _add_voice_sessions(app, config, ov)
     web_dir = config.web_client_dir or WEB_CLIENT_DIR
     if (web_dir / "index.html").exists():
         async def index(request: web.Request) -> web.FileResponse:
@@ -160,3 +180,20 @@ def create_app(config: ServerConfig, overrides: Overrides | None = None) -> web.
         app.router.add_get("/", index)
         app.router.add_static("/static/", web_dir)
     return app
+
+
+# --- voice sessions (GET /v1/voice, server/ws_native.py): speech engines held once per process ----------
+def _add_voice_sessions(app: web.Application, config: ServerConfig, ov: Overrides) -> None:
+    from voice_letta.server import ws_native
+    from voice_letta.server.keys import SPEECH
+    from voice_letta.server.speech_glue import build_speech
+
+    async def speech_ctx(app: web.Application) -> AsyncIterator[None]:
+        app[SPEECH] = build_speech(ov.stt, ov.tts)
+        if config.preload_local_models:
+            await app[SPEECH].preload()
+        yield
+
+    app.cleanup_ctx.append(speech_ctx)
+    app.router.add_routes(ws_native.routes)
+# --- end voice sessions ---------------------------------------------------------------------------------

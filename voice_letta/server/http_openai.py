@@ -206,15 +206,17 @@ async def _stream(request: web.Request, agent: AgentState, parsed: ParsedTurn, r
                         u = event.usage
                         out.append(W.sse(W.usage_chunk(cid, created, model, W.usage_dict(
                             u.prompt_tokens, u.completion_tokens, u.cached_tokens))))
-            for data in out:
-                await resp.write(data)
+            if out:  # one write per event: each write is a syscall on the hot path
+                await resp.write(b"".join(out))
                 last_write = time.monotonic()
+        tail = []
         if error is not None:
             # In-band, after the spoken fallback and the finish: the OpenAI SDK raises it as an APIError.
             metrics.inc("voice_letta_errors_total", code=error.code)
-            await resp.write(W.sse({"error": {"message": error.message, "type": "server_error",
-                                              "code": error.code, "param": None}}))
-        await resp.write(W.SSE_DONE)
+            tail.append(W.sse({"error": {"message": error.message, "type": "server_error",
+                                         "code": error.code, "param": None}}))
+        tail.append(W.SSE_DONE)
+        await resp.write(b"".join(tail))
     except ConnectionResetError:
         # The client went away (a barge-in drops the request): cancelling the producer makes the agent
         # persist the partial reply as interrupted.

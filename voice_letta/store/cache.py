@@ -1,0 +1,80 @@
+"""A read-through cache of agents in front of the store: the hot path loads an agent on every turn.
+
+Every write that can change an agent's state (its settings, blocks, tools) goes through this wrapper and
+clears the cache, so a cached agent is never stale within the process. Blocks are shared between agents, so a
+block write clears every entry; writes are rare next to reads.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from voice_letta.agent.models import AgentState, Block, Tool
+from voice_letta.agent.ports import NewBlock, Store
+
+
+class CachingStore:
+    def __init__(self, inner: Store) -> None:
+        self._inner = inner
+        self._agents: dict[str, AgentState] = {}
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._inner, name)
+
+    @property
+    def inner(self) -> Store:
+        return self._inner
+
+    def invalidate(self) -> None:
+        self._agents.clear()
+
+    async def get_agent(self, agent_id: str) -> AgentState:
+        agent = self._agents.get(agent_id)
+        if agent is None:
+            agent = await self._inner.get_agent(agent_id)
+            self._agents[agent_id] = agent
+        return agent
+
+    async def create_agent(self, agent: AgentState, blocks: Sequence[NewBlock | str]) -> AgentState:
+        self.invalidate()
+        return await self._inner.create_agent(agent, blocks)
+
+    async def update_agent(self, agent: AgentState) -> AgentState:
+        self.invalidate()
+        return await self._inner.update_agent(agent)
+
+    async def delete_agent(self, agent_id: str) -> None:
+        self.invalidate()
+        await self._inner.delete_agent(agent_id)
+
+    async def update_block(self, block_id: str, *, value: str, expected_version: int | None = None,
+                           **fields: Any) -> Block:
+        try:
+            return await self._inner.update_block(block_id, value=value, expected_version=expected_version,
+                                                  **fields)
+        finally:
+            self.invalidate()
+
+    async def attach_block(self, agent_id: str, block_id: str) -> None:
+        self.invalidate()
+        await self._inner.attach_block(agent_id, block_id)
+
+    async def detach_block(self, agent_id: str, block_id: str) -> None:
+        self.invalidate()
+        await self._inner.detach_block(agent_id, block_id)
+
+    async def attach_tool(self, agent_id: str, tool_id: str) -> None:
+        self.invalidate()
+        await self._inner.attach_tool(agent_id, tool_id)
+
+    async def detach_tool(self, agent_id: str, tool_id: str) -> None:
+        self.invalidate()
+        await self._inner.detach_tool(agent_id, tool_id)
+
+    async def create_tool(self, tool: Tool) -> Tool:
+        return await self._inner.create_tool(tool)
+
+    async def delete_tool(self, tool_id: str) -> None:
+        self.invalidate()
+        await self._inner.delete_tool(tool_id)
