@@ -13,6 +13,7 @@ from voice_letta.agent.ports import ChatModelFactory, Store, ToolExecutor
 from voice_letta.agent.service import AgentService
 from voice_letta.config import ServerConfig
 from voice_letta.server.metrics import Metrics
+from voice_letta.session.speech import SpeechEngines
 from voice_letta.tools_runtime.service import ToolService
 
 CONFIG = web.AppKey("config", ServerConfig)
@@ -26,3 +27,4 @@ BUS = web.AppKey("memory_bus", MemoryBus)
 OVERRIDES = web.AppKey("overrides", Any)  # server.app.Overrides (typed as Any to avoid an import cycle)
 TOOLS = web.AppKey("tools", ToolService)
 TOOL_EXECUTOR = web.AppKey("tool_executor", ToolExecutor)
+SPEECH = web.AppKey("speech", SpeechEngines)  # STT/TTS engines shared by every voice session

@@ -1,0 +1,74 @@
+"""Scripted speech engines implementing ``agent.ports`` SpeechToText / TextToSpeech (fast, deterministic).
+
+    stt = ScriptedSTT(["hello there", "what is the weather"])   # one text per utterance, in order
+    tts = ScriptedTTS(ms_per_char=40, sample_rate_hz=22050)      # a tone whose length follows the text
+
+``ScriptedSTT`` returns its texts in order (then ``default``); ``delay_s`` simulates a slow model with
+``asyncio.sleep`` (it never blocks the loop). ``ScriptedTTS`` yields ``chunk_ms`` chunks of a 220 Hz tone,
+``ms_per_char`` per character, after ``first_chunk_delay_s``; every synthesized text is recorded.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import math
+import time
+from collections.abc import AsyncIterator, Callable
+
+import numpy as np
+
+from voice_letta.agent.ports import SpeechChunk, Transcript
+
+
+class ScriptedSTT:
+    def __init__(self, texts: list[str] | Callable[[bytes, int], str] | None = None, *, default: str = "hello",
+                 delay_s: float = 0.0) -> None:
+        self._texts = texts if callable(texts) else list(texts or [])
+        self.default = default
+        self.delay_s = delay_s
+        self.calls: list[tuple[int, int]] = []  # (bytes, sample rate) of each request
+
+    async def transcribe(self, pcm16: bytes, sample_rate_hz: int) -> Transcript:
+        started = time.perf_counter()
+        self.calls.append((len(pcm16), sample_rate_hz))
+        if self.delay_s:
+            await asyncio.sleep(self.delay_s)
+        if callable(self._texts):
+            text = self._texts(pcm16, sample_rate_hz)
+        else:
+            text = self._texts.pop(0) if self._texts else self.default
+        return Transcript(text=text, language="en", duration_ms=len(pcm16) / 2 * 1000 / sample_rate_hz,
+                          processing_ms=(time.perf_counter() - started) * 1000)
+
+
+def tone(ms: float, sample_rate_hz: int, *, freq_hz: float = 220.0, amplitude: float = 0.3) -> bytes:
+    n = int(sample_rate_hz * ms / 1000)
+    t = np.arange(n) / sample_rate_hz
+    return (np.sin(2 * math.pi * freq_hz * t) * amplitude * 32767).astype("<i2").tobytes()
+
+
+class ScriptedTTS:
+    def __init__(self, *, ms_per_char: float = 40.0, sample_rate_hz: int = 22050, chunk_ms: float = 100.0,
+                 first_chunk_delay_s: float = 0.0) -> None:
+        self.ms_per_char = ms_per_char
+        self.sample_rate_hz = sample_rate_hz
+        self.chunk_ms = chunk_ms
+        self.first_chunk_delay_s = first_chunk_delay_s
+        self.texts: list[str] = []
+        self.started_at: list[float] = []
+
+    def audio_ms(self, text: str) -> float:
+        return len(text) * self.ms_per_char
+
+    async def synthesize(self, text: str, *, voice: str | None = None) -> AsyncIterator[SpeechChunk]:
+        self.texts.append(text)
+        self.started_at.append(time.monotonic())
+        if self.first_chunk_delay_s:
+            await asyncio.sleep(self.first_chunk_delay_s)
+        total = self.audio_ms(text)
+        done = 0.0
+        while done < total:
+            ms = min(self.chunk_ms, total - done)
+            yield SpeechChunk(tone(ms, self.sample_rate_hz), self.sample_rate_hz)
+            done += ms
+            await asyncio.sleep(0)

@@ -1,0 +1,34 @@
+"""Text turns over the native WebSocket: chunks stream, TTS audio arrives framed by events, response.done."""
+
+from __future__ import annotations
+
+from tests.fakes.openai_server import Pause, Text
+from tests.integration.session.conftest import VoiceServer
+
+
+async def test_text_turn_streams_chunks_audio_and_done(vs: VoiceServer) -> None:
+    agent = await vs.create_agent()
+    vs.fake.script([Text("Hello there, nice to meet you. "), Pause(0.3), Text("How can I help today?")])
+    async with await vs.client(agent) as c:
+        await c.send(type="input_text", text="hi")
+        done = await c.wait_for("response.done")
+        assert done["status"] == "completed" and done["finish_reason"] == "stop"
+        rid = done["response_id"]
+        assert c.response_text(rid) == "Hello there, nice to meet you. How can I help today?"
+        start = await c.wait_for("response.audio.start")
+        assert start["sample_rate_hz"] == 24000 and start["format"] == "pcm16"
+        audio_done = await c.wait_for("response.audio.done")
+        assert len(c.audio[rid]) / 2 / 24 == audio_done["audio_ms"]
+        # the first sentence was spoken before the LLM finished the second one
+        assert vs.tts.texts == ["Hello there, nice to meet you.", "How can I help today?"]
+        t_audio = next(t for t, m in c.messages if isinstance(m, bytes))
+        t_last_chunk = max(t for t, m in c.timed("response.chunk"))
+        assert t_audio < t_last_chunk
+        kinds = [m["type"] for m in c.events()]
+        assert kinds.index("response.created") < kinds.index("response.chunk") < kinds.index("response.audio.done")
+        assert kinds.index("response.audio.done") < kinds.index("response.done")
+        assert "first_audio" not in done["timings_ms"]
+        assert done["timings_ms"]["transcript_to_audio_ms"] > 0
+    rows = await vs.assistant_rows(agent)
+    assert rows[-1].content == "Hello there, nice to meet you. How can I help today?"
+    assert not rows[-1].interrupted

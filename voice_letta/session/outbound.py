@@ -1,0 +1,159 @@
+"""The writer stage of a session: JSON messages at once, audio paced by ``core.Pacer``, one socket.
+
+- ``send(text)`` queues a JSON text frame; it goes out before any audio frame that is not yet due.
+- ``push_audio(pcm)`` queues PCM16 at the session's output rate; the writer releases 20 ms frames so that at
+  most ``lead_ms`` is ahead of real time. It waits (backpressure on TTS) while more than
+  ``max_buffered_ms`` is queued.
+- ``send_after_audio(text)`` queues a message that must follow the audio pushed so far
+  (``response.audio.done``); ``audio_drained()`` waits until all pushed audio has been written.
+- ``clear()`` drops unsent audio at once (a barge-in takes effect before the next frame) and returns how
+  much of the current response's audio was written.
+
+Only ``run()`` touches the socket, so a slow client never blocks the reader or the turn.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import math
+from collections import deque
+from collections.abc import Awaitable, Callable
+
+from voice_letta.core.pacing import Pacer
+
+SendText = Callable[[str], Awaitable[None]]
+SendBytes = Callable[[bytes], Awaitable[None]]
+
+MAX_QUEUED_MESSAGES = 2048
+
+
+class OutboundOverflow(Exception):
+    """The client stopped reading: too many messages are waiting."""
+
+
+class Outbound:
+    def __init__(
+        self,
+        send_text: SendText,
+        send_bytes: SendBytes,
+        sample_rate_hz: int,
+        *,
+        frame_ms: int = 20,
+        lead_ms: float = 80.0,
+        max_buffered_ms: float = 2000.0,
+        clock: Callable[[], float] | None = None,
+    ) -> None:
+        self._send_text = send_text
+        self._send_bytes = send_bytes
+        self._frame_ms = frame_ms
+        self._lead_ms = lead_ms
+        self._max_buffered_ms = max_buffered_ms
+        self._clock = clock or asyncio.get_running_loop().time
+        self._msgs: deque[str] = deque()
+        self._ordered: deque[tuple[float, str]] = deque()  # (pushed-audio position it must follow, text)
+        self._wake = asyncio.Event()
+        self._space = asyncio.Event()
+        self._space.set()
+        self._drained = asyncio.Event()
+        self._drained.set()
+        self.set_rate(sample_rate_hz)
+        self._on_first_audio: Callable[[float], None] | None = None
+
+    def set_rate(self, sample_rate_hz: int) -> None:
+        """Output rate for the next responses (call between responses)."""
+        self._rate = sample_rate_hz
+        self._pacer = Pacer(sample_rate_hz, self._frame_ms, self._lead_ms)
+        self._pushed_ms = 0.0
+        self._sent_ms = 0.0
+        self._resp_sent_ms = 0.0
+        self._resp_first_at: float | None = None
+
+    @property
+    def sample_rate_hz(self) -> int:
+        return self._rate
+
+    # -- producers (sync unless they must wait) ---------------------------------------------------------
+    def send(self, text: str) -> None:
+        if len(self._msgs) >= MAX_QUEUED_MESSAGES:
+            raise OutboundOverflow("client is not reading")
+        self._msgs.append(text)
+        self._wake.set()
+
+    def begin_response(self, on_first_audio: Callable[[float], None] | None = None) -> None:
+        self._resp_sent_ms = 0.0
+        self._resp_first_at = None
+        self._on_first_audio = on_first_audio
+
+    async def push_audio(self, pcm: bytes) -> None:
+        while self._pacer.queued_ms > self._max_buffered_ms:
+            self._space.clear()
+            await self._space.wait()
+        if pcm:
+            self._pacer.push(pcm)
+            self._pushed_ms += len(pcm) // 2 * 1000.0 / self._rate
+            self._drained.clear()
+            self._wake.set()
+
+    def send_after_audio(self, text: str) -> None:
+        self._pacer.flush()
+        self._ordered.append((self._pushed_ms, text))
+        self._wake.set()
+
+    async def audio_drained(self) -> None:
+        await self._drained.wait()
+
+    def clear(self) -> float:
+        """Drop all unsent audio and audio-ordered messages; returns ms of this response's audio written."""
+        self._pacer.clear()
+        self._pushed_ms = self._sent_ms
+        self._ordered.clear()
+        self._space.set()
+        self._drained.set()
+        return self._resp_sent_ms
+
+    @property
+    def response_sent_ms(self) -> float:
+        return self._resp_sent_ms
+
+    def ahead_ms(self) -> float:
+        """Audio written but, at real-time playback, not yet played."""
+        return self._pacer.ahead_ms(self._clock())
+
+    # -- the writer task --------------------------------------------------------------------------------
+    async def run(self) -> None:
+        pacer = self._pacer
+        while True:
+            self._wake.clear()
+            while self._msgs:
+                await self._send_text(self._msgs.popleft())
+            pacer = self._pacer
+            now = self._clock()
+            for frame in pacer.pop_due(now):
+                if self._resp_first_at is None:
+                    self._resp_first_at = now
+                    if self._on_first_audio is not None:
+                        self._on_first_audio(now)
+                await self._send_bytes(frame)
+                ms = len(frame) // 2 * 1000.0 / self._rate
+                self._sent_ms += ms
+                self._resp_sent_ms += ms
+            while self._ordered and self._ordered[0][0] <= self._sent_ms + 1e-6:
+                await self._send_text(self._ordered.popleft()[1])
+            if pacer.queued_ms <= self._max_buffered_ms:
+                self._space.set()
+            if not pacer.queued_ms and not self._ordered:
+                self._drained.set()
+            if self._msgs or self._wake.is_set():
+                continue
+            due = pacer.next_due(self._clock())
+            if due == math.inf:
+                await self._wake.wait()
+                continue
+            delay = due - self._clock()
+            if delay <= 0:
+                continue
+            try:
+                async with asyncio.timeout(delay):
+                    await self._wake.wait()
+            except TimeoutError:
+                pass
