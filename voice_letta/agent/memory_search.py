@@ -1,15 +1,46 @@
-"""The built-in ``search_memory`` tool: out-of-context conversation and archival passages, dated and short."""
+"""The built-in ``search_memory`` tool: hybrid retrieval over archival passages and out-of-context messages.
+
+Queries: the user's utterance plus the model's keyword queries. Each query is run three ways:
+- vector similarity over the agent's passages (an in-memory float32 matrix per agent, loaded once from the
+  store and appended to as passages are written; cosine = dot product of normalized vectors);
+- FTS5 BM25 over passages (synopsis and original lines);
+- FTS5 BM25 over user/assistant messages that are out of context (evicted; already-visible messages are
+  excluded). Evicted lines stay searchable here until, and after, the sleeptime agent archives them.
+The ranked lists are fused with reciprocal rank fusion (score = Σ 1 / (60 + rank)). The time window applies
+to when things were *said*: a passage matches when its [start_at, end_at] overlaps the window, a message
+when its created_at is inside it. Results are compact, speakable and dated.
+
+Embedding models: a passage embedded by another model (or dimension) than the agent's current embedder is
+left out of vector scoring (its vector is not comparable) but is still found by BM25; the count is logged
+and returned by ``hybrid_passages``. Re-embedding such passages is an explicit operation, not done on the
+search path.
+"""
 
 from __future__ import annotations
 
+import asyncio
+import logging
 import time
-from dataclasses import dataclass
+from collections import OrderedDict, defaultdict
+from collections.abc import Sequence
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from voice_letta.agent.ports import Embedder, MessageHit, PassageHit, Store
+import numpy as np
+
+from voice_letta.agent.models import Passage
+from voice_letta.agent.ports import Embedder, EmbedderFactory, MessageHit, PassageHit, Store
+
+log = logging.getLogger(__name__)
 
 MAX_SNIPPET_CHARS = 240
+RRF_K = 60
+CANDIDATES = 20  # per ranked list
+MIN_COSINE = 0.25  # below this a vector "hit" is noise (all-MiniLM-L6-v2 scale)
+MAX_QUERIES = 4
+THREAD_THRESHOLD_VALUES = 2_000_000  # rows * dim above which the dot product runs in a thread (> ~2 ms)
+QUERY_CACHE_SIZE = 256
 
 
 @dataclass(frozen=True, slots=True)
@@ -53,13 +84,219 @@ def _clip(text: str) -> str:
     return text if len(text) <= MAX_SNIPPET_CHARS else text[: MAX_SNIPPET_CHARS - 1].rstrip() + "…"
 
 
-class MemorySearch:
-    """Runs search_memory for one agent. The embedder (hybrid retrieval) is optional."""
+# --- the per-agent vector index ---------------------------------------------------------------------------
 
-    def __init__(self, store: Store, embedder: Embedder | None = None, *, limit: int = 5) -> None:
+
+@dataclass
+class VectorIndex:
+    """Normalized float32 rows of one agent and one embedding model; appended to in place."""
+
+    model: str
+    dim: int
+    ids: list[str] = field(default_factory=list)
+    matrix: np.ndarray = field(default_factory=lambda: np.zeros((0, 0), dtype=np.float32))
+    start_at: np.ndarray = field(default_factory=lambda: np.zeros(0))
+    end_at: np.ndarray = field(default_factory=lambda: np.zeros(0))
+    other_models: int = 0
+
+    @property
+    def size(self) -> int:
+        return len(self.ids)
+
+    def add(self, ids: Sequence[str], vectors: np.ndarray, start_at: Sequence[float], end_at: Sequence[float]) -> None:
+        if not ids:
+            return
+        n = self.size
+        need = n + len(ids)
+        if self.matrix.shape[0] < need:  # grow geometrically so appends stay amortized O(1)
+            cap = max(need, 2 * self.matrix.shape[0], 64)
+            grown = np.zeros((cap, self.dim), dtype=np.float32)
+            grown[:n] = self.matrix[:n]
+            self.matrix = grown
+            self.start_at = np.concatenate([self.start_at[:n], np.zeros(cap - n)])
+            self.end_at = np.concatenate([self.end_at[:n], np.zeros(cap - n)])
+        self.matrix[n:need] = vectors
+        self.start_at[n:need] = start_at
+        self.end_at[n:need] = end_at
+        self.ids.extend(ids)
+
+    def search(self, queries: np.ndarray, window: SearchWindow, k: int) -> list[list[tuple[str, float]]]:
+        """Top ``k`` (id, cosine) per query row, best first, inside the window and above MIN_COSINE."""
+        n = self.size
+        if n == 0:
+            return [[] for _ in range(len(queries))]
+        scores = self.matrix[:n] @ queries.T  # (n, q)
+        mask = np.ones(n, dtype=bool)
+        if window.start_at is not None:
+            mask &= self.end_at[:n] >= window.start_at
+        if window.end_at is not None:
+            mask &= self.start_at[:n] <= window.end_at
+        out: list[list[tuple[str, float]]] = []
+        for j in range(scores.shape[1]):
+            col = np.where(mask, scores[:, j], -1.0)
+            top = np.argpartition(-col, min(k, n - 1))[:k] if n > k else np.arange(n)
+            top = top[np.argsort(-col[top])]
+            out.append([(self.ids[i], float(col[i])) for i in top if col[i] >= MIN_COSINE])
+        return out
+
+
+class _SingleEmbedder:
+    def __init__(self, embedder: Embedder) -> None:
+        self.embedder = embedder
+
+    def for_config(self, config: Any) -> Embedder:
+        return self.embedder
+
+
+# --- search -----------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class Hit:
+    """One fused result: a passage or a message, with its RRF score."""
+
+    score: float
+    passage: Passage | None = None
+    message: MessageHit | None = None
+
+    @property
+    def said_at(self) -> float:
+        if self.passage is not None:
+            return self.passage.start_at or self.passage.created_at
+        assert self.message is not None
+        return self.message.message.created_at
+
+
+class MemorySearch:
+    """search_memory and archival search for every agent of the process. The embedder is optional."""
+
+    def __init__(
+        self, store: Store, embedder: Embedder | EmbedderFactory | None = None, *, limit: int = 5
+    ) -> None:
         self._store = store
-        self._embedder = embedder
+        if embedder is None or hasattr(embedder, "for_config"):
+            self._embedders: EmbedderFactory | None = embedder  # type: ignore[assignment]
+        else:
+            self._embedders = _SingleEmbedder(embedder)  # type: ignore[arg-type]
         self._limit = limit
+        self._indexes: dict[str, VectorIndex] = {}
+        self._loading: defaultdict[str, asyncio.Lock] = defaultdict(asyncio.Lock)
+        self._query_cache: OrderedDict[tuple[str, str], np.ndarray] = OrderedDict()
+
+    # -- index maintenance (called by the memory manager and the REST layer) ------------------------------
+    def index_passages(self, agent_id: str, passages: Sequence[Passage]) -> None:
+        """Append new passages to a loaded index (an index not loaded yet will read them from the store)."""
+        index = self._indexes.get(agent_id)
+        if index is None:
+            return
+        rows = [p for p in passages if p.embedding is not None and p.embedding_model == index.model
+                and len(p.embedding) == index.dim]
+        index.other_models += len(passages) - len(rows)
+        if rows:
+            index.add([p.id for p in rows], np.asarray([p.embedding for p in rows], dtype=np.float32),
+                      [_start(p) for p in rows], [_end(p) for p in rows])
+
+    def keyword_only(self, agent_id: str) -> int:
+        """Passages of a loaded index embedded with another model (found by BM25 only)."""
+        index = self._indexes.get(agent_id)
+        return 0 if index is None else index.other_models
+
+    def forget(self, agent_id: str) -> None:
+        """Drop an agent's index (after a delete); the next search reloads it."""
+        self._indexes.pop(agent_id, None)
+
+    async def embedder_for(self, agent_id: str) -> Embedder | None:
+        if self._embedders is None:
+            return None
+        agent = await self._store.get_agent(agent_id)
+        return self._embedders.for_config(agent.embedding)
+
+    async def _index(self, agent_id: str, embedder: Embedder) -> VectorIndex:
+        index = self._indexes.get(agent_id)
+        if index is not None and index.model == embedder.model and index.dim == embedder.dim:
+            return index
+        async with self._loading[agent_id]:
+            index = self._indexes.get(agent_id)
+            if index is not None and index.model == embedder.model and index.dim == embedder.dim:
+                return index
+            loaded = await self._store.load_passage_vectors(agent_id, embedder.model, embedder.dim)
+            index = VectorIndex(embedder.model, embedder.dim, other_models=loaded.other_models)
+            if loaded.ids:
+                matrix = await asyncio.to_thread(
+                    lambda: np.frombuffer(loaded.vectors, dtype="<f4").reshape(len(loaded.ids), loaded.dim))
+                index.add(list(loaded.ids), matrix, loaded.start_at, loaded.end_at)
+            if index.other_models:
+                log.warning("agent %s: %d passages were embedded with another model than %s; they are found by "
+                            "keyword only", agent_id, index.other_models, embedder.model)
+            self._indexes[agent_id] = index
+            return index
+
+    async def _embed_queries(self, embedder: Embedder, queries: list[str]) -> np.ndarray:
+        missing = [q for q in queries if (embedder.model, q) not in self._query_cache]
+        if missing:
+            for q, v in zip(missing, await embedder.embed(missing), strict=True):
+                self._query_cache[(embedder.model, q)] = np.asarray(v, dtype=np.float32)
+                if len(self._query_cache) > QUERY_CACHE_SIZE:
+                    self._query_cache.popitem(last=False)
+        for q in queries:
+            self._query_cache.move_to_end((embedder.model, q))
+        return np.stack([self._query_cache[(embedder.model, q)] for q in queries])
+
+    # -- retrieval ----------------------------------------------------------------------------------------
+    async def hybrid(
+        self, agent_id: str, queries: Sequence[str], window: SearchWindow, *, limit: int,
+        include_messages: bool = True,
+    ) -> list[Hit]:
+        queries = list(dict.fromkeys(q.strip() for q in queries if q.strip()))[:MAX_QUERIES]
+        if not queries:
+            return []
+        ranked: list[list[tuple[str, str]]] = []  # lists of ("p"|"m", id), best first
+        messages: dict[str, MessageHit] = {}
+        passages: dict[str, Passage] = {}
+        embedder = await self.embedder_for(agent_id)
+        if embedder is not None:
+            index = await self._index(agent_id, embedder)
+            if index.size:
+                vectors = await self._embed_queries(embedder, queries)
+                if index.size * index.dim > THREAD_THRESHOLD_VALUES:
+                    per_query = await asyncio.to_thread(index.search, vectors, window, CANDIDATES)
+                else:
+                    per_query = index.search(vectors, window, CANDIDATES)
+                ranked += [[("p", pid) for pid, _ in hits] for hits in per_query]
+        for query in queries:
+            phits = await self._store.search_passages_text(
+                agent_id, query, start_at=window.start_at, end_at=window.end_at, limit=CANDIDATES)
+            for ph in phits:
+                passages[ph.passage.id] = ph.passage
+            ranked.append([("p", ph.passage.id) for ph in phits])
+            if include_messages:
+                mhits = await self._store.search_messages(
+                    agent_id, query, start_at=window.start_at, end_at=window.end_at, limit=CANDIDATES)
+                for mh in mhits:
+                    messages[mh.message.id] = mh
+                ranked.append([("m", mh.message.id) for mh in mhits])
+        fused: dict[tuple[str, str], float] = defaultdict(float)
+        for ranking in ranked:
+            for rank, key in enumerate(ranking):
+                fused[key] += 1.0 / (RRF_K + rank + 1)
+        order = sorted(fused, key=lambda k: -fused[k])
+        need = [pid for kind, pid in order[: limit * 2] if kind == "p" and pid not in passages]
+        for p in await self._store.get_passages(agent_id, need):
+            passages[p.id] = p
+        hits: list[Hit] = []
+        chosen_text: list[str] = []
+        for kind, key_id in order:
+            if len(hits) >= limit:
+                break
+            if kind == "p" and key_id in passages:
+                hits.append(Hit(fused[(kind, key_id)], passage=passages[key_id]))
+                chosen_text.append(passages[key_id].text)
+            elif kind == "m" and key_id in messages:
+                words = " ".join((messages[key_id].message.content or "").split())
+                if words and any(words in " ".join(t.split()) for t in chosen_text):
+                    continue  # already inside an archived passage we return
+                hits.append(Hit(fused[(kind, key_id)], message=messages[key_id]))
+        return hits
 
     async def search(
         self, agent_id: str, utterance: str, arguments: dict[str, Any], *, now: float | None = None
@@ -69,38 +306,33 @@ class MemorySearch:
             arguments.get("start_minutes_ago"), arguments.get("end_minutes_ago"), now=now
         )
         keywords = [k for k in (arguments.get("convo_keyword_queries") or []) if isinstance(k, str) and k.strip()]
-        queries = [q for q in [utterance, *keywords] if q.strip()]
-        messages: dict[str, MessageHit] = {}
-        passages: dict[str, PassageHit] = {}
-        for query in queries:
-            for hit in await self._store.search_messages(
-                agent_id, query, start_at=window.start_at, end_at=window.end_at, limit=self._limit
-            ):
-                best = messages.get(hit.message.id)
-                if best is None or hit.score > best.score:
-                    messages[hit.message.id] = hit
-            for phit in await self._store.search_passages_text(
-                agent_id, query, start_at=window.start_at, end_at=window.end_at, limit=self._limit
-            ):
-                pbest = passages.get(phit.passage.id)
-                if pbest is None or phit.score > pbest.score:
-                    passages[phit.passage.id] = phit
-        return format_results(
-            sorted(passages.values(), key=lambda h: -h.score)[: self._limit],
-            sorted(messages.values(), key=lambda h: -h.score)[: self._limit],
-            now=now,
-        )
+        hits = await self.hybrid(agent_id, [utterance, *keywords], window, limit=self._limit)
+        return format_hits(hits, now=now)
+
+
+def format_hits(hits: Sequence[Hit], *, now: float) -> str:
+    if not hits:
+        return "No memories matched. Tell the user you don't remember that, and ask them to remind you."
+    lines: list[str] = []
+    for h in hits:
+        said = when(h.said_at, now)
+        if h.passage is not None:
+            lines.append(f"- {said.capitalize()}: {_clip(h.passage.synopsis or h.passage.text)}")
+        elif h.message is not None:
+            who = "the user said" if h.message.message.role == "user" else "you said"
+            lines.append(f"- {said.capitalize()}, {who}: {_clip(h.message.message.content or '')}")
+    return "\n".join(lines)
 
 
 def format_results(passages: list[PassageHit], messages: list[MessageHit], *, now: float) -> str:
-    if not passages and not messages:
-        return "No memories matched. Tell the user you don't remember that, and ask them to remind you."
-    lines: list[str] = []
-    for p in passages:
-        ts = p.passage.start_at or p.passage.created_at
-        lines.append(f"- Memory from {when(ts, now)}: {_clip(p.passage.synopsis or p.passage.text)}")
-    for m in sorted(messages, key=lambda h: h.message.created_at):
-        who = "The user said" if m.message.role == "user" else "You said"
-        lines.append(f"- {when(m.message.created_at, now).capitalize()}, {who.lower()}: "
-                     f"{_clip(m.message.content or '')}")
-    return "\n".join(lines)
+    """Formats separate passage and message hits (kept for callers of the earlier keyword-only search)."""
+    hits = [Hit(p.score, passage=p.passage) for p in passages] + [Hit(m.score, message=m) for m in messages]
+    return format_hits(hits, now=now)
+
+
+def _start(p: Passage) -> float:
+    return p.start_at if p.start_at is not None else p.end_at if p.end_at is not None else p.created_at
+
+
+def _end(p: Passage) -> float:
+    return p.end_at if p.end_at is not None else p.start_at if p.start_at is not None else p.created_at

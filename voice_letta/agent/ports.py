@@ -12,6 +12,7 @@ from typing import Any, Literal, Protocol, runtime_checkable
 from voice_letta.agent.models import (
     AgentState,
     Block,
+    EmbeddingConfig,
     LLMConfig,
     Message,
     Passage,
@@ -144,6 +145,55 @@ class NewBlock:
     read_only: bool = False
 
 
+# --- memory jobs and vectors (sleeptime hand-off; see agent/memory_manager.py) --------------------------
+
+class EmbedderFactory(Protocol):
+    """The embedder for an agent's ``EmbeddingConfig`` (built once per config, loaded lazily)."""
+
+    def for_config(self, config: EmbeddingConfig) -> Embedder: ...
+
+
+JobKind = Literal["eviction", "session_end"]
+JobStatus = Literal["pending", "running", "done", "failed"]
+
+
+@dataclass(frozen=True, slots=True)
+class HandoffRange:
+    """Which messages a hand-off covers, by ``seq``: ``older`` lines are archived, ``newer`` only inform."""
+
+    older_from_seq: int
+    older_through_seq: int
+    newer_from_seq: int | None = None
+    newer_through_seq: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class MemoryJob:
+    id: int
+    agent_id: str
+    kind: JobKind
+    payload: HandoffRange
+    through_seq: int
+    status: JobStatus
+    attempts: int
+    run_after: float
+    created_at: float
+    updated_at: float
+    error: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class PassageVectors:
+    """An agent's passage embeddings of one model, for an in-memory vector index (float32 rows)."""
+
+    ids: tuple[str, ...]
+    vectors: bytes  # len(ids) * dim float32 little-endian values, row-major
+    dim: int
+    start_at: tuple[float, ...]  # coalesce(start_at, end_at, created_at)
+    end_at: tuple[float, ...]  # coalesce(end_at, start_at, created_at)
+    other_models: int  # passages of this agent embedded with another model (or none), not included
+
+
 class Store(Protocol):
     """Persistence for agents, memory blocks, messages, passages, tools and turns (one SQLite file)."""
 
@@ -192,6 +242,42 @@ class Store(Protocol):
         self, agent_id: str, query: str, *, start_at: float | None = None, end_at: float | None = None,
         limit: int = 20,
     ) -> list[PassageHit]: ...
+
+    # memory jobs and vectors (durable sleeptime hand-off; one server process per database file)
+    async def enqueue_memory_job(
+        self, agent_id: str, kind: JobKind, payload: HandoffRange, *, through_seq: int,
+        evict_through_seq: int | None = None, now: float,
+    ) -> MemoryJob:
+        """Insert a pending job and (same transaction) evict messages through ``evict_through_seq``."""
+        ...
+
+    async def handoff_watermark(self, agent_id: str) -> int:
+        """The newest message seq already handed over by any job of the agent (0 if none)."""
+        ...
+
+    async def claim_memory_job(self, *, now: float) -> MemoryJob | None:
+        """Atomically move the oldest due pending job of an agent with no running job to 'running'."""
+        ...
+
+    async def complete_memory_job(self, job_id: int, *, now: float) -> bool: ...
+    async def fail_memory_job(self, job_id: int, error: str, *, retry_at: float | None, now: float) -> None:
+        """Back to 'pending' (due at ``retry_at``) or, with ``retry_at=None``, 'failed' for good."""
+        ...
+
+    async def requeue_running_jobs(self, *, now: float) -> int:
+        """At start-up: jobs a dead process left 'running' go back to 'pending'."""
+        ...
+
+    async def list_memory_jobs(self, agent_id: str, *, limit: int = 50) -> list[MemoryJob]: ...
+    async def insert_job_passages(self, job_id: int, passages: Sequence[tuple[str, Passage]]) -> list[str]:
+        """Insert a job's (chunk_key, passage) pairs in one transaction; nothing if the job already has some.
+
+        Returns the ids of the passages inserted now (a re-run of a job inserts nothing twice)."""
+        ...
+
+    async def get_passages(self, agent_id: str, passage_ids: Sequence[str]) -> list[Passage]: ...
+    async def count_passages(self, agent_id: str) -> int: ...
+    async def load_passage_vectors(self, agent_id: str, model: str, dim: int) -> PassageVectors: ...
 
     # tools
     async def create_tool(self, tool: Tool) -> Tool: ...

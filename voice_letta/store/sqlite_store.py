@@ -21,7 +21,9 @@ Semantics beyond the Protocol's docstrings:
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import functools
+import json
 import sqlite3
 from collections.abc import AsyncIterator, Iterable, Iterator, Sequence
 from contextlib import asynccontextmanager
@@ -34,7 +36,15 @@ from pydantic import ValidationError
 
 from voice_letta import config as C
 from voice_letta.agent.models import AgentState, Block, Message, Passage, Tool, TurnRecord
-from voice_letta.agent.ports import MessageHit, NewBlock, PassageHit
+from voice_letta.agent.ports import (
+    HandoffRange,
+    JobKind,
+    MemoryJob,
+    MessageHit,
+    NewBlock,
+    PassageHit,
+    PassageVectors,
+)
 from voice_letta.errors import ConfigError, ConflictError, NotFoundError
 from voice_letta.ids import block_id as new_block_id
 from voice_letta.store import rows as R
@@ -469,6 +479,132 @@ class SqliteStore:
         with translate_errors("decoding passages"):
             return [PassageHit(passage=R.passage_from_row(r), score=float(r[-1])) for r in found]
 
+    # --- memory jobs and vectors (sleeptime hand-off; added with migration 0002) ----------------------
+    async def enqueue_memory_job(
+        self, agent_id: str, kind: JobKind, payload: HandoffRange, *, through_seq: int,
+        evict_through_seq: int | None = None, now: float,
+    ) -> MemoryJob:
+        """Insert a pending job and evict ``seq <= evict_through_seq`` in one transaction (both or neither)."""
+        async with self._write("enqueue_memory_job") as db:
+            if evict_through_seq is not None:
+                await db.execute(
+                    "UPDATE messages SET in_context = 0 WHERE agent_id = ? AND seq <= ? AND in_context = 1",
+                    (agent_id, evict_through_seq),
+                )
+            found = list(await db.execute_fetchall(
+                "INSERT INTO memory_jobs (agent_id, kind, payload, through_seq, status, attempts, run_after, "
+                f"created_at, updated_at) VALUES (?, ?, ?, ?, 'pending', 0, ?, ?, ?) RETURNING {_JOB_COLUMNS}",
+                (agent_id, kind, json.dumps(dataclasses.asdict(payload)), through_seq, now, now, now),
+            ))
+        return _job_from_row(found[0])
+
+    async def handoff_watermark(self, agent_id: str) -> int:
+        found = await self._fetch(
+            "handoff_watermark", "SELECT coalesce(max(through_seq), 0) FROM memory_jobs WHERE agent_id = ?",
+            (agent_id,),
+        )
+        return int(found[0][0])
+
+    async def claim_memory_job(self, *, now: float) -> MemoryJob | None:
+        """One statement, so two workers can never claim the same job or two jobs of one agent."""
+        found = await self._exec_returning(
+            "claim_memory_job",
+            "UPDATE memory_jobs SET status = 'running', attempts = attempts + 1, updated_at = ?1 "
+            "WHERE id = (SELECT j.id FROM memory_jobs j WHERE j.status = 'pending' AND j.run_after <= ?1 "
+            "AND NOT EXISTS (SELECT 1 FROM memory_jobs r WHERE r.agent_id = j.agent_id AND r.status = 'running') "
+            "AND NOT EXISTS (SELECT 1 FROM memory_jobs o WHERE o.agent_id = j.agent_id AND o.id < j.id "
+            "AND o.status = 'pending') ORDER BY j.run_after, j.id LIMIT 1) AND status = 'pending' "
+            f"RETURNING {_JOB_COLUMNS}",
+            (now,),
+        )
+        return _job_from_row(found[0]) if found else None
+
+    async def complete_memory_job(self, job_id: int, *, now: float) -> bool:
+        changed = await self._exec(
+            "complete_memory_job",
+            "UPDATE memory_jobs SET status = 'done', error = NULL, updated_at = ? WHERE id = ? AND status = 'running'",
+            (now, job_id),
+        )
+        return changed == 1
+
+    async def fail_memory_job(self, job_id: int, error: str, *, retry_at: float | None, now: float) -> None:
+        if retry_at is None:
+            sql, params = ("UPDATE memory_jobs SET status = 'failed', error = ?, updated_at = ? "
+                           "WHERE id = ? AND status = 'running'", (error, now, job_id))
+        else:
+            sql, params = ("UPDATE memory_jobs SET status = 'pending', error = ?, run_after = ?, updated_at = ? "
+                           "WHERE id = ? AND status = 'running'", (error, retry_at, now, job_id))
+        await self._exec("fail_memory_job", sql, params)
+
+    async def requeue_running_jobs(self, *, now: float) -> int:
+        return await self._exec(
+            "requeue_running_jobs",
+            "UPDATE memory_jobs SET status = 'pending', run_after = ?1, updated_at = ?1 WHERE status = 'running'",
+            (now,),
+        )
+
+    async def list_memory_jobs(self, agent_id: str, *, limit: int = 50) -> list[MemoryJob]:
+        found = await self._fetch(
+            "list_memory_jobs",
+            f"SELECT {_JOB_COLUMNS} FROM memory_jobs WHERE agent_id = ? ORDER BY id DESC LIMIT ?",
+            (agent_id, limit),
+        )
+        return [_job_from_row(r) for r in reversed(found)]
+
+    async def insert_job_passages(self, job_id: int, passages: Sequence[tuple[str, Passage]]) -> list[str]:
+        if not passages:
+            return []
+        width = R.column_count(R.PASSAGE_COLUMNS) + 2
+        inserted: list[str] = []
+        async with self._write("insert_job_passages") as db:
+            # All passages of a job land in this one transaction: if the job already has some, this is a
+            # re-run after a crash and everything it would store is already there.
+            if await _exists(db, "SELECT 1 FROM passages WHERE job_id = ? LIMIT 1", job_id):
+                return []
+            for key, p in passages:
+                if p.embedding is not None:
+                    p = p.model_copy(update={"embedding_dim": len(p.embedding)})
+                rows = await db.execute_fetchall(
+                    f"INSERT INTO passages ({R.PASSAGE_COLUMNS}, job_id, chunk_key) VALUES ({_values(width, 1)}) "
+                    "ON CONFLICT (job_id, chunk_key) DO NOTHING RETURNING id",
+                    (*R.passage_params(p), job_id, key),
+                )
+                inserted.extend(r[0] for r in rows)
+        return inserted
+
+    async def get_passages(self, agent_id: str, passage_ids: Sequence[str]) -> list[Passage]:
+        """The passages with these ids, in the order asked (unknown ids are skipped)."""
+        unique = list(dict.fromkeys(passage_ids))
+        if not unique:
+            return []
+        found = await self._fetch(
+            "get_passages",
+            f"SELECT {R.PASSAGE_COLUMNS} FROM passages WHERE agent_id = ? AND id IN ({', '.join('?' * len(unique))})",
+            (agent_id, *unique),
+        )
+        with translate_errors("decoding passages"):
+            by_id = {p.id: p for p in (R.passage_from_row(r) for r in found)}
+        return [by_id[i] for i in unique if i in by_id]
+
+    async def count_passages(self, agent_id: str) -> int:
+        found = await self._fetch("count_passages", "SELECT count(*) FROM passages WHERE agent_id = ?", (agent_id,))
+        return int(found[0][0])
+
+    async def load_passage_vectors(self, agent_id: str, model: str, dim: int) -> PassageVectors:
+        found = await self._fetch(
+            "load_passage_vectors",
+            "SELECT id, embedding, coalesce(start_at, end_at, created_at), coalesce(end_at, start_at, created_at), "
+            "embedding_model = ? AND embedding_dim = ? AND embedding IS NOT NULL FROM passages WHERE agent_id = ? "
+            "ORDER BY rowid",
+            (model, dim, agent_id),
+        )
+        good = [r for r in found if r[4]]
+        return PassageVectors(
+            ids=tuple(r[0] for r in good), vectors=b"".join(r[1] for r in good), dim=dim,
+            start_at=tuple(float(r[2]) for r in good), end_at=tuple(float(r[3]) for r in good),
+            other_models=len(found) - len(good),
+        )
+
     # --- tools ---------------------------------------------------------------------------------------
     async def create_tool(self, tool: Tool) -> Tool:
         async with self._write("create_tool") as db:
@@ -648,3 +784,17 @@ async def _check_label_free(db: aiosqlite.Connection, block_id: str, label: str)
         block_id, block_id, label,
     ):
         raise ConfigError(f"another block of the same agent is already labelled {label!r}")
+
+
+# --- memory jobs (migration 0002) ------------------------------------------------------------------------
+_JOB_COLUMNS = (
+    "id, agent_id, kind, payload, through_seq, status, attempts, run_after, created_at, updated_at, error"
+)
+
+
+def _job_from_row(r: R.Row) -> MemoryJob:
+    return MemoryJob(
+        id=int(r[0]), agent_id=r[1], kind=r[2], payload=HandoffRange(**json.loads(r[3])), through_seq=int(r[4]),
+        status=r[5], attempts=int(r[6]), run_after=float(r[7]), created_at=float(r[8]), updated_at=float(r[9]),
+        error=r[10],
+    )

@@ -1,0 +1,219 @@
+"""MemoryManager: the voice agent's ``MemoryHooks``, a durable hand-off queue and its background workers.
+
+Flow:
+- ``turn_completed`` (called by the voice loop under the agent's turn lock, after the reply is stored)
+  plans an eviction with ``agent.buffer.plan_eviction``. If the window is over its limits it enqueues a
+  job in ``memory_jobs`` *and* evicts the range in one transaction, so a crash can never evict lines
+  that no job will archive, nor hand over lines that are still in context.
+- ``session_ended`` (when ``agent.handoff_on_session_end``) hands over the messages said since the last
+  hand-off, without evicting them.
+- Workers claim jobs with one atomic status transition (pending → running) that skips agents with a job
+  already running, so each agent's jobs run one at a time and in order. A job that fails goes back to
+  pending with exponential back-off until ``max_attempts``, then 'failed'. On start, jobs a dead process
+  left 'running' are re-queued (one server process per database file). A re-run stores no passage twice
+  (``insert_job_passages`` is keyed by the job) and a block rewrite is a merge with the current value.
+- Every message seq is handed over at most once: a job records ``through_seq`` and later hand-offs start
+  after the highest one (the watermark).
+
+Evicted lines stay in the messages table (in_context = 0), so ``search_memory`` finds them by keyword
+from the moment they leave the window, before and after the job archives them. Nothing here ever sets
+``in_context`` except through an eviction of a computed seq range.
+
+The worker tasks are owned by whoever calls ``start()`` / ``aclose()`` (the server's cleanup context).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from collections.abc import Callable, Sequence
+
+from voice_letta.agent.buffer import plan_eviction, token_budget
+from voice_letta.agent.bus import MemoryBus, MemoryUpdated
+from voice_letta.agent.memory_search import MemorySearch
+from voice_letta.agent.models import AgentState, Message
+from voice_letta.agent.ports import (
+    ChatModelFactory,
+    EmbedderFactory,
+    HandoffRange,
+    JobKind,
+    MemoryJob,
+    Store,
+)
+from voice_letta.agent.prompt import SystemPromptCache
+from voice_letta.agent.sleeptime import DEFAULT_MAX_STEPS, RunResult, SleeptimeRun, build_transcript, render_line
+from voice_letta.errors import NotFoundError
+
+log = logging.getLogger(__name__)
+
+DEFAULT_WORKERS = 2
+DEFAULT_MAX_ATTEMPTS = 3
+DEFAULT_RETRY_BASE_S = 5.0
+IDLE_POLL_S = 5.0  # also picks up retries whose back-off has passed
+
+
+class MemoryManager:
+    """Implements ``agent.ports.MemoryHooks`` for every agent of the process."""
+
+    def __init__(
+        self,
+        store: Store,
+        models: ChatModelFactory,
+        embedders: EmbedderFactory,
+        *,
+        prompts: SystemPromptCache,
+        bus: MemoryBus,
+        search: MemorySearch | None = None,
+        workers: int = DEFAULT_WORKERS,
+        max_attempts: int = DEFAULT_MAX_ATTEMPTS,
+        retry_base_s: float = DEFAULT_RETRY_BASE_S,
+        max_steps: int = DEFAULT_MAX_STEPS,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self.store = store
+        self.models = models
+        self.embedders = embedders
+        self.prompts = prompts
+        self.bus = bus
+        self.search = search
+        self.workers = workers
+        self.max_attempts = max_attempts
+        self.retry_base_s = retry_base_s
+        self.max_steps = max_steps
+        self.clock = clock
+        self._wake = asyncio.Event()
+        self._tasks: list[asyncio.Task[None]] = []
+        self.completed: list[tuple[int, RunResult]] = []  # (job id, result) of this process, newest last
+
+    # -- lifecycle ------------------------------------------------------------------------------------------
+    async def start(self) -> None:
+        requeued = await self.store.requeue_running_jobs(now=self.clock())
+        if requeued:
+            log.info("re-queued %d memory jobs left running by a previous process", requeued)
+        self._tasks = [asyncio.create_task(self._worker(), name=f"memory-worker-{i}") for i in range(self.workers)]
+        self._wake.set()
+
+    async def aclose(self) -> None:
+        tasks, self._tasks = self._tasks, []
+        for task in tasks:
+            task.cancel()
+        for task in tasks:
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+
+    # -- MemoryHooks -----------------------------------------------------------------------------------------
+    async def turn_completed(self, agent_id: str) -> None:
+        agent = await self.store.get_agent(agent_id)
+        window = await self.store.list_messages(agent_id, in_context=True)
+        plan = plan_eviction(window, agent.buffer,
+                             budget_tokens=token_budget(agent.buffer, agent.llm.context_window))
+        if plan is None:
+            return
+        await self._handoff(agent, "eviction", plan.evicted, plan.kept, evict_through_seq=plan.through_seq)
+
+    async def session_ended(self, agent_id: str) -> None:
+        agent = await self.store.get_agent(agent_id)
+        if not agent.handoff_on_session_end:
+            return
+        watermark = await self.store.handoff_watermark(agent_id)
+        said = await self.store.list_messages(agent_id, after_seq=watermark)
+        await self._handoff(agent, "session_end", said, (), evict_through_seq=None)
+
+    async def _handoff(
+        self, agent: AgentState, kind: JobKind, older: Sequence[Message], newer: Sequence[Message], *,
+        evict_through_seq: int | None,
+    ) -> None:
+        watermark = await self.store.handoff_watermark(agent.id)
+        fresh = [m for m in older if m.seq > watermark]
+        if not any(render_line(m) is not None for m in fresh):
+            if evict_through_seq is not None:  # already archived (e.g. by a session-end job): just evict
+                await self.store.evict_messages(agent.id, through_seq=evict_through_seq)
+            return
+        payload = HandoffRange(
+            older_from_seq=fresh[0].seq, older_through_seq=fresh[-1].seq,
+            newer_from_seq=newer[0].seq if newer else None, newer_through_seq=newer[-1].seq if newer else None,
+        )
+        job = await self.store.enqueue_memory_job(
+            agent.id, kind, payload, through_seq=fresh[-1].seq, evict_through_seq=evict_through_seq,
+            now=self.clock())
+        log.info("agent %s: memory job %d (%s) hands over seq %d..%d", agent.id, job.id, kind,
+                 payload.older_from_seq, payload.older_through_seq)
+        self._wake.set()
+
+    # -- workers ------------------------------------------------------------------------------------------------
+    async def _worker(self) -> None:
+        while True:
+            self._wake.clear()
+            try:
+                job = await self.store.claim_memory_job(now=self.clock())
+            except Exception:
+                log.exception("claiming a memory job failed")
+                job = None
+            if job is None:
+                with contextlib.suppress(TimeoutError):
+                    async with asyncio.timeout(IDLE_POLL_S):
+                        await self._wake.wait()
+                continue
+            await self._run_job(job)
+            self._wake.set()  # the agent may have more jobs queued behind this one
+
+    async def _run_job(self, job: MemoryJob) -> None:
+        try:
+            result = await self.run_job(job)
+        except asyncio.CancelledError:
+            # Shutting down: give the job back so the next start runs it (a re-run is idempotent).
+            with contextlib.suppress(Exception):
+                await asyncio.shield(self.store.fail_memory_job(job.id, "interrupted by shutdown",
+                                                                retry_at=self.clock(), now=self.clock()))
+            raise
+        except NotFoundError as exc:  # the agent or its target block is gone: nothing to retry
+            await self.store.fail_memory_job(job.id, exc.message, retry_at=None, now=self.clock())
+            return
+        except Exception as exc:
+            error = f"{type(exc).__name__}: {getattr(exc, 'message', None) or exc}"[:1000]
+            retry_at = None
+            if job.attempts < self.max_attempts:
+                retry_at = self.clock() + self.retry_base_s * 2 ** (job.attempts - 1)
+            log.warning("memory job %d of agent %s failed (attempt %d): %s", job.id, job.agent_id, job.attempts,
+                        error)
+            await self.store.fail_memory_job(job.id, error, retry_at=retry_at, now=self.clock())
+            return
+        await self.store.complete_memory_job(job.id, now=self.clock())
+        self.completed.append((job.id, result))
+
+    async def run_job(self, job: MemoryJob) -> RunResult:
+        """Run one claimed job: the sleeptime agent over its transcript, then refresh prompt and listeners."""
+        agent = await self.store.get_agent(job.agent_id)
+        p = job.payload
+        messages = await self.store.list_messages(job.agent_id, after_seq=p.older_from_seq - 1)
+        older = [m for m in messages if p.older_from_seq <= m.seq <= p.older_through_seq]
+        newer = [] if p.newer_from_seq is None or p.newer_through_seq is None else [
+            m for m in messages if p.newer_from_seq <= m.seq <= p.newer_through_seq]
+        transcript = build_transcript(older, newer)
+        if not transcript.older:
+            return RunResult()
+        embedder = self.embedders.for_config(agent.embedding)
+        run = SleeptimeRun(self.store, self.models, embedder, max_steps=self.max_steps, clock=self.clock)
+        result = await run.run(agent, job.id, job.kind, transcript)
+        if result.passages and self.search is not None:
+            self.search.index_passages(agent.id, result.passages)
+        if result.rewrites or result.passages:
+            fresh = await self.store.get_agent(agent.id)
+            self.prompts.rebuild_system_prompt(fresh, force=True)
+            self.bus.publish(MemoryUpdated(fresh.id, tuple(fresh.blocks), passages_added=len(result.passages)))
+        return result
+
+    # -- for tests and tools --------------------------------------------------------------------------------------
+    async def wait_idle(self, agent_id: str, *, timeout_s: float = 10.0, poll_s: float = 0.02) -> list[MemoryJob]:
+        """Wait until the agent has no pending or running job; return its jobs."""
+        async with asyncio.timeout(timeout_s):
+            while True:
+                jobs = await self.store.list_memory_jobs(agent_id)
+                if all(j.status in ("done", "failed") for j in jobs):
+                    return jobs
+                await asyncio.sleep(poll_s)
+
+
+__all__ = ["MemoryManager"]

@@ -1,0 +1,468 @@
+"""The VoiceSleeptimeAgent: one run archives handed-over dialogue and rewrites the user's memory block.
+
+The sleeptime agent is a *logical* agent: it has no row of its own. It uses ``agent.sleeptime_llm`` (or the
+voice agent's ``llm``) and the voice agent's own memory blocks. A run gets a numbered transcript:
+``(Older)`` lines are the ones leaving the voice agent's window (or the whole session that just ended) and
+``(Newer)`` lines are what stays in context, numbered on from the Older ones (Letta §1.11/§2.6).
+
+Tool rules (checked by ``ToolRules``, a pure state machine):
+``store_memories`` exactly once first → ``rethink_user_memory`` one or more times → ``finish_rethinking_memory``.
+A call that breaks a rule, or has bad arguments, gets an error tool result with a hint and the run goes
+on, for at most ``max_steps`` model calls.
+
+Writes:
+- each stored chunk becomes a ``Passage``: synopsis (the chunk's context), the original lines, the time
+  range in which they were said (min/max ``created_at`` of those messages) and an embedding of
+  synopsis + lines. All chunks of a job are inserted in one transaction keyed by the job id, so a re-run
+  of the job (after a crash) stores nothing twice.
+- a block rewrite checks the block's character limit and is a compare-and-set on the version the run
+  showed the model. If someone else changed the block meanwhile, the model is shown the new value and
+  asked to merge (nothing is overwritten blindly). A re-run starts from the current value, so repeating a
+  job converges instead of duplicating.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from voice_letta import ids
+from voice_letta.agent.models import AgentState, Block, Message, Passage, ToolCall
+from voice_letta.agent.ports import (
+    ChatMessage,
+    ChatModelFactory,
+    ChatRequest,
+    Embedder,
+    JobKind,
+    Store,
+    ToolSpec,
+)
+from voice_letta.agent.prompt import render_blocks
+from voice_letta.agent.tools import PRE_EXEC_MSG, SEARCH_MEMORY
+from voice_letta.errors import ConflictError, NotFoundError, VoiceLettaError
+
+log = logging.getLogger(__name__)
+
+STORE_MEMORIES = "store_memories"
+RETHINK = "rethink_user_memory"
+FINISH = "finish_rethinking_memory"
+DEFAULT_MAX_STEPS = 8
+MAX_TOOL_TEXT_CHARS = 300
+
+SLEEPTIME_SYSTEM = """\
+You are the memory manager of a voice assistant. You work in the background, after parts of a \
+conversation have been said; the assistant itself only sees its last few messages.
+
+You receive a numbered transcript. (Older) lines are leaving the assistant's view; (Newer) lines stay in \
+view and are there for context. Work in two phases, using only tool calls:
+
+1. Archive. Call store_memories exactly once. Split the (Older) lines into chunks by topic (a plan, a \
+preference, a fact about the person, a request). Each chunk gives start_index and end_index (inclusive, \
+(Older) line numbers only) and a context: one to three sentences stating the key facts plainly, written \
+so that a later search finds them (names, dates, places, numbers). Skip greetings and small talk.
+
+2. Rewrite the {label} memory block. Use the whole transcript, (Older) and (Newer). Call {rethink} with \
+the complete new text of the block: keep every fact that is still true, add new facts, correct or remove \
+outdated ones, group related facts (identity, preferences, plans, context), prefer absolute dates over \
+words like "today", and do not invent anything. If nothing is new, pass the current text unchanged. You \
+may call {rethink} again to refine it. Then call {finish} once.
+
+Order: {store} once, then {rethink} one or more times, then {finish}.
+"""
+
+STORE_MEMORIES_SPEC = ToolSpec(
+    STORE_MEMORIES,
+    "Archive the (Older) lines of the transcript as memory chunks, each with a short synopsis that will be "
+    "embedded and searched later.",
+    {
+        "type": "object",
+        "properties": {
+            "chunks": {
+                "type": "array",
+                "description": "Contiguous groups of (Older) lines.",
+                "items": {
+                    "type": "object",
+                    "properties": {
+                        "start_index": {"type": "integer", "description": "First (Older) line number."},
+                        "end_index": {"type": "integer", "description": "Last (Older) line number, inclusive."},
+                        "context": {"type": "string", "description": "1-3 sentences: the key facts, plainly."},
+                    },
+                    "required": ["start_index", "end_index", "context"],
+                    "additionalProperties": False,
+                },
+            }
+        },
+        "required": ["chunks"],
+        "additionalProperties": False,
+    },
+)
+RETHINK_SPEC = ToolSpec(
+    RETHINK,
+    "Replace the user memory block with a complete, organized rewrite that keeps every valid fact and adds "
+    "the new ones.",
+    {
+        "type": "object",
+        "properties": {"new_memory": {"type": "string", "description": "The full new text of the block."}},
+        "required": ["new_memory"],
+        "additionalProperties": False,
+    },
+)
+FINISH_SPEC = ToolSpec(FINISH, "Call once when the memory block is up to date.",
+                       {"type": "object", "properties": {}, "additionalProperties": False})
+SLEEPTIME_TOOLS = (STORE_MEMORIES_SPEC, RETHINK_SPEC, FINISH_SPEC)
+
+
+# --- transcript ------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class Line:
+    text: str  # "role: words", without the number
+    created_at: float
+    seq: int
+
+
+@dataclass(frozen=True, slots=True)
+class Transcript:
+    older: tuple[Line, ...]
+    newer: tuple[Line, ...]
+
+    def numbered(self) -> tuple[list[str], list[str]]:
+        older = [f"{i}. {line.text}" for i, line in enumerate(self.older)]
+        newer = [f"{len(self.older) + i}. {line.text}" for i, line in enumerate(self.newer)]
+        return older, newer
+
+
+def render_line(message: Message) -> str | None:
+    """One transcript line for a stored message, or None for rows that say nothing worth keeping."""
+    if message.role == "system":
+        return None
+    if message.role == "tool":
+        if message.name == SEARCH_MEMORY or not message.content:
+            return None  # recalled memories are already archived; do not archive them again
+        return f"tool result ({message.name or 'tool'}): {_clip(message.content)}"
+    words = " ".join((message.content or "").split())
+    if message.interrupted and words:
+        words += " [cut off]"
+    if message.role == "assistant" and message.tool_calls:
+        calls = [_render_call(c) for c in message.tool_calls if c.name != SEARCH_MEMORY]
+        words = " ".join([words, *calls]).strip()
+    return f"{message.role}: {words}" if words else None
+
+
+def _render_call(call: ToolCall) -> str:
+    try:
+        args = json.loads(call.arguments or "{}")
+    except json.JSONDecodeError:
+        return f"[called {call.name}]"
+    if isinstance(args, dict):
+        args.pop(PRE_EXEC_MSG, None)
+    return f"[called {call.name}({_clip(json.dumps(args, ensure_ascii=False))})]"
+
+
+def _clip(text: str) -> str:
+    text = " ".join(text.split())
+    return text if len(text) <= MAX_TOOL_TEXT_CHARS else text[: MAX_TOOL_TEXT_CHARS - 1] + "…"
+
+
+def build_transcript(older: Sequence[Message], newer: Sequence[Message]) -> Transcript:
+    def lines(messages: Sequence[Message]) -> tuple[Line, ...]:
+        out = []
+        for m in messages:
+            text = render_line(m)
+            if text is not None:
+                out.append(Line(text, m.created_at, m.seq))
+        return tuple(out)
+
+    return Transcript(lines(older), lines(newer))
+
+
+def build_request_text(transcript: Transcript, kind: JobKind, *, keep_messages: int) -> str:
+    """The user message of one run (our wording of Letta's summary request)."""
+    older, newer = transcript.numbered()
+    if kind == "session_end" or not newer:
+        head = ("A conversation with the user has just ended. Archive what is worth remembering and update "
+                "the memory block.")
+    else:
+        head = (f"The assistant only keeps its last {keep_messages} messages. The (Older) lines below are "
+                "leaving its view now: archive them, then update the memory block using every line.")
+    parts = [head, "", "(Older) lines leaving the assistant's view:", *older]
+    if newer:
+        parts += ["", "(Newer) lines still in view:", *newer]
+    return "\n".join(parts)
+
+
+def system_prompt(agent: AgentState) -> str:
+    text = SLEEPTIME_SYSTEM.format(label=agent.memory_target_label, rethink=RETHINK, finish=FINISH,
+                                   store=STORE_MEMORIES)
+    return f"{text}\n{render_blocks(agent.blocks)}"
+
+
+# --- tool rules (pure) ------------------------------------------------------------------------------------
+
+
+@dataclass
+class ToolRules:
+    """store_memories once → rethink_user_memory ≥ 1 → finish_rethinking_memory."""
+
+    stored: bool = False
+    rethinks: int = 0
+    finished: bool = False
+
+    def allowed(self) -> tuple[str, ...]:
+        if self.finished:
+            return ()
+        if not self.stored:
+            return (STORE_MEMORIES,)
+        if self.rethinks == 0:
+            return (RETHINK,)
+        return (RETHINK, FINISH)
+
+    def violation(self, name: str) -> str | None:
+        """An error text with a hint when calling ``name`` now breaks the rules, else None."""
+        allowed = self.allowed()
+        if name in allowed:
+            return None
+        known = {STORE_MEMORIES, RETHINK, FINISH}
+        next_step = " or ".join(allowed) or "nothing (the run is over)"
+        if name not in known:
+            return f"Error: there is no tool named {name!r}. Call {next_step} next."
+        if name == STORE_MEMORIES:
+            return f"Error: store_memories may be called only once, first. Call {next_step} next."
+        if name == RETHINK:
+            return "Error: call store_memories first to archive the (Older) lines, then rethink_user_memory."
+        if not self.stored:
+            return "Error: call store_memories first, then rethink_user_memory, then finish_rethinking_memory."
+        return ("Error: call rethink_user_memory at least once before finishing (pass the current block "
+                "unchanged if nothing is new).")
+
+    def tool_choice(self) -> str:
+        allowed = self.allowed()
+        return allowed[0] if len(allowed) == 1 else "required"
+
+
+# --- one run ------------------------------------------------------------------------------------------------
+
+
+@dataclass
+class RunResult:
+    steps: int = 0
+    passages: list[Passage] = field(default_factory=list)
+    rewrites: int = 0
+    conflicts: int = 0
+    rule_errors: int = 0
+    finished: bool = False
+    stored: bool = False
+
+
+class SleeptimeIncomplete(VoiceLettaError):
+    """The model never archived the lines within the step budget; the job is retried."""
+
+
+class SleeptimeRun:
+    """Runs the sleeptime agent for one job. Every call here is async I/O; embeddings run in threads."""
+
+    def __init__(
+        self,
+        store: Store,
+        models: ChatModelFactory,
+        embedder: Embedder,
+        *,
+        max_steps: int = DEFAULT_MAX_STEPS,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self.store = store
+        self.models = models
+        self.embedder = embedder
+        self.max_steps = max_steps
+        self.clock = clock
+
+    async def run(
+        self, agent: AgentState, job_id: int, kind: JobKind, transcript: Transcript
+    ) -> RunResult:
+        block = agent.block(agent.memory_target_label)
+        if block is None:
+            raise NotFoundError(f"agent {agent.id} has no block labelled {agent.memory_target_label!r}")
+        state = _RunState(block=block)
+        rules = ToolRules()
+        result = RunResult()
+        config = agent.sleeptime_llm or agent.llm
+        model = self.models.for_config(config)
+        messages: list[ChatMessage] = [
+            ChatMessage("system", system_prompt(agent)),
+            ChatMessage("user", build_request_text(transcript, kind, keep_messages=agent.buffer.min_messages)),
+        ]
+        while result.steps < self.max_steps and not rules.finished:
+            result.steps += 1
+            content, calls = await _complete(model.stream(ChatRequest(
+                tuple(messages), config, tools=SLEEPTIME_TOOLS, tool_choice=rules.tool_choice())))
+            if not calls:
+                messages.append(ChatMessage("assistant", content or "(no tool call)"))
+                messages.append(ChatMessage("user", "Error: answer only with tool calls. Call "
+                                            f"{' or '.join(rules.allowed())} next."))
+                result.rule_errors += 1
+                continue
+            messages.append(ChatMessage("assistant", content or None, tool_calls=tuple(calls)))
+            for call in calls:
+                output = await self._execute(agent, job_id, transcript, rules, state, result, call)
+                messages.append(ChatMessage("tool", output, tool_call_id=call.id, name=call.name))
+        result.finished = rules.finished
+        result.stored = rules.stored
+        if not rules.stored:
+            raise SleeptimeIncomplete(
+                f"the sleeptime model did not archive the lines within {self.max_steps} steps "
+                f"({result.rule_errors} rule errors)")
+        if not rules.finished:
+            log.warning("sleeptime run for agent %s stopped after %d steps without finishing", agent.id,
+                        result.steps)
+        return result
+
+    async def _execute(
+        self, agent: AgentState, job_id: int, transcript: Transcript, rules: ToolRules, state: _RunState,
+        result: RunResult, call: ToolCall,
+    ) -> str:
+        error = rules.violation(call.name)
+        if error is not None:
+            result.rule_errors += 1
+            return error
+        try:
+            args = json.loads(call.arguments or "{}")
+        except json.JSONDecodeError as exc:
+            result.rule_errors += 1
+            return f"Error: the arguments are not valid JSON ({exc.msg}). Call {call.name} again."
+        if not isinstance(args, dict):
+            result.rule_errors += 1
+            return f"Error: the arguments must be a JSON object. Call {call.name} again."
+        if call.name == STORE_MEMORIES:
+            output, ok = await self._store_memories(agent, job_id, transcript, args, result)
+            rules.stored = rules.stored or ok
+            return output
+        if call.name == RETHINK:
+            output, ok = await self._rethink(state, args, result)
+            if ok:
+                rules.rethinks += 1
+            return output
+        rules.finished = True
+        return "OK. Memory is up to date."
+
+    async def _store_memories(
+        self, agent: AgentState, job_id: int, transcript: Transcript, args: dict[str, Any], result: RunResult
+    ) -> tuple[str, bool]:
+        chunks = args.get("chunks")
+        n = len(transcript.older)
+        if not isinstance(chunks, list):
+            return ("Error: chunks must be a list of {start_index, end_index, context}. "
+                    "Call store_memories again."), False
+        parsed: list[tuple[int, int, str]] = []
+        for i, chunk in enumerate(chunks):
+            problem = _chunk_problem(chunk, n)
+            if problem is not None:
+                return (f"Error: chunk {i}: {problem} Nothing was stored. Call store_memories again with every "
+                        f"chunk inside the (Older) lines 0..{n - 1}."), False
+            parsed.append((int(chunk["start_index"]), int(chunk["end_index"]), str(chunk["context"]).strip()))
+        if not parsed:
+            return "OK. Nothing archived. Now call rethink_user_memory.", True
+        now = self.clock()
+        texts = []
+        keyed: list[tuple[str, Passage]] = []
+        for start, end, context in parsed:
+            lines = transcript.older[start : end + 1]
+            text = "\n".join(line.text for line in lines)
+            texts.append(f"{context}\n{text}")
+            keyed.append((f"{start}-{end}", Passage(
+                id=ids.passage_id(), agent_id=agent.id, text=text, synopsis=context,
+                start_at=min(line.created_at for line in lines), end_at=max(line.created_at for line in lines),
+                created_at=now, embedding_model=self.embedder.model, embedding_dim=self.embedder.dim)))
+        vectors = await self.embedder.embed(texts)
+        keyed = [(k, p.model_copy(update={"embedding": v})) for (k, p), v in zip(keyed, vectors, strict=True)]
+        inserted = set(await self.store.insert_job_passages(job_id, keyed))
+        result.passages.extend(p for _, p in keyed if p.id in inserted)
+        if not inserted:
+            return ("OK. These lines were already archived by an earlier attempt of this job. Now call "
+                    "rethink_user_memory."), True
+        return f"OK. Stored {len(inserted)} memories. Now call rethink_user_memory.", True
+
+    async def _rethink(self, state: _RunState, args: dict[str, Any], result: RunResult) -> tuple[str, bool]:
+        new = args.get("new_memory")
+        block = state.block
+        if not isinstance(new, str):
+            return "Error: new_memory must be a string. Call rethink_user_memory again.", False
+        new = new.strip()
+        if len(new) > block.limit:
+            return (f"Error: new_memory is {len(new)} characters but the {block.label} block holds at most "
+                    f"{block.limit}. Shorten it (merge related facts, drop trivia) and call "
+                    "rethink_user_memory again. Nothing was written."), False
+        if block.read_only:
+            return f"Error: the {block.label} block is read-only. Call finish_rethinking_memory.", True
+        try:
+            updated = await self.store.update_block(block.id, value=new, expected_version=block.version)
+        except ConflictError:
+            current = await self.store.get_block(block.id)
+            state.block = current
+            result.conflicts += 1
+            return (f"Error: the {block.label} block was changed by someone else while you worked. Nothing was "
+                    f"written. Its current value is:\n{current.value}\n"
+                    "Merge your changes into this text, keeping the other edit, and call rethink_user_memory "
+                    "again with the complete merged block."), False
+        state.block = updated
+        result.rewrites += 1
+        return "OK. The block is saved. Call rethink_user_memory again to refine it, or finish_rethinking_memory.", True
+
+
+@dataclass
+class _RunState:
+    block: Block  # the block as last shown to the model (its version is the CAS expectation)
+
+
+def _chunk_problem(chunk: Any, n: int) -> str | None:
+    if not isinstance(chunk, dict):
+        return "each chunk must be an object."
+    start, end, context = chunk.get("start_index"), chunk.get("end_index"), chunk.get("context")
+    if not isinstance(start, int) or not isinstance(end, int) or isinstance(start, bool) or isinstance(end, bool):
+        return "start_index and end_index must be integers."
+    if not isinstance(context, str) or not context.strip():
+        return "context must be a non-empty string."
+    if n == 0:
+        return "there are no (Older) lines to archive; pass an empty chunks list."
+    if not 0 <= start <= end < n:
+        return f"lines {start}..{end} are not (Older) lines (0..{n - 1}), or start_index > end_index."
+    return None
+
+
+async def _complete(stream: Any) -> tuple[str, list[ToolCall]]:
+    """Drain a ChatDelta stream into its text and complete tool calls."""
+    content: list[str] = []
+    calls: dict[int, dict[str, Any]] = {}
+    async for delta in stream:
+        if delta.content:
+            content.append(delta.content)
+        for frag in delta.tool_calls:
+            call = calls.setdefault(frag.index, {"id": "", "name": "", "args": []})
+            call["id"] = frag.id or call["id"]
+            call["name"] = frag.name or call["name"]
+            if frag.arguments:
+                call["args"].append(frag.arguments)
+    return "".join(content), [
+        ToolCall(id=c["id"] or ids.tool_call_id(), name=c["name"], arguments="".join(c["args"]))
+        for _, c in sorted(calls.items())
+    ]
+
+
+__all__ = [
+    "FINISH",
+    "RETHINK",
+    "SLEEPTIME_TOOLS",
+    "STORE_MEMORIES",
+    "RunResult",
+    "SleeptimeIncomplete",
+    "SleeptimeRun",
+    "ToolRules",
+    "Transcript",
+    "build_request_text",
+    "build_transcript",
+    "render_line",
+]

@@ -1,0 +1,202 @@
+"""REST for archival memory (passages) and the sleeptime hand-off queue, plus the embedder registry.
+
+Shapes (JSON; times are epoch seconds; a passage never carries its vector):
+
+    Passage = {"id", "agent_id", "text", "synopsis", "start_at", "end_at", "created_at",
+               "embedding_model", "embedding_dim"}
+
+    GET    /v1/agents/{agent_id}/archival?limit=100&offset=0
+           -> 200 {"object": "list", "data": [Passage], "total": int}          (oldest first)
+    GET    /v1/agents/{agent_id}/archival/search?query=...&limit=5&start_at=&end_at=
+           -> 200 {"object": "list", "data": [Passage + {"score": float}], "keyword_only": int}
+              hybrid (vector + BM25, reciprocal rank fusion) over passages; start_at/end_at filter on when
+              the lines were said; keyword_only counts passages embedded by another model (found by BM25 only)
+    POST   /v1/agents/{agent_id}/archival
+           body {"text": str (required), "synopsis": str = "", "start_at": float?, "end_at": float?}
+           -> 201 Passage (embedded with the agent's embedder; the time range defaults to now)
+    DELETE /v1/agents/{agent_id}/archival/{passage_id}
+           -> 200 {"id": str, "deleted": true}                                  (404 if unknown)
+    GET    /v1/agents/{agent_id}/memory/jobs?limit=50
+           -> 200 {"object": "list", "data": [{"id", "agent_id", "kind", "status", "attempts", "through_seq",
+              "older_from_seq", "older_through_seq", "newer_from_seq", "newer_through_seq", "run_after",
+              "created_at", "updated_at", "error"}]}                             (oldest first)
+
+Errors use the server's OpenAI-style error body (400 invalid_request, 404 not_found).
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from typing import Any
+
+from aiohttp import web
+from pydantic import BaseModel, ConfigDict, Field
+
+from voice_letta import config as C
+from voice_letta import ids
+from voice_letta.agent.memory_manager import MemoryManager
+from voice_letta.agent.memory_search import MemorySearch, SearchWindow
+from voice_letta.agent.models import EmbeddingConfig, Passage
+from voice_letta.agent.ports import Embedder, MemoryJob
+from voice_letta.errors import ConfigError, ProtocolViolation
+from voice_letta.server.http_admin import parse_body
+from voice_letta.server.keys import STORE
+
+MEMORY_SEARCH = web.AppKey("memory_search", MemorySearch)
+MEMORY_MANAGER = web.AppKey("memory_manager", MemoryManager)
+
+routes = web.RouteTableDef()
+
+
+class EmbedderRegistry:
+    """``EmbedderFactory``: one embedder per embedding config, built on first use (the local model loads lazily).
+
+    ``override`` (tests, a preconfigured adapter) is returned for every config.
+    """
+
+    def __init__(self, override: Embedder | None = None, *, env: Any = os.environ) -> None:
+        self._override = override
+        self._env = env
+        self._cache: dict[tuple[Any, ...], Embedder] = {}
+
+    def for_config(self, config: EmbeddingConfig) -> Embedder:
+        if self._override is not None:
+            return self._override
+        key = (config.provider, config.model, config.dim, config.base_url, config.api_key_env)
+        embedder = self._cache.get(key)
+        if embedder is None:
+            embedder = self._cache[key] = self._build(config)
+        return embedder
+
+    def _build(self, config: EmbeddingConfig) -> Embedder:
+        if config.provider == "local":
+            if config.model != C.LOCAL_EMBED_MODEL or config.dim != C.LOCAL_EMBED_DIM:
+                raise ConfigError(f"the local embedder is {C.LOCAL_EMBED_MODEL} ({C.LOCAL_EMBED_DIM}-d); "
+                                  f"got {config.model} ({config.dim}-d)")
+            from voice_letta.providers.local_embed import LocalEmbedder
+
+            return LocalEmbedder()
+        from voice_letta.providers.openai_embed import OpenAIEmbedder
+
+        key = self._env.get(config.api_key_env or "OPENAI_API_KEY")
+        return OpenAIEmbedder(model=config.model, dim=config.dim, api_key=key, base_url=config.base_url)
+
+    async def aclose(self) -> None:
+        for embedder in self._cache.values():
+            close = getattr(embedder, "aclose", None)
+            if close is not None:
+                await close()
+        self._cache.clear()
+
+
+class PassageCreate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    text: str = Field(min_length=1, max_length=20_000)
+    synopsis: str = Field(default="", max_length=2_000)
+    start_at: float | None = None
+    end_at: float | None = None
+
+
+def passage_json(p: Passage, score: float | None = None) -> dict[str, Any]:
+    data = p.model_dump(mode="json", exclude={"embedding"})
+    if score is not None:
+        data["score"] = round(score, 6)
+    return data
+
+
+def job_json(j: MemoryJob) -> dict[str, Any]:
+    return {
+        "id": j.id, "agent_id": j.agent_id, "kind": j.kind, "status": j.status, "attempts": j.attempts,
+        "through_seq": j.through_seq, "older_from_seq": j.payload.older_from_seq,
+        "older_through_seq": j.payload.older_through_seq, "newer_from_seq": j.payload.newer_from_seq,
+        "newer_through_seq": j.payload.newer_through_seq, "run_after": j.run_after, "created_at": j.created_at,
+        "updated_at": j.updated_at, "error": j.error,
+    }
+
+
+def _int(request: web.Request, name: str, default: int, *, minimum: int = 1, maximum: int = 1000) -> int:
+    raw = request.query.get(name)
+    if raw is None:
+        return default
+    if not raw.lstrip("-").isdigit() or not minimum <= int(raw) <= maximum:
+        raise ProtocolViolation(f"query parameter {name} must be an integer in {minimum}..{maximum}",
+                                code="invalid_request")
+    return int(raw)
+
+
+def _float(request: web.Request, name: str) -> float | None:
+    raw = request.query.get(name)
+    if raw is None or raw == "":
+        return None
+    try:
+        return float(raw)
+    except ValueError as exc:
+        raise ProtocolViolation(f"query parameter {name} must be a number (epoch seconds)",
+                                code="invalid_request") from exc
+
+
+@routes.get("/v1/agents/{agent_id}/archival")
+async def list_passages(request: web.Request) -> web.Response:
+    agent_id = request.match_info["agent_id"]
+    store = request.app[STORE]
+    await store.get_agent(agent_id)
+    passages = await store.list_passages(agent_id, limit=_int(request, "limit", 100),
+                                         offset=_int(request, "offset", 0, minimum=0, maximum=10**9))
+    return web.json_response({"object": "list", "data": [passage_json(p) for p in passages],
+                              "total": await store.count_passages(agent_id)})
+
+
+@routes.get("/v1/agents/{agent_id}/archival/search")
+async def search_passages(request: web.Request) -> web.Response:
+    agent_id = request.match_info["agent_id"]
+    await request.app[STORE].get_agent(agent_id)
+    query = request.query.get("query", "").strip()
+    if not query:
+        raise ProtocolViolation("query parameter query is required", code="invalid_request")
+    search = request.app[MEMORY_SEARCH]
+    window = SearchWindow(_float(request, "start_at"), _float(request, "end_at"))
+    hits = await search.hybrid(agent_id, [query], window, limit=_int(request, "limit", 5, maximum=100),
+                               include_messages=False)
+    return web.json_response({"object": "list",
+                              "data": [passage_json(h.passage, h.score) for h in hits if h.passage is not None],
+                              "keyword_only": search.keyword_only(agent_id)})
+
+
+@routes.post("/v1/agents/{agent_id}/archival")
+async def add_passage(request: web.Request) -> web.Response:
+    agent_id = request.match_info["agent_id"]
+    store = request.app[STORE]
+    agent = await store.get_agent(agent_id)
+    body = await parse_body(request, PassageCreate)
+    search = request.app[MEMORY_SEARCH]
+    now = time.time()
+    passage = Passage(id=ids.passage_id(), agent_id=agent.id, text=body.text, synopsis=body.synopsis,
+                      start_at=body.start_at if body.start_at is not None else now,
+                      end_at=body.end_at if body.end_at is not None else body.start_at or now, created_at=now)
+    embedder = await search.embedder_for(agent_id)
+    if embedder is not None:
+        [vector] = await embedder.embed([f"{body.synopsis}\n{body.text}".strip()])
+        passage = passage.model_copy(update={"embedding": vector, "embedding_model": embedder.model,
+                                             "embedding_dim": embedder.dim})
+    [stored] = await store.insert_passages([passage])
+    search.index_passages(agent_id, [stored])
+    return web.json_response(passage_json(stored), status=201)
+
+
+@routes.delete("/v1/agents/{agent_id}/archival/{passage_id}")
+async def delete_passage(request: web.Request) -> web.Response:
+    agent_id, passage_id = request.match_info["agent_id"], request.match_info["passage_id"]
+    await request.app[STORE].delete_passage(agent_id, passage_id)
+    request.app[MEMORY_SEARCH].forget(agent_id)
+    return web.json_response({"id": passage_id, "deleted": True})
+
+
+@routes.get("/v1/agents/{agent_id}/memory/jobs")
+async def list_jobs(request: web.Request) -> web.Response:
+    agent_id = request.match_info["agent_id"]
+    store = request.app[STORE]
+    await store.get_agent(agent_id)
+    jobs = await store.list_memory_jobs(agent_id, limit=_int(request, "limit", 50))
+    return web.json_response({"object": "list", "data": [job_json(j) for j in jobs]})
