@@ -99,6 +99,10 @@ class VectorIndex:
     end_at: np.ndarray = field(default_factory=lambda: np.zeros(0))
     other_models: int = 0
 
+    def __post_init__(self) -> None:
+        if self.matrix.shape[1] != self.dim:
+            self.matrix = np.zeros((0, self.dim), dtype=np.float32)
+
     @property
     def size(self) -> int:
         return len(self.ids)

@@ -565,7 +565,7 @@ class SqliteStore:
                 if p.embedding is not None:
                     p = p.model_copy(update={"embedding_dim": len(p.embedding)})
                 rows = await db.execute_fetchall(
-                    f"INSERT INTO passages ({R.PASSAGE_COLUMNS}, job_id, chunk_key) VALUES ({_values(width, 1)}) "
+                    f"INSERT INTO passages ({R.PASSAGE_COLUMNS}, job_id, chunk_key) VALUES {_values(width, 1)} "
                     "ON CONFLICT (job_id, chunk_key) DO NOTHING RETURNING id",
                     (*R.passage_params(p), job_id, key),
                 )

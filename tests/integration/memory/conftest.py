@@ -1,0 +1,81 @@
+"""A real server (create_app, real SQLite file, real local embedder) whose agents talk to a fake OpenAI server.
+
+The voice turns and the sleeptime agent's runs share the fake's script: a test scripts the voice reply, then
+the sleeptime tool calls, and waits for the memory job with ``MemoryManager.wait_idle``.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.fakes.openai_server import FakeOpenAIServer, ToolCall
+from tests.integration.agent.conftest import Running, openai_llm, start_server
+from voice_letta import ids
+from voice_letta.agent.memory_manager import MemoryManager
+from voice_letta.agent.models import Message
+from voice_letta.server.http_memory import MEMORY_MANAGER
+
+
+@pytest.fixture
+async def server(tmp_path: Path, fake_openai: FakeOpenAIServer) -> AsyncIterator[Running]:
+    running, runner = await start_server(tmp_path, fake_openai, api_key=None)
+    try:
+        yield running
+    finally:
+        await runner.cleanup()
+
+
+def manager(server: Running) -> MemoryManager:
+    return server.app[MEMORY_MANAGER]
+
+
+async def create_voice_agent(server: Running, *, human: str = "Nothing is known about the user yet.",
+                             limit: int = 5000, max_messages: int = 6, min_messages: int = 5,
+                             **body: Any) -> dict[str, Any]:
+    return await server.create_agent(
+        blocks=[{"label": "persona", "value": "I am a helpful voice assistant."},
+                {"label": "human", "value": human, "limit": limit}],
+        buffer={"max_messages": max_messages, "min_messages": min_messages},
+        sleeptime_llm=openai_llm(server.fake, model="fake-sleeptime"),
+        **body,
+    )
+
+
+async def say(server: Running, agent_id: str, text: str) -> dict[str, Any]:
+    status, data = await server.request("POST", "/v1/chat/completions", json={
+        "model": agent_id, "messages": [{"role": "user", "content": text}]})
+    assert status == 200, data
+    return data
+
+
+async def seed_history(server: Running, agent_id: str, lines: list[str], *, t0: float, step_s: float = 60.0
+                       ) -> list[Message]:
+    """Store earlier conversation lines ("user: ..." / "assistant: ...") said at t0, t0 + step, ..."""
+    rows = []
+    for i, line in enumerate(lines):
+        role, text = line.split(": ", 1)
+        rows.append(Message(id=ids.message_id(), agent_id=agent_id, role=role,  # type: ignore[arg-type]
+                            content=text, created_at=t0 + i * step_s))
+    return await server.store.append_messages(rows)
+
+
+def store_call(*chunks: tuple[int, int, str]) -> ToolCall:
+    return ToolCall("store_memories", json.dumps(
+        {"chunks": [{"start_index": s, "end_index": e, "context": c} for s, e, c in chunks]}))
+
+
+def rethink_call(text: str) -> ToolCall:
+    return ToolCall("rethink_user_memory", json.dumps({"new_memory": text}))
+
+
+def finish_call() -> ToolCall:
+    return ToolCall("finish_rethinking_memory", "{}")
+
+
+def sleeptime_requests(fake: FakeOpenAIServer) -> list[dict[str, Any]]:
+    return [r for r in fake.requests if r.get("model") == "fake-sleeptime"]
