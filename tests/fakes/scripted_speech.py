@@ -22,8 +22,9 @@ from voice_letta.agent.ports import SpeechChunk, Transcript
 
 class ScriptedSTT:
     def __init__(self, texts: list[str] | Callable[[bytes, int], str] | None = None, *, default: str = "hello",
-                 delay_s: float = 0.0) -> None:
+                 delay_s: float = 0.0, min_audio_ms: float = 0.0) -> None:
         self._texts = texts if callable(texts) else list(texts or [])
+        self.min_audio_ms = min_audio_ms  # shorter audio (e.g. an early partial) transcribes to ""
         self.default = default
         self.delay_s = delay_s
         self.calls: list[tuple[int, int]] = []  # (bytes, sample rate) of each request
@@ -33,7 +34,9 @@ class ScriptedSTT:
         self.calls.append((len(pcm16), sample_rate_hz))
         if self.delay_s:
             await asyncio.sleep(self.delay_s)
-        if callable(self._texts):
+        if len(pcm16) / 2 * 1000 / sample_rate_hz < self.min_audio_ms:
+            text = ""
+        elif callable(self._texts):
             text = self._texts(pcm16, sample_rate_hz)
         else:
             text = self._texts.pop(0) if self._texts else self.default

@@ -368,6 +368,7 @@ class VoiceSession:
                         speculative[0].cancel()  # the user went on talking: that guess is stale
                         speculative = None
                     if (speculative is None and s.speculative_stt and pipe.mode == "server_vad"
+                            and (self._utt_barged or not self._utt_in_response)
                             and pipe.trailing_silence_ms >= SPECULATE_AFTER_MS
                             and s.vad.silence_ms >= SPECULATE_AFTER_MS + 100 and self.speech.stt is not None):
                         speculative = (self._spawn(self._safe_transcribe(pipe.detector.interim_pcm())),
