@@ -1,0 +1,56 @@
+"""The streaming sentence splitter: exact slices, early first segment, no cuts in numbers or titles."""
+
+from __future__ import annotations
+
+from voice_letta.session.sentences import SentenceSplitter
+
+
+def split(deltas: list[str], **kw: int) -> list[str]:
+    sp = SentenceSplitter(**kw)
+    out: list[str] = []
+    for d in deltas:
+        out += sp.feed(d)
+    return out + sp.flush()
+
+
+def test_segments_are_exact_slices_of_the_stream() -> None:
+    text = "Hello there, my friend. It costs 3.50 dollars today! Dr. Smith agrees? Yes. Bye now."
+    deltas = [text[i:i + 3] for i in range(0, len(text), 3)]
+    segs = split(deltas)
+    assert "".join(segs) == text
+    assert segs[0].startswith("Hello there")
+    assert any("3.50" in s for s in segs) and not any(s.rstrip().endswith("3.") for s in segs)
+    assert not any(s.rstrip().endswith("Dr.") for s in segs)
+
+
+def test_sentence_is_emitted_as_soon_as_the_next_space_arrives() -> None:
+    sp = SentenceSplitter()
+    assert sp.feed("The lights are off now.") == []
+    assert sp.feed(" And") == ["The lights are off now. "]
+    assert sp.flush() == ["And"]
+
+
+def test_first_segment_may_end_at_a_clause() -> None:
+    sp = SentenceSplitter(first_min_chars=20)
+    assert sp.feed("Well, that is a long story to tell, ") == ["Well, that is a long story to tell, "]
+    # later segments wait for a full stop
+    assert sp.feed("and it goes on, and on, ") == []
+
+
+def test_short_fragments_are_joined() -> None:
+    segs = split(["Ok. ", "Sure. ", "That is a complete sentence. "])
+    assert segs == ["Ok. Sure. That is a complete sentence. "]  # "Ok. Sure." alone is under min_chars
+
+
+def test_long_run_on_text_is_cut() -> None:
+    text = "word " * 100
+    segs = split([text], max_chars=60)
+    assert all(len(s) <= 61 for s in segs) and "".join(segs) == text
+
+
+def test_flush_if_terminal_for_fillers() -> None:
+    sp = SentenceSplitter()
+    sp.feed("Let me check")
+    assert sp.flush_if_terminal() == []
+    sp.feed(" my notes.")
+    assert sp.flush_if_terminal() == ["Let me check my notes."]
