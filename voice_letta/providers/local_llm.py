@@ -106,12 +106,14 @@ def _load_sync(path: Path) -> _LoadedModel:
         if not path.is_file():
             raise ConfigError(f"{path} is missing: {_INSTALL_HINT}")
         try:
-            llm = llama_cpp.Llama(str(path), n_ctx=0, n_threads=N_THREADS, n_threads_batch=N_THREADS,
-                                  verbose=False)  # n_ctx=0: the training context
+            llm = llama_cpp.Llama(
+                str(path), n_ctx=0, n_threads=N_THREADS, n_threads_batch=N_THREADS, verbose=False
+            )  # n_ctx=0: the training context
             if llm.n_ctx() > MAX_CTX_TOKENS:
                 llm.close()
-                llm = llama_cpp.Llama(str(path), n_ctx=MAX_CTX_TOKENS, n_threads=N_THREADS,
-                                      n_threads_batch=N_THREADS, verbose=False)
+                llm = llama_cpp.Llama(
+                    str(path), n_ctx=MAX_CTX_TOKENS, n_threads=N_THREADS, n_threads_batch=N_THREADS, verbose=False
+                )
             im_start = llm.tokenize(b"<|im_start|>", add_bos=False, special=True)
             im_end = llm.tokenize(b"<|im_end|>", add_bos=False, special=True)
         except Exception as e:
@@ -345,7 +347,7 @@ def _prompt_tokens(model: _LoadedModel, plan: _Plan, budget: int) -> list[int]:
             continue
         longest = max(msgs, key=lambda m: len(m[1]))  # only system + last left: cut the longest one
         keep = max(0, len(longest[1]) - (size() - budget))
-        longest[1] = longest[1][:keep] if longest[0] == "system" else longest[1][len(longest[1]) - keep:]
+        longest[1] = longest[1][:keep] if longest[0] == "system" else longest[1][len(longest[1]) - keep :]
         if keep == 0 and size() > budget:
             raise ProviderBadRequest("the prompt does not fit the local model's context")
     if dropped:
@@ -362,7 +364,9 @@ def _prompt_tokens(model: _LoadedModel, plan: _Plan, budget: int) -> list[int]:
 
 
 def _run(
-    model: _LoadedModel, plan: _Plan, emit: Callable[[ChatDelta | BaseException | None], None],
+    model: _LoadedModel,
+    plan: _Plan,
+    emit: Callable[[ChatDelta | BaseException | None], None],
     cancel: threading.Event,
 ) -> None:
     try:
@@ -380,7 +384,9 @@ def _run(
 
 
 def _generate(
-    model: _LoadedModel, plan: _Plan, emit: Callable[[ChatDelta | BaseException | None], None],
+    model: _LoadedModel,
+    plan: _Plan,
+    emit: Callable[[ChatDelta | BaseException | None], None],
     cancel: threading.Event,
 ) -> None:
     import llama_cpp
@@ -423,8 +429,9 @@ def _generate(
         finish = "tool_calls"
     elif isinstance(out, _EnvelopeParser) and not out.done:
         finish = "length"
-    usage = Usage(prompt_tokens=len(tokens), completion_tokens=n_out, total_tokens=len(tokens) + n_out,
-                  cached_tokens=cached)
+    usage = Usage(
+        prompt_tokens=len(tokens), completion_tokens=n_out, total_tokens=len(tokens) + n_out, cached_tokens=cached
+    )
     emit(ChatDelta(finish_reason=finish, usage=usage))
 
 
@@ -443,7 +450,7 @@ def _prefill(llm: Llama, tokens: list[int], cancel: threading.Event) -> int | No
         for start in range(cached, len(tokens) - 1, PREFILL_CHUNK_TOKENS):
             if cancel.is_set():
                 return None
-            llm.eval(tokens[start:min(start + PREFILL_CHUNK_TOKENS, len(tokens) - 1)])
+            llm.eval(tokens[start : min(start + PREFILL_CHUNK_TOKENS, len(tokens) - 1)])
     return cached
 
 
@@ -465,7 +472,7 @@ class _StopFilter:
             text, self._pending = self._pending[: min(hits)], ""
             return [ChatDelta(content=text)] if text else []
         hold = max((n for s in self._stops for n in range(1, len(s)) if self._pending.endswith(s[:n])), default=0)
-        text, self._pending = self._pending[: len(self._pending) - hold], self._pending[len(self._pending) - hold:]
+        text, self._pending = self._pending[: len(self._pending) - hold], self._pending[len(self._pending) - hold :]
         return [ChatDelta(content=text)] if text else []
 
     def flush(self) -> list[ChatDelta]:
@@ -507,9 +514,9 @@ class _EnvelopeParser:
                 out.append(ChatDelta(content=chars))
             elif self._state == "name" and (m := _NAME.match(self._buf, self._pos)):
                 self._pos, self._state = m.end(), "arguments_key"
-                out.append(ChatDelta(tool_calls=(
-                    ToolCallDelta(index=0, id=tool_call_id(), name=json.loads(m.group(1))),
-                )))
+                out.append(
+                    ChatDelta(tool_calls=(ToolCallDelta(index=0, id=tool_call_id(), name=json.loads(m.group(1))),))
+                )
             elif self._state == "arguments_key" and (m := _ARGUMENTS.match(self._buf, self._pos)):
                 self._pos, self._state = m.end(), "arguments"
             elif self._state == "arguments" and (fragment := self._argument_chars()):
@@ -582,4 +589,3 @@ class _EnvelopeParser:
 
 
 __all__ = ["LocalChatModel", "local_model_path", "preload"]
-
