@@ -182,8 +182,10 @@ class VoiceSession:
         metrics: MetricsSink | None = None,
         agent_id: str | None = None,
         session_id: str | None = None,
+        output_lead_ms: float = 80.0,  # audio sent ahead of real time (the Twilio bridge asks for 60)
     ) -> None:
         self.transport = transport
+        self.output_lead_ms = output_lead_ms
         self.agent = agent
         self.speech = speech
         self.resolve_agent = resolve_agent
@@ -203,7 +205,8 @@ class VoiceSession:
 
     # -- lifecycle --------------------------------------------------------------------------------------
     async def run(self, *, initial_errors: tuple[VoiceLettaError, ...] = ()) -> None:
-        self.out = Outbound(self.transport.send_text, self.transport.send_bytes, self.settings.output_rate_hz)
+        self.out = Outbound(self.transport.send_text, self.transport.send_bytes, self.settings.output_rate_hz,
+                            lead_ms=self.output_lead_ms)
         limits = {"max_audio_frame_bytes": W.MAX_AUDIO_FRAME_BYTES, "max_text_frame_bytes": W.MAX_TEXT_FRAME_BYTES,
                   "max_input_text_chars": W.MAX_INPUT_TEXT_CHARS}
         self._send(W.SessionCreated(session_id=self.id, session=self.settings.state(), limits=limits))
