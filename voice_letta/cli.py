@@ -35,7 +35,8 @@ def cmd_serve(args: argparse.Namespace) -> int:
 
     cfg = C.ServerConfig(host=args.host, port=args.port,
                          db_path=Path(args.db) if args.db else C.default_db_path(),
-                         preload_local_models=not args.no_preload)
+                         preload_local_models=not args.no_preload,
+                         create_default_agent=not args.no_default_agent)
     if cfg.api_key is None and args.host not in ("127.0.0.1", "localhost", "::1"):
         logging.warning("serving on %s without an API key: set %s", args.host, C.API_KEY_ENV)
     print(f"voice-letta listening on http://{cfg.host}:{cfg.port} (database {cfg.db_path})", flush=True)
@@ -148,6 +149,8 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--port", type=int, default=C.DEFAULT_PORT)
     serve.add_argument("--db", help=f"SQLite file (default ${C.DB_ENV} or ~/.voice-letta/voice-letta.db)")
     serve.add_argument("--no-preload", action="store_true", help="load local models on first use")
+    serve.add_argument("--no-default-agent", action="store_true",
+                       help="don't create the 'assistant' agent on an empty database")
     serve.set_defaults(func=cmd_serve)
 
     def client_flags(p: argparse.ArgumentParser) -> None:

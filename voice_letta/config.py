@@ -85,5 +85,7 @@ class ServerConfig(BaseModel):
     web_client_dir: Path | None = None
     # Embedded local model preloaded at start so the first turn is not slow; tests turn it off.
     preload_local_models: bool = False
+    # `voice-letta serve` creates an agent named "assistant" on an empty database so the page works at once.
+    create_default_agent: bool = False
     # Run custom tools in the sandbox process (started with the server); off only in tests that need no tools.
     enable_sandbox: bool = True

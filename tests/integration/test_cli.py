@@ -38,6 +38,7 @@ async def served(tmp_path: Path) -> AsyncIterator[tuple[str, dict[str, str]]]:
            "VOICE_LETTA_URL": f"http://127.0.0.1:{port}"}
     proc = await asyncio.create_subprocess_exec(
         *CLI, "serve", "--host", "127.0.0.1", "--port", str(port), "--db", str(tmp_path / "cli.db"), "--no-preload",
+        "--no-default-agent",
         env=env, stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.DEVNULL)
     try:
         async with aiohttp.ClientSession() as s:

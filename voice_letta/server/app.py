@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 import weakref
@@ -165,7 +166,7 @@ def create_app(config: ServerConfig, overrides: Overrides | None = None) -> web.
         for ws in list(app[LIVE_SOCKETS]):
             await ws.close(code=WSCloseCode.GOING_AWAY, message=b"server shutdown")
 
-    app.cleanup_ctx.extend([store_ctx, tools_ctx, agent_ctx])
+    app.cleanup_ctx.extend([store_ctx, tools_ctx, agent_ctx, _bootstrap_ctx])
     app.on_shutdown.append(close_sockets)
     app.router.add_routes(http_openai.routes)
     app.router.add_routes(http_admin.routes)
@@ -198,3 +199,27 @@ def _add_voice_sessions(app: web.Application, config: ServerConfig, ov: Override
     app.cleanup_ctx.append(speech_ctx)
     app.router.add_routes(ws_native.routes)
 # --- end voice sessions ---------------------------------------------------------------------------------
+
+
+async def _bootstrap_ctx(app: web.Application) -> AsyncIterator[None]:
+    """First-run conveniences for ``voice-letta serve``: a default agent, and the local LLM warmed up."""
+    config = app[CONFIG]
+    if config.create_default_agent and not await app[STORE].list_agents():
+        from voice_letta.agent.service import AgentCreate
+
+        agent = await app[AGENTS].create(AgentCreate(name="assistant"))
+        log.info("created the default agent %s (embedded local model)", agent.id)
+    warm: asyncio.Task[None] | None = None
+    if config.preload_local_models and app[OVERRIDES].models is None:
+        from voice_letta.providers.local_llm import preload
+
+        async def preload_llm() -> None:
+            try:
+                await preload()
+            except Exception as exc:  # a missing optional extra must not stop the server
+                log.warning("could not preload the local LLM: %s", exc)
+
+        warm = asyncio.create_task(preload_llm())
+    yield
+    if warm is not None and not warm.done():
+        warm.cancel()

@@ -143,3 +143,15 @@ async def test_anthropic_agent_runs_a_tool_round_trip(anthropic_server: Any) -> 
     assert last["role"] == "user" and last["content"][0]["type"] == "tool_result"
     rows = await server.store.list_messages(agent["id"])
     assert [m.role for m in rows] == ["user", "assistant", "tool", "assistant"]
+
+
+async def test_serve_creates_a_default_agent_on_an_empty_database(tmp_path: Path,
+                                                                  fake_openai: FakeOpenAIServer) -> None:
+    for _ in range(2):  # a restart does not add a second one
+        running, runner = await start_server(tmp_path, fake_openai, api_key=None, create_default_agent=True)
+        try:
+            status, listed = await running.request("GET", "/v1/agents")
+            assert status == 200 and [a["name"] for a in listed["data"]] == ["assistant"]
+            assert listed["data"][0]["llm"]["provider"] == "local"
+        finally:
+            await runner.cleanup()
