@@ -22,9 +22,9 @@ _FILLER_DESCRIPTION = (
 
 def add_pre_exec_msg(parameters: dict[str, Any], description: str = _FILLER_DESCRIPTION) -> dict[str, Any]:
     """Return a copy of an object schema whose first property and first required item is pre_exec_msg."""
-    schema = copy.deepcopy(parameters) if parameters else {"type": "object", "properties": {}}
+    schema: dict[str, Any] = copy.deepcopy(parameters) if parameters else {"type": "object", "properties": {}}
     schema.setdefault("type", "object")
-    props = schema.get("properties") or {}
+    props: dict[str, Any] = dict(schema.get("properties") or {})
     props.pop(PRE_EXEC_MSG, None)
     schema["properties"] = {PRE_EXEC_MSG: {"type": "string", "description": description}, **props}
     required = [r for r in schema.get("required", []) if r != PRE_EXEC_MSG]
