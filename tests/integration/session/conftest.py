@@ -53,9 +53,15 @@ class VoiceServer:
 
 
 async def start_voice_server(tmp_path: Path, fake: FakeOpenAIServer, *, stt: SpeechToText | None = None,
-                             tts: TextToSpeech | None = None, **config: Any) -> VoiceServer:
+                             tts: TextToSpeech | None = None, local_llm: bool = False, **config: Any) -> VoiceServer:
     cfg = ServerConfig(db_path=tmp_path / "voice.db", api_key=None, **config)
-    registry = ProviderRegistry(env=FAKE_ENV, retry_base_delay_s=0.01, retry_max_delay_s=0.02)
+    local_factory = None
+    if local_llm:
+        from voice_letta.providers.local_llm import LocalChatModel
+
+        local_factory = LocalChatModel
+    registry = ProviderRegistry(env=FAKE_ENV, retry_base_delay_s=0.01, retry_max_delay_s=0.02,
+                                local_factory=local_factory)
     stt = stt if stt is not None else ScriptedSTT()
     tts = tts if tts is not None else ScriptedTTS()
     app = create_app(cfg, Overrides(models=registry, stt=stt, tts=tts))
