@@ -1,0 +1,102 @@
+// REST calls (docs/http.md) with the optional API key, and WebSocket URLs with a short-lived token.
+
+const KEY_STORAGE = "voiceLetta.apiKey";
+
+export class ApiError extends Error {
+  constructor(status, code, message) {
+    super(message);
+    this.status = status; // 0 when the server could not be reached
+    this.code = code;
+  }
+  get unreachable() {
+    return this.status === 0;
+  }
+  get unauthorized() {
+    return this.status === 401;
+  }
+}
+
+export class Api {
+  constructor(origin = window.location.origin) {
+    this.origin = origin;
+    this.key = "";
+    try {
+      this.key = window.localStorage.getItem(KEY_STORAGE) || "";
+    } catch (_) {
+      /* storage disabled */
+    }
+  }
+
+  setKey(key) {
+    this.key = (key || "").trim();
+    try {
+      if (this.key) window.localStorage.setItem(KEY_STORAGE, this.key);
+      else window.localStorage.removeItem(KEY_STORAGE);
+    } catch (_) {
+      /* storage disabled */
+    }
+  }
+
+  async request(method, path, body) {
+    const headers = { Accept: "application/json" };
+    if (this.key) headers.Authorization = `Bearer ${this.key}`;
+    if (body !== undefined) headers["Content-Type"] = "application/json";
+    let res;
+    try {
+      res = await fetch(this.origin + path, {
+        method,
+        headers,
+        body: body === undefined ? undefined : JSON.stringify(body),
+        cache: "no-store",
+      });
+    } catch (err) {
+      throw new ApiError(0, "unreachable", "The server cannot be reached.");
+    }
+    let data = null;
+    try {
+      data = await res.json();
+    } catch (_) {
+      /* not JSON */
+    }
+    if (!res.ok) {
+      const e = (data && data.error) || {};
+      throw new ApiError(res.status, e.code || `http_${res.status}`, e.message || `${res.status} ${res.statusText}`);
+    }
+    return data;
+  }
+
+  async health() {
+    try {
+      const res = await fetch(`${this.origin}/health`, { cache: "no-store" });
+      return res.ok;
+    } catch (_) {
+      return false;
+    }
+  }
+
+  async listAgents() {
+    const data = await this.request("GET", "/v1/agents");
+    return (data && data.data) || [];
+  }
+
+  createAgent(name) {
+    return this.request("POST", "/v1/agents", { name });
+  }
+
+  async blocks(agentId) {
+    const data = await this.request("GET", `/v1/agents/${encodeURIComponent(agentId)}/blocks`);
+    return Array.isArray(data) ? data : (data && data.data) || []; // {"object": "list", "data": [...]}
+  }
+
+  /** The voice WebSocket URL for an agent; with an API key, a fresh token (valid for a minute) is added. */
+  async voiceUrl(agentId) {
+    const url = new URL("/v1/voice", this.origin);
+    url.protocol = url.protocol === "https:" ? "wss:" : "ws:";
+    url.searchParams.set("agent", agentId);
+    if (this.key) {
+      const { token } = await this.request("POST", "/v1/tokens");
+      url.searchParams.set("token", token);
+    }
+    return url.toString();
+  }
+}
