@@ -361,12 +361,13 @@ class VoiceSession:
             now = loop.time()
             if isinstance(item, bytes):
                 started = time.perf_counter()
+                voiced_before = pipe.voiced_frames
                 events = pipe.feed(item, now)
                 self._frames += 1
                 if self._frames % 16 == 0:
                     self.metrics.observe(FRAME_SECONDS, time.perf_counter() - started)
                 if pipe.detector.speaking:
-                    self._check_barge_in(pipe, now, len(item))
+                    self._check_barge_in(pipe, now, pipe.voiced_frames - voiced_before)
                     if speculative is not None and pipe.voiced_frames != speculative[1]:
                         speculative[0].cancel()  # the user went on talking: that guess is stale
                         speculative = None
@@ -430,7 +431,7 @@ class VoiceSession:
                                                   code="stt_overloaded"))
         return speculative
 
-    def _check_barge_in(self, pipe: InputPipeline, now: float, n_bytes: int) -> None:
+    def _check_barge_in(self, pipe: InputPipeline, now: float, voiced_frames: int) -> None:
         """Count strongly voiced audio of an utterance that started over the agent; cut the agent at the limit."""
         if not self._utt_in_response or self._utt_barged or pipe.mode != "server_vad":
             return
@@ -446,8 +447,9 @@ class VoiceSession:
             if too_soon or too_quiet or unsure:
                 strong = False
         if strong:
-            # ms of input audio in this chunk (at most what was framed)
-            self._utt_barge_ms += max(FRAME_MS, round(n_bytes / 2 * 1000 / pipe.in_rate_hz))
+            # ms of voiced frames this chunk produced: the input resampler may release frames in bursts
+            # (soxr MQ at 8 kHz: ~100 ms at a time), so count frames, not input chunks
+            self._utt_barge_ms += FRAME_MS * max(1, voiced_frames)
         if (s.barge_in and resp is not None and not resp.done and self._utt_barge_ms >= s.barge_in_min_ms):
             self._utt_barged = True
             with contextlib.suppress(asyncio.QueueFull):
