@@ -254,31 +254,14 @@ class MemorySearch:
         queries = list(dict.fromkeys(q.strip() for q in queries if q.strip()))[:MAX_QUERIES]
         if not queries:
             return []
-        ranked: list[list[tuple[str, str]]] = []  # lists of ("p"|"m", id), best first
         messages: dict[str, MessageHit] = {}
         passages: dict[str, Passage] = {}
         embedder = await self.embedder_for(agent_id)
-        if embedder is not None:
-            index = await self._index(agent_id, embedder)
-            if index.size:
-                vectors = await self._embed_queries(embedder, queries)
-                if index.size * index.dim > THREAD_THRESHOLD_VALUES:
-                    per_query = await asyncio.to_thread(index.search, vectors, window, CANDIDATES)
-                else:
-                    per_query = index.search(vectors, window, CANDIDATES)
-                ranked += [[("p", pid) for pid, _ in hits] for hits in per_query]
-        for query in queries:
-            phits = await self._store.search_passages_text(
-                agent_id, query, start_at=window.start_at, end_at=window.end_at, limit=CANDIDATES)
-            for ph in phits:
-                passages[ph.passage.id] = ph.passage
-            ranked.append([("p", ph.passage.id) for ph in phits])
-            if include_messages:
-                mhits = await self._store.search_messages(
-                    agent_id, query, start_at=window.start_at, end_at=window.end_at, limit=CANDIDATES)
-                for mh in mhits:
-                    messages[mh.message.id] = mh
-                ranked.append([("m", mh.message.id) for mh in mhits])
+        # The vector search (numpy, in a thread when large) overlaps the FTS queries (on the store's thread).
+        vector_task = self._vector_rankings(agent_id, embedder, queries, window)
+        keyword_task = self._keyword_rankings(agent_id, queries, window, include_messages, passages, messages)
+        vector_ranked, keyword_ranked = await asyncio.gather(vector_task, keyword_task)
+        ranked = vector_ranked + keyword_ranked  # lists of ("p"|"m", id), best first
         fused: dict[tuple[str, str], float] = defaultdict(float)
         for ranking in ranked:
             for rank, key in enumerate(ranking):
@@ -301,6 +284,40 @@ class MemorySearch:
                     continue  # already inside an archived passage we return
                 hits.append(Hit(fused[(kind, key_id)], message=messages[key_id]))
         return hits
+
+    async def _vector_rankings(
+        self, agent_id: str, embedder: Embedder | None, queries: list[str], window: SearchWindow
+    ) -> list[list[tuple[str, str]]]:
+        if embedder is None:
+            return []
+        index = await self._index(agent_id, embedder)
+        if not index.size:
+            return []
+        vectors = await self._embed_queries(embedder, queries)
+        if index.size * index.dim > THREAD_THRESHOLD_VALUES:
+            per_query = await asyncio.to_thread(index.search, vectors, window, CANDIDATES)
+        else:
+            per_query = index.search(vectors, window, CANDIDATES)
+        return [[("p", pid) for pid, _ in hits] for hits in per_query]
+
+    async def _keyword_rankings(
+        self, agent_id: str, queries: list[str], window: SearchWindow, include_messages: bool,
+        passages: dict[str, Passage], messages: dict[str, MessageHit],
+    ) -> list[list[tuple[str, str]]]:
+        ranked: list[list[tuple[str, str]]] = []
+        for query in queries:
+            phits = await self._store.search_passages_text(
+                agent_id, query, start_at=window.start_at, end_at=window.end_at, limit=CANDIDATES)
+            for ph in phits:
+                passages[ph.passage.id] = ph.passage
+            ranked.append([("p", ph.passage.id) for ph in phits])
+            if include_messages:
+                mhits = await self._store.search_messages(
+                    agent_id, query, start_at=window.start_at, end_at=window.end_at, limit=CANDIDATES)
+                for mh in mhits:
+                    messages[mh.message.id] = mh
+                ranked.append([("m", mh.message.id) for mh in mhits])
+        return ranked
 
     async def search(
         self, agent_id: str, utterance: str, arguments: dict[str, Any], *, now: float | None = None

@@ -39,11 +39,11 @@ async def test_add_list_search_and_delete_passages(server: Running) -> None:
     assert status == 200 and deleted == {"id": created[0]["id"], "deleted": True}
     status, found = await server.request("GET", f"{base}/search", params={"query": "corgi Biscuit"})
     assert all(p["id"] != created[0]["id"] for p in found["data"])
-    status, again = await server.request("DELETE", f"{base}/{created[0]['id']}")
+    status, _again = await server.request("DELETE", f"{base}/{created[0]['id']}")
     assert status == 404
-    status, bad = await server.request("GET", f"{base}/search")
+    status, _bad = await server.request("GET", f"{base}/search")
     assert status == 400
-    status, bad = await server.request("POST", base, json={"synopsis": "no text"})
+    status, _bad = await server.request("POST", base, json={"synopsis": "no text"})
     assert status == 400
 
 
@@ -62,7 +62,8 @@ async def test_time_window_selects_by_when_the_words_were_said(server: Running) 
     assert embedder is not None
     vectors = await embedder.embed([f"{p.synopsis}\n{p.text}" for p in (old, recent)])
     await server.store.insert_passages([
-        p.model_copy(update={"embedding": v, "embedding_model": embedder.model}) for p, v in zip((old, recent), vectors)])
+        p.model_copy(update={"embedding": v, "embedding_model": embedder.model})
+        for p, v in zip((old, recent), vectors, strict=True)])
     # An evicted message said two days ago, and one still in context.
     [said, _] = await seed_history(server, agent["id"], ["user: Running hurts my knee lately.",
                                                          "assistant: Sorry to hear."], t0=now - 2 * DAY)

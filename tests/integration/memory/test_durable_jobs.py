@@ -108,7 +108,7 @@ async def test_job_interrupted_by_sigkill_completes_once_after_restart(
             "model": agent_id, "messages": [{"role": "user", "content": text}]})
         assert status == 200, body
     async with asyncio.timeout(30):
-        while len(sleeptime_requests(fake_openai)) < 2:
+        while len(sleeptime_requests(fake_openai)) < 2:  # noqa: ASYNC110
             await asyncio.sleep(0.05)
     [job] = await jobs_of(proc, agent_id)
     assert (job["status"], job["attempts"]) == ("running", 1)
@@ -122,7 +122,7 @@ async def test_job_interrupted_by_sigkill_completes_once_after_restart(
                        [rethink_call("Name: Ada. Keeps bees. Learning Portuguese.")], [finish_call()])
     await proc.start()
     async with asyncio.timeout(30):
-        while (await jobs_of(proc, agent_id))[0]["status"] != "done":
+        while (await jobs_of(proc, agent_id))[0]["status"] != "done":  # noqa: ASYNC110
             await asyncio.sleep(0.1)
     [job] = await jobs_of(proc, agent_id)
     assert (job["status"], job["attempts"], job["error"]) == ("done", 2, None)

@@ -32,8 +32,8 @@ EARLIER = [
 async def test_eviction_hands_lines_to_sleeptime_which_archives_them_and_rewrites_the_block(server: Running) -> None:
     agent = await create_voice_agent(server)
     t0 = time.time() - 3 * 86400
-    seeded = await seed_history(server, agent["id"], EARLIER + [
-        "user: What's the weather like?", "assistant: Sunny and mild."], t0=t0)
+    seeded = await seed_history(
+        server, agent["id"], [*EARLIER, "user: What's the weather like?", "assistant: Sunny and mild."], t0=t0)
     server.fake.script(
         [Text("Sure, here's one.")],  # the voice turn
         [store_call((0, 1, "The user is Sam and lives in Portland."),
@@ -80,7 +80,7 @@ async def test_eviction_hands_lines_to_sleeptime_which_archives_them_and_rewrite
 
 async def test_rule_breaking_calls_get_hints_and_the_run_recovers(server: Running) -> None:
     agent = await create_voice_agent(server, limit=60)
-    await seed_history(server, agent["id"], EARLIER + ["user: Thanks.", "assistant: Anytime."],
+    await seed_history(server, agent["id"], [*EARLIER, "user: Thanks.", "assistant: Anytime."],
                        t0=time.time() - 600)
     server.fake.script(
         [Text("Okay.")],
@@ -107,15 +107,15 @@ async def test_rule_breaking_calls_get_hints_and_the_run_recovers(server: Runnin
     assert "Stored 1 memories" in last_feedback(4)
     assert "holds at most 60" in last_feedback(5) and "Shorten it" in last_feedback(5)
     assert requests[0]["tool_choice"] == {"type": "function", "function": {"name": "store_memories"}}
-    status, block = await server.request("GET", f"/v1/agents/{agent['id']}/blocks/human")
+    _status, block = await server.request("GET", f"/v1/agents/{agent['id']}/blocks/human")
     assert block["value"] == "Sam; Portland; peanut allergy."
-    status, listed = await server.request("GET", f"/v1/agents/{agent['id']}/archival")
+    _status, listed = await server.request("GET", f"/v1/agents/{agent['id']}/archival")
     assert listed["total"] == 1
 
 
 async def test_a_concurrent_block_edit_is_merged_not_lost(server: Running) -> None:
     agent = await create_voice_agent(server, human="Name: Sam.")
-    await seed_history(server, agent["id"], EARLIER + ["user: Thanks.", "assistant: Anytime."],
+    await seed_history(server, agent["id"], [*EARLIER, "user: Thanks.", "assistant: Anytime."],
                        t0=time.time() - 600)
     server.fake.script(
         [Text("Okay.")],
@@ -126,7 +126,7 @@ async def test_a_concurrent_block_edit_is_merged_not_lost(server: Running) -> No
     )
     await say(server, agent["id"], "Okay then.")
     async with asyncio.timeout(10):
-        while len(sleeptime_requests(server.fake)) < 2:
+        while len(sleeptime_requests(server.fake)) < 2:  # noqa: ASYNC110
             await asyncio.sleep(0.01)
     # The user edits the block while the sleeptime model is still thinking about its rewrite.
     status, edited = await server.request("PATCH", f"/v1/agents/{agent['id']}/blocks/human",

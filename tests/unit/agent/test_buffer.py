@@ -98,7 +98,7 @@ def test_fallback_cut_never_orphans_a_tool_result() -> None:
     plan = plan_eviction(msgs, buffer(5, 4))  # target cut at index 6: the tool result
     assert plan is not None
     assert plan.kept[0].role != "tool"
-    assert all(not (m.role == "tool") for m in plan.kept[:1])
+    assert all(m.role != "tool" for m in plan.kept[:1])
     evicted_ids = {m.id for m in plan.evicted}
     assert ("m5" in evicted_ids) == ("m6" in evicted_ids)
 

@@ -1,0 +1,292 @@
+"""Memory benchmarks: search_memory latency, voice turns next to sleeptime jobs, recall quality.
+
+    .venv/bin/python bench/memory_search.py --search [--sizes 1000,10000,100000] [--queries 50]
+    .venv/bin/python bench/memory_search.py --turns [--turns-n 40]
+    .venv/bin/python bench/memory_search.py --recall
+    .venv/bin/python bench/memory_search.py --all
+
+--search  fills a fresh SQLite file with N passages (random unit vectors standing in for MiniLM vectors, and
+          random words for BM25), then times ``MemorySearch.search`` end to end with the real local embedder:
+          query embedding + vector top-k + FTS over passages and messages + fusion + formatting. Every query is
+          distinct, so the query-embedding cache never hits. Also prints the parts (embedding, dot product).
+--turns   runs the real app in-process against fake OpenAI servers and times voice turns (POST
+          /v1/chat/completions, non-streaming, to the end of the reply) alone and while another agent's
+          sleeptime jobs run (each job: 3 LLM calls of 200 ms, 4 passages embedded with MiniLM, a block CAS).
+--recall  archives the committed recall set (bench/recall_set.json) and asks each question through the hybrid
+          search; prints the top-3 hit rate (and vector-only / keyword-only for comparison).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import random
+import sqlite3
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from voice_letta import ids  # noqa: E402
+from voice_letta.agent.memory_search import MemorySearch, SearchWindow  # noqa: E402
+from voice_letta.agent.models import AgentState, Passage  # noqa: E402
+from voice_letta.agent.ports import NewBlock  # noqa: E402
+from voice_letta.providers.local_embed import LocalEmbedder, load_model  # noqa: E402
+from voice_letta.store import open_store  # noqa: E402
+
+WORDS = [
+    "coffee", "bike", "garden", "sister", "lisbon", "marathon", "chess", "piano", "ramen", "tokyo", "budget",
+    "rent", "doctor", "knee", "vegan", "birthday", "wedding", "flight", "train", "dog", "cat", "tutor", "spanish",
+    "japanese", "guitar", "jazz", "hiking", "camping", "beach", "salary", "promotion", "manager", "project",
+    "deadline", "kitchen", "recipe", "cake", "bakery", "podcast", "novel", "author",
+]
+
+
+# A Zipf-distributed vocabulary of pseudo-words, so BM25 match sets look like real text (a few very common
+# content words, a long tail of rare ones) instead of every passage containing every query word.
+_rng_words = random.Random(1)
+VOCAB = WORDS + ["".join(_rng_words.choices("bcdfghklmnprstvz", k=2) + _rng_words.choices("aeiou", k=1)
+                         + _rng_words.choices("bcdfghklmnprstvz", k=2) + _rng_words.choices("aeiou", k=1))
+                 for _ in range(20_000)]
+_ZIPF = [1.0 / (rank + 1) for rank in range(len(VOCAB))]
+
+
+def zipf_words(k: int) -> list[str]:
+    return random.choices(VOCAB, weights=_ZIPF, k=k)
+
+
+def pct(values: list[float], p: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, round(p / 100 * (len(ordered) - 1)))]
+
+
+def fmt(values: list[float]) -> str:
+    return f"p50 {pct(values, 50):7.2f} ms  p99 {pct(values, 99):7.2f} ms  (n={len(values)})"
+
+
+async def _new_agent(store: Any) -> AgentState:
+    agent = AgentState(id=ids.agent_id(), name="bench")
+    return await store.create_agent(agent, [NewBlock(label="human", value="")])
+
+
+def _fill_passages(db: Path, agent_id: str, n: int, dim: int, rng: np.random.Generator) -> None:
+    """Bulk insert with the sync driver (the bench measures search, not inserts)."""
+    conn = sqlite3.connect(db)
+    now = time.time()
+    batch = 5000
+    for start in range(0, n, batch):
+        k = min(batch, n - start)
+        vecs = rng.standard_normal((k, dim)).astype(np.float32)
+        vecs /= np.linalg.norm(vecs, axis=1, keepdims=True)
+        rows = []
+        for i in range(k):
+            words = " ".join(zipf_words(12))
+            t = now - random.random() * 90 * 86400
+            rows.append((ids.passage_id(), agent_id, f"user: {words}", f"The user talked about {words[:40]}",
+                         vecs[i].astype("<f4").tobytes(), "all-MiniLM-L6-v2", dim, t, t + 60, now))
+        conn.executemany(
+            "INSERT INTO passages (id, agent_id, text, synopsis, embedding, embedding_model, embedding_dim, "
+            "start_at, end_at, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", rows)
+        conn.commit()
+    conn.close()
+
+
+async def bench_search(sizes: list[int], queries: int) -> None:
+    import os
+
+    print("== search_memory latency (local MiniLM query embedding + hybrid retrieval) ==")
+    print(f"   load average at start: {os.getloadavg()[0]:.2f} on {os.cpu_count()} CPUs")
+    await asyncio.to_thread(load_model)
+    embedder = LocalEmbedder()
+    rng = np.random.default_rng(0)
+    random.seed(0)
+    for n in sizes:
+        with tempfile.TemporaryDirectory() as tmp:
+            db = Path(tmp) / "bench.db"
+            store = await open_store(db)
+            agent = await _new_agent(store)
+            await asyncio.to_thread(_fill_passages, db, agent.id, n, embedder.dim, rng)
+            search = MemorySearch(store, embedder)
+            t = time.perf_counter()
+            await search.search(agent.id, "warm up the index", {})
+            load_ms = (time.perf_counter() - t) * 1000
+            total, embed_only, retrieval, dot_only = [], [], [], []
+            index = search._indexes[agent.id]
+            args = {"convo_keyword_queries": None, "start_minutes_ago": None, "end_minutes_ago": None}
+            for i in range(queries):
+                utterance = f"what did I say about {zipf_words(1)[0]} and {random.choice(VOCAB)} ({i})?"
+                t = time.perf_counter()
+                await search.search(agent.id, utterance, args)  # cold: the query is embedded now
+                total.append((time.perf_counter() - t) * 1000)
+                t = time.perf_counter()
+                await search.search(agent.id, utterance, args)  # warm: embedding cached, retrieval only
+                retrieval.append((time.perf_counter() - t) * 1000)
+                t = time.perf_counter()
+                [vec] = await embedder.embed([utterance + " again"])
+                embed_only.append((time.perf_counter() - t) * 1000)
+                q = np.asarray([vec], dtype=np.float32)
+                t = time.perf_counter()
+                index.search(q, SearchWindow(None, None), 20)
+                dot_only.append((time.perf_counter() - t) * 1000)
+            print(f"{n:>7} passages: search {fmt(total)} | first search incl. index load {load_ms:.0f} ms")
+            print(f"{'':>17} retrieval only (query vector cached) {fmt(retrieval)}")
+            print(f"{'':>17} parts: embed {fmt(embed_only)} | vector top-20 {fmt(dot_only)}")
+            print(f"{'':>17} index RAM {index.matrix[: index.size].nbytes / 1e6:.1f} MB")
+            await store.aclose()
+
+
+async def bench_turns(n_turns: int) -> None:
+    import aiohttp
+    from aiohttp import web
+
+    from tests.fakes.openai_server import FakeOpenAIServer, Pause, Text, ToolCall
+    from voice_letta.config import ServerConfig
+    from voice_letta.providers.registry import ProviderRegistry
+    from voice_letta.server.app import Overrides, create_app
+    from voice_letta.server.http_memory import MEMORY_MANAGER
+
+    print("== voice-turn latency with and without a concurrent sleeptime job ==")
+    await asyncio.to_thread(load_model)
+    voice_fake, sleep_fake = FakeOpenAIServer(), FakeOpenAIServer()
+    await voice_fake.start()
+    await sleep_fake.start()
+    voice_fake.default_turn = [Text("Sure, "), Text("here you go.")]
+    with tempfile.TemporaryDirectory() as tmp:
+        app = create_app(ServerConfig(db_path=Path(tmp) / "bench.db", api_key=None),
+                         Overrides(models=ProviderRegistry(env={"K": "sk-fake"})))
+        runner = web.AppRunner(app)
+        await runner.setup()
+        site = web.TCPSite(runner, "127.0.0.1", 0)
+        await site.start()
+        url = f"http://127.0.0.1:{runner.addresses[0][1]}"
+
+        def llm(fake: FakeOpenAIServer) -> dict[str, Any]:
+            return {"provider": "openai", "model": "m", "base_url": fake.base_url, "api_key_env": "K"}
+
+        async with aiohttp.ClientSession() as http:
+            async def post(path: str, body: dict[str, Any]) -> Any:
+                async with http.post(url + path, json=body) as r:
+                    data = await r.json()
+                    assert r.status < 300, data
+                    return data
+
+            a = await post("/v1/agents", {"name": "talker", "llm": llm(voice_fake),
+                                          "buffer": {"max_messages": 1000, "min_messages": 500}})
+            b = await post("/v1/agents", {"name": "archiver", "llm": llm(voice_fake),
+                                          "sleeptime_llm": llm(sleep_fake)})
+
+            async def turns(label: str) -> list[float]:
+                out = []
+                for i in range(n_turns):
+                    t = time.perf_counter()
+                    await post("/v1/chat/completions", {"model": a["id"], "messages": [
+                        {"role": "user", "content": f"Tell me something nice, number {i}."}]})
+                    out.append((time.perf_counter() - t) * 1000)
+                print(f"  {label:<28} {fmt(out)}")
+                return out
+
+            await turns("warm-up")
+            alone = await turns("alone")
+            # Agent b: 400 past lines handed over as 50 jobs of 8 lines each, run in the background.
+            from voice_letta.agent.models import Message
+            from voice_letta.agent.ports import HandoffRange
+
+            store = app[MEMORY_MANAGER].store
+            rows = [Message(id=ids.message_id(), agent_id=b["id"], role="user" if i % 2 == 0 else "assistant",
+                            content=f"line {i}: " + " ".join(random.choices(WORDS, k=15)),
+                            created_at=time.time() - 86400 + i) for i in range(400)]
+            stored = await store.append_messages(rows)
+            chunks = json.dumps({"chunks": [{"start_index": s, "end_index": s + 1, "context": f"chunk {s}"}
+                                            for s in (0, 2, 4, 6)]})
+            for _ in range(50):
+                sleep_fake.script([Pause(0.2), ToolCall("store_memories", chunks)],
+                                  [Pause(0.2), ToolCall("rethink_user_memory", json.dumps({"new_memory": "x"}))],
+                                  [Pause(0.2), ToolCall("finish_rethinking_memory", "{}")])
+            for j in range(50):
+                first = stored[j * 8].seq
+                await store.enqueue_memory_job(b["id"], "eviction", HandoffRange(first, first + 7),
+                                               through_seq=first + 7, now=time.time())
+            app[MEMORY_MANAGER]._wake.set()
+            await asyncio.sleep(0.3)
+            busy = await turns("with sleeptime jobs running")
+            jobs = await store.list_memory_jobs(b["id"], limit=100)
+            done = sum(j.status == "done" for j in jobs)
+            print(f"  jobs done during the run: {done} of 50 (running the whole time: {done < 50})")
+            ratio = statistics.median(busy) / statistics.median(alone)
+            print(f"  p50 ratio busy/alone: {ratio:.3f} ({(ratio - 1) * 100:+.1f} %)")
+        await runner.cleanup()
+    await voice_fake.aclose()
+    await sleep_fake.aclose()
+
+
+async def bench_recall() -> None:
+    print("== recall quality on bench/recall_set.json ==")
+    items = json.loads((ROOT / "bench" / "recall_set.json").read_text())["items"]
+    embedder = LocalEmbedder()
+    with tempfile.TemporaryDirectory() as tmp:
+        store = await open_store(Path(tmp) / "recall.db")
+        agent = await _new_agent(store)
+        now = time.time()
+        texts = [f"{it['synopsis']}\n" + "\n".join(it["lines"]) for it in items]
+        vectors = await embedder.embed(texts)
+        passages = [Passage(id=ids.passage_id(), agent_id=agent.id, text="\n".join(it["lines"]),
+                            synopsis=it["synopsis"], embedding=v, embedding_model=embedder.model,
+                            start_at=now - 86400, end_at=now - 86400, created_at=now)
+                    for it, v in zip(items, vectors, strict=True)]
+        await store.insert_passages(passages)
+        results: dict[str, int] = {"hybrid": 0, "vector only": 0, "keyword only": 0}
+        misses = []
+        for it, p in zip(items, passages, strict=True):
+            for mode in results:
+                search = MemorySearch(store, None if mode == "keyword only" else embedder)
+                if mode == "vector only":
+                    index = await search._index(agent.id, embedder)
+                    q = np.asarray(await embedder.embed([it["question"]]), dtype=np.float32)
+                    top = [pid for pid, _ in index.search(q, SearchWindow(None, None), 3)[0]]
+                else:
+                    hits = await search.hybrid(agent.id, [it["question"]], SearchWindow(None, None), limit=3,
+                                               include_messages=False)
+                    top = [h.passage.id for h in hits if h.passage is not None]
+                if p.id in top:
+                    results[mode] += 1
+                elif mode == "hybrid":
+                    misses.append(it["question"])
+        for mode, hit in results.items():
+            print(f"  top-3 hit rate ({mode:<12}): {hit}/{len(items)} = {hit / len(items) * 100:.1f} %")
+        for q in misses:
+            print(f"  missed: {q}")
+        await store.aclose()
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--search", action="store_true")
+    parser.add_argument("--turns", action="store_true")
+    parser.add_argument("--recall", action="store_true")
+    parser.add_argument("--all", action="store_true")
+    parser.add_argument("--sizes", default="1000,10000,100000")
+    parser.add_argument("--queries", type=int, default=50)
+    parser.add_argument("--turns-n", type=int, default=40)
+    args = parser.parse_args()
+
+    async def run() -> None:
+        if args.recall or args.all:
+            await bench_recall()
+        if args.search or args.all:
+            await bench_search([int(s) for s in args.sizes.split(",")], args.queries)
+        if args.turns or args.all:
+            await bench_turns(args.turns_n)
+
+    asyncio.run(run())
+
+
+if __name__ == "__main__":
+    main()
