@@ -25,7 +25,7 @@ import binascii
 import json
 from dataclasses import dataclass
 from typing import Annotated, Literal
-from xml.sax.saxutils import escape, quoteattr
+from xml.sax.saxutils import escape
 
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError
 
@@ -328,10 +328,13 @@ def twiml_connect_stream(stream_url: str, parameters: dict[str, str] | None = No
 
     (``<Start><Stream>`` would be one-way: the caller would hear nothing.)
     """
-    params = "".join(f"<Parameter name={quoteattr(k)} value={quoteattr(v)}/>"
-                     for k, v in (parameters or {}).items())
+    params = "".join(f"<Parameter name={_attr(k)} value={_attr(v)}/>" for k, v in (parameters or {}).items())
     return ('<?xml version="1.0" encoding="UTF-8"?>'
-            f"<Response><Connect><Stream url={quoteattr(stream_url)}>{params}</Stream></Connect></Response>")
+            f"<Response><Connect><Stream url={_attr(stream_url)}>{params}</Stream></Connect></Response>")
+
+
+def _attr(value: str) -> str:
+    return '"' + escape(value, {'"': "&quot;"}) + '"'
 
 
 def twiml_say(text: str) -> str:
