@@ -11,7 +11,8 @@
           distinct, so the query-embedding cache never hits. Also prints the parts (embedding, dot product).
 --turns   runs the real app in-process against fake OpenAI servers and times voice turns (POST
           /v1/chat/completions, non-streaming, to the end of the reply) alone and while another agent's
-          sleeptime jobs run (each job: 3 LLM calls of 200 ms, 4 passages embedded with MiniLM, a block CAS).
+          sleeptime jobs run back to back (each job: 3 LLM calls of 100 ms, 4 passages embedded with MiniLM,
+          a block CAS). Turns are paced 30 ms apart so the busy window spans many jobs.
 --recall  archives the committed recall set (bench/recall_set.json) and asks each question through the hybrid
           search; prints the top-3 hit rate (and vector-only / keyword-only for comparison).
 """
@@ -143,7 +144,7 @@ async def bench_search(sizes: list[int], queries: int) -> None:
             await store.aclose()
 
 
-async def bench_turns(n_turns: int) -> None:
+async def bench_turns(n_turns: int, gap_s: float = 0.0, llm_pause_s: float = 0.1, rounds: int = 3) -> None:
     import aiohttp
     from aiohttp import web
 
@@ -190,38 +191,58 @@ async def bench_turns(n_turns: int) -> None:
                     await post("/v1/chat/completions", {"model": a["id"], "messages": [
                         {"role": "user", "content": f"Tell me something nice, number {i}."}]})
                     out.append((time.perf_counter() - t) * 1000)
+                    if gap_s:
+                        await asyncio.sleep(gap_s)
                 print(f"  {label:<28} {fmt(out)}")
                 return out
 
+            n_turns_warm = n_turns
+            n_turns = 20
             await turns("warm-up")
-            alone = await turns("alone")
-            # Agent b: 400 past lines handed over as 50 jobs of 8 lines each, run in the background.
+            n_turns = n_turns_warm
+            # Agent b: past lines handed over as jobs of 8 lines each, run in the background.
             from voice_letta.agent.models import Message
             from voice_letta.agent.ports import HandoffRange
 
             store = app[MEMORY_MANAGER].store
             rows = [Message(id=ids.message_id(), agent_id=b["id"], role="user" if i % 2 == 0 else "assistant",
                             content=f"line {i}: " + " ".join(random.choices(WORDS, k=15)),
-                            created_at=time.time() - 86400 + i) for i in range(400)]
+                            created_at=time.time() - 86400 + i) for i in range(8 * 6 * rounds)]
             stored = await store.append_messages(rows)
             chunks = json.dumps({"chunks": [{"start_index": s, "end_index": s + 1, "context": f"chunk {s}"}
                                             for s in (0, 2, 4, 6)]})
-            for _ in range(50):
-                sleep_fake.script([Pause(0.2), ToolCall("store_memories", chunks)],
-                                  [Pause(0.2), ToolCall("rethink_user_memory", json.dumps({"new_memory": "x"}))],
-                                  [Pause(0.2), ToolCall("finish_rethinking_memory", "{}")])
-            for j in range(50):
-                first = stored[j * 8].seq
-                await store.enqueue_memory_job(b["id"], "eviction", HandoffRange(first, first + 7),
-                                               through_seq=first + 7, now=time.time())
-            app[MEMORY_MANAGER]._wake.set()
-            await asyncio.sleep(0.3)
-            busy = await turns("with sleeptime jobs running")
-            jobs = await store.list_memory_jobs(b["id"], limit=100)
-            done = sum(j.status == "done" for j in jobs)
-            print(f"  jobs done during the run: {done} of 50 (running the whole time: {done < 50})")
+            alone: list[float] = []
+            busy: list[float] = []
+            ratios: list[float] = []
+            done = 0
+            for r in range(rounds):  # alternate, so drifting machine load hits both sides alike
+                a_round = await turns(f"alone (round {r + 1})")
+                alone += a_round
+                for _ in range(6):
+                    sleep_fake.script([Pause(llm_pause_s), ToolCall("store_memories", chunks)],
+                                      [Pause(llm_pause_s), ToolCall("rethink_user_memory",
+                                                                    json.dumps({"new_memory": "x"}))],
+                                      [Pause(llm_pause_s), ToolCall("finish_rethinking_memory", "{}")])
+                for j in range(6):
+                    first = stored[(r * 6 + j) * 8].seq
+                    await store.enqueue_memory_job(b["id"], "eviction", HandoffRange(first, first + 7),
+                                                   through_seq=first + 7, now=time.time())
+                app[MEMORY_MANAGER]._wake.set()
+                await asyncio.sleep(llm_pause_s + 0.05)  # the first job is past its first LLM call
+                b_round = await turns(f"busy (round {r + 1})")
+                busy += b_round
+                ratios.append(statistics.median(b_round) / statistics.median(a_round))
+                jobs = await store.list_memory_jobs(b["id"], limit=1000)
+                running = sum(j.status == "running" for j in jobs)
+                assert running, "no job was running at the end of the busy window"
+                await app[MEMORY_MANAGER].wait_idle(b["id"], timeout_s=120)
+                done = sum(j.status == "done" for j in await store.list_memory_jobs(b["id"], limit=1000))
+            print(f"  alone (all rounds)           {fmt(alone)}")
+            print(f"  busy  (all rounds)           {fmt(busy)}")
+            print(f"  jobs completed: {done} (a job was running at the end of every busy window)")
             ratio = statistics.median(busy) / statistics.median(alone)
-            print(f"  p50 ratio busy/alone: {ratio:.3f} ({(ratio - 1) * 100:+.1f} %)")
+            print(f"  p50 ratio busy/alone: {ratio:.3f} ({(ratio - 1) * 100:+.1f} %); per round: "
+                  + ", ".join(f"{x:.2f}" for x in ratios) + f"; median of rounds {statistics.median(ratios):.3f}")
         await runner.cleanup()
     await voice_fake.aclose()
     await sleep_fake.aclose()
@@ -274,7 +295,8 @@ def main() -> None:
     parser.add_argument("--all", action="store_true")
     parser.add_argument("--sizes", default="1000,10000,100000")
     parser.add_argument("--queries", type=int, default=50)
-    parser.add_argument("--turns-n", type=int, default=40)
+    parser.add_argument("--turns-n", type=int, default=100)
+    parser.add_argument("--rounds", type=int, default=5)
     args = parser.parse_args()
 
     async def run() -> None:
@@ -283,8 +305,11 @@ def main() -> None:
         if args.search or args.all:
             await bench_search([int(s) for s in args.sizes.split(",")], args.queries)
         if args.turns or args.all:
-            await bench_turns(args.turns_n)
+            await bench_turns(args.turns_n, rounds=args.rounds)
 
+    import logging
+
+    logging.getLogger("aiohttp.server").setLevel(logging.CRITICAL)
     asyncio.run(run())
 
 

@@ -178,10 +178,11 @@ class MemorySearch:
         self, store: Store, embedder: Embedder | EmbedderFactory | None = None, *, limit: int = 5
     ) -> None:
         self._store = store
+        self._embedders: EmbedderFactory | None
         if embedder is None or hasattr(embedder, "for_config"):
-            self._embedders: EmbedderFactory | None = embedder  # type: ignore[assignment]
+            self._embedders = embedder  # type: ignore[assignment]
         else:
-            self._embedders = _SingleEmbedder(embedder)  # type: ignore[arg-type]
+            self._embedders = _SingleEmbedder(embedder)
         self._limit = limit
         self._indexes: dict[str, VectorIndex] = {}
         self._loading: defaultdict[str, asyncio.Lock] = defaultdict(asyncio.Lock)

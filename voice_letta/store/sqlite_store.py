@@ -528,13 +528,13 @@ class SqliteStore:
         return changed == 1
 
     async def fail_memory_job(self, job_id: int, error: str, *, retry_at: float | None, now: float) -> None:
-        if retry_at is None:
-            sql, params = ("UPDATE memory_jobs SET status = 'failed', error = ?, updated_at = ? "
-                           "WHERE id = ? AND status = 'running'", (error, now, job_id))
-        else:
-            sql, params = ("UPDATE memory_jobs SET status = 'pending', error = ?, run_after = ?, updated_at = ? "
-                           "WHERE id = ? AND status = 'running'", (error, retry_at, now, job_id))
-        await self._exec("fail_memory_job", sql, params)
+        # retry_at NULL: failed for good; else back to pending, due at retry_at.
+        await self._exec(
+            "fail_memory_job",
+            "UPDATE memory_jobs SET status = CASE WHEN ?2 IS NULL THEN 'failed' ELSE 'pending' END, error = ?1, "
+            "run_after = coalesce(?2, run_after), updated_at = ?3 WHERE id = ?4 AND status = 'running'",
+            (error, retry_at, now, job_id),
+        )
 
     async def requeue_running_jobs(self, *, now: float) -> int:
         return await self._exec(
