@@ -172,7 +172,12 @@ async function loadAgents() {
   }
   sel.value = pick.id;
   selectAgent(pick.id);
+  if (startupPending) {
+    startupPending = false;
+    autoConnect();
+  }
 }
+let startupPending = true;
 
 let serverRetry = null;
 function handleApiError(err, retry) {
@@ -304,10 +309,10 @@ function onMemoryUpdated(msg) {
   }
   renderBlocks(changed);
   const bits = [];
-  if (changed.size) bits.push(`updated ${[...changed].join(", ")}`);
-  if (msg.passages_added) bits.push(`${msg.passages_added} archived`);
+  if (changed.size) bits.push(`${[...changed].join(", ")} updated`);
+  if (msg.passages_added) bits.push(`${msg.passages_added} ${msg.passages_added === 1 ? "passage" : "passages"} archived`);
   if (bits.length) {
-    addNote(`Memory ${bits.join(" · ")}`);
+    addNote(`Memory: ${bits.join(" · ")}`);
     const badge = $("memory-note");
     badge.textContent = "updated";
     badge.hidden = false;
@@ -332,12 +337,18 @@ function addUser(text, source) {
   b.append(el("div", "text", text));
   if (source === "audio") {
     const meta = el("div", "meta");
-    meta.append(el("span", "tag", "🎙 voice"));
+    meta.append(tag("mic", "voice"));
     b.append(meta);
   }
   m.append(b);
   convo.append(m);
   convo.scrollTop = convo.scrollHeight;
+}
+
+function tag(icon, text, kind = "") {
+  const t = el("span", `tag ${kind}`.trim());
+  t.append(el("i", `ico ico-${icon}`), text);
+  return t;
 }
 
 function addNote(text) {
@@ -444,18 +455,18 @@ function onResponseDone(msg) {
       } else {
         r.textEl.textContent = heard || full;
       }
-      meta.append(el("span", "tag warn", msg.finish_reason === "barge_in" ? "⏸ interrupted by you" : "⏹ stopped"));
+      meta.append(tag("cut", msg.finish_reason === "barge_in" ? "interrupted by you" : "stopped", "warn"));
       if (heard !== full.trim()) meta.append(el("span", "tag", "memory keeps only what was heard"));
     } else if (msg.status === "failed") {
-      meta.append(el("span", "tag err", "reply failed"));
+      meta.append(tag("cut", "reply failed", "err"));
       if (!r.text) r.textEl.textContent = "…";
     }
     const t = msg.timings_ms || {};
     const total = t.voice_to_voice_ms ?? t.transcript_to_audio_ms;
     if (total !== undefined) {
-      meta.append(el("span", "tag", `⏱ ${fmtMs(total)} ${t.voice_to_voice_ms !== undefined ? "voice to voice" : "to first audio"}`));
+      meta.append(tag("clock", `${fmtMs(total)} ${t.voice_to_voice_ms !== undefined ? "voice to voice" : "to first audio"}`));
     } else if (t.first_token_ms !== undefined) {
-      meta.append(el("span", "tag", `⏱ ${fmtMs(t.first_token_ms)} to first token`));
+      meta.append(tag("clock", `${fmtMs(t.first_token_ms)} to first token`));
     }
     meta.hidden = !meta.childElementCount;
     r.m.classList.remove("speaking");
@@ -1018,11 +1029,8 @@ $("key-form").addEventListener("submit", (e) => {
   e.preventDefault();
   api.setKey($("api-key").value);
   toast(api.key ? "API key saved in this browser." : "API key removed.", { kind: "info", ms: 2500 });
-  loadAgents();
-  if (conn.state !== "idle") {
-    conn.close();
-    conn.open();
-  }
+  if (conn.state !== "idle") conn.close();
+  loadAgents().then(autoConnect);
 });
 $("clear-key").addEventListener("click", () => {
   api.setKey("");
@@ -1034,6 +1042,7 @@ $("clear-key").addEventListener("click", () => {
 setMode(S.mode);
 setStatus("idle", "Offline");
 window.voiceLetta = { conn, audio, state: S, connect: ensureConnected, startMic, stopMic, cancel: cancelResponse };
-loadAgents().then(() => {
-  if (S.agentId && conn.state === "idle") conn.open();
-});
+function autoConnect() {
+  if (S.agentId && (conn.state === "idle" || conn.state === "failed")) conn.open();
+}
+loadAgents();

@@ -22,8 +22,10 @@ from typing import Any
 
 import pytest
 
-from tests.fakes.openai_server import FakeOpenAIServer, Text
+from tests.fakes.openai_server import FakeOpenAIServer, Text, ToolCall
 from tests.integration.agent.conftest import Running, start_server
+from voice_letta.agent.bus import MemoryUpdated
+from voice_letta.server.keys import BUS
 
 pytest.importorskip("playwright", reason="playwright (python) is not installed")
 from playwright.async_api import Browser, Page, async_playwright  # noqa: E402
@@ -104,11 +106,33 @@ async def pw() -> AsyncIterator[Any]:
         yield p
 
 
-@pytest.mark.timeout(180)
-async def test_voice_turn_in_the_browser(server: Running, agent: dict[str, Any], pw: Any) -> None:
-    """Fake mic (hello.wav) → real STT → scripted LLM → real TTS → played in the page, with reports."""
+@pytest.fixture
+async def warm_server(tmp_path: Path, fake_openai: FakeOpenAIServer) -> AsyncIterator[Running]:
+    """As ``server``, with the speech models loaded before the first turn (realistic latency numbers)."""
+    running, runner = await start_server(tmp_path, fake_openai, api_key=None, preload_local_models=True)
+    try:
+        yield running
+    finally:
+        await runner.cleanup()
+
+
+@pytest.mark.timeout(240)
+async def test_voice_turn_in_the_browser(warm_server: Running, pw: Any) -> None:
+    """Fake mic (hello.wav) → real STT → scripted LLM → real TTS → played in the page, with reports; then a
+    typed turn with a tool call and a memory update shown live."""
+    server = warm_server
+    agent = await server.create_agent(name="Juniper", blocks=[
+        {"label": "persona", "value": "I am Juniper, a calm voice assistant with a long memory."},
+        {"label": "human", "value": "Name: unknown."},
+    ], handoff_on_session_end=False)  # no sleeptime run eating the scripted LLM turns
     reply = "I am doing great, thanks for asking. It is lovely to hear from you."
-    server.fake.script([Text("I am doing great, "), Text("thanks for asking. "), Text("It is lovely to hear from you.")])
+    server.fake.script(
+        [Text("I am doing great, "), Text("thanks for asking. "), Text("It is lovely to hear from you.")],
+        [ToolCall("search_memory", json.dumps({
+            "pre_exec_msg": "Let me check my notes.", "convo_keyword_queries": ["sister"],
+            "start_minutes_ago": None, "end_minutes_ago": None}))],
+        [Text("You told me your sister lives in Paris.")],
+    )
     browser = await launch(pw, mic_flags("hello.wav"))
     try:
         page = await new_page(browser)
@@ -150,6 +174,25 @@ async def test_voice_turn_in_the_browser(server: Running, agent: dict[str, Any],
         texts = [m["content"] for m in (messages.get("data", messages) if isinstance(messages, dict) else messages)
                  if m["role"] == "assistant"]
         assert any(reply in (c or "") for c in texts), texts
+
+        # a typed turn: the agent calls a tool (chip with its duration) and answers
+        await page.locator("#text-input").fill("What did I tell you about my sister?")
+        await page.locator("#send").click()
+        await page.locator(".tool[data-state='ok']", has_text="search_memory").wait_for(timeout=30_000)
+        await page.locator(".msg.agent .text", has_text="sister lives in Paris").wait_for(timeout=30_000)
+        await wait_for(page, "window.voiceLettaDebug.responses.length >= 2 && "
+                             "window.voiceLettaDebug.reports.filter(r => r.reason === 'finished').length >= 2", 60)
+        d = await debug(page)
+        assert d["events"].get("tool.started") == 1 and d["events"].get("tool.finished") == 1
+
+        # memory changes reach the page live (memory.updated) and flash the block
+        blocks = await server.store.list_blocks(agent["id"])
+        new = tuple(b.model_copy(update={"value": "Name: Sam. Sister: lives in Paris.", "version": b.version + 1})
+                    if b.label == "human" else b for b in blocks)
+        server.app[BUS].publish(MemoryUpdated(agent_id=agent["id"], blocks=new, passages_added=1))
+        await page.locator(".block[data-label='human'] .block-value", has_text="Sister: lives in Paris").wait_for(
+            timeout=5_000)
+        await page.locator(".note", has_text="Memory: human updated").wait_for(timeout=5_000)
 
         await page.screenshot(path=str(shot_path("web_client_desktop.png")))
         if os.environ.get("VOICE_LETTA_UPDATE_SCREENSHOT"):
@@ -248,9 +291,14 @@ async def test_phone_width_layout(server: Running, agent: dict[str, Any], pw: An
         assert await page.locator("#side").is_hidden()
         await page.locator("#panel-toggle").click()
         await page.locator(".block[data-label='persona']").wait_for(timeout=5_000)
+        await page.wait_for_timeout(400)  # the drawer's slide-in
         assert await page.evaluate("document.documentElement.scrollWidth") <= 390
+        side = await page.locator("#side").bounding_box()
+        assert side and side["x"] >= 0 and side["x"] + side["width"] <= 390 + 0.5, side
         await page.screenshot(path=str(shot_path("web_client_phone_panel.png")))
         await page.locator("#close-side").click()
+        await page.locator("#side").wait_for(state="hidden", timeout=2_000)
+        await page.wait_for_timeout(100)
         await page.screenshot(path=str(shot_path("web_client_phone.png")))
     finally:
         await browser.close()
@@ -337,9 +385,9 @@ async def test_api_key_and_server_errors(tmp_path: Path, fake_openai: FakeOpenAI
         assert await page.evaluate("localStorage.getItem('voiceLetta.apiKey')") == "sk-test-key"
         # an invalid message makes the server answer with an error event → a toast, not an alert
         await page.evaluate("window.voiceLetta.conn.send({type: 'session.update', session: {turn_mode: 'bogus'}})")
-        toast = page.locator(".toast")
-        await toast.first.wait_for(timeout=5_000)
-        assert "invalid_event" in (await toast.first.text_content() or "")
+        toast = page.locator(".toast[data-kind='error']", has_text="invalid_event")
+        await toast.wait_for(timeout=5_000)
+        assert "turn_mode" in (await toast.text_content() or "")
     finally:
         await browser.close()
         await runner.cleanup()
