@@ -205,6 +205,16 @@ class VoiceAgent:
             if not state.finished:
                 # The consumer went away (barge-in, disconnect) or we were cancelled: keep what was said.
                 await asyncio.shield(self._persist_interrupted(agent, state))
+            # Memory upkeep runs after the last event went out, so it never delays the reply's end.
+            await asyncio.shield(self._memory_upkeep(agent_id))
+
+    async def _memory_upkeep(self, agent_id: str) -> None:
+        if self.memory is None:
+            return
+        try:
+            await self.memory.turn_completed(agent_id)
+        except Exception:  # memory upkeep must never fail a turn that was already answered
+            log.exception("memory hook failed for agent %s", agent_id)
 
     # -- input -------------------------------------------------------------------------------------------
 
@@ -408,11 +418,6 @@ class VoiceAgent:
         state.turn.ended_at = self.clock()
         state.turn.timings_ms["total_ms"] = self._ms(state.started)
         await self.store.save_turn(state.turn)
-        if self.memory is not None:
-            try:
-                await self.memory.turn_completed(state.turn.agent_id)
-            except Exception:  # memory upkeep must never fail a turn that was already answered
-                log.exception("memory hook failed for agent %s", state.turn.agent_id)
 
     async def _replay(self, agent: AgentState, turn: TurnRecord) -> AsyncIterator[AgentEvent]:
         """A client retried a turn that already completed: answer with what was said, store nothing."""

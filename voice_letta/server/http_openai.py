@@ -34,6 +34,7 @@ from voice_letta.agent.models import AgentState, Message, Usage
 from voice_letta.agent.ports import ToolSpec
 from voice_letta.errors import NotFoundError, ProtocolViolation, VoiceLettaError
 from voice_letta.server.keys import AGENT, CONFIG, METRICS, STORE
+from voice_letta.server.metrics import Metrics
 from voice_letta.wire import openai_chat as W
 
 log = logging.getLogger(__name__)
@@ -165,6 +166,7 @@ async def _stream(request: web.Request, agent: AgentState, parsed: ParsedTurn, r
     metrics = request.app[METRICS]
     tool_indexes: dict[int, int] = {}  # model index → index among the tool calls we show
     error: TurnError | None = None
+    done = False
     first_out = True
     last_write = time.monotonic()
     try:
@@ -206,17 +208,18 @@ async def _stream(request: web.Request, agent: AgentState, parsed: ParsedTurn, r
                         u = event.usage
                         out.append(W.sse(W.usage_chunk(cid, created, model, W.usage_dict(
                             u.prompt_tokens, u.completion_tokens, u.cached_tokens))))
+                    out.append(_tail(error, metrics))
+                    done = True
             if out:  # one write per event: each write is a syscall on the hot path
                 await resp.write(b"".join(out))
                 last_write = time.monotonic()
-        tail = []
-        if error is not None:
-            # In-band, after the spoken fallback and the finish: the OpenAI SDK raises it as an APIError.
-            metrics.inc("voice_letta_errors_total", code=error.code)
-            tail.append(W.sse({"error": {"message": error.message, "type": "server_error",
-                                         "code": error.code, "param": None}}))
-        tail.append(W.SSE_DONE)
-        await resp.write(b"".join(tail))
+            if done:
+                break  # the agent may still do memory upkeep; the client need not wait for it
+        if not done:
+            await resp.write(_tail(error, metrics))
+        with contextlib.suppress(ConnectionResetError):
+            await resp.write_eof()
+        await producer  # memory upkeep after the reply; it never raises (errors become events)
     except ConnectionResetError:
         # The client went away (a barge-in drops the request): cancelling the producer makes the agent
         # persist the partial reply as interrupted.
@@ -229,9 +232,17 @@ async def _stream(request: web.Request, agent: AgentState, parsed: ParsedTurn, r
             producer.cancel()
             with contextlib.suppress(asyncio.CancelledError, Exception):
                 await producer
-    with contextlib.suppress(ConnectionResetError):
-        await resp.write_eof()
     return resp
+
+
+def _tail(error: TurnError | None, metrics: Metrics) -> bytes:
+    """The end of a stream: the in-band error (after the spoken fallback and the finish), then [DONE]."""
+    tail = b""
+    if error is not None:  # the OpenAI SDK raises this as an APIError after yielding the content
+        metrics.inc("voice_letta_errors_total", code=error.code)
+        tail = W.sse({"error": {"message": error.message, "type": "server_error", "code": error.code,
+                                "param": None}})
+    return tail + W.SSE_DONE
 
 
 async def _complete(request: web.Request, agent: AgentState, parsed: ParsedTurn) -> web.Response:
