@@ -514,7 +514,7 @@ function renderLatency() {
     legend.append(li);
   }
   box.append(head, bar, legend);
-  if (S.turns.length > 1) {
+  if (S.turns.length > 2) {
     const hist = el("div", "lat-history");
     hist.title = "Last turns (voice to voice or to first audio)";
     const totals = S.turns.map((x) => x.voice_to_voice_ms ?? x.transcript_to_audio_ms ?? 0);

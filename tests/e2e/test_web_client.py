@@ -28,7 +28,7 @@ from voice_letta.agent.bus import MemoryUpdated
 from voice_letta.server.keys import BUS
 
 pytest.importorskip("playwright", reason="playwright (python) is not installed")
-from playwright.async_api import Browser, Page, async_playwright  # noqa: E402
+from playwright.async_api import Browser, ConsoleMessage, Page, Playwright, async_playwright
 
 CHROMIUM = "/usr/bin/chromium"
 if not Path(CHROMIUM).exists():  # pragma: no cover - depends on the machine
@@ -55,7 +55,7 @@ def words(text: str) -> set[str]:
     return {w.strip(".,!?;:'\"").lower() for w in text.split()} - {""}
 
 
-async def launch(pw: Any, flags: list[str]) -> Browser:
+async def launch(pw: Playwright, flags: list[str]) -> Browser:
     return await pw.chromium.launch(executable_path=CHROMIUM, headless=True, args=BASE_FLAGS + flags)
 
 
@@ -65,12 +65,18 @@ async def new_page(browser: Browser, *, width: int = 1280, height: int = 820,
                                     permissions=permissions if permissions is not None else ["microphone"])
     page = await ctx.new_page()
     page.on("pageerror", lambda exc: print(f"[page error] {exc}"))
-    page.on("console", lambda m: m.type in ("error", "warning") and print(f"[console.{m.type}] {m.text}"))
+
+    def console(m: ConsoleMessage) -> None:
+        if m.type in ("error", "warning"):
+            print(f"[console.{m.type}] {m.text}")
+
+    page.on("console", console)
     return page
 
 
 async def debug(page: Page) -> dict[str, Any]:
-    return await page.evaluate("() => JSON.parse(JSON.stringify(window.voiceLettaDebug))")
+    data: dict[str, Any] = await page.evaluate("() => JSON.parse(JSON.stringify(window.voiceLettaDebug))")
+    return data
 
 
 async def wait_for(page: Page, js: str, timeout_s: float = 30.0) -> Any:
@@ -101,7 +107,7 @@ async def agent(server: Running) -> dict[str, Any]:
 
 
 @pytest.fixture
-async def pw() -> AsyncIterator[Any]:
+async def pw() -> AsyncIterator[Playwright]:
     async with async_playwright() as p:
         yield p
 
@@ -117,7 +123,7 @@ async def warm_server(tmp_path: Path, fake_openai: FakeOpenAIServer) -> AsyncIte
 
 
 @pytest.mark.timeout(240)
-async def test_voice_turn_in_the_browser(warm_server: Running, pw: Any) -> None:
+async def test_voice_turn_in_the_browser(warm_server: Running, pw: Playwright) -> None:
     """Fake mic (hello.wav) → real STT → scripted LLM → real TTS → played in the page, with reports; then a
     typed turn with a tool call and a memory update shown live."""
     server = warm_server
@@ -203,7 +209,7 @@ async def test_voice_turn_in_the_browser(warm_server: Running, pw: Any) -> None:
 
 @pytest.mark.timeout(120)
 async def test_stop_button_cuts_playback_and_reports_what_was_heard(
-        server: Running, agent: dict[str, Any], pw: Any) -> None:
+        server: Running, agent: dict[str, Any], pw: Playwright) -> None:
     long_reply = ("Once upon a time there was a lighthouse keeper who counted the waves every night. "
                   "He wrote each number in a small blue notebook. One winter the notebook was full, "
                   "so he started a second one, and then a third, and then a fourth.")
@@ -235,8 +241,38 @@ async def test_stop_button_cuts_playback_and_reports_what_was_heard(
         await browser.close()
 
 
+@pytest.mark.timeout(180)
+async def test_push_to_talk(server: Running, agent: dict[str, Any], pw: Playwright) -> None:
+    """Hold the mic button while speaking (weather.wav), release: input_audio.commit ends the turn."""
+    server.fake.script([Text("It is sunny and warm today.")])
+    browser = await launch(pw, mic_flags("weather.wav"))
+    try:
+        page = await new_page(browser)
+        await page.goto(server.url + "/")
+        await page.wait_for_function("window.voiceLettaDebug.state === 'open'", timeout=15_000)
+        await page.locator(".segmented [data-mode='push_to_talk']").click()
+        await page.wait_for_function("window.voiceLetta.state.session.turn_mode === 'push_to_talk'", timeout=5_000)
+        box = await page.locator("#mic").bounding_box()
+        assert box
+        await page.mouse.move(box["x"] + box["width"] / 2, box["y"] + box["height"] / 2)
+        await page.mouse.down()
+        await page.wait_for_function("window.voiceLettaDebug.framesSent > 0", timeout=10_000)
+        assert await page.locator("#mic").get_attribute("data-state") == "held"
+        await page.wait_for_timeout(3_000)  # the WAV: 0.5 s silence, 1.3 s of speech, 1 s silence
+        await page.mouse.up()
+        sent = (await debug(page))["framesSent"]
+        d = await wait_for(page, "window.voiceLettaDebug.transcripts.length > 0", 60)
+        assert {"weather", "like", "today"} <= words(d["transcripts"][0]), d["transcripts"]
+        await page.locator(".msg.agent .text", has_text="It is sunny and warm today.").wait_for(timeout=30_000)
+        await page.wait_for_timeout(500)
+        assert (await debug(page))["framesSent"] == sent  # nothing is sent while the button is up
+        assert await page.locator("#mic").get_attribute("data-state") == "ready"
+    finally:
+        await browser.close()
+
+
 @pytest.mark.timeout(120)
-async def test_text_turn(server: Running, agent: dict[str, Any], pw: Any) -> None:
+async def test_text_turn(server: Running, agent: dict[str, Any], pw: Playwright) -> None:
     server.fake.script([Text("Paris is the capital of France.")])
     browser = await launch(pw, [])
     try:
@@ -260,7 +296,7 @@ async def test_text_turn(server: Running, agent: dict[str, Any], pw: Any) -> Non
 
 
 @pytest.mark.timeout(60)
-async def test_phone_width_layout(server: Running, agent: dict[str, Any], pw: Any) -> None:
+async def test_phone_width_layout(server: Running, agent: dict[str, Any], pw: Playwright) -> None:
     browser = await launch(pw, [])
     try:
         page = await new_page(browser, width=390, height=844, permissions=[])
@@ -277,7 +313,8 @@ async def test_phone_width_layout(server: Running, agent: dict[str, Any], pw: An
                 const r = e.getBoundingClientRect();
                 return r.width > 0 && (r.right > window.innerWidth + 0.5 || r.left < -0.5);
             }).map(e => e.id || e.className || e.tagName);
-            return {scrollWidth: d.scrollWidth, clientWidth: d.clientWidth, bodyScroll: document.body.scrollWidth, wide};
+            return {scrollWidth: d.scrollWidth, clientWidth: d.clientWidth,
+                    bodyScroll: document.body.scrollWidth, wide};
         }""")
         assert overflow["scrollWidth"] <= overflow["clientWidth"], overflow
         assert overflow["bodyScroll"] <= 390, overflow
@@ -305,7 +342,7 @@ async def test_phone_width_layout(server: Running, agent: dict[str, Any], pw: An
 
 
 @pytest.mark.timeout(60)
-async def test_microphone_denied_shows_a_clear_message(server: Running, agent: dict[str, Any], pw: Any) -> None:
+async def test_microphone_denied_shows_a_clear_message(server: Running, agent: dict[str, Any], pw: Playwright) -> None:
     # No fake-UI flag and no permission: getUserMedia is refused.
     browser = await launch(pw, ["--use-fake-device-for-media-stream"])
     try:
@@ -327,7 +364,8 @@ async def test_microphone_denied_shows_a_clear_message(server: Running, agent: d
 
 
 @pytest.mark.timeout(60)
-async def test_server_unreachable_then_reconnects(tmp_path: Path, fake_openai: FakeOpenAIServer, pw: Any) -> None:
+async def test_server_unreachable_then_reconnects(
+        tmp_path: Path, fake_openai: FakeOpenAIServer, pw: Playwright) -> None:
     """The server goes away mid-session: the page says so, retries with backoff and reconnects."""
     running, runner = await start_server(tmp_path, fake_openai, api_key=None)
     port = int(running.url.rsplit(":", 1)[1])
@@ -366,7 +404,7 @@ async def test_server_unreachable_then_reconnects(tmp_path: Path, fake_openai: F
 
 
 @pytest.mark.timeout(60)
-async def test_api_key_and_server_errors(tmp_path: Path, fake_openai: FakeOpenAIServer, pw: Any) -> None:
+async def test_api_key_and_server_errors(tmp_path: Path, fake_openai: FakeOpenAIServer, pw: Playwright) -> None:
     """With an API key on the server: the page asks for it, then uses it for REST and a WebSocket token;
     a server error event is shown as a toast."""
     running, runner = await start_server(tmp_path, fake_openai, api_key="sk-test-key")
