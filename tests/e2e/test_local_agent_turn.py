@@ -43,7 +43,8 @@ async def test_local_model_answers_a_turn_and_it_is_stored(served: tuple[str, we
     url, app = served
     client = openai.AsyncOpenAI(base_url=f"{url}/v1", api_key="unused", max_retries=0, timeout=240)
     agent = await client.post("/agents", cast_to=dict, body={
-        "name": "offline", "llm": {"provider": "local", "max_tokens": 48, "temperature": 0.0}})
+        "name": "offline", "llm": {"provider": "local", "max_tokens": 48, "temperature": 0.0},
+        "turn_budget_s": 240, "max_tool_rounds": 1})
     stream = await client.chat.completions.create(
         model=agent["id"], messages=[{"role": "user", "content": "What is the capital of France?"}], stream=True,
         stream_options={"include_usage": True})
