@@ -271,6 +271,36 @@ async def test_push_to_talk(server: Running, agent: dict[str, Any], pw: Playwrig
         await browser.close()
 
 
+@pytest.mark.timeout(180)
+async def test_barge_in_clears_playback_and_reports_it(server: Running, agent: dict[str, Any], pw: Playwright) -> None:
+    """The user talks over the agent (barge_in.wav): the server's playback.clear stops the audio at once and
+    the page answers with playback.stopped (reason "cleared")."""
+    long_reply = ("Once upon a time there was a lighthouse keeper who counted the waves every night. "
+                  "He wrote each number in a small blue notebook. One winter the notebook was full, "
+                  "so he started a second one, and then a third, and then a fourth.")
+    server.fake.script([Text(long_reply)], [Text("Sure, what is your question?")])
+    browser = await launch(pw, mic_flags("barge_in.wav"))
+    try:
+        page = await new_page(browser)
+        await page.goto(server.url + "/")
+        await page.wait_for_function("window.voiceLettaDebug.state === 'open'", timeout=15_000)
+        await page.locator("#text-input").fill("Tell me a long story.")
+        await page.locator("#send").click()
+        await wait_for(page, "window.voiceLettaDebug.playedMs > 300", 60)
+        await page.locator("#mic").click()  # barge_in.wav: 1.5 s of silence, then "Wait, stop, ..."
+        d = await wait_for(page, "window.voiceLettaDebug.reports.some(r => r.reason === 'cleared')", 30)
+        assert d["events"].get("playback.clear") == 1
+        rep = next(r for r in d["reports"] if r["reason"] == "cleared")
+        assert 1500 < rep["played_ms"] < d["audioMsReceived"], (rep, d["audioMsReceived"])
+        d = await wait_for(page, "window.voiceLettaDebug.responses.length > 0", 10)
+        assert d["responses"][0]["status"] == "cancelled" and d["responses"][0]["finish_reason"] == "barge_in"
+        await page.locator(".msg.agent .meta", has_text="interrupted by you").wait_for(timeout=5_000)
+        # the interruption is the next turn
+        await page.locator(".msg.agent .text", has_text="what is your question").wait_for(timeout=60_000)
+    finally:
+        await browser.close()
+
+
 @pytest.mark.timeout(120)
 async def test_text_turn(server: Running, agent: dict[str, Any], pw: Playwright) -> None:
     server.fake.script([Text("Paris is the capital of France.")])
