@@ -119,6 +119,8 @@ class MemoryManager:
             return
         watermark = await self.store.handoff_watermark(agent_id)
         said = await self.store.list_messages(agent_id, after_seq=watermark)
+        if not any(m.role == "user" and (m.content or "").strip() for m in said):
+            return  # nothing the user said since the last hand-off (a greeting alone is not worth a run)
         await self._handoff(agent, "session_end", said, (), evict_through_seq=None)
 
     async def _handoff(

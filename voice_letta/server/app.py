@@ -145,7 +145,8 @@ def create_app(config: ServerConfig, overrides: Overrides | None = None) -> web.
         manager: MemoryManager | None = None
         memory: MemoryHooks | None = ov.memory
         if memory is None:
-            manager = MemoryManager(store, models, embedders, prompts=prompts, bus=app[BUS], search=search)
+            background = http_memory.EmbedderRegistry(ov.embedder, background=True)
+            manager = MemoryManager(store, models, background, prompts=prompts, bus=app[BUS], search=search)
             app[http_memory.MEMORY_MANAGER] = manager
             memory = manager
         app[http_memory.MEMORY_SEARCH] = search
@@ -158,6 +159,7 @@ def create_app(config: ServerConfig, overrides: Overrides | None = None) -> web.
         yield
         if manager is not None:  # memory layer
             await manager.aclose()
+            await background.aclose()
         await embedders.aclose()  # memory layer
         if registry is not None:
             await registry.aclose()

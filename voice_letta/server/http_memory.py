@@ -26,8 +26,15 @@ Errors use the server's OpenAI-style error body (400 invalid_request, 404 not_fo
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+import multiprocessing
 import os
+import signal
+import threading
 import time
+from collections.abc import Sequence
+from concurrent.futures import ProcessPoolExecutor
 from typing import Any
 
 from aiohttp import web
@@ -49,14 +56,82 @@ MEMORY_MANAGER = web.AppKey("memory_manager", MemoryManager)
 routes = web.RouteTableDef()
 
 
+BACKGROUND_NICE = 10
+
+
+def _background_init() -> None:
+    """In the background embedding process: yield the CPU to the server, and die with it.
+
+    A server killed with SIGKILL runs no cleanup, so the child must notice on its own: Linux's
+    PR_SET_PDEATHSIG where available, else a thread that watches for the parent changing.
+    """
+    with contextlib.suppress(OSError):
+        os.nice(BACKGROUND_NICE)
+    parent = os.getppid()
+    try:
+        import ctypes
+
+        libc = ctypes.CDLL(None, use_errno=True)
+        if libc.prctl(1, signal.SIGKILL, 0, 0, 0) == 0:  # PR_SET_PDEATHSIG
+            if os.getppid() != parent:  # the parent died before prctl took effect
+                os._exit(1)
+            return
+    except (OSError, AttributeError):
+        pass
+
+    def watch() -> None:
+        while os.getppid() == parent:
+            time.sleep(1.0)
+        os._exit(1)
+
+    threading.Thread(target=watch, daemon=True, name="parent-watch").start()
+
+
+def _background_encode(texts: list[str]) -> list[list[float]]:
+    from voice_letta.providers.local_embed import load_model
+
+    vectors: list[list[float]] = load_model().encode(texts).tolist()
+    return vectors
+
+
+class BackgroundLocalEmbedder:
+    """The local MiniLM in a separate, lower-priority process, for the sleeptime agent's embeddings.
+
+    Measured (docs/benchmarks.md): in-process embedding threads made concurrent voice turns ~2x slower on a
+    2-core machine (CPU and GIL); in their own niced process they do not. Query embeddings on the hot path
+    stay in-process (no IPC hop). The process starts on first use and loads the model once.
+    """
+
+    model = C.LOCAL_EMBED_MODEL
+    dim = C.LOCAL_EMBED_DIM
+
+    def __init__(self) -> None:
+        self._pool: ProcessPoolExecutor | None = None
+
+    async def embed(self, texts: Sequence[str]) -> list[list[float]]:
+        if not texts:
+            return []
+        if self._pool is None:
+            self._pool = ProcessPoolExecutor(max_workers=1, mp_context=multiprocessing.get_context("spawn"),
+                                             initializer=_background_init)
+        return await asyncio.get_running_loop().run_in_executor(self._pool, _background_encode, list(texts))
+
+    async def aclose(self) -> None:
+        pool, self._pool = self._pool, None
+        if pool is not None:
+            await asyncio.to_thread(pool.shutdown, wait=True, cancel_futures=True)
+
+
 class EmbedderRegistry:
     """``EmbedderFactory``: one embedder per embedding config, built on first use (the local model loads lazily).
 
-    ``override`` (tests, a preconfigured adapter) is returned for every config.
+    ``override`` (tests, a preconfigured adapter) is returned for every config. ``background=True`` builds the
+    local model in a separate low-priority process (for the sleeptime agent, off the hot path).
     """
 
-    def __init__(self, override: Embedder | None = None, *, env: Any = os.environ) -> None:
+    def __init__(self, override: Embedder | None = None, *, background: bool = False, env: Any = os.environ) -> None:
         self._override = override
+        self._background = background
         self._env = env
         self._cache: dict[tuple[Any, ...], Embedder] = {}
 
@@ -74,6 +149,8 @@ class EmbedderRegistry:
             if config.model != C.LOCAL_EMBED_MODEL or config.dim != C.LOCAL_EMBED_DIM:
                 raise ConfigError(f"the local embedder is {C.LOCAL_EMBED_MODEL} ({C.LOCAL_EMBED_DIM}-d); "
                                   f"got {config.model} ({config.dim}-d)")
+            if self._background:
+                return BackgroundLocalEmbedder()
             from voice_letta.providers.local_embed import LocalEmbedder
 
             return LocalEmbedder()
