@@ -6,7 +6,7 @@ import { AudioEngine, MicError } from "./audio.js";
 import { VoiceConnection } from "./connection.js";
 
 const INPUT_RATE_HZ = 16000;
-const OUTPUT_RATES_HZ = [8000, 16000, 24000, 48000];
+const OUTPUT_RATES_HZ = [8000, 16000, 22050, 24000, 44100, 48000];
 const PROGRESS_EVERY_MS = 250;
 const MODE_STORAGE = "voiceLetta.mode";
 const AGENT_STORAGE = "voiceLetta.agent";

@@ -595,8 +595,9 @@ class VoiceSession:
             for seg in segs:
                 segments.put_nowait(seg)
 
-        def chunk(**kw: object) -> None:
-            self._send(W.ResponseChunk(response_id=resp.id, chunk=OC.chunk(cid, created, model, **kw)))  # type: ignore[arg-type]
+        def chunk(kind: str | None = None, **kw: object) -> None:
+            self._send(W.ResponseChunk(response_id=resp.id, chunk=OC.chunk(cid, created, model, **kw),  # type: ignore[arg-type]
+                                       kind=kind))  # type: ignore[arg-type]
 
         try:
             stream = self.agent.run_turn(self.settings.agent_id, TurnInput(user_text=text))
@@ -610,7 +611,7 @@ class VoiceSession:
                             now = loop.time()
                             resp.clock.stamp("first_token", now)
                             resp.clock.stamp("first_content", now)
-                            chunk(content=ev.text)
+                            chunk(content=ev.text, kind=ev.kind)
                             kind = "filler" if ev.kind == "filler" else "content"
                             if kind != last_kind:
                                 put(splitter.flush())

@@ -30,6 +30,9 @@ MAX_TEXT_FRAME_BYTES = 16_384
 MAX_INPUT_TEXT_CHARS = 4_000
 
 SampleRate = Literal[8000, 16000, 24000, 48000]
+# Output may also use the rates sound cards run at (browsers often run at 44.1 kHz), so the server's
+# resampler, not the client's, does the conversion.
+OutputSampleRate = Literal[8000, 16000, 22050, 24000, 44100, 48000]
 VadEngine = Literal["webrtc", "silero"]
 
 
@@ -58,7 +61,7 @@ class VadConfig(_Client):
 class SessionConfigIn(_Client):
     agent: str | None = Field(default=None, min_length=1, max_length=200)
     input_sample_rate_hz: SampleRate | None = None
-    output_sample_rate_hz: SampleRate | None = None
+    output_sample_rate_hz: OutputSampleRate | None = None
     turn_mode: TurnMode | None = None
     vad: VadConfig | None = None
     voice: str | None = Field(default=None, max_length=100)
@@ -247,6 +250,8 @@ class ResponseChunk(_Server):
     type: Literal["response.chunk"] = "response.chunk"
     response_id: str
     chunk: dict[str, Any]  # an OpenAI chat.completion.chunk
+    # For content chunks: "filler" is a tool's spoken pre_exec_msg, "fallback" the sentence spoken on errors.
+    kind: Literal["content", "filler", "fallback"] | None = None
 
 
 class ToolStartedOut(_Server):
