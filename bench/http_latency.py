@@ -122,6 +122,14 @@ class InstantModel:
         return None
 
 
+class NoMemory:
+    async def turn_completed(self, agent_id: str) -> None:
+        return None
+
+    async def session_ended(self, agent_id: str) -> None:
+        return None
+
+
 class InstantModels:
     def __init__(self, model: InstantModel) -> None:
         self.model = model
@@ -191,8 +199,10 @@ async def start_server(db_dir: Path, *, trace_store: bool, fragment_chars: int, 
     patch_stream_write()
     inner = await open_store(db_dir / "voice.db")
     store: Store = TracingStore(inner) if trace_store else inner
-    cfg = ServerConfig(db_path=db_dir / "voice.db", api_key=None)
-    app = create_app(cfg, Overrides(store=store, models=InstantModels(InstantModel(fragment_chars, burst))))
+    cfg = ServerConfig(db_path=db_dir / "voice.db", api_key=None, enable_sandbox=False)
+    # The memory layer is off: its sleeptime runs would ask this instant fake for tool calls it never makes.
+    app = create_app(cfg, Overrides(store=store, models=InstantModels(InstantModel(fragment_chars, burst)),
+                                    memory=NoMemory()))
     app.middlewares.insert(0, bench_middleware)  # outermost: stamps arrival before any other work
     profiler: list[cProfile.Profile] = []
 
