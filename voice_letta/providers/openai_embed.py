@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Sequence
 
 import openai
@@ -10,13 +9,14 @@ import openai
 from voice_letta.agent.ports import Embedder
 from voice_letta.errors import ProviderError
 from voice_letta.providers._errors import map_provider_errors
+from voice_letta.providers._openai_client import OpenAIClientHolder
 
 DEFAULT_EMBED_MODEL = "text-embedding-3-small"
 DEFAULT_EMBED_DIM = 1536
 MAX_INPUTS_PER_REQUEST = 2048  # the API's limit on ``input`` items
 
 
-class OpenAIEmbedder(Embedder):
+class OpenAIEmbedder(OpenAIClientHolder, Embedder):
     def __init__(
         self,
         *,
@@ -33,13 +33,8 @@ class OpenAIEmbedder(Embedder):
         self.dim = dim
         # text-embedding-3-* can shorten vectors server-side; only ask when not the model's native size.
         self.send_dimensions = (dim != DEFAULT_EMBED_DIM) if send_dimensions is None else send_dimensions
-        self._api_key = api_key
-        self._owns_client = client is None
-        self._client = client
-        self._base_url = base_url
-        self._timeout_s = timeout_s
-        self._max_retries = max_retries
-        self._client_lock = asyncio.Lock()
+        super().__init__(api_key=api_key, base_url=base_url, timeout_s=timeout_s, max_retries=max_retries,
+                         client=client)
 
     async def embed(self, texts: Sequence[str]) -> list[list[float]]:
         out: list[list[float]] = []
@@ -62,23 +57,3 @@ class OpenAIEmbedder(Embedder):
                     raise ProviderError(f"openai-embeddings: got {len(row.embedding)}-d vectors, expected {self.dim}")
                 out.append([float(x) for x in row.embedding])
         return out
-
-    async def _get_client(self) -> openai.AsyncOpenAI:
-        # Building a client reads CA certificates and imports the transport: do it off the loop, once.
-        client = self._client
-        if client is None:
-            async with self._client_lock:
-                client = self._client
-                if client is None:
-                    client = self._client = await asyncio.to_thread(self._make_client)
-        return client
-
-    def _make_client(self) -> openai.AsyncOpenAI:
-        return openai.AsyncOpenAI(
-            api_key=self._api_key, base_url=self._base_url, timeout=self._timeout_s, max_retries=self._max_retries
-        )
-
-    async def aclose(self) -> None:
-        if self._owns_client and self._client is not None:
-            client, self._client = self._client, None
-            await client.close()

@@ -6,7 +6,6 @@ PCM16 is wrapped in an in-memory WAV and posted as multipart; SDK errors become 
 
 from __future__ import annotations
 
-import asyncio
 import io
 import time
 import wave
@@ -15,6 +14,7 @@ import openai
 
 from voice_letta.agent.ports import SpeechToText, Transcript
 from voice_letta.providers._errors import map_provider_errors
+from voice_letta.providers._openai_client import OpenAIClientHolder
 
 DEFAULT_STT_MODEL = "gpt-4o-mini-transcribe"
 
@@ -30,7 +30,7 @@ def pcm16_to_wav(pcm16: bytes, sample_rate_hz: int) -> bytes:
     return buf.getvalue()
 
 
-class OpenAISTT(SpeechToText):
+class OpenAISTT(OpenAIClientHolder, SpeechToText):
     """OpenAI transcription. Pass ``client`` to share one ``AsyncOpenAI``; otherwise one is built."""
 
     def __init__(
@@ -48,13 +48,8 @@ class OpenAISTT(SpeechToText):
         self.model = model
         self.language = language
         self.prompt = prompt
-        self._api_key = api_key
-        self._owns_client = client is None
-        self._client = client
-        self._base_url = base_url
-        self._timeout_s = timeout_s
-        self._max_retries = max_retries
-        self._client_lock = asyncio.Lock()
+        super().__init__(api_key=api_key, base_url=base_url, timeout_s=timeout_s, max_retries=max_retries,
+                         client=client)
 
     async def transcribe(self, pcm16: bytes, sample_rate_hz: int) -> Transcript:
         duration_ms = len(pcm16) // 2 * 1000.0 / sample_rate_hz
@@ -75,23 +70,3 @@ class OpenAISTT(SpeechToText):
             duration_ms=duration_ms,
             processing_ms=(time.perf_counter() - started) * 1000.0,
         )
-
-    async def _get_client(self) -> openai.AsyncOpenAI:
-        # Building a client reads CA certificates and imports the transport: do it off the loop, once.
-        client = self._client
-        if client is None:
-            async with self._client_lock:
-                client = self._client
-                if client is None:
-                    client = self._client = await asyncio.to_thread(self._make_client)
-        return client
-
-    def _make_client(self) -> openai.AsyncOpenAI:
-        return openai.AsyncOpenAI(
-            api_key=self._api_key, base_url=self._base_url, timeout=self._timeout_s, max_retries=self._max_retries
-        )
-
-    async def aclose(self) -> None:
-        if self._owns_client and self._client is not None:
-            client, self._client = self._client, None
-            await client.close()

@@ -6,13 +6,13 @@ it arrives, re-aligned to whole samples.
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import AsyncIterator
 
 import openai
 
 from voice_letta.agent.ports import SpeechChunk, TextToSpeech
 from voice_letta.providers._errors import map_provider_errors
+from voice_letta.providers._openai_client import OpenAIClientHolder
 
 DEFAULT_TTS_MODEL = "gpt-4o-mini-tts"
 DEFAULT_VOICE = "alloy"
@@ -20,7 +20,7 @@ OPENAI_PCM_RATE_HZ = 24000
 DEFAULT_CHUNK_BYTES = 4800  # 100 ms at 24 kHz
 
 
-class OpenAITTS(TextToSpeech):
+class OpenAITTS(OpenAIClientHolder, TextToSpeech):
     sample_rate_hz = OPENAI_PCM_RATE_HZ
 
     def __init__(
@@ -42,13 +42,8 @@ class OpenAITTS(TextToSpeech):
         self.instructions = instructions
         self.speed = speed
         self.chunk_bytes = chunk_bytes
-        self._api_key = api_key
-        self._owns_client = client is None
-        self._client = client
-        self._base_url = base_url
-        self._timeout_s = timeout_s
-        self._max_retries = max_retries
-        self._client_lock = asyncio.Lock()
+        super().__init__(api_key=api_key, base_url=base_url, timeout_s=timeout_s, max_retries=max_retries,
+                         client=client)
 
     async def synthesize(self, text: str, *, voice: str | None = None) -> AsyncIterator[SpeechChunk]:
         if not text.strip():
@@ -72,23 +67,3 @@ class OpenAITTS(TextToSpeech):
                 carry = data[cut:]
                 if cut:
                     yield SpeechChunk(data[:cut], OPENAI_PCM_RATE_HZ)
-
-    async def _get_client(self) -> openai.AsyncOpenAI:
-        # Building a client reads CA certificates and imports the transport: do it off the loop, once.
-        client = self._client
-        if client is None:
-            async with self._client_lock:
-                client = self._client
-                if client is None:
-                    client = self._client = await asyncio.to_thread(self._make_client)
-        return client
-
-    def _make_client(self) -> openai.AsyncOpenAI:
-        return openai.AsyncOpenAI(
-            api_key=self._api_key, base_url=self._base_url, timeout=self._timeout_s, max_retries=self._max_retries
-        )
-
-    async def aclose(self) -> None:
-        if self._owns_client and self._client is not None:
-            client, self._client = self._client, None
-            await client.close()
