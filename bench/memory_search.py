@@ -60,8 +60,8 @@ VOCAB = WORDS + ["".join(_rng_words.choices("bcdfghklmnprstvz", k=2) + _rng_word
 _ZIPF = [1.0 / (rank + 1) for rank in range(len(VOCAB))]
 
 
-def zipf_words(k: int) -> list[str]:
-    return random.choices(VOCAB, weights=_ZIPF, k=k)
+def zipf_words(k: int, rng: random.Random | None = None) -> list[str]:
+    return (rng or random).choices(VOCAB, weights=_ZIPF, k=k)
 
 
 def pct(values: list[float], p: float) -> float:
@@ -97,6 +97,7 @@ def _fill_passages(db: Path, agent_id: str, n: int, dim: int, rng: np.random.Gen
             "INSERT INTO passages (id, agent_id, text, synopsis, embedding, embedding_model, embedding_dim, "
             "start_at, end_at, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", rows)
         conn.commit()
+    conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")  # as a long-running server's auto-checkpoints would
     conn.close()
 
 
@@ -122,8 +123,9 @@ async def bench_search(sizes: list[int], queries: int) -> None:
             total, embed_only, retrieval, dot_only = [], [], [], []
             index = search._indexes[agent.id]
             args = {"convo_keyword_queries": None, "start_minutes_ago": None, "end_minutes_ago": None}
+            qrng = random.Random(42)  # the same questions at every size
             for i in range(queries):
-                utterance = f"what did I say about {zipf_words(1)[0]} and {random.choice(VOCAB)} ({i})?"
+                utterance = f"what did I say about {zipf_words(1, qrng)[0]} and {qrng.choice(VOCAB)} ({i})?"
                 t = time.perf_counter()
                 await search.search(agent.id, utterance, args)  # cold: the query is embedded now
                 total.append((time.perf_counter() - t) * 1000)

@@ -573,18 +573,47 @@ class SqliteStore:
         return inserted
 
     async def get_passages(self, agent_id: str, passage_ids: Sequence[str]) -> list[Passage]:
-        """The passages with these ids, in the order asked (unknown ids are skipped)."""
+        """The passages with these ids, in the order asked (unknown ids are skipped), without their vectors."""
         unique = list(dict.fromkeys(passage_ids))
         if not unique:
             return []
+        columns = R.PASSAGE_COLUMNS.replace("embedding,", "NULL,", 1)  # callers show text; vectors stay put
         found = await self._fetch(
             "get_passages",
-            f"SELECT {R.PASSAGE_COLUMNS} FROM passages WHERE agent_id = ? AND id IN ({', '.join('?' * len(unique))})",
+            # "+agent_id": look rows up by their unique id; without ANALYZE statistics SQLite would otherwise walk
+            # the agent's whole (agent_id, created_at) index (measured: 87 ms at 100k passages, 0.2 ms by id).
+            f"SELECT {columns} FROM passages WHERE +agent_id = ? AND id IN ({', '.join('?' * len(unique))})",
             (agent_id, *unique),
         )
         with translate_errors("decoding passages"):
             by_id = {p.id: p for p in (R.passage_from_row(r) for r in found)}
         return [by_id[i] for i in unique if i in by_id]
+
+    async def search_passage_ids(
+        self, agent_id: str, query: str, *, start_at: float | None = None, end_at: float | None = None,
+        limit: int = 20,
+    ) -> list[tuple[str, float]]:
+        """``search_passages_text`` returning only (id, -bm25): no rows decoded for candidates fusion drops."""
+        match = fts_query(query)
+        if match is None or limit <= 0:
+            return []
+        where = ["passages_fts MATCH ?", "p.agent_id = ?"]
+        params: list[Any] = [match, agent_id]
+        if start_at is not None:
+            where.append("coalesce(p.end_at, p.start_at, p.created_at) >= ?")
+            params.append(start_at)
+        if end_at is not None:
+            where.append("coalesce(p.start_at, p.end_at, p.created_at) <= ?")
+            params.append(end_at)
+        found = await self._fetch(
+            "search_passage_ids",
+            # CROSS JOIN pins the FTS index as the outer loop: without ANALYZE statistics SQLite may instead walk
+            # every passage of the agent and probe the index per row (100k passages: ~100 ms instead of ~10).
+            "SELECT p.id, -bm25(passages_fts) FROM passages_fts CROSS JOIN passages p ON p.rowid = passages_fts.rowid "
+            f"WHERE {' AND '.join(where)} ORDER BY bm25(passages_fts), p.created_at LIMIT ?",
+            [*params, limit],
+        )
+        return [(r[0], float(r[1])) for r in found]
 
     async def count_passages(self, agent_id: str) -> int:
         found = await self._fetch("count_passages", "SELECT count(*) FROM passages WHERE agent_id = ?", (agent_id,))
