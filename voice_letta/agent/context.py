@@ -17,6 +17,9 @@ def to_chat_messages(history: Sequence[Message]) -> list[ChatMessage]:
     leave one) and a tool result without its call (eviction can cut between them); both are repaired here
     rather than failing the turn.
     """
+    # A failed attempt's spoken fallback is noise once a retry of the same turn produced a real answer.
+    answered = {m.turn_id for m in history if m.role == "assistant" and m.kind != "fallback" and m.content}
+    history = [m for m in history if not (m.kind == "fallback" and m.turn_id in answered)]
     results = {m.tool_call_id for m in history if m.role == "tool" and m.tool_call_id}
     kept_calls: set[str] = set()
     out: list[ChatMessage] = []

@@ -184,7 +184,10 @@ class VoiceAgent:
             async for event in self._replay(agent, previous):
                 yield event
             return
-        turn = previous or TurnRecord(id=ids.turn_id(), agent_id=agent_id, fingerprint=inp.fingerprint)
+        if previous is not None:  # a retry of a turn that failed or was cut off: run it again, same record
+            turn = previous.model_copy(update={"error": None, "ended_at": None, "stop_reason": None})
+        else:
+            turn = TurnRecord(id=ids.turn_id(), agent_id=agent_id, fingerprint=inp.fingerprint)
         state = _TurnState(turn=turn, started=t0)
         if previous is None:
             # The turn record is written when the turn ends (or is cut off); the input goes first, alone.

@@ -324,3 +324,24 @@ async def test_parallel_tool_calls_are_all_executed(server: Running) -> None:
     follow_up = server.fake.requests[1]["messages"]
     assert [m.get("tool_call_id") for m in follow_up[-2:]] == ["call_a", "call_b"]
     assert len(follow_up[-3]["tool_calls"]) == 2
+
+
+async def test_retry_after_a_failed_turn_runs_it_again_without_storing_the_input_twice(server: Running) -> None:
+    agent = await server.create_agent()
+    body = [{"role": "user", "content": "Are you there?"}]
+    server.fake.script([HttpError(500)], [HttpError(500)], [HttpError(500)])
+    with pytest.raises(openai.APIError):
+        await collect(await server.client().chat.completions.create(model=agent["id"], messages=body, stream=True))
+    server.fake.script([Text("Yes, I'm here.")])
+    _, text = await collect(await server.client().chat.completions.create(model=agent["id"], messages=body,
+                                                                          stream=True))
+    assert text == "Yes, I'm here."
+    rows = await messages_of(server, agent["id"])
+    assert [m.content for m in rows if m.role == "user"] == ["Are you there?"]
+    assert rows[-1].content == "Yes, I'm here."
+    # the request that follows sees the good answer, not the fallback, in its context
+    server.fake.script([Text("Still here.")])
+    await collect(await server.client().chat.completions.create(model=agent["id"], messages=[
+        *body, {"role": "assistant", "content": "Yes, I'm here."}, {"role": "user", "content": "Good."}], stream=True))
+    context = [m.get("content") for m in server.fake.requests[-1]["messages"][1:]]
+    assert context[:2] == ["Are you there?", "Yes, I'm here."]
