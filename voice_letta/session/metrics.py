@@ -11,6 +11,9 @@ A ``TurnClock`` collects wall-clock stamps (``loop.time()`` seconds) of one resp
 
 ``timings_ms()`` gives the stage durations sent in ``response.done``; ``export()`` observes them as
 histograms. The names are the Prometheus metric names (seconds).
+
+``FRAME_DELAYS`` is a process-wide, fine-grained (0.05 ms steps) histogram of the per-frame delay, cheap
+enough to update for every frame; ``/metrics`` has the same values with the server's coarser buckets.
 """
 
 from __future__ import annotations
@@ -23,7 +26,9 @@ SESSIONS_TOTAL = "voice_letta_sessions_total"
 ERRORS_TOTAL = "voice_letta_voice_errors_total"
 BARGE_INS_TOTAL = "voice_letta_barge_ins_total"
 TURNS_TOTAL = "voice_letta_voice_turns_total"
-FRAME_SECONDS = "voice_letta_audio_frame_handling_seconds"
+#: How long an arriving binary audio frame takes from the reader receiving it to the pipeline having
+#: processed it (resample, frame, VAD, turn detection, barge-in, events sent); observed for every frame.
+FRAME_DELAY_SECONDS = "voice_letta_audio_frame_delay_seconds"
 
 # (name in timings_ms, histogram, start stamp, end stamp)
 STAGES: tuple[tuple[str, str, str, str], ...] = (
@@ -35,6 +40,47 @@ STAGES: tuple[tuple[str, str, str, str], ...] = (
     ("transcript_to_audio_ms", "voice_letta_voice_transcript_to_audio_seconds", "transcript", "first_audio"),
     ("voice_to_voice_ms", "voice_letta_voice_to_voice_seconds", "speech_end", "first_audio"),
 )
+
+
+class DelayHistogram:
+    """Fixed-width buckets of ``step_s`` up to ``max_s`` (and one overflow bucket); O(1) observe."""
+
+    __slots__ = ("_inv_step", "_last", "counts", "max_s", "n", "step_s", "total_s")
+
+    def __init__(self, step_s: float = 0.00005, max_s: float = 1.0) -> None:
+        self.step_s = step_s
+        self.max_s = max_s
+        self._inv_step = 1.0 / step_s
+        self._last = int(max_s / step_s)
+        self.counts = [0] * (self._last + 1)
+        self.n = 0
+        self.total_s = 0.0
+
+    def observe(self, seconds: float) -> None:
+        i = int(seconds * self._inv_step)
+        self.counts[i if i < self._last else self._last] += 1
+        self.n += 1
+        self.total_s += seconds
+
+    def percentile(self, p: float) -> float:
+        """Upper edge of the bucket holding the p-th percentile, in seconds (nan when empty)."""
+        if self.n == 0:
+            return float("nan")
+        rank = max(1, round(p / 100.0 * self.n))
+        seen = 0
+        for i, c in enumerate(self.counts):
+            seen += c
+            if seen >= rank:
+                return (i + 1) * self.step_s
+        return self.max_s
+
+    def reset(self) -> None:
+        self.counts = [0] * (self._last + 1)
+        self.n = 0
+        self.total_s = 0.0
+
+
+FRAME_DELAYS = DelayHistogram()
 
 
 class MetricsSink(Protocol):

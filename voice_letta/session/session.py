@@ -2,10 +2,14 @@
 
 One ``asyncio.TaskGroup`` per session:
 
-- **reader**: receives frames, validates them (``wire.native``), answers bad input with typed errors, queues
-  audio for the listener and commands for the manager. Never awaits slow work.
-- **listener**: ``InputPipeline`` (resample → 20 ms frames → VAD → ``TurnDetector``), the end-of-turn timer,
-  barge-in detection, and early (speculative) transcription while the user is silent but the turn is open.
+- **reader**: receives frames, validates them (``wire.native``), answers bad input with typed errors, and
+  runs each binary frame through ``InputPipeline`` (resample → 20 ms frames → VAD → ``TurnDetector``) inline,
+  with barge-in detection and early (speculative) transcription while the user is silent but the turn is
+  open. Commands go to the manager. Never awaits slow work (only a Silero load on reconfiguration).
+  Inline, because a queue hop per 20 ms frame (a put, a task wake-up, a ``loop.time()``) cost more than the
+  VAD itself at a few hundred sessions (docs/benchmarks.md, "Concurrent live sessions").
+- **endpointer**: the end-of-turn timer (``InputPipeline.deadline()``/``on_timer``) when audio stops
+  arriving mid-turn; it sleeps until the deadline and re-checks, so frames never reschedule it.
 - **transcriber**: STT of finished utterances, in order, through the shared engines (worker threads behind
   a semaphore), then ``transcript.final`` and a start-turn command.
 - **manager**: serializes response lifecycle: start a response (one cancellable **turn task**), cancel it
@@ -52,7 +56,8 @@ from voice_letta.session.audio_in import FRAME_MS, InputPipeline
 from voice_letta.session.metrics import (
     BARGE_INS_TOTAL,
     ERRORS_TOTAL,
-    FRAME_SECONDS,
+    FRAME_DELAY_SECONDS,
+    FRAME_DELAYS,
     SESSIONS_ACTIVE,
     SESSIONS_TOTAL,
     TURNS_TOTAL,
@@ -75,7 +80,6 @@ ECHO_MARGIN_DB = 10.0  # while agent audio plays, barge-in frames must be this m
 SILERO_BARGE_MARGIN = 0.2  # ... and score this much above the threshold
 SPECULATE_AFTER_MS = 240  # start transcribing after this much trailing silence of an open turn
 DEFAULT_BARGE_IN_MIN_MS = 300
-AUDIO_QUEUE_MAX = 256
 MS_PER_CHAR_GUESS = 65.0  # speech length of a character, for a segment cut before its audio was complete
 
 
@@ -109,24 +113,6 @@ class Settings:
 
 # -- queue items --------------------------------------------------------------------------------------------
 @dataclass(frozen=True, slots=True)
-class _Commit:
-    pass
-
-
-@dataclass(frozen=True, slots=True)
-class _ClearAudio:
-    pass
-
-
-@dataclass(frozen=True, slots=True)
-class _Reconfigure:
-    input_rate_hz: int
-    mode: TurnMode
-    vad: VadParams
-    engine: W.VadEngine
-
-
-@dataclass(frozen=True, slots=True)
 class _Utterance:
     pcm: bytes
     sample_rate_hz: int
@@ -151,7 +137,6 @@ class _Close:
     pass
 
 
-_AudioItem = bytes | _Commit | _ClearAudio | _Reconfigure
 _Command = _StartTurn | _Cancel | _Close
 
 
@@ -195,7 +180,13 @@ class VoiceSession:
         self.settings = Settings(agent_id=agent_id)
         self.response: Response | None = None
         self.turns = 0
-        self._audio: asyncio.Queue[_AudioItem] = asyncio.Queue(AUDIO_QUEUE_MAX)
+        s = self.settings
+        self._pipe = InputPipeline(s.input_rate_hz, s.vad, s.turn_mode)
+        self._speculative: tuple[asyncio.Task[Transcript | BaseException], int] | None = None
+        self._utt_in_response = False  # the open utterance began while the agent was responding
+        self._utt_barge_ms = 0
+        self._utt_barged = False
+        self._endpoint_wake = asyncio.Event()  # set when a turn opens: the endpointer has a deadline to watch
         self._utterances: asyncio.Queue[_Utterance] = asyncio.Queue(8)
         self._commands: asyncio.Queue[_Command] = asyncio.Queue(64)
         self._agent_changed = asyncio.Event()
@@ -218,7 +209,7 @@ class VoiceSession:
             async with asyncio.TaskGroup() as tg:
                 self._tg = tg
                 tg.create_task(self._reader(), name=f"{self.id}-reader")
-                tg.create_task(self._listener(), name=f"{self.id}-listener")
+                tg.create_task(self._endpointer(), name=f"{self.id}-endpointer")
                 tg.create_task(self._transcriber(), name=f"{self.id}-stt")
                 tg.create_task(self._manager(), name=f"{self.id}-manager")
                 tg.create_task(self._writer(), name=f"{self.id}-writer")
@@ -244,31 +235,56 @@ class VoiceSession:
 
     # -- reader -----------------------------------------------------------------------------------------
     async def _reader(self) -> None:
+        receive = self.transport.receive
+        clock = asyncio.get_running_loop().time
+        observe = self.metrics.observe
+        record = FRAME_DELAYS.observe
         while True:
-            msg = await self.transport.receive()
+            msg = await receive()
             if msg is None:
                 await self._commands.put(_Close())
                 return
             try:
-                if isinstance(msg, bytes):
-                    self._on_audio(msg)
+                if type(msg) is bytes:
+                    now = clock()
+                    self._on_audio(msg, now)
+                    delay = clock() - now
+                    record(delay)
+                    observe(FRAME_DELAY_SECONDS, delay)
                 else:
                     await self._on_text(msg)
             except ProtocolViolation as exc:
                 self._error(exc)
 
-    def _on_audio(self, data: bytes) -> None:
-        W.check_audio_frame(data)
-        if self.settings.agent_id is None:
+    def _on_audio(self, data: bytes, now: float) -> None:
+        """One binary frame, at once: validate, resample/frame/VAD/turns, barge-in, speculative STT."""
+        if len(data) > W.MAX_AUDIO_FRAME_BYTES or len(data) & 1:
+            W.check_audio_frame(data)
+        s = self.settings
+        if s.agent_id is None:
             raise ProtocolViolation("send session.update with an agent (or connect with ?agent=) before audio",
                                     code="session_not_configured")
-        if self.settings.turn_mode == "text" or not data:
+        if s.turn_mode == "text" or not data:
             return
-        try:
-            self._audio.put_nowait(data)
-        except asyncio.QueueFull:
-            raise ProtocolViolation("audio is arriving faster than it can be processed; frame dropped",
-                                    code="audio_overflow") from None
+        pipe = self._pipe
+        voiced_before = pipe.voiced_frames
+        events = pipe.feed(data, now)
+        self._frames += 1
+        if pipe.detector.speaking:
+            if pipe.mode == "server_vad" and not self._endpoint_wake.is_set():
+                self._endpoint_wake.set()
+            self._check_barge_in(pipe, now, pipe.voiced_frames - voiced_before)
+            speculative = self._speculative
+            if speculative is not None and pipe.voiced_frames != speculative[1]:
+                speculative[0].cancel()  # the user went on talking: that guess is stale
+                self._speculative = speculative = None
+            if (speculative is None and s.speculative_stt and pipe.trailing_silence_ms >= SPECULATE_AFTER_MS
+                    and pipe.mode == "server_vad" and (self._utt_barged or not self._utt_in_response)
+                    and s.vad.silence_ms >= SPECULATE_AFTER_MS + 100 and self.speech.stt is not None):
+                self._speculative = (self._spawn(self._safe_transcribe(pipe.detector.interim_pcm())),
+                                     pipe.voiced_frames)
+        if events:
+            self._on_turn_events(pipe, events)
 
     async def _on_text(self, text: str) -> None:
         msg = W.parse_client(text)
@@ -285,9 +301,9 @@ class VoiceSession:
                 if self.settings.turn_mode == "text":
                     raise ProtocolViolation("input_audio.commit needs turn_mode server_vad or push_to_talk",
                                             code="invalid_state")
-                await self._audio.put(_Commit())
+                self._on_turn_events(self._pipe, self._pipe.commit(self._now()))
             case W.InputAudioClear():
-                await self._audio.put(_ClearAudio())
+                self._on_turn_events(self._pipe, self._pipe.clear(self._now()))
             case W.ResponseCancel():
                 await self._commands.put(_Cancel("client_cancelled", msg.response_id))
             case W.PlaybackProgress() | W.PlaybackStopped():
@@ -334,71 +350,42 @@ class VoiceSession:
         s.input_rate_hz = new.input_sample_rate_hz or s.input_rate_hz
         s.turn_mode = new.turn_mode or s.turn_mode
         if audio_changed:
-            await self._audio.put(_Reconfigure(s.input_rate_hz, s.turn_mode, s.vad, s.vad_engine))
+            await self._reconfigure()
         self._send(W.SessionUpdated(session=s.state(), event_id=msg.event_id))
 
-    # -- listener ---------------------------------------------------------------------------------------
-    async def _listener(self) -> None:
+    # -- audio control -----------------------------------------------------------------------------------
+    async def _reconfigure(self) -> None:
+        """A new pipeline for new input settings (what was buffered is discarded, as by a clear)."""
         s = self.settings
-        pipe = InputPipeline(s.input_rate_hz, s.vad, s.turn_mode)
-        self._utt_in_response = False  # the open utterance began while the agent was responding
-        self._utt_barge_ms = 0
-        self._utt_barged = False
-        speculative: tuple[asyncio.Task[Transcript | BaseException], int] | None = None
-        loop = asyncio.get_running_loop()
-        while True:
-            deadline = pipe.deadline()
+        self._on_turn_events(self._pipe, self._pipe.clear(self._now()))
+        detector: VoiceDetector | None = None
+        if s.vad_engine == "silero":
             try:
-                if deadline is None:
-                    item = await self._audio.get()
-                else:
-                    async with asyncio.timeout_at(deadline):
-                        item = await self._audio.get()
-            except TimeoutError:
-                events = pipe.on_timer(loop.time())
-                speculative = self._on_turn_events(pipe, events, speculative)
+                detector = await self.speech.new_silero()
+            except (ImportError, FileNotFoundError, OSError) as exc:
+                self._error(ProtocolViolation(f"Silero VAD failed to load ({exc}); using webrtc",
+                                              code="vad_unavailable"))
+        self._pipe = InputPipeline(s.input_rate_hz, s.vad, s.turn_mode, voice_detector=detector)
+        self._endpoint_wake.set()
+
+    async def _endpointer(self) -> None:
+        """End a turn when audio stops arriving mid-turn (``deadline()``/``on_timer``)."""
+        loop = asyncio.get_running_loop()
+        wake = self._endpoint_wake
+        while True:
+            wake.clear()
+            deadline = self._pipe.deadline()
+            if deadline is None:
+                await wake.wait()
                 continue
             now = loop.time()
-            if isinstance(item, bytes):
-                started = time.perf_counter()
-                voiced_before = pipe.voiced_frames
-                events = pipe.feed(item, now)
-                self._frames += 1
-                if self._frames % 16 == 0:
-                    self.metrics.observe(FRAME_SECONDS, time.perf_counter() - started)
-                if pipe.detector.speaking:
-                    self._check_barge_in(pipe, now, pipe.voiced_frames - voiced_before)
-                    if speculative is not None and pipe.voiced_frames != speculative[1]:
-                        speculative[0].cancel()  # the user went on talking: that guess is stale
-                        speculative = None
-                    if (speculative is None and s.speculative_stt and pipe.mode == "server_vad"
-                            and (self._utt_barged or not self._utt_in_response)
-                            and pipe.trailing_silence_ms >= SPECULATE_AFTER_MS
-                            and s.vad.silence_ms >= SPECULATE_AFTER_MS + 100 and self.speech.stt is not None):
-                        speculative = (self._spawn(self._safe_transcribe(pipe.detector.interim_pcm())),
-                                       pipe.voiced_frames)
-            elif isinstance(item, _Commit):
-                events = pipe.commit(now)
-            elif isinstance(item, _ClearAudio):
-                events = pipe.clear(now)
-            else:
-                events = pipe.clear(now)
-                detector: VoiceDetector | None = None
-                if item.engine == "silero":
-                    try:
-                        detector = await self.speech.new_silero()
-                    except (ImportError, FileNotFoundError, OSError) as exc:
-                        self._error(ProtocolViolation(f"Silero VAD failed to load ({exc}); using webrtc",
-                                                      code="vad_unavailable"))
-                pipe = InputPipeline(item.input_rate_hz, item.vad, item.mode, voice_detector=detector)
-            speculative = self._on_turn_events(pipe, events, speculative)
+            if now < deadline:
+                # Frames move the deadline later; sleeping to the old one and re-checking is enough.
+                await asyncio.sleep(deadline - now)
+                continue
+            self._on_turn_events(self._pipe, self._pipe.on_timer(now))
 
-    def _on_turn_events(
-        self,
-        pipe: InputPipeline,
-        events: list[TurnEvent],
-        speculative: tuple[asyncio.Task[Transcript | BaseException], int] | None,
-    ) -> tuple[asyncio.Task[Transcript | BaseException], int] | None:
+    def _on_turn_events(self, pipe: InputPipeline, events: list[TurnEvent]) -> None:
         for ev in events:
             if isinstance(ev, SpeechStarted):
                 resp = self.response
@@ -410,12 +397,13 @@ class VoiceSession:
                 self._send(W.SpeechStoppedOut(audio_end_ms=ev.audio_end_ms))
             elif isinstance(ev, UtteranceReady):
                 spec = None
+                speculative = self._speculative
                 if speculative is not None:
                     if speculative[1] == pipe.voiced_frames and ev.reason != "max_duration":
                         spec = speculative[0]
                     else:
                         speculative[0].cancel()
-                    speculative = None
+                    self._speculative = None
                 ignored = (pipe.mode == "server_vad" and self._utt_in_response and not self._utt_barged
                            and (not self.settings.barge_in or self._utt_barge_ms < self.settings.barge_in_min_ms))
                 self._utt_in_response = False
@@ -429,7 +417,6 @@ class VoiceSession:
                 except asyncio.QueueFull:
                     self._error(ProtocolViolation("too many utterances waiting for transcription; one dropped",
                                                   code="stt_overloaded"))
-        return speculative
 
     def _check_barge_in(self, pipe: InputPipeline, now: float, voiced_frames: int) -> None:
         """Count strongly voiced audio of an utterance that started over the agent; cut the agent at the limit."""
