@@ -28,6 +28,7 @@ import asyncio
 import contextlib
 import logging
 import time
+from collections import defaultdict
 from collections.abc import Callable, Sequence
 
 from voice_letta.agent.buffer import plan_eviction, token_budget
@@ -84,6 +85,8 @@ class MemoryManager:
         self.max_steps = max_steps
         self.clock = clock
         self._wake = asyncio.Event()
+        # Hand-offs of one agent (a turn's eviction, a session's end) read the watermark and enqueue as one step.
+        self._handoff_locks: defaultdict[str, asyncio.Lock] = defaultdict(asyncio.Lock)
         self._tasks: list[asyncio.Task[None]] = []
         self.completed: list[tuple[int, RunResult]] = []  # (job id, result) of this process, newest last
 
@@ -105,6 +108,14 @@ class MemoryManager:
 
     # -- MemoryHooks -----------------------------------------------------------------------------------------
     async def turn_completed(self, agent_id: str) -> None:
+        async with self._handoff_locks[agent_id]:
+            await self._turn_completed(agent_id)
+
+    async def session_ended(self, agent_id: str) -> None:
+        async with self._handoff_locks[agent_id]:
+            await self._session_ended(agent_id)
+
+    async def _turn_completed(self, agent_id: str) -> None:
         agent = await self.store.get_agent(agent_id)
         window = await self.store.list_messages(agent_id, in_context=True)
         plan = plan_eviction(window, agent.buffer,
@@ -113,7 +124,7 @@ class MemoryManager:
             return
         await self._handoff(agent, "eviction", plan.evicted, plan.kept, evict_through_seq=plan.through_seq)
 
-    async def session_ended(self, agent_id: str) -> None:
+    async def _session_ended(self, agent_id: str) -> None:
         agent = await self.store.get_agent(agent_id)
         if not agent.handoff_on_session_end:
             return

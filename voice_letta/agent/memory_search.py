@@ -236,6 +236,18 @@ class MemorySearch:
             self._indexes[agent_id] = index
             return index
 
+    async def prefetch(self, agent_id: str, utterance: str) -> None:
+        """Embed the user's utterance (and load the agent's index) ahead of a possible search_memory call.
+
+        Meant to run alongside the model's first tokens, so the query embedding (~15 ms with MiniLM) is off the
+        tool's critical path; ``search`` then finds it in the query cache.
+        """
+        embedder = await self.embedder_for(agent_id)
+        if embedder is None or not utterance.strip():
+            return
+        await self._index(agent_id, embedder)
+        await self._embed_queries(embedder, [utterance.strip()])
+
     async def _embed_queries(self, embedder: Embedder, queries: list[str]) -> np.ndarray:
         missing = [q for q in queries if (embedder.model, q) not in self._query_cache]
         if missing:
