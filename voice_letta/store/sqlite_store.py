@@ -16,6 +16,10 @@ Semantics beyond the Protocol's docstrings:
 - a read-only block rejects writes unless the same call sets ``read_only=False``;
 - ``search_passages_text`` with a time window matches passages whose ``[start_at, end_at]`` overlaps it;
   a passage with neither bound falls back to ``created_at``.
+- memory jobs (migration 0002, the sleeptime hand-off queue): ``enqueue_memory_job`` inserts a job and
+  evicts its range in one transaction; ``claim_memory_job`` is one ``UPDATE … RETURNING`` (pending →
+  running, never for an agent that already has a running job); ``insert_job_passages`` writes all of a
+  job's passages in one transaction and nothing if the job already has some (a re-run after a crash).
 """
 
 from __future__ import annotations

@@ -120,7 +120,7 @@ async def test_a_concurrent_block_edit_is_merged_not_lost(server: Running) -> No
     server.fake.script(
         [Text("Okay.")],
         [store_call((0, 3, "Sam lives in Portland and is allergic to peanuts."))],
-        [Pause(0.6), rethink_call("Name: Sam. Lives in Portland. Allergic to peanuts.")],
+        [Pause(1.5), rethink_call("Name: Sam. Lives in Portland. Allergic to peanuts.")],
         [rethink_call("Name: Sam. Lives in Portland. Allergic to peanuts. Prefers to be called Sammy.")],
         [finish_call()],
     )
