@@ -457,6 +457,9 @@ def test_call_stream_stops_on_a_malformed_trigger_and_on_stop_strings() -> None:
     stream = _CallStream(("<|im_end|>", "STOP"))
     deltas = stream.feed("Paris. STOP and more")
     assert stream.done and not stream.calling and "".join(d.content or "" for d in deltas) == "Paris. "
+    stream = _CallStream(())
+    deltas = stream.feed('Arguments: {"query": "..."}}</tool_call> and on')
+    assert stream.done and not stream.calling and "</" not in "".join(d.content or "" for d in deltas)
 
 
 def test_forced_call_stream_parses_the_call_from_the_first_character() -> None:
@@ -480,3 +483,14 @@ def test_plan_keeps_forced_choices_on_the_full_grammar() -> None:
     named = _plan(request("x", tools=TOOLS, tool_choice="set_lights"), ())
     assert isinstance(named, _Plan) and [t.name for t in named.tools] == ["set_lights"] and not named.allow_reply
     assert _plan(request("x", tools=TOOLS, tool_choice="none"), ()).tools == ()
+
+
+def test_call_head_is_emitted_as_soon_as_the_name_is_complete() -> None:
+    stream = _CallStream(())
+    assert stream.feed("<tool_call>") == [] and stream.calling
+    assert stream.feed('{"name": "search_mem') == []
+    head = stream.feed('ory"')
+    assert [(c.name, c.arguments) for d in head for c in d.tool_calls] == [("search_memory", None)]
+    assert stream.feed(', "argu') == []
+    fragment = stream.feed('ments": {"pre_exec_msg": "On')
+    assert [c.arguments for d in fragment for c in d.tool_calls] == ['{"pre_exec_msg": "On']

@@ -161,7 +161,7 @@ class LocalChatModel:
     """``ChatModel`` over the embedded GGUF. ``config.model`` may name a ``.gguf`` file instead of SmolLM2.
 
     Honours ``temperature``, ``max_tokens`` and ``context_window`` (capped at the loaded context); ``stop``
-    adds stop strings to the ChatML ones (plain replies only: a stop inside grammar JSON would break it).
+    adds stop strings to the ChatML ones (plain text only: a stop inside a tool call's JSON would break it).
     """
 
     def __init__(self, config: LLMConfig, *, model_path: Path | None = None, stop: Sequence[str] = ()) -> None:
@@ -241,10 +241,12 @@ def _tool_prompt(plan: _Plan) -> str:
             for k, v in props.items()
         )
         lines.append(f"- {tool.name}: {tool.description.strip()} Arguments: {{{args}}}")
-    example = plan.tools[0]
     lines.append(f'To call a tool, write only: {TRIGGER}{{"name": "<tool name>", "arguments": {{...}}}}{TRIGGER_END}')
-    lines.append(f"For example: {_render_call(example.name, _example_arguments(example))}")
     if plan.allow_reply:
+        # The example teaches the trigger. Forced calls need none (the grammar writes it) and a tiny model
+        # copies an example's placeholder values into real calls.
+        example = plan.tools[0]
+        lines.append(f"For example: {_render_call(example.name, _example_arguments(example))}")
         lines.append("Otherwise just answer the user in plain words.")
         lines.append("Call a tool only when the user asks for what it does.")
     else:
@@ -569,7 +571,7 @@ class _CallStream:
     the trigger, the call. Forced: the grammar makes the whole answer one call. ``done``: stop generating."""
 
     def __init__(self, stops: tuple[str, ...], *, forced: bool = False) -> None:
-        self._text = _StopFilter((*stops, TRIGGER))
+        self._text = _StopFilter((*stops, TRIGGER, TRIGGER_END))  # a lone "</tool_call>" is an echoed example
         self._call: _CallParser | None = _CallParser(expect_trigger=True) if forced else None
         self.malformed = False
 
@@ -602,7 +604,8 @@ class _CallStream:
         return [] if self._call is not None else self._text.flush()
 
 
-_CALL_HEAD = re.compile(r'\s*\{\s*"name"\s*:\s*("(?:[^"\\]|\\.)*")\s*,\s*"arguments"\s*:\s*')
+_CALL_NAME = re.compile(r'\s*\{\s*"name"\s*:\s*("(?:[^"\\]|\\.)*")')
+_CALL_ARGUMENTS = re.compile(r'\s*,\s*"arguments"\s*:\s*')
 
 
 class _CallParser:
@@ -614,6 +617,7 @@ class _CallParser:
         self._pos = 0
         self._expect_trigger = expect_trigger
         self._named = False
+        self._in_arguments = False
         self._depth = 0
         self._in_string = False
         self._escaped = False
@@ -630,10 +634,14 @@ class _CallParser:
                 self._pos = len(self._buf) - len(stripped) + len(TRIGGER)
             self._expect_trigger = False
         if not self._named:
-            if (m := _CALL_HEAD.match(self._buf, self._pos)) is None:
+            if (m := _CALL_NAME.match(self._buf, self._pos)) is None:
                 return out
             self._pos, self._named = m.end(), True
             out.append(ChatDelta(tool_calls=(ToolCallDelta(index=0, id=tool_call_id(), name=json.loads(m.group(1))),)))
+        if not self._in_arguments:
+            if (m := _CALL_ARGUMENTS.match(self._buf, self._pos)) is None:
+                return out
+            self._pos, self._in_arguments = m.end(), True
         if not self.done and (fragment := self._argument_chars()):
             out.append(ChatDelta(tool_calls=(ToolCallDelta(index=0, arguments=fragment),)))
         return out
