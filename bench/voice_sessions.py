@@ -1,22 +1,42 @@
-"""Concurrent live voice sessions over loopback: how many before frame handling falls behind real time.
+"""Concurrent live voice sessions over loopback: how many before the p99 frame-handling delay passes 20 ms.
 
-The server runs in its own process (scripted STT that returns "" so turns end after VAD + endpointing +
-STT without an LLM; scripted TTS). Load generators run in separate processes; each opens its share of
-sessions and streams fixture speech (speech + silence, looped) in real time as 20 ms PCM16 frames at
-16 kHz, with VAD on (server_vad). Every 0.5 s each session sends a ``ping`` behind its audio and times the
-``pong``. The server samples its event-loop lag every 5 ms (how long a frame that just arrived waits for
-the loop) and its CPU time.
+**Server** (its own process): the real app with scripted STT (returns "", so a turn ends after VAD +
+endpointing + STT without an LLM) and scripted TTS. It measures, on the server:
 
-    .venv/bin/python bench/voice_sessions.py                       # 50..400 sessions, 20 s each
-    .venv/bin/python bench/voice_sessions.py --sessions 100 300 --seconds 10
+- ``frame delay``: for every binary frame, from the session's reader getting it from aiohttp to the audio
+  pipeline having processed it (resample, framing, VAD, turn detection, events sent); the process-wide
+  histogram ``session.metrics.FRAME_DELAYS`` (0.05 ms buckets; ``/metrics`` exports the same values as
+  ``voice_letta_audio_frame_delay_seconds``);
+- ``loop lag``: a 5 ms sleep that measures how late it wakes, i.e. how long a frame that has just arrived
+  on a socket waits before the loop gets to its reader. A frame's total delay is at most lag + handling;
+- its CPU time (``time.process_time()``) over the streaming window.
 
-Only 127.0.0.1 is used; every loop is bounded by --seconds.
+**Load generators** (``--generators`` processes, sessions spread evenly): each opens its sockets with a
+minimal WebSocket client on raw asyncio transports (bounded concurrency, generous timeout), waits until every
+generator is connected, then drives ALL its sessions from ONE timer tick every 20 ms that writes one
+pre-built, pre-masked (zero mask key) binary frame of 640 bytes (20 ms of PCM16 at 16 kHz) to each socket: no
+per-session tasks, sleeps or per-frame encoding. The audio is fixture speech + 1 s of silence, looped, each
+session at its own offset, so sessions start and end turns at different times (server VAD on). A late tick
+sends the frames it missed, so the audio stays real time; the tick's lateness is reported as the
+generator's own saturation signal. Every 0.5 s each session sends a ``ping`` behind its audio and times the
+``pong`` (a client-side cross-check: includes both processes' queueing).
+
+Reported per level: frame delay p50/p99/max, loop lag p50/p99/max, ping p50/p99, server CPU per
+session-second of audio and as % of one core, generator CPU (sum over processes) as % of one core, the
+generators' tick lateness p99, the whole machine's busy % (``/proc/stat``) and ``os.getloadavg()``, and
+frames the server handled / frames sent.
+
+    .venv/bin/python bench/voice_sessions.py --sessions 50 100 200 300 400 --seconds 10
+    .venv/bin/python bench/voice_sessions.py --sessions 200 --seconds 10 --profile /tmp/server.prof
+
+Only 127.0.0.1 is used; every loop is bounded by --seconds (and the connect/exit timeouts).
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import base64
 import json
 import os
 import subprocess
@@ -28,6 +48,10 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+FRAME_S = 0.02
+FRAME_BYTES = 640  # 20 ms of PCM16 mono at 16 kHz
+PING_EVERY = 25  # frames (0.5 s)
+
 
 def pct(values: list[float], p: float) -> float:
     if not values:
@@ -36,91 +60,221 @@ def pct(values: list[float], p: float) -> float:
     return s[min(len(s) - 1, int(p / 100 * len(s)))]
 
 
+def cpu_times() -> tuple[float, float]:
+    """(busy, total) jiffies of the whole machine, from /proc/stat."""
+    with open("/proc/stat") as f:
+        fields = [float(x) for x in f.readline().split()[1:]]
+    idle = fields[3] + (fields[4] if len(fields) > 4 else 0.0)
+    return sum(fields) - idle, sum(fields)
+
+
 # --- server process ---------------------------------------------------------------------------------------
-async def serve(port: int, db: str) -> None:
+async def serve(port: int, db: str, profile: str) -> None:
     from aiohttp import web
 
     from tests.fakes.scripted_speech import ScriptedSTT, ScriptedTTS
     from voice_letta.config import ServerConfig
     from voice_letta.server.app import Overrides, create_app
+    from voice_letta.session.metrics import FRAME_DELAYS, DelayHistogram
 
     app = create_app(ServerConfig(db_path=Path(db), api_key=None),
                      Overrides(stt=ScriptedSTT(default=""), tts=ScriptedTTS()))
-    lags: list[float] = []
+    lags = DelayHistogram()
+    prof = None
+    if profile:
+        import cProfile
+
+        prof = cProfile.Profile()
 
     async def stats(request: web.Request) -> web.Response:
-        body = {"lag_p50_ms": pct(lags, 50), "lag_p99_ms": pct(lags, 99), "lag_max_ms": max(lags, default=0),
-                "cpu_s": time.process_time(), "samples": len(lags)}
+        ms = 1000.0
+        body = {"frame_p50_ms": FRAME_DELAYS.percentile(50) * ms, "frame_p99_ms": FRAME_DELAYS.percentile(99) * ms,
+                "frame_max_ms": _max(FRAME_DELAYS) * ms, "frames": FRAME_DELAYS.n,
+                "lag_p50_ms": lags.percentile(50) * ms, "lag_p99_ms": lags.percentile(99) * ms,
+                "lag_max_ms": _max(lags) * ms, "cpu_s": time.process_time()}
         if request.query.get("reset"):
-            lags.clear()
+            lags.reset()
+            FRAME_DELAYS.reset()
+            if prof is not None:
+                prof.enable()
+        if request.query.get("dump") and prof is not None:
+            prof.disable()
+            prof.dump_stats(profile)
         return web.json_response(body)
 
     app.router.add_get("/bench/stats", stats)
     runner = web.AppRunner(app)
     await runner.setup()
-    await web.TCPSite(runner, "127.0.0.1", port).start()
+    await web.TCPSite(runner, "127.0.0.1", port, backlog=1024).start()
     print("ready", flush=True)
     loop = asyncio.get_running_loop()
     while True:
         t = loop.time()
         await asyncio.sleep(0.005)
-        lags.append((loop.time() - t - 0.005) * 1000)
-        if len(lags) > 200_000:
-            del lags[:100_000]
+        lags.observe(max(0.0, loop.time() - t - 0.005))
+
+
+def _max(h: object) -> float:
+    counts = h.counts  # type: ignore[attr-defined]
+    for i in range(len(counts) - 1, -1, -1):
+        if counts[i]:
+            return (i + 1) * h.step_s  # type: ignore[attr-defined]
+    return 0.0
 
 
 # --- load generator process --------------------------------------------------------------------------------
-async def generate(url: str, agent: str, n: int, seconds: float) -> None:
-    from websockets.asyncio.client import connect
+def _client_frame(opcode: int, payload: bytes) -> bytes:
+    """A masked client frame with the all-zero mask key, so the payload goes out as is."""
+    n = len(payload)
+    if n < 126:
+        head = bytes([0x80 | opcode, 0x80 | n])
+    elif n < 65536:
+        head = bytes([0x80 | opcode, 0x80 | 126]) + n.to_bytes(2, "big")
+    else:
+        head = bytes([0x80 | opcode, 0x80 | 127]) + n.to_bytes(8, "big")
+    return head + b"\0\0\0\0" + payload
 
+
+class _Conn(asyncio.Protocol):
+    """One session: HTTP upgrade, then parse the (few) server frames: pongs, errors, pings, close."""
+
+    def __init__(self, request: bytes, rtts: list[float], errors: list[int]) -> None:
+        self.request = request
+        self.transport: asyncio.Transport | None = None
+        self.buf = bytearray()
+        self.upgraded = False
+        self.opened: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self.pending: dict[str, float] = {}
+        self.rtts = rtts
+        self.errors = errors
+        self.offset = 0
+        self.closed = False
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        assert isinstance(transport, asyncio.Transport)
+        self.transport = transport
+        transport.write(self.request)
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self.closed = True
+        if not self.opened.done():
+            self.opened.set_exception(ConnectionError(f"closed during the handshake: {exc}"))
+
+    def data_received(self, data: bytes) -> None:
+        buf = self.buf
+        buf += data
+        if not self.upgraded:
+            end = buf.find(b"\r\n\r\n")
+            if end < 0:
+                return
+            head = bytes(buf[:end])
+            del buf[: end + 4]
+            if not head.startswith(b"HTTP/1.1 101"):
+                self.opened.set_exception(ConnectionError(head.split(b"\r\n")[0].decode()))
+                return
+            self.upgraded = True
+            self.opened.set_result(None)
+        while len(buf) >= 2:
+            op, n, hl = buf[0] & 0x0F, buf[1] & 0x7F, 2
+            if n == 126:
+                if len(buf) < 4:
+                    return
+                n, hl = int.from_bytes(buf[2:4], "big"), 4
+            elif n == 127:
+                if len(buf) < 10:
+                    return
+                n, hl = int.from_bytes(buf[2:10], "big"), 10
+            if len(buf) < hl + n:
+                return
+            payload = bytes(buf[hl : hl + n])
+            del buf[: hl + n]
+            if op == 1:
+                if payload.startswith(b'{"type":"pong"'):
+                    sent = self.pending.pop(json.loads(payload)["event_id"], None)
+                    if sent is not None:
+                        self.rtts.append((time.monotonic() - sent) * 1000.0)
+                elif payload.startswith(b'{"type":"error"'):
+                    self.errors[0] += 1
+            elif op == 9 and self.transport is not None:
+                self.transport.write(_client_frame(0xA, payload))
+            elif op == 8:
+                self.closed = True
+
+
+async def generate(port: int, agent: str, n: int, seconds: float, first: int) -> None:
     from tests.fakes.native_client import load_wav, silence
 
+    loop = asyncio.get_running_loop()
     speech, _ = load_wav("hello.wav")
     pcm = speech + silence(1000)
-    frame = 640
+    pcm = pcm[: len(pcm) // FRAME_BYTES * FRAME_BYTES]
+    frames = [_client_frame(0x2, pcm[i : i + FRAME_BYTES]) for i in range(0, len(pcm), FRAME_BYTES)]
     rtts: list[float] = []
-    errors = 0
+    errors = [0]
+    conns: list[_Conn] = []
+    gate = asyncio.Semaphore(32)
 
-    async def one(i: int) -> None:
-        nonlocal errors
-        await asyncio.sleep(i * 0.02 % 1.0)
-        async with connect(f"{url}/v1/voice?agent={agent}", subprotocols=["voice-letta.v1"]) as ws:  # type: ignore[list-item]
-            pending: dict[str, float] = {}
+    async def open_one(i: int) -> None:
+        key = base64.b64encode(os.urandom(16)).decode()
+        req = (f"GET /v1/voice?agent={agent} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nUpgrade: websocket\r\n"
+               f"Connection: Upgrade\r\nSec-WebSocket-Key: {key}\r\nSec-WebSocket-Version: 13\r\n"
+               f"Sec-WebSocket-Protocol: voice-letta.v1\r\n\r\n").encode()
+        async with gate:
+            _, conn = await asyncio.wait_for(
+                loop.create_connection(lambda: _Conn(req, rtts, errors), "127.0.0.1", port), 60)
+            await asyncio.wait_for(conn.opened, 60)
+        conn.offset = ((first + i) * 37) % len(frames)
+        conns.append(conn)
 
-            async def reader() -> None:
-                nonlocal errors
-                async for raw in ws:
-                    if isinstance(raw, str):
-                        msg = json.loads(raw)
-                        if msg["type"] == "pong" and msg["event_id"] in pending:
-                            rtts.append((time.monotonic() - pending.pop(msg["event_id"])) * 1000)
-                        elif msg["type"] == "error":
-                            errors += 1
+    t_open = time.monotonic()
+    await asyncio.gather(*(open_one(i) for i in range(n)))
+    print(f"open {len(conns)} {time.monotonic() - t_open:.1f}", flush=True)
+    await loop.run_in_executor(None, sys.stdin.readline)  # "go"
 
-            rt = asyncio.create_task(reader())
-            t0 = time.monotonic()
-            k = 0
-            off = (i * 3200) % len(pcm)
-            while (elapsed := time.monotonic() - t0) < seconds:
-                chunk = pcm[off:off + frame]
-                off = (off + frame) % len(pcm)
-                if len(chunk) < frame:
-                    chunk += pcm[: frame - len(chunk)]
-                await ws.send(chunk)
-                k += 1
-                if k % 25 == 0:
-                    pid = f"{i}-{k}"
-                    pending[pid] = time.monotonic()
-                    await ws.send(json.dumps({"type": "ping", "event_id": pid}))
-                delay = t0 + k * 0.02 - time.monotonic()
-                if delay > 0:
-                    await asyncio.sleep(delay)
-                del elapsed
-            await asyncio.sleep(0.3)
-            rt.cancel()
+    cpu0 = time.process_time()
+    total_ticks = int(seconds / FRAME_S)
+    late: list[float] = []
+    sent = 0
+    nframes = len(frames)
+    done: asyncio.Future[None] = loop.create_future()
+    t0 = loop.time()
 
-    await asyncio.gather(*(one(i) for i in range(n)), return_exceptions=False)
-    print(json.dumps({"rtts": rtts, "errors": errors}), flush=True)
+    def tick() -> None:
+        nonlocal sent
+        now = loop.time()
+        late.append((now - (t0 + sent * FRAME_S)) * 1000.0)
+        due = min(total_ticks, int((now - t0) / FRAME_S) + 1)
+        while sent < due:
+            k = sent
+            for c in conns:
+                if not c.closed:
+                    c.transport.write(frames[(k + c.offset) % nframes])  # type: ignore[union-attr]
+            for j in range(k % PING_EVERY, len(conns), PING_EVERY):  # each session pings every 0.5 s
+                c = conns[j]
+                if not c.closed:
+                    pid = f"{k}.{j}"
+                    c.pending[pid] = time.monotonic()
+                    c.transport.write(_client_frame(0x1, b'{"type":"ping","event_id":"%s"}' % pid.encode()))  # type: ignore[union-attr]
+            sent += 1
+        if sent >= total_ticks:
+            done.set_result(None)
+        else:
+            loop.call_at(t0 + sent * FRAME_S, tick)
+
+    loop.call_at(t0, tick)
+    await done
+    cpu = time.process_time() - cpu0
+    dropped = sum(c.closed for c in conns)  # closed by the server while streaming
+    await asyncio.sleep(0.5)  # late pongs
+    for c in conns:
+        if not c.closed and c.transport is not None:
+            c.transport.write(_client_frame(0x8, (1000).to_bytes(2, "big")))
+    await asyncio.sleep(0.2)
+    for c in conns:
+        if c.transport is not None:
+            c.transport.close()
+    print(json.dumps({"rtts": rtts, "errors": errors[0], "cpu_s": cpu, "late_ms": late, "frames": sent * len(conns),
+                      "dropped": dropped}), flush=True)
 
 
 # --- driver -----------------------------------------------------------------------------------------------
@@ -130,18 +284,19 @@ def main() -> None:
     ap.add_argument("--gen", action="store_true")
     ap.add_argument("--port", type=int, default=0)
     ap.add_argument("--db", default="")
-    ap.add_argument("--url", default="")
     ap.add_argument("--agent", default="")
     ap.add_argument("--n", type=int, default=0)
+    ap.add_argument("--first", type=int, default=0)
     ap.add_argument("--sessions", type=int, nargs="*", default=[50, 100, 200, 300, 400])
-    ap.add_argument("--seconds", type=float, default=20.0)
+    ap.add_argument("--seconds", type=float, default=10.0)
     ap.add_argument("--generators", type=int, default=2)
+    ap.add_argument("--profile", default="", help="cProfile the server over the last level into this file")
     args = ap.parse_args()
     if args.serve:
-        asyncio.run(serve(args.port, args.db))
+        asyncio.run(serve(args.port, args.db, args.profile))
         return
     if args.gen:
-        asyncio.run(generate(args.url, args.agent, args.n, args.seconds))
+        asyncio.run(generate(args.port, args.agent, args.n, args.seconds, args.first))
         return
     import socket
     import urllib.request
@@ -150,37 +305,68 @@ def main() -> None:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
     tmp = tempfile.mkdtemp()
-    server = subprocess.Popen([sys.executable, __file__, "--serve", "--port", str(port), "--db", f"{tmp}/b.db"],
-                              stdout=subprocess.PIPE, text=True, cwd=ROOT)
+    server = subprocess.Popen([sys.executable, __file__, "--serve", "--port", str(port), "--db", f"{tmp}/b.db",
+                               "--profile", args.profile], stdout=subprocess.PIPE, text=True, cwd=ROOT)
+    url = f"http://127.0.0.1:{port}"
+
+    def get(path: str) -> dict[str, float]:
+        return json.loads(urllib.request.urlopen(url + path, timeout=30).read())  # type: ignore[no-any-return]
+
     try:
         assert server.stdout is not None and server.stdout.readline().strip() == "ready"
-        url = f"http://127.0.0.1:{port}"
         req = urllib.request.Request(url + "/v1/agents", data=json.dumps({"name": "bench"}).encode(),
                                      headers={"Content-Type": "application/json"})
         agent = json.loads(urllib.request.urlopen(req).read())["id"]
-        print(f"{'sessions':>8} {'lag p50':>8} {'lag p99':>8} {'lag max':>8} {'ping p50':>9} {'ping p99':>9} "
-              f"{'cpu/s/sess':>11} {'errors':>6}")
+        print(f"# {os.cpu_count()} CPUs, load average before: {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
+        cols = ("sessions", "frame p50", "frame p99", "frame max", "lag p50", "lag p99", "lag max", "ping p50",
+                "ping p99", "srv ms/s-s", "srv %core", "gen %core", "tick p99", "machine %", "load1", "frames ok",
+                "errors")
+        print(" ".join(f"{c:>10}" for c in cols), flush=True)
         for n in args.sessions:
-            json.loads(urllib.request.urlopen(url + "/bench/stats?reset=1").read())
-            cpu0 = json.loads(urllib.request.urlopen(url + "/bench/stats").read())["cpu_s"]
-            t0 = time.monotonic()
             per = [n // args.generators + (1 if i < n % args.generators else 0) for i in range(args.generators)]
-            gens = [subprocess.Popen([sys.executable, __file__, "--gen", "--url", url.replace("http", "ws"),
-                                      "--agent", agent, "--n", str(k), "--seconds", str(args.seconds)],
-                                     stdout=subprocess.PIPE, text=True, cwd=ROOT) for k in per if k]
-            rtts: list[float] = []
-            errors = 0
+            firsts = [sum(per[:i]) for i in range(len(per))]
+            gens = [subprocess.Popen([sys.executable, __file__, "--gen", "--port", str(port), "--agent", agent,
+                                      "--n", str(k), "--first", str(f), "--seconds", str(args.seconds)],
+                                     stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True, cwd=ROOT)
+                    for k, f in zip(per, firsts, strict=True) if k]
+            for g in gens:  # every socket open before the clock starts
+                assert g.stdout is not None
+                line = g.stdout.readline().split()
+                assert line and line[0] == "open", f"generator failed to open its sessions: {line}"
+            time.sleep(1.0)
+            st0 = get("/bench/stats?reset=1")
+            busy0, total0 = cpu_times()
+            t0 = time.monotonic()
             for g in gens:
-                out, _ = g.communicate(timeout=args.seconds + 120)
-                data = json.loads(out.strip().splitlines()[-1])
-                rtts += data["rtts"]
-                errors += data["errors"]
+                assert g.stdin is not None
+                g.stdin.write("go\n")
+                g.stdin.flush()
+            results = []
+            for g in gens:
+                out, _ = g.communicate(timeout=args.seconds + 60)
+                results.append(json.loads(out.strip().splitlines()[-1]))
+            last = args.profile and n == args.sessions[-1]
+            st = get("/bench/stats?dump=1" if last else "/bench/stats")
             wall = time.monotonic() - t0
-            st = json.loads(urllib.request.urlopen(url + "/bench/stats?reset=1").read())
-            cpu_per = (st["cpu_s"] - cpu0) / (n * args.seconds)
-            print(f"{n:>8} {st['lag_p50_ms']:>8.2f} {st['lag_p99_ms']:>8.2f} {st['lag_max_ms']:>8.1f} "
-                  f"{pct(rtts, 50):>9.2f} {pct(rtts, 99):>9.2f} {cpu_per * 1000:>9.2f}ms {errors:>6}", flush=True)
-            del wall
+            busy1, total1 = cpu_times()
+            load1 = os.getloadavg()[0]
+            rtts = [x for r in results for x in r["rtts"]]
+            late = [x for r in results for x in r["late_ms"]]
+            frames_sent = sum(r["frames"] for r in results)
+            srv_cpu = st["cpu_s"] - st0["cpu_s"]
+            row = {"sessions": n, "frame_p50_ms": st["frame_p50_ms"], "frame_p99_ms": st["frame_p99_ms"],
+                   "frame_max_ms": st["frame_max_ms"], "lag_p50_ms": st["lag_p50_ms"], "lag_p99_ms": st["lag_p99_ms"],
+                   "lag_max_ms": st["lag_max_ms"], "ping_p50_ms": pct(rtts, 50), "ping_p99_ms": pct(rtts, 99),
+                   "server_cpu_ms_per_session_s": srv_cpu / (n * args.seconds) * 1000,
+                   "server_cpu_pct": srv_cpu / wall * 100, "gen_cpu_pct": sum(r["cpu_s"] for r in results) / wall * 100,
+                   "tick_late_p99_ms": pct(late, 99), "machine_busy_pct": (busy1 - busy0) / (total1 - total0) * 100,
+                   "load1": load1, "frames_ok": st["frames"] / max(1, frames_sent),
+                   "errors": sum(r["errors"] for r in results), "dropped": sum(r["dropped"] for r in results)}
+            vals = list(row.values())
+            print(f"{n:>10} " + " ".join(f"{v:>10.2f}" if isinstance(v, float) else f"{v:>10}" for v in vals[1:-1]),
+                  flush=True)
+            print("# " + json.dumps(row), flush=True)
+            time.sleep(2.0)  # let the sessions close
     finally:
         server.terminate()
         server.wait(timeout=10)
