@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from aiohttp import WSCloseCode, web
+from aiohttp.typedefs import Handler
 
 from voice_letta.agent.bus import MemoryBus
 from voice_letta.agent.loop import VoiceAgent
@@ -70,7 +71,7 @@ _ERROR_TYPES = {400: "invalid_request_error", 401: "authentication_error", 404: 
 
 
 @web.middleware
-async def error_middleware(request: web.Request, handler: web.Handler) -> web.StreamResponse:
+async def error_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
     """Every error is OpenAI-style JSON with the right status; nothing leaks as an HTML page."""
     try:
         return await handler(request)
@@ -102,7 +103,7 @@ def create_app(config: ServerConfig, overrides: Overrides | None = None) -> web.
     )
     app[CONFIG] = config
     app[METRICS] = Metrics()
-    app[LIVE_SOCKETS] = weakref.WeakSet()
+    app[LIVE_SOCKETS] = weakref.WeakSet[web.WebSocketResponse]()
     app[BUS] = MemoryBus()
     app[OVERRIDES] = ov
 
@@ -115,7 +116,7 @@ def create_app(config: ServerConfig, overrides: Overrides | None = None) -> web.
         from voice_letta.store.cache import CachingStore
 
         store = await open_store(config.db_path)
-        app[STORE] = CachingStore(store)  # type: ignore[assignment]
+        app[STORE] = CachingStore(store)
         yield
         await store.aclose()
 
@@ -165,7 +166,8 @@ def create_app(config: ServerConfig, overrides: Overrides | None = None) -> web.
             await registry.aclose()
 
     async def close_sockets(app: web.Application) -> None:
-        for ws in list(app[LIVE_SOCKETS]):
+        sockets: weakref.WeakSet[web.WebSocketResponse] = app[LIVE_SOCKETS]
+        for ws in list(sockets):
             await ws.close(code=WSCloseCode.GOING_AWAY, message=b"server shutdown")
 
     app.cleanup_ctx.extend([store_ctx, tools_ctx, agent_ctx, _bootstrap_ctx])
@@ -212,7 +214,7 @@ async def _bootstrap_ctx(app: web.Application) -> AsyncIterator[None]:
         agent = await app[AGENTS].create(AgentCreate(name="assistant"))
         log.info("created the default agent %s (embedded local model)", agent.id)
     warm: asyncio.Task[None] | None = None
-    if config.preload_local_models and app[OVERRIDES].models is None:
+    if config.preload_local_models and getattr(app[OVERRIDES], "models", None) is None:
         from voice_letta.providers.local_llm import preload
 
         async def preload_llm() -> None:

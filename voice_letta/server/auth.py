@@ -13,6 +13,7 @@ import secrets
 import time
 
 from aiohttp import web
+from aiohttp.typedefs import Handler
 
 from voice_letta.wire.openai_chat import error_body
 
@@ -54,7 +55,7 @@ def request_is_authorized(request: web.Request, api_key: str) -> bool:
 
 def auth_middleware(api_key: str | None) -> web.middleware:  # type: ignore[valid-type]
     @web.middleware
-    async def middleware(request: web.Request, handler: web.Handler) -> web.StreamResponse:
+    async def middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
         if api_key is None or request.path in OPEN_PATHS or request.path.startswith("/static/"):
             return await handler(request)
         if request.path.startswith("/twilio/"):

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import weakref
-from typing import Any
 
 from aiohttp import web
 
@@ -24,7 +23,7 @@ AGENTS = web.AppKey("agents", AgentService)
 METRICS = web.AppKey("metrics", Metrics)
 LIVE_SOCKETS = web.AppKey("live_sockets", weakref.WeakSet[web.WebSocketResponse])
 BUS = web.AppKey("memory_bus", MemoryBus)
-OVERRIDES = web.AppKey("overrides", Any)  # server.app.Overrides (typed as Any to avoid an import cycle)
+OVERRIDES = web.AppKey("overrides", object)  # server.app.Overrides (typed loosely to avoid an import cycle)
 TOOLS = web.AppKey("tools", ToolService)
 TOOL_EXECUTOR = web.AppKey("tool_executor", ToolExecutor)
 SPEECH = web.AppKey("speech", SpeechEngines)  # STT/TTS engines shared by every voice session
