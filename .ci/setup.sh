@@ -68,6 +68,8 @@ log "ruff"
 "$VENV/bin/ruff" check .
 log "import-linter"
 "$VENV/bin/lint-imports"
+log "mypy (strict on core, wire, agent)"
+"$VENV/bin/mypy" voice_letta/core voice_letta/wire voice_letta/agent voice_letta/server
 log "pytest"
 set +e
 "$VENV/bin/pytest" -p no:cacheprovider "$@"
