@@ -69,7 +69,7 @@ log "ruff"
 log "import-linter"
 "$VENV/bin/lint-imports"
 log "mypy (strict on core, wire, agent)"
-"$VENV/bin/mypy" voice_letta/core voice_letta/wire voice_letta/agent voice_letta/server
+"$VENV/bin/mypy" voice_letta/core voice_letta/wire voice_letta/agent
 log "pytest"
 set +e
 "$VENV/bin/pytest" -p no:cacheprovider "$@"
