@@ -400,6 +400,11 @@ for text in sys.argv[1:]:
     run = subprocess.run([sys.executable, "-c", code, *texts], capture_output=True, text=True, timeout=120)
     assert run.returncode == 0, run.stderr[-2000:]
     assert run.stdout.split() == ["ok"] * len(texts)
+    # and the grammar does wake up on a good start: then text off the grammar is refused (here: an abort)
+    run = subprocess.run(
+        [sys.executable, "-c", code, 'Sure <tool_call>{"name": "nope"'], capture_output=True, text=True, timeout=120
+    )
+    assert run.returncode != 0 and "ok" not in run.stdout
 
 
 # --------------------------------------------------------------------------------------------------------
