@@ -51,7 +51,8 @@ from voice_letta.errors import ConfigError, ProviderBadRequest, ProviderUnavaila
 from voice_letta.ids import tool_call_id
 
 if TYPE_CHECKING:
-    from llama_cpp import Llama, LlamaGrammar
+    from llama_cpp import Llama
+    from llama_cpp.llama_grammar import LlamaGrammar
 
 log = logging.getLogger(__name__)
 
@@ -322,8 +323,7 @@ _ROOT = re.compile(r"^root ::= ", re.MULTILINE)
 
 def _grammar(model: _LoadedModel, plan: _Plan) -> LlamaGrammar:
     """``"<tool_call>" ws <one call JSON> ws "</tool_call>"``: it must match from the trigger on."""
-    from llama_cpp import LlamaGrammar
-    from llama_cpp.llama_grammar import json_schema_to_gbnf
+    from llama_cpp.llama_grammar import LlamaGrammar, json_schema_to_gbnf
 
     key = json.dumps(_call_schema(plan), sort_keys=False)
     if (grammar := model.grammars.get(key)) is None:
@@ -372,7 +372,7 @@ def _prompt_tokens(model: _LoadedModel, plan: _Plan, budget: int) -> list[int]:
     """Tokenized ChatML prompt of at most ``budget`` tokens: oldest non-system messages go first."""
     tok = model.llm.tokenize
     nl = tok(b"\n", add_bos=False, special=False)
-    msgs = [
+    msgs: list[list[Any]] = [
         [role, tok(content.encode(), add_bos=False, special=False), tok(f"{role}\n".encode(), add_bos=False)]
         for role, content in _render(plan)
     ]
@@ -455,7 +455,7 @@ def _generate(
     # this thread holds model.lock, so no other generation can see the override.
     llm._init_sampler = lambda **_: sampler  # type: ignore[method-assign]
     try:
-        for token in llm.generate(tokens, temp=cfg.temperature, **SAMPLING):
+        for token in llm.generate(tokens):  # sampling settings: in our sampler
             if cancel.is_set():
                 return
             if llama_cpp.llama_vocab_is_eog(llm._model.vocab, token):
@@ -494,14 +494,14 @@ def _sampler(llm: Llama, temperature: float, grammar: LlamaGrammar | None, *, la
     """The sampler chain ``Llama._init_sampler`` would build, with the grammar lazy (auto) or not (forced)."""
     from llama_cpp import _internals
 
-    sampler = _internals.LlamaSampler()
+    sampler = _internals.LlamaSampler()  # type: ignore[no-untyped-call]
     sampler.add_penalties(llm.n_vocab(), llm.last_n_tokens_size, SAMPLING["repeat_penalty"], 0.0, 0.0)
     if grammar is not None and lazy:
         sampler.add_grammar_lazy_patterns(llm._model, grammar, [TRIGGER_PATTERN], [])
     elif grammar is not None:
         sampler.add_grammar(llm._model, grammar)
     if temperature <= 0.0:
-        sampler.add_greedy()
+        sampler.add_greedy()  # type: ignore[no-untyped-call]
     else:
         sampler.add_top_k(int(SAMPLING["top_k"]))
         sampler.add_top_p(SAMPLING["top_p"], 1)
