@@ -12,7 +12,7 @@ Concurrency design:
   ``break``, task cancellation) the generator's ``finally`` sets a ``threading.Event`` that the thread
   checks between tokens, so the thread stops within one token and frees the model for the next request.
 
-Tool calls use one protocol, written in the system prompt with an example:
+Tool calls use one protocol, explained in the system prompt (with one example when the model may choose):
 ``<tool_call>{"name": "<tool>", "arguments": {…}}</tool_call>``. Their JSON is valid by construction: a GBNF
 grammar (built from a ``oneOf`` JSON schema, one ``{"name": <const>, "arguments": <bounded parameter
 schema>}`` alternative per allowed tool, ``pre_exec_msg`` forced first) constrains everything from the
