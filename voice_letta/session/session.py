@@ -245,7 +245,7 @@ class VoiceSession:
                 await self._commands.put(_Close())
                 return
             try:
-                if type(msg) is bytes:
+                if isinstance(msg, bytes):
                     now = clock()
                     self._on_audio(msg, now)
                     delay = clock() - now
