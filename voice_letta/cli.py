@@ -92,10 +92,11 @@ def cmd_agents_list(args: argparse.Namespace) -> int:
 
 async def _chat(args: argparse.Namespace) -> None:
     import openai
+    from openai.types.chat import ChatCompletionMessageParam
 
     client = openai.AsyncOpenAI(base_url=f"{_client_url(args)}/v1",
                                 api_key=os.environ.get(C.API_KEY_ENV) or "none", max_retries=0)
-    history: list[dict[str, str]] = []
+    history: list[ChatCompletionMessageParam] = []
     lines = [args.message] if args.message else None
     while True:
         if lines is not None:
@@ -113,8 +114,7 @@ async def _chat(args: argparse.Namespace) -> None:
         print("agent> ", end="", flush=True)
         reply: list[str] = []
         try:
-            stream = await client.chat.completions.create(model=args.agent, messages=history,  # type: ignore[arg-type]
-                                                          stream=True)
+            stream = await client.chat.completions.create(model=args.agent, messages=history, stream=True)
             async for chunk in stream:
                 if chunk.choices and chunk.choices[0].delta.content:
                     reply.append(chunk.choices[0].delta.content)

@@ -12,7 +12,7 @@ import asyncio
 import logging
 import time
 from collections import defaultdict
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncGenerator, AsyncIterator, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -170,7 +170,7 @@ class VoiceAgent:
         if self.memory is not None:
             await self.memory.session_ended(agent_id)
 
-    async def run_turn(self, agent_id: str, inp: TurnInput) -> AsyncIterator[AgentEvent]:
+    async def run_turn(self, agent_id: str, inp: TurnInput) -> AsyncGenerator[AgentEvent, None]:
         """Stream one turn. Closing the iterator early (barge-in) persists the partial reply as interrupted."""
         async with self._locks[agent_id]:
             async for event in self._run(agent_id, inp):

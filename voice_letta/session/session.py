@@ -251,7 +251,7 @@ class VoiceSession:
                     delay = clock() - now
                     record(delay)
                     observe(FRAME_DELAY_SECONDS, delay)
-                else:
+                elif isinstance(msg, str):
                     await self._on_text(msg)
             except ProtocolViolation as exc:
                 self._error(exc)

@@ -73,8 +73,8 @@ def spec_from_report(
     elif not funcs:
         raise ToolError("no exported function found in the TypeScript source", code="invalid_tool_source")
     elif len(funcs) > 1:
-        names = ", ".join(f["name"] for f in funcs)
-        raise ToolError(f"several exported functions ({names}) and no name given", code="invalid_tool_source")
+        exported = ", ".join(f["name"] for f in funcs)
+        raise ToolError(f"several exported functions ({exported}) and no name given", code="invalid_tool_source")
     fn = funcs[0]
     params = fn["params"]
     for p in params:
