@@ -20,6 +20,10 @@ Semantics beyond the Protocol's docstrings:
   evicts its range in one transaction; ``claim_memory_job`` is one ``UPDATE … RETURNING`` (pending →
   running, never for an agent that already has a running job); ``insert_job_passages`` writes all of a
   job's passages in one transaction and nothing if the job already has some (a re-run after a crash).
+
+Why one module over 800 lines: it is one class over one connection and one write lock, and every method is
+a statement or two of SQL; splitting it into mixins would spread that lock's invariant across files. Row
+mapping lives in ``rows.py``, FTS query building in ``fts.py`` and plumbing in ``db.py``.
 """
 
 from __future__ import annotations
