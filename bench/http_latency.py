@@ -122,9 +122,17 @@ class InstantModel:
         return None
 
 
-class NoMemory:
+class BufferOnlyMemory:
+    """The voice agent's buffer limits without the sleeptime agent: above 30 in-context messages, evict down to
+    the newest 15 (the defaults), as the real memory layer does, minus archiving. Runs after the reply."""
+
+    def __init__(self, store: Store) -> None:
+        self.store = store
+
     async def turn_completed(self, agent_id: str) -> None:
-        return None
+        window = await self.store.list_messages(agent_id, in_context=True)
+        if len(window) > 30:
+            await self.store.evict_messages(agent_id, through_seq=window[-16].seq)
 
     async def session_ended(self, agent_id: str) -> None:
         return None
@@ -169,12 +177,14 @@ async def bench_middleware(request: web.Request, handler: Callable[[web.Request]
     if bench_id is None:
         return await handler(request)
     marks: dict[str, Any] = {"arrival": arrival}
+    # Registered up front: the handler returns only after the agent's post-reply memory upkeep, which can end
+    # after the client has read [DONE] and asked for the marks.
+    RESULTS[bench_id] = marks
     token = MARKS.set(marks)
     try:
         return await handler(request)
     finally:
         marks["done"] = perf()
-        RESULTS[bench_id] = marks
         MARKS.reset(token)
 
 
@@ -200,9 +210,10 @@ async def start_server(db_dir: Path, *, trace_store: bool, fragment_chars: int, 
     inner = await open_store(db_dir / "voice.db")
     store: Store = TracingStore(inner) if trace_store else inner
     cfg = ServerConfig(db_path=db_dir / "voice.db", api_key=None, enable_sandbox=False)
-    # The memory layer is off: its sleeptime runs would ask this instant fake for tool calls it never makes.
+    # The sleeptime agent is off (it would ask this instant fake for tool calls it never makes); the buffer
+    # limits stay on, so one agent's context does not grow without bound over hundreds of turns.
     app = create_app(cfg, Overrides(store=store, models=InstantModels(InstantModel(fragment_chars, burst)),
-                                    memory=NoMemory()))
+                                    memory=BufferOnlyMemory(store)))
     app.middlewares.insert(0, bench_middleware)  # outermost: stamps arrival before any other work
     profiler: list[cProfile.Profile] = []
 
