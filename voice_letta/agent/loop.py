@@ -165,6 +165,18 @@ class VoiceAgent:
                 remaining = -1
                 await self.store.update_message(m.id, content=kept, interrupted=True)
 
+    async def prefetch_memory(self, agent_id: str, user_text: str | None) -> None:
+        """Embed the user's words while the model starts, so a search_memory call in this turn skips that step.
+
+        Drivers run this beside ``run_turn`` (they own the tasks). It never raises: it is only a head start.
+        """
+        if not user_text or not self.memory_search.wants_prefetch(agent_id):
+            return
+        try:
+            await self.memory_search.prefetch(agent_id, user_text)
+        except Exception:
+            log.warning("memory prefetch failed for agent %s", agent_id, exc_info=True)
+
     async def end_session(self, agent_id: str) -> None:
         """A live conversation ended (hang-up, tab closed): let the memory layer archive it."""
         if self.memory is not None:

@@ -149,6 +149,7 @@ class VectorIndex:
 # BLAS) halve it: 100k x 384 took 16.5 ms on one thread and 8.6 ms on two on the 2-core dev machine.
 _SCAN_POOL = ThreadPoolExecutor(max_workers=1, thread_name_prefix="voice-letta-scan")
 SPLIT_SCAN_ROWS = 40_000
+PREFETCH_MIN_PASSAGES = 1_000
 
 
 def _scan(matrix: np.ndarray, queries: np.ndarray) -> np.ndarray:
@@ -253,6 +254,12 @@ class MemorySearch:
                             "keyword only", agent_id, index.other_models, embedder.model)
             self._indexes[agent_id] = index
             return index
+
+    def wants_prefetch(self, agent_id: str) -> bool:
+        """Worth embedding the utterance ahead of time: the agent's archive is loaded and large enough that a
+        cold search would be slow. Small archives skip it, so most turns pay nothing."""
+        index = self._indexes.get(agent_id)
+        return index is not None and index.size >= PREFETCH_MIN_PASSAGES
 
     async def prefetch(self, agent_id: str, utterance: str) -> None:
         """Embed the user's utterance (and load the agent's index) ahead of a possible search_memory call.

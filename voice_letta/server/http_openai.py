@@ -162,6 +162,8 @@ async def _stream(request: web.Request, agent: AgentState, parsed: ParsedTurn, r
             await queue.put(None)
 
     producer = asyncio.create_task(produce())
+    # A head start for a possible search_memory call; a no-op unless the agent's archive is large.
+    prefetch = asyncio.create_task(request.app[AGENT].prefetch_memory(agent.id, parsed.inp.user_text))
     keepalive_s = request.app[CONFIG].sse_keepalive_s
     metrics = request.app[METRICS]
     tool_indexes: dict[int, int] = {}  # model index → index among the tool calls we show
@@ -228,10 +230,11 @@ async def _stream(request: web.Request, agent: AgentState, parsed: ParsedTurn, r
             await producer
         return resp
     finally:
-        if not producer.done():
-            producer.cancel()
-            with contextlib.suppress(asyncio.CancelledError, Exception):
-                await producer
+        for task in (producer, prefetch):
+            if not task.done():
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError, Exception):
+                    await task
     return resp
 
 

@@ -546,6 +546,7 @@ class VoiceSession:
         try:
             async with asyncio.TaskGroup() as tg:
                 tg.create_task(self._speak(resp, segments))
+                tg.create_task(self.agent.prefetch_memory(self.settings.agent_id, text))
                 await self._think(resp, text, segments)
             await self.out.audio_drained()
         except* VoiceLettaError as group:  # the agent could not even start (store down, agent deleted)

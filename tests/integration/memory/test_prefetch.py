@@ -1,0 +1,55 @@
+"""With a large archive, a turn embeds the user's words while the model starts, so search_memory skips that."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+
+import numpy as np
+
+from tests.fakes.openai_server import Pause, Text, ToolCall
+from tests.integration.agent.conftest import Running
+from tests.integration.memory.conftest import create_voice_agent
+from voice_letta import ids
+from voice_letta.agent.memory_search import PREFETCH_MIN_PASSAGES
+from voice_letta.agent.models import Passage
+from voice_letta.server.http_memory import MEMORY_SEARCH
+
+
+async def test_large_archive_gets_the_utterance_embedded_before_the_tool_call(server: Running) -> None:
+    agent = await create_voice_agent(server)
+    search = server.app[MEMORY_SEARCH]
+    embedder = await search.embedder_for(agent["id"])
+    assert embedder is not None
+    rng = np.random.default_rng(7)
+    vectors = rng.standard_normal((PREFETCH_MIN_PASSAGES, embedder.dim)).astype(np.float32)
+    vectors /= np.linalg.norm(vectors, axis=1, keepdims=True)
+    await server.store.insert_passages([
+        Passage(id=ids.passage_id(), agent_id=agent["id"], text=f"line {i}", synopsis=f"note {i}",
+                embedding=v.tolist(), embedding_model=embedder.model, embedding_dim=embedder.dim)
+        for i, v in enumerate(vectors)])
+    assert not search.wants_prefetch(agent["id"])  # the index loads on the first search
+    server.fake.script([Text("Ok.")])
+    await server.request("POST", "/v1/chat/completions", json={
+        "model": agent["id"], "messages": [{"role": "user", "content": "warm up"}]})
+    await search.prefetch(agent["id"], "warm up")
+    assert search.wants_prefetch(agent["id"])
+
+    utterance = "What did I say about my sister's new job in Lisbon?"
+    args = json.dumps({"pre_exec_msg": "Let me check.", "convo_keyword_queries": None,
+                       "start_minutes_ago": None, "end_minutes_ago": None})
+    # The model takes a moment before it calls the tool, as a real one does: the prefetch runs meanwhile.
+    server.fake.script([Pause(2.0), ToolCall("search_memory", args)], [Text("Nothing about Lisbon.")])
+    stream = await server.client().chat.completions.create(
+        model=agent["id"], messages=[{"role": "user", "content": utterance}], stream=True)
+    chunks = aiter(stream)
+    await anext(chunks)  # the turn has started; the model is still "thinking" for 2 s
+    for _ in range(180):
+        if (embedder.model, utterance) in search._query_cache:
+            break
+        await asyncio.sleep(0.01)
+    else:
+        raise AssertionError("the utterance was not embedded before the model called search_memory")
+    assert len(server.fake.requests) == 2  # the warm-up and this call: the model has not called the tool yet
+    text = "".join([c.choices[0].delta.content or "" async for c in chunks if c.choices])
+    assert text.endswith("Nothing about Lisbon.")
