@@ -22,6 +22,7 @@ from voice_letta.agent.ports import SpeechChunk
 from voice_letta.config import INFERENCE_THREADS
 from voice_letta.errors import ConfigError
 from voice_letta.providers import espeak_tts, piper_tts, speech_registry
+from voice_letta.providers._inference import inference_semaphore
 from voice_letta.providers.piper_tts import PiperTTS
 from voice_letta.providers.whisper_stt import WhisperSTT, is_hallucination
 
@@ -210,7 +211,7 @@ async def test_piper_cancellation_stops_the_synthesis_thread_promptly(tts: Piper
     stopped_at = time.perf_counter()
     await stream.aclose()
     # The slot of the per-process semaphore is released only when the worker thread has returned.
-    sem = piper_tts._semaphore()
+    sem = inference_semaphore("tts")
     async with asyncio.timeout(2.0):
         for _ in range(INFERENCE_THREADS):
             await sem.acquire()

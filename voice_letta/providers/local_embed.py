@@ -17,7 +17,6 @@ import json
 import logging
 import threading
 import time
-import weakref
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -26,8 +25,9 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from voice_letta.agent.ports import Embedder
-from voice_letta.config import INFERENCE_THREADS, LOCAL_EMBED_DIM, LOCAL_EMBED_MODEL
+from voice_letta.config import LOCAL_EMBED_DIM, LOCAL_EMBED_MODEL
 from voice_letta.errors import ConfigError
+from voice_letta.providers._inference import inference_semaphore
 
 if TYPE_CHECKING:
     from tokenizers import Tokenizer
@@ -186,7 +186,6 @@ class MiniLM:
 
 _model: MiniLM | None = None
 _model_lock = threading.Lock()
-_semaphores: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, asyncio.Semaphore] = weakref.WeakKeyDictionary()
 
 
 def load_model() -> MiniLM:
@@ -199,13 +198,6 @@ def load_model() -> MiniLM:
             log.info("loaded %s in %.2f s", LOCAL_EMBED_MODEL, time.perf_counter() - started)
         return _model
 
-
-def _semaphore() -> asyncio.Semaphore:
-    loop = asyncio.get_running_loop()
-    sem = _semaphores.get(loop)
-    if sem is None:
-        sem = _semaphores[loop] = asyncio.Semaphore(INFERENCE_THREADS)
-    return sem
 
 
 async def preload() -> None:
@@ -228,7 +220,7 @@ class LocalEmbedder(Embedder):
         if not texts:
             return []
         items = list(texts)
-        sem = _semaphore()
+        sem = inference_semaphore("embed")
         await sem.acquire()
         try:
             fut = asyncio.get_running_loop().run_in_executor(None, self._embed_sync, items)

@@ -13,14 +13,13 @@ import importlib.resources
 import logging
 import threading
 import time
-import weakref
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from voice_letta.agent.ports import SpeechChunk, TextToSpeech
-from voice_letta.config import INFERENCE_THREADS
 from voice_letta.errors import ConfigError, ProviderUnavailable
+from voice_letta.providers._inference import inference_semaphore
 
 if TYPE_CHECKING:
     from piper import PiperVoice
@@ -32,7 +31,6 @@ DEFAULT_SAMPLE_RATE_HZ = 22050
 
 _voices: dict[str, PiperVoice] = {}
 _voices_lock = threading.Lock()
-_semaphores: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, asyncio.Semaphore] = weakref.WeakKeyDictionary()
 _DONE = object()
 
 
@@ -77,13 +75,6 @@ def load_voice(path: Path | None = None) -> PiperVoice:
             log.info("loaded piper voice %s in %.2f s", path.name, time.perf_counter() - started)
         return voice
 
-
-def _semaphore() -> asyncio.Semaphore:
-    loop = asyncio.get_running_loop()
-    sem = _semaphores.get(loop)
-    if sem is None:
-        sem = _semaphores[loop] = asyncio.Semaphore(INFERENCE_THREADS)
-    return sem
 
 
 async def preload(path: Path | None = None) -> None:
@@ -154,7 +145,7 @@ class PiperTTS(TextToSpeech):
             finally:
                 put(_DONE)
 
-        sem = _semaphore()
+        sem = inference_semaphore("tts")
         await sem.acquire()
         try:
             fut = loop.run_in_executor(None, work)

@@ -16,15 +16,15 @@ import os
 import re
 import threading
 import time
-import weakref
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, TypeVar
 
 import numpy as np
 
 from voice_letta.agent.ports import SpeechToText, Transcript
-from voice_letta.config import INFERENCE_THREADS, PIPELINE_RATE_HZ
+from voice_letta.config import PIPELINE_RATE_HZ
 from voice_letta.errors import ConfigError, ProviderUnavailable
+from voice_letta.providers._inference import inference_semaphore
 
 if TYPE_CHECKING:
     from faster_whisper import WhisperModel
@@ -69,7 +69,6 @@ SILENCE_PEAK = 16
 
 _model: WhisperModel | None = None
 _model_lock = threading.Lock()
-_semaphores: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, asyncio.Semaphore] = weakref.WeakKeyDictionary()
 
 
 def model_path() -> str:
@@ -95,13 +94,6 @@ def _load_model() -> WhisperModel:
         return _model
 
 
-def _semaphore() -> asyncio.Semaphore:
-    loop = asyncio.get_running_loop()
-    sem = _semaphores.get(loop)
-    if sem is None:
-        sem = _semaphores[loop] = asyncio.Semaphore(INFERENCE_THREADS)
-    return sem
-
 
 async def _offload(fn: Callable[..., T], *args: Any) -> T:
     """Run ``fn`` in a worker thread behind the per-process semaphore.
@@ -109,7 +101,7 @@ async def _offload(fn: Callable[..., T], *args: Any) -> T:
     The slot is released when the thread really ends, not when the awaiting task is cancelled, so a
     cancelled caller cannot make more than ``INFERENCE_THREADS`` inferences run at once.
     """
-    sem = _semaphore()
+    sem = inference_semaphore("stt")
     await sem.acquire()
     try:
         fut = asyncio.get_running_loop().run_in_executor(None, fn, *args)
