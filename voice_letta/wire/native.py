@@ -12,13 +12,13 @@ Server → client messages are models too (``encode`` turns one into a JSON text
 
 from __future__ import annotations
 
-import json
 from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError
 
 from voice_letta.core.turns import TurnMode, VadParams
 from voice_letta.errors import ProtocolViolation
+from voice_letta.wire._json import json_object
 
 PROTOCOL = "voice-letta.v1"
 SAMPLE_RATES_HZ: tuple[int, ...] = (8000, 16000, 24000, 48000)
@@ -135,14 +135,7 @@ _CLIENT: TypeAdapter[ClientMessage] = TypeAdapter(ClientMessage)
 
 def parse_client(text: str) -> ClientMessage:
     """One JSON text frame → a typed message; ``ProtocolViolation`` (with a ``code``) when malformed."""
-    if len(text) > MAX_TEXT_FRAME_BYTES:
-        raise ProtocolViolation(f"text frame over {MAX_TEXT_FRAME_BYTES} bytes", code="frame_too_large")
-    try:
-        raw = json.loads(text)
-    except (json.JSONDecodeError, RecursionError) as exc:
-        raise ProtocolViolation("text frames must be JSON objects", code="invalid_json") from exc
-    if not isinstance(raw, dict):
-        raise ProtocolViolation("text frames must be JSON objects", code="invalid_json")
+    raw = json_object(text, max_bytes=MAX_TEXT_FRAME_BYTES, what="text frames")
     kind = raw.get("type")
     if not isinstance(kind, str):
         raise ProtocolViolation("every message needs a string 'type'", code="invalid_event")

@@ -32,6 +32,7 @@ from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError
 from voice_letta.core.codecs import pcm16_to_ulaw, ulaw_to_pcm16
 from voice_letta.core.playout import PlayoutLedger
 from voice_letta.errors import ProtocolViolation
+from voice_letta.wire._json import json_object
 
 SAMPLE_RATE_HZ = 8000
 FRAME_MS = 20
@@ -123,14 +124,7 @@ _INBOUND: TypeAdapter[InboundMessage] = TypeAdapter(InboundMessage)
 
 def parse_inbound(text: str) -> InboundMessage | None:
     """One Twilio text frame → a typed message; ``None`` for an unknown event; ``ProtocolViolation`` if malformed."""
-    if len(text) > MAX_TEXT_FRAME_BYTES:
-        raise ProtocolViolation(f"Twilio frame over {MAX_TEXT_FRAME_BYTES} bytes", code="frame_too_large")
-    try:
-        raw = json.loads(text)
-    except (json.JSONDecodeError, RecursionError) as exc:
-        raise ProtocolViolation("Twilio frames must be JSON objects", code="invalid_json") from exc
-    if not isinstance(raw, dict):
-        raise ProtocolViolation("Twilio frames must be JSON objects", code="invalid_json")
+    raw = json_object(text, max_bytes=MAX_TEXT_FRAME_BYTES, what="Twilio frames")
     event = raw.get("event")
     if not isinstance(event, str):
         raise ProtocolViolation("Twilio message without a string 'event'", code="invalid_event")
