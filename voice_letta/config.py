@@ -34,6 +34,9 @@ DEFAULT_LLM_RETRIES = 2
 DEFAULT_LLM_TIMEOUT_S = 60.0
 DEFAULT_MEMORY_TARGET_LABEL = "human"
 DEFAULT_SEARCH_RESULTS = 5
+# Keyword search scores at most about this many documents per query: common words are left out rarest-last
+# (~4 µs a document with BM25, so ~8 ms; see voice_letta/store/fts.py).
+KEYWORD_DOC_BUDGET = 2000
 
 # --- embedded local models -----------------------------------------------------------------------------
 LOCAL_LLM_MODEL = "smollm2-135m-instruct"

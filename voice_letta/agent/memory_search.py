@@ -295,9 +295,12 @@ class MemorySearch:
         messages: dict[str, MessageHit] = {}
         passages: dict[str, Passage] = {}
         embedder = await self.embedder_for(agent_id)
-        # In turn, not overlapped: on 2 cores overlapping the BLAS product with SQLite's thread measured no faster.
-        ranked = await self._vector_rankings(agent_id, embedder, queries, window)  # lists of ("p"|"m", id)
-        ranked += await self._keyword_rankings(agent_id, queries, window, include_messages, messages)
+        # Side by side: the query embedding (onnxruntime) and SQLite's FTS both run in threads that release the GIL.
+        vector, keyword = await asyncio.gather(
+            self._vector_rankings(agent_id, embedder, queries, window),  # lists of ("p"|"m", id)
+            self._keyword_rankings(agent_id, queries, window, include_messages, messages),
+        )
+        ranked = vector + keyword
         fused: dict[tuple[str, str], float] = defaultdict(float)
         for ranking in ranked:
             for rank, key in enumerate(ranking):

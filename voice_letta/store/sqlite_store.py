@@ -57,7 +57,7 @@ from voice_letta.errors import ConfigError, ConflictError, NotFoundError
 from voice_letta.ids import block_id as new_block_id
 from voice_letta.store import rows as R
 from voice_letta.store.db import connect, migrate, rollback_quietly, translate_errors
-from voice_letta.store.fts import fts_query
+from voice_letta.store.fts import fts_match, fts_terms, porter_stem, select_terms
 
 _BLOCK_FIELDS = frozenset({"limit", "description", "read_only", "label"})
 _SEARCH_ROLES = "('user', 'assistant')"
@@ -87,6 +87,7 @@ class SqliteStore:
         self._path = path
         self._write_lock = asyncio.Lock()
         self._closed = False
+        self.keyword_doc_budget = C.KEYWORD_DOC_BUDGET
 
     @property
     def path(self) -> Path:
@@ -115,6 +116,18 @@ class SqliteStore:
             except BaseException:
                 await asyncio.shield(rollback_quietly(db))
                 raise
+
+    async def _keyword_match(self, vocab: str, query: str) -> str | None:
+        """The FTS5 MATCH expression for ``query`` without words too common to score (``select_terms``)."""
+        terms = fts_terms(query)
+        if not terms:
+            return None
+        stems = list(dict.fromkeys(porter_stem(t) for t in terms))
+        # one equality lookup per stem (fts5vocab does not push an IN list down; equality it answers directly)
+        found = await self._fetch(
+            "keyword_doc_counts",
+            " UNION ALL ".join(f"SELECT term, doc FROM {vocab} WHERE term = ?" for _ in stems), stems)
+        return fts_match(select_terms(terms, {r[0]: int(r[1]) for r in found}, self.keyword_doc_budget))
 
     async def _exec(self, action: str, sql: str, params: Sequence[Any] = ()) -> int:
         """One autocommitted write statement (one thread hop); returns how many rows it changed."""
@@ -395,7 +408,7 @@ class SqliteStore:
         exclude_in_context: bool = True, limit: int = C.DEFAULT_SEARCH_RESULTS,
     ) -> list[MessageHit]:
         """BM25-ranked user and assistant messages (``score = -bm25``, higher is better)."""
-        match = fts_query(query)
+        match = await self._keyword_match("messages_vocab", query)
         if match is None or limit <= 0:
             return []
         where = ["messages_fts MATCH ?", "m.agent_id = ?", f"m.role IN {_SEARCH_ROLES}"]
@@ -466,7 +479,7 @@ class SqliteStore:
         limit: int = 20,
     ) -> list[PassageHit]:
         """BM25 over synopsis and text; the window keeps passages whose words were said inside it."""
-        match = fts_query(query)
+        match = await self._keyword_match("passages_vocab", query)
         if match is None or limit <= 0:
             return []
         where = ["passages_fts MATCH ?", "p.agent_id = ?"]
@@ -602,7 +615,7 @@ class SqliteStore:
         limit: int = 20,
     ) -> list[tuple[str, float]]:
         """``search_passages_text`` returning only (id, -bm25): no rows decoded for candidates fusion drops."""
-        match = fts_query(query)
+        match = await self._keyword_match("passages_vocab", query)
         if match is None or limit <= 0:
             return []
         where = ["passages_fts MATCH ?", "p.agent_id = ?"]
