@@ -177,6 +177,13 @@ class VoiceAgent:
         except Exception:
             log.warning("memory prefetch failed for agent %s", agent_id, exc_info=True)
 
+    async def warm_memory(self, agent_id: str) -> None:
+        """Load the agent's memory index ahead of its first search (a session opened). Never raises."""
+        try:
+            await self.memory_search.warm(agent_id)
+        except Exception:
+            log.warning("memory warm-up failed for agent %s", agent_id, exc_info=True)
+
     async def end_session(self, agent_id: str) -> None:
         """A live conversation ended (hang-up, tab closed): let the memory layer archive it."""
         if self.memory is not None:

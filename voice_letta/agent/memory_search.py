@@ -205,6 +205,8 @@ class MemorySearch:
         self._limit = limit
         self._indexes: dict[str, VectorIndex] = {}
         self._loading: defaultdict[str, asyncio.Lock] = defaultdict(asyncio.Lock)
+        self._loads: dict[str, asyncio.Task[VectorIndex]] = {}
+        self._background: set[asyncio.Task[None]] = set()
         self._query_cache: OrderedDict[tuple[str, str], np.ndarray] = OrderedDict()
 
     # -- index maintenance (called by the memory manager and the REST layer) ------------------------------
@@ -239,6 +241,21 @@ class MemorySearch:
         index = self._indexes.get(agent_id)
         if index is not None and index.model == embedder.model and index.dim == embedder.dim:
             return index
+        # One load per agent, in a task of its own: a caller that gives up (a turn that ended without searching
+        # cancels its prefetch) must not throw away a load that takes ~1 s at 100k passages.
+        task = self._loads.get(agent_id)
+        if task is None:
+            task = self._loads[agent_id] = asyncio.create_task(self._load(agent_id, embedder))
+            task.add_done_callback(lambda t: self._load_done(agent_id, t))
+        return await asyncio.shield(task)
+
+    def _load_done(self, agent_id: str, task: asyncio.Task[VectorIndex]) -> None:
+        if self._loads.get(agent_id) is task:
+            del self._loads[agent_id]
+        if not task.cancelled() and task.exception() is not None:  # retrieved here; awaiters see it too
+            log.warning("loading the memory index of agent %s failed: %s", agent_id, task.exception())
+
+    async def _load(self, agent_id: str, embedder: Embedder) -> VectorIndex:
         async with self._loading[agent_id]:
             index = self._indexes.get(agent_id)
             if index is not None and index.model == embedder.model and index.dim == embedder.dim:
@@ -256,22 +273,41 @@ class MemorySearch:
             return index
 
     def wants_prefetch(self, agent_id: str) -> bool:
-        """Worth embedding the utterance ahead of time: the agent's archive is loaded and large enough that a
-        cold search would be slow. Small archives skip it, so most turns pay nothing."""
+        """Worth a head start: the agent's index is not loaded yet (loading 100k passages takes ~1 s), or its
+        archive is large enough that embedding the utterance ahead of a search pays. Turns of agents with a
+        small, loaded archive skip it and pay nothing."""
         index = self._indexes.get(agent_id)
-        return index is not None and index.size >= PREFETCH_MIN_PASSAGES
+        return index is None or index.size >= PREFETCH_MIN_PASSAGES
+
+    async def warm(self, agent_id: str) -> None:
+        """Load the agent's vector index now (a session starting), so its first search does not wait for it."""
+        await self.prefetch(agent_id, "")
 
     async def prefetch(self, agent_id: str, utterance: str) -> None:
+        """``_prefetch`` in a task of its own: the turn that asked may end first and cancel us, but the index
+        load and the embedding it started are worth finishing (the next turn or search uses them)."""
+        task = asyncio.create_task(self._prefetch(agent_id, utterance))
+        self._background.add(task)
+        task.add_done_callback(self._background_done)
+        await asyncio.shield(task)
+
+    def _background_done(self, task: asyncio.Task[None]) -> None:
+        self._background.discard(task)
+        if not task.cancelled() and task.exception() is not None:
+            log.warning("memory prefetch failed: %s", task.exception())
+
+    async def _prefetch(self, agent_id: str, utterance: str) -> None:
         """Embed the user's utterance (and load the agent's index) ahead of a possible search_memory call.
 
-        Meant to run alongside the model's first tokens, so the query embedding (~15 ms with MiniLM) is off the
-        tool's critical path; ``search`` then finds it in the query cache.
+        Meant to run alongside the model's first tokens, so the query embedding (~3-8 ms with MiniLM) is off
+        the tool's critical path; ``search`` then finds it in the query cache.
         """
         embedder = await self.embedder_for(agent_id)
-        if embedder is None or not utterance.strip():
+        if embedder is None:
             return
-        await self._index(agent_id, embedder)
-        await self._embed_queries(embedder, [utterance.strip()])
+        index = await self._index(agent_id, embedder)
+        if utterance.strip() and index.size >= PREFETCH_MIN_PASSAGES:
+            await self._embed_queries(embedder, [utterance.strip()])
 
     async def _embed_queries(self, embedder: Embedder, queries: list[str]) -> np.ndarray:
         missing = [q for q in queries if (embedder.model, q) not in self._query_cache]

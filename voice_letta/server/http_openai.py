@@ -254,7 +254,15 @@ async def _complete(request: web.Request, agent: AgentState, parsed: ParsedTurn)
     finish = "stop"
     usage = W.usage_dict(0, 0)
     error: TurnError | None = None
-    async for event in request.app[AGENT].run_turn(agent.id, parsed.inp):
+    prefetch = asyncio.create_task(request.app[AGENT].prefetch_memory(agent.id, parsed.inp.user_text))
+    try:
+        events = [event async for event in request.app[AGENT].run_turn(agent.id, parsed.inp)]
+    finally:
+        if not prefetch.done():
+            prefetch.cancel()  # the work it started goes on in MemorySearch's own task
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await prefetch
+    for event in events:
         match event:
             case ContentDelta(text=text):
                 content.append(text)

@@ -690,8 +690,7 @@ class VoiceSession:
             await asyncio.Event().wait()
 
     async def _memory(self) -> None:
-        if self.bus is None:
-            return
+        """Per agent of the session: load its memory index ahead of the first search, relay memory updates."""
         while True:
             agent_id = self.settings.agent_id
             if agent_id is None:
@@ -699,6 +698,11 @@ class VoiceSession:
                 await self._agent_changed.wait()
                 continue
             self._agent_changed.clear()
+            assert self._tg is not None
+            self._tg.create_task(self.agent.warm_memory(agent_id), name=f"{self.id}-warm-memory")
+            if self.bus is None:
+                await self._agent_changed.wait()
+                continue
             queue = self.bus.subscribe(agent_id)
             try:
                 while not self._agent_changed.is_set():

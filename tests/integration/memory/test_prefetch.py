@@ -28,12 +28,16 @@ async def test_large_archive_gets_the_utterance_embedded_before_the_tool_call(se
         Passage(id=ids.passage_id(), agent_id=agent["id"], text=f"line {i}", synopsis=f"note {i}",
                 embedding=v.tolist(), embedding_model=embedder.model, embedding_dim=embedder.dim)
         for i, v in enumerate(vectors)])
-    assert not search.wants_prefetch(agent["id"])  # the index loads on the first search
+    assert search.wants_prefetch(agent["id"])  # not loaded yet: the first turn loads the index beside the model
     server.fake.script([Text("Ok.")])
     await server.request("POST", "/v1/chat/completions", json={
         "model": agent["id"], "messages": [{"role": "user", "content": "warm up"}]})
-    await search.prefetch(agent["id"], "warm up")
-    assert search.wants_prefetch(agent["id"])
+    for _ in range(300):
+        if agent["id"] in search._indexes:
+            break
+        await asyncio.sleep(0.01)
+    assert search._indexes[agent["id"]].size == PREFETCH_MIN_PASSAGES
+    assert search.wants_prefetch(agent["id"])  # large: every turn embeds its utterance ahead
 
     utterance = "What did I say about my sister's new job in Lisbon?"
     args = json.dumps({"pre_exec_msg": "Let me check.", "convo_keyword_queries": None,
@@ -53,3 +57,24 @@ async def test_large_archive_gets_the_utterance_embedded_before_the_tool_call(se
     assert len(server.fake.requests) == 2  # the warm-up and this call: the model has not called the tool yet
     text = "".join([c.choices[0].delta.content or "" async for c in chunks if c.choices])
     assert text.endswith("Nothing about Lisbon.")
+
+
+async def test_small_archive_is_loaded_once_then_turns_skip_the_prefetch(server: Running) -> None:
+    agent = await create_voice_agent(server)
+    search = server.app[MEMORY_SEARCH]
+    embedder = await search.embedder_for(agent["id"])
+    assert embedder is not None
+    await server.store.insert_passages([
+        Passage(id=ids.passage_id(), agent_id=agent["id"], text="I like tea", synopsis="likes tea",
+                embedding=[1.0] + [0.0] * (embedder.dim - 1), embedding_model=embedder.model,
+                embedding_dim=embedder.dim)])
+    server.fake.script([Text("Ok.")])
+    await server.request("POST", "/v1/chat/completions", json={
+        "model": agent["id"], "messages": [{"role": "user", "content": "hello there"}]})
+    for _ in range(300):
+        if agent["id"] in search._indexes:
+            break
+        await asyncio.sleep(0.01)
+    assert search._indexes[agent["id"]].size == 1
+    assert not search.wants_prefetch(agent["id"])
+    assert (embedder.model, "hello there") not in search._query_cache  # small: no query embedded ahead

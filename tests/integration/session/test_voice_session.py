@@ -7,13 +7,16 @@ import json
 from collections.abc import Awaitable, Callable
 
 import aiohttp
+import pytest
 
 from tests.fakes.native_client import NativeClient, load_wav, resample, silence
 from tests.fakes.openai_server import Pause, Text, ToolCall
 from tests.fakes.scripted_speech import ScriptedSTT, ScriptedTTS
 from tests.integration.session.conftest import VoiceServer
+from voice_letta import ids
 from voice_letta.agent.bus import MemoryBus, MemoryUpdated
-from voice_letta.agent.models import Block
+from voice_letta.agent.models import Block, Passage
+from voice_letta.server.http_memory import MEMORY_SEARCH
 from voice_letta.server.keys import BUS
 
 LONG_REPLY = ("The first thing to know is that the river is long. It runs past many old towns and farms. "
@@ -267,6 +270,27 @@ async def test_memory_updates_reach_the_client(vs: VoiceServer) -> None:
                                   passages_added=1))
         ev = await c.wait_for("memory.updated")
         assert ev["blocks"][0] == {"label": "human", "value": "Likes tea.", "version": 2}
+
+
+async def test_opening_a_session_loads_the_agents_memory_index(vs: VoiceServer) -> None:
+    agent = await vs.create_agent()
+    search = vs.app[MEMORY_SEARCH]
+    embedder = await search.embedder_for(agent)
+    if embedder is None:
+        pytest.skip("no embedder configured")
+    await vs.store.insert_passages([
+        Passage(id=ids.passage_id(), agent_id=agent, text="I like tea", synopsis="likes tea",
+                embedding=[1.0] + [0.0] * (embedder.dim - 1), embedding_model=embedder.model,
+                embedding_dim=embedder.dim)])
+    assert agent not in search._indexes
+    async with await vs.client(agent) as c:
+        await c.send(type="ping")
+        await c.wait_for("pong")
+        for _ in range(300):
+            if agent in search._indexes:
+                break
+            await asyncio.sleep(0.01)
+        assert search._indexes[agent].size == 1  # loaded before the first utterance
 
 
 async def test_several_sessions_at_once(voice_server_factory: Callable[..., Awaitable[VoiceServer]]) -> None:
