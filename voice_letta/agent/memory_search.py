@@ -30,7 +30,7 @@ from typing import Any
 
 import numpy as np
 
-from voice_letta.agent.models import Passage
+from voice_letta.agent.models import EmbeddingConfig, Passage
 from voice_letta.agent.ports import Embedder, EmbedderFactory, MessageHit, PassageHit, Store
 
 log = logging.getLogger(__name__)
@@ -236,6 +236,10 @@ class MemorySearch:
             return None
         agent = await self._store.get_agent(agent_id)
         return self._embedders.for_config(agent.embedding)
+
+    def embedder_for_config(self, config: EmbeddingConfig) -> Embedder | None:
+        """The embedder an agent with ``config`` would get (raises ConfigError for one this server cannot run)."""
+        return None if self._embedders is None else self._embedders.for_config(config)
 
     async def _index(self, agent_id: str, embedder: Embedder) -> VectorIndex:
         index = self._indexes.get(agent_id)

@@ -288,6 +288,18 @@ class Store(Protocol):
 
     async def count_passages(self, agent_id: str) -> int: ...
     async def load_passage_vectors(self, agent_id: str, model: str, dim: int) -> PassageVectors: ...
+    async def passages_to_reembed(
+        self, agent_id: str, model: str, dim: int, *, limit: int
+    ) -> tuple[list[Passage], int]:
+        """Up to ``limit`` passages (oldest first, without vectors) not embedded by ``model`` at ``dim``, and how
+        many such passages the agent has in all."""
+        ...
+
+    async def set_passage_embeddings(
+        self, agent_id: str, vectors: Sequence[tuple[str, Sequence[float]]], *, model: str
+    ) -> int:
+        """Replace passages' vectors (and their model and dimension) in one transaction; returns rows changed."""
+        ...
 
     # tools
     async def create_tool(self, tool: Tool) -> Tool: ...

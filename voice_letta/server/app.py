@@ -147,6 +147,7 @@ def create_app(config: ServerConfig, overrides: Overrides | None = None) -> web.
         memory: MemoryHooks | None = ov.memory
         if memory is None:
             background = http_memory.EmbedderRegistry(ov.embedder, background=True)
+            app[http_memory.BACKGROUND_EMBEDDERS] = background
             manager = MemoryManager(store, models, background, prompts=prompts, bus=app[BUS], search=search)
             app[http_memory.MEMORY_MANAGER] = manager
             memory = manager

@@ -16,6 +16,15 @@ Shapes (JSON; times are epoch seconds; a passage never carries its vector):
            -> 201 Passage (embedded with the agent's embedder; the time range defaults to now)
     DELETE /v1/agents/{agent_id}/archival/{passage_id}
            -> 200 {"id": str, "deleted": true}                                  (404 if unknown)
+    PUT    /v1/agents/{agent_id}/embedding
+           body EmbeddingConfig {"provider": "local"|"openai", "model", "dim", "base_url"?, "api_key_env"?}
+           -> 200 {"embedding": EmbeddingConfig, "to_reembed": int}
+              switches the agent's embedding model (400 when this server cannot run it); passages embedded
+              by the old one are found by keyword only until re-embedded
+    POST   /v1/agents/{agent_id}/archival/reembed
+           body {"limit": int = 256 (1..2000)}
+           -> 200 {"reembedded": int, "remaining": int, "embedding_model": str, "embedding_dim": int}
+              re-embeds up to ``limit`` of those passages (oldest first); call again until remaining is 0
     GET    /v1/agents/{agent_id}/memory/jobs?limit=50
            -> 200 {"object": "list", "data": [{"id", "agent_id", "kind", "status", "attempts", "through_seq",
               "older_from_seq", "older_through_seq", "newer_from_seq", "newer_through_seq", "run_after",
@@ -45,13 +54,14 @@ from voice_letta import ids
 from voice_letta.agent.memory_manager import MemoryManager
 from voice_letta.agent.memory_search import MemorySearch, SearchWindow
 from voice_letta.agent.models import EmbeddingConfig, Passage
-from voice_letta.agent.ports import Embedder, MemoryJob
-from voice_letta.errors import ConfigError, ProtocolViolation
+from voice_letta.agent.ports import Embedder, EmbedderFactory, MemoryJob
+from voice_letta.errors import ConfigError, ProtocolViolation, ProviderError
 from voice_letta.server.http_admin import parse_body
 from voice_letta.server.keys import STORE
 
 MEMORY_SEARCH = web.AppKey("memory_search", MemorySearch)
 MEMORY_MANAGER = web.AppKey("memory_manager", MemoryManager)
+BACKGROUND_EMBEDDERS = web.AppKey("background_embedders", EmbedderFactory)  # bulk work, off the server's cores
 
 routes = web.RouteTableDef()
 
@@ -187,6 +197,12 @@ class PassageCreate(BaseModel):
     end_at: float | None = None
 
 
+class ReembedRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    limit: int = Field(default=256, ge=1, le=2000)
+
+
 def passage_json(p: Passage, score: float | None = None) -> dict[str, Any]:
     data = p.model_dump(mode="json", exclude={"embedding"})
     if score is not None:
@@ -279,6 +295,42 @@ async def delete_passage(request: web.Request) -> web.Response:
     await request.app[STORE].delete_passage(agent_id, passage_id)
     request.app[MEMORY_SEARCH].forget(agent_id)
     return web.json_response({"id": passage_id, "deleted": True})
+
+
+@routes.put("/v1/agents/{agent_id}/embedding")
+async def set_embedding(request: web.Request) -> web.Response:
+    agent_id = request.match_info["agent_id"]
+    store = request.app[STORE]
+    agent = await store.get_agent(agent_id)
+    config = await parse_body(request, EmbeddingConfig)
+    search = request.app[MEMORY_SEARCH]
+    search.embedder_for_config(config)  # a model this server cannot run is refused here, not at search time
+    await store.update_agent(agent.model_copy(update={"embedding": config}))
+    search.forget(agent_id)
+    _, stale = await store.passages_to_reembed(agent_id, config.model, config.dim, limit=0)
+    return web.json_response({"embedding": config.model_dump(mode="json"), "to_reembed": stale})
+
+
+@routes.post("/v1/agents/{agent_id}/archival/reembed")
+async def reembed_passages(request: web.Request) -> web.Response:
+    agent_id = request.match_info["agent_id"]
+    store = request.app[STORE]
+    agent = await store.get_agent(agent_id)
+    body = await parse_body(request, ReembedRequest)
+    embedders = request.app.get(BACKGROUND_EMBEDDERS)
+    embedder = (embedders.for_config(agent.embedding) if embedders is not None
+                else await request.app[MEMORY_SEARCH].embedder_for(agent_id))
+    if embedder is None:
+        raise ConfigError("this server has no embedder")
+    batch, stale = await store.passages_to_reembed(agent_id, embedder.model, embedder.dim, limit=body.limit)
+    vectors = await embedder.embed([f"{p.synopsis}\n{p.text}".strip() for p in batch])
+    if any(len(v) != embedder.dim for v in vectors):
+        raise ProviderError(f"{embedder.model} returned vectors that are not {embedder.dim}-d", retryable=False)
+    done = await store.set_passage_embeddings(agent_id, [(p.id, v) for p, v in zip(batch, vectors, strict=True)],
+                                              model=embedder.model)
+    request.app[MEMORY_SEARCH].forget(agent_id)  # the next search loads the index with these vectors
+    return web.json_response({"reembedded": done, "remaining": stale - done, "embedding_model": embedder.model,
+                              "embedding_dim": embedder.dim})
 
 
 @routes.get("/v1/agents/{agent_id}/memory/jobs")

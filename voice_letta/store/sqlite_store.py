@@ -640,6 +640,31 @@ class SqliteStore:
         found = await self._fetch("count_passages", "SELECT count(*) FROM passages WHERE agent_id = ?", (agent_id,))
         return int(found[0][0])
 
+    async def passages_to_reembed(
+        self, agent_id: str, model: str, dim: int, *, limit: int
+    ) -> tuple[list[Passage], int]:
+        stale = "agent_id = ? AND (embedding IS NULL OR embedding_model IS NOT ? OR embedding_dim IS NOT ?)"
+        columns = R.PASSAGE_COLUMNS.replace("embedding,", "NULL,", 1)
+        found = await self._fetch(
+            "passages_to_reembed", f"SELECT {columns} FROM passages WHERE {stale} ORDER BY rowid LIMIT ?",
+            (agent_id, model, dim, max(limit, 0)))
+        total = await self._fetch("count_passages_to_reembed", f"SELECT count(*) FROM passages WHERE {stale}",
+                                  (agent_id, model, dim))
+        with translate_errors("decoding passages"):
+            return [R.passage_from_row(r) for r in found], int(total[0][0])
+
+    async def set_passage_embeddings(
+        self, agent_id: str, vectors: Sequence[tuple[str, Sequence[float]]], *, model: str
+    ) -> int:
+        if not vectors:
+            return 0
+        async with self._write("set_passage_embeddings") as db:
+            cur = await db.executemany(
+                "UPDATE passages SET embedding = ?, embedding_model = ?, embedding_dim = ? "
+                "WHERE agent_id = ? AND id = ?",
+                [(R.encode_embedding(v), model, len(v), agent_id, pid) for pid, v in vectors])
+            return cur.rowcount
+
     async def load_passage_vectors(self, agent_id: str, model: str, dim: int) -> PassageVectors:
         found = await self._fetch(
             "load_passage_vectors",
