@@ -131,14 +131,16 @@ class VectorIndex:
         if n == 0:
             return [[] for _ in range(len(queries))]
         scores = _scan(self.matrix[:n], queries)  # (n, q)
-        mask = np.ones(n, dtype=bool)
-        if window.start_at is not None:
-            mask &= self.end_at[:n] >= window.start_at
-        if window.end_at is not None:
-            mask &= self.start_at[:n] <= window.end_at
+        if window.start_at is not None or window.end_at is not None:
+            mask = np.ones(n, dtype=bool)
+            if window.start_at is not None:
+                mask &= self.end_at[:n] >= window.start_at
+            if window.end_at is not None:
+                mask &= self.start_at[:n] <= window.end_at
+            scores = np.where(mask[:, None], scores, np.float32(-1.0))
         out: list[list[tuple[str, float]]] = []
         for j in range(scores.shape[1]):
-            col = np.where(mask, scores[:, j], -1.0)
+            col = scores[:, j]
             top = np.argpartition(-col, min(k, n - 1))[:k] if n > k else np.arange(n)
             top = top[np.argsort(-col[top])]
             out.append([(self.ids[i], float(col[i])) for i in top if col[i] >= MIN_COSINE])
