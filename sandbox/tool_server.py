@@ -28,6 +28,7 @@ import socket
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from typing import Any
 
@@ -428,6 +429,32 @@ class Server:
                 os.unlink(self.socket_path)
 
 
+def die_with_parent() -> None:
+    """Exit when the voice-letta server that started us dies, even by SIGKILL (it runs no cleanup then).
+
+    Linux's PR_SET_PDEATHSIG sends us SIGTERM (whose handler unlinks the socket); where it is missing, a thread
+    polls for the parent changing. A parent already gone before this ran is caught by the ``getppid`` check.
+    """
+    parent = os.getppid()
+    try:
+        import ctypes
+
+        libc = ctypes.CDLL(None, use_errno=True)
+        if libc.prctl(1, int(signal.SIGTERM), 0, 0, 0) == 0:  # PR_SET_PDEATHSIG
+            if os.getppid() != parent:
+                sys.exit(0)
+            return
+    except (OSError, AttributeError):
+        pass
+
+    def watch() -> None:
+        while os.getppid() == parent:
+            time.sleep(0.5)
+        os.kill(os.getpid(), signal.SIGTERM)
+
+    threading.Thread(target=watch, daemon=True, name="parent-watch").start()
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--socket", required=True)
@@ -435,6 +462,8 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--hide", action="append", default=[], help="directory to hide from tools")
     parser.add_argument("--node", default=shutil.which("node"))
     ns = parser.parse_args(argv)
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
+    die_with_parent()
     os.makedirs(ns.work_root, mode=0o711, exist_ok=True)
     os.chmod(ns.work_root, 0o711)
     Server(ns.socket, os.path.abspath(ns.work_root), [os.path.abspath(p) for p in ns.hide], ns.node).serve_forever()

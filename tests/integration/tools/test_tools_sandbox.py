@@ -270,3 +270,46 @@ async def test_malformed_typescript_is_rejected_at_registration_with_line_number
     with pytest.raises(ToolError, match="several exported functions"):
         await service.register_typescript("export function f() {}\nexport function g() {}\n")
     assert await service.store.list_tools() == []
+
+
+def test_tool_server_dies_with_a_server_killed_by_sigkill(tmp_path: Path) -> None:
+    """A crashed server runs no cleanup: its tool server must notice and exit on its own (no orphans)."""
+    import json
+    import subprocess
+    import sys
+    import time
+
+    sandbox = Path(__file__).resolve().parents[3] / "sandbox" / "tool_server.py"
+    sock = tmp_path / "tools.sock"
+    parent_code = (
+        "import subprocess, sys, time\n"
+        f"p = subprocess.Popen([sys.executable, '-E', '-s', {str(sandbox)!r}, '--socket', {str(sock)!r},"
+        f" '--work-root', {str(tmp_path / 'work')!r}], stdout=subprocess.PIPE, start_new_session=True)\n"
+        "sys.stdout.write(p.stdout.readline().decode()); sys.stdout.flush()\n"
+        "time.sleep(60)\n"
+    )
+    parent = subprocess.Popen([sys.executable, "-c", parent_code], stdout=subprocess.PIPE)
+    try:
+        assert parent.stdout is not None
+        ready = json.loads(parent.stdout.readline())
+        assert ready["event"] == "ready" and sock.exists()
+        child = int(ready["pid"])
+        os.kill(parent.pid, signal.SIGKILL)
+        parent.wait(timeout=5)
+        deadline = time.monotonic() + 5
+        while time.monotonic() < deadline:
+            try:
+                os.kill(child, 0)
+            except ProcessLookupError:
+                break
+            with open(f"/proc/{child}/stat") as f:  # an exited child of init may linger as a zombie briefly
+                if f.read().split(")")[-1].split()[0] == "Z":
+                    break
+            time.sleep(0.05)
+        else:
+            os.kill(child, signal.SIGKILL)
+            raise AssertionError("the tool server outlived its server")
+        assert not sock.exists()  # it cleaned up its socket on the way out
+    finally:
+        if parent.poll() is None:
+            parent.kill()
