@@ -161,3 +161,24 @@ def test_speed_per_sentence_and_per_batch_of_32(engine: str) -> None:
           f"batch of 32: {batch_ms:.0f} ms ({batch_ms / 32:.1f} ms each)")
     assert single_ms < 1000  # smoke bounds only: the printed numbers are the measurement
     assert batch_ms < 10000
+
+
+@pytest.mark.parametrize("engine", ENGINES)
+def test_batches_group_similar_lengths_and_pad_only_to_their_own_longest(
+    engine: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    model = load_model(engine)  # type: ignore[arg-type]
+    shapes: list[tuple[int, int]] = []
+    forward = model._forward
+
+    def spy(ids: np.ndarray, mask: np.ndarray) -> np.ndarray:
+        shapes.append(ids.shape)
+        assert mask.sum(axis=1).max() == ids.shape[1]  # no batch is wider than its own longest text
+        return forward(ids, mask)
+
+    monkeypatch.setattr(model, "_forward", spy)
+    texts = ["short one"] * 20 + ["a much longer text " * 30]
+    vectors = model.encode(texts, batch_size=8)
+    # sorted by length: two batches of short texts ([CLS] short one [SEP]), then the rest with the long one
+    assert shapes[:2] == [(8, 4), (8, 4)] and shapes[2][0] == 5 and shapes[2][1] > 100
+    assert np.allclose(vectors[0], vectors[19], atol=1e-6)
