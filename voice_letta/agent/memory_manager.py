@@ -211,7 +211,7 @@ class MemoryManager:
         run = SleeptimeRun(self.store, self.models, embedder, max_steps=self.max_steps, clock=self.clock)
         result = await run.run(agent, job.id, job.kind, transcript)
         if result.passages and self.search is not None:
-            self.search.index_passages(agent.id, result.passages)
+            await self.search.index_passages(agent.id, result.passages)
         if result.rewrites or result.passages:
             fresh = await self.store.get_agent(agent.id)
             self.prompts.rebuild_system_prompt(fresh, force=True)

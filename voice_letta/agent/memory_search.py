@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import threading
 import time
 from collections import OrderedDict, defaultdict
 from collections.abc import Sequence
@@ -121,6 +122,8 @@ class VectorIndex:
     other_models: int = 0
     coarse_min_rows: int = COARSE_MIN_ROWS
     bits: np.ndarray = field(default_factory=lambda: np.zeros((0, 0), dtype=np.uint64))  # (words, capacity)
+    # Appends may run in threads (large indexes); searches read ``size`` rows, which are written before ``ids``.
+    _append_lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
     def __post_init__(self) -> None:
         if self.matrix.shape[1] != self.dim:
@@ -134,6 +137,10 @@ class VectorIndex:
     def add(self, ids: Sequence[str], vectors: np.ndarray, start_at: Sequence[float], end_at: Sequence[float]) -> None:
         if not ids:
             return
+        with self._append_lock:
+            self._add(ids, vectors, start_at, end_at)
+
+    def _add(self, ids: Sequence[str], vectors: np.ndarray, start_at: Sequence[float], end_at: Sequence[float]) -> None:
         n = self.size
         need = n + len(ids)
         if self.matrix.shape[0] < need:  # grow geometrically so appends stay amortized O(1)
@@ -260,11 +267,12 @@ class MemorySearch:
         self._indexes: dict[str, VectorIndex] = {}
         self._loading: defaultdict[str, asyncio.Lock] = defaultdict(asyncio.Lock)
         self._loads: dict[str, asyncio.Task[VectorIndex]] = {}
+        self._generation: defaultdict[str, int] = defaultdict(int)
         self._background: set[asyncio.Task[None]] = set()
         self._query_cache: OrderedDict[tuple[str, str], np.ndarray] = OrderedDict()
 
     # -- index maintenance (called by the memory manager and the REST layer) ------------------------------
-    def index_passages(self, agent_id: str, passages: Sequence[Passage]) -> None:
+    async def index_passages(self, agent_id: str, passages: Sequence[Passage]) -> None:
         """Append new passages to a loaded index (an index not loaded yet will read them from the store)."""
         index = self._indexes.get(agent_id)
         if index is None:
@@ -272,9 +280,14 @@ class MemorySearch:
         rows = [p for p in passages if p.embedding is not None and p.embedding_model == index.model
                 and len(p.embedding) == index.dim]
         index.other_models += len(passages) - len(rows)
-        if rows:
-            index.add([p.id for p in rows], np.asarray([p.embedding for p in rows], dtype=np.float32),
-                      [_start(p) for p in rows], [_end(p) for p in rows])
+        if not rows:
+            return
+        args = ([p.id for p in rows], np.asarray([p.embedding for p in rows], dtype=np.float32),
+                [_start(p) for p in rows], [_end(p) for p in rows])
+        if index.size * index.dim > THREAD_THRESHOLD_VALUES:  # a large index may have to grow: a big copy
+            await asyncio.to_thread(index.add, *args)
+        else:
+            index.add(*args)
 
     def keyword_only(self, agent_id: str) -> int:
         """Passages of a loaded index embedded with another model (found by BM25 only)."""
@@ -282,8 +295,10 @@ class MemorySearch:
         return 0 if index is None else index.other_models
 
     def forget(self, agent_id: str) -> None:
-        """Drop an agent's index (after a delete); the next search reloads it."""
+        """Drop an agent's index (passages deleted or re-embedded); the next search reloads it. A load already
+        reading the old rows still answers its callers but is not kept."""
         self._indexes.pop(agent_id, None)
+        self._generation[agent_id] += 1
 
     async def embedder_for(self, agent_id: str) -> Embedder | None:
         if self._embedders is None:
@@ -305,7 +320,10 @@ class MemorySearch:
         if task is None:
             task = self._loads[agent_id] = asyncio.create_task(self._load(agent_id, embedder))
             task.add_done_callback(lambda t: self._load_done(agent_id, t))
-        return await asyncio.shield(task)
+        index = await asyncio.shield(task)
+        if index.model != embedder.model or index.dim != embedder.dim:  # a load for the agent's previous model
+            return await self._index(agent_id, embedder)
+        return index
 
     def _load_done(self, agent_id: str, task: asyncio.Task[VectorIndex]) -> None:
         if self._loads.get(agent_id) is task:
@@ -318,16 +336,22 @@ class MemorySearch:
             index = self._indexes.get(agent_id)
             if index is not None and index.model == embedder.model and index.dim == embedder.dim:
                 return index
+            generation = self._generation[agent_id]
             loaded = await self._store.load_passage_vectors(agent_id, embedder.model, embedder.dim)
-            index = VectorIndex(embedder.model, embedder.dim, other_models=loaded.other_models)
-            if loaded.ids:
-                matrix = await asyncio.to_thread(
-                    lambda: np.frombuffer(loaded.vectors, dtype="<f4").reshape(len(loaded.ids), loaded.dim))
-                index.add(list(loaded.ids), matrix, loaded.start_at, loaded.end_at)
+
+            def build() -> VectorIndex:  # ~0.4 s at 100k rows (copy + sign bits): off the event loop
+                index = VectorIndex(embedder.model, embedder.dim, other_models=loaded.other_models)
+                if loaded.ids:
+                    matrix = np.frombuffer(loaded.vectors, dtype="<f4").reshape(len(loaded.ids), loaded.dim)
+                    index.add(list(loaded.ids), matrix, loaded.start_at, loaded.end_at)
+                return index
+
+            index = await asyncio.to_thread(build)
             if index.other_models:
                 log.warning("agent %s: %d passages were embedded with another model than %s; they are found by "
                             "keyword only", agent_id, index.other_models, embedder.model)
-            self._indexes[agent_id] = index
+            if self._generation[agent_id] == generation:  # not forgotten (passages changed) while we read
+                self._indexes[agent_id] = index
             return index
 
     def wants_prefetch(self, agent_id: str) -> bool:

@@ -285,7 +285,7 @@ async def add_passage(request: web.Request) -> web.Response:
         passage = passage.model_copy(update={"embedding": vector, "embedding_model": embedder.model,
                                              "embedding_dim": embedder.dim})
     [stored] = await store.insert_passages([passage])
-    search.index_passages(agent_id, [stored])
+    await search.index_passages(agent_id, [stored])
     return web.json_response(passage_json(stored), status=201)
 
 
