@@ -8,6 +8,7 @@ import pytest
 
 from tests.fakes.anthropic_server import FakeAnthropicServer
 from tests.fakes.ollama_server import FakeOllamaServer
+from tests.fakes.openai_audio_server import FakeOpenAIAudio
 from tests.fakes.openai_server import FakeOpenAIServer
 
 
@@ -38,4 +39,16 @@ async def fake_ollama() -> AsyncIterator[FakeOllamaServer]:
     try:
         yield server
     finally:
+        await server.aclose()
+
+
+@pytest.fixture
+async def fake_audio() -> AsyncIterator[FakeOpenAIAudio]:
+    """OpenAI's audio (transcriptions, speech) and embeddings endpoints."""
+    server = FakeOpenAIAudio()
+    await server.start()
+    try:
+        yield server
+    finally:
+        server.release.set()
         await server.aclose()

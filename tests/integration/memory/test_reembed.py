@@ -6,32 +6,20 @@ fake ``/v1/embeddings`` that speaks the wire format.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-
 import numpy as np
 import pytest
 
+from tests.fakes.openai_audio_server import FakeOpenAIAudio, fake_vector
 from tests.integration.agent.conftest import Running
 from tests.integration.memory.conftest import create_voice_agent
-from tests.integration.speech.fake_openai_audio import FakeOpenAIAudio, fake_vector
 
 FACTS = [("The user's dog is a corgi named Biscuit.", "Pets"),
          ("The user works night shifts as a nurse.", "Work"),
          ("The user's favourite food is ramen.", "Food")]
 
 
-@pytest.fixture
-async def fake_embeddings() -> AsyncIterator[FakeOpenAIAudio]:
-    server = FakeOpenAIAudio()
-    await server.start()
-    try:
-        yield server
-    finally:
-        await server.aclose()
-
-
 async def test_switch_to_openai_embeddings_then_back_re_embedding_in_batches(
-    server: Running, fake_embeddings: FakeOpenAIAudio, monkeypatch: pytest.MonkeyPatch
+    server: Running, fake_audio: FakeOpenAIAudio, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setenv("FAKE_EMBED_KEY", "sk-fake-embed")
     agent = await create_voice_agent(server)
@@ -41,7 +29,7 @@ async def test_switch_to_openai_embeddings_then_back_re_embedding_in_batches(
         assert status == 201 and body["embedding_model"] == "all-MiniLM-L6-v2"
 
     openai_cfg = {"provider": "openai", "model": "text-embedding-3-small", "dim": 64,
-                  "base_url": fake_embeddings.base_url, "api_key_env": "FAKE_EMBED_KEY"}
+                  "base_url": fake_audio.base_url, "api_key_env": "FAKE_EMBED_KEY"}
     status, body = await server.request("PUT", f"{base}/embedding", json=openai_cfg)
     assert status == 200, body
     assert body["to_reembed"] == 3 and body["embedding"]["model"] == "text-embedding-3-small"
@@ -56,10 +44,10 @@ async def test_switch_to_openai_embeddings_then_back_re_embedding_in_batches(
     assert (step["reembedded"], step["remaining"]) == (1, 0)
     status, step = await server.request("POST", f"{base}/archival/reembed", json={})
     assert (step["reembedded"], step["remaining"]) == (0, 0)
-    sent = [t for req in fake_embeddings.embedding_requests for t in req["input"]]
+    sent = [t for req in fake_audio.embedding_requests for t in req["input"]]
     assert sent == [f"{s}\n{t}" for t, s in FACTS]  # oldest first, each passage once
     assert all(req["model"] == "text-embedding-3-small" and req["dimensions"] == 64
-               for req in fake_embeddings.embedding_requests)
+               for req in fake_audio.embedding_requests)
     status, listed = await server.request("GET", f"{base}/archival")
     assert {(p["embedding_model"], p["embedding_dim"]) for p in listed["data"]} == {("text-embedding-3-small", 64)}
     stored = await server.store.list_passages(agent["id"])

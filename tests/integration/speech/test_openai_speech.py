@@ -9,7 +9,7 @@ import socket
 import numpy as np
 import pytest
 
-from tests.integration.speech.fake_openai_audio import FakeOpenAIAudio, fake_vector
+from tests.fakes.openai_audio_server import FakeOpenAIAudio, fake_vector
 from voice_letta.errors import (
     ProviderBadRequest,
     ProviderRateLimited,
