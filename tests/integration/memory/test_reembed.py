@@ -83,3 +83,25 @@ async def test_bad_embedding_changes_are_refused_and_change_nothing(server: Runn
         assert status == 400, bad_limit
     status, _ = await server.request("POST", "/v1/agents/agent-nope/archival/reembed", json={})
     assert status == 404
+
+
+async def test_a_failing_embedding_provider_is_a_typed_error_and_nothing_changes(
+    server: Running, fake_audio: FakeOpenAIAudio, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("FAKE_EMBED_KEY", "sk-fake-embed")
+    agent = await create_voice_agent(server)
+    base = f"/v1/agents/{agent['id']}"
+    for text, synopsis in FACTS:
+        await server.request("POST", f"{base}/archival", json={"text": text, "synopsis": synopsis})
+    status, _ = await server.request("PUT", f"{base}/embedding", json={
+        "provider": "openai", "model": "text-embedding-3-small", "dim": 64, "base_url": fake_audio.base_url,
+        "api_key_env": "FAKE_EMBED_KEY"})
+    assert status == 200
+    fake_audio.fail_next = [(401, "Incorrect API key provided", {})]  # not retried by the SDK
+    status, body = await server.request("POST", f"{base}/archival/reembed", json={})
+    assert status >= 400 and body["error"]["code"].startswith("provider"), body
+    assert "sk-fake-embed" not in str(body)  # the key never leaks into an error
+    status, listed = await server.request("GET", f"{base}/archival")
+    assert {p["embedding_model"] for p in listed["data"]} == {"all-MiniLM-L6-v2"}  # untouched
+    status, step = await server.request("POST", f"{base}/archival/reembed", json={})  # the provider is back
+    assert status == 200 and (step["reembedded"], step["remaining"]) == (3, 0)
