@@ -9,7 +9,9 @@ document a word occurs in (measured ~4 µs a document on a 100k-passage archive)
 thousands of documents has little inverse document frequency left to contribute: with an archive of
 100k passages, one word in 10 % of them made a single keyword search take 50 ms, and one in 70 % took 300.
 Words are kept rarest first while their combined document count fits a budget; the vector half of the hybrid
-search still covers what they meant. Document counts come from FTS5's ``fts5vocab`` tables, which store
+search still covers what they meant. Counts are per database, not per agent: that is what a search pays for,
+since FTS5 walks every agent's documents for a word before the agent filter applies. They come from FTS5's
+``fts5vocab`` tables, which store
 Porter stems, so words are stemmed here with the same algorithm (Snowball's implementation of the original
 Porter stemmer agrees with FTS5's on all but a few two-letter words; a miss only means a word is kept).
 """
