@@ -373,6 +373,13 @@ class MemorySearch:
         task.add_done_callback(self._background_done)
         await asyncio.shield(task)
 
+    async def aclose(self) -> None:
+        """Stop index loads and prefetches still running (server shutdown, before the store closes)."""
+        tasks: list[asyncio.Task[Any]] = [*self._background, *self._loads.values()]
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+
     def _background_done(self, task: asyncio.Task[None]) -> None:
         self._background.discard(task)
         if not task.cancelled() and task.exception() is not None:

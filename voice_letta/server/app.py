@@ -162,6 +162,7 @@ def create_app(config: ServerConfig, overrides: Overrides | None = None) -> web.
         if manager is not None:  # memory layer
             await manager.aclose()
             await background.aclose()
+        await search.aclose()  # memory layer
         await embedders.aclose()  # memory layer
         if registry is not None:
             await registry.aclose()
