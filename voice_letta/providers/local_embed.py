@@ -147,6 +147,10 @@ class MiniLM:
         if engine == "onnx":
             from voice_letta.providers.minilm_onnx import OnnxMiniLM
 
+            if not onnx_available():
+                raise ConfigError("the onnx embedding engine needs `pip install onnx onnxruntime` "
+                                  f"(or set {ENGINE_ENV}=numpy)")
+
             self._onnx = OnnxMiniLM(w, cfg, threads=threads)
             return  # the session holds its own copy of the weights; the numpy ones are not kept
         self.word = w["embeddings.word_embeddings.weight"]
