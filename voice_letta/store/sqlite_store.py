@@ -479,6 +479,16 @@ class SqliteStore:
         limit: int = 20,
     ) -> list[PassageHit]:
         """BM25 over synopsis and text; the window keeps passages whose words were said inside it."""
+        found = await self._search_passages("search_passages_text", _qualified(R.PASSAGE_COLUMNS, "p"), agent_id,
+                                            query, start_at, end_at, limit)
+        with translate_errors("decoding passages"):
+            return [PassageHit(passage=R.passage_from_row(r), score=float(r[-1])) for r in found]
+
+    async def _search_passages(
+        self, action: str, columns: str, agent_id: str, query: str, start_at: float | None, end_at: float | None,
+        limit: int,
+    ) -> list[R.Row]:
+        """``columns`` and -bm25 of the agent's passages matching ``query``, best first."""
         match = await self._keyword_match("passages_vocab", query)
         if match is None or limit <= 0:
             return []
@@ -490,15 +500,15 @@ class SqliteStore:
         if end_at is not None:  # the passage started at or before the window closed
             where.append("coalesce(p.start_at, p.end_at, p.created_at) <= ?")
             params.append(end_at)
-        found = await self._fetch(
-            "search_passages_text",
-            f"SELECT {_qualified(R.PASSAGE_COLUMNS, 'p')}, -bm25(passages_fts) FROM passages_fts "
-            f"JOIN passages p ON p.rowid = passages_fts.rowid WHERE {' AND '.join(where)} "
-            "ORDER BY bm25(passages_fts), p.created_at LIMIT ?",
+        return await self._fetch(
+            action,
+            # CROSS JOIN pins the FTS index as the outer loop: without ANALYZE statistics SQLite may instead walk
+            # every passage of the agent and probe the index per row (100k passages: ~100 ms instead of ~10).
+            f"SELECT {columns}, -bm25(passages_fts) FROM passages_fts CROSS JOIN passages p "
+            f"ON p.rowid = passages_fts.rowid WHERE {' AND '.join(where)} ORDER BY bm25(passages_fts), p.created_at "
+            "LIMIT ?",
             [*params, limit],
         )
-        with translate_errors("decoding passages"):
-            return [PassageHit(passage=R.passage_from_row(r), score=float(r[-1])) for r in found]
 
     # --- memory jobs and vectors (sleeptime hand-off; added with migration 0002) ----------------------
     async def enqueue_memory_job(
@@ -615,25 +625,7 @@ class SqliteStore:
         limit: int = 20,
     ) -> list[tuple[str, float]]:
         """``search_passages_text`` returning only (id, -bm25): no rows decoded for candidates fusion drops."""
-        match = await self._keyword_match("passages_vocab", query)
-        if match is None or limit <= 0:
-            return []
-        where = ["passages_fts MATCH ?", "p.agent_id = ?"]
-        params: list[Any] = [match, agent_id]
-        if start_at is not None:
-            where.append("coalesce(p.end_at, p.start_at, p.created_at) >= ?")
-            params.append(start_at)
-        if end_at is not None:
-            where.append("coalesce(p.start_at, p.end_at, p.created_at) <= ?")
-            params.append(end_at)
-        found = await self._fetch(
-            "search_passage_ids",
-            # CROSS JOIN pins the FTS index as the outer loop: without ANALYZE statistics SQLite may instead walk
-            # every passage of the agent and probe the index per row (100k passages: ~100 ms instead of ~10).
-            "SELECT p.id, -bm25(passages_fts) FROM passages_fts CROSS JOIN passages p ON p.rowid = passages_fts.rowid "
-            f"WHERE {' AND '.join(where)} ORDER BY bm25(passages_fts), p.created_at LIMIT ?",
-            [*params, limit],
-        )
+        found = await self._search_passages("search_passage_ids", "p.id", agent_id, query, start_at, end_at, limit)
         return [(r[0], float(r[1])) for r in found]
 
     async def count_passages(self, agent_id: str) -> int:
