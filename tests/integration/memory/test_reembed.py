@@ -6,6 +6,8 @@ fake ``/v1/embeddings`` that speaks the wire format.
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 import pytest
 
@@ -18,20 +20,29 @@ FACTS = [("The user's dog is a corgi named Biscuit.", "Pets"),
          ("The user's favourite food is ramen.", "Food")]
 
 
-async def test_switch_to_openai_embeddings_then_back_re_embedding_in_batches(
-    server: Running, fake_audio: FakeOpenAIAudio, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    monkeypatch.setenv("FAKE_EMBED_KEY", "sk-fake-embed")
+async def archive_facts_then_switch_to_openai(server: Running, fake_audio: FakeOpenAIAudio) -> tuple[str, Any]:
+    """An agent with FACTS archived by the local MiniLM, then switched to OpenAI embeddings (64-d).
+
+    Returns the agent's id and the PUT answer. Needs FAKE_EMBED_KEY in the environment.
+    """
     agent = await create_voice_agent(server)
     base = f"/v1/agents/{agent['id']}"
     for text, synopsis in FACTS:
         status, body = await server.request("POST", f"{base}/archival", json={"text": text, "synopsis": synopsis})
         assert status == 201 and body["embedding_model"] == "all-MiniLM-L6-v2"
-
-    openai_cfg = {"provider": "openai", "model": "text-embedding-3-small", "dim": 64,
-                  "base_url": fake_audio.base_url, "api_key_env": "FAKE_EMBED_KEY"}
-    status, body = await server.request("PUT", f"{base}/embedding", json=openai_cfg)
+    status, body = await server.request("PUT", f"{base}/embedding", json={
+        "provider": "openai", "model": "text-embedding-3-small", "dim": 64, "base_url": fake_audio.base_url,
+        "api_key_env": "FAKE_EMBED_KEY"})
     assert status == 200, body
+    return str(agent["id"]), body
+
+
+async def test_switch_to_openai_embeddings_then_back_re_embedding_in_batches(
+    server: Running, fake_audio: FakeOpenAIAudio, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("FAKE_EMBED_KEY", "sk-fake-embed")
+    agent_id, body = await archive_facts_then_switch_to_openai(server, fake_audio)
+    base = f"/v1/agents/{agent_id}"
     assert body["to_reembed"] == 3 and body["embedding"]["model"] == "text-embedding-3-small"
     status, found = await server.request("GET", f"{base}/archival/search", params={"query": "corgi"})
     assert found["keyword_only"] == 3  # old vectors are not comparable: keyword search only, and counted
@@ -50,7 +61,7 @@ async def test_switch_to_openai_embeddings_then_back_re_embedding_in_batches(
                for req in fake_audio.embedding_requests)
     status, listed = await server.request("GET", f"{base}/archival")
     assert {(p["embedding_model"], p["embedding_dim"]) for p in listed["data"]} == {("text-embedding-3-small", 64)}
-    stored = await server.store.list_passages(agent["id"])
+    stored = await server.store.list_passages(agent_id)
     assert stored[0].embedding is not None
     assert np.allclose(stored[0].embedding, fake_vector(f"{FACTS[0][1]}\n{FACTS[0][0]}", 64), atol=1e-6)
     status, found = await server.request("GET", f"{base}/archival/search", params={"query": "anything at all"})
@@ -89,14 +100,8 @@ async def test_a_failing_embedding_provider_is_a_typed_error_and_nothing_changes
     server: Running, fake_audio: FakeOpenAIAudio, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setenv("FAKE_EMBED_KEY", "sk-fake-embed")
-    agent = await create_voice_agent(server)
-    base = f"/v1/agents/{agent['id']}"
-    for text, synopsis in FACTS:
-        await server.request("POST", f"{base}/archival", json={"text": text, "synopsis": synopsis})
-    status, _ = await server.request("PUT", f"{base}/embedding", json={
-        "provider": "openai", "model": "text-embedding-3-small", "dim": 64, "base_url": fake_audio.base_url,
-        "api_key_env": "FAKE_EMBED_KEY"})
-    assert status == 200
+    agent_id, _ = await archive_facts_then_switch_to_openai(server, fake_audio)
+    base = f"/v1/agents/{agent_id}"
     fake_audio.fail_next = [(401, "Incorrect API key provided", {})]  # not retried by the SDK
     status, body = await server.request("POST", f"{base}/archival/reembed", json={})
     assert status >= 400 and body["error"]["code"].startswith("provider"), body
