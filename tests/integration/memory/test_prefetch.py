@@ -11,9 +11,18 @@ from tests.fakes.openai_server import Pause, Text, ToolCall
 from tests.integration.agent.conftest import Running
 from tests.integration.memory.conftest import create_voice_agent
 from voice_letta import ids
-from voice_letta.agent.memory_search import PREFETCH_MIN_PASSAGES
+from voice_letta.agent.memory_search import PREFETCH_MIN_PASSAGES, MemorySearch, VectorIndex
 from voice_letta.agent.models import Passage
 from voice_letta.server.http_memory import MEMORY_SEARCH
+
+
+async def loaded_index(search: MemorySearch, agent_id: str, timeout_s: float = 3.0) -> VectorIndex:
+    """The agent's index once a background load has put it in place (the turn does not wait for it)."""
+    for _ in range(int(timeout_s / 0.01)):
+        if agent_id in search._indexes:
+            break
+        await asyncio.sleep(0.01)
+    return search._indexes[agent_id]
 
 
 async def test_large_archive_gets_the_utterance_embedded_before_the_tool_call(server: Running) -> None:
@@ -33,11 +42,7 @@ async def test_large_archive_gets_the_utterance_embedded_before_the_tool_call(se
     server.fake.script([Text("Ok.")])
     await server.request("POST", "/v1/chat/completions", json={
         "model": agent["id"], "messages": [{"role": "user", "content": "warm up"}]})
-    for _ in range(300):
-        if agent["id"] in search._indexes:
-            break
-        await asyncio.sleep(0.01)
-    assert search._indexes[agent["id"]].size == PREFETCH_MIN_PASSAGES
+    assert (await loaded_index(search, agent["id"])).size == PREFETCH_MIN_PASSAGES
     assert search.wants_prefetch(agent["id"])  # large: every turn embeds its utterance ahead
 
     utterance = "What did I say about my sister's new job in Lisbon?"
@@ -72,10 +77,6 @@ async def test_small_archive_is_loaded_once_then_turns_skip_the_prefetch(server:
     server.fake.script([Text("Ok.")])
     await server.request("POST", "/v1/chat/completions", json={
         "model": agent["id"], "messages": [{"role": "user", "content": "hello there"}]})
-    for _ in range(300):
-        if agent["id"] in search._indexes:
-            break
-        await asyncio.sleep(0.01)
-    assert search._indexes[agent["id"]].size == 1
+    assert (await loaded_index(search, agent["id"])).size == 1
     assert not search.wants_prefetch(agent["id"])
     assert (embedder.model, "hello there") not in search._query_cache  # small: no query embedded ahead
