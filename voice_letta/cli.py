@@ -33,12 +33,21 @@ def cmd_serve(args: argparse.Namespace) -> int:
 
     from voice_letta.server.app import create_app
 
+    extra: dict[str, Any] = {}
+    if args.allowed_host:
+        extra["allowed_hosts"] = C.env_list(C.ALLOWED_HOSTS_ENV) + args.allowed_host
+    if args.allowed_origin:
+        extra["allowed_origins"] = C.env_list(C.ALLOWED_ORIGINS_ENV) + args.allowed_origin
+    if args.no_admin_api:
+        extra["admin_api"] = False
     cfg = C.ServerConfig(host=args.host, port=args.port,
                          db_path=Path(args.db) if args.db else C.default_db_path(),
                          preload_local_models=not args.no_preload,
-                         create_default_agent=not args.no_default_agent)
+                         create_default_agent=not args.no_default_agent, **extra)
     if cfg.api_key is None and args.host not in ("127.0.0.1", "localhost", "::1"):
-        logging.warning("serving on %s without an API key: set %s", args.host, C.API_KEY_ENV)
+        logging.warning("serving on %s without an API key: anyone who can reach it can use every agent; set %s",
+                        args.host, C.API_KEY_ENV)
+    logging.info("routes that run code (tools, MCP servers): %s", "on" if cfg.admin_api else "off (--no-admin-api)")
     print(f"voice-letta listening on http://{cfg.host}:{cfg.port} (database {cfg.db_path})", flush=True)
     web.run_app(create_app(cfg), host=cfg.host, port=cfg.port, print=None, shutdown_timeout=10)
     return 0
@@ -151,6 +160,14 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--no-preload", action="store_true", help="load local models on first use")
     serve.add_argument("--no-default-agent", action="store_true",
                        help="don't create the 'assistant' agent on an empty database")
+    serve.add_argument("--allowed-host", action="append", metavar="NAME",
+                       help="also answer for this Host name (repeatable; '.example.com' for a domain; "
+                            f"also ${C.ALLOWED_HOSTS_ENV}, comma-separated)")
+    serve.add_argument("--allowed-origin", action="append", metavar="ORIGIN",
+                       help="let pages on this origin (https://app.example.com) call the server, with CORS "
+                            f"(repeatable; also ${C.ALLOWED_ORIGINS_ENV})")
+    serve.add_argument("--no-admin-api", action="store_true",
+                       help=f"turn off the routes that run code: tools and MCP servers (also {C.ADMIN_API_ENV}=0)")
     serve.set_defaults(func=cmd_serve)
 
     def client_flags(p: argparse.ArgumentParser) -> None:

@@ -14,6 +14,17 @@ DEFAULT_URL = f"http://{DEFAULT_HOST}:{DEFAULT_PORT}"
 API_KEY_ENV = "VOICE_LETTA_API_KEY"
 URL_ENV = "VOICE_LETTA_URL"
 DB_ENV = "VOICE_LETTA_DB"
+ALLOWED_HOSTS_ENV = "VOICE_LETTA_ALLOWED_HOSTS"  # comma-separated, like repeated --allowed-host
+ALLOWED_ORIGINS_ENV = "VOICE_LETTA_ALLOWED_ORIGINS"  # comma-separated, like repeated --allowed-origin
+ADMIN_API_ENV = "VOICE_LETTA_ADMIN_API"  # "0"/"false"/"off": like --no-admin-api
+PUBLIC_URL_ENV = "VOICE_LETTA_PUBLIC_URL"  # the public https address (a proxy or tunnel); its host is allowed
+# Names of the server's own secrets: an agent's llm.api_key_env may not point at them (it would send them to
+# whatever base_url the agent names).
+SERVER_SECRET_ENVS = frozenset({"VOICE_LETTA_API_KEY", "TWILIO_AUTH_TOKEN"})
+
+# --- access tokens (server/auth.py) ----------------------------------------------------------------------
+TOKEN_TTL_S = 60  # default lifetime of a scoped token from POST /v1/tokens
+MAX_TOKEN_TTL_S = 3600
 
 # --- limits --------------------------------------------------------------------------------------------
 MAX_REQUEST_BYTES = 2 * 1024 * 1024  # HTTP bodies
@@ -68,6 +79,17 @@ DEFAULT_PERSONA = "I am a friendly, concise voice assistant with a long memory."
 DEFAULT_HUMAN = "Nothing is known about the user yet."
 
 
+def env_list(name: str) -> list[str]:
+    return [item.strip() for item in os.environ.get(name, "").split(",") if item.strip()]
+
+
+def env_flag(name: str, default: bool) -> bool:
+    value = os.environ.get(name, "").strip().lower()
+    if not value:
+        return default
+    return value not in ("0", "false", "no", "off")
+
+
 def default_db_path() -> Path:
     env = os.environ.get(DB_ENV)
     if env:
@@ -92,3 +114,12 @@ class ServerConfig(BaseModel):
     create_default_agent: bool = False
     # Run custom tools in the sandbox process (started with the server); off only in tests that need no tools.
     enable_sandbox: bool = True
+    # --- who may reach the server (server/web_guard.py, server/auth.py; docs/protocol.md §Access) ---------
+    # Host names served besides the bind address, localhost, 127.0.0.1 and [::1]: exact names, ".example.com"
+    # for a domain and its subdomains, or "*" for any (only behind a proxy that checks Host itself).
+    allowed_hosts: list[str] = Field(default_factory=lambda: env_list(ALLOWED_HOSTS_ENV))
+    # Web origins besides the server's own that may call it from a page (CORS), e.g. "https://app.example.com".
+    allowed_origins: list[str] = Field(default_factory=lambda: env_list(ALLOWED_ORIGINS_ENV))
+    # Routes that make the server run code (tools, MCP servers); --no-admin-api turns them off.
+    admin_api: bool = Field(default_factory=lambda: env_flag(ADMIN_API_ENV, True))
+    public_url: str | None = Field(default_factory=lambda: os.environ.get(PUBLIC_URL_ENV) or None)

@@ -12,6 +12,8 @@
     ├── StorageError                   the database failed
     │   └── ConflictError              compare-and-set lost (block version moved on)
     ├── ToolError                      a tool failed to register or run
+    ├── AuthenticationRequired         no valid API key or token (HTTP 401)
+    ├── AccessDenied                   authenticated, but not for this (HTTP 403): token scope, origin, admin off
     └── BudgetExceeded                 tool rounds or wall clock of a turn used up
 
 Every error carries a stable machine-readable ``code`` used on the wire.
@@ -100,6 +102,16 @@ class ConflictError(StorageError):
 class ToolError(VoiceLettaError):
     code = "tool_error"
     http_status = 400
+
+
+class AuthenticationRequired(VoiceLettaError):
+    code = "invalid_api_key"
+    http_status = 401
+
+
+class AccessDenied(VoiceLettaError):
+    code = "forbidden"
+    http_status = 403
 
 
 class BudgetExceeded(VoiceLettaError):

@@ -60,8 +60,10 @@ async def launch(pw: Playwright, flags: list[str]) -> Browser:
 
 
 async def new_page(browser: Browser, *, width: int = 1280, height: int = 820,
-                   permissions: list[str] | None = None) -> Page:
-    ctx = await browser.new_context(viewport={"width": width, "height": height},
+                   permissions: list[str] | None = None, bypass_csp: bool = True) -> Page:
+    # Playwright's wait_for_function(string) evaluates with eval(), which the page's CSP forbids; the CSP itself
+    # is exercised by test_page_runs_under_its_content_security_policy.
+    ctx = await browser.new_context(viewport={"width": width, "height": height}, bypass_csp=bypass_csp,
                                     permissions=permissions if permissions is not None else ["microphone"])
     page = await ctx.new_page()
     page.on("pageerror", lambda exc: print(f"[page error] {exc}"))
@@ -391,6 +393,27 @@ async def test_microphone_denied_shows_a_clear_message(server: Running, agent: d
         assert "type" in (await page.locator("#voice-status").text_content() or "").lower()
         assert d["framesSent"] == 0
         await page.screenshot(path=str(shot_path("web_client_mic_denied.png")))
+    finally:
+        await browser.close()
+
+
+@pytest.mark.timeout(60)
+async def test_page_runs_under_its_content_security_policy(server: Running, agent: dict[str, Any],
+                                                           pw: Playwright) -> None:
+    """With the CSP enforced (no eval, nothing from elsewhere, no framing) the page loads, lists agents, opens
+    its voice socket and takes a typed turn, and the browser reports no CSP violation."""
+    server.fake.script([Text("Hello from under the policy.")])
+    browser = await launch(pw, [])
+    try:
+        page = await new_page(browser, permissions=[], bypass_csp=False)
+        violations: list[str] = []
+        page.on("console", lambda m: violations.append(m.text) if "Content Security Policy" in m.text else None)
+        response = await page.goto(server.url + "/")
+        assert response is not None and "frame-ancestors 'none'" in response.headers["content-security-policy"]
+        await page.locator("#text-input").fill("hi")
+        await page.locator("#text-input").press("Enter")
+        await page.get_by_text("Hello from under the policy.").wait_for(timeout=20_000)
+        assert violations == []
     finally:
         await browser.close()
 

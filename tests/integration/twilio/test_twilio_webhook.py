@@ -52,14 +52,15 @@ def stream_of(twiml: str) -> tuple[str, dict[str, str]]:
 
 
 async def test_twiml_connects_a_bidirectional_stream_for_the_agent(twilio_server_factory: Factory) -> None:
-    vs = await twilio_server_factory()
+    vs = await twilio_server_factory(allowed_hosts=["abcd.ngrok.app"])
     agent = await vs.create_agent()
     status, body = await post_voice(vs, "?agent=voice-agent")
     assert status == 200
     url, params = stream_of(body)
     assert url == vs.url.replace("http://", "ws://") + "/twilio/stream"
     assert params == {"agent_id": agent}
-    # behind a TLS proxy / ngrok: the public URL comes from the forwarded headers
+    # behind a TLS proxy / ngrok (its name allowed with --allowed-host): the public URL comes from the forwarded
+    # headers
     status, body = await post_voice(vs, f"?agent={agent}",
                                     headers={"X-Forwarded-Proto": "https", "Host": "abcd.ngrok.app"})
     assert stream_of(body)[0] == "wss://abcd.ngrok.app/twilio/stream"
