@@ -88,13 +88,14 @@ export class Api {
     return Array.isArray(data) ? data : (data && data.data) || []; // {"object": "list", "data": [...]}
   }
 
-  /** The voice WebSocket URL for an agent; with an API key, a fresh token (valid for a minute) is added. */
+  /** The voice WebSocket URL for an agent; with an API key, a fresh token for this agent's voice session
+   *  (valid for a minute, to connect) is added: the key itself never goes into a URL. */
   async voiceUrl(agentId) {
     const url = new URL("/v1/voice", this.origin);
     url.protocol = url.protocol === "https:" ? "wss:" : "ws:";
     url.searchParams.set("agent", agentId);
     if (this.key) {
-      const { token } = await this.request("POST", "/v1/tokens");
+      const { token } = await this.request("POST", "/v1/tokens", { scopes: ["voice"], agent: agentId });
       url.searchParams.set("token", token);
     }
     return url.toString();

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import time
 from enum import StrEnum
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, model_validator
 
 from voice_letta import config as C
 
@@ -37,6 +37,16 @@ class ProviderName(StrEnum):
     LOCAL = "local"
 
 
+def _not_a_server_secret(name: str | None) -> str | None:
+    # The key is sent to the agent's base_url, which its creator chooses: never one of the server's own secrets.
+    if name is not None and name.upper() in C.SERVER_SECRET_ENVS:
+        raise ValueError(f"{name} is one of the server's own secrets and cannot be an agent's key")
+    return name
+
+
+KeyEnvName = Annotated[str | None, AfterValidator(_not_a_server_secret)]
+
+
 class LLMConfig(BaseModel):
     """Which model an agent talks to. Keys are never stored: only the name of the env var holding one."""
 
@@ -45,7 +55,7 @@ class LLMConfig(BaseModel):
     provider: ProviderName = ProviderName.LOCAL
     model: str = C.LOCAL_LLM_MODEL
     base_url: str | None = None
-    api_key_env: str | None = None
+    api_key_env: KeyEnvName = None
     api_version: str | None = None  # Azure
     context_window: int = Field(default=C.DEFAULT_CONTEXT_WINDOW, gt=256)
     temperature: float = Field(default=C.DEFAULT_TEMPERATURE, ge=0.0, le=2.0)
@@ -64,7 +74,7 @@ class EmbeddingConfig(BaseModel):
     model: str = C.LOCAL_EMBED_MODEL
     dim: int = Field(default=C.LOCAL_EMBED_DIM, gt=0)
     base_url: str | None = None
-    api_key_env: str | None = None
+    api_key_env: KeyEnvName = None
 
 
 class BufferConfig(BaseModel):

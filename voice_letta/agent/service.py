@@ -11,7 +11,7 @@ from voice_letta import ids
 from voice_letta.agent.models import AgentState, Block, BufferConfig, EmbeddingConfig, LLMConfig, Tool
 from voice_letta.agent.ports import NewBlock, Store
 from voice_letta.agent.prompt import SystemPromptCache
-from voice_letta.errors import ConfigError
+from voice_letta.errors import ConfigError, NotFoundError
 
 
 class BlockCreate(BaseModel):
@@ -66,6 +66,14 @@ class AgentService:
     def __init__(self, store: Store, prompts: SystemPromptCache) -> None:
         self.store = store
         self.prompts = prompts
+
+    async def find(self, id_or_name: str) -> AgentState | None:
+        """The agent with this id, else the one agent with this name; None when there is none (or several)."""
+        try:
+            return await self.store.get_agent(id_or_name)
+        except NotFoundError:
+            matches = [a for a in await self.store.list_agents() if a.name == id_or_name]
+            return await self.store.get_agent(matches[0].id) if len(matches) == 1 else None
 
     async def create(self, req: AgentCreate) -> AgentState:
         blocks = default_blocks() if req.blocks is None else req.blocks

@@ -6,14 +6,15 @@ import time
 from typing import Any, TypeVar
 
 from aiohttp import web
-from pydantic import BaseModel, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from voice_letta import config as C
 from voice_letta.agent.models import AgentState, ProviderName
 from voice_letta.agent.service import AgentCreate, BlockUpdate
 from voice_letta.errors import NotFoundError, ProtocolViolation
-from voice_letta.server.auth import issue_token
+from voice_letta.server.auth import TokenScope, issue_token
 from voice_letta.server.keys import AGENTS, CONFIG, METRICS, STORE
+from voice_letta.server.params import int_query, optional_int_query, url_query
 
 routes = web.RouteTableDef()
 M = TypeVar("M", bound=BaseModel)
@@ -48,13 +49,28 @@ async def metrics(request: web.Request) -> web.Response:
                         headers={"X-Content-Type-Options": "nosniff"})
 
 
+class TokenRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    scopes: tuple[TokenScope, ...] = Field(default=("voice",), min_length=1, max_length=2)
+    agent: str = Field(min_length=1, max_length=200, description="agent id or unique name the token is for")
+    ttl_s: int = Field(default=C.TOKEN_TTL_S, ge=1, le=C.MAX_TOKEN_TTL_S)
+
+
 @routes.post("/v1/tokens")
 async def tokens(request: web.Request) -> web.Response:
+    """A scoped token (server/auth.py): minted with the API key only (ADMIN), for one agent and scope."""
+    req = await parse_body(request, TokenRequest)
     key = request.app[CONFIG].api_key
     if key is None:
         return web.json_response({"token": None, "expires_at": None, "note": "the server needs no key"})
-    token, expires = issue_token(key)
-    return web.json_response({"token": token, "expires_at": expires})
+    agent = await request.app[AGENTS].find(req.agent)
+    if agent is None:
+        raise NotFoundError(f"no agent {req.agent[:80]!r}: give an agent id or a unique agent name",
+                            code="agent_not_found")
+    token, claims = issue_token(key, scopes=tuple(dict.fromkeys(req.scopes)), agent_id=agent.id, ttl_s=req.ttl_s)
+    return web.json_response({"token": token, "expires_at": claims.exp, "scopes": list(claims.scopes),
+                              "agent_id": agent.id})
 
 
 @routes.post("/v1/agents")
@@ -123,23 +139,14 @@ async def update_block(request: web.Request) -> web.Response:
     return web.json_response(block.model_dump(mode="json"))
 
 
-def _int_param(request: web.Request, name: str, default: int | None, *, maximum: int = 10_000) -> int | None:
-    raw = request.query.get(name)
-    if raw is None:
-        return default
-    if not raw.isdigit() or not 0 < int(raw) <= maximum:
-        raise ProtocolViolation(f"query parameter {name} must be an integer in 1..{maximum}", code="invalid_request")
-    return int(raw)
-
-
 @routes.get("/v1/agents/{agent_id}/messages")
 async def list_messages(request: web.Request) -> web.Response:
     agent_id = request.match_info["agent_id"]
     store = request.app[STORE]
     await store.get_agent(agent_id)
     in_context = {"true": True, "false": False}.get(request.query.get("in_context", ""))
-    messages = await store.list_messages(agent_id, in_context=in_context, limit=_int_param(request, "limit", 100),
-                                         after_seq=_int_param(request, "after_seq", None, maximum=2**62))
+    messages = await store.list_messages(agent_id, in_context=in_context, limit=int_query(request, "limit", 100),
+                                         after_seq=optional_int_query(request, "after_seq", minimum=0, maximum=2**62))
     return web.json_response({"object": "list", "data": [m.model_dump(mode="json") for m in messages]})
 
 
@@ -161,7 +168,7 @@ async def provider_models(request: web.Request) -> web.Response:
     except ValueError as exc:
         names = ", ".join(p.value for p in ProviderName)
         raise NotFoundError(f"unknown provider; known: {names}") from exc
-    models = await list_provider_models(provider, base_url=request.query.get("base_url"))
+    models = await list_provider_models(provider, base_url=url_query(request, "base_url"))
     return web.json_response({"object": "list", "provider": provider.value, "data": models})
 
 

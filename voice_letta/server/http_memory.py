@@ -58,6 +58,7 @@ from voice_letta.agent.ports import Embedder, EmbedderFactory, MemoryJob
 from voice_letta.errors import ConfigError, ProtocolViolation, ProviderError
 from voice_letta.server.http_admin import parse_body
 from voice_letta.server.keys import STORE
+from voice_letta.server.params import float_query, int_query
 
 MEMORY_SEARCH = web.AppKey("memory_search", MemorySearch)
 MEMORY_MANAGER = web.AppKey("memory_manager", MemoryManager)
@@ -220,34 +221,13 @@ def job_json(j: MemoryJob) -> dict[str, Any]:
     }
 
 
-def _int(request: web.Request, name: str, default: int, *, minimum: int = 1, maximum: int = 1000) -> int:
-    raw = request.query.get(name)
-    if raw is None:
-        return default
-    if not raw.lstrip("-").isdigit() or not minimum <= int(raw) <= maximum:
-        raise ProtocolViolation(f"query parameter {name} must be an integer in {minimum}..{maximum}",
-                                code="invalid_request")
-    return int(raw)
-
-
-def _float(request: web.Request, name: str) -> float | None:
-    raw = request.query.get(name)
-    if raw is None or raw == "":
-        return None
-    try:
-        return float(raw)
-    except ValueError as exc:
-        raise ProtocolViolation(f"query parameter {name} must be a number (epoch seconds)",
-                                code="invalid_request") from exc
-
-
 @routes.get("/v1/agents/{agent_id}/archival")
 async def list_passages(request: web.Request) -> web.Response:
     agent_id = request.match_info["agent_id"]
     store = request.app[STORE]
     await store.get_agent(agent_id)
-    passages = await store.list_passages(agent_id, limit=_int(request, "limit", 100),
-                                         offset=_int(request, "offset", 0, minimum=0, maximum=10**9))
+    passages = await store.list_passages(agent_id, limit=int_query(request, "limit", 100, maximum=1000),
+                                         offset=int_query(request, "offset", 0, minimum=0, maximum=10**9))
     return web.json_response({"object": "list", "data": [passage_json(p) for p in passages],
                               "total": await store.count_passages(agent_id)})
 
@@ -260,8 +240,9 @@ async def search_passages(request: web.Request) -> web.Response:
     if not query:
         raise ProtocolViolation("query parameter query is required", code="invalid_request")
     search = request.app[MEMORY_SEARCH]
-    window = SearchWindow(_float(request, "start_at"), _float(request, "end_at"))
-    hits = await search.hybrid(agent_id, [query], window, limit=_int(request, "limit", 5, maximum=100),
+    window = SearchWindow(float_query(request, "start_at", "a number (epoch seconds)"),
+                          float_query(request, "end_at", "a number (epoch seconds)"))
+    hits = await search.hybrid(agent_id, [query], window, limit=int_query(request, "limit", 5, maximum=100),
                                include_messages=False)
     return web.json_response({"object": "list",
                               "data": [passage_json(h.passage, h.score) for h in hits if h.passage is not None],
@@ -338,5 +319,5 @@ async def list_jobs(request: web.Request) -> web.Response:
     agent_id = request.match_info["agent_id"]
     store = request.app[STORE]
     await store.get_agent(agent_id)
-    jobs = await store.list_memory_jobs(agent_id, limit=_int(request, "limit", 50))
+    jobs = await store.list_memory_jobs(agent_id, limit=int_query(request, "limit", 50, maximum=1000))
     return web.json_response({"object": "list", "data": [job_json(j) for j in jobs]})

@@ -33,7 +33,7 @@ from voice_letta.agent.loop import FALLBACK_SENTENCE, TurnInput
 from voice_letta.agent.models import AgentState, Message, Usage
 from voice_letta.agent.ports import ToolSpec
 from voice_letta.errors import NotFoundError, ProtocolViolation, VoiceLettaError
-from voice_letta.server.keys import AGENT, CONFIG, METRICS, STORE
+from voice_letta.server.keys import AGENT, AGENTS, CONFIG, METRICS, STORE
 from voice_letta.server.metrics import Metrics
 from voice_letta.wire import openai_chat as W
 
@@ -43,15 +43,11 @@ routes = web.RouteTableDef()
 
 
 async def resolve_agent(request: web.Request, model: str) -> AgentState:
-    store = request.app[STORE]
-    try:
-        return await store.get_agent(model)
-    except NotFoundError:
-        for agent in await store.list_agents():
-            if agent.name == model:
-                return await store.get_agent(agent.id)
-    raise NotFoundError(f"The model {model!r} does not exist: pass an agent id (or unique agent name) as model.",
-                        code="model_not_found")
+    agent = await request.app[AGENTS].find(model)
+    if agent is None:
+        raise NotFoundError(f"The model {model!r} does not exist: pass an agent id (or unique agent name) as model.",
+                            code="model_not_found")
+    return agent
 
 
 def _norm(text: str) -> str:

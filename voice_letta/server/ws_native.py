@@ -9,11 +9,13 @@ selects (a browser refuses a handshake that selects none of the offered subproto
 from __future__ import annotations
 
 import logging
+from collections.abc import Awaitable, Callable
 
 from aiohttp import WSMsgType, web
 
-from voice_letta.errors import NotFoundError, ProtocolViolation, VoiceLettaError
-from voice_letta.server.keys import AGENT, BUS, CONFIG, LIVE_SOCKETS, METRICS, SPEECH, STORE
+from voice_letta.errors import ProtocolViolation, VoiceLettaError
+from voice_letta.server.auth import principal_of
+from voice_letta.server.keys import AGENT, AGENTS, BUS, CONFIG, LIVE_SOCKETS, METRICS, SPEECH
 from voice_letta.session.session import VoiceSession
 from voice_letta.wire.native import MAX_AUDIO_FRAME_BYTES, PROTOCOL
 
@@ -43,18 +45,19 @@ class _WsTransport:
         await self.ws.send_bytes(data)
 
 
-def agent_resolver(request: web.Request):  # type: ignore[no-untyped-def]
-    store = request.app[STORE]
+def agent_resolver(request: web.Request) -> Callable[[str], Awaitable[str]]:
+    """Agent id from an id or unique name; a scoped token's principal may only pick its own agent."""
+    agents = request.app[AGENTS]
+    principal = principal_of(request)
 
     async def resolve(name: str) -> str:
-        try:
-            return (await store.get_agent(name)).id
-        except NotFoundError:
-            matches = [a.id for a in await store.list_agents() if a.name == name]
-            if len(matches) == 1:
-                return matches[0]
-        raise ProtocolViolation(f"no agent {name[:80]!r}: give an agent id or a unique agent name",
-                                code="agent_not_found")
+        agent = await agents.find(name)
+        if agent is None:
+            raise ProtocolViolation(f"no agent {name[:80]!r}: give an agent id or a unique agent name",
+                                    code="agent_not_found")
+        if not principal.may_use_agent(agent.id):
+            raise ProtocolViolation("this token is for another agent", code="agent_not_allowed")
+        return agent.id
 
     return resolve
 
@@ -69,7 +72,8 @@ async def voice(request: web.Request) -> web.WebSocketResponse:
     resolve = agent_resolver(request)
     agent_id: str | None = None
     errors: list[VoiceLettaError] = []
-    if query_agent := request.query.get("agent"):
+    # A scoped token names its agent, so ?agent= may be left out.
+    if query_agent := request.query.get("agent") or principal_of(request).agent_id:
         try:
             agent_id = await resolve(query_agent)
         except VoiceLettaError as exc:

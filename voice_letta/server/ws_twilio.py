@@ -20,7 +20,9 @@ Hang-up (``stop`` or the socket closing) ends the session, which hands the trans
 Security: Twilio does not send our API key (``auth.py`` lets ``/twilio/*`` through). With
 ``TWILIO_AUTH_TOKEN`` set, the webhook must carry a valid ``X-Twilio-Signature`` (else 403). A signed
 WebSocket upgrade is checked too; an unsigned one must present, in ``customParameters``, the per-call token
-the webhook put into the TwiML (HMAC of the CallSid), else the call is dropped at ``start``.
+the webhook put into the TwiML (HMAC of the CallSid), else the call is dropped at ``start``. With an API key
+but no ``TWILIO_AUTH_TOKEN`` the bridge is off (403 ``twilio_disabled``): an API key promises that nothing is
+open, and only Twilio's signature can authenticate Twilio. With neither, the bridge is open (local testing).
 
 Environment: ``TWILIO_AUTH_TOKEN``, ``VOICE_LETTA_PUBLIC_URL`` (e.g. ``https://abcd.ngrok.app``; else taken
 from ``X-Forwarded-Proto``/``Host``), ``VOICE_LETTA_TWILIO_AGENT`` (agent when the webhook URL has no ``?agent=``).
@@ -39,12 +41,13 @@ from dataclasses import dataclass
 from aiohttp import WSMsgType, web
 
 from voice_letta.errors import ProtocolViolation, VoiceLettaError
-from voice_letta.server.keys import AGENT, BUS, LIVE_SOCKETS, METRICS, SPEECH
+from voice_letta.server.keys import AGENT, BUS, CONFIG, LIVE_SOCKETS, METRICS, SPEECH
 from voice_letta.server.twilio_signature import SIGNATURE_HEADER, external_base, is_valid, signed_url_candidates
 from voice_letta.server.ws_native import agent_resolver
 from voice_letta.session.session import VoiceSession
 from voice_letta.wire import native as W
 from voice_letta.wire import twilio as T
+from voice_letta.wire.openai_chat import error_body
 
 log = logging.getLogger(__name__)
 routes = web.RouteTableDef()
@@ -83,6 +86,23 @@ def setup(app: web.Application, settings: TwilioSettings | None = None) -> None:
     """Register the Twilio routes; settings from the environment unless given (tests may replace ``app[TWILIO]``)."""
     app[TWILIO] = settings or TwilioSettings.from_env()
     app.router.add_routes(routes)
+    if app[TWILIO].auth_token is not None:
+        log.info("Twilio bridge on: requests must carry Twilio's signature")
+    elif app[CONFIG].api_key is not None:
+        log.warning("Twilio bridge off: an API key is set but %s is not, so Twilio cannot be authenticated",
+                    AUTH_TOKEN_ENV)
+    else:
+        log.info("Twilio bridge open without signature checks (no API key, no %s): for local testing",
+                 AUTH_TOKEN_ENV)
+
+
+def _bridge_disabled(request: web.Request) -> web.Response | None:
+    if request.app[TWILIO].auth_token is None and request.app[CONFIG].api_key is not None:
+        log.warning("twilio: refused %s: the bridge is off (API key set, no %s)", request.path, AUTH_TOKEN_ENV)
+        return web.json_response(error_body(
+            f"the Twilio bridge is off: this server has an API key, so it needs {AUTH_TOKEN_ENV} to check "
+            "Twilio's signature", type_="permission_error", code="twilio_disabled"), status=403)
+    return None
 
 
 def stream_token(auth_token: str, call_sid: str) -> str:
@@ -98,8 +118,14 @@ def _forbidden(why: str) -> web.Response:
 # --- the TwiML webhook ------------------------------------------------------------------------------------
 @routes.post("/twilio/voice")
 async def voice_webhook(request: web.Request) -> web.Response:
+    if (refused := _bridge_disabled(request)) is not None:
+        return refused
     settings = request.app[TWILIO]
-    form = await request.post()
+    try:
+        form = await request.post()
+    except ValueError as exc:  # not UTF-8, a broken multipart body: Twilio never sends these
+        log.warning("twilio: malformed webhook body: %s", exc)
+        return web.json_response(error_body("malformed form body", code="invalid_request"), status=400)
     params = [(k, str(v)) for k, v in form.items()]
     if settings.auth_token is not None:
         urls = signed_url_candidates(request, settings.public_url)
@@ -264,6 +290,8 @@ class TwilioBridge:
 
 @routes.get(STREAM_PATH)
 async def media_stream(request: web.Request) -> web.StreamResponse:
+    if (refused := _bridge_disabled(request)) is not None:
+        return refused
     app = request.app
     settings = app[TWILIO]
     stream_auth: str | None = None

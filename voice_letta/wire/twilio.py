@@ -224,7 +224,7 @@ class TwilioCodec:
                 except (binascii.Error, ValueError) as exc:
                     raise ProtocolViolation("Twilio media payload is not base64", code="invalid_event") from exc
                 ts = msg.media.timestamp
-                return [AudioReceived(ulaw_to_pcm16(ulaw), int(ts) if ts and ts.isdigit() else None)]
+                return [AudioReceived(ulaw_to_pcm16(ulaw), int(ts) if ts and ts.isascii() and ts.isdigit() else None)]
             case DtmfMsg():
                 return [DtmfReceived(msg.dtmf.digit)]
             case MarkMsg():

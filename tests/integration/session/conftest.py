@@ -18,7 +18,7 @@ from voice_letta.agent.ports import SpeechToText, Store, TextToSpeech
 from voice_letta.config import ServerConfig
 from voice_letta.providers.registry import ProviderRegistry
 from voice_letta.server.app import Overrides, create_app
-from voice_letta.server.keys import STORE
+from voice_letta.server.keys import CONFIG, STORE
 
 FAKE_ENV = {"FAKE_OPENAI_KEY": "sk-fake"}
 
@@ -40,7 +40,9 @@ class VoiceServer:
         body.setdefault("name", "voice-agent")
         body.setdefault("llm", {"provider": "openai", "model": "fake-model", "base_url": self.fake.base_url,
                                 "api_key_env": "FAKE_OPENAI_KEY", "max_retries": 0})
-        async with aiohttp.ClientSession() as s, s.post(self.url + "/v1/agents", json=body) as r:
+        key = self.app[CONFIG].api_key
+        headers = {"Authorization": f"Bearer {key}"} if key else {}
+        async with aiohttp.ClientSession(headers=headers) as s, s.post(self.url + "/v1/agents", json=body) as r:
             data = await r.json()
             assert r.status == 201, data
             return str(data["id"])
@@ -54,7 +56,8 @@ class VoiceServer:
 
 async def start_voice_server(tmp_path: Path, fake: FakeOpenAIServer, *, stt: SpeechToText | None = None,
                              tts: TextToSpeech | None = None, local_llm: bool = False, **config: Any) -> VoiceServer:
-    cfg = ServerConfig(db_path=tmp_path / "voice.db", api_key=None, **config)
+    config.setdefault("api_key", None)
+    cfg = ServerConfig(db_path=tmp_path / "voice.db", **config)
     local_factory = None
     if local_llm:
         from voice_letta.providers.local_llm import LocalChatModel
