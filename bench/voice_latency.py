@@ -32,7 +32,7 @@ def pct(values: list[float], p: float) -> float:
 
 
 async def run(reps: int, speculative: bool) -> None:
-    import voice_letta.session.session as S
+    import voice_letta.session.listener as S
     from tests.fakes.native_client import NativeClient, load_wav
     from tests.fakes.openai_server import FakeOpenAIServer, Pause, Text
     from tests.integration.session.conftest import start_voice_server

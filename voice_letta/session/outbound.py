@@ -1,11 +1,12 @@
 """The writer stage of a session: JSON messages at once, audio paced by ``core.Pacer``, one socket.
 
-- ``send(text)`` queues a JSON text frame; it goes out before any audio frame that is not yet due.
+- ``send(message)`` queues a message (a session event, encoded by the transport); it goes out before any audio
+  frame that is not yet due.
 - ``push_audio(pcm)`` queues PCM16 at the session's output rate; the writer releases 20 ms frames so that at
   most ``lead_ms`` is ahead of real time. It waits (backpressure on TTS) while more than
   ``max_buffered_ms`` is queued.
-- ``send_after_audio(text)`` queues a message that must follow the audio pushed so far
-  (``response.audio.done``); ``audio_drained()`` waits until all pushed audio has been written.
+- ``send_after_audio(message)`` queues a message that must follow the audio pushed so far
+  (``AudioFinished``); ``audio_drained()`` waits until all pushed audio has been written.
 - ``clear()`` drops unsent audio at once (a barge-in takes effect before the next frame) and returns how
   much of the current response's audio was written.
 
@@ -18,10 +19,11 @@ import asyncio
 import math
 from collections import deque
 from collections.abc import Awaitable, Callable
+from typing import Any
 
 from voice_letta.core.pacing import Pacer
 
-SendText = Callable[[str], Awaitable[None]]
+SendMessage = Callable[[Any], Awaitable[None]]
 SendBytes = Callable[[bytes], Awaitable[None]]
 
 MAX_QUEUED_MESSAGES = 2048
@@ -34,7 +36,7 @@ class OutboundOverflow(Exception):
 class Outbound:
     def __init__(
         self,
-        send_text: SendText,
+        send_message: SendMessage,
         send_bytes: SendBytes,
         sample_rate_hz: int,
         *,
@@ -43,14 +45,14 @@ class Outbound:
         max_buffered_ms: float = 2000.0,
         clock: Callable[[], float] | None = None,
     ) -> None:
-        self._send_text = send_text
+        self._send_message = send_message
         self._send_bytes = send_bytes
         self._frame_ms = frame_ms
         self._lead_ms = lead_ms
         self._max_buffered_ms = max_buffered_ms
         self._clock = clock or asyncio.get_running_loop().time
-        self._msgs: deque[str] = deque()
-        self._ordered: deque[tuple[float, str]] = deque()  # (pushed-audio position it must follow, text)
+        self._msgs: deque[Any] = deque()
+        self._ordered: deque[tuple[float, Any]] = deque()  # (pushed-audio position it must follow, message)
         self._wake = asyncio.Event()
         self._space = asyncio.Event()
         self._space.set()
@@ -73,10 +75,10 @@ class Outbound:
         return self._rate
 
     # -- producers (sync unless they must wait) ---------------------------------------------------------
-    def send(self, text: str) -> None:
+    def send(self, message: Any) -> None:
         if len(self._msgs) >= MAX_QUEUED_MESSAGES:
             raise OutboundOverflow("client is not reading")
-        self._msgs.append(text)
+        self._msgs.append(message)
         self._wake.set()
 
     def begin_response(self, on_first_audio: Callable[[float], None] | None = None) -> None:
@@ -94,9 +96,9 @@ class Outbound:
             self._drained.clear()
             self._wake.set()
 
-    def send_after_audio(self, text: str) -> None:
+    def send_after_audio(self, message: Any) -> None:
         self._pacer.flush()
-        self._ordered.append((self._pushed_ms, text))
+        self._ordered.append((self._pushed_ms, message))
         self._wake.set()
 
     async def audio_drained(self) -> None:
@@ -125,7 +127,7 @@ class Outbound:
         while True:
             self._wake.clear()
             while self._msgs:
-                await self._send_text(self._msgs.popleft())
+                await self._send_message(self._msgs.popleft())
             pacer = self._pacer
             now = self._clock()
             for frame in pacer.pop_due(now):
@@ -138,7 +140,7 @@ class Outbound:
                 self._sent_ms += ms
                 self._resp_sent_ms += ms
             while self._ordered and self._ordered[0][0] <= self._sent_ms + 1e-6:
-                await self._send_text(self._ordered.popleft()[1])
+                await self._send_message(self._ordered.popleft()[1])
             if pacer.queued_ms <= self._max_buffered_ms:
                 self._space.set()
             if not pacer.queued_ms and not self._ordered:

@@ -1,0 +1,232 @@
+"""What a session tells its client, as typed facts.
+
+The session core (``session.VoiceSession``) emits **events** (past-tense facts, frozen dataclasses) in the
+order the client must see them; a protocol adapter turns each into zero or more wire messages when the
+writer sends it: ``session.native`` into ``voice-letta.v1`` JSON (docs/protocol.md), ``session.realtime``
+into OpenAI Realtime events. Audio frames travel separately (``Transport.send_bytes``), paced by
+``Outbound``, between an ``AudioStarted`` and an ``AudioFinished`` of one response.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Literal
+
+if TYPE_CHECKING:
+    from voice_letta.agent.bus import MemoryUpdated
+    from voice_letta.session.settings import Settings
+
+Modality = Literal["audio", "text"]
+TextKind = Literal["content", "filler", "fallback"]
+ResponseStatus = Literal["completed", "cancelled", "failed"]
+
+
+# --- events (session → adapter) -----------------------------------------------------------------------
+@dataclass(frozen=True, slots=True)
+class SessionStarted:
+    session_id: str
+    settings: Settings  # a snapshot
+    limits: dict[str, int]
+
+
+@dataclass(frozen=True, slots=True)
+class SessionChanged:
+    settings: Settings  # a snapshot
+    event_id: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class UserSpeechStarted:
+    utterance_id: str
+    audio_start_ms: int
+
+
+@dataclass(frozen=True, slots=True)
+class UserSpeechStopped:
+    utterance_id: str
+    audio_end_ms: int
+
+
+@dataclass(frozen=True, slots=True)
+class UtteranceCommitted:
+    """An utterance went to speech-to-text (it becomes a turn or pending input once transcribed)."""
+
+    utterance_id: str
+    audio_ms: float
+
+
+@dataclass(frozen=True, slots=True)
+class UtteranceIgnored:
+    """Speech over the agent that did not barge in (a cough, "uh-huh"): no turn."""
+
+    utterance_id: str
+
+
+@dataclass(frozen=True, slots=True)
+class UtteranceDiscarded:
+    """A commit with nothing usable buffered (``no_speech``, ``too_short``) or a clear of buffered audio."""
+
+    reason: str
+
+
+@dataclass(frozen=True, slots=True)
+class Transcribed:
+    """The words of an utterance (``utterance_id``) or a typed input (``source="text"``, no utterance)."""
+
+    text: str
+    audio_ms: float
+    stt_ms: float
+    source: Literal["audio", "text"] = "audio"
+    utterance_id: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class TranscriptEmpty:
+    """The utterance transcribed to nothing (noise the VAD let through): no turn."""
+
+    utterance_id: str
+
+
+@dataclass(frozen=True, slots=True)
+class ResponseStarted:
+    response_id: str
+    agent_id: str
+    modalities: tuple[Modality, ...]
+    metadata: dict[str, str] | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class TurnOpened:
+    """The agent accepted the turn (its input is stored): ``turn_id`` names the stored turn."""
+
+    response_id: str
+    turn_id: str
+
+
+@dataclass(frozen=True, slots=True)
+class TextOut:
+    response_id: str
+    text: str
+    kind: TextKind = "content"
+
+
+@dataclass(frozen=True, slots=True)
+class ToolCallOut:
+    """A fragment of a tool call the model is writing; ``client`` calls are the client's to run."""
+
+    response_id: str
+    index: int
+    call_id: str | None
+    name: str | None
+    arguments: str | None
+    client: bool
+
+
+@dataclass(frozen=True, slots=True)
+class ServerToolStarted:
+    response_id: str
+    call_id: str
+    name: str
+    filler: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class ServerToolFinished:
+    response_id: str
+    call_id: str
+    name: str
+    ok: bool
+    duration_ms: float
+
+
+@dataclass(frozen=True, slots=True)
+class TextFinished:
+    """The model's last word of the response (``finish_reason`` as in chat completions)."""
+
+    response_id: str
+    finish_reason: str
+
+
+@dataclass(frozen=True, slots=True)
+class AudioStarted:
+    response_id: str
+    sample_rate_hz: int
+
+
+@dataclass(frozen=True, slots=True)
+class AudioFinished:
+    """Sent after the response's last audio frame."""
+
+    response_id: str
+    audio_ms: float
+
+
+@dataclass(frozen=True, slots=True)
+class PlaybackCleared:
+    """Stop playing this response now and drop what is queued."""
+
+    response_id: str
+
+
+@dataclass(frozen=True, slots=True)
+class ClientToolCall:
+    call_id: str
+    name: str
+    arguments: str
+
+
+@dataclass(frozen=True, slots=True)
+class ResponseEnded:
+    response_id: str
+    turn_id: str | None
+    status: ResponseStatus
+    finish_reason: str
+    usage: dict[str, int]
+    timings_ms: dict[str, float]
+    text: str  # everything the response said (spoken or shown), as stored unless cut
+    heard_text: str | None = None  # cancelled: what the stored reply now says
+    audio_ms: float = 0.0  # audio synthesized for it
+    tool_calls: tuple[ClientToolCall, ...] = ()  # client tools the client must run
+    error_code: str | None = None
+    error_message: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class ResponseTruncated:
+    """A stored reply was cut back to what the listener heard (``Truncate``)."""
+
+    response_id: str
+    heard_ms: float
+    heard_text: str
+
+
+@dataclass(frozen=True, slots=True)
+class MemoryChanged:
+    update: MemoryUpdated
+
+
+@dataclass(frozen=True, slots=True)
+class Pong:
+    event_id: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class ErrorRaised:
+    """Something failed; the session goes on. The context says what it belongs to, if anything:
+    ``utterance_id`` (its speech-to-text failed), ``response_id`` (the response failed or degraded) or
+    ``event_id`` (the client message that was refused)."""
+
+    code: str
+    message: str
+    retryable: bool = False
+    event_id: str | None = None
+    utterance_id: str | None = None
+    response_id: str | None = None
+
+
+SessionEvent = (
+    SessionStarted | SessionChanged | UserSpeechStarted | UserSpeechStopped | UtteranceCommitted | UtteranceIgnored
+    | UtteranceDiscarded | Transcribed | TranscriptEmpty | ResponseStarted | TurnOpened | TextOut
+    | ToolCallOut | ServerToolStarted | ServerToolFinished | TextFinished | AudioStarted | AudioFinished
+    | PlaybackCleared | ResponseEnded | ResponseTruncated | MemoryChanged | Pong | ErrorRaised
+)
