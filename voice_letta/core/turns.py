@@ -17,6 +17,11 @@ Rules (``VadParams``, defaults in brackets):
   then runs to the end of the last voiced frame plus the same padding (at most ``prefix_padding_ms`` of the
   trailing silence). If no audio arrives at all, ``on_timer(now)`` ends it at ``deadline()`` = the wall time
   of the last frame + the silence still missing + one frame of grace (reason ``"timeout"``).
+- **End on words** [``end_of_turn`` "words"; ``min_silence_ms`` 300, ``max_silence_ms`` 1500]: the driver
+  hands over transcripts of the open turn (``on_transcript``); ``core.eot.EndOfTurnPolicy`` turns the words
+  into the pause that ends this turn: longer after an unfinished phrase ("my sister is…"), shorter after a
+  complete question. It holds only while no voiced frame arrived after the transcript's audio; if the pause
+  is already long enough the turn ends at once (reason ``"words"``). ``end_of_turn: "silence"`` turns it off.
 - **Force end** [``max_utterance_ms`` 30000]: an utterance whose buffered audio reaches this length ends
   at once (reason ``"max_duration"``); if the user keeps talking a new turn starts seamlessly.
 - **Energy gate** [``min_volume_dbfs`` -50] and ``aggressiveness`` [2], ``threshold`` [0.5] configure the
@@ -43,10 +48,12 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from voice_letta.core.audio import VALID_FRAME_MS
+from voice_letta.core.eot import EndOfTurnPolicy
 from voice_letta.errors import ProtocolViolation
 
 TurnMode = Literal["server_vad", "push_to_talk", "text"]
-EndReason = Literal["silence", "timeout", "max_duration", "commit"]
+EndReason = Literal["silence", "words", "timeout", "max_duration", "commit"]
+EndOfTurnMode = Literal["silence", "words"]
 DiscardReason = Literal["too_short", "no_speech", "cleared"]
 
 
@@ -62,6 +69,10 @@ class VadParams(BaseModel):
     max_utterance_ms: int = Field(default=30_000, ge=1_000, le=300_000, description="force-end an utterance")
     min_volume_dbfs: float = Field(default=-50.0, ge=-120.0, le=0.0, description="RMS below this is never speech")
     threshold: float = Field(default=0.5, ge=0.0, le=1.0, description="speech score threshold (Silero)")
+    end_of_turn: EndOfTurnMode = Field(default="words", description="'words': the pause that ends a turn "
+                                       "depends on the transcript so far; 'silence': always silence_ms")
+    min_silence_ms: int = Field(default=300, ge=100, le=10_000, description="pause after a complete question")
+    max_silence_ms: int = Field(default=1500, ge=100, le=10_000, description="pause after an unfinished phrase")
 
     @model_validator(mode="after")
     def _check_consistent(self) -> VadParams:
@@ -115,6 +126,7 @@ class TurnDetector:
         sample_rate_hz: int = 16000,
         frame_ms: int = 20,
         mode: TurnMode = "server_vad",
+        punctuated: bool = True,
     ) -> None:
         if frame_ms not in VALID_FRAME_MS:
             raise ProtocolViolation(f"frame_ms must be 10, 20 or 30, got {frame_ms}")
@@ -130,6 +142,8 @@ class TurnDetector:
         self._window_frames = max(self._min_speech_frames, math.ceil(2 * p.min_speech_ms / frame_ms))
         self._pad_frames = math.ceil(p.prefix_padding_ms / frame_ms)
         self._max_frames = max(1, p.max_utterance_ms // frame_ms)
+        self._policy = EndOfTurnPolicy(p.min_silence_ms, p.max_silence_ms, punctuated)
+        self._end_silence_ms = p.silence_ms  # the pause that ends the open turn (set by on_transcript)
         # Idle look-back: (start_ms, frame, voiced), long enough for the start window plus the padding.
         self._ring: deque[tuple[int, bytes, bool]] = deque(maxlen=self._window_frames + self._pad_frames)
         self._window: deque[bool] = deque(maxlen=self._window_frames)
@@ -173,6 +187,16 @@ class TurnDetector:
     @property
     def sample_rate_hz(self) -> int:
         return self._rate
+
+    @property
+    def last_voiced_end_ms(self) -> int:
+        """Stream position of the end of the newest voiced frame of the open turn (see ``on_transcript``)."""
+        return self._last_voiced_end_ms
+
+    @property
+    def end_silence_ms(self) -> int:
+        """The pause that will end the open turn (``silence_ms`` unless a transcript changed it)."""
+        return self._end_silence_ms
 
     def interim_pcm(self) -> bytes:
         """The utterance audio collected so far (empty when no turn is open)."""
@@ -238,11 +262,12 @@ class TurnDetector:
         if voiced:
             self._trailing_silence_ms = 0
             self._last_voiced_end_ms = self._pos_ms
+            self._end_silence_ms = self._p.silence_ms  # any transcript is stale now
             if self._mode == "server_vad":
                 self._utt_voiced_ms += self._frame_ms
         else:
             self._trailing_silence_ms += self._frame_ms
-        if self._trailing_silence_ms >= self._p.silence_ms:
+        if self._trailing_silence_ms >= self._end_silence_ms:
             if self._mode == "server_vad":
                 events.extend(self._end(now, "silence"))
             else:  # push_to_talk: report the pause, keep collecting until commit
@@ -257,7 +282,7 @@ class TurnDetector:
         """When ``on_timer`` should be called if no more audio arrives (server_vad, mid-turn), else None."""
         if self._mode != "server_vad" or not self._vad_active:
             return None
-        missing_ms = self._p.silence_ms - self._trailing_silence_ms + self._frame_ms
+        missing_ms = self._end_silence_ms - self._trailing_silence_ms + self._frame_ms
         return self._last_frame_at + missing_ms / 1000.0
 
     def on_timer(self, now: float) -> list[TurnEvent]:
@@ -267,6 +292,18 @@ class TurnDetector:
         if deadline is None or now < deadline:
             return []
         return self._end(now, "timeout")
+
+    def on_transcript(self, text: str, voiced_end_ms: int, now: float) -> list[TurnEvent]:
+        """A transcript of the open turn's audio up to ``voiced_end_ms`` (``last_voiced_end_ms`` when the
+        audio was taken). Sets the pause that ends the turn from the words; ends it now if already reached."""
+        self._last_now = max(self._last_now, now)
+        if (self._mode != "server_vad" or not self._vad_active or self._p.end_of_turn != "words"
+                or voiced_end_ms != self._last_voiced_end_ms):
+            return []
+        self._end_silence_ms = self._policy.silence_ms(text, self._p.silence_ms)
+        if self._trailing_silence_ms >= self._end_silence_ms:
+            return self._end(now, "words")
+        return []
 
     # -- intents ----------------------------------------------------------------------------------------
     def commit(self, now: float) -> list[TurnEvent]:
@@ -349,6 +386,7 @@ class TurnDetector:
         return events
 
     def _reset_utterance(self) -> None:
+        self._end_silence_ms = self._p.silence_ms
         self._utt = []
         self._utt_voiced_ms = 0
         self._trailing_silence_ms = 0

@@ -217,3 +217,74 @@ def test_wrong_frame_size_is_a_protocol_violation() -> None:
         TurnDetector().feed(True, b"\x00" * 320, 0.0)
     with pytest.raises(ProtocolViolation):
         TurnDetector(frame_ms=25)
+
+
+# -- end of turn on words (core.eot) -------------------------------------------------------------------------
+
+
+def test_an_unfinished_phrase_keeps_the_turn_open_through_a_long_pause() -> None:
+    c = Clocked(TurnDetector())
+    c.run("x" * 30 + "." * 12)  # 240 ms into the pause the driver has a transcript
+    assert c.det.on_transcript("My sister is", c.det.last_voiced_end_ms, c.now) == []
+    assert c.det.end_silence_ms == 1500
+    assert c.run("." * 40) == []  # 1040 ms of silence: still open
+    assert c.det.speaking
+    assert only(c.run("x" * 10 + "." * 29), UtteranceReady) == []  # went on talking: back to 600 ms
+    ready = only(c.run("." * 1), UtteranceReady)
+    assert len(ready) == 1 and isinstance(ready[0], UtteranceReady) and ready[0].reason == "silence"
+
+
+def test_a_complete_question_ends_the_turn_as_soon_as_its_transcript_arrives() -> None:
+    c = Clocked(TurnDetector())
+    c.run("x" * 30 + "." * 17)  # 340 ms of silence
+    events = c.det.on_transcript("Where is my phone?", c.det.last_voiced_end_ms, c.now)
+    assert [type(e) for e in events] == [SpeechStopped, UtteranceReady]
+    assert isinstance(events[1], UtteranceReady) and events[1].reason == "words"
+    assert not c.det.speaking
+
+
+def test_a_question_transcript_before_the_short_pause_ends_it_at_that_pause() -> None:
+    c = Clocked(TurnDetector())
+    c.run("x" * 30 + "." * 5)
+    assert c.det.on_transcript("Where is my phone?", c.det.last_voiced_end_ms, c.now) == []
+    assert c.run("." * 9) == []
+    _stopped, ready = c.run("." * 1)  # 300 ms
+    assert isinstance(ready, UtteranceReady) and ready.reason == "silence"
+
+
+def test_a_stale_transcript_is_ignored() -> None:
+    c = Clocked(TurnDetector())
+    c.run("x" * 30 + "." * 12)
+    taken_at = c.det.last_voiced_end_ms
+    c.run("x" * 5 + "." * 17)  # the user said more after the audio was taken
+    assert c.det.on_transcript("Where is my phone?", taken_at, c.now) == []
+    assert c.det.end_silence_ms == 600
+    assert c.det.speaking
+
+
+def test_end_of_turn_silence_mode_and_push_to_talk_ignore_transcripts() -> None:
+    c = Clocked(TurnDetector(VadParams(end_of_turn="silence")))
+    c.run("x" * 30 + "." * 17)
+    assert c.det.on_transcript("Where is my phone?", c.det.last_voiced_end_ms, c.now) == []
+    assert c.det.end_silence_ms == 600
+    p = Clocked(TurnDetector(mode="push_to_talk"))
+    p.run("x" * 30 + "." * 17)
+    assert p.det.on_transcript("Where is my phone?", p.det.last_voiced_end_ms, p.now) == []
+
+
+def test_the_deadline_follows_the_pause_the_words_asked_for() -> None:
+    det = TurnDetector(VadParams(max_silence_ms=2000))
+    c = Clocked(det)
+    c.run("x" * 20 + "." * 10)
+    det.on_transcript("I went to the store because", det.last_voiced_end_ms, c.now)
+    deadline = det.deadline()
+    assert deadline == pytest.approx(c.now + (2000 - 200 + 20) / 1000)
+    assert det.on_timer(deadline - 0.01) == []
+    assert [type(e) for e in det.on_timer(deadline)] == [SpeechStopped, UtteranceReady]
+
+
+def test_an_unpunctuating_recognizer_does_not_stretch_plain_text() -> None:
+    c = Clocked(TurnDetector(punctuated=False))
+    c.run("x" * 30 + "." * 12)
+    c.det.on_transcript("my phone number is 555", c.det.last_voiced_end_ms, c.now)
+    assert c.det.end_silence_ms == 600
