@@ -15,7 +15,8 @@ class MemoryUpdated:
     agent_id: str
     blocks: tuple[Block, ...]  # the agent's blocks after the change
     passages_added: int = 0
-    reason: str = "sleeptime"
+    reason: str = "sleeptime"  # "sleeptime" | "rest" (a block or archival edit through the REST API) | "import"
+    passages_removed: int = 0
 
 
 class MemoryBus:

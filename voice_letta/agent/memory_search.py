@@ -500,11 +500,16 @@ def format_hits(hits: Sequence[Hit], *, now: float) -> str:
     for h in hits:
         said = when(h.said_at, now)
         if h.passage is not None:
-            lines.append(f"- {said.capitalize()}: {_clip(h.passage.synopsis or h.passage.text)}")
+            lines.append(f"- {_sentence_case(said)}: {_clip(h.passage.synopsis or h.passage.text)}")
         elif h.message is not None:
             who = "the user said" if h.message.message.role == "user" else "you said"
-            lines.append(f"- {said.capitalize()}, {who}: {_clip(h.message.message.content or '')}")
+            lines.append(f"- {_sentence_case(said)}, {who}: {_clip(h.message.message.content or '')}")
     return "\n".join(lines)
+
+
+def _sentence_case(text: str) -> str:
+    """Upper-case the first letter only ("on Thursday, October 22": ``str.capitalize`` lower-cases the rest)."""
+    return text[:1].upper() + text[1:]
 
 
 def format_results(passages: list[PassageHit], messages: list[MessageHit], *, now: float) -> str:

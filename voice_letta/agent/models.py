@@ -78,13 +78,18 @@ class EmbeddingConfig(BaseModel):
 
 
 class BufferConfig(BaseModel):
-    """Size of the voice agent's in-context message buffer (messages) plus a token budget."""
+    """Size of the voice agent's in-context message buffer (messages) plus a token budget.
+
+    Limits: both message counts are greater than ``MIN_BUFFER_FLOOR`` (4) and at most ``MAX_MESSAGE_BUFFER``,
+    ``max_messages`` > ``min_messages``; ``max_context_tokens`` is null (75 % of the LLM context window) or in
+    ``MIN_CONTEXT_TOKENS``..``MAX_CONTEXT_TOKENS``.
+    """
 
     model_config = ConfigDict(extra="forbid")
 
-    max_messages: int = C.DEFAULT_MAX_MESSAGE_BUFFER
-    min_messages: int = C.DEFAULT_MIN_MESSAGE_BUFFER
-    max_context_tokens: int | None = None  # None: 75 % of the LLM context window
+    max_messages: int = Field(default=C.DEFAULT_MAX_MESSAGE_BUFFER, le=C.MAX_MESSAGE_BUFFER)
+    min_messages: int = Field(default=C.DEFAULT_MIN_MESSAGE_BUFFER, le=C.MAX_MESSAGE_BUFFER)
+    max_context_tokens: int | None = Field(default=None, ge=C.MIN_CONTEXT_TOKENS, le=C.MAX_CONTEXT_TOKENS)
 
     @model_validator(mode="after")
     def _check(self) -> BufferConfig:

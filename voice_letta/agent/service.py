@@ -8,6 +8,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from voice_letta import config as C
 from voice_letta import ids
+from voice_letta.agent.bus import MemoryBus, MemoryUpdated
 from voice_letta.agent.models import AgentState, Block, BufferConfig, EmbeddingConfig, LLMConfig, Tool
 from voice_letta.agent.ports import NewBlock, Store
 from voice_letta.agent.prompt import SystemPromptCache
@@ -63,9 +64,10 @@ def default_blocks() -> list[BlockCreate]:
 
 
 class AgentService:
-    def __init__(self, store: Store, prompts: SystemPromptCache) -> None:
+    def __init__(self, store: Store, prompts: SystemPromptCache, bus: MemoryBus | None = None) -> None:
         self.store = store
         self.prompts = prompts
+        self.bus = bus
 
     async def find(self, id_or_name: str) -> AgentState | None:
         """The agent with this id, else the one agent with this name; None when there is none (or several)."""
@@ -105,7 +107,26 @@ class AgentService:
         current = await self.store.get_block(block_id)
         fields = {k: v for k, v in req.model_dump(exclude={"value", "expected_version"}).items() if v is not None}
         value = current.value if req.value is None else req.value
-        return await self.store.update_block(block_id, value=value, expected_version=req.expected_version, **fields)
+        block = await self.store.update_block(block_id, value=value, expected_version=req.expected_version,
+                                              **fields)
+        await self.publish_memory_change(block_id=block.id)
+        return block
+
+    async def publish_memory_change(
+        self, *, agent_id: str | None = None, block_id: str | None = None, passages_added: int = 0,
+        passages_removed: int = 0, reason: str = "rest",
+    ) -> None:
+        """Tell live sessions (``memory.updated``) that an agent's memory changed outside the sleeptime agent:
+        one agent, or every agent that shares ``block_id``."""
+        if self.bus is None:
+            return
+        if agent_id is not None:
+            agents = [await self.store.get_agent(agent_id)]
+        else:
+            agents = [a for a in await self.store.list_agents() if any(b.id == block_id for b in a.blocks)]
+        for agent in agents:
+            self.bus.publish(MemoryUpdated(agent.id, tuple(agent.blocks), passages_added=passages_added,
+                                           reason=reason, passages_removed=passages_removed))
 
     async def delete(self, agent_id: str) -> None:
         await self.store.delete_agent(agent_id)

@@ -175,7 +175,7 @@ def create_app(config: ServerConfig, overrides: Overrides | None = None) -> web.
         # --- end memory layer ----------------------------------------------------------------------------
         app[AGENT] = VoiceAgent(store, models, tools=app[TOOL_EXECUTOR], prompts=prompts,
                                 memory_search=search, memory=memory)
-        app[AGENTS] = AgentService(store, prompts)
+        app[AGENTS] = AgentService(store, prompts, app[BUS])
         if manager is not None:  # memory layer
             await manager.start()
         yield

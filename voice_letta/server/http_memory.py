@@ -14,6 +14,9 @@ Shapes (JSON; times are epoch seconds; a passage never carries its vector):
     POST   /v1/agents/{agent_id}/archival
            body {"text": str (required), "synopsis": str = "", "start_at": float?, "end_at": float?}
            -> 201 Passage (embedded with the agent's embedder; the time range defaults to now)
+    POST   /v1/agents/{agent_id}/archival/batch
+           body {"passages": [same objects as above] (1..1000)}
+           -> 201 {"object": "list", "data": [Passage]}  (one embedding batch, one insert, in the given order)
     DELETE /v1/agents/{agent_id}/archival/{passage_id}
            -> 200 {"id": str, "deleted": true}                                  (404 if unknown)
     PUT    /v1/agents/{agent_id}/embedding
@@ -57,7 +60,7 @@ from voice_letta.agent.models import EmbeddingConfig, Passage
 from voice_letta.agent.ports import Embedder, EmbedderFactory, MemoryJob
 from voice_letta.errors import ConfigError, ProtocolViolation, ProviderError
 from voice_letta.server.http_admin import parse_body
-from voice_letta.server.keys import STORE
+from voice_letta.server.keys import AGENTS, STORE
 from voice_letta.server.params import float_query, int_query
 
 MEMORY_SEARCH = web.AppKey("memory_search", MemorySearch)
@@ -194,8 +197,17 @@ class PassageCreate(BaseModel):
 
     text: str = Field(min_length=1, max_length=20_000)
     synopsis: str = Field(default="", max_length=2_000)
-    start_at: float | None = None
-    end_at: float | None = None
+    start_at: float | None = Field(default=None, ge=0, allow_inf_nan=False)  # when it was said, epoch seconds
+    end_at: float | None = Field(default=None, ge=0, allow_inf_nan=False)
+
+
+MAX_BATCH_PASSAGES = 1000
+
+
+class PassageBatch(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    passages: list[PassageCreate] = Field(min_length=1, max_length=MAX_BATCH_PASSAGES)
 
 
 class ReembedRequest(BaseModel):
@@ -252,22 +264,56 @@ async def search_passages(request: web.Request) -> web.Response:
 @routes.post("/v1/agents/{agent_id}/archival")
 async def add_passage(request: web.Request) -> web.Response:
     agent_id = request.match_info["agent_id"]
-    store = request.app[STORE]
-    agent = await store.get_agent(agent_id)
+    await request.app[STORE].get_agent(agent_id)
     body = await parse_body(request, PassageCreate)
+    [stored] = await _insert(request, agent_id, [body], bulk=False)
+    return web.json_response(passage_json(stored), status=201)
+
+
+@routes.post("/v1/agents/{agent_id}/archival/batch")
+async def add_passages(request: web.Request) -> web.Response:
+    agent_id = request.match_info["agent_id"]
+    await request.app[STORE].get_agent(agent_id)
+    body = await parse_body(request, PassageBatch)
+    stored = await _insert(request, agent_id, body.passages, bulk=True)
+    return web.json_response({"object": "list", "data": [passage_json(p) for p in stored]}, status=201)
+
+
+async def _insert(request: web.Request, agent_id: str, items: Sequence[PassageCreate], *, bulk: bool
+                  ) -> list[Passage]:
+    """Embed (one batch) and store passages in one insert, index them and tell live sessions.
+
+    A batch embeds in the background embedding process (niced, like the sleeptime agent's work) when the server
+    has one, so a bulk load does not take CPU from voice turns; a single passage embeds in-process."""
+    store = request.app[STORE]
     search = request.app[MEMORY_SEARCH]
     now = time.time()
-    passage = Passage(id=ids.passage_id(), agent_id=agent.id, text=body.text, synopsis=body.synopsis,
-                      start_at=body.start_at if body.start_at is not None else now,
-                      end_at=body.end_at if body.end_at is not None else body.start_at or now, created_at=now)
+    passages = []
+    for item in items:
+        start = item.start_at if item.start_at is not None else item.end_at if item.end_at is not None else now
+        end = item.end_at if item.end_at is not None else start
+        if end < start:
+            raise ProtocolViolation("a passage's end_at is before its start_at", code="invalid_request")
+        passages.append(Passage(id=ids.passage_id(), agent_id=agent_id, text=item.text, synopsis=item.synopsis,
+                                start_at=start, end_at=end, created_at=now))
     embedder = await search.embedder_for(agent_id)
     if embedder is not None:
-        [vector] = await embedder.embed([f"{body.synopsis}\n{body.text}".strip()])
-        passage = passage.model_copy(update={"embedding": vector, "embedding_model": embedder.model,
-                                             "embedding_dim": embedder.dim})
-    [stored] = await store.insert_passages([passage])
-    await search.index_passages(agent_id, [stored])
-    return web.json_response(passage_json(stored), status=201)
+        background = request.app.get(BACKGROUND_EMBEDDERS) if bulk else None
+        worker = embedder
+        if background is not None:
+            agent = await store.get_agent(agent_id)
+            worker = background.for_config(agent.embedding)
+            if (worker.model, worker.dim) != (embedder.model, embedder.dim):
+                worker = embedder
+        vectors = await worker.embed([f"{p.synopsis}\n{p.text}".strip() for p in passages])
+        if any(len(v) != embedder.dim for v in vectors):
+            raise ProviderError(f"{embedder.model} returned vectors that are not {embedder.dim}-d", retryable=False)
+        model = {"embedding_model": embedder.model, "embedding_dim": embedder.dim}
+        passages = [p.model_copy(update={"embedding": v, **model}) for p, v in zip(passages, vectors, strict=True)]
+    stored = await store.insert_passages(passages)
+    await search.index_passages(agent_id, stored)
+    await request.app[AGENTS].publish_memory_change(agent_id=agent_id, passages_added=len(stored))
+    return stored
 
 
 @routes.delete("/v1/agents/{agent_id}/archival/{passage_id}")
@@ -275,6 +321,7 @@ async def delete_passage(request: web.Request) -> web.Response:
     agent_id, passage_id = request.match_info["agent_id"], request.match_info["passage_id"]
     await request.app[STORE].delete_passage(agent_id, passage_id)
     request.app[MEMORY_SEARCH].forget(agent_id)
+    await request.app[AGENTS].publish_memory_change(agent_id=agent_id, passages_removed=1)
     return web.json_response({"id": passage_id, "deleted": True})
 
 

@@ -1,0 +1,156 @@
+"""Batch archival inserts, ``memory.updated`` for REST edits, buffer validation: a real server, a real SQLite file."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+
+from tests.fakes.openai_server import FakeOpenAIServer
+from tests.integration.agent.conftest import Running, start_server
+from tests.integration.memory.conftest import create_voice_agent
+from tests.integration.session.conftest import start_voice_server
+
+DAY = 86400.0
+
+
+async def test_batch_insert_keeps_order_and_times_and_is_searchable(server: Running) -> None:
+    agent = await create_voice_agent(server)
+    base = f"/v1/agents/{agent['id']}/archival"
+    t0 = time.time() - 30 * DAY
+    items = [{"text": "user: My sister Maya moved to Lisbon for a design job.", "start_at": t0},
+             {"text": "user: I'm allergic to peanuts.", "start_at": t0 + 60, "end_at": t0 + 90},
+             {"text": "user: Biscuit, my corgi, chewed my shoes again.", "synopsis": "The user's dog is a corgi.",
+              "start_at": t0 + 120}]
+    status, body = await server.request("POST", f"{base}/batch", json={"passages": items})
+    assert status == 201, body
+    assert [p["text"] for p in body["data"]] == [i["text"] for i in items]
+    assert body["data"][0]["start_at"] == t0 and body["data"][0]["end_at"] == t0  # end defaults to start
+    assert body["data"][1]["end_at"] == t0 + 90
+    assert all(p["embedding_model"] == "all-MiniLM-L6-v2" for p in body["data"])
+    status, listed = await server.request("GET", base)
+    assert listed["total"] == 3
+    status, found = await server.request("GET", f"{base}/search", params={"query": "what pet do I have?"})
+    assert status == 200 and found["data"][0]["id"] == body["data"][2]["id"]
+
+
+async def test_batch_insert_rejects_bad_input_and_stores_nothing(server: Running) -> None:
+    agent = await create_voice_agent(server)
+    base = f"/v1/agents/{agent['id']}/archival"
+    bad: list[Any] = [
+        {},  # no passages
+        {"passages": []},
+        {"passages": [{"text": ""}]},
+        {"passages": [{"text": "ok"}, {"text": "ends before it starts", "start_at": 100.0, "end_at": 50.0}]},
+        {"passages": [{"text": "negative time", "start_at": -1}]},
+        {"passages": [{"text": "x"}] * 1001},
+        {"passages": [{"text": "unknown field", "speaker": "me"}]},
+    ]
+    for body in bad:
+        status, data = await server.request("POST", f"{base}/batch", json=body)
+        assert status == 400, (body, data)
+        assert data["error"]["code"] == "invalid_request"
+    status, listed = await server.request("GET", base)
+    assert listed["total"] == 0
+    status, data = await server.request("POST", "/v1/agents/agent-nobody/archival/batch",
+                                        json={"passages": [{"text": "x"}]})
+    assert status == 404
+
+
+async def test_batch_insert_needs_the_api_key(tmp_path: Path, fake_openai: FakeOpenAIServer) -> None:
+    running, runner = await start_server(tmp_path, fake_openai, api_key="sekrit")
+    try:
+        agent = await running.create_agent()
+        url = f"{running.url}/v1/agents/{agent['id']}/archival/batch"
+        body = {"passages": [{"text": "user: I like tea."}]}
+        async with aiohttp.ClientSession() as s:
+            async with s.post(url, json=body) as r:
+                assert r.status == 401
+            status, token = await running.request("POST", "/v1/tokens", json={"scopes": ["read"],
+                                                                                "agent": agent["id"]})
+            assert status == 200, token
+            async with s.post(url, json=body, headers={"Authorization": f"Bearer {token['token']}"}) as r:
+                assert r.status == 403  # a read token may search, not write
+            async with s.post(url, json=body, headers=running.headers()) as r:
+                assert r.status == 201
+    finally:
+        await runner.cleanup()
+
+
+async def test_rest_edits_of_blocks_and_archival_memory_reach_live_sessions(
+    tmp_path: Path, fake_openai: FakeOpenAIServer
+) -> None:
+    vs = await start_voice_server(tmp_path, fake_openai)
+    try:
+        agent = await vs.create_agent()
+        async with await vs.client(agent) as c, aiohttp.ClientSession() as http:
+            await c.send(type="ping")
+            await c.wait_for("pong")
+
+            async with http.patch(f"{vs.url}/v1/agents/{agent}/blocks/human",
+                                  json={"value": "Name: Ada. Likes tea."}) as r:
+                assert r.status == 200
+            ev = await c.wait_for("memory.updated")
+            assert ev["reason"] == "rest"
+            assert {"label": "human", "value": "Name: Ada. Likes tea.", "version": 2} in ev["blocks"]
+
+            async with http.post(f"{vs.url}/v1/agents/{agent}/archival/batch",
+                                 json={"passages": [{"text": "user: I ride a blue bike."},
+                                                    {"text": "user: I play chess on Sundays."}]}) as r:
+                assert r.status == 201
+                created = (await r.json())["data"]
+            ev = await c.wait_for("memory.updated", count=2)
+            assert ev["passages_added"] == 2 and ev["reason"] == "rest"
+
+            async with http.delete(f"{vs.url}/v1/agents/{agent}/archival/{created[0]['id']}") as r:
+                assert r.status == 200
+            await c.wait_for("memory.updated", count=3)
+    finally:
+        await vs.runner.cleanup()
+
+
+async def test_a_shared_block_edit_notifies_every_agent_that_links_it(
+    tmp_path: Path, fake_openai: FakeOpenAIServer
+) -> None:
+    vs = await start_voice_server(tmp_path, fake_openai)
+    try:
+        first = await vs.create_agent()
+        blocks = {b.label: b for b in await vs.store.list_blocks(first)}
+        async with aiohttp.ClientSession() as http:
+            async with http.post(f"{vs.url}/v1/agents", json={
+                    "name": "second", "blocks": [{"label": "persona", "value": "Another assistant."}],
+                    "block_ids": [blocks["human"].id], "llm": {"provider": "local"}}) as r:
+                assert r.status == 201, await r.text()
+                second = (await r.json())["id"]
+            async with await vs.client(first) as c1, await vs.client(second) as c2:
+                for c in (c1, c2):
+                    await c.send(type="ping")
+                    await c.wait_for("pong")
+                async with http.patch(f"{vs.url}/v1/blocks/{blocks['human'].id}", json={"value": "Shared fact."}) as r:
+                    assert r.status == 200
+                for c, agent_id in ((c1, first), (c2, second)):
+                    ev = await c.wait_for("memory.updated")
+                    assert ev["agent_id"] == agent_id
+                    assert any(b["value"] == "Shared fact." for b in ev["blocks"])
+    finally:
+        await vs.runner.cleanup()
+
+
+async def test_buffer_settings_are_validated(server: Running) -> None:
+    bad = [{"max_messages": 30, "min_messages": 15, "max_context_tokens": -100},
+           {"max_messages": 30, "min_messages": 15, "max_context_tokens": 0},
+           {"max_messages": 30, "min_messages": 15, "max_context_tokens": 255},
+           {"max_messages": 4, "min_messages": 3},
+           {"max_messages": 10, "min_messages": 10},
+           {"max_messages": 20_000, "min_messages": 15},
+           {"max_messages": 30, "min_messages": 15, "max_context_tokens": 1.5}]
+    for buffer in bad:
+        status, data = await server.request("POST", "/v1/agents", json={"name": "b", "buffer": buffer})
+        assert status == 400, (buffer, data)
+        assert data["error"]["code"] == "invalid_request" and "buffer" in data["error"]["message"]
+    status, data = await server.request("POST", "/v1/agents", json={
+        "name": "ok", "buffer": {"max_messages": 10, "min_messages": 5, "max_context_tokens": 256}})
+    assert status == 201, data
+    assert data["buffer"] == {"max_messages": 10, "min_messages": 5, "max_context_tokens": 256}

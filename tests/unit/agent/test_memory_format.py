@@ -1,0 +1,24 @@
+"""How search_memory results read aloud: dates keep their capitals."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from voice_letta.agent.memory_search import Hit, format_hits, when
+from voice_letta.agent.models import Passage
+
+NOW = datetime(2026, 11, 26, 15, 0, tzinfo=UTC).timestamp()
+
+
+def test_an_old_date_keeps_its_weekday_and_month_capitalized() -> None:
+    said = datetime(2026, 10, 22, 9, 0, tzinfo=UTC).timestamp()
+    assert when(said, NOW) == "on Thursday, October 22, 2026"
+    line = format_hits([Hit(1.0, passage=Passage(id="p", agent_id="a", text="user: I adopted a cat.",
+                                                 start_at=said))], now=NOW)
+    assert line.startswith("- On Thursday, October 22, 2026: ")
+
+
+def test_recent_dates_are_sentence_cased() -> None:
+    said = NOW - 3 * 86400
+    line = format_hits([Hit(1.0, passage=Passage(id="p", agent_id="a", text="x", start_at=said))], now=NOW)
+    assert line.startswith("- 3 days ago (Monday, November 23): ")
