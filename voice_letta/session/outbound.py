@@ -2,13 +2,18 @@
 
 - ``send(message)`` queues a message (a session event, encoded by the transport); it goes out before any audio
   frame that is not yet due.
-- ``push_audio(pcm)`` queues PCM16 at the session's output rate; the writer releases 20 ms frames so that at
-  most ``lead_ms`` is ahead of real time. It waits (backpressure on TTS) while more than
-  ``max_buffered_ms`` is queued.
-- ``send_after_audio(message)`` queues a message that must follow the audio pushed so far
+- ``begin_response()`` opens a response's audio stream and returns its number; ``push_audio(pcm, stream)``
+  queues PCM16 at the session's output rate; the writer releases 20 ms frames so that at most ``lead_ms`` is
+  ahead of real time. It waits (backpressure on TTS) while more than ``max_buffered_ms`` is queued.
+- ``send_after_audio(message, stream)`` queues a message that must follow the audio pushed so far
   (``AudioFinished``); ``audio_drained()`` waits until all pushed audio has been written.
-- ``clear()`` drops unsent audio at once (a barge-in takes effect before the next frame) and returns how
-  much of the current response's audio was written.
+- ``clear()`` drops unsent audio at once (a barge-in takes effect before the next frame), closes the current
+  stream and returns how much of the current response's audio was written.
+
+A closed stream takes nothing more: the speaker of a cut response is cancelled a loop iteration after the
+clear, and may run once more before that (a TTS part that just arrived, or room that the clear just made);
+its push is dropped, so no frame of a response follows its ``PlaybackCleared`` and no leftover partial frame
+starts the next response. The writer also stops mid-batch when a clear happens while it awaits the socket.
 
 Only ``run()`` touches the socket, so a slow client never blocks the reader or the turn.
 """
@@ -58,6 +63,7 @@ class Outbound:
         self._space.set()
         self._drained = asyncio.Event()
         self._drained.set()
+        self._stream = 0  # number of the open audio stream; bumped by begin_response() and clear()
         self.set_rate(sample_rate_hz)
         self._on_first_audio: Callable[[float], None] | None = None
 
@@ -81,22 +87,28 @@ class Outbound:
         self._msgs.append(message)
         self._wake.set()
 
-    def begin_response(self, on_first_audio: Callable[[float], None] | None = None) -> None:
+    def begin_response(self, on_first_audio: Callable[[float], None] | None = None) -> int:
+        """Open a response's audio stream; returns the number to push it with."""
+        self._stream += 1
         self._resp_sent_ms = 0.0
         self._resp_first_at = None
         self._on_first_audio = on_first_audio
+        return self._stream
 
-    async def push_audio(self, pcm: bytes) -> None:
-        while self._pacer.queued_ms > self._max_buffered_ms:
+    async def push_audio(self, pcm: bytes, stream: int) -> None:
+        """Queue audio of ``stream``; dropped when that stream was cleared (before or while waiting)."""
+        while self._pacer.queued_ms > self._max_buffered_ms and stream == self._stream:
             self._space.clear()
             await self._space.wait()
-        if pcm:
+        if pcm and stream == self._stream:
             self._pacer.push(pcm)
             self._pushed_ms += len(pcm) // 2 * 1000.0 / self._rate
             self._drained.clear()
             self._wake.set()
 
-    def send_after_audio(self, message: Any) -> None:
+    def send_after_audio(self, message: Any, stream: int) -> None:
+        if stream != self._stream:
+            return
         self._pacer.flush()
         self._ordered.append((self._pushed_ms, message))
         self._wake.set()
@@ -106,6 +118,7 @@ class Outbound:
 
     def clear(self) -> float:
         """Drop all unsent audio and audio-ordered messages; returns ms of this response's audio written."""
+        self._stream += 1
         self._pacer.clear()
         self._pushed_ms = self._sent_ms
         self._ordered.clear()
@@ -130,7 +143,10 @@ class Outbound:
                 await self._send_message(self._msgs.popleft())
             pacer = self._pacer
             now = self._clock()
+            stream = self._stream
             for frame in pacer.pop_due(now):
+                if stream != self._stream:
+                    break  # cleared while we were sending: the rest of this batch is dropped
                 if self._resp_first_at is None:
                     self._resp_first_at = now
                     if self._on_first_audio is not None:

@@ -175,6 +175,7 @@ async def _speak(host: ResponderHost, resp: Response, segments: asyncio.Queue[st
     assert out is not None
     warned = False
     resampler: StreamResampler | None = None
+    stream = 0
     while (seg := await segments.get()) is not None:
         if tts is None or not seg.strip():
             if tts is None and not warned:
@@ -190,7 +191,7 @@ async def _speak(host: ResponderHost, resp: Response, segments: asyncio.Queue[st
                 resp.first_audio_at = at
                 resp.clock.stamp("first_audio", at)
 
-            out.begin_response(first_audio)
+            stream = out.begin_response(first_audio)
             host.emit(E.AudioStarted(resp.id, out.sample_rate_hz))
         pushed_ms = 0.0
         try:
@@ -200,11 +201,11 @@ async def _speak(host: ResponderHost, resp: Response, segments: asyncio.Queue[st
                     resampler = StreamResampler(part.sample_rate_hz, out.sample_rate_hz, quality="MQ")
                 pcm = resampler.feed(part.pcm16)
                 pushed_ms += len(pcm) // 2 * 1000.0 / out.sample_rate_hz
-                await out.push_audio(pcm)
+                await out.push_audio(pcm, stream)
             if resampler is not None:
                 tail = resampler.flush()
                 pushed_ms += len(tail) // 2 * 1000.0 / out.sample_rate_hz
-                await out.push_audio(tail)
+                await out.push_audio(tail, stream)
             resp.ledger.add_segment(seg, pushed_ms)
         except asyncio.CancelledError:
             # Cut mid-segment: its full length is unknown; guess it from the speech rate so far.
@@ -217,4 +218,4 @@ async def _speak(host: ResponderHost, resp: Response, segments: asyncio.Queue[st
             host.error(exc, response_id=resp.id)
             resp.ledger.add_segment(seg, pushed_ms)
     if resp.audio_started:
-        out.send_after_audio(E.AudioFinished(resp.id, round(resp.ledger.synthesized_ms, 1)))
+        out.send_after_audio(E.AudioFinished(resp.id, round(resp.ledger.synthesized_ms, 1)), stream)
