@@ -56,6 +56,8 @@ log = logging.getLogger(__name__)
 
 FALLBACK_SENTENCE = "Sorry, I'm having trouble answering right now. Could you say that again?"
 EMPTY_REPLY_SENTENCE = "Sorry, I don't have an answer for that."
+#: A response with no new input (the agent speaks first): this cue rides on the request, never stored.
+NO_INPUT_CUE = "[No new words from the user. Speak now, as your instructions and the conversation call for.]"
 MAX_TOOL_OUTPUT_CHARS = 4000
 TOOL_TIMEOUT_MARGIN_S = 5.0
 
@@ -165,6 +167,12 @@ class VoiceAgent:
                 remaining = -1
                 await self.store.update_message(m.id, content=kept, interrupted=True)
 
+    async def store_input(self, agent_id: str, inp: TurnInput) -> None:
+        """Store input a live session accepted but never answered (it ended first), as a turn's input."""
+        async with self._locks[agent_id]:
+            agent = await self.store.get_agent(agent_id)
+            await self._persist_input(agent, inp, ids.turn_id())
+
     async def prefetch_memory(self, agent_id: str, user_text: str | None) -> None:
         """Embed the user's words while the model starts, so a search_memory call in this turn skips that step.
 
@@ -269,6 +277,8 @@ class VoiceAgent:
         if messages[-1].role == "user":
             last = messages[-1]
             messages[-1] = ChatMessage("user", f"{volatile_note(self.clock())}\n{last.content}")
+        elif not inp.tool_results:
+            messages.append(ChatMessage("user", f"{volatile_note(self.clock())}\n{NO_INPUT_CUE}"))
         return messages
 
     # -- the model/tool loop -----------------------------------------------------------------------------

@@ -130,8 +130,12 @@ class PlayoutLedger:
         return _join([s.text for s in self._segments]).rstrip()
 
     def heard_text(self) -> str:
+        return self.heard_text_at(self._heard_ms)
+
+    def heard_text_at(self, heard: float) -> str:
+        """The heard-text rule at a given playback position (a client's own report, which may be lower)."""
+        heard = max(0.0, min(heard, self._synth_ms))
         parts: list[str] = []
-        heard = self._heard_ms
         for seg in self._segments:
             if seg.end_ms <= heard and heard > 0:
                 parts.append(seg.text)

@@ -1,16 +1,23 @@
-"""What a session tells its client, as typed facts.
+"""What a session tells its client, as typed facts; and what a protocol adapter may ask of a session.
 
 The session core (``session.VoiceSession``) emits **events** (past-tense facts, frozen dataclasses) in the
 order the client must see them; a protocol adapter turns each into zero or more wire messages when the
 writer sends it: ``session.native`` into ``voice-letta.v1`` JSON (docs/protocol.md), ``session.realtime``
 into OpenAI Realtime events. Audio frames travel separately (``Transport.send_bytes``), paced by
 ``Outbound``, between an ``AudioStarted`` and an ``AudioFinished`` of one response.
+
+**Commands** are what an adapter that parses its own wire format hands to the session instead of native
+JSON (``Transport.receive()`` may return one): the native client messages of ``wire.native`` plus the few
+operations only richer protocols need (``AddInput``, ``CreateResponse`` options, ``Truncate``).
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Literal
+
+from voice_letta.agent.ports import ToolSpec
+from voice_letta.wire import native as W
 
 if TYPE_CHECKING:
     from voice_letta.agent.bus import MemoryUpdated
@@ -193,10 +200,10 @@ class ResponseEnded:
 
 @dataclass(frozen=True, slots=True)
 class ResponseTruncated:
-    """A stored reply was cut back to what the listener heard (``Truncate``)."""
+    """A reply was cut back to what the listener heard (``Truncate``)."""
 
     response_id: str
-    heard_ms: float
+    heard_ms: float | None
     heard_text: str
 
 
@@ -230,3 +237,58 @@ SessionEvent = (
     | ToolCallOut | ServerToolStarted | ServerToolFinished | TextFinished | AudioStarted | AudioFinished
     | PlaybackCleared | ResponseEnded | ResponseTruncated | MemoryChanged | Pong | ErrorRaised
 )
+
+
+# --- commands (adapter → session) -----------------------------------------------------------------------
+@dataclass(frozen=True, slots=True)
+class AddInput:
+    """Input that waits for the next response instead of starting one (Realtime ``conversation.item.create``).
+
+    Pending input goes into the next turn (``CreateResponse``, or an utterance that starts one); whatever is
+    still pending when the session ends is stored then.
+    """
+
+    user_text: str | None = None
+    tool_result: tuple[str, str] | None = None  # (call_id, output) of a client tool
+    assistant_text: str | None = None  # words the client spoke itself (a framework's own greeting)
+    system_text: str | None = None  # a client system note: extra instructions, per client_system_prompt
+
+
+@dataclass(frozen=True, slots=True)
+class CreateResponse:
+    """Respond now, to whatever input is pending (possibly none: the agent speaks first)."""
+
+    instructions: str | None = None
+    modalities: tuple[Modality, ...] | None = None  # None: the session's
+    tools: tuple[ToolSpec, ...] | None = None  # None: the session's client tools
+    metadata: dict[str, str] | None = None
+    event_id: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Truncate:
+    """The listener heard only part of a response: ``heard_ms`` of its audio, or (text) ``heard_text``.
+
+    The stored reply keeps only those words (the same rule as a barge-in).
+    """
+
+    response_id: str
+    heard_ms: float | None = None
+    heard_text: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class UpdateSession:
+    """``session.update``: the native settings plus what richer protocols add (None: unchanged).
+
+    Answered by one ``SessionChanged`` (or an ``ErrorRaised`` and no change at all).
+    """
+
+    session: W.SessionConfigIn
+    instructions: str | None = None  # extra instructions for every response, per client_system_prompt
+    tools: tuple[ToolSpec, ...] | None = None  # client tools (the client runs them)
+    auto_respond: bool | None = None  # False: a finished utterance waits for CreateResponse
+    event_id: str | None = None
+
+
+Command = AddInput | CreateResponse | Truncate | UpdateSession

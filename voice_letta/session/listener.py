@@ -81,6 +81,8 @@ class Listener:
         self._utt_barged = False
         self._endpoint_wake = asyncio.Event()  # set when a turn opens: the endpointer has a deadline to watch
         self._utterances: asyncio.Queue[_Utterance] = asyncio.Queue(MAX_WAITING_UTTERANCES)
+        self._settled = asyncio.Event()  # no utterance waits for (or is in) speech-to-text
+        self._settled.set()
         self.frames = 0
 
     @staticmethod
@@ -176,6 +178,7 @@ class Listener:
                 clock = TurnClock(speech_end=min(pipe.last_voiced_at, ev.ended_at), turn_detected=ev.ended_at)
                 try:
                     self._utterances.put_nowait(_Utterance(utt_id, ev.pcm, ev.sample_rate_hz, clock, spec))
+                    self._settled.clear()
                 except asyncio.QueueFull:
                     host.error(ProtocolViolation("too many utterances waiting for transcription; one dropped",
                                                  code="stt_overloaded"))
@@ -212,31 +215,42 @@ class Listener:
         except VoiceLettaError as exc:
             return exc
 
+    async def settled(self) -> None:
+        """Wait until every committed utterance has been transcribed and handed on (or dropped)."""
+        await self._settled.wait()
+
     # -- the transcriber task -----------------------------------------------------------------------------
     async def transcriber(self) -> None:
-        loop = asyncio.get_running_loop()
-        host = self.host
         while True:
             utt = await self._utterances.get()
-            result: Transcript | BaseException | None = None
-            if utt.speculative is not None:
-                with contextlib.suppress(asyncio.CancelledError):
-                    result = await utt.speculative
-                if isinstance(result, BaseException):
-                    result = None
-            if result is None:
-                result = await self._safe_transcribe(utt.pcm)
-            if isinstance(result, VoiceLettaError):
-                host.error(result, utterance_id=utt.id)
-                continue
-            assert isinstance(result, Transcript)
-            now = loop.time()
-            utt.clock.stamp("transcript", now)
-            text = result.text.strip()
-            if not text:
-                host.emit(E.TranscriptEmpty(utt.id))  # noise that the VAD let through: no turn
-                continue
-            audio_ms = len(utt.pcm) // 2 * 1000.0 / utt.sample_rate_hz
-            stt_ms = (now - utt.clock.turn_detected) * 1000.0 if utt.clock.turn_detected else result.processing_ms
-            host.emit(E.Transcribed(text, round(audio_ms, 1), round(stt_ms, 1), utterance_id=utt.id))
-            await host.user_turn(text, utt.clock, utt.id)
+            try:
+                await self._transcribe(utt)
+            finally:
+                if self._utterances.empty():
+                    self._settled.set()
+
+    async def _transcribe(self, utt: _Utterance) -> None:
+        loop = asyncio.get_running_loop()
+        host = self.host
+        result: Transcript | BaseException | None = None
+        if utt.speculative is not None:
+            with contextlib.suppress(asyncio.CancelledError):
+                result = await utt.speculative
+            if isinstance(result, BaseException):
+                result = None
+        if result is None:
+            result = await self._safe_transcribe(utt.pcm)
+        if isinstance(result, VoiceLettaError):
+            host.error(result, utterance_id=utt.id)
+            return
+        assert isinstance(result, Transcript)
+        now = loop.time()
+        utt.clock.stamp("transcript", now)
+        text = result.text.strip()
+        if not text:
+            host.emit(E.TranscriptEmpty(utt.id))  # noise that the VAD let through: no turn
+            return
+        audio_ms = len(utt.pcm) // 2 * 1000.0 / utt.sample_rate_hz
+        stt_ms = (now - utt.clock.turn_detected) * 1000.0 if utt.clock.turn_detected else result.processing_ms
+        host.emit(E.Transcribed(text, round(audio_ms, 1), round(stt_ms, 1), utterance_id=utt.id))
+        await host.user_turn(text, utt.clock, utt.id)

@@ -29,7 +29,7 @@ from voice_letta.core.playout import PlayoutLedger
 from voice_letta.core.resample import StreamResampler
 from voice_letta.errors import VoiceLettaError
 from voice_letta.session import events as E
-from voice_letta.session.metrics import MetricsSink, TurnClock
+from voice_letta.session.metrics import BARGE_INS_TOTAL, MetricsSink, TurnClock
 from voice_letta.session.outbound import Outbound
 from voice_letta.session.sentences import SentenceSplitter
 from voice_letta.session.settings import Settings
@@ -37,6 +37,7 @@ from voice_letta.session.speech import SpeechEngines
 
 log = logging.getLogger(__name__)
 
+FINAL_REPORT_WAIT_S = 0.3  # after playback.clear, how long to wait for the client's final report
 MS_PER_CHAR_GUESS = 65.0  # speech length of a character, for a segment cut before its audio was complete
 
 
@@ -53,6 +54,14 @@ class Response:
     first_audio_at: float | None = None
     finish: TurnFinished | None = None
     done: bool = False
+    modalities: tuple[E.Modality, ...] = ("audio",)
+    metadata: dict[str, str] | None = None
+    said: list[str] = field(default_factory=list)  # every piece of text the response produced
+    truncate: E.Truncate | None = None  # the client heard only this much of it (applied when it ends)
+
+    @property
+    def said_text(self) -> str:
+        return "".join(self.said).strip()
 
 
 class ResponderHost(Protocol):
@@ -88,12 +97,13 @@ async def run_response(host: ResponderHost, resp: Response, inp: TurnInput) -> N
     """The turn task: agent → sentences → TTS → writer, then ``ResponseEnded``."""
     out, agent_id = host.out, host.settings.agent_id
     assert out is not None and agent_id is not None
-    host.emit(E.ResponseStarted(resp.id, agent_id, ("audio",)))
+    host.emit(E.ResponseStarted(resp.id, agent_id, resp.modalities, resp.metadata))
     segments: asyncio.Queue[str | None] = asyncio.Queue()
     status: E.ResponseStatus = "completed"
     try:
         async with asyncio.TaskGroup() as tg:
-            tg.create_task(_speak(host, resp, segments))
+            if "audio" in resp.modalities:
+                tg.create_task(_speak(host, resp, segments))
             tg.create_task(host.agent.prefetch_memory(agent_id, inp.user_text))
             await _think(host, resp, inp, segments)
         await out.audio_drained()
@@ -113,9 +123,41 @@ async def run_response(host: ResponderHost, resp: Response, inp: TurnInput) -> N
     resp.clock.export(host.metrics)
     timings = {**resp.clock.timings_ms(),
                **{f"agent.{k}": round(v, 1) for k, v in (resp.finish.timings_ms if resp.finish else {}).items()}}
+    heard: str | None = None
+    if resp.truncate is not None:  # the client stopped playing it early (a Realtime truncate while running)
+        heard = await truncate_to(host, resp, resp.truncate, notify=False)
     host.emit(E.ResponseEnded(resp.id, resp.turn_id, status, finish, usage_of(resp.finish), timings,
-                              text=resp.ledger.text, audio_ms=resp.ledger.synthesized_ms))
+                              text=resp.said_text, heard_text=heard, audio_ms=resp.ledger.synthesized_ms))
     host.response_finished(resp)
+
+
+def heard_of(resp: Response, cmd: E.Truncate) -> str:
+    """The words of ``resp`` the listener heard, by audio position or by the text the client kept."""
+    if cmd.heard_ms is not None and "audio" in resp.modalities:
+        return resp.ledger.heard_text_at(cmd.heard_ms)
+    said = resp.said_text
+    if cmd.heard_text is None:
+        return said
+    kept: list[str] = []
+    for mine, theirs in zip(said.split(), cmd.heard_text.split(), strict=False):
+        if mine != theirs:
+            break
+        kept.append(mine)
+    return " ".join(kept)
+
+
+async def truncate_to(host: ResponderHost, resp: Response, cmd: E.Truncate, *, notify: bool = True) -> str:
+    """Rewrite a response's stored reply to the words the listener heard (``heard_of``)."""
+    heard = heard_of(resp, cmd)
+    agent_id = host.settings.agent_id
+    if resp.turn_id is not None and agent_id is not None:
+        try:
+            await host.agent.truncate_reply(agent_id, resp.turn_id, heard)
+        except VoiceLettaError as exc:
+            log.warning("session %s: truncating turn %s failed: %s", host.id, resp.turn_id, exc.code)
+    if notify:
+        host.emit(E.ResponseTruncated(resp.id, cmd.heard_ms, heard))
+    return heard
 
 
 async def _think(host: ResponderHost, resp: Response, inp: TurnInput, segments: asyncio.Queue[str | None]) -> None:
@@ -140,6 +182,7 @@ async def _think(host: ResponderHost, resp: Response, inp: TurnInput, segments: 
                         now = loop.time()
                         resp.clock.stamp("first_token", now)
                         resp.clock.stamp("first_content", now)
+                        resp.said.append(ev.text)
                         host.emit(E.TextOut(resp.id, ev.text, ev.kind))
                         kind = "filler" if ev.kind == "filler" else "content"
                         if kind != last_kind:
@@ -219,3 +262,36 @@ async def _speak(host: ResponderHost, resp: Response, segments: asyncio.Queue[st
             resp.ledger.add_segment(seg, pushed_ms)
     if resp.audio_started:
         out.send_after_audio(E.AudioFinished(resp.id, round(resp.ledger.synthesized_ms, 1)), stream)
+
+
+async def cut(host: ResponderHost, resp: Response, reason: str, *, wait_report: bool = True) -> None:
+    """Stop a running response at once and keep only what the listener heard of it (barge-in, cancel)."""
+    out = host.out
+    assert out is not None and resp.task is not None
+    ahead_ms = out.ahead_ms()
+    sent_ms = out.clear()
+    resp.done = True
+    if resp.audio_started:
+        host.emit(E.PlaybackCleared(resp.id))
+    resp.task.cancel()
+    await asyncio.wait([resp.task])
+    if reason == "barge_in":
+        host.metrics.inc(BARGE_INS_TOTAL)
+    if sent_ms > 0 and wait_report and not resp.final_report.is_set():
+        with contextlib.suppress(TimeoutError):
+            async with asyncio.timeout(FINAL_REPORT_WAIT_S):
+                await resp.final_report.wait()
+    # Never more than we wrote; with no report at all, only what has had time to play out of it.
+    heard_ms = min(resp.reported_ms, sent_ms) if resp.reported_ms is not None else max(0.0, sent_ms - ahead_ms)
+    resp.ledger.on_played(heard_ms)
+    heard = resp.ledger.heard_text() if "audio" in resp.modalities else resp.said_text
+    agent_id = host.settings.agent_id
+    if resp.turn_id is not None and agent_id is not None:
+        try:
+            await host.agent.truncate_reply(agent_id, resp.turn_id, heard)
+        except VoiceLettaError as exc:
+            log.warning("session %s: truncating turn %s failed: %s", host.id, resp.turn_id, exc.code)
+    host.emit(E.ResponseEnded(resp.id, resp.turn_id, "cancelled", reason, usage_of(resp.finish),
+                              resp.clock.timings_ms(), text=resp.said_text, heard_text=heard,
+                              audio_ms=resp.ledger.synthesized_ms))
+    host.response_finished(resp)

@@ -25,6 +25,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+from collections import OrderedDict
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
@@ -37,7 +38,6 @@ from voice_letta.errors import ProtocolViolation, VoiceLettaError
 from voice_letta.session import events as E
 from voice_letta.session.listener import Listener
 from voice_letta.session.metrics import (
-    BARGE_INS_TOTAL,
     ERRORS_TOTAL,
     FRAME_DELAY_SECONDS,
     FRAME_DELAYS,
@@ -50,15 +50,17 @@ from voice_letta.session.metrics import (
 )
 from voice_letta.session.native import as_event_transport
 from voice_letta.session.outbound import Outbound, OutboundOverflow
-from voice_letta.session.responder import Response, run_response, usage_of
+from voice_letta.session.pending import PendingInput
+from voice_letta.session.responder import Response, cut, heard_of, run_response, truncate_to
 from voice_letta.session.settings import Settings
 from voice_letta.session.speech import SpeechEngines
-from voice_letta.session.transport import Transport
+from voice_letta.session.transport import EventTransport, Transport
 from voice_letta.wire import native as W
 
 log = logging.getLogger(__name__)
 
-FINAL_REPORT_WAIT_S = 0.3  # after playback.clear, how long to wait for the client's final report
+SETTLE_WAIT_S = 15.0  # how long a response.create waits for the transcripts of utterances committed before it
+MAX_RECENT_RESPONSES = 16  # ended responses a late Truncate (Realtime conversation.item.truncate) may name
 
 
 class _Closed(Exception):
@@ -67,6 +69,8 @@ class _Closed(Exception):
 
 @dataclass(frozen=True, slots=True)
 class _StartTurn:
+    """A user turn: an utterance's words (or typed text) that answer at once unless ``auto_respond`` is off."""
+
     text: str
     clock: TurnClock
 
@@ -82,13 +86,13 @@ class _Close:
     pass
 
 
-_Command = _StartTurn | _Cancel | _Close
+_Command = _StartTurn | _Cancel | _Close | E.AddInput | E.CreateResponse | E.Truncate
 
 
 class VoiceSession:
     def __init__(
         self,
-        transport: Transport,
+        transport: Transport | EventTransport,
         agent: VoiceAgent,
         speech: SpeechEngines,
         *,
@@ -109,6 +113,8 @@ class VoiceSession:
         self.id = session_id or ids.new_id("sess")
         self.settings = Settings(agent_id=agent_id)
         self._response: Response | None = None
+        self._recent: OrderedDict[str, Response] = OrderedDict()  # ended responses, for a late Truncate
+        self._pending = PendingInput()
         self.turns = 0
         self.listener = Listener(self)
         self._commands: asyncio.Queue[_Command] = asyncio.Queue(64)
@@ -150,9 +156,16 @@ class VoiceSession:
             log.warning("session %s: client stopped reading; closing", self.id)
         finally:
             self.metrics.gauge_add(SESSIONS_ACTIVE, -1)
-            if self.settings.agent_id is not None and self.turns:
+            agent_id = self.settings.agent_id
+            if agent_id is not None and self._pending:  # accepted input never answered: keep it
+                try:
+                    await self.agent.store_input(agent_id, self._pending.take(self.settings))
+                    self.turns += 1
+                except VoiceLettaError as exc:
+                    log.warning("session %s: storing pending input failed: %s", self.id, exc.code)
+            if agent_id is not None and self.turns:
                 with contextlib.suppress(Exception):
-                    await self.agent.end_session(self.settings.agent_id)
+                    await self.agent.end_session(agent_id)
 
     def emit(self, event: E.SessionEvent) -> None:
         assert self._out is not None
@@ -173,11 +186,17 @@ class VoiceSession:
             self._commands.put_nowait(_Cancel("barge_in", response_id))
 
     async def user_turn(self, text: str, clock: TurnClock, utterance_id: str | None) -> None:
-        await self._commands.put(_StartTurn(text, clock))
+        if self.settings.auto_respond:
+            await self._commands.put(_StartTurn(text, clock))
+        else:  # it waits for the client's response.create (before that create is handled: see CreateResponse)
+            self._pending.add(E.AddInput(user_text=text))
 
     def response_finished(self, resp: Response) -> None:
         if self._response is resp:
             self._response = None
+        self._recent[resp.id] = resp
+        while len(self._recent) > MAX_RECENT_RESPONSES:
+            self._recent.popitem(last=False)
 
     # -- reader -----------------------------------------------------------------------------------------
     async def _reader(self) -> None:
@@ -197,12 +216,11 @@ class VoiceSession:
                     delay = clock() - now
                     record(delay)
                     observe(FRAME_DELAY_SECONDS, delay)
-                elif isinstance(msg, str):
-                    await self._on_message(W.parse_client(msg))
                 else:
+                    msg = W.parse_client(msg) if isinstance(msg, str) else msg
                     await self._on_message(msg)
             except ProtocolViolation as exc:
-                self.error(exc)
+                self.error(exc, event_id=getattr(msg, "event_id", None))  # the refused message's, if it had one
 
     def _on_audio(self, data: bytes, now: float) -> None:
         if len(data) > W.MAX_AUDIO_FRAME_BYTES or len(data) & 1:
@@ -215,13 +233,21 @@ class VoiceSession:
             return
         self.listener.on_audio(data, now)
 
-    async def _on_message(self, msg: W.ClientMessage) -> None:
+    async def _on_message(self, msg: W.ClientMessage | E.Command) -> None:
         match msg:
             case W.SessionUpdate():
-                await self._update(msg.session, msg.event_id)
+                await self._update(E.UpdateSession(msg.session, event_id=msg.event_id))
+            case E.UpdateSession():
+                await self._update(msg)
+            case W.ResponseCreate():
+                self._need_agent()
+                modalities = tuple(msg.output_modalities) if msg.output_modalities else None
+                await self._commands.put(E.CreateResponse(msg.instructions, modalities, event_id=msg.event_id))
+            case E.AddInput() | E.CreateResponse() | E.Truncate():
+                self._need_agent()
+                await self._commands.put(msg)
             case W.InputText():
-                if self.settings.agent_id is None:
-                    raise ProtocolViolation("no agent: send session.update with an agent first", code="no_agent")
+                self._need_agent()
                 now = asyncio.get_running_loop().time()
                 self.emit(E.Transcribed(msg.text, 0.0, 0.0, source="text"))
                 await self._commands.put(_StartTurn(msg.text, TurnClock(transcript=now)))
@@ -244,42 +270,23 @@ class VoiceSession:
             case W.Ping():
                 self.emit(E.Pong(msg.event_id))
 
-    async def _update(self, new: W.SessionConfigIn, event_id: str | None) -> None:
-        s = self.settings
-        agent_id = s.agent_id
-        if new.agent is not None:
-            resolved = await self.resolve_agent(new.agent)
-            if resolved != s.agent_id and self.turns:
+    def _need_agent(self) -> None:
+        if self.settings.agent_id is None:
+            raise ProtocolViolation("no agent: send session.update with an agent first", code="no_agent")
+
+    async def _update(self, msg: E.UpdateSession) -> None:
+        agent_id = None
+        if msg.session.agent is not None:
+            agent_id = await self.resolve_agent(msg.session.agent)
+            if agent_id != self.settings.agent_id and self.turns:
                 raise ProtocolViolation("the agent cannot change after the first turn; open a new session",
                                         code="agent_locked")
-            agent_id = resolved
-        vad = W.merge_vad(s.vad, new.vad)
-        engine = (new.vad.engine if new.vad and new.vad.engine else None) or s.vad_engine
-        if engine == "silero" and not _silero_possible():
-            raise ProtocolViolation("Silero VAD is not available on this server (needs onnxruntime and "
-                                    "faster-whisper's model)", code="vad_unavailable")
-        # Everything is valid: apply it.
-        if agent_id != s.agent_id:
-            s.agent_id = agent_id
+        change = self.settings.apply(msg, agent_id)
+        if change.agent:
             self._agent_changed.set()
-        if new.output_sample_rate_hz is not None:
-            s.output_rate_hz = new.output_sample_rate_hz
-        if new.voice is not None:
-            s.voice = new.voice
-        if new.vad is not None:
-            if new.vad.barge_in_min_ms is not None:
-                s.barge_in_min_ms = new.vad.barge_in_min_ms
-            if new.vad.barge_in is not None:
-                s.barge_in = new.vad.barge_in
-        audio_changed = (vad != s.vad or engine != s.vad_engine
-                         or (new.input_sample_rate_hz or s.input_rate_hz) != s.input_rate_hz
-                         or (new.turn_mode or s.turn_mode) != s.turn_mode)
-        s.vad, s.vad_engine = vad, engine
-        s.input_rate_hz = new.input_sample_rate_hz or s.input_rate_hz
-        s.turn_mode = new.turn_mode or s.turn_mode
-        if audio_changed:
+        if change.audio:
             await self._reconfigure()
-        self.emit(E.SessionChanged(s.snapshot(), event_id))
+        self.emit(E.SessionChanged(self.settings.snapshot(), msg.event_id))
 
     async def _reconfigure(self) -> None:
         detector: VoiceDetector | None = None
@@ -298,7 +305,24 @@ class VoiceSession:
             match cmd:
                 case _StartTurn():
                     await self._interrupt("superseded")
-                    self._start_response(cmd)
+                    self._start_response(cmd.clock, self._pending.take(self.settings, user_text=cmd.text))
+                case E.AddInput():
+                    self._pending.add(cmd)
+                case E.CreateResponse():
+                    resp = self._response
+                    if resp is not None and not resp.done:
+                        self.error(ProtocolViolation(f"response {resp.id} is still in progress: cancel it or wait "
+                                                     "for response.done", code="response_in_progress"),
+                                   event_id=cmd.event_id)
+                        continue
+                    with contextlib.suppress(TimeoutError):  # an utterance committed before it is part of it
+                        async with asyncio.timeout(SETTLE_WAIT_S):
+                            await self.listener.settled()
+                    inp = self._pending.take(self.settings, instructions=cmd.instructions, tools=cmd.tools)
+                    self._start_response(TurnClock(transcript=asyncio.get_running_loop().time()), inp,
+                                         modalities=cmd.modalities, metadata=cmd.metadata)
+                case E.Truncate():
+                    await self._truncate(cmd)
                 case _Cancel():
                     resp = self._response
                     if resp is not None and (cmd.response_id is None or cmd.response_id == resp.id):
@@ -307,52 +331,41 @@ class VoiceSession:
                     await self._interrupt("disconnected", wait_report=False)
                     raise _Closed
 
-    def _start_response(self, cmd: _StartTurn) -> None:
+    def _start_response(self, clock: TurnClock, inp: TurnInput, *, modalities: tuple[E.Modality, ...] | None = None,
+                        metadata: dict[str, str] | None = None) -> None:
         assert self._tg is not None and self._out is not None
-        resp = Response(id=ids.new_id("resp"), clock=cmd.clock)
+        resp = Response(id=ids.new_id("resp"), clock=clock, modalities=modalities or self.settings.modalities,
+                        metadata=metadata)
         if self._out.sample_rate_hz != self.settings.output_rate_hz:
             self._out.set_rate(self.settings.output_rate_hz)
         self._response = resp
         self.turns += 1
         self.metrics.inc(TURNS_TOTAL)
-        resp.task = self._tg.create_task(run_response(self, resp, TurnInput(user_text=cmd.text)),
-                                         name=f"{self.id}-turn")
+        resp.task = self._tg.create_task(run_response(self, resp, inp), name=f"{self.id}-turn")
 
     async def _interrupt(self, reason: str, *, wait_report: bool = True) -> None:
         resp = self._response
         if resp is None:
             return
-        assert self._out is not None and resp.task is not None
         if resp.done:
             self._response = None
             return
-        ahead_ms = self._out.ahead_ms()
-        sent_ms = self._out.clear()
-        resp.done = True
-        if resp.audio_started:
-            self.emit(E.PlaybackCleared(resp.id))
-        resp.task.cancel()
-        await asyncio.wait([resp.task])
-        if reason == "barge_in":
-            self.metrics.inc(BARGE_INS_TOTAL)
-        if sent_ms > 0 and wait_report and not resp.final_report.is_set():
-            with contextlib.suppress(TimeoutError):
-                async with asyncio.timeout(FINAL_REPORT_WAIT_S):
-                    await resp.final_report.wait()
-        # Never more than we wrote; with no report at all, only what has had time to play out of it.
-        heard_ms = min(resp.reported_ms, sent_ms) if resp.reported_ms is not None else max(0.0, sent_ms - ahead_ms)
-        resp.ledger.on_played(heard_ms)
-        heard = resp.ledger.heard_text()
-        if resp.turn_id is not None and self.settings.agent_id is not None:
-            try:
-                await self.agent.truncate_reply(self.settings.agent_id, resp.turn_id, heard)
-            except VoiceLettaError as exc:
-                log.warning("session %s: truncating turn %s failed: %s", self.id, resp.turn_id, exc.code)
-        self.emit(E.ResponseEnded(resp.id, resp.turn_id, "cancelled", reason, usage_of(resp.finish),
-                                  resp.clock.timings_ms(), text=resp.ledger.text, heard_text=heard,
-                                  audio_ms=resp.ledger.synthesized_ms))
-        if self._response is resp:
-            self._response = None
+        await cut(self, resp, reason, wait_report=wait_report)
+
+    async def _truncate(self, cmd: E.Truncate) -> None:
+        """The client heard only part of a response: cut its stored reply now, or when it ends if still running."""
+        resp = self._response if self._response is not None and self._response.id == cmd.response_id else None
+        if resp is not None and not resp.done:
+            resp.truncate = cmd
+            if cmd.heard_ms is not None:
+                resp.reported_ms = cmd.heard_ms
+                resp.final_report.set()
+            self.emit(E.ResponseTruncated(resp.id, cmd.heard_ms, heard_of(resp, cmd)))
+            return
+        resp = resp or self._recent.get(cmd.response_id)
+        if resp is None:
+            raise ProtocolViolation(f"no recent response {cmd.response_id[:80]!r} to truncate", code="invalid_value")
+        await truncate_to(self, resp, cmd)
 
     # -- writer and memory --------------------------------------------------------------------------------
     async def _writer(self) -> None:
@@ -394,10 +407,3 @@ class VoiceSession:
             finally:
                 self.bus.unsubscribe(agent_id, queue)
 
-
-def _silero_possible() -> bool:
-    import importlib.util
-
-    from voice_letta.core.vad import default_silero_model_path
-
-    return importlib.util.find_spec("onnxruntime") is not None and default_silero_model_path() is not None

@@ -1,8 +1,8 @@
 """What a session needs from its connection.
 
 ``Transport`` is a text transport: native ``voice-letta.v1`` JSON in and out (``/v1/voice``, the Twilio
-bridge). ``EventTransport`` is what the session drives: it receives native JSON, binary audio or messages an
-adapter already parsed, and it is handed typed session events to encode
+bridge). ``EventTransport`` is what the session drives: it receives native JSON, binary audio or commands an
+adapter already parsed (``session.events.Command``), and it is handed typed session events to encode
 (``session.native.NativeTransport`` wraps a ``Transport``; ``session.realtime`` is another).
 """
 
@@ -11,7 +11,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Protocol
 
 if TYPE_CHECKING:
-    from voice_letta.session.events import SessionEvent
+    from voice_letta.session.events import Command, SessionEvent
     from voice_letta.wire.native import ClientMessage
 
 
@@ -26,7 +26,7 @@ class Transport(Protocol):
 
 
 class EventTransport(Protocol):
-    async def receive(self) -> str | bytes | ClientMessage | None:
+    async def receive(self) -> str | bytes | ClientMessage | Command | None:
         """Native JSON text, PCM16 audio at the session's input rate, a parsed message, or ``None`` once closed."""
         ...
 

@@ -34,6 +34,9 @@ SampleRate = Literal[8000, 16000, 24000, 48000]
 # resampler, not the client's, does the conversion.
 OutputSampleRate = Literal[8000, 16000, 22050, 24000, 44100, 48000]
 VadEngine = Literal["webrtc", "silero"]
+#: ``["audio"]``: spoken replies (their text streams too); ``["text"]``: text only, no speech synthesis.
+Modality = Literal["audio", "text"]
+MAX_INSTRUCTIONS_CHARS = 8_000
 
 
 class _Client(BaseModel):
@@ -65,6 +68,7 @@ class SessionConfigIn(_Client):
     turn_mode: TurnMode | None = None
     vad: VadConfig | None = None
     voice: str | None = Field(default=None, max_length=100)
+    output_modalities: list[Modality] | None = Field(default=None, min_length=1, max_length=1)
 
 
 class SessionUpdate(_Client):
@@ -86,6 +90,15 @@ class InputAudioCommit(_Client):
 
 class InputAudioClear(_Client):
     type: Literal["input_audio.clear"]
+    event_id: str | None = Field(default=None, max_length=100)
+
+
+class ResponseCreate(_Client):
+    """Respond now without new user input (the agent speaks first, or answers what is pending)."""
+
+    type: Literal["response.create"]
+    instructions: str | None = Field(default=None, max_length=MAX_INSTRUCTIONS_CHARS)
+    output_modalities: list[Modality] | None = Field(default=None, min_length=1, max_length=1)
     event_id: str | None = Field(default=None, max_length=100)
 
 
@@ -120,6 +133,7 @@ ClientMessage = Annotated[
     | InputText
     | InputAudioCommit
     | InputAudioClear
+    | ResponseCreate
     | ResponseCancel
     | PlaybackProgress
     | PlaybackStopped
@@ -127,7 +141,7 @@ ClientMessage = Annotated[
     Field(discriminator="type"),
 ]
 CLIENT_TYPES = (
-    "session.update", "input_text", "input_audio.commit", "input_audio.clear", "response.cancel",
+    "session.update", "input_text", "input_audio.commit", "input_audio.clear", "response.create", "response.cancel",
     "playback.progress", "playback.stopped", "ping",
 )
 _CLIENT: TypeAdapter[ClientMessage] = TypeAdapter(ClientMessage)
@@ -198,6 +212,7 @@ class SessionState(_Server):
     turn_mode: TurnMode
     vad: VadState
     voice: str | None
+    output_modalities: list[Modality] = ["audio"]
     input_format: Literal["pcm16"] = "pcm16"
     output_format: Literal["pcm16"] = "pcm16"
 

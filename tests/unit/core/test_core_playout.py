@@ -89,3 +89,15 @@ def test_zero_length_and_negative_segments() -> None:
     assert led.heard_text() == "Hi."
     with pytest.raises(ValueError):
         led.add_segment("x", -1)
+
+
+def test_heard_text_at_a_position_ignores_the_furthest_report() -> None:
+    ledger = PlayoutLedger()
+    ledger.add_segment("One two three.", 1000.0)
+    ledger.add_segment(" Four five six.", 1000.0)
+    ledger.on_played(1900.0)  # the server's own estimate ran ahead
+    assert ledger.heard_text() == "One two three. Four five"
+    assert ledger.heard_text_at(1000.0) == "One two three."  # the client says it stopped here
+    assert ledger.heard_text_at(0.0) == ""
+    assert ledger.heard_text_at(99_999.0) == "One two three. Four five six."  # capped at what was synthesized
+    assert ledger.heard_ms == 1900.0  # unchanged

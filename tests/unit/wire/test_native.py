@@ -27,6 +27,8 @@ def test_parses_every_client_event() -> None:
     assert isinstance(W.parse_client('{"type":"input_audio.commit"}'), W.InputAudioCommit)
     assert isinstance(W.parse_client('{"type":"input_audio.clear"}'), W.InputAudioClear)
     assert isinstance(W.parse_client('{"type":"response.cancel"}'), W.ResponseCancel)
+    create = W.parse_client('{"type":"response.create","instructions":"Greet.","output_modalities":["text"]}')
+    assert isinstance(create, W.ResponseCreate) and create.output_modalities == ["text"]
     p = W.parse_client('{"type":"playback.progress","response_id":"r","played_ms":120.5}')
     assert isinstance(p, W.PlaybackProgress) and p.played_ms == 120.5
     s = W.parse_client('{"type":"playback.stopped","response_id":"r","played_ms":3}')
@@ -38,7 +40,8 @@ def test_parses_every_client_event() -> None:
     ("[]", "invalid_json"),
     ('{"text": "x"}', "invalid_event"),
     ('{"type": 3}', "invalid_event"),
-    ('{"type": "response.create"}', "unknown_event"),
+    ('{"type": "response.create.now"}', "unknown_event"),
+    ('{"type": "response.create", "output_modalities": ["audio", "text"]}', "invalid_event"),
     ('{"type": "input_text", "text": ""}', "invalid_event"),
     ('{"type": "input_text", "text": "a", "x": 1}', "invalid_event"),
     ('{"type": "session.update", "session": {"input_sample_rate_hz": 22050}}', "invalid_event"),

@@ -1,0 +1,46 @@
+"""Input that waits for the next response (``AddInput``), and how a response's ``TurnInput`` is put together."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from voice_letta.agent.loop import TurnInput
+from voice_letta.agent.ports import ToolSpec
+from voice_letta.session import events as E
+from voice_letta.session.settings import Settings
+
+MAX_PENDING = 64  # items waiting for a response; beyond that the oldest are stored at once
+
+
+@dataclass
+class PendingInput:
+    items: list[E.AddInput] = field(default_factory=list)
+
+    def add(self, item: E.AddInput) -> None:
+        self.items.append(item)
+
+    def __bool__(self) -> bool:
+        return bool(self.items)
+
+    def take(self, settings: Settings, *, user_text: str | None = None, instructions: str | None = None,
+             tools: tuple[ToolSpec, ...] | None = None) -> TurnInput:
+        """Everything pending (plus ``user_text``, the utterance that starts the response) as one turn's input.
+
+        The response's ``instructions`` replace the session's for this response; client system notes are
+        added to whichever applies. The agent uses them only if it appends client system prompts.
+        """
+        items, self.items = self.items, []
+        users = [i.user_text for i in items if i.user_text]
+        if user_text:
+            users.append(user_text)
+        notes = [i.system_text for i in items if i.system_text]
+        base = instructions if instructions is not None else settings.instructions
+        extra = "\n\n".join(t for t in (base, *notes) if t) or None
+        assistant = "\n".join(i.assistant_text for i in items if i.assistant_text) or None
+        return TurnInput(
+            user_text="\n".join(users) or None,
+            client_tools=tools if tools is not None else settings.client_tools,
+            tool_results=tuple(i.tool_result for i in items if i.tool_result is not None),
+            extra_instructions=extra,
+            unknown_assistant_text=assistant,
+        )
