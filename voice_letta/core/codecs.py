@@ -1,4 +1,4 @@
-"""PCM16 <-> numpy and G.711 mu-law with numpy lookup tables.
+"""PCM16 <-> numpy and G.711 mu-law and A-law with numpy lookup tables.
 
 The mu-law tables are computed once at import from the Sun/ITU reference algorithm (``g711.c``), which is
 also what CPython's ``audioop`` used (deprecated in 3.11, removed in 3.13); the tests check them bit-exact
@@ -41,10 +41,35 @@ def _build_decode_table() -> Int16Array:
     return np.where(u & 0x80, _BIAS - t, t - _BIAS).astype(np.int16)
 
 
+_SEG_AEND = np.array([0x1F, 0x3F, 0x7F, 0xFF, 0x1FF, 0x3FF, 0x7FF, 0xFFF], dtype=np.int32)
+
+
+def _build_alaw_encode_table() -> npt.NDArray[np.uint8]:
+    """A-law as in the same reference (``linear2alaw``): 13-bit magnitude, 8 segments, even bits inverted."""
+    pcm = np.arange(-32768, 32768, dtype=np.int32) >> 3  # 16-bit -> 13-bit
+    mask = np.where(pcm >= 0, 0xD5, 0x55)
+    mag = np.where(pcm >= 0, pcm, -pcm - 1)
+    seg = np.searchsorted(_SEG_AEND, mag, side="left")
+    shift = np.where(seg < 2, 1, seg)
+    aval = np.where(seg >= 8, 0x7F, (seg << 4) | ((mag >> shift) & 0xF))
+    table_by_value = (aval ^ mask).astype(np.uint8)
+    return np.concatenate([table_by_value[32768:], table_by_value[:32768]])
+
+
+def _build_alaw_decode_table() -> Int16Array:
+    a = np.arange(256, dtype=np.int32) ^ 0x55
+    t = (a & 0x0F) << 4
+    seg = (a & 0x70) >> 4
+    t = np.where(seg == 0, t + 8, np.where(seg == 1, t + 0x108, (t + 0x108) << np.maximum(seg - 1, 0)))
+    return np.where(a & 0x80, t, -t).astype(np.int16)
+
+
 _ENCODE: npt.NDArray[np.uint8] = _build_encode_table()
 _DECODE: Int16Array = _build_decode_table()
-_ENCODE.setflags(write=False)
-_DECODE.setflags(write=False)
+_A_ENCODE: npt.NDArray[np.uint8] = _build_alaw_encode_table()
+_A_DECODE: Int16Array = _build_alaw_decode_table()
+for _table in (_ENCODE, _DECODE, _A_ENCODE, _A_DECODE):
+    _table.setflags(write=False)
 
 
 def pcm16_to_array(pcm: bytes) -> Int16Array:
@@ -83,6 +108,16 @@ def pcm16_to_ulaw(pcm: bytes) -> bytes:
 def ulaw_to_pcm16(ulaw: bytes) -> bytes:
     """mu-law bytes -> PCM16 LE bytes (twice the length)."""
     return array_to_pcm16(ulaw_decode_array(ulaw))
+
+
+def pcm16_to_alaw(pcm: bytes) -> bytes:
+    """PCM16 LE bytes -> G.711 A-law bytes (half the length)."""
+    return _A_ENCODE[pcm16_to_array(pcm).view(np.uint16)].tobytes()
+
+
+def alaw_to_pcm16(alaw: bytes) -> bytes:
+    """G.711 A-law bytes -> PCM16 LE bytes (twice the length)."""
+    return array_to_pcm16(_A_DECODE[np.frombuffer(alaw, dtype=np.uint8)])
 
 
 def rms_dbfs(pcm: bytes) -> float:

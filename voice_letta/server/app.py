@@ -210,9 +210,10 @@ def create_app(config: ServerConfig, overrides: Overrides | None = None) -> web.
     return app
 
 
-# --- voice sessions (GET /v1/voice, server/ws_native.py): speech engines held once per process ----------
+# --- voice sessions (GET /v1/voice, server/ws_native.py; GET /v1/realtime, server/ws_realtime.py): speech
+# engines held once per process ---------------------------------------------------------------------------
 def _add_voice_sessions(app: web.Application, config: ServerConfig, ov: Overrides) -> None:
-    from voice_letta.server import ws_native
+    from voice_letta.server import ws_native, ws_realtime
     from voice_letta.server.keys import SPEECH
     from voice_letta.server.speech_glue import build_speech
 
@@ -224,6 +225,7 @@ def _add_voice_sessions(app: web.Application, config: ServerConfig, ov: Override
 
     app.cleanup_ctx.append(speech_ctx)
     app.router.add_routes(ws_native.routes)
+    app.router.add_routes(ws_realtime.routes)  # the same sessions, spoken in the OpenAI Realtime protocol
 # --- end voice sessions ---------------------------------------------------------------------------------
 
 

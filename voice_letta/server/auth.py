@@ -2,7 +2,7 @@
 
     class    routes                                          with an API key set            without one
     PUBLIC   the page, /static/*, /health                    anyone                         anyone
-    VOICE    voice WebSockets (/v1/voice)                    the key, or a token with scope  anyone
+    VOICE    voice WebSockets (/v1/voice, /v1/realtime)      the key, or a token with scope  anyone
                                                              "voice" for that agent
     READ     GET one agent and its blocks, messages,         the key, or a token with scope  anyone
              archival memory, memory jobs                    "read" for that agent
@@ -60,6 +60,7 @@ ROUTE_ACCESS: dict[tuple[str, str], Access] = {
     ("GET", "/static"): Access.PUBLIC,
     ("GET", "/health"): Access.PUBLIC,
     ("GET", "/v1/voice"): Access.VOICE,
+    ("GET", "/v1/realtime"): Access.VOICE,
     ("GET", "/v1/agents/{agent_id}"): Access.READ,
     ("GET", "/v1/agents/{agent_id}/blocks"): Access.READ,
     ("GET", "/v1/agents/{agent_id}/blocks/{label}"): Access.READ,
@@ -163,6 +164,11 @@ def read_token(api_key: str, token: str, *, now: float | None = None) -> TokenCl
     return claims
 
 
+#: Subprotocols that carry a token: ours, and the one OpenAI's browser SDKs send for the Realtime API (a
+#: scoped token goes there in place of an OpenAI key; the API key itself is never accepted this way).
+_TOKEN_SUBPROTOCOLS = ("token.", "openai-insecure-api-key.")
+
+
 def _presented_token(request: web.Request, *, websocket: bool) -> str | None:
     header = request.headers.get("Authorization", "")
     if header.startswith("Bearer ") and header[7:].strip().startswith(TOKEN_PREFIX + "."):
@@ -173,8 +179,9 @@ def _presented_token(request: web.Request, *, websocket: bool) -> str | None:
         return token
     for proto in request.headers.get("Sec-WebSocket-Protocol", "").split(","):
         proto = proto.strip()
-        if proto.startswith("token."):
-            return proto[6:]
+        for prefix in _TOKEN_SUBPROTOCOLS:
+            if proto.startswith(prefix):
+                return proto[len(prefix):]
     return None
 
 

@@ -6,7 +6,9 @@ import numpy as np
 import pytest
 
 from voice_letta.core.codecs import (
+    alaw_to_pcm16,
     array_to_pcm16,
+    pcm16_to_alaw,
     pcm16_to_array,
     pcm16_to_ulaw,
     rms_dbfs,
@@ -87,3 +89,24 @@ def test_rms_dbfs() -> None:
     assert rms_dbfs(full_square) == pytest.approx(0.0, abs=0.01)
     half = array_to_pcm16(np.array([16384, -16384] * 160, dtype=np.int16))
     assert rms_dbfs(half) == pytest.approx(-6.02, abs=0.01)
+
+
+@pytest.mark.parametrize(("pcm", "code"), [(0, 0xD5), (-1, 0x55), (32767, 0xAA), (-32768, 0x2A), (1000, 0xFA)])
+def test_alaw_encode_reference_values(pcm: int, code: int) -> None:
+    assert pcm16_to_alaw(array_to_pcm16(np.array([pcm], dtype=np.int16))) == bytes([code])
+
+
+def test_alaw_tables_are_bit_exact_with_audioop() -> None:
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DeprecationWarning)
+        audioop = pytest.importorskip("audioop")
+    all_pcm = array_to_pcm16(ALL_INT16)
+    assert pcm16_to_alaw(all_pcm) == audioop.lin2alaw(all_pcm, 2)
+    every_code = bytes(range(256))
+    assert alaw_to_pcm16(every_code) == audioop.alaw2lin(every_code, 2)
+
+
+def test_alaw_round_trip_stays_within_half_a_step() -> None:
+    decoded = pcm16_to_array(alaw_to_pcm16(pcm16_to_alaw(array_to_pcm16(ALL_INT16))))
+    err = np.abs(decoded.astype(np.int32) - ALL_INT16.astype(np.int32))
+    assert int(err.max()) <= 512 and len(decoded) == len(ALL_INT16)

@@ -1,0 +1,117 @@
+"""The Realtime adapter's pure parts: session events → Realtime events, and session.update → engine settings."""
+
+from __future__ import annotations
+
+from voice_letta.session import events as E
+from voice_letta.session.realtime_in import DEFAULT_SESSION, aggressiveness, session_update
+from voice_letta.session.realtime_out import Formats, RealtimeRenderer
+from voice_letta.session.settings import Settings
+from voice_letta.wire import realtime as R
+
+
+def kinds(events: list[R.ServerEvent]) -> list[str]:
+    return [e.type for e in events]
+
+
+def speaking_renderer() -> RealtimeRenderer:
+    """A renderer whose current response has started sending audio."""
+    r = RealtimeRenderer("sess-1", "agent")
+    r.render(E.ResponseStarted("resp-1", "agent-1", ("audio",)))
+    r.render(E.TextOut("resp-1", "Hello there."))
+    r.render(E.AudioStarted("resp-1", 24000))
+    assert r.audio(b"\x00\x00" * 480) is not None
+    return r
+
+
+def test_speech_over_the_agent_is_announced_only_when_it_barges_in() -> None:
+    r = speaking_renderer()
+    assert r.render(E.UserSpeechStarted("utt-a", 1200)) == []  # held: the client would stop playback
+    cleared = r.render(E.PlaybackCleared("resp-1"))  # the engine accepted the interruption
+    assert kinds(cleared) == ["input_audio_buffer.speech_started"]
+    assert kinds(r.render(E.UserSpeechStopped("utt-a", 2400))) == ["input_audio_buffer.speech_stopped"]
+
+
+def test_a_cough_over_the_agent_is_never_announced() -> None:
+    r = speaking_renderer()
+    assert r.render(E.UserSpeechStarted("utt-b", 1200)) == []
+    assert r.render(E.UserSpeechStopped("utt-b", 1500)) == []
+    assert r.render(E.UtteranceIgnored("utt-b")) == []
+    ended = r.render(E.ResponseEnded("resp-1", "turn-1", "completed", "stop", {}, {}, text="Hello there."))
+    assert "input_audio_buffer.speech_started" not in kinds(ended)
+
+
+def test_speech_when_the_agent_is_silent_is_announced_at_once_with_the_item_id() -> None:
+    r = RealtimeRenderer("sess-1", "agent")
+    started = r.render(E.UserSpeechStarted("utt-c", 300))
+    committed = r.render(E.UtteranceCommitted("utt-c", 1800.0))
+    assert kinds(started) == ["input_audio_buffer.speech_started"]
+    assert kinds(committed) == ["input_audio_buffer.committed", "conversation.item.added"]
+    assert started[0].item_id == committed[0].item_id == r.item_id_of("utt-c")  # type: ignore[attr-defined]
+
+
+def test_a_response_with_a_client_tool_call_renders_items_in_order() -> None:
+    r = RealtimeRenderer("sess-1", "agent")
+    r.render(E.ResponseStarted("resp-2", "agent-1", ("audio",), {"client_event_id": "x"}))
+    added = r.render(E.ToolCallOut("resp-2", 0, "call_1", "get_weather", '{"city":', True))
+    more = r.render(E.ToolCallOut("resp-2", 0, None, None, '"Paris"}', True))
+    hidden = r.render(E.ToolCallOut("resp-2", 1, "call_2", "search_memory", "{}", False))
+    done = r.render(E.ResponseEnded("resp-2", "turn-2", "completed", "tool_calls",
+                                    {"prompt_tokens": 10, "completion_tokens": 5, "total_tokens": 15,
+                                     "cached_tokens": 4}, {}, text=""))
+    assert kinds(added) == ["response.output_item.added", "conversation.item.added",
+                            "response.function_call_arguments.delta"]
+    assert kinds(more) == ["response.function_call_arguments.delta"] and hidden == []
+    assert kinds(done) == ["response.function_call_arguments.done", "response.output_item.done",
+                           "conversation.item.done", "response.done"]
+    final = done[-1].response  # type: ignore[attr-defined]
+    assert final.metadata == {"client_event_id": "x"} and final.status == "completed"
+    assert [(i.type, i.name, i.arguments) for i in final.output] == [("function_call", "get_weather",
+                                                                      '{"city":"Paris"}')]
+    assert (final.usage.input_tokens, final.usage.output_tokens, final.usage.total_tokens) == (10, 5, 15)
+    assert final.usage.input_token_details.cached_tokens == 4
+
+
+def test_a_failed_response_reports_its_error_in_response_done_not_as_an_error_event() -> None:
+    r = RealtimeRenderer("sess-1", "agent")
+    r.render(E.ResponseStarted("resp-3", "agent-1", ("audio",)))
+    assert r.render(E.ErrorRaised("provider_unavailable", "down", True, response_id="resp-3")) == []
+    r.render(E.TextOut("resp-3", "Sorry.", "fallback"))
+    done = r.render(E.ResponseEnded("resp-3", "turn-3", "failed", "error", {}, {}, text="Sorry."))
+    final = done[-1].response  # type: ignore[attr-defined]
+    assert final.status == "failed" and final.status_details.error.code == "provider_unavailable"
+
+
+def test_session_update_maps_turn_detection_formats_and_realtime_extras() -> None:
+    cfg = R.SessionConfig.model_validate({
+        "instructions": "Be brief.", "output_modalities": ["text"],
+        "tools": [{"type": "function", "name": "f", "description": "d"}],
+        "audio": {"input": {"format": {"type": "audio/pcmu"},
+                            "turn_detection": {"type": "server_vad", "threshold": 0.8, "silence_duration_ms": 700,
+                                               "create_response": False, "interrupt_response": False}},
+                  "output": {"format": {"type": "audio/pcma"}, "voice": "cedar"}}})
+    update, formats, notes = session_update(cfg, Formats(), event_id="k")
+    s = update.session
+    assert (s.input_sample_rate_hz, s.output_sample_rate_hz, s.turn_mode) == (8000, 8000, "server_vad")
+    assert s.voice == "cedar"
+    assert s.vad is not None and (s.vad.silence_ms, s.vad.threshold, s.vad.barge_in) == (700, 0.8, False)
+    assert s.vad.aggressiveness == 2 and s.output_modalities == ["text"]
+    assert update.auto_respond is False and update.instructions == "Be brief."
+    assert update.tools and update.tools[0].name == "f" and update.event_id == "k"
+    assert (formats.input, formats.output) == ("audio/pcmu", "audio/pcma") and notes == []
+    off, _, _ = session_update(R.SessionConfig.model_validate({"audio": {"input": {"turn_detection": None}}}),
+                               Formats(), event_id="k2")
+    assert off.session.turn_mode == "push_to_talk" and off.auto_respond is False  # the client asks itself
+    semantic, f2, notes = session_update(R.SessionConfig.model_validate(
+        {"audio": {"input": {"turn_detection": {"type": "semantic_vad", "eagerness": "low"}}}}), Formats(),
+        event_id="k3")
+    assert semantic.session.vad is not None and semantic.session.vad.silence_ms == 1000
+    assert f2.turn_detection_type == "semantic_vad" and notes
+
+
+def test_defaults_and_threshold_mapping() -> None:
+    update, _, _ = session_update(DEFAULT_SESSION, Formats(), event_id="init")
+    assert update.session.input_sample_rate_hz == 24000 and update.session.turn_mode == "server_vad"
+    assert update.session.vad is not None and update.session.vad.silence_ms == 500
+    assert [aggressiveness(t) for t in (0.0, 0.2, 0.5, 0.8, 1.0)] == [0, 1, 2, 2, 3]
+    rendered = RealtimeRenderer("s", "m").session_out(Settings(agent_id="a"))
+    assert rendered.audio.input.turn_detection is not None and rendered.tool_choice == "auto"

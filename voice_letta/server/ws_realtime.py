@@ -1,0 +1,83 @@
+"""``GET /v1/realtime?model=<agent id or name>``: the OpenAI Realtime-compatible WebSocket (docs/protocol.md §Realtime).
+
+Thin: auth is the app middleware's (access class VOICE: the API key as ``Authorization: Bearer``, or a
+voice token for the agent as ``?token=``, a ``token.<t>`` subprotocol or OpenAI's browser subprotocol
+``openai-insecure-api-key.<t>``); the conversation is ``session.VoiceSession``'s, spoken through
+``session.realtime.RealtimeTransport``. ``model`` names the agent; with a scoped token it may be left out.
+An unknown agent gets a Realtime ``error`` event (``model_not_found``) and the socket closes with 1008.
+"""
+
+from __future__ import annotations
+
+import logging
+
+from aiohttp import WSCloseCode, WSMsgType, web
+
+from voice_letta import ids
+from voice_letta.errors import VoiceLettaError
+from voice_letta.server.auth import principal_of
+from voice_letta.server.keys import AGENT, AGENTS, BUS, CONFIG, LIVE_SOCKETS, METRICS, SPEECH
+from voice_letta.server.ws_native import agent_resolver
+from voice_letta.session.realtime import RealtimeTransport
+from voice_letta.session.session import VoiceSession
+from voice_letta.wire import realtime as R
+
+log = logging.getLogger(__name__)
+routes = web.RouteTableDef()
+HEARTBEAT_S = 20.0
+SUBPROTOCOL = "realtime"  # what browsers offer (with the key or token as a second subprotocol)
+
+
+class _Socket:
+    __slots__ = ("ws",)
+
+    def __init__(self, ws: web.WebSocketResponse) -> None:
+        self.ws = ws
+
+    async def receive_text(self) -> str | None:
+        while True:
+            msg = await self.ws.receive()
+            if msg.type == WSMsgType.TEXT:
+                return str(msg.data)
+            if msg.type == WSMsgType.BINARY:
+                await self.send_text(R.encode(R.error_event(R.RealtimeViolation(
+                    "Realtime events are JSON text frames; audio goes base64 in input_audio_buffer.append.",
+                    code="invalid_value"))))
+                continue
+            return None  # CLOSE, CLOSING, CLOSED, ERROR (e.g. over max_msg_size: aiohttp closes with 1009)
+
+    async def send_text(self, text: str) -> None:
+        await self.ws.send_str(text)
+
+
+@routes.get("/v1/realtime")
+async def realtime(request: web.Request) -> web.WebSocketResponse:
+    app = request.app
+    max_msg = max(app[CONFIG].max_ws_message_bytes, R.MAX_EVENT_BYTES + 1024)
+    ws = web.WebSocketResponse(heartbeat=HEARTBEAT_S, max_msg_size=max_msg, protocols=(SUBPROTOCOL,))
+    await ws.prepare(request)
+    socket = _Socket(ws)
+    wanted = request.query.get("model") or principal_of(request).agent_id
+    try:
+        if not wanted:
+            raise VoiceLettaError("connect with ?model=<agent id or name>", code="model_not_found")
+        agent_id = await agent_resolver(request)(wanted)
+        agent = await app[AGENTS].find(agent_id)
+    except VoiceLettaError as exc:
+        code = "model_not_found" if exc.code in ("agent_not_found", "model_not_found") else exc.code
+        await socket.send_text(R.encode(R.ErrorEvent(error=R.ErrorDetail(code=code, message=exc.message,
+                                                                         param="model"))))
+        await ws.close(code=WSCloseCode.POLICY_VIOLATION, message=code.encode())
+        return ws
+    app[LIVE_SOCKETS].add(ws)
+    session_id = ids.new_id("sess")
+    transport = RealtimeTransport(socket, session_id=session_id, model=agent.name if agent else agent_id)
+    session = VoiceSession(transport, app[AGENT], app[SPEECH], resolve_agent=agent_resolver(request), bus=app[BUS],
+                           metrics=app[METRICS], agent_id=agent_id, session_id=session_id)
+    try:
+        await session.run()
+    finally:
+        app[LIVE_SOCKETS].discard(ws)
+        if not ws.closed:
+            await ws.close()
+    return ws

@@ -1,0 +1,278 @@
+"""The OpenAI Realtime adapter: a session transport that speaks the GA Realtime protocol (docs/protocol.md §Realtime).
+
+``RealtimeTransport`` sits between one WebSocket and one ``VoiceSession``, as the Twilio bridge does for a
+phone call: the engine underneath (VAD, STT, the agent with its memory and tools, TTS, pacing, barge-in) is
+the same as ``/v1/voice``. Inbound, each client event is parsed (``wire.realtime``) and becomes engine input:
+base64 audio → PCM frames, ``session.update`` → ``UpdateSession`` (``realtime_in``), conversation items →
+``AddInput``, ``response.create`` → ``CreateResponse``, ``conversation.item.truncate`` → ``Truncate``.
+Outbound, ``realtime_out.RealtimeRenderer`` turns the session's events and paced audio frames into Realtime
+server events. Replies that need no engine work (item acknowledgements, refused events) are sent at once.
+
+Fields the server accepts but does not act on are reported once per session and field, as a
+``voice_letta.warning`` event (clients ignore unknown event types; an ``error`` would stop some of them).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import logging
+from collections import deque
+from typing import Protocol
+
+from voice_letta.session import events as E
+from voice_letta.session.realtime_in import DEFAULT_SESSION, session_update, tool_specs
+from voice_letta.session.realtime_out import Formats, RealtimeRenderer
+from voice_letta.wire import native as W
+from voice_letta.wire import realtime as R
+
+log = logging.getLogger(__name__)
+
+MAX_CHUNK_BYTES = 48_000  # engine frames of appended audio (the native frame limit is 96,000 bytes)
+MIN_COMMIT_MS = 100.0  # OpenAI refuses to commit less audio than this
+
+_Inbound = bytes | W.ClientMessage | E.Command
+
+
+class RealtimeSocket(Protocol):
+    async def receive_text(self) -> str | None:
+        """The next text frame; None once the socket closed."""
+        ...
+
+    async def send_text(self, text: str) -> None: ...
+
+
+class RealtimeTransport:
+    """``session.transport.EventTransport`` over a Realtime WebSocket; see the module docstring."""
+
+    def __init__(self, socket: RealtimeSocket, *, session_id: str, model: str) -> None:
+        self.socket = socket
+        self.renderer = RealtimeRenderer(session_id, model)
+        self._inbox: deque[_Inbound] = deque()
+        self._reported: set[str] = set()
+        self._keys = itertools.count(1)
+        self._updates: dict[str, tuple[Formats, str | None]] = {}  # our event id → (formats, client event id)
+        self._created = False
+        self._closed = False
+        self._creating = 0  # response.create sent to the engine, response not yet started
+        self._buffered_ms = 0.0  # audio appended since the last commit, clear or committed utterance
+        self._deferred_delete: tuple[str, str, bool] | None = None  # (item id, response id, audio)
+        self._lock = asyncio.Lock()
+        update, formats, _ = session_update(DEFAULT_SESSION, self.renderer.formats, event_id="vl-init")
+        self._updates["vl-init"] = (formats, None)
+        self._inbox.append(update)
+
+    # -- inbound ----------------------------------------------------------------------------------------
+    async def receive(self) -> _Inbound | None:
+        while not self._inbox:
+            if self._closed:
+                return None
+            text = await self.socket.receive_text()
+            if text is None:
+                self._closed = True
+                self._apply_deferred_delete()
+                continue
+            try:
+                await self._on_text(text)
+            except R.RealtimeViolation as exc:
+                await self._send([R.error_event(exc)])
+        return self._inbox.popleft()
+
+    async def _on_text(self, text: str) -> None:
+        ev = R.parse_client(text)
+        if unsupported := R.unsupported_fields(ev):
+            await self._warn_once([f"{ev.type}: {path}" for path in unsupported],
+                                  "accepted but not supported by this server (ignored)")
+        if self._deferred_delete is not None and not (
+                isinstance(ev, R.ConversationItemCreate) and ev.item.id == self._deferred_delete[0]):
+            self._apply_deferred_delete()
+        try:
+            await self._dispatch(ev)
+        except R.RealtimeViolation as exc:
+            exc.event_id = exc.event_id or ev.event_id
+            raise
+
+    async def _dispatch(self, ev: R.ClientEvent) -> None:
+        match ev:
+            case R.SessionUpdate():
+                key = f"vl-{next(self._keys)}"
+                update, formats, notes = session_update(ev.session, self.renderer.formats, event_id=key)
+                self._updates[key] = (formats, ev.event_id)
+                self._inbox.append(update)
+                if ev.session.model is not None and ev.session.model != self.renderer.model:
+                    notes.append("session.model cannot change the agent of a session (open a new connection)")
+                if notes:
+                    await self._warn_once(notes, "approximated")
+            case R.InputAudioBufferAppend():
+                pcm = R.decode_audio(ev.audio, self.renderer.formats.input)
+                rate = R.PCM_RATE_HZ if self.renderer.formats.input == "audio/pcm" else R.G711_RATE_HZ
+                self._buffered_ms += len(pcm) / 2 * 1000.0 / rate
+                for i in range(0, len(pcm), MAX_CHUNK_BYTES):
+                    self._inbox.append(pcm[i:i + MAX_CHUNK_BYTES])
+            case R.InputAudioBufferCommit():
+                if self._buffered_ms < MIN_COMMIT_MS:
+                    raise R.RealtimeViolation(
+                        f"Error committing input audio buffer: buffer too small. Expected at least "
+                        f"{MIN_COMMIT_MS:.0f}ms of audio, but buffer only has {self._buffered_ms:.2f}ms of audio.",
+                        code="input_audio_buffer_commit_empty")
+                self._buffered_ms = 0.0
+                self._inbox.append(W.InputAudioCommit(type="input_audio.commit", event_id=ev.event_id))
+            case R.InputAudioBufferClear():
+                self._buffered_ms = 0.0
+                self._inbox.append(W.InputAudioClear(type="input_audio.clear", event_id=ev.event_id))
+                await self._send([R.Cleared()])
+            case R.OutputAudioBufferClear():
+                await self._warn_once(["output_audio_buffer.clear"], "is for WebRTC/SIP connections; over a "
+                                      "WebSocket stop playback locally and send conversation.item.truncate")
+            case R.ConversationItemCreate():
+                await self._item_create(ev)
+            case R.ConversationItemTruncate():
+                self._truncate(ev)
+            case R.ConversationItemDelete():
+                await self._delete(ev)
+            case R.ConversationItemRetrieve():
+                item = self.renderer.items.get(ev.item_id)
+                if item is None:
+                    raise R.RealtimeViolation(f"Item with item_id not found: {ev.item_id}",
+                                              code="item_retrieve_invalid_item_id", param="item_id")
+                await self._send([R.ItemRetrieved(item=item)])
+            case R.ResponseCreate():
+                self._response_create(ev)
+            case R.ResponseCancel():
+                if self.renderer.response is None and not self._creating:
+                    raise R.RealtimeViolation("Cancellation failed: no active response found",
+                                              code="response_cancel_not_active")
+                self._inbox.append(W.ResponseCancel(type="response.cancel", response_id=ev.response_id,
+                                                    event_id=ev.event_id))
+
+    async def _item_create(self, ev: R.ConversationItemCreate) -> None:
+        item, renderer = ev.item, self.renderer
+        item_id = item.id or R.new_item_id()
+        if item_id in renderer.items:
+            raise R.RealtimeViolation(f"Item with id {item_id} already exists", code="item_create_duplicate_item_id",
+                                      param="item.id")
+        if ev.previous_item_id not in (None, "root", renderer.last_item_id):
+            await self._warn_once(["conversation.item.create: previous_item_id"],
+                                  "items are always added at the end of the conversation")
+        out: R.ItemOut
+        match item:
+            case R.MessageItem():
+                text = item.text()
+                if not text:
+                    raise R.RealtimeViolation("A message item needs text (input_text / output_text / transcript).",
+                                              code="invalid_value", param="item.content")
+                deferred = self._deferred_delete
+                if item.role == "assistant" and deferred is not None and deferred[0] == item_id:
+                    self._deferred_delete = None  # delete + re-create = the client's edit of what was heard
+                    self._inbox.append(E.Truncate(deferred[1], heard_text=text))
+                    renderer.item_response[item_id] = deferred[1]
+                elif item.role == "user":
+                    self._inbox.append(E.AddInput(user_text=text))
+                elif item.role == "assistant":
+                    self._inbox.append(E.AddInput(assistant_text=text))
+                else:
+                    self._inbox.append(E.AddInput(system_text=text))
+                kind = {"user": "input_text", "system": "input_text", "assistant": "output_text"}[item.role]
+                out = R.ItemOut(id=item_id, type="message", role=item.role,
+                                content=[R.ContentOut(type=kind, text=text)])  # type: ignore[arg-type]
+            case R.FunctionCallOutputItem():
+                self._inbox.append(E.AddInput(tool_result=(item.call_id, item.output)))
+                out = R.ItemOut(id=item_id, type="function_call_output", call_id=item.call_id, output=item.output)
+            case R.FunctionCallItem():
+                await self._warn_once(["conversation.item.create: function_call"],
+                                      "function calls are made by the agent; a client-created one is not stored")
+                out = R.ItemOut(id=item_id, type="function_call", call_id=item.call_id or R.new_call_id(),
+                                name=item.name, arguments=item.arguments)
+        previous = renderer.add_item(out)
+        await self._send([R.ItemAdded(item=out, previous_item_id=previous), R.ItemDone(item=out,
+                                                                                       previous_item_id=previous)])
+
+    def _truncate(self, ev: R.ConversationItemTruncate) -> None:
+        response_id = self.renderer.item_response.get(ev.item_id)
+        if response_id is None:
+            raise R.RealtimeViolation(f"Only an assistant message of this session can be truncated: {ev.item_id}",
+                                      code="invalid_value", param="item_id")
+        if ev.content_index != 0:
+            raise R.RealtimeViolation("Invalid value: content_index must be 0.", code="invalid_value",
+                                      param="content_index")
+        sent_ms = self.renderer.audio_sent_ms.get(ev.item_id, 0.0)
+        if ev.audio_end_ms > sent_ms + 1.0:
+            raise R.RealtimeViolation(f"Audio content of {sent_ms:.0f}ms is already shorter than "
+                                      f"{ev.audio_end_ms}ms", code="invalid_value", param="audio_end_ms")
+        self._inbox.append(E.Truncate(response_id, heard_ms=float(ev.audio_end_ms)))
+
+    async def _delete(self, ev: R.ConversationItemDelete) -> None:
+        renderer = self.renderer
+        item = renderer.items.pop(ev.item_id, None)
+        if item is None:
+            raise R.RealtimeViolation(f"Item with item_id not found: {ev.item_id}",
+                                      code="item_delete_invalid_item_id", param="item_id")
+        if renderer.last_item_id == ev.item_id:
+            renderer.last_item_id = next(reversed(renderer.items), None)
+        response_id = renderer.item_response.pop(ev.item_id, None)
+        if response_id is not None:  # nothing of it was heard, unless it is re-created at once (an edit)
+            self._deferred_delete = (ev.item_id, response_id, item.content is not None and any(
+                c.type == "output_audio" for c in item.content))
+        else:
+            await self._warn_once(["conversation.item.delete"], "removes an item from this connection's view; "
+                                  "what was said stays in the agent's memory")
+        await self._send([R.ItemDeleted(item_id=ev.item_id)])
+
+    def _apply_deferred_delete(self) -> None:
+        if self._deferred_delete is not None:
+            _, response_id, audio = self._deferred_delete
+            self._deferred_delete = None
+            self._inbox.append(E.Truncate(response_id, heard_ms=0.0) if audio else E.Truncate(response_id,
+                                                                                           heard_text=""))
+
+    def _response_create(self, ev: R.ResponseCreate) -> None:
+        p = ev.response or R.ResponseParams()
+        if p.conversation not in (None, "auto") or p.input is not None:
+            raise R.RealtimeViolation("Out-of-band responses (conversation 'none', explicit input) are not "
+                                      "supported: a response always joins the conversation.",
+                                      code="invalid_value", param="response.conversation")
+        self._creating += 1
+        self._inbox.append(E.CreateResponse(
+            instructions=p.instructions, modalities=tuple(p.output_modalities) if p.output_modalities else None,
+            tools=tool_specs(p.tools) if p.tools is not None else None, metadata=p.metadata, event_id=ev.event_id))
+
+    # -- outbound ---------------------------------------------------------------------------------------
+    async def send_event(self, event: E.SessionEvent) -> None:
+        renderer = self.renderer
+        out: list[R.ServerEvent] = []
+        match event:
+            case E.SessionChanged():
+                pending = self._updates.pop(event.event_id or "", None)
+                if pending is not None:
+                    renderer.formats = pending[0]
+                session = renderer.session_out(event.settings)
+                out.append(R.SessionUpdated(session=session) if self._created else R.SessionCreated(session=session))
+                self._created = True
+            case E.ErrorRaised() if event.event_id in self._updates:
+                _, client_event_id = self._updates.pop(event.event_id or "")
+                event = E.ErrorRaised(event.code, event.message, event.retryable, client_event_id)
+            case E.ErrorRaised() if event.code == "response_in_progress":
+                self._creating = max(0, self._creating - 1)
+            case E.ResponseStarted():
+                self._creating = max(0, self._creating - 1)
+            case E.UtteranceCommitted():
+                self._buffered_ms = 0.0
+        out += renderer.render(event)
+        if out:
+            await self._send(out)
+
+    async def send_bytes(self, data: bytes) -> None:
+        delta = self.renderer.audio(data)
+        if delta is not None:
+            await self._send([delta])
+
+    async def _send(self, events: list[R.ServerEvent]) -> None:
+        async with self._lock:
+            for ev in events:
+                await self.socket.send_text(R.encode(ev))
+
+    async def _warn_once(self, fields: list[str], why: str) -> None:
+        new = [f for f in fields if f not in self._reported]
+        if new:
+            self._reported.update(new)
+            await self._send([R.Warning(code="unsupported", message=f"{', '.join(new)}: {why}", fields=new)])

@@ -1,0 +1,117 @@
+"""Realtime client configuration → the engine's settings. Pure functions (docs/protocol.md §Realtime).
+
+``session_update(config, formats)`` maps a GA ``session.update`` onto the native ``session.update`` fields
+plus what only Realtime adds (instructions, client tools, ``create_response``), and says which fields were
+approximated. Turn detection: ``server_vad`` maps 1:1 (``threshold`` drives both the Silero score threshold
+and webrtcvad's aggressiveness, 0.5 ↔ 2); ``semantic_vad`` becomes server VAD with an end-of-turn silence
+by ``eagerness``; ``null`` is manual turn-taking (``input_audio_buffer.commit``). A turn-detection object
+sets every field it omits to the Realtime default, as OpenAI does.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import Any
+
+from voice_letta.agent.ports import ToolSpec
+from voice_letta.session import events as E
+from voice_letta.session.realtime_out import Formats
+from voice_letta.wire import native as W
+from voice_letta.wire import realtime as R
+
+DEFAULT_THRESHOLD = 0.5
+DEFAULT_PREFIX_MS = 300
+DEFAULT_SILENCE_MS = 500
+SEMANTIC_SILENCE_MS = {"low": 1000, "medium": 600, "auto": 600, "high": 350}
+
+#: A new session: what an OpenAI Realtime session starts with.
+DEFAULT_SESSION = R.SessionConfig(
+    type="realtime", output_modalities=["audio"],
+    audio=R.Audio(input=R.AudioInput(format=R.AudioFormat(type="audio/pcm", rate=R.PCM_RATE_HZ),
+                                     turn_detection=R.TurnDetection(type="server_vad")),
+                  output=R.AudioOutput(format=R.AudioFormat(type="audio/pcm", rate=R.PCM_RATE_HZ))))
+
+
+def aggressiveness(threshold: float) -> int:
+    """webrtcvad mode for a Realtime activation threshold (0..1): 0.5, the default, is our default 2."""
+    return min(3, max(0, round(threshold * 3 + 0.01)))
+
+
+def tool_specs(tools: list[R.FunctionTool]) -> tuple[ToolSpec, ...]:
+    return tuple(ToolSpec(name=t.name, description=t.description or "",
+                          parameters=t.parameters or {"type": "object", "properties": {}}) for t in tools)
+
+
+def tool_echo(tools: list[R.FunctionTool]) -> list[dict[str, Any]]:
+    return [{"type": "function", "name": t.name, "description": t.description or "",
+             "parameters": t.parameters or {"type": "object", "properties": {}}} for t in tools]
+
+
+def check_format(fmt: R.AudioFormat | None, param: str) -> None:
+    if fmt is not None and fmt.type == "audio/pcm" and fmt.rate not in (None, R.PCM_RATE_HZ):
+        raise R.RealtimeViolation(f"Invalid value: {fmt.rate}. audio/pcm is 24000 Hz only.", code="invalid_value",
+                                  param=param)
+
+
+def session_update(cfg: R.SessionConfig, formats: Formats, *, event_id: str) -> tuple[E.UpdateSession, Formats,
+                                                                                       list[str]]:
+    """The engine update, the adapter's formats after it, and notes on what was approximated."""
+    notes: list[str] = []
+    native: dict[str, Any] = {}
+    extra: dict[str, Any] = {}
+    f = dataclasses.replace(formats)
+    if cfg.output_modalities is not None:
+        native["output_modalities"] = list(cfg.output_modalities)
+    audio = cfg.audio
+    if audio is not None and audio.input is not None:
+        inp = audio.input
+        check_format(inp.format, "session.audio.input.format")
+        if inp.format is not None:
+            f.input = inp.format.type
+            native["input_sample_rate_hz"] = inp.format.sample_rate_hz()
+        if inp.transcription is not None:
+            f.transcription_model = inp.transcription.model or f.transcription_model
+            f.transcription_language = inp.transcription.language
+        if "turn_detection" in inp.model_fields_set:
+            td = inp.turn_detection
+            if td is None:  # the client commits, then asks for a response itself
+                native["turn_mode"] = "push_to_talk"
+                extra["auto_respond"] = False
+            else:
+                native["turn_mode"] = "server_vad"
+                threshold = DEFAULT_THRESHOLD if td.threshold is None else td.threshold
+                silence = td.silence_duration_ms or DEFAULT_SILENCE_MS
+                f.turn_detection_type, f.eagerness = td.type, None
+                if td.type == "semantic_vad":
+                    f.eagerness = td.eagerness or "auto"
+                    silence = SEMANTIC_SILENCE_MS[f.eagerness]
+                    notes.append(f"semantic_vad is served by the server VAD with {silence} ms of end-of-turn "
+                                 f"silence (eagerness {f.eagerness})")
+                interrupt = td.interrupt_response is not False
+                native["vad"] = W.VadConfig(
+                    threshold=threshold, aggressiveness=aggressiveness(threshold), silence_ms=silence,
+                    prefix_padding_ms=DEFAULT_PREFIX_MS if td.prefix_padding_ms is None else td.prefix_padding_ms,
+                    barge_in=interrupt)
+                extra["auto_respond"] = td.create_response is not False
+    if audio is not None and audio.output is not None:
+        out = audio.output
+        check_format(out.format, "session.audio.output.format")
+        if out.format is not None:
+            f.output = out.format.type
+            native["output_sample_rate_hz"] = out.format.sample_rate_hz()
+        if out.voice is not None:
+            f.voice = out.voice
+            native["voice"] = out.voice
+    if cfg.instructions is not None:
+        extra["instructions"] = cfg.instructions
+    if cfg.tools is not None:
+        extra["tools"] = tool_specs(cfg.tools)
+        f.tools = tool_echo(cfg.tools)
+    if cfg.tool_choice not in (None, "auto"):
+        notes.append(f"tool_choice {cfg.tool_choice!r} is not supported: the model chooses (auto)")
+    try:
+        session = W.SessionConfigIn(**native)
+    except ValueError as exc:  # pydantic ValidationError
+        raise R.RealtimeViolation(f"Invalid session configuration: {exc}", code="invalid_value",
+                                  param="session") from exc
+    return E.UpdateSession(session, event_id=event_id, **extra), f, notes
