@@ -71,7 +71,9 @@ async def realtime(request: web.Request) -> web.WebSocketResponse:
         return ws
     app[LIVE_SOCKETS].add(ws)
     session_id = ids.new_id("sess")
-    transport = RealtimeTransport(socket, session_id=session_id, model=agent.name if agent else agent_id)
+    transport = RealtimeTransport(socket, session_id=session_id, model=agent.name if agent else agent_id,
+                                  aliases=(agent_id,), instructions_used=agent is None
+                                  or agent.client_system_prompt == "append")
     session = VoiceSession(transport, app[AGENT], app[SPEECH], resolve_agent=agent_resolver(request), bus=app[BUS],
                            metrics=app[METRICS], agent_id=agent_id, session_id=session_id)
     try:

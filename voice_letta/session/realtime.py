@@ -45,9 +45,14 @@ class RealtimeSocket(Protocol):
 class RealtimeTransport:
     """``session.transport.EventTransport`` over a Realtime WebSocket; see the module docstring."""
 
-    def __init__(self, socket: RealtimeSocket, *, session_id: str, model: str) -> None:
+    def __init__(self, socket: RealtimeSocket, *, session_id: str, model: str, aliases: tuple[str, ...] = (),
+                 instructions_used: bool = True) -> None:
+        """``model``: the agent's name as shown in the session; ``aliases``: other names of it (its id);
+        ``instructions_used``: whether the agent appends client instructions (else they are reported)."""
         self.socket = socket
         self.renderer = RealtimeRenderer(session_id, model)
+        self._aliases = {model, *aliases}
+        self._instructions_used = instructions_used
         self._inbox: deque[_Inbound] = deque()
         self._reported: set[str] = set()
         self._keys = itertools.count(1)
@@ -99,10 +104,12 @@ class RealtimeTransport:
                 update, formats, notes = session_update(ev.session, self.renderer.formats, event_id=key)
                 self._updates[key] = (formats, ev.event_id)
                 self._inbox.append(update)
-                if ev.session.model is not None and ev.session.model != self.renderer.model:
+                if ev.session.model is not None and ev.session.model not in self._aliases:
                     notes.append("session.model cannot change the agent of a session (open a new connection)")
+                if ev.session.instructions and not self._instructions_used:
+                    notes.append("session.instructions are ignored: this agent's client_system_prompt is 'ignore'")
                 if notes:
-                    await self._warn_once(notes, "approximated")
+                    await self._note_once(notes)
             case R.InputAudioBufferAppend():
                 pcm = R.decode_audio(ev.audio, self.renderer.formats.input)
                 rate = R.PCM_RATE_HZ if self.renderer.formats.input == "audio/pcm" else R.G711_RATE_HZ
@@ -137,7 +144,7 @@ class RealtimeTransport:
                                               code="item_retrieve_invalid_item_id", param="item_id")
                 await self._send([R.ItemRetrieved(item=item)])
             case R.ResponseCreate():
-                self._response_create(ev)
+                await self._response_create(ev)
             case R.ResponseCancel():
                 if self.renderer.response is None and not self._creating:
                     raise R.RealtimeViolation("Cancellation failed: no active response found",
@@ -225,8 +232,10 @@ class RealtimeTransport:
             self._inbox.append(E.Truncate(response_id, heard_ms=0.0) if audio else E.Truncate(response_id,
                                                                                            heard_text=""))
 
-    def _response_create(self, ev: R.ResponseCreate) -> None:
+    async def _response_create(self, ev: R.ResponseCreate) -> None:
         p = ev.response or R.ResponseParams()
+        if p.instructions and not self._instructions_used:
+            await self._warn_once(["response.instructions"], "ignored: this agent's client_system_prompt is 'ignore'")
         if p.conversation not in (None, "auto") or p.input is not None:
             raise R.RealtimeViolation("Out-of-band responses (conversation 'none', explicit input) are not "
                                       "supported: a response always joins the conversation.",
@@ -270,6 +279,13 @@ class RealtimeTransport:
         async with self._lock:
             for ev in events:
                 await self.socket.send_text(R.encode(ev))
+
+    async def _note_once(self, notes: list[str]) -> None:
+        """Settings served differently than asked (each note once per session)."""
+        new = [n for n in notes if n not in self._reported]
+        if new:
+            self._reported.update(new)
+            await self._send([R.Warning(code="approximated", message=n) for n in new])
 
     async def _warn_once(self, fields: list[str], why: str) -> None:
         new = [f for f in fields if f not in self._reported]

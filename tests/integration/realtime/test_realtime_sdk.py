@@ -209,7 +209,8 @@ async def test_unsupported_fields_are_reported_once(vs: VoiceServer) -> None:
     agent = await vs.create_agent()
     async with RealtimeClient.open(vs.url, model=agent) as rt:
         await rt.wait_for("session.created")
-        update = {"type": "realtime", "tracing": "auto", "max_output_tokens": 200,
+        update = {"type": "realtime", "tracing": "auto", "max_output_tokens": 200, "model": agent,
+                  "instructions": "Talk like a pirate.",
                   "audio": {"input": {"turn_detection": {"type": "semantic_vad", "eagerness": "high"}}}}
         await rt.conn.session.update(session=update)
         updated = await rt.wait_for("session.updated")
@@ -221,6 +222,9 @@ async def test_unsupported_fields_are_reported_once(vs: VoiceServer) -> None:
         assert "session.update: session.tracing" in fields and "session.update: session.max_output_tokens" in fields
         assert len(fields) == len(set(fields))  # each reported once
         assert any("semantic_vad" in w["message"] for w in warnings)
+        # this agent ignores client instructions (client_system_prompt "ignore"): said so, once
+        assert sum("instructions are ignored" in w["message"] for w in warnings) == 1
+        assert not any("session.model" in w["message"] for w in warnings)  # its own id is no change
 
 
 async def test_bad_input_gets_realtime_errors_and_the_session_goes_on(vs: VoiceServer) -> None:
