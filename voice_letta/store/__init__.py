@@ -1,5 +1,10 @@
-"""SQLite persistence (aiosqlite, WAL, FTS5): the ``Store`` adapter of ``voice_letta.agent.ports``."""
+"""Persistence: the ``Store`` adapters of ``voice_letta.agent.ports``.
 
-from voice_letta.store.sqlite_store import SqliteStore, open_store
+``sqlite/`` is the embedded default (one file, aiosqlite, WAL, FTS5). ``rows.py`` (row codecs), ``common.py``
+(the contract's rules that are not SQL), ``fts.py`` (query terms) and ``cache.py`` (the agent read-through
+cache) are shared by every backend.
+"""
+
+from voice_letta.store.sqlite import SqliteStore, open_store
 
 __all__ = ["SqliteStore", "open_store"]

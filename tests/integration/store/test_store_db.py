@@ -13,8 +13,8 @@ from conftest import make_agent, msg
 from voice_letta.agent.ports import Store
 from voice_letta.errors import NotFoundError, StorageError
 from voice_letta.store import SqliteStore, open_store
-from voice_letta.store.db import load_migrations, split_statements
 from voice_letta.store.fts import fts_query
+from voice_letta.store.sqlite.db import load_migrations, split_statements
 
 
 def _sync_query(path: Path, sql: str) -> list[tuple[object, ...]]:

@@ -2,7 +2,7 @@
 
 - ``connect()`` opens one aiosqlite connection in autocommit mode (we issue ``BEGIN``/``COMMIT``
   ourselves) with WAL, foreign keys, ``synchronous=NORMAL`` and a busy timeout.
-- Migrations are numbered SQL files in ``voice_letta/store/migrations`` (``0001_init.sql``, ...), shipped
+- Migrations are numbered SQL files in ``voice_letta/store/sqlite/migrations`` (``0001_init.sql``, ...), shipped
   as package data and read with ``importlib.resources``. Each missing one is applied in its own
   transaction and recorded in ``schema_version``; re-opening a database applies only the missing ones.
 - ``translate_errors()`` turns sqlite/aiosqlite failures into ``StorageError``.
@@ -53,7 +53,7 @@ def translate_errors(action: str) -> Iterator[None]:
 def load_migrations() -> list[Migration]:
     """Read the packaged migration files, ordered by version. Blocking: call through ``to_thread``."""
     found: list[Migration] = []
-    for entry in resources.files("voice_letta.store").joinpath("migrations").iterdir():
+    for entry in resources.files("voice_letta.store.sqlite").joinpath("migrations").iterdir():
         match = _MIGRATION_NAME.match(entry.name)
         if match is None:
             continue

@@ -1,0 +1,99 @@
+"""What every store backend shares besides the row codecs (``rows.py``): the rules of the ``Store`` contract
+that are not SQL.
+
+- new blocks get their defaults and limits checked here (``new_block``), block writes are validated here
+  (``updated_block``), and passages get their ``embedding_dim`` filled in (``prepared_passages``), so the
+  SQLite and PostgreSQL adapters reject exactly the same input with exactly the same errors;
+- memory-job rows have the same columns on both backends (``JOB_COLUMNS``, ``job_from_row``).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Iterator, Sequence
+from typing import Any, TypeVar
+
+from pydantic import ValidationError
+
+from voice_letta import config as C
+from voice_letta.agent.models import Block, Passage
+from voice_letta.agent.ports import HandoffRange, MemoryJob, NewBlock
+from voice_letta.errors import ConfigError
+from voice_letta.ids import block_id as new_block_id
+from voice_letta.store.rows import Row
+
+BLOCK_FIELDS = frozenset({"limit", "description", "read_only", "label"})
+
+_T = TypeVar("_T")
+
+
+def new_block(spec: NewBlock) -> Block:
+    limit = spec.limit if spec.limit is not None else C.DEFAULT_BLOCK_CHAR_LIMIT
+    if limit <= 0:
+        raise ConfigError(f"block {spec.label!r}: the limit must be positive")
+    if len(spec.value) > limit:
+        raise ConfigError(f"block {spec.label!r} value is {len(spec.value)} characters; the limit is {limit}")
+    return Block(
+        id=new_block_id(), label=spec.label, value=spec.value, limit=limit, description=spec.description,
+        read_only=spec.read_only,
+    )
+
+
+def check_block_fields(fields: dict[str, Any]) -> None:
+    if unknown := set(fields) - BLOCK_FIELDS:
+        raise ConfigError(f"unknown block fields: {sorted(unknown)}")
+
+
+def updated_block(current: Block, value: str, fields: dict[str, Any]) -> Block:
+    """``current`` with ``value`` and ``fields`` applied (version unchanged), or ConfigError."""
+    if current.read_only and fields.get("read_only", True):
+        raise ConfigError(f"block {current.label!r} is read-only")
+    try:
+        new = Block.model_validate({**current.model_dump(), **fields, "value": value})
+    except ValidationError as exc:
+        raise ConfigError(f"invalid block fields: {exc}") from exc
+    if new.limit <= 0:
+        raise ConfigError("a block's limit must be positive")
+    if len(new.value) > new.limit:
+        raise ConfigError(
+            f"block {new.label!r} value is {len(new.value)} characters; the limit is {new.limit}. "
+            "Shorten it or summarize it."
+        )
+    return new
+
+
+def prepared_passages(passages: Iterable[Passage]) -> list[Passage]:
+    """Passages with ``embedding_dim`` filled in from their embedding (ConfigError when they disagree)."""
+    stored: list[Passage] = []
+    for p in passages:
+        if p.embedding is not None:
+            if p.embedding_dim is not None and p.embedding_dim != len(p.embedding):
+                raise ConfigError(
+                    f"passage {p.id}: embedding has {len(p.embedding)} values, embedding_dim says {p.embedding_dim}"
+                )
+            p = p.model_copy(update={"embedding_dim": len(p.embedding)})
+        stored.append(p)
+    return stored
+
+
+def chunked(items: Sequence[_T], size: int) -> Iterator[Sequence[_T]]:
+    for start in range(0, len(items), size):
+        yield items[start : start + size]
+
+
+def flat(rows: Iterable[tuple[Any, ...]]) -> list[Any]:
+    return [value for row in rows for value in row]
+
+
+# --- memory jobs (the sleeptime hand-off queue) -----------------------------------------------------------
+JOB_COLUMNS = (
+    "id, agent_id, kind, payload, through_seq, status, attempts, run_after, created_at, updated_at, error"
+)
+
+
+def job_from_row(r: Row) -> MemoryJob:
+    return MemoryJob(
+        id=int(r[0]), agent_id=r[1], kind=r[2], payload=HandoffRange(**json.loads(r[3])),
+        through_seq=int(r[4]), status=r[5], attempts=int(r[6]), run_after=float(r[7]), created_at=float(r[8]),
+        updated_at=float(r[9]), error=r[10],
+    )

@@ -1,0 +1,121 @@
+"""``SqliteBase``: the one aiosqlite connection of a ``SqliteStore``, its write lock, and the SQL helpers the
+per-concern modules (``agents``, ``messages``, ``passages``, ``jobs``) share.
+
+Concurrency and latency: aiosqlite runs every statement on its own worker thread, in order, and every
+await is one thread round trip, so hot-path methods are one statement each. All writes hold an
+``asyncio.Lock`` (``_locked``); multi-statement writes run as ``BEGIN IMMEDIATE … COMMIT`` under it
+(``_write``), so a single statement never lands inside another task's transaction. Reads do not take the
+lock; a read that lands between two statements of such a transaction sees its rows. Every module's writes go
+through these two context managers, so that invariant lives here and nowhere else.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import functools
+import sqlite3
+from collections.abc import AsyncIterator, Sequence
+from contextlib import asynccontextmanager
+from pathlib import Path
+from types import TracebackType
+from typing import Any, Self
+
+import aiosqlite
+
+from voice_letta import config as C
+from voice_letta.store import rows as R
+from voice_letta.store.sqlite.db import rollback_quietly, translate_errors
+
+# SQLite binds at most 32766 variables per statement; bigger batches are split inside one transaction.
+MAX_BOUND_VARS = 30_000
+
+SELECT_BLOCK = f"SELECT {R.BLOCK_COLUMNS} FROM blocks"
+SELECT_MESSAGE = f"SELECT {R.MESSAGE_COLUMNS} FROM messages"
+SELECT_TOOL = f"SELECT {R.TOOL_COLUMNS} FROM tools"
+
+
+def qualified(columns: str, alias: str) -> str:
+    return ", ".join(f"{alias}.{c.strip()}" for c in columns.split(","))
+
+
+def values(width: int, rows: int) -> str:
+    one = "(" + ", ".join("?" * width) + ")"
+    return ", ".join([one] * rows)
+
+
+@functools.lru_cache(maxsize=64)
+def insert_sql(table: str, columns: str, rows: int) -> str:
+    return f"INSERT INTO {table} ({columns}) VALUES {values(R.column_count(columns), rows)}"
+
+
+async def exists(db: aiosqlite.Connection, sql: str, *params: Any) -> bool:
+    return bool(list(await db.execute_fetchall(sql, params)))
+
+
+class SqliteBase:
+    """The connection, the write lock and the statement helpers. Built by ``open_store``."""
+
+    def __init__(self, conn: aiosqlite.Connection, path: Path) -> None:
+        self._db = conn
+        self._path = path
+        self._write_lock = asyncio.Lock()
+        self._closed = False
+        self.keyword_doc_budget = C.KEYWORD_DOC_BUDGET
+
+    @property
+    def path(self) -> Path:
+        return self._path
+
+    async def _fetch(self, action: str, sql: str, params: Sequence[Any] = ()) -> list[R.Row]:
+        with translate_errors(action):
+            return list(await self._db.execute_fetchall(sql, params))
+
+    @asynccontextmanager
+    async def _locked(self, action: str) -> AsyncIterator[aiosqlite.Connection]:
+        """Hold the write lock: statements run in autocommit mode, each one atomic on its own."""
+        async with self._write_lock:
+            with translate_errors(action):
+                yield self._db
+
+    @asynccontextmanager
+    async def _write(self, action: str) -> AsyncIterator[aiosqlite.Connection]:
+        """A multi-statement write transaction, serialized with every other write of this store."""
+        async with self._locked(action) as db:
+            try:
+                await db.execute("BEGIN IMMEDIATE")
+                yield db
+                await db.execute("COMMIT")
+            except BaseException:
+                await asyncio.shield(rollback_quietly(db))
+                raise
+
+    async def _exec(self, action: str, sql: str, params: Sequence[Any] = ()) -> int:
+        """One autocommitted write statement (one thread hop); returns how many rows it changed."""
+        async with self._locked(action) as db:
+            cur = await db.execute(sql, params)
+            return cur.rowcount
+
+    async def _exec_returning(self, action: str, sql: str, params: Sequence[Any] = ()) -> list[R.Row]:
+        """One autocommitted write statement with a ``RETURNING`` clause."""
+        async with self._locked(action) as db:
+            return list(await db.execute_fetchall(sql, params))
+
+    async def aclose(self) -> None:
+        if self._closed:
+            return
+        self._closed = True
+        async with self._write_lock:
+            try:
+                await self._db.execute("PRAGMA optimize")
+            except (sqlite3.Error, ValueError):
+                pass
+            with translate_errors("closing the database"):
+                await self._db.close()
+
+    async def __aenter__(self) -> Self:
+        return self
+
+    async def __aexit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        await self.aclose()

@@ -1,0 +1,114 @@
+"""The sleeptime hand-off queue (``memory_jobs``, migration 0002): ``JobsMixin`` of ``SqliteStore``.
+
+- ``enqueue_memory_job`` inserts a job and evicts its range in one transaction;
+- ``claim_memory_job`` is one ``UPDATE … RETURNING`` (pending → running, never for an agent that already has
+  a running job);
+- ``insert_job_passages`` writes all of a job's passages in one transaction and nothing if the job already has
+  some (a re-run after a crash).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from collections.abc import Sequence
+
+from voice_letta.agent.models import Passage
+from voice_letta.agent.ports import HandoffRange, JobKind, MemoryJob
+from voice_letta.store import rows as R
+from voice_letta.store.common import JOB_COLUMNS, job_from_row
+from voice_letta.store.sqlite.base import SqliteBase, exists, values
+
+
+class JobsMixin(SqliteBase):
+    async def enqueue_memory_job(
+        self, agent_id: str, kind: JobKind, payload: HandoffRange, *, through_seq: int,
+        evict_through_seq: int | None = None, now: float,
+    ) -> MemoryJob:
+        """Insert a pending job and evict ``seq <= evict_through_seq`` in one transaction (both or neither)."""
+        async with self._write("enqueue_memory_job") as db:
+            if evict_through_seq is not None:
+                await db.execute(
+                    "UPDATE messages SET in_context = 0 WHERE agent_id = ? AND seq <= ? AND in_context = 1",
+                    (agent_id, evict_through_seq),
+                )
+            found = list(await db.execute_fetchall(
+                "INSERT INTO memory_jobs (agent_id, kind, payload, through_seq, status, attempts, run_after, "
+                f"created_at, updated_at) VALUES (?, ?, ?, ?, 'pending', 0, ?, ?, ?) RETURNING {JOB_COLUMNS}",
+                (agent_id, kind, json.dumps(dataclasses.asdict(payload)), through_seq, now, now, now),
+            ))
+        return job_from_row(found[0])
+
+    async def handoff_watermark(self, agent_id: str) -> int:
+        found = await self._fetch(
+            "handoff_watermark", "SELECT coalesce(max(through_seq), 0) FROM memory_jobs WHERE agent_id = ?",
+            (agent_id,),
+        )
+        return int(found[0][0])
+
+    async def claim_memory_job(self, *, now: float) -> MemoryJob | None:
+        """One statement, so two workers can never claim the same job or two jobs of one agent."""
+        found = await self._exec_returning(
+            "claim_memory_job",
+            "UPDATE memory_jobs SET status = 'running', attempts = attempts + 1, updated_at = ?1 "
+            "WHERE id = (SELECT j.id FROM memory_jobs j WHERE j.status = 'pending' AND j.run_after <= ?1 "
+            "AND NOT EXISTS (SELECT 1 FROM memory_jobs r WHERE r.agent_id = j.agent_id AND r.status = 'running') "
+            "AND NOT EXISTS (SELECT 1 FROM memory_jobs o WHERE o.agent_id = j.agent_id AND o.id < j.id "
+            "AND o.status = 'pending') ORDER BY j.run_after, j.id LIMIT 1) AND status = 'pending' "
+            f"RETURNING {JOB_COLUMNS}",
+            (now,),
+        )
+        return job_from_row(found[0]) if found else None
+
+    async def complete_memory_job(self, job_id: int, *, now: float) -> bool:
+        changed = await self._exec(
+            "complete_memory_job",
+            "UPDATE memory_jobs SET status = 'done', error = NULL, updated_at = ? WHERE id = ? AND status = 'running'",
+            (now, job_id),
+        )
+        return changed == 1
+
+    async def fail_memory_job(self, job_id: int, error: str, *, retry_at: float | None, now: float) -> None:
+        # retry_at NULL: failed for good; else back to pending, due at retry_at.
+        await self._exec(
+            "fail_memory_job",
+            "UPDATE memory_jobs SET status = CASE WHEN ?2 IS NULL THEN 'failed' ELSE 'pending' END, error = ?1, "
+            "run_after = coalesce(?2, run_after), updated_at = ?3 WHERE id = ?4 AND status = 'running'",
+            (error, retry_at, now, job_id),
+        )
+
+    async def requeue_running_jobs(self, *, now: float) -> int:
+        return await self._exec(
+            "requeue_running_jobs",
+            "UPDATE memory_jobs SET status = 'pending', run_after = ?1, updated_at = ?1 WHERE status = 'running'",
+            (now,),
+        )
+
+    async def list_memory_jobs(self, agent_id: str, *, limit: int = 50) -> list[MemoryJob]:
+        found = await self._fetch(
+            "list_memory_jobs",
+            f"SELECT {JOB_COLUMNS} FROM memory_jobs WHERE agent_id = ? ORDER BY id DESC LIMIT ?",
+            (agent_id, limit),
+        )
+        return [job_from_row(r) for r in reversed(found)]
+
+    async def insert_job_passages(self, job_id: int, passages: Sequence[tuple[str, Passage]]) -> list[str]:
+        if not passages:
+            return []
+        width = R.column_count(R.PASSAGE_COLUMNS) + 2
+        inserted: list[str] = []
+        async with self._write("insert_job_passages") as db:
+            # All passages of a job land in this one transaction: if the job already has some, this is a
+            # re-run after a crash and everything it would store is already there.
+            if await exists(db, "SELECT 1 FROM passages WHERE job_id = ? LIMIT 1", job_id):
+                return []
+            for key, p in passages:
+                if p.embedding is not None:
+                    p = p.model_copy(update={"embedding_dim": len(p.embedding)})
+                rows = await db.execute_fetchall(
+                    f"INSERT INTO passages ({R.PASSAGE_COLUMNS}, job_id, chunk_key) VALUES {values(width, 1)} "
+                    "ON CONFLICT (job_id, chunk_key) DO NOTHING RETURNING id",
+                    (*R.passage_params(p), job_id, key),
+                )
+                inserted.extend(r[0] for r in rows)
+        return inserted

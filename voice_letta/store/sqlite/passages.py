@@ -1,0 +1,114 @@
+"""Archival passages and their vectors: ``PassagesMixin`` of ``SqliteStore``.
+
+Vectors are float32 little-endian BLOBs; ``load_passage_vectors`` hands an agent's vectors of one model to
+the in-memory index (``agent/memory_search.py``) in one query. Keyword search lives in ``search.py``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from voice_letta.agent.models import Passage
+from voice_letta.agent.ports import PassageVectors
+from voice_letta.errors import NotFoundError
+from voice_letta.store import rows as R
+from voice_letta.store.common import chunked, flat, prepared_passages
+from voice_letta.store.sqlite.base import MAX_BOUND_VARS, SqliteBase, insert_sql
+from voice_letta.store.sqlite.db import translate_errors
+
+
+class PassagesMixin(SqliteBase):
+    # --- passages ------------------------------------------------------------------------------------
+    async def insert_passages(self, passages: Sequence[Passage]) -> list[Passage]:
+        """Store passages; ``embedding_dim`` is filled in from the embedding when missing."""
+        stored = prepared_passages(passages)
+        if not stored:
+            return []
+        chunks = list(chunked(stored, MAX_BOUND_VARS // R.column_count(R.PASSAGE_COLUMNS)))
+        if len(chunks) == 1:
+            await self._exec("insert_passages", insert_sql("passages", R.PASSAGE_COLUMNS, len(stored)),
+                             flat(R.passage_params(p) for p in stored))
+        else:
+            async with self._write("insert_passages") as db:
+                for chunk in chunks:
+                    await db.execute(insert_sql("passages", R.PASSAGE_COLUMNS, len(chunk)),
+                                     flat(R.passage_params(p) for p in chunk))
+        return stored
+
+    async def list_passages(self, agent_id: str, *, limit: int = 100, offset: int = 0) -> list[Passage]:
+        found = await self._fetch(
+            "list_passages",
+            f"SELECT {R.PASSAGE_COLUMNS} FROM passages WHERE agent_id = ? "
+            "ORDER BY created_at, rowid LIMIT ? OFFSET ?",
+            (agent_id, limit, offset),
+        )
+        with translate_errors("decoding passages"):
+            return [R.passage_from_row(r) for r in found]
+
+    async def delete_passage(self, agent_id: str, passage_id: str) -> None:
+        changed = await self._exec(
+            "delete_passage", "DELETE FROM passages WHERE id = ? AND agent_id = ?", (passage_id, agent_id)
+        )
+        if changed == 0:
+            raise NotFoundError(f"unknown passage {passage_id} of agent {agent_id}")
+
+    async def get_passages(self, agent_id: str, passage_ids: Sequence[str]) -> list[Passage]:
+        """The passages with these ids, in the order asked (unknown ids are skipped), without their vectors."""
+        unique = list(dict.fromkeys(passage_ids))
+        if not unique:
+            return []
+        columns = R.PASSAGE_COLUMNS.replace("embedding,", "NULL,", 1)  # callers show text; vectors stay put
+        found = await self._fetch(
+            "get_passages",
+            # "+agent_id": look rows up by their unique id; without ANALYZE statistics SQLite would otherwise walk
+            # the agent's whole (agent_id, created_at) index (measured: 87 ms at 100k passages, 0.2 ms by id).
+            f"SELECT {columns} FROM passages WHERE +agent_id = ? AND id IN ({', '.join('?' * len(unique))})",
+            (agent_id, *unique),
+        )
+        with translate_errors("decoding passages"):
+            by_id = {p.id: p for p in (R.passage_from_row(r) for r in found)}
+        return [by_id[i] for i in unique if i in by_id]
+
+    async def count_passages(self, agent_id: str) -> int:
+        found = await self._fetch("count_passages", "SELECT count(*) FROM passages WHERE agent_id = ?", (agent_id,))
+        return int(found[0][0])
+
+    async def passages_to_reembed(
+        self, agent_id: str, model: str, dim: int, *, limit: int
+    ) -> tuple[list[Passage], int]:
+        stale = "agent_id = ? AND (embedding IS NULL OR embedding_model IS NOT ? OR embedding_dim IS NOT ?)"
+        columns = R.PASSAGE_COLUMNS.replace("embedding,", "NULL,", 1)
+        found = await self._fetch(
+            "passages_to_reembed", f"SELECT {columns} FROM passages WHERE {stale} ORDER BY rowid LIMIT ?",
+            (agent_id, model, dim, max(limit, 0)))
+        total = await self._fetch("count_passages_to_reembed", f"SELECT count(*) FROM passages WHERE {stale}",
+                                  (agent_id, model, dim))
+        with translate_errors("decoding passages"):
+            return [R.passage_from_row(r) for r in found], int(total[0][0])
+
+    async def set_passage_embeddings(
+        self, agent_id: str, vectors: Sequence[tuple[str, Sequence[float]]], *, model: str
+    ) -> int:
+        if not vectors:
+            return 0
+        async with self._write("set_passage_embeddings") as db:
+            cur = await db.executemany(
+                "UPDATE passages SET embedding = ?, embedding_model = ?, embedding_dim = ? "
+                "WHERE agent_id = ? AND id = ?",
+                [(R.encode_embedding(v), model, len(v), agent_id, pid) for pid, v in vectors])
+            return cur.rowcount
+
+    async def load_passage_vectors(self, agent_id: str, model: str, dim: int) -> PassageVectors:
+        found = await self._fetch(
+            "load_passage_vectors",
+            "SELECT id, embedding, coalesce(start_at, end_at, created_at), coalesce(end_at, start_at, created_at), "
+            "embedding_model = ? AND embedding_dim = ? AND embedding IS NOT NULL FROM passages WHERE agent_id = ? "
+            "ORDER BY rowid",
+            (model, dim, agent_id),
+        )
+        good = [r for r in found if r[4]]
+        return PassageVectors(
+            ids=tuple(r[0] for r in good), vectors=b"".join(r[1] for r in good), dim=dim,
+            start_at=tuple(float(r[2]) for r in good), end_at=tuple(float(r[3]) for r in good),
+            other_models=len(found) - len(good),
+        )

@@ -1,0 +1,37 @@
+"""``SqliteStore``: the ``agent.ports.Store`` on one SQLite file through one aiosqlite connection.
+
+The class is composed of one mixin per concern, all sharing ``SqliteBase`` (the connection and its write
+lock): ``agents`` (agents, blocks, tools), ``messages`` (messages, turn records), ``passages`` (archival
+passages and vectors), ``search`` (FTS5 keyword search), ``jobs`` (the sleeptime hand-off queue). Row codecs
+live in ``store/rows.py`` and the backend-neutral rules of the contract in ``store/common.py``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+
+from voice_letta.store.sqlite.agents import AgentsMixin
+from voice_letta.store.sqlite.db import connect, migrate
+from voice_letta.store.sqlite.jobs import JobsMixin
+from voice_letta.store.sqlite.messages import MessagesMixin
+from voice_letta.store.sqlite.passages import PassagesMixin
+from voice_letta.store.sqlite.search import SearchMixin
+
+
+class SqliteStore(AgentsMixin, MessagesMixin, PassagesMixin, SearchMixin, JobsMixin):
+    """Implements ``voice_letta.agent.ports.Store``. Build it with ``open_store(path)``."""
+
+
+async def open_store(path: str | Path) -> SqliteStore:
+    """Open (creating it and its parent directories if needed) and migrate the database at ``path``."""
+    path = Path(path)
+    if str(path) != ":memory:":
+        await asyncio.to_thread(path.parent.mkdir, parents=True, exist_ok=True)
+    conn = await connect(path)
+    try:
+        await migrate(conn)
+    except BaseException:
+        await asyncio.shield(conn.close())
+        raise
+    return SqliteStore(conn, path)
