@@ -1,12 +1,24 @@
-"""Server-added latency of ``POST /v1/chat/completions`` (stream=true) with an instant in-process fake LLM.
+"""Server-added latency and CPU of ``POST /v1/chat/completions`` (stream=true) against an instant fake LLM.
+
+Two models (``--model``):
+
+* ``real`` (default, the path users run): agents use the ``openai`` provider pointed at ``bench/fake_llm.py``,
+  an OpenAI-compatible server in its own process, so a turn goes through the real provider code (registry,
+  retries, the openai SDK client, HTTP, SSE decoding). The fake's own time from reading the request to writing
+  its first content chunk is subtracted;
+* ``instant`` (the lower bound): a fake ``ChatModel`` inside the server process (``Overrides(models=...)``),
+  which leaves out the provider adapter, HTTP and SSE parsing.
 
 Two measurements, each at 1 and at N (default 50) concurrent streams:
 
-* content: request received -> first non-empty ``delta.content`` chunk written, minus the fake model's own
-  time before its first delta (a few microseconds: it answers instantly);
-* filler: the fake model yields the tool-argument fragment that carries the first characters of
-  ``pre_exec_msg`` (a ``search_memory`` call written 4 characters at a time) -> the filler content chunk
-  written.
+* content: request received -> first non-empty ``delta.content`` chunk written, minus the model's own
+  time before its first content (a few microseconds for the instant model);
+* filler (``instant`` model only): the fake model yields the tool-argument fragment that carries the first
+  characters of ``pre_exec_msg`` (a ``search_memory`` call written 4 characters at a time) -> the filler
+  content chunk written.
+
+Server CPU per turn is the server process's ``process_time()`` (all its threads) over a phase, divided by its
+turns; with ``--profile`` the server runs under cProfile during the N-agent case and its store calls are traced.
 
 Layout. The server (``create_app`` with a real SQLite file in a temp dir and the fake model passed through
 ``Overrides(models=...)``) runs in a subprocess started by this script with ``--serve``; the load generator
@@ -18,7 +30,8 @@ clock, so client and server timestamps subtract directly (checked at start-up).
 
 Server-side stamps (bench app only, nothing in ``voice_letta/`` changes):
 * ``arrival``: an outermost middleware, i.e. headers parsed, before auth, error handling and the handler;
-* ``model_called`` / ``model_first_yield``: inside the fake model's ``stream()``;
+* ``model_called`` / ``model_first_yield``: when the agent calls the model's ``stream()`` / when that yields its
+  first content (inside the fake model, or in a thin wrapper around the real provider's model);
 * ``first_content_out``: after ``StreamResponse.write`` returned for the first chunk with non-empty
   ``delta.content`` (the bytes are in the kernel socket buffer); ``StreamResponse.write`` is wrapped in the
   server process of the bench only. A context variable set by the middleware ties the stamps to a request.
@@ -33,7 +46,8 @@ in bursts: each round starts N requests at the same instant and waits for all (a
 pattern); ``--arrival closed`` keeps N streams in flight instead (each worker sends its next request when
 the previous one ends). All loops are bounded; the server subprocess exits when its stdin closes.
 
-    .venv/bin/python bench/http_latency.py [--rounds 20] [--concurrency 50] [--serial 300] [--profile]
+    .venv/bin/python bench/http_latency.py [--model real|instant] [--rounds 20] [--concurrency 50] [--serial 300]
+                                           [--profile]
 """
 
 from __future__ import annotations
@@ -60,6 +74,9 @@ import numpy as np
 from aiohttp import web
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from fake_llm import fetch_marks, start_fake_llm, stop_fake_llm
 
 from voice_letta.agent.models import LLMConfig, Usage
 from voice_letta.agent.ports import ChatDelta, ChatModel, ChatRequest, Store, ToolCallDelta
@@ -77,6 +94,7 @@ SERVER_LIFETIME_S = 1800.0  # the server subprocess stops by itself after this, 
 # Server side (runs in the subprocess, or in this process with --in-process)
 # ---------------------------------------------------------------------------------------------------------
 
+CLOSE_LAST: list[Any] = []  # closed after the runner (the real provider registry and its HTTP clients)
 MARKS: contextvars.ContextVar[dict[str, Any]] = contextvars.ContextVar("bench_marks")
 RESULTS: dict[str, dict[str, Any]] = {}
 
@@ -120,6 +138,41 @@ class InstantModel:
 
     async def aclose(self) -> None:
         return None
+
+
+class TracingModel:
+    """The real provider's model with the two stamps the instant model takes itself."""
+
+    def __init__(self, inner: ChatModel) -> None:
+        self.inner = inner
+
+    async def stream(self, request: ChatRequest) -> AsyncIterator[ChatDelta]:
+        marks = MARKS.get(None)
+        if marks is not None:
+            marks.setdefault("model_called", perf())
+        async for delta in self.inner.stream(request):
+            if marks is not None and delta.content and "model_first_yield" not in marks:
+                marks["model_first_yield"] = perf()
+            yield delta
+
+    async def aclose(self) -> None:
+        await self.inner.aclose()
+
+
+class TracingModels:
+    def __init__(self, inner: Any) -> None:
+        self.inner = inner
+        self.models: dict[int, TracingModel] = {}
+
+    def for_config(self, config: LLMConfig) -> ChatModel:
+        model = self.inner.for_config(config)
+        traced = self.models.get(id(model))
+        if traced is None:
+            traced = self.models[id(model)] = TracingModel(model)
+        return traced
+
+    async def aclose(self) -> None:
+        await self.inner.aclose()
 
 
 class BufferOnlyMemory:
@@ -202,7 +255,7 @@ def patch_stream_write() -> None:
     web.StreamResponse.write = write  # type: ignore[method-assign]
 
 
-async def start_server(db_dir: Path, *, trace_store: bool, fragment_chars: int, burst: bool
+async def start_server(db_dir: Path, *, trace_store: bool, fragment_chars: int, burst: bool, real: bool
                        ) -> tuple[web.AppRunner, int, Store]:
     from voice_letta.store import open_store
 
@@ -212,8 +265,14 @@ async def start_server(db_dir: Path, *, trace_store: bool, fragment_chars: int, 
     cfg = ServerConfig(db_path=db_dir / "voice.db", api_key=None, enable_sandbox=False)
     # The sleeptime agent is off (it would ask this instant fake for tool calls it never makes); the buffer
     # limits stay on, so one agent's context does not grow without bound over hundreds of turns.
-    app = create_app(cfg, Overrides(store=store, models=InstantModels(InstantModel(fragment_chars, burst)),
-                                    memory=BufferOnlyMemory(store)))
+    models: Any
+    if real:
+        from voice_letta.server.providers_glue import build_registry
+
+        models = TracingModels(build_registry())
+    else:
+        models = InstantModels(InstantModel(fragment_chars, burst))
+    app = create_app(cfg, Overrides(store=store, models=models, memory=BufferOnlyMemory(store)))
     app.middlewares.insert(0, bench_middleware)  # outermost: stamps arrival before any other work
     profiler: list[cProfile.Profile] = []
 
@@ -243,6 +302,8 @@ async def start_server(db_dir: Path, *, trace_store: bool, fragment_chars: int, 
     app.router.add_post("/bench/profile", profile)
     runner = web.AppRunner(app, access_log=None)
     await runner.setup()
+    if real:
+        CLOSE_LAST.append(models)
     site = web.TCPSite(runner, "127.0.0.1", 0)
     await site.start()
     port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
@@ -252,7 +313,8 @@ async def start_server(db_dir: Path, *, trace_store: bool, fragment_chars: int, 
 async def serve_main(args: argparse.Namespace) -> None:
     with tempfile.TemporaryDirectory(prefix="vl-bench-") as tmp:
         runner, port, store = await start_server(Path(tmp), trace_store=args.trace_store,
-                                                 fragment_chars=args.fragment_chars, burst=args.burst)
+                                                 fragment_chars=args.fragment_chars, burst=args.burst,
+                                                 real=args.model == "real")
         print(f"PORT {port}", flush=True)
         loop = asyncio.get_running_loop()
         reader = asyncio.StreamReader()
@@ -262,6 +324,8 @@ async def serve_main(args: argparse.Namespace) -> None:
                 await reader.read()  # EOF: the parent closed our stdin (or died)
         await runner.cleanup()
         await store.aclose()
+        for closable in CLOSE_LAST:
+            await closable.aclose()
 
 
 # ---------------------------------------------------------------------------------------------------------
@@ -269,16 +333,24 @@ async def serve_main(args: argparse.Namespace) -> None:
 # ---------------------------------------------------------------------------------------------------------
 
 
+FAKE_KEY_ENV = "BENCH_FAKE_LLM_KEY"
+
+
 class Server:
-    def __init__(self, url: str, session: aiohttp.ClientSession) -> None:
+    def __init__(self, url: str, session: aiohttp.ClientSession, fake: tuple[str, int] | None) -> None:
         self.url = url
         self.session = session
         self.counter = 0
+        self.fake = fake  # (base URL, control port) of the fake LLM in the real-provider mode
 
     async def create_agents(self, n: int, tag: str) -> list[str]:
         out = []
         for i in range(n):
-            async with self.session.post(f"{self.url}/v1/agents", json={"name": f"bench-{tag}-{i}"}) as r:
+            body: dict[str, Any] = {"name": f"bench-{tag}-{i}"}
+            if self.fake is not None:
+                body["llm"] = {"provider": "openai", "model": "fake-model", "base_url": self.fake[0],
+                               "api_key_env": FAKE_KEY_ENV, "max_retries": 0}
+            async with self.session.post(f"{self.url}/v1/agents", json=body) as r:
                 assert r.status == 201, await r.text()
                 out.append((await r.json())["id"])
         return out
@@ -306,7 +378,12 @@ class Server:
 
     async def marks(self) -> dict[str, dict[str, Any]]:
         async with self.session.get(f"{self.url}/bench/marks") as r:
-            return dict(await r.json())
+            marks = dict(await r.json())
+        if self.fake is not None:
+            for bench_id, stamps in (await fetch_marks(self.fake[1])).items():
+                if bench_id in marks:
+                    marks[bench_id].update(stamps)
+        return marks
 
 
 async def run_phase(srv: Server, agents: list[str], *, filler: bool, concurrency: int, rounds: int,
@@ -371,10 +448,17 @@ def derive(rows: list[dict[str, Any]], filler: bool) -> dict[str, np.ndarray]:
             "server": col(lambda r: r["first_content_out"] - r["model_first_yield"]),
             "client": col(lambda r: r["received"] - r["model_first_yield"]),
         }
+    # The model's own time: the fake LLM's, from reading the request to writing its first content (real
+    # provider), or the instant model's from being called to its first delta. "model" in the breakdown is
+    # model called -> first content back in the agent, i.e. with the provider adapter and HTTP in the real mode.
+    if "fake_in" in rows[0]:
+        own = col(lambda r: r["fake_first"] - r["fake_in"])
+    else:
+        own = col(lambda r: r["model_first_yield"] - r["model_called"])
     model = col(lambda r: r["model_first_yield"] - r["model_called"])
     return {
-        "server": col(lambda r: r["first_content_out"] - r["arrival"]) - model,
-        "client": col(lambda r: r["received"] - r["sent"]) - model,
+        "server": col(lambda r: r["first_content_out"] - r["arrival"]) - own,
+        "client": col(lambda r: r["received"] - r["sent"]) - own,
         "pre_llm": col(lambda r: r["model_called"] - r["arrival"]),
         "post_llm": col(lambda r: r["first_content_out"] - r["model_first_yield"]),
         "model": model,
@@ -418,24 +502,33 @@ async def client_main(args: argparse.Namespace) -> None:
     proc = None
     runner = None
     tmp = None
-    if args.in_process:
-        tmp = tempfile.TemporaryDirectory(prefix="vl-bench-")
-        runner, port, inner_store = await start_server(Path(tmp.name), trace_store=args.profile,
-                                                       fragment_chars=args.fragment_chars, burst=args.burst)
-    else:
-        cmd = [sys.executable, __file__, "--serve", "--fragment-chars", str(args.fragment_chars)]
-        cmd += ["--trace-store"] if args.profile else []
-        cmd += ["--burst"] if args.burst else []
-        proc = await asyncio.create_subprocess_exec(*cmd, stdin=asyncio.subprocess.PIPE,
-                                                    stdout=asyncio.subprocess.PIPE)
-        assert proc.stdout is not None
-        line = await asyncio.wait_for(proc.stdout.readline(), 60)
-        port = int(line.split()[1])
-    n = args.concurrency
-    conn = aiohttp.TCPConnector(limit=n + 8)
+    fake_proc = None
+    fake: tuple[str, int] | None = None
+    real = args.model == "real"
     try:
+        if real:
+            fake_proc, fake_url, fake_control = await start_fake_llm()
+            fake = (fake_url, fake_control)
+            os.environ[FAKE_KEY_ENV] = "sk-bench"  # read by the server's provider registry (its process inherits it)
+        if args.in_process:
+            tmp = tempfile.TemporaryDirectory(prefix="vl-bench-")
+            runner, port, inner_store = await start_server(Path(tmp.name), trace_store=args.profile,
+                                                           fragment_chars=args.fragment_chars, burst=args.burst,
+                                                           real=real)
+        else:
+            cmd = [sys.executable, __file__, "--serve", "--fragment-chars", str(args.fragment_chars),
+                   "--model", args.model]
+            cmd += ["--trace-store"] if args.profile else []
+            cmd += ["--burst"] if args.burst else []
+            proc = await asyncio.create_subprocess_exec(*cmd, stdin=asyncio.subprocess.PIPE,
+                                                        stdout=asyncio.subprocess.PIPE)
+            assert proc.stdout is not None
+            line = await asyncio.wait_for(proc.stdout.readline(), 60)
+            port = int(line.split()[1])
+        n = args.concurrency
+        conn = aiohttp.TCPConnector(limit=n + 8)
         async with aiohttp.ClientSession(connector=conn, timeout=aiohttp.ClientTimeout(total=120)) as session:
-            srv = Server(f"http://127.0.0.1:{port}", session)
+            srv = Server(f"http://127.0.0.1:{port}", session, fake)
             table = ["| case | measured | n | p50 ms | p90 ms | p99 ms | max ms | mean ms | turns/s "
                      "| server CPU ms/turn |", "|---|---|---|---|---|---|---|---|---|---|"]
             breakdown = ["| case | n | pre-LLM p50 | pre-LLM p99 | post-LLM p50 | post-LLM p99 | model p50 |",
@@ -450,6 +543,10 @@ async def client_main(args: argparse.Namespace) -> None:
                 (f"filler, {n} streams, {n} agents, paced", True, n, n, args.paced_rounds, "fpaced"),
             ]
             phases = [p for p in phases if args.paced_gap_s > 0 or "paced" not in p[5]]
+            if real:  # the filler cases need a model that streams a tool call, which the fake LLM does not
+                phases = [p for p in phases if not p[1]]
+            if args.cases:
+                phases = [p for p in phases if p[5] in args.cases.split(",")]
             load0 = os.getloadavg()
             profiled: dict[str, list[dict[str, Any]]] = {}
             for name, filler, conc, n_agents, rounds, tag in phases:
@@ -476,15 +573,19 @@ async def client_main(args: argparse.Namespace) -> None:
                     breakdown.append(f"| {name} | {len(rows)} | {p['pre_llm'][0]:.2f} | {p['pre_llm'][1]:.2f} | "
                                      f"{p['post_llm'][0]:.2f} | {p['post_llm'][1]:.2f} | {p['model'][0]:.3f} |")
                 print(f"done: {name} ({len(rows)} requests, {wall:.1f} s)", file=sys.stderr, flush=True)
-            print(f"\nserver: {'same process' if args.in_process else 'subprocess'}; arrival: {args.arrival}; "
+            model = ("OpenAI-compatible fake LLM in its own process, real openai provider" if real
+                     else "instant fake ChatModel in the server process")
+            print(f"\nmodel: {model}; server: {'same process' if args.in_process else 'subprocess'}; "
+                  f"arrival: {args.arrival}; "
                   f"inter-delta: {'back to back' if args.burst else 'yield to loop'}; "
                   f"filler fragments: {args.fragment_chars} chars; cores: {os.cpu_count()}; "
                   f"paced = each stream sends its next turn after an exponential gap, mean {args.paced_gap_s:g} s; "
                   f"load average before/after: {load0[0]:.2f}/{os.getloadavg()[0]:.2f}"
                   f"{'; PROFILING ON (cProfile + store tracing inflate the numbers)' if args.profile else ''}\n")
             print("\n".join(table))
-            print("\nContent case, server-side breakdown (ms): pre-LLM = arrival -> fake model called; "
-                  "post-LLM = model's first delta -> first content chunk written\n")
+            print("\nContent case, server-side breakdown (ms): pre-LLM = arrival -> model called; "
+                  "post-LLM = model's first content delta -> first content chunk written; model = model called -> "
+                  "its first content delta (with the provider adapter and HTTP in the real mode)\n")
             print("\n".join(breakdown))
             for name, rows in profiled.items():
                 print(f"\nStore calls before the model is called, {name} (time includes queueing):\n")
@@ -503,12 +604,21 @@ async def client_main(args: argparse.Namespace) -> None:
         if runner is not None:
             await runner.cleanup()
             await inner_store.aclose()
+            for closable in CLOSE_LAST:
+                await closable.aclose()
+        if fake_proc is not None:
+            await stop_fake_llm(fake_proc)
         if tmp is not None:
             tmp.cleanup()
 
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--model", choices=["real", "instant"], default="real",
+                    help="real: OpenAI-compatible fake in its own process behind the real openai provider; "
+                    "instant: a fake ChatModel in the server process (the lower bound)")
+    ap.add_argument("--cases", default="", help="comma-separated case tags to run (single, many, paced, shared, "
+                    "fsingle, fmany, fpaced); default all")
     ap.add_argument("--rounds", type=int, default=20, help="measured rounds of N concurrent streams")
     ap.add_argument("--concurrency", type=int, default=50, help="N concurrent streams")
     ap.add_argument("--serial", type=int, default=300, help="sequential requests of the 1-stream cases")

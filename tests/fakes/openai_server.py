@@ -100,6 +100,7 @@ class ScriptedServer:
     def __init__(self) -> None:
         self.requests: list[dict[str, Any]] = []
         self.paths: list[str] = []  # path and query of each recorded request
+        self.peers: list[object] = []  # the client's address of each recorded request (shows connection reuse)
         self.default_turn: Turn = [Text("OK.")]
         self.usage: dict[str, int] | None = None  # e.g. {"prompt_tokens": 10, "cached_tokens": 4}
         self._script: list[Turn] = []
@@ -211,6 +212,7 @@ class FakeOpenAIServer(ScriptedServer):
         body = await request.json()
         self.requests.append(body)
         self.paths.append(request.path_qs)
+        self.peers.append(request.transport.get_extra_info("peername") if request.transport else None)
         turn = self._next_turn()
         if turn and isinstance(turn[0], HttpError):
             return self._error_response(turn[0])

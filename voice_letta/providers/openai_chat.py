@@ -3,6 +3,8 @@
 Each ``OpenAIChatModel`` owns its own ``openai.AsyncOpenAI`` (or ``AsyncAzureOpenAI``) client with
 ``max_retries=0``: retries and fallbacks are ``RetryingChatModel``'s job. Streamed chunks are passed on as
 ``ChatDelta``s exactly as they arrive (tool-call fragments are not merged), followed by one usage delta.
+The request goes through the SDK's client (``client.post`` with a pre-serialized body) and the event stream is
+decoded here without per-chunk SDK objects; see ``stream`` for why.
 
 The adapter reads model parameters (model, temperature, max tokens, parallel tool calls) from the
 ``LLMConfig`` it was built with, not from ``request.config``, so a fallback model keeps its own settings.
@@ -10,12 +12,15 @@ The adapter reads model parameters (model, temperature, max tokens, parallel too
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import logging
 from collections.abc import AsyncIterator, Sequence
 from typing import Any, Literal
 
+import httpx2
 import openai
-from openai.types.chat.chat_completion_chunk import ChoiceDelta
+import orjson
 
 from voice_letta.agent.models import LLMConfig, ProviderName, Usage
 from voice_letta.agent.ports import (
@@ -29,6 +34,7 @@ from voice_letta.agent.ports import (
 )
 from voice_letta.errors import ProviderUnavailable
 from voice_letta.providers._errors import map_provider_errors
+from voice_letta.wire.sse import SseDecoder
 
 log = logging.getLogger(__name__)
 
@@ -110,17 +116,80 @@ def build_params(
     return params
 
 
-def usage_from_openai(usage: Any) -> Usage:
-    details = getattr(usage, "prompt_tokens_details", None)
-    cached = getattr(details, "cached_tokens", None) or 0
-    prompt = usage.prompt_tokens or 0
-    completion = usage.completion_tokens or 0
+def usage_from_openai(usage: dict[str, Any]) -> Usage:
+    details = usage.get("prompt_tokens_details")
+    cached = (details.get("cached_tokens") if isinstance(details, dict) else None) or 0
+    prompt = usage.get("prompt_tokens") or 0
+    completion = usage.get("completion_tokens") or 0
     return Usage(
         prompt_tokens=prompt,
         completion_tokens=completion,
-        total_tokens=usage.total_tokens or prompt + completion,
+        total_tokens=usage.get("total_tokens") or prompt + completion,
         cached_tokens=cached,
     )
+
+
+# ---------------------------------------------------------------------------------------------------------
+# Response decoding: the event stream of ``chat.completion.chunk`` objects, as plain JSON
+# ---------------------------------------------------------------------------------------------------------
+
+_STREAM_OPTIONS: openai.RequestOptions = {"security": {"bearer_auth": True}}
+DRAIN_AFTER_DONE_S = 1.0  # a server that keeps the body open after [DONE] is cut off after this
+
+
+def chunk_deltas(chunk: dict[str, Any]) -> list[ChatDelta]:
+    """The ``ChatDelta``s of one decoded ``chat.completion.chunk`` (the first choice; then its usage, if any)."""
+    out: list[ChatDelta] = []
+    choices = chunk.get("choices") or ()
+    if choices:
+        choice = choices[0]
+        delta = choice.get("delta") or {}  # some compatible servers omit it on the final chunk
+        tool_deltas = tuple(
+            ToolCallDelta(index=tc.get("index") or 0, id=tc.get("id"), name=(tc.get("function") or {}).get("name"),
+                          arguments=(tc.get("function") or {}).get("arguments"))
+            for tc in delta.get("tool_calls") or ())
+        reason = choice.get("finish_reason")
+        finish = _FINISH.get(reason, "stop") if reason else None
+        content = delta.get("content")
+        if content or tool_deltas or finish:
+            out.append(ChatDelta(content=content or None, tool_calls=tool_deltas, finish_reason=finish))
+    usage = chunk.get("usage")
+    if usage:
+        out.append(ChatDelta(usage=usage_from_openai(usage)))
+    return out
+
+
+async def _deltas(response: httpx2.Response, label: str) -> AsyncIterator[ChatDelta]:
+    decoder = SseDecoder()
+    done = False
+    parts = response.aiter_bytes()
+    async for part in parts:
+        for event in decoder.feed(part):
+            if done:
+                continue
+            if event.data.startswith("[DONE]"):
+                done = True
+                break
+            try:
+                chunk = orjson.loads(event.data)
+            except orjson.JSONDecodeError as exc:
+                raise ProviderUnavailable(f"{label}: the stream sent something that is not JSON") from exc
+            if not isinstance(chunk, dict):
+                continue
+            if chunk.get("error"):  # what the SDK's own stream raises for an in-stream error event
+                error = chunk["error"]
+                message = error.get("message") if isinstance(error, dict) else None
+                raise openai.APIError(message or "An error occurred during streaming", response.request,
+                                      body=error)
+            for delta in chunk_deltas(chunk):
+                yield delta
+        if done:
+            # Read the (normally empty) rest of the body so the connection goes back to the pool.
+            with contextlib.suppress(TimeoutError):
+                async with asyncio.timeout(DRAIN_AFTER_DONE_S):
+                    async for _ in parts:
+                        pass
+            return
 
 
 # ---------------------------------------------------------------------------------------------------------
@@ -179,36 +248,22 @@ class OpenAIChatModel:
 
     async def stream(self, request: ChatRequest) -> AsyncIterator[ChatDelta]:
         params = build_params(self.config, request, max_tokens_param=self._max_tokens_param)
+        params["stream"] = True
         finished = False
         async with map_provider_errors(self._label, (self._api_key,)):
-            sdk_stream = await self._client.chat.completions.create(stream=True, **params)
-            async with sdk_stream:
-                async for chunk in sdk_stream:
-                    if chunk.usage is not None:
-                        usage_delta: ChatDelta | None = ChatDelta(usage=usage_from_openai(chunk.usage))
-                    else:
-                        usage_delta = None
-                    for choice in chunk.choices[:1]:
-                        delta = choice.delta
-                        if delta is None:  # some compatible servers omit it on the final chunk
-                            delta = ChoiceDelta()
-                        tool_deltas = tuple(
-                            ToolCallDelta(
-                                index=tc.index,
-                                id=tc.id,
-                                name=tc.function.name if tc.function else None,
-                                arguments=tc.function.arguments if tc.function else None,
-                            )
-                            for tc in delta.tool_calls or ()
-                        )
-                        finish = _FINISH.get(choice.finish_reason, "stop") if choice.finish_reason else None
-                        if delta.content or tool_deltas or finish:
-                            yield ChatDelta(
-                                content=delta.content or None, tool_calls=tool_deltas, finish_reason=finish
-                            )
-                        finished = finished or finish is not None
-                    if usage_delta is not None:
-                        yield usage_delta
+            # The SDK's own ``chat.completions.create`` walks every message of the request through its TypedDict
+            # transformer and builds a pydantic model per streamed chunk: together more than half of a turn's
+            # server CPU (docs/architecture.md). ``client.post`` sends the body we built as it is (only
+            # serialized; the client's auth, base URL, Azure deployment routing, headers, timeouts and HTTP
+            # error mapping all still apply), and ``cast_to=httpx2.Response`` hands back the raw response.
+            response = await self._client.post("/chat/completions", body=params,
+                                               cast_to=httpx2.Response, stream=True, options=_STREAM_OPTIONS)
+            try:
+                async for delta in _deltas(response, self._label):
+                    finished = finished or delta.finish_reason is not None
+                    yield delta
+            finally:
+                await response.aclose()
         if not finished:
             raise ProviderUnavailable(f"{self._label}: stream ended without a finish_reason")
 

@@ -175,3 +175,20 @@ async def test_read_timeout_raises_provider_timeout(fake_openai):
     finally:
         await m.aclose()
     assert info.value.retryable is True
+
+
+async def test_consecutive_streams_reuse_one_keep_alive_connection(fake_openai, model):
+    for _ in range(3):
+        fake_openai.script([Text("Hi.")])
+        deltas = await collect(model, request(model.config))
+        assert [d.finish_reason for d in deltas if d.finish_reason] == ["stop"]
+    assert len(fake_openai.peers) == 3 and len(set(fake_openai.peers)) == 1
+
+
+async def test_the_request_body_is_the_chat_completions_json_sent_as_is(fake_openai, model):
+    """No SDK transformation: what build_params made is exactly what the server receives."""
+    from voice_letta.providers.openai_chat import build_params
+
+    req = request(model.config, tools=(WEATHER,))
+    await collect(model, req)
+    assert fake_openai.requests[0] == {**build_params(model.config, req), "stream": True}
