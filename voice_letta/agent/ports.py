@@ -194,6 +194,17 @@ class PassageVectors:
     other_models: int  # passages of this agent embedded with another model (or none), not included
 
 
+@dataclass(frozen=True, slots=True)
+class PassageTexts:
+    """An agent's passages for its in-memory keyword index, in insertion order (no vectors)."""
+
+    ids: tuple[str, ...]
+    texts: tuple[str, ...]
+    synopses: tuple[str, ...]
+    start_at: tuple[float, ...]  # coalesce(start_at, end_at, created_at)
+    end_at: tuple[float, ...]  # coalesce(end_at, start_at, created_at)
+
+
 class Store(Protocol):
     """Persistence for agents, memory blocks, messages, passages, tools and turns (one SQLite file)."""
 
@@ -288,6 +299,10 @@ class Store(Protocol):
 
     async def count_passages(self, agent_id: str) -> int: ...
     async def load_passage_vectors(self, agent_id: str, model: str, dim: int) -> PassageVectors: ...
+    async def load_passage_texts(self, agent_id: str) -> PassageTexts:
+        """Every passage of the agent (id, lines, synopsis, when said), oldest insert first."""
+        ...
+
     async def passages_to_reembed(
         self, agent_id: str, model: str, dim: int, *, limit: int
     ) -> tuple[list[Passage], int]:

@@ -216,10 +216,12 @@ class ReembedRequest(BaseModel):
     limit: int = Field(default=256, ge=1, le=2000)
 
 
-def passage_json(p: Passage, score: float | None = None) -> dict[str, Any]:
+def passage_json(p: Passage, score: float | None = None, confidence: float | None = None) -> dict[str, Any]:
     data = p.model_dump(mode="json", exclude={"embedding"})
     if score is not None:
         data["score"] = round(score, 6)
+    if confidence is not None:
+        data["confidence"] = round(confidence, 4)
     return data
 
 
@@ -257,7 +259,8 @@ async def search_passages(request: web.Request) -> web.Response:
     hits = await search.hybrid(agent_id, [query], window, limit=int_query(request, "limit", 5, maximum=100),
                                include_messages=False)
     return web.json_response({"object": "list",
-                              "data": [passage_json(h.passage, h.score) for h in hits if h.passage is not None],
+                              "data": [passage_json(h.passage, h.score, h.confidence) for h in hits
+                                       if h.passage is not None],
                               "keyword_only": search.keyword_only(agent_id)})
 
 

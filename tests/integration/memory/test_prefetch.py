@@ -60,7 +60,8 @@ async def test_large_archive_gets_the_utterance_embedded_before_the_tool_call(se
         await asyncio.sleep(0.01)
     else:
         raise AssertionError("the utterance was not embedded before the model called search_memory")
-    assert len(server.fake.requests) == 2  # the warm-up and this call: the model has not called the tool yet
+    # The warm-up and (once it reaches the fake) this call: the model has not answered with the tool call yet.
+    assert len(server.fake.requests) <= 2
     text = "".join([c.choices[0].delta.content or "" async for c in chunks if c.choices])
     assert text.endswith("Nothing about Lisbon.")
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from voice_letta.agent.models import Passage
-from voice_letta.agent.ports import PassageVectors
+from voice_letta.agent.ports import PassageTexts, PassageVectors
 from voice_letta.errors import NotFoundError
 from voice_letta.store import rows as R
 from voice_letta.store.common import chunked, flat, prepared_passages
@@ -97,6 +97,17 @@ class PassagesMixin(SqliteBase):
                 "WHERE agent_id = ? AND id = ?",
                 [(R.encode_embedding(v), model, len(v), agent_id, pid) for pid, v in vectors])
             return cur.rowcount
+
+    async def load_passage_texts(self, agent_id: str) -> PassageTexts:
+        found = await self._fetch(
+            "load_passage_texts",
+            "SELECT id, text, synopsis, coalesce(start_at, end_at, created_at), coalesce(end_at, start_at, created_at) "
+            "FROM passages WHERE agent_id = ? ORDER BY rowid",
+            (agent_id,),
+        )
+        return PassageTexts(ids=tuple(r[0] for r in found), texts=tuple(r[1] for r in found),
+                            synopses=tuple(r[2] for r in found), start_at=tuple(float(r[3]) for r in found),
+                            end_at=tuple(float(r[4]) for r in found))
 
     async def load_passage_vectors(self, agent_id: str, model: str, dim: int) -> PassageVectors:
         found = await self._fetch(

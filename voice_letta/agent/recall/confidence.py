@@ -1,0 +1,37 @@
+"""A calibrated ``confidence`` in [0, 1] that a result is what the query asks about.
+
+Fused z-scores rank well but say nothing absolute: the best of ten unrelated passages still has the highest
+z-score. Confidence uses two absolute signals of the best query:
+
+- ``cosine``: the passage's cosine to the query (all-MiniLM-L6-v2: ~0.1–0.3 unrelated, 0.5+ same topic);
+- ``coverage``: the share of the query's term weight (IDF) that the passage, or the line before it, contains.
+
+(cosine is None for a result with no comparable vector: then coverage alone) and maps them through a logistic
+function, ``1 / (1 + exp(-(W_COSINE·cosine + W_COVERAGE·coverage + BIAS)))``.
+The weights are fitted by ``bench/memory_search.py --calibrate`` on ``bench/recall_set.json`` (our own data: facts,
+paraphrases that share no content word with the fact, updated facts and questions nothing answers), so that a
+result of confidence *c* is relevant about *c* of the time there; LoCoMo is only ever used to evaluate them.
+``CONFIDENT`` (0.5) is where ``search_memory`` stops presenting a result as an answer.
+"""
+
+from __future__ import annotations
+
+import math
+
+W_COSINE = 12.0
+W_COVERAGE = 3.0
+BIAS = -7.0
+# Results with no comparable vector (out-of-context lines, passages of another embedding model, no embedder)
+# are judged by keyword coverage alone.
+W_COVERAGE_ONLY = 6.0
+BIAS_COVERAGE_ONLY = -3.5
+CONFIDENT = 0.5
+WEAK = 0.05  # below this a result is not shown to the model at all
+
+
+def confidence(cosine: float | None, coverage: float) -> float:
+    if cosine is None:
+        z = W_COVERAGE_ONLY * coverage + BIAS_COVERAGE_ONLY
+    else:
+        z = W_COSINE * cosine + W_COVERAGE * coverage + BIAS
+    return 1.0 / (1.0 + math.exp(-z))
