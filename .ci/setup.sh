@@ -35,6 +35,9 @@ if [ "$mode" = test ]; then
   apt_install chromium flite espeak-ng sox libportaudio2 pulseaudio pulseaudio-utils
 fi
 
+# libseccomp2: the tool sandbox's seccomp filter (pyseccomp loads libseccomp.so.2); Debian ships it with apt.
+apt_install libseccomp2
+
 if [ ! -x "$VENV/bin/python" ]; then
   log "creating $VENV"
   "$PY" -m venv "$VENV"
@@ -54,9 +57,12 @@ if [ ! -f "$stamp" ]; then
   touch "$stamp"
 fi
 
-if command -v npm >/dev/null && [ -f sandbox/typescript/package-lock.json ] && [ ! -d sandbox/typescript/node_modules ]; then
+# Re-run npm ci whenever the lockfile changes (a stamp inside node_modules records which one was installed).
+npm_stamp="sandbox/typescript/node_modules/.voice-letta-$(sha256sum sandbox/typescript/package-lock.json 2>/dev/null | cut -c1-16)"
+if command -v npm >/dev/null && [ -f sandbox/typescript/package-lock.json ] && [ ! -f "$npm_stamp" ]; then
   log "npm ci (TypeScript tool runner)"
   (cd sandbox/typescript && npm ci --silent --no-audit --no-fund)
+  touch "$npm_stamp"
 fi
 
 export HF_HUB_OFFLINE=1
