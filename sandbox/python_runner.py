@@ -1,8 +1,9 @@
-"""Runs one Python tool inside an isolated worker: import the user's module from the cwd, call, report.
+"""Runs one Python tool inside its sandbox: read the job, import the user's module, call, report.
 
-Imported once by the tool server (so forked workers start warm); ``run`` never returns.
-The result goes to file descriptor 3 as one JSON object: ``{"ok": true, "result": ...}`` or
-``{"ok": false, "error": {"type": ..., "message": ...}}``.
+Imported once by the tool server, so a sandbox's tool process (a fork of it) starts warm; it may be started before
+its call is known and then waits on stdin for ONE job line: ``{"entrypoint", "args", "env", "source"}``. The result
+goes to file descriptor 3 as one JSON object: ``{"ok": true, "result": ...}`` or ``{"ok": false, "error": {"type":
+..., "message": ...}}``. ``serve`` never returns.
 """
 
 from __future__ import annotations
@@ -18,6 +19,8 @@ from typing import Any
 
 MODULE_FILE = "tool_module.py"
 RESULT_FD = 3
+JOB_FD = 0
+MAX_JOB_BYTES = 16 * 1024 * 1024
 
 
 def _write_result(payload: dict[str, Any]) -> None:
@@ -26,11 +29,29 @@ def _write_result(payload: dict[str, Any]) -> None:
     except (TypeError, ValueError):
         payload = {"ok": payload.get("ok", False), "result": repr(payload.get("result"))}
         data = json.dumps(payload, ensure_ascii=False)
-    raw = data.encode("utf-8", "replace")
-    view = memoryview(raw)
+    view = memoryview(data.encode("utf-8", "replace"))
     while view:
         n = os.write(RESULT_FD, view)
         view = view[n:]
+
+
+def read_job() -> dict[str, Any] | None:
+    """The job line from stdin; None when stdin closes first (a warm sandbox that is no longer needed)."""
+    chunks: list[bytes] = []
+    size = 0
+    while True:
+        chunk = os.read(JOB_FD, 1 << 16)
+        if not chunk:
+            break
+        chunks.append(chunk)
+        size += len(chunk)
+        if chunk.endswith(b"\n") or size > MAX_JOB_BYTES:
+            break
+    raw = b"".join(chunks)
+    if not raw.strip():
+        return None
+    job: dict[str, Any] = json.loads(raw)
+    return job
 
 
 def _call(entrypoint: str, args: dict[str, Any]) -> Any:
@@ -51,6 +72,17 @@ def _call(entrypoint: str, args: dict[str, Any]) -> Any:
 
 async def _await(awaitable: Any) -> Any:
     return await awaitable
+
+
+def serve() -> None:
+    job = read_job()
+    if job is None:
+        os._exit(0)
+    with open(MODULE_FILE, "w", encoding="utf-8") as f:
+        f.write(job["source"])
+    os.environ.clear()
+    os.environ.update(job["env"])
+    run(job["entrypoint"], job["args"])
 
 
 def run(entrypoint: str, args: dict[str, Any]) -> None:

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
+from typing import Literal
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
 
 # --- network -------------------------------------------------------------------------------------------
 DEFAULT_HOST = "127.0.0.1"
@@ -100,6 +101,57 @@ def default_db_path() -> Path:
     return Path.home() / ".voice-letta" / "voice-letta.db"
 
 
+# --- the tool sandbox (sandbox/, tools_runtime/; docs/sandbox.md) ----------------------------------------
+SANDBOX_ENV = "VOICE_LETTA_SANDBOX_"  # …MEMORY_MB …DISK_MB …TIMEOUT_S …HIDE …EXPOSE …ISOLATION …ALLOW_PRIVATE …WARM
+TRUSTED_MCP_ENV = "VOICE_LETTA_TRUSTED_MCP"  # comma-separated stdio MCP servers that run outside the sandbox
+SANDBOX_LEVELS = ("basic", "standard", "strict")  # weakest first
+SandboxLevel = Literal["auto", "basic", "standard", "strict"]
+
+
+def _env_number(name: str, default: float) -> float:
+    value = os.environ.get(name, "").strip()
+    if not value:
+        return default
+    try:
+        return float(value)
+    except ValueError:
+        raise ValueError(f"{name}={value!r} is not a number") from None
+
+
+class SandboxSettings(BaseModel):
+    """How custom tools and stdio MCP servers are sandboxed: `serve --sandbox-*` flags and VOICE_LETTA_SANDBOX_*."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    memory_mb: int = Field(default=256, ge=16, le=65536)  # per call: cgroup memory.max, else RLIMIT_AS
+    disk_mb: int = Field(default=64, ge=1, le=65536)  # per call, in total: /tmp, /var/tmp, /dev/shm, /run/lock
+    timeout_s: float = Field(default=60.0, gt=0, le=600)  # no call runs longer; a tool's own timeout_s is capped
+    hidden_paths: list[Path] = Field(default_factory=list)  # never visible to tools (besides the data directory)
+    expose_paths: list[Path] = Field(default_factory=list)  # extra host paths tools may read
+    isolation: SandboxLevel = "auto"  # the weakest level `serve` accepts; "auto" takes what the machine gives
+    allow_private: list[str] = Field(default_factory=list)  # non-public ADDR[/PREFIX]:PORT|* tools may reach
+    warm: int = Field(default=2, ge=0, le=16)  # idle sandbox connections kept, each with warm runtimes
+    trusted_mcp: list[str] = Field(default_factory=list)  # stdio MCP servers that run outside the sandbox
+    cgroup: Path | None = None  # a delegated cgroup v2 directory for per-call groups
+
+    @classmethod
+    def from_env(cls) -> SandboxSettings:
+        p = SANDBOX_ENV
+        cgroup = os.environ.get(f"{p}CGROUP", "").strip()
+        return cls(
+            memory_mb=int(_env_number(f"{p}MEMORY_MB", 256)),
+            disk_mb=int(_env_number(f"{p}DISK_MB", 64)),
+            timeout_s=_env_number(f"{p}TIMEOUT_S", 60.0),
+            hidden_paths=[Path(x) for x in env_list(f"{p}HIDE")],
+            expose_paths=[Path(x) for x in env_list(f"{p}EXPOSE")],
+            isolation=os.environ.get(f"{p}ISOLATION", "").strip() or "auto",  # type: ignore[arg-type]
+            allow_private=env_list(f"{p}ALLOW_PRIVATE"),
+            warm=int(_env_number(f"{p}WARM", 2)),
+            trusted_mcp=env_list(TRUSTED_MCP_ENV),
+            cgroup=Path(cgroup) if cgroup else None,
+        )
+
+
 class ServerConfig(BaseModel):
     """Settings of one server process. Tests build this directly; the CLI builds it from flags + env."""
 
@@ -117,6 +169,7 @@ class ServerConfig(BaseModel):
     create_default_agent: bool = False
     # Run custom tools in the sandbox process (started with the server); off only in tests that need no tools.
     enable_sandbox: bool = True
+    sandbox: SandboxSettings = Field(default_factory=SandboxSettings.from_env)
     # --- who may reach the server (server/web_guard.py, server/auth.py; docs/protocol.md §Access) ---------
     # Host names served besides the bind address, localhost, 127.0.0.1 and [::1]: exact names, ".example.com"
     # for a domain and its subdomains, or "*" for any (only behind a proxy that checks Host itself).

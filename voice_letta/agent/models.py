@@ -6,7 +6,7 @@ import time
 from enum import StrEnum
 from typing import Annotated, Any, Literal
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, model_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints, model_validator
 
 from voice_letta import config as C
 
@@ -112,12 +112,28 @@ class Block(BaseModel):
     version: int = 1
 
 
+# host:port with a DNS name (optionally "*." for subdomains), an IPv4 address or a bracketed IPv6 address
+NETWORK_ALLOW_PATTERN = r"^((\*\.)?[A-Za-z0-9]([A-Za-z0-9.-]{0,251}[A-Za-z0-9])?|\[[0-9A-Fa-f:.]{2,45}\]):[0-9]{1,5}$"
+
+
+class ToolNetwork(BaseModel):
+    """Where a sandboxed tool may connect, through the sandbox's egress proxy (docs/sandbox.md §Network)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    # "api.example.com:443", "*.example.com:443" (subdomains), "203.0.113.7:8080", "[2001:db8::1]:443"
+    allow: list[Annotated[str, StringConstraints(pattern=NETWORK_ALLOW_PATTERN)]] = Field(
+        default_factory=list, max_length=64
+    )
+
+
 class ToolOptions(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     filler: bool = True  # add the spoken pre_exec_msg argument
     timeout_s: float = Field(default=30.0, gt=0, le=600)
     env: dict[str, str] = Field(default_factory=dict)  # the only environment the tool sees
+    network: ToolNetwork = Field(default_factory=ToolNetwork)  # default: no network at all
 
 
 class Tool(BaseModel):

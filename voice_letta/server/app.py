@@ -143,7 +143,8 @@ def create_app(config: ServerConfig, overrides: Overrides | None = None) -> web.
     async def tools_ctx(app: web.Application) -> AsyncIterator[None]:
         from voice_letta.server.tools_glue import RoutingToolExecutor, tool_runtime
 
-        async with tool_runtime(app[STORE], data_dir, sandbox=config.enable_sandbox) as service:
+        runtime = tool_runtime(app[STORE], data_dir, sandbox=config.enable_sandbox, settings=config.sandbox)
+        async with runtime as service:
             app[TOOLS] = service
             app[TOOL_EXECUTOR] = ov.tools or RoutingToolExecutor(service)
             yield

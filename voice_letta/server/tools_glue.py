@@ -10,9 +10,11 @@ from typing import Any
 
 from voice_letta.agent.models import Tool
 from voice_letta.agent.ports import Store, ToolResult
+from voice_letta.config import SandboxSettings
 from voice_letta.errors import ToolError
 from voice_letta.tools_runtime.mcp_manager import McpManager
-from voice_letta.tools_runtime.sandbox_client import SandboxExecutor, SandboxSupervisor
+from voice_letta.tools_runtime.sandbox_client import SandboxExecutor
+from voice_letta.tools_runtime.sandbox_supervisor import SandboxSupervisor
 from voice_letta.tools_runtime.service import ToolService
 
 log = logging.getLogger(__name__)
@@ -33,14 +35,16 @@ class RoutingToolExecutor:
 
 
 @asynccontextmanager
-async def tool_runtime(store: Store, data_dir: Path, *, sandbox: bool) -> AsyncIterator[ToolService]:
+async def tool_runtime(
+    store: Store, data_dir: Path, *, sandbox: bool, settings: SandboxSettings | None = None
+) -> AsyncIterator[ToolService]:
     """``data_dir`` holds the database (hidden from tools) and the MCP server registry."""
     supervisor: SandboxSupervisor | None = None
     executor: SandboxExecutor | None = None
     if sandbox:
         # The database directory is hidden from tools: it holds every conversation.
-        supervisor = SandboxSupervisor(hidden_paths=(data_dir,))
-        await supervisor.start()
+        supervisor = SandboxSupervisor(settings or SandboxSettings(), hidden_paths=(data_dir,))
+        await supervisor.start()  # logs the isolation level in force; ConfigError below the required one
         executor = SandboxExecutor(supervisor)
     mcp = McpManager(registry_path=data_dir / "mcp_servers.json")
     try:
@@ -51,5 +55,7 @@ async def tool_runtime(store: Store, data_dir: Path, *, sandbox: bool) -> AsyncI
         yield ToolService(store, sandbox=executor, mcp=mcp)
     finally:
         await mcp.aclose()
+        if executor is not None:
+            await executor.aclose()
         if supervisor is not None:
             await supervisor.aclose()

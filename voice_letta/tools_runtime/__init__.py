@@ -1,7 +1,8 @@
 """Custom tools in a process sandbox, and MCP server tools (L2 adapters behind ``agent.ports.ToolExecutor``)."""
 
 from voice_letta.tools_runtime.mcp_manager import McpExecutor, McpManager, McpServerConfig
-from voice_letta.tools_runtime.sandbox_client import SandboxExecutor, SandboxSupervisor
+from voice_letta.tools_runtime.sandbox_client import SandboxExecutor, ToolRun
+from voice_letta.tools_runtime.sandbox_supervisor import SandboxSupervisor
 from voice_letta.tools_runtime.schema_from_python import parse_python_tool
 from voice_letta.tools_runtime.service import ToolService
 
@@ -11,6 +12,7 @@ __all__ = [
     "McpServerConfig",
     "SandboxExecutor",
     "SandboxSupervisor",
+    "ToolRun",
     "ToolService",
     "parse_python_tool",
 ]

@@ -1,12 +1,9 @@
-"""Runs the sandbox tool server (``sandbox/tool_server.py``) and calls tools in it over its Unix socket.
+"""Calls tools in the sandbox tool server over its Unix socket (protocol v2, docs/sandbox_protocol.md).
 
-``SandboxSupervisor`` starts the tool server as a child process with an empty environment, waits for its
-``ready`` line, and restarts it (with backoff) whenever it exits; a crash of the tool server never
-reaches the caller as anything but a retried connection. ``SandboxExecutor`` implements ``ToolExecutor``
-for CUSTOM tools: one connection and one newline-delimited JSON request per call (protocol v1, see
-docs/sandbox_protocol.md).
-
-The supervisor owns one watcher task, created in ``start`` and cancelled in ``aclose``.
+``SandboxExecutor`` implements ``ToolExecutor`` for CUSTOM tools and ``run`` for ``POST /v1/tools/{id}/run``.
+It keeps up to ``settings.warm`` idle connections: the monitor behind each keeps a warm sandbox per runtime it
+has served (a TypeScript call then skips node's start-up). A call takes an idle connection or opens one; a call
+that is cancelled (a barge-in, a client that hung up) closes its connection, and the tool server kills the call.
 """
 
 from __future__ import annotations
@@ -15,171 +12,77 @@ import asyncio
 import contextlib
 import json
 import logging
-import os
-import shutil
-import sys
-import tempfile
 import time
-from pathlib import Path
-from typing import Any
+from dataclasses import dataclass, field
+from typing import Any, Literal
 
 from voice_letta.agent.models import Tool
 from voice_letta.agent.ports import ToolResult
+from voice_letta.config import SandboxSettings
 from voice_letta.errors import ToolError
+from voice_letta.tools_runtime.sandbox_supervisor import PROTOCOL_VERSION, SandboxSupervisor
 from voice_letta.tools_runtime.validation import check_arguments, format_error, format_output
 
 log = logging.getLogger(__name__)
 
-PROTOCOL_VERSION = 1
-SANDBOX_DIR = Path(__file__).resolve().parents[2] / "sandbox"
 MAX_RESPONSE_BYTES = 16 * 1024 * 1024
-DEFAULT_MEMORY_MB = 256
 DEFAULT_MAX_OUTPUT_BYTES = 64 * 1024
 DEFAULT_MAX_RESULT_BYTES = 256 * 1024
-START_TIMEOUT_S = 20.0
-RESTART_BACKOFF_S = (0.05, 0.2, 1.0, 5.0)
 RECONNECT_DELAYS_S = (0.05, 0.2, 0.5, 1.0)
+ANSWER_MARGIN_S = 10.0  # beyond the tool's own timeout, for set-up and the answer
+
+Outcome = Literal["ok", "error", "timeout", "memory", "killed"]
+OUTCOMES: tuple[Outcome, ...] = ("ok", "error", "timeout", "memory", "killed")
 
 
 class _NoAnswer(ConnectionError):
     pass
 
 
-class SandboxSupervisor:
-    """Starts, watches and restarts the tool-server process.
+@dataclass(frozen=True, slots=True)
+class ToolRun:
+    """Everything about one sandboxed call (``POST /v1/tools/{id}/run`` returns it)."""
 
-    ``hidden_paths`` are directories mounted over by an empty read-only tmpfs in every call (the
-    server's data directory, say) when mount namespaces are available.
-    """
-
-    def __init__(
-        self,
-        *,
-        socket_path: Path | None = None,
-        work_root: Path | None = None,
-        python: str | None = None,
-        sandbox_dir: Path = SANDBOX_DIR,
-        hidden_paths: tuple[Path, ...] = (),
-    ) -> None:
-        self._own_dir: str | None = None
-        if socket_path is None or work_root is None:
-            # A short private directory: Unix socket paths are limited to about 100 bytes.
-            self._own_dir = tempfile.mkdtemp(prefix="vl-sandbox-")
-            os.chmod(self._own_dir, 0o711)
-        base = Path(self._own_dir) if self._own_dir else None
-        self.socket_path = socket_path or (base / "tools.sock")  # type: ignore[operator]
-        self.work_root = work_root or (base / "work")  # type: ignore[operator]
-        self.python = python or sys.executable
-        self.sandbox_dir = sandbox_dir
-        self.hidden_paths = hidden_paths
-        self.restarts = 0
-        self.isolation: dict[str, Any] = {}
-        self._proc: asyncio.subprocess.Process | None = None
-        self._ready = asyncio.Event()
-        self._lock = asyncio.Lock()
-        self._watcher: asyncio.Task[None] | None = None
-        self._closing = False
+    outcome: Outcome
+    result: Any = None
+    error_type: str | None = None
+    error_message: str | None = None
+    stdout: str = ""
+    stderr: str = ""
+    truncated: dict[str, bool] = field(default_factory=dict)
+    duration_ms: float = 0.0
 
     @property
-    def pid(self) -> int | None:
-        return self._proc.pid if self._proc is not None and self._proc.returncode is None else None
+    def ok(self) -> bool:
+        return self.outcome == "ok"
 
-    async def start(self) -> None:
-        async with self._lock:
-            await self._spawn()
-        if self._watcher is None:
-            self._watcher = asyncio.create_task(self._watch(), name="sandbox-supervisor")
+    def as_result(self) -> ToolResult:
+        """What the model sees: the result, or ``Error: Type: message``."""
+        if self.ok:
+            return ToolResult(ok=True, output=format_output(self.result), duration_ms=self.duration_ms)
+        return ToolResult(ok=False, output=f"Error: {self.error_type}: {self.error_message}",
+                          error=self.error_type or "Error", duration_ms=self.duration_ms)
 
-    async def _spawn(self) -> None:
-        self._ready.clear()
-        args = [
-            self.python,
-            "-E",
-            "-s",
-            str(self.sandbox_dir / "tool_server.py"),
-            "--socket",
-            str(self.socket_path),
-            "--work-root",
-            str(self.work_root),
-        ]
-        for path in self.hidden_paths:
-            args += ["--hide", str(path)]
-        # No inherited environment: the tool server never holds the server's secrets.
-        env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "LANG": "C.UTF-8"}
-        proc = await asyncio.create_subprocess_exec(
-            *args,
-            stdin=asyncio.subprocess.DEVNULL,
-            stdout=asyncio.subprocess.PIPE,
-            env=env,
-            start_new_session=True,
+    @classmethod
+    def from_response(cls, response: dict[str, Any], started: float) -> ToolRun:
+        error = response.get("error") or {}
+        outcome: Outcome = "ok" if response.get("ok") else "error"
+        if response.get("outcome") in OUTCOMES:
+            outcome = response["outcome"]
+        return cls(
+            outcome=outcome,
+            result=response.get("result"),
+            error_type=error.get("type") if error else None,
+            error_message=error.get("message") if error else None,
+            stdout=str(response.get("stdout") or ""),
+            stderr=str(response.get("stderr") or ""),
+            truncated=dict(response.get("truncated") or {}),
+            duration_ms=float(response.get("duration_ms") or (time.monotonic() - started) * 1000.0),
         )
-        assert proc.stdout is not None
-        try:
-            async with asyncio.timeout(START_TIMEOUT_S):
-                line = await proc.stdout.readline()
-            ready = json.loads(line)
-            if ready.get("event") != "ready":
-                raise ValueError(line)
-        except (TimeoutError, ValueError) as exc:
-            with contextlib.suppress(ProcessLookupError):
-                proc.kill()
-            await proc.wait()
-            raise ToolError(f"the sandbox tool server did not start: {exc!r}", code="sandbox_unavailable") from exc
-        self.isolation = ready.get("isolation", {})
-        self._proc = proc
-        self._ready.set()
-        log.info("sandbox tool server ready (pid %s, isolation %s)", proc.pid, self.isolation)
 
-    async def _watch(self) -> None:
-        failures = 0
-        while not self._closing:
-            proc = self._proc
-            if proc is None:
-                await asyncio.sleep(RESTART_BACKOFF_S[-1])
-                continue
-            code = await proc.wait()
-            if self._closing:
-                return
-            self._ready.clear()
-            log.warning("sandbox tool server exited with %s; restarting", code)
-            delay = RESTART_BACKOFF_S[min(failures, len(RESTART_BACKOFF_S) - 1)]
-            await asyncio.sleep(delay)
-            try:
-                async with self._lock:
-                    if self._proc is proc:
-                        await self._spawn()
-                        self.restarts += 1
-                failures = 0
-            except ToolError:
-                log.exception("sandbox tool server restart failed")
-                failures += 1
-
-    async def wait_ready(self, timeout_s: float = START_TIMEOUT_S) -> None:
-        if self._proc is None and self._watcher is None:
-            await self.start()
-        try:
-            async with asyncio.timeout(timeout_s):
-                await self._ready.wait()
-        except TimeoutError as exc:
-            raise ToolError("the sandbox tool server is not available", code="sandbox_unavailable") from exc
-
-    async def aclose(self) -> None:
-        self._closing = True
-        if self._watcher is not None:
-            self._watcher.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._watcher
-        proc = self._proc
-        if proc is not None and proc.returncode is None:
-            proc.terminate()
-            try:
-                async with asyncio.timeout(5):
-                    await proc.wait()
-            except TimeoutError:
-                proc.kill()
-                await proc.wait()
-        if self._own_dir is not None:
-            await asyncio.to_thread(shutil.rmtree, self._own_dir, True)
+    @classmethod
+    def failed(cls, type_: str, message: str, started: float) -> ToolRun:
+        return cls("error", error_type=type_, error_message=message, duration_ms=(time.monotonic() - started) * 1000)
 
 
 class SandboxExecutor:
@@ -189,16 +92,15 @@ class SandboxExecutor:
         self,
         supervisor: SandboxSupervisor,
         *,
-        memory_mb: int = DEFAULT_MEMORY_MB,
+        settings: SandboxSettings | None = None,
         max_output_bytes: int = DEFAULT_MAX_OUTPUT_BYTES,
         max_result_bytes: int = DEFAULT_MAX_RESULT_BYTES,
-        network: bool = False,
     ) -> None:
         self.supervisor = supervisor
-        self.memory_mb = memory_mb
+        self.settings = settings or supervisor.settings
         self.max_output_bytes = max_output_bytes
         self.max_result_bytes = max_result_bytes
-        self.network = network
+        self._idle: list[tuple[asyncio.StreamReader, asyncio.StreamWriter]] = []
 
     def request_for(self, tool: Tool, arguments: dict[str, Any], call_id: str) -> dict[str, Any]:
         if tool.source_type not in ("python", "typescript") or tool.source_code is None:
@@ -213,20 +115,36 @@ class SandboxExecutor:
             "args": arguments,
             "arg_order": list(tool.parameters.get("properties", {})),
             "env": dict(tool.options.env),
-            "network": self.network,
+            "network": {"allow": list(tool.options.network.allow)},
             "limits": {
-                "timeout_s": tool.options.timeout_s,
-                "memory_mb": self.memory_mb,
+                "timeout_s": min(tool.options.timeout_s, self.settings.timeout_s),
+                "memory_mb": self.settings.memory_mb,
+                "disk_mb": self.settings.disk_mb,
                 "max_output_bytes": self.max_output_bytes,
                 "max_result_bytes": self.max_result_bytes,
             },
         }
 
+    # --- connections -------------------------------------------------------------------------------------
+    async def _connection(self) -> tuple[asyncio.StreamReader, asyncio.StreamWriter]:
+        while self._idle:
+            reader, writer = self._idle.pop()
+            if not reader.at_eof() and not writer.is_closing():
+                return reader, writer
+            writer.close()
+        return await asyncio.open_unix_connection(str(self.supervisor.socket_path), limit=MAX_RESPONSE_BYTES)
+
+    def _release(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        if len(self._idle) < self.settings.warm:
+            self._idle.append((reader, writer))
+        else:
+            writer.close()
+
     async def call_raw(self, request: dict[str, Any], timeout_s: float) -> dict[str, Any]:
         """Send one request and return the decoded response.
 
-        A connection refused or reset before any answer means the tool server died under us (a monitor
-        that accepted the call never dies with it): wait for the supervisor's restart and try again.
+        A connection refused or reset before any answer means the tool server died under us (a monitor that
+        accepted the call never dies with it): wait for the supervisor's restart and try again.
         """
         line = json.dumps(request, ensure_ascii=False).encode() + b"\n"
         for delay_s in (*RECONNECT_DELAYS_S, None):
@@ -241,42 +159,62 @@ class SandboxExecutor:
         raise AssertionError("unreachable")
 
     async def _exchange(self, line: bytes, timeout_s: float) -> dict[str, Any]:
-        reader, writer = await asyncio.open_unix_connection(str(self.supervisor.socket_path), limit=MAX_RESPONSE_BYTES)
+        reader, writer = await self._connection()
+        done = False
         try:
             writer.write(line)
             await writer.drain()
             async with asyncio.timeout(timeout_s):
                 raw = await reader.readline()
+            if not raw:
+                raise _NoAnswer("the sandbox closed the connection without an answer")
+            response: dict[str, Any] = json.loads(raw)
+            done = True
         finally:
-            writer.close()
-            with contextlib.suppress(ConnectionError):
-                await writer.wait_closed()
-        if not raw:
-            raise _NoAnswer("the sandbox closed the connection without an answer")
-        response: dict[str, Any] = json.loads(raw)
+            if done:
+                self._release(reader, writer)
+            else:  # cancelled, timed out or broken: closing it makes the tool server kill the call
+                writer.close()
+                with contextlib.suppress(ConnectionError):
+                    await writer.wait_closed()
         if response.get("v") != PROTOCOL_VERSION:
             raise ToolError(f"sandbox answered protocol {response.get('v')!r}", code="sandbox_error")
         return response
+
+    async def prewarm(self, runtime: Literal["python", "typescript"]) -> None:
+        """Ask an idle connection's monitor to keep a warm sandbox for ``runtime`` (used at start-up)."""
+        request = {"v": PROTOCOL_VERSION, "op": "prewarm", "id": f"prewarm-{runtime}", "runtime": runtime,
+                   "limits": {"memory_mb": self.settings.memory_mb, "disk_mb": self.settings.disk_mb}}
+        await self.call_raw(request, ANSWER_MARGIN_S)
+
+    # --- calls -------------------------------------------------------------------------------------------
+    async def run(self, tool: Tool, arguments: dict[str, Any]) -> ToolRun:
+        """Run a tool with already validated arguments; every failure comes back as a ``ToolRun``."""
+        started = time.monotonic()
+        try:
+            request = self.request_for(tool, arguments, f"{tool.id}:{int(started * 1000)}")
+            timeout_s = float(request["limits"]["timeout_s"]) + ANSWER_MARGIN_S
+            response = await self.call_raw(request, timeout_s)
+        except ToolError as exc:
+            return ToolRun.failed(exc.code, exc.message, started)
+        except TimeoutError:
+            return ToolRun("timeout", error_type="Timeout", error_message="the sandbox did not answer in time",
+                           duration_ms=(time.monotonic() - started) * 1000)
+        except (OSError, ValueError) as exc:
+            return ToolRun.failed("SandboxError", f"{type(exc).__name__}: {exc}", started)
+        return ToolRun.from_response(response, started)
 
     async def execute(self, tool: Tool, arguments: dict[str, Any]) -> ToolResult:
         started = time.monotonic()
         try:
             args = check_arguments(tool, arguments)
-            request = self.request_for(tool, args, f"{tool.id}:{int(started * 1000)}")
-            response = await self.call_raw(request, tool.options.timeout_s + 10.0)
         except ToolError as exc:
             return format_error(exc.code, exc.message, started)
-        except TimeoutError:
-            return format_error("Timeout", "the sandbox did not answer in time", started)
-        except (OSError, ValueError) as exc:
-            return format_error("SandboxError", f"{type(exc).__name__}: {exc}", started)
-        duration_ms = float(response.get("duration_ms") or (time.monotonic() - started) * 1000.0)
-        if response.get("ok"):
-            return ToolResult(ok=True, output=format_output(response.get("result")), duration_ms=duration_ms)
-        error = response.get("error") or {}
-        return ToolResult(
-            ok=False,
-            output=f"Error: {error.get('type', 'Error')}: {error.get('message', '')}",
-            error=str(error.get("type", "Error")),
-            duration_ms=duration_ms,
-        )
+        return (await self.run(tool, args)).as_result()
+
+    async def aclose(self) -> None:
+        idle, self._idle = self._idle, []
+        for _, writer in idle:
+            writer.close()
+            with contextlib.suppress(ConnectionError):
+                await writer.wait_closed()

@@ -5,6 +5,7 @@ from pathlib import Path
 
 import pytest
 
+from voice_letta.config import SandboxSettings
 from voice_letta.store import open_store
 from voice_letta.tools_runtime import McpManager, SandboxExecutor, SandboxSupervisor, ToolService
 
@@ -21,8 +22,10 @@ async def supervisor(monkeypatch: pytest.MonkeyPatch) -> AsyncIterator[SandboxSu
 
 
 @pytest.fixture
-def executor(supervisor: SandboxSupervisor) -> SandboxExecutor:
-    return SandboxExecutor(supervisor, memory_mb=128)
+async def executor(supervisor: SandboxSupervisor) -> AsyncIterator[SandboxExecutor]:
+    ex = SandboxExecutor(supervisor, settings=SandboxSettings(memory_mb=128))
+    yield ex
+    await ex.aclose()
 
 
 @pytest.fixture

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import uuid
@@ -142,7 +143,9 @@ async def test_typescript_tool_with_given_schema_gets_arguments_in_parameter_ord
     assert result.ok and result.output == "7"
 
 
-async def test_tool_cannot_see_server_secret(service: ToolService, executor: SandboxExecutor) -> None:
+async def test_tool_cannot_see_server_secret(
+    service: ToolService, executor: SandboxExecutor, supervisor: SandboxSupervisor
+) -> None:
     assert os.environ["VOICE_LETTA_TEST_SECRET"]
     tool = await _escapes(service, "read_secret", env={"ALLOWED": "yes"})
     result = await executor.execute(tool, {"server_pid": os.getpid()})
@@ -150,7 +153,9 @@ async def test_tool_cannot_see_server_secret(service: ToolService, executor: San
     assert "s3cr3t" not in result.output
     assert '"env":null' in result.output
     assert '"keys":["ALLOWED","HOME","LANG","PATH","TMPDIR"]' in result.output
-    if os.geteuid() == 0:  # dropped to nobody: /proc/<server>/environ is not readable
+    if supervisor.isolation.get("pid_namespace"):  # the server's pid does not exist in the call's namespace
+        assert '"proc":"FileNotFoundError"' in result.output
+    elif os.geteuid() == 0:  # dropped to an unprivileged uid: /proc/<server>/environ is not readable
         assert '"proc":"PermissionError"' in result.output
 
 
@@ -162,7 +167,9 @@ async def test_tool_runs_in_fresh_private_cwd_and_cannot_write_outside(
     second = await executor.execute(cwd_tool, {})
     assert first.ok and second.ok
     assert '"files":["scratch.txt","tool_module.py"]' in first.output  # fresh each call
-    assert first.output == second.output
+    a, b = json.loads(first.output), json.loads(second.output)
+    assert a["cwd"] == b["cwd"] and a["files"] == b["files"]
+    assert a["uid"] != 0 and b["uid"] != 0
     assert not any(supervisor.work_root.glob("call-*"))  # deleted after each call
 
     write = await _escapes(service, "write_file")
@@ -248,10 +255,13 @@ async def test_tool_server_crash_is_restarted_and_next_call_works(
     service: ToolService, executor: SandboxExecutor, supervisor: SandboxSupervisor
 ) -> None:
     tool = await _escapes(service, "cwd")
-    assert (await executor.execute(tool, {})).ok
+    assert (await executor.execute(tool, {})).ok  # leaves an idle connection behind
     old_pid = supervisor.pid
     assert old_pid is not None
     os.kill(old_pid, signal.SIGKILL)
+    # the idle connection's monitor outlives the tool server and still serves calls
+    assert (await executor.execute(tool, {})).ok
+    await executor.aclose()  # no idle connection: the next call needs the restarted tool server
     result = await executor.execute(tool, {})
     assert result.ok, result
     assert supervisor.restarts == 1
