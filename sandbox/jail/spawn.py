@@ -268,6 +268,9 @@ class Launcher:
                 os.setgroups([])
                 os.setgid(lease.uid)
                 os.setuid(lease.uid)
+                # the uid change made us non-dumpable: /proc/self would belong to root. The uid is the call's
+                # alone, so ordinary dumpability exposes nothing (and seccomp forbids ptrace anyway).
+                k.prctl(k.PR_SET_DUMPABLE, 1)
             elif self.caps.user_namespace:
                 k.drop_capabilities()
             os.umask(0o022)
