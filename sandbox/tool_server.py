@@ -103,16 +103,16 @@ class Server:
         with contextlib.suppress(FileNotFoundError):
             os.unlink(self.socket_path)
         listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-        listener.bind(self.socket_path)
-        os.chmod(self.socket_path, 0o600)
-        listener.listen(128)
         signal.signal(signal.SIGCHLD, signal.SIG_IGN)  # monitors are reaped by the kernel
         signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
-        ready = {"v": PROTOCOL_VERSION, "event": "ready", "pid": os.getpid(), "socket": self.socket_path,
-                 "isolation": self.state.isolation()}
-        sys.stdout.write(json.dumps(ready) + "\n")
-        sys.stdout.flush()
-        try:
+        try:  # from here on a SIGTERM (our server died) removes the socket on the way out
+            listener.bind(self.socket_path)
+            os.chmod(self.socket_path, 0o600)
+            listener.listen(128)
+            ready = {"v": PROTOCOL_VERSION, "event": "ready", "pid": os.getpid(), "socket": self.socket_path,
+                     "isolation": self.state.isolation()}
+            sys.stdout.write(json.dumps(ready) + "\n")
+            sys.stdout.flush()
             while True:
                 try:
                     conn, _ = listener.accept()
