@@ -28,6 +28,21 @@ def _headers() -> dict[str, str]:
     return {"Authorization": f"Bearer {key}"} if key else {}
 
 
+def sandbox_settings(args: argparse.Namespace) -> C.SandboxSettings:
+    """VOICE_LETTA_SANDBOX_* from the environment, overridden (numbers) or extended (lists) by --sandbox-* flags."""
+    settings = C.SandboxSettings.from_env()
+    update: dict[str, Any] = {}
+    for name in ("memory_mb", "disk_mb", "timeout_s", "isolation", "warm", "cgroup"):
+        value = getattr(args, f"sandbox_{name}")
+        if value is not None:
+            update[name] = value
+    for name, flag in (("hidden_paths", "sandbox_hide"), ("expose_paths", "sandbox_expose"),
+                       ("allow_private", "sandbox_allow_private"), ("trusted_mcp", "trust_mcp")):
+        if getattr(args, flag):
+            update[name] = [*getattr(settings, name), *getattr(args, flag)]
+    return C.SandboxSettings.model_validate(settings.model_dump() | update)
+
+
 def cmd_serve(args: argparse.Namespace) -> int:
     from aiohttp import web
 
@@ -40,6 +55,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
         extra["allowed_origins"] = C.env_list(C.ALLOWED_ORIGINS_ENV) + args.allowed_origin
     if args.no_admin_api:
         extra["admin_api"] = False
+    extra["sandbox"] = sandbox_settings(args)
     cfg = C.ServerConfig(host=args.host, port=args.port,
                          db_path=Path(args.db) if args.db else C.default_db_path(),
                          preload_local_models=not args.no_preload,
@@ -168,6 +184,31 @@ def build_parser() -> argparse.ArgumentParser:
                             f"(repeatable; also ${C.ALLOWED_ORIGINS_ENV})")
     serve.add_argument("--no-admin-api", action="store_true",
                        help=f"turn off the routes that run code: tools and MCP servers (also {C.ADMIN_API_ENV}=0)")
+    sandbox = serve.add_argument_group(
+        "tool sandbox", f"custom tools and stdio MCP servers (docs/sandbox.md); each also as {C.SANDBOX_ENV}*")
+    sandbox.add_argument("--sandbox-memory-mb", type=int, metavar="MB", help="memory per call (default 256)")
+    sandbox.add_argument("--sandbox-disk-mb", type=int, metavar="MB",
+                         help="disk per call, /tmp /var/tmp /dev/shm /run/lock together (default 64)")
+    sandbox.add_argument("--sandbox-timeout-s", type=float, metavar="S",
+                         help="the longest any call may run; a tool's own timeout_s is capped by it (default 60)")
+    sandbox.add_argument("--sandbox-hide", action="append", type=Path, metavar="PATH",
+                         help="never visible to tools, even inside an exposed path (repeatable; the data directory "
+                              "always is)")
+    sandbox.add_argument("--sandbox-expose", action="append", type=Path, metavar="PATH",
+                         help="a host path tools may read (repeatable); nothing else of the host is there")
+    sandbox.add_argument("--sandbox-isolation", choices=("auto", *C.SANDBOX_LEVELS),
+                         help="refuse to start below this level (default auto: take what the machine gives, "
+                              "logged)")
+    sandbox.add_argument("--sandbox-allow-private", action="append", metavar="ADDR:PORT",
+                         help="a loopback/private/link-local destination tools may reach if they list it "
+                              "(ADDR[/PREFIX]:PORT or :*; repeatable)")
+    sandbox.add_argument("--sandbox-warm", type=int, metavar="N",
+                         help="idle sandbox connections kept with warm runtimes (default 2; 0: none)")
+    sandbox.add_argument("--sandbox-cgroup", type=Path, metavar="DIR",
+                         help="a delegated cgroup v2 directory for per-call groups (default: found, else rlimits)")
+    sandbox.add_argument("--trust-mcp", action="append", metavar="NAME",
+                         help=f"run this stdio MCP server outside the sandbox, as the server's user (repeatable; "
+                              f"also {C.TRUSTED_MCP_ENV})")
     serve.set_defaults(func=cmd_serve)
 
     def client_flags(p: argparse.ArgumentParser) -> None:

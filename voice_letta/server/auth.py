@@ -73,6 +73,8 @@ ROUTE_ACCESS: dict[tuple[str, str], Access] = {
     ("DELETE", "/v1/agents/{agent_id}/archival/{passage_id}"): Access.ADMIN,
     ("POST", "/v1/tools"): Access.CODE,
     ("DELETE", "/v1/tools/{tool_id}"): Access.CODE,
+    ("POST", "/v1/tools/{tool_id}/run"): Access.CODE,
+    ("GET", "/v1/sandbox"): Access.ADMIN,  # names host paths; explicit, though unknown routes are ADMIN anyway
     ("POST", "/v1/agents/{agent_id}/tools/{tool_id}"): Access.CODE,
     ("DELETE", "/v1/agents/{agent_id}/tools/{tool_id}"): Access.CODE,
     ("POST", "/v1/mcp/servers"): Access.CODE,

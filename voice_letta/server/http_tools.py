@@ -4,6 +4,9 @@
                                            "description"?, "parameters"? (TypeScript JSON schema), "options"?}
     GET    /v1/tools                      list (source omitted)      GET /v1/tools/{id}   with source
     DELETE /v1/tools/{id}
+    POST   /v1/tools/{id}/run             {"arguments": {...}} → {"outcome": ok|error|timeout|memory|killed, "result",
+                                           "error", "stdout", "stderr", "truncated", "duration_ms"}; no turn needed
+    GET    /v1/sandbox                    the sandbox's settings and the isolation level in force
     POST   /v1/agents/{agent_id}/tools/{tool_id}     attach      DELETE …  detach
     POST   /v1/mcp/servers                {"name", "command"?: [...], "url"?, "transport"?, "env"?} → tools found
     GET    /v1/mcp/servers                DELETE /v1/mcp/servers/{name}
@@ -33,6 +36,12 @@ class ToolCreate(BaseModel):
     description: str | None = None
     parameters: dict[str, Any] | None = None
     options: ToolOptions = Field(default_factory=ToolOptions)
+
+
+class ToolRunRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    arguments: dict[str, Any] = Field(default_factory=dict)
 
 
 class McpServerCreate(BaseModel):
@@ -85,6 +94,21 @@ async def get_tool(request: web.Request) -> web.Response:
 async def delete_tool(request: web.Request) -> web.Response:
     await request.app[STORE].delete_tool(request.match_info["tool_id"])
     return web.json_response({"id": request.match_info["tool_id"], "deleted": True})
+
+
+@routes.post("/v1/tools/{tool_id}/run")
+async def run_tool(request: web.Request) -> web.Response:
+    """Run a tool without a turn, to debug it: arguments are checked against its schema (400 if they do not fit),
+    then it runs exactly as a model's call would, and every detail of how it ended comes back."""
+    req = await parse_body(request, ToolRunRequest)
+    tool = await request.app[STORE].get_tool(request.match_info["tool_id"])
+    run = await request.app[TOOLS].run(tool, req.arguments)
+    return web.json_response({"tool_id": tool.id, "name": tool.name, **run.as_json()})
+
+
+@routes.get("/v1/sandbox")
+async def sandbox_status(request: web.Request) -> web.Response:
+    return web.json_response(request.app[TOOLS].sandbox_status())
 
 
 @routes.post("/v1/agents/{agent_id}/tools/{tool_id}")

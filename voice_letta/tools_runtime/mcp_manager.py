@@ -29,6 +29,7 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 from voice_letta.agent.models import Tool, ToolOptions, ToolType
 from voice_letta.agent.ports import ToolResult
 from voice_letta.errors import NotFoundError, ToolError
+from voice_letta.tools_runtime.tool_run import ToolRun
 from voice_letta.tools_runtime.validation import check_arguments, format_error
 
 log = logging.getLogger(__name__)
@@ -366,19 +367,33 @@ class McpExecutor:
 
     async def execute(self, tool: Tool, arguments: dict[str, Any]) -> ToolResult:
         started = self._clock()
-        if tool.type is not ToolType.EXTERNAL_MCP or not tool.mcp_server:
-            return format_error("invalid_tool", f"{tool.name} is not an MCP tool", started)
         try:
             args = check_arguments(tool, arguments)
-            result = await self.manager.call_tool(tool.mcp_server, tool.name, args, timeout_s=tool.options.timeout_s)
-        except (ToolError, NotFoundError) as exc:
+        except ToolError as exc:
             return format_error(exc.code, exc.message, started)
+        return (await self.run(tool, args)).as_result()
+
+    async def run(self, tool: Tool, arguments: dict[str, Any]) -> ToolRun:
+        """Call with validated arguments; the tool's text comes back as ``result`` (also on a tool error)."""
+        started = self._clock()
+
+        def elapsed() -> float:
+            return (self._clock() - started) * 1000.0
+
+        if tool.type is not ToolType.EXTERNAL_MCP or not tool.mcp_server:
+            return ToolRun("error", error_type="invalid_tool", error_message=f"{tool.name} is not an MCP tool",
+                           duration_ms=elapsed())
+        try:
+            result = await self.manager.call_tool(tool.mcp_server, tool.name, arguments,
+                                                  timeout_s=tool.options.timeout_s)
+        except (ToolError, NotFoundError) as exc:
+            return ToolRun("error", error_type=exc.code, error_message=exc.message, duration_ms=elapsed())
         except TimeoutError:
-            return format_error("Timeout", f"{tool.name} did not answer within {tool.options.timeout_s:g} s", started)
+            message = f"{tool.name} did not answer within {tool.options.timeout_s:g} s"
+            return ToolRun("timeout", error_type="Timeout", error_message=message, duration_ms=elapsed())
         except Exception as exc:
-            return format_error("McpError", _describe(exc), started)
-        duration_ms = (self._clock() - started) * 1000.0
+            return ToolRun("error", error_type="McpError", error_message=_describe(exc), duration_ms=elapsed())
         text = _content_text(result)
         if result.is_error:
-            return ToolResult(ok=False, output=f"Error: {text}", error="McpToolError", duration_ms=duration_ms)
-        return ToolResult(ok=True, output=text, duration_ms=duration_ms)
+            return ToolRun("error", result=text, error_type="McpToolError", error_message=text, duration_ms=elapsed())
+        return ToolRun("ok", result=text, duration_ms=elapsed())

@@ -13,7 +13,6 @@ import contextlib
 import json
 import logging
 import time
-from dataclasses import dataclass, field
 from typing import Any, Literal
 
 from voice_letta.agent.models import Tool
@@ -21,7 +20,8 @@ from voice_letta.agent.ports import ToolResult
 from voice_letta.config import SandboxSettings
 from voice_letta.errors import ToolError
 from voice_letta.tools_runtime.sandbox_supervisor import PROTOCOL_VERSION, SandboxSupervisor
-from voice_letta.tools_runtime.validation import check_arguments, format_error, format_output
+from voice_letta.tools_runtime.tool_run import ToolRun
+from voice_letta.tools_runtime.validation import check_arguments, format_error
 
 log = logging.getLogger(__name__)
 
@@ -31,58 +31,8 @@ DEFAULT_MAX_RESULT_BYTES = 256 * 1024
 RECONNECT_DELAYS_S = (0.05, 0.2, 0.5, 1.0)
 ANSWER_MARGIN_S = 10.0  # beyond the tool's own timeout, for set-up and the answer
 
-Outcome = Literal["ok", "error", "timeout", "memory", "killed"]
-OUTCOMES: tuple[Outcome, ...] = ("ok", "error", "timeout", "memory", "killed")
-
-
 class _NoAnswer(ConnectionError):
     pass
-
-
-@dataclass(frozen=True, slots=True)
-class ToolRun:
-    """Everything about one sandboxed call (``POST /v1/tools/{id}/run`` returns it)."""
-
-    outcome: Outcome
-    result: Any = None
-    error_type: str | None = None
-    error_message: str | None = None
-    stdout: str = ""
-    stderr: str = ""
-    truncated: dict[str, bool] = field(default_factory=dict)
-    duration_ms: float = 0.0
-
-    @property
-    def ok(self) -> bool:
-        return self.outcome == "ok"
-
-    def as_result(self) -> ToolResult:
-        """What the model sees: the result, or ``Error: Type: message``."""
-        if self.ok:
-            return ToolResult(ok=True, output=format_output(self.result), duration_ms=self.duration_ms)
-        return ToolResult(ok=False, output=f"Error: {self.error_type}: {self.error_message}",
-                          error=self.error_type or "Error", duration_ms=self.duration_ms)
-
-    @classmethod
-    def from_response(cls, response: dict[str, Any], started: float) -> ToolRun:
-        error = response.get("error") or {}
-        outcome: Outcome = "ok" if response.get("ok") else "error"
-        if response.get("outcome") in OUTCOMES:
-            outcome = response["outcome"]
-        return cls(
-            outcome=outcome,
-            result=response.get("result"),
-            error_type=error.get("type") if error else None,
-            error_message=error.get("message") if error else None,
-            stdout=str(response.get("stdout") or ""),
-            stderr=str(response.get("stderr") or ""),
-            truncated=dict(response.get("truncated") or {}),
-            duration_ms=float(response.get("duration_ms") or (time.monotonic() - started) * 1000.0),
-        )
-
-    @classmethod
-    def failed(cls, type_: str, message: str, started: float) -> ToolRun:
-        return cls("error", error_type=type_, error_message=message, duration_ms=(time.monotonic() - started) * 1000)
 
 
 class SandboxExecutor:

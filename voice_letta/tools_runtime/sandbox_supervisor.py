@@ -95,7 +95,11 @@ class SandboxSupervisor:
     async def start(self) -> None:
         async with self._lock:
             await self._spawn()
-        self._check_level()
+        try:
+            self._check_level()
+        except ConfigError:
+            await self.aclose()
+            raise
         if self._watcher is None:
             self._watcher = asyncio.create_task(self._watch(), name="sandbox-supervisor")
 

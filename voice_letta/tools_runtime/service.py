@@ -19,6 +19,8 @@ from voice_letta.tools_runtime.sandbox_client import SandboxExecutor
 from voice_letta.tools_runtime.sandbox_supervisor import SANDBOX_DIR
 from voice_letta.tools_runtime.schema_from_python import parse_python_tool
 from voice_letta.tools_runtime.schema_from_typescript import inspect_typescript, spec_from_report
+from voice_letta.tools_runtime.tool_run import ToolRun
+from voice_letta.tools_runtime.validation import check_arguments
 
 MAX_SOURCE_BYTES = 256 * 1024
 
@@ -119,6 +121,26 @@ class ToolService:
             return await self.store.get_tool(tool.id)
         except NotFoundError:
             return await self.store.create_tool(tool)
+
+    # --- running without a turn ------------------------------------------------------------------------
+    async def run(self, tool: Tool, arguments: dict[str, Any]) -> ToolRun:
+        """Run a tool directly (``POST /v1/tools/{id}/run``); bad arguments raise ``ToolError``."""
+        args = check_arguments(tool, arguments)
+        if tool.type is ToolType.CUSTOM:
+            if self.sandbox is None:
+                raise ToolError("the tool sandbox is not configured", code="sandbox_unavailable")
+            return await self.sandbox.run(tool, args)
+        if tool.type is ToolType.EXTERNAL_MCP:
+            if self._mcp_executor is None:
+                raise ToolError("MCP support is not configured", code="mcp_unavailable")
+            return await self._mcp_executor.run(tool, args)
+        raise ToolError(f"{tool.type.value} tools run inside the agent, not here", code="invalid_tool")
+
+    def sandbox_status(self) -> dict[str, Any]:
+        """The sandbox's settings and the isolation in force (``GET /v1/sandbox``)."""
+        if self.sandbox is None:
+            return {"enabled": False}
+        return {"enabled": True, **self.sandbox.supervisor.status()}
 
     # --- routing -------------------------------------------------------------------------------------
     def executor_for(self, tool: Tool) -> ToolExecutor:
