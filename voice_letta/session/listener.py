@@ -176,14 +176,13 @@ class Listener:
                     host.emit(E.UtteranceIgnored(utt_id))
                     continue
                 clock = TurnClock(speech_end=min(pipe.last_voiced_at, ev.ended_at), turn_detected=ev.ended_at)
+                host.emit(E.UtteranceCommitted(utt_id, len(ev.pcm) // 2 * 1000.0 / ev.sample_rate_hz))
                 try:
                     self._utterances.put_nowait(_Utterance(utt_id, ev.pcm, ev.sample_rate_hz, clock, spec))
                     self._settled.clear()
                 except asyncio.QueueFull:
                     host.error(ProtocolViolation("too many utterances waiting for transcription; one dropped",
-                                                 code="stt_overloaded"))
-                    continue
-                host.emit(E.UtteranceCommitted(utt_id, len(ev.pcm) // 2 * 1000.0 / ev.sample_rate_hz))
+                                                 code="stt_overloaded"), utterance_id=utt_id)
 
     def _check_barge_in(self, now: float, voiced_frames: int) -> None:
         """Count strongly voiced audio of an utterance that started over the agent; cut the agent at the limit."""

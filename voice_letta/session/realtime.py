@@ -234,12 +234,14 @@ class RealtimeTransport:
 
     async def _response_create(self, ev: R.ResponseCreate) -> None:
         p = ev.response or R.ResponseParams()
-        if p.instructions and not self._instructions_used:
-            await self._warn_once(["response.instructions"], "ignored: this agent's client_system_prompt is 'ignore'")
         if p.conversation not in (None, "auto") or p.input is not None:
             raise R.RealtimeViolation("Out-of-band responses (conversation 'none', explicit input) are not "
                                       "supported: a response always joins the conversation.",
                                       code="invalid_value", param="response.conversation")
+        if p.instructions and not self._instructions_used:
+            await self._warn_once(["response.instructions"], "ignored: this agent's client_system_prompt is 'ignore'")
+        if p.tool_choice not in (None, "auto"):
+            await self._note_once([f"response.tool_choice {p.tool_choice!r} is not supported (the model chooses)"])
         self._creating += 1
         self._inbox.append(E.CreateResponse(
             instructions=p.instructions, modalities=tuple(p.output_modalities) if p.output_modalities else None,

@@ -206,7 +206,7 @@ class ResponseParams(_In):
     reasoning: Any = None
     parallel_tool_calls: bool | None = None
     unsupported: ClassVar[frozenset[str]] = frozenset(
-        {"conversation", "input", "max_output_tokens", "temperature", "prompt", "reasoning", "parallel_tool_calls"})
+        {"audio", "max_output_tokens", "temperature", "prompt", "reasoning", "parallel_tool_calls"})
 
 
 class _Event(_In):
