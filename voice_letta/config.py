@@ -45,8 +45,22 @@ DEFAULT_BLOCK_CHAR_LIMIT = 5000
 DEFAULT_CONTEXT_WINDOW = 8192
 DEFAULT_TEMPERATURE = 0.7
 DEFAULT_MAX_TOKENS = 256  # a spoken reply is a few sentences; this also bounds a runaway local model
-DEFAULT_LLM_RETRIES = 2
-DEFAULT_LLM_TIMEOUT_S = 60.0
+DEFAULT_LLM_RETRIES = 2  # retries of the last model of a fallback chain (providers/fallback.py)
+# Seconds without a byte from the provider (SDK read timeout); kept well under DEFAULT_TURN_BUDGET_S so a
+# hung provider ends in an apology long before the turn budget.
+DEFAULT_LLM_TIMEOUT_S = 15.0
+# Voice: a model that has not produced its first token after this long hands over to the next model of the
+# fallback chain (LiveKit's FallbackAdapter uses the same 5 s); the last model is waited for, and the listener
+# hears HOLD_SENTENCE either way.
+DEFAULT_FIRST_TOKEN_TIMEOUT_S = 5.0
+MAX_FALLBACKS = 4  # models after the agent's own in one chain
+HOLD_SENTENCE = "One moment."
+# A model that failed is skipped as first choice for a while (doubling per consecutive failure, reset by a
+# success): transient failures briefly, a revoked key or a missing model for longer.
+COOLDOWN_BASE_S = 5.0
+COOLDOWN_MAX_S = 60.0
+COOLDOWN_HARD_BASE_S = 60.0
+COOLDOWN_HARD_MAX_S = 600.0
 DEFAULT_MEMORY_TARGET_LABEL = "human"
 DEFAULT_SEARCH_RESULTS = 5
 # Keyword search scores at most about this many documents per query: common words are left out rarest-last

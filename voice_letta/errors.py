@@ -9,6 +9,8 @@
     │   ├── ProviderRateLimited        retryable
     │   ├── ProviderUnavailable        retryable (5xx, connection refused, stream cut)
     │   └── ProviderBadRequest         not retryable (4xx other than 429)
+    │       ├── ProviderAuthFailed     401/403: a revoked or wrong key (the fallback chain moves on)
+    │       └── ProviderModelNotFound  404: no such model or deployment (the fallback chain moves on)
     ├── StorageError                   the database failed
     │   └── ConflictError              compare-and-set lost (block version moved on)
     ├── ToolError                      a tool failed to register or run
@@ -25,12 +27,15 @@ from __future__ import annotations
 class VoiceLettaError(Exception):
     code: str = "internal_error"
     http_status: int = 500
+    param: str | None = None  # the request field at fault, when there is one (OpenAI's error "param")
 
-    def __init__(self, message: str, *, code: str | None = None) -> None:
+    def __init__(self, message: str, *, code: str | None = None, param: str | None = None) -> None:
         super().__init__(message)
         self.message = message
         if code is not None:
             self.code = code
+        if param is not None:
+            self.param = param
 
 
 class ConfigError(VoiceLettaError):
@@ -49,8 +54,9 @@ class ProtocolViolation(VoiceLettaError):
     code = "protocol_violation"
     http_status = 400
 
-    def __init__(self, message: str, *, code: str | None = None, close_code: int = 1003) -> None:
-        super().__init__(message, code=code)
+    def __init__(self, message: str, *, code: str | None = None, close_code: int = 1003,
+                 param: str | None = None) -> None:
+        super().__init__(message, code=code, param=param)
         self.close_code = close_code
 
 
@@ -87,6 +93,14 @@ class ProviderBadRequest(ProviderError):
     code = "provider_bad_request"
     http_status = 502
     retryable = False
+
+
+class ProviderAuthFailed(ProviderBadRequest):
+    code = "provider_auth_failed"
+
+
+class ProviderModelNotFound(ProviderBadRequest):
+    code = "provider_model_not_found"
 
 
 class StorageError(VoiceLettaError):

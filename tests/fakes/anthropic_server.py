@@ -29,6 +29,7 @@ from tests.fakes.openai_server import (
     Text,
     ToolCall,
     Turn,
+    retry_after_headers,
     default_finish,
     fragments,
 )
@@ -85,7 +86,7 @@ class FakeAnthropicServer(ScriptedServer):
         self.paths.append(request.path_qs)
         turn = self._next_turn()
         if turn and isinstance(turn[0], HttpError):
-            return web.json_response(_error_body(turn[0]), status=turn[0].status)
+            return web.json_response(_error_body(turn[0]), status=turn[0].status, headers=retry_after_headers(turn[0]))
         if body.get("stream"):
             return await self._stream(request, body, turn)
         return await self._complete(body, turn)

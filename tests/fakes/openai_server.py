@@ -54,6 +54,7 @@ class Pause:
 class HttpError:
     status: int
     message: str = "fake error"
+    retry_after_s: float | None = None  # sent as a Retry-After header
 
 
 @dataclass
@@ -206,7 +207,7 @@ class FakeOpenAIServer(ScriptedServer):
         kind = {400: "invalid_request_error", 401: "invalid_request_error", 404: "invalid_request_error",
                 429: "rate_limit_exceeded"}.get(step.status, "server_error")
         body = {"error": {"message": step.message, "type": kind, "param": None, "code": str(step.status)}}
-        return web.json_response(body, status=step.status)
+        return web.json_response(body, status=step.status, headers=retry_after_headers(step))
 
     async def _chat(self, request: web.Request) -> web.StreamResponse:
         body = await request.json()
@@ -306,6 +307,10 @@ class FakeOpenAIServer(ScriptedServer):
         return resp
 
 
+def retry_after_headers(step: HttpError) -> dict[str, str]:
+    return {"Retry-After": f"{step.retry_after_s:g}"} if step.retry_after_s is not None else {}
+
+
 def _usage_json(u: _Usage) -> dict[str, Any]:
     return {
         "prompt_tokens": u.prompt_tokens,
@@ -326,6 +331,7 @@ __all__ = [
     "Text",
     "ToolCall",
     "Turn",
+    "retry_after_headers",
     "count_tokens",
     "default_finish",
     "fragments",

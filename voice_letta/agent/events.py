@@ -17,7 +17,8 @@ class TurnStarted:
 
 @dataclass(frozen=True, slots=True)
 class ContentDelta:
-    """Text to speak. ``kind="filler"`` is a tool's pre_exec_msg, streamed while the tool call is written."""
+    """Text to speak. ``kind="filler"`` is a tool's pre_exec_msg, streamed while the tool call is written, or
+    the short hold line ("One moment.") spoken when the model is slow and the next one of its chain takes over."""
 
     text: str
     kind: Literal["content", "filler", "fallback"] = "content"
@@ -58,12 +59,23 @@ class TurnError:
 
 
 @dataclass(frozen=True, slots=True)
+class TurnRoute:
+    """Who answered a turn: the model of its last model call, and whether a fallback model was used."""
+
+    provider: str
+    model: str
+    fallback_used: bool  # any model call of the turn went to a model other than the agent's own
+    first_token_ms: float | None  # the answering call's time to first token, from its request
+
+
+@dataclass(frozen=True, slots=True)
 class TurnFinished:
     turn_id: str
     finish_reason: Literal["stop", "length", "tool_calls", "content_filter", "error", "cancelled"]
     usage: Usage
     timings_ms: dict[str, float] = field(default_factory=dict)
     reply_message_id: str | None = None  # the stored assistant message that holds the spoken reply
+    route: TurnRoute | None = None  # None when no model answered (replays, failures before any output)
 
 
 AgentEvent = TurnStarted | ContentDelta | ToolCallFragment | ToolStarted | ToolFinished | TurnError | TurnFinished

@@ -16,6 +16,7 @@ from collections.abc import AsyncGenerator, AsyncIterator, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from voice_letta import config as C
 from voice_letta import ids
 from voice_letta.agent.context import to_chat_messages
 from voice_letta.agent.events import (
@@ -26,6 +27,7 @@ from voice_letta.agent.events import (
     ToolStarted,
     TurnError,
     TurnFinished,
+    TurnRoute,
     TurnStarted,
 )
 from voice_letta.agent.filler import StreamingFieldExtractor
@@ -50,11 +52,12 @@ from voice_letta.agent.tools import (
     parse_arguments,
     voice_tools,
 )
-from voice_letta.errors import BudgetExceeded, ProviderError, VoiceLettaError
+from voice_letta.errors import BudgetExceeded, NotFoundError, ProviderError, StorageError, VoiceLettaError
 
 log = logging.getLogger(__name__)
 
 FALLBACK_SENTENCE = "Sorry, I'm having trouble answering right now. Could you say that again?"
+AGENT_DELETED = "agent_deleted"  # error code of a turn whose agent was deleted while it ran
 EMPTY_REPLY_SENTENCE = "Sorry, I don't have an answer for that."
 #: A response with no new input (the agent speaks first): this cue rides on the request, never stored.
 NO_INPUT_CUE = "[No new words from the user. Speak now, as your instructions and the conversation call for.]"
@@ -73,6 +76,11 @@ class TurnInput:
     fingerprint: str | None = None  # idempotency key: a retried request must not be stored twice
     unknown_assistant_text: str | None = None  # assistant words the client spoke that we never produced
     show_server_tool_calls: bool = True  # stream our own tool-call deltas to the consumer
+    # Per-call settings (None: the agent's own): the first-token deadline of each model call (0: none), and
+    # the sampling temperature and output token limit of this turn's model calls.
+    first_token_timeout_s: float | None = None
+    temperature: float | None = None
+    max_tokens: int | None = None
 
 
 @dataclass
@@ -96,6 +104,14 @@ class _TurnState:
     started: float = 0.0
     source: object = None  # which piece the last spoken text came from
     last_char: str = " "
+    usage: Usage = field(default_factory=Usage)  # reported by the model calls so far
+    route: TurnRoute | None = None
+    held: bool = False  # the hold line was spoken
+    # the model call in flight: its prompt size and what it produced so far, to estimate a cut call's usage
+    call_model: str | None = None
+    call_prompt_chars: int = 0
+    call_output_chars: int = 0
+    call_usage_seen: bool = True  # False while a call that has started answering has not reported usage
 
     def speak(self, text: str, source: object) -> str:
         """Record streamed text; separate consecutive pieces (answer, filler, answer) with a space for TTS."""
@@ -137,6 +153,7 @@ class VoiceAgent:
         self.clock = clock
         self._locks: defaultdict[str, asyncio.Lock] = defaultdict(asyncio.Lock)
         self._tool_cache: dict[tuple[object, ...], list[ExposedTool]] = {}
+        self._chars_per_token: dict[str, float] = {}  # per model, learned from real usage (estimates)
 
     def _voice_tools(self, agent: AgentState) -> list[ExposedTool]:
         """Schemas and validators per agent tool set: tools are immutable once registered."""
@@ -224,6 +241,15 @@ class VoiceAgent:
             async with asyncio.timeout(agent.turn_budget_s):
                 async for event in self._rounds(agent, inp, state, retry=previous is not None):
                     yield event
+        except StorageError as exc:
+            if not await self._agent_gone(agent_id):
+                async for event in self._fail(agent, state, exc):
+                    yield event
+            else:  # deleted while it was talking: nothing is left to store into
+                state.finished = True
+                yield TurnError(AGENT_DELETED, f"agent {agent_id} was deleted during this turn", False)
+                yield TurnFinished(state.turn.id, "error", self._usage_so_far(state), dict(state.turn.timings_ms),
+                                   None, state.route)
         except (ProviderError, BudgetExceeded, TimeoutError, VoiceLettaError) as exc:
             async for event in self._fail(agent, state, exc):
                 yield event
@@ -291,7 +317,7 @@ class VoiceAgent:
         specs = tuple(e.spec for e in exposed)
         messages = await self._context(agent, inp, state.turn.id, retry)
         model = self.models.for_config(agent.llm)
-        usage = Usage()
+        usage = state.usage
         timings = state.turn.timings_ms
         timings["input_persisted_ms"] = self._ms(state.started)
         rounds = 0
@@ -300,13 +326,37 @@ class VoiceAgent:
             content: list[str] = []
             finish: str | None = None
             request = ChatRequest(tuple(messages), agent.llm, tools=specs,
-                                  tool_choice="auto" if rounds < agent.max_tool_rounds else "none")
+                                  tool_choice="auto" if rounds < agent.max_tool_rounds else "none",
+                                  first_token_timeout_s=inp.first_token_timeout_s, temperature=inp.temperature,
+                                  max_tokens=inp.max_tokens, cache_key=agent.id)
             timings.setdefault("llm_request_ms", self._ms(state.started))
+            state.call_model = agent.llm.model
+            state.call_prompt_chars = _prompt_chars(request)
+            state.call_output_chars = 0
+            state.call_usage_seen = True
             async for delta in model.stream(request):
+                if delta.route is not None:
+                    route = delta.route
+                    state.call_model = route.model
+                    state.call_usage_seen = False  # the model read the prompt: it costs, reported or not
+                    fallback = route.index > 0 or (state.route is not None and state.route.fallback_used)
+                    state.route = TurnRoute(route.provider, route.model, fallback, route.first_token_ms)
+                    continue
+                if delta.notice is not None:
+                    notice = delta.notice
+                    if notice.kind == "failover" and notice.next_model is not None:
+                        state.call_model = notice.next_model
+                    if not state.held and state.source is None:
+                        # Nothing said yet and the model is slow or failed: tell the listener we are on it.
+                        state.held = True
+                        timings.setdefault("hold_ms", self._ms(state.started))
+                        yield ContentDelta(state.speak(C.HOLD_SENTENCE, "hold"), kind="filler")
+                    continue
                 timings.setdefault("llm_first_token_ms", self._ms(state.started))
                 if delta.content:
                     text = state.speak(delta.content, ("content", rounds))
                     content.append(delta.content)
+                    state.call_output_chars += len(delta.content)
                     timings.setdefault("first_content_ms", self._ms(state.started))
                     yield ContentDelta(text)
                 for frag in delta.tool_calls:
@@ -319,6 +369,7 @@ class VoiceAgent:
                         yield ToolCallFragment(frag.index, frag.id, frag.name, frag.arguments, is_client)
                     if frag.arguments:
                         call.args.append(frag.arguments)
+                        state.call_output_chars += len(frag.arguments)
                         if tool is not None and tool.filler:
                             spoken = call.extractor.feed(frag.arguments)
                             if spoken:
@@ -330,6 +381,8 @@ class VoiceAgent:
                     finish = delta.finish_reason
                 if delta.usage:
                     usage.add(delta.usage)
+                    state.call_usage_seen = True
+                    self._learn_token_size(state, delta.usage)
             state.turn.steps += 1
             if not calls:
                 if not "".join(content).strip() and not "".join(state.spoken).strip() and rounds == 0:
@@ -337,7 +390,8 @@ class VoiceAgent:
                     yield ContentDelta(text, kind="fallback")
                 reply_id = await self._persist_reply(agent, state)
                 await self._finish(state, finish or "stop", usage)
-                yield TurnFinished(state.turn.id, _finish_reason(finish), usage, dict(timings), reply_id)
+                yield TurnFinished(state.turn.id, _finish_reason(finish), usage, dict(timings), reply_id,
+                                   state.route)
                 return
             tool_calls = [ToolCall(id=c.id or ids.tool_call_id(), name=c.name, arguments=c.arguments)
                           for c in sorted(calls.values(), key=lambda c: c.index)]
@@ -366,7 +420,7 @@ class VoiceAgent:
             if len(server_calls) < len(tool_calls):
                 # The client runs its own tools; it comes back with their results in a new request.
                 await self._finish(state, "tool_calls", usage)
-                yield TurnFinished(state.turn.id, "tool_calls", usage, dict(timings), None)
+                yield TurnFinished(state.turn.id, "tool_calls", usage, dict(timings), None, state.route)
                 return
             rounds += 1
 
@@ -418,9 +472,15 @@ class VoiceAgent:
         yield TurnError(code, message, retryable)
         text = state.speak(FALLBACK_SENTENCE, "fallback")
         yield ContentDelta(text, kind="fallback")
-        reply_id = await self._persist_reply(agent, state, kind="fallback")
-        await self._finish(state, "error", Usage())
-        yield TurnFinished(state.turn.id, "error", Usage(), dict(state.turn.timings_ms), reply_id)
+        usage = self._usage_so_far(state)
+        try:
+            reply_id = await self._persist_reply(agent, state, kind="fallback")
+            await self._finish(state, "error", usage)
+        except StorageError:
+            if not await self._agent_gone(agent.id):
+                raise
+            state.finished, reply_id = True, None  # deleted meanwhile: nothing to store into
+        yield TurnFinished(state.turn.id, "error", usage, dict(state.turn.timings_ms), reply_id, state.route)
 
     async def _persist_reply(self, agent: AgentState, state: _TurnState, kind: str = "normal") -> str | None:
         text = state.take_spoken()
@@ -432,7 +492,24 @@ class VoiceAgent:
         await self.store.append_messages([msg])
         return msg.id
 
+    async def _agent_gone(self, agent_id: str) -> bool:
+        try:
+            await self.store.get_agent(agent_id)
+        except NotFoundError:
+            return True
+        except StorageError:
+            return False
+        return False
+
     async def _persist_interrupted(self, agent: AgentState, state: _TurnState) -> None:
+        try:
+            await self._save_interrupted(agent, state)
+        except StorageError:
+            if not await self._agent_gone(agent.id):
+                raise
+            log.info("turn %s: agent %s was deleted; nothing to keep", state.turn.id, agent.id)
+
+    async def _save_interrupted(self, agent: AgentState, state: _TurnState) -> None:
         text = state.take_spoken()
         if text:
             await self.store.append_messages([Message(
@@ -441,10 +518,44 @@ class VoiceAgent:
         state.turn.stop_reason = "cancelled"
         state.turn.ended_at = self.clock()
         state.turn.error = "cancelled"
+        state.turn.usage = self._usage_so_far(state)
+        self._record_route(state)
         await self.store.save_turn(state.turn)
+
+    def _learn_token_size(self, state: _TurnState, usage: Usage) -> None:
+        """Characters per prompt token of the model that answered, for estimating cut-off calls."""
+        if usage.prompt_tokens > 0 and state.call_prompt_chars > 0 and state.call_model:
+            ratio = min(8.0, max(1.0, state.call_prompt_chars / usage.prompt_tokens))
+            old = self._chars_per_token.get(state.call_model)
+            self._chars_per_token[state.call_model] = ratio if old is None else 0.8 * old + 0.2 * ratio
+            if len(self._chars_per_token) > 256:
+                self._chars_per_token.clear()
+
+    def _usage_so_far(self, state: _TurnState) -> Usage:
+        """What the turn's model calls cost, with an estimate for a call cut off before it reported usage.
+
+        Only a call that started answering is estimated (the provider read its prompt); the estimate divides the
+        prompt's and the output's characters by the model's characters per token seen in earlier calls (4 until
+        one reported usage).
+        """
+        usage = state.usage.model_copy()
+        if not state.call_usage_seen and state.call_prompt_chars:
+            ratio = self._chars_per_token.get(state.call_model or "", 4.0)
+            prompt = round(state.call_prompt_chars / ratio)
+            completion = round(state.call_output_chars / ratio)
+            usage.add(Usage(prompt_tokens=prompt, completion_tokens=completion, total_tokens=prompt + completion,
+                            estimated=True))
+        return usage
+
+    def _record_route(self, state: _TurnState) -> None:
+        if state.route is not None:
+            state.turn.provider, state.turn.model = state.route.provider, state.route.model
+            state.turn.fallback_used = state.route.fallback_used
+            state.turn.first_token_ms = state.route.first_token_ms
 
     async def _finish(self, state: _TurnState, reason: str, usage: Usage) -> None:
         state.finished = True
+        self._record_route(state)
         state.turn.stop_reason = reason
         state.turn.usage = usage
         state.turn.ended_at = self.clock()
@@ -464,6 +575,12 @@ class VoiceAgent:
 
     def _ms(self, since: float) -> float:
         return round((self.clock() - since) * 1000, 3)
+
+
+def _prompt_chars(request: ChatRequest) -> int:
+    n = sum(len(m.content or "") + sum(len(c.arguments) + len(c.name) for c in m.tool_calls)
+            for m in request.messages)
+    return n + sum(len(t.name) + len(t.description) + len(str(t.parameters)) for t in request.tools)
 
 
 def _is_client(by_name: dict[str, ExposedTool], name: str) -> bool:

@@ -63,8 +63,34 @@ class LLMConfig(BaseModel):
     strict: bool = False
     parallel_tool_calls: bool = False
     max_retries: int = Field(default=C.DEFAULT_LLM_RETRIES, ge=0, le=10)
-    timeout_s: float = Field(default=C.DEFAULT_LLM_TIMEOUT_S, gt=0)
+    timeout_s: float = Field(default=C.DEFAULT_LLM_TIMEOUT_S, gt=0, le=3600)
+    # Seconds to the first token before the next model of the chain takes over (None: no deadline).
+    first_token_timeout_s: float | None = Field(default=C.DEFAULT_FIRST_TOKEN_TIMEOUT_S, gt=0, le=600)
+    # Which max-tokens parameter an OpenAI-protocol server understands; auto: max_completion_tokens for OpenAI's
+    # own API and Azure, max_tokens for any other server (llama.cpp, vLLM, Ollama, LM Studio ignore the other).
+    max_tokens_param: Literal["auto", "max_tokens", "max_completion_tokens"] = "auto"
+    prompt_cache: bool = True  # ask the provider to cache the prompt prefix (Anthropic cache_control, OpenAI key)
+    vision: bool | None = None  # takes image input; None: known per provider (see docs/protocol.md)
     fallback: LLMConfig | None = None
+
+    @model_validator(mode="after")
+    def _check_chain(self) -> LLMConfig:
+        depth, link = 0, self.fallback
+        while link is not None:
+            depth += 1
+            if depth > C.MAX_FALLBACKS:
+                raise ValueError(f"a fallback chain has at most {C.MAX_FALLBACKS} models after the agent's own")
+            link = link.fallback
+        return self
+
+    def chain(self) -> list[LLMConfig]:
+        """This model, then its fallbacks in order (each without its own ``fallback``)."""
+        out: list[LLMConfig] = []
+        link: LLMConfig | None = self
+        while link is not None:
+            out.append(link.model_copy(update={"fallback": None}))
+            link = link.fallback
+        return out
 
 
 class EmbeddingConfig(BaseModel):
@@ -192,16 +218,18 @@ class Passage(BaseModel):
 
 
 class Usage(BaseModel):
-    prompt_tokens: int = 0
+    prompt_tokens: int = 0  # input tokens, cached ones included (as OpenAI counts them)
     completion_tokens: int = 0
     total_tokens: int = 0
-    cached_tokens: int = 0
+    cached_tokens: int = 0  # input tokens read from the provider's prompt cache
+    estimated: bool = False  # some of it was estimated: a cut-off stream reported no usage of its own
 
     def add(self, other: Usage) -> None:
         self.prompt_tokens += other.prompt_tokens
         self.completion_tokens += other.completion_tokens
         self.total_tokens += other.total_tokens
         self.cached_tokens += other.cached_tokens
+        self.estimated = self.estimated or other.estimated
 
 
 class TurnRecord(BaseModel):
@@ -217,6 +245,12 @@ class TurnRecord(BaseModel):
     error: str | None = None
     started_at: float = Field(default_factory=time.time)
     ended_at: float | None = None
+    # Which model answered (the last model call of the turn), whether it was a fallback of the agent's own
+    # model, and its time to first token (ms from that call's request, not from the turn's start).
+    provider: str | None = None
+    model: str | None = None
+    fallback_used: bool = False
+    first_token_ms: float | None = None
 
 
 class AgentState(BaseModel):

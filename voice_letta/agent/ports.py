@@ -53,10 +53,16 @@ ToolChoice = Literal["auto", "none", "required"] | str  # a str other than the t
 
 @dataclass(frozen=True, slots=True)
 class ChatRequest:
+    """One model call. The optional fields are per-call settings; ``None`` means the model's own config."""
+
     messages: tuple[ChatMessage, ...]
     config: LLMConfig
     tools: tuple[ToolSpec, ...] = ()
     tool_choice: ToolChoice = "auto"
+    first_token_timeout_s: float | None = None  # see providers/fallback.py; 0 turns the deadline off
+    temperature: float | None = None
+    max_tokens: int | None = None
+    cache_key: str | None = None  # groups requests sharing a prompt prefix (the agent id), for provider caches
 
 
 @dataclass(frozen=True, slots=True)
@@ -68,11 +74,41 @@ class ToolCallDelta:
 
 
 @dataclass(frozen=True, slots=True)
+class ModelRoute:
+    """Which model of the chain answers: sent once, just before that model's first delta."""
+
+    provider: str
+    model: str
+    index: int  # position in the configured chain: 0 is the agent's own model, 1+ a fallback
+    attempt: int  # 1-based count of attempts this request made, this one included
+    first_token_ms: float
+
+
+@dataclass(frozen=True, slots=True)
+class ModelNotice:
+    """Something a listener should hear about while waiting: the model stalled, or the next one takes over.
+
+    ``failover``: ``provider``/``model`` failed (``code``) or missed the first-token deadline
+    (``first_token_timeout``) and ``next_provider``/``next_model`` is tried now. ``stalled``: the last model of
+    the chain missed the deadline; it is still being waited for.
+    """
+
+    kind: Literal["failover", "stalled"]
+    provider: str
+    model: str
+    code: str
+    next_provider: str | None = None
+    next_model: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
 class ChatDelta:
     content: str | None = None
     tool_calls: tuple[ToolCallDelta, ...] = ()
     finish_reason: FinishReason | None = None
     usage: Usage | None = None
+    route: ModelRoute | None = None  # metadata, no output (see ModelRoute)
+    notice: ModelNotice | None = None  # metadata, no output (see ModelNotice)
 
 
 @runtime_checkable

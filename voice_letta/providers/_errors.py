@@ -10,6 +10,8 @@
     HTTP 429, in-stream ``rate_limit_error``        ProviderRateLimited  (retry)
     HTTP 5xx/529, connection errors, stream cut,    ProviderUnavailable  (retry)
     in-stream ``error`` events (overloaded, api)
+    HTTP 401/403, authentication/permission errors  ProviderAuthFailed   (no retry; the chain moves on)
+    HTTP 404, not_found_error                       ProviderModelNotFound (no retry; the chain moves on)
     other HTTP 4xx, in-stream invalid request       ProviderBadRequest   (no retry)
     anything else the SDKs raise                    ProviderError        (no retry)
     ==============================================  ============================
@@ -32,8 +34,10 @@ import httpx2
 import openai
 
 from voice_letta.errors import (
+    ProviderAuthFailed,
     ProviderBadRequest,
     ProviderError,
+    ProviderModelNotFound,
     ProviderRateLimited,
     ProviderTimeout,
     ProviderUnavailable,
@@ -47,11 +51,10 @@ _MAX_MESSAGE_CHARS = 500
 # Error ``type`` strings found in error bodies (Anthropic's names and OpenAI's), by class.
 _RATE_TYPES = {"rate_limit_error", "rate_limit_exceeded", "requests", "tokens", "insufficient_quota"}
 _TIMEOUT_TYPES = {"timeout_error", "request_timeout"}
+_AUTH_TYPES = {"authentication_error", "permission_error", "invalid_api_key"}
+_NOT_FOUND_TYPES = {"not_found_error", "model_not_found", "DeploymentNotFound"}
 _BAD_REQUEST_TYPES = {
     "invalid_request_error",
-    "authentication_error",
-    "permission_error",
-    "not_found_error",
     "request_too_large",
     "billing_error",
     "context_length_exceeded",
@@ -100,6 +103,10 @@ def _by_status(status: int, text: str, kind: str | None) -> ProviderError:
         return ProviderTimeout(text)
     if status >= 500:
         return ProviderUnavailable(text)
+    if status in (401, 403):
+        return ProviderAuthFailed(text)
+    if status == 404:
+        return ProviderModelNotFound(text)
     if 400 <= status < 500:
         return ProviderBadRequest(text)
     # An error event inside a 200 stream: classify by the error type of the body.
@@ -107,6 +114,10 @@ def _by_status(status: int, text: str, kind: str | None) -> ProviderError:
         return ProviderRateLimited(text)
     if kind in _TIMEOUT_TYPES:
         return ProviderTimeout(text)
+    if kind in _AUTH_TYPES:
+        return ProviderAuthFailed(text)
+    if kind in _NOT_FOUND_TYPES:
+        return ProviderModelNotFound(text)
     if kind in _BAD_REQUEST_TYPES:
         return ProviderBadRequest(text)
     return ProviderUnavailable(text)

@@ -1,12 +1,15 @@
 """``ProviderRegistry``: the ``ChatModelFactory`` that turns an agent's ``LLMConfig`` into a ChatModel.
 
     registry = ProviderRegistry(local_factory=LocalChatModel, env=os.environ)
-    model = registry.for_config(agent.llm)      # RetryingChatModel(adapter, fallback=adapter of config.fallback)
+    model = registry.for_config(agent.llm)      # FallbackChatModel over llm, llm.fallback, ... (fallback.py)
     ...
     await registry.aclose()                     # closes every client it built
 
-Each distinct config (by its JSON) gets its own adapter and its own SDK client, built once and reused,
-so fifty concurrent streams of one agent share one connection pool, and no client is ever mutated.
+Each distinct model config (by its JSON, without its ``fallback``) gets its own adapter and its own SDK
+client, built once and reused, so fifty concurrent streams of one agent share one connection pool, a model
+used by several chains has one client, and no client is ever mutated. The agent's own model is built when
+its chain is; fallbacks when first needed, so a fallback with a missing key fails only that link. One
+``ModelHealth`` holds the cooldowns of every model the registry serves.
 
 API keys come from ``config.api_key_env`` when set, else the provider's usual variable:
 
@@ -32,7 +35,8 @@ from voice_letta.agent.models import LLMConfig, ProviderName
 from voice_letta.agent.ports import ChatModel
 from voice_letta.errors import ConfigError
 from voice_letta.providers.compat import COMPAT_PROVIDERS, make_compat_model
-from voice_letta.providers.retry import DEFAULT_BASE_DELAY_S, DEFAULT_MAX_DELAY_S, RetryingChatModel
+from voice_letta.providers.fallback import ChainLink, ChatObserver, FallbackChatModel, ModelHealth, health_key
+from voice_letta.providers.retry import DEFAULT_BASE_DELAY_S, DEFAULT_MAX_DELAY_S
 
 log = logging.getLogger(__name__)
 
@@ -84,33 +88,40 @@ class ProviderRegistry:
         *,
         retry_base_delay_s: float = DEFAULT_BASE_DELAY_S,
         retry_max_delay_s: float = DEFAULT_MAX_DELAY_S,
+        health: ModelHealth | None = None,
+        observer: ChatObserver | None = None,
     ) -> None:
         self._local_factory = local_factory
         self._env = env
         self._retry_base_delay_s = retry_base_delay_s
         self._retry_max_delay_s = retry_max_delay_s
+        self.health = health or ModelHealth()
+        self.observer = observer  # set by the server before the first turn (metrics)
         self._adapters: dict[str, ChatModel] = {}
-        self._wrapped: dict[str, RetryingChatModel] = {}
+        self._chains: dict[str, FallbackChatModel] = {}
 
     # --- ChatModelFactory ----------------------------------------------------------------------------------
     def for_config(self, config: LLMConfig) -> ChatModel:
         key = config.model_dump_json()
-        model = self._wrapped.get(key)
+        model = self._chains.get(key)
         if model is None:
-            inner = self.adapter(config)
-            fallback = self.adapter(config.fallback) if config.fallback is not None else None
-            model = RetryingChatModel(
-                inner,
-                config,
-                fallback,
-                base_delay_s=self._retry_base_delay_s,
-                max_delay_s=self._retry_max_delay_s,
-            )
-            self._wrapped[key] = model
+            chain = config.chain()
+            self.adapter(chain[0])  # the agent's own model is built now: a config error shows at once
+            links = [ChainLink(i, c, health_key(c), self._lazy(c)) for i, c in enumerate(chain)]
+            model = FallbackChatModel(links, health=self.health, observer=self.observer,
+                                      base_delay_s=self._retry_base_delay_s, max_delay_s=self._retry_max_delay_s)
+            self._chains[key] = model
+        elif model.observer is not self.observer:
+            model.observer = self.observer
         return model
 
+    def _lazy(self, config: LLMConfig) -> Callable[[], ChatModel]:
+        return lambda: self.adapter(config)
+
     def adapter(self, config: LLMConfig) -> ChatModel:
-        """The bare adapter for a config (no retries), built once per distinct config."""
+        """The bare adapter for one model of a chain (no retries, no fallback), built once per distinct config."""
+        if config.fallback is not None:
+            config = config.model_copy(update={"fallback": None})
         key = config.model_dump_json()
         model = self._adapters.get(key)
         if model is None:
@@ -124,7 +135,7 @@ class ProviderRegistry:
         return len(self._adapters)
 
     async def aclose(self) -> None:
-        adapters, self._adapters, self._wrapped = list(self._adapters.values()), {}, {}
+        adapters, self._adapters, self._chains = list(self._adapters.values()), {}, {}
         for model in adapters:
             try:
                 await model.aclose()

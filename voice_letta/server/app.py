@@ -45,7 +45,7 @@ from voice_letta.server.keys import (
     TOOL_EXECUTOR,
     TOOLS,
 )
-from voice_letta.server.metrics import Metrics
+from voice_letta.server.metrics import Metrics, ProviderMetrics
 from voice_letta.server.web_guard import (
     RESPONSE_STARTED,
     WebPolicy,
@@ -88,7 +88,8 @@ async def error_middleware(request: web.Request, handler: Handler) -> web.Stream
         if status >= 500:
             log.warning("request %s %s failed: %s", request.method, request.path, exc.code)
         return web.json_response(
-            error_body(exc.message, type_=_ERROR_TYPES.get(status, "server_error"), code=exc.code), status=status)
+            error_body(exc.message, type_=_ERROR_TYPES.get(status, "server_error"), code=exc.code, param=exc.param),
+            status=status)
     except web.HTTPRequestEntityTooLarge:
         limit = request.app[CONFIG].max_request_bytes
         return web.json_response(error_body(f"request body too large (limit {limit} bytes)",
@@ -158,6 +159,10 @@ def create_app(config: ServerConfig, overrides: Overrides | None = None) -> web.
 
             registry = build_registry()
             models = registry
+        from voice_letta.providers.registry import ProviderRegistry
+
+        if isinstance(models, ProviderRegistry) and models.observer is None:
+            models.observer = ProviderMetrics(app[METRICS])  # per-provider TTFT, errors, tokens at /metrics
         prompts = SystemPromptCache()
         store = app[STORE]
         app[MODELS] = models

@@ -1,4 +1,7 @@
-"""ProviderRegistry + RetryingChatModel: retries, no duplicated output, fallback, caching, keys."""
+"""ProviderRegistry + FallbackChatModel: retries, no duplicated output, fallback, caching, keys.
+
+The failover rules themselves (deadline, 401/404/429/5xx, cooldowns) are tested in test_fallback_chain.py.
+"""
 
 from __future__ import annotations
 
@@ -12,7 +15,8 @@ from voice_letta.errors import ConfigError, ProviderBadRequest, ProviderRateLimi
 from voice_letta.providers.anthropic_chat import AnthropicChatModel
 from voice_letta.providers.openai_chat import OpenAIChatModel
 from voice_letta.providers.registry import ProviderRegistry
-from voice_letta.providers.retry import RetryingChatModel
+from voice_letta.providers.fallback import FallbackChatModel
+from voice_letta.providers.retry import backoff_s
 
 ENV = {"OPENAI_API_KEY": "sk-openai-test-123456", "ANTHROPIC_API_KEY": "sk-ant-test-123456"}
 
@@ -65,7 +69,7 @@ async def test_cut_after_content_is_raised_not_retried(fake_openai, registry):
     assert len(fake_openai.requests) == 1
 
 
-async def test_bad_request_is_not_retried_nor_sent_to_fallback(fake_openai, registry):
+async def test_plain_bad_request_is_not_retried_nor_sent_to_fallback(fake_openai, registry):
     fake_openai.script([HttpError(400, "bad schema")])
     cfg = openai_config(fake_openai, max_retries=3, fallback=openai_config(fake_openai, model="fallback-model"))
     with pytest.raises(ProviderBadRequest):
@@ -73,20 +77,22 @@ async def test_bad_request_is_not_retried_nor_sent_to_fallback(fake_openai, regi
     assert len(fake_openai.requests) == 1
 
 
-async def test_fallback_model_is_used_after_retries_are_exhausted(fake_openai, fake_anthropic, registry):
+async def test_fallback_model_takes_over_without_retrying_the_first(fake_openai, fake_anthropic, registry):
     fake_openai.script([HttpError(503)], [HttpError(503)])
     fake_anthropic.script([Text("From the fallback.")])
     fallback = LLMConfig(provider=ProviderName.ANTHROPIC, model="claude-fake", base_url=fake_anthropic.base_url)
     cfg = openai_config(fake_openai, max_retries=1, fallback=fallback)
     deltas = await collect(registry.for_config(cfg), request(cfg))
     assert text_of(deltas) == "From the fallback."
-    assert len(fake_openai.requests) == 2
+    assert len(fake_openai.requests) == 1  # voice: the next model now, not the same one again later
     assert fake_anthropic.requests[0]["model"] == "claude-fake"
+    routes = [d.route for d in deltas if d.route]
+    assert [(r.provider, r.model, r.index, r.attempt) for r in routes] == [("anthropic", "claude-fake", 1, 2)]
 
 
 async def test_fallback_failure_propagates(fake_openai, registry):
     fake_openai.script([HttpError(503)], [HttpError(502)])
-    cfg = openai_config(fake_openai, max_retries=0, fallback=openai_config(fake_openai, model="fb"))
+    cfg = openai_config(fake_openai, max_retries=0, fallback=openai_config(fake_openai, model="fb", max_retries=0))
     with pytest.raises(ProviderUnavailable):
         await collect(registry.for_config(cfg), request(cfg))
     assert [r["model"] for r in fake_openai.requests] == ["fake-model", "fb"]
@@ -97,8 +103,8 @@ async def test_registry_caches_one_model_per_distinct_config(fake_openai, regist
     a, b = registry.for_config(cfg), registry.for_config(cfg.model_copy())
     c = registry.for_config(openai_config(fake_openai, temperature=0.1))
     assert a is b and a is not c
-    assert isinstance(a, RetryingChatModel) and isinstance(a.inner, OpenAIChatModel)
-    assert a.inner.client is not c.inner.client  # type: ignore[attr-defined]
+    assert isinstance(a, FallbackChatModel) and isinstance(a.links[0].model(), OpenAIChatModel)
+    assert a.links[0].model().client is not c.links[0].model().client  # type: ignore[attr-defined]
     assert registry.cached_models == 2
 
 
@@ -114,7 +120,7 @@ async def test_fifty_concurrent_streams_share_one_client(fake_openai, registry):
 async def test_anthropic_config_builds_anthropic_adapter(fake_anthropic, registry):
     cfg = LLMConfig(provider=ProviderName.ANTHROPIC, model="claude-fake", base_url=fake_anthropic.base_url)
     model = registry.for_config(cfg)
-    assert isinstance(model, RetryingChatModel) and isinstance(model.inner, AnthropicChatModel)
+    assert isinstance(model, FallbackChatModel) and isinstance(model.links[0].model(), AnthropicChatModel)
     assert text_of(await collect(model, request(cfg))) == "OK."
 
 
@@ -175,26 +181,24 @@ async def test_local_provider_uses_the_injected_factory():
 async def test_retry_backoff_grows_and_honours_retry_after():
     from voice_letta.errors import ProviderRateLimited as RL
 
-    class Never:
-        async def stream(self, request):  # pragma: no cover - not iterated
-            yield ChatDelta()
+    def b(attempt: int, error: RL | None = None) -> float:
+        return backoff_s(attempt, error, base_delay_s=0.1, max_delay_s=1.0, rng=lambda: 1.0)
 
-        async def aclose(self) -> None: ...
-
-    r = RetryingChatModel(Never(), LLMConfig(), base_delay_s=0.1, max_delay_s=1.0, rng=lambda: 1.0)
-    assert [r.backoff_s(i) for i in range(5)] == [0.1, 0.2, 0.4, 0.8, 1.0]
+    assert [b(i) for i in range(5)] == [0.1, 0.2, 0.4, 0.8, 1.0]
     err = RL("x")
     err.retry_after_s = 0.7  # type: ignore[attr-defined]
-    assert r.backoff_s(0, err) == 0.7
+    assert b(0, err) == 0.7
+    assert backoff_s(3, base_delay_s=0.1, max_delay_s=1.0, rng=lambda: 0.0) == 0.4  # jitter: half at worst
 
 
 async def test_retrying_stream_closed_early_closes_the_inner_stream(fake_openai, registry):
     fake_openai.script([Text("a"), Text("b"), Text("c")])
     cfg = openai_config(fake_openai)
     stream = registry.for_config(cfg).stream(request(cfg))
+    route = await anext(stream)
     first = await anext(stream)
     await stream.aclose()
-    assert first.content == "a"
+    assert route.route is not None and first.content == "a"
     # the server still answers the next request on the same client
     assert text_of(await collect(registry.for_config(cfg), request(cfg))) == "OK."
 
