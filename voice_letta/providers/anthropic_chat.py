@@ -16,6 +16,14 @@ is the ordinal of the tool call, not of the content block); stop_reason end_turn
 ``message_start`` and ``message_delta`` (prompt tokens include cache reads and writes, as OpenAI's do).
 
 ``anthropic`` 2.x create() has no ``temperature`` parameter, so ``config.temperature`` is not sent.
+
+Prompt caching (``config.prompt_cache``, on by default): ``cache_control: {"type": "ephemeral"}`` marks the
+end of the tools, of the system prompt, of the history before the newest user input and, in tool rounds, of
+the whole request (at most the API's four breakpoints). The system prompt and the history are byte-stable from
+turn to turn (the volatile time note rides on the newest user message), so each turn reads the previous
+turn's prefix from the cache; ``cache_read_input_tokens`` come back as ``cached_tokens``.
+
+The base URL may be given with or without a trailing ``/v1`` (the SDK adds ``/v1/messages`` itself).
 """
 
 from __future__ import annotations
@@ -132,20 +140,60 @@ def to_anthropic_tool_choice(choice: ToolChoice, *, parallel: bool) -> dict[str,
     return result
 
 
+CACHE_CONTROL: dict[str, str] = {"type": "ephemeral"}
+
+
+def _mark(block: dict[str, Any]) -> None:
+    block["cache_control"] = dict(CACHE_CONTROL)
+
+
+def add_cache_breakpoints(params: dict[str, Any]) -> None:
+    """Put ``cache_control`` on the last tool, the system prompt, the history and (tool rounds) the request."""
+    tools = params.get("tools")
+    if tools:
+        _mark(tools[-1])
+    system = params.get("system")
+    if isinstance(system, str):
+        params["system"] = [{"type": "text", "text": system}]
+        _mark(params["system"][-1])
+    turns: list[dict[str, Any]] = params["messages"]
+    # The newest user input: the last user turn that carries text (tool results alone are a tool round).
+    newest = max((i for i, t in enumerate(turns)
+                  if t["role"] == "user" and any(b["type"] == "text" for b in t["content"])), default=None)
+    marks = []
+    if newest is not None and newest > 0:
+        marks.append(newest - 1)
+    if newest is not None and newest < len(turns) - 1:
+        marks.append(len(turns) - 1)
+    for i in marks:
+        _mark(turns[i]["content"][-1])
+
+
 def build_params(config: LLMConfig, request: ChatRequest) -> dict[str, Any]:
     """Keyword arguments for ``messages.create`` (without ``stream``)."""
     system, messages = to_anthropic_messages(request.messages)
+    max_tokens = config.max_tokens if request.max_tokens is None else request.max_tokens
     params: dict[str, Any] = {
         "model": config.model,
         "messages": messages,
-        "max_tokens": config.max_tokens if config.max_tokens is not None else DEFAULT_MAX_TOKENS,
+        "max_tokens": max_tokens if max_tokens is not None else DEFAULT_MAX_TOKENS,
     }
     if system is not None:
         params["system"] = system
     if request.tools:
         params["tools"] = to_anthropic_tools(request.tools, strict=config.strict)
         params["tool_choice"] = to_anthropic_tool_choice(request.tool_choice, parallel=config.parallel_tool_calls)
+    if config.prompt_cache:
+        add_cache_breakpoints(params)
     return params
+
+
+def anthropic_base_url(base_url: str | None) -> str | None:
+    """The SDK's base URL: the root, with or without a trailing ``/v1`` (and slash) given."""
+    if not base_url:
+        return base_url
+    url = base_url.rstrip("/")
+    return url[: -len("/v1")] if url.endswith("/v1") else url
 
 
 # ---------------------------------------------------------------------------------------------------------
@@ -195,7 +243,7 @@ class AnthropicChatModel:
         self.config = config
         self._api_key = api_key
         self._client = client or anthropic.AsyncAnthropic(
-            api_key=api_key, base_url=base_url, max_retries=0, timeout=config.timeout_s
+            api_key=api_key, base_url=anthropic_base_url(base_url), max_retries=0, timeout=config.timeout_s
         )
 
     @property

@@ -41,6 +41,7 @@ from voice_letta.errors import (
     ProviderUnavailable,
 )
 from voice_letta.providers._errors import map_provider_errors
+from voice_letta.providers.anthropic_chat import anthropic_base_url
 from voice_letta.providers.compat import (
     DUMMY_API_KEY,
     ollama_root_url,
@@ -96,7 +97,7 @@ async def list_models(
             key = api_key or first_env(env, API_KEY_ENVS[provider])
             if key is None:
                 raise ConfigError("listing Anthropic models needs ANTHROPIC_API_KEY")
-            return await _list_anthropic(base_url or env.get("ANTHROPIC_BASE_URL"), key)
+            return await _list_anthropic(anthropic_base_url(base_url or env.get("ANTHROPIC_BASE_URL")), key)
         case ProviderName.AZURE:
             return await _list_azure(base_url=base_url, api_key=api_key, env=env)
     raise ConfigError(f"unknown provider {provider!r}")

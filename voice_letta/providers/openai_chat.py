@@ -17,6 +17,7 @@ import contextlib
 import logging
 from collections.abc import AsyncIterator, Sequence
 from typing import Any, Literal
+from urllib.parse import urlsplit
 
 import httpx2
 import openai
@@ -99,21 +100,40 @@ def build_params(
     request: ChatRequest,
     *,
     max_tokens_param: MaxTokensParam = "max_completion_tokens",
+    prompt_cache_key: bool = False,
 ) -> dict[str, Any]:
-    """Keyword arguments for ``chat.completions.create`` (without ``stream``)."""
+    """Keyword arguments for ``chat.completions.create`` (without ``stream``).
+
+    The request's per-call ``temperature``/``max_tokens`` win over the config's; ``prompt_cache_key`` (OpenAI's
+    own API only) sends the request's ``cache_key`` so requests of one agent land on the same prompt cache.
+    """
     params: dict[str, Any] = {
         "model": config.model,
         "messages": to_openai_messages(request.messages),
-        "temperature": config.temperature,
+        "temperature": config.temperature if request.temperature is None else request.temperature,
         "stream_options": {"include_usage": True},
     }
-    if config.max_tokens is not None:
-        params[max_tokens_param] = config.max_tokens
+    max_tokens = config.max_tokens if request.max_tokens is None else request.max_tokens
+    if max_tokens is not None:
+        params[config.max_tokens_param if config.max_tokens_param != "auto" else max_tokens_param] = max_tokens
+    if prompt_cache_key and config.prompt_cache and request.cache_key:
+        params["prompt_cache_key"] = request.cache_key
     if request.tools:
         params["tools"] = to_openai_tools(request.tools, strict=config.strict)
         params["tool_choice"] = to_openai_tool_choice(request.tool_choice)
         params["parallel_tool_calls"] = config.parallel_tool_calls
     return params
+
+
+def is_openai_host(base_url: str | None) -> bool:
+    """Is this OpenAI's own API (no base URL means the SDK's default, api.openai.com)?"""
+    if not base_url:
+        return True
+    try:
+        host = urlsplit(base_url if "://" in base_url else f"https://{base_url}").hostname
+    except ValueError:
+        return False
+    return host == "api.openai.com"
 
 
 def usage_from_openai(usage: dict[str, Any]) -> Usage:
@@ -211,13 +231,19 @@ class OpenAIChatModel:
         *,
         api_key: str,
         base_url: str | None = None,
-        max_tokens_param: MaxTokensParam = "max_completion_tokens",
+        max_tokens_param: MaxTokensParam | None = None,
         provider_label: str | None = None,
         client: openai.AsyncOpenAI | None = None,
     ) -> None:
         self.config = config
         self._api_key = api_key
-        self._max_tokens_param: MaxTokensParam = max_tokens_param
+        # OpenAI's own API wants max_completion_tokens (its reasoning models refuse max_tokens) and takes a
+        # prompt_cache_key; every other OpenAI-protocol server (llama.cpp, LM Studio, vLLM, hosted ones)
+        # understands max_tokens and may refuse unknown fields.
+        official = client is None and is_openai_host(base_url)
+        self._max_tokens_param: MaxTokensParam = max_tokens_param or (
+            "max_completion_tokens" if official else "max_tokens")
+        self._prompt_cache_key = official
         self._label = provider_label or str(config.provider)
         self._client = client or openai.AsyncOpenAI(
             api_key=api_key, base_url=base_url, max_retries=0, timeout=config.timeout_s
@@ -247,7 +273,8 @@ class OpenAIChatModel:
         return f"OpenAIChatModel(provider={self._label!r}, model={self.config.model!r})"
 
     async def stream(self, request: ChatRequest) -> AsyncIterator[ChatDelta]:
-        params = build_params(self.config, request, max_tokens_param=self._max_tokens_param)
+        params = build_params(self.config, request, max_tokens_param=self._max_tokens_param,
+                              prompt_cache_key=self._prompt_cache_key)
         params["stream"] = True
         finished = False
         async with map_provider_errors(self._label, (self._api_key,)):

@@ -34,7 +34,7 @@ async def test_text_deltas_stop_reason_and_usage(fake_anthropic, model):
     assert [d.finish_reason for d in deltas if d.finish_reason] == ["stop"]
     assert deltas[-1].usage is not None
     assert deltas[-1].usage.model_dump() == {
-        "prompt_tokens": 50, "completion_tokens": 9, "total_tokens": 59, "cached_tokens": 20,
+        "prompt_tokens": 50, "completion_tokens": 9, "total_tokens": 59, "cached_tokens": 20, "estimated": False,
     }
 
 
@@ -46,10 +46,59 @@ async def test_system_messages_go_to_system_param_and_max_tokens_defaults(fake_a
     finally:
         await m.aclose()
     body = fake_anthropic.requests[0]
-    assert body["system"] == "Be brief."
+    assert body["system"] == [{"type": "text", "text": "Be brief.", "cache_control": {"type": "ephemeral"}}]
     assert body["messages"] == [{"role": "user", "content": [{"type": "text", "text": "Hello?"}]}]
     assert body["max_tokens"] == 1024
     assert "tools" not in body and "tool_choice" not in body
+
+
+async def test_cache_control_marks_tools_system_and_the_history_before_the_new_input(fake_anthropic):
+    cfg = LLMConfig(provider=ProviderName.ANTHROPIC, model="claude-fake")
+    m = AnthropicChatModel(cfg, api_key=API_KEY, base_url=fake_anthropic.base_url)
+    history = (ChatMessage("system", "Persona and memory blocks."), ChatMessage("user", "Hi, I'm Ada."),
+               ChatMessage("assistant", "Hello Ada!"), ChatMessage("user", "[context] now\nWhat's my name?"))
+    fake_anthropic.usage = {"prompt_tokens": 2100, "completion_tokens": 5, "cached_tokens": 2048}
+    try:
+        deltas = await collect(m, ChatRequest(history, cfg, tools=(WEATHER,)))
+        fake_anthropic.usage = None
+        # a tool round: the whole request is marked too (the next round starts from it)
+        call = DomainToolCall(id="t1", name="get_weather", arguments='{"city": "Oslo"}')
+        rounds = (*history, ChatMessage("assistant", "Let me check.", tool_calls=(call,)),
+                  ChatMessage("tool", "Sunny", tool_call_id="t1"))
+        await collect(m, ChatRequest(rounds, cfg, tools=(WEATHER,)))
+    finally:
+        await m.aclose()
+    off = cfg.model_copy(update={"prompt_cache": False})
+    m_off = AnthropicChatModel(off, api_key=API_KEY, base_url=fake_anthropic.base_url)
+    try:
+        await collect(m_off, ChatRequest(history, off, tools=(WEATHER,)))
+    finally:
+        await m_off.aclose()
+    eph = {"type": "ephemeral"}
+    first, second, third = fake_anthropic.requests
+    assert first["tools"][-1]["cache_control"] == eph
+    assert first["system"][-1]["cache_control"] == eph
+    assert first["messages"][1] == {"role": "assistant",
+                                    "content": [{"type": "text", "text": "Hello Ada!", "cache_control": eph}]}
+    assert "cache_control" not in first["messages"][0]["content"][-1]
+    assert "cache_control" not in first["messages"][-1]["content"][-1]  # the new input changes every turn
+    marked = [i for i, t in enumerate(second["messages"]) if "cache_control" in t["content"][-1]]
+    assert marked == [1, len(second["messages"]) - 1]
+    assert sum(1 for t in second["messages"] for b in t["content"] if "cache_control" in b) + 2 <= 4
+    assert "cache_control" not in json.dumps(third)
+    usage = next(d.usage for d in deltas if d.usage)
+    assert usage.cached_tokens == 2048 and usage.prompt_tokens == 2100
+
+
+@pytest.mark.parametrize("suffix", ["", "/", "/v1", "/v1/"])
+async def test_base_url_with_or_without_v1(fake_anthropic, suffix):
+    cfg = LLMConfig(provider=ProviderName.ANTHROPIC, model="claude-fake")
+    m = AnthropicChatModel(cfg, api_key=API_KEY, base_url=fake_anthropic.base_url + suffix)
+    try:
+        assert text_of(await collect(m, request(cfg))) == "OK."
+    finally:
+        await m.aclose()
+    assert fake_anthropic.paths == ["/v1/messages"]
 
 
 async def test_tool_use_streams_as_tool_call_fragments_with_ordinal_index(fake_anthropic, model):
@@ -93,13 +142,14 @@ async def test_tool_history_maps_to_tool_use_and_merged_tool_result_blocks(fake_
     )
     await collect(model, req)
     body = fake_anthropic.requests[0]
-    assert body["system"] == "Persona.\n\nMemory."
+    eph = {"type": "ephemeral"}
+    assert body["system"] == [{"type": "text", "text": "Persona.\n\nMemory.", "cache_control": eph}]
     assert body["messages"] == [
         {"role": "user", "content": [{"type": "text", "text": "Weather in Oslo and Rome?"}]},
         {"role": "assistant", "content": [
             {"type": "text", "text": "Checking."},
             {"type": "tool_use", "id": "t1", "name": "get_weather", "input": {"city": "Oslo"}},
-            {"type": "tool_use", "id": "t2", "name": "get_weather", "input": {"city": "Rome"}},
+            {"type": "tool_use", "id": "t2", "name": "get_weather", "input": {"city": "Rome"}, "cache_control": eph},
         ]},
         {"role": "user", "content": [
             {"type": "tool_result", "tool_use_id": "t1", "content": "Sunny"},
@@ -108,7 +158,7 @@ async def test_tool_history_maps_to_tool_use_and_merged_tool_result_blocks(fake_
         ]},
     ]
     assert body["tools"] == [{"name": "get_weather", "description": WEATHER.description,
-                              "input_schema": WEATHER.parameters}]
+                              "input_schema": WEATHER.parameters, "cache_control": eph}]
     assert body["tool_choice"] == {"type": "any", "disable_parallel_tool_use": True}
 
 

@@ -45,7 +45,7 @@ async def test_usage_delta_reports_cached_tokens(fake_openai, model):
     usage = [d.usage for d in deltas if d.usage]
     assert len(usage) == 1
     assert usage[0].model_dump() == {
-        "prompt_tokens": 100, "completion_tokens": 7, "total_tokens": 107, "cached_tokens": 64,
+        "prompt_tokens": 100, "completion_tokens": 7, "total_tokens": 107, "cached_tokens": 64, "estimated": False,
     }
 
 
@@ -100,8 +100,38 @@ async def test_request_carries_tools_strict_flag_choice_and_history(fake_openai,
         "id": "c1", "type": "function", "function": {"name": "get_weather", "arguments": '{"city":"Oslo"}'},
     }
     assert body["messages"][2] == {"role": "tool", "tool_call_id": "c1", "content": "Sunny"}
-    assert body["max_completion_tokens"] == model.config.max_tokens
+    # not OpenAI's own host: the parameter every OpenAI-compatible server understands
+    assert body["max_tokens"] == model.config.max_tokens and "max_completion_tokens" not in body
     assert body["temperature"] == model.config.temperature
+    assert "prompt_cache_key" not in body  # other servers may refuse fields they do not know
+
+
+async def test_openai_host_gets_max_completion_tokens_and_a_prompt_cache_key():
+    from voice_letta.providers.openai_chat import build_params, is_openai_host
+
+    assert is_openai_host(None) and is_openai_host("https://api.openai.com/v1")
+    assert not is_openai_host("http://127.0.0.1:8080/v1") and not is_openai_host("http://[::1")
+    cfg = LLMConfig(provider=ProviderName.OPENAI, model="gpt-4o-mini", max_tokens=99)
+    m = OpenAIChatModel(cfg, api_key=API_KEY)
+    try:
+        req = ChatRequest((ChatMessage("user", "hi"),), cfg, cache_key="agent-1")
+        params = build_params(cfg, req, max_tokens_param=m._max_tokens_param, prompt_cache_key=m._prompt_cache_key)
+        assert params["max_completion_tokens"] == 99 and "max_tokens" not in params
+        assert params["prompt_cache_key"] == "agent-1"
+        off = cfg.model_copy(update={"prompt_cache": False})
+        assert "prompt_cache_key" not in build_params(off, req, prompt_cache_key=True)
+    finally:
+        await m.aclose()
+
+
+def test_per_call_settings_and_explicit_max_tokens_param():
+    from voice_letta.providers.openai_chat import build_params
+
+    cfg = LLMConfig(provider=ProviderName.OPENAI, model="m", max_tokens=256, temperature=0.7,
+                    max_tokens_param="max_completion_tokens")
+    req = ChatRequest((ChatMessage("user", "hi"),), cfg, temperature=0.1, max_tokens=12)
+    params = build_params(cfg, req, max_tokens_param="max_tokens")
+    assert params["temperature"] == 0.1 and params["max_completion_tokens"] == 12 and "max_tokens" not in params
 
 
 async def test_explicit_finish_reason_length_is_passed_on(fake_openai, model):
