@@ -29,7 +29,7 @@ from voice_letta.agent.events import (
     TurnFinished,
     TurnStarted,
 )
-from voice_letta.agent.loop import FALLBACK_SENTENCE, TurnInput
+from voice_letta.agent.loop import AGENT_DELETED, FALLBACK_SENTENCE, TurnInput
 from voice_letta.agent.models import AgentState, Message, Usage
 from voice_letta.agent.ports import ToolSpec
 from voice_letta.errors import NotFoundError, ProtocolViolation, VoiceLettaError
@@ -101,9 +101,11 @@ async def parse_turn(request: web.Request, body: W.ChatCompletionRequest, agent:
     if show is None:
         # A client that sends its own tools executes every tool call it sees; never hand it ours.
         show = not tools
+    opts = body.voice_letta
     inp = TurnInput(user_text=user_text or None, client_tools=tools, tool_results=results,
                     extra_instructions=system or None, fingerprint=fingerprint, unknown_assistant_text=unknown,
-                    show_server_tool_calls=show)
+                    show_server_tool_calls=show, temperature=body.temperature, max_tokens=body.token_limit(),
+                    first_token_timeout_s=opts.first_token_timeout_s if opts else None)
     include_usage = bool(body.stream_options and body.stream_options.include_usage)
     return ParsedTurn(inp, body.stream, include_usage)
 
@@ -115,8 +117,11 @@ async def chat_completions(request: web.Request) -> web.StreamResponse:
     try:
         body = W.ChatCompletionRequest.model_validate_json(raw)
     except ValidationError as exc:
-        raise ProtocolViolation(f"invalid request body: {_first_error(exc)}", code="invalid_request") from exc
+        where, what = _first_error(exc)
+        raise ProtocolViolation(f"invalid request body: {where}: {what}", code="invalid_request",
+                                param=where if where != "body" else None) from exc
     agent = await resolve_agent(request, body.model)
+    W.check_sampling(body, context_window=agent.llm.context_window)
     parsed = await parse_turn(request, body, agent)
     request.app[METRICS].inc("voice_letta_http_turns_total")
     if parsed.stream:
@@ -130,30 +135,48 @@ def failure_events(code: str, message: str, retryable: bool) -> list[AgentEvent]
             ContentDelta(FALLBACK_SENTENCE, kind="fallback"), TurnFinished("", "error", Usage())]
 
 
-def _first_error(exc: ValidationError) -> str:
+def _first_error(exc: ValidationError) -> tuple[str, str]:
+    """(where, what) of the first problem: ``messages.0.role``, ``Input should be ...``."""
     err = exc.errors()[0]
     where = ".".join(str(p) for p in err.get("loc", ())) or "body"
-    return f"{where}: {err.get('msg', 'invalid')}"
+    return where, str(err.get("msg", "invalid"))
+
+
+@dataclass(frozen=True, slots=True)
+class _StartFailed:
+    """The turn failed before its input was stored: the client gets an HTTP error, not a 200."""
+
+    error: VoiceLettaError
+
+
+_NOTHING_YET = object()
 
 
 async def _stream(request: web.Request, agent: AgentState, parsed: ParsedTurn, received: float) -> web.StreamResponse:
     cid, created, model = ids.completion_id(), int(time.time()), agent.id
     resp = web.StreamResponse(headers={"Content-Type": "text/event-stream", "Cache-Control": "no-cache",
                                        "X-Accel-Buffering": "no"})
-    await resp.prepare(request)
-    queue: asyncio.Queue[AgentEvent | None] = asyncio.Queue(maxsize=256)
+    queue: asyncio.Queue[AgentEvent | _StartFailed | None] = asyncio.Queue(maxsize=256)
 
     async def produce() -> None:
+        started = False
         try:
             async for event in request.app[AGENT].run_turn(agent.id, parsed.inp):
+                started = True
                 await queue.put(event)
         except VoiceLettaError as exc:  # failed before the turn could start (e.g. the store is down)
-            for event in failure_events(exc.code, exc.message, getattr(exc, "retryable", False)):
-                await queue.put(event)
+            if not started:
+                await queue.put(_StartFailed(exc))
+            else:
+                for event in failure_events(exc.code, exc.message, getattr(exc, "retryable", False)):
+                    await queue.put(event)
         except Exception:
-            log.exception("turn for agent %s failed before it started", agent.id)
-            for event in failure_events("internal_error", "internal error", False):
-                await queue.put(event)
+            log.exception("turn for agent %s failed", agent.id)
+            if not started:
+                await queue.put(_StartFailed(VoiceLettaError("internal error")))
+            else:
+                for event in failure_events("internal_error", "internal error", False):
+                    await queue.put(event)
         finally:
             await queue.put(None)
 
@@ -166,48 +189,69 @@ async def _stream(request: web.Request, agent: AgentState, parsed: ParsedTurn, r
     error: TurnError | None = None
     done = False
     first_out = True
-    last_write = time.monotonic()
     try:
-        while True:
+        # 200 goes out once the turn has started, i.e. the user's words are stored: a crash in between cannot
+        # lose a message the client was told was accepted. Only when the agent is busy with another turn for
+        # longer than the keep-alive interval do the headers go out first, so the client does not time out.
+        pending: object = _NOTHING_YET
+        waited_until = time.monotonic() + keepalive_s
+        while pending is _NOTHING_YET and time.monotonic() < waited_until:
             try:
-                # Poll briefly: aiohttp only reports a vanished client on the next write, and a barge-in
-                # must stop generation (and mark the reply interrupted) at once, not at the next token.
-                event = await asyncio.wait_for(queue.get(), DISCONNECT_POLL_S)
+                pending = await asyncio.wait_for(queue.get(), DISCONNECT_POLL_S)
             except TimeoutError:
                 if request.transport is None or request.transport.is_closing():
                     raise ConnectionResetError("client went away") from None
-                if time.monotonic() - last_write >= keepalive_s:
-                    await resp.write(W.SSE_KEEPALIVE)  # LiveKit gives up after 10 s without bytes
-                    last_write = time.monotonic()
-                continue
+        if isinstance(pending, _StartFailed):
+            raise pending.error  # error_middleware answers with its status and an OpenAI-style body
+        await resp.prepare(request)
+        last_write = time.monotonic()
+        while True:
+            if pending is not _NOTHING_YET:
+                event, pending = pending, _NOTHING_YET
+            else:
+                try:
+                    # Poll briefly: aiohttp only reports a vanished client on the next write, and a barge-in
+                    # must stop generation (and mark the reply interrupted) at once, not at the next token.
+                    event = await asyncio.wait_for(queue.get(), DISCONNECT_POLL_S)
+                except TimeoutError:
+                    if request.transport is None or request.transport.is_closing():
+                        raise ConnectionResetError("client went away") from None
+                    if time.monotonic() - last_write >= keepalive_s:
+                        await resp.write(W.SSE_KEEPALIVE)  # LiveKit gives up after 10 s without bytes
+                        last_write = time.monotonic()
+                    continue
             if event is None:
                 break
+            if isinstance(event, _StartFailed):  # the headers went out while the agent was busy
+                events: list[object] = list(failure_events(event.error.code, event.error.message,
+                                                           getattr(event.error, "retryable", False)))
+            else:
+                events = [event]
             out: list[bytes] = []
-            match event:
-                case TurnStarted():
-                    out.append(W.sse(W.chunk(cid, created, model, role=True, content="")))
-                case ContentDelta(text=text):
-                    if first_out:
-                        metrics.observe("voice_letta_http_first_content_seconds", time.perf_counter() - received)
-                        first_out = False
-                    out.append(W.sse(W.chunk(cid, created, model, content=text)))
-                case ToolCallFragment():
-                    index = tool_indexes.setdefault(event.index, len(tool_indexes))
-                    delta = W.tool_call_delta(index, event.call_id, event.name, event.arguments)
-                    out.append(W.sse(W.chunk(cid, created, model, tool_call=delta)))
-                case ToolStarted() | ToolFinished():
-                    pass
-                case TurnError():
-                    error = event
-                case TurnFinished():
-                    finish = "stop" if event.finish_reason in ("error", "cancelled") else event.finish_reason
-                    out.append(W.sse(W.chunk(cid, created, model, finish_reason=finish)))
-                    if parsed.include_usage:
-                        u = event.usage
-                        out.append(W.sse(W.usage_chunk(cid, created, model, W.usage_dict(
-                            u.prompt_tokens, u.completion_tokens, u.cached_tokens))))
-                    out.append(_tail(error, metrics))
-                    done = True
+            for ev in events:
+                match ev:
+                    case TurnStarted():
+                        out.append(W.sse(W.chunk(cid, created, model, role=True, content="")))
+                    case ContentDelta(text=text):
+                        if first_out:
+                            metrics.observe("voice_letta_http_first_content_seconds", time.perf_counter() - received)
+                            first_out = False
+                        out.append(W.sse(W.chunk(cid, created, model, content=text)))
+                    case ToolCallFragment():
+                        index = tool_indexes.setdefault(ev.index, len(tool_indexes))
+                        delta = W.tool_call_delta(index, ev.call_id, ev.name, ev.arguments)
+                        out.append(W.sse(W.chunk(cid, created, model, tool_call=delta)))
+                    case ToolStarted() | ToolFinished():
+                        pass
+                    case TurnError():
+                        error = ev
+                    case TurnFinished():
+                        finish = "stop" if ev.finish_reason in ("error", "cancelled") else ev.finish_reason
+                        out.append(W.sse(W.chunk(cid, created, model, finish_reason=finish)))
+                        if parsed.include_usage:
+                            out.append(W.sse(W.usage_chunk(cid, created, model, usage_json(ev))))
+                        out.append(_tail(error, metrics))
+                        done = True
             if out:  # one write per event: each write is a syscall on the hot path
                 await resp.write(b"".join(out))
                 last_write = time.monotonic()
@@ -234,6 +278,18 @@ async def _stream(request: web.Request, agent: AgentState, parsed: ParsedTurn, r
     return resp
 
 
+def usage_json(finished: TurnFinished) -> dict[str, object]:
+    """OpenAI's usage object, plus which model answered (``voice_letta``; the SDK keeps it in ``model_extra``)."""
+    u, route = finished.usage, finished.route
+    out = W.usage_dict(u.prompt_tokens, u.completion_tokens, u.cached_tokens)
+    out["voice_letta"] = {
+        "provider": route.provider if route else None, "model": route.model if route else None,
+        "fallback": route.fallback_used if route else False,
+        "first_token_ms": route.first_token_ms if route else None, "estimated": u.estimated,
+    }
+    return out
+
+
 def _tail(error: TurnError | None, metrics: Metrics) -> bytes:
     """The end of a stream: the in-band error (after the spoken fallback and the finish), then [DONE]."""
     tail = b""
@@ -248,7 +304,7 @@ async def _complete(request: web.Request, agent: AgentState, parsed: ParsedTurn)
     content: list[str] = []
     calls: dict[int, dict[str, str]] = {}
     finish = "stop"
-    usage = W.usage_dict(0, 0)
+    usage: dict[str, object] = W.usage_dict(0, 0)
     error: TurnError | None = None
     prefetch = asyncio.create_task(request.app[AGENT].prefetch_memory(agent.id, parsed.inp.user_text))
     try:
@@ -271,10 +327,11 @@ async def _complete(request: web.Request, agent: AgentState, parsed: ParsedTurn)
                 error = event
             case TurnFinished():
                 finish = "stop" if event.finish_reason in ("error", "cancelled") else event.finish_reason
-                u = event.usage
-                usage = W.usage_dict(u.prompt_tokens, u.completion_tokens, u.cached_tokens)
+                usage = usage_json(event)
             case _:
                 pass
+    if error is not None and error.code == AGENT_DELETED:
+        raise NotFoundError(error.message, code=AGENT_DELETED)
     message: dict[str, object] = {"role": "assistant", "content": "".join(content) or None, "refusal": None}
     if calls:
         message["tool_calls"] = [

@@ -11,6 +11,8 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from voice_letta.errors import ProtocolViolation
+
 
 class _In(BaseModel):
     # Third-party input: clients add fields freely (Vapi, LiveKit, Pipecat), so unknown ones are ignored.
@@ -68,6 +70,9 @@ class VoiceLettaOptions(_In):
     """Our extension, sent by the openai SDK as ``extra_body={"voice_letta": {...}}``."""
 
     server_tool_calls: bool | None = None  # stream the agent's own tool-call deltas (default: see protocol.md)
+    # Seconds to each model call's first token before the next model of the agent's chain takes over (0: no
+    # deadline for this request); None: the agent's own setting.
+    first_token_timeout_s: float | None = Field(default=None, ge=0, le=600)
 
 
 class ChatCompletionRequest(_In):
@@ -79,6 +84,44 @@ class ChatCompletionRequest(_In):
     tool_choice: Any = None
     user: str | None = None
     voice_letta: VoiceLettaOptions | None = None
+    # Checked by ``check_sampling`` (OpenAI-style 400s); temperature and the token limit apply to this turn.
+    n: int | None = None
+    logprobs: bool | None = None
+    top_logprobs: int | None = None
+    temperature: float | None = None
+    max_tokens: int | None = None
+    max_completion_tokens: int | None = None
+
+    def token_limit(self) -> int | None:
+        return self.max_completion_tokens if self.max_completion_tokens is not None else self.max_tokens
+
+
+def check_sampling(body: ChatCompletionRequest, *, context_window: int) -> None:
+    """Refuse what an agent turn cannot honour, as OpenAI words it, instead of silently ignoring it."""
+    if body.n is not None and body.n != 1:
+        code = "integer_below_min_value" if body.n < 1 else "unsupported_value"
+        raise ProtocolViolation(f"Invalid 'n': {body.n}. An agent turn produces exactly one choice; send n=1 "
+                                "or leave it out.", code=code, param="n")
+    if body.logprobs:
+        raise ProtocolViolation("'logprobs' is not supported: agent replies carry no token log probabilities.",
+                                code="unsupported_parameter", param="logprobs")
+    if body.top_logprobs:
+        raise ProtocolViolation("'top_logprobs' is not supported: agent replies carry no token log probabilities.",
+                                code="unsupported_parameter", param="top_logprobs")
+    if body.temperature is not None and not 0.0 <= body.temperature <= 2.0:
+        code = "decimal_below_min_value" if body.temperature < 0 else "decimal_above_max_value"
+        raise ProtocolViolation(f"Invalid 'temperature': expected a value between 0 and 2, got {body.temperature:g}.",
+                                code=code, param="temperature")
+    for name in ("max_tokens", "max_completion_tokens"):
+        value = getattr(body, name)
+        if value is None:
+            continue
+        if value < 1:
+            raise ProtocolViolation(f"Invalid '{name}': expected a value >= 1, got {value}.",
+                                    code="integer_below_min_value", param=name)
+        if value > context_window:
+            raise ProtocolViolation(f"'{name}' is too large: {value}. This agent's model has a context window of "
+                                    f"{context_window} tokens.", code="integer_above_max_value", param=name)
 
 
 # --- output ----------------------------------------------------------------------------------------------
