@@ -29,9 +29,9 @@ from tests.fakes.openai_server import (
     Text,
     ToolCall,
     Turn,
-    retry_after_headers,
     default_finish,
     fragments,
+    retry_after_headers,
 )
 
 __all__ = ["Cut", "FakeAnthropicServer", "Finish", "HttpError", "Pause", "Text", "ToolCall", "Turn"]

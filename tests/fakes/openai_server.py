@@ -331,8 +331,8 @@ __all__ = [
     "Text",
     "ToolCall",
     "Turn",
-    "retry_after_headers",
     "count_tokens",
     "default_finish",
     "fragments",
+    "retry_after_headers",
 ]

@@ -13,9 +13,9 @@ from voice_letta.agent.models import LLMConfig, ProviderName
 from voice_letta.agent.ports import ChatDelta, ChatModel, ChatRequest
 from voice_letta.errors import ConfigError, ProviderBadRequest, ProviderRateLimited, ProviderUnavailable
 from voice_letta.providers.anthropic_chat import AnthropicChatModel
+from voice_letta.providers.fallback import FallbackChatModel
 from voice_letta.providers.openai_chat import OpenAIChatModel
 from voice_letta.providers.registry import ProviderRegistry
-from voice_letta.providers.fallback import FallbackChatModel
 from voice_letta.providers.retry import backoff_s
 
 ENV = {"OPENAI_API_KEY": "sk-openai-test-123456", "ANTHROPIC_API_KEY": "sk-ant-test-123456"}
