@@ -221,4 +221,5 @@ async def test_the_request_body_is_the_chat_completions_json_sent_as_is(fake_ope
 
     req = request(model.config, tools=(WEATHER,))
     await collect(model, req)
-    assert fake_openai.requests[0] == {**build_params(model.config, req), "stream": True}
+    # the fake is not OpenAI's own host: max_tokens, no prompt_cache_key
+    assert fake_openai.requests[0] == {**build_params(model.config, req, max_tokens_param="max_tokens"), "stream": True}
