@@ -20,7 +20,9 @@ Request heads are parsed with h11.
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures.thread  # noqa: F401 - getaddrinfo's executor; see below
 import contextlib
+import encodings.idna  # noqa: F401 - host names are encoded with it
 import ipaddress
 import socket
 from collections.abc import Sequence
@@ -28,6 +30,9 @@ from dataclasses import dataclass
 from urllib.parse import urlsplit
 
 import h11
+
+# The proxy runs as an unprivileged uid that may not read the interpreter's standard library (a pyenv under
+# /root): everything it will ever import is imported here, in the tool server, before it forks.
 
 MAX_HEAD_BYTES = 16 * 1024
 HEAD_TIMEOUT_S = 10.0
@@ -61,7 +66,7 @@ def _split_host_port(entry: str) -> tuple[str, str]:
 def _port(text: str, entry: str, *, wildcard: bool) -> int | None:
     if wildcard and text == "*":
         return None
-    if not text.isdigit() or not 0 < int(text) < 65536:
+    if not (text.isascii() and text.isdigit()) or not 0 < int(text) < 65536:
         raise PolicyError(f"{entry!r}: the port must be 1-65535{' or *' if wildcard else ''}")
     return int(text)
 
@@ -203,14 +208,18 @@ def target_of(request: h11.Request) -> tuple[str, int, bytes]:
     target = request.target.decode("ascii", "replace")
     if request.method == b"CONNECT":
         host, port = _split_host_port(target)
-        if not port.isdigit():
+        if not (port.isascii() and port.isdigit()) or not 0 < int(port) < 65536:
             raise Refused(400, f"bad CONNECT target {target!r}")
         return host, int(port), b""
-    url = urlsplit(target)
+    try:
+        url = urlsplit(target)
+        port = url.port or 80
+    except ValueError as exc:
+        raise Refused(400, f"bad URL {target!r}: {exc}") from exc
     if url.scheme != "http" or not url.hostname:
         raise Refused(400, "only absolute http:// URLs and CONNECT are proxied")
     path = (url.path or "/") + (f"?{url.query}" if url.query else "")
-    return url.hostname, url.port or 80, path.encode()
+    return url.hostname, port, path.encode()
 
 
 def forwarded_head(request: h11.Request, host: str, port: int, path: bytes) -> bytes:
