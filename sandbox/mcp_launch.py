@@ -15,6 +15,7 @@ import json
 import os
 import socket
 import sys
+import time
 
 SPAWN_ENV = "VOICE_LETTA_SANDBOX_SPAWN"
 
@@ -33,8 +34,18 @@ def _lines(sock: socket.socket):  # type: ignore[no-untyped-def]
 
 def main() -> int:
     spec = json.loads(os.environ.pop(SPAWN_ENV))
-    sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-    sock.connect(spec.pop("socket"))
+    path = spec.pop("socket")
+    for delay in (0.05, 0.2, 0.5, 1.0, 2.0, None):  # the tool server may be restarting
+        sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        try:
+            sock.connect(path)
+            break
+        except (FileNotFoundError, ConnectionRefusedError):
+            sock.close()
+            if delay is None:
+                sys.stderr.write("voice-letta sandbox: the tool server is not reachable\n")
+                return 69
+            time.sleep(delay)
     request = {"v": 2, "op": "spawn", "id": "mcp", **spec}
     socket.send_fds(sock, [json.dumps(request).encode() + b"\n"], [0, 1, 2])
     null = os.open(os.devnull, os.O_RDWR)

@@ -42,6 +42,25 @@ def fail(reason: str) -> str:
     raise ValueError(reason)
 
 
+@server.tool()
+def probe(path: str, host: str, port: int) -> dict:
+    """What this server can reach: its environment, a host file, a TCP connection (sandbox tests)."""
+    import socket
+
+    seen: dict = {"env": sorted(os.environ), "uid": os.getuid(), "root": sorted(os.listdir("/"))}
+    try:
+        with open(path) as f:
+            seen["file"] = f.read()
+    except OSError as exc:
+        seen["file"] = type(exc).__name__
+    try:
+        socket.create_connection((host, port), timeout=3).close()
+        seen["dial"] = "connected"
+    except OSError as exc:
+        seen["dial"] = type(exc).__name__
+    return seen
+
+
 if __name__ == "__main__":
     mode = sys.argv[1] if len(sys.argv) > 1 else "stdio"
     if mode == "stdio":

@@ -8,7 +8,8 @@
                                            "error", "stdout", "stderr", "truncated", "duration_ms"}; no turn needed
     GET    /v1/sandbox                    the sandbox's settings and the isolation level in force
     POST   /v1/agents/{agent_id}/tools/{tool_id}     attach      DELETE …  detach
-    POST   /v1/mcp/servers                {"name", "command"?: [...], "url"?, "transport"?, "env"?} → tools found
+    POST   /v1/mcp/servers                {"name", "command"?: [...], "url"?, "transport"?, "env"?, "files"?,
+                                           "network"?: {"allow": [...]}} → tools found, "sandboxed"
     GET    /v1/mcp/servers                DELETE /v1/mcp/servers/{name}
 """
 
@@ -19,7 +20,7 @@ from typing import Any, Literal
 from aiohttp import web
 from pydantic import BaseModel, ConfigDict, Field
 
-from voice_letta.agent.models import Tool, ToolOptions
+from voice_letta.agent.models import Tool, ToolNetwork, ToolOptions
 from voice_letta.errors import ToolError
 from voice_letta.server.http_admin import parse_body
 from voice_letta.server.keys import STORE, TOOLS
@@ -52,6 +53,8 @@ class McpServerCreate(BaseModel):
     url: str | None = None
     transport: Literal["stdio", "streamable_http", "sse"] | None = None
     env: dict[str, str] | None = None
+    files: list[str] | None = None  # host paths a sandboxed stdio server may read (its own code, say)
+    network: ToolNetwork | None = None  # where a sandboxed stdio server may connect
 
 
 def tool_json(tool: Tool, *, with_source: bool = False) -> dict[str, Any]:
@@ -133,9 +136,13 @@ async def add_mcp_server(request: web.Request) -> web.Response:
     req = await parse_body(request, McpServerCreate)
     if (req.command is None) == (req.url is None):
         raise ToolError("give exactly one of 'command' (stdio) or 'url' (HTTP)", code="invalid_mcp_server")
-    tools = await request.app[TOOLS].add_mcp_server(req.name, command=req.command, url=req.url,
-                                                     transport=req.transport, env=req.env)
-    return web.json_response({"name": req.name, "tools": [tool_json(t) for t in tools]}, status=201)
+    service = request.app[TOOLS]
+    tools = await service.add_mcp_server(req.name, command=req.command, url=req.url, transport=req.transport,
+                                         env=req.env, files=req.files,
+                                         network_allow=req.network.allow if req.network else None)
+    sandboxed = service.mcp is not None and service.mcp.is_sandboxed(req.name)
+    return web.json_response({"name": req.name, "sandboxed": sandboxed, "tools": [tool_json(t) for t in tools]},
+                             status=201)
 
 
 @routes.get("/v1/mcp/servers")
@@ -147,6 +154,7 @@ async def list_mcp_servers(request: web.Request) -> web.Response:
         item = s.model_dump(mode="json")
         item.pop("env", None)
         item["connected"] = manager.is_connected(s.name) if manager is not None else False
+        item["sandboxed"] = manager.is_sandboxed(s.name) if manager is not None else False
         data.append(item)
     return web.json_response({"object": "list", "data": data})
 

@@ -13,6 +13,7 @@ from voice_letta.agent.ports import Store, ToolResult
 from voice_letta.config import SandboxSettings
 from voice_letta.errors import ToolError
 from voice_letta.tools_runtime.mcp_manager import McpManager
+from voice_letta.tools_runtime.mcp_sandbox import McpSandbox
 from voice_letta.tools_runtime.sandbox_client import SandboxExecutor
 from voice_letta.tools_runtime.sandbox_supervisor import SandboxSupervisor
 from voice_letta.tools_runtime.service import ToolService
@@ -43,10 +44,14 @@ async def tool_runtime(
     executor: SandboxExecutor | None = None
     if sandbox:
         # The database directory is hidden from tools: it holds every conversation.
-        supervisor = SandboxSupervisor(settings or SandboxSettings(), hidden_paths=(data_dir,))
+        supervisor = SandboxSupervisor(settings, hidden_paths=(data_dir,))
         await supervisor.start()  # logs the isolation level in force; ConfigError below the required one
         executor = SandboxExecutor(supervisor)
-    mcp = McpManager(registry_path=data_dir / "mcp_servers.json")
+    settings = settings or SandboxSettings()
+    # stdio MCP servers run in the sandbox too, unless the operator trusts them by name (--trust-mcp)
+    mcp = McpManager(registry_path=data_dir / "mcp_servers.json",
+                     sandbox=McpSandbox.of(supervisor) if supervisor is not None else None,
+                     trusted=settings.trusted_mcp)
     try:
         await mcp.load()
     except Exception:  # a broken registry file must not stop the server

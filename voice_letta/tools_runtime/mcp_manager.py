@@ -20,15 +20,16 @@ import logging
 import os
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
 
-from voice_letta.agent.models import Tool, ToolOptions, ToolType
+from voice_letta.agent.models import Tool, ToolNetwork, ToolOptions, ToolType
 from voice_letta.agent.ports import ToolResult
 from voice_letta.errors import NotFoundError, ToolError
+from voice_letta.tools_runtime.mcp_sandbox import McpSandbox, stdio_parameters
 from voice_letta.tools_runtime.tool_run import ToolRun
 from voice_letta.tools_runtime.validation import check_arguments, format_error
 
@@ -49,8 +50,11 @@ class McpServerConfig(BaseModel):
     transport: McpTransport = "stdio"
     command: list[str] | None = None
     url: str | None = None
-    env: dict[str, str] = Field(default_factory=dict)  # extra environment for a stdio server
+    env: dict[str, str] = Field(default_factory=dict)  # the whole environment of a stdio server (+ PATH, HOME…)
     headers: dict[str, str] = Field(default_factory=dict)  # for SSE servers
+    # A sandboxed stdio server sees no host files but the runtimes'; these host paths are added read-only.
+    files: list[Annotated[str, StringConstraints(pattern=r"^/")]] = Field(default_factory=list, max_length=32)
+    network: ToolNetwork = Field(default_factory=ToolNetwork)  # a sandboxed stdio server's outbound allowlist
 
     @model_validator(mode="after")
     def _check(self) -> McpServerConfig:
@@ -90,8 +94,9 @@ def _is_connection_failure(exc: BaseException) -> bool:
 class _Connection:
     """One connected ``mcp.Client``, owned by a task that enters and leaves its context."""
 
-    def __init__(self, config: McpServerConfig) -> None:
+    def __init__(self, config: McpServerConfig, stdio: Callable[[McpServerConfig], Any]) -> None:
         self.config = config
+        self._stdio = stdio
         self.client: Any = None
         self.tools: list[Any] = []
         self._stop = asyncio.Event()
@@ -100,10 +105,7 @@ class _Connection:
     def _target(self) -> Any:
         cfg = self.config
         if cfg.transport == "stdio":
-            from mcp import StdioServerParameters
-
-            assert cfg.command
-            return StdioServerParameters(command=cfg.command[0], args=cfg.command[1:], env=cfg.env or None)
+            return self._stdio(cfg)
         assert cfg.url
         if cfg.transport == "sse":
             from mcp.client.sse import sse_client
@@ -173,8 +175,17 @@ class _Connection:
 class McpManager:
     """Registered MCP servers, their discovered tools, and calls to them."""
 
-    def __init__(self, *, registry_path: Path | None = None) -> None:
+    def __init__(
+        self,
+        *,
+        registry_path: Path | None = None,
+        sandbox: McpSandbox | None = None,
+        trusted: Collection[str] = (),
+    ) -> None:
+        """Stdio servers run in ``sandbox`` unless their name is in ``trusted`` (the operator's --trust-mcp)."""
         self.registry_path = registry_path
+        self.sandbox = sandbox
+        self.trusted = frozenset(trusted)
         self._configs: dict[str, McpServerConfig] = {}
         self._conns: dict[str, _Connection] = {}
         self._locks: dict[str, asyncio.Lock] = {}
@@ -213,6 +224,10 @@ class McpManager:
     def list_servers(self) -> list[McpServerConfig]:
         return list(self._configs.values())
 
+    def is_sandboxed(self, name: str) -> bool:
+        cfg = self._configs.get(name)
+        return cfg is not None and cfg.transport == "stdio" and name not in self.trusted
+
     def is_connected(self, name: str) -> bool:
         conn = self._conns.get(name)
         return conn is not None and conn.alive
@@ -225,6 +240,8 @@ class McpManager:
         url: str | None = None,
         transport: McpTransport | None = None,
         env: dict[str, str] | None = None,
+        files: list[str] | None = None,
+        network_allow: list[str] | None = None,
     ) -> list[Tool]:
         """Register and connect a server; returns its tools. ``ToolError`` if it cannot be reached."""
         if name in self._configs:
@@ -236,6 +253,8 @@ class McpManager:
                 url=url,
                 env=env or {},
                 transport=transport or ("stdio" if command else "streamable_http"),
+                files=files or [],
+                network=ToolNetwork(allow=network_allow or []),
             )
         except ValueError as exc:
             raise ToolError(f"invalid MCP server: {exc}", code="invalid_mcp_server") from exc
@@ -259,7 +278,7 @@ class McpManager:
 
     # --- connections -----------------------------------------------------------------------------------
     async def _connect(self, cfg: McpServerConfig) -> list[Tool]:
-        conn = _Connection(cfg)
+        conn = _Connection(cfg, lambda c: stdio_parameters(c, self.sandbox, self.trusted))
         try:
             await conn.open()
         except ToolError:

@@ -108,9 +108,12 @@ class ToolService:
         url: str | None = None,
         transport: McpTransport | None = None,
         env: dict[str, str] | None = None,
+        files: list[str] | None = None,
+        network_allow: list[str] | None = None,
     ) -> list[Tool]:
         """Register an MCP server and persist its tools (reusing stored ones with the same stable id)."""
-        tools = await self._manager().add_server(name, command=command, url=url, transport=transport, env=env)
+        tools = await self._manager().add_server(name, command=command, url=url, transport=transport, env=env,
+                                                 files=files, network_allow=network_allow)
         return [await self._persist(t) for t in tools]
 
     async def remove_mcp_server(self, name: str) -> None:

@@ -8,6 +8,7 @@ import pytest
 from voice_letta.config import SandboxSettings
 from voice_letta.store import open_store
 from voice_letta.tools_runtime import McpManager, SandboxExecutor, SandboxSupervisor, ToolService
+from voice_letta.tools_runtime.mcp_sandbox import McpSandbox
 
 SECRET = "s3cr3t-do-not-leak"
 
@@ -31,7 +32,7 @@ async def executor(supervisor: SandboxSupervisor) -> AsyncIterator[SandboxExecut
 @pytest.fixture
 async def service(tmp_path: Path, executor: SandboxExecutor) -> AsyncIterator[ToolService]:
     store = await open_store(tmp_path / "db.sqlite")
-    mcp = McpManager(registry_path=tmp_path / "mcp.json")
+    mcp = McpManager(registry_path=tmp_path / "mcp.json", sandbox=McpSandbox.of(executor.supervisor))
     yield ToolService(store, sandbox=executor, mcp=mcp)
     await mcp.aclose()
     await store.aclose()

@@ -1,4 +1,5 @@
-"""MCP servers over stdio and streamable HTTP: discovery, calls, reconnection after the server dies."""
+"""MCP servers over stdio (in the tool sandbox, or trusted) and streamable HTTP: discovery, calls, reconnection
+after the server dies, and what a sandboxed stdio server can and cannot reach."""
 
 from __future__ import annotations
 
@@ -6,24 +7,34 @@ import asyncio
 import contextlib
 import json
 import os
+import shutil
 import signal
 import sys
-from collections.abc import AsyncIterator
+import uuid
+from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
 import pytest
 
 from voice_letta.agent.models import ToolType
 from voice_letta.errors import NotFoundError, ToolError
-from voice_letta.tools_runtime import McpExecutor, McpManager, ToolService
+from voice_letta.tools_runtime import McpExecutor, McpManager, SandboxSupervisor, ToolService
+from voice_letta.tools_runtime.mcp_sandbox import McpSandbox
 
 SERVER = Path(__file__).resolve().parents[2] / "fakes_mcp" / "echo_server.py"
 STDIO = [sys.executable, str(SERVER), "stdio"]
+FILES = [str(SERVER.parent)]  # a sandboxed server sees its own code only if it is exposed
 
 
-async def _pid(manager: McpManager, server: str) -> int:
-    result = await manager.call_tool(server, "whoami", {})
-    return int(result.structured_content["result"])
+def _host_pids(mark: str) -> list[int]:
+    """Host pids of the MCP server processes started with VL_TEST_MARK=mark (sandboxed or not)."""
+    found = []
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            with contextlib.suppress(OSError), open(f"/proc/{entry}/environ", "rb") as f:
+                if f"VL_TEST_MARK={mark}".encode() in f.read():
+                    found.append(int(entry))
+    return found
 
 
 async def _start_http(port: int, mode: str = "http") -> asyncio.subprocess.Process:
@@ -52,16 +63,24 @@ async def _stop(proc: asyncio.subprocess.Process) -> None:
 
 
 @pytest.fixture
-async def manager(tmp_path: Path) -> AsyncIterator[McpManager]:
-    m = McpManager(registry_path=tmp_path / "mcp.json")
+async def manager(tmp_path: Path, supervisor: SandboxSupervisor) -> AsyncIterator[McpManager]:
+    m = McpManager(registry_path=tmp_path / "mcp.json", sandbox=McpSandbox.of(supervisor))
+    yield m
+    await m.aclose()
+
+
+@pytest.fixture
+async def trusting(tmp_path: Path) -> AsyncIterator[McpManager]:
+    """No sandbox at all; the operator trusts the server named "echo"."""
+    m = McpManager(registry_path=tmp_path / "trusted.json", trusted={"echo"})
     yield m
     await m.aclose()
 
 
 async def test_stdio_server_tools_are_discovered_and_called(service: ToolService) -> None:
-    tools = await service.add_mcp_server("echo", command=STDIO)
+    tools = await service.add_mcp_server("echo", command=STDIO, files=FILES)
     by_name = {t.name: t for t in tools}
-    assert set(by_name) == {"add", "echo", "whoami", "fail"}
+    assert set(by_name) == {"add", "echo", "whoami", "fail", "probe"}
     add = by_name["add"]
     assert add.type is ToolType.EXTERNAL_MCP and add.mcp_server == "echo"
     assert add.parameters["required"] == ["a", "b"]
@@ -77,17 +96,36 @@ async def test_stdio_server_tools_are_discovered_and_called(service: ToolService
     assert not invalid.ok and invalid.error == "invalid_arguments"
 
 
-async def test_killed_stdio_server_is_reconnected_and_call_works(manager: McpManager) -> None:
-    tools = await manager.add_server("echo", command=STDIO)
+@pytest.fixture(params=["sandboxed", "trusted"])
+async def either(request: pytest.FixtureRequest, tmp_path: Path, supervisor: SandboxSupervisor
+                 ) -> AsyncIterator[McpManager]:
+    if request.param == "sandboxed":
+        m = McpManager(registry_path=tmp_path / "mcp.json", sandbox=McpSandbox.of(supervisor))
+    else:
+        m = McpManager(registry_path=tmp_path / "mcp.json", trusted={"echo"})
+    yield m
+    await m.aclose()
+
+
+async def test_killed_stdio_server_is_reconnected_and_call_works(either: McpManager) -> None:
+    manager = either
+    mark = uuid.uuid4().hex
+    tools = await manager.add_server("echo", command=STDIO, files=FILES, env={"VL_TEST_MARK": mark})
     echo = next(t for t in tools if t.name == "echo")
-    pid = await _pid(manager, "echo")
+    [pid] = _host_pids(mark)
     os.kill(pid, signal.SIGKILL)
     await asyncio.sleep(0.2)
     result = await McpExecutor(manager).execute(echo, {"text": "back", "shout": True})
     assert result.ok, result
     assert result.output == "BACK"
     assert manager.reconnects >= 1
-    assert await _pid(manager, "echo") != pid
+    assert _host_pids(mark) not in ([], [pid])
+    await manager.aclose()
+    for _ in range(100):  # the session is over: its server process is gone too
+        if not _host_pids(mark):
+            break
+        await asyncio.sleep(0.05)
+    assert _host_pids(mark) == []
 
 
 async def test_streamable_http_server_discovered_called_and_reconnected(
@@ -120,18 +158,21 @@ async def test_sse_server_tools_are_discovered_and_called(manager: McpManager, u
         await _stop(proc)
 
 
-async def test_servers_are_listed_removed_and_persisted(manager: McpManager, tmp_path: Path) -> None:
-    await manager.add_server("echo", command=STDIO)
+async def test_servers_are_listed_removed_and_persisted(
+    manager: McpManager, tmp_path: Path, supervisor: SandboxSupervisor
+) -> None:
+    await manager.add_server("echo", command=STDIO, files=FILES)
     assert [s.name for s in manager.list_servers()] == ["echo"]
     saved = json.loads((tmp_path / "mcp.json").read_text())
     assert saved["servers"][0]["command"] == STDIO
     with pytest.raises(ToolError):
-        await manager.add_server("echo", command=STDIO)
+        await manager.add_server("echo", command=STDIO, files=FILES)
 
-    again = McpManager(registry_path=tmp_path / "mcp.json")
+    assert saved["servers"][0]["files"] == FILES
+    again = McpManager(registry_path=tmp_path / "mcp.json", sandbox=McpSandbox.of(supervisor))
     try:
         tools = await again.load()
-        assert {t.name for t in tools} == {"add", "echo", "whoami", "fail"}
+        assert {t.name for t in tools} == {"add", "echo", "whoami", "fail", "probe"}
     finally:
         await again.aclose()
 
@@ -149,3 +190,60 @@ async def test_unreachable_server_is_a_clean_registration_error(manager: McpMana
     with pytest.raises(ToolError):
         await manager.add_server("bad", command=None, url=None)
     assert manager.list_servers() == []
+
+
+@pytest.fixture
+def host_file() -> Iterator[Path]:
+    base = Path("/srv") / f"vl-mcp-{uuid.uuid4().hex[:12]}"
+    base.mkdir(parents=True, mode=0o755)
+    target = base / "config.env"
+    target.write_text("DB_PASSWORD=hunter2\n")
+    os.chmod(target, 0o644)
+    yield target
+    shutil.rmtree(base, ignore_errors=True)
+
+
+async def _listener() -> tuple[asyncio.Server, int]:
+    server = await asyncio.start_server(lambda r, w: w.close(), "127.0.0.1", 0)
+    return server, server.sockets[0].getsockname()[1]
+
+
+async def test_sandboxed_stdio_server_gets_no_environment_host_files_or_network(
+    manager: McpManager, supervisor: SandboxSupervisor, host_file: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    if supervisor.isolation.get("level") != "strict":
+        pytest.skip(f"isolation level here: {supervisor.isolation.get('level')}")
+    monkeypatch.setenv("VOICE_LETTA_MCP_SECRET", "s3cr3t")  # in the server process only
+    listener, port = await _listener()
+    async with listener:
+        await manager.add_server("echo", command=STDIO, files=FILES, env={"GREETING": "hi"})
+        result = await manager.call_tool("echo", "probe", {"path": str(host_file), "host": "127.0.0.1", "port": port})
+    seen = json.loads(result.content[0].text)
+    assert seen["env"] == ["GREETING", "HOME", "LANG", "PATH", "TMPDIR"]
+    assert seen["file"] == "FileNotFoundError"
+    assert seen["dial"] == "ConnectionRefusedError"  # the sandbox's own loopback, where nothing listens
+    assert seen["uid"] != 0
+    assert not {"srv", "home", "mnt", "opt"} & set(seen["root"])
+    assert manager.is_sandboxed("echo")
+
+
+async def test_trusted_stdio_server_runs_as_the_server_user(trusting: McpManager, host_file: Path) -> None:
+    listener, port = await _listener()
+    async with listener:
+        await trusting.add_server("echo", command=STDIO)
+        result = await trusting.call_tool("echo", "probe", {"path": str(host_file), "host": "127.0.0.1", "port": port})
+    seen = json.loads(result.content[0].text)
+    assert seen["file"] == "DB_PASSWORD=hunter2\n" and seen["dial"] == "connected"
+    assert seen["uid"] == os.getuid()
+    assert not trusting.is_sandboxed("echo")
+
+
+async def test_stdio_server_is_refused_without_a_sandbox_unless_trusted(tmp_path: Path) -> None:
+    bare = McpManager(registry_path=tmp_path / "bare.json")
+    try:
+        with pytest.raises(ToolError, match="--trust-mcp echo") as err:
+            await bare.add_server("echo", command=STDIO)
+        assert err.value.code == "mcp_unavailable"
+        assert bare.list_servers() == []
+    finally:
+        await bare.aclose()
