@@ -32,6 +32,12 @@ MAX_REQUEST_BYTES = 2 * 1024 * 1024  # HTTP bodies
 MAX_WS_MESSAGE_BYTES = 1024 * 1024  # one WebSocket frame (audio or JSON)
 SSE_KEEPALIVE_S = 3.0  # LiveKit gives up after 10 s without data; a comment line every 3 s keeps it alive
 
+# --- several processes on one database (serve --workers, PostgreSQL) -----------------------------------
+# An agent's turn lease: a turn holds it while it runs; its process renews it every third of this, so a process
+# killed mid-turn frees its agents within this many seconds (at once with serve --workers: the supervisor frees
+# a dead worker's leases when it reaps it).
+AGENT_LEASE_S = 15.0
+
 # --- agent defaults ------------------------------------------------------------------------------------
 DEFAULT_MAX_MESSAGE_BUFFER = 30
 DEFAULT_MIN_MESSAGE_BUFFER = 15

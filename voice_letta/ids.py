@@ -2,7 +2,12 @@
 
 from __future__ import annotations
 
+import functools
+import os
+import socket
 import uuid
+
+WORKER_ID_ENV = "VOICE_LETTA_WORKER_ID"
 
 
 def new_id(prefix: str) -> str:
@@ -39,3 +44,10 @@ def tool_call_id() -> str:
 
 def completion_id() -> str:
     return f"chatcmpl-{uuid.uuid4().hex}"
+
+
+@functools.cache
+def worker_id() -> str:
+    """This server process among all that share a database: host, pid and a random part (or, in a worker that
+    ``serve --workers`` started, the id its supervisor gave it in ``VOICE_LETTA_WORKER_ID``)."""
+    return os.environ.get(WORKER_ID_ENV) or f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"

@@ -9,12 +9,13 @@ going away) the listener gets words and the store keeps what was said, marked ``
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import time
 from collections import defaultdict
 from collections.abc import AsyncGenerator, AsyncIterator, Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Literal
 
 from voice_letta import config as C
 from voice_letta import ids
@@ -42,6 +43,7 @@ from voice_letta.agent.ports import (
     ToolExecutor,
     ToolResult,
     ToolSpec,
+    TurnBegun,
 )
 from voice_letta.agent.prompt import SystemPromptCache, volatile_note
 from voice_letta.agent.tools import (
@@ -61,6 +63,8 @@ AGENT_DELETED = "agent_deleted"  # error code of a turn whose agent was deleted 
 EMPTY_REPLY_SENTENCE = "Sorry, I don't have an answer for that."
 #: A response with no new input (the agent speaks first): this cue rides on the request, never stored.
 NO_INPUT_CUE = "[No new words from the user. Speak now, as your instructions and the conversation call for.]"
+LEASE_POLL_MIN_S = 0.005  # waiting for an agent's lease held by another process: first poll, then doubling
+LEASE_POLL_MAX_S = 0.1
 MAX_TOOL_OUTPUT_CHARS = 4000
 TOOL_TIMEOUT_MARGIN_S = 5.0
 
@@ -99,6 +103,8 @@ class _Call:
 @dataclass
 class _TurnState:
     turn: TurnRecord
+    lease: int = 0  # the agent lease token from begin_turn, given back by end_turn
+    history: list[Message] = field(default_factory=list)  # in-context messages when the turn began
     spoken: list[str] = field(default_factory=list)  # text already streamed and not yet persisted
     finished: bool = False
     started: float = 0.0
@@ -131,7 +137,12 @@ class _TurnState:
 
 
 class VoiceAgent:
-    """Runs turns for any agent in the store. One instance per process; turns of one agent are serialized."""
+    """Runs turns for any agent in the store. One instance per process.
+
+    Turns of one agent are serialized across every process sharing the database by the agent's lease
+    (``Store.begin_turn``/``end_turn``), held under ``holder``, this process's worker id; the per-agent asyncio
+    lock in front of it only keeps this process's own turns of an agent from polling the database.
+    """
 
     def __init__(
         self,
@@ -143,8 +154,12 @@ class VoiceAgent:
         memory_search: MemorySearch | None = None,
         memory: MemoryHooks | None = None,
         clock: Callable[[], float] = time.time,
+        holder: str | None = None,
+        lease_s: float = C.AGENT_LEASE_S,
     ) -> None:
         self.store = store
+        self.holder = holder or ids.worker_id()
+        self.lease_s = lease_s
         self.models = models
         self.tools = tools
         self.prompts = prompts or SystemPromptCache()
@@ -223,21 +238,23 @@ class VoiceAgent:
     async def _run(self, agent_id: str, inp: TurnInput) -> AsyncIterator[AgentEvent]:
         t0 = self.clock()
         agent = await self.store.get_agent(agent_id)
-        previous = await self.store.find_turn(agent_id, inp.fingerprint) if inp.fingerprint else None
+        turn = TurnRecord(id=ids.turn_id(), agent_id=agent_id, fingerprint=inp.fingerprint)
+        # The input is stored with the turn record (fingerprint) in the transaction that takes the lease, so a
+        # retry after a crash finds this turn and does not store the input again.
+        begun = await self._begin(turn, self._input_rows(agent, inp, turn.id))
+        previous = begun.previous
         if previous is not None and previous.ended_at is not None and previous.error is None:
-            async for event in self._replay(agent, previous):
-                yield event
+            try:
+                async for event in self._replay(agent, previous):
+                    yield event
+            finally:
+                await asyncio.shield(self.store.release_agent(agent_id, holder=self.holder, lease=begun.lease))
             return
         if previous is not None:  # a retry of a turn that failed or was cut off: run it again, same record
             turn = previous.model_copy(update={"error": None, "ended_at": None, "stop_reason": None})
-        else:
-            turn = TurnRecord(id=ids.turn_id(), agent_id=agent_id, fingerprint=inp.fingerprint)
-        state = _TurnState(turn=turn, started=t0)
-        if previous is None:
-            # The turn record is written when the turn ends (or is cut off); the input goes first, alone.
-            await self._persist_input(agent, inp, turn.id)
-        yield TurnStarted(turn_id=turn.id, agent_id=agent_id, model=agent.llm.model)
+        state = _TurnState(turn=turn, lease=begun.lease, history=begun.history, started=t0)
         try:
+            yield TurnStarted(turn_id=turn.id, agent_id=agent_id, model=agent.llm.model)
             async with asyncio.timeout(agent.turn_budget_s):
                 async for event in self._rounds(agent, inp, state, retry=previous is not None):
                     yield event
@@ -264,6 +281,32 @@ class VoiceAgent:
             # Memory upkeep runs after the last event went out, so it never delays the reply's end.
             await asyncio.shield(self._memory_upkeep(agent_id))
 
+    async def _begin(self, turn: TurnRecord, rows: list[Message]) -> TurnBegun:
+        """``Store.begin_turn``, waiting while another process's turn of the agent holds its lease."""
+        delay = LEASE_POLL_MIN_S
+        while True:
+            begun = await self._begin_once(turn, rows)
+            if begun is not None:
+                return begun
+            await asyncio.sleep(delay)
+            delay = min(delay * 2, LEASE_POLL_MAX_S)
+
+    async def _begin_once(self, turn: TurnRecord, rows: list[Message]) -> TurnBegun | None:
+        call = asyncio.ensure_future(self.store.begin_turn(
+            turn, rows, holder=self.holder, lease_s=self.lease_s, now=self.clock()))
+        try:
+            return await asyncio.shield(call)
+        except asyncio.CancelledError:
+            # Cancelled while the transaction ran: if it took the lease, give it back at once (and record the
+            # turn as cut off) instead of leaving the agent locked until the lease expires.
+            with contextlib.suppress(Exception, asyncio.CancelledError):
+                begun = await call
+                if begun is not None:
+                    cut = (begun.previous or turn).model_copy(
+                        update={"stop_reason": "cancelled", "error": "cancelled", "ended_at": self.clock()})
+                    await self.store.end_turn(turn.agent_id, cut, [], holder=self.holder, lease=begun.lease)
+            raise
+
     async def _memory_upkeep(self, agent_id: str) -> None:
         if self.memory is None:
             return
@@ -274,7 +317,7 @@ class VoiceAgent:
 
     # -- input -------------------------------------------------------------------------------------------
 
-    async def _persist_input(self, agent: AgentState, inp: TurnInput, turn_id: str) -> None:
+    def _input_rows(self, agent: AgentState, inp: TurnInput, turn_id: str) -> list[Message]:
         now = self.clock()
         rows: list[Message] = []
         if inp.unknown_assistant_text:
@@ -287,14 +330,18 @@ class VoiceAgent:
         if inp.user_text:
             rows.append(Message(id=ids.message_id(), agent_id=agent.id, role="user", content=inp.user_text,
                                 turn_id=turn_id, created_at=now))
+        return rows
+
+    async def _persist_input(self, agent: AgentState, inp: TurnInput, turn_id: str) -> None:
+        rows = self._input_rows(agent, inp, turn_id)
         if rows:
             await self.store.append_messages(rows)
 
-    async def _context(self, agent: AgentState, inp: TurnInput, turn_id: str, retry: bool) -> list[ChatMessage]:
+    def _context(self, agent: AgentState, inp: TurnInput, state: _TurnState, retry: bool) -> list[ChatMessage]:
         system = self.prompts.get(agent)
         if inp.extra_instructions and agent.client_system_prompt == "append":
             system += f"\n\n<client_instructions>\n{inp.extra_instructions}\n</client_instructions>"
-        history = await self.store.list_messages(agent.id, in_context=True)
+        history, turn_id = state.history, state.turn.id
         if retry:  # drop what a failed earlier attempt of this very turn produced
             history = [m for m in history if m.turn_id != turn_id or m.role == "user" or m.role == "tool"]
         messages = [ChatMessage("system", system), *to_chat_messages(history)]
@@ -315,7 +362,7 @@ class VoiceAgent:
         exposed = self._voice_tools(agent) + [client_tool(s) for s in inp.client_tools]
         by_name = {e.spec.name: e for e in exposed}
         specs = tuple(e.spec for e in exposed)
-        messages = await self._context(agent, inp, state.turn.id, retry)
+        messages = self._context(agent, inp, state, retry)
         model = self.models.for_config(agent.llm)
         usage = state.usage
         timings = state.turn.timings_ms
@@ -388,8 +435,7 @@ class VoiceAgent:
                 if not "".join(content).strip() and not "".join(state.spoken).strip() and rounds == 0:
                     text = state.speak(EMPTY_REPLY_SENTENCE, "fallback")
                     yield ContentDelta(text, kind="fallback")
-                reply_id = await self._persist_reply(agent, state)
-                await self._finish(state, finish or "stop", usage)
+                reply_id = await self._finish(agent, state, finish or "stop", usage)
                 yield TurnFinished(state.turn.id, _finish_reason(finish), usage, dict(timings), reply_id,
                                    state.route)
                 return
@@ -419,7 +465,7 @@ class VoiceAgent:
                 await self.store.append_messages(rows)
             if len(server_calls) < len(tool_calls):
                 # The client runs its own tools; it comes back with their results in a new request.
-                await self._finish(state, "tool_calls", usage)
+                await self._finish(agent, state, "tool_calls", usage)
                 yield TurnFinished(state.turn.id, "tool_calls", usage, dict(timings), None, state.route)
                 return
             rounds += 1
@@ -474,23 +520,20 @@ class VoiceAgent:
         yield ContentDelta(text, kind="fallback")
         usage = self._usage_so_far(state)
         try:
-            reply_id = await self._persist_reply(agent, state, kind="fallback")
-            await self._finish(state, "error", usage)
+            reply_id = await self._finish(agent, state, "error", usage, reply_kind="fallback")
         except StorageError:
             if not await self._agent_gone(agent.id):
                 raise
             state.finished, reply_id = True, None  # deleted meanwhile: nothing to store into
         yield TurnFinished(state.turn.id, "error", usage, dict(state.turn.timings_ms), reply_id, state.route)
 
-    async def _persist_reply(self, agent: AgentState, state: _TurnState, kind: str = "normal") -> str | None:
-        text = state.take_spoken()
+    def _reply_row(self, agent: AgentState, state: _TurnState, kind: Literal["normal", "fallback"],
+                   interrupted: bool = False) -> Message | None:
+        text = "".join(state.spoken).strip()
         if not text:
             return None
-        msg = Message(id=ids.message_id(), agent_id=agent.id, role="assistant", content=text,
-                      turn_id=state.turn.id, created_at=self.clock(),
-                      kind="fallback" if kind == "fallback" else "normal")
-        await self.store.append_messages([msg])
-        return msg.id
+        return Message(id=ids.message_id(), agent_id=agent.id, role="assistant", content=text,
+                       turn_id=state.turn.id, created_at=self.clock(), kind=kind, interrupted=interrupted)
 
     async def _agent_gone(self, agent_id: str) -> bool:
         try:
@@ -510,17 +553,16 @@ class VoiceAgent:
             log.info("turn %s: agent %s was deleted; nothing to keep", state.turn.id, agent.id)
 
     async def _save_interrupted(self, agent: AgentState, state: _TurnState) -> None:
-        text = state.take_spoken()
-        if text:
-            await self.store.append_messages([Message(
-                id=ids.message_id(), agent_id=agent.id, role="assistant", content=text, interrupted=True,
-                turn_id=state.turn.id, created_at=self.clock())])
+        reply = self._reply_row(agent, state, "normal", interrupted=True)
         state.turn.stop_reason = "cancelled"
         state.turn.ended_at = self.clock()
         state.turn.error = "cancelled"
         state.turn.usage = self._usage_so_far(state)
         self._record_route(state)
-        await self.store.save_turn(state.turn)
+        await self.store.end_turn(agent.id, state.turn, [reply] if reply else [], holder=self.holder,
+                                  lease=state.lease)
+        state.spoken.clear()
+        state.finished = True
 
     def _learn_token_size(self, state: _TurnState, usage: Usage) -> None:
         """Characters per prompt token of the model that answered, for estimating cut-off calls."""
@@ -553,14 +595,20 @@ class VoiceAgent:
             state.turn.fallback_used = state.route.fallback_used
             state.turn.first_token_ms = state.route.first_token_ms
 
-    async def _finish(self, state: _TurnState, reason: str, usage: Usage) -> None:
-        state.finished = True
+    async def _finish(self, agent: AgentState, state: _TurnState, reason: str, usage: Usage,
+                      reply_kind: Literal["normal", "fallback"] = "normal") -> str | None:
+        """Store the reply and the turn record and give the agent's lease back (one transaction)."""
         self._record_route(state)
+        reply = self._reply_row(agent, state, reply_kind)
         state.turn.stop_reason = reason
         state.turn.usage = usage
         state.turn.ended_at = self.clock()
         state.turn.timings_ms["total_ms"] = self._ms(state.started)
-        await self.store.save_turn(state.turn)
+        await self.store.end_turn(agent.id, state.turn, [reply] if reply else [], holder=self.holder,
+                                  lease=state.lease)
+        state.spoken.clear()
+        state.finished = True
+        return reply.id if reply else None
 
     async def _replay(self, agent: AgentState, turn: TurnRecord) -> AsyncIterator[AgentEvent]:
         """A client retried a turn that already completed: answer with what was said, store nothing."""

@@ -241,8 +241,22 @@ class PassageTexts:
     end_at: tuple[float, ...]  # coalesce(end_at, start_at, created_at)
 
 
+@dataclass(frozen=True, slots=True)
+class TurnBegun:
+    """What ``Store.begin_turn`` found and did, in one transaction, once it held the agent's lease."""
+
+    lease: int  # the lease token; ``end_turn`` / ``release_agent`` give the lease back only if it still matches
+    previous: TurnRecord | None  # the agent's latest turn with this fingerprint; then nothing was inserted
+    inserted: list[Message]  # the input rows as stored (with their seq)
+    history: list[Message]  # the agent's in-context messages after the insert, in seq order
+
+
 class Store(Protocol):
-    """Persistence for agents, memory blocks, messages, passages, tools and turns (one SQLite file)."""
+    """Persistence for agents, memory blocks, messages, passages, tools and turns (SQLite or PostgreSQL).
+
+    Several server processes may share one database: one turn at a time per agent is a lease in the database
+    (``begin_turn``/``end_turn``), memory jobs are leased to the worker that runs them.
+    """
 
     # agents
     async def create_agent(self, agent: AgentState, blocks: Sequence[NewBlock | str]) -> AgentState:
@@ -363,6 +377,34 @@ class Store(Protocol):
     # turns
     async def save_turn(self, turn: TurnRecord) -> None: ...
     async def find_turn(self, agent_id: str, fingerprint: str) -> TurnRecord | None: ...
+    async def begin_turn(
+        self, turn: TurnRecord, rows: Sequence[Message], *, holder: str, lease_s: float, now: float
+    ) -> TurnBegun | None:
+        """Take the agent's lease for ``holder`` and start the turn, all in one transaction.
+
+        ``None`` (and nothing written) when another holder's lease is busy and not expired. Otherwise: when
+        ``turn.fingerprint`` matches an earlier turn of the agent, that turn is returned as ``previous`` and
+        nothing is stored; else ``turn`` is saved and ``rows`` appended. The in-context history is read last.
+        """
+        ...
+
+    async def end_turn(
+        self, agent_id: str, turn: TurnRecord | None, rows: Sequence[Message], *, holder: str, lease: int
+    ) -> list[Message]:
+        """Append ``rows``, save ``turn`` (when given) and give the lease back, in one transaction."""
+        ...
+
+    async def release_agent(self, agent_id: str, *, holder: str, lease: int) -> None:
+        """Give a lease back without writing anything else (a no-op when it is no longer this holder's)."""
+        ...
+
+    async def renew_leases(self, holder: str, *, until: float) -> int:
+        """Extend every busy agent lease and running memory job of ``holder`` to ``until``; returns how many."""
+        ...
+
+    async def release_holder(self, holder: str, *, now: float) -> int:
+        """``holder`` is dead: free its agent leases and make its running jobs claimable now."""
+        ...
 
     async def aclose(self) -> None: ...
 

@@ -14,17 +14,19 @@ from __future__ import annotations
 import asyncio
 import functools
 import sqlite3
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import asynccontextmanager
 from pathlib import Path
 from types import TracebackType
-from typing import Any, Self
+from typing import Any, Self, TypeVar
 
 import aiosqlite
 
 from voice_letta import config as C
 from voice_letta.store import rows as R
 from voice_letta.store.sqlite.db import rollback_quietly, translate_errors
+
+_T = TypeVar("_T")
 
 # SQLite binds at most 32766 variables per statement; bigger batches are split inside one transaction.
 MAX_BOUND_VARS = 30_000
@@ -88,6 +90,30 @@ class SqliteBase:
             except BaseException:
                 await asyncio.shield(rollback_quietly(db))
                 raise
+
+    async def _transaction(self, action: str, work: Callable[[sqlite3.Connection], _T]) -> _T:
+        """Run ``work`` inside ``BEGIN IMMEDIATE … COMMIT`` on the connection's own thread: one thread hop for a
+        whole transaction, where ``_write`` costs one per statement. The hops, not the SQL, are what a turn's
+        store work costs (docs/benchmarks.md), so the per-turn transactions (``begin_turn``, ``end_turn``) use
+        this. ``work`` runs on aiosqlite's worker thread with the plain ``sqlite3`` connection; it must not touch
+        the event loop. (aiosqlite's ``_execute`` is how its own methods reach that thread.)
+        """
+
+        def run() -> _T:
+            conn = self._db._conn
+            conn.execute("BEGIN IMMEDIATE")
+            try:
+                result = work(conn)
+            except BaseException:
+                if conn.in_transaction:
+                    conn.execute("ROLLBACK")
+                raise
+            conn.execute("COMMIT")
+            return result
+
+        async with self._locked(action):
+            result: _T = await self._db._execute(run)  # type: ignore[no-untyped-call]
+            return result
 
     async def _exec(self, action: str, sql: str, params: Sequence[Any] = ()) -> int:
         """One autocommitted write statement (one thread hop); returns how many rows it changed."""

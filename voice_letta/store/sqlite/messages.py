@@ -1,7 +1,7 @@
-"""Messages and turn records: ``MessagesMixin`` of ``SqliteStore``.
+"""Messages: ``MessagesMixin`` of ``SqliteStore``.
 
 - ``append_messages`` is one ``INSERT … SELECT`` per batch that assigns each row the next ``seq`` of its
-  agent (``_append_sql``); ``update_message`` and ``save_turn`` are one statement each;
+  agent (``append_sql``); ``update_message`` is one statement;
 - list methods return ``[]`` for an unknown agent (one query on the hot path, no existence check).
 """
 
@@ -11,7 +11,7 @@ import functools
 from collections.abc import Sequence
 from typing import Any
 
-from voice_letta.agent.models import Message, TurnRecord
+from voice_letta.agent.models import Message
 from voice_letta.errors import NotFoundError
 from voice_letta.store import rows as R
 from voice_letta.store.common import chunked
@@ -32,13 +32,13 @@ class MessagesMixin(SqliteBase):
         chunks = list(chunked(messages, MAX_BOUND_VARS // (R.column_count(R.MESSAGE_INSERT_COLUMNS) + 2)))
         if len(chunks) == 1:
             returned = await self._exec_returning(
-                "append_messages", _append_sql(len(messages)), _append_params(messages)
+                "append_messages", append_sql(len(messages)), append_params(messages)
             )
         else:
             returned = []
             async with self._write("append_messages") as db:
                 for chunk in chunks:
-                    returned.extend(await db.execute_fetchall(_append_sql(len(chunk)), _append_params(chunk)))
+                    returned.extend(await db.execute_fetchall(append_sql(len(chunk)), append_params(chunk)))
         seqs: dict[str, int] = {r[0]: r[1] for r in returned}
         return [m.model_copy(update={"seq": seqs[m.id]}) for m in messages]
 
@@ -92,34 +92,9 @@ class MessagesMixin(SqliteBase):
             (agent_id, through_seq),
         )
 
-    # --- turns ---------------------------------------------------------------------------------------
-    async def save_turn(self, turn: TurnRecord) -> None:
-        """Insert or replace a turn record (a turn is saved when it starts and again when it ends)."""
-        columns = [c.strip() for c in R.TURN_COLUMNS.split(",")]
-        updates = ", ".join(f"{c} = excluded.{c}" for c in columns[1:])
-        await self._exec(
-            "save_turn",
-            f"INSERT INTO turns ({R.TURN_COLUMNS}) VALUES ({R.placeholders(R.TURN_COLUMNS)}) "
-            f"ON CONFLICT (id) DO UPDATE SET {updates}",
-            R.turn_params(turn),
-        )
-
-    async def find_turn(self, agent_id: str, fingerprint: str) -> TurnRecord | None:
-        """The most recent turn of the agent with this input fingerprint, if any."""
-        found = await self._fetch(
-            "find_turn",
-            f"SELECT {R.TURN_COLUMNS} FROM turns WHERE agent_id = ? AND fingerprint = ? "
-            "ORDER BY started_at DESC LIMIT 1",
-            (agent_id, fingerprint),
-        )
-        if not found:
-            return None
-        with translate_errors("decoding a turn"):
-            return R.turn_from_row(found[0])
-
 
 @functools.lru_cache(maxsize=64)
-def _append_sql(rows: int) -> str:
+def append_sql(rows: int) -> str:
     """Insert ``rows`` messages; ``seq`` = the agent's max seq before the statement + the row's ordinal ``k``.
 
     ``base`` is materialized once, before any row is inserted, so the rows of one statement do not see
@@ -137,7 +112,7 @@ def _append_sql(rows: int) -> str:
     )
 
 
-def _append_params(messages: Sequence[Message]) -> list[Any]:
+def append_params(messages: Sequence[Message]) -> list[Any]:
     ordinal: dict[str, int] = {}
     params: list[Any] = []
     for n, m in enumerate(messages):

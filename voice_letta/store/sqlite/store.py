@@ -1,9 +1,10 @@
 """``SqliteStore``: the ``agent.ports.Store`` on one SQLite file through one aiosqlite connection.
 
 The class is composed of one mixin per concern, all sharing ``SqliteBase`` (the connection and its write
-lock): ``agents`` (agents, blocks, tools), ``messages`` (messages, turn records), ``passages`` (archival
-passages and vectors), ``search`` (FTS5 keyword search), ``jobs`` (the sleeptime hand-off queue). Row codecs
-live in ``store/rows.py`` and the backend-neutral rules of the contract in ``store/common.py``.
+lock): ``agents`` (agents, blocks, tools), ``messages``, ``turns`` (turn records and the agent lease),
+``passages`` (archival passages and vectors), ``search`` (FTS5 keyword search), ``jobs`` (the sleeptime
+hand-off queue). Row codecs live in ``store/rows.py`` and the backend-neutral rules of the contract in
+``store/common.py``.
 """
 
 from __future__ import annotations
@@ -17,9 +18,10 @@ from voice_letta.store.sqlite.jobs import JobsMixin
 from voice_letta.store.sqlite.messages import MessagesMixin
 from voice_letta.store.sqlite.passages import PassagesMixin
 from voice_letta.store.sqlite.search import SearchMixin
+from voice_letta.store.sqlite.turns import TurnsMixin
 
 
-class SqliteStore(AgentsMixin, MessagesMixin, PassagesMixin, SearchMixin, JobsMixin):
+class SqliteStore(AgentsMixin, MessagesMixin, TurnsMixin, PassagesMixin, SearchMixin, JobsMixin):
     """Implements ``voice_letta.agent.ports.Store``. Build it with ``open_store(path)``."""
 
 

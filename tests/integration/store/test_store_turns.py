@@ -1,0 +1,113 @@
+"""Turn records and the agent lease: begin_turn / end_turn / renew / release, across two connections."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest
+from conftest import make_agent, msg
+
+from voice_letta import ids
+from voice_letta.agent.models import TurnRecord
+from voice_letta.store import SqliteStore, open_store
+
+
+@pytest.fixture
+async def other(db_path: Path, store: SqliteStore) -> AsyncIterator[SqliteStore]:
+    """A second connection to the same database: what another server process sees."""
+    s = await open_store(db_path)
+    try:
+        yield s
+    finally:
+        await s.aclose()
+
+
+def turn(agent_id: str, fingerprint: str | None = None) -> TurnRecord:
+    return TurnRecord(id=ids.turn_id(), agent_id=agent_id, fingerprint=fingerprint)
+
+
+async def test_begin_stores_the_turn_record_with_its_input_and_returns_the_history(store: SqliteStore) -> None:
+    agent = await make_agent(store)
+    await store.append_messages([msg(agent.id, "user", "earlier"), msg(agent.id, "assistant", "reply")])
+    t = turn(agent.id, "fp-1")
+    begun = await store.begin_turn(t, [msg(agent.id, "user", "hello", turn_id=t.id)], holder="a", lease_s=10,
+                                   now=time.time())
+    assert begun is not None and begun.previous is None
+    assert [m.seq for m in begun.inserted] == [3]
+    assert [m.content for m in begun.history] == ["earlier", "reply", "hello"]
+    assert (await store.find_turn(agent.id, "fp-1")) == t  # written with the input, before any reply
+
+
+async def test_a_busy_lease_keeps_every_other_holder_out_until_it_is_given_back(
+    store: SqliteStore, other: SqliteStore,
+) -> None:
+    agent = await make_agent(store)
+    now = time.time()
+    first = await store.begin_turn(turn(agent.id), [msg(agent.id, "user", "one")], holder="a", lease_s=10, now=now)
+    assert first is not None
+    second_turn = turn(agent.id)
+    assert await other.begin_turn(second_turn, [msg(agent.id, "user", "two")], holder="b", lease_s=10,
+                                  now=now) is None
+    assert [m.content for m in await other.list_messages(agent.id)] == ["one"]  # nothing written by the refusal
+    assert await other.find_turn(agent.id, "x") is None
+    stored = await store.end_turn(agent.id, None, [msg(agent.id, "assistant", "answer")], holder="a",
+                                  lease=first.lease)
+    assert [m.seq for m in stored] == [2]
+    second = await other.begin_turn(second_turn, [msg(agent.id, "user", "two")], holder="b", lease_s=10, now=now)
+    assert second is not None and second.lease == first.lease + 1
+    assert [m.content for m in second.history] == ["one", "answer", "two"]
+
+
+async def test_the_same_holder_cannot_run_two_turns_of_one_agent_at_once(store: SqliteStore) -> None:
+    agent = await make_agent(store)
+    now = time.time()
+    assert await store.begin_turn(turn(agent.id), [], holder="a", lease_s=10, now=now) is not None
+    assert await store.begin_turn(turn(agent.id), [], holder="a", lease_s=10, now=now) is None
+
+
+async def test_an_expired_lease_is_taken_over_and_the_old_holder_cannot_release_the_new_one(
+    store: SqliteStore, other: SqliteStore,
+) -> None:
+    agent = await make_agent(store)
+    now = time.time()
+    dead = await store.begin_turn(turn(agent.id), [], holder="dead", lease_s=1, now=now)
+    assert dead is not None
+    assert await other.begin_turn(turn(agent.id), [], holder="b", lease_s=10, now=now + 0.5) is None
+    taken = await other.begin_turn(turn(agent.id), [], holder="b", lease_s=10, now=now + 1.5)
+    assert taken is not None
+    # The late holder's reply is still stored (nothing accepted is lost) but the lease stays with b.
+    await store.end_turn(agent.id, None, [msg(agent.id, "assistant", "late")], holder="dead", lease=dead.lease)
+    assert await store.begin_turn(turn(agent.id), [], holder="c", lease_s=10, now=now + 2) is None
+    await other.release_agent(agent.id, holder="b", lease=taken.lease)
+    assert await store.begin_turn(turn(agent.id), [], holder="c", lease_s=10, now=now + 2) is not None
+
+
+async def test_renewing_keeps_a_long_turn_s_lease_and_release_holder_frees_a_dead_worker_s(
+    store: SqliteStore, other: SqliteStore,
+) -> None:
+    a, b = await make_agent(store, "a"), await make_agent(store, "b")
+    now = time.time()
+    assert await store.begin_turn(turn(a.id), [], holder="w1", lease_s=1, now=now) is not None
+    assert await store.begin_turn(turn(b.id), [], holder="w1", lease_s=1, now=now) is not None
+    assert await store.renew_leases("w1", until=now + 60) == 2
+    assert await other.begin_turn(turn(a.id), [], holder="w2", lease_s=1, now=now + 30) is None
+    assert await other.release_holder("w1", now=now + 30) == 2
+    assert await other.begin_turn(turn(a.id), [], holder="w2", lease_s=1, now=now + 30) is not None
+    assert await other.begin_turn(turn(b.id), [], holder="w2", lease_s=1, now=now + 30) is not None
+    assert await store.renew_leases("w1", until=now + 90) == 0
+
+
+async def test_a_known_fingerprint_returns_the_earlier_turn_and_stores_nothing(store: SqliteStore) -> None:
+    agent = await make_agent(store)
+    first = turn(agent.id, "same")
+    begun = await store.begin_turn(first, [msg(agent.id, "user", "hi", turn_id=first.id)], holder="a",
+                                   lease_s=10, now=time.time())
+    assert begun is not None
+    done = first.model_copy(update={"ended_at": time.time(), "stop_reason": "stop"})
+    await store.end_turn(agent.id, done, [msg(agent.id, "assistant", "hello")], holder="a", lease=begun.lease)
+    again = await store.begin_turn(turn(agent.id, "same"), [msg(agent.id, "user", "hi")], holder="a",
+                                   lease_s=10, now=time.time())
+    assert again is not None and again.previous == done and again.inserted == []
+    assert [m.content for m in await store.list_messages(agent.id)] == ["hi", "hello"]
