@@ -13,6 +13,7 @@ from pathlib import Path
 from aiohttp import WSCloseCode, web
 from aiohttp.typedefs import Handler
 
+from voice_letta import ids
 from voice_letta.agent.bus import MemoryBus
 from voice_letta.agent.loop import VoiceAgent
 from voice_letta.agent.memory_manager import MemoryManager
@@ -45,6 +46,7 @@ from voice_letta.server.keys import (
     TOOL_EXECUTOR,
     TOOLS,
 )
+from voice_letta.server.leases import lease_heartbeat
 from voice_letta.server.metrics import Metrics, ProviderMetrics
 from voice_letta.server.web_guard import (
     RESPONSE_STARTED,
@@ -198,7 +200,8 @@ def create_app(config: ServerConfig, overrides: Overrides | None = None) -> web.
         for ws in list(sockets):
             await ws.close(code=WSCloseCode.GOING_AWAY, message=b"server shutdown")
 
-    app.cleanup_ctx.extend([store_ctx, tools_ctx, agent_ctx, _bootstrap_ctx])
+    # lease_heartbeat: this process's agent and job leases stay alive while it does (server/leases.py)
+    app.cleanup_ctx.extend([store_ctx, lease_heartbeat(ids.worker_id()), tools_ctx, agent_ctx, _bootstrap_ctx])
     app.on_shutdown.append(close_sockets)
     app.router.add_routes(http_openai.routes)
     app.router.add_routes(http_admin.routes)

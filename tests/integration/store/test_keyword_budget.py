@@ -8,8 +8,7 @@ from __future__ import annotations
 
 import sqlite3
 
-from conftest import make_agent, msg
-
+from tests.integration.store.helpers import make_agent, msg
 from voice_letta import ids
 from voice_letta.agent.models import Passage
 from voice_letta.store import SqliteStore

@@ -8,8 +8,8 @@ import sqlite3
 from pathlib import Path
 
 import pytest
-from conftest import make_agent, msg
 
+from tests.integration.store.helpers import make_agent, msg
 from voice_letta.agent.ports import Store
 from voice_letta.errors import NotFoundError, StorageError
 from voice_letta.store import SqliteStore, open_store

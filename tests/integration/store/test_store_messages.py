@@ -5,8 +5,8 @@ from __future__ import annotations
 import asyncio
 
 import pytest
-from conftest import make_agent, msg
 
+from tests.integration.store.helpers import make_agent, msg
 from voice_letta import ids
 from voice_letta.agent.models import ToolCall
 from voice_letta.store import SqliteStore

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import pytest
-from conftest import make_agent
 
+from tests.integration.store.helpers import make_agent
 from voice_letta import ids
 from voice_letta.agent.models import Passage, TurnRecord, Usage
 from voice_letta.errors import ConfigError, NotFoundError, StorageError

@@ -7,8 +7,8 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
-from conftest import make_agent, msg
 
+from tests.integration.store.helpers import make_agent, msg
 from voice_letta import ids
 from voice_letta.agent.models import TurnRecord
 from voice_letta.store import SqliteStore, open_store
