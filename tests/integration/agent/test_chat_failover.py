@@ -143,18 +143,18 @@ async def test_the_user_message_is_stored_before_the_200(server: Running) -> Non
 async def test_a_failure_before_the_input_is_stored_is_an_http_error_not_a_200(server: Running) -> None:
     agent = await server.create_agent()
     store = server.store
-    original = store.append_messages
+    original = store.begin_turn  # the transaction that stores a turn's input
 
-    async def broken(messages: Any) -> Any:
+    async def broken(*args: Any, **kwargs: Any) -> Any:
         raise StorageError("disk full")
 
-    store.append_messages = broken  # type: ignore[method-assign]
+    store.begin_turn = broken  # type: ignore[method-assign]
     try:
         async with aiohttp.ClientSession() as s, s.post(f"{server.url}/v1/chat/completions", json={
                 "model": agent["id"], "stream": True, "messages": [{"role": "user", "content": "Hi"}]}) as r:
             status, body = r.status, await r.json()
     finally:
-        store.append_messages = original  # type: ignore[method-assign]
+        store.begin_turn = original  # type: ignore[method-assign]
     assert status == 500 and body["error"]["code"] == "storage_error"
     assert server.fake.requests == []
 
