@@ -64,8 +64,8 @@ class LLMConfig(BaseModel):
     parallel_tool_calls: bool = False
     max_retries: int = Field(default=C.DEFAULT_LLM_RETRIES, ge=0, le=10)
     timeout_s: float = Field(default=C.DEFAULT_LLM_TIMEOUT_S, gt=0, le=3600)
-    # Seconds to the first token before the next model of the chain takes over (None: no deadline).
-    first_token_timeout_s: float | None = Field(default=C.DEFAULT_FIRST_TOKEN_TIMEOUT_S, gt=0, le=600)
+    # Seconds to the first token before the next model of the chain takes over (0 or None: no deadline).
+    first_token_timeout_s: float | None = Field(default=C.DEFAULT_FIRST_TOKEN_TIMEOUT_S, ge=0, le=600)
     # Which max-tokens parameter an OpenAI-protocol server understands; auto: max_completion_tokens for OpenAI's
     # own API and Azure, max_tokens for any other server (llama.cpp, vLLM, Ollama, LM Studio ignore the other).
     max_tokens_param: Literal["auto", "max_tokens", "max_completion_tokens"] = "auto"

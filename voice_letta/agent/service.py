@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from typing import Literal
+from collections.abc import Callable
+from typing import Any, Literal, TypeVar
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from voice_letta import config as C
 from voice_letta import ids
@@ -12,7 +13,7 @@ from voice_letta.agent.bus import MemoryBus, MemoryUpdated
 from voice_letta.agent.models import AgentState, Block, BufferConfig, EmbeddingConfig, LLMConfig, Tool
 from voice_letta.agent.ports import NewBlock, Store
 from voice_letta.agent.prompt import SystemPromptCache
-from voice_letta.errors import ConfigError, NotFoundError
+from voice_letta.errors import ConfigError, NotFoundError, ProtocolViolation
 
 
 class BlockCreate(BaseModel):
@@ -52,6 +53,85 @@ class AgentCreate(BaseModel):
     turn_budget_s: float = Field(default=C.DEFAULT_TURN_BUDGET_S, gt=0, le=600)
     memory_target_label: str = C.DEFAULT_MEMORY_TARGET_LABEL
     handoff_on_session_end: bool = True
+
+
+class AgentUpdate(BaseModel):
+    """``PATCH /v1/agents/{id}``: the settings to change; absent fields keep their value, memory is untouched.
+
+    ``llm``, ``sleeptime_llm``, ``embedding`` and ``buffer`` are JSON merge patches (RFC 7396) over the current
+    values: ``{"llm": {"model": "gpt-4o-mini"}}`` changes the model only, and a ``null`` member goes back to
+    its default. Changing ``llm.provider`` also drops the old provider's ``base_url``, ``api_key_env`` and
+    ``api_version`` unless the patch gives them. ``fallback`` replaces the fallback chain: one model, a list
+    (tried in order) or ``null`` for none. ``sleeptime_llm: null`` makes the sleeptime agent use ``llm``.
+    ``tool_ids`` replaces the agent's tools.
+    """
+
+    model_config = ConfigDict(extra="forbid")
+
+    name: str | None = Field(default=None, min_length=1, max_length=128)
+    system: str | None = Field(default=None, min_length=1)
+    tool_ids: list[str] | None = None
+    llm: dict[str, Any] | None = None
+    fallback: dict[str, Any] | list[dict[str, Any]] | None = None
+    sleeptime_llm: dict[str, Any] | None = None
+    embedding: dict[str, Any] | None = None
+    buffer: dict[str, Any] | None = None
+    client_system_prompt: Literal["ignore", "append"] | None = None
+    max_tool_rounds: int | None = Field(default=None, ge=1, le=10)
+    turn_budget_s: float | None = Field(default=None, gt=0, le=600)
+    memory_target_label: str | None = None
+    handoff_on_session_end: bool | None = None
+
+
+_PROVIDER_BOUND = ("base_url", "api_key_env", "api_version")
+_M = TypeVar("_M", bound=BaseModel)
+
+
+def merge_patch(target: dict[str, Any], patch: dict[str, Any]) -> dict[str, Any]:
+    """RFC 7396: members of ``patch`` replace those of ``target``; objects merge; ``null`` removes."""
+    out = dict(target)
+    for key, value in patch.items():
+        if value is None:
+            out.pop(key, None)
+        elif isinstance(value, dict) and isinstance(out.get(key), dict):
+            out[key] = merge_patch(out[key], value)
+        else:
+            out[key] = value
+    return out
+
+
+def _patched_llm(current: LLMConfig | None, patch: dict[str, Any], where: str) -> LLMConfig:
+    base = current.model_dump(mode="json") if current is not None else {}
+    provider = patch.get("provider")
+    if provider is not None and provider != base.get("provider"):
+        for name in _PROVIDER_BOUND:
+            base.pop(name, None)
+        if "model" not in patch:
+            base.pop("model", None)
+            if provider != "local":
+                raise ProtocolViolation(f"invalid request body: {where}.model: a new provider needs its model",
+                                        code="invalid_request",
+                                        param=f"{where}.model")
+    return _validated(LLMConfig, merge_patch(base, patch), where)
+
+
+def _validated(model: type[_M], data: Any, where: str) -> _M:
+    try:
+        return model.model_validate(data)
+    except ValidationError as exc:
+        err = exc.errors()[0]
+        loc = ".".join([where, *(str(p) for p in err.get("loc", ()))])
+        raise ProtocolViolation(f"invalid request body: {loc}: {err.get('msg', 'invalid')}", code="invalid_request",
+                                param=loc) from exc
+
+
+def _chain(fallback: dict[str, Any] | list[dict[str, Any]]) -> LLMConfig | None:
+    links = fallback if isinstance(fallback, list) else [fallback]
+    chain: LLMConfig | None = None
+    for i, link in reversed(list(enumerate(links))):
+        cfg = _validated(LLMConfig, link, f"fallback.{i}" if isinstance(fallback, list) else "fallback")
+        chain = cfg.model_copy(update={"fallback": chain}) if chain is not None else cfg
+    return chain
 
 
 def default_blocks() -> list[BlockCreate]:
@@ -102,6 +182,68 @@ class AgentService:
         ]
         new_blocks += [b.id for b in shared]
         return await self.store.create_agent(agent, new_blocks)
+
+    async def update(
+        self, agent_id: str, req: AgentUpdate, *, check_embedding: Callable[[EmbeddingConfig], None] | None = None,
+    ) -> AgentState:
+        """Apply a PATCH: validated like create; blocks, messages and archival memory stay as they are.
+
+        ``check_embedding`` refuses an embedding model the server cannot run (ConfigError), as
+        ``PUT /v1/agents/{id}/embedding`` does."""
+        agent = await self.store.get_agent(agent_id)
+        given = req.model_fields_set
+        update: dict[str, Any] = {}
+        for name in ("name", "system", "client_system_prompt", "max_tool_rounds", "turn_budget_s",
+                     "memory_target_label", "handoff_on_session_end"):
+            if name in given:
+                value = getattr(req, name)
+                if value is None:
+                    raise ProtocolViolation(f"{name} cannot be null", code="invalid_request", param=name)
+                update[name] = value
+        llm = agent.llm
+        if "llm" in given:
+            if req.llm is None:
+                raise ProtocolViolation("llm cannot be null", code="invalid_request", param="llm")
+            llm = _patched_llm(agent.llm, req.llm, "llm")
+        if "fallback" in given:
+            chain = _chain(req.fallback) if req.fallback else None
+            llm = _validated(LLMConfig, {**llm.model_dump(mode="json"),
+                                         "fallback": chain.model_dump(mode="json") if chain else None}, "fallback")
+        update["llm"] = llm
+        if "sleeptime_llm" in given:
+            update["sleeptime_llm"] = (None if req.sleeptime_llm is None
+                                       else _patched_llm(agent.sleeptime_llm or agent.llm, req.sleeptime_llm,
+                                                         "sleeptime_llm"))
+        if "buffer" in given:
+            update["buffer"] = _validated(BufferConfig, merge_patch(agent.buffer.model_dump(mode="json"),
+                                                                    req.buffer or {}), "buffer")
+        if "embedding" in given:
+            embedding = _validated(EmbeddingConfig, merge_patch(agent.embedding.model_dump(mode="json"),
+                                                                req.embedding or {}), "embedding")
+            if embedding != agent.embedding and check_embedding is not None:
+                check_embedding(embedding)
+            update["embedding"] = embedding
+        labels = [b.label for b in agent.blocks]
+        target = update.get("memory_target_label", agent.memory_target_label)
+        if target not in labels:
+            raise ConfigError(f"memory_target_label {target!r} names no block of this agent "
+                              f"(blocks: {', '.join(labels) or 'none'}); the sleeptime agent rewrites that block")
+        new_tools = None
+        if req.tool_ids is not None:
+            new_tools = [await self.store.get_tool(tid) for tid in dict.fromkeys(req.tool_ids)]
+        changed = agent.model_copy(update=update)
+        if changed != agent:
+            await self.store.update_agent(changed)
+        if new_tools is not None:
+            old = {t.id for t in agent.tools}
+            keep = {t.id for t in new_tools}
+            for tool_id in old - keep:
+                await self.store.detach_tool(agent_id, tool_id)
+            for tool in new_tools:
+                if tool.id not in old:
+                    await self.store.attach_tool(agent_id, tool.id)
+        self.prompts.invalidate(agent_id)
+        return await self.store.get_agent(agent_id)
 
     async def update_block(self, block_id: str, req: BlockUpdate) -> Block:
         current = await self.store.get_block(block_id)

@@ -130,6 +130,10 @@ class ProviderRegistry:
             log.info("built chat model %r", model)
         return model
 
+    def build(self, config: LLMConfig) -> ChatModel:
+        """A new adapter for one model that the registry does not keep: the caller closes it (checks)."""
+        return self._build(config.model_copy(update={"fallback": None}))
+
     @property
     def cached_models(self) -> int:
         return len(self._adapters)
