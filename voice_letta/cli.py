@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import json
 import logging
 import os
 import sys
@@ -15,8 +14,6 @@ from pathlib import Path
 from typing import Any
 
 from voice_letta import config as C
-
-PROVIDERS = ("openai", "anthropic", "ollama", "vllm", "sglang", "azure", "local")
 
 
 def _client_url(args: argparse.Namespace) -> str:
@@ -78,41 +75,6 @@ async def _request(method: str, url: str, body: Any = None) -> Any:
             message = data.get("error", {}).get("message") if isinstance(data, dict) else data
             raise SystemExit(f"error {resp.status}: {message}")
         return data
-
-
-def cmd_agents_create(args: argparse.Namespace) -> int:
-    llm: dict[str, Any] = {"provider": args.provider}
-    if args.model:
-        llm["model"] = args.model
-    elif args.provider != "local":
-        raise SystemExit("--model is required for provider " + args.provider)
-    if args.base_url:
-        llm["base_url"] = args.base_url
-    body: dict[str, Any] = {"name": args.name, "llm": llm}
-    if args.system:
-        body["system"] = args.system
-    if args.human is not None or args.persona is not None:
-        body["blocks"] = [
-            {"label": "persona", "value": args.persona or C.DEFAULT_PERSONA},
-            {"label": "human", "value": args.human or C.DEFAULT_HUMAN},
-        ]
-    agent = asyncio.run(_request("POST", f"{_client_url(args)}/v1/agents", body))
-    if args.json:
-        print(json.dumps(agent))
-    else:
-        print(f"created agent {agent['name']!r} ({agent['llm']['provider']}/{agent['llm']['model']})")
-    print(agent["id"])
-    return 0
-
-
-def cmd_agents_list(args: argparse.Namespace) -> int:
-    data = asyncio.run(_request("GET", f"{_client_url(args)}/v1/agents"))["data"]
-    if args.json:
-        print(json.dumps(data))
-        return 0
-    for agent in data:
-        print(f"{agent['id']}\t{agent['name']}\t{agent['llm']['provider']}/{agent['llm']['model']}")
-    return 0
 
 
 async def _chat(args: argparse.Namespace) -> None:
@@ -215,20 +177,9 @@ def build_parser() -> argparse.ArgumentParser:
         p.add_argument("--url", help=f"server URL (default ${C.URL_ENV} or {C.DEFAULT_URL})")
         p.add_argument("--json", action="store_true", help="machine-readable output")
 
-    agents = sub.add_parser("agents", help="manage agents").add_subparsers(dest="agents_command", required=True)
-    create = agents.add_parser("create", help="create an agent; prints its id as the last line")
-    create.add_argument("--name", required=True)
-    create.add_argument("--provider", choices=PROVIDERS, default="local")
-    create.add_argument("--model")
-    create.add_argument("--base-url")
-    create.add_argument("--system", help="system prompt")
-    create.add_argument("--persona")
-    create.add_argument("--human")
-    client_flags(create)
-    create.set_defaults(func=cmd_agents_create)
-    lst = agents.add_parser("list", help="list agents")
-    client_flags(lst)
-    lst.set_defaults(func=cmd_agents_list)
+    from voice_letta.cli_agents import add_agent_commands
+
+    add_agent_commands(sub, client_flags)  # agents create|list|show|update|delete (voice_letta/cli_agents.py)
 
     chat = sub.add_parser("chat", help="text conversation with an agent (streaming)")
     chat.add_argument("agent", help="agent id or name")
