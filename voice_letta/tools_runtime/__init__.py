@@ -1,6 +1,7 @@
 """Custom tools in a process sandbox, and MCP server tools (L2 adapters behind ``agent.ports.ToolExecutor``)."""
 
-from voice_letta.tools_runtime.mcp_manager import McpExecutor, McpManager, McpServerConfig
+from voice_letta.tools_runtime.mcp_executor import McpExecutor
+from voice_letta.tools_runtime.mcp_manager import McpManager, McpServerConfig
 from voice_letta.tools_runtime.sandbox_client import SandboxExecutor
 from voice_letta.tools_runtime.sandbox_supervisor import SandboxSupervisor
 from voice_letta.tools_runtime.schema_from_python import parse_python_tool

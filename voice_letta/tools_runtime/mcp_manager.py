@@ -8,7 +8,8 @@ retries the call once.
 
 The registry of servers is kept in memory and, if ``registry_path`` is given, mirrored to a JSON file
 (written atomically) that ``load()`` reads back at start. Discovered tools become ``EXTERNAL_MCP``
-``Tool`` models whose ids are stable for a (server, tool) pair.
+``Tool`` models whose ids are stable for a (server, tool) pair. Stdio servers start inside the tool sandbox
+unless the operator trusts them (mcp_sandbox.py); calls go through ``McpExecutor`` (mcp_executor.py).
 """
 
 from __future__ import annotations
@@ -18,7 +19,6 @@ import contextlib
 import json
 import logging
 import os
-import time
 import uuid
 from collections.abc import Callable, Collection
 from pathlib import Path
@@ -27,11 +27,8 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
 
 from voice_letta.agent.models import Tool, ToolNetwork, ToolOptions, ToolType
-from voice_letta.agent.ports import ToolResult
 from voice_letta.errors import NotFoundError, ToolError
 from voice_letta.tools_runtime.mcp_sandbox import McpSandbox, stdio_parameters
-from voice_letta.tools_runtime.tool_run import ToolRun
-from voice_letta.tools_runtime.validation import check_arguments, format_error
 
 log = logging.getLogger(__name__)
 
@@ -287,7 +284,7 @@ class McpManager:
             if isinstance(exc, asyncio.CancelledError):
                 raise
             raise ToolError(
-                f"cannot connect to MCP server {cfg.name!r}: {_describe(exc)}", code="mcp_unavailable"
+                f"cannot connect to MCP server {cfg.name!r}: {describe(exc)}", code="mcp_unavailable"
             ) from exc
         old = self._conns.get(cfg.name)
         self._conns[cfg.name] = conn
@@ -336,7 +333,7 @@ class McpManager:
         except Exception as exc:
             if not _is_connection_failure(exc):
                 raise
-            log.info("MCP server %s: %s; reconnecting", server, _describe(exc))
+            log.info("MCP server %s: %s; reconnecting", server, describe(exc))
         async with self._locks.setdefault(server, asyncio.Lock()):
             if self._conns.get(server) is conn:
                 self.reconnects += 1
@@ -357,62 +354,7 @@ class McpManager:
             await conn.close()
 
 
-def _describe(exc: BaseException) -> str:
+def describe(exc: BaseException) -> str:
     if isinstance(exc, BaseExceptionGroup) and exc.exceptions:
-        return _describe(exc.exceptions[0])
+        return describe(exc.exceptions[0])
     return f"{type(exc).__name__}: {exc}"
-
-
-def _content_text(result: Any) -> str:
-    parts: list[str] = []
-    for block in getattr(result, "content", None) or []:
-        text = getattr(block, "text", None)
-        if text is not None:
-            parts.append(text)
-        else:
-            kind = getattr(block, "type", "content")
-            parts.append(f"[{kind}]")
-    if not parts and getattr(result, "structured_content", None) is not None:
-        parts.append(json.dumps(result.structured_content, ensure_ascii=False))
-    return "\n".join(parts)
-
-
-class McpExecutor:
-    """``ToolExecutor`` for EXTERNAL_MCP tools; same validation and error path as the sandbox."""
-
-    def __init__(self, manager: McpManager, *, clock: Callable[[], float] = time.monotonic) -> None:
-        self.manager = manager
-        self._clock = clock
-
-    async def execute(self, tool: Tool, arguments: dict[str, Any]) -> ToolResult:
-        started = self._clock()
-        try:
-            args = check_arguments(tool, arguments)
-        except ToolError as exc:
-            return format_error(exc.code, exc.message, started)
-        return (await self.run(tool, args)).as_result()
-
-    async def run(self, tool: Tool, arguments: dict[str, Any]) -> ToolRun:
-        """Call with validated arguments; the tool's text comes back as ``result`` (also on a tool error)."""
-        started = self._clock()
-
-        def elapsed() -> float:
-            return (self._clock() - started) * 1000.0
-
-        if tool.type is not ToolType.EXTERNAL_MCP or not tool.mcp_server:
-            return ToolRun("error", error_type="invalid_tool", error_message=f"{tool.name} is not an MCP tool",
-                           duration_ms=elapsed())
-        try:
-            result = await self.manager.call_tool(tool.mcp_server, tool.name, arguments,
-                                                  timeout_s=tool.options.timeout_s)
-        except (ToolError, NotFoundError) as exc:
-            return ToolRun("error", error_type=exc.code, error_message=exc.message, duration_ms=elapsed())
-        except TimeoutError:
-            message = f"{tool.name} did not answer within {tool.options.timeout_s:g} s"
-            return ToolRun("timeout", error_type="Timeout", error_message=message, duration_ms=elapsed())
-        except Exception as exc:
-            return ToolRun("error", error_type="McpError", error_message=_describe(exc), duration_ms=elapsed())
-        text = _content_text(result)
-        if result.is_error:
-            return ToolRun("error", result=text, error_type="McpToolError", error_message=text, duration_ms=elapsed())
-        return ToolRun("ok", result=text, duration_ms=elapsed())

@@ -14,7 +14,8 @@ from voice_letta import ids
 from voice_letta.agent.models import Tool, ToolOptions, ToolType
 from voice_letta.agent.ports import Store, ToolExecutor
 from voice_letta.errors import NotFoundError, ToolError
-from voice_letta.tools_runtime.mcp_manager import McpExecutor, McpManager, McpTransport
+from voice_letta.tools_runtime.mcp_executor import McpExecutor
+from voice_letta.tools_runtime.mcp_manager import McpManager, McpTransport
 from voice_letta.tools_runtime.sandbox_client import SandboxExecutor
 from voice_letta.tools_runtime.sandbox_supervisor import SANDBOX_DIR
 from voice_letta.tools_runtime.schema_from_python import parse_python_tool
