@@ -1,6 +1,6 @@
 """Resource limits of one sandbox: a cgroup v2 group when the host delegates one to us, rlimits always.
 
-cgroup v2 (memory.max with no swap, pids.max, cpu.max) bounds the whole call, tmpfs pages included, and tells an
+cgroup v2 (memory.max with no swap and one OOM kill taking the whole call, pids.max, cpu.max) bounds the whole call, tmpfs pages included, and tells an
 out-of-memory kill apart (memory.events ``oom_kill``). It is used when a cgroup directory whose
 ``cgroup.subtree_control`` enables the memory and pids controllers is writable: the one given with
 ``--cgroup``, or the tool server's own cgroup or its parent (systemd ``Delegate=yes`` with
@@ -120,6 +120,8 @@ class CallCgroup:
         self._write("memory.max", str(limits.memory_mb << 20))
         with contextlib.suppress(OSError):  # no swap accounting on some kernels
             self._write("memory.swap.max", "0")
+        with contextlib.suppress(OSError):  # an out-of-memory kill takes the whole call, not one of its processes
+            self._write("memory.oom.group", "1")
         self._write("pids.max", str(limits.max_processes))
         with contextlib.suppress(OSError):  # the cpu controller may not be delegated
             self._write("cpu.max", CPU_MAX)

@@ -154,6 +154,22 @@ def kernel_surface() -> dict:
     return out
 
 
+def hog_in_processes(n: int, mb: int) -> int:
+    """n processes, each holding mb MiB: bounded per process by RLIMIT_AS, but only a cgroup bounds the sum."""
+    children = []
+    for _ in range(n):
+        pid = os.fork()
+        if pid == 0:
+            block = bytearray(mb << 20)
+            for i in range(0, len(block), 4096):
+                block[i] = 1
+            time.sleep(30)
+            os._exit(0)
+        children.append(pid)
+    time.sleep(20)
+    return len(children)
+
+
 def spin() -> None:
     with open("/proc/self/comm", "w") as f:
         f.write(os.environ["MARKER"])
@@ -376,3 +392,13 @@ async def test_ptrace_and_other_kernel_surface_are_denied_by_seccomp(
         "personality_query": 0,
         "vsock": eafnosupport,
     }
+
+
+async def test_a_cgroup_bounds_the_whole_call_not_each_process(
+    strict: None, supervisor: SandboxSupervisor, service: ToolService, executor: SandboxExecutor
+) -> None:
+    if supervisor.isolation.get("limits") != "cgroup2":
+        pytest.skip(f"no delegated cgroup v2 group here: {supervisor.isolation.get('notes')}")
+    tool = await _tool(service, "hog_in_processes", timeout_s=40)
+    result = await executor.execute(tool, {"n": 4, "mb": 100})  # 400 MiB in all, 100 each, limit 128 MiB
+    assert not result.ok and result.error == "MemoryLimitExceeded", result
