@@ -1,9 +1,9 @@
 """Resource limits of one sandbox: a cgroup v2 group when the host delegates one to us, rlimits always.
 
-cgroup v2 (memory.max with no swap and one OOM kill taking the whole call, pids.max, cpu.max) bounds the whole call, tmpfs pages included, and tells an
-out-of-memory kill apart (memory.events ``oom_kill``). It is used when a cgroup directory whose
-``cgroup.subtree_control`` enables the memory and pids controllers is writable: the one given with
-``--cgroup``, or the tool server's own cgroup or its parent (systemd ``Delegate=yes`` with
+cgroup v2 (memory.max with no swap and one OOM kill taking the whole call, pids.max, cpu.max) bounds the whole
+call, tmpfs pages included, and tells an out-of-memory kill apart (memory.events ``oom_kill``). It is used when a
+cgroup directory whose ``cgroup.subtree_control`` enables the memory and pids controllers is writable: the one
+given with ``--cgroup``, or the tool server's own cgroup or its parent (systemd ``Delegate=yes`` with
 ``DelegateSubgroup=``). Otherwise rlimits stand alone: RLIMIT_AS per process (a fork bomb is bounded by
 RLIMIT_NPROC, which counts the call's own uid), RLIMIT_CPU, RLIMIT_FSIZE, RLIMIT_NOFILE, RLIMIT_CORE=0.
 """
