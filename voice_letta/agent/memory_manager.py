@@ -1,7 +1,7 @@
 """MemoryManager: the voice agent's ``MemoryHooks``, a durable hand-off queue and its background workers.
 
 Flow:
-- ``turn_completed`` (called by the voice loop under the agent's turn lock, after the reply is stored)
+- ``turn_completed`` (called by the voice loop after the reply is stored and the agent's lease given back)
   plans an eviction with ``agent.buffer.plan_eviction``. If the window is over its limits it enqueues a
   job in ``memory_jobs`` *and* evicts the range in one transaction, so a crash can never evict lines
   that no job will archive, nor hand over lines that are still in context.
@@ -9,11 +9,14 @@ Flow:
   hand-off, without evicting them.
 - Workers claim jobs with one atomic status transition (pending → running) that skips agents with a job
   already running, so each agent's jobs run one at a time and in order. A job that fails goes back to
-  pending with exponential back-off until ``max_attempts``, then 'failed'. On start, jobs a dead process
-  left 'running' are re-queued (one server process per database file). A re-run stores no passage twice
+  pending with exponential back-off until ``max_attempts``, then 'failed'. A claimed job is leased to this
+  worker (renewed by the server's lease heartbeat); a running job whose lease ran out (its process died) is
+  claimed again by any worker, and complete/fail are fenced on the attempt, so several server processes can
+  share one database. A re-run stores no passage twice
   (``insert_job_passages`` is keyed by the job) and a block rewrite is a merge with the current value.
 - Every message seq is handed over at most once: a job records ``through_seq`` and later hand-offs start
-  after the highest one (the watermark).
+  after the highest one (the watermark). The store refuses (ConflictError) a hand-off that another process
+  enqueued first; the hand-off is then planned again from the new state.
 
 Evicted lines stay in the messages table (in_context = 0), so ``search_memory`` finds them by keyword
 from the moment they leave the window, before and after the job archives them. Nothing here ever sets
@@ -31,6 +34,8 @@ import time
 from collections import defaultdict
 from collections.abc import Callable, Sequence
 
+from voice_letta import config as C
+from voice_letta import ids
 from voice_letta.agent.buffer import plan_eviction, token_budget
 from voice_letta.agent.bus import MemoryBus, MemoryUpdated
 from voice_letta.agent.memory_search import MemorySearch
@@ -45,7 +50,7 @@ from voice_letta.agent.ports import (
 )
 from voice_letta.agent.prompt import SystemPromptCache
 from voice_letta.agent.sleeptime import DEFAULT_MAX_STEPS, RunResult, SleeptimeRun, build_transcript, render_line
-from voice_letta.errors import NotFoundError
+from voice_letta.errors import ConflictError, NotFoundError
 
 log = logging.getLogger(__name__)
 
@@ -72,6 +77,8 @@ class MemoryManager:
         retry_base_s: float = DEFAULT_RETRY_BASE_S,
         max_steps: int = DEFAULT_MAX_STEPS,
         clock: Callable[[], float] = time.time,
+        holder: str | None = None,
+        lease_s: float = C.AGENT_LEASE_S,
     ) -> None:
         self.store = store
         self.models = models
@@ -84,6 +91,8 @@ class MemoryManager:
         self.retry_base_s = retry_base_s
         self.max_steps = max_steps
         self.clock = clock
+        self.holder = holder or ids.worker_id()  # jobs run here are leased to this worker (ids.worker_id)
+        self.lease_s = lease_s
         self._wake = asyncio.Event()
         # Hand-offs of one agent (a turn's eviction, a session's end) read the watermark and enqueue as one step.
         self._handoff_locks: defaultdict[str, asyncio.Lock] = defaultdict(asyncio.Lock)
@@ -109,11 +118,17 @@ class MemoryManager:
     # -- MemoryHooks -----------------------------------------------------------------------------------------
     async def turn_completed(self, agent_id: str) -> None:
         async with self._handoff_locks[agent_id]:
-            await self._turn_completed(agent_id)
+            try:
+                await self._turn_completed(agent_id)
+            except ConflictError:  # another process handed the same lines over first: plan again from its state
+                await self._turn_completed(agent_id)
 
     async def session_ended(self, agent_id: str) -> None:
         async with self._handoff_locks[agent_id]:
-            await self._session_ended(agent_id)
+            try:
+                await self._session_ended(agent_id)
+            except ConflictError:
+                await self._session_ended(agent_id)
 
     async def _turn_completed(self, agent_id: str) -> None:
         agent = await self.store.get_agent(agent_id)
@@ -160,7 +175,7 @@ class MemoryManager:
         while True:
             self._wake.clear()
             try:
-                job = await self.store.claim_memory_job(now=self.clock())
+                job = await self.store.claim_memory_job(now=self.clock(), holder=self.holder, lease_s=self.lease_s)
             except Exception:
                 log.exception("claiming a memory job failed")
                 job = None
@@ -179,10 +194,12 @@ class MemoryManager:
             # Shutting down: give the job back so the next start runs it (a re-run is idempotent).
             with contextlib.suppress(Exception):
                 await asyncio.shield(self.store.fail_memory_job(job.id, "interrupted by shutdown",
-                                                                retry_at=self.clock(), now=self.clock()))
+                                                                retry_at=self.clock(), now=self.clock(),
+                                                                attempt=job.attempts))
             raise
         except NotFoundError as exc:  # the agent or its target block is gone: nothing to retry
-            await self.store.fail_memory_job(job.id, exc.message, retry_at=None, now=self.clock())
+            await self.store.fail_memory_job(job.id, exc.message, retry_at=None, now=self.clock(),
+                                             attempt=job.attempts)
             return
         except Exception as exc:
             error = f"{type(exc).__name__}: {getattr(exc, 'message', None) or exc}"[:1000]
@@ -191,10 +208,12 @@ class MemoryManager:
                 retry_at = self.clock() + self.retry_base_s * 2 ** (job.attempts - 1)
             log.warning("memory job %d of agent %s failed (attempt %d): %s", job.id, job.agent_id, job.attempts,
                         error)
-            await self.store.fail_memory_job(job.id, error, retry_at=retry_at, now=self.clock())
+            await self.store.fail_memory_job(job.id, error, retry_at=retry_at, now=self.clock(), attempt=job.attempts)
             return
-        await self.store.complete_memory_job(job.id, now=self.clock())
-        self.completed.append((job.id, result))
+        if await self.store.complete_memory_job(job.id, now=self.clock(), attempt=job.attempts):
+            self.completed.append((job.id, result))
+        else:  # our lease ran out and another worker claimed the job again; its run counts (it stores nothing twice)
+            log.warning("memory job %d was claimed again while it ran here; the other run completes it", job.id)
 
     async def run_job(self, job: MemoryJob) -> RunResult:
         """Run one claimed job: the sleeptime agent over its transcript, then refresh prompt and listeners."""

@@ -9,6 +9,7 @@ from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal, Protocol, runtime_checkable
 
+from voice_letta import config as C
 from voice_letta.agent.models import (
     AgentState,
     Block,
@@ -309,24 +310,35 @@ class Store(Protocol):
         self, agent_id: str, kind: JobKind, payload: HandoffRange, *, through_seq: int,
         evict_through_seq: int | None = None, now: float,
     ) -> MemoryJob:
-        """Insert a pending job and (same transaction) evict messages through ``evict_through_seq``."""
+        """Insert a pending job and (same transaction) evict messages through ``evict_through_seq``.
+
+        ConflictError, writing nothing, when a job of the agent already handed over ``payload.older_from_seq``."""
         ...
 
     async def handoff_watermark(self, agent_id: str) -> int:
         """The newest message seq already handed over by any job of the agent (0 if none)."""
         ...
 
-    async def claim_memory_job(self, *, now: float) -> MemoryJob | None:
-        """Atomically move the oldest due pending job of an agent with no running job to 'running'."""
+    async def claim_memory_job(
+        self, *, now: float, holder: str = "", lease_s: float = C.AGENT_LEASE_S
+    ) -> MemoryJob | None:
+        """Atomically move the oldest due pending job of an agent with no running job (or a running job whose
+        lease ran out) to 'running', leased to ``holder`` until ``now + lease_s``."""
         ...
 
-    async def complete_memory_job(self, job_id: int, *, now: float) -> bool: ...
-    async def fail_memory_job(self, job_id: int, error: str, *, retry_at: float | None, now: float) -> None:
-        """Back to 'pending' (due at ``retry_at``) or, with ``retry_at=None``, 'failed' for good."""
+    async def complete_memory_job(self, job_id: int, *, now: float, attempt: int | None = None) -> bool:
+        """'done', unless (with ``attempt``) the job was claimed again since: then False and nothing changes."""
+        ...
+
+    async def fail_memory_job(
+        self, job_id: int, error: str, *, retry_at: float | None, now: float, attempt: int | None = None
+    ) -> None:
+        """Back to 'pending' (due at ``retry_at``) or, with ``retry_at=None``, 'failed' for good (fenced like
+        ``complete_memory_job``)."""
         ...
 
     async def requeue_running_jobs(self, *, now: float) -> int:
-        """At start-up: jobs a dead process left 'running' go back to 'pending'."""
+        """Jobs left 'running' whose lease ran out (their process died) go back to 'pending'."""
         ...
 
     async def list_memory_jobs(self, agent_id: str, *, limit: int = 50) -> list[MemoryJob]: ...

@@ -2,7 +2,9 @@
 
 - ``enqueue_memory_job`` inserts a job and evicts its range in one transaction;
 - ``claim_memory_job`` is one ``UPDATE … RETURNING`` (pending → running, never for an agent that already has
-  a running job);
+  a running job; a running job whose lease ran out is claimed again), leased to the claiming worker
+  (``claimed_by``, ``lease_until``, renewed by ``renew_leases``); complete/fail are fenced on ``attempts``, so a
+  worker that lost its job's lease cannot finish the new holder's run;
 - ``insert_job_passages`` writes all of a job's passages in one transaction and nothing if the job already has
   some (a re-run after a crash).
 """
@@ -13,8 +15,10 @@ import dataclasses
 import json
 from collections.abc import Sequence
 
+from voice_letta import config as C
 from voice_letta.agent.models import Passage
 from voice_letta.agent.ports import HandoffRange, JobKind, MemoryJob
+from voice_letta.errors import ConflictError
 from voice_letta.store import rows as R
 from voice_letta.store.common import JOB_COLUMNS, job_from_row
 from voice_letta.store.sqlite.base import SqliteBase, exists, values
@@ -25,8 +29,16 @@ class JobsMixin(SqliteBase):
         self, agent_id: str, kind: JobKind, payload: HandoffRange, *, through_seq: int,
         evict_through_seq: int | None = None, now: float,
     ) -> MemoryJob:
-        """Insert a pending job and evict ``seq <= evict_through_seq`` in one transaction (both or neither)."""
+        """Insert a pending job and evict ``seq <= evict_through_seq`` in one transaction (both or neither).
+
+        ConflictError (and nothing written) when another job of the agent already handed over
+        ``payload.older_from_seq``: two processes planned the same hand-off and the other one was first.
+        """
         async with self._write("enqueue_memory_job") as db:
+            found = list(await db.execute_fetchall(
+                "SELECT coalesce(max(through_seq), 0) FROM memory_jobs WHERE agent_id = ?", (agent_id,)))
+            if int(found[0][0]) >= payload.older_from_seq:
+                raise ConflictError(f"agent {agent_id}: seq {payload.older_from_seq} was already handed over")
             if evict_through_seq is not None:
                 await db.execute(
                     "UPDATE messages SET in_context = 0 WHERE agent_id = ? AND seq <= ? AND in_context = 1",
@@ -46,41 +58,55 @@ class JobsMixin(SqliteBase):
         )
         return int(found[0][0])
 
-    async def claim_memory_job(self, *, now: float) -> MemoryJob | None:
-        """One statement, so two workers can never claim the same job or two jobs of one agent."""
+    async def claim_memory_job(
+        self, *, now: float, holder: str = "", lease_s: float = C.AGENT_LEASE_S
+    ) -> MemoryJob | None:
+        """One statement, so two workers can never claim the same job or two jobs of one agent.
+
+        Claimable: the oldest due pending job of an agent with no running job, or a running job whose lease ran
+        out (its worker died; it is run again, which stores nothing twice).
+        """
         found = await self._exec_returning(
             "claim_memory_job",
-            "UPDATE memory_jobs SET status = 'running', attempts = attempts + 1, updated_at = ?1 "
-            "WHERE id = (SELECT j.id FROM memory_jobs j WHERE j.status = 'pending' AND j.run_after <= ?1 "
+            "UPDATE memory_jobs SET status = 'running', attempts = attempts + 1, updated_at = ?1, claimed_by = ?2, "
+            "lease_until = ?3 WHERE id = (SELECT j.id FROM memory_jobs j WHERE (j.status = 'running' "
+            "AND coalesce(j.lease_until, 0) <= ?1) OR (j.status = 'pending' AND j.run_after <= ?1 "
             "AND NOT EXISTS (SELECT 1 FROM memory_jobs r WHERE r.agent_id = j.agent_id AND r.status = 'running') "
             "AND NOT EXISTS (SELECT 1 FROM memory_jobs o WHERE o.agent_id = j.agent_id AND o.id < j.id "
-            "AND o.status = 'pending') ORDER BY j.run_after, j.id LIMIT 1) AND status = 'pending' "
+            "AND o.status = 'pending')) ORDER BY j.status = 'running' DESC, j.run_after, j.id LIMIT 1) "
+            "AND (status = 'pending' OR coalesce(lease_until, 0) <= ?1) "
             f"RETURNING {JOB_COLUMNS}",
-            (now,),
+            (now, holder, now + lease_s),
         )
         return job_from_row(found[0]) if found else None
 
-    async def complete_memory_job(self, job_id: int, *, now: float) -> bool:
+    async def complete_memory_job(self, job_id: int, *, now: float, attempt: int | None = None) -> bool:
         changed = await self._exec(
             "complete_memory_job",
-            "UPDATE memory_jobs SET status = 'done', error = NULL, updated_at = ? WHERE id = ? AND status = 'running'",
-            (now, job_id),
+            "UPDATE memory_jobs SET status = 'done', error = NULL, updated_at = ?1 WHERE id = ?2 "
+            "AND status = 'running' AND (?3 IS NULL OR attempts = ?3)",
+            (now, job_id, attempt),
         )
         return changed == 1
 
-    async def fail_memory_job(self, job_id: int, error: str, *, retry_at: float | None, now: float) -> None:
+    async def fail_memory_job(
+        self, job_id: int, error: str, *, retry_at: float | None, now: float, attempt: int | None = None
+    ) -> None:
         # retry_at NULL: failed for good; else back to pending, due at retry_at.
         await self._exec(
             "fail_memory_job",
             "UPDATE memory_jobs SET status = CASE WHEN ?2 IS NULL THEN 'failed' ELSE 'pending' END, error = ?1, "
-            "run_after = coalesce(?2, run_after), updated_at = ?3 WHERE id = ?4 AND status = 'running'",
-            (error, retry_at, now, job_id),
+            "run_after = coalesce(?2, run_after), updated_at = ?3 WHERE id = ?4 AND status = 'running' "
+            "AND (?5 IS NULL OR attempts = ?5)",
+            (error, retry_at, now, job_id, attempt),
         )
 
     async def requeue_running_jobs(self, *, now: float) -> int:
+        """Running jobs whose lease ran out (or that have none: written before leases existed) → pending."""
         return await self._exec(
             "requeue_running_jobs",
-            "UPDATE memory_jobs SET status = 'pending', run_after = ?1, updated_at = ?1 WHERE status = 'running'",
+            "UPDATE memory_jobs SET status = 'pending', run_after = ?1, updated_at = ?1 WHERE status = 'running' "
+            "AND coalesce(lease_until, 0) <= ?1",
             (now,),
         )
 

@@ -1,0 +1,90 @@
+"""Memory jobs shared by several workers: leased claims, re-claims after a death, fencing, hand-off conflicts."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest
+
+from tests.integration.store.helpers import make_agent, msg
+from voice_letta.agent.ports import HandoffRange
+from voice_letta.errors import ConflictError
+from voice_letta.store import SqliteStore, open_store
+
+
+@pytest.fixture
+async def other(db_path: Path, store: SqliteStore) -> AsyncIterator[SqliteStore]:
+    s = await open_store(db_path)
+    try:
+        yield s
+    finally:
+        await s.aclose()
+
+
+async def enqueue(store: SqliteStore, agent_id: str, first: int, last: int, now: float) -> None:
+    await store.enqueue_memory_job(agent_id, "eviction", HandoffRange(first, last), through_seq=last,
+                                   evict_through_seq=last, now=now)
+
+
+async def test_a_claimed_job_is_leased_and_claimed_again_only_when_its_lease_runs_out(
+    store: SqliteStore, other: SqliteStore,
+) -> None:
+    agent = await make_agent(store)
+    now = time.time()
+    await enqueue(store, agent.id, 1, 4, now)
+    first = await store.claim_memory_job(now=now, holder="w1", lease_s=10)
+    assert first is not None and first.attempts == 1
+    assert await other.claim_memory_job(now=now + 5, holder="w2", lease_s=10) is None
+    again = await other.claim_memory_job(now=now + 11, holder="w2", lease_s=10)  # w1 died: its lease ran out
+    assert again is not None and again.id == first.id and again.attempts == 2
+    # w1 was only slow, not dead: it cannot finish (or fail) the run that w2 now owns
+    assert await store.complete_memory_job(first.id, now=now + 12, attempt=first.attempts) is False
+    await store.fail_memory_job(first.id, "late", retry_at=None, now=now + 12, attempt=first.attempts)
+    assert (await store.list_memory_jobs(agent.id))[0].status == "running"
+    assert await other.complete_memory_job(again.id, now=now + 13, attempt=again.attempts) is True
+    assert (await store.list_memory_jobs(agent.id))[0].status == "done"
+
+
+async def test_renewed_leases_keep_a_long_job_and_a_dead_worker_s_job_is_claimable_at_once(
+    store: SqliteStore, other: SqliteStore,
+) -> None:
+    agent = await make_agent(store)
+    now = time.time()
+    await enqueue(store, agent.id, 1, 4, now)
+    job = await store.claim_memory_job(now=now, holder="w1", lease_s=10)
+    assert job is not None
+    await store.renew_leases("w1", until=now + 100)
+    assert await other.claim_memory_job(now=now + 50, holder="w2", lease_s=10) is None
+    await other.release_holder("w1", now=now + 50)  # the supervisor reaped w1
+    assert (await other.claim_memory_job(now=now + 50, holder="w2", lease_s=10)) is not None
+
+
+async def test_requeue_at_start_leaves_a_live_worker_s_job_alone(store: SqliteStore, other: SqliteStore) -> None:
+    a, b = await make_agent(store, "a"), await make_agent(store, "b")
+    now = time.time()
+    await enqueue(store, a.id, 1, 4, now)
+    await enqueue(store, b.id, 1, 4, now)
+    live = await store.claim_memory_job(now=now, holder="w1", lease_s=60)
+    dead = await store.claim_memory_job(now=now, holder="gone", lease_s=1)
+    assert live is not None and dead is not None
+    assert await other.requeue_running_jobs(now=now + 5) == 1
+    status = {j.agent_id: j.status for j in [*await store.list_memory_jobs(a.id), *await store.list_memory_jobs(b.id)]}
+    assert status == {live.agent_id: "running", dead.agent_id: "pending"}
+
+
+async def test_a_hand_off_another_process_enqueued_first_is_refused_and_evicts_nothing(
+    store: SqliteStore, other: SqliteStore,
+) -> None:
+    agent = await make_agent(store)
+    await store.append_messages([msg(agent.id, "user", f"line {i}") for i in range(8)])
+    now = time.time()
+    await enqueue(store, agent.id, 1, 4, now)
+    with pytest.raises(ConflictError):
+        await other.enqueue_memory_job(agent.id, "eviction", HandoffRange(3, 6), through_seq=6, evict_through_seq=6,
+                                       now=now)
+    assert [m.seq for m in await store.list_messages(agent.id, in_context=True)] == [5, 6, 7, 8]
+    await other.enqueue_memory_job(agent.id, "eviction", HandoffRange(5, 6), through_seq=6, evict_through_seq=6,
+                                   now=now)
+    assert len(await store.list_memory_jobs(agent.id)) == 2
