@@ -13,8 +13,9 @@
           /v1/chat/completions, non-streaming, to the end of the reply) alone and while another agent's
           sleeptime jobs run back to back (each job: 3 LLM calls of 100 ms, 4 passages embedded with MiniLM,
           a block CAS). Turns are paced 30 ms apart so the busy window spans many jobs.
---recall  archives the committed recall set (bench/recall_set.json) and asks each question through the hybrid
-          search; prints the top-3 hit rate (and vector-only / keyword-only for comparison).
+--recall  loads the committed recall set (bench/recall_set.json) into a real server (one agent per part) and asks
+          every question through the REST search: top-3 hit rate (direct and no-shared-word paraphrases), stale
+          facts ranked above their update, abstention on unanswerable questions, time-window recall.
 """
 
 from __future__ import annotations
@@ -22,12 +23,14 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import os
 import random
 import sqlite3
 import statistics
 import sys
 import tempfile
 import time
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -273,43 +276,159 @@ async def bench_turns(n_turns: int, gap_s: float = 0.0, llm_pause_s: float = 0.1
     await sleep_fake.aclose()
 
 
-async def bench_recall() -> None:
-    print("== recall quality on bench/recall_set.json ==")
-    items = json.loads((ROOT / "bench" / "recall_set.json").read_text())["items"]
-    embedder = LocalEmbedder()
+DAY = 86400.0
+
+
+async def bench_recall(*, verbose: bool = False) -> None:
+    """The recall set through a real server's REST search (``bench/locomo.py`` starts it): top-3 hit rate of
+    direct questions and of paraphrases sharing no content word with the fact, the share of updated facts whose
+    stale version ranks first, abstention on questions nothing answers (top confidence below 0.5), and the
+    share of a time window's lines a window search returns."""
+    import aiohttp
+
+    sys.path.insert(0, str(ROOT / "bench"))
+    from locomo import call, start_server  # type: ignore[import-not-found]
+
+    print("== recall quality on bench/recall_set.json (REST search of a real server) ==")
+    print(f"   load average at start: {os.getloadavg()[0]:.2f} on {os.cpu_count()} CPUs")
+    data = json.loads((ROOT / "bench" / "recall_set.json").read_text())
+    now = time.time()
     with tempfile.TemporaryDirectory() as tmp:
-        store = await open_store(Path(tmp) / "recall.db")
+        proc, url = await start_server(Path(tmp) / "recall.db")
+        try:
+            async with aiohttp.ClientSession() as http:
+                async def agent(name: str, passages: list[dict[str, Any]]) -> tuple[str, list[str]]:
+                    a = await call(http, "POST", f"{url}/v1/agents", json={"name": name})
+                    made = await call(http, "POST", f"{url}/v1/agents/{a['id']}/archival/batch",
+                                      json={"passages": passages})
+                    return a["id"], [p["id"] for p in made["data"]]
+
+                async def search(agent_id: str, query: str, k: int = 3, **window: float) -> list[dict[str, Any]]:
+                    params = {"query": query, "limit": str(k), **{key: str(v) for key, v in window.items()}}
+                    found = await call(http, "GET", f"{url}/v1/agents/{agent_id}/archival/search", params=params)
+                    return list(found["data"])
+
+                facts = data["facts"]
+                fid, fids = await agent("facts", [
+                    {"text": "\n".join(f["lines"]), "synopsis": f["synopsis"],
+                     "start_at": now - (60 - 2 * i) * DAY} for i, f in enumerate(facts)])
+                rows: dict[str, list[bool]] = {"direct": [], "paraphrase": []}
+                answered_conf: list[float] = []
+                for i, f in enumerate(facts):
+                    for kind, q in (("direct", f["question"]), ("paraphrase", f.get("paraphrase"))):
+                        if not q:
+                            continue
+                        top = await search(fid, q)
+                        hit = fids[i] in [p["id"] for p in top]
+                        rows[kind].append(hit)
+                        answered_conf.append(top[0]["confidence"] if top else 0.0)
+                        if verbose and not hit:
+                            print(f"   miss ({kind}): {q} -> {[p['text'][:50] for p in top]}")
+                abstained = []
+                for q in data["unanswerable"]:
+                    top = await search(fid, q)
+                    conf = top[0]["confidence"] if top else 0.0
+                    abstained.append(conf < 0.5)
+                    if verbose and conf >= 0.5:
+                        print(f"   answered an unanswerable ({conf:.2f}): {q} -> {top[0]['text'][:60]}")
+
+                ups = data["updates"]
+                passages = []
+                for i, u in enumerate(ups):
+                    passages.append({"text": u["old"], "start_at": now - 60 * DAY + i * 3600})
+                    passages.append({"text": u["new"], "start_at": now - 5 * DAY + i * 3600})
+                for i, text in enumerate(data["update_distractors"]):
+                    passages.append({"text": text, "start_at": now - (50 - 5 * i) * DAY})
+                uid, uids = await agent("updates", passages)
+                stale_on_top = []
+                for i, u in enumerate(ups):
+                    old, new = uids[2 * i], uids[2 * i + 1]
+                    ranked = [p["id"] for p in await search(uid, u["question"], k=5)]
+                    stale = old in ranked and (new not in ranked or ranked.index(old) < ranked.index(new))
+                    stale_on_top.append(stale)
+                    if verbose and stale:
+                        print(f"   stale first: {u['question']} -> {u['old']}")
+
+                w = data["windows"]
+                day0 = datetime.fromtimestamp(now, tz=UTC).replace(hour=0, minute=0, second=0, microsecond=0)
+                passages = [{"text": f["line"], "start_at": (day0.timestamp() - f["days_ago"] * DAY
+                                                             + f["hour"] * 3600)} for f in w["facts"]]
+                wid, wids = await agent("windows", passages)
+                window_recall = []
+                for q in w["questions"]:
+                    newest, oldest = q["days_ago"]
+                    start = day0.timestamp() - oldest * DAY
+                    end = day0.timestamp() - (newest - 1) * DAY - 1
+                    got = {p["id"] for p in await search(wid, q["question"], k=10, start_at=start, end_at=end)}
+                    want = {wids[i] for i in q["expect"]}
+                    window_recall.append(len(got & want) / len(want))
+                    if verbose and want - got:
+                        print(f"   window missed {len(want - got)}: {q['question']}")
+        finally:
+            proc.terminate()
+            await proc.wait()
+
+    def rate(xs: list[bool]) -> str:
+        return f"{sum(xs)}/{len(xs)} = {100 * sum(xs) / max(len(xs), 1):.1f} %"
+
+    both = rows["direct"] + rows["paraphrase"]
+    print(f"  top-3, direct questions:                 {rate(rows['direct'])}")
+    print(f"  top-3, paraphrases (no shared word):      {rate(rows['paraphrase'])}")
+    print(f"  top-3, all answerable:                    {rate(both)}")
+    print(f"  stale fact ranked above its update:       {rate(stale_on_top)}")
+    print(f"  abstention on unanswerable (conf < 0.5):  {rate(abstained)}")
+    print(f"  answerable with top confidence < 0.5:     {rate([c < 0.5 for c in answered_conf])}")
+    print(f"  time-window recall (lines of the window): {100 * statistics.fmean(window_recall):.1f} %")
+
+
+async def bench_calibrate() -> None:
+    """Fit the confidence weights (voice_letta/agent/recall/confidence.py) on the recall set's facts: for every
+    direct question, paraphrase and unanswerable question, the top 5 passages' (cosine, coverage), labelled
+    relevant when the passage is the question's fact. Logistic regression by Newton's method, a little L2."""
+    from voice_letta.agent.recall.confidence import BIAS, W_COSINE, W_COVERAGE
+    from voice_letta.agent.recall.vector import SearchWindow as Window
+
+    data = json.loads((ROOT / "bench" / "recall_set.json").read_text())
+    embedder = LocalEmbedder()
+    now = time.time()
+    feats: list[tuple[float, float]] = []
+    labels: list[int] = []
+    with tempfile.TemporaryDirectory() as tmp:
+        store = await open_store(Path(tmp) / "cal.db")
         agent = await _new_agent(store)
-        now = time.time()
-        texts = [f"{it['synopsis']}\n" + "\n".join(it["lines"]) for it in items]
-        vectors = await embedder.embed(texts)
-        passages = [Passage(id=ids.passage_id(), agent_id=agent.id, text="\n".join(it["lines"]),
-                            synopsis=it["synopsis"], embedding=v, embedding_model=embedder.model,
-                            start_at=now - 86400, end_at=now - 86400, created_at=now)
-                    for it, v in zip(items, vectors, strict=True)]
+        facts = data["facts"]
+        texts = ["\n".join(f["lines"]) for f in facts]
+        vectors = await embedder.embed([f"{f['synopsis']}\n{t}" for f, t in zip(facts, texts, strict=True)])
+        passages = [Passage(id=ids.passage_id(), agent_id=agent.id, text=t, synopsis=f["synopsis"], embedding=v,
+                            embedding_model=embedder.model, start_at=now - (60 - 2 * i) * DAY)
+                    for i, (f, t, v) in enumerate(zip(facts, texts, vectors, strict=True))]
         await store.insert_passages(passages)
-        results: dict[str, int] = {"hybrid": 0, "vector only": 0, "keyword only": 0}
-        misses = []
-        for it, p in zip(items, passages, strict=True):
-            for mode in results:
-                search = MemorySearch(store, None if mode == "keyword only" else embedder)
-                if mode == "vector only":
-                    index = await search._index(agent.id, embedder)
-                    q = np.asarray(await embedder.embed([it["question"]]), dtype=np.float32)
-                    top = [pid for pid, _ in index.search(q, SearchWindow(None, None), 3)[0]]
-                else:
-                    hits = await search.hybrid(agent.id, [it["question"]], SearchWindow(None, None), limit=3,
-                                               include_messages=False)
-                    top = [h.passage.id for h in hits if h.passage is not None]
-                if p.id in top:
-                    results[mode] += 1
-                elif mode == "hybrid":
-                    misses.append(it["question"])
-        for mode, hit in results.items():
-            print(f"  top-3 hit rate ({mode:<12}): {hit}/{len(items)} = {hit / len(items) * 100:.1f} %")
-        for q in misses:
-            print(f"  missed: {q}")
+        search = MemorySearch(store, embedder)
+        index = await search._index(agent.id, embedder)
+        questions = [(f["question"], i) for i, f in enumerate(facts)]
+        questions += [(f["paraphrase"], i) for i, f in enumerate(facts) if f.get("paraphrase")]
+        questions += [(q, -1) for q in data["unanswerable"]]
+        for q, target in questions:
+            qv = np.asarray(await embedder.embed([q]), dtype=np.float32)
+            for r in index.rank(qv, [q], Window(None, None), limit=5):
+                feats.append((r.cosine, r.coverage))
+                labels.append(int(target >= 0 and r.passage_id == passages[target].id))
         await store.aclose()
+    x = np.column_stack([np.asarray(feats), np.ones(len(feats))])
+    y = np.asarray(labels, dtype=float)
+    w = np.array([W_COSINE, W_COVERAGE, BIAS], dtype=float)
+    for _ in range(50):
+        p = 1 / (1 + np.exp(-(x @ w)))
+        grad = x.T @ (p - y) + 0.01 * np.r_[w[:2], 0]
+        hess = (x * (p * (1 - p))[:, None]).T @ x + 0.01 * np.diag([1, 1, 0])
+        w -= np.linalg.solve(hess, grad)
+    p = 1 / (1 + np.exp(-(x @ w)))
+    print(f"== confidence calibration on {len(y)} (question, passage) pairs, {int(y.sum())} relevant ==")
+    print(f"   W_COSINE = {w[0]:.2f}   W_COVERAGE = {w[1]:.2f}   BIAS = {w[2]:.2f}")
+    for lo in (0.0, 0.2, 0.4, 0.6, 0.8):
+        sel = (p >= lo) & (p < lo + 0.2)
+        if sel.any():
+            print(f"   predicted {lo:.1f}-{lo + 0.2:.1f}: n={int(sel.sum()):4d}  relevant {y[sel].mean():.2f}")
 
 
 def main() -> None:
@@ -318,6 +437,8 @@ def main() -> None:
     parser.add_argument("--turns", action="store_true")
     parser.add_argument("--recall", action="store_true")
     parser.add_argument("--all", action="store_true")
+    parser.add_argument("--calibrate", action="store_true", help="fit the confidence weights on the recall set")
+    parser.add_argument("--verbose", action="store_true", help="--recall: print every miss")
     parser.add_argument("--sizes", default="1000,10000,100000")
     parser.add_argument("--queries", type=int, default=50)
     parser.add_argument("--turns-n", type=int, default=100)
@@ -328,8 +449,10 @@ def main() -> None:
     args = parser.parse_args()
 
     async def run() -> None:
+        if args.calibrate:
+            await bench_calibrate()
         if args.recall or args.all:
-            await bench_recall()
+            await bench_recall(verbose=args.verbose)
         if args.search or args.all:
             await bench_search([int(s) for s in args.sizes.split(",")], args.queries)
         if args.turns or args.all:

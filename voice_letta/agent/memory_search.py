@@ -36,6 +36,7 @@ from voice_letta.agent.recall import text as T
 from voice_letta.agent.recall.confidence import CONFIDENT, WEAK, confidence
 from voice_letta.agent.recall.index import PassageIndex, Ranked
 from voice_letta.agent.recall.keyword import K1, B
+from voice_letta.agent.recall.timewords import window_for
 from voice_letta.agent.recall.vector import (
     COARSE_CANDIDATES,
     COARSE_MIN_ROWS,
@@ -58,6 +59,7 @@ MAX_QUERIES = 4
 MESSAGE_CANDIDATES = 20  # out-of-context messages fetched by keyword per query
 THREAD_THRESHOLD_VALUES = 2_000_000  # rows * dim above which ranking runs in a thread (> ~2 ms)
 QUERY_CACHE_SIZE = 256
+WINDOW_LIST_LIMIT = 12  # lines listed for a question about a time ("what did I tell you yesterday?")
 NO_EMBEDDER = ("", 1)  # (model, dim) of a keyword-only index
 
 
@@ -115,6 +117,7 @@ class Hit:
     passage: Passage | None = None
     message: MessageHit | None = None
     confidence: float = 1.0
+    previously: tuple[Passage, ...] = ()  # older passages about the same thing that this one replaces
 
     @property
     def said_at(self) -> float:
@@ -301,6 +304,8 @@ class MemorySearch:
         if not queries:
             return []
         embedder = await self.embedder_for(agent_id)
+        if (window.start_at is not None or window.end_at is not None) and all(T.is_generic(q) for q in queries):
+            return await self._list_window(agent_id, embedder, window, limit)
         speaker = _query_speaker(queries[0])
         if include_messages:
             # The store's keyword search over evicted lines runs in SQLite's thread beside the embedding.
@@ -310,13 +315,23 @@ class MemorySearch:
         else:
             ranked, messages = await self._rank_passages(agent_id, embedder, queries, window, limit, speaker), []
         index = self._indexes.get(agent_id)
-        passages = {p.id: p for p in await self._store.get_passages(agent_id, [r.passage_id for r in ranked])}
+        wanted = [r.passage_id for r in ranked] + [pid for r in ranked for pid in r.previous]
+        passages = {p.id: p for p in await self._store.get_passages(agent_id, wanted)}
         hits = [Hit(r.score, passage=passages[r.passage_id],
-                    confidence=confidence(r.cosine if r.has_vector else None, r.coverage))
+                    confidence=confidence(r.cosine if r.has_vector else None, r.coverage),
+                    previously=tuple(passages[p] for p in r.previous if p in passages))
                 for r in ranked if r.passage_id in passages]
         if messages and index is not None:
             hits = _merge_messages(hits, messages, index, queries, limit)
         return hits[:limit]
+
+    async def _list_window(self, agent_id: str, embedder: Embedder | None, window: SearchWindow, limit: int
+                           ) -> list[Hit]:
+        """A generic question about a time ("what did I tell you yesterday?"): what was said then, in order."""
+        index = await self._index(agent_id, embedder)
+        ids = index.in_window(window, limit)
+        passages = await self._store.get_passages(agent_id, ids)
+        return [Hit(0.0, passage=p, confidence=1.0) for p in passages]
 
     async def _rank_passages(
         self, agent_id: str, embedder: Embedder | None, queries: list[str], window: SearchWindow, limit: int,
@@ -348,7 +363,10 @@ class MemorySearch:
             arguments.get("start_minutes_ago"), arguments.get("end_minutes_ago"), now=now
         )
         keywords = [k for k in (arguments.get("convo_keyword_queries") or []) if isinstance(k, str) and k.strip()]
-        hits = await self.hybrid(agent_id, [utterance, *keywords], window, limit=self._limit)
+        if window.start_at is None and window.end_at is None:
+            window = window_for(utterance, now=now) or window  # "what did I tell you yesterday?"
+        limit = WINDOW_LIST_LIMIT if window.start_at is not None or window.end_at is not None else self._limit
+        hits = await self.hybrid(agent_id, [utterance, *keywords], window, limit=limit)
         return format_hits(hits, now=now)
 
 
@@ -412,13 +430,17 @@ def format_hits(hits: Sequence[Hit], *, now: float) -> str:
                      "use them only if they clearly answer the question; otherwise tell the user you don't "
                      "remember, and never guess.")
         hits = hits[:2]
+    replaced = {p.id for h in hits for p in h.previously}
     for h in hits:
-        if h.confidence < WEAK:
+        if h.confidence < WEAK or (h.passage is not None and h.passage.id in replaced):
             continue
         said = _sentence_case(when(h.said_at, now))
         unsure = "" if h.confidence >= CONFIDENT else " (not sure this is related)"
         if h.passage is not None:
-            lines.append(f"- {said}{unsure}: {_clip(h.passage.synopsis or h.passage.text)}")
+            line = f"- {said}{unsure}: {_clip(h.passage.synopsis or h.passage.text)}"
+            for old in h.previously[:1]:
+                line += f" (This replaces what was said {when(_start(old), now)}: {_clip(old.synopsis or old.text)})"
+            lines.append(line)
         elif h.message is not None:
             who = "the user said" if h.message.message.role == "user" else "you said"
             lines.append(f"- {said}{unsure}, {who}: {_clip(h.message.message.content or '')}")

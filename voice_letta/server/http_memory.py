@@ -259,8 +259,9 @@ async def search_passages(request: web.Request) -> web.Response:
     hits = await search.hybrid(agent_id, [query], window, limit=int_query(request, "limit", 5, maximum=100),
                                include_messages=False)
     return web.json_response({"object": "list",
-                              "data": [passage_json(h.passage, h.score, h.confidence) for h in hits
-                                       if h.passage is not None],
+                              "data": [passage_json(h.passage, h.score, h.confidence)
+                                       | {"previously": [p.id for p in h.previously]}
+                                       for h in hits if h.passage is not None],
                               "keyword_only": search.keyword_only(agent_id)})
 
 

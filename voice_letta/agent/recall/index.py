@@ -39,6 +39,13 @@ SPEAKER_BOOST = 0.5  # in z units
 DENSE_WEIGHT = 1.0
 KEYWORD_WEIGHT = 1.0
 CANDIDATES = 50
+# Recency among near-duplicates: a passage said later, about the same thing (cosine between the two passages at
+# least DUPLICATE_COSINE) and itself related to the query (cosine >= MIN_COSINE), goes first, directly followed by
+# the older one, which it reports as replaced ("previously: …"). Measured on the recall set's updated facts: pairs
+# of a fact and its update have cosines 0.51–0.93, unrelated facts of the same user at most 0.49. No margin on the
+# fused score: an update usually repeats fewer of the question's words than the fact it replaces ("I weigh about
+# 80 kilos" / "I'm down to 74 kilos after the diet"), so its keyword score is far lower.
+DUPLICATE_COSINE = 0.5
 
 
 @dataclass(frozen=True, slots=True)
@@ -52,6 +59,7 @@ class Ranked:
     coverage: float  # share of the best query's term weight (IDF) found in the passage or its context
     speaker_match: bool
     has_vector: bool  # the passage has a vector of the query's model (else ``cosine`` means nothing)
+    previous: tuple[str, ...] = ()  # ids of older near-duplicates this passage replaces, newest first
 
 
 class PassageIndex:
@@ -182,18 +190,69 @@ class PassageIndex:
             fused = (fused + SPEAKER_BOOST * matches).astype(np.float32)
         keep = matched if mask is None else matched & mask
         fused = np.where(keep, fused, np.float32(-np.inf))
-        k = min(limit, int(np.isfinite(fused).sum()))
+        k = min(max(limit * 4, 20), int(np.isfinite(fused).sum()))
         if k <= 0:
             return []
         top = np.argpartition(-fused, k - 1)[:k] if n > k else np.arange(n)
         top = top[np.argsort(-fused[top], kind="stable")]
+        order, previous = self._newest_first(top, fused, best_cos)
         out = []
-        for r in top:
+        for r in order[:limit]:
             terms = term_lists[int(best_query[r])] if term_lists else []
             out.append(Ranked(int(r), self.ids[r], float(fused[r]), float(best_cos[r]),
                               self._coverage(int(r), terms), bool(matches[r]),
-                              bool(self.has_vector[r]) and query_vectors is not None))
+                              bool(self.has_vector[r]) and query_vectors is not None,
+                              tuple(self.ids[p] for p in previous.get(int(r), ()))))
         return out
+
+    def _newest_first(self, top: np.ndarray, fused: np.ndarray, query_cos: np.ndarray
+                      ) -> tuple[list[int], dict[int, list[int]]]:
+        """Reorder candidates so that a later near-duplicate comes before the passage it updates: the older one
+        follows it directly and is also reported under it (``previous``)."""
+        rows = [int(r) for r in top]
+        vec = [r for r in rows if self.has_vector[r]]
+        if len(vec) < 2:
+            return rows, {}
+        m = self.vectors.matrix[vec]
+        sim = m @ m.T
+        pos = {r: i for i, r in enumerate(vec)}
+        replaced: dict[int, int] = {}  # older row -> the most similar later row that replaces it
+        for o in vec:
+            best, best_sim = -1, DUPLICATE_COSINE
+            for r in vec:
+                if (self.start_at[r] > self.start_at[o] and sim[pos[o], pos[r]] >= best_sim
+                        and query_cos[r] >= MIN_COSINE):
+                    best, best_sim = r, float(sim[pos[o], pos[r]])
+            if best >= 0:
+                replaced[o] = best
+        for o in list(replaced):  # chains (a fact updated twice) end at the newest
+            seen = {o}
+            while replaced[o] in replaced and replaced[o] not in seen:
+                seen.add(replaced[o])
+                replaced[o] = replaced[replaced[o]]
+        if not replaced:
+            return rows, {}
+        previous: dict[int, list[int]] = {}
+        for o, r in replaced.items():
+            previous.setdefault(r, []).append(o)
+        for r in previous:
+            previous[r].sort(key=lambda x: -self.start_at[x])
+        # the newer passage takes the better of the two scores' places
+        place = {r: max([float(fused[r])] + [float(fused[o]) for o in previous.get(r, [])]) for r in rows}
+        kept = sorted((r for r in rows if r not in replaced), key=lambda r: -place[r])
+        order: list[int] = []
+        for r in kept:
+            order.append(r)
+            order.extend(previous.get(r, ()))
+        return order, previous
+
+    def in_window(self, window: SearchWindow, limit: int) -> list[str]:
+        """Ids of the passages said inside ``window``, oldest first, at most ``limit`` (the earliest ones)."""
+        with self._lock:
+            mask = self._window_mask(window)
+            rows = np.flatnonzero(mask) if mask is not None else np.arange(self.size)
+            rows = rows[np.argsort(self.start_at[rows], kind="stable")][:limit]
+            return [self.ids[r] for r in rows]
 
     def named_speaker(self, query: str, default: str | None) -> str | None:
         """The one known speaker a query names ("What did Caroline say…"), else ``default`` when it is a known

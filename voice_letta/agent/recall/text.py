@@ -62,3 +62,20 @@ def is_dialogue_line(text: str) -> bool:
     """One line, starting with a speaker label."""
     stripped = text.strip()
     return "\n" not in stripped and _SPEAKER.match(stripped) is not None
+
+
+# Words that ask *when* or *that* something was said rather than *what* about: a query made only of these (and
+# stopwords) is generic, and with a time window it lists the window instead of ranking by relevance.
+_GENERIC_TEXT = """
+    tell told say said says talk talked talking mention mentioned discuss discussed chat chatted speak spoke
+    remind remember recall ask asked share shared let know thing things stuff anything something everything
+    yesterday today tonight morning afternoon evening night week weekend month year day days hour hours minute
+    minutes ago last earlier recent recently lately past previous conversation conversations us we
+    one two three four five six seven eight nine ten couple few
+"""
+GENERIC_TERMS: frozenset[str] = frozenset(stem(w) for w in _GENERIC_TEXT.split())
+
+
+def is_generic(query: str) -> bool:
+    """True when the query names no topic ("What did I tell you yesterday?")."""
+    return all(t in GENERIC_TERMS or t.isdigit() for t in query_terms(query))

@@ -1,0 +1,93 @@
+"""Ranking behaviour through the real server and a real SQLite file: per-agent isolation, newest facts first,
+time-window listing, abstention."""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+from tests.integration.agent.conftest import Running
+from tests.integration.memory.conftest import create_voice_agent
+from voice_letta.server.http_memory import MEMORY_SEARCH
+
+DAY = 86400.0
+
+
+async def batch(server: Running, agent_id: str, passages: list[dict[str, Any]]) -> list[str]:
+    status, body = await server.request("POST", f"/v1/agents/{agent_id}/archival/batch", json={"passages": passages})
+    assert status == 201, body
+    return [p["id"] for p in body["data"]]
+
+
+async def search(server: Running, agent_id: str, query: str, **params: Any) -> list[dict[str, Any]]:
+    status, body = await server.request("GET", f"/v1/agents/{agent_id}/archival/search",
+                                        params={"query": query, **{k: str(v) for k, v in params.items()}})
+    assert status == 200, body
+    return list(body["data"])
+
+
+FACTS = ["user: My sister Maya moved to Lisbon for a design job.", "user: I'm allergic to peanuts.",
+         "user: Biscuit, my corgi, chewed my shoes again.", "user: I play bass in a jazz trio on Saturdays.",
+         "user: The landlord is raising my rent in March.", "user: I'm training for the Chicago marathon."]
+OTHER = ["user: My sister lives in Lisbon and I visit her often.", "user: Peanuts and my corgi are my favourites.",
+         "user: Rent in Lisbon is rising, jazz trio gigs pay little."] * 40
+
+
+async def test_rankings_do_not_depend_on_other_agents_data(server: Running) -> None:
+    first = await create_voice_agent(server)
+    await batch(server, first["id"], [{"text": f, "start_at": time.time() - (10 - i) * DAY}
+                                      for i, f in enumerate(FACTS)])
+    questions = ["Where does my sister live?", "What can't I eat?", "What is my dog called?", "rent Lisbon jazz"]
+    alone = [await search(server, first["id"], q, limit=5) for q in questions]
+    other = await create_voice_agent(server)
+    await batch(server, other["id"], [{"text": t} for t in OTHER])
+    together = [await search(server, first["id"], q, limit=5) for q in questions]
+    assert [[(p["id"], p["score"], p["confidence"]) for p in r] for r in alone] == \
+           [[(p["id"], p["score"], p["confidence"]) for p in r] for r in together]
+
+
+async def test_an_updated_fact_ranks_first_and_names_what_it_replaces(server: Running) -> None:
+    agent = await create_voice_agent(server)
+    now = time.time()
+    old, new, _ = await batch(server, agent["id"], [
+        {"text": "user: I weigh about 80 kilos.", "start_at": now - 60 * DAY},
+        {"text": "user: I'm down to 74 kilos after the diet.", "start_at": now - 5 * DAY},
+        {"text": "user: I'm thinking about learning to knit.", "start_at": now - 30 * DAY}])
+    found = await search(server, agent["id"], "How much do I weigh?", limit=3)
+    assert [p["id"] for p in found[:2]] == [new, old]
+    assert found[0]["previously"] == [old] and found[1]["previously"] == []
+    text = await server.app[MEMORY_SEARCH].search(agent["id"], "How much do I weigh?", {})
+    assert "74 kilos" in text.splitlines()[0] and "This replaces what was said" in text and "80 kilos" in text
+
+
+async def test_a_generic_question_with_a_window_lists_that_window_in_order(server: Running) -> None:
+    agent = await create_voice_agent(server)
+    now = time.time()
+    day0 = now - now % DAY  # today 00:00 UTC
+    lines = [(1, 9, "user: I booked the dentist for next Tuesday."), (3, 10, "user: I started a sourdough starter."),
+             (1, 19, "user: My brother Tom is visiting this weekend."), (1, 13, "user: I fixed the kitchen tap.")]
+    ids = await batch(server, agent["id"], [{"text": t, "start_at": day0 - d * DAY + h * 3600} for d, h, t in lines])
+    yesterday = {"start_at": day0 - DAY, "end_at": day0 - 1}
+    found = await search(server, agent["id"], "What did I tell you yesterday?", limit=10, **yesterday)
+    assert [p["id"] for p in found] == [ids[0], ids[3], ids[2]]  # all of yesterday, in the order said
+    assert all(p["confidence"] == 1.0 for p in found)
+    found = await search(server, agent["id"], "What did I say about the tap?", limit=10, **yesterday)
+    assert [p["id"] for p in found][:1] == [ids[3]]
+    # search_memory understands "yesterday" in the user's words without a window from the model
+    text = await server.app[MEMORY_SEARCH].search(agent["id"], "What did I tell you yesterday?", {}, now=now)
+    assert [("dentist" in line, "tap" in line, "Tom" in line) for line in text.splitlines()] == \
+           [(True, False, False), (False, True, False), (False, False, True)]
+
+
+async def test_nothing_relevant_is_said_plainly(server: Running) -> None:
+    agent = await create_voice_agent(server)
+    await batch(server, agent["id"], [{"text": f} for f in FACTS])
+    text = await server.app[MEMORY_SEARCH].search(agent["id"], "What's my blood type?", {})
+    # nothing at all matched here; with weak matches the text starts "Nothing in memory confidently matches"
+    assert text.startswith(("No memories matched.", "Nothing in memory confidently matches this.")), text
+    text = await server.app[MEMORY_SEARCH].search(agent["id"], "Which musical do I like?", {})
+    assert text.startswith(("No memories matched.", "Nothing in memory confidently matches this.")), text
+    found = await search(server, agent["id"], "What's my blood type?")
+    assert all(p["confidence"] < 0.5 for p in found)
+    found = await search(server, agent["id"], "What is my corgi called?")
+    assert found[0]["text"] == FACTS[2] and found[0]["confidence"] >= 0.5

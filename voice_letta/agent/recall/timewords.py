@@ -1,0 +1,54 @@
+"""Relative times in a question ("yesterday", "three days ago", "last week") as a search window.
+
+Sans-I/O: ``now`` is passed in. Days are calendar days in UTC (the server knows no user time zone yet: see
+README §Memory limits). Only clear, common phrasings are understood; anything else yields None and the search
+runs without a window (the model may still pass one through ``start_minutes_ago``/``end_minutes_ago``).
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import UTC, datetime, timedelta
+
+from voice_letta.agent.recall.vector import SearchWindow
+
+_NUMBERS = {"one": 1, "two": 2, "three": 3, "four": 4, "five": 5, "six": 6, "seven": 7, "eight": 8, "nine": 9,
+            "ten": 10, "a": 1, "an": 1, "a couple of": 2, "couple of": 2, "a few": 3, "few": 3}
+_N = r"(\d{1,3}|one|two|three|four|five|six|seven|eight|nine|ten|a couple of|couple of|a few|few|an?)"
+_DAYS_AGO = re.compile(rf"\b{_N}\s+days?\s+ago\b")
+_WEEKS_AGO = re.compile(rf"\b{_N}\s+weeks?\s+ago\b")
+
+
+def _count(word: str) -> int:
+    return int(word) if word.isdigit() else _NUMBERS.get(word, 1)
+
+
+def window_for(text: str, *, now: float) -> SearchWindow | None:
+    """The window a question refers to, or None."""
+    t = " ".join(text.lower().split())
+    today = datetime.fromtimestamp(now, tz=UTC).replace(hour=0, minute=0, second=0, microsecond=0)
+
+    def days(first: datetime, count: int = 1) -> SearchWindow:
+        return SearchWindow(first.timestamp(), (first + timedelta(days=count)).timestamp() - 1e-3)
+
+    if m := _DAYS_AGO.search(t):
+        return days(today - timedelta(days=_count(m.group(1))))
+    if m := _WEEKS_AGO.search(t):
+        n = _count(m.group(1))
+        return days(today - timedelta(days=7 * n + 3), 7)
+    if "the day before yesterday" in t:
+        return days(today - timedelta(days=2))
+    if "yesterday" in t or "last night" in t:
+        return days(today - timedelta(days=1))
+    if "today" in t or "this morning" in t or "tonight" in t or "earlier" in t:
+        return days(today)
+    monday = today - timedelta(days=today.weekday())
+    if "last week" in t:
+        return days(monday - timedelta(days=7), 7)
+    if "this week" in t:
+        return days(monday, 7)
+    if "last month" in t:
+        first = today.replace(day=1)
+        prev = (first - timedelta(days=1)).replace(day=1)
+        return SearchWindow(prev.timestamp(), first.timestamp() - 1e-3)
+    return None
