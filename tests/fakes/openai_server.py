@@ -186,6 +186,7 @@ class FakeOpenAIServer(ScriptedServer):
     def __init__(self, *, models: list[str] | None = None) -> None:
         super().__init__()
         self.models = models if models is not None else ["fake-model"]
+        self.deployments: list[tuple[str, str]] | None = None  # Azure (deployment, model) pairs
 
     @property
     def base_url(self) -> str:
@@ -197,6 +198,17 @@ class FakeOpenAIServer(ScriptedServer):
         # Azure OpenAI routes (deployment in the path, ``api-version`` in the query).
         app.router.add_post("/openai/deployments/{deployment}/chat/completions", self._chat)
         app.router.add_get("/openai/models", self._models)
+        app.router.add_get("/openai/deployments", self._deployments)
+
+    async def _deployments(self, request: web.Request) -> web.Response:
+        """Azure's data-plane deployments listing (api-version 2022-12-01); 404 when ``deployments`` is None."""
+        self.paths.append(request.path_qs)
+        if self.deployments is None or request.headers.get("api-key") is None:
+            return web.json_response({"error": {"code": "404", "message": "Resource not found"}}, status=404)
+        data = [{"id": d, "model": m, "status": "succeeded", "object": "deployment", "owner": "organization-owner",
+                 "scale_settings": {"scale_type": "standard"}, "created_at": 0, "updated_at": 0}
+                for d, m in self.deployments]
+        return web.json_response({"data": data, "object": "list"})
 
     async def _models(self, request: web.Request) -> web.Response:
         data = [{"id": m, "object": "model", "created": 0, "owned_by": "fake"} for m in self.models]

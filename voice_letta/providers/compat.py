@@ -11,19 +11,31 @@ Base URLs, from ``LLMConfig.base_url``, else the environment, else the default:
     =========  ==================================  ===========================
 
 Ollama accepts its root with or without ``/v1``: chat uses ``<root>/v1`` and model listing the native
-``<root>/api``. vLLM and SGLang get ``/v1`` appended when it is missing. ``OLLAMA_HOST`` may be a bare
+``<root>/api``. An Ollama model is asked once (``POST /api/show``) what it can do: one without the ``tools``
+capability would refuse every request that carries tools, so it runs without them (a warning says so, once
+per model, and ``POST /v1/llm/check`` reports it); ``vision`` tells whether it takes images.
+vLLM and SGLang get ``/v1`` appended when it is missing. ``OLLAMA_HOST`` may be a bare
 ``host:port``. API keys (``config.api_key_env``, else OLLAMA_API_KEY / VLLM_API_KEY / SGLANG_API_KEY)
 are optional: these servers get a dummy key when none is set.
 """
 
 from __future__ import annotations
 
+import asyncio
+import dataclasses
+import logging
 import os
-from collections.abc import Mapping
+from collections.abc import AsyncIterator, Mapping
+
+import aiohttp
 
 from voice_letta.agent.models import LLMConfig, ProviderName
+from voice_letta.agent.ports import ChatDelta, ChatRequest
 from voice_letta.errors import ConfigError
 from voice_letta.providers.openai_chat import OpenAIChatModel
+
+log = logging.getLogger(__name__)
+SHOW_TIMEOUT_S = 5.0
 
 DUMMY_API_KEY = "not-needed"
 
@@ -99,13 +111,71 @@ def resolve_api_key(config: LLMConfig, env: Mapping[str, str] = os.environ) -> s
     return DUMMY_API_KEY
 
 
+async def ollama_capabilities(root_url: str, model: str) -> frozenset[str] | None:
+    """What ``/api/show`` says the model can do; None when the server does not say (Ollama < 0.6.4)."""
+    timeout = aiohttp.ClientTimeout(total=SHOW_TIMEOUT_S)
+    async with aiohttp.ClientSession(timeout=timeout) as session, session.post(
+            f"{root_url}/api/show", json={"model": model, "name": model}) as resp:
+        if resp.status >= 400:
+            return None
+        info = await resp.json(content_type=None)
+    caps = info.get("capabilities") if isinstance(info, dict) else None
+    return frozenset(str(c) for c in caps) if isinstance(caps, list) else None
+
+
+class OllamaChatModel(OpenAIChatModel):
+    """Ollama's OpenAI endpoint, with the model's capabilities read from ``/api/show`` once."""
+
+    def __init__(self, config: LLMConfig, *, api_key: str, base_url: str, root_url: str) -> None:
+        super().__init__(config, api_key=api_key, base_url=base_url, max_tokens_param="max_tokens",
+                         provider_label=ProviderName.OLLAMA.value)
+        self._root_url = root_url
+        self._caps: frozenset[str] | None = None
+        self._known = False
+        self._lock = asyncio.Lock()
+        self._warned = False
+
+    async def capabilities(self) -> frozenset[str] | None:
+        """The model's capabilities (``completion``, ``tools``, ``vision``, ...), None if unknown."""
+        if not self._known:
+            async with self._lock:
+                if not self._known:
+                    try:
+                        self._caps = await ollama_capabilities(self._root_url, self.config.model)
+                        self._known = True
+                    except (aiohttp.ClientError, TimeoutError, ValueError) as exc:  # asked again next time
+                        log.warning("ollama: /api/show %s failed (%s)", self.config.model, type(exc).__name__)
+        return self._caps
+
+    def warnings(self, caps: frozenset[str] | None) -> list[str]:
+        if caps is not None and "tools" not in caps:
+            return [f"the Ollama model {self.config.model} has no 'tools' capability: turns run without tools "
+                    "(no search_memory, no custom tools); pick a model with tools for those"]
+        return []
+
+    async def stream(self, request: ChatRequest) -> AsyncIterator[ChatDelta]:
+        if request.tools:
+            caps = await self.capabilities()
+            if caps is not None and "tools" not in caps:
+                if not self._warned:
+                    self._warned = True
+                    log.warning("%s", self.warnings(caps)[0])
+                request = dataclasses.replace(request, tools=(), tool_choice="auto")
+        async for delta in super().stream(request):
+            yield delta
+
+
 def make_compat_model(
     config: LLMConfig, *, api_key: str | None = None, env: Mapping[str, str] = os.environ
 ) -> OpenAIChatModel:
     """An ``OpenAIChatModel`` for an Ollama, vLLM or SGLang server (``max_tokens``, not ``max_completion_tokens``)."""
+    key = api_key or resolve_api_key(config, env)
+    if config.provider is ProviderName.OLLAMA:
+        raw = resolve_base_url(config.provider, config.base_url, env)
+        return OllamaChatModel(config, api_key=key, base_url=ollama_openai_url(raw), root_url=ollama_root_url(raw))
     return OpenAIChatModel(
         config,
-        api_key=api_key or resolve_api_key(config, env),
+        api_key=key,
         base_url=openai_base_url(config.provider, config.base_url, env),
         max_tokens_param="max_tokens",
     )

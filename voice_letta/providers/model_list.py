@@ -8,11 +8,12 @@
                 ``capabilities``; models whose /api/show has no ``capabilities`` (Ollama before 0.6.4)
                 are kept, with no capabilities. OLLAMA_BASE_URL or OLLAMA_HOST (with or without /v1)
     anthropic   ``client.models.list()``. ANTHROPIC_API_KEY, ANTHROPIC_BASE_URL
-    azure       the deployments named in the environment always appear:
-                AZURE_OPENAI_DEPLOYMENTS (comma-separated), AZURE_OPENAI_DEPLOYMENT, AZURE_OPENAI_MODEL;
-                merged with what the endpoint lists when it is reachable:
-                AZURE_OPENAI_ENDPOINT or AZURE_API_BASE, AZURE_OPENAI_API_KEY or AZURE_API_KEY,
-                AZURE_OPENAI_API_VERSION or AZURE_API_VERSION
+    azure       deployments only (an agent's model is a deployment name, never a base model): the ones named
+                in the environment always appear (AZURE_OPENAI_DEPLOYMENTS comma-separated,
+                AZURE_OPENAI_DEPLOYMENT, AZURE_OPENAI_MODEL), merged with the resource's data-plane
+                ``GET /openai/deployments`` (api-version 2022-12-01, the last that lists them) when it
+                answers, leaving out embedding, audio and image deployments, which cannot chat.
+                AZURE_OPENAI_ENDPOINT or AZURE_API_BASE, AZURE_OPENAI_API_KEY or AZURE_API_KEY
     local       the embedded model, ``voice_letta.config.LOCAL_LLM_MODEL``
     ==========  =========================================================================================
 
@@ -25,6 +26,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import os
+import re
 from collections.abc import Mapping
 from typing import Any
 
@@ -36,7 +38,6 @@ from voice_letta.agent.models import ProviderName
 from voice_letta.errors import (
     ConfigError,
     ProviderBadRequest,
-    ProviderError,
     ProviderTimeout,
     ProviderUnavailable,
 )
@@ -50,9 +51,7 @@ from voice_letta.providers.compat import (
 )
 from voice_letta.providers.registry import (
     API_KEY_ENVS,
-    AZURE_API_VERSION_ENVS,
     AZURE_ENDPOINT_ENVS,
-    DEFAULT_AZURE_API_VERSION,
     first_env,
 )
 
@@ -225,22 +224,40 @@ async def _list_azure(*, base_url: str | None, api_key: str | None, env: Mapping
     key = api_key or first_env(env, API_KEY_ENVS[ProviderName.AZURE])
     if not endpoint or not key:
         return models
-    import openai
-
-    api_version = first_env(env, AZURE_API_VERSION_ENVS) or DEFAULT_AZURE_API_VERSION
-    client = openai.AsyncAzureOpenAI(
-        azure_endpoint=endpoint, api_key=key, api_version=api_version, max_retries=0, timeout=AZURE_LIST_TIMEOUT_S
-    )
     seen = {m.id for m in models}
     try:
-        async with map_provider_errors("azure", (key,)):
-            async for m in client.models.list():
-                if m.id not in seen:
-                    seen.add(m.id)
-                    models.append(ModelInfo(id=m.id, provider=ProviderName.AZURE,
-                                            context_window=_context_from_extra(m.model_extra)))
-    except ProviderError as exc:  # best effort: the configured deployments are the answer
-        log.warning("azure: listing models at the endpoint failed: %s", exc)
-    finally:
-        await client.close()
+        listed = await _azure_deployments(endpoint, key)
+    except (aiohttp.ClientError, TimeoutError, ValueError) as exc:  # best effort: the env names are the answer
+        log.warning("azure: listing deployments at the endpoint failed: %s", type(exc).__name__)
+        return models
+    for deployment, model in listed:
+        if deployment not in seen and not NOT_CHAT_MODELS.search(model or deployment):
+            seen.add(deployment)
+            models.append(ModelInfo(id=deployment, provider=ProviderName.AZURE, capabilities=["completion", "tools"]))
     return models
+
+
+# Deployments of these model families cannot answer chat completions.
+NOT_CHAT_MODELS = re.compile(r"embedding|whisper|tts|dall-e|gpt-image|transcribe|realtime|sora|moderation", re.I)
+AZURE_DEPLOYMENTS_API_VERSION = "2022-12-01"  # later data-plane versions dropped the deployments listing
+
+
+async def _azure_deployments(endpoint: str, key: str) -> list[tuple[str, str | None]]:
+    """(deployment name, model) pairs from the resource's data plane; [] when it does not list them."""
+    url = f"{endpoint.rstrip('/')}/openai/deployments"
+    timeout = aiohttp.ClientTimeout(total=AZURE_LIST_TIMEOUT_S)
+    async with aiohttp.ClientSession(timeout=timeout) as session, session.get(
+            url, params={"api-version": AZURE_DEPLOYMENTS_API_VERSION}, headers={"api-key": key}) as resp:
+        if resp.status >= 400:
+            log.warning("azure: GET /openai/deployments answered HTTP %d; listing the configured deployments only",
+                        resp.status)
+            return []
+        body = await resp.json(content_type=None)
+    data = body.get("data") if isinstance(body, dict) else None
+    out: list[tuple[str, str | None]] = []
+    for item in data if isinstance(data, list) else []:
+        ready = isinstance(item, dict) and item.get("status", "succeeded") == "succeeded"
+        if ready and isinstance(item.get("id"), str):
+            model = item.get("model")
+            out.append((item["id"], model if isinstance(model, str) else None))
+    return out

@@ -81,6 +81,9 @@ async def check_model(models: ChatModelFactory, config: LLMConfig, index: int = 
         return result
     text: list[str] = []
     try:
+        capabilities, warnings = getattr(model, "capabilities", None), getattr(model, "warnings", None)
+        if capabilities is not None and warnings is not None:  # e.g. an Ollama model without tools
+            result["warnings"] += warnings(await capabilities())
         async with asyncio.timeout(min(config.timeout_s, CHECK_TIMEOUT_CAP_S) + 5):
             request = ChatRequest(CHECK_PROMPT, config, max_tokens=CHECK_MAX_TOKENS, first_token_timeout_s=0)
             async for delta in model.stream(request):

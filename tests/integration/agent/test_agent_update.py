@@ -184,3 +184,17 @@ async def test_llm_check_reports_a_slow_first_token_and_a_missing_key(server: Ru
     assert status == 200 and report["ok"] is False
     assert report["results"][0]["error"]["code"] == "invalid_config"
     assert "NOT_SET_ANYWHERE" in report["results"][0]["error"]["message"]
+
+
+async def test_llm_check_says_when_an_ollama_model_has_no_tools(server: Running) -> None:
+    from tests.fakes.ollama_server import FakeOllamaServer
+
+    ollama = FakeOllamaServer(show={"gemma:2b": {"capabilities": ["completion"]}})
+    await ollama.start()
+    try:
+        status, report = await server.request("POST", "/v1/llm/check", json={
+            "provider": "ollama", "model": "gemma:2b", "base_url": ollama.root_url})
+        assert status == 200 and report["ok"], report
+        assert "no 'tools' capability" in report["results"][0]["warnings"][0]
+    finally:
+        await ollama.aclose()

@@ -129,12 +129,23 @@ async def test_azure_env_deployments_listed_when_endpoint_unreachable():
     assert all(m.provider == ProviderName.AZURE for m in models)
 
 
-async def test_azure_env_deployments_merged_with_endpoint_listing(fake_openai: FakeOpenAIServer):
-    fake_openai.models = ["gpt-4o-prod", "text-embedding-3-small"]
+async def test_azure_lists_chat_deployments_never_base_models(fake_openai: FakeOpenAIServer):
+    # what the resource's model list mixes in: base models and an embedding model, none of them deployments
+    fake_openai.models = ["gpt-4o-2024-08-06", "text-embedding-3-small", "gpt-35-turbo"]
+    fake_openai.deployments = [("gpt-4o-prod", "gpt-4o"), ("voice-mini", "gpt-4o-mini"),
+                               ("embeds", "text-embedding-3-small"), ("stt", "whisper")]
     env = {"AZURE_OPENAI_DEPLOYMENT": "gpt-4o-prod", "AZURE_API_BASE": fake_openai.root_url,
            "AZURE_API_KEY": "azure-secret", "AZURE_API_VERSION": "2024-10-21"}
     models = await list_models(ProviderName.AZURE, env=env)
-    assert [m.id for m in models] == ["gpt-4o-prod", "text-embedding-3-small"]
+    assert [m.id for m in models] == ["gpt-4o-prod", "voice-mini"]
+    assert fake_openai.paths == ["/openai/deployments?api-version=2022-12-01"]
+
+
+async def test_azure_without_a_deployments_listing_gives_the_configured_ones(fake_openai: FakeOpenAIServer):
+    fake_openai.models = ["gpt-4o-2024-08-06", "text-embedding-3-small"]  # deployments: None → 404
+    env = {"AZURE_OPENAI_DEPLOYMENTS": "a, b", "AZURE_API_BASE": fake_openai.root_url, "AZURE_API_KEY": "k"}
+    models = await list_models(ProviderName.AZURE, env=env)
+    assert [m.id for m in models] == ["a", "b"]
 
 
 async def test_azure_env_deployments_without_endpoint():
@@ -145,3 +156,32 @@ async def test_azure_env_deployments_without_endpoint():
 async def test_local_listing_is_the_embedded_model():
     models = await list_models(ProviderName.LOCAL, env={})
     assert [m.id for m in models] == [C.LOCAL_LLM_MODEL]
+
+
+async def test_ollama_model_without_tools_capability_runs_without_tools():
+    from tests.fakes.ollama_server import DEFAULT_SHOW
+    from tests.integration.providers.helpers import WEATHER, collect, request, text_of
+    from voice_letta.agent.models import LLMConfig
+    from voice_letta.providers.compat import OllamaChatModel, make_compat_model
+
+    show = {**DEFAULT_SHOW, "gemma:2b": {"model_info": {}, "capabilities": ["completion"]}}
+    server = FakeOllamaServer(show=show)
+    await server.start()
+    try:
+        for name, keeps_tools in (("gemma:2b", False), ("qwen2.5:0.5b", True), ("old-llama:latest", True)):
+            cfg = LLMConfig(provider=ProviderName.OLLAMA, model=name, base_url=server.root_url)
+            model = make_compat_model(cfg, env={})
+            assert isinstance(model, OllamaChatModel)
+            try:
+                for _ in range(2):
+                    assert text_of(await collect(model, request(cfg, tools=(WEATHER,)))) == "OK."
+                    assert ("tools" in server.requests[-1]) is keeps_tools
+                    assert ("tool_choice" in server.requests[-1]) is keeps_tools
+                warnings = model.warnings(await model.capabilities())
+                assert bool(warnings) is not keeps_tools
+            finally:
+                await model.aclose()
+        # asked once per model, not per request
+        assert [r["model"] for r in server.show_requests] == ["gemma:2b", "qwen2.5:0.5b", "old-llama:latest"]
+    finally:
+        await server.aclose()
