@@ -7,7 +7,10 @@ from collections.abc import Sequence
 from voice_letta.agent.models import Message
 from voice_letta.agent.ports import ChatMessage
 
-INTERRUPTED_MARK = " [interrupted: the user cut this reply off here]"
+# A reply cut off by the user ends with a dash, and the next user message says so in a context note: a mark
+# inside the assistant's own text is what small models copy into their next replies (and then speak).
+INTERRUPTED_END = "—"
+INTERRUPTED_NOTE = "<context>The user cut your previous reply off; they heard only the words shown.</context>"
 
 
 def to_chat_messages(history: Sequence[Message]) -> list[ChatMessage]:
@@ -23,6 +26,7 @@ def to_chat_messages(history: Sequence[Message]) -> list[ChatMessage]:
     results = {m.tool_call_id for m in history if m.role == "tool" and m.tool_call_id}
     kept_calls: set[str] = set()
     out: list[ChatMessage] = []
+    interrupted = False
     for m in history:
         if m.role == "system":
             continue  # the system prompt is compiled fresh; stored system rows are informational
@@ -31,8 +35,12 @@ def to_chat_messages(history: Sequence[Message]) -> list[ChatMessage]:
                 out.append(ChatMessage("tool", m.content or "", tool_call_id=m.tool_call_id, name=m.name))
             continue
         content = m.content
-        if m.interrupted and content:
-            content = content + INTERRUPTED_MARK
+        if m.role == "assistant" and m.interrupted and content:
+            content = content.rstrip() + INTERRUPTED_END
+            interrupted = True
+        elif m.role == "user" and content and interrupted:
+            content = f"{INTERRUPTED_NOTE}\n{content}"
+            interrupted = False
         if m.role == "assistant" and m.tool_calls:
             calls = tuple(c for c in m.tool_calls if c.id in results)
             if calls and len(calls) == len(m.tool_calls):

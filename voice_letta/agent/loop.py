@@ -46,6 +46,7 @@ from voice_letta.agent.ports import (
     TurnBegun,
 )
 from voice_letta.agent.prompt import SystemPromptCache, volatile_note
+from voice_letta.agent.spoken import SpokenTextFilter, strip_markers
 from voice_letta.agent.tools import (
     PRE_EXEC_MSG,
     SEARCH_MEMORY,
@@ -94,6 +95,7 @@ class _Call:
     name: str = ""
     args: list[str] = field(default_factory=list)
     extractor: StreamingFieldExtractor = field(default_factory=lambda: StreamingFieldExtractor(PRE_EXEC_MSG))
+    unspoken: SpokenTextFilter = field(default_factory=SpokenTextFilter)
 
     @property
     def arguments(self) -> str:
@@ -372,6 +374,7 @@ class VoiceAgent:
             calls: dict[int, _Call] = {}
             content: list[str] = []
             finish: str | None = None
+            unspoken = SpokenTextFilter()
             request = ChatRequest(tuple(messages), agent.llm, tools=specs,
                                   tool_choice="auto" if rounds < agent.max_tool_rounds else "none",
                                   first_token_timeout_s=inp.first_token_timeout_s, temperature=inp.temperature,
@@ -401,11 +404,13 @@ class VoiceAgent:
                     continue
                 timings.setdefault("llm_first_token_ms", self._ms(state.started))
                 if delta.content:
-                    text = state.speak(delta.content, ("content", rounds))
-                    content.append(delta.content)
                     state.call_output_chars += len(delta.content)
-                    timings.setdefault("first_content_ms", self._ms(state.started))
-                    yield ContentDelta(text)
+                    said = unspoken.feed(delta.content)  # context notes a small model copied: never spoken
+                    if said:
+                        text = state.speak(said, ("content", rounds))
+                        content.append(said)
+                        timings.setdefault("first_content_ms", self._ms(state.started))
+                        yield ContentDelta(text)
                 for frag in delta.tool_calls:
                     call = calls.setdefault(frag.index, _Call(frag.index))
                     call.id = frag.id or call.id
@@ -418,7 +423,7 @@ class VoiceAgent:
                         call.args.append(frag.arguments)
                         state.call_output_chars += len(frag.arguments)
                         if tool is not None and tool.filler:
-                            spoken = call.extractor.feed(frag.arguments)
+                            spoken = call.unspoken.feed(call.extractor.feed(frag.arguments))
                             if spoken:
                                 text = state.speak(spoken, ("filler", rounds, frag.index))
                                 timings.setdefault("first_filler_ms", self._ms(state.started))
@@ -430,6 +435,10 @@ class VoiceAgent:
                     usage.add(delta.usage)
                     state.call_usage_seen = True
                     self._learn_token_size(state, delta.usage)
+            tail = unspoken.flush()  # text held back in case it was a marker, and was not
+            if tail:
+                content.append(tail)
+                yield ContentDelta(state.speak(tail, ("content", rounds)))
             state.turn.steps += 1
             if not calls:
                 if not "".join(content).strip() and not "".join(state.spoken).strip() and rounds == 0:
@@ -448,7 +457,7 @@ class VoiceAgent:
                 kind="client_tool" if any(_is_client(by_name, c.name) for c in tool_calls) else "normal")])
             messages.append(ChatMessage("assistant", spoken_text or None, tool_calls=tuple(tool_calls)))
             server_calls = [c for c in tool_calls if not _is_client(by_name, c.name)]
-            fillers = {c.id or "": c.extractor.value or None for c in calls.values()}
+            fillers = {c.id or "": strip_markers(c.extractor.value) or None for c in calls.values()}
             for c in server_calls:
                 yield ToolStarted(c.id, c.name, fillers.get(c.id))
             started = time.perf_counter()

@@ -34,8 +34,13 @@ def render_blocks(blocks: list[Block]) -> str:
     return "".join(parts)
 
 
+# What the agent adds to a request is framed as <context>…</context>; small models read bare notes aloud.
+CONTEXT_RULE = ("Text between <context> and </context> is information from the system, not words of the user: "
+                "use it, but never say it or the tags aloud.")
+
+
 def compile_system_prompt(agent: AgentState) -> str:
-    return f"{agent.system.rstrip()}\n\n{render_blocks(agent.blocks)}"
+    return f"{agent.system.rstrip()}\n{CONTEXT_RULE}\n\n{render_blocks(agent.blocks)}"
 
 
 def memory_key(agent: AgentState) -> tuple[object, ...]:
@@ -78,4 +83,4 @@ class SystemPromptCache:
 def volatile_note(now: float) -> str:
     """The small trailing message with facts that change every turn."""
     stamp = datetime.fromtimestamp(now, tz=UTC).strftime("%A %Y-%m-%d %H:%M UTC")
-    return f"[context] Current time: {stamp}."
+    return f"<context>Current time: {stamp}.</context>"

@@ -1,0 +1,114 @@
+"""What must never be spoken: the system's context notes, even when a small model copies them into its reply.
+
+The agent frames what it adds to a request (the current time, "the user interrupted your previous reply") as
+``<context>…</context>`` and tells the model, in the system prompt, that such text is never said aloud.
+Small models still echo it now and then, so ``SpokenTextFilter`` drops it from the streamed reply before it
+reaches text-to-speech or the store: ``<context>…</context>`` blocks (and stray ``<context>``/``</context>``
+tags), and bracketed notes of the older framing, ``[context…]`` and ``[interrupted…]``.
+
+It is a streaming filter (sans-I/O): ``feed(text)`` returns what can be spoken now, holding back only text
+that may still turn out to be a marker (from a ``<`` or ``[``); ``flush()`` returns the rest at the end.
+A marker that is never closed is dropped for at most ``MAX_DROP_CHARS`` characters.
+"""
+
+from __future__ import annotations
+
+OPEN_TAG = "<context>"
+CLOSE_TAG = "</context>"
+_BRACKETS = ("[context", "[interrupted")
+MAX_DROP_CHARS = 400
+
+_STARTS = (OPEN_TAG, CLOSE_TAG, *_BRACKETS)
+
+
+class SpokenTextFilter:
+    def __init__(self) -> None:
+        self._held = ""  # text that may be the start of a marker
+        self._until: str | None = None  # inside a marker: what ends it
+        self._dropped = 0
+        self._last = " "  # the last character emitted (" " at the start: no leading space after a drop)
+        self._after_drop = False
+
+    def feed(self, text: str) -> str:
+        out: list[str] = []
+        buf = self._held + text
+        self._held = ""
+        i = 0
+        while i < len(buf):
+            if self._until is not None:
+                end = buf.lower().find(self._until, i)
+                if end < 0:
+                    allowance = MAX_DROP_CHARS - self._dropped
+                    if len(buf) - i > allowance:  # never closed: drop no more than the cap, speak the rest
+                        i += max(allowance, 0)
+                        self._until = None
+                        self._after_drop = True
+                        continue
+                    keep = len(self._until) - 1  # the closer may be split across deltas
+                    start = max(i, len(buf) - keep)
+                    self._dropped += start - i
+                    self._held = buf[start:]
+                    return "".join(out)
+                self._dropped = 0
+                i = end + len(self._until)
+                self._until = None
+                self._after_drop = True
+                continue
+            j = _next_start(buf, i)
+            if j < 0:
+                self._put(out, buf[i:])
+                break
+            self._put(out, buf[i:j])
+            rest = buf[j:].lower()
+            opened = next((m for m in _STARTS if rest.startswith(m)), None)
+            if opened is None:
+                if any(m.startswith(rest) for m in _STARTS):  # could still become a marker: wait
+                    self._held = buf[j:]
+                    return "".join(out)
+                self._put(out, buf[j])
+                i = j + 1
+                continue
+            i = j + len(opened)
+            if opened == OPEN_TAG:
+                self._until = CLOSE_TAG
+            elif opened == CLOSE_TAG:
+                self._after_drop = True  # a stray closing tag
+            else:
+                self._until = "]"
+            self._dropped = 0
+        return "".join(out)
+
+    def flush(self) -> str:
+        held, self._held = self._held, ""
+        if self._until is not None:
+            self._until = None
+            return ""
+        out: list[str] = []
+        self._put(out, held)
+        return "".join(out)
+
+    def _put(self, out: list[str], text: str) -> None:
+        """Append spoken text; after a dropped marker, no second space where the marker stood."""
+        if self._after_drop and text:
+            if self._last.isspace():
+                text = text.lstrip()
+            if text:
+                self._after_drop = False
+        if text:
+            out.append(text)
+            self._last = text[-1]
+
+
+def _next_start(buf: str, i: int) -> int:
+    lt, sq = buf.find("<", i), buf.find("[", i)
+    if lt < 0:
+        return sq
+    if sq < 0:
+        return lt
+    return min(lt, sq)
+
+
+def strip_markers(text: str) -> str:
+    """The whole-text form of ``SpokenTextFilter``."""
+    f = SpokenTextFilter()
+    return f.feed(text) + f.flush()
