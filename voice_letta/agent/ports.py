@@ -252,6 +252,24 @@ class TurnBegun:
     history: list[Message]  # the agent's in-context messages after the insert, in seq order
 
 
+ChangeKind = Literal["agent", "passage_added", "passages", "memory_updated"]
+
+
+@dataclass(frozen=True, slots=True)
+class Change:
+    """One row of the change log: what another server process must hear about (see ``Store.changes_since``)."""
+
+    id: int
+    agent_id: str
+    kind: ChangeKind  # agent: settings/blocks/tools; passage_added; passages: deleted or changed; memory_updated
+    origin: str  # the worker that made the change
+    at: float
+    passage_id: str | None = None  # passage_added
+    passages_added: int = 0  # memory_updated
+    passages_removed: int = 0  # memory_updated
+    reason: str = ""  # memory_updated
+
+
 class Store(Protocol):
     """Persistence for agents, memory blocks, messages, passages, tools and turns (SQLite or PostgreSQL).
 
@@ -348,8 +366,10 @@ class Store(Protocol):
         Returns the ids of the passages inserted now (a re-run of a job inserts nothing twice)."""
         ...
 
-    async def get_passages(self, agent_id: str, passage_ids: Sequence[str]) -> list[Passage]:
-        """In the order asked, without vectors (``embedding`` is None)."""
+    async def get_passages(
+        self, agent_id: str, passage_ids: Sequence[str], *, with_vectors: bool = False
+    ) -> list[Passage]:
+        """In the order asked, without vectors (``embedding`` is None) unless ``with_vectors``."""
         ...
 
     async def search_passage_ids(
@@ -416,6 +436,24 @@ class Store(Protocol):
 
     async def release_holder(self, holder: str, *, now: float) -> int:
         """``holder`` is dead: free its agent leases and make its running jobs claimable now."""
+        ...
+
+    # the change log (several processes on one database): agent, block, tool and passage writes add rows by
+    # themselves, in their own transaction; memory.updated for live sessions is recorded explicitly
+    async def record_memory_updated(
+        self, agent_id: str, *, passages_added: int, passages_removed: int, reason: str, now: float
+    ) -> None: ...
+    async def changes_since(self, after_id: int, *, limit: int = 500) -> list[Change]:
+        """Rows with ``id > after_id``, oldest first (every origin, this process's too)."""
+        ...
+
+    async def latest_change_id(self) -> int: ...
+    async def wait_for_changes(self, timeout_s: float) -> None:
+        """Return after ``timeout_s``, or sooner when the database signals new rows (PostgreSQL NOTIFY)."""
+        ...
+
+    async def prune_changes(self, *, before: float) -> int:
+        """Delete rows older than ``before``; returns how many."""
         ...
 
     async def aclose(self) -> None: ...

@@ -14,7 +14,6 @@ from aiohttp import WSCloseCode, web
 from aiohttp.typedefs import Handler
 
 from voice_letta import ids
-from voice_letta.agent.bus import MemoryBus
 from voice_letta.agent.loop import VoiceAgent
 from voice_letta.agent.memory_manager import MemoryManager
 from voice_letta.agent.memory_search import MemorySearch
@@ -33,6 +32,7 @@ from voice_letta.config import ServerConfig
 from voice_letta.errors import VoiceLettaError
 from voice_letta.server import http_admin, http_agents, http_memory, http_openai, http_tools, ws_twilio
 from voice_letta.server.auth import auth_middleware
+from voice_letta.server.changes import SharedMemoryBus, change_feed
 from voice_letta.server.keys import (
     AGENT,
     AGENTS,
@@ -127,7 +127,7 @@ def create_app(config: ServerConfig, overrides: Overrides | None = None) -> web.
     app[CONFIG] = config
     app[METRICS] = Metrics()
     app[LIVE_SOCKETS] = weakref.WeakSet[web.WebSocketResponse]()
-    app[BUS] = MemoryBus()
+    app[BUS] = SharedMemoryBus()  # memory.updated reaches sessions in every process (server/changes.py)
     app[OVERRIDES] = ov
 
     async def store_ctx(app: web.Application) -> AsyncIterator[None]:
@@ -201,7 +201,9 @@ def create_app(config: ServerConfig, overrides: Overrides | None = None) -> web.
             await ws.close(code=WSCloseCode.GOING_AWAY, message=b"server shutdown")
 
     # lease_heartbeat: this process's agent and job leases stay alive while it does (server/leases.py)
-    app.cleanup_ctx.extend([store_ctx, lease_heartbeat(ids.worker_id()), tools_ctx, agent_ctx, _bootstrap_ctx])
+    # change_feed: other processes' writes to the same database reach this one's caches and sessions
+    app.cleanup_ctx.extend([store_ctx, lease_heartbeat(ids.worker_id()), tools_ctx, agent_ctx,
+                            change_feed(http_memory.MEMORY_SEARCH), _bootstrap_ctx])
     app.on_shutdown.append(close_sockets)
     app.router.add_routes(http_openai.routes)
     app.router.add_routes(http_admin.routes)

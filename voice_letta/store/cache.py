@@ -26,8 +26,16 @@ class CachingStore:
     def inner(self) -> Store:
         return self._inner
 
-    def invalidate(self) -> None:
-        self._agents.clear()
+    @property
+    def origin(self) -> str:
+        return str(getattr(self._inner, "origin", ""))
+
+    def invalidate(self, agent_id: str | None = None) -> None:
+        """Drop one agent (another process changed it: ``server/changes.py``) or, without an id, every agent."""
+        if agent_id is None:
+            self._agents.clear()
+        else:
+            self._agents.pop(agent_id, None)
 
     async def get_agent(self, agent_id: str) -> AgentState:
         agent = self._agents.get(agent_id)

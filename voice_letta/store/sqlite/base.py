@@ -57,9 +57,10 @@ async def exists(db: aiosqlite.Connection, sql: str, *params: Any) -> bool:
 class SqliteBase:
     """The connection, the write lock and the statement helpers. Built by ``open_store``."""
 
-    def __init__(self, conn: aiosqlite.Connection, path: Path) -> None:
+    def __init__(self, conn: aiosqlite.Connection, path: Path, *, origin: str = "") -> None:
         self._db = conn
         self._path = path
+        self.origin = origin  # this process in the change log (``vl_origin()`` on the connection)
         self._write_lock = asyncio.Lock()
         self._closed = False
         self.keyword_doc_budget = C.KEYWORD_DOC_BUDGET

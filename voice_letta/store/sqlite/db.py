@@ -85,8 +85,12 @@ def _strip_comments(sql: str) -> str:
     return "\n".join(line.split("--", 1)[0] for line in sql.splitlines())
 
 
-async def connect(path: Path) -> aiosqlite.Connection:
-    """Open the database file (created if missing) and set the connection pragmas."""
+async def connect(path: Path, *, origin: str = "") -> aiosqlite.Connection:
+    """Open the database file (created if missing) and set the connection pragmas.
+
+    ``origin`` is this process's worker id, returned by the SQL function ``vl_origin()`` that the change-log
+    triggers (migration 0005) stamp their rows with.
+    """
     with translate_errors("opening the database"):
         conn = await aiosqlite.connect(
             str(path),
@@ -102,6 +106,7 @@ async def connect(path: Path) -> aiosqlite.Connection:
             await conn.execute("PRAGMA foreign_keys=ON")
             await conn.execute("PRAGMA synchronous=NORMAL")
             await conn.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
+            await conn.create_function("vl_origin", 0, lambda: origin, deterministic=True)
         except BaseException:
             await asyncio.shield(conn.close())
             raise

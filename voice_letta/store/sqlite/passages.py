@@ -52,12 +52,16 @@ class PassagesMixin(SqliteBase):
         if changed == 0:
             raise NotFoundError(f"unknown passage {passage_id} of agent {agent_id}")
 
-    async def get_passages(self, agent_id: str, passage_ids: Sequence[str]) -> list[Passage]:
-        """The passages with these ids, in the order asked (unknown ids are skipped), without their vectors."""
+    async def get_passages(
+        self, agent_id: str, passage_ids: Sequence[str], *, with_vectors: bool = False
+    ) -> list[Passage]:
+        """The passages with these ids, in the order asked (unknown ids are skipped), without their vectors
+        unless ``with_vectors`` (another process's new passages, for this process's vector index)."""
         unique = list(dict.fromkeys(passage_ids))
         if not unique:
             return []
-        columns = R.PASSAGE_COLUMNS.replace("embedding,", "NULL,", 1)  # callers show text; vectors stay put
+        # callers show text; vectors stay put
+        columns = R.PASSAGE_COLUMNS if with_vectors else R.PASSAGE_COLUMNS.replace("embedding,", "NULL,", 1)
         found = await self._fetch(
             "get_passages",
             # "+agent_id": look rows up by their unique id; without ANALYZE statistics SQLite would otherwise walk

@@ -3,8 +3,8 @@
 The class is composed of one mixin per concern, all sharing ``SqliteBase`` (the connection and its write
 lock): ``agents`` (agents, blocks, tools), ``messages``, ``turns`` (turn records and the agent lease),
 ``passages`` (archival passages and vectors), ``search`` (FTS5 keyword search), ``jobs`` (the sleeptime
-hand-off queue). Row codecs live in ``store/rows.py`` and the backend-neutral rules of the contract in
-``store/common.py``.
+hand-off queue), ``changes`` (the change log other processes read). Row codecs live in ``store/rows.py`` and
+the backend-neutral rules of the contract in ``store/common.py``.
 """
 
 from __future__ import annotations
@@ -12,7 +12,9 @@ from __future__ import annotations
 import asyncio
 from pathlib import Path
 
+from voice_letta import ids
 from voice_letta.store.sqlite.agents import AgentsMixin
+from voice_letta.store.sqlite.changes import ChangesMixin
 from voice_letta.store.sqlite.db import connect, migrate
 from voice_letta.store.sqlite.jobs import JobsMixin
 from voice_letta.store.sqlite.messages import MessagesMixin
@@ -21,19 +23,24 @@ from voice_letta.store.sqlite.search import SearchMixin
 from voice_letta.store.sqlite.turns import TurnsMixin
 
 
-class SqliteStore(AgentsMixin, MessagesMixin, TurnsMixin, PassagesMixin, SearchMixin, JobsMixin):
+class SqliteStore(AgentsMixin, MessagesMixin, TurnsMixin, PassagesMixin, SearchMixin, JobsMixin, ChangesMixin):
     """Implements ``voice_letta.agent.ports.Store``. Build it with ``open_store(path)``."""
 
 
-async def open_store(path: str | Path) -> SqliteStore:
-    """Open (creating it and its parent directories if needed) and migrate the database at ``path``."""
+async def open_store(path: str | Path, *, origin: str | None = None) -> SqliteStore:
+    """Open (creating it and its parent directories if needed) and migrate the database at ``path``.
+
+    ``origin`` names this process in the change log (default: ``ids.worker_id()``); tests that play two
+    processes in one give each store its own.
+    """
     path = Path(path)
     if str(path) != ":memory:":
         await asyncio.to_thread(path.parent.mkdir, parents=True, exist_ok=True)
-    conn = await connect(path)
+    origin = origin or ids.worker_id()
+    conn = await connect(path, origin=origin)
     try:
         await migrate(conn)
     except BaseException:
         await asyncio.shield(conn.close())
         raise
-    return SqliteStore(conn, path)
+    return SqliteStore(conn, path, origin=origin)

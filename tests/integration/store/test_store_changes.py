@@ -1,0 +1,71 @@
+"""The change log: every write other processes must hear about adds a row, stamped with the writer's origin."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest
+
+from tests.integration.store.helpers import make_agent
+from voice_letta import ids
+from voice_letta.agent.models import Passage
+from voice_letta.agent.ports import NewBlock
+from voice_letta.store import SqliteStore, open_store
+
+
+@pytest.fixture
+async def other(db_path: Path, store: SqliteStore) -> AsyncIterator[SqliteStore]:
+    s = await open_store(db_path, origin="other-process")
+    try:
+        yield s
+    finally:
+        await s.aclose()
+
+
+def passage(agent_id: str, text: str) -> Passage:
+    return Passage(id=ids.passage_id(), agent_id=agent_id, text=text, embedding=[0.1, 0.2], embedding_model="m")
+
+
+async def test_agent_block_and_passage_writes_log_what_changed_and_who_changed_it(
+    store: SqliteStore, other: SqliteStore,
+) -> None:
+    a = await make_agent(store, "a")
+    b = await make_agent(store, "b", NewBlock("persona", "p"), a.blocks[1].id)  # shares a's "human" block
+    start = await store.latest_change_id()
+    await other.update_block(a.blocks[1].id, value="Name: Ada.")
+    [p] = await other.insert_passages([passage(a.id, "bees")])
+    await other.delete_passage(a.id, p.id)
+    await store.update_agent(a.model_copy(update={"name": "renamed"}))
+    changes = await store.changes_since(start)
+    assert [(c.agent_id, c.kind, c.origin) for c in changes] == [
+        (a.id, "agent", "other-process"), (b.id, "agent", "other-process"),  # the shared block: both agents
+        (a.id, "passage_added", "other-process"), (a.id, "passages", "other-process"),
+        (a.id, "agent", store.origin),
+    ]
+    assert changes[2].passage_id == p.id
+    assert [c.id for c in changes] == sorted(c.id for c in changes)
+
+
+async def test_a_bulk_delete_logs_one_row_and_memory_updated_round_trips(store: SqliteStore) -> None:
+    agent = await make_agent(store)
+    await store.insert_passages([passage(agent.id, f"line {i}") for i in range(50)])
+    start = await store.latest_change_id()
+    await store.delete_agent(agent.id)  # cascades to 50 passages
+    kinds = [c.kind for c in await store.changes_since(start)]
+    assert kinds.count("passages") == 1 and "agent" in kinds
+    start = await store.latest_change_id()
+    await store.record_memory_updated("agent-x", passages_added=3, passages_removed=1, reason="sleeptime",
+                                      now=time.time())
+    [change] = await store.changes_since(start)
+    assert (change.kind, change.passages_added, change.passages_removed, change.reason, change.origin) == (
+        "memory_updated", 3, 1, "sleeptime", store.origin)
+
+
+async def test_old_rows_are_pruned(store: SqliteStore) -> None:
+    now = time.time()
+    await store.record_memory_updated("x", passages_added=0, passages_removed=0, reason="rest", now=now - 1000)
+    await store.record_memory_updated("x", passages_added=0, passages_removed=0, reason="rest", now=now)
+    assert await store.prune_changes(before=now - 600) == 1
+    assert len(await store.changes_since(0)) == 1
