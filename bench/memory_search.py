@@ -364,6 +364,20 @@ async def bench_recall(*, verbose: bool = False) -> None:
                     window_recall.append(len(got & want) / len(want))
                     if verbose and want - got:
                         print(f"   window missed {len(want - got)}: {q['question']}")
+                dia = data["dialogue"]
+                did, dids = await agent("dialogue", [{"text": t, "start_at": now - 3 * DAY + 60 * i}
+                                                     for i, t in enumerate(dia["lines"])])
+                dia_hits, dia_abstained = [], []
+                for q, target in dia["answerable"]:
+                    top = await search(did, q)
+                    dia_hits.append(dids[target] in [p["id"] for p in top])
+                    answered_conf.append(top[0]["confidence"] if top else 0.0)
+                for q in dia["swapped"]:
+                    top = await search(did, q)
+                    conf = top[0]["confidence"] if top else 0.0
+                    dia_abstained.append(conf < 0.5)
+                    if verbose and conf >= 0.5:
+                        print(f"   answered a swapped-person question ({conf:.2f}): {q} -> {top[0]['text'][:60]}")
         finally:
             proc.terminate()
             await proc.wait()
@@ -379,19 +393,21 @@ async def bench_recall(*, verbose: bool = False) -> None:
     print(f"  abstention on unanswerable (conf < 0.5):  {rate(abstained)}")
     print(f"  answerable with top confidence < 0.5:     {rate([c < 0.5 for c in answered_conf])}")
     print(f"  time-window recall (lines of the window): {100 * statistics.fmean(window_recall):.1f} %")
+    print(f"  two-person chat, top-3 on answerable:     {rate(dia_hits)}")
+    print(f"  two-person chat, abstention when the question names the other person: {rate(dia_abstained)}")
 
 
 async def bench_calibrate() -> None:
     """Fit the confidence weights (voice_letta/agent/recall/confidence.py) on the recall set's facts: for every
     direct question, paraphrase and unanswerable question, the top 5 passages' (cosine, coverage), labelled
     relevant when the passage is the question's fact. Logistic regression by Newton's method, a little L2."""
-    from voice_letta.agent.recall.confidence import BIAS, W_COSINE, W_COVERAGE
+    from voice_letta.agent.recall.confidence import BIAS, W_COSINE, W_COVERAGE, W_OTHER_SPEAKER
     from voice_letta.agent.recall.vector import SearchWindow as Window
 
     data = json.loads((ROOT / "bench" / "recall_set.json").read_text())
     embedder = LocalEmbedder()
     now = time.time()
-    feats: list[tuple[float, float]] = []
+    feats: list[tuple[float, float, float]] = []
     labels: list[int] = []
     with tempfile.TemporaryDirectory() as tmp:
         store = await open_store(Path(tmp) / "cal.db")
@@ -411,20 +427,34 @@ async def bench_calibrate() -> None:
         for q, target in questions:
             qv = np.asarray(await embedder.embed([q]), dtype=np.float32)
             for r in index.rank(qv, [q], Window(None, None), limit=5):
-                feats.append((r.cosine, r.coverage))
+                feats.append((r.cosine, r.coverage, float(r.other_speaker)))
                 labels.append(int(target >= 0 and r.passage_id == passages[target].id))
+        dia = data["dialogue"]
+        other = await _new_agent(store)
+        vectors = await embedder.embed(dia["lines"])
+        lines = [Passage(id=ids.passage_id(), agent_id=other.id, text=t, embedding=v, embedding_model=embedder.model,
+                         start_at=now - 3 * DAY + 60 * i)
+                 for i, (t, v) in enumerate(zip(dia["lines"], vectors, strict=True))]
+        await store.insert_passages(lines)
+        index = await search._index(other.id, embedder)
+        for q, target in [*[(q, t) for q, t in dia["answerable"]], *[(q, -1) for q in dia["swapped"]]]:
+            qv = np.asarray(await embedder.embed([q]), dtype=np.float32)
+            for r in index.rank(qv, [q], Window(None, None), limit=5):
+                feats.append((r.cosine, r.coverage, float(r.other_speaker)))
+                labels.append(int(target >= 0 and r.passage_id == lines[target].id))
         await store.aclose()
     x = np.column_stack([np.asarray(feats), np.ones(len(feats))])
     y = np.asarray(labels, dtype=float)
-    w = np.array([W_COSINE, W_COVERAGE, BIAS], dtype=float)
+    w = np.array([W_COSINE, W_COVERAGE, W_OTHER_SPEAKER, BIAS], dtype=float)
+    ridge = 0.01 * np.diag([1, 1, 1, 0])
     for _ in range(50):
         p = 1 / (1 + np.exp(-(x @ w)))
-        grad = x.T @ (p - y) + 0.01 * np.r_[w[:2], 0]
-        hess = (x * (p * (1 - p))[:, None]).T @ x + 0.01 * np.diag([1, 1, 0])
+        grad = x.T @ (p - y) + ridge @ w
+        hess = (x * (p * (1 - p))[:, None]).T @ x + ridge
         w -= np.linalg.solve(hess, grad)
     p = 1 / (1 + np.exp(-(x @ w)))
     print(f"== confidence calibration on {len(y)} (question, passage) pairs, {int(y.sum())} relevant ==")
-    print(f"   W_COSINE = {w[0]:.2f}   W_COVERAGE = {w[1]:.2f}   BIAS = {w[2]:.2f}")
+    print(f"   W_COSINE = {w[0]:.2f}   W_COVERAGE = {w[1]:.2f}   W_OTHER_SPEAKER = {w[2]:.2f}   BIAS = {w[3]:.2f}")
     for lo in (0.0, 0.2, 0.4, 0.6, 0.8):
         sel = (p >= lo) & (p < lo + 0.2)
         if sel.any():

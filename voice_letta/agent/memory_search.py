@@ -318,7 +318,8 @@ class MemorySearch:
         wanted = [r.passage_id for r in ranked] + [pid for r in ranked for pid in r.previous]
         passages = {p.id: p for p in await self._store.get_passages(agent_id, wanted)}
         hits = [Hit(r.score, passage=passages[r.passage_id],
-                    confidence=confidence(r.cosine if r.has_vector else None, r.coverage),
+                    confidence=confidence(r.cosine if r.has_vector else None, r.coverage,
+                                          other_speaker=r.other_speaker),
                     previously=tuple(passages[p] for p in r.previous if p in passages))
                 for r in ranked if r.passage_id in passages]
         if messages and index is not None:

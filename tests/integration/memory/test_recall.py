@@ -91,3 +91,19 @@ async def test_nothing_relevant_is_said_plainly(server: Running) -> None:
     assert all(p["confidence"] < 0.5 for p in found)
     found = await search(server, agent["id"], "What is my corgi called?")
     assert found[0]["text"] == FACTS[2] and found[0]["confidence"] >= 0.5
+
+
+async def test_a_question_about_the_other_person_is_not_answered_with_confidence(server: Running) -> None:
+    agent = await create_voice_agent(server)
+    now = time.time()
+    lines = ["Ana: I finally adopted a greyhound, his name is Pixel.",
+             "Ben: Nice. I quit my job at the bakery to go freelance as a photographer.",
+             "Ana: I'm saving up for a trip to Peru next spring.",
+             "Ben: I broke my ankle skiing in Austria in February."]
+    ids = await batch(server, agent["id"], [{"text": t, "start_at": now - DAY + 60 * i} for i, t in enumerate(lines)])
+    found = await search(server, agent["id"], "What did Ben quit?")
+    assert found[0]["id"] == ids[1] and found[0]["confidence"] >= 0.5
+    found = await search(server, agent["id"], "What did Ana quit?")
+    assert found[0]["confidence"] < 0.5  # Ben's line is the closest, and it is about Ben
+    found = await search(server, agent["id"], "Where did Ben break his ankle?")
+    assert found[0]["id"] == ids[3] and found[0]["confidence"] >= 0.5

@@ -60,6 +60,7 @@ class Ranked:
     speaker_match: bool
     has_vector: bool  # the passage has a vector of the query's model (else ``cosine`` means nothing)
     previous: tuple[str, ...] = ()  # ids of older near-duplicates this passage replaces, newest first
+    other_speaker: bool = False  # the query names one speaker and this line was said by someone else
 
 
 class PassageIndex:
@@ -184,9 +185,11 @@ class PassageIndex:
             best_query = np.where(better, j, best_query)
             fused = np.where(better, score, fused)
         matches = np.zeros(n, dtype=bool)
+        others = np.zeros(n, dtype=bool)
         speaker = self.named_speaker(queries[0] if queries else "", speaker)
         if speaker is not None:
             matches = np.fromiter((speaker in s for s in self.speakers), dtype=bool, count=n)
+            others = self.dialogue & ~matches
             fused = (fused + SPEAKER_BOOST * matches).astype(np.float32)
         keep = matched if mask is None else matched & mask
         fused = np.where(keep, fused, np.float32(-np.inf))
@@ -202,7 +205,7 @@ class PassageIndex:
             out.append(Ranked(int(r), self.ids[r], float(fused[r]), float(best_cos[r]),
                               self._coverage(int(r), terms), bool(matches[r]),
                               bool(self.has_vector[r]) and query_vectors is not None,
-                              tuple(self.ids[p] for p in previous.get(int(r), ()))))
+                              tuple(self.ids[p] for p in previous.get(int(r), ())), bool(others[r])))
         return out
 
     def _newest_first(self, top: np.ndarray, fused: np.ndarray, query_cos: np.ndarray
