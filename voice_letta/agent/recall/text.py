@@ -79,3 +79,13 @@ GENERIC_TERMS: frozenset[str] = frozenset(stem(w) for w in _GENERIC_TEXT.split()
 def is_generic(query: str) -> bool:
     """True when the query names no topic ("What did I tell you yesterday?")."""
     return all(t in GENERIC_TERMS or t.isdigit() for t in query_terms(query))
+
+
+# A question in the past tense, or about a first or earlier time, asks for history: the newest version of a fact
+# is not preferred for it ("When did I first move?", "What did she say back then?").
+_PAST = frozenset(["did", "was", "were", "had", "used", "first", "originally", "previously", "formerly",
+                   "before", "once", "ago", "earlier", "back", "then", "initially"])
+
+
+def asks_about_the_past(query: str) -> bool:
+    return any(w in _PAST for w in words(query))
