@@ -60,6 +60,16 @@ DEFAULT_LLM_TIMEOUT_S = 15.0
 # hears HOLD_SENTENCE either way.
 DEFAULT_FIRST_TOKEN_TIMEOUT_S = 5.0
 MAX_FALLBACKS = 4  # models after the agent's own in one chain
+# Which requests are retries (agent/loop.py, Store.begin_turn). Without an Idempotency-Key, only a request equal
+# to the agent's latest turn is one: answered from storage if that turn completed less than REPLAY_WINDOW_S ago,
+# run again (its input not stored twice) if it failed, was cut off or died with the server less than
+# RETRY_WINDOW_S ago. With a key, the turn with that key, for IDEMPOTENCY_KEY_TTL_S.
+REPLAY_WINDOW_S = 60.0
+RETRY_WINDOW_S = 600.0
+IDEMPOTENCY_KEY_TTL_S = 24 * 3600.0
+# An HTTP request cut off before any output (a voice framework's preemptive generation) whose next request
+# brings the final words: that abandoned input is removed if the next turn starts within this long.
+SUPERSEDE_WINDOW_S = 120.0
 HOLD_SENTENCE = "One moment."
 # A model that failed is skipped as first choice for a while (doubling per consecutive failure, reset by a
 # success): transient failures briefly, a revoked key or a missing model for longer.

@@ -55,7 +55,14 @@ from voice_letta.agent.tools import (
     parse_arguments,
     voice_tools,
 )
-from voice_letta.errors import BudgetExceeded, NotFoundError, ProviderError, StorageError, VoiceLettaError
+from voice_letta.errors import (
+    BudgetExceeded,
+    ConflictError,
+    NotFoundError,
+    ProviderError,
+    StorageError,
+    VoiceLettaError,
+)
 
 log = logging.getLogger(__name__)
 
@@ -86,6 +93,10 @@ class TurnInput:
     first_token_timeout_s: float | None = None
     temperature: float | None = None
     max_tokens: int | None = None
+    idempotency_key: str | None = None  # the client's key: a request with a known key is that turn's retry
+    # The input is everything the client has after its last assistant message (HTTP): it replaces the input of
+    # the agent's previous turn if that one was cut off before any output (a framework's preemptive generation).
+    replaces_abandoned: bool = False
 
 
 @dataclass
@@ -115,6 +126,7 @@ class _TurnState:
     usage: Usage = field(default_factory=Usage)  # reported by the model calls so far
     route: TurnRoute | None = None
     held: bool = False  # the hold line was spoken
+    produced: bool = False  # the model produced something (words or a tool call) in this turn
     # the model call in flight: its prompt size and what it produced so far, to estimate a cut call's usage
     call_model: str | None = None
     call_prompt_chars: int = 0
@@ -240,20 +252,25 @@ class VoiceAgent:
     async def _run(self, agent_id: str, inp: TurnInput) -> AsyncIterator[AgentEvent]:
         t0 = self.clock()
         agent = await self.store.get_agent(agent_id)
-        turn = TurnRecord(id=ids.turn_id(), agent_id=agent_id, fingerprint=inp.fingerprint)
+        turn = TurnRecord(id=ids.turn_id(), agent_id=agent_id, fingerprint=inp.fingerprint,
+                          idempotency_key=inp.idempotency_key)
         # The input is stored with the turn record (fingerprint) in the transaction that takes the lease, so a
         # retry after a crash finds this turn and does not store the input again.
-        begun = await self._begin(turn, self._input_rows(agent, inp, turn.id))
+        begun = await self._begin(turn, self._input_rows(agent, inp, turn.id), inp.replaces_abandoned)
         previous = begun.previous
-        if previous is not None and previous.ended_at is not None and previous.error is None:
+        if previous is not None and (previous.status == "completed" or previous.fingerprint != turn.fingerprint):
             try:
+                if previous.fingerprint != turn.fingerprint:
+                    raise ConflictError(f"Idempotency-Key {inp.idempotency_key!r} was already used for a different "
+                                        "request; use a new key for new input", code="idempotency_key_reused")
                 async for event in self._replay(agent, previous):
                     yield event
             finally:
                 await asyncio.shield(self.store.release_agent(agent_id, holder=self.holder, lease=begun.lease))
             return
-        if previous is not None:  # a retry of a turn that failed or was cut off: run it again, same record
-            turn = previous.model_copy(update={"error": None, "ended_at": None, "stop_reason": None})
+        if previous is not None:  # a retry of a turn that failed, was cut off or died: same record, input kept
+            turn = previous.model_copy(update={"error": None, "ended_at": None, "stop_reason": None,
+                                               "status": "running"})
         state = _TurnState(turn=turn, lease=begun.lease, history=begun.history, started=t0)
         try:
             yield TurnStarted(turn_id=turn.id, agent_id=agent_id, model=agent.llm.model)
@@ -283,19 +300,19 @@ class VoiceAgent:
             # Memory upkeep runs after the last event went out, so it never delays the reply's end.
             await asyncio.shield(self._memory_upkeep(agent_id))
 
-    async def _begin(self, turn: TurnRecord, rows: list[Message]) -> TurnBegun:
+    async def _begin(self, turn: TurnRecord, rows: list[Message], supersede: bool = False) -> TurnBegun:
         """``Store.begin_turn``, waiting while another process's turn of the agent holds its lease."""
         delay = LEASE_POLL_MIN_S
         while True:
-            begun = await self._begin_once(turn, rows)
+            begun = await self._begin_once(turn, rows, supersede)
             if begun is not None:
                 return begun
             await asyncio.sleep(delay)
             delay = min(delay * 2, LEASE_POLL_MAX_S)
 
-    async def _begin_once(self, turn: TurnRecord, rows: list[Message]) -> TurnBegun | None:
+    async def _begin_once(self, turn: TurnRecord, rows: list[Message], supersede: bool) -> TurnBegun | None:
         call = asyncio.ensure_future(self.store.begin_turn(
-            turn, rows, holder=self.holder, lease_s=self.lease_s, now=self.clock()))
+            turn, rows, holder=self.holder, lease_s=self.lease_s, now=self.clock(), supersede_abandoned=supersede))
         try:
             return await asyncio.shield(call)
         except asyncio.CancelledError:
@@ -304,8 +321,9 @@ class VoiceAgent:
             with contextlib.suppress(Exception, asyncio.CancelledError):
                 begun = await call
                 if begun is not None:
-                    cut = (begun.previous or turn).model_copy(
-                        update={"stop_reason": "cancelled", "error": "cancelled", "ended_at": self.clock()})
+                    cut = (begun.previous or turn).model_copy(update={
+                        "stop_reason": "cancelled", "error": "cancelled", "ended_at": self.clock(),
+                        "status": "abandoned"})
                     await self.store.end_turn(turn.agent_id, cut, [], holder=self.holder, lease=begun.lease)
             raise
 
@@ -403,6 +421,8 @@ class VoiceAgent:
                         yield ContentDelta(state.speak(C.HOLD_SENTENCE, "hold"), kind="filler")
                     continue
                 timings.setdefault("llm_first_token_ms", self._ms(state.started))
+                if delta.content or delta.tool_calls:
+                    state.produced = True
                 if delta.content:
                     state.call_output_chars += len(delta.content)
                     said = unspoken.feed(delta.content)  # context notes a small model copied: never spoken
@@ -566,6 +586,8 @@ class VoiceAgent:
         state.turn.stop_reason = "cancelled"
         state.turn.ended_at = self.clock()
         state.turn.error = "cancelled"
+        # Nothing came out (no word, no tool call): abandoned, and replaceable by the client's next request.
+        state.turn.status = "cancelled" if state.produced else "abandoned"
         state.turn.usage = self._usage_so_far(state)
         self._record_route(state)
         await self.store.end_turn(agent.id, state.turn, [reply] if reply else [], holder=self.holder,
@@ -609,6 +631,7 @@ class VoiceAgent:
         """Store the reply and the turn record and give the agent's lease back (one transaction)."""
         self._record_route(state)
         reply = self._reply_row(agent, state, reply_kind)
+        state.turn.status = "failed" if reason == "error" else "completed"
         state.turn.stop_reason = reason
         state.turn.usage = usage
         state.turn.ended_at = self.clock()

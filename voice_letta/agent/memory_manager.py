@@ -193,9 +193,7 @@ class MemoryManager:
         except asyncio.CancelledError:
             # Shutting down: give the job back so the next start runs it (a re-run is idempotent).
             with contextlib.suppress(Exception):
-                await asyncio.shield(self.store.fail_memory_job(job.id, "interrupted by shutdown",
-                                                                retry_at=self.clock(), now=self.clock(),
-                                                                attempt=job.attempts))
+                await asyncio.shield(self.store.release_memory_job(job.id, now=self.clock(), attempt=job.attempts))
             raise
         except NotFoundError as exc:  # the agent or its target block is gone: nothing to retry
             await self.store.fail_memory_job(job.id, exc.message, retry_at=None, now=self.clock(),
@@ -204,8 +202,8 @@ class MemoryManager:
         except Exception as exc:
             error = f"{type(exc).__name__}: {getattr(exc, 'message', None) or exc}"[:1000]
             retry_at = None
-            if job.attempts < self.max_attempts:
-                retry_at = self.clock() + self.retry_base_s * 2 ** (job.attempts - 1)
+            if job.failures < self.max_attempts:  # runs cut short by a crash or a shutdown do not count
+                retry_at = self.clock() + self.retry_base_s * 2 ** (job.failures - 1)
             log.warning("memory job %d of agent %s failed (attempt %d): %s", job.id, job.agent_id, job.attempts,
                         error)
             await self.store.fail_memory_job(job.id, error, retry_at=retry_at, now=self.clock(), attempt=job.attempts)

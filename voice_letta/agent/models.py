@@ -232,12 +232,21 @@ class Usage(BaseModel):
         self.estimated = self.estimated or other.estimated
 
 
+TurnStatus = Literal["running", "completed", "failed", "cancelled", "abandoned", "incomplete"]
+
+
 class TurnRecord(BaseModel):
-    """One user turn of an agent: how it ended, what it cost, how long each stage took."""
+    """One user turn of an agent: how it ended, what it cost, how long each stage took.
+
+    ``status``: running (stored with the input when the turn starts) → completed | failed | cancelled (cut off
+    after some output) | abandoned (cut off before any output) | incomplete (the server died during it).
+    """
 
     id: str
     agent_id: str
-    fingerprint: str | None = None  # idempotency key of the input (HTTP clients retry)
+    fingerprint: str | None = None  # hash of the request's input (HTTP clients retry)
+    idempotency_key: str | None = None  # the client's Idempotency-Key, when it sent one
+    status: TurnStatus = "running"
     stop_reason: str | None = None
     usage: Usage = Field(default_factory=Usage)
     timings_ms: dict[str, float] = Field(default_factory=dict)

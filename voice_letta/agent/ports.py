@@ -217,6 +217,12 @@ class MemoryJob:
     created_at: float
     updated_at: float
     error: str | None = None
+    crashes: int = 0  # runs cut short by a crash or a shutdown: they are not failures
+
+    @property
+    def failures(self) -> int:
+        """Runs that failed (or the one running now): what counts against the retry limit."""
+        return self.attempts - self.crashes
 
 
 @dataclass(frozen=True, slots=True)
@@ -240,6 +246,14 @@ class PassageTexts:
     synopses: tuple[str, ...]
     start_at: tuple[float, ...]  # coalesce(start_at, end_at, created_at)
     end_at: tuple[float, ...]  # coalesce(end_at, start_at, created_at)
+
+
+def is_retry_of(latest: TurnRecord, now: float, *, replay_window_s: float, retry_window_s: float) -> bool:
+    """Is a request equal to the agent's latest turn a retry of it (no Idempotency-Key)? A completed turn is
+    replayed only shortly after it ended; one that failed, was cut off or died is run again for a while longer."""
+    if latest.status == "completed" or (latest.ended_at is not None and latest.error is None):
+        return latest.ended_at is not None and now - latest.ended_at <= replay_window_s
+    return now - latest.started_at <= retry_window_s
 
 
 @dataclass(frozen=True, slots=True)
@@ -355,6 +369,10 @@ class Store(Protocol):
         ``complete_memory_job``)."""
         ...
 
+    async def release_memory_job(self, job_id: int, *, now: float, attempt: int | None = None) -> None:
+        """A running job handed back unfinished (shutdown): pending again at once, not counted as a failure."""
+        ...
+
     async def requeue_running_jobs(self, *, now: float) -> int:
         """Jobs left 'running' whose lease ran out (their process died) go back to 'pending'."""
         ...
@@ -409,14 +427,33 @@ class Store(Protocol):
     # turns
     async def save_turn(self, turn: TurnRecord) -> None: ...
     async def find_turn(self, agent_id: str, fingerprint: str) -> TurnRecord | None: ...
+    async def list_turns(self, agent_id: str, *, limit: int = 50, status: str | None = None) -> list[TurnRecord]:
+        """The agent's latest ``limit`` turns (with that ``status``), oldest first."""
+        ...
+
+    async def mark_unfinished_turns(self, *, now: float) -> int:
+        """At start-up: 'running' turns whose agent lease is not held (their process died) → 'incomplete'."""
+        ...
+
+    async def busy_lease_holders(self) -> list[str]:
+        """The holders of busy agent leases (expired or not)."""
+        ...
+
     async def begin_turn(
-        self, turn: TurnRecord, rows: Sequence[Message], *, holder: str, lease_s: float, now: float
+        self, turn: TurnRecord, rows: Sequence[Message], *, holder: str, lease_s: float, now: float,
+        replay_window_s: float = C.REPLAY_WINDOW_S, retry_window_s: float = C.RETRY_WINDOW_S,
+        key_ttl_s: float = C.IDEMPOTENCY_KEY_TTL_S, supersede_abandoned: bool = False,
+        supersede_window_s: float = C.SUPERSEDE_WINDOW_S,
     ) -> TurnBegun | None:
         """Take the agent's lease for ``holder`` and start the turn, all in one transaction.
 
-        ``None`` (and nothing written) when another holder's lease is busy and not expired. Otherwise: when
-        ``turn.fingerprint`` matches an earlier turn of the agent, that turn is returned as ``previous`` and
-        nothing is stored; else ``turn`` is saved and ``rows`` appended. The in-context history is read last.
+        ``None`` (and nothing written) when another holder's lease is busy and not expired. Otherwise the turn
+        this one retries, if any, is returned as ``previous`` and nothing is stored: with
+        ``turn.idempotency_key``, the agent's turn with that key started within ``key_ttl_s``; without, the
+        agent's latest turn when it has ``turn.fingerprint`` and ``is_retry_of`` says so. Else ``turn`` is saved
+        and ``rows`` appended; first, with ``supersede_abandoned``, the input rows of the agent's latest turn are
+        deleted when it was abandoned (cut off before any output) within ``supersede_window_s``. The in-context
+        history is read last.
         """
         ...
 

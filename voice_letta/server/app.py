@@ -48,6 +48,7 @@ from voice_letta.server.keys import (
 )
 from voice_letta.server.leases import lease_heartbeat
 from voice_letta.server.metrics import Metrics, ProviderMetrics
+from voice_letta.server.recovery import recovery_ctx
 from voice_letta.server.web_guard import (
     RESPONSE_STARTED,
     WebPolicy,
@@ -202,7 +203,8 @@ def create_app(config: ServerConfig, overrides: Overrides | None = None) -> web.
 
     # lease_heartbeat: this process's agent and job leases stay alive while it does (server/leases.py)
     # change_feed: other processes' writes to the same database reach this one's caches and sessions
-    app.cleanup_ctx.extend([store_ctx, lease_heartbeat(ids.worker_id()), tools_ctx, agent_ctx,
+    # recovery_ctx: a crashed predecessor's leases given back, its unfinished turns marked (server/recovery.py)
+    app.cleanup_ctx.extend([store_ctx, recovery_ctx, lease_heartbeat(ids.worker_id()), tools_ctx, agent_ctx,
                             change_feed(http_memory.MEMORY_SEARCH), _bootstrap_ctx])
     app.on_shutdown.append(close_sockets)
     app.router.add_routes(http_openai.routes)

@@ -5,6 +5,11 @@
            embedding and buffer are JSON merge patches; "fallback" replaces the chain (one model, a list, null)
            -> 200 the agent (blocks, messages and archival memory untouched), plus "to_reembed": int when
               the embedding model changed (passages found by keyword only until POST .../archival/reembed)
+    GET    /v1/agents/{agent_id}/turns?limit=50&status=
+           -> 200 {"object": "list", "data": [TurnRecord]} (oldest first): status (running, completed, failed,
+              cancelled, abandoned, incomplete), stop_reason, error, provider, model, fallback_used,
+              first_token_ms, usage {prompt_tokens, completion_tokens, total_tokens, cached_tokens, estimated},
+              timings_ms, steps, started_at, ended_at, idempotency_key (the fingerprint is not shown)
     POST   /v1/llm/check
            body LLMConfig (with its fallback chain)
            -> 200 {"ok": bool (the agent's own model answered), "results": [{"index", "provider", "model",
@@ -26,9 +31,10 @@ from aiohttp import web
 from voice_letta.agent.models import EmbeddingConfig, LLMConfig
 from voice_letta.agent.ports import ChatMessage, ChatModel, ChatModelFactory, ChatRequest
 from voice_letta.agent.service import AgentUpdate
-from voice_letta.errors import VoiceLettaError
+from voice_letta.errors import ProtocolViolation, VoiceLettaError
 from voice_letta.server.http_admin import agent_json, parse_body
 from voice_letta.server.keys import AGENTS, MODELS, STORE
+from voice_letta.server.params import int_query
 
 routes = web.RouteTableDef()
 
@@ -58,6 +64,23 @@ async def update_agent(request: web.Request) -> web.Response:
                                                                 agent.embedding.dim, limit=0)
         body["to_reembed"] = stale
     return web.json_response(body)
+
+
+TURN_STATUSES = ("running", "completed", "failed", "cancelled", "abandoned", "incomplete")
+
+
+@routes.get("/v1/agents/{agent_id}/turns")
+async def list_turns(request: web.Request) -> web.Response:
+    agent_id = request.match_info["agent_id"]
+    status = request.query.get("status")
+    if status is not None and status not in TURN_STATUSES:
+        raise ProtocolViolation(f"status must be one of {', '.join(TURN_STATUSES)}", code="invalid_request",
+                                param="status")
+    store = request.app[STORE]
+    await store.get_agent(agent_id)
+    turns = await store.list_turns(agent_id, limit=int_query(request, "limit", 50, maximum=1000), status=status)
+    return web.json_response({"object": "list",
+                              "data": [t.model_dump(mode="json", exclude={"fingerprint"}) for t in turns]})
 
 
 @routes.post("/v1/llm/check")

@@ -39,6 +39,7 @@ from voice_letta.wire import openai_chat as W
 
 log = logging.getLogger(__name__)
 DISCONNECT_POLL_S = 0.05
+MAX_IDEMPOTENCY_KEY_CHARS = 255
 routes = web.RouteTableDef()
 
 
@@ -102,10 +103,15 @@ async def parse_turn(request: web.Request, body: W.ChatCompletionRequest, agent:
         # A client that sends its own tools executes every tool call it sees; never hand it ours.
         show = not tools
     opts = body.voice_letta
+    key = request.headers.get("Idempotency-Key")
+    if key is not None and not 1 <= len(key) <= MAX_IDEMPOTENCY_KEY_CHARS:
+        raise ProtocolViolation(f"Idempotency-Key must be 1 to {MAX_IDEMPOTENCY_KEY_CHARS} characters",
+                                code="invalid_request", param="Idempotency-Key")
     inp = TurnInput(user_text=user_text or None, client_tools=tools, tool_results=results,
                     extra_instructions=system or None, fingerprint=fingerprint, unknown_assistant_text=unknown,
                     show_server_tool_calls=show, temperature=body.temperature, max_tokens=body.token_limit(),
-                    first_token_timeout_s=opts.first_token_timeout_s if opts else None)
+                    first_token_timeout_s=opts.first_token_timeout_s if opts else None, idempotency_key=key,
+                    replaces_abandoned=True)
     include_usage = bool(body.stream_options and body.stream_options.include_usage)
     return ParsedTurn(inp, body.stream, include_usage)
 

@@ -87,7 +87,7 @@ def flat(rows: Iterable[tuple[Any, ...]]) -> list[Any]:
 
 # --- memory jobs (the sleeptime hand-off queue) -----------------------------------------------------------
 JOB_COLUMNS = (
-    "id, agent_id, kind, payload, through_seq, status, attempts, run_after, created_at, updated_at, error"
+    "id, agent_id, kind, payload, through_seq, status, attempts, run_after, created_at, updated_at, error, crashes"
 )
 
 
@@ -95,5 +95,5 @@ def job_from_row(r: Row) -> MemoryJob:
     return MemoryJob(
         id=int(r[0]), agent_id=r[1], kind=r[2], payload=HandoffRange(**json.loads(r[3])),
         through_seq=int(r[4]), status=r[5], attempts=int(r[6]), run_after=float(r[7]), created_at=float(r[8]),
-        updated_at=float(r[9]), error=r[10],
+        updated_at=float(r[9]), error=r[10], crashes=int(r[11]),
     )

@@ -180,14 +180,16 @@ def tool_from_row(r: Row) -> Tool:
 
 # --- turns ---------------------------------------------------------------------------------------------
 TURN_COLUMNS = (
-    "id, agent_id, fingerprint, stop_reason, usage, timings, steps, error, started_at, ended_at"
+    "id, agent_id, fingerprint, stop_reason, usage, timings, steps, error, started_at, ended_at, status, "
+    "idempotency_key, provider, model, fallback_used, first_token_ms"
 )
 
 
 def turn_params(t: TurnRecord) -> tuple[Any, ...]:
     return (
         t.id, t.agent_id, t.fingerprint, t.stop_reason, t.usage.model_dump_json(),
-        _TIMINGS.dump_json(t.timings_ms).decode(), t.steps, t.error, t.started_at, t.ended_at,
+        _TIMINGS.dump_json(t.timings_ms).decode(), t.steps, t.error, t.started_at, t.ended_at, t.status,
+        t.idempotency_key, t.provider, t.model, int(t.fallback_used), t.first_token_ms,
     )
 
 
@@ -195,6 +197,8 @@ def turn_from_row(r: Row) -> TurnRecord:
     return TurnRecord(
         id=r[0], agent_id=r[1], fingerprint=r[2], stop_reason=r[3], usage=Usage.model_validate_json(r[4]),
         timings_ms=_TIMINGS.validate_json(r[5]), steps=r[6], error=r[7], started_at=r[8], ended_at=r[9],
+        status=r[10], idempotency_key=r[11], provider=r[12], model=r[13], fallback_used=bool(r[14]),
+        first_token_ms=r[15],
     )
 
 

@@ -88,3 +88,21 @@ async def test_a_hand_off_another_process_enqueued_first_is_refused_and_evicts_n
     await other.enqueue_memory_job(agent.id, "eviction", HandoffRange(5, 6), through_seq=6, evict_through_seq=6,
                                    now=now)
     assert len(await store.list_memory_jobs(agent.id)) == 2
+
+
+async def test_runs_cut_by_a_crash_or_a_shutdown_do_not_use_up_attempts(store: SqliteStore) -> None:
+    agent = await make_agent(store)
+    now = time.time()
+    await enqueue(store, agent.id, 1, 4, now)
+    first = await store.claim_memory_job(now=now, holder="w1", lease_s=10)
+    assert first is not None and (first.attempts, first.crashes, first.failures) == (1, 0, 1)
+    crashed = await store.claim_memory_job(now=now + 11, holder="w2", lease_s=10)  # w1 died mid-run
+    assert crashed is not None and (crashed.attempts, crashed.crashes, crashed.failures) == (2, 1, 1)
+    await store.release_memory_job(crashed.id, now=now + 12, attempt=crashed.attempts)  # shutdown hands it back
+    job = (await store.list_memory_jobs(agent.id))[0]
+    assert (job.status, job.crashes, job.error) == ("pending", 2, "interrupted by shutdown")
+    again = await store.claim_memory_job(now=now + 13, holder="w3", lease_s=10)
+    assert again is not None and (again.attempts, again.failures) == (3, 1)
+    # a job left running by a dead process and re-queued at start is not a failure either
+    assert await store.requeue_running_jobs(now=now + 30) == 1
+    assert (await store.list_memory_jobs(agent.id))[0].failures == 0

@@ -69,6 +69,7 @@ class JobsMixin(SqliteBase):
         found = await self._exec_returning(
             "claim_memory_job",
             "UPDATE memory_jobs SET status = 'running', attempts = attempts + 1, updated_at = ?1, claimed_by = ?2, "
+            "crashes = crashes + (status = 'running'), "  # re-claimed after its worker died: not a failure
             "lease_until = ?3 WHERE id = (SELECT j.id FROM memory_jobs j WHERE (j.status = 'running' "
             "AND coalesce(j.lease_until, 0) <= ?1) OR (j.status = 'pending' AND j.run_after <= ?1 "
             "AND NOT EXISTS (SELECT 1 FROM memory_jobs r WHERE r.agent_id = j.agent_id AND r.status = 'running') "
@@ -101,12 +102,21 @@ class JobsMixin(SqliteBase):
             (error, retry_at, now, job_id, attempt),
         )
 
+    async def release_memory_job(self, job_id: int, *, now: float, attempt: int | None = None) -> None:
+        await self._exec(
+            "release_memory_job",
+            "UPDATE memory_jobs SET status = 'pending', run_after = ?1, updated_at = ?1, crashes = crashes + 1, "
+            "error = 'interrupted by shutdown', lease_until = NULL WHERE id = ?2 AND status = 'running' "
+            "AND (?3 IS NULL OR attempts = ?3)",
+            (now, job_id, attempt),
+        )
+
     async def requeue_running_jobs(self, *, now: float) -> int:
         """Running jobs whose lease ran out (or that have none: written before leases existed) → pending."""
         return await self._exec(
             "requeue_running_jobs",
-            "UPDATE memory_jobs SET status = 'pending', run_after = ?1, updated_at = ?1 WHERE status = 'running' "
-            "AND coalesce(lease_until, 0) <= ?1",
+            "UPDATE memory_jobs SET status = 'pending', run_after = ?1, updated_at = ?1, crashes = crashes + 1 "
+            "WHERE status = 'running' AND coalesce(lease_until, 0) <= ?1",
             (now,),
         )
 

@@ -14,8 +14,9 @@ from __future__ import annotations
 import sqlite3
 from collections.abc import Sequence
 
+from voice_letta import config as C
 from voice_letta.agent.models import Message, TurnRecord
-from voice_letta.agent.ports import TurnBegun
+from voice_letta.agent.ports import TurnBegun, is_retry_of
 from voice_letta.store import rows as R
 from voice_letta.store.common import chunked
 from voice_letta.store.sqlite.base import MAX_BOUND_VARS, SELECT_MESSAGE, SqliteBase
@@ -29,6 +30,18 @@ _SAVE_TURN = (
 )
 _FIND_TURN = (
     f"SELECT {R.TURN_COLUMNS} FROM turns WHERE agent_id = ? AND fingerprint = ? ORDER BY started_at DESC LIMIT 1"
+)
+_LATEST_TURN = f"SELECT {R.TURN_COLUMNS} FROM turns WHERE agent_id = ? ORDER BY started_at DESC, rowid DESC LIMIT 1"
+_KEYED_TURN = (
+    f"SELECT {R.TURN_COLUMNS} FROM turns WHERE agent_id = ? AND idempotency_key = ? AND started_at >= ? "
+    "ORDER BY started_at DESC LIMIT 1"
+)
+_DROP_INPUT = "DELETE FROM messages WHERE agent_id = ? AND turn_id = ? AND role IN ('user', 'tool')"
+_MARK_UNFINISHED = (
+    "UPDATE turns SET status = 'incomplete', stop_reason = coalesce(stop_reason, 'server_stopped'), "
+    "error = coalesce(error, 'server_stopped'), ended_at = coalesce(ended_at, ?1) "
+    "WHERE status = 'running' AND NOT EXISTS (SELECT 1 FROM agent_leases l WHERE l.agent_id = turns.agent_id "
+    "AND l.busy = 1 AND l.expires_at >= ?1)"
 )
 _ACQUIRE = (
     "INSERT INTO agent_leases (agent_id, holder, token, busy, expires_at) VALUES (?1, ?2, 1, 1, ?4) "
@@ -61,7 +74,10 @@ class TurnsMixin(SqliteBase):
             return R.turn_from_row(found[0])
 
     async def begin_turn(
-        self, turn: TurnRecord, rows: Sequence[Message], *, holder: str, lease_s: float, now: float
+        self, turn: TurnRecord, rows: Sequence[Message], *, holder: str, lease_s: float, now: float,
+        replay_window_s: float = C.REPLAY_WINDOW_S, retry_window_s: float = C.RETRY_WINDOW_S,
+        key_ttl_s: float = C.IDEMPOTENCY_KEY_TTL_S, supersede_abandoned: bool = False,
+        supersede_window_s: float = C.SUPERSEDE_WINDOW_S,
     ) -> TurnBegun | None:
         agent_id = turn.agent_id
 
@@ -70,9 +86,18 @@ class TurnsMixin(SqliteBase):
             if not got:
                 return None
             previous = None
-            if turn.fingerprint is not None:
-                found = conn.execute(_FIND_TURN, (agent_id, turn.fingerprint)).fetchall()
+            if turn.idempotency_key is not None:
+                found = conn.execute(_KEYED_TURN, (agent_id, turn.idempotency_key, now - key_ttl_s)).fetchall()
                 previous = R.turn_from_row(found[0]) if found else None
+            else:
+                found = conn.execute(_LATEST_TURN, (agent_id,)).fetchall()
+                latest = R.turn_from_row(found[0]) if found else None
+                if latest is not None and turn.fingerprint is not None and latest.fingerprint == turn.fingerprint \
+                        and is_retry_of(latest, now, replay_window_s=replay_window_s, retry_window_s=retry_window_s):
+                    previous = latest
+                elif latest is not None and supersede_abandoned and latest.status == "abandoned" \
+                        and now - latest.started_at <= supersede_window_s:
+                    conn.execute(_DROP_INPUT, (agent_id, latest.id))
             inserted: list[Message] = []
             if previous is None:
                 conn.execute(_SAVE_TURN, R.turn_params(turn))
@@ -93,6 +118,25 @@ class TurnsMixin(SqliteBase):
             return stored
 
         return await self._transaction("end_turn", work)
+
+    async def list_turns(self, agent_id: str, *, limit: int = 50, status: str | None = None) -> list[TurnRecord]:
+        """The agent's latest turns, oldest first."""
+        where = "agent_id = ?" + (" AND status = ?" if status is not None else "")
+        params: tuple[object, ...] = (agent_id, status, limit) if status is not None else (agent_id, limit)
+        found = await self._fetch("list_turns", f"SELECT {R.TURN_COLUMNS} FROM turns WHERE {where} "
+                                  "ORDER BY started_at DESC, rowid DESC LIMIT ?", params)
+        with translate_errors("decoding turns"):
+            return [R.turn_from_row(r) for r in reversed(found)]
+
+    async def busy_lease_holders(self) -> list[str]:
+        """The holders of the agent leases that are busy now (expired or not)."""
+        found = await self._fetch("busy_lease_holders",
+                                  "SELECT DISTINCT holder FROM agent_leases WHERE busy = 1", ())
+        return [str(r[0]) for r in found]
+
+    async def mark_unfinished_turns(self, *, now: float) -> int:
+        """Turns still 'running' whose agent lease is no longer held (their process died) become 'incomplete'."""
+        return await self._exec("mark_unfinished_turns", _MARK_UNFINISHED, (now,))
 
     async def release_agent(self, agent_id: str, *, holder: str, lease: int) -> None:
         await self._exec("release_agent", _RELEASE, (agent_id, holder, lease))

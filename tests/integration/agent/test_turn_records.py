@@ -1,0 +1,204 @@
+"""Turn records and retries: replay only a retry, preemptive generation leaves no duplicate, unfinished turns
+are visible, who answered and what a cut-off turn spent are recorded."""
+
+from __future__ import annotations
+
+import asyncio
+import multiprocessing
+import socket
+import time
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+import openai
+import pytest
+
+from tests.fakes.anthropic_server import FakeAnthropicServer
+from tests.fakes.openai_server import Pause, Text
+from tests.integration.agent.conftest import Running, anthropic_llm, openai_llm, start_server
+from voice_letta import config as C
+from voice_letta import ids
+from voice_letta.agent.models import Message, TurnRecord
+from voice_letta.server.keys import AGENT
+from voice_letta.server.recovery import holder_is_dead_here, recover
+
+
+async def say(server: Running, agent_id: str, messages: list[dict[str, str]], **kw: Any) -> str:
+    completion = await server.client().chat.completions.create(model=agent_id, messages=messages, **kw)
+    return completion.choices[0].message.content or ""
+
+
+async def turns(server: Running, agent_id: str, **query: str) -> list[dict[str, Any]]:
+    status, body = await server.request("GET", f"/v1/agents/{agent_id}/turns", params=query)
+    assert status == 200, body
+    return list(body["data"])
+
+
+async def user_rows(server: Running, agent_id: str) -> list[str | None]:
+    return [m.content for m in await server.store.list_messages(agent_id) if m.role == "user"]
+
+
+async def test_a_returning_caller_is_answered_by_the_model_not_from_storage(server: Running) -> None:
+    agent = await server.create_agent()
+    hello = [{"role": "user", "content": "Hello? Is anyone there?"}]
+    server.fake.script([Text("Yes, I'm here.")], [Text("Sure.")], [Text("Hi again!")])
+    assert await say(server, agent["id"], hello) == "Yes, I'm here."
+    await say(server, agent["id"], [*hello, {"role": "assistant", "content": "Yes, I'm here."},
+                                    {"role": "user", "content": "Thanks."}])
+    # a new call, same first words: not the latest turn, so not a retry
+    assert await say(server, agent["id"], hello) == "Hi again!"
+    assert len(server.fake.requests) == 3
+    assert await user_rows(server, agent["id"]) == ["Hello? Is anyone there?", "Thanks.", "Hello? Is anyone there?"]
+
+
+async def test_the_same_request_after_the_replay_window_is_a_new_turn(server: Running) -> None:
+    agent = await server.create_agent()
+    hi = [{"role": "user", "content": "Hi"}]
+    server.fake.script([Text("First.")], [Text("Second.")])
+    assert await say(server, agent["id"], hi) == "First."
+    assert await say(server, agent["id"], hi) == "First."  # a retry: replayed, model not called
+    assert len(server.fake.requests) == 1
+    loop_agent = server.app[AGENT]
+    real = loop_agent.clock
+    loop_agent.clock = lambda: real() + C.REPLAY_WINDOW_S + 5
+    try:
+        assert await say(server, agent["id"], hi) == "Second."
+    finally:
+        loop_agent.clock = real
+    assert len(server.fake.requests) == 2
+
+
+async def test_idempotency_key_replays_its_turn_and_refuses_other_input(server: Running) -> None:
+    agent = await server.create_agent()
+    server.fake.script([Text("Keyed answer.")], [Text("Other.")])
+    hi = [{"role": "user", "content": "Hi"}]
+    key = {"extra_headers": {"Idempotency-Key": "req-42"}}
+    assert await say(server, agent["id"], hi, **key) == "Keyed answer."
+    await say(server, agent["id"], [{"role": "user", "content": "Something else"}])  # another turn in between
+    loop_agent = server.app[AGENT]
+    real = loop_agent.clock
+    loop_agent.clock = lambda: real() + C.REPLAY_WINDOW_S + 5  # past the window: the key still finds it
+    try:
+        assert await say(server, agent["id"], hi, **key) == "Keyed answer."
+    finally:
+        loop_agent.clock = real
+    assert len(server.fake.requests) == 2
+    with pytest.raises(openai.ConflictError) as info:
+        await say(server, agent["id"], [{"role": "user", "content": "Different"}], **key)
+    assert info.value.body["code"] == "idempotency_key_reused"  # type: ignore[index]
+    assert await user_rows(server, agent["id"]) == ["Hi", "Something else"]
+
+
+async def test_preemptive_generation_leaves_no_duplicate_user_message(server: Running) -> None:
+    agent = await server.create_agent()
+    server.fake.script([Pause(5), Text("never heard")], [Text("It's sunny.")])
+    async with aiohttp.ClientSession() as s:
+        # the framework starts on an interim transcript, then cancels before any output...
+        resp = await s.post(f"{server.url}/v1/chat/completions", json={
+            "model": agent["id"], "stream": True, "messages": [{"role": "user", "content": "What's the wea"}]})
+        await resp.content.readany()  # the role chunk: the turn started
+        resp.close()
+    for _ in range(100):
+        if [t["status"] for t in await turns(server, agent["id"])] == ["abandoned"]:
+            break
+        await asyncio.sleep(0.05)
+    assert [t["status"] for t in await turns(server, agent["id"])] == ["abandoned"]
+    # ...and sends the final words: they replace the abandoned ones
+    assert await say(server, agent["id"], [{"role": "user", "content": "What's the weather today?"}]) == "It's sunny."
+    assert await user_rows(server, agent["id"]) == ["What's the weather today?"]
+    sent = server.fake.requests[-1]["messages"]
+    assert [m["role"] for m in sent] == ["system", "user"]
+    assert [t["status"] for t in await turns(server, agent["id"])] == ["abandoned", "completed"]
+
+
+async def test_a_reply_cut_after_some_output_is_kept_with_its_estimated_cost(server: Running) -> None:
+    agent = await server.create_agent()
+    server.fake.script([Text("The first half of a long answer"), Pause(5), Text(" and the rest.")])
+    async with aiohttp.ClientSession() as s:
+        resp = await s.post(f"{server.url}/v1/chat/completions", json={
+            "model": agent["id"], "stream": True, "messages": [{"role": "user", "content": "Tell me a story."}]})
+        got = b""
+        while b"first half" not in got:
+            got += await resp.content.readany()
+        resp.close()
+    for _ in range(100):
+        records = await turns(server, agent["id"])
+        if records and records[0]["status"] != "running":
+            break
+        await asyncio.sleep(0.05)
+    (record,) = records
+    assert record["status"] == "cancelled" and record["provider"] == "openai" and record["model"] == "fake-model"
+    usage = record["usage"]
+    assert usage["estimated"] is True and usage["prompt_tokens"] > 0 and usage["completion_tokens"] >= 5
+    # the next, different, request is a new turn: the cut reply stays, marked interrupted
+    server.fake.script([Text("Fine.")])
+    await say(server, agent["id"], [{"role": "user", "content": "Stop."}])
+    assert await user_rows(server, agent["id"]) == ["Tell me a story.", "Stop."]
+
+
+async def test_turn_records_say_who_answered(server: Running) -> None:
+    claude = FakeAnthropicServer()
+    await claude.start()
+    try:
+        agent = await server.create_agent(llm=openai_llm(server.fake, first_token_timeout_s=0.3,
+                                                         fallback=anthropic_llm(claude)))
+        server.fake.usage = {"prompt_tokens": 50, "completion_tokens": 3, "cached_tokens": 32}
+        await say(server, agent["id"], [{"role": "user", "content": "One"}])
+        server.fake.script([Pause(10)])
+        claude.script([Text("From Claude.")])
+        await say(server, agent["id"], [{"role": "user", "content": "Two"}])
+    finally:
+        await claude.aclose()
+    first, second = await turns(server, agent["id"])
+    assert (first["status"], first["provider"], first["model"], first["fallback_used"]) == (
+        "completed", "openai", "fake-model", False)
+    assert first["first_token_ms"] > 0 and first["usage"]["cached_tokens"] == 32
+    assert (second["provider"], second["model"], second["fallback_used"]) == ("anthropic", "claude-fake", True)
+    assert "fingerprint" not in first
+    assert [t["id"] for t in await turns(server, agent["id"], status="completed", limit="1")] == [second["id"]]
+    status, _ = await server.request("GET", f"/v1/agents/{agent['id']}/turns", params={"status": "weird"})
+    assert status == 400
+
+
+def _exit_at_once() -> None:
+    return None
+
+
+async def test_a_crashed_servers_turn_is_marked_incomplete_and_its_lease_given_back(
+        tmp_path: Path, fake_openai: Any) -> None:
+    proc = multiprocessing.get_context("spawn").Process(target=_exit_at_once)
+    proc.start()
+    proc.join()
+    dead = f"{socket.gethostname()}:{proc.pid}:deadbeef"
+    assert holder_is_dead_here(dead) and not holder_is_dead_here(f"other-host:{proc.pid}:x")
+    running, runner = await start_server(tmp_path, fake_openai, api_key=None)
+    try:
+        agent = await running.create_agent()
+        store = running.store
+        turn = TurnRecord(id=ids.turn_id(), agent_id=agent["id"], fingerprint="f")
+        row = Message(id=ids.message_id(), agent_id=agent["id"], role="user", content="cut by a crash",
+                      turn_id=turn.id)
+        assert await store.begin_turn(turn, [row], holder=dead, lease_s=60, now=time.time()) is not None
+        assert await recover(store) == (1, 1)  # what the next start does
+        (record,) = await turns(running, agent["id"])
+        assert record["status"] == "incomplete" and record["stop_reason"] == "server_stopped"
+        # the agent is free at once, not after its lease would have run out
+        fake_openai.script([Text("Back.")])
+        assert await say(running, agent["id"], [{"role": "user", "content": "Hello?"}]) == "Back."
+    finally:
+        await runner.cleanup()
+
+
+async def test_turns_need_the_key_or_a_read_token(tmp_path: Path, fake_openai: Any) -> None:
+    running, runner = await start_server(tmp_path, fake_openai, api_key="k")
+    try:
+        agent = await running.create_agent()
+        status, token = await running.request("POST", "/v1/tokens", json={"agent": agent["id"], "scopes": ["read"]})
+        assert status == 200
+        running.api_key = None
+        assert (await running.request("GET", f"/v1/agents/{agent['id']}/turns"))[0] == 401
+        running.api_key = token["token"]
+        assert (await running.request("GET", f"/v1/agents/{agent['id']}/turns"))[0] == 200
+    finally:
+        await runner.cleanup()
