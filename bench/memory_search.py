@@ -401,13 +401,13 @@ async def bench_calibrate() -> None:
     """Fit the confidence weights (voice_letta/agent/recall/confidence.py) on the recall set's facts: for every
     direct question, paraphrase and unanswerable question, the top 5 passages' (cosine, coverage), labelled
     relevant when the passage is the question's fact. Logistic regression by Newton's method, a little L2."""
-    from voice_letta.agent.recall.confidence import BIAS, W_COSINE, W_COVERAGE, W_OTHER_SPEAKER
+    from voice_letta.agent.recall.confidence import BIAS, W_ATTRIBUTION, W_COSINE, W_COVERAGE, W_OTHER_SPEAKER
     from voice_letta.agent.recall.vector import SearchWindow as Window
 
     data = json.loads((ROOT / "bench" / "recall_set.json").read_text())
     embedder = LocalEmbedder()
     now = time.time()
-    feats: list[tuple[float, float, float]] = []
+    feats: list[tuple[float, float, float, float]] = []
     labels: list[int] = []
     with tempfile.TemporaryDirectory() as tmp:
         store = await open_store(Path(tmp) / "cal.db")
@@ -427,7 +427,7 @@ async def bench_calibrate() -> None:
         for q, target in questions:
             qv = np.asarray(await embedder.embed([q]), dtype=np.float32)
             for r in index.rank(qv, [q], Window(None, None), limit=5):
-                feats.append((r.cosine, r.coverage, float(r.other_speaker)))
+                feats.append((r.cosine, r.coverage, float(r.other_speaker), min(r.attribution, 0.0)))
                 labels.append(int(target >= 0 and r.passage_id == passages[target].id))
         dia = data["dialogue"]
         other = await _new_agent(store)
@@ -440,13 +440,13 @@ async def bench_calibrate() -> None:
         for q, target in [*[(q, t) for q, t in dia["answerable"]], *[(q, -1) for q in dia["swapped"]]]:
             qv = np.asarray(await embedder.embed([q]), dtype=np.float32)
             for r in index.rank(qv, [q], Window(None, None), limit=5):
-                feats.append((r.cosine, r.coverage, float(r.other_speaker)))
+                feats.append((r.cosine, r.coverage, float(r.other_speaker), min(r.attribution, 0.0)))
                 labels.append(int(target >= 0 and r.passage_id == lines[target].id))
         await store.aclose()
     x = np.column_stack([np.asarray(feats), np.ones(len(feats))])
     y = np.asarray(labels, dtype=float)
-    w = np.array([W_COSINE, W_COVERAGE, W_OTHER_SPEAKER, BIAS], dtype=float)
-    ridge = 0.01 * np.diag([1, 1, 1, 0])
+    w = np.array([W_COSINE, W_COVERAGE, W_OTHER_SPEAKER, W_ATTRIBUTION, BIAS], dtype=float)
+    ridge = 0.01 * np.diag([1, 1, 1, 1, 0])
     for _ in range(50):
         p = 1 / (1 + np.exp(-(x @ w)))
         grad = x.T @ (p - y) + ridge @ w
@@ -454,7 +454,8 @@ async def bench_calibrate() -> None:
         w -= np.linalg.solve(hess, grad)
     p = 1 / (1 + np.exp(-(x @ w)))
     print(f"== confidence calibration on {len(y)} (question, passage) pairs, {int(y.sum())} relevant ==")
-    print(f"   W_COSINE = {w[0]:.2f}   W_COVERAGE = {w[1]:.2f}   W_OTHER_SPEAKER = {w[2]:.2f}   BIAS = {w[3]:.2f}")
+    print(f"   W_COSINE = {w[0]:.2f}   W_COVERAGE = {w[1]:.2f}   W_OTHER_SPEAKER = {w[2]:.2f}   "
+          f"W_ATTRIBUTION = {w[3]:.2f}   BIAS = {w[4]:.2f}")
     for lo in (0.0, 0.2, 0.4, 0.6, 0.8):
         sel = (p >= lo) & (p < lo + 0.2)
         if sel.any():

@@ -319,7 +319,7 @@ class MemorySearch:
         passages = {p.id: p for p in await self._store.get_passages(agent_id, wanted)}
         hits = [Hit(r.score, passage=passages[r.passage_id],
                     confidence=confidence(r.cosine if r.has_vector else None, r.coverage,
-                                          other_speaker=r.other_speaker),
+                                          other_speaker=r.other_speaker, attribution=r.attribution),
                     previously=tuple(passages[p] for p in r.previous if p in passages))
                 for r in ranked if r.passage_id in passages]
         if messages and index is not None:

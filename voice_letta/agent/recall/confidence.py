@@ -18,8 +18,10 @@ from __future__ import annotations
 
 import math
 
-# `bench/memory_search.py --calibrate` (2026-12-05, 291 pairs, 67 relevant): W_COSINE 14.5, W_COVERAGE -0.6,
-# W_OTHER_SPEAKER -5.6, BIAS -6.5; reliability 0.10 / 0.24 / 0.37 / 0.80 / 1.00 in the five bins of 0.2.
+# `bench/memory_search.py --calibrate` (2026-12-05, 291 pairs, 67 relevant): W_COSINE 14.6, W_COVERAGE -0.3,
+# W_OTHER_SPEAKER -2.0, W_ATTRIBUTION 8.9, BIAS -6.3; reliability 0.07 / 0.29 / 0.46 / 0.75 / 1.00 in the five
+# bins of 0.2. The two speaker weights come from only 22 two-person questions (the fitted 8.9 is what perfect
+# separation of a small set looks like), so they are tempered to -3 and 3.
 # Coverage is kept slightly positive instead of the fitted -0.6: the set is mostly paraphrases that share no word
 # with their fact by construction, which teaches the fit that shared words do not matter; in ordinary use a rare
 # shared word (a name, a place) is evidence.
@@ -30,18 +32,23 @@ BIAS = -6.6
 # are judged by keyword coverage alone.
 # A dialogue line said by someone other than the one person the query names ("What did Ben quit?" answered by
 # "Ana: I quit…") is evidence about the wrong person.
-W_OTHER_SPEAKER = -5.6
+W_OTHER_SPEAKER = -3.0
+# ... and a question whose topic matches someone else's lines better than the named person's own (``attribution``
+# < 0, in z units) is probably about the wrong person.
+W_ATTRIBUTION = 3.0
 W_COVERAGE_ONLY = 6.0
 BIAS_COVERAGE_ONLY = -3.5
 CONFIDENT = 0.5
 WEAK = 0.05  # below this a result is not shown to the model at all
 
 
-def confidence(cosine: float | None, coverage: float, *, other_speaker: bool = False) -> float:
+def confidence(cosine: float | None, coverage: float, *, other_speaker: bool = False, attribution: float = 0.0
+               ) -> float:
     if cosine is None:
         z = W_COVERAGE_ONLY * coverage + BIAS_COVERAGE_ONLY
     else:
         z = W_COSINE * cosine + W_COVERAGE * coverage + BIAS
     if other_speaker:
         z += W_OTHER_SPEAKER
+    z += W_ATTRIBUTION * min(attribution, 0.0)
     return 1.0 / (1.0 + math.exp(-z))

@@ -62,6 +62,9 @@ class Ranked:
     has_vector: bool  # the passage has a vector of the query's model (else ``cosine`` means nothing)
     previous: tuple[str, ...] = ()  # ids of older near-duplicates this passage replaces, newest first
     other_speaker: bool = False  # the query names one speaker and this line was said by someone else
+    # With a named speaker: how much better (z units) the best of their own lines matches than the best line of
+    # anyone else; negative when the question's topic is someone else's ("What did Ana quit?" when Ben quit).
+    attribution: float = 0.0
 
 
 class PassageIndex:
@@ -162,14 +165,21 @@ class PassageIndex:
         dense = self._dense(query_vectors) if query_vectors is not None else None
         term_lists = [T.query_terms(q) for q in queries]
         matched = np.zeros(n, dtype=bool)  # found by a keyword, or close enough in meaning (MIN_COSINE)
+        speaker = self.named_speaker(queries[0] if queries else "", speaker)
+        explicit = speaker is not None and speaker in T.words(queries[0])
+        # Attribution compares lines by their own words only: with context, an answer inherits the other
+        # speaker's question and would count as matching for both people.
+        own_words = np.full(n, -np.inf, dtype=np.float32) if explicit else None
         for j, terms in enumerate(term_lists):
             score = np.zeros(n, dtype=np.float32)
+            plain = np.zeros(n, dtype=np.float32)
             if dense is not None and j < dense.shape[1]:
                 col = dense[:, j]
                 valid = col[self.has_vector]
                 if len(valid) > 1:
                     mu, sd = float(valid.mean()), float(valid.std()) or 1.0
                     score += DENSE_WEIGHT * np.where(self.has_vector, (col - mu) / sd, 0.0).astype(np.float32)
+                    plain += score
                 better = col > best_cos
                 best_cos = np.where(better, col, best_cos)
                 matched |= self.has_vector & (col >= MIN_COSINE)
@@ -182,17 +192,28 @@ class PassageIndex:
                 kw[rows] = (bm - mu) / sd
                 score += KEYWORD_WEIGHT * kw
                 matched[rows] = True
+            if own_words is not None:
+                rows, bm = self.keywords.score(terms)
+                if len(rows):
+                    mu = float(bm.sum()) / n
+                    sd = math.sqrt(max(float((bm * bm).sum()) / n - mu * mu, 1e-12))
+                    kw = np.full(n, -mu / sd, dtype=np.float32)
+                    kw[rows] = (bm - mu) / sd
+                    plain += KEYWORD_WEIGHT * kw
+                own_words = np.maximum(own_words, plain)
             better = score > fused
             best_query = np.where(better, j, best_query)
             fused = np.where(better, score, fused)
         matches = np.zeros(n, dtype=bool)
         others = np.zeros(n, dtype=bool)
-        speaker = self.named_speaker(queries[0] if queries else "", speaker)
         if speaker is not None:
             matches = np.fromiter((speaker in s for s in self.speakers), dtype=bool, count=n)
             others = self.dialogue & ~matches
             fused = (fused + SPEAKER_BOOST * matches).astype(np.float32)
         keep = matched if mask is None else matched & mask
+        attribution = 0.0
+        if own_words is not None and others.any() and matches.any():
+            attribution = float(own_words[matches].max()) - float(own_words[others].max())
         fused = np.where(keep, fused, np.float32(-np.inf))
         k = min(max(limit * 4, 20), int(np.isfinite(fused).sum()))
         if k <= 0:
@@ -210,7 +231,7 @@ class PassageIndex:
             out.append(Ranked(int(r), self.ids[r], float(fused[r]), float(best_cos[r]),
                               self._coverage(int(r), terms), bool(matches[r]),
                               bool(self.has_vector[r]) and query_vectors is not None,
-                              tuple(self.ids[p] for p in previous.get(int(r), ())), bool(others[r])))
+                              tuple(self.ids[p] for p in previous.get(int(r), ())), bool(others[r]), attribution))
         return out
 
     def _newest_first(self, top: np.ndarray, fused: np.ndarray, query_cos: np.ndarray
