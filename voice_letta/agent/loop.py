@@ -12,7 +12,7 @@ import asyncio
 import contextlib
 import logging
 import time
-from collections import defaultdict
+from collections import OrderedDict, defaultdict
 from collections.abc import AsyncGenerator, AsyncIterator, Callable
 from dataclasses import dataclass, field
 from typing import Any, Literal
@@ -68,6 +68,7 @@ log = logging.getLogger(__name__)
 
 FALLBACK_SENTENCE = "Sorry, I'm having trouble answering right now. Could you say that again?"
 AGENT_DELETED = "agent_deleted"  # error code of a turn whose agent was deleted while it ran
+ENDED_TURNS_KEPT = 256  # turn records kept in memory for turn_record()
 EMPTY_REPLY_SENTENCE = "Sorry, I don't have an answer for that."
 #: A response with no new input (the agent speaks first): this cue rides on the request, never stored.
 NO_INPUT_CUE = "[No new words from the user. Speak now, as your instructions and the conversation call for.]"
@@ -183,6 +184,7 @@ class VoiceAgent:
         self._locks: defaultdict[str, asyncio.Lock] = defaultdict(asyncio.Lock)
         self._tool_cache: dict[tuple[object, ...], list[ExposedTool]] = {}
         self._chars_per_token: dict[str, float] = {}  # per model, learned from real usage (estimates)
+        self._ended: OrderedDict[str, TurnRecord] = OrderedDict()  # recent turn records, for turn_record()
 
     def _voice_tools(self, agent: AgentState) -> list[ExposedTool]:
         """Schemas and validators per agent tool set: tools are immutable once registered."""
@@ -193,6 +195,18 @@ class VoiceAgent:
                 self._tool_cache.clear()
             tools = self._tool_cache[key] = voice_tools(agent)
         return tools
+
+    def turn_record(self, turn_id: str) -> TurnRecord | None:
+        """The record of a turn that ended recently in this process, as stored: what a cut-off turn cost (its
+        usage, estimated for a model call cut before it reported any) and who answered it. A session reads it
+        after cancelling a turn, whose events stopped before ``TurnFinished``."""
+        return self._ended.get(turn_id)
+
+    def _remember(self, turn: TurnRecord) -> None:
+        self._ended[turn.id] = turn.model_copy()
+        self._ended.move_to_end(turn.id)
+        while len(self._ended) > ENDED_TURNS_KEPT:
+            self._ended.popitem(last=False)
 
     async def truncate_reply(self, agent_id: str, turn_id: str, heard_text: str) -> None:
         """Keep only what the listener heard of a turn's spoken reply (barge-in), marking it interrupted.
@@ -592,6 +606,7 @@ class VoiceAgent:
         self._record_route(state)
         await self.store.end_turn(agent.id, state.turn, [reply] if reply else [], holder=self.holder,
                                   lease=state.lease)
+        self._remember(state.turn)
         state.spoken.clear()
         state.finished = True
 
@@ -638,6 +653,7 @@ class VoiceAgent:
         state.turn.timings_ms["total_ms"] = self._ms(state.started)
         await self.store.end_turn(agent.id, state.turn, [reply] if reply else [], holder=self.holder,
                                   lease=state.lease)
+        self._remember(state.turn)
         state.spoken.clear()
         state.finished = True
         return reply.id if reply else None

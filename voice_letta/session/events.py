@@ -196,6 +196,8 @@ class ResponseEnded:
     tool_calls: tuple[ClientToolCall, ...] = ()  # client tools the client must run
     error_code: str | None = None
     error_message: str | None = None
+    # who answered: provider, model, fallback, first_token_ms, usage_estimated (None: no model answered)
+    route: dict[str, object] | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -80,7 +80,7 @@ class NativeEncoder:
                 self._streams.pop(ev.response_id, None)
                 return W.ResponseDone(response_id=ev.response_id, turn_id=ev.turn_id, status=ev.status,
                                       finish_reason=ev.finish_reason, usage=ev.usage, timings_ms=ev.timings_ms,
-                                      heard_text=ev.heard_text)
+                                      heard_text=ev.heard_text, route=ev.route)
             case E.MemoryChanged():
                 u = ev.update
                 return W.MemoryUpdatedOut(

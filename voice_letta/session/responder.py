@@ -25,6 +25,7 @@ from voice_letta.agent.events import (
     TurnStarted,
 )
 from voice_letta.agent.loop import TurnInput, VoiceAgent
+from voice_letta.agent.models import TurnRecord
 from voice_letta.core.playout import PlayoutLedger
 from voice_letta.core.resample import StreamResampler
 from voice_letta.errors import VoiceLettaError
@@ -85,12 +86,26 @@ class _Retryable(VoiceLettaError):
     retryable = True
 
 
-def usage_of(finish: TurnFinished | None) -> dict[str, int]:
+def usage_of(finish: TurnFinished | TurnRecord | None) -> dict[str, int]:
     if finish is None:
         return {"prompt_tokens": 0, "completion_tokens": 0, "total_tokens": 0, "cached_tokens": 0}
     u = finish.usage
     return {"prompt_tokens": u.prompt_tokens, "completion_tokens": u.completion_tokens,
             "total_tokens": u.total_tokens or u.prompt_tokens + u.completion_tokens, "cached_tokens": u.cached_tokens}
+
+
+def route_of(finish: TurnFinished | TurnRecord | None) -> dict[str, object] | None:
+    """Who answered (provider, model, fallback, first_token_ms) and whether the usage is an estimate."""
+    if isinstance(finish, TurnRecord):
+        if finish.provider is None:
+            return None
+        return {"provider": finish.provider, "model": finish.model, "fallback": finish.fallback_used,
+                "first_token_ms": finish.first_token_ms, "usage_estimated": finish.usage.estimated}
+    if finish is None or finish.route is None:
+        return None
+    r = finish.route
+    return {"provider": r.provider, "model": r.model, "fallback": r.fallback_used, "first_token_ms": r.first_token_ms,
+            "usage_estimated": finish.usage.estimated}
 
 
 async def run_response(host: ResponderHost, resp: Response, inp: TurnInput) -> None:
@@ -127,6 +142,7 @@ async def run_response(host: ResponderHost, resp: Response, inp: TurnInput) -> N
     if resp.truncate is not None:  # the client stopped playing it early (a Realtime truncate while running)
         heard = await truncate_to(host, resp, resp.truncate, notify=False)
     host.emit(E.ResponseEnded(resp.id, resp.turn_id, status, finish, usage_of(resp.finish), timings,
+                              route=route_of(resp.finish),
                               text=resp.said_text, heard_text=heard, audio_ms=resp.ledger.synthesized_ms))
     host.response_finished(resp)
 
@@ -291,7 +307,9 @@ async def cut(host: ResponderHost, resp: Response, reason: str, *, wait_report: 
             await host.agent.truncate_reply(agent_id, resp.turn_id, heard)
         except VoiceLettaError as exc:
             log.warning("session %s: truncating turn %s failed: %s", host.id, resp.turn_id, exc.code)
-    host.emit(E.ResponseEnded(resp.id, resp.turn_id, "cancelled", reason, usage_of(resp.finish),
+    # The turn's events stopped before TurnFinished: what it cost (estimated where cut) is in its record.
+    spent = resp.finish or (host.agent.turn_record(resp.turn_id) if resp.turn_id is not None else None)
+    host.emit(E.ResponseEnded(resp.id, resp.turn_id, "cancelled", reason, usage_of(spent),
                               resp.clock.timings_ms(), text=resp.said_text, heard_text=heard,
-                              audio_ms=resp.ledger.synthesized_ms))
+                              audio_ms=resp.ledger.synthesized_ms, route=route_of(spent)))
     host.response_finished(resp)

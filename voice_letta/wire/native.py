@@ -306,6 +306,8 @@ class ResponseDone(_Server):
     usage: dict[str, int]
     timings_ms: dict[str, float]
     heard_text: str | None = None  # set when the response was cut: what the stored reply now says
+    # who answered: {"provider", "model", "fallback", "first_token_ms", "usage_estimated"}; None when no model did
+    route: dict[str, Any] | None = None
 
 
 class BlockOut(_Server):
