@@ -36,7 +36,7 @@ from voice_letta.agent.recall import text as T
 from voice_letta.agent.recall.confidence import CONFIDENT, WEAK, confidence
 from voice_letta.agent.recall.index import PassageIndex, Ranked
 from voice_letta.agent.recall.keyword import K1, B
-from voice_letta.agent.recall.timewords import window_for
+from voice_letta.agent.recall.timewords import dated_ranges, window_for
 from voice_letta.agent.recall.vector import (
     COARSE_CANDIDATES,
     COARSE_MIN_ROWS,
@@ -344,9 +344,11 @@ class MemorySearch:
         vectors = None
         if embedder is not None and index.has_vector.any():  # no comparable vector: no query embedding either
             vectors = await self._embed_queries(embedder, queries)
+        dated = dated_ranges(queries[0])
         if index.size * max(index.dim, 1) > THREAD_THRESHOLD_VALUES:
-            return await asyncio.to_thread(index.rank, vectors, queries, window, limit=limit, speaker=speaker)
-        return index.rank(vectors, queries, window, limit=limit, speaker=speaker)
+            return await asyncio.to_thread(index.rank, vectors, queries, window, limit=limit, speaker=speaker,
+                                           dated=dated)
+        return index.rank(vectors, queries, window, limit=limit, speaker=speaker, dated=dated)
 
     async def _messages(self, agent_id: str, queries: list[str], window: SearchWindow) -> list[MessageHit]:
         found: dict[str, MessageHit] = {}

@@ -52,3 +52,17 @@ def test_relative_times_become_utc_day_windows() -> None:
     monday = TODAY - 3 * DAY
     assert w is not None and w.start_at == monday - 7 * DAY and round(w.end_at or 0) == round(monday)
     assert window_for("what is my dog called?", now=NOW) is None
+
+
+def test_dates_in_a_question_become_ranges_around_them() -> None:
+    from voice_letta.agent.recall.timewords import dated_ranges
+
+    day = datetime(2023, 10, 3, tzinfo=UTC).timestamp()
+    assert dated_ranges("Which city was Calvin at on October 3, 2023?") == [(day - 2 * DAY, day + 9 * DAY)]
+    assert dated_ranges("What happened on 3 October 2023?") == [(day - 2 * DAY, day + 9 * DAY)]
+    [(lo, hi)] = dated_ranges("What did I start in May 2023?")
+    assert lo == datetime(2023, 5, 1, tzinfo=UTC).timestamp() - 2 * DAY
+    assert hi == datetime(2023, 6, 1, tzinfo=UTC).timestamp() + 8 * DAY
+    assert dated_ranges("What is my dog called?") == []
+    [(lo, _)] = dated_ranges("on 31 February 2023")  # no such day: the month is still a clue
+    assert lo == datetime(2023, 2, 1, tzinfo=UTC).timestamp() - 2 * DAY

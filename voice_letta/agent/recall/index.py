@@ -36,6 +36,7 @@ from voice_letta.agent.recall.vector import (
 CONTEXT_GAP_S = 1800.0
 CONTEXT_WEIGHT = 0.5
 SPEAKER_BOOST = 0.5  # in z units
+DATE_BOOST = 1.0  # in z units, for passages said in a range the question dates ("on 3 October 2023")
 DENSE_WEIGHT = 1.0
 KEYWORD_WEIGHT = 1.0
 CANDIDATES = 50
@@ -148,13 +149,14 @@ class PassageIndex:
 
     # -- ranking ---------------------------------------------------------------------------------------------
     def rank(self, query_vectors: np.ndarray | None, queries: Sequence[str], window: SearchWindow, *,
-             limit: int, speaker: str | None = None) -> list[Ranked]:
-        """The best ``limit`` passages for these queries (best first), inside ``window``."""
+             limit: int, speaker: str | None = None, dated: Sequence[tuple[float, float]] = ()) -> list[Ranked]:
+        """The best ``limit`` passages for these queries (best first), inside ``window``; passages said inside a
+        ``dated`` range get DATE_BOOST."""
         with self._lock:
-            return self._rank(query_vectors, queries, window, limit, speaker)
+            return self._rank(query_vectors, queries, window, limit, speaker, dated)
 
     def _rank(self, query_vectors: np.ndarray | None, queries: Sequence[str], window: SearchWindow, limit: int,
-              speaker: str | None) -> list[Ranked]:
+              speaker: str | None, dated: Sequence[tuple[float, float]] = ()) -> list[Ranked]:
         n = self.size
         if n == 0 or limit <= 0:
             return []
@@ -210,6 +212,11 @@ class PassageIndex:
             matches = np.fromiter((speaker in s for s in self.speakers), dtype=bool, count=n)
             others = self.dialogue & ~matches
             fused = (fused + SPEAKER_BOOST * matches).astype(np.float32)
+        if dated:
+            inside = np.zeros(n, dtype=bool)
+            for lo, hi in dated:
+                inside |= (self.end_at >= lo) & (self.start_at <= hi)
+            fused = (fused + DATE_BOOST * inside).astype(np.float32)
         keep = matched if mask is None else matched & mask
         attribution = 0.0
         if own_words is not None and others.any() and matches.any():

@@ -52,3 +52,38 @@ def window_for(text: str, *, now: float) -> SearchWindow | None:
         prev = (first - timedelta(days=1)).replace(day=1)
         return SearchWindow(prev.timestamp(), first.timestamp() - 1e-3)
     return None
+
+
+_MONTHS = ["january", "february", "march", "april", "may", "june", "july", "august", "september", "october",
+           "november", "december"]
+_MONTH = "(" + "|".join(_MONTHS) + ")"
+_DAY_MONTH_YEAR = re.compile(rf"\b(\d{{1,2}})(?:st|nd|rd|th)?\s+(?:of\s+)?{_MONTH},?\s+(\d{{4}})\b")
+_MONTH_DAY_YEAR = re.compile(rf"\b{_MONTH}\s+(\d{{1,2}})(?:st|nd|rd|th)?,?\s+(\d{{4}})\b")
+_MONTH_YEAR = re.compile(rf"\b(?:in\s+)?{_MONTH},?\s+(\d{{4}})\b")
+DAY_BEFORE_S = 2 * 86400.0  # a dated event is talked about from a little before (plans) ...
+DAY_AFTER_S = 8 * 86400.0  # ... to a week or so after ("yesterday I…", "last week we…")
+
+
+def dated_ranges(text: str) -> list[tuple[float, float]]:
+    """Time ranges (epoch seconds, UTC) in which something the question dates was probably talked about:
+    "on 3 October 2023" / "October 3, 2023" → that day −2 to +8 days; "in May 2023" → the month −2 to +10 days."""
+    t = text.lower()
+    out: list[tuple[float, float]] = []
+    days: list[tuple[int, int, int]] = []
+    for m in _DAY_MONTH_YEAR.finditer(t):
+        days.append((int(m.group(3)), _MONTHS.index(m.group(2)) + 1, int(m.group(1))))
+    for m in _MONTH_DAY_YEAR.finditer(t):
+        days.append((int(m.group(3)), _MONTHS.index(m.group(1)) + 1, int(m.group(2))))
+    for y, mo, d in days:
+        try:
+            at = datetime(y, mo, d, tzinfo=UTC).timestamp()
+        except ValueError:
+            continue
+        out.append((at - DAY_BEFORE_S, at + 86400.0 + DAY_AFTER_S))
+    if not out:
+        for m in _MONTH_YEAR.finditer(t):
+            y, mo = int(m.group(2)), _MONTHS.index(m.group(1)) + 1
+            first = datetime(y, mo, 1, tzinfo=UTC)
+            nxt = datetime(y + (mo == 12), mo % 12 + 1, 1, tzinfo=UTC)
+            out.append((first.timestamp() - DAY_BEFORE_S, nxt.timestamp() + DAY_AFTER_S))
+    return out
