@@ -94,6 +94,7 @@ class TurnInput:
     first_token_timeout_s: float | None = None
     temperature: float | None = None
     max_tokens: int | None = None
+    said_at: float | None = None  # when the user's words were said (epoch seconds); None: now
     idempotency_key: str | None = None  # the client's key: a request with a known key is that turn's retry
     # The input is everything the client has after its last assistant message (HTTP): it replaces the input of
     # the agent's previous turn if that one was cut off before any output (a framework's preemptive generation).
@@ -363,7 +364,7 @@ class VoiceAgent:
                                 tool_call_id=call_id, turn_id=turn_id, created_at=now))
         if inp.user_text:
             rows.append(Message(id=ids.message_id(), agent_id=agent.id, role="user", content=inp.user_text,
-                                turn_id=turn_id, created_at=now))
+                                turn_id=turn_id, created_at=now if inp.said_at is None else inp.said_at))
         return rows
 
     async def _persist_input(self, agent: AgentState, inp: TurnInput, turn_id: str) -> None:

@@ -107,11 +107,15 @@ async def parse_turn(request: web.Request, body: W.ChatCompletionRequest, agent:
     if key is not None and not 1 <= len(key) <= MAX_IDEMPOTENCY_KEY_CHARS:
         raise ProtocolViolation(f"Idempotency-Key must be 1 to {MAX_IDEMPOTENCY_KEY_CHARS} characters",
                                 code="invalid_request", param="Idempotency-Key")
+    said_at = opts.said_at if opts else None
+    if said_at is not None and said_at > time.time() + W.SAID_AT_FUTURE_S:
+        raise ProtocolViolation("voice_letta.said_at is in the future", code="invalid_request",
+                                param="voice_letta.said_at")
     inp = TurnInput(user_text=user_text or None, client_tools=tools, tool_results=results,
                     extra_instructions=system or None, fingerprint=fingerprint, unknown_assistant_text=unknown,
                     show_server_tool_calls=show, temperature=body.temperature, max_tokens=body.token_limit(),
                     first_token_timeout_s=opts.first_token_timeout_s if opts else None, idempotency_key=key,
-                    replaces_abandoned=True)
+                    replaces_abandoned=True, said_at=said_at)
     include_usage = bool(body.stream_options and body.stream_options.include_usage)
     return ParsedTurn(inp, body.stream, include_usage)
 

@@ -73,6 +73,12 @@ class VoiceLettaOptions(_In):
     # Seconds to each model call's first token before the next model of the agent's chain takes over (0: no
     # deadline for this request); None: the agent's own setting.
     first_token_timeout_s: float | None = Field(default=None, ge=0, le=600)
+    # When the new user message was said (epoch seconds), e.g. a transcript replayed later; stored as the
+    # message's time, so memory windows and dates are right. At most SAID_AT_FUTURE_S in the future.
+    said_at: float | None = Field(default=None, ge=0, allow_inf_nan=False)
+
+
+SAID_AT_FUTURE_S = 300.0  # client clocks drift; more than this ahead of the server is a mistake
 
 
 class ChatCompletionRequest(_In):

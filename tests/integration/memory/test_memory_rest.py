@@ -154,3 +154,24 @@ async def test_buffer_settings_are_validated(server: Running) -> None:
         "name": "ok", "buffer": {"max_messages": 10, "min_messages": 5, "max_context_tokens": 256}})
     assert status == 201, data
     assert data["buffer"] == {"max_messages": 10, "min_messages": 5, "max_context_tokens": 256}
+
+
+async def test_chat_completions_can_say_when_the_user_spoke(server: Running) -> None:
+    from tests.fakes.openai_server import Text
+
+    agent = await create_voice_agent(server)
+    said = time.time() - 3 * DAY
+    server.fake.script([Text("Noted.")])
+    reply = await server.client().chat.completions.create(
+        model=agent["id"], messages=[{"role": "user", "content": "I adopted a cat called Miso."}],
+        extra_body={"voice_letta": {"said_at": said}})
+    assert reply.choices[0].message.content == "Noted."
+    status, listed = await server.request("GET", f"/v1/agents/{agent['id']}/messages")
+    user = [m for m in listed["data"] if m["role"] == "user"]
+    assert user[-1]["content"] == "I adopted a cat called Miso." and user[-1]["created_at"] == said
+    assistant = [m for m in listed["data"] if m["role"] == "assistant"]
+    assert assistant[-1]["created_at"] > said + 2 * DAY  # the reply is stored when it was made
+    for bad in (time.time() + 3600, -5, "yesterday"):
+        status, data = await server.request("POST", "/v1/chat/completions", json={
+            "model": agent["id"], "messages": [{"role": "user", "content": "hi"}], "voice_letta": {"said_at": bad}})
+        assert status == 400, (bad, data)
