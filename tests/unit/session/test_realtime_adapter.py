@@ -1,11 +1,20 @@
-"""The Realtime adapter's pure parts: session events → Realtime events, and session.update → engine settings."""
+"""The Realtime adapter without sockets: session events → Realtime events, session.update → engine settings, and
+the inbound path under arbitrary client input."""
 
 from __future__ import annotations
 
+import asyncio
+import json
+
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
 from voice_letta.session import events as E
+from voice_letta.session.realtime import RealtimeTransport
 from voice_letta.session.realtime_in import DEFAULT_SESSION, aggressiveness, session_update
 from voice_letta.session.realtime_out import Formats, RealtimeRenderer
 from voice_letta.session.settings import Settings
+from voice_letta.wire import native as W
 from voice_letta.wire import realtime as R
 
 
@@ -115,3 +124,57 @@ def test_defaults_and_threshold_mapping() -> None:
     assert [aggressiveness(t) for t in (0.0, 0.2, 0.5, 0.8, 1.0)] == [0, 1, 2, 2, 3]
     rendered = RealtimeRenderer("s", "m").session_out(Settings(agent_id="a"))
     assert rendered.audio.input.turn_detection is not None and rendered.tool_choice == "auto"
+
+
+class _Socket:
+    def __init__(self, frames: list[str]) -> None:
+        self.frames = list(frames)
+        self.sent: list[dict[str, object]] = []
+
+    async def receive_text(self) -> str | None:
+        return self.frames.pop(0) if self.frames else None
+
+    async def send_text(self, text: str) -> None:
+        self.sent.append(json.loads(text))
+
+
+def _drain(frames: list[str]) -> tuple[list[object], list[dict[str, object]]]:
+    async def run() -> tuple[list[object], list[dict[str, object]]]:
+        socket = _Socket(frames)
+        transport = RealtimeTransport(socket, session_id="sess-1", model="agent")
+        inputs = []
+        while (item := await transport.receive()) is not None:
+            inputs.append(item)
+        return inputs, socket.sent
+
+    return asyncio.run(run())
+
+
+json_values = st.recursive(st.none() | st.booleans() | st.integers() | st.text(max_size=20),
+                           lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=12), inner,
+                                                                                        max_size=3), max_leaves=12)
+client_events = st.fixed_dictionaries(
+    {"type": st.sampled_from(sorted(R.CLIENT_TYPES))},
+    optional={"event_id": st.text(max_size=8), "audio": st.sampled_from(["", "AAAA", "not base64", "AAE="]),
+              "item_id": st.text(max_size=8), "audio_end_ms": st.integers(-5, 10_000),
+              "item": st.one_of(json_values, st.fixed_dictionaries({
+                  "type": st.sampled_from(["message", "function_call_output", "function_call"]),
+                  "role": st.sampled_from(["user", "assistant", "system"]),
+                  "content": st.just([{"type": "input_text", "text": "hi"}]), "call_id": st.just("c1"),
+                  "output": st.just("{}"), "name": st.just("f")})),
+              "session": json_values, "response": json_values})
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(st.one_of(client_events.map(json.dumps), st.text(max_size=30)), max_size=8))
+def test_any_client_stream_gives_engine_input_or_realtime_errors(frames: list[str]) -> None:
+    inputs, sent = _drain(frames)
+    assert isinstance(inputs[0], E.UpdateSession)  # the Realtime defaults, first
+    for ev in sent:
+        assert isinstance(ev["type"], str) and ev["event_id"]
+        if ev["type"] == "error":
+            err = ev["error"]
+            assert isinstance(err, dict) and err["type"] == "invalid_request_error" and err["code"]
+    for item in inputs:
+        assert isinstance(item, (bytes, E.UpdateSession, E.AddInput, E.CreateResponse, E.Truncate,
+                                 W.InputAudioCommit, W.InputAudioClear, W.ResponseCancel))
