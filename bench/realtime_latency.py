@@ -8,10 +8,12 @@ client (plain ``websockets``, raw JSON on both endpoints, so the client work is 
 One session per endpoint and mode (kept open, as clients do); each fixture is one user turn, sent over both
 endpoints alternately (paired, same audio, same agent; which endpoint goes first alternates):
 
-* ``commit``: the client sends all the audio, then ends the turn itself and starts a clock as it sends the
-  end (native ``input_audio.commit`` in push_to_talk; Realtime ``input_audio_buffer.commit`` +
-  ``response.create`` with ``turn_detection: null``), and stops it at the first audio of the answer (a
-  binary frame; a ``response.output_audio.delta``). That span is all server work: STT, the agent turn over
+* ``commit``: the client streams the audio in real time (as a microphone does: sent faster, the end of the
+  turn would queue behind the server's work on a backlog of audio, more for Realtime's base64 JSON at 24 kHz
+  than for binary 16 kHz frames), then ends the turn itself and starts a clock as it sends the end (native
+  ``input_audio.commit`` in push_to_talk; Realtime ``input_audio_buffer.commit`` + ``response.create`` with
+  ``turn_detection: null``), and stops it at the first audio of the answer (a binary frame; a
+  ``response.output_audio.delta``). That span is all server work: STT, the agent turn over
   HTTP to the fake, the first sentence's TTS, and the protocol adapter.
 * ``vad``: the audio streams in real time and the server's VAD ends the turn; the clock starts when the client
   receives ``speech.stopped`` / ``input_audio_buffer.speech_stopped`` (both are sent at the same point of the
@@ -152,7 +154,7 @@ class NativeConn:
         pcm, ws = _pcm(name, 16000), self.ws
         start: float | None = None
         first: float | None = None
-        sender = asyncio.create_task(_send_native(ws, pcm, realtime=mode == "vad"))
+        sender = asyncio.create_task(_send_native(ws, pcm, tail=mode == "vad"))
         if mode == "commit":
             await sender
             start = perf()
@@ -171,13 +173,13 @@ class NativeConn:
         raise RuntimeError("closed")
 
 
-async def _send_native(ws: Any, pcm: bytes, *, realtime: bool) -> None:
+async def _send_native(ws: Any, pcm: bytes, *, tail: bool) -> None:
+    """20 ms frames in real time (a microphone), with a second of silence after the words for the VAD."""
     frame = 640  # 20 ms at 16 kHz
-    data = pcm + (b"\x00\x00" * 16000 if realtime else b"")  # a second of silence after the words
+    data = pcm + (b"\x00\x00" * 16000 if tail else b"")
     for i in range(0, len(data), frame):
         await ws.send(data[i:i + frame])
-        if realtime:
-            await asyncio.sleep(0.02)
+        await asyncio.sleep(0.02)
 
 
 class RealtimeConn:
@@ -200,7 +202,7 @@ class RealtimeConn:
         pcm, ws = _pcm(name, 24000), self.ws
         start: float | None = None
         first: float | None = None
-        sender = asyncio.create_task(_send_realtime(ws, pcm, realtime=mode == "vad"))
+        sender = asyncio.create_task(_send_realtime(ws, pcm, tail=mode == "vad"))
         if mode == "commit":
             await sender
             start = perf()
@@ -219,14 +221,13 @@ class RealtimeConn:
         raise RuntimeError("closed")
 
 
-async def _send_realtime(ws: Any, pcm: bytes, *, realtime: bool) -> None:
+async def _send_realtime(ws: Any, pcm: bytes, *, tail: bool) -> None:
     chunk = 960  # 20 ms at 24 kHz
-    data = pcm + (b"\x00\x00" * 24000 if realtime else b"")
+    data = pcm + (b"\x00\x00" * 24000 if tail else b"")
     for i in range(0, len(data), chunk):
         await ws.send(json.dumps({"type": "input_audio_buffer.append",
                                   "audio": base64.b64encode(data[i:i + chunk]).decode()}))
-        if realtime:
-            await asyncio.sleep(0.02)
+        await asyncio.sleep(0.02)
 
 
 def pct(values: list[float], p: float) -> float:
