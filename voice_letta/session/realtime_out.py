@@ -141,6 +141,16 @@ class RealtimeRenderer:
                 previous = self.add_item(item)
                 return [*self._release(), R.Committed(item_id=item.id, previous_item_id=previous),
                         R.ItemAdded(item=item, previous_item_id=previous)]
+            case E.UtteranceDiscarded() if ev.reason != "cleared":
+                # A commit with no speech in it: acknowledged as an item with an empty transcript (no turn).
+                empty = R.ItemOut(id=R.new_item_id(), type="message", role="user",
+                                  content=[R.ContentOut(type="input_audio", transcript="")])
+                previous = self.add_item(empty)
+                return [R.Committed(item_id=empty.id, previous_item_id=previous),
+                        R.ItemAdded(item=empty, previous_item_id=previous),
+                        R.TranscriptionCompleted(item_id=empty.id, transcript="",
+                                                 usage=R.TranscriptionUsage(seconds=0.0)),
+                        R.ItemDone(item=empty, previous_item_id=previous)]
             case E.Transcribed() if ev.utterance_id is not None:
                 return self._transcript(ev.utterance_id, ev.text, ev.audio_ms)
             case E.TranscriptEmpty():

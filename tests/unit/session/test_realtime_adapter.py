@@ -58,6 +58,15 @@ def test_speech_when_the_agent_is_silent_is_announced_at_once_with_the_item_id()
     assert started[0].item_id == committed[0].item_id == r.item_id_of("utt-c")  # type: ignore[attr-defined]
 
 
+def test_a_commit_without_speech_is_acknowledged_as_an_empty_item() -> None:
+    r = RealtimeRenderer("sess-1", "agent")
+    out = r.render(E.UtteranceDiscarded("no_speech"))
+    assert kinds(out) == ["input_audio_buffer.committed", "conversation.item.added",
+                          "conversation.item.input_audio_transcription.completed", "conversation.item.done"]
+    assert out[2].transcript == ""  # type: ignore[attr-defined]
+    assert r.render(E.UtteranceDiscarded("cleared")) == []  # a clear is answered by input_audio_buffer.cleared
+
+
 def test_a_response_with_a_client_tool_call_renders_items_in_order() -> None:
     r = RealtimeRenderer("sess-1", "agent")
     r.render(E.ResponseStarted("resp-2", "agent-1", ("audio",), {"client_event_id": "x"}))
