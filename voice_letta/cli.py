@@ -44,6 +44,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
     from aiohttp import web
 
     from voice_letta.server.app import create_app
+    from voice_letta.server.workers import default_workers, listening_socket, run_supervisor
 
     extra: dict[str, Any] = {}
     if args.allowed_host:
@@ -61,8 +62,12 @@ def cmd_serve(args: argparse.Namespace) -> int:
         logging.warning("serving on %s without an API key: anyone who can reach it can use every agent; set %s",
                         args.host, C.API_KEY_ENV)
     logging.info("routes that run code (tools, MCP servers): %s", "on" if cfg.admin_api else "off (--no-admin-api)")
-    print(f"voice-letta listening on http://{cfg.host}:{cfg.port} (database {cfg.db_path})", flush=True)
-    web.run_app(create_app(cfg), host=cfg.host, port=cfg.port, print=None, shutdown_timeout=10)
+    workers = args.workers if args.workers is not None else default_workers()
+    if workers > 1:
+        return run_supervisor(cfg, workers)  # N processes behind one port (server/workers.py)
+    sock = listening_socket(cfg.host, cfg.port)  # bound here so that --port 0 can print the real port
+    print(f"voice-letta listening on http://{cfg.host}:{sock.getsockname()[1]} (database {cfg.db_path})", flush=True)
+    web.run_app(create_app(cfg), sock=sock, print=None, shutdown_timeout=10)
     return 0
 
 
@@ -126,6 +131,13 @@ def cmd_talk(args: argparse.Namespace) -> int:
     return talk_main(args)
 
 
+def _positive_int(text: str) -> int:
+    value = int(text)
+    if not 1 <= value <= 256:
+        raise argparse.ArgumentTypeError("must be between 1 and 256")
+    return value
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="voice-letta", description=__doc__)
     parser.add_argument("-v", "--verbose", action="store_true")
@@ -135,6 +147,8 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--host", default=C.DEFAULT_HOST)
     serve.add_argument("--port", type=int, default=C.DEFAULT_PORT)
     serve.add_argument("--db", help=f"SQLite file (default ${C.DB_ENV} or ~/.voice-letta/voice-letta.db)")
+    serve.add_argument("--workers", type=_positive_int, default=None,
+                       help="server processes behind the one port (default: one per CPU core; 1: a single process)")
     serve.add_argument("--no-preload", action="store_true", help="load local models on first use")
     serve.add_argument("--no-default-agent", action="store_true",
                        help="don't create the 'assistant' agent on an empty database")

@@ -24,6 +24,7 @@ from __future__ import annotations
 import asyncio
 import json
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -103,6 +104,11 @@ class ScriptedServer:
         self.paths: list[str] = []  # path and query of each recorded request
         self.peers: list[object] = []  # the client's address of each recorded request (shows connection reuse)
         self.default_turn: Turn = [Text("OK.")]
+        # Per model (OpenAI-style servers only): turns for requests naming that model, ahead of the shared script,
+        # and a default; for tests where several processes' requests interleave (voice turns, sleeptime jobs).
+        self.model_scripts: dict[str, list[Turn]] = {}
+        self.model_defaults: dict[str, Turn] = {}
+        self.model_handlers: dict[str, Callable[[dict[str, Any]], Turn]] = {}  # the turn, from the request body
         self.usage: dict[str, int] | None = None  # e.g. {"prompt_tokens": 10, "cached_tokens": 4}
         self._script: list[Turn] = []
         self._runner: web.AppRunner | None = None
@@ -150,7 +156,13 @@ class ScriptedServer:
     def pending_turns(self) -> int:
         return len(self._script)
 
-    def _next_turn(self) -> Turn:
+    def _next_turn(self, model: str | None = None, body: dict[str, Any] | None = None) -> Turn:
+        if model is not None and self.model_scripts.get(model):
+            return self.model_scripts[model].pop(0)
+        if model is not None and model in self.model_handlers:
+            return self.model_handlers[model](body or {})
+        if model is not None and model in self.model_defaults:
+            return list(self.model_defaults[model])
         return self._script.pop(0) if self._script else list(self.default_turn)
 
     def _next_call_id(self, prefix: str) -> str:
@@ -226,7 +238,7 @@ class FakeOpenAIServer(ScriptedServer):
         self.requests.append(body)
         self.paths.append(request.path_qs)
         self.peers.append(request.transport.get_extra_info("peername") if request.transport else None)
-        turn = self._next_turn()
+        turn = self._next_turn(body.get("model"), body)
         if turn and isinstance(turn[0], HttpError):
             return self._error_response(turn[0])
         if body.get("stream"):

@@ -113,6 +113,13 @@ async def error_middleware(request: web.Request, handler: Handler) -> web.Stream
                                  status=500)
 
 
+async def open_configured_store(config: ServerConfig) -> Store:
+    """The database the configuration names, opened and migrated."""
+    from voice_letta.store import open_store
+
+    return await open_store(config.db_path)
+
+
 def create_app(config: ServerConfig, overrides: Overrides | None = None) -> web.Application:
     ov = overrides or Overrides()
     data_dir = config.db_path.absolute().parent
@@ -136,10 +143,9 @@ def create_app(config: ServerConfig, overrides: Overrides | None = None) -> web.
             app[STORE] = ov.store
             yield
             return
-        from voice_letta.store import open_store
         from voice_letta.store.cache import CachingStore
 
-        store = await open_store(config.db_path)
+        store = await open_configured_store(config)
         app[STORE] = CachingStore(store)
         yield
         await store.aclose()
