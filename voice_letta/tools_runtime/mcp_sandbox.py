@@ -10,6 +10,8 @@ NAME``) runs as before: a plain child process of the server, with the SDK's defa
 from __future__ import annotations
 
 import json
+import os
+import stat
 import sys
 from collections.abc import Collection
 from dataclasses import dataclass
@@ -56,6 +58,20 @@ class McpSandbox:
                                      env={SPAWN_ENV: json.dumps(spec)})
 
 
+def readable_by_anyone(path: str) -> bool:
+    """What the tool server checks before binding a server's ``files`` (sandbox/handler.py): every directory
+    above ``path`` searchable by others and the path readable by others; checked here too for a clear error."""
+    try:
+        st = os.stat(path)
+        parents = Path(path).parents
+        if any(not os.stat(parent).st_mode & stat.S_IXOTH for parent in parents):
+            return False
+    except OSError:
+        return False
+    need = stat.S_IROTH | (stat.S_IXOTH if stat.S_ISDIR(st.st_mode) else 0)
+    return st.st_mode & need == need
+
+
 def stdio_parameters(cfg: McpServerConfig, sandbox: McpSandbox | None, trusted: Collection[str]) -> Any:
     """How the SDK starts a stdio server: through the sandbox, or directly when the operator trusts it."""
     from mcp import StdioServerParameters
@@ -67,4 +83,9 @@ def stdio_parameters(cfg: McpServerConfig, sandbox: McpSandbox | None, trusted: 
         raise ToolError(f"stdio MCP servers run in the tool sandbox, which is off here; to run {cfg.name!r} "
                         f"unsandboxed as the server's user, start the server with --trust-mcp {cfg.name}",
                         code="mcp_unavailable")
+    for path in cfg.files:
+        if not readable_by_anyone(path):
+            raise ToolError(f"{path} is not readable by every user of this machine; only such paths can be given to "
+                            "a sandboxed server (an operator can add others with --sandbox-expose)",
+                            code="invalid_mcp_server")
     return sandbox.parameters(cfg)

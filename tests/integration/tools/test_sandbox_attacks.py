@@ -170,6 +170,26 @@ def hog_in_processes(n: int, mb: int) -> int:
     return len(children)
 
 
+def scan_memory(pattern: str) -> list:
+    """Every string matching ``pattern`` anywhere in this process's own memory (what it inherited)."""
+    import re
+
+    found = set()
+    with open("/proc/self/maps") as maps, open("/proc/self/mem", "rb", 0) as mem:
+        for line in maps:
+            address, perms = line.split()[:2]
+            if "r" not in perms:
+                continue
+            start, end = (int(a, 16) for a in address.split("-"))
+            try:
+                mem.seek(start)
+                chunk = mem.read(end - start)
+            except (OSError, ValueError, OverflowError):
+                continue
+            found.update(m.decode() for m in re.findall(pattern.encode(), chunk))
+    return sorted(found)
+
+
 def spin() -> None:
     with open("/proc/self/comm", "w") as f:
         f.write(os.environ["MARKER"])
@@ -402,3 +422,18 @@ async def test_a_cgroup_bounds_the_whole_call_not_each_process(
     tool = await _tool(service, "hog_in_processes", timeout_s=40)
     result = await executor.execute(tool, {"n": 4, "mb": 100})  # 400 MiB in all, 100 each, limit 128 MiB
     assert not result.ok and result.error == "MemoryLimitExceeded", result
+
+
+async def test_a_later_call_cannot_find_an_earlier_calls_secrets_in_its_memory(
+    strict: None, service: ToolService, executor: SandboxExecutor
+) -> None:
+    """Calls reuse connections; a sandbox must still not be forked from a process that held another call's data."""
+    secret = f"tok{uuid.uuid4().hex}"
+    holder = await _tool(service, "hold_secret", env={"API_TOKEN": secret})
+    scanner = await _tool(service, "scan_memory")
+    assert (await executor.execute(holder, {"seconds": 0.0})).ok
+    for _ in range(2):  # a cold sandbox right away, then (after the idle refill) a warm one
+        result = await executor.execute(scanner, {"pattern": "tok[0-9a-f]{32}"})
+        assert result.ok, result
+        assert secret not in json.loads(result.output)
+        await asyncio.sleep(0.5)

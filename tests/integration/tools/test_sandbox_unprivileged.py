@@ -2,7 +2,7 @@
 dropped, one uid for every call) still gives each call its own PID namespace, minimal root and seccomp.
 
 It runs the server as `nobody` with the system's Python 3 (the venv's interpreter may sit under /root, which
-`nobody` cannot read) and the venv's site-packages on PYTHONPATH for pyseccomp and h11."""
+`nobody` cannot read) and copies of pyseccomp and h11 on PYTHONPATH."""
 
 from __future__ import annotations
 
@@ -12,7 +12,6 @@ import pwd
 import shutil
 import socket
 import subprocess
-import sys
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
@@ -22,7 +21,18 @@ import pytest
 
 SANDBOX = Path(__file__).resolve().parents[3] / "sandbox" / "tool_server.py"
 SYSTEM_PYTHON = "/usr/bin/python3"
-SITE = next(p for p in sys.path if p.endswith("site-packages"))
+def _public_site(base: Path) -> str:
+    """pyseccomp and h11, copied where nobody can read them (the venv may sit in a private directory)."""
+    import h11
+    import pyseccomp
+
+    site = base / "site"
+    site.mkdir()
+    shutil.copy(pyseccomp.__file__, site / "pyseccomp.py")
+    shutil.copytree(Path(h11.__file__).parent, site / "h11")
+    for path in [site, *site.rglob("*")]:
+        os.chmod(path, 0o755 if path.is_dir() else 0o644)
+    return str(site)
 
 
 def _why_not() -> str | None:
@@ -38,10 +48,6 @@ def _why_not() -> str | None:
                             capture_output=True, check=False)
     if userns.returncode != 0:
         return "the kernel does not let unprivileged users create user namespaces"
-    imports = subprocess.run([SYSTEM_PYTHON, "-s", "-c", "import pyseccomp, h11"], user=65534, group=65534,
-                             extra_groups=[], env={"PYTHONPATH": SITE}, capture_output=True, check=False, cwd="/")
-    if imports.returncode != 0:
-        return f"nobody cannot import pyseccomp and h11 from {SITE}"
     return None
 
 
@@ -52,11 +58,12 @@ def unprivileged_server() -> Iterator[tuple[str, dict[str, Any]]]:
         pytest.skip(why)
     base = Path(tempfile.mkdtemp(prefix="vl-unpriv-", dir="/tmp"))  # pytest's tmp dirs are private to root
     os.chmod(base, 0o777)
+    site = _public_site(base)
     nobody = pwd.getpwnam("nobody")
     sock = base / "t.sock"
     proc = subprocess.Popen(
         [SYSTEM_PYTHON, "-s", str(SANDBOX), "--socket", str(sock), "--work-root", str(base / "work")],
-        env={"PATH": "/usr/bin:/bin", "PYTHONPATH": SITE}, user=nobody.pw_uid, group=nobody.pw_gid,
+        env={"PATH": "/usr/bin:/bin", "PYTHONPATH": site}, user=nobody.pw_uid, group=nobody.pw_gid,
         extra_groups=[], stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE, cwd=str(base),
     )
     try:

@@ -4,7 +4,6 @@ over real HTTP, with and without an API key."""
 from __future__ import annotations
 
 import shutil
-import sys
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
@@ -14,6 +13,7 @@ import pytest
 
 from tests.fakes.openai_server import FakeOpenAIServer
 from tests.integration.agent.conftest import Running, start_server
+from tests.integration.tools.mcp_files import FILES, STDIO
 from voice_letta.config import SandboxSettings
 from voice_letta.server.keys import CONFIG
 
@@ -188,11 +188,8 @@ async def test_sandbox_status_shows_settings_and_the_isolation_in_force(keyed: R
     assert str(keyed.app[CONFIG].db_path.parent) in data["hidden_paths"]  # the database is never visible
 
 
-ECHO = Path(__file__).resolve().parents[2] / "fakes_mcp" / "echo_server.py"
-
-
 async def test_mcp_stdio_servers_registered_over_rest_are_sandboxed_and_runnable(server: Running) -> None:
-    body = {"name": "echo", "command": [sys.executable, str(ECHO), "stdio"], "files": [str(ECHO.parent)]}
+    body = {"name": "echo", "command": STDIO, "files": FILES}
     status, data = await server.request("POST", "/v1/mcp/servers", json={**body, "trusted": True})
     assert status == 400  # trust is the operator's word (serve --trust-mcp), never a request's
     status, data = await server.request("POST", "/v1/mcp/servers", json=body)
@@ -200,7 +197,7 @@ async def test_mcp_stdio_servers_registered_over_rest_are_sandboxed_and_runnable
     assert data["sandboxed"] is True
     add = next(t for t in data["tools"] if t["name"] == "add")
     status, listed = await server.request("GET", "/v1/mcp/servers")
-    assert listed["data"][0]["sandboxed"] is True and listed["data"][0]["files"] == [str(ECHO.parent)]
+    assert listed["data"][0]["sandboxed"] is True and listed["data"][0]["files"] == FILES
     status, ran = await run(server, add["id"], a=2, b=40)
     assert status == 200 and ran["outcome"] == "ok" and ran["result"] == "42"
     status, ran = await run(server, add["id"], a="two", b=40)
@@ -212,7 +209,7 @@ async def test_an_operator_trusted_mcp_server_runs_unsandboxed(tmp_path: Path, f
                                          sandbox=SandboxSettings(trusted_mcp=["echo"]))
     try:
         status, data = await running.request("POST", "/v1/mcp/servers", json={
-            "name": "echo", "command": [sys.executable, str(ECHO), "stdio"]})
+            "name": "echo", "command": STDIO})
         assert status == 201 and data["sandboxed"] is False
     finally:
         await runner.cleanup()

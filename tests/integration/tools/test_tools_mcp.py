@@ -10,20 +10,18 @@ import os
 import shutil
 import signal
 import sys
+import tempfile
 import uuid
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
 import pytest
 
+from tests.integration.tools.mcp_files import FILES, SERVER, STDIO
 from voice_letta.agent.models import ToolType
 from voice_letta.errors import NotFoundError, ToolError
 from voice_letta.tools_runtime import McpExecutor, McpManager, SandboxSupervisor, ToolService
 from voice_letta.tools_runtime.mcp_sandbox import McpSandbox
-
-SERVER = Path(__file__).resolve().parents[2] / "fakes_mcp" / "echo_server.py"
-STDIO = [sys.executable, str(SERVER), "stdio"]
-FILES = [str(SERVER.parent)]  # a sandboxed server sees its own code only if it is exposed
 
 
 def _host_pids(mark: str) -> list[int]:
@@ -247,3 +245,14 @@ async def test_stdio_server_is_refused_without_a_sandbox_unless_trusted(tmp_path
         assert bare.list_servers() == []
     finally:
         await bare.aclose()
+
+
+async def test_a_request_cannot_expose_files_other_users_could_not_read(manager: McpManager) -> None:
+    private = Path(tempfile.mkdtemp(prefix="vl-private-", dir="/tmp"))  # 0700, like a home directory
+    try:
+        (private / "notes.txt").write_text("private")
+        os.chmod(private / "notes.txt", 0o644)  # readable by all, but inside a directory only root can enter
+        with pytest.raises(ToolError, match="not readable by every user"):
+            await manager.add_server("echo", command=STDIO, files=[*FILES, str(private / "notes.txt")])
+    finally:
+        shutil.rmtree(private, ignore_errors=True)
