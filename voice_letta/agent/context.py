@@ -47,6 +47,6 @@ def to_chat_messages(history: Sequence[Message]) -> list[ChatMessage]:
                 kept_calls.update(c.id for c in calls)
                 out.append(ChatMessage("assistant", content or None, tool_calls=calls))
                 continue
-        if content:
-            out.append(ChatMessage(m.role, content))
+        if content or m.images:
+            out.append(ChatMessage(m.role, content, images=tuple(m.images)))
     return out

@@ -33,7 +33,7 @@ from voice_letta.agent.events import (
 )
 from voice_letta.agent.filler import StreamingFieldExtractor
 from voice_letta.agent.memory_search import MemorySearch
-from voice_letta.agent.models import AgentState, Message, ToolCall, TurnRecord, Usage
+from voice_letta.agent.models import AgentState, ImagePart, Message, ToolCall, TurnRecord, Usage
 from voice_letta.agent.ports import (
     ChatMessage,
     ChatModelFactory,
@@ -96,6 +96,7 @@ class TurnInput:
     max_tokens: int | None = None
     said_at: float | None = None  # when the user's words were said (epoch seconds); None: now
     idempotency_key: str | None = None  # the client's key: a request with a known key is that turn's retry
+    images: tuple[ImagePart, ...] = ()  # images attached to the user's words (stored with them)
     # The input is everything the client has after its last assistant message (HTTP): it replaces the input of
     # the agent's previous turn if that one was cut off before any output (a framework's preemptive generation).
     replaces_abandoned: bool = False
@@ -362,9 +363,10 @@ class VoiceAgent:
         for call_id, content in inp.tool_results:
             rows.append(Message(id=ids.message_id(), agent_id=agent.id, role="tool", content=content,
                                 tool_call_id=call_id, turn_id=turn_id, created_at=now))
-        if inp.user_text:
-            rows.append(Message(id=ids.message_id(), agent_id=agent.id, role="user", content=inp.user_text,
-                                turn_id=turn_id, created_at=now if inp.said_at is None else inp.said_at))
+        if inp.user_text or inp.images:
+            rows.append(Message(id=ids.message_id(), agent_id=agent.id, role="user", content=inp.user_text or "",
+                                turn_id=turn_id, created_at=now if inp.said_at is None else inp.said_at,
+                                images=list(inp.images)))
         return rows
 
     async def _persist_input(self, agent: AgentState, inp: TurnInput, turn_id: str) -> None:
@@ -384,7 +386,7 @@ class VoiceAgent:
         # prompt prefix byte-stable for provider caches.
         if messages[-1].role == "user":
             last = messages[-1]
-            messages[-1] = ChatMessage("user", f"{volatile_note(self.clock())}\n{last.content}")
+            messages[-1] = ChatMessage("user", f"{volatile_note(self.clock())}\n{last.content}", images=last.images)
         elif not inp.tool_results:
             messages.append(ChatMessage("user", f"{volatile_note(self.clock())}\n{NO_INPUT_CUE}"))
         return messages

@@ -182,6 +182,15 @@ class ToolCall(BaseModel):
     arguments: str  # the JSON text as the model produced it
 
 
+class ImagePart(BaseModel):
+    """An image the user attached: a ``data:image/...;base64,`` URI or an http(s) URL, as the client sent it."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    url: str
+    detail: Literal["auto", "low", "high"] | None = None
+
+
 Role = Literal["system", "user", "assistant", "tool"]
 
 
@@ -200,6 +209,7 @@ class Message(BaseModel):
     in_context: bool = True  # False once evicted from the voice agent's window
     # filler: a spoken pre_exec_msg line; client_tool: a call the HTTP client executes; volatile: never stored
     kind: Literal["normal", "filler", "client_tool", "greeting", "fallback"] = "normal"
+    images: list[ImagePart] = Field(default_factory=list)  # images the user attached to this message
 
 
 class Passage(BaseModel):

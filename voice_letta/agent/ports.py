@@ -14,6 +14,7 @@ from voice_letta.agent.models import (
     AgentState,
     Block,
     EmbeddingConfig,
+    ImagePart,
     LLMConfig,
     Message,
     Passage,
@@ -39,6 +40,7 @@ class ChatMessage:
     tool_calls: tuple[ToolCall, ...] = ()
     tool_call_id: str | None = None
     name: str | None = None
+    images: tuple[ImagePart, ...] = ()  # user messages: attached images (providers that take them)
 
 
 @dataclass(frozen=True, slots=True)

@@ -99,6 +99,7 @@ def to_anthropic_messages(messages: Sequence[ChatMessage]) -> tuple[str | None, 
             )
         else:
             role = "user"
+            blocks.extend(anthropic_image(image.url) for image in m.images)  # images before their text
             if m.content:
                 blocks.append({"type": "text", "text": m.content})
         if not blocks:
@@ -114,6 +115,15 @@ def to_anthropic_messages(messages: Sequence[ChatMessage]) -> tuple[str | None, 
                 b for b in content if b["type"] != "tool_result"
             ]
     return ("\n\n".join(system) or None), turns
+
+
+def anthropic_image(url: str) -> dict[str, Any]:
+    """An image block: base64 from a ``data:`` URI, else the URL for Anthropic to fetch."""
+    if url[:5].lower() == "data:":
+        head, _, data = url.partition(",")
+        media_type = head[5:].split(";", 1)[0].lower().replace("image/jpg", "image/jpeg")
+        return {"type": "image", "source": {"type": "base64", "media_type": media_type, "data": "".join(data.split())}}
+    return {"type": "image", "source": {"type": "url", "url": url}}
 
 
 def to_anthropic_tools(tools: Sequence[ToolSpec], *, strict: bool = False) -> list[dict[str, Any]]:

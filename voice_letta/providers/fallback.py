@@ -36,7 +36,7 @@ from dataclasses import dataclass
 from typing import Literal, Protocol
 
 from voice_letta import config as C
-from voice_letta.agent.models import LLMConfig, Usage
+from voice_letta.agent.models import LLMConfig, ProviderName, Usage
 from voice_letta.agent.ports import ChatDelta, ChatModel, ChatModelFactory, ChatRequest, ModelNotice, ModelRoute
 from voice_letta.errors import (
     ConfigError,
@@ -135,6 +135,32 @@ class ChainLink:
     model: Callable[[], ChatModel]  # built lazily (and cached) by the registry; may raise ConfigError
 
 
+VISION_PROVIDERS = frozenset({ProviderName.OPENAI, ProviderName.AZURE, ProviderName.ANTHROPIC})
+IMAGE_NOTE = "<context>The user attached an image here, which you cannot see.</context>"
+
+
+async def accepts_images(config: LLMConfig, model: ChatModel | None = None) -> bool:
+    """Does this model take image input? ``config.vision`` when set; OpenAI, Azure and Anthropic do; an Ollama
+    model does when ``/api/show`` lists ``vision``; any other server only when ``vision: true`` says so."""
+    if config.vision is not None:
+        return config.vision
+    if config.provider in VISION_PROVIDERS:
+        return True
+    capabilities = getattr(model, "capabilities", None)
+    if capabilities is not None:
+        caps = await capabilities()
+        return caps is not None and "vision" in caps
+    return False
+
+
+def without_images(request: ChatRequest) -> ChatRequest:
+    """The request for a model that cannot see images: each image becomes a note that one was there."""
+    messages = tuple(
+        dataclasses.replace(m, images=(), content=f"{IMAGE_NOTE}\n{m.content or ''}".rstrip()) if m.images else m
+        for m in request.messages)
+    return dataclasses.replace(request, messages=messages)
+
+
 def fails_over(error: BaseException) -> bool:
     """Does this error (before any output) move the chain to its next model?"""
     if isinstance(error, ProviderAuthFailed | ProviderModelNotFound):
@@ -205,9 +231,14 @@ class FallbackChatModel:
         return backoff_s(attempt, error, base_delay_s=self._base_delay_s, max_delay_s=self._max_delay_s,
                          rng=self._rng)
 
+    async def accepts_images(self) -> bool:
+        """Does the agent's own model take image input (see ``accepts_images``)?"""
+        return await accepts_images(self.links[0].config, self.links[0].model())
+
     async def stream(self, request: ChatRequest) -> AsyncIterator[ChatDelta]:
         order = self.order()
         attempts = 0
+        has_images = any(m.images for m in request.messages)
         for pos, link in enumerate(order):
             last = pos == len(order) - 1
             cfg = link.config
@@ -218,6 +249,12 @@ class FallbackChatModel:
                 deadline = None
             link_request = dataclasses.replace(request, config=cfg)
             retries = 0
+            if has_images:
+                try:
+                    if not await accepts_images(cfg, link.model()):
+                        link_request = without_images(link_request)
+                except ConfigError:
+                    pass  # the link cannot be built: its attempt below says so
             while True:
                 attempts += 1
                 started = self._clock()

@@ -74,6 +74,14 @@ def to_openai_messages(messages: Sequence[ChatMessage]) -> list[dict[str, Any]]:
             elif m.content is None:
                 msg["content"] = ""
             out.append(msg)
+        elif m.images:
+            parts: list[dict[str, Any]] = [{"type": "text", "text": m.content}] if m.content else []
+            for image in m.images:
+                url: dict[str, Any] = {"url": image.url}
+                if image.detail is not None:
+                    url["detail"] = image.detail
+                parts.append({"type": "image_url", "image_url": url})
+            out.append({"role": m.role, "content": parts})
         else:
             out.append({"role": m.role, "content": m.content or ""})
     return out

@@ -30,10 +30,11 @@ from voice_letta.agent.events import (
     TurnStarted,
 )
 from voice_letta.agent.loop import AGENT_DELETED, FALLBACK_SENTENCE, TurnInput
-from voice_letta.agent.models import AgentState, Message, Usage
+from voice_letta.agent.models import AgentState, ImagePart, Message, Usage
 from voice_letta.agent.ports import ToolSpec
 from voice_letta.errors import NotFoundError, ProtocolViolation, VoiceLettaError
-from voice_letta.server.keys import AGENT, AGENTS, CONFIG, METRICS, STORE
+from voice_letta.providers.fallback import accepts_images
+from voice_letta.server.keys import AGENT, AGENTS, CONFIG, METRICS, MODELS, STORE
 from voice_letta.server.metrics import Metrics
 from voice_letta.wire import openai_chat as W
 
@@ -67,6 +68,12 @@ def _known(text: str, stored: list[Message]) -> bool:
     return False
 
 
+async def _accepts_images(request: web.Request, agent: AgentState) -> bool:
+    model = request.app[MODELS].for_config(agent.llm)
+    check = getattr(model, "accepts_images", None)
+    return bool(await check()) if check is not None else await accepts_images(agent.llm)
+
+
 @dataclass(frozen=True, slots=True)
 class ParsedTurn:
     inp: TurnInput
@@ -80,10 +87,18 @@ async def parse_turn(request: web.Request, body: W.ChatCompletionRequest, agent:
     new = msgs[last_assistant + 1:]
     system = "\n\n".join(m.text() for m in msgs if m.role in ("system", "developer") and m.text().strip())
     user_text = "\n".join(m.text() for m in new if m.role == "user" and m.text().strip())
+    attached = [(f"messages.{last_assistant + 1 + i}", m.images(f"messages.{last_assistant + 1 + i}"))
+                for i, m in enumerate(new) if m.role == "user"]
+    images = tuple(ImagePart(url=url, detail=detail) for _, found in attached for url, detail in found)
+    if images and not await _accepts_images(request, agent):
+        raise ProtocolViolation(
+            f"this agent's model ({agent.llm.provider.value}/{agent.llm.model}) does not take images; send text "
+            "only, or give the agent a model that does (llm.vision: true if it does and is not recognised)",
+            code="image_not_supported", param=next(where for where, found in attached if found))
     results = tuple((m.tool_call_id or "", m.text()) for m in new if m.role in ("tool", "function"))
     if any(not call_id for call_id, _ in results):
         raise ProtocolViolation("every tool message needs a tool_call_id", code="invalid_request")
-    if not user_text and not results:
+    if not user_text and not results and not images:
         raise ProtocolViolation("no new input: the request must end with a user message (or tool results) "
                                 "after the last assistant message", code="invalid_request")
     unknown: str | None = None
@@ -115,7 +130,7 @@ async def parse_turn(request: web.Request, body: W.ChatCompletionRequest, agent:
                     extra_instructions=system or None, fingerprint=fingerprint, unknown_assistant_text=unknown,
                     show_server_tool_calls=show, temperature=body.temperature, max_tokens=body.token_limit(),
                     first_token_timeout_s=opts.first_token_timeout_s if opts else None, idempotency_key=key,
-                    replaces_abandoned=True, said_at=said_at)
+                    replaces_abandoned=True, said_at=said_at, images=images)
     include_usage = bool(body.stream_options and body.stream_options.include_usage)
     return ParsedTurn(inp, body.stream, include_usage)
 

@@ -18,6 +18,7 @@ from voice_letta.agent.models import (
     Block,
     BufferConfig,
     EmbeddingConfig,
+    ImagePart,
     LLMConfig,
     Message,
     Passage,
@@ -103,8 +104,9 @@ def block_from_row(r: Row) -> Block:
 # --- messages ------------------------------------------------------------------------------------------
 MESSAGE_COLUMNS = (
     "id, agent_id, seq, role, content, tool_calls, tool_call_id, name, turn_id, created_at, interrupted, "
-    "in_context, kind"
+    "in_context, kind, parts"
 )
+_IMAGES: TypeAdapter[list[ImagePart]] = TypeAdapter(list[ImagePart])
 # What ``append_messages`` binds: everything but ``seq``, which the store assigns.
 MESSAGE_INSERT_COLUMNS = MESSAGE_COLUMNS.replace(" seq,", "", 1)
 
@@ -114,6 +116,7 @@ def message_insert_params(m: Message) -> tuple[Any, ...]:
         m.id, m.agent_id, m.role, m.content,
         _TOOL_CALLS.dump_json(m.tool_calls).decode() if m.tool_calls is not None else None,
         m.tool_call_id, m.name, m.turn_id, m.created_at, int(m.interrupted), int(m.in_context), m.kind,
+        _IMAGES.dump_json(m.images).decode() if m.images else None,
     )
 
 
@@ -122,7 +125,7 @@ def message_from_row(r: Row) -> Message:
         id=r[0], agent_id=r[1], seq=r[2], role=r[3], content=r[4],
         tool_calls=_TOOL_CALLS.validate_json(r[5]) if r[5] is not None else None,
         tool_call_id=r[6], name=r[7], turn_id=r[8], created_at=r[9], interrupted=bool(r[10]),
-        in_context=bool(r[11]), kind=r[12],
+        in_context=bool(r[11]), kind=r[12], images=_IMAGES.validate_json(r[13]) if r[13] else [],
     )
 
 

@@ -7,6 +7,7 @@ integration tests check them by streaming through the real ``openai`` client.
 from __future__ import annotations
 
 import json
+import re
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -19,9 +20,22 @@ class _In(BaseModel):
     model_config = ConfigDict(extra="ignore")
 
 
+ImageDetail = Literal["auto", "low", "high"]
+
+
+class ImageUrlIn(_In):
+    url: str = Field(min_length=1)
+    detail: ImageDetail | None = None
+
+
 class ContentPart(_In):
     type: str
     text: str | None = None
+    image_url: ImageUrlIn | None = None
+
+
+TEXT_PARTS = frozenset({"text", "input_text", "output_text", "refusal"})
+_IMAGE_DATA = re.compile(r"data:image/(png|jpeg|jpg|gif|webp);base64,[A-Za-z0-9+/=\s]+", re.I)
 
 
 class FunctionCallIn(_In):
@@ -47,7 +61,30 @@ class MessageIn(_In):
             return ""
         if isinstance(self.content, str):
             return self.content
-        return "".join(p.text or "" for p in self.content if p.type in ("text", "input_text", "output_text"))
+        return "".join(p.text or "" for p in self.content if p.type in TEXT_PARTS)
+
+    def images(self, where: str) -> list[tuple[str, ImageDetail | None]]:
+        """The (url, detail) of each image part; ``where`` names this message in errors (``messages.3``).
+
+        Text parts and images are what an agent turn takes: any other part (audio, files) is a 400, never
+        silently dropped; an image must be a ``data:image/…;base64,`` URI or an http(s) URL."""
+        out: list[tuple[str, ImageDetail | None]] = []
+        if not isinstance(self.content, list):
+            return out
+        for j, part in enumerate(self.content):
+            param = f"{where}.content.{j}"
+            if part.type in TEXT_PARTS:
+                continue
+            if part.type != "image_url" or part.image_url is None:
+                raise ProtocolViolation(f"content parts of type {part.type!r} are not supported: send text or "
+                                        "image_url parts", code="unsupported_content", param=param)
+            url = part.image_url.url.strip()
+            scheme = url.split(":", 1)[0].lower()
+            if not (_IMAGE_DATA.fullmatch(url) or (scheme in ("http", "https") and "://" in url)):
+                raise ProtocolViolation("an image_url must be a data:image/(png|jpeg|gif|webp);base64 URI or an "
+                                        "http(s) URL", code="invalid_image", param=f"{param}.image_url.url")
+            out.append((url, part.image_url.detail))
+        return out
 
 
 class FunctionDef(_In):
