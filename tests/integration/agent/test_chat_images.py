@@ -13,7 +13,8 @@ from tests.fakes.openai_server import Pause, Text
 from tests.integration.agent.conftest import Running, anthropic_llm, openai_llm
 from voice_letta.providers.fallback import IMAGE_NOTE
 
-PNG = "data:image/png;base64,iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR4nGNgYGD4DwABBAEAcCBlCwAAAABJRU5ErkJggg=="
+PNG = ("data:image/png;base64,iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR4nGNgYGD4DwABBAEAcCBlCwAAAABJ"
+       "RU5ErkJggg==")
 
 
 def with_image(text: str | None, url: str = PNG, **image: Any) -> list[dict[str, Any]]:
