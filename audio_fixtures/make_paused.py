@@ -1,6 +1,7 @@
 """Generate the end-of-turn fixtures in ``audio_fixtures/paused/`` (16 kHz mono PCM16) and their ``transcripts.json``.
 
-    .venv/bin/python audio_fixtures/make_paused.py
+    .venv/bin/python audio_fixtures/make_paused.py            # makes the files that are missing
+    .venv/bin/python audio_fixtures/make_paused.py --force    # remakes them all
 
 Two kinds of file:
 
@@ -21,6 +22,7 @@ slightly different (equally intelligible) audio; the committed files are the ref
 
 from __future__ import annotations
 
+import argparse
 import importlib.resources
 import json
 from pathlib import Path
@@ -58,7 +60,7 @@ COMPLETE: list[str] = [
     "No, thank you.",
     "That sounds good to me.",
     "I had a great day at work today.",
-    "Set a timer for ten minutes.",
+    "Set an alarm for tomorrow morning.",
 ]
 
 
@@ -111,12 +113,26 @@ def _name(prefix: str, text: str) -> str:
 
 
 def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--force", action="store_true", help="remake files that exist")
+    args = parser.parse_args()
     engine = AlignedPiper()
     OUT.mkdir(exist_ok=True)
+    index = OUT / "transcripts.json"
+    old: dict[str, dict[str, Any]] = json.loads(index.read_text())["files"] if index.exists() else {}
     files: dict[str, dict[str, Any]] = {}
+
+    def kept(name: str) -> bool:
+        if not args.force and name in old and (OUT / name).exists():
+            files[name] = old[name]
+            return True
+        return False
+
     for marked, pause_s, kind in PAUSED:
         before, after = (part.strip() for part in marked.split("|"))
         text = f"{before} {after}"
+        if kept(_name("paused", marked)):
+            continue
         audio, gaps = engine.speak(text)
         speech, trimmed = _trim(audio)
         cut = gaps[engine.word_gaps(before)] - trimmed
@@ -130,6 +146,8 @@ def main() -> None:
             "duration_s": round(wav.size / RATE_HZ, 3),
         }
     for text in COMPLETE:
+        if kept(_name("complete", text)):
+            continue
         speech, _ = _trim(engine.speak(text)[0])
         wav = np.concatenate([silence(LEAD_S), speech, silence(TRAIL_S)])
         name = _name("complete", text)
@@ -140,7 +158,9 @@ def main() -> None:
     meta = {"sample_rate_hz": RATE_HZ, "channels": 1, "sample_format": "s16le",
             "generator": "piper en_US-joe-medium, phoneme-aligned pauses", "script": "audio_fixtures/make_paused.py",
             "files": files}
-    (OUT / "transcripts.json").write_text(json.dumps(meta, indent=2) + "\n", encoding="utf-8")
+    for stale in set(old) - set(files):
+        (OUT / stale).unlink(missing_ok=True)
+    index.write_text(json.dumps(meta, indent=2) + "\n", encoding="utf-8")
     for name, info in files.items():
         pause = f"pause {info['pause_s']:.1f} s at {info['pause_start_s']:.2f} s" if "pause_s" in info else ""
         print(f"{name:42s} {info['duration_s']:6.2f} s  {pause:24s} {info['text']!r}")

@@ -152,6 +152,33 @@ async def test_whisper_returns_empty_text_for_silence_and_low_noise(stt: Whisper
     assert result.text == ""
 
 
+PAUSED = json.loads((FIXTURES / "paused" / "transcripts.json").read_text(encoding="utf-8"))
+
+
+@pytest.mark.timeout(900)
+async def test_short_window_is_as_accurate_as_the_30s_window_and_much_cheaper(stt: WhisperSTT) -> None:
+    """The right-sized encoder window against faster-whisper's fixed 30 s one, over every speech fixture."""
+    full = WhisperSTT(short_window=False)
+    files = [(FIXTURES / n, info["text"]) for n, info in META["files"].items() if info["text"]]
+    files += [(FIXTURES / "paused" / n, info["text"]) for n, info in PAUSED["files"].items()]
+    errors = {"short": 0.0, "full": 0.0}
+    cpu = {"short": 0.0, "full": 0.0}
+    for path, text in files:
+        with wave.open(str(path), "rb") as w:
+            pcm = w.readframes(w.getnframes())
+        for name, model in (("short", stt), ("full", full)):
+            started = time.process_time()
+            result = await model.transcribe(pcm, 16000)
+            cpu[name] += time.process_time() - started
+            errors[name] += wer(text, result.text) * len(words(text))
+    total = sum(len(words(text)) for _, text in files)
+    short_wer, full_wer = errors["short"] / total, errors["full"] / total
+    print(f"\n[stt] {len(files)} files, {total} words: short window WER {short_wer:.3f} "
+          f"({cpu['short']:.1f} s CPU), 30 s window WER {full_wer:.3f} ({cpu['full']:.1f} s CPU)")
+    assert short_wer <= full_wer + 0.03
+    assert short_wer <= 0.1
+
+
 @pytest.mark.parametrize("rate_hz", [8000, 24000, 48000])
 async def test_whisper_resamples_other_input_rates(stt: WhisperSTT, rate_hz: int) -> None:
     name = "name_color.wav"
