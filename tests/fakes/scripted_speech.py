@@ -3,9 +3,11 @@
     stt = ScriptedSTT(["hello there", "what is the weather"])   # one text per utterance, in order
     tts = ScriptedTTS(ms_per_char=40, sample_rate_hz=22050)      # a tone whose length follows the text
 
-``ScriptedSTT`` returns its texts in order (then ``default``); ``delay_s`` simulates a slow model with
-``asyncio.sleep`` (it never blocks the loop). ``ScriptedTTS`` yields ``chunk_ms`` chunks of a 220 Hz tone,
-``ms_per_char`` per character, after ``first_chunk_delay_s``; every synthesized text is recorded.
+``ScriptedSTT`` returns its texts in order (then ``default``), or what a function of the audio says;
+``delay_s`` simulates a slow model with ``asyncio.sleep`` (it never blocks the loop); ``partials`` and
+``punctuates`` declare the capabilities the session reads from a speech engine (captions, end of turn on
+words). ``ScriptedTTS`` yields ``chunk_ms`` chunks of a 220 Hz tone, ``ms_per_char`` per character, after
+``first_chunk_delay_s``; every synthesized text is recorded.
 """
 
 from __future__ import annotations
@@ -22,8 +24,11 @@ from voice_letta.agent.ports import SpeechChunk, Transcript
 
 class ScriptedSTT:
     def __init__(self, texts: list[str] | Callable[[bytes, int], str] | None = None, *, default: str = "hello",
-                 delay_s: float = 0.0, min_audio_ms: float = 0.0) -> None:
+                 delay_s: float = 0.0, min_audio_ms: float = 0.0, partials: bool = False,
+                 punctuates: bool = False) -> None:
         self._texts = texts if callable(texts) else list(texts or [])
+        self.partials = partials  # the session may re-transcribe open utterances for captions
+        self.punctuates = punctuates  # its texts end complete sentences with punctuation (end of turn on words)
         self.min_audio_ms = min_audio_ms  # shorter audio (e.g. an early partial) transcribes to ""
         self.default = default
         self.delay_s = delay_s

@@ -175,6 +175,7 @@ class WhisperSTT(SpeechToText):
     """Local Whisper tiny.en. ``transcribe`` returns an empty text for silence and noise."""
 
     punctuates = True  # Whisper ends complete sentences with punctuation (core.eot relies on it)
+    partials = True  # cheap enough (right-sized window) to re-transcribe a growing utterance for captions
 
     def __init__(
         self,

@@ -30,6 +30,7 @@ class InputPipeline:
         mode: TurnMode,
         *,
         voice_detector: VoiceDetector | None = None,
+        punctuated: bool = True,
     ) -> None:
         self.in_rate_hz = in_rate_hz
         self.resampler = StreamResampler(in_rate_hz, PIPELINE_RATE_HZ, quality="MQ")
@@ -38,7 +39,8 @@ class InputPipeline:
         self.frame_bytes = self.framer.frame_bytes
         self.gate = VadGate.from_params(params, sample_rate_hz=PIPELINE_RATE_HZ, frame_ms=FRAME_MS,
                                         detector=voice_detector)
-        self.detector = TurnDetector(params, sample_rate_hz=PIPELINE_RATE_HZ, frame_ms=FRAME_MS, mode=mode)
+        self.detector = TurnDetector(params, sample_rate_hz=PIPELINE_RATE_HZ, frame_ms=FRAME_MS, mode=mode,
+                                     punctuated=punctuated)
         self.last_voiced_at = 0.0
         self.trailing_silence_ms = 0
         self.voiced_frames = 0  # grows forever: "has anything been voiced since X?"

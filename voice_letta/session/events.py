@@ -88,6 +88,16 @@ class Transcribed:
 
 
 @dataclass(frozen=True, slots=True)
+class TranscriptPartial:
+    """The words of an utterance that is still being spoken, as far as ``audio_ms`` of its audio."""
+
+    utterance_id: str
+    text: str
+    audio_ms: float
+    stt_ms: float
+
+
+@dataclass(frozen=True, slots=True)
 class TranscriptEmpty:
     """The utterance transcribed to nothing (noise the VAD let through): no turn."""
 
@@ -235,7 +245,7 @@ class ErrorRaised:
 
 SessionEvent = (
     SessionStarted | SessionChanged | UserSpeechStarted | UserSpeechStopped | UtteranceCommitted | UtteranceIgnored
-    | UtteranceDiscarded | Transcribed | TranscriptEmpty | ResponseStarted | TurnOpened | TextOut
+    | UtteranceDiscarded | Transcribed | TranscriptPartial | TranscriptEmpty | ResponseStarted | TurnOpened | TextOut
     | ToolCallOut | ServerToolStarted | ServerToolFinished | TextFinished | AudioStarted | AudioFinished
     | PlaybackCleared | ResponseEnded | ResponseTruncated | MemoryChanged | Pong | ErrorRaised
 )

@@ -1,8 +1,9 @@
 """The listening half of a session: audio in → VAD → turns → barge-in → speech-to-text → user turns.
 
 ``Listener.on_audio(pcm, now)`` runs each binary frame through the sans-I/O ``InputPipeline`` (resample →
-20 ms frames → VAD → ``TurnDetector``) inline in the session's reader, counts barge-in, and starts early
-(speculative) transcription while the user is silent but the turn is still open. Two tasks of the session's
+20 ms frames → VAD → ``TurnDetector``) inline in the session's reader, counts barge-in, and has the open
+utterance transcribed while it is spoken (``session.partials``: captions, end of turn on words, and an early
+final transcript while the user is silent but the turn is still open). Two tasks of the session's
 TaskGroup belong here: ``endpointer()`` (the end-of-turn timer when audio stops arriving mid-turn; it sleeps
 until the detector's deadline and re-checks, so frames never reschedule it) and ``transcriber()`` (STT of
 finished utterances, in order, through the shared engines, then a user turn).
@@ -15,6 +16,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 from collections.abc import Awaitable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Protocol
@@ -27,16 +29,18 @@ from voice_letta.errors import ProtocolViolation, VoiceLettaError
 from voice_letta.session import events as E
 from voice_letta.session.audio_in import FRAME_MS, InputPipeline
 from voice_letta.session.metrics import TurnClock
+from voice_letta.session.partials import Partials, Result
 from voice_letta.session.settings import Settings
 from voice_letta.session.speech import SpeechEngines
 
 if TYPE_CHECKING:
     from voice_letta.session.responder import Response
 
+log = logging.getLogger(__name__)
+
 ECHO_GUARD_S = 0.25  # user speech in the first 250 ms of agent audio never counts towards a barge-in
 ECHO_MARGIN_DB = 10.0  # while agent audio plays, barge-in frames must be this much louder than min_volume
 SILERO_BARGE_MARGIN = 0.2  # ... and score this much above the threshold
-SPECULATE_AFTER_MS = 240  # start transcribing after this much trailing silence of an open turn
 MAX_WAITING_UTTERANCES = 8
 
 
@@ -53,7 +57,7 @@ class ListenerHost(Protocol):
 
     def error(self, exc: VoiceLettaError, *, utterance_id: str | None = None) -> None: ...
 
-    def spawn(self, coro: Awaitable[Transcript | BaseException]) -> asyncio.Task[Transcript | BaseException]: ...
+    def spawn(self, coro: Awaitable[Result]) -> asyncio.Task[Result]: ...
 
     def barge_in(self, response_id: str) -> None: ...
 
@@ -66,15 +70,15 @@ class _Utterance:
     pcm: bytes
     sample_rate_hz: int
     clock: TurnClock
-    speculative: asyncio.Task[Transcript | BaseException] | None = None
+    speculative: asyncio.Task[Result] | None = None
 
 
 class Listener:
     def __init__(self, host: ListenerHost) -> None:
         self.host = host
         s = host.settings
-        self.pipe = InputPipeline(s.input_rate_hz, s.vad, s.turn_mode)
-        self._speculative: tuple[asyncio.Task[Transcript | BaseException], int] | None = None
+        self.pipe = InputPipeline(s.input_rate_hz, s.vad, s.turn_mode, punctuated=host.speech.punctuates)
+        self.partials = Partials(host, self.on_turn_events)
         self._utt_id = ids.new_id("utt")  # id of the utterance being heard (or the next one)
         self._utt_in_response = False  # the open utterance began while the agent was responding
         self._utt_barge_ms = 0
@@ -91,8 +95,7 @@ class Listener:
 
     # -- audio, inline in the reader ----------------------------------------------------------------------
     def on_audio(self, data: bytes, now: float) -> None:
-        """One binary frame, at once: resample/frame/VAD/turns, barge-in, speculative STT."""
-        s = self.host.settings
+        """One binary frame, at once: resample/frame/VAD/turns, barge-in, transcripts of the open utterance."""
         pipe = self.pipe
         voiced_before = pipe.voiced_frames
         events = pipe.feed(data, now)
@@ -101,29 +104,27 @@ class Listener:
             if pipe.mode == "server_vad" and not self._endpoint_wake.is_set():
                 self._endpoint_wake.set()
             self._check_barge_in(now, pipe.voiced_frames - voiced_before)
-            speculative = self._speculative
-            if speculative is not None and pipe.voiced_frames != speculative[1]:
-                speculative[0].cancel()  # the user went on talking: that guess is stale
-                self._speculative = speculative = None
-            if (speculative is None and s.speculative_stt and pipe.trailing_silence_ms >= SPECULATE_AFTER_MS
-                    and pipe.mode == "server_vad" and (self._utt_barged or not self._utt_in_response)
-                    and s.vad.silence_ms >= SPECULATE_AFTER_MS + 100 and self.host.speech.stt is not None):
-                self._speculative = (self.host.spawn(self._safe_transcribe(pipe.detector.interim_pcm())),
-                                     pipe.voiced_frames)
         if events:
             self.on_turn_events(events)
+        if self.pipe is pipe:
+            self.partials.on_frame(pipe, self._utt_id, now=now,
+                                   listening=self._utt_barged or not self._utt_in_response)
 
     def commit(self) -> None:
         self.on_turn_events(self.pipe.commit(self._now()))
+        self.partials.new_utterance(self.pipe)
 
     def clear(self) -> None:
         self.on_turn_events(self.pipe.clear(self._now()))
+        self.partials.new_utterance(self.pipe)
 
     def reconfigure(self, voice_detector: VoiceDetector | None) -> None:
         """A new pipeline for new input settings (what was buffered is discarded, as by a clear)."""
         s = self.host.settings
         self.clear()
-        self.pipe = InputPipeline(s.input_rate_hz, s.vad, s.turn_mode, voice_detector=voice_detector)
+        self.pipe = InputPipeline(s.input_rate_hz, s.vad, s.turn_mode, voice_detector=voice_detector,
+                                  punctuated=self.host.speech.punctuates)
+        self.partials.new_utterance(self.pipe)
         self._endpoint_wake.set()
 
     async def endpointer(self) -> None:
@@ -151,6 +152,8 @@ class Listener:
                 self._utt_in_response = resp is not None and not resp.done
                 self._utt_barge_ms = 0
                 self._utt_barged = False
+                if pipe.mode == "server_vad":
+                    self.partials.new_utterance(pipe, voiced_ms_before=host.settings.vad.min_speech_ms)
                 host.emit(E.UserSpeechStarted(self._utt_id, ev.audio_start_ms))
             elif isinstance(ev, SpeechStopped):
                 host.emit(E.UserSpeechStopped(self._utt_id, ev.audio_end_ms))
@@ -158,24 +161,21 @@ class Listener:
                 host.emit(E.UtteranceDiscarded(ev.reason))
             elif isinstance(ev, UtteranceReady):
                 utt_id, self._utt_id = self._utt_id, ids.new_id("utt")
-                spec = None
-                speculative = self._speculative
-                if speculative is not None:
-                    if speculative[1] == pipe.voiced_frames and ev.reason != "max_duration":
-                        spec = speculative[0]
-                    else:
-                        speculative[0].cancel()
-                    self._speculative = None
+                spec = self.partials.final_for(pipe) if ev.reason != "max_duration" else None
                 s = host.settings
                 ignored = (pipe.mode == "server_vad" and self._utt_in_response and not self._utt_barged
                            and (not s.barge_in or self._utt_barge_ms < s.barge_in_min_ms))
                 self._utt_in_response = False
                 if ignored:  # a cough or backchannel over the agent: not a turn
-                    if spec is not None:
-                        spec.cancel()
                     host.emit(E.UtteranceIgnored(utt_id))
                     continue
-                clock = TurnClock(speech_end=min(pipe.last_voiced_at, ev.ended_at), turn_detected=ev.ended_at)
+                if ev.reason == "commit":
+                    # The client ended the turn (push-to-talk release): no endpointing, and the time the key
+                    # was held after the last word is the user's, not the pipeline's.
+                    clock = TurnClock(speech_end=ev.ended_at, turn_detected=ev.ended_at,
+                                      voice_end=min(pipe.last_voiced_at, ev.ended_at))
+                else:
+                    clock = TurnClock(speech_end=min(pipe.last_voiced_at, ev.ended_at), turn_detected=ev.ended_at)
                 host.emit(E.UtteranceCommitted(utt_id, len(ev.pcm) // 2 * 1000.0 / ev.sample_rate_hz))
                 try:
                     self._utterances.put_nowait(_Utterance(utt_id, ev.pcm, ev.sample_rate_hz, clock, spec))
@@ -208,11 +208,14 @@ class Listener:
             self._utt_barged = True
             self.host.barge_in(resp.id)
 
-    async def _safe_transcribe(self, pcm: bytes) -> Transcript | BaseException:
+    async def _safe_transcribe(self, pcm: bytes) -> Result:
         try:
             return await self.host.speech.transcribe(pcm, 16000)
         except VoiceLettaError as exc:
             return exc
+        except Exception:  # a bug in an engine must not end the session: report it in-band
+            log.exception("speech-to-text failed")
+            return VoiceLettaError("speech recognition failed", code="stt_failed")
 
     async def settled(self) -> None:
         """Wait until every committed utterance has been transcribed and handed on (or dropped)."""
@@ -231,7 +234,7 @@ class Listener:
     async def _transcribe(self, utt: _Utterance) -> None:
         loop = asyncio.get_running_loop()
         host = self.host
-        result: Transcript | BaseException | None = None
+        result: Result = None
         if utt.speculative is not None:
             with contextlib.suppress(asyncio.CancelledError):
                 result = await utt.speculative

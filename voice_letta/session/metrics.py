@@ -8,6 +8,8 @@ A ``TurnClock`` collects wall-clock stamps (``loop.time()`` seconds) of one resp
     first_token     the agent produced its first event after the LLM request (first content or tool delta)
     first_content   first speakable text (content or filler)
     first_audio     first audio frame written to the socket
+    voice_end       end of the last voiced frame when the client ended the turn itself (push-to-talk:
+                    speech_end is then the key release, and voice_end → speech_end is the key held after speaking)
 
 ``timings_ms()`` gives the stage durations sent in ``response.done``; ``export()`` observes them as
 histograms. The names are the Prometheus metric names (seconds).
@@ -39,6 +41,7 @@ STAGES: tuple[tuple[str, str, str, str], ...] = (
     ("tts_first_audio_ms", "voice_letta_voice_tts_first_audio_seconds", "first_content", "first_audio"),
     ("transcript_to_audio_ms", "voice_letta_voice_transcript_to_audio_seconds", "transcript", "first_audio"),
     ("voice_to_voice_ms", "voice_letta_voice_to_voice_seconds", "speech_end", "first_audio"),
+    ("key_hold_ms", "voice_letta_voice_key_hold_seconds", "voice_end", "speech_end"),
 )
 
 
@@ -97,6 +100,7 @@ class TurnClock:
     first_token: float | None = None
     first_content: float | None = None
     first_audio: float | None = None
+    voice_end: float | None = None
 
     def stamp(self, name: str, at: float) -> None:
         if getattr(self, name) is None:

@@ -50,6 +50,12 @@ class NativeEncoder:
                 return W.SpeechStoppedOut(audio_end_ms=ev.audio_end_ms)
             case E.Transcribed():
                 return W.TranscriptFinal(text=ev.text, audio_ms=ev.audio_ms, stt_ms=ev.stt_ms, source=ev.source)
+            case E.TranscriptPartial():
+                return W.TranscriptPartial(text=ev.text, audio_ms=ev.audio_ms, stt_ms=ev.stt_ms)
+            case E.UtteranceDiscarded(reason="no_speech" | "too_short"):
+                return W.InputAudioEmpty(reason=ev.reason)  # type: ignore[arg-type]
+            case E.TranscriptEmpty():
+                return W.InputAudioEmpty(reason="no_words")
             case E.ResponseStarted():
                 self._streams[ev.response_id] = _Stream(ids.completion_id(), int(time.time()), ev.agent_id)
                 return W.ResponseCreated(response_id=ev.response_id)

@@ -32,7 +32,6 @@ from dataclasses import dataclass
 from voice_letta import ids
 from voice_letta.agent.bus import MemoryBus
 from voice_letta.agent.loop import TurnInput, VoiceAgent
-from voice_letta.agent.ports import Transcript
 from voice_letta.core.vad import VoiceDetector
 from voice_letta.errors import ProtocolViolation, VoiceLettaError
 from voice_letta.session import events as E
@@ -50,6 +49,7 @@ from voice_letta.session.metrics import (
 )
 from voice_letta.session.native import as_event_transport
 from voice_letta.session.outbound import Outbound, OutboundOverflow
+from voice_letta.session.partials import Result
 from voice_letta.session.pending import PendingInput
 from voice_letta.session.responder import Response, cut, heard_of, run_response, truncate_to
 from voice_letta.session.settings import Settings
@@ -177,7 +177,7 @@ class VoiceSession:
         self.emit(E.ErrorRaised(exc.code, exc.message, bool(getattr(exc, "retryable", False)), event_id,
                                 utterance_id, response_id))
 
-    def spawn(self, coro: Awaitable[Transcript | BaseException]) -> asyncio.Task[Transcript | BaseException]:
+    def spawn(self, coro: Awaitable[Result]) -> asyncio.Task[Result]:
         assert self._tg is not None
         return self._tg.create_task(coro)  # type: ignore[arg-type]
 

@@ -34,6 +34,8 @@ class Settings:
     barge_in: bool = True
     voice: str | None = None
     speculative_stt: bool = True
+    partial_transcripts: bool = True  # transcript.partial captions while the user speaks
+    partial_interval_ms: int = 500  # of speech between two captions
     modalities: tuple[Modality, ...] = ("audio",)  # ("text",): no speech synthesis, words only
     # Set by richer protocols (Realtime) only:
     instructions: str | None = None
@@ -56,6 +58,8 @@ class Settings:
             self.output_rate_hz = new.output_sample_rate_hz
         if new.voice is not None:
             self.voice = new.voice
+        if new.partial_transcripts is not None:
+            self.partial_transcripts = new.partial_transcripts
         if new.output_modalities is not None:
             self.modalities = tuple(new.output_modalities)
         if msg.instructions is not None:
@@ -88,7 +92,10 @@ class Settings:
             vad=W.VadState(engine=self.vad_engine, aggressiveness=v.aggressiveness, min_speech_ms=v.min_speech_ms,
                            silence_ms=v.silence_ms, prefix_padding_ms=v.prefix_padding_ms,
                            max_utterance_ms=v.max_utterance_ms, min_volume_dbfs=v.min_volume_dbfs,
-                           threshold=v.threshold, barge_in_min_ms=self.barge_in_min_ms, barge_in=self.barge_in))
+                           threshold=v.threshold, barge_in_min_ms=self.barge_in_min_ms, barge_in=self.barge_in,
+                           end_of_turn=v.end_of_turn, min_silence_ms=v.min_silence_ms,
+                           max_silence_ms=v.max_silence_ms),
+            partial_transcripts=self.partial_transcripts)
 
 
 def _silero_possible() -> bool:

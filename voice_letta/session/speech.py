@@ -31,6 +31,7 @@ class SpeechEngines:
     tts_name: str = "none"
     max_pending_stt: int = MAX_PENDING_STT
     _pending: int = field(default=0, init=False)
+    _running: int = field(default=0, init=False)
     _slots: asyncio.Semaphore | None = field(default=None, init=False)
 
     async def transcribe(self, pcm16: bytes, sample_rate_hz: int) -> Transcript:
@@ -44,9 +45,30 @@ class SpeechEngines:
         self._pending += 1
         try:
             async with self._slots:
-                return await self.stt.transcribe(pcm16, sample_rate_hz)
+                self._running += 1
+                try:
+                    return await self.stt.transcribe(pcm16, sample_rate_hz)
+                finally:
+                    self._running -= 1
         finally:
             self._pending -= 1
+
+    async def transcribe_partial(self, pcm16: bytes, sample_rate_hz: int) -> Transcript | None:
+        """A caption's transcription: None at once (skipped) when no inference worker is free, so captions
+        never queue in front of final transcripts."""
+        if not self.partials or self._running >= max(INFERENCE_THREADS, 1):
+            return None
+        return await self.transcribe(pcm16, sample_rate_hz)
+
+    @property
+    def partials(self) -> bool:
+        """Whether the engine is cheap enough to re-transcribe an utterance while it is spoken (captions)."""
+        return bool(getattr(self.stt, "partials", False))
+
+    @property
+    def punctuates(self) -> bool:
+        """Whether the engine punctuates complete sentences (``core.eot`` reads missing punctuation)."""
+        return bool(getattr(self.stt, "punctuates", False))
 
     async def new_silero(self) -> SileroVad:
         """A Silero detector (its own recurrent state) built in a worker thread."""

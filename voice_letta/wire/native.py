@@ -16,7 +16,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError
 
-from voice_letta.core.turns import TurnMode, VadParams
+from voice_letta.core.turns import EndOfTurnMode, TurnMode, VadParams
 from voice_letta.errors import ProtocolViolation
 from voice_letta.wire._json import json_object
 
@@ -59,6 +59,9 @@ class VadConfig(_Client):
     threshold: float | None = Field(default=None, ge=0.0, le=1.0)
     barge_in_min_ms: int | None = Field(default=None, ge=0, le=5_000)
     barge_in: bool | None = None  # false: user speech never interrupts (response.cancel still does)
+    end_of_turn: EndOfTurnMode | None = None  # "words": the pause that ends a turn depends on the words so far
+    min_silence_ms: int | None = Field(default=None, ge=100, le=10_000)  # after a complete question
+    max_silence_ms: int | None = Field(default=None, ge=100, le=10_000)  # after an unfinished phrase
 
 
 class SessionConfigIn(_Client):
@@ -69,6 +72,7 @@ class SessionConfigIn(_Client):
     vad: VadConfig | None = None
     voice: str | None = Field(default=None, max_length=100)
     output_modalities: list[Modality] | None = Field(default=None, min_length=1, max_length=1)
+    partial_transcripts: bool | None = None  # transcript.partial while the user speaks
 
 
 class SessionUpdate(_Client):
@@ -203,6 +207,9 @@ class VadState(_Server):
     threshold: float
     barge_in_min_ms: int
     barge_in: bool
+    end_of_turn: EndOfTurnMode
+    min_silence_ms: int
+    max_silence_ms: int
 
 
 class SessionState(_Server):
@@ -213,6 +220,7 @@ class SessionState(_Server):
     vad: VadState
     voice: str | None
     output_modalities: list[Modality] = ["audio"]
+    partial_transcripts: bool
     input_format: Literal["pcm16"] = "pcm16"
     output_format: Literal["pcm16"] = "pcm16"
 
@@ -247,6 +255,22 @@ class TranscriptFinal(_Server):
     audio_ms: float
     stt_ms: float
     source: Literal["audio", "text"] = "audio"
+
+
+class TranscriptPartial(_Server):
+    """The words of the utterance still being spoken, so far; replaces the previous partial of that utterance."""
+
+    type: Literal["transcript.partial"] = "transcript.partial"
+    text: str
+    audio_ms: float
+    stt_ms: float
+
+
+class InputAudioEmpty(_Server):
+    """Input ended with no words in it: nothing to answer (and no caption to keep)."""
+
+    type: Literal["input_audio.empty"] = "input_audio.empty"
+    reason: Literal["no_speech", "too_short", "no_words"]
 
 
 class ResponseCreated(_Server):
@@ -338,7 +362,8 @@ class ErrorOut(_Server):
 
 
 ServerMessage = (
-    SessionCreated | SessionUpdated | SpeechStartedOut | SpeechStoppedOut | TranscriptFinal | ResponseCreated
+    SessionCreated | SessionUpdated | SpeechStartedOut | SpeechStoppedOut | TranscriptFinal | TranscriptPartial
+    | InputAudioEmpty | ResponseCreated
     | ResponseChunk | ToolStartedOut | ToolFinishedOut | AudioStart | AudioDone | PlaybackClear | ResponseDone
     | MemoryUpdatedOut | Pong | ErrorOut
 )
