@@ -82,7 +82,7 @@ async def _request(method: str, url: str, body: Any = None) -> Any:
         return data
 
 
-async def _chat(args: argparse.Namespace) -> None:
+async def _chat(args: argparse.Namespace) -> int:
     import openai
     from openai.types.chat import ChatCompletionMessageParam
 
@@ -90,6 +90,7 @@ async def _chat(args: argparse.Namespace) -> None:
                                 api_key=os.environ.get(C.API_KEY_ENV) or "none", max_retries=0)
     history: list[ChatCompletionMessageParam] = []
     lines = [args.message] if args.message else None
+    failed = False
     while True:
         if lines is not None:
             if not lines:
@@ -103,24 +104,48 @@ async def _chat(args: argparse.Namespace) -> None:
         if not text.strip():
             continue
         history.append({"role": "user", "content": text})
-        print("agent> ", end="", flush=True)
         reply: list[str] = []
         try:
             stream = await client.chat.completions.create(model=args.agent, messages=history, stream=True)
+            print("agent> ", end="", flush=True)
             async for chunk in stream:
                 if chunk.choices and chunk.choices[0].delta.content:
                     reply.append(chunk.choices[0].delta.content)
                     print(chunk.choices[0].delta.content, end="", flush=True)
-        except openai.APIError as exc:
+        except (openai.NotFoundError, openai.AuthenticationError, openai.PermissionDeniedError,
+                openai.APIConnectionError) as exc:
+            # Nothing will work: the agent does not exist, the key is refused, the server is not there.
+            await client.close()
+            raise ChatError(_chat_failure(exc, args.agent)) from None
+        except openai.APIError as exc:  # this turn failed (in-band error after the spoken fallback): go on
+            failed = True
             print(f"\n[error: {exc.message}]", file=sys.stderr)
         print()
         history.append({"role": "assistant", "content": "".join(reply)})
     await client.close()
+    return 1 if failed else 0
+
+
+class ChatError(Exception):
+    """A ``chat`` failure that makes every request fail: printed as one line, exit status 1."""
+
+
+def _chat_failure(exc: Exception, agent: str) -> str:
+    import openai
+
+    if isinstance(exc, openai.NotFoundError):
+        return f"no agent named {agent!r} on this server (voice-letta agents list)"
+    if isinstance(exc, openai.AuthenticationError | openai.PermissionDeniedError):
+        return f"the server refused the request (HTTP {exc.status_code}): set {C.API_KEY_ENV} to its API key"
+    return f"cannot reach the server: {exc}"
 
 
 def cmd_chat(args: argparse.Namespace) -> int:
-    asyncio.run(_chat(args))
-    return 0
+    try:
+        return asyncio.run(_chat(args))
+    except ChatError as exc:
+        print(f"voice-letta chat: {exc}", file=sys.stderr)
+        return 1
 
 
 def cmd_talk(args: argparse.Namespace) -> int:
@@ -215,7 +240,9 @@ def main(argv: list[str] | None = None) -> int:
     # threads fighting them on a 2-core machine made a MiniLM embedding 20x slower. Must precede numpy's import.
     os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
     args = build_parser().parse_args(argv)
-    logging.basicConfig(level=logging.DEBUG if args.verbose else logging.INFO,
+    # The server logs what it does; client commands print only their output (and warnings), unless -v.
+    quiet = logging.INFO if args.command == "serve" else logging.WARNING
+    logging.basicConfig(level=logging.DEBUG if args.verbose else quiet,
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     return int(args.func(args))
 

@@ -13,7 +13,8 @@ from pathlib import Path
 import aiohttp
 import pytest
 
-from tests.fakes.openai_server import FakeOpenAIServer, Text
+from tests.fakes.openai_server import FakeOpenAIServer, HttpError, Text
+from voice_letta.config import DEFAULT_LLM_RETRIES
 
 CLI = [sys.executable, "-m", "voice_letta.cli"]
 
@@ -76,3 +77,33 @@ async def test_client_commands_report_auth_errors(served: tuple[str, dict[str, s
     _, env = served
     code, _, err = await run("agents", "list", env={**env, "VOICE_LETTA_API_KEY": "wrong"})
     assert code != 0 and "401" in err
+
+
+async def test_chat_fails_with_one_line_and_a_nonzero_status(served: tuple[str, dict[str, str]],
+                                                             fake_openai: FakeOpenAIServer) -> None:
+    url, env = served
+    code, out, err = await run("chat", "nobody", "-m", "Hi", "--url", url, env=env)
+    assert code == 1
+    assert err.strip() == "voice-letta chat: no agent named 'nobody' on this server (voice-letta agents list)"
+    assert "Traceback" not in err and "INFO" not in err and "agent>" not in out
+    code, _, err = await run("chat", "nobody", "-m", "Hi", "--url", url, env={**env, "VOICE_LETTA_API_KEY": "bad"})
+    assert code == 1 and "HTTP 401" in err and "VOICE_LETTA_API_KEY" in err
+    assert len(err.strip().splitlines()) == 1
+    code, _, err = await run("chat", "x", "-m", "Hi", "--url", f"http://127.0.0.1:{free_port()}", env=env)
+    assert code == 1 and err.startswith("voice-letta chat: cannot reach the server")
+
+
+async def test_chat_prints_no_library_logs_and_fails_when_the_turn_fails(
+    served: tuple[str, dict[str, str]], fake_openai: FakeOpenAIServer
+) -> None:
+    _, env = served
+    code, out, err = await run("agents", "create", "--name", "quiet", "--provider", "openai",
+                               "--model", "fake-model", "--base-url", fake_openai.base_url, env=env)
+    agent_id = out.strip().splitlines()[-1]
+    fake_openai.script([Text("All good.")])
+    code, out, err = await run("chat", agent_id, "-m", "Hi", env=env)
+    assert code == 0 and "All good." in out
+    assert err == ""  # no "INFO httpx…/openai…" lines by default
+    fake_openai.script(*([HttpError(500, "boom")] for _ in range(1 + DEFAULT_LLM_RETRIES)))  # every retry fails
+    code, out, err = await run("chat", agent_id, "-m", "Hi again", env=env)
+    assert code == 1 and "[error:" in err

@@ -41,6 +41,7 @@ OUTPUT_RATE_HZ = 24000
 CHUNK_MS = 20
 REPORT_EVERY_S = 0.1
 REPLY_TIMEOUT_S = 120.0
+CLEAR_LINE = "\r\x1b[K"
 PORTAUDIO_HINT = ("PortAudio is not installed: apt-get install libportaudio2 (or brew install portaudio), "
                   "or use --input-file/--output-file to run without a sound card")
 
@@ -58,8 +59,13 @@ def read_wav(path: str) -> tuple[bytes, int]:
                 raise TalkError(f"{path}: only 16-bit PCM WAV files are supported")
             rate, channels = w.getframerate(), w.getnchannels()
             pcm = w.readframes(w.getnframes())
+    except EOFError:  # the stdlib's answer to an empty file or a header cut short
+        raise TalkError(f"{path} is not a WAV file (empty, or cut off in its header)") from None
     except (OSError, wave.Error) as exc:
         raise TalkError(f"cannot read {path}: {exc}") from exc
+    pcm = pcm[: len(pcm) // (2 * channels) * 2 * channels]  # a file cut mid-sample: whole samples only
+    if not pcm:
+        raise TalkError(f"{path} holds no audio")
     if channels > 1:
         pcm = np.frombuffer(pcm, "<i2").reshape(-1, channels).mean(axis=1).astype("<i2").tobytes()
     if rate not in C.SUPPORTED_SAMPLE_RATES_HZ:
@@ -151,7 +157,11 @@ class TalkClient:
         self.reply = Reply()
         self.done = asyncio.Event()
         self.failed: str | None = None
+        self.empty: str | None = None  # input_audio.empty's reason: the last commit held no words
         self._printed_agent = False
+        # captions (transcript.partial) are drawn on one rewritten line, only on a terminal
+        self.live = not json_out and sys.stdout.isatty()
+        self.interactive = False  # microphone mode: an empty commit is reported and the session goes on
 
     # -- incoming messages -------------------------------------------------------------------------------
     async def run_receiver(self) -> None:
@@ -166,10 +176,20 @@ class TalkClient:
     async def _on_message(self, msg: dict[str, Any]) -> None:
         kind = msg.get("type")
         r = self.reply
-        if kind == "transcript.final":
+        if kind == "transcript.partial":
+            if self.live:  # a caption that the next one (or the final transcript) overwrites
+                print(f"\r\x1b[K(you) {msg['text']}", end="", flush=True)
+        elif kind == "transcript.final":
             r.transcript = msg["text"]
             if not self.json_out:
-                print(f"you> {msg['text']}", flush=True)
+                print(f"{CLEAR_LINE if self.live else ''}you> {msg['text']}", flush=True)
+        elif kind == "input_audio.empty":
+            if self.live:
+                print(CLEAR_LINE, end="", flush=True)
+            if self.interactive:
+                print(f"[nothing heard ({msg.get('reason')}): Enter to talk again]", file=sys.stderr, flush=True)
+            self.empty = msg.get("reason") or "no_speech"
+            self.done.set()
         elif kind == "response.created":
             r.response_id = msg["response_id"]
         elif kind == "response.audio.start":
@@ -211,6 +231,7 @@ class TalkClient:
 
     def new_turn(self) -> None:
         self.reply = Reply()
+        self.empty = None
         self.done.clear()
 
     def result(self) -> dict[str, Any]:
@@ -294,8 +315,10 @@ async def run_files(args: argparse.Namespace) -> int:
         print(json.dumps(client.result()), flush=True)
     if client.failed:
         return 1
-    if not r.transcript:
-        print("nothing was heard in the input file", file=sys.stderr)
+    if client.empty is not None or not r.transcript:
+        why = {"no_speech": "no speech", "too_short": "too little speech", "no_words": "no words"}.get(
+            client.empty or "", "no words")
+        print(f"nothing was heard in the input file ({why})", file=sys.stderr)
         return 1
     return 0 if r.status == "completed" else 1
 
@@ -320,6 +343,7 @@ async def run_mic(args: argparse.Namespace) -> int:
     async with await _connect(args) as ws:
         speaker = None if args.output_file else Speaker(sd, OUTPUT_RATE_HZ)
         client = TalkClient(ws, json_out=args.json, speaker=speaker)
+        client.interactive = True
         await client.configure(args.agent, MIC_RATE_HZ)
         await _wait_ready(client)
         tasks = [asyncio.create_task(client.run_receiver())]

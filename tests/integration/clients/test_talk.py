@@ -201,3 +201,29 @@ async def test_microphone_push_to_talk_and_barge_in_on_a_virtual_sound_card(
     assert rows[0].interrupted and rows[0].content and LONG_REPLY.startswith(rows[0].content)
     assert len(rows[0].content) < len(LONG_REPLY) // 2
     assert rows[-1].content == "Fine, thanks." and not rows[-1].interrupted
+
+
+async def test_file_mode_bad_wavs_and_silence_fail_with_one_clear_line(voice_server_factory: Factory,
+                                                                       tmp_path: Path) -> None:
+    vs = await voice_server_factory()
+    await vs.create_agent()
+    out = str(tmp_path / "o.wav")
+    empty = tmp_path / "empty.wav"
+    empty.write_bytes(b"")
+    truncated = tmp_path / "truncated.wav"
+    truncated.write_bytes((FIXTURES / "hello.wav").read_bytes()[:30])  # cut inside the header
+    for path, says in ((empty, "is not a WAV file"), (truncated, "is not a WAV file")):
+        code, _, stderr = await run_talk("voice-agent", "--input-file", str(path), "--output-file", out,
+                                         "--url", vs.url)
+        assert code == 2 and len(stderr.strip().splitlines()) == 1 and says in stderr, stderr
+        assert "Traceback" not in stderr
+    cut_short = tmp_path / "cut.wav"  # a whole header, then the data stops early: what is there is sent
+    cut_short.write_bytes((FIXTURES / "hello.wav").read_bytes()[:44 + 32000 * 2 + 1])
+    code, _, stderr = await run_talk("voice-agent", "--input-file", str(cut_short), "--output-file", out,
+                                     "--url", vs.url)
+    assert code == 0, stderr
+    started = asyncio.get_running_loop().time()
+    code, _, stderr = await run_talk("voice-agent", "--input-file", str(FIXTURES / "silence.wav"),
+                                     "--output-file", out, "--url", vs.url)
+    assert code == 1 and stderr.strip() == "nothing was heard in the input file (no speech)", stderr
+    assert asyncio.get_running_loop().time() - started < 20  # at once, not after the 120 s reply timeout
