@@ -322,7 +322,10 @@ class VoiceSession:
                     self._start_response(TurnClock(transcript=asyncio.get_running_loop().time()), inp,
                                          modalities=cmd.modalities, metadata=cmd.metadata)
                 case E.Truncate():
-                    await self._truncate(cmd)
+                    try:
+                        await self._truncate(cmd)
+                    except ProtocolViolation as exc:  # a response too old to remember: refused, session goes on
+                        self.error(exc)
                 case _Cancel():
                     resp = self._response
                     if resp is not None and (cmd.response_id is None or cmd.response_id == resp.id):

@@ -10,6 +10,7 @@ import asyncio
 import base64
 import json
 from collections.abc import Awaitable, Callable
+from typing import Any
 
 import pytest
 
@@ -333,3 +334,54 @@ async def _session_jobs(manager: MemoryManager, agent_id: str) -> list[MemoryJob
             if jobs := await manager.wait_idle(agent_id):
                 return jobs
             await asyncio.sleep(0.05)
+
+
+async def test_a_text_reply_edited_by_delete_and_recreate_keeps_the_words_shown(vs: VoiceServer) -> None:
+    """LiveKit with its own TTS: an interrupted text reply is replaced by the words it forwarded."""
+    agent = await vs.create_agent()
+    vs.fake.script([Text("The river is long. It runs past many towns.")])
+    async with RealtimeClient.open(vs.url, model=agent) as rt:
+        await rt.wait_for("session.created")
+        await rt.conn.session.update(session={"type": "realtime", "output_modalities": ["text"]})
+        await rt.wait_for("session.updated")
+        await rt.conn.conversation.item.create(item=user_text("Tell me about the river."))
+        await rt.conn.response.create()
+        done = await rt.wait_for("response.done")
+        item_id = done.response.output[0].id
+        await rt.conn.conversation.item.delete(item_id=item_id)
+        assert (await rt.wait_for("conversation.item.deleted")).item_id == item_id
+        await rt.conn.conversation.item.create(item={
+            "id": item_id, "type": "message", "role": "assistant",
+            "content": [{"type": "output_text", "text": "The river is long."}]})
+        edited = [e for e in await _items_added(rt, 3) if e.item.id == item_id]
+        assert edited and edited[-1].item.content[0].text == "The river is long."
+        assert (await rt.wait_for("conversation.item.truncated")).item_id == item_id
+    rows = await vs.assistant_rows(agent)
+    assert [(r.content, r.interrupted) for r in rows] == [("The river is long.", True)]
+
+
+async def _items_added(rt: RealtimeClient, count: int) -> list[Any]:
+    """The first ``count`` conversation.item.added events (waiting for them)."""
+    for _ in range(count):
+        await rt.wait_for("conversation.item.added")
+    return rt.of("conversation.item.added")
+
+
+async def test_truncating_a_reply_older_than_the_session_remembers_is_refused(vs: VoiceServer) -> None:
+    agent = await vs.create_agent()
+    vs.fake.default_turn = [Text("Okay.")]
+    async with RealtimeClient.open(vs.url, model=agent) as rt:
+        await rt.wait_for("session.created")
+        await rt.conn.session.update(session={"type": "realtime", "output_modalities": ["text"]})
+        await rt.wait_for("session.updated")
+        first = None
+        for _ in range(17):  # the session keeps the last 16 ended responses for a late truncate
+            await rt.conn.response.create()
+            done = await rt.wait_for("response.done")
+            first = first or done.response.output[0].id
+        await rt.conn.conversation.item.delete(item_id=first)  # a text item: "nothing of it was heard"
+        await rt.wait_for("conversation.item.deleted")
+        await rt.conn.response.create()  # the session is still there
+        assert (await rt.wait_for("response.done")).response.status == "completed"
+        errors = [e.error.code for e in rt.of("error")]
+        assert errors == ["invalid_value"]
