@@ -39,6 +39,7 @@ import os
 from dataclasses import dataclass
 
 from aiohttp import WSMsgType, web
+from aiohttp.http_exceptions import HttpProcessingError
 
 from voice_letta.errors import ProtocolViolation, VoiceLettaError
 from voice_letta.server.keys import AGENT, BUS, CONFIG, LIVE_SOCKETS, METRICS, SPEECH
@@ -123,7 +124,7 @@ async def voice_webhook(request: web.Request) -> web.Response:
     settings = request.app[TWILIO]
     try:
         form = await request.post()
-    except ValueError as exc:  # not UTF-8, a broken multipart body: Twilio never sends these
+    except (ValueError, HttpProcessingError) as exc:  # not UTF-8, a broken multipart body: Twilio sends neither
         log.warning("twilio: malformed webhook body: %s", exc)
         return web.json_response(error_body("malformed form body", code="invalid_request"), status=400)
     params = [(k, str(v)) for k, v in form.items()]

@@ -9,8 +9,9 @@ from voice_letta.errors import ProtocolViolation
 
 
 def json_object(text: str, *, max_bytes: int, what: str) -> dict[str, Any]:
-    """``what`` names the frames in messages ("text frames", "Twilio frames")."""
-    if len(text) > max_bytes:
+    """``what`` names the frames in messages ("text frames", "Twilio frames"); the limit is in UTF-8 bytes."""
+    # A character is 1 to 4 bytes: only text that could be over the limit is encoded to measure it.
+    if len(text) > max_bytes or (len(text) * 4 > max_bytes and len(text.encode("utf-8", "surrogatepass")) > max_bytes):
         raise ProtocolViolation(f"{what} over {max_bytes} bytes", code="frame_too_large")
     try:
         raw = json.loads(text)

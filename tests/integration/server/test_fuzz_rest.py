@@ -93,7 +93,8 @@ FIELDS = ("name", "system", "blocks", "label", "value", "limit", "llm", "provide
           "api_key_env", "buffer", "max_messages", "min_messages", "max_context_tokens", "messages", "role",
           "content", "stream", "tools", "tool_choice", "text", "start_at", "end_at", "synopsis", "expected_version",
           "scopes", "agent", "ttl_s", "source_type", "source", "parameters", "options", "dim", "embedding",
-          "max_tool_rounds", "turn_budget_s", "read_only", "description", "stream_options", "temperature")
+          "max_tool_rounds", "turn_budget_s", "read_only", "description", "stream_options", "temperature",
+          "fallback", "tool_ids", "sleeptime_llm", "first_token_timeout_s", "n", "logprobs", "max_tokens")
 bodies = st.dictionaries(st.sampled_from(FIELDS), json_values | st.lists(
     st.dictionaries(st.sampled_from(FIELDS), json_values, max_size=4), max_size=3), max_size=6)
 odd = st.sampled_from(["²", "١٢", "-5", "--5", "1e3", "0", "-1", "nan", "inf", "9" * 40, "", " 3", "true"])
@@ -101,12 +102,14 @@ query_values = odd | st.text(max_size=20)
 
 BODY_ROUTES = ("POST /v1/agents", "PATCH /v1/agents/{agent}/blocks/human", "PATCH /v1/blocks/{block}",
                "POST /v1/chat/completions", "POST /v1/tokens", "POST /v1/agents/{agent}/archival",
-               "PUT /v1/agents/{agent}/embedding", "POST /v1/agents/{agent}/archival/reembed", "POST /v1/tools")
+               "PUT /v1/agents/{agent}/embedding", "POST /v1/agents/{agent}/archival/reembed", "POST /v1/tools",
+               "PATCH /v1/agents/{agent}")
 QUERY_ROUTES = {
     "/v1/agents/{agent}/messages": ("limit", "after_seq", "in_context"),
     "/v1/agents/{agent}/archival": ("limit", "offset"),
     "/v1/agents/{agent}/archival/search": ("query", "limit", "start_at", "end_at"),
     "/v1/agents/{agent}/memory/jobs": ("limit",),
+    "/v1/agents/{agent}/turns": ("limit", "status"),
 }
 
 

@@ -1,0 +1,71 @@
+"""Every input the hostile-input run found to give a 500, each a typed 4xx now (issue 15), one by one.
+
+(The property-based fuzzing of the same surfaces is in tests/integration/server/test_fuzz_rest.py and
+tests/unit/wire/test_fuzz_decoders.py; an agent deleted during its own turn is in test_chat_failover.py.)
+"""
+
+from __future__ import annotations
+
+import aiohttp
+import pytest
+from aiohttp import WSMsgType
+
+from tests.integration.agent.conftest import Running
+from voice_letta.errors import ProtocolViolation
+from voice_letta.wire import native as W
+from voice_letta.wire import twilio as T
+
+
+@pytest.mark.parametrize("path", [
+    "/v1/agents/{a}/messages?limit=--5", "/v1/agents/{a}/messages?limit=%C2%B2",
+    "/v1/agents/{a}/messages?after_seq=%C2%B2", "/v1/agents/{a}/memory/jobs?limit=%C2%B2",
+    "/v1/agents/{a}/archival?offset=%C2%B2", "/v1/agents/{a}/archival?limit=%C2%B2",
+    "/v1/agents/{a}/turns?limit=%C2%B2",
+    "/v1/providers/vllm/models?base_url=http://%5B::1", "/v1/providers/vllm/models?base_url=http://127.0.0.1:99999",
+])
+async def test_listed_query_strings_are_400s(server: Running, path: str) -> None:
+    agent = await server.create_agent()
+    async with aiohttp.ClientSession() as s, s.get(server.url + path.format(a=agent["id"])) as r:
+        assert r.status == 400 and r.content_type == "application/json"
+        assert (await r.json())["error"]["code"] == "invalid_request"
+
+
+@pytest.mark.parametrize(("content_type", "body"), [
+    ("application/x-www-form-urlencoded", b"CallSid=\xff\xfe&From=%2B1555"),
+    ("multipart/form-data; boundary=xx", b"--xx\r\nbroken"),
+    ("multipart/form-data; boundary=xx", b"--xx\r\nContent-Disposition: form-data; name=\"a\"\r\n\r\n1\r\n--xx"),
+])
+async def test_listed_twilio_webhook_bodies_are_400s(server: Running, content_type: str, body: bytes) -> None:
+    async with aiohttp.ClientSession() as s, s.post(f"{server.url}/twilio/voice", data=body,
+                                                    headers={"Content-Type": content_type}) as r:
+        assert r.status == 400 and (await r.json())["error"]["code"] == "invalid_request"
+
+
+def test_an_odd_twilio_media_timestamp_is_ignored_not_fatal() -> None:
+    codec = T.TwilioCodec()
+    codec.receive_text('{"event": "start", "streamSid": "MZ1", "start": {"callSid": "CA1", "accountSid": "AC1", '
+                       '"mediaFormat": {"encoding": "audio/x-mulaw", "sampleRate": 8000, "channels": 1}}}')
+    events = codec.receive_text('{"event": "media", "streamSid": "MZ1", "media": {"track": "inbound", '
+                                '"chunk": "1", "timestamp": "\\u00b2", "payload": "//8="}}')
+    assert [type(e).__name__ for e in events] == ["AudioReceived"] and events[0].timestamp_ms is None
+
+
+def test_the_text_frame_limit_counts_bytes_not_characters() -> None:
+    text = '{"type": "input_text", "text": "' + "€" * 6000 + '"}'  # 6,032 characters, 18,032 UTF-8 bytes
+    assert len(text) < W.MAX_TEXT_FRAME_BYTES < len(text.encode())
+    with pytest.raises(ProtocolViolation) as err:
+        W.parse_client(text)
+    assert err.value.code == "frame_too_large"
+    W.parse_client('{"type": "input_text", "text": "' + "a" * 4000 + '"}')  # ASCII under the limit: fine
+
+
+async def test_invalid_utf8_in_a_text_frame_closes_with_1007(server: Running) -> None:
+    agent = await server.create_agent()
+    async with aiohttp.ClientSession() as s, s.ws_connect(f"{server.url.replace('http', 'ws')}/v1/voice"
+                                                          f"?agent={agent['id']}", protocols=("voice-letta.v1",)) as ws:
+        assert (await ws.receive_json())["type"] == "session.created"
+        await ws.send_frame(b'{"type": "ping", "x": "\xff\xfe"}', WSMsgType.TEXT)
+        msg = await ws.receive()
+        while msg.type not in (WSMsgType.CLOSE, WSMsgType.CLOSED, WSMsgType.CLOSING):
+            msg = await ws.receive()
+    assert ws.close_code == 1007
