@@ -81,6 +81,7 @@ class RealtimeRenderer:
         self.response: _Resp | None = None
         self._held: list[R.ServerEvent] = []  # speech events held while the agent speaks
         self._held_utterance: str | None = None
+        self._captioned: dict[str, str] = {}  # item id → the words already sent as transcription deltas
 
     # -- the conversation -----------------------------------------------------------------------------
     @staticmethod
@@ -151,6 +152,15 @@ class RealtimeRenderer:
                         R.TranscriptionCompleted(item_id=empty.id, transcript="",
                                                  usage=R.TranscriptionUsage(seconds=0.0)),
                         R.ItemDone(item=empty, previous_item_id=previous)]
+            case E.TranscriptPartial():
+                # Live captions. Realtime deltas only append, so a caption that revises earlier words waits
+                # for the final transcript (whose ``completed`` event carries the whole text anyway).
+                item_id = self.item_id_of(ev.utterance_id)
+                sent = self._captioned.get(item_id, "")
+                if len(ev.text) > len(sent) and ev.text.startswith(sent):
+                    self._captioned[item_id] = ev.text
+                    return [R.TranscriptionDelta(item_id=item_id, delta=ev.text[len(sent):])]
+                return []
             case E.Transcribed() if ev.utterance_id is not None:
                 return self._transcript(ev.utterance_id, ev.text, ev.audio_ms)
             case E.TranscriptEmpty():
@@ -225,8 +235,9 @@ class RealtimeRenderer:
         if item_id in self.items:
             self.items[item_id] = item
         out: list[R.ServerEvent] = []
-        if text:
-            out.append(R.TranscriptionDelta(item_id=item_id, delta=text))
+        sent = self._captioned.pop(item_id, "")
+        if len(text) > len(sent) and text.startswith(sent):
+            out.append(R.TranscriptionDelta(item_id=item_id, delta=text[len(sent):]))
         out += [R.TranscriptionCompleted(item_id=item_id, transcript=text,
                                          usage=R.TranscriptionUsage(seconds=round(audio_ms / 1000.0, 3))),
                 R.ItemDone(item=item)]

@@ -58,6 +58,21 @@ def test_speech_when_the_agent_is_silent_is_announced_at_once_with_the_item_id()
     assert started[0].item_id == committed[0].item_id == r.item_id_of("utt-c")  # type: ignore[attr-defined]
 
 
+def test_live_captions_become_append_only_transcription_deltas() -> None:
+    r = RealtimeRenderer("sess-1", "agent")
+    deltas = [r.render(E.TranscriptPartial("utt-d", text, 500.0 * i, 80.0))
+              for i, text in enumerate(["What is", "What is the", "What's the", "What is the weather"], 1)]
+    assert [[e.delta for e in d] for d in deltas] == [["What is"], [" the"], [], [" weather"]]  # type: ignore[attr-defined]
+    final = r.render(E.Transcribed("What is the weather like?", 2000.0, 90.0, utterance_id="utt-d"))
+    assert kinds(final)[0] == "conversation.item.input_audio_transcription.delta"
+    assert final[0].delta == " like?"  # type: ignore[attr-defined]
+    assert final[1].transcript == "What is the weather like?"  # type: ignore[attr-defined]
+    revised = r.render(E.TranscriptPartial("utt-e", "I scream", 500.0, 80.0))
+    final = r.render(E.Transcribed("Ice cream", 900.0, 90.0, utterance_id="utt-e"))
+    assert kinds(revised) == ["conversation.item.input_audio_transcription.delta"]
+    assert kinds(final)[0] == "conversation.item.input_audio_transcription.completed"  # no delta to retract
+
+
 def test_a_commit_without_speech_is_acknowledged_as_an_empty_item() -> None:
     r = RealtimeRenderer("sess-1", "agent")
     out = r.render(E.UtteranceDiscarded("no_speech"))
