@@ -6,9 +6,9 @@
 Process tree (a pre-forking "zygote": a Python call costs a few forks and no interpreter start):
 
     tool server (this process; single-threaded; has imported the runners and built the seccomp filter)
-     └─ monitor (one fork per connection: reads requests, enforces limits, runs the egress proxy of a call)
-         └─ worker → init (pid 1 of the call) → tool       see jail/spawn.py
-     └─ …
+     └─ monitor (one fork per connection: keeps warm sandboxes; never reads a request; monitor.py)
+         └─ handler (one fork per request: reads it, enforces limits, runs the call's egress proxy; handler.py)
+             └─ worker → init (pid 1 of the call) → tool       see jail/spawn.py
 
 At start the server probes what the kernel allows, then runs one real sandboxed call to confirm it (stepping down
 a level, with a note, where something fails), and prints one ``ready`` line with the isolation in force.
