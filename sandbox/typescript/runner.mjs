@@ -16,12 +16,19 @@ try {
 }
 
 // Read the job without blocking the event loop: while the runtime waits, work that is still pending (V8 compiling
-// undici's WebAssembly HTTP parser, for one) finishes instead of landing on the call's critical path.
+// undici's WebAssembly HTTP parser, for one) finishes instead of landing on the call's critical path. One read at a
+// time, and none left outstanding once the line is in: a read still blocked on stdin (whose write end the monitor
+// keeps open) would keep node from exiting.
 async function readJob() {
   const chunks = [];
-  for await (const chunk of fs.createReadStream(null, { fd: 0, autoClose: false })) {
-    chunks.push(chunk);
-    if (chunk.includes(10)) break;
+  const buf = Buffer.alloc(65536);
+  for (;;) {
+    const bytesRead = await new Promise((resolve, reject) => {
+      fs.read(0, buf, 0, buf.length, null, (err, n) => (err ? reject(err) : resolve(n)));
+    });
+    if (bytesRead === 0) break;
+    chunks.push(Buffer.from(buf.subarray(0, bytesRead)));
+    if (buf[bytesRead - 1] === 10) break;
   }
   const text = Buffer.concat(chunks).toString("utf8");
   if (!text.trim()) process.exit(0); // the monitor closed a warm runtime it no longer needs

@@ -323,3 +323,17 @@ def test_tool_server_dies_with_a_server_killed_by_sigkill(tmp_path: Path) -> Non
     finally:
         if parent.poll() is None:
             parent.kill()
+
+
+async def test_calls_after_an_idle_pause_run_in_warm_sandboxes(service: ToolService, executor: SandboxExecutor) -> None:
+    """After a pause the connection's monitor has a sandbox (node itself, for TypeScript) waiting for the next call;
+    such a call runs to its answer and its sandbox ends with it, like any other call."""
+    import asyncio
+
+    ts = await service.register_typescript("export function twice(n: number): number { return 2 * n; }",
+                                           options=ToolOptions(timeout_s=20))
+    py = await service.register_python("def thrice(n: int) -> int:\n    return 3 * n\n")
+    for n in range(3):
+        assert (await executor.execute(ts, {"n": n})).output == str(2 * n)
+        assert (await executor.execute(py, {"n": n})).output == str(3 * n)
+        await asyncio.sleep(1.0)
