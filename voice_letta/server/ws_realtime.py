@@ -15,8 +15,9 @@ from aiohttp import WSCloseCode, WSMsgType, web
 
 from voice_letta import ids
 from voice_letta.errors import VoiceLettaError
+from voice_letta.providers.fallback import accepts_images
 from voice_letta.server.auth import principal_of
-from voice_letta.server.keys import AGENT, AGENTS, BUS, CONFIG, LIVE_SOCKETS, METRICS, SPEECH
+from voice_letta.server.keys import AGENT, AGENTS, BUS, CONFIG, LIVE_SOCKETS, METRICS, MODELS, SPEECH
 from voice_letta.server.ws_native import agent_resolver
 from voice_letta.session.realtime import RealtimeTransport
 from voice_letta.session.session import VoiceSession
@@ -71,9 +72,14 @@ async def realtime(request: web.Request) -> web.WebSocketResponse:
         return ws
     app[LIVE_SOCKETS].add(ws)
     session_id = ids.new_id("sess")
+    images_used = False
+    if agent is not None:  # the same check as chat completions: does the agent's model take images?
+        model = app[MODELS].for_config(agent.llm)
+        check = getattr(model, "accepts_images", None)
+        images_used = bool(await check()) if check is not None else await accepts_images(agent.llm)
     transport = RealtimeTransport(socket, session_id=session_id, model=agent.name if agent else agent_id,
-                                  aliases=(agent_id,), instructions_used=agent is None
-                                  or agent.client_system_prompt == "append")
+                                  aliases=(agent_id,), images_used=images_used,
+                                  instructions_used=agent is None or agent.client_system_prompt == "append")
     session = VoiceSession(transport, app[AGENT], app[SPEECH], resolve_agent=agent_resolver(request), bus=app[BUS],
                            metrics=app[METRICS], agent_id=agent_id, session_id=session_id)
     try:

@@ -16,6 +16,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Literal
 
+from voice_letta.agent.models import ImagePart
 from voice_letta.agent.ports import ToolSpec
 from voice_letta.wire import native as W
 
@@ -261,6 +262,7 @@ class AddInput:
     """
 
     user_text: str | None = None
+    images: tuple[ImagePart, ...] = ()  # images the user attached (for agents whose model takes them)
     tool_result: tuple[str, str] | None = None  # (call_id, output) of a client tool
     assistant_text: str | None = None  # words the client spoke itself (a framework's own greeting)
     system_text: str | None = None  # a client system note: extra instructions, per client_system_prompt

@@ -39,6 +39,7 @@ class PendingInput:
         assistant = "\n".join(i.assistant_text for i in items if i.assistant_text) or None
         return TurnInput(
             user_text="\n".join(users) or None,
+            images=tuple(image for i in items for image in i.images),
             client_tools=tools if tools is not None else settings.client_tools,
             tool_results=tuple(i.tool_result for i in items if i.tool_result is not None),
             extra_instructions=extra,

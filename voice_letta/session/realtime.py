@@ -20,6 +20,7 @@ import logging
 from collections import deque
 from typing import Protocol
 
+from voice_letta.agent.models import ImagePart
 from voice_letta.session import events as E
 from voice_letta.session.realtime_in import DEFAULT_SESSION, session_update, tool_specs
 from voice_letta.session.realtime_out import Formats, RealtimeRenderer
@@ -46,13 +47,15 @@ class RealtimeTransport:
     """``session.transport.EventTransport`` over a Realtime WebSocket; see the module docstring."""
 
     def __init__(self, socket: RealtimeSocket, *, session_id: str, model: str, aliases: tuple[str, ...] = (),
-                 instructions_used: bool = True) -> None:
+                 instructions_used: bool = True, images_used: bool = False) -> None:
         """``model``: the agent's name as shown in the session; ``aliases``: other names of it (its id);
-        ``instructions_used``: whether the agent appends client instructions (else they are reported)."""
+        ``instructions_used``: whether the agent appends client instructions (else they are reported);
+        ``images_used``: whether the agent's model takes images (else image content is reported and left out)."""
         self.socket = socket
         self.renderer = RealtimeRenderer(session_id, model)
         self._aliases = {model, *aliases}
         self._instructions_used = instructions_used
+        self._images_used = images_used
         self._inbox: deque[_Inbound] = deque()
         self._reported: set[str] = set()
         self._keys = itertools.count(1)
@@ -165,8 +168,15 @@ class RealtimeTransport:
         match item:
             case R.MessageItem():
                 text = item.text()
-                if not text:
-                    raise R.RealtimeViolation("A message item needs text (input_text / output_text / transcript).",
+                images = tuple(ImagePart(url=c.image_url, detail=c.detail) for c in item.content
+                               if c.type == "input_image" and c.image_url) if item.role == "user" else ()
+                if images and not self._images_used:
+                    await self._warn_once(["conversation.item.create: input_image"],
+                                          "this agent's model does not take images (left out)")
+                    images = ()
+                if not text and not images:
+                    raise R.RealtimeViolation("A message item needs text (input_text / output_text / transcript)"
+                                              " or, for a model that takes them, an input_image.",
                                               code="invalid_value", param="item.content")
                 deferred = self._deferred_delete
                 if item.role == "assistant" and deferred is not None and deferred[0] == item_id:
@@ -174,14 +184,15 @@ class RealtimeTransport:
                     self._inbox.append(E.Truncate(deferred[1], heard_text=text))
                     renderer.item_response[item_id] = deferred[1]
                 elif item.role == "user":
-                    self._inbox.append(E.AddInput(user_text=text))
+                    self._inbox.append(E.AddInput(user_text=text or None, images=images))
                 elif item.role == "assistant":
                     self._inbox.append(E.AddInput(assistant_text=text))
                 else:
                     self._inbox.append(E.AddInput(system_text=text))
                 kind = {"user": "input_text", "system": "input_text", "assistant": "output_text"}[item.role]
-                out = R.ItemOut(id=item_id, type="message", role=item.role,
-                                content=[R.ContentOut(type=kind, text=text)])  # type: ignore[arg-type]
+                content = [R.ContentOut(type=kind, text=text)] if text else []  # type: ignore[arg-type]
+                content += [R.ContentOut(type="input_image") for _ in images]
+                out = R.ItemOut(id=item_id, type="message", role=item.role, content=content)
             case R.FunctionCallOutputItem():
                 self._inbox.append(E.AddInput(tool_result=(item.call_id, item.output)))
                 out = R.ItemOut(id=item_id, type="function_call_output", call_id=item.call_id, output=item.output)

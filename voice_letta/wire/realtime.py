@@ -145,9 +145,9 @@ class Content(_In):
     text: str | None = Field(default=None, max_length=MAX_ITEM_TEXT_CHARS)
     audio: str | None = None
     transcript: str | None = Field(default=None, max_length=MAX_ITEM_TEXT_CHARS)
-    image_url: str | None = None
-    detail: str | None = None
-    unsupported: ClassVar[frozenset[str]] = frozenset({"audio", "image_url", "detail"})
+    image_url: str | None = Field(default=None, max_length=MAX_EVENT_BYTES)
+    detail: Literal["auto", "low", "high"] | None = None
+    unsupported: ClassVar[frozenset[str]] = frozenset({"audio"})
 
     def words(self) -> str:
         return (self.text if self.text is not None else self.transcript) or ""
@@ -480,7 +480,7 @@ class SessionUpdated(ServerEvent):
 
 
 class ContentOut(_Out):
-    type: Literal["input_text", "input_audio", "output_text", "output_audio"]
+    type: Literal["input_text", "input_audio", "input_image", "output_text", "output_audio"]
     text: str | None = None
     transcript: str | None = None
 

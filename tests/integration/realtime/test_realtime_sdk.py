@@ -385,3 +385,39 @@ async def test_truncating_a_reply_older_than_the_session_remembers_is_refused(vs
         assert (await rt.wait_for("response.done")).response.status == "completed"
         errors = [e.error.code for e in rt.of("error")]
         assert errors == ["invalid_value"]
+
+
+PIXEL = ("data:image/png;base64,iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mP8/5+hHgAHggJ/"
+         "PchI7wAAAABJRU5ErkJggg==")
+
+
+async def test_image_items_reach_a_model_that_takes_images_and_are_reported_otherwise(vs: VoiceServer) -> None:
+    seeing = await vs.create_agent(name="seeing")
+    blind = await vs.create_agent(name="blind", llm={
+        "provider": "openai", "model": "fake-model", "base_url": vs.fake.base_url, "api_key_env": "FAKE_OPENAI_KEY",
+        "max_retries": 0, "vision": False})
+    vs.fake.script([Text("A single pixel.")], [Text("I cannot see it.")])
+    picture = {"type": "message", "role": "user", "content": [
+        {"type": "input_text", "text": "What is in this picture?"},
+        {"type": "input_image", "image_url": PIXEL, "detail": "low"}]}
+    async with RealtimeClient.open(vs.url, model=seeing) as rt:
+        await rt.wait_for("session.created")
+        await rt.conn.conversation.item.create(item=picture)
+        await rt.conn.response.create()
+        assert (await rt.wait_for("response.done")).response.status == "completed"
+    parts = _turn_requests(vs)[0]["messages"][-1]["content"]
+    assert isinstance(parts, list) and {"type": "image_url", "image_url": {"url": PIXEL, "detail": "low"}} in parts
+    async with RealtimeClient.open(vs.url, model=blind) as rt:
+        await rt.wait_for("session.created")
+        await rt.conn.conversation.item.create(item=picture)
+        await rt.conn.response.create()
+        assert (await rt.wait_for("response.done")).response.status == "completed"
+        warnings = [e for e in rt.raw if e["type"] == "voice_letta.warning"]
+        assert any("input_image" in f for w in warnings for f in w["fields"])
+    last = _turn_requests(vs)[1]["messages"][-1]["content"]
+    assert isinstance(last, str) and "What is in this picture?" in last  # the words, without the image
+
+
+def _turn_requests(vs: VoiceServer) -> list[dict[str, Any]]:
+    """The fake LLM's requests for voice turns (not the sleeptime agent's memory runs)."""
+    return [r for r in vs.fake.requests if "What is in this picture?" in json.dumps(r["messages"][-1])]
