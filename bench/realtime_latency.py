@@ -147,7 +147,9 @@ class NativeConn:
         ws = await connect(url.replace("http://", "ws://") + f"/v1/voice?agent={agent}",
                            subprotocols=["voice-letta.v1"], max_size=None)  # type: ignore[list-item]
         await ws.send(json.dumps({"type": "session.update", "session": {
-            "turn_mode": "push_to_talk" if mode == "commit" else "server_vad", "input_sample_rate_hz": 16000}}))
+            "turn_mode": "push_to_talk" if mode == "commit" else "server_vad", "input_sample_rate_hz": 16000,
+            # the end-of-turn rule Realtime's server_vad maps to: 600 ms of silence, whatever the words
+            "vad": {"end_of_turn": "silence", "silence_ms": 600}}}))
         return cls(ws)
 
     async def turn(self, name: str, mode: str) -> float:

@@ -2,9 +2,11 @@
 
 ``session_update(config, formats)`` maps a GA ``session.update`` onto the native ``session.update`` fields
 plus what only Realtime adds (instructions, client tools, ``create_response``), and says which fields were
-approximated. Turn detection: ``server_vad`` maps 1:1 (``threshold`` drives both the Silero score threshold
-and webrtcvad's aggressiveness, 0.5 ↔ 2); ``semantic_vad`` becomes server VAD with an end-of-turn silence
-by ``eagerness``; ``null`` is manual turn-taking (``input_audio_buffer.commit``). A turn-detection object
+approximated. Turn detection: ``server_vad`` maps 1:1, the silence alone ending a turn (``threshold``
+drives both the Silero score threshold and webrtcvad's aggressiveness, 0.5 ↔ 2); ``semantic_vad`` becomes
+the engine's end of turn on words (how long a pause ends the turn depends on whether the words so far are a
+complete question or an unfinished phrase), tuned by ``eagerness``; ``null`` is manual turn-taking
+(``input_audio_buffer.commit``). A turn-detection object
 sets every field it omits to the Realtime default, as OpenAI does.
 """
 
@@ -23,6 +25,8 @@ DEFAULT_THRESHOLD = 0.5
 DEFAULT_PREFIX_MS = 300
 DEFAULT_SILENCE_MS = 500
 SEMANTIC_SILENCE_MS = {"low": 1000, "medium": 600, "auto": 600, "high": 350}
+#: semantic_vad's eagerness → (pause after a complete question, pause after an unfinished phrase), in ms
+SEMANTIC_WORDS_MS = {"low": (600, 3000), "medium": (300, 1500), "auto": (300, 1500), "high": (200, 800)}
 
 #: A new session: what an OpenAI Realtime session starts with.
 DEFAULT_SESSION = R.SessionConfig(
@@ -82,16 +86,20 @@ def session_update(cfg: R.SessionConfig, formats: Formats, *, event_id: str) -> 
                 threshold = DEFAULT_THRESHOLD if td.threshold is None else td.threshold
                 silence = td.silence_duration_ms or DEFAULT_SILENCE_MS
                 f.turn_detection_type, f.eagerness = td.type, None
+                words: dict[str, Any] = {"end_of_turn": "silence"}  # server_vad: the silence alone ends a turn
                 if td.type == "semantic_vad":
                     f.eagerness = td.eagerness or "auto"
                     silence = SEMANTIC_SILENCE_MS[f.eagerness]
-                    notes.append(f"semantic_vad is served by the server VAD with {silence} ms of end-of-turn "
-                                 f"silence (eagerness {f.eagerness})")
+                    min_ms, max_ms = SEMANTIC_WORDS_MS[f.eagerness]
+                    words = {"end_of_turn": "words", "min_silence_ms": min_ms, "max_silence_ms": max_ms}
+                    notes.append(f"semantic_vad is served by end of turn on words: {min_ms} ms after a complete "
+                                 f"question, {max_ms} ms after an unfinished phrase, else {silence} ms "
+                                 f"(eagerness {f.eagerness})")
                 interrupt = td.interrupt_response is not False
                 native["vad"] = W.VadConfig(
                     threshold=threshold, aggressiveness=aggressiveness(threshold), silence_ms=silence,
                     prefix_padding_ms=DEFAULT_PREFIX_MS if td.prefix_padding_ms is None else td.prefix_padding_ms,
-                    barge_in=interrupt)
+                    barge_in=interrupt, **words)
                 extra["auto_respond"] = td.create_response is not False
     if audio is not None and audio.output is not None:
         out = audio.output

@@ -128,6 +128,7 @@ def test_session_update_maps_turn_detection_formats_and_realtime_extras() -> Non
     assert s.voice == "cedar"
     assert s.vad is not None and (s.vad.silence_ms, s.vad.threshold, s.vad.barge_in) == (700, 0.8, False)
     assert s.vad.aggressiveness == 2 and s.output_modalities == ["text"]
+    assert s.vad.end_of_turn == "silence"  # server_vad: silence_duration_ms alone ends the turn
     assert update.auto_respond is False and update.instructions == "Be brief."
     assert update.tools and update.tools[0].name == "f" and update.event_id == "k"
     assert (formats.input, formats.output) == ("audio/pcmu", "audio/pcma") and notes == []
@@ -138,6 +139,8 @@ def test_session_update_maps_turn_detection_formats_and_realtime_extras() -> Non
         {"audio": {"input": {"turn_detection": {"type": "semantic_vad", "eagerness": "low"}}}}), Formats(),
         event_id="k3")
     assert semantic.session.vad is not None and semantic.session.vad.silence_ms == 1000
+    assert (semantic.session.vad.end_of_turn, semantic.session.vad.min_silence_ms,
+            semantic.session.vad.max_silence_ms) == ("words", 600, 3000)  # eagerness low: waits longer
     assert f2.turn_detection_type == "semantic_vad" and notes
 
 
