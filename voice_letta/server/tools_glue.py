@@ -6,7 +6,7 @@ import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from voice_letta.agent.models import Tool
 from voice_letta.agent.ports import Store, ToolResult
@@ -35,6 +35,17 @@ class RoutingToolExecutor:
         return await executor.execute(tool, arguments)
 
 
+async def _prewarm(store: Store, executor: SandboxExecutor) -> None:
+    """Have a sandbox waiting for the first call of each runtime the stored tools use (node's start-up is slow)."""
+    used = {t.source_type for t in await store.list_tools()}
+    runtimes: list[Literal["python", "typescript"]] = [r for r in ("python", "typescript") if r in used]
+    for runtime in runtimes:
+        try:
+            await executor.prewarm(runtime)
+        except ToolError as exc:
+            log.warning("could not prewarm a %s sandbox: %s", runtime, exc.message)
+
+
 @asynccontextmanager
 async def tool_runtime(
     store: Store, data_dir: Path, *, sandbox: bool, settings: SandboxSettings | None = None
@@ -47,6 +58,7 @@ async def tool_runtime(
         supervisor = SandboxSupervisor(settings, hidden_paths=(data_dir,))
         await supervisor.start()  # logs the isolation level in force; ConfigError below the required one
         executor = SandboxExecutor(supervisor)
+        await _prewarm(store, executor)
     settings = settings or SandboxSettings()
     # stdio MCP servers run in the sandbox too, unless the operator trusts them by name (--trust-mcp)
     mcp = McpManager(registry_path=data_dir / "mcp_servers.json",

@@ -3,6 +3,8 @@ over real HTTP, with and without an API key."""
 
 from __future__ import annotations
 
+import asyncio
+import os
 import shutil
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -15,6 +17,7 @@ from tests.fakes.openai_server import FakeOpenAIServer
 from tests.integration.agent.conftest import Running, start_server
 from tests.integration.tools.mcp_files import FILES, STDIO
 from voice_letta.config import SandboxSettings
+from voice_letta.server import keys
 from voice_letta.server.keys import CONFIG
 
 TOOLS = '''
@@ -211,5 +214,55 @@ async def test_an_operator_trusted_mcp_server_runs_unsandboxed(tmp_path: Path, f
         status, data = await running.request("POST", "/v1/mcp/servers", json={
             "name": "echo", "command": STDIO})
         assert status == 201 and data["sandboxed"] is False
+    finally:
+        await runner.cleanup()
+
+
+def _ancestors(pid: int) -> list[int]:
+    chain = []
+    while pid > 1:
+        try:
+            with open(f"/proc/{pid}/stat") as f:
+                pid = int(f.read().rsplit(")", 1)[1].split()[1])
+        except OSError:
+            break
+        chain.append(pid)
+    return chain
+
+
+def _warm_nodes(tool_server: int) -> list[int]:
+    found = []
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            try:
+                with open(f"/proc/{entry}/cmdline", "rb") as f:
+                    if b"runner.mjs" in f.read() and tool_server in _ancestors(int(entry)):
+                        found.append(int(entry))
+            except OSError:
+                pass
+    return found
+
+
+@pytest.mark.skipif(shutil.which("node") is None, reason="TypeScript tools need Node.js")
+async def test_a_restarted_server_prewarms_the_runtimes_its_tools_use(
+    tmp_path: Path, fake_openai: FakeOpenAIServer
+) -> None:
+    running, runner = await start_server(tmp_path, fake_openai, api_key=None, enable_sandbox=True)
+    status, tool = await running.request("POST", "/v1/tools", json={
+        "source_type": "typescript", "source": "export function one(): number { return 1; }"})
+    assert status == 201, tool
+    await runner.cleanup()
+
+    again, runner = await start_server(tmp_path, fake_openai, api_key=None, enable_sandbox=True)
+    try:
+        supervisor = again.app[keys.TOOLS].sandbox.supervisor  # type: ignore[union-attr]
+        assert supervisor.pid is not None
+        for _ in range(300):  # a node waiting for the first call, started before any call was made
+            if _warm_nodes(supervisor.pid):
+                break
+            await asyncio.sleep(0.05)
+        assert _warm_nodes(supervisor.pid)
+        status, data = await run(again, tool["id"])
+        assert status == 200 and data["result"] == 1
     finally:
         await runner.cleanup()
