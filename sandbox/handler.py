@@ -174,7 +174,8 @@ class Handler:
         op = req.get("op")
         try:
             if op == "ping":
-                return base | {"ok": True, "result": {"pid": os.getppid(), "isolation": self.state.isolation()}}
+                pong = {"pid": self.state.server_pid, "isolation": self.state.isolation()}
+                return base | {"ok": True, "result": pong}
             if op == "call":
                 return base | self.call(req)
             if op == "prewarm":

@@ -7,7 +7,7 @@ import hashlib
 import os
 import subprocess
 import sys
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from jail.caps import Capabilities
@@ -62,6 +62,7 @@ class ServerState:
     max_timeout_s: float = 600.0
     runner_js: str = os.path.join(TS_DIR, "runner.mjs")
     node_flags: tuple[str, ...] = ("--disallow-code-generation-from-strings",)
+    server_pid: int = field(default_factory=os.getpid)  # the tool server (ping answers with it)
 
     def isolation(self) -> dict[str, Any]:
         return self.caps.as_dict() | {"warm_typescript": self.warm and self.node is not None}
