@@ -337,3 +337,19 @@ async def test_calls_after_an_idle_pause_run_in_warm_sandboxes(service: ToolServ
         assert (await executor.execute(ts, {"n": n})).output == str(2 * n)
         assert (await executor.execute(py, {"n": n})).output == str(3 * n)
         await asyncio.sleep(1.0)
+
+
+async def test_ping_and_bad_requests_get_typed_answers(
+    executor: SandboxExecutor, supervisor: SandboxSupervisor
+) -> None:
+    pong = await executor.call_raw({"v": 2, "op": "ping", "id": "p"}, 10)
+    assert pong["ok"] and pong["id"] == "p" and pong["result"]["pid"] == supervisor.pid
+    assert pong["result"]["isolation"]["level"] == supervisor.isolation["level"]
+    for request, kind in (({"v": 2, "op": "dance", "id": "x"}, "BadRequest"),
+                          ({"v": 1, "op": "ping", "id": "x"}, "UnsupportedVersion"),
+                          ({"v": 2, "op": "call", "id": "x", "runtime": "cobol", "source": "", "entrypoint": "f"},
+                           "BadRequest"),
+                          ({"v": 2, "op": "call", "id": "x", "runtime": "python", "source": "def f(): pass",
+                            "entrypoint": "f", "network": {"allow": ["no port"]}}, "BadRequest")):
+        answer = await executor.call_raw(request, 10)
+        assert not answer["ok"] and answer["error"]["type"] == kind, answer
