@@ -50,8 +50,10 @@ from voice_letta.agent.spoken import SpokenTextFilter, strip_markers
 from voice_letta.agent.tools import (
     PRE_EXEC_MSG,
     SEARCH_MEMORY,
+    DriverTool,
     ExposedTool,
     client_tool,
+    driver_tool,
     parse_arguments,
     voice_tools,
 )
@@ -100,6 +102,12 @@ class TurnInput:
     # The input is everything the client has after its last assistant message (HTTP): it replaces the input of
     # the agent's previous turn if that one was cut off before any output (a framework's preemptive generation).
     replaces_abandoned: bool = False
+    # Tools the driver runs itself for this turn (a phone call's end_call / transfer_call).
+    driver_tools: tuple[DriverTool, ...] = ()
+    # With no user input: ``say`` is spoken as is (a fixed greeting; no model call; stored as the agent's reply),
+    # ``cue`` replaces the generic one-off cue the model gets (a greeting to write). Neither is a user message.
+    say: str | None = None
+    cue: str | None = None
 
 
 @dataclass
@@ -388,7 +396,7 @@ class VoiceAgent:
             last = messages[-1]
             messages[-1] = ChatMessage("user", f"{volatile_note(self.clock())}\n{last.content}", images=last.images)
         elif not inp.tool_results:
-            messages.append(ChatMessage("user", f"{volatile_note(self.clock())}\n{NO_INPUT_CUE}"))
+            messages.append(ChatMessage("user", f"{volatile_note(self.clock())}\n{inp.cue or NO_INPUT_CUE}"))
         return messages
 
     # -- the model/tool loop -----------------------------------------------------------------------------
@@ -396,7 +404,8 @@ class VoiceAgent:
     async def _rounds(
         self, agent: AgentState, inp: TurnInput, state: _TurnState, *, retry: bool
     ) -> AsyncIterator[AgentEvent]:
-        exposed = self._voice_tools(agent) + [client_tool(s) for s in inp.client_tools]
+        exposed = (self._voice_tools(agent) + [driver_tool(t, strict=agent.llm.strict) for t in inp.driver_tools]
+                   + [client_tool(s) for s in inp.client_tools])
         by_name = {e.spec.name: e for e in exposed}
         specs = tuple(e.spec for e in exposed)
         messages = self._context(agent, inp, state, retry)
@@ -404,6 +413,12 @@ class VoiceAgent:
         usage = state.usage
         timings = state.turn.timings_ms
         timings["input_persisted_ms"] = self._ms(state.started)
+        if inp.say and not inp.user_text:
+            # A fixed line (the agent's greeting): said and stored as its reply, no model call.
+            yield ContentDelta(state.speak(inp.say, "greeting"))
+            reply_id = await self._finish(agent, state, "stop", usage, reply_kind="greeting")
+            yield TurnFinished(state.turn.id, "stop", usage, dict(timings), reply_id, state.route)
+            return
         rounds = 0
         while True:
             calls: dict[int, _Call] = {}
@@ -514,6 +529,12 @@ class VoiceAgent:
                 await self._finish(agent, state, "tool_calls", usage)
                 yield TurnFinished(state.turn.id, "tool_calls", usage, dict(timings), None, state.route)
                 return
+            if any(r.ok and (d := by_name[c.name].driver) is not None and d.ends_turn
+                   for c, r in zip(server_calls, results, strict=True) if c.name in by_name):
+                # e.g. end_call: its filler was the goodbye; no model call after it
+                reply_id = await self._finish(agent, state, "stop", usage)
+                yield TurnFinished(state.turn.id, "stop", usage, dict(timings), reply_id, state.route)
+                return
             rounds += 1
 
     async def _execute(
@@ -536,6 +557,8 @@ class VoiceAgent:
             if call.name == SEARCH_MEMORY:
                 output = await self.memory_search.search(agent.id, inp.user_text or "", args)
                 result = ToolResult(True, output)
+            elif exposed.driver is not None:
+                result = ToolResult(True, await exposed.driver.run(args))
             elif self.tools is None or exposed.tool is None:
                 result = ToolResult(False, f"Error: tool {call.name} cannot run on this server.", error="no_runtime")
             else:
@@ -573,7 +596,7 @@ class VoiceAgent:
             state.finished, reply_id = True, None  # deleted meanwhile: nothing to store into
         yield TurnFinished(state.turn.id, "error", usage, dict(state.turn.timings_ms), reply_id, state.route)
 
-    def _reply_row(self, agent: AgentState, state: _TurnState, kind: Literal["normal", "fallback"],
+    def _reply_row(self, agent: AgentState, state: _TurnState, kind: Literal["normal", "fallback", "greeting"],
                    interrupted: bool = False) -> Message | None:
         text = "".join(state.spoken).strip()
         if not text:
@@ -645,7 +668,7 @@ class VoiceAgent:
             state.turn.first_token_ms = state.route.first_token_ms
 
     async def _finish(self, agent: AgentState, state: _TurnState, reason: str, usage: Usage,
-                      reply_kind: Literal["normal", "fallback"] = "normal") -> str | None:
+                      reply_kind: Literal["normal", "fallback", "greeting"] = "normal") -> str | None:
         """Store the reply and the turn record and give the agent's lease back (one transaction)."""
         self._record_route(state)
         reply = self._reply_row(agent, state, reply_kind)

@@ -272,6 +272,42 @@ class TurnRecord(BaseModel):
     first_token_ms: float | None = None
 
 
+class Greeting(BaseModel):
+    """What the agent says first: ``text`` as written, or (``generate``) a greeting the model writes, optionally
+    guided by ``instructions``. The shorthand ``"greeting": "Hello!"`` is ``{"text": "Hello!"}`` and
+    ``"greeting": "generate"`` is ``{"generate": true}``."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    text: str | None = Field(default=None, min_length=1, max_length=1000)
+    generate: bool = False
+    instructions: str | None = Field(default=None, max_length=2000)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _shorthand(cls, data: Any) -> Any:
+        if isinstance(data, str):
+            return {"generate": True} if data.strip().lower() == "generate" else {"text": data}
+        return data
+
+    @model_validator(mode="after")
+    def _one_kind(self) -> Greeting:
+        if (self.text is None) == (not self.generate):
+            raise ValueError("a greeting has either a text or generate: true")
+        return self
+
+
+class VoiceSettings(BaseModel):
+    """An agent's settings for live voice conversations (sessions, phone calls)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    # Said when a phone call connects, and when a browser or talk client asks (response.create greeting: true).
+    greeting: Greeting | None = None
+    # Where transfer_call sends a phone caller (E.164, e.g. "+15551234567"); no number, no transfer_call tool.
+    transfer_to: str | None = Field(default=None, pattern=r"^\+?[0-9][0-9 ()-]{2,30}$")
+
+
 class AgentState(BaseModel):
     id: str
     name: str
@@ -287,6 +323,7 @@ class AgentState(BaseModel):
     turn_budget_s: float = Field(default=C.DEFAULT_TURN_BUDGET_S, gt=0)
     memory_target_label: str = C.DEFAULT_MEMORY_TARGET_LABEL
     handoff_on_session_end: bool = True
+    voice: VoiceSettings = Field(default_factory=VoiceSettings)
     created_at: float = Field(default_factory=time.time)
     blocks: list[Block] = Field(default_factory=list)
     tools: list[Tool] = Field(default_factory=list)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import copy
 import json
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -109,6 +110,20 @@ _SEARCH_FILLER = (
 
 
 @dataclass(frozen=True, slots=True)
+class DriverTool:
+    """A tool the conversation's driver runs itself, offered for one turn beside the agent's own: a phone call's
+    ``end_call`` and ``transfer_call``. It gets the spoken filler like any voice tool; ``run`` receives the
+    validated arguments (without the filler) and returns the result the model sees. ``ends_turn``: after it
+    ran, the turn ends without another model call (the filler was the last thing said)."""
+
+    name: str
+    description: str
+    parameters: dict[str, Any]
+    run: Callable[[dict[str, Any]], Awaitable[str]]
+    ends_turn: bool = False
+
+
+@dataclass(frozen=True, slots=True)
 class ExposedTool:
     """A tool as offered to the model, with what the loop needs to run it."""
 
@@ -117,6 +132,7 @@ class ExposedTool:
     filler: bool
     client: bool = False
     _validator: Any = None
+    driver: DriverTool | None = None
 
     def validate(self, arguments: dict[str, Any]) -> str | None:
         """Return a readable error when the arguments do not match the schema, else None."""
@@ -155,6 +171,16 @@ def voice_tools(agent: AgentState) -> list[ExposedTool]:
     out.append(_exposed(ToolSpec(SEARCH_MEMORY, SEARCH_MEMORY_DESCRIPTION, search_params, strict), builtin,
                         filler=True))
     return out
+
+
+def driver_tool(t: DriverTool, *, strict: bool = False) -> ExposedTool:
+    """A driver's tool, with the spoken filler argument first."""
+    params = add_pre_exec_msg(t.parameters)
+    if strict:
+        params = make_strict(params)
+    spec = ToolSpec(t.name, t.description, params, strict)
+    validator_cls = jsonschema.validators.validator_for(spec.parameters, jsonschema.Draft202012Validator)
+    return ExposedTool(spec, None, True, False, validator_cls(spec.parameters), t)
 
 
 def client_tool(spec: ToolSpec) -> ExposedTool:

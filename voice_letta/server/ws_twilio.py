@@ -41,8 +41,12 @@ from dataclasses import dataclass
 from aiohttp import WSMsgType, web
 from aiohttp.http_exceptions import HttpProcessingError
 
+from voice_letta.agent.service import AgentService
 from voice_letta.errors import ProtocolViolation, VoiceLettaError
-from voice_letta.server.keys import AGENT, BUS, CONFIG, LIVE_SOCKETS, METRICS, SPEECH
+from voice_letta.server.identities import agent_for_identity
+from voice_letta.server.keys import AGENT, AGENTS, BUS, CONFIG, LIVE_SOCKETS, METRICS, SPEECH
+from voice_letta.server.twilio_call import CallControl
+from voice_letta.server.twilio_rest import DEFAULT_API_BASE, TwilioRest
 from voice_letta.server.twilio_signature import SIGNATURE_HEADER, external_base, is_valid, signed_url_candidates
 from voice_letta.server.ws_native import agent_resolver
 from voice_letta.session.session import VoiceSession
@@ -56,6 +60,8 @@ routes = web.RouteTableDef()
 AUTH_TOKEN_ENV = "TWILIO_AUTH_TOKEN"
 PUBLIC_URL_ENV = "VOICE_LETTA_PUBLIC_URL"
 DEFAULT_AGENT_ENV = "VOICE_LETTA_TWILIO_AGENT"
+TEMPLATE_ENV = "VOICE_LETTA_TWILIO_TEMPLATE"
+API_BASE_ENV = "VOICE_LETTA_TWILIO_API_BASE"
 STREAM_PATH = "/twilio/stream"
 STREAM_AUTH_PARAM = "vl_auth"
 HEARTBEAT_S = 20.0
@@ -70,6 +76,8 @@ class TwilioSettings:
     auth_token: str | None = None
     public_url: str | None = None
     default_agent: str | None = None
+    template: str | None = None  # one agent per caller, made from this agent (see server/identities.py)
+    api_base: str = DEFAULT_API_BASE  # Twilio's REST API (tests: a local fake)
     mark_every_ms: int = T.DEFAULT_MARK_EVERY_MS
     output_lead_ms: float = OUTPUT_LEAD_MS
 
@@ -77,7 +85,8 @@ class TwilioSettings:
     def from_env(cls, env: dict[str, str] | None = None) -> TwilioSettings:
         env = dict(os.environ) if env is None else env
         return cls(auth_token=env.get(AUTH_TOKEN_ENV) or None, public_url=env.get(PUBLIC_URL_ENV) or None,
-                   default_agent=env.get(DEFAULT_AGENT_ENV) or None)
+                   default_agent=env.get(DEFAULT_AGENT_ENV) or None, template=env.get(TEMPLATE_ENV) or None,
+                   api_base=env.get(API_BASE_ENV) or DEFAULT_API_BASE)
 
 
 TWILIO = web.AppKey("twilio", TwilioSettings)
@@ -132,13 +141,19 @@ async def voice_webhook(request: web.Request) -> web.Response:
         urls = signed_url_candidates(request, settings.public_url)
         if not is_valid(settings.auth_token, request.headers.get(SIGNATURE_HEADER), urls, params):
             return _forbidden("missing or invalid X-Twilio-Signature on the voice webhook")
+    template = request.query.get("template") or (None if request.query.get("agent") else settings.template)
     wanted = request.query.get("agent") or settings.default_agent
-    if not wanted:
-        log.warning("twilio: call %s: no agent (add ?agent= to the webhook URL or set %s)",
+    if not wanted and not template:
+        log.warning("twilio: call %s: no agent (add ?agent= or ?template= to the webhook URL, or set %s)",
                     form.get("CallSid"), DEFAULT_AGENT_ENV)
         return _twiml(T.twiml_say("Sorry, this number is not connected to an assistant."))
     try:
-        agent_id = await agent_resolver(request)(wanted)
+        if template:
+            # One agent per caller: the caller's number (the callee's on calls we place) names it.
+            caller = str(form.get("To") if str(form.get("Direction", "")).startswith("outbound") else form.get("From"))
+            agent_id = (await agent_for_identity(request.app[AGENTS], template, caller or "unknown")).id
+        else:
+            agent_id = await agent_resolver(request)(wanted or "")
     except VoiceLettaError as exc:
         log.warning("twilio: call %s: %s", form.get("CallSid"), exc.message)
         return _twiml(T.twiml_say("Sorry, the assistant for this number could not be found."))
@@ -160,9 +175,15 @@ def _twiml(body: str) -> web.Response:
 class TwilioBridge:
     """``session.Transport`` over a Twilio Media Stream; see the module docstring for the mapping."""
 
-    def __init__(self, ws: web.WebSocketResponse, codec: T.TwilioCodec, *, stream_auth: str | None = None) -> None:
+    def __init__(self, ws: web.WebSocketResponse, codec: T.TwilioCodec, *, stream_auth: str | None = None,
+                 agents: AgentService | None = None, settings: TwilioSettings | None = None) -> None:
         self.ws = ws
         self.codec = codec
+        self.agents = agents
+        self.settings = settings or TwilioSettings()
+        self.call = CallControl(self._inject)
+        self.call.hang_up_locally = self._end
+        self.session: VoiceSession | None = None  # set by the handler: the start configures its call tools
         self._stream_auth = stream_auth  # auth token to check the start's per-call token with, if unsigned
         self._inbound: asyncio.Queue[str | bytes | None] = asyncio.Queue(INBOUND_QUEUE_MAX)
         self._ended = False
@@ -200,10 +221,13 @@ class TwilioBridge:
                 case T.PlaybackReached():
                     await self._inbound.put(json.dumps({"type": "playback.progress", "response_id": ev.response_id,
                                                         "played_ms": round(ev.played_ms, 1)}))
+                    self.call.on_heard(ev.response_id, ev.played_ms)
                 case T.CallStarted():
                     await self._on_start(ev)
                 case T.DtmfReceived():
                     log.info("twilio %s: DTMF %s", self.call_sid, ev.digit)
+                    if self._started:
+                        self.call.on_dtmf(ev.digit)
                 case T.CallStopped():
                     log.info("twilio %s: stop (hang-up)", self.call_sid)
                     self._end()
@@ -234,6 +258,21 @@ class TwilioBridge:
         await self._inbound.put(json.dumps({"type": "session.update", "session": {
             "agent": agent, "input_sample_rate_hz": T.SAMPLE_RATE_HZ, "output_sample_rate_hz": T.SAMPLE_RATE_HZ,
             "turn_mode": "server_vad"}}))
+        state = await self.agents.find(agent) if self.agents is not None else None
+        if self.settings.auth_token and ev.account_sid:
+            self.call.rest = TwilioRest(ev.account_sid, self.settings.auth_token, api_base=self.settings.api_base)
+        self.call.start(ev.call_sid, state)
+        if self.session is not None:
+            self.session.settings.driver_tools = self.call.tools()
+            self.session.settings.channel = " (a phone call)"
+
+    def _inject(self, message: str) -> None:
+        """A native message for the session (the call's greeting, keypad input)."""
+        if not self._ended:
+            try:
+                self._inbound.put_nowait(message)
+            except asyncio.QueueFull:
+                log.warning("twilio %s: the session is behind; a call message was dropped", self.call_sid)
 
     def _end(self) -> None:
         if not self._ended:
@@ -264,6 +303,9 @@ class TwilioBridge:
         elif kind == "response.audio.done":
             for out in self.codec.end_response():
                 await self.ws.send_str(out)
+            self.call.on_audio_done(str(msg.get("response_id")), self.codec.response_sent_ms)
+        elif kind == "response.created":
+            self.call.on_response_created(str(msg.get("response_id")))
         elif kind == "playback.clear":
             clear = W.PlaybackClear.model_validate(msg)
             heard_ms = self.codec.heard_ms(clear.response_id)
@@ -287,6 +329,7 @@ class TwilioBridge:
             log.info("twilio %s: caller said %d chars", self.call_sid, len(msg.get("text", "")))
         elif kind == "response.done":
             log.info("twilio %s: response %s %s", self.call_sid, msg.get("response_id"), msg.get("status"))
+            self.call.on_response_done(str(msg.get("response_id")), str(msg.get("status")))
 
 
 @routes.get(STREAM_PATH)
@@ -307,9 +350,11 @@ async def media_stream(request: web.Request) -> web.StreamResponse:
     ws = web.WebSocketResponse(heartbeat=HEARTBEAT_S, max_msg_size=MAX_MSG_BYTES)
     await ws.prepare(request)
     app[LIVE_SOCKETS].add(ws)
-    bridge = TwilioBridge(ws, T.TwilioCodec(mark_every_ms=settings.mark_every_ms), stream_auth=stream_auth)
+    bridge = TwilioBridge(ws, T.TwilioCodec(mark_every_ms=settings.mark_every_ms), stream_auth=stream_auth,
+                          agents=app[AGENTS], settings=settings)
     session = VoiceSession(bridge, app[AGENT], app[SPEECH], resolve_agent=agent_resolver(request), bus=app[BUS],
                            metrics=app[METRICS], output_lead_ms=settings.output_lead_ms)
+    bridge.session = session
     pump = asyncio.create_task(bridge.pump(), name=f"{session.id}-twilio-pump")
     try:
         await session.run()
@@ -319,6 +364,7 @@ async def media_stream(request: web.Request) -> web.StreamResponse:
             await ws.close()
         pump.cancel()
         await asyncio.wait([pump])
+        bridge.call.close()
         log.info("twilio %s: call ended (%d turns, %d malformed messages)", bridge.call_sid, session.turns,
                  bridge.malformed)
     return ws

@@ -155,6 +155,7 @@ class ServerToolFinished:
     name: str
     ok: bool
     duration_ms: float
+    output: str | None = None  # the start of what the tool returned (up to 200 characters)
 
 
 @dataclass(frozen=True, slots=True)
@@ -277,6 +278,7 @@ class CreateResponse:
     tools: tuple[ToolSpec, ...] | None = None  # None: the session's client tools
     metadata: dict[str, str] | None = None
     event_id: str | None = None
+    greeting: bool = False  # the agent's greeting (session.greeting)
 
 
 @dataclass(frozen=True, slots=True)

@@ -73,7 +73,7 @@ class NativeEncoder:
                                         filler=ev.filler)
             case E.ServerToolFinished():
                 return W.ToolFinishedOut(response_id=ev.response_id, call_id=ev.call_id, name=ev.name, ok=ev.ok,
-                                         duration_ms=ev.duration_ms)
+                                         duration_ms=ev.duration_ms, output=ev.output)
             case E.TextFinished():
                 return self._chunk(ev.response_id, finish_reason=ev.finish_reason)
             case E.AudioStarted():

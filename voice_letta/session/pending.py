@@ -44,4 +44,5 @@ class PendingInput:
             tool_results=tuple(i.tool_result for i in items if i.tool_result is not None),
             extra_instructions=extra,
             unknown_assistant_text=assistant,
+            driver_tools=settings.driver_tools,
         )

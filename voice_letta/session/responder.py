@@ -216,7 +216,7 @@ async def _think(host: ResponderHost, resp: Response, inp: TurnInput, segments: 
                         host.emit(E.ServerToolStarted(resp.id, ev.call_id, ev.name, ev.filler))
                     case ToolFinished():
                         host.emit(E.ServerToolFinished(resp.id, ev.call_id, ev.name, ev.ok,
-                                                       round(ev.duration_ms, 1)))
+                                                       round(ev.duration_ms, 1), ev.output_preview))
                     case TurnError():
                         host.error(VoiceLettaError(ev.message, code=ev.code) if not ev.retryable
                                    else _Retryable(ev.message, code=ev.code), response_id=resp.id)

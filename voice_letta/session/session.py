@@ -35,6 +35,7 @@ from voice_letta.agent.loop import TurnInput, VoiceAgent
 from voice_letta.core.vad import VoiceDetector
 from voice_letta.errors import ProtocolViolation, VoiceLettaError
 from voice_letta.session import events as E
+from voice_letta.session.greeting import greeting_input
 from voice_letta.session.listener import Listener
 from voice_letta.session.metrics import (
     ERRORS_TOTAL,
@@ -242,7 +243,8 @@ class VoiceSession:
             case W.ResponseCreate():
                 self._need_agent()
                 modalities = tuple(msg.output_modalities) if msg.output_modalities else None
-                await self._commands.put(E.CreateResponse(msg.instructions, modalities, event_id=msg.event_id))
+                await self._commands.put(E.CreateResponse(msg.instructions, modalities, event_id=msg.event_id,
+                                                          greeting=msg.greeting))
             case E.AddInput() | E.CreateResponse() | E.Truncate():
                 self._need_agent()
                 await self._commands.put(msg)
@@ -319,6 +321,9 @@ class VoiceSession:
                         async with asyncio.timeout(SETTLE_WAIT_S):
                             await self.listener.settled()
                     inp = self._pending.take(self.settings, instructions=cmd.instructions, tools=cmd.tools)
+                    if cmd.greeting and self.settings.agent_id is not None:
+                        inp = greeting_input(await self.agent.store.get_agent(self.settings.agent_id), inp,
+                                             where=self.settings.channel)
                     self._start_response(TurnClock(transcript=asyncio.get_running_loop().time()), inp,
                                          modalities=cmd.modalities, metadata=cmd.metadata)
                 case E.Truncate():

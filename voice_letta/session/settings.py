@@ -7,6 +7,7 @@ import importlib.util
 from dataclasses import dataclass, field
 
 from voice_letta.agent.ports import ToolSpec
+from voice_letta.agent.tools import DriverTool
 from voice_letta.core.turns import TurnMode, VadParams
 from voice_letta.errors import ProtocolViolation
 from voice_letta.session import events as E
@@ -36,6 +37,8 @@ class Settings:
     speculative_stt: bool = True
     partial_transcripts: bool = True  # transcript.partial captions while the user speaks
     partial_interval_ms: int = 500  # of speech between two captions
+    channel: str = ""  # how the user reaches the agent, for the greeting cue: " (a phone call)"
+    driver_tools: tuple[DriverTool, ...] = ()  # tools the transport runs (a phone call's end_call)
     modalities: tuple[Modality, ...] = ("audio",)  # ("text",): no speech synthesis, words only
     # Set by richer protocols (Realtime) only:
     instructions: str | None = None

@@ -27,6 +27,7 @@ from voice_letta.agent.models import (
     ToolOptions,
     TurnRecord,
     Usage,
+    VoiceSettings,
 )
 
 Row = Sequence[Any]
@@ -39,8 +40,9 @@ _F32_LE = np.dtype("<f4")
 # --- agents --------------------------------------------------------------------------------------------
 AGENT_COLUMNS = (
     "id, name, system, llm, sleeptime_llm, embedding, buffer, client_system_prompt, max_tool_rounds, "
-    "turn_budget_s, memory_target_label, handoff_on_session_end, created_at"
+    "turn_budget_s, memory_target_label, handoff_on_session_end, created_at, voice"
 )
+_N_AGENT_COLUMNS = len(AGENT_COLUMNS.split(","))
 
 
 def agent_params(a: AgentState) -> tuple[Any, ...]:
@@ -49,7 +51,7 @@ def agent_params(a: AgentState) -> tuple[Any, ...]:
         a.sleeptime_llm.model_dump_json() if a.sleeptime_llm is not None else None,
         a.embedding.model_dump_json(), a.buffer.model_dump_json(), a.client_system_prompt,
         a.max_tool_rounds, a.turn_budget_s, a.memory_target_label, int(a.handoff_on_session_end),
-        a.created_at,
+        a.created_at, a.voice.model_dump_json(exclude_defaults=True),
     )
 
 
@@ -70,9 +72,10 @@ AGENT_WITH_LINKS = (
 
 def agent_from_linked_row(r: Row) -> AgentState:
     """Decode a row of ``AGENT_WITH_LINKS``."""
-    blocks = [block_from_row(b[1:]) for b in sorted(json.loads(r[13]), key=lambda b: b[0])]
+    blocks = [block_from_row(b[1:]) for b in sorted(json.loads(r[_N_AGENT_COLUMNS]), key=lambda b: b[0])]
     tools = [
-        tool_from_row((*t[1:10], float(t[10]))) for t in sorted(json.loads(r[14]), key=lambda t: t[0])
+        tool_from_row((*t[1:10], float(t[10])))
+        for t in sorted(json.loads(r[_N_AGENT_COLUMNS + 1]), key=lambda t: t[0])
     ]
     return agent_from_row(r, blocks, tools)
 
@@ -83,7 +86,8 @@ def agent_from_row(r: Row, blocks: list[Block], tools: list[Tool]) -> AgentState
         sleeptime_llm=LLMConfig.model_validate_json(r[4]) if r[4] is not None else None,
         embedding=EmbeddingConfig.model_validate_json(r[5]), buffer=BufferConfig.model_validate_json(r[6]),
         client_system_prompt=r[7], max_tool_rounds=r[8], turn_budget_s=r[9], memory_target_label=r[10],
-        handoff_on_session_end=bool(r[11]), created_at=r[12], blocks=blocks, tools=tools,
+        handoff_on_session_end=bool(r[11]), created_at=r[12], voice=VoiceSettings.model_validate_json(r[13]),
+        blocks=blocks, tools=tools,
     )
 
 

@@ -103,6 +103,7 @@ class ResponseCreate(_Client):
     type: Literal["response.create"]
     instructions: str | None = Field(default=None, max_length=MAX_INSTRUCTIONS_CHARS)
     output_modalities: list[Modality] | None = Field(default=None, min_length=1, max_length=1)
+    greeting: bool = False  # respond with the agent's greeting (its voice.greeting: fixed text or generated)
     event_id: str | None = Field(default=None, max_length=100)
 
 
@@ -301,6 +302,7 @@ class ToolFinishedOut(_Server):
     name: str
     ok: bool
     duration_ms: float
+    output: str | None = None  # the start of the tool's result (up to 200 characters), as the model saw it
 
 
 class AudioStart(_Server):
