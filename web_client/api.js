@@ -88,6 +88,13 @@ export class Api {
     return Array.isArray(data) ? data : (data && data.data) || []; // {"object": "list", "data": [...]}
   }
 
+  /** The agent's stored conversation, oldest first (GET …/messages; the newest ``limit`` messages). */
+  async messages(agentId, limit = 200) {
+    const data = await this.request("GET", `/v1/agents/${encodeURIComponent(agentId)}/messages?limit=${limit}`);
+    const rows = Array.isArray(data) ? data : (data && data.data) || [];
+    return rows.slice().sort((x, y) => (x.seq || 0) - (y.seq || 0));
+  }
+
   /** The voice WebSocket URL for an agent; with an API key, a fresh token for this agent's voice session
    *  (valid for a minute, to connect) is added: the key itself never goes into a URL. */
   async voiceUrl(agentId) {

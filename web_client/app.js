@@ -1,125 +1,23 @@
 // voice-letta browser client: agent picker, voice session over the native WebSocket (docs/protocol.md),
 // live conversation, memory blocks and per-turn latency. Plain ES modules, no build step.
+//
+// This module wires the pieces: the agent picker, the connection and the routing of server messages, the
+// microphone (hands-free and push to talk), playback reports, typing, and the access key. The views live in
+// conversation.js (messages, captions, tool chips, history, export), panels.js (memory, latency, session),
+// indicator.js (listening / thinking / speaking), eventlog.js, devices.js and settings.js.
 
-import { Api, ApiError } from "./api.js";
-import { AudioEngine, MicError } from "./audio.js";
+import { ApiError } from "./api.js";
+import { MicError } from "./audio.js";
 import { VoiceConnection } from "./connection.js";
-
-const INPUT_RATE_HZ = 16000;
-const OUTPUT_RATES_HZ = [8000, 16000, 22050, 24000, 44100, 48000];
-const PROGRESS_EVERY_MS = 250;
-const MODE_STORAGE = "voiceLetta.mode";
-const AGENT_STORAGE = "voiceLetta.agent";
-
-const $ = (id) => document.getElementById(id);
-const el = (tag, cls, text) => {
-  const e = document.createElement(tag);
-  if (cls) e.className = cls;
-  if (text !== undefined) e.textContent = text;
-  return e;
-};
-const store = {
-  get(k) {
-    try {
-      return window.localStorage.getItem(k);
-    } catch (_) {
-      return null;
-    }
-  },
-  set(k, v) {
-    try {
-      window.localStorage.setItem(k, v);
-    } catch (_) {
-      /* storage disabled */
-    }
-  },
-};
-
-// --- debug counters, read by the end-to-end tests ------------------------------------------------------
-const dbg = {
-  state: "idle",
-  sessionId: null,
-  outputRate: null,
-  contextRate: null,
-  framesSent: 0,
-  bytesSent: 0,
-  framesReceived: 0,
-  framesDropped: 0,
-  audioMsReceived: 0,
-  playedMs: 0, // total ms of agent audio rendered (finished responses + the one playing)
-  progressSent: 0,
-  stoppedSent: 0,
-  reports: [], // final playback reports sent: {response_id, played_ms, reason}
-  events: {}, // server message type -> count
-  errors: [], // server error events
-  transcripts: [],
-  responses: [], // {id, status, text, heard_text, timings}
-  micError: null,
-  micLevel: 0,
-};
-window.voiceLettaDebug = dbg;
-
-// --- state -------------------------------------------------------------------------------------------
-const api = new Api();
-const audio = new AudioEngine();
-const S = {
-  agents: [],
-  agentId: null,
-  session: null,
-  mode: store.get(MODE_STORAGE) === "push_to_talk" ? "push_to_talk" : "server_vad",
-  micWanted: false,
-  micBlocked: false,
-  pttHeld: false,
-  hearing: false,
-  responses: new Map(), // id -> view state
-  active: null, // id of the response in progress (not done)
-  audioId: null, // id whose binary frames are arriving
-  audioRate: 24000,
-  dropped: new Set(), // responses cancelled locally: ignore their late audio
-  playing: null, // id the playback worklet is rendering
-  progress: new Map(), // id -> {ms, sentMs}
-  clearReason: "cleared",
-  playedDone: 0,
-  blocks: new Map(),
-  turns: [],
-};
-
-// --- UI: banner, toasts, status --------------------------------------------------------------------
-let bannerAction = null;
-function banner(kind, title, text, action) {
-  const b = $("banner");
-  b.dataset.kind = kind;
-  $("banner-title").textContent = title;
-  $("banner-text").textContent = text || "";
-  const btn = $("banner-action");
-  bannerAction = action ? action.run : null;
-  btn.hidden = !action;
-  if (action) btn.textContent = action.label;
-  b.dataset.topic = (action && action.topic) || title;
-  b.hidden = false;
-}
-function clearBanner(topic) {
-  const b = $("banner");
-  if (!topic || b.dataset.topic === topic) b.hidden = true;
-}
-$("banner-action").addEventListener("click", () => bannerAction && bannerAction());
-$("banner-close").addEventListener("click", () => ($("banner").hidden = true));
-
-function toast(message, { kind = "error", code = "", ms = 7000 } = {}) {
-  const t = el("div", "toast");
-  t.dataset.kind = kind;
-  t.setAttribute("role", kind === "error" ? "alert" : "status");
-  const body = el("div", "toast-body", message);
-  if (code) body.append(el("span", "toast-code", code));
-  const close = el("button", "", "×");
-  close.type = "button";
-  close.setAttribute("aria-label", "Dismiss");
-  close.onclick = () => t.remove();
-  t.append(body, close);
-  $("toasts").append(t);
-  while ($("toasts").children.length > 4) $("toasts").firstChild.remove();
-  setTimeout(() => t.remove(), ms);
-}
+import * as C from "./conversation.js";
+import { applySpeaker, chosenMic, initDevices, refreshDevices } from "./devices.js";
+import { logAudioFrame, logEvent } from "./eventlog.js";
+import { micLevel, outputLevel, setAgentState } from "./indicator.js";
+import { loadBlocks, onMemoryUpdated, recordTurn, renderBlocks, renderSessionInfo, resetLatency } from "./panels.js";
+import { initSettings, prefs, sessionFields } from "./settings.js";
+import { AGENT_STORAGE, INPUT_RATE_HZ, MODE_STORAGE, OUTPUT_RATES_HZ, PROGRESS_EVERY_MS, S, api, audio, dbg }
+  from "./state.js";
+import { $, banner, clearBanner, el, openPanel, store, toast, voiceStatus } from "./ui.js";
 
 function setStatus(state, text) {
   dbg.state = state;
@@ -130,21 +28,10 @@ function setStatus(state, text) {
   renderMic();
 }
 
-function voiceStatus(text) {
-  $("voice-status").textContent = text;
-}
-
-// --- side panel (drawer at narrow widths) -------------------------------------------------------------
-function openPanel(open) {
-  $("side").classList.toggle("open", open);
-  $("scrim").hidden = !open;
-  $("panel-toggle").setAttribute("aria-expanded", String(open));
-}
-$("panel-toggle").addEventListener("click", () => openPanel(!$("side").classList.contains("open")));
-$("close-side").addEventListener("click", () => openPanel(false));
-$("scrim").addEventListener("click", () => openPanel(false));
-
 // --- agents ------------------------------------------------------------------------------------------
+let startupPending = true;
+let historyFor = null; // the agent whose stored conversation is on screen
+
 async function loadAgents() {
   try {
     S.agents = await api.listAgents();
@@ -177,7 +64,6 @@ async function loadAgents() {
     autoConnect();
   }
 }
-let startupPending = true;
 
 let serverRetry = null;
 function handleApiError(err, retry) {
@@ -228,11 +114,26 @@ function selectAgent(id) {
   S.blocks.clear();
   renderBlocks();
   if (a) loadBlocks();
+  if (historyFor !== null && historyFor !== id) resetConversationState();
   if (conn.state !== "idle") {
     // The agent of a session is fixed after its first turn: start a new session.
     conn.close();
     resetConversationState();
     if (a) conn.open();
+  }
+}
+
+/** Show the agent's stored conversation once, when its first session opens on a fresh page. */
+async function loadHistory() {
+  const id = S.agentId;
+  if (!id || historyFor === id) return;
+  historyFor = id;
+  try {
+    const messages = await api.messages(id);
+    if (id !== S.agentId || C.entryCount()) return; // switched away, or the talk already started
+    C.renderHistory(messages);
+  } catch (err) {
+    if (!(err instanceof ApiError && (err.unreachable || err.unauthorized))) toast(err.message, { code: err.code });
   }
 }
 
@@ -265,290 +166,14 @@ $("copy-id").addEventListener("click", async () => {
     window.getSelection().selectAllChildren($("agent-id"));
   }
 });
-
-// --- memory blocks ----------------------------------------------------------------------------------
-async function loadBlocks() {
-  const id = S.agentId;
-  if (!id) return;
-  try {
-    const blocks = await api.blocks(id);
-    if (id !== S.agentId) return;
-    S.blocks.clear();
-    for (const b of blocks || []) S.blocks.set(b.label, { label: b.label, value: b.value, version: b.version });
-    renderBlocks();
-  } catch (err) {
-    if (!(err instanceof ApiError && (err.unreachable || err.unauthorized))) toast(err.message, { code: err.code });
-  }
-}
-
-function renderBlocks(flash = new Set()) {
-  const box = $("blocks");
-  box.replaceChildren();
-  if (!S.blocks.size) {
-    box.append(el("p", "muted", S.agentId ? "No memory blocks." : "Pick an agent to see its memory."));
-    return;
-  }
-  for (const b of S.blocks.values()) {
-    const card = el("div", "block");
-    card.dataset.label = b.label;
-    const head = el("div", "block-head");
-    head.append(el("strong", "", b.label), el("span", "", `v${b.version}`));
-    card.append(head, el("div", "block-value", b.value || "—"));
-    if (flash.has(b.label)) card.classList.add("flash");
-    box.append(card);
-  }
-}
-
-function onMemoryUpdated(msg) {
-  if (msg.agent_id !== S.agentId) return;
-  const changed = new Set();
-  for (const b of msg.blocks || []) {
-    const old = S.blocks.get(b.label);
-    if (!old || old.value !== b.value || old.version !== b.version) changed.add(b.label);
-    S.blocks.set(b.label, { label: b.label, value: b.value, version: b.version });
-  }
-  renderBlocks(changed);
-  const bits = [];
-  if (changed.size) bits.push(`${[...changed].join(", ")} updated`);
-  if (msg.passages_added) bits.push(`${msg.passages_added} ${msg.passages_added === 1 ? "passage" : "passages"} archived`);
-  if (bits.length) {
-    addNote(`Memory: ${bits.join(" · ")}`);
-    const badge = $("memory-note");
-    badge.textContent = "updated";
-    badge.hidden = false;
-    setTimeout(() => (badge.hidden = true), 4000);
-  }
-}
-
-// --- conversation ------------------------------------------------------------------------------------
-const convo = $("conversation");
-function scrollDown() {
-  const near = convo.scrollHeight - convo.scrollTop - convo.clientHeight < 160;
-  if (near) convo.scrollTop = convo.scrollHeight;
-}
-function hideEmpty() {
-  $("empty").hidden = true;
-}
-
-function addUser(text, source) {
-  hideEmpty();
-  const m = el("div", "msg user");
-  const b = el("div", "bubble");
-  b.append(el("div", "text", text));
-  if (source === "audio") {
-    const meta = el("div", "meta");
-    meta.append(tag("mic", "voice"));
-    b.append(meta);
-  }
-  m.append(b);
-  convo.append(m);
-  convo.scrollTop = convo.scrollHeight;
-}
-
-function tag(icon, text, kind = "") {
-  const t = el("span", `tag ${kind}`.trim());
-  t.append(el("i", `ico ico-${icon}`), text);
-  return t;
-}
-
-function addNote(text) {
-  convo.append(el("div", "note", text));
-  scrollDown();
-}
-
-function newResponse(id) {
-  hideEmpty();
-  const m = el("div", "msg agent");
-  m.dataset.responseId = id;
-  const avatar = el("div", "avatar", "AI");
-  const b = el("div", "bubble");
-  const tools = el("div", "tools");
-  tools.hidden = true;
-  const text = el("div", "text");
-  const typing = el("span", "typing");
-  typing.append(el("i"), el("i"), el("i"));
-  text.append(typing);
-  const meta = el("div", "meta");
-  meta.hidden = true;
-  b.append(tools, text, meta);
-  m.append(avatar, b);
-  convo.append(m);
-  scrollDown();
-  const r = { id, m, tools, textEl: text, meta, text: "", toolChips: new Map(), done: false };
-  S.responses.set(id, r);
-  return r;
-}
-
-function appendText(r, delta) {
-  if (!delta) return;
-  r.text += delta;
-  r.textEl.textContent = r.text;
-  scrollDown();
-}
-
-function onChunk(msg) {
-  const r = S.responses.get(msg.response_id);
-  if (!r) return;
-  for (const choice of (msg.chunk && msg.chunk.choices) || []) {
-    const d = choice.delta || {};
-    if (typeof d.content === "string") appendText(r, d.content);
-  }
-}
-
-function onToolStarted(msg) {
-  const r = S.responses.get(msg.response_id);
-  if (!r) return;
-  const chip = el("span", "tool");
-  chip.dataset.state = "running";
-  chip.append(el("span", "spin"), el("code", "", msg.name));
-  chip.title = msg.filler ? `Filler: “${msg.filler}”` : "Running…";
-  r.tools.hidden = false;
-  r.tools.append(chip);
-  r.toolChips.set(msg.call_id, chip);
-  voiceStatus(`Running ${msg.name}…`);
-  scrollDown();
-}
-
-function onToolFinished(msg) {
-  const r = S.responses.get(msg.response_id);
-  const chip = r && r.toolChips.get(msg.call_id);
-  if (!chip) return;
-  chip.dataset.state = msg.ok ? "ok" : "failed";
-  chip.replaceChildren(
-    el("span", "", msg.ok ? "✓" : "✕"),
-    el("code", "", msg.name),
-    el("span", "", `${Math.round(msg.duration_ms)} ms`),
-  );
-}
-
-function fmtMs(v) {
-  if (v === undefined || v === null) return "–";
-  return v >= 1000 ? `${(v / 1000).toFixed(2)} s` : `${Math.round(v)} ms`;
-}
-
-function onResponseDone(msg) {
-  const r = S.responses.get(msg.response_id);
-  dbg.responses.push({
-    id: msg.response_id,
-    status: msg.status,
-    finish_reason: msg.finish_reason,
-    text: r ? r.text : "",
-    heard_text: msg.heard_text,
-    timings: msg.timings_ms,
-  });
-  if (S.active === msg.response_id) S.active = null;
-  updateStop();
-  if (r) {
-    r.done = true;
-    const typing = r.textEl.querySelector(".typing");
-    if (typing) typing.remove();
-    const meta = r.meta;
-    meta.replaceChildren();
-    if (msg.status === "cancelled") {
-      const heard = (msg.heard_text || "").trim();
-      const full = r.text;
-      r.textEl.replaceChildren();
-      if (heard && full.startsWith(heard)) {
-        r.textEl.append(document.createTextNode(heard), el("span", "unheard", full.slice(heard.length)));
-      } else if (!heard && full) {
-        r.textEl.append(el("span", "unheard", full));
-      } else {
-        r.textEl.textContent = heard || full;
-      }
-      meta.append(tag("cut", msg.finish_reason === "barge_in" ? "interrupted by you" : "stopped", "warn"));
-      if (heard !== full.trim()) meta.append(el("span", "tag", "memory keeps only what was heard"));
-    } else if (msg.status === "failed") {
-      meta.append(tag("cut", "reply failed", "err"));
-      if (!r.text) r.textEl.textContent = "…";
-    }
-    const t = msg.timings_ms || {};
-    const total = t.voice_to_voice_ms ?? t.transcript_to_audio_ms;
-    if (total !== undefined) {
-      meta.append(tag("clock", `${fmtMs(total)} ${t.voice_to_voice_ms !== undefined ? "voice to voice" : "to first audio"}`));
-    } else if (t.first_token_ms !== undefined) {
-      meta.append(tag("clock", `${fmtMs(t.first_token_ms)} to first token`));
-    }
-    meta.hidden = !meta.childElementCount;
-    r.m.classList.remove("speaking");
-  }
-  if (msg.timings_ms && Object.keys(msg.timings_ms).length) {
-    S.turns.push(msg.timings_ms);
-    if (S.turns.length > 20) S.turns.shift();
-    renderLatency();
-  }
-  idleStatus();
-}
-
-// --- latency panel ----------------------------------------------------------------------------------
-function renderLatency() {
-  const box = $("latency");
-  const t = S.turns[S.turns.length - 1];
-  if (!t) return;
-  const speechToTranscript = t.endpointing_ms !== undefined || t.stt_ms !== undefined
-    ? (t.endpointing_ms || 0) + (t.stt_ms || 0) : undefined;
-  const firstToken = t.first_token_ms;
-  const toAudio = t.transcript_to_audio_ms !== undefined && firstToken !== undefined
-    ? Math.max(0, t.transcript_to_audio_ms - firstToken) : t.transcript_to_audio_ms;
-  const parts = [
-    ["c1", "End of speech → transcript", speechToTranscript],
-    ["c2", "Transcript → first token", firstToken],
-    ["c3", "First token → first audio", toAudio],
-  ];
-  const total = t.voice_to_voice_ms ?? t.transcript_to_audio_ms ?? parts.reduce((s, p) => s + (p[2] || 0), 0);
-  box.replaceChildren();
-  const head = el("div", "lat-total");
-  head.append(el("strong", "", fmtMs(total)),
-    el("span", "muted", t.voice_to_voice_ms !== undefined ? "voice to voice, last turn" : "to first audio, last turn (text)"));
-  const bar = el("div", "lat-bar");
-  const sum = parts.reduce((s, p) => s + (p[2] || 0), 0) || 1;
-  const legend = el("ul", "lat-legend");
-  for (const [cls, label, v] of parts) {
-    if (v !== undefined) {
-      const seg = el("span", cls);
-      seg.style.width = `${(100 * v) / sum}%`;
-      seg.title = `${label}: ${fmtMs(v)}`;
-      bar.append(seg);
-    }
-    const li = el("li");
-    li.append(el("i", cls), el("span", "", label), el("b", "", fmtMs(v)));
-    legend.append(li);
-  }
-  box.append(head, bar, legend);
-  if (S.turns.length > 2) {
-    const hist = el("div", "lat-history");
-    hist.title = "Last turns (voice to voice or to first audio)";
-    const totals = S.turns.map((x) => x.voice_to_voice_ms ?? x.transcript_to_audio_ms ?? 0);
-    const max = Math.max(...totals, 1);
-    for (const v of totals) {
-      const s = el("span");
-      s.style.height = `${Math.max(8, (100 * v) / max)}%`;
-      s.title = fmtMs(v);
-      hist.append(s);
-    }
-    box.append(hist);
-  }
-}
-
-function renderSessionInfo() {
-  const dl = $("session-info");
-  dl.replaceChildren();
-  const s = S.session;
-  if (!s) return;
-  const rows = [
-    ["session", dbg.sessionId],
-    ["input", `${s.input_sample_rate_hz} Hz PCM16`],
-    ["output", `${s.output_sample_rate_hz} Hz PCM16`],
-    ["mode", s.turn_mode],
-    ["vad", s.vad ? `${s.vad.engine}, ${s.vad.silence_ms} ms silence` : "–"],
-  ];
-  for (const [k, v] of rows) dl.append(el("dt", "", k), el("dd", "", v));
-}
+$("export-md").addEventListener("click", () => C.exportTranscript("md", (agentById(S.agentId) || {}).name));
+$("export-json").addEventListener("click", () => C.exportTranscript("json", (agentById(S.agentId) || {}).name));
 
 // --- playback reporting --------------------------------------------------------------------------------
 function sendStopped(id, playedMs, reason) {
   const played = Math.max(0, Math.round(playedMs * 10) / 10);
   const report = { type: "playback.stopped", response_id: id, played_ms: played, reason };
-  if (conn.send(report)) {
+  if (send(report)) {
     dbg.stoppedSent += 1;
     dbg.reports.push({ response_id: id, played_ms: played, reason });
   }
@@ -561,12 +186,14 @@ audio.onPlayback = (m) => {
     S.playing = m.id;
     const r = S.responses.get(m.id);
     if (r) r.m.classList.add("speaking");
+    setAgentState("speaking");
     voiceStatus("Speaking…");
   } else if (m.type === "progress") {
     const p = S.progress.get(m.id) || { ms: 0, sentMs: -1 };
     p.ms = (m.frames * 1000) / rate;
     S.progress.set(m.id, p);
     dbg.playedMs = S.playedDone + p.ms;
+    outputLevel(m.level || 0);
   } else if (m.type === "ended") {
     const ms = (m.frames * 1000) / rate;
     S.playedDone += ms;
@@ -656,8 +283,12 @@ const conn = new VoiceConnection({
       clearBanner("conn");
     }
   },
-  onMessage: (msg) => onServerMessage(msg),
+  onMessage: (msg) => {
+    logEvent("in", msg);
+    onServerMessage(msg);
+  },
   onBinary: (buf) => {
+    logAudioFrame();
     if (!S.audioId || S.dropped.has(S.audioId)) {
       dbg.framesDropped += 1;
       return;
@@ -666,6 +297,13 @@ const conn = new VoiceConnection({
     dbg.audioMsReceived += audio.play(S.audioId, buf, S.audioRate);
   },
 });
+
+/** Send a protocol message (and show it in the event log). */
+function send(msg) {
+  const ok = conn.send(msg);
+  if (ok) logEvent("out", msg);
+  return ok;
+}
 
 function onDisconnected() {
   // Whatever was playing belongs to a session that is gone.
@@ -676,18 +314,18 @@ function onDisconnected() {
   S.audioId = null;
   S.active = null;
   S.hearing = false;
+  C.clearCaption();
+  setAgentState("idle");
   updateStop();
   renderMic();
 }
 
 function resetConversationState() {
-  S.responses.clear();
+  C.resetConversation();
   S.progress.clear();
   S.dropped.clear();
-  S.turns = [];
-  convo.querySelectorAll(".msg, .note").forEach((n) => n.remove());
-  $("empty").hidden = false;
-  $("latency").replaceChildren(el("p", "muted", "Per-turn timings appear after the first reply."));
+  historyFor = null;
+  resetLatency();
 }
 
 function preferredOutputRate() {
@@ -699,6 +337,7 @@ function preferredOutputRate() {
 function ensureAudio() {
   return audio.ensure().then(() => {
     dbg.contextRate = audio.sampleRate;
+    applySpeaker();
     if (conn.isOpen && S.session && S.session.output_sample_rate_hz !== preferredOutputRate()) {
       sessionUpdate({ output_sample_rate_hz: preferredOutputRate() });
       S.session = { ...S.session, output_sample_rate_hz: preferredOutputRate() };
@@ -707,7 +346,7 @@ function ensureAudio() {
 }
 
 function sessionUpdate(fields) {
-  conn.send({ type: "session.update", session: fields });
+  send({ type: "session.update", session: fields });
 }
 
 function onServerMessage(msg) {
@@ -716,11 +355,15 @@ function onServerMessage(msg) {
     case "session.created": {
       dbg.sessionId = msg.session_id;
       S.session = msg.session;
-      const update = { input_sample_rate_hz: INPUT_RATE_HZ, turn_mode: S.mode };
+      const update = { input_sample_rate_hz: INPUT_RATE_HZ, turn_mode: S.mode, ...sessionFields() };
       if (audio.sampleRate) update.output_sample_rate_hz = preferredOutputRate();
       sessionUpdate(update);
       renderSessionInfo();
       loadBlocks();
+      const fresh = historyFor !== S.agentId && !C.entryCount();
+      loadHistory().then(() => {
+        if (fresh && prefs.greet) send({ type: "response.create", greeting: true });
+      });
       idleStatus();
       break;
     }
@@ -732,6 +375,7 @@ function onServerMessage(msg) {
     case "speech.started":
       S.hearing = true;
       renderMic();
+      setAgentState("listening");
       voiceStatus("Listening…");
       break;
     case "speech.stopped":
@@ -739,27 +383,38 @@ function onServerMessage(msg) {
       renderMic();
       voiceStatus("…");
       break;
+    case "transcript.partial":
+      dbg.partials.push(msg.text);
+      C.showCaption(msg.text);
+      break;
     case "transcript.final":
       dbg.transcripts.push(msg.text);
       S.hearing = false;
       renderMic();
-      addUser(msg.text, msg.source);
+      C.addUser(msg.text, msg.source);
+      setAgentState("thinking");
       voiceStatus("Thinking…");
+      break;
+    case "input_audio.empty":
+      C.clearCaption();
+      if (S.mode === "push_to_talk") toast("Nothing was heard: hold the button while you speak.", { kind: "info", ms: 3000 });
+      idleStatus();
       break;
     case "response.created":
       S.active = msg.response_id;
-      newResponse(msg.response_id);
+      C.newResponse(msg.response_id);
       updateStop();
+      setAgentState("thinking");
       voiceStatus("Thinking…");
       break;
     case "response.chunk":
-      onChunk(msg);
+      C.onChunk(msg);
       break;
     case "tool.started":
-      onToolStarted(msg);
+      C.onToolStarted(msg);
       break;
     case "tool.finished":
-      onToolFinished(msg);
+      C.onToolFinished(msg);
       break;
     case "response.audio.start":
       S.audioId = msg.response_id;
@@ -785,6 +440,23 @@ function onServerMessage(msg) {
     default:
       break; // pong and future messages
   }
+}
+
+function onResponseDone(msg) {
+  const r = S.responses.get(msg.response_id);
+  dbg.responses.push({
+    id: msg.response_id,
+    status: msg.status,
+    finish_reason: msg.finish_reason,
+    text: r ? r.text : "",
+    heard_text: msg.heard_text,
+    timings: msg.timings_ms,
+  });
+  if (S.active === msg.response_id) S.active = null;
+  updateStop();
+  C.finishResponse(msg);
+  recordTurn(msg.timings_ms);
+  idleStatus();
 }
 
 const warnedOnce = new Set();
@@ -822,6 +494,7 @@ audio.onLevel = (rms) => {
   const db = 20 * Math.log10(Math.max(rms, 1e-6));
   levelValue = Math.min(1, Math.max(0, (db + 60) / 50));
   dbg.micLevel = rms;
+  micLevel(rms);
   if (!levelRaf) {
     levelRaf = requestAnimationFrame(() => {
       levelRaf = 0;
@@ -853,6 +526,7 @@ function renderMic() {
 
 function idleStatus() {
   if (S.active || S.playing) return;
+  setAgentState(S.hearing ? "listening" : "idle");
   if (conn.state !== "open") {
     voiceStatus(S.agentId ? "Tap the microphone to start" : "Create an agent to start");
     return;
@@ -876,11 +550,12 @@ async function ensureConnected() {
 async function startMic() {
   S.micWanted = true;
   try {
-    await audio.startMic();
+    await audio.startMic(chosenMic());
     S.micBlocked = false;
     dbg.micError = null;
     clearBanner("mic");
     ensureAudio();
+    refreshDevices(); // device names are listed once the microphone is allowed
   } catch (err) {
     S.micWanted = false;
     const kind = err instanceof MicError ? err.kind : "failed";
@@ -919,8 +594,9 @@ async function pttDown() {
   if (!(await ensureConnected())) return;
   if (S.active) cancelResponse();
   S.pttHeld = true;
-  conn.send({ type: "input_audio.clear" });
+  send({ type: "input_audio.clear" });
   renderMic();
+  setAgentState("listening");
   voiceStatus("Listening… release to send");
   if (!audio.micOn) await startMic();
   else S.micWanted = true;
@@ -929,8 +605,9 @@ async function pttDown() {
 function pttUp() {
   if (!S.pttHeld) return;
   S.pttHeld = false;
-  conn.send({ type: "input_audio.commit" });
+  send({ type: "input_audio.commit" });
   renderMic();
+  setAgentState("thinking");
   voiceStatus("Thinking…");
 }
 $("mic").addEventListener("pointerdown", (e) => {
@@ -975,7 +652,7 @@ for (const b of document.querySelectorAll(".segmented button")) {
 function cancelResponse() {
   const id = S.active;
   if (!id) return;
-  conn.send({ type: "response.cancel", response_id: id });
+  send({ type: "response.cancel", response_id: id });
   stopPlayback("interrupted", id);
 }
 function updateStop() {
@@ -1002,7 +679,7 @@ $("text-form").addEventListener("submit", async (e) => {
     }
   }
   if (S.active) cancelResponse();
-  conn.send({ type: "input_text", text });
+  send({ type: "input_text", text });
   input.value = "";
 });
 
@@ -1039,6 +716,12 @@ $("clear-key").addEventListener("click", () => {
 });
 
 // --- start ----------------------------------------------------------------------------------------------
+initSettings({ onChange: () => conn.isOpen && sessionUpdate(sessionFields()) });
+initDevices({
+  onMicChange: () => {
+    if (audio.micOn && S.micWanted) startMic(); // reopen on the chosen device
+  },
+});
 setMode(S.mode);
 setStatus("idle", "Offline");
 window.voiceLetta = { conn, audio, state: S, connect: ensureConnected, startMic, stopMic, cancel: cancelResponse };

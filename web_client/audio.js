@@ -32,6 +32,8 @@ export class AudioEngine {
     this.onLevel = null; // (rms, peak) => void
     this.onPlayback = null; // (message from the playback worklet) => void
     this.inputRate = 16000;
+    this.micId = ""; // the open (or last) microphone's deviceId; "" = the default
+    this.speakerId = ""; // the chosen output device; "" = the default
     this._ready = null;
     // stream resampler state for the agent's audio (output rate -> context rate)
     this._rs = { id: null, rate: 0, pos: 0, last: 0 };
@@ -57,6 +59,7 @@ export class AudioEngine {
         node.connect(ctx.destination);
         this.ctx = ctx;
         this.playback = node;
+        if (this.speakerId && this.canChooseSpeaker) await ctx.setSinkId(this.speakerId).catch(() => {});
       })();
       this._ready.catch(() => (this._ready = null));
     }
@@ -64,10 +67,25 @@ export class AudioEngine {
     if (this.ctx.state === "suspended") await this.ctx.resume();
   }
 
-  /** Open the microphone; throws MicError with a kind the UI can explain. */
-  async startMic() {
+  /** Whether the page can choose the output device (AudioContext.setSinkId, Chromium 110+). */
+  get canChooseSpeaker() {
+    const Ctx = window.AudioContext || window.webkitAudioContext;
+    return !!Ctx && "setSinkId" in Ctx.prototype;
+  }
+
+  /** Play to the output device ``id`` ("" = the system default). */
+  async setSpeaker(id) {
+    this.speakerId = id || "";
+    if (this.ctx && this.canChooseSpeaker) await this.ctx.setSinkId(this.speakerId);
+  }
+
+  /** Open the microphone (``deviceId``: a chosen device, "" for the default); throws MicError. A different
+   *  device than the open one closes that one first. */
+  async startMic(deviceId = "") {
     await this.ensure();
-    if (this.stream) return;
+    if (this.stream && deviceId === this.micId) return;
+    if (this.stream) this.stopMic();
+    this.micId = deviceId;
     if (!window.isSecureContext) {
       throw new MicError("insecure", "The microphone needs a secure page (https or localhost).");
     }
@@ -76,7 +94,8 @@ export class AudioEngine {
     }
     let stream;
     try {
-      stream = await navigator.mediaDevices.getUserMedia({ audio: MIC_CONSTRAINTS, video: false });
+      const constraints = deviceId ? { ...MIC_CONSTRAINTS, deviceId: { exact: deviceId } } : MIC_CONSTRAINTS;
+      stream = await navigator.mediaDevices.getUserMedia({ audio: constraints, video: false });
     } catch (err) {
       const name = err && err.name;
       if (name === "NotAllowedError" || name === "SecurityError" || name === "PermissionDeniedError") {

@@ -9,13 +9,15 @@ the last words and the punctuation of the (partial) transcript of the open turn:
   "and", "to", "the", "my", "is", "we", "um"). With a punctuating speech recognizer (Whisper punctuates
   the sentences it hears as complete) a transcript with no terminal punctuation at all is unfinished too
   ("my phone number is 555");
-- ``"question"``: a complete question: it ends in "?" and its last word is not one of the above;
+- ``"question"``: a complete question: it ends in "?", has at least ``MIN_QUESTION_WORDS`` words (a lone
+  "Hello?" is often the start of more: Whisper writes a greeting's comma as a question mark), and its last word
+  is not one of the above;
 - ``"complete"``: any other sentence that ends in ".", "!" or "?", or unpunctuated text from a recognizer
   that does not punctuate;
 - ``"empty"``: no words (noise).
 
 ``EndOfTurnPolicy.silence_ms(text, base_ms)`` maps the class to the pause that ends the turn:
-``max_silence_ms`` (default 1500) when unfinished, ``min_silence_ms`` (default 300) after a complete question,
+``max_silence_ms`` (default 1500) when unfinished, ``min_silence_ms`` (default 400) after a complete question,
 ``base_ms`` (the session's ``silence_ms``) otherwise. The turn detector applies it only while the transcript
 still covers every voiced frame: a word spoken after the transcript was taken makes it stale.
 
@@ -47,6 +49,7 @@ _CONTINUATIONS = """
     let's
 """
 CONTINUATION_WORDS: frozenset[str] = frozenset(_CONTINUATIONS.split())
+MIN_QUESTION_WORDS = 3
 _WORD = re.compile(r"[a-z0-9]+(?:['’][a-z]+)?")
 _TERMINAL = (".", "?", "!")
 _OPEN_ENDINGS = ("...", "…", "-", "—", "–", ",", ";", ":")
@@ -63,14 +66,14 @@ def classify(text: str, *, punctuated: bool = True) -> Completeness:
         return "unfinished"
     if not stripped.endswith(_TERMINAL):
         return "unfinished" if punctuated else "complete"
-    return "question" if stripped.endswith("?") else "complete"
+    return "question" if stripped.endswith("?") and len(words) >= MIN_QUESTION_WORDS else "complete"
 
 
 @dataclass(frozen=True, slots=True)
 class EndOfTurnPolicy:
     """The pause that ends a turn, by what was said: shorter after a question, longer mid-phrase."""
 
-    min_silence_ms: int = 300
+    min_silence_ms: int = 400
     max_silence_ms: int = 1500
     punctuated: bool = True  # the speech recognizer punctuates (Whisper does); see ``classify``
 

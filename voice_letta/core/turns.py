@@ -17,7 +17,7 @@ Rules (``VadParams``, defaults in brackets):
   then runs to the end of the last voiced frame plus the same padding (at most ``prefix_padding_ms`` of the
   trailing silence). If no audio arrives at all, ``on_timer(now)`` ends it at ``deadline()`` = the wall time
   of the last frame + the silence still missing + one frame of grace (reason ``"timeout"``).
-- **End on words** [``end_of_turn`` "words"; ``min_silence_ms`` 300, ``max_silence_ms`` 1500]: the driver
+- **End on words** [``end_of_turn`` "words"; ``min_silence_ms`` 400, ``max_silence_ms`` 1500]: the driver
   hands over transcripts of the open turn (``on_transcript``); ``core.eot.EndOfTurnPolicy`` turns the words
   into the pause that ends this turn: longer after an unfinished phrase ("my sister is…"), shorter after a
   complete question. It holds only while no voiced frame arrived after the transcript's audio; if the pause
@@ -71,7 +71,7 @@ class VadParams(BaseModel):
     threshold: float = Field(default=0.5, ge=0.0, le=1.0, description="speech score threshold (Silero)")
     end_of_turn: EndOfTurnMode = Field(default="words", description="'words': the pause that ends a turn "
                                        "depends on the transcript so far; 'silence': always silence_ms")
-    min_silence_ms: int = Field(default=300, ge=100, le=10_000, description="pause after a complete question")
+    min_silence_ms: int = Field(default=400, ge=100, le=10_000, description="pause after a complete question")
     max_silence_ms: int = Field(default=1500, ge=100, le=10_000, description="pause after an unfinished phrase")
 
     @model_validator(mode="after")

@@ -236,7 +236,7 @@ def test_an_unfinished_phrase_keeps_the_turn_open_through_a_long_pause() -> None
 
 def test_a_complete_question_ends_the_turn_as_soon_as_its_transcript_arrives() -> None:
     c = Clocked(TurnDetector())
-    c.run("x" * 30 + "." * 17)  # 340 ms of silence
+    c.run("x" * 30 + "." * 21)  # 420 ms of silence: past min_silence_ms when the transcript comes
     events = c.det.on_transcript("Where is my phone?", c.det.last_voiced_end_ms, c.now)
     assert [type(e) for e in events] == [SpeechStopped, UtteranceReady]
     assert isinstance(events[1], UtteranceReady) and events[1].reason == "words"
@@ -247,8 +247,8 @@ def test_a_question_transcript_before_the_short_pause_ends_it_at_that_pause() ->
     c = Clocked(TurnDetector())
     c.run("x" * 30 + "." * 5)
     assert c.det.on_transcript("Where is my phone?", c.det.last_voiced_end_ms, c.now) == []
-    assert c.run("." * 9) == []
-    _stopped, ready = c.run("." * 1)  # 300 ms
+    assert c.run("." * 14) == []
+    _stopped, ready = c.run("." * 1)  # 400 ms
     assert isinstance(ready, UtteranceReady) and ready.reason == "silence"
 
 
