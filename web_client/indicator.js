@@ -5,7 +5,7 @@
 import { dbg } from "./state.js";
 import { $ } from "./ui.js";
 
-const LABELS = { idle: "Idle", listening: "Listening", thinking: "Thinking", speaking: "Speaking" };
+const LABELS = { idle: "Ready", listening: "Listening", thinking: "Thinking", speaking: "Speaking" };
 let state = "idle";
 let raf = 0;
 let pending = 0;
