@@ -22,6 +22,7 @@ from voice_letta.server.ws_native import agent_resolver
 from voice_letta.session.realtime import RealtimeTransport
 from voice_letta.session.session import VoiceSession
 from voice_letta.wire import realtime as R
+from voice_letta.wire import realtime_events as RE
 
 log = logging.getLogger(__name__)
 routes = web.RouteTableDef()
@@ -41,7 +42,7 @@ class _Socket:
             if msg.type == WSMsgType.TEXT:
                 return str(msg.data)
             if msg.type == WSMsgType.BINARY:
-                await self.send_text(R.encode(R.error_event(R.RealtimeViolation(
+                await self.send_text(RE.encode(RE.error_event(R.RealtimeViolation(
                     "Realtime events are JSON text frames; audio goes base64 in input_audio_buffer.append.",
                     code="invalid_value"))))
                 continue
@@ -66,7 +67,7 @@ async def realtime(request: web.Request) -> web.WebSocketResponse:
         agent = await app[AGENTS].find(agent_id)
     except VoiceLettaError as exc:
         code = "model_not_found" if exc.code in ("agent_not_found", "model_not_found") else exc.code
-        await socket.send_text(R.encode(R.ErrorEvent(error=R.ErrorDetail(code=code, message=exc.message,
+        await socket.send_text(RE.encode(RE.ErrorEvent(error=RE.ErrorDetail(code=code, message=exc.message,
                                                                          param="model"))))
         await ws.close(code=WSCloseCode.POLICY_VIOLATION, message=code.encode())
         return ws

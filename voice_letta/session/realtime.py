@@ -26,6 +26,7 @@ from voice_letta.session.realtime_in import DEFAULT_SESSION, session_update, too
 from voice_letta.session.realtime_out import Formats, RealtimeRenderer
 from voice_letta.wire import native as W
 from voice_letta.wire import realtime as R
+from voice_letta.wire import realtime_events as RE
 
 log = logging.getLogger(__name__)
 
@@ -83,7 +84,7 @@ class RealtimeTransport:
             try:
                 await self._on_text(text)
             except R.RealtimeViolation as exc:
-                await self._send([R.error_event(exc)])
+                await self._send([RE.error_event(exc)])
         return self._inbox.popleft()
 
     async def _on_text(self, text: str) -> None:
@@ -130,7 +131,7 @@ class RealtimeTransport:
             case R.InputAudioBufferClear():
                 self._buffered_ms = 0.0
                 self._inbox.append(W.InputAudioClear(type="input_audio.clear", event_id=ev.event_id))
-                await self._send([R.Cleared()])
+                await self._send([RE.Cleared()])
             case R.OutputAudioBufferClear():
                 await self._warn_once(["output_audio_buffer.clear"], "is for WebRTC/SIP connections; over a "
                                       "WebSocket stop playback locally and send conversation.item.truncate")
@@ -145,7 +146,7 @@ class RealtimeTransport:
                 if item is None:
                     raise R.RealtimeViolation(f"Item with item_id not found: {ev.item_id}",
                                               code="item_retrieve_invalid_item_id", param="item_id")
-                await self._send([R.ItemRetrieved(item=item)])
+                await self._send([RE.ItemRetrieved(item=item)])
             case R.ResponseCreate():
                 await self._response_create(ev)
             case R.ResponseCancel():
@@ -164,7 +165,7 @@ class RealtimeTransport:
         if ev.previous_item_id not in (None, "root", renderer.last_item_id):
             await self._warn_once(["conversation.item.create: previous_item_id"],
                                   "items are always added at the end of the conversation")
-        out: R.ItemOut
+        out: RE.ItemOut
         match item:
             case R.MessageItem():
                 text = item.text()
@@ -190,19 +191,19 @@ class RealtimeTransport:
                 else:
                     self._inbox.append(E.AddInput(system_text=text))
                 kind = {"user": "input_text", "system": "input_text", "assistant": "output_text"}[item.role]
-                content = [R.ContentOut(type=kind, text=text)] if text else []  # type: ignore[arg-type]
-                content += [R.ContentOut(type="input_image") for _ in images]
-                out = R.ItemOut(id=item_id, type="message", role=item.role, content=content)
+                content = [RE.ContentOut(type=kind, text=text)] if text else []  # type: ignore[arg-type]
+                content += [RE.ContentOut(type="input_image") for _ in images]
+                out = RE.ItemOut(id=item_id, type="message", role=item.role, content=content)
             case R.FunctionCallOutputItem():
                 self._inbox.append(E.AddInput(tool_result=(item.call_id, item.output)))
-                out = R.ItemOut(id=item_id, type="function_call_output", call_id=item.call_id, output=item.output)
+                out = RE.ItemOut(id=item_id, type="function_call_output", call_id=item.call_id, output=item.output)
             case R.FunctionCallItem():
                 await self._warn_once(["conversation.item.create: function_call"],
                                       "function calls are made by the agent; a client-created one is not stored")
-                out = R.ItemOut(id=item_id, type="function_call", call_id=item.call_id or R.new_call_id(),
+                out = RE.ItemOut(id=item_id, type="function_call", call_id=item.call_id or R.new_call_id(),
                                 name=item.name, arguments=item.arguments)
         previous = renderer.add_item(out)
-        await self._send([R.ItemAdded(item=out, previous_item_id=previous), R.ItemDone(item=out,
+        await self._send([RE.ItemAdded(item=out, previous_item_id=previous), RE.ItemDone(item=out,
                                                                                        previous_item_id=previous)])
 
     def _truncate(self, ev: R.ConversationItemTruncate) -> None:
@@ -234,7 +235,7 @@ class RealtimeTransport:
         else:
             await self._warn_once(["conversation.item.delete"], "removes an item from this connection's view; "
                                   "what was said stays in the agent's memory")
-        await self._send([R.ItemDeleted(item_id=ev.item_id)])
+        await self._send([RE.ItemDeleted(item_id=ev.item_id)])
 
     def _apply_deferred_delete(self) -> None:
         if self._deferred_delete is not None:
@@ -261,14 +262,14 @@ class RealtimeTransport:
     # -- outbound ---------------------------------------------------------------------------------------
     async def send_event(self, event: E.SessionEvent) -> None:
         renderer = self.renderer
-        out: list[R.ServerEvent] = []
+        out: list[RE.ServerEvent] = []
         match event:
             case E.SessionChanged():
                 pending = self._updates.pop(event.event_id or "", None)
                 if pending is not None:
                     renderer.formats = pending[0]
                 session = renderer.session_out(event.settings)
-                out.append(R.SessionUpdated(session=session) if self._created else R.SessionCreated(session=session))
+                out.append(RE.SessionUpdated(session=session) if self._created else RE.SessionCreated(session=session))
                 self._created = True
             case E.ErrorRaised() if event.event_id in self._updates:
                 _, client_event_id = self._updates.pop(event.event_id or "")
@@ -288,20 +289,20 @@ class RealtimeTransport:
         if delta is not None:
             await self._send([delta])
 
-    async def _send(self, events: list[R.ServerEvent]) -> None:
+    async def _send(self, events: list[RE.ServerEvent]) -> None:
         async with self._lock:
             for ev in events:
-                await self.socket.send_text(R.encode(ev))
+                await self.socket.send_text(RE.encode(ev))
 
     async def _note_once(self, notes: list[str]) -> None:
         """Settings served differently than asked (each note once per session)."""
         new = [n for n in notes if n not in self._reported]
         if new:
             self._reported.update(new)
-            await self._send([R.Warning(code="approximated", message=n) for n in new])
+            await self._send([RE.Warning(code="approximated", message=n) for n in new])
 
     async def _warn_once(self, fields: list[str], why: str) -> None:
         new = [f for f in fields if f not in self._reported]
         if new:
             self._reported.update(new)
-            await self._send([R.Warning(code="unsupported", message=f"{', '.join(new)}: {why}", fields=new)])
+            await self._send([RE.Warning(code="unsupported", message=f"{', '.join(new)}: {why}", fields=new)])

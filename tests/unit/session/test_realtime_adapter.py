@@ -16,9 +16,10 @@ from voice_letta.session.realtime_out import Formats, RealtimeRenderer
 from voice_letta.session.settings import Settings
 from voice_letta.wire import native as W
 from voice_letta.wire import realtime as R
+from voice_letta.wire import realtime_events as RE
 
 
-def kinds(events: list[R.ServerEvent]) -> list[str]:
+def kinds(events: list[RE.ServerEvent]) -> list[str]:
     return [e.type for e in events]
 
 

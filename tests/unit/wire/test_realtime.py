@@ -12,6 +12,7 @@ from hypothesis import strategies as st
 from voice_letta.core import codecs
 from voice_letta.errors import ProtocolViolation
 from voice_letta.wire import realtime as R
+from voice_letta.wire import realtime_events as RE
 
 
 def violation(text: str) -> R.RealtimeViolation:
@@ -90,9 +91,9 @@ def test_audio_formats_decode_and_encode() -> None:
 
 
 def test_server_events_have_ga_names_and_event_ids() -> None:
-    ev = json.loads(R.encode(R.SpeechStarted(audio_start_ms=10, item_id="item_1")))
+    ev = json.loads(RE.encode(RE.SpeechStarted(audio_start_ms=10, item_id="item_1")))
     assert ev["type"] == "input_audio_buffer.speech_started" and ev["event_id"].startswith("event_")
-    err = json.loads(R.encode(R.error_event(R.RealtimeViolation("bad", code="invalid_value", param="x",
+    err = json.loads(RE.encode(RE.error_event(R.RealtimeViolation("bad", code="invalid_value", param="x",
                                                                  event_id="e"))))
     assert err == {"type": "error", "event_id": err["event_id"], "error": {
         "type": "invalid_request_error", "code": "invalid_value", "message": "bad", "param": "x", "event_id": "e"}}
