@@ -33,6 +33,15 @@ if [ "$mode" = test ]; then
   # chromium: browser tests (Playwright drives the system browser; no browser download);
   # flite/espeak-ng/sox: fixture speech and the espeak fallback; libportaudio2 + pulseaudio: push-to-talk tests.
   apt_install chromium flite espeak-ng sox libportaudio2 pulseaudio pulseaudio-utils
+  # postgresql: the store's contract tests and the multi-process tests also run on PostgreSQL. The tests start
+  # their own throwaway cluster (tests/postgres.py), so Debian's default cluster is not created.
+  if ! dpkg -s postgresql >/dev/null 2>&1 && [ "$(id -u)" = 0 ]; then
+    mkdir -p /etc/postgresql-common/createcluster.d
+    echo "create_main_cluster = false" > /etc/postgresql-common/createcluster.d/voice-letta-tests.conf
+  fi
+  apt_install postgresql
+  # With PostgreSQL installed, a test that needs it fails instead of skipping when it cannot start one.
+  if ls /usr/lib/postgresql/*/bin/pg_ctl >/dev/null 2>&1; then export VOICE_LETTA_REQUIRE_PG="${VOICE_LETTA_REQUIRE_PG:-1}"; fi
 fi
 
 # libseccomp2: the tool sandbox's seccomp filter (pyseccomp loads libseccomp.so.2); Debian ships it with apt.

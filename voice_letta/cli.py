@@ -44,7 +44,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
     from aiohttp import web
 
     from voice_letta.server.app import create_app
-    from voice_letta.server.workers import default_workers, listening_socket, run_supervisor
+    from voice_letta.server.workers import default_workers, describe_database, listening_socket, run_supervisor
 
     extra: dict[str, Any] = {}
     if args.allowed_host:
@@ -54,8 +54,10 @@ def cmd_serve(args: argparse.Namespace) -> int:
     if args.no_admin_api:
         extra["admin_api"] = False
     extra["sandbox"] = sandbox_settings(args)
+    if args.db and C.is_database_url(args.db):
+        extra["database_url"] = args.db
     cfg = C.ServerConfig(host=args.host, port=args.port,
-                         db_path=Path(args.db) if args.db else C.default_db_path(),
+                         db_path=Path(args.db) if args.db and not C.is_database_url(args.db) else C.default_db_path(),
                          preload_local_models=not args.no_preload,
                          create_default_agent=not args.no_default_agent, **extra)
     if cfg.api_key is None and args.host not in ("127.0.0.1", "localhost", "::1"):
@@ -66,7 +68,8 @@ def cmd_serve(args: argparse.Namespace) -> int:
     if workers > 1:
         return run_supervisor(cfg, workers)  # N processes behind one port (server/workers.py)
     sock = listening_socket(cfg.host, cfg.port)  # bound here so that --port 0 can print the real port
-    print(f"voice-letta listening on http://{cfg.host}:{sock.getsockname()[1]} (database {cfg.db_path})", flush=True)
+    print(f"voice-letta listening on http://{cfg.host}:{sock.getsockname()[1]} (database {describe_database(cfg)})",
+          flush=True)
     web.run_app(create_app(cfg), sock=sock, print=None, shutdown_timeout=10)
     return 0
 
@@ -171,7 +174,8 @@ def build_parser() -> argparse.ArgumentParser:
     serve = sub.add_parser("serve", help="run the server")
     serve.add_argument("--host", default=C.DEFAULT_HOST)
     serve.add_argument("--port", type=int, default=C.DEFAULT_PORT)
-    serve.add_argument("--db", help=f"SQLite file (default ${C.DB_ENV} or ~/.voice-letta/voice-letta.db)")
+    serve.add_argument("--db", help=f"SQLite file, or a postgresql://user:password@host:port/database URL "
+                       f"(default ${C.DB_ENV} or ~/.voice-letta/voice-letta.db)")
     serve.add_argument("--workers", type=_positive_int, default=None,
                        help="server processes behind the one port (default: one per CPU core; 1: a single process)")
     serve.add_argument("--no-preload", action="store_true", help="load local models on first use")

@@ -124,11 +124,21 @@ def env_flag(name: str, default: bool) -> bool:
     return value not in ("0", "false", "no", "off")
 
 
+def is_database_url(value: str) -> bool:
+    """A PostgreSQL URL (``postgresql://…``, ``postgres://…``) rather than a SQLite file path."""
+    return value.startswith(("postgresql://", "postgres://"))
+
+
 def default_db_path() -> Path:
     env = os.environ.get(DB_ENV)
-    if env:
+    if env and not is_database_url(env):
         return Path(env)
     return Path.home() / ".voice-letta" / "voice-letta.db"
+
+
+def default_database_url() -> str | None:
+    env = os.environ.get(DB_ENV)
+    return env if env and is_database_url(env) else None
 
 
 # --- the tool sandbox (sandbox/, tools_runtime/; docs/sandbox.md) ----------------------------------------
@@ -188,6 +198,9 @@ class ServerConfig(BaseModel):
     host: str = DEFAULT_HOST
     port: int = DEFAULT_PORT
     db_path: Path = Field(default_factory=default_db_path)
+    # PostgreSQL instead of the SQLite file (--db postgresql://…; docs/deploy.md). db_path's folder still holds
+    # this machine's own files (the tool sandbox's data).
+    database_url: str | None = Field(default_factory=default_database_url)
     api_key: str | None = Field(default_factory=lambda: os.environ.get(API_KEY_ENV) or None)
     max_request_bytes: int = MAX_REQUEST_BYTES
     max_ws_message_bytes: int = MAX_WS_MESSAGE_BYTES

@@ -114,10 +114,10 @@ async def error_middleware(request: web.Request, handler: Handler) -> web.Stream
 
 
 async def open_configured_store(config: ServerConfig) -> Store:
-    """The database the configuration names, opened and migrated."""
-    from voice_letta.store import open_store
+    """The database the configuration names (PostgreSQL URL, else the SQLite file), opened and migrated."""
+    from voice_letta.store import open_any_store
 
-    return await open_store(config.db_path)
+    return await open_any_store(config.database_url or config.db_path)
 
 
 def create_app(config: ServerConfig, overrides: Overrides | None = None) -> web.Application:

@@ -25,6 +25,7 @@ import asyncio
 import contextlib
 import logging
 import os
+import re
 import signal
 import socket
 import sys
@@ -43,6 +44,13 @@ LISTEN_FD_ENV = "VOICE_LETTA_LISTEN_FD"  # without SO_REUSEPORT: the inherited l
 STOP_TIMEOUT_S = 20.0  # after SIGTERM, a worker that has not exited by then is killed
 RESTART_DELAY_S = (0.5, 10.0)  # first and longest delay before restarting a worker that keeps dying
 SHUTDOWN_TIMEOUT_S = 10.0
+
+
+def describe_database(cfg: C.ServerConfig) -> str:
+    """The database for a log line: a PostgreSQL URL without its password, or the SQLite file."""
+    if cfg.database_url is None:
+        return str(cfg.db_path)
+    return re.sub(r"//([^:/@]+):[^@]*@", r"//\1:***@", cfg.database_url)
 
 
 def default_workers() -> int:
@@ -145,7 +153,7 @@ async def supervise(cfg: C.ServerConfig, workers: int) -> int:
     for w in pool:
         await spawn(w)
     print(f"voice-letta listening on http://{cfg.host}:{cfg.port} with {workers} workers "
-          f"(database {cfg.db_path})", flush=True)
+          f"(database {describe_database(cfg)})", flush=True)
     try:
         while not stopping.is_set():
             waits = {asyncio.ensure_future(w.proc.wait()): w for w in pool if w.proc is not None}

@@ -17,7 +17,7 @@ from pydantic import ValidationError
 
 from voice_letta import config as C
 from voice_letta.agent.models import Block, Passage
-from voice_letta.agent.ports import HandoffRange, MemoryJob, NewBlock
+from voice_letta.agent.ports import Change, HandoffRange, MemoryJob, NewBlock
 from voice_letta.errors import ConfigError
 from voice_letta.ids import block_id as new_block_id
 from voice_letta.store.rows import Row
@@ -96,4 +96,14 @@ def job_from_row(r: Row) -> MemoryJob:
         id=int(r[0]), agent_id=r[1], kind=r[2], payload=HandoffRange(**json.loads(r[3])),
         through_seq=int(r[4]), status=r[5], attempts=int(r[6]), run_after=float(r[7]), created_at=float(r[8]),
         updated_at=float(r[9]), error=r[10], crashes=int(r[11]),
+    )
+
+
+# --- the change log --------------------------------------------------------------------------------------
+def change_from_row(r: Row) -> Change:
+    payload = json.loads(str(r[4])) if r[4] not in (None, "", "{}") else {}
+    return Change(
+        id=int(r[0]), agent_id=str(r[1]), kind=r[2], origin=str(r[3]), at=float(r[5]),
+        passage_id=payload.get("id"), passages_added=int(payload.get("passages_added", 0)),
+        passages_removed=int(payload.get("passages_removed", 0)), reason=str(payload.get("reason", "")),
     )

@@ -20,3 +20,14 @@ def msg(agent_id: str, role: Role, content: str | None, *, at: float | None = No
         id=ids.message_id(), agent_id=agent_id, role=role, content=content,
         created_at=time.time() if at is None else at, **kw,  # type: ignore[arg-type]
     )
+
+
+async def raw(store: Store, sql: str) -> list[tuple[object, ...]]:
+    """A query straight on the backend's connection (for checks below the Store port)."""
+    from voice_letta.store import SqliteStore
+    from voice_letta.store.postgres import PostgresStore
+
+    if isinstance(store, SqliteStore):
+        return [tuple(r) for r in await store._db.execute_fetchall(sql)]
+    assert isinstance(store, PostgresStore)
+    return [tuple(r) for r in await store._pool.fetch(sql)]

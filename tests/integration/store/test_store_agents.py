@@ -6,7 +6,7 @@ import asyncio
 
 import pytest
 
-from tests.integration.store.helpers import make_agent, msg
+from tests.integration.store.helpers import make_agent, msg, raw
 from voice_letta import config as C
 from voice_letta import ids
 from voice_letta.agent.models import (
@@ -134,12 +134,17 @@ async def test_delete_agent_keeps_shared_blocks_and_removes_private_ones_and_its
     assert await store.find_turn(ada.id, "fp") is None
     assert (await store.get_tool(tool.id)).id == tool.id
     assert len(await store.list_messages(bob.id)) == 1
-    # the FTS indexes forgot the deleted rows too
-    db = store._db
-    assert next(iter(await db.execute_fetchall("SELECT count(*) FROM messages_fts")))[0] == 1
-    assert next(iter(await db.execute_fetchall("SELECT count(*) FROM passages_fts")))[0] == 0
-    await db.execute("INSERT INTO messages_fts(messages_fts) VALUES ('integrity-check')")
-    await db.execute("INSERT INTO passages_fts(passages_fts) VALUES ('integrity-check')")
+    # the keyword indexes forgot the deleted rows too
+    if isinstance(store, SqliteStore):
+        db = store._db
+        assert next(iter(await db.execute_fetchall("SELECT count(*) FROM messages_fts")))[0] == 1
+        assert next(iter(await db.execute_fetchall("SELECT count(*) FROM passages_fts")))[0] == 0
+        await db.execute("INSERT INTO messages_fts(messages_fts) VALUES ('integrity-check')")
+        await db.execute("INSERT INTO passages_fts(passages_fts) VALUES ('integrity-check')")
+    else:  # PostgreSQL: the deleted agent's keyword statistics are gone, the other's kept
+        assert await raw(store, f"SELECT count(*) FROM fts_docs WHERE agent_id = '{ada.id}'") == [(0,)]
+        assert await raw(store, f"SELECT count(*) FROM fts_terms WHERE agent_id = '{ada.id}'") == [(0,)]
+        assert await raw(store, f"SELECT docs FROM fts_docs WHERE agent_id = '{bob.id}' AND kind = 'm'") == [(1,)]
 
 
 async def test_concurrent_compare_and_set_has_exactly_one_winner(store: SqliteStore) -> None:

@@ -3,25 +3,12 @@
 from __future__ import annotations
 
 import time
-from collections.abc import AsyncIterator
-from pathlib import Path
-
-import pytest
 
 from tests.integration.store.helpers import make_agent
 from voice_letta import ids
 from voice_letta.agent.models import Passage
 from voice_letta.agent.ports import NewBlock
-from voice_letta.store import SqliteStore, open_store
-
-
-@pytest.fixture
-async def other(db_path: Path, store: SqliteStore) -> AsyncIterator[SqliteStore]:
-    s = await open_store(db_path, origin="other-process")
-    try:
-        yield s
-    finally:
-        await s.aclose()
+from voice_letta.store import SqliteStore
 
 
 def passage(agent_id: str, text: str) -> Passage:

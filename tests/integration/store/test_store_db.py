@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import inspect
 import sqlite3
+from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
@@ -14,7 +15,18 @@ from voice_letta.agent.ports import Store
 from voice_letta.errors import NotFoundError, StorageError
 from voice_letta.store import SqliteStore, open_store
 from voice_letta.store.fts import fts_query
+from voice_letta.store.postgres import PostgresStore
 from voice_letta.store.sqlite.db import load_migrations, split_statements
+
+
+@pytest.fixture
+async def store(db_path: Path) -> AsyncIterator[SqliteStore]:
+    """This module tests the SQLite backend's own machinery (the contract tests run on every backend)."""
+    s = await open_store(db_path)
+    try:
+        yield s
+    finally:
+        await s.aclose()
 
 
 def _sync_query(path: Path, sql: str) -> list[tuple[object, ...]]:
@@ -67,11 +79,12 @@ def test_migration_splitter_keeps_trigger_bodies_whole() -> None:
     assert all(s.rstrip().endswith("END;") for s in triggers)
 
 
-async def test_store_matches_the_store_protocol_signatures() -> None:
+@pytest.mark.parametrize("backend", [SqliteStore, PostgresStore])
+async def test_store_matches_the_store_protocol_signatures(backend: type) -> None:
     for name, proto in inspect.getmembers(Store, inspect.isfunction):
         if name.startswith("_"):
             continue
-        impl = getattr(SqliteStore, name)
+        impl = getattr(backend, name)
         assert inspect.iscoroutinefunction(impl), name
         assert str(inspect.signature(impl)) == str(inspect.signature(proto)), name
 

@@ -3,24 +3,13 @@
 from __future__ import annotations
 
 import time
-from collections.abc import AsyncIterator
-from pathlib import Path
 
 import pytest
 
 from tests.integration.store.helpers import make_agent, msg
 from voice_letta.agent.ports import HandoffRange
 from voice_letta.errors import ConflictError
-from voice_letta.store import SqliteStore, open_store
-
-
-@pytest.fixture
-async def other(db_path: Path, store: SqliteStore) -> AsyncIterator[SqliteStore]:
-    s = await open_store(db_path)
-    try:
-        yield s
-    finally:
-        await s.aclose()
+from voice_letta.store import SqliteStore
 
 
 async def enqueue(store: SqliteStore, agent_id: str, first: int, last: int, now: float) -> None:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.integration.store.helpers import make_agent
+from tests.integration.store.helpers import make_agent, raw
 from voice_letta import ids
 from voice_letta.agent.models import Passage, TurnRecord, Usage
 from voice_letta.errors import ConfigError, NotFoundError, StorageError
@@ -30,8 +30,9 @@ async def test_passages_round_trip_with_float32_embeddings(store: SqliteStore) -
     assert loaded.embedding[:3] == [0.5, -1.25, 3.0]
     assert loaded.embedding[3] == pytest.approx(0.1, rel=1e-6)
     assert loaded.model_dump(exclude={"embedding"}) == stored.model_dump(exclude={"embedding"})
-    raw = next(iter(await store._db.execute_fetchall("SELECT embedding FROM passages")))[0]
-    assert len(raw) == 16 and raw[:4] == b"\x00\x00\x00\x3f"  # 0.5 as float32 little-endian
+    [(blob,)] = await raw(store, "SELECT embedding FROM passages")
+    assert isinstance(blob, bytes)
+    assert len(blob) == 16 and blob[:4] == b"\x00\x00\x00\x3f"  # 0.5 as float32 little-endian
     with pytest.raises(ConfigError):
         await store.insert_passages([_passage(agent.id, "x", embedding=[1.0], embedding_dim=3)])
 

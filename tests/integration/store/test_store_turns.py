@@ -3,25 +3,11 @@
 from __future__ import annotations
 
 import time
-from collections.abc import AsyncIterator
-from pathlib import Path
-
-import pytest
 
 from tests.integration.store.helpers import make_agent, msg
 from voice_letta import ids
 from voice_letta.agent.models import TurnRecord
-from voice_letta.store import SqliteStore, open_store
-
-
-@pytest.fixture
-async def other(db_path: Path, store: SqliteStore) -> AsyncIterator[SqliteStore]:
-    """A second connection to the same database: what another server process sees."""
-    s = await open_store(db_path)
-    try:
-        yield s
-    finally:
-        await s.aclose()
+from voice_letta.store import SqliteStore
 
 
 def turn(agent_id: str, fingerprint: str | None = None) -> TurnRecord:

@@ -93,10 +93,24 @@ class Serve:
                 await self.proc.wait()
 
 
-def query(db: str, sql: str, *params: Any) -> list[tuple[Any, ...]]:
-    """Read the shared SQLite database the way an operator would (a separate connection)."""
+def _sqlite_query(db: str, sql: str, *params: Any) -> list[tuple[Any, ...]]:
     conn = sqlite3.connect(db)
     try:
         return conn.execute(sql, params).fetchall()
     finally:
         conn.close()
+
+
+async def query(db: str, sql: str, *params: Any) -> list[tuple[Any, ...]]:
+    """Read the shared database (SQLite file or PostgreSQL URL) the way an operator would: its own connection.
+    ``sql`` uses ``?`` placeholders."""
+    if not db.startswith("postgresql://"):
+        return await asyncio.to_thread(_sqlite_query, db, sql, *params)
+    import asyncpg
+
+    numbered = re.sub(r"\?", lambda _m, n=iter(range(1, 100)): f"${next(n)}", sql)
+    conn = await asyncpg.connect(db)
+    try:
+        return [tuple(r) for r in await conn.fetch(numbered, *params)]
+    finally:
+        await conn.close()

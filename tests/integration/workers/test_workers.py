@@ -21,6 +21,7 @@ import pytest
 from tests.fakes.native_client import NativeClient
 from tests.fakes.openai_server import FakeOpenAIServer, Pause, Text, ToolCall
 from tests.integration.workers.procs import Serve, openai_llm, query
+from tests.postgres import Databases
 
 SLEEPTIME = "fake-sleeptime"
 _SLEEPTIME_ARGS = {"store_memories": {"chunks": []}, "rethink_user_memory": {"new_memory": "Nothing new yet."}}
@@ -33,12 +34,20 @@ def sleeptime_turn(body: dict[str, Any]) -> list[Any]:
     return [ToolCall(name, json.dumps(_SLEEPTIME_ARGS.get(name, {})))]
 
 
+@pytest.fixture(params=["sqlite", "postgresql"])
+async def database(request: pytest.FixtureRequest, tmp_path: Path, pg_databases: Databases) -> str:
+    """The one database every process of a test shares: a SQLite file, or a PostgreSQL database."""
+    if request.param == "sqlite":
+        return str(tmp_path / "shared.db")
+    return await pg_databases.create()
+
+
 @pytest.fixture
-async def launch(tmp_path: Path) -> AsyncIterator[Callable[..., Awaitable[Serve]]]:
+async def launch(tmp_path: Path, database: str) -> AsyncIterator[Callable[..., Awaitable[Serve]]]:
     started: list[Serve] = []
 
     async def start(workers: int = 1) -> Serve:
-        serve = Serve(str(tmp_path / "shared.db"), tmp_path / f"serve-{len(started)}.log", workers=workers)
+        serve = Serve(database, tmp_path / f"serve-{len(started)}.log", workers=workers)
         started.append(serve)
         await serve.start()
         return serve
@@ -50,7 +59,7 @@ async def launch(tmp_path: Path) -> AsyncIterator[Callable[..., Awaitable[Serve]
 
 
 async def db_rows(serve: Serve, sql: str, *params: Any) -> list[tuple[Any, ...]]:
-    return await asyncio.to_thread(query, serve.db, sql, *params)
+    return await query(serve.db, sql, *params)
 
 
 async def until(check: Callable[[], Awaitable[Any]], timeout_s: float = 30.0, poll_s: float = 0.1) -> Any:
@@ -149,7 +158,7 @@ async def test_a_worker_killed_mid_turn_loses_no_user_message(launch, fake_opena
     assert status == 200 and reply["choices"][0]["message"]["content"] == "Here you go."
     rows = await db_rows(serve, "SELECT role, content FROM messages WHERE agent_id = ? ORDER BY seq", agent)
     assert rows == [("user", "What is the plan?"), ("assistant", "Here you go.")]
-    turns = await db_rows(serve, "SELECT count(*), max(ended_at IS NOT NULL) FROM turns WHERE agent_id = ?", agent)
+    turns = await db_rows(serve, "SELECT count(*), count(ended_at) FROM turns WHERE agent_id = ?", agent)
     assert turns == [(1, 1)]
 
 

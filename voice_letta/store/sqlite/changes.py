@@ -13,19 +13,10 @@ import asyncio
 import orjson
 
 from voice_letta.agent.ports import Change
-from voice_letta.store.rows import Row
+from voice_letta.store.common import change_from_row
 from voice_letta.store.sqlite.base import SqliteBase
 
 _COLUMNS = "id, agent_id, kind, origin, payload, at"
-
-
-def change_from_row(r: Row) -> Change:
-    payload = orjson.loads(str(r[4])) if r[4] not in (None, "", "{}") else {}
-    return Change(
-        id=int(r[0]), agent_id=str(r[1]), kind=r[2], origin=str(r[3]), at=float(r[5]),
-        passage_id=payload.get("id"), passages_added=int(payload.get("passages_added", 0)),
-        passages_removed=int(payload.get("passages_removed", 0)), reason=str(payload.get("reason", "")),
-    )
 
 
 class ChangesMixin(SqliteBase):

@@ -1,0 +1,107 @@
+"""``PgBase``: the asyncpg pool of a ``PostgresStore`` and the statement helpers its mixins share.
+
+Every method is one statement on a pooled connection, or one transaction (``_tx``); PostgreSQL itself orders
+concurrent writers (row locks, ``FOR UPDATE SKIP LOCKED``, advisory locks), so there is no process-local write
+lock as in the SQLite store. Several server processes and machines can share one database.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import AsyncIterator, Sequence
+from contextlib import asynccontextmanager
+from types import TracebackType
+from typing import Any, Self
+
+import asyncpg
+
+from voice_letta import config as C
+from voice_letta.store import rows as R
+from voice_letta.store.postgres.db import translate_errors
+
+log = logging.getLogger(__name__)
+
+CHANNEL = "voice_letta_changes"  # NOTIFYed by the change_log trigger (migration 0001)
+
+
+def cols(columns: str, alias: str | None = None) -> str:
+    return columns if alias is None else ", ".join(f"{alias}.{c.strip()}" for c in columns.split(","))
+
+
+def params(columns: str, start: int = 1) -> str:
+    return ", ".join(f"${i}" for i in range(start, start + R.column_count(columns)))
+
+
+def rowcount(status: str) -> int:
+    """The row count of an asyncpg command status ('UPDATE 3', 'INSERT 0 1')."""
+    tail = status.rsplit(" ", 1)[-1]
+    return int(tail) if tail.isdigit() else 0
+
+
+class PgBase:
+    def __init__(self, pool: asyncpg.Pool, url: str, *, origin: str) -> None:
+        self._pool = pool
+        self._url = url
+        self.origin = origin
+        self.keyword_doc_budget = C.KEYWORD_DOC_BUDGET
+        self._listener: asyncpg.Connection | None = None
+        self._changed = asyncio.Event()
+        self._closed = False
+
+    async def _fetch(self, action: str, sql: str, *args: Any) -> list[asyncpg.Record]:
+        with translate_errors(action):
+            return list(await self._pool.fetch(sql, *args))
+
+    async def _exec(self, action: str, sql: str, *args: Any) -> int:
+        with translate_errors(action):
+            return rowcount(await self._pool.execute(sql, *args))
+
+    @asynccontextmanager
+    async def _tx(self, action: str) -> AsyncIterator[asyncpg.Connection]:
+        """One transaction on one pooled connection."""
+        with translate_errors(action):
+            async with self._pool.acquire() as conn, conn.transaction():
+                yield conn
+
+    async def _executemany(self, action: str, sql: str, rows: Sequence[Sequence[Any]]) -> None:
+        if rows:
+            with translate_errors(action):
+                await self._pool.executemany(sql, rows)
+
+    # --- notifications of the change log -------------------------------------------------------------------
+    async def wait_for_changes(self, timeout_s: float) -> None:
+        """Return when the change log NOTIFYs (another process wrote) or after ``timeout_s``."""
+        if self._listener is None or self._listener.is_closed():
+            try:
+                await self._listen()
+            except Exception:  # no listener: the feed still polls every timeout_s
+                log.warning("could not LISTEN for changes; polling instead", exc_info=True)
+        with contextlib.suppress(TimeoutError):
+            async with asyncio.timeout(timeout_s):
+                await self._changed.wait()
+        self._changed.clear()
+
+    async def _listen(self) -> None:
+        conn = await asyncpg.connect(self._url, server_settings={"voice_letta.origin": self.origin})
+        await conn.add_listener(CHANNEL, lambda *_: self._changed.set())
+        self._listener = conn
+
+    async def aclose(self) -> None:
+        if self._closed:
+            return
+        self._closed = True
+        if self._listener is not None and not self._listener.is_closed():
+            with contextlib.suppress(Exception):
+                await self._listener.close()
+        with translate_errors("closing the database"):
+            await self._pool.close()
+
+    async def __aenter__(self) -> Self:
+        return self
+
+    async def __aexit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        await self.aclose()

@@ -1,0 +1,212 @@
+"""Messages, turn records and the agent lease on PostgreSQL: ``MessagesMixin`` of ``PostgresStore``.
+
+A message's ``seq`` comes from the agent's row in ``message_seq``: the upsert that reserves a batch's numbers
+locks that row until the transaction ends, so concurrent appends of one agent (from any process) get disjoint,
+gapless ranges in commit order. The turn and lease methods follow ``store/sqlite/turns.py`` statement for
+statement; only the SQL dialect differs.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Sequence
+from typing import Any
+
+import asyncpg
+
+from voice_letta import config as C
+from voice_letta.agent.models import Message, TurnRecord
+from voice_letta.agent.ports import TurnBegun, is_retry_of
+from voice_letta.errors import NotFoundError
+from voice_letta.store import rows as R
+from voice_letta.store.postgres.base import PgBase, params, rowcount
+from voice_letta.store.postgres.db import translate_errors
+
+_SELECT_MESSAGE = f"SELECT {R.MESSAGE_COLUMNS} FROM messages"
+_INSERT_MESSAGE = (
+    f"INSERT INTO messages ({R.MESSAGE_INSERT_COLUMNS}, seq) "
+    f"VALUES ({params(R.MESSAGE_INSERT_COLUMNS)}, ${R.column_count(R.MESSAGE_INSERT_COLUMNS) + 1})"
+)
+_RESERVE = (
+    "INSERT INTO message_seq (agent_id, last_seq) VALUES ($1, $2) ON CONFLICT (agent_id) "
+    "DO UPDATE SET last_seq = message_seq.last_seq + $2 RETURNING last_seq"
+)
+_TURN_COLUMNS = [c.strip() for c in R.TURN_COLUMNS.split(",")]
+_SAVE_TURN = (
+    f"INSERT INTO turns ({R.TURN_COLUMNS}) VALUES ({params(R.TURN_COLUMNS)}) "
+    f"ON CONFLICT (id) DO UPDATE SET {', '.join(f'{c} = excluded.{c}' for c in _TURN_COLUMNS[1:])}"
+)
+_SELECT_TURN = f"SELECT {R.TURN_COLUMNS} FROM turns"
+_ACQUIRE = (
+    "INSERT INTO agent_leases (agent_id, holder, token, busy, expires_at) VALUES ($1, $2, 1, 1, $4) "
+    "ON CONFLICT (agent_id) DO UPDATE SET holder = $2, token = agent_leases.token + 1, busy = 1, expires_at = $4 "
+    "WHERE agent_leases.busy = 0 OR agent_leases.expires_at < $3 RETURNING token"
+)
+_RELEASE = "UPDATE agent_leases SET busy = 0 WHERE agent_id = $1 AND holder = $2 AND token = $3 AND busy = 1"
+
+
+async def append_rows(db: asyncpg.Connection, messages: Sequence[Message]) -> list[Message]:
+    """Append inside the caller's transaction: reserve each agent's seq range, then insert in order."""
+    base: dict[str, int] = {}
+    for agent_id, n in Counter(m.agent_id for m in messages).items():
+        base[agent_id] = int(await db.fetchval(_RESERVE, agent_id, n)) - n
+    stored: list[Message] = []
+    for m in messages:
+        base[m.agent_id] += 1
+        stored.append(m.model_copy(update={"seq": base[m.agent_id]}))
+    await db.executemany(_INSERT_MESSAGE, [(*R.message_insert_params(m), m.seq) for m in stored])
+    return stored
+
+
+class MessagesMixin(PgBase):
+    # --- messages ------------------------------------------------------------------------------------
+    async def append_messages(self, messages: Sequence[Message]) -> list[Message]:
+        if not messages:
+            return []
+        async with self._tx("append_messages") as db:
+            return await append_rows(db, messages)
+
+    async def update_message(
+        self, message_id: str, *, content: str | None = None, interrupted: bool | None = None
+    ) -> Message:
+        if content is None and interrupted is None:
+            found = await self._fetch("update_message", f"{_SELECT_MESSAGE} WHERE id = $1", message_id)
+        else:
+            found = await self._fetch(
+                "update_message",
+                "UPDATE messages SET content = coalesce($1, content), interrupted = coalesce($2, interrupted) "
+                f"WHERE id = $3 RETURNING {R.MESSAGE_COLUMNS}",
+                content, None if interrupted is None else int(interrupted), message_id)
+        if not found:
+            raise NotFoundError(f"unknown message {message_id}")
+        with translate_errors("decoding a message"):
+            return R.message_from_row(found[0])
+
+    async def list_messages(
+        self, agent_id: str, *, in_context: bool | None = None, limit: int | None = None,
+        after_seq: int | None = None,
+    ) -> list[Message]:
+        where = ["agent_id = $1"]
+        args: list[Any] = [agent_id]
+        if in_context is not None:
+            args.append(int(in_context))
+            where.append(f"in_context = ${len(args)}")
+        if after_seq is not None:
+            args.append(after_seq)
+            where.append(f"seq > ${len(args)}")
+        sql = f"{_SELECT_MESSAGE} WHERE {' AND '.join(where)}"
+        if limit is None:
+            found = await self._fetch("list_messages", sql + " ORDER BY seq", *args)
+        else:
+            if limit <= 0:
+                return []
+            found = await self._fetch("list_messages", sql + f" ORDER BY seq DESC LIMIT ${len(args) + 1}", *args,
+                                      limit)
+            found.reverse()
+        with translate_errors("decoding messages"):
+            return [R.message_from_row(r) for r in found]
+
+    async def evict_messages(self, agent_id: str, *, through_seq: int) -> int:
+        return await self._exec(
+            "evict_messages",
+            "UPDATE messages SET in_context = 0 WHERE agent_id = $1 AND seq <= $2 AND in_context = 1",
+            agent_id, through_seq)
+
+    # --- turns ---------------------------------------------------------------------------------------
+    async def save_turn(self, turn: TurnRecord) -> None:
+        await self._exec("save_turn", _SAVE_TURN, *R.turn_params(turn))
+
+    async def find_turn(self, agent_id: str, fingerprint: str) -> TurnRecord | None:
+        found = await self._fetch("find_turn", f"{_SELECT_TURN} WHERE agent_id = $1 AND fingerprint = $2 "
+                                  "ORDER BY started_at DESC LIMIT 1", agent_id, fingerprint)
+        with translate_errors("decoding a turn"):
+            return R.turn_from_row(found[0]) if found else None
+
+    async def begin_turn(
+        self, turn: TurnRecord, rows: Sequence[Message], *, holder: str, lease_s: float, now: float,
+        replay_window_s: float = C.REPLAY_WINDOW_S, retry_window_s: float = C.RETRY_WINDOW_S,
+        key_ttl_s: float = C.IDEMPOTENCY_KEY_TTL_S, supersede_abandoned: bool = False,
+        supersede_window_s: float = C.SUPERSEDE_WINDOW_S,
+    ) -> TurnBegun | None:
+        agent_id = turn.agent_id
+        async with self._tx("begin_turn") as db:
+            token = await db.fetchval(_ACQUIRE, agent_id, holder, now, now + lease_s)
+            if token is None:
+                return None
+            previous = None
+            if turn.idempotency_key is not None:
+                found = await db.fetch(f"{_SELECT_TURN} WHERE agent_id = $1 AND idempotency_key = $2 "
+                                       "AND started_at >= $3 ORDER BY started_at DESC LIMIT 1",
+                                       agent_id, turn.idempotency_key, now - key_ttl_s)
+                previous = R.turn_from_row(found[0]) if found else None
+            else:
+                found = await db.fetch(f"{_SELECT_TURN} WHERE agent_id = $1 ORDER BY started_at DESC, pos DESC "
+                                       "LIMIT 1", agent_id)
+                latest = R.turn_from_row(found[0]) if found else None
+                if latest is not None and turn.fingerprint is not None and latest.fingerprint == turn.fingerprint \
+                        and is_retry_of(latest, now, replay_window_s=replay_window_s, retry_window_s=retry_window_s):
+                    previous = latest
+                elif latest is not None and supersede_abandoned and latest.status == "abandoned" \
+                        and now - latest.started_at <= supersede_window_s:
+                    await db.execute("DELETE FROM messages WHERE agent_id = $1 AND turn_id = $2 "
+                                     "AND role IN ('user', 'tool')", agent_id, latest.id)
+            inserted: list[Message] = []
+            if previous is None:
+                await db.execute(_SAVE_TURN, *R.turn_params(turn))
+                if rows:
+                    inserted = await append_rows(db, rows)
+            history = await db.fetch(f"{_SELECT_MESSAGE} WHERE agent_id = $1 AND in_context = 1 ORDER BY seq",
+                                     agent_id)
+            return TurnBegun(lease=int(token), previous=previous, inserted=inserted,
+                             history=[R.message_from_row(r) for r in history])
+
+    async def end_turn(
+        self, agent_id: str, turn: TurnRecord | None, rows: Sequence[Message], *, holder: str, lease: int
+    ) -> list[Message]:
+        async with self._tx("end_turn") as db:
+            stored = await append_rows(db, rows) if rows else []
+            if turn is not None:
+                await db.execute(_SAVE_TURN, *R.turn_params(turn))
+            await db.execute(_RELEASE, agent_id, holder, lease)
+            return stored
+
+    async def list_turns(self, agent_id: str, *, limit: int = 50, status: str | None = None) -> list[TurnRecord]:
+        if status is None:
+            found = await self._fetch("list_turns", f"{_SELECT_TURN} WHERE agent_id = $1 "
+                                      "ORDER BY started_at DESC, pos DESC LIMIT $2", agent_id, limit)
+        else:
+            found = await self._fetch("list_turns", f"{_SELECT_TURN} WHERE agent_id = $1 AND status = $2 "
+                                      "ORDER BY started_at DESC, pos DESC LIMIT $3", agent_id, status, limit)
+        with translate_errors("decoding turns"):
+            return [R.turn_from_row(r) for r in reversed(found)]
+
+    async def busy_lease_holders(self) -> list[str]:
+        found = await self._fetch("busy_lease_holders", "SELECT DISTINCT holder FROM agent_leases WHERE busy = 1")
+        return [str(r[0]) for r in found]
+
+    async def mark_unfinished_turns(self, *, now: float) -> int:
+        return await self._exec(
+            "mark_unfinished_turns",
+            "UPDATE turns SET status = 'incomplete', stop_reason = coalesce(stop_reason, 'server_stopped'), "
+            "error = coalesce(error, 'server_stopped'), ended_at = coalesce(ended_at, $1) "
+            "WHERE status = 'running' AND NOT EXISTS (SELECT 1 FROM agent_leases l WHERE l.agent_id = turns.agent_id "
+            "AND l.busy = 1 AND l.expires_at >= $1)", now)
+
+    async def release_agent(self, agent_id: str, *, holder: str, lease: int) -> None:
+        await self._exec("release_agent", _RELEASE, agent_id, holder, lease)
+
+    async def renew_leases(self, holder: str, *, until: float) -> int:
+        async with self._tx("renew_leases") as db:
+            agents = await db.execute("UPDATE agent_leases SET expires_at = $1 WHERE holder = $2 AND busy = 1",
+                                      until, holder)
+            jobs = await db.execute("UPDATE memory_jobs SET lease_until = $1 WHERE claimed_by = $2 "
+                                    "AND status = 'running'", until, holder)
+        return rowcount(agents) + rowcount(jobs)
+
+    async def release_holder(self, holder: str, *, now: float) -> int:
+        async with self._tx("release_holder") as db:
+            agents = await db.execute("UPDATE agent_leases SET busy = 0 WHERE holder = $1 AND busy = 1", holder)
+            jobs = await db.execute("UPDATE memory_jobs SET lease_until = $1 WHERE claimed_by = $2 "
+                                    "AND status = 'running'", now, holder)
+        return rowcount(agents) + rowcount(jobs)
+

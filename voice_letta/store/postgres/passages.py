@@ -1,0 +1,106 @@
+"""Archival passages and their vectors on PostgreSQL: ``PassagesMixin`` of ``PostgresStore``.
+
+Vectors are float32 little-endian ``bytea`` exactly as in SQLite and are searched the same way: the server loads
+an agent's vectors into its in-memory index (``load_passage_vectors``). pgvector is not needed (see
+``PostgresStore.pgvector_available``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from voice_letta.agent.models import Passage
+from voice_letta.agent.ports import PassageTexts, PassageVectors
+from voice_letta.errors import NotFoundError
+from voice_letta.store import rows as R
+from voice_letta.store.common import prepared_passages
+from voice_letta.store.postgres.base import PgBase, params
+from voice_letta.store.postgres.db import translate_errors
+
+INSERT_PASSAGE = f"INSERT INTO passages ({R.PASSAGE_COLUMNS}) VALUES ({params(R.PASSAGE_COLUMNS)})"
+_NO_VECTOR = R.PASSAGE_COLUMNS.replace("embedding,", "NULL::bytea,", 1)
+
+
+class PassagesMixin(PgBase):
+    async def insert_passages(self, passages: Sequence[Passage]) -> list[Passage]:
+        stored = prepared_passages(passages)
+        if stored:
+            async with self._tx("insert_passages") as db:
+                await db.executemany(INSERT_PASSAGE, [R.passage_params(p) for p in stored])
+        return stored
+
+    async def list_passages(self, agent_id: str, *, limit: int = 100, offset: int = 0) -> list[Passage]:
+        found = await self._fetch("list_passages", f"SELECT {R.PASSAGE_COLUMNS} FROM passages WHERE agent_id = $1 "
+                                  "ORDER BY created_at, pos LIMIT $2 OFFSET $3", agent_id, limit, offset)
+        with translate_errors("decoding passages"):
+            return [R.passage_from_row(r) for r in found]
+
+    async def delete_passage(self, agent_id: str, passage_id: str) -> None:
+        changed = await self._exec("delete_passage", "DELETE FROM passages WHERE id = $1 AND agent_id = $2",
+                                   passage_id, agent_id)
+        if changed == 0:
+            raise NotFoundError(f"unknown passage {passage_id} of agent {agent_id}")
+
+    async def get_passages(
+        self, agent_id: str, passage_ids: Sequence[str], *, with_vectors: bool = False
+    ) -> list[Passage]:
+        unique = list(dict.fromkeys(passage_ids))
+        if not unique:
+            return []
+        columns = R.PASSAGE_COLUMNS if with_vectors else _NO_VECTOR
+        found = await self._fetch("get_passages", f"SELECT {columns} FROM passages WHERE agent_id = $1 "
+                                  "AND id = ANY($2::text[])", agent_id, unique)
+        with translate_errors("decoding passages"):
+            by_id = {p.id: p for p in (R.passage_from_row(r) for r in found)}
+        return [by_id[i] for i in unique if i in by_id]
+
+    async def count_passages(self, agent_id: str) -> int:
+        found = await self._fetch("count_passages", "SELECT count(*) FROM passages WHERE agent_id = $1", agent_id)
+        return int(found[0][0])
+
+    async def passages_to_reembed(
+        self, agent_id: str, model: str, dim: int, *, limit: int
+    ) -> tuple[list[Passage], int]:
+        stale = ("agent_id = $1 AND (embedding IS NULL OR embedding_model IS DISTINCT FROM $2 "
+                 "OR embedding_dim IS DISTINCT FROM $3)")
+        found = await self._fetch("passages_to_reembed", f"SELECT {_NO_VECTOR} FROM passages WHERE {stale} "
+                                  "ORDER BY pos LIMIT $4", agent_id, model, dim, max(limit, 0))
+        total = await self._fetch("count_passages_to_reembed", f"SELECT count(*) FROM passages WHERE {stale}",
+                                  agent_id, model, dim)
+        with translate_errors("decoding passages"):
+            return [R.passage_from_row(r) for r in found], int(total[0][0])
+
+    async def set_passage_embeddings(
+        self, agent_id: str, vectors: Sequence[tuple[str, Sequence[float]]], *, model: str
+    ) -> int:
+        if not vectors:
+            return 0
+        async with self._tx("set_passage_embeddings") as db:
+            status = await db.execute(
+                "UPDATE passages p SET embedding = v.embedding, embedding_model = $2, embedding_dim = v.dim "
+                "FROM unnest($3::text[], $4::bytea[], $5::int[]) AS v(id, embedding, dim) "
+                "WHERE p.agent_id = $1 AND p.id = v.id",
+                agent_id, model, [pid for pid, _ in vectors], [R.encode_embedding(v) for _, v in vectors],
+                [len(v) for _, v in vectors])
+        return int(status.rsplit(" ", 1)[-1])
+
+    async def load_passage_texts(self, agent_id: str) -> PassageTexts:
+        found = await self._fetch(
+            "load_passage_texts",
+            "SELECT id, text, synopsis, coalesce(start_at, end_at, created_at), coalesce(end_at, start_at, created_at) "
+            "FROM passages WHERE agent_id = $1 ORDER BY pos", agent_id)
+        return PassageTexts(ids=tuple(r[0] for r in found), texts=tuple(r[1] for r in found),
+                            synopses=tuple(r[2] for r in found), start_at=tuple(float(r[3]) for r in found),
+                            end_at=tuple(float(r[4]) for r in found))
+
+    async def load_passage_vectors(self, agent_id: str, model: str, dim: int) -> PassageVectors:
+        found = await self._fetch(
+            "load_passage_vectors",
+            "SELECT id, embedding, coalesce(start_at, end_at, created_at), coalesce(end_at, start_at, created_at), "
+            "coalesce(embedding_model = $1 AND embedding_dim = $2 AND embedding IS NOT NULL, false) "
+            "FROM passages WHERE agent_id = $3 ORDER BY pos", model, dim, agent_id)
+        good = [r for r in found if r[4]]
+        return PassageVectors(
+            ids=tuple(r[0] for r in good), vectors=b"".join(r[1] for r in good), dim=dim,
+            start_at=tuple(float(r[2]) for r in good), end_at=tuple(float(r[3]) for r in good),
+            other_models=len(found) - len(good))
