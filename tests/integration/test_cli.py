@@ -42,8 +42,9 @@ async def served(tmp_path: Path) -> AsyncIterator[tuple[str, dict[str, str]]]:
         "--no-default-agent",
         env=env, stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.DEVNULL)
     try:
-        async with aiohttp.ClientSession() as s:
-            for _ in range(200):
+        # serve starts one worker process per core by default: allow a loaded machine time to start them all
+        async with aiohttp.ClientSession() as s, asyncio.timeout(90):
+            while True:
                 try:
                     async with s.get(f"http://127.0.0.1:{port}/health") as r:
                         if r.status == 200:
