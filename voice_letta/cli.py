@@ -234,6 +234,8 @@ def build_parser() -> argparse.ArgumentParser:
     talk.add_argument("agent", help="agent id or name")
     talk.add_argument("--input-file", help="WAV to send instead of the microphone")
     talk.add_argument("--output-file", help="write the reply audio to this WAV instead of the speakers")
+    talk.add_argument("--identity", help="talk to your own agent made from AGENT as a template (one agent per "
+                                         "person, like phone callers; docs/protocol.md)")
     client_flags(talk)
     talk.set_defaults(func=cmd_talk)
     return parser

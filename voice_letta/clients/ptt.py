@@ -224,10 +224,12 @@ class TalkClient:
     async def send(self, **msg: Any) -> None:
         await self.ws.send(json.dumps(msg))
 
-    async def configure(self, agent: str, input_rate_hz: int) -> None:
-        await self.send(type="session.update", session={
-            "agent": agent, "turn_mode": "push_to_talk", "input_sample_rate_hz": input_rate_hz,
-            "output_sample_rate_hz": OUTPUT_RATE_HZ})
+    async def configure(self, agent: str | None, input_rate_hz: int) -> None:
+        session: dict[str, Any] = {"turn_mode": "push_to_talk", "input_sample_rate_hz": input_rate_hz,
+                                   "output_sample_rate_hz": OUTPUT_RATE_HZ}
+        if agent is not None:  # with --identity the URL already chose the person's agent
+            session["agent"] = agent
+        await self.send(type="session.update", session=session)
 
     def new_turn(self) -> None:
         self.reply = Reply()
@@ -242,12 +244,13 @@ class TalkClient:
 
 
 # --- connection -------------------------------------------------------------------------------------------
-def voice_url(base: str, agent: str) -> str:
+def voice_url(base: str, agent: str, identity: str | None = None) -> str:
     from urllib.parse import quote
 
     base = base.rstrip("/")
     ws_base = "wss://" + base[8:] if base.startswith("https://") else "ws://" + base.removeprefix("http://")
-    return f"{ws_base}/v1/voice?agent={quote(agent)}"
+    url = f"{ws_base}/v1/voice?agent={quote(agent)}"
+    return url + f"&identity={quote(identity)}" if identity else url
 
 
 async def _connect(args: argparse.Namespace) -> Any:
@@ -258,7 +261,8 @@ async def _connect(args: argparse.Namespace) -> Any:
     key = os.environ.get(C.API_KEY_ENV)
     headers = {"Authorization": f"Bearer {key}"} if key else {}
     try:
-        return await connect(voice_url(base, args.agent), subprotocols=[PROTOCOL],  # type: ignore[list-item]
+        url = voice_url(base, args.agent, getattr(args, "identity", None))
+        return await connect(url, subprotocols=[PROTOCOL],  # type: ignore[list-item]
                              additional_headers=headers, max_size=None)
     except InvalidStatus as exc:
         raise TalkError(f"server refused the connection: HTTP {exc.response.status_code}"
@@ -288,7 +292,7 @@ async def run_files(args: argparse.Namespace) -> int:
         speaker = Speaker(sd, OUTPUT_RATE_HZ) if sd is not None else None
         client = TalkClient(ws, json_out=args.json, speaker=speaker)
         try:
-            await client.configure(args.agent, rate)
+            await client.configure(None if getattr(args, "identity", None) else args.agent, rate)
             await _wait_ready(client)
             receiver = asyncio.create_task(client.run_receiver())
             step = rate * 100 // 1000 * 2  # 100 ms chunks, as fast as the socket takes them
@@ -344,7 +348,7 @@ async def run_mic(args: argparse.Namespace) -> int:
         speaker = None if args.output_file else Speaker(sd, OUTPUT_RATE_HZ)
         client = TalkClient(ws, json_out=args.json, speaker=speaker)
         client.interactive = True
-        await client.configure(args.agent, MIC_RATE_HZ)
+        await client.configure(None if getattr(args, "identity", None) else args.agent, MIC_RATE_HZ)
         await _wait_ready(client)
         tasks = [asyncio.create_task(client.run_receiver())]
 

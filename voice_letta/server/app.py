@@ -30,7 +30,7 @@ from voice_letta.agent.prompt import SystemPromptCache
 from voice_letta.agent.service import AgentService
 from voice_letta.config import ServerConfig
 from voice_letta.errors import VoiceLettaError
-from voice_letta.server import http_admin, http_agents, http_memory, http_openai, http_tools, ws_twilio
+from voice_letta.server import http_admin, http_agents, http_memory, http_openai, http_tools, identities, ws_twilio
 from voice_letta.server.auth import auth_middleware
 from voice_letta.server.changes import SharedMemoryBus, change_feed
 from voice_letta.server.keys import (
@@ -218,6 +218,7 @@ def create_app(config: ServerConfig, overrides: Overrides | None = None) -> web.
     app.router.add_routes(http_memory.routes)
     app.router.add_routes(http_tools.routes)
     app.router.add_routes(http_agents.routes)  # PATCH /v1/agents/{id}, POST /v1/llm/check
+    app.router.add_routes(identities.routes)  # POST /v1/agents/{id}/identities/{identity} (one agent per person)
     _add_voice_sessions(app, config, ov)
     ws_twilio.setup(app)  # Twilio phone bridge: POST /twilio/voice, GET /twilio/stream (server/ws_twilio.py)
     web_dir = config.web_client_dir or WEB_CLIENT_DIR

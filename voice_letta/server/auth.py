@@ -70,6 +70,7 @@ ROUTE_ACCESS: dict[tuple[str, str], Access] = {
     ("GET", "/v1/agents/{agent_id}/memory/jobs"): Access.READ,
     ("GET", "/v1/agents/{agent_id}/turns"): Access.READ,
     ("PATCH", "/v1/agents/{agent_id}"): Access.ADMIN,  # like POST /v1/agents
+    ("POST", "/v1/agents/{agent_id}/identities/{identity}"): Access.ADMIN,  # creates agents (human, issue 14)
     ("POST", "/v1/llm/check"): Access.ADMIN,  # makes the server call a provider with a key from its environment
     ("POST", "/v1/agents/{agent_id}/archival"): Access.ADMIN,
     ("POST", "/v1/agents/{agent_id}/archival/batch"): Access.ADMIN,

@@ -7,6 +7,11 @@ name). It starts as a copy of the template: the same system prompt, model settin
 about this person stays with this person) and the template's read-only blocks shared, so editing those (say,
 a company's opening hours) reaches every person's agent.
 
+``POST /v1/agents/{template}/identities/{identity}`` (the API key) returns that agent, creating it if needed: a
+backend that knows who its user is gets the agent id and mints a voice token for it (``POST /v1/tokens``). A
+voice session can also name ``?agent=<template>&identity=<id>``, but only without a key or with the key
+itself: a scoped token is for one agent, so it cannot pick an identity (that would open any person's agent).
+
 Two first calls from the same identity at the same moment create one agent: creation is serialized per
 name in the process, and a duplicate made by another worker process is deleted in favour of the older one.
 """
@@ -18,11 +23,16 @@ import logging
 import re
 from collections import defaultdict
 
+from aiohttp import web
+
 from voice_letta.agent.models import AgentState
 from voice_letta.agent.service import AgentCreate, AgentService, BlockCreate
-from voice_letta.errors import ProtocolViolation
+from voice_letta.errors import AccessDenied, ProtocolViolation
+from voice_letta.server.auth import principal_of
+from voice_letta.server.keys import AGENTS
 
 log = logging.getLogger(__name__)
+routes = web.RouteTableDef()
 
 MAX_IDENTITY_CHARS = 64
 _IDENTITY = re.compile(r"^[A-Za-z0-9+_.@-]{1,64}$")
@@ -72,3 +82,30 @@ async def agent_for_identity(agents: AgentService, template_ref: str, identity: 
             await agents.delete(created.id)
             return await agents.store.get_agent(same[0].id)
         return created
+
+
+async def identity_agent(request: web.Request, template_ref: str, identity: str) -> str:
+    """For a voice session's ``?identity=``: the person's agent id; refused to a scoped token."""
+    principal = principal_of(request)
+    if principal.kind == "token":
+        raise ProtocolViolation("a scoped token is for one agent and cannot choose an identity: mint the token for "
+                                "the person's agent (POST /v1/agents/{template}/identities/{identity})",
+                                code="identity_not_allowed")
+    if not template_ref:
+        raise ProtocolViolation("?identity= needs ?agent= naming the template agent", code="no_agent")
+    return (await agent_for_identity(request.app[AGENTS], template_ref, identity)).id
+
+
+@routes.post("/v1/agents/{agent_id}/identities/{identity}")
+async def post_identity(request: web.Request) -> web.Response:
+    """The agent of ``identity`` made from the template ``agent_id`` (201 when it was created now)."""
+    agents = request.app[AGENTS]
+    template = await agents.find(request.match_info["agent_id"])
+    if template is None:
+        raise ProtocolViolation("no such agent template", code="not_found")
+    if principal_of(request).kind == "token":  # the route is ADMIN: a token never gets here; belt and braces
+        raise AccessDenied("this needs the API key")
+    name = identity_agent_name(template, check_identity(request.match_info["identity"]))
+    existed = await agents.find(name) is not None
+    agent = await agent_for_identity(agents, template.id, request.match_info["identity"])
+    return web.json_response(agent.model_dump(mode="json"), status=200 if existed else 201)

@@ -15,6 +15,7 @@ from aiohttp import WSMsgType, web
 
 from voice_letta.errors import ProtocolViolation, VoiceLettaError
 from voice_letta.server.auth import principal_of
+from voice_letta.server.identities import identity_agent
 from voice_letta.server.keys import AGENT, AGENTS, BUS, CONFIG, LIVE_SOCKETS, METRICS, SPEECH
 from voice_letta.session.session import VoiceSession
 from voice_letta.wire.native import MAX_AUDIO_FRAME_BYTES, PROTOCOL
@@ -73,7 +74,13 @@ async def voice(request: web.Request) -> web.WebSocketResponse:
     agent_id: str | None = None
     errors: list[VoiceLettaError] = []
     # A scoped token names its agent, so ?agent= may be left out.
-    if query_agent := request.query.get("agent") or principal_of(request).agent_id:
+    identity = request.query.get("identity")
+    if identity is not None:  # the person's own agent, made from the agent named as a template
+        try:
+            agent_id = await identity_agent(request, request.query.get("agent") or "", identity)
+        except VoiceLettaError as exc:
+            errors.append(exc)
+    elif query_agent := request.query.get("agent") or principal_of(request).agent_id:
         try:
             agent_id = await resolve(query_agent)
         except VoiceLettaError as exc:

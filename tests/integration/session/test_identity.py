@@ -1,0 +1,60 @@
+"""One agent per person outside phone calls: ``?identity=`` on a voice session and the REST route that gives a
+backend the person's agent (to mint a voice token for it), with and without an API key."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from tests.fakes.native_client import NativeClient
+from tests.fakes.openai_server import FakeOpenAIServer, Text
+from tests.integration.agent.conftest import start_server
+
+
+async def test_identity_without_a_key_opens_the_persons_own_agent(tmp_path: Path,
+                                                                  fake_openai: FakeOpenAIServer) -> None:
+    running, runner = await start_server(tmp_path, fake_openai, api_key=None)
+    try:
+        template = await running.create_agent(name="coach")
+        async with await NativeClient.open(running.url + "", agent="coach&identity=user-42") as c:
+            created = await c.wait_for("session.created")
+            mine = created["session"]["agent"]
+            assert mine not in (None, template["id"])
+            fake_openai.script([Text("Hi there.")])
+            await c.send(type="input_text", text="Remember me?")
+            await c.wait_for("response.done")
+        agent = await running.store.get_agent(mine)
+        assert agent.name == "coach:user-42"
+        async with await NativeClient.open(running.url, agent="coach&identity=user-42") as c:
+            assert (await c.wait_for("session.created"))["session"]["agent"] == mine  # found again
+        async with await NativeClient.open(running.url, agent="coach&identity=bad%20id") as c:
+            assert (await c.wait_for("error"))["code"] == "invalid_identity"
+    finally:
+        await runner.cleanup()
+
+
+async def test_with_a_key_the_backend_gets_the_agent_and_a_token_cannot_choose_an_identity(
+    tmp_path: Path, fake_openai: FakeOpenAIServer
+) -> None:
+    running, runner = await start_server(tmp_path, fake_openai, api_key="k-123")
+    try:
+        template = await running.create_agent(name="coach")
+        status, agent = await running.request("POST", "/v1/agents/coach/identities/user-7")
+        assert status == 201 and agent["name"] == "coach:user-7" and agent["id"] != template["id"]
+        status, again = await running.request("POST", f"/v1/agents/{template['id']}/identities/user-7")
+        assert status == 200 and again["id"] == agent["id"]
+        # without the key: refused, like every route that creates agents
+        import aiohttp
+
+        async with aiohttp.ClientSession() as s, s.post(running.url + "/v1/agents/coach/identities/x") as r:
+            assert r.status == 401
+        # a voice token for the template cannot pick an identity (it would open anybody's agent) ...
+        status, tok = await running.request("POST", "/v1/tokens", json={"scopes": ["voice"], "agent": template["id"]})
+        assert status in (200, 201)
+        async with await NativeClient.open(running.url, agent="coach&identity=user-7", token=tok["token"]) as c:
+            assert (await c.wait_for("error"))["code"] == "identity_not_allowed"
+        # ... a token minted for the person's agent opens it
+        status, tok = await running.request("POST", "/v1/tokens", json={"scopes": ["voice"], "agent": agent["id"]})
+        async with await NativeClient.open(running.url, token=tok["token"]) as c:
+            assert (await c.wait_for("session.created"))["session"]["agent"] == agent["id"]
+    finally:
+        await runner.cleanup()
