@@ -124,6 +124,7 @@ class Turn:
     finals: list[str] = field(default_factory=list)
     partials: list[tuple[float, float]] = field(default_factory=list)  # (arrival, audio_ms)
     timings: dict[str, float] | None = None
+    started: float = field(default_factory=time.monotonic)
 
 
 async def run_fixture(url: str, agent: str, name: str, info: dict[str, Any], mode: str) -> Turn:
@@ -148,8 +149,20 @@ async def run_fixture(url: str, agent: str, name: str, info: dict[str, Any], mod
                     await asyncio.sleep(delay)
 
         sender = asyncio.create_task(send())
-        done_at: float | None = None
-        async for raw in ws:
+        quiet_since: float | None = None
+        while True:
+            try:
+                raw = await asyncio.wait_for(ws.recv(), timeout=0.25)
+            except TimeoutError:
+                now = time.monotonic()
+                if sender.done() and turn.timings is not None:
+                    quiet_since = quiet_since or now
+                    if now - quiet_since > 1.0:
+                        break
+                if sender.done() and now - turn.started > turn.info.get("duration_s", 5) + TAIL_S + 30:
+                    break  # no answer at all: give up on this fixture
+                continue
+            quiet_since = None
             if isinstance(raw, bytes):
                 continue
             msg = json.loads(raw)
@@ -160,10 +173,6 @@ async def run_fixture(url: str, agent: str, name: str, info: dict[str, Any], mod
                 turn.finals.append(msg["text"])
             elif kind == "response.done" and turn.timings is None:
                 turn.timings = msg["timings_ms"]
-            if sender.done() and done_at is None:
-                done_at = time.monotonic()
-            if done_at is not None and time.monotonic() - done_at > 1.0 and turn.timings is not None:
-                break
         await sender
     return turn
 
