@@ -28,6 +28,7 @@ from collections.abc import Iterable
 from types import TracebackType
 from typing import Any, Literal
 
+import aiohttp
 import anthropic
 import httpcore2  # noqa: F401 - httpx2 imports it lazily in its first client, which reads files on the loop
 import httpx2
@@ -131,6 +132,8 @@ def translate_exception(
     if isinstance(exc, ProviderError):
         return None
     if isinstance(exc, openai.APITimeoutError | anthropic.APITimeoutError | httpx2.TimeoutException):
+        if _refused(exc):  # the SDK's aiohttp transport reports a refused connection as a connect timeout
+            return ProviderUnavailable(_redact(f"{provider}: connection failed (ClientConnectorError)", secrets))
         return ProviderTimeout(_redact(f"{provider}: request timed out", secrets))
     if isinstance(exc, openai.APIStatusError | anthropic.APIStatusError):
         status = exc.status_code
@@ -158,6 +161,17 @@ def translate_exception(
     if isinstance(exc, openai.OpenAIError | anthropic.AnthropicError):
         return ProviderError(_redact(f"{provider}: {exc}", secrets))
     return None
+
+
+def _refused(exc: BaseException) -> bool:
+    """A connection that failed at once (refused, unreachable), somewhere in ``exc``'s chain of causes."""
+    seen = 0
+    cause: BaseException | None = exc
+    while cause is not None and seen < 8:
+        if isinstance(cause, aiohttp.ClientConnectorError) and not isinstance(cause, aiohttp.ServerTimeoutError):
+            return True
+        cause, seen = cause.__cause__, seen + 1
+    return False
 
 
 class map_provider_errors:

@@ -174,14 +174,14 @@ class _StartFailed:
     error: VoiceLettaError
 
 
-_NOTHING_YET = object()
+_Q = AgentEvent | _StartFailed | None  # what the producer queues for the writer (None: the turn is over)
 
 
 async def _stream(request: web.Request, agent: AgentState, parsed: ParsedTurn, received: float) -> web.StreamResponse:
     cid, created, model = ids.completion_id(), int(time.time()), agent.id
     resp = web.StreamResponse(headers={"Content-Type": "text/event-stream", "Cache-Control": "no-cache",
                                        "X-Accel-Buffering": "no"})
-    queue: asyncio.Queue[AgentEvent | _StartFailed | None] = asyncio.Queue(maxsize=256)
+    queue: asyncio.Queue[_Q] = asyncio.Queue(maxsize=256)
 
     async def produce() -> None:
         started = False
@@ -218,40 +218,41 @@ async def _stream(request: web.Request, agent: AgentState, parsed: ParsedTurn, r
         # 200 goes out once the turn has started, i.e. the user's words are stored: a crash in between cannot
         # lose a message the client was told was accepted. Only when the agent is busy with another turn for
         # longer than the keep-alive interval do the headers go out first, so the client does not time out.
-        pending: object = _NOTHING_YET
+        pending: list[AgentEvent | _StartFailed | None] = []
         waited_until = time.monotonic() + keepalive_s
-        while pending is _NOTHING_YET and time.monotonic() < waited_until:
-            try:
-                pending = await asyncio.wait_for(queue.get(), DISCONNECT_POLL_S)
-            except TimeoutError:
-                if request.transport is None or request.transport.is_closing():
-                    raise ConnectionResetError("client went away") from None
-        if isinstance(pending, _StartFailed):
-            raise pending.error  # error_middleware answers with its status and an OpenAI-style body
+        while not pending and time.monotonic() < waited_until:
+            pending = await _next_events(queue)
+            if not pending and (request.transport is None or request.transport.is_closing()):
+                raise ConnectionResetError("client went away") from None
+        if pending and isinstance(pending[0], _StartFailed):
+            raise pending[0].error  # error_middleware answers with its status and an OpenAI-style body
         await resp.prepare(request)
         last_write = time.monotonic()
-        while True:
-            if pending is not _NOTHING_YET:
-                event, pending = pending, _NOTHING_YET
+        ended = False
+        while not ended:
+            if pending:
+                batch, pending = pending, []
             else:
-                try:
-                    # Poll briefly: aiohttp only reports a vanished client on the next write, and a barge-in
-                    # must stop generation (and mark the reply interrupted) at once, not at the next token.
-                    event = await asyncio.wait_for(queue.get(), DISCONNECT_POLL_S)
-                except TimeoutError:
+                # Poll briefly: aiohttp only reports a vanished client on the next write, and a barge-in
+                # must stop generation (and mark the reply interrupted) at once, not at the next token.
+                batch = await _next_events(queue)
+                if not batch:
                     if request.transport is None or request.transport.is_closing():
                         raise ConnectionResetError("client went away") from None
                     if time.monotonic() - last_write >= keepalive_s:
                         await resp.write(W.SSE_KEEPALIVE)  # LiveKit gives up after 10 s without bytes
                         last_write = time.monotonic()
                     continue
-            if event is None:
-                break
-            if isinstance(event, _StartFailed):  # the headers went out while the agent was busy
-                events: list[object] = list(failure_events(event.error.code, event.error.message,
-                                                           getattr(event.error, "retryable", False)))
-            else:
-                events = [event]
+            events: list[object] = []
+            for event in batch:
+                if event is None:
+                    ended = True
+                    break
+                if isinstance(event, _StartFailed):  # the headers went out while the agent was busy
+                    events += failure_events(event.error.code, event.error.message,
+                                             getattr(event.error, "retryable", False))
+                else:
+                    events.append(event)
             out: list[bytes] = []
             for ev in events:
                 match ev:
@@ -277,7 +278,7 @@ async def _stream(request: web.Request, agent: AgentState, parsed: ParsedTurn, r
                             out.append(W.sse(W.usage_chunk(cid, created, model, usage_json(ev))))
                         out.append(_tail(error, metrics))
                         done = True
-            if out:  # one write per event: each write is a syscall on the hot path
+            if out:  # one write for what the agent produced meanwhile: each write is a syscall on the hot path
                 await resp.write(b"".join(out))
                 last_write = time.monotonic()
             if done:
@@ -313,6 +314,26 @@ def usage_json(finished: TurnFinished) -> dict[str, object]:
         "first_token_ms": route.first_token_ms if route else None, "estimated": u.estimated,
     }
     return out
+
+
+async def _next_events(queue: asyncio.Queue[_Q]) -> list[_Q]:
+    """What the agent produced: everything queued now, else the next item within DISCONNECT_POLL_S, else [].
+
+    ``asyncio.timeout`` rather than ``wait_for``, which on Python 3.11 creates a task for every call.
+    """
+    try:
+        first = queue.get_nowait()
+    except asyncio.QueueEmpty:
+        try:
+            async with asyncio.timeout(DISCONNECT_POLL_S):
+                first = await queue.get()
+        except TimeoutError:
+            return []
+    batch = [first]
+    while first is not None and not queue.empty():
+        first = queue.get_nowait()
+        batch.append(first)
+    return batch
 
 
 def _tail(error: TurnError | None, metrics: Metrics) -> bytes:
