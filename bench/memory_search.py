@@ -84,6 +84,7 @@ async def _new_agent(store: Any) -> AgentState:
 def _fill_passages(db: Path, agent_id: str, n: int, dim: int, rng: np.random.Generator) -> None:
     """Bulk insert with the sync driver (the bench measures search, not inserts)."""
     conn = sqlite3.connect(db)
+    conn.create_function("vl_origin", 0, lambda: "bench", deterministic=True)  # the change-log triggers call it
     now = time.time()
     batch = 5000
     for start in range(0, n, batch):
@@ -123,7 +124,7 @@ async def bench_search(sizes: list[int], queries: int) -> None:
             t = time.perf_counter()
             await search.search(agent.id, "warm up the index", {})
             load_ms = (time.perf_counter() - t) * 1000
-            total, embed_only, retrieval, dot_only = [], [], [], []
+            total, embed_only, retrieval, dot_only, rank_only = [], [], [], [], []
             index = search._indexes[agent.id]
             args = {"convo_keyword_queries": None, "start_minutes_ago": None, "end_minutes_ago": None}
             qrng = random.Random(42)  # the same questions at every size
@@ -140,12 +141,16 @@ async def bench_search(sizes: list[int], queries: int) -> None:
                 embed_only.append((time.perf_counter() - t) * 1000)
                 q = np.asarray([vec], dtype=np.float32)
                 t = time.perf_counter()
-                index.search(q, SearchWindow(None, None), 20)
+                index.vectors.search(q, SearchWindow(None, None), 20)
                 dot_only.append((time.perf_counter() - t) * 1000)
+                t = time.perf_counter()
+                index.rank(q, [utterance], SearchWindow(None, None), limit=5)
+                rank_only.append((time.perf_counter() - t) * 1000)
             print(f"{n:>7} passages: search {fmt(total)} | first search incl. index load {load_ms:.0f} ms")
             print(f"{'':>17} retrieval only (query vector cached) {fmt(retrieval)}")
             print(f"{'':>17} parts: embed {fmt(embed_only)} | vector top-20 {fmt(dot_only)}")
-            print(f"{'':>17} index RAM {index.matrix[: index.size].nbytes / 1e6:.1f} MB")
+            print(f"{'':>17} ranking (BM25 + cosines + fusion, vector given) {fmt(rank_only)}")
+            print(f"{'':>17} index RAM {index.vectors.matrix[: index.size].nbytes / 1e6:.1f} MB")
             await store.aclose()
 
 
