@@ -82,6 +82,7 @@ class PassageIndex:
         self.dialogue = np.zeros(0, dtype=bool)
         self.speakers: list[tuple[str, ...]] = []
         self.known_speakers: set[str] = set()
+        self._speaker_rows: dict[str, np.ndarray] = {}  # speaker -> bool mask of their rows (built on demand)
         self.prev = np.zeros(0, dtype=np.int64)
         self.next = np.zeros(0, dtype=np.int64)
         self.context_lengths = np.zeros(0, dtype=np.float32)
@@ -126,6 +127,7 @@ class PassageIndex:
             self.dialogue = np.concatenate([self.dialogue, np.asarray([T.is_dialogue_line(texts[i]) for i in fresh],
                                                                       dtype=bool)])
             self.other_models += sum(not has_vector[i] for i in fresh)
+            self._speaker_rows.clear()
             self._link()
 
     def _link(self) -> None:
@@ -209,7 +211,7 @@ class PassageIndex:
         matches = np.zeros(n, dtype=bool)
         others = np.zeros(n, dtype=bool)
         if speaker is not None:
-            matches = np.fromiter((speaker in s for s in self.speakers), dtype=bool, count=n)
+            matches = self._said_by(speaker)
             others = self.dialogue & ~matches
             fused = (fused + SPEAKER_BOOST * matches).astype(np.float32)
         if dated:
@@ -282,6 +284,13 @@ class PassageIndex:
             if j > i:
                 order.insert(i, order.pop(j))
         return order, previous
+
+    def _said_by(self, speaker: str) -> np.ndarray:
+        mask = self._speaker_rows.get(speaker)
+        if mask is None or len(mask) != self.size:
+            mask = self._speaker_rows[speaker] = np.fromiter((speaker in s for s in self.speakers), dtype=bool,
+                                                             count=self.size)
+        return mask
 
     def _about_the_user(self, row: int) -> bool:
         """What the agent's user said or a note about them: lines labelled "user", or no speaker labels at all.

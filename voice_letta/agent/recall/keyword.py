@@ -14,6 +14,7 @@ for their own words; ``prev`` is -1 for rows without context.
 from __future__ import annotations
 
 import math
+from collections import Counter
 from collections.abc import Sequence
 
 import numpy as np
@@ -35,22 +36,21 @@ class KeywordIndex:
 
     def add(self, docs: Sequence[Sequence[str]]) -> None:
         """Append rows, each given as its list of terms (repeats count)."""
+        post_rows, post_tfs = self._post_rows, self._post_tfs
+        row = self.n
         for terms in docs:
-            row = self.n
-            counts: dict[str, int] = {}
-            for t in terms:
-                counts[t] = counts.get(t, 0) + 1
-            for t, c in counts.items():
-                rows = self._post_rows.get(t)
+            for t, c in Counter(terms).items():
+                rows = post_rows.get(t)
                 if rows is None:
-                    self._post_rows[t] = [row]
-                    self._post_tfs[t] = [c]
+                    post_rows[t] = [row]
+                    post_tfs[t] = [c]
                 else:
                     rows.append(row)
-                    self._post_tfs[t].append(c)
-                self._arrays.pop(t, None)
+                    post_tfs[t].append(c)
             self._lengths.append(len(terms))
-            self.n += 1
+            row += 1
+        self.n = row
+        self._arrays.clear()  # rebuilt for the terms the next queries use
 
     def lengths(self) -> np.ndarray:
         return np.asarray(self._lengths, dtype=np.float32)
@@ -78,54 +78,44 @@ class KeywordIndex:
 
         With ``context_weight`` > 0, ``prev``/``next_`` (int arrays of length n, -1 for none) add each row's
         predecessor's words; ``lengths`` are then the context lengths (own + weight x predecessor's).
+        Dense per-term arrays (a few n-sized numpy passes) instead of set operations: ~0.5 ms a term at 100k rows
+        whatever the term's document count, and no sorting.
         """
         n = self.n
         if n == 0 or not terms:
             return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.float32)
-        own = self.lengths()
-        lens = own if lengths is None else lengths
+        lens = self.lengths() if lengths is None else lengths
         avg = float(lens.mean()) or 1.0
+        norm_all: np.ndarray | None = None
         use_context = context_weight > 0 and prev is not None and next_ is not None
-        parts: list[tuple[np.ndarray, np.ndarray]] = []
+        has_prev = prev >= 0 if use_context and prev is not None else None
+        safe_prev = np.maximum(prev, 0) if use_context and prev is not None else None
+        acc: np.ndarray | None = None
         for term in dict.fromkeys(terms):
             rows, tfs = self.postings(term)
             if not len(rows):
                 continue
+            if norm_all is None:
+                norm_all = (K1 * (1.0 - B + B * lens / avg)).astype(np.float32)
             if use_context:
-                assert prev is not None and next_ is not None
-                followers = next_[rows]
-                cand = np.union1d(rows, followers[followers >= 0])
-                tf = _lookup(rows, tfs, cand)
-                p = prev[cand]
-                tf_prev = np.where(p >= 0, _lookup(rows, tfs, np.maximum(p, 0)), 0.0)
-                tf = tf + context_weight * tf_prev
-                cand = cand[tf > 0]
-                tf = tf[tf > 0]
+                assert has_prev is not None and safe_prev is not None
+                tf = np.zeros(n, dtype=np.float32)
+                tf[rows] = tfs
+                tf += np.where(has_prev, context_weight * tf[safe_prev], np.float32(0.0))
+                cand = np.flatnonzero(tf)
+                tf = tf[cand]
             else:
                 cand, tf = rows, tfs
             df = len(cand)
             idf = math.log(1.0 + (n - df + 0.5) / (df + 0.5))
-            norm = K1 * (1.0 - B + B * lens[cand] / avg)
-            parts.append((cand, (idf * tf * (K1 + 1.0) / (tf + norm)).astype(np.float32)))
-        if not parts:
+            if acc is None:
+                acc = np.zeros(n, dtype=np.float32)
+            acc[cand] += (idf * tf * (K1 + 1.0) / (tf + norm_all[cand])).astype(np.float32)
+        if acc is None:
             return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.float32)
-        if len(parts) == 1:
-            return parts[0]
-        all_rows = np.concatenate([r for r, _ in parts])
-        all_scores = np.concatenate([s for _, s in parts])
-        uniq, inverse = np.unique(all_rows, return_inverse=True)
-        summed = np.zeros(len(uniq), dtype=np.float32)
-        np.add.at(summed, inverse, all_scores)
-        return uniq, summed
+        hit = np.flatnonzero(acc)
+        return hit, acc[hit]
 
     def idf(self, term: str) -> float:
         df = self.doc_count(term)
         return math.log(1.0 + (self.n - df + 0.5) / (df + 0.5)) if self.n else 0.0
-
-
-def _lookup(rows: np.ndarray, values: np.ndarray, at: np.ndarray) -> np.ndarray:
-    """values[rows == at] for each element of ``at`` (0 where absent); ``rows`` ascending."""
-    pos = np.searchsorted(rows, at)
-    pos = np.minimum(pos, len(rows) - 1)
-    found = rows[pos] == at
-    return np.where(found, values[pos], 0.0).astype(np.float32)
