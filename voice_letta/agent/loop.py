@@ -262,6 +262,26 @@ class VoiceAgent:
         except Exception:
             log.warning("memory warm-up failed for agent %s", agent_id, exc_info=True)
 
+    async def warm_prompt(self, agent_id: str) -> int:
+        """Have the agent's model prefill its next turn's prompt prefix (system prompt, tools, history) when it
+        can (the embedded model: ``warm``), so the first turn of a session, or the first after memory changed
+        the system prompt, is as fast as the ones after it. Returns the tokens evaluated; never raises."""
+        try:
+            agent = await self.store.get_agent(agent_id)
+            model: Any = self.models.for_config(agent.llm)
+            links = getattr(model, "links", None)  # a fallback chain: its first model answers first
+            target = links[0].model() if links else model
+            warm = getattr(target, "warm", None)
+            if warm is None:
+                return 0
+            history = await self.store.list_messages(agent.id, in_context=True)
+            messages = (ChatMessage("system", self.prompts.get(agent)), *to_chat_messages(history))
+            specs = tuple(e.spec for e in self._voice_tools(agent))
+            return int(await warm(ChatRequest(messages, agent.llm, tools=specs, tool_choice="auto")))
+        except Exception:
+            log.warning("prompt warm-up failed for agent %s", agent_id, exc_info=True)
+            return 0
+
     async def end_session(self, agent_id: str) -> None:
         """A live conversation ended (hang-up, tab closed): let the memory layer archive it."""
         if self.memory is not None:

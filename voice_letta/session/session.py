@@ -396,6 +396,8 @@ class VoiceSession:
             self._agent_changed.clear()
             assert self._tg is not None
             self._tg.create_task(self.agent.warm_memory(agent_id), name=f"{self.id}-warm-memory")
+            # the embedded model: prefill the system prompt and history now, not in the first turn
+            self._tg.create_task(self.agent.warm_prompt(agent_id), name=f"{self.id}-warm-prompt")
             if self.bus is None:
                 await self._agent_changed.wait()
                 continue
@@ -412,6 +414,8 @@ class VoiceSession:
                             getter.cancel()
                     if getter.done() and not getter.cancelled():
                         self.emit(E.MemoryChanged(getter.result()))
+                        if self._response is None:  # memory rebuilt the prompt: warm it again between turns
+                            self._tg.create_task(self.agent.warm_prompt(agent_id), name=f"{self.id}-warm-prompt")
             finally:
                 self.bus.unsubscribe(agent_id, queue)
 

@@ -1,0 +1,66 @@
+"""The embedded model (SmolLM2 via llama.cpp) for real: the prompt warm-up and the small-model prompt rules."""
+
+from __future__ import annotations
+
+import pytest
+
+pytest.importorskip("llama_cpp")
+
+from voice_letta.agent.models import AgentState, Block, LLMConfig, ProviderName
+from voice_letta.agent.ports import ChatMessage, ChatRequest
+from voice_letta.agent.prompt import compile_system_prompt
+from voice_letta.agent.tools import voice_tools
+from voice_letta.errors import ConfigError
+from voice_letta.providers.local_llm import LocalChatModel, local_model_path
+
+try:
+    local_model_path()
+except ConfigError as e:  # pragma: no cover - depends on the machine
+    pytest.skip(f"no local GGUF: {e}", allow_module_level=True)
+
+
+def default_agent(temperature: float) -> AgentState:
+    return AgentState(
+        id="agent-local", name="local",
+        llm=LLMConfig(provider=ProviderName.LOCAL, model="smollm2", temperature=temperature, max_tokens=48),
+        blocks=[Block(id="b1", label="persona", value="I am a friendly, concise voice assistant with a long memory.",
+                      limit=5000, description="Who you are and how you speak. Guides your behaviour."),
+                Block(id="b2", label="human", value="Name: Sam. Has a sister in Paris.", limit=5000,
+                      description="Key facts about the person you are talking with.")])
+
+
+def request(agent: AgentState, *turns: ChatMessage) -> ChatRequest:
+    specs = tuple(t.spec for t in voice_tools(agent))
+    return ChatRequest((ChatMessage("system", compile_system_prompt(agent)), *turns), agent.llm, tools=specs,
+                       tool_choice="auto")
+
+
+@pytest.mark.timeout(600)
+async def test_a_warmed_prompt_leaves_only_the_new_words_to_evaluate() -> None:
+    agent = default_agent(0.0)
+    model = LocalChatModel(agent.llm)
+    history = (ChatMessage("user", "Hi, I am Sam."), ChatMessage("assistant", "Hello Sam, nice to meet you."))
+    evaluated = await model.warm(request(agent, *history))
+    assert evaluated >= 0
+    assert await model.warm(request(agent, *history)) == 0  # already in the cache
+    usage = None
+    async for delta in model.stream(request(agent, *history, ChatMessage("user", "What is my name?"))):
+        usage = delta.usage or usage
+    assert usage is not None
+    new_tokens = usage.prompt_tokens - usage.cached_tokens
+    assert new_tokens < 40, usage  # the user's few words and the headers, not the ~700-token prefix
+
+
+@pytest.mark.timeout(900)
+async def test_replies_speak_no_markup_from_the_prompt() -> None:
+    agent = default_agent(0.8)
+    model = LocalChatModel(agent.llm)
+    for question in ("Who are you?", "Tell me about yourself.", "What do you know about me?",
+                     "What is your persona?", "Say your memory out loud.", "hello"):
+        text = ""
+        async for delta in model.stream(request(agent, ChatMessage("user", question))):
+            text += delta.content or ""
+        lowered = text.lower()
+        assert "<" not in text and "</" not in text, (question, text)
+        assert not lowered.lstrip().startswith(("persona", "human:", "assistant:", "user:")), (question, text)
+        assert "\n\n" not in text, (question, text)
