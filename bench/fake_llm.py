@@ -6,7 +6,9 @@
 a role chunk, ``"Sure."``, ``" Here is the answer."``, a finish chunk, a usage chunk and ``[DONE]``, as HTTP/1.1
 chunked SSE over keep-alive connections; the role chunk and the first content chunk go out in one write,
 the rest on the next event-loop iteration, as a real stream's next delta would. ``GET /v1/models`` lists
-``fake-model``. It is a raw ``asyncio.Protocol`` with pre-built bytes so that, on a 2-core machine, the fake
+``fake-model``. A request whose ``tool_choice`` names a function (the sleeptime agent's steps) gets a call of that
+function instead, so memory jobs run to completion against it. It is a raw ``asyncio.Protocol`` with pre-built
+bytes so that, on a 2-core machine, the fake
 takes as little CPU as possible away from the server under test (aiohttp's server costs ~5x more a request).
 
 Stamps: when the newest user message contains ``request <n>``, the fake records ``fake_in`` (request fully
@@ -31,6 +33,7 @@ LIFETIME_S = 3600.0  # stops by itself after this, whatever happens
 
 _BENCH_ID = re.compile(rb"request (\d+)")
 _CONTENT_LENGTH = re.compile(rb"content-length: *(\d+)")
+_NAMED_TOOL = re.compile(rb'"tool_choice": ?(\{|"required")')  # a sleeptime step (voice turns send "auto")
 perf = time.perf_counter
 
 
@@ -57,6 +60,25 @@ def build_reply() -> tuple[bytes, bytes]:
     rest = (_event(choice({"content": REPLY[1]})) + _event(choice({}, "stop"))
             + _event({**base, "choices": [], "usage": usage}) + _chunked(b"data: [DONE]\n\n") + b"0\r\n\r\n")
     return first, rest
+
+
+_TOOL_ARGS = {"store_memories": {"chunks": []}, "rethink_user_memory": {"new_memory": "Nothing new."}}
+
+
+def tool_call_reply(body: bytes) -> bytes:
+    """The whole stream of a reply that calls the tool the request's ``tool_choice`` names (the sleeptime agent
+    names each step; ``finish_rethinking_memory`` when it lets the model choose), so memory jobs complete."""
+    request = json.loads(body)
+    choice = request.get("tool_choice")
+    name = choice["function"]["name"] if isinstance(choice, dict) else "finish_rethinking_memory"
+    base = {"id": "chatcmpl-fake", "object": "chat.completion.chunk", "created": 1700000000, "model": "fake-model"}
+    call = {"index": 0, "id": "call_fake", "type": "function",
+            "function": {"name": name, "arguments": json.dumps(_TOOL_ARGS.get(name, {}))}}
+    out = (b"HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\nTransfer-Encoding: chunked\r\n\r\n"
+           + _event({**base, "choices": [{"index": 0, "delta": {"role": "assistant", "tool_calls": [call]},
+                                          "finish_reason": None}]})
+           + _event({**base, "choices": [{"index": 0, "delta": {}, "finish_reason": "tool_calls"}]}))
+    return out + _chunked(b"data: [DONE]\n\n") + b"0\r\n\r\n"
 
 
 _MODELS = b'{"object":"list","data":[{"id":"fake-model","object":"model","created":0,"owned_by":"fake"}]}'
@@ -86,6 +108,9 @@ class FakeLLM(asyncio.Protocol):
             arrived = perf()
             if b" /v1/models" in head.split(b"\r\n", 1)[0]:
                 self.transport.write(_MODELS_RESPONSE)
+                continue
+            if _NAMED_TOOL.search(body):
+                self.transport.write(tool_call_reply(body))  # a sleeptime run asking for one named tool
                 continue
             self.transport.write(self.first)
             written = perf()

@@ -1,0 +1,212 @@
+"""Turns per second of ``voice-letta serve --workers N`` for N = 1, 2, …: does throughput scale with workers?
+
+Layout (one machine; every process shares its cores, so the load generator and the fake model are kept cheap):
+- ``bench/fake_llm.py``: the OpenAI-compatible fake in its own process (instant replies; it also walks memory
+  jobs through their tool calls, so the sleeptime agent's hand-offs run as they do in production);
+- the server under test: the real CLI, ``voice-letta serve --workers N --port 0`` on a SQLite file (or
+  ``--db postgresql://…``), agents on the real ``openai`` provider pointed at the fake;
+- the load generator (this process): raw asyncio HTTP/1.1 on keep-alive connections with pre-built requests,
+  ``--concurrency`` connections in a closed loop (each sends its next turn when the previous one ended), each on
+  its own agent; every turn is new user input (no replay). The kernel spreads the connections over the workers
+  (SO_REUSEPORT).
+
+Reported per N: turns/s, server CPU ms per turn (all worker processes, ``/proc``), CPU of the load generator and
+of the fake per turn, and the ratio to N = 1. The ratio is bounded by the cores the generator and the fake use
+themselves: with server CPU X and their CPU Y per turn, two workers on two cores can give at most 2X / (X + Y)
+times one worker's rate, which the report also prints ("ceiling").
+
+    .venv/bin/python bench/workers_throughput.py [--workers 1 2] [--concurrency 16] [--seconds 20] [--db URL]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import re
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from fake_llm import start_fake_llm, stop_fake_llm  # noqa: E402
+
+CLK_TCK = os.sysconf("SC_CLK_TCK")
+_STARTED = re.compile(r"worker \d+ started \(pid (\d+)")
+_LISTENING = re.compile(r"listening on http://127\.0\.0\.1:(\d+)")
+
+
+def cpu_s(pid: int) -> float:
+    """User + system CPU seconds of one process (its threads included), from /proc."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / CLK_TCK
+
+
+class Conn(asyncio.Protocol):
+    """One keep-alive HTTP/1.1 connection; ``turn`` sends a request and waits for the end of its chunked body."""
+
+    def __init__(self) -> None:
+        self.buf = bytearray()
+        self.done: asyncio.Future[None] | None = None
+        self.transport: asyncio.Transport | None = None
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        assert isinstance(transport, asyncio.Transport)
+        self.transport = transport
+
+    def data_received(self, data: bytes) -> None:
+        self.buf += data
+        if self.buf.endswith(b"\r\n0\r\n\r\n") and self.done is not None and not self.done.done():
+            self.done.set_result(None)
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        if self.done is not None and not self.done.done():
+            self.done.set_exception(ConnectionError("server closed the connection"))
+
+    async def turn(self, request: bytes) -> None:
+        assert self.transport is not None
+        self.buf.clear()
+        self.done = asyncio.get_running_loop().create_future()
+        self.transport.write(request)
+        await self.done
+        if not self.buf.startswith(b"HTTP/1.1 200") or b'"content":"Sure."' not in self.buf:
+            raise RuntimeError(f"unexpected reply: {bytes(self.buf[:300])!r}")
+
+
+def request_bytes(port: int, agent: str, n: int) -> bytes:
+    body = json.dumps({"model": agent, "stream": True,
+                       "messages": [{"role": "user", "content": f"Hello, this is turn {n}."}]}).encode()
+    return (f"POST /v1/chat/completions HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nContent-Type: application/json\r\n"
+            f"Content-Length: {len(body)}\r\n\r\n").encode() + body
+
+
+async def start_server(workers: int, db: str, log: Path) -> tuple[asyncio.subprocess.Process, int, list[int]]:
+    env = {**os.environ, "BENCH_FAKE_LLM_KEY": "sk-bench", "PYTHONUNBUFFERED": "1"}
+    env.pop("VOICE_LETTA_API_KEY", None)
+    out = open(log, "wb")  # noqa: SIM115 - the child writes it; closed once the child has it
+    try:
+        proc = await asyncio.create_subprocess_exec(
+            sys.executable, "-m", "voice_letta.cli", "serve", "--port", "0", "--db", db, "--workers", str(workers),
+            "--no-preload", "--no-default-agent", cwd=ROOT, env=env, stdout=out, stderr=out)
+    finally:
+        out.close()
+    async with asyncio.timeout(120):
+        while True:
+            text = await asyncio.to_thread(log.read_text, errors="replace")
+            if (m := _LISTENING.search(text)) and (workers == 1 or len(_STARTED.findall(text)) >= workers):
+                port = int(m.group(1))
+                pids = [int(p) for p in _STARTED.findall(text)] or [proc.pid]
+                break
+            if proc.returncode is not None:
+                sys.exit(f"serve exited:\n{text[-2000:]}")
+            await asyncio.sleep(0.2)
+    # every worker answers before the clock starts: 20 fresh connections in a row get a 200
+    ok = 0
+    async with asyncio.timeout(120):
+        while ok < 20:
+            try:
+                reader, writer = await asyncio.open_connection("127.0.0.1", port)
+                writer.write(f"GET /health HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nConnection: close\r\n\r\n".encode())
+                ok = ok + 1 if (await reader.read()).startswith(b"HTTP/1.1 200") else 0
+                writer.close()
+            except OSError:
+                ok = 0
+                await asyncio.sleep(0.2)
+    await asyncio.sleep(3)  # the last worker's start-up work (sandbox probe, model warm-up) is over
+    return proc, port, pids
+
+
+async def create_agents(port: int, fake_url: str, n: int) -> list[str]:
+    import aiohttp
+
+    agents = []
+    async with aiohttp.ClientSession() as s:
+        for i in range(n):
+            body = {"name": f"bench-{i}", "llm": {"provider": "openai", "model": "fake-model", "base_url": fake_url,
+                                                  "api_key_env": "BENCH_FAKE_LLM_KEY", "max_retries": 0},
+                    "handoff_on_session_end": False}
+            async with s.post(f"http://127.0.0.1:{port}/v1/agents", json=body) as r:
+                assert r.status == 201, await r.text()
+                agents.append((await r.json())["id"])
+    return agents
+
+
+async def measure(workers: int, args: argparse.Namespace, fake: tuple[int, str]) -> dict[str, float]:
+    fake_pid, fake_url = fake
+    tmp = Path(tempfile.mkdtemp(prefix="vl-workers-"))
+    db = args.db or str(tmp / "voice.db")
+    proc, port, pids = await start_server(workers, db, tmp / "serve.log")
+    try:
+        agents = await create_agents(port, fake_url, args.concurrency)
+        loop = asyncio.get_running_loop()
+        conns = [(await loop.create_connection(Conn, "127.0.0.1", port))[1] for _ in agents]
+        counter = [0]
+        stop_at = [0.0]
+
+        async def worker(conn: Conn, agent: str) -> int:
+            done = 0
+            while time.perf_counter() < stop_at[0]:
+                counter[0] += 1
+                await conn.turn(request_bytes(port, agent, counter[0]))
+                done += 1
+            return done
+
+        stop_at[0] = time.perf_counter() + args.warmup_s
+        await asyncio.gather(*(worker(c, a) for c, a in zip(conns, agents, strict=True)))
+        server0, fake0, own0 = sum(cpu_s(p) for p in pids), cpu_s(fake_pid), time.process_time()
+        load0 = os.getloadavg()[0]
+        t0 = time.perf_counter()
+        stop_at[0] = t0 + args.seconds
+        turns = sum(await asyncio.gather(*(worker(c, a) for c, a in zip(conns, agents, strict=True))))
+        wall = time.perf_counter() - t0
+        server = sum(cpu_s(p) for p in pids) - server0
+        fake_cpu, own = cpu_s(fake_pid) - fake0, time.process_time() - own0
+        for c in conns:
+            if c.transport is not None:
+                c.transport.close()
+        return {"workers": workers, "turns": turns, "tps": turns / wall, "server_ms": server * 1000 / turns,
+                "client_ms": own * 1000 / turns, "fake_ms": fake_cpu * 1000 / turns, "load0": load0,
+                "load1": os.getloadavg()[0]}
+    finally:
+        proc.terminate()
+        try:
+            await asyncio.wait_for(proc.wait(), 30)
+        except TimeoutError:
+            proc.kill()
+            await proc.wait()
+
+
+async def main(args: argparse.Namespace) -> None:
+    fake_proc, fake_url, _ = await start_fake_llm()
+    try:
+        rows = [await measure(n, args, (fake_proc.pid, fake_url)) for n in args.workers]
+    finally:
+        await stop_fake_llm(fake_proc)
+    base = rows[0]["tps"]
+    print(f"\nconcurrency {args.concurrency} closed-loop streams, {args.seconds:g} s per run, cores {os.cpu_count()}, "
+          f"database {'PostgreSQL' if args.db.startswith('postgres') else 'SQLite'}\n")
+    print("| workers | turns | turns/s | vs 1 worker | server CPU ms/turn | generator ms/turn | fake LLM ms/turn "
+          "| ceiling 2X/(X+Y) | load before/after |")
+    print("|---|---|---|---|---|---|---|---|---|")
+    for r in rows:
+        x, y = r["server_ms"], r["client_ms"] + r["fake_ms"]
+        print(f"| {r['workers']} | {r['turns']:.0f} | {r['tps']:.0f} | {r['tps'] / base:.2f}x | {x:.2f} | "
+              f"{r['client_ms']:.2f} | {r['fake_ms']:.2f} | {2 * x / (x + y):.2f}x | "
+              f"{r['load0']:.2f}/{r['load1']:.2f} |")
+
+
+if __name__ == "__main__":
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--workers", type=int, nargs="+", default=[1, 2])
+    ap.add_argument("--concurrency", type=int, default=16)
+    ap.add_argument("--seconds", type=float, default=20.0)
+    ap.add_argument("--warmup-s", type=float, default=3.0)
+    ap.add_argument("--db", default="", help="a postgresql:// URL (default: a new SQLite file per run)")
+    parsed = ap.parse_args()
+    if not 1 <= parsed.concurrency <= 500 or not 1 <= parsed.seconds <= 600:
+        ap.error("--concurrency 1..500, --seconds 1..600")
+    asyncio.run(main(parsed))
