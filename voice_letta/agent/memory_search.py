@@ -118,6 +118,7 @@ class Hit:
     message: MessageHit | None = None
     confidence: float = 1.0
     previously: tuple[Passage, ...] = ()  # older passages about the same thing that this one replaces
+    context: Passage | None = None  # the line said just before a dialogue line (what it answers)
 
     @property
     def said_at(self) -> float:
@@ -315,12 +316,15 @@ class MemorySearch:
         else:
             ranked, messages = await self._rank_passages(agent_id, embedder, queries, window, limit, speaker), []
         index = self._indexes.get(agent_id)
+        before = {r.passage_id: index.context_of(r.passage_id) for r in ranked} if index is not None else {}
         wanted = [r.passage_id for r in ranked] + [pid for r in ranked for pid in r.previous]
+        wanted += [pid for pid in before.values() if pid is not None]
         passages = {p.id: p for p in await self._store.get_passages(agent_id, wanted)}
         hits = [Hit(r.score, passage=passages[r.passage_id],
                     confidence=confidence(r.cosine if r.has_vector else None, r.coverage,
                                           other_speaker=r.other_speaker, attribution=r.attribution),
-                    previously=tuple(passages[p] for p in r.previous if p in passages))
+                    previously=tuple(passages[p] for p in r.previous if p in passages),
+                    context=passages.get(before.get(r.passage_id) or ""))
                 for r in ranked if r.passage_id in passages]
         if messages and index is not None:
             hits = _merge_messages(hits, messages, index, queries, limit)
@@ -441,6 +445,8 @@ def format_hits(hits: Sequence[Hit], *, now: float) -> str:
         unsure = "" if h.confidence >= CONFIDENT else " (not sure this is related)"
         if h.passage is not None:
             line = f"- {said}{unsure}: {_clip(h.passage.synopsis or h.passage.text)}"
+            if h.context is not None:
+                line += f" (in reply to: {_clip(h.context.text)})"
             for old in h.previously[:1]:
                 line += f" (This replaces what was said {when(_start(old), now)}: {_clip(old.synopsis or old.text)})"
             lines.append(line)

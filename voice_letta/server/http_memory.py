@@ -260,7 +260,9 @@ async def search_passages(request: web.Request) -> web.Response:
                                include_messages=False)
     return web.json_response({"object": "list",
                               "data": [passage_json(h.passage, h.score, h.confidence)
-                                       | {"previously": [p.id for p in h.previously]}
+                                       | {"previously": [p.id for p in h.previously],
+                                          "context": None if h.context is None else
+                                          {"id": h.context.id, "text": h.context.text}}
                                        for h in hits if h.passage is not None],
                               "keyword_only": search.keyword_only(agent_id)})
 

@@ -107,3 +107,17 @@ async def test_a_question_about_the_other_person_is_not_answered_with_confidence
     assert found[0]["confidence"] < 0.5  # Ben's line is the closest, and it is about Ben
     found = await search(server, agent["id"], "Where did Ben break his ankle?")
     assert found[0]["id"] == ids[3] and found[0]["confidence"] >= 0.5
+
+
+async def test_a_reply_is_found_by_its_question_and_returned_with_it(server: Running) -> None:
+    agent = await create_voice_agent(server)
+    now = time.time() - DAY
+    lines = ["Caroline: What pet do you have?", "Melanie: We got another cat named Bailey last month.",
+             "Caroline: I went running yesterday.", "Melanie: My kids started swimming lessons."]
+    ids = await batch(server, agent["id"], [{"text": t, "start_at": now + 30 * i} for i, t in enumerate(lines)])
+    found = await search(server, agent["id"], "What pets does Melanie have?", limit=3)
+    assert found[0]["id"] == ids[1]
+    assert found[0]["context"] == {"id": ids[0], "text": lines[0]}
+    text = await server.app[MEMORY_SEARCH].search(agent["id"], "What pets does Melanie have?", {})
+    [line] = [line for line in text.splitlines() if "Bailey" in line]
+    assert line.endswith("(in reply to: Caroline: What pet do you have?)")

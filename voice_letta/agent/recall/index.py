@@ -285,6 +285,13 @@ class PassageIndex:
                 order.insert(i, order.pop(j))
         return order, previous
 
+    def context_of(self, passage_id: str) -> str | None:
+        """The id of the line said just before this one (what it answers), if the passage is linked to one."""
+        row = self.row_of.get(passage_id)
+        if row is None or row >= len(self.prev) or self.prev[row] < 0:
+            return None
+        return self.ids[int(self.prev[row])]
+
     def _said_by(self, speaker: str) -> np.ndarray:
         mask = self._speaker_rows.get(speaker)
         if mask is None or len(mask) != self.size:
