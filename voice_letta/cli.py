@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from voice_letta import config as C
+from voice_letta import logctx
 
 
 def _client_url(args: argparse.Namespace) -> str:
@@ -179,6 +180,8 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--workers", type=_positive_int, default=None,
                        help="server processes behind the one port (default: one per CPU core; 1: a single process)")
     serve.add_argument("--no-preload", action="store_true", help="load local models on first use")
+    serve.add_argument("--log-format", choices=("text", "json"),
+                       help=f"log lines as text (default) or one JSON object each (${logctx.LOG_FORMAT_ENV})")
     serve.add_argument("--no-default-agent", action="store_true",
                        help="don't create the 'assistant' agent on an empty database")
     serve.add_argument("--allowed-host", action="append", metavar="NAME",
@@ -248,8 +251,13 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     # The server logs what it does; client commands print only their output (and warnings), unless -v.
     quiet = logging.INFO if args.command == "serve" else logging.WARNING
-    logging.basicConfig(level=logging.DEBUG if args.verbose else quiet,
-                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    fmt = getattr(args, "log_format", None) or os.environ.get(logctx.LOG_FORMAT_ENV, "text").strip().lower()
+    if fmt not in ("text", "json"):
+        raise SystemExit(f"{logctx.LOG_FORMAT_ENV} must be 'text' or 'json', not {fmt!r}")
+    # Every line names the agent, session, turn and request it is about (voice_letta/logctx.py); serve's
+    # workers (their own processes) read the format from the environment.
+    os.environ[logctx.LOG_FORMAT_ENV] = fmt
+    logctx.configure("json" if fmt == "json" else "text", logging.DEBUG if args.verbose else quiet)
     return int(args.func(args))
 
 

@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from typing import Any, Literal
 
 from voice_letta import config as C
-from voice_letta import ids
+from voice_letta import ids, logctx
 from voice_letta.agent.context import to_chat_messages
 from voice_letta.agent.events import (
     AgentEvent,
@@ -298,6 +298,16 @@ class VoiceAgent:
         agent = await self.store.get_agent(agent_id)
         turn = TurnRecord(id=ids.turn_id(), agent_id=agent_id, fingerprint=inp.fingerprint,
                           idempotency_key=inp.idempotency_key)
+        log_token = logctx.bind(agent_id=agent_id, turn_id=turn.id)  # every log line of the turn names both
+        try:
+            async for event in self._run_bound(agent, inp, turn, t0):
+                yield event
+        finally:
+            logctx.unbind(log_token)
+
+    async def _run_bound(self, agent: AgentState, inp: TurnInput, turn: TurnRecord, t0: float
+                         ) -> AsyncIterator[AgentEvent]:
+        agent_id = agent.id
         # The input is stored with the turn record (fingerprint) in the transaction that takes the lease, so a
         # retry after a crash finds this turn and does not store the input again.
         begun = await self._begin(turn, self._input_rows(agent, inp, turn.id), inp.replaces_abandoned)
@@ -315,6 +325,7 @@ class VoiceAgent:
         if previous is not None:  # a retry of a turn that failed, was cut off or died: same record, input kept
             turn = previous.model_copy(update={"error": None, "ended_at": None, "stop_reason": None,
                                                "status": "running"})
+            logctx.bind(turn_id=turn.id)  # undone with the rest when the turn ends
         state = _TurnState(turn=turn, lease=begun.lease, history=begun.history, started=t0)
         try:
             yield TurnStarted(turn_id=turn.id, agent_id=agent_id, model=agent.llm.model)

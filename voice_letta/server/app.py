@@ -49,6 +49,7 @@ from voice_letta.server.keys import (
 from voice_letta.server.leases import lease_heartbeat
 from voice_letta.server.metrics import Metrics, ProviderMetrics
 from voice_letta.server.recovery import recovery_ctx
+from voice_letta.server.request_log import request_context_middleware
 from voice_letta.server.web_guard import (
     RESPONSE_STARTED,
     WebPolicy,
@@ -127,7 +128,8 @@ def create_app(config: ServerConfig, overrides: Overrides | None = None) -> web.
     app = web.Application(
         client_max_size=config.max_request_bytes,
         # Order: Host/Origin first (a refused site learns nothing), then errors as JSON around access checks.
-        middlewares=[web_guard_middleware(policy), error_middleware, auth_middleware(config)],
+        middlewares=[request_context_middleware, web_guard_middleware(policy), error_middleware,
+                     auth_middleware(config)],
     )
     add_response_headers(policy, app)
     for line in describe(policy):

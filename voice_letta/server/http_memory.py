@@ -42,8 +42,6 @@ import asyncio
 import contextlib
 import multiprocessing
 import os
-import signal
-import threading
 import time
 from collections.abc import Sequence
 from concurrent.futures import ProcessPoolExecutor
@@ -59,6 +57,7 @@ from voice_letta.agent.memory_search import MemorySearch, SearchWindow
 from voice_letta.agent.models import EmbeddingConfig, Passage
 from voice_letta.agent.ports import Embedder, EmbedderFactory, MemoryJob
 from voice_letta.errors import ConfigError, ProtocolViolation, ProviderError
+from voice_letta.procs import child_init
 from voice_letta.server.http_admin import parse_body
 from voice_letta.server.keys import AGENTS, STORE
 from voice_letta.server.params import float_query, int_query
@@ -77,35 +76,14 @@ _background_ready = False
 
 
 def _background_setup() -> None:
-    """In the background embedding process: yield the CPU to the server, and die with it.
-
-    A server killed with SIGKILL runs no cleanup, so the child must notice on its own: Linux's
-    PR_SET_PDEATHSIG where available, else a thread that watches for the parent changing.
-    """
+    """In the background embedding process: yield the CPU to the server (it dies with the server: ``child_init``
+    arranged that before this ran, with the server's pid read in the server, not here)."""
     global _background_ready
     if _background_ready:
         return
     _background_ready = True
     with contextlib.suppress(OSError):
         os.nice(BACKGROUND_NICE)
-    parent = os.getppid()
-    try:
-        import ctypes
-
-        libc = ctypes.CDLL(None, use_errno=True)
-        if libc.prctl(1, int(signal.SIGKILL), 0, 0, 0) == 0:  # PR_SET_PDEATHSIG
-            if os.getppid() != parent:  # the parent died before prctl took effect
-                os._exit(1)
-            return
-    except (OSError, AttributeError):
-        pass
-
-    def watch() -> None:
-        while os.getppid() == parent:
-            time.sleep(1.0)
-        os._exit(1)
-
-    threading.Thread(target=watch, daemon=True, name="parent-watch").start()
 
 
 def _background_encode(texts: list[str]) -> list[list[float]]:
@@ -134,11 +112,13 @@ class BackgroundLocalEmbedder:
         if not texts:
             return []
         if self._pool is None:
-            # The initializer is a builtin so it runs before this module (and numpy) is imported in the
-            # child: one BLAS thread there. With OpenBLAS's default two threads, MiniLM took 324 ms instead of
-            # 11-15 ms per sentence whenever another process kept one of our two cores busy.
+            # The initializer (voice_letta/procs.py, which imports nothing heavy) runs before this module (and
+            # numpy) is imported in the child: one BLAS thread there (with OpenBLAS's default two threads, MiniLM
+            # took 324 ms instead of 11-15 ms per sentence whenever another process kept one of our two cores
+            # busy), and the child dies with this process, whose pid it is given.
             self._pool = ProcessPoolExecutor(max_workers=1, mp_context=multiprocessing.get_context("spawn"),
-                                             initializer=os.putenv, initargs=("OPENBLAS_NUM_THREADS", "1"))
+                                             initializer=child_init,
+                                             initargs=(os.getpid(), "OPENBLAS_NUM_THREADS", "1"))
         return await asyncio.get_running_loop().run_in_executor(self._pool, _background_encode, list(texts))
 
     async def aclose(self) -> None:

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from aiohttp import web
 from pydantic import ValidationError
 
-from voice_letta import ids
+from voice_letta import ids, logctx
 from voice_letta.agent.events import (
     AgentEvent,
     ContentDelta,
@@ -36,6 +36,7 @@ from voice_letta.errors import NotFoundError, ProtocolViolation, VoiceLettaError
 from voice_letta.providers.fallback import accepts_images
 from voice_letta.server.keys import AGENT, AGENTS, CONFIG, METRICS, MODELS, STORE
 from voice_letta.server.metrics import Metrics
+from voice_letta.server.request_log import REQUEST_ID_HEADER
 from voice_letta.wire import openai_chat as W
 
 log = logging.getLogger(__name__)
@@ -180,7 +181,8 @@ _Q = AgentEvent | _StartFailed | None  # what the producer queues for the writer
 async def _stream(request: web.Request, agent: AgentState, parsed: ParsedTurn, received: float) -> web.StreamResponse:
     cid, created, model = ids.completion_id(), int(time.time()), agent.id
     resp = web.StreamResponse(headers={"Content-Type": "text/event-stream", "Cache-Control": "no-cache",
-                                       "X-Accel-Buffering": "no"})
+                                       "X-Accel-Buffering": "no",
+                                       REQUEST_ID_HEADER: logctx.current().request_id or ""})
     queue: asyncio.Queue[_Q] = asyncio.Queue(maxsize=256)
 
     async def produce() -> None:

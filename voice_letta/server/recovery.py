@@ -3,7 +3,7 @@
 At start, before the first request:
 
 - busy agent leases held by a process of this host that no longer exists (``host:pid:…`` holder ids, the pid
-  checked with ``kill(pid, 0)``) are released at once, with its memory jobs, instead of after
+  (a single server's, or a worker's supervisor's) checked with ``kill(pid, 0)``) are released at once, with its memory jobs, instead of after
   ``AGENT_LEASE_S``: a client retrying the turn a crash cut off is answered now, not 15 s later. Holders on
   other hosts, or whose pid is alive (another worker, or a reused pid), are left to expire;
 - turns still ``running`` whose agent lease is no longer held become ``incomplete`` (``GET
@@ -28,9 +28,11 @@ log = logging.getLogger(__name__)
 
 
 def holder_is_dead_here(holder: str, *, host: str | None = None) -> bool:
-    """Is ``holder`` (``host:pid:random``) a process of this host that has exited?"""
-    parts = holder.rsplit(":", 2)
-    if len(parts) != 3 or parts[0] != (host or socket.gethostname()) or not parts[1].isascii() \
+    """Is ``holder`` a process of this host that has exited? Holder ids are ``host:pid:random`` for a single
+    server and ``host:supervisor-pid:wN:random`` for a ``serve --workers`` worker (which dies with its
+    supervisor, so a dead supervisor means a dead worker)."""
+    parts = holder.split(":")
+    if len(parts) < 3 or parts[0] != (host or socket.gethostname()) or not parts[1].isascii() \
             or not parts[1].isdigit():
         return False
     pid = int(parts[1])

@@ -29,13 +29,14 @@ import re
 import signal
 import socket
 import sys
-import threading
 import time
 import uuid
 from dataclasses import dataclass, field
 
 from voice_letta import config as C
+from voice_letta import logctx
 from voice_letta.ids import WORKER_ID_ENV
+from voice_letta.procs import PARENT_PID_ENV, die_with_parent
 
 log = logging.getLogger(__name__)
 
@@ -140,7 +141,8 @@ async def supervise(cfg: C.ServerConfig, workers: int) -> int:
 
     async def spawn(w: _Worker) -> None:
         w.worker_id = f"{socket.gethostname()}:{os.getpid()}:w{w.index}:{uuid.uuid4().hex[:6]}"
-        env = {**os.environ, CONFIG_ENV: worker_cfg.model_dump_json(), WORKER_ID_ENV: w.worker_id}
+        env = {**os.environ, CONFIG_ENV: worker_cfg.model_dump_json(), WORKER_ID_ENV: w.worker_id,
+               PARENT_PID_ENV: str(os.getpid())}  # read here: a worker cannot trust its own getppid()
         pass_fds: tuple[int, ...] = ()
         if not reuse_port:
             env[LISTEN_FD_ENV] = str(sock.fileno())
@@ -210,36 +212,15 @@ def run_supervisor(cfg: C.ServerConfig, workers: int) -> int:
 # --- a worker ----------------------------------------------------------------------------------------------
 
 
-def _die_with_parent() -> None:
-    """A worker must not outlive its supervisor, even one killed with SIGKILL."""
-    parent = os.getppid()
-    try:
-        import ctypes
-
-        libc = ctypes.CDLL(None, use_errno=True)
-        if libc.prctl(1, int(signal.SIGTERM), 0, 0, 0) == 0:  # PR_SET_PDEATHSIG
-            if os.getppid() != parent:  # the parent died before prctl took effect
-                os._exit(1)
-            return
-    except (OSError, AttributeError):
-        pass
-
-    def watch() -> None:
-        while os.getppid() == parent:
-            time.sleep(1.0)
-        os.kill(os.getpid(), signal.SIGTERM)
-
-    threading.Thread(target=watch, daemon=True, name="parent-watch").start()
-
-
 def worker_main() -> int:
     from aiohttp import web
 
     from voice_letta.server.app import create_app
 
-    _die_with_parent()
+    die_with_parent(signum=signal.SIGTERM)  # the supervisor's pid comes from it ($VOICE_LETTA_PARENT_PID)
     os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s[%(process)d]: %(message)s")
+    fmt = os.environ.get(logctx.LOG_FORMAT_ENV, "text")
+    logctx.configure("json" if fmt == "json" else "text", logging.INFO)
     cfg = C.ServerConfig.model_validate_json(os.environ[CONFIG_ENV])
     app = create_app(cfg)
     fd = os.environ.get(LISTEN_FD_ENV)

@@ -13,6 +13,7 @@ from collections.abc import Awaitable, Callable
 
 from aiohttp import WSMsgType, web
 
+from voice_letta import logctx
 from voice_letta.errors import ProtocolViolation, VoiceLettaError
 from voice_letta.server.auth import principal_of
 from voice_letta.server.identities import identity_agent
@@ -88,7 +89,8 @@ async def voice(request: web.Request) -> web.WebSocketResponse:
     session = VoiceSession(_WsTransport(ws), app[AGENT], app[SPEECH], resolve_agent=resolve, bus=app[BUS],
                            metrics=app[METRICS], agent_id=agent_id)
     try:
-        await session.run(initial_errors=tuple(errors))
+        with logctx.bound(session_id=session.id, agent_id=agent_id):  # every log line of the session names it
+            await session.run(initial_errors=tuple(errors))
     finally:
         app[LIVE_SOCKETS].discard(ws)
         if not ws.closed:

@@ -13,7 +13,7 @@ import logging
 
 from aiohttp import WSCloseCode, WSMsgType, web
 
-from voice_letta import ids
+from voice_letta import ids, logctx
 from voice_letta.errors import VoiceLettaError
 from voice_letta.providers.fallback import accepts_images
 from voice_letta.server.auth import principal_of
@@ -84,7 +84,8 @@ async def realtime(request: web.Request) -> web.WebSocketResponse:
     session = VoiceSession(transport, app[AGENT], app[SPEECH], resolve_agent=agent_resolver(request), bus=app[BUS],
                            metrics=app[METRICS], agent_id=agent_id, session_id=session_id)
     try:
-        await session.run()
+        with logctx.bound(session_id=session.id):  # every log line of the session names it
+            await session.run()
     finally:
         app[LIVE_SOCKETS].discard(ws)
         if not ws.closed:

@@ -41,6 +41,7 @@ from dataclasses import dataclass
 from aiohttp import WSMsgType, web
 from aiohttp.http_exceptions import HttpProcessingError
 
+from voice_letta import logctx
 from voice_letta.agent.service import AgentService
 from voice_letta.errors import ProtocolViolation, VoiceLettaError
 from voice_letta.server.identities import agent_for_identity
@@ -357,7 +358,8 @@ async def media_stream(request: web.Request) -> web.StreamResponse:
     bridge.session = session
     pump = asyncio.create_task(bridge.pump(), name=f"{session.id}-twilio-pump")
     try:
-        await session.run()
+        with logctx.bound(session_id=session.id):  # every log line of the call names it
+            await session.run()
     finally:
         app[LIVE_SOCKETS].discard(ws)
         if not ws.closed:
