@@ -21,7 +21,8 @@ async def test_json_logs_carry_request_agent_and_turn_ids(tmp_path: Path, fake_o
     env.pop("VOICE_LETTA_API_KEY", None)
     proc = await asyncio.create_subprocess_exec(
         *CLI, "serve", "--port", str(port), "--db", str(tmp_path / "logs.db"), "--no-preload", "--no-default-agent",
-        "--workers", "1", "--log-format", "json", env=env, stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.PIPE)
+        "--workers", "1", "--log-format", "json", env=env, stdout=asyncio.subprocess.DEVNULL,
+        stderr=asyncio.subprocess.PIPE)
     url = f"http://127.0.0.1:{port}"
     try:
         async with aiohttp.ClientSession() as s:

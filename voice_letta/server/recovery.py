@@ -2,10 +2,11 @@
 
 At start, before the first request:
 
-- busy agent leases held by a process of this host that no longer exists (``host:pid:…`` holder ids, the pid
-  (a single server's, or a worker's supervisor's) checked with ``kill(pid, 0)``) are released at once, with its memory jobs, instead of after
-  ``AGENT_LEASE_S``: a client retrying the turn a crash cut off is answered now, not 15 s later. Holders on
-  other hosts, or whose pid is alive (another worker, or a reused pid), are left to expire;
+- busy agent leases held by a process of this host that no longer exists (``host:pid:…`` holder ids: the pid,
+  a single server's or a worker's supervisor's, checked with ``kill(pid, 0)``) are released at once, with
+  its memory jobs, instead of after ``AGENT_LEASE_S``: a client retrying the turn a crash cut off is answered
+  now, not 15 s later. Holders on other hosts, or whose pid is alive (another server, or a reused pid), are
+  left to expire;
 - turns still ``running`` whose agent lease is no longer held become ``incomplete`` (``GET
   /v1/agents/{id}/turns`` shows them; a client retrying one within ``RETRY_WINDOW_S`` runs it again without
   storing its input twice).
