@@ -5,8 +5,8 @@ The listener calls ``Partials.on_frame(now)`` after each binary frame. While a u
 the last commit or clear), the growing audio (``TurnDetector.interim_pcm()``) is transcribed again:
 
 - **captions**: after every ``interval_ms`` of *speech* (voiced frames) since the audio of the previous
-  transcript, or later when transcription is slow (never sooner than twice the last one's processing time
-  after it, so a loaded machine spends at most about half a core on one speaker's captions);
+  transcript; when a transcription takes longer than ``SLOW_STT_MS`` (a busy machine), no sooner than twice
+  its time after the previous one, so captions never take more than about half a core per speaker;
 - **early final**: once the user has been silent for ``SPECULATE_AFTER_MS`` (server VAD, or push-to-talk with
   the key still down): that transcript covers every voiced frame, so the turn detector can end the turn on its
   words (``core.eot``) and, if nothing is voiced before the turn ends, it *is* the final transcript: the
@@ -38,6 +38,7 @@ log = logging.getLogger(__name__)
 
 SPECULATE_AFTER_MS = 240  # start the early final after this much trailing silence of an open turn
 DEFAULT_INTERVAL_MS = 500  # a caption after every 500 ms of speech
+SLOW_STT_MS = 250  # a transcription slower than this spaces captions at twice its time
 
 Result = Transcript | BaseException | None  # None: skipped (the workers were busy)
 
@@ -88,8 +89,10 @@ class Partials:
             return
         final_guess = s.speculative_stt and pipe.trailing_silence_ms >= SPECULATE_AFTER_MS and (
             det.mode == "push_to_talk" or s.vad.end_of_turn == "words" or s.vad.silence_ms >= SPECULATE_AFTER_MS + 100)
+        # every interval of speech; when transcription itself is slow (a busy machine), twice its time apart
+        slow = 2 * self._last_stt_ms if self._last_stt_ms > SLOW_STT_MS else 0
         caption = (s.partial_transcripts and self.host.speech.partials
-                   and new_ms >= max(s.partial_interval_ms, 2 * self._last_stt_ms))
+                   and new_ms >= max(s.partial_interval_ms, slow))
         if not (final_guess or caption):
             return
         pcm = det.interim_pcm()
