@@ -258,10 +258,13 @@ def patch_stream_write() -> None:
 async def start_server(db_dir: Path, *, trace_store: bool, fragment_chars: int, burst: bool, real: bool
                        ) -> tuple[web.AppRunner, int, Store]:
     from voice_letta.store import open_store
+    from voice_letta.store.cache import CachingStore
 
     patch_stream_write()
     inner = await open_store(db_dir / "voice.db")
-    store: Store = TracingStore(inner) if trace_store else inner
+    # as create_app does: agents cached in front of the store (the bench passes its own store to trace it)
+    cached = CachingStore(inner)
+    store: Store = TracingStore(cached) if trace_store else cached
     cfg = ServerConfig(db_path=db_dir / "voice.db", api_key=None, enable_sandbox=False)
     # The sleeptime agent is off (it would ask this instant fake for tool calls it never makes); the buffer
     # limits stay on, so one agent's context does not grow without bound over hundreds of turns.
