@@ -62,7 +62,9 @@ def build_reply() -> tuple[bytes, bytes]:
     return first, rest
 
 
-_TOOL_ARGS = {"store_memories": {"chunks": []}, "rethink_user_memory": {"new_memory": "Nothing new."}}
+# each run archives its first line as one passage (so every job leaves one visible effect) and rewrites the block
+_TOOL_ARGS = {"store_memories": {"chunks": [{"start_index": 0, "end_index": 0, "context": "archived by the fake"}]},
+              "rethink_user_memory": {"new_memory": "Nothing new."}}
 
 
 def tool_call_reply(body: bytes) -> bytes:

@@ -554,7 +554,7 @@ async def client_main(args: argparse.Namespace) -> None:
             profiled: dict[str, list[dict[str, Any]]] = {}
             for name, filler, conc, n_agents, rounds, tag in phases:
                 agents = await srv.create_agents(n_agents, tag)
-                do_profile = args.profile and tag == "many"
+                do_profile = args.profile and tag == args.profile_case
                 if do_profile and not args.in_process:
                     async with session.post(f"{srv.url}/bench/profile?action=start") as r:
                         await r.read()
@@ -637,6 +637,7 @@ def main() -> None:
     ap.add_argument("--profile", action="store_true",
                     help="cProfile the server and trace store calls during the N-agent content case")
     ap.add_argument("--profile-out", default="/tmp/vl-http-latency-profile.txt")
+    ap.add_argument("--profile-case", default="many", help="the case tag --profile profiles (default many)")
     ap.add_argument("--serve", action="store_true", help=argparse.SUPPRESS)
     ap.add_argument("--trace-store", action="store_true", help=argparse.SUPPRESS)
     args = ap.parse_args()
