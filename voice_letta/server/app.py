@@ -269,6 +269,11 @@ async def _bootstrap_ctx(app: web.Application) -> AsyncIterator[None]:
                 await preload()
             except Exception as exc:  # a missing optional extra must not stop the server
                 log.warning("could not preload the local LLM: %s", exc)
+                return
+            # Its prompt too (one KV cache: the newest local agent's), so the first turn is not a cold one.
+            local = [a for a in await app[STORE].list_agents() if a.llm.provider.value == "local"]
+            if local:
+                await app[AGENT].warm_prompt(max(local, key=lambda a: a.created_at).id)
 
         warm = asyncio.create_task(preload_llm())
     yield
