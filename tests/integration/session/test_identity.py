@@ -58,3 +58,27 @@ async def test_with_a_key_the_backend_gets_the_agent_and_a_token_cannot_choose_a
             assert (await c.wait_for("session.created"))["session"]["agent"] == agent["id"]
     finally:
         await runner.cleanup()
+
+
+async def test_a_client_asks_for_the_agents_greeting(tmp_path: Path, fake_openai: FakeOpenAIServer) -> None:
+    running, runner = await start_server(tmp_path, fake_openai, api_key=None)
+    try:
+        fixed = await running.create_agent(name="fixed", voice={"greeting": "Welcome back!"})
+        async with await NativeClient.open(running.url, agent=fixed["id"]) as c:
+            await c.send(type="response.create", greeting=True)
+            done = await c.wait_for("response.done")
+            assert c.response_text(done["response_id"]) == "Welcome back!"
+        assert fake_openai.requests == []  # said as written: no model call
+        rows = await running.store.list_messages(fixed["id"])
+        assert [(m.role, m.content, m.kind) for m in rows] == [("assistant", "Welcome back!", "greeting")]
+        # without a greeting configured, the model writes one, cued as the start of the conversation
+        plain = await running.create_agent(name="plain")
+        fake_openai.script([Text("Hello! How can I help?")])
+        async with await NativeClient.open(running.url, agent=plain["id"]) as c:
+            await c.send(type="response.create", greeting=True)
+            await c.wait_for("response.done")
+        cue = str(fake_openai.requests[0]["messages"][-1])
+        assert "starts now" in cue and "not said anything" in cue
+        assert not [m for m in await running.store.list_messages(plain["id"]) if m.role == "user"]
+    finally:
+        await runner.cleanup()
