@@ -91,6 +91,7 @@ class NativeEncoder:
                 u = ev.update
                 return W.MemoryUpdatedOut(
                     agent_id=u.agent_id, passages_added=u.passages_added, reason=u.reason,
+                    passages_removed=u.passages_removed,
                     blocks=[W.BlockOut(label=b.label, value=b.value, version=b.version) for b in u.blocks])
             case E.Pong():
                 return W.Pong(event_id=ev.event_id)

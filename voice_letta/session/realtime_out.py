@@ -199,6 +199,7 @@ class RealtimeRenderer:
             case E.MemoryChanged():
                 u = ev.update
                 return [RE.MemoryUpdated(agent_id=u.agent_id, passages_added=u.passages_added, reason=u.reason,
+                                        passages_removed=u.passages_removed,
                                         blocks=[RE.BlockOut(label=b.label, value=b.value, version=b.version)
                                                 for b in u.blocks])]
             case _:

@@ -348,6 +348,7 @@ class MemoryUpdatedOut(_Server):
     blocks: list[BlockOut]
     passages_added: int
     reason: str
+    passages_removed: int = 0
 
 
 class Pong(_Server):

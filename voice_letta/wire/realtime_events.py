@@ -58,6 +58,7 @@ class MemoryUpdated(ServerEvent):
     blocks: list[BlockOut]
     passages_added: int
     reason: str
+    passages_removed: int = 0
 
 
 class AudioFormatOut(_Out):

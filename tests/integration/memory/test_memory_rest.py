@@ -106,7 +106,8 @@ async def test_rest_edits_of_blocks_and_archival_memory_reach_live_sessions(
 
             async with http.delete(f"{vs.url}/v1/agents/{agent}/archival/{created[0]['id']}") as r:
                 assert r.status == 200
-            await c.wait_for("memory.updated", count=3)
+            ev = await c.wait_for("memory.updated", count=3)
+            assert ev["passages_removed"] == 1 and ev["passages_added"] == 0
     finally:
         await vs.runner.cleanup()
 
