@@ -197,3 +197,22 @@ async def test_microphone_selection(server: Running, agent: dict[str, Any], pw: 
         assert await page.locator("#speaker-select option").count() >= 1
     finally:
         await browser.close()
+
+
+@pytest.mark.timeout(120)
+async def test_the_agent_greets_a_fresh_page_when_asked(server: Running, pw: Playwright) -> None:
+    agent = await server.create_agent(name="Greeter", voice={"greeting": "Hello, nice to see you!"})
+    browser = await launch(pw, [])
+    try:
+        page = await new_page(browser, permissions=[])
+        await page.goto(server.url + "/")
+        await page.wait_for_function(OPEN, timeout=15_000)
+        await page.locator("#set-greet").check()
+        await page.reload()  # the preference applies when a session starts on a fresh page
+        await page.wait_for_function(OPEN, timeout=15_000)
+        await page.locator(".msg.agent .text", has_text="Hello, nice to see you!").wait_for(timeout=30_000)
+        assert server.fake.requests == []  # a fixed greeting: no model call
+        rows = await server.store.list_messages(agent["id"])
+        assert [(m.role, m.kind) for m in rows] == [("assistant", "greeting")]
+    finally:
+        await browser.close()
