@@ -57,6 +57,8 @@ def cmd_serve(args: argparse.Namespace) -> int:
     extra["sandbox"] = sandbox_settings(args)
     if args.db and C.is_database_url(args.db):
         extra["database_url"] = args.db
+    if args.shutdown_grace_s is not None:
+        extra["shutdown_grace_s"] = args.shutdown_grace_s
     cfg = C.ServerConfig(host=args.host, port=args.port,
                          db_path=Path(args.db) if args.db and not C.is_database_url(args.db) else C.default_db_path(),
                          preload_local_models=not args.no_preload,
@@ -71,7 +73,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
     sock = listening_socket(cfg.host, cfg.port)  # bound here so that --port 0 can print the real port
     print(f"voice-letta listening on http://{cfg.host}:{sock.getsockname()[1]} (database {describe_database(cfg)})",
           flush=True)
-    web.run_app(create_app(cfg), sock=sock, print=None, shutdown_timeout=10)
+    web.run_app(create_app(cfg), sock=sock, print=None, shutdown_timeout=C.shutdown_timeout_s(cfg))
     return 0
 
 
@@ -180,6 +182,9 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--workers", type=_positive_int, default=None,
                        help="server processes behind the one port (default: one per CPU core; 1: a single process)")
     serve.add_argument("--no-preload", action="store_true", help="load local models on first use")
+    serve.add_argument("--shutdown-grace-s", type=float, metavar="S",
+                       help=f"on SIGTERM, how long HTTP streams may finish their turn (default {C.SHUTDOWN_GRACE_S:g}; "
+                            "docs/operations.md §Shutdown)")
     serve.add_argument("--log-format", choices=("text", "json"),
                        help=f"log lines as text (default) or one JSON object each (${logctx.LOG_FORMAT_ENV})")
     serve.add_argument("--no-default-agent", action="store_true",

@@ -31,6 +31,7 @@ MAX_TOKEN_TTL_S = 3600
 MAX_REQUEST_BYTES = 2 * 1024 * 1024  # HTTP bodies
 MAX_WS_MESSAGE_BYTES = 1024 * 1024  # one WebSocket frame (audio or JSON)
 SSE_KEEPALIVE_S = 3.0  # LiveKit gives up after 10 s without data; a comment line every 3 s keeps it alive
+SHUTDOWN_GRACE_S = 8.0  # see ServerConfig.shutdown_grace_s
 
 # --- several processes on one database (serve --workers, PostgreSQL) -----------------------------------
 # An agent's turn lease: a turn holds it while it runs; its process renews it every third of this, so a process
@@ -111,6 +112,11 @@ DEFAULT_SYSTEM_PROMPT = (
 
 DEFAULT_PERSONA = "I am a friendly, concise voice assistant with a long memory."
 DEFAULT_HUMAN = "Nothing is known about the user yet."
+
+
+def shutdown_timeout_s(cfg: ServerConfig) -> float:
+    """aiohttp's shutdown_timeout: the grace for HTTP streams plus time to end them and store what was said."""
+    return max(10.0, cfg.shutdown_grace_s + 2.0)
 
 
 def env_list(name: str) -> list[str]:
@@ -205,6 +211,9 @@ class ServerConfig(BaseModel):
     max_request_bytes: int = MAX_REQUEST_BYTES
     max_ws_message_bytes: int = MAX_WS_MESSAGE_BYTES
     sse_keepalive_s: float = SSE_KEEPALIVE_S
+    # On SIGTERM, a chat-completions stream in flight gets this long to finish its turn before it is cut and
+    # ended cleanly (server/lifecycle.py); keep it under the server's shutdown timeout (10 s).
+    shutdown_grace_s: float = Field(default=SHUTDOWN_GRACE_S, ge=0, le=3600)
     web_client_dir: Path | None = None
     # Embedded local model preloaded at start so the first turn is not slow; tests turn it off.
     preload_local_models: bool = False

@@ -30,7 +30,16 @@ from voice_letta.agent.prompt import SystemPromptCache
 from voice_letta.agent.service import AgentService
 from voice_letta.config import ServerConfig
 from voice_letta.errors import VoiceLettaError
-from voice_letta.server import http_admin, http_agents, http_memory, http_openai, http_tools, identities, ws_twilio
+from voice_letta.server import (
+    http_admin,
+    http_agents,
+    http_memory,
+    http_openai,
+    http_tools,
+    identities,
+    lifecycle,
+    ws_twilio,
+)
 from voice_letta.server.auth import auth_middleware
 from voice_letta.server.changes import SharedMemoryBus, change_feed
 from voice_letta.server.keys import (
@@ -215,6 +224,7 @@ def create_app(config: ServerConfig, overrides: Overrides | None = None) -> web.
     app.cleanup_ctx.extend([store_ctx, recovery_ctx, lease_heartbeat(ids.worker_id()), tools_ctx, agent_ctx,
                             change_feed(http_memory.MEMORY_SEARCH), _bootstrap_ctx])
     app.on_shutdown.append(close_sockets)
+    lifecycle.setup(app)  # draining on shutdown (before the sockets close), GET /ready (server/lifecycle.py)
     app.router.add_routes(http_openai.routes)
     app.router.add_routes(http_admin.routes)
     app.router.add_routes(http_memory.routes)

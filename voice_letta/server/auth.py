@@ -1,7 +1,7 @@
 """Who may do what: the API key, scoped tokens, and an access class for every route (docs/protocol.md §Access).
 
     class    routes                                          with an API key set            without one
-    PUBLIC   the page, /static/*, /health                    anyone                         anyone
+    PUBLIC   the page, /static/*, /health, /ready            anyone                         anyone
     VOICE    voice WebSockets (/v1/voice, /v1/realtime)      the key, or a token with scope  anyone
                                                              "voice" for that agent
     READ     GET one agent and its blocks, messages,         the key, or a token with scope  anyone
@@ -59,6 +59,7 @@ ROUTE_ACCESS: dict[tuple[str, str], Access] = {
     ("GET", "/"): Access.PUBLIC,
     ("GET", "/static"): Access.PUBLIC,
     ("GET", "/health"): Access.PUBLIC,
+    ("GET", "/ready"): Access.PUBLIC,  # load balancers and orchestrators probe without a key
     ("GET", "/v1/voice"): Access.VOICE,
     ("GET", "/v1/realtime"): Access.VOICE,
     ("GET", "/v1/agents/{agent_id}"): Access.READ,

@@ -34,6 +34,7 @@ from voice_letta.agent.models import AgentState, ImagePart, Message, Usage
 from voice_letta.agent.ports import ToolSpec
 from voice_letta.errors import NotFoundError, ProtocolViolation, VoiceLettaError
 from voice_letta.providers.fallback import accepts_images
+from voice_letta.server import lifecycle
 from voice_letta.server.keys import AGENT, AGENTS, CONFIG, METRICS, MODELS, STORE
 from voice_letta.server.metrics import Metrics
 from voice_letta.server.request_log import REQUEST_ID_HEADER
@@ -231,7 +232,21 @@ async def _stream(request: web.Request, agent: AgentState, parsed: ParsedTurn, r
         await resp.prepare(request)
         last_write = time.monotonic()
         ended = False
+        drain_until: float | None = None
         while not ended:
+            if drain_until is None and lifecycle.draining(request):
+                drain_until = time.monotonic() + request.app[CONFIG].shutdown_grace_s
+            if drain_until is not None and time.monotonic() >= drain_until:
+                # Shutting down and the turn is still running: cut it (its partial reply is stored as
+                # interrupted) and end the stream properly instead of letting the connection drop.
+                producer.cancel()
+                with contextlib.suppress(asyncio.CancelledError, Exception):
+                    await producer
+                await resp.write(W.sse(W.chunk(cid, created, model, finish_reason="stop")) + _tail(TurnError(
+                    lifecycle.SHUTTING_DOWN, "the server is shutting down; send the request again", True), metrics))
+                with contextlib.suppress(ConnectionResetError):
+                    await resp.write_eof()
+                return resp
             if pending:
                 batch, pending = pending, []
             else:

@@ -44,7 +44,6 @@ CONFIG_ENV = "VOICE_LETTA_WORKER_CONFIG"  # the worker's ServerConfig as JSON
 LISTEN_FD_ENV = "VOICE_LETTA_LISTEN_FD"  # without SO_REUSEPORT: the inherited listening socket
 STOP_TIMEOUT_S = 20.0  # after SIGTERM, a worker that has not exited by then is killed
 RESTART_DELAY_S = (0.5, 10.0)  # first and longest delay before restarting a worker that keeps dying
-SHUTDOWN_TIMEOUT_S = 10.0
 
 
 def describe_database(cfg: C.ServerConfig) -> str:
@@ -189,6 +188,7 @@ async def supervise(cfg: C.ServerConfig, workers: int) -> int:
 
 async def _stop_all(cfg: C.ServerConfig, pool: list[_Worker]) -> None:
     running = [w for w in pool if w.proc is not None and w.proc.returncode is None]
+    stop_s = max(STOP_TIMEOUT_S, C.shutdown_timeout_s(cfg) + 5)  # a worker's own graceful shutdown first
     for w in running:
         assert w.proc is not None
         with contextlib.suppress(ProcessLookupError):
@@ -196,9 +196,9 @@ async def _stop_all(cfg: C.ServerConfig, pool: list[_Worker]) -> None:
     for w in running:
         assert w.proc is not None
         try:
-            await asyncio.wait_for(w.proc.wait(), STOP_TIMEOUT_S)
+            await asyncio.wait_for(w.proc.wait(), stop_s)
         except TimeoutError:
-            log.warning("worker %d did not stop in %.0f s: killing it", w.index, STOP_TIMEOUT_S)
+            log.warning("worker %d did not stop in %.0f s: killing it", w.index, stop_s)
             with contextlib.suppress(ProcessLookupError):
                 w.proc.kill()
             await w.proc.wait()
@@ -226,10 +226,10 @@ def worker_main() -> int:
     fd = os.environ.get(LISTEN_FD_ENV)
     if fd is not None:
         sock = socket.socket(fileno=int(fd))
-        web.run_app(app, sock=sock, print=None, shutdown_timeout=SHUTDOWN_TIMEOUT_S)
+        web.run_app(app, sock=sock, print=None, shutdown_timeout=C.shutdown_timeout_s(cfg))
     else:
         web.run_app(app, host=cfg.host, port=cfg.port, reuse_port=True, print=None,
-                    shutdown_timeout=SHUTDOWN_TIMEOUT_S)
+                    shutdown_timeout=C.shutdown_timeout_s(cfg))
     return 0
 
 

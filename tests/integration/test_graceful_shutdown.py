@@ -1,0 +1,191 @@
+"""SIGTERM finishes or stores every turn in flight, ends HTTP streams cleanly, closes voice sockets with 1001,
+hands a running memory job back without spending an attempt, and the next start resumes it; GET /ready."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import signal
+import sys
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+import pytest
+
+from tests.fakes.openai_server import FakeOpenAIServer, Pause, Text
+from tests.integration.agent.conftest import openai_llm, start_server
+from tests.integration.memory.conftest import finish_call, rethink_call, sleeptime_requests, store_call
+from tests.integration.test_cli import free_port
+from voice_letta.server.lifecycle import DRAINING
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+class Served:
+    def __init__(self, db: Path) -> None:
+        self.db, self.port = db, free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.proc: asyncio.subprocess.Process | None = None
+
+    async def start(self, *extra: str) -> None:
+        env = {**os.environ, "FAKE_OPENAI_KEY": "sk-fake", "PYTHONUNBUFFERED": "1"}
+        env.pop("VOICE_LETTA_API_KEY", None)
+        self.proc = await asyncio.create_subprocess_exec(
+            sys.executable, "-m", "voice_letta.cli", "serve", "--db", str(self.db), "--port", str(self.port),
+            "--no-preload", "--no-default-agent", "--workers", "1", *extra, cwd=ROOT, env=env,
+            stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.DEVNULL)
+        async with asyncio.timeout(90):
+            while True:
+                try:
+                    status, _ = await self.request("GET", "/ready")
+                    if status == 200:
+                        return
+                except aiohttp.ClientError:
+                    pass
+                assert self.proc.returncode is None, "server exited"
+                await asyncio.sleep(0.1)
+
+    async def request(self, method: str, path: str, **kw: Any) -> tuple[int, Any]:
+        async with aiohttp.ClientSession() as s, s.request(method, self.url + path, **kw) as r:
+            return r.status, await r.json(content_type=None)
+
+    async def kill(self) -> None:
+        if self.proc is not None and self.proc.returncode is None:
+            self.proc.kill()
+            await self.proc.wait()
+
+
+@pytest.fixture
+async def served(tmp_path: Path) -> Any:
+    server = Served(tmp_path / "voice.db")
+    try:
+        yield server
+    finally:
+        await server.kill()
+
+
+async def read_stream(resp: aiohttp.ClientResponse, started: asyncio.Event) -> tuple[str, list[dict[str, Any]]]:
+    text, errors = "", []
+    async for raw in resp.content:
+        line = raw.decode().strip()
+        if not line.startswith("data: "):
+            continue
+        started.set()
+        if line == "data: [DONE]":
+            return text, errors
+        event = json.loads(line[6:])
+        if "error" in event:
+            errors.append(event["error"])
+        for choice in event.get("choices", []):
+            text += choice["delta"].get("content") or ""
+    raise AssertionError("the stream ended without [DONE]")
+
+
+@pytest.mark.timeout(180)
+async def test_sigterm_mid_stream_ends_streams_cleanly_and_keeps_every_turn(served: Served,
+                                                                          fake_openai: FakeOpenAIServer) -> None:
+    await served.start("--shutdown-grace-s", "1.5")
+    _, slow = await served.request("POST", "/v1/agents", json={"name": "slow", "llm": openai_llm(fake_openai)})
+    _, quick = await served.request("POST", "/v1/agents", json={"name": "quick", "llm": openai_llm(fake_openai)})
+    _, voice = await served.request("POST", "/v1/agents", json={"name": "voice", "llm": openai_llm(fake_openai)})
+    fake_openai.script([Text("Part one. "), Pause(60), Text("never said")],
+                       [Text("Quick "), Pause(0.6), Text("answer.")])
+    async with aiohttp.ClientSession() as s:
+        ws = await s.ws_connect(f"ws://127.0.0.1:{served.port}/v1/voice?agent={voice['id']}",
+                                protocols=("voice-letta.v1",))
+        assert (await ws.receive_json())["type"] == "session.created"
+        started = [asyncio.Event(), asyncio.Event()]
+        streams = []
+        for agent, flag in zip((slow, quick), started, strict=True):
+            resp = await s.post(f"{served.url}/v1/chat/completions", json={
+                "model": agent["id"], "stream": True, "messages": [{"role": "user", "content": "Go."}]})
+            streams.append(asyncio.create_task(read_stream(resp, flag)))
+            await flag.wait()
+        assert served.proc is not None
+        served.proc.send_signal(signal.SIGTERM)
+        (slow_text, slow_errors), (quick_text, quick_errors) = await asyncio.gather(*streams)
+        close = await ws.receive()
+        assert close.type == aiohttp.WSMsgType.CLOSE and close.data == 1001, close
+        await ws.close()
+    assert slow_text == "Part one. " and [e["code"] for e in slow_errors] == ["server_shutting_down"]
+    assert quick_text == "Quick answer." and quick_errors == []  # finished within the grace
+    async with asyncio.timeout(30):
+        assert await served.proc.wait() == 0
+
+    await served.start()
+    _, turns = await served.request("GET", f"/v1/agents/{slow['id']}/turns")
+    assert [t["status"] for t in turns["data"]] == ["cancelled"]
+    _, messages = await served.request("GET", f"/v1/agents/{slow['id']}/messages")
+    assert [(m["role"], m["content"], m["interrupted"]) for m in messages["data"]] == [
+        ("user", "Go.", False), ("assistant", "Part one.", True)]
+    _, turns = await served.request("GET", f"/v1/agents/{quick['id']}/turns")
+    assert [t["status"] for t in turns["data"]] == ["completed"]
+
+
+@pytest.mark.timeout(180)
+async def test_a_memory_job_cut_by_sigterm_is_resumed_without_spending_an_attempt(
+        served: Served, fake_openai: FakeOpenAIServer) -> None:
+    await served.start()
+    status, agent = await served.request("POST", "/v1/agents", json={
+        "name": "durable", "llm": openai_llm(fake_openai), "sleeptime_llm": openai_llm(fake_openai, model="fake-sleeptime"),
+        "buffer": {"max_messages": 6, "min_messages": 5},
+        "blocks": [{"label": "persona", "value": "Helpful."}, {"label": "human", "value": "Unknown."}]})
+    assert status == 201, agent
+    lines = ["My name is Ada.", "I keep bees on my roof.", "I'm learning Portuguese.", "Good night."]
+    fake_openai.script(*[[Text("Okay.")] for _ in lines])
+    fake_openai.script([Pause(60), store_call((0, 3, "never"))])  # the job's first model call hangs
+    for text in lines:
+        status, body = await served.request("POST", "/v1/chat/completions", json={
+            "model": agent["id"], "messages": [{"role": "user", "content": text}]})
+        assert status == 200, body
+    async with asyncio.timeout(30):
+        while not sleeptime_requests(fake_openai):  # noqa: ASYNC110
+            await asyncio.sleep(0.05)
+    assert served.proc is not None
+    served.proc.send_signal(signal.SIGTERM)
+    async with asyncio.timeout(30):
+        assert await served.proc.wait() == 0
+
+    fake_openai.script([store_call((0, 3, "Ada, bees, Portuguese."))], [rethink_call("Name: Ada.")], [finish_call()])
+    await served.start()  # the next start runs the job again
+    async with asyncio.timeout(60):
+        while True:
+            _, jobs = await served.request("GET", f"/v1/agents/{agent['id']}/memory/jobs")
+            if jobs["data"] and jobs["data"][0]["status"] == "done":
+                break
+            await asyncio.sleep(0.1)
+    [job] = jobs["data"]
+    assert job["attempts"] == 2 and job["error"] is None  # two runs; the cut one was no failure
+    _, block = await served.request("GET", f"/v1/agents/{agent['id']}/blocks/human")
+    assert block["value"] == "Name: Ada."
+
+
+async def test_ready_reports_draining_and_what_is_not_ready(tmp_path: Path, fake_openai: Any) -> None:
+    running, runner = await start_server(tmp_path, fake_openai, api_key="k")
+    try:
+        running.api_key = None  # no key needed, like /health
+        status, body = await running.request("GET", "/ready")
+        assert status == 200, body
+        assert body["status"] == "ready" and body["checks"]["database"]["ok"]
+        assert body["checks"]["sandbox"] == {"ok": True, "enabled": False}
+        running.app[DRAINING].set()  # what SIGTERM does first
+        status, body = await running.request("GET", "/ready")
+        assert status == 503 and body["status"] == "draining"
+        running.app[DRAINING].clear()
+        store = running.store
+
+        async def broken() -> list[str]:
+            raise OSError("disk gone")
+
+        original = store.busy_lease_holders
+        store.busy_lease_holders = broken  # type: ignore[method-assign]
+        try:
+            status, body = await running.request("GET", "/ready")
+        finally:
+            store.busy_lease_holders = original  # type: ignore[method-assign]
+        assert status == 503 and body["status"] == "unavailable"
+        assert body["checks"]["database"] == {"ok": False, "error": "OSError"}
+    finally:
+        await runner.cleanup()

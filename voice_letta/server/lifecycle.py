@@ -1,0 +1,100 @@
+"""Graceful shutdown and readiness.
+
+**Shutdown** (SIGTERM or SIGINT; aiohttp stops accepting connections, then runs ``on_shutdown``, then waits up
+to its ``shutdown_timeout`` for requests in flight):
+
+- ``DRAINING`` is set first, so ``GET /ready`` answers 503 and new work is not started here;
+- voice and Realtime sockets are closed with 1001 (``app.close_sockets``); each session's turn in flight is
+  cut and stored as interrupted, with what was heard;
+- a chat-completions stream in flight gets ``ServerConfig.shutdown_grace_s`` (default 8 s, inside aiohttp's
+  10 s) to finish its turn; one still running then is cut (its partial reply stored as interrupted, its tool
+  calls cancelled) and the stream is ended properly: a finish chunk, an in-band error
+  ``server_shutting_down`` (retryable) and ``[DONE]``, instead of a dropped connection;
+- a memory job in flight is handed back (pending again, not counted as a failed attempt) when the memory
+  manager closes, and the next start runs it.
+
+**Readiness** ``GET /ready`` (no key needed, like ``/health``): 200 ``{"status": "ready", "checks": {...}}`` when
+the database answers, the configured speech engines are there and the tool sandbox (when enabled) runs; else
+503 with ``"status": "unavailable"`` (or ``"draining"`` during shutdown) and the failing check. ``/health`` stays
+the liveness check: 200 as long as the process serves HTTP.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from typing import Any
+
+from aiohttp import web
+
+from voice_letta.server.keys import CONFIG, STORE
+
+DRAINING = web.AppKey("draining", asyncio.Event)
+READY_DB_TIMEOUT_S = 2.0
+SHUTTING_DOWN = "server_shutting_down"
+
+routes = web.RouteTableDef()
+
+
+def setup(app: web.Application) -> None:
+    app[DRAINING] = asyncio.Event()
+
+    async def start_draining(app: web.Application) -> None:
+        app[DRAINING].set()
+
+    app.on_shutdown.insert(0, start_draining)  # before the sockets close: /ready says so at once
+    app.router.add_routes(routes)
+
+
+def draining(request: web.Request) -> bool:
+    event = request.app.get(DRAINING)
+    return event is not None and event.is_set()
+
+
+async def _database(app: web.Application) -> dict[str, Any]:
+    started = time.perf_counter()
+    try:
+        async with asyncio.timeout(READY_DB_TIMEOUT_S):
+            await app[STORE].busy_lease_holders()  # one small indexed query: the database answers
+    except Exception as exc:  # any failure means "not ready"; the reason is named, not raised
+        return {"ok": False, "error": type(exc).__name__}
+    return {"ok": True, "ms": round((time.perf_counter() - started) * 1000, 1)}
+
+
+def _speech(app: web.Application) -> dict[str, Any]:
+    from voice_letta.server.keys import SPEECH
+
+    speech = app.get(SPEECH)
+    if speech is None:
+        return {"ok": False, "error": "not started"}
+    # An engine named "none" was turned off on purpose; a configured one that could not be built is a failure.
+    stt_ok = speech.stt is not None or speech.stt_name == "none"
+    tts_ok = speech.tts is not None or speech.tts_name == "none"
+    return {"ok": stt_ok and tts_ok, "stt": speech.stt_name if speech.stt is not None else None,
+            "tts": speech.tts_name if speech.tts is not None else None}
+
+
+def _sandbox(app: web.Application) -> dict[str, Any]:
+    from voice_letta.server.keys import TOOLS
+
+    if not app[CONFIG].enable_sandbox:
+        return {"ok": True, "enabled": False}
+    tools = app.get(TOOLS)
+    if tools is None:
+        return {"ok": False, "enabled": True, "error": "not started"}
+    status = tools.sandbox_status()
+    running = bool(status.get("running"))
+    return {"ok": running, "enabled": True, "running": running}
+
+
+@routes.get("/ready")
+async def ready(request: web.Request) -> web.Response:
+    app = request.app
+    checks = {"database": await _database(app), "speech": _speech(app), "sandbox": _sandbox(app)}
+    if draining(request):
+        status = "draining"
+    elif all(c["ok"] for c in checks.values()):
+        status = "ready"
+    else:
+        status = "unavailable"
+    return web.json_response({"status": status, "checks": checks}, status=200 if status == "ready" else 503)
