@@ -129,7 +129,8 @@ async def test_a_memory_job_cut_by_sigterm_is_resumed_without_spending_an_attemp
         served: Served, fake_openai: FakeOpenAIServer) -> None:
     await served.start()
     status, agent = await served.request("POST", "/v1/agents", json={
-        "name": "durable", "llm": openai_llm(fake_openai), "sleeptime_llm": openai_llm(fake_openai, model="fake-sleeptime"),
+        "name": "durable", "llm": openai_llm(fake_openai),
+        "sleeptime_llm": openai_llm(fake_openai, model="fake-sleeptime"),
         "buffer": {"max_messages": 6, "min_messages": 5},
         "blocks": [{"label": "persona", "value": "Helpful."}, {"label": "human", "value": "Unknown."}]})
     assert status == 201, agent
