@@ -46,6 +46,7 @@ MIN_BUFFER_FLOOR = 4  # both buffer limits must be greater than this
 MAX_MESSAGE_BUFFER = 10_000  # and at most this
 MIN_CONTEXT_TOKENS = 256  # buffer.max_context_tokens, when set: room for the system prompt and one exchange
 MAX_CONTEXT_TOKENS = 10_000_000
+SAID_AT_FUTURE_S = 300.0  # a client's "said_at" may be this far ahead of the server's clock (drift), no more
 DEFAULT_MAX_TOOL_ROUNDS = 3
 DEFAULT_TURN_BUDGET_S = 45.0
 DEFAULT_BLOCK_CHAR_LIMIT = 5000

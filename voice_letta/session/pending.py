@@ -23,7 +23,7 @@ class PendingInput:
         return bool(self.items)
 
     def take(self, settings: Settings, *, user_text: str | None = None, instructions: str | None = None,
-             tools: tuple[ToolSpec, ...] | None = None) -> TurnInput:
+             tools: tuple[ToolSpec, ...] | None = None, said_at: float | None = None) -> TurnInput:
         """Everything pending (plus ``user_text``, the utterance that starts the response) as one turn's input.
 
         The response's ``instructions`` replace the session's for this response; client system notes are
@@ -45,4 +45,5 @@ class PendingInput:
             extra_instructions=extra,
             unknown_assistant_text=assistant,
             driver_tools=settings.driver_tools,
+            said_at=said_at,
         )

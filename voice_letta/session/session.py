@@ -25,10 +25,12 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import time
 from collections import OrderedDict
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
+from voice_letta import config as C
 from voice_letta import ids
 from voice_letta.agent.bus import MemoryBus
 from voice_letta.agent.loop import TurnInput, VoiceAgent
@@ -74,6 +76,7 @@ class _StartTurn:
 
     text: str
     clock: TurnClock
+    said_at: float | None = None  # when typed text was said (input_text.said_at), epoch seconds
 
 
 @dataclass(frozen=True, slots=True)
@@ -252,7 +255,9 @@ class VoiceSession:
                 self._need_agent()
                 now = asyncio.get_running_loop().time()
                 self.emit(E.Transcribed(msg.text, 0.0, 0.0, source="text"))
-                await self._commands.put(_StartTurn(msg.text, TurnClock(transcript=now)))
+                if msg.said_at is not None and msg.said_at > time.time() + C.SAID_AT_FUTURE_S:
+                    raise ProtocolViolation("said_at is in the future", code="invalid_request")
+                await self._commands.put(_StartTurn(msg.text, TurnClock(transcript=now), msg.said_at))
             case W.InputAudioCommit():
                 if self.settings.turn_mode == "text":
                     raise ProtocolViolation("input_audio.commit needs turn_mode server_vad or push_to_talk",
@@ -307,7 +312,8 @@ class VoiceSession:
             match cmd:
                 case _StartTurn():
                     await self._interrupt("superseded")
-                    self._start_response(cmd.clock, self._pending.take(self.settings, user_text=cmd.text))
+                    self._start_response(cmd.clock, self._pending.take(self.settings, user_text=cmd.text,
+                                                                       said_at=cmd.said_at))
                 case E.AddInput():
                     self._pending.add(cmd)
                 case E.CreateResponse():

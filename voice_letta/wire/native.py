@@ -85,6 +85,7 @@ class InputText(_Client):
     type: Literal["input_text"]
     text: str = Field(min_length=1, max_length=MAX_INPUT_TEXT_CHARS)
     event_id: str | None = Field(default=None, max_length=100)
+    said_at: float | None = Field(default=None, ge=0, allow_inf_nan=False)  # epoch seconds; default: now
 
 
 class InputAudioCommit(_Client):

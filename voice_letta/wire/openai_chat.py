@@ -12,6 +12,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from voice_letta import config as C
 from voice_letta.errors import ProtocolViolation
 
 
@@ -115,7 +116,7 @@ class VoiceLettaOptions(_In):
     said_at: float | None = Field(default=None, ge=0, allow_inf_nan=False)
 
 
-SAID_AT_FUTURE_S = 300.0  # client clocks drift; more than this ahead of the server is a mistake
+SAID_AT_FUTURE_S = C.SAID_AT_FUTURE_S
 
 
 class ChatCompletionRequest(_In):

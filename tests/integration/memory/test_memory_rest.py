@@ -176,3 +176,26 @@ async def test_chat_completions_can_say_when_the_user_spoke(server: Running) -> 
         status, data = await server.request("POST", "/v1/chat/completions", json={
             "model": agent["id"], "messages": [{"role": "user", "content": "hi"}], "voice_letta": {"said_at": bad}})
         assert status == 400, (bad, data)
+
+
+async def test_typed_input_can_say_when_it_was_said(tmp_path: Path, fake_openai: FakeOpenAIServer) -> None:
+    from tests.fakes.openai_server import Text
+
+    vs = await start_voice_server(tmp_path, fake_openai)
+    try:
+        agent = await vs.create_agent()
+        said = time.time() - 2 * DAY
+        fake_openai.script([Text("Got it.")])
+        async with await vs.client(agent) as c:
+            await c.send(type="session.update", session={"turn_mode": "text"})
+            await c.send(type="input_text", text="My sister moved to Lisbon.", said_at=said)
+            await c.wait_for("response.done")
+            await c.send(type="input_text", text="hello", said_at=time.time() + 3600)
+            err = await c.wait_for("error")
+            assert err["code"] == "invalid_request" and "said_at" in err["message"]
+            await c.send(type="ping")
+            await c.wait_for("pong")  # the session goes on
+        rows = [m for m in await vs.store.list_messages(agent) if m.role == "user"]
+        assert [(m.content, m.created_at) for m in rows] == [("My sister moved to Lisbon.", said)]
+    finally:
+        await vs.runner.cleanup()
