@@ -65,7 +65,7 @@ import random
 import sys
 import tempfile
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -78,7 +78,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from fake_llm import fetch_marks, start_fake_llm, stop_fake_llm
 
-from voice_letta.agent.models import LLMConfig, Usage
+from voice_letta.agent.models import LLMConfig, Message, Usage
 from voice_letta.agent.ports import ChatDelta, ChatModel, ChatRequest, Store, ToolCallDelta
 from voice_letta.config import ServerConfig
 from voice_letta.server.app import Overrides, create_app
@@ -182,8 +182,9 @@ class BufferOnlyMemory:
     def __init__(self, store: Store) -> None:
         self.store = store
 
-    async def turn_completed(self, agent_id: str) -> None:
-        window = await self.store.list_messages(agent_id, in_context=True)
+    async def turn_completed(self, agent_id: str, window: Sequence[Message] | None = None) -> None:
+        if window is None:
+            window = await self.store.list_messages(agent_id, in_context=True)
         if len(window) > 30:
             await self.store.evict_messages(agent_id, through_seq=window[-16].seq)
 

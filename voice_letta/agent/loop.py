@@ -129,6 +129,9 @@ class _TurnState:
     turn: TurnRecord
     lease: int = 0  # the agent lease token from begin_turn, given back by end_turn
     history: list[Message] = field(default_factory=list)  # in-context messages when the turn began
+    # rows this turn stored after begin_turn (tool rounds, the reply): with history, the window after the turn,
+    # handed to the memory layer so it need not read it back (None: unknown, e.g. the end did not go through)
+    added: list[Message] | None = field(default_factory=list)
     spoken: list[str] = field(default_factory=list)  # text already streamed and not yet persisted
     finished: bool = False
     started: float = 0.0
@@ -143,6 +146,14 @@ class _TurnState:
     call_prompt_chars: int = 0
     call_output_chars: int = 0
     call_usage_seen: bool = True  # False while a call that has started answering has not reported usage
+
+    def note_added(self, rows: list[Message]) -> None:
+        if self.added is not None:
+            self.added.extend(rows)
+
+    def window(self) -> list[Message] | None:
+        """The agent's in-context messages right after this turn ended, when known."""
+        return None if self.added is None or not self.finished else [*self.history, *self.added]
 
     def speak(self, text: str, source: object) -> str:
         """Record streamed text; separate consecutive pieces (answer, filler, answer) with a space for TTS."""
@@ -353,7 +364,7 @@ class VoiceAgent:
                 # The consumer went away (barge-in, disconnect) or we were cancelled: keep what was said.
                 await asyncio.shield(self._persist_interrupted(agent, state))
             # Memory upkeep runs after the last event went out, so it never delays the reply's end.
-            await asyncio.shield(self._memory_upkeep(agent_id))
+            await asyncio.shield(self._memory_upkeep(agent_id, state.window()))
 
     async def _begin(self, turn: TurnRecord, rows: list[Message], supersede: bool = False) -> TurnBegun:
         """``Store.begin_turn``, waiting while another process's turn of the agent holds its lease."""
@@ -382,11 +393,11 @@ class VoiceAgent:
                     await self.store.end_turn(turn.agent_id, cut, [], holder=self.holder, lease=begun.lease)
             raise
 
-    async def _memory_upkeep(self, agent_id: str) -> None:
+    async def _memory_upkeep(self, agent_id: str, window: list[Message] | None = None) -> None:
         if self.memory is None:
             return
         try:
-            await self.memory.turn_completed(agent_id)
+            await self.memory.turn_completed(agent_id, window)
         except Exception:  # memory upkeep must never fail a turn that was already answered
             log.exception("memory hook failed for agent %s", agent_id)
 
@@ -534,10 +545,10 @@ class VoiceAgent:
             tool_calls = [ToolCall(id=c.id or ids.tool_call_id(), name=c.name, arguments=c.arguments)
                           for c in sorted(calls.values(), key=lambda c: c.index)]
             spoken_text = state.take_spoken()
-            await self.store.append_messages([Message(
+            state.note_added(await self.store.append_messages([Message(
                 id=ids.message_id(), agent_id=agent.id, role="assistant", content=spoken_text or None,
                 tool_calls=tool_calls, turn_id=state.turn.id, created_at=self.clock(),
-                kind="client_tool" if any(_is_client(by_name, c.name) for c in tool_calls) else "normal")])
+                kind="client_tool" if any(_is_client(by_name, c.name) for c in tool_calls) else "normal")]))
             messages.append(ChatMessage("assistant", spoken_text or None, tool_calls=tuple(tool_calls)))
             server_calls = [c for c in tool_calls if not _is_client(by_name, c.name)]
             fillers = {c.id or "": strip_markers(c.extractor.value) or None for c in calls.values()}
@@ -554,7 +565,7 @@ class VoiceAgent:
                                     created_at=self.clock()))
                 messages.append(ChatMessage("tool", result.output, tool_call_id=c.id, name=c.name))
             if rows:
-                await self.store.append_messages(rows)
+                state.note_added(await self.store.append_messages(rows))
             if len(server_calls) < len(tool_calls):
                 # The client runs its own tools; it comes back with their results in a new request.
                 await self._finish(agent, state, "tool_calls", usage)
@@ -661,8 +672,8 @@ class VoiceAgent:
         state.turn.status = "cancelled" if state.produced else "abandoned"
         state.turn.usage = self._usage_so_far(state)
         self._record_route(state)
-        await self.store.end_turn(agent.id, state.turn, [reply] if reply else [], holder=self.holder,
-                                  lease=state.lease)
+        state.note_added(await self.store.end_turn(agent.id, state.turn, [reply] if reply else [],
+                                                   holder=self.holder, lease=state.lease))
         self._remember(state.turn)
         state.spoken.clear()
         state.finished = True
@@ -708,8 +719,8 @@ class VoiceAgent:
         state.turn.usage = usage
         state.turn.ended_at = self.clock()
         state.turn.timings_ms["total_ms"] = self._ms(state.started)
-        await self.store.end_turn(agent.id, state.turn, [reply] if reply else [], holder=self.holder,
-                                  lease=state.lease)
+        state.note_added(await self.store.end_turn(agent.id, state.turn, [reply] if reply else [],
+                                                   holder=self.holder, lease=state.lease))
         self._remember(state.turn)
         state.spoken.clear()
         state.finished = True

@@ -116,10 +116,10 @@ class MemoryManager:
                 await task
 
     # -- MemoryHooks -----------------------------------------------------------------------------------------
-    async def turn_completed(self, agent_id: str) -> None:
+    async def turn_completed(self, agent_id: str, window: Sequence[Message] | None = None) -> None:
         async with self._handoff_locks[agent_id]:
             try:
-                await self._turn_completed(agent_id)
+                await self._turn_completed(agent_id, window)
             except ConflictError:  # another process handed the same lines over first: plan again from its state
                 await self._turn_completed(agent_id)
 
@@ -130,9 +130,10 @@ class MemoryManager:
             except ConflictError:
                 await self._session_ended(agent_id)
 
-    async def _turn_completed(self, agent_id: str) -> None:
+    async def _turn_completed(self, agent_id: str, window: Sequence[Message] | None = None) -> None:
         agent = await self.store.get_agent(agent_id)
-        window = await self.store.list_messages(agent_id, in_context=True)
+        if window is None:  # the loop knows the window after its own turns; others read it back
+            window = await self.store.list_messages(agent_id, in_context=True)
         plan = plan_eviction(window, agent.buffer,
                              budget_tokens=token_budget(agent.buffer, agent.llm.context_window))
         if plan is None:

@@ -539,6 +539,9 @@ class TextToSpeech(Protocol):
 class MemoryHooks(Protocol):
     """Called by the voice path; implementations must return quickly and do their work in the background."""
 
-    async def turn_completed(self, agent_id: str) -> None: ...
+    async def turn_completed(self, agent_id: str, window: Sequence[Message] | None = None) -> None:
+        """A turn ended; ``window``, when given, is the agent's in-context messages right after it (the voice loop
+        knows them, so the memory layer need not read them back)."""
+        ...
 
     async def session_ended(self, agent_id: str) -> None: ...

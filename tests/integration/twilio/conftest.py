@@ -21,9 +21,9 @@ class RecordingHooks:
         self.inner = inner
         self.ended: list[str] = []
 
-    async def turn_completed(self, agent_id: str) -> None:
+    async def turn_completed(self, agent_id: str, window: Any = None) -> None:
         if self.inner is not None:
-            await self.inner.turn_completed(agent_id)
+            await self.inner.turn_completed(agent_id, window)
 
     async def session_ended(self, agent_id: str) -> None:
         self.ended.append(agent_id)
