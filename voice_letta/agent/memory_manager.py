@@ -145,17 +145,39 @@ class MemoryManager:
         if not agent.handoff_on_session_end:
             return
         watermark = await self.store.handoff_watermark(agent_id)
-        said = await self.store.list_messages(agent_id, after_seq=watermark)
+        said = [m for m in await self.store.list_messages(agent_id, after_seq=watermark) if m.kind != "imported"]
         if not any(m.role == "user" and (m.content or "").strip() for m in said):
             return  # nothing the user said since the last hand-off (a greeting alone is not worth a run)
         await self._handoff(agent, "session_end", said, (), evict_through_seq=None)
+
+    async def import_messages(self, agent_id: str, messages: Sequence[Message], *, archive: bool = True
+                              ) -> tuple[list[Message], MemoryJob | None]:
+        """Store a past conversation out of context (found by keyword at once) and, with ``archive``, hand it to
+        the sleeptime agent as an "import" job (chunks, synopses, block rewrite), like any hand-off.
+
+        The job does not move the hand-off watermark (its ``through_seq`` is the current one): lines said before
+        the import and not yet handed over still are, and later hand-offs skip imported rows."""
+        async with self._handoff_locks[agent_id]:
+            rows = [m.model_copy(update={"agent_id": agent_id, "in_context": False, "kind": "imported"})
+                    for m in messages]
+            stored = await self.store.append_messages(rows)
+            if not archive or not any(render_line(m) is not None for m in stored):
+                return stored, None
+            watermark = await self.store.handoff_watermark(agent_id)
+            payload = HandoffRange(older_from_seq=stored[0].seq, older_through_seq=stored[-1].seq)
+            job = await self.store.enqueue_memory_job(agent_id, "import", payload, through_seq=watermark,
+                                                      now=self.clock())
+            log.info("agent %s: memory job %d (import) archives seq %d..%d", agent_id, job.id, payload.older_from_seq,
+                     payload.older_through_seq)
+            self._wake.set()
+            return stored, job
 
     async def _handoff(
         self, agent: AgentState, kind: JobKind, older: Sequence[Message], newer: Sequence[Message], *,
         evict_through_seq: int | None,
     ) -> None:
         watermark = await self.store.handoff_watermark(agent.id)
-        fresh = [m for m in older if m.seq > watermark]
+        fresh = [m for m in older if m.seq > watermark and m.kind != "imported"]
         if not any(render_line(m) is not None for m in fresh):
             if evict_through_seq is not None:  # already archived (e.g. by a session-end job): just evict
                 await self.store.evict_messages(agent.id, through_seq=evict_through_seq)
@@ -219,6 +241,10 @@ class MemoryManager:
         agent = await self.store.get_agent(job.agent_id)
         p = job.payload
         messages = await self.store.list_messages(job.agent_id, after_seq=p.older_from_seq - 1)
+        # An import job archives only imported rows; other jobs never re-archive them (an import can land between
+        # the lines of a conversation that is handed over later).
+        importing = job.kind == "import"
+        messages = [m for m in messages if (m.kind == "imported") == importing]
         older = [m for m in messages if p.older_from_seq <= m.seq <= p.older_through_seq]
         newer = [] if p.newer_from_seq is None or p.newer_through_seq is None else [
             m for m in messages if p.newer_from_seq <= m.seq <= p.newer_through_seq]

@@ -208,7 +208,8 @@ class Message(BaseModel):
     interrupted: bool = False
     in_context: bool = True  # False once evicted from the voice agent's window
     # filler: a spoken pre_exec_msg line; client_tool: a call the HTTP client executes; volatile: never stored
-    kind: Literal["normal", "filler", "client_tool", "greeting", "fallback"] = "normal"
+    # imported: a past conversation loaded through POST /v1/agents/{id}/messages/import (out of context)
+    kind: Literal["normal", "filler", "client_tool", "greeting", "fallback", "imported"] = "normal"
     images: list[ImagePart] = Field(default_factory=list)  # images the user attached to this message
 
 

@@ -192,7 +192,7 @@ class EmbedderFactory(Protocol):
     def for_config(self, config: EmbeddingConfig) -> Embedder: ...
 
 
-JobKind = Literal["eviction", "session_end"]
+JobKind = Literal["eviction", "session_end", "import"]
 JobStatus = Literal["pending", "running", "done", "failed"]
 
 

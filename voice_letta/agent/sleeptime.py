@@ -184,7 +184,10 @@ def build_transcript(older: Sequence[Message], newer: Sequence[Message]) -> Tran
 def build_request_text(transcript: Transcript, kind: JobKind, *, keep_messages: int) -> str:
     """The user message of one run (our wording of Letta's summary request)."""
     older, newer = transcript.numbered()
-    if kind == "session_end" or not newer:
+    if kind == "import":
+        head = ("A past conversation with the user is being imported (each line was said at the time it was said, "
+                "not now). Archive what is worth remembering and update the memory block.")
+    elif kind == "session_end" or not newer:
         head = ("A conversation with the user has just ended. Archive what is worth remembering and update "
                 "the memory block.")
     else:

@@ -28,6 +28,12 @@ Shapes (JSON; times are epoch seconds; a passage never carries its vector):
            body {"limit": int = 256 (1..2000)}
            -> 200 {"reembedded": int, "remaining": int, "embedding_model": str, "embedding_dim": int}
               re-embeds up to ``limit`` of those passages (oldest first); call again until remaining is 0
+    POST   /v1/agents/{agent_id}/messages/import
+           body {"messages": [{"role": "user"|"assistant", "content": str, "said_at": float}] (1..1000),
+                 "archive": bool = true}
+           -> 202 {"imported": int, "first_seq": int, "last_seq": int, "job_id": int | null}
+              a past conversation, stored out of context in the order said (found by keyword at once); with
+              archive, an "import" memory job runs the sleeptime agent over it (passages dated by said_at)
     GET    /v1/agents/{agent_id}/memory/jobs?limit=50
            -> 200 {"object": "list", "data": [{"id", "agent_id", "kind", "status", "attempts", "through_seq",
               "older_from_seq", "older_through_seq", "newer_from_seq", "newer_through_seq", "run_after",
@@ -45,7 +51,7 @@ import os
 import time
 from collections.abc import Sequence
 from concurrent.futures import ProcessPoolExecutor
-from typing import Any
+from typing import Any, Literal
 
 from aiohttp import web
 from pydantic import BaseModel, ConfigDict, Field
@@ -54,7 +60,7 @@ from voice_letta import config as C
 from voice_letta import ids
 from voice_letta.agent.memory_manager import MemoryManager
 from voice_letta.agent.memory_search import MemorySearch, SearchWindow
-from voice_letta.agent.models import EmbeddingConfig, Passage
+from voice_letta.agent.models import EmbeddingConfig, Message, Passage
 from voice_letta.agent.ports import Embedder, EmbedderFactory, MemoryJob
 from voice_letta.errors import ConfigError, ProtocolViolation, ProviderError
 from voice_letta.procs import child_init
@@ -188,6 +194,24 @@ class PassageBatch(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     passages: list[PassageCreate] = Field(min_length=1, max_length=MAX_BATCH_PASSAGES)
+
+
+MAX_IMPORT_MESSAGES = 1000
+
+
+class ImportedMessage(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    role: Literal["user", "assistant"]
+    content: str = Field(min_length=1, max_length=20_000)
+    said_at: float = Field(ge=0, allow_inf_nan=False)  # epoch seconds
+
+
+class MessagesImport(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    messages: list[ImportedMessage] = Field(min_length=1, max_length=MAX_IMPORT_MESSAGES)
+    archive: bool = True  # hand the conversation to the sleeptime agent (an "import" memory job)
 
 
 class ReembedRequest(BaseModel):
@@ -345,6 +369,22 @@ async def reembed_passages(request: web.Request) -> web.Response:
     request.app[MEMORY_SEARCH].forget(agent_id)  # the next search loads the index with these vectors
     return web.json_response({"reembedded": done, "remaining": stale - done, "embedding_model": embedder.model,
                               "embedding_dim": embedder.dim})
+
+
+@routes.post("/v1/agents/{agent_id}/messages/import")
+async def import_messages(request: web.Request) -> web.Response:
+    agent_id = request.match_info["agent_id"]
+    await request.app[STORE].get_agent(agent_id)
+    body = await parse_body(request, MessagesImport)
+    limit = time.time() + C.SAID_AT_FUTURE_S
+    if any(m.said_at > limit for m in body.messages):
+        raise ProtocolViolation("a message's said_at is in the future", code="invalid_request")
+    ordered = sorted(body.messages, key=lambda m: m.said_at)  # stable: equal times keep the order given
+    rows = [Message(id=ids.message_id(), agent_id=agent_id, role=m.role, content=m.content, created_at=m.said_at)
+            for m in ordered]
+    stored, job = await request.app[MEMORY_MANAGER].import_messages(agent_id, rows, archive=body.archive)
+    return web.json_response({"imported": len(stored), "first_seq": stored[0].seq, "last_seq": stored[-1].seq,
+                              "job_id": None if job is None else job.id}, status=202)
 
 
 @routes.get("/v1/agents/{agent_id}/memory/jobs")

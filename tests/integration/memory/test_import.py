@@ -1,0 +1,94 @@
+"""Importing a past conversation with its times: out of context at once, then through the sleeptime agent."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import aiohttp
+
+from tests.fakes.openai_server import FakeOpenAIServer, Text
+from tests.integration.agent.conftest import Running, start_server
+from tests.integration.memory.conftest import (
+    create_voice_agent,
+    finish_call,
+    manager,
+    rethink_call,
+    say,
+    sleeptime_requests,
+    store_call,
+)
+from voice_letta.server.http_memory import MEMORY_SEARCH
+
+DAY = 86400.0
+
+
+async def test_an_imported_conversation_is_searchable_then_archived_with_its_times(server: Running) -> None:
+    agent = await create_voice_agent(server)
+    t0 = time.time() - 40 * DAY
+    conversation = [
+        {"role": "user", "content": "I just moved to Porto for a job at a wine exporter.", "said_at": t0},
+        {"role": "assistant", "content": "Congratulations on the move!", "said_at": t0 + 30},
+        {"role": "user", "content": "My cat Miso hates the new flat though.", "said_at": t0 + 90},
+        {"role": "assistant", "content": "She'll settle in.", "said_at": t0 + 120},
+    ]
+    server.fake.script(
+        [store_call((0, 1, "The user moved to Porto for a job at a wine exporter."),
+                    (2, 3, "The user's cat Miso dislikes the new flat."))],
+        [rethink_call("Lives in Porto, works at a wine exporter. Cat: Miso.")],
+        [finish_call()])
+    # sent out of order: the server keeps the order in which things were said
+    status, body = await server.request("POST", f"/v1/agents/{agent['id']}/messages/import",
+                                        json={"messages": conversation[::-1]})
+    assert status == 202, body
+    assert body["imported"] == 4 and body["job_id"] is not None
+    status, listed = await server.request("GET", f"/v1/agents/{agent['id']}/messages", params={"in_context": "false"})
+    assert [m["content"] for m in listed["data"]] == [m["content"] for m in conversation]
+    assert [m["created_at"] for m in listed["data"]] == [m["said_at"] for m in conversation]
+    status, listed = await server.request("GET", f"/v1/agents/{agent['id']}/messages", params={"in_context": "true"})
+    assert listed["data"] == []  # the voice agent's window is untouched
+
+    jobs = await manager(server).wait_idle(agent["id"], timeout_s=30)
+    assert [(j.kind, j.status) for j in jobs] == [("import", "done")]
+    [request] = sleeptime_requests(server.fake)[:1]
+    assert "being imported" in request["messages"][1]["content"]
+    status, listed = await server.request("GET", f"/v1/agents/{agent['id']}/archival")
+    assert [(p["synopsis"], p["start_at"], p["end_at"]) for p in listed["data"]] == [
+        ("The user moved to Porto for a job at a wine exporter.", t0, t0 + 30),
+        ("The user's cat Miso dislikes the new flat.", t0 + 90, t0 + 120)]
+    status, block = await server.request("GET", f"/v1/agents/{agent['id']}/blocks/human")
+    assert block["value"] == "Lives in Porto, works at a wine exporter. Cat: Miso."
+    text = await server.app[MEMORY_SEARCH].search(agent["id"], "Where do I work?", {})
+    assert "wine exporter" in text and "2 days ago" not in text
+
+    # A session that ends later hands over its own lines only, never the imported ones again.
+    server.fake.script([Text("Hello!")],
+                       [store_call((0, 1, "The user said hello."))], [rethink_call("unchanged")], [finish_call()])
+    await say(server, agent["id"], "Hello there.")
+    await manager(server).session_ended(agent["id"])
+    jobs = await manager(server).wait_idle(agent["id"], timeout_s=30)
+    assert [j.kind for j in jobs] == ["import", "session_end"]
+    last = sleeptime_requests(server.fake)[-3]["messages"][1]["content"]
+    assert "Hello there." in last and "Porto" not in last
+
+
+async def test_import_validation_and_access(tmp_path: Path, fake_openai: FakeOpenAIServer) -> None:
+    running, runner = await start_server(tmp_path, fake_openai, api_key="sekrit")
+    try:
+        agent = await running.create_agent()
+        url = f"/v1/agents/{agent['id']}/messages/import"
+        ok = {"messages": [{"role": "user", "content": "I like tea.", "said_at": time.time() - DAY}],
+              "archive": False}
+        async with aiohttp.ClientSession() as s, s.post(running.url + url, json=ok) as r:
+            assert r.status == 401
+        bad = [{}, {"messages": []}, {"messages": [{"role": "tool", "content": "x", "said_at": 1.0}]},
+               {"messages": [{"role": "user", "content": "x"}]},
+               {"messages": [{"role": "user", "content": "x", "said_at": time.time() + 3600}]},
+               {"messages": [{"role": "user", "content": "", "said_at": 1.0}]}]
+        for body in bad:
+            status, data = await running.request("POST", url, json=body)
+            assert status == 400, (body, data)
+        status, data = await running.request("POST", url, json=ok)
+        assert status == 202 and data["job_id"] is None and data["imported"] == 1
+    finally:
+        await runner.cleanup()
