@@ -73,6 +73,7 @@ IDEMPOTENCY_KEY_TTL_S = 24 * 3600.0
 # brings the final words: that abandoned input is removed if the next turn starts within this long.
 SUPERSEDE_WINDOW_S = 120.0
 HOLD_SENTENCE = "One moment."
+HOLD_AFTER_S = 1.0  # a model that fails fast hands over silently; only a wait this long is worth the hold line
 # A model that failed is skipped as first choice for a while (doubling per consecutive failure, reset by a
 # success): transient failures briefly, a revoked key or a missing model for longer.
 COOLDOWN_BASE_S = 5.0

@@ -25,18 +25,22 @@ from voice_letta.agent.ports import SpeechChunk, Transcript
 class ScriptedSTT:
     def __init__(self, texts: list[str] | Callable[[bytes, int], str] | None = None, *, default: str = "hello",
                  delay_s: float = 0.0, min_audio_ms: float = 0.0, partials: bool = False,
-                 punctuates: bool = False) -> None:
+                 punctuates: bool = False, record: bool = True) -> None:
         self._texts = texts if callable(texts) else list(texts or [])
         self.partials = partials  # the session may re-transcribe open utterances for captions
         self.punctuates = punctuates  # its texts end complete sentences with punctuation (end of turn on words)
         self.min_audio_ms = min_audio_ms  # shorter audio (e.g. an early partial) transcribes to ""
         self.default = default
         self.delay_s = delay_s
-        self.calls: list[tuple[int, int]] = []  # (bytes, sample rate) of each request
+        self.calls: list[tuple[int, int]] = []  # (bytes, sample rate) of each request (when ``record``)
+        self.record = record  # benches that run for long turn it off: the list would grow without end
+        self.count = 0
 
     async def transcribe(self, pcm16: bytes, sample_rate_hz: int) -> Transcript:
         started = time.perf_counter()
-        self.calls.append((len(pcm16), sample_rate_hz))
+        self.count += 1
+        if self.record:
+            self.calls.append((len(pcm16), sample_rate_hz))
         if self.delay_s:
             await asyncio.sleep(self.delay_s)
         if len(pcm16) / 2 * 1000 / sample_rate_hz < self.min_audio_ms:

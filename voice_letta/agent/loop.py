@@ -488,8 +488,8 @@ class VoiceAgent:
                     notice = delta.notice
                     if notice.kind == "failover" and notice.next_model is not None:
                         state.call_model = notice.next_model
-                    if not state.held and state.source is None:
-                        # Nothing said yet and the model is slow or failed: tell the listener we are on it.
+                    if not state.held and state.source is None and self.clock() - state.started >= C.HOLD_AFTER_S:
+                        # Nothing said yet and the listener has been waiting: tell them we are on it.
                         state.held = True
                         timings.setdefault("hold_ms", self._ms(state.started))
                         yield ContentDelta(state.speak(C.HOLD_SENTENCE, "hold"), kind="filler")

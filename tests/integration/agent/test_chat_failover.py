@@ -33,7 +33,8 @@ async def claude() -> Any:
 
 
 async def test_stalled_model_says_one_moment_then_the_fallback_answers(server: Running, claude) -> None:
-    agent = await server.create_agent(llm=openai_llm(server.fake, first_token_timeout_s=0.5,
+    # a deadline past config.HOLD_AFTER_S: the caller has waited long enough to hear "One moment."
+    agent = await server.create_agent(llm=openai_llm(server.fake, first_token_timeout_s=1.2,
                                                      fallback=anthropic_llm(claude)))
     server.fake.script([Pause(30), Text("too late")])
     claude.script([Text("Here I am.")])
@@ -59,7 +60,7 @@ async def test_revoked_key_fails_over_and_metrics_count_it(server: Running, clau
     claude.script([Text("Covered.")])
     completion = await server.client().chat.completions.create(
         model=agent["id"], messages=[{"role": "user", "content": "Hi"}])
-    assert completion.choices[0].message.content == f"{C.HOLD_SENTENCE} Covered."
+    assert completion.choices[0].message.content == "Covered."  # a fast handover needs no "One moment."
     assert completion.usage is not None and completion.usage.model_extra is not None
     assert completion.usage.model_extra["voice_letta"]["fallback"] is True
     async with aiohttp.ClientSession() as s, s.get(f"{server.url}/metrics") as r:
