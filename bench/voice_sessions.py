@@ -29,6 +29,16 @@ frames the server handled / frames sent.
     .venv/bin/python bench/voice_sessions.py --sessions 50 100 200 300 400 --seconds 10
     .venv/bin/python bench/voice_sessions.py --sessions 200 --seconds 10 --profile /tmp/server.prof
 
+**Soak** (``--soak MINUTES``, one level: the first ``--sessions``): the same load for that long while the
+server's RSS and open file descriptors are sampled every 10 s. The report gives both after a warm-up
+(``--warmup-minutes``, default 2), at the end and at their highest, and the growth after warm-up (target under
+5 %). ``--turn-every K`` makes every K-th utterance a real turn (its transcript is a sentence, the agent answers
+through a fake OpenAI server in its own process, messages are stored and memory jobs run), so the agent, the
+store and the memory layer are soaked too, not only the audio path. ``--tracemalloc`` also compares Python
+allocations between warm-up and end and prints the largest growths (it slows the server; diagnosis only).
+
+    .venv/bin/python bench/voice_sessions.py --sessions 200 --soak 30 --turn-every 10
+
 Only 127.0.0.1 is used; every loop is bounded by --seconds (and the connect/exit timeouts).
 """
 
@@ -39,11 +49,13 @@ import asyncio
 import base64
 import json
 import os
+import signal
 import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
@@ -69,7 +81,10 @@ def cpu_times() -> tuple[float, float]:
 
 
 # --- server process ---------------------------------------------------------------------------------------
-async def serve(port: int, db: str, profile: str) -> None:
+async def serve(port: int, db: str, profile: str, turn_every: int = 0, trace: bool = False) -> None:
+    import gc
+    import tracemalloc
+
     from aiohttp import web
 
     from tests.fakes.scripted_speech import ScriptedSTT, ScriptedTTS
@@ -77,8 +92,18 @@ async def serve(port: int, db: str, profile: str) -> None:
     from voice_letta.server.app import Overrides, create_app
     from voice_letta.session.metrics import FRAME_DELAYS, DelayHistogram
 
+    if trace:
+        tracemalloc.start(1)
+    stt_calls = [0]
+
+    def transcript(pcm: bytes, rate: int) -> str:
+        # Every turn_every-th utterance is a real turn (the agent answers); the others transcribe to "".
+        stt_calls[0] += 1
+        return "Please tell me one short fact." if turn_every and stt_calls[0] % turn_every == 0 else ""
+
     app = create_app(ServerConfig(db_path=Path(db), api_key=None),
-                     Overrides(stt=ScriptedSTT(default=""), tts=ScriptedTTS()))
+                     Overrides(stt=ScriptedSTT(transcript, record=False), tts=ScriptedTTS()))
+    snaps: dict[str, tracemalloc.Snapshot] = {}
     lags = DelayHistogram()
     prof = None
     if profile:
@@ -100,6 +125,18 @@ async def serve(port: int, db: str, profile: str) -> None:
         if request.query.get("dump") and prof is not None:
             prof.disable()
             prof.dump_stats(profile)
+        with open("/proc/self/status") as f:
+            body["rss_mb"] = next(int(x.split()[1]) for x in f if x.startswith("VmRSS")) / 1024
+        body["fds"] = len(os.listdir("/proc/self/fd"))
+        body["stt_calls"] = stt_calls[0]
+        name = request.query.get("snap")
+        if name and trace:
+            gc.collect()
+            snaps[name] = tracemalloc.take_snapshot()
+            base = request.query.get("base")
+            if base in snaps:
+                top = snaps[name].compare_to(snaps[base], "lineno")[:15]
+                body["top"] = [f"{st.size_diff / 1024:+.0f} KiB {st.count_diff:+d} {st.traceback[0]}" for st in top]
         return web.json_response(body)
 
     app.router.add_get("/bench/stats", stats)
@@ -108,10 +145,13 @@ async def serve(port: int, db: str, profile: str) -> None:
     await web.TCPSite(runner, "127.0.0.1", port, backlog=1024).start()
     print("ready", flush=True)
     loop = asyncio.get_running_loop()
-    while True:
+    stop = asyncio.Event()
+    loop.add_signal_handler(signal.SIGTERM, stop.set)  # the driver's terminate(): shut the app down properly
+    while not stop.is_set():
         t = loop.time()
         await asyncio.sleep(0.005)
         lags.observe(max(0.0, loop.time() - t - 0.005))
+    await runner.cleanup()
 
 
 def _max(h: object) -> float:
@@ -291,9 +331,16 @@ def main() -> None:
     ap.add_argument("--seconds", type=float, default=10.0)
     ap.add_argument("--generators", type=int, default=2)
     ap.add_argument("--profile", default="", help="cProfile the server over the last level into this file")
+    ap.add_argument("--soak", type=float, default=0.0, metavar="MINUTES", help="one long level, RSS and fds sampled")
+    ap.add_argument("--warmup-minutes", type=float, default=2.0)
+    ap.add_argument("--turn-every", type=int, default=0, metavar="K", help="every K-th utterance is a real turn")
+    ap.add_argument("--tracemalloc", action="store_true", help="soak: compare Python allocations (slow)")
     args = ap.parse_args()
     if args.serve:
-        asyncio.run(serve(args.port, args.db, args.profile))
+        asyncio.run(serve(args.port, args.db, args.profile, args.turn_every, args.tracemalloc))
+        return
+    if args.soak:
+        soak(args)
         return
     if args.gen:
         asyncio.run(generate(args.port, args.agent, args.n, args.seconds, args.first))
@@ -370,6 +417,109 @@ def main() -> None:
     finally:
         server.terminate()
         server.wait(timeout=10)
+
+
+def soak(args: argparse.Namespace) -> None:
+    """One level for ``--soak`` minutes; the server's RSS and fds every 10 s; growth after the warm-up."""
+    import socket
+    import urllib.request
+
+    n = args.sessions[0]
+    seconds = args.soak * 60
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    tmp = tempfile.mkdtemp()
+    llm: tuple[subprocess.Popen[str], str] | None = None
+    if args.turn_every:  # the fake LLM of bench/fake_llm.py, in its own process
+        fake = subprocess.Popen([sys.executable, str(ROOT / "bench" / "fake_llm.py")], stdin=subprocess.PIPE,
+                                stdout=subprocess.PIPE, text=True, cwd=ROOT)
+        assert fake.stdout is not None
+        llm = (fake, f"http://127.0.0.1:{int(fake.stdout.readline().split()[1])}/v1")
+    cmd = [sys.executable, __file__, "--serve", "--port", str(port), "--db", f"{tmp}/b.db",
+           "--turn-every", str(args.turn_every)] + (["--tracemalloc"] if args.tracemalloc else [])
+    server = subprocess.Popen(cmd, stdout=subprocess.PIPE, text=True, cwd=ROOT,
+                              env={**os.environ, "BENCH_LLM_KEY": "sk-fake"})
+    url = f"http://127.0.0.1:{port}"
+
+    def get(path: str) -> dict[str, Any]:
+        return json.loads(urllib.request.urlopen(url + path, timeout=600).read())  # type: ignore[no-any-return]
+
+    samples: list[tuple[float, float, int]] = []  # (minutes, rss MB, fds)
+    try:
+        assert server.stdout is not None and server.stdout.readline().strip() == "ready"
+        body: dict[str, Any] = {"name": "soak"}
+        if llm is not None:
+            body["llm"] = {"provider": "openai", "model": "fake-model", "base_url": llm[1],
+                           "api_key_env": "BENCH_LLM_KEY"}
+            body["sleeptime_llm"] = {**body["llm"], "model": "fake-sleeptime"}
+        req = urllib.request.Request(url + "/v1/agents", data=json.dumps(body).encode(),
+                                     headers={"Content-Type": "application/json"})
+        agent = json.loads(urllib.request.urlopen(req).read())["id"]
+        load0 = os.getloadavg()
+        per = [n // args.generators + (1 if i < n % args.generators else 0) for i in range(args.generators)]
+        firsts = [sum(per[:i]) for i in range(len(per))]
+        gens = [subprocess.Popen([sys.executable, __file__, "--gen", "--port", str(port), "--agent", agent, "--n",
+                                  str(k), "--first", str(f), "--seconds", str(seconds)],
+                                 stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True, cwd=ROOT)
+                for k, f in zip(per, firsts, strict=True) if k]
+        for g in gens:
+            assert g.stdout is not None
+            line = g.stdout.readline().split()
+            assert line and line[0] == "open", f"generator failed to open its sessions: {line}"
+        for g in gens:
+            assert g.stdin is not None
+            g.stdin.write("go\n")
+            g.stdin.flush()
+        t0 = time.monotonic()
+        snapped = False
+        top: list[str] = []
+        while time.monotonic() - t0 < seconds:
+            minutes = (time.monotonic() - t0) / 60
+            st = get("/bench/stats")
+            samples.append((minutes, st["rss_mb"], st["fds"]))
+            print(f"# {minutes:5.1f} min: rss {st['rss_mb']:.1f} MB, fds {st['fds']}, stt calls {st['stt_calls']}, "
+                  f"load {os.getloadavg()[0]:.2f}", flush=True)
+            if args.tracemalloc and not snapped and minutes >= args.warmup_minutes:
+                get("/bench/stats?snap=warm")
+                snapped = True
+            time.sleep(10)
+        if args.tracemalloc:
+            top = get("/bench/stats?snap=end&base=warm").get("top", [])
+        results = []
+        for g in gens:
+            out, _ = g.communicate(timeout=300)
+            results.append(json.loads(out.strip().splitlines()[-1]))
+        st = get("/bench/stats")
+        samples.append(((time.monotonic() - t0) / 60, st["rss_mb"], st["fds"]))
+        turns = sum(1 for m in get(f"/v1/agents/{agent}/messages?limit=10000")["data"] if m["role"] == "user")
+        jobs = get(f"/v1/agents/{agent}/memory/jobs?limit=1000")["data"]
+    finally:
+        server.terminate()
+        server.wait(timeout=30)
+        if llm is not None:
+            assert llm[0].stdin is not None
+            llm[0].stdin.close()  # the fake stops when its stdin closes
+            llm[0].wait(timeout=30)
+    after = [x for x in samples if x[0] >= args.warmup_minutes] or samples
+    rss0, rss_end, rss_max = after[0][1], after[-1][1], max(x[1] for x in after)
+    report = {
+        "sessions": n, "minutes": args.soak, "warmup_minutes": args.warmup_minutes, "turn_every": args.turn_every,
+        "rss_first_mb": round(samples[0][1], 1), "rss_after_warmup_mb": round(rss0, 1),
+        "rss_end_mb": round(rss_end, 1), "rss_max_mb": round(rss_max, 1),
+        "growth_after_warmup_pct": round((rss_end - rss0) / rss0 * 100, 2),
+        "max_growth_after_warmup_pct": round((rss_max - rss0) / rss0 * 100, 2),
+        "fds_after_warmup": [min(x[2] for x in after), max(x[2] for x in after)],
+        "stt_calls": st["stt_calls"], "turns": turns, "memory_jobs_done": sum(j["status"] == "done" for j in jobs),
+        "memory_jobs": len(jobs), "dropped": sum(r["dropped"] for r in results),
+        "errors": sum(r["errors"] for r in results), "frames_ok": round(st["frames"] / max(1, sum(
+            r["frames"] for r in results)), 4), "load_before": [round(x, 2) for x in load0],
+        "load_after": [round(x, 2) for x in os.getloadavg()], "tracemalloc_top": top,
+    }
+    print(json.dumps(report, indent=1))
+    verdict = "PASS" if report["growth_after_warmup_pct"] < 5 and not report["dropped"] else "FAIL"
+    print(f"{verdict}: RSS {rss0:.1f} -> {rss_end:.1f} MB after warm-up ({report['growth_after_warmup_pct']:+.2f} %, "
+          f"target < 5 %), fds {report['fds_after_warmup']}, {report['dropped']} sessions dropped")
 
 
 if __name__ == "__main__":
