@@ -157,20 +157,22 @@ async def measure(workers: int, args: argparse.Namespace, fake: tuple[int, str])
 
         stop_at[0] = time.perf_counter() + args.warmup_s
         await asyncio.gather(*(worker(c, a) for c, a in zip(conns, agents, strict=True)))
-        server0, fake0, own0 = sum(cpu_s(p) for p in pids), cpu_s(fake_pid), time.process_time()
+        per0 = [cpu_s(p) for p in pids]
+        fake0, own0 = cpu_s(fake_pid), time.process_time()
         load0 = os.getloadavg()[0]
         t0 = time.perf_counter()
         stop_at[0] = t0 + args.seconds
         turns = sum(await asyncio.gather(*(worker(c, a) for c, a in zip(conns, agents, strict=True))))
         wall = time.perf_counter() - t0
-        server = sum(cpu_s(p) for p in pids) - server0
+        per = [cpu_s(p) - c for p, c in zip(pids, per0, strict=True)]
+        server = sum(per)
         fake_cpu, own = cpu_s(fake_pid) - fake0, time.process_time() - own0
         for c in conns:
             if c.transport is not None:
                 c.transport.close()
         return {"workers": workers, "turns": turns, "tps": turns / wall, "server_ms": server * 1000 / turns,
                 "client_ms": own * 1000 / turns, "fake_ms": fake_cpu * 1000 / turns, "load0": load0,
-                "load1": os.getloadavg()[0]}
+                "load1": os.getloadavg()[0], "split": "/".join(f"{c / wall * 100:.0f}%" for c in per)}
     finally:
         proc.terminate()
         try:
@@ -190,12 +192,12 @@ async def main(args: argparse.Namespace) -> None:
     print(f"\nconcurrency {args.concurrency} closed-loop streams, {args.seconds:g} s per run, cores {os.cpu_count()}, "
           f"database {'PostgreSQL' if args.db.startswith('postgres') else 'SQLite'}\n")
     print("| workers | turns | turns/s | vs 1 worker | server CPU ms/turn | generator ms/turn | fake LLM ms/turn "
-          "| ceiling 2X/(X+Y) | load before/after |")
-    print("|---|---|---|---|---|---|---|---|---|")
+          "| ceiling 2X/(X+Y) | workers' CPU (% of a core) | load before/after |")
+    print("|---|---|---|---|---|---|---|---|---|---|")
     for r in rows:
         x, y = r["server_ms"], r["client_ms"] + r["fake_ms"]
         print(f"| {r['workers']} | {r['turns']:.0f} | {r['tps']:.0f} | {r['tps'] / base:.2f}x | {x:.2f} | "
-              f"{r['client_ms']:.2f} | {r['fake_ms']:.2f} | {2 * x / (x + y):.2f}x | "
+              f"{r['client_ms']:.2f} | {r['fake_ms']:.2f} | {2 * x / (x + y):.2f}x | {r['split']} | "
               f"{r['load0']:.2f}/{r['load1']:.2f} |")
 
 
