@@ -42,6 +42,7 @@ from voice_letta.server import (
 )
 from voice_letta.server.auth import auth_middleware
 from voice_letta.server.changes import SharedMemoryBus, change_feed
+from voice_letta.server.gc_tuning import freeze_startup_objects
 from voice_letta.server.keys import (
     AGENT,
     AGENTS,
@@ -223,6 +224,7 @@ def create_app(config: ServerConfig, overrides: Overrides | None = None) -> web.
     # recovery_ctx: a crashed predecessor's leases given back, its unfinished turns marked (server/recovery.py)
     app.cleanup_ctx.extend([store_ctx, recovery_ctx, lease_heartbeat(ids.worker_id()), tools_ctx, agent_ctx,
                             change_feed(http_memory.MEMORY_SEARCH), _bootstrap_ctx])
+    app.on_startup.append(freeze_startup_objects)  # after every resource is set up (server/gc_tuning.py)
     app.on_shutdown.append(close_sockets)
     lifecycle.setup(app)  # draining on shutdown (before the sockets close), GET /ready (server/lifecycle.py)
     app.router.add_routes(http_openai.routes)
