@@ -12,7 +12,7 @@ import asyncio
 import contextlib
 import logging
 import time
-from collections import OrderedDict, defaultdict
+from collections import OrderedDict
 from collections.abc import AsyncGenerator, AsyncIterator, Callable
 from dataclasses import dataclass, field
 from typing import Any, Literal
@@ -65,6 +65,7 @@ from voice_letta.errors import (
     StorageError,
     VoiceLettaError,
 )
+from voice_letta.locks import KeyedLocks
 
 log = logging.getLogger(__name__)
 
@@ -202,7 +203,7 @@ class VoiceAgent:
         self.memory_search = memory_search or MemorySearch(store)
         self.memory = memory
         self.clock = clock
-        self._locks: defaultdict[str, asyncio.Lock] = defaultdict(asyncio.Lock)
+        self._lock = KeyedLocks()  # one per agent, kept only while in use (agents come and go for weeks)
         self._tool_cache: dict[tuple[object, ...], list[ExposedTool]] = {}
         self._chars_per_token: dict[str, float] = {}  # per model, learned from real usage (estimates)
         self._ended: OrderedDict[str, TurnRecord] = OrderedDict()  # recent turn records, for turn_record()
@@ -235,7 +236,7 @@ class VoiceAgent:
         A turn's spoken text is its assistant rows in order (filler rows, then the answer); ``heard_text`` is
         a prefix of that text, as reported by the client's playback (see core.playout.PlayoutLedger).
         """
-        async with self._locks[agent_id]:
+        async with self._lock(agent_id):
             rows = [m for m in await self.store.list_messages(agent_id, limit=200)
                     if m.turn_id == turn_id and m.role == "assistant" and m.content]
             remaining = len(" ".join(heard_text.split()))
@@ -250,7 +251,7 @@ class VoiceAgent:
 
     async def store_input(self, agent_id: str, inp: TurnInput) -> None:
         """Store input a live session accepted but never answered (it ended first), as a turn's input."""
-        async with self._locks[agent_id]:
+        async with self._lock(agent_id):
             agent = await self.store.get_agent(agent_id)
             await self._persist_input(agent, inp, ids.turn_id())
 
@@ -300,7 +301,7 @@ class VoiceAgent:
 
     async def run_turn(self, agent_id: str, inp: TurnInput) -> AsyncGenerator[AgentEvent, None]:
         """Stream one turn. Closing the iterator early (barge-in) persists the partial reply as interrupted."""
-        async with self._locks[agent_id]:
+        async with self._lock(agent_id):
             async for event in self._run(agent_id, inp):
                 yield event
 

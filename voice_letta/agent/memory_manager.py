@@ -31,7 +31,6 @@ import asyncio
 import contextlib
 import logging
 import time
-from collections import defaultdict
 from collections.abc import Callable, Sequence
 
 from voice_letta import config as C
@@ -51,6 +50,7 @@ from voice_letta.agent.ports import (
 from voice_letta.agent.prompt import SystemPromptCache
 from voice_letta.agent.sleeptime import DEFAULT_MAX_STEPS, RunResult, SleeptimeRun, build_transcript, render_line
 from voice_letta.errors import ConflictError, NotFoundError
+from voice_letta.locks import KeyedLocks
 
 log = logging.getLogger(__name__)
 
@@ -95,7 +95,7 @@ class MemoryManager:
         self.lease_s = lease_s
         self._wake = asyncio.Event()
         # Hand-offs of one agent (a turn's eviction, a session's end) read the watermark and enqueue as one step.
-        self._handoff_locks: defaultdict[str, asyncio.Lock] = defaultdict(asyncio.Lock)
+        self._handoff_locks = KeyedLocks()  # one per agent while in use
         self._tasks: list[asyncio.Task[None]] = []
         self.completed: list[tuple[int, RunResult]] = []  # (job id, result) of this process, newest last
 
@@ -117,14 +117,14 @@ class MemoryManager:
 
     # -- MemoryHooks -----------------------------------------------------------------------------------------
     async def turn_completed(self, agent_id: str, window: Sequence[Message] | None = None) -> None:
-        async with self._handoff_locks[agent_id]:
+        async with self._handoff_locks(agent_id):
             try:
                 await self._turn_completed(agent_id, window)
             except ConflictError:  # another process handed the same lines over first: plan again from its state
                 await self._turn_completed(agent_id)
 
     async def session_ended(self, agent_id: str) -> None:
-        async with self._handoff_locks[agent_id]:
+        async with self._handoff_locks(agent_id):
             try:
                 await self._session_ended(agent_id)
             except ConflictError:
@@ -157,7 +157,7 @@ class MemoryManager:
 
         The job does not move the hand-off watermark (its ``through_seq`` is the current one): lines said before
         the import and not yet handed over still are, and later hand-offs skip imported rows."""
-        async with self._handoff_locks[agent_id]:
+        async with self._handoff_locks(agent_id):
             rows = [m.model_copy(update={"agent_id": agent_id, "in_context": False, "kind": "imported"})
                     for m in messages]
             stored = await self.store.append_messages(rows)

@@ -46,6 +46,7 @@ from voice_letta.agent.recall.vector import (
     VectorIndex,
     sign_words,
 )
+from voice_letta.locks import KeyedLocks
 
 log = logging.getLogger(__name__)
 
@@ -58,6 +59,10 @@ MAX_SNIPPET_CHARS = 240
 MAX_QUERIES = 4
 MESSAGE_CANDIDATES = 20  # out-of-context messages fetched by keyword per query
 THREAD_THRESHOLD_VALUES = 2_000_000  # rows * dim above which ranking runs in a thread (> ~2 ms)
+# Loaded indexes kept, least recently searched out (a server runs for weeks and sees agents come and go):
+# ~600 MB of 384-dim vectors; an index counts at least INDEX_MIN_ROWS however small.
+MAX_LOADED_ROWS = 400_000
+INDEX_MIN_ROWS = 64
 QUERY_CACHE_SIZE = 256
 WINDOW_LIST_LIMIT = 12  # lines listed for a question about a time ("what did I tell you yesterday?")
 NO_EMBEDDER = ("", 1)  # (model, dim) of a keyword-only index
@@ -141,10 +146,11 @@ class MemorySearch:
         else:
             self._embedders = _SingleEmbedder(embedder)
         self._limit = limit
-        self._indexes: dict[str, PassageIndex] = {}
-        self._loading: defaultdict[str, asyncio.Lock] = defaultdict(asyncio.Lock)
+        self._indexes: OrderedDict[str, PassageIndex] = OrderedDict()  # least recently searched first
+        self.max_loaded_rows = MAX_LOADED_ROWS
+        self._loading = KeyedLocks()
         self._loads: dict[str, asyncio.Task[PassageIndex]] = {}
-        self._generation: defaultdict[str, int] = defaultdict(int)
+        self._generation: defaultdict[str, int] = defaultdict(int)  # only while a load may be reading
         self._background: set[asyncio.Task[None]] = set()
         self._query_cache: OrderedDict[tuple[str, str], np.ndarray] = OrderedDict()
 
@@ -177,7 +183,10 @@ class MemorySearch:
         """Drop an agent's index (passages deleted or re-embedded); the next search reloads it. A load already
         reading the old rows still answers its callers but is not kept."""
         self._indexes.pop(agent_id, None)
-        self._generation[agent_id] += 1
+        if agent_id in self._loads:
+            self._generation[agent_id] += 1
+        else:
+            self._generation.pop(agent_id, None)
 
     async def embedder_for(self, agent_id: str) -> Embedder | None:
         if self._embedders is None:
@@ -193,6 +202,7 @@ class MemorySearch:
         model, dim = (embedder.model, embedder.dim) if embedder is not None else NO_EMBEDDER
         index = self._indexes.get(agent_id)
         if index is not None and (index.model, index.dim) == (model, dim):
+            self._indexes.move_to_end(agent_id)
             return index
         # One load per agent, in a task of its own: a caller that gives up (a turn that ended without searching
         # cancels its prefetch) must not throw away a load that takes ~1 s at 100k passages.
@@ -208,11 +218,12 @@ class MemorySearch:
     def _load_done(self, agent_id: str, task: asyncio.Task[PassageIndex]) -> None:
         if self._loads.get(agent_id) is task:
             del self._loads[agent_id]
+            self._generation.pop(agent_id, None)
         if not task.cancelled() and task.exception() is not None:  # retrieved here; awaiters see it too
             log.warning("loading the memory index of agent %s failed: %s", agent_id, task.exception())
 
     async def _load(self, agent_id: str, model: str, dim: int) -> PassageIndex:
-        async with self._loading[agent_id]:
+        async with self._loading(agent_id):
             index = self._indexes.get(agent_id)
             if index is not None and (index.model, index.dim) == (model, dim):
                 return index
@@ -240,8 +251,16 @@ class MemorySearch:
                 log.warning("agent %s: %d passages were embedded with another model than %s; they are found by "
                             "keyword only", agent_id, index.other_models, model)
             if self._generation[agent_id] == generation:  # not forgotten (passages changed) while we read
-                self._indexes[agent_id] = index
+                self._keep(agent_id, index)
             return index
+
+    def _keep(self, agent_id: str, index: PassageIndex) -> None:
+        self._indexes[agent_id] = index
+        self._indexes.move_to_end(agent_id)
+        rows = sum(max(i.size, INDEX_MIN_ROWS) for i in self._indexes.values())
+        while rows > self.max_loaded_rows and len(self._indexes) > 1:
+            _, dropped = self._indexes.popitem(last=False)
+            rows -= max(dropped.size, INDEX_MIN_ROWS)
 
     def wants_prefetch(self, agent_id: str) -> bool:
         """Worth a head start: the agent's index is not loaded yet (loading 100k passages takes ~1 s), or its

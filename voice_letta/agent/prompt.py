@@ -7,6 +7,7 @@ the current time travels in a small trailing note built by ``volatile_note``.
 from __future__ import annotations
 
 import hashlib
+from collections import OrderedDict
 from datetime import UTC, datetime
 from xml.sax.saxutils import escape
 
@@ -51,17 +52,24 @@ def memory_key(agent: AgentState) -> tuple[object, ...]:
     )
 
 
-class SystemPromptCache:
-    """Per-process cache of compiled prompts, keyed by agent id and invalidated by block versions."""
+MAX_CACHED_PROMPTS = 1024  # agents' prompts kept (least recently used dropped): a server runs for weeks
 
-    def __init__(self) -> None:
-        self._entries: dict[str, tuple[tuple[object, ...], str]] = {}
+
+class SystemPromptCache:
+    """Per-process cache of compiled prompts, keyed by agent id and invalidated by block versions.
+
+    Bounded (``max_entries``, least recently used out): with one agent per caller, agents come and go."""
+
+    def __init__(self, max_entries: int = MAX_CACHED_PROMPTS) -> None:
+        self._entries: OrderedDict[str, tuple[tuple[object, ...], str]] = OrderedDict()
+        self._max = max_entries
         self.rebuilds = 0
 
     def get(self, agent: AgentState) -> str:
         key = memory_key(agent)
         entry = self._entries.get(agent.id)
         if entry is not None and entry[0] == key:
+            self._entries.move_to_end(agent.id)
             return entry[1]
         return self.rebuild_system_prompt(agent, force=True)
 
@@ -73,6 +81,9 @@ class SystemPromptCache:
             return entry[1]
         prompt = compile_system_prompt(agent)
         self._entries[agent.id] = (key, prompt)
+        self._entries.move_to_end(agent.id)
+        while len(self._entries) > self._max:
+            self._entries.popitem(last=False)
         self.rebuilds += 1
         return prompt
 

@@ -18,16 +18,15 @@ name in the process, and a duplicate made by another worker process is deleted i
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import re
-from collections import defaultdict
 
 from aiohttp import web
 
 from voice_letta.agent.models import AgentState
 from voice_letta.agent.service import AgentCreate, AgentService, BlockCreate
 from voice_letta.errors import AccessDenied, ProtocolViolation
+from voice_letta.locks import KeyedLocks
 from voice_letta.server.auth import principal_of
 from voice_letta.server.keys import AGENTS
 
@@ -36,7 +35,7 @@ routes = web.RouteTableDef()
 
 MAX_IDENTITY_CHARS = 64
 _IDENTITY = re.compile(r"^[A-Za-z0-9+_.@-]{1,64}$")
-_locks: defaultdict[str, asyncio.Lock] = defaultdict(asyncio.Lock)
+_locks = KeyedLocks()  # one per identity while in use (callers come and go for weeks)
 
 
 def check_identity(identity: str) -> str:
@@ -71,7 +70,7 @@ async def agent_for_identity(agents: AgentService, template_ref: str, identity: 
     if template is None:
         raise ProtocolViolation(f"no agent template {template_ref[:80]!r}", code="agent_not_found")
     name = identity_agent_name(template, identity)
-    async with _locks[name]:
+    async with _locks(name):
         found = await agents.find(name)
         if found is not None:
             return found

@@ -7,17 +7,21 @@ block write clears every entry; writes are rare next to reads.
 
 from __future__ import annotations
 
+from collections import OrderedDict
 from collections.abc import Sequence
 from typing import Any
 
 from voice_letta.agent.models import AgentState, Block, Tool
 from voice_letta.agent.ports import NewBlock, Store
 
+MAX_CACHED_AGENTS = 1024  # least recently used out: with one agent per caller, agents come and go for weeks
+
 
 class CachingStore:
-    def __init__(self, inner: Store) -> None:
+    def __init__(self, inner: Store, max_agents: int = MAX_CACHED_AGENTS) -> None:
         self._inner = inner
-        self._agents: dict[str, AgentState] = {}
+        self._agents: OrderedDict[str, AgentState] = OrderedDict()
+        self._max_agents = max_agents
 
     def __getattr__(self, name: str) -> Any:
         return getattr(self._inner, name)
@@ -42,6 +46,10 @@ class CachingStore:
         if agent is None:
             agent = await self._inner.get_agent(agent_id)
             self._agents[agent_id] = agent
+            while len(self._agents) > self._max_agents:
+                self._agents.popitem(last=False)
+        else:
+            self._agents.move_to_end(agent_id)
         return agent
 
     async def create_agent(self, agent: AgentState, blocks: Sequence[NewBlock | str]) -> AgentState:
