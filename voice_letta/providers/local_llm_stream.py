@@ -21,13 +21,17 @@ TRIGGER_PATTERN = f"({re.escape(TRIGGER)}){_TRIGGER_TAIL}$"
 
 
 # A reply that starts by echoing a role or memory label ("<persona>:", "assistant:", "human:") loses it.
-_LEADING_TAG = re.compile(r"^\s*<?/?(persona|human|user|assistant|system|memory_blocks|value)>?\s*:?\s*",
-                          re.IGNORECASE)
-LEADING_HOLD = 24  # characters held back at the start of a reply until it is clear whether they are a tag
+LABELS = ("persona", "human", "user", "assistant", "system", "memory_blocks", "value")
+_LEADING_TAG = re.compile(r"^\s*<?/?(" + "|".join(LABELS) + r")\s*(?:>\s*:?|:)\s*", re.IGNORECASE)
+_HEAD = re.compile(r"^\s*<?/?([a-z_]*)(.*)$", re.IGNORECASE | re.DOTALL)
+LEADING_HOLD = 24  # at most this many characters are held back at the start of a reply
 
 
 class LeadingTagFilter:
-    """Drops a role or memory-block label the model echoes at the very start of its reply."""
+    """Drops a role or memory-block label the model echoes at the very start of its reply.
+
+    It holds back only what could still become such a label ("Pe" could be "persona:", "Pa" cannot), so a
+    normal reply streams from its second or third character."""
 
     def __init__(self) -> None:
         self._head = ""
@@ -37,9 +41,20 @@ class LeadingTagFilter:
         if self._open:
             return text
         self._head += text
-        if len(self._head) < LEADING_HOLD and not any(c in self._head for c in ".!?\n"):
+        if len(self._head) < LEADING_HOLD and self._undecided():
             return ""
         return self.flush()
+
+    def _undecided(self) -> bool:
+        m = _HEAD.match(self._head)
+        if m is None or not self._head.strip():
+            return True
+        name, rest = m.group(1).lower(), m.group(2)
+        if not rest:  # still inside the first word: is it the start of a label?
+            return any(label.startswith(name) for label in LABELS)
+        if name in LABELS:  # a whole label: wait until its ">" and ":" are through
+            return not rest.strip(" >:\t") and len(rest) < 4
+        return False
 
     def flush(self) -> str:
         if self._open:

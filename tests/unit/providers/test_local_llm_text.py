@@ -46,6 +46,16 @@ def test_a_normal_reply_is_untouched_even_in_tiny_pieces() -> None:
     assert run(list("Paris is the capital of France.")) == "Paris is the capital of France."
     assert run(["Sure."]) == "Sure."
     assert run(["My human friend says hi."]) == "My human friend says hi."
+    assert run(["Users can ", "ask me anything."]) == "Users can ask me anything."
+    assert run(["System", " ready."]) == "System ready."
+
+
+def test_a_normal_reply_streams_from_its_first_characters() -> None:
+    f = LeadingTagFilter()
+    assert f.feed("Pa") == "Pa"  # "Pa" cannot start a label
+    g = LeadingTagFilter()
+    assert g.feed("Pe") == ""  # "Pe" could be "persona:"
+    assert g.feed("ter") == "Peter"
 
 
 @given(st.lists(st.text(max_size=12), max_size=12))
