@@ -1,5 +1,6 @@
-"""Two servers on one SQLite file, each with its own connection and worker id (as two processes have): what one
-changes reaches the other's cached agents, vector/keyword index and live sessions (server/changes.py).
+"""Two servers on one database (SQLite file, PostgreSQL), each with its own connection and worker id (as two
+processes have): what one changes reaches the other's cached agents, vector/keyword index and live sessions
+(server/changes.py).
 
 tests/integration/workers/test_workers.py repeats the end-to-end cases with real processes.
 """
@@ -19,11 +20,12 @@ from aiohttp import web
 from tests.fakes.native_client import NativeClient
 from tests.fakes.openai_server import FakeOpenAIServer
 from tests.fakes.scripted_speech import ScriptedSTT, ScriptedTTS
+from tests.postgres import Databases
 from voice_letta.config import ServerConfig
 from voice_letta.providers.registry import ProviderRegistry
 from voice_letta.server.app import Overrides, create_app
 from voice_letta.server.changes import CHANGE_FEED
-from voice_letta.store import open_store
+from voice_letta.store import open_any_store
 from voice_letta.store.cache import CachingStore
 
 FAKE_ENV = {"FAKE_OPENAI_KEY": "sk-fake"}
@@ -41,10 +43,10 @@ class Node:
             return r.status, await r.json(content_type=None)
 
 
-async def start_node(db: Path, name: str) -> tuple[Node, Any, ProviderRegistry]:
-    store = CachingStore(await open_store(db, origin=name))
+async def start_node(db: str, tmp: Path, name: str) -> tuple[Node, Any, ProviderRegistry]:
+    store = CachingStore(await open_any_store(db, origin=name))
     registry = ProviderRegistry(env=FAKE_ENV)
-    app = create_app(ServerConfig(db_path=db, api_key=None, enable_sandbox=False),
+    app = create_app(ServerConfig(db_path=tmp / "data" / "unused.db", api_key=None, enable_sandbox=False),
                      Overrides(store=store, models=registry, stt=ScriptedSTT(), tts=ScriptedTTS()))
     runner = web.AppRunner(app, shutdown_timeout=1.0)
     await runner.setup()
@@ -53,9 +55,11 @@ async def start_node(db: Path, name: str) -> tuple[Node, Any, ProviderRegistry]:
     return Node(name, f"http://127.0.0.1:{runner.addresses[0][1]}", app, runner), store, registry
 
 
-@pytest.fixture
-async def nodes(tmp_path: Path) -> AsyncIterator[tuple[Node, Node]]:
-    started = [await start_node(tmp_path / "shared.db", "node-a"), await start_node(tmp_path / "shared.db", "node-b")]
+@pytest.fixture(params=["sqlite", "postgresql"])
+async def nodes(request: pytest.FixtureRequest, tmp_path: Path, pg_databases: Databases
+                ) -> AsyncIterator[tuple[Node, Node]]:
+    db = str(tmp_path / "shared.db") if request.param == "sqlite" else await pg_databases.create()
+    started = [await start_node(db, tmp_path, "node-a"), await start_node(db, tmp_path, "node-b")]
     try:
         yield started[0][0], started[1][0]
     finally:

@@ -99,6 +99,18 @@ async def test_two_processes_run_one_agent_s_turns_one_at_a_time(launch, fake_op
     assert [m["content"] for m in fake_openai.requests[1]["messages"][1:3]] == ["one", "First answer."]
 
 
+async def test_a_retry_that_reaches_another_process_replays_the_finished_turn(launch, fake_openai) -> None:
+    a, b = await launch(), await launch()
+    agent = await a.create_agent(fake_openai)
+    fake_openai.script([Text("The answer is four.")], [Text("Should not be asked.")])
+    assert await chat(a, agent, "What is two plus two?") == "The answer is four."
+    # the framework did not get the reply (say, a timeout) and sends the same request again, to the other process
+    assert await chat(b, agent, "What is two plus two?") == "The answer is four."
+    assert len(fake_openai.requests) == 1
+    rows = await db_rows(a, "SELECT role, content FROM messages WHERE agent_id = ? ORDER BY seq", agent)
+    assert rows == [("user", "What is two plus two?"), ("assistant", "The answer is four.")]
+
+
 async def test_memory_updated_reaches_a_live_session_in_another_process(launch, fake_openai) -> None:
     a, b = await launch(), await launch()
     agent = await a.create_agent(fake_openai)
