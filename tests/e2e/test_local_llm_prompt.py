@@ -63,4 +63,4 @@ async def test_replies_speak_no_markup_from_the_prompt() -> None:
         lowered = text.lower()
         assert "<" not in text and "</" not in text, (question, text)
         assert not lowered.lstrip().startswith(("persona", "human:", "assistant:", "user:")), (question, text)
-        assert "\n\n" not in text, (question, text)
+        assert "You can use these tools" not in text and "To call a tool" not in text, (question, text)

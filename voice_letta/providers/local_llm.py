@@ -68,7 +68,9 @@ PREFILL_CHUNK_TOKENS = 32  # prompt tokens evaluated between two cancellation ch
 TOOL_CALL_MAX_TOKENS = 384  # a tool call may run past max_tokens up to this, so its JSON always closes
 CHATML_STOPS = ("<|im_end|>", "<|im_start|>", "<|endoftext|>")
 # A small model drifts into markup and made-up dialogue: a closing tag, a memory block's tag, a new speaker.
-TAG_STOPS = ("</", "<persona", "<human", "<memory", "<value", "\nUser:", "\nuser:", "\nHuman:", "\nAssistant:")
+TAG_STOPS = ("</", "<persona", "<human", "<memory", "<value", "\nUser:", "\nuser:", "\nHuman:", "\nAssistant:",
+             # ... or it recites its own instructions (the tool protocol and memory header of the prompt)
+             "You can use these tools", "To call a tool", "What you remember (your memory")
 # Plain replies (no tools) also end at a blank line: a spoken answer is one paragraph (SmolLM2 goes on with
 # "\n\n1. …" lists otherwise). Not with tools: a tool call may follow a blank line.
 PLAIN_STOPS = ("\n\n",)
