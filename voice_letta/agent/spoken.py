@@ -27,7 +27,9 @@ class SpokenTextFilter:
         self._until: str | None = None  # inside a marker: what ends it
         self._dropped = 0
         self._last = " "  # the last character emitted (" " at the start: no leading space after a drop)
+        self._tail = ""  # the last characters emitted, to see a marker that a drop would splice together
         self._after_drop = False
+        self._needs_break = False
 
     def feed(self, text: str) -> str:
         out: list[str] = []
@@ -42,7 +44,7 @@ class SpokenTextFilter:
                     if len(buf) - i > allowance:  # never closed: drop no more than the cap, speak the rest
                         i += max(allowance, 0)
                         self._until = None
-                        self._after_drop = True
+                        self._dropped_marker()
                         continue
                     keep = len(self._until) - 1  # the closer may be split across deltas
                     start = max(i, len(buf) - keep)
@@ -52,7 +54,7 @@ class SpokenTextFilter:
                 self._dropped = 0
                 i = end + len(self._until)
                 self._until = None
-                self._after_drop = True
+                self._dropped_marker()
                 continue
             j = _next_start(buf, i)
             if j < 0:
@@ -72,7 +74,7 @@ class SpokenTextFilter:
             if opened == OPEN_TAG:
                 self._until = CLOSE_TAG
             elif opened == CLOSE_TAG:
-                self._after_drop = True  # a stray closing tag
+                self._dropped_marker()  # a stray closing tag
             else:
                 self._until = "]"
             self._dropped = 0
@@ -87,16 +89,27 @@ class SpokenTextFilter:
         self._put(out, held)
         return "".join(out)
 
+    def _dropped_marker(self) -> None:
+        self._after_drop = True
+        # "<con" + a dropped "</context>" + "text>" must not speak "<context>": if what was already said ends
+        # like the start of a marker, what follows the drop is kept apart from it by a space.
+        tail = self._tail.lower()
+        self._needs_break = any(tail[k:] and tail[k] in "<[" and any(m.startswith(tail[k:]) for m in _STARTS)
+                                for k in range(len(tail)))
+
     def _put(self, out: list[str], text: str) -> None:
         """Append spoken text; after a dropped marker, no second space where the marker stood."""
         if self._after_drop and text:
             if self._last.isspace():
                 text = text.lstrip()
+            elif self._needs_break and not text[0].isspace():
+                text = " " + text
             if text:
-                self._after_drop = False
+                self._after_drop = self._needs_break = False
         if text:
             out.append(text)
             self._last = text[-1]
+            self._tail = (self._tail + text)[-len(max(_STARTS, key=len)):]
 
 
 def _next_start(buf: str, i: int) -> int:

@@ -61,3 +61,15 @@ def test_any_split_speaks_the_same_as_the_whole(pieces: list[str], data: st.Data
 def test_text_without_brackets_passes_unchanged(text: str) -> None:
     f = SpokenTextFilter()
     assert f.feed(text) + f.flush() == text
+
+
+@pytest.mark.parametrize(("reply", "spoken"), [
+    ("<con</context>text>", "<con text>"),
+    ("[inter<context>x</context>rupted: x]", "[inter rupted: x]"),
+    ("<cont</context>ext>hello", "<cont ext>hello"),
+])
+def test_a_drop_never_splices_a_marker_together(reply: str, spoken: str) -> None:
+    assert strip_markers(reply) == spoken
+    for cut in range(len(reply) + 1):  # and the same in any two deltas
+        f = SpokenTextFilter()
+        assert f.feed(reply[:cut]) + f.feed(reply[cut:]) + f.flush() == spoken
