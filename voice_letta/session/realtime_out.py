@@ -8,8 +8,10 @@ much of its audio went out (``audio(pcm)`` makes the ``response.output_audio.del
 Two rules of the engine show through: (1) while the agent's audio is playing, a user's speech is only
 announced (``input_audio_buffer.speech_started``) once the engine's barge-in rules accept it as an
 interruption, because Realtime clients stop playback on that event; a cough over the agent is never
-announced. (2) Failures of a response are reported in its ``response.done`` (``status: failed``), not as
-``error`` events, which some clients treat as fatal; ``error`` is for refused client events only.
+announced. With turn detection off (``turn_detection: null``) speech is never announced, as at OpenAI:
+clients that take turns themselves (Pipecat, LiveKit) treat ``speech_started`` as the server's barge-in.
+(2) Failures of a response are reported in its ``response.done`` (``status: failed``), not as ``error`` events,
+which some clients treat as fatal; ``error`` is for refused client events only.
 """
 
 from __future__ import annotations
@@ -26,6 +28,7 @@ MAX_ITEMS = 512  # conversation items kept for retrieve/truncate
 RATE_LIMIT_WINDOW = 1_000_000  # no limits are enforced; rate_limits.updated reports this fixed window
 _ERROR_CODES = {"response_in_progress": "conversation_already_has_active_response", "invalid_event": "invalid_value"}
 _WARNING_CODES = frozenset({"tts_unavailable", "vad_unavailable"})
+CAPTION_TRAILING = " \t,.;:!?…-–—"
 
 
 @dataclass
@@ -83,6 +86,7 @@ class RealtimeRenderer:
         self._held: list[RE.ServerEvent] = []  # speech events held while the agent speaks
         self._held_utterance: str | None = None
         self._captioned: dict[str, str] = {}  # item id → the words already sent as transcription deltas
+        self.vad_events = True  # speech_started/stopped are sent only while the server detects turns
 
     # -- the conversation -----------------------------------------------------------------------------
     @staticmethod
@@ -120,6 +124,11 @@ class RealtimeRenderer:
     # -- events ---------------------------------------------------------------------------------------
     def render(self, ev: E.SessionEvent) -> list[RE.ServerEvent]:
         match ev:
+            case E.SessionChanged():
+                self.vad_events = ev.settings.turn_mode == "server_vad"
+                return []
+            case E.UserSpeechStarted() | E.UserSpeechStopped() if not self.vad_events:
+                return []
             case E.UserSpeechStarted():
                 out: RE.ServerEvent = RE.SpeechStarted(audio_start_ms=ev.audio_start_ms,
                                                       item_id=self.item_id_of(ev.utterance_id))
@@ -154,13 +163,16 @@ class RealtimeRenderer:
                                                  usage=RE.TranscriptionUsage(seconds=0.0)),
                         RE.ItemDone(item=empty, previous_item_id=previous)]
             case E.TranscriptPartial():
-                # Live captions. Realtime deltas only append, so a caption that revises earlier words waits
-                # for the final transcript (whose ``completed`` event carries the whole text anyway).
+                # Live captions. Realtime deltas only append, so only the words a caption is unlikely to revise
+                # go out: all but its last word (which may be cut off mid-word, "that?" for "the weather"), and
+                # without trailing punctuation (Whisper ends a caption with "?" or "..." where the speaker merely
+                # paused). A caption that still revises earlier words waits for the final transcript.
                 item_id = self.item_id_of(ev.utterance_id)
                 sent = self._captioned.get(item_id, "")
-                if len(ev.text) > len(sent) and ev.text.startswith(sent):
-                    self._captioned[item_id] = ev.text
-                    return [RE.TranscriptionDelta(item_id=item_id, delta=ev.text[len(sent):])]
+                stable = stable_caption(ev.text)
+                if len(stable) > len(sent) and stable.startswith(sent):
+                    self._captioned[item_id] = stable
+                    return [RE.TranscriptionDelta(item_id=item_id, delta=stable[len(sent):])]
                 return []
             case E.Transcribed() if ev.utterance_id is not None:
                 return self._transcript(ev.utterance_id, ev.text, ev.audio_ms)
@@ -372,6 +384,14 @@ class RealtimeRenderer:
             return []
         return [RE.ErrorEvent(error=RE.ErrorDetail(code=_ERROR_CODES.get(ev.code, ev.code), message=ev.message,
                                                  event_id=ev.event_id))]
+
+
+def stable_caption(text: str) -> str:
+    """The part of a live caption sent as transcription deltas: every word but the last, without the punctuation
+    that ends what is left ("Good morning, can you hear?" → "Good morning, can you")."""
+    head = text.rstrip()
+    cut = head.rfind(" ")
+    return head[:cut].rstrip(CAPTION_TRAILING) if cut > 0 else ""
 
 
 def _fmt(kind: R.AudioFormatType) -> RE.AudioFormatOut:

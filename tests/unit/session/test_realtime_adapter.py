@@ -63,15 +63,31 @@ def test_live_captions_become_append_only_transcription_deltas() -> None:
     r = RealtimeRenderer("sess-1", "agent")
     deltas = [r.render(E.TranscriptPartial("utt-d", text, 500.0 * i, 80.0))
               for i, text in enumerate(["What is", "What is the", "What's the", "What is the weather"], 1)]
-    assert [[e.delta for e in d] for d in deltas] == [["What is"], [" the"], [], [" weather"]]  # type: ignore[attr-defined]
+    # the last word of a caption is held back (it may be cut off); a caption that revises sent words waits
+    assert [[e.delta for e in d] for d in deltas] == [["What"], [" is"], [], [" the"]]  # type: ignore[attr-defined]
     final = r.render(E.Transcribed("What is the weather like?", 2000.0, 90.0, utterance_id="utt-d"))
     assert kinds(final)[0] == "conversation.item.input_audio_transcription.delta"
-    assert final[0].delta == " like?"  # type: ignore[attr-defined]
+    assert final[0].delta == " weather like?"  # type: ignore[attr-defined]
     assert final[1].transcript == "What is the weather like?"  # type: ignore[attr-defined]
-    revised = r.render(E.TranscriptPartial("utt-e", "I scream", 500.0, 80.0))
+    revised = r.render(E.TranscriptPartial("utt-e", "You scream", 500.0, 80.0))
     final = r.render(E.Transcribed("Ice cream", 900.0, 90.0, utterance_id="utt-e"))
     assert kinds(revised) == ["conversation.item.input_audio_transcription.delta"]
     assert kinds(final)[0] == "conversation.item.input_audio_transcription.completed"  # no delta to retract
+
+
+def test_caption_deltas_add_up_to_the_final_transcript_when_whisper_punctuates_a_pause() -> None:
+    """Whisper's captions of a growing utterance end in '?' or '...' where the speaker only paused (seen with
+    espeak and flite voices): the deltas must still add up to the final transcript."""
+    cases = [(["Good morning", "Good morning, can you hear?"], "Good morning, can you hear me clearly?"),
+             (["Please tell me", "Please tell me a long story", "Please tell me a long story about..."],
+              "Please tell me a long story about the sea."),
+             (["What is that?"], "What is the weather like in Paris today?")]
+    for n, (captions, final) in enumerate(cases):
+        r = RealtimeRenderer("sess-1", "agent")
+        out = [e for text in captions for e in r.render(E.TranscriptPartial(f"utt-{n}", text, 500.0, 80.0))]
+        out += r.render(E.Transcribed(final, 2000.0, 90.0, utterance_id=f"utt-{n}"))
+        deltas = [e.delta for e in out if e.type == "conversation.item.input_audio_transcription.delta"]  # type: ignore[attr-defined]
+        assert "".join(deltas) == final, (captions, deltas)
 
 
 def test_a_commit_without_speech_is_acknowledged_as_an_empty_item() -> None:
