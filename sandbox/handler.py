@@ -24,7 +24,7 @@ import collect
 import egress
 import python_runner
 from jail import kernel as k
-from jail.limits import Limits
+from jail.limits import MALLOC_ARENA_MAX, Limits
 from jail.spawn import PROXY_PORT, Plan, Running
 from jail.uids import PoolExhausted
 from state import PROTOCOL_VERSION, BadRequest, ServerState
@@ -39,8 +39,10 @@ DEFAULTS: dict[str, float] = {
 
 
 def tool_environment(declared: dict[str, str], *, proxy: bool) -> dict[str, str]:
-    """The whole environment a tool sees: its declared variables plus PATH, HOME, LANG, TMPDIR (and the proxy)."""
-    env = {"PATH": MINIMAL_PATH, "HOME": WORK_DIR, "LANG": "C.UTF-8", "TMPDIR": "/tmp"}
+    """The whole environment a tool sees: its declared variables plus PATH, HOME, LANG, TMPDIR, MALLOC_ARENA_MAX
+    (and the proxy)."""
+    env = {"PATH": MINIMAL_PATH, "HOME": WORK_DIR, "LANG": "C.UTF-8", "TMPDIR": "/tmp",
+           "MALLOC_ARENA_MAX": str(MALLOC_ARENA_MAX)}
     if proxy:
         for name in ("HTTP_PROXY", "HTTPS_PROXY", "http_proxy", "https_proxy"):
             env[name] = PROXY_URL

@@ -11,12 +11,18 @@ RLIMIT_NPROC, which counts the call's own uid), RLIMIT_CPU, RLIMIT_FSIZE, RLIMIT
 from __future__ import annotations
 
 import contextlib
+import ctypes
 import os
 import resource
 import secrets
 from dataclasses import dataclass
 
 NODE_RESERVATION = 1 << 30  # V8 reserves about 1 GiB of address space up front; its heap is capped by a flag
+# glibc gives each new thread a malloc arena that reserves 64 MiB of address space: under RLIMIT_AS 256 MiB a tool
+# could start only four threads, and a 100 MiB allocation failed after them although little memory was in use.
+# One arena (threads share the main heap) keeps RLIMIT_AS a measure of memory, not of reservations.
+MALLOC_ARENA_MAX = 1
+_M_ARENA_MAX = -8  # mallopt parameter, <malloc.h>
 CPU_MAX = "100000 100000"  # one CPU per call
 
 
@@ -37,11 +43,19 @@ def apply_rlimits(limits: Limits, *, node: bool, cgroup: bool, long_lived: bool 
     if not cgroup:
         mem = (limits.memory_mb << 20) + (NODE_RESERVATION if node else 0)
         resource.setrlimit(resource.RLIMIT_AS, (mem, mem))
+        limit_malloc_arenas()
     disk = (limits.disk_mb << 20) + 1  # a write past the quota is ENOSPC, not SIGXFSZ
     resource.setrlimit(resource.RLIMIT_FSIZE, (disk, disk))
     resource.setrlimit(resource.RLIMIT_NOFILE, (limits.max_open_files, limits.max_open_files))
     resource.setrlimit(resource.RLIMIT_NPROC, (limits.max_processes, limits.max_processes))
     resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
+
+
+def limit_malloc_arenas() -> None:
+    """This process (a Python tool runs in the process that calls this) uses one malloc arena; programs it execs
+    get ``MALLOC_ARENA_MAX`` from the tool's environment (``handler.tool_environment``)."""
+    with contextlib.suppress(OSError, AttributeError):
+        ctypes.CDLL(None).mallopt(_M_ARENA_MAX, MALLOC_ARENA_MAX)
 
 
 def _own_cgroup() -> tuple[str, str] | None:

@@ -217,7 +217,7 @@ async def test_sandboxed_stdio_server_gets_no_environment_host_files_or_network(
         await manager.add_server("echo", command=STDIO, files=FILES, env={"GREETING": "hi"})
         result = await manager.call_tool("echo", "probe", {"path": str(host_file), "host": "127.0.0.1", "port": port})
     seen = json.loads(result.content[0].text)
-    assert seen["env"] == ["GREETING", "HOME", "LANG", "PATH", "TMPDIR"]
+    assert seen["env"] == ["GREETING", "HOME", "LANG", "MALLOC_ARENA_MAX", "PATH", "TMPDIR"]
     assert seen["file"] == "FileNotFoundError"
     assert seen["dial"] == "ConnectionRefusedError"  # the sandbox's own loopback, where nothing listens
     assert seen["uid"] != 0

@@ -152,7 +152,7 @@ async def test_tool_cannot_see_server_secret(
     assert result.ok, result
     assert "s3cr3t" not in result.output
     assert '"env":null' in result.output
-    assert '"keys":["ALLOWED","HOME","LANG","PATH","TMPDIR"]' in result.output
+    assert '"keys":["ALLOWED","HOME","LANG","MALLOC_ARENA_MAX","PATH","TMPDIR"]' in result.output
     if supervisor.isolation.get("pid_namespace"):  # the server's pid does not exist in the call's namespace
         assert '"proc":"FileNotFoundError"' in result.output
     elif os.geteuid() == 0:  # dropped to an unprivileged uid: /proc/<server>/environ is not readable
