@@ -7,6 +7,7 @@ the executor for a tool: CUSTOM → the sandbox, EXTERNAL_MCP → the MCP manage
 
 from __future__ import annotations
 
+import contextlib
 from pathlib import Path
 from typing import Any
 
@@ -112,19 +113,36 @@ class ToolService:
         files: list[str] | None = None,
         network_allow: list[str] | None = None,
     ) -> list[Tool]:
-        """Register an MCP server and persist its tools (reusing stored ones with the same stable id)."""
-        tools = await self._manager().add_server(name, command=command, url=url, transport=transport, env=env,
-                                                 files=files, network_allow=network_allow)
-        return [await self._persist(t) for t in tools]
+        """Register an MCP server and persist its tools (reusing stored ones with the same stable id). All or
+        nothing: if a tool cannot be stored (its name is another tool's), the server is not registered either."""
+        manager = self._manager()
+        tools = await manager.add_server(name, command=command, url=url, transport=transport, env=env,
+                                         files=files, network_allow=network_allow)
+        stored: list[Tool] = []
+        created: list[str] = []
+        try:
+            for tool in tools:
+                try:
+                    stored.append(await self.store.get_tool(tool.id))
+                except NotFoundError:
+                    stored.append(await self.store.create_tool(tool))
+                    created.append(tool.id)
+        except BaseException:
+            for tool_id in created:
+                with contextlib.suppress(NotFoundError):
+                    await self.store.delete_tool(tool_id)
+            await manager.remove_server(name)
+            raise
+        return stored
 
     async def remove_mcp_server(self, name: str) -> None:
+        """Unregister a server and delete its tools (which detaches them from every agent): a deleted server's
+        tools cannot run, and their names would stay taken."""
         await self._manager().remove_server(name)
-
-    async def _persist(self, tool: Tool) -> Tool:
-        try:
-            return await self.store.get_tool(tool.id)
-        except NotFoundError:
-            return await self.store.create_tool(tool)
+        for tool in await self.store.list_tools():
+            if tool.type is ToolType.EXTERNAL_MCP and tool.mcp_server == name:
+                with contextlib.suppress(NotFoundError):
+                    await self.store.delete_tool(tool.id)
 
     # --- running without a turn ------------------------------------------------------------------------
     async def run(self, tool: Tool, arguments: dict[str, Any]) -> ToolRun:

@@ -12,6 +12,7 @@ import pytest
 
 from tests.fakes.openai_server import FakeOpenAIServer
 from tests.integration.agent.conftest import Running, start_server
+from tests.integration.tools.mcp_files import FILES, STDIO
 from voice_letta.config import SandboxSettings
 
 THREADS = '''
@@ -85,3 +86,48 @@ async def test_a_typescript_tool_can_start_a_worker_thread(server: Running) -> N
     status, data = await server.request("POST", f"/v1/tools/{tool['id']}/run", json={"arguments": {"n": 1}})
     assert status == 200, data
     assert data["outcome"] == "ok" and data["result"] == [42], data
+
+
+ECHO_TOOL = '''
+def echo(text: str) -> str:
+    """A custom tool whose name an MCP server also uses."""
+    return text
+'''
+
+
+async def tool_names(server: Running) -> dict[str, str | None]:
+    status, tools = await server.request("GET", "/v1/tools")
+    assert status == 200
+    return {t["name"]: t.get("mcp_server") for t in tools["data"]}
+
+
+async def test_deleting_an_mcp_server_deletes_its_tools_and_a_refused_server_is_not_registered(
+        server: Running) -> None:
+    """Seen: DELETE /v1/mcp/servers/{name} left the server's tools listed (and attached), so the same program
+    registered under another name got 409 'a tool named ... already exists' — and stayed registered and
+    running after that 409, with no tools."""
+    body = {"command": STDIO, "files": FILES}
+    status, data = await server.request("POST", "/v1/mcp/servers", json={"name": "first", **body})
+    assert status == 201, data
+    tools = {t["name"]: t["id"] for t in data["tools"]}
+    status, agent = await server.request("POST", "/v1/agents", json={"name": "a", "tool_ids": [tools["add"]]})
+    assert status == 201, agent
+    status, data = await server.request("DELETE", "/v1/mcp/servers/first")
+    assert status == 200, data
+    assert not {n for n, s in (await tool_names(server)).items() if s == "first"}
+    status, agent = await server.request("GET", f"/v1/agents/{agent['id']}")
+    assert "add" not in [t["name"] for t in agent["tools"]]
+    # the same program under another name now registers, with the same tool names
+    status, data = await server.request("POST", "/v1/mcp/servers", json={"name": "second", **body})
+    assert status == 201, data
+    assert {t["name"] for t in data["tools"]} >= {"add", "echo"}
+    status, data = await server.request("DELETE", "/v1/mcp/servers/second")
+    assert status == 200
+    # a server whose tool name is taken by a custom tool is refused, and nothing of it stays
+    await register(server, ECHO_TOOL, "echo")
+    status, data = await server.request("POST", "/v1/mcp/servers", json={"name": "third", **body})
+    assert status == 409, data
+    status, listed = await server.request("GET", "/v1/mcp/servers")
+    assert [s["name"] for s in listed["data"]] == []
+    names = await tool_names(server)
+    assert names == {"echo": None}
