@@ -199,6 +199,7 @@ class FakeOpenAIServer(ScriptedServer):
         super().__init__()
         self.models = models if models is not None else ["fake-model"]
         self.deployments: list[tuple[str, str]] | None = None  # Azure (deployment, model) pairs
+        self.model_lists: list[str] = []  # path and query of each model-list request
 
     @property
     def base_url(self) -> str:
@@ -223,6 +224,7 @@ class FakeOpenAIServer(ScriptedServer):
         return web.json_response({"data": data, "object": "list"})
 
     async def _models(self, request: web.Request) -> web.Response:
+        self.model_lists.append(request.path_qs)
         data = [{"id": m, "object": "model", "created": 0, "owned_by": "fake"} for m in self.models]
         return web.json_response({"object": "list", "data": data})
 

@@ -111,8 +111,10 @@ async def error_middleware(request: web.Request, handler: Handler) -> web.Stream
     except web.HTTPException as exc:
         if exc.status < 400:
             raise
-        return web.json_response(error_body(exc.reason, type_=_ERROR_TYPES.get(exc.status, "server_error"),
-                                            code=f"http_{exc.status}"), status=exc.status)
+        kind = _ERROR_TYPES.get(exc.status, "invalid_request_error" if exc.status < 500 else "server_error")
+        allow = {"Allow": exc.headers["Allow"]} if "Allow" in exc.headers else None  # a 405 must say what is
+        return web.json_response(error_body(exc.reason, type_=kind, code=f"http_{exc.status}"), status=exc.status,
+                                 headers=allow)
     except json.JSONDecodeError as exc:
         return web.json_response(error_body(f"malformed JSON: {exc.msg}", code="invalid_json"), status=400)
     except Exception:

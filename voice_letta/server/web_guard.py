@@ -13,7 +13,9 @@ A server on ``127.0.0.1`` is reachable from every web page the user visits. Thre
 
 Requests without ``Origin`` (curl, SDKs, Twilio) are not browsers' cross-site requests, except no-cors
 ``GET``s, which browsers mark with ``Sec-Fetch-Site``: those are refused too unless they are top-level
-navigations. This is the "resource isolation policy" of https://web.dev/articles/fetch-metadata.
+navigations to the page (a link to it). This is the "resource isolation policy" of
+https://web.dev/articles/fetch-metadata, narrowed: a navigation to an API route is refused as well, because
+some GETs make the server act on their query (a provider model list fetched from a ``base_url``, with the key).
 
 The policy is small and is the product's own security boundary, so it is written here rather than taken
 from a CORS library: aiohttp-cors only adds response headers and would still run a refused request.
@@ -32,6 +34,7 @@ from aiohttp.typedefs import Handler
 
 from voice_letta.config import ServerConfig
 from voice_letta.errors import ConfigError
+from voice_letta.server.auth import Access, route_access
 from voice_letta.wire.openai_chat import error_body
 
 log = logging.getLogger(__name__)
@@ -232,7 +235,11 @@ def web_guard_middleware(policy: WebPolicy) -> web.middleware:  # type: ignore[v
         else:
             site = request.headers.get("Sec-Fetch-Site", "").lower()
             navigation = request.headers.get("Sec-Fetch-Mode", "").lower() == "navigate"
-            if site in ("cross-site", "same-site") and not (navigation and request.method in ("GET", "HEAD")):
+            # Another site may link to the page, nothing else: a navigation is a GET that any page can make
+            # (a link, ``location.href``), and GET routes act, e.g. /v1/providers/openai/models?base_url=...
+            # sends the provider's key from our environment to that URL.
+            if site in ("cross-site", "same-site") and not (
+                    navigation and request.method in ("GET", "HEAD") and route_access(request) is Access.PUBLIC):
                 return _refuse(403, "origin_not_allowed", "requests from other web sites are refused")
         # An empty body may carry any type (aiohttp's client says application/octet-stream).
         if (request.method in MUTATING_METHODS and not request.path.startswith(FORM_PATH_PREFIXES)

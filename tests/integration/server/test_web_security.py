@@ -332,3 +332,35 @@ async def test_twilio_bridge_is_off_with_an_api_key_and_no_twilio_token(keyed_se
         with pytest.raises(aiohttp.WSServerHandshakeError) as err:
             await s.ws_connect(keyed_server.url.replace("http", "ws") + "/twilio/stream")
         assert err.value.status == 403
+
+
+# --- found by driving the server from outside (qa) ---------------------------------------------------------
+NAVIGATION = {"Sec-Fetch-Site": "cross-site", "Sec-Fetch-Mode": "navigate", "Sec-Fetch-Dest": "document",
+              "Sec-Fetch-User": "?1"}
+
+
+async def test_another_site_cannot_navigate_to_an_api_route(open_server: VoiceServer,
+                                                           fake_openai: FakeOpenAIServer) -> None:
+    """A link (or ``location.href``) on any web site is a top-level navigation, which carries no Origin. It was
+    served on every GET route, and ``GET /v1/providers/openai/models?base_url=…`` makes the server send the
+    provider key from its environment to that URL: a page could send the user's OpenAI key anywhere."""
+    path = f"/v1/providers/vllm/models?base_url={fake_openai.base_url}"  # the test server has no OpenAI key
+    before = len(fake_openai.model_lists)
+    status, body, _ = await call(open_server, "GET", path, headers=NAVIGATION)
+    assert status == 403 and code_of(body) == "origin_not_allowed"
+    assert len(fake_openai.model_lists) == before  # the server never called out
+    for route in ("/v1/agents", "/metrics", "/v1/no-such-route"):
+        status, body, _ = await call(open_server, "GET", route, headers={**NAVIGATION, "Sec-Fetch-Site": "same-site"})
+        assert status == 403, route
+    # the page itself may still be linked to, and the address bar (Sec-Fetch-Site: none) reaches everything
+    for route in ("/", "/health"):
+        status, _, _ = await call(open_server, "GET", route, headers=NAVIGATION)
+        assert status == 200, route
+    status, _, _ = await call(open_server, "GET", path, headers={**NAVIGATION, "Sec-Fetch-Site": "none"})
+    assert status == 200 and len(fake_openai.model_lists) == before + 1
+
+
+async def test_a_wrong_method_is_a_client_error_that_names_the_allowed_ones(open_server: VoiceServer) -> None:
+    status, body, headers = await call(open_server, "TRACE", "/health")
+    assert status == 405 and body["error"]["type"] == "invalid_request_error", body
+    assert "GET" in headers.get("Allow", "")
