@@ -31,11 +31,11 @@ from typing import Any
 import numpy as np
 
 from voice_letta.agent.models import EmbeddingConfig, Passage
-from voice_letta.agent.ports import Embedder, EmbedderFactory, MessageHit, PassageHit, Store
+from voice_letta.agent.ports import Embedder, EmbedderFactory, MessageHit, PassageHit, PassageTexts, Store
 from voice_letta.agent.recall import text as T
 from voice_letta.agent.recall.confidence import CONFIDENT, WEAK, confidence
 from voice_letta.agent.recall.index import PassageIndex, Ranked
-from voice_letta.agent.recall.keyword import K1, B
+from voice_letta.agent.recall.keyword import K1, B, TermRows
 from voice_letta.agent.recall.timewords import dated_ranges, window_for
 from voice_letta.agent.recall.vector import (
     COARSE_CANDIDATES,
@@ -66,6 +66,7 @@ INDEX_MIN_ROWS = 64
 QUERY_CACHE_SIZE = 256
 WINDOW_LIST_LIMIT = 12  # lines listed for a question about a time ("what did I tell you yesterday?")
 NO_EMBEDDER = ("", 1)  # (model, dim) of a keyword-only index
+TERMS_WRITE_BATCH = 5_000  # passages whose computed terms are written back per transaction
 
 
 def window_from_minutes(
@@ -231,28 +232,46 @@ class MemorySearch:
             texts = await self._store.load_passage_texts(agent_id)
             loaded = await self._store.load_passage_vectors(agent_id, model, dim)
 
-            def build() -> PassageIndex:  # ~1 s at 100k rows (terms, copy, sign bits): off the event loop
+            def build() -> tuple[PassageIndex, list[tuple[str, bytes]]]:  # off the event loop (~1 s at 100k)
                 index = PassageIndex(model, dim)
+                terms, missing = _stored_terms(texts)
+                matrix = np.frombuffer(loaded.vectors, dtype="<f4").reshape(len(loaded.ids), loaded.dim)
+                if loaded.ids == texts.ids:  # every passage has a vector of this model: one copy, no scatter
+                    index.add(list(texts.ids), list(texts.texts), list(texts.synopses), texts.start_at,
+                              texts.end_at, matrix.astype(np.float32), [True] * len(texts.ids), terms=terms,
+                              adopt=True)
+                    return index, missing
                 row = {pid: i for i, pid in enumerate(texts.ids)}
                 vectors = np.zeros((len(texts.ids), dim), dtype=np.float32)
                 ok = np.zeros(len(texts.ids), dtype=bool)
                 if loaded.ids:
-                    matrix = np.frombuffer(loaded.vectors, dtype="<f4").reshape(len(loaded.ids), loaded.dim)
                     at = np.asarray([row.get(pid, -1) for pid in loaded.ids], dtype=np.int64)
                     keep = at >= 0
                     vectors[at[keep]] = matrix[keep]
                     ok[at[keep]] = True
                 index.add(list(texts.ids), list(texts.texts), list(texts.synopses), texts.start_at, texts.end_at,
-                          vectors, ok.tolist())
-                return index
+                          vectors, ok.tolist(), terms=terms, adopt=True)
+                return index, missing
 
-            index = await asyncio.to_thread(build)
-            if index.other_models and model != NO_EMBEDDER[0]:
+            built, missing = await asyncio.to_thread(build)
+            if missing:  # passages stored before terms were (or by an older tokenizer): store them once
+                self._spawn(self._store_terms(agent_id, missing))
+            if built.other_models and model != NO_EMBEDDER[0]:
                 log.warning("agent %s: %d passages were embedded with another model than %s; they are found by "
-                            "keyword only", agent_id, index.other_models, model)
+                            "keyword only", agent_id, built.other_models, model)
             if self._generation[agent_id] == generation:  # not forgotten (passages changed) while we read
-                self._keep(agent_id, index)
-            return index
+                self._keep(agent_id, built)
+            return built
+
+    def _spawn(self, coro: Any) -> None:
+        task = asyncio.create_task(coro)
+        self._background.add(task)
+        task.add_done_callback(self._background_done)
+
+    async def _store_terms(self, agent_id: str, missing: list[tuple[str, bytes]]) -> None:
+        for start in range(0, len(missing), TERMS_WRITE_BATCH):
+            await self._store.set_passage_terms(agent_id, missing[start:start + TERMS_WRITE_BATCH])
+        log.info("agent %s: stored the keyword terms of %d passages", agent_id, len(missing))
 
     def _keep(self, agent_id: str, index: PassageIndex) -> None:
         self._indexes[agent_id] = index
@@ -291,7 +310,7 @@ class MemorySearch:
     def _background_done(self, task: asyncio.Task[None]) -> None:
         self._background.discard(task)
         if not task.cancelled() and task.exception() is not None:
-            log.warning("memory prefetch failed: %s", task.exception())
+            log.warning("memory background task failed: %s", task.exception())
 
     async def _prefetch(self, agent_id: str, utterance: str) -> None:
         """Embed the user's utterance (and load the agent's index) ahead of a possible search_memory call.
@@ -484,6 +503,22 @@ def format_results(passages: list[PassageHit], messages: list[MessageHit], *, no
     """Formats separate passage and message hits (kept for callers of the earlier keyword-only search)."""
     hits = [Hit(p.score, passage=p.passage) for p in passages] + [Hit(m.score, message=m) for m in messages]
     return format_hits(hits, now=now)
+
+
+def _stored_terms(texts: PassageTexts) -> tuple[TermRows, list[tuple[str, bytes]]]:
+    """The passages' term ids, decoded from their stored blobs in one pass; passages without a valid blob are
+    tokenized now and returned (id, blob) to be stored."""
+    stored = list(texts.terms or (None,) * len(texts.ids))
+    missing: list[tuple[str, bytes]] = []
+    for i, blob in enumerate(stored):
+        if blob is None or len(blob) % 8 or blob[:8] != T.TERMS_MAGIC:
+            blob = stored[i] = T.encode_terms(T.passage_document(texts.texts[i], texts.synopses[i]))
+            missing.append((texts.ids[i], blob))
+    words = np.frombuffer(b"".join(stored), dtype="<u8")  # type: ignore[arg-type]
+    lengths = np.fromiter((len(b) for b in stored), dtype=np.int64, count=len(stored)) // 8  # type: ignore[arg-type]
+    heads = np.zeros(len(words), dtype=bool)  # each blob starts with the 8-byte TERMS_MAGIC
+    heads[np.cumsum(lengths) - lengths] = True
+    return TermRows(words[~heads].astype(np.uint64), lengths - 1), missing
 
 
 def _start(p: Passage) -> float:

@@ -248,6 +248,8 @@ class PassageTexts:
     synopses: tuple[str, ...]
     start_at: tuple[float, ...]  # coalesce(start_at, end_at, created_at)
     end_at: tuple[float, ...]  # coalesce(end_at, start_at, created_at)
+    # each passage's stored keyword terms (``recall.text.encode_terms``), None where not stored yet
+    terms: tuple[bytes | None, ...] = ()
 
 
 def is_retry_of(latest: TurnRecord, now: float, *, replay_window_s: float, retry_window_s: float) -> bool:
@@ -402,7 +404,12 @@ class Store(Protocol):
     async def count_passages(self, agent_id: str) -> int: ...
     async def load_passage_vectors(self, agent_id: str, model: str, dim: int) -> PassageVectors: ...
     async def load_passage_texts(self, agent_id: str) -> PassageTexts:
-        """Every passage of the agent (id, lines, synopsis, when said), oldest insert first."""
+        """Every passage of the agent (id, lines, synopsis, when said, stored terms), oldest insert first."""
+        ...
+
+    async def set_passage_terms(self, agent_id: str, terms: Sequence[tuple[str, bytes]]) -> int:
+        """Store (passage id, encoded terms) pairs computed for passages written without them; return how many
+        rows changed. Not a change other processes reload for (no change-log row)."""
         ...
 
     async def passages_to_reembed(

@@ -17,7 +17,7 @@ from pydantic import ValidationError
 
 from voice_letta import config as C
 from voice_letta.agent.models import Block, Passage
-from voice_letta.agent.ports import Change, HandoffRange, MemoryJob, NewBlock
+from voice_letta.agent.ports import Change, HandoffRange, MemoryJob, NewBlock, PassageTexts
 from voice_letta.errors import ConfigError
 from voice_letta.ids import block_id as new_block_id
 from voice_letta.store.rows import Row
@@ -74,6 +74,14 @@ def prepared_passages(passages: Iterable[Passage]) -> list[Passage]:
             p = p.model_copy(update={"embedding_dim": len(p.embedding)})
         stored.append(p)
     return stored
+
+
+def passage_texts(found: Sequence[Row]) -> PassageTexts:
+    """``load_passage_texts`` rows (id, text, synopsis, start, end, terms) as the port's value."""
+    return PassageTexts(ids=tuple(r[0] for r in found), texts=tuple(r[1] for r in found),
+                        synopses=tuple(r[2] for r in found), start_at=tuple(float(r[3]) for r in found),
+                        end_at=tuple(float(r[4]) for r in found),
+                        terms=tuple(None if r[5] is None else bytes(r[5]) for r in found))
 
 
 def chunked(items: Sequence[_T], size: int) -> Iterator[Sequence[_T]]:

@@ -29,6 +29,7 @@ from voice_letta.agent.models import (
     Usage,
     VoiceSettings,
 )
+from voice_letta.agent.recall.text import encode_terms, passage_document
 
 Row = Sequence[Any]
 
@@ -111,8 +112,9 @@ MESSAGE_COLUMNS = (
     "in_context, kind, parts"
 )
 _IMAGES: TypeAdapter[list[ImagePart]] = TypeAdapter(list[ImagePart])
-# What ``append_messages`` binds: everything but ``seq``, which the store assigns.
-MESSAGE_INSERT_COLUMNS = MESSAGE_COLUMNS.replace(" seq,", "", 1)
+# What ``append_messages`` binds: everything but ``seq``, which the store assigns, plus the keyword terms of user
+# and assistant lines (``message_terms``; written, never read back into a ``Message``).
+MESSAGE_INSERT_COLUMNS = MESSAGE_COLUMNS.replace(" seq,", "", 1) + ", terms"
 
 
 def message_insert_params(m: Message) -> tuple[Any, ...]:
@@ -120,8 +122,20 @@ def message_insert_params(m: Message) -> tuple[Any, ...]:
         m.id, m.agent_id, m.role, m.content,
         _TOOL_CALLS.dump_json(m.tool_calls).decode() if m.tool_calls is not None else None,
         m.tool_call_id, m.name, m.turn_id, m.created_at, int(m.interrupted), int(m.in_context), m.kind,
-        _IMAGES.dump_json(m.images).decode() if m.images else None,
+        _IMAGES.dump_json(m.images).decode() if m.images else None, message_terms(m.role, m.content),
     )
+
+
+# SQL for ``terms`` when ``update_message`` may change the content ({content}: its parameter, {terms}: the
+# parameter holding ``message_terms("user", content)``).
+UPDATED_TERMS = ("CASE WHEN {content} IS NULL THEN terms WHEN role IN ('user', 'assistant') THEN {terms} "
+                 "ELSE NULL END")
+
+
+def message_terms(role: str, content: str | None) -> bytes | None:
+    """The stored keyword terms of a line (``recall.text.encode_terms``): user and assistant lines only, the ones
+    ``search_memory`` finds once they leave the context window."""
+    return encode_terms(content) if role in ("user", "assistant") and content else None
 
 
 def message_from_row(r: Row) -> Message:
@@ -137,6 +151,8 @@ def message_from_row(r: Row) -> Message:
 PASSAGE_COLUMNS = (
     "id, agent_id, text, synopsis, embedding, embedding_model, embedding_dim, start_at, end_at, created_at"
 )
+# Inserts also write the passage's keyword terms, computed once here instead of at every index load.
+PASSAGE_INSERT_COLUMNS = PASSAGE_COLUMNS + ", terms"
 
 
 def encode_embedding(values: Sequence[float]) -> bytes:
@@ -153,6 +169,7 @@ def passage_params(p: Passage) -> tuple[Any, ...]:
         p.id, p.agent_id, p.text, p.synopsis,
         encode_embedding(p.embedding) if p.embedding is not None else None,
         p.embedding_model, p.embedding_dim, p.start_at, p.end_at, p.created_at,
+        encode_terms(passage_document(p.text, p.synopsis)),
     )
 
 

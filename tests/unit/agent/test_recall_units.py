@@ -5,9 +5,12 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 import numpy as np
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
+from voice_letta.agent.recall import keyword as K
 from voice_letta.agent.recall import text as T
-from voice_letta.agent.recall.keyword import KeywordIndex
+from voice_letta.agent.recall.keyword import KeywordIndex, TermRows
 from voice_letta.agent.recall.timewords import window_for
 
 NOW = datetime(2026, 11, 26, 15, 0, tzinfo=UTC).timestamp()  # a Thursday
@@ -66,3 +69,46 @@ def test_dates_in_a_question_become_ranges_around_them() -> None:
     assert dated_ranges("What is my dog called?") == []
     [(lo, _)] = dated_ranges("on 31 February 2023")  # no such day: the month is still a clue
     assert lo == datetime(2023, 2, 1, tzinfo=UTC).timestamp() - 2 * DAY
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.lists(st.lists(st.sampled_from(["coffee", "tea", "lisbon", "run", "ana", "dog", "x1"]), max_size=8),
+                max_size=40),
+       st.lists(st.integers(min_value=1, max_value=12), max_size=8))
+def test_postings_are_the_same_however_rows_were_added(docs: list[list[str]], cuts: list[int]) -> None:
+    """Bulk builds, row-by-row appends and the folds between them all give each term its rows in order with their
+    counts, as a plain count of the documents says."""
+    saved = K.BULK_ROWS, K.DELTA_FOLD_POSTINGS
+    K.BULK_ROWS, K.DELTA_FOLD_POSTINGS = 4, 10  # exercise bulk merges and folds on small inputs
+    try:
+        index = KeywordIndex()
+        start = 0
+        for size in [*cuts, len(docs)]:
+            batch = docs[start:start + size]
+            if size % 2:
+                index.add_rows(TermRows.of([np.asarray(T.term_ids(" ".join(d)), np.uint64) for d in batch]))
+            else:
+                index.add([T.terms(" ".join(d)) for d in batch])
+            start += len(batch)
+            if start >= len(docs):
+                break
+    finally:
+        K.BULK_ROWS, K.DELTA_FOLD_POSTINGS = saved
+    assert index.n == len(docs)
+    for word in ["coffee", "tea", "lisbon", "run", "ana", "dog", "x1", "absent"]:
+        [term] = T.terms(word)
+        want = [(i, d.count(word)) for i, d in enumerate(docs) if word in d]
+        rows, tfs = index.postings(term)
+        assert list(zip(rows.tolist(), tfs.tolist(), strict=True)) == want
+    assert index.lengths().tolist() == [len(T.terms(" ".join(d))) for d in docs]
+
+
+def test_stored_terms_round_trip_and_other_formats_are_refused() -> None:
+    blob = T.encode_terms("Running to Lisbon, running home")
+    assert T.decode_terms(blob).tolist() == [T.term_id(t) for t in ["run", "lisbon", "run", "home"]]  # type: ignore[union-attr]
+    assert T.decode_terms(T.encode_terms("the and of")).tolist() == []  # type: ignore[union-attr]
+    assert T.decode_terms(None) is None
+    assert T.decode_terms(b"vlterm00" + blob[8:]) is None  # another tokenizer version: computed again
+    assert T.decode_terms(blob[:-3]) is None
+    assert T.term_id("lisbon") == int.from_bytes(__import__("hashlib").blake2b(b"lisbon", digest_size=8).digest(),
+                                                 "little")  # stable across processes (not Python's salted hash)

@@ -24,7 +24,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from voice_letta.agent.recall import text as T
-from voice_letta.agent.recall.keyword import KeywordIndex
+from voice_letta.agent.recall.keyword import KeywordIndex, TermRows
 from voice_letta.agent.recall.vector import (
     COARSE_MIN_ROWS,
     MIN_COSINE,
@@ -102,31 +102,40 @@ class PassageIndex:
         return len(self.ids)
 
     def add(self, ids: Sequence[str], texts: Sequence[str], synopses: Sequence[str], start_at: Sequence[float],
-            end_at: Sequence[float], vectors: np.ndarray, has_vector: Sequence[bool]) -> None:
-        """Append passages (their lines and synopses); rows without a vector of this model get zeros."""
+            end_at: Sequence[float], vectors: np.ndarray, has_vector: Sequence[bool],
+            terms: TermRows | None = None, *, adopt: bool = False) -> None:
+        """Append passages (their lines and synopses); rows without a vector of this model get zeros.
+        ``terms``: the passages' stored terms (``text.decode_terms``), else they are computed here. ``adopt``: the
+        caller hands ``vectors`` over (``VectorIndex.add``)."""
         if not ids:
             return
         fresh = [i for i, pid in enumerate(ids) if pid not in self.row_of]
         if not fresh:
             return
-        docs = [T.terms(f"{synopses[i]}\n{texts[i]}") for i in fresh]
+        if len(fresh) < len(ids):  # some already indexed (a change-feed append racing a load): keep the others
+            pick = np.asarray(fresh)
+            self.add([ids[i] for i in fresh], [texts[i] for i in fresh], [synopses[i] for i in fresh],
+                     [start_at[i] for i in fresh], [end_at[i] for i in fresh], np.asarray(vectors)[pick],
+                     [has_vector[i] for i in fresh], None if terms is None else terms.take(fresh))
+            return
+        if terms is None:
+            terms = TermRows.of([np.asarray(T.term_ids(T.passage_document(t, s)), dtype=np.uint64)
+                                 for t, s in zip(texts, synopses, strict=True)])
+        speakers = [T.speakers(t) for t in texts]
+        dialogue = np.fromiter((T.is_dialogue_line(t) for t in texts), dtype=bool, count=len(texts))
         with self._lock:
             base = len(self.ids)
-            self.vectors.add([ids[i] for i in fresh], np.asarray(vectors, dtype=np.float32)[fresh],
-                             [start_at[i] for i in fresh], [end_at[i] for i in fresh])
-            self.keywords.add(docs)
-            for k, i in enumerate(fresh):
-                self.row_of[ids[i]] = base + k
-                self.ids.append(ids[i])
-                spk = T.speakers(texts[i])
-                self.speakers.append(spk)
-                self.known_speakers.update(spk)
-            self.start_at = np.concatenate([self.start_at, np.asarray([start_at[i] for i in fresh], dtype=float)])
-            self.end_at = np.concatenate([self.end_at, np.asarray([end_at[i] for i in fresh], dtype=float)])
-            self.has_vector = np.concatenate([self.has_vector, np.asarray([has_vector[i] for i in fresh], bool)])
-            self.dialogue = np.concatenate([self.dialogue, np.asarray([T.is_dialogue_line(texts[i]) for i in fresh],
-                                                                      dtype=bool)])
-            self.other_models += sum(not has_vector[i] for i in fresh)
+            self.vectors.add(ids, np.asarray(vectors, dtype=np.float32), start_at, end_at, adopt=adopt)
+            self.keywords.add_rows(terms)
+            self.row_of.update(zip(ids, range(base, base + len(ids)), strict=True))
+            self.ids.extend(ids)
+            self.speakers.extend(speakers)
+            self.known_speakers.update(s for spk in set(speakers) for s in spk)
+            self.start_at = np.concatenate([self.start_at, np.asarray(start_at, dtype=float)])
+            self.end_at = np.concatenate([self.end_at, np.asarray(end_at, dtype=float)])
+            self.has_vector = np.concatenate([self.has_vector, np.asarray(has_vector, dtype=bool)])
+            self.dialogue = np.concatenate([self.dialogue, dialogue])
+            self.other_models += int(len(has_vector) - np.count_nonzero(np.asarray(has_vector, dtype=bool)))
             self._speaker_rows.clear()
             self._link()
 

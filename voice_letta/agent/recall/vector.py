@@ -64,15 +64,28 @@ class VectorIndex:
     def size(self) -> int:
         return len(self.ids)
 
-    def add(self, ids: Sequence[str], vectors: np.ndarray, start_at: Sequence[float], end_at: Sequence[float]) -> None:
+    def add(self, ids: Sequence[str], vectors: np.ndarray, start_at: Sequence[float], end_at: Sequence[float], *,
+            adopt: bool = False) -> None:
+        """Append rows. ``adopt``: the caller hands ``vectors`` over (it must not use the array again), so an
+        empty index takes it as its matrix instead of copying it."""
         if not ids:
             return
         with self._append_lock:
-            self._add(ids, vectors, start_at, end_at)
+            self._add(ids, vectors, start_at, end_at, adopt)
 
-    def _add(self, ids: Sequence[str], vectors: np.ndarray, start_at: Sequence[float], end_at: Sequence[float]) -> None:
+    def _add(self, ids: Sequence[str], vectors: np.ndarray, start_at: Sequence[float], end_at: Sequence[float],
+             adopt: bool = False) -> None:
         n = self.size
         need = n + len(ids)
+        if adopt and n == 0 and vectors.dtype == np.float32 and vectors.flags.c_contiguous \
+                and vectors.flags.writeable and vectors.shape == (need, self.dim):
+            # A whole load: take the loader's fresh matrix instead of copying 150 MB (a later append grows it).
+            self.matrix = vectors
+            self.bits = np.ascontiguousarray(sign_words(vectors).T)
+            self.start_at = np.asarray(start_at, dtype=float).copy()
+            self.end_at = np.asarray(end_at, dtype=float).copy()
+            self.ids.extend(ids)
+            return
         if self.matrix.shape[0] < need:  # grow geometrically so appends stay amortized O(1)
             cap = max(need, 2 * self.matrix.shape[0], 64)
             grown = np.zeros((cap, self.dim), dtype=np.float32)

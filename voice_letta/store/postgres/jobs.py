@@ -112,13 +112,13 @@ class JobsMixin(PgBase):
             await db.execute("SELECT pg_advisory_xact_lock($1)", job_id)  # one writer per job at a time
             if await db.fetchval("SELECT 1 FROM passages WHERE job_id = $1 LIMIT 1", job_id):
                 return []  # a re-run after a crash: everything it would store is there
-            width = R.column_count(R.PASSAGE_COLUMNS)
+            width = R.column_count(R.PASSAGE_INSERT_COLUMNS)
             for key, p in passages:
                 if p.embedding is not None:
                     p = p.model_copy(update={"embedding_dim": len(p.embedding)})
                 got = await db.fetchval(
-                    f"INSERT INTO passages ({R.PASSAGE_COLUMNS}, job_id, chunk_key) VALUES "
-                    f"({params(R.PASSAGE_COLUMNS)}, ${width + 1}, ${width + 2}) "
+                    f"INSERT INTO passages ({R.PASSAGE_INSERT_COLUMNS}, job_id, chunk_key) VALUES "
+                    f"({params(R.PASSAGE_INSERT_COLUMNS)}, ${width + 1}, ${width + 2}) "
                     "ON CONFLICT (job_id, chunk_key) DO NOTHING RETURNING id", *R.passage_params(p), job_id, key)
                 if got is not None:
                     inserted.append(got)

@@ -74,9 +74,11 @@ class MessagesMixin(PgBase):
         else:
             found = await self._fetch(
                 "update_message",
-                "UPDATE messages SET content = coalesce($1, content), interrupted = coalesce($2, interrupted) "
+                "UPDATE messages SET content = coalesce($1, content), interrupted = coalesce($2, interrupted), "
+                f"terms = {R.UPDATED_TERMS.format(content='$1::text', terms='$4::bytea')} "
                 f"WHERE id = $3 RETURNING {R.MESSAGE_COLUMNS}",
-                content, None if interrupted is None else int(interrupted), message_id)
+                content, None if interrupted is None else int(interrupted), message_id,
+                R.message_terms("user", content))
         if not found:
             raise NotFoundError(f"unknown message {message_id}")
         with translate_errors("decoding a message"):

@@ -13,11 +13,11 @@ from voice_letta.agent.models import Passage
 from voice_letta.agent.ports import PassageTexts, PassageVectors
 from voice_letta.errors import NotFoundError
 from voice_letta.store import rows as R
-from voice_letta.store.common import prepared_passages
+from voice_letta.store.common import passage_texts, prepared_passages
 from voice_letta.store.postgres.base import PgBase, params
 from voice_letta.store.postgres.db import translate_errors
 
-INSERT_PASSAGE = f"INSERT INTO passages ({R.PASSAGE_COLUMNS}) VALUES ({params(R.PASSAGE_COLUMNS)})"
+INSERT_PASSAGE = f"INSERT INTO passages ({R.PASSAGE_INSERT_COLUMNS}) VALUES ({params(R.PASSAGE_INSERT_COLUMNS)})"
 _NO_VECTOR = R.PASSAGE_COLUMNS.replace("embedding,", "NULL::bytea,", 1)
 
 
@@ -87,11 +87,18 @@ class PassagesMixin(PgBase):
     async def load_passage_texts(self, agent_id: str) -> PassageTexts:
         found = await self._fetch(
             "load_passage_texts",
-            "SELECT id, text, synopsis, coalesce(start_at, end_at, created_at), coalesce(end_at, start_at, created_at) "
-            "FROM passages WHERE agent_id = $1 ORDER BY pos", agent_id)
-        return PassageTexts(ids=tuple(r[0] for r in found), texts=tuple(r[1] for r in found),
-                            synopses=tuple(r[2] for r in found), start_at=tuple(float(r[3]) for r in found),
-                            end_at=tuple(float(r[4]) for r in found))
+            "SELECT id, text, synopsis, coalesce(start_at, end_at, created_at), "
+            "coalesce(end_at, start_at, created_at), terms FROM passages WHERE agent_id = $1 ORDER BY pos", agent_id)
+        return passage_texts(found)
+
+    async def set_passage_terms(self, agent_id: str, terms: Sequence[tuple[str, bytes]]) -> int:
+        if not terms:
+            return 0
+        async with self._tx("set_passage_terms") as db:
+            status = await db.execute(
+                "UPDATE passages p SET terms = v.terms FROM unnest($2::text[], $3::bytea[]) AS v(id, terms) "
+                "WHERE p.agent_id = $1 AND p.id = v.id", agent_id, [pid for pid, _ in terms], [b for _, b in terms])
+        return int(status.rsplit(" ", 1)[-1])
 
     async def load_passage_vectors(self, agent_id: str, model: str, dim: int) -> PassageVectors:
         found = await self._fetch(

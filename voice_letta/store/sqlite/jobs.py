@@ -131,7 +131,7 @@ class JobsMixin(SqliteBase):
     async def insert_job_passages(self, job_id: int, passages: Sequence[tuple[str, Passage]]) -> list[str]:
         if not passages:
             return []
-        width = R.column_count(R.PASSAGE_COLUMNS) + 2
+        width = R.column_count(R.PASSAGE_INSERT_COLUMNS) + 2
         inserted: list[str] = []
         async with self._write("insert_job_passages") as db:
             # All passages of a job land in this one transaction: if the job already has some, this is a
@@ -142,7 +142,7 @@ class JobsMixin(SqliteBase):
                 if p.embedding is not None:
                     p = p.model_copy(update={"embedding_dim": len(p.embedding)})
                 rows = await db.execute_fetchall(
-                    f"INSERT INTO passages ({R.PASSAGE_COLUMNS}, job_id, chunk_key) VALUES {values(width, 1)} "
+                    f"INSERT INTO passages ({R.PASSAGE_INSERT_COLUMNS}, job_id, chunk_key) VALUES {values(width, 1)} "
                     "ON CONFLICT (job_id, chunk_key) DO NOTHING RETURNING id",
                     (*R.passage_params(p), job_id, key),
                 )

@@ -51,9 +51,11 @@ class MessagesMixin(SqliteBase):
         else:
             found = await self._exec_returning(
                 "update_message",
-                "UPDATE messages SET content = coalesce(?, content), interrupted = coalesce(?, interrupted) "
-                f"WHERE id = ? RETURNING {R.MESSAGE_COLUMNS}",
-                (content, None if interrupted is None else int(interrupted), message_id),
+                "UPDATE messages SET content = coalesce(?1, content), interrupted = coalesce(?2, interrupted), "
+                f"terms = {R.UPDATED_TERMS.format(content='?1', terms='?4')} "
+                f"WHERE id = ?3 RETURNING {R.MESSAGE_COLUMNS}",
+                (content, None if interrupted is None else int(interrupted), message_id,
+                 R.message_terms("user", content)),
             )
         if not found:
             raise NotFoundError(f"unknown message {message_id}")

@@ -12,7 +12,7 @@ from voice_letta.agent.models import Passage
 from voice_letta.agent.ports import PassageTexts, PassageVectors
 from voice_letta.errors import NotFoundError
 from voice_letta.store import rows as R
-from voice_letta.store.common import chunked, flat, prepared_passages
+from voice_letta.store.common import chunked, flat, passage_texts, prepared_passages
 from voice_letta.store.sqlite.base import MAX_BOUND_VARS, SqliteBase, insert_sql
 from voice_letta.store.sqlite.db import translate_errors
 
@@ -24,14 +24,14 @@ class PassagesMixin(SqliteBase):
         stored = prepared_passages(passages)
         if not stored:
             return []
-        chunks = list(chunked(stored, MAX_BOUND_VARS // R.column_count(R.PASSAGE_COLUMNS)))
+        chunks = list(chunked(stored, MAX_BOUND_VARS // R.column_count(R.PASSAGE_INSERT_COLUMNS)))
         if len(chunks) == 1:
-            await self._exec("insert_passages", insert_sql("passages", R.PASSAGE_COLUMNS, len(stored)),
+            await self._exec("insert_passages", insert_sql("passages", R.PASSAGE_INSERT_COLUMNS, len(stored)),
                              flat(R.passage_params(p) for p in stored))
         else:
             async with self._write("insert_passages") as db:
                 for chunk in chunks:
-                    await db.execute(insert_sql("passages", R.PASSAGE_COLUMNS, len(chunk)),
+                    await db.execute(insert_sql("passages", R.PASSAGE_INSERT_COLUMNS, len(chunk)),
                                      flat(R.passage_params(p) for p in chunk))
         return stored
 
@@ -105,13 +105,19 @@ class PassagesMixin(SqliteBase):
     async def load_passage_texts(self, agent_id: str) -> PassageTexts:
         found = await self._fetch(
             "load_passage_texts",
-            "SELECT id, text, synopsis, coalesce(start_at, end_at, created_at), coalesce(end_at, start_at, created_at) "
-            "FROM passages WHERE agent_id = ? ORDER BY rowid",
+            "SELECT id, text, synopsis, coalesce(start_at, end_at, created_at), "
+            "coalesce(end_at, start_at, created_at), terms FROM passages WHERE agent_id = ? ORDER BY rowid",
             (agent_id,),
         )
-        return PassageTexts(ids=tuple(r[0] for r in found), texts=tuple(r[1] for r in found),
-                            synopses=tuple(r[2] for r in found), start_at=tuple(float(r[3]) for r in found),
-                            end_at=tuple(float(r[4]) for r in found))
+        return passage_texts(found)
+
+    async def set_passage_terms(self, agent_id: str, terms: Sequence[tuple[str, bytes]]) -> int:
+        if not terms:
+            return 0
+        async with self._write("set_passage_terms") as db:
+            cur = await db.executemany("UPDATE passages SET terms = ? WHERE agent_id = ? AND id = ?",
+                                       [(blob, agent_id, pid) for pid, blob in terms])
+            return cur.rowcount
 
     async def load_passage_vectors(self, agent_id: str, model: str, dim: int) -> PassageVectors:
         found = await self._fetch(
