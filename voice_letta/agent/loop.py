@@ -109,6 +109,9 @@ class TurnInput:
     # ``cue`` replaces the generic one-off cue the model gets (a greeting to write). Neither is a user message.
     say: str | None = None
     cue: str | None = None
+    # Called once the input is in the store (with the turn record, or earlier for a retry): a driver that cancels
+    # a turn before that (a voice session's response.cancel right after response.create) keeps the input itself.
+    on_stored: Callable[[], None] | None = field(default=None, compare=False, repr=False)
 
 
 @dataclass
@@ -322,7 +325,7 @@ class VoiceAgent:
         agent_id = agent.id
         # The input is stored with the turn record (fingerprint) in the transaction that takes the lease, so a
         # retry after a crash finds this turn and does not store the input again.
-        begun = await self._begin(turn, self._input_rows(agent, inp, turn.id), inp.replaces_abandoned)
+        begun = await self._begin(turn, self._input_rows(agent, inp, turn.id), inp.replaces_abandoned, inp.on_stored)
         previous = begun.previous
         if previous is not None and (previous.status == "completed" or previous.fingerprint != turn.fingerprint):
             try:
@@ -367,17 +370,22 @@ class VoiceAgent:
             # Memory upkeep runs after the last event went out, so it never delays the reply's end.
             await asyncio.shield(self._memory_upkeep(agent_id, state.window()))
 
-    async def _begin(self, turn: TurnRecord, rows: list[Message], supersede: bool = False) -> TurnBegun:
-        """``Store.begin_turn``, waiting while another process's turn of the agent holds its lease."""
+    async def _begin(self, turn: TurnRecord, rows: list[Message], supersede: bool = False,
+                     stored: Callable[[], None] | None = None) -> TurnBegun:
+        """``Store.begin_turn``, waiting while another process's turn of the agent holds its lease. ``stored`` is
+        called once the rows are committed (also when the wait is cancelled after the transaction ran)."""
         delay = LEASE_POLL_MIN_S
         while True:
-            begun = await self._begin_once(turn, rows, supersede)
+            begun = await self._begin_once(turn, rows, supersede, stored)
             if begun is not None:
+                if stored is not None:
+                    stored()
                 return begun
             await asyncio.sleep(delay)
             delay = min(delay * 2, LEASE_POLL_MAX_S)
 
-    async def _begin_once(self, turn: TurnRecord, rows: list[Message], supersede: bool) -> TurnBegun | None:
+    async def _begin_once(self, turn: TurnRecord, rows: list[Message], supersede: bool,
+                          stored: Callable[[], None] | None = None) -> TurnBegun | None:
         call = asyncio.ensure_future(self.store.begin_turn(
             turn, rows, holder=self.holder, lease_s=self.lease_s, now=self.clock(), supersede_abandoned=supersede))
         try:
@@ -388,6 +396,8 @@ class VoiceAgent:
             with contextlib.suppress(Exception, asyncio.CancelledError):
                 begun = await call
                 if begun is not None:
+                    if stored is not None:
+                        stored()
                     cut = (begun.previous or turn).model_copy(update={
                         "stop_reason": "cancelled", "error": "cancelled", "ended_at": self.clock(),
                         "status": "abandoned"})

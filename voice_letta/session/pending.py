@@ -15,9 +15,14 @@ MAX_PENDING = 64  # items waiting for a response; beyond that the oldest are sto
 @dataclass
 class PendingInput:
     items: list[E.AddInput] = field(default_factory=list)
+    last_taken: tuple[E.AddInput, ...] = ()  # what the last ``take`` consumed, the starting utterance included
 
     def add(self, item: E.AddInput) -> None:
         self.items.append(item)
+
+    def give_back(self, items: tuple[E.AddInput, ...]) -> None:
+        """Input a response took but never stored (cancelled before its turn began): first in line again."""
+        self.items[:0] = items
 
     def __bool__(self) -> bool:
         return bool(self.items)
@@ -30,6 +35,7 @@ class PendingInput:
         added to whichever applies. The agent uses them only if it appends client system prompts.
         """
         items, self.items = self.items, []
+        self.last_taken = (*items, *([E.AddInput(user_text=user_text)] if user_text else []))
         users = [i.user_text for i in items if i.user_text]
         if user_text:
             users.append(user_text)

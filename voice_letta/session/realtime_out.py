@@ -350,8 +350,10 @@ class RealtimeRenderer:
         status: RE.ResponseStatusType = "completed" if ev.status == "completed" else ev.status
         details = None
         if cut:
-            details = RE.StatusDetails(type="cancelled",
-                                      reason="turn_detected" if ev.finish_reason == "barge_in" else "client_cancelled")
+            # the client's response.cancel, or the user's next turn (speech over the agent, or a new utterance
+            # finished while the agent was still writing: ``superseded``)
+            details = RE.StatusDetails(type="cancelled", reason="client_cancelled"
+                                       if ev.finish_reason == "client_cancelled" else "turn_detected")
         elif ev.status == "failed":
             details = RE.StatusDetails(type="failed", error=r.error or RE.ErrorDetail(type="server_error",
                                                                                    code="internal_error",

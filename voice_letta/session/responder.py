@@ -59,6 +59,12 @@ class Response:
     metadata: dict[str, str] | None = None
     said: list[str] = field(default_factory=list)  # every piece of text the response produced
     truncate: E.Truncate | None = None  # the client heard only this much of it (applied when it ends)
+    started: bool = False  # its task ran (a cancel can come before: response.create then response.cancel)
+    taken: tuple[E.AddInput, ...] = ()  # the pending input it took, given back if it is cut before storing it
+    input_stored: bool = False  # the agent stored that input (TurnInput.on_stored)
+
+    def mark_stored(self) -> None:
+        self.input_stored = True
 
     @property
     def said_text(self) -> str:
@@ -80,6 +86,8 @@ class ResponderHost(Protocol):
     def error(self, exc: VoiceLettaError, *, response_id: str | None = None) -> None: ...
 
     def response_finished(self, resp: Response) -> None: ...
+
+    def give_back_input(self, items: tuple[E.AddInput, ...]) -> None: ...
 
 
 class _Retryable(VoiceLettaError):
@@ -110,6 +118,7 @@ def route_of(finish: TurnFinished | TurnRecord | None) -> dict[str, object] | No
 
 async def run_response(host: ResponderHost, resp: Response, inp: TurnInput) -> None:
     """The turn task: agent → sentences → TTS → writer, then ``ResponseEnded``."""
+    resp.started = True
     out, agent_id = host.out, host.settings.agent_id
     assert out is not None and agent_id is not None
     host.emit(E.ResponseStarted(resp.id, agent_id, resp.modalities, resp.metadata))
@@ -291,6 +300,12 @@ async def cut(host: ResponderHost, resp: Response, reason: str, *, wait_report: 
         host.emit(E.PlaybackCleared(resp.id))
     resp.task.cancel()
     await asyncio.wait([resp.task])
+    if not resp.started:  # cancelled before its task ran: it still began and ended, as far as the client knows
+        host.emit(E.ResponseStarted(resp.id, host.settings.agent_id or "", resp.modalities, resp.metadata))
+    if not resp.input_stored and resp.taken:
+        # Cut before the agent stored its input (waiting for the agent, or never run): nothing accepted is lost,
+        # the next response takes it (or the session's end stores it).
+        host.give_back_input(resp.taken)
     if reason == "barge_in":
         host.metrics.inc(BARGE_INS_TOTAL)
     if sent_ms > 0 and wait_report and not resp.final_report.is_set():

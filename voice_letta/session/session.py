@@ -28,7 +28,7 @@ import logging
 import time
 from collections import OrderedDict
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from voice_letta import config as C
 from voice_letta import ids
@@ -195,6 +195,9 @@ class VoiceSession:
         else:  # it waits for the client's response.create (before that create is handled: see CreateResponse)
             self._pending.add(E.AddInput(user_text=text))
 
+    def give_back_input(self, items: tuple[E.AddInput, ...]) -> None:
+        self._pending.give_back(items)
+
     def response_finished(self, resp: Response) -> None:
         if self._response is resp:
             self._response = None
@@ -349,7 +352,8 @@ class VoiceSession:
                         metadata: dict[str, str] | None = None) -> None:
         assert self._tg is not None and self._out is not None
         resp = Response(id=ids.new_id("resp"), clock=clock, modalities=modalities or self.settings.modalities,
-                        metadata=metadata)
+                        metadata=metadata, taken=self._pending.last_taken)
+        inp = replace(inp, on_stored=resp.mark_stored)
         if self._out.sample_rate_hz != self.settings.output_rate_hz:
             self._out.set_rate(self.settings.output_rate_hz)
         self._response = resp
