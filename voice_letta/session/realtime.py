@@ -60,7 +60,12 @@ class RealtimeTransport:
         self._inbox: deque[_Inbound] = deque()
         self._reported: set[str] = set()
         self._keys = itertools.count(1)
-        self._updates: dict[str, tuple[Formats, str | None]] = {}  # our event id → (formats, client event id)
+        # our event id → (formats, client event id, the formats asked for before it)
+        self._updates: dict[str, tuple[Formats, str | None, Formats]] = {}
+        # The formats of the last session.update received: the next update builds on them, and appended audio is
+        # decoded in them (the engine applies updates in order), not in the ones the session reports, which
+        # follow only once the engine has applied the update.
+        self._requested = self.renderer.formats
         self._created = False
         self._closed = False
         self._creating = 0  # response.create sent to the engine, response not yet started
@@ -68,7 +73,8 @@ class RealtimeTransport:
         self._deferred_delete: tuple[str, str, bool] | None = None  # (item id, response id, audio)
         self._lock = asyncio.Lock()
         update, formats, _ = session_update(DEFAULT_SESSION, self.renderer.formats, event_id="vl-init")
-        self._updates["vl-init"] = (formats, None)
+        self._updates["vl-init"] = (formats, None, formats)
+        self._requested = formats
         self._inbox.append(update)
 
     # -- inbound ----------------------------------------------------------------------------------------
@@ -105,8 +111,9 @@ class RealtimeTransport:
         match ev:
             case R.SessionUpdate():
                 key = f"vl-{next(self._keys)}"
-                update, formats, notes = session_update(ev.session, self.renderer.formats, event_id=key)
-                self._updates[key] = (formats, ev.event_id)
+                update, formats, notes = session_update(ev.session, self._requested, event_id=key)
+                self._updates[key] = (formats, ev.event_id, self._requested)
+                self._requested = formats
                 self._inbox.append(update)
                 if ev.session.model is not None and ev.session.model not in self._aliases:
                     notes.append("session.model cannot change the agent of a session (open a new connection)")
@@ -115,8 +122,8 @@ class RealtimeTransport:
                 if notes:
                     await self._note_once(notes)
             case R.InputAudioBufferAppend():
-                pcm = R.decode_audio(ev.audio, self.renderer.formats.input)
-                rate = R.PCM_RATE_HZ if self.renderer.formats.input == "audio/pcm" else R.G711_RATE_HZ
+                pcm = R.decode_audio(ev.audio, self._requested.input)
+                rate = R.PCM_RATE_HZ if self._requested.input == "audio/pcm" else R.G711_RATE_HZ
                 self._buffered_ms += len(pcm) / 2 * 1000.0 / rate
                 for i in range(0, len(pcm), MAX_CHUNK_BYTES):
                     self._inbox.append(pcm[i:i + MAX_CHUNK_BYTES])
@@ -272,7 +279,8 @@ class RealtimeTransport:
                 out.append(RE.SessionUpdated(session=session) if self._created else RE.SessionCreated(session=session))
                 self._created = True
             case E.ErrorRaised() if event.event_id in self._updates:
-                _, client_event_id = self._updates.pop(event.event_id or "")
+                _, client_event_id, before = self._updates.pop(event.event_id or "")
+                self._requested = before  # the engine refused it: the formats stay what they were
                 event = E.ErrorRaised(event.code, event.message, event.retryable, client_event_id)
             case E.ErrorRaised() if event.code == "response_in_progress":
                 self._creating = max(0, self._creating - 1)

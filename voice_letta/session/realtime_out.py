@@ -45,6 +45,7 @@ class _Resp:
     id: str
     modalities: tuple[E.Modality, ...]
     metadata: dict[str, str] | None
+    output: R.AudioFormatType = "audio/pcm"  # its audio format: a session.update applies from the next response
     next_index: int = 0
     message: RE.ItemOut | None = None
     message_index: int = 0
@@ -179,7 +180,7 @@ class RealtimeRenderer:
             case E.TranscriptEmpty():
                 return self._transcript(ev.utterance_id, "", 0.0)
             case E.ResponseStarted():
-                started = self.response = _Resp(ev.response_id, ev.modalities, ev.metadata)
+                started = self.response = _Resp(ev.response_id, ev.modalities, ev.metadata, self.formats.output)
                 limits = [RE.RateLimit(name=n, limit=RATE_LIMIT_WINDOW, remaining=RATE_LIMIT_WINDOW, reset_seconds=0.0)
                           for n in ("requests", "tokens")]
                 return [RE.ResponseCreated(response=self._response_out(started, "in_progress")),
@@ -222,12 +223,12 @@ class RealtimeRenderer:
         r = self.response
         if r is None or r.message is None:
             return None
-        rate = R.PCM_RATE_HZ if self.formats.output == "audio/pcm" else R.G711_RATE_HZ
+        rate = R.PCM_RATE_HZ if r.output == "audio/pcm" else R.G711_RATE_HZ
         ms = len(pcm16) / 2 * 1000.0 / rate
         r.audio_ms += ms
         self.audio_sent_ms[r.message.id] = r.audio_ms
         return RE.AudioDelta(response_id=r.id, item_id=r.message.id, output_index=r.message_index,
-                            delta=R.encode_audio(pcm16, self.formats.output))
+                            delta=R.encode_audio(pcm16, r.output))
 
     # -- helpers --------------------------------------------------------------------------------------
     def _agent_speaking(self) -> bool:
@@ -369,7 +370,7 @@ class RealtimeRenderer:
         return RE.ResponseOut(
             id=r.id, status=status, status_details=details, output=output or [], conversation_id=self.session_id,
             output_modalities=list(r.modalities), metadata=r.metadata,
-            audio=RE.ResponseAudioOut(output=RE.ResponseAudioOutOut(format=_fmt(self.formats.output),
+            audio=RE.ResponseAudioOut(output=RE.ResponseAudioOutOut(format=_fmt(r.output),
                                                                   voice=self.formats.voice)),
             usage=_usage(usage) if usage is not None else None)
 

@@ -4,6 +4,7 @@ the inbound path under arbitrary client input."""
 from __future__ import annotations
 
 import asyncio
+import base64
 import json
 
 from hypothesis import given, settings
@@ -222,3 +223,36 @@ def test_any_client_stream_gives_engine_input_or_realtime_errors(frames: list[st
     for item in inputs:
         assert isinstance(item, (bytes, E.UpdateSession, E.AddInput, E.CreateResponse, E.Truncate,
                                  W.InputAudioCommit, W.InputAudioClear, W.ResponseCancel))
+
+
+def test_audio_appended_right_after_a_format_change_is_decoded_in_the_new_format() -> None:
+    """A client switching to G.711 sends ``session.update`` and at once its µ-law frames, without waiting for
+    ``session.updated`` (the openai SDK and Twilio bridges do): the frames were decoded as PCM16 (half the samples,
+    noise at the wrong rate) and 100 ms of µ-law counted as 17 ms, so the commit was refused as too small."""
+    ulaw_100ms = base64.b64encode(b"\xff" * 800).decode()
+    frames = [json.dumps({"type": "session.update", "session": {"type": "realtime", "audio": {"input": {
+                  "format": {"type": "audio/pcmu"}, "turn_detection": None}}}}),
+              json.dumps({"type": "input_audio_buffer.append", "audio": ulaw_100ms}),
+              json.dumps({"type": "input_audio_buffer.commit", "event_id": "c1"})]
+    inputs, sent = _drain(frames)
+    assert [len(i) for i in inputs if isinstance(i, bytes)] == [1600]  # 800 samples of PCM16 at 8 kHz
+    assert any(isinstance(i, W.InputAudioCommit) for i in inputs)
+    assert not [ev for ev in sent if ev["type"] == "error"], sent
+
+
+def test_a_format_change_during_a_response_applies_from_the_next_response() -> None:
+    """The engine keeps a response's output rate to its end: its deltas and ``response.done`` stayed PCM16 while
+    the renderer re-encoded them as µ-law at once (24 kHz samples sent as 8 kHz G.711: slow, low and garbled)."""
+    r = speaking_renderer()
+    r.formats = Formats(output="audio/pcmu")  # session.updated arrives mid-response
+    frame = b"\x01\x02" * 480
+    delta = r.audio(frame)
+    assert delta is not None and base64.b64decode(delta.delta) == frame
+    done = r.render(E.ResponseEnded("resp-1", "turn-1", "completed", "stop", {}, {}, text="Hello there."))
+    finished = next(e for e in done if e.type == "response.done")
+    assert finished.response.audio.output.format.type == "audio/pcm"  # type: ignore[attr-defined]
+    r.render(E.ResponseStarted("resp-2", "agent-1", ("audio",)))
+    r.render(E.TextOut("resp-2", "Bye."))
+    r.render(E.AudioStarted("resp-2", 8000))
+    delta = r.audio(frame[:320])
+    assert delta is not None and len(base64.b64decode(delta.delta)) == 160  # µ-law: one byte a sample
