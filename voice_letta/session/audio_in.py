@@ -19,7 +19,7 @@ FRAME_MS = 20
 
 class InputPipeline:
     __slots__ = (
-        "detector", "frame_bytes", "framer", "gate", "in_rate_hz", "last_voiced_at", "passthrough", "resampler",
+        "detector", "frame_bytes", "frames", "framer", "gate", "in_rate_hz", "last_voiced_at", "passthrough", "resampler",
         "trailing_silence_ms", "voiced_frames",
     )
 
@@ -44,6 +44,7 @@ class InputPipeline:
         self.last_voiced_at = 0.0
         self.trailing_silence_ms = 0
         self.voiced_frames = 0  # grows forever: "has anything been voiced since X?"
+        self.frames = 0  # every 20 ms frame fed, voiced or not (grows forever): audio time for caption pacing
 
     @property
     def mode(self) -> TurnMode:
@@ -63,6 +64,7 @@ class InputPipeline:
         framer = self.framer
         frames = (pcm,) if len(pcm) == self.frame_bytes and not framer.pending_bytes else framer.feed(pcm)
         detector, gate = self.detector, self.gate
+        self.frames += len(frames)
         for frame in frames:
             voiced = gate.is_speech(frame)
             if voiced:

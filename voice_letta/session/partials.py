@@ -4,8 +4,9 @@ The listener calls ``Partials.on_frame(now)`` after each binary frame. While a u
 (server VAD: a turn in progress that is not just speech over the agent; push-to-talk: anything voiced since
 the last commit or clear), the growing audio (``TurnDetector.interim_pcm()``) is transcribed again:
 
-- **captions**: after every ``interval_ms`` of *speech* (voiced frames) since the audio of the previous
-  transcript; when a transcription takes longer than ``SLOW_STT_MS`` (a busy machine), no sooner than twice
+- **captions**: after every ``interval_ms`` of the open utterance's audio since the previous caption was
+  taken, provided something new was voiced (the pauses between words count: people hear time, not voiced
+  frames; counting only voiced frames spaced captions ~780 ms of audio apart); when a transcription takes longer than ``SLOW_STT_MS`` (a busy machine), no sooner than twice
   its time after the previous one, so captions never take more than about half a core per speaker;
 - **early final**: once the user has been silent for ``SPECULATE_AFTER_MS`` (server VAD, or push-to-talk with
   the key still down): that transcript covers every voiced frame, so the turn detector can end the turn on its
@@ -37,7 +38,7 @@ from voice_letta.session.speech import SpeechEngines
 log = logging.getLogger(__name__)
 
 SPECULATE_AFTER_MS = 240  # start the early final after this much trailing silence of an open turn
-DEFAULT_INTERVAL_MS = 500  # a caption after every 500 ms of speech
+DEFAULT_INTERVAL_MS = 500  # a caption after every 500 ms of an open utterance's audio
 SLOW_STT_MS = 250  # a transcription slower than this spaces captions at twice its time
 
 Result = Transcript | BaseException | None  # None: skipped (the workers were busy)
@@ -62,6 +63,7 @@ class _Job:
     started_at: float
     final_guess: bool  # taken in a pause: full speech-to-text, never skipped
     covered_before: int  # what was covered before this job (restored if it is skipped)
+    caption_frame_before: int  # where caption pacing counted from before this job (restored likewise)
 
 
 class Partials:
@@ -70,6 +72,7 @@ class Partials:
         self._on_turn_events = on_turn_events
         self._job: _Job | None = None
         self._covered = 0  # voiced_frames of the newest transcribed audio of the open utterance
+        self._caption_frame = 0  # InputPipeline.frames when the newest transcription's audio was taken
         self._last_stt_ms = 0.0
         self._last_text = ""
         self.spawned = 0  # transcriptions started (tests, benchmarks)
@@ -91,17 +94,19 @@ class Partials:
             det.mode == "push_to_talk" or s.vad.end_of_turn == "words" or s.vad.silence_ms >= SPECULATE_AFTER_MS + 100)
         # every interval of speech; when transcription itself is slow (a busy machine), twice its time apart
         slow = 2 * self._last_stt_ms if self._last_stt_ms > SLOW_STT_MS else 0
+        audio_ms = (pipe.frames - self._caption_frame) * FRAME_MS
         caption = (s.partial_transcripts and self.host.speech.partials
-                   and new_ms >= max(s.partial_interval_ms, slow))
+                   and audio_ms >= max(s.partial_interval_ms, slow))
         if not (final_guess or caption):
             return
         pcm = det.interim_pcm()
         job = _Job(task=self.host.spawn(self._transcribe(pcm, final_guess)), utterance_id=utterance_id,
                    voiced_frames=pipe.voiced_frames, voiced_end_ms=det.last_voiced_end_ms,
                    audio_ms=len(pcm) / 2 * 1000.0 / det.sample_rate_hz, started_at=now, final_guess=final_guess,
-                   covered_before=self._covered)
+                   covered_before=self._covered, caption_frame_before=self._caption_frame)
         self._job = job
         self._covered = pipe.voiced_frames
+        self._caption_frame = pipe.frames
         self.spawned += 1
         job.task.add_done_callback(lambda task: self._done(job, pipe))
 
@@ -109,6 +114,7 @@ class Partials:
         """A new utterance opens (``voiced_ms_before``: its speech already counted): captions count from there."""
         self._job = None
         self._covered = max(0, pipe.voiced_frames - voiced_ms_before // FRAME_MS)
+        self._caption_frame = max(0, pipe.frames - voiced_ms_before // FRAME_MS)
         self._last_text = ""
 
     def final_for(self, pipe: InputPipeline) -> asyncio.Task[Result] | None:
@@ -137,7 +143,8 @@ class Partials:
         result = job.task.result()
         if not isinstance(result, Transcript):
             if result is None and self._job is job:
-                self._covered = job.covered_before  # skipped: the next frame may try again
+                # skipped: the next frame may try again
+                self._covered, self._caption_frame = job.covered_before, job.caption_frame_before
             return
         self._last_stt_ms = result.processing_ms
         if self._job is not job:

@@ -36,7 +36,7 @@ class Settings:
     voice: str | None = None
     speculative_stt: bool = True
     partial_transcripts: bool = True  # transcript.partial captions while the user speaks
-    partial_interval_ms: int = 500  # of speech between two captions
+    partial_interval_ms: int = 500  # of an open utterance's audio between two captions
     channel: str = ""  # how the user reaches the agent, for the greeting cue: " (a phone call)"
     driver_tools: tuple[DriverTool, ...] = ()  # tools the transport runs (a phone call's end_call)
     modalities: tuple[Modality, ...] = ("audio",)  # ("text",): no speech synthesis, words only

@@ -198,3 +198,23 @@ async def test_a_broken_speech_engine_is_an_error_event_not_the_end_of_the_sessi
         await c.send(type="input_text", text="are you there?")
         done = await c.wait_for("response.done", timeout_s=10)
     assert done["status"] == "completed"
+
+
+async def test_captions_come_every_half_second_of_audio_while_the_user_speaks(
+    voice_server_factory: Callable[..., Awaitable[VoiceServer]]
+) -> None:
+    # a recognizer that says something new for every length, so every caption taken is sent
+    stt = ScriptedSTT(lambda pcm, rate: f"words of {len(pcm) // 320} frames", partials=True)
+    vs = await voice_server_factory(stt=stt)
+    agent = await vs.create_agent()
+    vs.fake.script([Text("Go on.")])
+    pcm, rate = load_wav("long_story.wav")
+    async with await vs.client(agent) as c:
+        await c.stream(pcm, rate=rate, speed=1.0)
+        await c.wait_for("response.done", timeout_s=20)
+        audio_ms = [p["audio_ms"] for _, p in c.timed("transcript.partial")]
+    # the short pauses between words count as time: captions of running speech are one interval apart
+    # (plus a chunk or two while the previous transcription returns), not 500 ms of *voiced* frames apart
+    gaps = [b - a for a, b in zip(audio_ms, audio_ms[1:], strict=False)]
+    assert len(audio_ms) >= 4, audio_ms
+    assert max(gaps) <= 640, gaps
