@@ -19,8 +19,17 @@ FRAME_MS = 20
 
 class InputPipeline:
     __slots__ = (
-        "detector", "frame_bytes", "frames", "framer", "gate", "in_rate_hz", "last_voiced_at", "passthrough", "resampler",
-        "trailing_silence_ms", "voiced_frames",
+        "detector",
+        "frame_bytes",
+        "framer",
+        "frames",
+        "gate",
+        "in_rate_hz",
+        "last_voiced_at",
+        "passthrough",
+        "resampler",
+        "trailing_silence_ms",
+        "voiced_frames",
     )
 
     def __init__(

@@ -6,8 +6,9 @@ the last commit or clear), the growing audio (``TurnDetector.interim_pcm()``) is
 
 - **captions**: after every ``interval_ms`` of the open utterance's audio since the previous caption was
   taken, provided something new was voiced (the pauses between words count: people hear time, not voiced
-  frames; counting only voiced frames spaced captions ~780 ms of audio apart); when a transcription takes longer than ``SLOW_STT_MS`` (a busy machine), no sooner than twice
-  its time after the previous one, so captions never take more than about half a core per speaker;
+  frames; counting only voiced frames spaced captions ~780 ms of audio apart); when a transcription takes
+  longer than ``SLOW_STT_MS`` (a busy machine), no sooner than twice its time after the previous one, so
+  captions never take more than about half a core per speaker;
 - **early final**: once the user has been silent for ``SPECULATE_AFTER_MS`` (server VAD, or push-to-talk with
   the key still down): that transcript covers every voiced frame, so the turn detector can end the turn on its
   words (``core.eot``) and, if nothing is voiced before the turn ends, it *is* the final transcript: the

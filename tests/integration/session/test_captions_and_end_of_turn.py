@@ -8,6 +8,7 @@ inserted mid-sentence) are streamed in real time, so the server's VAD sees the r
 from __future__ import annotations
 
 import asyncio
+import itertools
 import json
 from collections.abc import Awaitable, Callable
 from pathlib import Path
@@ -215,6 +216,6 @@ async def test_captions_come_every_half_second_of_audio_while_the_user_speaks(
         audio_ms = [p["audio_ms"] for _, p in c.timed("transcript.partial")]
     # the short pauses between words count as time: captions of running speech are one interval apart
     # (plus a chunk or two while the previous transcription returns), not 500 ms of *voiced* frames apart
-    gaps = [b - a for a, b in zip(audio_ms, audio_ms[1:], strict=False)]
+    gaps = [b - a for a, b in itertools.pairwise(audio_ms)]
     assert len(audio_ms) >= 4, audio_ms
     assert max(gaps) <= 640, gaps
