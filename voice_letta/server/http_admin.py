@@ -28,7 +28,7 @@ async def parse_body(request: web.Request, model: type[M]) -> M:
         err = exc.errors()[0]
         where = ".".join(str(p) for p in err.get("loc", ())) or "body"
         raise ProtocolViolation(f"invalid request body: {where}: {err.get('msg', 'invalid')}",
-                                code="invalid_request") from exc
+                                code="invalid_request", param=where if where != "body" else None) from exc
 
 
 def agent_json(agent: AgentState) -> dict[str, Any]:

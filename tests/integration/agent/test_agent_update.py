@@ -92,6 +92,7 @@ async def test_invalid_patches_are_400s_and_change_nothing(server: Running, patc
     assert status == 400, body
     assert body["error"]["code"] == "invalid_request"
     assert param in body["error"]["message"]
+    assert body["error"]["param"] == param  # the field, for clients that point at it (was null for top-level fields)
     status, now = await server.request("GET", f"/v1/agents/{agent['id']}")
     assert now == agent
 
