@@ -4,10 +4,11 @@ The session speaks in typed events (``session.events``); the transport's protoco
 (``session.native`` for ``/v1/voice`` and the Twilio bridge, ``session.realtime`` for ``/v1/realtime``).
 One ``asyncio.TaskGroup`` per session:
 
-- **reader**: receives frames; binary audio goes through the ``Listener`` inline (resample → 20 ms frames →
-  VAD → turns, barge-in, early transcription); text frames are parsed (``wire.native``) or arrive already
-  typed from an adapter; bad input is answered with a typed error. Commands go to the manager. Never awaits
-  slow work (only a Silero load on reconfiguration).
+- **reader** (``session.reader``): receives frames; binary audio goes through the ``Listener`` inline
+  (resample → 20 ms frames → VAD → turns, barge-in, early transcription); text frames are parsed
+  (``wire.native``) or arrive already typed from an adapter; bad input is answered with a typed error.
+  Commands (``session.commands``) go to the manager. Never awaits slow work (only a Silero load on
+  reconfiguration, in ``VoiceSession.update``).
 - **endpointer** and **transcriber**: the ``Listener``'s timer and speech-to-text tasks (``session.listener``).
 - **manager**: serializes the response lifecycle: start a response (one cancellable turn task,
   ``session.responder``), cancel it (barge-in, ``response.cancel``, new input), and on a cut truncate the
@@ -25,24 +26,21 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import time
 from collections import OrderedDict
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass, replace
+from dataclasses import replace
 
-from voice_letta import config as C
 from voice_letta import ids
 from voice_letta.agent.bus import MemoryBus
 from voice_letta.agent.loop import TurnInput, VoiceAgent
 from voice_letta.core.vad import VoiceDetector
 from voice_letta.errors import ProtocolViolation, VoiceLettaError
 from voice_letta.session import events as E
+from voice_letta.session.commands import Cancel, Close, Command, StartTurn
 from voice_letta.session.greeting import greeting_input
 from voice_letta.session.listener import Listener
 from voice_letta.session.metrics import (
     ERRORS_TOTAL,
-    FRAME_DELAY_SECONDS,
-    FRAME_DELAYS,
     SESSIONS_ACTIVE,
     SESSIONS_TOTAL,
     TURNS_TOTAL,
@@ -54,6 +52,7 @@ from voice_letta.session.native import as_event_transport
 from voice_letta.session.outbound import Outbound, OutboundOverflow
 from voice_letta.session.partials import Result
 from voice_letta.session.pending import PendingInput
+from voice_letta.session.reader import Reader
 from voice_letta.session.responder import Response, cut, heard_of, run_response, truncate_to
 from voice_letta.session.settings import Settings
 from voice_letta.session.speech import SpeechEngines
@@ -68,29 +67,6 @@ MAX_RECENT_RESPONSES = 16  # ended responses a late Truncate (Realtime conversat
 
 class _Closed(Exception):
     pass
-
-
-@dataclass(frozen=True, slots=True)
-class _StartTurn:
-    """A user turn: an utterance's words (or typed text) that answer at once unless ``auto_respond`` is off."""
-
-    text: str
-    clock: TurnClock
-    said_at: float | None = None  # when typed text was said (input_text.said_at), epoch seconds
-
-
-@dataclass(frozen=True, slots=True)
-class _Cancel:
-    reason: str  # "barge_in" | "client_cancelled"
-    response_id: str | None = None
-
-
-@dataclass(frozen=True, slots=True)
-class _Close:
-    pass
-
-
-_Command = _StartTurn | _Cancel | _Close | E.AddInput | E.CreateResponse | E.Truncate
 
 
 class VoiceSession:
@@ -121,7 +97,7 @@ class VoiceSession:
         self._pending = PendingInput()
         self.turns = 0
         self.listener = Listener(self)
-        self._commands: asyncio.Queue[_Command] = asyncio.Queue(64)
+        self._commands: asyncio.Queue[Command] = asyncio.Queue(64)
         self._agent_changed = asyncio.Event()
         self._tg: asyncio.TaskGroup | None = None
         self._out: Outbound | None = None
@@ -148,7 +124,7 @@ class VoiceSession:
         try:
             async with asyncio.TaskGroup() as tg:
                 self._tg = tg
-                tg.create_task(self._reader(), name=f"{self.id}-reader")
+                tg.create_task(Reader(self).run(), name=f"{self.id}-reader")
                 tg.create_task(self.listener.endpointer(), name=f"{self.id}-endpointer")
                 tg.create_task(self.listener.transcriber(), name=f"{self.id}-stt")
                 tg.create_task(self._manager(), name=f"{self.id}-manager")
@@ -185,13 +161,16 @@ class VoiceSession:
         assert self._tg is not None
         return self._tg.create_task(coro)  # type: ignore[arg-type]
 
+    async def command(self, cmd: Command) -> None:
+        await self._commands.put(cmd)
+
     def barge_in(self, response_id: str) -> None:
         with contextlib.suppress(asyncio.QueueFull):
-            self._commands.put_nowait(_Cancel("barge_in", response_id))
+            self._commands.put_nowait(Cancel("barge_in", response_id))
 
     async def user_turn(self, text: str, clock: TurnClock, utterance_id: str | None) -> None:
         if self.settings.auto_respond:
-            await self._commands.put(_StartTurn(text, clock))
+            await self._commands.put(StartTurn(text, clock))
         else:  # it waits for the client's response.create (before that create is handled: see CreateResponse)
             self._pending.add(E.AddInput(user_text=text))
 
@@ -205,86 +184,8 @@ class VoiceSession:
         while len(self._recent) > MAX_RECENT_RESPONSES:
             self._recent.popitem(last=False)
 
-    # -- reader -----------------------------------------------------------------------------------------
-    async def _reader(self) -> None:
-        receive = self.transport.receive
-        clock = asyncio.get_running_loop().time
-        observe = self.metrics.observe
-        record = FRAME_DELAYS.observe
-        while True:
-            msg = await receive()
-            if msg is None:
-                await self._commands.put(_Close())
-                return
-            try:
-                if isinstance(msg, bytes):
-                    now = clock()
-                    self._on_audio(msg, now)
-                    delay = clock() - now
-                    record(delay)
-                    observe(FRAME_DELAY_SECONDS, delay)
-                else:
-                    msg = W.parse_client(msg) if isinstance(msg, str) else msg
-                    await self._on_message(msg)
-            except ProtocolViolation as exc:
-                self.error(exc, event_id=getattr(msg, "event_id", None))  # the refused message's, if it had one
-
-    def _on_audio(self, data: bytes, now: float) -> None:
-        if len(data) > W.MAX_AUDIO_FRAME_BYTES or len(data) & 1:
-            W.check_audio_frame(data)
-        s = self.settings
-        if s.agent_id is None:
-            raise ProtocolViolation("send session.update with an agent (or connect with ?agent=) before audio",
-                                    code="session_not_configured")
-        if s.turn_mode == "text" or not data:
-            return
-        self.listener.on_audio(data, now)
-
-    async def _on_message(self, msg: W.ClientMessage | E.Command) -> None:
-        match msg:
-            case W.SessionUpdate():
-                await self._update(E.UpdateSession(msg.session, event_id=msg.event_id))
-            case E.UpdateSession():
-                await self._update(msg)
-            case W.ResponseCreate():
-                self._need_agent()
-                modalities = tuple(msg.output_modalities) if msg.output_modalities else None
-                await self._commands.put(E.CreateResponse(msg.instructions, modalities, event_id=msg.event_id,
-                                                          greeting=msg.greeting))
-            case E.AddInput() | E.CreateResponse() | E.Truncate():
-                self._need_agent()
-                await self._commands.put(msg)
-            case W.InputText():
-                self._need_agent()
-                now = asyncio.get_running_loop().time()
-                self.emit(E.Transcribed(msg.text, 0.0, 0.0, source="text"))
-                if msg.said_at is not None and msg.said_at > time.time() + C.SAID_AT_FUTURE_S:
-                    raise ProtocolViolation("said_at is in the future", code="invalid_request")
-                await self._commands.put(_StartTurn(msg.text, TurnClock(transcript=now), msg.said_at))
-            case W.InputAudioCommit():
-                if self.settings.turn_mode == "text":
-                    raise ProtocolViolation("input_audio.commit needs turn_mode server_vad or push_to_talk",
-                                            code="invalid_state")
-                self.listener.commit()
-            case W.InputAudioClear():
-                self.listener.clear()
-            case W.ResponseCancel():
-                await self._commands.put(_Cancel("client_cancelled", msg.response_id))
-            case W.PlaybackProgress() | W.PlaybackStopped():
-                resp = self._response
-                if resp is None or resp.id != msg.response_id:
-                    return  # a late report for a response already settled: harmless
-                resp.reported_ms = max(resp.reported_ms or 0.0, msg.played_ms)
-                if isinstance(msg, W.PlaybackStopped):
-                    resp.final_report.set()
-            case W.Ping():
-                self.emit(E.Pong(msg.event_id))
-
-    def _need_agent(self) -> None:
-        if self.settings.agent_id is None:
-            raise ProtocolViolation("no agent: send session.update with an agent first", code="no_agent")
-
-    async def _update(self, msg: E.UpdateSession) -> None:
+    # -- session.update ----------------------------------------------------------------------------------
+    async def update(self, msg: E.UpdateSession) -> None:
         agent_id = None
         if msg.session.agent is not None:
             agent_id = await self.resolve_agent(msg.session.agent)
@@ -313,7 +214,7 @@ class VoiceSession:
         while True:
             cmd = await self._commands.get()
             match cmd:
-                case _StartTurn():
+                case StartTurn():
                     await self._interrupt("superseded")
                     self._start_response(cmd.clock, self._pending.take(self.settings, user_text=cmd.text,
                                                                        said_at=cmd.said_at))
@@ -340,11 +241,11 @@ class VoiceSession:
                         await self._truncate(cmd)
                     except ProtocolViolation as exc:  # a response too old to remember: refused, session goes on
                         self.error(exc)
-                case _Cancel():
+                case Cancel():
                     resp = self._response
                     if resp is not None and (cmd.response_id is None or cmd.response_id == resp.id):
                         await self._interrupt(cmd.reason)
-                case _Close():
+                case Close():
                     await self._interrupt("disconnected", wait_report=False)
                     raise _Closed
 
@@ -392,7 +293,7 @@ class VoiceSession:
             await self._out.run()
         except (ConnectionError, RuntimeError) as exc:  # the socket went away under us
             log.debug("session %s: send failed: %s", self.id, exc)
-            await self._commands.put(_Close())
+            await self._commands.put(Close())
             await asyncio.Event().wait()
 
     async def _memory(self) -> None:
@@ -428,4 +329,3 @@ class VoiceSession:
                             self._tg.create_task(self.agent.warm_prompt(agent_id), name=f"{self.id}-warm-prompt")
             finally:
                 self.bus.unsubscribe(agent_id, queue)
-
