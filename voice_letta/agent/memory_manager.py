@@ -38,7 +38,7 @@ from voice_letta import ids
 from voice_letta.agent.buffer import plan_eviction, token_budget
 from voice_letta.agent.bus import MemoryBus, MemoryUpdated
 from voice_letta.agent.memory_search import MemorySearch
-from voice_letta.agent.models import AgentState, Message
+from voice_letta.agent.models import AgentState, Message, Passage
 from voice_letta.agent.ports import (
     ChatModelFactory,
     EmbedderFactory,
@@ -48,7 +48,14 @@ from voice_letta.agent.ports import (
     Store,
 )
 from voice_letta.agent.prompt import SystemPromptCache
-from voice_letta.agent.sleeptime import DEFAULT_MAX_STEPS, RunResult, SleeptimeRun, build_transcript, render_line
+from voice_letta.agent.sleeptime import (
+    DEFAULT_MAX_STEPS,
+    RunResult,
+    SleeptimeRun,
+    Transcript,
+    build_transcript,
+    render_line,
+)
 from voice_letta.errors import ConflictError, NotFoundError
 from voice_letta.locks import KeyedLocks
 
@@ -58,6 +65,8 @@ DEFAULT_WORKERS = 2
 DEFAULT_MAX_ATTEMPTS = 3
 DEFAULT_RETRY_BASE_S = 5.0
 IDLE_POLL_S = 5.0  # also picks up retries whose back-off has passed
+RELATED_QUERIES = 12  # user lines of a hand-off that search for archived memories they may update
+RELATED_LIMIT = 8  # archived memories shown to the sleeptime model
 
 
 class MemoryManager:
@@ -253,14 +262,28 @@ class MemoryManager:
             return RunResult()
         embedder = self.embedders.for_config(agent.embedding)
         run = SleeptimeRun(self.store, self.models, embedder, max_steps=self.max_steps, clock=self.clock)
-        result = await run.run(agent, job.id, job.kind, transcript)
+        related = await self._related(agent.id, transcript)
+        result = await run.run(agent, job.id, job.kind, transcript, related)
         if result.passages and self.search is not None:
             await self.search.index_passages(agent.id, result.passages)
+            for new_id, old_ids in result.superseded.items():
+                self.search.supersede(agent.id, old_ids, new_id)
         if result.rewrites or result.passages:
             fresh = await self.store.get_agent(agent.id)
             self.prompts.rebuild_system_prompt(fresh, force=True)
             self.bus.publish(MemoryUpdated(fresh.id, tuple(fresh.blocks), passages_added=len(result.passages)))
         return result
+
+    async def _related(self, agent_id: str, transcript: Transcript) -> list[Passage]:
+        """The agent's current archived memories that the (Older) lines may update (``MemorySearch.related`` of the
+        user's lines, up to RELATED_QUERIES, longest first), oldest first: shown to the sleeptime model, which names
+        the ones a chunk replaces."""
+        if self.search is None:
+            return []
+        said = [line.text.split(": ", 1)[1] for line in transcript.older if line.text.startswith("user: ")]
+        said = sorted((s for s in said if len(s.split()) >= 3), key=len, reverse=True)[:RELATED_QUERIES]
+        found = await self.search.related(agent_id, said, limit=RELATED_LIMIT)
+        return sorted(found, key=lambda p: p.start_at or p.created_at)
 
     # -- for tests and tools --------------------------------------------------------------------------------------
     async def wait_idle(self, agent_id: str, *, timeout_s: float = 10.0, poll_s: float = 0.02) -> list[MemoryJob]:

@@ -19,6 +19,7 @@ search path. Without an embedder the search is keyword-only.
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 import math
 import time
@@ -170,10 +171,18 @@ class MemorySearch:
         args = ([p.id for p in passages], [p.text for p in passages], [p.synopsis for p in passages],
                 [_start(p) for p in passages],
                 [_end(p) for p in passages], vectors, ok)
+        successors = [p.superseded_by for p in passages]
         if index.size * index.dim > THREAD_THRESHOLD_VALUES or len(passages) > 200:
-            await asyncio.to_thread(index.add, *args)
+            await asyncio.to_thread(functools.partial(index.add, *args, superseded_by=successors))
         else:
-            index.add(*args)
+            index.add(*args, superseded_by=successors)
+
+    def supersede(self, agent_id: str, old_ids: Sequence[str], new_id: str) -> None:
+        """The store marked ``old_ids`` superseded by ``new_id``: a loaded index learns it (other processes reload
+        on the change-log row)."""
+        index = self._indexes.get(agent_id)
+        if index is not None and old_ids:
+            index.supersede(old_ids, new_id)
 
     def keyword_only(self, agent_id: str) -> int:
         """Passages of a loaded index embedded with another model (found by BM25 only)."""
@@ -239,7 +248,7 @@ class MemorySearch:
                 if loaded.ids == texts.ids:  # every passage has a vector of this model: one copy, no scatter
                     index.add(list(texts.ids), list(texts.texts), list(texts.synopses), texts.start_at,
                               texts.end_at, matrix.astype(np.float32), [True] * len(texts.ids), terms=terms,
-                              adopt=True)
+                              adopt=True, superseded_by=texts.superseded_by or None)
                     return index, missing
                 row = {pid: i for i, pid in enumerate(texts.ids)}
                 vectors = np.zeros((len(texts.ids), dim), dtype=np.float32)
@@ -250,7 +259,7 @@ class MemorySearch:
                     vectors[at[keep]] = matrix[keep]
                     ok[at[keep]] = True
                 index.add(list(texts.ids), list(texts.texts), list(texts.synopses), texts.start_at, texts.end_at,
-                          vectors, ok.tolist(), terms=terms, adopt=True)
+                          vectors, ok.tolist(), terms=terms, adopt=True, superseded_by=texts.superseded_by or None)
                 return index, missing
 
             built, missing = await asyncio.to_thread(build)
@@ -367,6 +376,35 @@ class MemorySearch:
         if messages and index is not None:
             hits = _merge_messages(hits, messages, index, queries, limit)
         return hits[:limit]
+
+    async def related(self, agent_id: str, texts: Sequence[str], *, per_text: int = 3, limit: int = 8
+                      ) -> list[Passage]:
+        """The agent's current (not superseded) passages closest to any of ``texts``: each text's best
+        ``per_text`` by fused score with no similarity floor (an update shares little with what it replaces: "I
+        moved to Seattle" / "I live in Boston"), at most ``limit`` in all, best first."""
+        texts = [t for t in dict.fromkeys(t.strip() for t in texts) if t]
+        if not texts:
+            return []
+        embedder = await self.embedder_for(agent_id)
+        index = await self._index(agent_id, embedder)
+        if not index.size:
+            return []
+        vectors = None
+        if embedder is not None and index.has_vector.any():
+            vectors = np.asarray(await embedder.embed(texts), dtype=np.float32)
+
+        def rank() -> dict[str, float]:
+            best: dict[str, float] = {}
+            for j, text in enumerate(texts):
+                qv = None if vectors is None else vectors[j:j + 1]
+                for r in index.rank(qv, [text], SearchWindow(None, None), limit=per_text, min_cosine=-1.0):
+                    if index.successor[r.row] < 0 and r.score > best.get(r.passage_id, -math.inf):
+                        best[r.passage_id] = r.score
+            return best
+
+        big = index.size * max(index.dim, 1) > THREAD_THRESHOLD_VALUES
+        best = await asyncio.to_thread(rank) if big else rank()
+        return await self._store.get_passages(agent_id, sorted(best, key=lambda pid: -best[pid])[:limit])
 
     async def _list_window(self, agent_id: str, embedder: Embedder | None, window: SearchWindow, limit: int
                            ) -> list[Hit]:

@@ -226,6 +226,8 @@ class Passage(BaseModel):
     start_at: float | None = None  # when the first summarized line was said (epoch seconds)
     end_at: float | None = None
     created_at: float = Field(default_factory=time.time)
+    superseded_by: str | None = None  # a later passage that replaces this one's facts (set by the store)
+    superseded_at: float | None = None
 
 
 class Usage(BaseModel):

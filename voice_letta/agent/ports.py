@@ -5,7 +5,7 @@ Adapters in ``providers/`` and ``store/`` implement these; tests implement them 
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal, Protocol, runtime_checkable
 
@@ -250,6 +250,7 @@ class PassageTexts:
     end_at: tuple[float, ...]  # coalesce(end_at, start_at, created_at)
     # each passage's stored keyword terms (``recall.text.encode_terms``), None where not stored yet
     terms: tuple[bytes | None, ...] = ()
+    superseded_by: tuple[str | None, ...] = ()  # the passage that replaces each one, if any
 
 
 def is_retry_of(latest: TurnRecord, now: float, *, replay_window_s: float, retry_window_s: float) -> bool:
@@ -382,10 +383,19 @@ class Store(Protocol):
         ...
 
     async def list_memory_jobs(self, agent_id: str, *, limit: int = 50) -> list[MemoryJob]: ...
-    async def insert_job_passages(self, job_id: int, passages: Sequence[tuple[str, Passage]]) -> list[str]:
+    async def insert_job_passages(self, job_id: int, passages: Sequence[tuple[str, Passage]], *,
+                                  supersedes: Mapping[str, Sequence[str]] | None = None) -> list[str]:
         """Insert a job's (chunk_key, passage) pairs in one transaction; nothing if the job already has some.
+        ``supersedes`` (chunk_key -> ids of the agent's earlier passages) marks those as superseded by the chunk's
+        passage in the same transaction (``mark_superseded``).
 
         Returns the ids of the passages inserted now (a re-run of a job inserts nothing twice)."""
+        ...
+
+    async def mark_superseded(self, agent_id: str, old_ids: Sequence[str], new_id: str, *, at: float) -> list[str]:
+        """Mark the agent's passages ``old_ids`` as superseded by its passage ``new_id`` (``superseded_by``,
+        ``superseded_at``); passages already superseded, unknown ids, other agents' passages and ``new_id`` itself
+        are left alone. Returns the ids marked."""
         ...
 
     async def get_passages(

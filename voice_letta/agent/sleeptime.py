@@ -63,7 +63,11 @@ view and are there for context. Work in two phases, using only tool calls:
 1. Archive. Call store_memories exactly once. Split the (Older) lines into chunks by topic (a plan, a \
 preference, a fact about the person, a request). Each chunk gives start_index and end_index (inclusive, \
 (Older) line numbers only) and a context: one to three sentences stating the key facts plainly, written \
-so that a later search finds them (names, dates, places, numbers). Skip greetings and small talk.
+so that a later search finds them (names, dates, places, numbers). Skip greetings and small talk. \
+Archived memories that may be related are listed after the transcript with ids ([m1], [m2], ...): when a \
+chunk states a fact that replaces one of them (the user moved, changed jobs, changed a plan, a date, a dose, a \
+preference), put that memory's id in the chunk's supersedes. Leave supersedes empty when the old memory is \
+still true or only related.
 
 2. Rewrite the {label} memory block. Use the whole transcript, (Older) and (Newer). Call {rethink} with \
 the complete new text of the block: keep every fact that is still true, add new facts, correct or remove \
@@ -90,6 +94,11 @@ STORE_MEMORIES_SPEC = ToolSpec(
                         "start_index": {"type": "integer", "description": "First (Older) line number."},
                         "end_index": {"type": "integer", "description": "Last (Older) line number, inclusive."},
                         "context": {"type": "string", "description": "1-3 sentences: the key facts, plainly."},
+                        "supersedes": {
+                            "type": "array", "items": {"type": "string"},
+                            "description": "Ids ([m1], ...) of listed archived memories whose facts this chunk "
+                                           "replaces. Empty when nothing is replaced.",
+                        },
                     },
                     "required": ["start_index", "end_index", "context"],
                     "additionalProperties": False,
@@ -181,8 +190,15 @@ def build_transcript(older: Sequence[Message], newer: Sequence[Message]) -> Tran
     return Transcript(lines(older), lines(newer))
 
 
-def build_request_text(transcript: Transcript, kind: JobKind, *, keep_messages: int) -> str:
-    """The user message of one run (our wording of Letta's summary request)."""
+def handle(i: int) -> str:
+    """The id a run shows the model for its i-th related memory."""
+    return f"m{i + 1}"
+
+
+def build_request_text(transcript: Transcript, kind: JobKind, *, keep_messages: int,
+                       related: Sequence[Passage] = ()) -> str:
+    """The user message of one run (our wording of Letta's summary request), with the archived memories that may
+    be related to the (Older) lines (``supersedes`` names them by their handles)."""
     older, newer = transcript.numbered()
     if kind == "import":
         head = ("A past conversation with the user is being imported (each line was said at the time it was said, "
@@ -196,6 +212,9 @@ def build_request_text(transcript: Transcript, kind: JobKind, *, keep_messages: 
     parts = [head, "", "(Older) lines leaving the assistant's view:", *older]
     if newer:
         parts += ["", "(Newer) lines still in view:", *newer]
+    if related:
+        parts += ["", "Archived memories that may be related (a chunk may supersede them):"]
+        parts += [f"[{handle(i)}] {_clip(p.synopsis or p.text)}" for i, p in enumerate(related)]
     return "\n".join(parts)
 
 
@@ -255,6 +274,7 @@ class ToolRules:
 class RunResult:
     steps: int = 0
     passages: list[Passage] = field(default_factory=list)
+    superseded: dict[str, list[str]] = field(default_factory=dict)  # new passage id -> ids it replaces
     rewrites: int = 0
     conflicts: int = 0
     rule_errors: int = 0
@@ -285,19 +305,23 @@ class SleeptimeRun:
         self.clock = clock
 
     async def run(
-        self, agent: AgentState, job_id: int, kind: JobKind, transcript: Transcript
+        self, agent: AgentState, job_id: int, kind: JobKind, transcript: Transcript,
+        related: Sequence[Passage] = (),
     ) -> RunResult:
+        """``related``: the agent's archived memories the transcript may update (shown to the model with handles
+        that ``store_memories`` chunks name in ``supersedes``)."""
         block = agent.block(agent.memory_target_label)
         if block is None:
             raise NotFoundError(f"agent {agent.id} has no block labelled {agent.memory_target_label!r}")
-        state = _RunState(block=block)
+        state = _RunState(block=block, related=tuple(related))
         rules = ToolRules()
         result = RunResult()
         config = agent.sleeptime_llm or agent.llm
         model = self.models.for_config(config)
         messages: list[ChatMessage] = [
             ChatMessage("system", system_prompt(agent)),
-            ChatMessage("user", build_request_text(transcript, kind, keep_messages=agent.buffer.min_messages)),
+            ChatMessage("user", build_request_text(transcript, kind, keep_messages=agent.buffer.min_messages,
+                                                   related=related)),
         ]
         while result.steps < self.max_steps and not rules.finished:
             result.steps += 1
@@ -341,7 +365,7 @@ class SleeptimeRun:
             result.rule_errors += 1
             return f"Error: the arguments must be a JSON object. Call {call.name} again."
         if call.name == STORE_MEMORIES:
-            output, ok = await self._store_memories(agent, job_id, transcript, args, result)
+            output, ok = await self._store_memories(agent, job_id, transcript, args, result, state.related)
             rules.stored = rules.stored or ok
             return output
         if call.name == RETHINK:
@@ -353,7 +377,8 @@ class SleeptimeRun:
         return "OK. Memory is up to date."
 
     async def _store_memories(
-        self, agent: AgentState, job_id: int, transcript: Transcript, args: dict[str, Any], result: RunResult
+        self, agent: AgentState, job_id: int, transcript: Transcript, args: dict[str, Any], result: RunResult,
+        related: Sequence[Passage] = (),
     ) -> tuple[str, bool]:
         chunks = args.get("chunks")
         n = len(transcript.older)
@@ -361,12 +386,18 @@ class SleeptimeRun:
             return ("Error: chunks must be a list of {start_index, end_index, context}. "
                     "Call store_memories again."), False
         parsed: list[tuple[int, int, str]] = []
+        known = {handle(i): p.id for i, p in enumerate(related)} | {p.id: p.id for p in related}
+        replaces: dict[str, list[str]] = {}
         for i, chunk in enumerate(chunks):
-            problem = _chunk_problem(chunk, n)
+            problem = _chunk_problem(chunk, n) or _supersedes_problem(chunk, known)
             if problem is not None:
                 return (f"Error: chunk {i}: {problem} Nothing was stored. Call store_memories again with every "
                         f"chunk inside the (Older) lines 0..{n - 1}."), False
-            parsed.append((int(chunk["start_index"]), int(chunk["end_index"]), str(chunk["context"]).strip()))
+            start, end = int(chunk["start_index"]), int(chunk["end_index"])
+            parsed.append((start, end, str(chunk["context"]).strip()))
+            named = [known[str(h).strip().strip("[]")] for h in chunk.get("supersedes") or ()]
+            if named:
+                replaces.setdefault(f"{start}-{end}", []).extend(named)
         if not parsed:
             return "OK. Nothing archived. Now call rethink_user_memory.", True
         now = self.clock()
@@ -382,8 +413,9 @@ class SleeptimeRun:
                 created_at=now, embedding_model=self.embedder.model, embedding_dim=self.embedder.dim)))
         vectors = await self.embedder.embed(texts)
         keyed = [(k, p.model_copy(update={"embedding": v})) for (k, p), v in zip(keyed, vectors, strict=True)]
-        inserted = set(await self.store.insert_job_passages(job_id, keyed))
+        inserted = set(await self.store.insert_job_passages(job_id, keyed, supersedes=replaces))
         result.passages.extend(p for _, p in keyed if p.id in inserted)
+        result.superseded.update({p.id: replaces[k] for k, p in keyed if p.id in inserted and k in replaces})
         if not inserted:
             return ("OK. These lines were already archived by an earlier attempt of this job. Now call "
                     "rethink_user_memory."), True
@@ -419,6 +451,20 @@ class SleeptimeRun:
 @dataclass
 class _RunState:
     block: Block  # the block as last shown to the model (its version is the CAS expectation)
+    related: tuple[Passage, ...] = ()  # archived memories shown to the model, in handle order
+
+
+def _supersedes_problem(chunk: dict[str, Any], known: dict[str, str]) -> str | None:
+    named = chunk.get("supersedes")
+    if named is None:
+        return None
+    if not isinstance(named, list) or not all(isinstance(h, str) for h in named):
+        return "supersedes must be a list of memory ids such as \"m1\"."
+    unknown = [h for h in named if h.strip().strip("[]") not in known]
+    if unknown:
+        shown = ", ".join(k for k in known if not k.startswith("passage")) or "none"
+        return f"supersedes names {', '.join(unknown)}, which is not a listed memory (listed: {shown})."
+    return None
 
 
 def _chunk_problem(chunk: Any, n: int) -> str | None:

@@ -185,6 +185,8 @@ class PassageCreate(BaseModel):
     synopsis: str = Field(default="", max_length=2_000)
     start_at: float | None = Field(default=None, ge=0, allow_inf_nan=False)  # when it was said, epoch seconds
     end_at: float | None = Field(default=None, ge=0, allow_inf_nan=False)
+    # ids of the agent's passages whose facts this one replaces: they are marked superseded by it
+    supersedes: list[str] = Field(default_factory=list, max_length=100)
 
 
 MAX_BATCH_PASSAGES = 1000
@@ -276,8 +278,8 @@ async def add_passage(request: web.Request) -> web.Response:
     agent_id = request.match_info["agent_id"]
     await request.app[STORE].get_agent(agent_id)
     body = await parse_body(request, PassageCreate)
-    [stored] = await _insert(request, agent_id, [body], bulk=False)
-    return web.json_response(passage_json(stored), status=201)
+    [(stored, marked)] = await _insert(request, agent_id, [body], bulk=False)
+    return web.json_response(passage_json(stored) | {"supersedes": marked}, status=201)
 
 
 @routes.post("/v1/agents/{agent_id}/archival/batch")
@@ -286,18 +288,26 @@ async def add_passages(request: web.Request) -> web.Response:
     await request.app[STORE].get_agent(agent_id)
     body = await parse_body(request, PassageBatch)
     stored = await _insert(request, agent_id, body.passages, bulk=True)
-    return web.json_response({"object": "list", "data": [passage_json(p) for p in stored]}, status=201)
+    return web.json_response({"object": "list", "data": [passage_json(p) | {"supersedes": marked}
+                                                         for p, marked in stored]}, status=201)
 
 
 async def _insert(request: web.Request, agent_id: str, items: Sequence[PassageCreate], *, bulk: bool
-                  ) -> list[Passage]:
-    """Embed (one batch) and store passages in one insert, index them and tell live sessions.
+                  ) -> list[tuple[Passage, list[str]]]:
+    """Embed (one batch) and store passages in one insert, mark what each supersedes, index them and tell live
+    sessions. Returns each stored passage with the ids it superseded.
 
     A batch embeds in the background embedding process (niced, like the sleeptime agent's work) when the server
     has one, so a bulk load does not take CPU from voice turns; a single passage embeds in-process."""
     store = request.app[STORE]
     search = request.app[MEMORY_SEARCH]
     now = time.time()
+    named = list(dict.fromkeys(pid for item in items for pid in item.supersedes))
+    if named:
+        found = {p.id for p in await store.get_passages(agent_id, named)}
+        if unknown := [pid for pid in named if pid not in found]:
+            raise ProtocolViolation(f"supersedes names passages this agent does not have: {', '.join(unknown[:5])}",
+                                    code="invalid_request")
     passages = []
     for item in items:
         start = item.start_at if item.start_at is not None else item.end_at if item.end_at is not None else now
@@ -322,8 +332,13 @@ async def _insert(request: web.Request, agent_id: str, items: Sequence[PassageCr
         passages = [p.model_copy(update={"embedding": v, **model}) for p, v in zip(passages, vectors, strict=True)]
     stored = await store.insert_passages(passages)
     await search.index_passages(agent_id, stored)
+    marked: list[list[str]] = []
+    for p, item in zip(stored, items, strict=True):
+        marked.append(await store.mark_superseded(agent_id, item.supersedes, p.id, at=p.created_at)
+                      if item.supersedes else [])
+        search.supersede(agent_id, marked[-1], p.id)
     await request.app[AGENTS].publish_memory_change(agent_id=agent_id, passages_added=len(stored))
-    return stored
+    return list(zip(stored, marked, strict=True))
 
 
 @routes.delete("/v1/agents/{agent_id}/archival/{passage_id}")

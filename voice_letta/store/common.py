@@ -81,7 +81,8 @@ def passage_texts(found: Sequence[Row]) -> PassageTexts:
     return PassageTexts(ids=tuple(r[0] for r in found), texts=tuple(r[1] for r in found),
                         synopses=tuple(r[2] for r in found), start_at=tuple(float(r[3]) for r in found),
                         end_at=tuple(float(r[4]) for r in found),
-                        terms=tuple(None if r[5] is None else bytes(r[5]) for r in found))
+                        terms=tuple(None if r[5] is None else bytes(r[5]) for r in found),
+                        superseded_by=tuple(r[6] for r in found))
 
 
 def chunked(items: Sequence[_T], size: int) -> Iterator[Sequence[_T]]:

@@ -11,6 +11,7 @@ from hypothesis import strategies as st
 from voice_letta.agent.recall import keyword as K
 from voice_letta.agent.recall import text as T
 from voice_letta.agent.recall.keyword import KeywordIndex, TermRows
+from voice_letta.agent.recall.supersede import current, current_first
 from voice_letta.agent.recall.timewords import window_for
 
 NOW = datetime(2026, 11, 26, 15, 0, tzinfo=UTC).timestamp()  # a Thursday
@@ -112,3 +113,16 @@ def test_stored_terms_round_trip_and_other_formats_are_refused() -> None:
     assert T.decode_terms(blob[:-3]) is None
     assert T.term_id("lisbon") == int.from_bytes(__import__("hashlib").blake2b(b"lisbon", digest_size=8).digest(),
                                                  "little")  # stable across processes (not Python's salted hash)
+
+
+def test_a_superseded_row_is_preceded_by_the_end_of_its_chain() -> None:
+    successor = np.asarray([2, -1, 4, -1, -1, 0], dtype=np.int64)  # 0 -> 2 -> 4; 5 -> 0 (a loop is cut)
+    order, previous, took = current_first([0, 1, 3], {}, successor, None)
+    assert order == [4, 0, 1, 3] and previous == {4: [0]} and took == {4: 0}
+    order, previous, took = current_first([1, 4, 2, 0], {4: [9]}, successor, None)
+    assert order == [1, 4, 2, 0] and previous == {4: [9, 2, 0]} and took == {}  # already ranked higher
+    window = np.asarray([True, True, True, True, False, True])
+    order, previous, _ = current_first([0, 1], {}, successor, window)  # the successor is outside the window
+    assert order == [0, 1] and previous == {}
+    loop = np.asarray([1, 0], dtype=np.int64)
+    assert current(0, loop) == 1 and current(1, loop) == 0

@@ -25,6 +25,7 @@ import numpy as np
 
 from voice_letta.agent.recall import text as T
 from voice_letta.agent.recall.keyword import KeywordIndex, TermRows
+from voice_letta.agent.recall.supersede import current_first
 from voice_letta.agent.recall.vector import (
     COARSE_MIN_ROWS,
     MIN_COSINE,
@@ -83,6 +84,8 @@ class PassageIndex:
         self.speakers: list[tuple[str, ...]] = []
         self.known_speakers: set[str] = set()
         self._speaker_rows: dict[str, np.ndarray] = {}  # speaker -> bool mask of their rows (built on demand)
+        self.successor = np.zeros(0, dtype=np.int64)  # the passage that superseded each one, or -1
+        self._waiting: dict[str, list[int]] = {}  # successor id not indexed yet -> rows it superseded
         self.prev = np.zeros(0, dtype=np.int64)
         self.next = np.zeros(0, dtype=np.int64)
         self.context_lengths = np.zeros(0, dtype=np.float32)
@@ -103,10 +106,11 @@ class PassageIndex:
 
     def add(self, ids: Sequence[str], texts: Sequence[str], synopses: Sequence[str], start_at: Sequence[float],
             end_at: Sequence[float], vectors: np.ndarray, has_vector: Sequence[bool],
-            terms: TermRows | None = None, *, adopt: bool = False) -> None:
+            terms: TermRows | None = None, *, adopt: bool = False,
+            superseded_by: Sequence[str | None] | None = None) -> None:
         """Append passages (their lines and synopses); rows without a vector of this model get zeros.
         ``terms``: the passages' stored terms (``text.decode_terms``), else they are computed here. ``adopt``: the
-        caller hands ``vectors`` over (``VectorIndex.add``)."""
+        caller hands ``vectors`` over (``VectorIndex.add``). ``superseded_by``: each passage's successor id."""
         if not ids:
             return
         fresh = [i for i, pid in enumerate(ids) if pid not in self.row_of]
@@ -116,7 +120,8 @@ class PassageIndex:
             pick = np.asarray(fresh)
             self.add([ids[i] for i in fresh], [texts[i] for i in fresh], [synopses[i] for i in fresh],
                      [start_at[i] for i in fresh], [end_at[i] for i in fresh], np.asarray(vectors)[pick],
-                     [has_vector[i] for i in fresh], None if terms is None else terms.take(fresh))
+                     [has_vector[i] for i in fresh], None if terms is None else terms.take(fresh),
+                     superseded_by=None if superseded_by is None else [superseded_by[i] for i in fresh])
             return
         if terms is None:
             terms = TermRows.of([np.asarray(T.term_ids(T.passage_document(t, s)), dtype=np.uint64)
@@ -137,7 +142,29 @@ class PassageIndex:
             self.dialogue = np.concatenate([self.dialogue, dialogue])
             self.other_models += int(len(has_vector) - np.count_nonzero(np.asarray(has_vector, dtype=bool)))
             self._speaker_rows.clear()
+            self.successor = np.concatenate([self.successor, np.full(len(ids), -1, dtype=np.int64)])
+            for k, pid in enumerate(ids):  # passages this one superseded before it was indexed
+                for old in self._waiting.pop(pid, ()):
+                    self.successor[old] = base + k
+            for k, new in enumerate(superseded_by or ()):
+                if new is not None:
+                    self._set_successor(base + k, new)
             self._link()
+
+    def supersede(self, old_ids: Sequence[str], new_id: str) -> None:
+        """Passages ``old_ids`` were superseded by ``new_id`` (which may not be indexed yet)."""
+        with self._lock:
+            for pid in old_ids:
+                row = self.row_of.get(pid)
+                if row is not None and self.successor[row] < 0:
+                    self._set_successor(row, new_id)
+
+    def _set_successor(self, row: int, new_id: str) -> None:
+        new = self.row_of.get(new_id)
+        if new is None:
+            self._waiting.setdefault(new_id, []).append(row)
+        elif new != row:
+            self.successor[row] = new
 
     def _link(self) -> None:
         """Link each dialogue line to the one said just before it (same conversation), by time."""
@@ -160,14 +187,16 @@ class PassageIndex:
 
     # -- ranking ---------------------------------------------------------------------------------------------
     def rank(self, query_vectors: np.ndarray | None, queries: Sequence[str], window: SearchWindow, *,
-             limit: int, speaker: str | None = None, dated: Sequence[tuple[float, float]] = ()) -> list[Ranked]:
+             limit: int, speaker: str | None = None, dated: Sequence[tuple[float, float]] = (),
+             min_cosine: float = MIN_COSINE) -> list[Ranked]:
         """The best ``limit`` passages for these queries (best first), inside ``window``; passages said inside a
         ``dated`` range get DATE_BOOST."""
         with self._lock:
-            return self._rank(query_vectors, queries, window, limit, speaker, dated)
+            return self._rank(query_vectors, queries, window, limit, speaker, dated, min_cosine)
 
     def _rank(self, query_vectors: np.ndarray | None, queries: Sequence[str], window: SearchWindow, limit: int,
-              speaker: str | None, dated: Sequence[tuple[float, float]] = ()) -> list[Ranked]:
+              speaker: str | None, dated: Sequence[tuple[float, float]] = (), min_cosine: float = MIN_COSINE
+              ) -> list[Ranked]:
         n = self.size
         if n == 0 or limit <= 0:
             return []
@@ -195,7 +224,7 @@ class PassageIndex:
                     plain += score
                 better = col > best_cos
                 best_cos = np.where(better, col, best_cos)
-                matched |= self.has_vector & (col >= MIN_COSINE)
+                matched |= self.has_vector & (col >= min_cosine)
             rows, bm = self.keywords.score(terms, prev=self.prev, next_=self.next, context_weight=CONTEXT_WEIGHT,
                                            lengths=self.context_lengths)
             if len(rows):
@@ -243,11 +272,19 @@ class PassageIndex:
             order = [int(r) for r in top]
         else:
             order, previous = self._newest_first(top, fused, best_cos)
+        took: dict[int, int] = {}
+        if (self.successor >= 0).any():
+            order, previous, took = current_first(order, previous, self.successor, mask)
         out = []
         for r in order[:limit]:
             terms = term_lists[int(best_query[r])] if term_lists else []
-            out.append(Ranked(int(r), self.ids[r], float(fused[r]), float(best_cos[r]),
-                              self._coverage(int(r), terms), bool(matches[r]),
+            value, cos, cov = float(fused[r]), float(best_cos[r]), self._coverage(int(r), terms)
+            if r in took:  # a successor takes the rank of what it replaced, and at least its confidence
+                o = took[r]
+                o_terms = term_lists[int(best_query[o])] if term_lists else []
+                value, cos = max(value, float(fused[o])), max(cos, float(best_cos[o]))
+                cov = max(cov, self._coverage(o, o_terms))
+            out.append(Ranked(int(r), self.ids[r], value, cos, cov, bool(matches[r]),
                               bool(self.has_vector[r]) and query_vectors is not None,
                               tuple(self.ids[p] for p in previous.get(int(r), ())), bool(others[r]), attribution))
         return out

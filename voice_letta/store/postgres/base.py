@@ -34,6 +34,17 @@ def params(columns: str, start: int = 1) -> str:
     return ", ".join(f"${i}" for i in range(start, start + R.column_count(columns)))
 
 
+async def supersede(db: asyncpg.Connection, agent_id: str, old_ids: Sequence[str], new_id: str, at: float
+                    ) -> list[str]:
+    """``Store.mark_superseded`` inside the caller's transaction (the same rules as SQLite's)."""
+    found = await db.fetch(
+        "UPDATE passages SET superseded_by = $1, superseded_at = $2 WHERE agent_id = $3 AND superseded_by IS NULL "
+        "AND id = ANY($4::text[]) AND id <> $1 "
+        "AND EXISTS (SELECT 1 FROM passages n WHERE n.id = $1 AND n.agent_id = $3) RETURNING id",
+        new_id, at, agent_id, list(old_ids))
+    return [r[0] for r in found]
+
+
 def rowcount(status: str) -> int:
     """The row count of an asyncpg command status ('UPDATE 3', 'INSERT 0 1')."""
     tail = status.rsplit(" ", 1)[-1]

@@ -8,7 +8,7 @@ rules (leases, fencing on ``attempts``, crash accounting) are those of ``store/s
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
 import asyncpg
 import orjson
@@ -19,7 +19,7 @@ from voice_letta.agent.ports import HandoffRange, JobKind, MemoryJob
 from voice_letta.errors import ConflictError
 from voice_letta.store import rows as R
 from voice_letta.store.common import JOB_COLUMNS, job_from_row
-from voice_letta.store.postgres.base import PgBase, params
+from voice_letta.store.postgres.base import PgBase, params, supersede
 
 _CLAIM = (
     "UPDATE memory_jobs SET status = 'running', attempts = attempts + 1, updated_at = $1, claimed_by = $2, "
@@ -104,7 +104,8 @@ class JobsMixin(PgBase):
                                   "ORDER BY id DESC LIMIT $2", agent_id, limit)
         return [job_from_row(r) for r in reversed(found)]
 
-    async def insert_job_passages(self, job_id: int, passages: Sequence[tuple[str, Passage]]) -> list[str]:
+    async def insert_job_passages(self, job_id: int, passages: Sequence[tuple[str, Passage]], *,
+                                  supersedes: Mapping[str, Sequence[str]] | None = None) -> list[str]:
         if not passages:
             return []
         inserted: list[str] = []
@@ -122,4 +123,7 @@ class JobsMixin(PgBase):
                     "ON CONFLICT (job_id, chunk_key) DO NOTHING RETURNING id", *R.passage_params(p), job_id, key)
                 if got is not None:
                     inserted.append(got)
+                    old = [i for i in dict.fromkeys((supersedes or {}).get(key, ())) if i != p.id]
+                    if old:
+                        await supersede(db, p.agent_id, old, p.id, p.created_at)
         return inserted

@@ -54,6 +54,18 @@ async def exists(db: aiosqlite.Connection, sql: str, *params: Any) -> bool:
     return bool(list(await db.execute_fetchall(sql, params)))
 
 
+async def supersede(db: aiosqlite.Connection, agent_id: str, old_ids: Sequence[str], new_id: str, at: float
+                    ) -> list[str]:
+    """``Store.mark_superseded`` inside the caller's write transaction: only the agent's own passages, only those
+    not superseded yet, and only when ``new_id`` is one of the agent's passages."""
+    found = await db.execute_fetchall(
+        f"UPDATE passages SET superseded_by = ?, superseded_at = ? WHERE agent_id = ? AND superseded_by IS NULL "
+        f"AND id IN ({', '.join('?' * len(old_ids))}) AND id != ? "
+        "AND EXISTS (SELECT 1 FROM passages n WHERE n.id = ? AND n.agent_id = ?) RETURNING id",
+        (new_id, at, agent_id, *old_ids, new_id, new_id, agent_id))
+    return [r[0] for r in found]
+
+
 class SqliteBase:
     """The connection, the write lock and the statement helpers. Built by ``open_store``."""
 

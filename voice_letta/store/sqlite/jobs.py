@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
 from voice_letta import config as C
 from voice_letta.agent.models import Passage
@@ -21,7 +21,7 @@ from voice_letta.agent.ports import HandoffRange, JobKind, MemoryJob
 from voice_letta.errors import ConflictError
 from voice_letta.store import rows as R
 from voice_letta.store.common import JOB_COLUMNS, job_from_row
-from voice_letta.store.sqlite.base import SqliteBase, exists, values
+from voice_letta.store.sqlite.base import SqliteBase, exists, supersede, values
 
 
 class JobsMixin(SqliteBase):
@@ -128,7 +128,8 @@ class JobsMixin(SqliteBase):
         )
         return [job_from_row(r) for r in reversed(found)]
 
-    async def insert_job_passages(self, job_id: int, passages: Sequence[tuple[str, Passage]]) -> list[str]:
+    async def insert_job_passages(self, job_id: int, passages: Sequence[tuple[str, Passage]], *,
+                                  supersedes: Mapping[str, Sequence[str]] | None = None) -> list[str]:
         if not passages:
             return []
         width = R.column_count(R.PASSAGE_INSERT_COLUMNS) + 2
@@ -147,4 +148,7 @@ class JobsMixin(SqliteBase):
                     (*R.passage_params(p), job_id, key),
                 )
                 inserted.extend(r[0] for r in rows)
+                old = [i for i in dict.fromkeys((supersedes or {}).get(key, ())) if i != p.id]
+                if rows and old:
+                    await supersede(db, p.agent_id, old, p.id, p.created_at)
         return inserted

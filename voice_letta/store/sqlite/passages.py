@@ -13,7 +13,7 @@ from voice_letta.agent.ports import PassageTexts, PassageVectors
 from voice_letta.errors import NotFoundError
 from voice_letta.store import rows as R
 from voice_letta.store.common import chunked, flat, passage_texts, prepared_passages
-from voice_letta.store.sqlite.base import MAX_BOUND_VARS, SqliteBase, insert_sql
+from voice_letta.store.sqlite.base import MAX_BOUND_VARS, SqliteBase, insert_sql, supersede
 from voice_letta.store.sqlite.db import translate_errors
 
 
@@ -106,10 +106,18 @@ class PassagesMixin(SqliteBase):
         found = await self._fetch(
             "load_passage_texts",
             "SELECT id, text, synopsis, coalesce(start_at, end_at, created_at), "
-            "coalesce(end_at, start_at, created_at), terms FROM passages WHERE agent_id = ? ORDER BY rowid",
+            "coalesce(end_at, start_at, created_at), terms, superseded_by FROM passages WHERE agent_id = ? "
+            "ORDER BY rowid",
             (agent_id,),
         )
         return passage_texts(found)
+
+    async def mark_superseded(self, agent_id: str, old_ids: Sequence[str], new_id: str, *, at: float) -> list[str]:
+        old = [i for i in dict.fromkeys(old_ids) if i != new_id]
+        if not old:
+            return []
+        async with self._write("mark_superseded") as db:
+            return await supersede(db, agent_id, old, new_id, at)
 
     async def set_passage_terms(self, agent_id: str, terms: Sequence[tuple[str, bytes]]) -> int:
         if not terms:

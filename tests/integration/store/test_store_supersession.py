@@ -1,0 +1,59 @@
+"""Superseded passages (migration 0009 / PostgreSQL 0004): marked with the job's insert or by ``mark_superseded``,
+only within one agent, never twice, seen by every process."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from tests.integration.store.helpers import make_agent
+from voice_letta import ids
+from voice_letta.agent.models import Passage
+from voice_letta.agent.ports import HandoffRange
+
+
+def _passage(agent_id: str, text: str, at: float) -> Passage:
+    return Passage(id=ids.passage_id(), agent_id=agent_id, text=text, created_at=at, start_at=at, end_at=at)
+
+
+async def test_a_job_passage_supersedes_earlier_ones_in_its_own_transaction(store: Any, other: Any) -> None:
+    agent = await make_agent(store)
+    stranger = await make_agent(store, "bo")
+    boston = _passage(agent.id, "user: I live in Boston", 100.0)
+    theirs = _passage(stranger.id, "user: I live in Oslo", 100.0)
+    await store.insert_passages([boston])
+    await store.insert_passages([theirs])
+    start = await store.latest_change_id()
+    seattle = _passage(agent.id, "user: I moved to Seattle", 200.0)
+    job = await store.enqueue_memory_job(agent.id, "eviction", HandoffRange(older_from_seq=1, older_through_seq=1),
+                                         through_seq=1, now=1.0)
+    named = {"0-0": [boston.id, theirs.id, "passage-unknown"]}
+    assert await store.insert_job_passages(job.id, [("0-0", seattle)], supersedes=named) == [seattle.id]
+    [old, new] = await other.get_passages(agent.id, [boston.id, seattle.id])
+    assert (old.superseded_by, old.superseded_at) == (seattle.id, 200.0)
+    assert (new.superseded_by, new.superseded_at) == (None, None)
+    [untouched] = await store.get_passages(stranger.id, [theirs.id])
+    assert untouched.superseded_by is None  # another agent's passage is never marked
+    texts = await other.load_passage_texts(agent.id)
+    assert dict(zip(texts.ids, texts.superseded_by, strict=True)) == {boston.id: seattle.id, seattle.id: None}
+    assert "passages" in [c.kind for c in await other.changes_since(start) if c.agent_id == agent.id]
+    # A re-run of the job stores nothing and marks nothing again.
+    again = _passage(agent.id, "user: I moved to Seattle", 300.0)
+    assert await store.insert_job_passages(job.id, [("0-0", again)], supersedes={"0-0": [boston.id]}) == []
+    [old] = await store.get_passages(agent.id, [boston.id])
+    assert old.superseded_by == seattle.id
+
+
+async def test_mark_superseded_keeps_the_first_successor_and_needs_a_passage_of_the_agent(store: Any) -> None:
+    agent = await make_agent(store)
+    stranger = await make_agent(store, "bo")
+    a, b, c = (_passage(agent.id, f"user: fact {i}", 100.0 + i) for i in range(3))
+    theirs = _passage(stranger.id, "user: not yours", 50.0)
+    await store.insert_passages([a, b, c])
+    await store.insert_passages([theirs])
+    assert await store.mark_superseded(agent.id, [a.id, a.id, b.id], b.id, at=500.0) == [a.id]  # b is new_id itself
+    assert await store.mark_superseded(agent.id, [a.id], c.id, at=600.0) == []  # already superseded
+    assert await store.mark_superseded(agent.id, [b.id], theirs.id, at=600.0) == []  # successor of another agent
+    assert await store.mark_superseded(stranger.id, [theirs.id], a.id, at=600.0) == []
+    assert await store.mark_superseded(agent.id, [], c.id, at=600.0) == []
+    listed = {p.id: (p.superseded_by, p.superseded_at) for p in await store.list_passages(agent.id)}
+    assert listed == {a.id: (b.id, 500.0), b.id: (None, None), c.id: (None, None)}
