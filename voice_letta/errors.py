@@ -53,6 +53,7 @@ class ProtocolViolation(VoiceLettaError):
 
     code = "protocol_violation"
     http_status = 400
+    event_id: str | None = None  # the refused message's own ``event_id``, when it could be read
 
     def __init__(self, message: str, *, code: str | None = None, close_code: int = 1003,
                  param: str | None = None) -> None:

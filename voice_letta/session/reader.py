@@ -71,7 +71,8 @@ class Reader:
                     msg = W.parse_client(msg) if isinstance(msg, str) else msg
                     await self.on_message(msg)
             except ProtocolViolation as exc:
-                host.error(exc, event_id=getattr(msg, "event_id", None))  # the refused message's, if it had one
+                # the refused message's, if it had one (read from the frame when it did not parse)
+                host.error(exc, event_id=getattr(msg, "event_id", None) or exc.event_id)
 
     def on_audio(self, data: bytes, now: float) -> None:
         if len(data) > W.MAX_AUDIO_FRAME_BYTES or len(data) & 1:
@@ -101,10 +102,10 @@ class Reader:
                 await host.command(msg)
             case W.InputText():
                 self._need_agent()
-                now = asyncio.get_running_loop().time()
-                host.emit(E.Transcribed(msg.text, 0.0, 0.0, source="text"))
                 if msg.said_at is not None and msg.said_at > time.time() + C.SAID_AT_FUTURE_S:
                     raise ProtocolViolation("said_at is in the future", code="invalid_request")
+                now = asyncio.get_running_loop().time()
+                host.emit(E.Transcribed(msg.text, 0.0, 0.0, source="text"))
                 await host.command(StartTurn(msg.text, TurnClock(transcript=now), msg.said_at))
             case W.InputAudioCommit():
                 if host.settings.turn_mode == "text":

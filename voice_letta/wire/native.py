@@ -146,6 +146,7 @@ ClientMessage = Annotated[
     | Ping,
     Field(discriminator="type"),
 ]
+MAX_EVENT_ID_CHARS = 100  # the event_id limit of every client message
 CLIENT_TYPES = (
     "session.update", "input_text", "input_audio.commit", "input_audio.clear", "response.create", "response.cancel",
     "playback.progress", "playback.stopped", "ping",
@@ -157,16 +158,23 @@ def parse_client(text: str) -> ClientMessage:
     """One JSON text frame → a typed message; ``ProtocolViolation`` (with a ``code``) when malformed."""
     raw = json_object(text, max_bytes=MAX_TEXT_FRAME_BYTES, what="text frames")
     kind = raw.get("type")
+    event_id = raw.get("event_id")
+    violation: ProtocolViolation | None = None
     if not isinstance(kind, str):
-        raise ProtocolViolation("every message needs a string 'type'", code="invalid_event")
-    if kind not in CLIENT_TYPES:
-        raise ProtocolViolation(f"unknown event type {kind[:60]!r}", code="unknown_event")
-    try:
-        return _CLIENT.validate_python(raw)
-    except ValidationError as exc:
-        err = exc.errors()[0]
-        where = ".".join(str(p) for p in err.get("loc", ())[1:]) or kind
-        raise ProtocolViolation(f"invalid {kind}: {where}: {err.get('msg', 'invalid')}", code="invalid_event") from exc
+        violation = ProtocolViolation("every message needs a string 'type'", code="invalid_event")
+    elif kind not in CLIENT_TYPES:
+        violation = ProtocolViolation(f"unknown event type {kind[:60]!r}", code="unknown_event")
+    else:
+        try:
+            return _CLIENT.validate_python(raw)
+        except ValidationError as exc:
+            err = exc.errors()[0]
+            where = ".".join(str(p) for p in err.get("loc", ())[1:]) or kind
+            violation = ProtocolViolation(f"invalid {kind}: {where}: {err.get('msg', 'invalid')}",
+                                          code="invalid_event")
+    # the error names the refused message when its event_id is readable, so a client can match them up
+    violation.event_id = event_id if isinstance(event_id, str) and len(event_id) <= MAX_EVENT_ID_CHARS else None
+    raise violation
 
 
 def check_audio_frame(data: bytes) -> None:

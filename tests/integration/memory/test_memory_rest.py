@@ -193,6 +193,8 @@ async def test_typed_input_can_say_when_it_was_said(tmp_path: Path, fake_openai:
             await c.send(type="input_text", text="hello", said_at=time.time() + 3600)
             err = await c.wait_for("error")
             assert err["code"] == "invalid_request" and "said_at" in err["message"]
+            # a refused message is not a turn: no transcript.final for it (the client showed words never answered)
+            assert [e["text"] for e in c.events("transcript.final")] == ["My sister moved to Lisbon."]
             await c.send(type="ping")
             await c.wait_for("pong")  # the session goes on
         rows = [m for m in await vs.store.list_messages(agent) if m.role == "user"]

@@ -230,10 +230,11 @@ async def test_bad_input_gets_typed_errors_and_session_goes_on(vs: VoiceServer) 
             (b"\x00\x00" * 60_000, "frame_too_large"),
             ("{not json", "invalid_json"),
             ("[1, 2]", "invalid_json"),
-            (json.dumps({"type": "nope"}), "unknown_event"),
+            (json.dumps({"type": "nope", "event_id": "e-nope"}), "unknown_event"),
             (json.dumps({"kind": "input_text"}), "invalid_event"),
-            (json.dumps({"type": "input_text", "text": "x", "extra": 1}), "invalid_event"),
-            (json.dumps({"type": "session.update", "session": {"input_sample_rate_hz": 44100}}), "invalid_event"),
+            (json.dumps({"type": "input_text", "text": "x", "extra": 1, "event_id": "e-extra"}), "invalid_event"),
+            (json.dumps({"type": "session.update", "session": {"input_sample_rate_hz": 44100}, "event_id": "e-rate"}),
+             "invalid_event"),
             (json.dumps({"type": "session.update", "session": {"agent": "nobody"}}), "agent_not_found"),
             (json.dumps({"type": "playback.progress", "response_id": "r", "played_ms": -5}), "invalid_event"),
             ("x" * 20_000, "frame_too_large"),
@@ -243,6 +244,8 @@ async def test_bad_input_gets_typed_errors_and_session_goes_on(vs: VoiceServer) 
             err = await c.wait_for("error", count=i)
             assert err["code"] == code, (raw[:40], err)
             assert err["retryable"] is False and err["message"]
+            if isinstance(raw, str) and raw.startswith("{") and raw.endswith("}"):  # names the refused message
+                assert err["event_id"] == json.loads(raw).get("event_id"), err
         await c.send(type="input_text", text="hi")
         done = await c.wait_for("response.done")
         assert c.response_text(done["response_id"]) == "Still here."
