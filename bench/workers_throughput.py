@@ -29,6 +29,7 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(Path(__file__).resolve().parent))
@@ -42,8 +43,12 @@ _LISTENING = re.compile(r"listening on http://127\.0\.0\.1:(\d+)")
 
 def cpu_s(pid: int) -> float:
     """User + system CPU seconds of one process (its threads included), from /proc."""
+    return sum(user_sys_s(pid))
+
+
+def user_sys_s(pid: int) -> tuple[float, float]:
     fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / CLK_TCK
+    return int(fields[11]) / CLK_TCK, int(fields[12]) / CLK_TCK
 
 
 class Conn(asyncio.Protocol):
@@ -84,16 +89,19 @@ def request_bytes(port: int, agent: str, n: int) -> bytes:
             f"Content-Length: {len(body)}\r\n\r\n").encode() + body
 
 
-async def start_server(workers: int, db: str, log: Path) -> tuple[asyncio.subprocess.Process, int, list[int]]:
+async def start_server(workers: int, db: str, log: Path) -> asyncio.subprocess.Process:
     env = {**os.environ, "BENCH_FAKE_LLM_KEY": "sk-bench", "PYTHONUNBUFFERED": "1"}
     env.pop("VOICE_LETTA_API_KEY", None)
     out = open(log, "wb")  # noqa: SIM115 - the child writes it; closed once the child has it
     try:
-        proc = await asyncio.create_subprocess_exec(
+        return await asyncio.create_subprocess_exec(
             sys.executable, "-m", "voice_letta.cli", "serve", "--port", "0", "--db", db, "--workers", str(workers),
             "--no-preload", "--no-default-agent", cwd=ROOT, env=env, stdout=out, stderr=out)
     finally:
         out.close()
+
+
+async def wait_ready(proc: asyncio.subprocess.Process, workers: int, log: Path) -> tuple[int, list[int]]:
     async with asyncio.timeout(120):
         while True:
             text = await asyncio.to_thread(log.read_text, errors="replace")
@@ -102,7 +110,7 @@ async def start_server(workers: int, db: str, log: Path) -> tuple[asyncio.subpro
                 pids = [int(p) for p in _STARTED.findall(text)] or [proc.pid]
                 break
             if proc.returncode is not None:
-                sys.exit(f"serve exited:\n{text[-2000:]}")
+                raise RuntimeError(f"serve exited:\n{text[-2000:]}")
             await asyncio.sleep(0.2)
     # every worker answers before the clock starts: 20 fresh connections in a row get a 200
     ok = 0
@@ -117,7 +125,7 @@ async def start_server(workers: int, db: str, log: Path) -> tuple[asyncio.subpro
                 ok = 0
                 await asyncio.sleep(0.2)
     await asyncio.sleep(3)  # the last worker's start-up work (sandbox probe, model warm-up) is over
-    return proc, port, pids
+    return port, pids
 
 
 async def create_agents(port: int, fake_url: str, n: int) -> list[str]:
@@ -135,12 +143,13 @@ async def create_agents(port: int, fake_url: str, n: int) -> list[str]:
     return agents
 
 
-async def measure(workers: int, args: argparse.Namespace, fake: tuple[int, str]) -> dict[str, float]:
+async def measure(workers: int, args: argparse.Namespace, fake: tuple[int, str]) -> dict[str, Any]:
     fake_pid, fake_url = fake
     tmp = Path(tempfile.mkdtemp(prefix="vl-workers-"))
     db = args.db or str(tmp / "voice.db")
-    proc, port, pids = await start_server(workers, db, tmp / "serve.log")
+    proc = await start_server(workers, db, tmp / "serve.log")
     try:
+        port, pids = await wait_ready(proc, workers, tmp / "serve.log")
         agents = await create_agents(port, fake_url, args.concurrency)
         loop = asyncio.get_running_loop()
         conns = [(await loop.create_connection(Conn, "127.0.0.1", port))[1] for _ in agents]
@@ -158,6 +167,7 @@ async def measure(workers: int, args: argparse.Namespace, fake: tuple[int, str])
         stop_at[0] = time.perf_counter() + args.warmup_s
         await asyncio.gather(*(worker(c, a) for c, a in zip(conns, agents, strict=True)))
         per0 = [cpu_s(p) for p in pids]
+        sys0 = sum(user_sys_s(p)[1] for p in pids)
         fake0, own0 = cpu_s(fake_pid), time.process_time()
         load0 = os.getloadavg()[0]
         t0 = time.perf_counter()
@@ -165,12 +175,14 @@ async def measure(workers: int, args: argparse.Namespace, fake: tuple[int, str])
         turns = sum(await asyncio.gather(*(worker(c, a) for c, a in zip(conns, agents, strict=True))))
         wall = time.perf_counter() - t0
         per = [cpu_s(p) - c for p, c in zip(pids, per0, strict=True)]
+        sys_s = sum(user_sys_s(p)[1] for p in pids) - sys0
         server = sum(per)
         fake_cpu, own = cpu_s(fake_pid) - fake0, time.process_time() - own0
         for c in conns:
             if c.transport is not None:
                 c.transport.close()
         return {"workers": workers, "turns": turns, "tps": turns / wall, "server_ms": server * 1000 / turns,
+                "sys_ms": sys_s * 1000 / turns,
                 "client_ms": own * 1000 / turns, "fake_ms": fake_cpu * 1000 / turns, "load0": load0,
                 "load1": os.getloadavg()[0], "split": "/".join(f"{c / wall * 100:.0f}%" for c in per)}
     finally:
@@ -191,14 +203,14 @@ async def main(args: argparse.Namespace) -> None:
     base = rows[0]["tps"]
     print(f"\nconcurrency {args.concurrency} closed-loop streams, {args.seconds:g} s per run, cores {os.cpu_count()}, "
           f"database {'PostgreSQL' if args.db.startswith('postgres') else 'SQLite'}\n")
-    print("| workers | turns | turns/s | vs 1 worker | server CPU ms/turn | generator ms/turn | fake LLM ms/turn "
-          "| ceiling 2X/(X+Y) | workers' CPU (% of a core) | load before/after |")
+    print("| workers | turns | turns/s | vs 1 worker | server CPU ms/turn (of it kernel) | generator ms/turn "
+          "| fake LLM ms/turn | ceiling 2X/(X+Y) | workers' CPU (% of a core) | load before/after |")
     print("|---|---|---|---|---|---|---|---|---|---|")
     for r in rows:
         x, y = r["server_ms"], r["client_ms"] + r["fake_ms"]
-        print(f"| {r['workers']} | {r['turns']:.0f} | {r['tps']:.0f} | {r['tps'] / base:.2f}x | {x:.2f} | "
-              f"{r['client_ms']:.2f} | {r['fake_ms']:.2f} | {2 * x / (x + y):.2f}x | {r['split']} | "
-              f"{r['load0']:.2f}/{r['load1']:.2f} |")
+        print(f"| {r['workers']} | {r['turns']:.0f} | {r['tps']:.0f} | {r['tps'] / base:.2f}x | "
+              f"{x:.2f} ({r['sys_ms']:.2f}) | {r['client_ms']:.2f} | {r['fake_ms']:.2f} | "
+              f"{2 * x / (x + y):.2f}x | {r['split']} | {r['load0']:.2f}/{r['load1']:.2f} |")
 
 
 if __name__ == "__main__":

@@ -38,6 +38,9 @@ SHUTDOWN_GRACE_S = 8.0  # see ServerConfig.shutdown_grace_s
 # killed mid-turn frees its agents within this many seconds (at once with serve --workers: the supervisor frees
 # a dead worker's leases when it reaps it).
 AGENT_LEASE_S = 15.0
+# A memory job runs on the worker that serves its agent (holds or last held its turn lease), where the agent's
+# caches and index are warm; another worker takes it only once it has waited this long past its due time.
+JOB_AFFINITY_S = 5.0
 
 # --- agent defaults ------------------------------------------------------------------------------------
 DEFAULT_MAX_MESSAGE_BUFFER = 30

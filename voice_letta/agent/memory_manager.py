@@ -88,6 +88,7 @@ class MemoryManager:
         clock: Callable[[], float] = time.time,
         holder: str | None = None,
         lease_s: float = C.AGENT_LEASE_S,
+        affinity_s: float = C.JOB_AFFINITY_S,
     ) -> None:
         self.store = store
         self.models = models
@@ -102,6 +103,7 @@ class MemoryManager:
         self.clock = clock
         self.holder = holder or ids.worker_id()  # jobs run here are leased to this worker (ids.worker_id)
         self.lease_s = lease_s
+        self.affinity_s = affinity_s
         self._wake = asyncio.Event()
         # Hand-offs of one agent (a turn's eviction, a session's end) read the watermark and enqueue as one step.
         self._handoff_locks = KeyedLocks()  # one per agent while in use
@@ -207,7 +209,8 @@ class MemoryManager:
         while True:
             self._wake.clear()
             try:
-                job = await self.store.claim_memory_job(now=self.clock(), holder=self.holder, lease_s=self.lease_s)
+                job = await self.store.claim_memory_job(
+                    now=self.clock(), holder=self.holder, lease_s=self.lease_s, affinity_s=self.affinity_s)
             except Exception:
                 log.exception("claiming a memory job failed")
                 job = None

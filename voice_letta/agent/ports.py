@@ -357,10 +357,15 @@ class Store(Protocol):
         ...
 
     async def claim_memory_job(
-        self, *, now: float, holder: str = "", lease_s: float = C.AGENT_LEASE_S
+        self, *, now: float, holder: str = "", lease_s: float = C.AGENT_LEASE_S, affinity_s: float = 0.0
     ) -> MemoryJob | None:
         """Atomically move the oldest due pending job of an agent with no running job (or a running job whose
-        lease ran out) to 'running', leased to ``holder`` until ``now + lease_s``."""
+        lease ran out) to 'running', leased to ``holder`` until ``now + lease_s``.
+
+        ``affinity_s``: a pending job of an agent whose turn lease another worker holds, or took less than a lease
+        period ago, is left to that worker until it has been due for ``affinity_s`` seconds (then, or once that
+        worker was reaped by ``release_holder``, anyone takes it). Jobs run where the agent's caches and index are
+        warm, and their writes do not invalidate another worker's."""
         ...
 
     async def complete_memory_job(self, job_id: int, *, now: float, attempt: int | None = None) -> bool:
@@ -491,7 +496,9 @@ class Store(Protocol):
         ...
 
     async def release_holder(self, holder: str, *, now: float) -> int:
-        """``holder`` is dead: free its agent leases and make its running jobs claimable now."""
+        """``holder`` is dead: free its agent leases (their holder becomes ``''``, no one, so their agents' jobs
+        wait for no affinity) and make its running jobs claimable now. Returns how many busy leases and running
+        jobs it freed."""
         ...
 
     # the change log (several processes on one database): agent, block, tool and passage writes add rows by

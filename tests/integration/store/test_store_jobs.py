@@ -7,6 +7,8 @@ import time
 import pytest
 
 from tests.integration.store.helpers import make_agent, msg
+from voice_letta import ids
+from voice_letta.agent.models import TurnRecord
 from voice_letta.agent.ports import HandoffRange
 from voice_letta.errors import ConflictError
 from voice_letta.store import SqliteStore
@@ -95,3 +97,44 @@ async def test_runs_cut_by_a_crash_or_a_shutdown_do_not_use_up_attempts(store: S
     # a job left running by a dead process and re-queued at start is not a failure either
     assert await store.requeue_running_jobs(now=now + 30) == 1
     assert (await store.list_memory_jobs(agent.id))[0].failures == 0
+
+
+
+async def served_by(store: SqliteStore, agent_id: str, holder: str, now: float, *, release: bool = True) -> None:
+    """``holder`` ran a turn of the agent at ``now`` (its lease taken then, for 10 s)."""
+    begun = await store.begin_turn(TurnRecord(id=ids.turn_id(), agent_id=agent_id), [], holder=holder, lease_s=10,
+                                   now=now)
+    assert begun is not None
+    if release:
+        await store.end_turn(agent_id, None, [], holder=holder, lease=begun.lease)
+
+
+async def test_a_job_is_left_to_the_worker_serving_its_agent(store: SqliteStore, other: SqliteStore) -> None:
+    served, idle, fresh = [await make_agent(store, n) for n in ("served", "idle", "fresh")]
+    now = time.time()
+    await served_by(store, served.id, "w1", now)
+    await served_by(store, idle.id, "w1", now - 60, release=False)  # a minute ago: w1 is gone or done with it
+    for agent in (served, idle, fresh):
+        await enqueue(store, agent.id, 1, 4, now)
+    claimed = [await other.claim_memory_job(now=now, holder="w2", lease_s=10, affinity_s=5) for _ in range(3)]
+    assert claimed[2] is None
+    assert sorted(j.agent_id for j in claimed[:2] if j is not None) == sorted([idle.id, fresh.id])
+    mine = await store.claim_memory_job(now=now, holder="w1", lease_s=10, affinity_s=5)
+    assert mine is not None and mine.agent_id == served.id
+
+
+async def test_another_worker_takes_a_served_agent_s_job_after_affinity_s_or_once_its_worker_was_reaped(
+    store: SqliteStore, other: SqliteStore,
+) -> None:
+    slow, reaped = await make_agent(store, "slow"), await make_agent(store, "reaped")
+    now = time.time()
+    for agent in (slow, reaped):
+        await served_by(store, agent.id, "w1", now)
+        await enqueue(store, agent.id, 1, 4, now)
+    assert await other.claim_memory_job(now=now + 4, holder="w2", lease_s=10, affinity_s=5) is None
+    late = await other.claim_memory_job(now=now + 6, holder="w2", lease_s=10, affinity_s=5)
+    assert late is not None and late.agent_id == slow.id  # the oldest job that waited long enough
+    assert await other.claim_memory_job(now=now + 1, holder="w2", lease_s=10, affinity_s=5) is None
+    await other.release_holder("w1", now=now + 1)
+    taken = await other.claim_memory_job(now=now + 1, holder="w2", lease_s=10, affinity_s=5)
+    assert taken is not None and taken.agent_id == reaped.id

@@ -28,7 +28,9 @@ _CLAIM = (
     "OR (j.status = 'pending' AND j.run_after <= $1 "
     "AND NOT EXISTS (SELECT 1 FROM memory_jobs r WHERE r.agent_id = j.agent_id AND r.status = 'running') "
     "AND NOT EXISTS (SELECT 1 FROM memory_jobs o WHERE o.agent_id = j.agent_id AND o.id < j.id "
-    "AND o.status = 'pending')) ORDER BY (j.status = 'running') DESC, j.run_after, j.id LIMIT 1 "
+    "AND o.status = 'pending') AND (j.run_after <= $4 OR NOT EXISTS (SELECT 1 FROM agent_leases l "
+    "WHERE l.agent_id = j.agent_id AND l.holder NOT IN ($2, '') AND l.expires_at > $1))) "
+    "ORDER BY (j.status = 'running') DESC, j.run_after, j.id LIMIT 1 "
     "FOR UPDATE SKIP LOCKED) "
     f"AND (status = 'pending' OR coalesce(lease_until, 0) <= $1) RETURNING {JOB_COLUMNS}"
 )
@@ -61,10 +63,10 @@ class JobsMixin(PgBase):
         return int(found[0][0])
 
     async def claim_memory_job(
-        self, *, now: float, holder: str = "", lease_s: float = C.AGENT_LEASE_S
+        self, *, now: float, holder: str = "", lease_s: float = C.AGENT_LEASE_S, affinity_s: float = 0.0
     ) -> MemoryJob | None:
         try:
-            found = await self._fetch("claim_memory_job", _CLAIM, now, holder, now + lease_s)
+            found = await self._fetch("claim_memory_job", _CLAIM, now, holder, now + lease_s, now - affinity_s)
         except Exception as exc:
             if isinstance(exc.__cause__, asyncpg.UniqueViolationError):  # the agent has a running job: next time
                 return None

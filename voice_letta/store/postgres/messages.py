@@ -208,6 +208,7 @@ class MessagesMixin(PgBase):
     async def release_holder(self, holder: str, *, now: float) -> int:
         async with self._tx("release_holder") as db:
             agents = await db.execute("UPDATE agent_leases SET busy = 0 WHERE holder = $1 AND busy = 1", holder)
+            await db.execute("UPDATE agent_leases SET holder = '' WHERE holder = $1", holder)
             jobs = await db.execute("UPDATE memory_jobs SET lease_until = $1 WHERE claimed_by = $2 "
                                     "AND status = 'running'", now, holder)
         return rowcount(agents) + rowcount(jobs)

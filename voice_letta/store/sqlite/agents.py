@@ -137,9 +137,9 @@ class AgentsMixin(SqliteBase):
         Extra ``fields``: ``limit``, ``description``, ``read_only``, ``label``. The version grows by one.
         """
         check_block_fields(fields)
-        # Under the write lock the read and the compare-and-set cannot interleave with our own writes; the
-        # ``version = ?`` condition also protects against other processes.
-        async with self._locked("update_block") as db:
+        # In one write transaction the read and the compare-and-set cannot interleave with any other write; the
+        # ``version = ?`` condition states it once more.
+        async with self._write("update_block") as db:
             found = await db.execute_fetchall(f"{SELECT_BLOCK} WHERE id = ?", (block_id,))
             if not found:
                 raise NotFoundError(f"unknown block {block_id}")

@@ -6,13 +6,23 @@ await is one thread round trip, so hot-path methods are one statement each. All 
 ``asyncio.Lock`` (``_locked``); multi-statement writes run as ``BEGIN IMMEDIATE … COMMIT`` under it
 (``_write``), so a single statement never lands inside another task's transaction. Reads do not take the
 lock; a read that lands between two statements of such a transaction sees its rows. Every module's writes go
-through these two context managers, so that invariant lives here and nowhere else.
+through these helpers, so that invariant lives here and nowhere else.
+
+Across processes (``serve --workers N``, or two ``serve`` on one file) every write also holds an advisory
+``flock`` on ``<db>.write-lock`` (``WriteGate``), taken on aiosqlite's thread in the same hop as the statement
+or the ``BEGIN IMMEDIATE``. SQLite alone would serialize the writers too, but a writer that finds the database
+locked sleeps in its busy handler (1, 2, 5, 10 … ms) and retries, so with two busy workers a turn waited
+milliseconds for a lock held for tens of microseconds and two workers did fewer turns/s than one
+(docs/benchmarks.md). A waiter on the ``flock`` wakes the moment it is released. The busy timeout stays for
+other programs that open the file.
 """
 
 from __future__ import annotations
 
 import asyncio
+import fcntl
 import functools
+import os
 import sqlite3
 from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import asynccontextmanager
@@ -24,7 +34,7 @@ import aiosqlite
 
 from voice_letta import config as C
 from voice_letta.store import rows as R
-from voice_letta.store.sqlite.db import rollback_quietly, translate_errors
+from voice_letta.store.sqlite.db import translate_errors
 
 _T = TypeVar("_T")
 
@@ -66,6 +76,33 @@ async def supersede(db: aiosqlite.Connection, agent_id: str, old_ids: Sequence[s
     return [r[0] for r in found]
 
 
+class WriteGate:
+    """The cross-process write lock of one database file: an exclusive ``flock`` on ``<db>.write-lock``.
+
+    ``acquire``/``release`` block and so run on aiosqlite's thread, never on the event loop. Within a process the
+    store's ``asyncio.Lock`` already serializes writers, so the gate is only ever contended by other processes
+    (or by another store on the same file). An in-memory database has no other process: the gate is a no-op.
+    """
+
+    def __init__(self, path: Path) -> None:
+        self._fd = -1
+        if str(path) != ":memory:":
+            self._fd = os.open(f"{path}.write-lock", os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
+
+    def acquire(self) -> None:
+        if self._fd >= 0:
+            fcntl.flock(self._fd, fcntl.LOCK_EX)
+
+    def release(self) -> None:
+        if self._fd >= 0:
+            fcntl.flock(self._fd, fcntl.LOCK_UN)
+
+    def close(self) -> None:
+        if self._fd >= 0:
+            os.close(self._fd)
+            self._fd = -1
+
+
 class SqliteBase:
     """The connection, the write lock and the statement helpers. Built by ``open_store``."""
 
@@ -74,6 +111,7 @@ class SqliteBase:
         self._path = path
         self.origin = origin  # this process in the change log (``vl_origin()`` on the connection)
         self._write_lock = asyncio.Lock()
+        self._gate = WriteGate(path)
         self._closed = False
         self.keyword_doc_budget = C.KEYWORD_DOC_BUDGET
 
@@ -87,7 +125,9 @@ class SqliteBase:
 
     @asynccontextmanager
     async def _locked(self, action: str) -> AsyncIterator[aiosqlite.Connection]:
-        """Hold the write lock: statements run in autocommit mode, each one atomic on its own."""
+        """Hold this process's write lock only (reads that must not interleave with our own writes). A write
+        statement in here would wait for other processes in SQLite's busy handler: write through ``_write``,
+        ``_transaction``, ``_exec`` or ``_exec_returning`` instead."""
         async with self._write_lock:
             with translate_errors(action):
                 yield self._db
@@ -96,13 +136,41 @@ class SqliteBase:
     async def _write(self, action: str) -> AsyncIterator[aiosqlite.Connection]:
         """A multi-statement write transaction, serialized with every other write of this store."""
         async with self._locked(action) as db:
+            conn = db._conn
+            gate = self._gate
+
+            def begin() -> None:
+                gate.acquire()
+                try:
+                    conn.execute("BEGIN IMMEDIATE")
+                except BaseException:
+                    gate.release()
+                    raise
+
+            def commit() -> None:
+                conn.execute("COMMIT")
+                gate.release()
+
+            def rollback() -> None:
+                try:
+                    if conn.in_transaction:
+                        conn.execute("ROLLBACK")
+                finally:
+                    gate.release()
+
             try:
-                await db.execute("BEGIN IMMEDIATE")
+                await db._execute(begin)  # type: ignore[no-untyped-call]
                 yield db
-                await db.execute("COMMIT")
+                await db._execute(commit)  # type: ignore[no-untyped-call]
             except BaseException:
-                await asyncio.shield(rollback_quietly(db))
+                await asyncio.shield(self._quietly(rollback))
                 raise
+
+    async def _quietly(self, fn: Callable[[], None]) -> None:
+        try:
+            await self._db._execute(fn)  # type: ignore[no-untyped-call]
+        except (sqlite3.Error, ValueError):
+            pass
 
     async def _transaction(self, action: str, work: Callable[[sqlite3.Connection], _T]) -> _T:
         """Run ``work`` inside ``BEGIN IMMEDIATE … COMMIT`` on the connection's own thread: one thread hop for a
@@ -112,17 +180,23 @@ class SqliteBase:
         the event loop. (aiosqlite's ``_execute`` is how its own methods reach that thread.)
         """
 
+        gate = self._gate
+
         def run() -> _T:
             conn = self._db._conn
-            conn.execute("BEGIN IMMEDIATE")
+            gate.acquire()
             try:
-                result = work(conn)
-            except BaseException:
-                if conn.in_transaction:
-                    conn.execute("ROLLBACK")
-                raise
-            conn.execute("COMMIT")
-            return result
+                conn.execute("BEGIN IMMEDIATE")
+                try:
+                    result = work(conn)
+                except BaseException:
+                    if conn.in_transaction:
+                        conn.execute("ROLLBACK")
+                    raise
+                conn.execute("COMMIT")
+                return result
+            finally:
+                gate.release()
 
         async with self._locked(action):
             result: _T = await self._db._execute(run)  # type: ignore[no-untyped-call]
@@ -130,14 +204,37 @@ class SqliteBase:
 
     async def _exec(self, action: str, sql: str, params: Sequence[Any] = ()) -> int:
         """One autocommitted write statement (one thread hop); returns how many rows it changed."""
-        async with self._locked(action) as db:
-            cur = await db.execute(sql, params)
-            return cur.rowcount
+        db = self._db
+        gate = self._gate
+
+        def run() -> int:
+            conn = db._conn
+            gate.acquire()
+            try:
+                return conn.execute(sql, params).rowcount
+            finally:
+                gate.release()
+
+        async with self._locked(action):
+            count: int = await self._db._execute(run)  # type: ignore[no-untyped-call]
+            return count
 
     async def _exec_returning(self, action: str, sql: str, params: Sequence[Any] = ()) -> list[R.Row]:
         """One autocommitted write statement with a ``RETURNING`` clause."""
-        async with self._locked(action) as db:
-            return list(await db.execute_fetchall(sql, params))
+        db = self._db
+        gate = self._gate
+
+        def run() -> list[R.Row]:
+            conn = db._conn
+            gate.acquire()
+            try:
+                return conn.execute(sql, params).fetchall()
+            finally:
+                gate.release()
+
+        async with self._locked(action):
+            rows: list[R.Row] = await self._db._execute(run)  # type: ignore[no-untyped-call]
+            return rows
 
     async def aclose(self) -> None:
         if self._closed:
@@ -149,7 +246,10 @@ class SqliteBase:
             except (sqlite3.Error, ValueError):
                 pass
             with translate_errors("closing the database"):
-                await self._db.close()
+                try:
+                    await self._db.close()
+                finally:
+                    self._gate.close()
 
     async def __aenter__(self) -> Self:
         return self

@@ -59,12 +59,14 @@ class JobsMixin(SqliteBase):
         return int(found[0][0])
 
     async def claim_memory_job(
-        self, *, now: float, holder: str = "", lease_s: float = C.AGENT_LEASE_S
+        self, *, now: float, holder: str = "", lease_s: float = C.AGENT_LEASE_S, affinity_s: float = 0.0
     ) -> MemoryJob | None:
         """One statement, so two workers can never claim the same job or two jobs of one agent.
 
         Claimable: the oldest due pending job of an agent with no running job, or a running job whose lease ran
-        out (its worker died; it is run again, which stores nothing twice).
+        out (its worker died; it is run again, which stores nothing twice). A pending job of an agent whose turn
+        lease (``agent_leases``) another holder took less than a lease period ago (``expires_at`` still ahead)
+        waits ``affinity_s`` past its due time for that holder.
         """
         found = await self._exec_returning(
             "claim_memory_job",
@@ -74,10 +76,12 @@ class JobsMixin(SqliteBase):
             "AND coalesce(j.lease_until, 0) <= ?1) OR (j.status = 'pending' AND j.run_after <= ?1 "
             "AND NOT EXISTS (SELECT 1 FROM memory_jobs r WHERE r.agent_id = j.agent_id AND r.status = 'running') "
             "AND NOT EXISTS (SELECT 1 FROM memory_jobs o WHERE o.agent_id = j.agent_id AND o.id < j.id "
-            "AND o.status = 'pending')) ORDER BY j.status = 'running' DESC, j.run_after, j.id LIMIT 1) "
+            "AND o.status = 'pending') AND (j.run_after <= ?4 OR NOT EXISTS (SELECT 1 FROM agent_leases l "
+            "WHERE l.agent_id = j.agent_id AND l.holder NOT IN (?2, '') AND l.expires_at > ?1))) "
+            "ORDER BY j.status = 'running' DESC, j.run_after, j.id LIMIT 1) "
             "AND (status = 'pending' OR coalesce(lease_until, 0) <= ?1) "
             f"RETURNING {JOB_COLUMNS}",
-            (now, holder, now + lease_s),
+            (now, holder, now + lease_s, now - affinity_s),
         )
         return job_from_row(found[0]) if found else None
 

@@ -156,6 +156,7 @@ class TurnsMixin(SqliteBase):
         def work(conn: sqlite3.Connection) -> int:
             agents = conn.execute(
                 "UPDATE agent_leases SET busy = 0 WHERE holder = ? AND busy = 1", (holder,)).rowcount
+            conn.execute("UPDATE agent_leases SET holder = '' WHERE holder = ?", (holder,))
             jobs = conn.execute(
                 "UPDATE memory_jobs SET lease_until = ? WHERE claimed_by = ? AND status = 'running'",
                 (now, holder)).rowcount
