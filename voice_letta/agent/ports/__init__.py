@@ -1,0 +1,59 @@
+"""Small Protocols the agent needs from the outside world, and the typed values that cross them.
+
+Adapters in ``providers/`` and ``store/`` implement these; tests implement them in ten lines. One module per
+port: ``chat`` (chat models), ``embed`` (embedders), ``tools`` (tool executors), ``speech`` (STT/TTS), ``hooks``
+(the memory layer's hooks) and ``store`` (the Store contract, itself one module per concern). Everything is
+re-exported here, so ``from voice_letta.agent.ports import X`` works for every name.
+"""
+
+from __future__ import annotations
+
+from voice_letta.agent.ports.chat import (
+    ChatDelta,
+    ChatMessage,
+    ChatModel,
+    ChatModelFactory,
+    ChatRequest,
+    FinishReason,
+    ModelNotice,
+    ModelRoute,
+    ToolCallDelta,
+    ToolChoice,
+    ToolSpec,
+)
+from voice_letta.agent.ports.embed import Embedder, EmbedderFactory
+from voice_letta.agent.ports.hooks import MemoryHooks
+from voice_letta.agent.ports.speech import SpeechChunk, SpeechToText, TextToSpeech, Transcript
+from voice_letta.agent.ports.store import (
+    AgentStore,
+    Change,
+    ChangeKind,
+    ChangeStore,
+    HandoffRange,
+    JobKind,
+    JobStatus,
+    JobStore,
+    MemoryJob,
+    MessageHit,
+    MessageStore,
+    NewBlock,
+    PassageHit,
+    PassageStore,
+    PassageTexts,
+    PassageVectors,
+    Store,
+    ToolStore,
+    TurnBegun,
+    TurnStore,
+    is_retry_of,
+)
+from voice_letta.agent.ports.tools import ToolExecutor, ToolResult
+
+__all__ = [
+    "AgentStore", "Change", "ChangeKind", "ChangeStore", "ChatDelta", "ChatMessage", "ChatModel", "ChatModelFactory",
+    "ChatRequest", "Embedder", "EmbedderFactory", "FinishReason", "HandoffRange", "JobKind", "JobStatus", "JobStore",
+    "MemoryHooks", "MemoryJob", "MessageHit", "MessageStore", "ModelNotice", "ModelRoute", "NewBlock", "PassageHit",
+    "PassageStore", "PassageTexts", "PassageVectors", "SpeechChunk", "SpeechToText", "Store", "TextToSpeech",
+    "ToolCallDelta", "ToolChoice", "ToolExecutor", "ToolResult", "ToolSpec", "ToolStore", "Transcript", "TurnBegun",
+    "TurnStore", "is_retry_of",
+]

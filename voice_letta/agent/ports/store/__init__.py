@@ -1,0 +1,31 @@
+"""The Store port: persistence for agents, memory blocks, messages, passages, tools, turns, memory jobs and the
+change log, one module per concern. ``Store`` is all of them; adapters (``voice_letta.store``: SQLite, PostgreSQL)
+implement it whole, and code that needs one concern may type against that part.
+"""
+
+from __future__ import annotations
+
+from typing import Protocol
+
+from voice_letta.agent.ports.store.agents import AgentStore, NewBlock, ToolStore
+from voice_letta.agent.ports.store.changes import Change, ChangeKind, ChangeStore
+from voice_letta.agent.ports.store.jobs import HandoffRange, JobKind, JobStatus, JobStore, MemoryJob
+from voice_letta.agent.ports.store.messages import MessageHit, MessageStore
+from voice_letta.agent.ports.store.passages import PassageHit, PassageStore, PassageTexts, PassageVectors
+from voice_letta.agent.ports.store.turns import TurnBegun, TurnStore, is_retry_of
+
+__all__ = [
+    "AgentStore", "Change", "ChangeKind", "ChangeStore", "HandoffRange", "JobKind", "JobStatus", "JobStore",
+    "MemoryJob", "MessageHit", "MessageStore", "NewBlock", "PassageHit", "PassageStore", "PassageTexts",
+    "PassageVectors", "Store", "ToolStore", "TurnBegun", "TurnStore", "is_retry_of",
+]
+
+
+class Store(AgentStore, ToolStore, MessageStore, PassageStore, JobStore, TurnStore, ChangeStore, Protocol):
+    """Persistence for agents, memory blocks, messages, passages, tools and turns (SQLite or PostgreSQL).
+
+    Several server processes may share one database: one turn at a time per agent is a lease in the database
+    (``begin_turn``/``end_turn``), memory jobs are leased to the worker that runs them.
+    """
+
+    async def aclose(self) -> None: ...
