@@ -42,8 +42,7 @@ def sandbox_settings(args: argparse.Namespace) -> C.SandboxSettings:
 
 
 def cmd_serve(args: argparse.Namespace) -> int:
-    from aiohttp import web
-
+    from voice_letta.server import lifecycle
     from voice_letta.server.app import create_app
     from voice_letta.server.workers import default_workers, describe_database, listening_socket, run_supervisor
 
@@ -73,7 +72,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
     sock = listening_socket(cfg.host, cfg.port)  # bound here so that --port 0 can print the real port
     print(f"voice-letta listening on http://{cfg.host}:{sock.getsockname()[1]} (database {describe_database(cfg)})",
           flush=True)
-    web.run_app(create_app(cfg), sock=sock, print=None, shutdown_timeout=C.shutdown_timeout_s(cfg))
+    lifecycle.run(create_app(cfg), sock=sock, print=None, shutdown_timeout=C.shutdown_timeout_s(cfg))
     return 0
 
 

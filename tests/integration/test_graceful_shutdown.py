@@ -4,6 +4,7 @@ hands a running memory job back without spending an attempt, and the next start 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import os
 import signal
@@ -21,6 +22,7 @@ from tests.integration.test_cli import free_port
 from voice_letta.server.lifecycle import DRAINING
 
 ROOT = Path(__file__).resolve().parents[2]
+TAG = "VOICE_LETTA_TEST_SERVER_TAG"
 
 
 class Served:
@@ -28,13 +30,29 @@ class Served:
         self.db, self.port = db, free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.proc: asyncio.subprocess.Process | None = None
+        self.tag = f"{os.getpid()}-{self.port}"
 
-    async def start(self, *extra: str) -> None:
-        env = {**os.environ, "FAKE_OPENAI_KEY": "sk-fake", "PYTHONUNBUFFERED": "1"}
+    def processes(self) -> list[int]:
+        """Processes started by this server (the supervisor, workers, helpers) still alive."""
+        found = []
+        for entry in os.listdir("/proc"):
+            try:
+                with open(f"/proc/{entry}/environ", "rb") as f:
+                    tagged = f"{TAG}={self.tag}".encode() in f.read()
+                with open(f"/proc/{entry}/stat") as f:
+                    zombie = f.read().rsplit(")", 1)[-1].split()[0] == "Z"
+            except (OSError, ValueError):
+                continue
+            if tagged and not zombie:
+                found.append(int(entry))
+        return found
+
+    async def start(self, *extra: str, workers: int = 1) -> None:
+        env = {**os.environ, "FAKE_OPENAI_KEY": "sk-fake", "PYTHONUNBUFFERED": "1", TAG: self.tag}
         env.pop("VOICE_LETTA_API_KEY", None)
         self.proc = await asyncio.create_subprocess_exec(
             sys.executable, "-m", "voice_letta.cli", "serve", "--db", str(self.db), "--port", str(self.port),
-            "--no-preload", "--no-default-agent", "--workers", "1", *extra, cwd=ROOT, env=env,
+            "--no-preload", "--no-default-agent", "--workers", str(workers), *extra, cwd=ROOT, env=env,
             stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.DEVNULL)
         async with asyncio.timeout(90):
             while True:
@@ -55,6 +73,9 @@ class Served:
         if self.proc is not None and self.proc.returncode is None:
             self.proc.kill()
             await self.proc.wait()
+        for pid in self.processes():  # whatever a failed test left
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGKILL)
 
 
 @pytest.fixture
@@ -72,7 +93,6 @@ async def read_stream(resp: aiohttp.ClientResponse, started: asyncio.Event) -> t
         line = raw.decode().strip()
         if not line.startswith("data: "):
             continue
-        started.set()
         if line == "data: [DONE]":
             return text, errors
         event = json.loads(line[6:])
@@ -80,6 +100,8 @@ async def read_stream(resp: aiohttp.ClientResponse, started: asyncio.Event) -> t
             errors.append(event["error"])
         for choice in event.get("choices", []):
             text += choice["delta"].get("content") or ""
+        if text:  # the model answered (the role chunk goes out before the model is asked)
+            started.set()
     raise AssertionError("the stream ended without [DONE]")
 
 
@@ -122,6 +144,39 @@ async def test_sigterm_mid_stream_ends_streams_cleanly_and_keeps_every_turn(serv
         ("user", "Go.", False), ("assistant", "Part one.", True)]
     _, turns = await served.request("GET", f"/v1/agents/{quick['id']}/turns")
     assert [t["status"] for t in turns["data"]] == ["completed"]
+
+
+@pytest.mark.timeout(180)
+@pytest.mark.parametrize("how", ["sigterm_twice", "supervisor_killed"])
+async def test_a_repeated_sigterm_does_not_cut_the_shutdown_short(served: Served, fake_openai: FakeOpenAIServer,
+                                                                  how: str) -> None:
+    """A second SIGTERM used to abort the graceful shutdown half-way: the stream was dropped and the process
+    waited for its database thread for good. A supervisor killed with SIGKILL delivers its workers' parent-death
+    SIGTERM once per thread it had, so every kill -9 of `serve --workers N` left its workers running."""
+    await served.start(workers=1 if how == "sigterm_twice" else 2)
+    _, agent = await served.request("POST", "/v1/agents", json={"name": "a", "llm": openai_llm(fake_openai)})
+    fake_openai.script([Text("Still "), Pause(0.8), Text("here.")])
+    started = asyncio.Event()
+    async with aiohttp.ClientSession() as s:
+        resp = await s.post(f"{served.url}/v1/chat/completions", json={
+            "model": agent["id"], "stream": True, "messages": [{"role": "user", "content": "Go."}]})
+        stream = asyncio.create_task(read_stream(resp, started))
+        await started.wait()
+        assert served.proc is not None
+        if how == "sigterm_twice":
+            served.proc.send_signal(signal.SIGTERM)
+            await asyncio.sleep(0.2)
+            served.proc.send_signal(signal.SIGTERM)
+        else:
+            served.proc.kill()
+        text, errors = await stream
+    assert (text, errors) == ("Still here.", [])  # the turn in flight finished within the grace
+    if how == "sigterm_twice":
+        async with asyncio.timeout(30):
+            assert await served.proc.wait() == 0
+    async with asyncio.timeout(30):
+        while served.processes():  # noqa: ASYNC110 (another process: no event) the workers and their helpers exit once their turn is done
+            await asyncio.sleep(0.1)
 
 
 @pytest.mark.timeout(180)

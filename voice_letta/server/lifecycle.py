@@ -13,6 +13,13 @@ to its ``shutdown_timeout`` for requests in flight):
 - a memory job in flight is handed back (pending again, not counted as a failed attempt) when the memory
   manager closes, and the next start runs it.
 
+**Signals** (``run``, what ``serve`` and each ``--workers`` worker use instead of ``web.run_app``'s own handlers):
+the first SIGTERM or SIGINT starts the graceful shutdown; a repeated SIGTERM is ignored (a killed supervisor can
+deliver its parent-death signal once per thread it had, and systemd or a container runtime may send SIGTERM twice:
+a second one used to abort the shutdown half-way and leave the process waiting for its database thread for good);
+a second SIGINT (Ctrl-C twice) exits at once. Once the shutdown is over, a watchdog ends the process if something
+still holds it (``EXIT_WATCHDOG_S``): no server process outlives its shutdown.
+
 **Readiness** ``GET /ready`` (no key needed, like ``/health``): 200 ``{"status": "ready", "checks": {...}}`` when
 the database answers, the configured speech engines are there and the tool sandbox (when enabled) runs; else
 503 with ``"status": "unavailable"`` (or ``"draining"`` during shutdown) and the failing check. ``/health`` stays
@@ -22,16 +29,24 @@ the liveness check: 200 as long as the process serves HTTP.
 from __future__ import annotations
 
 import asyncio
+import logging
+import os
+import signal
+import threading
 import time
 from typing import Any
 
 from aiohttp import web
+from aiohttp.web_runner import GracefulExit
 
 from voice_letta.server.keys import CONFIG, STORE
 
 DRAINING = web.AppKey("draining", asyncio.Event)
 READY_DB_TIMEOUT_S = 2.0
 SHUTTING_DOWN = "server_shutting_down"
+EXIT_WATCHDOG_S = 5.0  # after the shutdown ended: the longest the interpreter may take to exit
+
+log = logging.getLogger(__name__)
 
 routes = web.RouteTableDef()
 
@@ -98,3 +113,40 @@ async def ready(request: web.Request) -> web.Response:
     else:
         status = "unavailable"
     return web.json_response({"status": status, "checks": checks}, status=200 if status == "ready" else 503)
+
+
+def run(app: web.Application, **kwargs: Any) -> None:
+    """``web.run_app(app, **kwargs)`` with the signal handling above, then the exit watchdog."""
+    loop = asyncio.new_event_loop()
+    state = {"stopping": False}
+
+    def on_signal(sig: signal.Signals) -> None:
+        if not state["stopping"]:
+            state["stopping"] = True
+            log.info("%s: shutting down gracefully", sig.name)
+            raise GracefulExit()
+        if sig == signal.SIGINT:
+            log.warning("SIGINT again: exiting at once")
+            os._exit(130)
+        log.info("%s again during the graceful shutdown: ignored (SIGKILL ends the process at once)", sig.name)
+
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, on_signal, sig)
+    try:
+        web.run_app(app, loop=loop, handle_signals=False, **kwargs)
+    finally:
+        exit_watchdog()
+
+
+def exit_watchdog(seconds: float = EXIT_WATCHDOG_S) -> None:
+    """End the process ``seconds`` from now if it has not exited by then (a thread that never ends, say a
+    database connection a failed shutdown left open, would otherwise hold the interpreter's exit for good)."""
+
+    def expire() -> None:
+        log.warning("the process did not exit %.0f s after its shutdown: ending it", seconds)
+        logging.shutdown()
+        os._exit(1)
+
+    timer = threading.Timer(seconds, expire)
+    timer.daemon = True
+    timer.start()

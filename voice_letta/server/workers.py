@@ -213,8 +213,7 @@ def run_supervisor(cfg: C.ServerConfig, workers: int) -> int:
 
 
 def worker_main() -> int:
-    from aiohttp import web
-
+    from voice_letta.server import lifecycle
     from voice_letta.server.app import create_app
 
     die_with_parent(signum=signal.SIGTERM)  # the supervisor's pid comes from it ($VOICE_LETTA_PARENT_PID)
@@ -226,10 +225,10 @@ def worker_main() -> int:
     fd = os.environ.get(LISTEN_FD_ENV)
     if fd is not None:
         sock = socket.socket(fileno=int(fd))
-        web.run_app(app, sock=sock, print=None, shutdown_timeout=C.shutdown_timeout_s(cfg))
+        lifecycle.run(app, sock=sock, print=None, shutdown_timeout=C.shutdown_timeout_s(cfg))
     else:
-        web.run_app(app, host=cfg.host, port=cfg.port, reuse_port=True, print=None,
-                    shutdown_timeout=C.shutdown_timeout_s(cfg))
+        lifecycle.run(app, host=cfg.host, port=cfg.port, reuse_port=True, print=None,
+                      shutdown_timeout=C.shutdown_timeout_s(cfg))
     return 0
 
 
