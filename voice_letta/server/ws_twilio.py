@@ -236,10 +236,10 @@ class TwilioBridge:
                     log.debug("twilio: connected (protocol %s)", ev.protocol)
 
     async def _on_start(self, ev: T.CallStarted) -> None:
-        self.call_sid = ev.call_sid or ev.stream_sid
-        if self._started:
-            log.warning("twilio %s: second start ignored", self.call_sid)
+        if self._started:  # the call keeps its id: a second start names another call
+            log.warning("twilio %s: second start (call %s) ignored", self.call_sid, ev.call_sid)
             return
+        self.call_sid = ev.call_sid or ev.stream_sid
         if self._stream_auth is not None:
             given = ev.custom_parameters.get(STREAM_AUTH_PARAM, "")
             if not ev.call_sid or not hmac.compare_digest(given, stream_token(self._stream_auth, ev.call_sid)):

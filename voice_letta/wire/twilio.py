@@ -92,7 +92,7 @@ class MediaMsg(_In):
 
 class DtmfInfo(_In):
     track: str | None = None
-    digit: str = Field(min_length=1, max_length=4)
+    digit: str = Field(pattern=r"^[0-9A-D*#]$")  # one key of the telephone keypad (A-D: the fourth DTMF column)
 
 
 class DtmfMsg(_In):

@@ -51,6 +51,8 @@ def test_inbound_events() -> None:
 @pytest.mark.parametrize("text", [
     "{nope", "[]", '{"event": 1}', '{"event": "media"}', '{"event": "media", "media": {"payload": "!!"}}',
     '{"event": "start", "start": {}}', '{"event": "mark", "mark": {"name": 5}}', "x" * 70_000,
+    # not a key of the keypad: it became a "[keypad] Z" turn that cut the agent off
+    '{"event": "dtmf", "dtmf": {"digit": "Z"}}', '{"event": "dtmf", "dtmf": {"digit": "12"}}',
 ])
 def test_malformed_messages_raise_protocol_violation(text: str) -> None:
     with pytest.raises(ProtocolViolation):
