@@ -1,33 +1,60 @@
 """OpenAI Realtime server events (GA names and shapes), our own models: ``encode`` makes a JSON text frame.
 
-The client side (parsing, errors, audio formats) is ``wire.realtime``; docs/protocol.md §Realtime lists every
-event and field. Every event carries an ``event_id``; absent optional fields are left out of the JSON.
+The client side (parsing, errors, audio formats) is ``wire.realtime``, the resources the events carry (session,
+items, responses, usage) ``wire.realtime_objects``; docs/protocol.md §Realtime lists every event and field.
+Every event carries an ``event_id``; absent optional fields are left out of the JSON.
 """
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import Field
 
 from voice_letta.errors import ProtocolViolation
-from voice_letta.wire.realtime import AudioFormatType, Modality, ToolChoice, new_event_id
+from voice_letta.wire.realtime import new_event_id
+from voice_letta.wire.realtime_objects import (
+    AudioFormatOut,
+    AudioInputOut,
+    AudioOut,
+    AudioOutputOut,
+    BlockOut,
+    ContentOut,
+    ErrorDetail,
+    ItemOut,
+    OutModel,
+    PartOut,
+    RateLimit,
+    ResponseAudioOut,
+    ResponseAudioOutOut,
+    ResponseOut,
+    ResponseStatusType,
+    SessionOut,
+    StatusDetails,
+    TokenDetailsIn,
+    TokenDetailsOut,
+    TranscriptionOut,
+    TranscriptionUsage,
+    TurnDetectionOut,
+    Usage,
+)
+
+__all__ = [  # the resources are defined in wire.realtime_objects and re-exported: adapters use one namespace
+    "AudioDelta", "AudioDone", "AudioFormatOut", "AudioInputOut", "AudioOut", "AudioOutputOut",
+    "AudioTranscriptDelta", "AudioTranscriptDone", "BlockOut", "Cleared", "Committed", "ContentOut",
+    "ContentPartAdded", "ContentPartDone", "ErrorDetail", "ErrorEvent", "FunctionArgumentsDelta",
+    "FunctionArgumentsDone", "ItemAdded", "ItemDeleted", "ItemDone", "ItemOut", "ItemRetrieved", "ItemTruncated",
+    "MemoryUpdated", "OutModel", "OutputItemAdded", "OutputItemDone", "PartOut", "RateLimit", "RateLimitsUpdated",
+    "ResponseAudioOut", "ResponseAudioOutOut", "ResponseCreated", "ResponseDone", "ResponseOut", "ResponseStatusType",
+    "ServerEvent", "SessionCreated", "SessionOut", "SessionUpdated", "SpeechStarted", "SpeechStopped",
+    "StatusDetails", "TextDelta", "TextDone", "TokenDetailsIn", "TokenDetailsOut", "TranscriptionCompleted",
+    "TranscriptionDelta", "TranscriptionFailed", "TranscriptionOut", "TranscriptionUsage", "TurnDetectionOut",
+    "Usage", "Warning", "encode", "error_event",
+]
 
 
-class _Out(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-
-class ServerEvent(_Out):
+class ServerEvent(OutModel):
     event_id: str = Field(default_factory=new_event_id)
-
-
-class ErrorDetail(_Out):
-    type: str = "invalid_request_error"
-    code: str | None = None
-    message: str
-    param: str | None = None
-    event_id: str | None = None
 
 
 class ErrorEvent(ServerEvent):
@@ -41,13 +68,7 @@ class Warning(ServerEvent):
     type: Literal["voice_letta.warning"] = "voice_letta.warning"
     code: str
     message: str
-    fields: list[str] = []
-
-
-class BlockOut(_Out):
-    label: str
-    value: str
-    version: int
+    fields: list[str] = Field(default_factory=list)
 
 
 class MemoryUpdated(ServerEvent):
@@ -61,63 +82,6 @@ class MemoryUpdated(ServerEvent):
     passages_removed: int = 0
 
 
-class AudioFormatOut(_Out):
-    type: AudioFormatType
-    rate: int | None = None
-
-
-class TurnDetectionOut(_Out):
-    type: Literal["server_vad", "semantic_vad"]
-    threshold: float
-    prefix_padding_ms: int
-    silence_duration_ms: int
-    create_response: bool
-    interrupt_response: bool
-    eagerness: str | None = None
-    idle_timeout_ms: int | None = None
-
-
-class TranscriptionOut(_Out):
-    model: str
-    language: str | None = None
-    prompt: str | None = None
-
-
-class AudioInputOut(_Out):
-    format: AudioFormatOut
-    transcription: TranscriptionOut | None
-    noise_reduction: None = None
-    turn_detection: TurnDetectionOut | None
-
-
-class AudioOutputOut(_Out):
-    format: AudioFormatOut
-    voice: str
-    speed: float = 1.0
-
-
-class AudioOut(_Out):
-    input: AudioInputOut
-    output: AudioOutputOut
-
-
-class SessionOut(_Out):
-    type: Literal["realtime"] = "realtime"
-    object: Literal["realtime.session"] = "realtime.session"
-    id: str
-    model: str
-    output_modalities: list[Modality]
-    instructions: str
-    audio: AudioOut
-    tools: list[dict[str, Any]]
-    tool_choice: ToolChoice = "auto"
-    max_output_tokens: int | Literal["inf"] = "inf"
-    tracing: None = None
-    prompt: None = None
-    expires_at: int = 0
-    include: None = None
-
-
 class SessionCreated(ServerEvent):
     type: Literal["session.created"] = "session.created"
     session: SessionOut
@@ -126,25 +90,6 @@ class SessionCreated(ServerEvent):
 class SessionUpdated(ServerEvent):
     type: Literal["session.updated"] = "session.updated"
     session: SessionOut
-
-
-class ContentOut(_Out):
-    type: Literal["input_text", "input_audio", "input_image", "output_text", "output_audio"]
-    text: str | None = None
-    transcript: str | None = None
-
-
-class ItemOut(_Out):
-    id: str
-    object: Literal["realtime.item"] = "realtime.item"
-    type: Literal["message", "function_call", "function_call_output"]
-    status: Literal["completed", "incomplete", "in_progress"] = "completed"
-    role: Literal["user", "assistant", "system"] | None = None
-    content: list[ContentOut] | None = None
-    call_id: str | None = None
-    name: str | None = None
-    arguments: str | None = None
-    output: str | None = None
 
 
 class SpeechStarted(ServerEvent):
@@ -198,11 +143,6 @@ class ItemDeleted(ServerEvent):
     item_id: str
 
 
-class TranscriptionUsage(_Out):
-    type: Literal["duration"] = "duration"
-    seconds: float
-
-
 class TranscriptionDelta(ServerEvent):
     type: Literal["conversation.item.input_audio_transcription.delta"] = (
         "conversation.item.input_audio_transcription.delta")
@@ -228,60 +168,6 @@ class TranscriptionFailed(ServerEvent):
     error: ErrorDetail
 
 
-class TokenDetailsIn(_Out):
-    text_tokens: int = 0
-    audio_tokens: int = 0
-    image_tokens: int = 0
-    cached_tokens: int = 0
-    cached_tokens_details: dict[str, int] = Field(
-        default_factory=lambda: {"text_tokens": 0, "audio_tokens": 0, "image_tokens": 0})
-
-
-class TokenDetailsOut(_Out):
-    text_tokens: int = 0
-    audio_tokens: int = 0
-
-
-class Usage(_Out):
-    total_tokens: int = 0
-    input_tokens: int = 0
-    output_tokens: int = 0
-    input_token_details: TokenDetailsIn = Field(default_factory=TokenDetailsIn)
-    output_token_details: TokenDetailsOut = Field(default_factory=TokenDetailsOut)
-
-
-class StatusDetails(_Out):
-    type: Literal["completed", "cancelled", "incomplete", "failed"]
-    reason: str | None = None
-    error: ErrorDetail | None = None
-
-
-class ResponseAudioOutOut(_Out):
-    format: AudioFormatOut
-    voice: str
-
-
-class ResponseAudioOut(_Out):
-    output: ResponseAudioOutOut
-
-
-ResponseStatusType = Literal["in_progress", "completed", "cancelled", "failed", "incomplete"]
-
-
-class ResponseOut(_Out):
-    id: str
-    object: Literal["realtime.response"] = "realtime.response"
-    status: ResponseStatusType
-    status_details: StatusDetails | None = None
-    output: list[ItemOut] = []
-    conversation_id: str
-    output_modalities: list[Modality]
-    max_output_tokens: int | Literal["inf"] = "inf"
-    audio: ResponseAudioOut
-    usage: Usage | None = None
-    metadata: dict[str, str] | None = None
-
-
 class ResponseCreated(ServerEvent):
     type: Literal["response.created"] = "response.created"
     response: ResponseOut
@@ -304,12 +190,6 @@ class OutputItemDone(ServerEvent):
     response_id: str
     output_index: int
     item: ItemOut
-
-
-class PartOut(_Out):
-    type: Literal["audio", "text"]
-    text: str | None = None
-    transcript: str | None = None
 
 
 class _Part(ServerEvent):
@@ -375,13 +255,6 @@ class FunctionArgumentsDone(ServerEvent):
     call_id: str
     name: str
     arguments: str
-
-
-class RateLimit(_Out):
-    name: Literal["requests", "tokens"]
-    limit: int
-    remaining: int
-    reset_seconds: float
 
 
 class RateLimitsUpdated(ServerEvent):
