@@ -76,9 +76,12 @@ class Speaker:
         self.rate = rate
         self._buf = bytearray()
         self._played_bytes = 0
-        self._stream = sd.RawOutputStream(samplerate=rate, channels=1, dtype="int16", callback=self._callback,
-                                          blocksize=rate * CHUNK_MS // 1000)
-        self._stream.start()
+        try:
+            self._stream = sd.RawOutputStream(samplerate=rate, channels=1, dtype="int16", callback=self._callback,
+                                              blocksize=rate * CHUNK_MS // 1000)
+            self._stream.start()
+        except Exception as exc:  # PortAudioError, ValueError: no default output device (a server, SSH, CI)
+            raise TalkError(f"no usable speakers ({exc}); check your audio devices, or use --output-file") from exc
 
     def _callback(self, outdata: Any, frames: int, _time: Any, _status: Any) -> None:  # PortAudio thread
         n = min(len(outdata), len(self._buf))

@@ -117,6 +117,20 @@ async def test_no_microphone_gives_a_clear_message(tmp_path: Path) -> None:
     assert code == 2 and "no usable microphone" in stderr, stderr
 
 
+async def test_file_mode_without_speakers_gives_a_clear_message(voice_server_factory: Factory,
+                                                                 tmp_path: Path) -> None:
+    """``talk AGENT --input-file X.wav`` on a machine with no sound card (a server, SSH, CI) ended in a
+    PortAudioError traceback."""
+    pytest.importorskip("sounddevice")
+    vs = await voice_server_factory(stt=ScriptedSTT(["What is the weather like?"]))
+    await vs.create_agent()
+    env = {"HOME": str(tmp_path), "XDG_RUNTIME_DIR": str(tmp_path), "PULSE_SERVER": "unix:/nonexistent"}
+    code, _, stderr = await run_talk("voice-agent", "--input-file", str(FIXTURES / "weather.wav"), "--url", vs.url,
+                                     env=env)
+    assert code == 2 and "no usable speakers" in stderr and "--output-file" in stderr, stderr
+    assert "Traceback" not in stderr
+
+
 class Terminal:
     """Drives ``voice-letta talk`` in microphone mode: presses Enter, reads what it prints."""
 
