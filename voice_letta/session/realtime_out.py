@@ -4,6 +4,8 @@
 the conversation as the client sees it: item ids (a user audio item per utterance, an assistant message and
 one item per client function call per response), output indexes, what each assistant item said and how
 much of its audio went out (``audio(pcm)`` makes the ``response.output_audio.delta`` of one paced frame).
+Each response's own output (its message and function-call items, deltas, ``response.done``) is rendered by
+``session.realtime_response``; this module keeps the conversation and the user's side.
 
 Two rules of the engine show through: (1) while the agent's audio is playing, a user's speech is only
 announced (``input_audio_buffer.speech_started``) once the engine's barge-in rules accept it as an
@@ -20,44 +22,16 @@ from collections import OrderedDict
 from dataclasses import dataclass, field
 
 from voice_letta.session import events as E
+from voice_letta.session import realtime_response as RR
+from voice_letta.session.realtime_response import ResponseState
 from voice_letta.session.settings import Settings
 from voice_letta.wire import realtime as R
 from voice_letta.wire import realtime_events as RE
 
 MAX_ITEMS = 512  # conversation items kept for retrieve/truncate
-RATE_LIMIT_WINDOW = 1_000_000  # no limits are enforced; rate_limits.updated reports this fixed window
 _ERROR_CODES = {"response_in_progress": "conversation_already_has_active_response", "invalid_event": "invalid_value"}
 _WARNING_CODES = frozenset({"tts_unavailable", "vad_unavailable"})
 CAPTION_TRAILING = " \t,.;:!?…-–—"
-
-
-@dataclass
-class _Call:
-    item_id: str
-    output_index: int
-    call_id: str
-    name: str = ""
-    arguments: list[str] = field(default_factory=list)
-
-
-@dataclass
-class _Resp:
-    id: str
-    modalities: tuple[E.Modality, ...]
-    metadata: dict[str, str] | None
-    output: R.AudioFormatType = "audio/pcm"  # its audio format: a session.update applies from the next response
-    next_index: int = 0
-    message: RE.ItemOut | None = None
-    message_index: int = 0
-    text: list[str] = field(default_factory=list)
-    audio_ms: float = 0.0  # audio sent for its message
-    audio_done: bool = False
-    calls: dict[int, _Call] = field(default_factory=dict)
-    error: RE.ErrorDetail | None = None
-
-    @property
-    def audio(self) -> bool:
-        return "audio" in self.modalities
 
 
 @dataclass
@@ -83,7 +57,7 @@ class RealtimeRenderer:
         self.item_response: dict[str, str] = {}  # assistant item id → response id
         self.audio_sent_ms: dict[str, float] = {}  # assistant item id → ms of its audio sent
         self.last_item_id: str | None = None
-        self.response: _Resp | None = None
+        self.response: ResponseState | None = None
         self._held: list[RE.ServerEvent] = []  # speech events held while the agent speaks
         self._held_utterance: str | None = None
         self._captioned: dict[str, str] = {}  # item id → the words already sent as transcription deltas
@@ -117,10 +91,10 @@ class RealtimeRenderer:
             id=self.session_id, model=self.model, output_modalities=list(s.modalities),
             instructions=s.instructions or "", tools=f.tools,
             audio=RE.AudioOut(
-                input=RE.AudioInputOut(format=_fmt(f.input), turn_detection=td,
+                input=RE.AudioInputOut(format=RR.audio_format(f.input), turn_detection=td,
                                       transcription=RE.TranscriptionOut(model=f.transcription_model,
                                                                        language=f.transcription_language)),
-                output=RE.AudioOutputOut(format=_fmt(f.output), voice=s.voice or f.voice)))
+                output=RE.AudioOutputOut(format=RR.audio_format(f.output), voice=s.voice or f.voice)))
 
     # -- events ---------------------------------------------------------------------------------------
     def render(self, ev: E.SessionEvent) -> list[RE.ServerEvent]:
@@ -180,29 +154,29 @@ class RealtimeRenderer:
             case E.TranscriptEmpty():
                 return self._transcript(ev.utterance_id, "", 0.0)
             case E.ResponseStarted():
-                started = self.response = _Resp(ev.response_id, ev.modalities, ev.metadata, self.formats.output)
-                limits = [RE.RateLimit(name=n, limit=RATE_LIMIT_WINDOW, remaining=RATE_LIMIT_WINDOW, reset_seconds=0.0)
-                          for n in ("requests", "tokens")]
-                return [RE.ResponseCreated(response=self._response_out(started, "in_progress")),
-                        RE.RateLimitsUpdated(rate_limits=limits)]
+                started = self.response = ResponseState(ev.response_id, ev.modalities, ev.metadata,
+                                                        self.formats.output)
+                return RR.started(self, started, self.formats.voice)
             case E.TextOut():
-                return self._text(ev)
+                current = self._current(ev.response_id)
+                return RR.text(self, current, ev) if current is not None else []
             case E.AudioStarted():
                 current = self._current(ev.response_id)
-                return self._open_message(current) if current is not None else []
+                return RR.open_message(self, current) if current is not None else []
             case E.AudioFinished():
                 current = self._current(ev.response_id)
-                if current is None or current.message is None or current.audio_done:
-                    return []
-                current.audio_done = True
-                return [RE.AudioDone(response_id=current.id, item_id=current.message.id,
-                                    output_index=current.message_index)]
+                return RR.audio_finished(current) if current is not None else []
             case E.ToolCallOut() if ev.client:
-                return self._tool_call(ev)
+                current = self._current(ev.response_id)
+                return RR.tool_call(self, current, ev) if current is not None else []
             case E.PlaybackCleared():
                 return self._release()
             case E.ResponseEnded():
-                return [*self._release(), *self._end(ev)]
+                current = self._current(ev.response_id)
+                if current is None:
+                    return self._release()
+                self.response = None
+                return [*self._release(), *RR.ended(self, current, ev, self.formats.voice)]
             case E.ResponseTruncated():
                 items = [i for i, rid in self.item_response.items() if rid == ev.response_id]
                 end_ms = round(ev.heard_ms) if ev.heard_ms is not None else 0
@@ -223,12 +197,9 @@ class RealtimeRenderer:
         r = self.response
         if r is None or r.message is None:
             return None
-        rate = R.PCM_RATE_HZ if r.output == "audio/pcm" else R.G711_RATE_HZ
-        ms = len(pcm16) / 2 * 1000.0 / rate
-        r.audio_ms += ms
+        delta = RR.audio_delta(r, pcm16)
         self.audio_sent_ms[r.message.id] = r.audio_ms
-        return RE.AudioDelta(response_id=r.id, item_id=r.message.id, output_index=r.message_index,
-                            delta=R.encode_audio(pcm16, r.output))
+        return delta
 
     # -- helpers --------------------------------------------------------------------------------------
     def _agent_speaking(self) -> bool:
@@ -239,7 +210,7 @@ class RealtimeRenderer:
         held, self._held, self._held_utterance = self._held, [], None
         return held
 
-    def _current(self, response_id: str) -> _Resp | None:
+    def _current(self, response_id: str) -> ResponseState | None:
         r = self.response
         return r if r is not None and r.id == response_id else None
 
@@ -257,122 +228,6 @@ class RealtimeRenderer:
                                          usage=RE.TranscriptionUsage(seconds=round(audio_ms / 1000.0, 3))),
                 RE.ItemDone(item=item)]
         return out
-
-    def _text(self, ev: E.TextOut) -> list[RE.ServerEvent]:
-        r = self._current(ev.response_id)
-        if r is None:
-            return []
-        out = self._open_message(r)
-        r.text.append(ev.text)
-        assert r.message is not None
-        if r.audio:
-            out.append(RE.AudioTranscriptDelta(response_id=r.id, item_id=r.message.id, output_index=r.message_index,
-                                              delta=ev.text))
-        else:
-            out.append(RE.TextDelta(response_id=r.id, item_id=r.message.id, output_index=r.message_index,
-                                   delta=ev.text))
-        return out
-
-    def _open_message(self, r: _Resp) -> list[RE.ServerEvent]:
-        if r.message is not None:
-            return []
-        item = RE.ItemOut(id=R.new_item_id(), type="message", role="assistant", status="in_progress", content=[])
-        r.message, r.message_index = item, r.next_index
-        r.next_index += 1
-        self.item_response[item.id] = r.id
-        previous = self.add_item(item)
-        part = RE.PartOut(type="audio", transcript="") if r.audio else RE.PartOut(type="text", text="")
-        return [RE.OutputItemAdded(response_id=r.id, output_index=r.message_index, item=item),
-                RE.ItemAdded(item=item, previous_item_id=previous),
-                RE.ContentPartAdded(response_id=r.id, item_id=item.id, output_index=r.message_index, part=part)]
-
-    def _tool_call(self, ev: E.ToolCallOut) -> list[RE.ServerEvent]:
-        r = self._current(ev.response_id)
-        if r is None:
-            return []
-        call = r.calls.get(ev.index)
-        out: list[RE.ServerEvent] = []
-        if call is None:
-            call = r.calls[ev.index] = _Call(R.new_item_id(), r.next_index, ev.call_id or R.new_call_id())
-            r.next_index += 1
-            call.name = ev.name or ""
-            item = RE.ItemOut(id=call.item_id, type="function_call", status="in_progress", call_id=call.call_id,
-                             name=call.name, arguments="")
-            previous = self.add_item(item)
-            out += [RE.OutputItemAdded(response_id=r.id, output_index=call.output_index, item=item),
-                    RE.ItemAdded(item=item, previous_item_id=previous)]
-        elif ev.name and not call.name:
-            call.name = ev.name
-        if ev.arguments:
-            call.arguments.append(ev.arguments)
-            out.append(RE.FunctionArgumentsDelta(response_id=r.id, item_id=call.item_id,
-                                                output_index=call.output_index, call_id=call.call_id,
-                                                delta=ev.arguments))
-        return out
-
-    def _end(self, ev: E.ResponseEnded) -> list[RE.ServerEvent]:
-        r = self._current(ev.response_id)
-        if r is None:
-            return []
-        self.response = None
-        out: list[RE.ServerEvent] = []
-        final: list[tuple[int, RE.ItemOut]] = []
-        cut = ev.status == "cancelled"
-        if r.message is not None:
-            said = "".join(r.text).strip()
-            kept = ev.heard_text if cut and ev.heard_text is not None else said
-            m, i = r.message, r.message_index
-            if r.audio:
-                if not r.audio_done:
-                    out.append(RE.AudioDone(response_id=r.id, item_id=m.id, output_index=i))
-                out += [RE.AudioTranscriptDone(response_id=r.id, item_id=m.id, output_index=i, transcript=said),
-                        RE.ContentPartDone(response_id=r.id, item_id=m.id, output_index=i,
-                                          part=RE.PartOut(type="audio", transcript=said))]
-                content = [RE.ContentOut(type="output_audio", transcript=kept)]
-            else:
-                out += [RE.TextDone(response_id=r.id, item_id=m.id, output_index=i, text=said),
-                        RE.ContentPartDone(response_id=r.id, item_id=m.id, output_index=i,
-                                          part=RE.PartOut(type="text", text=said))]
-                content = [RE.ContentOut(type="output_text", text=kept)]
-            item = m.model_copy(update={"status": "incomplete" if cut else "completed", "content": content})
-            final.append((i, item))
-        for call in r.calls.values():
-            args = "".join(call.arguments)
-            out.append(RE.FunctionArgumentsDone(response_id=r.id, item_id=call.item_id, output_index=call.output_index,
-                                               call_id=call.call_id, name=call.name, arguments=args))
-            final.append((call.output_index, RE.ItemOut(id=call.item_id, type="function_call", call_id=call.call_id,
-                                                       name=call.name, arguments=args,
-                                                       status="incomplete" if cut else "completed")))
-        final.sort(key=lambda p: p[0])
-        for index, item in final:
-            if item.id in self.items:
-                self.items[item.id] = item
-            out += [RE.OutputItemDone(response_id=r.id, output_index=index, item=item), RE.ItemDone(item=item)]
-        status: RE.ResponseStatusType = "completed" if ev.status == "completed" else ev.status
-        details = None
-        if cut:
-            # the client's response.cancel, or the user's next turn (speech over the agent, or a new utterance
-            # finished while the agent was still writing: ``superseded``)
-            details = RE.StatusDetails(type="cancelled", reason="client_cancelled"
-                                       if ev.finish_reason == "client_cancelled" else "turn_detected")
-        elif ev.status == "failed":
-            details = RE.StatusDetails(type="failed", error=r.error or RE.ErrorDetail(type="server_error",
-                                                                                   code="internal_error",
-                                                                                   message="the response failed"))
-        elif ev.finish_reason == "length":
-            status, details = "incomplete", RE.StatusDetails(type="incomplete", reason="max_output_tokens")
-        done = self._response_out(r, status, [item for _, item in final], details, ev.usage)
-        out.append(RE.ResponseDone(response=done))
-        return out
-
-    def _response_out(self, r: _Resp, status: RE.ResponseStatusType, output: list[RE.ItemOut] | None = None,
-                      details: RE.StatusDetails | None = None, usage: dict[str, int] | None = None) -> RE.ResponseOut:
-        return RE.ResponseOut(
-            id=r.id, status=status, status_details=details, output=output or [], conversation_id=self.session_id,
-            output_modalities=list(r.modalities), metadata=r.metadata,
-            audio=RE.ResponseAudioOut(output=RE.ResponseAudioOutOut(format=_fmt(r.output),
-                                                                  voice=self.formats.voice)),
-            usage=_usage(usage) if usage is not None else None)
 
     def _error(self, ev: E.ErrorRaised) -> list[RE.ServerEvent]:
         if ev.utterance_id is not None:
@@ -395,17 +250,3 @@ def stable_caption(text: str) -> str:
     head = text.rstrip()
     cut = head.rfind(" ")
     return head[:cut].rstrip(CAPTION_TRAILING) if cut > 0 else ""
-
-
-def _fmt(kind: R.AudioFormatType) -> RE.AudioFormatOut:
-    return RE.AudioFormatOut(type=kind, rate=R.PCM_RATE_HZ if kind == "audio/pcm" else None)
-
-
-def _usage(u: dict[str, int]) -> RE.Usage:
-    prompt, completion, cached = u.get("prompt_tokens", 0), u.get("completion_tokens", 0), u.get("cached_tokens", 0)
-    return RE.Usage(total_tokens=u.get("total_tokens", prompt + completion), input_tokens=prompt,
-                   output_tokens=completion,
-                   input_token_details=RE.TokenDetailsIn(text_tokens=prompt, cached_tokens=cached,
-                                                        cached_tokens_details={"text_tokens": cached,
-                                                                               "audio_tokens": 0, "image_tokens": 0}),
-                   output_token_details=RE.TokenDetailsOut(text_tokens=completion))
