@@ -258,7 +258,7 @@ async def search_passages(request: web.Request) -> web.Response:
     await request.app[STORE].get_agent(agent_id)
     query = request.query.get("query", "").strip()
     if not query:
-        raise ProtocolViolation("query parameter query is required", code="invalid_request")
+        raise ProtocolViolation("query parameter query is required", code="invalid_request", param="query")
     search = request.app[MEMORY_SEARCH]
     window = SearchWindow(float_query(request, "start_at", "a number (epoch seconds)"),
                           float_query(request, "end_at", "a number (epoch seconds)"))

@@ -23,7 +23,7 @@ def optional_int_query(request: web.Request, name: str, *, minimum: int = 1, max
         return None
     if not _INT.fullmatch(raw) or not minimum <= int(raw) <= maximum:
         raise ProtocolViolation(f"query parameter {name} must be an integer in {minimum}..{maximum}",
-                                code="invalid_request")
+                                code="invalid_request", param=name)
     return int(raw)
 
 
@@ -41,7 +41,7 @@ def float_query(request: web.Request, name: str, what: str = "a number") -> floa
     except ValueError:
         value = math.nan
     if not math.isfinite(value):
-        raise ProtocolViolation(f"query parameter {name} must be {what}", code="invalid_request")
+        raise ProtocolViolation(f"query parameter {name} must be {what}", code="invalid_request", param=name)
     return value
 
 
@@ -57,5 +57,6 @@ def url_query(request: web.Request, name: str) -> str | None:
     except ValueError:
         valid = False
     if not valid:
-        raise ProtocolViolation(f"query parameter {name} must be an http(s) URL", code="invalid_request")
+        raise ProtocolViolation(f"query parameter {name} must be an http(s) URL", code="invalid_request",
+                                param=name)
     return raw

@@ -161,6 +161,7 @@ def test_bad_provider_base_urls_are_a_400(live: Live, base_url: str) -> None:
     status, raw, ctype = live.request("GET", f"/v1/providers/vllm/models?base_url={quote(base_url)}")
     check(status, raw, ctype, base_url)
     assert status == 400
+    assert json.loads(raw)["error"]["param"] == "base_url"  # names the parameter, as a bad body field is named
 
 
 @FUZZ
