@@ -46,8 +46,11 @@ def check_block_fields(fields: dict[str, Any]) -> None:
 
 def updated_block(current: Block, value: str, fields: dict[str, Any]) -> Block:
     """``current`` with ``value`` and ``fields`` applied (version unchanged), or ConfigError."""
-    if current.read_only and fields.get("read_only", True):
-        raise ConfigError(f"block {current.label!r} is read-only")
+    # Read-only protects a block from the agents; the operator edits it by saying what it stays: read_only true
+    # (a shared fact such as opening hours, changed for every agent at once) or false (unlocked).
+    if current.read_only and "read_only" not in fields:
+        raise ConfigError(f"block {current.label!r} is read-only: send read_only true with the new value to edit it "
+                          "and keep it read-only, or false to unlock it")
     try:
         new = Block.model_validate({**current.model_dump(), **fields, "value": value})
     except ValidationError as exc:

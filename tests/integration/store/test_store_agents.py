@@ -191,8 +191,10 @@ async def test_update_block_enforces_char_limit_and_read_only(store: SqliteStore
     with pytest.raises(ConfigError, match="read-only"):
         await store.update_block(rules.id, value="changed")
     assert (await store.get_block(rules.id)).version == 1
+    kept = await store.update_block(rules.id, value="edited", read_only=True)  # the operator's edit, still locked
+    assert (kept.value, kept.read_only, kept.version) == ("edited", True, 2)
     unlocked = await store.update_block(rules.id, value="changed", read_only=False)
-    assert unlocked.read_only is False and unlocked.version == 2
+    assert unlocked.read_only is False and unlocked.version == 3
 
     with pytest.raises(ConfigError):
         await store.update_block(human.id, value="x", colour="red")
