@@ -89,7 +89,9 @@ export function onServerMessage(msg) {
       if (S.audioId === msg.response_id) S.audioId = null;
       break;
     case "playback.clear":
-      stopPlayback("cleared", msg.response_id);
+      // The server's answer to our own stop (response.cancel) may arrive before the worklet reports what it
+      // played: that response was already cut here, and its report says "interrupted", not "cleared".
+      if (!S.dropped.has(msg.response_id)) stopPlayback("cleared", msg.response_id);
       break;
     case "response.done":
       onResponseDone(msg);
