@@ -1,0 +1,219 @@
+"""How a turn begins and ends in the store: the agent's lease taken with the stored input (``begin_turn``), and
+every ending (finished, failed, cut off, replayed) written with the turn record in one transaction
+(``end_turn``), with its usage (estimated for a model call cut before it reported any) and route."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections import OrderedDict
+from collections.abc import AsyncIterator, Callable
+from typing import Literal
+
+from voice_letta import ids
+from voice_letta.agent.events import AgentEvent, ContentDelta, TurnError, TurnFinished, TurnStarted
+from voice_letta.agent.memory_search import MemorySearch
+from voice_letta.agent.models import AgentState, Message, TurnRecord, Usage
+from voice_letta.agent.ports import ChatModelFactory, MemoryHooks, Store, ToolExecutor, TurnBegun
+from voice_letta.agent.prompt import SystemPromptCache
+from voice_letta.agent.turn_state import TurnState, finish_reason_of
+from voice_letta.errors import NotFoundError, StorageError, VoiceLettaError
+
+log = logging.getLogger(__name__)
+
+FALLBACK_SENTENCE = "Sorry, I'm having trouble answering right now. Could you say that again?"
+ENDED_TURNS_KEPT = 256  # turn records kept in memory for turn_record()
+LEASE_POLL_MIN_S = 0.005  # waiting for an agent's lease held by another process: first poll, then doubling
+LEASE_POLL_MAX_S = 0.1
+
+
+class TurnPersistence:
+    """VoiceAgent's part that stores turns (a mixin: VoiceAgent sets the attributes below)."""
+
+    store: Store
+    holder: str
+    lease_s: float
+    models: ChatModelFactory
+    tools: ToolExecutor | None
+    prompts: SystemPromptCache
+    memory_search: MemorySearch
+    memory: MemoryHooks | None
+    clock: Callable[[], float]
+    _chars_per_token: dict[str, float]
+    _ended: OrderedDict[str, TurnRecord]
+
+    def turn_record(self, turn_id: str) -> TurnRecord | None:
+        """The record of a turn that ended recently in this process, as stored: what a cut-off turn cost (its
+        usage, estimated for a model call cut before it reported any) and who answered it. A session reads it
+        after cancelling a turn, whose events stopped before ``TurnFinished``."""
+        return self._ended.get(turn_id)
+
+    def _remember(self, turn: TurnRecord) -> None:
+        self._ended[turn.id] = turn.model_copy()
+        self._ended.move_to_end(turn.id)
+        while len(self._ended) > ENDED_TURNS_KEPT:
+            self._ended.popitem(last=False)
+
+    async def _begin(self, turn: TurnRecord, rows: list[Message], supersede: bool = False,
+                     stored: Callable[[], None] | None = None) -> TurnBegun:
+        """``Store.begin_turn``, waiting while another process's turn of the agent holds its lease. ``stored`` is
+        called once the rows are committed (also when the wait is cancelled after the transaction ran)."""
+        delay = LEASE_POLL_MIN_S
+        while True:
+            begun = await self._begin_once(turn, rows, supersede, stored)
+            if begun is not None:
+                if stored is not None:
+                    stored()
+                return begun
+            await asyncio.sleep(delay)
+            delay = min(delay * 2, LEASE_POLL_MAX_S)
+
+    async def _begin_once(self, turn: TurnRecord, rows: list[Message], supersede: bool,
+                          stored: Callable[[], None] | None = None) -> TurnBegun | None:
+        call = asyncio.ensure_future(self.store.begin_turn(
+            turn, rows, holder=self.holder, lease_s=self.lease_s, now=self.clock(), supersede_abandoned=supersede))
+        try:
+            return await asyncio.shield(call)
+        except asyncio.CancelledError:
+            # Cancelled while the transaction ran: if it took the lease, give it back at once (and record the
+            # turn as cut off) instead of leaving the agent locked until the lease expires.
+            with contextlib.suppress(Exception, asyncio.CancelledError):
+                begun = await call
+                if begun is not None:
+                    if stored is not None:
+                        stored()
+                    cut = (begun.previous or turn).model_copy(update={
+                        "stop_reason": "cancelled", "error": "cancelled", "ended_at": self.clock(),
+                        "status": "abandoned"})
+                    await self.store.end_turn(turn.agent_id, cut, [], holder=self.holder, lease=begun.lease)
+            raise
+
+    async def _memory_upkeep(self, agent_id: str, window: list[Message] | None = None) -> None:
+        if self.memory is None:
+            return
+        try:
+            await self.memory.turn_completed(agent_id, window)
+        except Exception:  # memory upkeep must never fail a turn that was already answered
+            log.exception("memory hook failed for agent %s", agent_id)
+
+    async def _fail(self, agent: AgentState, state: TurnState, exc: BaseException) -> AsyncIterator[AgentEvent]:
+        if isinstance(exc, VoiceLettaError):
+            code, message = exc.code, exc.message
+            retryable = bool(getattr(exc, "retryable", False))
+        elif isinstance(exc, TimeoutError):
+            code, message, retryable = "budget_exceeded", f"the turn exceeded {agent.turn_budget_s:g} s", True
+        else:
+            code, message, retryable = "internal_error", "internal error", False
+        state.turn.error = f"{code}: {message}"
+        yield TurnError(code, message, retryable)
+        text = state.speak(FALLBACK_SENTENCE, "fallback")
+        yield ContentDelta(text, kind="fallback")
+        usage = self._usage_so_far(state)
+        try:
+            reply_id = await self._finish(agent, state, "error", usage, reply_kind="fallback")
+        except StorageError:
+            if not await self._agent_gone(agent.id):
+                raise
+            state.finished, reply_id = True, None  # deleted meanwhile: nothing to store into
+        yield TurnFinished(state.turn.id, "error", usage, dict(state.turn.timings_ms), reply_id, state.route)
+
+    def _reply_row(self, agent: AgentState, state: TurnState, kind: Literal["normal", "fallback", "greeting"],
+                   interrupted: bool = False) -> Message | None:
+        text = "".join(state.spoken).strip()
+        if not text:
+            return None
+        return Message(id=ids.message_id(), agent_id=agent.id, role="assistant", content=text,
+                       turn_id=state.turn.id, created_at=self.clock(), kind=kind, interrupted=interrupted)
+
+    async def _agent_gone(self, agent_id: str) -> bool:
+        try:
+            await self.store.get_agent(agent_id)
+        except NotFoundError:
+            return True
+        except StorageError:
+            return False
+        return False
+
+    async def _persist_interrupted(self, agent: AgentState, state: TurnState) -> None:
+        try:
+            await self._save_interrupted(agent, state)
+        except StorageError:
+            if not await self._agent_gone(agent.id):
+                raise
+            log.info("turn %s: agent %s was deleted; nothing to keep", state.turn.id, agent.id)
+
+    async def _save_interrupted(self, agent: AgentState, state: TurnState) -> None:
+        reply = self._reply_row(agent, state, "normal", interrupted=True)
+        state.turn.stop_reason = "cancelled"
+        state.turn.ended_at = self.clock()
+        state.turn.error = "cancelled"
+        # Nothing came out (no word, no tool call): abandoned, and replaceable by the client's next request.
+        state.turn.status = "cancelled" if state.produced else "abandoned"
+        state.turn.usage = self._usage_so_far(state)
+        self._record_route(state)
+        state.note_added(await self.store.end_turn(agent.id, state.turn, [reply] if reply else [],
+                                                   holder=self.holder, lease=state.lease))
+        self._remember(state.turn)
+        state.spoken.clear()
+        state.finished = True
+
+    def _learn_token_size(self, state: TurnState, usage: Usage) -> None:
+        """Characters per prompt token of the model that answered, for estimating cut-off calls."""
+        if usage.prompt_tokens > 0 and state.call_prompt_chars > 0 and state.call_model:
+            ratio = min(8.0, max(1.0, state.call_prompt_chars / usage.prompt_tokens))
+            old = self._chars_per_token.get(state.call_model)
+            self._chars_per_token[state.call_model] = ratio if old is None else 0.8 * old + 0.2 * ratio
+            if len(self._chars_per_token) > 256:
+                self._chars_per_token.clear()
+
+    def _usage_so_far(self, state: TurnState) -> Usage:
+        """What the turn's model calls cost, with an estimate for a call cut off before it reported usage.
+
+        Only a call that started answering is estimated (the provider read its prompt); the estimate divides the
+        prompt's and the output's characters by the model's characters per token seen in earlier calls (4 until
+        one reported usage).
+        """
+        usage = state.usage.model_copy()
+        if not state.call_usage_seen and state.call_prompt_chars:
+            ratio = self._chars_per_token.get(state.call_model or "", 4.0)
+            prompt = round(state.call_prompt_chars / ratio)
+            completion = round(state.call_output_chars / ratio)
+            usage.add(Usage(prompt_tokens=prompt, completion_tokens=completion, total_tokens=prompt + completion,
+                            estimated=True))
+        return usage
+
+    def _record_route(self, state: TurnState) -> None:
+        if state.route is not None:
+            state.turn.provider, state.turn.model = state.route.provider, state.route.model
+            state.turn.fallback_used = state.route.fallback_used
+            state.turn.first_token_ms = state.route.first_token_ms
+
+    async def _finish(self, agent: AgentState, state: TurnState, reason: str, usage: Usage,
+                      reply_kind: Literal["normal", "fallback", "greeting"] = "normal") -> str | None:
+        """Store the reply and the turn record and give the agent's lease back (one transaction)."""
+        self._record_route(state)
+        reply = self._reply_row(agent, state, reply_kind)
+        state.turn.status = "failed" if reason == "error" else "completed"
+        state.turn.stop_reason = reason
+        state.turn.usage = usage
+        state.turn.ended_at = self.clock()
+        state.turn.timings_ms["total_ms"] = self._ms(state.started)
+        state.note_added(await self.store.end_turn(agent.id, state.turn, [reply] if reply else [],
+                                                   holder=self.holder, lease=state.lease))
+        self._remember(state.turn)
+        state.spoken.clear()
+        state.finished = True
+        return reply.id if reply else None
+
+    async def _replay(self, agent: AgentState, turn: TurnRecord) -> AsyncIterator[AgentEvent]:
+        """A client retried a turn that already completed: answer with what was said, store nothing."""
+        rows = await self.store.list_messages(agent.id, limit=50)
+        said = " ".join(m.content or "" for m in rows if m.turn_id == turn.id and m.role == "assistant").strip()
+        yield TurnStarted(turn_id=turn.id, agent_id=agent.id, model=agent.llm.model)
+        if said:
+            yield ContentDelta(said)
+        yield TurnFinished(turn.id, finish_reason_of(turn.stop_reason), turn.usage, dict(turn.timings_ms), None)
+
+    def _ms(self, since: float) -> float:
+        return round((self.clock() - since) * 1000, 3)
