@@ -15,7 +15,7 @@ from typing import Any
 import aiohttp
 import pytest
 
-from tests.fakes.openai_server import FakeOpenAIServer, Pause, Text
+from tests.fakes.openai_server import FakeOpenAIServer, Pause, Text, ToolCall
 from tests.integration.agent.conftest import openai_llm, start_server
 from tests.integration.memory.conftest import finish_call, rethink_call, sleeptime_requests, store_call
 from tests.integration.test_cli import free_port
@@ -144,6 +144,65 @@ async def test_sigterm_mid_stream_ends_streams_cleanly_and_keeps_every_turn(serv
         ("user", "Go.", False), ("assistant", "Part one.", True)]
     _, turns = await served.request("GET", f"/v1/agents/{quick['id']}/turns")
     assert [t["status"] for t in turns["data"]] == ["completed"]
+
+
+SLOW_TOOL = '''
+def check_stock(item: str) -> str:
+    """Check the stock of an item in the warehouse.
+
+    Args:
+        item: The item to check.
+    """
+    import time
+    time.sleep(50)
+    return f"{item}: 3 left."
+'''
+
+
+@pytest.mark.timeout(180)
+async def test_sigterm_during_a_tool_call_ends_the_turn_within_the_grace_and_keeps_it(
+        served: Served, fake_openai: FakeOpenAIServer) -> None:
+    """A tool still running when the grace ends is cancelled: the stream ends cleanly, the filler said and the
+    call are stored (the call without a result, which the next turn's context leaves out), nothing else."""
+    await served.start("--shutdown-grace-s", "1.5")
+    status, tool = await served.request("POST", "/v1/tools", json={
+        "source_type": "python", "source": SLOW_TOOL, "options": {"timeout_s": 55}})
+    assert status == 201, tool
+    _, agent = await served.request("POST", "/v1/agents", json={
+        "name": "stock", "llm": openai_llm(fake_openai), "tool_ids": [tool["id"]]})
+    fake_openai.script([ToolCall("check_stock", json.dumps({"pre_exec_msg": "Let me check.", "item": "bolts"}))])
+    started = asyncio.Event()
+    async with aiohttp.ClientSession() as s:
+        resp = await s.post(f"{served.url}/v1/chat/completions", json={
+            "model": agent["id"], "stream": True, "messages": [{"role": "user", "content": "Any bolts?"}]})
+        stream = asyncio.create_task(read_stream(resp, started))
+        await started.wait()  # the filler was said: the tool is about to run
+        await asyncio.sleep(0.5)
+        assert served.proc is not None
+        sent = asyncio.get_running_loop().time()
+        served.proc.send_signal(signal.SIGTERM)
+        text, errors = await stream
+        ended_after = asyncio.get_running_loop().time() - sent
+    assert text == "Let me check." and [e["code"] for e in errors] == ["server_shutting_down"]
+    assert ended_after < 20  # the grace (1.5 s) and the cut, not the tool's 50 s
+    assert len(fake_openai.requests) == 1  # the tool never returned: no second model call
+    async with asyncio.timeout(30):
+        assert await served.proc.wait() == 0
+
+    await served.start()
+    _, turns = await served.request("GET", f"/v1/agents/{agent['id']}/turns")
+    assert [t["status"] for t in turns["data"]] == ["cancelled"]
+    _, messages = await served.request("GET", f"/v1/agents/{agent['id']}/messages")
+    rows = [(m["role"], m["content"], [c["name"] for c in m["tool_calls"] or []]) for m in messages["data"]]
+    assert rows == [("user", "Any bolts?", []), ("assistant", "Let me check.", ["check_stock"])]
+    fake_openai.script([Text("Sorry, I could not check that. Ask me again?")])
+    status, body = await served.request("POST", "/v1/chat/completions", json={
+        "model": agent["id"], "messages": [{"role": "user", "content": "Any bolts?"}, {
+            "role": "assistant", "content": "Let me check."}, {"role": "user", "content": "Hello?"}]})
+    assert status == 200, body
+    sent_messages = fake_openai.requests[-1]["messages"]
+    assert not any(m.get("tool_calls") for m in sent_messages)  # the call without a result is left out
+    assert sent_messages[-1]["content"].endswith("Hello?")
 
 
 @pytest.mark.timeout(180)
