@@ -10,9 +10,11 @@ from hypothesis import strategies as st
 
 from voice_letta.agent.recall import keyword as K
 from voice_letta.agent.recall import text as T
+from voice_letta.agent.recall.index import NEIGHBOUR_WEIGHT, PassageIndex
 from voice_letta.agent.recall.keyword import KeywordIndex, TermRows
 from voice_letta.agent.recall.supersede import current, current_first
 from voice_letta.agent.recall.timewords import window_for
+from voice_letta.agent.recall.vector import MIN_COSINE, SearchWindow
 
 NOW = datetime(2026, 11, 26, 15, 0, tzinfo=UTC).timestamp()  # a Thursday
 DAY = 86400.0
@@ -126,3 +128,34 @@ def test_a_superseded_row_is_preceded_by_the_end_of_its_chain() -> None:
     assert order == [0, 1] and previous == {}
     loop = np.asarray([1, 0], dtype=np.int64)
     assert current(0, loop) == 1 and current(1, loop) == 0
+
+
+def _index(lines: list[str], vectors: np.ndarray, *, step: float = 30.0) -> PassageIndex:
+    index = PassageIndex("test", vectors.shape[1])
+    at = [TODAY + i * step for i in range(len(lines))]
+    index.add([f"p{i}" for i in range(len(lines))], lines, [""] * len(lines), at, at, vectors.astype(np.float32),
+              [True] * len(lines))
+    return index
+
+
+def test_a_line_gains_a_share_of_its_best_neighbour_score_never_a_penalty() -> None:
+    lines = ["John: Where should the team go next month?", "Tim: Edinburgh!", "John: Sounds fun.",
+             "user: I like tea."]  # the last line is said a day later: no neighbour
+    index = _index(lines, np.eye(4), step=DAY / 3)
+    index.prev, index.next = np.array([-1, 0, 1, -1]), np.array([1, 2, -1, -1])
+    fused = np.array([2.0, 0.1, -1.0, 0.5], dtype=np.float32)
+    out = index._with_neighbours(fused)
+    w = NEIGHBOUR_WEIGHT
+    assert np.allclose(out, [2.0 + w * 0.1, 0.1 + w * 2.0, -1.0 + w * 0.1, 0.5])
+
+
+def test_the_nearest_in_meaning_are_candidates_below_the_cosine_floor_but_not_noise() -> None:
+    # No shared word with the question; cosines 0.2 (below MIN_COSINE, above LOW_COSINE) and 0.05.
+    q = np.array([[1.0, 0.0, 0.0]], dtype=np.float32)
+    a = np.array([0.2, np.sqrt(1 - 0.04), 0.0])
+    b = np.array([0.05, 0.0, np.sqrt(1 - 0.0025)])
+    index = _index(["user: I have my Japanese lesson tonight.", "user: The plumber comes on Monday."],
+                   np.stack([a, b]), step=DAY)
+    ranked = index.rank(q, ["Which language am I studying?"], SearchWindow(None, None), limit=5)
+    assert [r.passage_id for r in ranked] == ["p0"]
+    assert ranked[0].cosine < MIN_COSINE
