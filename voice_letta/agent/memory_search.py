@@ -5,7 +5,8 @@ when each was said and who said it. A search embeds its queries (the user's utte
 queries from the model), fuses cosine and BM25 by z-score per query and keeps each passage's best query (see
 ``recall/index.py``), then adds the out-of-context messages (evicted lines not yet archived, found by keyword
 through the store and scored with the agent's own BM25 statistics). Every result carries a ``confidence``
-(``recall/confidence.py``); ``search_memory`` tells the model when nothing is confidently relevant.
+(``recall/confidence.py``); ``search_memory`` tells the model when nothing is confidently relevant
+(``recall/results.py``: the hits and the dated lines the model reads).
 
 The time window applies to when things were *said*: a passage matches when its [start_at, end_at] overlaps the
 window, a message when its created_at is inside it.
@@ -25,18 +26,17 @@ import math
 import time
 from collections import OrderedDict, defaultdict
 from collections.abc import Sequence
-from dataclasses import dataclass
-from datetime import UTC, datetime
 from typing import Any
 
 import numpy as np
 
 from voice_letta.agent.models import EmbeddingConfig, Passage
-from voice_letta.agent.ports import Embedder, EmbedderFactory, MessageHit, PassageHit, PassageTexts, Store
+from voice_letta.agent.ports import Embedder, EmbedderFactory, MessageHit, PassageTexts, Store
 from voice_letta.agent.recall import text as T
-from voice_letta.agent.recall.confidence import CONFIDENT, WEAK, confidence
+from voice_letta.agent.recall.confidence import confidence
 from voice_letta.agent.recall.index import PassageIndex, Ranked
-from voice_letta.agent.recall.keyword import K1, B, TermRows
+from voice_letta.agent.recall.keyword import TermRows
+from voice_letta.agent.recall.results import Hit, end_of, format_hits, merge_messages, start_of, when
 from voice_letta.agent.recall.timewords import dated_ranges, window_for
 from voice_letta.agent.recall.vector import (
     COARSE_CANDIDATES,
@@ -56,7 +56,6 @@ __all__ = [
     "SearchWindow", "VectorIndex", "format_hits", "sign_words", "when", "window_from_minutes",
 ]
 
-MAX_SNIPPET_CHARS = 240
 MAX_QUERIES = 4
 MESSAGE_CANDIDATES = 20  # out-of-context messages fetched by keyword per query
 THREAD_THRESHOLD_VALUES = 2_000_000  # rows * dim above which ranking runs in a thread (> ~2 ms)
@@ -81,30 +80,6 @@ def window_from_minutes(
     return SearchWindow(start_at=older, end_at=newer)
 
 
-def when(ts: float, now: float) -> str:
-    """Speakable relative date: 'earlier today', 'yesterday', '3 days ago (Monday, November 23)'."""
-    then = datetime.fromtimestamp(ts, tz=UTC)
-    days = (datetime.fromtimestamp(now, tz=UTC).date() - then.date()).days
-    minutes = int((now - ts) // 60)
-    if days <= 0:
-        if minutes < 2:
-            return "just now"
-        if minutes < 60:
-            return f"{minutes} minutes ago"
-        return "earlier today"
-    if days == 1:
-        return "yesterday"
-    date = then.strftime("%A, %B %-d")
-    if days < 7:
-        return f"{days} days ago ({date})"
-    return f"on {date}, {then.year}"
-
-
-def _clip(text: str) -> str:
-    text = " ".join(text.split())
-    return text if len(text) <= MAX_SNIPPET_CHARS else text[: MAX_SNIPPET_CHARS - 1].rstrip() + "…"
-
-
 class _SingleEmbedder:
     def __init__(self, embedder: Embedder) -> None:
         self.embedder = embedder
@@ -114,25 +89,6 @@ class _SingleEmbedder:
 
 
 # --- search -----------------------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True, slots=True)
-class Hit:
-    """One result: a passage or an out-of-context message, its fused score and its calibrated confidence."""
-
-    score: float
-    passage: Passage | None = None
-    message: MessageHit | None = None
-    confidence: float = 1.0
-    previously: tuple[Passage, ...] = ()  # older passages about the same thing that this one replaces
-    context: Passage | None = None  # the line said just before a dialogue line (what it answers)
-
-    @property
-    def said_at(self) -> float:
-        if self.passage is not None:
-            return self.passage.start_at or self.passage.created_at
-        assert self.message is not None
-        return self.message.message.created_at
 
 
 class MemorySearch:
@@ -169,8 +125,8 @@ class MemorySearch:
             if ok[i]:
                 vectors[i] = p.embedding
         args = ([p.id for p in passages], [p.text for p in passages], [p.synopsis for p in passages],
-                [_start(p) for p in passages],
-                [_end(p) for p in passages], vectors, ok)
+                [start_of(p) for p in passages],
+                [end_of(p) for p in passages], vectors, ok)
         successors = [p.superseded_by for p in passages]
         if index.size * index.dim > THREAD_THRESHOLD_VALUES or len(passages) > 200:
             await asyncio.to_thread(functools.partial(index.add, *args, superseded_by=successors))
@@ -374,7 +330,7 @@ class MemorySearch:
                     context=passages.get(before.get(r.passage_id) or ""))
                 for r in ranked if r.passage_id in passages]
         if messages and index is not None:
-            hits = _merge_messages(hits, messages, index, queries, limit)
+            hits = merge_messages(hits, messages, index, queries, limit)
         return hits[:limit]
 
     async def related(self, agent_id: str, texts: Sequence[str], *, per_text: int = 3, limit: int = 8
@@ -462,87 +418,6 @@ def _query_speaker(query: str) -> str | None:
     return None
 
 
-def _merge_messages(hits: list[Hit], messages: list[MessageHit], index: PassageIndex, queries: list[str],
-                    limit: int) -> list[Hit]:
-    """Add out-of-context lines, scored by BM25 with the agent's passage statistics on the same z scale as the
-    passages' keyword half (they have no vector yet), skipping lines already inside a returned passage."""
-    n = max(index.keywords.n, 1)
-    avg = float(index.keywords.lengths().mean()) if index.keywords.n else 1.0
-    chosen = [" ".join(h.passage.text.split()) for h in hits if h.passage is not None]
-    term_lists = [T.query_terms(q) for q in queries]
-    scored: list[Hit] = []
-    for mh in messages:
-        words = " ".join((mh.message.content or "").split())
-        if not words or any(words in c for c in chosen):
-            continue
-        doc = T.terms(words)
-        best = -math.inf
-        best_cov = 0.0
-        for terms in term_lists:
-            bm, cov = _bm25_one(index, doc, terms, n, avg)
-            if bm > best:
-                best, best_cov = bm, cov
-        scored.append(Hit(best, message=mh, confidence=confidence(None, best_cov)))
-    merged = sorted([*hits, *scored], key=lambda h: (-h.confidence, -h.score))
-    return merged[: max(limit, len(hits))]
-
-
-def _bm25_one(index: PassageIndex, doc: list[str], terms: list[str], n: int, avg: float) -> tuple[float, float]:
-    counts: dict[str, int] = {}
-    for t in doc:
-        counts[t] = counts.get(t, 0) + 1
-    score = total = found = 0.0
-    for t in terms:
-        idf = math.log(1.0 + (n - index.keywords.doc_count(t) + 0.5) / (index.keywords.doc_count(t) + 0.5))
-        total += idf
-        tf = counts.get(t, 0)
-        if tf:
-            found += idf
-            score += idf * tf * (K1 + 1) / (tf + K1 * (1 - B + B * len(doc) / avg))
-    return score, (found / total if total else 0.0)
-
-
-def format_hits(hits: Sequence[Hit], *, now: float) -> str:
-    """Dated lines for the model: confident results as they are, weaker ones marked "(not sure this is
-    related)"; when nothing is confident, an explicit instruction not to guess comes first."""
-    if not hits:
-        return "No memories matched. Tell the user you don't remember that, and ask them to remind you."
-    lines: list[str] = []
-    if not any(h.confidence >= CONFIDENT for h in hits):
-        lines.append("Nothing in memory confidently matches this. The closest notes below are probably unrelated: "
-                     "use them only if they clearly answer the question; otherwise tell the user you don't "
-                     "remember, and never guess.")
-        hits = hits[:2]
-    replaced = {p.id for h in hits for p in h.previously}
-    for h in hits:
-        if h.confidence < WEAK or (h.passage is not None and h.passage.id in replaced):
-            continue
-        said = _sentence_case(when(h.said_at, now))
-        unsure = "" if h.confidence >= CONFIDENT else " (not sure this is related)"
-        if h.passage is not None:
-            line = f"- {said}{unsure}: {_clip(h.passage.synopsis or h.passage.text)}"
-            if h.context is not None:
-                line += f" (in reply to: {_clip(h.context.text)})"
-            for old in h.previously[:1]:
-                line += f" (This replaces what was said {when(_start(old), now)}: {_clip(old.synopsis or old.text)})"
-            lines.append(line)
-        elif h.message is not None:
-            who = "the user said" if h.message.message.role == "user" else "you said"
-            lines.append(f"- {said}{unsure}, {who}: {_clip(h.message.message.content or '')}")
-    return "\n".join(lines)
-
-
-def _sentence_case(text: str) -> str:
-    """Upper-case the first letter only ("on Thursday, October 22": ``str.capitalize`` lower-cases the rest)."""
-    return text[:1].upper() + text[1:]
-
-
-def format_results(passages: list[PassageHit], messages: list[MessageHit], *, now: float) -> str:
-    """Formats separate passage and message hits (kept for callers of the earlier keyword-only search)."""
-    hits = [Hit(p.score, passage=p.passage) for p in passages] + [Hit(m.score, message=m) for m in messages]
-    return format_hits(hits, now=now)
-
-
 def _stored_terms(texts: PassageTexts) -> tuple[TermRows, list[tuple[str, bytes]]]:
     """The passages' term ids, decoded from their stored blobs in one pass; passages without a valid blob are
     tokenized now and returned (id, blob) to be stored."""
@@ -559,9 +434,3 @@ def _stored_terms(texts: PassageTexts) -> tuple[TermRows, list[tuple[str, bytes]
     return TermRows(words[~heads].astype(np.uint64), lengths - 1), missing
 
 
-def _start(p: Passage) -> float:
-    return p.start_at if p.start_at is not None else p.end_at if p.end_at is not None else p.created_at
-
-
-def _end(p: Passage) -> float:
-    return p.end_at if p.end_at is not None else p.start_at if p.start_at is not None else p.created_at

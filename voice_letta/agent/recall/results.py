@@ -1,0 +1,145 @@
+"""What a memory search returns and how the model reads it: ``Hit`` (a passage or an out-of-context message with
+its fused score and calibrated confidence), out-of-context lines merged into the passages' ranking, and the dated
+lines ``search_memory`` gives the model (``format_hits``)."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+from voice_letta.agent.models import Passage
+from voice_letta.agent.ports import MessageHit
+from voice_letta.agent.recall import text as T
+from voice_letta.agent.recall.confidence import CONFIDENT, WEAK, confidence
+from voice_letta.agent.recall.index import PassageIndex
+from voice_letta.agent.recall.keyword import K1, B
+
+MAX_SNIPPET_CHARS = 240
+
+
+@dataclass(frozen=True, slots=True)
+class Hit:
+    """One result: a passage or an out-of-context message, its fused score and its calibrated confidence."""
+
+    score: float
+    passage: Passage | None = None
+    message: MessageHit | None = None
+    confidence: float = 1.0
+    previously: tuple[Passage, ...] = ()  # older passages about the same thing that this one replaces
+    context: Passage | None = None  # the line said just before a dialogue line (what it answers)
+
+    @property
+    def said_at(self) -> float:
+        if self.passage is not None:
+            return self.passage.start_at or self.passage.created_at
+        assert self.message is not None
+        return self.message.message.created_at
+
+
+def when(ts: float, now: float) -> str:
+    """Speakable relative date: 'earlier today', 'yesterday', '3 days ago (Monday, November 23)'."""
+    then = datetime.fromtimestamp(ts, tz=UTC)
+    days = (datetime.fromtimestamp(now, tz=UTC).date() - then.date()).days
+    minutes = int((now - ts) // 60)
+    if days <= 0:
+        if minutes < 2:
+            return "just now"
+        if minutes < 60:
+            return f"{minutes} minutes ago"
+        return "earlier today"
+    if days == 1:
+        return "yesterday"
+    date = then.strftime("%A, %B %-d")
+    if days < 7:
+        return f"{days} days ago ({date})"
+    return f"on {date}, {then.year}"
+
+
+def clip(text: str) -> str:
+    text = " ".join(text.split())
+    return text if len(text) <= MAX_SNIPPET_CHARS else text[: MAX_SNIPPET_CHARS - 1].rstrip() + "…"
+
+
+def merge_messages(hits: list[Hit], messages: list[MessageHit], index: PassageIndex, queries: list[str],
+                    limit: int) -> list[Hit]:
+    """Add out-of-context lines, scored by BM25 with the agent's passage statistics on the same z scale as the
+    passages' keyword half (they have no vector yet), skipping lines already inside a returned passage."""
+    n = max(index.keywords.n, 1)
+    avg = float(index.keywords.lengths().mean()) if index.keywords.n else 1.0
+    chosen = [" ".join(h.passage.text.split()) for h in hits if h.passage is not None]
+    term_lists = [T.query_terms(q) for q in queries]
+    scored: list[Hit] = []
+    for mh in messages:
+        words = " ".join((mh.message.content or "").split())
+        if not words or any(words in c for c in chosen):
+            continue
+        doc = T.terms(words)
+        best = -math.inf
+        best_cov = 0.0
+        for terms in term_lists:
+            bm, cov = _bm25_one(index, doc, terms, n, avg)
+            if bm > best:
+                best, best_cov = bm, cov
+        scored.append(Hit(best, message=mh, confidence=confidence(None, best_cov)))
+    merged = sorted([*hits, *scored], key=lambda h: (-h.confidence, -h.score))
+    return merged[: max(limit, len(hits))]
+
+
+def _bm25_one(index: PassageIndex, doc: list[str], terms: list[str], n: int, avg: float) -> tuple[float, float]:
+    counts: dict[str, int] = {}
+    for t in doc:
+        counts[t] = counts.get(t, 0) + 1
+    score = total = found = 0.0
+    for t in terms:
+        idf = math.log(1.0 + (n - index.keywords.doc_count(t) + 0.5) / (index.keywords.doc_count(t) + 0.5))
+        total += idf
+        tf = counts.get(t, 0)
+        if tf:
+            found += idf
+            score += idf * tf * (K1 + 1) / (tf + K1 * (1 - B + B * len(doc) / avg))
+    return score, (found / total if total else 0.0)
+
+
+def format_hits(hits: Sequence[Hit], *, now: float) -> str:
+    """Dated lines for the model: confident results as they are, weaker ones marked "(not sure this is
+    related)"; when nothing is confident, an explicit instruction not to guess comes first."""
+    if not hits:
+        return "No memories matched. Tell the user you don't remember that, and ask them to remind you."
+    lines: list[str] = []
+    if not any(h.confidence >= CONFIDENT for h in hits):
+        lines.append("Nothing in memory confidently matches this. The closest notes below are probably unrelated: "
+                     "use them only if they clearly answer the question; otherwise tell the user you don't "
+                     "remember, and never guess.")
+        hits = hits[:2]
+    replaced = {p.id for h in hits for p in h.previously}
+    for h in hits:
+        if h.confidence < WEAK or (h.passage is not None and h.passage.id in replaced):
+            continue
+        said = _sentence_case(when(h.said_at, now))
+        unsure = "" if h.confidence >= CONFIDENT else " (not sure this is related)"
+        if h.passage is not None:
+            line = f"- {said}{unsure}: {clip(h.passage.synopsis or h.passage.text)}"
+            if h.context is not None:
+                line += f" (in reply to: {clip(h.context.text)})"
+            for old in h.previously[:1]:
+                line += f" (This replaces what was said {when(start_of(old), now)}: {clip(old.synopsis or old.text)})"
+            lines.append(line)
+        elif h.message is not None:
+            who = "the user said" if h.message.message.role == "user" else "you said"
+            lines.append(f"- {said}{unsure}, {who}: {clip(h.message.message.content or '')}")
+    return "\n".join(lines)
+
+
+def _sentence_case(text: str) -> str:
+    """Upper-case the first letter only ("on Thursday, October 22": ``str.capitalize`` lower-cases the rest)."""
+    return text[:1].upper() + text[1:]
+
+
+def start_of(p: Passage) -> float:
+    return p.start_at if p.start_at is not None else p.end_at if p.end_at is not None else p.created_at
+
+
+def end_of(p: Passage) -> float:
+    return p.end_at if p.end_at is not None else p.start_at if p.start_at is not None else p.created_at
