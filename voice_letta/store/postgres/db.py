@@ -12,31 +12,21 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import re
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
-from importlib import resources
 
 import asyncpg
 
 from voice_letta.errors import StorageError
+from voice_letta.store.migrations import Migration, load_packaged
 
 log = logging.getLogger(__name__)
 
-_MIGRATION_NAME = re.compile(r"^(\d{4})_([a-z0-9_]+)\.sql$")
 _MIGRATION_LOCK = 7_236_104_117  # pg_advisory_lock key: "voice-letta migrations"
 POOL_MIN = 1
 POOL_MAX = 10
 COMMAND_TIMEOUT_S = 30.0
-
-
-@dataclass(frozen=True, slots=True)
-class Migration:
-    version: int
-    name: str
-    sql: str
 
 
 @contextmanager
@@ -52,16 +42,7 @@ def translate_errors(action: str) -> Iterator[None]:
 
 def load_migrations() -> list[Migration]:
     """The packaged migration files, ordered by version. Blocking: call through ``to_thread``."""
-    found: list[Migration] = []
-    for entry in resources.files("voice_letta.store.postgres").joinpath("migrations").iterdir():
-        match = _MIGRATION_NAME.match(entry.name)
-        if match is not None:
-            found.append(Migration(int(match.group(1)), match.group(2), entry.read_text(encoding="utf-8")))
-    found.sort(key=lambda m: m.version)
-    versions = [m.version for m in found]
-    if len(set(versions)) != len(versions):
-        raise StorageError(f"duplicate migration versions: {versions}")
-    return found
+    return load_packaged("voice_letta.store.postgres")
 
 
 async def connect(url: str, *, origin: str, min_size: int = POOL_MIN, max_size: int = POOL_MAX) -> asyncpg.Pool:

@@ -12,31 +12,21 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import re
 import sqlite3
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
-from importlib import resources
 from pathlib import Path
 
 import aiosqlite
 
 from voice_letta.errors import StorageError
+from voice_letta.store.migrations import Migration, load_packaged
 
 log = logging.getLogger(__name__)
 
 BUSY_TIMEOUT_MS = 5000
 CACHED_STATEMENTS = 256
-_MIGRATION_NAME = re.compile(r"^(\d{4})_([a-z0-9_]+)\.sql$")
-
-
-@dataclass(frozen=True, slots=True)
-class Migration:
-    version: int
-    name: str
-    sql: str
 
 
 @contextmanager
@@ -52,17 +42,7 @@ def translate_errors(action: str) -> Iterator[None]:
 
 def load_migrations() -> list[Migration]:
     """Read the packaged migration files, ordered by version. Blocking: call through ``to_thread``."""
-    found: list[Migration] = []
-    for entry in resources.files("voice_letta.store.sqlite").joinpath("migrations").iterdir():
-        match = _MIGRATION_NAME.match(entry.name)
-        if match is None:
-            continue
-        found.append(Migration(int(match.group(1)), match.group(2), entry.read_text(encoding="utf-8")))
-    found.sort(key=lambda m: m.version)
-    versions = [m.version for m in found]
-    if len(set(versions)) != len(versions):
-        raise StorageError(f"duplicate migration versions: {versions}")
-    return found
+    return load_packaged("voice_letta.store.sqlite")
 
 
 def split_statements(script: str) -> list[str]:
