@@ -47,7 +47,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from voice_letta.core.audio import VALID_FRAME_MS
+from voice_letta.core.audio import VALID_FRAME_MS, pcm16_ms
 from voice_letta.core.eot import EndOfTurnPolicy
 from voice_letta.errors import ProtocolViolation
 
@@ -104,7 +104,7 @@ class UtteranceReady:
 
     @property
     def duration_ms(self) -> float:
-        return len(self.pcm) // 2 * 1000.0 / self.sample_rate_hz
+        return pcm16_ms(len(self.pcm), self.sample_rate_hz)
 
 
 @dataclass(frozen=True, slots=True)

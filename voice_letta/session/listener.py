@@ -23,6 +23,7 @@ from typing import TYPE_CHECKING, Protocol
 
 from voice_letta import ids
 from voice_letta.agent.ports import Transcript
+from voice_letta.core.audio import pcm16_ms
 from voice_letta.core.turns import SpeechStarted, SpeechStopped, TurnEvent, UtteranceDiscarded, UtteranceReady
 from voice_letta.core.vad import VoiceDetector
 from voice_letta.errors import ProtocolViolation, VoiceLettaError
@@ -176,7 +177,7 @@ class Listener:
                                       voice_end=min(pipe.last_voiced_at, ev.ended_at))
                 else:
                     clock = TurnClock(speech_end=min(pipe.last_voiced_at, ev.ended_at), turn_detected=ev.ended_at)
-                host.emit(E.UtteranceCommitted(utt_id, len(ev.pcm) // 2 * 1000.0 / ev.sample_rate_hz))
+                host.emit(E.UtteranceCommitted(utt_id, pcm16_ms(len(ev.pcm), ev.sample_rate_hz)))
                 try:
                     self._utterances.put_nowait(_Utterance(utt_id, ev.pcm, ev.sample_rate_hz, clock, spec))
                     self._settled.clear()
@@ -252,7 +253,7 @@ class Listener:
         if not text:
             host.emit(E.TranscriptEmpty(utt.id))  # noise that the VAD let through: no turn
             return
-        audio_ms = len(utt.pcm) // 2 * 1000.0 / utt.sample_rate_hz
+        audio_ms = pcm16_ms(len(utt.pcm), utt.sample_rate_hz)
         stt_ms = (now - utt.clock.turn_detected) * 1000.0 if utt.clock.turn_detected else result.processing_ms
         host.emit(E.Transcribed(text, round(audio_ms, 1), round(stt_ms, 1), utterance_id=utt.id))
         await host.user_turn(text, utt.clock, utt.id)

@@ -26,6 +26,7 @@ from collections import deque
 from collections.abc import Awaitable, Callable
 from typing import Any
 
+from voice_letta.core.audio import pcm16_ms
 from voice_letta.core.pacing import Pacer
 
 SendMessage = Callable[[Any], Awaitable[None]]
@@ -102,7 +103,7 @@ class Outbound:
             await self._space.wait()
         if pcm and stream == self._stream:
             self._pacer.push(pcm)
-            self._pushed_ms += len(pcm) // 2 * 1000.0 / self._rate
+            self._pushed_ms += pcm16_ms(len(pcm), self._rate)
             self._drained.clear()
             self._wake.set()
 
@@ -152,7 +153,7 @@ class Outbound:
                     if self._on_first_audio is not None:
                         self._on_first_audio(now)
                 await self._send_bytes(frame)
-                ms = len(frame) // 2 * 1000.0 / self._rate
+                ms = pcm16_ms(len(frame), self._rate)
                 self._sent_ms += ms
                 self._resp_sent_ms += ms
             while self._ordered and self._ordered[0][0] <= self._sent_ms + 1e-6:

@@ -26,6 +26,7 @@ from voice_letta.agent.events import (
 )
 from voice_letta.agent.loop import TurnInput, VoiceAgent
 from voice_letta.agent.models import TurnRecord
+from voice_letta.core.audio import pcm16_ms
 from voice_letta.core.playout import PlayoutLedger
 from voice_letta.core.resample import StreamResampler
 from voice_letta.errors import VoiceLettaError
@@ -268,11 +269,11 @@ async def _speak(host: ResponderHost, resp: Response, segments: asyncio.Queue[st
                         or resampler.out_rate_hz != out.sample_rate_hz:
                     resampler = StreamResampler(part.sample_rate_hz, out.sample_rate_hz, quality="MQ")
                 pcm = resampler.feed(part.pcm16)
-                pushed_ms += len(pcm) // 2 * 1000.0 / out.sample_rate_hz
+                pushed_ms += pcm16_ms(len(pcm), out.sample_rate_hz)
                 await out.push_audio(pcm, stream)
             if resampler is not None:
                 tail = resampler.flush()
-                pushed_ms += len(tail) // 2 * 1000.0 / out.sample_rate_hz
+                pushed_ms += pcm16_ms(len(tail), out.sample_rate_hz)
                 await out.push_audio(tail, stream)
             resp.ledger.add_segment(seg, pushed_ms)
         except asyncio.CancelledError:
