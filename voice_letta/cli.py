@@ -1,4 +1,4 @@
-"""The ``voice-letta`` command: serve, agents create|list, chat (and talk, for push-to-talk audio).
+"""The ``voice-letta`` command: serve, agents create|list|show|update|delete, chat (and talk, for push-to-talk audio).
 
 The flags below are a stable contract that scripts depend on; see README.md §CLI.
 """
