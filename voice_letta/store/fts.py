@@ -21,23 +21,11 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping, Sequence
-from functools import lru_cache
 
-import snowballstemmer
+from voice_letta.agent.recall.text import STOPWORDS, stem
 
 MAX_QUERY_TERMS = 32
 _WORD = re.compile(r"\w+", re.UNICODE)
-
-_STOPWORD_TEXT = """
-    a about above after again against all am an and any are as at be because been before being below
-    between both but by can could did do does doing down during each few for from further had has have
-    having he her here hers herself him himself his how i if in into is it its itself just me more most my
-    myself no nor not now of off on once only or other our ours ourselves out over own same she should so
-    some such than that the their theirs them themselves then there these they this those through to too
-    under until up very was we were what when where which while who whom why will with would you your
-    yours yourself yourselves s t d ll m re ve
-"""
-STOPWORDS: frozenset[str] = frozenset(_STOPWORD_TEXT.split())
 
 
 def fts_terms(text: str) -> list[str]:
@@ -65,14 +53,9 @@ def fts_query(text: str) -> str | None:
     return fts_match(fts_terms(text))
 
 
-_STEMMER = snowballstemmer.stemmer("porter")
-
-
-@lru_cache(maxsize=8192)
-def porter_stem(word: str) -> str:
-    """The form FTS5's ``porter`` tokenizer stores ``word`` under (for looking it up in an fts5vocab table)."""
-    stem: str = _STEMMER.stemWord(word)
-    return stem
+# The form FTS5's ``porter`` tokenizer stores a word under (for looking it up in an fts5vocab table): the memory
+# index's stemmer, Snowball's implementation of the original Porter algorithm.
+porter_stem = stem
 
 
 def select_terms(terms: Sequence[str], doc_counts: Mapping[str, int], budget: int) -> list[str]:
