@@ -69,11 +69,16 @@ def external_base(request: web.Request, public_url: str | None) -> str:
     return f"{proto}://{host}"
 
 
+def websocket_scheme(url: str) -> str:
+    """``url`` with ``https://``/``http://`` turned into ``wss://``/``ws://``."""
+    return url.replace("https://", "wss://", 1).replace("http://", "ws://", 1)
+
+
 def external_url(request: web.Request, public_url: str | None, *, websocket: bool = False) -> str:
     """The full URL of ``request`` as Twilio requested it (``wss``/``ws`` for a WebSocket upgrade)."""
     base = external_base(request, public_url)
     if websocket:
-        base = base.replace("https://", "wss://", 1).replace("http://", "ws://", 1)
+        base = websocket_scheme(base)
     return base + request.rel_url.path_qs
 
 
@@ -82,7 +87,7 @@ def signed_url_candidates(request: web.Request, public_url: str | None, *, webso
     urls = [external_url(request, public_url, websocket=websocket)]
     direct = str(request.url)
     if websocket:
-        direct = direct.replace("https://", "wss://", 1).replace("http://", "ws://", 1)
+        direct = websocket_scheme(direct)
     if direct not in urls:
         urls.append(direct)
     return urls

@@ -48,7 +48,13 @@ from voice_letta.server.identities import agent_for_identity
 from voice_letta.server.keys import AGENT, AGENTS, BUS, CONFIG, LIVE_SOCKETS, METRICS, SPEECH
 from voice_letta.server.twilio_call import CallControl
 from voice_letta.server.twilio_rest import DEFAULT_API_BASE, TwilioRest
-from voice_letta.server.twilio_signature import SIGNATURE_HEADER, external_base, is_valid, signed_url_candidates
+from voice_letta.server.twilio_signature import (
+    SIGNATURE_HEADER,
+    external_base,
+    is_valid,
+    signed_url_candidates,
+    websocket_scheme,
+)
 from voice_letta.server.ws_native import agent_resolver
 from voice_letta.session.session import VoiceSession
 from voice_letta.wire import native as W
@@ -159,7 +165,7 @@ async def voice_webhook(request: web.Request) -> web.Response:
         log.warning("twilio: call %s: %s", form.get("CallSid"), exc.message)
         return _twiml(T.twiml_say("Sorry, the assistant for this number could not be found."))
     base = external_base(request, settings.public_url)
-    stream_url = base.replace("https://", "wss://", 1).replace("http://", "ws://", 1) + STREAM_PATH
+    stream_url = websocket_scheme(base) + STREAM_PATH
     parameters = {"agent_id": agent_id}
     call_sid = str(form.get("CallSid") or "")
     if settings.auth_token is not None and call_sid:
