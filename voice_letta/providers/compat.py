@@ -32,6 +32,7 @@ import aiohttp
 from voice_letta.agent.models import LLMConfig, ProviderName
 from voice_letta.agent.ports import ChatDelta, ChatRequest
 from voice_letta.errors import ConfigError
+from voice_letta.providers import env_keys
 from voice_letta.providers.openai_chat import OpenAIChatModel
 
 log = logging.getLogger(__name__)
@@ -52,13 +53,6 @@ BASE_URL_ENVS: dict[ProviderName, tuple[str, ...]] = {
     ProviderName.VLLM: ("VLLM_BASE_URL",),
     ProviderName.SGLANG: ("SGLANG_BASE_URL",),
 }
-
-API_KEY_ENVS: dict[ProviderName, tuple[str, ...]] = {
-    ProviderName.OLLAMA: ("OLLAMA_API_KEY",),
-    ProviderName.VLLM: ("VLLM_API_KEY",),
-    ProviderName.SGLANG: ("SGLANG_API_KEY",),
-}
-
 
 def _with_scheme(url: str) -> str:
     url = url.strip()
@@ -104,11 +98,7 @@ def openai_base_url(provider: ProviderName, base_url: str | None, env: Mapping[s
 
 
 def resolve_api_key(config: LLMConfig, env: Mapping[str, str] = os.environ) -> str:
-    names = (config.api_key_env,) if config.api_key_env else API_KEY_ENVS.get(config.provider, ())
-    for name in names:
-        if name and env.get(name):
-            return env[name]
-    return DUMMY_API_KEY
+    return env_keys.resolve_api_key(config, env) or DUMMY_API_KEY
 
 
 async def ollama_capabilities(root_url: str, model: str) -> frozenset[str] | None:

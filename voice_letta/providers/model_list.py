@@ -49,11 +49,7 @@ from voice_letta.providers.compat import (
     openai_base_url,
     resolve_base_url,
 )
-from voice_letta.providers.registry import (
-    API_KEY_ENVS,
-    AZURE_ENDPOINT_ENVS,
-    first_env,
-)
+from voice_letta.providers.env_keys import API_KEY_ENVS, AZURE_ENDPOINT_ENVS, first_env
 
 log = logging.getLogger(__name__)
 

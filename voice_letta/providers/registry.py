@@ -35,36 +35,19 @@ from voice_letta.agent.models import LLMConfig, ProviderName
 from voice_letta.agent.ports import ChatModel
 from voice_letta.errors import ConfigError
 from voice_letta.providers.compat import COMPAT_PROVIDERS, make_compat_model
+from voice_letta.providers.env_keys import (
+    API_KEY_ENVS,
+    AZURE_API_VERSION_ENVS,
+    AZURE_ENDPOINT_ENVS,
+    first_env,
+    resolve_api_key,
+)
 from voice_letta.providers.fallback import ChainLink, ChatObserver, FallbackChatModel, ModelHealth, health_key
 from voice_letta.providers.retry import DEFAULT_BASE_DELAY_S, DEFAULT_MAX_DELAY_S
 
 log = logging.getLogger(__name__)
 
 DEFAULT_AZURE_API_VERSION = "2024-10-21"
-
-API_KEY_ENVS: dict[ProviderName, tuple[str, ...]] = {
-    ProviderName.OPENAI: ("OPENAI_API_KEY",),
-    ProviderName.ANTHROPIC: ("ANTHROPIC_API_KEY",),
-    ProviderName.AZURE: ("AZURE_OPENAI_API_KEY", "AZURE_API_KEY"),
-    ProviderName.OLLAMA: ("OLLAMA_API_KEY",),
-    ProviderName.VLLM: ("VLLM_API_KEY",),
-    ProviderName.SGLANG: ("SGLANG_API_KEY",),
-}
-AZURE_ENDPOINT_ENVS = ("AZURE_OPENAI_ENDPOINT", "AZURE_API_BASE")
-AZURE_API_VERSION_ENVS = ("AZURE_OPENAI_API_VERSION", "AZURE_API_VERSION", "OPENAI_API_VERSION")
-
-
-def first_env(env: Mapping[str, str], names: tuple[str, ...]) -> str | None:
-    for name in names:
-        value = env.get(name)
-        if value:
-            return value
-    return None
-
-
-def resolve_api_key(config: LLMConfig, env: Mapping[str, str]) -> str | None:
-    names = (config.api_key_env,) if config.api_key_env else API_KEY_ENVS.get(config.provider, ())
-    return first_env(env, names)
 
 
 def _require_key(config: LLMConfig, env: Mapping[str, str]) -> str:
