@@ -9,6 +9,7 @@ schema change is made in both, and the contract tests (tests/integration/store) 
 
 from pathlib import Path
 
+from voice_letta import config as C
 from voice_letta.agent.ports import Store
 from voice_letta.store.sqlite import SqliteStore, open_store
 
@@ -17,7 +18,7 @@ __all__ = ["SqliteStore", "is_database_url", "open_any_store", "open_store"]
 
 def is_database_url(target: str | Path) -> bool:
     """A PostgreSQL URL (``postgresql://…`` or ``postgres://…``) rather than a SQLite file path."""
-    return str(target).startswith(("postgresql://", "postgres://"))
+    return C.is_database_url(str(target))
 
 
 async def open_any_store(target: str | Path, *, origin: str | None = None) -> Store:
