@@ -3,8 +3,9 @@
 ``sqlite/`` is the embedded default (one file, aiosqlite, WAL, FTS5); ``postgres/`` (asyncpg) is for several
 machines on one database, selected by a ``postgresql://`` URL. Each backend has its own numbered migrations: a
 schema change is made in both, and the contract tests (tests/integration/store) run against both. ``rows.py``
-(row codecs), ``common.py`` (the contract's rules that are not SQL), ``fts.py`` (query terms) and ``cache.py``
-(the agent read-through cache) are shared by every backend.
+(row codecs), ``common.py`` (the contract's rules that are not SQL), ``fts.py`` (query terms), ``migrations.py``
+(finding and ordering the migration files) and ``cache.py`` (the agent read-through cache) are shared by every
+backend.
 """
 
 from pathlib import Path
