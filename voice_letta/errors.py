@@ -23,6 +23,11 @@ Every error carries a stable machine-readable ``code`` used on the wire.
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from pydantic import ValidationError
+
 
 class VoiceLettaError(Exception):
     code: str = "internal_error"
@@ -59,6 +64,15 @@ class ProtocolViolation(VoiceLettaError):
                  param: str | None = None) -> None:
         super().__init__(message, code=code, param=param)
         self.close_code = close_code
+
+
+def invalid_body(exc: ValidationError, *, prefix: str | None = None) -> ProtocolViolation:
+    """A request body that failed validation, as a typed 400 naming its first problem (``messages.0.role``;
+    under ``prefix`` for a part validated on its own, ``fallback.0.model``) in the message and in ``param``."""
+    err = exc.errors()[0]
+    where = ".".join([*([prefix] if prefix else []), *(str(p) for p in err.get("loc", ()))])
+    return ProtocolViolation(f"invalid request body: {where or 'body'}: {err.get('msg', 'invalid')}",
+                             code="invalid_request", param=where or None)
 
 
 class ProviderError(VoiceLettaError):

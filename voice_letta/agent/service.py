@@ -13,7 +13,7 @@ from voice_letta.agent.bus import MemoryBus, MemoryUpdated
 from voice_letta.agent.models import AgentState, Block, BufferConfig, EmbeddingConfig, LLMConfig, Tool, VoiceSettings
 from voice_letta.agent.ports import NewBlock, Store
 from voice_letta.agent.prompt import SystemPromptCache
-from voice_letta.errors import ConfigError, NotFoundError, ProtocolViolation
+from voice_letta.errors import ConfigError, NotFoundError, ProtocolViolation, invalid_body
 
 
 class BlockCreate(BaseModel):
@@ -121,10 +121,7 @@ def _validated(model: type[_M], data: Any, where: str) -> _M:
     try:
         return model.model_validate(data)
     except ValidationError as exc:
-        err = exc.errors()[0]
-        loc = ".".join([where, *(str(p) for p in err.get("loc", ()))])
-        raise ProtocolViolation(f"invalid request body: {loc}: {err.get('msg', 'invalid')}", code="invalid_request",
-                                param=loc) from exc
+        raise invalid_body(exc, prefix=where) from exc
 
 
 def _chain(fallback: dict[str, Any] | list[dict[str, Any]]) -> LLMConfig | None:

@@ -11,7 +11,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from voice_letta import config as C
 from voice_letta.agent.models import AgentState, ProviderName
 from voice_letta.agent.service import AgentCreate, BlockUpdate
-from voice_letta.errors import NotFoundError, ProtocolViolation
+from voice_letta.errors import NotFoundError, invalid_body
 from voice_letta.server.auth import TokenScope, issue_token
 from voice_letta.server.keys import AGENTS, CONFIG, METRICS, STORE
 from voice_letta.server.params import int_query, optional_int_query, url_query
@@ -25,10 +25,7 @@ async def parse_body(request: web.Request, model: type[M]) -> M:
     try:
         return model.model_validate_json(raw or b"{}")
     except ValidationError as exc:
-        err = exc.errors()[0]
-        where = ".".join(str(p) for p in err.get("loc", ())) or "body"
-        raise ProtocolViolation(f"invalid request body: {where}: {err.get('msg', 'invalid')}",
-                                code="invalid_request", param=where if where != "body" else None) from exc
+        raise invalid_body(exc) from exc
 
 
 def agent_json(agent: AgentState) -> dict[str, Any]:

@@ -32,7 +32,7 @@ from voice_letta.agent.events import (
 from voice_letta.agent.loop import AGENT_DELETED, FALLBACK_SENTENCE, TurnInput
 from voice_letta.agent.models import AgentState, ImagePart, Message, Usage
 from voice_letta.agent.ports import ToolSpec
-from voice_letta.errors import NotFoundError, ProtocolViolation, VoiceLettaError
+from voice_letta.errors import NotFoundError, ProtocolViolation, VoiceLettaError, invalid_body
 from voice_letta.providers.fallback import accepts_images
 from voice_letta.server import lifecycle
 from voice_letta.server.keys import AGENT, AGENTS, CONFIG, METRICS, MODELS, STORE
@@ -144,9 +144,7 @@ async def chat_completions(request: web.Request) -> web.StreamResponse:
     try:
         body = W.ChatCompletionRequest.model_validate_json(raw)
     except ValidationError as exc:
-        where, what = _first_error(exc)
-        raise ProtocolViolation(f"invalid request body: {where}: {what}", code="invalid_request",
-                                param=where if where != "body" else None) from exc
+        raise invalid_body(exc) from exc
     agent = await resolve_agent(request, body.model)
     W.check_sampling(body, context_window=agent.llm.context_window)
     parsed = await parse_turn(request, body, agent)
@@ -160,13 +158,6 @@ def failure_events(code: str, message: str, retryable: bool) -> list[AgentEvent]
     """Events for a turn that could not even start: still never an empty stream."""
     return [TurnStarted("", "", ""), TurnError(code, message, retryable),
             ContentDelta(FALLBACK_SENTENCE, kind="fallback"), TurnFinished("", "error", Usage())]
-
-
-def _first_error(exc: ValidationError) -> tuple[str, str]:
-    """(where, what) of the first problem: ``messages.0.role``, ``Input should be ...``."""
-    err = exc.errors()[0]
-    where = ".".join(str(p) for p in err.get("loc", ())) or "body"
-    return where, str(err.get("msg", "invalid"))
 
 
 @dataclass(frozen=True, slots=True)
