@@ -3,10 +3,10 @@
 Per agent, in memory (``agent.recall``): the passages' vectors, BM25 postings with the agent's own statistics,
 when each was said and who said it. A search embeds its queries (the user's utterance plus up to three keyword
 queries from the model), fuses cosine and BM25 by z-score per query and keeps each passage's best query (see
-``recall/index.py``), then adds the out-of-context messages (evicted lines not yet archived, found by keyword
-through the store and scored with the agent's own BM25 statistics). Every result carries a ``confidence``
-(``recall/confidence.py``); ``search_memory`` tells the model when nothing is confidently relevant
-(``recall/results.py``: the hits and the dated lines the model reads).
+``recall/index.py``), then adds the out-of-context messages (evicted lines not yet archived, found by keyword in
+the agent's own in-memory postings, ``recall/messages.py``, and scored with the agent's BM25 statistics).
+Every result carries a ``confidence`` (``recall/confidence.py``); ``search_memory`` tells the model when nothing
+is confidently relevant (``recall/results.py``: the hits and the dated lines the model reads).
 
 The time window applies to when things were *said*: a passage matches when its [start_at, end_at] overlaps the
 window, a message when its created_at is inside it.
@@ -36,6 +36,7 @@ from voice_letta.agent.recall import text as T
 from voice_letta.agent.recall.confidence import confidence
 from voice_letta.agent.recall.index import PassageIndex, Ranked
 from voice_letta.agent.recall.keyword import TermRows
+from voice_letta.agent.recall.messages import MessageIndex
 from voice_letta.agent.recall.results import Hit, end_of, format_hits, merge_messages, start_of, when
 from voice_letta.agent.recall.timewords import dated_ranges, window_for
 from voice_letta.agent.recall.vector import (
@@ -57,7 +58,8 @@ __all__ = [
 ]
 
 MAX_QUERIES = 4
-MESSAGE_CANDIDATES = 20  # out-of-context messages fetched by keyword per query
+MESSAGE_CANDIDATES = 20  # out-of-context messages taken per query (by the agent's own BM25) into the merge
+MESSAGE_THREAD_ROWS = 2_000  # a message tail longer than this is indexed in a thread (a first load)
 THREAD_THRESHOLD_VALUES = 2_000_000  # rows * dim above which ranking runs in a thread (> ~2 ms)
 # Loaded indexes kept, least recently searched out (a server runs for weeks and sees agents come and go):
 # ~600 MB of 384-dim vectors; an index counts at least INDEX_MIN_ROWS however small.
@@ -111,6 +113,8 @@ class MemorySearch:
         self._generation: defaultdict[str, int] = defaultdict(int)  # only while a load may be reading
         self._background: set[asyncio.Task[None]] = set()
         self._query_cache: OrderedDict[tuple[str, str], np.ndarray] = OrderedDict()
+        # out-of-context lines per agent (keyword only), least recently searched first
+        self._message_indexes: OrderedDict[str, MessageIndex] = OrderedDict()
 
     # -- index maintenance (called by the memory manager and the REST layer) ------------------------------
     async def index_passages(self, agent_id: str, passages: Sequence[Passage]) -> None:
@@ -149,6 +153,7 @@ class MemorySearch:
         """Drop an agent's index (passages deleted or re-embedded); the next search reloads it. A load already
         reading the old rows still answers its callers but is not kept."""
         self._indexes.pop(agent_id, None)
+        self._message_indexes.pop(agent_id, None)
         if agent_id in self._loads:
             self._generation[agent_id] += 1
         else:
@@ -387,12 +392,23 @@ class MemorySearch:
         return index.rank(vectors, queries, window, limit=limit, speaker=speaker, dated=dated)
 
     async def _messages(self, agent_id: str, queries: list[str], window: SearchWindow) -> list[MessageHit]:
-        found: dict[str, MessageHit] = {}
-        for query in queries:
-            for mh in await self._store.search_messages(agent_id, query, start_at=window.start_at,
-                                                        end_at=window.end_at, limit=MESSAGE_CANDIDATES):
-                found.setdefault(mh.message.id, mh)
-        return list(found.values())
+        """The agent's out-of-context lines that best match the queries by keyword (``recall/messages.py``), after
+        reading what left the context window since the last search (one indexed range query)."""
+        index = self._message_indexes.get(agent_id)
+        if index is None:
+            index = self._message_indexes[agent_id] = MessageIndex(agent_id)
+            rows = sum(i.size for i in self._message_indexes.values())
+            while rows > self.max_loaded_rows and len(self._message_indexes) > 1:
+                _, dropped = self._message_indexes.popitem(last=False)
+                rows -= dropped.size
+        self._message_indexes.move_to_end(agent_id)
+        tail = await self._store.load_message_tail(agent_id, after_seq=index.watermark,
+                                                   seen_through=index.seen_through)
+        if len(tail.ids) > MESSAGE_THREAD_ROWS:
+            await asyncio.to_thread(index.update, tail)
+            return await asyncio.to_thread(index.search, queries, window, limit=MESSAGE_CANDIDATES)
+        index.update(tail)
+        return index.search(queries, window, limit=MESSAGE_CANDIDATES)
 
     async def search(
         self, agent_id: str, utterance: str, arguments: dict[str, Any], *, now: float | None = None

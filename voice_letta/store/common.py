@@ -17,7 +17,7 @@ from pydantic import ValidationError
 
 from voice_letta import config as C
 from voice_letta.agent.models import Block, Passage
-from voice_letta.agent.ports import Change, HandoffRange, MemoryJob, NewBlock, PassageTexts
+from voice_letta.agent.ports import Change, HandoffRange, MemoryJob, MessageTail, NewBlock, PassageTexts
 from voice_letta.errors import ConfigError
 from voice_letta.ids import block_id as new_block_id
 from voice_letta.store.rows import Row
@@ -86,6 +86,22 @@ def passage_texts(found: Sequence[Row]) -> PassageTexts:
                         end_at=tuple(float(r[4]) for r in found),
                         terms=tuple(None if r[5] is None else bytes(r[5]) for r in found),
                         superseded_by=tuple(r[6] for r in found))
+
+
+# ``load_message_tail``: out-of-context rows carry content and terms, in-context ones only where they are.
+MESSAGE_TAIL_SQL = (
+    "SELECT id, seq, role, CASE WHEN in_context <> 0 THEN '' ELSE coalesce(content, '') END, created_at, "
+    "in_context <> 0, "
+    "CASE WHEN in_context <> 0 THEN NULL ELSE terms END FROM messages WHERE agent_id = {agent} AND seq > {after} "
+    "AND role IN ('user', 'assistant') AND NOT (kind = 'imported' AND seq <= {seen}) ORDER BY seq"
+)
+
+
+def message_tail(found: Sequence[Row]) -> MessageTail:
+    return MessageTail(ids=tuple(r[0] for r in found), seqs=tuple(int(r[1]) for r in found),
+                       roles=tuple(r[2] for r in found), contents=tuple(r[3] for r in found),
+                       created_at=tuple(float(r[4]) for r in found), in_context=tuple(bool(r[5]) for r in found),
+                       terms=tuple(None if r[6] is None else bytes(r[6]) for r in found))
 
 
 def chunked(items: Sequence[_T], size: int) -> Iterator[Sequence[_T]]:

@@ -36,6 +36,7 @@ from voice_letta.agent.ports.store import (
     MemoryJob,
     MessageHit,
     MessageStore,
+    MessageTail,
     NewBlock,
     PassageHit,
     PassageStore,
@@ -52,7 +53,8 @@ from voice_letta.agent.ports.tools import ToolExecutor, ToolResult
 __all__ = [
     "AgentStore", "Change", "ChangeKind", "ChangeStore", "ChatDelta", "ChatMessage", "ChatModel", "ChatModelFactory",
     "ChatRequest", "Embedder", "EmbedderFactory", "FinishReason", "HandoffRange", "JobKind", "JobStatus", "JobStore",
-    "MemoryHooks", "MemoryJob", "MessageHit", "MessageStore", "ModelNotice", "ModelRoute", "NewBlock", "PassageHit",
+    "MemoryHooks", "MemoryJob", "MessageHit", "MessageStore", "MessageTail", "ModelNotice", "ModelRoute", "NewBlock",
+    "PassageHit",
     "PassageStore", "PassageTexts", "PassageVectors", "SpeechChunk", "SpeechToText", "Store", "TextToSpeech",
     "ToolCallDelta", "ToolChoice", "ToolExecutor", "ToolResult", "ToolSpec", "ToolStore", "Transcript", "TurnBegun",
     "TurnStore", "is_retry_of",

@@ -16,9 +16,10 @@ import asyncpg
 
 from voice_letta import config as C
 from voice_letta.agent.models import Message, TurnRecord
-from voice_letta.agent.ports import TurnBegun, is_retry_of
+from voice_letta.agent.ports import MessageTail, TurnBegun, is_retry_of
 from voice_letta.errors import NotFoundError
 from voice_letta.store import rows as R
+from voice_letta.store.common import MESSAGE_TAIL_SQL, message_tail
 from voice_letta.store.postgres.base import PgBase, params, rowcount
 from voice_letta.store.postgres.db import translate_errors
 
@@ -113,6 +114,11 @@ class MessagesMixin(PgBase):
             "evict_messages",
             "UPDATE messages SET in_context = 0 WHERE agent_id = $1 AND seq <= $2 AND in_context = 1",
             agent_id, through_seq)
+
+    async def load_message_tail(self, agent_id: str, *, after_seq: int, seen_through: int = 0) -> MessageTail:
+        found = await self._fetch("load_message_tail", MESSAGE_TAIL_SQL.format(agent="$1", after="$2", seen="$3"),
+                                  agent_id, after_seq, seen_through)
+        return message_tail(found)
 
     # --- turns ---------------------------------------------------------------------------------------
     async def save_turn(self, turn: TurnRecord) -> None:

@@ -12,9 +12,10 @@ from collections.abc import Sequence
 from typing import Any
 
 from voice_letta.agent.models import Message
+from voice_letta.agent.ports import MessageTail
 from voice_letta.errors import NotFoundError
 from voice_letta.store import rows as R
-from voice_letta.store.common import chunked
+from voice_letta.store.common import MESSAGE_TAIL_SQL, chunked, message_tail
 from voice_letta.store.sqlite.base import MAX_BOUND_VARS, SELECT_MESSAGE, SqliteBase, qualified, values
 from voice_letta.store.sqlite.db import translate_errors
 
@@ -93,6 +94,11 @@ class MessagesMixin(SqliteBase):
             "UPDATE messages SET in_context = 0 WHERE agent_id = ? AND seq <= ? AND in_context = 1",
             (agent_id, through_seq),
         )
+
+    async def load_message_tail(self, agent_id: str, *, after_seq: int, seen_through: int = 0) -> MessageTail:
+        found = await self._fetch("load_message_tail", MESSAGE_TAIL_SQL.format(agent="?", after="?", seen="?"),
+                                  (agent_id, after_seq, seen_through))
+        return message_tail(found)
 
 
 @functools.lru_cache(maxsize=64)

@@ -10,13 +10,13 @@ from typing import Protocol
 from voice_letta.agent.ports.store.agents import AgentStore, NewBlock, ToolStore
 from voice_letta.agent.ports.store.changes import Change, ChangeKind, ChangeStore
 from voice_letta.agent.ports.store.jobs import HandoffRange, JobKind, JobStatus, JobStore, MemoryJob
-from voice_letta.agent.ports.store.messages import MessageHit, MessageStore
+from voice_letta.agent.ports.store.messages import MessageHit, MessageStore, MessageTail
 from voice_letta.agent.ports.store.passages import PassageHit, PassageStore, PassageTexts, PassageVectors
 from voice_letta.agent.ports.store.turns import TurnBegun, TurnStore, is_retry_of
 
 __all__ = [
     "AgentStore", "Change", "ChangeKind", "ChangeStore", "HandoffRange", "JobKind", "JobStatus", "JobStore",
-    "MemoryJob", "MessageHit", "MessageStore", "NewBlock", "PassageHit", "PassageStore", "PassageTexts",
+    "MemoryJob", "MessageHit", "MessageStore", "MessageTail", "NewBlock", "PassageHit", "PassageStore", "PassageTexts",
     "PassageVectors", "Store", "ToolStore", "TurnBegun", "TurnStore", "is_retry_of",
 ]
 

@@ -15,6 +15,21 @@ class MessageHit:
     score: float  # higher is better
 
 
+@dataclass(frozen=True, slots=True)
+class MessageTail:
+    """``load_message_tail``: the agent's user and assistant messages after a ``seq``, in ``seq`` order: the lines
+    still in context (to know where the evicted prefix ends) and the out-of-context ones (evicted or imported) with
+    their stored keyword terms (``recall.text.encode_terms``; None where not stored)."""
+
+    ids: tuple[str, ...] = ()
+    seqs: tuple[int, ...] = ()
+    roles: tuple[str, ...] = ()
+    contents: tuple[str, ...] = ()
+    created_at: tuple[float, ...] = ()
+    in_context: tuple[bool, ...] = ()
+    terms: tuple[bytes | None, ...] = ()
+
+
 class MessageStore(Protocol):
     """Messages, by ``seq`` per agent."""
 
@@ -27,6 +42,12 @@ class MessageStore(Protocol):
         after_seq: int | None = None,
     ) -> list[Message]: ...
     async def evict_messages(self, agent_id: str, *, through_seq: int) -> int: ...
+    async def load_message_tail(self, agent_id: str, *, after_seq: int, seen_through: int = 0) -> MessageTail:
+        """The agent's user and assistant messages with ``seq > after_seq`` (``MessageTail``), except imported
+        ones with ``seq <= seen_through`` (already read: an import never changes); out-of-context rows carry their
+        content and terms, rows still in context only their id, seq and flag."""
+        ...
+
     async def search_messages(
         self, agent_id: str, query: str, *, start_at: float | None = None, end_at: float | None = None,
         exclude_in_context: bool = True, limit: int = 5,
