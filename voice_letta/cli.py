@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import json
 import logging
 import os
 import sys
@@ -103,20 +104,23 @@ async def _chat(args: argparse.Namespace) -> int:
             text = lines.pop(0)
         else:
             try:
-                text = await asyncio.to_thread(input, "you> ")
+                text = await asyncio.to_thread(input, "" if args.json else "you> ")
             except EOFError:
                 break
         if not text.strip():
             continue
         history.append({"role": "user", "content": text})
         reply: list[str] = []
+        error: str | None = None
         try:
             stream = await client.chat.completions.create(model=args.agent, messages=history, stream=True)
-            print("agent> ", end="", flush=True)
+            if not args.json:
+                print("agent> ", end="", flush=True)
             async for chunk in stream:
                 if chunk.choices and chunk.choices[0].delta.content:
                     reply.append(chunk.choices[0].delta.content)
-                    print(chunk.choices[0].delta.content, end="", flush=True)
+                    if not args.json:
+                        print(chunk.choices[0].delta.content, end="", flush=True)
         except (openai.NotFoundError, openai.AuthenticationError, openai.PermissionDeniedError,
                 openai.APIConnectionError) as exc:
             # Nothing will work: the agent does not exist, the key is refused, the server is not there.
@@ -124,8 +128,12 @@ async def _chat(args: argparse.Namespace) -> int:
             raise ChatError(_chat_failure(exc, args.agent)) from None
         except openai.APIError as exc:  # this turn failed (in-band error after the spoken fallback): go on
             failed = True
+            error = exc.message
             print(f"\n[error: {exc.message}]", file=sys.stderr)
-        print()
+        if args.json:  # one JSON object per turn (JSON lines)
+            print(json.dumps({"message": text, "reply": "".join(reply), "error": error}), flush=True)
+        else:
+            print()
         history.append({"role": "assistant", "content": "".join(reply)})
     await client.close()
     return 1 if failed else 0

@@ -72,6 +72,11 @@ async def test_agents_create_prints_id_last_and_chat_streams(served: tuple[str, 
     code, out, err = await run("chat", agent_id, "-m", "Hi there", "--url", url, env=env)
     assert code == 0, err
     assert "Hello from the agent." in out
+    # --json: one JSON object per turn (it was accepted and ignored: the plain "agent> ..." came out)
+    fake_openai.script([Text("In JSON.")])
+    code, out, err = await run("chat", agent_id, "-m", "Once more", "--json", "--url", url, env=env)
+    assert code == 0, err
+    assert json.loads(out) == {"message": "Once more", "reply": "In JSON.", "error": None}
 
 
 async def test_client_commands_report_auth_errors(served: tuple[str, dict[str, str]]) -> None:
