@@ -19,12 +19,7 @@ from voice_letta import logctx
 
 
 def _client_url(args: argparse.Namespace) -> str:
-    return (args.url or os.environ.get(C.URL_ENV) or C.DEFAULT_URL).rstrip("/")
-
-
-def _headers() -> dict[str, str]:
-    key = os.environ.get(C.API_KEY_ENV)
-    return {"Authorization": f"Bearer {key}"} if key else {}
+    return C.client_url(args.url)
 
 
 def sandbox_settings(args: argparse.Namespace) -> C.SandboxSettings:
@@ -80,7 +75,8 @@ def cmd_serve(args: argparse.Namespace) -> int:
 async def _request(method: str, url: str, body: Any = None) -> Any:
     import aiohttp
 
-    async with aiohttp.ClientSession(headers=_headers()) as session, session.request(method, url, json=body) as resp:
+    headers = C.client_headers()
+    async with aiohttp.ClientSession(headers=headers) as session, session.request(method, url, json=body) as resp:
         data = await resp.json(content_type=None)
         if resp.status >= 400:
             message = data.get("error", {}).get("message") if isinstance(data, dict) else data

@@ -152,6 +152,18 @@ def default_database_url() -> str | None:
     return env if env and is_database_url(env) else None
 
 
+def client_url(url: str | None = None) -> str:
+    """The server a client command (``chat``, ``agents``, ``talk``) talks to: ``--url``, else $VOICE_LETTA_URL,
+    else the local default; no trailing slash."""
+    return (url or os.environ.get(URL_ENV) or DEFAULT_URL).rstrip("/")
+
+
+def client_headers() -> dict[str, str]:
+    """A client command's ``Authorization`` header: the server's API key from $VOICE_LETTA_API_KEY, if set."""
+    key = os.environ.get(API_KEY_ENV)
+    return {"Authorization": f"Bearer {key}"} if key else {}
+
+
 # --- the tool sandbox (sandbox/, tools_runtime/; docs/sandbox.md) ----------------------------------------
 SANDBOX_ENV = "VOICE_LETTA_SANDBOX_"  # …MEMORY_MB …DISK_MB …TIMEOUT_S …HIDE …EXPOSE …ISOLATION …ALLOW_PRIVATE …WARM
 TRUSTED_MCP_ENV = "VOICE_LETTA_TRUSTED_MCP"  # comma-separated stdio MCP servers that run outside the sandbox

@@ -8,7 +8,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
-import os
 import sys
 from dataclasses import dataclass, field
 from typing import Any
@@ -140,9 +139,8 @@ async def connect_voice(args: argparse.Namespace) -> Any:
     from websockets.asyncio.client import connect
     from websockets.exceptions import InvalidHandshake, InvalidStatus
 
-    base = args.url or os.environ.get(C.URL_ENV) or C.DEFAULT_URL
-    key = os.environ.get(C.API_KEY_ENV)
-    headers = {"Authorization": f"Bearer {key}"} if key else {}
+    base = C.client_url(args.url)
+    headers = C.client_headers()
     try:
         url = voice_url(base, args.agent, getattr(args, "identity", None))
         return await connect(url, subprotocols=[PROTOCOL],  # type: ignore[list-item]
