@@ -43,6 +43,7 @@ from aiohttp.http_exceptions import HttpProcessingError
 
 from voice_letta import logctx
 from voice_letta.agent.service import AgentService
+from voice_letta.config import PUBLIC_URL_ENV
 from voice_letta.errors import ProtocolViolation, VoiceLettaError
 from voice_letta.server.identities import agent_for_identity
 from voice_letta.server.keys import AGENT, AGENTS, BUS, CONFIG, LIVE_SOCKETS, METRICS, SPEECH
@@ -65,7 +66,6 @@ log = logging.getLogger(__name__)
 routes = web.RouteTableDef()
 
 AUTH_TOKEN_ENV = "TWILIO_AUTH_TOKEN"
-PUBLIC_URL_ENV = "VOICE_LETTA_PUBLIC_URL"
 DEFAULT_AGENT_ENV = "VOICE_LETTA_TWILIO_AGENT"
 TEMPLATE_ENV = "VOICE_LETTA_TWILIO_TEMPLATE"
 API_BASE_ENV = "VOICE_LETTA_TWILIO_API_BASE"
