@@ -23,6 +23,18 @@ def to_chat_messages(history: Sequence[Message]) -> list[ChatMessage]:
     # A failed attempt's spoken fallback is noise once a retry of the same turn produced a real answer.
     answered = {m.turn_id for m in history if m.role == "assistant" and m.kind != "fallback" and m.content}
     history = [m for m in history if not (m.kind == "fallback" and m.turn_id in answered)]
+    # Likewise a cut reply followed by a whole one of the same turn: the client lost the first attempt's stream
+    # and retried it, so only the retry's answer was delivered (a barge-in cut ends its turn: nothing follows).
+    whole_later: set[str] = set()
+    retried_cut: set[str] = set()
+    for m in reversed(history):
+        if m.role != "assistant" or m.turn_id is None or not m.content:
+            continue
+        if not m.interrupted:
+            whole_later.add(m.turn_id)
+        elif m.turn_id in whole_later:
+            retried_cut.add(m.id)
+    history = [m for m in history if m.id not in retried_cut]
     results = {m.tool_call_id for m in history if m.role == "tool" and m.tool_call_id}
     kept_calls: set[str] = set()
     out: list[ChatMessage] = []

@@ -72,3 +72,23 @@ def test_context_drops_tool_calls_without_results_and_orphan_results() -> None:
     assert [(m.role, bool(m.tool_calls)) for m in out] == [
         ("user", False), ("assistant", False), ("assistant", True), ("tool", False)]
     assert out[1].content == "Let me look.—"  # cut off: the dash, and a context note on the next user message
+
+
+def test_a_retried_turns_cut_first_attempt_leaves_the_context() -> None:
+    """A client that lost a stream retries it (same messages or Idempotency-Key): the turn runs again and its
+    first attempt's cut reply stays stored; later turns showed the model both (the partial, then the whole)."""
+    rows = [
+        Message(id="1", agent_id="a", role="user", content="Tell me a story.", turn_id="t1"),
+        Message(id="2", agent_id="a", role="assistant", content="Once upon a", interrupted=True, turn_id="t1"),
+        Message(id="3", agent_id="a", role="assistant", content="Once upon a time there was a keeper.",
+                turn_id="t1"),
+        Message(id="4", agent_id="a", role="user", content="Go on.", turn_id="t2"),
+        # a tool round then a barge-in: the filler comes first, the cut answer last; both stay
+        Message(id="5", agent_id="a", role="assistant", content="Let me check.", turn_id="t2",
+                tool_calls=[ToolCall(id="c1", name="x", arguments="{}")]),
+        Message(id="6", agent_id="a", role="tool", content="ok", tool_call_id="c1", turn_id="t2"),
+        Message(id="7", agent_id="a", role="assistant", content="He lived on a", interrupted=True, turn_id="t2"),
+    ]
+    out = to_chat_messages(rows)
+    assert [m.content for m in out if m.role == "assistant"] == [
+        "Once upon a time there was a keeper.", "Let me check.", "He lived on a—"]
