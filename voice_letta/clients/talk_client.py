@@ -14,8 +14,8 @@ from typing import Any
 
 from voice_letta import config as C
 from voice_letta.clients.talk_audio import OUTPUT_RATE_HZ, Speaker, TalkError
+from voice_letta.wire.native import PROTOCOL
 
-PROTOCOL = "voice-letta.v1"
 CLEAR_LINE = "\r\x1b[K"
 
 

@@ -16,13 +16,14 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError
 
+from voice_letta import config as C
 from voice_letta.core.turns import EndOfTurnMode, TurnMode, VadParams
 from voice_letta.errors import ProtocolViolation
 from voice_letta.wire._json import json_object
 
 PROTOCOL = "voice-letta.v1"
-SAMPLE_RATES_HZ: tuple[int, ...] = (8000, 16000, 24000, 48000)
-DEFAULT_INPUT_RATE_HZ = 16000
+SAMPLE_RATES_HZ: tuple[int, ...] = C.SUPPORTED_SAMPLE_RATES_HZ
+DEFAULT_INPUT_RATE_HZ = C.DEFAULT_INPUT_RATE_HZ
 DEFAULT_OUTPUT_RATE_HZ = 24000
 #: Protocol limits (an oversize frame gets an ``error`` and is dropped; the session goes on).
 MAX_AUDIO_FRAME_BYTES = 96_000  # 1 s at 48 kHz

@@ -16,12 +16,12 @@ from typing import Any
 from voice_letta import config as C
 from voice_letta.agent.ports import MessageHit, PassageHit
 from voice_letta.store import rows as R
+from voice_letta.store.fts import MAX_QUERY_TERMS
 from voice_letta.store.postgres.base import PgBase, cols
 from voice_letta.store.postgres.db import translate_errors
 
 K1 = 1.2
 B = 0.75
-MAX_QUERY_TERMS = 32
 
 
 def _bm25_sql(table: str, kind: str, columns: str, extra_where: str, order_tiebreak: str) -> str:
