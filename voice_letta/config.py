@@ -21,7 +21,8 @@ ADMIN_API_ENV = "VOICE_LETTA_ADMIN_API"  # "0"/"false"/"off": like --no-admin-ap
 PUBLIC_URL_ENV = "VOICE_LETTA_PUBLIC_URL"  # the public https address (a proxy or tunnel); its host is allowed
 # Names of the server's own secrets: an agent's llm.api_key_env may not point at them (it would send them to
 # whatever base_url the agent names).
-SERVER_SECRET_ENVS = frozenset({"VOICE_LETTA_API_KEY", "TWILIO_AUTH_TOKEN"})
+# VOICE_LETTA_DB: a postgresql:// URL carries the database password.
+SERVER_SECRET_ENVS = frozenset({"VOICE_LETTA_API_KEY", "TWILIO_AUTH_TOKEN", "VOICE_LETTA_DB"})
 
 # --- access tokens (server/auth.py) ----------------------------------------------------------------------
 TOKEN_TTL_S = 60  # default lifetime of a scoped token from POST /v1/tokens

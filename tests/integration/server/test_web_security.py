@@ -218,7 +218,7 @@ async def test_no_admin_api_turns_code_routes_off(tmp_path: Path, fake_openai: F
 
 
 async def test_an_agent_cannot_borrow_the_servers_own_secrets(open_server: VoiceServer) -> None:
-    for env in ("VOICE_LETTA_API_KEY", "TWILIO_AUTH_TOKEN", "twilio_auth_token"):
+    for env in ("VOICE_LETTA_API_KEY", "TWILIO_AUTH_TOKEN", "twilio_auth_token", "VOICE_LETTA_DB"):
         status, resp, _ = await call(open_server, "POST", "/v1/agents", json={
             "name": "thief", "llm": {"provider": "openai", "model": "m", "base_url": "http://127.0.0.1:9/v1",
                                      "api_key_env": env}})
