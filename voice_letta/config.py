@@ -31,6 +31,7 @@ MAX_TOKEN_TTL_S = 3600
 # --- limits --------------------------------------------------------------------------------------------
 MAX_REQUEST_BYTES = 2 * 1024 * 1024  # HTTP bodies
 MAX_WS_MESSAGE_BYTES = 1024 * 1024  # one WebSocket frame (audio or JSON)
+WS_HEARTBEAT_S = 20.0  # WebSocket ping interval: a peer that stops answering is closed (every voice socket)
 SSE_KEEPALIVE_S = 3.0  # LiveKit gives up after 10 s without data; a comment line every 3 s keeps it alive
 SHUTDOWN_GRACE_S = 8.0  # see ServerConfig.shutdown_grace_s
 

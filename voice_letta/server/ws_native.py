@@ -13,6 +13,7 @@ from collections.abc import Awaitable, Callable
 
 from aiohttp import WSMsgType, web
 
+from voice_letta import config as C
 from voice_letta import logctx
 from voice_letta.errors import ProtocolViolation, VoiceLettaError
 from voice_letta.server.auth import principal_of
@@ -23,7 +24,7 @@ from voice_letta.wire.native import MAX_AUDIO_FRAME_BYTES, PROTOCOL
 
 log = logging.getLogger(__name__)
 routes = web.RouteTableDef()
-HEARTBEAT_S = 20.0
+HEARTBEAT_S = C.WS_HEARTBEAT_S
 
 
 class _WsTransport:

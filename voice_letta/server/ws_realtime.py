@@ -13,6 +13,7 @@ import logging
 
 from aiohttp import WSCloseCode, WSMsgType, web
 
+from voice_letta import config as C
 from voice_letta import ids, logctx
 from voice_letta.errors import VoiceLettaError
 from voice_letta.providers.fallback import accepts_images
@@ -26,7 +27,7 @@ from voice_letta.wire import realtime_events as RE
 
 log = logging.getLogger(__name__)
 routes = web.RouteTableDef()
-HEARTBEAT_S = 20.0
+HEARTBEAT_S = C.WS_HEARTBEAT_S
 SUBPROTOCOL = "realtime"  # what browsers offer (with the key or token as a second subprotocol)
 
 

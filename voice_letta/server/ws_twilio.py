@@ -41,9 +41,9 @@ from dataclasses import dataclass
 from aiohttp import WSMsgType, web
 from aiohttp.http_exceptions import HttpProcessingError
 
+from voice_letta import config as C
 from voice_letta import logctx
 from voice_letta.agent.service import AgentService
-from voice_letta.config import PUBLIC_URL_ENV
 from voice_letta.errors import ProtocolViolation, VoiceLettaError
 from voice_letta.server.identities import agent_for_identity
 from voice_letta.server.keys import AGENT, AGENTS, BUS, CONFIG, LIVE_SOCKETS, METRICS, SPEECH
@@ -66,12 +66,13 @@ log = logging.getLogger(__name__)
 routes = web.RouteTableDef()
 
 AUTH_TOKEN_ENV = "TWILIO_AUTH_TOKEN"
+PUBLIC_URL_ENV = C.PUBLIC_URL_ENV
 DEFAULT_AGENT_ENV = "VOICE_LETTA_TWILIO_AGENT"
 TEMPLATE_ENV = "VOICE_LETTA_TWILIO_TEMPLATE"
 API_BASE_ENV = "VOICE_LETTA_TWILIO_API_BASE"
 STREAM_PATH = "/twilio/stream"
 STREAM_AUTH_PARAM = "vl_auth"
-HEARTBEAT_S = 20.0
+HEARTBEAT_S = C.WS_HEARTBEAT_S
 MAX_MSG_BYTES = 256 * 1024
 INBOUND_QUEUE_MAX = 512
 OUTPUT_LEAD_MS = 60.0  # audio kept ahead of real time at Twilio: jitter margin vs. what a clear throws away
