@@ -159,3 +159,20 @@ def test_the_nearest_in_meaning_are_candidates_below_the_cosine_floor_but_not_no
     ranked = index.rank(q, ["Which language am I studying?"], SearchWindow(None, None), limit=5)
     assert [r.passage_id for r in ranked] == ["p0"]
     assert ranked[0].cosine < MIN_COSINE
+
+
+def test_attribution_weighs_the_named_person_against_the_others_on_the_words_of_the_best_results() -> None:
+    # The question shares no topic word with anyone's line; its best result is Ben's. Asked about Ana, the words of
+    # that result ("adoption agencies") are someone else's: negative; asked about Ben: positive.
+    lines = ["Ben: I spent the week calling adoption agencies.", "Ana: That's wonderful, Ben!",
+             "Ana: I finally finished painting my kitchen yellow.", "Ben: Yellow is a bold choice.",
+             "Ana: Adoption is a big step."]
+    index = _index(lines, np.eye(5))
+    ana, ben = index._said_by("ana"), index._said_by("ben")
+    assert ana.tolist() == [False, True, True, False, True]
+    best = np.array([0])
+    about_ana = index._attribution(T.query_terms("What did Ana look into?"), best, ana, ben)
+    about_ben = index._attribution(T.query_terms("What did Ben look into?"), best, ben, ana)
+    assert about_ana < 0 < about_ben
+    # Without the feedback words nothing matches and nothing is said either way.
+    assert index._attribution(T.query_terms("What did Ana look into?"), np.array([], dtype=np.int64), ana, ben) == 0.0

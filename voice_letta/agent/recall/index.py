@@ -16,6 +16,7 @@ the agent's lines are labelled "user"), passages said by that speaker get ``SPEA
 
 from __future__ import annotations
 
+import bisect
 import math
 import threading
 from collections.abc import Sequence
@@ -46,6 +47,8 @@ CANDIDATES = 50
 # city did Tim suggest?" matches John's "…a team trip next month, where to?"; Tim's answer names only the city).
 # LoCoMo (bench/locomo.py) any@5 0.705 -> 0.727, any@10 0.799 -> 0.812; the recall set is unchanged.
 NEIGHBOUR_WEIGHT = 0.3
+FEEDBACK_ROWS = 5  # attribution: the best results whose words describe the question's topic
+FEEDBACK_TERMS = 10
 # The DENSE_FLOOR_TOP passages closest in meaning stay candidates down to LOW_COSINE, below MIN_COSINE: a question
 # that shares no word with its answer and is only loosely close to it ("Which language am I studying?" / "I have my
 # Japanese lesson tonight") must not come back empty. Confidence stays low for them.
@@ -95,6 +98,8 @@ class PassageIndex:
         self.known_speakers: set[str] = set()
         self._speaker_rows: dict[str, np.ndarray] = {}  # speaker -> bool mask of their rows (built on demand)
         self.successor = np.zeros(0, dtype=np.int64)  # the passage that superseded each one, or -1
+        # each row's term ids, in the chunks they were added in: (first row, flat ids, offsets)
+        self._row_terms: list[tuple[int, np.ndarray, np.ndarray]] = []
         self._waiting: dict[str, list[int]] = {}  # successor id not indexed yet -> rows it superseded
         self.prev = np.zeros(0, dtype=np.int64)
         self.next = np.zeros(0, dtype=np.int64)
@@ -142,6 +147,7 @@ class PassageIndex:
             base = len(self.ids)
             self.vectors.add(ids, np.asarray(vectors, dtype=np.float32), start_at, end_at, adopt=adopt)
             self.keywords.add_rows(terms)
+            self._row_terms.append((base, terms.flat, np.concatenate([[0], np.cumsum(terms.lengths)])))
             self.row_of.update(zip(ids, range(base, base + len(ids)), strict=True))
             self.ids.extend(ids)
             self.speakers.extend(speakers)
@@ -219,14 +225,8 @@ class PassageIndex:
         matched = np.zeros(n, dtype=bool)  # found by a keyword, or close enough in meaning (MIN_COSINE)
         speaker = self.named_speaker(queries[0] if queries else "", speaker)
         explicit = speaker is not None and speaker in T.words(queries[0])
-        # Attribution compares lines by their own words only (BM25 without context or meaning): with context, an
-        # answer inherits the other speaker's question and would count as matching for both people; cosine to a
-        # question about a person is high for any line about the same topic, whoever said it (keyword-only: LoCoMo
-        # category-5 AUC 0.633 -> 0.646; the recall set's swapped-person questions are still all abstained).
-        own_words = np.full(n, -np.inf, dtype=np.float32) if explicit else None
         for j, terms in enumerate(term_lists):
             score = np.zeros(n, dtype=np.float32)
-            plain = np.zeros(n, dtype=np.float32)
             if dense is not None and j < dense.shape[1]:
                 col = dense[:, j]
                 valid = col[self.has_vector]
@@ -247,15 +247,6 @@ class PassageIndex:
                 kw[rows] = (bm - mu) / sd
                 score += KEYWORD_WEIGHT * kw
                 matched[rows] = True
-            if own_words is not None:
-                rows, bm = self.keywords.score(terms)
-                if len(rows):
-                    mu = float(bm.sum()) / n
-                    sd = math.sqrt(max(float((bm * bm).sum()) / n - mu * mu, 1e-12))
-                    kw = np.full(n, -mu / sd, dtype=np.float32)
-                    kw[rows] = (bm - mu) / sd
-                    plain += KEYWORD_WEIGHT * kw
-                own_words = np.maximum(own_words, plain)
             better = score > fused
             best_query = np.where(better, j, best_query)
             fused = np.where(better, score, fused)
@@ -273,15 +264,15 @@ class PassageIndex:
                 inside |= (self.end_at >= lo) & (self.start_at <= hi)
             fused = (fused + DATE_BOOST * inside).astype(np.float32)
         keep = matched if mask is None else matched & mask
-        attribution = 0.0
-        if own_words is not None and others.any() and matches.any():
-            attribution = float(own_words[matches].max()) - float(own_words[others].max())
         fused = np.where(keep, fused, np.float32(-np.inf))
         k = min(max(limit * 4, 20), int(np.isfinite(fused).sum()))
         if k <= 0:
             return []
         top = np.argpartition(-fused, k - 1)[:k] if n > k else np.arange(n)
         top = top[np.argsort(-fused[top], kind="stable")]
+        attribution = 0.0
+        if explicit and others.any() and matches.any():
+            attribution = self._attribution(term_lists[0], top[:FEEDBACK_ROWS], matches, others)
         previous: dict[int, list[int]] = {}
         if term_lists and T.asks_about_the_past(queries[0]):
             order = [int(r) for r in top]
@@ -303,6 +294,47 @@ class PassageIndex:
                               bool(self.has_vector[r]) and query_vectors is not None,
                               tuple(self.ids[p] for p in previous.get(int(r), ())), bool(others[r]), attribution))
         return out
+
+    def _attribution(self, query_terms: Sequence[str], feedback: np.ndarray, mine: np.ndarray, others: np.ndarray
+                     ) -> float:
+        """How much better (z units) the named speaker's best line matches the question's topic than the best line
+        of anyone else, by their own words (BM25 without context: with context an answer inherits the other
+        speaker's question; without cosine: a line about the same topic is close in meaning whoever said it).
+
+        The topic is the question's terms plus the FEEDBACK_TERMS most specific words (summed IDF) of its best
+        FEEDBACK_ROWS results, the speakers' names left out (pseudo-relevance feedback): "What did Melanie
+        research?" shares no topic word with anyone's lines, but its best results say "adoption agencies"; when
+        those words are Caroline's and not Melanie's, the question is about the wrong person. The names are left
+        out of the question's words too: a name matches every line its speaker said. LoCoMo (bench/locomo.py):
+        abstention AUC of the top result's confidence 0.646 with the question's words alone, 0.73 with the feedback
+        words; the recall set's two-person questions are all still answered, and all still abstained when they
+        name the other person."""
+        names = {tid for name in self.known_speakers for tid in T.term_ids(name)}
+        topic = [t for t in query_terms if T.term_id(t) not in names]  # a name matches all of its own lines
+        skip = names | {T.term_id(t) for t in topic}
+        weight: dict[int, float] = {}
+        for r in feedback.tolist():
+            for tid in set(self._terms_of(int(r)).tolist()):
+                if tid not in skip:
+                    weight[tid] = weight.get(tid, 0.0) + self.keywords.idf_of(tid)
+        extra = sorted(weight, key=lambda t: -weight[t])[:FEEDBACK_TERMS]
+        rows, bm = self.keywords.score(topic, ids=extra)
+        if not len(rows):
+            return 0.0
+        n = self.size
+        mu = float(bm.sum()) / n
+        sd = math.sqrt(max(float((bm * bm).sum()) / n - mu * mu, 1e-12))
+        own = np.full(n, -mu / sd, dtype=np.float32)
+        own[rows] = (bm - mu) / sd
+        return float(own[mine].max()) - float(own[others].max())
+
+    def _terms_of(self, row: int) -> np.ndarray:
+        """The term ids of one row (as indexed)."""
+        i = bisect.bisect_right([b for b, _, _ in self._row_terms], row) - 1
+        base, flat, offsets = self._row_terms[i]
+        k = row - base
+        terms: np.ndarray = flat[int(offsets[k]):int(offsets[k + 1])]
+        return terms
 
     def _with_neighbours(self, fused: np.ndarray) -> np.ndarray:
         """``fused`` plus NEIGHBOUR_WEIGHT x the better positive score of each line's neighbours (before, after)."""
