@@ -34,7 +34,10 @@ server's RSS and open file descriptors are sampled every 10 s. The report gives 
 (``--warmup-minutes``, default 2), at the end and at their highest, and the growth after warm-up (target under
 5 %). ``--turn-every K`` makes every K-th utterance a real turn (its transcript is a sentence, the agent answers
 through a fake OpenAI server in its own process, messages are stored and memory jobs run), so the agent, the
-store and the memory layer are soaked too, not only the audio path. ``--tracemalloc`` also compares Python
+store and the memory layer are soaked too, not only the audio path. The report also gives the RSS slope over the
+last third of the run (a leak keeps growing; warm-up levels off) and each sample counts the ended responses the
+live sessions keep for a late truncate (bounded per session: ``session.MAX_RECENT_RESPONSES``), state that fills
+during the first minutes of turns. ``--tracemalloc`` also compares Python
 allocations between warm-up and end and prints the largest growths (it slows the server; diagnosis only).
 
     .venv/bin/python bench/voice_sessions.py --sessions 200 --soak 30 --turn-every 10
@@ -129,6 +132,12 @@ async def serve(port: int, db: str, profile: str, turn_every: int = 0, trace: bo
             body["rss_mb"] = next(int(x.split()[1]) for x in f if x.startswith("VmRSS")) / 1024
         body["fds"] = len(os.listdir("/proc/self/fd"))
         body["stt_calls"] = stt_calls[0]
+        if request.query.get("kept"):  # per-session bounded state: ended responses kept for a late truncate
+            from voice_letta.session.session import VoiceSession
+
+            live = [o for o in gc.get_objects() if isinstance(o, VoiceSession)]
+            body["sessions_live"] = len(live)
+            body["responses_kept"] = sum(len(getattr(o, "_recent", ())) for o in live)
         name = request.query.get("snap")
         if name and trace:
             gc.collect()
@@ -476,10 +485,10 @@ def soak(args: argparse.Namespace) -> None:
         top: list[str] = []
         while time.monotonic() - t0 < seconds:
             minutes = (time.monotonic() - t0) / 60
-            st = get("/bench/stats")
+            st = get("/bench/stats?kept=1")
             samples.append((minutes, st["rss_mb"], st["fds"]))
             print(f"# {minutes:5.1f} min: rss {st['rss_mb']:.1f} MB, fds {st['fds']}, stt calls {st['stt_calls']}, "
-                  f"load {os.getloadavg()[0]:.2f}", flush=True)
+                  f"responses kept {st['responses_kept']}, load {os.getloadavg()[0]:.2f}", flush=True)
             if args.tracemalloc and not snapped and minutes >= args.warmup_minutes:
                 get("/bench/stats?snap=warm")
                 snapped = True
@@ -502,6 +511,14 @@ def soak(args: argparse.Namespace) -> None:
             llm[0].stdin.close()  # the fake stops when its stdin closes
             llm[0].wait(timeout=30)
     after = [x for x in samples if x[0] >= args.warmup_minutes] or samples
+    # A leak grows linearly; warm-up (caches, each session's bounded history filling) levels off. The slope of
+    # the last third of the run (least squares, sessions still live) tells them apart.
+    live = samples[:-1] if len(samples) > 2 else samples
+    tail = live[len(live) * 2 // 3:] if len(live) >= 6 else live
+    tm = sum(x[0] for x in tail) / len(tail)
+    tr = sum(x[1] for x in tail) / len(tail)
+    var = sum((x[0] - tm) ** 2 for x in tail)
+    slope = sum((x[0] - tm) * (x[1] - tr) for x in tail) / var if var else 0.0
     rss0, rss_end, rss_max = after[0][1], after[-1][1], max(x[1] for x in after)
     report = {
         "sessions": n, "minutes": args.soak, "warmup_minutes": args.warmup_minutes, "turn_every": args.turn_every,
@@ -509,6 +526,8 @@ def soak(args: argparse.Namespace) -> None:
         "rss_end_mb": round(rss_end, 1), "rss_max_mb": round(rss_max, 1),
         "growth_after_warmup_pct": round((rss_end - rss0) / rss0 * 100, 2),
         "max_growth_after_warmup_pct": round((rss_max - rss0) / rss0 * 100, 2),
+        "rss_slope_last_third_mb_per_min": round(slope, 3),
+        "rss_slope_last_third_pct_per_hour": round(slope * 60 / rss0 * 100, 2),
         "fds_after_warmup": [min(x[2] for x in after), max(x[2] for x in after)],
         "stt_calls": st["stt_calls"], "turns": turns, "memory_jobs_done": sum(j["status"] == "done" for j in jobs),
         "memory_jobs": len(jobs), "dropped": sum(r["dropped"] for r in results),
