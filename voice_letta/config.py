@@ -43,6 +43,9 @@ AGENT_LEASE_S = 15.0
 # A memory job runs on the worker that serves its agent (holds or last held its turn lease), where the agent's
 # caches and index are warm; another worker takes it only once it has waited this long past its due time.
 JOB_AFFINITY_S = 5.0
+# SQLite: the WAL is copied back into the database file by a background checkpointer this often (per process),
+# not by the commit that grows it (store/sqlite/checkpoint.py).
+SQLITE_CHECKPOINT_S = 1.0
 
 # --- agent defaults ------------------------------------------------------------------------------------
 DEFAULT_MAX_MESSAGE_BUFFER = 30

@@ -79,6 +79,31 @@ def test_migration_splitter_keeps_trigger_bodies_whole() -> None:
     assert all(s.rstrip().endswith("END;") for s in triggers)
 
 
+async def test_commits_leave_the_wal_to_the_background_checkpointer(store: SqliteStore, db_path: Path) -> None:
+    """No COMMIT checkpoints (it would run under the cross-process write gate); the store's checkpointer copies
+    the log back into the database file by itself, and a second checkpointer on the same file coexists."""
+    assert next(iter(await store._db.execute_fetchall("PRAGMA wal_autocheckpoint")))[0] == 0
+    assert store.checkpointer is not None
+    agent = await make_agent(store)
+    for n in range(40):
+        await store.append_messages([msg(agent.id, "user", f"line {n} " * 50)])
+    async with asyncio.timeout(30):  # the background round runs every SQLITE_CHECKPOINT_S
+        while store.checkpointer.runs == 0 or store.checkpointer.last[0] == 0:  # noqa: ASYNC110 - a thread's state
+            await asyncio.sleep(0.05)
+    frames, copied = store.checkpointer.last
+    assert copied == frames > 0
+    other = await open_store(db_path)
+    try:
+        assert other.checkpointer is not None
+        await other.append_messages([msg(agent.id, "user", "from the other process")])
+        async with asyncio.timeout(30):  # False only while the store's own round holds the checkpoint lock
+            while not await asyncio.to_thread(other.checkpointer.checkpoint):  # noqa: ASYNC110
+                await asyncio.sleep(0.01)
+        assert len(await store.list_messages(agent.id, limit=100)) == 41
+    finally:
+        await other.aclose()
+
+
 @pytest.mark.parametrize("backend", [SqliteStore, PostgresStore])
 async def test_store_matches_the_store_protocol_signatures(backend: type) -> None:
     for name, proto in inspect.getmembers(Store, inspect.isfunction):

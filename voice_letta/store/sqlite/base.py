@@ -34,9 +34,15 @@ import aiosqlite
 
 from voice_letta import config as C
 from voice_letta.store import rows as R
+from voice_letta.store.sqlite.checkpoint import Checkpointer
 from voice_letta.store.sqlite.db import translate_errors
 
 _T = TypeVar("_T")
+_U = TypeVar("_U")
+
+
+def _identity(conn: sqlite3.Connection, result: _T) -> _T:
+    return result
 
 # SQLite binds at most 32766 variables per statement; bigger batches are split inside one transaction.
 MAX_BOUND_VARS = 30_000
@@ -112,6 +118,7 @@ class SqliteBase:
         self.origin = origin  # this process in the change log (``vl_origin()`` on the connection)
         self._write_lock = asyncio.Lock()
         self._gate = WriteGate(path)
+        self.checkpointer: Checkpointer | None = None  # started by open_store for a database file
         self._closed = False
         self.keyword_doc_budget = C.KEYWORD_DOC_BUDGET
 
@@ -179,10 +186,22 @@ class SqliteBase:
         this. ``work`` runs on aiosqlite's worker thread with the plain ``sqlite3`` connection; it must not touch
         the event loop. (aiosqlite's ``_execute`` is how its own methods reach that thread.)
         """
+        return await self._transaction_then(action, work, _identity)
+
+    async def _transaction_then(
+        self, action: str, work: Callable[[sqlite3.Connection], _T], then: Callable[[sqlite3.Connection, _T], _U]
+    ) -> _U:
+        """``_transaction``, then ``then(conn, result)`` in the same thread hop once the transaction committed and
+        the write lock is free again: reads and row decoding that need not hold off other processes' writers.
+
+        Keep ``work`` to its statements: every statement gives up the GIL while SQLite runs it and must win it back
+        from the event loop (up to ``sys.getswitchinterval()`` while the loop is busy), and all that time every
+        other process that wants to write waits on the gate. Build parameters before, decode rows in ``then``.
+        """
 
         gate = self._gate
 
-        def run() -> _T:
+        def run() -> _U:
             conn = self._db._conn
             gate.acquire()
             try:
@@ -194,13 +213,13 @@ class SqliteBase:
                         conn.execute("ROLLBACK")
                     raise
                 conn.execute("COMMIT")
-                return result
             finally:
                 gate.release()
+            return then(conn, result)
 
         async with self._locked(action):
-            result: _T = await self._db._execute(run)  # type: ignore[no-untyped-call]
-            return result
+            done: _U = await self._db._execute(run)  # type: ignore[no-untyped-call]
+            return done
 
     async def _exec(self, action: str, sql: str, params: Sequence[Any] = ()) -> int:
         """One autocommitted write statement (one thread hop); returns how many rows it changed."""
@@ -240,6 +259,8 @@ class SqliteBase:
         if self._closed:
             return
         self._closed = True
+        if self.checkpointer is not None:
+            await self.checkpointer.aclose()
         async with self._write_lock:
             try:
                 await self._db.execute("PRAGMA optimize")

@@ -12,9 +12,11 @@ from __future__ import annotations
 import asyncio
 from pathlib import Path
 
+from voice_letta import config as C
 from voice_letta import ids
 from voice_letta.store.sqlite.agents import AgentsMixin
 from voice_letta.store.sqlite.changes import ChangesMixin
+from voice_letta.store.sqlite.checkpoint import Checkpointer
 from voice_letta.store.sqlite.db import connect, migrate
 from voice_letta.store.sqlite.jobs import JobsMixin
 from voice_letta.store.sqlite.messages import MessagesMixin
@@ -40,7 +42,13 @@ async def open_store(path: str | Path, *, origin: str | None = None) -> SqliteSt
     conn = await connect(path, origin=origin)
     try:
         await migrate(conn)
+        if str(path) != ":memory:":
+            await conn.execute("PRAGMA wal_autocheckpoint=0")  # the store's Checkpointer does it (checkpoint.py)
     except BaseException:
         await asyncio.shield(conn.close())
         raise
-    return SqliteStore(conn, path, origin=origin)
+    store = SqliteStore(conn, path, origin=origin)
+    if str(path) != ":memory:":
+        store.checkpointer = Checkpointer(path, interval_s=C.SQLITE_CHECKPOINT_S)
+        store.checkpointer.start()
+    return store

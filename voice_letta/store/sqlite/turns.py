@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import sqlite3
 from collections.abc import Sequence
+from typing import Any
 
 from voice_letta import config as C
 from voice_letta.agent.models import Message, TurnRecord
@@ -53,10 +54,19 @@ _HISTORY = f"{SELECT_MESSAGE} WHERE agent_id = ? AND in_context = 1 ORDER BY seq
 _PER_STATEMENT = MAX_BOUND_VARS // (R.column_count(R.MESSAGE_INSERT_COLUMNS) + 2)
 
 
-def _append(conn: sqlite3.Connection, rows: Sequence[Message]) -> list[Message]:
+def _inserts(rows: Sequence[Message]) -> list[tuple[str, list[Any]]]:
+    """The statements that append ``rows``, built before the write lock is taken."""
+    return [(append_sql(len(chunk)), append_params(chunk)) for chunk in chunked(rows, _PER_STATEMENT)]
+
+
+def _run_inserts(conn: sqlite3.Connection, inserts: list[tuple[str, list[Any]]]) -> dict[str, int]:
     seqs: dict[str, int] = {}
-    for chunk in chunked(rows, _PER_STATEMENT):
-        seqs.update((r[0], r[1]) for r in conn.execute(append_sql(len(chunk)), append_params(chunk)).fetchall())
+    for sql, params in inserts:
+        seqs.update((r[0], r[1]) for r in conn.execute(sql, params).fetchall())
+    return seqs
+
+
+def _with_seqs(rows: Sequence[Message], seqs: dict[str, int]) -> list[Message]:
     return [m.model_copy(update={"seq": seqs[m.id]}) for m in rows]
 
 
@@ -80,8 +90,14 @@ class TurnsMixin(SqliteBase):
         supersede_window_s: float = C.SUPERSEDE_WINDOW_S,
     ) -> TurnBegun | None:
         agent_id = turn.agent_id
+        turn_params = R.turn_params(turn)
+        inserts = _inserts(rows)
+        gate = self._gate
 
-        def work(conn: sqlite3.Connection) -> TurnBegun | None:
+        # Under the write lock only the statements; the history is read, and every row decoded, once the
+        # transaction committed (``_transaction_then``). Reading it after the commit sees the same rows: this turn
+        # holds the agent's lease, so no other turn of the agent writes in between.
+        def work(conn: sqlite3.Connection) -> tuple[int, TurnRecord | None, dict[str, int]] | None:
             got = conn.execute(_ACQUIRE, (agent_id, holder, now, now + lease_s)).fetchall()
             if not got:
                 return None
@@ -98,26 +114,46 @@ class TurnsMixin(SqliteBase):
                 elif latest is not None and supersede_abandoned and latest.status == "abandoned" \
                         and now - latest.started_at <= supersede_window_s:
                     conn.execute(_DROP_INPUT, (agent_id, latest.id))
-            inserted: list[Message] = []
+            seqs: dict[str, int] = {}
             if previous is None:
-                conn.execute(_SAVE_TURN, R.turn_params(turn))
-                inserted = _append(conn, rows)
-            history = [R.message_from_row(r) for r in conn.execute(_HISTORY, (agent_id,)).fetchall()]
-            return TurnBegun(lease=int(got[0][0]), previous=previous, inserted=inserted, history=history)
+                conn.execute(_SAVE_TURN, turn_params)
+                seqs = _run_inserts(conn, inserts)
+            return int(got[0][0]), previous, seqs
 
-        return await self._transaction("begin_turn", work)
+        def then(conn: sqlite3.Connection, done: tuple[int, TurnRecord | None, dict[str, int]] | None
+                 ) -> TurnBegun | None:
+            if done is None:
+                return None
+            lease, previous, seqs = done
+            try:
+                history = [R.message_from_row(r) for r in conn.execute(_HISTORY, (agent_id,)).fetchall()]
+                inserted = _with_seqs(rows, seqs) if previous is None else []
+            except BaseException:
+                # the caller gets an error, not the lease: give it back now rather than when it expires
+                gate.acquire()
+                try:
+                    conn.execute(_RELEASE, (agent_id, holder, lease))
+                finally:
+                    gate.release()
+                raise
+            return TurnBegun(lease=lease, previous=previous, inserted=inserted, history=history)
+
+        return await self._transaction_then("begin_turn", work, then)
 
     async def end_turn(
         self, agent_id: str, turn: TurnRecord | None, rows: Sequence[Message], *, holder: str, lease: int
     ) -> list[Message]:
-        def work(conn: sqlite3.Connection) -> list[Message]:
-            stored = _append(conn, rows) if rows else []
-            if turn is not None:
-                conn.execute(_SAVE_TURN, R.turn_params(turn))
-            conn.execute(_RELEASE, (agent_id, holder, lease))
-            return stored
+        inserts = _inserts(rows)
+        turn_params = R.turn_params(turn) if turn is not None else None
 
-        return await self._transaction("end_turn", work)
+        def work(conn: sqlite3.Connection) -> dict[str, int]:
+            seqs = _run_inserts(conn, inserts)
+            if turn_params is not None:
+                conn.execute(_SAVE_TURN, turn_params)
+            conn.execute(_RELEASE, (agent_id, holder, lease))
+            return seqs
+
+        return await self._transaction_then("end_turn", work, lambda conn, seqs: _with_seqs(rows, seqs))
 
     async def list_turns(self, agent_id: str, *, limit: int = 50, status: str | None = None) -> list[TurnRecord]:
         """The agent's latest turns, oldest first."""
