@@ -13,15 +13,24 @@ Layout (one machine; every process shares its cores, so the load generator and t
 Reported per N: turns/s, server CPU ms per turn (all worker processes, ``/proc``), CPU of the load generator and
 of the fake per turn, and the ratio to N = 1. The ratio is bounded by the cores the generator and the fake use
 themselves: with server CPU X and their CPU Y per turn, two workers on two cores can give at most 2X / (X + Y)
-times one worker's rate, which the report also prints ("ceiling").
+times one worker's rate, which the report also prints ("ceiling"). With ``--db postgresql`` (a throwaway cluster,
+a new database per run) the database server's CPU per turn is reported too and counted in Y.
 
-    .venv/bin/python bench/workers_throughput.py [--workers 1 2] [--concurrency 16] [--seconds 20] [--db URL]
+Where a worker's time goes: its CPU as a share of a core, and its event loop's (main thread's) time on a CPU and
+runnable-but-waiting-for-a-CPU (``/proc/PID/schedstat``). The rest of the wall time the loop slept with nothing
+to run: waiting on its store thread, the database's write lock, the GIL held by another of its threads, the
+network. That idle share is what serializes workers; time spent waiting for a CPU is the machine's (its other
+tenants', or the cores being full), and no design can turn it into turns/s.
+
+    .venv/bin/python bench/workers_throughput.py [--workers 1 2] [--concurrency 16] [--seconds 20] \
+        [--db postgresql|postgresql://…]
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import json
 import os
 import re
@@ -49,6 +58,27 @@ def cpu_s(pid: int) -> float:
 def user_sys_s(pid: int) -> tuple[float, float]:
     fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
     return int(fields[11]) / CLK_TCK, int(fields[12]) / CLK_TCK
+
+
+def tree_cpu_s(root: int) -> float:
+    """CPU seconds of ``root`` and its children (PostgreSQL's postmaster and its backends)."""
+    total = 0.0
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        if int(stat.parent.name) == root or int(fields[1]) == root:
+            total += (int(fields[11]) + int(fields[12])) / CLK_TCK
+    return total
+
+
+def event_loop_s(pid: int) -> tuple[float, float]:
+    """(on a CPU, runnable but waiting for one) seconds of a process's main thread, the event loop's, from
+    /proc/PID/schedstat. What is left of the wall time the loop slept: it had nothing to do (waiting on its
+    store thread, a lock, the network), which is the share that more workers cannot use."""
+    run_ns, wait_ns, _ = Path(f"/proc/{pid}/schedstat").read_text().split()
+    return int(run_ns) / 1e9, int(wait_ns) / 1e9
 
 
 class Conn(asyncio.Protocol):
@@ -147,6 +177,10 @@ async def measure(workers: int, args: argparse.Namespace, fake: tuple[int, str])
     fake_pid, fake_url = fake
     tmp = Path(tempfile.mkdtemp(prefix="vl-workers-"))
     db = args.db or str(tmp / "voice.db")
+    if args.cluster is not None:  # a new database per run on the throwaway cluster
+        from tests.postgres import Databases
+
+        db = await Databases(args.cluster).create()
     proc = await start_server(workers, db, tmp / "serve.log")
     try:
         port, pids = await wait_ready(proc, workers, tmp / "serve.log")
@@ -168,7 +202,9 @@ async def measure(workers: int, args: argparse.Namespace, fake: tuple[int, str])
         await asyncio.gather(*(worker(c, a) for c, a in zip(conns, agents, strict=True)))
         per0 = [cpu_s(p) for p in pids]
         sys0 = sum(user_sys_s(p)[1] for p in pids)
+        sched0 = [event_loop_s(p) for p in pids]
         fake0, own0 = cpu_s(fake_pid), time.process_time()
+        pg0 = tree_cpu_s(args.postmaster) if args.postmaster else 0.0
         load0 = os.getloadavg()[0]
         t0 = time.perf_counter()
         stop_at[0] = t0 + args.seconds
@@ -176,15 +212,19 @@ async def measure(workers: int, args: argparse.Namespace, fake: tuple[int, str])
         wall = time.perf_counter() - t0
         per = [cpu_s(p) - c for p, c in zip(pids, per0, strict=True)]
         sys_s = sum(user_sys_s(p)[1] for p in pids) - sys0
+        sched = [tuple(b - a for a, b in zip(s0, event_loop_s(p), strict=True)) for p, s0 in zip(pids, sched0,
+                                                                                                 strict=True)]
         server = sum(per)
         fake_cpu, own = cpu_s(fake_pid) - fake0, time.process_time() - own0
+        pg_cpu = tree_cpu_s(args.postmaster) - pg0 if args.postmaster else 0.0
         for c in conns:
             if c.transport is not None:
                 c.transport.close()
         return {"workers": workers, "turns": turns, "tps": turns / wall, "server_ms": server * 1000 / turns,
-                "sys_ms": sys_s * 1000 / turns,
+                "sys_ms": sys_s * 1000 / turns, "db_ms": pg_cpu * 1000 / turns,
                 "client_ms": own * 1000 / turns, "fake_ms": fake_cpu * 1000 / turns, "load0": load0,
-                "load1": os.getloadavg()[0], "split": "/".join(f"{c / wall * 100:.0f}%" for c in per)}
+                "load1": os.getloadavg()[0], "split": "/".join(f"{c / wall * 100:.0f}%" for c in per),
+                "loop": "/".join(f"{r / wall * 100:.0f}+{w / wall * 100:.0f}%" for r, w in sched)}
     finally:
         proc.terminate()
         try:
@@ -194,23 +234,47 @@ async def measure(workers: int, args: argparse.Namespace, fake: tuple[int, str])
             await proc.wait()
 
 
+def start_cluster(args: argparse.Namespace) -> None:
+    """``--db postgresql``: a throwaway PostgreSQL cluster (tests/postgres.py), given this bench's CPU priority."""
+    args.cluster, args.postmaster = None, 0
+    if args.db != "postgresql":
+        return
+    sys.path.insert(0, str(ROOT))
+    from tests.postgres import Cluster
+
+    args.cluster = Cluster()
+    args.db = args.cluster.url()
+    data = args.cluster._dir / "data" if args.cluster._dir is not None else None
+    if data is not None and (data / "postmaster.pid").exists():
+        args.postmaster = int((data / "postmaster.pid").read_text().split()[0])
+        # pg_ctl starts the server in a session of its own; give it this one's scheduling weight (root only)
+        with contextlib.suppress(OSError, ValueError, IndexError):
+            nice = Path("/proc/self/autogroup").read_text().split()[-1]
+            Path(f"/proc/{args.postmaster}/autogroup").write_text(nice)
+
+
 async def main(args: argparse.Namespace) -> None:
+    start_cluster(args)
     fake_proc, fake_url, _ = await start_fake_llm()
     try:
         rows = [await measure(n, args, (fake_proc.pid, fake_url)) for n in args.workers]
     finally:
         await stop_fake_llm(fake_proc)
+        if args.cluster is not None:
+            args.cluster.stop()
     base = rows[0]["tps"]
     print(f"\nconcurrency {args.concurrency} closed-loop streams, {args.seconds:g} s per run, cores {os.cpu_count()}, "
           f"database {'PostgreSQL' if args.db.startswith('postgres') else 'SQLite'}\n")
     print("| workers | turns | turns/s | vs 1 worker | server CPU ms/turn (of it kernel) | generator ms/turn "
-          "| fake LLM ms/turn | ceiling 2X/(X+Y) | workers' CPU (% of a core) | load before/after |")
-    print("|---|---|---|---|---|---|---|---|---|---|")
+          "| fake LLM ms/turn | database server ms/turn | ceiling 2X/(X+Y) | workers' CPU (% of a core) "
+          "| event loops: running+waiting for a CPU | load before/after |")
+    print("|---|---|---|---|---|---|---|---|---|---|---|---|")
     for r in rows:
-        x, y = r["server_ms"], r["client_ms"] + r["fake_ms"]
+        x, y = r["server_ms"], r["client_ms"] + r["fake_ms"] + r["db_ms"]
         print(f"| {r['workers']} | {r['turns']:.0f} | {r['tps']:.0f} | {r['tps'] / base:.2f}x | "
               f"{x:.2f} ({r['sys_ms']:.2f}) | {r['client_ms']:.2f} | {r['fake_ms']:.2f} | "
-              f"{2 * x / (x + y):.2f}x | {r['split']} | {r['load0']:.2f}/{r['load1']:.2f} |")
+              f"{r['db_ms']:.2f} | "
+              f"{2 * x / (x + y):.2f}x | {r['split']} | {r['loop']} | {r['load0']:.2f}/{r['load1']:.2f} |")
 
 
 if __name__ == "__main__":
@@ -219,7 +283,8 @@ if __name__ == "__main__":
     ap.add_argument("--concurrency", type=int, default=16)
     ap.add_argument("--seconds", type=float, default=20.0)
     ap.add_argument("--warmup-s", type=float, default=3.0)
-    ap.add_argument("--db", default="", help="a postgresql:// URL (default: a new SQLite file per run)")
+    ap.add_argument("--db", default="", help="a postgresql:// URL, or 'postgresql' for a throwaway cluster "
+                    "(a new database per run); default: a new SQLite file per run")
     parsed = ap.parse_args()
     if not 1 <= parsed.concurrency <= 500 or not 1 <= parsed.seconds <= 600:
         ap.error("--concurrency 1..500, --seconds 1..600")
