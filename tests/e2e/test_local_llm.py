@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import json
 import random
+import string
 import subprocess
 import sys
 import time
@@ -499,3 +500,19 @@ def test_call_head_is_emitted_as_soon_as_the_name_is_complete() -> None:
     assert stream.feed(', "argu') == []
     fragment = stream.feed('ments": {"pre_exec_msg": "On')
     assert [c.arguments for d in fragment for c in d.tool_calls] == ['{"pre_exec_msg": "On']
+
+
+async def test_a_reply_that_stops_before_its_first_word_is_sampled_again() -> None:
+    # every letter is a stop string, so each sample ends at its first word: the first (greedy) sample and both
+    # sampled retries run, each at least one token, and the stream still ends normally (the agent then says its
+    # "no answer" line); a real stop at the start is rarer, and a retry usually gets past it
+    req = request("Hello, how are you today?")
+    model = LocalChatModel(req.config, stop=tuple(string.ascii_letters))
+    result = await collect(req, model)
+    assert not any(c.isalpha() for c in result.content)
+    assert result.final.finish_reason == "stop"
+    assert result.final.usage is not None and result.final.usage.completion_tokens >= 3
+    # a reply with words is not sampled again
+    plain = await collect(request("Hello, how are you today?", max_tokens=8))
+    assert plain.content.strip()
+    assert plain.final.usage is not None and plain.final.usage.completion_tokens <= 8

