@@ -70,6 +70,21 @@ def _known(text: str, stored: list[Message]) -> bool:
     return False
 
 
+def _cut_short(text: str, stored: list[Message]) -> str | None:
+    """The turn whose spoken reply the client sends back cut short, if it does (LiveKit and Pipecat keep only
+    what was played of an interrupted reply): the id of the agent's latest turn when ``text`` is a strict prefix
+    of everything that turn said, missing at least one word (a dropped final period or space is not a cut)."""
+    latest = next((m for m in reversed(stored) if m.role == "assistant" and m.content and m.turn_id), None)
+    if latest is None:
+        return None
+    spoken = _norm(" ".join(m.content or "" for m in stored
+                            if m.turn_id == latest.turn_id and m.role == "assistant" and m.content))
+    said = _norm(text)
+    if not said or len(said) >= len(spoken) or not spoken.startswith(said):
+        return None
+    return latest.turn_id if any(ch.isalnum() for ch in spoken[len(said):]) else None
+
+
 async def _accepts_images(request: web.Request, agent: AgentState) -> bool:
     model = request.app[MODELS].for_config(agent.llm)
     check = getattr(model, "accepts_images", None)
@@ -109,6 +124,10 @@ async def parse_turn(request: web.Request, body: W.ChatCompletionRequest, agent:
         recent = await request.app[STORE].list_messages(agent.id, limit=40)
         if text.strip() and not _known(text, [m for m in recent if m.role == "assistant"]):
             unknown = text  # e.g. a greeting the framework spoke itself; keep the history true
+        elif (cut_turn := _cut_short(text, recent)) is not None:
+            # The listener heard only this much of the agent's last reply: store what was heard, as a barge-in
+            # on a voice socket does, so the next turns (and memory) do not hold words never heard.
+            await request.app[AGENT].truncate_reply(agent.id, cut_turn, text)
     tools = tuple(
         ToolSpec(t.function.name, t.function.description or "",
                  t.function.parameters or {"type": "object", "properties": {}}, bool(t.function.strict))

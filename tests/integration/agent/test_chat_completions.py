@@ -197,6 +197,30 @@ async def test_resent_history_and_retries_are_stored_once(server: Running) -> No
     assert "helpful voice bot" not in server.fake.requests[-1]["messages"][0]["content"]
 
 
+async def test_a_reply_the_client_sends_back_cut_short_is_stored_as_heard(server: Running) -> None:
+    """LiveKit and Pipecat keep only what was played of an interrupted reply and send that back: the stored
+    reply said the whole text (never heard), unlike a barge-in on a voice socket, which keeps what was heard."""
+    agent = await server.create_agent()
+    client = server.client()
+    story = "The river is long. It runs past many old towns and farms."
+    body: list[dict[str, str]] = [{"role": "user", "content": "Tell me about the river."}]
+    server.fake.script([Text(story)], [Text("Sure.")], [Text("Yes.")])
+    await collect(await client.chat.completions.create(model=agent["id"], messages=body, stream=True))
+    body += [{"role": "assistant", "content": "The river is long. It runs past"},
+             {"role": "user", "content": "Wait, which river?"}]
+    await collect(await client.chat.completions.create(model=agent["id"], messages=body, stream=True))
+    rows = await messages_of(server, agent["id"])
+    assert next((m.content, m.interrupted) for m in rows if m.role == "assistant") == (
+        "The river is long. It runs past", True)
+    sent = server.fake.requests[-1]["messages"]
+    assert [m["content"] for m in sent if m["role"] == "assistant"] == ["The river is long. It runs past—"]
+    # a client that only drops the final period (or spaces) did hear it all: nothing is cut
+    body += [{"role": "assistant", "content": "Sure"}, {"role": "user", "content": "Go on."}]
+    await collect(await client.chat.completions.create(model=agent["id"], messages=body, stream=True))
+    rows = await messages_of(server, agent["id"])
+    assert [(m.content, m.interrupted) for m in rows if m.role == "assistant"][1] == ("Sure.", False)
+
+
 async def test_client_greeting_unknown_to_server_is_recorded(server: Running) -> None:
     agent = await server.create_agent(client_system_prompt="append")
     messages = [{"role": "system", "content": "Speak like a pirate."},
