@@ -152,8 +152,7 @@ class MemorySearch:
     def forget(self, agent_id: str) -> None:
         """Drop an agent's index (passages deleted or re-embedded); the next search reloads it. A load already
         reading the old rows still answers its callers but is not kept."""
-        self._indexes.pop(agent_id, None)
-        self._message_indexes.pop(agent_id, None)
+        self._indexes.pop(agent_id, None)  # (out-of-context lines do not depend on passages: their index stays)
         if agent_id in self._loads:
             self._generation[agent_id] += 1
         else:
