@@ -7,6 +7,7 @@ import inspect
 import sqlite3
 from collections.abc import AsyncIterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -177,3 +178,22 @@ async def test_opening_a_file_that_is_not_a_database_raises_storage_error(tmp_pa
 )
 def test_fts_query_quotes_words_and_drops_operators(text: str, expected: str | None) -> None:
     assert fts_query(text) == expected
+
+
+async def test_a_pooled_postgresql_connection_comes_back_without_an_open_transaction(pg_databases: Any) -> None:
+    """The pool skips asyncpg's reset round trip on release (store/postgres/db.py keep_session) but still rolls
+    back a transaction a cancelled call left open, and the connection keeps its worker id."""
+    from voice_letta.store.postgres.db import connect
+
+    pool = await connect(await pg_databases.create(), origin="w-test", min_size=1, max_size=1)
+    try:
+        async with pool.acquire() as conn:
+            await conn.execute("BEGIN")
+            await conn.execute("CREATE TEMP TABLE left_open (x int)")
+            assert conn.is_in_transaction()
+        async with pool.acquire() as conn:  # the same (only) connection
+            assert not conn.is_in_transaction()
+            assert await conn.fetchval("SELECT to_regclass('left_open')") is None  # rolled back
+            assert await conn.fetchval("SELECT current_setting('voice_letta.origin')") == "w-test"
+    finally:
+        await pool.close()

@@ -45,10 +45,23 @@ def load_migrations() -> list[Migration]:
     return load_packaged("voice_letta.store.postgres")
 
 
+async def keep_session(conn: asyncpg.Connection) -> None:
+    """The pool's reset of a released connection: roll back a transaction left open, nothing else.
+
+    asyncpg's default reset sends ``pg_advisory_unlock_all(); CLOSE ALL; UNLISTEN *; RESET ALL`` on every release,
+    one more round trip for every store call (begin_turn, end_turn, each read). The store leaves no session state
+    on a pooled connection: its advisory locks are transaction-scoped (or, for migrations, released in a
+    ``finally``), LISTEN has a connection of its own, and it never SETs anything or opens a cursor outside a
+    transaction; the connection's startup settings (``voice_letta.origin``) are what RESET ALL would restore.
+    """
+    if conn.is_in_transaction():
+        await conn.execute("ROLLBACK")
+
+
 async def connect(url: str, *, origin: str, min_size: int = POOL_MIN, max_size: int = POOL_MAX) -> asyncpg.Pool:
     with translate_errors("connecting to PostgreSQL"):
         pool: asyncpg.Pool = await asyncpg.create_pool(
-            url, min_size=min_size, max_size=max_size, command_timeout=COMMAND_TIMEOUT_S,
+            url, min_size=min_size, max_size=max_size, command_timeout=COMMAND_TIMEOUT_S, reset=keep_session,
             server_settings={"voice_letta.origin": origin, "application_name": "voice-letta"})
     return pool
 
