@@ -39,6 +39,15 @@ log = logging.getLogger(__name__)
 AGENT_DELETED = "agent_deleted"  # error code of a turn whose agent was deleted while it ran
 
 
+def spoken_rows(messages: list[Message], turn_id: str) -> list[Message]:
+    """What the agent said in a turn: its assistant rows after the turn's input, in order. Assistant text a chat
+    client sent that the agent never produced (a framework's own greeting) is stored with the input, before the
+    user's words, and is not part of it."""
+    rows = [m for m in messages if m.turn_id == turn_id]
+    start = max((i for i, m in enumerate(rows) if m.role == "user"), default=-1) + 1
+    return [m for m in rows[start:] if m.role == "assistant" and m.content]
+
+
 class VoiceAgent(ModelRounds):
     """Runs turns for any agent in the store. One instance per process.
 
@@ -81,8 +90,7 @@ class VoiceAgent(ModelRounds):
         a prefix of that text, as reported by the client's playback (see core.playout.PlayoutLedger).
         """
         async with self._lock(agent_id):
-            rows = [m for m in await self.store.list_messages(agent_id, limit=200)
-                    if m.turn_id == turn_id and m.role == "assistant" and m.content]
+            rows = spoken_rows(await self.store.list_messages(agent_id, limit=200), turn_id)
             remaining = len(" ".join(heard_text.split()))
             for m in rows:
                 text = " ".join((m.content or "").split())

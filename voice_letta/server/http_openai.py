@@ -29,7 +29,7 @@ from voice_letta.agent.events import (
     TurnFinished,
     TurnStarted,
 )
-from voice_letta.agent.loop import AGENT_DELETED, FALLBACK_SENTENCE, TurnInput
+from voice_letta.agent.loop import AGENT_DELETED, FALLBACK_SENTENCE, TurnInput, spoken_rows
 from voice_letta.agent.models import AgentState, ImagePart, Message, Usage
 from voice_letta.agent.ports import ToolSpec
 from voice_letta.errors import NotFoundError, ProtocolViolation, VoiceLettaError, invalid_body
@@ -75,10 +75,9 @@ def _cut_short(text: str, stored: list[Message]) -> str | None:
     what was played of an interrupted reply): the id of the agent's latest turn when ``text`` is a strict prefix
     of everything that turn said, missing at least one word (a dropped final period or space is not a cut)."""
     latest = next((m for m in reversed(stored) if m.role == "assistant" and m.content and m.turn_id), None)
-    if latest is None:
+    if latest is None or latest.turn_id is None:
         return None
-    spoken = _norm(" ".join(m.content or "" for m in stored
-                            if m.turn_id == latest.turn_id and m.role == "assistant" and m.content))
+    spoken = _norm(" ".join(m.content or "" for m in spoken_rows(stored, latest.turn_id)))
     said = _norm(text)
     if not said or len(said) >= len(spoken) or not spoken.startswith(said):
         return None

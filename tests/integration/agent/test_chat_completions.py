@@ -203,22 +203,25 @@ async def test_a_reply_the_client_sends_back_cut_short_is_stored_as_heard(server
     agent = await server.create_agent()
     client = server.client()
     story = "The river is long. It runs past many old towns and farms."
-    body: list[dict[str, str]] = [{"role": "user", "content": "Tell me about the river."}]
+    # the framework greeted the caller itself: stored with the input, it is not part of the agent's reply
+    body: list[dict[str, str]] = [{"role": "assistant", "content": "Hello, river guide here."},
+                                  {"role": "user", "content": "Tell me about the river."}]
     server.fake.script([Text(story)], [Text("Sure.")], [Text("Yes.")])
     await collect(await client.chat.completions.create(model=agent["id"], messages=body, stream=True))
     body += [{"role": "assistant", "content": "The river is long. It runs past"},
              {"role": "user", "content": "Wait, which river?"}]
     await collect(await client.chat.completions.create(model=agent["id"], messages=body, stream=True))
     rows = await messages_of(server, agent["id"])
-    assert next((m.content, m.interrupted) for m in rows if m.role == "assistant") == (
-        "The river is long. It runs past", True)
+    assert [(m.content, m.interrupted) for m in rows if m.role == "assistant"][:2] == [
+        ("Hello, river guide here.", False), ("The river is long. It runs past", True)]
     sent = server.fake.requests[-1]["messages"]
-    assert [m["content"] for m in sent if m["role"] == "assistant"] == ["The river is long. It runs past—"]
+    assert [m["content"] for m in sent if m["role"] == "assistant"] == [
+        "Hello, river guide here.", "The river is long. It runs past—"]
     # a client that only drops the final period (or spaces) did hear it all: nothing is cut
     body += [{"role": "assistant", "content": "Sure"}, {"role": "user", "content": "Go on."}]
     await collect(await client.chat.completions.create(model=agent["id"], messages=body, stream=True))
     rows = await messages_of(server, agent["id"])
-    assert [(m.content, m.interrupted) for m in rows if m.role == "assistant"][1] == ("Sure.", False)
+    assert [(m.content, m.interrupted) for m in rows if m.role == "assistant"][2] == ("Sure.", False)
 
 
 async def test_client_greeting_unknown_to_server_is_recorded(server: Running) -> None:
