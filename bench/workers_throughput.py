@@ -10,11 +10,13 @@ Layout (one machine; every process shares its cores, so the load generator and t
   its own agent; every turn is new user input (no replay). The kernel spreads the connections over the workers
   (SO_REUSEPORT).
 
-Reported per N: turns/s, server CPU ms per turn (all worker processes, ``/proc``), CPU of the load generator and
-of the fake per turn, and the ratio to N = 1. The ratio is bounded by the cores the generator and the fake use
-themselves: with server CPU X and their CPU Y per turn, two workers on two cores can give at most 2X / (X + Y)
-times one worker's rate, which the report also prints ("ceiling"). With ``--db postgresql`` (a throwaway cluster,
-a new database per run) the database server's CPU per turn is reported too and counted in Y.
+Reported per N: turns/s, memory jobs run in the measured window (and left waiting at its end: a saturated worker
+defers them, so compare CPU per turn only between runs that ran about as many), server CPU ms per turn (all
+worker processes, ``/proc``), CPU of the load generator and of the fake per turn, and the ratio to N = 1. The
+ratio is bounded by the cores the generator and the fake use themselves: with server CPU X and their CPU Y per
+turn, two workers on two cores can give at most 2X / (X + Y) times one worker's rate, which the report also
+prints ("ceiling"). With ``--db postgresql`` (a throwaway cluster, a new database per run) the database server's
+CPU per turn is reported too and counted in Y.
 
 Where a worker's time goes: its CPU as a share of a core, and its event loop's (main thread's) time on a CPU and
 runnable-but-waiting-for-a-CPU (``/proc/PID/schedstat``). The rest of the wall time the loop slept with nothing
@@ -158,6 +160,20 @@ async def wait_ready(proc: asyncio.subprocess.Process, workers: int, log: Path) 
     return port, pids
 
 
+async def job_counts(port: int, agents: list[str]) -> tuple[int, int]:
+    """(memory jobs done, jobs pending or running) over the bench's agents, through the REST API."""
+    import aiohttp
+
+    done = waiting = 0
+    async with aiohttp.ClientSession() as s:
+        for agent in agents:
+            async with s.get(f"http://127.0.0.1:{port}/v1/agents/{agent}/memory/jobs?limit=1000") as r:
+                for job in (await r.json())["data"]:
+                    done += job["status"] == "done"
+                    waiting += job["status"] in ("pending", "running")
+    return done, waiting
+
+
 async def create_agents(port: int, fake_url: str, n: int) -> list[str]:
     import aiohttp
 
@@ -200,6 +216,7 @@ async def measure(workers: int, args: argparse.Namespace, fake: tuple[int, str])
 
         stop_at[0] = time.perf_counter() + args.warmup_s
         await asyncio.gather(*(worker(c, a) for c, a in zip(conns, agents, strict=True)))
+        jobs0, _ = await job_counts(port, agents)
         per0 = [cpu_s(p) for p in pids]
         sys0 = sum(user_sys_s(p)[1] for p in pids)
         sched0 = [event_loop_s(p) for p in pids]
@@ -217,10 +234,12 @@ async def measure(workers: int, args: argparse.Namespace, fake: tuple[int, str])
         server = sum(per)
         fake_cpu, own = cpu_s(fake_pid) - fake0, time.process_time() - own0
         pg_cpu = tree_cpu_s(args.postmaster) - pg0 if args.postmaster else 0.0
+        jobs1, backlog = await job_counts(port, agents)
         for c in conns:
             if c.transport is not None:
                 c.transport.close()
-        return {"workers": workers, "turns": turns, "tps": turns / wall, "server_ms": server * 1000 / turns,
+        return {"jobs": jobs1 - jobs0, "backlog": backlog,
+                "workers": workers, "turns": turns, "tps": turns / wall, "server_ms": server * 1000 / turns,
                 "sys_ms": sys_s * 1000 / turns, "db_ms": pg_cpu * 1000 / turns,
                 "client_ms": own * 1000 / turns, "fake_ms": fake_cpu * 1000 / turns, "load0": load0,
                 "load1": os.getloadavg()[0], "split": "/".join(f"{c / wall * 100:.0f}%" for c in per),
@@ -265,13 +284,15 @@ async def main(args: argparse.Namespace) -> None:
     base = rows[0]["tps"]
     print(f"\nconcurrency {args.concurrency} closed-loop streams, {args.seconds:g} s per run, cores {os.cpu_count()}, "
           f"database {'PostgreSQL' if args.db.startswith('postgres') else 'SQLite'}\n")
-    print("| workers | turns | turns/s | vs 1 worker | server CPU ms/turn (of it kernel) | generator ms/turn "
+    print("| workers | turns | memory jobs run (left) | turns/s | vs 1 worker | server CPU ms/turn (of it kernel) "
+          "| generator ms/turn "
           "| fake LLM ms/turn | database server ms/turn | ceiling 2X/(X+Y) | workers' CPU (% of a core) "
           "| event loops: running+waiting for a CPU | load before/after |")
-    print("|---|---|---|---|---|---|---|---|---|---|---|---|")
+    print("|---|---|---|---|---|---|---|---|---|---|---|---|---|")
     for r in rows:
         x, y = r["server_ms"], r["client_ms"] + r["fake_ms"] + r["db_ms"]
-        print(f"| {r['workers']} | {r['turns']:.0f} | {r['tps']:.0f} | {r['tps'] / base:.2f}x | "
+        print(f"| {r['workers']} | {r['turns']:.0f} | {r['jobs']} ({r['backlog']}) | {r['tps']:.0f} | "
+              f"{r['tps'] / base:.2f}x | "
               f"{x:.2f} ({r['sys_ms']:.2f}) | {r['client_ms']:.2f} | {r['fake_ms']:.2f} | "
               f"{r['db_ms']:.2f} | "
               f"{2 * x / (x + y):.2f}x | {r['split']} | {r['loop']} | {r['load0']:.2f}/{r['load1']:.2f} |")
