@@ -78,6 +78,7 @@ class VoiceAgent(ModelRounds):
         self.memory_search = memory_search or MemorySearch(store)
         self.memory = memory
         self.clock = clock
+        self.started_at = clock()
         self._lock = KeyedLocks()  # one per agent, kept only while in use (agents come and go for weeks)
         self._tool_cache: dict[tuple[object, ...], list[ExposedTool]] = {}
         self._chars_per_token: dict[str, float] = {}  # per model, learned from real usage (estimates)

@@ -11,6 +11,7 @@ from collections import OrderedDict
 from collections.abc import AsyncIterator, Callable
 from typing import Literal
 
+from voice_letta import config as C
 from voice_letta import ids
 from voice_letta.agent.events import AgentEvent, ContentDelta, TurnError, TurnFinished, TurnStarted
 from voice_letta.agent.memory_search import MemorySearch
@@ -40,6 +41,7 @@ class TurnPersistence:
     memory_search: MemorySearch
     memory: MemoryHooks | None
     clock: Callable[[], float]
+    started_at: float  # when this process's VoiceAgent was made (clock time): the replay window's restart credit
     _chars_per_token: dict[str, float]
     _ended: OrderedDict[str, TurnRecord]
 
@@ -71,8 +73,10 @@ class TurnPersistence:
 
     async def _begin_once(self, turn: TurnRecord, rows: list[Message], supersede: bool,
                           stored: Callable[[], None] | None = None) -> TurnBegun | None:
+        now = self.clock()
         call = asyncio.ensure_future(self.store.begin_turn(
-            turn, rows, holder=self.holder, lease_s=self.lease_s, now=self.clock(), supersede_abandoned=supersede))
+            turn, rows, holder=self.holder, lease_s=self.lease_s, now=now, supersede_abandoned=supersede,
+            replay_window_s=self._replay_window_s(now)))
         try:
             return await asyncio.shield(call)
         except asyncio.CancelledError:
@@ -88,6 +92,16 @@ class TurnPersistence:
                         "status": "abandoned"})
                     await self.store.end_turn(turn.agent_id, cut, [], holder=self.holder, lease=begun.lease)
             raise
+
+    def _replay_window_s(self, now: float) -> float:
+        """How long after it completed a key-less resend of the agent's latest turn is taken for a retry.
+
+        ``REPLAY_WINDOW_S``, but time the server was down does not count: during this process's first
+        ``REPLAY_WINDOW_S``, a turn that completed up to ``RETRY_WINDOW_S`` before the process started is still
+        recognised (a client resending the request a crash or restart cut off, once the server is back).
+        """
+        uptime = now - self.started_at
+        return C.REPLAY_WINDOW_S if uptime > C.REPLAY_WINDOW_S else uptime + C.RETRY_WINDOW_S
 
     async def _memory_upkeep(self, agent_id: str, window: list[Message] | None = None) -> None:
         if self.memory is None:

@@ -69,6 +69,35 @@ async def test_the_same_request_after_the_replay_window_is_a_new_turn(server: Ru
     assert len(server.fake.requests) == 2
 
 
+async def test_a_resend_after_a_restart_is_recognised_though_the_server_was_down_longer_than_the_window(
+        server: Running) -> None:
+    """Time the server was down does not count against the replay window: a client resending, once the server is
+    back, the request a crash cut off (it may have missed the end of the reply) gets the stored reply."""
+    agent = await server.create_agent()
+    hi = [{"role": "user", "content": "Hi"}]
+    server.fake.script([Text("First.")], [Text("Second.")], [Text("Third.")])
+    assert await say(server, agent["id"], hi) == "First."
+    loop_agent = server.app[AGENT]
+    real, started = loop_agent.clock, loop_agent.started_at
+
+    def at(ended_ago: float, up_for: float) -> None:  # the turn ended `ended_ago` s ago; this process is `up_for` s old
+        loop_agent.clock = lambda: real() + ended_ago
+        loop_agent.started_at = real() + ended_ago - up_for
+
+    try:
+        at(C.REPLAY_WINDOW_S + 40, up_for=5)  # down for 95 s, resent 5 s after the restart: a retry
+        assert await say(server, agent["id"], hi) == "First."
+        assert len(server.fake.requests) == 1
+        at(C.REPLAY_WINDOW_S + 40, up_for=C.REPLAY_WINDOW_S + 1)  # the same, but the process is up for a minute
+        assert await say(server, agent["id"], hi) == "Second."
+        # the latest turn ("Second.", ended on the clock above) ended more than 10 min before a restart
+        at(C.REPLAY_WINDOW_S + 40 + C.RETRY_WINDOW_S + 30, up_for=5)
+        assert await say(server, agent["id"], hi) == "Third."
+    finally:
+        loop_agent.clock, loop_agent.started_at = real, started
+    assert len(server.fake.requests) == 3
+
+
 async def test_idempotency_key_replays_its_turn_and_refuses_other_input(server: Running) -> None:
     agent = await server.create_agent()
     server.fake.script([Text("Keyed answer.")], [Text("Other.")])
