@@ -13,10 +13,11 @@ Layout (one machine; every process shares its cores, so the load generator and t
 Reported per N: turns/s, memory jobs run in the measured window (and left waiting at its end: a saturated worker
 defers them, so compare CPU per turn only between runs that ran about as many), server CPU ms per turn (all
 worker processes, ``/proc``), CPU of the load generator and of the fake per turn, and the ratio to N = 1. The
-ratio is bounded by the cores the generator and the fake use themselves: with server CPU X and their CPU Y per
-turn, two workers on two cores can give at most 2X / (X + Y) times one worker's rate, which the report also
-prints ("ceiling"). With ``--db postgresql`` (a throwaway cluster, a new database per run) the database server's
-CPU per turn is reported too and counted in Y.
+ratio is bounded by the cores the first run's processes used: one worker is not one core (its store thread, the
+embedder and memory jobs run on threads of their own), and the generator and the fake take their share. With
+C the cores all of them used in the first run (one worker), N workers on K cores can give at most min(N, K) / C
+times its turns/s, which the report prints ("ceiling"). With ``--db postgresql`` (a throwaway cluster, a new database
+per run) the database server's CPU per turn is reported too and counted in C.
 
 Where a worker's time goes: its CPU as a share of a core, and its event loop's (main thread's) time on a CPU and
 runnable-but-waiting-for-a-CPU (``/proc/PID/schedstat``). The rest of the wall time the loop slept with nothing
@@ -282,20 +283,24 @@ async def main(args: argparse.Namespace) -> None:
         if args.cluster is not None:
             args.cluster.stop()
     base = rows[0]["tps"]
+    first = rows[0]
+    cores_used = (first["server_ms"] + first["client_ms"] + first["fake_ms"] + first["db_ms"]) * base / 1000
+    cores = os.cpu_count() or 1
     print(f"\nconcurrency {args.concurrency} closed-loop streams, {args.seconds:g} s per run, cores {os.cpu_count()}, "
           f"database {'PostgreSQL' if args.db.startswith('postgres') else 'SQLite'}\n")
     print("| workers | turns | memory jobs run (left) | turns/s | vs 1 worker | server CPU ms/turn (of it kernel) "
           "| generator ms/turn "
-          "| fake LLM ms/turn | database server ms/turn | ceiling 2X/(X+Y) | workers' CPU (% of a core) "
+          "| fake LLM ms/turn | database server ms/turn | ceiling min(N, cores) / C | workers' CPU (% of a core) "
           "| event loops: running+waiting for a CPU | load before/after |")
     print("|---|---|---|---|---|---|---|---|---|---|---|---|---|")
     for r in rows:
-        x, y = r["server_ms"], r["client_ms"] + r["fake_ms"] + r["db_ms"]
+        # the first run used C cores; with K cores no run can do more than K / C times its turns/s
+        ceiling = "–" if r is first else f"{max(1.0, min(r['workers'], cores) / cores_used):.2f}x"
         print(f"| {r['workers']} | {r['turns']:.0f} | {r['jobs']} ({r['backlog']}) | {r['tps']:.0f} | "
               f"{r['tps'] / base:.2f}x | "
-              f"{x:.2f} ({r['sys_ms']:.2f}) | {r['client_ms']:.2f} | {r['fake_ms']:.2f} | "
+              f"{r['server_ms']:.2f} ({r['sys_ms']:.2f}) | {r['client_ms']:.2f} | {r['fake_ms']:.2f} | "
               f"{r['db_ms']:.2f} | "
-              f"{2 * x / (x + y):.2f}x | {r['split']} | {r['loop']} | {r['load0']:.2f}/{r['load1']:.2f} |")
+              f"{ceiling} (C {cores_used:.2f}) | {r['split']} | {r['loop']} | {r['load0']:.2f}/{r['load1']:.2f} |")
 
 
 if __name__ == "__main__":
