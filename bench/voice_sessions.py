@@ -41,6 +41,7 @@ during the first minutes of turns. ``--tracemalloc`` also compares Python
 allocations between warm-up and end and prints the largest growths (it slows the server; diagnosis only).
 
     .venv/bin/python bench/voice_sessions.py --sessions 200 --soak 30 --turn-every 10
+    .venv/bin/python bench/voice_sessions.py --sessions 200 --soak 30 --turn-every 10 --agents 20
 
 Only 127.0.0.1 is used; every loop is bounded by --seconds (and the connect/exit timeouts).
 """
@@ -265,7 +266,9 @@ async def generate(port: int, agent: str, n: int, seconds: float, first: int) ->
 
     async def open_one(i: int) -> None:
         key = base64.b64encode(os.urandom(16)).decode()
-        req = (f"GET /v1/voice?agent={agent} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nUpgrade: websocket\r\n"
+        agents = agent.split(",")  # --soak --agents K: the sessions take turns among K agents
+        mine = agents[(first + i) % len(agents)]
+        req = (f"GET /v1/voice?agent={mine} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nUpgrade: websocket\r\n"
                f"Connection: Upgrade\r\nSec-WebSocket-Key: {key}\r\nSec-WebSocket-Version: 13\r\n"
                f"Sec-WebSocket-Protocol: voice-letta.v1\r\n\r\n").encode()
         async with gate:
@@ -343,6 +346,8 @@ def main() -> None:
     ap.add_argument("--soak", type=float, default=0.0, metavar="MINUTES", help="one long level, RSS and fds sampled")
     ap.add_argument("--warmup-minutes", type=float, default=2.0)
     ap.add_argument("--turn-every", type=int, default=0, metavar="K", help="every K-th utterance is a real turn")
+    ap.add_argument("--agents", type=int, default=1, metavar="K",
+                    help="soak: the sessions take turns among K agents (one agent's data grows K times faster)")
     ap.add_argument("--tracemalloc", action="store_true", help="soak: compare Python allocations (slow)")
     args = ap.parse_args()
     if args.serve:
@@ -457,14 +462,17 @@ def soak(args: argparse.Namespace) -> None:
     samples: list[tuple[float, float, int]] = []  # (minutes, rss MB, fds)
     try:
         assert server.stdout is not None and server.stdout.readline().strip() == "ready"
-        body: dict[str, Any] = {"name": "soak"}
-        if llm is not None:
-            body["llm"] = {"provider": "openai", "model": "fake-model", "base_url": llm[1],
-                           "api_key_env": "BENCH_LLM_KEY"}
-            body["sleeptime_llm"] = {**body["llm"], "model": "fake-sleeptime"}
-        req = urllib.request.Request(url + "/v1/agents", data=json.dumps(body).encode(),
-                                     headers={"Content-Type": "application/json"})
-        agent = json.loads(urllib.request.urlopen(req).read())["id"]
+        agent_ids = []
+        for k in range(args.agents):
+            body: dict[str, Any] = {"name": f"soak-{k}"}
+            if llm is not None:
+                body["llm"] = {"provider": "openai", "model": "fake-model", "base_url": llm[1],
+                               "api_key_env": "BENCH_LLM_KEY"}
+                body["sleeptime_llm"] = {**body["llm"], "model": "fake-sleeptime"}
+            req = urllib.request.Request(url + "/v1/agents", data=json.dumps(body).encode(),
+                                         headers={"Content-Type": "application/json"})
+            agent_ids.append(json.loads(urllib.request.urlopen(req).read())["id"])
+        agent = ",".join(agent_ids)
         load0 = os.getloadavg()
         per = [n // args.generators + (1 if i < n % args.generators else 0) for i in range(args.generators)]
         firsts = [sum(per[:i]) for i in range(len(per))]
@@ -501,8 +509,9 @@ def soak(args: argparse.Namespace) -> None:
             results.append(json.loads(out.strip().splitlines()[-1]))
         st = get("/bench/stats")
         samples.append(((time.monotonic() - t0) / 60, st["rss_mb"], st["fds"]))
-        turns = sum(1 for m in get(f"/v1/agents/{agent}/messages?limit=10000")["data"] if m["role"] == "user")
-        jobs = get(f"/v1/agents/{agent}/memory/jobs?limit=1000")["data"]
+        turns = sum(1 for a in agent_ids for m in get(f"/v1/agents/{a}/messages?limit=10000")["data"]
+                    if m["role"] == "user")
+        jobs = [j for a in agent_ids for j in get(f"/v1/agents/{a}/memory/jobs?limit=1000")["data"]]
     finally:
         server.terminate()
         server.wait(timeout=30)
@@ -521,7 +530,8 @@ def soak(args: argparse.Namespace) -> None:
     slope = sum((x[0] - tm) * (x[1] - tr) for x in tail) / var if var else 0.0
     rss0, rss_end, rss_max = after[0][1], after[-1][1], max(x[1] for x in after)
     report = {
-        "sessions": n, "minutes": args.soak, "warmup_minutes": args.warmup_minutes, "turn_every": args.turn_every,
+        "sessions": n, "agents": args.agents, "minutes": args.soak, "warmup_minutes": args.warmup_minutes,
+        "turn_every": args.turn_every,
         "rss_first_mb": round(samples[0][1], 1), "rss_after_warmup_mb": round(rss0, 1),
         "rss_end_mb": round(rss_end, 1), "rss_max_mb": round(rss_max, 1),
         "growth_after_warmup_pct": round((rss_end - rss0) / rss0 * 100, 2),
