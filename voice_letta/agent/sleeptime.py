@@ -363,19 +363,3 @@ async def _complete(stream: Any) -> tuple[str, list[ToolCall]]:
         ToolCall(id=c["id"] or ids.tool_call_id(), name=c["name"], arguments="".join(c["args"]))
         for _, c in sorted(calls.items())
     ]
-
-
-__all__ = [
-    "FINISH",
-    "RETHINK",
-    "SLEEPTIME_TOOLS",
-    "STORE_MEMORIES",
-    "RunResult",
-    "SleeptimeIncomplete",
-    "SleeptimeRun",
-    "ToolRules",
-    "Transcript",
-    "build_request_text",
-    "build_transcript",
-    "render_line",
-]
