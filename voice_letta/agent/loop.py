@@ -202,11 +202,14 @@ class VoiceAgent(ModelRounds):
                 async for event in self._fail(agent, state, exc):
                     yield event
             else:  # deleted while it was talking: nothing is left to store into
-                state.finished = True
-                yield TurnError(AGENT_DELETED, f"agent {agent_id} was deleted during this turn", False)
-                yield TurnFinished(state.turn.id, "error", self._usage_so_far(state), dict(state.turn.timings_ms),
-                                   None, state.route)
+                for event in self._deleted_events(agent_id, state):
+                    yield event
         except (ProviderError, BudgetExceeded, TimeoutError, VoiceLettaError) as exc:
+            # a model call that hung until the budget (or failed) while the agent was deleted: say what happened
+            if await self._agent_gone(agent_id):
+                for event in self._deleted_events(agent_id, state):
+                    yield event
+                return
             async for event in self._fail(agent, state, exc):
                 yield event
         except Exception as exc:  # a bug must still end the turn in-band, never with an empty stream
@@ -219,6 +222,12 @@ class VoiceAgent(ModelRounds):
                 await asyncio.shield(self._persist_interrupted(agent, state))
             # Memory upkeep runs after the last event went out, so it never delays the reply's end.
             await asyncio.shield(self._memory_upkeep(agent_id, state.window()))
+
+    def _deleted_events(self, agent_id: str, state: TurnState) -> list[AgentEvent]:
+        state.finished = True
+        return [TurnError(AGENT_DELETED, f"agent {agent_id} was deleted during this turn", False),
+                TurnFinished(state.turn.id, "error", self._usage_so_far(state), dict(state.turn.timings_ms), None,
+                             state.route)]
 
     # -- input -------------------------------------------------------------------------------------------
 

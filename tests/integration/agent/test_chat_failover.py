@@ -181,3 +181,23 @@ async def test_deleting_an_agent_during_its_turn_is_a_typed_error(server: Runnin
         assert status == 404 and '"agent_deleted"' in body
     status, _ = await server.request("GET", f"/v1/agents/{agent['id']}")
     assert status == 404
+
+
+async def test_deleting_an_agent_while_its_model_hangs_ends_the_turn_as_agent_deleted(server: Running) -> None:
+    # no first-token deadline: the hung call runs into the turn budget, and the agent is gone by then
+    agent = await server.create_agent(turn_budget_s=1.5, llm=openai_llm(server.fake, first_token_timeout_s=0))
+    server.fake.script([Pause(6.0), Text("too late.")])
+    async with aiohttp.ClientSession() as s:
+        async def chat() -> str:
+            async with s.post(f"{server.url}/v1/chat/completions", json={
+                    "model": agent["id"], "stream": True, "messages": [{"role": "user", "content": "Hi"}]}) as r:
+                assert r.status == 200
+                return await r.text()
+
+        task = asyncio.create_task(chat())
+        await asyncio.sleep(0.5)
+        async with s.delete(f"{server.url}/v1/agents/{agent['id']}") as r:
+            assert r.status == 200
+        body = await task
+    assert '"code":"agent_deleted"' in body and "budget" not in body, body
+    assert body.rstrip().endswith("[DONE]")
