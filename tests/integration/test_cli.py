@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import json
 import os
-import socket
 import sys
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -14,15 +13,10 @@ import aiohttp
 import pytest
 
 from tests.fakes.openai_server import FakeOpenAIServer, HttpError, Text
+from tests.integration.serve_process import free_port
 from voice_letta.config import DEFAULT_LLM_RETRIES
 
 CLI = [sys.executable, "-m", "voice_letta.cli"]
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 async def run(*args: str, env: dict[str, str]) -> tuple[int, str, str]:

@@ -8,7 +8,6 @@ import contextlib
 import json
 import os
 import signal
-import sys
 from pathlib import Path
 from typing import Any
 
@@ -18,19 +17,24 @@ import pytest
 from tests.fakes.openai_server import FakeOpenAIServer, Pause, Text, ToolCall
 from tests.integration.agent.conftest import openai_llm, start_server
 from tests.integration.memory.conftest import finish_call, rethink_call, sleeptime_requests, store_call
-from tests.integration.test_cli import free_port
+from tests.integration.serve_process import ServerProcess
 from voice_letta.server.lifecycle import DRAINING
 
-ROOT = Path(__file__).resolve().parents[2]
 TAG = "VOICE_LETTA_TEST_SERVER_TAG"
 
 
-class Served:
+class Served(ServerProcess):
+    """A server whose every process (supervisor, workers, helpers) carries a tag in its environment."""
+
+    ready_path = "/ready"
+    start_timeout_s = 90.0
+
     def __init__(self, db: Path) -> None:
-        self.db, self.port = db, free_port()
-        self.url = f"http://127.0.0.1:{self.port}"
-        self.proc: asyncio.subprocess.Process | None = None
+        super().__init__(db)
         self.tag = f"{os.getpid()}-{self.port}"
+
+    def env(self) -> dict[str, str]:
+        return {**super().env(), TAG: self.tag}
 
     def processes(self) -> list[int]:
         """Processes started by this server (the supervisor, workers, helpers) still alive."""
@@ -48,31 +52,10 @@ class Served:
         return found
 
     async def start(self, *extra: str, workers: int = 1) -> None:
-        env = {**os.environ, "FAKE_OPENAI_KEY": "sk-fake", "PYTHONUNBUFFERED": "1", TAG: self.tag}
-        env.pop("VOICE_LETTA_API_KEY", None)
-        self.proc = await asyncio.create_subprocess_exec(
-            sys.executable, "-m", "voice_letta.cli", "serve", "--db", str(self.db), "--port", str(self.port),
-            "--no-preload", "--no-default-agent", "--workers", str(workers), *extra, cwd=ROOT, env=env,
-            stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.DEVNULL)
-        async with asyncio.timeout(90):
-            while True:
-                try:
-                    status, _ = await self.request("GET", "/ready")
-                    if status == 200:
-                        return
-                except aiohttp.ClientError:
-                    pass
-                assert self.proc.returncode is None, "server exited"
-                await asyncio.sleep(0.1)
-
-    async def request(self, method: str, path: str, **kw: Any) -> tuple[int, Any]:
-        async with aiohttp.ClientSession() as s, s.request(method, self.url + path, **kw) as r:
-            return r.status, await r.json(content_type=None)
+        await super().start("--no-default-agent", "--workers", str(workers), *extra)
 
     async def kill(self) -> None:
-        if self.proc is not None and self.proc.returncode is None:
-            self.proc.kill()
-            await self.proc.wait()
+        await super().kill()
         for pid in self.processes():  # whatever a failed test left
             with contextlib.suppress(ProcessLookupError):
                 os.kill(pid, signal.SIGKILL)

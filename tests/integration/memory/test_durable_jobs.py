@@ -3,71 +3,16 @@
 from __future__ import annotations
 
 import asyncio
-import os
-import signal
-import socket
-import sys
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
-import aiohttp
 import pytest
 
 from tests.fakes.openai_server import FakeOpenAIServer, Pause, Text
 from tests.integration.agent.conftest import openai_llm
 from tests.integration.memory.conftest import finish_call, rethink_call, sleeptime_requests, store_call
-
-ROOT = Path(__file__).resolve().parents[3]
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-class ServerProcess:
-    def __init__(self, db: Path, port: int) -> None:
-        self.db, self.port = db, port
-        self.url = f"http://127.0.0.1:{port}"
-        self.proc: asyncio.subprocess.Process | None = None
-
-    async def start(self) -> None:
-        env = {**os.environ, "FAKE_OPENAI_KEY": "sk-fake", "PYTHONUNBUFFERED": "1"}
-        env.pop("VOICE_LETTA_API_KEY", None)
-        self.proc = await asyncio.create_subprocess_exec(
-            sys.executable, "-m", "voice_letta.cli", "serve", "--db", str(self.db), "--port", str(self.port),
-            "--no-preload", cwd=ROOT, env=env,
-            stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.DEVNULL)
-        async with asyncio.timeout(30):
-            while True:
-                try:
-                    status, _ = await self.request("GET", "/health")
-                    if status == 200:
-                        return
-                except aiohttp.ClientError:
-                    pass
-                assert self.proc.returncode is None, "server exited"
-                await asyncio.sleep(0.1)
-
-    async def request(self, method: str, path: str, **kw: Any) -> tuple[int, Any]:
-        async with aiohttp.ClientSession() as s, s.request(method, self.url + path, **kw) as r:
-            return r.status, await r.json(content_type=None)
-
-    async def kill(self) -> None:
-        if self.proc is not None and self.proc.returncode is None:
-            self.proc.send_signal(signal.SIGKILL)
-            await self.proc.wait()
-
-    async def stop(self) -> None:
-        if self.proc is not None and self.proc.returncode is None:
-            self.proc.send_signal(signal.SIGTERM)
-            try:
-                async with asyncio.timeout(15):
-                    await self.proc.wait()
-            except TimeoutError:
-                await self.kill()
+from tests.integration.serve_process import ServerProcess, free_port
 
 
 @pytest.fixture

@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import asyncio
 import base64
-import socket
 
 import numpy as np
 import pytest
 
 from tests.fakes.openai_audio_server import FakeOpenAIAudio, fake_vector
+from tests.integration.serve_process import free_port
 from voice_letta.errors import (
     ProviderBadRequest,
     ProviderRateLimited,
@@ -25,12 +25,6 @@ KEY = "sk-test-0123456789abcdef"
 def tone_pcm(seconds: float, rate_hz: int) -> bytes:
     t = np.arange(int(seconds * rate_hz)) / rate_hz
     return (np.sin(2 * np.pi * 440 * t) * 8000).astype("<i2").tobytes()
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 # ------------------------------------------------------------------------------------------------- STT
