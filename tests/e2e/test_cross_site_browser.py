@@ -22,7 +22,7 @@ from tests.fakes.openai_server import FakeOpenAIServer
 from tests.integration.agent.conftest import Running, start_server
 
 pytest.importorskip("playwright", reason="playwright (python) is not installed")
-from playwright.async_api import Playwright, async_playwright
+from playwright.async_api import Playwright
 
 if not Path(CHROMIUM).exists():  # pragma: no cover - depends on the machine
     pytest.skip(f"{CHROMIUM} not found", allow_module_level=True)
@@ -73,12 +73,6 @@ async def evil_site() -> AsyncIterator[int]:
     await site.start()
     yield runner.addresses[0][1]
     await runner.cleanup()
-
-
-@pytest.fixture
-async def pw() -> AsyncIterator[Playwright]:
-    async with async_playwright() as p:
-        yield p
 
 
 @pytest.mark.timeout(90)

@@ -16,7 +16,6 @@ import asyncio
 import json
 import os
 import shutil
-from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
@@ -28,7 +27,7 @@ from voice_letta.agent.bus import MemoryUpdated
 from voice_letta.server.keys import BUS
 
 pytest.importorskip("playwright", reason="playwright (python) is not installed")
-from playwright.async_api import Browser, ConsoleMessage, Page, Playwright, async_playwright
+from playwright.async_api import Browser, ConsoleMessage, Page, Playwright
 
 CHROMIUM = "/usr/bin/chromium"
 if not Path(CHROMIUM).exists():  # pragma: no cover - depends on the machine
@@ -89,39 +88,6 @@ async def wait_for(page: Page, js: str, timeout_s: float = 30.0) -> Any:
 def shot_path(name: str) -> Path:
     ARTIFACTS.mkdir(exist_ok=True)
     return ARTIFACTS / name
-
-
-@pytest.fixture
-async def server(tmp_path: Path, fake_openai: FakeOpenAIServer) -> AsyncIterator[Running]:
-    running, runner = await start_server(tmp_path, fake_openai, api_key=None)
-    try:
-        yield running
-    finally:
-        await runner.cleanup()
-
-
-@pytest.fixture
-async def agent(server: Running) -> dict[str, Any]:
-    return await server.create_agent(name="Juniper", blocks=[
-        {"label": "persona", "value": "I am Juniper, a calm voice assistant with a long memory."},
-        {"label": "human", "value": "Name: unknown. Likes: unknown."},
-    ])
-
-
-@pytest.fixture
-async def pw() -> AsyncIterator[Playwright]:
-    async with async_playwright() as p:
-        yield p
-
-
-@pytest.fixture
-async def warm_server(tmp_path: Path, fake_openai: FakeOpenAIServer) -> AsyncIterator[Running]:
-    """As ``server``, with the speech models loaded before the first turn (realistic latency numbers)."""
-    running, runner = await start_server(tmp_path, fake_openai, api_key=None, preload_local_models=True)
-    try:
-        yield running
-    finally:
-        await runner.cleanup()
 
 
 @pytest.mark.timeout(240)

@@ -7,51 +7,16 @@ replies, the end-of-turn pause), device selection and the transcript export.
 from __future__ import annotations
 
 import json
-from collections.abc import AsyncIterator
-from pathlib import Path
 from typing import Any
 
 import pytest
-from playwright.async_api import Playwright, async_playwright
+from playwright.async_api import Playwright
 
 from tests.e2e.test_web_client import debug, launch, mic_flags, new_page, wait_for, words
-from tests.fakes.openai_server import FakeOpenAIServer, Text, ToolCall
-from tests.integration.agent.conftest import Running, start_server
+from tests.fakes.openai_server import Text, ToolCall
+from tests.integration.agent.conftest import Running
 
 OPEN = "window.voiceLettaDebug.state === 'open'"
-
-
-@pytest.fixture
-async def pw() -> AsyncIterator[Playwright]:
-    async with async_playwright() as p:
-        yield p
-
-
-@pytest.fixture
-async def server(tmp_path: Path, fake_openai: FakeOpenAIServer) -> AsyncIterator[Running]:
-    running, runner = await start_server(tmp_path, fake_openai, api_key=None)
-    try:
-        yield running
-    finally:
-        await runner.cleanup()
-
-
-@pytest.fixture
-async def warm_server(tmp_path: Path, fake_openai: FakeOpenAIServer) -> AsyncIterator[Running]:
-    """With the speech models loaded before the first turn."""
-    running, runner = await start_server(tmp_path, fake_openai, api_key=None, preload_local_models=True)
-    try:
-        yield running
-    finally:
-        await runner.cleanup()
-
-
-@pytest.fixture
-async def agent(server: Running) -> dict[str, Any]:
-    return await server.create_agent(name="Juniper", blocks=[
-        {"label": "persona", "value": "I am Juniper, a calm voice assistant with a long memory."},
-        {"label": "human", "value": "Name: unknown. Likes: unknown."},
-    ])
 
 
 @pytest.mark.timeout(240)

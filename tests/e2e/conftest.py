@@ -1,0 +1,46 @@
+"""Fixtures of the browser tests: Playwright, a server on the fake LLM, the page's agent."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from playwright.async_api import Playwright, async_playwright
+
+from tests.fakes.openai_server import FakeOpenAIServer
+from tests.integration.agent.conftest import Running, start_server
+
+
+@pytest.fixture
+async def pw() -> AsyncIterator[Playwright]:
+    async with async_playwright() as p:
+        yield p
+
+
+@pytest.fixture
+async def server(tmp_path: Path, fake_openai: FakeOpenAIServer) -> AsyncIterator[Running]:
+    running, runner = await start_server(tmp_path, fake_openai, api_key=None)
+    try:
+        yield running
+    finally:
+        await runner.cleanup()
+
+
+@pytest.fixture
+async def warm_server(tmp_path: Path, fake_openai: FakeOpenAIServer) -> AsyncIterator[Running]:
+    """As ``server``, with the speech models loaded before the first turn (realistic latency numbers)."""
+    running, runner = await start_server(tmp_path, fake_openai, api_key=None, preload_local_models=True)
+    try:
+        yield running
+    finally:
+        await runner.cleanup()
+
+
+@pytest.fixture
+async def agent(server: Running) -> dict[str, Any]:
+    return await server.create_agent(name="Juniper", blocks=[
+        {"label": "persona", "value": "I am Juniper, a calm voice assistant with a long memory."},
+        {"label": "human", "value": "Name: unknown. Likes: unknown."},
+    ])
