@@ -4,17 +4,21 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pytest
-from playwright.async_api import Playwright, async_playwright
 
 from tests.fakes.openai_server import FakeOpenAIServer
 from tests.integration.agent.conftest import Running, start_server
 
+if TYPE_CHECKING:  # playwright is imported only by the tests that drive a browser (they skip without it)
+    from playwright.async_api import Playwright
+
 
 @pytest.fixture
 async def pw() -> AsyncIterator[Playwright]:
+    from playwright.async_api import async_playwright
+
     async with async_playwright() as p:
         yield p
 
