@@ -9,8 +9,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import hashlib
-import json
 import logging
 import time
 from dataclasses import dataclass
@@ -29,130 +27,19 @@ from voice_letta.agent.events import (
     TurnFinished,
     TurnStarted,
 )
-from voice_letta.agent.loop import AGENT_DELETED, FALLBACK_SENTENCE, TurnInput, spoken_rows
-from voice_letta.agent.models import AgentState, ImagePart, Message, Usage
-from voice_letta.agent.ports import ToolSpec
-from voice_letta.errors import NotFoundError, ProtocolViolation, VoiceLettaError, invalid_body
-from voice_letta.providers.fallback import accepts_images
+from voice_letta.agent.loop import AGENT_DELETED, FALLBACK_SENTENCE
+from voice_letta.agent.models import AgentState, Usage
+from voice_letta.errors import NotFoundError, VoiceLettaError, invalid_body
 from voice_letta.server import lifecycle
-from voice_letta.server.keys import AGENT, AGENTS, CONFIG, METRICS, MODELS, STORE
+from voice_letta.server.keys import AGENT, CONFIG, METRICS
 from voice_letta.server.metrics import Metrics
+from voice_letta.server.openai_input import ParsedTurn, parse_turn, resolve_agent
 from voice_letta.server.request_log import REQUEST_ID_HEADER
 from voice_letta.wire import openai_chat as W
 
 log = logging.getLogger(__name__)
 DISCONNECT_POLL_S = 0.05
-MAX_IDEMPOTENCY_KEY_CHARS = 255
 routes = web.RouteTableDef()
-
-
-async def resolve_agent(request: web.Request, model: str) -> AgentState:
-    agent = await request.app[AGENTS].find(model)
-    if agent is None:
-        raise NotFoundError(f"The model {model!r} does not exist: pass an agent id (or unique agent name) as model.",
-                            code="model_not_found")
-    return agent
-
-
-def _norm(text: str) -> str:
-    return " ".join(text.split()).lower()
-
-
-def _known(text: str, stored: list[Message]) -> bool:
-    """Is this client-side assistant text something we said (possibly cut short by the client)?"""
-    said = _norm(text)
-    if not said:
-        return True
-    for m in stored:
-        ours = _norm(m.content or "")
-        if ours and (ours.startswith(said) or said.startswith(ours) or said in ours):
-            return True
-    return False
-
-
-def _cut_short(text: str, stored: list[Message]) -> str | None:
-    """The turn whose spoken reply the client sends back cut short, if it does (LiveKit and Pipecat keep only
-    what was played of an interrupted reply): the id of the agent's latest turn when ``text`` is a strict prefix
-    of everything that turn said, missing at least one word (a dropped final period or space is not a cut)."""
-    latest = next((m for m in reversed(stored) if m.role == "assistant" and m.content and m.turn_id), None)
-    if latest is None or latest.turn_id is None:
-        return None
-    spoken = _norm(" ".join(m.content or "" for m in spoken_rows(stored, latest.turn_id)))
-    said = _norm(text)
-    if not said or len(said) >= len(spoken) or not spoken.startswith(said):
-        return None
-    return latest.turn_id if any(ch.isalnum() for ch in spoken[len(said):]) else None
-
-
-async def _accepts_images(request: web.Request, agent: AgentState) -> bool:
-    model = request.app[MODELS].for_config(agent.llm)
-    check = getattr(model, "accepts_images", None)
-    return bool(await check()) if check is not None else await accepts_images(agent.llm)
-
-
-@dataclass(frozen=True, slots=True)
-class ParsedTurn:
-    inp: TurnInput
-    stream: bool
-    include_usage: bool
-
-
-async def parse_turn(request: web.Request, body: W.ChatCompletionRequest, agent: AgentState) -> ParsedTurn:
-    msgs = body.messages
-    last_assistant = max((i for i, m in enumerate(msgs) if m.role == "assistant"), default=-1)
-    new = msgs[last_assistant + 1:]
-    system = "\n\n".join(m.text() for m in msgs if m.role in ("system", "developer") and m.text().strip())
-    user_text = "\n".join(m.text() for m in new if m.role == "user" and m.text().strip())
-    attached = [(f"messages.{last_assistant + 1 + i}", m.images(f"messages.{last_assistant + 1 + i}"))
-                for i, m in enumerate(new) if m.role == "user"]
-    images = tuple(ImagePart(url=url, detail=detail) for _, found in attached for url, detail in found)
-    if images and not await _accepts_images(request, agent):
-        raise ProtocolViolation(
-            f"this agent's model ({agent.llm.provider.value}/{agent.llm.model}) does not take images; send text "
-            "only, or give the agent a model that does (llm.vision: true if it does and is not recognised)",
-            code="image_not_supported", param=next(where for where, found in attached if found))
-    results = tuple((m.tool_call_id or "", m.text()) for m in new if m.role in ("tool", "function"))
-    if any(not call_id for call_id, _ in results):
-        raise ProtocolViolation("every tool message needs a tool_call_id", code="invalid_request")
-    if not user_text and not results and not images:
-        raise ProtocolViolation("no new input: the request must end with a user message (or tool results) "
-                                "after the last assistant message", code="invalid_request")
-    unknown: str | None = None
-    if last_assistant >= 0 and not msgs[last_assistant].tool_calls:
-        text = msgs[last_assistant].text()
-        recent = await request.app[STORE].list_messages(agent.id, limit=40)
-        if text.strip() and not _known(text, [m for m in recent if m.role == "assistant"]):
-            unknown = text  # e.g. a greeting the framework spoke itself; keep the history true
-        elif (cut_turn := _cut_short(text, recent)) is not None:
-            # The listener heard only this much of the agent's last reply: store what was heard, as a barge-in
-            # on a voice socket does, so the next turns (and memory) do not hold words never heard.
-            await request.app[AGENT].truncate_reply(agent.id, cut_turn, text)
-    tools = tuple(
-        ToolSpec(t.function.name, t.function.description or "",
-                 t.function.parameters or {"type": "object", "properties": {}}, bool(t.function.strict))
-        for t in body.tools or ())
-    canonical = json.dumps([m.model_dump(mode="json") for m in msgs], sort_keys=True, separators=(",", ":"))
-    fingerprint = hashlib.sha256(f"{agent.id}\n{canonical}".encode()).hexdigest()
-    show = body.voice_letta.server_tool_calls if body.voice_letta else None
-    if show is None:
-        # A client that sends its own tools executes every tool call it sees; never hand it ours.
-        show = not tools
-    opts = body.voice_letta
-    key = request.headers.get("Idempotency-Key")
-    if key is not None and not 1 <= len(key) <= MAX_IDEMPOTENCY_KEY_CHARS:
-        raise ProtocolViolation(f"Idempotency-Key must be 1 to {MAX_IDEMPOTENCY_KEY_CHARS} characters",
-                                code="invalid_request", param="Idempotency-Key")
-    said_at = opts.said_at if opts else None
-    if said_at is not None and said_at > time.time() + W.SAID_AT_FUTURE_S:
-        raise ProtocolViolation("voice_letta.said_at is in the future", code="invalid_request",
-                                param="voice_letta.said_at")
-    inp = TurnInput(user_text=user_text or None, client_tools=tools, tool_results=results,
-                    extra_instructions=system or None, fingerprint=fingerprint, unknown_assistant_text=unknown,
-                    show_server_tool_calls=show, temperature=body.temperature, max_tokens=body.token_limit(),
-                    first_token_timeout_s=opts.first_token_timeout_s if opts else None, idempotency_key=key,
-                    replaces_abandoned=True, said_at=said_at, images=images)
-    include_usage = bool(body.stream_options and body.stream_options.include_usage)
-    return ParsedTurn(inp, body.stream, include_usage)
 
 
 @routes.post("/v1/chat/completions")
