@@ -183,8 +183,9 @@ class PassageCreate(BaseModel):
 
     text: str = Field(min_length=1, max_length=20_000)
     synopsis: str = Field(default="", max_length=2_000)
-    start_at: float | None = Field(default=None, ge=0, allow_inf_nan=False)  # when it was said, epoch seconds
-    end_at: float | None = Field(default=None, ge=0, allow_inf_nan=False)
+    # when it was said, epoch seconds (strict: JSON true is not the second 1 of 1970)
+    start_at: float | None = Field(default=None, ge=0, allow_inf_nan=False, strict=True)
+    end_at: float | None = Field(default=None, ge=0, allow_inf_nan=False, strict=True)
     # ids of the agent's passages whose facts this one replaces: they are marked superseded by it
     supersedes: list[str] = Field(default_factory=list, max_length=100)
 
@@ -206,7 +207,7 @@ class ImportedMessage(BaseModel):
 
     role: Literal["user", "assistant"]
     content: str = Field(min_length=1, max_length=20_000)
-    said_at: float = Field(ge=0, allow_inf_nan=False)  # epoch seconds
+    said_at: float = Field(ge=0, allow_inf_nan=False, strict=True)  # epoch seconds (not a JSON true or "1")
 
 
 class MessagesImport(BaseModel):
@@ -306,14 +307,17 @@ async def _insert(request: web.Request, agent_id: str, items: Sequence[PassageCr
     if named:
         found = {p.id for p in await store.get_passages(agent_id, named)}
         if unknown := [pid for pid in named if pid not in found]:
+            first = next(i for i, item in enumerate(items) if unknown[0] in item.supersedes)
             raise ProtocolViolation(f"supersedes names passages this agent does not have: {', '.join(unknown[:5])}",
-                                    code="invalid_request")
+                                    code="invalid_request",
+                                    param=f"passages.{first}.supersedes" if bulk else "supersedes")
     passages = []
-    for item in items:
+    for k, item in enumerate(items):
         start = item.start_at if item.start_at is not None else item.end_at if item.end_at is not None else now
         end = item.end_at if item.end_at is not None else start
         if end < start:
-            raise ProtocolViolation("a passage's end_at is before its start_at", code="invalid_request")
+            raise ProtocolViolation("a passage's end_at is before its start_at", code="invalid_request",
+                                    param=f"passages.{k}.end_at" if bulk else "end_at")
         passages.append(Passage(id=ids.passage_id(), agent_id=agent_id, text=item.text, synopsis=item.synopsis,
                                 start_at=start, end_at=end, created_at=now))
     embedder = await search.embedder_for(agent_id)
@@ -392,8 +396,9 @@ async def import_messages(request: web.Request) -> web.Response:
     await request.app[STORE].get_agent(agent_id)
     body = await parse_body(request, MessagesImport)
     limit = time.time() + C.SAID_AT_FUTURE_S
-    if any(m.said_at > limit for m in body.messages):
-        raise ProtocolViolation("a message's said_at is in the future", code="invalid_request")
+    if future := [i for i, m in enumerate(body.messages) if m.said_at > limit]:
+        raise ProtocolViolation("a message's said_at is in the future", code="invalid_request",
+                                param=f"messages.{future[0]}.said_at")
     ordered = sorted(body.messages, key=lambda m: m.said_at)  # stable: equal times keep the order given
     rows = [Message(id=ids.message_id(), agent_id=agent_id, role=m.role, content=m.content, created_at=m.said_at)
             for m in ordered]

@@ -86,7 +86,8 @@ class InputText(_Client):
     type: Literal["input_text"]
     text: str = Field(min_length=1, max_length=MAX_INPUT_TEXT_CHARS)
     event_id: str | None = Field(default=None, max_length=100)
-    said_at: float | None = Field(default=None, ge=0, allow_inf_nan=False)  # epoch seconds; default: now
+    # epoch seconds; default: now (strict: a JSON true is not the second 1 of 1970)
+    said_at: float | None = Field(default=None, ge=0, allow_inf_nan=False, strict=True)
 
 
 class InputAudioCommit(_Client):

@@ -113,7 +113,7 @@ class VoiceLettaOptions(_In):
     first_token_timeout_s: float | None = Field(default=None, ge=0, le=600)
     # When the new user message was said (epoch seconds), e.g. a transcript replayed later; stored as the
     # message's time, so memory windows and dates are right. At most SAID_AT_FUTURE_S in the future.
-    said_at: float | None = Field(default=None, ge=0, allow_inf_nan=False)
+    said_at: float | None = Field(default=None, ge=0, allow_inf_nan=False, strict=True)  # a JSON true is not 1
 
 
 SAID_AT_FUTURE_S = C.SAID_AT_FUTURE_S

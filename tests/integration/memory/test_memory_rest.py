@@ -172,7 +172,7 @@ async def test_chat_completions_can_say_when_the_user_spoke(server: Running) -> 
     assert user[-1]["content"] == "I adopted a cat called Miso." and user[-1]["created_at"] == said
     assistant = [m for m in listed["data"] if m["role"] == "assistant"]
     assert assistant[-1]["created_at"] > said + 2 * DAY  # the reply is stored when it was made
-    for bad in (time.time() + 3600, -5, "yesterday"):
+    for bad in (time.time() + 3600, -5, "yesterday", True, "1700000000"):  # true was taken as 1.0 (1970)
         status, data = await server.request("POST", "/v1/chat/completions", json={
             "model": agent["id"], "messages": [{"role": "user", "content": "hi"}], "voice_letta": {"said_at": bad}})
         assert status == 400, (bad, data)
@@ -193,6 +193,9 @@ async def test_typed_input_can_say_when_it_was_said(tmp_path: Path, fake_openai:
             await c.send(type="input_text", text="hello", said_at=time.time() + 3600)
             err = await c.wait_for("error")
             assert err["code"] == "invalid_request" and "said_at" in err["message"]
+            await c.send(type="input_text", text="hello", said_at=True, event_id="t1")  # was taken as 1970
+            err = await c.wait_for("error", event_id="t1")
+            assert err["code"] == "invalid_event" and "said_at" in err["message"]
             # a refused message is not a turn: no transcript.final for it (the client showed words never answered)
             assert [e["text"] for e in c.events("transcript.final")] == ["My sister moved to Lisbon."]
             await c.send(type="ping")

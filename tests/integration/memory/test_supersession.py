@@ -103,3 +103,66 @@ async def test_a_rest_insert_supersedes_named_passages_and_a_new_process_sees_it
     assert found[0]["id"] == again["data"][0]["id"]  # the end of the chain comes first
     status, listed = await server.request("GET", f"/v1/agents/{agent['id']}/archival")
     assert status == 200 and listed["total"] == 3
+
+
+async def test_deleting_a_successor_hands_its_place_on_or_makes_the_old_fact_current(server: Running) -> None:
+    """Found from outside: deleting the passage that replaced a fact left the old one's ``superseded_by`` naming a
+    passage that was gone (a 404). Now what the deleted passage superseded is superseded by its own successor, or
+    is current again."""
+    agent = await create_voice_agent(server)
+    base = f"/v1/agents/{agent['id']}/archival"
+    now = time.time()
+    [lisbon] = await batch(server, agent["id"], [{"text": "user: I live in Lisbon.", "start_at": now - 90 * DAY}])
+    ids_ = [lisbon]
+    for text, ago in (("user: I moved to Berlin.", 30 * DAY), ("user: I moved to Paris.", DAY)):
+        status, body = await server.request("POST", base, json={"text": text, "start_at": now - ago,
+                                                                 "supersedes": [ids_[-1]]})
+        assert status == 201 and body["supersedes"] == [ids_[-1]], body
+        ids_.append(body["id"])
+    _, berlin, paris = ids_
+
+    async def successors() -> dict[str, str | None]:
+        status, listed = await server.request("GET", base)
+        assert status == 200
+        return {p["id"]: p["superseded_by"] for p in listed["data"]}
+
+    assert (await server.request("DELETE", f"{base}/{berlin}"))[0] == 200  # the middle of the chain
+    assert await successors() == {lisbon: paris, paris: None}
+    found = await search(server, agent["id"], "Where do I live?", limit=2)
+    assert [p["id"] for p in found] == [paris, lisbon] and found[0]["previously"] == [lisbon]
+    assert (await server.request("DELETE", f"{base}/{paris}"))[0] == 200  # the end: Lisbon is current again
+    status, listed = await server.request("GET", base)
+    assert [(p["id"], p["superseded_by"], p["superseded_at"]) for p in listed["data"]] == [(lisbon, None, None)]
+    server.app[MEMORY_SEARCH].forget(agent["id"])  # what another process (or a restart) reads from the store
+    found = await search(server, agent["id"], "Where do I live?", limit=2)
+    assert [(p["id"], p["superseded_by"], p["previously"]) for p in found] == [(lisbon, None, [])]
+
+
+async def test_times_are_numbers_and_refusals_name_the_field(server: Running) -> None:
+    """Found from outside: ``"start_at": true`` (and ``said_at: true``) was taken as 1.0, a passage said in 1970;
+    an unknown ``supersedes`` id, an ``end_at`` before ``start_at`` and a future import ``said_at`` gave param
+    null."""
+    agent = await create_voice_agent(server)
+    base = f"/v1/agents/{agent['id']}"
+    cases = [
+        ("/archival", {"text": "x", "start_at": True}, "start_at"),
+        ("/archival", {"text": "x", "end_at": "1700000000"}, "end_at"),
+        ("/archival", {"text": "x", "supersedes": ["passage-nope"]}, "supersedes"),
+        ("/archival", {"text": "x", "start_at": 10, "end_at": 5}, "end_at"),
+        ("/archival/batch", {"passages": [{"text": "a"}, {"text": "b", "supersedes": ["passage-nope"]}]},
+         "passages.1.supersedes"),
+        ("/archival/batch", {"passages": [{"text": "a"}, {"text": "b", "start_at": 10, "end_at": 5}]},
+         "passages.1.end_at"),
+        ("/messages/import", {"messages": [{"role": "user", "content": "x", "said_at": True}]},
+         "messages.0.said_at"),
+        ("/messages/import", {"messages": [{"role": "user", "content": "x", "said_at": 1.0},
+                                           {"role": "user", "content": "y", "said_at": time.time() + 3600}]},
+         "messages.1.said_at"),
+    ]
+    for path, body, param in cases:
+        status, err = await server.request("POST", base + path, json=body)
+        assert status == 400 and err["error"]["param"] == param, (body, err)
+    status, listed = await server.request("GET", base + "/archival")
+    assert listed["total"] == 0  # nothing refused was stored
+    status, ok = await server.request("POST", base + "/archival", json={"text": "x", "start_at": 1700000000})
+    assert status == 201 and ok["start_at"] == 1700000000.0  # an integer is a number

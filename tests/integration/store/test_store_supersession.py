@@ -57,3 +57,17 @@ async def test_mark_superseded_keeps_the_first_successor_and_needs_a_passage_of_
     assert await store.mark_superseded(agent.id, [], c.id, at=600.0) == []
     listed = {p.id: (p.superseded_by, p.superseded_at) for p in await store.list_passages(agent.id)}
     assert listed == {a.id: (b.id, 500.0), b.id: (None, None), c.id: (None, None)}
+
+
+async def test_deleting_a_successor_relinks_what_it_superseded(store: Any, other: Any) -> None:
+    agent = await make_agent(store)
+    a, b, c = (_passage(agent.id, f"user: fact {i}", 100.0 + i) for i in range(3))
+    await store.insert_passages([a, b, c])
+    assert await store.mark_superseded(agent.id, [a.id], b.id, at=500.0) == [a.id]
+    assert await store.mark_superseded(agent.id, [b.id], c.id, at=600.0) == [b.id]
+    await store.delete_passage(agent.id, b.id)  # a's successor is gone: c replaces a now (a keeps its time)
+    listed = {p.id: (p.superseded_by, p.superseded_at) for p in await other.list_passages(agent.id)}
+    assert listed == {a.id: (c.id, 500.0), c.id: (None, None)}
+    await store.delete_passage(agent.id, c.id)  # the end of the chain: a is current again
+    assert [(p.id, p.superseded_by, p.superseded_at) for p in await other.list_passages(agent.id)] == [
+        (a.id, None, None)]

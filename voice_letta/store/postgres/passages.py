@@ -36,9 +36,16 @@ class PassagesMixin(PgBase):
             return [R.passage_from_row(r) for r in found]
 
     async def delete_passage(self, agent_id: str, passage_id: str) -> None:
-        changed = await self._exec("delete_passage", "DELETE FROM passages WHERE id = $1 AND agent_id = $2",
-                                   passage_id, agent_id)
-        if changed == 0:
+        """As SQLite's: what the passage superseded is superseded by its successor now, or current again."""
+        async with self._tx("delete_passage") as conn:
+            gone = await conn.fetch("DELETE FROM passages WHERE id = $1 AND agent_id = $2 RETURNING superseded_by",
+                                    passage_id, agent_id)
+            if gone:
+                await conn.execute(
+                    "UPDATE passages SET superseded_by = $1, superseded_at = CASE WHEN $1::text IS NULL THEN NULL "
+                    "ELSE superseded_at END WHERE agent_id = $2 AND superseded_by = $3",
+                    gone[0][0], agent_id, passage_id)
+        if not gone:
             raise NotFoundError(f"unknown passage {passage_id} of agent {agent_id}")
 
     async def get_passages(

@@ -6,6 +6,7 @@ the in-memory index (``agent/memory_search.py``) in one query. Keyword search li
 
 from __future__ import annotations
 
+import sqlite3
 from collections.abc import Sequence
 
 from voice_letta.agent.models import Passage
@@ -15,6 +16,9 @@ from voice_letta.store import rows as R
 from voice_letta.store.common import chunked, flat, passage_texts, prepared_passages
 from voice_letta.store.sqlite.base import MAX_BOUND_VARS, SqliteBase, insert_sql, supersede
 from voice_letta.store.sqlite.db import translate_errors
+
+_RELINK = ("UPDATE passages SET superseded_by = ?, superseded_at = CASE WHEN ? IS NULL THEN NULL ELSE superseded_at "
+           "END WHERE agent_id = ? AND superseded_by = ?")
 
 
 class PassagesMixin(SqliteBase):
@@ -46,10 +50,17 @@ class PassagesMixin(SqliteBase):
             return [R.passage_from_row(r) for r in found]
 
     async def delete_passage(self, agent_id: str, passage_id: str) -> None:
-        changed = await self._exec(
-            "delete_passage", "DELETE FROM passages WHERE id = ? AND agent_id = ?", (passage_id, agent_id)
-        )
-        if changed == 0:
+        """Delete a passage; what it superseded is superseded by its own successor now, or current again (no
+        ``superseded_by`` naming a passage that is gone)."""
+
+        def work(conn: sqlite3.Connection) -> int:
+            gone = conn.execute("DELETE FROM passages WHERE id = ? AND agent_id = ? RETURNING superseded_by",
+                                (passage_id, agent_id)).fetchall()
+            if gone:
+                conn.execute(_RELINK, (gone[0][0], gone[0][0], agent_id, passage_id))
+            return len(gone)
+
+        if await self._transaction("delete_passage", work) == 0:
             raise NotFoundError(f"unknown passage {passage_id} of agent {agent_id}")
 
     async def get_passages(
