@@ -11,8 +11,9 @@ reads the rows after the last one it saw and, skipping its own:
 - ``memory_updated``: published on this process's ``MemoryBus``, with the agent's blocks as stored now.
 
 Outgoing, ``SharedMemoryBus.publish`` delivers an event to this process's sessions at once and queues it for
-the change log, which the same task writes. With SQLite the task reads every ``POLL_S``; PostgreSQL wakes it with
-``NOTIFY`` (``Store.wait_for_changes``). A change therefore reaches another process within about ``POLL_S``.
+the change log, which the same task writes. With SQLite the task reads every ``POLL_S``, so a change reaches
+another process within about ``POLL_S``. PostgreSQL wakes it with ``NOTIFY`` (``Store.wait_for_changes``) only for
+other processes' changes, a burst of them at once, and it reads the log otherwise only every ``SIGNALLED_POLL_S``.
 """
 
 from __future__ import annotations
@@ -36,6 +37,7 @@ from voice_letta.errors import NotFoundError
 log = logging.getLogger(__name__)
 
 POLL_S = 0.1
+SIGNALLED_POLL_S = 5.0  # with a store that wakes the feed itself (PostgreSQL NOTIFY): a safety-net read this often
 KEEP_S = 600.0  # change-log rows older than this are deleted (every process reads them within POLL_S)
 PRUNE_EVERY_S = 60.0
 BATCH = 500
@@ -91,7 +93,8 @@ class ChangeFeed:
         """Until the poll interval passes, the database signals new rows (PostgreSQL), or an event goes out."""
         if self.bus.outbox:
             return
-        waiter = asyncio.ensure_future(self.store.wait_for_changes(self.poll_s))
+        signalled = bool(getattr(self.store, "signals_changes", False))
+        waiter = asyncio.ensure_future(self.store.wait_for_changes(SIGNALLED_POLL_S if signalled else self.poll_s))
         outgoing = asyncio.ensure_future(self.bus.wake.wait())
         try:
             await asyncio.wait({waiter, outgoing}, return_when=asyncio.FIRST_COMPLETED)

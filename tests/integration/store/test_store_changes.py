@@ -58,3 +58,35 @@ async def test_old_rows_are_pruned(store: SqliteStore) -> None:
     await store.record_memory_updated("x", passages_added=0, passages_removed=0, reason="rest", now=now)
     assert await store.prune_changes(before=now - 600) == 1
     assert len(await store.changes_since(0)) == 1
+
+
+async def test_postgresql_wakes_the_feed_for_other_processes_changes_only_and_once_per_burst(pg_databases) -> None:
+    """NOTIFY carries the writer's origin (migration 0005): a process's own writes do not wake its change feed,
+    and NOTIFYs that arrived together are one wake-up (one read of the log), not one each."""
+    import asyncio
+
+    from voice_letta.store import open_any_store
+
+    url = await pg_databases.create()
+    mine, theirs = await open_any_store(url, origin="me"), await open_any_store(url, origin="them")
+    try:
+        agent = await make_agent(mine)
+        await mine.wait_for_changes(0.05)  # starts listening
+        assert mine.signals_changes
+
+        async def woken(timeout_s: float) -> bool:
+            started = time.monotonic()
+            await mine.wait_for_changes(timeout_s)
+            return time.monotonic() - started < timeout_s * 0.8
+
+        await mine.record_memory_updated(agent.id, passages_added=1, passages_removed=0, reason="x", now=time.time())
+        assert not await woken(0.5)  # its own change
+        for _ in range(5):
+            await theirs.record_memory_updated(agent.id, passages_added=1, passages_removed=0, reason="y",
+                                               now=time.time())
+        await asyncio.sleep(1.0)  # all five NOTIFYs delivered
+        assert await woken(30.0)
+        assert not await woken(0.5)  # the burst woke it once
+    finally:
+        await mine.aclose()
+        await theirs.aclose()

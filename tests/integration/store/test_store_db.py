@@ -14,7 +14,7 @@ import pytest
 from tests.integration.store.helpers import make_agent, msg
 from voice_letta.agent.ports import Store
 from voice_letta.errors import NotFoundError, StorageError
-from voice_letta.store import SqliteStore, open_store
+from voice_letta.store import SqliteStore, open_any_store, open_store
 from voice_letta.store.fts import fts_query
 from voice_letta.store.postgres import PostgresStore
 from voice_letta.store.sqlite.db import load_migrations, split_statements
@@ -197,3 +197,24 @@ async def test_a_pooled_postgresql_connection_comes_back_without_an_open_transac
             assert await conn.fetchval("SELECT current_setting('voice_letta.origin')") == "w-test"
     finally:
         await pool.close()
+
+
+async def test_the_postgresql_turn_functions_write_and_read_every_column_rows_py_knows(pg_databases: Any) -> None:
+    """``vl_begin_turn`` / ``vl_end_turn`` (migration 0005) spell out the columns they insert and return: a column
+    added to store/rows.py must be added to them too (a new migration), or it would silently not be stored."""
+    from voice_letta.store import rows as R
+
+    store = await open_any_store(await pg_databases.create())
+    try:
+        async def source(name: str) -> str:
+            return str(await store._pool.fetchval(f"SELECT pg_get_functiondef('{name}'::regproc)"))
+
+        append, save, begin = [await source(n) for n in ("vl_append_rows", "vl_save_turn", "vl_begin_turn")]
+        for column in R.MESSAGE_INSERT_COLUMNS.split(","):
+            assert f"r.{column.strip()}" in append, column
+        for column in R.MESSAGE_COLUMNS.split(","):
+            assert f"m.{column.strip()}" in begin, column
+        for column in R.TURN_COLUMNS.split(","):
+            assert f"excluded.{column.strip()}" in save or column.strip() == "id", column
+    finally:
+        await store.aclose()

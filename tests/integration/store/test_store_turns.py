@@ -97,3 +97,40 @@ async def test_a_known_fingerprint_returns_the_earlier_turn_and_stores_nothing(s
                                    lease_s=10, now=time.time())
     assert again is not None and again.previous == done and again.inserted == []
     assert [m.content for m in await store.list_messages(agent.id)] == ["hi", "hello"]
+
+
+async def test_every_field_of_the_rows_and_the_turn_record_survives_begin_and_end(store: SqliteStore) -> None:
+    """PostgreSQL sends these rows to its server-side functions as JSON (migration 0005): nothing may be lost or
+    rounded on the way (floats, tool calls, images, flags, keyword terms)."""
+    from voice_letta.agent.models import ImagePart, ToolCall, Usage
+
+    agent = await make_agent(store)
+    at = 1_765_000_000.123456789
+    t = TurnRecord(id=ids.turn_id(), agent_id=agent.id, fingerprint="fp", idempotency_key="key-1", started_at=at)
+    user = msg(agent.id, "user", "look at this, Ada", at=at, turn_id=t.id, kind="normal",
+               images=[ImagePart(url="https://example.com/a.png", detail="low")])
+    begun = await store.begin_turn(t, [user], holder="a", lease_s=10, now=at + 0.5)
+    assert begun is not None and begun.previous is None
+    assert begun.inserted == [user.model_copy(update={"seq": 1})] == begun.history
+    call = ToolCall(id="call_1", name="search_memory", arguments='{"query": "pictures \\u00e9"}')
+    reply = [
+        msg(agent.id, "assistant", None, at=at + 1 / 3, turn_id=t.id, tool_calls=[call]),
+        msg(agent.id, "tool", '{"ok": true}', at=at + 0.4, turn_id=t.id, tool_call_id="call_1",
+            name="search_memory"),
+        msg(agent.id, "assistant", "A cat, I think", at=at + 0.7, turn_id=t.id, interrupted=True, kind="filler"),
+    ]
+    done = t.model_copy(update={
+        "status": "completed", "stop_reason": "stop", "ended_at": at + 0.75, "steps": 2, "provider": "openai",
+        "model": "gpt-x", "fallback_used": True, "first_token_ms": 12.345678901234,
+        "usage": Usage(prompt_tokens=10, completion_tokens=3, total_tokens=13, cached_tokens=4, estimated=True),
+        "timings_ms": {"llm_first_token": 12.345678901234, "total": 750.0}})
+    stored = await store.end_turn(agent.id, done, reply, holder="a", lease=begun.lease)
+    assert stored == [m.model_copy(update={"seq": i}) for i, m in enumerate(reply, 2)]
+    assert await store.list_messages(agent.id) == [begun.inserted[0], *stored]
+    assert (await store.list_turns(agent.id)) == [done]
+    again = await store.begin_turn(t.model_copy(update={"id": ids.turn_id()}), [user], holder="a", lease_s=10,
+                                   now=at + 1)
+    assert again is not None and again.previous == done and again.inserted == []
+    hits = await store.search_messages(agent.id, "cat", exclude_in_context=False)
+    assert [h.message.id for h in hits] == [reply[2].id]  # keyword terms stored with the reply
+

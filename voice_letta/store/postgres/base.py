@@ -23,7 +23,8 @@ from voice_letta.store.postgres.db import translate_errors
 
 log = logging.getLogger(__name__)
 
-CHANNEL = "voice_letta_changes"  # NOTIFYed by the change_log trigger (migration 0001)
+CHANNEL = "voice_letta_changes"  # NOTIFYed by the change_log trigger with the writer's origin (migrations 0001, 0005)
+COALESCE_S = 0.01  # NOTIFYs that arrive this soon after the first wake the change feed once
 
 
 def cols(columns: str, alias: str | None = None) -> str:
@@ -82,9 +83,20 @@ class PgBase:
                 await self._pool.executemany(sql, rows)
 
     # --- notifications of the change log -------------------------------------------------------------------
+    @property
+    def signals_changes(self) -> bool:
+        """True while this store LISTENs: other processes' changes wake ``wait_for_changes`` at once, so the
+        change feed needs to read the log only on a wake-up (and rarely, as a safety net)."""
+        return self._listener is not None and not self._listener.is_closed()
+
     async def wait_for_changes(self, timeout_s: float) -> None:
-        """Return when the change log NOTIFYs (another process wrote) or after ``timeout_s``."""
-        if self._listener is None or self._listener.is_closed():
+        """Return when another process's change is NOTIFYed, or after ``timeout_s``.
+
+        The NOTIFY payload is the writer's origin (migration 0005): this process's own changes wake nothing. After
+        the first NOTIFY it waits ``COALESCE_S`` more, so a burst of them (a memory job's passages, each in its
+        own transaction, and its ``memory.updated``) costs the feed one read of the log, not one per NOTIFY.
+        """
+        if not self.signals_changes:
             try:
                 await self._listen()
             except Exception:  # no listener: the feed still polls every timeout_s
@@ -92,12 +104,18 @@ class PgBase:
         with contextlib.suppress(TimeoutError):
             async with asyncio.timeout(timeout_s):
                 await self._changed.wait()
+                await asyncio.sleep(COALESCE_S)
         self._changed.clear()
+
+    def _notified(self, _conn: object, _pid: int, _channel: str, payload: str) -> None:
+        if payload != self.origin:
+            self._changed.set()
 
     async def _listen(self) -> None:
         conn = await asyncpg.connect(self._url, server_settings={"voice_letta.origin": self.origin})
-        await conn.add_listener(CHANNEL, lambda *_: self._changed.set())
+        await conn.add_listener(CHANNEL, self._notified)
         self._listener = conn
+        self._changed.set()  # read once now: a NOTIFY sent while there was no listener is lost
 
     async def aclose(self) -> None:
         if self._closed:

@@ -2,8 +2,10 @@
 
 A message's ``seq`` comes from the agent's row in ``message_seq``: the upsert that reserves a batch's numbers
 locks that row until the transaction ends, so concurrent appends of one agent (from any process) get disjoint,
-gapless ranges in commit order. The turn and lease methods follow ``store/sqlite/turns.py`` statement for
-statement; only the SQL dialect differs.
+gapless ranges in commit order. The turn and lease methods follow ``store/sqlite/turns.py``; ``begin_turn`` and
+``end_turn``, the two writes of every turn, are server-side functions (``vl_begin_turn`` / ``vl_end_turn``,
+migration 0005) so each is one round trip instead of 6–8 (BEGIN, every statement, COMMIT), with their rows sent
+as JSON.
 """
 
 from __future__ import annotations
@@ -13,10 +15,11 @@ from collections.abc import Sequence
 from typing import Any
 
 import asyncpg
+import orjson
 
 from voice_letta import config as C
 from voice_letta.agent.models import Message, TurnRecord
-from voice_letta.agent.ports import MessageTail, TurnBegun, is_retry_of
+from voice_letta.agent.ports import MessageTail, TurnBegun
 from voice_letta.errors import NotFoundError
 from voice_letta.store import rows as R
 from voice_letta.store.common import MESSAGE_TAIL_SQL, message_tail
@@ -38,11 +41,9 @@ _SAVE_TURN = (
     f"ON CONFLICT (id) DO UPDATE SET {', '.join(f'{c} = excluded.{c}' for c in _TURN_COLUMNS[1:])}"
 )
 _SELECT_TURN = f"SELECT {R.TURN_COLUMNS} FROM turns"
-_ACQUIRE = (
-    "INSERT INTO agent_leases (agent_id, holder, token, busy, expires_at) VALUES ($1, $2, 1, 1, $4) "
-    "ON CONFLICT (agent_id) DO UPDATE SET holder = $2, token = agent_leases.token + 1, busy = 1, expires_at = $4 "
-    "WHERE agent_leases.busy = 0 OR agent_leases.expires_at < $3 RETURNING token"
-)
+_BEGIN_TURN = "SELECT * FROM vl_begin_turn($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)"
+_END_TURN = "SELECT vl_end_turn($1, $2, $3, $4, $5)"
+_MESSAGE_INSERT_COLUMNS = [c.strip() for c in R.MESSAGE_INSERT_COLUMNS.split(",")]
 _RELEASE = "UPDATE agent_leases SET busy = 0 WHERE agent_id = $1 AND holder = $2 AND token = $3 AND busy = 1"
 
 
@@ -57,6 +58,37 @@ async def append_rows(db: asyncpg.Connection, messages: Sequence[Message]) -> li
         stored.append(m.model_copy(update={"seq": base[m.agent_id]}))
     await db.executemany(_INSERT_MESSAGE, [(*R.message_insert_params(m), m.seq) for m in stored])
     return stored
+
+
+def rows_json(agent_id: str, messages: Sequence[Message]) -> str:
+    """Input or reply rows for ``vl_begin_turn`` / ``vl_end_turn``: a JSON array of MESSAGE_INSERT_COLUMNS objects
+    (keyword terms as bytea hex). All rows are the agent's: the functions number them from its seq counter."""
+    out = []
+    for m in messages:
+        if m.agent_id != agent_id:
+            raise ValueError(f"a turn of agent {agent_id} cannot store a message of agent {m.agent_id}")
+        row = dict(zip(_MESSAGE_INSERT_COLUMNS, R.message_insert_params(m), strict=True))
+        terms = row["terms"]
+        row["terms"] = None if terms is None else "\\x" + terms.hex()
+        out.append(row)
+    return orjson.dumps(out).decode()
+
+
+def turn_json(turn: TurnRecord) -> str:
+    return orjson.dumps(dict(zip(_TURN_COLUMNS, R.turn_params(turn), strict=True))).decode()
+
+
+def turn_from_json(text: str) -> TurnRecord:
+    row = orjson.loads(text)
+    return R.turn_from_row([row[c] for c in _TURN_COLUMNS])
+
+
+def with_seqs(messages: Sequence[Message], last_seq: int | None) -> list[Message]:
+    """The rows as stored: numbered ``last_seq - len + 1 … last_seq`` in order."""
+    if last_seq is None or not messages:
+        return []
+    base = int(last_seq) - len(messages)
+    return [m.model_copy(update={"seq": base + i}) for i, m in enumerate(messages, 1)]
 
 
 class MessagesMixin(PgBase):
@@ -136,47 +168,27 @@ class MessagesMixin(PgBase):
         key_ttl_s: float = C.IDEMPOTENCY_KEY_TTL_S, supersede_abandoned: bool = False,
         supersede_window_s: float = C.SUPERSEDE_WINDOW_S,
     ) -> TurnBegun | None:
+        """One round trip: the server-side function ``vl_begin_turn`` (migration 0005) runs the whole transaction."""
         agent_id = turn.agent_id
-        async with self._tx("begin_turn") as db:
-            token = await db.fetchval(_ACQUIRE, agent_id, holder, now, now + lease_s)
-            if token is None:
-                return None
-            previous = None
-            if turn.idempotency_key is not None:
-                found = await db.fetch(f"{_SELECT_TURN} WHERE agent_id = $1 AND idempotency_key = $2 "
-                                       "AND started_at >= $3 ORDER BY started_at DESC LIMIT 1",
-                                       agent_id, turn.idempotency_key, now - key_ttl_s)
-                previous = R.turn_from_row(found[0]) if found else None
-            else:
-                found = await db.fetch(f"{_SELECT_TURN} WHERE agent_id = $1 ORDER BY started_at DESC, pos DESC "
-                                       "LIMIT 1", agent_id)
-                latest = R.turn_from_row(found[0]) if found else None
-                if latest is not None and turn.fingerprint is not None and latest.fingerprint == turn.fingerprint \
-                        and is_retry_of(latest, now, replay_window_s=replay_window_s, retry_window_s=retry_window_s):
-                    previous = latest
-                elif latest is not None and supersede_abandoned and latest.status == "abandoned" \
-                        and now - latest.started_at <= supersede_window_s:
-                    await db.execute("DELETE FROM messages WHERE agent_id = $1 AND turn_id = $2 "
-                                     "AND role IN ('user', 'tool')", agent_id, latest.id)
-            inserted: list[Message] = []
-            if previous is None:
-                await db.execute(_SAVE_TURN, *R.turn_params(turn))
-                if rows:
-                    inserted = await append_rows(db, rows)
-            history = await db.fetch(f"{_SELECT_MESSAGE} WHERE agent_id = $1 AND in_context = 1 ORDER BY seq",
-                                     agent_id)
-            return TurnBegun(lease=int(token), previous=previous, inserted=inserted,
-                             history=[R.message_from_row(r) for r in history])
+        found = await self._fetch(
+            "begin_turn", _BEGIN_TURN, agent_id, holder, float(now), float(lease_s), turn.idempotency_key,
+            float(key_ttl_s), turn.fingerprint, float(replay_window_s), float(retry_window_s), supersede_abandoned,
+            float(supersede_window_s), turn_json(turn), rows_json(agent_id, rows))
+        if not found:
+            return None
+        head = found[0]
+        with translate_errors("decoding a turn"):
+            previous = None if head[15] is None else turn_from_json(head[15])
+            return TurnBegun(lease=int(head[14]), previous=previous, inserted=with_seqs(rows, head[16]),
+                             history=[R.message_from_row(r) for r in found if r[0] is not None])
 
     async def end_turn(
         self, agent_id: str, turn: TurnRecord | None, rows: Sequence[Message], *, holder: str, lease: int
     ) -> list[Message]:
-        async with self._tx("end_turn") as db:
-            stored = await append_rows(db, rows) if rows else []
-            if turn is not None:
-                await db.execute(_SAVE_TURN, *R.turn_params(turn))
-            await db.execute(_RELEASE, agent_id, holder, lease)
-            return stored
+        """One round trip: the server-side function ``vl_end_turn`` (migration 0005)."""
+        found = await self._fetch("end_turn", _END_TURN, agent_id, holder, lease,
+                                  None if turn is None else turn_json(turn), rows_json(agent_id, rows))
+        return with_seqs(rows, found[0][0])
 
     async def list_turns(self, agent_id: str, *, limit: int = 50, status: str | None = None) -> list[TurnRecord]:
         if status is None:
