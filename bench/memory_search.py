@@ -2,7 +2,7 @@
 
     .venv/bin/python bench/memory_search.py --search [--sizes 1000,10000,100000] [--queries 50]
     .venv/bin/python bench/memory_search.py --turns [--turns-n 40]
-    .venv/bin/python bench/memory_search.py --recall
+    .venv/bin/python bench/memory_search.py --recall [bench/recall_holdout.json]
     .venv/bin/python bench/memory_search.py --all
 
 --search  fills a fresh SQLite file with N passages (random unit vectors standing in for MiniLM vectors, and
@@ -13,9 +13,11 @@
           /v1/chat/completions, non-streaming, to the end of the reply) alone and while another agent's
           sleeptime jobs run back to back (each job: 3 LLM calls of 100 ms, 4 passages embedded with MiniLM,
           a block CAS). Turns are paced 30 ms apart so the busy window spans many jobs.
---recall  loads the committed recall set (bench/recall_set.json) into a real server (one agent per part) and asks
-          every question through the REST search: top-3 hit rate (direct and no-shared-word paraphrases), stale
-          facts ranked above their update, abstention on unanswerable questions, time-window recall.
+--recall [SET]  loads a recall set (default bench/recall_set.json) into a real server (one agent per part) and
+          asks every question through the REST search: top-3 hit rate (direct and no-shared-word paraphrases), stale
+          facts ranked above their update, abstention on unanswerable questions, time-window recall. A set of
+          "conversations" (bench/recall_holdout.json: voice-transcript style, dev and test halves) is reported per
+          split; its window questions carry their time in words only (and are asked once more with the window).
 """
 
 from __future__ import annotations
@@ -311,7 +313,7 @@ async def bench_turns(n_turns: int, gap_s: float = 0.0, llm_pause_s: float = 0.1
 DAY = 86400.0
 
 
-async def bench_recall(*, verbose: bool = False) -> None:
+async def bench_recall(name: str, data: dict[str, Any], *, verbose: bool = False) -> None:
     """The recall set through a real server's REST search (``bench/locomo.py`` starts it): top-3 hit rate of
     direct questions and of paraphrases sharing no content word with the fact, the share of updated facts whose
     stale version ranks first, abstention on questions nothing answers (top confidence below 0.5), and the
@@ -321,9 +323,8 @@ async def bench_recall(*, verbose: bool = False) -> None:
     sys.path.insert(0, str(ROOT / "bench"))
     from locomo import call, start_server  # type: ignore[import-not-found]
 
-    print("== recall quality on bench/recall_set.json (REST search of a real server) ==")
+    print(f"== recall quality on {name} (REST search of a real server) ==")
     print(f"   load average at start: {os.getloadavg()[0]:.2f} on {os.cpu_count()} CPUs")
-    data = json.loads((ROOT / "bench" / "recall_set.json").read_text())
     now = time.time()
     with tempfile.TemporaryDirectory() as tmp:
         proc, url = await start_server(Path(tmp) / "recall.db")
@@ -429,6 +430,131 @@ async def bench_recall(*, verbose: bool = False) -> None:
     print(f"  two-person chat, abstention when the question names the other person: {rate(dia_abstained)}")
 
 
+def _holdout_time(at: dict[str, Any], now: float, day0: float) -> float:
+    """When a held-out passage was said (see the set's description): days_ago/weekday + hour, or today."""
+    seq = 30.0 * at.get("seq", 0)
+    if "today" in at:
+        return day0 + at["today"] * (now - day0 - 600) + seq
+    return _holdout_day(at, day0) + at.get("hour", 12) * 3600 + seq
+
+
+def _holdout_day(spec: dict[str, Any], day0: float) -> float:
+    """The start (UTC midnight) of the day a spec names: days_ago, or the most recent past weekday (1-7 days)."""
+    if "weekday" in spec:
+        wanted = ["monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday"].index(spec["weekday"])
+        today = datetime.fromtimestamp(day0, tz=UTC).weekday()
+        return day0 - ((today - wanted) % 7 or 7) * DAY
+    return day0 - spec["days_ago"] * DAY
+
+
+def _holdout_window(spec: dict[str, Any], day0: float) -> tuple[float, float]:
+    if spec.get("last_week"):
+        monday = day0 - datetime.fromtimestamp(day0, tz=UTC).weekday() * DAY
+        return monday - 7 * DAY, monday - 1
+    start = _holdout_day(spec, day0)
+    return start, start + DAY - 1
+
+
+async def bench_holdout(name: str, data: dict[str, Any], *, verbose: bool = False) -> None:
+    """A set of conversations with tagged questions (``bench/recall_holdout.json``), each conversation in its own
+    agent of a real server, every question through the REST search with no window parameter (a window question
+    carries its time in words only) and once more with the window given, reported per split (dev / test)."""
+    import aiohttp
+
+    sys.path.insert(0, str(ROOT / "bench"))
+    from locomo import call, start_server  # type: ignore[import-not-found]
+
+    print(f"== recall quality on {name} (REST search of a real server), per split ==")
+    print(f"   load average at start: {os.getloadavg()[0]:.2f} on {os.cpu_count()} CPUs")
+    now = time.time()
+    day0 = datetime.fromtimestamp(now, tz=UTC).replace(hour=0, minute=0, second=0, microsecond=0).timestamp()
+    res: dict[str, dict[str, list[float]]] = {}
+    with tempfile.TemporaryDirectory() as tmp:
+        proc, url = await start_server(Path(tmp) / "holdout.db")
+        try:
+            async with aiohttp.ClientSession() as http:
+                for conv in data["conversations"]:
+                    r = res.setdefault(conv["split"], {})
+                    a = await call(http, "POST", f"{url}/v1/agents", json={"name": conv["name"]})
+                    said = [_holdout_time(p["at"], now, day0) for p in conv["passages"]]
+                    made = await call(http, "POST", f"{url}/v1/agents/{a['id']}/archival/batch", json={
+                        "passages": [{"text": p["text"], "start_at": t} for p, t in zip(conv["passages"], said,
+                                                                                          strict=True)]})
+                    pids = [p["id"] for p in made["data"]]
+
+                    async def search(query: str, k: int, agent_id: str = a["id"], **window: float
+                                     ) -> list[dict[str, Any]]:
+                        params = {"query": query, "limit": str(k), **{key: str(v) for key, v in window.items()}}
+                        found = await call(http, "GET", f"{url}/v1/agents/{agent_id}/archival/search", params=params)
+                        return list(found["data"])
+
+                    for q in conv["questions"]:
+                        kind, text = q["kind"], q["question"]
+                        if kind == "window":
+                            lo, hi = _holdout_window(q["window"], day0)
+                            want = {pids[i] for i, t in enumerate(said) if lo <= t <= hi}
+                            if not want:
+                                continue
+                            for label, window in (("window (words only)", {}),
+                                                  ("window (given)", {"start_at": lo, "end_at": hi})):
+                                got = await search(text, 10, **window)
+                                ids_ = {p["id"] for p in got}
+                                r.setdefault(label, []).append(len(ids_ & want) / len(want))
+                                r.setdefault(label + ", outside", []).append(len(ids_ - want))
+                                if verbose and want - ids_:
+                                    print(f"   [{conv['split']}] {label} missed {len(want - ids_)}/{len(want)}: "
+                                          f"{text}")
+                            continue
+                        top = await search(text, 5)
+                        ranked = [p["id"] for p in top]
+                        conf = top[0]["confidence"] if top else 0.0
+                        if kind == "unanswerable":
+                            r.setdefault("abstained", []).append(float(conf < 0.5))
+                            if verbose and conf >= 0.5:
+                                print(f"   [{conv['split']}] answered ({conf:.2f}): {text} -> {top[0]['text'][:70]!r}")
+                            continue
+                        want_ids = [pids[i] for i in q["expect"]]
+                        hit = any(w in ranked[:3] for w in want_ids)
+                        r.setdefault("top3 " + kind, []).append(float(hit))
+                        r.setdefault("top3 all", []).append(float(hit))
+                        r.setdefault("answerable conf < 0.5", []).append(float(conf < 0.5))
+                        if kind == "update":
+                            new = min((ranked.index(w) for w in want_ids if w in ranked), default=99)
+                            old = min((ranked.index(pids[i]) for i in q["stale"] if pids[i] in ranked), default=99)
+                            r.setdefault("stale on top", []).append(float(old < new))
+                            if verbose and old < new:
+                                print(f"   [{conv['split']}] stale first: {text} -> {top[0]['text'][:70]!r}")
+                        if verbose and not hit:
+                            print(f"   [{conv['split']}] miss ({kind}): {text} -> "
+                                  f"{[p['text'][:40] for p in top[:3]]}")
+                        if verbose and conf < 0.5:
+                            print(f"   [{conv['split']}] low confidence {conf:.2f} ({kind}): {text}")
+        finally:
+            proc.terminate()
+            await proc.wait()
+    splits = sorted(res)
+    everything: dict[str, list[float]] = {}
+    for s in splits:
+        for key, xs in res[s].items():
+            everything.setdefault(key, []).extend(xs)
+    rows = ["top3 fact", "top3 paraphrase", "top3 update", "top3 all", "stale on top", "abstained",
+            "answerable conf < 0.5", "window (words only)", "window (given)", "window (words only), outside",
+            "window (given), outside"]
+    print(f"  {'':<34}" + "".join(f"{s:>16}" for s in [*splits, "all"]))
+    for key in rows:
+        cells = []
+        for xs in [*(res[s].get(key, []) for s in splits), everything.get(key, [])]:
+            if not xs:
+                cells.append(f"{'-':>16}")
+            elif "window" in key and "outside" not in key:
+                cells.append(f"{100 * statistics.fmean(xs):>14.1f} %")
+            elif "outside" in key:
+                cells.append(f"{sum(xs):>10.0f} lines")
+            else:
+                cells.append(f"{int(sum(xs)):>4}/{len(xs):<3} {100 * statistics.fmean(xs):5.1f} %")
+        print(f"  {key:<34}" + "".join(cells))
+
+
 async def bench_calibrate() -> None:
     """Fit the confidence weights (voice_letta/agent/recall/confidence.py) on the recall set's facts: for every
     direct question, paraphrase and unanswerable question, the top 5 passages' (cosine, coverage), labelled
@@ -498,7 +624,9 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--search", action="store_true")
     parser.add_argument("--turns", action="store_true")
-    parser.add_argument("--recall", action="store_true")
+    parser.add_argument("--recall", nargs="?", const=str(ROOT / "bench" / "recall_set.json"), default=None,
+                        metavar="SET", help="a recall set file (default bench/recall_set.json; a set with "
+                                            "'conversations' is reported per split, e.g. bench/recall_holdout.json)")
     parser.add_argument("--all", action="store_true")
     parser.add_argument("--calibrate", action="store_true", help="fit the confidence weights on the recall set")
     parser.add_argument("--verbose", action="store_true", help="--recall: print every miss")
@@ -511,11 +639,17 @@ def main() -> None:
                         help="jobs embed in the server process's threads (the design we rejected)")
     args = parser.parse_args()
 
+    recall_path = Path(args.recall or ROOT / "bench" / "recall_set.json")
+    recall_data = json.loads(recall_path.read_text())
+
     async def run() -> None:
         if args.calibrate:
             await bench_calibrate()
         if args.recall or args.all:
-            await bench_recall(verbose=args.verbose)
+            if "conversations" in recall_data:
+                await bench_holdout(recall_path.name, recall_data, verbose=args.verbose)
+            else:
+                await bench_recall(recall_path.name, recall_data, verbose=args.verbose)
         if args.search or args.all:
             await bench_search([int(s) for s in args.sizes.split(",")], args.queries)
         if args.turns or args.all:

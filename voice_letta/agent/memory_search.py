@@ -366,6 +366,16 @@ class MemorySearch:
         best = await asyncio.to_thread(rank) if big else rank()
         return await self._store.get_passages(agent_id, sorted(best, key=lambda pid: -best[pid])[:limit])
 
+    async def window_in_words(self, agent_id: str, query: str, *, now: float) -> SearchWindow | None:
+        """The window a query names in words ("what did I say last tuesday?", ``recall/timewords.py``), when the
+        query names no calendar date and the window holds any of the agent's passages: an imported history (or a
+        day nothing was archived) is searched whole rather than answered with nothing."""
+        window = window_for(query, now=now)
+        if window is None or dated_ranges(query):
+            return None
+        index = await self._index(agent_id, await self.embedder_for(agent_id))
+        return window if index.in_window(window, 1) else None
+
     async def _list_window(self, agent_id: str, embedder: Embedder | None, window: SearchWindow, limit: int
                            ) -> list[Hit]:
         """A generic question about a time ("what did I tell you yesterday?"): what was said then, in order."""

@@ -263,6 +263,8 @@ async def search_passages(request: web.Request) -> web.Response:
     search = request.app[MEMORY_SEARCH]
     window = SearchWindow(float_query(request, "start_at", "a number (epoch seconds)"),
                           float_query(request, "end_at", "a number (epoch seconds)"))
+    if window.start_at is None and window.end_at is None:  # "what did I say last tuesday?"
+        window = await search.window_in_words(agent_id, query, now=time.time()) or window
     hits = await search.hybrid(agent_id, [query], window, limit=int_query(request, "limit", 5, maximum=100),
                                include_messages=False)
     return web.json_response({"object": "list",

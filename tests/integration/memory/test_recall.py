@@ -121,3 +121,44 @@ async def test_a_reply_is_found_by_its_question_and_returned_with_it(server: Run
     text = await server.app[MEMORY_SEARCH].search(agent["id"], "What pets does Melanie have?", {})
     [line] = [line for line in text.splitlines() if "Bailey" in line]
     assert line.endswith("(in reply to: Caroline: What pet do you have?)")
+
+
+async def test_spoken_corrections_and_updates_rank_before_what_they_replace(server: Running) -> None:
+    """Voice-transcript updates that do not repeat their subject: a self-correction a line later (after the
+    assistant's reply) and a cued update weeks later both go first and name what they replace."""
+    agent = await create_voice_agent(server)
+    now = time.time()
+    lines = ["user: i booked the electrician to come by on tuesday morning", "assistant: ok tuesday morning",
+             "user: actually make that thursday he had a conflict", "assistant: thursday it is",
+             "user: i weigh about one ninety right now trying to get down to one seventy five",
+             "user: our cat pepper has to get her thyroid pills twice a day"]
+    ids = await batch(server, agent["id"], [{"text": t, "start_at": now - 30 * DAY + 30 * i}
+                                            for i, t in enumerate(lines)])
+    [update] = await batch(server, agent["id"], [{"text": "user: good news im down to one eighty two",
+                                                  "start_at": now - 2 * DAY}])
+    found = await search(server, agent["id"], "when is the electrician coming", limit=3)
+    assert found[0]["id"] == ids[2] and ids[0] in found[0]["previously"]
+    assert [p["id"] for p in found].index(ids[0]) > 0
+    found = await search(server, agent["id"], "how much do i weigh", limit=3)
+    assert [p["id"] for p in found[:2]] == [update, ids[4]] and found[0]["previously"] == [ids[4]]
+    # a question about the past gets the history as it was said
+    found = await search(server, agent["id"], "what did i weigh at first", limit=3)
+    assert found[0]["id"] == ids[4]
+
+
+async def test_a_time_said_in_words_is_a_window_on_the_rest_search(server: Running) -> None:
+    agent = await create_voice_agent(server)
+    now = time.time()
+    day0 = now - now % DAY
+    back = (time.gmtime(now).tm_wday - 1) % 7 or 7  # the latest Tuesday before today
+    tuesday = day0 - back * DAY
+    ids = await batch(server, agent["id"], [
+        {"text": "user: my sister called about dads retirement party", "start_at": tuesday + 13 * 3600},
+        {"text": "user: i got my flu shot at the pharmacy", "start_at": tuesday - 20 * DAY},
+        {"text": "user: the plumber fixed the water heater", "start_at": tuesday + 9 * 3600}])
+    found = await search(server, agent["id"], "what did we talk about last tuesday", limit=10)
+    assert [p["id"] for p in found] == [ids[2], ids[0]]  # that day, in the order said
+    # a window that holds nothing (an imported history, a quiet day) is not a reason to answer with nothing
+    found = await search(server, agent["id"], "what did i say about the flu shot yesterday"
+                         if back != 1 else "what did i say about the flu shot this morning", limit=3)
+    assert found and found[0]["id"] == ids[1]

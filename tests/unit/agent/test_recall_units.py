@@ -176,3 +176,29 @@ def test_attribution_weighs_the_named_person_against_the_others_on_the_words_of_
     assert about_ana < 0 < about_ben
     # Without the feedback words nothing matches and nothing is said either way.
     assert index._attribution(T.query_terms("What did Ana look into?"), np.array([], dtype=np.int64), ana, ben) == 0.0
+
+
+def test_weekdays_name_the_latest_such_day_only_in_questions_about_the_past() -> None:
+    # NOW is a Thursday
+    w = window_for("what did we talk about last tuesday", now=NOW)
+    assert w is not None and w.start_at == TODAY - 2 * DAY and round(w.end_at or 0) == round(TODAY - DAY)
+    w = window_for("what did i say on thursday", now=NOW)
+    assert w is not None and w.start_at == TODAY - 7 * DAY
+    w = window_for("what did i tell you last weekend", now=NOW)
+    assert w is not None and w.start_at == TODAY - 5 * DAY and round(w.end_at or 0) == round(TODAY - 3 * DAY)
+    assert window_for("what does marco cook on sundays", now=NOW) is None  # a habit
+    assert window_for("is the dentist on friday", now=NOW) is None  # a plan
+    assert window_for("what's happening next tuesday", now=NOW) is None
+    assert T.is_generic("what did i say on monday") and T.is_generic("what did i tell you this afternoon")
+
+
+def test_corrections_and_update_cues_are_recognised() -> None:
+    from voice_letta.agent.recall.updates import cues
+
+    corr, cue = cues(["user: no wait scratch that its the sage green one",
+                      "user: um actually make that thursday he had a conflict",
+                      "user: quick correction on the meds its five milligrams",
+                      "user: i actually like jazz a lot", "jess: no mushrooms im allergic",
+                      "user: good news im down to one eighty two", "user: i booked the electrician for tuesday"])
+    assert corr.tolist() == [True, True, True, False, False, False, False]
+    assert cue.tolist() == [True, True, True, True, False, True, False]

@@ -27,6 +27,7 @@ import numpy as np
 from voice_letta.agent.recall import text as T
 from voice_letta.agent.recall.keyword import KeywordIndex, TermRows
 from voice_letta.agent.recall.supersede import current_first
+from voice_letta.agent.recall.updates import cues, implicit_updates
 from voice_letta.agent.recall.vector import (
     COARSE_MIN_ROWS,
     MIN_COSINE,
@@ -94,6 +95,8 @@ class PassageIndex:
         self.end_at = np.zeros(0)
         self.has_vector = np.zeros(0, dtype=bool)
         self.dialogue = np.zeros(0, dtype=bool)
+        self.correction = np.zeros(0, dtype=bool)  # starts with a correction ("actually make that thursday")
+        self.update_cue = np.zeros(0, dtype=bool)  # says something changed ("now", "moved", "down to"; updates.py)
         self.speakers: list[tuple[str, ...]] = []
         self.known_speakers: set[str] = set()
         self._speaker_rows: dict[str, np.ndarray] = {}  # speaker -> bool mask of their rows (built on demand)
@@ -143,6 +146,7 @@ class PassageIndex:
                                  for t, s in zip(texts, synopses, strict=True)])
         speakers = [T.speakers(t) for t in texts]
         dialogue = np.fromiter((T.is_dialogue_line(t) for t in texts), dtype=bool, count=len(texts))
+        correction, update_cue = cues(texts)
         with self._lock:
             base = len(self.ids)
             self.vectors.add(ids, np.asarray(vectors, dtype=np.float32), start_at, end_at, adopt=adopt)
@@ -156,6 +160,8 @@ class PassageIndex:
             self.end_at = np.concatenate([self.end_at, np.asarray(end_at, dtype=float)])
             self.has_vector = np.concatenate([self.has_vector, np.asarray(has_vector, dtype=bool)])
             self.dialogue = np.concatenate([self.dialogue, dialogue])
+            self.correction = np.concatenate([self.correction, correction])
+            self.update_cue = np.concatenate([self.update_cue, update_cue])
             self.other_models += int(len(has_vector) - np.count_nonzero(np.asarray(has_vector, dtype=bool)))
             self._speaker_rows.clear()
             self.successor = np.concatenate([self.successor, np.full(len(ids), -1, dtype=np.int64)])
@@ -278,9 +284,18 @@ class PassageIndex:
             order = [int(r) for r in top]
         else:
             order, previous = self._newest_first(top, fused, best_cos)
+        successor = self.successor
+        if not (term_lists and T.asks_about_the_past(queries[0])):
+            paired = set(previous) | {o for olds in previous.values() for o in olds}
+            links = implicit_updates(self, order, paired)
+            if links:  # an update said in passing counts as a supersession for this search (updates.py)
+                successor = successor.copy()
+                for old, new in links.items():
+                    if successor[old] < 0:
+                        successor[old] = new
         took: dict[int, int] = {}
-        if (self.successor >= 0).any():
-            order, previous, took = current_first(order, previous, self.successor, mask)
+        if (successor >= 0).any():
+            order, previous, took = current_first(order, previous, successor, mask)
         out = []
         for r in order[:limit]:
             terms = term_lists[int(best_query[r])] if term_lists else []
@@ -349,7 +364,7 @@ class PassageIndex:
                       ) -> tuple[list[int], dict[int, list[int]]]:
         """Move a later near-duplicate just ahead of the passage it updates (a local swap: nothing else moves).
 
-        Only for what the user said about themselves (``_about_the_user``) and questions not in the past tense:
+        Only for what the user said about themselves (``about_the_user``) and questions not in the past tense:
         in conversations between named people newer lines on a topic are not updates (on LoCoMo a recency swap
         cost 0.08 of any@5). A pair qualifies when the later passage is about the same thing (cosine >=
         DUPLICATE_COSINE between the two), was said by the same speaker when both are labelled, and is itself
@@ -357,7 +372,7 @@ class PassageIndex:
         is paired at most once, with its most similar partner, so lines alike cannot pull a chain forward.
         """
         rows = [int(r) for r in top]
-        vec = [r for r in rows if self.has_vector[r] and self._about_the_user(r)]
+        vec = [r for r in rows if self.has_vector[r] and self.about_the_user(r)]
         if len(vec) < 2:
             return rows, {}
         m = self.vectors.matrix[vec]
@@ -401,7 +416,7 @@ class PassageIndex:
                                                              count=self.size)
         return mask
 
-    def _about_the_user(self, row: int) -> bool:
+    def about_the_user(self, row: int) -> bool:
         """What the agent's user said or a note about them: lines labelled "user", or no speaker labels at all.
         A transcript between named people (an imported chat) is history, not the user's current state."""
         spk = self.speakers[row]

@@ -138,6 +138,7 @@ _GENERIC_TEXT = """
     yesterday today tonight morning afternoon evening night week weekend month year day days hour hours minute
     minutes ago last earlier recent recently lately past previous conversation conversations us we
     one two three four five six seven eight nine ten couple few
+    monday tuesday wednesday thursday friday saturday sunday other afternoon
 """
 GENERIC_TERMS: frozenset[str] = frozenset(stem(w) for w in _GENERIC_TEXT.split())
 

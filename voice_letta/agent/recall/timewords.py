@@ -1,4 +1,4 @@
-"""Relative times in a question ("yesterday", "three days ago", "last week") as a search window.
+"""Relative times in a question ("yesterday", "three days ago", "last tuesday", "last week") as a search window.
 
 Sans-I/O: ``now`` is passed in. Days are calendar days in UTC (the server knows no user time zone yet: see
 README §Memory limits). Only clear, common phrasings are understood; anything else yields None and the search
@@ -16,6 +16,12 @@ _NUMBERS = {"one": 1, "two": 2, "three": 3, "four": 4, "five": 5, "six": 6, "sev
             "ten": 10, "a": 1, "an": 1, "a couple of": 2, "couple of": 2, "a few": 3, "few": 3}
 _N = r"(\d{1,3}|one|two|three|four|five|six|seven|eight|nine|ten|a couple of|couple of|a few|few|an?)"
 _DAYS_AGO = re.compile(rf"\b{_N}\s+days?\s+ago\b")
+WEEKDAYS = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
+# "last tuesday", or "on tuesday" in a question about the past ("what did I say on tuesday?"): the most recent such
+# day before today (1-7 days ago). A plural ("on sundays") is a habit, and a weekday in a question that is not in
+# the past tense is a plan ("is the dentist on thursday?"): neither is a time something was said.
+_WEEKDAY = re.compile(r"\b(last\s+)?(" + "|".join(WEEKDAYS) + r")\b(?!s)")
+_SAID = re.compile(r"\b(did|said|told|mentioned|talked|discussed|was|were|had)\b")
 _WEEKS_AGO = re.compile(rf"\b{_N}\s+weeks?\s+ago\b")
 
 
@@ -40,9 +46,16 @@ def window_for(text: str, *, now: float) -> SearchWindow | None:
         return days(today - timedelta(days=2))
     if "yesterday" in t or "last night" in t:
         return days(today - timedelta(days=1))
-    if "today" in t or "this morning" in t or "tonight" in t or "earlier" in t:
+    if any(w in t for w in ("today", "this morning", "this afternoon", "this evening", "tonight", "earlier")):
         return days(today)
+    if (m := _WEEKDAY.search(t)) and (m.group(1) or _SAID.search(t)):
+        back = (today.weekday() - WEEKDAYS.index(m.group(2))) % 7 or 7
+        return days(today - timedelta(days=back))
+    if "the other day" in t:
+        return days(today - timedelta(days=4), 3)
     monday = today - timedelta(days=today.weekday())
+    if "last weekend" in t:
+        return days(monday - timedelta(days=2), 2)
     if "last week" in t:
         return days(monday - timedelta(days=7), 7)
     if "this week" in t:
