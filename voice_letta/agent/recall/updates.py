@@ -37,7 +37,7 @@ if TYPE_CHECKING:
 CORRECTION_GAP_S = 600.0
 CUE_COSINE = 0.35
 LINK_CANDIDATES = 10  # the best candidates of a search that are checked for a later update
-CUE_ROWS_CHECKED = 4096  # at most this many of the latest cue passages are compared with a candidate
+CUE_ROWS_CHECKED = 1024  # at most this many of the latest cue passages are compared with the candidates
 
 _LABEL = r"(?:[^\s:][^:\n]{0,40}?:[ \t]*)?"
 _LEAD = r"(?:(?:u+m+|u+h+|h+m+|oh|so|ok(?:ay)?|well|sorry|oops|no|nope|wait|hold on|er+)[\s,.!-]+)*"
@@ -62,19 +62,25 @@ def implicit_updates(index: PassageIndex, order: Sequence[int], skip: set[int]) 
     ``skip`` are already paired)."""
     links: dict[int, int] = {}
     used = set(skip)
-    cue_rows = np.flatnonzero(index.update_cue[: index.size] & index.has_vector[: index.size])
+    bases: list[tuple[int, int]] = []  # (candidate, the user's passage it stands for)
     for o in order[:LINK_CANDIDATES]:
         base = _fact_of(index, int(o))
-        if base < 0 or base in used or base in links:
+        if base >= 0 and base not in used and all(base != b for _, b in bases):
+            bases.append((int(o), base))
+    if not bases:
+        return links
+    cued = _cued_updates(index, [b for _, b in bases])
+    for o, base in bases:
+        if base in used:
             continue
         new = _correction_after(index, base)
-        if new < 0 and len(cue_rows):
-            new = _cued_update(index, base, cue_rows, used)
+        if new < 0:
+            new = next((r for r in cued.get(base, ()) if r not in used), -1)
         if new >= 0 and new not in used:
             links[base] = new
             if base != o:  # the acknowledgement of a replaced fact is as stale as the fact
-                links[int(o)] = new
-            used.update((base, new, int(o)))
+                links[o] = new
+            used.update((base, new, o))
     return links
 
 
@@ -112,21 +118,26 @@ def _next_same_speaker(index: PassageIndex, row: int) -> int:
     return -1
 
 
-def _cued_update(index: PassageIndex, row: int, cue_rows: np.ndarray, used: set[int]) -> int:
-    """The later cue passage of the same speaker most similar to ``row`` (cosine >= CUE_COSINE), or -1."""
-    if not index.has_vector[row]:
-        return -1
-    later = cue_rows[index.start_at[cue_rows] > index.start_at[row]][-CUE_ROWS_CHECKED:]
+def _cued_updates(index: PassageIndex, rows: list[int]) -> dict[int, list[int]]:
+    """For each row: the later cue passages of the same speaker about the same thing (cosine >= CUE_COSINE), most
+    similar first. One product of the latest CUE_ROWS_CHECKED cue passages with all the rows at once."""
+    rows = [r for r in rows if index.has_vector[r]]
+    if not rows:
+        return {}
+    n = index.size
+    cue_rows = np.flatnonzero(index.update_cue[:n] & index.has_vector[:n])
+    later = cue_rows[index.start_at[cue_rows] > min(index.start_at[r] for r in rows)][-CUE_ROWS_CHECKED:]
     if not len(later):
-        return -1
-    sims = index.vectors.matrix[later] @ index.vectors.matrix[row]
-    for k in np.argsort(-sims):
-        if sims[k] < CUE_COSINE:
-            return -1
-        r = int(later[k])
-        if r not in used and index.about_the_user(r) and _same_speakers(index, r, row):
-            return r
-    return -1
+        return {}
+    matrix = index.vectors.matrix
+    sims = matrix[later] @ matrix[rows].T  # (later, rows)
+    out: dict[int, list[int]] = {}
+    for j, row in enumerate(rows):
+        col = np.where(index.start_at[later] > index.start_at[row], sims[:, j], -1.0)
+        close = np.flatnonzero(col >= CUE_COSINE)
+        found = [int(later[k]) for k in close[np.argsort(-col[close])]]
+        out[row] = [r for r in found if index.about_the_user(r) and _same_speakers(index, r, row)]
+    return out
 
 
 def _same_speakers(index: PassageIndex, a: int, b: int) -> bool:
