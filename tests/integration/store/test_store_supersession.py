@@ -71,3 +71,19 @@ async def test_deleting_a_successor_relinks_what_it_superseded(store: Any, other
     await store.delete_passage(agent.id, c.id)  # the end of the chain: a is current again
     assert [(p.id, p.superseded_by, p.superseded_at) for p in await other.list_passages(agent.id)] == [
         (a.id, None, None)]
+
+
+async def test_every_later_passage_change_is_logged_for_other_processes(store: Any, other: Any) -> None:
+    """Found from outside: the change log skipped a 'passages' row whenever its newest row already said the same,
+    also for a later transaction, so a process that had read that row never heard of the later change (two
+    re-embeds in a row left another worker's index on the old vectors). One statement still logs one row."""
+    agent = await make_agent(store)
+    a, b, c, d = (_passage(agent.id, f"user: fact {i}", 100.0 + i) for i in range(4))
+    await store.insert_passages([a, b, c, d])
+    seen = await store.latest_change_id()
+    assert await store.mark_superseded(agent.id, [a.id, b.id], c.id, at=500.0) == [a.id, b.id]  # two rows changed
+    changes = [ch for ch in await other.changes_since(seen) if ch.agent_id == agent.id]
+    assert [ch.kind for ch in changes] == ["passages"]  # one statement, one row
+    seen = changes[-1].id  # what another process has read
+    await store.delete_passage(agent.id, d.id)  # a later transaction, nothing logged in between
+    assert [ch.kind for ch in await other.changes_since(seen) if ch.agent_id == agent.id] == ["passages"]
