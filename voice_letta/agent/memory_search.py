@@ -308,7 +308,7 @@ class MemorySearch:
         self, agent_id: str, queries: Sequence[str], window: SearchWindow, *, limit: int,
         include_messages: bool = True,
     ) -> list[Hit]:
-        queries = list(dict.fromkeys(q.strip() for q in queries if q.strip()))[:MAX_QUERIES]
+        queries = list(dict.fromkeys(T.spoken_query(q) for q in queries if q.strip()))[:MAX_QUERIES]
         if not queries:
             return []
         embedder = await self.embedder_for(agent_id)

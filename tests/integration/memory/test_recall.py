@@ -141,6 +141,9 @@ async def test_spoken_corrections_and_updates_rank_before_what_they_replace(serv
     assert [p["id"] for p in found].index(ids[0]) > 0
     found = await search(server, agent["id"], "how much do i weigh", limit=3)
     assert [p["id"] for p in found[:2]] == [update, ids[4]] and found[0]["previously"] == [ids[4]]
+    # fillers are not searched for ("um" is in many transcript lines): the same answer as the clean question
+    spoken = await search(server, agent["id"], "um so uh how much do i weigh you know", limit=3)
+    assert [(p["id"], p["confidence"]) for p in spoken] == [(p["id"], p["confidence"]) for p in found]
     # a question about the past gets the history as it was said
     found = await search(server, agent["id"], "what did i weigh at first", limit=3)
     assert found[0]["id"] == ids[4]

@@ -202,3 +202,22 @@ def test_corrections_and_update_cues_are_recognised() -> None:
                       "user: good news im down to one eighty two", "user: i booked the electrician for tuesday"])
     assert corr.tolist() == [True, True, True, False, False, False, False]
     assert cue.tolist() == [True, True, True, True, False, True, False]
+
+
+def test_spoken_fillers_are_not_searched_for() -> None:
+    assert T.spoken_query("um so uh what's my sister's name you know") == "what's my sister's name"
+    assert T.spoken_query("hmm okay, where is the umbrella") == "where is the umbrella"
+    assert T.spoken_query("what kind of dog do I have?") == "what kind of dog do I have?"
+    assert T.spoken_query("ummm") == "ummm"  # nothing else: kept as said
+
+
+def test_hours_minutes_and_this_week_in_words() -> None:
+    w = window_for("what did i say earlier this week", now=NOW)
+    assert w is not None and w.start_at == TODAY - 3 * DAY  # the week, not just today
+    w = window_for("what did i tell you an hour ago", now=NOW)
+    assert w is not None and (w.start_at, w.end_at) == (NOW - 2 * 3600, NOW)
+    w = window_for("what did i say a few minutes ago", now=NOW)
+    assert w is not None and (w.start_at, w.end_at) == (NOW - 1800, NOW)
+    w = window_for("what did we talk about this past weekend", now=NOW)
+    assert w is not None and w.start_at == TODAY - 5 * DAY
+    assert T.is_generic("what did we talk about this past weekend")

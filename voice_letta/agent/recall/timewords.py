@@ -23,6 +23,10 @@ WEEKDAYS = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", 
 _WEEKDAY = re.compile(r"\b(last\s+)?(" + "|".join(WEEKDAYS) + r")\b(?!s)")
 _SAID = re.compile(r"\b(did|said|told|mentioned|talked|discussed|was|were|had)\b")
 _WEEKS_AGO = re.compile(rf"\b{_N}\s+weeks?\s+ago\b")
+_HOURS_AGO = re.compile(rf"\b{_N}\s+hours?\s+ago\b")
+_JUST_NOW = re.compile(r"\b(just now|a (?:minute|moment|second) ago|"
+                       r"(?:a few|few|\d{1,2}|two|three|five|ten) minutes ago)\b")
+JUST_NOW_S = 1800.0
 
 
 def _count(word: str) -> int:
@@ -37,6 +41,11 @@ def window_for(text: str, *, now: float) -> SearchWindow | None:
     def days(first: datetime, count: int = 1) -> SearchWindow:
         return SearchWindow(first.timestamp(), (first + timedelta(days=count)).timestamp() - 1e-3)
 
+    if m := _HOURS_AGO.search(t):  # "an hour ago", "two hours ago": that hour, give or take one
+        n = _count(m.group(1))
+        return SearchWindow(now - (n + 1) * 3600.0, now - max(n - 1, 0) * 3600.0)
+    if _JUST_NOW.search(t):
+        return SearchWindow(now - JUST_NOW_S, now)
     if m := _DAYS_AGO.search(t):
         return days(today - timedelta(days=_count(m.group(1))))
     if m := _WEEKS_AGO.search(t):
@@ -46,6 +55,13 @@ def window_for(text: str, *, now: float) -> SearchWindow | None:
         return days(today - timedelta(days=2))
     if "yesterday" in t or "last night" in t:
         return days(today - timedelta(days=1))
+    monday = today - timedelta(days=today.weekday())
+    if "last weekend" in t or "past weekend" in t:
+        return days(monday - timedelta(days=2), 2)
+    if "last week" in t or "past week" in t:
+        return days(monday - timedelta(days=7), 7)
+    if "this week" in t:  # before "earlier": "earlier this week"
+        return days(monday, 7)
     if any(w in t for w in ("today", "this morning", "this afternoon", "this evening", "tonight", "earlier")):
         return days(today)
     if (m := _WEEKDAY.search(t)) and (m.group(1) or _SAID.search(t)):
@@ -53,13 +69,6 @@ def window_for(text: str, *, now: float) -> SearchWindow | None:
         return days(today - timedelta(days=back))
     if "the other day" in t:
         return days(today - timedelta(days=4), 3)
-    monday = today - timedelta(days=today.weekday())
-    if "last weekend" in t:
-        return days(monday - timedelta(days=2), 2)
-    if "last week" in t:
-        return days(monday - timedelta(days=7), 7)
-    if "this week" in t:
-        return days(monday, 7)
     if "last month" in t:
         first = today.replace(day=1)
         prev = (first - timedelta(days=1)).replace(day=1)
