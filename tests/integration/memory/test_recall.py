@@ -109,6 +109,25 @@ async def test_a_question_about_the_other_person_is_not_answered_with_confidence
     assert found[0]["id"] == ids[3] and found[0]["confidence"] >= 0.5
 
 
+async def test_what_someone_says_to_the_other_person_is_about_the_other_person(server: Running) -> None:
+    agent = await create_voice_agent(server)
+    now = time.time()
+    lines = ["marco: so i started at the hospital lab last monday its mostly blood work",
+             "jess: oh also i signed up for the ten k on the fourteenth of may",
+             "marco: careful with your knee remember what happened last year",
+             "jess: yeah i tore my meniscus playing volleyball",
+             "marco: ive been making my nonnas lasagna every sunday",
+             "jess: save me some but no mushrooms im allergic"]
+    ids = await batch(server, agent["id"], [{"text": t, "start_at": now - DAY + 30 * i} for i, t in enumerate(lines)])
+    found = await search(server, agent["id"], "how did jess hurt her knee")
+    assert ids[3] in [p["id"] for p in found[:2]] and found[0]["confidence"] >= 0.5
+    # Marco's line names a knee, but it is Jess's knee ("your knee"): no confident answer about Marco
+    found = await search(server, agent["id"], "how did marco hurt his knee")
+    assert found[0]["confidence"] < 0.5
+    found = await search(server, agent["id"], "what does marco cook on sundays")
+    assert found[0]["id"] == ids[4] and found[0]["confidence"] >= 0.5
+
+
 async def test_a_reply_is_found_by_its_question_and_returned_with_it(server: Running) -> None:
     agent = await create_voice_agent(server)
     now = time.time() - DAY

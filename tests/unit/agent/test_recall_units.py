@@ -221,3 +221,10 @@ def test_hours_minutes_and_this_week_in_words() -> None:
     w = window_for("what did we talk about this past weekend", now=NOW)
     assert w is not None and w.start_at == TODAY - 5 * DAY
     assert T.is_generic("what did we talk about this past weekend")
+
+
+def test_a_line_about_the_one_spoken_to() -> None:
+    assert T.addresses_listener("marco: careful with your knee remember what happened last year")
+    assert T.addresses_listener("Did you finish your painting?")
+    assert not T.addresses_listener("jess: yeah i tore my meniscus playing volleyball")
+    assert not T.addresses_listener("user: you should see my garden, I planted roses")  # about the speaker too

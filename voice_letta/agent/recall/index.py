@@ -95,6 +95,7 @@ class PassageIndex:
         self.end_at = np.zeros(0)
         self.has_vector = np.zeros(0, dtype=bool)
         self.dialogue = np.zeros(0, dtype=bool)
+        self.to_listener = np.zeros(0, dtype=bool)  # about the one spoken to ("your knee"): T.addresses_listener
         self.correction = np.zeros(0, dtype=bool)  # starts with a correction ("actually make that thursday")
         self.update_cue = np.zeros(0, dtype=bool)  # says something changed ("now", "moved", "down to"; updates.py)
         self.speakers: list[tuple[str, ...]] = []
@@ -147,6 +148,7 @@ class PassageIndex:
         speakers = [T.speakers(t) for t in texts]
         dialogue = np.fromiter((T.is_dialogue_line(t) for t in texts), dtype=bool, count=len(texts))
         correction, update_cue = cues(texts)
+        to_listener = np.fromiter((T.addresses_listener(t) for t in texts), dtype=bool, count=len(texts))
         with self._lock:
             base = len(self.ids)
             self.vectors.add(ids, np.asarray(vectors, dtype=np.float32), start_at, end_at, adopt=adopt)
@@ -161,6 +163,7 @@ class PassageIndex:
             self.has_vector = np.concatenate([self.has_vector, np.asarray(has_vector, dtype=bool)])
             self.dialogue = np.concatenate([self.dialogue, dialogue])
             self.correction = np.concatenate([self.correction, correction])
+            self.to_listener = np.concatenate([self.to_listener, to_listener])
             self.update_cue = np.concatenate([self.update_cue, update_cue])
             self.other_models += int(len(has_vector) - np.count_nonzero(np.asarray(has_vector, dtype=bool)))
             self._speaker_rows.clear()
@@ -277,8 +280,13 @@ class PassageIndex:
         top = np.argpartition(-fused, k - 1)[:k] if n > k else np.arange(n)
         top = top[np.argsort(-fused[top], kind="stable")]
         attribution = 0.0
+        # A line the person a question names says *to* someone ("careful with your knee") is about that someone: it
+        # counts as another speaker's for attribution and for the result itself. LoCoMo (bench/locomo.py) abstention
+        # AUC 0.725 -> see docs/benchmarks.md; the ranking is unchanged. Not for the agent's own user ("I", "my"): what
+        # they say to the assistant ("did you see the game?") is still about them.
+        told = matches & self.to_listener[:n] if explicit else np.zeros(n, dtype=bool)
         if explicit and others.any() and matches.any():
-            attribution = self._attribution(term_lists[0], top[:FEEDBACK_ROWS], matches, others)
+            attribution = self._attribution(term_lists[0], top[:FEEDBACK_ROWS], matches & ~told, others | told)
         previous: dict[int, list[int]] = {}
         if term_lists and T.asks_about_the_past(queries[0]):
             order = [int(r) for r in top]
@@ -307,7 +315,8 @@ class PassageIndex:
                 cov = max(cov, self._coverage(o, o_terms))
             out.append(Ranked(int(r), self.ids[r], value, cos, cov, bool(matches[r]),
                               bool(self.has_vector[r]) and query_vectors is not None,
-                              tuple(self.ids[p] for p in previous.get(int(r), ())), bool(others[r]), attribution))
+                              tuple(self.ids[p] for p in previous.get(int(r), ())), bool(others[r] or told[r]),
+                              attribution))
         return out
 
     def _attribution(self, query_terms: Sequence[str], feedback: np.ndarray, mine: np.ndarray, others: np.ndarray

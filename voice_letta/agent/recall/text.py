@@ -124,6 +124,22 @@ def speakers(text: str) -> tuple[str, ...]:
     return found
 
 
+_SECOND_PERSON = frozenset({"you", "your", "yours", "yourself", "youre", "ya"})
+
+
+def addresses_listener(text: str) -> bool:
+    """A line about the one spoken to: more second-person words than first-person ones ("careful with your knee,
+    remember what happened last year?"). Its topic is the listener's, not the speaker's."""
+    body = _SPEAKER.sub("", text)
+    second = first = 0
+    for w in words(body):
+        if w in _SECOND_PERSON:
+            second += 1
+        elif w in FIRST_PERSON:
+            first += 1
+    return second > first
+
+
 def is_dialogue_line(text: str) -> bool:
     """One line, starting with a speaker label."""
     stripped = text.strip()
