@@ -35,7 +35,7 @@ from collections.abc import Callable, Sequence
 
 from voice_letta import config as C
 from voice_letta import ids
-from voice_letta.agent.buffer import plan_eviction, token_budget
+from voice_letta.agent.buffer import estimate_tokens, plan_eviction, token_budget
 from voice_letta.agent.bus import MemoryBus, MemoryUpdated
 from voice_letta.agent.memory_search import MemorySearch
 from voice_letta.agent.models import AgentState, Message, Passage
@@ -67,6 +67,11 @@ DEFAULT_RETRY_BASE_S = 5.0
 IDLE_POLL_S = 5.0  # also picks up retries whose back-off has passed
 RELATED_QUERIES = 12  # user lines of a hand-off that search for archived memories they may update
 RELATED_LIMIT = 8  # archived memories shown to the sleeptime model
+# An import is handed over in parts, each one sleeptime run: at most this many lines, and lines worth at most this
+# share of the sleeptime model's context window (a 400-line import was one request an 8k model refused: the job
+# failed three times and nothing was archived). An eviction hands over about min..max_messages lines.
+IMPORT_PART_LINES = 60
+IMPORT_PART_CONTEXT_SHARE = 0.4
 
 
 class MemoryManager:
@@ -162,26 +167,34 @@ class MemoryManager:
         await self._handoff(agent, "session_end", said, (), evict_through_seq=None)
 
     async def import_messages(self, agent_id: str, messages: Sequence[Message], *, archive: bool = True
-                              ) -> tuple[list[Message], MemoryJob | None]:
+                              ) -> tuple[list[Message], list[MemoryJob]]:
         """Store a past conversation out of context (found by keyword at once) and, with ``archive``, hand it to
-        the sleeptime agent as an "import" job (chunks, synopses, block rewrite), like any hand-off.
+        the sleeptime agent as "import" jobs (chunks, synopses, block rewrite), like any hand-off: one job per
+        part that fits the sleeptime model (``import_parts``), run in order, so a later part can supersede what an
+        earlier one archived.
 
-        The job does not move the hand-off watermark (its ``through_seq`` is the current one): lines said before
+        The jobs do not move the hand-off watermark (their ``through_seq`` is the current one): lines said before
         the import and not yet handed over still are, and later hand-offs skip imported rows."""
+        agent = await self.store.get_agent(agent_id)
         async with self._handoff_locks(agent_id):
             rows = [m.model_copy(update={"agent_id": agent_id, "in_context": False, "kind": "imported"})
                     for m in messages]
             stored = await self.store.append_messages(rows)
-            if not archive or not any(render_line(m) is not None for m in stored):
-                return stored, None
+            if not archive:
+                return stored, []
             watermark = await self.store.handoff_watermark(agent_id)
-            payload = HandoffRange(older_from_seq=stored[0].seq, older_through_seq=stored[-1].seq)
-            job = await self.store.enqueue_memory_job(agent_id, "import", payload, through_seq=watermark,
-                                                      now=self.clock())
-            log.info("agent %s: memory job %d (import) archives seq %d..%d", agent_id, job.id, payload.older_from_seq,
-                     payload.older_through_seq)
-            self._wake.set()
-            return stored, job
+            window = (agent.sleeptime_llm or agent.llm).context_window
+            jobs = []
+            for part in import_parts(stored, budget_tokens=int(window * IMPORT_PART_CONTEXT_SHARE)):
+                payload = HandoffRange(older_from_seq=part[0].seq, older_through_seq=part[-1].seq)
+                job = await self.store.enqueue_memory_job(agent_id, "import", payload, through_seq=watermark,
+                                                          now=self.clock())
+                log.info("agent %s: memory job %d (import) archives seq %d..%d", agent_id, job.id,
+                         payload.older_from_seq, payload.older_through_seq)
+                jobs.append(job)
+            if jobs:
+                self._wake.set()
+            return stored, jobs
 
     async def _handoff(
         self, agent: AgentState, kind: JobKind, older: Sequence[Message], newer: Sequence[Message], *,
@@ -299,4 +312,22 @@ class MemoryManager:
                 await asyncio.sleep(poll_s)
 
 
-__all__ = ["MemoryManager"]
+def import_parts(messages: Sequence[Message], *, budget_tokens: int) -> list[list[Message]]:
+    """Consecutive parts of an import, each at most ``IMPORT_PART_LINES`` lines and ``budget_tokens`` (estimated)
+    and each with at least one line worth archiving (parts of nothing but empty lines are dropped)."""
+    parts: list[list[Message]] = []
+    part: list[Message] = []
+    tokens = 0
+    for m in messages:
+        cost = estimate_tokens(m)
+        if part and (len(part) >= IMPORT_PART_LINES or tokens + cost > budget_tokens):
+            parts.append(part)
+            part, tokens = [], 0
+        part.append(m)
+        tokens += cost
+    if part:
+        parts.append(part)
+    return [p for p in parts if any(render_line(m) is not None for m in p)]
+
+
+__all__ = ["MemoryManager", "import_parts"]

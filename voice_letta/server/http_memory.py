@@ -404,9 +404,9 @@ async def import_messages(request: web.Request) -> web.Response:
     ordered = sorted(body.messages, key=lambda m: m.said_at)  # stable: equal times keep the order given
     rows = [Message(id=ids.message_id(), agent_id=agent_id, role=m.role, content=m.content, created_at=m.said_at)
             for m in ordered]
-    stored, job = await request.app[MEMORY_MANAGER].import_messages(agent_id, rows, archive=body.archive)
+    stored, jobs = await request.app[MEMORY_MANAGER].import_messages(agent_id, rows, archive=body.archive)
     return web.json_response({"imported": len(stored), "first_seq": stored[0].seq, "last_seq": stored[-1].seq,
-                              "job_id": None if job is None else job.id}, status=202)
+                              "job_id": jobs[0].id if jobs else None, "job_ids": [j.id for j in jobs]}, status=202)
 
 
 @routes.get("/v1/agents/{agent_id}/memory/jobs")

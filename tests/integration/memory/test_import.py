@@ -18,6 +18,10 @@ from tests.integration.memory.conftest import (
     sleeptime_requests,
     store_call,
 )
+from voice_letta import ids
+from voice_letta.agent.buffer import estimate_tokens
+from voice_letta.agent.memory_manager import IMPORT_PART_LINES, import_parts
+from voice_letta.agent.models import Message
 from voice_letta.server.http_memory import MEMORY_SEARCH
 
 DAY = 86400.0
@@ -92,3 +96,39 @@ async def test_import_validation_and_access(tmp_path: Path, fake_openai: FakeOpe
         assert status == 202 and data["job_id"] is None and data["imported"] == 1
     finally:
         await runner.cleanup()
+
+
+async def test_a_long_import_is_handed_over_in_parts_the_sleeptime_model_can_take(server: Running) -> None:
+    """Found from outside: a 400-line import was one sleeptime request; a model with an 8k window refused it (400
+    context_length_exceeded), the job failed three times and nothing was archived. Now one job per part (at most
+    IMPORT_PART_LINES lines and a share of the sleeptime model's context window), run in order."""
+    agent = await create_voice_agent(server)
+    t0 = time.time() - 30 * DAY
+    conversation = [{"role": "user" if i % 2 == 0 else "assistant", "content": f"line {i}: the weather was fine.",
+                     "said_at": t0 + 60 * i} for i in range(2 * IMPORT_PART_LINES + 10)]
+    parts = 3
+    for k in range(parts):
+        server.fake.script([store_call((0, 1, f"Part {k} of the old talk."))], [rethink_call(f"after part {k}")],
+                           [finish_call()])
+    status, body = await server.request("POST", f"/v1/agents/{agent['id']}/messages/import",
+                                        json={"messages": conversation})
+    assert status == 202 and len(body["job_ids"]) == parts and body["job_id"] == body["job_ids"][0], body
+    jobs = await manager(server).wait_idle(agent["id"], timeout_s=60)
+    assert [(j.id, j.kind, j.status) for j in jobs] == [(i, "import", "done") for i in body["job_ids"]]
+    firsts = [r["messages"][1]["content"] for r in sleeptime_requests(server.fake)
+              if "being imported" in r["messages"][1]["content"] and len(r["messages"]) == 2]  # a run's first call
+    assert len(firsts) == parts  # one run per part, each with its own lines only
+    assert "line 0:" in firsts[0] and f"line {IMPORT_PART_LINES}:" in firsts[1] and "line 0:" not in firsts[1]
+    status, listed = await server.request("GET", f"/v1/agents/{agent['id']}/archival")
+    assert [(p["synopsis"], p["start_at"]) for p in listed["data"]] == [
+        (f"Part {k} of the old talk.", t0 + 60 * IMPORT_PART_LINES * k) for k in range(parts)]
+
+
+def test_import_parts_respect_the_token_budget_and_skip_empty_parts() -> None:
+    rows = [Message(id=ids.message_id(), agent_id="a", role="user", content="word " * 100, seq=i + 1)
+            for i in range(9)]
+    rows.append(Message(id=ids.message_id(), agent_id="a", role="assistant", content="", seq=10))
+    budget = 3 * estimate_tokens(rows[0])
+    parts = import_parts(rows, budget_tokens=budget)
+    assert [[m.seq for m in p] for p in parts] == [[1, 2, 3], [4, 5, 6], [7, 8, 9]]  # [10] alone says nothing
+    assert [len(p) for p in import_parts(rows[:1] * 130, budget_tokens=10**9)] == [60, 60, 10]
