@@ -27,7 +27,7 @@ import numpy as np
 from voice_letta.agent.recall import text as T
 from voice_letta.agent.recall.keyword import KeywordIndex, TermRows
 from voice_letta.agent.recall.supersede import current_first
-from voice_letta.agent.recall.updates import cues, implicit_updates
+from voice_letta.agent.recall.updates import cues, implicit_updates, strong_cues
 from voice_letta.agent.recall.vector import (
     COARSE_MIN_ROWS,
     MIN_COSINE,
@@ -98,6 +98,7 @@ class PassageIndex:
         self.to_listener = np.zeros(0, dtype=bool)  # about the one spoken to ("your knee"): T.addresses_listener
         self.correction = np.zeros(0, dtype=bool)  # starts with a correction ("actually make that thursday")
         self.update_cue = np.zeros(0, dtype=bool)  # says something changed ("now", "moved", "down to"; updates.py)
+        self.strong_cue = np.zeros(0, dtype=bool)  # ... with more than a bare "now"
         self.speakers: list[tuple[str, ...]] = []
         self.known_speakers: set[str] = set()
         self._speaker_rows: dict[str, np.ndarray] = {}  # speaker -> bool mask of their rows (built on demand)
@@ -148,6 +149,7 @@ class PassageIndex:
         speakers = [T.speakers(t) for t in texts]
         dialogue = np.fromiter((T.is_dialogue_line(t) for t in texts), dtype=bool, count=len(texts))
         correction, update_cue = cues(texts)
+        strong_cue = strong_cues(texts)
         to_listener = np.fromiter((T.addresses_listener(t) for t in texts), dtype=bool, count=len(texts))
         with self._lock:
             base = len(self.ids)
@@ -165,6 +167,7 @@ class PassageIndex:
             self.correction = np.concatenate([self.correction, correction])
             self.to_listener = np.concatenate([self.to_listener, to_listener])
             self.update_cue = np.concatenate([self.update_cue, update_cue])
+            self.strong_cue = np.concatenate([self.strong_cue, strong_cue])
             self.other_models += int(len(has_vector) - np.count_nonzero(np.asarray(has_vector, dtype=bool)))
             self._speaker_rows.clear()
             self.successor = np.concatenate([self.successor, np.full(len(ids), -1, dtype=np.int64)])
@@ -338,7 +341,7 @@ class PassageIndex:
         skip = names | {T.term_id(t) for t in topic}
         weight: dict[int, float] = {}
         for r in feedback.tolist():
-            for tid in set(self._terms_of(int(r)).tolist()):
+            for tid in set(self.terms_of(int(r)).tolist()):
                 if tid not in skip:
                     weight[tid] = weight.get(tid, 0.0) + self.keywords.idf_of(tid)
         extra = sorted(weight, key=lambda t: -weight[t])[:FEEDBACK_TERMS]
@@ -352,7 +355,7 @@ class PassageIndex:
         own[rows] = (bm - mu) / sd
         return float(own[mine].max()) - float(own[others].max())
 
-    def _terms_of(self, row: int) -> np.ndarray:
+    def terms_of(self, row: int) -> np.ndarray:
         """The term ids of one row (as indexed)."""
         i = bisect.bisect_right([b for b, _, _ in self._row_terms], row) - 1
         base, flat, offsets = self._row_terms[i]

@@ -31,11 +31,19 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from voice_letta.agent.recall.text import term_ids
+
 if TYPE_CHECKING:
     from voice_letta.agent.recall.index import PassageIndex
 
 CORRECTION_GAP_S = 600.0
 CUE_COSINE = 0.35
+# "now" alone is a weak cue (everyday speech: "im at home now"), and short first-person lines with nothing in common
+# are 0.35-0.41 apart ("i work at google as an engineer" / "i live in seattle now"): found from outside, "where do I
+# work?" was answered "I live in Seattle now", listed as replacing the job. A passage whose only cue is "now" must
+# share a content word with the older one, unless they are this close.
+SHARED_WORD_BELOW = 0.5
+WEAK_CUE = re.compile(r"\bnow\b", re.IGNORECASE)
 LINK_CANDIDATES = 10  # the best candidates of a search that are checked for a later update
 CUE_ROWS_CHECKED = 1024  # at most this many of the latest cue passages are compared with the candidates
 
@@ -50,11 +58,23 @@ UPDATE_CUE = re.compile(
     r"raised|lowered|increased|decreased|dropped|quit|replaced|turned)\b", re.IGNORECASE)
 
 
+_CUE_TERMS = frozenset(term_ids(
+    "actually correction scratch instead now anymore longer switch switched switching changed changing moved moving "
+    "push pushed postponed rescheduled cancelled canceled cut update updated down up went raised lowered increased "
+    "decreased dropped quit replaced turned"))
+
+
 def cues(texts: Sequence[str]) -> tuple[np.ndarray, np.ndarray]:
     """Per passage: (starts with a correction, says something changed)."""
     corr = np.fromiter((CORRECTION_START.match(t) is not None for t in texts), dtype=bool, count=len(texts))
     cue = np.fromiter((UPDATE_CUE.search(t) is not None for t in texts), dtype=bool, count=len(texts))
     return corr, cue | corr
+
+
+def strong_cues(texts: Sequence[str]) -> np.ndarray:
+    """Per passage: says something changed with more than a bare "now" (or starts with a correction)."""
+    return np.fromiter((CORRECTION_START.match(t) is not None or UPDATE_CUE.search(WEAK_CUE.sub(" ", t)) is not None
+                        for t in texts), dtype=bool, count=len(texts))
 
 
 def implicit_updates(index: PassageIndex, order: Sequence[int], skip: set[int]) -> dict[int, int]:
@@ -135,9 +155,22 @@ def _cued_updates(index: PassageIndex, rows: list[int]) -> dict[int, list[int]]:
     for j, row in enumerate(rows):
         col = np.where(index.start_at[later] > index.start_at[row], sims[:, j], -1.0)
         close = np.flatnonzero(col >= CUE_COSINE)
-        found = [int(later[k]) for k in close[np.argsort(-col[close])]]
-        out[row] = [r for r in found if index.about_the_user(r) and _same_speakers(index, r, row)]
+        out[row] = [int(later[k]) for k in close[np.argsort(-col[close])]
+                    if index.about_the_user(int(later[k])) and _same_speakers(index, int(later[k]), row)
+                    and (col[k] >= SHARED_WORD_BELOW or index.strong_cue[int(later[k])]
+                         or _share_a_word(index, int(later[k]), row))]
     return out
+
+
+def _share_a_word(index: PassageIndex, a: int, b: int) -> bool:
+    """Whether two passages have a content term in common besides their speakers' names and the update cues."""
+    common = set(index.terms_of(a).tolist()) & set(index.terms_of(b).tolist())
+    return bool(common - _ignored(index, a, b))
+
+
+def _ignored(index: PassageIndex, a: int, b: int) -> set[int]:
+    names = {*index.speakers[a], *index.speakers[b], "user", "assistant"}
+    return {t for n in names for t in term_ids(n)} | _CUE_TERMS
 
 
 def _same_speakers(index: PassageIndex, a: int, b: int) -> bool:

@@ -1,0 +1,36 @@
+"""Updates said in passing (recall/updates.py) through the real server: a bare "now" is not enough to replace an
+unrelated fact. Found from outside: with "I work at Google as an engineer." (60 days ago) and "I live in Seattle
+now." (3 days ago), "Where do I work?" was answered first with "I live in Seattle now.", listed as replacing the job
+(short first-person lines are 0.35-0.41 apart in MiniLM with nothing in common, above the cue cosine 0.35)."""
+
+from __future__ import annotations
+
+import time
+
+from tests.integration.agent.conftest import Running
+from tests.integration.memory.conftest import create_voice_agent
+from tests.integration.memory.test_recall import batch, search
+
+DAY = 86400.0
+
+
+async def test_a_bare_now_does_not_replace_an_unrelated_fact(server: Running) -> None:
+    agent = await create_voice_agent(server)
+    now = time.time()
+    google, boston, seattle, gym, ironworks, *_ = await batch(server, agent["id"], [
+        {"text": "user: I work at Google as an engineer.", "start_at": now - 60 * DAY},
+        {"text": "user: I live in Boston.", "start_at": now - 60 * DAY + 60},
+        {"text": "user: I live in Seattle now.", "start_at": now - 3 * DAY},
+        {"text": "user: My gym membership is at FitLife.", "start_at": now - 60 * DAY + 120},
+        {"text": "user: I switched gyms, I go to IronWorks now.", "start_at": now - 3 * DAY + 60},
+    ] + [{"text": f"user: {t}", "start_at": now - 90 * DAY + i * 60} for i, t in enumerate(
+        ["I enjoy hiking on weekends.", "My sister lives in Porto.", "I have a cat named Miso.",
+         "I'm learning Spanish.", "My birthday is on July 4."])])
+    found = await search(server, agent["id"], "Where do I work?", limit=3)
+    assert found[0]["id"] == google, [p["text"] for p in found]
+    assert all(google not in p["previously"] for p in found)
+    # a real update with a bare "now" still goes first (near-duplicate), and a strong cue ("switched") still links
+    found = await search(server, agent["id"], "Where do I live?", limit=2)
+    assert [p["id"] for p in found] == [seattle, boston] and found[0]["previously"] == [boston]
+    found = await search(server, agent["id"], "Which gym do I go to?", limit=2)
+    assert [p["id"] for p in found] == [ironworks, gym] and found[0]["previously"] == [gym]
