@@ -128,6 +128,26 @@ async def test_what_someone_says_to_the_other_person_is_about_the_other_person(s
     assert found[0]["id"] == ids[4] and found[0]["confidence"] >= 0.5
 
 
+async def test_a_question_about_another_person_by_role_is_not_answered_with_confidence(server: Running) -> None:
+    agent = await create_voice_agent(server)
+    now = time.time()
+    lines = ["user: my passport expires in um march so i need to renew it before the trip",
+             "user: my aunt sent me a box of lemons from her garden",
+             "user: my sister maya just moved to lisbon for a design job",
+             "user: maya called she loves the new office by the river"]
+    ids = await batch(server, agent["id"], [{"text": t, "start_at": now - (10 - i) * DAY} for i, t in enumerate(lines)])
+    found = await search(server, agent["id"], "when does my passport expire")
+    assert found[0]["id"] == ids[0] and found[0]["confidence"] >= 0.5
+    found = await search(server, agent["id"], "when does my wife's passport expire")
+    assert found[0]["id"] == ids[0] and found[0]["confidence"] < 0.5  # the same passage, about someone else
+    found = await search(server, agent["id"], "what did my aunt send me")
+    assert found[0]["id"] == ids[1] and found[0]["confidence"] >= 0.5
+    found = await search(server, agent["id"], "what did my uncle send me")
+    assert found[0]["confidence"] < 0.5
+    found = await search(server, agent["id"], "where does my sister live now", limit=3)
+    assert found[0]["id"] == ids[2]
+
+
 async def test_a_reply_is_found_by_its_question_and_returned_with_it(server: Running) -> None:
     agent = await create_voice_agent(server)
     now = time.time() - DAY

@@ -228,3 +228,30 @@ def test_a_line_about_the_one_spoken_to() -> None:
     assert T.addresses_listener("Did you finish your painting?")
     assert not T.addresses_listener("jess: yeah i tore my meniscus playing volleyball")
     assert not T.addresses_listener("user: you should see my garden, I planted roses")  # about the speaker too
+
+
+def test_roles_a_question_names() -> None:
+    from voice_letta.agent.recall.roles import query_roles
+
+    [(_, ok)] = query_roles(T.query_terms("when does my mom land"))
+    assert T.term_id("mom") in ok and T.term_id(T.stem("mother")) in ok and T.term_id("dad") not in ok
+    [(_, sib)] = query_roles(T.query_terms("what is my sibling's job"))
+    assert {T.term_id("brother"), T.term_id("sister")} <= sib
+    assert query_roles(T.query_terms("where is my passport")) == []
+
+
+def test_a_passage_names_the_role_by_word_or_by_the_name_memory_gives_it() -> None:
+    import numpy as np
+
+    from voice_letta.agent.recall.index import PassageIndex
+    from voice_letta.agent.recall.roles import mismatched, query_roles
+
+    texts = ["user: my sister maya just moved to lisbon", "user: maya called she loves the new office",
+             "user: my aunt sent me lemons", "user: my mom is flying in on the twenty third"]
+    index = PassageIndex("m", 4)
+    index.add([f"p{i}" for i in range(4)], texts, [""] * 4, [float(i * 86400) for i in range(4)],
+              [float(i * 86400) for i in range(4)], np.zeros((4, 4), dtype=np.float32), [False] * 4)
+    roles = query_roles(T.query_terms("what does my sister think of her office"))
+    assert mismatched(index, [0, 1, 2, 3], roles) == {2, 3}  # maya is the sister
+    assert mismatched(index, [0, 1, 2, 3], query_roles(T.query_terms("when does my mother land"))) == {0, 1, 2}
+    assert mismatched(index, [0, 1, 2, 3], query_roles(T.query_terms("when do i land"))) == set()

@@ -1,0 +1,111 @@
+"""The people a question is about: "when does my wife's passport expire?" is not answered by "my passport expires
+in march", nor "what did my uncle send me?" by "my aunt sent me a box of lemons".
+
+A question that names a person by their role (kin, partner, a trade: "wife", "brother", "dentist") asks about that
+person. A passage that names no one compatible with that role (in its words, its synopsis or the line before it) is
+about someone else, however close in meaning: the result is flagged like a line of another speaker
+(``Ranked.other_speaker``, a lower confidence), its rank is unchanged. Compatible: the role itself, a word of the
+same role ("mom" for "mother", "partner" for "fiance", "sibling" for "sister"), or a name the agent's memory gives
+that role ("my sister maya" makes "maya" a sister: the word after the role, wherever the role is said).
+
+Roles are a small hand-written lexicon of everyday English (not learned from any benchmark): MiniLM puts "brother"
+and "sister", "dentist" and "vet" as close as synonyms (cosines 0.4–0.76 for both kinds of pairs), so no
+threshold on embeddings tells a different person from the same person said differently.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from functools import lru_cache
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+from voice_letta.agent.recall import text as T
+
+if TYPE_CHECKING:
+    from voice_letta.agent.recall.index import PassageIndex
+
+_KIDS = "child children kid kids son sons daughter daughters boy boys girl girls baby toddler"
+_PARTNER = "partner spouse wife husband fiance fiancee boyfriend girlfriend"
+_GROUPS: dict[str, str] = {
+    "mother": "mother mom mum mommy mama parent parents", "father": "father dad daddy papa parent parents",
+    "parent": "parent parents mother mom mum father dad", "brother": "brother bro sibling siblings",
+    "sister": "sister sis sibling siblings", "sibling": "sibling siblings brother sister bro sis",
+    "son": "son boy " + _KIDS, "daughter": "daughter girl " + _KIDS, "child": _KIDS, "kid": _KIDS,
+    "wife": "wife spouse partner", "husband": "husband spouse partner", "partner": _PARTNER, "spouse": _PARTNER,
+    "fiance": "fiance fiancee partner", "boyfriend": "boyfriend partner", "girlfriend": "girlfriend partner",
+    "uncle": "uncle", "aunt": "aunt auntie", "cousin": "cousin", "niece": "niece", "nephew": "nephew",
+    "grandmother": "grandmother grandma granny nana nonna grandparent grandparents",
+    "grandfather": "grandfather grandpa granddad nonno grandparent grandparents",
+    "grandparent": "grandparent grandparents grandmother grandma grandfather grandpa nana nonna nonno",
+    "boss": "boss manager supervisor", "manager": "manager boss supervisor", "coworker": "coworker colleague",
+    "colleague": "colleague coworker", "neighbor": "neighbor neighbour neighbors", "roommate": "roommate flatmate",
+    "landlord": "landlord landlady", "doctor": "doctor doc physician gp", "dentist": "dentist orthodontist",
+    "vet": "vet veterinarian", "therapist": "therapist physio physiotherapist counselor counsellor",
+    "physio": "physio physiotherapist therapist", "nurse": "nurse", "plumber": "plumber",
+    "electrician": "electrician", "contractor": "contractor builder builders", "mechanic": "mechanic",
+    "teacher": "teacher tutor", "tutor": "tutor teacher", "coach": "coach trainer", "trainer": "trainer coach",
+    "lawyer": "lawyer attorney solicitor", "accountant": "accountant",
+}
+_ALIASES = {"mom": "mother", "mum": "mother", "dad": "father", "grandma": "grandmother", "grandpa": "grandfather",
+            "kids": "kid", "children": "child", "parents": "parent", "siblings": "sibling", "fiancee": "fiance",
+            "neighbour": "neighbor", "veterinarian": "vet", "attorney": "lawyer", "colleagues": "colleague",
+            "brothers": "brother", "sisters": "sister", "sons": "son", "daughters": "daughter"}
+ALIAS_ROWS = 64  # passages read for the names a role is given
+
+
+def _tid(word: str) -> int | None:
+    terms = T.terms(word)
+    return T.term_id(terms[0]) if terms else None
+
+
+@lru_cache(maxsize=1)
+def _lexicon() -> dict[int, frozenset[int]]:
+    """term id of a role word -> the term ids compatible with it."""
+    out: dict[int, frozenset[int]] = {}
+    for word in [*_GROUPS, *_ALIASES]:
+        group = _GROUPS[_ALIASES.get(word, word)]
+        tid = _tid(word)
+        if tid is not None:
+            out[tid] = frozenset(t for t in (_tid(w) for w in group.split()) if t is not None)
+    return out
+
+
+def query_roles(query_terms: Sequence[str]) -> list[tuple[int, frozenset[int]]]:
+    """The roles a query names: (the role's term id, the term ids compatible with it)."""
+    lex = _lexicon()
+    out = []
+    for term in query_terms:
+        tid = T.term_id(term)
+        if tid in lex:
+            out.append((tid, lex[tid]))
+    return out
+
+
+def mismatched(index: PassageIndex, rows: Sequence[int], roles: list[tuple[int, frozenset[int]]]) -> set[int]:
+    """The rows that name no one compatible with one of ``roles`` (nor does the line before them)."""
+    if not roles or not rows:
+        return set()
+    wanted = [accepted | _names_for(index, accepted) for _, accepted in roles]
+    out = set()
+    for r in rows:
+        have = set(index.terms_of(r).tolist())
+        before = int(index.prev[r]) if r < len(index.prev) else -1
+        if before >= 0:
+            have.update(index.terms_of(before).tolist())
+        if any(not (have & ok) for ok in wanted):
+            out.add(r)
+    return out
+
+
+def _names_for(index: PassageIndex, accepted: frozenset[int]) -> set[int]:
+    """The words said right after a role word ("my sister maya …" -> maya), in the agent's passages."""
+    names: set[int] = set()
+    for tid in accepted:
+        rows, _ = index.keywords.postings_of(tid)
+        for r in rows[:ALIAS_ROWS].tolist():
+            terms = index.terms_of(int(r))
+            at = np.flatnonzero(terms == np.uint64(tid))
+            names.update(int(terms[i + 1]) for i in at.tolist() if i + 1 < len(terms))
+    return names
