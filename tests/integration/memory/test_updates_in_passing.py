@@ -34,3 +34,23 @@ async def test_a_bare_now_does_not_replace_an_unrelated_fact(server: Running) ->
     assert [p["id"] for p in found] == [seattle, boston] and found[0]["previously"] == [boston]
     found = await search(server, agent["id"], "Which gym do I go to?", limit=2)
     assert [p["id"] for p in found] == [ironworks, gym] and found[0]["previously"] == [gym]
+
+
+async def test_facts_of_one_shape_do_not_replace_each_other(server: Running) -> None:
+    """Found from outside: "my birthday is on july 4" and "our wedding is planned for june" are 0.50 alike (the
+    near-duplicate threshold was 0.5), and "we pushed the wedding back to september" (a cue, 0.41 alike the
+    birthday) was linked to the birthday: "What's my birthday?" came back as the wedding, replacing the birthday."""
+    agent = await create_voice_agent(server)
+    now = time.time()
+    birthday, planned, pushed, *_ = await batch(server, agent["id"], [
+        {"text": "user: My birthday is on July 4.", "start_at": now - 90 * DAY},
+        {"text": "user: Our wedding is planned for June.", "start_at": now - 60 * DAY},
+        {"text": "user: We pushed the wedding back to September.", "start_at": now - 3 * DAY},
+        {"text": "user: My flight to Rome leaves on May 3.", "start_at": now - 60 * DAY + 60},
+        {"text": "user: I enjoy hiking on weekends.", "start_at": now - 90 * DAY + 60}])
+    for question in ("What's my birthday?", "When is my birthday?"):
+        found = await search(server, agent["id"], question, limit=3)
+        assert found[0]["id"] == birthday and found[0]["previously"] == [], [p["text"] for p in found]
+        assert all(birthday not in p["previously"] for p in found)
+    found = await search(server, agent["id"], "When is our wedding?", limit=2)
+    assert [p["id"] for p in found] == [pushed, planned] and found[0]["previously"] == [planned]

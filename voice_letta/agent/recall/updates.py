@@ -151,9 +151,13 @@ def _cued_updates(index: PassageIndex, rows: list[int]) -> dict[int, list[int]]:
         return {}
     matrix = index.vectors.matrix
     sims = matrix[later] @ matrix[rows].T  # (later, rows)
+    # Each cue passage updates the candidate it is most like (of those said before it): "we pushed the wedding back
+    # to september" is 0.41 alike "my birthday is on july 4" but 0.71 alike "our wedding is planned for june".
+    before = index.start_at[later][:, None] > index.start_at[np.asarray(rows)][None, :]
+    best = np.where(before, sims, -1.0).max(axis=1)
     out: dict[int, list[int]] = {}
     for j, row in enumerate(rows):
-        col = np.where(index.start_at[later] > index.start_at[row], sims[:, j], -1.0)
+        col = np.where((index.start_at[later] > index.start_at[row]) & (sims[:, j] >= best), sims[:, j], -1.0)
         close = np.flatnonzero(col >= CUE_COSINE)
         out[row] = [int(later[k]) for k in close[np.argsort(-col[close])]
                     if index.about_the_user(int(later[k])) and _same_speakers(index, int(later[k]), row)
