@@ -90,3 +90,33 @@ async def test_postgresql_wakes_the_feed_for_other_processes_changes_only_and_on
     finally:
         await mine.aclose()
         await theirs.aclose()
+
+
+async def test_sqlite_reads_the_change_log_only_after_another_process_committed(tmp_path) -> None:
+    """The SQLite feed looks at the WAL file (one stat) instead of querying the log every 0.1 s: this store's own
+    commits do not count, another connection's (another process: its own write gate) do, once."""
+    from voice_letta.store import open_any_store
+
+    path = str(tmp_path / "voice.db")
+    mine, theirs = await open_any_store(path, origin="me"), await open_any_store(path, origin="them")
+    try:
+        agent = await make_agent(mine)
+        mine._gate.others_wrote()  # the feed's first look
+        assert not mine._gate.others_wrote()
+        await mine.record_memory_updated(agent.id, passages_added=1, passages_removed=0, reason="x", now=time.time())
+        await mine.append_messages([])
+        assert not mine._gate.others_wrote()  # its own commit
+        await theirs.record_memory_updated(agent.id, passages_added=1, passages_removed=0, reason="y",
+                                           now=time.time())
+        await mine.record_memory_updated(agent.id, passages_added=1, passages_removed=0, reason="z", now=time.time())
+        assert mine._gate.others_wrote()  # theirs, though this store committed after it
+        assert not mine._gate.others_wrote()
+        await theirs.record_memory_updated(agent.id, passages_added=1, passages_removed=0, reason="y",
+                                           now=time.time())
+        started = time.monotonic()
+        await mine.wait_for_changes(0.01)
+        assert time.monotonic() - started < 1.5  # woken by the check, not the 2 s full poll
+        assert [c.origin for c in await mine.changes_since(0)][-4:] == ["me", "them", "me", "them"]
+    finally:
+        await mine.aclose()
+        await theirs.aclose()

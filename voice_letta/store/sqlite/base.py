@@ -36,6 +36,7 @@ from voice_letta import config as C
 from voice_letta.store import rows as R
 from voice_letta.store.sqlite.checkpoint import Checkpointer
 from voice_letta.store.sqlite.db import translate_errors
+from voice_letta.store.sqlite.walstate import WalState, wal_state
 
 _T = TypeVar("_T")
 _U = TypeVar("_U")
@@ -88,20 +89,42 @@ class WriteGate:
     ``acquire``/``release`` block and so run on aiosqlite's thread, never on the event loop. Within a process the
     store's ``asyncio.Lock`` already serializes writers, so the gate is only ever contended by other processes
     (or by another store on the same file). An in-memory database has no other process: the gate is a no-op.
+
+    It also tells whether another connection may have committed since this process last looked
+    (``others_wrote``), so the change feed reads the change log only then: ``seen`` is the WAL file's state after
+    the last read of the log or after this store's own commit, the latter only when the WAL was still as last
+    seen when the commit took the gate (nothing of another writer's in between: they take the gate too).
     """
 
     def __init__(self, path: Path) -> None:
         self._fd = -1
+        self._wal = f"{path}-wal"
+        self.seen: WalState = None
+        self._before: WalState = None
         if str(path) != ":memory:":
             self._fd = os.open(f"{path}.write-lock", os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
 
     def acquire(self) -> None:
         if self._fd >= 0:
             fcntl.flock(self._fd, fcntl.LOCK_EX)
+            self._before = wal_state(self._wal)
 
     def release(self) -> None:
         if self._fd >= 0:
+            if self._before == self.seen:
+                self.seen = wal_state(self._wal)  # only this store's commit since the feed last looked
             fcntl.flock(self._fd, fcntl.LOCK_UN)
+
+    def others_wrote(self) -> bool:
+        """Did the WAL change since ``seen`` (another process's commit)? Marks the current state seen: call it just
+        before reading what changed. A single ``stat``, cheap enough for the event loop."""
+        if self._fd < 0:
+            return False
+        now = wal_state(self._wal)
+        if now == self.seen:
+            return False
+        self.seen = now
+        return True
 
     def close(self) -> None:
         if self._fd >= 0:

@@ -8,7 +8,8 @@ own connection therefore has automatic checkpoints off (``PRAGMA wal_autocheckpo
 and this checkpointer runs a PASSIVE checkpoint every ``interval_s`` on its own connection, on a thread: a
 passive checkpoint copies what no reader still needs and never blocks readers or writers (SQLite's
 checkpoint lock is not its write lock). Every process runs one; when two overlap, the second finds the
-checkpoint lock taken (``SQLITE_BUSY``, no busy wait on this connection) and skips that round.
+checkpoint lock taken (``SQLITE_BUSY``, no busy wait on this connection) and skips that round. A round is
+skipped without leaving the event loop when the WAL file is as it was after a checkpoint that copied all of it.
 """
 
 from __future__ import annotations
@@ -19,6 +20,8 @@ import logging
 import sqlite3
 import threading
 from pathlib import Path
+
+from voice_letta.store.sqlite.walstate import wal_state
 
 log = logging.getLogger(__name__)
 
@@ -40,10 +43,15 @@ class Checkpointer:
             self._task = asyncio.create_task(self._run(), name="sqlite-checkpointer")
 
     async def _run(self) -> None:
+        wal, done_at = f"{self._path}-wal", None
         while True:
             await asyncio.sleep(self.interval_s)
+            before = wal_state(wal)
+            if before is not None and before == done_at:
+                continue  # nothing written since the last checkpoint copied the whole log: no thread hop
             try:
-                await asyncio.to_thread(self.checkpoint)
+                if await asyncio.to_thread(self.checkpoint) and self.last[0] == self.last[1]:
+                    done_at = before
             except sqlite3.Error:  # the next round tries again; a WAL that is not copied back only grows
                 log.warning("checkpointing %s failed", self._path, exc_info=True)
 
