@@ -10,6 +10,9 @@ Layout (one machine; every process shares its cores, so the load generator and t
   its own agent; every turn is new user input (no replay). The kernel spreads the connections over the workers
   (SO_REUSEPORT).
 
+Before the clock starts, every worker's embedding model is loaded (a passage stored on a throwaway agent over fresh
+connections): in production ``serve`` preloads it; here a first memory job would load it inside the window.
+
 Reported per N: turns/s, memory jobs run in the measured window (and left waiting at its end: a saturated worker
 defers them, so compare CPU per turn only between runs that ran about as many), server CPU ms per turn (all
 worker processes, ``/proc``), CPU of the load generator and of the fake per turn, and the ratio to N = 1. The
@@ -175,19 +178,38 @@ async def job_counts(port: int, agents: list[str]) -> tuple[int, int]:
     return done, waiting
 
 
-async def create_agents(port: int, fake_url: str, n: int) -> list[str]:
+async def create_agents(port: int, fake_url: str, n: int, prefix: str = "bench") -> list[str]:
     import aiohttp
 
     agents = []
     async with aiohttp.ClientSession() as s:
         for i in range(n):
-            body = {"name": f"bench-{i}", "llm": {"provider": "openai", "model": "fake-model", "base_url": fake_url,
+            body = {"name": f"{prefix}-{i}", "llm": {"provider": "openai", "model": "fake-model", "base_url": fake_url,
                                                   "api_key_env": "BENCH_FAKE_LLM_KEY", "max_retries": 0},
                     "handoff_on_session_end": False}
             async with s.post(f"http://127.0.0.1:{port}/v1/agents", json=body) as r:
                 assert r.status == 201, await r.text()
                 agents.append((await r.json())["id"])
     return agents
+
+
+async def warm_embedders(port: int, fake_url: str, workers: int) -> None:
+    """Load every worker's embedding model before the clock starts: the first memory job (or search) of a worker
+    loads it (~3 s of CPU, most of it importing onnx with the GIL held), which inside the measured window counted
+    against one worker and twice against two. A passage stored on a throwaway agent embeds its text; fresh
+    connections land on every worker (SO_REUSEPORT)."""
+    [agent] = await create_agents(port, fake_url, 1, prefix="bench-warm")
+    body = json.dumps({"text": "warming up the embedding model"}).encode()
+    request = (f"POST /v1/agents/{agent}/archival HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\n"
+               f"Content-Type: application/json\r\nContent-Length: {len(body)}\r\nConnection: close\r\n\r\n"
+               ).encode() + body
+    for _ in range(8 * workers):
+        reader, writer = await asyncio.open_connection("127.0.0.1", port)
+        writer.write(request)
+        reply = await reader.read()
+        writer.close()
+        if not reply.startswith(b"HTTP/1.1 201"):
+            raise RuntimeError(f"warming the embedder failed: {reply[:300]!r}")
 
 
 async def measure(workers: int, args: argparse.Namespace, fake: tuple[int, str]) -> dict[str, Any]:
@@ -202,6 +224,7 @@ async def measure(workers: int, args: argparse.Namespace, fake: tuple[int, str])
     try:
         port, pids = await wait_ready(proc, workers, tmp / "serve.log")
         agents = await create_agents(port, fake_url, args.concurrency)
+        await warm_embedders(port, fake_url, workers)
         loop = asyncio.get_running_loop()
         conns = [(await loop.create_connection(Conn, "127.0.0.1", port))[1] for _ in agents]
         counter = [0]

@@ -17,6 +17,7 @@ from voice_letta import ids
 from voice_letta.agent.loop import VoiceAgent
 from voice_letta.agent.memory_manager import MemoryManager
 from voice_letta.agent.memory_search import MemorySearch
+from voice_letta.agent.models import EmbeddingConfig
 from voice_letta.agent.ports import (
     ChatModelFactory,
     Embedder,
@@ -191,6 +192,13 @@ def create_app(config: ServerConfig, overrides: Overrides | None = None) -> web.
         app[MODELS] = models
         # --- memory layer (sleeptime hand-off, hybrid search_memory): see agent/memory_manager.py --------
         embedders = http_memory.EmbedderRegistry(ov.embedder)
+        if app[CONFIG].preload_local_models and ov.embedder is None:
+            # The default embedder (local MiniLM) loads now, not in the first search or memory job: ~3 s of CPU,
+            # most of it importing onnx with the GIL held, which stalled live turns when it came mid-traffic.
+            default = embedders.for_config(EmbeddingConfig())
+            preload = getattr(default, "preload", None)
+            if preload is not None:
+                await preload()
         search = MemorySearch(store, embedders)
         manager: MemoryManager | None = None
         memory: MemoryHooks | None = ov.memory
