@@ -148,6 +148,20 @@ async def test_a_question_about_another_person_by_role_is_not_answered_with_conf
     assert found[0]["id"] == ids[2]
 
 
+async def test_a_question_for_a_quantity_is_not_answered_by_a_passage_without_one(server: Running) -> None:
+    agent = await create_voice_agent(server)
+    now = time.time()
+    lines = ["user: scratch the acacia we switched to a lodge near the national park",
+             "user: i exchanged three hundred dollars into shillings"]
+    ids = await batch(server, agent["id"], [{"text": t, "start_at": now - (5 - i) * DAY} for i, t in enumerate(lines)])
+    found = await search(server, agent["id"], "how much did the lodge cost")
+    assert found[0]["id"] == ids[0] and found[0]["confidence"] < 0.5  # about the lodge, no price said
+    found = await search(server, agent["id"], "where are we staying, at the lodge")
+    assert found[0]["id"] == ids[0] and found[0]["confidence"] >= 0.5
+    found = await search(server, agent["id"], "how much money did i exchange")
+    assert found[0]["id"] == ids[1] and found[0]["confidence"] >= 0.5
+
+
 async def test_a_reply_is_found_by_its_question_and_returned_with_it(server: Running) -> None:
     agent = await create_voice_agent(server)
     now = time.time() - DAY

@@ -255,3 +255,13 @@ def test_a_passage_names_the_role_by_word_or_by_the_name_memory_gives_it() -> No
     assert mismatched(index, [0, 1, 2, 3], roles) == {2, 3}  # maya is the sister
     assert mismatched(index, [0, 1, 2, 3], query_roles(T.query_terms("when does my mother land"))) == {0, 1, 2}
     assert mismatched(index, [0, 1, 2, 3], query_roles(T.query_terms("when do i land"))) == set()
+
+
+def test_questions_for_a_quantity_and_passages_that_say_one() -> None:
+    from voice_letta.agent.recall.quantity import asks_for_a_quantity, has_numbers
+
+    assert asks_for_a_quantity("what is the contractor's phone number")
+    assert asks_for_a_quantity("how much did the lodge cost") and asks_for_a_quantity("what time is my flight")
+    assert not asks_for_a_quantity("when is my flight") and not asks_for_a_quantity("what is jess's parrot called")
+    assert has_numbers(["user: im down to one eighty two", "user: the flight leaves at 7:40", "we cut it to ninety",
+                        "user: we switched to a lodge near the park"]).tolist() == [True, True, True, False]

@@ -33,7 +33,8 @@ BIAS = -6.6
 # A dialogue line said by someone other than the one person the query names ("What did Ben quit?" answered by
 # "Ana: I quit…"), a line that person says *to* the other ("Ana: how's your new job?"), or a passage that names no one
 # of the role the query asks about ("my wife's passport" / "my passport expires in march": recall/roles.py) is
-# evidence about the wrong person.
+# evidence about the wrong person; so is a passage with no number for a question that asks for a quantity
+# (recall/quantity.py: "how much did the lodge cost?").
 W_OTHER_SPEAKER = -3.0
 # ... and a question whose topic matches someone else's lines better than the named person's own (``attribution``
 # < 0, in z units) is probably about the wrong person.

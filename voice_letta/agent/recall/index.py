@@ -26,9 +26,15 @@ import numpy as np
 
 from voice_letta.agent.recall import text as T
 from voice_letta.agent.recall.keyword import KeywordIndex, TermRows
+from voice_letta.agent.recall.quantity import asks_for_a_quantity, has_numbers
 from voice_letta.agent.recall.roles import mismatched, query_roles
 from voice_letta.agent.recall.supersede import current_first
-from voice_letta.agent.recall.updates import cues, implicit_updates, strong_cues
+from voice_letta.agent.recall.updates import (
+    cues,
+    implicit_updates,
+    newest_first,
+    strong_cues,
+)
 from voice_letta.agent.recall.vector import (
     COARSE_MIN_ROWS,
     MIN_COSINE,
@@ -56,17 +62,6 @@ FEEDBACK_TERMS = 10
 # Japanese lesson tonight") must not come back empty. Confidence stays low for them.
 DENSE_FLOOR_TOP = 5
 LOW_COSINE = 0.1
-# Recency among near-duplicates: a passage said later, about the same thing (cosine between the two passages at
-# least DUPLICATE_COSINE) and itself related to the query (cosine >= MIN_COSINE), goes first, directly followed by
-# the older one, which it reports as replaced ("previously: …"). Measured on the recall set's updated facts: pairs
-# of a fact and its update have cosines 0.51–0.93, unrelated facts of the same user at most 0.49. No margin on the
-# fused score: an update usually repeats fewer of the question's words than the fact it replaces ("I weigh about
-# 80 kilos" / "I'm down to 74 kilos after the diet"), so its keyword score is far lower. Short facts of one shape
-# are alike too: "my birthday is on july 4" / "our wedding is planned for june" (and "my flight to rome leaves on
-# may 3") are 0.50 (found from outside: "what's my birthday?" came back as the wedding, replacing the birthday);
-# 0.55 keeps both recall sets' numbers (bench/memory_search.py --recall, and --recall bench/recall_holdout.json).
-DUPLICATE_COSINE = 0.55
-UPDATE_RELEVANCE = 0.55  # the update's cosine to the query, relative to the older passage's (measured: >= 0.58)
 
 
 @dataclass(frozen=True, slots=True)
@@ -100,6 +95,7 @@ class PassageIndex:
         self.has_vector = np.zeros(0, dtype=bool)
         self.dialogue = np.zeros(0, dtype=bool)
         self.to_listener = np.zeros(0, dtype=bool)  # about the one spoken to ("your knee"): T.addresses_listener
+        self.has_number = np.zeros(0, dtype=bool)  # says a number (recall/quantity.py)
         self.correction = np.zeros(0, dtype=bool)  # starts with a correction ("actually make that thursday")
         self.update_cue = np.zeros(0, dtype=bool)  # says something changed ("now", "moved", "down to"; updates.py)
         self.strong_cue = np.zeros(0, dtype=bool)  # ... with more than a bare "now"
@@ -154,6 +150,7 @@ class PassageIndex:
         dialogue = np.fromiter((T.is_dialogue_line(t) for t in texts), dtype=bool, count=len(texts))
         correction, update_cue = cues(texts)
         strong_cue = strong_cues(texts)
+        has_number = has_numbers(texts)
         to_listener = np.fromiter((T.addresses_listener(t) for t in texts), dtype=bool, count=len(texts))
         with self._lock:
             base = len(self.ids)
@@ -169,6 +166,7 @@ class PassageIndex:
             self.has_vector = np.concatenate([self.has_vector, np.asarray(has_vector, dtype=bool)])
             self.dialogue = np.concatenate([self.dialogue, dialogue])
             self.correction = np.concatenate([self.correction, correction])
+            self.has_number = np.concatenate([self.has_number, has_number])
             self.to_listener = np.concatenate([self.to_listener, to_listener])
             self.update_cue = np.concatenate([self.update_cue, update_cue])
             self.strong_cue = np.concatenate([self.strong_cue, strong_cue])
@@ -298,7 +296,7 @@ class PassageIndex:
         if term_lists and T.asks_about_the_past(queries[0]):
             order = [int(r) for r in top]
         else:
-            order, previous = self._newest_first(top, fused, best_cos)
+            order, previous = newest_first(self, top, best_cos)
         successor = self.successor
         if not (term_lists and T.asks_about_the_past(queries[0])):
             paired = set(previous) | {o for olds in previous.values() for o in olds}
@@ -314,6 +312,9 @@ class PassageIndex:
         # A result that names no one of the role the question asks about ("my wife's passport") is about someone else
         # (recall/roles.py): flagged, its rank unchanged (placing such results last cost LoCoMo 0.003 of any@5).
         elsewhere = mismatched(self, order[:limit], query_roles(term_lists[0])) if term_lists else set()
+        if queries and asks_for_a_quantity(queries[0]):  # "how much did the lodge cost?" and no number said
+            elsewhere |= {r for r in order[:limit]
+                          if not self.has_number[r] and not (self.prev[r] >= 0 and self.has_number[self.prev[r]])}
         out = []
         for r in order[:limit]:
             terms = term_lists[int(best_query[r])] if term_lists else []
@@ -378,48 +379,6 @@ class PassageIndex:
             nb = np.maximum(nb, np.where(has, fused[np.maximum(link, 0)], np.float32(0.0)))
         out: np.ndarray = (fused + NEIGHBOUR_WEIGHT * nb).astype(np.float32)
         return out
-
-    def _newest_first(self, top: np.ndarray, fused: np.ndarray, query_cos: np.ndarray
-                      ) -> tuple[list[int], dict[int, list[int]]]:
-        """Move a later near-duplicate just ahead of the passage it updates (a local swap: nothing else moves).
-
-        Only for what the user said about themselves (``about_the_user``) and questions not in the past tense:
-        in conversations between named people newer lines on a topic are not updates (on LoCoMo a recency swap
-        cost 0.08 of any@5). A pair qualifies when the later passage is about the same thing (cosine >=
-        DUPLICATE_COSINE between the two), was said by the same speaker when both are labelled, and is itself
-        related to the query (cosine >= MIN_COSINE and at least UPDATE_RELEVANCE of the older one's). Each passage
-        is paired at most once, with its most similar partner, so lines alike cannot pull a chain forward.
-        """
-        rows = [int(r) for r in top]
-        vec = [r for r in rows if self.has_vector[r] and self.about_the_user(r)]
-        if len(vec) < 2:
-            return rows, {}
-        m = self.vectors.matrix[vec]
-        sim = m @ m.T
-        pos = {r: i for i, r in enumerate(vec)}
-        used: set[int] = set()
-        previous: dict[int, list[int]] = {}
-        order = list(rows)
-        for o in rows:
-            if o in used or o not in pos:
-                continue
-            best, best_sim = -1, DUPLICATE_COSINE
-            for r in vec:
-                if (r in used or r == o or self.start_at[r] <= self.start_at[o]
-                        or query_cos[r] < max(MIN_COSINE, UPDATE_RELEVANCE * query_cos[o])
-                        or (self.speakers[r] and self.speakers[o]
-                            and not set(self.speakers[r]) & set(self.speakers[o]))):
-                    continue
-                if sim[pos[o], pos[r]] >= best_sim:
-                    best, best_sim = r, float(sim[pos[o], pos[r]])
-            if best < 0:
-                continue
-            used.update((o, best))
-            previous[best] = [o]
-            i, j = order.index(o), order.index(best)
-            if j > i:
-                order.insert(i, order.pop(j))
-        return order, previous
 
     def context_of(self, passage_id: str) -> str | None:
         """The id of the line said just before this one (what it answers), if the passage is linked to one."""
