@@ -1,5 +1,6 @@
 -- 0010: a 'passages' change_log row is skipped only for a row the *same statement* already logged (SQLite holds
--- julianday('now') constant within one statement, so the newest row's `at` equals it only then). Before, a row
+-- julianday('now') constant within one statement; its resolution is 1 ms, so a later transaction in the same
+-- millisecond is still folded in, a window no reader can practically fall into). Before, a row
 -- was skipped whenever the newest row said the same, also in a later transaction: a process that had read that
 -- row never heard of the later change (found from outside: two re-embeds in a row on one worker left another
 -- process's index on the old vectors until something else was written).
