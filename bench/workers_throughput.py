@@ -15,7 +15,8 @@ connections): in production ``serve`` preloads it; here a first memory job would
 
 Reported per N: turns/s, memory jobs run in the measured window (and left waiting at its end: a saturated worker
 defers them, so compare CPU per turn only between runs that ran about as many), server CPU ms per turn (all
-worker processes, ``/proc``), CPU of the load generator and of the fake per turn, and the ratio to N = 1. The
+worker processes, ``/proc``), that of the workers' helper processes (background embedder, sandbox server),
+CPU of the load generator and of the fake per turn, and the ratio to N = 1. The
 ratio is bounded by the cores the first run's processes used: one worker is not one core (its store thread, the
 embedder and memory jobs run on threads of their own), and the generator and the fake take their share. With
 C the cores all of them used in the first run (one worker), N workers on K cores can give at most min(N, K) / C
@@ -77,6 +78,12 @@ def tree_cpu_s(root: int) -> float:
         if int(stat.parent.name) == root or int(fields[1]) == root:
             total += (int(fields[11]) + int(fields[12])) / CLK_TCK
     return total
+
+
+def children_cpu_s(pid: int) -> float:
+    """CPU seconds of a worker's child processes: the sleeptime agent's background embedding process (niced, one
+    per worker), the tool sandbox's server. They run on the same cores, so they count in C."""
+    return tree_cpu_s(pid) - cpu_s(pid)
 
 
 def event_loop_s(pid: int) -> tuple[float, float]:
@@ -242,6 +249,7 @@ async def measure(workers: int, args: argparse.Namespace, fake: tuple[int, str])
         await asyncio.gather(*(worker(c, a) for c, a in zip(conns, agents, strict=True)))
         jobs0, _ = await job_counts(port, agents)
         per0 = [cpu_s(p) for p in pids]
+        helpers0 = sum(children_cpu_s(p) for p in pids)
         sys0 = sum(user_sys_s(p)[1] for p in pids)
         sched0 = [event_loop_s(p) for p in pids]
         fake0, own0 = cpu_s(fake_pid), time.process_time()
@@ -252,6 +260,7 @@ async def measure(workers: int, args: argparse.Namespace, fake: tuple[int, str])
         turns = sum(await asyncio.gather(*(worker(c, a) for c, a in zip(conns, agents, strict=True))))
         wall = time.perf_counter() - t0
         per = [cpu_s(p) - c for p, c in zip(pids, per0, strict=True)]
+        helpers = sum(children_cpu_s(p) for p in pids) - helpers0
         sys_s = sum(user_sys_s(p)[1] for p in pids) - sys0
         sched = [tuple(b - a for a, b in zip(s0, event_loop_s(p), strict=True)) for p, s0 in zip(pids, sched0,
                                                                                                  strict=True)]
@@ -265,6 +274,7 @@ async def measure(workers: int, args: argparse.Namespace, fake: tuple[int, str])
         return {"jobs": jobs1 - jobs0, "backlog": backlog,
                 "workers": workers, "turns": turns, "tps": turns / wall, "server_ms": server * 1000 / turns,
                 "sys_ms": sys_s * 1000 / turns, "db_ms": pg_cpu * 1000 / turns,
+                "helpers_ms": helpers * 1000 / turns,
                 "client_ms": own * 1000 / turns, "fake_ms": fake_cpu * 1000 / turns, "load0": load0,
                 "load1": os.getloadavg()[0], "split": "/".join(f"{c / wall * 100:.0f}%" for c in per),
                 "loop": "/".join(f"{r / wall * 100:.0f}+{w / wall * 100:.0f}%" for r, w in sched)}
@@ -307,21 +317,23 @@ async def main(args: argparse.Namespace) -> None:
             args.cluster.stop()
     base = rows[0]["tps"]
     first = rows[0]
-    cores_used = (first["server_ms"] + first["client_ms"] + first["fake_ms"] + first["db_ms"]) * base / 1000
+    cores_used = (first["server_ms"] + first["helpers_ms"] + first["client_ms"] + first["fake_ms"] + first["db_ms"]
+                  ) * base / 1000
     cores = os.cpu_count() or 1
     print(f"\nconcurrency {args.concurrency} closed-loop streams, {args.seconds:g} s per run, cores {os.cpu_count()}, "
           f"database {'PostgreSQL' if args.db.startswith('postgres') else 'SQLite'}\n")
     print("| workers | turns | memory jobs run (left) | turns/s | vs 1 worker | server CPU ms/turn (of it kernel) "
-          "| generator ms/turn "
+          "| workers' helper processes ms/turn | generator ms/turn "
           "| fake LLM ms/turn | database server ms/turn | ceiling min(N, cores) / C | workers' CPU (% of a core) "
           "| event loops: running+waiting for a CPU | load before/after |")
-    print("|---|---|---|---|---|---|---|---|---|---|---|---|---|")
+    print("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|")
     for r in rows:
         # the first run used C cores; with K cores no run can do more than K / C times its turns/s
         ceiling = "–" if r is first else f"{max(1.0, min(r['workers'], cores) / cores_used):.2f}x"
         print(f"| {r['workers']} | {r['turns']:.0f} | {r['jobs']} ({r['backlog']}) | {r['tps']:.0f} | "
               f"{r['tps'] / base:.2f}x | "
-              f"{r['server_ms']:.2f} ({r['sys_ms']:.2f}) | {r['client_ms']:.2f} | {r['fake_ms']:.2f} | "
+              f"{r['server_ms']:.2f} ({r['sys_ms']:.2f}) | {r['helpers_ms']:.2f} | {r['client_ms']:.2f} | "
+              f"{r['fake_ms']:.2f} | "
               f"{r['db_ms']:.2f} | "
               f"{ceiling} (C {cores_used:.2f}) | {r['split']} | {r['loop']} | {r['load0']:.2f}/{r['load1']:.2f} |")
 

@@ -41,6 +41,7 @@ from voice_letta.agent.memory_search import MemorySearch
 from voice_letta.agent.models import AgentState, Message, Passage
 from voice_letta.agent.ports import (
     ChatModelFactory,
+    Embedder,
     EmbedderFactory,
     HandoffRange,
     JobKind,
@@ -278,7 +279,7 @@ class MemoryManager:
             return RunResult()
         embedder = self.embedders.for_config(agent.embedding)
         run = SleeptimeRun(self.store, self.models, embedder, max_steps=self.max_steps, clock=self.clock)
-        related = await self._related(agent.id, transcript)
+        related = await self._related(agent.id, transcript, embedder)
         result = await run.run(agent, job.id, job.kind, transcript, related)
         if result.passages and self.search is not None:
             await self.search.index_passages(agent.id, result.passages)
@@ -290,15 +291,18 @@ class MemoryManager:
             self.bus.publish(MemoryUpdated(fresh.id, tuple(fresh.blocks), passages_added=len(result.passages)))
         return result
 
-    async def _related(self, agent_id: str, transcript: Transcript) -> list[Passage]:
+    async def _related(self, agent_id: str, transcript: Transcript, embedder: Embedder | None = None
+                       ) -> list[Passage]:
         """The agent's current archived memories that the (Older) lines may update (``MemorySearch.related`` of the
         user's lines, up to RELATED_QUERIES, longest first), oldest first: shown to the sleeptime model, which names
-        the ones a chunk replaces."""
+        the ones a chunk replaces. The lines are embedded by ``embedder``, the job's own (the background process
+        for the local model), not in the server process: there, with its event loop, they cost a worker up to a
+        fifth of its CPU under load (docs/benchmarks.md)."""
         if self.search is None:
             return []
         said = [line.text.split(": ", 1)[1] for line in transcript.older if line.text.startswith("user: ")]
         said = sorted((s for s in said if len(s.split()) >= 3), key=len, reverse=True)[:RELATED_QUERIES]
-        found = await self.search.related(agent_id, said, limit=RELATED_LIMIT)
+        found = await self.search.related(agent_id, said, limit=RELATED_LIMIT, query_embedder=embedder)
         return sorted(found, key=lambda p: p.start_at or p.created_at)
 
     # -- for tests and tools --------------------------------------------------------------------------------------

@@ -337,11 +337,13 @@ class MemorySearch:
             hits = merge_messages(hits, messages, index, queries, limit)
         return hits[:limit]
 
-    async def related(self, agent_id: str, texts: Sequence[str], *, per_text: int = 3, limit: int = 8
-                      ) -> list[Passage]:
+    async def related(self, agent_id: str, texts: Sequence[str], *, per_text: int = 3, limit: int = 8,
+                      query_embedder: Embedder | None = None) -> list[Passage]:
         """The agent's current (not superseded) passages closest to any of ``texts``: each text's best
         ``per_text`` by fused score with no similarity floor (an update shares little with what it replaces: "I
-        moved to Seattle" / "I live in Boston"), at most ``limit`` in all, best first."""
+        moved to Seattle" / "I live in Boston"), at most ``limit`` in all, best first. ``query_embedder`` embeds
+        ``texts`` instead of the agent's in-process embedder when it is the same model (the sleeptime agent's
+        background process: a memory job is not the hot path)."""
         texts = [t for t in dict.fromkeys(t.strip() for t in texts) if t]
         if not texts:
             return []
@@ -351,7 +353,11 @@ class MemorySearch:
             return []
         vectors = None
         if embedder is not None and index.has_vector.any():
-            vectors = np.asarray(await embedder.embed(texts), dtype=np.float32)
+            source = embedder
+            if query_embedder is not None and (query_embedder.model, query_embedder.dim) == (embedder.model,
+                                                                                             embedder.dim):
+                source = query_embedder
+            vectors = np.asarray(await source.embed(texts), dtype=np.float32)
 
         def rank() -> dict[str, float]:
             best: dict[str, float] = {}
