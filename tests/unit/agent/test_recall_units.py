@@ -265,3 +265,11 @@ def test_questions_for_a_quantity_and_passages_that_say_one() -> None:
     assert not asks_for_a_quantity("when is my flight") and not asks_for_a_quantity("what is jess's parrot called")
     assert has_numbers(["user: im down to one eighty two", "user: the flight leaves at 7:40", "we cut it to ninety",
                         "user: we switched to a lodge near the park"]).tolist() == [True, True, True, False]
+
+
+def test_wait_no_opens_a_correction() -> None:
+    from voice_letta.agent.recall.updates import cues
+
+    corr, _ = cues(["user: wait no sorry the third is a sunday so its saturday the second",
+                    "user: um no wait its tuesday", "user: no no its fine", "user: sorry im late"])
+    assert corr.tolist() == [True, True, False, False]

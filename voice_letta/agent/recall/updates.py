@@ -65,7 +65,12 @@ _LABEL = r"(?:[^\s:][^:\n]{0,40}?:[ \t]*)?"
 _LEAD = r"(?:(?:u+m+|u+h+|h+m+|oh|so|ok(?:ay)?|well|sorry|oops|no|nope|wait|hold on|er+)[\s,.!-]+)*"
 _CORRECTION = (r"(?:actually|scratch|correction|quick correction|make (?:that|it)|change (?:that|it)|i meant|"
                r"i mean|my bad|i misspoke|let me correct|not \w+ but)\b")
-CORRECTION_START = re.compile(r"^[ \t]*" + _LABEL + _LEAD + _CORRECTION, re.IGNORECASE)
+# "wait no", "no wait", "sorry no", "oops no" open a correction by themselves ("wait no sorry the third is a
+# sunday"); one word alone does not ("no mushrooms please", "sorry im late"), nor "no no" ("no no its fine").
+_RETRACT = r"(?:(?:wait|sorry|oops)[\s,.!-]+(?:no|nope)|(?:no|nope)[\s,.!-]+(?:wait|sorry))\b"
+_FILL = r"(?:(?:u+m+|u+h+|h+m+|oh|so|er+)[\s,.!-]+)*"
+CORRECTION_START = re.compile(r"^[ \t]*" + _LABEL + _FILL + r"(?:" + _RETRACT + r"|" + _LEAD + _CORRECTION + r")",
+                              re.IGNORECASE)
 UPDATE_CUE = re.compile(
     r"\b(?:actually|correction|scratch|instead|now|anymore|no longer|switch(?:ed|ing)?|chang(?:ed|ing)|"
     r"moved|moving|push(?:ed)?|postponed|rescheduled|cancell?ed|cut|updated?|down to|up to|went up|went down|"
