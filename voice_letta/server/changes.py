@@ -14,6 +14,8 @@ Outgoing, ``SharedMemoryBus.publish`` delivers an event to this process's sessio
 the change log, which the same task writes. With SQLite the task reads every ``POLL_S``, so a change reaches
 another process within about ``POLL_S``. PostgreSQL wakes it with ``NOTIFY`` (``Store.wait_for_changes``) only for
 other processes' changes, a burst of them at once, and it reads the log otherwise only every ``SIGNALLED_POLL_S``.
+Where ids can commit out of order (PostgreSQL), each read starts ``LOOKBACK_IDS`` behind the newest id seen and
+skips the rows already applied.
 """
 
 from __future__ import annotations
@@ -41,6 +43,7 @@ SIGNALLED_POLL_S = 5.0  # with a store that wakes the feed itself (PostgreSQL NO
 KEEP_S = 600.0  # change-log rows older than this are deleted (every process reads them within POLL_S)
 PRUNE_EVERY_S = 60.0
 BATCH = 500
+LOOKBACK_IDS = 64  # how far behind the newest id a late-committing row is still found (stores without ordered ids)
 
 
 class SharedMemoryBus(MemoryBus):
@@ -72,9 +75,18 @@ class ChangeFeed:
         self.clock = clock
         self.cursor = 0
         self.applied = 0  # changes from other processes applied here (tests and metrics read it)
+        # A store whose ids can commit out of order (PostgreSQL: a sequence value is taken at insert, the row is
+        # visible at commit) is read again LOOKBACK_IDS behind the newest id seen, skipping the rows already
+        # applied: a row whose transaction took an id before, and committed after, one already read is not lost.
+        ordered = bool(getattr(store, "ids_in_commit_order", False))
+        self.lookback = 0 if ordered else LOOKBACK_IDS
+        self._seen: set[int] = set()
 
     async def start(self) -> None:
         self.cursor = await self.store.latest_change_id()
+        if self.lookback:
+            self._seen.update(c.id for c in await self.store.changes_since(max(0, self.cursor - self.lookback),
+                                                                           limit=BATCH))
 
     async def run(self) -> None:
         last_prune = self.clock()
@@ -118,16 +130,23 @@ class ChangeFeed:
     async def poll(self) -> int:
         """Apply what the other processes changed since the last call; returns how many of their rows."""
         applied = 0
+        after = max(0, self.cursor - self.lookback)
         while True:
-            rows = await self.store.changes_since(self.cursor, limit=BATCH)
+            rows = await self.store.changes_since(after, limit=BATCH)
             if not rows:
                 return applied
-            self.cursor = rows[-1].id
+            after, fetched = rows[-1].id, len(rows)
+            self.cursor = max(self.cursor, after)
+            if self.lookback:
+                rows = [c for c in rows if c.id not in self._seen]
+                self._seen.update(c.id for c in rows)
+                if len(self._seen) > 4 * (self.lookback + BATCH):
+                    self._seen = {i for i in self._seen if i > self.cursor - self.lookback}
             theirs = [c for c in rows if c.origin != self.origin]
             await self._apply(theirs)
             applied += len(theirs)
             self.applied += len(theirs)
-            if len(rows) < BATCH:
+            if fetched < BATCH:
                 return applied
 
     async def _apply(self, changes: list[Change]) -> None:

@@ -146,3 +146,39 @@ async def test_passages_one_process_adds_are_found_by_the_other_s_loaded_index(n
         return not any("bees" in h["text"] for h in hits["data"])
 
     await eventually(b_forgot_it)
+
+
+async def test_a_change_that_commits_after_a_newer_one_was_read_is_still_applied(pg_databases: Databases) -> None:
+    """PostgreSQL takes a change-log id at insert and shows the row at commit: a transaction that took id n and
+    commits after another process's n+1 was read must not be skipped by a feed whose cursor is already at n+1."""
+    from voice_letta.server.changes import ChangeFeed, SharedMemoryBus
+
+    url = await pg_databases.create()
+    mine, theirs = await open_any_store(url, origin="me"), await open_any_store(url, origin="them")
+    try:
+        feed = ChangeFeed(mine, SharedMemoryBus(), None)
+        await feed.start()
+        assert feed.lookback > 0
+        insert = "INSERT INTO change_log (agent_id, kind, origin, payload, at) VALUES ($1, 'agent', 'them', '{}', 0)"
+        async with theirs._pool.acquire() as slow:
+            tx = slow.transaction()
+            await tx.start()
+            await slow.execute(insert, "agent-slow")  # takes id n, not visible yet
+            await theirs._pool.execute(insert, "agent-fast")  # id n + 1, committed
+            assert await feed.poll() == 1
+            await tx.commit()
+        assert await feed.poll() == 1  # n, found behind the cursor
+        assert await feed.poll() == 0  # and each row applied once
+    finally:
+        await mine.aclose()
+        await theirs.aclose()
+
+
+async def test_sqlite_ids_commit_in_order_so_its_feed_reads_from_the_cursor(tmp_path: Path) -> None:
+    from voice_letta.server.changes import ChangeFeed, SharedMemoryBus
+
+    store = await open_any_store(str(tmp_path / "voice.db"))
+    try:
+        assert ChangeFeed(CachingStore(store), SharedMemoryBus(), None).lookback == 0
+    finally:
+        await store.aclose()

@@ -53,6 +53,10 @@ def rowcount(status: str) -> int:
 
 
 class PgBase:
+    # A change-log id is taken at insert and visible at commit: concurrent writers can commit out of order, so the
+    # change feed reads a little behind the newest id it has seen (server/changes.py).
+    ids_in_commit_order = False
+
     def __init__(self, pool: asyncpg.Pool, url: str, *, origin: str) -> None:
         self._pool = pool
         self._url = url

@@ -135,6 +135,8 @@ class WriteGate:
 class SqliteBase:
     """The connection, the write lock and the statement helpers. Built by ``open_store``."""
 
+    ids_in_commit_order = True  # writers take turns (the write gate): a change-log id is never read before a lower one
+
     def __init__(self, conn: aiosqlite.Connection, path: Path, *, origin: str = "") -> None:
         self._db = conn
         self._path = path
