@@ -134,3 +134,29 @@ async def test_every_field_of_the_rows_and_the_turn_record_survives_begin_and_en
     hits = await store.search_messages(agent.id, "cat", exclude_in_context=False)
     assert [h.message.id for h in hits] == [reply[2].id]  # keyword terms stored with the reply
 
+
+
+async def test_the_latest_turn_is_the_one_that_ran_last_not_the_one_that_arrived_last(
+    store: SqliteStore, other: SqliteStore,
+) -> None:
+    """Found from outside (serve --workers 2, a worker killed mid-stream): of two concurrent requests, the one that
+    arrived first ran second and was cut; its re-send (same messages, no key) was not recognised as a retry because
+    the other turn had the later started_at, and the user's words were stored twice."""
+    agent = await make_agent(store)
+    now = time.time()
+    early = TurnRecord(id=ids.turn_id(), agent_id=agent.id, fingerprint="early", started_at=now - 1.0)
+    late = TurnRecord(id=ids.turn_id(), agent_id=agent.id, fingerprint="late", started_at=now - 0.5)
+    first = await store.begin_turn(late, [msg(agent.id, "user", "late", turn_id=late.id)], holder="w1",
+                                   lease_s=10, now=now)
+    assert first is not None
+    done = late.model_copy(update={"status": "completed", "stop_reason": "stop", "ended_at": now})
+    await store.end_turn(agent.id, done, [msg(agent.id, "assistant", "reply")], holder="w1", lease=first.lease)
+    cut = await store.begin_turn(early, [msg(agent.id, "user", "early", turn_id=early.id)], holder="w1",
+                                 lease_s=10, now=now + 0.1)
+    assert cut is not None
+    assert await other.release_holder("w1", now=now + 0.2) == 1  # the worker died mid-turn
+    resent = TurnRecord(id=ids.turn_id(), agent_id=agent.id, fingerprint="early", started_at=now + 0.3)
+    again = await other.begin_turn(resent, [msg(agent.id, "user", "early")], holder="w2", lease_s=10, now=now + 0.3)
+    assert again is not None and again.previous is not None and again.previous.id == early.id
+    assert again.inserted == []
+    assert [m.content for m in await other.list_messages(agent.id) if m.role == "user"] == ["late", "early"]

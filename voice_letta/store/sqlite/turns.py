@@ -32,7 +32,8 @@ _SAVE_TURN = (
 _FIND_TURN = (
     f"SELECT {R.TURN_COLUMNS} FROM turns WHERE agent_id = ? AND fingerprint = ? ORDER BY started_at DESC LIMIT 1"
 )
-_LATEST_TURN = f"SELECT {R.TURN_COLUMNS} FROM turns WHERE agent_id = ? ORDER BY started_at DESC, rowid DESC LIMIT 1"
+# the turn stored last (it took the lease last), not the last to arrive: migration 0011
+_LATEST_TURN = f"SELECT {R.TURN_COLUMNS} FROM turns WHERE agent_id = ? ORDER BY rowid DESC LIMIT 1"
 _KEYED_TURN = (
     f"SELECT {R.TURN_COLUMNS} FROM turns WHERE agent_id = ? AND idempotency_key = ? AND started_at >= ? "
     "ORDER BY started_at DESC LIMIT 1"
