@@ -273,3 +273,15 @@ def test_wait_no_opens_a_correction() -> None:
     corr, _ = cues(["user: wait no sorry the third is a sunday so its saturday the second",
                     "user: um no wait its tuesday", "user: no no its fine", "user: sorry im late"])
     assert corr.tolist() == [True, True, False, False]
+
+
+def test_a_number_in_the_synopsis_counts() -> None:
+    import numpy as np
+
+    from voice_letta.agent.recall.index import PassageIndex
+
+    index = PassageIndex("m", 4)
+    index.add(["a", "b"], ["user: the rent went up again", "user: the rent went up again"],
+              ["The user's rent is now 1,900 a month.", ""], [0.0, 1.0], [0.0, 1.0],
+              np.zeros((2, 4), dtype=np.float32), [False, False])
+    assert index.has_number.tolist() == [True, False]

@@ -150,7 +150,7 @@ class PassageIndex:
         dialogue = np.fromiter((T.is_dialogue_line(t) for t in texts), dtype=bool, count=len(texts))
         correction, update_cue = cues(texts)
         strong_cue = strong_cues(texts)
-        has_number = has_numbers(texts)
+        has_number = has_numbers([f"{s}\n{t}" for t, s in zip(texts, synopses, strict=True)])
         to_listener = np.fromiter((T.addresses_listener(t) for t in texts), dtype=bool, count=len(texts))
         with self._lock:
             base = len(self.ids)
