@@ -31,11 +31,11 @@ from typing import Any
 import numpy as np
 
 from voice_letta.agent.models import EmbeddingConfig, Passage
-from voice_letta.agent.ports import Embedder, EmbedderFactory, MessageHit, PassageTexts, Store
+from voice_letta.agent.ports import Embedder, EmbedderFactory, MessageHit, Store
 from voice_letta.agent.recall import text as T
+from voice_letta.agent.recall.build import build_index
 from voice_letta.agent.recall.confidence import confidence
 from voice_letta.agent.recall.index import PassageIndex, Ranked
-from voice_letta.agent.recall.keyword import TermRows
 from voice_letta.agent.recall.messages import MessageIndex
 from voice_letta.agent.recall.results import Hit, end_of, format_hits, merge_messages, start_of, when
 from voice_letta.agent.recall.timewords import dated_ranges, window_for
@@ -201,28 +201,7 @@ class MemorySearch:
             texts = await self._store.load_passage_texts(agent_id)
             loaded = await self._store.load_passage_vectors(agent_id, model, dim)
 
-            def build() -> tuple[PassageIndex, list[tuple[str, bytes]]]:  # off the event loop (~1 s at 100k)
-                index = PassageIndex(model, dim)
-                terms, missing = _stored_terms(texts)
-                matrix = np.frombuffer(loaded.vectors, dtype="<f4").reshape(len(loaded.ids), loaded.dim)
-                if loaded.ids == texts.ids:  # every passage has a vector of this model: one copy, no scatter
-                    index.add(list(texts.ids), list(texts.texts), list(texts.synopses), texts.start_at,
-                              texts.end_at, matrix.astype(np.float32), [True] * len(texts.ids), terms=terms,
-                              adopt=True, superseded_by=texts.superseded_by or None)
-                    return index, missing
-                row = {pid: i for i, pid in enumerate(texts.ids)}
-                vectors = np.zeros((len(texts.ids), dim), dtype=np.float32)
-                ok = np.zeros(len(texts.ids), dtype=bool)
-                if loaded.ids:
-                    at = np.asarray([row.get(pid, -1) for pid in loaded.ids], dtype=np.int64)
-                    keep = at >= 0
-                    vectors[at[keep]] = matrix[keep]
-                    ok[at[keep]] = True
-                index.add(list(texts.ids), list(texts.texts), list(texts.synopses), texts.start_at, texts.end_at,
-                          vectors, ok.tolist(), terms=terms, adopt=True, superseded_by=texts.superseded_by or None)
-                return index, missing
-
-            built, missing = await asyncio.to_thread(build)
+            built, missing = await asyncio.to_thread(build_index, texts, loaded, model, dim)
             if missing:  # passages stored before terms were (or by an older tokenizer): store them once
                 self._spawn(self._store_terms(agent_id, missing))
             if built.other_models and model != NO_EMBEDDER[0]:
@@ -447,21 +426,3 @@ def _query_speaker(query: str) -> str | None:
     if any(w in T.FIRST_PERSON for w in words):
         return "user"
     return None
-
-
-def _stored_terms(texts: PassageTexts) -> tuple[TermRows, list[tuple[str, bytes]]]:
-    """The passages' term ids, decoded from their stored blobs in one pass; passages without a valid blob are
-    tokenized now and returned (id, blob) to be stored."""
-    stored = list(texts.terms or (None,) * len(texts.ids))
-    missing: list[tuple[str, bytes]] = []
-    for i, blob in enumerate(stored):
-        if blob is None or len(blob) % 8 or blob[:8] != T.TERMS_MAGIC:
-            blob = stored[i] = T.encode_terms(T.passage_document(texts.texts[i], texts.synopses[i]))
-            missing.append((texts.ids[i], blob))
-    words = np.frombuffer(b"".join(stored), dtype="<u8")  # type: ignore[arg-type]
-    lengths = np.fromiter((len(b) for b in stored), dtype=np.int64, count=len(stored)) // 8  # type: ignore[arg-type]
-    heads = np.zeros(len(words), dtype=bool)  # each blob starts with the 8-byte TERMS_MAGIC
-    heads[np.cumsum(lengths) - lengths] = True
-    return TermRows(words[~heads].astype(np.uint64), lengths - 1), missing
-
-
