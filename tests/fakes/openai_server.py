@@ -101,6 +101,7 @@ class ScriptedServer:
 
     def __init__(self) -> None:
         self.requests: list[dict[str, Any]] = []
+        self.headers: list[dict[str, str]] = []  # each chat request's headers, as received
         self.paths: list[str] = []  # path and query of each recorded request
         self.peers: list[object] = []  # the client's address of each recorded request (shows connection reuse)
         self.default_turn: Turn = [Text("OK.")]
@@ -238,6 +239,7 @@ class FakeOpenAIServer(ScriptedServer):
     async def _chat(self, request: web.Request) -> web.StreamResponse:
         body = await request.json()
         self.requests.append(body)
+        self.headers.append(dict(request.headers))
         self.paths.append(request.path_qs)
         self.peers.append(request.transport.get_extra_info("peername") if request.transport else None)
         turn = self._next_turn(body.get("model"), body)

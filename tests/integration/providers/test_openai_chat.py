@@ -223,3 +223,20 @@ async def test_the_request_body_is_the_chat_completions_json_sent_as_is(fake_ope
     await collect(model, req)
     # the fake is not OpenAI's own host: max_tokens, no prompt_cache_key
     assert fake_openai.requests[0] == {**build_params(model.config, req, max_tokens_param="max_tokens"), "stream": True}
+
+
+async def test_each_request_has_its_own_length_and_the_sdk_s_auth_and_client_headers(fake_openai, model):
+    """Requests go out from one template the SDK built (OpenAIChatModel._send): the key, the SDK's client headers,
+    and each request's own body and Content-Length, back to back on one keep-alive connection."""
+    import openai
+
+    for text in ("short", "a much longer question than the first one, " * 20):
+        fake_openai.script([Text("Hi.")])
+        await collect(model, request(model.config, text))
+    assert [r["messages"][-1]["content"] for r in fake_openai.requests] == [
+        "short", "a much longer question than the first one, " * 20]
+    first, second = fake_openai.headers
+    assert first["Authorization"] == second["Authorization"] == f"Bearer {API_KEY}"
+    assert first["User-Agent"] == f"AsyncOpenAI/Python {openai.__version__}"
+    assert int(second["Content-Length"]) > int(first["Content-Length"]) + 800
+    assert len(set(fake_openai.peers)) == 1
