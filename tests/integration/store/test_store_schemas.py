@@ -10,7 +10,9 @@ from voice_letta.store.postgres import open_pg_store
 
 # SQLite-only machinery: FTS5 tables and their fts5vocab views (PostgreSQL keeps tsvector columns and statistics)
 _SQLITE_ONLY = ("messages_fts", "passages_fts", "messages_vocab", "passages_vocab", "sqlite_sequence")
-_SQLITE_ONLY_COLUMNS = {"rowid"}  # PostgreSQL's tables name their insertion order "pos"
+# PostgreSQL's tables name their insertion order "pos"; a change-log row's transaction is its xmin there (SQLite
+# stamps write_seq, migration 0012)
+_SQLITE_ONLY_COLUMNS = {"rowid", "write_seq"}
 
 
 async def test_every_sqlite_table_and_column_exists_in_postgresql(tmp_path: Path, pg_databases: Databases) -> None:

@@ -3,7 +3,6 @@ only within one agent, never twice, seen by every process."""
 
 from __future__ import annotations
 
-import asyncio
 from typing import Any
 
 from tests.integration.store.helpers import make_agent
@@ -86,8 +85,25 @@ async def test_every_later_passage_change_is_logged_for_other_processes(store: A
     changes = [ch for ch in await other.changes_since(seen) if ch.agent_id == agent.id]
     assert [ch.kind for ch in changes] == ["passages"]  # one statement, one row
     seen = changes[-1].id  # what another process has read
-    # SQLite tells statements apart by julianday('now'), which has a resolution of 1 ms: a later transaction in the
-    # same millisecond is still folded into the row (a reader would have to read between the two in that ms)
-    await asyncio.sleep(0.002)
     await store.delete_passage(agent.id, d.id)  # a later transaction, nothing logged in between
     assert [ch.kind for ch in await other.changes_since(seen) if ch.agent_id == agent.id] == ["passages"]
+
+
+async def test_back_to_back_passage_changes_each_reach_a_process_that_read_in_between(store: Any, other: Any
+                                                                                      ) -> None:
+    """A later transaction within the same millisecond is still a later change: SQLite's log told writes apart
+    by julianday('now') (1 ms), so a process that read the log between two quick changes missed the second (2 runs
+    in 3 of the test above, before it waited 2 ms). Now every write transaction is its own (migration 0012)."""
+    agent = await make_agent(store)
+    passages = [_passage(agent.id, f"user: fact {i}", 100.0 + i) for i in range(41)]
+    await store.insert_passages(passages)
+    seen = await store.latest_change_id()
+    for i in range(20):  # change, the other process reads, change again at once: each change must be logged
+        await store.mark_superseded(agent.id, [passages[2 * i].id], passages[40].id, at=500.0 + i)
+        logged = [ch for ch in await other.changes_since(seen) if ch.agent_id == agent.id]
+        assert [ch.kind for ch in logged] == ["passages"], f"change {i} not logged after a read"
+        seen = logged[-1].id
+        await store.delete_passage(agent.id, passages[2 * i + 1].id)
+        logged = [ch for ch in await other.changes_since(seen) if ch.agent_id == agent.id]
+        assert [ch.kind for ch in logged] == ["passages"], f"deletion {i} folded into the change before it"
+        seen = logged[-1].id

@@ -98,6 +98,9 @@ class WriteGate:
 
     def __init__(self, path: Path) -> None:
         self._fd = -1
+        # Writes through this gate so far: the SQL function vl_write() on the store's connection, which the
+        # change-log triggers use to fold one transaction's passage changes into one row (migration 0012).
+        self.writes = 0
         self._wal = f"{path}-wal"
         self.seen: WalState = None
         self._before: WalState = None
@@ -105,6 +108,7 @@ class WriteGate:
             self._fd = os.open(f"{path}.write-lock", os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
 
     def acquire(self) -> None:
+        self.writes += 1
         if self._fd >= 0:
             fcntl.flock(self._fd, fcntl.LOCK_EX)
             self._before = wal_state(self._wal)
@@ -137,12 +141,13 @@ class SqliteBase:
 
     ids_in_commit_order = True  # writers take turns (the write gate): a change-log id is never read before a lower one
 
-    def __init__(self, conn: aiosqlite.Connection, path: Path, *, origin: str = "") -> None:
+    def __init__(self, conn: aiosqlite.Connection, path: Path, *, origin: str = "", gate: WriteGate | None = None
+                 ) -> None:
         self._db = conn
         self._path = path
         self.origin = origin  # this process in the change log (``vl_origin()`` on the connection)
         self._write_lock = asyncio.Lock()
-        self._gate = WriteGate(path)
+        self._gate = gate or WriteGate(path)
         self.checkpointer: Checkpointer | None = None  # started by open_store for a database file
         self._closed = False
         self.keyword_doc_budget = C.KEYWORD_DOC_BUDGET

@@ -14,7 +14,7 @@ import asyncio
 import logging
 import sqlite3
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -65,11 +65,13 @@ def _strip_comments(sql: str) -> str:
     return "\n".join(line.split("--", 1)[0] for line in sql.splitlines())
 
 
-async def connect(path: Path, *, origin: str = "") -> aiosqlite.Connection:
+async def connect(path: Path, *, origin: str = "", writes: Callable[[], int] = lambda: 0
+                  ) -> aiosqlite.Connection:
     """Open the database file (created if missing) and set the connection pragmas.
 
     ``origin`` is this process's worker id, returned by the SQL function ``vl_origin()`` that the change-log
-    triggers (migration 0005) stamp their rows with.
+    triggers (migration 0005) stamp their rows with; ``writes`` returns the number of this process's write
+    transactions so far (``WriteGate.writes``), ``vl_write()`` to the triggers of migration 0012.
     """
     with translate_errors("opening the database"):
         conn = await aiosqlite.connect(
@@ -87,6 +89,8 @@ async def connect(path: Path, *, origin: str = "") -> aiosqlite.Connection:
             await conn.execute("PRAGMA synchronous=NORMAL")
             await conn.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
             await conn.create_function("vl_origin", 0, lambda: origin, deterministic=True)
+            # the store's count of write-gate acquisitions: one value per write transaction (migration 0012)
+            await conn.create_function("vl_write", 0, writes, deterministic=False)
         except BaseException:
             await asyncio.shield(conn.close())
             raise

@@ -15,6 +15,7 @@ from pathlib import Path
 from voice_letta import config as C
 from voice_letta import ids
 from voice_letta.store.sqlite.agents import AgentsMixin
+from voice_letta.store.sqlite.base import WriteGate
 from voice_letta.store.sqlite.changes import ChangesMixin
 from voice_letta.store.sqlite.checkpoint import Checkpointer
 from voice_letta.store.sqlite.db import connect, migrate
@@ -39,15 +40,21 @@ async def open_store(path: str | Path, *, origin: str | None = None) -> SqliteSt
     if str(path) != ":memory:":
         await asyncio.to_thread(path.parent.mkdir, parents=True, exist_ok=True)
     origin = origin or ids.worker_id()
-    conn = await connect(path, origin=origin)
+    gate = WriteGate(path)
+    try:
+        conn = await connect(path, origin=origin, writes=lambda: gate.writes)
+    except BaseException:
+        gate.close()
+        raise
     try:
         await migrate(conn)
         if str(path) != ":memory:":
             await conn.execute("PRAGMA wal_autocheckpoint=0")  # the store's Checkpointer does it (checkpoint.py)
     except BaseException:
+        gate.close()
         await asyncio.shield(conn.close())
         raise
-    store = SqliteStore(conn, path, origin=origin)
+    store = SqliteStore(conn, path, origin=origin, gate=gate)
     if str(path) != ":memory:":
         store.checkpointer = Checkpointer(path, interval_s=C.SQLITE_CHECKPOINT_S)
         store.checkpointer.start()
