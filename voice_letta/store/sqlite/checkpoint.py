@@ -9,7 +9,7 @@ and this checkpointer runs a PASSIVE checkpoint every ``interval_s`` on its own 
 passive checkpoint copies what no reader still needs and never blocks readers or writers (SQLite's
 checkpoint lock is not its write lock). Every process runs one; when two overlap, the second finds the
 checkpoint lock taken (``SQLITE_BUSY``, no busy wait on this connection) and skips that round. A round is
-skipped without leaving the event loop when the WAL file is as it was after a checkpoint that copied all of it.
+skipped (one ``stat``, on the round's thread) when the WAL file is as it was after a checkpoint that copied all of it.
 """
 
 from __future__ import annotations
@@ -21,7 +21,7 @@ import sqlite3
 import threading
 from pathlib import Path
 
-from voice_letta.store.sqlite.walstate import wal_state
+from voice_letta.store.sqlite.walstate import WalState, wal_state
 
 log = logging.getLogger(__name__)
 
@@ -43,17 +43,24 @@ class Checkpointer:
             self._task = asyncio.create_task(self._run(), name="sqlite-checkpointer")
 
     async def _run(self) -> None:
-        wal, done_at = f"{self._path}-wal", None
+        wal: str = f"{self._path}-wal"
+        done_at: WalState = None
         while True:
             await asyncio.sleep(self.interval_s)
-            before = wal_state(wal)
-            if before is not None and before == done_at:
-                continue  # nothing written since the last checkpoint copied the whole log: no thread hop
             try:
-                if await asyncio.to_thread(self.checkpoint) and self.last[0] == self.last[1]:
-                    done_at = before
+                done_at = await asyncio.to_thread(self._round, wal, done_at)
             except sqlite3.Error:  # the next round tries again; a WAL that is not copied back only grows
                 log.warning("checkpointing %s failed", self._path, exc_info=True)
+
+    def _round(self, wal: str, done_at: WalState) -> WalState:
+        """One round on a thread (the ``stat`` of the WAL file too: no file system call on the event loop). The
+        WAL's state after a checkpoint that copied all of it, or ``done_at`` as it was."""
+        before = wal_state(wal)
+        if before is not None and before == done_at:
+            return done_at  # nothing written since the last checkpoint copied the whole log
+        if self.checkpoint() and self.last[0] == self.last[1]:
+            return before
+        return done_at
 
     def checkpoint(self) -> bool:
         """One passive checkpoint (blocking: call it on a thread). False when another one was running."""

@@ -10,7 +10,7 @@ WalState = tuple[int, int, int] | None  # (inode, size, mtime ns) of the WAL fil
 def wal_state(path: str) -> WalState:
     """What changes in ``<db>-wal`` with every commit: its size (frames are appended) or, once a writer restarts
     the log after a checkpoint, its modification time; a new file (the last connection deleted it) a new inode.
-    One ``stat`` of a local file: cheap enough for the event loop."""
+    One ``stat`` of a local file, made on a thread (the checkpointer's round, the change feed's poll)."""
     try:
         st = os.stat(path)
     except FileNotFoundError:
