@@ -195,13 +195,16 @@ def test_weekdays_name_the_latest_such_day_only_in_questions_about_the_past() ->
 def test_corrections_and_update_cues_are_recognised() -> None:
     from voice_letta.agent.recall.updates import cues
 
-    corr, cue = cues(["user: no wait scratch that its the sage green one",
-                      "user: um actually make that thursday he had a conflict",
-                      "user: quick correction on the meds its five milligrams",
-                      "user: i actually like jazz a lot", "jess: no mushrooms im allergic",
-                      "user: good news im down to one eighty two", "user: i booked the electrician for tuesday"])
-    assert corr.tolist() == [True, True, True, False, False, False, False]
-    assert cue.tolist() == [True, True, True, True, False, True, False]
+    corr, cue, strong = cues(["user: no wait scratch that its the sage green one",
+                              "user: um actually make that thursday he had a conflict",
+                              "user: quick correction on the meds its five milligrams",
+                              "user: i actually like jazz a lot", "jess: no mushrooms im allergic",
+                              "user: good news im down to one eighty two", "user: i booked the electrician for tuesday",
+                              "user: i live in seattle now", "user: we moved the party to saturday now"])
+    assert corr.tolist() == [True, True, True, False, False, False, False, False, False]
+    assert cue.tolist() == [True, True, True, True, False, True, False, True, True]
+    # a bare "now" is a weak cue; a correction, or another cue beside "now", is a strong one
+    assert strong.tolist() == [True, True, True, True, False, True, False, False, True]
 
 
 def test_spoken_fillers_are_not_searched_for() -> None:
@@ -270,8 +273,8 @@ def test_questions_for_a_quantity_and_passages_that_say_one() -> None:
 def test_wait_no_opens_a_correction() -> None:
     from voice_letta.agent.recall.updates import cues
 
-    corr, _ = cues(["user: wait no sorry the third is a sunday so its saturday the second",
-                    "user: um no wait its tuesday", "user: no no its fine", "user: sorry im late"])
+    corr, _, _ = cues(["user: wait no sorry the third is a sunday so its saturday the second",
+                       "user: um no wait its tuesday", "user: no no its fine", "user: sorry im late"])
     assert corr.tolist() == [True, True, False, False]
 
 

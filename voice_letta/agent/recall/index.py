@@ -33,7 +33,6 @@ from voice_letta.agent.recall.updates import (
     cues,
     implicit_updates,
     newest_first,
-    strong_cues,
 )
 from voice_letta.agent.recall.vector import (
     COARSE_MIN_ROWS,
@@ -148,8 +147,7 @@ class PassageIndex:
                                  for t, s in zip(texts, synopses, strict=True)])
         speakers = [T.speakers(t) for t in texts]
         dialogue = np.fromiter((T.is_dialogue_line(t) for t in texts), dtype=bool, count=len(texts))
-        correction, update_cue = cues(texts)
-        strong_cue = strong_cues(texts)
+        correction, update_cue, strong_cue = cues(texts)
         has_number = has_numbers([f"{s}\n{t}" for t, s in zip(texts, synopses, strict=True)])
         to_listener = np.fromiter((T.addresses_listener(t) for t in texts), dtype=bool, count=len(texts))
         with self._lock:

@@ -125,17 +125,14 @@ def newest_first(index: PassageIndex, top: np.ndarray, query_cos: np.ndarray) ->
     return order, previous
 
 
-def cues(texts: Sequence[str]) -> tuple[np.ndarray, np.ndarray]:
-    """Per passage: (starts with a correction, says something changed)."""
+def cues(texts: Sequence[str]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Per passage: (starts with a correction, says something changed, says it with more than a bare "now")."""
     corr = np.fromiter((CORRECTION_START.match(t) is not None for t in texts), dtype=bool, count=len(texts))
     cue = np.fromiter((UPDATE_CUE.search(t) is not None for t in texts), dtype=bool, count=len(texts))
-    return corr, cue | corr
-
-
-def strong_cues(texts: Sequence[str]) -> np.ndarray:
-    """Per passage: says something changed with more than a bare "now" (or starts with a correction)."""
-    return np.fromiter((CORRECTION_START.match(t) is not None or UPDATE_CUE.search(WEAK_CUE.sub(" ", t)) is not None
-                        for t in texts), dtype=bool, count=len(texts))
+    # a line without any cue has no cue besides "now" either: only cue lines are searched again without it
+    strong = corr | np.fromiter((bool(c) and UPDATE_CUE.search(WEAK_CUE.sub(" ", t)) is not None
+                                 for t, c in zip(texts, cue, strict=True)), dtype=bool, count=len(texts))
+    return corr, cue | corr, strong
 
 
 def implicit_updates(index: PassageIndex, order: Sequence[int], skip: set[int]) -> dict[int, int]:
