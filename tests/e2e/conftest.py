@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Any
 import pytest
 
 from tests.fakes.openai_server import FakeOpenAIServer
-from tests.integration.agent.conftest import Running, start_server
+from tests.integration.agent.conftest import Running, serving
 
 if TYPE_CHECKING:  # playwright is imported only by the tests that drive a browser (they skip without it)
     from playwright.async_api import Playwright
@@ -25,21 +25,15 @@ async def pw() -> AsyncIterator[Playwright]:
 
 @pytest.fixture
 async def server(tmp_path: Path, fake_openai: FakeOpenAIServer) -> AsyncIterator[Running]:
-    running, runner = await start_server(tmp_path, fake_openai, api_key=None)
-    try:
+    async with serving(tmp_path, fake_openai, api_key=None) as running:
         yield running
-    finally:
-        await runner.cleanup()
 
 
 @pytest.fixture
 async def warm_server(tmp_path: Path, fake_openai: FakeOpenAIServer) -> AsyncIterator[Running]:
     """As ``server``, with the speech models loaded before the first turn (realistic latency numbers)."""
-    running, runner = await start_server(tmp_path, fake_openai, api_key=None, preload_local_models=True)
-    try:
+    async with serving(tmp_path, fake_openai, api_key=None, preload_local_models=True) as running:
         yield running
-    finally:
-        await runner.cleanup()
 
 
 @pytest.fixture

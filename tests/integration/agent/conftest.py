@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -76,10 +77,17 @@ async def start_server(tmp_path: Path, fake: FakeOpenAIServer, *, tools: ToolExe
     return Running(f"http://127.0.0.1:{port}", app, fake, cfg.api_key), runner
 
 
-@pytest.fixture
-async def server(tmp_path: Path, fake_openai: FakeOpenAIServer) -> AsyncIterator[Running]:
-    running, runner = await start_server(tmp_path, fake_openai, api_key=None)
+@asynccontextmanager
+async def serving(tmp_path: Path, fake: FakeOpenAIServer, **config: Any) -> AsyncIterator[Running]:
+    """``start_server`` for the length of a ``with`` block (the fixtures that yield a server use it)."""
+    running, runner = await start_server(tmp_path, fake, **config)
     try:
         yield running
     finally:
         await runner.cleanup()
+
+
+@pytest.fixture
+async def server(tmp_path: Path, fake_openai: FakeOpenAIServer) -> AsyncIterator[Running]:
+    async with serving(tmp_path, fake_openai, api_key=None) as running:
+        yield running

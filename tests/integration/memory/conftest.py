@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 
 from tests.fakes.openai_server import FakeOpenAIServer, ToolCall
-from tests.integration.agent.conftest import Running, openai_llm, start_server
+from tests.integration.agent.conftest import Running, openai_llm, serving
 from voice_letta import ids
 from voice_letta.agent.memory_manager import MemoryManager
 from voice_letta.agent.models import Message
@@ -23,11 +23,8 @@ from voice_letta.server.http_memory import MEMORY_MANAGER
 
 @pytest.fixture
 async def server(tmp_path: Path, fake_openai: FakeOpenAIServer) -> AsyncIterator[Running]:
-    running, runner = await start_server(tmp_path, fake_openai, api_key=None)
-    try:
+    async with serving(tmp_path, fake_openai, api_key=None) as running:
         yield running
-    finally:
-        await runner.cleanup()
 
 
 def manager(server: Running) -> MemoryManager:

@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 
 from tests.fakes.openai_server import FakeOpenAIServer, Text, ToolCall
-from tests.integration.agent.conftest import Running, start_server
+from tests.integration.agent.conftest import Running, serving
 
 PY_TOOL = '''
 def order_status(order_id: str) -> str:
@@ -33,11 +33,8 @@ export function add(a: number, b: number): number {
 
 @pytest.fixture
 async def server(tmp_path: Path, fake_openai: FakeOpenAIServer) -> AsyncIterator[Running]:
-    running, runner = await start_server(tmp_path, fake_openai, api_key=None, enable_sandbox=True)
-    try:
+    async with serving(tmp_path, fake_openai, api_key=None, enable_sandbox=True) as running:
         yield running
-    finally:
-        await runner.cleanup()
 
 
 async def chat(server: Running, agent_id: str, text: str) -> str:
