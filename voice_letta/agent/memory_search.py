@@ -3,8 +3,9 @@
 Per agent, in memory (``agent.recall``): the passages' vectors, BM25 postings with the agent's own statistics,
 when each was said and who said it. A search embeds its queries (the user's utterance plus up to three keyword
 queries from the model), fuses cosine and BM25 by z-score per query and keeps each passage's best query (see
-``recall/index.py``), then adds the out-of-context messages (evicted lines not yet archived, found by keyword in
-the agent's own in-memory postings, ``recall/messages.py``, and scored with the agent's BM25 statistics).
+``recall/index.py`` and ``recall/ranking.py``), then adds the out-of-context messages (evicted lines not yet
+archived, found by keyword in the agent's own in-memory postings, ``recall/messages.py``, and scored with the
+agent's BM25 statistics).
 Every result carries a ``confidence`` (``recall/confidence.py``); ``search_memory`` tells the model when nothing
 is confidently relevant (``recall/results.py``: the hits and the dated lines the model reads).
 
@@ -35,8 +36,9 @@ from voice_letta.agent.ports import Embedder, EmbedderFactory, MessageHit, Store
 from voice_letta.agent.recall import text as T
 from voice_letta.agent.recall.build import build_index
 from voice_letta.agent.recall.confidence import confidence
-from voice_letta.agent.recall.index import PassageIndex, Ranked
+from voice_letta.agent.recall.index import PassageIndex
 from voice_letta.agent.recall.messages import MessageIndex
+from voice_letta.agent.recall.ranking import Ranked
 from voice_letta.agent.recall.results import Hit, end_of, format_hits, merge_messages, start_of, when
 from voice_letta.agent.recall.timewords import dated_ranges, window_for
 from voice_letta.agent.recall.vector import (

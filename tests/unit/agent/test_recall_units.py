@@ -10,8 +10,9 @@ from hypothesis import strategies as st
 
 from voice_letta.agent.recall import keyword as K
 from voice_letta.agent.recall import text as T
-from voice_letta.agent.recall.index import NEIGHBOUR_WEIGHT, PassageIndex
+from voice_letta.agent.recall.index import PassageIndex
 from voice_letta.agent.recall.keyword import KeywordIndex, TermRows
+from voice_letta.agent.recall.ranking import NEIGHBOUR_WEIGHT, speaker_attribution, with_neighbours
 from voice_letta.agent.recall.supersede import current, current_first
 from voice_letta.agent.recall.timewords import window_for
 from voice_letta.agent.recall.vector import MIN_COSINE, SearchWindow
@@ -144,7 +145,7 @@ def test_a_line_gains_a_share_of_its_best_neighbour_score_never_a_penalty() -> N
     index = _index(lines, np.eye(4), step=DAY / 3)
     index.prev, index.next = np.array([-1, 0, 1, -1]), np.array([1, 2, -1, -1])
     fused = np.array([2.0, 0.1, -1.0, 0.5], dtype=np.float32)
-    out = index._with_neighbours(fused)
+    out = with_neighbours(index, fused)
     w = NEIGHBOUR_WEIGHT
     assert np.allclose(out, [2.0 + w * 0.1, 0.1 + w * 2.0, -1.0 + w * 0.1, 0.5])
 
@@ -168,14 +169,15 @@ def test_attribution_weighs_the_named_person_against_the_others_on_the_words_of_
              "Ana: I finally finished painting my kitchen yellow.", "Ben: Yellow is a bold choice.",
              "Ana: Adoption is a big step."]
     index = _index(lines, np.eye(5))
-    ana, ben = index._said_by("ana"), index._said_by("ben")
+    ana, ben = index.said_by("ana"), index.said_by("ben")
     assert ana.tolist() == [False, True, True, False, True]
     best = np.array([0])
-    about_ana = index._attribution(T.query_terms("What did Ana look into?"), best, ana, ben)
-    about_ben = index._attribution(T.query_terms("What did Ben look into?"), best, ben, ana)
+    about_ana = speaker_attribution(index, T.query_terms("What did Ana look into?"), best, ana, ben)
+    about_ben = speaker_attribution(index, T.query_terms("What did Ben look into?"), best, ben, ana)
     assert about_ana < 0 < about_ben
     # Without the feedback words nothing matches and nothing is said either way.
-    assert index._attribution(T.query_terms("What did Ana look into?"), np.array([], dtype=np.int64), ana, ben) == 0.0
+    none = np.array([], dtype=np.int64)
+    assert speaker_attribution(index, T.query_terms("What did Ana look into?"), none, ana, ben) == 0.0
 
 
 def test_weekdays_name_the_latest_such_day_only_in_questions_about_the_past() -> None:

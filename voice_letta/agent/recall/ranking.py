@@ -1,0 +1,255 @@
+"""Ranking one agent's passages (``PassageIndex.rank``): fusion, neighbours, speakers, dates, updates.
+
+The two halves are fused by *score*, not by rank: each query's cosines and BM25 scores are turned into z-scores
+over the agent's passages and added, and a passage keeps its best query (the utterance and the model's keyword
+queries are alternatives, not votes). Reciprocal rank fusion, used before, threw the scores away: a short line
+matched weakly by both lists outranked the one that answered, and 190 of LoCoMo's 699 top-5 misses were in BM25's
+own top 5.
+
+Speakers: when a query names one of the agent's known speakers ("What did Caroline research?", or "I"/"my" when
+the agent's lines are labelled "user"), passages said by that speaker get ``SPEAKER_BOOST``.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+from voice_letta.agent.recall import text as T
+from voice_letta.agent.recall.quantity import asks_for_a_quantity
+from voice_letta.agent.recall.roles import mismatched, query_roles
+from voice_letta.agent.recall.supersede import current_first
+from voice_letta.agent.recall.updates import implicit_updates, newest_first
+from voice_letta.agent.recall.vector import MIN_COSINE, STATS_SAMPLE_ROWS, SearchWindow
+
+if TYPE_CHECKING:
+    from voice_letta.agent.recall.index import PassageIndex
+
+CONTEXT_WEIGHT = 0.5  # the line before a dialogue line counts at this weight in its BM25 (index.py links them)
+SPEAKER_BOOST = 0.5  # in z units
+DATE_BOOST = 1.0  # in z units, for passages said in a range the question dates ("on 3 October 2023")
+DENSE_WEIGHT = 1.0
+KEYWORD_WEIGHT = 1.0
+# Neighbours: a dialogue line also gets NEIGHBOUR_WEIGHT x the better fused score of the lines said just before and
+# after it (when positive). The answer to a question is often the line after the one that matches its words ("What
+# city did Tim suggest?" matches John's "…a team trip next month, where to?"; Tim's answer names only the city).
+# LoCoMo (bench/locomo.py) any@5 0.705 -> 0.727, any@10 0.799 -> 0.812; the recall set is unchanged.
+NEIGHBOUR_WEIGHT = 0.3
+FEEDBACK_ROWS = 5  # attribution: the best results whose words describe the question's topic
+FEEDBACK_TERMS = 10
+# The DENSE_FLOOR_TOP passages closest in meaning stay candidates down to LOW_COSINE, below MIN_COSINE: a question
+# that shares no word with its answer and is only loosely close to it ("Which language am I studying?" / "I have my
+# Japanese lesson tonight") must not come back empty. Confidence stays low for them.
+DENSE_FLOOR_TOP = 5
+LOW_COSINE = 0.1
+
+
+@dataclass(frozen=True, slots=True)
+class Ranked:
+    """One passage of a ranking, with what confidence is computed from."""
+
+    row: int
+    passage_id: str
+    score: float  # fused z-score (higher is better; comparable within one search)
+    cosine: float  # best query's cosine (0 when the passage has no vector of this model)
+    coverage: float  # share of the best query's term weight (IDF) found in the passage or its context
+    speaker_match: bool
+    has_vector: bool  # the passage has a vector of the query's model (else ``cosine`` means nothing)
+    previous: tuple[str, ...] = ()  # ids of older near-duplicates this passage replaces, newest first
+    other_speaker: bool = False  # the query names one speaker and this line was said by someone else
+    # With a named speaker: how much better (z units) the best of their own lines matches than the best line of
+    # anyone else; negative when the question's topic is someone else's ("What did Ana quit?" when Ben quit).
+    attribution: float = 0.0
+
+
+def rank(index: PassageIndex, query_vectors: np.ndarray | None, queries: Sequence[str], window: SearchWindow,
+         limit: int, speaker: str | None, dated: Sequence[tuple[float, float]] = (), min_cosine: float = MIN_COSINE
+         ) -> list[Ranked]:
+    """The best ``limit`` passages of ``index`` for these queries, best first (the caller holds the index's lock)."""
+    n = index.size
+    if n == 0 or limit <= 0:
+        return []
+    mask = index.window_mask(window)
+    fused = np.full(n, -np.inf, dtype=np.float32)
+    best_cos = np.zeros(n, dtype=np.float32)
+    best_query = np.zeros(n, dtype=np.int64)
+    dense = _dense(index, query_vectors) if query_vectors is not None else None
+    term_lists = [T.query_terms(q) for q in queries]
+    matched = np.zeros(n, dtype=bool)  # found by a keyword, or close enough in meaning (MIN_COSINE)
+    speaker = index.named_speaker(queries[0] if queries else "", speaker)
+    explicit = speaker is not None and speaker in T.words(queries[0])
+    for j, terms in enumerate(term_lists):
+        score = np.zeros(n, dtype=np.float32)
+        if dense is not None and j < dense.shape[1]:
+            col = dense[:, j]
+            valid = col[index.has_vector]
+            if len(valid) > 1:
+                mu, sd = float(valid.mean()), float(valid.std()) or 1.0
+                score += DENSE_WEIGHT * np.where(index.has_vector, (col - mu) / sd, 0.0).astype(np.float32)
+            better = col > best_cos
+            best_cos = np.where(better, col, best_cos)
+            matched |= index.has_vector & (col >= min_cosine)
+            nearest = np.argpartition(-col, min(DENSE_FLOOR_TOP, n) - 1)[:DENSE_FLOOR_TOP]
+            matched[nearest[index.has_vector[nearest] & (col[nearest] >= LOW_COSINE)]] = True
+        rows, bm = index.keywords.score(terms, prev=index.prev, next_=index.next, context_weight=CONTEXT_WEIGHT,
+                                       lengths=index.context_lengths)
+        if len(rows):
+            mu = float(bm.sum()) / n
+            sd = math.sqrt(max(float((bm * bm).sum()) / n - mu * mu, 1e-12))
+            kw = np.full(n, -mu / sd, dtype=np.float32)
+            kw[rows] = (bm - mu) / sd
+            score += KEYWORD_WEIGHT * kw
+            matched[rows] = True
+        better = score > fused
+        best_query = np.where(better, j, best_query)
+        fused = np.where(better, score, fused)
+    if NEIGHBOUR_WEIGHT:
+        fused = with_neighbours(index, fused)
+    matches = np.zeros(n, dtype=bool)
+    others = np.zeros(n, dtype=bool)
+    if speaker is not None:
+        matches = index.said_by(speaker)
+        others = index.dialogue & ~matches
+        fused = (fused + SPEAKER_BOOST * matches).astype(np.float32)
+    if dated:
+        inside = np.zeros(n, dtype=bool)
+        for lo, hi in dated:
+            inside |= (index.end_at >= lo) & (index.start_at <= hi)
+        fused = (fused + DATE_BOOST * inside).astype(np.float32)
+    keep = matched if mask is None else matched & mask
+    fused = np.where(keep, fused, np.float32(-np.inf))
+    k = min(max(limit * 4, 20), int(np.isfinite(fused).sum()))
+    if k <= 0:
+        return []
+    top = np.argpartition(-fused, k - 1)[:k] if n > k else np.arange(n)
+    top = top[np.argsort(-fused[top], kind="stable")]
+    attribution = 0.0
+    # A line the person a question names says *to* someone ("careful with your knee") is about that someone: it
+    # counts as another speaker's for attribution and for the result itindex. LoCoMo (bench/locomo.py) abstention
+    # AUC 0.725 -> see docs/benchmarks.md; the ranking is unchanged. Not for the agent's own user ("I", "my"): what
+    # they say to the assistant ("did you see the game?") is still about them.
+    told = matches & index.to_listener[:n] if explicit else np.zeros(n, dtype=bool)
+    if explicit and others.any() and matches.any():
+        attribution = speaker_attribution(index, term_lists[0], top[:FEEDBACK_ROWS], matches & ~told, others | told)
+    previous: dict[int, list[int]] = {}
+    if term_lists and T.asks_about_the_past(queries[0]):
+        order = [int(r) for r in top]
+    else:
+        order, previous = newest_first(index, top, best_cos)
+    successor = index.successor
+    if not (term_lists and T.asks_about_the_past(queries[0])):
+        paired = set(previous) | {o for olds in previous.values() for o in olds}
+        links = implicit_updates(index, order, paired)
+        if links:  # an update said in passing counts as a supersession for this search (updates.py)
+            successor = successor.copy()
+            for old, new in links.items():
+                if successor[old] < 0:
+                    successor[old] = new
+    took: dict[int, int] = {}
+    if (successor >= 0).any():
+        order, previous, took = current_first(order, previous, successor, mask)
+    # A result that names no one of the role the question asks about ("my wife's passport") is about someone else
+    # (recall/roles.py): flagged, its rank unchanged (placing such results last cost LoCoMo 0.003 of any@5).
+    elsewhere = mismatched(index, order[:limit], query_roles(term_lists[0])) if term_lists else set()
+    if queries and asks_for_a_quantity(queries[0]):  # "how much did the lodge cost?" and no number said
+        elsewhere |= {r for r in order[:limit]
+                      if not index.has_number[r] and not (index.prev[r] >= 0 and index.has_number[index.prev[r]])}
+    out = []
+    for r in order[:limit]:
+        terms = term_lists[int(best_query[r])] if term_lists else []
+        value, cos, cov = float(fused[r]), float(best_cos[r]), coverage(index, int(r), terms)
+        if r in took:  # a successor takes the rank of what it replaced, and at least its confidence
+            o = took[r]
+            o_terms = term_lists[int(best_query[o])] if term_lists else []
+            value, cos = max(value, float(fused[o])), max(cos, float(best_cos[o]))
+            cov = max(cov, coverage(index, o, o_terms))
+        out.append(Ranked(int(r), index.ids[r], value, cos, cov, bool(matches[r]),
+                          bool(index.has_vector[r]) and query_vectors is not None,
+                          tuple(index.ids[p] for p in previous.get(int(r), ())),
+                          bool(others[r] or told[r] or r in elsewhere), attribution))
+    return out
+
+
+def speaker_attribution(index: PassageIndex, query_terms: Sequence[str], feedback: np.ndarray, mine: np.ndarray,
+                        others: np.ndarray) -> float:
+    """How much better (z units) the named speaker's best line matches the question's topic than the best line
+    of anyone else, by their own words (BM25 without context: with context an answer inherits the other
+    speaker's question; without cosine: a line about the same topic is close in meaning whoever said it).
+
+    The topic is the question's terms plus the FEEDBACK_TERMS most specific words (summed IDF) of its best
+    FEEDBACK_ROWS results, the speakers' names left out (pseudo-relevance feedback): "What did Melanie
+    research?" shares no topic word with anyone's lines, but its best results say "adoption agencies"; when
+    those words are Caroline's and not Melanie's, the question is about the wrong person. The names are left
+    out of the question's words too: a name matches every line its speaker said. LoCoMo (bench/locomo.py):
+    abstention AUC of the top result's confidence 0.646 with the question's words alone, 0.73 with the feedback
+    words; the recall set's two-person questions are all still answered, and all still abstained when they
+    name the other person."""
+    names = {tid for name in index.known_speakers for tid in T.term_ids(name)}
+    topic = [t for t in query_terms if T.term_id(t) not in names]  # a name matches all of its own lines
+    skip = names | {T.term_id(t) for t in topic}
+    weight: dict[int, float] = {}
+    for r in feedback.tolist():
+        for tid in set(index.terms_of(int(r)).tolist()):
+            if tid not in skip:
+                weight[tid] = weight.get(tid, 0.0) + index.keywords.idf_of(tid)
+    extra = sorted(weight, key=lambda t: -weight[t])[:FEEDBACK_TERMS]
+    rows, bm = index.keywords.score(topic, ids=extra)
+    if not len(rows):
+        return 0.0
+    n = index.size
+    mu = float(bm.sum()) / n
+    sd = math.sqrt(max(float((bm * bm).sum()) / n - mu * mu, 1e-12))
+    own = np.full(n, -mu / sd, dtype=np.float32)
+    own[rows] = (bm - mu) / sd
+    return float(own[mine].max()) - float(own[others].max())
+
+
+def with_neighbours(index: PassageIndex, fused: np.ndarray) -> np.ndarray:
+    """``fused`` plus NEIGHBOUR_WEIGHT x the better positive score of each line's neighbours (before, after)."""
+    nb = np.zeros_like(fused)
+    for link in (index.prev, index.next):
+        has = link >= 0
+        nb = np.maximum(nb, np.where(has, fused[np.maximum(link, 0)], np.float32(0.0)))
+    out: np.ndarray = (fused + NEIGHBOUR_WEIGHT * nb).astype(np.float32)
+    return out
+
+
+def _dense(index: PassageIndex, query_vectors: np.ndarray) -> np.ndarray:
+    """(n, q) cosines: exact below the coarse threshold; past it, the sign-bit candidates are scored exactly
+    and every other row gets the mean of a fixed sample (it cannot be among the best anyway)."""
+    n = index.size
+    q = np.asarray(query_vectors, dtype=np.float32)
+    if n < index.vectors.coarse_min_rows:
+        out: np.ndarray = index.vectors.matrix[:n] @ q.T
+        return out
+    sample = np.linspace(0, n - 1, min(STATS_SAMPLE_ROWS, n)).astype(np.int64)
+    base = (index.vectors.matrix[sample] @ q.T).mean(axis=0)
+    out = np.tile(base.astype(np.float32), (n, 1))
+    for j in range(q.shape[0]):
+        rows, scores = index.vectors.candidates(q[j], None)
+        out[rows, j] = scores
+    return out
+
+
+def coverage(index: PassageIndex, row: int, terms: Sequence[str]) -> float:
+    """Share of the query's IDF weight whose terms occur in the passage or in the line before it."""
+    total = found = 0.0
+    p = int(index.prev[row])
+    for t in terms:
+        w = index.keywords.idf(t)
+        if w <= 0:
+            continue
+        total += w
+        rows, _ = index.keywords.postings(t)
+        if len(rows) and (_contains(rows, row) or (p >= 0 and _contains(rows, p))):
+            found += w
+    return found / total if total else 0.0
+
+
+def _contains(rows: np.ndarray, row: int) -> bool:
+    i = int(np.searchsorted(rows, row))
+    return i < len(rows) and int(rows[i]) == row
