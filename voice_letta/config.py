@@ -70,10 +70,11 @@ DEFAULT_LLM_TIMEOUT_S = 15.0
 # hears HOLD_SENTENCE either way.
 DEFAULT_FIRST_TOKEN_TIMEOUT_S = 5.0
 MAX_FALLBACKS = 4  # models after the agent's own in one chain
-# Which requests are retries (agent/loop.py, Store.begin_turn). Without an Idempotency-Key, only a request equal
-# to the agent's latest turn is one: answered from storage if that turn completed less than REPLAY_WINDOW_S ago,
-# run again (its input not stored twice) if it failed, was cut off or died with the server less than
-# RETRY_WINDOW_S ago. With a key, the turn with that key, for IDEMPOTENCY_KEY_TTL_S. Downtime does not count: in a
+# Which requests are retries (agent/loop.py, Store.begin_turn). Without an Idempotency-Key, a request equal to the
+# agent's latest turn is one: answered from storage if that turn completed less than REPLAY_WINDOW_S ago, run
+# again (its input not stored twice) if it failed, was cut off or died with the server less than RETRY_WINDOW_S
+# ago; so is one equal to an earlier turn that never completed, started less than RETRY_WINDOW_S ago. With a key,
+# the turn with that key, for IDEMPOTENCY_KEY_TTL_S. Downtime does not count: in a
 # process's first REPLAY_WINDOW_S, a turn that completed up to RETRY_WINDOW_S before it started is still replayed.
 REPLAY_WINDOW_S = 60.0
 RETRY_WINDOW_S = 600.0

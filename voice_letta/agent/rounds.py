@@ -73,6 +73,11 @@ class ModelRounds(TurnPersistence):
         history, turn_id = state.history, state.turn.id
         if retry:  # drop what a failed earlier attempt of this very turn produced
             history = [m for m in history if m.turn_id != turn_id or m.role == "user" or m.role == "tool"]
+            if history and history[-1].turn_id != turn_id:
+                # a retry queued behind other turns of the agent: its words stay where they were stored, but the
+                # model is asked them last, so it answers them (not the turn that ran in between)
+                asked = [m for m in history if m.turn_id == turn_id and m.role == "user"]
+                history = [m for m in history if m.turn_id != turn_id or m.role != "user"] + asked
         messages = [ChatMessage("system", system), *to_chat_messages(history)]
         # The time changes every turn, so it rides on the newest user message (never stored), keeping the
         # prompt prefix byte-stable for provider caches.

@@ -166,6 +166,40 @@ async def test_a_reply_cut_after_some_output_is_kept_with_its_estimated_cost(ser
     assert await user_rows(server, agent["id"]) == ["Tell me a story.", "Stop."]
 
 
+async def test_a_resend_of_a_cut_request_is_its_retry_even_after_other_turns_ran(server: Running) -> None:
+    """The openai SDK re-sends a cut request without a key; when other requests to the agent ran in between, the
+    re-send is not the agent's latest turn but still the cut turn's retry: the words are stored once and the
+    model is asked them last."""
+    agent = await server.create_agent()
+    story = [{"role": "user", "content": "Tell me a story."}]
+    server.fake.script([Text("Once upon a time"), Pause(5), Text(" the end.")], [Text("Fine.")],
+                       [Text("A dragon slept.")])
+    async with aiohttp.ClientSession() as s:
+        resp = await s.post(f"{server.url}/v1/chat/completions",
+                            json={"model": agent["id"], "stream": True, "messages": story})
+        got = b""
+        while b"Once upon" not in got:
+            got += await resp.content.readany()
+        resp.close()
+    for _ in range(100):
+        records = await turns(server, agent["id"])
+        if records and records[0]["status"] != "running":
+            break
+        await asyncio.sleep(0.05)
+    assert [r["status"] for r in records] == ["cancelled"]
+    assert await say(server, agent["id"], [{"role": "user", "content": "What time is it?"}]) == "Fine."
+    assert await say(server, agent["id"], story) == "A dragon slept."
+    assert await user_rows(server, agent["id"]) == ["Tell me a story.", "What time is it?"]
+    asked = server.fake.requests[-1]["messages"]
+    assert asked[-1]["role"] == "user" and asked[-1]["content"].endswith("Tell me a story.")
+    assert [m.get("content") for m in asked[1:-1]] == ["What time is it?", "Fine."]  # the cut attempt is dropped
+    records = await turns(server, agent["id"])
+    assert [(r["id"], r["status"]) for r in records] == [(records[0]["id"], "completed"), (records[1]["id"],
+                                                                                           "completed")]
+    rows = await server.store.list_messages(agent["id"])
+    assert rows[-1].content == "A dragon slept." and rows[-1].turn_id == records[0]["id"]
+
+
 async def test_turn_records_say_who_answered(server: Running) -> None:
     claude = FakeAnthropicServer()
     await claude.start()

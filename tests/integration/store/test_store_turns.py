@@ -160,3 +160,90 @@ async def test_the_latest_turn_is_the_one_that_ran_last_not_the_one_that_arrived
     assert again is not None and again.previous is not None and again.previous.id == early.id
     assert again.inserted == []
     assert [m.content for m in await other.list_messages(agent.id) if m.role == "user"] == ["late", "early"]
+
+
+async def _ran(store: SqliteStore, agent_id: str, fingerprint: str, text: str, now: float) -> TurnRecord:
+    """A whole turn of another request of the agent: begun, answered, completed."""
+    t = TurnRecord(id=ids.turn_id(), agent_id=agent_id, fingerprint=fingerprint, started_at=now)
+    begun = await store.begin_turn(t, [msg(agent_id, "user", text, turn_id=t.id)], holder="w2", lease_s=10, now=now)
+    assert begun is not None and begun.previous is None
+    done = t.model_copy(update={"status": "completed", "stop_reason": "stop", "ended_at": now + 0.01})
+    await store.end_turn(agent_id, done, [msg(agent_id, "assistant", f"re: {text}", turn_id=t.id)], holder="w2",
+                         lease=begun.lease)
+    return done
+
+
+async def test_a_resend_of_a_turn_that_never_completed_is_its_retry_even_after_other_turns_ran(
+    store: SqliteStore, other: SqliteStore,
+) -> None:
+    """Found from outside (a storm of key-less requests, a worker killed): the openai SDK's re-send of a cut request
+    waited behind other requests to the same agent, was no longer the latest turn and stored the words again."""
+    agent = await make_agent(store)
+    now = time.time()
+    cut = TurnRecord(id=ids.turn_id(), agent_id=agent.id, fingerprint="number 3", started_at=now)
+    begun = await store.begin_turn(cut, [msg(agent.id, "user", "number 3", turn_id=cut.id)], holder="w1",
+                                   lease_s=10, now=now)
+    assert begun is not None
+    assert await other.release_holder("w1", now=now + 0.1) == 1  # its worker died mid-turn: left 'running'
+    await _ran(other, agent.id, "number 13", "number 13", now + 0.2)
+    await _ran(other, agent.id, "number 23", "number 23", now + 0.3)
+    resent = TurnRecord(id=ids.turn_id(), agent_id=agent.id, fingerprint="number 3", started_at=now + 0.4)
+    again = await other.begin_turn(resent, [msg(agent.id, "user", "number 3")], holder="w2", lease_s=10,
+                                   now=now + 0.4)
+    assert again is not None and again.previous is not None and again.previous.id == cut.id
+    assert again.inserted == []
+    assert [m.content for m in again.history if m.role == "user"] == ["number 3", "number 13", "number 23"]
+    await other.release_agent(agent.id, holder="w2", lease=again.lease)
+    # the same for a turn that failed (its reply is the fallback line), and one cut after some output
+    for status, error, said in (("failed", "provider_error: down", "Sorry."), ("cancelled", "cancelled", "Wel")):
+        t = TurnRecord(id=ids.turn_id(), agent_id=agent.id, fingerprint=status, started_at=now + 0.5)
+        b = await other.begin_turn(t, [msg(agent.id, "user", status, turn_id=t.id)], holder="w2", lease_s=10,
+                                   now=now + 0.5)
+        assert b is not None
+        ended = t.model_copy(update={"status": status, "error": error, "ended_at": now + 0.6})
+        await other.end_turn(agent.id, ended, [msg(agent.id, "assistant", said, turn_id=t.id)], holder="w2",
+                             lease=b.lease)
+        await _ran(other, agent.id, f"after {status}", f"after {status}", now + 0.7)
+        r = await store.begin_turn(TurnRecord(id=ids.turn_id(), agent_id=agent.id, fingerprint=status),
+                                   [msg(agent.id, "user", status)], holder="w1", lease_s=10, now=now + 0.8)
+        assert r is not None and r.previous is not None and r.previous.id == t.id and r.inserted == []
+        await store.release_agent(agent.id, holder="w1", lease=r.lease)
+    assert [m.content for m in await store.list_messages(agent.id) if m.role == "user"] == [
+        "number 3", "number 13", "number 23", "failed", "after failed", "cancelled", "after cancelled"]
+
+
+async def test_an_earlier_turn_is_not_retried_when_it_completed_is_too_old_or_its_words_are_gone(
+    store: SqliteStore,
+) -> None:
+    """Only a turn that never completed, within the retry window, with its input still in context: a caller saying
+    the same words again after other turns ran is answered anew."""
+    agent = await make_agent(store)
+    now = time.time()
+    await _ran(store, agent.id, "same words", "same words", now)  # completed: a new turn, not a replay
+    await _ran(store, agent.id, "other", "other", now + 0.1)
+    # failed, but longer ago than the retry window
+    old = TurnRecord(id=ids.turn_id(), agent_id=agent.id, fingerprint="old", started_at=now - 700)
+    b = await store.begin_turn(old, [msg(agent.id, "user", "old", turn_id=old.id)], holder="w1", lease_s=10,
+                               now=now + 0.2)
+    assert b is not None
+    await store.end_turn(agent.id, old.model_copy(update={"status": "failed", "error": "x", "ended_at": now}), [],
+                         holder="w1", lease=b.lease)
+    # abandoned, and its words were replaced by the next request's (preemptive generation)
+    interim = TurnRecord(id=ids.turn_id(), agent_id=agent.id, fingerprint="interim", started_at=now + 0.3)
+    b = await store.begin_turn(interim, [msg(agent.id, "user", "What's the wea", turn_id=interim.id)],
+                               holder="w1", lease_s=10, now=now + 0.3)
+    assert b is not None
+    await store.end_turn(agent.id, interim.model_copy(update={"status": "abandoned", "error": "cancelled",
+                                                              "ended_at": now + 0.35}), [], holder="w1", lease=b.lease)
+    final = TurnRecord(id=ids.turn_id(), agent_id=agent.id, fingerprint="final", started_at=now + 0.4)
+    b = await store.begin_turn(final, [msg(agent.id, "user", "What's the weather?", turn_id=final.id)],
+                               holder="w1", lease_s=10, now=now + 0.4, supersede_abandoned=True)
+    assert b is not None
+    await store.release_agent(agent.id, holder="w1", lease=b.lease)
+    for fingerprint in ("same words", "old", "interim"):
+        t = TurnRecord(id=ids.turn_id(), agent_id=agent.id, fingerprint=fingerprint)
+        r = await store.begin_turn(t, [msg(agent.id, "user", fingerprint, turn_id=t.id)], holder="w1", lease_s=10,
+                                   now=now + 1)
+        assert r is not None and r.previous is None, fingerprint
+        assert [m.content for m in r.inserted] == [fingerprint]
+        await store.release_agent(agent.id, holder="w1", lease=r.lease)

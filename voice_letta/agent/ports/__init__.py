@@ -47,6 +47,7 @@ from voice_letta.agent.ports.store import (
     TurnBegun,
     TurnStore,
     is_retry_of,
+    never_completed,
 )
 from voice_letta.agent.ports.tools import ToolExecutor, ToolResult
 
@@ -57,5 +58,5 @@ __all__ = [
     "PassageHit",
     "PassageStore", "PassageTexts", "PassageVectors", "SpeechChunk", "SpeechToText", "Store", "TextToSpeech",
     "ToolCallDelta", "ToolChoice", "ToolExecutor", "ToolResult", "ToolSpec", "ToolStore", "Transcript", "TurnBegun",
-    "TurnStore", "is_retry_of",
+    "TurnStore", "is_retry_of", "never_completed",
 ]

@@ -168,8 +168,8 @@ class MessagesMixin(PgBase):
         key_ttl_s: float = C.IDEMPOTENCY_KEY_TTL_S, supersede_abandoned: bool = False,
         supersede_window_s: float = C.SUPERSEDE_WINDOW_S,
     ) -> TurnBegun | None:
-        """One round trip: the server-side function ``vl_begin_turn`` (migration 0005, re-created in 0007) runs the
-        whole transaction."""
+        """One round trip: the server-side function ``vl_begin_turn`` (migration 0005, re-created in 0007 and
+        0008) runs the whole transaction."""
         agent_id = turn.agent_id
         found = await self._fetch(
             "begin_turn", _BEGIN_TURN, agent_id, holder, float(now), float(lease_s), turn.idempotency_key,

@@ -17,7 +17,7 @@ from typing import Any
 
 from voice_letta import config as C
 from voice_letta.agent.models import Message, TurnRecord
-from voice_letta.agent.ports import TurnBegun, is_retry_of
+from voice_letta.agent.ports import TurnBegun, is_retry_of, never_completed
 from voice_letta.store import rows as R
 from voice_letta.store.common import chunked
 from voice_letta.store.sqlite.base import MAX_BOUND_VARS, SELECT_MESSAGE, SqliteBase
@@ -34,6 +34,16 @@ _FIND_TURN = (
 )
 # the turn stored last (it took the lease last), not the last to arrive: migration 0011
 _LATEST_TURN = f"SELECT {R.TURN_COLUMNS} FROM turns WHERE agent_id = ? ORDER BY rowid DESC LIMIT 1"
+# a key-less re-send queued behind other turns of the agent: the latest earlier turn with its fingerprint (then
+# checked by never_completed and for its input still in context)
+_EARLIER_TURN = (
+    f"SELECT {R.TURN_COLUMNS} FROM turns WHERE agent_id = ? AND fingerprint = ? AND id != ? AND started_at >= ? "
+    "ORDER BY rowid DESC LIMIT 1"
+)
+_INPUT_IN_CONTEXT = (
+    "SELECT 1 FROM messages WHERE agent_id = ? AND turn_id = ? AND role IN ('user', 'tool') AND in_context = 1 "
+    "LIMIT 1"
+)
 _KEYED_TURN = (
     f"SELECT {R.TURN_COLUMNS} FROM turns WHERE agent_id = ? AND idempotency_key = ? AND started_at >= ? "
     "ORDER BY started_at DESC LIMIT 1"
@@ -69,6 +79,18 @@ def _run_inserts(conn: sqlite3.Connection, inserts: list[tuple[str, list[Any]]])
 
 def _with_seqs(rows: Sequence[Message], seqs: dict[str, int]) -> list[Message]:
     return [m.model_copy(update={"seq": seqs[m.id]}) for m in rows]
+
+
+def _earlier_unfinished(conn: sqlite3.Connection, latest: TurnRecord, fingerprint: str, since: float
+                        ) -> TurnRecord | None:
+    """The agent's latest turn other than ``latest`` with ``fingerprint``, when it started since ``since``, never
+    completed and its input is still in context (the contract: ``TurnStore.begin_turn``)."""
+    found = conn.execute(_EARLIER_TURN, (latest.agent_id, fingerprint, latest.id, since)).fetchone()
+    earlier = R.turn_from_row(found) if found is not None else None
+    if earlier is None or not never_completed(earlier) \
+            or conn.execute(_INPUT_IN_CONTEXT, (earlier.agent_id, earlier.id)).fetchone() is None:
+        return None
+    return earlier
 
 
 class TurnsMixin(SqliteBase):
@@ -112,8 +134,10 @@ class TurnsMixin(SqliteBase):
                 if latest is not None and turn.fingerprint is not None and latest.fingerprint == turn.fingerprint \
                         and is_retry_of(latest, now, replay_window_s=replay_window_s, retry_window_s=retry_window_s):
                     previous = latest
-                elif latest is not None and supersede_abandoned and latest.status == "abandoned" \
-                        and now - latest.started_at <= supersede_window_s:
+                elif latest is not None and turn.fingerprint is not None:
+                    previous = _earlier_unfinished(conn, latest, turn.fingerprint, now - retry_window_s)
+                if previous is None and latest is not None and supersede_abandoned \
+                        and latest.status == "abandoned" and now - latest.started_at <= supersede_window_s:
                     conn.execute(_DROP_INPUT, (agent_id, latest.id))
             seqs: dict[str, int] = {}
             if previous is None:

@@ -18,6 +18,13 @@ def is_retry_of(latest: TurnRecord, now: float, *, replay_window_s: float, retry
     return now - latest.started_at <= retry_window_s
 
 
+def never_completed(turn: TurnRecord) -> bool:
+    """A turn that failed, was cut off or died (running with a dead holder, incomplete): one ``is_retry_of``
+    would run again. A key-less re-send of such a turn is its retry even when other turns of the agent ran
+    since (``begin_turn``), as long as its input is still in context."""
+    return not (turn.status == "completed" or (turn.ended_at is not None and turn.error is None))
+
+
 @dataclass(frozen=True, slots=True)
 class TurnBegun:
     """What ``Store.begin_turn`` found and did, in one transaction, once it held the agent's lease."""
@@ -56,7 +63,9 @@ class TurnStore(Protocol):
         ``None`` (and nothing written) when another holder's lease is busy and not expired. Otherwise the turn
         this one retries, if any, is returned as ``previous`` and nothing is stored: with
         ``turn.idempotency_key``, the agent's turn with that key started within ``key_ttl_s``; without, the
-        agent's latest turn when it has ``turn.fingerprint`` and ``is_retry_of`` says so. Else ``turn`` is saved
+        agent's latest turn when it has ``turn.fingerprint`` and ``is_retry_of`` says so, else the agent's latest
+        other turn with ``turn.fingerprint`` when it started within ``retry_window_s``, ``never_completed`` and its
+        input rows are still in context (a re-send queued behind other turns of the agent). Else ``turn`` is saved
         and ``rows`` appended; first, with ``supersede_abandoned``, the input rows of the agent's latest turn are
         deleted when it was abandoned (cut off before any output) within ``supersede_window_s``. The in-context
         history is read last.
