@@ -306,8 +306,10 @@ class MemoryManager:
         return sorted(found, key=lambda p: p.start_at or p.created_at)
 
     # -- for tests and tools --------------------------------------------------------------------------------------
-    async def wait_idle(self, agent_id: str, *, timeout_s: float = 10.0, poll_s: float = 0.02) -> list[MemoryJob]:
-        """Wait until the agent has no pending or running job; return its jobs."""
+    async def wait_idle(self, agent_id: str, *, timeout_s: float = 60.0, poll_s: float = 0.02) -> list[MemoryJob]:
+        """Wait until the agent has no pending or running job; return its jobs. (For tests and benches: the
+        generous default is for a loaded 2-core CI machine, where a job's background embedder process alone can
+        take several seconds to start.)"""
         async with asyncio.timeout(timeout_s):
             while True:
                 jobs = await self.store.list_memory_jobs(agent_id)
