@@ -43,6 +43,7 @@ from voice_letta.server import (
 )
 from voice_letta.server.auth import auth_middleware
 from voice_letta.server.changes import SharedMemoryBus, change_feed
+from voice_letta.server.embedders import EmbedderRegistry
 from voice_letta.server.gc_tuning import freeze_startup_objects
 from voice_letta.server.keys import (
     AGENT,
@@ -191,7 +192,7 @@ def create_app(config: ServerConfig, overrides: Overrides | None = None) -> web.
         store = app[STORE]
         app[MODELS] = models
         # --- memory layer (sleeptime hand-off, hybrid search_memory): see agent/memory_manager.py --------
-        embedders = http_memory.EmbedderRegistry(ov.embedder)
+        embedders = EmbedderRegistry(ov.embedder)
         if app[CONFIG].preload_local_models and ov.embedder is None:
             # The default embedder (local MiniLM) loads now, not in the first search or memory job: ~3 s of CPU,
             # most of it importing onnx with the GIL held, which stalled live turns when it came mid-traffic.
@@ -203,7 +204,7 @@ def create_app(config: ServerConfig, overrides: Overrides | None = None) -> web.
         manager: MemoryManager | None = None
         memory: MemoryHooks | None = ov.memory
         if memory is None:
-            background = http_memory.EmbedderRegistry(ov.embedder, background=True)
+            background = EmbedderRegistry(ov.embedder, background=True)
             app[http_memory.BACKGROUND_EMBEDDERS] = background
             manager = MemoryManager(store, models, background, prompts=prompts, bus=app[BUS], search=search)
             app[http_memory.MEMORY_MANAGER] = manager

@@ -1,56 +1,15 @@
-"""REST for archival memory (passages) and the sleeptime hand-off queue, plus the embedder registry.
+"""REST for archival memory (passages), the messages import and the sleeptime hand-off queue.
 
-Shapes (JSON; times are epoch seconds; a passage never carries its vector):
-
-    Passage = {"id", "agent_id", "text", "synopsis", "start_at", "end_at", "created_at",
-               "embedding_model", "embedding_dim"}
-
-    GET    /v1/agents/{agent_id}/archival?limit=100&offset=0
-           -> 200 {"object": "list", "data": [Passage], "total": int}          (oldest first)
-    GET    /v1/agents/{agent_id}/archival/search?query=...&limit=5&start_at=&end_at=
-           -> 200 {"object": "list", "data": [Passage + {"score": float}], "keyword_only": int}
-              hybrid (vector + BM25, reciprocal rank fusion) over passages; start_at/end_at filter on when
-              the lines were said; keyword_only counts passages embedded by another model (found by BM25 only)
-    POST   /v1/agents/{agent_id}/archival
-           body {"text": str (required), "synopsis": str = "", "start_at": float?, "end_at": float?}
-           -> 201 Passage (embedded with the agent's embedder; the time range defaults to now)
-    POST   /v1/agents/{agent_id}/archival/batch
-           body {"passages": [same objects as above] (1..1000)}
-           -> 201 {"object": "list", "data": [Passage]}  (one embedding batch, one insert, in the given order)
-    DELETE /v1/agents/{agent_id}/archival/{passage_id}
-           -> 200 {"id": str, "deleted": true}                                  (404 if unknown)
-    PUT    /v1/agents/{agent_id}/embedding
-           body EmbeddingConfig {"provider": "local"|"openai", "model", "dim", "base_url"?, "api_key_env"?}
-           -> 200 {"embedding": EmbeddingConfig, "to_reembed": int}
-              switches the agent's embedding model (400 when this server cannot run it); passages embedded
-              by the old one are found by keyword only until re-embedded
-    POST   /v1/agents/{agent_id}/archival/reembed
-           body {"limit": int = 256 (1..2000)}
-           -> 200 {"reembedded": int, "remaining": int, "embedding_model": str, "embedding_dim": int}
-              re-embeds up to ``limit`` of those passages (oldest first); call again until remaining is 0
-    POST   /v1/agents/{agent_id}/messages/import
-           body {"messages": [{"role": "user"|"assistant", "content": str, "said_at": float}] (1..1000),
-                 "archive": bool = true}
-           -> 202 {"imported": int, "first_seq": int, "last_seq": int, "job_id": int | null}
-              a past conversation, stored out of context in the order said (found by keyword at once); with
-              archive, an "import" memory job runs the sleeptime agent over it (passages dated by said_at)
-    GET    /v1/agents/{agent_id}/memory/jobs?limit=50
-           -> 200 {"object": "list", "data": [{"id", "agent_id", "kind", "status", "attempts", "through_seq",
-              "older_from_seq", "older_through_seq", "newer_from_seq", "newer_through_seq", "run_after",
-              "created_at", "updated_at", "error"}]}                             (oldest first)
-
-Errors use the server's OpenAI-style error body (400 invalid_request, 404 not_found).
+Routes (their contract, with every field, limit and error, is the REST table of docs/protocol.md):
+``GET/POST /v1/agents/{id}/archival``, ``POST …/archival/batch``, ``GET …/archival/search``,
+``DELETE …/archival/{passage_id}``, ``PUT …/embedding``, ``POST …/archival/reembed``, ``POST …/messages/import``,
+``GET …/memory/jobs``. The embedders they use are built by ``server/embedders.py``.
 """
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
-import multiprocessing
-import os
 import time
 from collections.abc import Sequence
-from concurrent.futures import ProcessPoolExecutor
 from typing import Any, Literal
 
 from aiohttp import web
@@ -61,9 +20,8 @@ from voice_letta import ids
 from voice_letta.agent.memory_manager import MemoryManager
 from voice_letta.agent.memory_search import MemorySearch, SearchWindow
 from voice_letta.agent.models import EmbeddingConfig, Message, Passage
-from voice_letta.agent.ports import Embedder, EmbedderFactory, MemoryJob
+from voice_letta.agent.ports import EmbedderFactory, MemoryJob
 from voice_letta.errors import ConfigError, ProtocolViolation, ProviderError
-from voice_letta.procs import child_init
 from voice_letta.server.http_admin import parse_body
 from voice_letta.server.keys import AGENTS, STORE
 from voice_letta.server.params import float_query, int_query
@@ -73,109 +31,6 @@ MEMORY_MANAGER = web.AppKey("memory_manager", MemoryManager)
 BACKGROUND_EMBEDDERS = web.AppKey("background_embedders", EmbedderFactory)  # bulk work, off the server's cores
 
 routes = web.RouteTableDef()
-
-
-BACKGROUND_NICE = 5  # a job may take a few times longer under CPU contention; voice work comes first
-
-
-_background_ready = False
-
-
-def _background_setup() -> None:
-    """In the background embedding process: yield the CPU to the server (it dies with the server: ``child_init``
-    arranged that before this ran, with the server's pid read in the server, not here)."""
-    global _background_ready
-    if _background_ready:
-        return
-    _background_ready = True
-    with contextlib.suppress(OSError):
-        os.nice(BACKGROUND_NICE)
-
-
-def _background_encode(texts: list[str]) -> list[list[float]]:
-    _background_setup()
-    from voice_letta.providers.local_embed import load_model
-
-    vectors: list[list[float]] = load_model(threads=1).encode(texts).tolist()  # a niced side process: one core
-    return vectors
-
-
-class BackgroundLocalEmbedder:
-    """The local MiniLM in a separate, lower-priority process, for the sleeptime agent's embeddings.
-
-    Measured (docs/benchmarks.md): in-process embedding threads made concurrent voice turns ~2x slower on a
-    2-core machine (CPU and GIL); in their own niced process they do not. Query embeddings on the hot path
-    stay in-process (no IPC hop). The process starts on first use and loads the model once.
-    """
-
-    model = C.LOCAL_EMBED_MODEL
-    dim = C.LOCAL_EMBED_DIM
-
-    def __init__(self) -> None:
-        self._pool: ProcessPoolExecutor | None = None
-
-    async def embed(self, texts: Sequence[str]) -> list[list[float]]:
-        if not texts:
-            return []
-        if self._pool is None:
-            # The initializer (voice_letta/procs.py, which imports nothing heavy) runs before this module (and
-            # numpy) is imported in the child: one BLAS thread there (with OpenBLAS's default two threads, MiniLM
-            # took 324 ms instead of 11-15 ms per sentence whenever another process kept one of our two cores
-            # busy), and the child dies with this process, whose pid it is given.
-            self._pool = ProcessPoolExecutor(max_workers=1, mp_context=multiprocessing.get_context("spawn"),
-                                             initializer=child_init,
-                                             initargs=(os.getpid(), "OPENBLAS_NUM_THREADS", "1"))
-        return await asyncio.get_running_loop().run_in_executor(self._pool, _background_encode, list(texts))
-
-    async def aclose(self) -> None:
-        pool, self._pool = self._pool, None
-        if pool is not None:
-            await asyncio.to_thread(pool.shutdown, wait=True, cancel_futures=True)
-
-
-class EmbedderRegistry:
-    """``EmbedderFactory``: one embedder per embedding config, built on first use (the local model loads lazily).
-
-    ``override`` (tests, a preconfigured adapter) is returned for every config. ``background=True`` builds the
-    local model in a separate low-priority process (for the sleeptime agent, off the hot path).
-    """
-
-    def __init__(self, override: Embedder | None = None, *, background: bool = False, env: Any = os.environ) -> None:
-        self._override = override
-        self._background = background
-        self._env = env
-        self._cache: dict[tuple[Any, ...], Embedder] = {}
-
-    def for_config(self, config: EmbeddingConfig) -> Embedder:
-        if self._override is not None:
-            return self._override
-        key = (config.provider, config.model, config.dim, config.base_url, config.api_key_env)
-        embedder = self._cache.get(key)
-        if embedder is None:
-            embedder = self._cache[key] = self._build(config)
-        return embedder
-
-    def _build(self, config: EmbeddingConfig) -> Embedder:
-        if config.provider == "local":
-            if config.model != C.LOCAL_EMBED_MODEL or config.dim != C.LOCAL_EMBED_DIM:
-                raise ConfigError(f"the local embedder is {C.LOCAL_EMBED_MODEL} ({C.LOCAL_EMBED_DIM}-d); "
-                                  f"got {config.model} ({config.dim}-d)")
-            if self._background:
-                return BackgroundLocalEmbedder()
-            from voice_letta.providers.local_embed import LocalEmbedder
-
-            return LocalEmbedder()
-        from voice_letta.providers.openai_embed import OpenAIEmbedder
-
-        key = self._env.get(config.api_key_env or "OPENAI_API_KEY")
-        return OpenAIEmbedder(model=config.model, dim=config.dim, api_key=key, base_url=config.base_url)
-
-    async def aclose(self) -> None:
-        for embedder in self._cache.values():
-            close = getattr(embedder, "aclose", None)
-            if close is not None:
-                await close()
-        self._cache.clear()
 
 
 class PassageCreate(BaseModel):
