@@ -93,7 +93,16 @@ class LLMConfig(BaseModel):
         return out
 
 
+# OpenAI's embedding models and their native sizes: the defaults of an "openai" embedding config that names no
+# model or no dim (the local MiniLM's name and size mean nothing to OpenAI's API).
+OPENAI_EMBED_DIMS = {"text-embedding-3-small": 1536, "text-embedding-3-large": 3072, "text-embedding-ada-002": 1536}
+OPENAI_EMBED_MODEL = "text-embedding-3-small"
+
+
 class EmbeddingConfig(BaseModel):
+    """Defaults: the local MiniLM (384-d); with ``provider: "openai"``, text-embedding-3-small and, for OpenAI's own
+    models, their native size."""
+
     model_config = ConfigDict(extra="forbid")
 
     provider: Literal["local", "openai"] = "local"
@@ -101,6 +110,15 @@ class EmbeddingConfig(BaseModel):
     dim: int = Field(default=C.LOCAL_EMBED_DIM, gt=0)
     base_url: str | None = None
     api_key_env: KeyEnvName = None
+
+    @model_validator(mode="before")
+    @classmethod
+    def _openai_defaults(cls, data: Any) -> Any:
+        if isinstance(data, dict) and data.get("provider") == "openai" and ("model" not in data or "dim" not in data):
+            data = {"model": OPENAI_EMBED_MODEL, **data}
+            if "dim" not in data and data["model"] in OPENAI_EMBED_DIMS:
+                data["dim"] = OPENAI_EMBED_DIMS[data["model"]]
+        return data
 
 
 class BufferConfig(BaseModel):

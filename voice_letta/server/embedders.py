@@ -109,7 +109,11 @@ class EmbedderRegistry:
             return LocalEmbedder()
         from voice_letta.providers.openai_embed import OpenAIEmbedder
 
-        key = self._env.get(config.api_key_env or "OPENAI_API_KEY")
+        key_env = config.api_key_env or "OPENAI_API_KEY"
+        key = self._env.get(key_env)
+        if not key:  # the openai SDK refuses to build a client without one (it was a 500 at the first insert)
+            raise ConfigError(f"no API key for the openai embedder (model {config.model!r}): {key_env} is not set "
+                              "on this server")
         return OpenAIEmbedder(model=config.model, dim=config.dim, api_key=key, base_url=config.base_url)
 
     async def aclose(self) -> None:

@@ -14,7 +14,7 @@ from voice_letta.agent.service import AgentCreate, BlockUpdate
 from voice_letta.errors import NotFoundError, invalid_body
 from voice_letta.server.auth import TokenScope, issue_token
 from voice_letta.server.keys import AGENTS, CONFIG, METRICS, STORE
-from voice_letta.server.params import int_query, optional_int_query, url_query
+from voice_letta.server.params import bool_query, int_query, optional_int_query, url_query
 
 routes = web.RouteTableDef()
 M = TypeVar("M", bound=BaseModel)
@@ -72,7 +72,11 @@ async def tokens(request: web.Request) -> web.Response:
 
 @routes.post("/v1/agents")
 async def create_agent(request: web.Request) -> web.Response:
+    from voice_letta.server.http_memory import MEMORY_SEARCH  # http_memory imports this module
+
     req = await parse_body(request, AgentCreate)
+    if req.embedding is not None:  # as PUT …/embedding and PATCH do: a model this server cannot run is a 400
+        request.app[MEMORY_SEARCH].embedder_for_config(req.embedding)
     agent = await request.app[AGENTS].create(req)
     return web.json_response(agent_json(agent), status=201)
 
@@ -141,7 +145,7 @@ async def list_messages(request: web.Request) -> web.Response:
     agent_id = request.match_info["agent_id"]
     store = request.app[STORE]
     await store.get_agent(agent_id)
-    in_context = {"true": True, "false": False}.get(request.query.get("in_context", ""))
+    in_context = bool_query(request, "in_context")
     messages = await store.list_messages(agent_id, in_context=in_context, limit=int_query(request, "limit", 100),
                                          after_seq=optional_int_query(request, "after_seq", minimum=0, maximum=2**62))
     return web.json_response({"object": "list", "data": [m.model_dump(mode="json") for m in messages]})

@@ -32,6 +32,16 @@ def int_query(request: web.Request, name: str, default: int, *, minimum: int = 1
     return default if value is None else value
 
 
+def bool_query(request: web.Request, name: str) -> bool | None:
+    """``true`` or ``false``, or None when absent (anything else was read as "no filter")."""
+    raw = request.query.get(name)
+    if raw is None:
+        return None
+    if raw not in ("true", "false"):
+        raise ProtocolViolation(f"query parameter {name} must be true or false", code="invalid_request", param=name)
+    return raw == "true"
+
+
 def float_query(request: web.Request, name: str, what: str = "a number") -> float | None:
     raw = request.query.get(name)
     if raw is None or raw == "":

@@ -125,7 +125,8 @@ async def test_settings_and_sleeptime_model_change(server: Running) -> None:
     assert status == 200 and updated["sleeptime_llm"] is None
 
 
-async def test_embedding_change_follows_the_reembed_rules(server: Running) -> None:
+async def test_embedding_change_follows_the_reembed_rules(server: Running, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("FAKE_OPENAI_KEY", "sk-fake")  # the embedder's key comes from the server's environment
     agent = await server.create_agent()
     status, body = await server.request("PATCH", f"/v1/agents/{agent['id']}",
                                         json={"embedding": {"model": "some-other-local-model"}})
