@@ -478,8 +478,8 @@ async def bench_holdout(name: str, data: dict[str, Any], *, verbose: bool = Fals
                     a = await call(http, "POST", f"{url}/v1/agents", json={"name": conv["name"]})
                     said = [_holdout_time(p["at"], now, day0) for p in conv["passages"]]
                     made = await call(http, "POST", f"{url}/v1/agents/{a['id']}/archival/batch", json={
-                        "passages": [{"text": p["text"], "start_at": t} for p, t in zip(conv["passages"], said,
-                                                                                          strict=True)]})
+                        "passages": [{"text": p["text"], "synopsis": p.get("synopsis", ""), "start_at": t}
+                                     for p, t in zip(conv["passages"], said, strict=True)]})
                     pids = [p["id"] for p in made["data"]]
 
                     async def search(query: str, k: int, agent_id: str = a["id"], **window: float
