@@ -310,7 +310,8 @@ class MemorySearch:
         passages = {p.id: p for p in await self._store.get_passages(agent_id, wanted)}
         hits = [Hit(r.score, passage=passages[r.passage_id],
                     confidence=confidence(r.cosine if r.has_vector else None, r.coverage,
-                                          other_speaker=r.other_speaker, attribution=r.attribution),
+                                          other_speaker=r.other_speaker, attribution=r.attribution,
+                                          baseline=r.baseline, third_person=r.third_person),
                     previously=tuple(passages[p] for p in r.previous if p in passages),
                     context=passages.get(before.get(r.passage_id) or ""))
                 for r in ranked if r.passage_id in passages]

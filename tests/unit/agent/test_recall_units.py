@@ -290,3 +290,32 @@ def test_a_number_in_the_synopsis_counts() -> None:
               ["The user's rent is now 1,900 a month.", ""], [0.0, 1.0], [0.0, 1.0],
               np.zeros((2, 4), dtype=np.float32), [False, False])
     assert index.has_number.tolist() == [True, False]
+
+
+def test_third_person_notes_about_the_user_are_recognised() -> None:
+    from voice_letta.agent.recall.confidence import third_person
+    assert third_person("The user has a parrot named Kiwi.")
+    assert third_person("user: I have a parrot.\nassistant: Nice.", "The user's parrot is called Kiwi.")
+    assert not third_person("user: I have a parrot named Kiwi.")
+    assert not third_person("I told the users' group about it.")  # not a note about *the* user
+
+
+def test_the_style_baseline_is_a_shrunk_median_and_only_lifts() -> None:
+    import numpy as np
+
+    from voice_letta.agent.recall.confidence import (
+        STYLE_PRIOR_PASSAGES,
+        STYLE_REF,
+        THIRD_PERSON_SHIFT,
+        confidence,
+        style_baseline,
+    )
+    assert style_baseline(np.zeros(0)) == STYLE_REF
+    # one far passage hardly moves it; many do (a median, not the mean: one close passage does not either)
+    assert style_baseline(np.array([-0.5])) > style_baseline(np.full(100, -0.5))
+    assert style_baseline(np.array([0.0, 0.0, 0.0, 0.0, 0.9])) == 5 * STYLE_REF / (5 + STYLE_PRIOR_PASSAGES)
+    plain = confidence(0.4, 0.0)
+    assert confidence(0.4, 0.0, baseline=STYLE_REF + 0.2) == plain  # a topic-dense agent is not marked down
+    assert confidence(0.4, 0.0, baseline=STYLE_REF - 0.05) > plain  # passages written far from questions
+    assert confidence(0.4, 0.0, third_person=True) == confidence(0.4 + THIRD_PERSON_SHIFT, 0.0)
+    assert confidence(None, 0.5, third_person=True, baseline=-1.0) == confidence(None, 0.5)  # no vector: no style

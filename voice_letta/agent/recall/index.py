@@ -18,6 +18,7 @@ from collections.abc import Sequence
 import numpy as np
 
 from voice_letta.agent.recall import text as T
+from voice_letta.agent.recall.confidence import third_person
 from voice_letta.agent.recall.keyword import KeywordIndex, TermRows
 from voice_letta.agent.recall.quantity import has_numbers
 from voice_letta.agent.recall.ranking import CONTEXT_WEIGHT, Ranked, rank
@@ -48,6 +49,7 @@ class PassageIndex:
         self.dialogue = np.zeros(0, dtype=bool)
         self.to_listener = np.zeros(0, dtype=bool)  # about the one spoken to ("your knee"): T.addresses_listener
         self.has_number = np.zeros(0, dtype=bool)  # says a number (recall/quantity.py)
+        self.third_person = np.zeros(0, dtype=bool)  # a note about "the user" (recall/confidence.py)
         self.correction = np.zeros(0, dtype=bool)  # starts with a correction ("actually make that thursday")
         self.update_cue = np.zeros(0, dtype=bool)  # says something changed ("now", "moved", "down to"; updates.py)
         self.strong_cue = np.zeros(0, dtype=bool)  # ... with more than a bare "now"
@@ -102,6 +104,8 @@ class PassageIndex:
         dialogue = np.fromiter((T.is_dialogue_line(t) for t in texts), dtype=bool, count=len(texts))
         correction, update_cue, strong_cue = cues(texts)
         has_number = has_numbers([f"{s}\n{t}" for t, s in zip(texts, synopses, strict=True)])
+        third = np.fromiter((third_person(t, s) for t, s in zip(texts, synopses, strict=True)), dtype=bool,
+                            count=len(texts))
         to_listener = np.fromiter((T.addresses_listener(t) for t in texts), dtype=bool, count=len(texts))
         with self._lock:
             base = len(self.ids)
@@ -118,6 +122,7 @@ class PassageIndex:
             self.dialogue = np.concatenate([self.dialogue, dialogue])
             self.correction = np.concatenate([self.correction, correction])
             self.has_number = np.concatenate([self.has_number, has_number])
+            self.third_person = np.concatenate([self.third_person, third])
             self.to_listener = np.concatenate([self.to_listener, to_listener])
             self.update_cue = np.concatenate([self.update_cue, update_cue])
             self.strong_cue = np.concatenate([self.strong_cue, strong_cue])

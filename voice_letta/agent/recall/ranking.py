@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from voice_letta.agent.recall import text as T
+from voice_letta.agent.recall.confidence import style_baseline
 from voice_letta.agent.recall.quantity import asks_for_a_quantity
 from voice_letta.agent.recall.roles import mismatched, query_roles
 from voice_letta.agent.recall.supersede import current_first
@@ -64,6 +65,10 @@ class Ranked:
     # With a named speaker: how much better (z units) the best of their own lines matches than the best line of
     # anyone else; negative when the question's topic is someone else's ("What did Ana quit?" when Ben quit).
     attribution: float = 0.0
+    # Storage style (recall/confidence.py): the best query's ``style_baseline`` over the agent's passages (None
+    # without vectors), and whether this is a third-person note about the user answering a first-person question.
+    baseline: float | None = None
+    third_person: bool = False
 
 
 def rank(index: PassageIndex, query_vectors: np.ndarray | None, queries: Sequence[str], window: SearchWindow,
@@ -78,6 +83,7 @@ def rank(index: PassageIndex, query_vectors: np.ndarray | None, queries: Sequenc
     best_cos = np.zeros(n, dtype=np.float32)
     best_query = np.zeros(n, dtype=np.int64)
     dense = _dense(index, query_vectors) if query_vectors is not None else None
+    baselines: list[float | None] = [None] * len(queries)
     term_lists = [T.query_terms(q) for q in queries]
     matched = np.zeros(n, dtype=bool)  # found by a keyword, or close enough in meaning (MIN_COSINE)
     speaker = index.named_speaker(queries[0] if queries else "", speaker)
@@ -87,6 +93,7 @@ def rank(index: PassageIndex, query_vectors: np.ndarray | None, queries: Sequenc
         if dense is not None and j < dense.shape[1]:
             col = dense[:, j]
             valid = col[index.has_vector]
+            baselines[j] = style_baseline(valid[::max(1, len(valid) // STATS_SAMPLE_ROWS)])
             if len(valid) > 1:
                 mu, sd = float(valid.mean()), float(valid.std()) or 1.0
                 score += DENSE_WEIGHT * np.where(index.has_vector, (col - mu) / sd, 0.0).astype(np.float32)
@@ -158,9 +165,11 @@ def rank(index: PassageIndex, query_vectors: np.ndarray | None, queries: Sequenc
     if queries and asks_for_a_quantity(queries[0]):  # "how much did the lodge cost?" and no number said
         elsewhere |= {r for r in order[:limit]
                       if not index.has_number[r] and not (index.prev[r] >= 0 and index.has_number[index.prev[r]])}
+    first_person = [bool(T.FIRST_PERSON.intersection(T.words(q))) for q in queries]
     out = []
     for r in order[:limit]:
-        terms = term_lists[int(best_query[r])] if term_lists else []
+        j = int(best_query[r])
+        terms = term_lists[j] if term_lists else []
         value, cos, cov = float(fused[r]), float(best_cos[r]), coverage(index, int(r), terms)
         if r in took:  # a successor takes the rank of what it replaced, and at least its confidence
             o = took[r]
@@ -170,7 +179,9 @@ def rank(index: PassageIndex, query_vectors: np.ndarray | None, queries: Sequenc
         out.append(Ranked(int(r), index.ids[r], value, cos, cov, bool(matches[r]),
                           bool(index.has_vector[r]) and query_vectors is not None,
                           tuple(index.ids[p] for p in previous.get(int(r), ())),
-                          bool(others[r] or told[r] or r in elsewhere), attribution))
+                          bool(others[r] or told[r] or r in elsewhere), attribution,
+                          baselines[j] if j < len(baselines) else None,
+                          bool(index.third_person[r]) and j < len(first_person) and first_person[j]))
     return out
 
 

@@ -1,0 +1,57 @@
+"""Confidence for facts stored the way the product stores them: third-person notes ("The user …", what an
+integrator writes through the archival API) and the sleeptime agent's format (the lines said, with a third-person
+synopsis), through the real server and a real SQLite file. Facts and questions written for this test, not used to
+choose the confidence corrections (recall/confidence.py): a clear question about a stored fact is answered with
+confidence >= 0.5; a question nothing answers stays below it."""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+
+from tests.integration.agent.conftest import Running
+from tests.integration.memory.conftest import create_voice_agent
+from tests.integration.memory.test_recall import batch, search
+
+DAY = 86400.0
+FACTS = [  # (first-person line, third-person synopsis, a clear question)
+    ("I keep bees in the back garden, three hives.", "The user keeps three beehives in their back garden.",
+     "What hobby do I have in the garden?"),
+    ("I'm a paramedic, I work for the county ambulance service.", "The user works as a paramedic for the county "
+     "ambulance service.", "What is my job?"),
+    ("My son Felix plays the cello.", "The user's son Felix plays the cello.", "Which instrument does my son play?"),
+    ("I'm lactose intolerant so no milk for me.", "The user is lactose intolerant.", "Can I drink milk?"),
+    ("I grew up in Cork, in Ireland.", "The user grew up in Cork, Ireland.", "Where was I raised?"),
+    ("I drive an old green Volvo estate.", "The user drives an old green Volvo estate.", "What car do I drive?"),
+]
+UNANSWERABLE = ["What's my mother's maiden name?", "How tall am I?", "Which bank do I use?",
+                "What did I study at university?"]
+
+
+def stored(style: str, now: float) -> list[dict[str, object]]:
+    out: list[dict[str, object]] = []
+    for i, (line, synopsis, _) in enumerate(FACTS):
+        at = now - (20 - i) * DAY
+        if style == "third person":
+            out.append({"text": synopsis, "start_at": at})
+        else:  # the sleeptime agent's chunk: the lines as said, and its synopsis
+            out.append({"text": f"user: {line}\nassistant: Noted.", "synopsis": synopsis, "start_at": at})
+    return out
+
+
+@pytest.mark.parametrize("style", ["third person", "sleeptime"])
+async def test_clear_answers_are_confident_and_unanswerable_questions_are_not(server: Running, style: str) -> None:
+    agent = await create_voice_agent(server)
+    ids = await batch(server, agent["id"], stored(style, time.time()))
+    confident = []
+    for i, (_, _, question) in enumerate(FACTS):
+        found = await search(server, agent["id"], question, limit=3)
+        assert found and found[0]["id"] == ids[i], (question, [p["text"] for p in found])
+        confident.append((question, round(found[0]["confidence"], 2)))
+    # Most, not all: a paraphrase ("Where was I raised?" / "grew up in Cork") can stay "not sure". Before the
+    # storage-style corrections 1 (third person) and 3 (sleeptime) of the 6 reached 0.5.
+    assert sum(c >= 0.5 for _, c in confident) >= 4, confident
+    for question in UNANSWERABLE:
+        found = await search(server, agent["id"], question, limit=3)
+        assert not found or found[0]["confidence"] < 0.5, (question, found[0]["text"], found[0]["confidence"])
