@@ -3,6 +3,7 @@
     .venv/bin/python bench/memory_search.py --search [--sizes 1000,10000,100000] [--queries 50]
     .venv/bin/python bench/memory_search.py --turns [--turns-n 40]
     .venv/bin/python bench/memory_search.py --recall [bench/recall_holdout.json]
+    .venv/bin/python bench/memory_search.py --calibrate
     .venv/bin/python bench/memory_search.py --all
 
 --search  fills a fresh SQLite file with N passages (random unit vectors standing in for MiniLM vectors, and
@@ -18,6 +19,8 @@
           facts ranked above their update, abstention on unanswerable questions, time-window recall. A set of
           "conversations" (bench/recall_holdout.json: voice-transcript style, dev and test halves) is reported per
           split; its window questions carry their time in words only (and are asked once more with the window).
+--calibrate  fits the confidence weights on the recall set and reports its facts stored six ways
+          (bench/calibration.py).
 """
 
 from __future__ import annotations
@@ -43,7 +46,7 @@ sys.path.insert(0, str(ROOT))
 
 from voice_letta import ids  # noqa: E402
 from voice_letta.agent.memory_search import MemorySearch, SearchWindow  # noqa: E402
-from voice_letta.agent.models import AgentState, Passage  # noqa: E402
+from voice_letta.agent.models import AgentState  # noqa: E402
 from voice_letta.agent.ports import NewBlock  # noqa: E402
 from voice_letta.agent.recall.text import encode_terms, passage_document  # noqa: E402
 from voice_letta.providers.local_embed import LocalEmbedder, load_model  # noqa: E402
@@ -556,68 +559,11 @@ async def bench_holdout(name: str, data: dict[str, Any], *, verbose: bool = Fals
 
 
 async def bench_calibrate() -> None:
-    """Fit the confidence weights (voice_letta/agent/recall/confidence.py) on the recall set's facts: for every
-    direct question, paraphrase and unanswerable question, the top 5 passages' (cosine, coverage), labelled
-    relevant when the passage is the question's fact. Logistic regression by Newton's method, a little L2."""
-    from voice_letta.agent.recall.confidence import BIAS, W_ATTRIBUTION, W_COSINE, W_COVERAGE, W_OTHER_SPEAKER
-    from voice_letta.agent.recall.vector import SearchWindow as Window
+    """The confidence weights' fit and the storage-styles report (bench/calibration.py)."""
+    sys.path.insert(0, str(ROOT / "bench"))
+    from calibration import calibrate  # type: ignore[import-not-found]
 
-    data = json.loads((ROOT / "bench" / "recall_set.json").read_text())
-    embedder = LocalEmbedder()
-    now = time.time()
-    feats: list[tuple[float, float, float, float]] = []
-    labels: list[int] = []
-    with tempfile.TemporaryDirectory() as tmp:
-        store = await open_store(Path(tmp) / "cal.db")
-        agent = await _new_agent(store)
-        facts = data["facts"]
-        texts = ["\n".join(f["lines"]) for f in facts]
-        vectors = await embedder.embed([f"{f['synopsis']}\n{t}" for f, t in zip(facts, texts, strict=True)])
-        passages = [Passage(id=ids.passage_id(), agent_id=agent.id, text=t, synopsis=f["synopsis"], embedding=v,
-                            embedding_model=embedder.model, start_at=now - (60 - 2 * i) * DAY)
-                    for i, (f, t, v) in enumerate(zip(facts, texts, vectors, strict=True))]
-        await store.insert_passages(passages)
-        search = MemorySearch(store, embedder)
-        index = await search._index(agent.id, embedder)
-        questions = [(f["question"], i) for i, f in enumerate(facts)]
-        questions += [(f["paraphrase"], i) for i, f in enumerate(facts) if f.get("paraphrase")]
-        questions += [(q, -1) for q in data["unanswerable"]]
-        for q, target in questions:
-            qv = np.asarray(await embedder.embed([q]), dtype=np.float32)
-            for r in index.rank(qv, [q], Window(None, None), limit=5):
-                feats.append((r.cosine, r.coverage, float(r.other_speaker), min(r.attribution, 0.0)))
-                labels.append(int(target >= 0 and r.passage_id == passages[target].id))
-        dia = data["dialogue"]
-        other = await _new_agent(store)
-        vectors = await embedder.embed(dia["lines"])
-        lines = [Passage(id=ids.passage_id(), agent_id=other.id, text=t, embedding=v, embedding_model=embedder.model,
-                         start_at=now - 3 * DAY + 60 * i)
-                 for i, (t, v) in enumerate(zip(dia["lines"], vectors, strict=True))]
-        await store.insert_passages(lines)
-        index = await search._index(other.id, embedder)
-        for q, target in [*[(q, t) for q, t in dia["answerable"]], *[(q, -1) for q in dia["swapped"]]]:
-            qv = np.asarray(await embedder.embed([q]), dtype=np.float32)
-            for r in index.rank(qv, [q], Window(None, None), limit=5):
-                feats.append((r.cosine, r.coverage, float(r.other_speaker), min(r.attribution, 0.0)))
-                labels.append(int(target >= 0 and r.passage_id == lines[target].id))
-        await store.aclose()
-    x = np.column_stack([np.asarray(feats), np.ones(len(feats))])
-    y = np.asarray(labels, dtype=float)
-    w = np.array([W_COSINE, W_COVERAGE, W_OTHER_SPEAKER, W_ATTRIBUTION, BIAS], dtype=float)
-    ridge = 0.01 * np.diag([1, 1, 1, 1, 0])
-    for _ in range(50):
-        p = 1 / (1 + np.exp(-(x @ w)))
-        grad = x.T @ (p - y) + ridge @ w
-        hess = (x * (p * (1 - p))[:, None]).T @ x + ridge
-        w -= np.linalg.solve(hess, grad)
-    p = 1 / (1 + np.exp(-(x @ w)))
-    print(f"== confidence calibration on {len(y)} (question, passage) pairs, {int(y.sum())} relevant ==")
-    print(f"   W_COSINE = {w[0]:.2f}   W_COVERAGE = {w[1]:.2f}   W_OTHER_SPEAKER = {w[2]:.2f}   "
-          f"W_ATTRIBUTION = {w[3]:.2f}   BIAS = {w[4]:.2f}")
-    for lo in (0.0, 0.2, 0.4, 0.6, 0.8):
-        sel = (p >= lo) & (p < lo + 0.2)
-        if sel.any():
-            print(f"   predicted {lo:.1f}-{lo + 0.2:.1f}: n={int(sel.sum()):4d}  relevant {y[sel].mean():.2f}")
+    await calibrate()
 
 
 def main() -> None:
@@ -628,7 +574,8 @@ def main() -> None:
                         metavar="SET", help="a recall set file (default bench/recall_set.json; a set with "
                                             "'conversations' is reported per split, e.g. bench/recall_holdout.json)")
     parser.add_argument("--all", action="store_true")
-    parser.add_argument("--calibrate", action="store_true", help="fit the confidence weights on the recall set")
+    parser.add_argument("--calibrate", action="store_true",
+                        help="fit the confidence weights on the recall set; its facts in six storage styles")
     parser.add_argument("--verbose", action="store_true", help="--recall: print every miss")
     parser.add_argument("--sizes", default="1000,10000,100000")
     parser.add_argument("--queries", type=int, default=50)
