@@ -48,7 +48,7 @@ from voice_letta import ids  # noqa: E402
 from voice_letta.agent.memory_search import MemorySearch, SearchWindow  # noqa: E402
 from voice_letta.agent.models import AgentState  # noqa: E402
 from voice_letta.agent.ports import NewBlock  # noqa: E402
-from voice_letta.agent.recall.text import encode_terms, passage_document  # noqa: E402
+from voice_letta.agent.recall.features import encode_passage  # noqa: E402
 from voice_letta.providers.local_embed import LocalEmbedder, load_model  # noqa: E402
 from voice_letta.store import open_store  # noqa: E402
 
@@ -90,7 +90,7 @@ async def _new_agent(store: Any) -> AgentState:
 def _fill_passages(db: Path, agent_id: str, n: int, dim: int, rng: np.random.Generator, *,
                    terms: bool = True) -> None:
     """Bulk insert with the sync driver (the bench measures search, not inserts). ``terms``: with the keyword terms
-    every insert through the store writes (without: rows as written before migration 0008)."""
+    and flags every insert through the store writes (without: rows as written before migration 0008)."""
     conn = sqlite3.connect(db)
     conn.create_function("vl_origin", 0, lambda: "bench", deterministic=True)  # the change-log triggers call it
     now = time.time()
@@ -106,7 +106,7 @@ def _fill_passages(db: Path, agent_id: str, n: int, dim: int, rng: np.random.Gen
             text, synopsis = f"user: {words}", f"The user talked about {words[:40]}"
             rows.append((ids.passage_id(), agent_id, text, synopsis, vecs[i].astype("<f4").tobytes(),
                          "all-MiniLM-L6-v2", dim, t, t + 60, now,
-                         encode_terms(passage_document(text, synopsis)) if terms else None))
+                         encode_passage(text, synopsis) if terms else None))
         conn.executemany(
             "INSERT INTO passages (id, agent_id, text, synopsis, embedding, embedding_model, embedding_dim, "
             "start_at, end_at, created_at, terms) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", rows)

@@ -29,7 +29,8 @@ from voice_letta.agent.models import (
     Usage,
     VoiceSettings,
 )
-from voice_letta.agent.recall.text import encode_terms, passage_document
+from voice_letta.agent.recall.features import encode_passage
+from voice_letta.agent.recall.text import encode_terms
 
 Row = Sequence[Any]
 
@@ -170,7 +171,7 @@ def passage_params(p: Passage) -> tuple[Any, ...]:
         p.id, p.agent_id, p.text, p.synopsis,
         encode_embedding(p.embedding) if p.embedding is not None else None,
         p.embedding_model, p.embedding_dim, p.start_at, p.end_at, p.created_at, p.superseded_by, p.superseded_at,
-        encode_terms(passage_document(p.text, p.synopsis)),
+        encode_passage(p.text, p.synopsis),
     )
 
 

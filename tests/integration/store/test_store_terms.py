@@ -11,6 +11,7 @@ from tests.integration.store.helpers import make_agent, msg, raw
 from voice_letta import ids
 from voice_letta.agent.models import Passage
 from voice_letta.agent.ports import HandoffRange
+from voice_letta.agent.recall import features as F
 from voice_letta.agent.recall import text as T
 
 
@@ -32,11 +33,13 @@ async def test_inserted_passages_carry_their_terms_and_load_with_them(store: Any
     assert await store.insert_job_passages(job.id, [("0-0", c)]) == [c.id]
     loaded = await store.load_passage_texts(agent.id)
     assert loaded.ids == (a.id, b.id, c.id)
-    decoded = [T.decode_terms(blob) for blob in loaded.terms]
-    assert [d.tolist() for d in decoded if d is not None] == [
+    decoded = [F.decode_passage(blob) for blob in loaded.terms]
+    assert [d[1].tolist() for d in decoded if d is not None] == [
         _ids("Moving\nuser: I moved to Lisbon in May"), _ids("user: running daily"),
         _ids("Family\nuser: my sister Ana visits")]
-    assert T.term_id("lisbon") in decoded[0].tolist() and T.term_id("run") in decoded[1].tolist()  # type: ignore[union-attr]
+    flags = [d[0] for d in decoded if d is not None]  # the per-passage flags ranking reads, stored beside them
+    assert flags[0] == F.DIALOGUE | F.UPDATE_CUE | F.STRONG_CUE  # "moved"
+    assert flags[1] == flags[2] == F.DIALOGUE
 
 
 async def test_terms_written_back_for_old_rows_log_no_change(store: Any, other: Any) -> None:
@@ -46,7 +49,7 @@ async def test_terms_written_back_for_old_rows_log_no_change(store: Any, other: 
     await raw(store, "UPDATE passages SET terms = NULL")  # a row written before the migration
     assert (await store.load_passage_texts(agent.id)).terms == (None,)
     start = await store.latest_change_id()
-    blob = T.encode_terms(T.passage_document(p.text, p.synopsis))
+    blob = F.encode_passage(p.text, p.synopsis)
     assert await store.set_passage_terms(agent.id, [(p.id, blob)]) == 1
     assert await store.set_passage_terms("agent-unknown", [(p.id, blob)]) == 0
     assert (await other.load_passage_texts(agent.id)).terms == (blob,)

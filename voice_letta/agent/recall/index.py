@@ -18,11 +18,18 @@ from collections.abc import Sequence
 import numpy as np
 
 from voice_letta.agent.recall import text as T
-from voice_letta.agent.recall.confidence import third_person
+from voice_letta.agent.recall.features import (
+    CORRECTION,
+    DIALOGUE,
+    HAS_NUMBER,
+    STRONG_CUE,
+    THIRD_PERSON,
+    TO_LISTENER,
+    UPDATE_CUE,
+    passage_features,
+)
 from voice_letta.agent.recall.keyword import KeywordIndex, TermRows
-from voice_letta.agent.recall.quantity import has_numbers
 from voice_letta.agent.recall.ranking import CONTEXT_WEIGHT, Ranked, rank
-from voice_letta.agent.recall.updates import cues
 from voice_letta.agent.recall.vector import (
     COARSE_MIN_ROWS,
     MIN_COSINE,
@@ -80,11 +87,12 @@ class PassageIndex:
 
     def add(self, ids: Sequence[str], texts: Sequence[str], synopses: Sequence[str], start_at: Sequence[float],
             end_at: Sequence[float], vectors: np.ndarray, has_vector: Sequence[bool],
-            terms: TermRows | None = None, *, adopt: bool = False,
+            terms: TermRows | None = None, *, features: np.ndarray | None = None, adopt: bool = False,
             superseded_by: Sequence[str | None] | None = None) -> None:
         """Append passages (their lines and synopses); rows without a vector of this model get zeros.
-        ``terms``: the passages' stored terms (``text.decode_terms``), else they are computed here. ``adopt``: the
-        caller hands ``vectors`` over (``VectorIndex.add``). ``superseded_by``: each passage's successor id."""
+        ``terms`` and ``features``: the passages' stored terms and flags (``recall/features.py``), else they are
+        computed here. ``adopt``: the caller hands ``vectors`` over (``VectorIndex.add``). ``superseded_by``: each
+        passage's successor id."""
         if not ids:
             return
         fresh = [i for i, pid in enumerate(ids) if pid not in self.row_of]
@@ -95,18 +103,19 @@ class PassageIndex:
             self.add([ids[i] for i in fresh], [texts[i] for i in fresh], [synopses[i] for i in fresh],
                      [start_at[i] for i in fresh], [end_at[i] for i in fresh], np.asarray(vectors)[pick],
                      [has_vector[i] for i in fresh], None if terms is None else terms.take(fresh),
+                     features=None if features is None else np.asarray(features)[pick],
                      superseded_by=None if superseded_by is None else [superseded_by[i] for i in fresh])
             return
         if terms is None:
             terms = TermRows.of([np.asarray(T.term_ids(T.passage_document(t, s)), dtype=np.uint64)
                                  for t, s in zip(texts, synopses, strict=True)])
         speakers = [T.speakers(t) for t in texts]
-        dialogue = np.fromiter((T.is_dialogue_line(t) for t in texts), dtype=bool, count=len(texts))
-        correction, update_cue, strong_cue = cues(texts)
-        has_number = has_numbers([f"{s}\n{t}" for t, s in zip(texts, synopses, strict=True)])
-        third = np.fromiter((third_person(t, s) for t, s in zip(texts, synopses, strict=True)), dtype=bool,
-                            count=len(texts))
-        to_listener = np.fromiter((T.addresses_listener(t) for t in texts), dtype=bool, count=len(texts))
+        flags = passage_features(texts, synopses) if features is None else np.asarray(features, dtype=np.uint64)
+
+        def flag(bit: int) -> np.ndarray:
+            out: np.ndarray = (flags & np.uint64(bit)) != 0
+            return out
+
         with self._lock:
             base = len(self.ids)
             self.vectors.add(ids, np.asarray(vectors, dtype=np.float32), start_at, end_at, adopt=adopt)
@@ -119,13 +128,13 @@ class PassageIndex:
             self.start_at = np.concatenate([self.start_at, np.asarray(start_at, dtype=float)])
             self.end_at = np.concatenate([self.end_at, np.asarray(end_at, dtype=float)])
             self.has_vector = np.concatenate([self.has_vector, np.asarray(has_vector, dtype=bool)])
-            self.dialogue = np.concatenate([self.dialogue, dialogue])
-            self.correction = np.concatenate([self.correction, correction])
-            self.has_number = np.concatenate([self.has_number, has_number])
-            self.third_person = np.concatenate([self.third_person, third])
-            self.to_listener = np.concatenate([self.to_listener, to_listener])
-            self.update_cue = np.concatenate([self.update_cue, update_cue])
-            self.strong_cue = np.concatenate([self.strong_cue, strong_cue])
+            self.dialogue = np.concatenate([self.dialogue, flag(DIALOGUE)])
+            self.correction = np.concatenate([self.correction, flag(CORRECTION)])
+            self.has_number = np.concatenate([self.has_number, flag(HAS_NUMBER)])
+            self.third_person = np.concatenate([self.third_person, flag(THIRD_PERSON)])
+            self.to_listener = np.concatenate([self.to_listener, flag(TO_LISTENER)])
+            self.update_cue = np.concatenate([self.update_cue, flag(UPDATE_CUE)])
+            self.strong_cue = np.concatenate([self.strong_cue, flag(STRONG_CUE)])
             self.other_models += int(len(has_vector) - np.count_nonzero(np.asarray(has_vector, dtype=bool)))
             self._speaker_rows.clear()
             self.successor = np.concatenate([self.successor, np.full(len(ids), -1, dtype=np.int64)])

@@ -78,8 +78,9 @@ class VectorIndex:
         n = self.size
         need = n + len(ids)
         if adopt and n == 0 and vectors.dtype == np.float32 and vectors.flags.c_contiguous \
-                and vectors.flags.writeable and vectors.shape == (need, self.dim):
-            # A whole load: take the loader's fresh matrix instead of copying 150 MB (a later append grows it).
+                and vectors.shape == (need, self.dim):
+            # A whole load: take the loader's matrix instead of copying 150 MB. It may be read-only (a view of the
+            # bytes the store read): it is never written, as it is exactly full and the next append grows a copy.
             self.matrix = vectors
             self.bits = np.ascontiguousarray(sign_words(vectors).T)
             self.start_at = np.asarray(start_at, dtype=float).copy()

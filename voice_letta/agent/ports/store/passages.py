@@ -36,7 +36,7 @@ class PassageTexts:
     synopses: tuple[str, ...]
     start_at: tuple[float, ...]  # coalesce(start_at, end_at, created_at)
     end_at: tuple[float, ...]  # coalesce(end_at, start_at, created_at)
-    # each passage's stored keyword terms (``recall.text.encode_terms``), None where not stored yet
+    # each passage's stored keyword terms and flags (``recall.features.encode_passage``), None where not stored yet
     terms: tuple[bytes | None, ...] = ()
     superseded_by: tuple[str | None, ...] = ()  # the passage that replaces each one, if any
 

@@ -1,0 +1,122 @@
+"""What ranking needs to know of each passage's words, computed once when it is stored and kept with its terms.
+
+Per passage: whether it is one dialogue line, is said *to* the listener (``text.addresses_listener``), says a
+number (``quantity.has_numbers``), starts with a correction, says something changed, and says it with more than a
+bare "now" (``updates.cues``), and whether it is a third-person note about the user (``confidence.third_person``).
+Computed at index load these regular expressions took ~4 s of a 100k-passage load (7.7 s on a quiet machine);
+stored, the load reads one word per passage.
+
+The stored form is the passage's terms blob (``text.encode_terms``) with a different 16-byte head:
+``PASSAGE_MAGIC`` (b"vlp" and five bytes of a fingerprint of the code that computes the flags and the terms) and
+the flags as one little-endian uint64, then the term ids. The fingerprint covers the source of the feature
+functions and of the tokenizer, and every regular expression, word set, constant (TERMS_MAGIC) and project
+function they read: when any of them
+changes, stored flags no longer match the code, the blob counts as missing, and the passage is computed again at
+its next load and written back (``recall/build.py``), as rows from before stored terms were.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import inspect
+import re
+import types
+from collections.abc import Callable, Iterable, Sequence
+from typing import Any
+
+import numpy as np
+
+from voice_letta.agent.recall import text as T
+from voice_letta.agent.recall.confidence import third_person
+from voice_letta.agent.recall.quantity import has_numbers
+from voice_letta.agent.recall.text import addresses_listener, is_dialogue_line
+from voice_letta.agent.recall.updates import cues
+
+DIALOGUE = 1
+TO_LISTENER = 2
+HAS_NUMBER = 4
+CORRECTION = 8
+UPDATE_CUE = 16
+STRONG_CUE = 32
+THIRD_PERSON = 64
+
+
+def passage_features(texts: Sequence[str], synopses: Sequence[str]) -> np.ndarray:
+    """The flags of each passage (uint64 bits: DIALOGUE, TO_LISTENER, ...)."""
+    n = len(texts)
+    dialogue = np.fromiter((is_dialogue_line(t) for t in texts), dtype=bool, count=n)
+    to_listener = np.fromiter((addresses_listener(t) for t in texts), dtype=bool, count=n)
+    number = has_numbers([f"{s}\n{t}" for t, s in zip(texts, synopses, strict=True)])
+    correction, update_cue, strong_cue = cues(texts)
+    third = np.fromiter((third_person(t, s) for t, s in zip(texts, synopses, strict=True)), dtype=bool, count=n)
+    out = np.zeros(n, dtype=np.uint64)
+    for bit, flags in ((DIALOGUE, dialogue), (TO_LISTENER, to_listener), (HAS_NUMBER, number),
+                       (CORRECTION, correction), (UPDATE_CUE, update_cue), (STRONG_CUE, strong_cue),
+                       (THIRD_PERSON, third)):
+        out |= np.where(flags, np.uint64(bit), np.uint64(0))
+    return out
+
+
+def _fingerprint(roots: Iterable[Callable[..., Any]]) -> bytes:
+    """A digest of these functions' source and of what they read: module-level regular expressions, word sets,
+    constants and the functions they call, followed through nested code (generator expressions)."""
+    h = hashlib.blake2b(digest_size=5)
+    seen: set[int] = set()
+    todo: list[Any] = list(roots)
+    while todo:
+        obj = todo.pop()
+        if id(obj) in seen:
+            continue
+        seen.add(id(obj))
+        if not isinstance(obj, types.FunctionType) and isinstance(getattr(obj, "__wrapped__", None),
+                                                                  types.FunctionType):
+            obj = obj.__wrapped__  # functools.lru_cache
+        if isinstance(obj, types.FunctionType):
+            try:
+                h.update(inspect.getsource(obj).encode())
+            except (OSError, TypeError):
+                h.update(obj.__code__.co_code)
+            names: set[str] = set()
+            codes = [obj.__code__]
+            while codes:
+                code = codes.pop()
+                names.update(code.co_names)
+                codes.extend(c for c in code.co_consts if isinstance(c, types.CodeType))
+            found = [obj.__globals__[name] for name in sorted(names) if name in obj.__globals__]
+            # ``T.words``: attributes of the project's modules it names count too
+            modules = [m for m in found if isinstance(m, types.ModuleType) and m.__name__.startswith("voice_letta")]
+            todo.extend(found)
+            todo.extend(getattr(m, name) for m in modules for name in sorted(names) if hasattr(m, name))
+        elif isinstance(obj, re.Pattern):
+            h.update(f"{obj.pattern!r}/{obj.flags}".encode())
+        elif isinstance(obj, (frozenset, set)):
+            h.update(repr(sorted(map(repr, obj))).encode())
+        elif isinstance(obj, (str, bytes, int, float, tuple)):
+            h.update(repr(obj).encode())
+    return h.digest()
+
+
+PASSAGE_MAGIC = b"vlp" + _fingerprint([passage_features, T.encode_terms, T.passage_document])
+_HEAD = 16
+
+
+def encode_passage(text: str, synopsis: str, flags: int | None = None) -> bytes:
+    """The stored form of a passage's flags and keyword terms (see the module docstring)."""
+    if flags is None:
+        flags = int(passage_features([text], [synopsis])[0])
+    ids = T.term_ids(T.passage_document(text, synopsis))
+    return (PASSAGE_MAGIC + int(flags).to_bytes(8, "little")
+            + (np.asarray(ids, dtype="<u8").tobytes() if ids else b""))
+
+
+def is_current(blob: bytes | None) -> bool:
+    """Whether a stored blob was written by this code (else its passage is computed again)."""
+    return blob is not None and len(blob) >= _HEAD and not len(blob) % 8 and blob[:8] == PASSAGE_MAGIC
+
+
+def decode_passage(blob: bytes | None) -> tuple[int, np.ndarray] | None:
+    """(flags, term ids) of a stored blob, or None when it is missing or written by other code."""
+    if not is_current(blob):
+        return None
+    assert blob is not None
+    return int.from_bytes(blob[8:16], "little"), np.frombuffer(blob, dtype="<u8", offset=_HEAD).astype(np.uint64)
