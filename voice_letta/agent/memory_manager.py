@@ -35,8 +35,9 @@ from collections.abc import Callable, Sequence
 
 from voice_letta import config as C
 from voice_letta import ids
-from voice_letta.agent.buffer import estimate_tokens, plan_eviction, token_budget
+from voice_letta.agent.buffer import plan_eviction, token_budget
 from voice_letta.agent.bus import MemoryBus, MemoryUpdated
+from voice_letta.agent.imports import IMPORT_PART_CONTEXT_SHARE, import_parts, piece
 from voice_letta.agent.memory_search import MemorySearch
 from voice_letta.agent.models import AgentState, Message, Passage
 from voice_letta.agent.ports import (
@@ -68,11 +69,6 @@ DEFAULT_RETRY_BASE_S = 5.0
 IDLE_POLL_S = 5.0  # also picks up retries whose back-off has passed
 RELATED_QUERIES = 12  # user lines of a hand-off that search for archived memories they may update
 RELATED_LIMIT = 8  # archived memories shown to the sleeptime model
-# An import is handed over in parts, each one sleeptime run: at most this many lines, and lines worth at most this
-# share of the sleeptime model's context window (a 400-line import was one request an 8k model refused: the job
-# failed three times and nothing was archived). An eviction hands over about min..max_messages lines.
-IMPORT_PART_LINES = 60
-IMPORT_PART_CONTEXT_SHARE = 0.4
 
 
 class MemoryManager:
@@ -187,11 +183,14 @@ class MemoryManager:
             window = (agent.sleeptime_llm or agent.llm).context_window
             jobs = []
             for part in import_parts(stored, budget_tokens=int(window * IMPORT_PART_CONTEXT_SHARE)):
-                payload = HandoffRange(older_from_seq=part[0].seq, older_through_seq=part[-1].seq)
+                chars = part.chars or (None, None)
+                payload = HandoffRange(older_from_seq=part.messages[0].seq, older_through_seq=part.messages[-1].seq,
+                                       from_char=chars[0], to_char=chars[1])
                 job = await self.store.enqueue_memory_job(agent_id, "import", payload, through_seq=watermark,
                                                           now=self.clock())
-                log.info("agent %s: memory job %d (import) archives seq %d..%d", agent_id, job.id,
-                         payload.older_from_seq, payload.older_through_seq)
+                log.info("agent %s: memory job %d (import) archives seq %d..%d%s", agent_id, job.id,
+                         payload.older_from_seq, payload.older_through_seq,
+                         f" characters {chars[0]}..{chars[1]}" if part.chars else "")
                 jobs.append(job)
             if jobs:
                 self._wake.set()
@@ -272,6 +271,8 @@ class MemoryManager:
         importing = job.kind == "import"
         messages = [m for m in messages if (m.kind == "imported") == importing]
         older = [m for m in messages if p.older_from_seq <= m.seq <= p.older_through_seq]
+        if p.from_char is not None and p.to_char is not None:  # a piece of one message too long for a run (imports.py)
+            older = [piece(m, (p.from_char, p.to_char)) for m in older]
         newer = [] if p.newer_from_seq is None or p.newer_through_seq is None else [
             m for m in messages if p.newer_from_seq <= m.seq <= p.newer_through_seq]
         transcript = build_transcript(older, newer)
@@ -318,22 +319,4 @@ class MemoryManager:
                 await asyncio.sleep(poll_s)
 
 
-def import_parts(messages: Sequence[Message], *, budget_tokens: int) -> list[list[Message]]:
-    """Consecutive parts of an import, each at most ``IMPORT_PART_LINES`` lines and ``budget_tokens`` (estimated)
-    and each with at least one line worth archiving (parts of nothing but empty lines are dropped)."""
-    parts: list[list[Message]] = []
-    part: list[Message] = []
-    tokens = 0
-    for m in messages:
-        cost = estimate_tokens(m)
-        if part and (len(part) >= IMPORT_PART_LINES or tokens + cost > budget_tokens):
-            parts.append(part)
-            part, tokens = [], 0
-        part.append(m)
-        tokens += cost
-    if part:
-        parts.append(part)
-    return [p for p in parts if any(render_line(m) is not None for m in p)]
-
-
-__all__ = ["MemoryManager", "import_parts"]
+__all__ = ["MemoryManager"]

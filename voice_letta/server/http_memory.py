@@ -92,7 +92,8 @@ def job_json(j: MemoryJob) -> dict[str, Any]:
         "id": j.id, "agent_id": j.agent_id, "kind": j.kind, "status": j.status, "attempts": j.attempts,
         "through_seq": j.through_seq, "older_from_seq": j.payload.older_from_seq,
         "older_through_seq": j.payload.older_through_seq, "newer_from_seq": j.payload.newer_from_seq,
-        "newer_through_seq": j.payload.newer_through_seq, "run_after": j.run_after, "created_at": j.created_at,
+        "newer_through_seq": j.payload.newer_through_seq, "from_char": j.payload.from_char,
+        "to_char": j.payload.to_char, "run_after": j.run_after, "created_at": j.created_at,
         "updated_at": j.updated_at, "error": j.error,
     }
 

@@ -34,11 +34,11 @@ def manager(server: Running) -> MemoryManager:
 async def create_voice_agent(server: Running, *, human: str = "Nothing is known about the user yet.",
                              limit: int = 5000, max_messages: int = 6, min_messages: int = 5,
                              **body: Any) -> dict[str, Any]:
+    body.setdefault("sleeptime_llm", openai_llm(server.fake, model="fake-sleeptime"))
     return await server.create_agent(
         blocks=[{"label": "persona", "value": "I am a helpful voice assistant."},
                 {"label": "human", "value": human, "limit": limit}],
         buffer={"max_messages": max_messages, "min_messages": min_messages},
-        sleeptime_llm=openai_llm(server.fake, model="fake-sleeptime"),
         **body,
     )
 

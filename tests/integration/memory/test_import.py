@@ -8,7 +8,7 @@ from pathlib import Path
 import aiohttp
 
 from tests.fakes.openai_server import FakeOpenAIServer, Text
-from tests.integration.agent.conftest import Running, start_server
+from tests.integration.agent.conftest import Running, openai_llm, start_server
 from tests.integration.memory.conftest import (
     create_voice_agent,
     finish_call,
@@ -20,7 +20,7 @@ from tests.integration.memory.conftest import (
 )
 from voice_letta import ids
 from voice_letta.agent.buffer import estimate_tokens
-from voice_letta.agent.memory_manager import IMPORT_PART_LINES, import_parts
+from voice_letta.agent.imports import IMPORT_PART_CONTEXT_SHARE, IMPORT_PART_LINES, import_parts, split_text
 from voice_letta.agent.models import Message
 from voice_letta.server.http_memory import MEMORY_SEARCH
 
@@ -130,5 +130,73 @@ def test_import_parts_respect_the_token_budget_and_skip_empty_parts() -> None:
     rows.append(Message(id=ids.message_id(), agent_id="a", role="assistant", content="", seq=10))
     budget = 3 * estimate_tokens(rows[0])
     parts = import_parts(rows, budget_tokens=budget)
-    assert [[m.seq for m in p] for p in parts] == [[1, 2, 3], [4, 5, 6], [7, 8, 9]]  # [10] alone says nothing
-    assert [len(p) for p in import_parts(rows[:1] * 130, budget_tokens=10**9)] == [60, 60, 10]
+    assert [[m.seq for m in p.messages] for p in parts] == [[1, 2, 3], [4, 5, 6], [7, 8, 9]]  # [10] says nothing
+    assert all(p.chars is None for p in parts)
+    assert [len(p.messages) for p in import_parts(rows[:1] * 130, budget_tokens=10**9)] == [60, 60, 10]
+
+
+def test_a_message_over_the_budget_is_cut_into_pieces_that_cover_it() -> None:
+    text = " ".join(f"Sentence number {i} is about the garden." for i in range(300))  # ~12,000 characters
+    rows = [Message(id=ids.message_id(), agent_id="a", role="user", content="before", seq=1),
+            Message(id=ids.message_id(), agent_id="a", role="user", content=text, seq=2),
+            Message(id=ids.message_id(), agent_id="a", role="assistant", content="after", seq=3)]
+    budget = 1000
+    parts = import_parts(rows, budget_tokens=budget)
+    assert [m.seq for m in parts[0].messages] == [1] and [m.seq for m in parts[-1].messages] == [3]
+    pieces = parts[1:-1]
+    assert len(pieces) >= 3 and all([m.seq for m in p.messages] == [2] and p.chars for p in pieces)
+    assert "".join((p.lines()[0].content or "") for p in pieces) == text  # nothing lost, in order
+    assert all(estimate_tokens(p.lines()[0]) <= budget for p in pieces)
+    assert all((p.lines()[0].content or "").endswith("garden. ") for p in pieces[:-1])  # cut after a sentence
+    # no sentence end, no space: still cut, still whole
+    spans = split_text("x" * 25, 10)
+    assert spans == [(0, 10), (10, 20), (20, 25)]
+    words = "word " * 40
+    assert all(words[a:b].endswith(" ") for a, b in split_text(words, 33)[:-1])
+
+
+async def test_one_message_longer_than_a_run_is_archived_in_pieces(server: Running) -> None:
+    """Found from outside: an import part is bounded by lines and tokens, but one message of up to 20,000
+    characters (~5,000 tokens) alone is more than 40 % of an 8k window, and its job failed. It is handed over in
+    pieces, one job each, and every character of it reaches the sleeptime model."""
+    window = 8192
+    agent = await create_voice_agent(server, sleeptime_llm=openai_llm(server.fake, model="fake-sleeptime",
+                                                                      context_window=window))
+    t0 = time.time() - 3 * DAY
+    long_text = " ".join(f"Fact {i}: the blue door on Elm street number {i} was painted in spring."
+                         for i in range(280))[:20_000]
+    conversation = [{"role": "user", "content": "Let me tell you about the street.", "said_at": t0},
+                    {"role": "user", "content": long_text, "said_at": t0 + 60},
+                    {"role": "assistant", "content": "What a street!", "said_at": t0 + 120}]
+    budget = int(window * IMPORT_PART_CONTEXT_SHARE)
+    expected = len(import_parts([Message(id="m", agent_id="a", role="user", content=c["content"], seq=i)
+                                 for i, c in enumerate(conversation)], budget_tokens=budget))
+    assert expected >= 4  # the short line before, >= 2 pieces, the reply after
+    for k in range(expected):
+        server.fake.script([store_call((0, 0, f"Piece {k}."))], [rethink_call(f"after {k}")], [finish_call()])
+    status, body = await server.request("POST", f"/v1/agents/{agent['id']}/messages/import",
+                                        json={"messages": conversation})
+    assert status == 202 and body["imported"] == 3 and len(body["job_ids"]) == expected, body
+    jobs = await manager(server).wait_idle(agent["id"], timeout_s=60)
+    assert [(j.kind, j.status) for j in jobs] == [("import", "done")] * expected
+    pieces = [j for j in jobs if j.payload.from_char is not None]
+    assert len(pieces) == expected - 2 and {j.payload.older_from_seq for j in pieces} == {body["first_seq"] + 1}
+    firsts = [r["messages"][1]["content"] for r in sleeptime_requests(server.fake)
+              if "being imported" in r["messages"][1]["content"] and len(r["messages"]) == 2]
+    assert len(firsts) == expected
+    for request in firsts:  # each run's request fits the sleeptime model's window
+        assert len(request) // 4 < budget + 500
+    said = " ".join(_line_words(r) for r in firsts[1:-1])
+    assert said == " ".join(long_text.split())  # every word of the long message, in order, once
+    status, listed = await server.request("GET", f"/v1/agents/{agent['id']}/archival")
+    assert [p["synopsis"] for p in listed["data"]] == [f"Piece {k}." for k in range(expected)]
+    status, job = await server.request("GET", f"/v1/agents/{agent['id']}/memory/jobs")
+    assert status == 200
+    shown = [j for j in job["data"] if j["from_char"] is not None]
+    assert [(j["from_char"], j["to_char"]) for j in shown][-1][1] == len(long_text)
+
+
+def _line_words(request: str) -> str:
+    """The words of the one numbered transcript line ("0. user: ...") of a run's request."""
+    [line] = [ln for ln in request.splitlines() if ln.startswith("0. user: ")]
+    return line.removeprefix("0. user: ")

@@ -21,6 +21,10 @@ class HandoffRange:
     older_through_seq: int
     newer_from_seq: int | None = None
     newer_through_seq: int | None = None
+    # An import's message too long for one run is handed over in pieces (agent/imports.py): the job archives the
+    # characters [from_char, to_char) of the content of its one message (older_from_seq == older_through_seq).
+    from_char: int | None = None
+    to_char: int | None = None
 
 
 @dataclass(frozen=True, slots=True)
