@@ -15,7 +15,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import ssl
 from collections.abc import AsyncIterator, Sequence
 from typing import Any, Literal
 from urllib.parse import urlsplit
@@ -36,6 +35,7 @@ from voice_letta.agent.ports import (
 )
 from voice_letta.errors import ProviderUnavailable
 from voice_letta.providers._errors import map_provider_errors
+from voice_letta.providers.openai_send import RequestSender, http_client
 from voice_letta.wire.sse import SseDecoder
 
 log = logging.getLogger(__name__)
@@ -162,22 +162,6 @@ def usage_from_openai(usage: dict[str, Any]) -> Usage:
 # Response decoding: the event stream of ``chat.completion.chunk`` objects, as plain JSON
 # ---------------------------------------------------------------------------------------------------------
 
-_STREAM_OPTIONS: openai.RequestOptions = {"security": {"bearer_auth": True}}
-
-try:  # the SDK internals the request template uses; without them every request goes through ``client.post``
-    from openai._models import FinalRequestOptions
-
-    _TEMPLATE_OK = all(hasattr(openai.AsyncOpenAI, name) for name in (
-        "_build_request", "_prepare_options", "_prepare_request", "_make_status_error_from_response"))
-except ImportError:  # pragma: no cover - another SDK version
-    _TEMPLATE_OK = False
-
-
-def _http_client(timeout_s: float) -> httpx2.AsyncClient:
-    """The SDK's aiohttp transport (``openai.DefaultAioHttpClient``): aiohttp's C HTTP parser instead of
-    httpcore/h11/anyio, measured at 0.8 instead of 1.2 ms of CPU per streamed request (docs/benchmarks.md)."""
-    client: httpx2.AsyncClient = openai.DefaultAioHttpClient(timeout=timeout_s)
-    return client
 DRAIN_AFTER_DONE_S = 1.0  # a server that keeps the body open after [DONE] is cut off after this
 
 
@@ -203,10 +187,9 @@ def chunk_deltas(chunk: dict[str, Any]) -> list[ChatDelta]:
     return out
 
 
-async def _deltas(response: httpx2.Response, label: str) -> AsyncIterator[ChatDelta]:
+async def _deltas(parts: AsyncIterator[bytes], request: httpx2.Request, label: str) -> AsyncIterator[ChatDelta]:
     decoder = SseDecoder()
     done = False
-    parts = response.aiter_bytes()
     async for part in parts:
         for event in decoder.feed(part):
             if done:
@@ -223,8 +206,7 @@ async def _deltas(response: httpx2.Response, label: str) -> AsyncIterator[ChatDe
             if chunk.get("error"):  # what the SDK's own stream raises for an in-stream error event
                 error = chunk["error"]
                 message = error.get("message") if isinstance(error, dict) else None
-                raise openai.APIError(message or "An error occurred during streaming", response.request,
-                                      body=error)
+                raise openai.APIError(message or "An error occurred during streaming", request, body=error)
             for delta in chunk_deltas(chunk):
                 yield delta
         if done:
@@ -271,12 +253,11 @@ class OpenAIChatModel:
         self._label = provider_label or str(config.provider)
         self._client = client or openai.AsyncOpenAI(
             api_key=api_key, base_url=base_url, max_retries=0, timeout=config.timeout_s,
-            http_client=_http_client(config.timeout_s),
+            http_client=http_client(config.timeout_s),
         )
-        # A client built here (a fixed key, no Azure routing) sends every request from one template the SDK built
-        # (``_send``); a client passed in (Azure) goes through ``client.post`` each time.
-        self._use_template = client is None and _TEMPLATE_OK
-        self._template: httpx2.Request | None = None
+        # A client built here (a fixed key, no Azure routing) sends every request from one template the SDK built;
+        # a client passed in (Azure) goes through ``client.post`` each time (providers/openai_send.py).
+        self._sender = RequestSender(self._client, own_client=client is None)
 
     @classmethod
     def azure(
@@ -288,7 +269,7 @@ class OpenAIChatModel:
             api_key=api_key,
             max_retries=0,
             timeout=config.timeout_s,
-            http_client=_http_client(config.timeout_s),
+            http_client=http_client(config.timeout_s),
         )
         return cls(
             config, api_key=api_key, provider_label=str(ProviderName.AZURE), client=client,
@@ -310,59 +291,18 @@ class OpenAIChatModel:
         async with map_provider_errors(self._label, (self._api_key,)):
             # The SDK's own ``chat.completions.create`` walks every message of the request through its TypedDict
             # transformer and builds a pydantic model per streamed chunk: together more than half of a turn's
-            # server CPU (docs/architecture.md). ``client.post`` sends the body we built as it is (only
-            # serialized; the client's auth, base URL, headers, timeouts and HTTP error mapping all still apply),
-            # and ``cast_to=httpx2.Response`` hands back the raw response. The body goes as bytes (orjson); the SDK
-            # would deep-copy a dict body into its request options first. Azure's client routes by the body's
-            # model, so it gets the dict.
-            if self._use_template:
-                response = await self._send(orjson.dumps(params))
-            else:
-                body: dict[str, Any] | None = params if isinstance(self._client, openai.AsyncAzureOpenAI) else None
-                response = await self._client.post(
-                    "/chat/completions", body=body, content=None if body is not None else orjson.dumps(params),
-                    cast_to=httpx2.Response, stream=True, options=_STREAM_OPTIONS)
+            # server CPU (docs/architecture.md). The body we built goes out as it is (orjson bytes) through the SDK's
+            # client, with its auth, base URL, headers, timeouts and HTTP error mapping (providers/openai_send.py),
+            # and the event stream is decoded here.
+            sent = await self._sender.send(orjson.dumps(params), params)
             try:
-                async for delta in _deltas(response, self._label):
+                async for delta in _deltas(sent.parts, sent.request, self._label):
                     finished = finished or delta.finish_reason is not None
                     yield delta
             finally:
-                await response.aclose()
+                await sent.aclose()
         if not finished:
             raise ProviderUnavailable(f"{self._label}: stream ended without a finish_reason")
-
-    async def _send(self, body: bytes) -> httpx2.Response:
-        """POST ``body`` to /chat/completions, streamed, as ``client.post`` would with ``max_retries=0``, from a
-        request the SDK built once (its URL, auth and client headers, timeouts).
-
-        ``client.post`` builds every request anew — options model, URL parsing, five header merges: ~0.25 ms of CPU
-        a request, and ~1 ms more of first-token latency in the bench (docs/benchmarks.md). The request still goes
-        through the SDK's HTTP client, and failures become the SDK's own errors (timeout, connection, and its
-        status errors built from the response), so ``map_provider_errors`` is still the one translation point.
-        """
-        client = self._client
-        if self._template is None:
-            options = await client._prepare_options(FinalRequestOptions.construct(
-                method="post", url="/chat/completions", content=b"", **_STREAM_OPTIONS))
-            template = client._build_request(options)
-            await client._prepare_request(template)
-            if "content-length" in template.headers:
-                del template.headers["content-length"]  # each request's own
-            self._template = template
-        template = self._template
-        request = httpx2.Request("POST", template.url, headers=template.headers, content=body,
-                                 extensions=template.extensions)
-        try:
-            response = await client._client.send(request, stream=True)
-        except httpx2.TimeoutException as exc:
-            raise openai.APITimeoutError(request=request) from exc
-        except (httpx2.RequestError, ssl.SSLError) as exc:
-            raise openai.APIConnectionError(request=request) from exc
-        if response.status_code >= 400:
-            await response.aread()
-            await response.aclose()
-            raise client._make_status_error_from_response(response)
-        return response
 
     async def aclose(self) -> None:
         await self._client.close()

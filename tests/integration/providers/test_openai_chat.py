@@ -226,8 +226,9 @@ async def test_the_request_body_is_the_chat_completions_json_sent_as_is(fake_ope
 
 
 async def test_each_request_has_its_own_length_and_the_sdk_s_auth_and_client_headers(fake_openai, model):
-    """Requests go out from one template the SDK built (OpenAIChatModel._send): the key, the SDK's client headers,
-    and each request's own body and Content-Length, back to back on one keep-alive connection."""
+    """Requests go out from one template the SDK built (providers/openai_send.py), with the SDK transport's own
+    aiohttp session: the key, the SDK's client headers, and each request's own body and Content-Length, back to
+    back on one keep-alive connection."""
     import openai
 
     for text in ("short", "a much longer question than the first one, " * 20):
@@ -240,3 +241,4 @@ async def test_each_request_has_its_own_length_and_the_sdk_s_auth_and_client_hea
     assert first["User-Agent"] == f"AsyncOpenAI/Python {openai.__version__}"
     assert int(second["Content-Length"]) > int(first["Content-Length"]) + 800
     assert len(set(fake_openai.peers)) == 1
+    assert model._sender._direct is not None  # the cheapest way was taken (not httpx2 per request)
