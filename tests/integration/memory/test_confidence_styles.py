@@ -11,7 +11,7 @@ import time
 import pytest
 
 from tests.integration.agent.conftest import Running
-from tests.integration.memory.conftest import create_voice_agent
+from tests.integration.memory.conftest import create_voice_agent, finish_call, manager, rethink_call, store_call
 from tests.integration.memory.test_recall import batch, search
 
 DAY = 86400.0
@@ -51,6 +51,37 @@ async def test_clear_answers_are_confident_and_unanswerable_questions_are_not(se
         confident.append((question, round(found[0]["confidence"], 2)))
     # Most, not all: a paraphrase ("Where was I raised?" / "grew up in Cork") can stay "not sure". Before the
     # storage-style corrections 1 (third person) and 3 (sleeptime) of the 6 reached 0.5.
+    assert sum(c >= 0.5 for _, c in confident) >= 4, confident
+    for question in UNANSWERABLE:
+        found = await search(server, agent["id"], question, limit=3)
+        assert not found or found[0]["confidence"] < 0.5, (question, found[0]["text"], found[0]["confidence"])
+
+
+async def test_an_imported_conversation_archived_by_the_sleeptime_agent_is_answered_with_confidence(
+        server: Running) -> None:
+    """The documented path end to end: ``POST …/messages/import``, the sleeptime agent (scripted) archives each
+    exchange with a third-person synopsis, and the REST search answers from those chunks."""
+    agent = await create_voice_agent(server)
+    t0 = time.time() - 30 * DAY
+    conversation = []
+    for i, (line, _, _) in enumerate(FACTS):
+        conversation += [{"role": "user", "content": line, "said_at": t0 + 600 * i},
+                         {"role": "assistant", "content": "Noted.", "said_at": t0 + 600 * i + 20}]
+    server.fake.script([store_call(*[(2 * i, 2 * i + 1, synopsis) for i, (_, synopsis, _) in enumerate(FACTS)])],
+                       [rethink_call("Paramedic; grew up in Cork; son Felix (cello); keeps bees.")], [finish_call()])
+    status, body = await server.request("POST", f"/v1/agents/{agent['id']}/messages/import",
+                                        json={"messages": conversation})
+    assert status == 202, body
+    jobs = await manager(server).wait_idle(agent["id"])
+    assert [(j.kind, j.status) for j in jobs] == [("import", "done")]
+    status, listed = await server.request("GET", f"/v1/agents/{agent['id']}/archival")
+    assert [p["synopsis"] for p in listed["data"]] == [synopsis for _, synopsis, _ in FACTS]
+    ids = [p["id"] for p in listed["data"]]
+    confident = []
+    for i, (_, _, question) in enumerate(FACTS):
+        found = await search(server, agent["id"], question, limit=3)
+        assert found and found[0]["id"] == ids[i], (question, [p["text"] for p in found])
+        confident.append((question, round(found[0]["confidence"], 2)))
     assert sum(c >= 0.5 for _, c in confident) >= 4, confident
     for question in UNANSWERABLE:
         found = await search(server, agent["id"], question, limit=3)
