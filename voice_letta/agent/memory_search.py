@@ -39,7 +39,7 @@ from voice_letta.agent.recall.confidence import confidence
 from voice_letta.agent.recall.index import PassageIndex
 from voice_letta.agent.recall.messages import MessageIndex
 from voice_letta.agent.recall.ranking import Ranked
-from voice_letta.agent.recall.results import Hit, end_of, format_hits, merge_messages, start_of, when
+from voice_letta.agent.recall.results import Hit, end_of, format_hits, merge_messages, start_of, when, window_listing
 from voice_letta.agent.recall.timewords import dated_ranges, window_for
 from voice_letta.agent.recall.vector import (
     COARSE_CANDIDATES,
@@ -294,7 +294,7 @@ class MemorySearch:
             return []
         embedder = await self.embedder_for(agent_id)
         if (window.start_at is not None or window.end_at is not None) and all(T.is_generic(q) for q in queries):
-            return await self._list_window(agent_id, embedder, window, limit)
+            return await self._list_window(agent_id, embedder, window, limit, queries[0] if include_messages else None)
         speaker = _query_speaker(queries[0])
         if include_messages:
             # The store's keyword search over evicted lines runs in SQLite's thread beside the embedding.
@@ -364,13 +364,17 @@ class MemorySearch:
         index = await self._index(agent_id, await self.embedder_for(agent_id))
         return window if index.in_window(window, 1) else None
 
-    async def _list_window(self, agent_id: str, embedder: Embedder | None, window: SearchWindow, limit: int
-                           ) -> list[Hit]:
-        """A generic question about a time ("what did I tell you yesterday?"): what was said then, in order."""
+    async def _list_window(self, agent_id: str, embedder: Embedder | None, window: SearchWindow, limit: int,
+                           asked: str | None = None) -> list[Hit]:
+        """A generic question about a time ("what did I tell you yesterday?"): what was said then, in order; with the
+        question ``asked`` (search_memory, not the REST search of passages) lines not archived too (window_listing)."""
         index = await self._index(agent_id, embedder)
-        ids = index.in_window(window, limit)
-        passages = await self._store.get_passages(agent_id, ids)
-        return [Hit(0.0, passage=p, confidence=1.0) for p in passages]
+        passages = await self._store.get_passages(agent_id, index.in_window(window, limit))
+        if asked is None:
+            return [Hit(0.0, passage=p, confidence=1.0) for p in passages]
+        evicted = (await self._message_index(agent_id))[0].in_window(window, limit)
+        in_view = await self._store.list_messages(agent_id, in_context=True)
+        return window_listing(passages, evicted, in_view, window, asked, limit)
 
     async def _rank_passages(
         self, agent_id: str, embedder: Embedder | None, queries: list[str], window: SearchWindow, limit: int,
@@ -389,8 +393,15 @@ class MemorySearch:
         return index.rank(vectors, queries, window, limit=limit, speaker=speaker, dated=dated)
 
     async def _messages(self, agent_id: str, queries: list[str], window: SearchWindow) -> list[MessageHit]:
-        """The agent's out-of-context lines that best match the queries by keyword (``recall/messages.py``), after
-        reading what left the context window since the last search (one indexed range query)."""
+        """The agent's out-of-context lines that best match the queries by keyword (``recall/messages.py``)."""
+        index, long_tail = await self._message_index(agent_id)
+        if long_tail:
+            return await asyncio.to_thread(index.search, queries, window, limit=MESSAGE_CANDIDATES)
+        return index.search(queries, window, limit=MESSAGE_CANDIDATES)
+
+    async def _message_index(self, agent_id: str) -> tuple[MessageIndex, bool]:
+        """The agent's out-of-context lines, after reading what left the context window since the last search (one
+        indexed range query), and whether that was a long read (a first load: search it in a thread too)."""
         index = self._message_indexes.get(agent_id)
         if index is None:
             index = self._message_indexes[agent_id] = MessageIndex(agent_id)
@@ -403,9 +414,9 @@ class MemorySearch:
                                                    seen_through=index.seen_through)
         if len(tail.ids) > MESSAGE_THREAD_ROWS:
             await asyncio.to_thread(index.update, tail)
-            return await asyncio.to_thread(index.search, queries, window, limit=MESSAGE_CANDIDATES)
+            return index, True
         index.update(tail)
-        return index.search(queries, window, limit=MESSAGE_CANDIDATES)
+        return index, False
 
     async def search(
         self, agent_id: str, utterance: str, arguments: dict[str, Any], *, now: float | None = None

@@ -85,11 +85,7 @@ class MessageIndex:
             n = self.size
             if not n or limit <= 0:
                 return []
-            inside = np.ones(n, dtype=bool)
-            if window.start_at is not None:
-                inside &= self.created_at >= window.start_at
-            if window.end_at is not None:
-                inside &= self.created_at <= window.end_at
+            inside = self._inside(window)
             best: dict[int, float] = {}
             for query in queries:
                 rows, scores = self.keywords.score(T.query_terms(query))
@@ -101,7 +97,24 @@ class MessageIndex:
                 for r, sc in zip(rows[top].tolist(), scores[top].tolist(), strict=True):
                     if sc > best.get(r, -np.inf):
                         best[r] = sc
-            return [MessageHit(Message(id=self.ids[r], agent_id=self.agent_id, seq=self.seqs[r], role=self.roles[r],
-                                       content=self.contents[r], created_at=float(self.created_at[r]),
-                                       in_context=False), score)
-                    for r, score in sorted(best.items(), key=lambda kv: (-kv[1], kv[0]))]
+            return [self._hit(r, score) for r, score in sorted(best.items(), key=lambda kv: (-kv[1], kv[0]))]
+
+    def in_window(self, window: SearchWindow, limit: int) -> list[MessageHit]:
+        """The lines said inside ``window``, oldest first, at most ``limit`` (the earliest ones): a window listing."""
+        with self._lock:
+            rows = np.flatnonzero(self._inside(window))
+            rows = rows[np.argsort(self.created_at[rows], kind="stable")][:max(limit, 0)]
+            return [self._hit(int(r), 0.0) for r in rows]
+
+    def _inside(self, window: SearchWindow) -> np.ndarray:
+        inside = np.ones(self.size, dtype=bool)
+        if window.start_at is not None:
+            inside &= self.created_at >= window.start_at
+        if window.end_at is not None:
+            inside &= self.created_at <= window.end_at
+        return inside
+
+    def _hit(self, r: int, score: float) -> MessageHit:
+        return MessageHit(Message(id=self.ids[r], agent_id=self.agent_id, seq=self.seqs[r], role=self.roles[r],
+                                  content=self.contents[r], created_at=float(self.created_at[r]), in_context=False),
+                          score)

@@ -9,12 +9,13 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-from voice_letta.agent.models import Passage
+from voice_letta.agent.models import Message, Passage
 from voice_letta.agent.ports import MessageHit
 from voice_letta.agent.recall import text as T
 from voice_letta.agent.recall.confidence import CONFIDENT, WEAK, confidence
 from voice_letta.agent.recall.index import PassageIndex
 from voice_letta.agent.recall.keyword import K1, B
+from voice_letta.agent.recall.vector import SearchWindow
 
 MAX_SNIPPET_CHARS = 240
 
@@ -85,6 +86,28 @@ def merge_messages(hits: list[Hit], messages: list[MessageHit], index: PassageIn
         scored.append(Hit(best, message=mh, confidence=confidence(None, best_cov)))
     merged = sorted([*hits, *scored], key=lambda h: (-h.confidence, -h.score))
     return merged[: max(limit, len(hits))]
+
+
+WINDOW_KINDS = ("normal", "imported", "greeting")  # lines a window listing shows (not fillers, fallbacks, tool rows)
+
+
+def window_listing(passages: Sequence[Passage], evicted: Sequence[MessageHit], in_view: Sequence[Message],
+                   window: SearchWindow, asked: str, limit: int) -> list[Hit]:
+    """What was said in ``window``, in order, at most ``limit``: the archived passages, the out-of-context lines
+    not inside one of them (evicted or imported, not archived yet) and the lines still in the model's context,
+    which shows no dates (a question about yesterday's lines still in view was answered "No memories matched...
+    you don't remember"); not the question being asked (``asked``, as ``spoken_query`` left it)."""
+    lines = [*evicted, *(MessageHit(m, 0.0) for m in in_view
+                         if m.role in ("user", "assistant") and m.kind in WINDOW_KINDS and not m.tool_calls
+                         and (m.content or "").strip()
+                         and (window.start_at is None or m.created_at >= window.start_at)
+                         and (window.end_at is None or m.created_at <= window.end_at)
+                         and T.spoken_query(m.content or "") != asked)]
+    chosen = [" ".join(p.text.split()) for p in passages]
+    hits = [Hit(0.0, passage=p, confidence=1.0) for p in passages]
+    hits += [Hit(0.0, message=mh, confidence=1.0) for mh in lines
+             if not any(" ".join((mh.message.content or "").split()) in c for c in chosen)]
+    return sorted(hits, key=lambda h: h.said_at)[:limit]
 
 
 def _bm25_one(index: PassageIndex, doc: list[str], terms: list[str], n: int, avg: float) -> tuple[float, float]:
