@@ -217,8 +217,10 @@ class AgentService:
             update["buffer"] = _validated(BufferConfig, merge_patch(agent.buffer.model_dump(mode="json"),
                                                                     req.buffer or {}), "buffer")
         if "embedding" in given:
-            embedding = _validated(EmbeddingConfig, merge_patch(agent.embedding.model_dump(mode="json"),
-                                                                req.embedding or {}), "embedding")
+            current = agent.embedding.model_dump(mode="json")
+            if (req.embedding or {}).get("provider") not in (None, current["provider"]):
+                current = {}  # another provider: its own defaults (model, dim), not the old model's name and size
+            embedding = _validated(EmbeddingConfig, merge_patch(current, req.embedding or {}), "embedding")
             if embedding != agent.embedding and check_embedding is not None:
                 check_embedding(embedding)
             update["embedding"] = embedding

@@ -1,7 +1,8 @@
 """An agent's embedding config, checked from outside through the real server (found by QA, session 4).
 
-- ``{"provider": "openai"}`` alone meant the local model's name and size (all-MiniLM-L6-v2, 384-d) sent to OpenAI;
-  now it is text-embedding-3-small at its native 1536 (and a named OpenAI model gets its own size).
+- ``{"provider": "openai"}`` alone (PUT, or a PATCH from the local model) meant the local model's name and size
+  (all-MiniLM-L6-v2, 384-d) sent to OpenAI; now it is text-embedding-3-small at its native 1536 (and a named OpenAI
+  model gets its own size).
 - An openai embedder with no API key on the server was accepted by PUT …/embedding, then every insert and re-embed
   was a 500 (the SDK refuses to build a client); now the PUT, the PATCH and POST /v1/agents refuse it (400
   ``invalid_config``, naming the variable) and nothing changes.
@@ -40,6 +41,16 @@ async def test_openai_embeddings_default_to_an_openai_model_at_its_native_size(
     assert status == 200 and (body["embedding"]["model"], body["embedding"]["dim"]) == ("text-embedding-3-small", 256)
     status, body = await server.request("PUT", f"{base}/embedding", json={"provider": "local"})
     assert status == 200 and (body["embedding"]["model"], body["embedding"]["dim"]) == ("all-MiniLM-L6-v2", 384)
+
+    # PATCH is a merge patch, but another provider starts from its own defaults, not the old model's name and size
+    status, body = await server.request("PATCH", base, json={"embedding": openai})
+    assert status == 200, body
+    assert (body["embedding"]["model"], body["embedding"]["dim"]) == ("text-embedding-3-small", 1536)
+    status, body = await server.request("PATCH", base, json={"embedding": {"dim": 512}})
+    assert status == 200 and (body["embedding"]["model"], body["embedding"]["dim"]) == ("text-embedding-3-small", 512)
+    status, body = await server.request("PATCH", base, json={"embedding": {"provider": "local"}})
+    assert status == 200 and body["embedding"] == {"provider": "local", "model": "all-MiniLM-L6-v2", "dim": 384,
+                                                   "base_url": None, "api_key_env": None}
 
 
 async def test_an_embedder_this_server_cannot_run_is_refused_everywhere_and_changes_nothing(
