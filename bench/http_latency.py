@@ -243,17 +243,25 @@ async def bench_middleware(request: web.Request, handler: Callable[[web.Request]
 
 
 def patch_stream_write() -> None:
-    original = web.StreamResponse.write
+    original, original_eof = web.StreamResponse.write, web.StreamResponse.write_eof
 
-    async def write(self: web.StreamResponse, data: bytes | bytearray | memoryview) -> None:
-        await original(self, data)
+    def stamp(data: bytes | bytearray | memoryview) -> None:
         marks = MARKS.get(None)
         if marks is not None and "first_content_out" not in marks:
             raw = bytes(data)
             if b'"content":"' in raw and b'"content":""' not in raw:
                 marks["first_content_out"] = perf()
 
+    async def write(self: web.StreamResponse, data: bytes | bytearray | memoryview) -> None:
+        await original(self, data)
+        stamp(data)
+
+    async def write_eof(self: web.StreamResponse, data: bytes = b"") -> None:  # the last events may come with it
+        await original_eof(self, data)
+        stamp(data)
+
     web.StreamResponse.write = write  # type: ignore[method-assign]
+    web.StreamResponse.write_eof = write_eof  # type: ignore[method-assign]
 
 
 async def start_server(db_dir: Path, *, trace_store: bool, fragment_chars: int, burst: bool, real: bool

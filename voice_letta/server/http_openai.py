@@ -191,11 +191,15 @@ async def _stream(request: web.Request, agent: AgentState, parsed: ParsedTurn, r
                             out.append(W.sse(W.usage_chunk(cid, created, model, usage_json(ev))))
                         out.append(_tail(error, metrics))
                         done = True
+            if done:
+                # the last events and the end of the body in one write (each write is a syscall and wakes the
+                # client); the agent may still do memory upkeep, the client need not wait for it
+                with contextlib.suppress(ConnectionResetError):
+                    await resp.write_eof(b"".join(out))
+                break
             if out:  # one write for what the agent produced meanwhile: each write is a syscall on the hot path
                 await resp.write(b"".join(out))
                 last_write = time.monotonic()
-            if done:
-                break  # the agent may still do memory upkeep; the client need not wait for it
         if not done:
             await resp.write(_tail(error, metrics))
         with contextlib.suppress(ConnectionResetError):

@@ -6,10 +6,10 @@ integration tests check them by streaming through the real ``openai`` client.
 
 from __future__ import annotations
 
-import json
 import re
 from typing import Any, Literal
 
+import orjson
 from pydantic import BaseModel, ConfigDict, Field
 
 from voice_letta import config as C
@@ -232,8 +232,9 @@ def error_body(message: str, *, type_: str = "invalid_request_error", code: str 
 
 
 def sse(data: dict[str, Any] | str) -> bytes:
-    text = data if isinstance(data, str) else json.dumps(data, separators=(",", ":"), ensure_ascii=False)
-    return f"data: {text}\n\n".encode()
+    """One event-stream event: compact UTF-8 JSON (orjson: the same text as ``json.dumps`` with compact separators
+    and ``ensure_ascii=False``, several times cheaper; one event per streamed chunk)."""
+    return b"data: " + (data.encode() if isinstance(data, str) else orjson.dumps(data)) + b"\n\n"
 
 
 SSE_DONE = b"data: [DONE]\n\n"
