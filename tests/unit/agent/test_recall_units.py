@@ -319,3 +319,20 @@ def test_the_style_baseline_is_a_shrunk_median_and_only_lifts() -> None:
     assert confidence(0.4, 0.0, baseline=STYLE_REF - 0.05) > plain  # passages written far from questions
     assert confidence(0.4, 0.0, third_person=True) == confidence(0.4 + THIRD_PERSON_SHIFT, 0.0)
     assert confidence(None, 0.5, third_person=True, baseline=-1.0) == confidence(None, 0.5)  # no vector: no style
+
+
+def test_the_style_of_a_result_is_judged_with_the_query_its_cosine_comes_from() -> None:
+    from voice_letta.agent.recall.index import PassageIndex
+    index = PassageIndex("m", 4)
+    note = np.array([[1.0, 0.0, 0.0, 0.0], [0.0, 0.0, 0.0, 1.0]], dtype=np.float32)
+    index.add(["a", "b"], ["The user has a parrot named Kiwi.", "user: I like tea."], ["", ""], [1.0, 2.0],
+              [1.0, 2.0], note, [True, True])
+    first = np.array([0.6, 0.8, 0.0, 0.0], dtype=np.float32)  # "What pet do I have?": cosine 0.6
+    third = np.array([0.9, 0.0, 0.43589, 0.0], dtype=np.float32)  # "the user's pet": cosine 0.9
+    window = SearchWindow(None, None)
+    [top] = index.rank(first[None, :], ["What pet do I have?"], window, limit=1)
+    assert top.passage_id == "a" and top.third_person and top.baseline is not None
+    [top] = index.rank(np.stack([first, third]), ["What pet do I have?", "the user's pet"], window, limit=1)
+    assert top.passage_id == "a" and abs(top.cosine - 0.9) < 1e-4 and not top.third_person
+    [top] = index.rank(first[None, :], ["the user's pet"], window, limit=1)
+    assert not top.third_person  # a third-person question needs no correction

@@ -82,6 +82,7 @@ def rank(index: PassageIndex, query_vectors: np.ndarray | None, queries: Sequenc
     fused = np.full(n, -np.inf, dtype=np.float32)
     best_cos = np.zeros(n, dtype=np.float32)
     best_query = np.zeros(n, dtype=np.int64)
+    cos_query = np.zeros(n, dtype=np.int64)  # the query ``best_cos`` comes from (its style is judged with it)
     dense = _dense(index, query_vectors) if query_vectors is not None else None
     baselines: list[float | None] = [None] * len(queries)
     term_lists = [T.query_terms(q) for q in queries]
@@ -99,6 +100,7 @@ def rank(index: PassageIndex, query_vectors: np.ndarray | None, queries: Sequenc
                 score += DENSE_WEIGHT * np.where(index.has_vector, (col - mu) / sd, 0.0).astype(np.float32)
             better = col > best_cos
             best_cos = np.where(better, col, best_cos)
+            cos_query = np.where(better, j, cos_query)
             matched |= index.has_vector & (col >= min_cosine)
             nearest = np.argpartition(-col, min(DENSE_FLOOR_TOP, n) - 1)[:DENSE_FLOOR_TOP]
             matched[nearest[index.has_vector[nearest] & (col[nearest] >= LOW_COSINE)]] = True
@@ -168,8 +170,7 @@ def rank(index: PassageIndex, query_vectors: np.ndarray | None, queries: Sequenc
     first_person = [bool(T.FIRST_PERSON.intersection(T.words(q))) for q in queries]
     out = []
     for r in order[:limit]:
-        j = int(best_query[r])
-        terms = term_lists[j] if term_lists else []
+        terms = term_lists[int(best_query[r])] if term_lists else []
         value, cos, cov = float(fused[r]), float(best_cos[r]), coverage(index, int(r), terms)
         if r in took:  # a successor takes the rank of what it replaced, and at least its confidence
             o = took[r]
@@ -180,9 +181,17 @@ def rank(index: PassageIndex, query_vectors: np.ndarray | None, queries: Sequenc
                           bool(index.has_vector[r]) and query_vectors is not None,
                           tuple(index.ids[p] for p in previous.get(int(r), ())),
                           bool(others[r] or told[r] or r in elsewhere), attribution,
-                          baselines[j] if j < len(baselines) else None,
-                          bool(index.third_person[r]) and j < len(first_person) and first_person[j]))
+                          *_style(index, int(r), int(cos_query[r]), baselines, first_person)))
     return out
+
+
+def _style(index: PassageIndex, row: int, query: int, baselines: Sequence[float | None], first_person: Sequence[bool]
+           ) -> tuple[float | None, bool]:
+    """``Ranked.baseline`` and ``Ranked.third_person`` of a row, judged with the query its cosine came from (a
+    model's keyword query "user's pet" already matches "The user has a parrot" in its own style)."""
+    if query >= len(baselines):
+        return None, False
+    return baselines[query], bool(index.third_person[row]) and first_person[query]
 
 
 def speaker_attribution(index: PassageIndex, query_terms: Sequence[str], feedback: np.ndarray, mine: np.ndarray,
