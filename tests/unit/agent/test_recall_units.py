@@ -297,6 +297,7 @@ def test_third_person_notes_about_the_user_are_recognised() -> None:
     assert third_person("The user has a parrot named Kiwi.")
     assert third_person("user: I have a parrot.\nassistant: Nice.", "The user's parrot is called Kiwi.")
     assert not third_person("user: I have a parrot named Kiwi.")
+    assert third_person("User prefers trains; user works nights.")
     assert not third_person("I told the users' group about it.")  # not a note about *the* user
 
 

@@ -75,13 +75,16 @@ CONFIDENT = 0.5
 WEAK = 0.05  # below this a result is not shown to the model at all
 
 _THIRD_PERSON = re.compile(r"\bthe user\b|\buser's\b")
+_USER_SENTENCE = re.compile(r"(?:^|[.!?;]\s)\s*user\s+[a-z]", re.MULTILINE)  # "User prefers trains." (no label)
 
 
 def third_person(text: str, synopsis: str = "") -> bool:
-    """A note about the user written in the third person ("The user has a parrot…", the sleeptime synopsis).
-    Runs for every passage at index load: substring tests first (100k passages: ~0.1 s instead of ~0.5 s)."""
+    """A note about the user written in the third person ("The user has a parrot…", "User prefers trains.", the
+    sleeptime synopsis). Runs for every passage at index load: substring tests before the patterns."""
     low = f"{synopsis}\n{text}".lower()
-    return ("the user" in low or "user's" in low) and _THIRD_PERSON.search(low) is not None
+    if ("the user" in low or "user's" in low) and _THIRD_PERSON.search(low) is not None:
+        return True
+    return "user " in low and _USER_SENTENCE.search(low) is not None
 
 
 def style_baseline(cosines: np.ndarray) -> float:
