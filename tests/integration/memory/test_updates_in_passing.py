@@ -54,3 +54,21 @@ async def test_facts_of_one_shape_do_not_replace_each_other(server: Running) -> 
         assert all(birthday not in p["previously"] for p in found)
     found = await search(server, agent["id"], "When is our wedding?", limit=2)
     assert [p["id"] for p in found] == [pushed, planned] and found[0]["previously"] == [planned]
+
+
+async def test_a_new_state_beginning_replaces_the_old_one(server: Running) -> None:
+    """Found from outside: "I just started a new job at Stripe." has no change cue ("now", "moved"…) and is 0.39
+    alike "I work at Google as an engineer." (no word in common): "Where do I work?" answered Google. A new state
+    beginning ("started", "joined", "became") is an update cue."""
+    agent = await create_voice_agent(server)
+    now = time.time()
+    google, stripe, *_ = await batch(server, agent["id"], [
+        {"text": "user: I work at Google as an engineer.", "start_at": now - 60 * DAY},
+        {"text": "user: I just started a new job at Stripe.", "start_at": now - 2 * DAY},
+    ] + [{"text": f"user: {t}", "start_at": now - 90 * DAY + i * 60} for i, t in enumerate(
+        ["I enjoy hiking on weekends.", "My sister lives in Porto.", "I have a cat named Miso.",
+         "I'm learning Spanish.", "My birthday is on July 4.", "I live in Boston."])])
+    found = await search(server, agent["id"], "Where do I work?", limit=3)
+    assert found[0]["id"] == stripe and found[0]["previously"] == [google], [p["text"] for p in found]
+    found = await search(server, agent["id"], "Where did I work before?", limit=3)  # the past: no link
+    assert all(p["previously"] == [] for p in found)

@@ -63,6 +63,8 @@ class PassageIndex:
         self.speakers: list[tuple[str, ...]] = []
         self.known_speakers: set[str] = set()
         self._speaker_rows: dict[str, np.ndarray] = {}  # speaker -> bool mask of their rows (built on demand)
+        self.user_rows = np.zeros(0, dtype=bool)  # ``about_the_user`` of every row
+        self.cue_targets: dict[int, int] = {}  # cue passage -> the earlier passage it updates (updates.py, cached)
         self.successor = np.zeros(0, dtype=np.int64)  # the passage that superseded each one, or -1
         # each row's term ids, in the chunks they were added in: (first row, flat ids, offsets)
         self._row_terms: list[tuple[int, np.ndarray, np.ndarray]] = []
@@ -124,6 +126,8 @@ class PassageIndex:
             self.row_of.update(zip(ids, range(base, base + len(ids)), strict=True))
             self.ids.extend(ids)
             self.speakers.extend(speakers)
+            self.user_rows = np.concatenate([self.user_rows, np.fromiter(
+                (not spk or "user" in spk for spk in speakers), dtype=bool, count=len(speakers))])
             self.known_speakers.update(s for spk in set(speakers) for s in spk)
             self.start_at = np.concatenate([self.start_at, np.asarray(start_at, dtype=float)])
             self.end_at = np.concatenate([self.end_at, np.asarray(end_at, dtype=float)])
@@ -137,6 +141,7 @@ class PassageIndex:
             self.strong_cue = np.concatenate([self.strong_cue, flag(STRONG_CUE)])
             self.other_models += int(len(has_vector) - np.count_nonzero(np.asarray(has_vector, dtype=bool)))
             self._speaker_rows.clear()
+            self.cue_targets.clear()
             self.successor = np.concatenate([self.successor, np.full(len(ids), -1, dtype=np.int64)])
             for k, pid in enumerate(ids):  # passages this one superseded before it was indexed
                 for old in self._waiting.pop(pid, ()):

@@ -10,8 +10,10 @@ stale fact ranked first. Two links, found at search time for the best candidates
   "correction…", "i meant…"), said by the same speaker within ``CORRECTION_GAP_S`` of one of their lines (the
   other speaker's acknowledgement may sit between), replaces that line, whatever its words;
 - **update cue**: a later passage of the same speaker that says something changed ("now", "anymore", "switched",
-  "moved", "pushed", "down to", "cancelled", "correction"…) and is about the same thing (cosine to the older
-  passage >= ``CUE_COSINE``, the most similar such passage).
+  "moved", "pushed", "down to", "cancelled", "correction"…) or that a new state began ("started", "joined",
+  "became"…) and is about the same thing: cosine to the older passage >= ``CUE_COSINE``, and the older passage is
+  the one it is most like among *all* the user's earlier passages (``cue_target``), not only among one search's
+  candidates.
 
 A candidate that is the assistant's acknowledgement ("thats a solid budget for a kitchen") stands for the user line
 it answers. Only what the user says about themselves is linked (as ``newest_first``): in a chat between
@@ -71,16 +73,20 @@ _RETRACT = r"(?:(?:wait|sorry|oops)[\s,.!-]+(?:no|nope)|(?:no|nope)[\s,.!-]+(?:w
 _FILL = r"(?:(?:u+m+|u+h+|h+m+|oh|so|er+)[\s,.!-]+)*"
 CORRECTION_START = re.compile(r"^[ \t]*" + _LABEL + _FILL + r"(?:" + _RETRACT + r"|" + _LEAD + _CORRECTION + r")",
                               re.IGNORECASE)
+# A new state beginning says the old one ended: "i just started a new job at stripe" updates "i work at google as an
+# engineer" (0.39 alike, no word in common), which it was not linked to before these were cues: "where do I work?"
+# answered Google (found from outside). A strong cue (not only "now"), so it needs no shared word.
 UPDATE_CUE = re.compile(
     r"\b(?:actually|correction|scratch|instead|now|anymore|no longer|switch(?:ed|ing)?|chang(?:ed|ing)|"
     r"moved|moving|push(?:ed)?|postponed|rescheduled|cancell?ed|cut|updated?|down to|up to|went up|went down|"
-    r"raised|lowered|increased|decreased|dropped|quit|replaced|turned)\b", re.IGNORECASE)
+    r"raised|lowered|increased|decreased|dropped|quit|replaced|turned|"
+    r"start(?:ed|ing)?|began|begun|join(?:ed|ing)?|became)\b", re.IGNORECASE)
 
 
 _CUE_TERMS = frozenset(term_ids(
     "actually correction scratch instead now anymore longer switch switched switching changed changing moved moving "
     "push pushed postponed rescheduled cancelled canceled cut update updated down up went raised lowered increased "
-    "decreased dropped quit replaced turned"))
+    "decreased dropped quit replaced turned start started starting began begun join joined joining became"))
 
 
 def newest_first(index: PassageIndex, top: np.ndarray, query_cos: np.ndarray) -> tuple[list[int], dict[int, list[int]]]:
@@ -220,8 +226,31 @@ def _cued_updates(index: PassageIndex, rows: list[int]) -> dict[int, list[int]]:
         out[row] = [int(later[k]) for k in close[np.argsort(-col[close])]
                     if index.about_the_user(int(later[k])) and _same_speakers(index, int(later[k]), row)
                     and (col[k] >= SHARED_WORD_BELOW or index.strong_cue[int(later[k])]
-                         or _share_a_word(index, int(later[k]), row))]
+                         or _share_a_word(index, int(later[k]), row))
+                    and cue_target(index, int(later[k])) == row]
     return out
+
+
+def cue_target(index: PassageIndex, cue: int) -> int:
+    """The earlier passage about the user that a cue passage is most like, among *all* of them (not only this
+    search's candidates), or -1; cached until the index changes. A cue passage updates that one only: "we pushed
+    the wedding back to september" (0.38 alike "my flight to rome got moved to may 10", 0.71 alike "our wedding is
+    planned for june") was listed as replacing the flight for "when is my flight?" whenever the wedding's own
+    line was not among that search's candidates. Past COARSE_MIN_ROWS rows the sign-bit candidates are scored."""
+    found = index.cue_targets.get(cue)
+    if found is not None:
+        return found
+    n = index.size
+    mask = index.user_rows[:n] & index.has_vector[:n] & (index.start_at[:n] < index.start_at[cue])
+    q = index.vectors.matrix[cue]
+    if n >= index.vectors.coarse_min_rows:
+        rows, sims = index.vectors.candidates(q, mask)
+        rows, sims = rows[mask[rows]], sims[mask[rows]]
+    else:
+        rows = np.flatnonzero(mask)
+        sims = index.vectors.matrix[rows] @ q
+    found = index.cue_targets[cue] = int(rows[int(np.argmax(sims))]) if len(rows) else -1
+    return found
 
 
 def _share_a_word(index: PassageIndex, a: int, b: int) -> bool:
