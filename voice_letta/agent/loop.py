@@ -108,6 +108,10 @@ class VoiceAgent(ModelRounds):
             agent = await self.store.get_agent(agent_id)
             await self._persist_input(agent, inp, ids.turn_id())
 
+    def wants_prefetch(self, agent_id: str, user_text: str | None) -> bool:
+        """Whether ``prefetch_memory`` would do anything: a driver need not start a task for it otherwise."""
+        return bool(user_text) and self.memory_search.wants_prefetch(agent_id)
+
     async def prefetch_memory(self, agent_id: str, user_text: str | None) -> None:
         """Embed the user's words while the model starts, so a search_memory call in this turn skips that step.
 

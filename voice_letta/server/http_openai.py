@@ -105,8 +105,7 @@ async def _stream(request: web.Request, agent: AgentState, parsed: ParsedTurn, r
             await queue.put(None)
 
     producer = asyncio.create_task(produce())
-    # A head start for a possible search_memory call; a no-op unless the agent's archive is large.
-    prefetch = asyncio.create_task(request.app[AGENT].prefetch_memory(agent.id, parsed.inp.user_text))
+    prefetch = _prefetch(request, agent.id, parsed)
     keepalive_s = request.app[CONFIG].sse_keepalive_s
     metrics = request.app[METRICS]
     tool_indexes: dict[int, int] = {}  # model index → index among the tool calls we show
@@ -214,11 +213,20 @@ async def _stream(request: web.Request, agent: AgentState, parsed: ParsedTurn, r
         return resp
     finally:
         for task in (producer, prefetch):
-            if not task.done():
+            if task is not None and not task.done():
                 task.cancel()
                 with contextlib.suppress(asyncio.CancelledError, Exception):
                     await task
     return resp
+
+
+def _prefetch(request: web.Request, agent_id: str, parsed: ParsedTurn) -> asyncio.Task[None] | None:
+    """A head start for a possible search_memory call, in a task beside the turn; none (no task to create and
+    cancel on every turn) unless the agent's index is not loaded yet or its archive is large."""
+    voice_agent = request.app[AGENT]
+    if not voice_agent.wants_prefetch(agent_id, parsed.inp.user_text):
+        return None
+    return asyncio.create_task(voice_agent.prefetch_memory(agent_id, parsed.inp.user_text))
 
 
 def usage_json(finished: TurnFinished) -> dict[str, object]:
@@ -269,11 +277,11 @@ async def _complete(request: web.Request, agent: AgentState, parsed: ParsedTurn)
     finish = "stop"
     usage: dict[str, object] = W.usage_dict(0, 0)
     error: TurnError | None = None
-    prefetch = asyncio.create_task(request.app[AGENT].prefetch_memory(agent.id, parsed.inp.user_text))
+    prefetch = _prefetch(request, agent.id, parsed)
     try:
         events = [event async for event in request.app[AGENT].run_turn(agent.id, parsed.inp)]
     finally:
-        if not prefetch.done():
+        if prefetch is not None and not prefetch.done():
             prefetch.cancel()  # the work it started goes on in MemorySearch's own task
             with contextlib.suppress(asyncio.CancelledError, Exception):
                 await prefetch
