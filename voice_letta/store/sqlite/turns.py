@@ -35,9 +35,11 @@ _FIND_TURN = (
 # the turn stored last (it took the lease last), not the last to arrive: migration 0011
 _LATEST_TURN = f"SELECT {R.TURN_COLUMNS} FROM turns WHERE agent_id = ? ORDER BY rowid DESC LIMIT 1"
 # a key-less re-send queued behind other turns of the agent: the latest earlier turn with its fingerprint (then
-# checked by never_completed and for its input still in context)
+# checked by never_completed and for its input still in context). It runs on almost every turn and finds nothing:
+# "+started_at" keeps the planner on turns_agent_fingerprint (one index probe) rather than turns_agent_started
+# (every turn of the agent in the retry window, then a sort).
 _EARLIER_TURN = (
-    f"SELECT {R.TURN_COLUMNS} FROM turns WHERE agent_id = ? AND fingerprint = ? AND id != ? AND started_at >= ? "
+    f"SELECT {R.TURN_COLUMNS} FROM turns WHERE agent_id = ? AND fingerprint = ? AND id != ? AND +started_at >= ? "
     "ORDER BY rowid DESC LIMIT 1"
 )
 _INPUT_IN_CONTEXT = (
