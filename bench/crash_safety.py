@@ -40,7 +40,6 @@ import json
 import os
 import random
 import signal
-import socket
 import sqlite3
 import sys
 import tempfile
@@ -52,13 +51,13 @@ from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "bench"))
+
+from bench_common import free_port  # noqa: E402
+from crash_fake_llm import FIRST_TOKEN_S, SLEEPTIME_STEP_S, fake_llm  # noqa: E402
 
 MOMENTS = ("before_first_chunk", "mid_stream", "after_end", "sleeptime_job")
 TAG_ENV = "VOICE_LETTA_CRASH_BENCH"
-FIRST_TOKEN_S = 0.3
-WORD_S = 0.06
-REPLY_WORDS = ("Sure,", "I", "have", "noted", "that", "and", "I", "will", "remember", "it", "for", "you.")
-SLEEPTIME_STEP_S = 1.2
 READY_TIMEOUT_S = 60.0
 LEFTOVER_WAIT_S = 3.0
 # With --workers, the supervisor's death reaches each worker as SIGTERM: it stops accepting at once and lets its
@@ -66,64 +65,7 @@ LEFTOVER_WAIT_S = 3.0
 WORKER_DRAIN_S = 10.0
 
 
-# --- the fake LLM (its own process) ------------------------------------------------------------------------
-async def fake_llm() -> None:
-    from aiohttp import web
-
-    tool_args = {"store_memories": {"chunks": [{"start_index": 0, "end_index": 0, "context": "archived"}]},
-                 "rethink_user_memory": {"new_memory": "Nothing new."}}
-
-    async def chat(request: web.Request) -> web.StreamResponse:
-        body = await request.json()
-        resp = web.StreamResponse(headers={"Content-Type": "text/event-stream"})
-        await resp.prepare(request)
-        base = {"id": "chatcmpl-fake", "object": "chat.completion.chunk", "created": 0, "model": body["model"]}
-
-        async def send(delta: dict[str, Any], finish: str | None = None) -> None:
-            chunk = {**base, "choices": [{"index": 0, "delta": delta, "finish_reason": finish, "logprobs": None}]}
-            await resp.write(f"data: {json.dumps(chunk)}\n\n".encode())
-
-        try:
-            choice = body.get("tool_choice")
-            if isinstance(choice, dict) or choice == "required":  # a sleeptime step: the tool it asks for
-                await asyncio.sleep(SLEEPTIME_STEP_S)
-                name = choice["function"]["name"] if isinstance(choice, dict) else "finish_rethinking_memory"
-                call = {"index": 0, "id": "call_1", "type": "function",
-                        "function": {"name": name, "arguments": json.dumps(tool_args.get(name, {}))}}
-                await send({"role": "assistant", "tool_calls": [call]})
-                await send({}, "tool_calls")
-            else:
-                await send({"role": "assistant", "content": ""})
-                await asyncio.sleep(FIRST_TOKEN_S)
-                for word in REPLY_WORDS:
-                    await send({"content": word + " "})
-                    await asyncio.sleep(WORD_S)
-                await send({}, "stop")
-            usage = {"prompt_tokens": 100, "completion_tokens": 12, "total_tokens": 112}
-            await resp.write(f"data: {json.dumps({**base, 'choices': [], 'usage': usage})}\n\n".encode())
-            await resp.write(b"data: [DONE]\n\n")
-        except ConnectionResetError:
-            pass
-        return resp
-
-    app = web.Application()
-    app.router.add_post("/v1/chat/completions", chat)
-    runner = web.AppRunner(app, handle_signals=False)
-    await runner.setup()
-    site = web.TCPSite(runner, "127.0.0.1", 0)
-    await site.start()
-    print(f"PORT {runner.addresses[0][1]}", flush=True)
-    await asyncio.get_running_loop().run_in_executor(None, sys.stdin.read)  # until the bench closes our stdin
-    await runner.cleanup()
-
-
-# --- the bench ----------------------------------------------------------------------------------------------
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
+# --- the bench (its fake LLM: bench/crash_fake_llm.py) -----------------------------------------------------------
 @dataclass
 class Counts:
     trials: dict[str, int] = field(default_factory=lambda: dict.fromkeys(MOMENTS, 0))
