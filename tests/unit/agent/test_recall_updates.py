@@ -19,16 +19,16 @@ def _index(texts: list[str], vectors: np.ndarray, days: list[float]) -> PassageI
     return index
 
 
-def test_a_cue_passage_updates_the_earlier_passage_it_is_most_like_even_when_that_one_is_not_a_candidate() -> None:
+def test_a_cue_passage_does_not_update_a_candidate_when_an_earlier_passage_is_far_more_like_it() -> None:
     # The question finds the flight (and the wedding's postponement, loosely); the wedding's plan shares nothing
     # with it and is not a candidate. The postponement is 0.4 alike the flight (above CUE_COSINE, a strong cue)
-    # but 0.7 alike the plan: it updates the plan, so it must not be listed as replacing the flight.
+    # but 0.7 alike the plan (more than CUE_TARGET_MARGIN closer): it must not be listed as replacing the flight.
     flight = [1.0, 0.0, 0.0, 0.0]
     plan = [0.0, 1.0, 0.0, 0.0]
     pushed = [0.4, 0.7, float(np.sqrt(1 - 0.16 - 0.49)), 0.0]
     index = _index(["user: my flight to rome leaves on may third", "user: our wedding is planned for june",
                     "user: we pushed the wedding back to september"], np.array([flight, plan, pushed]), [-60, -59, -3])
-    assert cue_target(index, 2) == 1 and index.cue_targets == {2: 1}
+    assert cue_target(index, 2)[0] == 1 and list(index.cue_targets) == [2]
     ranked = index.rank(np.array([flight], dtype=np.float32), ["when does my flight to rome leave"],
                         SearchWindow(None, None), limit=3, speaker="user")
     assert ranked[0].passage_id == "p0" and ranked[0].previous == ()
@@ -37,11 +37,19 @@ def test_a_cue_passage_updates_the_earlier_passage_it_is_most_like_even_when_tha
     # cannot tell apart: the limit, documented)
     alone = _index(["user: my flight to rome leaves on may third", "user: we pushed the wedding back to september"],
                    np.array([flight, pushed]), [-60, -3])
-    assert cue_target(alone, 1) == 0
+    assert cue_target(alone, 1)[0] == 0
+    # a line on the same thing a little closer than the fact does not stop the link (within the margin)
+    near = [0.0, 0.0, 0.85, float(np.sqrt(1 - 0.85 ** 2))]  # 0.5 alike the postponement, 0.1 more than the flight
+    close = _index(["user: my flight to rome leaves on may third", "user: i booked an aisle seat",
+                    "user: we pushed the wedding back to september"], np.array([flight, near, pushed]),
+                   [-60, -59, -3])
+    ranked = close.rank(np.array([flight], dtype=np.float32), ["when does my flight to rome leave"],
+                        SearchWindow(None, None), limit=3, speaker="user")
+    assert ranked[0].passage_id == "p2" and ranked[0].previous == ("p0",)
     # a new passage clears the cache (an import may add an earlier, closer one)
     alone.add(["p9"], ["user: our wedding is planned for june"], [""], [1_000_000.0 - 59 * DAY],
               [1_000_000.0 - 59 * DAY], np.array([plan], dtype=np.float32), [True])
-    assert alone.cue_targets == {} and cue_target(alone, 1) == 2
+    assert alone.cue_targets == {} and cue_target(alone, 1)[0] == 2
 
 
 def test_a_new_state_beginning_is_an_update_cue() -> None:

@@ -64,7 +64,7 @@ class PassageIndex:
         self.known_speakers: set[str] = set()
         self._speaker_rows: dict[str, np.ndarray] = {}  # speaker -> bool mask of their rows (built on demand)
         self.user_rows = np.zeros(0, dtype=bool)  # ``about_the_user`` of every row
-        self.cue_targets: dict[int, int] = {}  # cue passage -> the earlier passage it updates (updates.py, cached)
+        self.cue_targets: dict[int, tuple[int, float]] = {}  # cue passage -> its closest earlier one (updates.py)
         self.successor = np.zeros(0, dtype=np.int64)  # the passage that superseded each one, or -1
         # each row's term ids, in the chunks they were added in: (first row, flat ids, offsets)
         self._row_terms: list[tuple[int, np.ndarray, np.ndarray]] = []

@@ -11,9 +11,9 @@ stale fact ranked first. Two links, found at search time for the best candidates
   other speaker's acknowledgement may sit between), replaces that line, whatever its words;
 - **update cue**: a later passage of the same speaker that says something changed ("now", "anymore", "switched",
   "moved", "pushed", "down to", "cancelled", "correction"…) or that a new state began ("started", "joined",
-  "became"…) and is about the same thing: cosine to the older passage >= ``CUE_COSINE``, and the older passage is
-  the one it is most like among *all* the user's earlier passages (``cue_target``), not only among one search's
-  candidates.
+  "became"…) and is about the same thing: cosine to the older passage >= ``CUE_COSINE``, and no earlier passage
+  of the user (any of them, not only one search's candidates) is more alike it by more than ``CUE_TARGET_MARGIN``
+  (``cue_target``).
 
 A candidate that is the assistant's acknowledgement ("thats a solid budget for a kitchen") stands for the user line
 it answers. Only what the user says about themselves is linked (as ``newest_first``): in a chat between
@@ -52,6 +52,11 @@ DUPLICATE_COSINE = 0.55
 UPDATE_RELEVANCE = 0.55  # the update's cosine to the query, relative to the older passage's (measured: >= 0.58)
 CORRECTION_GAP_S = 600.0
 CUE_COSINE = 0.35
+# A cue passage updates a candidate only when no earlier passage of the user is more alike it by more than this
+# (``cue_target``). Not "only the most alike": in a conversation about one thing (a wedding) the update is often
+# most like another line on it (the venue, the rings) than like the fact it changes (the date). Set from the one
+# measured false link (0.71 vs 0.38) with room to spare, not fitted.
+CUE_TARGET_MARGIN = 0.2
 # "now" alone is a weak cue (everyday speech: "im at home now"), and short first-person lines with nothing in common
 # are 0.35-0.41 apart ("i work at google as an engineer" / "i live in seattle now"): found from outside, "where do I
 # work?" was answered "I live in Seattle now", listed as replacing the job. A passage whose only cue is "now" must
@@ -227,19 +232,32 @@ def _cued_updates(index: PassageIndex, rows: list[int]) -> dict[int, list[int]]:
                     if index.about_the_user(int(later[k])) and _same_speakers(index, int(later[k]), row)
                     and (col[k] >= SHARED_WORD_BELOW or index.strong_cue[int(later[k])]
                          or _share_a_word(index, int(later[k]), row))
-                    and cue_target(index, int(later[k])) == row]
+                    and col[k] >= cue_target(index, int(later[k]))[1] - CUE_TARGET_MARGIN]
     return out
 
 
-def cue_target(index: PassageIndex, cue: int) -> int:
-    """The earlier passage about the user that a cue passage is most like, among *all* of them (not only this
-    search's candidates), or -1; cached until the index changes. A cue passage updates that one only: "we pushed
-    the wedding back to september" (0.38 alike "my flight to rome got moved to may 10", 0.71 alike "our wedding is
-    planned for june") was listed as replacing the flight for "when is my flight?" whenever the wedding's own
-    line was not among that search's candidates. Past COARSE_MIN_ROWS rows the sign-bit candidates are scored."""
+def cue_target(index: PassageIndex, cue: int) -> tuple[int, float]:
+    """The earlier passage about the user that a cue passage is most like among *all* of them (not only one
+    search's candidates) and its cosine, or (-1, -1.0); cached until the index changes. A cue passage updates a
+    candidate only within CUE_TARGET_MARGIN of that: "we pushed the wedding back to september" (0.38 alike "my flight
+    to rome got moved to may 10", 0.71 alike "our wedding is planned for june") was listed as replacing the flight
+    for "when is my flight?" whenever the wedding's own line was not among that search's candidates. Past
+    COARSE_MIN_ROWS rows the sign-bit candidates are scored."""
     found = index.cue_targets.get(cue)
     if found is not None:
         return found
+    n = index.size
+    mask = index.user_rows[:n] & index.has_vector[:n] & (index.start_at[:n] < index.start_at[cue])
+    q = index.vectors.matrix[cue]
+    if n >= index.vectors.coarse_min_rows:
+        rows, sims = index.vectors.candidates(q, mask)
+        rows, sims = rows[mask[rows]], sims[mask[rows]]
+    else:
+        rows = np.flatnonzero(mask)
+        sims = index.vectors.matrix[rows] @ q
+    best = int(np.argmax(sims)) if len(rows) else -1
+    found = index.cue_targets[cue] = (int(rows[best]), float(sims[best])) if best >= 0 else (-1, -1.0)
+    return found
     n = index.size
     mask = index.user_rows[:n] & index.has_vector[:n] & (index.start_at[:n] < index.start_at[cue])
     q = index.vectors.matrix[cue]
