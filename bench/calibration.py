@@ -8,9 +8,10 @@ Two parts, both through the product's own index and ranking (``MemorySearch`` on
    (stored as the sleeptime agent stores them: lines + synopsis) and of its two-person chat; the top 5 passages'
    features, labelled relevant when the passage is the question's fact; logistic regression by Newton's method,
    a little L2. Prints the weights and a reliability table.
-2. **Storage styles**: the same 30 facts stored six ways in six agents (the sleeptime format; the third-person
+2. **Storage styles**: the same 30 facts stored ten ways in ten agents (the sleeptime format; the third-person
    synopsis alone, as an integrator's archival note; the plain first-person ``statement``; the user's line alone,
-   with and without its "user: " label; the transcript without a synopsis). For each: how much lower than the
+   with and without its "user: " label; the transcript without a synopsis; and the sleeptime format and the note
+   with the synopsis naming the user, "Sam …", or without a subject, "Has …"). For each: how much lower than the
    first-person statement the answer's cosine and the best unanswerable cosine are (paired by question: what
    ``THIRD_PERSON_SHIFT`` and the style lift correct), and with the product's confidence, the share of
    answerable questions whose top-3 holds the fact with top confidence >= 0.5, and the abstention.
@@ -59,7 +60,25 @@ def _styles(facts: list[dict[str, Any]]) -> dict[str, list[tuple[str, str]]]:
         "user line": [(f["lines"][0], "") for f in facts],
         "line without label": [(f["lines"][0].split(": ", 1)[-1], "") for f in facts],
         "transcript, no synopsis": [("\n".join(f["lines"]), "") for f in facts],
+        "sleeptime, named synopsis": [("\n".join(f["lines"]), _named(f["synopsis"])) for f in facts],
+        "sleeptime, synopsis no subject": [("\n".join(f["lines"]), _subjectless(f["synopsis"])) for f in facts],
+        "named note": [(_named(f["synopsis"]), "") for f in facts],
+        "note without subject": [(_subjectless(f["synopsis"]), "") for f in facts],
     }
+
+
+NAME = "Sam"  # the user's name as a sleeptime model reads it in the human block
+
+
+def _named(synopsis: str) -> str:
+    """"The user's dog is…" -> "Sam's dog is…": the note names the user."""
+    return synopsis.replace("The user", NAME).replace("the user", NAME)
+
+
+def _subjectless(synopsis: str) -> str:
+    """"The user's dog is…" -> "Dog is…", "The user has two cats…" -> "Has two cats…": a note without a subject."""
+    rest = synopsis.removeprefix("The user's ").removeprefix("The user ")
+    return rest[:1].upper() + rest[1:]
 
 
 class _Agents:
@@ -150,7 +169,7 @@ async def _styles_report(agents: _Agents, data: dict[str, Any], now: float) -> N
         results[style] = {"answer": np.asarray(answer_cos), "unanswerable": np.asarray(best_unanswerable),
                           "answered": answered, "abstained": abstained}
     ref = results["first-person statement"]
-    print("== storage styles: the recall set's 30 facts stored six ways (one agent each) ==")
+    print(f"== storage styles: the recall set's {len(facts)} facts stored {len(results)} ways (one agent each) ==")
     print(f"   {'style':<30}{'answer cos':>11}{'vs stmt':>9}{'best unans':>11}{'vs stmt':>9}"
           f"{'answered >= 0.5':>18}{'abstained':>12}")
     for style, r in results.items():

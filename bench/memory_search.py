@@ -19,7 +19,7 @@
           facts ranked above their update, abstention on unanswerable questions, time-window recall. A set of
           "conversations" (bench/recall_holdout.json: voice-transcript style, dev and test halves) is reported per
           split; its window questions carry their time in words only (and are asked once more with the window).
---calibrate  fits the confidence weights on the recall set and reports its facts stored six ways
+--calibrate  fits the confidence weights on the recall set and reports its facts stored ten ways
           (bench/calibration.py).
 """
 

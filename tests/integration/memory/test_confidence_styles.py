@@ -1,8 +1,9 @@
-"""Confidence for facts stored the way the product stores them: third-person notes ("The user …", what an
-integrator writes through the archival API) and the sleeptime agent's format (the lines said, with a third-person
-synopsis), through the real server and a real SQLite file. Facts and questions written for this test, not used to
-choose the confidence corrections (recall/confidence.py): a clear question about a stored fact is answered with
-confidence >= 0.5; a question nothing answers stays below it."""
+"""Confidence for facts stored the way the product stores them: third-person notes ("The user …", "Robin …" or
+no subject: what an integrator writes through the archival API) and the sleeptime agent's format (the lines said,
+with a third-person synopsis, which may also name the user or leave out the subject), through the real server and
+a real SQLite file. Facts and questions written for this test, not used to choose the confidence corrections
+(recall/confidence.py): a clear question about a stored fact is answered with confidence >= 0.5; a question nothing
+answers stays below it."""
 
 from __future__ import annotations
 
@@ -29,18 +30,32 @@ UNANSWERABLE = ["What's my mother's maiden name?", "How tall am I?", "Which bank
                 "What did I study at university?"]
 
 
+def note(synopsis: str, subject: str) -> str:
+    """The synopsis with another subject: "Robin keeps…" (the model read the name in the human block), or none
+    ("Keeps three beehives…", subject "")."""
+    if subject:
+        return synopsis.replace("The user", subject)
+    rest = synopsis.removeprefix("The user's ").removeprefix("The user ")
+    return rest[:1].upper() + rest[1:]
+
+
 def stored(style: str, now: float) -> list[dict[str, object]]:
     out: list[dict[str, object]] = []
     for i, (line, synopsis, _) in enumerate(FACTS):
         at = now - (20 - i) * DAY
-        if style == "third person":
-            out.append({"text": synopsis, "start_at": at})
+        written = note(synopsis, "Robin") if "named" in style else note(synopsis, "") if "no subject" in style \
+            else synopsis
+        if style.startswith("third person"):
+            out.append({"text": written, "start_at": at})
         else:  # the sleeptime agent's chunk: the lines as said, and its synopsis
-            out.append({"text": f"user: {line}\nassistant: Noted.", "synopsis": synopsis, "start_at": at})
+            out.append({"text": f"user: {line}\nassistant: Noted.", "synopsis": written, "start_at": at})
     return out
 
 
-@pytest.mark.parametrize("style", ["third person", "sleeptime"])
+# Not "third person, named" (an archival note "Robin keeps…" without synopsis): a name lowers the cosine more than
+# "The user" does, and the third-person shift lifts it from 1 to 2 of 6 only (docs/benchmarks.md).
+@pytest.mark.parametrize("style", ["third person", "sleeptime", "sleeptime, named", "third person, no subject",
+                                   "sleeptime, no subject"])
 async def test_clear_answers_are_confident_and_unanswerable_questions_are_not(server: Running, style: str) -> None:
     agent = await create_voice_agent(server)
     ids = await batch(server, agent["id"], stored(style, time.time()))
@@ -50,7 +65,8 @@ async def test_clear_answers_are_confident_and_unanswerable_questions_are_not(se
         assert found and found[0]["id"] == ids[i], (question, [p["text"] for p in found])
         confident.append((question, round(found[0]["confidence"], 2)))
     # Most, not all: a paraphrase ("Where was I raised?" / "grew up in Cork") can stay "not sure". Before the
-    # storage-style corrections 1 (third person) and 3 (sleeptime) of the 6 reached 0.5.
+    # storage-style corrections 1 (third person) and 3 (sleeptime) of the 6 reached 0.5; before synopses naming the
+    # user and notes without a subject counted as third person: sleeptime named 2, no subject 2 (note) and 3.
     assert sum(c >= 0.5 for _, c in confident) >= 4, confident
     for question in UNANSWERABLE:
         found = await search(server, agent["id"], question, limit=3)

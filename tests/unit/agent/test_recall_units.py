@@ -299,6 +299,16 @@ def test_third_person_notes_about_the_user_are_recognised() -> None:
     assert not third_person("user: I have a parrot named Kiwi.")
     assert third_person("User prefers trains; user works nights.")
     assert not third_person("I told the users' group about it.")  # not a note about *the* user
+    # A note naming the user (the sleeptime model reads the name in the human block) or without a subject:
+    assert third_person("user: I have a parrot.\nassistant: Nice.", "Sam's parrot is called Kiwi.")
+    assert third_person("user: I have a parrot.\nassistant: Nice.", "Has a parrot named Kiwi.")
+    assert third_person("Sam has a parrot named Kiwi.")
+    assert third_person("Has a parrot named Kiwi.")
+    # ... but not the user's own words: a first-person text or synopsis, a labelled line, nothing at all.
+    assert not third_person("I have a parrot named Kiwi.")
+    assert not third_person("user: I have a parrot.", "I mentioned my parrot Kiwi.")
+    assert not third_person("Caroline: went to the support group today")
+    assert not third_person("  ")
 
 
 def test_the_style_baseline_is_a_shrunk_median_and_only_lifts() -> None:

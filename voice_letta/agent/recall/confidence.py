@@ -17,7 +17,8 @@ lower), the sleeptime agent's chunk (lines + third-person synopsis) 0.064 (0.038
 a transcript 0.111 (0.056). Two corrections:
 
 - ``THIRD_PERSON_SHIFT`` for a passage about "the user" (text or synopsis: notes and sleeptime chunks) answering a
-  first-person question;
+  first-person question; also a synopsis or unlabelled text with no first-person word, as a note naming the user
+  ("Sam has a parrot…", 0.130 below the statement) or without a subject ("Has a parrot…", 0.043) is written;
 - a style lift from the agent's own passages: the *median* cosine of the query to the agent's passages (shrunk
   towards ``STYLE_REF`` by ``STYLE_PRIOR_PASSAGES`` pseudo-passages, so a small agent is not judged by two or
   three rows) is the level of unrelated text written the agent's way; when it is below ``STYLE_REF``,
@@ -39,6 +40,8 @@ import math
 import re
 
 import numpy as np
+
+from voice_letta.agent.recall import text as T
 
 # `bench/memory_search.py --calibrate` (2026-12-05, 291 pairs, 67 relevant): W_COSINE 14.6, W_COVERAGE -0.3,
 # W_OTHER_SPEAKER -2.0, W_ATTRIBUTION 8.9, BIAS -6.3; reliability 0.07 / 0.29 / 0.46 / 0.75 / 1.00 in the five
@@ -80,11 +83,19 @@ _USER_SENTENCE = re.compile(r"(?:^|[.!?;]\s)\s*user\s+[a-z]", re.MULTILINE)  # "
 
 def third_person(text: str, synopsis: str = "") -> bool:
     """A note about the user written in the third person ("The user has a parrot…", "User prefers trains.", the
-    sleeptime synopsis). Runs for every passage at index load: substring tests before the patterns."""
+    sleeptime synopsis, "Sam has a parrot…", "Has a parrot…"). Runs for every passage at index load (then stored
+    with its flags): substring tests before the patterns."""
     low = f"{synopsis}\n{text}".lower()
     if ("the user" in low or "user's" in low) and _THIRD_PERSON.search(low) is not None:
         return True
-    return "user " in low and _USER_SENTENCE.search(low) is not None
+    if "user " in low and _USER_SENTENCE.search(low) is not None:
+        return True
+    # Not the user's own words either: a synopsis (the sleeptime model's note) or a text without a speaker label,
+    # with no first-person word in it: "Sam has a parrot named Kiwi" (the model read the name in the human
+    # block), "Has a parrot named Kiwi." A labelled line ("user: …", "Caroline: …") is someone's own words.
+    if synopsis.strip() and not T.FIRST_PERSON.intersection(T.words(synopsis)):
+        return True
+    return bool(text.strip()) and not T.speakers(text) and not T.FIRST_PERSON.intersection(T.words(text))
 
 
 def style_baseline(cosines: np.ndarray) -> float:
