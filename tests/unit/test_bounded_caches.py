@@ -68,14 +68,14 @@ class _Passages:
 
 async def test_memory_indexes_are_bounded_by_rows_least_recently_searched_out() -> None:
     search = MemorySearch(_Passages(rows=100))  # type: ignore[arg-type]
-    search.max_loaded_rows = 300
+    search.indexes.max_loaded_rows = 300
     for name in ("a", "b", "c"):
         await search._index(name, None)
     await search._index("a", None)  # searched again: the most recent
     await search._index("d", None)
-    assert list(search._indexes) == ["c", "a", "d"]  # b, least recently searched, was dropped
+    assert list(search.indexes.loaded) == ["c", "a", "d"]  # b, least recently searched, was dropped
     search.forget("a")
-    assert "a" not in search._indexes and not search._generation  # nothing kept for a forgotten agent
+    assert "a" not in search.indexes.loaded and not search.indexes.generation  # nothing kept for a forgotten agent
 
 
 async def test_agent_cache_keeps_the_most_recently_read_agents() -> None:

@@ -3,9 +3,9 @@
 Per agent, in memory (``agent.recall``): the passages' vectors, BM25 postings with the agent's own statistics,
 when each was said and who said it. A search embeds its queries (the user's utterance plus up to three keyword
 queries from the model), fuses cosine and BM25 by z-score per query and keeps each passage's best query (see
-``recall/index.py`` and ``recall/ranking.py``), then adds the out-of-context messages (evicted lines not yet
-archived, found by keyword in the agent's own in-memory postings, ``recall/messages.py``, and scored with the
-agent's BM25 statistics).
+``recall/index.py`` and ``recall/ranking.py``; ``recall/loaded.py`` keeps the loaded indexes), then adds the
+out-of-context messages (evicted lines not yet archived, found by keyword in the agent's own in-memory postings,
+``recall/messages.py``, and scored with the agent's BM25 statistics).
 Every result carries a ``confidence`` (``recall/confidence.py``); ``search_memory`` tells the model when nothing
 is confidently relevant (``recall/results.py``: the hits and the dated lines the model reads).
 
@@ -21,11 +21,10 @@ search path. Without an embedder the search is keyword-only.
 from __future__ import annotations
 
 import asyncio
-import functools
 import logging
 import math
 import time
-from collections import OrderedDict, defaultdict
+from collections import OrderedDict
 from collections.abc import Sequence
 from typing import Any
 
@@ -34,12 +33,12 @@ import numpy as np
 from voice_letta.agent.models import EmbeddingConfig, Passage
 from voice_letta.agent.ports import Embedder, EmbedderFactory, MessageHit, Store
 from voice_letta.agent.recall import text as T
-from voice_letta.agent.recall.build import build_index
 from voice_letta.agent.recall.confidence import confidence
 from voice_letta.agent.recall.index import PassageIndex
+from voice_letta.agent.recall.loaded import NO_EMBEDDER, THREAD_THRESHOLD_VALUES, LoadedIndexes
 from voice_letta.agent.recall.messages import MessageIndex
 from voice_letta.agent.recall.ranking import Ranked
-from voice_letta.agent.recall.results import Hit, end_of, format_hits, merge_messages, start_of, when, window_listing
+from voice_letta.agent.recall.results import Hit, format_hits, merge_messages, when, window_listing
 from voice_letta.agent.recall.timewords import dated_ranges, window_for
 from voice_letta.agent.recall.vector import (
     COARSE_CANDIDATES,
@@ -50,7 +49,6 @@ from voice_letta.agent.recall.vector import (
     VectorIndex,
     sign_words,
 )
-from voice_letta.locks import KeyedLocks
 
 log = logging.getLogger(__name__)
 
@@ -62,15 +60,9 @@ __all__ = [
 MAX_QUERIES = 4
 MESSAGE_CANDIDATES = 20  # out-of-context messages taken per query (by the agent's own BM25) into the merge
 MESSAGE_THREAD_ROWS = 2_000  # a message tail longer than this is indexed in a thread (a first load)
-THREAD_THRESHOLD_VALUES = 2_000_000  # rows * dim above which ranking runs in a thread (> ~2 ms)
-# Loaded indexes kept, least recently searched out (a server runs for weeks and sees agents come and go):
-# ~600 MB of 384-dim vectors; an index counts at least INDEX_MIN_ROWS however small.
-MAX_LOADED_ROWS = 400_000
-INDEX_MIN_ROWS = 64
+# Out-of-context line indexes are bounded by rows like passage indexes (recall/loaded.py).
 QUERY_CACHE_SIZE = 256
 WINDOW_LIST_LIMIT = 12  # lines listed for a question about a time ("what did I tell you yesterday?")
-NO_EMBEDDER = ("", 1)  # (model, dim) of a keyword-only index
-TERMS_WRITE_BATCH = 5_000  # passages whose computed terms are written back per transaction
 
 
 def window_from_minutes(
@@ -108,12 +100,7 @@ class MemorySearch:
         else:
             self._embedders = _SingleEmbedder(embedder)
         self._limit = limit
-        self._indexes: OrderedDict[str, PassageIndex] = OrderedDict()  # least recently searched first
-        self.max_loaded_rows = MAX_LOADED_ROWS
-        self._loading = KeyedLocks()
-        self._loads: dict[str, asyncio.Task[PassageIndex]] = {}
-        self._generation: defaultdict[str, int] = defaultdict(int)  # only while a load may be reading
-        self._background: set[asyncio.Task[None]] = set()
+        self.indexes = LoadedIndexes(store)
         self._query_cache: OrderedDict[tuple[str, str], np.ndarray] = OrderedDict()
         # out-of-context lines per agent (keyword only), least recently searched first
         self._message_indexes: OrderedDict[str, MessageIndex] = OrderedDict()
@@ -121,44 +108,20 @@ class MemorySearch:
     # -- index maintenance (called by the memory manager and the REST layer) ------------------------------
     async def index_passages(self, agent_id: str, passages: Sequence[Passage]) -> None:
         """Append new passages to a loaded index (an index not loaded yet will read them from the store)."""
-        index = self._indexes.get(agent_id)
-        if index is None or not passages:
-            return
-        ok = [p.embedding is not None and p.embedding_model == index.model and len(p.embedding) == index.dim
-              for p in passages]
-        vectors = np.zeros((len(passages), index.dim), dtype=np.float32)
-        for i, p in enumerate(passages):
-            if ok[i]:
-                vectors[i] = p.embedding
-        args = ([p.id for p in passages], [p.text for p in passages], [p.synopsis for p in passages],
-                [start_of(p) for p in passages],
-                [end_of(p) for p in passages], vectors, ok)
-        successors = [p.superseded_by for p in passages]
-        if index.size * index.dim > THREAD_THRESHOLD_VALUES or len(passages) > 200:
-            await asyncio.to_thread(functools.partial(index.add, *args, superseded_by=successors))
-        else:
-            index.add(*args, superseded_by=successors)
+        await self.indexes.add(agent_id, passages)
 
     def supersede(self, agent_id: str, old_ids: Sequence[str], new_id: str) -> None:
-        """The store marked ``old_ids`` superseded by ``new_id``: a loaded index learns it (other processes reload
-        on the change-log row)."""
-        index = self._indexes.get(agent_id)
-        if index is not None and old_ids:
-            index.supersede(old_ids, new_id)
+        self.indexes.supersede(agent_id, old_ids, new_id)
 
     def keyword_only(self, agent_id: str) -> int:
         """Passages of a loaded index embedded with another model (found by BM25 only)."""
-        index = self._indexes.get(agent_id)
+        index = self.indexes.get(agent_id)
         return 0 if index is None else index.other_models
 
     def forget(self, agent_id: str) -> None:
-        """Drop an agent's index (passages deleted or re-embedded); the next search reloads it. A load already
-        reading the old rows still answers its callers but is not kept."""
-        self._indexes.pop(agent_id, None)  # (out-of-context lines do not depend on passages: their index stays)
-        if agent_id in self._loads:
-            self._generation[agent_id] += 1
-        else:
-            self._generation.pop(agent_id, None)
+        """Drop an agent's index (passages deleted or re-embedded); the next search reloads it. (Out-of-context
+        lines do not depend on passages: their index stays.)"""
+        self.indexes.forget(agent_id)
 
     async def embedder_for(self, agent_id: str) -> Embedder | None:
         if self._embedders is None:
@@ -172,70 +135,13 @@ class MemorySearch:
 
     async def _index(self, agent_id: str, embedder: Embedder | None) -> PassageIndex:
         model, dim = (embedder.model, embedder.dim) if embedder is not None else NO_EMBEDDER
-        index = self._indexes.get(agent_id)
-        if index is not None and (index.model, index.dim) == (model, dim):
-            self._indexes.move_to_end(agent_id)
-            return index
-        # One load per agent, in a task of its own: a caller that gives up (a turn that ended without searching
-        # cancels its prefetch) must not throw away a load that takes ~1 s at 100k passages.
-        task = self._loads.get(agent_id)
-        if task is None:
-            task = self._loads[agent_id] = asyncio.create_task(self._load(agent_id, model, dim))
-            task.add_done_callback(lambda t: self._load_done(agent_id, t))
-        index = await asyncio.shield(task)
-        if (index.model, index.dim) != (model, dim):  # a load for the agent's previous model
-            return await self._index(agent_id, embedder)
-        return index
-
-    def _load_done(self, agent_id: str, task: asyncio.Task[PassageIndex]) -> None:
-        if self._loads.get(agent_id) is task:
-            del self._loads[agent_id]
-            self._generation.pop(agent_id, None)
-        if not task.cancelled() and task.exception() is not None:  # retrieved here; awaiters see it too
-            log.warning("loading the memory index of agent %s failed: %s", agent_id, task.exception())
-
-    async def _load(self, agent_id: str, model: str, dim: int) -> PassageIndex:
-        async with self._loading(agent_id):
-            index = self._indexes.get(agent_id)
-            if index is not None and (index.model, index.dim) == (model, dim):
-                return index
-            generation = self._generation[agent_id]
-            texts = await self._store.load_passage_texts(agent_id)
-            loaded = await self._store.load_passage_vectors(agent_id, model, dim)
-
-            built, missing = await asyncio.to_thread(build_index, texts, loaded, model, dim)
-            if missing:  # passages stored before terms were (or by an older tokenizer): store them once
-                self._spawn(self._store_terms(agent_id, missing))
-            if built.other_models and model != NO_EMBEDDER[0]:
-                log.warning("agent %s: %d passages were embedded with another model than %s; they are found by "
-                            "keyword only", agent_id, built.other_models, model)
-            if self._generation[agent_id] == generation:  # not forgotten (passages changed) while we read
-                self._keep(agent_id, built)
-            return built
-
-    def _spawn(self, coro: Any) -> None:
-        task = asyncio.create_task(coro)
-        self._background.add(task)
-        task.add_done_callback(self._background_done)
-
-    async def _store_terms(self, agent_id: str, missing: list[tuple[str, bytes]]) -> None:
-        for start in range(0, len(missing), TERMS_WRITE_BATCH):
-            await self._store.set_passage_terms(agent_id, missing[start:start + TERMS_WRITE_BATCH])
-        log.info("agent %s: stored the keyword terms of %d passages", agent_id, len(missing))
-
-    def _keep(self, agent_id: str, index: PassageIndex) -> None:
-        self._indexes[agent_id] = index
-        self._indexes.move_to_end(agent_id)
-        rows = sum(max(i.size, INDEX_MIN_ROWS) for i in self._indexes.values())
-        while rows > self.max_loaded_rows and len(self._indexes) > 1:
-            _, dropped = self._indexes.popitem(last=False)
-            rows -= max(dropped.size, INDEX_MIN_ROWS)
+        return await self.indexes.index(agent_id, model, dim)
 
     def wants_prefetch(self, agent_id: str) -> bool:
         """Worth a head start: the agent's index is not loaded yet (loading 100k passages takes ~1 s), or its
         archive is large enough that embedding the utterance ahead of a search pays. Turns of agents with a
         small, loaded archive skip it and pay nothing."""
-        index = self._indexes.get(agent_id)
+        index = self.indexes.get(agent_id)
         return index is None or index.size >= PREFETCH_MIN_PASSAGES
 
     async def warm(self, agent_id: str) -> None:
@@ -245,22 +151,11 @@ class MemorySearch:
     async def prefetch(self, agent_id: str, utterance: str) -> None:
         """``_prefetch`` in a task of its own: the turn that asked may end first and cancel us, but the index
         load and the embedding it started are worth finishing (the next turn or search uses them)."""
-        task = asyncio.create_task(self._prefetch(agent_id, utterance))
-        self._background.add(task)
-        task.add_done_callback(self._background_done)
-        await asyncio.shield(task)
+        await asyncio.shield(self.indexes.spawn(self._prefetch(agent_id, utterance)))
 
     async def aclose(self) -> None:
         """Stop index loads and prefetches still running (server shutdown, before the store closes)."""
-        tasks: list[asyncio.Task[Any]] = [*self._background, *self._loads.values()]
-        for task in tasks:
-            task.cancel()
-        await asyncio.gather(*tasks, return_exceptions=True)
-
-    def _background_done(self, task: asyncio.Task[None]) -> None:
-        self._background.discard(task)
-        if not task.cancelled() and task.exception() is not None:
-            log.warning("memory background task failed: %s", task.exception())
+        await self.indexes.aclose()
 
     async def _prefetch(self, agent_id: str, utterance: str) -> None:
         """Embed the user's utterance (and load the agent's index) ahead of a possible search_memory call.
@@ -303,7 +198,7 @@ class MemorySearch:
                 self._messages(agent_id, queries, window))
         else:
             ranked, messages = await self._rank_passages(agent_id, embedder, queries, window, limit, speaker), []
-        index = self._indexes.get(agent_id)
+        index = self.indexes.get(agent_id)
         before = {r.passage_id: index.context_of(r.passage_id) for r in ranked} if index is not None else {}
         wanted = [r.passage_id for r in ranked] + [pid for r in ranked for pid in r.previous]
         wanted += [pid for pid in before.values() if pid is not None]
@@ -406,7 +301,7 @@ class MemorySearch:
         if index is None:
             index = self._message_indexes[agent_id] = MessageIndex(agent_id)
             rows = sum(i.size for i in self._message_indexes.values())
-            while rows > self.max_loaded_rows and len(self._message_indexes) > 1:
+            while rows > self.indexes.max_loaded_rows and len(self._message_indexes) > 1:
                 _, dropped = self._message_indexes.popitem(last=False)
                 rows -= dropped.size
         self._message_indexes.move_to_end(agent_id)

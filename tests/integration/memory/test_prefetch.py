@@ -19,10 +19,10 @@ from voice_letta.server.http_memory import MEMORY_SEARCH
 async def loaded_index(search: MemorySearch, agent_id: str, timeout_s: float = 3.0) -> VectorIndex:
     """The agent's index once a background load has put it in place (the turn does not wait for it)."""
     for _ in range(int(timeout_s / 0.01)):
-        if agent_id in search._indexes:
+        if agent_id in search.indexes.loaded:
             break
         await asyncio.sleep(0.01)
-    return search._indexes[agent_id]
+    return search.indexes.loaded[agent_id]
 
 
 async def test_large_archive_gets_the_utterance_embedded_before_the_tool_call(server: Running) -> None:

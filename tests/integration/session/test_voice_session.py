@@ -285,15 +285,15 @@ async def test_opening_a_session_loads_the_agents_memory_index(vs: VoiceServer) 
         Passage(id=ids.passage_id(), agent_id=agent, text="I like tea", synopsis="likes tea",
                 embedding=[1.0] + [0.0] * (embedder.dim - 1), embedding_model=embedder.model,
                 embedding_dim=embedder.dim)])
-    assert agent not in search._indexes
+    assert agent not in search.indexes.loaded
     async with await vs.client(agent) as c:
         await c.send(type="ping")
         await c.wait_for("pong")
         for _ in range(300):
-            if agent in search._indexes:
+            if agent in search.indexes.loaded:
                 break
             await asyncio.sleep(0.01)
-        assert search._indexes[agent].size == 1  # loaded before the first utterance
+        assert search.indexes.loaded[agent].size == 1  # loaded before the first utterance
 
 
 async def test_several_sessions_at_once(voice_server_factory: Callable[..., Awaitable[VoiceServer]]) -> None:

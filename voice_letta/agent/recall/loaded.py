@@ -1,0 +1,160 @@
+"""The agents' loaded ``PassageIndex``es: one load per agent, bounded by rows, told of changes.
+
+A server runs for weeks and sees agents come and go, so loaded indexes are kept least recently searched out, by
+rows (~600 MB of 384-dim vectors at ``MAX_LOADED_ROWS``). New passages are appended to a loaded index; a change
+it cannot follow (passages deleted or re-embedded) drops it, and the next search reloads it from the store.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import functools
+import logging
+from collections import OrderedDict, defaultdict
+from collections.abc import Coroutine, Sequence
+from typing import Any
+
+import numpy as np
+
+from voice_letta.agent.models import Passage
+from voice_letta.agent.ports import Store
+from voice_letta.agent.recall.build import build_index
+from voice_letta.agent.recall.index import PassageIndex
+from voice_letta.agent.recall.results import end_of, start_of
+from voice_letta.locks import KeyedLocks
+
+log = logging.getLogger(__name__)
+
+MAX_LOADED_ROWS = 400_000
+INDEX_MIN_ROWS = 64  # an index counts at least this many rows however small
+THREAD_THRESHOLD_VALUES = 2_000_000  # rows * dim above which ranking or appending runs in a thread (> ~2 ms)
+NO_EMBEDDER = ("", 1)  # (model, dim) of a keyword-only index
+TERMS_WRITE_BATCH = 5_000  # passages whose computed terms are written back per transaction
+
+
+class LoadedIndexes:
+    """Every agent's loaded index in one process (``MemorySearch`` ranks over them)."""
+
+    def __init__(self, store: Store) -> None:
+        self._store = store
+        self.loaded: OrderedDict[str, PassageIndex] = OrderedDict()  # least recently searched first
+        self.max_loaded_rows = MAX_LOADED_ROWS
+        self._loading = KeyedLocks()
+        self._loads: dict[str, asyncio.Task[PassageIndex]] = {}
+        self.generation: defaultdict[str, int] = defaultdict(int)  # only while a load may be reading
+        self._background: set[asyncio.Task[None]] = set()
+
+    def get(self, agent_id: str) -> PassageIndex | None:
+        """The agent's index if it is loaded (any model), without counting as a search."""
+        return self.loaded.get(agent_id)
+
+    async def add(self, agent_id: str, passages: Sequence[Passage]) -> None:
+        """Append new passages to a loaded index (an index not loaded yet will read them from the store)."""
+        index = self.loaded.get(agent_id)
+        if index is None or not passages:
+            return
+        ok = [p.embedding is not None and p.embedding_model == index.model and len(p.embedding) == index.dim
+              for p in passages]
+        vectors = np.zeros((len(passages), index.dim), dtype=np.float32)
+        for i, p in enumerate(passages):
+            if ok[i]:
+                vectors[i] = p.embedding
+        args = ([p.id for p in passages], [p.text for p in passages], [p.synopsis for p in passages],
+                [start_of(p) for p in passages],
+                [end_of(p) for p in passages], vectors, ok)
+        successors = [p.superseded_by for p in passages]
+        if index.size * index.dim > THREAD_THRESHOLD_VALUES or len(passages) > 200:
+            await asyncio.to_thread(functools.partial(index.add, *args, superseded_by=successors))
+        else:
+            index.add(*args, superseded_by=successors)
+
+    def supersede(self, agent_id: str, old_ids: Sequence[str], new_id: str) -> None:
+        """The store marked ``old_ids`` superseded by ``new_id``: a loaded index learns it (other processes reload
+        on the change-log row)."""
+        index = self.loaded.get(agent_id)
+        if index is not None and old_ids:
+            index.supersede(old_ids, new_id)
+
+    def forget(self, agent_id: str) -> None:
+        """Drop an agent's index (passages deleted or re-embedded); the next search reloads it. A load already
+        reading the old rows still answers its callers but is not kept."""
+        self.loaded.pop(agent_id, None)
+        if agent_id in self._loads:
+            self.generation[agent_id] += 1
+        else:
+            self.generation.pop(agent_id, None)
+
+    async def index(self, agent_id: str, model: str, dim: int) -> PassageIndex:
+        """The agent's index for this embedding model, loaded once however many callers ask at the same time."""
+        index = self.loaded.get(agent_id)
+        if index is not None and (index.model, index.dim) == (model, dim):
+            self.loaded.move_to_end(agent_id)
+            return index
+        # One load per agent, in a task of its own: a caller that gives up (a turn that ended without searching
+        # cancels its prefetch) must not throw away a load that takes seconds at 100k passages.
+        task = self._loads.get(agent_id)
+        if task is None:
+            task = self._loads[agent_id] = asyncio.create_task(self._load(agent_id, model, dim))
+            task.add_done_callback(lambda t: self._load_done(agent_id, t))
+        index = await asyncio.shield(task)
+        if (index.model, index.dim) != (model, dim):  # a load for the agent's previous model
+            return await self.index(agent_id, model, dim)
+        return index
+
+    def _load_done(self, agent_id: str, task: asyncio.Task[PassageIndex]) -> None:
+        if self._loads.get(agent_id) is task:
+            del self._loads[agent_id]
+            self.generation.pop(agent_id, None)
+        if not task.cancelled() and task.exception() is not None:  # retrieved here; awaiters see it too
+            log.warning("loading the memory index of agent %s failed: %s", agent_id, task.exception())
+
+    async def _load(self, agent_id: str, model: str, dim: int) -> PassageIndex:
+        async with self._loading(agent_id):
+            index = self.loaded.get(agent_id)
+            if index is not None and (index.model, index.dim) == (model, dim):
+                return index
+            generation = self.generation[agent_id]
+            texts = await self._store.load_passage_texts(agent_id)
+            loaded = await self._store.load_passage_vectors(agent_id, model, dim)
+
+            built, missing = await asyncio.to_thread(build_index, texts, loaded, model, dim)
+            if missing:  # passages stored before terms were (or by an older tokenizer): store them once
+                self.spawn(self._store_terms(agent_id, missing))
+            if built.other_models and model != NO_EMBEDDER[0]:
+                log.warning("agent %s: %d passages were embedded with another model than %s; they are found by "
+                            "keyword only", agent_id, built.other_models, model)
+            if self.generation[agent_id] == generation:  # not forgotten (passages changed) while we read
+                self._keep(agent_id, built)
+            return built
+
+    def spawn(self, coro: Coroutine[Any, Any, None]) -> asyncio.Task[None]:
+        """Run ``coro`` in a task of its own that ``aclose`` cancels; a failure is logged."""
+        task = asyncio.create_task(coro)
+        self._background.add(task)
+        task.add_done_callback(self._background_done)
+        return task
+
+    async def _store_terms(self, agent_id: str, missing: list[tuple[str, bytes]]) -> None:
+        for start in range(0, len(missing), TERMS_WRITE_BATCH):
+            await self._store.set_passage_terms(agent_id, missing[start:start + TERMS_WRITE_BATCH])
+        log.info("agent %s: stored the keyword terms of %d passages", agent_id, len(missing))
+
+    def _keep(self, agent_id: str, index: PassageIndex) -> None:
+        self.loaded[agent_id] = index
+        self.loaded.move_to_end(agent_id)
+        rows = sum(max(i.size, INDEX_MIN_ROWS) for i in self.loaded.values())
+        while rows > self.max_loaded_rows and len(self.loaded) > 1:
+            _, dropped = self.loaded.popitem(last=False)
+            rows -= max(dropped.size, INDEX_MIN_ROWS)
+
+    def _background_done(self, task: asyncio.Task[None]) -> None:
+        self._background.discard(task)
+        if not task.cancelled() and task.exception() is not None:
+            log.warning("memory background task failed: %s", task.exception())
+
+    async def aclose(self) -> None:
+        """Stop index loads and background tasks still running (server shutdown, before the store closes)."""
+        tasks: list[asyncio.Task[Any]] = [*self._background, *self._loads.values()]
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
