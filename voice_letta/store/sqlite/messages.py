@@ -109,6 +109,16 @@ def append_sql(rows: int) -> str:
     each other; ``ORDER BY n`` keeps the caller's order.
     """
     cols = R.MESSAGE_INSERT_COLUMNS
+    if rows == 1:
+        # The common case (a turn's user message, its reply): the same parameters (n, k, columns), without the
+        # CTE's materialized VALUES, GROUP BY, join and sort; the agent's max seq is one probe of messages_agent_seq.
+        names = [c.strip() for c in cols.split(",")]
+        agent = 3 + names.index("agent_id")
+        placeholders = ", ".join(f"?{i}" for i in range(3, 3 + len(names)))
+        return (
+            f"INSERT INTO messages ({cols}, seq) VALUES ({placeholders}, "
+            f"coalesce((SELECT max(seq) FROM messages WHERE agent_id = ?{agent}), 0) + ?2) RETURNING id, seq"
+        )
     return (
         f"WITH v(n, k, {cols}) AS (VALUES {values(R.column_count(cols) + 2, rows)}), "
         "base(agent_id, seq) AS MATERIALIZED (SELECT agent_id, max(seq) FROM messages "
