@@ -100,54 +100,56 @@ async def bench_search(sizes: list[int], queries: int) -> None:
         with tempfile.TemporaryDirectory() as tmp:
             db = Path(tmp) / "bench.db"
             store = await open_store(db)
-            agent = await _new_agent(store)
-            await asyncio.to_thread(_fill_passages, db, agent.id, n, embedder.dim, rng)
-            search = MemorySearch(store, embedder)
-            t = time.perf_counter()
-            await search.search(agent.id, "warm up the index", {})
-            load_ms = (time.perf_counter() - t) * 1000
-            total, embed_only, retrieval, dot_only, rank_only = [], [], [], [], []
-            index = search._indexes[agent.id]
-            args = {"convo_keyword_queries": None, "start_minutes_ago": None, "end_minutes_ago": None}
-            qrng = random.Random(42)  # the same questions at every size
-            for i in range(queries):
-                utterance = f"what did I say about {zipf_words(1, qrng)[0]} and {qrng.choice(VOCAB)} ({i})?"
+            try:
+                agent = await _new_agent(store)
+                await asyncio.to_thread(_fill_passages, db, agent.id, n, embedder.dim, rng)
+                search = MemorySearch(store, embedder)
                 t = time.perf_counter()
-                await search.search(agent.id, utterance, args)  # cold: the query is embedded now
-                total.append((time.perf_counter() - t) * 1000)
+                await search.search(agent.id, "warm up the index", {})
+                load_ms = (time.perf_counter() - t) * 1000
+                total, embed_only, retrieval, dot_only, rank_only = [], [], [], [], []
+                index = search.indexes.loaded[agent.id]
+                args = {"convo_keyword_queries": None, "start_minutes_ago": None, "end_minutes_ago": None}
+                qrng = random.Random(42)  # the same questions at every size
+                for i in range(queries):
+                    utterance = f"what did I say about {zipf_words(1, qrng)[0]} and {qrng.choice(VOCAB)} ({i})?"
+                    t = time.perf_counter()
+                    await search.search(agent.id, utterance, args)  # cold: the query is embedded now
+                    total.append((time.perf_counter() - t) * 1000)
+                    t = time.perf_counter()
+                    await search.search(agent.id, utterance, args)  # warm: embedding cached, retrieval only
+                    retrieval.append((time.perf_counter() - t) * 1000)
+                    t = time.perf_counter()
+                    [vec] = await embedder.embed([utterance + " again"])
+                    embed_only.append((time.perf_counter() - t) * 1000)
+                    q = np.asarray([vec], dtype=np.float32)
+                    t = time.perf_counter()
+                    index.vectors.search(q, SearchWindow(None, None), 20)
+                    dot_only.append((time.perf_counter() - t) * 1000)
+                    t = time.perf_counter()
+                    index.rank(q, [utterance], SearchWindow(None, None), limit=5)
+                    rank_only.append((time.perf_counter() - t) * 1000)
+                print(f"{n:>7} passages: search {fmt(total)} | first search incl. index load {load_ms:.0f} ms")
+                print(f"{'':>17} retrieval only (query vector cached) {fmt(retrieval)}")
+                print(f"{'':>17} parts: embed {fmt(embed_only)} | vector top-20 {fmt(dot_only)}")
+                print(f"{'':>17} ranking (BM25 + cosines + fusion, vector given) {fmt(rank_only)}")
+                print(f"{'':>17} index RAM {index.vectors.matrix[: index.size].nbytes / 1e6:.1f} MB")
+                # Rows written before migration 0008 have no stored terms: the first load tokenizes them and writes
+                # them back (in the background); the next load is a plain one again.
+                await asyncio.to_thread(_clear_terms, db)
+                search = MemorySearch(store, embedder)
                 t = time.perf_counter()
-                await search.search(agent.id, utterance, args)  # warm: embedding cached, retrieval only
-                retrieval.append((time.perf_counter() - t) * 1000)
+                await search.search(agent.id, "warm up the index", {})
+                old_ms = (time.perf_counter() - t) * 1000
+                await search.indexes.settle()
+                search = MemorySearch(store, embedder)
                 t = time.perf_counter()
-                [vec] = await embedder.embed([utterance + " again"])
-                embed_only.append((time.perf_counter() - t) * 1000)
-                q = np.asarray([vec], dtype=np.float32)
-                t = time.perf_counter()
-                index.vectors.search(q, SearchWindow(None, None), 20)
-                dot_only.append((time.perf_counter() - t) * 1000)
-                t = time.perf_counter()
-                index.rank(q, [utterance], SearchWindow(None, None), limit=5)
-                rank_only.append((time.perf_counter() - t) * 1000)
-            print(f"{n:>7} passages: search {fmt(total)} | first search incl. index load {load_ms:.0f} ms")
-            print(f"{'':>17} retrieval only (query vector cached) {fmt(retrieval)}")
-            print(f"{'':>17} parts: embed {fmt(embed_only)} | vector top-20 {fmt(dot_only)}")
-            print(f"{'':>17} ranking (BM25 + cosines + fusion, vector given) {fmt(rank_only)}")
-            print(f"{'':>17} index RAM {index.vectors.matrix[: index.size].nbytes / 1e6:.1f} MB")
-            # Rows written before migration 0008 have no stored terms: the first load tokenizes them and writes
-            # them back (in the background); the next load is a plain one again.
-            await asyncio.to_thread(_clear_terms, db)
-            search = MemorySearch(store, embedder)
-            t = time.perf_counter()
-            await search.search(agent.id, "warm up the index", {})
-            old_ms = (time.perf_counter() - t) * 1000
-            await asyncio.gather(*search._background)
-            search = MemorySearch(store, embedder)
-            t = time.perf_counter()
-            await search.search(agent.id, "warm up the index", {})
-            again_ms = (time.perf_counter() - t) * 1000
-            print(f"{'':>17} first search of rows without stored terms {old_ms:.0f} ms, after their terms were "
-                  f"written back {again_ms:.0f} ms (load {os.getloadavg()[0]:.1f})")
-            await store.aclose()
+                await search.search(agent.id, "warm up the index", {})
+                again_ms = (time.perf_counter() - t) * 1000
+                print(f"{'':>17} first search of rows without stored terms {old_ms:.0f} ms, after their terms were "
+                      f"written back {again_ms:.0f} ms (load {os.getloadavg()[0]:.1f})")
+            finally:  # an open aiosqlite thread would keep the process from exiting
+                await store.aclose()
 
 
 def _clear_terms(db: Path) -> None:

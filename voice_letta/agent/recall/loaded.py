@@ -152,6 +152,10 @@ class LoadedIndexes:
         if not task.cancelled() and task.exception() is not None:
             log.warning("memory background task failed: %s", task.exception())
 
+    async def settle(self) -> None:
+        """Wait for the background tasks running now (terms written back after a load; benches and tests)."""
+        await asyncio.gather(*self._background)
+
     async def aclose(self) -> None:
         """Stop index loads and background tasks still running (server shutdown, before the store closes)."""
         tasks: list[asyncio.Task[Any]] = [*self._background, *self._loads.values()]
