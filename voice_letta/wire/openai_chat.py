@@ -105,7 +105,11 @@ class StreamOptions(_In):
 
 
 class VoiceLettaOptions(_In):
-    """Our extension, sent by the openai SDK as ``extra_body={"voice_letta": {...}}``."""
+    """Our extension, sent by the openai SDK as ``extra_body={"voice_letta": {...}}``. Unlike OpenAI's own fields
+    (unknown ones are ignored, as other OpenAI-compatible servers do), an unknown member of our namespace is a 400:
+    a misspelt ``said_ta`` would otherwise store a replayed transcript's line at the wrong time, silently."""
+
+    model_config = ConfigDict(extra="forbid")
 
     server_tool_calls: bool | None = None  # stream the agent's own tool-call deltas (default: see protocol.md)
     # Seconds to each model call's first token before the next model of the agent's chain takes over (0: no

@@ -176,6 +176,10 @@ async def test_chat_completions_can_say_when_the_user_spoke(server: Running) -> 
         status, data = await server.request("POST", "/v1/chat/completions", json={
             "model": agent["id"], "messages": [{"role": "user", "content": "hi"}], "voice_letta": {"said_at": bad}})
         assert status == 400, (bad, data)
+    # A misspelt member of our namespace is refused, not ignored (the line would be stored as said now).
+    status, data = await server.request("POST", "/v1/chat/completions", json={
+        "model": agent["id"], "messages": [{"role": "user", "content": "hi"}], "voice_letta": {"said_ta": said}})
+    assert status == 400 and data["error"]["param"] == "voice_letta.said_ta", data
 
 
 async def test_typed_input_can_say_when_it_was_said(tmp_path: Path, fake_openai: FakeOpenAIServer) -> None:

@@ -191,6 +191,8 @@ def test_weekdays_name_the_latest_such_day_only_in_questions_about_the_past() ->
     assert window_for("what does marco cook on sundays", now=NOW) is None  # a habit
     assert window_for("is the dentist on friday", now=NOW) is None  # a plan
     assert window_for("what's happening next tuesday", now=NOW) is None
+    w = window_for("what happened on wednesday?", now=NOW)  # found from outside (blind set): no window before
+    assert w is not None and w.start_at == TODAY - DAY and T.is_generic("what happened on wednesday?")
     assert T.is_generic("what did i say on monday") and T.is_generic("what did i tell you this afternoon")
 
 

@@ -149,7 +149,8 @@ def is_dialogue_line(text: str) -> bool:
 # Words that ask *when* or *that* something was said rather than *what* about: a query made only of these (and
 # stopwords) is generic, and with a time window it lists the window instead of ranking by relevance.
 _GENERIC_TEXT = """
-    tell told say said says talk talked talking mention mentioned discuss discussed chat chatted speak spoke
+    tell told say said says talk talked talking mention mentioned discuss discussed chat chatted speak spoke happen
+    happened
     remind remember recall ask asked share shared let know thing things stuff anything something everything
     yesterday today tonight morning afternoon evening night week weekend month year day days hour hours minute
     minutes ago last earlier recent recently lately past previous conversation conversations us we

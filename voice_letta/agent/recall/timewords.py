@@ -17,11 +17,12 @@ _NUMBERS = {"one": 1, "two": 2, "three": 3, "four": 4, "five": 5, "six": 6, "sev
 _N = r"(\d{1,3}|one|two|three|four|five|six|seven|eight|nine|ten|a couple of|couple of|a few|few|an?)"
 _DAYS_AGO = re.compile(rf"\b{_N}\s+days?\s+ago\b")
 WEEKDAYS = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
-# "last tuesday", or "on tuesday" in a question about the past ("what did I say on tuesday?"): the most recent such
-# day before today (1-7 days ago). A plural ("on sundays") is a habit, and a weekday in a question that is not in
-# the past tense is a plan ("is the dentist on thursday?"): neither is a time something was said.
+# "last tuesday", or "on tuesday" in a question about the past ("what did I say on tuesday?", "what happened on
+# wednesday?"): the most recent such day before today (1-7 days ago). A plural ("on sundays") is a habit, and a
+# weekday in a question that is not in the past tense is a plan ("is the dentist on thursday?"): neither is a time
+# something was said.
 _WEEKDAY = re.compile(r"\b(last\s+)?(" + "|".join(WEEKDAYS) + r")\b(?!s)")
-_SAID = re.compile(r"\b(did|said|told|mentioned|talked|discussed|was|were|had)\b")
+_SAID = re.compile(r"\b(did|said|told|mentioned|talked|discussed|was|were|had|happened|went|came|got|saw|met)\b")
 _WEEKS_AGO = re.compile(rf"\b{_N}\s+weeks?\s+ago\b")
 _HOURS_AGO = re.compile(rf"\b{_N}\s+hours?\s+ago\b")
 _JUST_NOW = re.compile(r"\b(just now|a (?:minute|moment|second) ago|"
