@@ -258,17 +258,6 @@ def cue_target(index: PassageIndex, cue: int) -> tuple[int, float]:
     best = int(np.argmax(sims)) if len(rows) else -1
     found = index.cue_targets[cue] = (int(rows[best]), float(sims[best])) if best >= 0 else (-1, -1.0)
     return found
-    n = index.size
-    mask = index.user_rows[:n] & index.has_vector[:n] & (index.start_at[:n] < index.start_at[cue])
-    q = index.vectors.matrix[cue]
-    if n >= index.vectors.coarse_min_rows:
-        rows, sims = index.vectors.candidates(q, mask)
-        rows, sims = rows[mask[rows]], sims[mask[rows]]
-    else:
-        rows = np.flatnonzero(mask)
-        sims = index.vectors.matrix[rows] @ q
-    found = index.cue_targets[cue] = int(rows[int(np.argmax(sims))]) if len(rows) else -1
-    return found
 
 
 def _share_a_word(index: PassageIndex, a: int, b: int) -> bool:
