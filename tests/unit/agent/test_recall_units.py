@@ -349,3 +349,14 @@ def test_the_style_of_a_result_is_judged_with_the_query_its_cosine_comes_from() 
     assert top.passage_id == "a" and abs(top.cosine - 0.9) < 1e-4 and not top.third_person
     [top] = index.rank(first[None, :], ["the user's pet"], window, limit=1)
     assert not top.third_person  # a third-person question needs no correction
+
+
+def test_a_note_heading_is_not_a_speaker_label() -> None:
+    # Found from outside: "Kitchen renovation: …" was another speaker's line, so "what is my kitchen budget?" (the
+    # user's own question) took its answer for someone else's and gave it almost no confidence.
+    for heading in ("Kitchen renovation: budget is twenty thousand", "Notes for the Lisbon trip: we fly TAP",
+                    "Change of plan for Lisbon: we go in May", "The user talked about her family: two sisters"):
+        assert T.speakers(heading) == () and not T.is_dialogue_line(heading), heading
+    for line, who in (("user: i moved", "user"), ("Caroline: hey", "caroline"), ("Dr Patel: two a day", "dr patel"),
+                      ("marco: yo", "marco"), ("Mary Ann: hi", "mary ann"), ("Speaker 1: hello", "speaker 1")):
+        assert T.speakers(line) == (who,) and T.is_dialogue_line(line), line

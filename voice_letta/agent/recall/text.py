@@ -18,7 +18,10 @@ import numpy as np
 import snowballstemmer
 
 _WORD = re.compile(r"\w+", re.UNICODE)
-_SPEAKER = re.compile(r"^[ \t]*([^\s:][^:\n]{0,40}?)[ \t]*:[ \t]", re.MULTILINE)
+# A label is one to three words before a colon ("user: …", "Caroline: …", "Dr Patel: …"); ``_is_label`` then tells a
+# name from a heading ("Kitchen renovation: …", "Notes for the Lisbon trip: …", found from outside: a note's heading
+# made it another speaker's line, so a first-person question's answer was taken for someone else's).
+_SPEAKER = re.compile(r"^[ \t]*([^\s:]+(?:[ \t]+[^\s:]+){0,2})[ \t]*:[ \t]", re.MULTILINE)
 
 _STOPWORD_TEXT = """
     a about above after again against all am an and any are as at be because been before being below
@@ -113,9 +116,27 @@ def query_terms(text: str) -> list[str]:
 _LABELS: dict[tuple[str, ...], tuple[str, ...]] = {}  # raw labels -> normalized (an index load: 100k lines)
 
 
+def _is_label(label: str) -> bool:
+    """A speaker's name or role, not a heading: at most 40 characters and, when it has several words, no stopword
+    ("Change of plan") and not in sentence case ("Kitchen renovation"; names are "Dr Patel", "Mary Ann" or "marco").
+    A one-word heading ("Kitchen: …") cannot be told from a name and stays a label."""
+    if len(label) > 40:
+        return False
+    parts = label.split()
+    if len(parts) == 1:
+        return True
+    if any(p.lower() in STOPWORDS for p in parts):
+        return False
+    return not (parts[0][:1].isupper() and any(p[:1].islower() for p in parts[1:]))
+
+
+def _strip_label(m: re.Match[str]) -> str:
+    return "" if _is_label(m.group(1)) else m.group(0)
+
+
 def speakers(text: str) -> tuple[str, ...]:
     """Lowercased speaker labels of the lines of ``text`` ("user", "caroline"), in order of appearance."""
-    raw = tuple(_SPEAKER.findall(text))
+    raw = tuple(label for label in _SPEAKER.findall(text) if _is_label(label))
     found = _LABELS.get(raw)
     if found is None:
         found = tuple(dict.fromkeys(s.strip().lower() for s in raw))
@@ -130,7 +151,7 @@ _SECOND_PERSON = frozenset({"you", "your", "yours", "yourself", "youre", "ya"})
 def addresses_listener(text: str) -> bool:
     """A line about the one spoken to: more second-person words than first-person ones ("careful with your knee,
     remember what happened last year?"). Its topic is the listener's, not the speaker's."""
-    body = _SPEAKER.sub("", text)
+    body = _SPEAKER.sub(_strip_label, text)
     second = first = 0
     for w in words(body):
         if w in _SECOND_PERSON:
@@ -143,7 +164,10 @@ def addresses_listener(text: str) -> bool:
 def is_dialogue_line(text: str) -> bool:
     """One line, starting with a speaker label."""
     stripped = text.strip()
-    return "\n" not in stripped and _SPEAKER.match(stripped) is not None
+    if "\n" in stripped:
+        return False
+    m = _SPEAKER.match(stripped)
+    return m is not None and _is_label(m.group(1))
 
 
 # Words that ask *when* or *that* something was said rather than *what* about: a query made only of these (and
