@@ -10,9 +10,9 @@ The stored form is the passage's terms blob (``text.encode_terms``) with a diffe
 ``PASSAGE_MAGIC`` (b"vlp" and five bytes of a fingerprint of the code that computes the flags and the terms) and
 the flags as one little-endian uint64, then the term ids. The fingerprint covers the source of the feature
 functions and of the tokenizer, and every regular expression, word set, constant (TERMS_MAGIC) and project
-function they read: when any of them
-changes, stored flags no longer match the code, the blob counts as missing, and the passage is computed again at
-its next load and written back (``recall/build.py``), as rows from before stored terms were.
+function they read: when any of them changes, stored flags no longer match the code, the blob counts as missing,
+and the passage is computed again at its next load and written back (``recall/build.py``), as rows from before
+stored terms were.
 """
 
 from __future__ import annotations
