@@ -20,10 +20,11 @@ Two measurements, each at 1 and at N (default 50) concurrent streams:
 Server CPU per turn is the server process's ``process_time()`` (all its threads) over a phase, divided by its
 turns; with ``--profile`` the server runs under cProfile during the N-agent case and its store calls are traced.
 
-Layout. The server (``create_app`` with a real SQLite file in a temp dir and the fake model passed through
-``Overrides(models=...)``) runs in a subprocess started by this script with ``--serve``; the load generator
-(aiohttp client, one keep-alive connection per stream) runs in this process. On a 2-core machine this keeps
-the client's JSON/SSE parsing off the server's event loop. ``--in-process`` runs both in one loop instead.
+Layout. The server (``bench/http_latency_server.py``: ``create_app`` with a real SQLite file in a temp dir and the
+fake model passed through ``Overrides(models=...)``) runs in a subprocess started by this script with ``--serve``;
+the load generator (aiohttp client, one keep-alive connection per stream) runs in this process. On a 2-core
+machine this keeps the client's JSON/SSE parsing off the server's event loop. ``--in-process`` runs both in one
+loop instead.
 
 Clocks. Every timestamp is ``time.perf_counter()``, which on Linux is ``CLOCK_MONOTONIC``: one system-wide
 clock, so client and server timestamps subtract directly (checked at start-up).
@@ -54,296 +55,24 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import contextlib
-import contextvars
-import cProfile
-import io
 import json
 import os
-import pstats
 import random
 import sys
 import tempfile
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import aiohttp
 import numpy as np
-from aiohttp import web
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from fake_llm import fetch_marks, start_fake_llm, stop_fake_llm
-
-from voice_letta.agent.models import LLMConfig, Message, Usage
-from voice_letta.agent.ports import ChatDelta, ChatModel, ChatRequest, Store, ToolCallDelta
-from voice_letta.config import ServerConfig
-from voice_letta.server.app import Overrides, create_app
-
-perf = time.perf_counter
-FILLER_TAG = "[filler]"
-FILLER_TEXT = "Let me check my notes from our earlier conversations, one moment."
-REPLY = ("Sure.", " Here is the answer.")
-BENCH_HEADER = "X-Bench-Id"
-SERVER_LIFETIME_S = 1800.0  # the server subprocess stops by itself after this, whatever happens
-
-# ---------------------------------------------------------------------------------------------------------
-# Server side (runs in the subprocess, or in this process with --in-process)
-# ---------------------------------------------------------------------------------------------------------
-
-CLOSE_LAST: list[Any] = []  # closed after the runner (the real provider registry and its HTTP clients)
-MARKS: contextvars.ContextVar[dict[str, Any]] = contextvars.ContextVar("bench_marks")
-RESULTS: dict[str, dict[str, Any]] = {}
-
-
-class InstantModel:
-    """Answers at once. A user message containing FILLER_TAG gets a search_memory call, else two deltas."""
-
-    def __init__(self, fragment_chars: int, burst: bool) -> None:
-        self.fragment_chars = fragment_chars
-        self.burst = burst  # True: deltas back to back; False: yield to the loop between deltas, as a
-        # network stream does when the next delta has not arrived yet
-
-    async def stream(self, request: ChatRequest) -> AsyncIterator[ChatDelta]:
-        marks = MARKS.get(None)
-        if marks is not None:
-            marks.setdefault("model_called", perf())
-        last = request.messages[-1]
-        usage = Usage(prompt_tokens=100, completion_tokens=10, total_tokens=110)
-        if last.role == "user" and FILLER_TAG in (last.content or ""):
-            args = json.dumps({"pre_exec_msg": FILLER_TEXT, "convo_keyword_queries": ["order"],
-                               "start_minutes_ago": None, "end_minutes_ago": None})
-            value_at = args.index(FILLER_TEXT)
-            n = self.fragment_chars
-            for i in range(0, len(args), n):
-                frag = (ToolCallDelta(0, id="call_bench", name="search_memory", arguments=args[i:i + n]) if i == 0
-                        else ToolCallDelta(0, arguments=args[i:i + n]))
-                if marks is not None and i + n > value_at and "model_first_yield" not in marks:
-                    marks["model_first_yield"] = perf()
-                yield ChatDelta(tool_calls=(frag,))
-                if not self.burst:
-                    await asyncio.sleep(0)
-            yield ChatDelta(finish_reason="tool_calls", usage=usage)
-            return
-        for i, text in enumerate(REPLY):
-            if marks is not None and i == 0:
-                marks.setdefault("model_first_yield", perf())
-            yield ChatDelta(content=text)
-            if not self.burst:
-                await asyncio.sleep(0)
-        yield ChatDelta(finish_reason="stop", usage=usage)
-
-    async def aclose(self) -> None:
-        return None
-
-
-class TracingModel:
-    """The real provider's model with the two stamps the instant model takes itself."""
-
-    def __init__(self, inner: ChatModel) -> None:
-        self.inner = inner
-
-    async def stream(self, request: ChatRequest) -> AsyncIterator[ChatDelta]:
-        marks = MARKS.get(None)
-        if marks is not None:
-            marks.setdefault("model_called", perf())
-        async for delta in self.inner.stream(request):
-            if marks is not None and delta.content and "model_first_yield" not in marks:
-                marks["model_first_yield"] = perf()
-            yield delta
-
-    async def aclose(self) -> None:
-        await self.inner.aclose()
-
-
-class TracingModels:
-    def __init__(self, inner: Any) -> None:
-        self.inner = inner
-        self.models: dict[int, TracingModel] = {}
-
-    def for_config(self, config: LLMConfig) -> ChatModel:
-        model = self.inner.for_config(config)
-        traced = self.models.get(id(model))
-        if traced is None:
-            traced = self.models[id(model)] = TracingModel(model)
-        return traced
-
-    async def aclose(self) -> None:
-        await self.inner.aclose()
-
-
-class BufferOnlyMemory:
-    """The voice agent's buffer limits without the sleeptime agent: above 30 in-context messages, evict down to
-    the newest 15 (the defaults), as the real memory layer does, minus archiving. Runs after the reply."""
-
-    def __init__(self, store: Store) -> None:
-        self.store = store
-
-    async def turn_completed(self, agent_id: str, window: Sequence[Message] | None = None) -> None:
-        if window is None:
-            window = await self.store.list_messages(agent_id, in_context=True)
-        if len(window) > 30:
-            await self.store.evict_messages(agent_id, through_seq=window[-16].seq)
-
-    async def session_ended(self, agent_id: str) -> None:
-        return None
-
-
-class InstantModels:
-    def __init__(self, model: InstantModel) -> None:
-        self.model = model
-
-    def for_config(self, config: LLMConfig) -> ChatModel:
-        return self.model
-
-
-class TracingStore:
-    """Store proxy (profile mode): records each store call made before the model is called."""
-
-    def __init__(self, inner: Store) -> None:
-        self._inner = inner
-
-    def __getattr__(self, name: str) -> Any:
-        attr = getattr(self._inner, name)
-        if not asyncio.iscoroutinefunction(attr):
-            return attr
-
-        async def traced(*args: Any, **kwargs: Any) -> Any:
-            t0 = perf()
-            try:
-                return await attr(*args, **kwargs)
-            finally:
-                marks = MARKS.get(None)
-                if marks is not None and "model_called" not in marks:
-                    marks.setdefault("store", []).append((name, perf() - t0))
-
-        return traced
-
-
-@web.middleware
-async def bench_middleware(request: web.Request, handler: Callable[[web.Request], Awaitable[web.StreamResponse]]
-                           ) -> web.StreamResponse:
-    arrival = perf()
-    bench_id = request.headers.get(BENCH_HEADER)
-    if bench_id is None:
-        return await handler(request)
-    marks: dict[str, Any] = {"arrival": arrival}
-    # Registered up front: the handler returns only after the agent's post-reply memory upkeep, which can end
-    # after the client has read [DONE] and asked for the marks.
-    RESULTS[bench_id] = marks
-    token = MARKS.set(marks)
-    try:
-        return await handler(request)
-    finally:
-        marks["done"] = perf()
-        MARKS.reset(token)
-
-
-def patch_stream_write() -> None:
-    original, original_eof = web.StreamResponse.write, web.StreamResponse.write_eof
-
-    def stamp(data: bytes | bytearray | memoryview) -> None:
-        marks = MARKS.get(None)
-        if marks is not None and "first_content_out" not in marks:
-            raw = bytes(data)
-            if b'"content":"' in raw and b'"content":""' not in raw:
-                marks["first_content_out"] = perf()
-
-    async def write(self: web.StreamResponse, data: bytes | bytearray | memoryview) -> None:
-        await original(self, data)
-        stamp(data)
-
-    async def write_eof(self: web.StreamResponse, data: bytes = b"") -> None:  # the last events may come with it
-        await original_eof(self, data)
-        stamp(data)
-
-    web.StreamResponse.write = write  # type: ignore[method-assign]
-    web.StreamResponse.write_eof = write_eof  # type: ignore[method-assign]
-
-
-async def start_server(db_dir: Path, *, trace_store: bool, fragment_chars: int, burst: bool, real: bool
-                       ) -> tuple[web.AppRunner, int, Store]:
-    from voice_letta.store import open_store
-    from voice_letta.store.cache import CachingStore
-
-    patch_stream_write()
-    inner = await open_store(db_dir / "voice.db")
-    # as create_app does: agents cached in front of the store (the bench passes its own store to trace it)
-    cached = CachingStore(inner)
-    store: Store = TracingStore(cached) if trace_store else cached
-    cfg = ServerConfig(db_path=db_dir / "voice.db", api_key=None, enable_sandbox=False)
-    # The sleeptime agent is off (it would ask this instant fake for tool calls it never makes); the buffer
-    # limits stay on, so one agent's context does not grow without bound over hundreds of turns.
-    models: Any
-    if real:
-        from voice_letta.server.providers_glue import build_registry
-
-        models = TracingModels(build_registry())
-    else:
-        models = InstantModels(InstantModel(fragment_chars, burst))
-    app = create_app(cfg, Overrides(store=store, models=models, memory=BufferOnlyMemory(store)))
-    app.middlewares.insert(0, bench_middleware)  # outermost: stamps arrival before any other work
-    profiler: list[cProfile.Profile] = []
-
-    async def marks(request: web.Request) -> web.Response:
-        out = dict(RESULTS)
-        RESULTS.clear()
-        return web.json_response(out)
-
-    async def profile(request: web.Request) -> web.Response:
-        if request.query.get("action") == "start":
-            profiler[:] = [cProfile.Profile()]
-            profiler[0].enable()
-            return web.json_response({"ok": True})
-        prof = profiler.pop()
-        prof.disable()
-        buf = io.StringIO()
-        stats = pstats.Stats(prof, stream=buf)
-        stats.sort_stats("cumulative").print_stats(45)
-        stats.sort_stats("tottime").print_stats(25)
-        return web.Response(text=buf.getvalue())
-
-    async def cpu(request: web.Request) -> web.Response:
-        return web.json_response({"process_s": time.process_time()})
-
-    app.router.add_get("/bench/marks", marks)
-    app.router.add_get("/bench/cpu", cpu)
-    app.router.add_post("/bench/profile", profile)
-    runner = web.AppRunner(app, access_log=None)
-    await runner.setup()
-    if real:
-        CLOSE_LAST.append(models)
-    site = web.TCPSite(runner, "127.0.0.1", 0)
-    await site.start()
-    port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
-    return runner, port, inner
-
-
-async def serve_main(args: argparse.Namespace) -> None:
-    with tempfile.TemporaryDirectory(prefix="vl-bench-") as tmp:
-        runner, port, store = await start_server(Path(tmp), trace_store=args.trace_store,
-                                                 fragment_chars=args.fragment_chars, burst=args.burst,
-                                                 real=args.model == "real")
-        print(f"PORT {port}", flush=True)
-        loop = asyncio.get_running_loop()
-        reader = asyncio.StreamReader()
-        await loop.connect_read_pipe(lambda: asyncio.StreamReaderProtocol(reader), sys.stdin)
-        with contextlib.suppress(TimeoutError):
-            async with asyncio.timeout(SERVER_LIFETIME_S):
-                await reader.read()  # EOF: the parent closed our stdin (or died)
-        await runner.cleanup()
-        await store.aclose()
-        for closable in CLOSE_LAST:
-            await closable.aclose()
-
-
-# ---------------------------------------------------------------------------------------------------------
-# Client side (load generator)
-# ---------------------------------------------------------------------------------------------------------
-
+from http_latency_server import BENCH_HEADER, CLOSE_LAST, FILLER_TAG, perf, serve_main, start_server
 
 FAKE_KEY_ENV = "BENCH_FAKE_LLM_KEY"
 
