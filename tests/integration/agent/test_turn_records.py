@@ -39,6 +39,25 @@ async def user_rows(server: Running, agent_id: str) -> list[str | None]:
     return [m.content for m in await server.store.list_messages(agent_id) if m.role == "user"]
 
 
+async def cut_after(server: Running, agent_id: str, messages: list[dict[str, str]], seen: bytes
+                    ) -> list[dict[str, Any]]:
+    """Stream a request, drop the connection once ``seen`` arrived (a client going away mid-reply), and return the
+    agent's turn records once the cut turn is no longer running."""
+    async with aiohttp.ClientSession() as s:
+        resp = await s.post(f"{server.url}/v1/chat/completions",
+                            json={"model": agent_id, "stream": True, "messages": messages})
+        got = b""
+        while seen not in got:
+            got += await resp.content.readany()
+        resp.close()
+    for _ in range(100):
+        records = await turns(server, agent_id)
+        if records and records[0]["status"] != "running":
+            break
+        await asyncio.sleep(0.05)
+    return records
+
+
 async def test_a_returning_caller_is_answered_by_the_model_not_from_storage(server: Running) -> None:
     agent = await server.create_agent()
     hello = [{"role": "user", "content": "Hello? Is anyone there?"}]
@@ -144,19 +163,7 @@ async def test_preemptive_generation_leaves_no_duplicate_user_message(server: Ru
 async def test_a_reply_cut_after_some_output_is_kept_with_its_estimated_cost(server: Running) -> None:
     agent = await server.create_agent()
     server.fake.script([Text("The first half of a long answer"), Pause(5), Text(" and the rest.")])
-    async with aiohttp.ClientSession() as s:
-        resp = await s.post(f"{server.url}/v1/chat/completions", json={
-            "model": agent["id"], "stream": True, "messages": [{"role": "user", "content": "Tell me a story."}]})
-        got = b""
-        while b"first half" not in got:
-            got += await resp.content.readany()
-        resp.close()
-    for _ in range(100):
-        records = await turns(server, agent["id"])
-        if records and records[0]["status"] != "running":
-            break
-        await asyncio.sleep(0.05)
-    (record,) = records
+    (record,) = await cut_after(server, agent["id"], [{"role": "user", "content": "Tell me a story."}], b"first half")
     assert record["status"] == "cancelled" and record["provider"] == "openai" and record["model"] == "fake-model"
     usage = record["usage"]
     assert usage["estimated"] is True and usage["prompt_tokens"] > 0 and usage["completion_tokens"] >= 5
@@ -174,18 +181,7 @@ async def test_a_resend_of_a_cut_request_is_its_retry_even_after_other_turns_ran
     story = [{"role": "user", "content": "Tell me a story."}]
     server.fake.script([Text("Once upon a time"), Pause(5), Text(" the end.")], [Text("Fine.")],
                        [Text("A dragon slept.")])
-    async with aiohttp.ClientSession() as s:
-        resp = await s.post(f"{server.url}/v1/chat/completions",
-                            json={"model": agent["id"], "stream": True, "messages": story})
-        got = b""
-        while b"Once upon" not in got:
-            got += await resp.content.readany()
-        resp.close()
-    for _ in range(100):
-        records = await turns(server, agent["id"])
-        if records and records[0]["status"] != "running":
-            break
-        await asyncio.sleep(0.05)
+    records = await cut_after(server, agent["id"], story, b"Once upon")
     assert [r["status"] for r in records] == ["cancelled"]
     assert await say(server, agent["id"], [{"role": "user", "content": "What time is it?"}]) == "Fine."
     assert await say(server, agent["id"], story) == "A dragon slept."
