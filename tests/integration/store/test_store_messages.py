@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from typing import Any
 
 import pytest
 
@@ -162,3 +163,28 @@ async def test_batches_larger_than_one_statement_keep_order_and_seq(store: Sqlit
     assert [m.seq for m in stored] == list(range(2, 2502))
     listed = await store.list_messages(agent.id, after_seq=1)
     assert [m.id for m in listed] == [m.id for m in batch]
+
+
+async def test_the_in_context_window_is_read_through_its_own_index(store: Any) -> None:
+    """Every turn reads the agent's in-context window; through (agent_id, seq) alone that walked every message the
+    agent ever had (migration SQLite 0013 / PostgreSQL 0009), so a turn's cost grew with the agent's age."""
+    agent = await make_agent(store)
+    stored = await store.append_messages([msg(agent.id, "user", f"line {i}", at=T0 + i) for i in range(40)])
+    assert await store.evict_messages(agent.id, through_seq=stored[29].seq) == 30
+    assert [m.seq for m in await store.list_messages(agent.id, in_context=True)] == [m.seq for m in stored[30:]]
+    assert len(await store.list_messages(agent.id, in_context=False)) == 30
+    if isinstance(store, SqliteStore):
+        from voice_letta.store.sqlite.turns import _HISTORY
+
+        for sql in (_HISTORY, "SELECT id FROM messages WHERE agent_id = ? AND in_context = 1 ORDER BY seq DESC "
+                              "LIMIT 5"):
+            plan = " ".join(str(r[-1]) for r in await store._db.execute_fetchall(f"EXPLAIN QUERY PLAN {sql}",
+                                                                                  (agent.id,)))
+            assert "messages_in_context" in plan, plan
+        return
+    async with store._pool.acquire() as conn:  # the planner's choice between the two indexes, not a seq scan
+        await conn.execute("SET enable_seqscan = off")
+        plan = " ".join(r[0] for r in await conn.fetch(
+            "EXPLAIN SELECT id FROM messages WHERE agent_id = $1 AND in_context = 1 ORDER BY seq", agent.id))
+        await conn.execute("RESET enable_seqscan")
+    assert "messages_in_context" in plan, plan

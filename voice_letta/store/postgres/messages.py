@@ -123,9 +123,8 @@ class MessagesMixin(PgBase):
     ) -> list[Message]:
         where = ["agent_id = $1"]
         args: list[Any] = [agent_id]
-        if in_context is not None:
-            args.append(int(in_context))
-            where.append(f"in_context = ${len(args)}")
+        if in_context is not None:  # a literal: a prepared statement's generic plan can use the partial index (0009)
+            where.append(f"in_context = {int(in_context)}")
         if after_seq is not None:
             args.append(after_seq)
             where.append(f"seq > ${len(args)}")

@@ -70,9 +70,8 @@ class MessagesMixin(SqliteBase):
         """Messages in ``seq`` order; ``limit`` keeps the most recent ones."""
         where = ["agent_id = ?"]
         params: list[Any] = [agent_id]
-        if in_context is not None:
-            where.append("in_context = ?")
-            params.append(int(in_context))
+        if in_context is not None:  # a literal, so the in-context window is read through its own index (0013)
+            where.append(f"in_context = {int(in_context)}")
         if after_seq is not None:
             where.append("seq > ?")
             params.append(after_seq)
