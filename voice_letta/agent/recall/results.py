@@ -70,7 +70,7 @@ def merge_messages(hits: list[Hit], messages: list[MessageHit], index: PassageIn
     n = max(index.keywords.n, 1)
     avg = float(index.keywords.lengths().mean()) if index.keywords.n else 1.0
     chosen = [" ".join(h.passage.text.split()) for h in hits if h.passage is not None]
-    term_lists = [T.query_terms(q) for q in queries]
+    term_lists = [topic_terms(q) for q in queries]
     scored: list[Hit] = []
     for mh in messages:
         words = " ".join((mh.message.content or "").split())
@@ -108,6 +108,16 @@ def window_listing(passages: Sequence[Passage], evicted: Sequence[MessageHit], i
     hits += [Hit(0.0, message=mh, confidence=1.0) for mh in lines
              if not any(" ".join((mh.message.content or "").split()) in c for c in chosen)]
     return sorted(hits, key=lambda h: h.said_at)[:limit]
+
+
+def topic_terms(query: str) -> list[str]:
+    """The query's terms without the words that frame a memory question ("what did I *tell* you about my job, do
+    you *remember*?"), when it has any other: a line that shares only the frame with the question ("Do you remember
+    where my sister lives?", "Sorry, I don't remember that") is not about what it asks, yet it covered two of its
+    three terms and outranked the archived answer (found by QA from outside, session 5)."""
+    terms = T.query_terms(query)
+    topic = [t for t in terms if t not in T.GENERIC_TERMS]
+    return topic or terms
 
 
 def _bm25_one(index: PassageIndex, doc: list[str], terms: list[str], n: int, avg: float) -> tuple[float, float]:
