@@ -91,8 +91,14 @@ class ModelRounds(TurnPersistence):
     async def _rounds(
         self, agent: AgentState, inp: TurnInput, state: TurnState, *, retry: bool
     ) -> AsyncIterator[AgentEvent]:
-        exposed = (self._voice_tools(agent) + [driver_tool(t, strict=agent.llm.strict) for t in inp.driver_tools]
-                   + [client_tool(s) for s in inp.client_tools])
+        exposed = self._voice_tools(agent) + [driver_tool(t, strict=agent.llm.strict) for t in inp.driver_tools]
+        # A client tool never shadows or repeats one of ours (the entry points refuse such names; this keeps the
+        # provider request valid and the model's calls routed whatever path a client tool came by).
+        taken = {e.spec.name for e in exposed}
+        for spec in inp.client_tools:
+            if spec.name not in taken:
+                taken.add(spec.name)
+                exposed.append(client_tool(spec))
         by_name = {e.spec.name: e for e in exposed}
         specs = tuple(e.spec for e in exposed)
         messages = self._context(agent, inp, state, retry)

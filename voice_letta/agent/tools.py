@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import copy
 import json
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -181,6 +181,30 @@ def driver_tool(t: DriverTool, *, strict: bool = False) -> ExposedTool:
     spec = ToolSpec(t.name, t.description, params, strict)
     validator_cls = jsonschema.validators.validator_for(spec.parameters, jsonschema.Draft202012Validator)
     return ExposedTool(spec, None, True, False, validator_cls(spec.parameters), t)
+
+
+def own_tool_names(agent: AgentState) -> frozenset[str]:
+    """The names of the tools the server offers the model for this agent (``voice_tools``), without building them."""
+    return frozenset({SEARCH_MEMORY, *(t.name for t in agent.tools if t.type in VOICE_SAFE_TOOL_TYPES)})
+
+
+def client_tool_problem(specs: Sequence[ToolSpec], taken: frozenset[str] = frozenset()
+                        ) -> tuple[int, str, str] | None:
+    """Why a client's tools cannot be offered to the model, as (index, field, message), or None. Providers refuse
+    a request whose tool names repeat (Anthropic: "Tool names must be unique") or whose parameters are not an
+    object schema, which a client's request would otherwise meet as a failed turn and a spoken apology; a name the
+    server's own tools use (``taken``: search_memory, the agent's tools) would also route the model's calls of
+    one to the other."""
+    seen: set[str] = set()
+    for i, spec in enumerate(specs):
+        if spec.name in taken:
+            return i, "name", f"tool name {spec.name!r} is taken by one of the agent's own tools: rename it"
+        if spec.name in seen:
+            return i, "name", f"tool name {spec.name!r} is given twice"
+        seen.add(spec.name)
+        if spec.parameters.get("type") != "object":
+            return i, "parameters", "a tool's parameters must be a JSON Schema of type 'object'"
+    return None
 
 
 def client_tool(spec: ToolSpec) -> ExposedTool:

@@ -18,6 +18,7 @@ from aiohttp import web
 from voice_letta.agent.loop import TurnInput, spoken_rows
 from voice_letta.agent.models import AgentState, ImagePart, Message
 from voice_letta.agent.ports import ToolSpec
+from voice_letta.agent.tools import client_tool_problem, own_tool_names
 from voice_letta.errors import NotFoundError, ProtocolViolation
 from voice_letta.providers.fallback import accepts_images
 from voice_letta.server.keys import AGENT, AGENTS, MODELS, STORE
@@ -110,6 +111,9 @@ async def parse_turn(request: web.Request, body: W.ChatCompletionRequest, agent:
         ToolSpec(t.function.name, t.function.description or "",
                  t.function.parameters or {"type": "object", "properties": {}}, bool(t.function.strict))
         for t in body.tools or ())
+    if tools and (problem := client_tool_problem(tools, own_tool_names(agent))) is not None:
+        index, field, message = problem
+        raise ProtocolViolation(message, code="invalid_request", param=f"tools.{index}.function.{field}")
     canonical = json.dumps([m.model_dump(mode="json") for m in msgs], sort_keys=True, separators=(",", ":"))
     fingerprint = hashlib.sha256(f"{agent.id}\n{canonical}".encode()).hexdigest()
     show = body.voice_letta.server_tool_calls if body.voice_letta else None

@@ -264,7 +264,8 @@ class RealtimeTransport:
         self._creating += 1
         self._inbox.append(E.CreateResponse(
             instructions=p.instructions, modalities=tuple(p.output_modalities) if p.output_modalities else None,
-            tools=tool_specs(p.tools) if p.tools is not None else None, metadata=p.metadata, event_id=ev.event_id))
+            tools=tool_specs(p.tools, "response.tools") if p.tools is not None else None, metadata=p.metadata,
+            event_id=ev.event_id))
 
     # -- outbound ---------------------------------------------------------------------------------------
     async def send_event(self, event: E.SessionEvent) -> None:

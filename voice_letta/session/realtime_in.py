@@ -16,6 +16,7 @@ import dataclasses
 from typing import Any
 
 from voice_letta.agent.ports import ToolSpec
+from voice_letta.agent.tools import client_tool_problem
 from voice_letta.session import events as E
 from voice_letta.session.realtime_out import Formats
 from voice_letta.wire import native as W
@@ -41,9 +42,13 @@ def aggressiveness(threshold: float) -> int:
     return min(3, max(0, round(threshold * 3 + 0.01)))
 
 
-def tool_specs(tools: list[R.FunctionTool]) -> tuple[ToolSpec, ...]:
-    return tuple(ToolSpec(name=t.name, description=t.description or "",
-                          parameters=t.parameters or {"type": "object", "properties": {}}) for t in tools)
+def tool_specs(tools: list[R.FunctionTool], param: str) -> tuple[ToolSpec, ...]:
+    specs = tuple(ToolSpec(name=t.name, description=t.description or "",
+                           parameters=t.parameters or {"type": "object", "properties": {}}) for t in tools)
+    if (problem := client_tool_problem(specs)) is not None:
+        index, field, message = problem
+        raise R.RealtimeViolation(f"Invalid value: {message}.", code="invalid_value", param=f"{param}.{index}.{field}")
+    return specs
 
 
 def tool_echo(tools: list[R.FunctionTool]) -> list[dict[str, Any]]:
@@ -113,7 +118,7 @@ def session_update(cfg: R.SessionConfig, formats: Formats, *, event_id: str) -> 
     if cfg.instructions is not None:
         extra["instructions"] = cfg.instructions
     if cfg.tools is not None:
-        extra["tools"] = tool_specs(cfg.tools)
+        extra["tools"] = tool_specs(cfg.tools, "session.tools")
         f.tools = tool_echo(cfg.tools)
     if cfg.tool_choice not in (None, "auto"):
         notes.append(f"tool_choice {cfg.tool_choice!r} is not supported: the model chooses (auto)")

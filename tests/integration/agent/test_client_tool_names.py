@@ -1,0 +1,64 @@
+"""Client tools a provider would refuse are refused when they arrive (found by QA from outside, session 5).
+
+Through chat completions, an agent on Anthropic (a strict fake of its Messages API) answered 200 with the spoken
+apology "Sorry, I'm having trouble answering right now" and a failed turn when the client's tools repeated a
+name, named one `search_memory` (the server's own tool: the provider got it twice, and the model's calls of it
+would have gone to the client), or had `"parameters": {"type": "array"}`: Anthropic answers 400 to each ("Tool
+names must be unique", "input_schema.type: Input should be 'object'"). Now they are a 400 with the tool's `param`
+before any model call (the Realtime route: tests/integration/realtime/test_realtime_client_tools.py). Real
+server, real SQLite, the openai SDK against the scripted fake.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import openai
+import pytest
+
+from tests.fakes.openai_server import Text
+from tests.integration.agent.conftest import Running
+
+
+def tool(name: str, parameters: dict[str, Any] | None = None) -> dict[str, Any]:
+    return {"type": "function", "function": {"name": name, "description": "a client tool",
+                                             "parameters": parameters or {"type": "object", "properties": {}}}}
+
+
+@pytest.mark.parametrize(("tools", "param", "words"), [
+    ([tool("get_weather"), tool("get_weather")], "tools.1.function.name", "given twice"),
+    ([tool("search_memory")], "tools.0.function.name", "taken by one of the agent's own tools"),
+    ([tool("listy", {"type": "array", "items": {"type": "string"}})], "tools.0.function.parameters", "object"),
+])
+async def test_a_tool_list_a_provider_would_refuse_is_a_400(server: Running, tools: list[dict[str, Any]],
+                                                            param: str, words: str) -> None:
+    agent = await server.create_agent()
+    before = len(server.fake.requests)
+    client = server.client()
+    with pytest.raises(openai.BadRequestError) as err:
+        await client.chat.completions.create(model=agent["id"], tools=tools,  # type: ignore[arg-type]
+                                             messages=[{"role": "user", "content": "What's the weather?"}])
+    body = err.value.body
+    assert isinstance(body, dict) and body["param"] == param and words in body["message"], body
+    assert len(server.fake.requests) == before  # no model call, no turn
+    status, turns = await server.request("GET", f"/v1/agents/{agent['id']}/turns")
+    assert status == 200 and turns["data"] == []
+
+
+async def test_the_agents_own_tool_names_are_taken_and_others_pass(server: Running) -> None:
+    status, made = await server.request("POST", "/v1/tools", json={
+        "source_type": "python", "source": "def lookup_order(order_id: str) -> str:\n"
+                                           "    \"\"\"Look up an order.\"\"\"\n    return order_id\n"})
+    assert status == 201, made
+    agent = await server.create_agent(tool_ids=[made["id"]])
+    client = server.client()
+    with pytest.raises(openai.BadRequestError) as err:
+        await client.chat.completions.create(model=agent["id"], tools=[tool("lookup_order")],  # type: ignore[list-item]
+                                             messages=[{"role": "user", "content": "Where is my order?"}])
+    assert isinstance(err.value.body, dict) and err.value.body["param"] == "tools.0.function.name"
+    server.fake.script([Text("Sunny.")])
+    done = await client.chat.completions.create(model=agent["id"], tools=[tool("get_weather")],  # type: ignore[list-item]
+                                                messages=[{"role": "user", "content": "What's the weather?"}])
+    assert done.choices[0].message.content == "Sunny."
+    names = [t["function"]["name"] for t in server.fake.requests[-1]["tools"]]
+    assert sorted(names) == ["get_weather", "lookup_order", "search_memory"]

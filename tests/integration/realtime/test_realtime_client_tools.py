@@ -1,0 +1,30 @@
+"""Realtime client tools a provider would refuse are an `error` event, and a client tool never repeats one of the
+server's own in a provider request (found by QA from outside, session 5; the chat-completions side and the story:
+tests/integration/agent/test_client_tool_names.py)."""
+
+from __future__ import annotations
+
+from tests.fakes.openai_server import Text
+from tests.fakes.realtime_client import RealtimeClient
+from tests.integration.session.conftest import VoiceServer
+
+
+async def test_realtime_tools_are_checked_and_never_repeat_ours(vs: VoiceServer) -> None:
+    agent = await vs.create_agent()
+    weather = {"type": "function", "name": "get_weather", "parameters": {"type": "object", "properties": {}}}
+    async with RealtimeClient.open(vs.url, model=agent) as rt:
+        await rt.wait_for("session.created")
+        await rt.conn.session.update(session={"type": "realtime", "tools": [weather, weather]})
+        error = await rt.wait_for("error")
+        assert error.error.param == "session.tools.1.name" and "given twice" in error.error.message
+        # search_memory is the server's own: the provider still gets it once, and a call of it runs ours
+        await rt.conn.session.update(session={"type": "realtime", "tools": [
+            weather, {"type": "function", "name": "search_memory", "parameters": {"type": "object"}}]})
+        await rt.wait_for("session.updated")
+        vs.fake.script([Text("Hello.")])
+        await rt.conn.conversation.item.create(item={"type": "message", "role": "user",
+                                                     "content": [{"type": "input_text", "text": "Hi there."}]})
+        await rt.conn.response.create()
+        assert (await rt.wait_for("response.done")).response.status == "completed"
+    names = [t["function"]["name"] for t in vs.fake.requests[-1]["tools"]]
+    assert sorted(names) == ["get_weather", "search_memory"]
