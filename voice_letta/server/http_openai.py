@@ -75,9 +75,17 @@ class _StartFailed:
 _Q = AgentEvent | _StartFailed | None  # what the producer queues for the writer (None: the turn is over)
 
 
+class _EventStream(web.StreamResponse):
+    """The SSE response: its headers go out with the first bytes of the body (the role chunk), in one send instead
+    of two. Every send on the hot path is a syscall and wakes the client. aiohttp's own ``web.Response`` buffers its
+    headers through the same class attribute; on an aiohttp without it they simply go out at ``prepare``."""
+
+    _send_headers_immediately = False
+
+
 async def _stream(request: web.Request, agent: AgentState, parsed: ParsedTurn, received: float) -> web.StreamResponse:
     cid, created, model = ids.completion_id(), int(time.time()), agent.id
-    resp = web.StreamResponse(headers={"Content-Type": "text/event-stream", "Cache-Control": "no-cache",
+    resp = _EventStream(headers={"Content-Type": "text/event-stream", "Cache-Control": "no-cache",
                                        "X-Accel-Buffering": "no",
                                        REQUEST_ID_HEADER: logctx.current().request_id or ""})
     queue: asyncio.Queue[_Q] = asyncio.Queue(maxsize=256)
@@ -125,6 +133,8 @@ async def _stream(request: web.Request, agent: AgentState, parsed: ParsedTurn, r
         if pending and isinstance(pending[0], _StartFailed):
             raise pending[0].error  # error_middleware answers with its status and an OpenAI-style body
         await resp.prepare(request)
+        if not pending:  # the agent is still busy: the headers (and a comment) go out now, not with the first chunk
+            await resp.write(W.SSE_KEEPALIVE)
         last_write = time.monotonic()
         ended = False
         drain_until: float | None = None

@@ -301,6 +301,36 @@ async def test_keepalive_comments_during_slow_model(tmp_path: Any, fake_openai: 
         await runner.cleanup()
 
 
+async def test_headers_go_out_while_the_agent_is_busy_with_another_turn(tmp_path: Any, fake_openai: Any) -> None:
+    """A stream's headers normally leave with its first chunk (one send); a request queued behind another turn of
+    the same agent still gets them after the keep-alive interval, so its client does not time out waiting."""
+    running, runner = await start_server(tmp_path, fake_openai, api_key=None, sse_keepalive_s=0.8)
+    try:
+        agent = await running.create_agent()
+        fake_openai.script([Pause(2.5), Text("First.")], [Text("Second.")])
+
+        async with aiohttp.ClientSession() as s:
+            async def ask(words: str) -> tuple[float, str]:
+                async with s.post(f"{running.url}/v1/chat/completions", json={
+                        "model": agent["id"], "stream": True, "messages": [{"role": "user", "content": words}]}) as r:
+                    assert r.status == 200 and r.headers["Content-Type"] == "text/event-stream"
+                    return time.monotonic(), (await r.read()).decode()
+
+            first = asyncio.create_task(ask("Hi"))
+            await asyncio.sleep(0.3)  # the first turn is running (the model pauses)
+            sent = time.monotonic()
+            async with s.post(f"{running.url}/v1/chat/completions", json={
+                    "model": agent["id"], "stream": True, "messages": [{"role": "user", "content": "Hello?"}]}) as r:
+                headers_at = time.monotonic()
+                assert not first.done()  # the headers came while the other turn still ran
+                assert r.status == 200 and headers_at - sent < 1.3  # one keep-alive interval, not two
+                body = (await r.read()).decode()
+            assert body.startswith(": keepalive") and "Second." in body and "[DONE]" in body
+            assert "First." in (await first)[1]
+    finally:
+        await runner.cleanup()
+
+
 async def test_non_streaming_completion(server: Running) -> None:
     agent = await server.create_agent()
     server.fake.script([Text("Plain answer.")])
