@@ -162,6 +162,25 @@ async def test_a_question_for_a_quantity_is_not_answered_by_a_passage_without_on
     assert found[0]["id"] == ids[1] and found[0]["confidence"] >= 0.5
 
 
+async def test_a_question_for_a_sum_or_a_count_is_not_answered_by_a_date_or_another_number(server: Running) -> None:
+    """The near misses of a quantity question are the same thing's other numbers: a day is not a price or a count,
+    "one small filling" is not what the dentist charged (recall/quantity.py)."""
+    agent = await create_voice_agent(server)
+    now = time.time()
+    lines = ["user: the plumber came this morning and fixed the leak in one visit",
+             "user: we got the keys to the flat, the lease starts the twenty first",
+             "user: we sold the old bike on marketplace for sixty quid"]
+    ids = await batch(server, agent["id"], [{"text": t, "start_at": now - (5 - i) * DAY} for i, t in enumerate(lines)])
+    found = await search(server, agent["id"], "how much did the plumber charge")
+    assert found[0]["id"] == ids[0] and found[0]["confidence"] < 0.5  # a count, not a price
+    found = await search(server, agent["id"], "how many bathrooms does the flat have")
+    assert found[0]["id"] == ids[1] and found[0]["confidence"] < 0.5  # the lease's day, not a count
+    found = await search(server, agent["id"], "how much did we get for the bike")
+    assert found[0]["id"] == ids[2] and found[0]["confidence"] >= 0.5
+    found = await search(server, agent["id"], "how many visits did the plumber need to fix the leak")
+    assert found[0]["id"] == ids[0] and found[0]["confidence"] >= 0.5
+
+
 async def test_a_reply_is_found_by_its_question_and_returned_with_it(server: Running) -> None:
     agent = await create_voice_agent(server)
     now = time.time() - DAY

@@ -14,7 +14,7 @@ from voice_letta.agent.recall import features as F
 from voice_letta.agent.recall import text as T
 from voice_letta.agent.recall.build import build_index, stored_terms
 from voice_letta.agent.recall.confidence import third_person
-from voice_letta.agent.recall.quantity import has_numbers
+from voice_letta.agent.recall.quantity import AMOUNT, MONEY, PHONE, number_kinds
 from voice_letta.agent.recall.updates import cues
 
 LINES = ["user: actually make that thursday", "user: im down to one eighty two now", "user: im at home now",
@@ -25,14 +25,15 @@ LINES = ["user: actually make that thursday", "user: im down to one eighty two n
 
 def _expected(texts: list[str], synopses: list[str]) -> list[tuple[bool, ...]]:
     corr, cue, strong = cues(texts)
-    num = has_numbers([f"{s}\n{t}" for t, s in zip(texts, synopses, strict=True)])
+    num = number_kinds([f"{s}\n{t}" for t, s in zip(texts, synopses, strict=True)])
     return [(T.is_dialogue_line(t), T.addresses_listener(t), bool(num[i]), bool(corr[i]), bool(cue[i]),
-             bool(strong[i]), third_person(t, synopses[i])) for i, t in enumerate(texts)]
+             bool(strong[i]), third_person(t, synopses[i]), bool(num[i] & AMOUNT), bool(num[i] & MONEY),
+             bool(num[i] & PHONE)) for i, t in enumerate(texts)]
 
 
 def _bits(flags: int) -> tuple[bool, ...]:
     return tuple(bool(flags & b) for b in (F.DIALOGUE, F.TO_LISTENER, F.HAS_NUMBER, F.CORRECTION, F.UPDATE_CUE,
-                                           F.STRONG_CUE, F.THIRD_PERSON))
+                                           F.STRONG_CUE, F.THIRD_PERSON, F.HAS_AMOUNT, F.HAS_MONEY, F.HAS_PHONE))
 
 
 def test_stored_flags_and_terms_are_what_the_functions_say() -> None:
@@ -47,7 +48,8 @@ def test_stored_flags_and_terms_are_what_the_functions_say() -> None:
     assert any(any(w) for w in want) and not all(all(w) for w in want)  # the lines exercise both values
 
 
-_PIECES = st.sampled_from([*"ab 7:\n", "now", "you", "my", "actually ", "user: ", "moved", "two", "wait no ", "É"])
+_PIECES = st.sampled_from([*"ab 7:\n", "now", "you", "my", "actually ", "user: ", "moved", "two", "wait no ", "É",
+                           " fifth ", " may ", "$", " quid", " hundred ", " 25th"])
 
 
 @settings(max_examples=60, deadline=None)
@@ -88,7 +90,7 @@ def test_an_index_built_from_stored_flags_equals_one_computed_at_load() -> None:
                             end_at=at, other_models=0)
     stored, _ = build_index(_texts([F.encode_passage(t, "") for t in LINES]), loaded, "m", 8)
     computed, _ = build_index(_texts([None] * n), loaded, "m", 8)
-    for name in ("dialogue", "to_listener", "has_number", "correction", "update_cue", "strong_cue", "third_person",
+    for name in ("dialogue", "to_listener", "numbers", "correction", "update_cue", "strong_cue", "third_person",
                  "prev"):
         assert np.array_equal(getattr(stored, name), getattr(computed, name)), name
     assert stored.update_cue.any() and stored.to_listener.any() and stored.correction.any()
@@ -116,4 +118,4 @@ def test_the_fingerprint_follows_the_patterns_and_functions_the_flags_read() -> 
         _PATTERN = saved
     assert F.PASSAGE_MAGIC.startswith(b"vlp") and len(F.PASSAGE_MAGIC) == 8
     # the flag functions are part of it: another number rule would mean another magic
-    assert F._fingerprint([has_numbers]) != F._fingerprint([cues])
+    assert F._fingerprint([number_kinds]) != F._fingerprint([cues])

@@ -265,13 +265,45 @@ def test_a_passage_names_the_role_by_word_or_by_the_name_memory_gives_it() -> No
 
 
 def test_questions_for_a_quantity_and_passages_that_say_one() -> None:
-    from voice_letta.agent.recall.quantity import asks_for_a_quantity, has_numbers
+    from voice_letta.agent.recall.quantity import ANY, asks_for_a_quantity, number_kinds
 
     assert asks_for_a_quantity("what is the contractor's phone number")
     assert asks_for_a_quantity("how much did the lodge cost") and asks_for_a_quantity("what time is my flight")
     assert not asks_for_a_quantity("when is my flight") and not asks_for_a_quantity("what is jess's parrot called")
-    assert has_numbers(["user: im down to one eighty two", "user: the flight leaves at 7:40", "we cut it to ninety",
-                        "user: we switched to a lodge near the park"]).tolist() == [True, True, True, False]
+    said = number_kinds(["user: im down to one eighty two", "user: the flight leaves at 7:40", "we cut it to ninety",
+                         "user: we switched to a lodge near the park"]) & ANY
+    assert said.tolist() == [ANY, ANY, ANY, 0]
+
+
+def test_the_kind_of_number_a_question_asks_for_and_a_passage_says() -> None:
+    from voice_letta.agent.recall.quantity import AMOUNT, ANY, MONEY, PHONE, asked_kind, number_kinds
+
+    assert asked_kind("how much did the dentist charge me") == MONEY
+    assert asked_kind("How much will Tom earn at Calloway?") == asked_kind("what's our maximum rent") == MONEY
+    assert asked_kind("how many bathrooms does the house have") == asked_kind("how old is my daughter") == AMOUNT
+    assert asked_kind("what's the hotel's phone number") == PHONE and asked_kind("what time do we land") == ANY
+    assert asked_kind("how often do i phone my mum") == AMOUNT and asked_kind("where is the hotel") == 0
+
+    def kinds(text: str) -> int:
+        return int(number_kinds([text])[0])
+
+    # money: a currency, hundreds/thousands, a price said in pairs, two digits or more
+    for text in ("we sold it for ninety quid", "it cost $40", "the budget is eighteen thousand",
+                 "rent is eighteen fifty a month", "fenwick quoted three hundred and twenty pounds", "paid 85 for it"):
+        assert kinds(text) & MONEY, text
+    # ... not a count, a duration, a day or a time of day
+    for text in ("one small filling", "back in three weeks for blood work", "booked for the ninth, between eight and "
+                 "twelve", "tom's first day is april sixth", "about 40 minutes", "we land at 7:05"):
+        assert kinds(text) & ANY and not kinds(text) & MONEY, text
+    # an amount: not a date ("the twenty fifth", "the 25th.", "april 6") nor a time; an ordinal of a thing counts
+    for text in ("the lease starts the twenty fifth", "it's on the 25th.", "is april 6", "at 7 a.m."):
+        assert not kinds(text) & AMOUNT, text
+    for text in ("she turned six in august", "i won my fourth tournament", "member number ending 4471",
+                 "we need three bedrooms"):
+        assert kinds(text) & AMOUNT, text
+    # a phone number: seven digits or more, written or spoken
+    assert kinds("call me on 0117 496 0000") & PHONE and kinds("it's oh seven seven one two three four five") & PHONE
+    assert not kinds("flight EZY8903 on may 13") & PHONE
 
 
 def test_wait_no_opens_a_correction() -> None:
@@ -286,12 +318,13 @@ def test_a_number_in_the_synopsis_counts() -> None:
     import numpy as np
 
     from voice_letta.agent.recall.index import PassageIndex
+    from voice_letta.agent.recall.quantity import AMOUNT, ANY, MONEY
 
     index = PassageIndex("m", 4)
     index.add(["a", "b"], ["user: the rent went up again", "user: the rent went up again"],
               ["The user's rent is now 1,900 a month.", ""], [0.0, 1.0], [0.0, 1.0],
               np.zeros((2, 4), dtype=np.float32), [False, False])
-    assert index.has_number.tolist() == [True, False]
+    assert index.numbers.tolist() == [ANY | AMOUNT | MONEY, 0]
 
 
 def test_third_person_notes_about_the_user_are_recognised() -> None:

@@ -1,8 +1,9 @@
 """What ranking needs to know of each passage's words, computed once when it is stored and kept with its terms.
 
-Per passage: whether it is one dialogue line, is said *to* the listener (``text.addresses_listener``), says a
-number (``quantity.has_numbers``), starts with a correction, says something changed, and says it with more than a
-bare "now" (``updates.cues``), and whether it is a third-person note about the user (``confidence.third_person``).
+Per passage: whether it is one dialogue line, is said *to* the listener (``text.addresses_listener``), which kinds
+of number it says (``quantity.number_kinds``), starts with a correction, says something changed, and says it with
+more than a bare "now" (``updates.cues``), and whether it is a third-person note about the user
+(``confidence.third_person``).
 Computed at index load these regular expressions took ~4 s of a 100k-passage load (7.7 s on a quiet machine);
 stored, the load reads one word per passage.
 
@@ -28,7 +29,7 @@ import numpy as np
 
 from voice_letta.agent.recall import text as T
 from voice_letta.agent.recall.confidence import third_person
-from voice_letta.agent.recall.quantity import has_numbers
+from voice_letta.agent.recall.quantity import AMOUNT, ANY, MONEY, PHONE, number_kinds
 from voice_letta.agent.recall.text import addresses_listener, is_dialogue_line
 from voice_letta.agent.recall.updates import cues
 
@@ -39,6 +40,9 @@ CORRECTION = 8
 UPDATE_CUE = 16
 STRONG_CUE = 32
 THIRD_PERSON = 64
+HAS_AMOUNT = 128  # the kinds of number it says (quantity.number_kinds): an amount, money, a phone number
+HAS_MONEY = 256
+HAS_PHONE = 512
 
 
 def passage_features(texts: Sequence[str], synopses: Sequence[str]) -> np.ndarray:
@@ -46,14 +50,24 @@ def passage_features(texts: Sequence[str], synopses: Sequence[str]) -> np.ndarra
     n = len(texts)
     dialogue = np.fromiter((is_dialogue_line(t) for t in texts), dtype=bool, count=n)
     to_listener = np.fromiter((addresses_listener(t) for t in texts), dtype=bool, count=n)
-    number = has_numbers([f"{s}\n{t}" for t, s in zip(texts, synopses, strict=True)])
+    kinds = number_kinds([f"{s}\n{t}" for t, s in zip(texts, synopses, strict=True)])
+    number = kinds != 0
     correction, update_cue, strong_cue = cues(texts)
     third = np.fromiter((third_person(t, s) for t, s in zip(texts, synopses, strict=True)), dtype=bool, count=n)
     out = np.zeros(n, dtype=np.uint64)
     for bit, flags in ((DIALOGUE, dialogue), (TO_LISTENER, to_listener), (HAS_NUMBER, number),
                        (CORRECTION, correction), (UPDATE_CUE, update_cue), (STRONG_CUE, strong_cue),
-                       (THIRD_PERSON, third)):
+                       (THIRD_PERSON, third), (HAS_AMOUNT, (kinds & AMOUNT) != 0), (HAS_MONEY, (kinds & MONEY) != 0),
+                       (HAS_PHONE, (kinds & PHONE) != 0)):
         out |= np.where(flags, np.uint64(bit), np.uint64(0))
+    return out
+
+
+def number_bits(flags: np.ndarray) -> np.ndarray:
+    """The kinds of number each passage says, as ``quantity`` bits (ANY, AMOUNT, MONEY, PHONE), from its flags."""
+    out = np.zeros(len(flags), dtype=np.uint8)
+    for bit, kind in ((HAS_NUMBER, ANY), (HAS_AMOUNT, AMOUNT), (HAS_MONEY, MONEY), (HAS_PHONE, PHONE)):
+        out |= np.where((flags & np.uint64(bit)) != 0, np.uint8(kind), np.uint8(0))
     return out
 
 

@@ -21,11 +21,11 @@ from voice_letta.agent.recall import text as T
 from voice_letta.agent.recall.features import (
     CORRECTION,
     DIALOGUE,
-    HAS_NUMBER,
     STRONG_CUE,
     THIRD_PERSON,
     TO_LISTENER,
     UPDATE_CUE,
+    number_bits,
     passage_features,
 )
 from voice_letta.agent.recall.keyword import KeywordIndex, TermRows
@@ -55,7 +55,7 @@ class PassageIndex:
         self.has_vector = np.zeros(0, dtype=bool)
         self.dialogue = np.zeros(0, dtype=bool)
         self.to_listener = np.zeros(0, dtype=bool)  # about the one spoken to ("your knee"): T.addresses_listener
-        self.has_number = np.zeros(0, dtype=bool)  # says a number (recall/quantity.py)
+        self.numbers = np.zeros(0, dtype=np.uint8)  # the kinds of number it says (recall/quantity.py bits)
         self.third_person = np.zeros(0, dtype=bool)  # a note about "the user" (recall/confidence.py)
         self.correction = np.zeros(0, dtype=bool)  # starts with a correction ("actually make that thursday")
         self.update_cue = np.zeros(0, dtype=bool)  # says something changed ("now", "moved", "down to"; updates.py)
@@ -134,7 +134,7 @@ class PassageIndex:
             self.has_vector = np.concatenate([self.has_vector, np.asarray(has_vector, dtype=bool)])
             self.dialogue = np.concatenate([self.dialogue, flag(DIALOGUE)])
             self.correction = np.concatenate([self.correction, flag(CORRECTION)])
-            self.has_number = np.concatenate([self.has_number, flag(HAS_NUMBER)])
+            self.numbers = np.concatenate([self.numbers, number_bits(flags)])
             self.third_person = np.concatenate([self.third_person, flag(THIRD_PERSON)])
             self.to_listener = np.concatenate([self.to_listener, flag(TO_LISTENER)])
             self.update_cue = np.concatenate([self.update_cue, flag(UPDATE_CUE)])

@@ -1,10 +1,21 @@
 """Questions that ask for a quantity ("how much did the lodge cost?", "what is my policy number?", "how old will
-ada be?") are not answered by a passage that holds no number: "we switched to a lodge near the national park" is
-about the lodge, but says nothing of its price. Such a result is flagged like one about someone else (a lower
-confidence, ``Ranked.other_speaker``); its rank is unchanged.
+ada be?") are not answered by a passage that holds no number of the kind asked for: "we switched to a lodge near
+the national park" is about the lodge, but says nothing of its price. Such a result is flagged like one about
+someone else (a lower confidence, ``Ranked.other_speaker``); its rank is unchanged.
 
-A number is a digit or a number word as people say them ("one eighty two", "a couple", "twice", "half");
-the passage's line before it counts too (a reply: "how far is it?" / "about forty minutes").
+A number is a digit or a number word as people say them ("one eighty two", "a couple", "twice", "half"); the
+passage's line before it counts too (a reply: "how far is it?" / "about forty minutes"). What kind of number a
+question asks for matters as much as whether there is one: the near misses of a quantity question are the same
+entity's *other* numbers (``number_kinds``):
+
+- an amount ("how many bathrooms", "how old", "how long", a member number) is not a date or a time: "the lease
+  starts the twenty fifth", "tom's first day is april 6", "between eight and 7:05" answer *when*, not how many;
+- a sum of money ("how much did the dentist charge", "how much will tom earn", rent, budget, price) needs one said
+  as money: a currency ("ninety quid", "$40", "three hundred dollars"), hundreds or thousands ("eighteen
+  thousand"), a price said in pairs ("eighteen fifty a month") or a figure of two digits or more; "one small
+  filling" and "back in three weeks" are not prices;
+- a phone number needs seven digits or more (digits or spoken: "oh seven seven…").
+"What time" asks for any number (times are said every way).
 """
 
 from __future__ import annotations
@@ -24,12 +35,127 @@ _NUMBER = re.compile(
     r"eleven|twelve|thirteen|fourteen|fifteen|sixteen|seventeen|eighteen|nineteen|twenty|thirty|forty|fifty|sixty|"
     r"seventy|eighty|ninety|hundred|thousand|million|billion|half|dozen|couple|once|twice|thrice|single|double|"
     r"noon|midnight|first|second|third|fourth|fifth|tenth)\b", re.IGNORECASE)
+_WHAT_TIME = re.compile(r"\bwhat\s+time\b", re.IGNORECASE)
+_MONEY_ASK = re.compile(
+    r"\b(?:cost|costs|costing|charge|charged|charges|pay|pays|paid|paying|earn|earns|earned|earning|earnings|salary|"
+    r"wage|wages|price|priced|rent|budget|afford|money|cash|spend|spends|spending|spent|fee|fees|deposit|owe|owed|"
+    r"sell|selling|sold|buy|buying|bought|worth|income|refund|mortgage|loan|savings)\b", re.IGNORECASE)
+_PHONE_ASK = re.compile(r"\b(?:phone|mobile|cell|telephone)\b.*\bnumber\b|\bnumber\b.*\b(?:phone|mobile|cell)\b",
+                        re.IGNORECASE)
+
+ANY = 1  # some number
+AMOUNT = 2  # a number that is not a date, a time or an ordinal
+MONEY = 4  # a sum of money
+PHONE = 8  # seven digits or more
+
+
+def _words(text: str) -> frozenset[str]:
+    return frozenset(text.split())
+
+
+_UNITS = _words("zero one two three four five six seven eight nine")
+_TENS_UP = _words("ten eleven twelve thirteen fourteen fifteen sixteen seventeen eighteen nineteen "
+                  "twenty thirty forty fifty sixty seventy eighty ninety")
+_BIG = _words("hundred thousand million billion grand")
+_CARDINAL = _UNITS | _TENS_UP | _BIG | _words("half dozen couple once twice thrice single double")
+_ORDINAL = _words("first second third fourth fifth sixth seventh eighth ninth tenth eleventh twelfth thirteenth "
+                  "fourteenth fifteenth sixteenth seventeenth eighteenth nineteenth twentieth thirtieth")
+_MONTHS = _words("january february march april may june july august september october november december "
+                 "jan feb mar apr jun jul aug sep sept oct nov dec")
+_CLOCK = _words("am pm a.m. p.m. o'clock oclock noon midnight")
+_CURRENCY = _words("dollar dollars bucks buck quid pound pounds euro euros cent cents pence grand usd gbp eur "
+                   "yen rupees rupee francs franc")
+_SIGNS = frozenset(["£", "$", "€", "¥"])
+_MEASURES = _words("second seconds sec secs minute minutes min mins hour hours hr hrs day days night nights week "
+                   "weeks month months year years yrs inch inches cm mm km miles mile metres meters feet foot kg "
+                   "kilos lbs stone mg milligrams ml people guests times percent degrees")
+_SPOKEN_DIGITS = _UNITS | {"oh", "double", "triple"}
+_FUNCTION = _words("of and or at on in for to from between till until by the a an this that next last is was it")
+_TOKEN = re.compile(r"a\.m\.|p\.m\.|[£$€¥]|\d[\d,.:/]*[a-z%]*|[a-z]+(?:'[a-z]+)?|[.,;:!?\n]")
+_DIGITS = re.compile(r"(?:\+?\d[\d\s\-().]{5,}\d)")
 
 
 def asks_for_a_quantity(query: str) -> bool:
     return _ASKS.search(query) is not None
 
 
-def has_numbers(texts: Sequence[str]) -> np.ndarray:
-    """Per passage: says a number."""
-    return np.fromiter((_NUMBER.search(t) is not None for t in texts), dtype=bool, count=len(texts))
+def asked_kind(query: str) -> int:
+    """The kind of number a question asks for (``ANY``, ``AMOUNT``, ``MONEY``, ``PHONE``), 0 when none."""
+    if not asks_for_a_quantity(query):
+        return 0
+    if _WHAT_TIME.search(query):
+        return ANY
+    if _PHONE_ASK.search(query):
+        return PHONE
+    if _MONEY_ASK.search(query):
+        return MONEY
+    return AMOUNT
+
+
+def number_kinds(texts: Sequence[str]) -> np.ndarray:
+    """Per passage: the kinds of number it says (bits ``ANY | AMOUNT | MONEY | PHONE``)."""
+    return np.fromiter((_kinds(t) for t in texts), dtype=np.uint8, count=len(texts))
+
+
+def _kinds(text: str) -> int:
+    if _NUMBER.search(text) is None:
+        return 0
+    low = text.lower()
+    out = ANY
+    if any(sum(ch.isdigit() for ch in m.group()) >= 7 for m in _DIGITS.finditer(low)):
+        out |= PHONE
+    tokens = _TOKEN.findall(low)
+    spoken = 0
+    for tok in tokens:  # "oh seven seven one…"
+        spoken = spoken + 1 if tok in _SPOKEN_DIGITS else 0
+        if spoken >= 7:
+            out |= PHONE
+    i, n = 0, len(tokens)
+    while i < n:
+        tok = tokens[i]
+        before = tokens[i - 1] if i else ""
+        if tok[0].isdigit():
+            after = tokens[i + 1] if i + 1 < n else ""
+            out |= _digit_kind(tok, before, after)
+            i += 1
+            continue
+        if tok not in _CARDINAL and tok not in _ORDINAL:
+            i += 1
+            continue
+        j = i
+        while j < n and (tokens[j] in _CARDINAL or tokens[j] in _ORDINAL or (tokens[j] == "and" and j > i)):
+            j += 1
+        run = [t for t in tokens[i:j] if t != "and"]
+        after = tokens[j] if j < n else ""
+        i = j
+        if before in _MONTHS or after in _MONTHS or after in _CLOCK:
+            continue  # "may twelve", "at seven pm": a date or a time
+        if run[-1] in _ORDINAL:
+            out |= _ordinal_kind(after)
+            continue
+        out |= AMOUNT
+        if before in _SIGNS or after in _CURRENCY or (after not in _MEASURES and (
+                _BIG.intersection(run) or sum(t in _TENS_UP for t in run) >= 2)):
+            out |= MONEY  # "ninety quid", "eighteen thousand", "eighteen fifty a month"
+    return out
+
+
+def _ordinal_kind(after: str) -> int:
+    """An ordinal counts as an amount when a thing follows it ("my fourth tournament", "the 3rd attempt"), not when
+    it is a day ("the twenty fifth", "on the 9th, between…", "the fourteenth of january")."""
+    return AMOUNT if after[:1].isalpha() and after not in _FUNCTION else 0
+
+
+def _digit_kind(tok: str, before: str, after: str) -> int:
+    """The kinds of one digit token ("7:05", "25th", "4471", "40k", "£38,000" seen as "£" then "38,000")."""
+    if ":" in tok or "/" in tok or tok.endswith(("am", "pm")) or after in _CLOCK:
+        return 0
+    if before in _MONTHS or after in _MONTHS:
+        return 0
+    if tok.endswith(("st", "nd", "rd", "th")):
+        return _ordinal_kind(after)
+    out = AMOUNT
+    digits = sum(ch.isdigit() for ch in tok.split(".")[0])
+    if before in _SIGNS or after in _CURRENCY or (after not in _MEASURES and (tok.endswith("k") or digits >= 2)):
+        out |= MONEY
+    return out

@@ -21,7 +21,7 @@ import numpy as np
 
 from voice_letta.agent.recall import text as T
 from voice_letta.agent.recall.confidence import style_baseline
-from voice_letta.agent.recall.quantity import asks_for_a_quantity
+from voice_letta.agent.recall.quantity import asked_kind
 from voice_letta.agent.recall.roles import mismatched, query_roles
 from voice_letta.agent.recall.supersede import current_first
 from voice_letta.agent.recall.updates import implicit_updates, newest_first
@@ -164,9 +164,11 @@ def rank(index: PassageIndex, query_vectors: np.ndarray | None, queries: Sequenc
     # A result that names no one of the role the question asks about ("my wife's passport") is about someone else
     # (recall/roles.py): flagged, its rank unchanged (placing such results last cost LoCoMo 0.003 of any@5).
     elsewhere = mismatched(index, order[:limit], query_roles(term_lists[0])) if term_lists else set()
-    if queries and asks_for_a_quantity(queries[0]):  # "how much did the lodge cost?" and no number said
+    kind = asked_kind(queries[0]) if queries else 0
+    if kind:  # "how much did the lodge cost?" and no sum of money said (recall/quantity.py)
+        numbers = index.numbers
         elsewhere |= {r for r in order[:limit]
-                      if not index.has_number[r] and not (index.prev[r] >= 0 and index.has_number[index.prev[r]])}
+                      if not numbers[r] & kind and not (index.prev[r] >= 0 and numbers[index.prev[r]] & kind)}
     first_person = [bool(T.FIRST_PERSON.intersection(T.words(q))) for q in queries]
     out = []
     for r in order[:limit]:
