@@ -13,11 +13,19 @@ from typing import Literal
 
 from voice_letta import config as C
 from voice_letta import ids
-from voice_letta.agent.events import AgentEvent, ContentDelta, TurnError, TurnFinished, TurnStarted
+from voice_letta.agent.events import (
+    AgentEvent,
+    ContentDelta,
+    ToolCallFragment,
+    TurnError,
+    TurnFinished,
+    TurnStarted,
+)
 from voice_letta.agent.memory_search import MemorySearch
 from voice_letta.agent.models import AgentState, Message, TurnRecord, Usage
 from voice_letta.agent.ports import ChatModelFactory, MemoryHooks, Store, ToolExecutor, TurnBegun
 from voice_letta.agent.prompt import SystemPromptCache
+from voice_letta.agent.tools import own_tool_names
 from voice_letta.agent.turn_state import TurnState, finish_reason_of
 from voice_letta.errors import NotFoundError, StorageError, VoiceLettaError
 
@@ -221,12 +229,19 @@ class TurnPersistence:
         return reply.id if reply else None
 
     async def _replay(self, agent: AgentState, turn: TurnRecord) -> AsyncIterator[AgentEvent]:
-        """A client retried a turn that already completed: answer with what was said, store nothing."""
-        rows = await self.store.list_messages(agent.id, limit=50)
-        said = " ".join(m.content or "" for m in rows if m.turn_id == turn.id and m.role == "assistant").strip()
+        """A client retried a turn that already completed: answer with what was said and the calls of the client's
+        own tools it ended with (a replay without them said ``finish_reason: "tool_calls"`` and gave the client
+        nothing to call), store nothing."""
+        rows = [m for m in await self.store.list_messages(agent.id, limit=50)
+                if m.turn_id == turn.id and m.role == "assistant"]
+        said = " ".join(m.content or "" for m in rows).strip()
         yield TurnStarted(turn_id=turn.id, agent_id=agent.id, model=agent.llm.model)
         if said:
             yield ContentDelta(said)
+        ours = own_tool_names(agent)
+        calls = [c for m in rows if m.kind == "client_tool" for c in m.tool_calls or () if c.name not in ours]
+        for index, call in enumerate(calls):
+            yield ToolCallFragment(index, call.id, call.name, call.arguments, True)
         yield TurnFinished(turn.id, finish_reason_of(turn.stop_reason), turn.usage, dict(turn.timings_ms), None)
 
     def _ms(self, since: float) -> float:
