@@ -119,7 +119,8 @@ class ModelRounds(TurnPersistence):
             finish: str | None = None
             unspoken = SpokenTextFilter()
             request = ChatRequest(tuple(messages), agent.llm, tools=specs,
-                                  tool_choice="auto" if rounds < agent.max_tool_rounds else "none",
+                                  tool_choice=("none" if rounds >= agent.max_tool_rounds
+                                               else inp.tool_choice if rounds == 0 else "auto"),
                                   first_token_timeout_s=inp.first_token_timeout_s, temperature=inp.temperature,
                                   max_tokens=inp.max_tokens, cache_key=agent.id)
             timings.setdefault("llm_request_ms", self._ms(state.started))

@@ -10,7 +10,7 @@ from typing import Any
 from voice_letta.agent.events import TurnRoute
 from voice_letta.agent.filler import StreamingFieldExtractor
 from voice_letta.agent.models import ImagePart, Message, TurnRecord, Usage
-from voice_letta.agent.ports import ChatRequest, ToolSpec
+from voice_letta.agent.ports import ChatRequest, ToolChoice, ToolSpec
 from voice_letta.agent.spoken import SpokenTextFilter
 from voice_letta.agent.tools import PRE_EXEC_MSG, DriverTool, ExposedTool
 
@@ -21,6 +21,7 @@ class TurnInput:
 
     user_text: str | None = None
     client_tools: tuple[ToolSpec, ...] = ()
+    tool_choice: ToolChoice = "auto"  # the client's, for the turn's first model call (later calls choose freely)
     tool_results: tuple[tuple[str, str], ...] = ()  # (tool_call_id, content) of client-executed tools
     extra_instructions: str | None = None  # client system prompt, when the agent appends it
     fingerprint: str | None = None  # idempotency key: a retried request must not be stored twice

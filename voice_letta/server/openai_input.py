@@ -17,7 +17,7 @@ from aiohttp import web
 
 from voice_letta.agent.loop import TurnInput, spoken_rows
 from voice_letta.agent.models import AgentState, ImagePart, Message
-from voice_letta.agent.ports import ToolSpec
+from voice_letta.agent.ports import ToolChoice, ToolSpec
 from voice_letta.agent.tools import client_tool_problem, own_tool_names
 from voice_letta.errors import NotFoundError, ProtocolViolation
 from voice_letta.providers.fallback import accepts_images
@@ -111,9 +111,11 @@ async def parse_turn(request: web.Request, body: W.ChatCompletionRequest, agent:
         ToolSpec(t.function.name, t.function.description or "",
                  t.function.parameters or {"type": "object", "properties": {}}, bool(t.function.strict))
         for t in body.tools or ())
-    if tools and (problem := client_tool_problem(tools, own_tool_names(agent))) is not None:
+    own = own_tool_names(agent)
+    if tools and (problem := client_tool_problem(tools, own)) is not None:
         index, field, message = problem
         raise ProtocolViolation(message, code="invalid_request", param=f"tools.{index}.function.{field}")
+    tool_choice = _tool_choice(body.tool_choice, {t.name for t in tools} | own)
     canonical = json.dumps([m.model_dump(mode="json") for m in msgs], sort_keys=True, separators=(",", ":"))
     fingerprint = hashlib.sha256(f"{agent.id}\n{canonical}".encode()).hexdigest()
     show = body.voice_letta.server_tool_calls if body.voice_letta else None
@@ -129,10 +131,26 @@ async def parse_turn(request: web.Request, body: W.ChatCompletionRequest, agent:
     if said_at is not None and said_at > time.time() + W.SAID_AT_FUTURE_S:
         raise ProtocolViolation("voice_letta.said_at is in the future", code="invalid_request",
                                 param="voice_letta.said_at")
-    inp = TurnInput(user_text=user_text or None, client_tools=tools, tool_results=results,
+    inp = TurnInput(user_text=user_text or None, client_tools=tools, tool_choice=tool_choice, tool_results=results,
                     extra_instructions=system or None, fingerprint=fingerprint, unknown_assistant_text=unknown,
                     show_server_tool_calls=show, temperature=body.temperature, max_tokens=body.token_limit(),
                     first_token_timeout_s=opts.first_token_timeout_s if opts else None, idempotency_key=key,
                     replaces_abandoned=True, said_at=said_at, images=images)
     include_usage = bool(body.stream_options and body.stream_options.include_usage)
     return ParsedTurn(inp, body.stream, include_usage)
+
+
+def _tool_choice(value: object, names: set[str]) -> ToolChoice:
+    """The client's ``tool_choice`` for the turn's first model call: "auto" (or none given), "none", "required"
+    or one tool (``{"type": "function", "function": {"name": …}}``) of its ``tools`` or the agent's own."""
+    if value is None or value in ("auto", "none", "required"):
+        return "auto" if value is None else str(value)
+    if isinstance(value, dict) and value.get("type") == "function" and isinstance(value.get("function"), dict):
+        name = value["function"].get("name")
+        if isinstance(name, str) and name in names:
+            return name
+        raise ProtocolViolation(f"Invalid value for 'tool_choice': no tool named {name!r} in 'tools' or among the "
+                                "agent's own tools.", code="invalid_value", param="tool_choice")
+    raise ProtocolViolation("Invalid value for 'tool_choice': send \"auto\", \"none\", \"required\" or "
+                            "{\"type\": \"function\", \"function\": {\"name\": …}}.", code="invalid_value",
+                            param="tool_choice")

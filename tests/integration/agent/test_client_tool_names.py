@@ -16,7 +16,7 @@ from typing import Any
 import openai
 import pytest
 
-from tests.fakes.openai_server import Text
+from tests.fakes.openai_server import Text, ToolCall
 from tests.integration.agent.conftest import Running
 
 
@@ -62,3 +62,33 @@ async def test_the_agents_own_tool_names_are_taken_and_others_pass(server: Runni
     assert done.choices[0].message.content == "Sunny."
     names = [t["function"]["name"] for t in server.fake.requests[-1]["tools"]]
     assert sorted(names) == ["get_weather", "lookup_order", "search_memory"]
+
+
+SEARCH = ('{"pre_exec_msg": "Let me check.", "convo_keyword_queries": null, "start_minutes_ago": null, '
+          '"end_minutes_ago": null}')
+
+
+async def test_tool_choice_applies_to_the_turns_first_model_call(server: Running) -> None:
+    """`tool_choice` was accepted and dropped: the model always got "auto" (found by QA from outside, session 5)."""
+    agent = await server.create_agent()
+    client = server.client()
+    weather = [tool("get_weather", {"type": "object", "properties": {"city": {"type": "string"}}})]
+    server.fake.script([Text("Fine.")], [Text("Quiet.")], [ToolCall("search_memory", SEARCH)], [Text("Nothing.")])
+    await client.chat.completions.create(  # type: ignore[call-overload]
+        model=agent["id"], tools=weather, tool_choice={"type": "function", "function": {"name": "get_weather"}},
+        messages=[{"role": "user", "content": "Weather in Oslo?"}])
+    await client.chat.completions.create(model=agent["id"], tools=weather, tool_choice="none",  # type: ignore[arg-type]
+                                         messages=[{"role": "user", "content": "Just chat."}])
+    await client.chat.completions.create(model=agent["id"], tool_choice="required",
+                                         messages=[{"role": "user", "content": "Look it up."}])
+    sent = [r.get("tool_choice") for r in server.fake.requests]
+    assert sent == [{"type": "function", "function": {"name": "get_weather"}}, "none", "required", "auto"]
+
+    for choice, words in (({"type": "function", "function": {"name": "nope"}}, "no tool named 'nope'"),
+                          ("sometimes", "Invalid value for 'tool_choice'")):
+        with pytest.raises(openai.BadRequestError) as err:
+            await client.chat.completions.create(model=agent["id"], tools=weather, tool_choice=choice,  # type: ignore[arg-type]
+                                                 messages=[{"role": "user", "content": "Hm?"}])
+        assert isinstance(err.value.body, dict) and err.value.body["param"] == "tool_choice", err.value.body
+        assert words in err.value.body["message"]
+    assert len(server.fake.requests) == 4
