@@ -11,6 +11,7 @@ import asyncio
 import contextlib
 import logging
 import time
+import weakref
 from dataclasses import dataclass
 
 from aiohttp import web
@@ -72,7 +73,54 @@ class _StartFailed:
     error: VoiceLettaError
 
 
-_Q = AgentEvent | _StartFailed | None  # what the producer queues for the writer (None: the turn is over)
+class _Tick:
+    """Put in a waiting stream's queue by the ``_Ticker``: time to look at the connection and the keep-alive."""
+
+
+_TICK = _Tick()
+_Q = AgentEvent | _StartFailed | _Tick | None  # what the producer queues for the writer (None: the turn is over)
+
+
+class _Ticker:
+    """One timer for all open streams of an event loop, instead of a timeout around every wait of every stream.
+
+    aiohttp reports a vanished client only on the next write, and a barge-in must stop generation at once, so a
+    stream that waits for the agent looks at its connection every ``DISCONNECT_POLL_S``: each tick puts a ``_TICK``
+    into the queue of every stream whose queue is empty (its writer waits, or is about to). The timer runs only
+    while streams are open.
+    """
+
+    def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
+        self._loop = loop
+        self._queues: set[asyncio.Queue[_Q]] = set()
+        self._timer: asyncio.TimerHandle | None = None
+
+    def add(self, queue: asyncio.Queue[_Q]) -> None:
+        self._queues.add(queue)
+        if self._timer is None:
+            self._timer = self._loop.call_later(DISCONNECT_POLL_S, self._tick)
+
+    def discard(self, queue: asyncio.Queue[_Q]) -> None:
+        self._queues.discard(queue)
+
+    def _tick(self) -> None:
+        self._timer = None
+        for queue in self._queues:
+            if queue.empty():
+                queue.put_nowait(_TICK)
+        if self._queues:
+            self._timer = self._loop.call_later(DISCONNECT_POLL_S, self._tick)
+
+
+_TICKERS: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, _Ticker] = weakref.WeakKeyDictionary()
+
+
+def _ticker() -> _Ticker:
+    loop = asyncio.get_running_loop()
+    ticker = _TICKERS.get(loop)
+    if ticker is None:
+        ticker = _TICKERS[loop] = _Ticker(loop)
+    return ticker
 
 
 class _EventStream(web.StreamResponse):
@@ -114,6 +162,8 @@ async def _stream(request: web.Request, agent: AgentState, parsed: ParsedTurn, r
 
     producer = asyncio.create_task(produce())
     prefetch = _prefetch(request, agent.id, parsed)
+    ticker = _ticker()
+    ticker.add(queue)
     keepalive_s = request.app[CONFIG].sse_keepalive_s
     metrics = request.app[METRICS]
     tool_indexes: dict[int, int] = {}  # model index → index among the tool calls we show
@@ -124,7 +174,7 @@ async def _stream(request: web.Request, agent: AgentState, parsed: ParsedTurn, r
         # 200 goes out once the turn has started, i.e. the user's words are stored: a crash in between cannot
         # lose a message the client was told was accepted. Only when the agent is busy with another turn for
         # longer than the keep-alive interval do the headers go out first, so the client does not time out.
-        pending: list[AgentEvent | _StartFailed | None] = []
+        pending: list[AgentEvent | _StartFailed | _Tick | None] = []
         waited_until = time.monotonic() + keepalive_s
         while not pending and time.monotonic() < waited_until:
             pending = await _next_events(queue)
@@ -222,6 +272,7 @@ async def _stream(request: web.Request, agent: AgentState, parsed: ParsedTurn, r
             await producer
         return resp
     finally:
+        ticker.discard(queue)
         for task in (producer, prefetch):
             if task is not None and not task.done():
                 task.cancel()
@@ -252,23 +303,14 @@ def usage_json(finished: TurnFinished) -> dict[str, object]:
 
 
 async def _next_events(queue: asyncio.Queue[_Q]) -> list[_Q]:
-    """What the agent produced: everything queued now, else the next item within DISCONNECT_POLL_S, else [].
-
-    ``asyncio.timeout`` rather than ``wait_for``, which on Python 3.11 creates a task for every call.
-    """
-    try:
-        first = queue.get_nowait()
-    except asyncio.QueueEmpty:
-        try:
-            async with asyncio.timeout(DISCONNECT_POLL_S):
-                first = await queue.get()
-        except TimeoutError:
-            return []
+    """What the agent produced: everything queued now, else what comes next; [] when the ``_Ticker`` ticked first
+    (within DISCONNECT_POLL_S)."""
+    first = queue.get_nowait() if not queue.empty() else await queue.get()
     batch = [first]
     while first is not None and not queue.empty():
         first = queue.get_nowait()
         batch.append(first)
-    return batch
+    return [item for item in batch if item is not _TICK]
 
 
 def _tail(error: TurnError | None, metrics: Metrics) -> bytes:

@@ -6,12 +6,10 @@ one; the response carries it back in ``X-Request-Id`` so a client can quote it.
 
 from __future__ import annotations
 
-import uuid
-
 from aiohttp import web
 from aiohttp.typedefs import Handler
 
-from voice_letta import logctx
+from voice_letta import ids, logctx
 
 REQUEST_ID_HEADER = "X-Request-Id"
 MAX_REQUEST_ID_CHARS = 128
@@ -21,7 +19,7 @@ def request_id_of(request: web.Request) -> str:
     given = request.headers.get(REQUEST_ID_HEADER, "")
     if 0 < len(given) <= MAX_REQUEST_ID_CHARS and given.isascii() and given.isprintable():
         return given
-    return uuid.uuid4().hex[:16]
+    return ids.random_hex(8)
 
 
 @web.middleware
