@@ -35,7 +35,7 @@ def to_chat_messages(history: Sequence[Message]) -> list[ChatMessage]:
         elif m.turn_id in whole_later:
             retried_cut.add(m.id)
     history = [m for m in history if m.id not in retried_cut]
-    results = {m.tool_call_id for m in history if m.role == "tool" and m.tool_call_id}
+    answers = _answers(history)
     kept_calls: set[str] = set()
     out: list[ChatMessage] = []
     interrupted = False
@@ -43,7 +43,7 @@ def to_chat_messages(history: Sequence[Message]) -> list[ChatMessage]:
         if m.role == "system":
             continue  # the system prompt is compiled fresh; stored system rows are informational
         if m.role == "tool":
-            if m.tool_call_id in kept_calls:
+            if m.tool_call_id in kept_calls and answers.get(m.tool_call_id) == m.id:
                 out.append(ChatMessage("tool", m.content or "", tool_call_id=m.tool_call_id, name=m.name))
             continue
         content = m.content
@@ -54,7 +54,7 @@ def to_chat_messages(history: Sequence[Message]) -> list[ChatMessage]:
             content = f"{INTERRUPTED_NOTE}\n{content}"
             interrupted = False
         if m.role == "assistant" and m.tool_calls:
-            calls = tuple(c for c in m.tool_calls if c.id in results)
+            calls = tuple(c for c in m.tool_calls if c.id in answers)
             if calls and len(calls) == len(m.tool_calls):
                 kept_calls.update(c.id for c in calls)
                 out.append(ChatMessage("assistant", content or None, tool_calls=calls))
@@ -62,3 +62,23 @@ def to_chat_messages(history: Sequence[Message]) -> list[ChatMessage]:
         if content or m.images:
             out.append(ChatMessage(m.role, content, images=tuple(m.images)))
     return out
+
+
+def _answers(history: Sequence[Message]) -> dict[str, str]:
+    """For each tool call, the id of the tool row that answers it in place: the first result for it after the
+    assistant message that made the call and before the next user message or the next message of calls. A second
+    result for the same call, or one that comes later (a client that re-sent a tool result, or sent one for
+    another call), goes to no provider: they refuse a tool result that does not follow its call, and one stored
+    bad result made every later turn of the agent fail (found by QA from outside, session 5)."""
+    answers: dict[str, str] = {}
+    waiting: set[str] = set()
+    for m in history:
+        if m.role == "assistant" and m.tool_calls:
+            waiting = {c.id for c in m.tool_calls}
+        elif m.role == "tool":
+            if m.tool_call_id in waiting:
+                answers[m.tool_call_id] = m.id
+                waiting.discard(m.tool_call_id)
+        elif m.role == "user":
+            waiting = set()
+    return answers

@@ -70,6 +70,26 @@ async def _accepts_images(request: web.Request, agent: AgentState) -> bool:
     return bool(await check()) if check is not None else await accepts_images(agent.llm)
 
 
+async def _check_results(request: web.Request, agent: AgentState, results: list[tuple[int, str]]) -> None:
+    """Tool results must answer calls of the client's tools this agent made, each once: a result for a call the
+    agent never made (or twice in one request) was stored and sent on, and the provider refused it, then and in
+    every later turn."""
+    made = {c.id for m in await request.app[STORE].list_messages(agent.id, limit=MAX_HISTORY_CHECK)
+            if m.role == "assistant" and m.kind == "client_tool" for c in m.tool_calls or ()}
+    seen: set[str] = set()
+    for index, call_id in results:
+        if call_id in seen:
+            raise ProtocolViolation(f"tool_call_id {call_id!r} is answered twice in this request",
+                                    code="invalid_request", param=f"messages.{index}.tool_call_id")
+        seen.add(call_id)
+        if call_id not in made:
+            raise ProtocolViolation(f"tool_call_id {call_id!r} answers no recent call of this agent's client tools",
+                                    code="invalid_request", param=f"messages.{index}.tool_call_id")
+
+
+MAX_HISTORY_CHECK = 200  # recent messages searched for the calls a tool result answers
+
+
 @dataclass(frozen=True, slots=True)
 class ParsedTurn:
     inp: TurnInput
@@ -94,6 +114,9 @@ async def parse_turn(request: web.Request, body: W.ChatCompletionRequest, agent:
     results = tuple((m.tool_call_id or "", m.text()) for m in new if m.role in ("tool", "function"))
     if any(not call_id for call_id, _ in results):
         raise ProtocolViolation("every tool message needs a tool_call_id", code="invalid_request")
+    if results:
+        await _check_results(request, agent, [(last_assistant + 1 + i, m.tool_call_id or "")
+                                              for i, m in enumerate(new) if m.role in ("tool", "function")])
     if not user_text and not results and not images:
         raise ProtocolViolation("no new input: the request must end with a user message (or tool results) "
                                 "after the last assistant message", code="invalid_request")
