@@ -72,3 +72,78 @@ async def test_a_new_state_beginning_replaces_the_old_one(server: Running) -> No
     assert found[0]["id"] == stripe and found[0]["previously"] == [google], [p["text"] for p in found]
     found = await search(server, agent["id"], "Where did I work before?", limit=3)  # the past: no link
     assert all(p["previously"] == [] for p in found)
+
+
+async def test_an_update_chain_puts_the_newest_first_and_the_rest_in_order(server: Running) -> None:
+    """Found from outside: with "I live in Boston" (40 days ago), "I moved to Seattle" (5 days) and "I live in
+    Portland these days" (yesterday), "Where do I live?" gave Portland (replacing Boston), then Boston, and Seattle
+    last with nothing replacing it: each passage was paired once, the newest with the oldest."""
+    agent = await create_voice_agent(server)
+    now = time.time()
+    boston, seattle, portland, *_ = await batch(server, agent["id"], [
+        {"text": "user: I live in Boston, in a little apartment near the river.", "start_at": now - 40 * DAY},
+        {"text": "user: I moved to Seattle now, the rain is a change.", "start_at": now - 5 * DAY},
+        {"text": "user: I live in Portland these days.", "start_at": now - 1 * DAY},
+    ] + [{"text": f"user: {t}", "start_at": now - 90 * DAY + i * 60} for i, t in enumerate(
+        ["I enjoy hiking on weekends.", "My sister lives in Porto.", "I have a cat named Miso.",
+         "I'm learning Spanish.", "My birthday is on July 4.", "I work at Google as an engineer."])])
+    found = await search(server, agent["id"], "Where do I live?", limit=3)
+    assert [p["id"] for p in found] == [portland, seattle, boston], [p["text"] for p in found]
+    assert found[0]["previously"][:2] == [seattle, boston]
+    found = await search(server, agent["id"], "Where did I live before?", limit=3)  # the past: no links
+    assert all(p["previously"] == [] for p in found)
+
+
+async def test_news_about_another_attribute_of_the_same_person_is_not_an_update(server: Running) -> None:
+    """Found from outside: "My sister Maya just started a job at a museum." was listed as replacing "My sister Maya
+    lives in Lisbon." for "Where does Maya live?" (0.6 alike: the same person; "started" is an update cue). An
+    update names the thing the question asks about, or answers it about as well as the fact does."""
+    agent = await create_voice_agent(server)
+    now = time.time()
+    lisbon, museum, bakery, brother, austin, *_ = await batch(server, agent["id"], [
+        {"text": "user: My sister Maya lives in Lisbon.", "start_at": now - 60 * DAY},
+        {"text": "user: My sister Maya just started a job at a museum.", "start_at": now - 2 * DAY},
+        {"text": "user: my brother started working at a bakery", "start_at": now - 3 * DAY},
+        {"text": "user: my brother lives in denver", "start_at": now - 50 * DAY},
+        {"text": "user: my brother lives in austin now", "start_at": now - 1 * DAY},
+    ] + [{"text": f"user: {t}", "start_at": now - 90 * DAY + i * 60} for i, t in enumerate(
+        ["I enjoy hiking on weekends.", "I have a cat named Miso.", "I'm learning Spanish.",
+         "My birthday is on July 4.", "I work at Google as an engineer."])])
+    for question in ("Where does Maya live?", "Where does my sister live?"):
+        found = await search(server, agent["id"], question, limit=3)
+        assert found[0]["id"] == lisbon and found[0]["previously"] == [], [p["text"] for p in found]
+        assert all(lisbon not in p["previously"] for p in found)
+    found = await search(server, agent["id"], "Where does Maya work?", limit=3)
+    assert found[0]["id"] == museum, [p["text"] for p in found]
+    # the same attribute still updates: the brother's move replaces denver; his job does not
+    found = await search(server, agent["id"], "Where does my brother live?", limit=3)
+    assert [p["id"] for p in found[:2]] == [austin, brother] and found[0]["previously"] == [brother], \
+        [p["text"] for p in found]
+    assert all(bakery not in p["previously"] and p["id"] != bakery for p in found[:2])
+
+
+async def test_a_correction_of_one_fact_of_a_long_note_goes_first_only_for_that_fact(server: Running) -> None:
+    """Found with the blind held-out half (test3): a note of a whole conversation says where the brother lives and
+    when the father turns seventy; a later note corrects only the birthday. "When does my dad turn seventy?" gave
+    the long note (June) first: the correction is 0.23 alike the whole note, below the cue cosine. It must go first
+    for that question, and the note must not be replaced for the others."""
+    agent = await create_voice_agent(server)
+    now = time.time()
+    note, nephew, fix, *_ = await batch(server, agent["id"], [
+        {"text": "The user talked about her family: her brother Marco lives in Turin and works as a chef, her sister "
+                 "Giulia is a nurse in Utrecht, and her parents still live in the house in Bari where she grew up. "
+                 "Her father Paolo turns seventy in June and the family is planning a dinner for him.",
+         "start_at": now - 54 * DAY},
+        {"text": "The user's nephew Luca, Marco's son, was born on November 2.", "start_at": now - 26 * DAY},
+        {"text": "The user corrected herself: her father's seventieth birthday is in July, not June.",
+         "start_at": now - 6 * DAY},
+    ] + [{"text": t, "start_at": now - 50 * DAY + i * 3600} for i, t in enumerate(
+        ["The user plays the cello in a community orchestra.", "The user is lactose intolerant.",
+         "The user works as a data analyst at Halden Bank."])])
+    found = await search(server, agent["id"], "When does my dad turn seventy?", limit=3)
+    assert found[0]["id"] == fix and found[0]["previously"] == [note], [p["text"] for p in found]
+    for question in ("Where does my brother live?", "What does my sister do?"):
+        found = await search(server, agent["id"], question, limit=3)
+        assert found[0]["id"] == note and all(note not in p["previously"] for p in found), [p["text"] for p in found]
+    found = await search(server, agent["id"], "When was Luca born?", limit=3)  # "corrected" alone names no fact
+    assert found[0]["id"] == nephew and all(nephew not in p["previously"] for p in found), [p["text"] for p in found]

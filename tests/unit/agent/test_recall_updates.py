@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import numpy as np
 
+from voice_letta.agent.recall import text as T
+from voice_letta.agent.recall.facts import Query, part_of, same_fact
 from voice_letta.agent.recall.index import PassageIndex
-from voice_letta.agent.recall.updates import cue_target, cues
+from voice_letta.agent.recall.updates import cue_target, cues, place_groups
 from voice_letta.agent.recall.vector import SearchWindow
 
 DAY = 86400.0
@@ -58,3 +60,50 @@ def test_a_new_state_beginning_is_an_update_cue() -> None:
                            "user: the restart button is broken"])
     assert cue.tolist() == [True, True, True, False, False]
     assert strong.tolist() == cue.tolist()
+
+
+def _query(index: PassageIndex, text: str, cosines: list[float]) -> Query:
+    return Query.of(T.query_terms(text), np.asarray(cosines, dtype=np.float32))
+
+
+def test_news_about_another_attribute_of_the_same_subject_is_not_a_new_version() -> None:
+    texts = ["user: my sister maya lives in lisbon", "user: my sister maya just started a job at a museum",
+             "user: my sister maya moved to porto", "user: my brother started working at a bakery",
+             "user: my brother lives in austin now"]
+    index = _index(texts, np.eye(5), [-60, -2, -1, -3, -1])
+    live = _query(index, "where does maya live", [0.67, 0.60, 0.63, 0.1, 0.1])
+    assert not same_fact(index, 0, 1, live)  # a job does not replace where she lives
+    assert same_fact(index, 0, 2, live)  # a move does ("moved" is of the family of "live")
+    work = _query(index, "where does maya work", [0.6, 0.7, 0.5, 0.1, 0.1])
+    assert same_fact(index, 0, 1, work)  # the question names no word only one of them says: not this rule's call
+    brother = _query(index, "where does my brother live", [0.1, 0.1, 0.1, 0.43, 0.65])
+    assert not same_fact(index, 3, 4, brother)  # both ways: his new home does not replace his job either
+    weigh = _index(["user: i weigh about one ninety", "user: good news im down to one eighty two"], np.eye(2),
+                   [-20, -5])
+    assert same_fact(weigh, 0, 1, _query(weigh, "how much do i weigh", [0.57, 0.04]))  # no shared word: unaffected
+
+
+def test_a_long_note_is_replaced_only_for_the_part_a_later_line_changes() -> None:
+    note = ("The user talked about her family: her brother Marco lives in Turin and works as a chef, her sister "
+            "Giulia is a nurse in Utrecht, and her parents still live in the house in Bari where she grew up. Her "
+            "father Paolo turns seventy in June and the family is planning a dinner for him.")
+    fix = "The user corrected herself: her father's seventieth birthday is in July, not June."
+    index = _index([note, fix], np.eye(2), [-54, -6])
+    dad = _query(index, "When does my dad turn seventy?", [0.16, 0.38])
+    part = part_of(index, 0, dad)
+    assert part is not None and {T.term_id("paolo"), T.term_id("june")} <= part and T.term_id("turin") not in part
+    assert same_fact(index, 0, 1, dad)
+    assert not same_fact(index, 0, 1, _query(index, "Where does my brother live?", [0.6, 0.1]))
+    assert part_of(index, 1, dad) is None  # a short passage is one fact
+    assert part_of(index, 0, _query(index, "What are my relatives up to?", [0.3, 0.1])) is None  # no word matched
+
+
+def test_versions_of_one_fact_go_newest_first_and_nothing_else_moves() -> None:
+    index = _index(["a", "b", "c", "d", "e"], np.eye(5), [-40, -30, -5, -20, -1])
+    # rows 0 (40 days ago), 2 (5 days) and 4 (yesterday) are versions of one fact; 1 and 3 are other results
+    order, previous = place_groups(index, [0, 1, 2, 3, 4], [[0, 4, 2]])
+    assert order == [4, 2, 0, 1, 3] and previous == {4: [2, 0]}
+    order, previous = place_groups(index, [2, 1, 0, 3, 4], [[0, 4, 2]])  # members older than the best ranked stay
+    assert order == [4, 2, 1, 0, 3] and previous == {4: [2, 0]}
+    order, _ = place_groups(index, [4, 1, 0, 3, 2], [[0, 4]])  # the newest already ranks first: nothing moves
+    assert order == [4, 1, 0, 3, 2]

@@ -21,10 +21,11 @@ import numpy as np
 
 from voice_letta.agent.recall import text as T
 from voice_letta.agent.recall.confidence import style_baseline
+from voice_letta.agent.recall.facts import Query
 from voice_letta.agent.recall.quantity import asked_kind
 from voice_letta.agent.recall.roles import mismatched, query_roles
 from voice_letta.agent.recall.supersede import current_first
-from voice_letta.agent.recall.updates import implicit_updates, newest_first
+from voice_letta.agent.recall.updates import fact_of, implicit_updates, newest_first, place_groups
 from voice_letta.agent.recall.vector import MIN_COSINE, STATS_SAMPLE_ROWS, SearchWindow
 
 if TYPE_CHECKING:
@@ -145,14 +146,20 @@ def rank(index: PassageIndex, query_vectors: np.ndarray | None, queries: Sequenc
     if explicit and others.any() and matches.any():
         attribution = speaker_attribution(index, term_lists[0], top[:FEEDBACK_ROWS], matches & ~told, others | told)
     previous: dict[int, list[int]] = {}
-    if term_lists and T.asks_about_the_past(queries[0]):
-        order = [int(r) for r in top]
-    else:
-        order, previous = newest_first(index, top, best_cos)
+    order = [int(r) for r in top]
     successor = index.successor
     if not (term_lists and T.asks_about_the_past(queries[0])):
-        paired = set(previous) | {o for olds in previous.values() for o in olds}
-        links = implicit_updates(index, order, paired)
+        question = Query.of(term_lists[0] if term_lists else [], best_cos)
+        groups = newest_first(index, top, question)
+        links = implicit_updates(index, order, set(), question)
+        grouped = {r: g for g in groups for r in g}
+        for old, new in list(links.items()):  # an update of a group's member is a later version in that group
+            if old in grouped or new in grouped:
+                if old in grouped and new not in grouped and fact_of(index, old) == old:
+                    grouped[old].append(new)
+                    grouped[new] = grouped[old]
+                del links[old]
+        order, previous = place_groups(index, order, groups)
         if links:  # an update said in passing counts as a supersession for this search (updates.py)
             successor = successor.copy()
             for old, new in links.items():
@@ -160,7 +167,7 @@ def rank(index: PassageIndex, query_vectors: np.ndarray | None, queries: Sequenc
                     successor[old] = new
     took: dict[int, int] = {}
     if (successor >= 0).any():
-        order, previous, took = current_first(order, previous, successor, mask)
+        order, previous, took = current_first(order, previous, successor, mask, index.start_at)
     # A result that names no one of the role the question asks about ("my wife's passport") is about someone else
     # (recall/roles.py): flagged, its rank unchanged (placing such results last cost LoCoMo 0.003 of any@5).
     elsewhere = mismatched(index, order[:limit], query_roles(term_lists[0])) if term_lists else set()

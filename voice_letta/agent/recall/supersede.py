@@ -29,28 +29,41 @@ def current(row: int, successor: np.ndarray) -> int:
 
 
 def current_first(order: Sequence[int], previous: dict[int, list[int]], successor: np.ndarray,
-                  allowed: np.ndarray | None) -> tuple[list[int], dict[int, list[int]], dict[int, int]]:
+                  allowed: np.ndarray | None, said_at: np.ndarray | None = None
+                  ) -> tuple[list[int], dict[int, list[int]], dict[int, int]]:
     """``order`` with each superseded row's current successor placed just before it (unless it already ranks
-    higher). Returns the new order, ``previous`` extended (successor -> rows it replaces, newest first) and the
-    successors that were pulled in or moved up, each with the replaced row whose rank it took. ``allowed``: rows a
-    successor may come from (the search's time window), None for any."""
+    higher), and the rows of ``order`` in between (the same chain, said after it) right after the successor, newest
+    first: Boston -> Seattle -> Portland ranks Portland, Seattle, Boston wherever Boston ranked. Returns the new
+    order, ``previous`` extended (successor -> rows it replaces, newest first) and the successors that were pulled in
+    or moved up, each with the replaced row whose rank it took. ``allowed``: rows a successor may come from (the
+    search's time window), None for any. ``said_at``: when each row was said (default: rows are in time order)."""
+    def when(row: int) -> float:
+        return float(said_at[row]) if said_at is not None else float(row)
+
     out: list[int] = []
     placed: set[int] = set()
     took: dict[int, int] = {}
     prev = {k: list(v) for k, v in previous.items()}
+    ends = {r: current(r, successor) for r in order}
     for r in order:
         if r in placed:
             continue
-        s = current(r, successor)
+        s = ends[r]
         if s != r and (allowed is None or bool(allowed[s])):
             if s not in placed:
                 out.append(s)
                 placed.add(s)
                 took[s] = r
-            replaced = prev.setdefault(s, [])
-            if r not in replaced:
-                replaced.append(r)
-                replaced.sort(reverse=True)  # rows are in insertion order: newest first
+            between = sorted((x for x in order if x not in placed and x != r and ends[x] == s and when(x) > when(r)),
+                             key=when, reverse=True)
+            for x in [*between, r]:
+                replaced = prev.setdefault(s, [])
+                if x not in replaced:
+                    replaced.append(x)
+                    replaced.sort(key=when, reverse=True)  # newest first
+            for x in between:
+                out.append(x)
+                placed.add(x)
         out.append(r)
         placed.add(r)
     return out, prev, took

@@ -15,6 +15,11 @@ stale fact ranked first. Two links, found at search time for the best candidates
   of the user (any of them, not only one search's candidates) is more alike it by more than ``CUE_TARGET_MARGIN``
   (``cue_target``).
 
+Both kinds of update are judged *for the question* too (``recall/facts.py``): a later line about another attribute
+of the same person is not a new version ("my sister started a job at a museum" / "my sister lives in lisbon"), and a
+long multi-fact note is replaced only for questions about the part that changed. Versions of one fact form a group
+(``newest_first``, chains included: Boston -> Seattle -> Portland), placed newest first (``place_groups``).
+
 A candidate that is the assistant's acknowledgement ("thats a solid budget for a kitchen") stands for the user line
 it answers. Only what the user says about themselves is linked (as ``newest_first``): in a chat between
 named people a newer line on a topic is history, not an update. The index treats a link like a supersession for
@@ -33,7 +38,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from voice_letta.agent.recall.text import term_ids
+from voice_letta.agent.recall.facts import PART_MIN_COSINE, PART_WORDS, Query, ignored_terms, part_of, same_fact
 from voice_letta.agent.recall.vector import MIN_COSINE
 
 if TYPE_CHECKING:
@@ -64,7 +69,9 @@ CUE_TARGET_MARGIN = 0.2
 # the held-out test half's "we cut the guest list down to ninety" / "inviting about a hundred and twenty", 0.4 apart,
 # no word in common: stale on top 0/5 -> 1/5.)
 SHARED_WORD_BELOW = 0.5
-WEAK_CUE = re.compile(r"\bnow\b", re.IGNORECASE)
+# "corrected" (a note's "the user corrected herself: ...") is weak too: it says what it corrects only by its words
+# ("her father's seventieth birthday is in july" is 0.43 alike "the user's nephew luca was born on november 2").
+WEAK_CUE = re.compile(r"\b(?:now|corrected)\b", re.IGNORECASE)
 LINK_CANDIDATES = 10  # the best candidates of a search that are checked for a later update
 CUE_ROWS_CHECKED = 1024  # at most this many of the latest cue passages are compared with the candidates
 
@@ -84,56 +91,79 @@ CORRECTION_START = re.compile(r"^[ \t]*" + _LABEL + _FILL + r"(?:" + _RETRACT + 
 UPDATE_CUE = re.compile(
     r"\b(?:actually|correction|scratch|instead|now|anymore|no longer|switch(?:ed|ing)?|chang(?:ed|ing)|"
     r"moved|moving|push(?:ed)?|postponed|rescheduled|cancell?ed|cut|updated?|down to|up to|went up|went down|"
-    r"raised|lowered|increased|decreased|dropped|quit|replaced|turned|"
+    r"raised|lowered|increased|decreased|dropped|quit|replaced|turned|swap(?:ped|ping)?|corrected|"
     r"start(?:ed|ing)?|began|begun|join(?:ed|ing)?|became)\b", re.IGNORECASE)
 
 
-_CUE_TERMS = frozenset(term_ids(
-    "actually correction scratch instead now anymore longer switch switched switching changed changing moved moving "
-    "push pushed postponed rescheduled cancelled canceled cut update updated down up went raised lowered increased "
-    "decreased dropped quit replaced turned start started starting began begun join joined joining became"))
+def newest_first(index: PassageIndex, top: np.ndarray, query: Query) -> list[list[int]]:
+    """Groups of a search's candidates that are versions of one fact (``place_groups`` puts each newest first).
 
-
-def newest_first(index: PassageIndex, top: np.ndarray, query_cos: np.ndarray) -> tuple[list[int], dict[int, list[int]]]:
-    """Move a later near-duplicate just ahead of the passage it updates (a local swap: nothing else moves).
-
-    Only for what the user said about themselves (``about_the_user``) and questions not in the past tense:
-    in conversations between named people newer lines on a topic are not updates (on LoCoMo a recency swap
+    Only for what the user said about themselves (``about_the_user``; the caller skips questions in the past
+    tense): in conversations between named people newer lines on a topic are not updates (on LoCoMo a recency swap
     cost 0.08 of any@5). A pair qualifies when the later passage is about the same thing (cosine >=
-    DUPLICATE_COSINE between the two), was said by the same speaker when both are labelled, and is itself
-    related to the query (cosine >= MIN_COSINE and at least UPDATE_RELEVANCE of the older one's). Each passage
-    is paired at most once, with its most similar partner, so lines alike cannot pull a chain forward.
+    DUPLICATE_COSINE between the two), was said by the same speaker when both are labelled, is itself related to
+    the query (cosine >= MIN_COSINE and at least UPDATE_RELEVANCE of the older one's) and is the same fact for this
+    question (``same_fact``). Each passage is paired at most once, with its most similar partner, so lines merely
+    alike cannot pull a chain forward; then a pair takes in every other qualifying candidate alike *both* of its
+    members (an update chain: "I live in Boston" -> "I moved to Seattle" -> "I live in Portland these days"; paired
+    Boston-Portland, Seattle was left standing as a current fact, found from outside); ``implicit_updates`` may add
+    a member too.
     """
     rows = [int(r) for r in top]
     vec = [r for r in rows if index.has_vector[r] and index.about_the_user(r)]
     if len(vec) < 2:
-        return rows, {}
+        return []
+    query_cos = query.cosines
     m = index.vectors.matrix[vec]
     sim = m @ m.T
     pos = {r: i for i, r in enumerate(vec)}
+
+    def fits(o: int, r: int) -> bool:  # r can be a later version of o
+        return bool(index.start_at[r] > index.start_at[o]
+                    and query_cos[r] >= max(MIN_COSINE, UPDATE_RELEVANCE * query_cos[o])
+                    and not (index.speakers[r] and index.speakers[o]
+                             and not set(index.speakers[r]) & set(index.speakers[o]))
+                    and same_fact(index, o, r, query))
+
     used: set[int] = set()
-    previous: dict[int, list[int]] = {}
-    order = list(rows)
+    groups: list[list[int]] = []
     for o in rows:
         if o in used or o not in pos:
             continue
         best, best_sim = -1, DUPLICATE_COSINE
         for r in vec:
-            if (r in used or r == o or index.start_at[r] <= index.start_at[o]
-                    or query_cos[r] < max(MIN_COSINE, UPDATE_RELEVANCE * query_cos[o])
-                    or (index.speakers[r] and index.speakers[o]
-                        and not set(index.speakers[r]) & set(index.speakers[o]))):
-                continue
-            if sim[pos[o], pos[r]] >= best_sim:
+            if r not in used and r != o and sim[pos[o], pos[r]] >= best_sim and fits(o, r):
                 best, best_sim = r, float(sim[pos[o], pos[r]])
         if best < 0:
             continue
         used.update((o, best))
-        previous[best] = [o]
-        i, j = order.index(o), order.index(best)
-        if j > i:
-            order.insert(i, order.pop(j))
-    return order, previous
+        groups.append([o, best])
+    for group in groups:
+        for r in vec:
+            if r not in used and all(sim[pos[g], pos[r]] >= DUPLICATE_COSINE for g in group) and (
+                    all(fits(g, r) for g in group if index.start_at[g] < index.start_at[r])
+                    and all(fits(r, g) for g in group if index.start_at[g] > index.start_at[r])):
+                group.append(r)
+                used.add(r)
+    return groups
+
+
+def place_groups(index: PassageIndex, order: Sequence[int], groups: Sequence[Sequence[int]]
+                 ) -> tuple[list[int], dict[int, list[int]]]:
+    """``order`` with each group's newest member just ahead of its best ranked one, followed by the members said
+    after that one, newest first (Portland, Seattle, Boston); older members and everything else stay where they
+    rank (a pair is a local swap). Returns the order and {newest: the others, newest first}."""
+    out = list(order)
+    previous: dict[int, list[int]] = {}
+    for group in groups:
+        by_time = sorted(group, key=lambda r: float(index.start_at[r]), reverse=True)
+        first = min(group, key=out.index)
+        moved = [r for r in by_time if r == by_time[0] or index.start_at[r] > index.start_at[first]]
+        if moved != [first]:
+            at = out.index(first)
+            out = [r for r in out[:at] if r not in moved] + moved + [r for r in out[at:] if r not in moved]
+        previous[by_time[0]] = by_time[1:]
+    return out, previous
 
 
 def cues(texts: Sequence[str]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -146,25 +176,25 @@ def cues(texts: Sequence[str]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     return corr, cue | corr, strong
 
 
-def implicit_updates(index: PassageIndex, order: Sequence[int], skip: set[int]) -> dict[int, int]:
+def implicit_updates(index: PassageIndex, order: Sequence[int], skip: set[int], query: Query) -> dict[int, int]:
     """{older row: the later row that updates it} for the first LINK_CANDIDATES rows of ``order`` (rows in
-    ``skip`` are already paired)."""
+    ``skip`` already have a successor; a row that is one may itself be updated: links chain)."""
     links: dict[int, int] = {}
     used = set(skip)
     bases: list[tuple[int, int]] = []  # (candidate, the user's passage it stands for)
     for o in order[:LINK_CANDIDATES]:
-        base = _fact_of(index, int(o))
+        base = fact_of(index, int(o))
         if base >= 0 and base not in used and all(base != b for _, b in bases):
             bases.append((int(o), base))
     if not bases:
         return links
-    cued = _cued_updates(index, [b for _, b in bases])
+    cued = _cued_updates(index, [b for _, b in bases], query)
     for o, base in bases:
         if base in used:
             continue
         new = _correction_after(index, base)
         if new < 0:
-            new = next((r for r in cued.get(base, ()) if r not in used), -1)
+            new = next((r for r in cued.get(base, ()) if r not in used and same_fact(index, base, r, query)), -1)
         if new >= 0 and new not in used:
             links[base] = new
             if base != o:  # the acknowledgement of a replaced fact is as stale as the fact
@@ -173,7 +203,7 @@ def implicit_updates(index: PassageIndex, order: Sequence[int], skip: set[int]) 
     return links
 
 
-def _fact_of(index: PassageIndex, row: int) -> int:
+def fact_of(index: PassageIndex, row: int) -> int:
     """The user's passage a candidate stands for: itself, or the user line an assistant line answers; -1 when
     neither is about the user."""
     if index.about_the_user(row):
@@ -207,7 +237,7 @@ def _next_same_speaker(index: PassageIndex, row: int) -> int:
     return -1
 
 
-def _cued_updates(index: PassageIndex, rows: list[int]) -> dict[int, list[int]]:
+def _cued_updates(index: PassageIndex, rows: list[int], query: Query) -> dict[int, list[int]]:
     """For each row: the later cue passages of the same speaker about the same thing (cosine >= CUE_COSINE), most
     similar first. One product of the latest CUE_ROWS_CHECKED cue passages with all the rows at once."""
     rows = [r for r in rows if index.has_vector[r]]
@@ -233,6 +263,16 @@ def _cued_updates(index: PassageIndex, rows: list[int]) -> dict[int, list[int]]:
                     and (col[k] >= SHARED_WORD_BELOW or index.strong_cue[int(later[k])]
                          or _share_a_word(index, int(later[k]), row))
                     and col[k] >= cue_target(index, int(later[k]))[1] - CUE_TARGET_MARGIN]
+        part = part_of(index, row, query)
+        if part is not None:  # a long note: a cue passage naming PART_WORDS of the asked part goes first
+            named = []
+            for k in np.flatnonzero((index.start_at[later] > index.start_at[row]) & (sims[:, j] >= PART_MIN_COSINE)):
+                cue = int(later[k])
+                common = (part & set(index.terms_of(cue).tolist())) - ignored_terms(index, cue, row)
+                if (len(common) >= PART_WORDS and index.about_the_user(cue) and _same_speakers(index, cue, row)
+                        and cue not in out[row]):
+                    named.append((len(common), float(sims[k, j]), cue))
+            out[row] = [c for *_, c in sorted(named, reverse=True)] + out[row]
     return out
 
 
@@ -263,12 +303,7 @@ def cue_target(index: PassageIndex, cue: int) -> tuple[int, float]:
 def _share_a_word(index: PassageIndex, a: int, b: int) -> bool:
     """Whether two passages have a content term in common besides their speakers' names and the update cues."""
     common = set(index.terms_of(a).tolist()) & set(index.terms_of(b).tolist())
-    return bool(common - _ignored(index, a, b))
-
-
-def _ignored(index: PassageIndex, a: int, b: int) -> set[int]:
-    names = {*index.speakers[a], *index.speakers[b], "user", "assistant"}
-    return {t for n in names for t in term_ids(n)} | _CUE_TERMS
+    return bool(common - ignored_terms(index, a, b))
 
 
 def _same_speakers(index: PassageIndex, a: int, b: int) -> bool:

@@ -1,0 +1,117 @@
+"""Whether a later passage can be a new version of a fact *for one question* (``recall/updates.py`` links them).
+
+Two rules on top of the cosines and cue words of ``updates.py``, both about what a passage's words say:
+
+- **another attribute of the same subject**: "my sister maya just started a job at a museum" is not a new version of
+  "my sister maya lives in lisbon" for "where does maya live?" (``_FAMILIES``);
+- **one fact of a long passage**: a dictated memo or a note of a whole conversation holds several facts; a later
+  passage replaces it only for questions about the part it changes (``part_of``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+from voice_letta.agent.recall.text import term_id, term_ids
+
+if TYPE_CHECKING:
+    from voice_letta.agent.recall.index import PassageIndex
+
+# An update that names the subject the question names but not the attribute it asks about ("my sister maya just
+# started a job at a museum" for "where does maya live?" against "my sister maya lives in lisbon") is news about
+# another attribute of that subject. MiniLM cannot tell: with the name in the question the job is 0.60 to it and
+# the lives-line 0.67 (a real move, "my sister maya moved to porto", 0.63), and the two lines are 0.68 alike. So for
+# the few attributes people keep updating (where one lives, works, studies, who one is with: ``_FAMILIES``), when
+# the question asks a word of one that only one of the two passages says, the other must say a word of the same
+# family ("lives" / "moved"). Only when the two share a word the question names (the subject). Tried and dropped:
+# the same test by cosine to the query for any other asked word (the update must answer at least 0.8 as well):
+# it blocked real updates that drop a verb of the fact ("i go with my buddy raj" / "now i climb with keiko",
+# "i am growing zucchini and peppers" / "the peppers all died"): dev and test2 stale 0 -> 1 each.
+# A passage of more than LONG_PASSAGE_TERMS terms holds several facts (a dictated memo, a note of a whole
+# conversation): a later passage updates it for a question only when it shares a word with the part the question
+# matches (PART_TERMS terms either side of the question's words in it; when it matches none of them there is
+# nothing to tell the part by and the rule does not apply). "her father's seventieth birthday is in July, not June"
+# corrects one fact of a note that also says where her brother lives.
+LONG_PASSAGE_TERMS = 24
+PART_TERMS = 3
+# Against a long passage cosine means little (the correction above is 0.23 alike the family note, below CUE_COSINE,
+# and 0.43 alike "the user's nephew luca was born on november 2"): a cue passage that names PART_WORDS words of the
+# asked part updates it when at least PART_MIN_COSINE alike the whole.
+PART_WORDS = 2
+PART_MIN_COSINE = 0.15
+
+CUE_TERMS = frozenset(term_ids(
+    "actually correction scratch instead now anymore longer switch switched switching changed changing moved moving "
+    "push pushed postponed rescheduled cancelled canceled cut update updated down up went raised lowered increased "
+    "decreased dropped quit replaced turned swap swapped swapping corrected start started starting began begun join "
+    "joined joining became"))
+
+_FAMILIES = [frozenset(term_ids(words)) for words in (
+    "live lives living lived move moved moving relocate relocated home house apartment flat address rent renting "
+    "neighbourhood neighborhood",
+    "work works working worked job jobs employer employed employs company firm hired career office boss position "
+    "role promoted quit retired salary",
+    "study studies studying studied school university college course degree student enrolled class",
+    "married marry wife husband partner boyfriend girlfriend dating engaged divorced separated")]
+
+
+@dataclass(frozen=True, slots=True)
+class Query:
+    """What the update rules need of a search's question: its term ids and every row's best cosine to it."""
+
+    terms: frozenset[int]
+    cosines: np.ndarray
+
+    @classmethod
+    def of(cls, terms: Sequence[str], cosines: np.ndarray) -> Query:
+        return cls(frozenset(term_id(t) for t in terms), cosines)
+
+
+def same_fact(index: PassageIndex, old: int, new: int, query: Query) -> bool:
+    """Whether a later passage ``new`` can be an update of ``old`` *for this question*: not news about another
+    attribute of the same subject (``_FAMILIES``), and, when ``old`` holds several facts, about the part the
+    question asks (LONG_PASSAGE_TERMS)."""
+    old_terms, new_terms = index.terms_of(old), index.terms_of(new)
+    ignored = ignored_terms(index, old, new)
+    part = part_of(index, old, query)
+    if part is not None and not (part & set(new_terms.tolist())) - ignored:
+        return False
+    was, said = set(old_terms.tolist()), set(new_terms.tolist())
+    shared = (was & said) - ignored
+    if not query.terms & shared:
+        return True
+    # the asked word only one of them says: the other must say a word of its family ("lives" / "moved"), both ways
+    # ("my brother started working at a bakery" is not replaced by "my brother lives in austin now" either)
+    for has, lacks in ((was, said), (said, was)):
+        asked = (query.terms & has) - shared - ignored
+        families = [f for f in _FAMILIES if f & asked]
+        if families and not any(f & lacks for f in families):
+            return False
+    return True
+
+
+def part_of(index: PassageIndex, row: int, query: Query) -> set[int] | None:
+    """The terms of the part of a long passage (LONG_PASSAGE_TERMS) the question matches: PART_TERMS terms either
+    side of each of the question's words in it; None for a short passage or when the question matches none of its
+    words (nothing to tell the part by)."""
+    terms = index.terms_of(row)
+    if len(terms) <= LONG_PASSAGE_TERMS or not query.terms:
+        return None
+    hits = np.flatnonzero(np.isin(terms, np.fromiter(query.terms, dtype=np.uint64)))
+    if not len(hits):
+        return None
+    near = np.zeros(len(terms), dtype=bool)
+    for h in hits:
+        near[max(0, h - PART_TERMS):h + PART_TERMS + 1] = True
+    return set(terms[near].tolist())
+
+
+def ignored_terms(index: PassageIndex, a: int, b: int) -> set[int]:
+    """Terms two passages may share without being about the same thing: their speakers' names and the update
+    cues."""
+    names = {*index.speakers[a], *index.speakers[b], "user", "assistant"}
+    return {t for n in names for t in term_ids(n)} | CUE_TERMS
