@@ -7,6 +7,9 @@ longer than that by itself (an import accepts up to 20,000 characters a message,
 an 8k window): it is handed over in pieces, each its own part, cut after a sentence (else between words) so that
 the pieces cover the whole message, in order. The message stays one stored row; a piece is a character range of
 it (``HandoffRange.from_char`` / ``to_char``).
+
+A live hand-off (``handoff_parts``) is cut the same way when it is over the budget: one message said in a chat turn
+can be as long as an imported one.
 """
 
 from __future__ import annotations
@@ -44,9 +47,10 @@ def piece(message: Message, chars: tuple[int, int]) -> Message:
     return message.model_copy(update={"content": (message.content or "")[chars[0]:chars[1]]})
 
 
-def import_parts(messages: Sequence[Message], *, budget_tokens: int) -> list[ImportPart]:
-    """Consecutive parts of an import, each at most ``IMPORT_PART_LINES`` lines and ``budget_tokens`` (estimated),
-    a message over the budget in pieces of its own; parts with no line worth archiving are dropped."""
+def import_parts(messages: Sequence[Message], *, budget_tokens: int, max_lines: int | None = IMPORT_PART_LINES
+                 ) -> list[ImportPart]:
+    """Consecutive parts of an import, each at most ``max_lines`` lines and ``budget_tokens`` (estimated), a
+    message over the budget in pieces of its own; parts with no line worth archiving are dropped."""
     parts: list[ImportPart] = []
     part: list[Message] = []
     tokens = 0
@@ -59,7 +63,7 @@ def import_parts(messages: Sequence[Message], *, budget_tokens: int) -> list[Imp
             max_chars = max(1, budget_tokens - TOKENS_PER_MESSAGE) * CHARS_PER_TOKEN
             parts.extend(ImportPart([m], span) for span in split_text(m.content or "", max_chars))
             continue
-        if part and (len(part) >= IMPORT_PART_LINES or tokens + cost > budget_tokens):
+        if part and ((max_lines is not None and len(part) >= max_lines) or tokens + cost > budget_tokens):
             parts.append(ImportPart(part))
             part, tokens = [], 0
         part.append(m)
@@ -67,6 +71,13 @@ def import_parts(messages: Sequence[Message], *, budget_tokens: int) -> list[Imp
     if part:
         parts.append(ImportPart(part))
     return [p for p in parts if any(render_line(m) is not None for m in p.lines())]
+
+
+def handoff_parts(messages: Sequence[Message], *, budget_tokens: int) -> list[ImportPart]:
+    """A live hand-off (an eviction, a session's end) in parts the sleeptime model can take: one part when it fits
+    ``budget_tokens`` (as before: no line limit), else cut as an import is; a message said in one turn may be as
+    long as a dictated memo."""
+    return import_parts(messages, budget_tokens=budget_tokens, max_lines=None)
 
 
 def split_text(text: str, max_chars: int) -> list[tuple[int, int]]:

@@ -37,7 +37,7 @@ from voice_letta import config as C
 from voice_letta import ids
 from voice_letta.agent.buffer import plan_eviction, token_budget
 from voice_letta.agent.bus import MemoryBus, MemoryUpdated
-from voice_letta.agent.imports import IMPORT_PART_CONTEXT_SHARE, import_parts, piece
+from voice_letta.agent.imports import IMPORT_PART_CONTEXT_SHARE, ImportPart, handoff_parts, import_parts, piece
 from voice_letta.agent.memory_search import MemorySearch
 from voice_letta.agent.models import AgentState, Message, Passage
 from voice_letta.agent.ports import (
@@ -206,16 +206,41 @@ class MemoryManager:
             if evict_through_seq is not None:  # already archived (e.g. by a session-end job): just evict
                 await self.store.evict_messages(agent.id, through_seq=evict_through_seq)
             return
-        payload = HandoffRange(
-            older_from_seq=fresh[0].seq, older_through_seq=fresh[-1].seq,
-            newer_from_seq=newer[0].seq if newer else None, newer_through_seq=newer[-1].seq if newer else None,
-        )
-        job = await self.store.enqueue_memory_job(
-            agent.id, kind, payload, through_seq=fresh[-1].seq, evict_through_seq=evict_through_seq,
-            now=self.clock())
-        log.info("agent %s: memory job %d (%s) hands over seq %d..%d", agent.id, job.id, kind,
-                 payload.older_from_seq, payload.older_through_seq)
+        window = (agent.sleeptime_llm or agent.llm).context_window
+        parts = handoff_parts(fresh, budget_tokens=int(window * IMPORT_PART_CONTEXT_SHARE)) or [ImportPart(fresh)]
+        # Parts over the budget (a long hand-off, a message longer than a run) are jobs of their own, in order.
+        # Only the last moves the watermark past the last line and evicts: after a crash between two enqueues the
+        # next hand-off starts where the enqueued parts end; a piece before the end of its message leaves the
+        # watermark before it (``through_seq`` = its seq - 1), so pieces enqueued already are skipped by range.
+        queued = await self._queued_pieces(agent.id) if any(p.chars for p in parts) else set()
+        for i, part in enumerate(parts):
+            last = i == len(parts) - 1
+            first, end = part.messages[0], part.messages[-1]
+            chars = part.chars or (None, None)
+            through = fresh[-1].seq if last else end.seq
+            if part.chars is not None and part.chars[1] < len(first.content or "") and not last:
+                if (first.seq, *part.chars) in queued:
+                    continue
+                through = first.seq - 1
+            payload = HandoffRange(
+                older_from_seq=first.seq, older_through_seq=end.seq,
+                newer_from_seq=newer[0].seq if newer else None, newer_through_seq=newer[-1].seq if newer else None,
+                from_char=chars[0], to_char=chars[1])
+            job = await self.store.enqueue_memory_job(
+                agent.id, kind, payload, through_seq=through, evict_through_seq=evict_through_seq if last else None,
+                now=self.clock())
+            log.info("agent %s: memory job %d (%s) hands over seq %d..%d%s", agent.id, job.id, kind,
+                     payload.older_from_seq, payload.older_through_seq,
+                     f" characters {chars[0]}..{chars[1]}" if part.chars else "")
         self._wake.set()
+
+    async def _queued_pieces(self, agent_id: str) -> set[tuple[int, int, int]]:
+        """(seq, from_char, to_char) of the pieces of a message not yet handed over whole (a crash cut its hand-off
+        short): enqueued already, not again."""
+        return {(j.payload.older_from_seq, j.payload.from_char, j.payload.to_char)
+                for j in await self.store.list_memory_jobs(agent_id)
+                if j.payload.from_char is not None and j.payload.to_char is not None
+                and j.kind != "import" and j.through_seq < j.payload.older_from_seq}
 
     # -- workers ------------------------------------------------------------------------------------------------
     async def _worker(self) -> None:
