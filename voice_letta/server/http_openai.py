@@ -87,7 +87,7 @@ class _Ticker:
     aiohttp reports a vanished client only on the next write, and a barge-in must stop generation at once, so a
     stream that waits for the agent looks at its connection every ``DISCONNECT_POLL_S``: each tick puts a ``_TICK``
     into the queue of every stream whose queue is empty (its writer waits, or is about to). The timer runs only
-    while streams are open.
+    while streams are open: a turn shorter than a tick schedules one timer and cancels it.
     """
 
     def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
@@ -102,6 +102,9 @@ class _Ticker:
 
     def discard(self, queue: asyncio.Queue[_Q]) -> None:
         self._queues.discard(queue)
+        if not self._queues and self._timer is not None:  # no wake-up of an idle loop for nothing
+            self._timer.cancel()
+            self._timer = None
 
     def _tick(self) -> None:
         self._timer = None
