@@ -84,7 +84,7 @@ class ModelRounds(TurnPersistence):
         if messages[-1].role == "user":
             last = messages[-1]
             messages[-1] = ChatMessage("user", f"{volatile_note(self.clock())}\n{last.content}", images=last.images)
-        elif not inp.tool_results:
+        elif messages[-1].role != "tool":  # no input, or tool results the context left out (answering no call)
             messages.append(ChatMessage("user", f"{volatile_note(self.clock())}\n{inp.cue or NO_INPUT_CUE}"))
         return messages
 

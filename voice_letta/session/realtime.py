@@ -202,6 +202,10 @@ class RealtimeTransport:
                 content += [RE.ContentOut(type="input_image") for _ in images]
                 out = RE.ItemOut(id=item_id, type="message", role=item.role, content=content)
             case R.FunctionCallOutputItem():
+                if not any(i.type == "function_call" and i.call_id == item.call_id for i in renderer.items.values()):
+                    # OpenAI's words; the model would be given a result of nothing (on Anthropic: no message)
+                    raise R.RealtimeViolation(f"Tool call ID '{item.call_id}' not found in conversation.",
+                                              code="invalid_value", param="item.call_id")
                 self._inbox.append(E.AddInput(tool_result=(item.call_id, item.output)))
                 out = RE.ItemOut(id=item_id, type="function_call_output", call_id=item.call_id, output=item.output)
             case R.FunctionCallItem():

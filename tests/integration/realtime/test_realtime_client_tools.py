@@ -28,3 +28,21 @@ async def test_realtime_tools_are_checked_and_never_repeat_ours(vs: VoiceServer)
         assert (await rt.wait_for("response.done")).response.status == "completed"
     names = [t["function"]["name"] for t in vs.fake.requests[-1]["tools"]]
     assert sorted(names) == ["get_weather", "search_memory"]
+
+
+async def test_an_output_for_a_call_never_made_is_an_error(vs: VoiceServer) -> None:
+    """It was accepted, and the model was given a result of nothing (an Anthropic agent got no message at all and
+    the response failed with a spoken apology); OpenAI answers it with this error."""
+    agent = await vs.create_agent()
+    async with RealtimeClient.open(vs.url, model=agent) as rt:
+        await rt.wait_for("session.created")
+        await rt.conn.conversation.item.create(item={"type": "function_call_output", "call_id": "call_never",
+                                                     "output": "{}"})
+        error = await rt.wait_for("error")
+        assert error.error.param == "item.call_id" and "call_never" in error.error.message
+        vs.fake.script([Text("Hello.")])
+        await rt.conn.conversation.item.create(item={"type": "message", "role": "user",
+                                                     "content": [{"type": "input_text", "text": "Hi there."}]})
+        await rt.conn.response.create()
+        assert (await rt.wait_for("response.done")).response.status == "completed"
+    assert not [m for m in vs.fake.requests[-1]["messages"] if m["role"] == "tool"]
