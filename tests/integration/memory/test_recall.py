@@ -148,6 +148,25 @@ async def test_a_question_about_another_person_by_role_is_not_answered_with_conf
     assert found[0]["id"] == ids[2]
 
 
+async def test_the_users_own_people_are_not_confused_with_the_user(server: Running) -> None:
+    """"my wife's car" is not answered by a line about the user's car however close in meaning; an update that does
+    not repeat its subject keeps the role of what it replaces (recall/roles.py, confidence.W_OTHER_ROLE)."""
+    agent, other = await create_voice_agent(server), await create_voice_agent(server)
+    now = time.time()
+    [car] = await batch(server, agent["id"], [{"text": "user: um the car's due for its service on the fourteenth of "
+                                                       "june", "start_at": now - 20 * DAY}])
+    found = await search(server, agent["id"], "when is my car due for its service")
+    assert found[0]["id"] == car and found[0]["confidence"] >= 0.5
+    found = await search(server, agent["id"], "when is my wife's car due for its service")
+    assert found[0]["id"] == car and found[0]["confidence"] < 0.5
+    lines = ["user: i booked the electrician to come by on tuesday morning", "assistant: ok tuesday morning",
+             "user: actually make that thursday he had a conflict"]
+    ids = await batch(server, other["id"], [{"text": t, "start_at": now - 10 * DAY + 30 * i}
+                                            for i, t in enumerate(lines)])
+    found = await search(server, other["id"], "when is my electrician coming")
+    assert found[0]["id"] == ids[2] and found[0]["confidence"] >= 0.5
+
+
 async def test_a_question_for_a_quantity_is_not_answered_by_a_passage_without_one(server: Running) -> None:
     agent = await create_voice_agent(server)
     now = time.time()

@@ -365,6 +365,8 @@ def test_the_style_baseline_is_a_shrunk_median_and_only_lifts() -> None:
     assert confidence(0.4, 0.0, baseline=STYLE_REF - 0.05) > plain  # passages written far from questions
     assert confidence(0.4, 0.0, third_person=True) == confidence(0.4 + THIRD_PERSON_SHIFT, 0.0)
     assert confidence(None, 0.5, third_person=True, baseline=-1.0) == confidence(None, 0.5)  # no vector: no style
+    # the user's own people: another role costs more than another speaker alone
+    assert confidence(0.7, 0.0, other_speaker=True, other_role=True) < confidence(0.7, 0.0, other_speaker=True) < 0.9
 
 
 def test_the_style_of_a_result_is_judged_with_the_query_its_cosine_comes_from() -> None:

@@ -61,6 +61,11 @@ BIAS = -6.6
 # evidence about the wrong person; so is a passage with no number for a question that asks for a quantity
 # (recall/quantity.py: "how much did the lodge cost?").
 W_OTHER_SPEAKER = -3.0
+# ... and when the question is about the user's own people ("when is my wife's car due?") and the passage names no
+# one of that role, W_OTHER_ROLE more: same-entity near misses ("the car's due for its mot…", cosine ~0.7) stayed
+# confident at -3 alone. Not for third-person questions: "Jolene and her partner" in LoCoMo is answered by Jolene's
+# own lines, which rarely name the partner (there the extra cost AUC 0.0004; for first-person questions it is 0).
+W_OTHER_ROLE = -2.0
 # ... and a question whose topic matches someone else's lines better than the named person's own (``attribution``
 # < 0, in z units) is probably about the wrong person.
 W_ATTRIBUTION = 3.0
@@ -107,7 +112,7 @@ def style_baseline(cosines: np.ndarray) -> float:
 
 
 def confidence(cosine: float | None, coverage: float, *, other_speaker: bool = False, attribution: float = 0.0,
-               baseline: float | None = None, third_person: bool = False) -> float:
+               baseline: float | None = None, third_person: bool = False, other_role: bool = False) -> float:
     """``baseline``: ``style_baseline`` of the result's query over the agent's passages (None: no style lift);
     ``third_person``: the passage is a third-person note about the user and the query is in the first person."""
     if cosine is None:
@@ -120,5 +125,7 @@ def confidence(cosine: float | None, coverage: float, *, other_speaker: bool = F
         z = W_COSINE * cosine + W_COVERAGE * coverage + BIAS
     if other_speaker:
         z += W_OTHER_SPEAKER
+    if other_role:
+        z += W_OTHER_ROLE
     z += W_ATTRIBUTION * min(attribution, 0.0)
     return 1.0 / (1.0 + math.exp(-z))

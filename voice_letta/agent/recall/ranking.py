@@ -70,6 +70,7 @@ class Ranked:
     # without vectors), and whether this is a third-person note about the user answering a first-person question.
     baseline: float | None = None
     third_person: bool = False
+    other_role: bool = False  # names no one of the role the question asks about (recall/roles.py)
 
 
 def rank(index: PassageIndex, query_vectors: np.ndarray | None, queries: Sequence[str], window: SearchWindow,
@@ -170,13 +171,19 @@ def rank(index: PassageIndex, query_vectors: np.ndarray | None, queries: Sequenc
         order, previous, took = current_first(order, previous, successor, mask, index.start_at)
     # A result that names no one of the role the question asks about ("my wife's passport") is about someone else
     # (recall/roles.py): flagged, its rank unchanged (placing such results last cost LoCoMo 0.003 of any@5).
-    elsewhere = mismatched(index, order[:limit], query_roles(term_lists[0])) if term_lists else set()
+    roles = query_roles(term_lists[0]) if term_lists else []
+    other_role = mismatched(index, order[:limit], roles)
+    # an update that does not repeat its subject ("actually make that thursday") is about the one it replaces
+    other_role -= {r for r in other_role if r in took and took[r] not in mismatched(index, [took[r]], roles)}
+    elsewhere = set(other_role)
     kind = asked_kind(queries[0]) if queries else 0
     if kind:  # "how much did the lodge cost?" and no sum of money said (recall/quantity.py)
         numbers = index.numbers
         elsewhere |= {r for r in order[:limit]
                       if not numbers[r] & kind and not (index.prev[r] >= 0 and numbers[index.prev[r]] & kind)}
     first_person = [bool(T.FIRST_PERSON.intersection(T.words(q))) for q in queries]
+    if not (first_person and first_person[0]):
+        other_role = set()  # the user's own people ("my wife's car"); not "Jolene and her partner"
     out = []
     for r in order[:limit]:
         terms = term_lists[int(best_query[r])] if term_lists else []
@@ -190,7 +197,7 @@ def rank(index: PassageIndex, query_vectors: np.ndarray | None, queries: Sequenc
                           bool(index.has_vector[r]) and query_vectors is not None,
                           tuple(index.ids[p] for p in previous.get(int(r), ())),
                           bool(others[r] or told[r] or r in elsewhere), attribution,
-                          *_style(index, int(r), int(cos_query[r]), baselines, first_person)))
+                          *_style(index, int(r), int(cos_query[r]), baselines, first_person), r in other_role))
     return out
 
 

@@ -4,7 +4,9 @@ in march", nor "what did my uncle send me?" by "my aunt sent me a box of lemons"
 A question that names a person by their role (kin, partner, a trade: "wife", "brother", "dentist") asks about that
 person. A passage that names no one compatible with that role (in its words, its synopsis or the line before it) is
 about someone else, however close in meaning: the result is flagged like a line of another speaker
-(``Ranked.other_speaker``, a lower confidence), its rank is unchanged. Compatible: the role itself, a word of the
+(``Ranked.other_speaker``, a lower confidence; ``Ranked.other_role`` lowers it more when the question is about the
+user's own people, "my wife's car"), its rank is unchanged. An update that does not repeat its subject ("actually
+make that thursday") is judged with the passage it replaces. Compatible: the role itself, a word of the
 same role ("mom" for "mother", "partner" for "fiance", "sibling" for "sister"), or a name the agent's memory gives
 that role ("my sister maya" makes "maya" a sister: the word after the role, wherever the role is said).
 
