@@ -167,6 +167,20 @@ async def test_the_users_own_people_are_not_confused_with_the_user(server: Runni
     assert found[0]["id"] == ids[2] and found[0]["confidence"] >= 0.5
 
 
+async def test_a_question_about_one_animal_is_not_answered_by_a_line_about_another(server: Running) -> None:
+    agent = await create_voice_agent(server)
+    now = time.time()
+    lines = ["user: pickles is staying with my sister while we move, cats hate moving",
+             "user: biscuit, my corgi, chewed my shoes again"]
+    ids = await batch(server, agent["id"], [{"text": t, "start_at": now - (5 - i) * DAY} for i, t in enumerate(lines)])
+    found = await search(server, agent["id"], "who is looking after our dog while we move")
+    assert found[0]["id"] == ids[0] and found[0]["confidence"] < 0.5  # the cat
+    found = await search(server, agent["id"], "who is looking after our cat while we move")
+    assert found[0]["id"] == ids[0] and found[0]["confidence"] >= 0.5
+    found = await search(server, agent["id"], "what did my dog chew")  # a breed names no other animal
+    assert found[0]["id"] == ids[1] and found[0]["confidence"] >= 0.5
+
+
 async def test_a_question_for_a_quantity_is_not_answered_by_a_passage_without_one(server: Running) -> None:
     agent = await create_voice_agent(server)
     now = time.time()

@@ -264,6 +264,26 @@ def test_a_passage_names_the_role_by_word_or_by_the_name_memory_gives_it() -> No
     assert mismatched(index, [0, 1, 2, 3], query_roles(T.query_terms("when do i land"))) == set()
 
 
+def test_a_passage_about_another_animal() -> None:
+    import numpy as np
+
+    from voice_letta.agent.recall.index import PassageIndex
+    from voice_letta.agent.recall.roles import other_animal
+
+    texts = ["user: biscuit, my corgi, chewed my shoes again", "user: the cat is staying with my mum for the move",
+             "user: our dog ziggy needs his teeth cleaned", "user: ziggy hates the vet", "user: my parrot kiwi talks",
+             "user: we took the puppy to the beach"]
+    n = len(texts)
+    index = PassageIndex("m", 4)
+    index.add([f"p{i}" for i in range(n)], texts, [""] * n, [float(i * 86400) for i in range(n)],
+              [float(i * 86400) for i in range(n)], np.zeros((n, 4), dtype=np.float32), [False] * n)
+    rows = list(range(n))
+    # only a passage naming another animal (and not a dog, nor a dog's name) is flagged
+    assert other_animal(index, rows, T.query_terms("who is looking after our dog")) == {1, 4}
+    assert other_animal(index, rows, T.query_terms("what does my kitty eat")) == {2, 4, 5}
+    assert other_animal(index, rows, T.query_terms("what is my pet called")) == set()
+
+
 def test_questions_for_a_quantity_and_passages_that_say_one() -> None:
     from voice_letta.agent.recall.quantity import ANY, asks_for_a_quantity, number_kinds
 

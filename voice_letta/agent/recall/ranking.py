@@ -23,7 +23,7 @@ from voice_letta.agent.recall import text as T
 from voice_letta.agent.recall.confidence import style_baseline
 from voice_letta.agent.recall.facts import Query
 from voice_letta.agent.recall.quantity import asked_kind
-from voice_letta.agent.recall.roles import mismatched, query_roles
+from voice_letta.agent.recall.roles import mismatched, other_animal, query_roles
 from voice_letta.agent.recall.supersede import current_first
 from voice_letta.agent.recall.updates import fact_of, implicit_updates, newest_first, place_groups
 from voice_letta.agent.recall.vector import MIN_COSINE, STATS_SAMPLE_ROWS, SearchWindow
@@ -175,7 +175,7 @@ def rank(index: PassageIndex, query_vectors: np.ndarray | None, queries: Sequenc
     other_role = mismatched(index, order[:limit], roles)
     # an update that does not repeat its subject ("actually make that thursday") is about the one it replaces
     other_role -= {r for r in other_role if r in took and took[r] not in mismatched(index, [took[r]], roles)}
-    elsewhere = set(other_role)
+    elsewhere = set(other_role) | (other_animal(index, order[:limit], term_lists[0]) if term_lists else set())
     kind = asked_kind(queries[0]) if queries else 0
     if kind:  # "how much did the lodge cost?" and no sum of money said (recall/quantity.py)
         numbers = index.numbers

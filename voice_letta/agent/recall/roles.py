@@ -55,6 +55,21 @@ _ALIASES = {"mom": "mother", "mum": "mother", "dad": "father", "grandma": "grand
             "neighbour": "neighbor", "veterinarian": "vet", "attorney": "lawyer", "colleagues": "colleague",
             "brothers": "brother", "sisters": "sister", "sons": "son", "daughters": "daughter"}
 ALIAS_ROWS = 64  # passages read for the names a role is given
+# Animals: "who is looking after our dog?" is not answered by a line about the cat. Unlike a role, a pet is often
+# named by its name or breed alone ("Biscuit, my corgi"), so a passage is flagged only when it names *another*
+# animal and none of the one asked about (nor a name given to it: "our dog ziggy").
+_ANIMALS: dict[str, str] = {
+    "dog": "dog dogs puppy puppies pup doggy", "cat": "cat cats kitten kittens kitty",
+    "bird": "bird birds parrot budgie parakeet canary", "parrot": "parrot parrots bird birds",
+    "fish": "fish goldfish", "rabbit": "rabbit rabbits bunny", "hamster": "hamster hamsters",
+    "horse": "horse horses pony", "snake": "snake snakes", "turtle": "turtle turtles tortoise",
+    "lizard": "lizard lizards gecko",
+}
+_ANIMAL_ALIASES = {"dogs": "dog", "puppy": "dog", "puppies": "dog", "pup": "dog", "doggy": "dog", "cats": "cat",
+                   "kitten": "cat", "kittens": "cat", "kitty": "cat", "birds": "bird", "budgie": "bird",
+                   "parrots": "parrot", "goldfish": "fish", "bunny": "rabbit", "rabbits": "rabbit",
+                   "hamsters": "hamster", "horses": "horse", "pony": "horse", "snakes": "snake", "turtles": "turtle",
+                   "tortoise": "turtle", "lizards": "lizard", "gecko": "lizard"}
 
 
 def _tid(word: str) -> int | None:
@@ -71,6 +86,37 @@ def _lexicon() -> dict[int, frozenset[int]]:
         tid = _tid(word)
         if tid is not None:
             out[tid] = frozenset(t for t in (_tid(w) for w in group.split()) if t is not None)
+    return out
+
+
+@lru_cache(maxsize=1)
+def _animals() -> tuple[dict[int, frozenset[int]], frozenset[int]]:
+    """term id of an animal word -> the term ids compatible with it; and every animal word's term id."""
+    out: dict[int, frozenset[int]] = {}
+    for word in [*_ANIMALS, *_ANIMAL_ALIASES]:
+        tid = _tid(word)
+        if tid is not None:
+            group = _ANIMALS[_ANIMAL_ALIASES.get(word, word)]
+            out[tid] = frozenset(t for t in (_tid(w) for w in group.split()) if t is not None)
+    return out, frozenset(t for ids in out.values() for t in ids)
+
+
+def other_animal(index: PassageIndex, rows: Sequence[int], query_terms: Sequence[str]) -> set[int]:
+    """The rows that name another animal than the one the query asks about, and not that one (nor the line before
+    them): "our dog" against "biscuit is staying with my mum … cats are stressed by moves"."""
+    lex, every = _animals()
+    asked = [lex[tid] for tid in (T.term_id(t) for t in query_terms) if tid in lex]
+    if not asked or not rows:
+        return set()
+    wanted = [accepted | _names_for(index, accepted) for accepted in asked]
+    out = set()
+    for r in rows:
+        have = set(index.terms_of(r).tolist())
+        before = int(index.prev[r]) if r < len(index.prev) else -1
+        if before >= 0:
+            have.update(index.terms_of(before).tolist())
+        if any(have & every and not have & ok for ok in wanted):
+            out.add(r)
     return out
 
 
