@@ -100,6 +100,7 @@ class ModelRounds(TurnPersistence):
                 taken.add(spec.name)
                 exposed.append(client_tool(spec))
         by_name = {e.spec.name: e for e in exposed}
+        first_choice = inp.tool_choice if inp.tool_choice in ("auto", "none", "required", *by_name) else "auto"
         specs = tuple(e.spec for e in exposed)
         messages = self._context(agent, inp, state, retry)
         model = self.models.for_config(agent.llm)
@@ -120,7 +121,7 @@ class ModelRounds(TurnPersistence):
             unspoken = SpokenTextFilter()
             request = ChatRequest(tuple(messages), agent.llm, tools=specs,
                                   tool_choice=("none" if rounds >= agent.max_tool_rounds
-                                               else inp.tool_choice if rounds == 0 else "auto"),
+                                               else first_choice if rounds == 0 else "auto"),
                                   first_token_timeout_s=inp.first_token_timeout_s, temperature=inp.temperature,
                                   max_tokens=inp.max_tokens, cache_key=agent.id)
             timings.setdefault("llm_request_ms", self._ms(state.started))

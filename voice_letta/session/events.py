@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Literal
 
 from voice_letta.agent.models import ImagePart
-from voice_letta.agent.ports import ToolSpec
+from voice_letta.agent.ports import ToolChoice, ToolSpec
 from voice_letta.wire import native as W
 
 if TYPE_CHECKING:
@@ -276,6 +276,7 @@ class CreateResponse:
     instructions: str | None = None
     modalities: tuple[Modality, ...] | None = None  # None: the session's
     tools: tuple[ToolSpec, ...] | None = None  # None: the session's client tools
+    tool_choice: ToolChoice | None = None  # None: the session's
     metadata: dict[str, str] | None = None
     event_id: str | None = None
     greeting: bool = False  # the agent's greeting (session.greeting)
@@ -303,6 +304,7 @@ class UpdateSession:
     session: W.SessionConfigIn
     instructions: str | None = None  # extra instructions for every response, per client_system_prompt
     tools: tuple[ToolSpec, ...] | None = None  # client tools (the client runs them)
+    tool_choice: ToolChoice | None = None  # for each response's first model call
     auto_respond: bool | None = None  # False: a finished utterance waits for CreateResponse
     event_id: str | None = None
 

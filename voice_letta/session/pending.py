@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from voice_letta.agent.loop import TurnInput
-from voice_letta.agent.ports import ToolSpec
+from voice_letta.agent.ports import ToolChoice, ToolSpec
 from voice_letta.session import events as E
 from voice_letta.session.settings import Settings
 
@@ -28,7 +28,8 @@ class PendingInput:
         return bool(self.items)
 
     def take(self, settings: Settings, *, user_text: str | None = None, instructions: str | None = None,
-             tools: tuple[ToolSpec, ...] | None = None, said_at: float | None = None) -> TurnInput:
+             tools: tuple[ToolSpec, ...] | None = None, said_at: float | None = None,
+             tool_choice: ToolChoice | None = None) -> TurnInput:
         """Everything pending (plus ``user_text``, the utterance that starts the response) as one turn's input.
 
         The response's ``instructions`` replace the session's for this response; client system notes are
@@ -47,6 +48,7 @@ class PendingInput:
             user_text="\n".join(users) or None,
             images=tuple(image for i in items for image in i.images),
             client_tools=tools if tools is not None else settings.client_tools,
+            tool_choice=tool_choice if tool_choice is not None else settings.tool_choice,
             tool_results=tuple(i.tool_result for i in items if i.tool_result is not None),
             extra_instructions=extra,
             unknown_assistant_text=assistant,

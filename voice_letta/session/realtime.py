@@ -22,7 +22,7 @@ from typing import Protocol
 
 from voice_letta.agent.models import ImagePart
 from voice_letta.session import events as E
-from voice_letta.session.realtime_in import DEFAULT_SESSION, session_update, tool_specs
+from voice_letta.session.realtime_in import DEFAULT_SESSION, session_update, tool_choice_of, tool_specs
 from voice_letta.session.realtime_out import Formats, RealtimeRenderer
 from voice_letta.wire import native as W
 from voice_letta.wire import realtime as R
@@ -263,13 +263,12 @@ class RealtimeTransport:
                                       code="invalid_value", param="response.conversation")
         if p.instructions and not self._instructions_used:
             await self._warn_once(["response.instructions"], "ignored: this agent's client_system_prompt is 'ignore'")
-        if p.tool_choice not in (None, "auto"):
-            await self._note_once([f"response.tool_choice {p.tool_choice!r} is not supported (the model chooses)"])
+        choice = tool_choice_of(p.tool_choice, "response.tool_choice") if p.tool_choice is not None else None
         self._creating += 1
         self._inbox.append(E.CreateResponse(
             instructions=p.instructions, modalities=tuple(p.output_modalities) if p.output_modalities else None,
-            tools=tool_specs(p.tools, "response.tools") if p.tools is not None else None, metadata=p.metadata,
-            event_id=ev.event_id))
+            tools=tool_specs(p.tools, "response.tools") if p.tools is not None else None, tool_choice=choice,
+            metadata=p.metadata, event_id=ev.event_id))
 
     # -- outbound ---------------------------------------------------------------------------------------
     async def send_event(self, event: E.SessionEvent) -> None:

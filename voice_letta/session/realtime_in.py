@@ -15,7 +15,7 @@ from __future__ import annotations
 import dataclasses
 from typing import Any
 
-from voice_letta.agent.ports import ToolSpec
+from voice_letta.agent.ports import ToolChoice, ToolSpec
 from voice_letta.agent.tools import client_tool_problem
 from voice_letta.session import events as E
 from voice_letta.session.realtime_out import Formats
@@ -49,6 +49,18 @@ def tool_specs(tools: list[R.FunctionTool], param: str) -> tuple[ToolSpec, ...]:
         index, field, message = problem
         raise R.RealtimeViolation(f"Invalid value: {message}.", code="invalid_value", param=f"{param}.{index}.{field}")
     return specs
+
+
+def tool_choice_of(value: object, param: str) -> ToolChoice:
+    """A Realtime ``tool_choice`` ("auto", "none", "required" or ``{"type": "function", "name": …}``) for the
+    response's first model call; a name no offered tool has leaves the model to choose (``agent/rounds.py``)."""
+    if value in ("auto", "none", "required"):
+        return str(value)
+    if isinstance(value, dict) and value.get("type") == "function" and isinstance(value.get("name"), str) \
+            and value["name"]:
+        return str(value["name"])
+    raise R.RealtimeViolation("Invalid value: tool_choice is 'auto', 'none', 'required' or "
+                              "{\"type\": \"function\", \"name\": …}.", code="invalid_value", param=param)
 
 
 def tool_echo(tools: list[R.FunctionTool]) -> list[dict[str, Any]]:
@@ -120,8 +132,9 @@ def session_update(cfg: R.SessionConfig, formats: Formats, *, event_id: str) -> 
     if cfg.tools is not None:
         extra["tools"] = tool_specs(cfg.tools, "session.tools")
         f.tools = tool_echo(cfg.tools)
-    if cfg.tool_choice not in (None, "auto"):
-        notes.append(f"tool_choice {cfg.tool_choice!r} is not supported: the model chooses (auto)")
+    if cfg.tool_choice is not None:
+        extra["tool_choice"] = tool_choice_of(cfg.tool_choice, "session.tool_choice")
+        f.tool_choice = cfg.tool_choice
     try:
         session = W.SessionConfigIn(**native)
     except ValueError as exc:  # pydantic ValidationError

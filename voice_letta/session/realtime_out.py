@@ -20,6 +20,7 @@ from __future__ import annotations
 
 from collections import OrderedDict
 from dataclasses import dataclass, field
+from typing import Any
 
 from voice_letta.session import events as E
 from voice_letta.session import realtime_response as RR
@@ -46,6 +47,7 @@ class Formats:
     transcription_model: str = "voice-letta-stt"
     transcription_language: str | None = None
     tools: list[dict[str, object]] = field(default_factory=list)
+    tool_choice: R.ToolChoice | dict[str, Any] = "auto"  # echoed as the client gave it
 
 
 class RealtimeRenderer:
@@ -89,7 +91,7 @@ class RealtimeRenderer:
                                     eagerness=f.eagerness)
         return RE.SessionOut(
             id=self.session_id, model=self.model, output_modalities=list(s.modalities),
-            instructions=s.instructions or "", tools=f.tools,
+            instructions=s.instructions or "", tools=f.tools, tool_choice=f.tool_choice,
             audio=RE.AudioOut(
                 input=RE.AudioInputOut(format=RR.audio_format(f.input), turn_detection=td,
                                       transcription=RE.TranscriptionOut(model=f.transcription_model,

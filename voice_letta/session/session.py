@@ -230,7 +230,8 @@ class VoiceSession:
                     with contextlib.suppress(TimeoutError):  # an utterance committed before it is part of it
                         async with asyncio.timeout(SETTLE_WAIT_S):
                             await self.listener.settled()
-                    inp = self._pending.take(self.settings, instructions=cmd.instructions, tools=cmd.tools)
+                    inp = self._pending.take(self.settings, instructions=cmd.instructions, tools=cmd.tools,
+                                             tool_choice=cmd.tool_choice)
                     if cmd.greeting and self.settings.agent_id is not None:
                         inp = greeting_input(await self.agent.store.get_agent(self.settings.agent_id), inp,
                                              where=self.settings.channel)

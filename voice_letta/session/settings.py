@@ -6,7 +6,7 @@ import dataclasses
 import importlib.util
 from dataclasses import dataclass, field
 
-from voice_letta.agent.ports import ToolSpec
+from voice_letta.agent.ports import ToolChoice, ToolSpec
 from voice_letta.agent.tools import DriverTool
 from voice_letta.core.turns import TurnMode, VadParams
 from voice_letta.errors import ProtocolViolation
@@ -43,6 +43,7 @@ class Settings:
     # Set by richer protocols (Realtime) only:
     instructions: str | None = None
     client_tools: tuple[ToolSpec, ...] = ()
+    tool_choice: ToolChoice = "auto"
     auto_respond: bool = True
 
     def apply(self, msg: E.UpdateSession, agent_id: str | None) -> Changed:
@@ -69,6 +70,8 @@ class Settings:
             self.instructions = msg.instructions or None
         if msg.tools is not None:
             self.client_tools = msg.tools
+        if msg.tool_choice is not None:
+            self.tool_choice = msg.tool_choice
         if msg.auto_respond is not None:
             self.auto_respond = msg.auto_respond
         if new.vad is not None:

@@ -79,7 +79,7 @@ class SessionOut(OutModel):
     instructions: str
     audio: AudioOut
     tools: list[dict[str, Any]]
-    tool_choice: ToolChoice = "auto"
+    tool_choice: ToolChoice | dict[str, Any] = "auto"
     max_output_tokens: int | Literal["inf"] = "inf"
     tracing: None = None
     prompt: None = None
