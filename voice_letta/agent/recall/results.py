@@ -139,12 +139,14 @@ def format_hits(hits: Sequence[Hit], *, now: float) -> str:
     """Dated lines for the model: confident results as they are, weaker ones marked "(not sure this is
     related)"; when nothing is confident, an explicit instruction not to guess comes first."""
     if not hits:
-        return "No memories matched. Tell the user you don't remember that, and ask them to remind you."
+        # Only memory and lines out of the model's view are searched: what the visible conversation says stands.
+        return ("No memories matched. Unless the conversation you can see answers it, tell the user you don't "
+                "remember that, and ask them to remind you.")
     lines: list[str] = []
     if not any(h.confidence >= CONFIDENT for h in hits):
         lines.append("Nothing in memory confidently matches this. The closest notes below are probably unrelated: "
-                     "use them only if they clearly answer the question; otherwise tell the user you don't "
-                     "remember, and never guess.")
+                     "use them only if they clearly answer the question; otherwise, unless the conversation you "
+                     "can see answers it, tell the user you don't remember, and never guess.")
         hits = hits[:2]
     replaced = {p.id for h in hits for p in h.previously}
     for h in hits:
