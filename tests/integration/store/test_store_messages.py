@@ -130,9 +130,30 @@ async def test_search_filters_time_window_and_in_context(store: SqliteStore) -> 
         T0 + 10
     ]
     assert await store.search_messages(agent_id, "weather") == []  # still in context
-    in_context = await store.search_messages(agent_id, "weather", exclude_in_context=False)
-    assert [h.message.id for h in in_context] == [by_text["The weather is nice today"]]
     assert await store.search_messages("agent-other", "pizza") == []
+
+
+async def test_a_message_becomes_searchable_when_it_leaves_the_context(store: Any) -> None:
+    """Only messages out of context are searched; SQLite indexes a message when it is evicted or stored out of
+    context (migration 0014), edits and deletes keep the index true."""
+    agent = await make_agent(store)
+    live = await store.append_messages([msg(agent.id, "user", "my parrot is called Kiwi", at=T0),
+                                        msg(agent.id, "assistant", "Kiwi is a fine parrot name", at=T0 + 1),
+                                        msg(agent.id, "user", "tell me about volcanoes", at=T0 + 2)])
+    [old] = await store.append_messages([msg(agent.id, "user", "an imported parrot story", at=T0 - 100,
+                                             in_context=False, kind="imported")])
+    assert [h.message.id for h in await store.search_messages(agent.id, "parrot")] == [old.id]
+    await store.evict_messages(agent.id, through_seq=live[1].seq)
+    assert {h.message.id for h in await store.search_messages(agent.id, "parrot")} == {old.id, live[0].id,
+                                                                                        live[1].id}
+    assert await store.search_messages(agent.id, "volcanoes") == []
+    await store.update_message(live[0].id, content="my cat is called Kiwi")
+    assert {h.message.id for h in await store.search_messages(agent.id, "parrot")} == {old.id, live[1].id}
+    assert [h.message.id for h in await store.search_messages(agent.id, "cat")] == [live[0].id]
+    if isinstance(store, SqliteStore):  # the FTS5 index never held the in-context line
+        [[docs]] = await store._db.execute_fetchall("SELECT count(*) FROM messages_vocab WHERE term = 'volcano'")
+        assert docs == 0
+        await store._db.execute_fetchall("INSERT INTO messages_fts(messages_fts, rank) VALUES ('integrity-check', 0)")
 
 
 @pytest.mark.parametrize(

@@ -131,8 +131,11 @@ async def test_every_field_of_the_rows_and_the_turn_record_survives_begin_and_en
     again = await store.begin_turn(t.model_copy(update={"id": ids.turn_id()}), [user], holder="a", lease_s=10,
                                    now=at + 1)
     assert again is not None and again.previous == done and again.inserted == []
-    hits = await store.search_messages(agent.id, "cat", exclude_in_context=False)
-    assert [h.message.id for h in hits] == [reply[2].id]  # keyword terms stored with the reply
+    assert await store.search_messages(agent.id, "cat") == []  # in context: not searched
+    await store.release_agent(agent.id, holder="a", lease=again.lease)
+    await store.evict_messages(agent.id, through_seq=stored[-1].seq)
+    hits = await store.search_messages(agent.id, "cat")
+    assert [h.message.id for h in hits] == [reply[2].id]  # indexed once it left the context
 
 
 

@@ -51,14 +51,14 @@ def _bm25_sql(table: str, kind: str, columns: str, extra_where: str, order_tiebr
 class SearchMixin(PgBase):
     async def search_messages(
         self, agent_id: str, query: str, *, start_at: float | None = None, end_at: float | None = None,
-        exclude_in_context: bool = True, limit: int = C.DEFAULT_SEARCH_RESULTS,
+        limit: int = C.DEFAULT_SEARCH_RESULTS,
     ) -> list[MessageHit]:
+        """Messages out of the context window only, as on SQLite (the model already sees the others)."""
         query = query.replace("\x00", " ")  # PostgreSQL text cannot hold NUL
         if limit <= 0 or not query.strip():
             return []
         where, args = _window("d.created_at", "d.created_at", start_at, end_at)
-        if exclude_in_context:
-            where += " AND d.in_context = 0"
+        where += " AND d.in_context = 0"
         found = await self._fetch(
             "search_messages", _bm25_sql("messages", "m", cols(R.MESSAGE_COLUMNS, "d"), where, "d.seq"),
             agent_id, query, self.keyword_doc_budget, limit, *args)

@@ -36,16 +36,15 @@ class SearchMixin(SqliteBase):
 
     async def search_messages(
         self, agent_id: str, query: str, *, start_at: float | None = None, end_at: float | None = None,
-        exclude_in_context: bool = True, limit: int = C.DEFAULT_SEARCH_RESULTS,
+        limit: int = C.DEFAULT_SEARCH_RESULTS,
     ) -> list[MessageHit]:
-        """BM25-ranked user and assistant messages (``score = -bm25``, higher is better)."""
+        """BM25-ranked user and assistant messages out of the context window (``score = -bm25``, higher is better).
+        Only those are in ``messages_fts`` (migration 0014): a message enters it when it is evicted."""
         match = await self._keyword_match("messages_vocab", query)
         if match is None or limit <= 0:
             return []
-        where = ["messages_fts MATCH ?", "m.agent_id = ?", f"m.role IN {_SEARCH_ROLES}"]
+        where = ["messages_fts MATCH ?", "m.agent_id = ?", f"m.role IN {_SEARCH_ROLES}", "m.in_context = 0"]
         params: list[Any] = [match, agent_id]
-        if exclude_in_context:
-            where.append("m.in_context = 0")
         if start_at is not None:
             where.append("m.created_at >= ?")
             params.append(start_at)

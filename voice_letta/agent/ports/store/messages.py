@@ -50,5 +50,5 @@ class MessageStore(Protocol):
 
     async def search_messages(
         self, agent_id: str, query: str, *, start_at: float | None = None, end_at: float | None = None,
-        exclude_in_context: bool = True, limit: int = 5,
+        limit: int = 5,
     ) -> list[MessageHit]: ...
