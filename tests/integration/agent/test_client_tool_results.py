@@ -75,6 +75,9 @@ async def test_a_result_sent_again_never_reaches_the_model_out_of_place(server: 
     assert done.choices[0].message.content == "It is sunny."
     # the client ran its tool again and sends the new result for the call already answered
     await client.chat.completions.create(model=agent["id"], tools=TOOLS, messages=[ASK, CALL, result("rainy")])
+    # its result answers no open call, so the model is cued that it is its turn (a last user message), instead of
+    # being handed a conversation that ends with its own reply (Anthropic reads that as text to continue)
+    assert server.fake.requests[-1]["messages"][-1]["role"] == "user"
     await client.chat.completions.create(model=agent["id"], tools=TOOLS, messages=[
         ASK, CALL, result("rainy"), {"role": "assistant", "content": "Still sunny, I think."},
         {"role": "user", "content": "Thanks!"}])
