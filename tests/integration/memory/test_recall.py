@@ -212,6 +212,14 @@ async def test_a_question_for_a_sum_or_a_count_is_not_answered_by_a_date_or_anot
     assert found[0]["id"] == ids[2] and found[0]["confidence"] >= 0.5
     found = await search(server, agent["id"], "how many visits did the plumber need to fix the leak")
     assert found[0]["id"] == ids[0] and found[0]["confidence"] >= 0.5
+    [moved] = await batch(server, agent["id"], [{"text": "user: my brother just moved into a new place in leeds",
+                                                 "start_at": now - DAY}])
+    found = await search(server, agent["id"], "what's my brother's address")
+    assert found[0]["id"] == moved and found[0]["confidence"] < 0.5  # where he lives, not his address
+    [address] = await batch(server, agent["id"], [{"text": "user: my brother's new place is 14 kirkstall road, leeds",
+                                                   "start_at": now - DAY + 60}])
+    found = await search(server, agent["id"], "what's my brother's address")
+    assert found[0]["id"] == address and found[0]["confidence"] >= 0.5
 
 
 async def test_a_reply_is_found_by_its_question_and_returned_with_it(server: Running) -> None:

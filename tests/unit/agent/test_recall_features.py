@@ -14,7 +14,7 @@ from voice_letta.agent.recall import features as F
 from voice_letta.agent.recall import text as T
 from voice_letta.agent.recall.build import build_index, stored_terms
 from voice_letta.agent.recall.confidence import third_person
-from voice_letta.agent.recall.quantity import AMOUNT, MONEY, PHONE, number_kinds
+from voice_letta.agent.recall.quantity import ADDRESS, AMOUNT, ANY, MONEY, PHONE, number_kinds
 from voice_letta.agent.recall.updates import cues
 
 LINES = ["user: actually make that thursday", "user: im down to one eighty two now", "user: im at home now",
@@ -26,14 +26,15 @@ LINES = ["user: actually make that thursday", "user: im down to one eighty two n
 def _expected(texts: list[str], synopses: list[str]) -> list[tuple[bool, ...]]:
     corr, cue, strong = cues(texts)
     num = number_kinds([f"{s}\n{t}" for t, s in zip(texts, synopses, strict=True)])
-    return [(T.is_dialogue_line(t), T.addresses_listener(t), bool(num[i]), bool(corr[i]), bool(cue[i]),
+    return [(T.is_dialogue_line(t), T.addresses_listener(t), bool(num[i] & ANY), bool(corr[i]), bool(cue[i]),
              bool(strong[i]), third_person(t, synopses[i]), bool(num[i] & AMOUNT), bool(num[i] & MONEY),
-             bool(num[i] & PHONE)) for i, t in enumerate(texts)]
+             bool(num[i] & PHONE), bool(num[i] & ADDRESS)) for i, t in enumerate(texts)]
 
 
 def _bits(flags: int) -> tuple[bool, ...]:
     return tuple(bool(flags & b) for b in (F.DIALOGUE, F.TO_LISTENER, F.HAS_NUMBER, F.CORRECTION, F.UPDATE_CUE,
-                                           F.STRONG_CUE, F.THIRD_PERSON, F.HAS_AMOUNT, F.HAS_MONEY, F.HAS_PHONE))
+                                           F.STRONG_CUE, F.THIRD_PERSON, F.HAS_AMOUNT, F.HAS_MONEY, F.HAS_PHONE,
+                                           F.HAS_ADDRESS))
 
 
 def test_stored_flags_and_terms_are_what_the_functions_say() -> None:
@@ -49,7 +50,7 @@ def test_stored_flags_and_terms_are_what_the_functions_say() -> None:
 
 
 _PIECES = st.sampled_from([*"ab 7:\n", "now", "you", "my", "actually ", "user: ", "moved", "two", "wait no ", "É",
-                           " fifth ", " may ", "$", " quid", " hundred ", " 25th"])
+                           " fifth ", " may ", "$", " quid", " hundred ", " 25th", " road"])
 
 
 @settings(max_examples=60, deadline=None)

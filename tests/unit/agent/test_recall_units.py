@@ -296,7 +296,7 @@ def test_questions_for_a_quantity_and_passages_that_say_one() -> None:
 
 
 def test_the_kind_of_number_a_question_asks_for_and_a_passage_says() -> None:
-    from voice_letta.agent.recall.quantity import AMOUNT, ANY, MONEY, PHONE, asked_kind, number_kinds
+    from voice_letta.agent.recall.quantity import ADDRESS, AMOUNT, ANY, MONEY, PHONE, asked_kind, number_kinds
 
     assert asked_kind("how much did the dentist charge me") == MONEY
     assert asked_kind("How much will Tom earn at Calloway?") == asked_kind("what's our maximum rent") == MONEY
@@ -324,6 +324,11 @@ def test_the_kind_of_number_a_question_asks_for_and_a_passage_says() -> None:
     # a phone number: seven digits or more, written or spoken
     assert kinds("call me on 0117 496 0000") & PHONE and kinds("it's oh seven seven one two three four five") & PHONE
     assert not kinds("flight EZY8903 on may 13") & PHONE
+    # an address: a street, a postcode, a flat number; not a town
+    assert asked_kind("what's my mum's address") == ADDRESS and asked_kind("what's my email address") == 0
+    for text in ("she's at 14 kirkstall road", "LS5 3BT", "flat 4, the old mill", "apartment on fifth avenue"):
+        assert kinds(text) & ADDRESS, text
+    assert not kinds("my mum lives in harrogate") & ADDRESS
 
 
 def test_wait_no_opens_a_correction() -> None:

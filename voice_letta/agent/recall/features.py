@@ -29,7 +29,7 @@ import numpy as np
 
 from voice_letta.agent.recall import text as T
 from voice_letta.agent.recall.confidence import third_person
-from voice_letta.agent.recall.quantity import AMOUNT, ANY, MONEY, PHONE, number_kinds
+from voice_letta.agent.recall.quantity import ADDRESS, AMOUNT, ANY, MONEY, PHONE, number_kinds
 from voice_letta.agent.recall.text import addresses_listener, is_dialogue_line
 from voice_letta.agent.recall.updates import cues
 
@@ -43,6 +43,7 @@ THIRD_PERSON = 64
 HAS_AMOUNT = 128  # the kinds of number it says (quantity.number_kinds): an amount, money, a phone number
 HAS_MONEY = 256
 HAS_PHONE = 512
+HAS_ADDRESS = 1024
 
 
 def passage_features(texts: Sequence[str], synopses: Sequence[str]) -> np.ndarray:
@@ -51,14 +52,14 @@ def passage_features(texts: Sequence[str], synopses: Sequence[str]) -> np.ndarra
     dialogue = np.fromiter((is_dialogue_line(t) for t in texts), dtype=bool, count=n)
     to_listener = np.fromiter((addresses_listener(t) for t in texts), dtype=bool, count=n)
     kinds = number_kinds([f"{s}\n{t}" for t, s in zip(texts, synopses, strict=True)])
-    number = kinds != 0
+    number = (kinds & ANY) != 0
     correction, update_cue, strong_cue = cues(texts)
     third = np.fromiter((third_person(t, s) for t, s in zip(texts, synopses, strict=True)), dtype=bool, count=n)
     out = np.zeros(n, dtype=np.uint64)
     for bit, flags in ((DIALOGUE, dialogue), (TO_LISTENER, to_listener), (HAS_NUMBER, number),
                        (CORRECTION, correction), (UPDATE_CUE, update_cue), (STRONG_CUE, strong_cue),
                        (THIRD_PERSON, third), (HAS_AMOUNT, (kinds & AMOUNT) != 0), (HAS_MONEY, (kinds & MONEY) != 0),
-                       (HAS_PHONE, (kinds & PHONE) != 0)):
+                       (HAS_PHONE, (kinds & PHONE) != 0), (HAS_ADDRESS, (kinds & ADDRESS) != 0)):
         out |= np.where(flags, np.uint64(bit), np.uint64(0))
     return out
 
@@ -66,7 +67,8 @@ def passage_features(texts: Sequence[str], synopses: Sequence[str]) -> np.ndarra
 def number_bits(flags: np.ndarray) -> np.ndarray:
     """The kinds of number each passage says, as ``quantity`` bits (ANY, AMOUNT, MONEY, PHONE), from its flags."""
     out = np.zeros(len(flags), dtype=np.uint8)
-    for bit, kind in ((HAS_NUMBER, ANY), (HAS_AMOUNT, AMOUNT), (HAS_MONEY, MONEY), (HAS_PHONE, PHONE)):
+    for bit, kind in ((HAS_NUMBER, ANY), (HAS_AMOUNT, AMOUNT), (HAS_MONEY, MONEY), (HAS_PHONE, PHONE),
+                      (HAS_ADDRESS, ADDRESS)):
         out |= np.where((flags & np.uint64(bit)) != 0, np.uint8(kind), np.uint8(0))
     return out
 

@@ -14,7 +14,9 @@ entity's *other* numbers (``number_kinds``):
   as money: a currency ("ninety quid", "$40", "three hundred dollars"), hundreds or thousands ("eighteen
   thousand"), a price said in pairs ("eighteen fifty a month") or a figure of two digits or more; "one small
   filling" and "back in three weeks" are not prices;
-- a phone number needs seven digits or more (digits or spoken: "oh seven seven…").
+- a phone number needs seven digits or more (digits or spoken: "oh seven seven…");
+- an address (not an email's) needs a street, a postcode or a flat or unit number: "biscuit is staying with my mum
+  in harrogate" says where she lives, not her address.
 "What time" asks for any number (times are said every way).
 """
 
@@ -47,6 +49,7 @@ ANY = 1  # some number
 AMOUNT = 2  # a number that is not a date, a time or an ordinal
 MONEY = 4  # a sum of money
 PHONE = 8  # seven digits or more
+ADDRESS = 16  # a street, a postcode, a flat or unit number
 
 
 def _words(text: str) -> frozenset[str]:
@@ -72,6 +75,11 @@ _MEASURES = _words("second seconds sec secs minute minutes min mins hour hours h
 _SPOKEN_DIGITS = _UNITS | {"oh", "double", "triple"}
 _FUNCTION = _words("of and or at on in for to from between till until by the a an this that next last is was it")
 _TOKEN = re.compile(r"a\.m\.|p\.m\.|[£$€¥]|\d[\d,.:/]*[a-z%]*|[a-z]+(?:'[a-z]+)?|[.,;:!?\n]")
+_ADDRESS_ASK = re.compile(r"\baddress\b", re.IGNORECASE)
+_EMAIL_ASK = re.compile(r"\b(?:e-?mail|ip|web)\b", re.IGNORECASE)
+_ADDRESS = re.compile(
+    r"\b(?:street|st|road|rd|avenue|ave|lane|ln|boulevard|blvd|terrace|crescent|drive|highway|hwy|apartment|apt|"
+    r"unit|suite|postcode|zip)\b|\b[a-z]{1,2}\d[a-z\d]?\s*\d[a-z]{2}\b|\bflat\s+\d", re.IGNORECASE)
 _DIGITS = re.compile(r"(?:\+?\d[\d\s\-().]{5,}\d)")
 
 
@@ -80,7 +88,10 @@ def asks_for_a_quantity(query: str) -> bool:
 
 
 def asked_kind(query: str) -> int:
-    """The kind of number a question asks for (``ANY``, ``AMOUNT``, ``MONEY``, ``PHONE``), 0 when none."""
+    """The kind of number a question asks for (``ANY``, ``AMOUNT``, ``MONEY``, ``PHONE``, ``ADDRESS``), 0 when
+    none."""
+    if _ADDRESS_ASK.search(query) and not _EMAIL_ASK.search(query):
+        return ADDRESS  # "what's my mum's address?" is not answered by "she lives in harrogate"
     if not asks_for_a_quantity(query):
         return 0
     if _WHAT_TIME.search(query):
@@ -93,15 +104,16 @@ def asked_kind(query: str) -> int:
 
 
 def number_kinds(texts: Sequence[str]) -> np.ndarray:
-    """Per passage: the kinds of number it says (bits ``ANY | AMOUNT | MONEY | PHONE``)."""
+    """Per passage: the kinds of number it says (bits ``ANY | AMOUNT | MONEY | PHONE | ADDRESS``)."""
     return np.fromiter((_kinds(t) for t in texts), dtype=np.uint8, count=len(texts))
 
 
 def _kinds(text: str) -> int:
+    address = ADDRESS if _ADDRESS.search(text) is not None else 0
     if _NUMBER.search(text) is None:
-        return 0
+        return address
     low = text.lower()
-    out = ANY
+    out = ANY | address
     if any(sum(ch.isdigit() for ch in m.group()) >= 7 for m in _DIGITS.finditer(low)):
         out |= PHONE
     tokens = _TOKEN.findall(low)
