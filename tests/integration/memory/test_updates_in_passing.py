@@ -167,3 +167,34 @@ async def test_a_one_word_heading_is_the_users_note_not_another_speakers_line(se
     await batch(server, agent["id"], [{"text": "Kitchen: the fitter comes on monday", "start_at": now - DAY}])
     found = await search(server, agent["id"], "Which worktop are we getting?", limit=3)
     assert all(p["previously"] == [] for p in found), [p["text"] for p in found]
+
+
+async def test_a_short_memo_changes_one_fact_of_a_long_memo_only(server: Running) -> None:
+    """Found with the blind held-out half (test3): dictated memos of five to eight facts each, and a short later memo
+    changing one of them. The short one goes first for its fact; for the long memo's other facts the long memo stays
+    first and is not listed as replaced, even when both memos name the same trip ("Lisbon") or the words of the
+    changed fact sit next to the asked one (the budget right after the worktop)."""
+    agent = await create_voice_agent(server)
+    now = time.time()
+    trip, kitchen, flight, worktop, *_ = await batch(server, agent["id"], [
+        {"text": "Notes for the Lisbon trip: we fly out with TAP on May 12 from Gatwick at 7:05, the flight number is "
+                 "TP1337. We're staying at Casa do Largo in Alfama for five nights, check-in after 3 pm, and the "
+                 "booking reference is QX7M2. I want to do the tram 28 ride and visit the Gulbenkian museum.",
+         "start_at": now - 14 * DAY},
+        {"text": "Kitchen renovation: the contractor is Brightwork Builders and the foreman is called Sean. They start "
+                 "on the 3rd and expect six weeks. We chose oak cabinets, a white quartz worktop and a Belfast sink. "
+                 "The budget is eighteen thousand, with a ten percent contingency.", "start_at": now - 9 * DAY},
+        {"text": "Change of plan for Lisbon: TAP cancelled our flight, we're now on easyJet EZY8903 on May 13 from "
+                 "Luton at 6:40.", "start_at": now - 5 * DAY},
+        {"text": "Kitchen: we swapped the quartz for a butcher block oak worktop to save money, it knocks about twelve "
+                 "hundred off.", "start_at": now - 2 * DAY},
+    ] + [{"text": f"user: {t}", "start_at": now - 90 * DAY + i * 60} for i, t in enumerate(
+        ["I enjoy hiking on weekends.", "My sister lives in Porto.", "I have a cat named Miso."])])
+    for question, new, old in (("What flight are we taking to Lisbon?", flight, trip),
+                               ("Which worktop are we getting?", worktop, kitchen)):
+        found = await search(server, agent["id"], question, limit=3)
+        assert found[0]["id"] == new and found[0]["previously"] == [old], [p["text"] for p in found]
+    for question, note in (("Where are we staying in Lisbon?", trip), ("What's the kitchen budget?", kitchen),
+                           ("Who is the foreman?", kitchen)):
+        found = await search(server, agent["id"], question, limit=3)
+        assert found[0]["id"] == note and all(note not in p["previously"] for p in found), [p["text"] for p in found]

@@ -90,12 +90,18 @@ def test_a_long_note_is_replaced_only_for_the_part_a_later_line_changes() -> Non
     fix = "The user corrected herself: her father's seventieth birthday is in July, not June."
     index = _index([note, fix], np.eye(2), [-54, -6])
     dad = _query(index, "When does my dad turn seventy?", [0.16, 0.38])
-    part = part_of(index, 0, dad)
+    said = set(index.terms_of(1).tolist())
+    part = part_of(index, 0, dad, said)
     assert part is not None and {T.term_id("paolo"), T.term_id("june")} <= part and T.term_id("turin") not in part
     assert same_fact(index, 0, 1, dad)
     assert not same_fact(index, 0, 1, _query(index, "Where does my brother live?", [0.6, 0.1]))
-    assert part_of(index, 1, dad) is None  # a short passage is one fact
-    assert part_of(index, 0, _query(index, "What are my relatives up to?", [0.3, 0.1])) is None  # no word matched
+    assert part_of(index, 1, dad, said) is None  # a short passage is one fact
+    assert part_of(index, 0, _query(index, "What are my relatives up to?", [0.3, 0.1]), said) is None  # no word
+    # the part is around the words the later passage does not say: a heading word both say ("family") is no part
+    family = _query(index, "What is the family planning?", [0.4, 0.1])
+    assert part_of(index, 0, family, said | set(T.term_ids("family"))) == part_of(index, 0, _query(
+        index, "What is planning?", [0.4, 0.1]), said)
+    assert part_of(index, 0, _query(index, "father june", [0.4, 0.4]), said) is None  # it says them all
 
 
 def test_versions_of_one_fact_go_newest_first_and_nothing_else_moves() -> None:

@@ -32,8 +32,8 @@ if TYPE_CHECKING:
 # it blocked real updates that drop a verb of the fact ("i go with my buddy raj" / "now i climb with keiko",
 # "i am growing zucchini and peppers" / "the peppers all died"): dev and test2 stale 0 -> 1 each.
 # A passage of more than LONG_PASSAGE_TERMS terms holds several facts (a dictated memo, a note of a whole
-# conversation): a later passage updates it for a question only when it shares a word with the part the question
-# matches (PART_TERMS terms either side of the question's words in it; when it matches none of them there is
+# conversation): a later passage updates it for a question only when it shares PART_WORDS words with the part the
+# question matches (PART_TERMS terms either side of the question's words in it; when it matches none of them there is
 # nothing to tell the part by and the rule does not apply). "her father's seventieth birthday is in July, not June"
 # corrects one fact of a note that also says where her brother lives.
 LONG_PASSAGE_TERMS = 24
@@ -77,10 +77,10 @@ def same_fact(index: PassageIndex, old: int, new: int, query: Query) -> bool:
     question asks (LONG_PASSAGE_TERMS)."""
     old_terms, new_terms = index.terms_of(old), index.terms_of(new)
     ignored = ignored_terms(index, old, new)
-    part = part_of(index, old, query)
-    if part is not None and not (part & set(new_terms.tolist())) - ignored:
-        return False
     was, said = set(old_terms.tolist()), set(new_terms.tolist())
+    part = part_of(index, old, query, said)
+    if part is not None and len((part & said) - ignored) < PART_WORDS:  # terms run across sentence ends: two words
+        return False
     shared = (was & said) - ignored
     if not query.terms & shared:
         return True
@@ -94,14 +94,19 @@ def same_fact(index: PassageIndex, old: int, new: int, query: Query) -> bool:
     return True
 
 
-def part_of(index: PassageIndex, row: int, query: Query) -> set[int] | None:
-    """The terms of the part of a long passage (LONG_PASSAGE_TERMS) the question matches: PART_TERMS terms either
-    side of each of the question's words in it; None for a short passage or when the question matches none of its
-    words (nothing to tell the part by)."""
+def part_of(index: PassageIndex, row: int, query: Query, said: set[int]) -> set[int] | None:
+    """The terms of the part of a long passage (LONG_PASSAGE_TERMS) that the question asks about and a later passage
+    saying ``said`` would change: PART_TERMS terms either side of each of the question's words in it that the later
+    one does not say ("where are we staying in lisbon?": around "staying", not the note's heading "Lisbon", which a
+    change of flight says too). None for a short passage, or when the later one says every word of the question the
+    passage has (it then names what it changes) or the question matches none of its words."""
     terms = index.terms_of(row)
-    if len(terms) <= LONG_PASSAGE_TERMS or not query.terms:
+    if len(terms) <= LONG_PASSAGE_TERMS:
         return None
-    hits = np.flatnonzero(np.isin(terms, np.fromiter(query.terms, dtype=np.uint64)))
+    asked = query.terms - said
+    if not asked:
+        return None
+    hits = np.flatnonzero(np.isin(terms, np.fromiter(asked, dtype=np.uint64)))
     if not len(hits):
         return None
     near = np.zeros(len(terms), dtype=bool)

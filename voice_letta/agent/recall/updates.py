@@ -38,7 +38,15 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from voice_letta.agent.recall.facts import PART_MIN_COSINE, PART_WORDS, Query, ignored_terms, part_of, same_fact
+from voice_letta.agent.recall.facts import (
+    LONG_PASSAGE_TERMS,
+    PART_MIN_COSINE,
+    PART_WORDS,
+    Query,
+    ignored_terms,
+    part_of,
+    same_fact,
+)
 from voice_letta.agent.recall.vector import MIN_COSINE
 
 if TYPE_CHECKING:
@@ -263,12 +271,13 @@ def _cued_updates(index: PassageIndex, rows: list[int], query: Query) -> dict[in
                     and (col[k] >= SHARED_WORD_BELOW or index.strong_cue[int(later[k])]
                          or _share_a_word(index, int(later[k]), row))
                     and col[k] >= cue_target(index, int(later[k]))[1] - CUE_TARGET_MARGIN]
-        part = part_of(index, row, query)
-        if part is not None:  # a long note: a cue passage naming PART_WORDS of the asked part goes first
+        if len(index.terms_of(row)) > LONG_PASSAGE_TERMS:  # a cue passage naming PART_WORDS of the asked part
             named = []
             for k in np.flatnonzero((index.start_at[later] > index.start_at[row]) & (sims[:, j] >= PART_MIN_COSINE)):
                 cue = int(later[k])
-                common = (part & set(index.terms_of(cue).tolist())) - ignored_terms(index, cue, row)
+                said = set(index.terms_of(cue).tolist())
+                part = part_of(index, row, query, said)
+                common = (part & said) - ignored_terms(index, cue, row) if part is not None else set()
                 if (len(common) >= PART_WORDS and index.about_the_user(cue) and _same_speakers(index, cue, row)
                         and cue not in out[row]):
                     named.append((len(common), float(sims[k, j]), cue))
