@@ -118,6 +118,8 @@ async def test_delete_agent_keeps_shared_blocks_and_removes_private_ones_and_its
     tool = await store.create_tool(_tool())
     await store.attach_tool(ada.id, tool.id)
     await store.append_messages([msg(ada.id, "user", "remember pancakes"), msg(bob.id, "user", "pancakes")])
+    for agent in (ada, bob):  # out of context: in the keyword indexes
+        await store.evict_messages(agent.id, through_seq=1)
     await store.insert_passages([Passage(id=ids.passage_id(), agent_id=ada.id, text="pancakes talk")])
     await store.save_turn(TurnRecord(id=ids.turn_id(), agent_id=ada.id, fingerprint="fp"))
 

@@ -154,6 +154,12 @@ async def test_a_message_becomes_searchable_when_it_leaves_the_context(store: An
         [[docs]] = await store._db.execute_fetchall("SELECT count(*) FROM messages_vocab WHERE term = 'volcano'")
         assert docs == 0
         await store._db.execute_fetchall("INSERT INTO messages_fts(messages_fts, rank) VALUES ('integrity-check', 0)")
+        return
+    async with store._pool.acquire() as conn:  # no tsvector and no term statistics for the in-context line
+        assert await conn.fetchval("SELECT tsv FROM messages WHERE id = $1", live[2].id) is None
+        assert await conn.fetchval("SELECT count(*) FROM fts_terms WHERE agent_id = $1 AND kind = 'm' "
+                                   "AND term = 'volcano'", agent.id) == 0
+        assert await conn.fetchval("SELECT docs FROM fts_docs WHERE agent_id = $1 AND kind = 'm'", agent.id) == 3
 
 
 @pytest.mark.parametrize(
