@@ -107,9 +107,19 @@ def test_a_long_note_is_replaced_only_for_the_part_a_later_line_changes() -> Non
 def test_versions_of_one_fact_go_newest_first_and_nothing_else_moves() -> None:
     index = _index(["a", "b", "c", "d", "e"], np.eye(5), [-40, -30, -5, -20, -1])
     # rows 0 (40 days ago), 2 (5 days) and 4 (yesterday) are versions of one fact; 1 and 3 are other results
-    order, previous = place_groups(index, [0, 1, 2, 3, 4], [[0, 4, 2]])
-    assert order == [4, 2, 0, 1, 3] and previous == {4: [2, 0]}
-    order, previous = place_groups(index, [2, 1, 0, 3, 4], [[0, 4, 2]])  # members older than the best ranked stay
+    order, previous, pulled = place_groups(index, [0, 1, 2, 3, 4], [[0, 4, 2]])
+    assert order == [4, 2, 0, 1, 3] and previous == {4: [2, 0]} and pulled == {}
+    order, previous, _ = place_groups(index, [2, 1, 0, 3, 4], [[0, 4, 2]])  # members older than the best ranked stay
     assert order == [4, 2, 1, 0, 3] and previous == {4: [2, 0]}
-    order, _ = place_groups(index, [4, 1, 0, 3, 2], [[0, 4]])  # the newest already ranks first: nothing moves
+    order, _, _ = place_groups(index, [4, 1, 0, 3, 2], [[0, 4]])  # the newest already ranks first: nothing moves
     assert order == [4, 1, 0, 3, 2]
+
+
+def test_a_later_version_from_outside_the_candidates_is_pulled_in_at_the_best_members_rank() -> None:
+    # implicit_updates finds later versions among all of the agent's passages, not only this search's candidates:
+    # such a member used to crash the search (ValueError from list.index)
+    index = _index(["a", "b", "c", "d", "e"], np.eye(5), [-40, -30, -5, -20, -1])
+    order, previous, pulled = place_groups(index, [1, 0, 3], [[0, 4]])
+    assert order == [1, 4, 0, 3] and previous == {4: [0]} and pulled == {4: 0}
+    order, previous, pulled = place_groups(index, [1, 3], [[2, 4]])  # no member ranked: nothing to place
+    assert order == [1, 3] and previous == {} and pulled == {}

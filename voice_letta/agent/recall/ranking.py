@@ -149,6 +149,7 @@ def rank(index: PassageIndex, query_vectors: np.ndarray | None, queries: Sequenc
     previous: dict[int, list[int]] = {}
     order = [int(r) for r in top]
     successor = index.successor
+    took: dict[int, int] = {}  # a row placed at another's rank -> that row (it takes at least its confidence)
     if not (term_lists and T.asks_about_the_past(queries[0])):
         question = Query.of(term_lists[0] if term_lists else [], best_cos)
         groups = newest_first(index, top, question)
@@ -156,19 +157,21 @@ def rank(index: PassageIndex, query_vectors: np.ndarray | None, queries: Sequenc
         grouped = {r: g for g in groups for r in g}
         for old, new in list(links.items()):  # an update of a group's member is a later version in that group
             if old in grouped or new in grouped:
-                if old in grouped and new not in grouped and fact_of(index, old) == old:
+                # a later version from outside the candidates joins only from inside the search's window
+                if (old in grouped and new not in grouped and fact_of(index, old) == old
+                        and (mask is None or bool(mask[new]))):
                     grouped[old].append(new)
                     grouped[new] = grouped[old]
                 del links[old]
-        order, previous = place_groups(index, order, groups)
+        order, previous, took = place_groups(index, order, groups)
         if links:  # an update said in passing counts as a supersession for this search (updates.py)
             successor = successor.copy()
             for old, new in links.items():
                 if successor[old] < 0:
                     successor[old] = new
-    took: dict[int, int] = {}
     if (successor >= 0).any():
-        order, previous, took = current_first(order, previous, successor, mask, index.start_at)
+        order, previous, pulled = current_first(order, previous, successor, mask, index.start_at)
+        took |= pulled
     # A result that names no one of the role the question asks about ("my wife's passport") is about someone else
     # (recall/roles.py): flagged, its rank unchanged (placing such results last cost LoCoMo 0.003 of any@5).
     roles = query_roles(term_lists[0]) if term_lists else []
@@ -188,7 +191,7 @@ def rank(index: PassageIndex, query_vectors: np.ndarray | None, queries: Sequenc
     for r in order[:limit]:
         terms = term_lists[int(best_query[r])] if term_lists else []
         value, cos, cov = float(fused[r]), float(best_cos[r]), coverage(index, int(r), terms)
-        if r in took:  # a successor takes the rank of what it replaced, and at least its confidence
+        if r in took:  # a successor or later version takes the rank of what it replaced, and at least its confidence
             o = took[r]
             o_terms = term_lists[int(best_query[o])] if term_lists else []
             value, cos = max(value, float(fused[o])), max(cos, float(best_cos[o]))

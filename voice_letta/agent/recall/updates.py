@@ -157,21 +157,29 @@ def newest_first(index: PassageIndex, top: np.ndarray, query: Query) -> list[lis
 
 
 def place_groups(index: PassageIndex, order: Sequence[int], groups: Sequence[Sequence[int]]
-                 ) -> tuple[list[int], dict[int, list[int]]]:
+                 ) -> tuple[list[int], dict[int, list[int]], dict[int, int]]:
     """``order`` with each group's newest member just ahead of its best ranked one, followed by the members said
     after that one, newest first (Portland, Seattle, Boston); older members and everything else stay where they
-    rank (a pair is a local swap). Returns the order and {newest: the others, newest first}."""
+    rank (a pair is a local swap). A member that is not in ``order`` (a later version ``implicit_updates`` found
+    among all of the agent's passages) is pulled in. Returns the order, {newest: the others, newest first} and
+    {member pulled in: the best ranked member, whose rank it took}."""
     out = list(order)
+    candidates = set(order)
     previous: dict[int, list[int]] = {}
+    pulled: dict[int, int] = {}
     for group in groups:
+        ranked = [r for r in group if r in candidates]
+        if not ranked:
+            continue
         by_time = sorted(group, key=lambda r: float(index.start_at[r]), reverse=True)
-        first = min(group, key=out.index)
+        first = min(ranked, key=out.index)
+        pulled.update((r, first) for r in group if r not in candidates)
         moved = [r for r in by_time if r == by_time[0] or index.start_at[r] > index.start_at[first]]
         if moved != [first]:
             at = out.index(first)
             out = [r for r in out[:at] if r not in moved] + moved + [r for r in out[at:] if r not in moved]
         previous[by_time[0]] = by_time[1:]
-    return out, previous
+    return out, previous, pulled
 
 
 def cues(texts: Sequence[str]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
