@@ -278,3 +278,20 @@ async def test_a_time_said_in_words_is_a_window_on_the_rest_search(server: Runni
     found = await search(server, agent["id"], "what did i say about the flu shot yesterday"
                          if back != 1 else "what did i say about the flu shot this morning", limit=3)
     assert found and found[0]["id"] == ids[1]
+
+
+async def test_a_later_version_that_did_not_rank_does_not_break_the_search(server: Running) -> None:
+    """The recall set's 30 facts as notes naming the user ("Sam is allergic to peanuts."): for "Is there anything
+    I can't eat?" a fact's later version ("Sam is moving to Denver…", linked in passing) is not among the ranked
+    candidates; the search placed its group by the candidates' order and raised (a 500)."""
+    import json
+    from pathlib import Path
+
+    facts = json.loads((Path(__file__).parents[3] / "bench" / "recall_set.json").read_text())["facts"]
+    agent = await create_voice_agent(server)
+    now = time.time()
+    notes = [f["synopsis"].replace("The user", "Sam").replace("the user", "Sam") for f in facts]
+    await batch(server, agent["id"], [{"text": t, "start_at": now - (60 - 2 * i) * DAY} for i, t in enumerate(notes)])
+    for question in ["Is there anything I can't eat?", *(f["question"] for f in facts)]:
+        found = await search(server, agent["id"], question, limit=3)
+        assert found and all(0.0 <= p["confidence"] <= 1.0 for p in found)
