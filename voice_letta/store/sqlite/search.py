@@ -2,7 +2,7 @@
 
 - ``score = -bm25`` (higher is better); words too common to be worth scoring are left out first
   (``fts.select_terms`` with document counts from the ``fts5vocab`` tables, migration 0003);
-- ``search_messages`` finds user and assistant messages, by default only those out of context;
+- ``search_messages`` finds user and assistant messages out of the context window (only those are indexed);
 - a time window on passages matches those whose ``[start_at, end_at]`` overlaps it; a passage with neither
   bound falls back to ``created_at``.
 """
