@@ -112,6 +112,9 @@ class TracingModels:
         self.inner = inner
         self.models: dict[int, TracingModel] = {}
 
+    def check(self, config: LLMConfig) -> None:
+        self.inner.check(config)
+
     def for_config(self, config: LLMConfig) -> ChatModel:
         model = self.inner.for_config(config)
         traced = self.models.get(id(model))
@@ -146,6 +149,9 @@ class InstantModels:
 
     def for_config(self, config: LLMConfig) -> ChatModel:
         return self.model
+
+    def check(self, config: LLMConfig) -> None:
+        return None
 
 
 class TracingStore:

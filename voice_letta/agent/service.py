@@ -184,11 +184,12 @@ class AgentService:
 
     async def update(
         self, agent_id: str, req: AgentUpdate, *, check_embedding: Callable[[EmbeddingConfig], None] | None = None,
+        check_llm: Callable[[LLMConfig], None] | None = None,
     ) -> AgentState:
         """Apply a PATCH: validated like create; blocks, messages and archival memory stay as they are.
 
         ``check_embedding`` refuses an embedding model the server cannot run (ConfigError), as
-        ``PUT /v1/agents/{id}/embedding`` does."""
+        ``PUT /v1/agents/{id}/embedding`` does; ``check_llm`` a changed chat model it cannot build (no API key)."""
         agent = await self.store.get_agent(agent_id)
         given = req.model_fields_set
         update: dict[str, Any] = {}
@@ -213,6 +214,11 @@ class AgentService:
             update["sleeptime_llm"] = (None if req.sleeptime_llm is None
                                        else _patched_llm(agent.sleeptime_llm or agent.llm, req.sleeptime_llm,
                                                          "sleeptime_llm"))
+        if check_llm is not None:
+            for name, stored in (("llm", agent.llm), ("sleeptime_llm", agent.sleeptime_llm)):
+                changed = update.get(name)
+                if changed is not None and changed != stored:
+                    check_llm(changed)
         if "buffer" in given:
             update["buffer"] = _validated(BufferConfig, merge_patch(agent.buffer.model_dump(mode="json"),
                                                                     req.buffer or {}), "buffer")

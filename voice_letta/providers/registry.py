@@ -98,6 +98,20 @@ class ProviderRegistry:
             model.observer = self.observer
         return model
 
+    def check(self, config: LLMConfig) -> None:
+        # The embedded model is not checked: a server without it (tests, a remote-only deployment) still stores
+        # local agents, and its first turn says why it cannot run one. A key the server lacks fails every turn.
+        for link in config.chain():
+            provider = link.provider
+            if provider in (ProviderName.OPENAI, ProviderName.ANTHROPIC, ProviderName.AZURE):
+                _require_key(link, self._env)
+                if provider is ProviderName.AZURE and not (link.base_url or first_env(self._env, AZURE_ENDPOINT_ENVS)):
+                    raise ConfigError(
+                        "no Azure OpenAI endpoint: set LLMConfig.base_url or " + " or ".join(AZURE_ENDPOINT_ENVS)
+                    )
+            elif provider is not ProviderName.LOCAL and provider not in COMPAT_PROVIDERS:
+                raise ConfigError(f"unknown LLM provider {provider!r}")
+
     def _lazy(self, config: LLMConfig) -> Callable[[], ChatModel]:
         return lambda: self.adapter(config)
 

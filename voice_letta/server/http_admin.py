@@ -13,7 +13,7 @@ from voice_letta.agent.models import AgentState, ProviderName
 from voice_letta.agent.service import AgentCreate, BlockUpdate
 from voice_letta.errors import NotFoundError, invalid_body
 from voice_letta.server.auth import TokenScope, issue_token
-from voice_letta.server.keys import AGENTS, CONFIG, METRICS, STORE
+from voice_letta.server.keys import AGENTS, CONFIG, METRICS, MODELS, STORE
 from voice_letta.server.params import bool_query, int_query, optional_int_query, url_query
 
 routes = web.RouteTableDef()
@@ -77,6 +77,9 @@ async def create_agent(request: web.Request) -> web.Response:
     req = await parse_body(request, AgentCreate)
     if req.embedding is not None:  # as PUT …/embedding and PATCH do: a model this server cannot run is a 400
         request.app[MEMORY_SEARCH].embedder_for_config(req.embedding)
+    for llm in (req.llm, req.sleeptime_llm):  # and a model it cannot reach (no key): a 400, not a failed turn each time
+        if llm is not None:
+            request.app[MODELS].check(llm)
     agent = await request.app[AGENTS].create(req)
     return web.json_response(agent_json(agent), status=201)
 

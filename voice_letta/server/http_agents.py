@@ -56,7 +56,8 @@ async def update_agent(request: web.Request) -> web.Response:
         search.embedder_for_config(config)  # a model this server cannot run is refused here (ConfigError)
 
     before = await request.app[STORE].get_agent(agent_id)
-    agent = await request.app[AGENTS].update(agent_id, req, check_embedding=check_embedding)
+    agent = await request.app[AGENTS].update(agent_id, req, check_embedding=check_embedding,
+                                             check_llm=request.app[MODELS].check)
     body = agent_json(agent)
     if agent.embedding != before.embedding:
         search.forget(agent_id)

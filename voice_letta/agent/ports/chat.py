@@ -107,3 +107,8 @@ class ChatModelFactory(Protocol):
     """Builds (or reuses) the chat model for one agent's LLM config. Never a shared mutable client."""
 
     def for_config(self, config: LLMConfig) -> ChatModel: ...
+
+    def check(self, config: LLMConfig) -> None:
+        """Raise ConfigError when a model of this chain cannot be reached from this server (no API key, no Azure
+        endpoint), without building it: such an agent is refused when it is created, not failed at every turn."""
+        ...
