@@ -109,15 +109,8 @@ def other_animal(index: PassageIndex, rows: Sequence[int], query_terms: Sequence
     if not asked or not rows:
         return set()
     wanted = [accepted | _names_for(index, accepted) for accepted in asked]
-    out = set()
-    for r in rows:
-        have = set(index.terms_of(r).tolist())
-        before = int(index.prev[r]) if r < len(index.prev) else -1
-        if before >= 0:
-            have.update(index.terms_of(before).tolist())
-        if any(have & every and not have & ok for ok in wanted):
-            out.add(r)
-    return out
+    said = {r: _said_with_the_line_before(index, r) for r in rows}
+    return {r for r, have in said.items() if any(have & every and not have & ok for ok in wanted)}
 
 
 def query_roles(query_terms: Sequence[str]) -> list[tuple[int, frozenset[int]]]:
@@ -136,15 +129,17 @@ def mismatched(index: PassageIndex, rows: Sequence[int], roles: list[tuple[int, 
     if not roles or not rows:
         return set()
     wanted = [accepted | _names_for(index, accepted) for _, accepted in roles]
-    out = set()
-    for r in rows:
-        have = set(index.terms_of(r).tolist())
-        before = int(index.prev[r]) if r < len(index.prev) else -1
-        if before >= 0:
-            have.update(index.terms_of(before).tolist())
-        if any(not (have & ok) for ok in wanted):
-            out.add(r)
-    return out
+    said = {r: _said_with_the_line_before(index, r) for r in rows}
+    return {r for r, have in said.items() if any(not (have & ok) for ok in wanted)}
+
+
+def _said_with_the_line_before(index: PassageIndex, row: int) -> set[int]:
+    """The term ids of a row and of the line said just before it (a reply names its subject in the question)."""
+    have = set(index.terms_of(row).tolist())
+    before = int(index.prev[row]) if row < len(index.prev) else -1
+    if before >= 0:
+        have.update(index.terms_of(before).tolist())
+    return have
 
 
 def _names_for(index: PassageIndex, accepted: frozenset[int]) -> set[int]:
