@@ -14,6 +14,7 @@ Failures raise ``ProviderError``s: the bridge logs them and, for a hang-up, clos
 
 from __future__ import annotations
 
+import base64
 import logging
 from xml.sax.saxutils import escape
 
@@ -36,7 +37,9 @@ def dial_twiml(number: str, *, say: str | None = None) -> str:
 class TwilioRest:
     def __init__(self, account_sid: str, auth_token: str, *, api_base: str = DEFAULT_API_BASE) -> None:
         self.account_sid = account_sid
-        self._auth = aiohttp.BasicAuth(account_sid, auth_token)
+        # the header itself: aiohttp deprecates BasicAuth and its replacement needs aiohttp >= 3.14
+        credentials = base64.b64encode(f"{account_sid}:{auth_token}".encode()).decode("ascii")
+        self._headers = {"Authorization": f"Basic {credentials}"}
         self.api_base = api_base.rstrip("/")
 
     def call_url(self, call_sid: str) -> str:
@@ -51,7 +54,8 @@ class TwilioRest:
     async def _update(self, call_sid: str, form: dict[str, str]) -> None:
         url = self.call_url(call_sid)
         try:
-            async with aiohttp.ClientSession(auth=self._auth, timeout=aiohttp.ClientTimeout(total=TIMEOUT_S)) as s, \
+            timeout = aiohttp.ClientTimeout(total=TIMEOUT_S)
+            async with aiohttp.ClientSession(headers=self._headers, timeout=timeout) as s, \
                     s.post(url, data=form) as resp:
                 body = await resp.text()
                 if resp.status >= 400:
