@@ -5,7 +5,10 @@ Only what more than one bench module needs lives here; a bench's own measuring c
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import socket
+import sys
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]  # the repository (the scripts put it on sys.path for voice_letta/tests)
@@ -16,3 +19,13 @@ def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return int(s.getsockname()[1])
+
+
+async def until_stdin_closes(lifetime_s: float) -> None:
+    """Wait until the parent closes this process's stdin (or dies), at most ``lifetime_s``: a server process a bench
+    starts stops with its parent, never outliving it."""
+    reader = asyncio.StreamReader()
+    await asyncio.get_running_loop().connect_read_pipe(lambda: asyncio.StreamReaderProtocol(reader), sys.stdin)
+    with contextlib.suppress(TimeoutError):
+        async with asyncio.timeout(lifetime_s):
+            await reader.read()

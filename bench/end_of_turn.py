@@ -47,6 +47,8 @@ from typing import Any
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from bench_common import until_stdin_closes  # noqa: E402
+
 FIXTURES = ROOT / "audio_fixtures"
 SINGLE_TURN = ["weather.wav", "hello.wav", "name_color.wav", "lights_off.wav", "order_number.wav",
                "sister_paris.wav", "sister_recall.wav"]
@@ -88,12 +90,7 @@ async def serve_main(llm_url: str) -> None:
                 "buffer": {"max_messages": 10000, "min_messages": 5000}, "handoff_on_session_end": False}) as r:
             agent = (await r.json())["id"]
         print(f"READY http://127.0.0.1:{port} {agent}", flush=True)
-        loop = asyncio.get_running_loop()
-        reader = asyncio.StreamReader()
-        await loop.connect_read_pipe(lambda: asyncio.StreamReaderProtocol(reader), sys.stdin)
-        with contextlib.suppress(TimeoutError):
-            async with asyncio.timeout(LIFETIME_S):
-                await reader.read()
+        await until_stdin_closes(LIFETIME_S)
         await runner.cleanup()
 
 

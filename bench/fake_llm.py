@@ -21,12 +21,13 @@ time) from the server's time to first content, as the in-process mode subtracts 
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import json
 import re
 import sys
 import time
 from typing import Any, ClassVar
+
+from bench_common import until_stdin_closes  # bench/ is sys.path[0]: this file runs as a script
 
 REPLY = ("Sure.", " Here is the answer.")
 LIFETIME_S = 3600.0  # stops by itself after this, whatever happens
@@ -165,11 +166,7 @@ async def main() -> None:
 
     ctl = await asyncio.start_server(control, "127.0.0.1", 0)
     print(f"PORT {server.sockets[0].getsockname()[1]} {ctl.sockets[0].getsockname()[1]}", flush=True)
-    stdin = asyncio.StreamReader()
-    await loop.connect_read_pipe(lambda: asyncio.StreamReaderProtocol(stdin), sys.stdin)
-    with contextlib.suppress(TimeoutError):
-        async with asyncio.timeout(LIFETIME_S):
-            await stdin.read()  # EOF: the parent closed our stdin (or died)
+    await until_stdin_closes(LIFETIME_S)
     server.close()
     ctl.close()
 

@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import contextlib
 import contextvars
 import cProfile
 import io
@@ -25,6 +24,8 @@ from aiohttp import web
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
+
+from bench_common import until_stdin_closes
 
 from voice_letta.agent.models import LLMConfig, Message, Usage
 from voice_letta.agent.ports import ChatDelta, ChatModel, ChatRequest, Store, ToolCallDelta
@@ -282,12 +283,7 @@ async def serve_main(args: argparse.Namespace) -> None:
                                                  fragment_chars=args.fragment_chars, burst=args.burst,
                                                  real=args.model == "real")
         print(f"PORT {port}", flush=True)
-        loop = asyncio.get_running_loop()
-        reader = asyncio.StreamReader()
-        await loop.connect_read_pipe(lambda: asyncio.StreamReaderProtocol(reader), sys.stdin)
-        with contextlib.suppress(TimeoutError):
-            async with asyncio.timeout(SERVER_LIFETIME_S):
-                await reader.read()  # EOF: the parent closed our stdin (or died)
+        await until_stdin_closes(SERVER_LIFETIME_S)
         await runner.cleanup()
         await store.aclose()
         for closable in CLOSE_LAST:

@@ -17,6 +17,11 @@ from typing import Any
 DAY = 86400.0
 
 
+def top_confidence(results: list[dict[str, Any]]) -> float:
+    """The search's confidence that its first result answers: that result's, or 0 when nothing came back."""
+    return float(results[0]["confidence"]) if results else 0.0
+
+
 async def bench_recall(name: str, data: dict[str, Any], *, verbose: bool = False) -> None:
     """The recall set through a real server's REST search (``bench/locomo.py`` starts it): top-3 hit rate of
     direct questions and of paraphrases sharing no content word with the fact, the share of updated facts whose
@@ -56,13 +61,13 @@ async def bench_recall(name: str, data: dict[str, Any], *, verbose: bool = False
                         top = await search(fid, q)
                         hit = fids[i] in [p["id"] for p in top]
                         rows[kind].append(hit)
-                        answered_conf.append(top[0]["confidence"] if top else 0.0)
+                        answered_conf.append(top_confidence(top))
                         if verbose and not hit:
                             print(f"   miss ({kind}): {q} -> {[p['text'][:50] for p in top]}")
                 abstained = []
                 for q in data["unanswerable"]:
                     top = await search(fid, q)
-                    conf = top[0]["confidence"] if top else 0.0
+                    conf = top_confidence(top)
                     abstained.append(conf < 0.5)
                     if verbose and conf >= 0.5:
                         print(f"   answered an unanswerable ({conf:.2f}): {q} -> {top[0]['text'][:60]}")
@@ -106,10 +111,10 @@ async def bench_recall(name: str, data: dict[str, Any], *, verbose: bool = False
                 for q, target in dia["answerable"]:
                     top = await search(did, q)
                     dia_hits.append(dids[target] in [p["id"] for p in top])
-                    answered_conf.append(top[0]["confidence"] if top else 0.0)
+                    answered_conf.append(top_confidence(top))
                 for q in dia["swapped"]:
                     top = await search(did, q)
-                    conf = top[0]["confidence"] if top else 0.0
+                    conf = top_confidence(top)
                     dia_abstained.append(conf < 0.5)
                     if verbose and conf >= 0.5:
                         print(f"   answered a swapped-person question ({conf:.2f}): {q} -> {top[0]['text'][:60]}")
@@ -207,7 +212,7 @@ async def bench_holdout(name: str, data: dict[str, Any], *, verbose: bool = Fals
                             continue
                         top = await search(text, 5)
                         ranked = [p["id"] for p in top]
-                        conf = top[0]["confidence"] if top else 0.0
+                        conf = top_confidence(top)
                         if kind == "unanswerable":
                             r.setdefault("abstained", []).append(float(conf < 0.5))
                             if verbose and conf >= 0.5:

@@ -46,6 +46,8 @@ from typing import Any
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from bench_common import until_stdin_closes  # noqa: E402
+
 FIXTURES = ["weather.wav", "hello.wav", "name_color.wav", "lights_off.wav", "order_number.wav",
             "sister_paris.wav", "sister_recall.wav"]
 LIFETIME_S = 1800.0  # subprocesses stop by themselves after this, whatever happens
@@ -104,12 +106,7 @@ async def serve_main(fake_url: str, engines: str) -> None:
 
 
 async def _until_stdin_closes() -> None:
-    loop = asyncio.get_running_loop()
-    reader = asyncio.StreamReader()
-    await loop.connect_read_pipe(lambda: asyncio.StreamReaderProtocol(reader), sys.stdin)
-    with contextlib.suppress(TimeoutError):
-        async with asyncio.timeout(LIFETIME_S):
-            await reader.read()
+    await until_stdin_closes(LIFETIME_S)
 
 
 async def _spawn(*args: str, ready: str) -> tuple[asyncio.subprocess.Process, list[str]]:
