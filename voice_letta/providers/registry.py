@@ -61,6 +61,13 @@ def _require_key(config: LLMConfig, env: Mapping[str, str]) -> str:
     return key
 
 
+def _azure_endpoint(config: LLMConfig, env: Mapping[str, str]) -> str:
+    endpoint = config.base_url or first_env(env, AZURE_ENDPOINT_ENVS)
+    if not endpoint:
+        raise ConfigError("no Azure OpenAI endpoint: set LLMConfig.base_url or " + " or ".join(AZURE_ENDPOINT_ENVS))
+    return endpoint
+
+
 class ProviderRegistry:
     """Builds, caches and closes chat models; implements ``ChatModelFactory``."""
 
@@ -105,10 +112,8 @@ class ProviderRegistry:
             provider = link.provider
             if provider in (ProviderName.OPENAI, ProviderName.ANTHROPIC, ProviderName.AZURE):
                 _require_key(link, self._env)
-                if provider is ProviderName.AZURE and not (link.base_url or first_env(self._env, AZURE_ENDPOINT_ENVS)):
-                    raise ConfigError(
-                        "no Azure OpenAI endpoint: set LLMConfig.base_url or " + " or ".join(AZURE_ENDPOINT_ENVS)
-                    )
+                if provider is ProviderName.AZURE:
+                    _azure_endpoint(link, self._env)
             elif provider is not ProviderName.LOCAL and provider not in COMPAT_PROVIDERS:
                 raise ConfigError(f"unknown LLM provider {provider!r}")
 
@@ -168,11 +173,7 @@ class ProviderRegistry:
         if provider is ProviderName.AZURE:
             from voice_letta.providers.openai_chat import OpenAIChatModel
 
-            endpoint = config.base_url or first_env(env, AZURE_ENDPOINT_ENVS)
-            if not endpoint:
-                raise ConfigError(
-                    "no Azure OpenAI endpoint: set LLMConfig.base_url or " + " or ".join(AZURE_ENDPOINT_ENVS)
-                )
+            endpoint = _azure_endpoint(config, env)
             api_version = (
                 config.api_version or first_env(env, AZURE_API_VERSION_ENVS) or DEFAULT_AZURE_API_VERSION
             )
