@@ -8,6 +8,11 @@ Same steps and script as ``FakeOpenAIServer`` (see ``tests/fakes/openai_server.p
 - ``HttpError`` first → an HTTP error with Anthropic's error JSON; later → an ``event: error`` in the
   stream; ``Cut`` → the connection drops before ``message_stop``.
 
+Requests are checked as the Messages API checks them where a mapping of ours could go wrong: tool names (of
+``tools``, a named ``tool_choice`` and the history's ``tool_use`` blocks) must match ``^[a-zA-Z0-9_-]{1,128}$``,
+tool names must be unique and a named tool choice must name a tool; else a 400 ``invalid_request_error`` with the
+API's wording, and the request is recorded all the same.
+
 ``base_url`` is the root ("http://127.0.0.1:<port>"), as ``anthropic.AsyncAnthropic`` wants it.
 ``GET /v1/models`` lists ``models`` (default ``["claude-fake"]``).
 """
@@ -16,6 +21,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import re
 from typing import Any
 
 from aiohttp import web
@@ -48,6 +54,33 @@ _ERROR_TYPE = {
     504: "timeout_error",
     529: "overloaded_error",
 }
+
+
+_TOOL_NAME = re.compile(r"[a-zA-Z0-9_-]{1,128}")
+_TOOL_NAME_RULE = "String should match pattern '^[a-zA-Z0-9_-]{1,128}$'"
+
+
+def request_problem(body: dict[str, Any]) -> str | None:
+    """What the real API would refuse in ``body`` (the tool-name rules only), else None."""
+    tools = body.get("tools") or []
+    for i, tool in enumerate(tools):
+        if not _TOOL_NAME.fullmatch(str(tool.get("name", ""))):
+            return f"tools.{i}.custom.name: {_TOOL_NAME_RULE}"
+    names = [tool.get("name") for tool in tools]
+    if len(set(names)) != len(names):
+        return "tools: Tool names must be unique."
+    choice = body.get("tool_choice") or {}
+    if choice.get("type") == "tool":
+        if not _TOOL_NAME.fullmatch(str(choice.get("name", ""))):
+            return f"tool_choice.tool.name: {_TOOL_NAME_RULE}"
+        if choice["name"] not in names:
+            return f"Tool '{choice['name']}' not found in provided tools"
+    for i, message in enumerate(body.get("messages") or []):
+        content = message.get("content")
+        for j, block in enumerate(content if isinstance(content, list) else []):
+            if block.get("type") == "tool_use" and not _TOOL_NAME.fullmatch(str(block.get("name", ""))):
+                return f"messages.{i}.content.{j}.tool_use.name: {_TOOL_NAME_RULE}"
+    return None
 
 
 def _error_body(step: HttpError) -> dict[str, Any]:
@@ -84,6 +117,9 @@ class FakeAnthropicServer(ScriptedServer):
         body = await request.json()
         self.requests.append(body)
         self.paths.append(request.path_qs)
+        problem = request_problem(body)
+        if problem is not None:
+            return web.json_response(_error_body(HttpError(400, problem)), status=400)
         turn = self._next_turn()
         if turn and isinstance(turn[0], HttpError):
             return web.json_response(_error_body(turn[0]), status=turn[0].status, headers=retry_after_headers(turn[0]))

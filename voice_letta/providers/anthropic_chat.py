@@ -15,6 +15,12 @@ is the ordinal of the tool call, not of the content block); stop_reason end_turn
 "stop", tool_use → "tool_calls", max_tokens → "length", refusal → "content_filter"; usage comes from
 ``message_start`` and ``message_delta`` (prompt tokens include cache reads and writes, as OpenAI's do).
 
+Tool names: Anthropic accepts ``^[a-zA-Z0-9_-]{1,128}$``; ours (a chat-completions client tool, an MCP tool) may
+also hold dots ("weather.get"). ``ToolNames`` gives each name Anthropic would refuse a valid stand-in for the
+request (the name with ``_`` for every other character, plus a short digest of the name if that is taken), used
+for the tools, a named tool choice and the history's tool calls; a ``tool_use`` the model streams back carries
+our name again. The stand-in depends only on the request's names, so the prompt stays byte-stable for the cache.
+
 ``anthropic`` 2.x create() has no ``temperature`` parameter, so ``config.temperature`` is not sent.
 
 Prompt caching (``config.prompt_cache``, on by default): ``cache_control: {"type": "ephemeral"}`` marks the
@@ -28,9 +34,11 @@ The base URL may be given with or without a trailing ``/v1`` (the SDK adds ``/v1
 
 from __future__ import annotations
 
+import hashlib
 import json
 import logging
-from collections.abc import AsyncIterator, Sequence
+import re
+from collections.abc import AsyncIterator, Iterable, Sequence
 from typing import Any
 
 import anthropic
@@ -76,7 +84,51 @@ def _tool_input(arguments: str) -> dict[str, Any]:
     return value if isinstance(value, dict) else {"value": value}
 
 
-def to_anthropic_messages(messages: Sequence[ChatMessage]) -> tuple[str | None, list[dict[str, Any]]]:
+_API_NAME = re.compile(r"[a-zA-Z0-9_-]{1,128}")
+_NOT_API_CHAR = re.compile(r"[^a-zA-Z0-9_-]")
+
+
+class ToolNames:
+    """Our tool names <-> names the Messages API accepts (see the module doc); valid names map to themselves."""
+
+    __slots__ = ("_ours", "_theirs")
+
+    def __init__(self, names: Iterable[str] = ()) -> None:
+        self._theirs: dict[str, str] = {}  # our name -> stand-in
+        self._ours: dict[str, str] = {}  # stand-in -> our name
+        unique = set(names)
+        taken = {n for n in unique if _API_NAME.fullmatch(n)}
+        for name in sorted(unique - taken):
+            base = _NOT_API_CHAR.sub("_", name)[:128] or "tool"
+            alias, n = base, 0
+            while alias in taken:
+                digest = hashlib.blake2b(f"{name}#{n}".encode(), digest_size=4).hexdigest()
+                alias, n = f"{base[:119]}_{digest}", n + 1
+            taken.add(alias)
+            self._theirs[name] = alias
+            self._ours[alias] = name
+
+    @classmethod
+    def of(cls, request: ChatRequest) -> ToolNames:
+        names = [t.name for t in request.tools]
+        names += [tc.name for m in request.messages for tc in m.tool_calls]
+        if request.tool_choice not in ("auto", "none", "required"):
+            names.append(request.tool_choice)
+        return cls(names)
+
+    def api(self, name: str) -> str:
+        return self._theirs.get(name, name)
+
+    def ours(self, name: str) -> str:
+        return self._ours.get(name, name)
+
+
+_SAME_NAMES = ToolNames()
+
+
+def to_anthropic_messages(
+    messages: Sequence[ChatMessage], names: ToolNames = _SAME_NAMES
+) -> tuple[str | None, list[dict[str, Any]]]:
     """(system, messages) for the Messages API."""
     system: list[str] = []
     turns: list[dict[str, Any]] = []
@@ -94,7 +146,7 @@ def to_anthropic_messages(messages: Sequence[ChatMessage]) -> tuple[str | None, 
             if m.content:
                 blocks.append({"type": "text", "text": m.content})
             blocks.extend(
-                {"type": "tool_use", "id": tc.id, "name": tc.name, "input": _tool_input(tc.arguments)}
+                {"type": "tool_use", "id": tc.id, "name": names.api(tc.name), "input": _tool_input(tc.arguments)}
                 for tc in m.tool_calls
             )
         else:
@@ -126,17 +178,19 @@ def anthropic_image(url: str) -> dict[str, Any]:
     return {"type": "image", "source": {"type": "url", "url": url}}
 
 
-def to_anthropic_tools(tools: Sequence[ToolSpec], *, strict: bool = False) -> list[dict[str, Any]]:
+def to_anthropic_tools(
+    tools: Sequence[ToolSpec], *, strict: bool = False, names: ToolNames = _SAME_NAMES
+) -> list[dict[str, Any]]:
     out: list[dict[str, Any]] = []
     for t in tools:
-        tool: dict[str, Any] = {"name": t.name, "description": t.description, "input_schema": t.parameters}
+        tool: dict[str, Any] = {"name": names.api(t.name), "description": t.description, "input_schema": t.parameters}
         if t.strict or strict:
             tool["strict"] = True
         out.append(tool)
     return out
 
 
-def to_anthropic_tool_choice(choice: ToolChoice, *, parallel: bool) -> dict[str, Any]:
+def to_anthropic_tool_choice(choice: ToolChoice, *, parallel: bool, names: ToolNames = _SAME_NAMES) -> dict[str, Any]:
     if choice == "none":
         return {"type": "none"}
     if choice == "auto":
@@ -144,7 +198,7 @@ def to_anthropic_tool_choice(choice: ToolChoice, *, parallel: bool) -> dict[str,
     elif choice == "required":
         result = {"type": "any"}
     else:
-        result = {"type": "tool", "name": choice}
+        result = {"type": "tool", "name": names.api(choice)}
     if not parallel:
         result["disable_parallel_tool_use"] = True
     return result
@@ -179,9 +233,9 @@ def add_cache_breakpoints(params: dict[str, Any]) -> None:
         _mark(turns[i]["content"][-1])
 
 
-def build_params(config: LLMConfig, request: ChatRequest) -> dict[str, Any]:
-    """Keyword arguments for ``messages.create`` (without ``stream``)."""
-    system, messages = to_anthropic_messages(request.messages)
+def build_params(config: LLMConfig, request: ChatRequest, names: ToolNames = _SAME_NAMES) -> dict[str, Any]:
+    """Keyword arguments for ``messages.create`` (without ``stream``); tool names through ``names``."""
+    system, messages = to_anthropic_messages(request.messages, names)
     max_tokens = config.max_tokens if request.max_tokens is None else request.max_tokens
     params: dict[str, Any] = {
         "model": config.model,
@@ -191,8 +245,10 @@ def build_params(config: LLMConfig, request: ChatRequest) -> dict[str, Any]:
     if system is not None:
         params["system"] = system
     if request.tools:
-        params["tools"] = to_anthropic_tools(request.tools, strict=config.strict)
-        params["tool_choice"] = to_anthropic_tool_choice(request.tool_choice, parallel=config.parallel_tool_calls)
+        params["tools"] = to_anthropic_tools(request.tools, strict=config.strict, names=names)
+        params["tool_choice"] = to_anthropic_tool_choice(
+            request.tool_choice, parallel=config.parallel_tool_calls, names=names
+        )
     if config.prompt_cache:
         add_cache_breakpoints(params)
     return params
@@ -264,7 +320,8 @@ class AnthropicChatModel:
         return f"AnthropicChatModel(model={self.config.model!r})"
 
     async def stream(self, request: ChatRequest) -> AsyncIterator[ChatDelta]:
-        params = build_params(self.config, request)
+        names = ToolNames.of(request)
+        params = build_params(self.config, request, names)
         usage = _UsageAcc()
         ordinal_of_block: dict[int, int] = {}  # content block index -> tool-call ordinal
         args_seen: set[int] = set()
@@ -282,7 +339,8 @@ class AnthropicChatModel:
                             if block.type == "tool_use":
                                 ordinal = len(ordinal_of_block)
                                 ordinal_of_block[event.index] = ordinal
-                                yield ChatDelta(tool_calls=(ToolCallDelta(ordinal, id=block.id, name=block.name),))
+                                name = names.ours(block.name)
+                                yield ChatDelta(tool_calls=(ToolCallDelta(ordinal, id=block.id, name=name),))
                             elif block.type == "text" and block.text:
                                 yield ChatDelta(content=block.text)
                         case "content_block_delta":

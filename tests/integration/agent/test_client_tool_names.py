@@ -11,13 +11,16 @@ server, real SQLite, the openai SDK against the scripted fake.
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
+from pathlib import Path
 from typing import Any
 
 import openai
 import pytest
 
-from tests.fakes.openai_server import Text, ToolCall
-from tests.integration.agent.conftest import Running
+from tests.fakes.anthropic_server import FakeAnthropicServer
+from tests.fakes.openai_server import FakeOpenAIServer, Text, ToolCall
+from tests.integration.agent.conftest import Running, anthropic_llm, serving
 
 
 def tool(name: str, parameters: dict[str, Any] | None = None) -> dict[str, Any]:
@@ -92,3 +95,45 @@ async def test_tool_choice_applies_to_the_turns_first_model_call(server: Running
         assert isinstance(err.value.body, dict) and err.value.body["param"] == "tool_choice", err.value.body
         assert words in err.value.body["message"]
     assert len(server.fake.requests) == 4
+
+
+@pytest.fixture
+async def claude_server(tmp_path: Path, fake_openai: FakeOpenAIServer,
+                        fake_anthropic: FakeAnthropicServer) -> AsyncIterator[tuple[Running, FakeAnthropicServer]]:
+    async with serving(tmp_path, fake_openai, api_key=None) as running:
+        yield running, fake_anthropic
+
+
+async def test_a_dotted_client_tool_name_round_trips_through_anthropic(
+        claude_server: tuple[Running, FakeAnthropicServer]) -> None:
+    """Our pattern allows "weather.get"; Anthropic's (^[a-zA-Z0-9_-]{1,128}$, the strict fake checks it) does not:
+    the turn failed with a 400 from Anthropic and a spoken apology (QA, session 5). The model sees a valid stand-in,
+    the client and the store see the client's own name."""
+    server, claude = claude_server
+    agent = await server.create_agent(llm=anthropic_llm(claude))
+    client = server.client()
+    tools = [tool("weather.get", {"type": "object", "properties": {"city": {"type": "string"}}}), tool("fs.read")]
+    claude.script([ToolCall("weather_get", '{"city": "Oslo"}')], [Text("Sunny in Oslo.")])
+    ask = {"role": "user", "content": "Weather in Oslo?"}
+    first = await client.chat.completions.create(  # type: ignore[call-overload]
+        model=agent["id"], tools=tools, tool_choice={"type": "function", "function": {"name": "weather.get"}},
+        messages=[ask])
+    assert first.choices[0].finish_reason == "tool_calls"
+    call = first.choices[0].message.tool_calls[0]
+    assert (call.function.name, call.function.arguments) == ("weather.get", '{"city": "Oslo"}')
+    sent = claude.requests[0]
+    assert sorted(t["name"] for t in sent["tools"]) == ["fs_read", "search_memory", "weather_get"]
+    assert sent["tool_choice"]["name"] == "weather_get"
+
+    done = await client.chat.completions.create(  # type: ignore[call-overload]
+        model=agent["id"], tools=tools, messages=[
+            ask, {"role": "assistant", "content": None, "tool_calls": [
+                {"id": call.id, "type": "function",
+                 "function": {"name": "weather.get", "arguments": '{"city": "Oslo"}'}}]},
+            {"role": "tool", "tool_call_id": call.id, "content": "sunny, 21 C"}])
+    assert done.choices[0].message.content == "Sunny in Oslo."
+    uses = [b for m in claude.requests[1]["messages"] if isinstance(m["content"], list)
+            for b in m["content"] if b["type"] == "tool_use"]
+    assert [(b["id"], b["name"]) for b in uses] == [(call.id, "weather_get")]
+    rows = await server.store.list_messages(agent["id"])
+    assert [tc.name for m in rows for tc in (m.tool_calls or ())] == ["weather.get"]

@@ -3,17 +3,21 @@
 from __future__ import annotations
 
 import json
+import re
 
+import anthropic
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from tests.fakes.anthropic_server import FakeAnthropicServer
 from tests.fakes.openai_server import Cut, Finish, HttpError, Pause, Text, ToolCall
 from tests.integration.providers.helpers import WEATHER, collect, request, text_of, tool_calls_of
 from voice_letta.agent.models import LLMConfig, ProviderName
 from voice_letta.agent.models import ToolCall as DomainToolCall
-from voice_letta.agent.ports import ChatMessage, ChatRequest, ToolCallDelta
+from voice_letta.agent.ports import ChatMessage, ChatRequest, ToolCallDelta, ToolSpec
 from voice_letta.errors import ProviderBadRequest, ProviderRateLimited, ProviderTimeout, ProviderUnavailable
-from voice_letta.providers.anthropic_chat import AnthropicChatModel
+from voice_letta.providers.anthropic_chat import AnthropicChatModel, ToolNames, build_params
 
 API_KEY = "sk-ant-test-secret-123456"
 
@@ -217,3 +221,53 @@ async def test_read_timeout_raises_provider_timeout(fake_anthropic):
             await collect(m, request(cfg))
     finally:
         await m.aclose()
+
+
+async def test_tool_names_anthropic_refuses_get_stand_ins_and_come_back_as_ours(fake_anthropic, model):
+    """Dots (ours allow them, the Messages API does not: the strict fake answers 400 like it); "a.b" next to a
+    tool already named "a_b" gets a digest; a tool_use the model streams back carries our name."""
+    spec = WEATHER.parameters
+    tools = tuple(ToolSpec(name=n, description=n, parameters=spec) for n in ("weather.get", "weather_get", "fs.read"))
+    names = ToolNames(["weather.get", "weather_get", "fs.read"])
+    dotted = names.api("weather.get")
+    assert dotted.startswith("weather_get_") and names.api("weather_get") == "weather_get"
+    assert names.api("fs.read") == "fs_read"
+    call = DomainToolCall(id="t1", name="fs.read", arguments="{}")
+    history = (ChatMessage("system", "Be brief."), ChatMessage("user", "Read it."),
+               ChatMessage("assistant", None, tool_calls=(call,)), ChatMessage("tool", "text", tool_call_id="t1"),
+               ChatMessage("user", "And the weather?"))
+    fake_anthropic.script([ToolCall(dotted, '{"city": "Oslo"}'), ToolCall("weather_get", '{"city": "Rome"}')])
+    deltas = await collect(model, ChatRequest(history, model.config, tools=tools, tool_choice="weather.get"))
+    calls = tool_calls_of(deltas)
+    assert [(c["name"], c["arguments"]) for c in calls.values()] == [
+        ("weather.get", '{"city": "Oslo"}'), ("weather_get", '{"city": "Rome"}')]
+    body = fake_anthropic.requests[0]
+    assert [t["name"] for t in body["tools"]] == [dotted, "weather_get", "fs_read"]
+    assert body["tool_choice"]["name"] == dotted
+    use = body["messages"][1]["content"][0]
+    assert (use["type"], use["id"], use["name"], use["input"]) == ("tool_use", "t1", "fs_read", {})
+    # The same request's names give the same stand-ins (the prompt cache needs byte-stable requests).
+    assert ToolNames.of(ChatRequest(history, model.config, tools=tools)).api("weather.get") == dotted
+
+
+async def test_the_strict_fake_refuses_what_anthropic_refuses(fake_anthropic, model):
+    """The fake's check is what makes the test above fail without the mapping: the unmapped request is a 400."""
+    bad = ToolSpec(name="weather.get", description="w", parameters=WEATHER.parameters)
+    fake_anthropic.script([Text("never")])
+    params = build_params(model.config, request(model.config, tools=(bad,)))  # no ToolNames: as sent before
+    with pytest.raises(anthropic.BadRequestError, match=re.escape("tools.0.custom.name: String should match pattern")):
+        await model.client.messages.create(**params)
+    params["tools"][0]["name"] = "weather_get"
+    params["tool_choice"] = {"type": "tool", "name": "weather.get"}
+    with pytest.raises(anthropic.BadRequestError, match=re.escape("tool_choice.tool.name")):
+        await model.client.messages.create(**params)
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(st.text(alphabet="ab._-é/", min_size=1, max_size=140), max_size=8))
+def test_stand_ins_are_valid_distinct_and_map_back(names):
+    mapping = ToolNames(names)
+    api = [mapping.api(n) for n in set(names)]
+    assert all(re.fullmatch(r"[a-zA-Z0-9_-]{1,128}", a) for a in api)
+    assert len(set(api)) == len(api)
+    assert all(mapping.ours(mapping.api(n)) == n for n in names)
