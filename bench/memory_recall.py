@@ -10,9 +10,10 @@ import os
 import statistics
 import tempfile
 import time
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo
 
 DAY = 86400.0
 
@@ -137,29 +138,43 @@ async def bench_recall(name: str, data: dict[str, Any], *, verbose: bool = False
     print(f"  two-person chat, abstention when the question names the other person: {rate(dia_abstained)}")
 
 
-def _holdout_time(at: dict[str, Any], now: float, day0: float) -> float:
-    """When a held-out passage was said (see the set's description): days_ago/weekday + hour, or today."""
+def _local_midnight(now: float, zone: ZoneInfo) -> datetime:
+    """Today's 00:00 in the user's time zone (a conversation's "timezone"; UTC when it names none)."""
+    return datetime.fromtimestamp(now, tz=zone).replace(hour=0, minute=0, second=0, microsecond=0)
+
+
+def _holdout_time(at: dict[str, Any], now: float, day0: datetime) -> float:
+    """When a held-out passage was said (see the set's description): days_ago/weekday + hour, or today; days and
+    hours are the user's local ones (``day0``: today's local midnight)."""
     seq = 30.0 * at.get("seq", 0)
     if "today" in at:
-        return day0 + at["today"] * (now - day0 - 600) + seq
-    return _holdout_day(at, day0) + at.get("hour", 12) * 3600 + seq
+        return day0.timestamp() + at["today"] * (now - day0.timestamp() - 600) + seq
+    return _holdout_day(at, day0).replace(hour=at.get("hour", 12)).timestamp() + seq
 
 
-def _holdout_day(spec: dict[str, Any], day0: float) -> float:
-    """The start (UTC midnight) of the day a spec names: days_ago, or the most recent past weekday (1-7 days)."""
+def _holdout_day(spec: dict[str, Any], day0: datetime) -> datetime:
+    """The start (local midnight) of the day a spec names: days_ago, or the most recent past weekday (1-7 days).
+    Calendar arithmetic in the zone, so a DST change in between keeps midnight at midnight."""
     if "weekday" in spec:
         wanted = ["monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday"].index(spec["weekday"])
-        today = datetime.fromtimestamp(day0, tz=UTC).weekday()
-        return day0 - ((today - wanted) % 7 or 7) * DAY
-    return day0 - spec["days_ago"] * DAY
+        back = (day0.weekday() - wanted) % 7 or 7
+    else:
+        back = spec["days_ago"]
+    return _days_before(day0, back)
 
 
-def _holdout_window(spec: dict[str, Any], day0: float) -> tuple[float, float]:
+def _days_before(day0: datetime, days: int) -> datetime:
+    day = (day0.replace(tzinfo=None) - timedelta(days=days)).replace(tzinfo=day0.tzinfo)
+    return datetime.fromtimestamp(day.timestamp(), tz=day0.tzinfo)
+
+
+def _holdout_window(spec: dict[str, Any], day0: datetime) -> tuple[float, float]:
+    """A window question's local day (or the previous Monday-Sunday week) as [start, end] timestamps."""
     if spec.get("last_week"):
-        monday = day0 - datetime.fromtimestamp(day0, tz=UTC).weekday() * DAY
-        return monday - 7 * DAY, monday - 1
+        monday = _days_before(day0, day0.weekday())
+        return _days_before(monday, 7).timestamp(), monday.timestamp() - 1
     start = _holdout_day(spec, day0)
-    return start, start + DAY - 1
+    return start.timestamp(), _days_before(start, -1).timestamp() - 1
 
 
 async def bench_holdout(name: str, data: dict[str, Any], *, verbose: bool = False) -> None:
@@ -172,7 +187,6 @@ async def bench_holdout(name: str, data: dict[str, Any], *, verbose: bool = Fals
     print(f"== recall quality on {name} (REST search of a real server), per split ==")
     print(f"   load average at start: {os.getloadavg()[0]:.2f} on {os.cpu_count()} CPUs")
     now = time.time()
-    day0 = datetime.fromtimestamp(now, tz=UTC).replace(hour=0, minute=0, second=0, microsecond=0).timestamp()
     res: dict[str, dict[str, list[float]]] = {}
     with tempfile.TemporaryDirectory() as tmp:
         proc, url = await start_server(Path(tmp) / "holdout.db")
@@ -180,7 +194,12 @@ async def bench_holdout(name: str, data: dict[str, Any], *, verbose: bool = Fals
             async with aiohttp.ClientSession() as http:
                 for conv in data["conversations"]:
                     r = res.setdefault(conv["split"], {})
-                    a = await call(http, "POST", f"{url}/v1/agents", json={"name": conv["name"]})
+                    # A conversation may name the user's time zone: the agent is made in it, and the set's days,
+                    # hours and window days are the user's local ones.
+                    zone = conv.get("timezone", "UTC")
+                    day0 = _local_midnight(now, ZoneInfo(zone))
+                    a = await call(http, "POST", f"{url}/v1/agents", json={
+                        "name": conv["name"], **({"timezone": zone} if "timezone" in conv else {})})
                     said = [_holdout_time(p["at"], now, day0) for p in conv["passages"]]
                     made = await call(http, "POST", f"{url}/v1/agents/{a['id']}/archival/batch", json={
                         "passages": [{"text": p["text"], "synopsis": p.get("synopsis", ""), "start_at": t}
