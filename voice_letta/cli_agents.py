@@ -74,6 +74,8 @@ def llm_flags(p: argparse.ArgumentParser, *, create: bool) -> None:
         g.add_argument("--no-fallback", action="store_true", help="remove the fallback chain")
     p.add_argument("--system", help="system prompt")
     p.add_argument("--turn-budget-s", type=float, help="wall-clock limit of one turn")
+    p.add_argument("--timezone", metavar="IANA_NAME",
+                   help="the user's time zone, e.g. America/Los_Angeles (days in memory questions, dates, clock)")
 
 
 _LLM_FIELDS = (("base_url", "base_url"), ("api_key_env", "api_key_env"), ("temperature", "temperature"),
@@ -116,6 +118,8 @@ def cmd_create(args: argparse.Namespace) -> int:
         body["system"] = args.system
     if args.turn_budget_s is not None:
         body["turn_budget_s"] = args.turn_budget_s
+    if args.timezone:
+        body["timezone"] = args.timezone
     if args.human is not None or args.persona is not None:
         from voice_letta import config as C
 
@@ -193,6 +197,7 @@ def describe(agent: dict[str, Any]) -> list[str]:
     lines.append(f"embedding {emb['provider']}/{emb['model']} ({emb['dim']}-d)")
     lines.append(f"buffer    {buf['min_messages']}..{buf['max_messages']} messages; turn budget "
                  f"{agent['turn_budget_s']} s; tool rounds {agent['max_tool_rounds']}")
+    lines.append(f"timezone  {agent.get('timezone', 'UTC')}")
     lines.append("tools     " + (", ".join(t["name"] for t in agent["tools"]) or "none"))
     for block in agent["blocks"]:
         value = " ".join(block["value"].split())
@@ -222,6 +227,8 @@ def cmd_update(args: argparse.Namespace) -> int:
         patch["system"] = args.system
     if args.turn_budget_s is not None:
         patch["turn_budget_s"] = args.turn_budget_s
+    if args.timezone:
+        patch["timezone"] = args.timezone
     if not patch:
         raise SystemExit("nothing to change: give at least one setting (see --help)")
     updated = _api("PATCH", f"/v1/agents/{agent['id']}", args, patch)

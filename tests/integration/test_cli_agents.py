@@ -61,6 +61,11 @@ async def test_update_round_trip_keeps_memory(served: tuple[str, dict[str, str]]
     code, out, err = await run("agents", "update", agent_id, "--temperature", "9", env=env)
     assert code != 0 and "400" in err and "temperature" in err
 
+    code, out, err = await run("agents", "update", agent_id, "--timezone", "america/los_angeles", env=env)
+    assert code == 0 and "timezone  America/Los_Angeles" in out, err
+    code, out, err = await run("agents", "update", agent_id, "--timezone", "PST", env=env)
+    assert code != 0 and "400" in err and "timezone" in err
+
     code, out, err = await run("agents", "delete", agent_id, "--yes", env=env)
     assert code == 0 and "deleted" in out, err
     code, out, _ = await run("agents", "list", "--json", env=env)

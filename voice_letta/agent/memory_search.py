@@ -182,8 +182,10 @@ class MemorySearch:
     # -- retrieval ----------------------------------------------------------------------------------------
     async def hybrid(
         self, agent_id: str, queries: Sequence[str], window: SearchWindow, *, limit: int,
-        include_messages: bool = True,
+        include_messages: bool = True, tz: str | None = None,
     ) -> list[Hit]:
+        """The agent's best matches for ``queries`` (the first is the utterance) in ``window``; ``tz``, the agent's
+        time zone, dates calendar days the query names ("on 3 October 2023")."""
         queries = list(dict.fromkeys(T.spoken_query(q) for q in queries if q.strip()))[:MAX_QUERIES]
         if not queries:
             return []
@@ -194,10 +196,10 @@ class MemorySearch:
         if include_messages:
             # The store's keyword search over evicted lines runs in SQLite's thread beside the embedding.
             ranked, messages = await asyncio.gather(
-                self._rank_passages(agent_id, embedder, queries, window, limit, speaker),
+                self._rank_passages(agent_id, embedder, queries, window, limit, speaker, tz),
                 self._messages(agent_id, queries, window))
         else:
-            ranked, messages = await self._rank_passages(agent_id, embedder, queries, window, limit, speaker), []
+            ranked, messages = await self._rank_passages(agent_id, embedder, queries, window, limit, speaker, tz), []
         index = self.indexes.get(agent_id)
         before = {r.passage_id: index.context_of(r.passage_id) for r in ranked} if index is not None else {}
         wanted = [r.passage_id for r in ranked] + [pid for r in ranked for pid in r.previous]
@@ -249,11 +251,12 @@ class MemorySearch:
         best = await asyncio.to_thread(rank) if big else rank()
         return await self._store.get_passages(agent_id, sorted(best, key=lambda pid: -best[pid])[:limit])
 
-    async def window_in_words(self, agent_id: str, query: str, *, now: float) -> SearchWindow | None:
-        """The window a query names in words ("what did I say last tuesday?", ``recall/timewords.py``), when the
-        query names no calendar date and the window holds any of the agent's passages: an imported history (or a
-        day nothing was archived) is searched whole rather than answered with nothing."""
-        window = window_for(query, now=now)
+    async def window_in_words(self, agent_id: str, query: str, *, now: float, tz: str | None = None
+                              ) -> SearchWindow | None:
+        """The window a query names in words ("what did I say last tuesday?", ``recall/timewords.py``; days of the
+        time zone ``tz``), when the query names no calendar date and the window holds any of the agent's passages:
+        an imported history (or a day nothing was archived) is searched whole rather than answered with nothing."""
+        window = window_for(query, now=now, tz=tz)
         if window is None or dated_ranges(query):
             return None
         index = await self._index(agent_id, await self.embedder_for(agent_id))
@@ -273,7 +276,7 @@ class MemorySearch:
 
     async def _rank_passages(
         self, agent_id: str, embedder: Embedder | None, queries: list[str], window: SearchWindow, limit: int,
-        speaker: str | None,
+        speaker: str | None, tz: str | None = None,
     ) -> list[Ranked]:
         index = await self._index(agent_id, embedder)
         if not index.size:
@@ -281,7 +284,7 @@ class MemorySearch:
         vectors = None
         if embedder is not None and index.has_vector.any():  # no comparable vector: no query embedding either
             vectors = await self._embed_queries(embedder, queries)
-        dated = dated_ranges(queries[0])
+        dated = dated_ranges(queries[0], tz)
         if index.size * max(index.dim, 1) > THREAD_THRESHOLD_VALUES:
             return await asyncio.to_thread(index.rank, vectors, queries, window, limit=limit, speaker=speaker,
                                            dated=dated)
@@ -314,18 +317,21 @@ class MemorySearch:
         return index, False
 
     async def search(
-        self, agent_id: str, utterance: str, arguments: dict[str, Any], *, now: float | None = None
+        self, agent_id: str, utterance: str, arguments: dict[str, Any], *, now: float | None = None,
+        tz: str | None = None,
     ) -> str:
+        """``search_memory``: the model's arguments and the user's words; days and dates in the agent's time zone
+        ``tz`` (default UTC)."""
         now = time.time() if now is None else now
         window = window_from_minutes(
             arguments.get("start_minutes_ago"), arguments.get("end_minutes_ago"), now=now
         )
         keywords = [k for k in (arguments.get("convo_keyword_queries") or []) if isinstance(k, str) and k.strip()]
         if window.start_at is None and window.end_at is None:
-            window = window_for(utterance, now=now) or window  # "what did I tell you yesterday?"
+            window = window_for(utterance, now=now, tz=tz) or window  # "what did I tell you yesterday?"
         limit = WINDOW_LIST_LIMIT if window.start_at is not None or window.end_at is not None else self._limit
-        hits = await self.hybrid(agent_id, [utterance, *keywords], window, limit=limit)
-        return format_hits(hits, now=now)
+        hits = await self.hybrid(agent_id, [utterance, *keywords], window, limit=limit, tz=tz)
+        return format_hits(hits, now=now, tz=tz)
 
 
 def _query_speaker(query: str) -> str | None:

@@ -9,6 +9,7 @@ from typing import Annotated, Any, Literal
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints, model_validator
 
 from voice_letta import config as C
+from voice_letta.agent.zones import DEFAULT_ZONE, canonical_zone
 
 
 class ToolType(StrEnum):
@@ -45,6 +46,8 @@ def _not_a_server_secret(name: str | None) -> str | None:
 
 
 KeyEnvName = Annotated[str | None, AfterValidator(_not_a_server_secret)]
+# An IANA time zone name, stored as the zoneinfo database spells it ("america/new_york" -> "America/New_York").
+TimeZoneName = Annotated[str, StringConstraints(min_length=1, max_length=64), AfterValidator(canonical_zone)]
 
 
 class LLMConfig(BaseModel):
@@ -345,6 +348,9 @@ class AgentState(BaseModel):
     memory_target_label: str = C.DEFAULT_MEMORY_TARGET_LABEL
     handoff_on_session_end: bool = True
     voice: VoiceSettings = Field(default_factory=VoiceSettings)
+    # The user's time zone: "yesterday", "this morning", the dates search_memory shows and the current time the
+    # model is told are in it (agent/zones.py).
+    timezone: TimeZoneName = DEFAULT_ZONE
     created_at: float = Field(default_factory=time.time)
     blocks: list[Block] = Field(default_factory=list)
     tools: list[Tool] = Field(default_factory=list)

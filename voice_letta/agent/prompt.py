@@ -12,6 +12,7 @@ from datetime import UTC, datetime
 from xml.sax.saxutils import escape
 
 from voice_letta.agent.models import AgentState, Block
+from voice_letta.agent.zones import DEFAULT_ZONE, local
 
 _MEMORY_HEADER = (
     "<memory_blocks>\n"
@@ -91,7 +92,13 @@ class SystemPromptCache:
         self._entries.pop(agent_id, None)
 
 
-def volatile_note(now: float) -> str:
-    """The small trailing message with facts that change every turn."""
-    stamp = datetime.fromtimestamp(now, tz=UTC).strftime("%A %Y-%m-%d %H:%M UTC")
+def volatile_note(now: float, tz: str | None = None) -> str:
+    """The small trailing message with facts that change every turn: the current time on the user's clock (the
+    agent's time zone ``tz``: "Saturday 2026-12-05 23:40 America/Los_Angeles (UTC-08:00)"; "… 07:40 UTC" for UTC)."""
+    if tz is None or tz == DEFAULT_ZONE:
+        stamp = datetime.fromtimestamp(now, tz=UTC).strftime("%A %Y-%m-%d %H:%M UTC")
+    else:
+        at = local(now, tz)
+        offset = at.strftime("%z")  # "-0800"
+        stamp = f"{at.strftime('%A %Y-%m-%d %H:%M')} {tz} (UTC{offset[:3]}:{offset[3:]})"
     return f"<context>Current time: {stamp}.</context>"

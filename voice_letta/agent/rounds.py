@@ -81,11 +81,12 @@ class ModelRounds(TurnPersistence):
         messages = [ChatMessage("system", system), *to_chat_messages(history)]
         # The time changes every turn, so it rides on the newest user message (never stored), keeping the
         # prompt prefix byte-stable for provider caches.
+        note = volatile_note(self.clock(), agent.timezone)
         if messages[-1].role == "user":
             last = messages[-1]
-            messages[-1] = ChatMessage("user", f"{volatile_note(self.clock())}\n{last.content}", images=last.images)
+            messages[-1] = ChatMessage("user", f"{note}\n{last.content}", images=last.images)
         elif messages[-1].role != "tool":  # no input, or tool results the context left out (answering no call)
-            messages.append(ChatMessage("user", f"{volatile_note(self.clock())}\n{inp.cue or NO_INPUT_CUE}"))
+            messages.append(ChatMessage("user", f"{note}\n{inp.cue or NO_INPUT_CUE}"))
         return messages
 
     async def _rounds(
@@ -250,7 +251,7 @@ class ModelRounds(TurnPersistence):
         args.pop(PRE_EXEC_MSG, None)
         try:
             if call.name == SEARCH_MEMORY:
-                output = await self.memory_search.search(agent.id, inp.user_text or "", args)
+                output = await self.memory_search.search(agent.id, inp.user_text or "", args, tz=agent.timezone)
                 result = ToolResult(True, output)
             elif exposed.driver is not None:
                 result = ToolResult(True, await exposed.driver.run(args))

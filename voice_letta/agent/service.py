@@ -10,9 +10,19 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from voice_letta import config as C
 from voice_letta import ids
 from voice_letta.agent.bus import MemoryBus, MemoryUpdated
-from voice_letta.agent.models import AgentState, Block, BufferConfig, EmbeddingConfig, LLMConfig, Tool, VoiceSettings
+from voice_letta.agent.models import (
+    AgentState,
+    Block,
+    BufferConfig,
+    EmbeddingConfig,
+    LLMConfig,
+    TimeZoneName,
+    Tool,
+    VoiceSettings,
+)
 from voice_letta.agent.ports import NewBlock, Store
 from voice_letta.agent.prompt import SystemPromptCache
+from voice_letta.agent.zones import DEFAULT_ZONE
 from voice_letta.errors import ConfigError, NotFoundError, ProtocolViolation, invalid_body
 
 
@@ -54,6 +64,7 @@ class AgentCreate(BaseModel):
     memory_target_label: str = C.DEFAULT_MEMORY_TARGET_LABEL
     handoff_on_session_end: bool = True
     voice: VoiceSettings = Field(default_factory=VoiceSettings)
+    timezone: TimeZoneName = DEFAULT_ZONE  # IANA name: the user's days and the model's clock
 
 
 class AgentUpdate(BaseModel):
@@ -83,6 +94,7 @@ class AgentUpdate(BaseModel):
     memory_target_label: str | None = None
     handoff_on_session_end: bool | None = None
     voice: VoiceSettings | None = None  # replaces the voice settings as a whole
+    timezone: TimeZoneName | None = None
 
 
 _PROVIDER_BOUND = ("base_url", "api_key_env", "api_version")
@@ -173,7 +185,7 @@ class AgentService:
             sleeptime_llm=req.sleeptime_llm, embedding=req.embedding, buffer=req.buffer,
             client_system_prompt=req.client_system_prompt, max_tool_rounds=req.max_tool_rounds,
             turn_budget_s=req.turn_budget_s, memory_target_label=req.memory_target_label,
-            handoff_on_session_end=req.handoff_on_session_end, voice=req.voice, tools=tools,
+            handoff_on_session_end=req.handoff_on_session_end, voice=req.voice, timezone=req.timezone, tools=tools,
         )
         new_blocks: list[NewBlock | str] = [
             NewBlock(label=b.label, value=b.value, limit=b.limit, description=b.description, read_only=b.read_only)
@@ -194,7 +206,7 @@ class AgentService:
         given = req.model_fields_set
         update: dict[str, Any] = {}
         for name in ("name", "system", "client_system_prompt", "max_tool_rounds", "turn_budget_s",
-                     "memory_target_label", "handoff_on_session_end", "voice"):
+                     "memory_target_label", "handoff_on_session_end", "voice", "timezone"):
             if name in given:
                 value = getattr(req, name)
                 if value is None:

@@ -112,7 +112,7 @@ async def list_passages(request: web.Request) -> web.Response:
 @routes.get("/v1/agents/{agent_id}/archival/search")
 async def search_passages(request: web.Request) -> web.Response:
     agent_id = request.match_info["agent_id"]
-    await request.app[STORE].get_agent(agent_id)
+    agent = await request.app[STORE].get_agent(agent_id)
     query = request.query.get("query", "").strip()
     if not query:
         raise ProtocolViolation("query parameter query is required", code="invalid_request", param="query")
@@ -120,9 +120,9 @@ async def search_passages(request: web.Request) -> web.Response:
     window = SearchWindow(float_query(request, "start_at", "a number (epoch seconds)"),
                           float_query(request, "end_at", "a number (epoch seconds)"))
     if window.start_at is None and window.end_at is None:  # "what did I say last tuesday?"
-        window = await search.window_in_words(agent_id, query, now=time.time()) or window
+        window = await search.window_in_words(agent_id, query, now=time.time(), tz=agent.timezone) or window
     hits = await search.hybrid(agent_id, [query], window, limit=int_query(request, "limit", 5, maximum=100),
-                               include_messages=False)
+                               include_messages=False, tz=agent.timezone)
     return web.json_response({"object": "list",
                               "data": [passage_json(h.passage, h.score, h.confidence)
                                        | {"previously": [p.id for p in h.previously],

@@ -56,7 +56,7 @@ def _copy_request(template: AgentState, name: str) -> AgentCreate:
         embedding=template.embedding, buffer=template.buffer, client_system_prompt=template.client_system_prompt,
         max_tool_rounds=template.max_tool_rounds, turn_budget_s=template.turn_budget_s,
         memory_target_label=template.memory_target_label, handoff_on_session_end=template.handoff_on_session_end,
-        voice=template.voice, tool_ids=[t.id for t in template.tools],
+        voice=template.voice, timezone=template.timezone, tool_ids=[t.id for t in template.tools],
         blocks=[BlockCreate(label=b.label, value=b.value, limit=b.limit, description=b.description)
                 for b in template.blocks if not b.read_only],
         block_ids=[b.id for b in template.blocks if b.read_only],

@@ -42,7 +42,7 @@ _F32_LE = np.dtype("<f4")
 # --- agents --------------------------------------------------------------------------------------------
 AGENT_COLUMNS = (
     "id, name, system, llm, sleeptime_llm, embedding, buffer, client_system_prompt, max_tool_rounds, "
-    "turn_budget_s, memory_target_label, handoff_on_session_end, created_at, voice"
+    "turn_budget_s, memory_target_label, handoff_on_session_end, created_at, voice, timezone"
 )
 _N_AGENT_COLUMNS = len(AGENT_COLUMNS.split(","))
 
@@ -53,7 +53,7 @@ def agent_params(a: AgentState) -> tuple[Any, ...]:
         a.sleeptime_llm.model_dump_json() if a.sleeptime_llm is not None else None,
         a.embedding.model_dump_json(), a.buffer.model_dump_json(), a.client_system_prompt,
         a.max_tool_rounds, a.turn_budget_s, a.memory_target_label, int(a.handoff_on_session_end),
-        a.created_at, a.voice.model_dump_json(exclude_defaults=True),
+        a.created_at, a.voice.model_dump_json(exclude_defaults=True), a.timezone,
     )
 
 
@@ -89,7 +89,7 @@ def agent_from_row(r: Row, blocks: list[Block], tools: list[Tool]) -> AgentState
         embedding=EmbeddingConfig.model_validate_json(r[5]), buffer=BufferConfig.model_validate_json(r[6]),
         client_system_prompt=r[7], max_tool_rounds=r[8], turn_budget_s=r[9], memory_target_label=r[10],
         handoff_on_session_end=bool(r[11]), created_at=r[12], voice=VoiceSettings.model_validate_json(r[13]),
-        blocks=blocks, tools=tools,
+        timezone=r[14], blocks=blocks, tools=tools,
     )
 
 

@@ -45,7 +45,8 @@ async def test_agent_round_trip_keeps_every_setting_block_order_and_tools(store:
         embedding=EmbeddingConfig(provider="openai", model="text-embedding-3-small", dim=1536),
         buffer=BufferConfig(max_messages=20, min_messages=10, max_context_tokens=3000),
         client_system_prompt="append", max_tool_rounds=5, turn_budget_s=12.5, memory_target_label="user",
-        handoff_on_session_end=False, created_at=1_700_000_000.25, tools=[tool_b, tool_a],
+        handoff_on_session_end=False, timezone="Pacific/Tongatapu", created_at=1_700_000_000.25,
+        tools=[tool_b, tool_a],
     )
     created = await store.create_agent(
         agent, [NewBlock("persona", "I am Ada.", limit=100, description="who I am"),
@@ -68,9 +69,10 @@ async def test_agent_round_trip_keeps_every_setting_block_order_and_tools(store:
 
 async def test_update_agent_changes_settings_but_not_links(store: SqliteStore) -> None:
     agent = await make_agent(store)
-    changed = agent.model_copy(update={"name": "Grace", "llm": LLMConfig(model="other"), "blocks": []})
+    changed = agent.model_copy(update={"name": "Grace", "llm": LLMConfig(model="other"), "blocks": [],
+                                       "timezone": "America/Los_Angeles"})
     updated = await store.update_agent(changed)
-    assert updated.name == "Grace"
+    assert updated.name == "Grace" and updated.timezone == "America/Los_Angeles"
     assert updated.llm.model == "other"
     assert [b.label for b in updated.blocks] == ["persona", "human"]
     with pytest.raises(NotFoundError):

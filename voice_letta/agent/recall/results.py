@@ -7,7 +7,6 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
 
 from voice_letta.agent.models import Message, Passage
 from voice_letta.agent.ports import MessageHit
@@ -16,6 +15,7 @@ from voice_letta.agent.recall.confidence import CONFIDENT, WEAK, confidence
 from voice_letta.agent.recall.index import PassageIndex
 from voice_letta.agent.recall.keyword import K1, B
 from voice_letta.agent.recall.vector import SearchWindow
+from voice_letta.agent.zones import local
 
 MAX_SNIPPET_CHARS = 240
 
@@ -39,10 +39,11 @@ class Hit:
         return self.message.message.created_at
 
 
-def when(ts: float, now: float) -> str:
-    """Speakable relative date: 'earlier today', 'yesterday', '3 days ago (Monday, November 23)'."""
-    then = datetime.fromtimestamp(ts, tz=UTC)
-    days = (datetime.fromtimestamp(now, tz=UTC).date() - then.date()).days
+def when(ts: float, now: float, tz: str | None = None) -> str:
+    """Speakable relative date: 'earlier today', 'yesterday', '3 days ago (Monday, November 23)', by the calendar
+    of the time zone ``tz`` (the agent's; default UTC)."""
+    then = local(ts, tz)
+    days = (local(now, tz).date() - then.date()).days
     minutes = int((now - ts) // 60)
     if days <= 0:
         if minutes < 2:
@@ -135,9 +136,9 @@ def _bm25_one(index: PassageIndex, doc: list[str], terms: list[str], n: int, avg
     return score, (found / total if total else 0.0)
 
 
-def format_hits(hits: Sequence[Hit], *, now: float) -> str:
-    """Dated lines for the model: confident results as they are, weaker ones marked "(not sure this is
-    related)"; when nothing is confident, an explicit instruction not to guess comes first."""
+def format_hits(hits: Sequence[Hit], *, now: float, tz: str | None = None) -> str:
+    """Dated lines for the model (days of the time zone ``tz``): confident results as they are, weaker ones marked
+    "(not sure this is related)"; when nothing is confident, an explicit instruction not to guess comes first."""
     if not hits:
         # Only memory and lines out of the model's view are searched: what the visible conversation says stands.
         return ("No memories matched. Unless the conversation you can see answers it, tell the user you don't "
@@ -152,14 +153,15 @@ def format_hits(hits: Sequence[Hit], *, now: float) -> str:
     for h in hits:
         if h.confidence < WEAK or (h.passage is not None and h.passage.id in replaced):
             continue
-        said = _sentence_case(when(h.said_at, now))
+        said = _sentence_case(when(h.said_at, now, tz))
         unsure = "" if h.confidence >= CONFIDENT else " (not sure this is related)"
         if h.passage is not None:
             line = f"- {said}{unsure}: {clip(h.passage.synopsis or h.passage.text)}"
             if h.context is not None:
                 line += f" (in reply to: {clip(h.context.text)})"
             for old in h.previously[:1]:
-                line += f" (This replaces what was said {when(start_of(old), now)}: {clip(old.synopsis or old.text)})"
+                line += (f" (This replaces what was said {when(start_of(old), now, tz)}: "
+                         f"{clip(old.synopsis or old.text)})")
             lines.append(line)
         elif h.message is not None:
             who = "the user said" if h.message.message.role == "user" else "you said"

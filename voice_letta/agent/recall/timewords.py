@@ -1,16 +1,19 @@
 """Relative times in a question ("yesterday", "three days ago", "last tuesday", "last week") as a search window.
 
-Sans-I/O: ``now`` is passed in. Days are calendar days in UTC (the server knows no user time zone yet: see
-README §Memory limits). Only clear, common phrasings are understood; anything else yields None and the search
-runs without a window (the model may still pass one through ``start_minutes_ago``/``end_minutes_ago``).
+Sans-I/O: ``now`` is passed in. Days are calendar days in the agent's time zone (``tz``, an IANA name: "yesterday"
+for a user in Los Angeles at 23:30 is the day before *their* today, whatever the UTC date is; ``agent/zones.py``);
+a day is midnight to midnight on the local clock, so 23 or 25 hours long across a daylight-saving change. Only
+clear, common phrasings are understood; anything else yields None and the search runs without a window (the model
+may still pass one through ``start_minutes_ago``/``end_minutes_ago``).
 """
 
 from __future__ import annotations
 
 import re
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 
 from voice_letta.agent.recall.vector import SearchWindow
+from voice_letta.agent.zones import local, zone
 
 _NUMBERS = {"one": 1, "two": 2, "three": 3, "four": 4, "five": 5, "six": 6, "seven": 7, "eight": 8, "nine": 9,
             "ten": 10, "a": 1, "an": 1, "a couple of": 2, "couple of": 2, "a few": 3, "few": 3}
@@ -34,10 +37,10 @@ def _count(word: str) -> int:
     return int(word) if word.isdigit() else _NUMBERS.get(word, 1)
 
 
-def window_for(text: str, *, now: float) -> SearchWindow | None:
-    """The window a question refers to, or None."""
+def window_for(text: str, *, now: float, tz: str | None = None) -> SearchWindow | None:
+    """The window a question refers to, or None; days are those of the time zone ``tz`` (default UTC)."""
     t = " ".join(text.lower().split())
-    today = datetime.fromtimestamp(now, tz=UTC).replace(hour=0, minute=0, second=0, microsecond=0)
+    today = local(now, tz).replace(hour=0, minute=0, second=0, microsecond=0)
 
     def days(first: datetime, count: int = 1) -> SearchWindow:
         return SearchWindow(first.timestamp(), (first + timedelta(days=count)).timestamp() - 1e-3)
@@ -87,10 +90,12 @@ DAY_BEFORE_S = 2 * 86400.0  # a dated event is talked about from a little before
 DAY_AFTER_S = 8 * 86400.0  # ... to a week or so after ("yesterday I…", "last week we…")
 
 
-def dated_ranges(text: str) -> list[tuple[float, float]]:
-    """Time ranges (epoch seconds, UTC) in which something the question dates was probably talked about:
-    "on 3 October 2023" / "October 3, 2023" → that day −2 to +8 days; "in May 2023" → the month −2 to +10 days."""
+def dated_ranges(text: str, tz: str | None = None) -> list[tuple[float, float]]:
+    """Time ranges (epoch seconds) in which something the question dates was probably talked about: "on 3 October
+    2023" / "October 3, 2023" → that day (in the time zone ``tz``, default UTC) −2 to +8 days; "in May 2023" → the
+    month −2 to +10 days."""
     t = text.lower()
+    where = zone(tz)
     out: list[tuple[float, float]] = []
     days: list[tuple[int, int, int]] = []
     for m in _DAY_MONTH_YEAR.finditer(t):
@@ -99,14 +104,14 @@ def dated_ranges(text: str) -> list[tuple[float, float]]:
         days.append((int(m.group(3)), _MONTHS.index(m.group(1)) + 1, int(m.group(2))))
     for y, mo, d in days:
         try:
-            at = datetime(y, mo, d, tzinfo=UTC).timestamp()
+            at = datetime(y, mo, d, tzinfo=where).timestamp()
         except ValueError:
             continue
         out.append((at - DAY_BEFORE_S, at + 86400.0 + DAY_AFTER_S))
     if not out:
         for m in _MONTH_YEAR.finditer(t):
             y, mo = int(m.group(2)), _MONTHS.index(m.group(1)) + 1
-            first = datetime(y, mo, 1, tzinfo=UTC)
-            nxt = datetime(y + (mo == 12), mo % 12 + 1, 1, tzinfo=UTC)
+            first = datetime(y, mo, 1, tzinfo=where)
+            nxt = datetime(y + (mo == 12), mo % 12 + 1, 1, tzinfo=where)
             out.append((first.timestamp() - DAY_BEFORE_S, nxt.timestamp() + DAY_AFTER_S))
     return out

@@ -1,0 +1,113 @@
+"""Days in memory questions, the dates search_memory shows and the prompt's clock are in the agent's time zone.
+
+Pure functions with ``now`` passed in: a user in Los Angeles (UTC-8 in December) and one in Tonga (UTC+13)
+asking around their own midnight, when the UTC date is another one.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from zoneinfo import ZoneInfo
+
+import pytest
+from pydantic import ValidationError
+
+from voice_letta.agent.models import AgentState
+from voice_letta.agent.prompt import volatile_note
+from voice_letta.agent.recall.results import when
+from voice_letta.agent.recall.timewords import dated_ranges, window_for
+from voice_letta.agent.zones import canonical_zone
+
+LA, TONGA = "America/Los_Angeles", "Pacific/Tongatapu"
+
+
+def at(tz: str, *args: int) -> float:
+    return datetime(*args, tzinfo=ZoneInfo(tz)).timestamp()  # type: ignore[misc]
+
+
+def local_day(ts: float, tz: str) -> str:
+    return datetime.fromtimestamp(ts, ZoneInfo(tz)).strftime("%Y-%m-%d %H:%M")
+
+
+@pytest.mark.parametrize(("tz", "now"), [
+    (LA, at(LA, 2026, 12, 5, 23, 40)),  # Saturday 23:40 in LA = Sunday 07:40 UTC
+    (LA, at(LA, 2026, 12, 6, 0, 20)),  # Sunday 00:20 in LA = Sunday 08:20 UTC
+    (TONGA, at(TONGA, 2026, 12, 6, 0, 20)),  # Sunday 00:20 in Tonga = Saturday 11:20 UTC
+    (TONGA, at(TONGA, 2026, 12, 5, 23, 40)),  # Saturday 23:40 in Tonga = Saturday 10:40 UTC
+])
+def test_yesterday_is_the_day_before_the_users_own_today(tz: str, now: float) -> None:
+    today = datetime.fromtimestamp(now, ZoneInfo(tz)).replace(hour=0, minute=0)
+    w = window_for("What did I tell you yesterday?", now=now, tz=tz)
+    assert w is not None and w.start_at is not None and w.end_at is not None
+    assert local_day(w.start_at, tz) == (today.replace(day=today.day - 1)).strftime("%Y-%m-%d 00:00")
+    assert local_day(w.end_at, tz).endswith("23:59")
+    assert w.end_at - w.start_at == pytest.approx(86400, abs=1)
+    utc = window_for("What did I tell you yesterday?", now=now)
+    assert utc is not None and utc.start_at != w.start_at  # UTC's yesterday is another span of time
+
+    morning = window_for("what did I say this morning?", now=now, tz=tz)
+    assert morning is not None and local_day(morning.start_at or 0, tz) == today.strftime("%Y-%m-%d 00:00")
+    four = window_for("What did I jot down four days ago?", now=now, tz=tz)
+    assert four is not None and local_day(four.start_at or 0, tz) == today.replace(
+        day=today.day - 4).strftime("%Y-%m-%d 00:00")
+
+
+def test_last_tuesday_is_counted_from_the_users_weekday() -> None:
+    # Sunday 00:20 in Tonga is still Saturday in UTC: "last tuesday" is 5 days back there, 4 in UTC
+    now = at(TONGA, 2026, 12, 6, 0, 20)
+    w = window_for("what did I say last tuesday?", now=now, tz=TONGA)
+    assert w is not None and local_day(w.start_at or 0, TONGA) == "2026-12-01 00:00"
+    assert datetime.fromtimestamp(w.start_at or 0, ZoneInfo(TONGA)).strftime("%A") == "Tuesday"
+    # Saturday 23:40 in LA is Sunday in UTC: "on sunday" is last Sunday for the user, not today
+    now = at(LA, 2026, 12, 5, 23, 40)
+    w = window_for("what did I say on sunday?", now=now, tz=LA)
+    assert w is not None and local_day(w.start_at or 0, LA) == "2026-11-29 00:00"
+
+
+def test_a_day_across_a_daylight_saving_change_is_midnight_to_midnight() -> None:
+    now = at(LA, 2026, 11, 2, 9, 0)  # Monday; Sunday 1 November 2026 had 25 hours in LA
+    w = window_for("what did I tell you yesterday?", now=now, tz=LA)
+    assert w is not None and w.start_at == at(LA, 2026, 11, 1) and (w.end_at or 0) == pytest.approx(
+        at(LA, 2026, 11, 2) - 1e-3)
+    assert (w.end_at or 0) - (w.start_at or 0) == pytest.approx(25 * 3600, abs=1)
+
+
+def test_hours_ago_do_not_depend_on_the_zone() -> None:
+    now = at(TONGA, 2026, 12, 6, 0, 20)
+    assert window_for("what did I say an hour ago?", now=now, tz=TONGA) == window_for("what did I say an hour ago?",
+                                                                                       now=now)
+
+
+def test_a_calendar_date_is_the_users_day() -> None:
+    [(lo, hi)] = dated_ranges("what did I say on 3 October 2026?", TONGA)
+    assert lo == at(TONGA, 2026, 10, 3) - 2 * 86400 and hi == at(TONGA, 2026, 10, 4) + 8 * 86400
+
+
+def test_dates_shown_to_the_model_are_the_users() -> None:
+    now = at(LA, 2026, 12, 5, 23, 40)  # Saturday night in LA, Sunday in UTC
+    said = at(LA, 2026, 12, 5, 0, 10)  # Saturday just after midnight in LA: "earlier today" there
+    assert when(said, now, LA) == "earlier today"
+    assert when(said, now) == "yesterday"  # UTC: Saturday 08:10 vs Sunday 07:40
+    said = at(TONGA, 2026, 12, 2, 23, 50)  # Wednesday 23:50 in Tonga, Wednesday 10:50 UTC
+    now = at(TONGA, 2026, 12, 6, 0, 20)  # Sunday in Tonga, Saturday 11:20 UTC
+    assert when(said, now, TONGA) == "4 days ago (Wednesday, December 2)"
+    assert when(said, now) == "3 days ago (Wednesday, December 2)"
+
+
+def test_the_prompt_clock_is_the_users_with_its_zone() -> None:
+    now = at(LA, 2026, 12, 5, 23, 40)
+    assert volatile_note(now, LA) == ("<context>Current time: Saturday 2026-12-05 23:40 America/Los_Angeles "
+                                      "(UTC-08:00).</context>")
+    assert volatile_note(now, TONGA) == ("<context>Current time: Sunday 2026-12-06 20:40 Pacific/Tongatapu "
+                                         "(UTC+13:00).</context>")
+    utc = "<context>Current time: Sunday 2026-12-06 07:40 UTC.</context>"
+    assert volatile_note(now) == volatile_note(now, "UTC") == utc
+
+
+def test_zone_names_are_checked_and_spelt_as_the_database_does() -> None:
+    assert canonical_zone("america/new_york") == "America/New_York"
+    assert AgentState(id="a", name="n", timezone="pacific/auckland").timezone == "Pacific/Auckland"
+    assert AgentState(id="a", name="n").timezone == "UTC"
+    for bad in ("PST8", "Mars/Olympus", "+02:00", "../etc/passwd", "/etc/localtime", "localtime", "", "x" * 80):
+        with pytest.raises((ValueError, ValidationError)):
+            AgentState(id="a", name="n", timezone=bad)

@@ -1,0 +1,46 @@
+"""An agent's time zone: an IANA name ("America/Los_Angeles", "Pacific/Auckland", "UTC") checked against the
+zoneinfo database (the system's, else the ``tzdata`` package), and the ``ZoneInfo`` for it.
+
+Days in memory questions ("yesterday", "this morning", "last tuesday"), the dates ``search_memory`` shows and the
+"Current time" note of every request are in the agent's zone (``AgentState.timezone``, default UTC).
+"""
+
+from __future__ import annotations
+
+import zoneinfo
+from datetime import UTC, datetime, tzinfo
+from functools import cache
+
+DEFAULT_ZONE = "UTC"
+
+
+@cache
+def _names() -> dict[str, str]:
+    """Every zone name the database has, by its lower-case form (read once: listing scans the database)."""
+    return {name.lower(): name for name in zoneinfo.available_timezones() | {DEFAULT_ZONE}}
+
+
+def canonical_zone(name: str) -> str:
+    """The database's spelling of ``name`` (case-insensitive: "america/new_york" is "America/New_York"); a
+    ``ValueError`` naming an example for anything that is not an IANA zone name ("PST", "+02:00", "Mars/Base")."""
+    found = _names().get(name.strip().lower()) if isinstance(name, str) else None
+    if found is None or found in ("localtime", "posixrules", "Factory"):
+        raise ValueError(f"{name!r} is not an IANA time zone name (e.g. \"America/Los_Angeles\", \"Europe/Berlin\", "
+                         "\"UTC\")")
+    return found
+
+
+@cache
+def zone(name: str | None) -> tzinfo:
+    """The tzinfo of a zone name (UTC for None, "UTC" or a name the database no longer has)."""
+    if not name or name == DEFAULT_ZONE:
+        return UTC
+    try:
+        return zoneinfo.ZoneInfo(name)
+    except (zoneinfo.ZoneInfoNotFoundError, ValueError):
+        return UTC
+
+
+def local(ts: float, name: str | None) -> datetime:
+    """Epoch seconds as an aware datetime in the zone."""
+    return datetime.fromtimestamp(ts, tz=zone(name))
