@@ -39,7 +39,7 @@ from voice_letta.agent.recall.loaded import NO_EMBEDDER, THREAD_THRESHOLD_VALUES
 from voice_letta.agent.recall.messages import MessageIndex
 from voice_letta.agent.recall.ranking import Ranked
 from voice_letta.agent.recall.results import Hit, format_hits, merge_messages, when, window_listing
-from voice_letta.agent.recall.timewords import dated_ranges, window_for
+from voice_letta.agent.recall.timewords import dated_ranges, names_no_topic, window_for
 from voice_letta.agent.recall.vector import (
     COARSE_CANDIDATES,
     COARSE_MIN_ROWS,
@@ -190,7 +190,7 @@ class MemorySearch:
         if not queries:
             return []
         embedder = await self.embedder_for(agent_id)
-        if (window.start_at is not None or window.end_at is not None) and all(T.is_generic(q) for q in queries):
+        if (window.start_at is not None or window.end_at is not None) and all(names_no_topic(q) for q in queries):
             return await self._list_window(agent_id, embedder, window, limit, queries[0] if include_messages else None)
         speaker = _query_speaker(queries[0])
         if include_messages:

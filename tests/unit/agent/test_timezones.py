@@ -111,3 +111,14 @@ def test_zone_names_are_checked_and_spelt_as_the_database_does() -> None:
     for bad in ("PST8", "Mars/Olympus", "+02:00", "../etc/passwd", "/etc/localtime", "localtime", "", "x" * 80):
         with pytest.raises((ValueError, ValidationError)):
             AgentState(id="a", name="n", timezone=bad)
+
+
+def test_verbs_of_noting_are_no_topic_for_a_window() -> None:
+    from voice_letta.agent.recall.timewords import names_no_topic
+
+    for q in ("What did I jot down four days ago?", "What did I note yesterday?", "Anything I noted on Tuesday?",
+              "What did we go over last week?", "What did I bring up on Monday?", "What did I tell you yesterday?"):
+        assert names_no_topic(q), q
+    for q in ("What did I write about the boiler yesterday?", "What did I say about my sister yesterday?",
+              "What did we sort out three days ago?", "What did I note about the dentist on Monday?"):
+        assert not names_no_topic(q), q

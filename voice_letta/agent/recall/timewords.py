@@ -12,6 +12,7 @@ from __future__ import annotations
 import re
 from datetime import datetime, timedelta
 
+from voice_letta.agent.recall import text as T
 from voice_letta.agent.recall.vector import SearchWindow
 from voice_letta.agent.zones import local, zone
 
@@ -31,6 +32,23 @@ _HOURS_AGO = re.compile(rf"\b{_N}\s+hours?\s+ago\b")
 _JUST_NOW = re.compile(r"\b(just now|a (?:minute|moment|second) ago|"
                        r"(?:a few|few|\d{1,2}|two|three|five|ten) minutes ago)\b")
 JUST_NOW_S = 1800.0
+
+
+# Verbs of saying and noting, beyond ``text.GENERIC_TERMS``' "tell", "say", "mention": with a time they ask what was
+# said then, not about a topic ("What did I jot down four days ago?" had "jot" and "down" as its topic, so the
+# window was ranked by them, and the day's only line, which shares neither, fell under the similarity floor: test4).
+_FRAME_TEXT = """
+    jot jotted jotting down note notes noted noting write wrote written writing log logged put
+    bring brought up go went over cover covered run ran through make made
+"""
+FRAME_TERMS: frozenset[str] = frozenset(T.stem(w) for w in _FRAME_TEXT.split())
+
+
+def names_no_topic(query: str) -> bool:
+    """True when a question with a time names no topic: only words that ask *what was said* then ("What did I tell
+    you yesterday?", "What did I jot down four days ago?", "Anything I noted on Tuesday?"). Such a window is
+    listed in order; one with a topic ("What did I say about the boiler yesterday?") is ranked by it."""
+    return all(t in T.GENERIC_TERMS or t in FRAME_TERMS or t.isdigit() for t in T.query_terms(query))
 
 
 def _count(word: str) -> int:
