@@ -208,7 +208,8 @@ class MemorySearch:
         hits = [Hit(r.score, passage=passages[r.passage_id],
                     confidence=confidence(r.cosine if r.has_vector else None, r.coverage,
                                           other_speaker=r.other_speaker, attribution=r.attribution,
-                                          baseline=r.baseline, third_person=r.third_person, other_role=r.other_role),
+                                          baseline=r.baseline, third_person=r.third_person, other_role=r.other_role,
+                                          asks=r.asks),
                     previously=tuple(passages[p] for p in r.previous if p in passages),
                     context=passages.get(before.get(r.passage_id) or ""))
                 for r in ranked if r.passage_id in passages]

@@ -15,12 +15,14 @@ from voice_letta.agent.recall import text as T
 from voice_letta.agent.recall.build import build_index, stored_terms
 from voice_letta.agent.recall.confidence import third_person
 from voice_letta.agent.recall.quantity import ADDRESS, AMOUNT, ANY, MONEY, PHONE, number_kinds
+from voice_letta.agent.recall.questions import asks_unanswered
 from voice_letta.agent.recall.updates import cues
 
 LINES = ["user: actually make that thursday", "user: im down to one eighty two now", "user: im at home now",
          "assistant: careful with your knee, you know what happened", "Caroline: I moved to Denver",
          "a note about the user\nuser: two lines", "user: we pushed the wedding back to September",
-         "user: my flight leaves at 7:40", "no label at all", "", "user: wait no sorry its tuesday"]
+         "user: my flight leaves at 7:40", "no label at all", "", "user: wait no sorry its tuesday",
+         "user: what did I say the door code was?\nassistant: Let me check. [cut off]"]
 
 
 def _expected(texts: list[str], synopses: list[str]) -> list[tuple[bool, ...]]:
@@ -28,17 +30,17 @@ def _expected(texts: list[str], synopses: list[str]) -> list[tuple[bool, ...]]:
     num = number_kinds([f"{s}\n{t}" for t, s in zip(texts, synopses, strict=True)])
     return [(T.is_dialogue_line(t), T.addresses_listener(t), bool(num[i] & ANY), bool(corr[i]), bool(cue[i]),
              bool(strong[i]), third_person(t, synopses[i]), bool(num[i] & AMOUNT), bool(num[i] & MONEY),
-             bool(num[i] & PHONE), bool(num[i] & ADDRESS)) for i, t in enumerate(texts)]
+             bool(num[i] & PHONE), bool(num[i] & ADDRESS), asks_unanswered(t)) for i, t in enumerate(texts)]
 
 
 def _bits(flags: int) -> tuple[bool, ...]:
     return tuple(bool(flags & b) for b in (F.DIALOGUE, F.TO_LISTENER, F.HAS_NUMBER, F.CORRECTION, F.UPDATE_CUE,
                                            F.STRONG_CUE, F.THIRD_PERSON, F.HAS_AMOUNT, F.HAS_MONEY, F.HAS_PHONE,
-                                           F.HAS_ADDRESS))
+                                           F.HAS_ADDRESS, F.ASKS))
 
 
 def test_stored_flags_and_terms_are_what_the_functions_say() -> None:
-    synopses = ["", "", "", "", "", "The user's rent is 1,900.", "", "", "", "", ""]
+    synopses = ["", "", "", "", "", "The user's rent is 1,900.", "", "", "", "", "", ""]
     want = _expected(LINES, synopses)
     for text, synopsis, expected in zip(LINES, synopses, want, strict=True):
         decoded = F.decode_passage(F.encode_passage(text, synopsis))
@@ -50,7 +52,8 @@ def test_stored_flags_and_terms_are_what_the_functions_say() -> None:
 
 
 _PIECES = st.sampled_from([*"ab 7:\n", "now", "you", "my", "actually ", "user: ", "moved", "two", "wait no ", "É",
-                           " fifth ", " may ", "$", " quid", " hundred ", " 25th", " road"])
+                           " fifth ", " may ", "$", " quid", " hundred ", " 25th", " road", "what ", "?",
+                           "not sure", "[cut off]"])
 
 
 @settings(max_examples=60, deadline=None)

@@ -80,6 +80,9 @@ STYLE_REF = 0.07
 STYLE_LIFT = 1.0
 STYLE_PRIOR_PASSAGES = 5
 CONFIDENT = 0.5
+# A stored question nothing in it answered ("what did I say the door code was? / Let me check.", recall/questions.py)
+# shares every word of the next question about the same thing: it is shown as a weak lead, never as the answer.
+ASKED_MAX = 0.3
 WEAK = 0.05  # below this a result is not shown to the model at all
 
 _THIRD_PERSON = re.compile(r"\bthe user\b|\buser's\b")
@@ -112,9 +115,11 @@ def style_baseline(cosines: np.ndarray) -> float:
 
 
 def confidence(cosine: float | None, coverage: float, *, other_speaker: bool = False, attribution: float = 0.0,
-               baseline: float | None = None, third_person: bool = False, other_role: bool = False) -> float:
+               baseline: float | None = None, third_person: bool = False, other_role: bool = False,
+               asks: bool = False) -> float:
     """``baseline``: ``style_baseline`` of the result's query over the agent's passages (None: no style lift);
-    ``third_person``: the passage is a third-person note about the user and the query is in the first person."""
+    ``third_person``: the passage is a third-person note about the user and the query is in the first person;
+    ``asks``: the passage is a stored question nothing in it answers (at most ASKED_MAX)."""
     if cosine is None:
         z = W_COVERAGE_ONLY * coverage + BIAS_COVERAGE_ONLY
     else:
@@ -128,4 +133,5 @@ def confidence(cosine: float | None, coverage: float, *, other_speaker: bool = F
     if other_role:
         z += W_OTHER_ROLE
     z += W_ATTRIBUTION * min(attribution, 0.0)
-    return 1.0 / (1.0 + math.exp(-z))
+    value = 1.0 / (1.0 + math.exp(-z))
+    return min(value, ASKED_MAX) if asks else value

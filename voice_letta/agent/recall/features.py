@@ -2,8 +2,8 @@
 
 Per passage: whether it is one dialogue line, is said *to* the listener (``text.addresses_listener``), which kinds
 of number it says (``quantity.number_kinds``), starts with a correction, says something changed, and says it with
-more than a bare "now" (``updates.cues``), and whether it is a third-person note about the user
-(``confidence.third_person``).
+more than a bare "now" (``updates.cues``), whether it is a third-person note about the user
+(``confidence.third_person``), and whether it asks something nothing in it answers (``questions.asks_unanswered``).
 Computed at index load these regular expressions took ~4 s of a 100k-passage load (7.7 s on a quiet machine);
 stored, the load reads one word per passage.
 
@@ -30,6 +30,7 @@ import numpy as np
 from voice_letta.agent.recall import text as T
 from voice_letta.agent.recall.confidence import third_person
 from voice_letta.agent.recall.quantity import ADDRESS, AMOUNT, ANY, MONEY, PHONE, number_kinds
+from voice_letta.agent.recall.questions import asks_unanswered
 from voice_letta.agent.recall.text import addresses_listener, is_dialogue_line
 from voice_letta.agent.recall.updates import cues
 
@@ -44,6 +45,7 @@ HAS_AMOUNT = 128  # the kinds of number it says (quantity.number_kinds): an amou
 HAS_MONEY = 256
 HAS_PHONE = 512
 HAS_ADDRESS = 1024
+ASKS = 2048  # a stored question nothing in the passage answers (recall/questions.py)
 
 
 def passage_features(texts: Sequence[str], synopses: Sequence[str]) -> np.ndarray:
@@ -55,11 +57,13 @@ def passage_features(texts: Sequence[str], synopses: Sequence[str]) -> np.ndarra
     number = (kinds & ANY) != 0
     correction, update_cue, strong_cue = cues(texts)
     third = np.fromiter((third_person(t, s) for t, s in zip(texts, synopses, strict=True)), dtype=bool, count=n)
+    asks = np.fromiter((asks_unanswered(t) for t in texts), dtype=bool, count=n)
     out = np.zeros(n, dtype=np.uint64)
     for bit, flags in ((DIALOGUE, dialogue), (TO_LISTENER, to_listener), (HAS_NUMBER, number),
                        (CORRECTION, correction), (UPDATE_CUE, update_cue), (STRONG_CUE, strong_cue),
                        (THIRD_PERSON, third), (HAS_AMOUNT, (kinds & AMOUNT) != 0), (HAS_MONEY, (kinds & MONEY) != 0),
-                       (HAS_PHONE, (kinds & PHONE) != 0), (HAS_ADDRESS, (kinds & ADDRESS) != 0)):
+                       (HAS_PHONE, (kinds & PHONE) != 0), (HAS_ADDRESS, (kinds & ADDRESS) != 0),
+                       (ASKS, asks)):
         out |= np.where(flags, np.uint64(bit), np.uint64(0))
     return out
 

@@ -19,6 +19,7 @@ import numpy as np
 
 from voice_letta.agent.recall import text as T
 from voice_letta.agent.recall.features import (
+    ASKS,
     CORRECTION,
     DIALOGUE,
     STRONG_CUE,
@@ -61,6 +62,7 @@ class PassageIndex:
         self.correction = np.zeros(0, dtype=bool)  # starts with a correction ("actually make that thursday")
         self.update_cue = np.zeros(0, dtype=bool)  # says something changed ("now", "moved", "down to"; updates.py)
         self.strong_cue = np.zeros(0, dtype=bool)  # ... with more than a bare "now"
+        self.asks = np.zeros(0, dtype=bool)  # asks something nothing in it answers (recall/questions.py)
         self.speakers: list[tuple[str, ...]] = []  # labels that name a speaker (``_headings``)
         self.known_speakers: set[str] = set()
         self._labels: list[tuple[str, ...]] = []  # every row's labels as written
@@ -143,6 +145,7 @@ class PassageIndex:
             self.to_listener = np.concatenate([self.to_listener, flag(TO_LISTENER)])
             self.update_cue = np.concatenate([self.update_cue, flag(UPDATE_CUE)])
             self.strong_cue = np.concatenate([self.strong_cue, flag(STRONG_CUE)])
+            self.asks = np.concatenate([self.asks, flag(ASKS)])
             self._stored_dialogue = np.concatenate([self._stored_dialogue, flag(DIALOGUE)])
             self._headings(base)
             self.other_models += int(len(has_vector) - np.count_nonzero(np.asarray(has_vector, dtype=bool)))

@@ -23,6 +23,7 @@ from voice_letta.agent.recall import text as T
 from voice_letta.agent.recall.confidence import style_baseline
 from voice_letta.agent.recall.facts import Query
 from voice_letta.agent.recall.quantity import asked_kind
+from voice_letta.agent.recall.questions import about_asking, answered_first
 from voice_letta.agent.recall.roles import mismatched, other_animal, query_roles
 from voice_letta.agent.recall.supersede import current_first
 from voice_letta.agent.recall.updates import fact_of, implicit_updates, newest_first, place_groups
@@ -71,6 +72,7 @@ class Ranked:
     baseline: float | None = None
     third_person: bool = False
     other_role: bool = False  # names no one of the role the question asks about (recall/roles.py)
+    asks: bool = False  # a stored question nothing in it answers (recall/questions.py): never a confident answer
 
 
 def rank(index: PassageIndex, query_vectors: np.ndarray | None, queries: Sequence[str], window: SearchWindow,
@@ -172,6 +174,10 @@ def rank(index: PassageIndex, query_vectors: np.ndarray | None, queries: Sequenc
     if (successor >= 0).any():
         order, previous, pulled = current_first(order, previous, successor, mask, index.start_at)
         took |= pulled
+    # a stored question nothing answered goes after every passage that may state the fact (recall/questions.py)
+    asking = bool(queries) and about_asking(queries[0])
+    if not asking:
+        order = answered_first(index, order)
     # A result that names no one of the role the question asks about ("my wife's passport") is about someone else
     # (recall/roles.py): flagged, its rank unchanged (placing such results last cost LoCoMo 0.003 of any@5).
     roles = query_roles(term_lists[0]) if term_lists else []
@@ -200,7 +206,8 @@ def rank(index: PassageIndex, query_vectors: np.ndarray | None, queries: Sequenc
                           bool(index.has_vector[r]) and query_vectors is not None,
                           tuple(index.ids[p] for p in previous.get(int(r), ())),
                           bool(others[r] or told[r] or r in elsewhere), attribution,
-                          *_style(index, int(r), int(cos_query[r]), baselines, first_person), r in other_role))
+                          *_style(index, int(r), int(cos_query[r]), baselines, first_person), r in other_role,
+                          bool(index.asks[r]) and not asking))
     return out
 
 

@@ -118,7 +118,7 @@ def newest_first(index: PassageIndex, top: np.ndarray, query: Query) -> list[lis
     a member too.
     """
     rows = [int(r) for r in top]
-    vec = [r for r in rows if index.has_vector[r] and index.about_the_user(r)]
+    vec = [r for r in rows if index.has_vector[r] and index.about_the_user(r) and not index.asks[r]]
     if len(vec) < 2:
         return []
     query_cos = query.cosines
@@ -221,7 +221,9 @@ def implicit_updates(index: PassageIndex, order: Sequence[int], skip: set[int], 
 
 def fact_of(index: PassageIndex, row: int) -> int:
     """The user's passage a candidate stands for: itself, or the user line an assistant line answers; -1 when
-    neither is about the user."""
+    neither is about the user, or it is a question nothing answered (``recall/questions.py``: it states no fact)."""
+    if index.asks[row]:
+        return -1
     if index.about_the_user(row):
         return row
     before = int(index.prev[row]) if row < len(index.prev) else -1
@@ -260,7 +262,7 @@ def _cued_updates(index: PassageIndex, rows: list[int], query: Query) -> dict[in
     if not rows:
         return {}
     n = index.size
-    cue_rows = np.flatnonzero(index.update_cue[:n] & index.has_vector[:n])
+    cue_rows = np.flatnonzero(index.update_cue[:n] & index.has_vector[:n] & ~index.asks[:n])
     later = cue_rows[index.start_at[cue_rows] > min(index.start_at[r] for r in rows)][-CUE_ROWS_CHECKED:]
     if not len(later):
         return {}
@@ -304,7 +306,7 @@ def cue_target(index: PassageIndex, cue: int) -> tuple[int, float]:
     if found is not None:
         return found
     n = index.size
-    mask = index.user_rows[:n] & index.has_vector[:n] & (index.start_at[:n] < index.start_at[cue])
+    mask = index.user_rows[:n] & index.has_vector[:n] & ~index.asks[:n] & (index.start_at[:n] < index.start_at[cue])
     q = index.vectors.matrix[cue]
     if n >= index.vectors.coarse_min_rows:
         rows, sims = index.vectors.candidates(q, mask)
