@@ -3,7 +3,7 @@
 Two rules on top of the cosines and cue words of ``updates.py``, both about what a passage's words say:
 
 - **another attribute of the same subject**: "my sister maya just started a job at a museum" is not a new version of
-  "my sister maya lives in lisbon" for "where does maya live?" (``_FAMILIES``);
+  "my sister maya lives in lisbon" for "where does maya live?", nor for "what does maya do?" (``_FAMILIES``);
 - **one fact of a long passage**: a dictated memo or a note of a whole conversation holds several facts; a later
   passage replaces it only for questions about the part it changes (``part_of``).
 """
@@ -84,6 +84,13 @@ def same_fact(index: PassageIndex, old: int, new: int, query: Query) -> bool:
     shared = (was & said) - ignored
     if not query.terms & shared:
         return True
+    # each says a word of an attribute family and they have no family in common: news about another attribute of
+    # the subject they share, whatever the question asks ("What does Maya do?": her new job does not replace where
+    # she lives; found from outside, session 5)
+    old_families = {i for i, f in enumerate(_FAMILIES) if f & (was - said)}
+    new_families = {i for i, f in enumerate(_FAMILIES) if f & (said - was)}
+    if old_families and new_families and not old_families & new_families:
+        return False
     # the asked word only one of them says: the other must say a word of its family ("lives" / "moved"), both ways
     # ("my brother started working at a bakery" is not replaced by "my brother lives in austin now" either)
     for has, lacks in ((was, said), (said, was)):
