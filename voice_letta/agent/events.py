@@ -78,4 +78,19 @@ class TurnFinished:
     route: TurnRoute | None = None  # None when no model answered (replays, failures before any output)
 
 
-AgentEvent = TurnStarted | ContentDelta | ToolCallFragment | ToolStarted | ToolFinished | TurnError | TurnFinished
+@dataclass(frozen=True, slots=True)
+class ReplyDone:
+    """The model's reply is complete and nothing more will be said; the turn's end (the reply, the turn record, the
+    lease) is stored next and ``TurnFinished`` follows. A consumer that delivers the reply can end its delivery
+    here, and, by not asking for the next event until it has, make sure the turn is never recorded as completed
+    while its reply was not yet handed over (chat completions: a resend after a cut would not be recognised)."""
+
+    turn_id: str
+    finish_reason: Literal["stop", "length", "tool_calls", "content_filter"]
+    usage: Usage
+    route: TurnRoute | None
+
+
+AgentEvent = (
+    TurnStarted | ContentDelta | ToolCallFragment | ToolStarted | ToolFinished | TurnError | ReplyDone | TurnFinished
+)

@@ -14,6 +14,7 @@ from voice_letta.agent.context import to_chat_messages
 from voice_letta.agent.events import (
     AgentEvent,
     ContentDelta,
+    ReplyDone,
     ToolCallFragment,
     ToolFinished,
     ToolStarted,
@@ -111,6 +112,7 @@ class ModelRounds(TurnPersistence):
         if inp.say and not inp.user_text:
             # A fixed line (the agent's greeting): said and stored as its reply, no model call.
             yield ContentDelta(state.speak(inp.say, "greeting"))
+            yield ReplyDone(state.turn.id, "stop", usage, state.route)
             reply_id = await self._finish(agent, state, "stop", usage, reply_kind="greeting")
             yield TurnFinished(state.turn.id, "stop", usage, dict(timings), reply_id, state.route)
             return
@@ -192,6 +194,7 @@ class ModelRounds(TurnPersistence):
                 if not "".join(content).strip() and not "".join(state.spoken).strip() and rounds == 0:
                     text = state.speak(EMPTY_REPLY_SENTENCE, "fallback")
                     yield ContentDelta(text, kind="fallback")
+                yield ReplyDone(state.turn.id, finish_reason_of(finish), usage, state.route)
                 reply_id = await self._finish(agent, state, finish or "stop", usage)
                 yield TurnFinished(state.turn.id, finish_reason_of(finish), usage, dict(timings), reply_id,
                                    state.route)
@@ -222,12 +225,14 @@ class ModelRounds(TurnPersistence):
                 state.note_added(await self.store.append_messages(rows))
             if len(server_calls) < len(tool_calls):
                 # The client runs its own tools; it comes back with their results in a new request.
+                yield ReplyDone(state.turn.id, "tool_calls", usage, state.route)
                 await self._finish(agent, state, "tool_calls", usage)
                 yield TurnFinished(state.turn.id, "tool_calls", usage, dict(timings), None, state.route)
                 return
             if any(r.ok and (d := by_name[c.name].driver) is not None and d.ends_turn
                    for c, r in zip(server_calls, results, strict=True) if c.name in by_name):
                 # e.g. end_call: its filler was the goodbye; no model call after it
+                yield ReplyDone(state.turn.id, "stop", usage, state.route)
                 reply_id = await self._finish(agent, state, "stop", usage)
                 yield TurnFinished(state.turn.id, "stop", usage, dict(timings), reply_id, state.route)
                 return

@@ -21,6 +21,7 @@ from voice_letta import ids, logctx
 from voice_letta.agent.events import (
     AgentEvent,
     ContentDelta,
+    ReplyDone,
     ToolCallFragment,
     ToolFinished,
     ToolStarted,
@@ -140,6 +141,10 @@ async def _stream(request: web.Request, agent: AgentState, parsed: ParsedTurn, r
                                        "X-Accel-Buffering": "no",
                                        REQUEST_ID_HEADER: logctx.current().request_id or ""})
     queue: asyncio.Queue[_Q] = asyncio.Queue(maxsize=256)
+    # Set once the reply's last bytes are written. The turn's end is stored only after that (the producer does not
+    # ask for the event after ReplyDone until then): a turn recorded as completed was delivered, so a process
+    # killed before the end of the stream leaves the turn unfinished, and the client's resend is its retry.
+    delivered = asyncio.Event()
 
     async def produce() -> None:
         started = False
@@ -147,6 +152,8 @@ async def _stream(request: web.Request, agent: AgentState, parsed: ParsedTurn, r
             async for event in request.app[AGENT].run_turn(agent.id, parsed.inp):
                 started = True
                 await queue.put(event)
+                if type(event) is ReplyDone:
+                    await delivered.wait()
         except VoiceLettaError as exc:  # failed before the turn could start (e.g. the store is down)
             if not started:
                 await queue.put(_StartFailed(exc))
@@ -246,18 +253,22 @@ async def _stream(request: web.Request, agent: AgentState, parsed: ParsedTurn, r
                         pass
                     case TurnError():
                         error = ev
-                    case TurnFinished():
+                    case ReplyDone() | TurnFinished():
                         finish = "stop" if ev.finish_reason in ("error", "cancelled") else ev.finish_reason
                         out.append(W.sse(W.chunk(cid, created, model, finish_reason=finish)))
                         if parsed.include_usage:
                             out.append(W.sse(W.usage_chunk(cid, created, model, usage_json(ev))))
                         out.append(_tail(error, metrics))
                         done = True
+                        break  # TurnFinished after ReplyDone: the stream has ended
             if done:
                 # the last events and the end of the body in one write (each write is a syscall and wakes the
-                # client); the agent may still do memory upkeep, the client need not wait for it
-                with contextlib.suppress(ConnectionResetError):
+                # client), before the turn's end is stored; the agent may still do memory upkeep after it
+                try:
                     await resp.write_eof(b"".join(out))
+                except ConnectionResetError:
+                    raise  # cut before the end: the reply is kept as interrupted (see below)
+                delivered.set()
                 break
             if out:  # one write for what the agent produced meanwhile: each write is a syscall on the hot path
                 await resp.write(b"".join(out))
@@ -293,7 +304,7 @@ def _prefetch(request: web.Request, agent_id: str, parsed: ParsedTurn) -> asynci
     return asyncio.create_task(voice_agent.prefetch_memory(agent_id, parsed.inp.user_text))
 
 
-def usage_json(finished: TurnFinished) -> dict[str, object]:
+def usage_json(finished: ReplyDone | TurnFinished) -> dict[str, object]:
     """OpenAI's usage object, plus which model answered (``voice_letta``; the SDK keeps it in ``model_extra``)."""
     u, route = finished.usage, finished.route
     out = W.usage_dict(u.prompt_tokens, u.completion_tokens, u.cached_tokens)
