@@ -249,6 +249,9 @@ class Passage(BaseModel):
     created_at: float = Field(default_factory=time.time)
     superseded_by: str | None = None  # a later passage that replaces this one's facts (set by the store)
     superseded_at: float | None = None
+    # Archived word for word by the server (the user's lines, no synopsis): the sleeptime model stored no chunk of
+    # lines it was handed (the embedded 135M model answers store_memories with an empty list), so nothing is lost.
+    verbatim: bool = False
 
 
 class Usage(BaseModel):

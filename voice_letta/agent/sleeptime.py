@@ -11,6 +11,12 @@ A call that breaks a rule, or has bad arguments, gets an error tool result with 
 on, for at most ``max_steps`` model calls. What the model is shown (prompt, tools, transcript, related memories)
 is in ``sleeptime_prompt.py``.
 
+Nothing handed over is lost: when the model stores no chunk (an empty ``chunks`` list, or no valid
+``store_memories`` call within ``max_steps``), the user's lines worth keeping are archived word for word, marked
+``verbatim`` (``sleeptime_checks.verbatim_lines``). The embedded SmolLM2-135M, forced by its grammar to answer with a
+call, takes the grammar's shortest path, ``{"chunks": []}``; pushed to store a chunk, it invents facts the lines
+do not say, so its lines are better kept as said than summarised. An empty block rewrite keeps the block.
+
 Writes:
 - each stored chunk becomes a ``Passage``: synopsis (the chunk's context), the original lines, the time
   range in which they were said (min/max ``created_at`` of those messages) and an embedding of
@@ -41,7 +47,15 @@ from voice_letta.agent.ports import (
     JobKind,
     Store,
 )
-from voice_letta.agent.recall import text as T
+from voice_letta.agent.sleeptime_checks import (
+    MIN_KEPT_SHARE,
+    ToolRules,
+    chunk_problem,
+    kept_share,
+    supersedes_problem,
+    ungrounded,
+    verbatim_lines,
+)
 from voice_letta.agent.sleeptime_prompt import (  # re-exported: callers import them from here
     DEFAULT_MAX_STEPS,
     FINISH,
@@ -61,7 +75,7 @@ from voice_letta.agent.sleeptime_prompt import (  # re-exported: callers import 
     render_line,
     system_prompt,
 )
-from voice_letta.errors import ConflictError, NotFoundError, VoiceLettaError
+from voice_letta.errors import ConflictError, NotFoundError
 
 log = logging.getLogger(__name__)
 
@@ -78,7 +92,6 @@ __all__ = [
     "STORE_MEMORIES_SPEC",
     "Line",
     "RunResult",
-    "SleeptimeIncomplete",
     "SleeptimeRun",
     "ToolRules",
     "Transcript",
@@ -89,49 +102,6 @@ __all__ = [
     "render_line",
     "system_prompt",
 ]
-
-# --- tool rules (pure) ------------------------------------------------------------------------------------
-
-
-@dataclass
-class ToolRules:
-    """store_memories once → rethink_user_memory ≥ 1 → finish_rethinking_memory."""
-
-    stored: bool = False
-    rethinks: int = 0
-    finished: bool = False
-
-    def allowed(self) -> tuple[str, ...]:
-        if self.finished:
-            return ()
-        if not self.stored:
-            return (STORE_MEMORIES,)
-        if self.rethinks == 0:
-            return (RETHINK,)
-        return (RETHINK, FINISH)
-
-    def violation(self, name: str) -> str | None:
-        """An error text with a hint when calling ``name`` now breaks the rules, else None."""
-        allowed = self.allowed()
-        if name in allowed:
-            return None
-        known = {STORE_MEMORIES, RETHINK, FINISH}
-        next_step = " or ".join(allowed) or "nothing (the run is over)"
-        if name not in known:
-            return f"Error: there is no tool named {name!r}. Call {next_step} next."
-        if name == STORE_MEMORIES:
-            return f"Error: store_memories may be called only once, first. Call {next_step} next."
-        if name == RETHINK:
-            return "Error: call store_memories first to archive the (Older) lines, then rethink_user_memory."
-        if not self.stored:
-            return "Error: call store_memories first, then rethink_user_memory, then finish_rethinking_memory."
-        return ("Error: call rethink_user_memory at least once before finishing (pass the current block "
-                "unchanged if nothing is new).")
-
-    def tool_choice(self) -> str:
-        allowed = self.allowed()
-        return allowed[0] if len(allowed) == 1 else "required"
-
 
 # --- one run ------------------------------------------------------------------------------------------------
 
@@ -146,10 +116,12 @@ class RunResult:
     rule_errors: int = 0
     finished: bool = False
     stored: bool = False
+    verbatim: int = 0  # passages the server archived word for word (the model stored no chunk)
 
 
-class SleeptimeIncomplete(VoiceLettaError):
-    """The model never archived the lines within the step budget; the job is retried."""
+# Block rewrites refused (invented, or dropping the block's facts) before a run gives up on the block and keeps it: a
+# weak model repeats its refused text to the end of the step budget (the embedded one: 6 more calls, ~30 s of CPU).
+MAX_REFUSED_REWRITES = 2
 
 
 class SleeptimeRun:
@@ -179,7 +151,9 @@ class SleeptimeRun:
         block = agent.block(agent.memory_target_label)
         if block is None:
             raise NotFoundError(f"agent {agent.id} has no block labelled {agent.memory_target_label!r}")
-        state = _RunState(block=block, related=tuple(related))
+        shown = tuple(line.text for line in (*transcript.older, *transcript.newer))
+        shown += tuple(f"{p.synopsis}\n{p.text}" for p in related)
+        state = _RunState(block=block, related=tuple(related), shown=shown)
         rules = ToolRules()
         result = RunResult()
         config = agent.sleeptime_llm or agent.llm
@@ -203,12 +177,16 @@ class SleeptimeRun:
             for call in calls:
                 output = await self._execute(agent, job_id, transcript, rules, state, result, call)
                 messages.append(ChatMessage("tool", output, tool_call_id=call.id, name=call.name))
+            if state.refused >= MAX_REFUSED_REWRITES:  # a model that cannot write the block: keep it as it is
+                log.warning("sleeptime run for agent %s: %d block rewrites refused; the block is kept", agent.id,
+                            state.refused)
+                break
         result.finished = rules.finished
-        result.stored = rules.stored
-        if not rules.stored:
-            raise SleeptimeIncomplete(
-                f"the sleeptime model did not archive the lines within {self.max_steps} steps "
-                f"({result.rule_errors} rule errors)")
+        if not rules.stored:  # never a valid store_memories call: the lines are not lost for that
+            log.warning("sleeptime model for agent %s did not archive the lines within %d steps (%d rule errors); "
+                        "archiving the user's lines word for word", agent.id, self.max_steps, result.rule_errors)
+            await self._archive_verbatim(agent, job_id, transcript, result)
+        result.stored = True
         if not rules.finished:
             log.warning("sleeptime run for agent %s stopped after %d steps without finishing", agent.id,
                         result.steps)
@@ -231,7 +209,7 @@ class SleeptimeRun:
             result.rule_errors += 1
             return f"Error: the arguments must be a JSON object. Call {call.name} again."
         if call.name == STORE_MEMORIES:
-            output, ok = await self._store_memories(agent, job_id, transcript, args, result, state.related)
+            output, ok = await self._store_memories(agent, job_id, transcript, args, result, state)
             rules.stored = rules.stored or ok
             return output
         if call.name == RETHINK:
@@ -244,8 +222,9 @@ class SleeptimeRun:
 
     async def _store_memories(
         self, agent: AgentState, job_id: int, transcript: Transcript, args: dict[str, Any], result: RunResult,
-        related: Sequence[Passage] = (),
+        state: _RunState,
     ) -> tuple[str, bool]:
+        related = state.related
         chunks = args.get("chunks")
         n = len(transcript.older)
         if not isinstance(chunks, list):
@@ -255,7 +234,10 @@ class SleeptimeRun:
         known = {handle(i): p.id for i, p in enumerate(related)} | {p.id: p.id for p in related}
         replaces: dict[str, list[str]] = {}
         for i, chunk in enumerate(chunks):
-            problem = _chunk_problem(chunk, n) or _supersedes_problem(chunk, known)
+            problem = chunk_problem(chunk, n) or supersedes_problem(chunk, known)
+            if problem is None and (invented := ungrounded(str(chunk["context"]), state.shown)):
+                problem = (f"its context says what no line says ({', '.join(invented[:8])}): state only facts from "
+                           "the lines.")
             if problem is not None:
                 return (f"Error: chunk {i}: {problem} Nothing was stored. Call store_memories again with every "
                         f"chunk inside the (Older) lines 0..{n - 1}."), False
@@ -265,6 +247,10 @@ class SleeptimeRun:
             if named:
                 replaces.setdefault(f"{start}-{end}", []).extend(named)
         if not parsed:
+            kept = await self._archive_verbatim(agent, job_id, transcript, result)
+            if kept:
+                return (f"OK. You stored no chunk, so the user's lines were archived word for word ({kept} "
+                        "memories). Now call rethink_user_memory."), True
             return "OK. Nothing archived. Now call rethink_user_memory.", True
         now = self.clock()
         texts = []
@@ -287,20 +273,56 @@ class SleeptimeRun:
                     "rethink_user_memory."), True
         return f"OK. Stored {len(inserted)} memories. Now call rethink_user_memory.", True
 
+    async def _archive_verbatim(self, agent: AgentState, job_id: int, transcript: Transcript,
+                                result: RunResult) -> int:
+        """Archive the user's (Older) lines worth keeping word for word, marked ``verbatim`` (no synopsis), in the
+        job's one insert (a re-run stores nothing twice): what a run stores when the model stored no chunk. Returns
+        how many passages that made (0 when the lines hold nothing worth keeping, or a re-run found them stored)."""
+        ranges = verbatim_lines(transcript.older)
+        if not ranges:
+            return 0
+        now = self.clock()
+        keyed: list[tuple[str, Passage]] = []
+        for start, end in ranges:
+            lines = transcript.older[start : end + 1]
+            keyed.append((f"verbatim-{start}-{end}", Passage(
+                id=ids.passage_id(), agent_id=agent.id, text="\n".join(line.text for line in lines),
+                start_at=min(line.created_at for line in lines), end_at=max(line.created_at for line in lines),
+                created_at=now, embedding_model=self.embedder.model, embedding_dim=self.embedder.dim,
+                verbatim=True)))
+        vectors = await self.embedder.embed([p.text for _, p in keyed])
+        keyed = [(k, p.model_copy(update={"embedding": v})) for (k, p), v in zip(keyed, vectors, strict=True)]
+        inserted = set(await self.store.insert_job_passages(job_id, keyed))
+        result.passages.extend(p for _, p in keyed if p.id in inserted)
+        result.verbatim += len(inserted)
+        return len(inserted)
+
     async def _rethink(self, state: _RunState, args: dict[str, Any], result: RunResult) -> tuple[str, bool]:
         new = args.get("new_memory")
         block = state.block
         if not isinstance(new, str):
             return "Error: new_memory must be a string. Call rethink_user_memory again.", False
         new = new.strip()
+        if not new and block.value.strip():
+            # an empty rewrite never clears a memory block (REST can): a weak model answers "" when it has nothing
+            # (the embedded 135M one did so until its step budget ran out, never finishing)
+            return ("OK. new_memory is empty, so the block is kept as it is. Call finish_rethinking_memory, or "
+                    "rethink_user_memory with the complete new text."), True
         if len(new) > block.limit:
             return (f"Error: new_memory is {len(new)} characters but the {block.label} block holds at most "
                     f"{block.limit}. Shorten it (merge related facts, drop trivia) and call "
                     "rethink_user_memory again. Nothing was written."), False
         if block.read_only:
             return f"Error: the {block.label} block is read-only. Call finish_rethinking_memory.", True
+        if invented := ungrounded(new, (block.value, *state.shown)):
+            state.refused += 1
+            return ("Error: new_memory says what neither the block nor the transcript says "
+                    f"({', '.join(invented[:8])}). Keep the block's facts and add only what the lines say; if nothing "
+                    f"is new, pass the current text unchanged. Nothing was written. The current text is:\n{block.value}"
+                    ), False
         kept = kept_share(block.value, new)
         if kept is not None and kept < MIN_KEPT_SHARE:
+            state.refused += 1
             return (f"Error: new_memory keeps only {kept:.0%} of what the {block.label} block says. The block is "
                     "rewritten whole: keep every fact that is still true and change only what the transcript "
                     "changed; if nothing is new, pass the current text unchanged. Nothing was written. The current "
@@ -320,55 +342,12 @@ class SleeptimeRun:
         return "OK. The block is saved. Call rethink_user_memory again to refine it, or finish_rethinking_memory.", True
 
 
-# A rewrite that keeps under a quarter of the key words of a block that had at least 8 is refused: a weak model (the
-# embedded 135M one, measured) replaced "Name: Priya. Lives in Leeds… Allergic to penicillin. Cat: Biscuit." with
-# "Remember me". Legitimate rewrites keep most of them (the block holds what is still true); REST edits are not
-# limited, so the user can still clear a block.
-MIN_KEPT_SHARE = 0.25
-MIN_GUARDED_TERMS = 8
-
-
-def kept_share(old: str, new: str) -> float | None:
-    """The share of ``old``'s distinct key words (stemmed, stopwords aside) that ``new`` keeps, or None when ``old``
-    has too few to judge."""
-    before = set(T.terms(old))
-    if len(before) < MIN_GUARDED_TERMS:
-        return None
-    return len(before & set(T.terms(new))) / len(before)
-
-
 @dataclass
 class _RunState:
     block: Block  # the block as last shown to the model (its version is the CAS expectation)
     related: tuple[Passage, ...] = ()  # archived memories shown to the model, in handle order
-
-
-def _supersedes_problem(chunk: dict[str, Any], known: dict[str, str]) -> str | None:
-    named = chunk.get("supersedes")
-    if named is None:
-        return None
-    if not isinstance(named, list) or not all(isinstance(h, str) for h in named):
-        return "supersedes must be a list of memory ids such as \"m1\"."
-    unknown = [h for h in named if h.strip().strip("[]") not in known]
-    if unknown:
-        shown = ", ".join(k for k in known if not k.startswith("passage")) or "none"
-        return f"supersedes names {', '.join(unknown)}, which is not a listed memory (listed: {shown})."
-    return None
-
-
-def _chunk_problem(chunk: Any, n: int) -> str | None:
-    if not isinstance(chunk, dict):
-        return "each chunk must be an object."
-    start, end, context = chunk.get("start_index"), chunk.get("end_index"), chunk.get("context")
-    if not isinstance(start, int) or not isinstance(end, int) or isinstance(start, bool) or isinstance(end, bool):
-        return "start_index and end_index must be integers."
-    if not isinstance(context, str) or not context.strip():
-        return "context must be a non-empty string."
-    if n == 0:
-        return "there are no (Older) lines to archive; pass an empty chunks list."
-    if not 0 <= start <= end < n:
-        return f"lines {start}..{end} are not (Older) lines (0..{n - 1}), or start_index > end_index."
-    return None
+    shown: tuple[str, ...] = ()  # the transcript's lines and the related memories: what a summary may state
+    refused: int = 0  # block rewrites refused as invented or as dropping the block's facts
 
 
 async def _complete(stream: Any) -> tuple[str, list[ToolCall]]:

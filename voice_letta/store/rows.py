@@ -151,7 +151,7 @@ def message_from_row(r: Row) -> Message:
 # --- passages ------------------------------------------------------------------------------------------
 PASSAGE_COLUMNS = (
     "id, agent_id, text, synopsis, embedding, embedding_model, embedding_dim, start_at, end_at, created_at, "
-    "superseded_by, superseded_at"
+    "superseded_by, superseded_at, verbatim"
 )
 # Inserts also write the passage's keyword terms, computed once here instead of at every index load.
 PASSAGE_INSERT_COLUMNS = PASSAGE_COLUMNS + ", terms"
@@ -171,7 +171,7 @@ def passage_params(p: Passage) -> tuple[Any, ...]:
         p.id, p.agent_id, p.text, p.synopsis,
         encode_embedding(p.embedding) if p.embedding is not None else None,
         p.embedding_model, p.embedding_dim, p.start_at, p.end_at, p.created_at, p.superseded_by, p.superseded_at,
-        encode_passage(p.text, p.synopsis),
+        int(p.verbatim), encode_passage(p.text, p.synopsis),
     )
 
 
@@ -180,7 +180,7 @@ def passage_from_row(r: Row) -> Passage:
         id=r[0], agent_id=r[1], text=r[2], synopsis=r[3],
         embedding=decode_embedding(r[4]) if r[4] is not None else None,
         embedding_model=r[5], embedding_dim=r[6], start_at=r[7], end_at=r[8], created_at=r[9],
-        superseded_by=r[10], superseded_at=r[11],
+        superseded_by=r[10], superseded_at=r[11], verbatim=bool(r[12]),
     )
 
 

@@ -107,3 +107,17 @@ async def test_back_to_back_passage_changes_each_reach_a_process_that_read_in_be
         logged = [ch for ch in await other.changes_since(seen) if ch.agent_id == agent.id]
         assert [ch.kind for ch in logged] == ["passages"], f"deletion {i} folded into the change before it"
         seen = logged[-1].id
+
+
+async def test_a_verbatim_passage_keeps_its_mark_through_every_read(store: Any, other: Any) -> None:
+    """``Passage.verbatim`` (SQLite 0016 / PostgreSQL 0012): archived word for word by the server."""
+    agent = await make_agent(store)
+    plain = _passage(agent.id, "user: I keep bees", 100.0)
+    said = _passage(agent.id, "user: my dentist is Dr Okafor", 200.0).model_copy(update={"verbatim": True})
+    job = await store.enqueue_memory_job(agent.id, "import", HandoffRange(older_from_seq=1, older_through_seq=1),
+                                         through_seq=1, now=1.0)
+    assert await store.insert_job_passages(job.id, [("verbatim-0-0", said)]) == [said.id]
+    await store.insert_passages([plain])
+    got = {p.id: p.verbatim for p in await other.get_passages(agent.id, [plain.id, said.id])}
+    assert got == {plain.id: False, said.id: True}
+    assert {p.id: p.verbatim for p in await other.list_passages(agent.id, limit=10)} == got

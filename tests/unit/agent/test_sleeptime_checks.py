@@ -1,0 +1,39 @@
+"""The sleeptime checks that keep handed-over lines from being lost or misremembered (pure functions)."""
+
+from __future__ import annotations
+
+from voice_letta.agent.sleeptime_checks import ungrounded, verbatim_lines
+from voice_letta.agent.sleeptime_prompt import Line
+
+SAID = ["user: We finally moved to Bristol last weekend.", "assistant: Congratulations on the move!",
+        "user: My daughter Ellie starts at Redland Green school in January.",
+        "user: Also my new dentist is Dr Okafor on Gloucester Road."]
+BLOCK = "Name: Priya. Lives in Leeds. Works as a nurse. Allergic to penicillin. Cat: Biscuit."
+
+
+def lines(*texts: str) -> list[Line]:
+    return [Line(t, 100.0 + i, i) for i, t in enumerate(texts)]
+
+
+def test_user_lines_worth_keeping_and_the_question_a_short_answer_answers() -> None:
+    older = lines("user: Hi!", "assistant: Hello, how can I help?", "user: I moved to Bristol last weekend.",
+                  "assistant: Lovely. What's your dog called?", "user: Biscuit.", "user: Thanks!",
+                  "tool result (weather): sunny", "user: ok cool")
+    assert verbatim_lines(older) == [(2, 2), (3, 4), (7, 7)]  # "Hi!" and "Thanks!" have too few words
+    assert verbatim_lines(lines("assistant: Anything else?", "tool result (x): y")) == []
+
+
+def test_a_summary_or_block_must_say_what_was_said() -> None:
+    sources = [*SAID, BLOCK]
+    faithful = ["The user moved to Bristol last weekend; daughter Ellie starts Redland Green School in January.",
+                "The user relocated to Bristol with the family; Ellie is enrolled at Redland Green from January 2027.",
+                "Name: Priya. Lives in Bristol (moved late November 2026). Daughter Ellie starts Redland Green School "
+                "in January 2027. Dentist: Dr Okafor, Gloucester Road. Works as a nurse. Cat: Biscuit.",
+                "Small talk before ending the call.", "Identity: Priya. Plans: Ellie's school in January."]
+    for text in faithful:
+        assert ungrounded(text, sources) == [], text
+    assert ungrounded("Mike had a party before the wedding; he wants to visit New York someday.", sources) == [
+        "mike", "party", "wedding", "wants", "visit", "york", "someday"]
+    assert ungrounded("Your identity is still a cat, not a dog.", sources) == []  # too few words to judge
+    assert ungrounded("Your identity is still a cat, not a dog. You try to change your reality.", sources) == [
+        "still", "dog", "try", "change", "reality"]

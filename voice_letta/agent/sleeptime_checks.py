@@ -1,0 +1,161 @@
+"""What the sleeptime agent's calls must satisfy, as pure functions: the order of its tools (``ToolRules``), a stored
+chunk's fields, a block rewrite that keeps too little of the block, and which of the handed-over lines the server
+archives word for word when the model stores none of them (``verbatim_lines``). ``sleeptime.py`` runs them."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from voice_letta.agent.recall import text as T
+from voice_letta.agent.sleeptime_prompt import FINISH, RETHINK, STORE_MEMORIES, Line
+
+# --- tool rules (pure) ------------------------------------------------------------------------------------
+
+
+@dataclass
+class ToolRules:
+    """store_memories once → rethink_user_memory ≥ 1 → finish_rethinking_memory."""
+
+    stored: bool = False
+    rethinks: int = 0
+    finished: bool = False
+
+    def allowed(self) -> tuple[str, ...]:
+        if self.finished:
+            return ()
+        if not self.stored:
+            return (STORE_MEMORIES,)
+        if self.rethinks == 0:
+            return (RETHINK,)
+        return (RETHINK, FINISH)
+
+    def violation(self, name: str) -> str | None:
+        """An error text with a hint when calling ``name`` now breaks the rules, else None."""
+        allowed = self.allowed()
+        if name in allowed:
+            return None
+        known = {STORE_MEMORIES, RETHINK, FINISH}
+        next_step = " or ".join(allowed) or "nothing (the run is over)"
+        if name not in known:
+            return f"Error: there is no tool named {name!r}. Call {next_step} next."
+        if name == STORE_MEMORIES:
+            return f"Error: store_memories may be called only once, first. Call {next_step} next."
+        if name == RETHINK:
+            return "Error: call store_memories first to archive the (Older) lines, then rethink_user_memory."
+        if not self.stored:
+            return "Error: call store_memories first, then rethink_user_memory, then finish_rethinking_memory."
+        return ("Error: call rethink_user_memory at least once before finishing (pass the current block "
+                "unchanged if nothing is new).")
+
+    def tool_choice(self) -> str:
+        allowed = self.allowed()
+        return allowed[0] if len(allowed) == 1 else "required"
+
+
+# A rewrite that keeps under a quarter of the key words of a block that had at least 8 is refused: a weak model (the
+# embedded 135M one, measured) replaced "Name: Priya. Lives in Leeds… Allergic to penicillin. Cat: Biscuit." with
+# "Remember me". Legitimate rewrites keep most of them (the block holds what is still true); REST edits are not
+# limited, so the user can still clear a block.
+MIN_KEPT_SHARE = 0.25
+MIN_GUARDED_TERMS = 8
+
+
+def kept_share(old: str, new: str) -> float | None:
+    """The share of ``old``'s distinct key words (stemmed, stopwords aside) that ``new`` keeps, or None when ``old``
+    has too few to judge."""
+    before = set(T.terms(old))
+    if len(before) < MIN_GUARDED_TERMS:
+        return None
+    return len(before & set(T.terms(new))) / len(before)
+
+
+def supersedes_problem(chunk: dict[str, Any], known: dict[str, str]) -> str | None:
+    named = chunk.get("supersedes")
+    if named is None:
+        return None
+    if not isinstance(named, list) or not all(isinstance(h, str) for h in named):
+        return "supersedes must be a list of memory ids such as \"m1\"."
+    unknown = [h for h in named if h.strip().strip("[]") not in known]
+    if unknown:
+        shown = ", ".join(k for k in known if not k.startswith("passage")) or "none"
+        return f"supersedes names {', '.join(unknown)}, which is not a listed memory (listed: {shown})."
+    return None
+
+
+def chunk_problem(chunk: Any, n: int) -> str | None:
+    if not isinstance(chunk, dict):
+        return "each chunk must be an object."
+    start, end, context = chunk.get("start_index"), chunk.get("end_index"), chunk.get("context")
+    if not isinstance(start, int) or not isinstance(end, int) or isinstance(start, bool) or isinstance(end, bool):
+        return "start_index and end_index must be integers."
+    if not isinstance(context, str) or not context.strip():
+        return "context must be a non-empty string."
+    if n == 0:
+        return "there are no (Older) lines to archive; pass an empty chunks list."
+    if not 0 <= start <= end < n:
+        return f"lines {start}..{end} are not (Older) lines (0..{n - 1}), or start_index > end_index."
+    return None
+
+
+
+
+# A user line worth keeping word for word has at least two distinct content words ("Thanks!", "Hi" have fewer), or
+# one when it answers the assistant's question ("What's your daughter called?" / "Ellie."); an answer under three
+# keeps the question with it.
+MIN_VERBATIM_TERMS = 2
+SHORT_ANSWER_TERMS = 3
+
+
+def verbatim_lines(older: Sequence[Line]) -> list[tuple[int, int]]:
+    """The (start, end) ranges of (Older) lines the server archives word for word when the model stored none of
+    them: each user line with words worth keeping, a short one with the assistant's line just before it when that
+    was a question (what the answer answers). The assistant's own words and tool results are not the user's facts."""
+    out: list[tuple[int, int]] = []
+    for i, line in enumerate(older):
+        if not line.text.startswith("user: "):
+            continue
+        asked = i > 0 and older[i - 1].text.startswith("assistant: ") and older[i - 1].text.rstrip().endswith("?")
+        n = len(set(T.terms(line.text[len("user: "):])))
+        if n >= (1 if asked else MIN_VERBATIM_TERMS):
+            out.append((i - 1 if asked and n < SHORT_ANSWER_TERMS else i, i))
+    return out
+
+
+# A summary or a block rewrite must say what the lines, the block or the memories it was shown say. More than half
+# of its content words new is invention: the embedded 135M model, made to store a chunk, summarised "We finally
+# moved to Bristol" as "Mike: … I'm thinking of going to New York City someday", and rewrote a block as "Your
+# identity is still a cat, not a dog" (measured). Free words, which a faithful summary adds: numbers, dates, "user",
+# words about the conversation itself ("Small talk before ending the call") and the headings the prompt asks a block
+# to be grouped under.
+MIN_GROUNDED_SHARE = 0.5
+MIN_JUDGED_WORDS = 4
+_FREE_TEXT = """
+    user users january february march april may june july august september october november december jan feb mar
+    apr jun jul aug sep sept oct nov dec monday tuesday wednesday thursday friday saturday sunday today tomorrow
+    yesterday day days week weekend month year morning afternoon evening night
+    assistant agent talk talked chat small ask asked discuss discussed mention mentioned say said tell told greet
+    greeting hello bye goodbye thank thanks end ended call conversation
+    identity preference preferences plan plans context family work health note notes fact facts detail details
+"""
+_FREE: frozenset[str] = frozenset(T.stem(w) for w in _FREE_TEXT.split())
+
+
+def ungrounded(text: str, sources: Sequence[str]) -> list[str]:
+    """The content words of ``text`` that none of ``sources`` says, when they are more than half of its content
+    words (at least ``MIN_JUDGED_WORDS`` of them); else []. Words as written, in order, for the model's hint."""
+    said: set[str] = set()
+    for source in sources:
+        said.update(T.terms(source))
+    content: dict[str, str] = {}
+    for word in T.words(text):
+        if word in T.STOPWORDS or word.isdigit():
+            continue
+        stemmed = T.stem(word)
+        if stemmed not in _FREE:
+            content.setdefault(stemmed, word)
+    if len(content) < MIN_JUDGED_WORDS:
+        return []
+    missing = [word for stemmed, word in content.items() if stemmed not in said]
+    return missing if len(missing) > (1 - MIN_GROUNDED_SHARE) * len(content) else []
