@@ -10,7 +10,8 @@ process, which also walks every memory job through its tool calls and archives o
   lease is killed with SIGKILL (the supervisor restarts it).
 
 ``--streams`` paced streams (each its own agent with a small message buffer, so hand-offs to the sleeptime agent
-run all the time) send user turns with exponential gaps (mean ``--gap-s``) for ``--seconds``; a request that fails
+run all the time; ``--agents N`` shares N agents among them, so a cut request's resend comes after other turns of
+its agent) send user turns with exponential gaps (mean ``--gap-s``) for ``--seconds``; a request that fails
 (its process died) is sent again, unchanged, as a framework would retry. Afterwards (once every memory job has
 finished) the bench checks the database: every user message sent is stored exactly once, every agent's history is
 gapless, every job ran to completion once and left exactly one passage, and it prints time to first content.
@@ -123,7 +124,7 @@ async def main(args: argparse.Namespace) -> None:
                "max_retries": 0}
         agents = []
         async with aiohttp.ClientSession() as s:
-            for i in range(args.streams):
+            for i in range(args.agents or args.streams):
                 async with s.post(f"{urls[0]}/v1/agents", json={
                         "name": f"stream-{i}", "llm": llm, "handoff_on_session_end": False,
                         "buffer": {"max_messages": 8, "min_messages": 5}}) as r:
@@ -133,7 +134,8 @@ async def main(args: argparse.Namespace) -> None:
         start = time.monotonic()
         stop_at = start + args.seconds
         kill = asyncio.create_task(kill_mid_turn(serves, args.backend, start + args.kill_after_s, log))
-        await asyncio.gather(*(stream(i, urls, a, args, stop_at, log) for i, a in enumerate(agents)))
+        await asyncio.gather(*(stream(i, urls, agents[i % len(agents)], args, stop_at, log)
+                               for i in range(args.streams)))
         await kill
         load1 = os.getloadavg()[0]
         # every memory job finishes (the dead process's jobs are claimed again once their lease runs out)
@@ -177,7 +179,8 @@ async def report(db: str, args: argparse.Namespace, agents: list[str], log: dict
 
     layout = ("two `serve` processes, one PostgreSQL database" if args.backend == "postgresql"
               else "`serve --workers 2`, one SQLite file")
-    print(f"\n{layout}; {args.streams} paced streams (mean gap {args.gap_s:g} s) for {args.seconds:g} s; "
+    print(f"\n{layout}; {args.streams} paced streams over {len(agents)} agents (mean gap {args.gap_s:g} s) for "
+          f"{args.seconds:g} s; "
           f"SIGKILL of {'process A' if args.backend == 'postgresql' else 'a worker'} (pid {log.get('killed')}) "
           f"mid-turn at {args.kill_after_s:g} s; load average {load0:.2f} -> {load1:.2f}\n")
     print("| user turns sent | lost | stored twice | agents with seq gaps | requests sent again | memory jobs "
@@ -196,6 +199,7 @@ if __name__ == "__main__":
     ap.add_argument("--backend", choices=["postgresql", "sqlite"], default="postgresql")
     ap.add_argument("--db", default="", help="postgresql://… (default: a throwaway cluster) or a SQLite path")
     ap.add_argument("--streams", type=int, default=50)
+    ap.add_argument("--agents", type=int, default=0, help="agents the streams share (default: one each)")
     ap.add_argument("--seconds", type=float, default=40.0)
     ap.add_argument("--gap-s", type=float, default=1.0)
     ap.add_argument("--kill-after-s", type=float, default=10.0)
