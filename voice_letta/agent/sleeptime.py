@@ -161,7 +161,7 @@ class SleeptimeRun:
         messages: list[ChatMessage] = [
             ChatMessage("system", system_prompt(agent)),
             ChatMessage("user", build_request_text(transcript, kind, keep_messages=agent.buffer.min_messages,
-                                                   related=related)),
+                                                   related=related, tz=agent.timezone, now=self.clock())),
         ]
         while result.steps < self.max_steps and not rules.finished:
             result.steps += 1

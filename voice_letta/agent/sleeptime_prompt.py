@@ -1,7 +1,7 @@
 """What the sleeptime agent is shown: its system prompt, its three tools, the numbered transcript of a hand-off
-(``(Older)`` lines leaving the voice agent's view, ``(Newer)`` lines still in it) and the archived memories the
-transcript may update (``[m1]``…, named by a chunk's ``supersedes``). Pure functions: no I/O (``sleeptime.py``
-runs them)."""
+(``(Older)`` lines leaving the voice agent's view, ``(Newer)`` lines still in it, under the days they were said in
+the agent's time zone) and the archived memories the transcript may update (``[m1]``…, named by a chunk's
+``supersedes``). Pure functions: no I/O (``sleeptime.py`` runs them)."""
 
 from __future__ import annotations
 
@@ -13,6 +13,7 @@ from voice_letta.agent.models import AgentState, Message, Passage, ToolCall
 from voice_letta.agent.ports import JobKind, ToolSpec
 from voice_letta.agent.prompt import render_blocks
 from voice_letta.agent.tools import PRE_EXEC_MSG, SEARCH_MEMORY
+from voice_letta.agent.zones import local
 
 STORE_MEMORIES = "store_memories"
 RETHINK = "rethink_user_memory"
@@ -30,7 +31,8 @@ view and are there for context. Work in two phases, using only tool calls:
 1. Archive. Call store_memories exactly once. Split the (Older) lines into chunks by topic (a plan, a \
 preference, a fact about the person, a request). Each chunk gives start_index and end_index (inclusive, \
 (Older) line numbers only) and a context: one to three sentences stating the key facts plainly, written \
-so that a later search finds them (names, dates, places, numbers). Skip greetings and small talk. \
+so that a later search finds them (names, dates, places, numbers). Lines come under the day they were said \
+(the user's calendar): turn "tomorrow" or "next friday" into the date it means. Skip greetings and small talk. \
 Archived memories that may be related are listed after the transcript with ids ([m1], [m2], ...): when a \
 chunk states a fact that replaces one of them (the user moved, changed jobs, changed a plan, a date, a dose, a \
 preference), put that memory's id in the chunk's supersedes. Leave supersedes empty when the old memory is \
@@ -107,10 +109,23 @@ class Transcript:
     older: tuple[Line, ...]
     newer: tuple[Line, ...]
 
-    def numbered(self) -> tuple[list[str], list[str]]:
-        older = [f"{i}. {line.text}" for i, line in enumerate(self.older)]
-        newer = [f"{len(self.older) + i}. {line.text}" for i, line in enumerate(self.newer)]
-        return older, newer
+    def numbered(self, tz: str | None = None) -> tuple[list[str], list[str]]:
+        """The numbered lines; with a time zone ``tz``, each day's lines under a "(said on Saturday 5 December 2026)"
+        heading, the user's day (a model cannot turn "tomorrow" into a date it is not told)."""
+        day: list[str] = []  # the day of the last heading, shared by both parts
+
+        def lines(part: tuple[Line, ...], first: int) -> list[str]:
+            out = []
+            for i, line in enumerate(part):
+                if tz is not None:
+                    said = local(line.created_at, tz).strftime("%A %-d %B %Y")
+                    if not day or day[-1] != said:
+                        day.append(said)
+                        out.append(f"(said on {said})")
+                out.append(f"{first + i}. {line.text}")
+            return out
+
+        return lines(self.older, 0), lines(self.newer, len(self.older))
 
 
 def render_line(message: Message) -> str | None:
@@ -163,10 +178,12 @@ def handle(i: int) -> str:
 
 
 def build_request_text(transcript: Transcript, kind: JobKind, *, keep_messages: int,
-                       related: Sequence[Passage] = ()) -> str:
+                       related: Sequence[Passage] = (), tz: str | None = None, now: float | None = None) -> str:
     """The user message of one run (our wording of Letta's summary request), with the archived memories that may
-    be related to the (Older) lines (``supersedes`` names them by their handles)."""
-    older, newer = transcript.numbered()
+    be related to the (Older) lines (``supersedes`` names them by their handles). With the agent's time zone ``tz``
+    and the time ``now``: the days the lines were said and today, on the user's calendar, so a summary can say
+    "Friday 11 December" for "next Friday" as the prompt asks."""
+    older, newer = transcript.numbered(tz)
     if kind == "import":
         head = ("A past conversation with the user is being imported (each line was said at the time it was said, "
                 "not now). Archive what is worth remembering and update the memory block.")
@@ -176,6 +193,8 @@ def build_request_text(transcript: Transcript, kind: JobKind, *, keep_messages: 
     else:
         head = (f"The assistant only keeps its last {keep_messages} messages. The (Older) lines below are "
                 "leaving its view now: archive them, then update the memory block using every line.")
+    if tz is not None and now is not None:
+        head += f" Now it is {local(now, tz).strftime('%A %-d %B %Y, %H:%M')} for the user ({tz})."
     parts = [head, "", "(Older) lines leaving the assistant's view:", *older]
     if newer:
         parts += ["", "(Newer) lines still in view:", *newer]

@@ -16,7 +16,14 @@ import pytest
 
 from tests.fakes.openai_server import Text, ToolCall
 from tests.integration.agent.conftest import Running
-from tests.integration.memory.conftest import create_voice_agent
+from tests.integration.memory.conftest import (
+    create_voice_agent,
+    finish_call,
+    manager,
+    rethink_call,
+    sleeptime_requests,
+    store_call,
+)
 
 SEARCH = json.dumps({"pre_exec_msg": "Let me check my notes.", "convo_keyword_queries": None,
                      "start_minutes_ago": None, "end_minutes_ago": None})
@@ -96,3 +103,22 @@ async def test_yesterday_and_its_dates_are_the_users_around_midnight(server: Run
                                          params={"query": "What did I tell you yesterday?", "limit": "10"})
     assert status == 200 and sorted(p["text"] for p in found["data"]) == [
         "user: I lost my blue umbrella on the bus.", "user: The dentist says I need a crown."], found
+
+
+async def test_the_sleeptime_model_is_told_the_users_days(server: Running) -> None:
+    tz = "Pacific/Tongatapu"
+    agent = await create_voice_agent(server, timezone=tz)
+    lines = around_midnight(tz)
+    said = list(lines.items())[1:3]  # 10 minutes after yesterday's midnight and 10 minutes before today's
+    server.fake.script([store_call((0, 1, "The user lost a blue umbrella on the bus and needs a dental crown."))],
+                       [rethink_call("Lost a blue umbrella. Needs a crown.")], [finish_call()])
+    status, body = await server.request("POST", f"/v1/agents/{agent['id']}/messages/import", json={
+        "messages": [{"role": "user", "content": text, "said_at": t} for text, t in said]})
+    assert status == 202, body
+    await manager(server).wait_idle(agent["id"])
+    asked = sleeptime_requests(server.fake)[0]["messages"][1]["content"]
+    yesterday = datetime.fromtimestamp(said[0][1], ZoneInfo(tz))
+    heading = f"(said on {yesterday.strftime('%A %-d %B %Y')})\n0. user: I lost my blue umbrella on the bus."
+    assert heading in asked and "\n1. user: The dentist says I need a crown." in asked, asked
+    assert asked.count("(said on ") == 1  # both in the user's yesterday (two UTC days)
+    assert f"for the user ({tz})." in asked and "Now it is " in asked

@@ -122,3 +122,17 @@ def test_verbs_of_noting_are_no_topic_for_a_window() -> None:
     for q in ("What did I write about the boiler yesterday?", "What did I say about my sister yesterday?",
               "What did we sort out three days ago?", "What did I note about the dentist on Monday?"):
         assert not names_no_topic(q), q
+
+
+def test_the_sleeptime_transcript_is_dated_by_the_users_days() -> None:
+    from voice_letta.agent.sleeptime_prompt import Line, Transcript, build_request_text
+
+    t = at(LA, 2026, 12, 5, 23, 50)
+    tr = Transcript((Line("user: the dentist is tomorrow at 9", t, 1), Line("assistant: Good luck!", t + 60, 2)),
+                    (Line("user: and my sister visits next friday", t + 1200, 3),))  # 00:10 on Sunday in LA
+    text = build_request_text(tr, "eviction", keep_messages=4, tz=LA, now=t + 1300)
+    assert ("(said on Saturday 5 December 2026)\n0. user: the dentist is tomorrow at 9\n1. assistant: Good luck!"
+            in text)
+    assert "(said on Sunday 6 December 2026)\n2. user: and my sister visits next friday" in text
+    assert "Now it is Sunday 6 December 2026, 00:11 for the user (America/Los_Angeles)." in text
+    assert "(said on" not in build_request_text(tr, "eviction", keep_messages=4)  # no zone given: as before
