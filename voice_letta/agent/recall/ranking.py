@@ -165,7 +165,7 @@ def rank(index: PassageIndex, query_vectors: np.ndarray | None, queries: Sequenc
                     grouped[old].append(new)
                     grouped[new] = grouped[old]
                 del links[old]
-        order, previous, took = place_groups(index, order, groups)
+        order, previous, took = place_groups(index, order, groups, question)
         if links:  # an update said in passing counts as a supersession for this search (updates.py)
             successor = successor.copy()
             for old, new in links.items():
