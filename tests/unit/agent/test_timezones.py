@@ -136,3 +136,31 @@ def test_the_sleeptime_transcript_is_dated_by_the_users_days() -> None:
     assert "(said on Sunday 6 December 2026)\n2. user: and my sister visits next friday" in text
     assert "Now it is Sunday 6 December 2026, 00:11 for the user (America/Los_Angeles)." in text
     assert "(said on" not in build_request_text(tr, "eviction", keep_messages=4)  # no zone given: as before
+
+
+def test_a_night_runs_past_midnight() -> None:
+    late = at(LA, 2026, 12, 6, 1, 30)  # Sunday 01:30 in Los Angeles
+    w = window_for("what did I tell you last night?", now=late, tz=LA)
+    assert w is not None and (w.start_at, w.end_at) == (at(LA, 2026, 12, 5, 17), late)
+    assert window_for("what did I say tonight?", now=late, tz=LA) == w  # the evening that just went by
+    morning = at(LA, 2026, 12, 6, 10, 0)
+    w = window_for("what did I tell you last night?", now=morning, tz=LA)
+    assert w is not None and (w.start_at, w.end_at) == (at(LA, 2026, 12, 5, 17), at(LA, 2026, 12, 6, 5))
+    w = window_for("what did I say tonight?", now=at(LA, 2026, 12, 5, 22), tz=LA)
+    assert w is not None and w.start_at == at(LA, 2026, 12, 5)  # in the evening: today
+
+
+def test_a_date_without_a_year_is_its_most_recent_day() -> None:
+    now = at(TONGA, 2026, 12, 6, 0, 20)  # still 5 December in UTC
+    for q in ("what did I tell you on December 3rd?", "what did I say on 3 december?", "What did I say on the 3rd?"):
+        w = window_for(q, now=now, tz=TONGA)
+        assert w is not None and w.start_at == at(TONGA, 2026, 12, 3), q
+    w = window_for("what did I say on the 9th?", now=now, tz=TONGA)
+    assert w is not None and w.start_at == at(TONGA, 2026, 11, 9)  # last month's
+    w = window_for("what did I mention on 24 december?", now=now, tz=TONGA)
+    assert w is not None and w.start_at == at(TONGA, 2025, 12, 24)  # last year's
+    w = window_for("what did I tell you on 6 december?", now=now, tz=TONGA)
+    assert w is not None and w.start_at == at(TONGA, 2026, 12, 6)  # today in Tonga (not yet in UTC)
+    assert window_for("what is happening on december 24th?", now=now, tz=TONGA) is None  # a plan, not the past
+    assert window_for("what did I say on 3 december 2025?", now=now, tz=TONGA) is None  # a year: dated_ranges
+    assert window_for("what did I say on february 30th?", now=now, tz=TONGA) is None

@@ -75,7 +75,14 @@ def window_for(text: str, *, now: float, tz: str | None = None) -> SearchWindow 
         return days(today - timedelta(days=7 * n + 3), 7)
     if "the day before yesterday" in t:
         return days(today - timedelta(days=2))
-    if "yesterday" in t or "last night" in t:
+    # A night runs past midnight: "last night" is yesterday evening to this morning (lines said at 00:30 too), and
+    # "tonight" asked in the small hours is the evening that just went by.
+    evening = today - timedelta(days=1) + timedelta(hours=EVENING_HOUR)  # wall-clock arithmetic: 17:00 local
+    if "last night" in t and "yesterday" not in t:
+        return SearchWindow(evening.timestamp(), min(now, (today + timedelta(hours=NIGHT_END_HOUR)).timestamp()))
+    if local(now, tz).hour < NIGHT_END_HOUR and ("tonight" in t or "this evening" in t):
+        return SearchWindow(evening.timestamp(), now)
+    if "yesterday" in t:
         return days(today - timedelta(days=1))
     monday = today - timedelta(days=today.weekday())
     if "last weekend" in t or "past weekend" in t:
@@ -89,6 +96,8 @@ def window_for(text: str, *, now: float, tz: str | None = None) -> SearchWindow 
     if (m := _WEEKDAY.search(t)) and (m.group(1) or _SAID.search(t)):
         back = (today.weekday() - WEEKDAYS.index(m.group(2))) % 7 or 7
         return days(today - timedelta(days=back))
+    if (day := _day_without_year(t, today)) is not None and _SAID.search(t):
+        return days(day)
     if "the other day" in t:
         return days(today - timedelta(days=4), 3)
     if "last month" in t:
@@ -98,12 +107,44 @@ def window_for(text: str, *, now: float, tz: str | None = None) -> SearchWindow 
     return None
 
 
+EVENING_HOUR = 17
+NIGHT_END_HOUR = 5
+
+
+def _day_without_year(t: str, today: datetime) -> datetime | None:
+    """The local midnight of a date the question names without a year ("on December 3rd", "3 december", "on the
+    3rd"): the most recent such day up to today. A year is ``dated_ranges``' business."""
+    if m := _DAY_MONTH.search(t):
+        month, day = _MONTHS.index(m.group(2)) + 1, int(m.group(1))
+    elif m := _MONTH_DAY.search(t):
+        month, day = _MONTHS.index(m.group(1)) + 1, int(m.group(2))
+    elif m := _THE_NTH.search(t):
+        month, day = today.month, int(m.group(1))
+        if day > today.day:
+            month = month - 1 or 12
+        return _midnight(today, today.year - (month > today.month), month, day)
+    else:
+        return None
+    return _midnight(today, today.year - ((month, day) > (today.month, today.day)), month, day)
+
+
+def _midnight(today: datetime, year: int, month: int, day: int) -> datetime | None:
+    try:
+        return today.replace(year=year, month=month, day=day)
+    except ValueError:  # "February 30th"
+        return None
+
+
 _MONTHS = ["january", "february", "march", "april", "may", "june", "july", "august", "september", "october",
            "november", "december"]
 _MONTH = "(" + "|".join(_MONTHS) + ")"
 _DAY_MONTH_YEAR = re.compile(rf"\b(\d{{1,2}})(?:st|nd|rd|th)?\s+(?:of\s+)?{_MONTH},?\s+(\d{{4}})\b")
 _MONTH_DAY_YEAR = re.compile(rf"\b{_MONTH}\s+(\d{{1,2}})(?:st|nd|rd|th)?,?\s+(\d{{4}})\b")
 _MONTH_YEAR = re.compile(rf"\b(?:in\s+)?{_MONTH},?\s+(\d{{4}})\b")
+_NO_YEAR = r"(?!,?\s+(?:of\s+)?\d{4})"
+_DAY_MONTH = re.compile(rf"\b(\d{{1,2}})(?:st|nd|rd|th)?\s+(?:of\s+)?{_MONTH}\b{_NO_YEAR}")
+_MONTH_DAY = re.compile(rf"\b{_MONTH}\s+(?:the\s+)?(\d{{1,2}})(?:st|nd|rd|th)?\b{_NO_YEAR}")
+_THE_NTH = re.compile(r"\bon\s+the\s+(\d{1,2})(?:st|nd|rd|th)\b")
 DAY_BEFORE_S = 2 * 86400.0  # a dated event is talked about from a little before (plans) ...
 DAY_AFTER_S = 8 * 86400.0  # ... to a week or so after ("yesterday I…", "last week we…")
 
