@@ -3,10 +3,11 @@
 const KEY_STORAGE = "voiceLetta.apiKey";
 
 export class ApiError extends Error {
-  constructor(status, code, message) {
+  constructor(status, code, message, param = null) {
     super(message);
     this.status = status; // 0 when the server could not be reached
     this.code = code;
+    this.param = param; // the request field the server refused, when it named one
   }
   get unreachable() {
     return this.status === 0;
@@ -60,7 +61,8 @@ export class Api {
     }
     if (!res.ok) {
       const e = (data && data.error) || {};
-      throw new ApiError(res.status, e.code || `http_${res.status}`, e.message || `${res.status} ${res.statusText}`);
+      throw new ApiError(res.status, e.code || `http_${res.status}`, e.message || `${res.status} ${res.statusText}`,
+                         e.param || null);
     }
     return data;
   }
@@ -79,7 +81,22 @@ export class Api {
     return (data && data.data) || [];
   }
 
-  createAgent(name) {
+  /** A new agent in this browser's time zone (what "yesterday" and "this morning" mean to its user), or in UTC
+   * when the server's zone database does not know the browser's zone name. */
+  async createAgent(name) {
+    let timezone = "";
+    try {
+      timezone = Intl.DateTimeFormat().resolvedOptions().timeZone || "";
+    } catch (_) {
+      /* no Intl time zone support */
+    }
+    if (timezone) {
+      try {
+        return await this.request("POST", "/v1/agents", { name, timezone });
+      } catch (err) {
+        if (!(err instanceof ApiError && err.param === "timezone")) throw err;
+      }
+    }
     return this.request("POST", "/v1/agents", { name });
   }
 

@@ -183,3 +183,19 @@ async def test_the_agent_greets_a_fresh_page_when_asked(server: Running, pw: Pla
         assert [(m.role, m.kind) for m in rows] == [("assistant", "greeting")]
     finally:
         await browser.close()
+
+
+async def test_an_agent_made_on_the_page_gets_the_browsers_time_zone(server: Running, pw: Playwright) -> None:
+    browser = await launch(pw, [])
+    try:
+        ctx = await browser.new_context(timezone_id="Pacific/Tongatapu", bypass_csp=True)
+        page = await ctx.new_page()
+        await page.goto(server.url + "/")
+        await page.locator("#new-agent-form").wait_for(state="visible", timeout=15_000)  # no agent yet: it opens
+        await page.locator("#new-agent-name").fill("Islander")
+        await page.locator("#new-agent-name").press("Enter")
+        await page.locator("#new-agent-form").wait_for(state="hidden", timeout=15_000)
+        [made] = [a for a in await server.store.list_agents() if a.name == "Islander"]
+        assert made.timezone == "Pacific/Tongatapu"  # "yesterday" is this user's yesterday
+    finally:
+        await browser.close()
