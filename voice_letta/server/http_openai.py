@@ -29,10 +29,11 @@ from voice_letta.agent.events import (
     TurnFinished,
     TurnStarted,
 )
-from voice_letta.agent.loop import AGENT_DELETED, FALLBACK_SENTENCE
+from voice_letta.agent.loop import FALLBACK_SENTENCE
 from voice_letta.agent.models import AgentState, Usage
-from voice_letta.errors import NotFoundError, VoiceLettaError, invalid_body
+from voice_letta.errors import VoiceLettaError, invalid_body
 from voice_letta.server import lifecycle
+from voice_letta.server.http_openai_reply import Completion, usage_json
 from voice_letta.server.keys import AGENT, CONFIG, METRICS
 from voice_letta.server.metrics import Metrics
 from voice_letta.server.openai_input import ParsedTurn, parse_turn, resolve_agent
@@ -304,18 +305,6 @@ def _prefetch(request: web.Request, agent_id: str, parsed: ParsedTurn) -> asynci
     return asyncio.create_task(voice_agent.prefetch_memory(agent_id, parsed.inp.user_text))
 
 
-def usage_json(finished: ReplyDone | TurnFinished) -> dict[str, object]:
-    """OpenAI's usage object, plus which model answered (``voice_letta``; the SDK keeps it in ``model_extra``)."""
-    u, route = finished.usage, finished.route
-    out = W.usage_dict(u.prompt_tokens, u.completion_tokens, u.cached_tokens)
-    out["voice_letta"] = {
-        "provider": route.provider if route else None, "model": route.model if route else None,
-        "fallback": route.fallback_used if route else False,
-        "first_token_ms": route.first_token_ms if route else None, "estimated": u.estimated,
-    }
-    return out
-
-
 async def _next_events(queue: asyncio.Queue[_Q]) -> list[_Q]:
     """What the agent produced: everything queued now, else what comes next; [] when the ``_Ticker`` ticked first
     (within DISCONNECT_POLL_S)."""
@@ -338,47 +327,24 @@ def _tail(error: TurnError | None, metrics: Metrics) -> bytes:
 
 
 async def _complete(request: web.Request, agent: AgentState, parsed: ParsedTurn) -> web.Response:
-    content: list[str] = []
-    calls: dict[int, dict[str, str]] = {}
-    finish = "stop"
-    usage: dict[str, object] = W.usage_dict(0, 0)
-    error: TurnError | None = None
+    """The whole reply in one response, sent when the reply is complete and before the turn's end is stored (as a
+    stream's end is: a turn recorded as completed was delivered)."""
+    reply = Completion()
+    sent: web.Response | None = None
     prefetch = _prefetch(request, agent.id, parsed)
     try:
-        events = [event async for event in request.app[AGENT].run_turn(agent.id, parsed.inp)]
+        async with contextlib.aclosing(request.app[AGENT].run_turn(agent.id, parsed.inp)) as events:
+            async for event in events:
+                if sent is not None:
+                    continue  # the turn's end is stored, then memory upkeep
+                reply.add(event)
+                if type(event) is ReplyDone:
+                    sent = reply.response(agent.id)
+                    await sent.prepare(request)
+                    await sent.write_eof()
     finally:
         if prefetch is not None and not prefetch.done():
             prefetch.cancel()  # the work it started goes on in MemorySearch's own task
             with contextlib.suppress(asyncio.CancelledError, Exception):
                 await prefetch
-    for event in events:
-        match event:
-            case ContentDelta(text=text):
-                content.append(text)
-            case ToolCallFragment():
-                call = calls.setdefault(event.index, {"id": "", "name": "", "arguments": ""})
-                call["id"] = event.call_id or call["id"]
-                call["name"] = event.name or call["name"]
-                call["arguments"] += event.arguments or ""
-            case TurnError():
-                error = event
-            case TurnFinished():
-                finish = "stop" if event.finish_reason in ("error", "cancelled") else event.finish_reason
-                usage = usage_json(event)
-            case _:
-                pass
-    if error is not None and error.code == AGENT_DELETED:
-        raise NotFoundError(error.message, code=AGENT_DELETED)
-    message: dict[str, object] = {"role": "assistant", "content": "".join(content) or None, "refusal": None}
-    if calls:
-        message["tool_calls"] = [
-            {"id": c["id"], "type": "function", "function": {"name": c["name"], "arguments": c["arguments"]}}
-            for _, c in sorted(calls.items())]
-    body: dict[str, object] = {
-        "id": ids.completion_id(), "object": "chat.completion", "created": int(time.time()), "model": agent.id,
-        "choices": [{"index": 0, "message": message, "logprobs": None, "finish_reason": finish}],
-        "usage": usage,
-    }
-    if error is not None:
-        body["voice_letta_error"] = {"code": error.code, "message": error.message, "retryable": error.retryable}
-    return web.json_response(body)
+    return sent if sent is not None else reply.response(agent.id)
