@@ -6,6 +6,7 @@ import pytest
 
 from voice_letta.agent.recall.confidence import CONFIDENT, confidence
 from voice_letta.agent.recall.questions import about_asking, asks_unanswered
+from voice_letta.agent.recall.text import query_terms
 
 UNANSWERED = [
     "user: what did I say the door code was?\nassistant: Let me check. [cut off]",
@@ -51,3 +52,10 @@ def test_a_stored_question_is_never_a_confident_answer() -> None:
 def test_a_question_about_the_asking_is_told_apart() -> None:
     assert about_asking("What did I ask you about the poet?")
     assert not about_asking("Do you remember the poet's name?")
+
+
+def test_a_memory_question_is_searched_by_its_topic() -> None:
+    assert query_terms("What did I tell you the keypad number is?") == ["keypad", "number"]
+    assert query_terms("Do you remember the poet's name?") == ["poet", "name"]
+    assert query_terms("Remind me what I said") == ["remind", "said"]  # nothing else: the frame is all there is
+    assert "said" in query_terms("What Caroline said about the adoption agency")  # not spoken to the memory
