@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import time
+from datetime import UTC, datetime
 
 from tests.fakes.openai_server import Text, ToolCall
 from tests.integration.agent.conftest import Running
@@ -31,6 +32,13 @@ async def test_verbs_of_noting_with_a_time_list_that_day(server: Running) -> Non
 
     for question in ("What did I jot down four days ago?", "What did I note four days ago?",
                      "Anything I wrote down four days ago?", "What did I bring up four days ago?"):
+        status, found = await server.request("GET", f"/v1/agents/{agent['id']}/archival/search",
+                                             params={"query": question, "limit": "10"})
+        assert status == 200 and {p["text"] for p in found["data"]} == day4, (question, found)
+
+    # a date without a year is that day too (the agent's zone: UTC here)
+    day = datetime.fromtimestamp(now - 4 * DAY, UTC)
+    for question in (f"What did I note on {day.strftime('%B')} {day.day}?", f"What did I jot down on the {day.day}th?"):
         status, found = await server.request("GET", f"/v1/agents/{agent['id']}/archival/search",
                                              params={"query": question, "limit": "10"})
         assert status == 200 and {p["text"] for p in found["data"]} == day4, (question, found)

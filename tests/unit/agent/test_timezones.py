@@ -164,3 +164,11 @@ def test_a_date_without_a_year_is_its_most_recent_day() -> None:
     assert window_for("what is happening on december 24th?", now=now, tz=TONGA) is None  # a plan, not the past
     assert window_for("what did I say on 3 december 2025?", now=now, tz=TONGA) is None  # a year: dated_ranges
     assert window_for("what did I say on february 30th?", now=now, tz=TONGA) is None
+
+
+def test_a_date_is_no_topic_either() -> None:
+    from voice_letta.agent.recall.timewords import names_no_topic
+
+    for q in ("What did I tell you on December 3rd?", "what did I say on 3 december?", "What did I note on the 3rd?"):
+        assert names_no_topic(q), q
+    assert not names_no_topic("What did I say about the fair on the 3rd?")

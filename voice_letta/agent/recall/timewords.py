@@ -40,15 +40,18 @@ JUST_NOW_S = 1800.0
 _FRAME_TEXT = """
     jot jotted jotting down note notes noted noting write wrote written writing log logged put
     bring brought up go went over cover covered run ran through make made
+    january february march april may june july august september october november december
 """
 FRAME_TERMS: frozenset[str] = frozenset(T.stem(w) for w in _FRAME_TEXT.split())
+_ORDINAL = re.compile(r"^\d{1,2}(?:st|nd|rd|th)$")  # "the 3rd": a date, like the month it is in
 
 
 def names_no_topic(query: str) -> bool:
     """True when a question with a time names no topic: only words that ask *what was said* then ("What did I tell
     you yesterday?", "What did I jot down four days ago?", "Anything I noted on Tuesday?"). Such a window is
     listed in order; one with a topic ("What did I say about the boiler yesterday?") is ranked by it."""
-    return all(t in T.GENERIC_TERMS or t in FRAME_TERMS or t.isdigit() for t in T.query_terms(query))
+    return all(t in T.GENERIC_TERMS or t in FRAME_TERMS or t.isdigit() or _ORDINAL.match(t)
+               for t in T.query_terms(query))
 
 
 def _count(word: str) -> int:
