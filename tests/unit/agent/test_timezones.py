@@ -172,3 +172,11 @@ def test_a_date_is_no_topic_either() -> None:
     for q in ("What did I tell you on December 3rd?", "what did I say on 3 december?", "What did I note on the 3rd?"):
         assert names_no_topic(q), q
     assert not names_no_topic("What did I say about the fair on the 3rd?")
+
+
+def test_this_month_and_a_fortnight() -> None:
+    now = at(TONGA, 2026, 12, 6, 0, 20)  # 5 December in UTC, 6 December in Tonga
+    w = window_for("what did I tell you earlier this month?", now=now, tz=TONGA)
+    assert w is not None and (w.start_at, w.end_at) == (at(TONGA, 2026, 12, 1), at(TONGA, 2026, 12, 7) - 1e-3)
+    assert window_for("what did I say a fortnight ago?", now=now, tz=TONGA) == window_for(
+        "what did I say two weeks ago?", now=now, tz=TONGA)

@@ -73,8 +73,8 @@ def window_for(text: str, *, now: float, tz: str | None = None) -> SearchWindow 
         return SearchWindow(now - JUST_NOW_S, now)
     if m := _DAYS_AGO.search(t):
         return days(today - timedelta(days=_count(m.group(1))))
-    if m := _WEEKS_AGO.search(t):
-        n = _count(m.group(1))
+    if (m := _WEEKS_AGO.search(t)) or "a fortnight ago" in t:
+        n = _count(m.group(1)) if m else 2
         return days(today - timedelta(days=7 * n + 3), 7)
     if "the day before yesterday" in t:
         return days(today - timedelta(days=2))
@@ -94,6 +94,9 @@ def window_for(text: str, *, now: float, tz: str | None = None) -> SearchWindow 
         return days(monday - timedelta(days=7), 7)
     if "this week" in t:  # before "earlier": "earlier this week"
         return days(monday, 7)
+    if "this month" in t:  # "earlier this month": from its first day to today
+        first = today.replace(day=1)
+        return SearchWindow(first.timestamp(), (today + timedelta(days=1)).timestamp() - 1e-3)
     if any(w in t for w in ("today", "this morning", "this afternoon", "this evening", "tonight", "earlier")):
         return days(today)
     if (m := _WEEKDAY.search(t)) and (m.group(1) or _SAID.search(t)):
