@@ -180,3 +180,13 @@ def test_this_month_and_a_fortnight() -> None:
     assert w is not None and (w.start_at, w.end_at) == (at(TONGA, 2026, 12, 1), at(TONGA, 2026, 12, 7) - 1e-3)
     assert window_for("what did I say a fortnight ago?", now=now, tz=TONGA) == window_for(
         "what did I say two weeks ago?", now=now, tz=TONGA)
+
+
+def test_this_weekend_is_not_this_week() -> None:
+    sunday = at(LA, 2026, 12, 6, 10, 0)
+    wednesday = at(LA, 2026, 12, 9, 10, 0)
+    for now, saturday in ((sunday, at(LA, 2026, 12, 5)), (wednesday, at(LA, 2026, 12, 5))):
+        for q in ("what did I tell you this weekend?", "what did we talk about over the weekend?"):
+            w = window_for(q, now=now, tz=LA)
+            assert w is not None and (w.start_at, w.end_at) == (saturday, at(LA, 2026, 12, 7) - 1e-3), q
+    assert window_for("what am I doing this weekend?", now=wednesday, tz=LA) is None  # a plan

@@ -90,6 +90,11 @@ def window_for(text: str, *, now: float, tz: str | None = None) -> SearchWindow 
     monday = today - timedelta(days=today.weekday())
     if "last weekend" in t or "past weekend" in t:
         return days(monday - timedelta(days=2), 2)
+    if "this weekend" in t or "over the weekend" in t:  # before "this week"; a plan ("this weekend?") is no window
+        if not _SAID.search(t):
+            return None
+        saturday = monday + timedelta(days=5)  # the most recent weekend that has begun
+        return days(saturday if today >= saturday else saturday - timedelta(days=7), 2)
     if "last week" in t or "past week" in t:
         return days(monday - timedelta(days=7), 7)
     if "this week" in t:  # before "earlier": "earlier this week"
