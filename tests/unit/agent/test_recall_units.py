@@ -284,6 +284,30 @@ def test_a_passage_about_another_animal() -> None:
     assert other_animal(index, rows, T.query_terms("what is my pet called")) == set()
 
 
+def test_a_passage_that_does_not_say_the_name_asked_about() -> None:
+    import numpy as np
+
+    from voice_letta.agent.recall.index import PassageIndex
+    from voice_letta.agent.recall.roles import other_name, query_names
+
+    assert query_names("When is Gideon's mum's birthday?") == [["gideon"]]
+    assert query_names("Is Remi in on Monday? Ask Dr Nwosu.") == [["remi"], ["nwosu"]]  # not a first word, a day
+    assert query_names("Why does he like Aragorn from Lord of the Rings?") == [["aragorn"], ["lord", "rings"]]
+    texts = ["user: gideon is allergic to shellfish", "user: remi has ballet on thursdays", "user: my mum is seventy",
+             "user: jo's nan is in hospital"]
+    n = len(texts)
+    index = PassageIndex("m", 4)
+    index.add([f"p{i}" for i in range(n)], texts, [""] * n, [float(i * 86400) for i in range(n)],
+              [float(i * 86400) for i in range(n)], np.zeros((n, 4), dtype=np.float32), [False] * n)
+    rows = list(range(n))
+    assert other_name(index, rows, "What is Remi allergic to?") == {0, 2, 3}
+    assert other_name(index, rows, "When is Gideon's mum's birthday?") == {1, 2, 3}
+    assert other_name(index, rows, "What is Tolu allergic to?") == set()  # a name memory does not hold
+    assert other_name(index, rows, "Which hospital is Jo's Nan in?") == {0, 1, 2}  # a role word is not a name
+    index.known_speakers.add("melanie")  # a question naming a known speaker (or a short form) is judged by speaker
+    assert other_name(index, rows, "What did Mel and Remi paint?") == set()
+
+
 def test_questions_for_a_quantity_and_passages_that_say_one() -> None:
     from voice_letta.agent.recall.quantity import ANY, asks_for_a_quantity, number_kinds
 
@@ -296,7 +320,7 @@ def test_questions_for_a_quantity_and_passages_that_say_one() -> None:
 
 
 def test_the_kind_of_number_a_question_asks_for_and_a_passage_says() -> None:
-    from voice_letta.agent.recall.quantity import ADDRESS, AMOUNT, ANY, MONEY, PHONE, asked_kind, number_kinds
+    from voice_letta.agent.recall.quantity import ADDRESS, AMOUNT, ANY, EMAIL, MONEY, PHONE, asked_kind, number_kinds
 
     assert asked_kind("how much did the dentist charge me") == MONEY
     assert asked_kind("How much will Tom earn at Calloway?") == asked_kind("what's our maximum rent") == MONEY
@@ -325,10 +349,21 @@ def test_the_kind_of_number_a_question_asks_for_and_a_passage_says() -> None:
     assert kinds("call me on 0117 496 0000") & PHONE and kinds("it's oh seven seven one two three four five") & PHONE
     assert not kinds("flight EZY8903 on may 13") & PHONE
     # an address: a street, a postcode, a flat number; not a town
-    assert asked_kind("what's my mum's address") == ADDRESS and asked_kind("what's my email address") == 0
+    assert asked_kind("what's my mum's address") == ADDRESS and asked_kind("what's my email address") == EMAIL
     for text in ("she's at 14 kirkstall road", "LS5 3BT", "flat 4, the old mill", "apartment on fifth avenue"):
         assert kinds(text) & ADDRESS, text
     assert not kinds("my mum lives in harrogate") & ADDRESS
+    # an email: the noun asked for, an address or a provider said; not the verb
+    assert asked_kind("What's Otis Brandt's email?") == asked_kind("did i give you his e-mail address") == EMAIL
+    assert asked_kind("who should I email at the publisher") == 0
+    for text in ("otis@halberd.co.uk", "it's otis at halberd dot co dot uk", "her gmail is rosa lind"):
+        assert kinds(text) & EMAIL and not kinds(text) & ADDRESS, text
+    assert not kinds("I emailed otis about the cover") & EMAIL
+    # a price or earnings asked however it is put; a phone number when a recall question names one
+    assert asked_kind("How much is a hot chocolate at the fair?") == asked_kind("what does gideon earn") == MONEY
+    assert asked_kind("how much warfarin do I take") == AMOUNT
+    assert asked_kind("do you remember the poet's phone number") == PHONE
+    assert asked_kind("what did James do after getting Samantha's phone number") == 0
 
 
 def test_wait_no_opens_a_correction() -> None:

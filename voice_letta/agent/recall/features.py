@@ -29,7 +29,7 @@ import numpy as np
 
 from voice_letta.agent.recall import text as T
 from voice_letta.agent.recall.confidence import third_person
-from voice_letta.agent.recall.quantity import ADDRESS, AMOUNT, ANY, MONEY, PHONE, number_kinds
+from voice_letta.agent.recall.quantity import ADDRESS, AMOUNT, ANY, EMAIL, MONEY, PHONE, number_kinds
 from voice_letta.agent.recall.questions import asks_unanswered
 from voice_letta.agent.recall.text import addresses_listener, is_dialogue_line
 from voice_letta.agent.recall.updates import cues
@@ -46,6 +46,7 @@ HAS_MONEY = 256
 HAS_PHONE = 512
 HAS_ADDRESS = 1024
 ASKS = 2048  # a stored question nothing in the passage answers (recall/questions.py)
+HAS_EMAIL = 4096
 
 
 def passage_features(texts: Sequence[str], synopses: Sequence[str]) -> np.ndarray:
@@ -63,16 +64,17 @@ def passage_features(texts: Sequence[str], synopses: Sequence[str]) -> np.ndarra
                        (CORRECTION, correction), (UPDATE_CUE, update_cue), (STRONG_CUE, strong_cue),
                        (THIRD_PERSON, third), (HAS_AMOUNT, (kinds & AMOUNT) != 0), (HAS_MONEY, (kinds & MONEY) != 0),
                        (HAS_PHONE, (kinds & PHONE) != 0), (HAS_ADDRESS, (kinds & ADDRESS) != 0),
-                       (ASKS, asks)):
+                       (ASKS, asks), (HAS_EMAIL, (kinds & EMAIL) != 0)):
         out |= np.where(flags, np.uint64(bit), np.uint64(0))
     return out
 
 
 def number_bits(flags: np.ndarray) -> np.ndarray:
-    """The kinds of number each passage says, as ``quantity`` bits (ANY, AMOUNT, MONEY, PHONE), from its flags."""
+    """The kinds of number each passage says, as ``quantity`` bits (ANY, AMOUNT, MONEY, PHONE, ADDRESS, EMAIL), from
+    its flags."""
     out = np.zeros(len(flags), dtype=np.uint8)
     for bit, kind in ((HAS_NUMBER, ANY), (HAS_AMOUNT, AMOUNT), (HAS_MONEY, MONEY), (HAS_PHONE, PHONE),
-                      (HAS_ADDRESS, ADDRESS)):
+                      (HAS_ADDRESS, ADDRESS), (HAS_EMAIL, EMAIL)):
         out |= np.where((flags & np.uint64(bit)) != 0, np.uint8(kind), np.uint8(0))
     return out
 

@@ -16,7 +16,11 @@ entity's *other* numbers (``number_kinds``):
   filling" and "back in three weeks" are not prices;
 - a phone number needs seven digits or more (digits or spoken: "oh seven seven…");
 - an address (not an email's) needs a street, a postcode or a flat or unit number: "biscuit is staying with my mum
-  in harrogate" says where she lives, not her address.
+  in harrogate" says where she lives, not her address;
+- an email address needs one ("otis@halberd.co.uk", "otis at halberd dot co dot uk", a mail provider's name):
+  "my new contact is a guy called otis brandt" names him, not his email.
+A question for a phone number or an email asks for it however it is put ("do you remember the poet's phone
+number?"); "how much is a hot chocolate?" and "what does gideon earn?" ask for a sum of money.
 "What time" asks for any number (times are said every way).
 """
 
@@ -31,7 +35,9 @@ _ASKS = re.compile(
     r"\b(?:how\s+(?:much|many|old|long|far|tall|big|heavy|often|fast|early|late)|"
     r"what(?:'s|\s+is|\s+was|\s+are|\s+were)?\s+(?:the\s+|my\s+|our\s+|his\s+|her\s+|their\s+|your\s+)?(?:[\w']+\s+){0,3}?"
     r"(?:number|price|cost|amount|total|score|age|weight|height|dose|dosage|salary|rent|budget|temperature|"
-    r"percentage|rate|size)\b|what\s+time)\b", re.IGNORECASE)
+    r"percentage|rate|size)\b|what\s+time|"
+    r"what\s+(?:do|does|did|will|would)\s+(?:[\w']+\s+){0,4}?(?:earn|earns|charge|charges|cost|costs)\b)\b",
+    re.IGNORECASE)
 _NUMBER = re.compile(
     r"\b(?:\d[\d,.:/]*(?:st|nd|rd|th|s|k|am|pm|m|km|kg|lbs?|%)?|zero|one|two|three|four|five|six|seven|eight|nine|ten|"
     r"eleven|twelve|thirteen|fourteen|fifteen|sixteen|seventeen|eighteen|nineteen|twenty|thirty|forty|fifty|sixty|"
@@ -41,7 +47,8 @@ _WHAT_TIME = re.compile(r"\bwhat\s+time\b", re.IGNORECASE)
 _MONEY_ASK = re.compile(
     r"\b(?:cost|costs|costing|charge|charged|charges|pay|pays|paid|paying|earn|earns|earned|earning|earnings|salary|"
     r"wage|wages|price|priced|rent|budget|afford|money|cash|spend|spends|spending|spent|fee|fees|deposit|owe|owed|"
-    r"sell|selling|sold|buy|buying|bought|worth|income|refund|mortgage|loan|savings)\b", re.IGNORECASE)
+    r"sell|selling|sold|buy|buying|bought|worth|income|refund|mortgage|loan|savings)\b|"
+    r"\bhow\s+much\s+(?:is|are|was|were|will)\b", re.IGNORECASE)  # "how much is a hot chocolate?": a price
 _PHONE_ASK = re.compile(r"\b(?:phone|mobile|cell|telephone)\b.*\bnumber\b|\bnumber\b.*\b(?:phone|mobile|cell)\b",
                         re.IGNORECASE)
 
@@ -50,6 +57,10 @@ AMOUNT = 2  # a number that is not a date, a time or an ordinal
 MONEY = 4  # a sum of money
 PHONE = 8  # seven digits or more
 ADDRESS = 16  # a street, a postcode, a flat or unit number
+EMAIL = 32  # an email address ("otis@halberd.co.uk", "otis at halberd dot co dot uk")
+# Kinds a passage either says or does not (no number of them is ambiguous): a passage without one is as far from the
+# answer as a line about someone else's people (confidence.W_OTHER_ROLE on top of W_OTHER_SPEAKER).
+STRICT_KINDS = PHONE | ADDRESS | EMAIL
 
 
 def _words(text: str) -> frozenset[str]:
@@ -81,6 +92,13 @@ _ADDRESS = re.compile(
     r"\b(?:street|st|road|rd|avenue|ave|lane|ln|boulevard|blvd|terrace|crescent|drive|highway|hwy|apartment|apt|"
     r"unit|suite|postcode|zip)\b|\b[a-z]{1,2}\d[a-z\d]?\s*\d[a-z]{2}\b|\bflat\s+\d", re.IGNORECASE)
 _DIGITS = re.compile(r"(?:\+?\d[\d\s\-().]{5,}\d)")
+# "do you remember …", "did I tell you …", "remind me …": a question for what was said
+_RECALL_ASK = re.compile(r"\b(?:remember|recall|remind|tell|told|give|gave|know)\b", re.IGNORECASE)
+# "what's otis's email?", "his email address": the noun (not "who should I email about it?")
+_EMAIL_NOUN_ASK = re.compile(r"\b(?:'s|my|his|her|their|your|our|the|an|a)\s+e-?mail\b|\be-?mail\s+address",
+                             re.IGNORECASE)
+_EMAIL = re.compile(r"[\w.+-]+@[\w-]+\.[\w.]+|\bdot\s+(?:com|co|org|net|uk|io|edu|gov)\b|"
+                    r"\b(?:gmail|hotmail|outlook|yahoo|icloud|protonmail)\b", re.IGNORECASE)
 
 
 def asks_for_a_quantity(query: str) -> bool:
@@ -88,10 +106,14 @@ def asks_for_a_quantity(query: str) -> bool:
 
 
 def asked_kind(query: str) -> int:
-    """The kind of number a question asks for (``ANY``, ``AMOUNT``, ``MONEY``, ``PHONE``, ``ADDRESS``), 0 when
-    none."""
+    """The kind of number a question asks for (``ANY``, ``AMOUNT``, ``MONEY``, ``PHONE``, ``ADDRESS``, ``EMAIL``),
+    0 when none."""
+    if _EMAIL_NOUN_ASK.search(query):
+        return EMAIL  # "what's otis brandt's email address?" is not answered by "my new contact is otis brandt"
     if _ADDRESS_ASK.search(query) and not _EMAIL_ASK.search(query):
         return ADDRESS  # "what's my mum's address?" is not answered by "she lives in harrogate"
+    if _PHONE_ASK.search(query) and _RECALL_ASK.search(query):
+        return PHONE  # "do you remember the poet's phone number?" asks for one too
     if not asks_for_a_quantity(query):
         return 0
     if _WHAT_TIME.search(query):
@@ -104,12 +126,14 @@ def asked_kind(query: str) -> int:
 
 
 def number_kinds(texts: Sequence[str]) -> np.ndarray:
-    """Per passage: the kinds of number it says (bits ``ANY | AMOUNT | MONEY | PHONE | ADDRESS``)."""
+    """Per passage: the kinds of number it says (bits ``ANY | AMOUNT | MONEY | PHONE | ADDRESS | EMAIL``)."""
     return np.fromiter((_kinds(t) for t in texts), dtype=np.uint8, count=len(texts))
 
 
 def _kinds(text: str) -> int:
     address = ADDRESS if _ADDRESS.search(text) is not None else 0
+    if _EMAIL.search(text) is not None:
+        address |= EMAIL
     if _NUMBER.search(text) is None:
         return address
     low = text.lower()

@@ -22,9 +22,9 @@ import numpy as np
 from voice_letta.agent.recall import text as T
 from voice_letta.agent.recall.confidence import style_baseline
 from voice_letta.agent.recall.facts import Query
-from voice_letta.agent.recall.quantity import asked_kind
+from voice_letta.agent.recall.quantity import STRICT_KINDS, asked_kind
 from voice_letta.agent.recall.questions import about_asking, answered_first
-from voice_letta.agent.recall.roles import mismatched, other_animal, query_roles
+from voice_letta.agent.recall.roles import mismatched, other_animal, other_name, query_roles
 from voice_letta.agent.recall.supersede import current_first
 from voice_letta.agent.recall.updates import fact_of, implicit_updates, newest_first, place_groups
 from voice_letta.agent.recall.vector import MIN_COSINE, STATS_SAMPLE_ROWS, SearchWindow
@@ -71,7 +71,7 @@ class Ranked:
     # without vectors), and whether this is a third-person note about the user answering a first-person question.
     baseline: float | None = None
     third_person: bool = False
-    other_role: bool = False  # names no one of the role the question asks about (recall/roles.py)
+    other_role: bool = False  # names no one of the role, or not the name, the question asks about (recall/roles.py)
     asks: bool = False  # a stored question nothing in it answers (recall/questions.py): never a confident answer
 
 
@@ -185,14 +185,26 @@ def rank(index: PassageIndex, query_vectors: np.ndarray | None, queries: Sequenc
     # an update that does not repeat its subject ("actually make that thursday") is about the one it replaces
     other_role -= {r for r in other_role if r in took and took[r] not in mismatched(index, [took[r]], roles)}
     elsewhere = set(other_role) | (other_animal(index, order[:limit], term_lists[0]) if term_lists else set())
+    unnamed: set[int] = set()
+    if queries:  # a name the question asks about, not said ("what is remi allergic to?" / "gideon is allergic…");
+        # a later version is judged with what it replaces, as for roles
+        shown = order[:limit]
+        unnamed = other_name(index, shown + [took[r] for r in shown if r in took], queries[0])
+        unnamed = {r for r in shown if r in unnamed and not (r in took and took[r] not in unnamed)}
+        elsewhere |= unnamed
     kind = asked_kind(queries[0]) if queries else 0
+    lacking: set[int] = set()
     if kind:  # "how much did the lodge cost?" and no sum of money said (recall/quantity.py)
         numbers = index.numbers
-        elsewhere |= {r for r in order[:limit]
-                      if not numbers[r] & kind and not (index.prev[r] >= 0 and numbers[index.prev[r]] & kind)}
+        lacking = {r for r in order[:limit]
+                   if not numbers[r] & kind and not (index.prev[r] >= 0 and numbers[index.prev[r]] & kind)}
+        elsewhere |= lacking
     first_person = [bool(T.FIRST_PERSON.intersection(T.words(q))) for q in queries]
     if not (first_person and first_person[0]):
         other_role = set()  # the user's own people ("my wife's car"); not "Jolene and her partner"
+    other_role |= unnamed  # another named person: "priya's piano lessons…" for "when are ada's?" (cosine ~0.7)
+    if kind & STRICT_KINDS:  # no phone number, email or address at all: "my new contact is rosa lind" (cos ~0.7)
+        other_role |= lacking
     out = []
     for r in order[:limit]:
         terms = term_lists[int(best_query[r])] if term_lists else []

@@ -10,6 +10,9 @@ make that thursday") is judged with the passage it replaces. Compatible: the rol
 same role ("mom" for "mother", "partner" for "fiance", "sibling" for "sister"), or a name the agent's memory gives
 that role ("my sister maya" makes "maya" a sister: the word after the role, wherever the role is said).
 
+A question that names someone the agent's memory knows ("what is remi allergic to?") is not answered by a
+passage that does not say that name, nor does the line before it (``other_name``; flagged the same way).
+
 Roles are a small hand-written lexicon of everyday English (not learned from any benchmark): MiniLM puts "brother"
 and "sister", "dentist" and "vet" as close as synonyms (cosines 0.4–0.76 for both kinds of pairs), so no
 threshold on embeddings tells a different person from the same person said differently.
@@ -17,6 +20,7 @@ threshold on embeddings tells a different person from the same person said diffe
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from functools import lru_cache
 from typing import TYPE_CHECKING
@@ -38,9 +42,13 @@ _GROUPS: dict[str, str] = {
     "wife": "wife spouse partner", "husband": "husband spouse partner", "partner": _PARTNER, "spouse": _PARTNER,
     "fiance": "fiance fiancee partner", "boyfriend": "boyfriend partner", "girlfriend": "girlfriend partner",
     "uncle": "uncle", "aunt": "aunt auntie", "cousin": "cousin", "niece": "niece", "nephew": "nephew",
-    "grandmother": "grandmother grandma granny nana nonna grandparent grandparents",
-    "grandfather": "grandfather grandpa granddad nonno grandparent grandparents",
-    "grandparent": "grandparent grandparents grandmother grandma grandfather grandpa nana nonna nonno",
+    "grandmother": "grandmother grandma granny gran nan nana nanna nonna grandparent grandparents",
+    "grandfather": "grandfather grandpa granddad grandad gramps nonno grandparent grandparents",
+    "grandparent": "grandparent grandparents grandmother grandma granny gran nan nana nanna grandfather grandpa "
+                   "granddad grandad gramps nonna nonno",
+    "grandchild": "grandchild grandchildren grandkid grandkids granddaughter grandson",
+    "granddaughter": "granddaughter grandchild grandchildren grandkid grandkids",
+    "grandson": "grandson grandchild grandchildren grandkid grandkids",
     "boss": "boss manager supervisor", "manager": "manager boss supervisor", "coworker": "coworker colleague",
     "colleague": "colleague coworker", "neighbor": "neighbor neighbour neighbors", "roommate": "roommate flatmate",
     "landlord": "landlord landlady", "doctor": "doctor doc physician gp", "dentist": "dentist orthodontist",
@@ -51,6 +59,10 @@ _GROUPS: dict[str, str] = {
     "lawyer": "lawyer attorney solicitor", "accountant": "accountant",
 }
 _ALIASES = {"mom": "mother", "mum": "mother", "dad": "father", "grandma": "grandmother", "grandpa": "grandfather",
+            "granny": "grandmother", "gran": "grandmother", "nan": "grandmother", "nana": "grandmother",
+            "nanna": "grandmother", "grandad": "grandfather", "granddad": "grandfather", "gramps": "grandfather",
+            "grandkid": "grandchild", "grandkids": "grandchild", "grandchildren": "grandchild",
+            "grandparents": "grandparent",
             "kids": "kid", "children": "child", "parents": "parent", "siblings": "sibling", "fiancee": "fiance",
             "neighbour": "neighbor", "veterinarian": "vet", "attorney": "lawyer", "colleagues": "colleague",
             "brothers": "brother", "sisters": "sister", "sons": "son", "daughters": "daughter"}
@@ -111,6 +123,53 @@ def other_animal(index: PassageIndex, rows: Sequence[int], query_terms: Sequence
     wanted = [accepted | _names_for(index, accepted) for accepted in asked]
     said = {r: _said_with_the_line_before(index, r) for r in rows}
     return {r for r, have in said.items() if any(have & every and not have & ok for ok in wanted)}
+
+
+# Names: "what is remi allergic to?" is not answered by "gideon is allergic to shellfish", nor "when is gideon's mum's
+# birthday?" by "my mum's birthday is…". A name is a word the question writes capitalised after its first word
+# (questions reach search typed, or from speech-to-text or the chat model, which capitalise names; stored lines
+# often are lower case, so the passages' case is not used) that the agent's memory holds somewhere (an unknown name
+# may be misheard or misspelt). Words capitalised in a row are one name ("Lord of the Rings", "Nintendo Switch"): any
+# of them will do. Not when the question names one of the agent's known speakers (or a short form of one: "Mel"):
+# their lines are judged by speaker, and what they are asked about is often someone or something their answer
+# does not repeat ("What did James and Samantha discover at McGee's bar?"; LoCoMo lost 12 answers to this).
+_NAME = re.compile(r"(?<![\w'’])[A-Z][a-z]+(?:\s+(?:of\s+)?(?:the\s+)?[A-Z][a-z]+)*(?=['’]s\b|\b)")
+_NOT_NAMES_TEXT = """monday tuesday wednesday thursday friday saturday sunday january february march april may june july
+august september october november december mr mrs ms miss mx dr prof sir dame st saint of the"""
+_NOT_NAMES = frozenset(_NOT_NAMES_TEXT.split())
+
+
+def query_names(query: str) -> list[list[str]]:
+    """The names a question says, each as its lower-case words (see above)."""
+    out = []
+    for m in _NAME.finditer(query):
+        before = query[:m.start()].rstrip()
+        found = m.group(0).split()
+        if not before or before[-1] in ".?!:;\"":
+            found = found[1:]  # a sentence's first word
+        name = [w for w in (f.lower() for f in found) if w not in T.STOPWORDS and w not in _NOT_NAMES]
+        if name:
+            out.append(name)
+    return out
+
+
+def other_name(index: PassageIndex, rows: Sequence[int], query: str) -> set[int]:
+    """The rows that do not say a name the question asks about (nor does the line before them)."""
+    speakers = index.known_speakers
+    if not rows or any(w in speakers or any(s.startswith(w) for s in speakers) for w in T.words(query)
+                       if len(w) >= 3):
+        return set()
+    roles = _lexicon()
+    wanted = []
+    for name in query_names(query):
+        tids = {t for t in (_tid(w) for w in name) if t is not None and t not in roles
+                and len(index.keywords.postings_of(t)[0])}
+        if tids:
+            wanted.append(tids)
+    if not wanted:
+        return set()
+    said = {r: _said_with_the_line_before(index, r) for r in rows}
+    return {r for r, have in said.items() if any(not (have & tids) for tids in wanted)}
 
 
 def query_roles(query_terms: Sequence[str]) -> list[tuple[int, frozenset[int]]]:
