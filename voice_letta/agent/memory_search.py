@@ -209,7 +209,7 @@ class MemorySearch:
                     confidence=confidence(r.cosine if r.has_vector else None, r.coverage,
                                           other_speaker=r.other_speaker, attribution=r.attribution,
                                           baseline=r.baseline, third_person=r.third_person, other_role=r.other_role,
-                                          asks=r.asks),
+                                          asks=r.asks, misfit=r.misfit),
                     previously=tuple(passages[p] for p in r.previous if p in passages),
                     context=passages.get(before.get(r.passage_id) or ""))
                 for r in ranked if r.passage_id in passages]

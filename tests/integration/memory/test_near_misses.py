@@ -59,3 +59,17 @@ async def test_a_question_for_an_email_a_price_or_earnings_needs_one(server: Run
         found = await search(server, agent["id"], question, limit=3)
         [hit] = [p for p in found if p["id"] == new[row]]
         assert hit["confidence"] >= 0.5, (question, hit)
+
+
+async def test_the_opposite_end_of_the_same_thing_is_not_an_answer(server: Running) -> None:
+    agent = await create_voice_agent(server)
+    now = time.time()
+    lines = ["user: from monday the bakery opens at half six on weekdays",
+             "user: my evening pottery course starts on the ninth of january"]
+    ids = await batch(server, agent["id"], [{"text": t, "start_at": now - (5 - i) * DAY} for i, t in enumerate(lines)])
+    for question, row, answers in (("What time does the bakery close on weekdays?", 0, False),
+                                   ("What time does the bakery open on weekdays?", 0, True),
+                                   ("When does my pottery course finish?", 1, False),
+                                   ("When does my pottery course start?", 1, True)):
+        found = await search(server, agent["id"], question)
+        assert found[0]["id"] == ids[row] and (found[0]["confidence"] >= 0.5) == answers, (question, found[:1])

@@ -308,6 +308,34 @@ def test_a_passage_that_does_not_say_the_name_asked_about() -> None:
     assert other_name(index, rows, "What did Mel and Remi paint?") == set()
 
 
+def test_a_misfit_is_never_a_confident_answer() -> None:
+    from voice_letta.agent.recall.confidence import CONFIDENT, MISFIT_MAX, confidence
+
+    assert confidence(0.9, 1.0) > 0.99 and confidence(0.9, 1.0, other_speaker=True) > CONFIDENT
+    assert confidence(0.9, 1.0, misfit=True) == MISFIT_MAX < CONFIDENT
+    assert confidence(0.2, 0.0, misfit=True) == confidence(0.2, 0.0) < MISFIT_MAX  # a cap, not a floor
+
+
+def test_a_passage_that_says_only_the_opposite() -> None:
+    import numpy as np
+
+    from voice_letta.agent.recall.index import PassageIndex
+    from voice_letta.agent.recall.opposites import opposite_side
+
+    texts = ["user: we open at seven on weekdays", "user: we close at four on weekdays",
+             "user: the cafe's hours are seven to four", "user: we open at seven and close at four",
+             "user: the course starts in january"]
+    n = len(texts)
+    index = PassageIndex("m", 4)
+    index.add([f"p{i}" for i in range(n)], texts, [""] * n, [float(i * 86400) for i in range(n)],
+              [float(i * 86400) for i in range(n)], np.zeros((n, 4), dtype=np.float32), [False] * n)
+    rows = list(range(n))
+    assert opposite_side(index, rows, T.query_terms("what time does the cafe close")) == {0}
+    assert opposite_side(index, rows, T.query_terms("when are we opening")) == {1}
+    assert opposite_side(index, rows, T.query_terms("when does the course finish")) == {4}
+    assert opposite_side(index, rows, T.query_terms("when do we open and close")) == set()  # both asked
+
+
 def test_questions_for_a_quantity_and_passages_that_say_one() -> None:
     from voice_letta.agent.recall.quantity import ANY, asks_for_a_quantity, number_kinds
 

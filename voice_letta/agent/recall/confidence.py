@@ -83,6 +83,12 @@ CONFIDENT = 0.5
 # A stored question nothing in it answered ("what did I say the door code was? / Let me check.", recall/questions.py)
 # shares every word of the next question about the same thing: it is shown as a weak lead, never as the answer.
 ASKED_MAX = 0.3
+# A passage that cannot be the answer whatever its cosine (recall/ranking.py ``Ranked.misfit``): it does not say the
+# name the question asks about (recall/roles.py), has no phone number, email or address when one is asked
+# (recall/quantity.py), or says only the opposite end of what is asked (recall/opposites.py). The same words about
+# the same thing put MiniLM at cosine 0.7–0.9 ("when are ada's piano lessons?" / "priya's piano lessons are…": 0.97
+# at -3), so the -3 of another person is not enough: such a result is at most MISFIT_MAX.
+MISFIT_MAX = 0.3
 WEAK = 0.05  # below this a result is not shown to the model at all
 
 _THIRD_PERSON = re.compile(r"\bthe user\b|\buser's\b")
@@ -116,10 +122,11 @@ def style_baseline(cosines: np.ndarray) -> float:
 
 def confidence(cosine: float | None, coverage: float, *, other_speaker: bool = False, attribution: float = 0.0,
                baseline: float | None = None, third_person: bool = False, other_role: bool = False,
-               asks: bool = False) -> float:
+               asks: bool = False, misfit: bool = False) -> float:
     """``baseline``: ``style_baseline`` of the result's query over the agent's passages (None: no style lift);
     ``third_person``: the passage is a third-person note about the user and the query is in the first person;
-    ``asks``: the passage is a stored question nothing in it answers (at most ASKED_MAX)."""
+    ``asks``: the passage is a stored question nothing in it answers (at most ASKED_MAX); ``misfit``: it cannot be
+    the answer (at most MISFIT_MAX)."""
     if cosine is None:
         z = W_COVERAGE_ONLY * coverage + BIAS_COVERAGE_ONLY
     else:
@@ -134,4 +141,6 @@ def confidence(cosine: float | None, coverage: float, *, other_speaker: bool = F
         z += W_OTHER_ROLE
     z += W_ATTRIBUTION * min(attribution, 0.0)
     value = 1.0 / (1.0 + math.exp(-z))
+    if misfit:
+        value = min(value, MISFIT_MAX)
     return min(value, ASKED_MAX) if asks else value

@@ -22,6 +22,7 @@ import numpy as np
 from voice_letta.agent.recall import text as T
 from voice_letta.agent.recall.confidence import style_baseline
 from voice_letta.agent.recall.facts import Query
+from voice_letta.agent.recall.opposites import opposite_side
 from voice_letta.agent.recall.quantity import STRICT_KINDS, asked_kind
 from voice_letta.agent.recall.questions import about_asking, answered_first
 from voice_letta.agent.recall.roles import mismatched, other_animal, other_name, query_roles
@@ -73,6 +74,8 @@ class Ranked:
     third_person: bool = False
     other_role: bool = False  # names no one of the role, or not the name, the question asks about (recall/roles.py)
     asks: bool = False  # a stored question nothing in it answers (recall/questions.py): never a confident answer
+    # it cannot be the answer: not the name asked about, no phone/email/address asked for, the opposite end
+    misfit: bool = False
 
 
 def rank(index: PassageIndex, query_vectors: np.ndarray | None, queries: Sequence[str], window: SearchWindow,
@@ -185,13 +188,15 @@ def rank(index: PassageIndex, query_vectors: np.ndarray | None, queries: Sequenc
     # an update that does not repeat its subject ("actually make that thursday") is about the one it replaces
     other_role -= {r for r in other_role if r in took and took[r] not in mismatched(index, [took[r]], roles)}
     elsewhere = set(other_role) | (other_animal(index, order[:limit], term_lists[0]) if term_lists else set())
+    # the opposite end ("what time does the cafe close?" / "we're opening at half seven", recall/opposites.py)
+    misfit = opposite_side(index, order[:limit], term_lists[0]) if term_lists else set()
     unnamed: set[int] = set()
     if queries:  # a name the question asks about, not said ("what is remi allergic to?" / "gideon is allergic…");
         # a later version is judged with what it replaces, as for roles
         shown = order[:limit]
         unnamed = other_name(index, shown + [took[r] for r in shown if r in took], queries[0])
         unnamed = {r for r in shown if r in unnamed and not (r in took and took[r] not in unnamed)}
-        elsewhere |= unnamed
+        misfit |= unnamed
     kind = asked_kind(queries[0]) if queries else 0
     lacking: set[int] = set()
     if kind:  # "how much did the lodge cost?" and no sum of money said (recall/quantity.py)
@@ -202,9 +207,9 @@ def rank(index: PassageIndex, query_vectors: np.ndarray | None, queries: Sequenc
     first_person = [bool(T.FIRST_PERSON.intersection(T.words(q))) for q in queries]
     if not (first_person and first_person[0]):
         other_role = set()  # the user's own people ("my wife's car"); not "Jolene and her partner"
-    other_role |= unnamed  # another named person: "priya's piano lessons…" for "when are ada's?" (cosine ~0.7)
     if kind & STRICT_KINDS:  # no phone number, email or address at all: "my new contact is rosa lind" (cos ~0.7)
-        other_role |= lacking
+        misfit |= lacking
+    elsewhere |= misfit
     out = []
     for r in order[:limit]:
         terms = term_lists[int(best_query[r])] if term_lists else []
@@ -219,7 +224,7 @@ def rank(index: PassageIndex, query_vectors: np.ndarray | None, queries: Sequenc
                           tuple(index.ids[p] for p in previous.get(int(r), ())),
                           bool(others[r] or told[r] or r in elsewhere), attribution,
                           *_style(index, int(r), int(cos_query[r]), baselines, first_person), r in other_role,
-                          bool(index.asks[r]) and not asking))
+                          bool(index.asks[r]) and not asking, r in misfit))
     return out
 
 
