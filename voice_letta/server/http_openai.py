@@ -340,6 +340,7 @@ async def _complete(request: web.Request, agent: AgentState, parsed: ParsedTurn)
                 reply.add(event)
                 if type(event) is ReplyDone:
                     sent = reply.response(agent.id)
+                    sent.headers[REQUEST_ID_HEADER] = logctx.current().request_id or ""  # as for a stream
                     await sent.prepare(request)
                     await sent.write_eof()
     finally:

@@ -168,6 +168,11 @@ async def test_a_worker_killed_mid_turn_loses_no_user_message(launch, fake_opena
     await serve.wait_healthy()
     status, reply = await serve.call("POST", "/v1/chat/completions", json={**body, "stream": False})
     assert status == 200 and reply["choices"][0]["message"]["content"] == "Here you go."
+
+    async def ended() -> bool:  # the reply is sent first, the turn's end stored right after (docs/protocol.md)
+        return await db_rows(serve, "SELECT count(ended_at) FROM turns WHERE agent_id = ?", agent) == [(1,)]
+
+    await until(ended, timeout_s=10, poll_s=0.02)
     rows = await db_rows(serve, "SELECT role, content FROM messages WHERE agent_id = ? ORDER BY seq", agent)
     assert rows == [("user", "What is the plan?"), ("assistant", "Here you go.")]
     turns = await db_rows(serve, "SELECT count(*), count(ended_at) FROM turns WHERE agent_id = ?", agent)
