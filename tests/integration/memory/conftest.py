@@ -19,6 +19,7 @@ from voice_letta import ids
 from voice_letta.agent.memory_manager import MemoryManager
 from voice_letta.agent.models import Message
 from voice_letta.server.http_memory import MEMORY_MANAGER
+from voice_letta.server.keys import AGENT
 
 
 @pytest.fixture
@@ -47,7 +48,16 @@ async def say(server: Running, agent_id: str, text: str) -> dict[str, Any]:
     status, data = await server.request("POST", "/v1/chat/completions", json={
         "model": agent_id, "messages": [{"role": "user", "content": text}]})
     assert status == 200, data
+    await turn_ended(server, agent_id)
     return data
+
+
+async def turn_ended(server: Running, agent_id: str) -> None:
+    """Wait until the agent's turn in this process has ended, its memory upkeep included: a reply is sent before
+    (6ecf6b3: non-streaming answers at the reply's end too), and the upkeep is what enqueues an eviction job, so a
+    ``wait_idle`` right after the response found no job yet. The turn holds the agent's lock throughout."""
+    async with server.app[AGENT]._lock(agent_id):
+        pass
 
 
 async def seed_history(server: Running, agent_id: str, lines: list[str], *, t0: float, step_s: float = 60.0
