@@ -85,8 +85,8 @@ async def test_yesterday_and_its_dates_are_the_users_around_midnight(server: Run
     after = datetime.now(ZoneInfo(tz))
     status, messages = await server.request("GET", f"/v1/agents/{agent['id']}/messages", params={"limit": "10"})
     listed = str([m for m in messages["data"] if m["role"] == "tool"][-1]["content"])
-    assert "Yesterday, the user said: I lost my blue umbrella on the bus." in listed, listed
-    assert "Yesterday, the user said: The dentist says I need a crown." in listed, listed
+    assert "Yesterday at 00:10, the user said: I lost my blue umbrella on the bus." in listed, listed
+    assert "Yesterday at 23:50, the user said: The dentist says I need a crown." in listed, listed
     assert "plumber" not in listed and "airport" not in listed, listed
 
     # the model is told the user's time, with the zone

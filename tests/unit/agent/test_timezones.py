@@ -87,6 +87,7 @@ def test_dates_shown_to_the_model_are_the_users() -> None:
     now = at(LA, 2026, 12, 5, 23, 40)  # Saturday night in LA, Sunday in UTC
     said = at(LA, 2026, 12, 5, 0, 10)  # Saturday just after midnight in LA: "earlier today" there
     assert when(said, now, LA) == "earlier today"
+    assert when(said, now, LA, clock=True) == "earlier today at 00:10"  # on the user's clock
     assert when(said, now) == "yesterday"  # UTC: Saturday 08:10 vs Sunday 07:40
     said = at(TONGA, 2026, 12, 2, 23, 50)  # Wednesday 23:50 in Tonga, Wednesday 10:50 UTC
     now = at(TONGA, 2026, 12, 6, 0, 20)  # Sunday in Tonga, Saturday 11:20 UTC

@@ -39,20 +39,23 @@ class Hit:
         return self.message.message.created_at
 
 
-def when(ts: float, now: float, tz: str | None = None) -> str:
+def when(ts: float, now: float, tz: str | None = None, *, clock: bool = False) -> str:
     """Speakable relative date: 'earlier today', 'yesterday', '3 days ago (Monday, November 23)', by the calendar
-    of the time zone ``tz`` (the agent's; default UTC)."""
+    of the time zone ``tz`` (the agent's; default UTC). ``clock``: today's and yesterday's with the time of day on
+    the user's clock ('yesterday at 23:50'), so the model can tell "this morning" or "last night" apart within the
+    day a window lists."""
     then = local(ts, tz)
     days = (local(now, tz).date() - then.date()).days
     minutes = int((now - ts) // 60)
+    at = f" at {then.strftime('%H:%M')}" if clock else ""
     if days <= 0:
         if minutes < 2:
             return "just now"
         if minutes < 60:
             return f"{minutes} minutes ago"
-        return "earlier today"
+        return f"earlier today{at}"
     if days == 1:
-        return "yesterday"
+        return f"yesterday{at}"
     date = then.strftime("%A, %B %-d")
     if days < 7:
         return f"{days} days ago ({date})"
@@ -153,7 +156,7 @@ def format_hits(hits: Sequence[Hit], *, now: float, tz: str | None = None) -> st
     for h in hits:
         if h.confidence < WEAK or (h.passage is not None and h.passage.id in replaced):
             continue
-        said = _sentence_case(when(h.said_at, now, tz))
+        said = _sentence_case(when(h.said_at, now, tz, clock=True))
         unsure = "" if h.confidence >= CONFIDENT else " (not sure this is related)"
         if h.passage is not None:
             line = f"- {said}{unsure}: {clip(h.passage.synopsis or h.passage.text)}"
