@@ -7,7 +7,10 @@ Days in memory questions ("yesterday", "this morning", "last tuesday"), the date
 
 from __future__ import annotations
 
+import contextlib
+import os
 import zoneinfo
+from collections.abc import Mapping
 from datetime import UTC, datetime, tzinfo
 from functools import cache
 
@@ -44,3 +47,27 @@ def zone(name: str | None) -> tzinfo:
 def local(ts: float, name: str | None) -> datetime:
     """Epoch seconds as an aware datetime in the zone."""
     return datetime.fromtimestamp(ts, tz=zone(name))
+
+
+def host_zone(env: Mapping[str, str] = os.environ, localtime: str = "/etc/localtime",
+              timezone_file: str = "/etc/timezone") -> str:
+    """The machine's own zone name, for agents made without one by ``serve`` itself (its first-run agent): ``TZ``
+    when it is an IANA name (":America/Los_Angeles" too), else the zone ``/etc/localtime`` links to, else
+    ``/etc/timezone`` (Debian), else UTC. A laptop user in Los Angeles then gets their own days without setting
+    anything; a server in UTC is unchanged. Reads the file system: call it off the event loop."""
+    candidates = [env.get("TZ", "").lstrip(":")]
+    with contextlib.suppress(OSError):
+        target = os.readlink(localtime)
+        if "zoneinfo/" in target:
+            candidates.append(target.split("zoneinfo/", 1)[1])
+    with contextlib.suppress(OSError, UnicodeDecodeError), open(timezone_file, encoding="utf-8") as f:
+        candidates.append(f.read().strip())
+    for name in candidates:
+        if name:
+            with contextlib.suppress(ValueError):
+                found = canonical_zone(name)
+                return DEFAULT_ZONE if found in _UTC_NAMES else found
+    return DEFAULT_ZONE
+
+
+_UTC_NAMES = frozenset({"Etc/UTC", "Etc/UCT", "Etc/Universal", "Etc/Zulu", "UCT", "Universal", "Zulu"})

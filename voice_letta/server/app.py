@@ -280,8 +280,10 @@ async def _bootstrap_ctx(app: web.Application) -> AsyncIterator[None]:
     config = app[CONFIG]
     if config.create_default_agent and not await app[STORE].list_agents():
         from voice_letta.agent.service import AgentCreate
+        from voice_letta.agent.zones import host_zone
 
-        agent = await app[AGENTS].create(AgentCreate(name="assistant"))
+        zone = await asyncio.to_thread(host_zone)  # the machine's: a laptop user's own days
+        agent = await app[AGENTS].create(AgentCreate(name="assistant", timezone=zone))
         log.info("created the default agent %s (embedded local model)", agent.id)
     warm: asyncio.Task[None] | None = None
     if config.preload_local_models and getattr(app[OVERRIDES], "models", None) is None:

@@ -105,8 +105,10 @@ async def _bootstrap(cfg: C.ServerConfig) -> None:
         if cfg.create_default_agent and not await store.list_agents():
             from voice_letta.agent.prompt import SystemPromptCache
             from voice_letta.agent.service import AgentCreate, AgentService
+            from voice_letta.agent.zones import host_zone
 
-            agent = await AgentService(store, SystemPromptCache()).create(AgentCreate(name="assistant"))
+            zone = await asyncio.to_thread(host_zone)  # the machine's: a laptop user's own days
+            agent = await AgentService(store, SystemPromptCache()).create(AgentCreate(name="assistant", timezone=zone))
             log.info("created the default agent %s (embedded local model)", agent.id)
     finally:
         await store.aclose()

@@ -149,3 +149,14 @@ async def test_serve_creates_a_default_agent_on_an_empty_database(tmp_path: Path
             assert listed["data"][0]["llm"]["provider"] == "local"
         finally:
             await runner.cleanup()
+
+
+async def test_the_default_agent_is_in_the_hosts_time_zone(tmp_path: Path, fake_openai: FakeOpenAIServer,
+                                                           monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("TZ", "America/Los_Angeles")  # a laptop in California: its user's days, without a setting
+    running, runner = await start_server(tmp_path, fake_openai, api_key=None, create_default_agent=True)
+    try:
+        status, listed = await running.request("GET", "/v1/agents")
+        assert status == 200 and listed["data"][0]["timezone"] == "America/Los_Angeles"
+    finally:
+        await runner.cleanup()

@@ -191,3 +191,23 @@ def test_this_weekend_is_not_this_week() -> None:
             w = window_for(q, now=now, tz=LA)
             assert w is not None and (w.start_at, w.end_at) == (saturday, at(LA, 2026, 12, 7) - 1e-3), q
     assert window_for("what am I doing this weekend?", now=wednesday, tz=LA) is None  # a plan
+
+
+def test_the_hosts_zone_for_serves_first_agent(tmp_path: object) -> None:
+    from pathlib import Path
+
+    from voice_letta.agent.zones import host_zone
+
+    d = Path(str(tmp_path))
+    link = d / "localtime"
+    link.symlink_to("/usr/share/zoneinfo/America/Los_Angeles")
+    utc_link = d / "utc"
+    utc_link.symlink_to("/usr/share/zoneinfo/Etc/UTC")
+    debian = d / "timezone"
+    debian.write_text("Europe/Berlin\n")
+    nothing = str(d / "missing")
+    assert host_zone({"TZ": ":Pacific/Tongatapu"}, str(link), str(debian)) == "Pacific/Tongatapu"
+    assert host_zone({"TZ": "EST+5EDT"}, str(link), str(debian)) == "America/Los_Angeles"  # a POSIX rule: skipped
+    assert host_zone({}, nothing, str(debian)) == "Europe/Berlin"
+    assert host_zone({}, str(utc_link), nothing) == "UTC"
+    assert host_zone({}, nothing, nothing) == "UTC"
