@@ -327,25 +327,17 @@ def _tail(error: TurnError | None, metrics: Metrics) -> bytes:
 
 
 async def _complete(request: web.Request, agent: AgentState, parsed: ParsedTurn) -> web.Response:
-    """The whole reply in one response, sent when the reply is complete and before the turn's end is stored (as a
-    stream's end is: a turn recorded as completed was delivered)."""
+    """The whole reply in one response, once the turn has ended: its end stored and memory upkeep done, so what the
+    response says is what a read of the agent's state shows (the stream, for which time to first audio matters,
+    ends before the turn's end is stored instead)."""
     reply = Completion()
-    sent: web.Response | None = None
     prefetch = _prefetch(request, agent.id, parsed)
     try:
-        async with contextlib.aclosing(request.app[AGENT].run_turn(agent.id, parsed.inp)) as events:
-            async for event in events:
-                if sent is not None:
-                    continue  # the turn's end is stored, then memory upkeep
-                reply.add(event)
-                if type(event) is ReplyDone:
-                    sent = reply.response(agent.id)
-                    sent.headers[REQUEST_ID_HEADER] = logctx.current().request_id or ""  # as for a stream
-                    await sent.prepare(request)
-                    await sent.write_eof()
+        async for event in request.app[AGENT].run_turn(agent.id, parsed.inp):
+            reply.add(event)
     finally:
         if prefetch is not None and not prefetch.done():
             prefetch.cancel()  # the work it started goes on in MemorySearch's own task
             with contextlib.suppress(asyncio.CancelledError, Exception):
                 await prefetch
-    return sent if sent is not None else reply.response(agent.id)
+    return reply.response(agent.id)

@@ -94,19 +94,20 @@ async def test_the_stream_ends_before_the_turns_end_is_stored(gated: tuple[Runni
 
 
 
-async def test_a_non_streaming_reply_is_sent_before_the_turns_end_is_stored(gated: tuple[Running, GatedStore]) -> None:
+async def test_a_non_streaming_reply_waits_for_the_turns_end(gated: tuple[Running, GatedStore]) -> None:
+    """A non-streaming response says what a read of the agent then shows: it is sent once the turn's end (and memory
+    upkeep) is stored."""
     server, store = gated
     agent = await server.create_agent(llm=openai_llm(server.fake))
     server.fake.script([Text("All "), Text("done.")])
-    reply = await asyncio.wait_for(server.client().chat.completions.create(
-        model=agent["id"], messages=[{"role": "user", "content": "Status?"}]), timeout=10)
-    assert reply.choices[0].message.content == "All done." and reply.choices[0].finish_reason == "stop"
-    assert reply.usage is not None and reply.usage.total_tokens > 0
-    await asyncio.wait_for(store.ending.wait(), timeout=5)
-    assert await status_of_latest(server, agent["id"]) == "running"
+    task = asyncio.create_task(server.client().chat.completions.create(
+        model=agent["id"], messages=[{"role": "user", "content": "Status?"}]))
+    await asyncio.wait_for(store.ending.wait(), timeout=10)
+    await asyncio.sleep(0.2)
+    assert not task.done()  # held with the turn's end
     store.gate.set()
-    for _ in range(100):
-        if await status_of_latest(server, agent["id"]) == "completed":
-            break
-        await asyncio.sleep(0.02)
+    reply = await asyncio.wait_for(task, timeout=10)
+    assert reply.choices[0].message.content == "All done." and reply.choices[0].finish_reason == "stop"
     assert await status_of_latest(server, agent["id"]) == "completed"
+    rows = await store.list_messages(agent["id"])
+    assert [(m.role, m.content) for m in rows] == [("user", "Status?"), ("assistant", "All done.")]
