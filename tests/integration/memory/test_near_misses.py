@@ -73,3 +73,20 @@ async def test_the_opposite_end_of_the_same_thing_is_not_an_answer(server: Runni
                                    ("When does my pottery course start?", 1, True)):
         found = await search(server, agent["id"], question)
         assert found[0]["id"] == ids[row] and (found[0]["confidence"] >= 0.5) == answers, (question, found[:1])
+
+
+async def test_when_and_what_time_are_not_answered_by_a_line_with_no_day_or_time(server: Running) -> None:
+    agent = await create_voice_agent(server)
+    now = time.time()
+    lines = ["user: the insurance paid out six hundred for the stolen laptop",
+             "user: our guest on friday is the chef ana ruiz, she'll talk for about twenty minutes"]
+    ids = await batch(server, agent["id"], [{"text": t, "start_at": now - (5 - i) * DAY} for i, t in enumerate(lines)])
+    for question, row in (("When is my laptop insurance renewal?", 0), ("What time does the chef arrive?", 1)):
+        found = await search(server, agent["id"], question)
+        assert found[0]["id"] == ids[row] and found[0]["confidence"] < 0.5, (question, found[:1])
+    said = ["user: the laptop insurance renews on the third of march", "user: the chef arrives at half six on friday"]
+    new = await batch(server, agent["id"], [{"text": t, "start_at": now - DAY + 60 * i} for i, t in enumerate(said)])
+    for question, row in (("When is my laptop insurance renewal?", 0), ("What time does the chef arrive?", 1)):
+        found = await search(server, agent["id"], question, limit=3)
+        [hit] = [p for p in found if p["id"] == new[row]]
+        assert hit["confidence"] >= 0.5, (question, hit)

@@ -308,6 +308,22 @@ def test_a_passage_that_does_not_say_the_name_asked_about() -> None:
     assert other_name(index, rows, "What did Mel and Remi paint?") == set()
 
 
+def test_when_and_what_time_need_a_day_or_a_time_of_day() -> None:
+    from voice_letta.agent.recall.quantity import CLOCK, DAY, asked_kind, number_kinds
+
+    assert asked_kind("When is my bike insurance renewal?") == asked_kind("which night is the quiz") == DAY | CLOCK
+    assert asked_kind("what time does the poet arrive") == CLOCK
+    assert asked_kind("when did I get my flu jab") == 0  # when it was said answers that
+    for text in ("the chiropodist is coming on the eleventh", "bowls has moved to thursdays", "due march sixth",
+                 "on 14/12", "next week"):
+        assert int(number_kinds([text])[0]) & DAY, text
+    for text in ("we open at half seven", "the departure is now eleven fifteen", "at 7:05", "free after nine thirty",
+                 "friday evening"):
+        assert int(number_kinds([text])[0]) & CLOCK, text
+    for text in ("the insurance paid out four hundred for the bike", "live, about twenty minutes"):
+        assert not int(number_kinds([text])[0]) & (DAY | CLOCK), text
+
+
 def test_a_misfit_is_never_a_confident_answer() -> None:
     from voice_letta.agent.recall.confidence import CONFIDENT, MISFIT_MAX, confidence
 
@@ -348,12 +364,22 @@ def test_questions_for_a_quantity_and_passages_that_say_one() -> None:
 
 
 def test_the_kind_of_number_a_question_asks_for_and_a_passage_says() -> None:
-    from voice_letta.agent.recall.quantity import ADDRESS, AMOUNT, ANY, EMAIL, MONEY, PHONE, asked_kind, number_kinds
+    from voice_letta.agent.recall.quantity import (
+        ADDRESS,
+        AMOUNT,
+        ANY,
+        CLOCK,
+        EMAIL,
+        MONEY,
+        PHONE,
+        asked_kind,
+        number_kinds,
+    )
 
     assert asked_kind("how much did the dentist charge me") == MONEY
     assert asked_kind("How much will Tom earn at Calloway?") == asked_kind("what's our maximum rent") == MONEY
     assert asked_kind("how many bathrooms does the house have") == asked_kind("how old is my daughter") == AMOUNT
-    assert asked_kind("what's the hotel's phone number") == PHONE and asked_kind("what time do we land") == ANY
+    assert asked_kind("what's the hotel's phone number") == PHONE and asked_kind("what time do we land") == CLOCK
     assert asked_kind("how often do i phone my mum") == AMOUNT and asked_kind("where is the hotel") == 0
 
     def kinds(text: str) -> int:
@@ -406,13 +432,13 @@ def test_a_number_in_the_synopsis_counts() -> None:
     import numpy as np
 
     from voice_letta.agent.recall.index import PassageIndex
-    from voice_letta.agent.recall.quantity import AMOUNT, ANY, MONEY
+    from voice_letta.agent.recall.quantity import AMOUNT, ANY, DAY, MONEY
 
     index = PassageIndex("m", 4)
     index.add(["a", "b"], ["user: the rent went up again", "user: the rent went up again"],
               ["The user's rent is now 1,900 a month.", ""], [0.0, 1.0], [0.0, 1.0],
               np.zeros((2, 4), dtype=np.float32), [False, False])
-    assert index.numbers.tolist() == [ANY | AMOUNT | MONEY, 0]
+    assert index.numbers.tolist() == [ANY | AMOUNT | MONEY | DAY, 0]  # "a month" is a time word
 
 
 def test_third_person_notes_about_the_user_are_recognised() -> None:

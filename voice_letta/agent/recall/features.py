@@ -29,7 +29,7 @@ import numpy as np
 
 from voice_letta.agent.recall import text as T
 from voice_letta.agent.recall.confidence import third_person
-from voice_letta.agent.recall.quantity import ADDRESS, AMOUNT, ANY, EMAIL, MONEY, PHONE, number_kinds
+from voice_letta.agent.recall.quantity import ADDRESS, AMOUNT, ANY, CLOCK, DAY, EMAIL, MONEY, PHONE, number_kinds
 from voice_letta.agent.recall.questions import asks_unanswered
 from voice_letta.agent.recall.text import addresses_listener, is_dialogue_line
 from voice_letta.agent.recall.updates import cues
@@ -47,6 +47,8 @@ HAS_PHONE = 512
 HAS_ADDRESS = 1024
 ASKS = 2048  # a stored question nothing in the passage answers (recall/questions.py)
 HAS_EMAIL = 4096
+HAS_DAY = 8192  # a day or a date, a time of day (quantity.DAY, quantity.CLOCK)
+HAS_CLOCK = 16384
 
 
 def passage_features(texts: Sequence[str], synopses: Sequence[str]) -> np.ndarray:
@@ -64,7 +66,8 @@ def passage_features(texts: Sequence[str], synopses: Sequence[str]) -> np.ndarra
                        (CORRECTION, correction), (UPDATE_CUE, update_cue), (STRONG_CUE, strong_cue),
                        (THIRD_PERSON, third), (HAS_AMOUNT, (kinds & AMOUNT) != 0), (HAS_MONEY, (kinds & MONEY) != 0),
                        (HAS_PHONE, (kinds & PHONE) != 0), (HAS_ADDRESS, (kinds & ADDRESS) != 0),
-                       (ASKS, asks), (HAS_EMAIL, (kinds & EMAIL) != 0)):
+                       (ASKS, asks), (HAS_EMAIL, (kinds & EMAIL) != 0), (HAS_DAY, (kinds & DAY) != 0),
+                       (HAS_CLOCK, (kinds & CLOCK) != 0)):
         out |= np.where(flags, np.uint64(bit), np.uint64(0))
     return out
 
@@ -74,7 +77,7 @@ def number_bits(flags: np.ndarray) -> np.ndarray:
     its flags."""
     out = np.zeros(len(flags), dtype=np.uint8)
     for bit, kind in ((HAS_NUMBER, ANY), (HAS_AMOUNT, AMOUNT), (HAS_MONEY, MONEY), (HAS_PHONE, PHONE),
-                      (HAS_ADDRESS, ADDRESS), (HAS_EMAIL, EMAIL)):
+                      (HAS_ADDRESS, ADDRESS), (HAS_EMAIL, EMAIL), (HAS_DAY, DAY), (HAS_CLOCK, CLOCK)):
         out |= np.where((flags & np.uint64(bit)) != 0, np.uint8(kind), np.uint8(0))
     return out
 

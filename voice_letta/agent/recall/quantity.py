@@ -43,7 +43,9 @@ _NUMBER = re.compile(
     r"eleven|twelve|thirteen|fourteen|fifteen|sixteen|seventeen|eighteen|nineteen|twenty|thirty|forty|fifty|sixty|"
     r"seventy|eighty|ninety|hundred|thousand|million|billion|half|dozen|couple|once|twice|thrice|single|double|"
     r"noon|midnight|first|second|third|fourth|fifth|tenth)\b", re.IGNORECASE)
-_WHAT_TIME = re.compile(r"\bwhat\s+time\b", re.IGNORECASE)
+_ANY_TIME = re.compile(r"\bwhat\s+time\b", re.IGNORECASE)
+_WHAT_TIME = re.compile(r"\bwhat\s+time(?:'s|\s+(?:is|are|was|were|do|does|did|will|would|should|can|am|the|my|our|"
+                        r"his|her|their|your|we|i|you|he|she|they)\b|\s*\?|$)", re.IGNORECASE)  # not "time management"
 _MONEY_ASK = re.compile(
     r"\b(?:cost|costs|costing|charge|charged|charges|pay|pays|paid|paying|earn|earns|earned|earning|earnings|salary|"
     r"wage|wages|price|priced|rent|budget|afford|money|cash|spend|spends|spending|spent|fee|fees|deposit|owe|owed|"
@@ -58,6 +60,8 @@ MONEY = 4  # a sum of money
 PHONE = 8  # seven digits or more
 ADDRESS = 16  # a street, a postcode, a flat or unit number
 EMAIL = 32  # an email address ("otis@halberd.co.uk", "otis at halberd dot co dot uk")
+DAY = 64  # a day or a date: a weekday, a month, "tomorrow", "next week", "the eleventh", "14/12"
+CLOCK = 128  # a time of day: "7:05", "at ten", "from eight till ten", "half past", "noon", "in the evening"
 # Kinds a passage either says or does not (no number of them is ambiguous): a passage without one is as far from the
 # answer as a line about someone else's people (confidence.W_OTHER_ROLE on top of W_OTHER_SPEAKER).
 STRICT_KINDS = PHONE | ADDRESS | EMAIL
@@ -101,6 +105,27 @@ _EMAIL = re.compile(r"[\w.+-]+@[\w-]+\.[\w.]+|\bdot\s+(?:com|co|org|net|uk|io|ed
                     r"\b(?:gmail|hotmail|outlook|yahoo|icloud|protonmail)\b", re.IGNORECASE)
 
 
+_WHEN_ASK = re.compile(r"\bwhen(?:'s|\s+(?:is|are|does|do|will|am|should|must|can))\b|\bwhat\s+(?:day|date)s?\b|"
+                       r"\bwhich\s+(?:day|days|date|night|nights|morning|mornings|afternoon|afternoons|evening|"
+                       r"evenings|weekend|month)\b", re.IGNORECASE)
+_DAY = re.compile(
+    r"\b(?:(?:mon|tues|wednes|thurs|fri|satur|sun)days?|weekdays?|weekends?|today|tonight|tomorrow|yesterday|"
+    r"week|weeks|weekly|fortnight|month|months|monthly|year|years|yearly|annual|annually|daily|spring|summer|"
+    r"autumn|fall|winter|christmas|easter|new\s+year|january|february|march|april|may|june|july|august|september|"
+    r"october|november|december|jan|feb|mar|apr|jun|jul|aug|sept?|oct|nov|dec|\d{1,2}(?:st|nd|rd|th)|"
+    r"\d{1,2}/\d{1,2}(?:/\d{2,4})?|(?:19|20)\d\d|first|second|third|fourth|fifth|sixth|seventh|eighth|ninth|"
+    r"tenth|eleventh|twelfth|thirteenth|fourteenth|fifteenth|sixteenth|seventeenth|eighteenth|nineteenth|"
+    r"twentieth|thirtieth)\b", re.IGNORECASE)
+_HOUR = r"(?:\d{1,2}|one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|half|quarter)"
+_CLOCK_SAID = re.compile(
+    r"\b\d{1,2}[:.]\d\d\b|\b\d{1,2}\s*(?:am|pm|a\.m\.|p\.m\.)|\b(?:am|pm|noon|midday|midnight|o'?clock|morning|"
+    r"mornings|afternoon|afternoons|evening|evenings|night|nights|tonight|lunchtime|teatime|dawn|dusk)\b|"
+    r"\b(?:at|by|from|till|til|until|before|after|around|to)\s+" + _HOUR + r"\b|"
+    r"\b(?:one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve)\s+(?:o'?clock|oh\s+[a-z]+|fifteen|thirty|"
+    r"forty(?:[\s-]five)?|fifty(?:[\s-]five)?|twenty(?:[\s-]five)?)\b|\bhalf\s+(?:past\s+)?(?:one|two|three|four|five|"
+    r"six|seven|eight|nine|ten|eleven|twelve)\b", re.IGNORECASE)  # "eleven fifteen", "half seven"
+
+
 def asks_for_a_quantity(query: str) -> bool:
     return _ASKS.search(query) is not None
 
@@ -115,9 +140,12 @@ def asked_kind(query: str) -> int:
     if _PHONE_ASK.search(query) and _RECALL_ASK.search(query):
         return PHONE  # "do you remember the poet's phone number?" asks for one too
     if not asks_for_a_quantity(query):
-        return 0
+        # "when is my insurance renewal?" (not "when did…": when it was said answers that) needs a day or a time
+        return DAY | CLOCK if _WHEN_ASK.search(query) else 0
     if _WHAT_TIME.search(query):
-        return ANY
+        return CLOCK
+    if _ANY_TIME.search(query):
+        return ANY  # "what time management techniques…": some number, as before
     if _PHONE_ASK.search(query):
         return PHONE
     if _MONEY_ASK.search(query):
@@ -134,6 +162,10 @@ def _kinds(text: str) -> int:
     address = ADDRESS if _ADDRESS.search(text) is not None else 0
     if _EMAIL.search(text) is not None:
         address |= EMAIL
+    if _DAY.search(text) is not None:
+        address |= DAY
+    if _CLOCK_SAID.search(text) is not None:
+        address |= CLOCK
     if _NUMBER.search(text) is None:
         return address
     low = text.lower()

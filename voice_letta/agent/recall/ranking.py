@@ -23,9 +23,9 @@ from voice_letta.agent.recall import text as T
 from voice_letta.agent.recall.confidence import style_baseline
 from voice_letta.agent.recall.facts import Query
 from voice_letta.agent.recall.opposites import opposite_side
-from voice_letta.agent.recall.quantity import STRICT_KINDS, asked_kind
+from voice_letta.agent.recall.quantity import CLOCK, DAY, STRICT_KINDS, asked_kind
 from voice_letta.agent.recall.questions import about_asking, answered_first
-from voice_letta.agent.recall.roles import mismatched, other_animal, other_name, query_roles
+from voice_letta.agent.recall.roles import mismatched, names_a_speaker, other_animal, other_name, query_roles
 from voice_letta.agent.recall.supersede import current_first
 from voice_letta.agent.recall.updates import fact_of, implicit_updates, newest_first, place_groups
 from voice_letta.agent.recall.vector import MIN_COSINE, STATS_SAMPLE_ROWS, SearchWindow
@@ -198,11 +198,17 @@ def rank(index: PassageIndex, query_vectors: np.ndarray | None, queries: Sequenc
         unnamed = {r for r in shown if r in unnamed and not (r in took and took[r] not in unnamed)}
         misfit |= unnamed
     kind = asked_kind(queries[0]) if queries else 0
+    if kind & (DAY | CLOCK) and names_a_speaker(index, queries[0]):
+        # a speaker's plans are dated by when they were said ("When is Andrew going hiking?" / "…soon")
+        kind &= ~(DAY | CLOCK)
     lacking: set[int] = set()
     if kind:  # "how much did the lodge cost?" and no sum of money said (recall/quantity.py)
         numbers = index.numbers
-        lacking = {r for r in order[:limit]
-                   if not numbers[r] & kind and not (index.prev[r] >= 0 and numbers[index.prev[r]] & kind)}
+        def says(r: int) -> bool:
+            return bool(numbers[r] & kind) or (index.prev[r] >= 0 and bool(numbers[index.prev[r]] & kind))
+
+        # a later version placed at what it replaces is judged with it, as for roles and names
+        lacking = {r for r in order[:limit] if not says(r) and not (r in took and says(took[r]))}
         elsewhere |= lacking
     first_person = [bool(T.FIRST_PERSON.intersection(T.words(q))) for q in queries]
     if not (first_person and first_person[0]):

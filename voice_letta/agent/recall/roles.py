@@ -153,11 +153,15 @@ def query_names(query: str) -> list[list[str]]:
     return out
 
 
+def names_a_speaker(index: PassageIndex, query: str) -> bool:
+    """Whether the question names one of the agent's known speakers, or a short form of one ("Mel")."""
+    speakers = index.known_speakers
+    return any(w in speakers or any(s.startswith(w) for s in speakers) for w in T.words(query) if len(w) >= 3)
+
+
 def other_name(index: PassageIndex, rows: Sequence[int], query: str) -> set[int]:
     """The rows that do not say a name the question asks about (nor does the line before them)."""
-    speakers = index.known_speakers
-    if not rows or any(w in speakers or any(s.startswith(w) for s in speakers) for w in T.words(query)
-                       if len(w) >= 3):
+    if not rows or names_a_speaker(index, query):
         return set()
     roles = _lexicon()
     wanted = []
