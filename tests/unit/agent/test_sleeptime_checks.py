@@ -37,3 +37,17 @@ def test_a_summary_or_block_must_say_what_was_said() -> None:
     assert ungrounded("Your identity is still a cat, not a dog.", sources) == []  # too few words to judge
     assert ungrounded("Your identity is still a cat, not a dog. You try to change your reality.", sources) == [
         "still", "dog", "try", "change", "reality"]
+
+
+def test_a_paraphrase_is_not_an_invention_but_a_new_name_is() -> None:
+    said = ["user: I'm really nervous about my knee operation at St Mary's next week."]
+    assert ungrounded("The user is anxious about the upcoming knee surgery at St Mary's, scheduled next week.",
+                      said) == []  # common words changed, every name said
+    assert ungrounded("The user is anxious about the upcoming knee surgery with Dr Patel at the Royal Infirmary.",
+                      said) == ["anxious", "upcoming", "surgery", "dr", "patel", "royal", "infirmary"]
+
+
+def test_the_embedded_models_invented_summary_is_caught() -> None:
+    invented = ("Mike: We finally moved to Bristol last weekend. The day before the wedding. I had a party and "
+                "didn't want to leave. But it's nice that you're moving! Now let me just do something fun...")
+    assert ungrounded(invented, SAID)[:3] == ["mike", "wedding", "party"]
