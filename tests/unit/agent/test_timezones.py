@@ -211,3 +211,10 @@ def test_the_hosts_zone_for_serves_first_agent(tmp_path: object) -> None:
     assert host_zone({}, nothing, str(debian)) == "Europe/Berlin"
     assert host_zone({}, str(utc_link), nothing) == "UTC"
     assert host_zone({}, nothing, nothing) == "UTC"
+
+
+def test_a_past_verb_of_noting_makes_a_weekday_or_a_date_a_time_said() -> None:
+    now = at(LA, 2026, 12, 6, 10, 0)
+    for q in ("Anything I noted on Thursday?", "Something I jotted down on the 3rd?", "What I wrote on 3 December"):
+        w = window_for(q, now=now, tz=LA)
+        assert w is not None and w.start_at == at(LA, 2026, 12, 3), q

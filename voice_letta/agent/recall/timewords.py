@@ -26,7 +26,8 @@ WEEKDAYS = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", 
 # weekday in a question that is not in the past tense is a plan ("is the dentist on thursday?"): neither is a time
 # something was said.
 _WEEKDAY = re.compile(r"\b(last\s+)?(" + "|".join(WEEKDAYS) + r")\b(?!s)")
-_SAID = re.compile(r"\b(did|said|told|mentioned|talked|discussed|was|were|had|happened|went|came|got|saw|met)\b")
+_SAID = re.compile(r"\b(did|said|told|mentioned|talked|discussed|was|were|had|happened|went|came|got|saw|met|"
+                   r"noted|wrote|jotted|asked|brought|shared|covered)\b")
 _WEEKS_AGO = re.compile(rf"\b{_N}\s+weeks?\s+ago\b")
 _HOURS_AGO = re.compile(rf"\b{_N}\s+hours?\s+ago\b")
 _JUST_NOW = re.compile(r"\b(just now|a (?:minute|moment|second) ago|"
