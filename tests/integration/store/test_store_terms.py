@@ -38,9 +38,10 @@ async def test_inserted_passages_carry_their_terms_and_load_with_them(store: Any
         _ids("Moving\nuser: I moved to Lisbon in May"), _ids("user: running daily"),
         _ids("Family\nuser: my sister Ana visits")]
     flags = [d[0] for d in decoded if d is not None]  # the per-passage flags ranking reads, stored beside them
-    # "moved" is an update cue; a synopsis with no first-person word is the sleeptime model's note about the user
-    assert flags[0] == F.DIALOGUE | F.UPDATE_CUE | F.STRONG_CUE | F.THIRD_PERSON
-    assert flags[1] == F.DIALOGUE
+    # "moved" is an update cue; a synopsis with no first-person word is the sleeptime model's note about the user;
+    # "in May" and "daily" say when (what "when is…" asks for: recall/quantity.DAY)
+    assert flags[0] == F.DIALOGUE | F.UPDATE_CUE | F.STRONG_CUE | F.THIRD_PERSON | F.HAS_DAY
+    assert flags[1] == F.DIALOGUE | F.HAS_DAY
     assert flags[2] == F.DIALOGUE | F.THIRD_PERSON
 
 
