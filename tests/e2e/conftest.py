@@ -1,4 +1,5 @@
-"""Fixtures of the browser tests: Playwright, a server on the fake LLM, the page's agent."""
+"""Fixtures of the end-to-end tests: Playwright, a server on the fake LLM, the page's agent, a server on the
+embedded local models."""
 
 from __future__ import annotations
 
@@ -7,9 +8,13 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import pytest
+from aiohttp import web
 
 from tests.fakes.openai_server import FakeOpenAIServer
 from tests.integration.agent.conftest import Running, serving
+from voice_letta.config import ServerConfig
+from voice_letta.server.app import Overrides, create_app
+from voice_letta.server.providers_glue import build_registry
 
 if TYPE_CHECKING:  # playwright is imported only by the tests that drive a browser (they skip without it)
     from playwright.async_api import Playwright
@@ -42,3 +47,19 @@ async def agent(server: Running) -> dict[str, Any]:
         {"label": "persona", "value": "I am Juniper, a calm voice assistant with a long memory."},
         {"label": "human", "value": "Name: unknown. Likes: unknown."},
     ])
+
+
+@pytest.fixture
+async def served(tmp_path: Path) -> AsyncIterator[tuple[str, web.Application]]:
+    """A real server on the embedded defaults (the local model registry, a SQLite file, no key): its URL and app."""
+    app = create_app(ServerConfig(db_path=tmp_path / "local.db", api_key=None, enable_sandbox=False),
+                     Overrides(models=build_registry()))
+    runner = web.AppRunner(app)
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", 0)
+    await site.start()
+    port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
+    try:
+        yield f"http://127.0.0.1:{port}", app
+    finally:
+        await runner.cleanup()

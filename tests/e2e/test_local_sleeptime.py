@@ -9,8 +9,6 @@ the block as it was. Real server, real SQLite file, the real model (slow: ~30-60
 from __future__ import annotations
 
 import time
-from collections.abc import AsyncIterator
-from pathlib import Path
 
 import aiohttp
 import pytest
@@ -18,11 +16,8 @@ from aiohttp import web
 
 pytest.importorskip("llama_cpp")
 
-from voice_letta.config import ServerConfig
 from voice_letta.providers.local_llm import local_model_path
-from voice_letta.server.app import Overrides, create_app
 from voice_letta.server.http_memory import MEMORY_MANAGER
-from voice_letta.server.providers_glue import build_registry
 
 try:
     local_model_path()
@@ -32,21 +27,6 @@ except Exception:  # pragma: no cover - depends on the install
 HUMAN = "Name: Priya. Lives in Leeds. Works as a nurse. Allergic to penicillin. Cat: Biscuit."
 SAID = ["We finally moved to Bristol last weekend.", "My daughter Ellie starts at Redland Green school in January.",
         "Also my new dentist is Dr Okafor on Gloucester Road."]
-
-
-@pytest.fixture
-async def served(tmp_path: Path) -> AsyncIterator[tuple[str, web.Application]]:
-    app = create_app(ServerConfig(db_path=tmp_path / "local.db", api_key=None, enable_sandbox=False),
-                     Overrides(models=build_registry()))
-    runner = web.AppRunner(app)
-    await runner.setup()
-    site = web.TCPSite(runner, "127.0.0.1", 0)
-    await site.start()
-    port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
-    try:
-        yield f"http://127.0.0.1:{port}", app
-    finally:
-        await runner.cleanup()
 
 
 @pytest.mark.timeout(400)
