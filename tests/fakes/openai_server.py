@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import re
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -242,6 +243,9 @@ class FakeOpenAIServer(ScriptedServer):
         self.headers.append(dict(request.headers))
         self.paths.append(request.path_qs)
         self.peers.append(request.transport.get_extra_info("peername") if request.transport else None)
+        refused = _tool_name_error(body)
+        if refused is not None:
+            return web.json_response(refused, status=400)
         turn = self._next_turn(body.get("model"), body)
         if turn and isinstance(turn[0], HttpError):
             return self._error_response(turn[0])
@@ -333,6 +337,21 @@ class FakeOpenAIServer(ScriptedServer):
         await resp.write(b"data: [DONE]\n\n")
         await resp.write_eof()
         return resp
+
+
+_TOOL_NAME = re.compile(r"[a-zA-Z0-9_-]{1,64}")
+
+
+def _tool_name_error(body: dict[str, Any]) -> dict[str, Any] | None:
+    """OpenAI's 400 for a function name many of its models refuse (a dot, over 64 characters), in its wording."""
+    for i, t in enumerate(body.get("tools") or ()):
+        name = (t.get("function") or {}).get("name")
+        if not isinstance(name, str) or not _TOOL_NAME.fullmatch(name):
+            return {"error": {
+                "message": f"Invalid 'tools[{i}].function.name': string does not match pattern. Expected a string "
+                           "that matches the pattern '^[a-zA-Z0-9_-]+$'.",
+                "type": "invalid_request_error", "param": f"tools[{i}].function.name", "code": "invalid_value"}}
+    return None
 
 
 def retry_after_headers(step: HttpError) -> dict[str, str]:

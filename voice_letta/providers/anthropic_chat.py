@@ -15,11 +15,9 @@ is the ordinal of the tool call, not of the content block); stop_reason end_turn
 "stop", tool_use → "tool_calls", max_tokens → "length", refusal → "content_filter"; usage comes from
 ``message_start`` and ``message_delta`` (prompt tokens include cache reads and writes, as OpenAI's do).
 
-Tool names: Anthropic accepts ``^[a-zA-Z0-9_-]{1,128}$``; ours (a chat-completions client tool, an MCP tool) may
-also hold dots ("weather.get"). ``ToolNames`` gives each name Anthropic would refuse a valid stand-in for the
-request (the name with ``_`` for every other character, plus a short digest of the name if that is taken), used
-for the tools, a named tool choice and the history's tool calls; a ``tool_use`` the model streams back carries
-our name again. The stand-in depends only on the request's names, so the prompt stays byte-stable for the cache.
+Tool names: Anthropic accepts ``^[a-zA-Z0-9_-]{1,128}$``; ours may also hold dots ("weather.get"). A name it
+would refuse goes out under a stand-in and a ``tool_use`` the model streams back carries our name again
+(``providers/tool_names.py``).
 
 ``anthropic`` 2.x create() has no ``temperature`` parameter, so ``config.temperature`` is not sent.
 
@@ -34,11 +32,9 @@ The base URL may be given with or without a trailing ``/v1`` (the SDK adds ``/v1
 
 from __future__ import annotations
 
-import hashlib
 import json
 import logging
-import re
-from collections.abc import AsyncIterator, Iterable, Sequence
+from collections.abc import AsyncIterator, Sequence
 from typing import Any
 
 import anthropic
@@ -55,6 +51,7 @@ from voice_letta.agent.ports import (
 )
 from voice_letta.errors import ProviderUnavailable
 from voice_letta.providers._errors import map_provider_errors
+from voice_letta.providers.tool_names import SAME_NAMES, ToolNames
 
 log = logging.getLogger(__name__)
 
@@ -84,50 +81,10 @@ def _tool_input(arguments: str) -> dict[str, Any]:
     return value if isinstance(value, dict) else {"value": value}
 
 
-_API_NAME = re.compile(r"[a-zA-Z0-9_-]{1,128}")
-_NOT_API_CHAR = re.compile(r"[^a-zA-Z0-9_-]")
-
-
-class ToolNames:
-    """Our tool names <-> names the Messages API accepts (see the module doc); valid names map to themselves."""
-
-    __slots__ = ("_ours", "_theirs")
-
-    def __init__(self, names: Iterable[str] = ()) -> None:
-        self._theirs: dict[str, str] = {}  # our name -> stand-in
-        self._ours: dict[str, str] = {}  # stand-in -> our name
-        unique = set(names)
-        taken = {n for n in unique if _API_NAME.fullmatch(n)}
-        for name in sorted(unique - taken):
-            base = _NOT_API_CHAR.sub("_", name)[:128] or "tool"
-            alias, n = base, 0
-            while alias in taken:
-                digest = hashlib.blake2b(f"{name}#{n}".encode(), digest_size=4).hexdigest()
-                alias, n = f"{base[:119]}_{digest}", n + 1
-            taken.add(alias)
-            self._theirs[name] = alias
-            self._ours[alias] = name
-
-    @classmethod
-    def of(cls, request: ChatRequest) -> ToolNames:
-        names = [t.name for t in request.tools]
-        names += [tc.name for m in request.messages for tc in m.tool_calls]
-        if request.tool_choice not in ("auto", "none", "required"):
-            names.append(request.tool_choice)
-        return cls(names)
-
-    def api(self, name: str) -> str:
-        return self._theirs.get(name, name)
-
-    def ours(self, name: str) -> str:
-        return self._ours.get(name, name)
-
-
-_SAME_NAMES = ToolNames()
 
 
 def to_anthropic_messages(
-    messages: Sequence[ChatMessage], names: ToolNames = _SAME_NAMES
+    messages: Sequence[ChatMessage], names: ToolNames = SAME_NAMES
 ) -> tuple[str | None, list[dict[str, Any]]]:
     """(system, messages) for the Messages API."""
     system: list[str] = []
@@ -179,7 +136,7 @@ def anthropic_image(url: str) -> dict[str, Any]:
 
 
 def to_anthropic_tools(
-    tools: Sequence[ToolSpec], *, strict: bool = False, names: ToolNames = _SAME_NAMES
+    tools: Sequence[ToolSpec], *, strict: bool = False, names: ToolNames = SAME_NAMES
 ) -> list[dict[str, Any]]:
     out: list[dict[str, Any]] = []
     for t in tools:
@@ -190,7 +147,7 @@ def to_anthropic_tools(
     return out
 
 
-def to_anthropic_tool_choice(choice: ToolChoice, *, parallel: bool, names: ToolNames = _SAME_NAMES) -> dict[str, Any]:
+def to_anthropic_tool_choice(choice: ToolChoice, *, parallel: bool, names: ToolNames = SAME_NAMES) -> dict[str, Any]:
     if choice == "none":
         return {"type": "none"}
     if choice == "auto":
@@ -233,7 +190,7 @@ def add_cache_breakpoints(params: dict[str, Any]) -> None:
         _mark(turns[i]["content"][-1])
 
 
-def build_params(config: LLMConfig, request: ChatRequest, names: ToolNames = _SAME_NAMES) -> dict[str, Any]:
+def build_params(config: LLMConfig, request: ChatRequest, names: ToolNames = SAME_NAMES) -> dict[str, Any]:
     """Keyword arguments for ``messages.create`` (without ``stream``); tool names through ``names``."""
     system, messages = to_anthropic_messages(request.messages, names)
     max_tokens = config.max_tokens if request.max_tokens is None else request.max_tokens

@@ -36,6 +36,7 @@ from voice_letta.agent.ports import (
 from voice_letta.errors import ProviderUnavailable
 from voice_letta.providers._errors import map_provider_errors
 from voice_letta.providers.openai_send import RequestSender, http_client
+from voice_letta.providers.tool_names import OPENAI_MAX, SAME_NAMES, ToolNames
 from voice_letta.wire.sse import SseDecoder
 
 log = logging.getLogger(__name__)
@@ -56,7 +57,7 @@ _FINISH: dict[str, FinishReason] = {
 # ---------------------------------------------------------------------------------------------------------
 
 
-def to_openai_messages(messages: Sequence[ChatMessage]) -> list[dict[str, Any]]:
+def to_openai_messages(messages: Sequence[ChatMessage], names: ToolNames = SAME_NAMES) -> list[dict[str, Any]]:
     out: list[dict[str, Any]] = []
     for m in messages:
         if m.role == "tool":
@@ -68,7 +69,7 @@ def to_openai_messages(messages: Sequence[ChatMessage]) -> list[dict[str, Any]]:
                     {
                         "id": tc.id,
                         "type": "function",
-                        "function": {"name": tc.name, "arguments": tc.arguments or "{}"},
+                        "function": {"name": names.api(tc.name), "arguments": tc.arguments or "{}"},
                     }
                     for tc in m.tool_calls
                 ]
@@ -88,20 +89,22 @@ def to_openai_messages(messages: Sequence[ChatMessage]) -> list[dict[str, Any]]:
     return out
 
 
-def to_openai_tools(tools: Sequence[ToolSpec], *, strict: bool = False) -> list[dict[str, Any]]:
+def to_openai_tools(
+    tools: Sequence[ToolSpec], *, strict: bool = False, names: ToolNames = SAME_NAMES
+) -> list[dict[str, Any]]:
     result: list[dict[str, Any]] = []
     for t in tools:
-        fn: dict[str, Any] = {"name": t.name, "description": t.description, "parameters": t.parameters}
+        fn: dict[str, Any] = {"name": names.api(t.name), "description": t.description, "parameters": t.parameters}
         if t.strict or strict:
             fn["strict"] = True
         result.append({"type": "function", "function": fn})
     return result
 
 
-def to_openai_tool_choice(choice: ToolChoice) -> str | dict[str, Any]:
+def to_openai_tool_choice(choice: ToolChoice, names: ToolNames = SAME_NAMES) -> str | dict[str, Any]:
     if choice in ("auto", "none", "required"):
         return choice
-    return {"type": "function", "function": {"name": choice}}
+    return {"type": "function", "function": {"name": names.api(choice)}}
 
 
 def build_params(
@@ -110,15 +113,17 @@ def build_params(
     *,
     max_tokens_param: MaxTokensParam = "max_completion_tokens",
     prompt_cache_key: bool = False,
+    names: ToolNames = SAME_NAMES,
 ) -> dict[str, Any]:
     """Keyword arguments for ``chat.completions.create`` (without ``stream``).
 
     The request's per-call ``temperature``/``max_tokens`` win over the config's; ``prompt_cache_key`` (OpenAI's
-    own API only) sends the request's ``cache_key`` so requests of one agent land on the same prompt cache.
+    own API only) sends the request's ``cache_key`` so requests of one agent land on the same prompt cache. Tool names
+    go out through ``names`` (``providers/tool_names.py``: dotted names are refused by many OpenAI models).
     """
     params: dict[str, Any] = {
         "model": config.model,
-        "messages": to_openai_messages(request.messages),
+        "messages": to_openai_messages(request.messages, names),
         "temperature": config.temperature if request.temperature is None else request.temperature,
         "stream_options": {"include_usage": True},
     }
@@ -128,8 +133,8 @@ def build_params(
     if prompt_cache_key and config.prompt_cache and request.cache_key:
         params["prompt_cache_key"] = request.cache_key
     if request.tools:
-        params["tools"] = to_openai_tools(request.tools, strict=config.strict)
-        params["tool_choice"] = to_openai_tool_choice(request.tool_choice)
+        params["tools"] = to_openai_tools(request.tools, strict=config.strict, names=names)
+        params["tool_choice"] = to_openai_tool_choice(request.tool_choice, names)
         params["parallel_tool_calls"] = config.parallel_tool_calls
     return params
 
@@ -165,15 +170,16 @@ def usage_from_openai(usage: dict[str, Any]) -> Usage:
 DRAIN_AFTER_DONE_S = 1.0  # a server that keeps the body open after [DONE] is cut off after this
 
 
-def chunk_deltas(chunk: dict[str, Any]) -> list[ChatDelta]:
-    """The ``ChatDelta``s of one decoded ``chat.completion.chunk`` (the first choice; then its usage, if any)."""
+def chunk_deltas(chunk: dict[str, Any], names: ToolNames = SAME_NAMES) -> list[ChatDelta]:
+    """The ``ChatDelta``s of one decoded ``chat.completion.chunk`` (the first choice; then its usage, if any); a tool
+    call's name is ours again (``names``)."""
     out: list[ChatDelta] = []
     choices = chunk.get("choices") or ()
     if choices:
         choice = choices[0]
         delta = choice.get("delta") or {}  # some compatible servers omit it on the final chunk
         tool_deltas = tuple(
-            ToolCallDelta(index=tc.get("index") or 0, id=tc.get("id"), name=(tc.get("function") or {}).get("name"),
+            ToolCallDelta(index=tc.get("index") or 0, id=tc.get("id"), name=_name(tc, names),
                           arguments=(tc.get("function") or {}).get("arguments"))
             for tc in delta.get("tool_calls") or ())
         reason = choice.get("finish_reason")
@@ -187,7 +193,14 @@ def chunk_deltas(chunk: dict[str, Any]) -> list[ChatDelta]:
     return out
 
 
-async def _deltas(parts: AsyncIterator[bytes], request: httpx2.Request, label: str) -> AsyncIterator[ChatDelta]:
+def _name(tool_call: dict[str, Any], names: ToolNames) -> str | None:
+    name = (tool_call.get("function") or {}).get("name")
+    return names.ours(name) if isinstance(name, str) else name
+
+
+async def _deltas(
+    parts: AsyncIterator[bytes], request: httpx2.Request, label: str, names: ToolNames = SAME_NAMES
+) -> AsyncIterator[ChatDelta]:
     decoder = SseDecoder()
     done = False
     async for part in parts:
@@ -207,7 +220,7 @@ async def _deltas(parts: AsyncIterator[bytes], request: httpx2.Request, label: s
                 error = chunk["error"]
                 message = error.get("message") if isinstance(error, dict) else None
                 raise openai.APIError(message or "An error occurred during streaming", request, body=error)
-            for delta in chunk_deltas(chunk):
+            for delta in chunk_deltas(chunk, names):
                 yield delta
         if done:
             # Read the (normally empty) rest of the body so the connection goes back to the pool.
@@ -284,8 +297,9 @@ class OpenAIChatModel:
         return f"OpenAIChatModel(provider={self._label!r}, model={self.config.model!r})"
 
     async def stream(self, request: ChatRequest) -> AsyncIterator[ChatDelta]:
+        names = ToolNames.of(request, limit=OPENAI_MAX)
         params = build_params(self.config, request, max_tokens_param=self._max_tokens_param,
-                              prompt_cache_key=self._prompt_cache_key)
+                              prompt_cache_key=self._prompt_cache_key, names=names)
         params["stream"] = True
         finished = False
         async with map_provider_errors(self._label, (self._api_key,)):
@@ -296,7 +310,7 @@ class OpenAIChatModel:
             # and the event stream is decoded here.
             sent = await self._sender.send(orjson.dumps(params), params)
             try:
-                async for delta in _deltas(sent.parts, sent.request, self._label):
+                async for delta in _deltas(sent.parts, sent.request, self._label, names):
                     finished = finished or delta.finish_reason is not None
                     yield delta
             finally:

@@ -137,3 +137,36 @@ async def test_a_dotted_client_tool_name_round_trips_through_anthropic(
     assert [(b["id"], b["name"]) for b in uses] == [(call.id, "weather_get")]
     rows = await server.store.list_messages(agent["id"])
     assert [tc.name for m in rows for tc in (m.tool_calls or ())] == ["weather.get"]
+
+
+async def test_a_dotted_client_tool_name_round_trips_through_openai(server: Running) -> None:
+    """Many OpenAI models refuse "weather.get" (the fake answers as OpenAI does: 400, "string does not match
+    pattern"): the turn failed with a spoken apology. A streamed call comes back under the client's name, and the
+    history carries the stand-in."""
+    agent = await server.create_agent()
+    client = server.client()
+    tools = [tool("weather.get", {"type": "object", "properties": {"city": {"type": "string"}}}), tool("fs.read")]
+    server.fake.script([ToolCall("weather_get", '{"city": "Oslo"}')], [Text("Sunny in Oslo.")])
+    ask = {"role": "user", "content": "Weather in Oslo?"}
+    stream = await client.chat.completions.create(  # type: ignore[call-overload]
+        model=agent["id"], tools=tools, tool_choice={"type": "function", "function": {"name": "weather.get"}},
+        messages=[ask], stream=True)
+    calls = [tc for c in [c async for c in stream] if c.choices for tc in c.choices[0].delta.tool_calls or ()]
+    assert [tc.function.name for tc in calls if tc.function and tc.function.name] == ["weather.get"]
+    call_id = next(tc.id for tc in calls if tc.id)
+    sent = server.fake.requests[0]
+    names = sorted(t["function"]["name"] for t in sent["tools"])
+    assert names == ["fs_read", "search_memory", "weather_get"]
+    assert sent["tool_choice"] == {"type": "function", "function": {"name": "weather_get"}}
+
+    done = await client.chat.completions.create(  # type: ignore[call-overload]
+        model=agent["id"], tools=tools, messages=[
+            ask, {"role": "assistant", "content": None, "tool_calls": [
+                {"id": call_id, "type": "function",
+                 "function": {"name": "weather.get", "arguments": '{"city": "Oslo"}'}}]},
+            {"role": "tool", "tool_call_id": call_id, "content": "sunny, 21 C"}])
+    assert done.choices[0].message.content == "Sunny in Oslo."
+    history = [tc["function"]["name"] for m in server.fake.requests[1]["messages"] for tc in m.get("tool_calls") or ()]
+    assert history == ["weather_get"]
+    rows = await server.store.list_messages(agent["id"])
+    assert [tc.name for m in rows for tc in (m.tool_calls or ())] == ["weather.get"]

@@ -17,7 +17,8 @@ from voice_letta.agent.models import LLMConfig, ProviderName
 from voice_letta.agent.models import ToolCall as DomainToolCall
 from voice_letta.agent.ports import ChatMessage, ChatRequest, ToolCallDelta, ToolSpec
 from voice_letta.errors import ProviderBadRequest, ProviderRateLimited, ProviderTimeout, ProviderUnavailable
-from voice_letta.providers.anthropic_chat import AnthropicChatModel, ToolNames, build_params
+from voice_letta.providers.anthropic_chat import AnthropicChatModel, build_params
+from voice_letta.providers.tool_names import ToolNames
 
 API_KEY = "sk-ant-test-secret-123456"
 
