@@ -118,10 +118,12 @@ def test_verbs_of_noting_are_no_topic_for_a_window() -> None:
     from voice_letta.agent.recall.timewords import names_no_topic
 
     for q in ("What did I jot down four days ago?", "What did I note yesterday?", "Anything I noted on Tuesday?",
-              "What did we go over last week?", "What did I bring up on Monday?", "What did I tell you yesterday?"):
+              "What did we go over last week?", "What did I bring up on Monday?", "What did I tell you yesterday?",
+              "What did I text you yesterday?", "What did I email you on Tuesday?"):
         assert names_no_topic(q), q
     for q in ("What did I write about the boiler yesterday?", "What did I say about my sister yesterday?",
-              "What did we sort out three days ago?", "What did I note about the dentist on Monday?"):
+              "What did we sort out three days ago?", "What did I note about the dentist on Monday?",
+              "What did I text you about the landlord yesterday?"):
         assert not names_no_topic(q), q
 
 
@@ -187,10 +189,12 @@ def test_this_weekend_is_not_this_week() -> None:
     sunday = at(LA, 2026, 12, 6, 10, 0)
     wednesday = at(LA, 2026, 12, 9, 10, 0)
     for now, saturday in ((sunday, at(LA, 2026, 12, 5)), (wednesday, at(LA, 2026, 12, 5))):
-        for q in ("what did I tell you this weekend?", "what did we talk about over the weekend?"):
+        for q in ("what did I tell you this weekend?", "what did we talk about over the weekend?",
+                  "what did I say at the weekend?", "what did I mention on the weekend?"):
             w = window_for(q, now=now, tz=LA)
             assert w is not None and (w.start_at, w.end_at) == (saturday, at(LA, 2026, 12, 7) - 1e-3), q
     assert window_for("what am I doing this weekend?", now=wednesday, tz=LA) is None  # a plan
+    assert window_for("who is coming at the weekend?", now=wednesday, tz=LA) is None
 
 
 def test_the_hosts_zone_for_serves_first_agent(tmp_path: object) -> None:

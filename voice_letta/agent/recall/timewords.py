@@ -27,7 +27,7 @@ WEEKDAYS = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", 
 # something was said.
 _WEEKDAY = re.compile(r"\b(last\s+)?(" + "|".join(WEEKDAYS) + r")\b(?!s)")
 _SAID = re.compile(r"\b(did|said|told|mentioned|talked|discussed|was|were|had|happened|went|came|got|saw|met|"
-                   r"noted|wrote|jotted|asked|brought|shared|covered)\b")
+                   r"noted|wrote|jotted|asked|brought|shared|covered|texted|messaged|emailed|sent)\b")
 _WEEKS_AGO = re.compile(rf"\b{_N}\s+weeks?\s+ago\b")
 _HOURS_AGO = re.compile(rf"\b{_N}\s+hours?\s+ago\b")
 _JUST_NOW = re.compile(r"\b(just now|a (?:minute|moment|second) ago|"
@@ -37,10 +37,12 @@ JUST_NOW_S = 1800.0
 
 # Verbs of saying and noting, beyond ``text.GENERIC_TERMS``' "tell", "say", "mention": with a time they ask what was
 # said then, not about a topic ("What did I jot down four days ago?" had "jot" and "down" as its topic, so the
-# window was ranked by them, and the day's only line, which shares neither, fell under the similarity floor: test4).
+# window was ranked by them, and the day's only line, which shares neither, fell under the similarity floor: test4;
+# "What did I text you yesterday?" found one of its two lines: QA, session 6).
 _FRAME_TEXT = """
     jot jotted jotting down note notes noted noting write wrote written writing log logged put
     bring brought up go went over cover covered run ran through make made
+    text texted texting message messaged email emailed send sent
     january february march april may june july august september october november december
 """
 FRAME_TERMS: frozenset[str] = frozenset(T.stem(w) for w in _FRAME_TEXT.split())
@@ -91,7 +93,9 @@ def window_for(text: str, *, now: float, tz: str | None = None) -> SearchWindow 
     monday = today - timedelta(days=today.weekday())
     if "last weekend" in t or "past weekend" in t:
         return days(monday - timedelta(days=2), 2)
-    if "this weekend" in t or "over the weekend" in t:  # before "this week"; a plan ("this weekend?") is no window
+    # Before "this week"; a plan ("this weekend?") is no window. "At the weekend" (British) and "on the weekend"
+    # (American) say the same.
+    if any(w in t for w in ("this weekend", "over the weekend", "at the weekend", "on the weekend")):
         if not _SAID.search(t):
             return None
         saturday = monday + timedelta(days=5)  # the most recent weekend that has begun
