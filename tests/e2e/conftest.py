@@ -11,7 +11,7 @@ import pytest
 from aiohttp import web
 
 from tests.fakes.openai_server import FakeOpenAIServer
-from tests.integration.agent.conftest import Running, serving
+from tests.integration.agent.conftest import Running, listen, serving
 from voice_letta.config import ServerConfig
 from voice_letta.server.app import Overrides, create_app
 from voice_letta.server.providers_glue import build_registry
@@ -54,12 +54,8 @@ async def served(tmp_path: Path) -> AsyncIterator[tuple[str, web.Application]]:
     """A real server on the embedded defaults (the local model registry, a SQLite file, no key): its URL and app."""
     app = create_app(ServerConfig(db_path=tmp_path / "local.db", api_key=None, enable_sandbox=False),
                      Overrides(models=build_registry()))
-    runner = web.AppRunner(app)
-    await runner.setup()
-    site = web.TCPSite(runner, "127.0.0.1", 0)
-    await site.start()
-    port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
+    runner, url = await listen(app)
     try:
-        yield f"http://127.0.0.1:{port}", app
+        yield url, app
     finally:
         await runner.cleanup()

@@ -63,18 +63,24 @@ def anthropic_llm(fake: FakeAnthropicServer, **kw: Any) -> dict[str, Any]:
             "api_key_env": "FAKE_ANTHROPIC_KEY", **kw}
 
 
+async def listen(app: web.Application) -> tuple[web.AppRunner, str]:
+    """Serve ``app`` on an ephemeral loopback port: its runner (clean it up) and its base URL."""
+    runner = web.AppRunner(app)
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", 0)
+    await site.start()
+    port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
+    return runner, f"http://127.0.0.1:{port}"
+
+
 async def start_server(tmp_path: Path, fake: FakeOpenAIServer, *, tools: ToolExecutor | None = None,
                        **config: Any) -> tuple[Running, web.AppRunner]:
     config.setdefault("enable_sandbox", False)
     cfg = ServerConfig(db_path=tmp_path / "voice.db", **config)
     registry = ProviderRegistry(env=FAKE_ENV, retry_base_delay_s=0.01, retry_max_delay_s=0.02)
     app = create_app(cfg, Overrides(models=registry, tools=tools))
-    runner = web.AppRunner(app)
-    await runner.setup()
-    site = web.TCPSite(runner, "127.0.0.1", 0)
-    await site.start()
-    port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
-    return Running(f"http://127.0.0.1:{port}", app, fake, cfg.api_key), runner
+    runner, url = await listen(app)
+    return Running(url, app, fake, cfg.api_key), runner
 
 
 @asynccontextmanager

@@ -16,10 +16,9 @@ from typing import Any
 
 import aiohttp
 import pytest
-from aiohttp import web
 
 from tests.fakes.openai_server import FakeOpenAIServer, Text
-from tests.integration.agent.conftest import FAKE_ENV, Running, openai_llm
+from tests.integration.agent.conftest import FAKE_ENV, Running, listen, openai_llm
 from voice_letta.agent.models import Message, TurnRecord
 from voice_letta.config import ServerConfig
 from voice_letta.providers.registry import ProviderRegistry
@@ -51,13 +50,9 @@ async def gated(tmp_path: Path, fake_openai: FakeOpenAIServer) -> AsyncIterator[
     registry = ProviderRegistry(env=FAKE_ENV, retry_base_delay_s=0.01, retry_max_delay_s=0.02)
     app = create_app(ServerConfig(db_path=tmp_path / "voice.db", enable_sandbox=False, api_key=None),
                      Overrides(store=store, models=registry))  # type: ignore[arg-type]
-    runner = web.AppRunner(app)
-    await runner.setup()
-    site = web.TCPSite(runner, "127.0.0.1", 0)
-    await site.start()
-    port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
+    runner, url = await listen(app)
     try:
-        yield Running(f"http://127.0.0.1:{port}", app, fake_openai, None), store
+        yield Running(url, app, fake_openai, None), store
     finally:
         store.gate.set()
         await runner.cleanup()

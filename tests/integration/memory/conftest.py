@@ -71,6 +71,13 @@ async def seed_history(server: Running, agent_id: str, lines: list[str], *, t0: 
     return await server.store.append_messages(rows)
 
 
+async def human_block(server: Running, agent_id: str) -> str:
+    """The agent's "human" block as REST shows it."""
+    status, block = await server.request("GET", f"/v1/agents/{agent_id}/blocks/human")
+    assert status == 200, block
+    return str(block["value"])
+
+
 def store_call(*chunks: tuple[int, int, str]) -> ToolCall:
     return ToolCall("store_memories", json.dumps(
         {"chunks": [{"start_index": s, "end_index": e, "context": c} for s, e, c in chunks]}))

@@ -15,6 +15,7 @@ from tests.integration.agent.conftest import Running
 from tests.integration.memory.conftest import (
     create_voice_agent,
     finish_call,
+    human_block,
     manager,
     rethink_call,
     sleeptime_requests,
@@ -32,12 +33,6 @@ async def import_lines(server: Running, agent_id: str) -> None:
     status, body = await server.request("POST", f"/v1/agents/{agent_id}/messages/import", json={
         "messages": [{**m, "said_at": t0 + 60 * i} for i, m in enumerate(LINES)]})
     assert status == 202, body
-
-
-async def human_block(server: Running, agent_id: str) -> str:
-    status, block = await server.request("GET", f"/v1/agents/{agent_id}/blocks/human")
-    assert status == 200, block
-    return str(block["value"])
 
 
 async def test_a_rewrite_that_drops_what_the_block_knew_is_refused_and_the_model_asked_again(server: Running) -> None:

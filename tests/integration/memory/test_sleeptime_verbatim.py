@@ -22,6 +22,7 @@ from tests.integration.agent.conftest import Running
 from tests.integration.memory.conftest import (
     create_voice_agent,
     finish_call,
+    human_block,
     manager,
     rethink_call,
     sleeptime_requests,
@@ -48,12 +49,6 @@ async def archived(server: Running, agent_id: str) -> list[dict[str, object]]:
     status, listed = await server.request("GET", f"/v1/agents/{agent_id}/archival")
     assert status == 200, listed
     return list(listed["data"])
-
-
-async def human_block(server: Running, agent_id: str) -> str:
-    status, block = await server.request("GET", f"/v1/agents/{agent_id}/blocks/human")
-    assert status == 200, block
-    return str(block["value"])
 
 
 async def test_a_run_that_stores_no_chunk_archives_the_users_lines_word_for_word(server: Running) -> None:

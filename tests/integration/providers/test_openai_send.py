@@ -11,6 +11,7 @@ from collections.abc import AsyncIterator
 import pytest
 from aiohttp import web
 
+from tests.integration.agent.conftest import listen
 from tests.integration.providers.helpers import collect, request, text_of
 from voice_letta.agent.models import LLMConfig, ProviderName
 from voice_letta.errors import ProviderBadRequest
@@ -42,13 +43,9 @@ async def _completions(request: web.Request) -> web.Response:
 async def gzip_server() -> AsyncIterator[str]:
     app = web.Application()
     app.router.add_post("/v1/chat/completions", _completions)
-    runner = web.AppRunner(app)
-    await runner.setup()
-    site = web.TCPSite(runner, "127.0.0.1", 0)
-    await site.start()
-    port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
+    runner, url = await listen(app)
     try:
-        yield f"http://127.0.0.1:{port}/v1"
+        yield f"{url}/v1"
     finally:
         await runner.cleanup()
 
