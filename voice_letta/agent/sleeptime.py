@@ -115,7 +115,6 @@ class RunResult:
     conflicts: int = 0
     rule_errors: int = 0
     finished: bool = False
-    stored: bool = False
     verbatim: int = 0  # passages the server archived word for word (the model stored no chunk)
 
 
@@ -186,7 +185,6 @@ class SleeptimeRun:
             log.warning("sleeptime model for agent %s did not archive the lines within %d steps (%d rule errors); "
                         "archiving the user's lines word for word", agent.id, self.max_steps, result.rule_errors)
             await self._archive_verbatim(agent, job_id, transcript, result)
-        result.stored = True
         if not rules.finished:
             log.warning("sleeptime run for agent %s stopped after %d steps without finishing", agent.id,
                         result.steps)

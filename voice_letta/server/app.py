@@ -29,6 +29,7 @@ from voice_letta.agent.ports import (
 )
 from voice_letta.agent.prompt import SystemPromptCache
 from voice_letta.agent.service import AgentService
+from voice_letta.agent.zones import host_zone, load_names
 from voice_letta.config import ServerConfig
 from voice_letta.errors import VoiceLettaError
 from voice_letta.server import (
@@ -278,9 +279,9 @@ def _add_voice_sessions(app: web.Application, config: ServerConfig, ov: Override
 async def _bootstrap_ctx(app: web.Application) -> AsyncIterator[None]:
     """First-run conveniences for ``voice-letta serve``: a default agent, and the local LLM warmed up."""
     config = app[CONFIG]
+    await asyncio.to_thread(load_names)  # validating an agent's timezone reads them; not on the loop
     if config.create_default_agent and not await app[STORE].list_agents():
         from voice_letta.agent.service import AgentCreate
-        from voice_letta.agent.zones import host_zone
 
         zone = await asyncio.to_thread(host_zone)  # the machine's: a laptop user's own days
         agent = await app[AGENTS].create(AgentCreate(name="assistant", timezone=zone))

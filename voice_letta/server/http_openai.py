@@ -264,11 +264,9 @@ async def _stream(request: web.Request, agent: AgentState, parsed: ParsedTurn, r
                         break  # TurnFinished after ReplyDone: the stream has ended
             if done:
                 # the last events and the end of the body in one write (each write is a syscall and wakes the
-                # client), before the turn's end is stored; the agent may still do memory upkeep after it
-                try:
-                    await resp.write_eof(b"".join(out))
-                except ConnectionResetError:
-                    raise  # cut before the end: the reply is kept as interrupted (see below)
+                # client), before the turn's end is stored; the agent may still do memory upkeep after it. A cut here
+                # raises ConnectionResetError: the reply is kept as interrupted (see below)
+                await resp.write_eof(b"".join(out))
                 delivered.set()
                 break
             if out:  # one write for what the agent produced meanwhile: each write is a syscall on the hot path
