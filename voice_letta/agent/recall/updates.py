@@ -248,13 +248,14 @@ def implicit_updates(index: PassageIndex, order: Sequence[int], skip: set[int], 
 
 def fact_of(index: PassageIndex, row: int) -> int:
     """The user's passage a candidate stands for: itself, or the user line an assistant line answers; -1 when
-    neither is about the user, or it is a question nothing answered (``recall/questions.py``: it states no fact)."""
+    neither is about the user, or it is a question nothing answered (``recall/questions.py``: it states no fact; the
+    reply to one, "i dont think so", stands for no fact either)."""
     if index.asks[row]:
         return -1
     if index.about_the_user(row):
         return row
     before = int(index.prev[row]) if row < len(index.prev) else -1
-    if before >= 0 and "assistant" in index.speakers[row] and index.about_the_user(before):
+    if before >= 0 and "assistant" in index.speakers[row] and index.about_the_user(before) and not index.asks[before]:
         return before
     return -1
 
