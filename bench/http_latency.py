@@ -18,7 +18,10 @@ Two measurements, each at 1 and at N (default 50) concurrent streams:
   content chunk written.
 
 Server CPU per turn is the server process's ``process_time()`` (all its threads) over a phase, divided by its
-turns; with ``--profile`` the server runs under cProfile during the N-agent case and its store calls are traced.
+turns; with ``--profile`` the server runs under cProfile during the N-agent case (``--profile-case``; the raw stats
+go next to the text, ``<--profile-out>.pstats``, to compare two runs' call counts) and its store calls are traced;
+``--trace-store`` alone traces them without cProfile and splits every content case's pre-LLM time into store calls
+(their wait for the store's thread included) and the rest, so a tail can be told apart.
 
 Layout. The server (``bench/http_latency_server.py``: ``create_app`` with a real SQLite file in a temp dir and the
 fake model passed through ``Overrides(models=...)``) runs in a subprocess started by this script with ``--serve``;
@@ -222,17 +225,20 @@ def store_breakdown(rows: list[dict[str, Any]]) -> str:
             totals[name] = totals.get(name, 0.0) + dur * 1000
         totals["(all store calls)"] = sum(totals.values())
         totals["(pre-LLM total)"] = (r["model_called"] - r["arrival"]) * 1000
+        totals["(pre-LLM, not in store calls)"] = totals["(pre-LLM total)"] - totals["(all store calls)"]
         for name, total in totals.items():
             per.setdefault(name, []).append(total)
     calls: dict[str, int] = {}
     for r in rows[:1]:
         for name, _ in r["store"]:
             calls[name] = calls.get(name, 0) + 1
-    lines = ["| pre-LLM step (per request) | calls | p50 ms | p99 ms | mean ms |", "|---|---|---|---|---|"]
+    lines = ["| pre-LLM step (per request) | calls | p50 ms | p90 ms | p99 ms | max ms | mean ms |",
+             "|---|---|---|---|---|---|---|"]
     for name, v in sorted(per.items(), key=lambda kv: -float(np.mean(kv[1]))):
         a = np.array(v)
-        p50, p99 = np.percentile(a, [50, 99])
-        lines.append(f"| {name} | {calls.get(name, '')} | {p50:.2f} | {p99:.2f} | {a.mean():.2f} |")
+        p50, p90, p99 = np.percentile(a, [50, 90, 99])
+        lines.append(f"| {name} | {calls.get(name, '')} | {p50:.2f} | {p90:.2f} | {p99:.2f} | {a.max():.2f} "
+                     f"| {a.mean():.2f} |")
     return "\n".join(lines)
 
 
@@ -253,13 +259,13 @@ async def client_main(args: argparse.Namespace) -> None:
             os.environ[FAKE_KEY_ENV] = "sk-bench"  # read by the server's provider registry (its process inherits it)
         if args.in_process:
             tmp = tempfile.TemporaryDirectory(prefix="vl-bench-")
-            runner, port, inner_store = await start_server(Path(tmp.name), trace_store=args.profile,
+            runner, port, inner_store = await start_server(Path(tmp.name), trace_store=args.profile or args.trace_store,
                                                            fragment_chars=args.fragment_chars, burst=args.burst,
                                                            real=real)
         else:
             cmd = [sys.executable, __file__, "--serve", "--fragment-chars", str(args.fragment_chars),
                    "--model", args.model]
-            cmd += ["--trace-store"] if args.profile else []
+            cmd += ["--trace-store"] if args.profile or args.trace_store else []
             cmd += ["--burst"] if args.burst else []
             proc = await asyncio.create_subprocess_exec(*cmd, stdin=asyncio.subprocess.PIPE,
                                                         stdout=asyncio.subprocess.PIPE)
@@ -300,10 +306,11 @@ async def client_main(args: argparse.Namespace) -> None:
                 rows, wall, cpu = await run_phase(srv, agents, filler=filler, concurrency=conc, rounds=rounds,
                                                   warmup=args.warmup, arrival=arrival, gap_s=args.paced_gap_s)
                 if do_profile and not args.in_process:
-                    async with session.post(f"{srv.url}/bench/profile?action=stop") as r:
+                    async with session.post(f"{srv.url}/bench/profile",
+                                            params={"action": "stop", "dump": f"{args.profile_out}.pstats"}) as r:
                         text = await r.text()
                     await asyncio.to_thread(Path(args.profile_out).write_text, text)
-                if args.profile and tag in ("single", "many"):
+                if (args.profile and tag in ("single", "many")) or (args.trace_store and not filler):
                     profiled[name] = rows
                 d = derive(rows, filler)
                 tput = len(rows) / wall
@@ -331,8 +338,9 @@ async def client_main(args: argparse.Namespace) -> None:
             for name, rows in profiled.items():
                 print(f"\nStore calls before the model is called, {name} (time includes queueing):\n")
                 print(store_breakdown(rows))
-            if profiled and not args.in_process:
-                print(f"\ncProfile of the server during the {n}-agent content case: {args.profile_out}")
+            if args.profile and not args.in_process:
+                print(f"\ncProfile of the server during the {args.profile_case} case: {args.profile_out} "
+                      f"(raw stats: {args.profile_out}.pstats)")
     finally:
         if proc is not None:
             assert proc.stdin is not None
@@ -377,7 +385,10 @@ def main() -> None:
     ap.add_argument("--profile-out", default="/tmp/vl-http-latency-profile.txt")
     ap.add_argument("--profile-case", default="many", help="the case tag --profile profiles (default many)")
     ap.add_argument("--serve", action="store_true", help=argparse.SUPPRESS)
-    ap.add_argument("--trace-store", action="store_true", help=argparse.SUPPRESS)
+    ap.add_argument("--trace-store", action="store_true",
+                    help="time the server's store calls before the model is called (no cProfile) and split each "
+                    "content case's pre-LLM time into store calls (their wait for the store's thread included) "
+                    "and the rest")
     args = ap.parse_args()
     if not 0 <= args.paced_gap_s <= 10:
         ap.error("--paced-gap-s must be between 0 and 10")

@@ -255,6 +255,8 @@ async def start_server(db_dir: Path, *, trace_store: bool, fragment_chars: int, 
             return web.json_response({"ok": True})
         prof = profiler.pop()
         prof.disable()
+        if request.query.get("dump"):  # the raw stats too, to compare two runs' call counts (pstats)
+            prof.dump_stats(request.query["dump"])
         buf = io.StringIO()
         stats = pstats.Stats(prof, stream=buf)
         stats.sort_stats("cumulative").print_stats(45)
