@@ -39,7 +39,7 @@ from voice_letta.agent.recall.loaded import NO_EMBEDDER, THREAD_THRESHOLD_VALUES
 from voice_letta.agent.recall.messages import MessageIndex
 from voice_letta.agent.recall.ranking import Ranked
 from voice_letta.agent.recall.results import Hit, format_hits, merge_messages, when, window_listing
-from voice_letta.agent.recall.timewords import dated_ranges, names_no_topic, window_for
+from voice_letta.agent.recall.timewords import dated_ranges, names_no_topic, part_of_day, window_for
 from voice_letta.agent.recall.vector import (
     COARSE_CANDIDATES,
     COARSE_MIN_ROWS,
@@ -49,6 +49,7 @@ from voice_letta.agent.recall.vector import (
     VectorIndex,
     sign_words,
 )
+from voice_letta.agent.zones import local
 
 log = logging.getLogger(__name__)
 
@@ -185,13 +186,15 @@ class MemorySearch:
         include_messages: bool = True, tz: str | None = None,
     ) -> list[Hit]:
         """The agent's best matches for ``queries`` (the first is the utterance) in ``window``; ``tz``, the agent's
-        time zone, dates calendar days the query names ("on 3 October 2023")."""
+        time zone, dates calendar days the query names ("on 3 October 2023") and the part of a day it names."""
         queries = list(dict.fromkeys(T.spoken_query(q) for q in queries if q.strip()))[:MAX_QUERIES]
         if not queries:
             return []
         embedder = await self.embedder_for(agent_id)
         if (window.start_at is not None or window.end_at is not None) and all(names_no_topic(q) for q in queries):
-            return await self._list_window(agent_id, embedder, window, limit, queries[0] if include_messages else None)
+            part = part_of_day(queries[0], window, tz=tz)
+            return await self._list_window(agent_id, embedder, window, limit, queries[0] if include_messages else None,
+                                           None if part is None else part[1])
         speaker = _query_speaker(queries[0])
         if include_messages:
             # The store's keyword search over evicted lines runs in SQLite's thread beside the embedding.
@@ -264,16 +267,28 @@ class MemorySearch:
         return window if index.in_window(window, 1) else None
 
     async def _list_window(self, agent_id: str, embedder: Embedder | None, window: SearchWindow, limit: int,
-                           asked: str | None = None) -> list[Hit]:
+                           asked: str | None = None, part: SearchWindow | None = None) -> list[Hit]:
         """A generic question about a time ("what did I tell you yesterday?"): what was said then, in order; with the
-        question ``asked`` (search_memory, not the REST search of passages) lines not archived too (window_listing)."""
+        question ``asked`` (search_memory, not the REST search of passages) lines not archived too (window_listing).
+        With the ``part`` of the day the question names ("this evening", ``timewords.part_of_day``): that part's
+        lines first, in order, then the rest of the day's, in order, as the budget allows."""
         index = await self._index(agent_id, embedder)
-        passages = await self._store.get_passages(agent_id, index.in_window(window, limit))
+        ids = index.in_window(window, limit)
+        if part is not None:
+            first = index.in_window(part, limit)
+            ids = first + [i for i in index.in_window(window, 2 * limit) if i not in set(first)]
+        passages = await self._store.get_passages(agent_id, ids[:limit] if asked is None else ids)
         if asked is None:
             return [Hit(0.0, passage=p, confidence=1.0) for p in passages]
-        evicted = (await self._message_index(agent_id))[0].in_window(window, limit)
+        lines = (await self._message_index(agent_id))[0]
+        evicted = lines.in_window(window, limit)
+        if part is not None:
+            evicted = list({h.message.id: h for h in [*lines.in_window(part, limit), *evicted]}.values())
         in_view = await self._store.list_messages(agent_id, in_context=True)
-        return window_listing(passages, evicted, in_view, window, asked, limit)
+        listed = window_listing(passages, evicted, in_view, window, asked, len(passages) + len(evicted) + len(in_view))
+        if part is not None:  # stable: each group stays in order
+            listed.sort(key=lambda h: not (part.start_at or 0.0) <= h.said_at <= (part.end_at or math.inf))
+        return listed[:limit]
 
     async def _rank_passages(
         self, agent_id: str, embedder: Embedder | None, queries: list[str], window: SearchWindow, limit: int,
@@ -332,7 +347,37 @@ class MemorySearch:
             window = window_for(utterance, now=now, tz=tz) or window  # "what did I tell you yesterday?"
         limit = WINDOW_LIST_LIMIT if window.start_at is not None or window.end_at is not None else self._limit
         hits = await self.hybrid(agent_id, [utterance, *keywords], window, limit=limit, tz=tz)
+        part = _listed_part([utterance, *keywords], window, tz)
+        if part is not None and hits:
+            return _format_part(hits, part, now=now, tz=tz)
         return format_hits(hits, now=now, tz=tz)
+
+
+def _listed_part(queries: Sequence[str], window: SearchWindow, tz: str | None) -> tuple[str, SearchWindow] | None:
+    """The part of a day (``timewords.part_of_day``) a window listing puts first, when ``hybrid`` lists one."""
+    spoken = [T.spoken_query(q) for q in queries if q.strip()]
+    if not spoken or (window.start_at is None and window.end_at is None) or not all(map(names_no_topic, spoken)):
+        return None
+    return part_of_day(spoken[0], window, tz=tz)
+
+
+def _format_part(hits: Sequence[Hit], part: tuple[str, SearchWindow], *, now: float, tz: str | None) -> str:
+    """A window listing that names the part of the day asked about ("this morning"): its lines under a heading with
+    its hours on the user's clock, then the rest of that day's, so the model answers from the right hours."""
+    name, span = part
+    lo, hi = span.start_at or 0.0, span.end_at or math.inf
+    inside = [h for h in hits if lo <= h.said_at <= hi]
+    rest = [h for h in hits if not lo <= h.said_at <= hi]
+    start, end = local(lo, tz), local(hi + 1e-3, tz)
+    hours = (f"before {end:%H:%M}" if start.hour == 0 and start.minute == 0 else
+             f"from {start:%H:%M}" if end.hour == 0 and end.minute == 0 else f"{start:%H:%M} to {end:%H:%M}")
+    out = [f"Said in the {name} ({hours}, the user's time), in order:" if inside else
+           f"Nothing was said in the {name} ({hours}, the user's time)."]
+    if inside:
+        out.append(format_hits(inside, now=now, tz=tz))
+    if rest:
+        out += [f"Said at other times that day (not in the {name}):", format_hits(rest, now=now, tz=tz)]
+    return "\n".join(out)
 
 
 def _query_speaker(query: str) -> str | None:

@@ -15,7 +15,7 @@ from pydantic import ValidationError
 from voice_letta.agent.models import AgentState
 from voice_letta.agent.prompt import volatile_note
 from voice_letta.agent.recall.results import when
-from voice_letta.agent.recall.timewords import dated_ranges, window_for
+from voice_letta.agent.recall.timewords import dated_ranges, part_of_day, window_for
 from voice_letta.agent.zones import canonical_zone
 
 LA, TONGA = "America/Los_Angeles", "Pacific/Tongatapu"
@@ -222,3 +222,37 @@ def test_a_past_verb_of_noting_makes_a_weekday_or_a_date_a_time_said() -> None:
     for q in ("Anything I noted on Thursday?", "Something I jotted down on the 3rd?", "What I wrote on 3 December"):
         w = window_for(q, now=now, tz=LA)
         assert w is not None and w.start_at == at(LA, 2026, 12, 3), q
+
+
+def _part(question: str, now: float, tz: str) -> tuple[str, str, str] | None:
+    window = window_for(question, now=now, tz=tz)
+    assert window is not None
+    found = part_of_day(question, window, tz=tz)
+    if found is None:
+        return None
+    assert found[1].start_at is not None and found[1].end_at is not None
+    return found[0], local_day(found[1].start_at, tz), local_day(found[1].end_at + 1e-3, tz)
+
+
+def test_the_part_of_a_day_is_its_hours_on_the_users_clock() -> None:
+    now = at(LA, 2026, 12, 6, 21, 30)  # Sunday 21:30 in LA = Monday 05:30 UTC
+    assert _part("What did I say this morning?", now, LA) == ("morning", "2026-12-06 00:00", "2026-12-06 12:00")
+    assert _part("what did i tell you yesterday afternoon", now, LA) == (
+        "afternoon", "2026-12-05 12:00", "2026-12-05 17:00")
+    assert _part("What did I say on Tuesday evening?", now, LA) == ("evening", "2026-12-01 17:00", "2026-12-02 00:00")
+    assert _part("What did I say tonight?", now, LA) == ("evening", "2026-12-06 17:00", "2026-12-07 00:00")
+    now = at(TONGA, 2026, 12, 6, 9, 0)  # Sunday 09:00 in Tonga = Saturday 20:00 UTC
+    assert _part("What did I say this morning?", now, TONGA) == ("morning", "2026-12-06 00:00", "2026-12-06 12:00")
+    # a day across a daylight-saving change: wall-clock hours (Sunday 1 November 2026, 25 hours in LA)
+    now = at(LA, 2026, 11, 2, 10, 0)
+    assert _part("what did I say yesterday evening", now, LA) == ("evening", "2026-11-01 17:00", "2026-11-02 00:00")
+    assert _part("what did I say yesterday morning", now, LA) == ("morning", "2026-11-01 00:00", "2026-11-01 12:00")
+
+
+def test_no_part_when_none_is_named_or_the_window_is_no_day() -> None:
+    now = at(LA, 2026, 12, 6, 21, 30)
+    assert _part("What did I tell you yesterday?", now, LA) is None
+    assert _part("What did I say last night?", now, LA) is None  # already the hours it names (17:00 to 05:00)
+    assert _part("What did I say this week about my mornings?", now, LA) is None
+    small_hours = at(LA, 2026, 12, 7, 1, 30)
+    assert _part("What did I say tonight?", small_hours, LA) is None  # the evening just gone, already its hours

@@ -125,6 +125,32 @@ def window_for(text: str, *, now: float, tz: str | None = None) -> SearchWindow 
 
 EVENING_HOUR = 17
 NIGHT_END_HOUR = 5
+NOON_HOUR = 12
+
+# The part of a day a question names: "this morning", "yesterday afternoon", "on tuesday evening", "tonight". The
+# window stays the whole day (a line said at 12:40 is "this morning" to some, and held-out sets date "this morning"
+# lines by the share of the day gone, so they fall in the afternoon of an evening run); the part's lines are listed
+# first, so a busy day's listing budget is spent on them (an earliest-first listing of "what did I say this evening?"
+# showed the first twelve lines of the morning), and the model is told which part they are. Morning runs from
+# midnight ("I woke at three this morning") to noon, afternoon to EVENING_HOUR, evening to midnight.
+_PARTS = (("morning", 0, NOON_HOUR), ("afternoon", NOON_HOUR, EVENING_HOUR), ("evening", EVENING_HOUR, 24),
+          ("tonight", EVENING_HOUR, 24))
+_PART = re.compile(r"\b(morning|afternoon|evening|tonight)\b(?!s)")
+
+
+def part_of_day(text: str, window: SearchWindow, *, tz: str | None = None) -> tuple[str, SearchWindow] | None:
+    """The part of the window's day the question names ("morning", "afternoon", "evening") and its hours on the
+    local clock (inside ``window``), or None: no part named, or the window is not one local day ("last night"
+    already is the hours it names)."""
+    if window.start_at is None or window.end_at is None or (m := _PART.search(" ".join(text.lower().split()))) is None:
+        return None
+    day = local(window.start_at, tz)
+    if (day.hour, day.minute, day.second) != (0, 0, 0) or (day + timedelta(days=1)).timestamp() - window.end_at > 1.0:
+        return None
+    name, start, end = next(p for p in _PARTS if p[0] == m.group(1))
+    lo = (day + timedelta(hours=start)).timestamp()  # wall-clock hours: a daylight-saving day too
+    hi = min((day + timedelta(hours=end)).timestamp() - 1e-3, window.end_at)
+    return ("evening" if name == "tonight" else name), SearchWindow(lo, hi)
 
 
 def _day_without_year(t: str, today: datetime) -> datetime | None:
