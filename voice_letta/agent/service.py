@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
 from typing import Any, Literal, TypeVar
 
@@ -130,8 +131,10 @@ def _patched_llm(current: LLMConfig | None, patch: dict[str, Any], where: str) -
 
 
 def _validated(model: type[_M], data: Any, where: str) -> _M:
+    """A merged patch (stored values dumped as JSON + the request's JSON members), validated as the JSON it is and
+    strictly on JSON types, as every REST body is (server/http_admin.parse_body): ``"0.5"`` is not a temperature."""
     try:
-        return model.model_validate(data)
+        return model.model_validate_json(json.dumps(data), strict=True)
     except ValidationError as exc:
         raise invalid_body(exc, prefix=where) from exc
 

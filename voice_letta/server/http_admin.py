@@ -21,9 +21,12 @@ M = TypeVar("M", bound=BaseModel)
 
 
 async def parse_body(request: web.Request, model: type[M]) -> M:
+    """A REST body, validated strictly on JSON types: ``true`` is not the number 1 (``"turn_budget_s": true`` was a
+    one-second budget, ``"ttl_s": true`` a one-second token), ``"5"`` is not 5 and ``"no"`` is not ``false``; a
+    JSON integer is still a number where a float is asked. The error names the field (docs/protocol.md)."""
     raw = await request.read()
     try:
-        return model.model_validate_json(raw or b"{}")
+        return model.model_validate_json(raw or b"{}", strict=True)
     except ValidationError as exc:
         raise invalid_body(exc) from exc
 

@@ -172,3 +172,34 @@ def test_twilio_webhook_bodies_never_cause_a_server_error(live: Live, raw: bytes
     status, body, ctype = live.request("POST", f"/twilio/voice?agent={live.agent_id}", raw,
                                        {"Content-Type": content_type})
     check(status, body, ctype, f"{content_type} {raw!r}")
+
+
+@pytest.mark.parametrize(("route", "body", "param"), [
+    ("POST /v1/agents", {"name": "a", "turn_budget_s": True}, "turn_budget_s"),  # was a one-second budget
+    ("POST /v1/agents", {"name": "a", "max_tool_rounds": "3"}, "max_tool_rounds"),
+    ("POST /v1/agents", {"name": "a", "handoff_on_session_end": "yes"}, "handoff_on_session_end"),
+    ("POST /v1/agents", {"name": "a", "buffer": {"max_messages": "20", "min_messages": 5}}, "buffer.max_messages"),
+    ("PATCH /v1/agents/{agent}", {"max_tool_rounds": 2.0}, "max_tool_rounds"),
+    ("PATCH /v1/agents/{agent}", {"llm": {"temperature": "0.5"}}, "llm.temperature"),
+    ("PATCH /v1/agents/{agent}/blocks/human", {"value": "v", "read_only": "true"}, "read_only"),
+    ("POST /v1/tokens", {"agent": "fuzz", "ttl_s": True}, "ttl_s"),  # was a one-second token
+    ("POST /v1/agents/{agent}/archival/reembed", {"limit": "5"}, "limit"),
+    ("POST /v1/agents/{agent}/messages/import",
+     {"messages": [{"role": "user", "content": "hi", "said_at": 1}], "archive": "no"}, "archive"),
+])
+def test_rest_bodies_are_strict_on_json_types(live: Live, route: str, body: Any, param: str) -> None:
+    """A JSON true is not the number 1, "5" is not 5 and "no" is not false: a 400 naming the field, nothing changed."""
+    method, path = route.split(" ", 1)
+    status, raw, ctype = live.request(method, fill(live, path), json.dumps(body).encode(),
+                                      {"Content-Type": "application/json"})
+    check(status, raw, ctype, route)
+    assert status == 400, raw
+    assert json.loads(raw)["error"]["param"] == param
+
+
+def test_a_json_integer_is_still_a_number_where_a_float_is_asked(live: Live) -> None:
+    status, raw, _ = live.request("PATCH", f"/v1/agents/{live.agent_id}", json.dumps(
+        {"turn_budget_s": 30, "llm": {"temperature": 1}}).encode(), {"Content-Type": "application/json"})
+    assert status == 200, raw
+    agent = json.loads(raw)
+    assert agent["turn_budget_s"] == 30.0 and agent["llm"]["temperature"] == 1.0
