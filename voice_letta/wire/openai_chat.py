@@ -17,8 +17,10 @@ from voice_letta.errors import ProtocolViolation
 
 
 class _In(BaseModel):
-    # Third-party input: clients add fields freely (Vapi, LiveKit, Pipecat), so unknown ones are ignored.
-    model_config = ConfigDict(extra="ignore")
+    # Third-party input: clients add fields freely (Vapi, LiveKit, Pipecat), so unknown ones are ignored. The
+    # fields we read are strict on their JSON type, as OpenAI's are ("Invalid type for 'stream': expected a
+    # boolean"): "stream": "yes" was a stream, "voice_letta": {"first_token_timeout_s": true} a one-second deadline.
+    model_config = ConfigDict(extra="ignore", strict=True)
 
 
 ImageDetail = Literal["auto", "low", "high"]

@@ -69,3 +69,21 @@ async def test_invalid_utf8_in_a_text_frame_closes_with_1007(server: Running) ->
         while msg.type not in (WSMsgType.CLOSE, WSMsgType.CLOSED, WSMsgType.CLOSING):
             msg = await ws.receive()
     assert ws.close_code == 1007
+
+
+@pytest.mark.parametrize(("member", "param"), [
+    ({"stream": "yes"}, "stream"), ({"stream": 1}, "stream"), ({"max_tokens": "5"}, "max_tokens"),
+    ({"temperature": "0.3"}, "temperature"), ({"n": True}, "n"),
+    ({"voice_letta": {"first_token_timeout_s": True}}, "voice_letta.first_token_timeout_s"),  # was a 1 s deadline
+    ({"voice_letta": {"server_tool_calls": "no"}}, "voice_letta.server_tool_calls"),
+    ({"stream_options": {"include_usage": "true"}}, "stream_options.include_usage"),
+])
+async def test_chat_fields_are_strict_on_json_types(server: Running, member: dict[str, object], param: str) -> None:
+    """As OpenAI's API does ("Invalid type for 'stream'"): a 400 naming the field, no turn, nothing stored."""
+    agent = await server.create_agent()
+    body = {"model": agent["id"], "messages": [{"role": "user", "content": "hi"}], **member}
+    async with aiohttp.ClientSession() as s, s.post(f"{server.url}/v1/chat/completions", json=body) as r:
+        assert r.status == 400, await r.text()
+        assert (await r.json())["error"]["param"] == param
+    assert await server.store.list_messages(agent["id"]) == []
+    assert server.fake.requests == []
