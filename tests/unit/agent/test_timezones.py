@@ -15,7 +15,7 @@ from pydantic import ValidationError
 from voice_letta.agent.models import AgentState
 from voice_letta.agent.prompt import volatile_note
 from voice_letta.agent.recall.results import when
-from voice_letta.agent.recall.timewords import dated_ranges, part_of_day, window_for
+from voice_letta.agent.recall.timewords import dated_ranges, names_no_topic, part_of_day, window_for
 from voice_letta.agent.zones import canonical_zone
 
 LA, TONGA = "America/Los_Angeles", "Pacific/Tongatapu"
@@ -241,6 +241,7 @@ def test_the_part_of_a_day_is_its_hours_on_the_users_clock() -> None:
         "afternoon", "2026-12-05 12:00", "2026-12-05 17:00")
     assert _part("What did I say on Tuesday evening?", now, LA) == ("evening", "2026-12-01 17:00", "2026-12-02 00:00")
     assert _part("What did I say tonight?", now, LA) == ("evening", "2026-12-06 17:00", "2026-12-07 00:00")
+    assert _part("What did I say on Friday night?", now, LA) == ("evening", "2026-12-04 17:00", "2026-12-05 00:00")
     now = at(TONGA, 2026, 12, 6, 9, 0)  # Sunday 09:00 in Tonga = Saturday 20:00 UTC
     assert _part("What did I say this morning?", now, TONGA) == ("morning", "2026-12-06 00:00", "2026-12-06 12:00")
     # a day across a daylight-saving change: wall-clock hours (Sunday 1 November 2026, 25 hours in LA)
@@ -256,3 +257,27 @@ def test_no_part_when_none_is_named_or_the_window_is_no_day() -> None:
     assert _part("What did I say this week about my mornings?", now, LA) is None
     small_hours = at(LA, 2026, 12, 7, 1, 30)
     assert _part("What did I say tonight?", small_hours, LA) is None  # the evening just gone, already its hours
+
+
+@pytest.mark.parametrize(("question", "day"), [
+    ("what did i say a couple days ago", "2026-12-04 00:00"),  # no "of"
+    ("what did we talk about two days back", "2026-12-04 00:00"),
+    ("what did i tell you twelve days ago", "2026-11-24 00:00"),
+    ("what did i say on the third", "2026-12-03 00:00"),  # voice transcripts spell ordinals out
+    ("what did i tell you on december third", "2026-12-03 00:00"),
+    ("what did i mention on the twenty third", "2026-11-23 00:00"),
+    ("what did i say on the third of november", "2026-11-03 00:00"),
+])
+def test_spoken_numbers_and_ordinals_name_a_day(question: str, day: str) -> None:
+    now = at(LA, 2026, 12, 6, 15, 30)  # Sunday
+    w = window_for(question, now=now, tz=LA)
+    assert w is not None and local_day(w.start_at or 0, LA) == day, question
+    assert (w.end_at or 0) - (w.start_at or 0) == pytest.approx(86400, abs=1)
+    assert names_no_topic(question), question  # listed, not ranked by "twelve" or "third"
+
+
+def test_the_other_night_is_like_the_other_day() -> None:
+    now = at(LA, 2026, 12, 6, 15, 30)
+    assert window_for("what did i tell you the other night", now=now, tz=LA) == window_for(
+        "what did i tell you the other day", now=now, tz=LA)
+    assert not names_no_topic("what did i say about my first car yesterday")  # a topic is still one

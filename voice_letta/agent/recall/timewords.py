@@ -16,10 +16,15 @@ from voice_letta.agent.recall import text as T
 from voice_letta.agent.recall.vector import SearchWindow
 from voice_letta.agent.zones import local, zone
 
-_NUMBERS = {"one": 1, "two": 2, "three": 3, "four": 4, "five": 5, "six": 6, "seven": 7, "eight": 8, "nine": 9,
-            "ten": 10, "a": 1, "an": 1, "a couple of": 2, "couple of": 2, "a few": 3, "few": 3}
-_N = r"(\d{1,3}|one|two|three|four|five|six|seven|eight|nine|ten|a couple of|couple of|a few|few|an?)"
-_DAYS_AGO = re.compile(rf"\b{_N}\s+days?\s+ago\b")
+_UNIT_TEXT = ("one two three four five six seven eight nine ten eleven twelve thirteen fourteen fifteen sixteen "
+              "seventeen eighteen nineteen twenty")
+_UNITS = _UNIT_TEXT.split()
+_NUMBERS = {w: i for i, w in enumerate(_UNITS, 1)} | {"a": 1, "an": 1, "a couple of": 2, "couple of": 2,
+                                                     "a couple": 2, "couple": 2, "a few": 3, "few": 3}
+# "two days back", "a couple days ago" (no "of"), "twelve days ago": speech spells its numbers out
+_N = r"(\d{1,3}|" + "|".join(sorted(_NUMBERS, key=len, reverse=True)) + ")"
+_AGO = r"\s+(?:ago|back)\b"
+_DAYS_AGO = re.compile(rf"\b{_N}\s+days?{_AGO}")
 WEEKDAYS = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
 # "last tuesday", or "on tuesday" in a question about the past ("what did I say on tuesday?", "what happened on
 # wednesday?"): the most recent such day before today (1-7 days ago). A plural ("on sundays") is a habit, and a
@@ -28,8 +33,8 @@ WEEKDAYS = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", 
 _WEEKDAY = re.compile(r"\b(last\s+)?(" + "|".join(WEEKDAYS) + r")\b(?!s)")
 _SAID = re.compile(r"\b(did|said|told|mentioned|talked|discussed|was|were|had|happened|went|came|got|saw|met|"
                    r"noted|wrote|jotted|asked|brought|shared|covered|texted|messaged|emailed|sent)\b")
-_WEEKS_AGO = re.compile(rf"\b{_N}\s+weeks?\s+ago\b")
-_HOURS_AGO = re.compile(rf"\b{_N}\s+hours?\s+ago\b")
+_WEEKS_AGO = re.compile(rf"\b{_N}\s+weeks?{_AGO}")
+_HOURS_AGO = re.compile(rf"\b{_N}\s+hours?{_AGO}")
 _JUST_NOW = re.compile(r"\b(just now|a (?:minute|moment|second) ago|"
                        r"(?:a few|few|\d{1,2}|two|three|five|ten) minutes ago)\b")
 JUST_NOW_S = 1800.0
@@ -38,14 +43,17 @@ JUST_NOW_S = 1800.0
 # Verbs of saying and noting, beyond ``text.GENERIC_TERMS``' "tell", "say", "mention": with a time they ask what was
 # said then, not about a topic ("What did I jot down four days ago?" had "jot" and "down" as its topic, so the
 # window was ranked by them, and the day's only line, which shares neither, fell under the similarity floor: test4;
-# "What did I text you yesterday?" found one of its two lines: QA, session 6).
+# "What did I text you yesterday?" found one of its two lines: QA, session 6). Spelled numbers and ordinals ("twelve
+# days ago", "on the twenty third") and "back" ("two days back") say the time, like months.
 _FRAME_TEXT = """
     jot jotted jotting down note notes noted noting write wrote written writing log logged put
     bring brought up go went over cover covered run ran through make made
     text texted texting message messaged email emailed send sent
-    january february march april may june july august september october november december
+    january february march april may june july august september october november december back
+    first second third fourth fifth sixth seventh eighth ninth tenth eleventh twelfth thirteenth fourteenth
+    fifteenth sixteenth seventeenth eighteenth nineteenth twentieth thirtieth twenty thirty
 """
-FRAME_TERMS: frozenset[str] = frozenset(T.stem(w) for w in _FRAME_TEXT.split())
+FRAME_TERMS: frozenset[str] = frozenset(T.stem(w) for w in (_FRAME_TEXT + _UNIT_TEXT).split())
 _ORDINAL = re.compile(r"^\d{1,2}(?:st|nd|rd|th)$")  # "the 3rd": a date, like the month it is in
 
 
@@ -112,9 +120,9 @@ def window_for(text: str, *, now: float, tz: str | None = None) -> SearchWindow 
     if (m := _WEEKDAY.search(t)) and (m.group(1) or _SAID.search(t)):
         back = (today.weekday() - WEEKDAYS.index(m.group(2))) % 7 or 7
         return days(today - timedelta(days=back))
-    if (day := _day_without_year(t, today)) is not None and _SAID.search(t):
+    if (day := _day_without_year(_ordinal_digits(t), today)) is not None and _SAID.search(t):
         return days(day)
-    if "the other day" in t:
+    if any(f"the other {w}" in t for w in ("day", "night", "evening", "morning", "afternoon")):
         return days(today - timedelta(days=4), 3)
     if "last month" in t:
         first = today.replace(day=1)
@@ -134,8 +142,8 @@ NOON_HOUR = 12
 # showed the first twelve lines of the morning), and the model is told which part they are. Morning runs from
 # midnight ("I woke at three this morning") to noon, afternoon to EVENING_HOUR, evening to midnight.
 _PARTS = (("morning", 0, NOON_HOUR), ("afternoon", NOON_HOUR, EVENING_HOUR), ("evening", EVENING_HOUR, 24),
-          ("tonight", EVENING_HOUR, 24))
-_PART = re.compile(r"\b(morning|afternoon|evening|tonight)\b(?!s)")
+          ("tonight", EVENING_HOUR, 24), ("night", EVENING_HOUR, 24))
+_PART = re.compile(r"\b(morning|afternoon|evening|tonight|night)\b(?!s)")
 
 
 def part_of_day(text: str, window: SearchWindow, *, tz: str | None = None) -> tuple[str, SearchWindow] | None:
@@ -150,7 +158,7 @@ def part_of_day(text: str, window: SearchWindow, *, tz: str | None = None) -> tu
     name, start, end = next(p for p in _PARTS if p[0] == m.group(1))
     lo = (day + timedelta(hours=start)).timestamp()  # wall-clock hours: a daylight-saving day too
     hi = min((day + timedelta(hours=end)).timestamp() - 1e-3, window.end_at)
-    return ("evening" if name == "tonight" else name), SearchWindow(lo, hi)
+    return ("evening" if name in ("tonight", "night") else name), SearchWindow(lo, hi)
 
 
 def _day_without_year(t: str, today: datetime) -> datetime | None:
@@ -168,6 +176,23 @@ def _day_without_year(t: str, today: datetime) -> datetime | None:
     else:
         return None
     return _midnight(today, today.year - ((month, day) > (today.month, today.day)), month, day)
+
+
+_ORDINAL_TEXT = ("first second third fourth fifth sixth seventh eighth ninth tenth eleventh twelfth thirteenth "
+                 "fourteenth fifteenth sixteenth seventeenth eighteenth nineteenth")
+_ORDINALS = _ORDINAL_TEXT.split()
+_ORDINAL_OF = {w: i for i, w in enumerate(_ORDINALS, 1)} | {"twentieth": 20, "thirtieth": 30}
+_SPELLED_ORDINAL = re.compile(r"\b(?:(twenty|thirty)[\s-]+)?(" + "|".join(sorted(_ORDINAL_OF, key=len, reverse=True))
+                              + r")\b")
+
+
+def _ordinal_digits(t: str) -> str:
+    """Spelled ordinals as digits ("the twenty third" -> "the 23rd", "december third" -> "december 3rd"): voice
+    transcripts spell their numbers out."""
+    def digits(m: re.Match[str]) -> str:
+        n = _ORDINAL_OF[m.group(2)] + {"twenty": 20, "thirty": 30}.get(m.group(1) or "", 0)
+        return f"{n}th" if n <= 31 else m.group(0)
+    return _SPELLED_ORDINAL.sub(digits, t)
 
 
 def _midnight(today: datetime, year: int, month: int, day: int) -> datetime | None:
