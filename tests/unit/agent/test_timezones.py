@@ -281,3 +281,17 @@ def test_the_other_night_is_like_the_other_day() -> None:
     assert window_for("what did i tell you the other night", now=now, tz=LA) == window_for(
         "what did i tell you the other day", now=now, tz=LA)
     assert not names_no_topic("what did i say about my first car yesterday")  # a topic is still one
+
+
+@pytest.mark.parametrize("question", [
+    "What did I forward you three days ago?", "what did i dictate on monday", "what did i vent about last night",
+    "what did i fill you in on yesterday", "what came up on wednesday", "what did i keep for later on tuesday",
+    "summarise what i told you yesterday", "what did i tell you on the phone yesterday",
+    "what did i say in my voice note yesterday"])
+def test_ways_of_handing_things_over_are_no_topic(question: str) -> None:
+    assert names_no_topic(question)
+
+
+def test_a_topic_beside_them_still_is_one() -> None:
+    assert not names_no_topic("what did i complain about the boiler on tuesday")
+    assert not names_no_topic("what did i say about my new car yesterday")

@@ -44,11 +44,17 @@ JUST_NOW_S = 1800.0
 # said then, not about a topic ("What did I jot down four days ago?" had "jot" and "down" as its topic, so the
 # window was ranked by them, and the day's only line, which shares neither, fell under the similarity floor: test4;
 # "What did I text you yesterday?" found one of its two lines: QA, session 6). Spelled numbers and ordinals ("twelve
-# days ago", "on the twenty third") and "back" ("two days back") say the time, like months.
+# days ago", "on the twenty third") and "back" ("two days back") say the time, like months. So do the ways a voice user
+# hands things over or asks for them back ("forward", "dictate", "vent about", "fill you in", "on the phone",
+# "summarise what I told you"): a window with only these is listed, not ranked by them.
 _FRAME_TEXT = """
     jot jotted jotting down note notes noted noting write wrote written writing log logged put
     bring brought up go went over cover covered run ran through make made
-    text texted texting message messaged email emailed send sent
+    text texted texting message messaged email emailed send sent forward forwarded paste pasted read
+    record recorded recording dictate dictated voice call phone
+    ramble rambled vent vented rant ranted moan moaned complain complained
+    update updated fill filled add added save saved store stored keep kept come came
+    catch recap summary summarise summarize summarised summarized new later
     january february march april may june july august september october november december back
     first second third fourth fifth sixth seventh eighth ninth tenth eleventh twelfth thirteenth fourteenth
     fifteenth sixteenth seventeenth eighteenth nineteenth twentieth thirtieth twenty thirty
