@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import random
 import time
 
 from tests.integration.store.helpers import make_agent, msg
@@ -137,6 +138,48 @@ async def test_every_field_of_the_rows_and_the_turn_record_survives_begin_and_en
     hits = await store.search_messages(agent.id, "cat")
     assert [h.message.id for h in hits] == [reply[2].id]  # indexed once it left the context
 
+
+
+async def test_the_history_a_turn_begins_with_is_every_in_context_row_exactly(store: SqliteStore) -> None:
+    """SQLite reads the history as one JSON document (one step of SQLite instead of one per row): every value must
+    come back as stored: times to the last bit (SQLite's JSON writes a REAL with 15 digits), NULs, quotes,
+    backslashes, line separators, text that looks like JSON, tool calls; evicted rows left out; seq order."""
+    from voice_letta.agent.models import ImagePart, ToolCall
+
+    agent = await make_agent(store)
+    rng = random.Random(7)
+    texts = ["", 'a "quote" and a \\ backslash', "line\nbreak\ttab\r", "🎙️ é ß 中文 \u2028\u2029",
+             "[1, 2]", "null", '{"role": "system"}', "x" * 3000]
+    if isinstance(store, SqliteStore):  # PostgreSQL's text cannot hold a NUL at all
+        texts.append("nul \x00 inside")
+    rows = []
+    for i in range(70):
+        at = rng.choice([1_765_000_000 + rng.random() * 1e6, float(1_765_000_000 + i), rng.random(), 1e-7 * (i + 1)])
+        if i % 11 == 5:
+            images = [ImagePart(url=f"https://example.com/{i}.png", detail="low"),
+                      ImagePart(url="data:image/png;base64,AAAA")]
+            rows.append(msg(agent.id, "user", rng.choice(texts), at=at, images=images))
+        elif i % 13 == 4:
+            rows.append(msg(agent.id, "tool", '{"ok": true, "n": 1e400}', at=at, tool_call_id=f"call_{i}",
+                            name="weather.get"))
+        elif i % 7 == 3:
+            call = ToolCall(id=f"call_{i}", name="search_memory", arguments='{"query": "caf\\u00e9 \\" x"}')
+            rows.append(msg(agent.id, "assistant", None, at=at, tool_calls=[call], turn_id=f"t{i}"))
+        else:
+            rows.append(msg(agent.id, rng.choice(["user", "assistant"]), rng.choice(texts) + str(i), at=at,
+                            interrupted=rng.random() < 0.2, kind=rng.choice(["normal", "filler", "greeting"])))
+    stored = await store.append_messages(rows)
+    await store.evict_messages(agent.id, through_seq=stored[9].seq)
+    t = turn(agent.id)
+    now = time.time()
+    user = msg(agent.id, "user", "and now?", at=now, turn_id=t.id)
+    begun = await store.begin_turn(t, [user], holder="a", lease_s=10, now=now)
+    assert begun is not None
+    expected = [m.model_copy(update={"in_context": True}) for m in stored[10:]] + begun.inserted
+    assert begun.history == expected == await store.list_messages(agent.id, in_context=True)
+    assert [m.created_at for m in begun.history] == [m.created_at for m in [*rows[10:], user]]  # bit for bit
+    assert [m.seq for m in begun.history] == sorted(m.seq for m in begun.history)
+    await store.release_agent(agent.id, holder="a", lease=begun.lease)
 
 
 async def test_the_latest_turn_is_the_one_that_ran_last_not_the_one_that_arrived_last(

@@ -8,8 +8,12 @@
 from __future__ import annotations
 
 import functools
+import sqlite3
 from collections.abc import Sequence
+from operator import attrgetter
 from typing import Any
+
+from pydantic import TypeAdapter
 
 from voice_letta.agent.models import Message
 from voice_letta.agent.ports import MessageTail
@@ -18,6 +22,35 @@ from voice_letta.store import rows as R
 from voice_letta.store.common import MESSAGE_TAIL_SQL, chunked, message_tail
 from voice_letta.store.sqlite.base import MAX_BOUND_VARS, SELECT_MESSAGE, SqliteBase, qualified, values
 from voice_letta.store.sqlite.db import translate_errors
+
+# The in-context history in ONE step of SQLite, as one JSON document that pydantic validates in one call: 17 % less
+# CPU than building each Message from its row (30 rows: 0.13 -> 0.11 ms, docs/benchmarks.md), and Python's sqlite3,
+# which gives the GIL up for every row it steps over and must win it back from a busy event loop each time, steps
+# once instead of once per row. Values as the row decoder reads them
+# (``rows.message_from_row``): created_at travels as '%!.17g' text (SQLite's JSON writes a REAL with 15 digits, which
+# cuts a time.time() stamp; 17 round-trip exactly), tool calls and images as the JSON they are stored as.
+_FIELDS = {
+    "id": "id", "agent_id": "agent_id", "seq": "seq", "role": "role", "content": "content",
+    "tool_calls": "json(tool_calls)", "tool_call_id": "tool_call_id", "name": "name", "turn_id": "turn_id",
+    "created_at": "printf('%!.17g', created_at)", "interrupted": "interrupted", "in_context": "in_context",
+    "kind": "kind", "images": "json(coalesce(nullif(parts, ''), '[]'))",
+}
+if set(_FIELDS) != set(Message.model_fields):  # a new Message field needs its column here and in rows.py
+    raise RuntimeError(f"read_history's fields are not Message's: {sorted(set(_FIELDS) ^ set(Message.model_fields))}")
+HISTORY_JSON = (
+    "SELECT json_group_array(json_object("
+    + ", ".join(f"'{field}', {sql}" for field, sql in _FIELDS.items())
+    + ")) FROM messages WHERE agent_id = ? AND in_context = 1"
+)
+_MESSAGES: TypeAdapter[list[Message]] = TypeAdapter(list[Message])
+
+
+def read_history(conn: sqlite3.Connection, agent_id: str) -> list[Message]:
+    """The agent's in-context messages in ``seq`` order (on the store's thread: ``begin_turn``)."""
+    ((text,),) = conn.execute(HISTORY_JSON, (agent_id,)).fetchall()
+    history = _MESSAGES.validate_json(text)
+    history.sort(key=attrgetter("seq"))  # json_group_array keeps no promised order
+    return history
 
 
 class MessagesMixin(SqliteBase):

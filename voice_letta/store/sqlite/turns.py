@@ -20,9 +20,9 @@ from voice_letta.agent.models import Message, TurnRecord
 from voice_letta.agent.ports import TurnBegun, is_retry_of, never_completed
 from voice_letta.store import rows as R
 from voice_letta.store.common import chunked
-from voice_letta.store.sqlite.base import MAX_BOUND_VARS, SELECT_MESSAGE, SqliteBase
+from voice_letta.store.sqlite.base import MAX_BOUND_VARS, SqliteBase
 from voice_letta.store.sqlite.db import translate_errors
-from voice_letta.store.sqlite.messages import append_params, append_sql
+from voice_letta.store.sqlite.messages import append_params, append_sql, read_history
 
 _TURN_COLUMNS = [c.strip() for c in R.TURN_COLUMNS.split(",")]
 _SAVE_TURN = (
@@ -71,7 +71,6 @@ _ACQUIRE = (
     "WHERE busy = 0 OR expires_at < ?3 RETURNING token"
 )
 _RELEASE = "UPDATE agent_leases SET busy = 0 WHERE agent_id = ? AND holder = ? AND token = ? AND busy = 1"
-_HISTORY = f"{SELECT_MESSAGE} WHERE agent_id = ? AND in_context = 1 ORDER BY seq"
 _PER_STATEMENT = MAX_BOUND_VARS // (R.column_count(R.MESSAGE_INSERT_COLUMNS) + 2)
 
 
@@ -161,7 +160,7 @@ class TurnsMixin(SqliteBase):
                 return None
             lease, previous, seqs = done
             try:
-                history = [R.message_from_row(r) for r in conn.execute(_HISTORY, (agent_id,)).fetchall()]
+                history = read_history(conn, agent_id)
                 inserted = _with_seqs(rows, seqs) if previous is None else []
             except BaseException:
                 # the caller gets an error, not the lease: give it back now rather than when it expires
