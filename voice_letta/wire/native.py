@@ -168,7 +168,8 @@ def parse_client(text: str) -> ClientMessage:
         violation = ProtocolViolation(f"unknown event type {kind[:60]!r}", code="unknown_event")
     else:
         try:
-            return _CLIENT.validate_python(raw)
+            # strict on JSON types: "threshold": true is not 1.0, "800" is not 800, "false" is not false
+            return _CLIENT.validate_python(raw, strict=True)
         except ValidationError as exc:
             err = exc.errors()[0]
             where = ".".join(str(p) for p in err.get("loc", ())[1:]) or kind

@@ -307,7 +307,8 @@ def parse_client(text: str) -> ClientEvent:
                                 + ", ".join(sorted(CLIENT_TYPES)) + ".", code="invalid_value", param="type",
                                 event_id=event_id)
     try:
-        return _CLIENT.validate_python(raw)
+        # strict on JSON types: "threshold": true is not 1.0, "800" is not 800, "false" is not false
+        return _CLIENT.validate_python(raw, strict=True)
     except ValidationError as exc:
         err = exc.errors()[0]
         loc = [str(p) for p in err.get("loc", ())[1:] if not str(p).startswith(("function", "message"))]

@@ -78,3 +78,23 @@ def test_merge_vad_keeps_unset_fields_and_checks_consistency() -> None:
 def test_server_messages_encode_with_type() -> None:
     out = json.loads(W.encode(W.ErrorOut(code="x", message="y")))
     assert out == {"type": "error", "code": "x", "message": "y", "retryable": False, "event_id": None}
+
+
+@pytest.mark.parametrize("text", [
+    '{"type": "session.update", "session": {"partial_transcripts": "yes"}}',
+    '{"type": "session.update", "session": {"vad": {"silence_ms": "800"}}}',
+    '{"type": "session.update", "session": {"vad": {"barge_in": "false"}}}',
+    '{"type": "session.update", "session": {"vad": {"threshold": true}}}',
+    '{"type": "response.create", "greeting": 1}',
+    '{"type": "playback.progress", "response_id": "r", "played_ms": "100"}',
+])
+def test_fields_are_strict_on_json_types(text: str) -> None:
+    """"false" was read as false, true as a VAD threshold of 1.0, "800" as 800: each is an invalid_event now."""
+    assert code_of(text) == "invalid_event"
+    assert W.parse_client('{"type": "playback.progress", "response_id": "r", "played_ms": 100}')  # int for a float
+
+
+def test_strict_session_update_names_the_field() -> None:
+    with pytest.raises(ProtocolViolation) as info:
+        W.parse_client('{"type": "session.update", "session": {"vad": {"barge_in": "false"}}}')
+    assert "session.vad.barge_in" in info.value.message

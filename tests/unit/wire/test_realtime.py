@@ -117,3 +117,16 @@ def test_any_input_parses_or_is_a_typed_violation(text: str) -> None:
         assert isinstance(exc, R.RealtimeViolation) and exc.code
     else:
         R.unsupported_fields(ev)  # never raises either
+
+
+def test_fields_are_strict_on_json_types() -> None:
+    """A threshold of true was 1.0 (server VAD never fired), "false" was false, "800" was 800: invalid_value now."""
+    td = '{"type":"session.update","session":{"type":"realtime","audio":{"input":{"turn_detection":%s}}}}'
+    for bad, field in (('{"type":"server_vad","threshold":true}', "threshold"),
+                       ('{"type":"server_vad","create_response":"false"}', "create_response"),
+                       ('{"type":"server_vad","silence_duration_ms":"800"}', "silence_duration_ms")):
+        err = violation(td % bad)
+        assert err.code == "invalid_value" and err.param and err.param.endswith(field), (bad, err.param)
+    err = violation('{"type":"session.update","session":{"type":"realtime","max_output_tokens":"100"}}')
+    assert err.code == "invalid_value" and err.param and "max_output_tokens" in err.param
+    assert R.parse_client(td % '{"type":"server_vad","threshold":1,"silence_duration_ms":800}')  # int for a float
