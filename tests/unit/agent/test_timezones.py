@@ -295,3 +295,13 @@ def test_ways_of_handing_things_over_are_no_topic(question: str) -> None:
 def test_a_topic_beside_them_still_is_one() -> None:
     assert not names_no_topic("what did i complain about the boiler on tuesday")
     assert not names_no_topic("what did i say about my new car yesterday")
+
+
+def test_since_a_time_runs_to_now() -> None:
+    now = at(LA, 2026, 12, 6, 15, 30)  # Sunday
+    w = window_for("what have I told you since monday?", now=now, tz=LA)
+    assert w is not None and local_day(w.start_at or 0, LA) == "2026-11-30 00:00" and w.end_at == now
+    w = window_for("anything new since yesterday?", now=now, tz=LA)
+    assert w is not None and local_day(w.start_at or 0, LA) == "2026-12-05 00:00" and w.end_at == now
+    w = window_for("what did I say yesterday?", now=now, tz=LA)
+    assert w is not None and local_day((w.end_at or 0) + 1e-3, LA) == "2026-12-06 00:00"  # no "since": the day

@@ -75,8 +75,19 @@ def _count(word: str) -> int:
     return int(word) if word.isdigit() else _NUMBERS.get(word, 1)
 
 
+_SINCE = re.compile(r"\bsince\b")
+
+
 def window_for(text: str, *, now: float, tz: str | None = None) -> SearchWindow | None:
-    """The window a question refers to, or None; days are those of the time zone ``tz`` (default UTC)."""
+    """The window a question refers to, or None; days are those of the time zone ``tz`` (default UTC). "Since" a time
+    runs from it to now ("what have I told you since monday?", "anything new since yesterday?")."""
+    window = _window_for(text, now=now, tz=tz)
+    if window is not None and window.start_at is not None and window.start_at < now and _SINCE.search(text.lower()):
+        return SearchWindow(window.start_at, now)
+    return window
+
+
+def _window_for(text: str, *, now: float, tz: str | None = None) -> SearchWindow | None:
     t = " ".join(text.lower().split())
     today = local(now, tz).replace(hour=0, minute=0, second=0, microsecond=0)
 
