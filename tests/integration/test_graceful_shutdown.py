@@ -287,3 +287,39 @@ async def test_ready_reports_draining_and_what_is_not_ready(tmp_path: Path, fake
         assert body["checks"]["database"] == {"ok": False, "error": "OSError"}
     finally:
         await runner.cleanup()
+
+
+SLOW_START = """
+import asyncio, sys
+from aiohttp import web
+from voice_letta.server import lifecycle
+
+async def slow_step(app):  # a start-up step that takes a while (the embedder or a speech model loading)
+    print("starting", flush=True)
+    await asyncio.sleep(1.5)
+    print("started", flush=True)
+    yield
+    print("closed", flush=True)
+
+app = web.Application()
+app.cleanup_ctx.append(slow_step)
+lifecycle.run(app, host="127.0.0.1", port=0, print=None)
+"""
+
+
+async def test_a_sigterm_during_start_up_lets_it_finish_then_shuts_down_cleanly(tmp_path: Path) -> None:
+    """A SIGTERM while a start-up step runs used to cut that step in the middle (for the real server: an asyncio
+    ERROR "aclose(): asynchronous generator is already running" and an exit only by the watchdog, rc 1, 5 s later).
+    Now the step finishes, then the usual shutdown closes it, and the process exits 0."""
+    import sys
+
+    proc = await asyncio.create_subprocess_exec(sys.executable, "-c", SLOW_START, stdout=asyncio.subprocess.PIPE,
+                                                stderr=asyncio.subprocess.STDOUT, env={**os.environ})
+    assert proc.stdout is not None
+    assert (await asyncio.wait_for(proc.stdout.readline(), 60)).strip() == b"starting"
+    proc.send_signal(signal.SIGTERM)
+    out, _ = await asyncio.wait_for(proc.communicate(), 30)
+    lines = [line for line in out.decode().splitlines() if line.strip()]
+    assert proc.returncode == 0, out
+    assert [line for line in lines if line in ("started", "closed")] == ["started", "closed"], out
+    assert "ERROR" not in out.decode() and "did not exit" not in out.decode(), out

@@ -17,8 +17,10 @@ to its ``shutdown_timeout`` for requests in flight):
 the first SIGTERM or SIGINT starts the graceful shutdown; a repeated SIGTERM is ignored (a killed supervisor can
 deliver its parent-death signal once per thread it had, and systemd or a container runtime may send SIGTERM twice:
 a second one used to abort the shutdown half-way and leave the process waiting for its database thread for good);
-a second SIGINT (Ctrl-C twice) exits at once. Once the shutdown is over, a watchdog ends the process if something
-still holds it (``EXIT_WATCHDOG_S``): no server process outlives its shutdown.
+a second SIGINT (Ctrl-C twice) exits at once. A signal during start-up (the store opening, models loading) is
+kept until the start-up is done (at most ``START_UP_WAIT_S``) and then starts the same shutdown. Once the shutdown
+is over, a watchdog ends the process if something still holds it (``EXIT_WATCHDOG_S``): no server process outlives
+its shutdown.
 
 **Readiness** ``GET /ready`` (no key needed, like ``/health``): 200 ``{"status": "ready", "checks": {...}}`` when
 the database answers, the configured speech engines are there and the tool sandbox (when enabled) runs; else
@@ -45,6 +47,7 @@ DRAINING = web.AppKey("draining", asyncio.Event)
 READY_DB_TIMEOUT_S = 2.0
 SHUTTING_DOWN = "server_shutting_down"
 EXIT_WATCHDOG_S = 5.0  # after the shutdown ended: the longest the interpreter may take to exit
+START_UP_WAIT_S = 30.0  # a signal during start-up waits this long for it to finish, then cuts it
 
 log = logging.getLogger(__name__)
 
@@ -118,9 +121,22 @@ async def ready(request: web.Request) -> web.Response:
 def run(app: web.Application, **kwargs: Any) -> None:
     """``web.run_app(app, **kwargs)`` with the signal handling above, then the exit watchdog."""
     loop = asyncio.new_event_loop()
-    state = {"stopping": False}
+    state: dict[str, Any] = {"stopping": False, "started": False, "pending": None}
 
     def on_signal(sig: signal.Signals) -> None:
+        if not state["started"]:
+            # During start-up nothing is served yet, but the start-up steps are half done (the store open, the
+            # sandbox running, models loading in threads): stopping here left them half closed, an asyncio ERROR
+            # ("aclose(): asynchronous generator is already running") and an exit only by the watchdog, 5 s later.
+            # So the shutdown waits for the start-up to finish, then runs as usual.
+            if state["pending"] is None:
+                state["pending"] = sig
+                log.info("%s during start-up: shutting down as soon as it is done", sig.name)
+                loop.call_later(START_UP_WAIT_S, stuck, sig)
+            elif sig == signal.SIGINT:
+                log.warning("SIGINT again: exiting at once")
+                os._exit(130)
+            return
         if not state["stopping"]:
             state["stopping"] = True
             log.info("%s: shutting down gracefully", sig.name)
@@ -130,6 +146,18 @@ def run(app: web.Application, **kwargs: Any) -> None:
             os._exit(130)
         log.info("%s again during the graceful shutdown: ignored (SIGKILL ends the process at once)", sig.name)
 
+    def stuck(sig: signal.Signals) -> None:  # a start-up that hangs (a database that does not answer) is cut
+        if not state["started"]:
+            log.warning("start-up still running %.0f s after %s: stopping it", START_UP_WAIT_S, sig.name)
+            state["started"] = True
+            on_signal(sig)
+
+    async def started(app: web.Application) -> None:  # the last start-up step (after every cleanup context's)
+        state["started"] = True
+        if state["pending"] is not None:
+            loop.call_soon(on_signal, state["pending"])
+
+    app.on_startup.append(started)
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, on_signal, sig)
     try:
