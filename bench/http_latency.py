@@ -120,6 +120,11 @@ class Server:
         async with self.session.get(f"{self.url}/bench/cpu") as r:
             return float((await r.json())["process_s"])
 
+    async def idle(self) -> None:
+        async with self.session.get(f"{self.url}/bench/idle") as r:
+            assert r.status == 200, await r.text()
+            await r.read()
+
     async def marks(self) -> dict[str, dict[str, Any]]:
         async with self.session.get(f"{self.url}/bench/marks") as r:
             marks = dict(await r.json())
@@ -158,6 +163,9 @@ async def run_phase(srv: Server, agents: list[str], *, filler: bool, concurrency
 
     for _ in range(warmup):
         await burst_round()
+    # The warm-up's turns end (end_turn, upkeep) after their clients read [DONE]: wait for that store work, or the
+    # measured phase's first turns queue behind it (50 end_turns ~ 10-15 ms at the start of the paced case).
+    await srv.idle()
     await srv.marks()  # drop warm-up stamps
     client: list[tuple[str, dict[str, float]]] = []
     cpu0 = await srv.cpu_s()

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import contextvars
 import cProfile
 import io
@@ -46,6 +47,11 @@ SERVER_LIFETIME_S = 1800.0  # the server subprocess stops by itself after this, 
 CLOSE_LAST: list[Any] = []  # closed after the runner (the real provider registry and its HTTP clients)
 MARKS: contextvars.ContextVar[dict[str, Any]] = contextvars.ContextVar("bench_marks")
 RESULTS: dict[str, dict[str, Any]] = {}
+# Bench requests whose handler has not returned: a streamed turn's end (end_turn) and memory upkeep run after its
+# client read [DONE], so a phase that starts right after another's last stream ended would meet their store work.
+IN_FLIGHT: list[int] = [0]
+IDLE = asyncio.Event()  # set while IN_FLIGHT is 0
+IDLE_WAIT_S = 10.0
 
 
 class InstantModel:
@@ -190,9 +196,14 @@ async def bench_middleware(request: web.Request, handler: Callable[[web.Request]
     # after the client has read [DONE] and asked for the marks.
     RESULTS[bench_id] = marks
     token = MARKS.set(marks)
+    IN_FLIGHT[0] += 1
+    IDLE.clear()
     try:
         return await handler(request)
     finally:
+        IN_FLIGHT[0] -= 1
+        if not IN_FLIGHT[0]:
+            IDLE.set()
         marks["done"] = perf()
         MARKS.reset(token)
 
@@ -263,11 +274,21 @@ async def start_server(db_dir: Path, *, trace_store: bool, fragment_chars: int, 
         stats.sort_stats("tottime").print_stats(25)
         return web.Response(text=buf.getvalue())
 
+    async def idle(request: web.Request) -> web.Response:
+        """Return once every bench request's handler has returned (turn ends and upkeep stored), at most after
+        IDLE_WAIT_S; says how long it waited."""
+        t0 = perf()
+        if IN_FLIGHT[0]:
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(IDLE.wait(), IDLE_WAIT_S)
+        return web.json_response({"waited_s": perf() - t0, "in_flight": IN_FLIGHT[0]})
+
     async def cpu(request: web.Request) -> web.Response:
         return web.json_response({"process_s": time.process_time()})
 
     app.router.add_get("/bench/marks", marks)
     app.router.add_get("/bench/cpu", cpu)
+    app.router.add_get("/bench/idle", idle)
     app.router.add_post("/bench/profile", profile)
     runner = web.AppRunner(app, access_log=None)
     await runner.setup()
