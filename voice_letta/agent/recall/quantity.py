@@ -36,7 +36,8 @@ _ASKS = re.compile(
     r"what(?:'s|\s+is|\s+was|\s+are|\s+were)?\s+(?:the\s+|my\s+|our\s+|his\s+|her\s+|their\s+|your\s+)?(?:[\w']+\s+){0,3}?"
     r"(?:number|price|cost|amount|total|score|age|weight|height|dose|dosage|salary|rent|budget|temperature|"
     r"percentage|rate|size)\b|what\s+time|"
-    r"what\s+(?:do|does|did|will|would)\s+(?:[\w']+\s+){0,4}?(?:earn|earns|charge|charges|cost|costs)\b)\b",
+    r"what\s+(?:do|does|did|will|would)\s+(?:[\w']+\s+){0,4}?(?:earn|earns|charge|charges|cost|costs|pay|pays|paid)\b)"
+    r"\b",
     re.IGNORECASE)
 _NUMBER = re.compile(
     r"\b(?:\d[\d,.:/]*(?:st|nd|rd|th|s|k|am|pm|m|km|kg|lbs?|%)?|zero|one|two|three|four|five|six|seven|eight|nine|ten|"
@@ -109,7 +110,8 @@ _WHEN_ASK = re.compile(r"\bwhen(?:'s|\s+(?:is|are|does|do|will|am|should|must|ca
                        r"\bwhich\s+(?:day|days|date|night|nights|morning|mornings|afternoon|afternoons|evening|"
                        r"evenings|weekend|month)\b", re.IGNORECASE)
 _DAY = re.compile(
-    r"\b(?:(?:mon|tues|wednes|thurs|fri|satur|sun)days?|weekdays?|weekends?|today|tonight|tomorrow|yesterday|"
+    r"\b(?:(?:mon|tues|wednes|thurs|fri|satur|sun)days?|(?:mon|tue|tues|weds|thu|thur|thurs|fri)\.?|"
+    r"(?:sat|sun|wed)(?=\s*(?:-|\d))|(?<=-)(?:sat|sun|wed)|weekdays?|weekends?|today|tonight|tomorrow|yesterday|"
     r"week|weeks|weekly|fortnight|month|months|monthly|year|years|yearly|annual|annually|daily|spring|summer|"
     r"autumn|fall|winter|christmas|easter|new\s+year|january|february|march|april|may|june|july|august|september|"
     r"october|november|december|jan|feb|mar|apr|jun|jul|aug|sept?|oct|nov|dec|\d{1,2}(?:st|nd|rd|th)|"

@@ -156,7 +156,7 @@ def rank(index: PassageIndex, query_vectors: np.ndarray | None, queries: Sequenc
     successor = index.successor
     took: dict[int, int] = {}  # a row placed at another's rank -> that row (it takes at least its confidence)
     if not (term_lists and T.asks_about_the_past(queries[0])):
-        question = Query.of(term_lists[0] if term_lists else [], best_cos)
+        question = Query.of(term_lists[0] if term_lists else [], best_cos, asked_kind(queries[0]) if queries else 0)
         groups = newest_first(index, top, question)
         links = implicit_updates(index, order, set(), question)
         grouped = {r: g for g in groups for r in g}
@@ -167,6 +167,9 @@ def rank(index: PassageIndex, query_vectors: np.ndarray | None, queries: Sequenc
                         and (mask is None or bool(mask[new]))):
                     grouped[old].append(new)
                     grouped[new] = grouped[old]
+                elif new in grouped and old not in grouped and fact_of(index, old) == old:
+                    grouped[new].append(old)  # an earlier version of a group's member: the party's first venue
+                    grouped[old] = grouped[new]
                 del links[old]
         order, previous, took = place_groups(index, order, groups, question)
         if links:  # an update said in passing counts as a supersession for this search (updates.py)

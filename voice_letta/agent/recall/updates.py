@@ -46,6 +46,7 @@ from voice_letta.agent.recall.facts import (
     ignored_terms,
     part_of,
     same_fact,
+    typed_change,
 )
 from voice_letta.agent.recall.vector import MIN_COSINE
 
@@ -65,6 +66,17 @@ DUPLICATE_COSINE = 0.55
 UPDATE_RELEVANCE = 0.55  # the update's cosine to the query, relative to the older passage's (measured: >= 0.58)
 CORRECTION_GAP_S = 600.0
 CUE_COSINE = 0.35
+# A change in other words is often less alike what it changes than CUE_COSINE: "mrs o says it's 2,225 a month from now
+# on" / "landlord is mrs okafor, rent 2150 due on the 1st" are 0.25 alike, "the sweepers on my block switched to weds
+# 8-10" / "street cleaning is tues 8-10am" 0.34 (test5). What they share is the kind of value the question asks for
+# (a sum of money, a day): such a cue passage updates down to TYPED_CUE_COSINE when the question asks that kind, both
+# say a value of it (facts.typed_change) and the cue passage is itself related to the question (cosine at least
+# UPDATE_RELEVANCE of the older one's): "joined fuego fitness, $39/mo" says money too, but is 0.08 to "How much is my
+# rent now?" against the rent line's 0.38.
+TYPED_CUE_COSINE = 0.2
+# A cue passage updates the candidate it is most like, or one within CUE_BEST_MARGIN of that: the sweepers' change is
+# 0.36 alike the dentist's new hours and 0.34 alike the street cleaning it changes.
+CUE_BEST_MARGIN = 0.05
 # A cue passage updates a candidate only when no earlier passage of the user is more alike it by more than this
 # (``cue_target``). Not "only the most alike": in a conversation about one thing (a wedding) the update is often
 # most like another line on it (the venue, the rings) than like the fact it changes (the date). Set from the one
@@ -79,7 +91,9 @@ CUE_TARGET_MARGIN = 0.2
 SHARED_WORD_BELOW = 0.5
 # "corrected" (a note's "the user corrected herself: ...") is weak too: it says what it corrects only by its words
 # ("her father's seventieth birthday is in july" is 0.43 alike "the user's nephew luca was born on november 2").
-WEAK_CUE = re.compile(r"\b(?:now|corrected)\b", re.IGNORECASE)
+# "from now on" is no weak "now": it says the value changes from the day it is said ("mrs o says it's 2,225 a month
+# from now on").
+WEAK_CUE = re.compile(r"\b(?:(?<!from )now(?!\s+on\b)|corrected)\b", re.IGNORECASE)
 # The newest version of a fact whose own cosine to the question is at least INHERIT_COSINE x the best older version's
 # takes that one's confidence (ranking.py ``took``): "I live in Portland these days" (0.39 to "Where do I live?") was
 # 0.28 confident while the twice-replaced "I live in Boston" (0.51) kept 0.54 (found from outside, session 5). Not a
@@ -111,7 +125,12 @@ UPDATE_CUE = re.compile(
     r"\b(?:actually|correction|scratch|instead|now|anymore|no longer|switch(?:ed|ing)?|chang(?:ed|ing)|"
     r"moved|moving|push(?:ed)?|postponed|rescheduled|cancell?ed|cut|updated?|down to|up to|went up|went down|"
     r"raised|lowered|increased|decreased|dropped|quit|replaced|turned|swap(?:ped|ping)?|corrected|"
-    r"start(?:ed|ing)?|began|begun|join(?:ed|ing)?|became)\b", re.IGNORECASE)
+    r"start(?:ed|ing)?|began|begun|join(?:ed|ing)?|became|from now on|going forward|as of (?:today|now)|"
+    r"(?:one more|another|schedule|plan|date|venue|time|last[- ]minute) change|change of (?:plans?|date|time|venue)|"
+    # someone else holds the role now: "mr beale's off sick for the rest of term, ivy's got a supply teacher"
+    r"off sick|on (?:sick |maternity |paternity |parental )?leave|supply (?:teacher|cover|nurse)|substitute|"
+    r"covering for|cover(?:s|ing)? for|stand(?:s|ing)?[- ]in|fill(?:s|ing)? in for|t(?:ook|akes|aking) over)\b",
+    re.IGNORECASE)
 
 
 def newest_first(index: PassageIndex, top: np.ndarray, query: Query) -> list[list[int]]:
@@ -299,11 +318,13 @@ def _cued_updates(index: PassageIndex, rows: list[int], query: Query) -> dict[in
     # Each cue passage updates the candidate it is most like (of those said before it): "we pushed the wedding back
     # to september" is 0.41 alike "my birthday is on july 4" but 0.71 alike "our wedding is planned for june".
     before = index.start_at[later][:, None] > index.start_at[np.asarray(rows)][None, :]
-    best = np.where(before, sims, -1.0).max(axis=1)
+    best = np.where(before, sims, -1.0).max(axis=1) - CUE_BEST_MARGIN
     out: dict[int, list[int]] = {}
     for j, row in enumerate(rows):
         col = np.where((index.start_at[later] > index.start_at[row]) & (sims[:, j] >= best), sims[:, j], -1.0)
-        close = np.flatnonzero(col >= CUE_COSINE)
+        floor = np.array([TYPED_CUE_COSINE if typed_change(index, row, int(c), query) and float(query.cosines[c])
+                          >= UPDATE_RELEVANCE * float(query.cosines[row]) else CUE_COSINE for c in later])
+        close = np.flatnonzero(col >= floor)
         out[row] = [int(later[k]) for k in close[np.argsort(-col[close])]
                     if index.about_the_user(int(later[k])) and _same_speakers(index, int(later[k]), row)
                     and (col[k] >= SHARED_WORD_BELOW or index.strong_cue[int(later[k])]
