@@ -5,8 +5,10 @@ from __future__ import annotations
 import numpy as np
 
 from voice_letta.agent.recall import text as T
-from voice_letta.agent.recall.facts import Query, part_of, same_fact
+from voice_letta.agent.recall.facts import PLACE, Query, part_of, same_fact, says_new_place
 from voice_letta.agent.recall.index import PassageIndex
+from voice_letta.agent.recall.quantity import DAY as ASKS_DAY
+from voice_letta.agent.recall.quantity import MONEY
 from voice_letta.agent.recall.updates import cue_target, cues, place_groups
 from voice_letta.agent.recall.vector import SearchWindow
 
@@ -126,3 +128,31 @@ def test_a_later_version_from_outside_the_candidates_is_pulled_in_at_the_best_me
     assert order == [1, 4, 0, 3] and previous == {4: [0]} and pulled == {4: 0}
     order, previous, pulled = place_groups(index, [1, 3], [[2, 4]])  # no member ranked: nothing to place
     assert order == [1, 3] and previous == {} and pulled == {}
+
+
+def test_a_change_from_now_on_or_of_the_holder_of_a_role_is_a_strong_cue() -> None:
+    texts = ["mrs o says it's 2,225 a month from now on", "one more change, the party's now the 21st",
+             "mr beale's off sick, ivy's got a supply teacher", "tom is covering for priya next week",
+             "im at home now", "we need to change the oil"]
+    _, cue, strong = cues(texts)
+    assert cue.tolist() == [True, True, True, True, True, False]
+    assert strong.tolist() == [True, True, True, True, False, False]
+
+
+def test_a_move_to_a_place_is_told_from_a_move_to_a_day() -> None:
+    found = says_new_place(["the boathouse double booked us, we've moved to the old mill in marlow",
+                            "we moved into a new flat", "my sister moved to porto", "the new venue is the red lion",
+                            "dani's flight moved to the 19th", "we moved the wedding to september",
+                            "the meeting got moved to next tuesday", "the sweepers switched to weds 8-10"])
+    assert found.tolist() == [True, True, True, True, False, False, False, False]
+
+
+def test_a_question_says_which_kind_of_value_it_asks_for() -> None:
+    cos = np.zeros(1, dtype=np.float32)
+    assert Query.of(["parti"], cos, "Where is the party being held?").kind & PLACE
+    assert Query.of(["venu"], cos, "Which venue did we book?").kind & PLACE
+    assert Query.of(["rent"], cos, "How much is my rent now?").kind & MONEY
+    assert Query.of(["pai"], cos, "What do I pay the landlord each month?").kind & MONEY
+    assert Query.of(["parti"], cos, "When is mum's party?").kind & ASKS_DAY
+    assert Query.of(["parti"], cos, "Who is coming to the party?").kind == 0
+    assert Query.of(["parti"], cos).kind == 0

@@ -10,13 +10,14 @@ Two rules on top of the cosines and cue words of ``updates.py``, both about what
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 import numpy as np
 
-from voice_letta.agent.recall.quantity import AMOUNT, CLOCK, DAY, MONEY
+from voice_letta.agent.recall.quantity import AMOUNT, CLOCK, DAY, MONEY, asked_kind
 from voice_letta.agent.recall.text import term_id, term_ids
 
 if TYPE_CHECKING:
@@ -51,8 +52,30 @@ PART_MIN_COSINE = 0.15
 # kind and both passages say a value of it, the later one is a version for that question (``typed_change``). Against
 # a long passage only for a day or a time (WHEN_KINDS): a plan has one date, but a note holds many sums ("Kitchen: …
 # knocks twelve hundred off" is no new budget for "What's the kitchen budget?" over a memo that also says it).
-TYPED_KINDS = DAY | CLOCK | MONEY | AMOUNT
-WHEN_KINDS = DAY | CLOCK
+# A place is such a slot too ("Where is the party being held?" / "the boathouse double booked us, we've moved to the
+# old mill in marlow": 0.33 alike the planning call), told by a move *to* somewhere that is no day or time ("dani's
+# flight moved to the 19th" moves a date): PLACE (not a quantity bit), ``says_new_place``.
+PLACE = 1 << 8
+TYPED_KINDS = DAY | CLOCK | MONEY | AMOUNT | PLACE
+WHEN_KINDS = DAY | CLOCK | PLACE
+_PLACE_ASK = re.compile(
+    r"^\W*where\b|\bwhere\s+(?:is|are|was|were|will|do|does|did|should|shall|am|'s)\b|"
+    r"\b(?:which|what)\s+(?:venue|place|location|restaurant|hotel|hall|pub|bar|cafe|church|city|town)\b|\bvenue\b",
+    re.IGNORECASE)
+_NOT_A_PLACE = (r"(?:\d|mon|tue|wed|thu|fri|sat|sun|next|tomorrow|tonight|today|later|earlier|after|before|jan|feb|"
+                r"mar|apr|may|jun|jul|aug|sep|oct|nov|dec|first|second|third|fourth|fifth|sixth|seventh|eighth|ninth|"
+                r"tenth|eleventh|twelfth|thirteenth|fourteenth|fifteenth|sixteenth|seventeenth|eighteenth|nineteenth|"
+                r"twent|thirt|one|two|three|four|five|six|seven|eight|nine|ten|noon|midnight|half|quarter|morning|"
+                r"afternoon|evening|lunch|week|month|year|end)")
+_NEW_PLACE = re.compile(
+    r"\b(?:moved|moving|relocat(?:ed|ing)|switched|transferred)\b(?:\s+[\w']+){0,3}?\s+(?:to|into)\s+"
+    r"(?!(?:the\s+|a\s+|an\s+)?" + _NOT_A_PLACE + r")(?:the\s+|a\s+|an\s+)?[a-z]|\bnew\s+(?:venue|location|address)\b",
+    re.IGNORECASE)
+
+
+def says_new_place(texts: Sequence[str]) -> np.ndarray:
+    """Per passage: whether it says something moved to a new place (``_NEW_PLACE``)."""
+    return np.fromiter((_NEW_PLACE.search(t) is not None for t in texts), dtype=bool, count=len(texts))
 
 CUE_TERMS = frozenset(term_ids(
     "actually correction scratch instead now anymore longer switch switched switching changed changing moved moving "
@@ -78,13 +101,16 @@ class Query:
     kind: int = 0  # the kind of value the question asks for (recall/quantity.py bits; 0 none)
 
     @classmethod
-    def of(cls, terms: Sequence[str], cosines: np.ndarray, kind: int = 0) -> Query:
+    def of(cls, terms: Sequence[str], cosines: np.ndarray, question: str = "") -> Query:
+        kind = asked_kind(question) | (PLACE if _PLACE_ASK.search(question) else 0) if question else 0
         return cls(frozenset(term_id(t) for t in terms), cosines, kind)
 
 
 def typed_change(index: PassageIndex, old: int, new: int, query: Query, kinds: int = TYPED_KINDS) -> bool:
     """Whether the question asks for a kind of value (of ``kinds``) that both passages say: the later one may give
     the asked value anew."""
+    if query.kind & kinds & PLACE and index.new_place[new]:
+        return True
     return bool(query.kind & kinds & int(index.numbers[old]) & int(index.numbers[new]))
 
 
@@ -96,8 +122,8 @@ def same_fact(index: PassageIndex, old: int, new: int, query: Query) -> bool:
     ignored = ignored_terms(index, old, new)
     was, said = set(old_terms.tolist()), set(new_terms.tolist())
     part = part_of(index, old, query, said)
-    # terms run across sentence ends: two words. For a "when" question a later passage that says a day or a time is a
-    # version whatever part the question's words find (WHEN_KINDS).
+    # terms run across sentence ends: two words. For a "when" or "where" question a later passage that says a day, a
+    # time or a new place is a version whatever part the question's words find (WHEN_KINDS).
     if (part is not None and len((part & said) - ignored) < PART_WORDS
             and not typed_change(index, old, new, query, WHEN_KINDS)):
         return False

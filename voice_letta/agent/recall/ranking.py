@@ -156,7 +156,7 @@ def rank(index: PassageIndex, query_vectors: np.ndarray | None, queries: Sequenc
     successor = index.successor
     took: dict[int, int] = {}  # a row placed at another's rank -> that row (it takes at least its confidence)
     if not (term_lists and T.asks_about_the_past(queries[0])):
-        question = Query.of(term_lists[0] if term_lists else [], best_cos, asked_kind(queries[0]) if queries else 0)
+        question = Query.of(term_lists[0] if term_lists else [], best_cos, queries[0] if queries else "")
         groups = newest_first(index, top, question)
         links = implicit_updates(index, order, set(), question)
         grouped = {r: g for g in groups for r in g}
