@@ -74,8 +74,9 @@ CUE_COSINE = 0.35
 # UPDATE_RELEVANCE of the older one's): "joined fuego fitness, $39/mo" says money too, but is 0.08 to "How much is my
 # rent now?" against the rent line's 0.38.
 TYPED_CUE_COSINE = 0.2
-# A cue passage updates the candidate it is most like, or one within CUE_BEST_MARGIN of that: the sweepers' change is
-# 0.36 alike the dentist's new hours and 0.34 alike the street cleaning it changes.
+# A cue passage updates the candidate it is most like, or, on the typed path, one within CUE_BEST_MARGIN of that: the
+# sweepers' change is 0.36 alike the dentist's new hours and 0.34 alike the street cleaning it changes. (For every cue
+# passage it let "it's marisol, she started last month" replace the poet guest for "Do you remember the poet's name?")
 CUE_BEST_MARGIN = 0.05
 # A cue passage updates a candidate only when no earlier passage of the user is more alike it by more than this
 # (``cue_target``). Not "only the most alike": in a conversation about one thing (a wedding) the update is often
@@ -318,13 +319,15 @@ def _cued_updates(index: PassageIndex, rows: list[int], query: Query) -> dict[in
     # Each cue passage updates the candidate it is most like (of those said before it): "we pushed the wedding back
     # to september" is 0.41 alike "my birthday is on july 4" but 0.71 alike "our wedding is planned for june".
     before = index.start_at[later][:, None] > index.start_at[np.asarray(rows)][None, :]
-    best = np.where(before, sims, -1.0).max(axis=1) - CUE_BEST_MARGIN
+    best = np.where(before, sims, -1.0).max(axis=1)
     out: dict[int, list[int]] = {}
     for j, row in enumerate(rows):
-        col = np.where((index.start_at[later] > index.start_at[row]) & (sims[:, j] >= best), sims[:, j], -1.0)
-        floor = np.array([TYPED_CUE_COSINE if typed_change(index, row, int(c), query) and float(query.cosines[c])
-                          >= UPDATE_RELEVANCE * float(query.cosines[row]) else CUE_COSINE for c in later])
-        close = np.flatnonzero(col >= floor)
+        typed = np.fromiter((typed_change(index, row, int(c), query) and float(query.cosines[c])
+                             >= UPDATE_RELEVANCE * float(query.cosines[row]) for c in later), dtype=bool,
+                            count=len(later))
+        col = np.where((index.start_at[later] > index.start_at[row]) & (sims[:, j] >= best - CUE_BEST_MARGIN * typed),
+                       sims[:, j], -1.0)
+        close = np.flatnonzero(col >= np.where(typed, TYPED_CUE_COSINE, CUE_COSINE))
         out[row] = [int(later[k]) for k in close[np.argsort(-col[close])]
                     if index.about_the_user(int(later[k])) and _same_speakers(index, int(later[k]), row)
                     and (col[k] >= SHARED_WORD_BELOW or index.strong_cue[int(later[k])]
