@@ -69,10 +69,25 @@ class ProtocolViolation(VoiceLettaError):
 def invalid_body(exc: ValidationError, *, prefix: str | None = None) -> ProtocolViolation:
     """A request body that failed validation, as a typed 400 naming its first problem (``messages.0.role``;
     under ``prefix`` for a part validated on its own, ``fallback.0.model``) in the message and in ``param``."""
-    err = exc.errors()[0]
-    where = ".".join([*([prefix] if prefix else []), *(str(p) for p in err.get("loc", ()))])
+    errors = exc.errors()
+    err = errors[0]
+    loc = tuple(err.get("loc", ()))
+    cut = next((i for i, part in enumerate(loc) if _is_union_tag(part)), None)
+    if cut is not None:  # a field of several types: the branch that got furthest names the problem best
+        err = max((e for e in errors if tuple(e.get("loc", ()))[:cut] == loc[:cut]), key=lambda e: len(e["loc"]))
+    parts = [str(p) for p in err.get("loc", ()) if not _is_union_tag(p)]  # "messages.0.content", not "….str"
+    where = ".".join([*([prefix] if prefix else []), *parts])
     return ProtocolViolation(f"invalid request body: {where or 'body'}: {err.get('msg', 'invalid')}",
                              code="invalid_request", param=where or None)
+
+
+_TYPE_TAGS = frozenset({"str", "int", "float", "bool", "dict", "list", "tuple", "none", "bytes"})
+
+
+def _is_union_tag(part: object) -> bool:
+    """pydantic names the member of a union it tried in ``loc`` ("str", "list[ContentPart]", "dict[str,any]"):
+    a type, not a field of the request."""
+    return isinstance(part, str) and (part in _TYPE_TAGS or "[" in part or part.startswith("function-"))
 
 
 class ProviderError(VoiceLettaError):

@@ -87,3 +87,19 @@ async def test_chat_fields_are_strict_on_json_types(server: Running, member: dic
         assert (await r.json())["error"]["param"] == param
     assert await server.store.list_messages(agent["id"]) == []
     assert server.fake.requests == []
+
+
+@pytest.mark.parametrize(("member", "param"), [
+    ({"messages": [{"role": "user", "content": 5}]}, "messages.0.content"),  # was "messages.0.content.str"
+    ({"messages": [{"role": "user", "content": [{"type": "text", "text": 5}]}]}, "messages.0.content.0.text"),
+])
+async def test_a_field_of_several_types_is_named_without_pydantic_type_tags(server: Running, member: dict[str, object],
+                                                                              param: str) -> None:
+    agent = await server.create_agent()
+    body = {"model": agent["id"], **member}
+    async with aiohttp.ClientSession() as s, s.post(f"{server.url}/v1/chat/completions", json=body) as r:
+        assert r.status == 400, await r.text()
+        assert (await r.json())["error"]["param"] == param
+    async with aiohttp.ClientSession() as s, s.patch(f"{server.url}/v1/agents/{agent['id']}",
+                                                     json={"fallback": [5]}) as r:
+        assert r.status == 400 and (await r.json())["error"]["param"] == "fallback.0"  # was "fallback.dict[str,any]"
