@@ -11,6 +11,7 @@ hand-written list of everyday English, compared by Porter stem.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from functools import lru_cache
 from typing import TYPE_CHECKING
@@ -54,5 +55,50 @@ def opposite_side(index: PassageIndex, rows: Sequence[int], query_terms: Sequenc
         if before >= 0:
             have.update(index.terms_of(before).tolist())
         if any(have & other and not have & one for one, other in wanted):
+            out.add(r)
+    return out
+
+
+# The other leg of a trip: "what time is the ferry back from waiheke?" is not answered by "booked the ferry to
+# waiheke, the nine fifteen sailing" (cosine ~0.8: the same ferry, island and time), nor "when does sam fly home?" by
+# "sam's on KL1008 the evening before". A question about a coming or going back (a return marker and a word of
+# travelling) is not confidently answered by a passage that says no return (nor does the line before it). Only
+# questions about what is planned: a trip that happened implies its return ("When did Dave return from San
+# Francisco?" is answered by "I got to go to a car workshop in San Francisco": LoCoMo), and not when the question
+# names a known speaker (their lines are judged by speaker, as for days and times: recall/quantity.py).
+_RETURN = "back home return returns returning inbound homeward homebound"
+_MOVES = ("fly|flying|flies|flight|ferry|sail|sailing|boat|train|bus|coach|drive|driving|come|coming|comes|go|going|"
+          "goes|get|getting|head|heading|travel|travelling|traveling|ride|way")
+_LEGS = "flight|flights|ferry|ferries|sailing|crossing|trip|journey|leg|train|bus|coach|ticket|tickets"
+# "ferry back", "flying home", "coming back", "the way home"; "return flight", "homeward journey"
+_RETURN_LEG = re.compile(rf"\b(?:{_MOVES})\s+(?:back|home)\b|\b(?:return|inbound|homeward|homebound)\s+(?:{_LEGS})\b",
+                         re.IGNORECASE)
+_DONE_TEXT = "did was were had returned came got flew drove sailed went headed travelled traveled"
+_DONE = frozenset(_DONE_TEXT.split())
+
+
+@lru_cache(maxsize=1)
+def _returns() -> frozenset[int]:
+    return frozenset(T.term_ids(_RETURN))
+
+
+def asks_return_leg(query: str) -> bool:
+    """Whether a question asks about a planned way back ("what time is the ferry back?", "when does sam fly home?",
+    "what's our return flight?")."""
+    return _RETURN_LEG.search(query) is not None and not any(w in _DONE for w in T.words(query))
+
+
+def other_leg(index: PassageIndex, rows: Sequence[int], query: str) -> set[int]:
+    """The rows that say no return, for a question about a planned way back (see above)."""
+    if not rows or not asks_return_leg(query):
+        return set()
+    back = _returns()
+    out = set()
+    for r in rows:
+        have = set(index.terms_of(r).tolist())
+        before = int(index.prev[r]) if r < len(index.prev) else -1
+        if before >= 0:
+            have.update(index.terms_of(before).tolist())
+        if not have & back:
             out.add(r)
     return out

@@ -22,7 +22,10 @@ import numpy as np
 from voice_letta.agent.recall import text as T
 from voice_letta.agent.recall.confidence import style_baseline
 from voice_letta.agent.recall.facts import Query
-from voice_letta.agent.recall.opposites import opposite_side
+from voice_letta.agent.recall.identifiers import other_identifier
+from voice_letta.agent.recall.monthdays import other_day
+from voice_letta.agent.recall.opposites import opposite_side, other_leg
+from voice_letta.agent.recall.places import other_place
 from voice_letta.agent.recall.quantity import CLOCK, DAY, STRICT_KINDS, asked_kind
 from voice_letta.agent.recall.questions import about_asking, answered_first
 from voice_letta.agent.recall.roles import mismatched, names_a_speaker, other_animal, other_name, query_roles
@@ -186,7 +189,7 @@ def rank(index: PassageIndex, query_vectors: np.ndarray | None, queries: Sequenc
         order = answered_first(index, order)
     # A result that names no one of the role the question asks about ("my wife's passport") is about someone else
     # (recall/roles.py): flagged, its rank unchanged (placing such results last cost LoCoMo 0.003 of any@5).
-    roles = query_roles(term_lists[0]) if term_lists else []
+    roles = query_roles(term_lists[0], queries[0]) if term_lists else []
     other_role = mismatched(index, order[:limit], roles)
     # an update that does not repeat its subject ("actually make that thursday") is about the one it replaces
     other_role -= {r for r in other_role if r in took and took[r] not in mismatched(index, [took[r]], roles)}
@@ -197,9 +200,21 @@ def rank(index: PassageIndex, query_vectors: np.ndarray | None, queries: Sequenc
     if queries:  # a name the question asks about, not said ("what is remi allergic to?" / "gideon is allergic…");
         # a later version is judged with what it replaces, as for roles
         shown = order[:limit]
-        unnamed = other_name(index, shown + [took[r] for r in shown if r in took], queries[0])
+        judged = shown + [took[r] for r in shown if r in took]
+        unnamed = other_name(index, judged, queries[0])
         unnamed = {r for r in shown if r in unnamed and not (r in took and took[r] not in unnamed)}
         misfit |= unnamed
+        # the identifier of another thing ("sam's seat number" / "sam's on KL1008", recall/identifiers.py); and
+        # unless a speaker's plans (judged by speaker, as for DAY below): the other leg of a trip ("the ferry back"
+        # / "booked the ferry to waiheke", recall/opposites.py), another day of the month ("the week of the 28th" /
+        # "…the 14th…the 21st", recall/monthdays.py), the same thing at another place ("the bike lock at home" /
+        # "the bike lock at the station", recall/places.py)
+        checks = [other_identifier]
+        if not names_a_speaker(index, queries[0]):
+            checks += [other_leg, other_day, other_place]
+        for check in checks:
+            found = check(index, judged, queries[0])
+            misfit |= {r for r in shown if r in found and not (r in took and took[r] not in found)}
     kind = asked_kind(queries[0]) if queries else 0
     if kind & (DAY | CLOCK) and names_a_speaker(index, queries[0]):
         # a speaker's plans are dated by when they were said ("When is Andrew going hiking?" / "…soon")

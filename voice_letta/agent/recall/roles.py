@@ -51,7 +51,7 @@ _GROUPS: dict[str, str] = {
     "grandson": "grandson grandchild grandchildren grandkid grandkids",
     "boss": "boss manager supervisor", "manager": "manager boss supervisor", "coworker": "coworker colleague",
     "colleague": "colleague coworker", "neighbor": "neighbor neighbour neighbors", "roommate": "roommate flatmate",
-    "landlord": "landlord landlady", "doctor": "doctor doc physician gp", "dentist": "dentist orthodontist",
+    "landlord": "landlord landlady", "doctor": "doctor doc dr physician gp", "dentist": "dentist orthodontist",
     "vet": "vet veterinarian", "therapist": "therapist physio physiotherapist counselor counsellor",
     "physio": "physio physiotherapist therapist", "nurse": "nurse", "plumber": "plumber",
     "electrician": "electrician", "contractor": "contractor builder builders", "mechanic": "mechanic",
@@ -176,13 +176,25 @@ def other_name(index: PassageIndex, rows: Sequence[int], query: str) -> set[int]
     return {r for r, have in said.items() if any(not (have & tids) for tids in wanted)}
 
 
-def query_roles(query_terms: Sequence[str]) -> list[tuple[int, frozenset[int]]]:
-    """The roles a query names: (the role's term id, the term ids compatible with it)."""
+@lru_cache(maxsize=1)
+def _role_words() -> frozenset[str]:
+    return frozenset(w for words in (_GROUPS, _ALIASES, *_GROUPS.values()) for w in (
+        words.split() if isinstance(words, str) else words))
+
+
+def query_roles(query_terms: Sequence[str], query: str | None = None) -> list[tuple[int, frozenset[int]]]:
+    """The roles a query names: (the role's term id, the term ids compatible with it). With the ``query`` itself, only
+    roles said as a role word (or its plural): "doctorate" and "nursing" share the stems of "doctor" and "nurse"."""
     lex = _lexicon()
+    said = None
+    if query is not None:
+        words = _role_words()
+        said = {T.term_id(t) for w in T.words(query) if w in words or (w.endswith("s") and w[:-1] in words)
+                for t in T.terms(w)}
     out = []
     for term in query_terms:
         tid = T.term_id(term)
-        if tid in lex:
+        if tid in lex and (said is None or tid in said):
             out.append((tid, lex[tid]))
     return out
 

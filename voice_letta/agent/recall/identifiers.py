@@ -1,0 +1,58 @@
+"""Whose identifier: "what's sam's seat number?" is not answered by "sam's on KL1008 the evening before" (a number,
+but of the flight), nor "what's the booking reference for sam's hotel?" by the same line (MiniLM: cosine ~0.5–0.6,
+the same person and trip).
+
+A question that asks for an identifier of something ("seat number", "booking reference", "door code", "locker
+number", "alarm PIN") names what it belongs to by the word before it. When the agent's memory uses that word
+somewhere (so a passage about it would say it: "Seat 14C", "booking ref DS-5521"), a passage that does not say it
+(nor does the line before it) is an identifier of something else: its confidence is at most
+confidence.MISFIT_MAX, its rank unchanged. A word the memory never uses is not judged (a paraphrase: "the reference
+on my residents' car pass" for "my parking permit number is PZ 40218"). Phone numbers are recall/quantity.py's (any
+phone number will do there).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from typing import TYPE_CHECKING
+
+from voice_letta.agent.recall import text as T
+
+if TYPE_CHECKING:
+    from voice_letta.agent.recall.index import PassageIndex
+
+# "<word> number|reference|code|…" not followed by "of" ("the highest number of points" is a count)
+_IDENTIFIER = re.compile(r"\b([a-z][\w-]*)\s+(?:number|no|reference|ref|code|pin|password|passcode|combination|"
+                         r"id)\b(?!\s+of\b)", re.IGNORECASE)
+_NOT_OWNERS_TEXT = "phone mobile cell telephone what which whose the a an my your our their his her its"
+_NOT_OWNERS = frozenset(_NOT_OWNERS_TEXT.split())
+
+
+def owners(query: str) -> list[int]:
+    """The term ids of the words an identifier the question asks for belongs to ("seat" in "sam's seat number")."""
+    out = []
+    for m in _IDENTIFIER.finditer(query):
+        word = m.group(1).lower()
+        if word in _NOT_OWNERS or word in T.STOPWORDS:
+            continue
+        out += T.term_ids(word)
+    return out
+
+
+def other_identifier(index: PassageIndex, rows: Sequence[int], query: str) -> set[int]:
+    """The rows that do not say what the asked identifier belongs to, when the agent's memory says it elsewhere."""
+    if not rows:
+        return set()
+    known = [tid for tid in owners(query) if len(index.keywords.postings_of(tid)[0])]
+    if not known:
+        return set()
+    out = set()
+    for r in rows:
+        have = set(index.terms_of(r).tolist())
+        before = int(index.prev[r]) if r < len(index.prev) else -1
+        if before >= 0:
+            have.update(index.terms_of(before).tolist())
+        if any(tid not in have for tid in known):
+            out.add(r)
+    return out

@@ -1,0 +1,66 @@
+"""The place a question puts its thing at: "what's the code for the bike lock at home?" is not answered by "the bike
+lock at the station is 3 6 6 1" (MiniLM: cosine 0.64, the same lock and code), nor "what's the wifi password at
+mum's?" by the home wifi's.
+
+A question that ends by placing what it asks about ("… at home", "… at mum's", "… at the office", "… in the
+garage") tells one of several things of the same kind apart by that place. When the agent's memory uses the place's
+words somewhere (so a passage about that thing would say them), a passage that does not say them (nor does the line
+before it) is about the same kind of thing somewhere else: its confidence is at most confidence.MISFIT_MAX, its rank
+unchanged. A place the memory never names is not judged (a paraphrase: "at the animal hospital" for "the vet
+clinic"), nor is a time ("in august", "in the coming days", "at the weekend").
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from functools import lru_cache
+from typing import TYPE_CHECKING
+
+from voice_letta.agent.recall import text as T
+
+if TYPE_CHECKING:
+    from voice_letta.agent.recall.index import PassageIndex
+
+# the question's last phrase: "at|in [the|my|our] one or two words", then only punctuation
+_PLACED = re.compile(r"\b(?:at|in)\s+(?:(?:the|my|our|his|her|their)\s+)?([\w'’]+(?:\s+[\w'’]+)?)[\s?.!]*$",
+                     re.IGNORECASE)
+_TIMES = """day days week weeks weekend weekends month months year years morning mornings afternoon evening evenings
+night nights tonight today tomorrow moment future past time times coming next last
+monday tuesday wednesday thursday friday saturday sunday january february march april may june july august
+september october november december spring summer autumn fall winter"""
+
+
+@lru_cache(maxsize=1)
+def _time_terms() -> frozenset[int]:
+    return frozenset(T.term_ids(_TIMES))
+
+
+def place_terms(query: str) -> list[int]:
+    """The term ids of the place a question ends with (none when it ends with a time or a number)."""
+    m = _PLACED.search(query)
+    if m is None:
+        return []
+    phrase = m.group(1)
+    if any(ch.isdigit() for ch in phrase):
+        return []
+    ids = T.term_ids(phrase)
+    return [] if any(t in _time_terms() for t in ids) else ids
+
+
+def other_place(index: PassageIndex, rows: Sequence[int], query: str) -> set[int]:
+    """The rows that do not say the place the question puts its thing at, when the memory names it elsewhere."""
+    if not rows:
+        return set()
+    known = [tid for tid in place_terms(query) if len(index.keywords.postings_of(tid)[0])]
+    if not known:
+        return set()
+    out = set()
+    for r in rows:
+        have = set(index.terms_of(r).tolist())
+        before = int(index.prev[r]) if r < len(index.prev) else -1
+        if before >= 0:
+            have.update(index.terms_of(before).tolist())
+        if any(tid not in have for tid in known):
+            out.add(r)
+    return out
