@@ -26,6 +26,11 @@ FACTS = [  # (first-person line, third-person synopsis, a clear question)
     ("I grew up in Cork, in Ireland.", "The user grew up in Cork, Ireland.", "Where was I raised?"),
     ("I drive an old green Volvo estate.", "The user drives an old green Volvo estate.", "What car do I drive?"),
 ]
+# An integrator's notes under one-word headings, telegraphic (what test4's "Funding: ESRC studentship, £19,237 a year"
+# looked like): a one-word label cannot be told from a speaker's name by its form (recall/text.py).
+HEADING_NOTES = ["Hobbies: three beehives in the back garden.", "Work: paramedic, county ambulance service.",
+                 "Family: son Felix, plays the cello.", "Diet: lactose intolerant, no milk.",
+                 "Background: grew up in Cork, Ireland.", "Car: an old green Volvo estate."]
 UNANSWERABLE = ["What's my mother's maiden name?", "How tall am I?", "Which bank do I use?",
                 "What did I study at university?"]
 
@@ -45,7 +50,9 @@ def stored(style: str, now: float) -> list[dict[str, object]]:
         at = now - (20 - i) * DAY
         written = note(synopsis, "Robin") if "named" in style else note(synopsis, "") if "no subject" in style \
             else synopsis
-        if style.startswith("third person"):
+        if style == "heading notes":
+            out.append({"text": HEADING_NOTES[i], "start_at": at})
+        elif style.startswith("third person"):
             out.append({"text": written, "start_at": at})
         else:  # the sleeptime agent's chunk: the lines as said, and its synopsis
             out.append({"text": f"user: {line}\nassistant: Noted.", "synopsis": written, "start_at": at})
@@ -72,7 +79,7 @@ async def answers_most_confidently(server: Running, agent_id: str, ids: list[str
 # Not "third person, named" (an archival note "Robin keeps…" without synopsis): a name lowers the cosine more than
 # "The user" does, and the third-person shift lifts it from 1 to 2 of 6 only (docs/benchmarks.md).
 @pytest.mark.parametrize("style", ["third person", "sleeptime", "sleeptime, named", "third person, no subject",
-                                   "sleeptime, no subject"])
+                                   "sleeptime, no subject", "heading notes"])
 async def test_clear_answers_are_confident_and_unanswerable_questions_are_not(server: Running, style: str) -> None:
     agent = await create_voice_agent(server)
     ids = await batch(server, agent["id"], stored(style, time.time()))

@@ -1,6 +1,6 @@
 """The qualifiers a question tells near misses apart by (recall/opposites.py's way back, monthdays.py,
-identifiers.py, places.py): what each reads from a question or a passage's terms; roles said as words
-(recall/roles.py)."""
+identifiers.py, places.py): what each reads from a question or a passage's terms; roles said as words, and notes
+under one-word headings (recall/roles.py, recall/confidence.py)."""
 
 from __future__ import annotations
 
@@ -77,3 +77,13 @@ def test_a_role_is_said_as_a_word_not_found_in_a_stem() -> None:
     assert T.term_id("dr") in ok  # "Dr Visser"
     assert len(roles("Who are my kids' teachers?")) == 2  # plurals are the role
 
+
+def test_a_note_under_a_one_word_heading_is_a_note() -> None:
+    from voice_letta.agent.recall.confidence import third_person
+    assert third_person("Funding: ESRC studentship, £19,237 a year, ends September.")
+    assert third_person("Thesis: 'Flood memory in Severn valley villages'. Supervisor Dr Amara Nwosu.")
+    assert not third_person("Caroline: I went to the support group yesterday")  # someone's words say I, we, you
+    assert not third_person("Tim: Wow, Chicago sounds great! Have you ever been?")
+    assert not third_person("user: the bike lock at the station is 3 6 6 1")  # the user's own words
+    assert not third_person("assistant: Noted, Thursday at six.")
+    assert not third_person("Ana: the fixtures are fixed\nTom: great, merging now")  # a conversation

@@ -456,7 +456,8 @@ def test_third_person_notes_about_the_user_are_recognised() -> None:
     # ... but not the user's own words: a first-person text or synopsis, a labelled line, nothing at all.
     assert not third_person("I have a parrot named Kiwi.")
     assert not third_person("user: I have a parrot.", "I mentioned my parrot Kiwi.")
-    assert not third_person("Caroline: went to the support group today")
+    assert not third_person("Caroline: went to the support group today, I loved it")
+    # (a one-word label on a line with no I, we or you reads as a note's heading: "Funding: ESRC studentship")
     assert not third_person("  ")
 
 

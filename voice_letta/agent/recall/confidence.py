@@ -91,6 +91,8 @@ ASKED_MAX = 0.3
 MISFIT_MAX = 0.3
 WEAK = 0.05  # below this a result is not shown to the model at all
 
+_CHAT_ROLES = frozenset({"user", "assistant", "system", "human", "ai", "bot", "agent"})
+_SPEAKING = T.FIRST_PERSON | frozenset({"we", "us", "our", "ours", "you", "your", "yours", "im", "ive", "id", "ill"})
 _THIRD_PERSON = re.compile(r"\bthe user\b|\buser's\b")
 _USER_SENTENCE = re.compile(r"(?:^|[.!?;]\s)\s*user\s+[a-z]", re.MULTILINE)  # "User prefers trains." (no label)
 
@@ -109,7 +111,16 @@ def third_person(text: str, synopsis: str = "") -> bool:
     # block), "Has a parrot named Kiwi." A labelled line ("user: …", "Caroline: …") is someone's own words.
     if synopsis.strip() and not T.FIRST_PERSON.intersection(T.words(synopsis)):
         return True
-    return bool(text.strip()) and not T.speakers(text) and not T.FIRST_PERSON.intersection(T.words(text))
+    if not text.strip():
+        return False
+    labels = T.speakers(text)
+    if not labels:
+        return not T.FIRST_PERSON.intersection(T.words(text))
+    # A note under a one-word heading ("Funding: ESRC studentship, £19,237 a year."): one line, a label that is no
+    # chat role, and no word of a speaker talking (I, we, you) in it. A one-word heading cannot be told from a name by
+    # its form (text.py), but someone's words ("Caroline: I went…", "Tim: have you…") say I, we or you.
+    return (len(labels) == 1 and labels[0] not in _CHAT_ROLES and "\n" not in text.strip()
+            and not _SPEAKING.intersection(T.words(text)))
 
 
 def style_baseline(cosines: np.ndarray) -> float:
