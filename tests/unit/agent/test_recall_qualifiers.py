@@ -7,7 +7,7 @@ from __future__ import annotations
 import pytest
 
 from voice_letta.agent.recall import text as T
-from voice_letta.agent.recall.identifiers import owners
+from voice_letta.agent.recall.identifiers import owners, possessed
 from voice_letta.agent.recall.monthdays import asked_days, days_in
 from voice_letta.agent.recall.opposites import asks_return_leg
 from voice_letta.agent.recall.places import place_terms
@@ -51,6 +51,16 @@ def test_days_of_the_month(text: str, days: set[int]) -> None:
 ])
 def test_what_an_identifier_belongs_to(question: str, words: list[str]) -> None:
     assert owners(question) == [T.term_id(w) for w in words]
+
+
+@pytest.mark.parametrize(("question", "words"), [
+    ("What time is Ivy's football?", ["footbal"]),
+    ("Where is Ilse's new pottery course?", ["potteri"]),
+    ("What is Hemi's new job?", []),  # an answer rarely repeats "job": "hemi works as a nurse"
+    ("What is Lena's husband's name?", []),  # a role is recall/roles.py's, a name is not repeated either
+])
+def test_what_of_someone_a_question_asks_about(question: str, words: list[str]) -> None:
+    assert possessed(question) == [T.term_id(w) for w in words]
 
 
 @pytest.mark.parametrize(("question", "words"), [

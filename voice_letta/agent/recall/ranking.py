@@ -22,7 +22,7 @@ import numpy as np
 from voice_letta.agent.recall import text as T
 from voice_letta.agent.recall.confidence import style_baseline
 from voice_letta.agent.recall.facts import Query
-from voice_letta.agent.recall.identifiers import other_identifier
+from voice_letta.agent.recall.identifiers import other_attribute, other_identifier
 from voice_letta.agent.recall.monthdays import other_day
 from voice_letta.agent.recall.opposites import opposite_side, other_leg
 from voice_letta.agent.recall.places import other_place
@@ -208,10 +208,11 @@ def rank(index: PassageIndex, query_vectors: np.ndarray | None, queries: Sequenc
         # unless a speaker's plans (judged by speaker, as for DAY below): the other leg of a trip ("the ferry back"
         # / "booked the ferry to waiheke", recall/opposites.py), another day of the month ("the week of the 28th" /
         # "…the 14th…the 21st", recall/monthdays.py), the same thing at another place ("the bike lock at home" /
-        # "the bike lock at the station", recall/places.py)
+        # "the bike lock at the station", recall/places.py), another attribute of the same holder ("ivy's football" /
+        # "parents evening for ivy…", recall/identifiers.py)
         checks = [other_identifier]
         if not names_a_speaker(index, queries[0]):
-            checks += [other_leg, other_day, other_place]
+            checks += [other_leg, other_day, other_place, other_attribute]
         for check in checks:
             found = check(index, judged, queries[0])
             misfit |= {r for r in shown if r in found and not (r in took and took[r] not in found)}

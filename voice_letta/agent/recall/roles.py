@@ -182,15 +182,19 @@ def _role_words() -> frozenset[str]:
         words.split() if isinstance(words, str) else words))
 
 
+def is_role(word: str) -> bool:
+    """Whether a word is a role of the lexicon (or its plural)."""
+    words = _role_words()
+    return word in words or (word.endswith("s") and word[:-1] in words)
+
+
 def query_roles(query_terms: Sequence[str], query: str | None = None) -> list[tuple[int, frozenset[int]]]:
     """The roles a query names: (the role's term id, the term ids compatible with it). With the ``query`` itself, only
     roles said as a role word (or its plural): "doctorate" and "nursing" share the stems of "doctor" and "nurse"."""
     lex = _lexicon()
     said = None
     if query is not None:
-        words = _role_words()
-        said = {T.term_id(t) for w in T.words(query) if w in words or (w.endswith("s") and w[:-1] in words)
-                for t in T.terms(w)}
+        said = {T.term_id(t) for w in T.words(query) if is_role(w) for t in T.terms(w)}
     out = []
     for term in query_terms:
         tid = T.term_id(term)
