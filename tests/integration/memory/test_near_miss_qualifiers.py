@@ -72,12 +72,19 @@ async def test_the_same_thing_at_another_place_is_not_an_answer(server: Running)
     assert top["id"] == ids[1] and float(top["confidence"]) < 0.5, top
     top = await _top(server, agent_id, "What's the padlock code for the bike shed at work?")
     assert top["id"] == ids[1] and float(top["confidence"]) >= 0.5, top
+    agent_id, ids = await _agent(server, [
+        "user: we've got sixty guests coming to the party at the old mill, drinks from seven",
+        "user: the lemon cake was for the christening, not the party"])
+    found = await search(server, agent_id, "How many guests are coming to the christening?")
+    assert found and all(p["confidence"] < 0.5 for p in found), [(p["text"], p["confidence"]) for p in found]
+    top = await _top(server, agent_id, "How many guests are coming to the party?")
+    assert top["id"] == ids[0] and float(top["confidence"]) >= 0.5, top
 
 
 async def test_another_attribute_of_the_same_person_is_not_an_answer(server: Running) -> None:
     agent_id, ids = await _agent(server, [
         "user: sami does judo on saturday mornings at ten at the sports hall",
-        "user: parents evening for noor is the ninth at five fifteen, sami's is the day after at four"])
+        "user: parents evening for my daughter noor is the ninth at five fifteen, sami's is the day after at four"])
     found = await search(server, agent_id, "What time is Noor's judo?")
     assert found and all(p["confidence"] < 0.5 for p in found), [(p["text"], p["confidence"]) for p in found]
     top = await _top(server, agent_id, "What time is Sami's judo?")

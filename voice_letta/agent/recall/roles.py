@@ -182,6 +182,11 @@ def _role_words() -> frozenset[str]:
         words.split() if isinstance(words, str) else words))
 
 
+def role_ids() -> frozenset[int]:
+    """The term ids of every role word of the lexicon."""
+    return frozenset(_lexicon())
+
+
 def is_role(word: str) -> bool:
     """Whether a word is a role of the lexicon (or its plural)."""
     words = _role_words()
