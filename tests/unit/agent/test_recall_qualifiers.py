@@ -69,6 +69,7 @@ def test_what_of_someone_a_question_asks_about(question: str, words: list[str]) 
     ("What's the alarm code at the office?", ["offic"]),
     ("How many guests came to the christening?", ["christen"]),
     ("Who's dressing up as Santa for the kids?", []),  # a person: recall/roles.py's
+    ("What did I have for dinner?", []), ("How much did I spend in total?", []),
     ("When do I start at the animal hospital in the coming days?", []),  # a time
     ("Which countries did James visit in July 2022?", []),
     ("Where is Ana working from next week?", []),

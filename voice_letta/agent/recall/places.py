@@ -7,8 +7,9 @@ christening", "… for the hall") tells one of several things of the same kind a
 the agent's memory uses its words somewhere (so a passage about that thing would say them), a passage that does not
 say them (nor does the line before it) is about the same kind of thing somewhere else: its confidence is at most
 confidence.MISFIT_MAX, its rank unchanged. A place the memory never names is not judged (a paraphrase: "at the
-animal hospital" for "the vet clinic"), nor is a time ("in august", "in the coming days", "at the weekend") or a
-person it is for ("for the kids": recall/roles.py; "at mum's" is a place).
+animal hospital" for "the vet clinic"), nor is a time ("in august", "in the coming days", "at the weekend", "for
+dinner"), a set phrase ("in total", "in charge", "for now") or a person it is for ("for the kids": recall/roles.py;
+"at mum's" is a place).
 """
 
 from __future__ import annotations
@@ -30,7 +31,8 @@ _PLACED = re.compile(r"\b(at|in|to|for)\s+(?:(?:the|my|our|his|her|their)\s+)?([
 _TIMES = """day days week weeks weekend weekends month months year years morning mornings afternoon evening evenings
 night nights tonight today tomorrow moment future past time times coming next last
 monday tuesday wednesday thursday friday saturday sunday january february march april may june july august
-september october november december spring summer autumn fall winter"""
+september october november december spring summer autumn fall winter breakfast brunch lunch dinner supper tea
+total general person advance full common particular fact case mind charge sure good real free long date"""
 
 
 @lru_cache(maxsize=1)
