@@ -18,7 +18,8 @@ a transcript 0.111 (0.056). Two corrections:
 
 - ``THIRD_PERSON_SHIFT`` for a passage about "the user" (text or synopsis: notes and sleeptime chunks) answering a
   first-person question; also a synopsis or unlabelled text with no first-person word, as a note naming the user
-  ("Sam has a parrot…", 0.130 below the statement) or without a subject ("Has a parrot…", 0.043) is written;
+  ("Sam has a parrot…", 0.130 below the statement) or without a subject ("Has a parrot…", 0.043) is written, and a
+  one-line note under a one-word heading with no I, we or you in it ("Funding: ESRC studentship, £19,237 a year");
 - a style lift from the agent's own passages: the *median* cosine of the query to the agent's passages (shrunk
   towards ``STYLE_REF`` by ``STYLE_PRIOR_PASSAGES`` pseudo-passages, so a small agent is not judged by two or
   three rows) is the level of unrelated text written the agent's way; when it is below ``STYLE_REF``,
