@@ -17,6 +17,11 @@ Nothing handed over is lost: when the model stores no chunk (an empty ``chunks``
 call, takes the grammar's shortest path, ``{"chunks": []}``; pushed to store a chunk, it invents facts the lines
 do not say, so its lines are better kept as said than summarised. An empty block rewrite keeps the block.
 
+A user line that states a change ("switched to weds from now on", "actually make that thursday") inside a chunk, after
+other lines of the user's, is archived once more on its own, word for word and dated when it was said
+(``sleeptime_checks.change_lines``): in one passage with what it replaces, dated from the chunk's first line, search
+could not see it as the newer version.
+
 Writes:
 - each stored chunk becomes a ``Passage``: synopsis (the chunk's context), the original lines, the time
   range in which they were said (min/max ``created_at`` of those messages) and an embedding of
@@ -50,6 +55,7 @@ from voice_letta.agent.ports import (
 from voice_letta.agent.sleeptime_checks import (
     MIN_KEPT_SHARE,
     ToolRules,
+    change_lines,
     chunk_problem,
     kept_share,
     supersedes_problem,
@@ -116,6 +122,7 @@ class RunResult:
     rule_errors: int = 0
     finished: bool = False
     verbatim: int = 0  # passages the server archived word for word (the model stored no chunk)
+    changes: int = 0  # a chunk's lines that state a change, archived once more on their own (change_lines)
 
 
 # Block rewrites refused (invented, or dropping the block's facts) before a run gives up on the block and keeps it: a
@@ -261,10 +268,22 @@ class SleeptimeRun:
                 id=ids.passage_id(), agent_id=agent.id, text=text, synopsis=context,
                 start_at=min(line.created_at for line in lines), end_at=max(line.created_at for line in lines),
                 created_at=now, embedding_model=self.embedder.model, embedding_dim=self.embedder.dim)))
+        # a change told inside a chunk after what it may replace: once more on its own, dated when it was said
+        chunked = {(start, end) for start, end, _ in parsed}
+        for start, end in change_lines(transcript.older, sorted(chunked)):
+            if (start, end) in chunked:
+                continue
+            lines = transcript.older[start : end + 1]
+            texts.append("\n".join(line.text for line in lines))
+            keyed.append((f"change-{start}-{end}", Passage(
+                id=ids.passage_id(), agent_id=agent.id, text=texts[-1], start_at=lines[0].created_at,
+                end_at=lines[-1].created_at, created_at=now, embedding_model=self.embedder.model,
+                embedding_dim=self.embedder.dim, verbatim=True)))
         vectors = await self.embedder.embed(texts)
         keyed = [(k, p.model_copy(update={"embedding": v})) for (k, p), v in zip(keyed, vectors, strict=True)]
         inserted = set(await self.store.insert_job_passages(job_id, keyed, supersedes=replaces))
         result.passages.extend(p for _, p in keyed if p.id in inserted)
+        result.changes += sum(1 for k, p in keyed if p.id in inserted and k.startswith("change-"))
         result.superseded.update({p.id: replaces[k] for k, p in keyed if p.id in inserted and k in replaces})
         if not inserted:
             return ("OK. These lines were already archived by an earlier attempt of this job. Now call "

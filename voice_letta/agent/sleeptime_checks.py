@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from voice_letta.agent.recall import text as T
+from voice_letta.agent.recall.updates import cues
 from voice_letta.agent.sleeptime_prompt import FINISH, RETHINK, STORE_MEMORIES, Line
 
 # --- tool rules (pure) ------------------------------------------------------------------------------------
@@ -122,6 +123,40 @@ def verbatim_lines(older: Sequence[Line]) -> list[tuple[int, int]]:
         if n >= (1 if asked else MIN_VERBATIM_TERMS):
             out.append((i - 1 if asked and n < SHORT_ANSWER_TERMS else i, i))
     return out
+
+
+# A change told in the middle of a long exchange ("landlord is mrs okafor, rent 2150" ... forty minutes later ... "mrs o
+# says it's 2,225 a month from now on"): a chunk the model makes of both is one passage, dated from its first line, and
+# search can see no version in it (the index orders versions by when each passage was said, recall/updates.py). Such a
+# line is archived once more on its own, word for word and dated when it was said, beside the model's chunk: a
+# change cue other than a bare "now" (``updates.cues``: "switched", "moved", "instead", a correction's start...) or one
+# of these phrases.
+_CHANGE_PHRASE = re.compile(r"\b(?:from now on|going forward|from here on|as of (?:today|now|this week|monday|"
+                            r"tuesday|wednesday|thursday|friday|saturday|sunday)|these days|nowadays|any ?more)\b",
+                            re.IGNORECASE)
+
+
+def change_lines(older: Sequence[Line], chunks: Sequence[tuple[int, int]]) -> list[tuple[int, int]]:
+    """The (start, end) ranges of user lines that state a change inside a stored chunk (the (Older) lines ``start``..
+    ``end`` of each) after one of the user's lines with content in the same chunk (what the change may replace),
+    each with the assistant's question before a short answer, as ``verbatim_lines`` keeps it."""
+    out: list[tuple[int, int]] = []
+    for start, end in chunks:
+        said_before = False
+        for i in range(start, end + 1):
+            text = older[i].text
+            if not text.startswith("user: "):
+                continue
+            words = text[len("user: "):]
+            n = len(set(T.terms(words)))
+            correction, _, strong = cues([text])
+            if said_before and n >= MIN_VERBATIM_TERMS and (strong[0] or correction[0]
+                                                             or _CHANGE_PHRASE.search(words)):
+                asked = i > start and older[i - 1].text.startswith("assistant: ") and older[i - 1].text.rstrip(
+                    ).endswith("?")
+                out.append((i - 1 if asked and n < SHORT_ANSWER_TERMS else i, i))
+            said_before = said_before or n >= MIN_VERBATIM_TERMS
+    return sorted(set(out))
 
 
 # A summary or a block rewrite must say what the lines, the block or the memories it was shown say. Two thirds of its

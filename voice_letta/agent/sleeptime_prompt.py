@@ -32,7 +32,9 @@ view and are there for context. Work in two phases, using only tool calls:
 preference, a fact about the person, a request). Each chunk gives start_index and end_index (inclusive, \
 (Older) line numbers only) and a context: one to three sentences stating the key facts plainly, written \
 so that a later search finds them (names, dates, places, numbers). Lines come under the day they were said \
-(the user's calendar): turn "tomorrow" or "next friday" into the date it means. Skip greetings and small talk. \
+(the user's calendar): turn "tomorrow" or "next friday" into the date it means. A line that changes something \
+said earlier in these lines (a new price, day, place, person or plan: "from now on", "switched to", "moved to", \
+"instead") gets a chunk of its own, so the old and the new value are two memories. Skip greetings and small talk. \
 Archived memories that may be related are listed after the transcript with ids ([m1], [m2], ...): when a \
 chunk states a fact that replaces one of them (the user moved, changed jobs, changed a plan, a date, a dose, a \
 preference), put that memory's id in the chunk's supersedes. Leave supersedes empty when the old memory is \

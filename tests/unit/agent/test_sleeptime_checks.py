@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from voice_letta.agent.sleeptime_checks import ungrounded, verbatim_lines
+from voice_letta.agent.sleeptime_checks import change_lines, ungrounded, verbatim_lines
 from voice_letta.agent.sleeptime_prompt import Line
 
 SAID = ["user: We finally moved to Bristol last weekend.", "assistant: Congratulations on the move!",
@@ -51,3 +51,21 @@ def test_the_embedded_models_invented_summary_is_caught() -> None:
     invented = ("Mike: We finally moved to Bristol last weekend. The day before the wedding. I had a party and "
                 "didn't want to leave. But it's nice that you're moving! Now let me just do something fun...")
     assert ungrounded(invented, SAID)[:3] == ["mike", "wedding", "party"]
+
+
+def test_a_change_inside_a_chunk_after_the_users_other_lines_is_found() -> None:
+    older = lines("user: landlord is mrs okafor, rent 2150 a month", "assistant: noted",
+                  "user: mrs o says it's 2,225 a month from now on", "assistant: got it",
+                  "user: the sweepers on my block switched to weds 8-10", "user: actually make that thursdays",
+                  "assistant: Which day is bin collection now?", "user: mondays now", "user: i love the new flat")
+    assert change_lines(older, [(0, 8)]) == [(2, 2), (4, 4), (5, 5)]
+    assert change_lines(older, [(2, 8)]) == [(4, 4), (5, 5)]  # nothing of the user's before the first change
+    assert change_lines(older, [(0, 1), (2, 3)]) == []  # each chunk alone: the change is dated already
+    # a bare "now" is no change ("mondays now" answers a question), nor are small talk and the assistant's words
+    assert change_lines(lines("user: i work at the library in town", "assistant: You switched jobs now?",
+                              "user: yes since june", "user: im at home now"), [(0, 3)]) == []
+    # a short answer keeps the assistant's question with it
+    assert change_lines(lines("user: my bins go out on monday", "assistant: Did the day change?",
+                              "user: yes, thursdays from now on"), [(0, 2)]) == [(1, 2)]
+    assert change_lines(lines("user: my bins go out on monday", "assistant: ok",
+                              "user: no wait, the bins go out on thursdays instead"), [(0, 2)]) == [(2, 2)]
