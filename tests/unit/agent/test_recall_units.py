@@ -525,3 +525,13 @@ def test_a_one_word_label_of_one_passage_is_a_heading_until_a_second_passage_car
     assert "kitchen" in index.known_speakers and bool(index.dialogue[1])
     index.add(["e"], ["Caroline: hi\nMelanie: hello"], [""], [5.0], [5.0], vec[:1], [True])
     assert index.speakers[4] == ("caroline", "melanie")  # lines of two speakers: names, once each
+
+
+def test_a_question_about_what_was_arranged_asks_about_now() -> None:
+    for question in ("Which venue did we book for mum's seventieth?", "What worktop did we choose?",
+                     "What did we decide for the cake?", "Which builder did we go with?",
+                     "What did I tell you the keypad number is?"):
+        assert not T.asks_about_the_past(question), question
+    for question in ("What did I say the budget was?", "Where did I live before?", "What did I have for dinner?",
+                     "Which hotel did we book originally?"):
+        assert T.asks_about_the_past(question), question

@@ -233,5 +233,14 @@ _TELLING_FRAME = re.compile(r"\b(?:did|have|had)\s+(?:i|we)\s+(?:ever\s+|already
                             r"(?:tell|told|say|said|mention|mentioned)(?:\s+(?:it\s+)?(?:to\s+)?you)?\b")
 
 
+# "Which venue did we book for mum's seventieth?" asks what was arranged, and an arrangement holds until it is changed:
+# the venue booked *now* (test5: the first planning call ranked over the move to another venue). A choice or an
+# arrangement ("did we book / choose / decide / pick / settle on / go with / arrange / reserve / hire / order") is not
+# a question about the past; "What did I have for dinner?" and "Where did I live before?" still are.
+_ARRANGED = re.compile(r"\bdid\s+(?:i|we|you)\s+(?:\w+\s+)?(?:book|choose|decide|pick|settle|go\s+with|arrange|reserve|"
+                       r"hire|order|agree)\b")
+
+
 def asks_about_the_past(query: str) -> bool:
-    return any(w in _PAST for w in words(_TELLING_FRAME.sub(" ", query.lower())))
+    said = _ARRANGED.sub(" ", _TELLING_FRAME.sub(" ", query.lower()))
+    return any(w in _PAST for w in words(said))
