@@ -15,6 +15,7 @@ from voice_letta.errors import NotFoundError, invalid_body
 from voice_letta.server.auth import TokenScope, issue_token
 from voice_letta.server.keys import AGENTS, CONFIG, METRICS, MODELS, STORE
 from voice_letta.server.params import bool_query, int_query, optional_int_query, url_query
+from voice_letta.wire._json import refuse_nul
 
 routes = web.RouteTableDef()
 M = TypeVar("M", bound=BaseModel)
@@ -26,9 +27,11 @@ async def parse_body(request: web.Request, model: type[M]) -> M:
     JSON integer is still a number where a float is asked. The error names the field (docs/protocol.md)."""
     raw = await request.read()
     try:
-        return model.model_validate_json(raw or b"{}", strict=True)
+        body = model.model_validate_json(raw or b"{}", strict=True)
     except ValidationError as exc:
         raise invalid_body(exc) from exc
+    refuse_nul(raw)
+    return body
 
 
 def agent_json(agent: AgentState) -> dict[str, Any]:

@@ -39,6 +39,7 @@ from voice_letta.server.metrics import Metrics
 from voice_letta.server.openai_input import ParsedTurn, parse_turn, resolve_agent
 from voice_letta.server.request_log import REQUEST_ID_HEADER
 from voice_letta.wire import openai_chat as W
+from voice_letta.wire._json import refuse_nul
 
 log = logging.getLogger(__name__)
 DISCONNECT_POLL_S = 0.05
@@ -53,6 +54,7 @@ async def chat_completions(request: web.Request) -> web.StreamResponse:
         body = W.ChatCompletionRequest.model_validate_json(raw)
     except ValidationError as exc:
         raise invalid_body(exc) from exc
+    refuse_nul(raw)
     agent = await resolve_agent(request, body.model)
     W.check_sampling(body, context_window=agent.llm.context_window)
     parsed = await parse_turn(request, body, agent)

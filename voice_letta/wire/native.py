@@ -19,7 +19,7 @@ from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError
 from voice_letta import config as C
 from voice_letta.core.turns import EndOfTurnMode, TurnMode, VadParams
 from voice_letta.errors import ProtocolViolation
-from voice_letta.wire._json import json_object
+from voice_letta.wire._json import json_object, refuse_nul
 
 PROTOCOL = "voice-letta.v1"
 SAMPLE_RATES_HZ: tuple[int, ...] = C.SUPPORTED_SAMPLE_RATES_HZ
@@ -169,12 +169,16 @@ def parse_client(text: str) -> ClientMessage:
     else:
         try:
             # strict on JSON types: "threshold": true is not 1.0, "800" is not 800, "false" is not false
-            return _CLIENT.validate_python(raw, strict=True)
+            message = _CLIENT.validate_python(raw, strict=True)
+            refuse_nul(text, raw)
+            return message
         except ValidationError as exc:
             err = exc.errors()[0]
             where = ".".join(str(p) for p in err.get("loc", ())[1:]) or kind
             violation = ProtocolViolation(f"invalid {kind}: {where}: {err.get('msg', 'invalid')}",
                                           code="invalid_event")
+        except ProtocolViolation as exc:
+            violation = ProtocolViolation(f"invalid {kind}: {exc.message}", code="invalid_event")
     # the error names the refused message when its event_id is readable, so a client can match them up
     violation.event_id = event_id if isinstance(event_id, str) and len(event_id) <= MAX_EVENT_ID_CHARS else None
     raise violation

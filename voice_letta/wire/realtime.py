@@ -23,7 +23,7 @@ from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError
 
 from voice_letta.core import codecs
 from voice_letta.errors import ProtocolViolation
-from voice_letta.wire._json import json_object
+from voice_letta.wire._json import json_object, refuse_nul
 
 PCM_RATE_HZ = 24_000
 G711_RATE_HZ = 8_000
@@ -308,7 +308,13 @@ def parse_client(text: str) -> ClientEvent:
                                 event_id=event_id)
     try:
         # strict on JSON types: "threshold": true is not 1.0, "800" is not 800, "false" is not false
-        return _CLIENT.validate_python(raw, strict=True)
+        event = _CLIENT.validate_python(raw, strict=True)
+        refuse_nul(text, raw)
+        return event
+    except ProtocolViolation as exc:
+        raise RealtimeViolation(f"Invalid value: '{exc.param or kind}'. The text may not contain the NUL character "
+                                "(U+0000).", code="invalid_value",
+                                param=exc.param, event_id=event_id) from exc
     except ValidationError as exc:
         err = exc.errors()[0]
         loc = [str(p) for p in err.get("loc", ())[1:] if not str(p).startswith(("function", "message"))]

@@ -32,7 +32,7 @@ from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError
 from voice_letta.core.codecs import pcm16_to_ulaw, ulaw_to_pcm16
 from voice_letta.core.playout import PlayoutLedger
 from voice_letta.errors import ProtocolViolation
-from voice_letta.wire._json import json_object
+from voice_letta.wire._json import json_object, refuse_nul
 
 SAMPLE_RATE_HZ = 8000
 FRAME_MS = 20
@@ -131,12 +131,17 @@ def parse_inbound(text: str) -> InboundMessage | None:
     if event not in KNOWN_EVENTS:
         return None
     try:
-        return _INBOUND.validate_python(raw)
+        message = _INBOUND.validate_python(raw)
+        if event == "start":  # its custom parameters name the agent and caller, which reach the store
+            refuse_nul(text, raw)
+        return message
     except ValidationError as exc:
         err = exc.errors()[0]
         where = ".".join(str(p) for p in err.get("loc", ())[1:]) or event
         raise ProtocolViolation(f"invalid Twilio {event}: {where}: {err.get('msg', 'invalid')}",
                                 code="invalid_event") from exc
+    except ProtocolViolation as exc:
+        raise ProtocolViolation(f"invalid Twilio {event}: {exc.message}", code="invalid_event") from exc
 
 
 # --- events the codec reports (past-tense facts) ----------------------------------------------------------
