@@ -91,3 +91,24 @@ async def test_the_first_plan_goes_after_the_change_of_a_change(server: Running)
         assert ids[0] in (venue, date) and plan in found[0]["previously"], \
             [(p["text"], p["previously"]) for p in found]
     assert cake and band
+
+
+async def test_a_new_state_about_something_else_does_not_replace_the_answer(server: Running) -> None:
+    """A cue passage that gives no new value of the asked kind must be about the question a little (updates.
+    UNTYPED_RELEVANCE): test5's stand-up "hi all, I'm joining from the Lisbon office" replaced the stand-up where the
+    flaky tests were picked up, for "What caused the flaky checkout tests?"."""
+    agent = await create_voice_agent(server)
+    now = time.time()
+    picked, joined, cause = await batch(server, agent["id"], [
+        {"text": "[09:01] Tom: the billing migration is mine, target is the end of the month\n[09:02] Priya: I'm "
+                 "finishing the search reindex\n[09:02] Ana: I'll pick up the flaky checkout tests",
+         "start_at": now - 13 * DAY},
+        {"text": "[09:00] Marcus: hi all, I'm joining from the Lisbon office, I'll own the mobile release\n[09:01] "
+                 "Priya: welcome Marcus!", "start_at": now - 7 * DAY},
+        {"text": "[09:02] Ana: the checkout tests were a timezone bug in the fixtures, fixed and merged\n[09:03] "
+                 "Marcus: mobile release 4.2 goes out on Thursday", "start_at": now - 4 * DAY},
+    ])
+    found = await search(server, agent["id"], "What caused the flaky checkout tests?", limit=3)
+    assert all(p["id"] != joined or picked not in p["previously"] for p in found), \
+        [(p["text"][:40], p["previously"]) for p in found]
+    assert cause in [p["id"] for p in found[:2]]

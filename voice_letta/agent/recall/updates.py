@@ -74,6 +74,11 @@ CUE_COSINE = 0.35
 # UPDATE_RELEVANCE of the older one's): "joined fuego fitness, $39/mo" says money too, but is 0.08 to "How much is my
 # rent now?" against the rent line's 0.38.
 TYPED_CUE_COSINE = 0.2
+# A cue passage that gives no new value of the asked kind must be about the question at least a little (cosine at least
+# UNTYPED_RELEVANCE of the older one's): "[09:00] Marcus: hi all, I'm joining from the Lisbon office" (0.03 to "What
+# caused the flaky checkout tests?") replaced the stand-up where Ana picked the tests up (0.36). A new value of the
+# asked kind needs none ("down to one eighty two" is 0.04 to "how much do i weigh?").
+UNTYPED_RELEVANCE = 0.25
 # A cue passage updates the candidate it is most like, or, on the typed path, one within CUE_BEST_MARGIN of that: the
 # sweepers' change is 0.36 alike the dentist's new hours and 0.34 alike the street cleaning it changes. (For every cue
 # passage it let "it's marisol, she started last month" replace the poet guest for "Do you remember the poet's name?")
@@ -322,12 +327,12 @@ def _cued_updates(index: PassageIndex, rows: list[int], query: Query) -> dict[in
     best = np.where(before, sims, -1.0).max(axis=1)
     out: dict[int, list[int]] = {}
     for j, row in enumerate(rows):
-        typed = np.fromiter((typed_change(index, row, int(c), query) and float(query.cosines[c])
-                             >= UPDATE_RELEVANCE * float(query.cosines[row]) for c in later), dtype=bool,
-                            count=len(later))
+        kind = np.fromiter((typed_change(index, row, int(c), query) for c in later), dtype=bool, count=len(later))
+        typed = kind & (query.cosines[later] >= UPDATE_RELEVANCE * float(query.cosines[row]))
         col = np.where((index.start_at[later] > index.start_at[row]) & (sims[:, j] >= best - CUE_BEST_MARGIN * typed),
                        sims[:, j], -1.0)
-        close = np.flatnonzero(col >= np.where(typed, TYPED_CUE_COSINE, CUE_COSINE))
+        related = kind | (query.cosines[later] >= UNTYPED_RELEVANCE * float(query.cosines[row]))
+        close = np.flatnonzero((col >= np.where(typed, TYPED_CUE_COSINE, CUE_COSINE)) & related)
         out[row] = [int(later[k]) for k in close[np.argsort(-col[close])]
                     if index.about_the_user(int(later[k])) and _same_speakers(index, int(later[k]), row)
                     and (col[k] >= SHARED_WORD_BELOW or index.strong_cue[int(later[k])]
