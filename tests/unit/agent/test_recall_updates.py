@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from voice_letta.agent.recall import text as T
-from voice_letta.agent.recall.facts import PLACE, Query, part_of, same_fact, says_new_place
+from voice_letta.agent.recall.facts import PLACE, Query, part_of, same_fact, says_new_place, typed_change, typed_changes
 from voice_letta.agent.recall.index import PassageIndex
 from voice_letta.agent.recall.quantity import DAY as ASKS_DAY
 from voice_letta.agent.recall.quantity import MONEY
@@ -156,3 +156,18 @@ def test_a_question_says_which_kind_of_value_it_asks_for() -> None:
     assert Query.of(["parti"], cos, "When is mum's party?").kind & ASKS_DAY
     assert Query.of(["parti"], cos, "Who is coming to the party?").kind == 0
     assert Query.of(["parti"], cos).kind == 0
+
+
+def test_typed_changes_of_many_rows_agree_with_one_at_a_time() -> None:
+
+    texts = ["user: rent is 2150 a month", "user: it's 2,225 a month from now on", "user: we moved to the old mill",
+             "user: street cleaning is tues 8-10am", "user: the sweepers switched to weds 8-10", "user: i like tea"]
+    index = PassageIndex("m", 4)
+    index.add([f"p{i}" for i in range(len(texts))], texts, [""] * len(texts), [float(i) for i in range(len(texts))],
+              [float(i) for i in range(len(texts))], np.eye(len(texts), 4, dtype=np.float32), [True] * len(texts))
+    rows = np.arange(len(texts))
+    for question in ("How much is my rent now?", "When is street cleaning?", "Where is the party?", "Who is it?"):
+        query = Query.of([], np.zeros(len(texts), dtype=np.float32), question)
+        for old in rows:
+            assert typed_changes(index, int(old), rows, query).tolist() == [
+                typed_change(index, int(old), int(r), query) for r in rows], question

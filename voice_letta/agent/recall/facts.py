@@ -106,6 +106,15 @@ class Query:
         return cls(frozenset(term_id(t) for t in terms), cosines, kind)
 
 
+def typed_changes(index: PassageIndex, old: int, new: np.ndarray, query: Query) -> np.ndarray:
+    """``typed_change`` of one older row against many later ones at once."""
+    asked = query.kind & TYPED_KINDS
+    out: np.ndarray = (index.numbers[new] & np.uint8(asked & 0xFF & int(index.numbers[old]))) != 0
+    if asked & PLACE:
+        out |= index.new_place[new]
+    return out
+
+
 def typed_change(index: PassageIndex, old: int, new: int, query: Query, kinds: int = TYPED_KINDS) -> bool:
     """Whether the question asks for a kind of value (of ``kinds``) that both passages say: the later one may give
     the asked value anew."""

@@ -46,7 +46,7 @@ from voice_letta.agent.recall.facts import (
     ignored_terms,
     part_of,
     same_fact,
-    typed_change,
+    typed_changes,
 )
 from voice_letta.agent.recall.vector import MIN_COSINE
 
@@ -327,7 +327,7 @@ def _cued_updates(index: PassageIndex, rows: list[int], query: Query) -> dict[in
     best = np.where(before, sims, -1.0).max(axis=1)
     out: dict[int, list[int]] = {}
     for j, row in enumerate(rows):
-        kind = np.fromiter((typed_change(index, row, int(c), query) for c in later), dtype=bool, count=len(later))
+        kind = typed_changes(index, row, later, query)
         typed = kind & (query.cosines[later] >= UPDATE_RELEVANCE * float(query.cosines[row]))
         col = np.where((index.start_at[later] > index.start_at[row]) & (sims[:, j] >= best - CUE_BEST_MARGIN * typed),
                        sims[:, j], -1.0)
