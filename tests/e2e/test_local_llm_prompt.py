@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+
 import pytest
 
 pytest.importorskip("llama_cpp")
@@ -64,3 +66,26 @@ async def test_replies_speak_no_markup_from_the_prompt() -> None:
         assert "<" not in text and "</" not in text, (question, text)
         assert not lowered.lstrip().startswith(("persona", "human:", "assistant:", "user:")), (question, text)
         assert "You can use these tools" not in text and "To call a tool" not in text, (question, text)
+
+
+@pytest.mark.timeout(600)
+async def test_a_cancelled_warm_up_stops_its_prefill_at_the_next_chunk() -> None:
+    """A shutdown cancels the start-up warm-up; the model's worker thread must stop too (it is no daemon: the
+    process waited for a whole prefill and was ended by the exit watchdog)."""
+    from voice_letta.providers.local_llm import _get_model, local_model_path
+
+    agent = default_agent(0.0)
+    model = LocalChatModel(agent.llm)
+    loaded = await _get_model(local_model_path())
+    # a long history the cache has never seen: dozens of 32-token chunks to prefill
+    history = tuple(ChatMessage("user" if i % 2 else "assistant", f"Line {i}: the {i}th note about gardening, "
+                                f"tomatoes number {i * 7}, and the weather on day {i}.") for i in range(60))
+    task = asyncio.create_task(model.warm(request(agent, *history)))
+    while not loaded.lock.locked():  # noqa: ASYNC110 -- a thread's lock: nothing to await; the prefill has begun
+        await asyncio.sleep(0.001)
+    task.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await task
+    await asyncio.wrap_future(loaded.executor.submit(lambda: None))  # the cancelled warm-up's thread has returned
+    # what the cancelled prefill left undone is evaluated now (0 if it had run to its end after the cancel)
+    assert await model.warm(request(agent, *history)) > 5 * 32

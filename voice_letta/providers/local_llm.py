@@ -213,7 +213,14 @@ class LocalChatModel:
         plan = _plan(request, self._stop)
         model = await _get_model(self.model_path)
         model.preempt.clear()
-        return await asyncio.wrap_future(model.executor.submit(_warm, model, plan))
+        try:
+            return await asyncio.wrap_future(model.executor.submit(_warm, model, plan))
+        except asyncio.CancelledError:
+            # Stop the prefill at its next chunk: cancelling the wrapper cannot stop a running thread, and the
+            # model's worker is no daemon, so a shutdown during the start-up warm-up (a prefill of seconds on a
+            # loaded machine) waited for it and was ended by the exit watchdog (rc 1).
+            model.preempt.set()
+            raise
 
     async def aclose(self) -> None:
         """Nothing to do: the model is shared by every instance in the process and lives until exit.

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import logging
 import weakref
@@ -305,3 +306,6 @@ async def _bootstrap_ctx(app: web.Application) -> AsyncIterator[None]:
     yield
     if warm is not None and not warm.done():
         warm.cancel()
+        # awaited, so the warm-up has stopped its prefill (``LocalChatModel.warm``) before the process exits
+        with contextlib.suppress(asyncio.CancelledError):
+            await warm
