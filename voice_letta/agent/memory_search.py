@@ -271,7 +271,8 @@ class MemorySearch:
         """A generic question about a time ("what did I tell you yesterday?"): what was said then, in order; with the
         question ``asked`` (search_memory, not the REST search of passages) lines not archived too (window_listing).
         With the ``part`` of the day the question names ("this evening", ``timewords.part_of_day``): that part's
-        lines first, in order, then the rest of the day's, in order, as the budget allows."""
+        lines first, in order, then the rest of the day's, in order, as the budget allows (a night's small hours are
+        the next day's: listed with it)."""
         index = await self._index(agent_id, embedder)
         ids = index.in_window(window, limit)
         if part is not None:
@@ -285,7 +286,8 @@ class MemorySearch:
         if part is not None:
             evicted = list({h.message.id: h for h in [*lines.in_window(part, limit), *evicted]}.values())
         in_view = await self._store.list_messages(agent_id, in_context=True)
-        listed = window_listing(passages, evicted, in_view, window, asked, len(passages) + len(evicted) + len(in_view))
+        span = window if part is None else SearchWindow(window.start_at, max(window.end_at or 0.0, part.end_at or 0.0))
+        listed = window_listing(passages, evicted, in_view, span, asked, len(passages) + len(evicted) + len(in_view))
         if part is not None:  # stable: each group stays in order
             listed.sort(key=lambda h: not (part.start_at or 0.0) <= h.said_at <= (part.end_at or math.inf))
         return listed[:limit]
@@ -370,7 +372,8 @@ def _format_part(hits: Sequence[Hit], part: tuple[str, SearchWindow], *, now: fl
     rest = [h for h in hits if not lo <= h.said_at <= hi]
     start, end = local(lo, tz), local(hi + 1e-3, tz)
     hours = (f"before {end:%H:%M}" if start.hour == 0 and start.minute == 0 else
-             f"from {start:%H:%M}" if end.hour == 0 and end.minute == 0 else f"{start:%H:%M} to {end:%H:%M}")
+             f"from {start:%H:%M}" if end.hour == 0 and end.minute == 0 else
+             f"{start:%H:%M} to {end:%H:%M}" + (" the next day" if end.date() != start.date() else ""))
     out = [f"Said in the {name} ({hours}, the user's time), in order:" if inside else
            f"Nothing was said in the {name} ({hours}, the user's time)."]
     if inside:

@@ -236,18 +236,20 @@ def _part(question: str, now: float, tz: str) -> tuple[str, str, str] | None:
 
 def test_the_part_of_a_day_is_its_hours_on_the_users_clock() -> None:
     now = at(LA, 2026, 12, 6, 21, 30)  # Sunday 21:30 in LA = Monday 05:30 UTC
-    assert _part("What did I say this morning?", now, LA) == ("morning", "2026-12-06 00:00", "2026-12-06 12:00")
+    assert _part("What did I say this morning?", now, LA) == ("morning", "2026-12-06 05:00", "2026-12-06 12:00")
     assert _part("what did i tell you yesterday afternoon", now, LA) == (
         "afternoon", "2026-12-05 12:00", "2026-12-05 17:00")
     assert _part("What did I say on Tuesday evening?", now, LA) == ("evening", "2026-12-01 17:00", "2026-12-02 00:00")
-    assert _part("What did I say tonight?", now, LA) == ("evening", "2026-12-06 17:00", "2026-12-07 00:00")
-    assert _part("What did I say on Friday night?", now, LA) == ("evening", "2026-12-04 17:00", "2026-12-05 00:00")
+    # a night runs to 05:00 the next day, like "last night": its small hours are not the next morning's
+    assert _part("What did I say tonight?", now, LA) == ("night", "2026-12-06 17:00", "2026-12-07 05:00")
+    assert _part("What did I say on Friday night?", now, LA) == ("night", "2026-12-04 17:00", "2026-12-05 05:00")
     now = at(TONGA, 2026, 12, 6, 9, 0)  # Sunday 09:00 in Tonga = Saturday 20:00 UTC
-    assert _part("What did I say this morning?", now, TONGA) == ("morning", "2026-12-06 00:00", "2026-12-06 12:00")
+    assert _part("What did I say this morning?", now, TONGA) == ("morning", "2026-12-06 05:00", "2026-12-06 12:00")
     # a day across a daylight-saving change: wall-clock hours (Sunday 1 November 2026, 25 hours in LA)
     now = at(LA, 2026, 11, 2, 10, 0)
     assert _part("what did I say yesterday evening", now, LA) == ("evening", "2026-11-01 17:00", "2026-11-02 00:00")
-    assert _part("what did I say yesterday morning", now, LA) == ("morning", "2026-11-01 00:00", "2026-11-01 12:00")
+    assert _part("what did I say yesterday morning", now, LA) == ("morning", "2026-11-01 05:00", "2026-11-01 12:00")
+    assert _part("what did I say yesterday night", now, LA) == ("night", "2026-11-01 17:00", "2026-11-02 05:00")
 
 
 def test_no_part_when_none_is_named_or_the_window_is_no_day() -> None:
@@ -305,3 +307,11 @@ def test_since_a_time_runs_to_now() -> None:
     assert w is not None and local_day(w.start_at or 0, LA) == "2026-12-05 00:00" and w.end_at == now
     w = window_for("what did I say yesterday?", now=now, tz=LA)
     assert w is not None and local_day((w.end_at or 0) + 1e-3, LA) == "2026-12-06 00:00"  # no "since": the day
+
+
+def test_a_since_question_names_no_topic() -> None:
+    for q in ("What have I told you since Monday?", "Anything new since yesterday?", "What did I tell you since monday",
+              "Did I tell you anything since Wednesday?", "What have I mentioned since last Tuesday?",
+              "What else have I said since yesterday?", "What have I told you so far this week?"):
+        assert names_no_topic(q), q
+    assert not names_no_topic("What have I said about the vet since Monday?")  # a topic is still ranked by

@@ -46,8 +46,11 @@ JUST_NOW_S = 1800.0
 # "What did I text you yesterday?" found one of its two lines: QA, session 6). Spelled numbers and ordinals ("twelve
 # days ago", "on the twenty third") and "back" ("two days back") say the time, like months. So do the ways a voice user
 # hands things over or asks for them back ("forward", "dictate", "vent about", "fill you in", "on the phone",
-# "summarise what I told you"): a window with only these is listed, not ranked by them.
+# "summarise what I told you"): a window with only these is listed, not ranked by them. So do the words that open a
+# window to now ("What have I told you since Monday?", "Anything new since yesterday?", "What else so far?"): ranked by
+# "since", the window's lines fell under the similarity floor, 4 of 6 or none (QA from outside, session 7).
 _FRAME_TEXT = """
+    since else far
     jot jotted jotting down note notes noted noting write wrote written writing log logged put
     bring brought up go went over cover covered run ran through make made
     text texted texting message messaged email emailed send sent forward forwarded paste pasted read
@@ -156,17 +159,20 @@ NOON_HOUR = 12
 # window stays the whole day (a line said at 12:40 is "this morning" to some, and held-out sets date "this morning"
 # lines by the share of the day gone, so they fall in the afternoon of an evening run); the part's lines are listed
 # first, so a busy day's listing budget is spent on them (an earliest-first listing of "what did I say this evening?"
-# showed the first twelve lines of the morning), and the model is told which part they are. Morning runs from
-# midnight ("I woke at three this morning") to noon, afternoon to EVENING_HOUR, evening to midnight.
-_PARTS = (("morning", 0, NOON_HOUR), ("afternoon", NOON_HOUR, EVENING_HOUR), ("evening", EVENING_HOUR, 24),
-          ("tonight", EVENING_HOUR, 24), ("night", EVENING_HOUR, 24))
+# showed the first twelve lines of the morning), and the model is told which part they are. The parts agree with
+# "last night" (17:00 to 05:00): the small hours belong to the night before, not to the morning (a line at 01:00 was
+# listed first for "this morning" and for "last night": QA, session 7). Morning runs from NIGHT_END_HOUR to noon,
+# afternoon to EVENING_HOUR, evening to midnight, and a night ("tonight", "on friday night") from EVENING_HOUR to
+# NIGHT_END_HOUR the next day: its small hours are listed with it though they are the next day's.
+_PARTS = (("morning", NIGHT_END_HOUR, NOON_HOUR), ("afternoon", NOON_HOUR, EVENING_HOUR), ("evening", EVENING_HOUR, 24),
+          ("tonight", EVENING_HOUR, 24 + NIGHT_END_HOUR), ("night", EVENING_HOUR, 24 + NIGHT_END_HOUR))
 _PART = re.compile(r"\b(morning|afternoon|evening|tonight|night)\b(?!s)")
 
 
 def part_of_day(text: str, window: SearchWindow, *, tz: str | None = None) -> tuple[str, SearchWindow] | None:
-    """The part of the window's day the question names ("morning", "afternoon", "evening") and its hours on the
-    local clock (inside ``window``), or None: no part named, or the window is not one local day ("last night"
-    already is the hours it names)."""
+    """The part of the window's day the question names ("morning", "afternoon", "evening", "night") and its hours
+    on the local clock, or None: no part named, or the window is not one local day ("last night" already is the hours
+    it names). Inside ``window``, but for a night: it ends at NIGHT_END_HOUR the next day."""
     if window.start_at is None or window.end_at is None or (m := _PART.search(" ".join(text.lower().split()))) is None:
         return None
     day = local(window.start_at, tz)
@@ -174,8 +180,10 @@ def part_of_day(text: str, window: SearchWindow, *, tz: str | None = None) -> tu
         return None
     name, start, end = next(p for p in _PARTS if p[0] == m.group(1))
     lo = (day + timedelta(hours=start)).timestamp()  # wall-clock hours: a daylight-saving day too
-    hi = min((day + timedelta(hours=end)).timestamp() - 1e-3, window.end_at)
-    return ("evening" if name in ("tonight", "night") else name), SearchWindow(lo, hi)
+    hi = (day + timedelta(hours=end)).timestamp() - 1e-3
+    if end <= 24:
+        hi = min(hi, window.end_at)
+    return ("night" if name == "tonight" else name), SearchWindow(lo, hi)
 
 
 def _day_without_year(t: str, today: datetime) -> datetime | None:
