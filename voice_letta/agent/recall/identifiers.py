@@ -45,25 +45,7 @@ def owners(query: str) -> list[int]:
 
 def other_identifier(index: PassageIndex, rows: Sequence[int], query: str) -> set[int]:
     """The rows that do not say what the asked identifier belongs to, when the agent's memory says it elsewhere."""
-    return _lacking(index, rows, owners(query))
-
-
-def _lacking(index: PassageIndex, rows: Sequence[int], asked: Sequence[int]) -> set[int]:
-    """The rows that, with the line before them, do not say every one of ``asked`` the memory says somewhere."""
-    if not rows:
-        return set()
-    known = [tid for tid in asked if len(index.keywords.postings_of(tid)[0])]
-    if not known:
-        return set()
-    out = set()
-    for r in rows:
-        have = set(index.terms_of(r).tolist())
-        before = int(index.prev[r]) if r < len(index.prev) else -1
-        if before >= 0:
-            have.update(index.terms_of(before).tolist())
-        if any(tid not in have for tid in known):
-            out.add(r)
-    return out
+    return index.rows_lacking(rows, owners(query))
 
 
 # Another attribute of the same person: "what time is ivy's football?" is not answered by "parents evening for ivy is
@@ -109,4 +91,4 @@ def a_person(index: PassageIndex, tid: int) -> bool:
 def other_attribute(index: PassageIndex, rows: Sequence[int], query: str) -> set[int]:
     """The rows that do not say what of a person the question asks about, when the memory says it elsewhere."""
     asked = [tid for owner, tids in possessed(query) if a_person(index, owner) for tid in tids]
-    return _lacking(index, rows, asked)
+    return index.rows_lacking(rows, asked)

@@ -248,6 +248,23 @@ class PassageIndex:
         terms: np.ndarray = flat[int(offsets[k]):int(offsets[k + 1])]
         return terms
 
+    def terms_in_context(self, row: int) -> set[int]:
+        """The term ids of one row and of the line said just before it (what it answers, when linked): what the
+        near-miss checks read, so that "rahul menon" after "what's your manager's name?" says "manager"."""
+        have = set(self.terms_of(row).tolist())
+        before = int(self.prev[row]) if row < len(self.prev) else -1
+        if before >= 0:
+            have.update(self.terms_of(before).tolist())
+        return have
+
+    def rows_lacking(self, rows: Sequence[int], asked: Sequence[int]) -> set[int]:
+        """The rows that, with the line before them, do not say every one of the ``asked`` term ids the memory says
+        somewhere (a term the memory never says cannot tell one passage from another)."""
+        known = [tid for tid in asked if len(self.keywords.postings_of(tid)[0])]
+        if not known or not rows:
+            return set()
+        return {r for r in rows if not self.terms_in_context(r).issuperset(known)}
+
     def context_of(self, passage_id: str) -> str | None:
         """The id of the line said just before this one (what it answers), if the passage is linked to one."""
         row = self.row_of.get(passage_id)

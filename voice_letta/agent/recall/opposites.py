@@ -50,10 +50,7 @@ def opposite_side(index: PassageIndex, rows: Sequence[int], query_terms: Sequenc
         return set()
     out = set()
     for r in rows:
-        have = set(index.terms_of(r).tolist())
-        before = int(index.prev[r]) if r < len(index.prev) else -1
-        if before >= 0:
-            have.update(index.terms_of(before).tolist())
+        have = index.terms_in_context(r)
         if any(have & other and not have & one for one, other in wanted):
             out.add(r)
     return out
@@ -95,10 +92,7 @@ def other_leg(index: PassageIndex, rows: Sequence[int], query: str) -> set[int]:
     back = _returns()
     out = set()
     for r in rows:
-        have = set(index.terms_of(r).tolist())
-        before = int(index.prev[r]) if r < len(index.prev) else -1
-        if before >= 0:
-            have.update(index.terms_of(before).tolist())
+        have = index.terms_in_context(r)
         if not have & back:
             out.add(r)
     return out

@@ -56,17 +56,4 @@ def place_terms(query: str) -> list[int]:
 
 def other_place(index: PassageIndex, rows: Sequence[int], query: str) -> set[int]:
     """The rows that do not say the place the question puts its thing at, when the memory names it elsewhere."""
-    if not rows:
-        return set()
-    known = [tid for tid in place_terms(query) if len(index.keywords.postings_of(tid)[0])]
-    if not known:
-        return set()
-    out = set()
-    for r in rows:
-        have = set(index.terms_of(r).tolist())
-        before = int(index.prev[r]) if r < len(index.prev) else -1
-        if before >= 0:
-            have.update(index.terms_of(before).tolist())
-        if any(tid not in have for tid in known):
-            out.add(r)
-    return out
+    return index.rows_lacking(rows, place_terms(query))
