@@ -171,3 +171,43 @@ def test_typed_changes_of_many_rows_agree_with_one_at_a_time() -> None:
         for old in rows:
             assert typed_changes(index, int(old), rows, query).tolist() == [
                 typed_change(index, int(old), int(r), query) for r in rows], question
+
+
+def test_an_ending_cue_is_not_an_update_cue_alone() -> None:
+    from voice_letta.agent.recall.facts import endings
+
+    texts = ["user: rahul's leaving, from monday my lead is going to be fatima", "user: i stopped going to the pool",
+             "user: Miso died last week", "user: Dave retired, new guy: Kenji", "user: gave up on duolingo",
+             "user: i left my keys at the office", "user: we loved the new york trip", "user: my cat is called miso"]
+    assert endings(texts).tolist() == [True, True, True, True, True, True, False, False]
+    # "left" alone is everyday speech: it is no update cue (only with the old value's own word: names_value)
+    assert cues(texts)[1].tolist()[5] is False
+
+
+def test_a_later_ending_that_names_the_old_value_is_its_new_version() -> None:
+    # The manager's answer and the change share only the old manager's name, which the question does not say; they
+    # are 0.2 alike (below CUE_COSINE), the change is 0.3 to the question against the answer's 0.6.
+    answer = [0.6, 0.8, 0.0, 0.0, 0.0]
+    change = [0.3, 0.2, float(np.sqrt(1 - 0.09 - 0.04)), 0.0, 0.0]
+    other = [0.0, 0.0, 0.0, 1.0, 0.0]
+    q = np.array([[1.0, 0.0, 0.0, 0.0, 0.0]], dtype=np.float32)
+    texts = ["assistant: What's your manager's name there?\nuser: rahul menon",
+             "user: the canteen does a good thali on fridays",
+             "user: rahul's leaving, from monday my lead is going to be fatima sheikh"]
+    index = _index(texts, np.array([answer, other, change]), [-30, -20, -2])
+    ranked = index.rank(q, ["Who is my manager?"], SearchWindow(None, None), limit=3, speaker="user")
+    assert ranked[0].passage_id == "p2" and ranked[0].previous == ("p0",), [(r.passage_id, r.previous) for r in ranked]
+    # the same change without an ending cue is not linked ("rahul's great, my lead says…"), nor an ending that names
+    # only a word the question says or many passages say
+    for later in ("user: rahul is great, my lead is going to be fatima sheikh for the audit",
+                  "user: the manager I met at the canteen is leaving for mumbai"):
+        index = _index([*texts[:2], later], np.array([answer, other, change]), [-30, -20, -2])
+        ranked = index.rank(q, ["Who is my manager?"], SearchWindow(None, None), limit=3, speaker="user")
+        assert ranked[0].passage_id == "p0" and ranked[0].previous == (), [(r.passage_id, r.previous) for r in ranked]
+    common = ["user: rahul menon is my manager", "user: rahul menon plays cricket", "user: rahul menon has a dog",
+              "user: rahul menon lives in aundh", "user: rahul menon likes chai",
+              "user: rahul's leaving, from monday my lead is going to be fatima sheikh"]
+    vectors = np.array([answer, other, other, other, other, change])
+    index = _index(common, vectors, [-30, -20, -19, -18, -17, -2])
+    ranked = index.rank(q, ["Who is my manager?"], SearchWindow(None, None), limit=3, speaker="user")
+    assert ranked[0].passage_id == "p0" and ranked[0].previous == ()

@@ -68,7 +68,7 @@ _NOT_A_PLACE = (r"(?:\d|mon|tue|wed|thu|fri|sat|sun|next|tomorrow|tonight|today|
                 r"twent|thirt|one|two|three|four|five|six|seven|eight|nine|ten|noon|midnight|half|quarter|morning|"
                 r"afternoon|evening|lunch|week|month|year|end)")
 _NEW_PLACE = re.compile(
-    r"\b(?:moved|moving|relocat(?:ed|ing)|switched|transferred)\b(?:\s+[\w']+){0,3}?\s+(?:to|into)\s+"
+    r"\b(?:moved|moving|shifted|relocat(?:ed|ing)|switched|transferred)\b(?:\s+[\w']+){0,3}?\s+(?:to|into)\s+"
     r"(?!(?:the\s+|a\s+|an\s+)?" + _NOT_A_PLACE + r")(?:the\s+|a\s+|an\s+)?[a-z]|\bnew\s+(?:venue|location|address)\b",
     re.IGNORECASE)
 
@@ -77,11 +77,82 @@ def says_new_place(texts: Sequence[str]) -> np.ndarray:
     """Per passage: whether it says something moved to a new place (``_NEW_PLACE``)."""
     return np.fromiter((_NEW_PLACE.search(t) is not None for t in texts), dtype=bool, count=len(texts))
 
+# A change that names the old value: "rahul's leaving, from monday my lead is going to be fatima sheikh" under
+# "assistant: What's your manager's name there? / user: rahul menon" (for "Who is my manager?"), "I stopped going to
+# cult, playing badminton" under "Which gym did you sign up for? / cult fit", "Miso died last week" under "has a cat,
+# Miso … on kidney diet food" (for "What does my cat eat?"), "Dave retired, new guy: Kenji" under "Plumber: Dave Ruiz"
+# (test6, session 7). They share no word with the question and are far apart in meaning (0.1-0.3), but the later one
+# says the earlier one's own value (a word the question does not say and few other passages say: RARE_SHARE) and that
+# it ended or changed (ENDING_CUE or a strong UPDATE_CUE): a new version for that question down to VALUE_CUE_COSINE.
+VALUE_CUE_COSINE = 0.1
+RARE_SHARE = 3  # at most this many passages (or RARE_FRACTION of them) say a word that stands for a value
+RARE_FRACTION = 0.02
+VALUE_NEAR = 2  # terms either side of a change or ending cue ("stopped going to cult": "cult" is two terms on)
+VALUE_BEST_MARGIN = 0.05
+# What says that something ended or gave way to something else, said of a value it names (VALUE_CUE_COSINE): weaker
+# than UPDATE_CUE alone ("left the keys at home", "the new york trip"), so only with the old value's own word.
+ENDING_CUE = re.compile(
+    r"\b(?:leav(?:ing|es)|left|stop(?:s|ped|ping)|quit(?:s|ting)?|g(?:ave|iven|iving|ive) up|died|dead|passed away|"
+    r"put down|retir(?:ed|ing|es)|gone back|went back|(?:moved|moving) (?:away|out|on)|replac(?:ed|ing)|no longer|"
+    r"not any ?more|any ?more|switch(?:ed|ing)|sold|selling|dropp(?:ed|ing)|cancell?(?:ed|ing)|closed|clos(?:es|ing) "
+    r"down|shut|broke up|split up|done with|finished with|instead|shifted|"
+    r"from (?:this |next )?(?:mon|tues|wednes|thurs|fri|satur|sun)day|from (?:tomorrow|next (?:week|month))|"
+    r"(?:the|a|my|our|his|her|their) new (?!york|zealand|jersey|orleans|year|delhi|mexico|hampshire)\w+)\b",
+    re.IGNORECASE)
+
+
+def endings(texts: Sequence[str]) -> np.ndarray:
+    """Per passage: whether it says that something ended or gave way to something else (ENDING_CUE)."""
+    return np.fromiter((ENDING_CUE.search(t) is not None for t in texts), dtype=bool, count=len(texts))
+
+
 CUE_TERMS = frozenset(term_ids(
     "actually correction scratch instead now anymore longer switch switched switching changed changing moved moving "
     "push pushed postponed rescheduled cancelled canceled cut update updated down up went raised lowered increased "
     "decreased dropped quit replaced turned swap swapped swapping corrected start started starting began begun join "
     "joined joining became"))
+
+_ENDING_TERMS = frozenset(term_ids(
+    "leaving leaves left stop stops stopped stopping quit quits quitting gave give given giving died dead passed away "
+    "put retired retiring retires gone went back moved moving away replaced replacing longer anymore switched "
+    "switching sold selling dropped dropping cancelled canceled closed closes closing shut broke split done finished "
+    "instead shifted new"))
+_CHANGE_IDS = np.fromiter(_ENDING_TERMS | (CUE_TERMS - frozenset(term_ids("now"))), dtype=np.uint64)
+
+
+def names_value(index: PassageIndex, old: int, new: int, query: Query) -> bool:
+    """Whether a later passage says, next to its change or ending cue (VALUE_NEAR terms), a word of a short earlier one
+    (a long passage holds several values: ``part_of``) that stands for its value: not the question's, not a speaker's
+    name or a cue, said by at most RARE_SHARE passages (or RARE_FRACTION of them); and, of the earlier passages
+    of the user that say such a word, ``old`` says the most of them ("Dave retired" names the plumber's note, not
+    another "## Bathroom" note) and is (about) the most alike the later one among those ("the shuttle's been stopped,
+    I'm taking an ola auto" names the shuttle, not the watchman who "takes in the parcels")."""
+    terms = index.terms_of(new)
+    at_cue = np.flatnonzero(np.isin(terms, _CHANGE_IDS))
+    if not len(at_cue):
+        return False
+    near = np.zeros(len(terms), dtype=bool)
+    for k in at_cue:
+        near[max(0, k - VALUE_NEAR):k + VALUE_NEAR + 1] = True
+    most = max(RARE_SHARE, RARE_FRACTION * index.keywords.n)
+    named = {t for t in terms[near].tolist() if len(index.keywords.postings_of(t)[0]) <= most}
+    named -= query.terms | ignored_terms(index, old, new) | _ENDING_TERMS
+    was = index.terms_of(old)
+    if len(was) > LONG_PASSAGE_TERMS or not named & set(was.tolist()):
+        return False
+    owners = np.unique(np.concatenate([index.keywords.postings_of(t)[0] for t in named]).astype(np.int64))
+    owners = owners[(owners < index.size) & (owners != new)]
+    owners = owners[index.user_rows[owners] & index.has_vector[owners] & (index.start_at[owners] < index.start_at[new])]
+    if not len(owners):
+        return False
+    ids = np.fromiter(named, dtype=np.uint64)
+    counts = np.array([np.count_nonzero(np.isin(ids, index.terms_of(int(r)))) for r in owners])
+    owners = owners[counts == counts.max()]
+    if old not in owners:
+        return False
+    sims = index.vectors.matrix[owners] @ index.vectors.matrix[new]
+    return float(index.vectors.matrix[old] @ index.vectors.matrix[new]) >= float(sims.max()) - VALUE_BEST_MARGIN
+
 
 _FAMILIES = [frozenset(term_ids(words)) for words in (
     "live lives living lived move moved moving relocate relocated home house apartment flat address rent renting "

@@ -22,6 +22,7 @@ from voice_letta.agent.recall.features import (
     ASKS,
     CORRECTION,
     DIALOGUE,
+    ENDING,
     NEW_PLACE,
     STRONG_CUE,
     THIRD_PERSON,
@@ -64,6 +65,7 @@ class PassageIndex:
         self.update_cue = np.zeros(0, dtype=bool)  # says something changed ("now", "moved", "down to"; updates.py)
         self.strong_cue = np.zeros(0, dtype=bool)  # ... with more than a bare "now"
         self.new_place = np.zeros(0, dtype=bool)  # says something moved to a new place (facts.says_new_place)
+        self.ending = np.zeros(0, dtype=bool)  # says something ended or gave way, or a strong cue (updates.endings)
         self.asks = np.zeros(0, dtype=bool)  # asks something nothing in it answers (recall/questions.py)
         self.speakers: list[tuple[str, ...]] = []  # labels that name a speaker (``_headings``)
         self.known_speakers: set[str] = set()
@@ -148,6 +150,7 @@ class PassageIndex:
             self.update_cue = np.concatenate([self.update_cue, flag(UPDATE_CUE)])
             self.strong_cue = np.concatenate([self.strong_cue, flag(STRONG_CUE)])
             self.new_place = np.concatenate([self.new_place, flag(NEW_PLACE)])
+            self.ending = np.concatenate([self.ending, flag(ENDING)])
             self.asks = np.concatenate([self.asks, flag(ASKS)])
             self._stored_dialogue = np.concatenate([self._stored_dialogue, flag(DIALOGUE)])
             self._headings(base)

@@ -42,8 +42,10 @@ from voice_letta.agent.recall.facts import (
     LONG_PASSAGE_TERMS,
     PART_MIN_COSINE,
     PART_WORDS,
+    VALUE_CUE_COSINE,
     Query,
     ignored_terms,
+    names_value,
     part_of,
     same_fact,
     typed_changes,
@@ -135,7 +137,8 @@ UPDATE_CUE = re.compile(
     r"(?:one more|another|schedule|plan|date|venue|time|last[- ]minute) change|change of (?:plans?|date|time|venue)|"
     # someone else holds the role now: "mr beale's off sick for the rest of term, ivy's got a supply teacher"
     r"off sick|on (?:sick |maternity |paternity |parental )?leave|supply (?:teacher|cover|nurse)|substitute|"
-    r"covering for|cover(?:s|ing)? for|stand(?:s|ing)?[- ]in|fill(?:s|ing)? in for|t(?:ook|akes|aking) over)\b",
+    r"covering for|cover(?:s|ing)? for|stand(?:s|ing)?[- ]in|fill(?:s|ing)? in for|t(?:ook|akes|aking) over|"
+    r"shifted)\b",
     re.IGNORECASE)
 
 
@@ -315,7 +318,7 @@ def _cued_updates(index: PassageIndex, rows: list[int], query: Query) -> dict[in
     if not rows:
         return {}
     n = index.size
-    cue_rows = np.flatnonzero(index.update_cue[:n] & index.has_vector[:n] & ~index.asks[:n])
+    cue_rows = np.flatnonzero((index.update_cue[:n] | index.ending[:n]) & index.has_vector[:n] & ~index.asks[:n])
     later = cue_rows[index.start_at[cue_rows] > min(index.start_at[r] for r in rows)][-CUE_ROWS_CHECKED:]
     if not len(later):
         return {}
@@ -332,12 +335,19 @@ def _cued_updates(index: PassageIndex, rows: list[int], query: Query) -> dict[in
         col = np.where((index.start_at[later] > index.start_at[row]) & (sims[:, j] >= best - CUE_BEST_MARGIN * typed),
                        sims[:, j], -1.0)
         related = kind | (query.cosines[later] >= UNTYPED_RELEVANCE * float(query.cosines[row]))
-        close = np.flatnonzero((col >= np.where(typed, TYPED_CUE_COSINE, CUE_COSINE)) & related)
+        close = np.flatnonzero((col >= np.where(typed, TYPED_CUE_COSINE, CUE_COSINE)) & related
+                               & index.update_cue[later])
         out[row] = [int(later[k]) for k in close[np.argsort(-col[close])]
                     if index.about_the_user(int(later[k])) and _same_speakers(index, int(later[k]), row)
                     and (col[k] >= SHARED_WORD_BELOW or index.strong_cue[int(later[k])]
                          or _share_a_word(index, int(later[k]), row))
                     and col[k] >= cue_target(index, int(later[k]))[1] - CUE_TARGET_MARGIN]
+        valued = np.flatnonzero((index.start_at[later] > index.start_at[row]) & (sims[:, j] >= VALUE_CUE_COSINE)
+                                & index.ending[later]
+                                & (query.cosines[later] >= UNTYPED_RELEVANCE * float(query.cosines[row])))
+        out[row] += [int(later[k]) for k in valued[np.argsort(-sims[valued, j])]
+                     if int(later[k]) not in out[row] and index.about_the_user(int(later[k]))
+                     and _same_speakers(index, int(later[k]), row) and names_value(index, row, int(later[k]), query)]
         if len(index.terms_of(row)) > LONG_PASSAGE_TERMS:  # a cue passage naming PART_WORDS of the asked part
             named = []
             for k in np.flatnonzero((index.start_at[later] > index.start_at[row]) & (sims[:, j] >= PART_MIN_COSINE)):
