@@ -40,8 +40,10 @@ async def test_inserted_passages_carry_their_terms_and_load_with_them(store: Any
     flags = [d[0] for d in decoded if d is not None]  # the per-passage flags ranking reads, stored beside them
     # "moved" is an update cue; a synopsis with no first-person word is the sleeptime model's note about the user;
     # "in May" and "daily" say when (what "when is…" asks for: recall/quantity.DAY)
-    # "moved to Lisbon" a move to a new place (recall/facts.says_new_place)
-    assert flags[0] == F.DIALOGUE | F.UPDATE_CUE | F.STRONG_CUE | F.THIRD_PERSON | F.HAS_DAY | F.NEW_PLACE
+    # "moved to Lisbon" a move to a new place (recall/facts.says_new_place), and "moved" says something gave way
+    # (recall/facts.ENDING_CUE)
+    assert flags[0] == (F.DIALOGUE | F.UPDATE_CUE | F.STRONG_CUE | F.THIRD_PERSON | F.HAS_DAY | F.NEW_PLACE
+                        | F.ENDING)
     assert flags[1] == F.DIALOGUE | F.HAS_DAY
     assert flags[2] == F.DIALOGUE | F.THIRD_PERSON
 
