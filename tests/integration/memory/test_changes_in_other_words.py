@@ -12,7 +12,7 @@ import time
 
 from tests.integration.agent.conftest import Running
 from tests.integration.memory.conftest import create_voice_agent
-from tests.integration.memory.test_recall import batch, search
+from tests.integration.memory.test_recall import batch, first_of, search
 
 DAY = 86400.0
 
@@ -30,12 +30,10 @@ async def test_a_new_sum_of_money_from_now_on_replaces_the_old_one(server: Runni
         {"text": "user: my cousin jo is visiting on the 18th for a week", "start_at": now - 6 * DAY},
     ])
     for question in ("How much is my rent now?", "What do I pay the landlord each month?"):
-        found = await search(server, agent["id"], question, limit=3)
-        assert found[0]["id"] == raised and found[0]["previously"] == [rent], [p["text"] for p in found]
+        found = await first_of(server, agent["id"], question, raised, [rent])
         # the gym's monthly fee is money said later too, but it is no answer to the question: not a new rent
         assert all(rent not in p["previously"] for p in found if p["id"] == gym)
-    found = await search(server, agent["id"], "Where do I work?", limit=3)
-    assert found[0]["id"] == job and found[0]["previously"] == [], [p["text"] for p in found]
+    await first_of(server, agent["id"], "Where do I work?", job, [])
     assert keys
 
 
@@ -53,8 +51,7 @@ async def test_a_new_day_said_in_other_words_replaces_the_old_one(server: Runnin
         {"text": "user: the parcel for mum should arrive on the 12th", "start_at": now - 5 * DAY},
         {"text": "user: the bin lorry on our road switched to tues 7-9 from now on", "start_at": now - 2 * DAY},
     ])
-    found = await search(server, agent["id"], "When is bin collection on my street?", limit=3)
-    assert found[0]["id"] == switched and found[0]["previously"] == [bins], [p["text"] for p in found]
+    await first_of(server, agent["id"], "When is bin collection on my street?", switched, [bins])
     found = await search(server, agent["id"], "Which days do I work at the garden centre?", limit=3)
     assert found[0]["id"] == new_hours and hours in found[0]["previously"], [p["text"] for p in found]
     assert parcel

@@ -12,7 +12,7 @@ import time
 
 from tests.integration.agent.conftest import Running
 from tests.integration.memory.conftest import create_voice_agent
-from tests.integration.memory.test_recall import batch, search
+from tests.integration.memory.test_recall import batch, first_of, search
 
 DAY = 86400.0
 
@@ -34,13 +34,10 @@ async def test_a_later_ending_that_names_the_old_value_ranks_first(server: Runni
         {"text": "user: I left my keys at the office again", "start_at": now - 1 * DAY},
     ])
     for question in ("Who is my boss?", "Who do I report to?"):
-        found = await search(server, agent["id"], question, limit=3)
-        assert found[0]["id"] == left and found[0]["previously"] == [boss], [p["text"] for p in found]
-    found = await search(server, agent["id"], "Where do I exercise?", limit=3)
-    assert found[0]["id"] == stopped and found[0]["previously"] == [pool], [p["text"] for p in found]
+        await first_of(server, agent["id"], question, left, [boss])
+    await first_of(server, agent["id"], "Where do I exercise?", stopped, [pool])
     # an ending that names no value of the fact ("left my keys") replaces nothing, nor do other facts move
-    found = await search(server, agent["id"], "Who is my dentist?", limit=3)
-    assert found[0]["id"] == dentist and found[0]["previously"] == [], [p["text"] for p in found]
+    found = await first_of(server, agent["id"], "Who is my dentist?", dentist, [])
     assert all(not p["previously"] for p in found if p["id"] == keys)
     assert job and thali
 
@@ -58,7 +55,6 @@ async def test_an_ending_in_a_third_person_note_replaces_the_note_it_names(serve
         {"text": "The user's sister works at a bakery in Leeds.", "start_at": now - 40 * DAY},
         {"text": "The user is allergic to penicillin.", "start_at": now - 45 * DAY},
     ])
-    found = await search(server, agent["id"], "What does my dog eat?", limit=3)
-    assert found[0]["id"] == died and found[0]["previously"] == [dog], [p["text"] for p in found]
+    await first_of(server, agent["id"], "What does my dog eat?", died, [dog])
     found = await search(server, agent["id"], "How do I get to the station?", limit=3)
     assert found[0]["id"] == sold and bike in found[0]["previously"], [p["text"] for p in found]

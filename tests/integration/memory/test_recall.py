@@ -26,6 +26,14 @@ async def search(server: Running, agent_id: str, query: str, **params: Any) -> l
     return list(body["data"])
 
 
+async def first_of(server: Running, agent_id: str, question: str, passage_id: str,
+                   previously: list[str]) -> list[dict[str, Any]]:
+    """Search the top 3 and check that ``passage_id`` comes first, naming exactly ``previously`` as what it replaces."""
+    found = await search(server, agent_id, question, limit=3)
+    assert (found[0]["id"], found[0]["previously"]) == (passage_id, previously), [p["text"] for p in found]
+    return found
+
+
 FACTS = ["user: My sister Maya moved to Lisbon for a design job.", "user: I'm allergic to peanuts.",
          "user: Biscuit, my corgi, chewed my shoes again.", "user: I play bass in a jazz trio on Saturdays.",
          "user: The landlord is raising my rent in March.", "user: I'm training for the Chicago marathon."]
