@@ -195,9 +195,21 @@ def _origin_part(url: str) -> str:
     return f"{parts.scheme}://{parts.netloc}"
 
 
-def _refuse(status: int, code: str, message: str) -> web.Response:
+def _refuse(status: int, code: str, message: str, param: str | None = None) -> web.Response:
     return web.json_response(error_body(message, type_="invalid_request_error" if status != 403 else
-                                        "permission_error", code=code), status=status)
+                                        "permission_error", code=code, param=param), status=status)
+
+
+def _nul_in_url(request: web.Request) -> str | None:
+    """Where the decoded path or query holds the NUL character (``%00``): "path" or the query key; else None.
+    Ids and names from the URL reach the store, and PostgreSQL cannot take NUL in text (``GET /v1/agents/%00`` was
+    a 500 storage_error there, a voice WebSocket's ``?agent=%00`` a storage_error event), as bodies are refused."""
+    if "\x00" in request.path:
+        return "path"
+    for key, value in request.query.items():
+        if "\x00" in key or "\x00" in value:
+            return key.replace("\x00", "") or "query"
+    return None
 
 
 def is_json_content_type(value: str) -> bool:
@@ -241,6 +253,9 @@ def web_guard_middleware(policy: WebPolicy) -> web.middleware:  # type: ignore[v
             if site in ("cross-site", "same-site") and not (
                     navigation and request.method in ("GET", "HEAD") and route_access(request) is Access.PUBLIC):
                 return _refuse(403, "origin_not_allowed", "requests from other web sites are refused")
+        nul = _nul_in_url(request)
+        if nul is not None:
+            return _refuse(400, "invalid_request", f"the URL may not contain the NUL character (%00): {nul}", nul)
         # An empty body may carry any type (aiohttp's client says application/octet-stream).
         if (request.method in MUTATING_METHODS and not request.path.startswith(FORM_PATH_PREFIXES)
                 and _has_body(request) and not is_json_content_type(request.headers.get("Content-Type", ""))):
