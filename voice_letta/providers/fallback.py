@@ -16,6 +16,9 @@ An agent's ``llm`` and its ``fallback``, ``fallback.fallback``, … form a chain
   exponential backoff and jitter (``providers/retry.py``); a timeout after a stall is not retried. For voice,
   the next model now beats the same model again later (LiveKit's FallbackAdapter: max_retry_per_llm=0).
 - **After the first delta nothing is retried**: an error then is raised as is, never duplicating speech.
+- **No NUL in model output.** The NUL character (U+0000) is dropped from every content and tool-call delta
+  (``without_nul``): input holding it is refused at the door, PostgreSQL cannot store it, and no client, TTS or
+  tool wants it; a broken fine-tune or a quantised server can stream it.
 - Just before a model's first delta the caller gets ``ChatDelta(route=ModelRoute(...))``: who answers, how
   far down the chain, after how many attempts, with what time to first token.
 
@@ -177,6 +180,27 @@ async def _aclose(iterator: AsyncIterator[ChatDelta]) -> None:
         await aclose()
 
 
+def without_nul(delta: ChatDelta) -> ChatDelta:
+    """``delta`` without the NUL character in its content and tool-call fragments (the same object when it has
+    none: one C-level search per field)."""
+    content, calls = delta.content, delta.tool_calls
+    if calls:
+        if any("\x00" in (c.name or "") or "\x00" in (c.arguments or "") or "\x00" in (c.id or "") for c in calls):
+            calls = tuple(dataclasses.replace(c, id=_strip(c.id), name=_strip(c.name), arguments=_strip(c.arguments))
+                          for c in calls)
+    elif content is None or "\x00" not in content:
+        return delta
+    if content is not None and "\x00" in content:
+        content = content.replace("\x00", "")
+    if content is delta.content and calls is delta.tool_calls:
+        return delta
+    return dataclasses.replace(delta, content=content, tool_calls=calls)
+
+
+def _strip(text: str | None) -> str | None:
+    return None if text is None else text.replace("\x00", "")
+
+
 _END = ChatDelta()  # sentinel: the stream ended before any delta
 
 
@@ -300,11 +324,11 @@ class FallbackChatModel:
                             observer = self.observer
                             if first.usage is not None and observer is not None:
                                 observer.usage(cfg.provider.value, cfg.model, first.usage)
-                            yield first
+                            yield without_nul(first)
                             async for delta in inner:
                                 if delta.usage is not None and observer is not None:
                                     observer.usage(cfg.provider.value, cfg.model, delta.usage)
-                                yield delta
+                                yield without_nul(delta)
                     finally:
                         await _aclose(inner)
                     outcome = "ok"

@@ -118,12 +118,27 @@ _IMAGES: TypeAdapter[list[ImagePart]] = TypeAdapter(list[ImagePart])
 MESSAGE_INSERT_COLUMNS = MESSAGE_COLUMNS.replace(" seq,", "", 1) + ", terms"
 
 
+def text_param(text: str | None) -> str | None:
+    """Text as the store keeps it: a NUL character (U+0000), which PostgreSQL cannot store in text, becomes U+FFFD
+    on every backend. The wires refuse NUL in input and providers drop it from model output (fallback.py); what is
+    left is a tool's output (a sandboxed tool printing binary, an MCP server), which keeps its place marked."""
+    return text.replace("\x00", "\ufffd") if text is not None and "\x00" in text else text
+
+
+def stored_message(m: Message, seq: int) -> Message:
+    """``m`` as ``append_messages`` stored it: numbered ``seq``, its text as ``text_param`` keeps it."""
+    if m.content is not None and "\x00" in m.content:
+        return m.model_copy(update={"seq": seq, "content": text_param(m.content)})
+    return m.model_copy(update={"seq": seq})
+
+
 def message_insert_params(m: Message) -> tuple[Any, ...]:
+    content = text_param(m.content)
     return (
-        m.id, m.agent_id, m.role, m.content,
+        m.id, m.agent_id, m.role, content,
         _TOOL_CALLS.dump_json(m.tool_calls).decode() if m.tool_calls is not None else None,
         m.tool_call_id, m.name, m.turn_id, m.created_at, int(m.interrupted), int(m.in_context), m.kind,
-        _IMAGES.dump_json(m.images).decode() if m.images else None, message_terms(m.role, m.content),
+        _IMAGES.dump_json(m.images).decode() if m.images else None, message_terms(m.role, content),
     )
 
 
@@ -168,7 +183,7 @@ def decode_embedding(blob: bytes) -> list[float]:
 
 def passage_params(p: Passage) -> tuple[Any, ...]:
     return (
-        p.id, p.agent_id, p.text, p.synopsis,
+        p.id, p.agent_id, text_param(p.text), text_param(p.synopsis),
         encode_embedding(p.embedding) if p.embedding is not None else None,
         p.embedding_model, p.embedding_dim, p.start_at, p.end_at, p.created_at, p.superseded_by, p.superseded_at,
         int(p.verbatim), encode_passage(p.text, p.synopsis),

@@ -7,7 +7,7 @@ import time
 
 from tests.integration.store.helpers import make_agent, msg
 from voice_letta import ids
-from voice_letta.agent.models import TurnRecord
+from voice_letta.agent.models import Passage, ToolCall, TurnRecord
 from voice_letta.store import SqliteStore
 
 
@@ -142,16 +142,14 @@ async def test_every_field_of_the_rows_and_the_turn_record_survives_begin_and_en
 
 async def test_the_history_a_turn_begins_with_is_every_in_context_row_exactly(store: SqliteStore) -> None:
     """SQLite reads the history as one JSON document (one step of SQLite instead of one per row): every value must
-    come back as stored: times to the last bit (SQLite's JSON writes a REAL with 15 digits), NULs, quotes,
+    come back as stored: times to the last bit (SQLite's JSON writes a REAL with 15 digits), quotes,
     backslashes, line separators, text that looks like JSON, tool calls; evicted rows left out; seq order."""
     from voice_letta.agent.models import ImagePart, ToolCall
 
     agent = await make_agent(store)
     rng = random.Random(7)
     texts = ["", 'a "quote" and a \\ backslash', "line\nbreak\ttab\r", "🎙️ é ß 中文 \u2028\u2029",
-             "[1, 2]", "null", '{"role": "system"}', "x" * 3000]
-    if isinstance(store, SqliteStore):  # PostgreSQL's text cannot hold a NUL at all
-        texts.append("nul \x00 inside")
+             "[1, 2]", "null", '{"role": "system"}', "x" * 3000, "nul \x00 inside (stored as U+FFFD)"]
     rows = []
     for i in range(70):
         at = rng.choice([1_765_000_000 + rng.random() * 1e6, float(1_765_000_000 + i), rng.random(), 1e-7 * (i + 1)])
@@ -293,3 +291,26 @@ async def test_an_earlier_turn_is_not_retried_when_it_completed_is_too_old_or_it
         assert r is not None and r.previous is None, fingerprint
         assert [m.content for m in r.inserted] == [fingerprint]
         await store.release_agent(agent.id, holder="w1", lease=r.lease)
+
+
+async def test_a_tool_s_output_holding_nul_is_stored_with_its_place_marked_and_the_lease_given_back(
+        store: SqliteStore) -> None:
+    """PostgreSQL cannot store NUL in text (end_turn failed there, reply and all); every backend stores U+FFFD."""
+    agent = await make_agent(store)
+    call = ToolCall(id=ids.tool_call_id(), name="read_file", arguments="{}")
+    t = turn(agent.id)
+    begun = await store.begin_turn(t, [msg(agent.id, "user", "read it")], holder="a", lease_s=10, now=time.time())
+    assert begun is not None
+    ended = await store.end_turn(agent.id, t, [msg(agent.id, "assistant", None, tool_calls=[call]),
+                                               msg(agent.id, "tool", "PK\x03\x04\x00\x00ok", tool_call_id=call.id),
+                                               msg(agent.id, "assistant", "It\x00 is a zip.")],
+                                 holder="a", lease=begun.lease)
+    stored = await store.list_messages(agent.id)
+    assert [m.content for m in stored] == ["read it", None, "PK\x03\x04\ufffd\ufffdok", "It\ufffd is a zip."]
+    assert ended == stored[1:]  # what end_turn returns is what it stored
+    assert await store.begin_turn(turn(agent.id), [], holder="b", lease_s=10, now=time.time()) is not None
+    fixed = await store.update_message((await store.list_messages(agent.id))[-1].id, content="It is\x00 a zip.")
+    assert fixed.content == "It is\ufffd a zip."
+    await store.insert_passages([Passage(id=ids.passage_id(), agent_id=agent.id, text="a\x00b",
+                                         synopsis="c\x00")])
+    assert [(x.text, x.synopsis) for x in await store.list_passages(agent.id)] == [("a\ufffdb", "c\ufffd")]

@@ -55,7 +55,7 @@ async def append_rows(db: asyncpg.Connection, messages: Sequence[Message]) -> li
     stored: list[Message] = []
     for m in messages:
         base[m.agent_id] += 1
-        stored.append(m.model_copy(update={"seq": base[m.agent_id]}))
+        stored.append(R.stored_message(m, base[m.agent_id]))
     await db.executemany(_INSERT_MESSAGE, [(*R.message_insert_params(m), m.seq) for m in stored])
     return stored
 
@@ -88,7 +88,7 @@ def with_seqs(messages: Sequence[Message], last_seq: int | None) -> list[Message
     if last_seq is None or not messages:
         return []
     base = int(last_seq) - len(messages)
-    return [m.model_copy(update={"seq": base + i}) for i, m in enumerate(messages, 1)]
+    return [R.stored_message(m, base + i) for i, m in enumerate(messages, 1)]
 
 
 class MessagesMixin(PgBase):
@@ -102,6 +102,7 @@ class MessagesMixin(PgBase):
     async def update_message(
         self, message_id: str, *, content: str | None = None, interrupted: bool | None = None
     ) -> Message:
+        content = R.text_param(content)
         if content is None and interrupted is None:
             found = await self._fetch("update_message", f"{_SELECT_MESSAGE} WHERE id = $1", message_id)
         else:

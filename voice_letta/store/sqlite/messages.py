@@ -74,12 +74,13 @@ class MessagesMixin(SqliteBase):
                 for chunk in chunks:
                     returned.extend(await db.execute_fetchall(append_sql(len(chunk)), append_params(chunk)))
         seqs: dict[str, int] = {r[0]: r[1] for r in returned}
-        return [m.model_copy(update={"seq": seqs[m.id]}) for m in messages]
+        return [R.stored_message(m, seqs[m.id]) for m in messages]
 
     async def update_message(
         self, message_id: str, *, content: str | None = None, interrupted: bool | None = None
     ) -> Message:
         """Change a stored message's content and/or interrupted flag (``None`` leaves it as it is)."""
+        content = R.text_param(content)
         if content is None and interrupted is None:
             found = await self._fetch("update_message", f"{SELECT_MESSAGE} WHERE id = ?", (message_id,))
         else:

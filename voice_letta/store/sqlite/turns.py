@@ -87,7 +87,7 @@ def _run_inserts(conn: sqlite3.Connection, inserts: list[tuple[str, list[Any]]])
 
 
 def _with_seqs(rows: Sequence[Message], seqs: dict[str, int]) -> list[Message]:
-    return [m.model_copy(update={"seq": seqs[m.id]}) for m in rows]
+    return [R.stored_message(m, seqs[m.id]) for m in rows]
 
 
 def _earlier_unfinished(conn: sqlite3.Connection, latest: TurnRecord, fingerprint: str, since: float
