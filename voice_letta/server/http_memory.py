@@ -176,6 +176,12 @@ async def _insert(request: web.Request, agent_id: str, items: Sequence[PassageCr
         if end < start:
             raise ProtocolViolation("a passage's end_at is before its start_at", code="invalid_request",
                                     param=f"passages.{k}.end_at" if bulk else "end_at")
+        # When the words were said cannot be ahead of the clock (as a message's said_at): a passage dated in year
+        # 31,690,708 (start_at 1e15) was stored, then every search_memory that showed it failed the turn.
+        if end > now + C.SAID_AT_FUTURE_S:
+            field = "start_at" if item.start_at is not None and start > now + C.SAID_AT_FUTURE_S else "end_at"
+            raise ProtocolViolation(f"a passage's {field} is in the future", code="invalid_request",
+                                    param=f"passages.{k}.{field}" if bulk else field)
         passages.append(Passage(id=ids.passage_id(), agent_id=agent_id, text=item.text, synopsis=item.synopsis,
                                 start_at=start, end_at=end, created_at=now))
     embedder = await search.embedder_for(agent_id)

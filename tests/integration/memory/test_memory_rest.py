@@ -59,6 +59,30 @@ async def test_batch_insert_rejects_bad_input_and_stores_nothing(server: Running
     assert status == 404
 
 
+async def test_a_passage_said_in_the_future_is_refused(server: Running) -> None:
+    """start_at/end_at say when the words were said: at most SAID_AT_FUTURE_S ahead of the clock, as a message's
+    said_at. A passage dated start_at 1e15 (year 31,690,708) was stored, then every turn whose search_memory showed
+    it failed ("year 31690708 is out of range" while rendering its date)."""
+    agent = await create_voice_agent(server)
+    base = f"/v1/agents/{agent['id']}/archival"
+    now = time.time()
+    for path, body, param in [
+        (base, {"text": "door code 4471", "start_at": 1e15}, "start_at"),
+        (base, {"text": "door code 4471", "start_at": now + DAY}, "start_at"),
+        (base, {"text": "door code 4471", "start_at": now - DAY, "end_at": now + DAY}, "end_at"),
+        (f"{base}/batch", {"passages": [{"text": "ok"}, {"text": "x", "end_at": 1e300}]}, "passages.1.end_at"),
+        (f"{base}/batch", {"passages": [{"text": "ok"}, {"text": "x", "start_at": now, "end_at": now + DAY}]},
+         "passages.1.end_at"),
+    ]:
+        status, data = await server.request("POST", path, json=body)
+        assert status == 400, (body, data)
+        assert (data["error"]["code"], data["error"]["param"]) == ("invalid_request", param), data
+    status, listed = await server.request("GET", base)
+    assert listed["total"] == 0
+    status, made = await server.request("POST", base, json={"text": "clock drift", "start_at": now + 60})
+    assert status == 201, made  # a client's clock a minute ahead is drift, not the future
+
+
 async def test_batch_insert_needs_the_api_key(tmp_path: Path, fake_openai: FakeOpenAIServer) -> None:
     running, runner = await start_server(tmp_path, fake_openai, api_key="sekrit")
     try:
