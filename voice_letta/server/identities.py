@@ -46,6 +46,27 @@ def check_identity(identity: str) -> str:
     return identity
 
 
+# What carriers put in a call's From when the caller withholds their number, as words or as Twilio spells them on a
+# keypad ("+266696687" is ANONYMOUS, "+7378742833" RESTRICTED, "+86282452253" UNAVAILABLE).
+_WITHHELD_WORDS = ("anonymous", "restricted", "unavailable", "unknown", "blocked", "private", "withheld")
+_KEYPAD = dict(zip("abcdefghijklmnopqrstuvwxyz", "22233344455566677778889999", strict=True))
+WITHHELD_CALLERS = frozenset(_WITHHELD_WORDS) | {"+" + "".join(_KEYPAD[c] for c in w) for w in _WITHHELD_WORDS}
+
+
+def caller_identity(caller: str, call_sid: str) -> str:
+    """The identity of a phone caller (Twilio's ``From``; the callee on calls we place) for one agent per caller.
+
+    A withheld number is no identity: every anonymous caller would share one agent and hear what the others told
+    it, so such a call gets an agent of its own (``call-<CallSid>``; nothing carries over to the next call). A
+    Twilio Client or SIP caller (``client:alice``, ``sip:bob@example.com``) keeps its name with ``.`` for ``:``."""
+    caller = caller.strip()
+    if not caller or caller.lower() in WITHHELD_CALLERS:
+        if not call_sid:
+            raise ProtocolViolation("a call with neither a caller number nor a CallSid", code="invalid_identity")
+        return check_identity(f"call-{call_sid}")
+    return check_identity(caller.replace(":", ".", 1) if caller.lower().startswith(("client:", "sip:")) else caller)
+
+
 def identity_agent_name(template: AgentState, identity: str) -> str:
     return f"{template.name}:{identity}"
 

@@ -45,7 +45,7 @@ from voice_letta import config as C
 from voice_letta import logctx
 from voice_letta.agent.service import AgentService
 from voice_letta.errors import ProtocolViolation, VoiceLettaError
-from voice_letta.server.identities import agent_for_identity
+from voice_letta.server.identities import agent_for_identity, caller_identity
 from voice_letta.server.keys import AGENT, AGENTS, BUS, CONFIG, LIVE_SOCKETS, METRICS, SPEECH
 from voice_letta.server.twilio_call import CallControl
 from voice_letta.server.twilio_rest import DEFAULT_API_BASE, TwilioRest
@@ -158,8 +158,9 @@ async def voice_webhook(request: web.Request) -> web.Response:
     try:
         if template:
             # One agent per caller: the caller's number (the callee's on calls we place) names it.
-            caller = str(form.get("To") if str(form.get("Direction", "")).startswith("outbound") else form.get("From"))
-            agent_id = (await agent_for_identity(request.app[AGENTS], template, caller or "unknown")).id
+            caller = str(form.get("To" if str(form.get("Direction", "")).startswith("outbound") else "From") or "")
+            identity = caller_identity(caller, str(form.get("CallSid") or ""))
+            agent_id = (await agent_for_identity(request.app[AGENTS], template, identity)).id
         else:
             agent_id = await agent_resolver(request)(wanted or "")
     except VoiceLettaError as exc:

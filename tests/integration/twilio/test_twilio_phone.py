@@ -82,6 +82,24 @@ async def test_each_caller_gets_their_own_agent_made_from_the_template(twilio_se
     assert len(await agent_named(vs, "frontdesk:+15559990000")) == 1
 
 
+async def test_withheld_numbers_never_share_an_agent(twilio_server_factory: Factory) -> None:
+    """A caller who withholds their number ("Anonymous", "+266696687", "Restricted", an empty From) is no identity:
+    before, all of them shared the agent "frontdesk:Anonymous" (or ":unknown") and so its memory: a stranger could
+    ask what the last anonymous caller said. Each such call now gets an agent of its own; a Twilio Client caller
+    ("client:alice") keeps an agent of their own (it was refused: ':' is not in an identity)."""
+    vs = await twilio_server_factory()
+    template = await vs.create_agent(name="frontdesk")
+    seen = set()
+    for i, caller in enumerate(["Anonymous", "Anonymous", "+266696687", "Restricted", "+7378742833", "", "unknown"]):
+        agent = twiml_agent(await webhook(vs, "template=frontdesk", CallSid=f"CA5{i}", From=caller))
+        assert agent not in seen and agent != template, caller
+        seen.add(agent)
+        assert (await vs.store.get_agent(agent)).name == f"frontdesk:call-CA5{i}"
+    alice = twiml_agent(await webhook(vs, "template=frontdesk", CallSid="CA60", From="client:alice"))
+    assert (await vs.store.get_agent(alice)).name == "frontdesk:client.alice"
+    assert twiml_agent(await webhook(vs, "template=frontdesk", CallSid="CA61", From="client:alice")) == alice
+
+
 async def test_the_agent_greets_when_the_call_connects(twilio_server_factory: Factory) -> None:
     vs = await twilio_server_factory(stt=ScriptedSTT([]), tts=ScriptedTTS(ms_per_char=20))
     agent = await vs.create_agent(voice={"greeting": "Hello, bakery here! How can I help?"})
