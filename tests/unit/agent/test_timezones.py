@@ -227,7 +227,7 @@ def test_a_past_verb_of_noting_makes_a_weekday_or_a_date_a_time_said() -> None:
 def _part(question: str, now: float, tz: str) -> tuple[str, str, str] | None:
     window = window_for(question, now=now, tz=tz)
     assert window is not None
-    found = part_of_day(question, window, tz=tz)
+    found = part_of_day(question, window, tz=tz, now=now)
     if found is None:
         return None
     assert found[1].start_at is not None and found[1].end_at is not None
@@ -259,6 +259,18 @@ def test_no_part_when_none_is_named_or_the_window_is_no_day() -> None:
     assert _part("What did I say this week about my mornings?", now, LA) is None
     small_hours = at(LA, 2026, 12, 7, 1, 30)
     assert _part("What did I say tonight?", small_hours, LA) is None  # the evening just gone, already its hours
+
+
+def test_this_morning_in_the_small_hours_is_the_hours_gone_by() -> None:
+    # asked at 03:10 the morning's hours (from 05:00) have not come: "this morning" is since midnight (was an empty
+    # "Nothing was said in the morning (05:00 to 12:00 …)" heading, then the rest of the day)
+    small_hours = at(LA, 2026, 12, 7, 3, 10)
+    assert _part("What did I tell you this morning?", small_hours, LA) == (
+        "morning", "2026-12-07 00:00", "2026-12-07 12:00")
+    assert _part("What did I tell you this morning?", at(LA, 2026, 12, 7, 5, 0), LA) == (
+        "morning", "2026-12-07 05:00", "2026-12-07 12:00")
+    assert _part("What did I say yesterday morning?", small_hours, LA) == (  # another day's morning: its hours
+        "morning", "2026-12-06 05:00", "2026-12-06 12:00")
 
 
 @pytest.mark.parametrize(("question", "day"), [

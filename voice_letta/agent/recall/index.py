@@ -237,11 +237,12 @@ class PassageIndex:
     # -- ranking ---------------------------------------------------------------------------------------------
     def rank(self, query_vectors: np.ndarray | None, queries: Sequence[str], window: SearchWindow, *,
              limit: int, speaker: str | None = None, dated: Sequence[tuple[float, float]] = (),
-             min_cosine: float = MIN_COSINE) -> list[Ranked]:
+             min_cosine: float = MIN_COSINE, rank_only: int = 0) -> list[Ranked]:
         """The best ``limit`` passages for these queries (best first), inside ``window``; passages said inside a
-        ``dated`` range get DATE_BOOST."""
+        ``dated`` range get DATE_BOOST; the last ``rank_only`` queries rank but do not judge confidence
+        (``ranking.rank``)."""
         with self._lock:
-            return rank(self, query_vectors, queries, window, limit, speaker, dated, min_cosine)
+            return rank(self, query_vectors, queries, window, limit, speaker, dated, min_cosine, rank_only)
 
     def terms_of(self, row: int) -> np.ndarray:
         """The term ids of one row (as indexed)."""

@@ -82,16 +82,19 @@ class Ranked:
 
 
 def rank(index: PassageIndex, query_vectors: np.ndarray | None, queries: Sequence[str], window: SearchWindow,
-         limit: int, speaker: str | None, dated: Sequence[tuple[float, float]] = (), min_cosine: float = MIN_COSINE
-         ) -> list[Ranked]:
-    """The best ``limit`` passages of ``index`` for these queries, best first (the caller holds the index's lock)."""
+         limit: int, speaker: str | None, dated: Sequence[tuple[float, float]] = (), min_cosine: float = MIN_COSINE,
+         rank_only: int = 0) -> list[Ranked]:
+    """The best ``limit`` passages of ``index`` for these queries, best first (the caller holds the index's lock).
+    The last ``rank_only`` queries are the utterance in other words (``recall/synonyms.py``): they find and rank
+    passages, but a passage's confidence (its cosine, coverage and style) is judged with the other queries, the
+    words the user and the model said (an expansion's wording is closer to some near misses too: "my flat" said as
+    "my apartment" lifted another holder's flat over 0.5)."""
     n = index.size
     if n == 0 or limit <= 0:
         return []
     mask = index.window_mask(window)
     fused = np.full(n, -np.inf, dtype=np.float32)
     best_cos = np.zeros(n, dtype=np.float32)
-    best_query = np.zeros(n, dtype=np.int64)
     cos_query = np.zeros(n, dtype=np.int64)  # the query ``best_cos`` comes from (its style is judged with it)
     dense = _dense(index, query_vectors) if query_vectors is not None else None
     baselines: list[float | None] = [None] * len(queries)
@@ -99,6 +102,9 @@ def rank(index: PassageIndex, query_vectors: np.ndarray | None, queries: Sequenc
     matched = np.zeros(n, dtype=bool)  # found by a keyword, or close enough in meaning (MIN_COSINE)
     speaker = index.named_speaker(queries[0] if queries else "", speaker)
     explicit = speaker is not None and speaker in T.words(queries[0])
+    own = len(term_lists) - rank_only  # the queries confidence is judged with
+    own_fused = np.full(n, -np.inf, dtype=np.float32)
+    own_query = np.zeros(n, dtype=np.int64)
     for j, terms in enumerate(term_lists):
         score = np.zeros(n, dtype=np.float32)
         if dense is not None and j < dense.shape[1]:
@@ -108,9 +114,10 @@ def rank(index: PassageIndex, query_vectors: np.ndarray | None, queries: Sequenc
             if len(valid) > 1:
                 mu, sd = float(valid.mean()), float(valid.std()) or 1.0
                 score += DENSE_WEIGHT * np.where(index.has_vector, (col - mu) / sd, 0.0).astype(np.float32)
-            better = col > best_cos
-            best_cos = np.where(better, col, best_cos)
-            cos_query = np.where(better, j, cos_query)
+            if j < own:
+                better = col > best_cos
+                best_cos = np.where(better, col, best_cos)
+                cos_query = np.where(better, j, cos_query)
             matched |= index.has_vector & (col >= min_cosine)
             nearest = np.argpartition(-col, min(DENSE_FLOOR_TOP, n) - 1)[:DENSE_FLOOR_TOP]
             matched[nearest[index.has_vector[nearest] & (col[nearest] >= LOW_COSINE)]] = True
@@ -123,9 +130,11 @@ def rank(index: PassageIndex, query_vectors: np.ndarray | None, queries: Sequenc
             kw[rows] = (bm - mu) / sd
             score += KEYWORD_WEIGHT * kw
             matched[rows] = True
-        better = score > fused
-        best_query = np.where(better, j, best_query)
-        fused = np.where(better, score, fused)
+        fused = np.maximum(fused, score)
+        if j < own:
+            better = score > own_fused
+            own_query = np.where(better, j, own_query)
+            own_fused = np.where(better, score, own_fused)
     if NEIGHBOUR_WEIGHT:
         fused = with_neighbours(index, fused)
     matches = np.zeros(n, dtype=bool)
@@ -237,11 +246,11 @@ def rank(index: PassageIndex, query_vectors: np.ndarray | None, queries: Sequenc
     elsewhere |= misfit
     out = []
     for r in order[:limit]:
-        terms = term_lists[int(best_query[r])] if term_lists else []
+        terms = term_lists[int(own_query[r])] if term_lists else []
         value, cos, cov = float(fused[r]), float(best_cos[r]), coverage(index, int(r), terms)
         if r in took:  # a successor or later version takes the rank of what it replaced, and at least its confidence
             o = took[r]
-            o_terms = term_lists[int(best_query[o])] if term_lists else []
+            o_terms = term_lists[int(own_query[o])] if term_lists else []
             value, cos = max(value, float(fused[o])), max(cos, float(best_cos[o]))
             cov = max(cov, coverage(index, o, o_terms))
         out.append(Ranked(int(r), index.ids[r], value, cos, cov, bool(matches[r]),

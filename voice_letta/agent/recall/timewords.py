@@ -169,16 +169,21 @@ _PARTS = (("morning", NIGHT_END_HOUR, NOON_HOUR), ("afternoon", NOON_HOUR, EVENI
 _PART = re.compile(r"\b(morning|afternoon|evening|tonight|night)\b(?!s)")
 
 
-def part_of_day(text: str, window: SearchWindow, *, tz: str | None = None) -> tuple[str, SearchWindow] | None:
+def part_of_day(text: str, window: SearchWindow, *, tz: str | None = None, now: float | None = None
+                ) -> tuple[str, SearchWindow] | None:
     """The part of the window's day the question names ("morning", "afternoon", "evening", "night") and its hours
     on the local clock, or None: no part named, or the window is not one local day ("last night" already is the hours
-    it names). Inside ``window``, but for a night: it ends at NIGHT_END_HOUR the next day."""
+    it names). Inside ``window``, but for a night: it ends at NIGHT_END_HOUR the next day. "This morning" asked
+    before NIGHT_END_HOUR (``now``) is the small hours gone by: a person up at 03:00 says "this morning" of 01:00, and
+    the morning's hours from 05:00 had not come (an empty "Said in the morning" heading, then the rest)."""
     if window.start_at is None or window.end_at is None or (m := _PART.search(" ".join(text.lower().split()))) is None:
         return None
     day = local(window.start_at, tz)
     if (day.hour, day.minute, day.second) != (0, 0, 0) or (day + timedelta(days=1)).timestamp() - window.end_at > 1.0:
         return None
     name, start, end = next(p for p in _PARTS if p[0] == m.group(1))
+    if name == "morning" and now is not None and day.timestamp() <= now < (day + timedelta(hours=start)).timestamp():
+        start = 0
     lo = (day + timedelta(hours=start)).timestamp()  # wall-clock hours: a daylight-saving day too
     hi = (day + timedelta(hours=end)).timestamp() - 1e-3
     if end <= 24:

@@ -1,0 +1,56 @@
+"""recall/synonyms.py: a question in other words than the memory's gets one more query."""
+
+from __future__ import annotations
+
+import pytest
+
+from voice_letta.agent.recall import text as T
+from voice_letta.agent.recall.synonyms import expand
+
+
+@pytest.mark.parametrize(("question", "dense", "said"), [
+    ("What should I buy for my mum on the trip?", "what should i buy for my mother on the trip?", "amma"),
+    ("What is my other half's occupation?", "what is my partner's job?", "husband"),
+    ("what does our kitty need every morning", "what does our cat need every morning", "cat"),
+    ("When am I coming home from the Dutch event?", "when am i return from the dutch event?", "return"),
+    ("Which plane brings us back?", "which flight brings us back?", "flight"),
+    ("What's my dissertation about?", "what's my thesis about?", "thesis"),
+    ("Who do I report to?", "who do i boss?", "manager"),
+    ("What is Mia allergic to?", "what is mia allergy to?", "allergy"),
+])
+def test_a_word_of_a_group_gets_the_plain_word_and_every_other(question: str, dense: str, said: str) -> None:
+    extra = expand(question)
+    assert extra is not None
+    assert extra.dense == dense
+    assert said in T.words(extra.keywords)
+    assert set(T.words(question.lower())) <= set(T.words(extra.keywords))  # the question's own words stay
+
+
+def test_the_plain_word_keeps_the_question_for_the_vector_half() -> None:
+    extra = expand("Where does my mother live?")
+    assert extra is not None and extra.dense == "Where does my mother live?"  # the same vector: no new embedding
+    assert {"mum", "mom", "amma"} <= set(T.words(extra.keywords))
+
+
+def test_a_phrase_adds_no_loose_words_and_an_extra_starts_nothing() -> None:
+    extra = expand("What's my partner's job?")
+    assert extra is not None
+    words = T.words(extra.keywords)
+    assert "spouse" in words and "occupation" in words
+    assert "half" not in words and "line" not in words and "living" not in words  # "other half", "line of work"
+    assert expand("Is the lead pipe safe?") is None  # "lead" is a keyword extra of "boss" only
+    assert expand("How much do I pay for parking?") is None  # "pay": an extra of "salary"
+    extra = expand("What's my manager's name?")
+    assert extra is not None and "lead" in T.words(extra.keywords)
+
+
+@pytest.mark.parametrize("question", [
+    "What are the kittens called?",  # a kitten is not a cat
+    "Where do my parents live?",  # parents are not a mother
+    "What does my son like?",  # a son is not the children
+    "When did I move house?",  # a house is not a flat
+    "What did I tell you yesterday?",
+    "",
+])
+def test_no_wider_or_narrower_word(question: str) -> None:
+    assert expand(question) is None

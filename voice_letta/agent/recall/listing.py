@@ -1,0 +1,90 @@
+"""Which lines a window listing shows ("what did I tell you last week?"), and how ``search_memory`` heads them.
+
+A listing has a budget (``search_memory``: 12 lines; the REST search: its ``limit``). A window that holds more was
+listed earliest first, so "What did I tell you last week?" showed Monday and Tuesday and never the weekend, and
+"Anything new since Monday?" cut the newest lines, the ones a person asking wants most. A person asked what they
+said over a week recalls a little of every day, the latest of it best. So when a window holds more than the budget:
+- every local day of the window that has lines gets a share of the budget, round robin, the newest day first (a day
+  with fewer lines than its share leaves the rest to the others);
+- a day's share is spread over its hours: its last line first, then its first, then evenly between (one line of a
+  day is its newest: what a person said last on a matter is their latest word);
+- what is shown is listed in the order it was said, and ``search_memory`` says how many of how many it shows, so the
+  model does not take a part for the whole and can search a topic for the rest.
+A window that fits the budget is listed whole, in order, as before.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Sequence
+from typing import TypeVar
+
+from voice_letta.agent.recall.results import Hit, format_hits
+from voice_letta.agent.recall.vector import SearchWindow
+from voice_letta.agent.zones import local
+
+__all__ = ["format_part", "listing_note", "spread"]
+
+Item = TypeVar("Item")
+WINDOW_SCAN = 10_000  # lines of a window read for a listing (a month of a busy user's memory)
+
+
+def spread(items: Sequence[Item], said_at: Callable[[Item], float], limit: int, tz: str | None) -> list[Item]:
+    """At most ``limit`` of ``items`` (in the order they were said), spread over the local days (time zone ``tz``)
+    and their hours as the module says; all of them when they fit."""
+    ordered = sorted(items, key=said_at)
+    if len(ordered) <= limit:
+        return ordered
+    if limit <= 0:
+        return []
+    days: dict[object, list[int]] = {}
+    for i, item in enumerate(ordered):
+        days.setdefault(local(said_at(item), tz).date(), []).append(i)
+    newest_first = sorted(days, key=lambda d: days[d][-1], reverse=True)
+    share = dict.fromkeys(newest_first, 0)
+    left = limit
+    while left:
+        for day in newest_first:
+            if left and share[day] < len(days[day]):
+                share[day] += 1
+                left -= 1
+    chosen = [i for day in newest_first for i in _across(days[day], share[day])]
+    return [ordered[i] for i in sorted(chosen)]
+
+
+def _across(rows: list[int], k: int) -> list[int]:
+    """``k`` of a day's ``rows``: its last, its first, then evenly between."""
+    if k >= len(rows):
+        return rows
+    if k == 1:
+        return [rows[-1]]
+    return sorted({rows[round(j * (len(rows) - 1) / (k - 1))] for j in range(k)})
+
+
+def listing_note(shown: int, total: int) -> str | None:
+    """The line ``search_memory`` puts first when a window held more than it shows."""
+    if total <= shown:
+        return None
+    return (f"More was said in that time than fits here: these are {shown} of the {total} lines, spread over its days "
+            "(each day's latest kept first), in the order they were said. Tell the user these are highlights, and "
+            "search again with a topic for the rest.")
+
+
+def format_part(hits: Sequence[Hit], part: tuple[str, SearchWindow], *, now: float, tz: str | None) -> str:
+    """A window listing that names the part of the day asked about ("this morning"): its lines under a heading with
+    its hours on the user's clock, then the rest of that day's, so the model answers from the right hours."""
+    name, span = part
+    lo, hi = span.start_at or 0.0, span.end_at or math.inf
+    inside = [h for h in hits if lo <= h.said_at <= hi]
+    rest = [h for h in hits if not lo <= h.said_at <= hi]
+    start, end = local(lo, tz), local(hi + 1e-3, tz)
+    hours = (f"before {end:%H:%M}" if start.hour == 0 and start.minute == 0 else
+             f"from {start:%H:%M}" if end.hour == 0 and end.minute == 0 else
+             f"{start:%H:%M} to {end:%H:%M}" + (" the next day" if end.date() != start.date() else ""))
+    out = [f"Said in the {name} ({hours}, the user's time), in order:" if inside else
+           f"Nothing was said in the {name} ({hours}, the user's time)."]
+    if inside:
+        out.append(format_hits(inside, now=now, tz=tz))
+    if rest:
+        out += [f"Said at other times that day (not in the {name}):", format_hits(rest, now=now, tz=tz)]
+    return "\n".join(out)

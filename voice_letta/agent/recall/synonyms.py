@@ -1,0 +1,141 @@
+"""Query expansion for paraphrases that share no word with what was said: "amma" for "mum", "other half" for
+"partner", "occupation" for "job", "plane" for "flight", "flat" for "apartment".
+
+MiniLM places many everyday synonyms close, but not the words of one family, one region or one register: "What
+should I buy for my mum on the trip?" missed "amma wants me to bring back bandhani sarees", and "What is my other
+half's occupation?" missed "The user's partner Sam works nights as an air traffic controller" (QA's held-out test6);
+"what does our kitty need every morning and evening" missed "our cat pepper has to get her thyroid pills" (dev). The
+keyword half cannot help when no word is shared. A voice user says these things in their own words, so this is a
+small hand-written lexicon of everyday English (British, American and Indian English words for the same person or
+thing; not learned from any benchmark): groups of words and phrases that name the SAME referent in a personal memory.
+
+A question that says a word of a group gets one more query (``Expansion``; the search keeps each passage's best
+query, so nothing the question's own words find is lost):
+- for the vector half, the question with each such word or phrase replaced by its group's plain word ("What is my
+  partner's job?"), which MiniLM knows well;
+- for the keyword half, the question's own words plus every other one-word member of the group ("… amma mother mom
+  mummy …"), so a passage that says any of them is found by BM25 (a phrase's words alone, "line", "half", would
+  match anything).
+
+Groups hold only words for the same thing, never a wider or narrower one: "kitten" is not "cat", "parent" is not
+"mother", "son" is not "child", "house" is not "flat" (``roles.py`` judges which roles are *compatible* with a
+question; this module only says the same thing in other words). A word that also means something else ("lead" the
+metal, "pay" the verb, "gas" the bill) is a keyword extra of its group (marked ``+``): it is added when another word
+of the group is asked, and never starts an expansion.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from functools import lru_cache
+
+__all__ = ["Expansion", "expand"]
+
+# plain word (what the vector query says): the other words and phrases for it; "+word": a keyword extra only
+_GROUPS_TEXT = """
+mother: mum mom mam mummy mommy amma ammi
+father: dad daddy papa appa abbu
+grandmother: grandma granny gran nan nana nanna nonna nani dadi abuela
+grandfather: grandpa grandad granddad gramps nonno abuelo
+partner: spouse | other half | better half | significant other | hubby | wifey | missus | husband | wife | boyfriend |
+    girlfriend | fiance | fiancee | fiancé | fiancée
+children: kids | little ones | +child | +kid
+brother: bro bhaiya
+sister: sis didi akka
+job: occupation | profession | career | line of work | do for a living | employment
+boss: manager | supervisor | line manager | team lead | team leader | report to | reports to | +lead
+colleague: coworker | co-worker | workmate
+employer: company | firm
+salary: wage | wages | income | paycheck | paycheque | earnings | take-home | +pay | +net
+apartment: flat | condo
+roommate: flatmate | housemate
+landlord: landlady
+garden: yard | backyard
+sofa: couch | settee
+rubbish: trash | garbage | +bin | +bins
+tv: telly | television
+phone: mobile | cellphone | cell phone | +cell
+postcode: zip code | postal code | +zip
+petrol: gasoline | +fuel | +gas
+holiday: vacation | hols
+flight: plane | flights | +fly | +flying | +airline
+return: coming home | come home | get home | getting home | fly home | flying home | head home | heading home |
+    coming back | get back | getting back | fly back | flying back
+doctor: doc | gp | physician
+medication: medicine | meds | tablets | pills | +prescription
+pharmacy: chemist | drugstore
+cat: kitty | pussycat
+dog: doggy | doggo | pooch
+vet: veterinarian
+university: uni
+thesis: dissertation
+nursery: daycare | preschool | kindergarten | creche
+film: movie | movies | films
+soccer: football
+trainers: sneakers
+allergy: allergic | allergies
+presentation: speech | +talk
+coriander: cilantro
+aubergine: eggplant
+courgette: zucchini
+prawns: shrimp | prawn | shrimps
+emergency room: a&e | casualty | +er
+neighbour: neighbor neighbours neighbors
+favourite: favorite
+colour: color
+centre: center
+theatre: theater
+jewellery: jewelry
+licence: license
+cheque: +check
+grey: gray
+pyjamas: pajamas
+mould: mold
+"""
+
+
+@dataclass(frozen=True, slots=True)
+class Expansion:
+    """One more query for a question that says a word of a group: ``dense`` for the vector half, ``keywords`` for
+    BM25."""
+
+    dense: str
+    keywords: str
+
+
+def _groups() -> list[tuple[str, list[str], list[str]]]:
+    """(plain word, words and phrases that start an expansion, keyword extras) per group."""
+    out = []
+    for entry in re.split(r"\n(?=\S)", _GROUPS_TEXT.strip()):
+        plain, _, rest = entry.partition(":")
+        parts = [" ".join(p.split()) for p in re.split(r"[|\n]", rest) if p.strip()]
+        if len(parts) == 1 and "|" not in rest:
+            parts = parts[0].split()
+        triggers = [plain] + [p for p in parts if not p.startswith("+")]
+        extras = [p[1:] for p in parts if p.startswith("+")]
+        out.append((plain, triggers, extras))
+    return out
+
+
+_GROUPS = _groups()
+_TRIGGER = {t: i for i, (_, triggers, _) in enumerate(_GROUPS) for t in triggers}
+_PATTERN = re.compile(r"\b(" + "|".join(re.escape(t) for t in sorted(_TRIGGER, key=len, reverse=True)) + r")\b")
+
+
+@lru_cache(maxsize=1024)
+def expand(question: str) -> Expansion | None:
+    """The extra query for ``question``, or None when it says no word of a group."""
+    lower = question.lower()
+    found = [(m, _TRIGGER[m.group(1)]) for m in _PATTERN.finditer(lower)]
+    if not found:
+        return None
+    dense = lower
+    for m, g in reversed(found):
+        dense = dense[:m.start()] + _GROUPS[g][0] + dense[m.end():]
+    said = {m.group(1) for m, _ in found}
+    added: list[str] = []
+    for g in dict.fromkeys(g for _, g in found):
+        _, triggers, extras = _GROUPS[g]
+        added += [w for w in [*triggers, *extras] if w not in said and " " not in w]
+    return Expansion(dense=question if dense == lower else dense, keywords=" ".join([lower, *added]))
