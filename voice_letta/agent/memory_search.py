@@ -35,12 +35,12 @@ from voice_letta.agent.ports import Embedder, EmbedderFactory, MessageHit, Store
 from voice_letta.agent.recall import text as T
 from voice_letta.agent.recall.confidence import confidence
 from voice_letta.agent.recall.index import PassageIndex
-from voice_letta.agent.recall.listing import WINDOW_SCAN, format_part, listing_note, spread
+from voice_letta.agent.recall.listing import WINDOW_SCAN, format_part, in_part, listing_note, spread
 from voice_letta.agent.recall.loaded import NO_EMBEDDER, THREAD_THRESHOLD_VALUES, LoadedIndexes
 from voice_letta.agent.recall.messages import MessageIndex
 from voice_letta.agent.recall.ranking import Ranked
 from voice_letta.agent.recall.results import Hit, format_hits, merge_messages, when, window_listing
-from voice_letta.agent.recall.synonyms import Expansion, expand
+from voice_letta.agent.recall.synonyms import Expansion, expand, names_a_speaker
 from voice_letta.agent.recall.timewords import dated_ranges, names_no_topic, part_of_day, window_for
 from voice_letta.agent.recall.vector import (
     COARSE_CANDIDATES,
@@ -305,7 +305,7 @@ class MemorySearch:
         passages = await self._store.get_passages(agent_id, ids)
         if asked is None:
             by_id = {p.id: p for p in passages}
-            return _in_part([Hit(0.0, passage=by_id[i], confidence=1.0) for i in ids if i in by_id], part, limit,
+            return in_part([Hit(0.0, passage=by_id[i], confidence=1.0) for i in ids if i in by_id], part, limit,
                             tz), total
         lines = (await self._message_index(agent_id))[0]
         evicted = lines.in_window(window, WINDOW_SCAN)
@@ -315,7 +315,7 @@ class MemorySearch:
         span = window if part is None else SearchWindow(window.start_at, max(window.end_at or 0.0, part.end_at or 0.0))
         listed = window_listing(passages, evicted, in_view, span, asked, len(passages) + len(evicted) + len(in_view))
         total += len(listed) - len(passages)
-        return _in_part(listed, part, limit, tz), total
+        return in_part(listed, part, limit, tz), total
 
     async def _rank_passages(
         self, agent_id: str, embedder: Embedder | None, queries: list[str], window: SearchWindow, limit: int,
@@ -329,7 +329,7 @@ class MemorySearch:
             return []
         dated = dated_ranges(queries[0], tz)
         dense, rank_only = queries, 0
-        if extra is not None and not _names_a_speaker(index, queries[0]):
+        if extra is not None and not names_a_speaker(index, queries[0]):
             queries, dense, rank_only = [*queries, extra.keywords], [*queries, extra.dense], 1
         vectors = None
         if embedder is not None and index.has_vector.any():  # no comparable vector: no query embedding either
@@ -388,31 +388,6 @@ class MemorySearch:
                                                                                                        tz=tz)
         note = listing_note(len(hits), total)
         return text if note is None else f"{note}\n{text}"
-
-
-def _in_part(hits: list[Hit], part: SearchWindow | None, limit: int, tz: str | None) -> list[Hit]:
-    """A listing's ``hits`` spread to ``limit`` (``listing.spread``), in order; the ``part`` of the day's first."""
-    if part is None:
-        return spread(hits, _said, limit, tz)
-    lo, hi = part.start_at or 0.0, part.end_at or math.inf
-    first = spread([h for h in hits if lo <= h.said_at <= hi], _said, limit, tz)
-    return first + spread([h for h in hits if not lo <= h.said_at <= hi], _said, limit - len(first), tz)
-
-
-def _said(hit: Hit) -> float:
-    return hit.said_at
-
-
-def _names_a_speaker(index: PassageIndex, query: str) -> bool:
-    """Whether the question names a speaker of the agent's transcripts other than the user and the assistant ("What
-    games do Jolene and her partner play?"): their people and things are said in their own words, and in a chat of
-    several people another speaker's "husband" is not this one's "partner" (``recall/synonyms.py`` is not used:
-    LoCoMo any@1 0.406 -> 0.403 with it, its named speakers' partners, dogs and doctors mixed up). Not a stopword: a
-    pasted email's "From:" is read as a label."""
-    return any(w in index.known_speakers and w not in _ROLES and w not in T.STOPWORDS for w in T.words(query))
-
-
-_ROLES = frozenset({"user", "assistant", "system"})
 
 
 def _query_speaker(query: str) -> str | None:

@@ -23,7 +23,7 @@ from voice_letta.agent.recall.results import Hit, format_hits
 from voice_letta.agent.recall.vector import SearchWindow
 from voice_letta.agent.zones import local
 
-__all__ = ["format_part", "listing_note", "spread"]
+__all__ = ["format_part", "in_part", "listing_note", "spread"]
 
 Item = TypeVar("Item")
 WINDOW_SCAN = 10_000  # lines of a window read for a listing (a month of a busy user's memory)
@@ -88,3 +88,17 @@ def format_part(hits: Sequence[Hit], part: tuple[str, SearchWindow], *, now: flo
     if rest:
         out += [f"Said at other times that day (not in the {name}):", format_hits(rest, now=now, tz=tz)]
     return "\n".join(out)
+
+
+def in_part(hits: list[Hit], part: SearchWindow | None, limit: int, tz: str | None) -> list[Hit]:
+    """A listing's ``hits`` spread to ``limit`` (``spread``), in order; those in the ``part`` of the day first."""
+    if part is None:
+        return spread(hits, said_of, limit, tz)
+    lo, hi = part.start_at or 0.0, part.end_at or math.inf
+    first = spread([h for h in hits if lo <= h.said_at <= hi], said_of, limit, tz)
+    return first + spread([h for h in hits if not lo <= h.said_at <= hi], said_of, limit - len(first), tz)
+
+
+def said_of(hit: Hit) -> float:
+    """When a listed line was said."""
+    return hit.said_at
