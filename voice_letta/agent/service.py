@@ -26,6 +26,8 @@ from voice_letta.agent.prompt import SystemPromptCache
 from voice_letta.agent.zones import DEFAULT_ZONE
 from voice_letta.errors import ConfigError, NotFoundError, ProtocolViolation, invalid_body
 
+MAX_AGENT_NAME = 128  # characters; a person's agent is named <template name>:<identity> (server/identities.py)
+
 
 class BlockCreate(BaseModel):
     model_config = ConfigDict(extra="forbid")
@@ -50,7 +52,7 @@ class BlockUpdate(BaseModel):
 class AgentCreate(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    name: str = Field(min_length=1, max_length=128)
+    name: str = Field(min_length=1, max_length=MAX_AGENT_NAME)
     system: str | None = None
     blocks: list[BlockCreate] | None = None  # None: a persona and a human block
     block_ids: list[str] = Field(default_factory=list)  # existing blocks to share with this agent
@@ -81,7 +83,7 @@ class AgentUpdate(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    name: str | None = Field(default=None, min_length=1, max_length=128)
+    name: str | None = Field(default=None, min_length=1, max_length=MAX_AGENT_NAME)
     system: str | None = Field(default=None, min_length=1)
     tool_ids: list[str] | None = None
     llm: dict[str, Any] | None = None

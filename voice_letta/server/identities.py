@@ -24,7 +24,7 @@ import re
 from aiohttp import web
 
 from voice_letta.agent.models import AgentState
-from voice_letta.agent.service import AgentCreate, AgentService, BlockCreate
+from voice_letta.agent.service import MAX_AGENT_NAME, AgentCreate, AgentService, BlockCreate
 from voice_letta.errors import AccessDenied, ProtocolViolation
 from voice_letta.locks import KeyedLocks
 from voice_letta.server.auth import principal_of
@@ -91,6 +91,10 @@ async def agent_for_identity(agents: AgentService, template_ref: str, identity: 
     if template is None:
         raise ProtocolViolation(f"no agent template {template_ref[:80]!r}", code="agent_not_found")
     name = identity_agent_name(template, identity)
+    if len(name) > MAX_AGENT_NAME:  # it was a 500 (the copy failed validation); shortening could join two templates
+        raise ProtocolViolation(f"the agent of identity {identity!r} would be named {name[:40]!r}…, over "
+                                f"{MAX_AGENT_NAME} characters: give the template a shorter name",
+                                code="invalid_identity")
     async with _locks(name):
         found = await agents.find(name)
         if found is not None:

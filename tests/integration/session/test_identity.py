@@ -82,3 +82,22 @@ async def test_a_client_asks_for_the_agents_greeting(tmp_path: Path, fake_openai
         assert not [m for m in await running.store.list_messages(plain["id"]) if m.role == "user"]
     finally:
         await runner.cleanup()
+
+
+async def test_a_template_name_too_long_for_its_persons_agents_is_a_clear_400(tmp_path: Path,
+                                                                              fake_openai: FakeOpenAIServer) -> None:
+    """<template name>:<identity> must fit an agent name (128 characters): with a 128-character template name every
+    identity was a 500 internal_error on REST (and on a voice session); now a 400 saying what to shorten."""
+    running, runner = await start_server(tmp_path, fake_openai, api_key=None)
+    try:
+        template = await running.create_agent(name="t" * 128)
+        status, body = await running.request("POST", f"/v1/agents/{template['id']}/identities/+15551234567")
+        assert status == 400, body
+        assert body["error"]["code"] == "invalid_identity" and "shorter name" in body["error"]["message"]
+        async with await NativeClient.open(running.url, agent=f"{template['id']}&identity=user-1") as c:
+            assert (await c.wait_for("error"))["code"] == "invalid_identity"
+        fits = await running.create_agent(name="t" * 100)
+        status, body = await running.request("POST", f"/v1/agents/{fits['id']}/identities/{'u' * 27}")
+        assert status == 201 and len(body["name"]) == 128
+    finally:
+        await runner.cleanup()
