@@ -38,17 +38,18 @@ if TYPE_CHECKING:
 
 __all__ = ["Expansion", "expand", "names_a_speaker"]
 
-# plain word (what the vector query says): the other words and phrases for it; "+word": a keyword extra only
+# plain word (what the vector query says): the other words and phrases for it, "|" between them; "+word": a keyword
+# extra only
 _GROUPS_TEXT = """
-mother: mum mom mam mummy mommy amma ammi
-father: dad daddy papa appa abbu
-grandmother: grandma granny gran nan nana nanna nonna nani dadi abuela
-grandfather: grandpa grandad granddad gramps nonno abuelo
+mother: mum | mom | mam | mummy | mommy | amma | ammi
+father: dad | daddy | papa | appa | abbu
+grandmother: grandma | granny | gran | nan | nana | nanna | nonna | nani | dadi | abuela
+grandfather: grandpa | grandad | granddad | gramps | nonno | abuelo
 partner: spouse | other half | better half | significant other | hubby | wifey | missus | husband | wife | boyfriend |
     girlfriend | fiance | fiancee | fiancé | fiancée
 children: kids | little ones | +child | +kid
-brother: bro bhaiya
-sister: sis didi akka
+brother: bro | bhaiya
+sister: sis | didi | akka
 job: occupation | profession | career | line of work | do for a living | employment
 boss: manager | supervisor | line manager | team lead | team leader | report to | reports to | +lead
 colleague: coworker | co-worker | workmate
@@ -82,12 +83,29 @@ soccer: football
 trainers: sneakers
 allergy: allergic | allergies
 presentation: speech | +talk
+physio: physiotherapist | physical therapist | physiotherapy | physical therapy
+lawyer: solicitor | attorney
+car: vehicle
+bike: bicycle
+motorbike: motorcycle
+fridge: refrigerator
+elevator: +lift
+autumn: +fall
+sweater: jumper | pullover
+cookies: biscuits
+candy: sweets
+takeout: takeaway
+diapers: nappies
+stroller: pram | buggy | pushchair
+parking lot: car park
+highway: motorway | freeway
+cv: resume | résumé
 coriander: cilantro
 aubergine: eggplant
 courgette: zucchini
 prawns: shrimp | prawn | shrimps
 emergency room: a&e | casualty | +er
-neighbour: neighbor neighbours neighbors
+neighbour: neighbor | neighbours | neighbors
 favourite: favorite
 colour: color
 centre: center
@@ -116,8 +134,6 @@ def _groups() -> list[tuple[str, list[str], list[str]]]:
     for entry in re.split(r"\n(?=\S)", _GROUPS_TEXT.strip()):
         plain, _, rest = entry.partition(":")
         parts = [" ".join(p.split()) for p in re.split(r"[|\n]", rest) if p.strip()]
-        if len(parts) == 1 and "|" not in rest:
-            parts = parts[0].split()
         triggers = [plain] + [p for p in parts if not p.startswith("+")]
         extras = [p[1:] for p in parts if p.startswith("+")]
         out.append((plain, triggers, extras))
