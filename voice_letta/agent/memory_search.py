@@ -188,11 +188,11 @@ class MemorySearch:
     ) -> list[Hit]:
         """The agent's best matches for ``queries`` (the first is the utterance) in ``window``; ``tz``, the agent's
         time zone, dates calendar days the query names ("on 3 October 2023") and the part of a day it names; a
-        window with no topic is listed (``_window_listing``)."""
+        window with no topic is listed (``listing``)."""
         queries = list(dict.fromkeys(T.spoken_query(q) for q in queries if q.strip()))[:MAX_QUERIES]
         if not queries:
             return []
-        if (listed := await self._window_listing(agent_id, queries, window, limit, include_messages, tz, now)):
+        if (listed := await self.listing(agent_id, queries, window, limit, include_messages, tz, now)):
             return listed[0]
         embedder = await self.embedder_for(agent_id)
         speaker = _query_speaker(queries[0])
@@ -269,12 +269,12 @@ class MemorySearch:
         index = await self._index(agent_id, await self.embedder_for(agent_id))
         return window if index.in_window(window, 1) else None
 
-    async def _window_listing(self, agent_id: str, queries: Sequence[str], window: SearchWindow, limit: int,
-                              include_messages: bool, tz: str | None, now: float | None
-                              ) -> tuple[list[Hit], int, tuple[str, SearchWindow] | None] | None:
+    async def listing(self, agent_id: str, queries: Sequence[str], window: SearchWindow, limit: int,
+                      include_messages: bool, tz: str | None, now: float | None
+                      ) -> tuple[list[Hit], int, tuple[str, SearchWindow] | None] | None:
         """A question about a time that names no topic ("what did I tell you yesterday?"): what was said then, in
-        order, and how many lines the window holds, and the part of the day it names; None for any other question.
-        ``queries`` as ``spoken_query`` left them."""
+        order, and how many lines the window holds, and the part of the day it names; None for any other question."""
+        queries = [T.spoken_query(q) for q in queries if q.strip()]
         if (window.start_at is None and window.end_at is None) or not queries or not all(map(names_no_topic, queries)):
             return None
         part = part_of_day(queries[0], window, tz=tz, now=time.time() if now is None else now)
@@ -380,7 +380,7 @@ class MemorySearch:
             window = window_for(utterance, now=now, tz=tz) or window  # "what did I tell you yesterday?"
         limit = WINDOW_LIST_LIMIT if window.start_at is not None or window.end_at is not None else self._limit
         spoken = list(dict.fromkeys(T.spoken_query(q) for q in [utterance, *keywords] if q.strip()))[:MAX_QUERIES]
-        if (listed := await self._window_listing(agent_id, spoken, window, limit, True, tz, now)) is None:
+        if (listed := await self.listing(agent_id, spoken, window, limit, True, tz, now)) is None:
             return format_hits(await self.hybrid(agent_id, spoken, window, limit=limit, tz=tz, now=now), now=now,
                                tz=tz)
         hits, total, part = listed

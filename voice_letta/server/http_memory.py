@@ -18,7 +18,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from voice_letta import config as C
 from voice_letta import ids
 from voice_letta.agent.memory_manager import MemoryManager
-from voice_letta.agent.memory_search import MemorySearch, SearchWindow
+from voice_letta.agent.memory_search import Hit, MemorySearch, SearchWindow
 from voice_letta.agent.models import EmbeddingConfig, Message, Passage
 from voice_letta.agent.ports import EmbedderFactory, MemoryJob
 from voice_letta.errors import ConfigError, ProtocolViolation, ProviderError
@@ -119,17 +119,35 @@ async def search_passages(request: web.Request) -> web.Response:
     search = request.app[MEMORY_SEARCH]
     window = SearchWindow(float_query(request, "start_at", "a number (epoch seconds)"),
                           float_query(request, "end_at", "a number (epoch seconds)"))
-    if window.start_at is None and window.end_at is None:  # "what did I say last tuesday?"
-        window = await search.window_in_words(agent_id, query, now=time.time(), tz=agent.timezone) or window
-    hits = await search.hybrid(agent_id, [query], window, limit=int_query(request, "limit", 5, maximum=100),
-                               include_messages=False, tz=agent.timezone)
+    limit = int_query(request, "limit", 5, maximum=100)
+    now, given = time.time(), window.start_at is not None or window.end_at is not None
+    if not given:  # "what did I say last tuesday?"
+        window = await search.window_in_words(agent_id, query, now=now, tz=agent.timezone) or window
+    listed = await search.listing(agent_id, [query], window, limit, False, agent.timezone, now)
+    hits = listed[0] if listed is not None else await search.hybrid(agent_id, [query], window, limit=limit,
+                                                                    include_messages=False, tz=agent.timezone)
     return web.json_response({"object": "list",
                               "data": [passage_json(h.passage, h.score, h.confidence)
                                        | {"previously": [p.id for p in h.previously],
                                           "context": None if h.context is None else
                                           {"id": h.context.id, "text": h.context.text}}
                                        for h in hits if h.passage is not None],
-                              "keyword_only": search.keyword_only(agent_id)})
+                              "keyword_only": search.keyword_only(agent_id),
+                              "window": _window_json(window, given, listed)})
+
+
+def _window_json(window: SearchWindow, given: bool, listed: tuple[list[Hit], int, tuple[str, SearchWindow] | None]
+                 | None) -> dict[str, Any] | None:
+    """What the search read as its time window (docs/protocol.md): null when none; ``listed`` when the query named no
+    topic and the window was listed in order rather than ranked, with how many passages it holds (``total``) and the
+    part of the day listed first."""
+    if window.start_at is None and window.end_at is None:
+        return None
+    part = None if listed is None or listed[2] is None else listed[2]
+    return {"start_at": window.start_at, "end_at": window.end_at, "from": "given" if given else "words",
+            "listed": listed is not None, "total": None if listed is None else listed[1],
+            "part": None if part is None else {"name": part[0], "start_at": part[1].start_at,
+                                               "end_at": part[1].end_at}}
 
 
 @routes.post("/v1/agents/{agent_id}/archival")

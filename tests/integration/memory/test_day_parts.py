@@ -71,6 +71,9 @@ async def test_the_evening_is_listed_first_and_named(server: Running) -> None:
         texts = [p["text"] for p in found["data"]]
         assert [w for w, t in zip(first, texts, strict=False) if w in t] == first, texts
         assert "Morning note number 0" in texts[2] and len(texts) == 4, texts
+        part = found["window"]["part"]  # the REST search names the part it listed first, on the user's clock
+        assert part["name"] == ("evening" if "evening" in question else "afternoon"), found["window"]
+        assert datetime.fromtimestamp(part["start_at"], ZoneInfo(TZ)).hour == (17 if "evening" in question else 12)
     # a whole day of 18 lines in 4: spread over its hours, in order (the earliest four before: the evening was lost)
     status, found = await server.request("GET", f"/v1/agents/{agent['id']}/archival/search",
                                          params={"query": "What did I tell you yesterday?", "limit": "4"})

@@ -63,6 +63,20 @@ async def test_a_long_window_shows_every_day_and_says_it_is_a_part(server: Runni
                                          params={"query": "What did I tell you last week?", "limit": "7"})
     assert status == 200, found
     assert [p["text"].split(" I noted")[0] for p in found["data"]] == [f"On {name} at 20:00" for name in DAYS]
+    # and says what it read: the window from the words, listed, 7 of its 28 passages shown
+    window = found["window"]
+    assert (window["from"], window["listed"], window["total"], window["part"]) == ("words", True, 28, None), window
+    assert window["start_at"] <= min(lines.values()) and window["end_at"] >= max(lines.values())
+    # a topic in that window is ranked, not listed; a question with no time has no window
+    status, found = await server.request("GET", f"/v1/agents/{agent['id']}/archival/search",
+                                         params={"query": "What did I say about item 42 last week?", "limit": "3"})
+    assert found["window"]["listed"] is False and found["window"]["total"] is None, found["window"]
+    status, found = await server.request("GET", f"/v1/agents/{agent['id']}/archival/search",
+                                         params={"query": "item 42", "limit": "3"})
+    assert found["window"] is None
+    status, found = await server.request("GET", f"/v1/agents/{agent['id']}/archival/search", params={
+        "query": "anything", "limit": "3", "start_at": str(min(lines.values())), "end_at": str(max(lines.values()))})
+    assert (found["window"]["from"], found["window"]["listed"], found["window"]["total"]) == ("given", True, 28)
 
 
 async def test_a_window_that_fits_is_listed_whole_without_a_note(server: Running) -> None:
