@@ -327,3 +327,32 @@ def test_a_since_question_names_no_topic() -> None:
               "What else have I said since yesterday?", "What have I told you so far this week?"):
         assert names_no_topic(q), q
     assert not names_no_topic("What have I said about the vet since Monday?")  # a topic is still ranked by
+
+
+@pytest.mark.parametrize(("question", "start"), [
+    ("What did I say over the past few days?", "2026-12-03 00:00"),
+    ("what did i tell you in the last couple of days", "2026-12-04 00:00"),
+    ("What have I mentioned in the last three days?", "2026-12-03 00:00"),
+    ("What did I mention over the past week?", "2026-11-29 00:00"),  # seven days to now, not last Monday-Sunday
+    ("what did I say in the past two weeks", "2026-11-22 00:00"),
+    ("What did I say in the past 24 hours?", "2026-12-05 15:30"),
+    ("what did i say in the last few hours", "2026-12-06 12:30"),
+])
+def test_the_last_few_days_run_to_now(question: str, start: str) -> None:
+    now = at(LA, 2026, 12, 6, 15, 30)  # Sunday
+    w = window_for(question, now=now, tz=LA)
+    assert w is not None and w.start_at is not None and w.end_at == now, question
+    assert local_day(w.start_at, LA) == start, question
+    assert names_no_topic(question), question
+
+
+def test_the_week_and_the_weekend_before_last() -> None:
+    now = at(LA, 2026, 12, 6, 15, 30)  # Sunday: last week is 23-29 November
+    w = window_for("what did i tell you the week before last", now=now, tz=LA)
+    assert w is not None and w.start_at == at(LA, 2026, 11, 16) and w.end_at is not None
+    assert local_day(w.end_at + 1e-3, LA) == "2026-11-23 00:00"
+    w = window_for("What did I say the weekend before last?", now=now, tz=LA)
+    assert w is not None and w.start_at == at(LA, 2026, 11, 21)
+    assert window_for("What did I say last week?", now=now, tz=LA) == window_for("What did I say this past week?",
+                                                                              now=now, tz=LA)
+    assert window_for("Is the move in the last week of june?", now=now, tz=LA) is None  # a date, not a span

@@ -35,6 +35,9 @@ _SAID = re.compile(r"\b(did|said|told|mentioned|talked|discussed|was|were|had|ha
                    r"noted|wrote|jotted|asked|brought|shared|covered|texted|messaged|emailed|sent)\b")
 _WEEKS_AGO = re.compile(rf"\b{_N}\s+weeks?{_AGO}")
 _HOURS_AGO = re.compile(rf"\b{_N}\s+hours?{_AGO}")
+_LAST_WEEK = re.compile(r"\b(?:last|past)\s+week\b(?!\s+of\b)")  # not "the last week of june": a date
+# "in the last three days", "over the past few days", "the past 24 hours", "the last couple of weeks": a span up to now
+_LAST_SPAN = re.compile(rf"\bthe\s+(?:last|past)\s+(?:{_N}\s+)?(days?|hours?|weeks?)\b(?!\s+of\b)")
 _JUST_NOW = re.compile(r"\b(just now|a (?:minute|moment|second) ago|"
                        r"(?:a few|few|\d{1,2}|two|three|five|ten) minutes ago)\b")
 JUST_NOW_S = 1800.0
@@ -102,6 +105,13 @@ def _window_for(text: str, *, now: float, tz: str | None = None) -> SearchWindow
         return SearchWindow(now - (n + 1) * 3600.0, now - max(n - 1, 0) * 3600.0)
     if _JUST_NOW.search(t):
         return SearchWindow(now - JUST_NOW_S, now)
+    if (m := _LAST_SPAN.search(t)) and "this past" not in t:
+        # to now, from the start of the first local day it reaches into: "the past week" is the last seven days
+        # (the week just gone AND this one so far), not "last week" (the previous Monday to Sunday)
+        n, unit = (_count(m.group(1)) if m.group(1) else 1), m.group(2)
+        if unit.startswith("hour"):
+            return SearchWindow(now - n * 3600.0, now)
+        return SearchWindow((today - timedelta(days=n * (7 if unit.startswith("week") else 1))).timestamp(), now)
     if m := _DAYS_AGO.search(t):
         return days(today - timedelta(days=_count(m.group(1))))
     if (m := _WEEKS_AGO.search(t)) or "a fortnight ago" in t:
@@ -119,6 +129,10 @@ def _window_for(text: str, *, now: float, tz: str | None = None) -> SearchWindow
     if "yesterday" in t:
         return days(today - timedelta(days=1))
     monday = today - timedelta(days=today.weekday())
+    if "weekend before last" in t:
+        return days(monday - timedelta(days=9), 2)
+    if "week before last" in t:
+        return days(monday - timedelta(days=14), 7)
     if "last weekend" in t or "past weekend" in t:
         return days(monday - timedelta(days=2), 2)
     # Before "this week"; a plan ("this weekend?") is no window. "At the weekend" (British) and "on the weekend"
@@ -128,7 +142,7 @@ def _window_for(text: str, *, now: float, tz: str | None = None) -> SearchWindow
             return None
         saturday = monday + timedelta(days=5)  # the most recent weekend that has begun
         return days(saturday if today >= saturday else saturday - timedelta(days=7), 2)
-    if "last week" in t or "past week" in t:
+    if _LAST_WEEK.search(t):
         return days(monday - timedelta(days=7), 7)
     if "this week" in t:  # before "earlier": "earlier this week"
         return days(monday, 7)
