@@ -173,8 +173,7 @@ class AgentService:
             matches = [a for a in await self.store.list_agents() if a.name == id_or_name]
             return await self.store.get_agent(matches[0].id) if len(matches) == 1 else None
 
-    async def create(self, req: AgentCreate, *, agent_id: str | None = None) -> AgentState:
-        """A new agent (``agent_id``: a given id, for one that must be made once; else a new one)."""
+    async def create(self, req: AgentCreate) -> AgentState:
         blocks = default_blocks() if req.blocks is None else req.blocks
         labels = [b.label for b in blocks]
         shared = [await self.store.get_block(bid) for bid in req.block_ids]
@@ -187,7 +186,7 @@ class AgentService:
                 f"(blocks: {', '.join(labels) or 'none'}); the sleeptime agent rewrites that block")
         tools: list[Tool] = [await self.store.get_tool(tid) for tid in req.tool_ids]
         agent = AgentState(
-            id=agent_id or ids.agent_id(), name=req.name, system=req.system or C.DEFAULT_SYSTEM_PROMPT, llm=req.llm,
+            id=ids.agent_id(), name=req.name, system=req.system or C.DEFAULT_SYSTEM_PROMPT, llm=req.llm,
             sleeptime_llm=req.sleeptime_llm, embedding=req.embedding, buffer=req.buffer,
             client_system_prompt=req.client_system_prompt, max_tool_rounds=req.max_tool_rounds,
             turn_budget_s=req.turn_budget_s, memory_target_label=req.memory_target_label,

@@ -13,15 +13,11 @@ voice session can also name ``?agent=<template>&identity=<id>``, but only withou
 itself: a scoped token is for one agent, so it cannot pick an identity (that would open any person's agent).
 
 Two first calls from the same identity at the same moment create one agent: creation is serialized per
-name in the process, and across processes the agent's id is derived from the template's id and the identity
-(``identity_agent_id``), so the database takes only one of them (a process that loses gets the winner's). Agents
-made before with a random id are found by name (the oldest, if a race made two).
+name in the process, and a duplicate made by another worker process is deleted in favour of the older one.
 """
 
 from __future__ import annotations
 
-import contextlib
-import hashlib
 import logging
 import re
 
@@ -29,7 +25,7 @@ from aiohttp import web
 
 from voice_letta.agent.models import AgentState
 from voice_letta.agent.service import MAX_AGENT_NAME, AgentCreate, AgentService, BlockCreate
-from voice_letta.errors import AccessDenied, NotFoundError, ProtocolViolation, StorageError
+from voice_letta.errors import AccessDenied, ProtocolViolation
 from voice_letta.locks import KeyedLocks
 from voice_letta.server.auth import principal_of
 from voice_letta.server.keys import AGENTS
@@ -88,27 +84,8 @@ def _copy_request(template: AgentState, name: str) -> AgentCreate:
     )
 
 
-def identity_agent_id(template: AgentState, identity: str) -> str:
-    """The id of ``identity``'s agent made from ``template``: the same in every process (so two first calls at once,
-    in two workers, cannot make two agents), as unguessable as the template's id."""
-    return "agent-" + hashlib.sha256(f"{template.id}\x00{identity}".encode()).hexdigest()[:32]
-
-
-async def _existing(agents: AgentService, template: AgentState, identity: str) -> AgentState | None:
-    with contextlib.suppress(NotFoundError):
-        return await agents.store.get_agent(identity_agent_id(template, identity))
-    name = identity_agent_name(template, identity)  # made before ids were derived: by name, the oldest first
-    same = sorted((a for a in await agents.store.list_agents() if a.name == name), key=lambda a: (a.created_at, a.id))
-    return await agents.store.get_agent(same[0].id) if same else None
-
-
 async def agent_for_identity(agents: AgentService, template_ref: str, identity: str) -> AgentState:
     """The agent of ``identity`` made from the template ``template_ref`` (id or unique name); created if new."""
-    return (await _agent_for_identity(agents, template_ref, identity))[0]
-
-
-async def _agent_for_identity(agents: AgentService, template_ref: str, identity: str) -> tuple[AgentState, bool]:
-    """The agent and whether this call created it."""
     identity = check_identity(identity)
     template = await agents.find(template_ref)
     if template is None:
@@ -119,18 +96,16 @@ async def _agent_for_identity(agents: AgentService, template_ref: str, identity:
                                 f"{MAX_AGENT_NAME} characters: give the template a shorter name",
                                 code="invalid_identity")
     async with _locks(name):
-        found = await _existing(agents, template, identity)
+        found = await agents.find(name)
         if found is not None:
-            return found, False
-        want = identity_agent_id(template, identity)
-        try:
-            created = await agents.create(_copy_request(template, name), agent_id=want)
-        except StorageError:  # another process made it first (a conflict, or the database's unique id)
-            with contextlib.suppress(NotFoundError):
-                return await agents.store.get_agent(want), False
-            raise
+            return found
+        created = await agents.create(_copy_request(template, name))
         log.info("agent %s created from template %s for a new identity", created.id, template.id)
-        return created, True
+        same = sorted((a for a in await agents.store.list_agents() if a.name == name), key=lambda a: a.created_at)
+        if len(same) > 1 and same[0].id != created.id:  # another process made it first: use that one
+            await agents.delete(created.id)
+            return await agents.store.get_agent(same[0].id)
+        return created
 
 
 async def identity_agent(request: web.Request, template_ref: str, identity: str) -> str:
@@ -154,5 +129,7 @@ async def post_identity(request: web.Request) -> web.Response:
         raise ProtocolViolation("no such agent template", code="not_found")
     if principal_of(request).kind == "token":  # the route is ADMIN: a token never gets here; belt and braces
         raise AccessDenied("this needs the API key")
-    agent, created = await _agent_for_identity(agents, template.id, request.match_info["identity"])
-    return web.json_response(agent.model_dump(mode="json"), status=201 if created else 200)
+    name = identity_agent_name(template, check_identity(request.match_info["identity"]))
+    existed = await agents.find(name) is not None
+    agent = await agent_for_identity(agents, template.id, request.match_info["identity"])
+    return web.json_response(agent.model_dump(mode="json"), status=200 if existed else 201)
