@@ -50,9 +50,17 @@ def zone(name: str | None) -> tzinfo:
         return UTC
 
 
+# The range a datetime holds (years 1 to 9999), a day inside it for any zone's offset.
+_FIRST_TS = datetime(1, 1, 2, tzinfo=UTC).timestamp()
+_LAST_TS = datetime(9999, 12, 30, tzinfo=UTC).timestamp()
+
+
 def local(ts: float, name: str | None) -> datetime:
-    """Epoch seconds as an aware datetime in the zone."""
-    return datetime.fromtimestamp(ts, tz=zone(name))
+    """Epoch seconds as an aware datetime in the zone; a time past the years a datetime holds (a passage stored with
+    start_at 1e15 before the REST check, d24ab8a) as the nearest it holds: dating a memory never fails the turn that
+    shows it ("year 31690708 is out of range" ended every turn whose search_memory listed such a passage)."""
+    clamped = min(max(ts, _FIRST_TS), _LAST_TS) if ts == ts else _FIRST_TS  # NaN: ts != ts
+    return datetime.fromtimestamp(clamped, tz=zone(name))
 
 
 def host_zone(env: Mapping[str, str] = os.environ, localtime: str = "/etc/localtime",

@@ -45,6 +45,8 @@ def when(ts: float, now: float, tz: str | None = None, *, clock: bool = False) -
     the user's clock ('yesterday at 23:50'), so the model can tell "this morning" or "last night" apart within the
     day a window lists."""
     then = local(ts, tz)
+    if ts > now + 86400.0:  # stored with a time ahead of the clock (a bad import): say so, not "just now"
+        return f"dated ahead of now ({then.strftime('%B %-d')}, {then.year})"
     days = (local(now, tz).date() - then.date()).days
     minutes = int((now - ts) // 60)
     at = f" at {then.strftime('%H:%M')}" if clock else ""
