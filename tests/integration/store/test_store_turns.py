@@ -7,8 +7,10 @@ import time
 
 from tests.integration.store.helpers import make_agent, msg
 from voice_letta import ids
-from voice_letta.agent.models import Passage, ToolCall, TurnRecord
+from voice_letta.agent.models import Message, Passage, ToolCall, TurnRecord
 from voice_letta.store import SqliteStore
+
+T0 = 1_700_000_000.0
 
 
 def turn(agent_id: str, fingerprint: str | None = None) -> TurnRecord:
@@ -142,14 +144,16 @@ async def test_every_field_of_the_rows_and_the_turn_record_survives_begin_and_en
 
 async def test_the_history_a_turn_begins_with_is_every_in_context_row_exactly(store: SqliteStore) -> None:
     """SQLite reads the history as one JSON document (one step of SQLite instead of one per row): every value must
-    come back as stored: times to the last bit (SQLite's JSON writes a REAL with 15 digits), quotes,
+    come back as stored: times to the last bit (SQLite's JSON writes a REAL with 15 digits), quotes, the ASCII record
+    separator (SQLite's history joins rows with it),
     backslashes, line separators, text that looks like JSON, tool calls; evicted rows left out; seq order."""
     from voice_letta.agent.models import ImagePart, ToolCall
 
     agent = await make_agent(store)
     rng = random.Random(7)
     texts = ["", 'a "quote" and a \\ backslash', "line\nbreak\ttab\r", "🎙️ é ß 中文 \u2028\u2029",
-             "[1, 2]", "null", '{"role": "system"}', "x" * 3000, "nul \x00 inside (stored as U+FFFD)"]
+             "[1, 2]", "null", '{"role": "system"}', "x" * 3000, "nul \x00 inside (stored as U+FFFD)",
+             "record \x1e separator \x1f unit"]
     rows = []
     for i in range(70):
         at = rng.choice([1_765_000_000 + rng.random() * 1e6, float(1_765_000_000 + i), rng.random(), 1e-7 * (i + 1)])
@@ -314,3 +318,31 @@ async def test_a_tool_s_output_holding_nul_is_stored_with_its_place_marked_and_t
     await store.insert_passages([Passage(id=ids.passage_id(), agent_id=agent.id, text="a\x00b",
                                          synopsis="c\x00")])
     assert [(x.text, x.synopsis) for x in await store.list_passages(agent.id)] == [("a\ufffdb", "c\ufffd")]
+
+
+async def test_the_next_turn_s_history_shows_every_change_made_between_turns(store: SqliteStore) -> None:
+    """SQLite keeps the rows of an agent's last history decoded (HistoryRows): a row that changed in any field
+    (edited, cut short, evicted) comes back changed, new rows come in, and an unchanged row is the same again."""
+    agent = await make_agent(store)
+    stored = await store.append_messages([msg(agent.id, "user", f"line {i}", at=T0 + i) for i in range(6)])
+
+    async def history() -> list[Message]:
+        begun = await store.begin_turn(turn(agent.id), [], holder="a", lease_s=10, now=time.time())
+        assert begun is not None
+        await store.release_agent(agent.id, holder="a", lease=begun.lease)
+        assert begun.history == await store.list_messages(agent.id, in_context=True)
+        return begun.history
+
+    first = await history()
+    await store.update_message(stored[2].id, content="line 2, edited")
+    await store.update_message(stored[3].id, interrupted=True)
+    await store.evict_messages(agent.id, through_seq=stored[0].seq)
+    await store.append_messages([msg(agent.id, "assistant", "new", at=T0 + 9)])
+    second = await history()
+    assert [(m.content, m.interrupted) for m in second] == [
+        ("line 1", False), ("line 2, edited", False), ("line 3", True), ("line 4", False), ("line 5", False),
+        ("new", False)]
+    if isinstance(store, SqliteStore):
+        assert second[0] is first[1] and second[3] is first[4]  # unchanged rows are not decoded again
+    await store.evict_messages(agent.id, through_seq=stored[-1].seq + 1)
+    assert await history() == []

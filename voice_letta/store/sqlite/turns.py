@@ -22,7 +22,7 @@ from voice_letta.store import rows as R
 from voice_letta.store.common import chunked
 from voice_letta.store.sqlite.base import MAX_BOUND_VARS, SqliteBase
 from voice_letta.store.sqlite.db import translate_errors
-from voice_letta.store.sqlite.messages import append_params, append_sql, read_history
+from voice_letta.store.sqlite.messages import HistoryRows, append_params, append_sql
 
 _TURN_COLUMNS = [c.strip() for c in R.TURN_COLUMNS.split(",")]
 _SAVE_TURN = (
@@ -103,6 +103,8 @@ def _earlier_unfinished(conn: sqlite3.Connection, latest: TurnRecord, fingerprin
 
 
 class TurnsMixin(SqliteBase):
+    _history: HistoryRows | None = None  # the decoded rows of the last histories begin_turn read (messages.py)
+
     async def save_turn(self, turn: TurnRecord) -> None:
         """Insert or replace a turn record."""
         await self._exec("save_turn", _SAVE_TURN, R.turn_params(turn))
@@ -125,6 +127,9 @@ class TurnsMixin(SqliteBase):
         turn_params = R.turn_params(turn)
         inserts = _inserts(rows)
         gate = self._gate
+        if self._history is None:
+            self._history = HistoryRows()
+        history_rows = self._history
 
         # Under the write lock only the statements; the history is read, and every row decoded, once the
         # transaction committed (``_transaction_then``). Reading it after the commit sees the same rows: this turn
@@ -160,7 +165,7 @@ class TurnsMixin(SqliteBase):
                 return None
             lease, previous, seqs = done
             try:
-                history = read_history(conn, agent_id)
+                history = history_rows.read(conn, agent_id)
                 inserted = _with_seqs(rows, seqs) if previous is None else []
             except BaseException:
                 # the caller gets an error, not the lease: give it back now rather than when it expires
