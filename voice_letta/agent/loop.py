@@ -158,21 +158,19 @@ class VoiceAgent(ModelRounds):
 
     async def run_turn(self, agent_id: str, inp: TurnInput) -> AsyncGenerator[AgentEvent, None]:
         """Stream one turn. Closing the iterator early (barge-in) persists the partial reply as interrupted."""
+        # One generator for the lock, the turn record and its log context (each layer of async generators costs
+        # every event of the turn a hand-over and every turn a registration with the loop).
         async with self._lock(agent_id):
-            async for event in self._run(agent_id, inp):
-                yield event
-
-    async def _run(self, agent_id: str, inp: TurnInput) -> AsyncIterator[AgentEvent]:
-        t0 = self.clock()
-        agent = await self.store.get_agent(agent_id)
-        turn = TurnRecord(id=ids.turn_id(), agent_id=agent_id, fingerprint=inp.fingerprint,
-                          idempotency_key=inp.idempotency_key)
-        log_token = logctx.bind(agent_id=agent_id, turn_id=turn.id)  # every log line of the turn names both
-        try:
-            async for event in self._run_bound(agent, inp, turn, t0):
-                yield event
-        finally:
-            logctx.unbind(log_token)
+            t0 = self.clock()
+            agent = await self.store.get_agent(agent_id)
+            turn = TurnRecord(id=ids.turn_id(), agent_id=agent_id, fingerprint=inp.fingerprint,
+                              idempotency_key=inp.idempotency_key)
+            log_token = logctx.bind(agent_id=agent_id, turn_id=turn.id)  # every log line of the turn names both
+            try:
+                async for event in self._run_bound(agent, inp, turn, t0):
+                    yield event
+            finally:
+                logctx.unbind(log_token)
 
     async def _run_bound(self, agent: AgentState, inp: TurnInput, turn: TurnRecord, t0: float
                          ) -> AsyncIterator[AgentEvent]:

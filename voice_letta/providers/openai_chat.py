@@ -15,7 +15,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Callable, Sequence
 from typing import Any, Literal
 from urllib.parse import urlsplit
 
@@ -199,7 +199,8 @@ def _name(tool_call: dict[str, Any], names: ToolNames) -> str | None:
 
 
 async def _deltas(
-    parts: AsyncIterator[bytes], request: httpx2.Request, label: str, names: ToolNames = SAME_NAMES
+    parts: AsyncIterator[bytes], request: httpx2.Request, label: str, names: ToolNames = SAME_NAMES,
+    at_eof: Callable[[], bool] = lambda: False,
 ) -> AsyncIterator[ChatDelta]:
     decoder = SseDecoder()
     done = False
@@ -223,6 +224,10 @@ async def _deltas(
             for delta in chunk_deltas(chunk, names):
                 yield delta
         if done:
+            if at_eof():  # the body's end came with [DONE] (the usual case): the iterator ends at once, no timer
+                async for _ in parts:
+                    pass
+                return
             # Read the (normally empty) rest of the body so the connection goes back to the pool.
             with contextlib.suppress(TimeoutError):
                 async with asyncio.timeout(DRAIN_AFTER_DONE_S):
@@ -310,7 +315,7 @@ class OpenAIChatModel:
             # and the event stream is decoded here.
             sent = await self._sender.send(orjson.dumps(params), params)
             try:
-                async for delta in _deltas(sent.parts, sent.request, self._label, names):
+                async for delta in _deltas(sent.parts, sent.request, self._label, names, sent.at_eof):
                     finished = finished or delta.finish_reason is not None
                     yield delta
             finally:

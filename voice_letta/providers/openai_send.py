@@ -61,6 +61,7 @@ class Sent:
     parts: AsyncIterator[bytes]
     request: httpx2.Request  # what the SDK's errors name
     aclose: Callable[[], Awaitable[None]]
+    at_eof: Callable[[], bool] = lambda: False  # the whole body was read (nothing left to drain)
 
 
 @dataclass(frozen=True, slots=True)
@@ -126,15 +127,19 @@ class RequestSender:
 
     async def _send_direct(self, direct: _Direct, template: httpx2.Request, body: bytes) -> Sent:
         try:
-            with map_aiohttp_exceptions():  # aiohttp's errors as the transport raises them (httpx2's)
-                response = await direct.session.request(
-                    "POST", direct.url, headers=direct.headers, data=body, allow_redirects=False,
-                    compress=False, timeout=direct.timeout,
-                    server_hostname=direct.server_hostname)
-        except httpx2.TimeoutException as exc:
-            raise openai.APITimeoutError(request=template) from exc
-        except (httpx2.RequestError, ssl.SSLError) as exc:
-            raise openai.APIConnectionError(request=template) from exc
+            response = await direct.session.request(
+                "POST", direct.url, headers=direct.headers, data=body, allow_redirects=False,
+                compress=False, timeout=direct.timeout,
+                server_hostname=direct.server_hostname)
+        except Exception as exc:
+            error = transport_error(exc)  # aiohttp's errors as the transport raises them (httpx2's)
+            if isinstance(error, httpx2.TimeoutException):
+                raise openai.APITimeoutError(request=template) from error
+            if isinstance(error, httpx2.RequestError | ssl.SSLError):
+                raise openai.APIConnectionError(request=template) from error
+            if error is exc:
+                raise
+            raise error from exc
         if response.status >= 400:
             try:
                 with map_aiohttp_exceptions():
@@ -147,16 +152,35 @@ class RequestSender:
                 response.status, headers=headers, content=content, request=template))
 
         async def aclose() -> None:
-            with map_aiohttp_exceptions():
+            try:
                 await response.__aexit__(None, None, None)
+            except Exception as exc:
+                raise transport_error(exc) from exc
 
-        return Sent(_body(response), template, aclose)
+        return Sent(_body(response), template, aclose, response.content.at_eof)
+
+
+def transport_error(exc: Exception) -> BaseException:
+    """What the SDK's aiohttp transport raises for an aiohttp error (``map_aiohttp_exceptions``: httpx2's errors),
+    else ``exc`` itself. Mapped only once something failed: the context manager around every send and read of a
+    turn cost more than the rest of the read loop."""
+    try:
+        with map_aiohttp_exceptions():
+            raise exc
+    except BaseException as mapped:
+        return mapped
+    raise AssertionError("unreachable")  # pragma: no cover
 
 
 async def _body(response: aiohttp.ClientResponse) -> AsyncIterator[bytes]:
-    with map_aiohttp_exceptions():  # a cut stream is httpx2's ReadError, as through the SDK's transport
+    try:
         async for part in response.content.iter_any():
             yield part
+    except Exception as exc:  # a cut stream is httpx2's ReadError, as through the SDK's transport
+        error = transport_error(exc)
+        if error is exc:
+            raise
+        raise error from exc
 
 
 def _direct_for(client: openai.AsyncOpenAI, template: httpx2.Request) -> _Direct | None:

@@ -242,3 +242,42 @@ async def test_each_request_has_its_own_length_and_the_sdk_s_auth_and_client_hea
     assert int(second["Content-Length"]) > int(first["Content-Length"]) + 800
     assert len(set(fake_openai.peers)) == 1
     assert model._sender._direct is not None  # the cheapest way was taken (not httpx2 per request)
+
+
+async def test_a_body_left_open_after_done_is_cut_off_and_a_closed_one_is_not_waited_for():
+    """After [DONE] the rest of the body is read so the connection can be reused: at once when the body's end came
+    with it, and for at most DRAIN_AFTER_DONE_S from a server that keeps it open."""
+    import asyncio
+    import time
+
+    from aiohttp import web
+
+    from tests.integration.agent.conftest import listen
+    from voice_letta.providers import openai_chat
+
+    hold_s: list[float] = []
+
+    async def chat(request: web.Request) -> web.StreamResponse:
+        await request.read()
+        resp = web.StreamResponse(headers={"Content-Type": "text/event-stream"})
+        await resp.prepare(request)
+        chunk = {"id": "c", "object": "chat.completion.chunk", "created": 1, "model": "m",
+                 "choices": [{"index": 0, "delta": {"content": "Hi."}, "finish_reason": "stop"}]}
+        await resp.write(f"data: {json.dumps(chunk)}\n\ndata: [DONE]\n\n".encode())
+        await asyncio.sleep(hold_s.pop(0))
+        await resp.write_eof()
+        return resp
+
+    app = web.Application()
+    app.router.add_post("/v1/chat/completions", chat)
+    runner, url = await listen(app)
+    m = OpenAIChatModel(LLMConfig(provider=ProviderName.OPENAI, model="m"), api_key=API_KEY, base_url=f"{url}/v1")
+    try:
+        for hold, within in ((0.0, 0.5), (openai_chat.DRAIN_AFTER_DONE_S + 2.0, openai_chat.DRAIN_AFTER_DONE_S + 1.0)):
+            hold_s.append(hold)
+            started = time.monotonic()
+            deltas = await collect(m, request(m.config))
+            assert text_of(deltas) == "Hi." and time.monotonic() - started < within
+    finally:
+        await m.aclose()
+        await runner.cleanup()

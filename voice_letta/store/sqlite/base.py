@@ -121,7 +121,7 @@ class WriteGate:
 
     def others_wrote(self) -> bool:
         """Did the WAL change since ``seen`` (another process's commit)? Marks the current state seen: call it just
-        before reading what changed. A single ``stat``: call it on a thread."""
+        before reading what changed. A single ``stat`` of the local ``-wal`` file (see ``wait_for_changes``)."""
         if self._fd < 0:
             return False
         now = wal_state(self._wal)
