@@ -173,7 +173,7 @@ class AgentService:
             matches = [a for a in await self.store.list_agents() if a.name == id_or_name]
             return await self.store.get_agent(matches[0].id) if len(matches) == 1 else None
 
-    async def create(self, req: AgentCreate) -> AgentState:
+    async def create(self, req: AgentCreate, *, claim_name: bool = False) -> AgentState:
         blocks = default_blocks() if req.blocks is None else req.blocks
         labels = [b.label for b in blocks]
         shared = [await self.store.get_block(bid) for bid in req.block_ids]
@@ -197,7 +197,7 @@ class AgentService:
             for b in blocks
         ]
         new_blocks += [b.id for b in shared]
-        return await self.store.create_agent(agent, new_blocks)
+        return await self.store.create_agent(agent, new_blocks, claim_name=claim_name)
 
     async def update(
         self, agent_id: str, req: AgentUpdate, *, check_embedding: Callable[[EmbeddingConfig], None] | None = None,

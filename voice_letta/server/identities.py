@@ -12,8 +12,12 @@ backend that knows who its user is gets the agent id and mints a voice token for
 voice session can also name ``?agent=<template>&identity=<id>``, but only without a key or with the key
 itself: a scoped token is for one agent, so it cannot pick an identity (that would open any person's agent).
 
-Two first calls from the same identity at the same moment create one agent: creation is serialized per
-name in the process, and a duplicate made by another worker process is deleted in favour of the older one.
+Two first calls from the same identity at the same moment create one agent, in one process or in several
+(``serve --workers N``, several machines on one PostgreSQL): the person's agent *claims* its name in the database
+(a unique key, ``AgentStore.create_agent(claim_name=True)``), so the second insert fails and that call returns the
+first's agent. Ids stay random: an agent deleted and made again for the same person gets a new id, so no other
+process's cache can serve the deleted agent under it. An agent made before claims existed is found by its name
+(the oldest, if a race of that time left two).
 """
 
 from __future__ import annotations
@@ -25,7 +29,7 @@ from aiohttp import web
 
 from voice_letta.agent.models import AgentState
 from voice_letta.agent.service import MAX_AGENT_NAME, AgentCreate, AgentService, BlockCreate
-from voice_letta.errors import AccessDenied, ProtocolViolation
+from voice_letta.errors import AccessDenied, ConflictError, ProtocolViolation
 from voice_letta.locks import KeyedLocks
 from voice_letta.server.auth import principal_of
 from voice_letta.server.keys import AGENTS
@@ -86,6 +90,11 @@ def _copy_request(template: AgentState, name: str) -> AgentCreate:
 
 async def agent_for_identity(agents: AgentService, template_ref: str, identity: str) -> AgentState:
     """The agent of ``identity`` made from the template ``template_ref`` (id or unique name); created if new."""
+    return (await person_agent(agents, template_ref, identity))[0]
+
+
+async def person_agent(agents: AgentService, template_ref: str, identity: str) -> tuple[AgentState, bool]:
+    """``agent_for_identity`` and whether this call created it (False when it existed or another call won)."""
     identity = check_identity(identity)
     template = await agents.find(template_ref)
     if template is None:
@@ -95,17 +104,25 @@ async def agent_for_identity(agents: AgentService, template_ref: str, identity: 
         raise ProtocolViolation(f"the agent of identity {identity!r} would be named {name[:40]!r}…, over "
                                 f"{MAX_AGENT_NAME} characters: give the template a shorter name",
                                 code="invalid_identity")
-    async with _locks(name):
-        found = await agents.find(name)
-        if found is not None:
-            return found
-        created = await agents.create(_copy_request(template, name))
-        log.info("agent %s created from template %s for a new identity", created.id, template.id)
-        same = sorted((a for a in await agents.store.list_agents() if a.name == name), key=lambda a: a.created_at)
-        if len(same) > 1 and same[0].id != created.id:  # another process made it first: use that one
-            await agents.delete(created.id)
-            return await agents.store.get_agent(same[0].id)
-        return created
+    async with _locks(name):  # in one process the second call waits here and finds the first's agent
+        for _ in range(3):
+            found = await _named(agents, name)
+            if found is not None:
+                return found, False
+            try:
+                created = await agents.create(_copy_request(template, name), claim_name=True)
+            except ConflictError:  # another process claimed the name first: take its agent (committed by now)
+                continue
+            log.info("agent %s created from template %s for a new identity", created.id, template.id)
+            return created, True
+    # three rounds of "claimed by another, then gone" means it is being deleted and made again as we look
+    raise ConflictError(f"the agent {name!r} is being changed by another request: try again")
+
+
+async def _named(agents: AgentService, name: str) -> AgentState | None:
+    """The agent named ``name``: the one that claims it, else (made before claims) the oldest of that name."""
+    same = [a for a in await agents.store.list_agents() if a.name == name]  # oldest first
+    return await agents.store.get_agent(same[0].id) if same else None
 
 
 async def identity_agent(request: web.Request, template_ref: str, identity: str) -> str:
@@ -129,7 +146,5 @@ async def post_identity(request: web.Request) -> web.Response:
         raise ProtocolViolation("no such agent template", code="not_found")
     if principal_of(request).kind == "token":  # the route is ADMIN: a token never gets here; belt and braces
         raise AccessDenied("this needs the API key")
-    name = identity_agent_name(template, check_identity(request.match_info["identity"]))
-    existed = await agents.find(name) is not None
-    agent = await agent_for_identity(agents, template.id, request.match_info["identity"])
-    return web.json_response(agent.model_dump(mode="json"), status=200 if existed else 201)
+    agent, created = await person_agent(agents, template.id, request.match_info["identity"])
+    return web.json_response(agent.model_dump(mode="json"), status=201 if created else 200)

@@ -61,8 +61,9 @@ class CachingStore:
             self._agents.move_to_end(agent_id)
         return agent
 
-    async def create_agent(self, agent: AgentState, blocks: Sequence[NewBlock | str]) -> AgentState:
-        return await self._written(self._inner.create_agent(agent, blocks))
+    async def create_agent(self, agent: AgentState, blocks: Sequence[NewBlock | str], *,
+                           claim_name: bool = False) -> AgentState:
+        return await self._written(self._inner.create_agent(agent, blocks, claim_name=claim_name))
 
     async def update_agent(self, agent: AgentState) -> AgentState:
         return await self._written(self._inner.update_agent(agent))

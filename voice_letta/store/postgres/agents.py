@@ -32,12 +32,18 @@ _SELECT_TOOL = f"SELECT {R.TOOL_COLUMNS} FROM tools"
 
 class AgentsMixin(PgBase):
     # --- agents --------------------------------------------------------------------------------------
-    async def create_agent(self, agent: AgentState, blocks: Sequence[NewBlock | str]) -> AgentState:
+    async def create_agent(self, agent: AgentState, blocks: Sequence[NewBlock | str], *,
+                           claim_name: bool = False) -> AgentState:
         async with self._tx("create_agent") as db:
             if await db.fetchval("SELECT 1 FROM agents WHERE id = $1", agent.id):
                 raise ConflictError(f"agent {agent.id} already exists")
             await db.execute(f"INSERT INTO agents ({R.AGENT_COLUMNS}) VALUES ({params(R.AGENT_COLUMNS)})",
                              *R.agent_params(agent))
+            if claim_name:  # waits for a claim of the same name in flight, then fails if that one committed
+                try:
+                    await db.execute("UPDATE agents SET name_claim = name WHERE id = $1", agent.id)
+                except asyncpg.UniqueViolationError as exc:
+                    raise ConflictError(f"another agent holds the name {agent.name!r}") from exc
             shared = await _blocks_by_id(db, [b for b in blocks if isinstance(b, str)])
             new_rows: list[Block] = []
             link_ids: list[str] = []
@@ -81,7 +87,11 @@ class AgentsMixin(PgBase):
         values = R.agent_params(agent)
         columns = [c.strip() for c in R.AGENT_COLUMNS.split(",")]
         assignments = ", ".join(f"{c} = ${i + 2}" for i, c in enumerate(columns[1:]))
-        changed = await self._exec("update_agent", f"UPDATE agents SET {assignments} WHERE id = $1", *values)
+        name_param = columns.index("name") + 1
+        # a renamed agent gives up its claim (on the right of SET every column is the row before the update)
+        changed = await self._exec(
+            "update_agent", f"UPDATE agents SET {assignments}, name_claim = CASE WHEN name_claim = ${name_param} "
+            "THEN name_claim END WHERE id = $1", *values)
         if changed == 0:
             raise NotFoundError(f"unknown agent {agent.id}")
         return await self.get_agent(agent.id)

@@ -9,6 +9,7 @@
 
 from __future__ import annotations
 
+import sqlite3
 from collections.abc import Sequence
 from typing import Any
 
@@ -31,10 +32,12 @@ _LINKED_BLOCKS = (
 
 class AgentsMixin(SqliteBase):
     # --- agents --------------------------------------------------------------------------------------
-    async def create_agent(self, agent: AgentState, blocks: Sequence[NewBlock | str]) -> AgentState:
+    async def create_agent(self, agent: AgentState, blocks: Sequence[NewBlock | str], *,
+                           claim_name: bool = False) -> AgentState:
         """Insert an agent; ``blocks`` are new blocks or ids of existing blocks to share.
 
-        ``agent.blocks`` is ignored (``blocks`` says what to link); ``agent.tools`` are linked by id.
+        ``agent.blocks`` is ignored (``blocks`` says what to link); ``agent.tools`` are linked by id. With
+        ``claim_name`` the agent claims its name: ConflictError when another agent holds that claim.
         """
         async with self._write("create_agent") as db:
             if await exists(db, "SELECT 1 FROM agents WHERE id = ?", agent.id):
@@ -43,6 +46,11 @@ class AgentsMixin(SqliteBase):
                 f"INSERT INTO agents ({R.AGENT_COLUMNS}) VALUES ({R.placeholders(R.AGENT_COLUMNS)})",
                 R.agent_params(agent),
             )
+            if claim_name:
+                try:
+                    await db.execute("UPDATE agents SET name_claim = name WHERE id = ?", (agent.id,))
+                except sqlite3.IntegrityError as exc:
+                    raise ConflictError(f"another agent holds the name {agent.name!r}") from exc
             shared_ids = [b for b in blocks if isinstance(b, str)]
             shared = await _blocks_by_id(db, shared_ids)
             new_rows: list[Block] = []
@@ -96,8 +104,10 @@ class AgentsMixin(SqliteBase):
         params = R.agent_params(agent)
         columns = [c.strip() for c in R.AGENT_COLUMNS.split(",")]
         assignments = ", ".join(f"{c} = ?" for c in columns[1:])
+        # a renamed agent gives up its claim (on the right of SET every column is the row before the update)
         changed = await self._exec(
-            "update_agent", f"UPDATE agents SET {assignments} WHERE id = ?", (*params[1:], params[0])
+            "update_agent", f"UPDATE agents SET {assignments}, name_claim = CASE WHEN name_claim = ? THEN name_claim "
+            "END WHERE id = ?", (*params[1:], agent.name, params[0])
         )
         if changed == 0:
             raise NotFoundError(f"unknown agent {agent.id}")

@@ -22,8 +22,11 @@ class AgentStore(Protocol):
     """Agents and their memory blocks."""
 
     # agents
-    async def create_agent(self, agent: AgentState, blocks: Sequence[NewBlock | str]) -> AgentState:
-        """Insert an agent; ``blocks`` are new blocks or ids of existing blocks to share."""
+    async def create_agent(self, agent: AgentState, blocks: Sequence[NewBlock | str], *,
+                           claim_name: bool = False) -> AgentState:
+        """Insert an agent; ``blocks`` are new blocks or ids of existing blocks to share. With ``claim_name`` the
+        agent claims its name, which at most one agent holds at a time (ConflictError when another holds it): the
+        database, not a process's lock, decides which of two processes making the same person's agent wins."""
         ...
 
     async def get_agent(self, agent_id: str) -> AgentState: ...  # NotFoundError
