@@ -28,6 +28,8 @@ LINES = [
     "user: the dentist moved my check-up to friday at nine",
     "user: my sister's flat in leeds has a damp problem",
     "user: we're thinking about repainting the hallway a dark green",
+    "user: my korean class got moved to thursday evenings",
+    "user: we booked the quinta near pinhão for the last three nights",
 ]
 QUESTIONS = [
     ("What does my mum want from the trip?", 0),
@@ -39,6 +41,9 @@ QUESTIONS = [
     ("When does the landlord want the rent?", 5),
     ("How old is my grandma turning?", 6),
     ("What's wrong with the television?", 7),
+    # a kind for its member (recall/synonyms.py _KINDS)
+    ("Which foreign tongue am I studying?", 12),
+    ("Where is our lodging for the end of the trip?", 13),
 ]
 
 

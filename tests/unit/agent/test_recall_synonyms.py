@@ -54,3 +54,22 @@ def test_a_phrase_adds_no_loose_words_and_an_extra_starts_nothing() -> None:
 ])
 def test_no_wider_or_narrower_word(question: str) -> None:
     assert expand(question) is None
+
+
+@pytest.mark.parametrize(("question", "member"), [
+    ("What instrument do I play?", "cello"),
+    ("Which Celtic tongue am I picking up?", "welsh"),
+    ("Which lodging do we have in the north?", "hotel"),
+    ("When does my travel document run out?", "passport"),
+    ("What ailment does my partner's mum have?", "arthritis"),
+    ("What sport do I play now?", "badminton"),
+])
+def test_a_kind_adds_its_members_to_the_keyword_half(question: str, member: str) -> None:
+    extra = expand(question)
+    assert extra is not None and member in T.words(extra.keywords)
+    assert extra.dense.lower().startswith(question.lower().split()[0])  # the kind itself stays in the vector half
+
+
+def test_a_member_adds_no_kind_nor_another_member() -> None:
+    assert expand("I've been learning the cello") is None
+    assert expand("Where is the hotel?") is None

@@ -119,6 +119,48 @@ mould: mold
 """
 
 
+# A question often names the KIND of thing the memory names ("What instrument do I play?" / "I've been learning the
+# cello", "Which lodging do we have in Porto?" / "Torel Palace", "my pet" / "our dog ziggy"): the kind's words (left
+# of ">") add its common members (right) to the keyword half, one way only (a member never adds its kind, nor another
+# member: "cello" is not "guitar").
+_KINDS_TEXT = """
+pet | pets > dog dogs puppy cat cats kitten kittens parrot budgie rabbit hamster goldfish tortoise guinea lizard snake
+    pony horse
+instrument | instruments > guitar piano violin cello drums drum bass ukulele flute saxophone sax trumpet clarinet
+    keyboard harp sitar tabla
+sport | sports > football soccer tennis badminton cricket rugby basketball netball hockey golf squash swimming
+    running cycling climbing bouldering volleyball baseball padel
+craft | crafts > pottery ceramics knitting crochet sewing quilting woodwork woodworking embroidery calligraphy weaving
+language | languages | tongue > spanish french german italian portuguese japanese mandarin chinese cantonese korean
+    arabic hindi urdu tamil welsh irish gaelic dutch russian greek swahili polish turkish
+lodging | accommodation | place to stay > hotel hostel airbnb guesthouse inn lodge villa cottage cabin resort quinta
+travel document | identity document > passport visa
+greenery | houseplants > plant plants fern ferns cactus succulent succulents orchid orchids herbs basil monstera
+    seedlings tomatoes
+ailment | illness | disease | medical condition | health condition > diabetes asthma arthritis migraine migraines
+    hypertension cancer dementia alzheimer alzheimers eczema epilepsy copd thyroid anaemia anemia
+commute > bus train tube metro subway tram bike cycle cycles drive drives car shuttle ferry walk walks scooter taxi
+    uber auto carpool
+beverage | drink > coffee tea beer wine juice latte cappuccino espresso smoothie whisky gin cider
+workout | exercise > gym running yoga pilates swimming cycling spin crossfit badminton tennis climbing
+cuisine > italian indian thai japanese chinese mexican korean vietnamese lebanese greek turkish ramen sushi curry
+appliance | appliances > fridge freezer dishwasher oven boiler microwave kettle washer dryer hob
+gadget | device > phone laptop tablet ipad iphone kindle watch headphones earbuds
+computer > laptop macbook pc desktop thinkpad chromebook
+footwear | shoes > trainers sneakers boots sandals heels loafers
+novel > book books
+"""
+
+
+def _kinds() -> list[tuple[list[str], list[str]]]:
+    """(words that name the kind, its members) per kind."""
+    out = []
+    for entry in re.split(r"\n(?=\S)", _KINDS_TEXT.strip()):
+        names, _, members = entry.partition(">")
+        out.append(([" ".join(n.split()) for n in names.split("|")], members.split()))
+    return out
+
+
 @dataclass(frozen=True, slots=True)
 class Expansion:
     """One more query for a question that says a word of a group: ``dense`` for the vector half, ``keywords`` for
@@ -143,15 +185,20 @@ def _groups() -> list[tuple[str, list[str], list[str]]]:
 _GROUPS = _groups()
 _TRIGGER = {t: i for i, (_, triggers, _) in enumerate(_GROUPS) for t in triggers}
 _PATTERN = re.compile(r"\b(" + "|".join(re.escape(t) for t in sorted(_TRIGGER, key=len, reverse=True)) + r")\b")
+_KINDS = _kinds()
+_KIND_OF = {name: i for i, (names, _) in enumerate(_KINDS) for name in names}
+_KIND = re.compile(r"\b(" + "|".join(re.escape(t) for t in sorted(_KIND_OF, key=len, reverse=True)) + r")\b")
 
 
 @lru_cache(maxsize=1024)
 def expand(question: str) -> Expansion | None:
-    """The extra query for ``question``, or None when it says no word of a group."""
+    """The extra query for ``question``, or None when it says no word of a group nor of a kind."""
     lower = question.lower()
     found = [(m, _TRIGGER[m.group(1)]) for m in _PATTERN.finditer(lower)]
-    if not found:
+    kinds = list(dict.fromkeys(_KIND_OF[m.group(1)] for m in _KIND.finditer(lower)))
+    if not found and not kinds:
         return None
+    members = [w for k in kinds for w in _KINDS[k][1] if w not in lower.split()]
     dense = lower
     for m, g in reversed(found):
         dense = dense[:m.start()] + _GROUPS[g][0] + dense[m.end():]
@@ -160,7 +207,7 @@ def expand(question: str) -> Expansion | None:
     for g in dict.fromkeys(g for _, g in found):
         _, triggers, extras = _GROUPS[g]
         added += [w for w in [*triggers, *extras] if w not in said and " " not in w]
-    return Expansion(dense=question if dense == lower else dense, keywords=" ".join([lower, *added]))
+    return Expansion(dense=question if dense == lower else dense, keywords=" ".join([lower, *added, *members]))
 
 
 def names_a_speaker(index: PassageIndex, query: str) -> bool:
