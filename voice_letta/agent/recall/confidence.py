@@ -43,6 +43,7 @@ import re
 import numpy as np
 
 from voice_letta.agent.recall import text as T
+from voice_letta.agent.recall.questions import _TELLING_FRAME, states_fact
 
 # `bench/memory_search.py --calibrate` (2026-12-05, 291 pairs, 67 relevant): W_COSINE 14.6, W_COVERAGE -0.3,
 # W_OTHER_SPEAKER -2.0, W_ATTRIBUTION 8.9, BIAS -6.3; reliability 0.07 / 0.29 / 0.46 / 0.75 / 1.00 in the five
@@ -77,6 +78,12 @@ BIAS_COVERAGE_ONLY = -3.5
 # recall set written six ways and the held-out dev half (never on LoCoMo). Its one cost on the recall set: "What
 # did I have for breakfast today?" is answered by the sleeptime chunk about the user's usual coffee at 0.61.
 THIRD_PERSON_SHIFT = 0.06
+# A fact told as a yes/no question about the telling ("did I tell you my sister moved to porto?" / "No, you didn't!",
+# recall/questions.py ``states_fact``): the frame and the listener's reply, which adds no word of its own, cost its
+# cosine ~0.1 against the same fact said plainly (clock's measurement over the recall set's 30 facts: 0.358 told as a
+# question with the reply, 0.453 said plainly without it), so it is put on the plain statement's scale, a little
+# under the gap as for notes.
+TOLD_SHIFT = 0.08
 STYLE_REF = 0.07
 STYLE_LIFT = 1.0
 STYLE_PRIOR_PASSAGES = 5
@@ -124,6 +131,26 @@ def third_person(text: str, synopsis: str = "") -> bool:
             and not _SPEAKING.intersection(T.words(text)))
 
 
+def told_as_question(text: str) -> bool:
+    """Whether ``text`` tells a fact as a yes/no question about the telling (see TOLD_SHIFT): a line whose clause
+    states it ("did I tell you my sister moved to porto?"), or a telling question about someone or something followed
+    by the same speaker's statement ("you know my neighbour Ravi? / Yes. / he's moving to Leeds in March")."""
+    framed: set[str] = set()
+    for line in text.splitlines():
+        labels = T.speakers(line)
+        speaker = labels[0] if labels else ""
+        body = " ".join((line.split(":", 1)[1] if labels else line).lower().replace("\u2019", "'").split())
+        if not body:
+            continue
+        if states_fact(body):
+            return True
+        if _TELLING_FRAME.match(body.replace("'", "")) is not None:
+            framed.add(speaker)
+        elif speaker in framed and not body.endswith("?"):
+            return True
+    return False
+
+
 def style_baseline(cosines: np.ndarray) -> float:
     """The level of a query's cosine to the agent's passages in general: their median, shrunk towards STYLE_REF
     by STYLE_PRIOR_PASSAGES pseudo-passages."""
@@ -134,16 +161,18 @@ def style_baseline(cosines: np.ndarray) -> float:
 
 def confidence(cosine: float | None, coverage: float, *, other_speaker: bool = False, attribution: float = 0.0,
                baseline: float | None = None, third_person: bool = False, other_role: bool = False,
-               asks: bool = False, misfit: bool = False) -> float:
+               asks: bool = False, misfit: bool = False, told: bool = False) -> float:
     """``baseline``: ``style_baseline`` of the result's query over the agent's passages (None: no style lift);
     ``third_person``: the passage is a third-person note about the user and the query is in the first person;
     ``asks``: the passage is a stored question nothing in it answers (at most ASKED_MAX); ``misfit``: it cannot be
-    the answer (at most MISFIT_MAX)."""
+    the answer (at most MISFIT_MAX); ``told``: a fact told as a question (``told_as_question``)."""
     if cosine is None:
         z = W_COVERAGE_ONLY * coverage + BIAS_COVERAGE_ONLY
     else:
         if third_person:
             cosine += THIRD_PERSON_SHIFT
+        if told:
+            cosine += TOLD_SHIFT
         if baseline is not None:
             cosine += STYLE_LIFT * max(0.0, STYLE_REF - baseline)
         z = W_COSINE * cosine + W_COVERAGE * coverage + BIAS

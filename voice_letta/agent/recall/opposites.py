@@ -68,7 +68,8 @@ _MOVES = ("fly|flying|flies|flight|ferry|sail|sailing|boat|train|bus|coach|drive
           "goes|get|getting|head|heading|travel|travelling|traveling|ride|way")
 _LEGS = "flight|flights|ferry|ferries|sailing|crossing|trip|journey|leg|train|bus|coach|ticket|tickets"
 # "ferry back", "flying home", "coming back", "the way home"; "return flight", "homeward journey"
-_RETURN_LEG = re.compile(rf"\b(?:{_MOVES})\s+(?:back|home)\b|\b(?:return|inbound|homeward|homebound)\s+(?:{_LEGS})\b",
+_RETURN_LEG = re.compile(rf"\b(?:{_MOVES})\s+(?:back|home)\b|\b(?:return|inbound|homeward|homebound)\s+(?:{_LEGS})\b|"
+                         rf"\b(?:{_LEGS})\s+(?:[\w']+\s+){{1,3}}?(?:back|home)\b",  # "which train am i taking back"
                          re.IGNORECASE)
 _DONE_TEXT = "did was were had returned came got flew drove sailed went headed travelled traveled"
 _DONE = frozenset(_DONE_TEXT.split())

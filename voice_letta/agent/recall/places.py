@@ -36,7 +36,7 @@ total general person advance full common particular fact case mind charge sure g
 
 
 @lru_cache(maxsize=1)
-def _time_terms() -> frozenset[int]:
+def time_terms() -> frozenset[int]:
     return frozenset(T.term_ids(_TIMES))
 
 
@@ -51,7 +51,7 @@ def place_terms(query: str) -> list[int]:
     if preposition in ("to", "for") and any(is_role(w) for w in T.words(phrase)):  # "for the kids": a person
         return []
     ids = T.term_ids(phrase)
-    return [] if any(t in _time_terms() for t in ids) else ids
+    return [] if any(t in time_terms() for t in ids) else ids
 
 
 def other_place(index: PassageIndex, rows: Sequence[int], query: str) -> set[int]:

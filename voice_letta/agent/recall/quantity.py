@@ -21,7 +21,10 @@ entity's *other* numbers (``number_kinds``):
   "my new contact is a guy called otis brandt" names him, not his email.
 A question for a phone number or an email asks for it however it is put ("do you remember the poet's phone
 number?"); "how much is a hot chocolate?" and "what does gideon earn?" ask for a sum of money.
-"What time" asks for any number (times are said every way).
+"What time" asks for any number (times are said every way). Some things fall on a day, never at a time of day: "when
+is zoe's birthday?" (a deadline, an anniversary, an expiry) is not answered by "dad's picking me up at half twelve".
+A time that is a result or a goal ("what's my target time?", "my finishing time") is said as a clock time or an
+amount ("1:25", "under ninety minutes").
 """
 
 from __future__ import annotations
@@ -109,6 +112,12 @@ _EMAIL = re.compile(r"[\w.+-]+@[\w-]+\.[\w.]+|\bdot\s+(?:com|co|org|net|uk|io|ed
 _WHEN_ASK = re.compile(r"\bwhen(?:'s|\s+(?:is|are|does|do|will|am|should|must|can))\b|\bwhat\s+(?:day|date)s?\b|"
                        r"\bwhich\s+(?:day|days|date|night|nights|morning|mornings|afternoon|afternoons|evening|"
                        r"evenings|weekend|month)\b", re.IGNORECASE)
+# things that fall on a day, not at a time of day
+_DATED = re.compile(r"\b(?:birthdays?|b-?days?|anniversar(?:y|ies)|due\s+date|deadlines?|expiry|expiry\s+date|"
+                    r"name\s*days?)\b", re.IGNORECASE)
+# a time that is a result or a goal, said as a clock time or a duration
+_RESULT_TIME = re.compile(r"\b(?:target|finish|finishing|goal|best|race|lap|record|qualifying|winning)\s+times?\b",
+                          re.IGNORECASE)
 _DAY = re.compile(
     r"\b(?:(?:mon|tues|wednes|thurs|fri|satur|sun)days?|(?:mon|tue|tues|weds|thu|thur|thurs|fri)\.?|"
     r"(?:sat|sun|wed)(?=\s*(?:-|\d))|(?<=-)(?:sat|sun|wed)|weekdays?|weekends?|today|tonight|tomorrow|yesterday|"
@@ -141,9 +150,14 @@ def asked_kind(query: str) -> int:
         return ADDRESS  # "what's my mum's address?" is not answered by "she lives in harrogate"
     if _PHONE_ASK.search(query) and _RECALL_ASK.search(query):
         return PHONE  # "do you remember the poet's phone number?" asks for one too
+    if _RESULT_TIME.search(query):
+        return CLOCK | AMOUNT  # "what's my target time?": "1:25", "under ninety minutes"
     if not asks_for_a_quantity(query):
-        # "when is my insurance renewal?" (not "when did…": when it was said answers that) needs a day or a time
-        return DAY | CLOCK if _WHEN_ASK.search(query) else 0
+        # "when is my insurance renewal?" (not "when did…": when it was said answers that) needs a day or a time;
+        # a birthday or a deadline is a day ("when is zoe's birthday?" / "dad's picking me up at half twelve")
+        if not _WHEN_ASK.search(query):
+            return 0
+        return DAY if _DATED.search(query) else DAY | CLOCK
     if _WHAT_TIME.search(query):
         return CLOCK
     if _ANY_TIME.search(query):
@@ -158,6 +172,11 @@ def asked_kind(query: str) -> int:
 def number_kinds(texts: Sequence[str]) -> np.ndarray:
     """Per passage: the kinds of number it says (bits ``ANY | AMOUNT | MONEY | PHONE | ADDRESS | EMAIL``)."""
     return np.fromiter((_kinds(t) for t in texts), dtype=np.uint8, count=len(texts))
+
+
+def kinds_of_text(text: str) -> int:
+    """The kinds of number one text says (the bits of ``number_kinds``)."""
+    return _kinds(text)
 
 
 def _kinds(text: str) -> int:

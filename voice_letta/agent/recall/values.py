@@ -1,0 +1,321 @@
+"""Where the value a question asks for is said: with the thing asked about, or with something else.
+
+Checks on a result's text (``MemorySearch.hybrid`` runs them on the few results it shows, with the passage's text
+and synopsis; a result that fails one is a misfit: at most confidence.MISFIT_MAX, its rank unchanged). Each follows
+from what the asked value is and where a person would say it, not from the words of a case:
+
+- **A list that gives the value of another item.** A note, a pasted document or a Markdown list keeps one thing per
+  line ("## Bathroom / - Leak under the vanity fixed 11/20, $240 / - Next: regrout the shower"). When a question
+  asks for a kind of value (a sum of money, a time of day, a day, a number, an identifier: recall/quantity.py) about
+  a thing, the line that is most about that thing must give it: "how much did the shower regrout cost?" is not
+  answered by the leak's $240 two lines up, nor "what's the confirmation number for the douro tour?" by the Porto
+  hotel's confirmation three lines down (MiniLM: cosine 0.44–0.59, the same note). A Markdown heading ("## Bathroom")
+  belongs to each line under it. Only lists: at least MIN_ITEMS lines that are no one's turn in a conversation (a
+  line of a chat role, or a label said on two lines, is a turn: "assistant: what time is your flight? / user: ten
+  fifteen" answers across lines). Money here must be said as money (a currency sign or word): a list's other figures
+  are references, counts and dates ("Confirmation 88412").
+- **A part of a name that is not said.** "What's Mr Pritchard's first name?" is not answered by "my old teacher mr
+  pritchard is moving in next door" (cosine 0.54): a first (given, middle) name is the word said just before the
+  name the question gives, a surname (last, family, maiden name) the word just after; a passage that says the name
+  only with a title, a role or nothing next to it does not give the part asked for. A passage that does not say the
+  name at all is left to the other checks.
+- **A name asked for and not said.** "What's the name of biscuit's vet?", "what's the drummer's name?", "what are
+  the kittens called?" are answered by a name said near the thing (within NAME_WINDOW words: "our drummer, Pete",
+  "a parrot named kiwi", "the vet, dr okafor"), not by "the vet says it's chicken" or "thinking about adopting two
+  kittens" (cosine 0.47–0.79). In written text a name is a capitalised word inside a sentence; spoken lower case
+  cannot show one, so there the word right after the thing counts ("my parrot kiwi") unless it is a function word
+  or has a verb's or an adverb's ending. Not judged when the passage does not say the thing.
+- **The same thing of another holder** (``other_holder``, below).
+
+And one that lowers a result like another speaker's line (``asks_listener``): a named speaker's line that only asks
+the other person something.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from functools import lru_cache
+from typing import TYPE_CHECKING
+
+from voice_letta.agent.recall import text as T
+from voice_letta.agent.recall.places import place_terms, time_terms
+from voice_letta.agent.recall.quantity import (
+    ADDRESS,
+    AMOUNT,
+    ANY,
+    CLOCK,
+    DAY,
+    EMAIL,
+    MONEY,
+    PHONE,
+    asked_kind,
+    kinds_of_text,
+)
+from voice_letta.agent.recall.roles import is_role, names_a_speaker
+
+if TYPE_CHECKING:
+    from voice_letta.agent.models import Passage
+    from voice_letta.agent.recall.index import PassageIndex
+
+MIN_ITEMS = 3  # lines that are no one's turn: fewer is a line or two of speech, not a list
+_CHAT_ROLES = frozenset({"user", "assistant", "system", "human", "ai", "bot", "agent"})
+_HEADING = re.compile(r"^\s*#{1,6}\s+")
+# the words a question asks with, not the thing it asks about ("how much did the regrout cost": the regrout)
+_FRAME_TEXT = """how much many old long far what when which time times date dates day days number numbers cost costs
+price prices amount total figure value sum pay paid charge charged spend spent budget fee fees"""
+_MONEY = re.compile(r"[£$€¥₹]|\b(?:dollars?|bucks?|quid|pounds?|euros?|cents?|pence|grand|rupees?|usd|gbp|eur|inr)\b|"
+                    r"\b\d+(?:\.\d+)?k\b", re.IGNORECASE)
+# an identifier: three digits or more in one token, or letters and digits mixed ("PT-5530", "QX7-2291", "88412")
+_IDENTIFIER_ASK = re.compile(r"\b(?:number|no|reference|ref|code|pin|password|passcode|confirmation|booking|id)\b",
+                             re.IGNORECASE)
+_YEAR = re.compile(r"(?:19|20)\d\d")
+_IDENTIFIER = re.compile(r"(?<![\w:])(?=[\w-]*\d)[a-z\d][\w-]*[a-z\d](?![\w:])", re.IGNORECASE)
+
+
+@lru_cache(maxsize=1)
+def _frame() -> frozenset[int]:
+    return frozenset(T.term_ids(_FRAME_TEXT))
+
+
+def _is_identifier(token: str) -> bool:
+    digits = sum(ch.isdigit() for ch in token)
+    if _YEAR.fullmatch(token):
+        return False  # "expires in 2031"
+    return digits >= 3 or (digits >= 1 and any(ch.isalpha() for ch in token) and len(token) >= 4)
+
+
+def _says(line: str, kind: int, identifier: bool) -> bool:
+    """Whether ``line`` gives a value of the asked ``kind`` (money as money; an identifier as one)."""
+    if identifier:
+        return any(_is_identifier(m.group()) for m in _IDENTIFIER.finditer(line))
+    if kind & MONEY:
+        return _MONEY.search(line) is not None
+    return bool(kinds_of_text(line) & kind)
+
+
+def _items(text: str) -> list[tuple[str, str]] | None:
+    """(heading, line) of each line of a list, or None when ``text`` is not one (see the module docstring)."""
+    lines = [line for line in text.splitlines() if line.strip()]
+    labels = [T.speakers(line) for line in lines]
+    said: dict[str, int] = {}
+    for found in labels:
+        for label in found[:1]:
+            said[label] = said.get(label, 0) + 1
+    turns = sum(1 for found in labels if found and (found[0] in _CHAT_ROLES or said[found[0]] > 1))
+    if turns > 1:
+        return None
+    out, heading = [], ""
+    for line in lines:
+        if _HEADING.match(line):
+            heading = line
+            continue
+        out.append((heading, line))
+    return out if len(out) - turns >= MIN_ITEMS else None
+
+
+def other_item(query: str, text: str, weight: Callable[[int], float]) -> bool:
+    """Whether ``text`` is a list whose line most about what ``query`` asks about does not give the value asked
+    for, while another line gives one (``weight``: a term id's weight, its IDF in the agent's memory)."""
+    kind = asked_kind(query)
+    if not kind & (AMOUNT | MONEY | CLOCK | DAY | ANY) or kind & (PHONE | EMAIL | ADDRESS):
+        return False
+    items = _items(text)
+    if items is None:
+        return False
+    asked = {t for t in T.term_ids(query) if t not in _frame()}
+    if not asked:
+        return False
+    identifier = bool(kind & (AMOUNT | ANY)) and _IDENTIFIER_ASK.search(query) is not None
+    best = best_said = 0.0
+    for heading, line in items:
+        have = asked.intersection(T.term_ids(f"{heading}\n{line}"))
+        covered = sum(weight(t) for t in have)
+        best = max(best, covered)
+        if covered and _says(line, kind, identifier):
+            best_said = max(best_said, covered)
+    return best > 0 and best_said < best
+
+
+_NAME_PART = re.compile(
+    r"\b((?:[a-z][\w-]*\s+){0,2}?[a-z][\w-]*)['’]s\s+(first|given|christian|middle|last|family|maiden|sur)\s*name\b|"
+    r"\b(first|given|christian|middle|last|family|maiden|sur)\s*name\s+of\s+(?:the\s+|my\s+|our\s+)?"
+    r"((?:[a-z][\w-]*\s+){0,2}?[a-z][\w-]*)\s*[?.!]*$", re.IGNORECASE)
+_BEFORE = frozenset({"first", "given", "christian", "middle"})
+_TITLES_TEXT = """mr mrs ms miss mx dr doctor prof professor sir madam dame lady lord rev father sister brother aunt
+uncle auntie old new young little big dear poor"""
+_TITLES = frozenset(_TITLES_TEXT.split())
+_HONORIFICS = frozenset(["mr", "mrs", "ms", "miss", "mx", "dr", "prof", "professor", "sir", "dame", "lady", "lord"])
+_TOKEN = re.compile(r"[\w'’-]+|[^\w\s]")
+
+
+def missing_name_part(query: str, text: str) -> bool:
+    """Whether ``text`` says the person ``query`` asks a part of the name of, but never with that part beside it."""
+    m = _NAME_PART.search(query)
+    if m is None:
+        return False
+    holder = (m.group(1) or m.group(4) or "").lower().split()
+    part = (m.group(2) or m.group(3) or "").lower()
+    holder = [w for w in holder if w not in _TITLES and w not in T.STOPWORDS and w not in ("what", "whats")]
+    if not holder:
+        return False
+    name = holder[-1] if part in _BEFORE else holder[0]
+    asked = set(T.words(query))
+    tokens = [t.lower() for t in _TOKEN.findall(text)]
+    seen = False
+    for i, tok in enumerate(tokens):
+        if tok != name:
+            continue
+        seen = True
+        j = i - 1 if part in _BEFORE else i + 1
+        if 0 <= j < len(tokens):
+            word = tokens[j]
+            if (word.isalpha() and word not in asked and word not in T.STOPWORDS and word not in _TITLES
+                    and not is_role(word)):
+                return False
+    return seen
+
+
+
+# A name asked for: "what's the name of biscuit's vet?", "what's the drummer's name?", "what are the kittens called?"
+_DETERMINERS = r"(?:the\s+|my\s+|our\s+|his\s+|her\s+|their\s+|your\s+)?"
+_NAME_ASK = re.compile(
+    r"\bnames?\s+of\s+" + _DETERMINERS + r"(?:[\w-]+['’]s?\s+)?([\w-]+)|"
+    r"(?<!first )(?<!last )(?<!full )\b([\w-]+)['’]s?\s+names?\b|"
+    r"\bwhat\s+(?:is|are|was|were|'s)\s+" + _DETERMINERS + r"(?:[\w-]+['’]s\s+)?([\w-]+)\s+called\b",
+    re.IGNORECASE)
+_NAMED = re.compile(r"\bnames?(?:['’]s|\s+is|\s+are|\s+was|\s+were)\s+[\w-]", re.IGNORECASE)
+_NAMING = frozenset(["called", "named", "name", "names", "nicknamed", "dubbed"])
+_NOT_NAMES_TEXT = """i i'm i've i'd i'll monday tuesday wednesday thursday friday saturday sunday january february march
+april may june july august september october november december"""
+_NOT_NAMES = frozenset(_NOT_NAMES_TEXT.split())
+# words that open a sentence without naming anyone ("Okay, chiropodist at ten.", "Poor Biscuit.")
+_OPENING_TEXT = """okay ok yes yeah yep no nope sure thanks thank great good nice cool lovely wow oh ah aww hi hey hello
+well so right sorry poor congratulations congrats noted got sounds perfect fine alright also just maybe please"""
+_OPENING_WORDS = frozenset(_OPENING_TEXT.split())
+NAME_WINDOW = 4  # tokens either side of the thing a name is asked for
+_ENDS = re.compile(r"^(?:[.!?;:—–-]|\W)$")
+
+
+def asked_name_of(query: str) -> str | None:
+    """The stem of the thing a question asks the name of ("vet" in "what's the name of biscuit's vet?"), or None (also
+    for a person named in the question: "what's Mia's name?" is not this kind)."""
+    m = _NAME_ASK.search(query)
+    if m is None:
+        return None
+    word = next(g for g in m.groups() if g)
+    if word[:1].isupper() or word.lower() in T.STOPWORDS or word.lower() in ("what", "whats"):
+        return None
+    return T.stem(word.lower().rstrip("'’"))
+
+
+def _names_near(tokens: list[str], at: int, cased: bool, asked: set[str]) -> bool:
+    """Whether a name is said within NAME_WINDOW tokens of ``tokens[at]`` (see ``missing_name``)."""
+    lo, hi = max(0, at - NAME_WINDOW), min(len(tokens), at + NAME_WINDOW + 1)
+    for j in range(lo, hi):
+        tok, low = tokens[j], tokens[j].lower()
+        prev = tokens[j - 1].lower() if j else ""
+        if j == at or not tok[:1].isalpha() or low in asked:
+            continue
+        if (prev in _NAMING or prev in _HONORIFICS) and low not in T.STOPWORDS:
+            return True  # "a parrot named kiwi", "the vet, dr patel"
+        if cased and tok[:1].isupper() and low not in _NOT_NAMES and (
+                (j and not _ENDS.match(tokens[j - 1])) or (low not in T.STOPWORDS and low not in _OPENING_WORDS)):
+            return True  # "our drummer, Pete", "Biscuit, my corgi, …"; not "Okay, chiropodist at ten"
+        if not cased and j == at + 1 and low not in T.STOPWORDS and not is_role(low) and not low.endswith(
+                ("s", "ed", "ing", "ly")):
+            return True  # spoken lower case: "my parrot kiwi"
+    return False
+
+
+def missing_name(query: str, text: str) -> bool:
+    """Whether ``text`` says the thing ``query`` asks the name of, but no name near it (see above)."""
+    thing = asked_name_of(query)
+    if thing is None:
+        return False
+    if _NAMED.search(text):
+        return False  # "his name is Kyle!", "her name's coco": a name given outright, wherever the thing is said
+    asked = set(T.words(query))
+    seen = False
+    for line in text.splitlines():
+        body = line.split(":", 1)[1] if T.speakers(line) else line
+        tokens = _TOKEN.findall(body)
+        cased = any(ch.isupper() for ch in body)
+        for i, tok in enumerate(tokens):
+            if T.stem(tok.lower().rstrip("'’s")) != thing and T.stem(tok.lower()) != thing:
+                continue
+            seen = True
+            if _names_near(tokens, i, cased, asked):
+                return False
+    return seen
+
+
+# The same thing of another holder: "what's the wifi password at home?" is not answered by "what did I say the cabin's
+# wifi password was? … it's pinecone77" (cosine 0.60). A question that places what it asks about ("at home", "for the
+# hall": recall/places.py) is not answered by a passage that does not say that place and gives the thing as someone
+# or something else's ("the cabin's wifi", "sam's parking permit"), even when the memory never names the place
+# elsewhere (recall/places.py alone leaves such a place unjudged: it may be said in other words).
+_POSSESSIVE = re.compile(r"\b([a-z][\w-]*)['’]s\s+(?:(?:new|old|own|usual)\s+)?([a-z][\w-]*)", re.IGNORECASE)
+_NOT_HOLDERS = frozenset(["user", "let", "one", "everyone", "someone", "anyone", "nobody", "somebody", "everybody"])
+
+
+def other_holder(query: str, text: str) -> bool:
+    """Whether ``text`` gives what ``query`` asks about as another holder's and does not say the question's place."""
+    place = place_terms(query)
+    if not place or set(place) & set(T.term_ids(text)):
+        return False
+    asked_words, asked = set(T.words(query)), set(T.term_ids(query)) - set(place)
+    for m in _POSSESSIVE.finditer(text):
+        holder, thing = m.group(1).lower(), m.group(2).lower()
+        if (holder in asked_words or holder in T.STOPWORDS or holder in _NOT_HOLDERS
+                or set(T.term_ids(holder)) & time_terms()):
+            continue
+        if set(T.term_ids(thing)) & asked:
+            return True
+    return False
+
+
+# A line that asks states nothing of its own: "Jolene: How old is Luna?", "Andrew: Aww that's a cute photo! How are
+# their personalities?" (LoCoMo: the named speaker's question to the other person ranked first for "How old are
+# Jolene's cats?" at 0.97). In a conversation between people (a line of a speaker who is no chat role: the user's and
+# the assistant's own questions are recall/questions.py's), a line whose last sentence is a question and whose other
+# sentences are a few words that say nothing of the speaker ("Hey John!", "Thanks!") is judged like another speaker's
+# line (W_OTHER_SPEAKER): its answer is the next line, which neighbours lift in the ranking. LoCoMo (bench/locomo.py):
+# abstention AUC 0.8009 -> ~0.806 in a replay of the dumped results (93 answerable and 28 unanswerable top results
+# lowered); with sentences of up to six words, or with the speaker's own statements allowed, 0.8051–0.8060.
+_ANNOTATION = re.compile(r"\[[^\]]*\]")
+_SENTENCE = re.compile(r"(?<=[.!?])\s+")
+_ASKING = re.compile(r"^(?:what|whats|how|who|whos|where|when|why|which|do|does|did|are|is|have|has|was|were|can|"
+                     r"could|would|will|any|anything)\b", re.IGNORECASE)
+SHORT_SENTENCE = 5  # words: a greeting or a reaction beside the question ("Hey John!", "Aww that's a cute photo!")
+_SPEAKING_OF_SELF = re.compile(r"\b(?:i|i'm|im|i've|ive|i'd|i'll|we|we're|we've|my|our|me|us)\b", re.IGNORECASE)
+
+
+def asks_listener(text: str) -> bool:
+    """Whether ``text`` is one line of a named speaker that only asks the other person something (see above)."""
+    if "?" not in text or not T.is_dialogue_line(text):
+        return False
+    labels = T.speakers(text)
+    if len(labels) != 1 or labels[0] in _CHAT_ROLES:
+        return False
+    body = _ANNOTATION.sub(" ", text.split(":", 1)[1]).strip()
+    sentences = [s.strip() for s in _SENTENCE.split(body) if s.strip()]
+    if not sentences or not sentences[-1].endswith("?") or _ASKING.match(sentences[-1].replace("'", "")) is None:
+        return False
+    # a statement of the speaker's own ("I went to the support group.") is a fact whatever follows it
+    return all(s.endswith("?") or (len(s.split()) <= SHORT_SENTENCE and not _SPEAKING_OF_SELF.search(s))
+               for s in sentences[:-1])
+
+def misplaced(query: str, passage: Passage, index: PassageIndex | None) -> bool:
+    """Either check above on one shown result (``index``: the agent's, for the weight of a term)."""
+    def weight(tid: int) -> float:
+        return max(index.keywords.idf_of(tid), 0.0) if index is not None else 1.0
+
+    both = f"{passage.text}\n{passage.synopsis or ''}"
+    if other_item(query, passage.text, weight) or missing_name_part(query, both):
+        return True
+    # a speaker's things are judged by speaker, as for places (LoCoMo: "What did Jon do at Gina's studio?"; "What is
+    # the name of the board game John tried…" is answered by John's lines about it, one of which names it)
+    if index is not None and names_a_speaker(index, query):
+        return False
+    return missing_name(query, both) or other_holder(query, both)
