@@ -33,7 +33,6 @@ import numpy as np
 from voice_letta.agent.models import EmbeddingConfig, Passage
 from voice_letta.agent.ports import Embedder, EmbedderFactory, MessageHit, Store
 from voice_letta.agent.recall import text as T
-from voice_letta.agent.recall.confidence import confidence, told_as_question
 from voice_letta.agent.recall.index import PassageIndex
 from voice_letta.agent.recall.listing import WINDOW_SCAN, format_part, in_part, listing_note, spread
 from voice_letta.agent.recall.loaded import NO_EMBEDDER, THREAD_THRESHOLD_VALUES, LoadedIndexes
@@ -42,7 +41,7 @@ from voice_letta.agent.recall.ranking import Ranked
 from voice_letta.agent.recall.results import Hit, format_hits, merge_messages, when, window_listing
 from voice_letta.agent.recall.synonyms import Expansion, expand, names_a_speaker
 from voice_letta.agent.recall.timewords import dated_ranges, names_no_topic, part_of_day, window_for
-from voice_letta.agent.recall.values import asks_listener, misplaced
+from voice_letta.agent.recall.values import judged
 from voice_letta.agent.recall.vector import (
     COARSE_CANDIDATES,
     COARSE_MIN_ROWS,
@@ -213,13 +212,7 @@ class MemorySearch:
         wanted += [pid for pid in before.values() if pid is not None]
         passages = {p.id: p for p in await self._store.get_passages(agent_id, wanted)}
         hits = [Hit(r.score, passage=passages[r.passage_id],
-                    confidence=confidence(r.cosine if r.has_vector else None, r.coverage,
-                                          other_speaker=r.other_speaker or asks_listener(passages[r.passage_id].text),
-                                          attribution=r.attribution,
-                                          baseline=r.baseline, third_person=r.third_person, other_role=r.other_role,
-                                          asks=r.asks, misfit=r.misfit or misplaced(queries[0], passages[r.passage_id],
-                                                                                    index),
-                                          told=told_as_question(passages[r.passage_id].text)),
+                    confidence=judged(r, passages[r.passage_id], queries[0], index),
                     previously=tuple(passages[p] for p in r.previous if p in passages),
                     context=passages.get(before.get(r.passage_id) or ""))
                 for r in ranked if r.passage_id in passages]

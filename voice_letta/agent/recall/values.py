@@ -39,6 +39,7 @@ from functools import lru_cache
 from typing import TYPE_CHECKING
 
 from voice_letta.agent.recall import text as T
+from voice_letta.agent.recall.confidence import confidence, told_as_question
 from voice_letta.agent.recall.places import place_terms, time_terms
 from voice_letta.agent.recall.quantity import (
     ADDRESS,
@@ -57,6 +58,7 @@ from voice_letta.agent.recall.roles import is_role, names_a_speaker
 if TYPE_CHECKING:
     from voice_letta.agent.models import Passage
     from voice_letta.agent.recall.index import PassageIndex
+    from voice_letta.agent.recall.ranking import Ranked
 
 MIN_ITEMS = 3  # lines that are no one's turn: fewer is a line or two of speech, not a list
 _CHAT_ROLES = frozenset({"user", "assistant", "system", "human", "ai", "bot", "agent"})
@@ -319,3 +321,11 @@ def misplaced(query: str, passage: Passage, index: PassageIndex | None) -> bool:
     if index is not None and names_a_speaker(index, query):
         return False
     return missing_name(query, both) or other_holder(query, both)
+
+
+def judged(r: Ranked, passage: Passage, query: str, index: PassageIndex | None) -> float:
+    """The ``confidence`` of a shown result: the ranking's signals and the checks of this module on its text."""
+    return confidence(r.cosine if r.has_vector else None, r.coverage,
+                      other_speaker=r.other_speaker or asks_listener(passage.text), attribution=r.attribution,
+                      baseline=r.baseline, third_person=r.third_person, other_role=r.other_role, asks=r.asks,
+                      misfit=r.misfit or misplaced(query, passage, index), told=told_as_question(passage.text))
