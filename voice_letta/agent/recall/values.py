@@ -118,7 +118,7 @@ def _items(text: str) -> list[tuple[str, str]] | None:
 
 def other_item(query: str, text: str, weight: Callable[[int], float]) -> bool:
     """Whether ``text`` is a list whose line most about what ``query`` asks about does not give the value asked
-    for, while another line gives one (``weight``: a term id's weight, its IDF in the agent's memory)."""
+    for, whether or not another line gives one (``weight``: a term id's weight, its IDF in the agent's memory)."""
     kind = asked_kind(query)
     if not kind & (AMOUNT | MONEY | CLOCK | DAY | ANY) or kind & (PHONE | EMAIL | ADDRESS):
         return False
