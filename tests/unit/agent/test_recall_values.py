@@ -49,6 +49,18 @@ def test_a_list_line_about_the_thing_gives_its_value(question: str, text: str, m
     assert other_item(question, text, _one) is misplaced
 
 
+@pytest.mark.parametrize(("question", "text"), [
+    # a first line that is a title heads every line under it
+    ("When is the dentist appointment?", "Dentist appointment\nTuesday 14 May, 10:30\nDr Osei, Mill Road\nbring forms"),
+    # a detail indented under its item belongs to it
+    ("What time is my flight?", "Trip notes\n- Flight: BA 2490\n    departs 09:40 from T5\n- Hotel: Ibis\n- Car: none"),
+    # a value in the heading is its items' value
+    ("When is the dentist appointment?", "## Dentist: Tue 14 May 10:30\n- Dr Osei\n- bring forms\n- parking at rear"),
+])
+def test_a_list_is_read_by_its_structure(question: str, text: str) -> None:
+    assert not other_item(question, text, _one)
+
+
 def test_a_list_weighs_rare_words_more() -> None:
     text = "## Money\n- Kitchen budget raised to $41,500\n- Emergency fund: $6,000\n- Garden: pick the fence"
     assert other_item("What's the garden budget?", text, _one)

@@ -10,7 +10,8 @@ from what the asked value is and where a person would say it, not from the words
   a thing, the line that is most about that thing must give it: "how much did the shower regrout cost?" is not
   answered by the leak's $240 two lines up, nor "what's the confirmation number for the douro tour?" by the Porto
   hotel's confirmation three lines down (MiniLM: cosine 0.44–0.59, the same note). A Markdown heading ("## Bathroom")
-  belongs to each line under it. Only lists: at least MIN_ITEMS lines that are no one's turn in a conversation (a
+  or a note's title line ("Dentist appointment") belongs to each line under it, with its value; an indented line to
+  the line above it. Only lists: at least MIN_ITEMS lines that are no one's turn in a conversation (a
   line of a chat role, or a label said on two lines, is a turn: "assistant: what time is your flight? / user: ten
   fifteen" answers across lines). Money here must be said as money (a currency sign or word): a list's other figures
   are references, counts and dates ("Confirmation 88412").
@@ -61,6 +62,7 @@ if TYPE_CHECKING:
     from voice_letta.agent.recall.ranking import Ranked
 
 MIN_ITEMS = 3  # lines that are no one's turn: fewer is a line or two of speech, not a list
+TITLE_WORDS = 6
 _CHAT_ROLES = frozenset({"user", "assistant", "system", "human", "ai", "bot", "agent"})
 _HEADING = re.compile(r"^\s*#{1,6}\s+")
 # the words a question asks with, not the thing it asks about ("how much did the regrout cost": the regrout)
@@ -97,7 +99,9 @@ def _says(line: str, kind: int, identifier: bool) -> bool:
 
 
 def _items(text: str) -> list[tuple[str, str]] | None:
-    """(heading, line) of each line of a list, or None when ``text`` is not one (see the module docstring)."""
+    """(heading, item) of each item of a list, or None when ``text`` is not one (see the module docstring). A Markdown
+    heading, or else a first line that is a title ("Dentist appointment", "Flight details:"), heads every item under
+    it; a line indented under the one before it (a sub-bullet, a wrapped detail) belongs to that item."""
     lines = [line for line in text.splitlines() if line.strip()]
     labels = [T.speakers(line) for line in lines]
     said: dict[str, int] = {}
@@ -107,13 +111,30 @@ def _items(text: str) -> list[tuple[str, str]] | None:
     turns = sum(1 for found in labels if found and (found[0] in _CHAT_ROLES or said[found[0]] > 1))
     if turns > 1:
         return None
-    out, heading = [], ""
+    heading = ""
+    if lines and not any(_HEADING.match(line) for line in lines) and _is_title(lines[0]):
+        heading, lines = lines[0], lines[1:]
+    out: list[tuple[str, str]] = []
+    indent = 0
     for line in lines:
         if _HEADING.match(line):
             heading = line
             continue
+        depth = len(line) - len(line.lstrip())
+        if out and depth > indent:
+            out[-1] = (out[-1][0], f"{out[-1][1]}\n{line}")
+            continue
+        indent = depth
         out.append((heading, line))
     return out if len(out) - turns >= MIN_ITEMS else None
+
+
+def _is_title(line: str) -> bool:
+    """A note's first line that names what follows and gives no value of its own (see ``_items``)."""
+    if line.rstrip().endswith(":"):
+        return True
+    return (len(line.split()) <= TITLE_WORDS and not kinds_of_text(line)
+            and not any(_is_identifier(m.group()) for m in _IDENTIFIER.finditer(line)))
 
 
 def other_item(query: str, text: str, weight: Callable[[int], float]) -> bool:
@@ -134,7 +155,7 @@ def other_item(query: str, text: str, weight: Callable[[int], float]) -> bool:
         have = asked.intersection(T.term_ids(f"{heading}\n{line}"))
         covered = sum(weight(t) for t in have)
         best = max(best, covered)
-        if covered and _says(line, kind, identifier):
+        if covered and _says(f"{heading}\n{line}", kind, identifier):
             best_said = max(best_said, covered)
     return best > 0 and best_said < best
 
