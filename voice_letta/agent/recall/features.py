@@ -29,7 +29,7 @@ import numpy as np
 
 from voice_letta.agent.recall import text as T
 from voice_letta.agent.recall.confidence import third_person
-from voice_letta.agent.recall.facts import endings, says_new_place
+from voice_letta.agent.recall.facts import endings, says_new_place, says_place
 from voice_letta.agent.recall.quantity import ADDRESS, AMOUNT, ANY, CLOCK, DAY, EMAIL, MONEY, PHONE, number_kinds
 from voice_letta.agent.recall.questions import asks_unanswered
 from voice_letta.agent.recall.text import addresses_listener, is_dialogue_line
@@ -52,6 +52,7 @@ HAS_DAY = 8192  # a day or a date, a time of day (quantity.DAY, quantity.CLOCK)
 HAS_CLOCK = 16384
 NEW_PLACE = 32768  # says something moved to a new place (recall/facts.py says_new_place)
 ENDING = 65536  # says something ended or gave way ("left", "died", "gave up", "the new guy": updates.endings)
+PLACES = 131072  # places something somewhere ("at st anne's", "in lisbon": facts.says_place)
 
 
 def passage_features(texts: Sequence[str], synopses: Sequence[str]) -> np.ndarray:
@@ -65,6 +66,7 @@ def passage_features(texts: Sequence[str], synopses: Sequence[str]) -> np.ndarra
     third = np.fromiter((third_person(t, s) for t, s in zip(texts, synopses, strict=True)), dtype=bool, count=n)
     asks = np.fromiter((asks_unanswered(t) for t in texts), dtype=bool, count=n)
     new_place = says_new_place(texts)
+    places = says_place(texts)
     ending = endings(texts) | strong_cue
     out = np.zeros(n, dtype=np.uint64)
     for bit, flags in ((DIALOGUE, dialogue), (TO_LISTENER, to_listener), (HAS_NUMBER, number),
@@ -72,7 +74,8 @@ def passage_features(texts: Sequence[str], synopses: Sequence[str]) -> np.ndarra
                        (THIRD_PERSON, third), (HAS_AMOUNT, (kinds & AMOUNT) != 0), (HAS_MONEY, (kinds & MONEY) != 0),
                        (HAS_PHONE, (kinds & PHONE) != 0), (HAS_ADDRESS, (kinds & ADDRESS) != 0),
                        (ASKS, asks), (HAS_EMAIL, (kinds & EMAIL) != 0), (HAS_DAY, (kinds & DAY) != 0),
-                       (HAS_CLOCK, (kinds & CLOCK) != 0), (NEW_PLACE, new_place), (ENDING, ending)):
+                       (HAS_CLOCK, (kinds & CLOCK) != 0), (NEW_PLACE, new_place), (ENDING, ending),
+                       (PLACES, places)):
         out |= np.where(flags, np.uint64(bit), np.uint64(0))
     return out
 

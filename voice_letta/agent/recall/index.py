@@ -24,6 +24,7 @@ from voice_letta.agent.recall.features import (
     DIALOGUE,
     ENDING,
     NEW_PLACE,
+    PLACES,
     STRONG_CUE,
     THIRD_PERSON,
     TO_LISTENER,
@@ -33,6 +34,7 @@ from voice_letta.agent.recall.features import (
 )
 from voice_letta.agent.recall.keyword import KeywordIndex, TermRows
 from voice_letta.agent.recall.ranking import CONTEXT_WEIGHT, Ranked, rank
+from voice_letta.agent.recall.records import Item, items
 from voice_letta.agent.recall.vector import (
     COARSE_MIN_ROWS,
     MIN_COSINE,
@@ -65,8 +67,11 @@ class PassageIndex:
         self.update_cue = np.zeros(0, dtype=bool)  # says something changed ("now", "moved", "down to"; updates.py)
         self.strong_cue = np.zeros(0, dtype=bool)  # ... with more than a bare "now"
         self.new_place = np.zeros(0, dtype=bool)  # says something moved to a new place (facts.says_new_place)
+        self.says_place = np.zeros(0, dtype=bool)  # places something somewhere (facts.says_place)
         self.ending = np.zeros(0, dtype=bool)  # says something ended or gave way, or a strong cue (updates.endings)
         self.asks = np.zeros(0, dtype=bool)  # asks something nothing in it answers (recall/questions.py)
+        self.items: dict[int, tuple[Item, ...]] = {}  # a note's list items (recall/records.py), for rows with any
+        self.record_keys: set[frozenset[int]] = set()  # the keys of those items ("budget", "fence quote")
         self.speakers: list[tuple[str, ...]] = []  # labels that name a speaker (``_headings``)
         self.known_speakers: set[str] = set()
         self._labels: list[tuple[str, ...]] = []  # every row's labels as written
@@ -122,6 +127,7 @@ class PassageIndex:
             terms = TermRows.of([np.asarray(T.term_ids(T.passage_document(t, s)), dtype=np.uint64)
                                  for t, s in zip(texts, synopses, strict=True)])
         labels = [T.speakers(t) for t in texts]
+        found_items = [items(t) for t in texts]
         flags = passage_features(texts, synopses) if features is None else np.asarray(features, dtype=np.uint64)
 
         def flag(bit: int) -> np.ndarray:
@@ -136,6 +142,8 @@ class PassageIndex:
             self.row_of.update(zip(ids, range(base, base + len(ids)), strict=True))
             self.ids.extend(ids)
             self._labels.extend(labels)
+            self.items.update((base + k, it) for k, it in enumerate(found_items) if it)
+            self.record_keys.update(item.key for it in found_items for item in it if item.key)
             self.speakers.extend(labels)
             self.user_rows = np.concatenate([self.user_rows, np.fromiter(
                 (not spk or "user" in spk for spk in labels), dtype=bool, count=len(labels))])
@@ -150,6 +158,7 @@ class PassageIndex:
             self.update_cue = np.concatenate([self.update_cue, flag(UPDATE_CUE)])
             self.strong_cue = np.concatenate([self.strong_cue, flag(STRONG_CUE)])
             self.new_place = np.concatenate([self.new_place, flag(NEW_PLACE)])
+            self.says_place = np.concatenate([self.says_place, flag(PLACES)])
             self.ending = np.concatenate([self.ending, flag(ENDING)])
             self.asks = np.concatenate([self.asks, flag(ASKS)])
             self._stored_dialogue = np.concatenate([self._stored_dialogue, flag(DIALOGUE)])

@@ -131,11 +131,17 @@ def query_terms(text: str) -> list[str]:
 _LABELS: dict[tuple[str, ...], tuple[str, ...]] = {}  # raw labels -> normalized (an index load: 100k lines)
 
 
+# A list item's key ("- Plumber: Dave Ruiz", "* Start: Jan 6", "1. Budget: $38,000", "- [x] countertop: quartz") names
+# an attribute of a note, not a speaker: read as a speaker, a Markdown note was nobody's (not the user's), and no update
+# rule linked "- Dave retired, new guy: Kenji" to the plumber's note (test6).
+_LIST_ITEM = re.compile(r"^(?:[-*+\u2022\u2013]|\d{1,2}[.)])(?:\s|$)")
+
+
 def _is_label(label: str) -> bool:
     """A speaker's name or role, not a heading: at most 40 characters and, when it has several words, no stopword
     ("Change of plan") and not in sentence case ("Kitchen renovation"; names are "Dr Patel", "Mary Ann" or "marco").
     A one-word heading ("Kitchen: …") cannot be told from a name and stays a label."""
-    if len(label) > 40:
+    if len(label) > 40 or _LIST_ITEM.match(label):
         return False
     parts = label.split()
     if len(parts) == 1:
@@ -149,8 +155,16 @@ def _strip_label(m: re.Match[str]) -> str:
     return "" if _is_label(m.group(1)) else m.group(0)
 
 
+def is_markdown_note(text: str) -> bool:
+    """A note that opens with a Markdown heading ("## Bathroom"): its "Key: value" lines are its attributes."""
+    return text.lstrip().startswith("#")
+
+
 def speakers(text: str) -> tuple[str, ...]:
-    """Lowercased speaker labels of the lines of ``text`` ("user", "caroline"), in order of appearance."""
+    """Lowercased speaker labels of the lines of ``text`` ("user", "caroline"), in order of appearance; none in a
+    Markdown note (``is_markdown_note``: "## Bathroom / Plumber: Dave Ruiz / Next: regrout")."""
+    if is_markdown_note(text):
+        return ()
     raw = tuple(label for label in _SPEAKER.findall(text) if _is_label(label))
     found = _LABELS.get(raw)
     if found is None:
@@ -236,9 +250,10 @@ _TELLING_FRAME = re.compile(r"\b(?:did|have|had)\s+(?:i|we)\s+(?:ever\s+|already
 # "Which venue did we book for mum's seventieth?" asks what was arranged, and an arrangement holds until it is changed:
 # the venue booked *now* (test5: the first planning call ranked over the move to another venue). A choice or an
 # arrangement ("did we book / choose / decide / pick / settle on / go with / arrange / reserve / hire / order") is not
-# a question about the past; "What did I have for dinner?" and "Where did I live before?" still are.
+# a question about the past; "What did I have for dinner?" and "Where did I live before?" still are. Entering or signing
+# up for something is an arrangement too ("What event did I enter for June 14th?": the race switched to since, test6).
 _ARRANGED = re.compile(r"\bdid\s+(?:i|we|you)\s+(?:\w+\s+)?(?:book|choose|decide|pick|settle|go\s+with|arrange|reserve|"
-                       r"hire|order|agree)\b")
+                       r"hire|order|agree|enter|sign\s+up|register|enrol|enroll|join)\b")
 
 
 def asks_about_the_past(query: str) -> bool:

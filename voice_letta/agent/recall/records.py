@@ -1,0 +1,137 @@
+"""Notes written as records: a Markdown note's list items, each an attribute with its value.
+
+A client app that keeps notes sends them as Markdown ("## Kitchen reno / - Contractor: Hollis & Sons / - Budget:
+$38,000 / - Start: Jan 6"). Such a note holds several attributes of one thing, and a later short note usually changes
+one of them ("- Kitchen budget raised to $41,500", "- Dave retired, new guy: Kenji", "- Lopez came back at $2,890 if
+we go with pine"). The later note is a new version of the record only for a question about the attribute it changes:
+"Who is doing the kitchen?" is still answered by the contractor item after the budget changed (test6, session 7: read
+as one passage, the budget note was listed as replacing the whole record).
+
+- An **item** is a list line ("- ", "* ", "+ ", "1. ", with or without a "[x]" box); its **key** is the label before a
+  colon ("Contractor", "Fence quote"), its value what follows; ``Item.kinds`` the kinds of number it says
+  (``quantity``), ``Item.person`` whether its value names someone (a capitalised word that is no month or day).
+- The items a question **asks** (``asked``): those saying one of its words, those holding a value of the kind it
+  asks for (a sum, a day, a phone number), and for a "who" question those naming someone.
+- The items a later passage **changes** (``changed``): those whose key it says, those whose rare value word it says
+  (a name, a firm: at most ``RARE_SHARE`` passages say it), and those of the asked kind when it says a value of that
+  kind itself.
+- A later note that names an item of an earlier one and gives a new value of the same kind as that item's
+  (``new_values``: "Lopez came back at $2,890" after "Fence quote: Lopez Fencing $3,150, cedar") is a change even with
+  no change word: a note records what holds now.
+
+Items are read from the passage's text when it is indexed (only passages with list lines have any).
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+from voice_letta.agent.recall.quantity import ANY, number_kinds
+from voice_letta.agent.recall.text import is_markdown_note, term_ids
+
+if TYPE_CHECKING:
+    from voice_letta.agent.recall.facts import Query
+    from voice_letta.agent.recall.index import PassageIndex
+
+_ITEM = re.compile(r"^[ \t]*(?:[-*+\u2022]|\d{1,2}[.)])[ \t]+(?:\[[ xX]\][ \t]*)?(\S.*)$", re.MULTILINE)
+_KEY = re.compile(r"^([^\s:]+(?:[ \t]+[^\s:]+){0,2})[ \t]*:(?:[ \t]|$)")
+_CAPITAL = re.compile(r"(?<![\w'’])[A-Z][a-z]+")
+_NOT_NAMES_TEXT = """monday tuesday wednesday thursday friday saturday sunday mon tue tues wed thu thur thurs fri sat
+sun january february march april may june july august september october november december jan feb mar apr jun jul aug
+sep sept oct nov dec mr mrs ms dr st next last new old"""
+_NOT_NAMES = frozenset(_NOT_NAMES_TEXT.split())
+RECORD_ITEMS = 2  # a note with at least this many items is a record of several attributes
+RARE_SHARE = 3  # a value word said by at most this many passages names its item (or RARE_FRACTION of them)
+RARE_FRACTION = 0.02
+
+
+@dataclass(frozen=True, slots=True)
+class Item:
+    key: frozenset[int]  # term ids of the key ("fence quote"), empty when the line has none
+    terms: frozenset[int]  # term ids of the whole line
+    values: frozenset[int]  # term ids of the value (after the key)
+    kinds: int  # quantity bits of the value
+    person: bool  # the value names someone
+
+
+def items(text: str) -> tuple[Item, ...]:
+    """The list items of a passage's text (empty for most passages: no list line)."""
+    note = is_markdown_note(text)
+    if _ITEM.search(text) is None and not note:
+        return ()
+    found = []
+    lines = [m.group(1) for m in _ITEM.finditer(text)] if not note else [
+        m.group(1) if (m := _ITEM.match(line)) else line.strip() for line in text.splitlines()[1:]
+        if line.strip() and (_ITEM.match(line) or _KEY.match(line.strip()))]
+    for line in lines:
+        key_m = _KEY.match(line)
+        value = line[key_m.end():] if key_m else line
+        key = frozenset(term_ids(key_m.group(1))) if key_m else frozenset()
+        names = [w for w in _CAPITAL.findall(value if key_m else value.split(None, 1)[-1] if " " in value else "")
+                 if w.lower() not in _NOT_NAMES]
+        found.append(Item(key, frozenset(term_ids(line)), frozenset(term_ids(value)),
+                          int(number_kinds([value])[0]), bool(names)))
+    return tuple(found)
+
+
+_WHO = re.compile(r"\bwho(?:m|se|'s)?\b|\b(?:which|what)\s+(?:firm|company|business|person|guy|man|woman|people|"
+                  r"contractor|builder|plumber|electrician|doctor|dentist|vet)\b", re.IGNORECASE)
+
+
+def asks_who(question: str) -> bool:
+    return _WHO.search(question) is not None
+
+
+def asked(record: tuple[Item, ...], query: Query, who: bool) -> set[int]:
+    """Which items of a record a question asks about (see the module docstring)."""
+    kind = query.kind & 0xFF & ~ANY
+    return {i for i, it in enumerate(record)
+            if it.terms & query.terms or (kind and it.kinds & kind) or (who and it.person)}
+
+
+def _rare(index: PassageIndex, term: int) -> bool:
+    return len(index.keywords.postings_of(term)[0]) <= max(RARE_SHARE, RARE_FRACTION * index.keywords.n)
+
+
+def changed(index: PassageIndex, record: tuple[Item, ...], new: int, ignored: set[int],
+            query: Query) -> set[int] | None:
+    """Which items of a record a later passage changes, None when it names none. When it says the key of an item of
+    any of the agent's records ("Kitchen budget raised to $41,500 (quartz + electrician)" says "budget"), it changes
+    the items of that key (or the keyless items saying it: "[ ] pick countertop"), not those whose value words it
+    repeats ("quartz" is the countertop's); else the items whose rare value word it says (their holder: "Dave
+    retired", "Lopez came back at…") and, when it gives a value of the asked kind, the items holding that kind."""
+    said = set(index.terms_of(new).tolist()) - ignored
+    keys = [k for k in index.record_keys if k <= said]
+    if keys:
+        return {i for i, it in enumerate(record)
+                if any(k == it.key or (not it.key and k <= it.terms) for k in keys)}
+    kind = query.kind & 0xFF & ~ANY & int(index.numbers[new])
+    out = {i for i, it in enumerate(record)
+           if (kind and it.kinds & kind) or any(_rare(index, t) for t in (it.values - it.key) & said)}
+    return out or None
+
+
+def new_value(index: PassageIndex, record: tuple[Item, ...], new: int, ignored: set[int], query: Query,
+              who: bool) -> bool:
+    """Whether a later note gives a new value of an asked item of an earlier one with no change word: it says a rare
+    word of that item's value (its holder: "Lopez") and a value of the same kind (a sum, a day, a phone number)."""
+    said = set(index.terms_of(new).tolist()) - ignored
+    kinds = int(index.numbers[new]) & ~ANY
+    for i in asked(record, query, who):
+        it = record[i]
+        if it.kinds & kinds and any(_rare(index, t) for t in (it.values - it.key) & said):
+            return True
+    return False
+
+
+def rare_value_rows(index: PassageIndex, record: tuple[Item, ...]) -> np.ndarray:
+    """The rows that say a rare word of one of a record's values (candidates for ``new_value``)."""
+    rows = [index.keywords.postings_of(t)[0] for it in record for t in it.values - it.key if _rare(index, t)]
+    if not rows:
+        return np.zeros(0, dtype=np.int64)
+    found: np.ndarray = np.unique(np.concatenate(rows).astype(np.int64))
+    return found[found < index.size]
