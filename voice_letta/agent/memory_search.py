@@ -171,7 +171,7 @@ class MemorySearch:
             await self._embed_queries(embedder, [utterance.strip()])
 
     async def _embed_queries(self, embedder: Embedder, queries: list[str]) -> np.ndarray:
-        missing = [q for q in queries if (embedder.model, q) not in self._query_cache]
+        missing = list(dict.fromkeys(q for q in queries if (embedder.model, q) not in self._query_cache))
         if missing:
             for q, v in zip(missing, await embedder.embed(missing), strict=True):
                 self._query_cache[(embedder.model, q)] = np.asarray(v, dtype=np.float32)
