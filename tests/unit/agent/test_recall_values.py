@@ -101,6 +101,9 @@ def test_the_thing_a_name_is_asked_for(question: str, thing: str | None) -> None
     ("What are the kittens called?", "Miso died last week; the user may adopt two kittens in the new year.", True),
     ("What are the kittens called?", "The user named the kittens Salt and Pepper.", False),
     ("what is jess's parrot called", "jess: my parrot kiwi is gonna hate the move", False),  # spoken lower case
+    ("What's the name of the vet?", "user: the vet is patel on mill road", False),
+    ("What's the drummer's name?", "user: our drummer, pete, broke a stick", False),
+    ("What's the name of the vet?", "user: the vet is coming on friday", True),
     ("What's the chiropodist's name?", "user: the chiropodist comes at ten\nassistant: Okay, chiropodist.", True),
     ("What's the drummer's name?", "user: we need new strings before the gig", False),  # not said: not judged
     ("What are the dogs' names?", "Maria: Her name is Shadow! She loves the park. [a photo of a dog]", False),

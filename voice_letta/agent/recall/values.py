@@ -216,6 +216,7 @@ _NOT_NAMES = frozenset(_NOT_NAMES_TEXT.split())
 _OPENING_TEXT = """okay ok yes yeah yep no nope sure thanks thank great good nice cool lovely wow oh ah aww hi hey hello
 well so right sorry poor congratulations congrats noted got sounds perfect fine alright also just maybe please"""
 _OPENING_WORDS = frozenset(_OPENING_TEXT.split())
+_LINKS = frozenset(["is", "was", "'s", "’s", ","])  # "the vet is patel", "our drummer, pete"
 NAME_WINDOW = 4  # tokens either side of the thing a name is asked for
 _ENDS = re.compile(r"^(?:[.!?;:—–-]|\W)$")
 
@@ -245,9 +246,10 @@ def _names_near(tokens: list[str], at: int, cased: bool, asked: set[str]) -> boo
         if cased and tok[:1].isupper() and low not in _NOT_NAMES and (
                 (j and not _ENDS.match(tokens[j - 1])) or (low not in T.STOPWORDS and low not in _OPENING_WORDS)):
             return True  # "our drummer, Pete", "Biscuit, my corgi, …"; not "Okay, chiropodist at ten"
-        if not cased and j == at + 1 and low not in T.STOPWORDS and not is_role(low) and not low.endswith(
+        after = j == at + 1 or (j == at + 2 and tokens[at + 1].lower() in _LINKS)
+        if not cased and after and low not in T.STOPWORDS and not is_role(low) and not low.endswith(
                 ("s", "ed", "ing", "ly")):
-            return True  # spoken lower case: "my parrot kiwi"
+            return True  # spoken lower case: "my parrot kiwi", "the vet is patel", "our drummer, pete"
     return False
 
 
