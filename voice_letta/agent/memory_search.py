@@ -296,7 +296,8 @@ class MemorySearch:
         groups = [index.in_window(window, WINDOW_SCAN)]
         if part is not None:
             first = index.in_window(part, WINDOW_SCAN)
-            groups = [first, [i for i in groups[0] if i not in set(first)]]
+            seen = set(first)
+            groups = [first, [i for i in groups[0] if i not in seen]]
         total = sum(map(len, groups))
         ids = [i for g in groups for i in spread(g, said, limit, tz)]
         passages = await self._store.get_passages(agent_id, ids)
