@@ -154,16 +154,21 @@ def names_value(index: PassageIndex, old: int, new: int, query: Query) -> bool:
     was = index.terms_of(old)
     if len(was) > LONG_PASSAGE_TERMS or not named & set(was.tolist()):
         return False
-    owners = np.unique(np.concatenate([index.keywords.postings_of(t)[0] for t in named]).astype(np.int64))
-    owners = owners[(owners < index.size) & (owners != new)]
-    owners = owners[index.user_rows[owners] & index.has_vector[owners] & (index.start_at[owners] < index.start_at[new])]
-    if not len(owners):
-        return False
-    ids = np.fromiter(named, dtype=np.uint64)
     # the rarer the word, the more it names its passage: "the shuttle's been stopped, I'm taking an ola auto" names the
-    # shuttle's exchange (2 passages say "shuttle"), not the watchman who "takes in the parcels" (3 say "take")
-    weights = np.array([index.keywords.idf_of(int(t)) for t in ids])
-    scores = np.array([float(weights[np.isin(ids, index.terms_of(int(r)))].sum()) for r in owners])
+    # shuttle's exchange (2 passages say "shuttle"), not the watchman who "takes in the parcels" (3 say "take"): each
+    # earlier passage of the user scores the IDF of the named words it says (one pass over their postings)
+    words = list(named)
+    posts = [index.keywords.postings_of(t)[0].astype(np.int64) for t in words]
+    rows = np.concatenate(posts)
+    weights = np.concatenate([np.full(len(p), index.keywords.idf_of(t)) for p, t in zip(posts, words, strict=True)])
+    keep = (rows < index.size) & (rows != new)
+    rows, weights = rows[keep], weights[keep]
+    keep = index.user_rows[rows] & index.has_vector[rows] & (index.start_at[rows] < index.start_at[new])
+    rows, weights = rows[keep], weights[keep]
+    if not len(rows):
+        return False
+    owners, at = np.unique(rows, return_inverse=True)
+    scores = np.bincount(at, weights=weights)
     owners = owners[scores >= scores.max() - 1e-9]
     if old not in owners:
         return False

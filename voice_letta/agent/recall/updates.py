@@ -42,6 +42,8 @@ from voice_letta.agent.recall.facts import (
     LONG_PASSAGE_TERMS,
     PART_MIN_COSINE,
     PART_WORDS,
+    RARE_FRACTION,
+    RARE_SHARE,
     VALUE_CUE_COSINE,
     Query,
     gives_asked_kind,
@@ -370,13 +372,20 @@ def _cued_updates(index: PassageIndex, rows: list[int], query: Query) -> dict[in
                     # another thing's value of that kind (the flight's day is no version of when the passport expires)
                     and (col[k] >= CUE_COSINE or _share_a_word(index, int(later[k]), row))
                     and col[k] >= cue_target(index, int(later[k]))[1] - CUE_TARGET_MARGIN]
-        value_relevance = VALUE_RELEVANCE if query.terms & set(index.terms_of(row).tolist()) else UNTYPED_RELEVANCE
-        valued = np.flatnonzero((index.start_at[later] > index.start_at[row]) & (sims[:, j] >= VALUE_CUE_COSINE)
-                                & index.ending[later]
-                                & (query.cosines[later] >= value_relevance * float(query.cosines[row])))
-        named_value = [int(later[k]) for k in valued[np.argsort(-sims[valued, j])]
-                       if index.about_the_user(int(later[k])) and _same_speakers(index, int(later[k]), row)
-                       and names_value(index, row, int(later[k]), query)]
+        was = set(index.terms_of(row).tolist())
+        named_value: list[int] = []
+        # names_value needs a short older passage and a rare word of it (not the question's) in the later one
+        most = max(RARE_SHARE, RARE_FRACTION * index.keywords.n)
+        rare = {t for t in was if len(index.keywords.postings_of(t)[0]) <= most} - query.terms
+        if rare and len(index.terms_of(row)) <= LONG_PASSAGE_TERMS:
+            value_relevance = VALUE_RELEVANCE if query.terms & was else UNTYPED_RELEVANCE
+            valued = np.flatnonzero((index.start_at[later] > index.start_at[row]) & (sims[:, j] >= VALUE_CUE_COSINE)
+                                    & index.ending[later]
+                                    & (query.cosines[later] >= value_relevance * float(query.cosines[row])))
+            named_value = [int(later[k]) for k in valued[np.argsort(-sims[valued, j])]
+                           if rare & set(index.terms_of(int(later[k])).tolist())
+                           and index.about_the_user(int(later[k])) and _same_speakers(index, int(later[k]), row)
+                           and names_value(index, row, int(later[k]), query)]
         # naming the old value next to a change says more than a cue word and a cosine: those links come first
         out[row] = named_value + [r for r in out[row] if r not in named_value]
         record = index.items.get(row)
