@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from voice_letta.agent.recall import text as T
-from voice_letta.agent.recall.updates import cues
+from voice_letta.agent.recall.cues import cues
 from voice_letta.agent.sleeptime_prompt import FINISH, RETHINK, STORE_MEMORIES, Line
 
 # --- tool rules (pure) ------------------------------------------------------------------------------------
@@ -129,7 +129,7 @@ def verbatim_lines(older: Sequence[Line]) -> list[tuple[int, int]]:
 # says it's 2,225 a month from now on"): a chunk the model makes of both is one passage, dated from its first line, and
 # search can see no version in it (the index orders versions by when each passage was said, recall/updates.py). Such a
 # line is archived once more on its own, word for word and dated when it was said, beside the model's chunk: a
-# change cue other than a bare "now" (``updates.cues``: "switched", "moved", "instead", a correction's start...) or one
+# change cue other than a bare "now" (``cues.cues``: "switched", "moved", "instead", a correction's start...) or one
 # of these phrases.
 _CHANGE_PHRASE = re.compile(r"\b(?:from now on|going forward|from here on|as of (?:today|now|this week|monday|"
                             r"tuesday|wednesday|thursday|friday|saturday|sunday)|these days|nowadays|any ?more)\b",

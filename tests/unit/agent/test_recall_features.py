@@ -14,9 +14,9 @@ from voice_letta.agent.recall import features as F
 from voice_letta.agent.recall import text as T
 from voice_letta.agent.recall.build import build_index, stored_terms
 from voice_letta.agent.recall.confidence import third_person
+from voice_letta.agent.recall.cues import cues
 from voice_letta.agent.recall.quantity import ADDRESS, AMOUNT, ANY, MONEY, PHONE, number_kinds
 from voice_letta.agent.recall.questions import asks_unanswered
-from voice_letta.agent.recall.updates import cues
 
 LINES = ["user: actually make that thursday", "user: im down to one eighty two now", "user: im at home now",
          "assistant: careful with your knee, you know what happened", "Caroline: I moved to Denver",

@@ -197,7 +197,7 @@ def test_weekdays_name_the_latest_such_day_only_in_questions_about_the_past() ->
 
 
 def test_corrections_and_update_cues_are_recognised() -> None:
-    from voice_letta.agent.recall.updates import cues
+    from voice_letta.agent.recall.cues import cues
 
     corr, cue, strong = cues(["user: no wait scratch that its the sage green one",
                               "user: um actually make that thursday he had a conflict",
@@ -421,7 +421,7 @@ def test_the_kind_of_number_a_question_asks_for_and_a_passage_says() -> None:
 
 
 def test_wait_no_opens_a_correction() -> None:
-    from voice_letta.agent.recall.updates import cues
+    from voice_letta.agent.recall.cues import cues
 
     corr, _, _ = cues(["user: wait no sorry the third is a sunday so its saturday the second",
                        "user: um no wait its tuesday", "user: no no its fine", "user: sorry im late"])

@@ -2,7 +2,7 @@
 
 Per passage: whether it is one dialogue line, is said *to* the listener (``text.addresses_listener``), which kinds
 of number it says (``quantity.number_kinds``), starts with a correction, says something changed, and says it with
-more than a bare "now" (``updates.cues``), whether it is a third-person note about the user
+more than a bare "now" (``cues.cues``), whether it is a third-person note about the user
 (``confidence.third_person``), and whether it asks something nothing in it answers (``questions.asks_unanswered``).
 Computed at index load these regular expressions took ~4 s of a 100k-passage load (7.7 s on a quiet machine);
 stored, the load reads one word per passage.
@@ -29,11 +29,11 @@ import numpy as np
 
 from voice_letta.agent.recall import text as T
 from voice_letta.agent.recall.confidence import third_person
+from voice_letta.agent.recall.cues import cues
 from voice_letta.agent.recall.facts import endings, says_new_place, says_place
 from voice_letta.agent.recall.quantity import ADDRESS, AMOUNT, ANY, CLOCK, DAY, EMAIL, MONEY, PHONE, number_kinds
 from voice_letta.agent.recall.questions import asks_unanswered
 from voice_letta.agent.recall.text import addresses_listener, is_dialogue_line
-from voice_letta.agent.recall.updates import cues
 
 DIALOGUE = 1
 TO_LISTENER = 2

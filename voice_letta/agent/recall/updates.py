@@ -32,7 +32,6 @@ docs/benchmarks.md.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
@@ -108,11 +107,6 @@ CUE_TARGET_MARGIN = 0.2
 # the held-out test half's "we cut the guest list down to ninety" / "inviting about a hundred and twenty", 0.4 apart,
 # no word in common: stale on top 0/5 -> 1/5.)
 SHARED_WORD_BELOW = 0.5
-# "corrected" (a note's "the user corrected herself: ...") is weak too: it says what it corrects only by its words
-# ("her father's seventieth birthday is in july" is 0.43 alike "the user's nephew luca was born on november 2").
-# "from now on" is no weak "now": it says the value changes from the day it is said ("mrs o says it's 2,225 a month
-# from now on").
-WEAK_CUE = re.compile(r"\b(?:(?<!from )now(?!\s+on\b)|corrected)\b", re.IGNORECASE)
 # The newest version of a fact whose own cosine to the question is at least INHERIT_COSINE x the best older version's
 # takes that one's confidence (ranking.py ``took``): "I live in Portland these days" (0.39 to "Where do I live?") was
 # 0.28 confident while the twice-replaced "I live in Boston" (0.51) kept 0.54 (found from outside, session 5). Not a
@@ -126,33 +120,6 @@ INHERIT_COSINE = 0.7
 INHERIT_COVERAGE = 0.6
 LINK_CANDIDATES = 10  # the best candidates of a search that are checked for a later update
 CUE_ROWS_CHECKED = 1024  # at most this many of the latest cue passages are compared with the candidates
-
-_LABEL = r"(?:[^\s:][^:\n]{0,40}?:[ \t]*)?"
-_LEAD = r"(?:(?:u+m+|u+h+|h+m+|oh|so|ok(?:ay)?|well|sorry|oops|no|nope|wait|hold on|er+)[\s,.!-]+)*"
-_CORRECTION = (r"(?:actually|scratch|correction|quick correction|make (?:that|it)|change (?:that|it)|i meant|"
-               r"i mean|my bad|i misspoke|let me correct|not \w+ but)\b")
-# "wait no", "no wait", "sorry no", "oops no" open a correction by themselves ("wait no sorry the third is a
-# sunday"); one word alone does not ("no mushrooms please", "sorry im late"), nor "no no" ("no no its fine").
-_RETRACT = r"(?:(?:wait|sorry|oops)[\s,.!-]+(?:no|nope)|(?:no|nope)[\s,.!-]+(?:wait|sorry))\b"
-_FILL = r"(?:(?:u+m+|u+h+|h+m+|oh|so|er+)[\s,.!-]+)*"
-CORRECTION_START = re.compile(r"^[ \t]*" + _LABEL + _FILL + r"(?:" + _RETRACT + r"|" + _LEAD + _CORRECTION + r")",
-                              re.IGNORECASE)
-# A new state beginning says the old one ended: "i just started a new job at stripe" updates "i work at google as an
-# engineer" (0.39 alike, no word in common), which it was not linked to before these were cues: "where do I work?"
-# answered Google (found from outside). A strong cue (not only "now"), so it needs no shared word.
-UPDATE_CUE = re.compile(
-    r"\b(?:actually|correction|scratch|instead|now|anymore|no longer|switch(?:ed|ing)?|chang(?:ed|ing)|"
-    r"moved|moving|push(?:ed)?|postponed|rescheduled|cancell?ed|cut|updated?|down to|up to|went up|went down|"
-    r"raised|lowered|increased|decreased|dropped|quit|replaced|turned|swap(?:ped|ping)?|corrected|"
-    r"start(?:ed|ing)?|began|begun|join(?:ed|ing)?|became|from now on|going forward|as of (?:today|now)|"
-    r"(?:one more|another|schedule|plan|date|venue|time|last[- ]minute) change|change of (?:plans?|date|time|venue)|"
-    # someone else holds the role now: "mr beale's off sick for the rest of term, ivy's got a supply teacher"
-    r"off sick|on (?:sick |maternity |paternity |parental )?leave|supply (?:teacher|cover|nurse)|substitute|"
-    r"covering for|cover(?:s|ing)? for|stand(?:s|ing)?[- ]in|fill(?:s|ing)? in for|t(?:ook|akes|aking) over|"
-    r"shifted|"
-    # pay changes: "got a raise! net is now 3,750" (test6)
-    r"(?:pay )?(?:raise|rise)|pay cut|promoted|promotion)\b",
-    re.IGNORECASE)
 
 
 def newest_first(index: PassageIndex, top: np.ndarray, query: Query) -> list[list[int]]:
@@ -248,16 +215,6 @@ def _covers(index: PassageIndex, row: int, query: Query) -> float:
     weights = {t: index.keywords.idf_of(t) for t in query.terms}
     total = sum(weights.values())
     return sum(w for t, w in weights.items() if t in said) / total if total > 0 else 0.0
-
-
-def cues(texts: Sequence[str]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Per passage: (starts with a correction, says something changed, says it with more than a bare "now")."""
-    corr = np.fromiter((CORRECTION_START.match(t) is not None for t in texts), dtype=bool, count=len(texts))
-    cue = np.fromiter((UPDATE_CUE.search(t) is not None for t in texts), dtype=bool, count=len(texts))
-    # a line without any cue has no cue besides "now" either: only cue lines are searched again without it
-    strong = corr | np.fromiter((bool(c) and UPDATE_CUE.search(WEAK_CUE.sub(" ", t)) is not None
-                                 for t, c in zip(texts, cue, strict=True)), dtype=bool, count=len(texts))
-    return corr, cue | corr, strong
 
 
 def implicit_updates(index: PassageIndex, order: Sequence[int], skip: set[int], query: Query) -> dict[int, int]:
