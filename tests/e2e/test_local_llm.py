@@ -338,7 +338,8 @@ async def test_auto_mode_voice_turn_streams_plain_text_at_plain_speed() -> None:
         else:
             assert result.final.finish_reason in ("stop", "length")
             assert result.content.strip() and "<tool" not in result.content
-            assert len([d for d in result.deltas if d.content]) >= 2  # streamed, not one block at the end
+            if len(result.content.split()) >= 3:  # "Paris" is one word, one delta (CI, session 8): nothing to stream
+                assert len([d for d in result.deltas if d.content]) >= 2  # streamed, not one block at the end
             kind = f"reply {result.content[:80]!r}"
         print(
             f"\n[local_llm] voice turn {text!r}: first delta {result.first_delta_s * 1000:.0f} ms, "
