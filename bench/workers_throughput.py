@@ -207,16 +207,21 @@ async def warm_embedders(port: int, fake_url: str, workers: int) -> None:
     connections land on every worker (SO_REUSEPORT)."""
     [agent] = await create_agents(port, fake_url, 1, prefix="bench-warm")
     body = json.dumps({"text": "warming up the embedding model"}).encode()
-    request = (f"POST /v1/agents/{agent}/archival HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\n"
-               f"Content-Type: application/json\r\nContent-Length: {len(body)}\r\nConnection: close\r\n\r\n"
-               ).encode() + body
     for _ in range(8 * workers):
-        reader, writer = await asyncio.open_connection("127.0.0.1", port)
-        writer.write(request)
-        reply = await reader.read()
-        writer.close()
-        if not reply.startswith(b"HTTP/1.1 201"):
-            raise RuntimeError(f"warming the embedder failed: {reply[:300]!r}")
+        await post_on_fresh_connection(port, f"/v1/agents/{agent}/archival", body, 201, "warming the embedder")
+
+
+async def post_on_fresh_connection(port: int, path: str, body: bytes, status: int, what: str) -> None:
+    """POST ``body`` on a connection of its own (``Connection: close``), so that SO_REUSEPORT spreads such requests
+    over the workers; RuntimeError unless the reply has ``status``."""
+    request = (f"POST {path} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nContent-Type: application/json\r\n"
+               f"Content-Length: {len(body)}\r\nConnection: close\r\n\r\n").encode() + body
+    reader, writer = await asyncio.open_connection("127.0.0.1", port)
+    writer.write(request)
+    reply = await reader.read()
+    writer.close()
+    if not reply.startswith(f"HTTP/1.1 {status}".encode()):
+        raise RuntimeError(f"{what} failed: {reply[-400:]!r}")
 
 
 WARM_JOB_CPU_S = 0.5  # a worker whose background embedder used less than this has not loaded its model yet
@@ -235,15 +240,8 @@ async def warm_background_embedders(port: int, fake_url: str, pids: list[int]) -
             {"role": "user", "content": "I moved to Lisbon last spring and I love the light there.", "said_at": said},
             {"role": "assistant", "content": "Lisbon is lovely in the spring.", "said_at": said + 5}]}).encode()
         for agent in agents:
-            request = (f"POST /v1/agents/{agent}/messages/import HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\n"
-                       f"Content-Type: application/json\r\nContent-Length: {len(body)}\r\nConnection: close\r\n\r\n"
-                       ).encode() + body
-            reader, writer = await asyncio.open_connection("127.0.0.1", port)
-            writer.write(request)
-            reply = await reader.read()
-            writer.close()
-            if not reply.startswith(b"HTTP/1.1 202"):
-                raise RuntimeError(f"importing for the embedder warm-up failed: {reply[-400:]!r}")
+            await post_on_fresh_connection(port, f"/v1/agents/{agent}/messages/import", body, 202,
+                                           "importing for the embedder warm-up")
         deadline = time.monotonic() + 120
         while (await job_counts(port, agents))[1] and time.monotonic() < deadline:  # noqa: ASYNC110 - over REST
             await asyncio.sleep(0.5)
