@@ -22,6 +22,7 @@ process's cache can serve the deleted agent under it. An agent made before claim
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import re
 
@@ -57,18 +58,45 @@ _KEYPAD = dict(zip("abcdefghijklmnopqrstuvwxyz", "22233344455566677778889999", s
 WITHHELD_CALLERS = frozenset(_WITHHELD_WORDS) | {"+" + "".join(_KEYPAD[c] for c in w) for w in _WITHHELD_WORDS}
 
 
+# A SIP From as a PBX sends it: an optional display name, the URI in <...>, then the transport's parts that do not
+# name the caller (a port, ";user=phone", "?headers").
+_SIP_URI = re.compile(r'^(?:"[^"]*"\s*|[^<"]*)?<?\s*(sips?):([^;?>]+?)(?::\d{1,5})?(?:[;?][^>]*)?>?(?:;.*)?$', re.I)
+_NOT_IDENTITY = re.compile(r"[^A-Za-z0-9+_.@-]+")
+_DIGEST_CHARS = 12
+
+
 def caller_identity(caller: str, call_sid: str) -> str:
     """The identity of a phone caller (Twilio's ``From``; the callee on calls we place) for one agent per caller.
 
     A withheld number is no identity: every anonymous caller would share one agent and hear what the others told
     it, so such a call gets an agent of its own (``call-<CallSid>``; nothing carries over to the next call). A
-    Twilio Client or SIP caller (``client:alice``, ``sip:bob@example.com``) keeps its name with ``.`` for ``:``."""
+    Twilio Client or SIP caller (``client:alice``, ``sip:bob@example.com``) keeps its name with ``.`` for ``:``;
+    a SIP URI's port and parameters (``sip:+15551234567@10.0.0.5:5060;user=phone``: Twilio passes the INVITE's
+    From as it came) name no caller and are left out, and ``tel:+15551234567`` is the number. Twilio, not the
+    integrator, decides what a caller is called, so a name that is no identity (over 64 characters, spaces, other
+    letters) is never a reason to hang up: it keeps its identity characters and ends in a digest of the whole
+    name, the same on every call."""
     caller = caller.strip()
     if not caller or caller.lower() in WITHHELD_CALLERS:
         if not call_sid:
             raise ProtocolViolation("a call with neither a caller number nor a CallSid", code="invalid_identity")
         return check_identity(f"call-{call_sid}")
-    return check_identity(caller.replace(":", ".", 1) if caller.lower().startswith(("client:", "sip:")) else caller)
+    if "\x00" in caller:  # refused on every wire (docs/protocol.md §REST); Twilio never sends it
+        raise ProtocolViolation("a caller holding the NUL character", code="invalid_identity")
+    sip = _SIP_URI.match(caller)
+    if sip:
+        name = f"{sip.group(1).lower()}.{sip.group(2)}"
+    elif caller.lower().startswith("tel:"):  # a telephone URI is the number itself ("tel:+1555…;phone-context=…")
+        name = re.split(r"[;?]", caller[len("tel:"):], maxsplit=1)[0].strip()
+    elif caller.lower().startswith("client:"):
+        name = "client." + caller[len("client:"):]
+    else:
+        name = caller
+    if _IDENTITY.match(name):
+        return name
+    digest = hashlib.sha256(caller.encode("utf-8", "surrogatepass")).hexdigest()[:_DIGEST_CHARS]
+    kept = _NOT_IDENTITY.sub("-", name).strip("-")[:MAX_IDENTITY_CHARS - _DIGEST_CHARS - 1]
+    return check_identity(f"{kept}-{digest}" if kept else digest)
 
 
 def identity_agent_name(template: AgentState, identity: str) -> str:
