@@ -121,6 +121,10 @@ async def error_middleware(request: web.Request, handler: Handler) -> web.Stream
                                  headers=allow)
     except json.JSONDecodeError as exc:
         return web.json_response(error_body(f"malformed JSON: {exc.msg}", code="invalid_json"), status=400)
+    except web.RequestPayloadError as exc:  # a compressed body that does not decompress (Content-Encoding lies)
+        reason = str(exc.__cause__ or exc).strip().splitlines()[-1].strip() or "unreadable"
+        return web.json_response(error_body(f"the request body could not be read: {reason}",
+                                            code="invalid_request"), status=400)
     except Exception:
         if request.get(RESPONSE_STARTED):
             raise  # a stream or WebSocket already under way: aiohttp closes it

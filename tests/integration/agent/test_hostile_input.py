@@ -6,6 +6,8 @@ tests/unit/wire/test_fuzz_decoders.py; an agent deleted during its own turn is i
 
 from __future__ import annotations
 
+import gzip
+
 import aiohttp
 import pytest
 from aiohttp import WSMsgType
@@ -39,6 +41,27 @@ async def test_listed_twilio_webhook_bodies_are_400s(server: Running, content_ty
     async with aiohttp.ClientSession() as s, s.post(f"{server.url}/twilio/voice", data=body,
                                                     headers={"Content-Type": content_type}) as r:
         assert r.status == 400 and (await r.json())["error"]["code"] == "invalid_request"
+
+
+@pytest.mark.parametrize("encoding", ["deflate", "gzip"])
+@pytest.mark.parametrize(("path", "content_type"), [
+    ("/v1/agents", "application/json"), ("/v1/chat/completions", "application/json"),
+    ("/v1/agents/{a}/archival/batch", "application/json"), ("/twilio/voice", "application/x-www-form-urlencoded"),
+])
+async def test_a_body_that_does_not_decompress_is_a_400(server: Running, encoding: str, path: str,
+                                                        content_type: str) -> None:
+    """A ``Content-Encoding`` whose body does not decode (a gzip stream sent as ``deflate``, bytes that are no gzip)
+    was a 500 ``internal_error`` on every route that reads a body (found from outside, QA session 9)."""
+    agent = await server.create_agent()
+    body = gzip.compress(b'{"name": "x"}') if encoding == "deflate" else b"\x1f\x8b\x08\x00not really gzip"
+    async with aiohttp.ClientSession(auto_decompress=False) as s, s.post(
+            server.url + path.format(a=agent["id"]), data=body,
+            headers={"Content-Type": content_type, "Content-Encoding": encoding}) as r:
+        assert r.status == 400 and r.content_type == "application/json", await r.text()
+        error = (await r.json())["error"]
+        assert error["code"] == "invalid_request" and "could not be read" in error["message"]
+    async with aiohttp.ClientSession() as s, s.get(f"{server.url}/v1/agents/{agent['id']}") as r:
+        assert r.status == 200  # the server goes on
 
 
 def test_an_odd_twilio_media_timestamp_is_ignored_not_fatal() -> None:
