@@ -16,6 +16,7 @@ class StreamingFieldExtractor:
         self._depth = 0
         self._in_string = False
         self._escape: str | None = None  # pending escape text after a backslash
+        self._high: str | None = None  # a decoded high surrogate waiting for its low half
         self._expect_key = False
         self._key_chars: list[str] = []
         self._string_is_key = False
@@ -59,11 +60,12 @@ class StreamingFieldExtractor:
             if decoded is None:
                 return
             self._escape = None
-            self._emit(decoded, out)
+            self._emit_decoded(decoded, out)
             return
         if ch == "\\":
             self._escape = ""
             return
+        self._lone_high(out)
         if ch == '"':
             self._in_string = False
             if self._string_is_key:
@@ -83,6 +85,30 @@ class StreamingFieldExtractor:
             return chr(int(esc[1:5], 16))
         except ValueError:
             return ""
+
+    def _emit_decoded(self, text: str, out: list[str]) -> None:
+        """An escape's text, made speakable: the value goes to the listener (SSE, TTS) and into the stored history
+        as text. A NUL (``\\u0000``) is dropped, as the providers drop a raw one from every delta
+        (``providers/fallback.without_nul``): the client got it while the store kept U+FFFD. A character beyond the
+        BMP written as a surrogate pair (``\\ud83d\\ude00``: ``json.dumps`` writes an emoji so) is that one
+        character; a lone surrogate, which UTF-8 cannot carry (orjson refuses the chunk), is U+FFFD."""
+        if "\ud800" <= text <= "\udbff":
+            self._lone_high(out)
+            self._high = text  # its low half may be the next escape
+            return
+        if "\udc00" <= text <= "\udfff":
+            high, self._high = self._high, None
+            self._emit("\ufffd" if high is None else chr(0x10000 + ((ord(high) - 0xD800) << 10) + ord(text) - 0xDC00),
+                       out)
+            return
+        self._lone_high(out)
+        if text != "\x00":
+            self._emit(text, out)
+
+    def _lone_high(self, out: list[str]) -> None:
+        if self._high is not None:
+            self._high = None
+            self._emit("\ufffd", out)
 
     def _emit(self, text: str, out: list[str]) -> None:
         if self._string_is_key:

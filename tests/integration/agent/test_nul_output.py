@@ -97,3 +97,20 @@ async def test_a_tool_whose_arguments_spell_nul_as_an_escape_still_ends_its_turn
     rows = await server.store.list_messages(agent)
     assert [m.role for m in rows] == ["user", "assistant", "tool", "assistant", "user", "assistant"]
     assert all("\x00" not in (m.content or "") for m in rows)
+
+
+async def test_a_spoken_filler_with_escaped_nul_and_emoji_reaches_the_client_as_it_is_stored(server: Running
+                                                                                            ) -> None:
+    """The filler (pre_exec_msg) is decoded from the arguments' JSON by the server itself: an escaped NUL reached
+    the client while the history kept U+FFFD, and an emoji written as an escaped surrogate pair (json.dumps's
+    default) became two lone surrogates, which the SSE encoder refuses."""
+    agent = (await server.create_agent())["id"]
+    args = json.dumps({"pre_exec_msg": "One \u0000moment \U0001F600.", "convo_keyword_queries": ["paris"],
+                       "start_minutes_ago": None, "end_minutes_ago": None})
+    assert "\\u0000" in args and "\\ud83d\\ude00" in args
+    server.fake.script([ToolCall("search_memory", args)], [Text("Nothing about Paris.")])
+    status, heard = await chat(server, agent, "What did I say about Paris?", stream=True)
+    assert (status, heard) == (200, "One moment \U0001F600. Nothing about Paris.")
+    await settled(server, agent)
+    said = [m.content for m in await server.store.list_messages(agent) if m.role == "assistant"]
+    assert said == ["One moment \U0001F600.", "Nothing about Paris."]

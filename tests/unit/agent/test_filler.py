@@ -46,3 +46,21 @@ def test_unicode_escape_split_across_fragments() -> None:
 def test_missing_field_yields_nothing() -> None:
     value, pieces = feed_all('{"query": "weather"}', 5)
     assert value == "" and pieces == []
+
+
+@pytest.mark.parametrize("size", [1, 2, 5, 6, 7, 13, 1000])
+@pytest.mark.parametrize(("said", "heard"), [
+    ("One moment\u0000, checking.", "One moment, checking."),  # NUL: dropped, as providers drop a raw one
+    ("On it \U0001F600 now.", "On it \U0001F600 now."),  # json.dumps writes it as a surrogate pair
+    ("half \ud83d pair", "half \ufffd pair"),  # a lone high surrogate, then text
+    ("half \ud83d\n", "half \ufffd\n"),  # then another escape
+    ("low \ude00 alone", "low \ufffd alone"),
+    ("ends \ud83d", "ends \ufffd"),  # then the closing quote
+    ("spelled \\u0000 out", "spelled \\u0000 out"),  # an escaped backslash: six characters of text
+])
+def test_escapes_decode_to_speakable_text(said: str, heard: str, size: int) -> None:
+    """What json.loads gives, minus what a listener's text cannot carry: the value is spoken, streamed as JSON
+    text (orjson refuses a lone surrogate) and stored (PostgreSQL refuses NUL)."""
+    value, pieces = feed_all(json.dumps({"pre_exec_msg": said, "q": "x"}), size)
+    assert value == heard == "".join(pieces)
+    value.encode("utf-8")  # no lone surrogate left
