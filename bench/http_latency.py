@@ -117,8 +117,12 @@ class Server:
         return bench_id, {"sent": sent, "received": first, "ended": perf()}
 
     async def cpu_s(self) -> float:
+        return float((await self.counters())["process_s"])
+
+    async def counters(self) -> dict[str, Any]:
+        """The server's process CPU and its loop's and store thread's counters (``thread_counters``)."""
         async with self.session.get(f"{self.url}/bench/cpu") as r:
-            return float((await r.json())["process_s"])
+            return dict(await r.json())
 
     async def idle(self) -> None:
         async with self.session.get(f"{self.url}/bench/idle") as r:
@@ -136,8 +140,10 @@ class Server:
 
 
 async def run_phase(srv: Server, agents: list[str], *, filler: bool, concurrency: int, rounds: int,
-                    warmup: int, arrival: str, gap_s: float) -> tuple[list[dict[str, float]], float, float]:
-    """Return per-request measurements (stamps merged), the measured wall time and server CPU seconds."""
+                    warmup: int, arrival: str, gap_s: float
+                    ) -> tuple[list[dict[str, float]], float, float, dict[str, dict[str, float]]]:
+    """Return per-request measurements (stamps merged), the measured wall time, server CPU seconds and the loop's
+    and store thread's counters over the phase (``thread_deltas``)."""
 
     async def burst_round() -> list[tuple[str, dict[str, float]]]:
         return await asyncio.gather(*(srv.turn(agents[i % len(agents)], filler) for i in range(concurrency)))
@@ -168,7 +174,7 @@ async def run_phase(srv: Server, agents: list[str], *, filler: bool, concurrency
     await srv.idle()
     await srv.marks()  # drop warm-up stamps
     client: list[tuple[str, dict[str, float]]] = []
-    cpu0 = await srv.cpu_s()
+    before = await srv.counters()
     t0 = perf()
     if arrival == "closed":
         client = await closed(rounds)
@@ -178,7 +184,8 @@ async def run_phase(srv: Server, agents: list[str], *, filler: bool, concurrency
         for _ in range(rounds):
             client += await burst_round()
     wall = perf() - t0
-    cpu = await srv.cpu_s() - cpu0
+    after = await srv.counters()
+    cpu = float(after["process_s"]) - float(before["process_s"])
     server = await srv.marks()
     merged = []
     for bench_id, stamps in client:
@@ -186,7 +193,12 @@ async def run_phase(srv: Server, agents: list[str], *, filler: bool, concurrency
         row.update({k: v for k, v in server[bench_id].items() if k != "store"})
         row["store"] = server[bench_id].get("store", [])
         merged.append(row)
-    return merged, wall, cpu
+    return merged, wall, cpu, thread_deltas(before["threads"], after["threads"])
+
+
+def thread_deltas(before: dict[str, Any], after: dict[str, Any]) -> dict[str, dict[str, float]]:
+    return {name: {k: after[name][k] - before[name][k] for k in after[name]}
+            for name in after if after[name] is not None and before.get(name) is not None}
 
 
 def derive(rows: list[dict[str, Any]], filler: bool) -> dict[str, np.ndarray]:
@@ -302,6 +314,8 @@ async def client_main(args: argparse.Namespace) -> None:
                 phases = [p for p in phases if not p[1]]
             if args.cases:
                 phases = [p for p in phases if p[5] in args.cases.split(",")]
+            threads_table = ["| case | loop CPU ms/turn | loop sleeps/turn | loop preempted/turn | store thread CPU "
+                             "ms/turn | store sleeps/turn | store preempted/turn |", "|---|---|---|---|---|---|---|"]
             load0 = os.getloadavg()
             profiled: dict[str, list[dict[str, Any]]] = {}
             for name, filler, conc, n_agents, rounds, tag in phases:
@@ -311,7 +325,7 @@ async def client_main(args: argparse.Namespace) -> None:
                     async with session.post(f"{srv.url}/bench/profile?action=start") as r:
                         await r.read()
                 arrival = "paced" if "paced" in tag else "closed" if conc == 1 else args.arrival
-                rows, wall, cpu = await run_phase(srv, agents, filler=filler, concurrency=conc, rounds=rounds,
+                rows, wall, cpu, threads = await run_phase(srv, agents, filler=filler, concurrency=conc, rounds=rounds,
                                                   warmup=args.warmup, arrival=arrival, gap_s=args.paced_gap_s)
                 if do_profile and not args.in_process:
                     async with session.post(f"{srv.url}/bench/profile",
@@ -324,6 +338,10 @@ async def client_main(args: argparse.Namespace) -> None:
                 tput = len(rows) / wall
                 table.append(fmt_row(name, "server-side", d["server"], tput, cpu * 1000 / len(rows)))
                 table.append(fmt_row(name, "client-observed", d["client"], None, None))
+                per_turn = {t: {k: v / len(rows) for k, v in c.items()} for t, c in threads.items()}
+                threads_table.append(f"| {name} | " + " | ".join(
+                    f"{c['cpu_s'] * 1000:.3f} | {c['sleeps']:.2f} | {c['preempted']:.2f}" if c else " | | "
+                    for c in (per_turn.get("loop"), per_turn.get("store"))) + " |")
                 if not filler:
                     p = {k: np.percentile(d[k], [50, 99]) for k in ("pre_llm", "post_llm", "model")}
                     breakdown.append(f"| {name} | {len(rows)} | {p['pre_llm'][0]:.2f} | {p['pre_llm'][1]:.2f} | "
@@ -343,6 +361,10 @@ async def client_main(args: argparse.Namespace) -> None:
                   "post-LLM = model's first content delta -> first content chunk written; model = model called -> "
                   "its first content delta (with the provider adapter and HTTP in the real mode)\n")
             print("\n".join(breakdown))
+            print("\nThe server's event loop thread and its store thread (aiosqlite's), per turn: CPU from schedstat, "
+                  "sleeps = voluntary context switches (waits for work, a lock or the GIL), preempted = "
+                  "involuntary\n")
+            print("\n".join(threads_table))
             for name, rows in profiled.items():
                 print(f"\nStore calls before the model is called, {name} (time includes queueing):\n")
                 print(store_breakdown(rows))

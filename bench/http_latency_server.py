@@ -15,6 +15,7 @@ import json
 import pstats
 import sys
 import tempfile
+import threading
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from pathlib import Path
@@ -52,6 +53,22 @@ RESULTS: dict[str, dict[str, Any]] = {}
 IN_FLIGHT: list[int] = [0]
 IDLE = asyncio.Event()  # set while IN_FLIGHT is 0
 IDLE_WAIT_S = 10.0
+
+
+def thread_counters(tid: int) -> dict[str, float]:
+    """One thread's CPU seconds (``schedstat``: ns on a CPU, not tick-rounded) and how often it went to sleep
+    (voluntary switches: every wait for a queue, a lock or the GIL) or was pushed off a CPU (involuntary)."""
+    base = f"/proc/self/task/{tid}"
+    with open(f"{base}/schedstat") as f:
+        on_cpu_ns = int(f.read().split()[0])
+    switches: dict[str, float] = {}
+    with open(f"{base}/status") as f:
+        for line in f:
+            if line.startswith(("voluntary_ctxt_switches", "nonvoluntary_ctxt_switches")):
+                key, value = line.split(":")
+                switches[key.split("_")[0]] = float(value)
+    return {"cpu_s": on_cpu_ns / 1e9, "sleeps": switches.get("voluntary", 0.0),
+            "preempted": switches.get("nonvoluntary", 0.0)}
 
 
 class InstantModel:
@@ -283,8 +300,13 @@ async def start_server(db_dir: Path, *, trace_store: bool, fragment_chars: int, 
                 await asyncio.wait_for(IDLE.wait(), IDLE_WAIT_S)
         return web.json_response({"waited_s": perf() - t0, "in_flight": IN_FLIGHT[0]})
 
+    conn = getattr(inner, "_db", None)  # SQLite: aiosqlite's connection, whose thread runs every statement
+    store_tid = getattr(getattr(conn, "_thread", conn), "native_id", None)
+
     async def cpu(request: web.Request) -> web.Response:
-        return web.json_response({"process_s": time.process_time()})
+        return web.json_response({"process_s": time.process_time(), "threads": {
+            "loop": thread_counters(threading.get_native_id()),
+            "store": thread_counters(store_tid) if store_tid is not None else None}})
 
     app.router.add_get("/bench/marks", marks)
     app.router.add_get("/bench/cpu", cpu)
