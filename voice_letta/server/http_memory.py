@@ -119,6 +119,9 @@ async def search_passages(request: web.Request) -> web.Response:
     search = request.app[MEMORY_SEARCH]
     window = SearchWindow(float_query(request, "start_at", "a number (epoch seconds)"),
                           float_query(request, "end_at", "a number (epoch seconds)"))
+    if window.start_at is not None and window.end_at is not None and window.end_at < window.start_at:
+        # swapped parameters read nothing and the agent would say it remembers nothing: say so instead
+        raise ProtocolViolation("query parameter end_at is before start_at", code="invalid_request", param="end_at")
     limit = int_query(request, "limit", 5, maximum=100)
     now, given = time.time(), window.start_at is not None or window.end_at is not None
     if not given:  # "what did I say last tuesday?"

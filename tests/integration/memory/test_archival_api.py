@@ -118,3 +118,23 @@ async def test_valid_buffer_lengths_fill_defaults(server: Running, buffer: dict[
     status, body = await server.request("POST", "/v1/agents", json={"name": "x", "buffer": buffer})
     assert status == 201, body
     assert (body["buffer"]["max_messages"], body["buffer"]["min_messages"]) == expected
+
+
+async def test_a_search_window_that_ends_before_it_starts_is_a_400(server: Running) -> None:
+    """Swapped start_at / end_at read an empty window: 200 with nothing, and an agent that remembers nothing (found
+    from outside, QA session 9). A window of one instant (start_at == end_at) is still a window."""
+    agent = await create_voice_agent(server)
+    now = time.time()
+    status, made = await server.request("POST", f"/v1/agents/{agent['id']}/archival", json={
+        "text": "user: the plumber comes on friday", "start_at": now - 3600})
+    assert status == 201
+    path = f"/v1/agents/{agent['id']}/archival/search"
+    status, body = await server.request("GET", path, params={
+        "query": "plumber", "start_at": str(now), "end_at": str(now - 2 * 3600)})
+    assert status == 400 and body["error"]["param"] == "end_at" and body["error"]["code"] == "invalid_request"
+    status, body = await server.request("GET", path, params={
+        "query": "plumber", "start_at": str(now - 2 * 3600), "end_at": str(now)})
+    assert status == 200 and [p["id"] for p in body["data"]] == [made["id"]]
+    status, body = await server.request("GET", path, params={
+        "query": "plumber", "start_at": str(now - 3600), "end_at": str(now - 3600)})
+    assert status == 200 and body["window"]["from"] == "given"
