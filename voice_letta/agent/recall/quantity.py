@@ -36,7 +36,7 @@ import numpy as np
 
 _ASKS = re.compile(
     r"\b(?:how\s+(?:much|many|old|long|far|tall|big|heavy|often|fast|early|late)|"
-    r"what(?:'s|\s+is|\s+was|\s+are|\s+were)?\s+(?:the\s+|my\s+|our\s+|his\s+|her\s+|their\s+|your\s+)?(?:[\w']+\s+){0,3}?"
+    r"what(?:'s|\s+is|\s+was|\s+are|\s+were)?\s+(?:the\s+|my\s+|our\s+|his\s+|her\s+|their\s+|your\s+)?(?:[\w'.]+\s+){0,3}?"
     r"(?:number|price|cost|amount|total|score|age|weight|height|dose|dosage|salary|rent|budget|temperature|"
     r"percentage|rate|size)\b|what\s+time|"
     r"what\s+(?:do|does|did|will|would)\s+(?:[\w']+\s+){0,4}?(?:earn|earns|charge|charges|cost|costs|pay|pays|paid)\b)"

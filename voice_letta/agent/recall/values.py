@@ -40,6 +40,7 @@ from functools import lru_cache
 from typing import TYPE_CHECKING
 
 from voice_letta.agent.recall import text as T
+from voice_letta.agent.recall.asked import no_time_of_day, no_way_back, other_holder_of, other_weekday
 from voice_letta.agent.recall.confidence import confidence, told_as_question
 from voice_letta.agent.recall.places import place_terms, time_terms
 from voice_letta.agent.recall.quantity import (
@@ -337,13 +338,24 @@ def misplaced(query: str, passage: Passage, index: PassageIndex | None) -> bool:
         return max(index.keywords.idf_of(tid), 0.0) if index is not None else 1.0
 
     both = f"{passage.text}\n{passage.synopsis or ''}"
-    if other_item(query, passage.text, weight) or missing_name_part(query, both):
+    if (other_item(query, passage.text, weight) or missing_name_part(query, both)
+            or other_holder_of(query, both)):
         return True
     # a speaker's things are judged by speaker, as for places (LoCoMo: "What did Jon do at Gina's studio?"; "What is
-    # the name of the board game John tried…" is answered by John's lines about it, one of which names it)
+    # the name of the board game John tried…" is answered by John's lines about it, one of which names it); so are
+    # their days and times (they are dated by when they were said: "When is Andrew going hiking?" / "…soon")
     if index is not None and names_a_speaker(index, query):
         return False
-    return missing_name(query, both) or other_holder(query, both)
+    return (missing_name(query, both) or other_holder(query, both) or other_weekday(query, both)
+            or no_time_of_day(query, both, _kinds_before(passage, index)) or no_way_back(query, both))
+
+
+def _kinds_before(passage: Passage, index: PassageIndex | None) -> int:
+    """The number kinds (recall/quantity.py) of the line said just before ``passage``, 0 when none is linked."""
+    row = index.row_of.get(passage.id) if index is not None else None
+    if index is None or row is None or row >= len(index.prev) or index.prev[row] < 0:
+        return 0
+    return int(index.numbers[int(index.prev[row])])
 
 
 def judged(r: Ranked, passage: Passage, query: str, index: PassageIndex | None) -> float:

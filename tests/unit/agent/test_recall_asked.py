@@ -1,0 +1,77 @@
+"""recall/asked.py: another day of the week, a time of day asked and none said, the asked thing as another holder's,
+no way back; and the kind a question asks when a title has a period (recall/quantity.py)."""
+
+from __future__ import annotations
+
+import pytest
+
+from voice_letta.agent.recall.asked import no_time_of_day, no_way_back, other_holder_of, other_weekday, weekdays
+from voice_letta.agent.recall.quantity import CLOCK, PHONE, asked_kind
+
+
+@pytest.mark.parametrize(("text", "days"), [
+    ("swimming is mondays and wednesdays", {0, 2}),
+    ("I work monday to thursday", {0, 1, 2, 3}),
+    ("| Tue | intervals |\n| Thu | tempo |", {1, 3}),
+    ("open Mon-Fri", {0, 1, 2, 3, 4}),
+    ("friday till monday at the cottage", {4, 5, 6, 0}),
+    ("we sat in the sun all afternoon", set()),
+    ("booked for sat 12 dec", {5}),
+])
+def test_the_days_of_the_week_a_text_names(text: str, days: set[int]) -> None:
+    assert weekdays(text) == days
+
+
+@pytest.mark.parametrize(("question", "text", "other"), [
+    ("What time is swimming on Thursdays?", "user: swimming is mondays and wednesdays at six", True),
+    ("What time is swimming on Wednesdays?", "user: swimming is mondays and wednesdays at six", False),
+    ("What time is the school run on Tuesday?", "user: I do the school run monday to friday at eight", False),
+    ("What time is the gym on Saturday?", "user: the gym is open every day from six", False),
+    ("What time is the run on Sunday?", "| Sun | long run |", False),
+    ("What time is swimming?", "user: swimming is mondays at six", False),  # no day asked
+    ("Do I have swimming on Thursdays?", "user: swimming is mondays and wednesdays", False),  # yes/no: "no" answers
+    ("What did I do on Thursday?", "user: swimming on monday was cold", False),  # the past: a window
+    ("What time is swimming on Thursdays?", "user: swimming is at six, it's lovely", False),  # no day said
+])
+def test_another_day_of_the_week(question: str, text: str, other: bool) -> None:
+    assert other_weekday(question, text) is other
+
+
+@pytest.mark.parametrize(("question", "text", "before", "lacking"), [
+    ("What time does the party start?", "user: the party is at the bowling alley on saturday the thirteenth", 0, True),
+    ("What time does the party start?", "user: the party starts at two at the bowling alley", 0, False),
+    ("What time does the party start?", "user: half past two", CLOCK, False),  # the line before says the time
+    ("What time is dinner?", "user: dinner is in the evening, around half seven", 0, False),
+    ("When is the party?", "user: the party is on saturday the thirteenth", 0, False),  # a day will do
+])
+def test_a_time_of_day_asked(question: str, text: str, before: int, lacking: bool) -> None:
+    assert no_time_of_day(question, text, before) is lacking
+
+
+@pytest.mark.parametrize(("question", "text", "other"), [
+    ("What is Priya allergic to?", "[18/11/2026, 08:40] Priya: gran's allergic to walnuts btw", True),
+    ("What is Priya allergic to?", "Priya: I'm allergic to walnuts, gran's allergic to nothing", False),
+    ("What is Priya allergic to?", "Tom: priya's allergic to walnuts, gran's fine", False),
+    ("What is gran allergic to?", "[18/11/2026, 08:40] Priya: gran's allergic to walnuts btw", False),
+    ("What's the wifi password at Sam's?", "user: the cabin's wifi password is pinecone77", True),
+    ("What is Priya allergic to?", "user: she's allergic to walnuts", False),  # a pronoun may be Priya
+    ("What is my wifi password?", "user: the cabin's wifi password is pinecone77", False),  # no holder named
+])
+def test_the_asked_thing_as_another_holders(question: str, text: str, other: bool) -> None:
+    assert other_holder_of(question, text) is other
+
+
+@pytest.mark.parametrize(("question", "text", "none"), [
+    ("When does Dev fly back to Mumbai?", "Ana: we have the back room\nAna: Dev can't make it, he's in Mumbai", True),
+    ("When does Dev fly back to Mumbai?", "Ana: Dev's flying back on the 3rd", False),
+    ("When does Dev fly back to Mumbai?", "Ana: Dev's return flight is the BA 139", False),
+    ("When does Dev fly back to Mumbai?", "Ana: Dev is back in Mumbai by the 9th", False),
+    ("When does Dev fly to London?", "Ana: we have the back room", False),  # no way back asked
+])
+def test_no_way_back(question: str, text: str, none: bool) -> None:
+    assert no_way_back(question, text) is none
+
+
+def test_a_title_with_a_period_still_asks_its_kind() -> None:
+    assert asked_kind("What's Dr. Wong's phone number?") == PHONE
+    assert asked_kind("What is Mr. Okafor's phone number?") == PHONE
