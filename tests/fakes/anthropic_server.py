@@ -10,8 +10,9 @@ Same steps and script as ``FakeOpenAIServer`` (see ``tests/fakes/openai_server.p
 
 Requests are checked as the Messages API checks them where a mapping of ours could go wrong: tool names (of
 ``tools``, a named ``tool_choice`` and the history's ``tool_use`` blocks) must match ``^[a-zA-Z0-9_-]{1,128}$``,
-tool names must be unique and a named tool choice must name a tool; else a 400 ``invalid_request_error`` with the
-API's wording, and the request is recorded all the same.
+tool names must be unique and a named tool choice must name a tool, a text block may not be empty and a message's
+text blocks may not all be whitespace ("messages: text content blocks must contain non-whitespace text"); else a
+400 ``invalid_request_error`` with the API's wording, and the request is recorded all the same.
 
 ``base_url`` is the root ("http://127.0.0.1:<port>"), as ``anthropic.AsyncAnthropic`` wants it.
 ``GET /v1/models`` lists ``models`` (default ``["claude-fake"]``).
@@ -61,7 +62,8 @@ _TOOL_NAME_RULE = "String should match pattern '^[a-zA-Z0-9_-]{1,128}$'"
 
 
 def request_problem(body: dict[str, Any]) -> str | None:
-    """What the real API would refuse in ``body`` (the tool-name rules only), else None."""
+    """What the real API would refuse in ``body`` (the tool-name rules, and text blocks that are empty or, all of a
+    message's, only whitespace), else None."""
     tools = body.get("tools") or []
     for i, tool in enumerate(tools):
         if not _TOOL_NAME.fullmatch(str(tool.get("name", ""))):
@@ -80,6 +82,11 @@ def request_problem(body: dict[str, Any]) -> str | None:
         for j, block in enumerate(content if isinstance(content, list) else []):
             if block.get("type") == "tool_use" and not _TOOL_NAME.fullmatch(str(block.get("name", ""))):
                 return f"messages.{i}.content.{j}.tool_use.name: {_TOOL_NAME_RULE}"
+        texts = [b.get("text", "") for b in content if b.get("type") == "text"] if isinstance(content, list) else []
+        if "" in texts:
+            return "messages: text content blocks must be non-empty"
+        if texts and not any(t.strip() for t in texts):  # ' ' alone is refused, ' ' beside 'real' is not
+            return "messages: text content blocks must contain non-whitespace text"
     return None
 
 

@@ -83,6 +83,11 @@ def _tool_input(arguments: str) -> dict[str, Any]:
 
 
 
+# The Messages API refuses a message whose text blocks are all whitespace ("text content blocks must contain
+# non-whitespace text"), and the history is sent on every turn: one such message would fail every later turn.
+BLANK_MESSAGE = "(a blank message)"
+
+
 def to_anthropic_messages(
     messages: Sequence[ChatMessage], names: ToolNames = SAME_NAMES
 ) -> tuple[str | None, list[dict[str, Any]]]:
@@ -100,7 +105,7 @@ def to_anthropic_messages(
             blocks.append({"type": "tool_result", "tool_use_id": m.tool_call_id or "", "content": m.content or ""})
         elif m.role == "assistant":
             role = "assistant"
-            if m.content:
+            if m.content and m.content.strip():  # a blank reply ("\n") is nothing said
                 blocks.append({"type": "text", "text": m.content})
             blocks.extend(
                 {"type": "tool_use", "id": tc.id, "name": names.api(tc.name), "input": _tool_input(tc.arguments)}
@@ -109,8 +114,10 @@ def to_anthropic_messages(
         else:
             role = "user"
             blocks.extend(anthropic_image(image.url) for image in m.images)  # images before their text
-            if m.content:
+            if m.content and m.content.strip():
                 blocks.append({"type": "text", "text": m.content})
+            elif m.content and not blocks:  # typed whitespace: still a turn the reply answers, so it stays one
+                blocks.append({"type": "text", "text": BLANK_MESSAGE})
         if not blocks:
             continue
         if turns and turns[-1]["role"] == role:
