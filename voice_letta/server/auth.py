@@ -160,7 +160,9 @@ def read_token(api_key: str, token: str, *, now: float | None = None) -> TokenCl
     parts = token.split(".")
     if len(parts) != 3 or parts[0] != TOKEN_PREFIX:
         return None
-    expected = hmac.new(_signing_key(api_key), f"{parts[0]}.{parts[1]}".encode(), hashlib.sha256).digest()
+    # a header's bytes that are no UTF-8 arrive as surrogates (aiohttp decodes with surrogateescape): keep them bytes
+    signed = f"{parts[0]}.{parts[1]}".encode("utf-8", "surrogateescape")
+    expected = hmac.new(_signing_key(api_key), signed, hashlib.sha256).digest()
     try:
         if not hmac.compare_digest(expected, _unb64(parts[2])):
             return None
@@ -195,7 +197,8 @@ def _presented_token(request: web.Request, *, websocket: bool) -> str | None:
 
 def authenticate(request: web.Request, api_key: str, *, websocket: bool) -> Principal | None:
     header = request.headers.get("Authorization", "")
-    if header.startswith("Bearer ") and hmac.compare_digest(header[7:].strip().encode(), api_key.encode()):
+    if header.startswith("Bearer ") and hmac.compare_digest(header[7:].strip().encode("utf-8", "surrogateescape"),
+                                                            api_key.encode("utf-8", "surrogateescape")):
         return KEY
     token = _presented_token(request, websocket=websocket)
     if token is None:

@@ -150,6 +150,9 @@ async def parse_turn(request: web.Request, body: W.ChatCompletionRequest, agent:
     if key is not None and not 1 <= len(key) <= MAX_IDEMPOTENCY_KEY_CHARS:
         raise ProtocolViolation(f"Idempotency-Key must be 1 to {MAX_IDEMPOTENCY_KEY_CHARS} characters",
                                 code="invalid_request", param="Idempotency-Key")
+    if key is not None and not key.isprintable():  # bytes that are no UTF-8 (as surrogates), control characters
+        raise ProtocolViolation("Idempotency-Key must be printable UTF-8 text", code="invalid_request",
+                                param="Idempotency-Key")
     said_at = opts.said_at if opts else None
     if said_at is not None and said_at > time.time() + W.SAID_AT_FUTURE_S:
         raise ProtocolViolation("voice_letta.said_at is in the future", code="invalid_request",
