@@ -29,12 +29,17 @@ _DEFAULT_PORTS = {"https": 443, "wss": 443, "http": 80, "ws": 80}
 def compute_signature(auth_token: str, url: str, params: Mapping[str, str] | Iterable[tuple[str, str]] = ()) -> str:
     items = list(params.items()) if isinstance(params, Mapping) else list(params)
     data = url + "".join(k + v for k, v in sorted(items))
-    digest = hmac.new(auth_token.encode(), data.encode("utf-8"), hashlib.sha1).digest()
+    # a header that is no UTF-8 (X-Forwarded-Host, Host) reaches the URL as surrogates: sign its own bytes
+    digest = hmac.new(auth_token.encode(), data.encode("utf-8", "surrogateescape"), hashlib.sha1).digest()
     return base64.b64encode(digest).decode("ascii")
 
 
 def _port_variants(url: str) -> list[str]:
-    parts = urlsplit(url)
+    try:
+        parts = urlsplit(url)
+        parts.port  # noqa: B018 - raises ValueError for a port that is no number (an odd X-Forwarded-Host)
+    except ValueError:
+        return [url]
     default = _DEFAULT_PORTS.get(parts.scheme)
     if default is None or parts.hostname is None:
         return [url]
@@ -53,9 +58,10 @@ def is_valid(auth_token: str, signature: str | None, urls: Iterable[str],
     if not signature:
         return False
     items = list(params.items()) if isinstance(params, Mapping) else list(params)
+    presented = signature.encode("utf-8", "surrogateescape")  # compare_digest refuses str that is not ASCII
     for url in urls:
         for candidate in _port_variants(url):
-            if hmac.compare_digest(compute_signature(auth_token, candidate, items), signature):
+            if hmac.compare_digest(compute_signature(auth_token, candidate, items).encode("ascii"), presented):
                 return True
     return False
 

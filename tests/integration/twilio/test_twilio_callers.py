@@ -6,9 +6,11 @@ up on, on every call: the caller's name was checked as if an integrator had type
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Awaitable, Callable
 
 import aiohttp
+import pytest
 
 from tests.integration.session.conftest import VoiceServer
 
@@ -49,3 +51,37 @@ async def test_every_caller_twilio_can_send_gets_an_agent_of_their_own(twilio_se
     assert await call_from(vs, "+15557654321", "CA91") == agents["tel:+15557654321;phone-context=example.com"]
     # two callers whose names differ only in what an identity cannot hold stay apart
     assert await call_from(vs, "client:alice-smith", "CA92") not in agents.values()
+
+
+async def post_raw(url: str, path: str, headers: list[tuple[bytes, bytes]], body: bytes) -> tuple[int, str]:
+    """A POST over a raw socket: header bytes that are no UTF-8, which HTTP clients refuse to send."""
+    host, port = url.removeprefix("http://").split(":")
+    reader, writer = await asyncio.open_connection(host, int(port))
+    head = f"POST {path} HTTP/1.1\r\nHost: {host}:{port}\r\nConnection: close\r\nContent-Length: {len(body)}\r\n"
+    writer.write(head.encode() + b"".join(k + b": " + v + b"\r\n" for k, v in headers) + b"\r\n" + body)
+    await writer.drain()
+    answer = await reader.read()
+    writer.close()
+    status_line, _, rest = answer.partition(b"\r\n")
+    return int(status_line.split()[1]), rest.partition(b"\r\n\r\n")[2].decode("utf-8", "replace")
+
+
+@pytest.mark.parametrize("headers", [
+    [(b"X-Twilio-Signature", b"\xe9\xe9==")], [(b"X-Twilio-Signature", "é".encode())],
+    [(b"X-Twilio-Signature", b"abc="), (b"X-Forwarded-Proto", b"\xe9")],
+    [(b"X-Twilio-Signature", b"abc="), (b"X-Forwarded-Host", b"ex\xe9.com")],
+    [(b"X-Twilio-Signature", b"abc="), (b"X-Forwarded-Host", b"example.com:port")],
+])
+async def test_a_signature_or_forwarded_header_of_other_bytes_is_refused_not_a_500(
+        twilio_server_factory: Factory, headers: list[tuple[bytes, bytes]]) -> None:
+    """With TWILIO_AUTH_TOKEN set, a non-ASCII X-Twilio-Signature was a 500 (compare_digest takes no such str), and
+    an X-Forwarded-Proto/-Host that is no UTF-8 or has a port that is no number a 500 while rebuilding the signed
+    URL (found from outside, QA session 9). Forged requests get the 403 that every bad signature gets."""
+    vs = await twilio_server_factory(auth_token="tw-token")
+    await vs.create_agent(name="frontdesk")
+    form = [(b"Content-Type", b"application/x-www-form-urlencoded")]
+    status, body = await post_raw(vs.url, "/twilio/voice?template=frontdesk", headers + form,
+                                  b"CallSid=CA1&From=%2B15551234567")
+    assert status == 403, body
+    status, body = await post_raw(vs.url, "/twilio/voice?template=frontdesk", form, b"CallSid=CA1")
+    assert status == 403, body  # unsigned: refused as before
