@@ -27,9 +27,12 @@ API keys come from ``config.api_key_env`` when set, else the provider's usual va
 
 from __future__ import annotations
 
+import ipaddress
 import logging
 import os
+import re
 from collections.abc import Callable, Mapping
+from urllib.parse import urlsplit
 
 from voice_letta.agent.models import LLMConfig, ProviderName
 from voice_letta.agent.ports import ChatModel
@@ -66,6 +69,32 @@ def _azure_endpoint(config: LLMConfig, env: Mapping[str, str]) -> str:
     if not endpoint:
         raise ConfigError("no Azure OpenAI endpoint: set LLMConfig.base_url or " + " or ".join(AZURE_ENDPOINT_ENVS))
     return endpoint
+
+
+_HOST_NAME = re.compile(r"^[A-Za-z0-9_-]+(\.[A-Za-z0-9_-]+)*\.?$")
+
+
+def check_base_url(url: str) -> None:
+    """A model's ``base_url`` is an http(s) URL with a host a client can connect to; else ConfigError (a 400). Before,
+    ``http://256.1.1.1``, ``http://[::1``, ``ftp://x`` or ``http://a b`` were stored and every turn of the agent
+    failed with the spoken apology (the SDK's URL parser refused it inside the turn)."""
+    problem = None
+    try:
+        parts = urlsplit(url)
+        parts.port  # noqa: B018 - raises ValueError for a port out of range or not a number
+        host = parts.hostname or ""
+        if parts.scheme not in ("http", "https") or not host:
+            problem = "is not an http(s) URL with a host"
+        elif any(c.isspace() for c in url):
+            problem = "holds a space"
+        elif ":" in host or re.fullmatch(r"[0-9.]+", host):
+            ipaddress.ip_address(host)  # 256.1.1.1, [::1 with no end
+        elif not _HOST_NAME.match(host.encode("idna").decode("ascii")):
+            problem = "has a host name that is no DNS name"
+    except (ValueError, UnicodeError):
+        problem = "is not a valid URL"
+    if problem is not None:
+        raise ConfigError(f"base_url {url[:200]!r} {problem}")
 
 
 class ProviderRegistry:
@@ -110,6 +139,8 @@ class ProviderRegistry:
         # local agents, and its first turn says why it cannot run one. A key the server lacks fails every turn.
         for link in config.chain():
             provider = link.provider
+            if link.base_url is not None and provider is not ProviderName.LOCAL:
+                check_base_url(link.base_url)
             if provider in (ProviderName.OPENAI, ProviderName.ANTHROPIC, ProviderName.AZURE):
                 _require_key(link, self._env)
                 if provider is ProviderName.AZURE:

@@ -8,11 +8,11 @@ from __future__ import annotations
 
 import math
 import re
-from urllib.parse import urlsplit
 
 from aiohttp import web
 
-from voice_letta.errors import ProtocolViolation
+from voice_letta.errors import ConfigError, ProtocolViolation
+from voice_letta.providers.registry import check_base_url
 
 _INT = re.compile(r"-?[0-9]{1,19}")
 
@@ -61,10 +61,9 @@ def url_query(request: web.Request, name: str) -> str | None:
     if raw is None or raw == "":
         return None
     try:
-        parts = urlsplit(raw)
-        valid = parts.scheme in ("http", "https") and bool(parts.hostname)
-        parts.port  # noqa: B018 - raises ValueError for a port out of range or not a number
-    except ValueError:
+        check_base_url(raw)  # http(s), a host a client can connect to (not 256.1.1.1), a valid port
+        valid = True
+    except ConfigError:
         valid = False
     if not valid:
         raise ProtocolViolation(f"query parameter {name} must be an http(s) URL", code="invalid_request",

@@ -51,3 +51,26 @@ async def test_a_model_without_a_key_on_this_server_is_refused_at_create_and_pat
     reply = await server.client().chat.completions.create(
         model=agent["id"], messages=[{"role": "user", "content": "hello"}])
     assert reply.choices[0].message.content
+
+
+async def test_a_base_url_no_client_can_connect_to_is_refused_at_create_and_patch(server: Running) -> None:
+    """``http://256.1.1.1``, ``http://[::1``, ``ftp://x``, ``http://a b`` as an agent's ``base_url`` were stored (201),
+    and every turn then failed with the spoken apology (the SDK's URL parser refused it inside the turn); the model
+    list route answered ``?base_url=http://256.1.1.1`` with a 500 (found from outside, QA session 9)."""
+    good = {"provider": "vllm", "model": "m", "base_url": server.fake.base_url}
+    agent = await server.create_agent(llm=good)
+    for bad in ("http://256.1.1.1", "http://[::1", "ftp://x", "http://a b", "http://1.2.3.4:99999", "http://%E9.com"):
+        for body in ({"llm": {**good, "base_url": bad}}, {"llm": good, "sleeptime_llm": {**good, "base_url": bad}},
+                     {"llm": {**good, "fallback": {**good, "base_url": bad}}}):
+            status, refused = await server.request("POST", "/v1/agents", json={"name": "refused", **body})
+            assert status == 400 and refused["error"]["code"] == "invalid_config", (body, refused)
+            assert "base_url" in refused["error"]["message"]
+        status, refused = await server.request("PATCH", f"/v1/agents/{agent['id']}", json={"llm": {"base_url": bad}})
+        assert status == 400 and refused["error"]["code"] == "invalid_config", refused
+        status, refused = await server.request("GET", "/v1/providers/vllm/models", params={"base_url": bad})
+        assert status == 400 and refused["error"]["param"] == "base_url", refused
+    status, kept = await server.request("GET", f"/v1/agents/{agent['id']}")
+    assert kept["llm"]["base_url"] == server.fake.base_url
+    for fine in ("http://[::1]:11434", "https://my-resource.openai.azure.com/", "http://host.docker.internal:8000/v1"):
+        status, changed = await server.request("PATCH", f"/v1/agents/{agent['id']}", json={"llm": {"base_url": fine}})
+        assert status == 200 and changed["llm"]["base_url"] == fine, changed
