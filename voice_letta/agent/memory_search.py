@@ -38,8 +38,9 @@ from voice_letta.agent.recall.listing import WINDOW_SCAN, format_part, in_part, 
 from voice_letta.agent.recall.loaded import NO_EMBEDDER, THREAD_THRESHOLD_VALUES, LoadedIndexes
 from voice_letta.agent.recall.messages import MessageIndex
 from voice_letta.agent.recall.ranking import Ranked
+from voice_letta.agent.recall.relations import relation_words
 from voice_letta.agent.recall.results import Hit, format_hits, merge_messages, when, window_listing
-from voice_letta.agent.recall.synonyms import Expansion, expand, names_a_speaker
+from voice_letta.agent.recall.synonyms import Expansion, expand, names_a_speaker, with_words
 from voice_letta.agent.recall.timewords import dated_ranges, names_no_topic, part_of_day, window_for
 from voice_letta.agent.recall.values import judged
 from voice_letta.agent.recall.vector import (
@@ -327,8 +328,11 @@ class MemorySearch:
             return []
         dated = dated_ranges(queries[0], tz)
         dense, rank_only = queries, 0
-        if extra is not None and not names_a_speaker(index, queries[0]):
-            queries, dense, rank_only = [*queries, extra.keywords], [*queries, extra.dense], 1
+        if not names_a_speaker(index, queries[0]):
+            # and the names memory gives a relation the question says ("my mother" -> June, recall/relations.py)
+            extra = with_words(extra, queries[0], await relation_words(index, self._store, agent_id, queries[0]))
+            if extra is not None:
+                queries, dense, rank_only = [*queries, extra.keywords], [*queries, extra.dense], 1
         vectors = None
         if embedder is not None and index.has_vector.any():  # no comparable vector: no query embedding either
             vectors = await self._embed_queries(embedder, dense)

@@ -47,13 +47,46 @@ def test_a_phrase_adds_no_loose_words_and_an_extra_starts_nothing() -> None:
 @pytest.mark.parametrize("question", [
     "What are the kittens called?",  # a kitten is not a cat
     "Where do my parents live?",  # parents are not a mother
-    "What does my son like?",  # a son is not the children
     "When did I move house?",  # a house is not a flat
     "What did I tell you yesterday?",
     "",
 ])
 def test_no_wider_or_narrower_word(question: str) -> None:
     assert expand(question) is None
+
+
+def test_a_son_is_said_in_other_languages_but_is_not_the_children() -> None:
+    extra = expand("What does my son like?")
+    assert extra is not None and extra.dense == "What does my son like?"
+    assert {"hijo", "filho"} <= set(T.words(extra.keywords))
+    assert not {"kids", "children", "child", "daughter"} & set(T.words(extra.keywords))
+
+
+@pytest.mark.parametrize(("question", "dense", "said"), [
+    # the words English speakers mix in from the languages of their family (Spanish, Portuguese, Hindi/Urdu, Tagalog…)
+    ("Where is my abuela?", "where is my grandmother?", "nani"),
+    ("What did my nani cook?", "what did my grandmother cook?", "abuela"),
+    ("When does my avó land?", "when does my grandmother land?", "grandma"),
+    ("What did my jefe say?", "what did my boss say?", "manager"),
+    ("Where does my kuya work?", "where does my brother work?", "hermano"),
+    ("Is my tía coming?", "is my aunt coming?", "auntie"),
+    ("What does my mother-in-law want?", "What does my mother-in-law want?", "suegra"),
+])
+def test_a_family_word_of_another_language_is_the_same_person(question: str, dense: str, said: str) -> None:
+    extra = expand(question)
+    assert extra is not None and extra.dense == dense
+    assert said in T.words(extra.keywords)
+
+
+def test_english_questions_reach_the_words_of_other_languages() -> None:
+    for question, member in (("Which cousin is collecting me?", "primo"), ("Who is my boss?", "jefe"),
+                             ("Where is my grandmother staying?", "lola"), ("What does my aunt do?", "tita"),
+                             ("Where does my mother live?", "nanay")):
+        extra = expand(question)
+        assert extra is not None and member in T.words(extra.keywords), question
+    # a mother-in-law is not a mother: the longer phrase wins
+    extra = expand("Where does my mother-in-law live?")
+    assert extra is not None and "mum" not in T.words(extra.keywords)
 
 
 @pytest.mark.parametrize(("question", "member"), [
@@ -68,6 +101,24 @@ def test_a_kind_adds_its_members_to_the_keyword_half(question: str, member: str)
     extra = expand(question)
     assert extra is not None and member in T.words(extra.keywords)
     assert extra.dense.lower().startswith(question.lower().split()[0])  # the kind itself stays in the vector half
+
+
+@pytest.mark.parametrize(("question", "member"), [
+    ("Where am I flying from?", "volaris"),  # an airline's name says which flight ("booked the volaris from tijuana")
+    ("What flight am I on?", "ryanair"),
+    ("How does my mother get around these days?", "cane"),
+    ("How many guests are coming?", "headcount"),
+])
+def test_a_kind_of_everyday_thing_adds_its_members(question: str, member: str) -> None:
+    extra = expand(question)
+    assert extra is not None and member in T.words(extra.keywords)
+
+
+def test_motor_cover_is_insurance() -> None:
+    extra = expand("By what date must the motor cover be extended?")
+    assert extra is not None and extra.dense == "by what date must the insurance be extended?"
+    assert "insurer" in T.words(extra.keywords)
+    assert expand("Who's covering my shifts?") is None  # "cover" alone starts nothing
 
 
 def test_a_member_adds_no_kind_nor_another_member() -> None:

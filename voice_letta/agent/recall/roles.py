@@ -32,26 +32,66 @@ from voice_letta.agent.recall import text as T
 if TYPE_CHECKING:
     from voice_letta.agent.recall.index import PassageIndex
 
-_KIDS = "child children kid kids son sons daughter daughters boy boys girl girls baby toddler"
-_PARTNER = "partner spouse wife husband fiance fiancee boyfriend girlfriend"
+# Words for the same people in the languages English speakers mix in (Spanish, Portuguese, Hindi/Urdu, Tagalog,
+# Italian, Korean, Chinese, Yiddish, German...: "my abuela", "tía rosa", "primo luis", "my jefe", "nani", "kuya", "lola"
+# is left out: also a first name, and a name is not a role, recall/values.py). Kept in step with synonyms.py.
+_HERITAGE: dict[str, str] = {
+    "mother": "maa mamá mãe nanay inay eomma umma amma ammi mutti maman",
+    "father": "papá pitaji tatay itay abbu appa abeoji vati",
+    "grandmother": "abuela abuelita avó vovó nani dadi ammamma paati ajji halmeoni halmoni obaachan nainai waipo oma "
+                   "bubbe babcia yiayia sitti mamaw meemaw",
+    "grandfather": "abuelo abuelito avô vovô lolo nanaji dadaji thatha harabeoji ojiichan yeye waigong gunggung opa "
+                   "zayde dziadek papou jiddo papaw",
+    "brother": "bhai bhaiya hermano irmão irmao kuya gege hyung",
+    "sister": "didi akka hermana irmã behen baji jiejie unnie noona",
+    "son": "hijo filho", "daughter": "hija filha beti", "child": "hijos niños filhos bachche",
+    "wife": "esposa patni biwi", "husband": "esposo marido shohar", "spouse": "asawa",
+    "boyfriend": "novio namorado", "girlfriend": "novia namorada",
+    "uncle": "tío tio chacha chachu mamu mamaji taya tauji khalu phupha zio samchon",
+    "aunt": "tía tia tita tiya chachi mausi masi bua phuphi khala zia",
+    "cousin": "primo pinsan cugino cugina", "niece": "sobrina sobrinha bhatiji bhanji",
+    "nephew": "sobrino sobrinho bhatija bhanja", "grandchild": "nieto nieta neto neta",
+    "boss": "jefe jefa chefe patrão", "neighbor": "vecino vecina vizinho vizinha", "doctor": "médico medico doctora",
+}
+
+
+def _with(group: str, *roles: str) -> str:
+    """A role's compatible words and those of ``roles`` in the languages of ``_HERITAGE``."""
+    return " ".join([group, *(_HERITAGE.get(r, "") for r in roles)]).strip()
+
+
+_KIDS = _with("child children kid kids son sons daughter daughters boy boys girl girls baby toddler", "son", "daughter",
+              "child")
+_PARTNER = _with("partner spouse wife husband fiance fiancee boyfriend girlfriend", "wife", "husband", "spouse",
+                 "boyfriend", "girlfriend")
+_GRANDMOTHER = _with("grandmother grandma granny gran nan nana nanna nonna", "grandmother")
+_GRANDFATHER = _with("grandfather grandpa granddad grandad gramps nonno", "grandfather")
+_GRANDCHILD = _with("grandchild grandchildren grandkid grandkids granddaughter grandson", "grandchild")
 _GROUPS: dict[str, str] = {
-    "mother": "mother mom mum mommy mama parent parents", "father": "father dad daddy papa parent parents",
-    "parent": "parent parents mother mom mum father dad", "brother": "brother bro sibling siblings",
-    "sister": "sister sis sibling siblings", "sibling": "sibling siblings brother sister bro sis",
+    "mother": _with("mother mom mum mommy mama parent parents", "mother"),
+    "father": _with("father dad daddy papa parent parents", "father"),
+    "parent": _with("parent parents mother mom mum father dad", "mother", "father"),
+    "brother": _with("brother bro sibling siblings", "brother"),
+    "sister": _with("sister sis sibling siblings", "sister"),
+    "sibling": _with("sibling siblings brother sister bro sis", "brother", "sister"),
     "son": "son boy " + _KIDS, "daughter": "daughter girl " + _KIDS, "child": _KIDS, "kid": _KIDS,
-    "wife": "wife spouse partner", "husband": "husband spouse partner", "partner": _PARTNER, "spouse": _PARTNER,
-    "fiance": "fiance fiancee partner", "boyfriend": "boyfriend partner", "girlfriend": "girlfriend partner",
-    "uncle": "uncle", "aunt": "aunt auntie", "cousin": "cousin", "niece": "niece", "nephew": "nephew",
-    "grandmother": "grandmother grandma granny gran nan nana nanna nonna grandparent grandparents",
-    "grandfather": "grandfather grandpa granddad grandad gramps nonno grandparent grandparents",
-    "grandparent": "grandparent grandparents grandmother grandma granny gran nan nana nanna grandfather grandpa "
-                   "granddad grandad gramps nonna nonno",
-    "grandchild": "grandchild grandchildren grandkid grandkids granddaughter grandson",
-    "granddaughter": "granddaughter grandchild grandchildren grandkid grandkids",
-    "grandson": "grandson grandchild grandchildren grandkid grandkids",
-    "boss": "boss manager supervisor", "manager": "manager boss supervisor", "coworker": "coworker colleague",
-    "colleague": "colleague coworker", "neighbor": "neighbor neighbour neighbors", "roommate": "roommate flatmate",
-    "landlord": "landlord landlady", "doctor": "doctor doc dr physician gp", "dentist": "dentist orthodontist",
+    "wife": _with("wife spouse partner", "wife", "spouse"),
+    "husband": _with("husband spouse partner", "husband", "spouse"),
+    "partner": _PARTNER, "spouse": _PARTNER,
+    "fiance": "fiance fiancee partner", "boyfriend": _with("boyfriend partner", "boyfriend"),
+    "girlfriend": _with("girlfriend partner", "girlfriend"), "uncle": _with("uncle", "uncle"),
+    "aunt": _with("aunt auntie aunty", "aunt"), "cousin": _with("cousin", "cousin"), "niece": _with("niece", "niece"),
+    "nephew": _with("nephew", "nephew"),
+    "grandmother": _GRANDMOTHER + " grandparent grandparents",
+    "grandfather": _GRANDFATHER + " grandparent grandparents",
+    "grandparent": "grandparent grandparents " + _GRANDMOTHER + " " + _GRANDFATHER,
+    "grandchild": _GRANDCHILD, "granddaughter": _GRANDCHILD, "grandson": _GRANDCHILD,
+    "boss": _with("boss manager supervisor", "boss"), "manager": _with("manager boss supervisor", "boss"),
+    "coworker": "coworker colleague",
+    "colleague": "colleague coworker", "neighbor": _with("neighbor neighbour neighbors", "neighbor"),
+    "roommate": "roommate flatmate",
+    "landlord": "landlord landlady", "doctor": _with("doctor doc dr physician gp", "doctor"),
+    "dentist": "dentist orthodontist",
     "vet": "vet veterinarian", "therapist": "therapist physio physiotherapist counselor counsellor",
     "physio": "physio physiotherapist therapist", "nurse": "nurse", "plumber": "plumber",
     "electrician": "electrician", "contractor": "contractor builder builders", "mechanic": "mechanic",
@@ -65,7 +105,9 @@ _ALIASES = {"mom": "mother", "mum": "mother", "dad": "father", "grandma": "grand
             "grandparents": "grandparent",
             "kids": "kid", "children": "child", "parents": "parent", "siblings": "sibling", "fiancee": "fiance",
             "neighbour": "neighbor", "veterinarian": "vet", "attorney": "lawyer", "colleagues": "colleague",
-            "brothers": "brother", "sisters": "sister", "sons": "son", "daughters": "daughter"}
+            "brothers": "brother", "sisters": "sister", "sons": "son", "daughters": "daughter",
+            "auntie": "aunt", "aunty": "aunt"}
+_ALIASES |= {w: role for role, words in _HERITAGE.items() for w in words.split()}
 ALIAS_ROWS = 64  # passages read for the names a role is given
 # Animals: "who is looking after our dog?" is not answered by a line about the cat. Unlike a role, a pet is often
 # named by its name or breed alone ("Biscuit, my corgi"), so a passage is flagged only when it names *another*
@@ -182,6 +224,18 @@ def _role_words() -> frozenset[str]:
         words.split() if isinstance(words, str) else words))
 
 
+def role_words() -> frozenset[str]:
+    """Every role word of the lexicon (its roles, their other words and the words compatible with them)."""
+    return _role_words()
+
+
+def same_role(word: str) -> list[str]:
+    """The words compatible with a role word ("dad" -> father, dad, daddy, papa, parent…); the word alone when it is
+    no role of the lexicon."""
+    group = _GROUPS.get(_ALIASES.get(word, word))
+    return group.split() if group else [word]
+
+
 def role_ids() -> frozenset[int]:
     """The term ids of every role word of the lexicon."""
     return frozenset(_lexicon())
@@ -227,12 +281,27 @@ def _said_with_the_line_before(index: PassageIndex, row: int) -> set[int]:
 
 
 def _names_for(index: PassageIndex, accepted: frozenset[int]) -> set[int]:
-    """The words said right after a role word ("my sister maya …" -> maya), in the agent's passages."""
+    """The names the agent's passages give a role: the word said right after a role word ("my sister maya …",
+    "tía rosa" -> maya, rosa; "my mum's name is june", "my boss is called dana": the word after "name"/"called"),
+    and in a note about the user the word before "the user's <role>" ("June (the user's mother) has physio…",
+    "Walter, the user's father": a caregiving app's or the sleeptime agent's third-person notes)."""
+    naming, user = _naming_ids()
     names: set[int] = set()
     for tid in accepted:
         rows, _ = index.keywords.postings_of(tid)
         for r in rows[:ALIAS_ROWS].tolist():
             terms = index.terms_of(int(r))
-            at = np.flatnonzero(terms == np.uint64(tid))
-            names.update(int(terms[i + 1]) for i in at.tolist() if i + 1 < len(terms))
+            at = np.flatnonzero(terms == np.uint64(tid)).tolist()
+            for i in at:
+                j = i + 2 if i + 2 < len(terms) and int(terms[i + 1]) in naming else i + 1
+                if j < len(terms):
+                    names.add(int(terms[j]))
+                if i >= 2 and int(terms[i - 1]) == user:
+                    names.add(int(terms[i - 2]))
     return names
+
+
+@lru_cache(maxsize=1)
+def _naming_ids() -> tuple[frozenset[int], int]:
+    """The term ids of the words that introduce a name ("name", "called", "named") and of "user"."""
+    return frozenset(T.term_ids("name named called nicknamed")), T.term_id(T.terms("user")[0])

@@ -27,6 +27,7 @@ of the group is asked, and never starts an expansion.
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import lru_cache
 from typing import TYPE_CHECKING
@@ -36,22 +37,45 @@ from voice_letta.agent.recall import text as T
 if TYPE_CHECKING:
     from voice_letta.agent.recall.index import PassageIndex
 
-__all__ = ["Expansion", "expand", "names_a_speaker"]
+__all__ = ["Expansion", "expand", "names_a_speaker", "with_words"]
 
 # plain word (what the vector query says): the other words and phrases for it, "|" between them; "+word": a keyword
 # extra only
 _GROUPS_TEXT = """
-mother: mum | mom | mam | mummy | mommy | amma | ammi
-father: dad | daddy | papa | appa | abbu
-grandmother: grandma | granny | gran | nan | nana | nanna | nonna | nani | dadi | abuela
-grandfather: grandpa | grandad | granddad | gramps | nonno | abuelo
+mother: mum | mom | mam | mummy | mommy | amma | ammi | maa | mamá | mãe | nanay | inay | eomma | umma | mutti |
+    maman | +mama | +mami
+father: dad | daddy | papa | appa | abbu | papá | pitaji | tatay | itay | abeoji | vati | +abba | +papi | +pai |
+    +baba
+grandmother: grandma | granny | gran | nan | nana | nanna | nonna | nani | dadi | abuela | abuelita | avó | vovó |
+    ammamma | paati | ajji | halmeoni | halmoni | obaachan | nainai | waipo | mamaw | meemaw | oma | bubbe |
+    bubby | babcia | yiayia | sitti | +popo | +lola | +avo | +vovo | +teta | +omi
+grandfather: grandpa | grandad | granddad | gramps | nonno | abuelo | abuelito | avô | vovô | nanaji | dadaji |
+    thatha | harabeoji | ojiichan | yeye | waigong | gunggung | opa | zayde | dziadek | papou | jiddo | papaw |
+    +lolo | +vovo
 partner: spouse | other half | better half | significant other | hubby | wifey | missus | husband | wife | boyfriend |
-    girlfriend | fiance | fiancee | fiancé | fiancée
-children: kids | little ones | +child | +kid
-brother: bro | bhaiya
-sister: sis | didi | akka
+    girlfriend | fiance | fiancee | fiancé | fiancée | esposa | esposo | marido | novio | novia | namorado |
+    namorada | patni | biwi | shohar | asawa | +pati | +mujer
+children: kids | little ones | hijos | niños | filhos | bachche | +child | +kid
+brother: bro | bhaiya | bhai | hermano | irmão | irmao | kuya | gege | hyung | +manong | +oppa
+sister: sis | didi | akka | hermana | irmã | behen | baji | jiejie | unnie | noona | +manang | +apa
+aunt: auntie | aunty | tía | tia | tita | tiya | chachi | mausi | masi | bua | phuphi | khala | zia | +mami
+uncle: tío | tio | chacha | chachu | mamu | mamaji | taya | tauji | khalu | phupha | zio | samchon | +tito | +mama
+cousin: primo | prima | pinsan | cugino | cugina | cousin brother | cousin sister
+son: hijo | filho | +beta
+daughter: hija | filha | beti
+grandson: nieto | neto | +apo
+granddaughter: nieta | neta | +apo
+nephew: sobrino | sobrinho | bhatija | bhanja
+niece: sobrina | sobrinha | bhatiji | bhanji
+mother-in-law: suegra | sogra | saas | +biyenan
+father-in-law: suegro | sogro | sasur
+godmother: madrina | ninang
+godfather: padrino | ninong
+friend: amigo | amiga | dost | yaar | kaibigan | +buddy | +pal | +mate
+neighbour: neighbor | neighbours | neighbors | vecino | vecina | vizinho | vizinha
 job: occupation | profession | career | line of work | do for a living | employment
-boss: manager | supervisor | line manager | team lead | team leader | report to | reports to | +lead
+boss: manager | supervisor | line manager | team lead | team leader | report to | reports to | jefe | jefa | chefe |
+    patrão | +lead | +amo
 colleague: coworker | co-worker | workmate
 employer: company | firm
 salary: wage | wages | income | paycheck | paycheque | earnings | take-home | +pay | +net
@@ -85,6 +109,8 @@ allergy: allergic | allergies
 presentation: speech | +talk
 physio: physiotherapist | physical therapist | physiotherapy | physical therapy
 lawyer: solicitor | attorney
+insurance: insurer | insurers | insured | coverage | motor cover | car cover | home cover | travel cover |
+    health cover | +cover | +policy | +premium
 car: vehicle
 bike: bicycle
 motorbike: motorcycle
@@ -105,7 +131,6 @@ aubergine: eggplant
 courgette: zucchini
 prawns: shrimp | prawn | shrimps
 emergency room: a&e | casualty | +er
-neighbour: neighbor | neighbours | neighbors
 favourite: favorite
 colour: color
 centre: center
@@ -149,6 +174,13 @@ gadget | device > phone laptop tablet ipad iphone kindle watch headphones earbud
 computer > laptop macbook pc desktop thinkpad chromebook
 footwear | shoes > trainers sneakers boots sandals heels loafers
 novel > book books
+flight | flights | flying | fly | plane | airline | airlines > ryanair easyjet wizz jet2 vueling iberia lufthansa klm
+    transavia eurowings finnair aegean jetblue westjet allegiant volaris aeromexico aerobus interjet avianca latam
+    jetsmart emirates etihad flydubai saudia pegasus indigo vistara spicejet akasa airasia scoot jetstar qantas
+    cathay asiana garuda vietjet egyptair redeye
+guests | guest | attendees | invitees > headcount rsvps turnout attendance
+get around | get about | getting around | getting about | mobility > walk walks walking cane stick walker wheelchair
+    crutches scooter zimmer rollator drive drives driving bus taxi
 """
 
 
@@ -208,6 +240,16 @@ def expand(question: str) -> Expansion | None:
         _, triggers, extras = _GROUPS[g]
         added += [w for w in [*triggers, *extras] if w not in said and " " not in w]
     return Expansion(dense=question if dense == lower else dense, keywords=" ".join([lower, *added, *members]))
+
+
+def with_words(extra: Expansion | None, question: str, words: Sequence[str]) -> Expansion | None:
+    """``extra`` (or a query of the question itself) with ``words`` added to its keyword half: the names the agent's
+    memory gives a relation the question names, or the relation of a name it says (``relations.py``)."""
+    if not words:
+        return extra
+    if extra is None:
+        return Expansion(dense=question, keywords=" ".join([question.lower(), *words]))
+    return Expansion(dense=extra.dense, keywords=" ".join([extra.keywords, *words]))
 
 
 def names_a_speaker(index: PassageIndex, query: str) -> bool:

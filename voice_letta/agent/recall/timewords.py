@@ -51,7 +51,10 @@ JUST_NOW_S = 1800.0
 # hands things over or asks for them back ("forward", "dictate", "vent about", "fill you in", "on the phone",
 # "summarise what I told you"): a window with only these is listed, not ranked by them. So do the words that open a
 # window to now ("What have I told you since Monday?", "Anything new since yesterday?", "What else so far?"): ranked by
-# "since", the window's lines fell under the similarity floor, 4 of 6 or none (QA from outside, session 7).
+# "since", the window's lines fell under the similarity floor, 4 of 6 or none (QA from outside, session 7). So do the
+# words that ask what came of a time ("What was decided last week?", "What did we agree on Monday?", "Any news from
+# yesterday?", "the action items from Tuesday"): ranked by "decided", a week of meeting notes showed the one that
+# says "Decisions:" (test7).
 _FRAME_TEXT = """
     since else far
     jot jotted jotting down note notes noted noting write wrote written writing log logged put
@@ -61,6 +64,8 @@ _FRAME_TEXT = """
     ramble rambled vent vented rant ranted moan moaned complain complained
     update updated fill filled add added save saved store stored keep kept come came
     catch recap summary summarise summarize summarised summarized new later
+    decide decided decision decisions agree agreed settle settled plan planned outcome outcomes
+    takeaway takeaways highlight highlights news action item items
     january february march april may june july august september october november december back
     first second third fourth fifth sixth seventh eighth ninth tenth eleventh twelfth thirteenth fourteenth
     fifteenth sixteenth seventeenth eighteenth nineteenth twentieth thirtieth twenty thirty
