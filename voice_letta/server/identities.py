@@ -85,7 +85,7 @@ def caller_identity(caller: str, call_sid: str) -> str:
         raise ProtocolViolation("a caller holding the NUL character", code="invalid_identity")
     sip = _SIP_URI.match(caller)
     if sip:
-        name = f"{sip.group(1).lower()}.{sip.group(2)}"
+        name = f"{sip.group(1)}.{sip.group(2)}"  # the scheme as sent: agents made before keep their names
     elif caller.lower().startswith("tel:"):  # a telephone URI is the number itself ("tel:+1555…;phone-context=…")
         name = re.split(r"[;?]", caller[len("tel:"):], maxsplit=1)[0].strip()
     elif caller.lower().startswith("client:"):
