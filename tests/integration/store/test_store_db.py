@@ -206,8 +206,9 @@ async def test_the_postgresql_turn_functions_write_and_read_every_column_rows_py
 
     store = await open_any_store(await pg_databases.create())
     try:
-        async def source(name: str) -> str:
-            return str(await store._pool.fetchval(f"SELECT pg_get_functiondef('{name}'::regproc)"))
+        async def source(name: str) -> str:  # the newest overload (vl_begin_turn: 0014's, with p_known)
+            return str(await store._pool.fetchval(
+                "SELECT pg_get_functiondef(oid) FROM pg_proc WHERE proname = $1 ORDER BY pronargs DESC LIMIT 1", name))
 
         append, save, begin = [await source(n) for n in ("vl_append_rows", "vl_save_turn", "vl_begin_turn")]
         for column in R.MESSAGE_INSERT_COLUMNS.split(","):

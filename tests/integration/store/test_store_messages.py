@@ -201,7 +201,7 @@ async def test_the_in_context_window_is_read_through_its_own_index(store: Any) -
     assert [m.seq for m in await store.list_messages(agent.id, in_context=True)] == [m.seq for m in stored[30:]]
     assert len(await store.list_messages(agent.id, in_context=False)) == 30
     if isinstance(store, SqliteStore):
-        from voice_letta.store.sqlite.messages import HISTORY_JSON
+        from voice_letta.store.sqlite.windows import HISTORY_JSON
 
         for sql in (HISTORY_JSON, "SELECT id FROM messages WHERE agent_id = ? AND in_context = 1 ORDER BY seq DESC "
                               "LIMIT 5"):

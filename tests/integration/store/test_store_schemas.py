@@ -13,6 +13,9 @@ _SQLITE_ONLY = ("messages_fts", "passages_fts", "messages_vocab", "passages_voca
 # PostgreSQL's tables name their insertion order "pos"; a change-log row's transaction is its xmin there (SQLite
 # stamps write_seq, migration 0012)
 _SQLITE_ONLY_COLUMNS = {"rowid", "write_seq"}
+# columns PostgreSQL keeps in another table: the count of an agent's window changes is in its message_seq row, whose
+# lock every append takes first (PostgreSQL migration 0014)
+_ELSEWHERE = {("agent_leases", "messages_version"): ("message_seq", "messages_version")}
 
 
 async def test_every_sqlite_table_and_column_exists_in_postgresql(tmp_path: Path, pg_databases: Databases) -> None:
@@ -28,6 +31,9 @@ async def test_every_sqlite_table_and_column_exists_in_postgresql(tmp_path: Path
         for r in await pg._pool.fetch("SELECT table_name, column_name FROM information_schema.columns "
                                       "WHERE table_schema = 'public'"):
             found.setdefault(r[0], set()).add(r[1])
+        for (table, column), (pg_table, pg_column) in _ELSEWHERE.items():
+            assert column in expected[table] and pg_column in found[pg_table]
+            expected[table].discard(column)
         missing = {t: sorted(cols - found.get(t, set())) for t, cols in expected.items() if cols - found.get(t, set())}
         assert missing == {}, f"mirror these SQLite columns in store/postgres/migrations: {missing}"
     finally:

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import random
 import time
+from collections.abc import Awaitable, Callable
+from typing import Any
 
 from tests.integration.store.helpers import make_agent, msg
 from voice_letta import ids
@@ -346,3 +348,104 @@ async def test_the_next_turn_s_history_shows_every_change_made_between_turns(sto
         assert second[0] is first[1] and second[3] is first[4]  # unchanged rows are not decoded again
     await store.evict_messages(agent.id, through_seq=stored[-1].seq + 1)
     assert await history() == []
+
+
+async def test_every_turn_begins_with_the_window_as_stored_whatever_changed_it_between_turns(
+    store: SqliteStore, other: SqliteStore,
+) -> None:
+    """A store may keep the window its last turn of an agent ended with, instead of reading it back (SQLite:
+    ``messages_version``, migration 0018): every turn must still begin with the window as stored, whoever changed
+    it, before a turn or while it ran (this process or another: an edit, a cut-short reply, an eviction, appended or
+    imported rows, a dropped abandoned input, a turn that lost its lease) and however the turn ended."""
+    agent = await make_agent(store)
+    reads: list[str] = []
+    if isinstance(store, SqliteStore):  # the window read back (windows.HISTORY_JSON), to see the known one taken
+        await store._db.set_trace_callback(lambda sql: reads.append(sql) if "group_concat(json_object" in sql else None)
+    else:  # PostgreSQL: vl_begin_turn sent the window back (window_known false)
+        fetch = store._fetch
+
+        async def traced(action: str, sql: str, *args: object) -> list[Any]:
+            found = await fetch(action, sql, *args)
+            if action == "begin_turn" and found and not found[0]["window_known"]:
+                reads.append(action)
+            return found
+
+        store._fetch = traced
+    turns = 0
+
+    async def run_turn(s: SqliteStore, k: int, *, end: bool = True, supersede: bool = False, tools: bool = False,
+                       during: Callable[[list[Message]], Awaitable[object]] | None = None) -> list[Message]:
+        nonlocal turns
+        turns += 1
+        t = turn(agent.id, f"fp-{k}")
+        rows = [msg(agent.id, "user", f"question {k}", turn_id=t.id)]
+        begun = await s.begin_turn(t, rows, holder=f"h{k}", lease_s=10, now=time.time(),
+                                   supersede_abandoned=supersede)
+        assert begun is not None
+        assert begun.history == await other.list_messages(agent.id, in_context=True), k
+        if during is not None:
+            await during(begun.history)
+        if not end:
+            await s.release_agent(agent.id, holder=f"h{k}", lease=begun.lease)
+            return begun.history
+        reply = [msg(agent.id, "assistant", f"answer {k}", turn_id=t.id)]
+        if tools:
+            reply = [Message(id=ids.message_id(), agent_id=agent.id, role="assistant", content="One moment.",
+                             turn_id=t.id, tool_calls=[ToolCall(id=f"c{k}", name="look", arguments='{"q": 1}')]),
+                     Message(id=ids.message_id(), agent_id=agent.id, role="tool", content="found\x00",
+                             tool_call_id=f"c{k}", turn_id=t.id), *reply]
+        t.status, t.ended_at = "completed", time.time()
+        stored = await s.end_turn(agent.id, t, reply, holder=f"h{k}", lease=begun.lease)
+        return [*begun.history, *stored]
+
+    async def abandoned(writer: SqliteStore, k: int) -> None:
+        t = turn(agent.id, f"gone-{k}")
+        begun = await writer.begin_turn(t, [msg(agent.id, "user", f"never answered {k}", turn_id=t.id)],
+                                        holder="x", lease_s=10, now=time.time())
+        assert begun is not None
+        t.status, t.ended_at = "abandoned", time.time()
+        await writer.end_turn(agent.id, t, [], holder="x", lease=begun.lease)
+
+    for k in range(120):
+        writer = store if k % 20 < 10 else other
+        mid = k % 40 >= 20  # the change lands while the next turn runs (between its begin and its end)
+        change = k % 10
+        window = await store.list_messages(agent.id, in_context=True)
+
+        async def act(window: list[Message], change: int = change, writer: SqliteStore = writer, k: int = k) -> None:
+            if change == 0 and len(window) > 6:
+                await writer.evict_messages(agent.id, through_seq=window[-5].seq)
+            elif change == 1 and window:
+                await writer.update_message(window[-1].id, content=f"cut {k}", interrupted=True)
+            elif change == 2:
+                await writer.append_messages([msg(agent.id, "assistant", f"greeting {k}")])
+            elif change == 3:
+                await writer.append_messages([msg(agent.id, "user", f"imported {k}").model_copy(
+                    update={"in_context": False, "kind": "imported"})])
+
+        if change == 4:  # an abandoned turn: its input is dropped by the next one
+            await abandoned(writer, k)
+            await run_turn(store, 1000 + k, supersede=True)
+        elif change == 5:
+            await run_turn(other, 2000 + k)
+        elif change == 6:
+            await run_turn(store, 3000 + k, end=False)  # a replay: the lease given back, nothing stored
+        elif change == 7:  # a turn whose lease expired and was taken over ends without giving it back
+            t = turn(agent.id)
+            begun = await store.begin_turn(t, [msg(agent.id, "user", f"slow {k}", turn_id=t.id)], holder="slow",
+                                           lease_s=0.01, now=time.time())
+            assert begun is not None
+            taken = await other.begin_turn(turn(agent.id), [], holder="fast", lease_s=10, now=time.time() + 1)
+            assert taken is not None
+            await other.end_turn(agent.id, None, [msg(agent.id, "assistant", f"fast {k}")], holder="fast",
+                                 lease=taken.lease)
+            await store.end_turn(agent.id, None, [msg(agent.id, "assistant", f"late {k}")], holder="slow",
+                                 lease=begun.lease)
+        elif not mid:
+            await act(window)
+        ended = await run_turn(store, k, tools=k % 7 == 1, during=act if mid and change < 4 else None)
+        if not mid:
+            assert ended == await store.list_messages(agent.id, in_context=True)
+        if k % 10 == 8:  # this process's own eviction after its turn, as memory upkeep does
+            await store.evict_messages(agent.id, through_seq=ended[-3].seq)
+    assert 0.2 * turns < len(reads) < 0.7 * turns, (len(reads), turns)  # read after others' changes, not every turn

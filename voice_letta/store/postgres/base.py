@@ -20,6 +20,7 @@ import asyncpg
 from voice_letta import config as C
 from voice_letta.store import rows as R
 from voice_letta.store.postgres.db import translate_errors
+from voice_letta.store.windows import KnownWindows
 
 log = logging.getLogger(__name__)
 
@@ -62,6 +63,7 @@ class PgBase:
         self._url = url
         self.origin = origin
         self.keyword_doc_budget = C.KEYWORD_DOC_BUDGET
+        self._windows = KnownWindows()  # the agents' in-context windows as this process last saw them (begin_turn)
         self._listener: asyncpg.Connection | None = None
         self._changed = asyncio.Event()
         self._closed = False

@@ -41,8 +41,8 @@ _SAVE_TURN = (
     f"ON CONFLICT (id) DO UPDATE SET {', '.join(f'{c} = excluded.{c}' for c in _TURN_COLUMNS[1:])}"
 )
 _SELECT_TURN = f"SELECT {R.TURN_COLUMNS} FROM turns"
-_BEGIN_TURN = "SELECT * FROM vl_begin_turn($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)"
-_END_TURN = "SELECT vl_end_turn($1, $2, $3, $4, $5)"
+_BEGIN_TURN = "SELECT * FROM vl_begin_turn($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)"
+_END_TURN = "SELECT * FROM vl_end_turn_counted($1, $2, $3, $4, $5)"
 _MESSAGE_INSERT_COLUMNS = [c.strip() for c in R.MESSAGE_INSERT_COLUMNS.split(",")]
 _RELEASE = "UPDATE agent_leases SET busy = 0 WHERE agent_id = $1 AND holder = $2 AND token = $3 AND busy = 1"
 
@@ -168,28 +168,42 @@ class MessagesMixin(PgBase):
         key_ttl_s: float = C.IDEMPOTENCY_KEY_TTL_S, supersede_abandoned: bool = False,
         supersede_window_s: float = C.SUPERSEDE_WINDOW_S,
     ) -> TurnBegun | None:
-        """One round trip: the server-side function ``vl_begin_turn`` (migration 0005, re-created in 0007 and
-        0008) runs the whole transaction."""
+        """One round trip: the server-side function ``vl_begin_turn`` (migration 0005, re-created in 0007, 0008 and
+        0014) runs the whole transaction. A window this process knows (``KnownWindows``) at the count the agent's
+        messages show is not sent back (``window_known``): it is that window plus this turn's input."""
         agent_id = turn.agent_id
+        windows = self._windows
         found = await self._fetch(
             "begin_turn", _BEGIN_TURN, agent_id, holder, float(now), float(lease_s), turn.idempotency_key,
             float(key_ttl_s), turn.fingerprint, float(replay_window_s), float(retry_window_s), supersede_abandoned,
-            float(supersede_window_s), turn_json(turn), rows_json(agent_id, rows))
+            float(supersede_window_s), turn_json(turn), rows_json(agent_id, rows), windows.version(agent_id))
         if not found:
             return None
         head = found[0]
         with translate_errors("decoding a turn"):
             previous = None if head[15] is None else turn_from_json(head[15])
-            return TurnBegun(lease=int(head[14]), previous=previous, inserted=with_seqs(rows, head[16]),
-                             history=[R.message_from_row(r) for r in found if r[0] is not None])
+            inserted = with_seqs(rows, head[16])
+            version = None if head[17] is None else int(head[17])
+            known = windows.window(agent_id) if head[18] else None
+            if known is not None:
+                history = [*known, *(m for m in inserted if m.in_context)]
+            else:
+                history = [R.message_from_row(r) for r in found if r[0] is not None]
+            windows.remember(agent_id, version, history)
+            return TurnBegun(lease=int(head[14]), previous=previous, inserted=inserted, history=history)
 
     async def end_turn(
         self, agent_id: str, turn: TurnRecord | None, rows: Sequence[Message], *, holder: str, lease: int
     ) -> list[Message]:
-        """One round trip: the server-side function ``vl_end_turn`` (migration 0005)."""
+        """One round trip: the server-side function ``vl_end_turn_counted`` (migration 0014)."""
         found = await self._fetch("end_turn", _END_TURN, agent_id, holder, lease,
                                   None if turn is None else turn_json(turn), rows_json(agent_id, rows))
-        return with_seqs(rows, found[0][0])
+        stored = with_seqs(rows, found[0][0])
+        joined = [m for m in stored if m.in_context]
+        now = found[0][1]
+        self._windows.advance(agent_id, None if now is None else int(now), len(joined),
+                              lambda window: [*window, *joined])
+        return stored
 
     async def list_turns(self, agent_id: str, *, limit: int = 50, status: str | None = None) -> list[TurnRecord]:
         if status is None:

@@ -37,6 +37,7 @@ from voice_letta.store import rows as R
 from voice_letta.store.sqlite.checkpoint import Checkpointer
 from voice_letta.store.sqlite.db import translate_errors
 from voice_letta.store.sqlite.walstate import WalState, wal_state
+from voice_letta.store.sqlite.windows import HistoryRows
 
 _T = TypeVar("_T")
 _U = TypeVar("_U")
@@ -151,6 +152,7 @@ class SqliteBase:
         self.checkpointer: Checkpointer | None = None  # started by open_store for a database file
         self._closed = False
         self.keyword_doc_budget = C.KEYWORD_DOC_BUDGET
+        self._windows = HistoryRows()  # the agents' in-context windows as this store last saw them (its thread only)
 
     @property
     def path(self) -> Path:

@@ -8,13 +8,8 @@
 from __future__ import annotations
 
 import functools
-import sqlite3
-from collections import OrderedDict
 from collections.abc import Sequence
-from operator import attrgetter
 from typing import Any
-
-from pydantic import TypeAdapter
 
 from voice_letta.agent.models import Message
 from voice_letta.agent.ports import MessageTail
@@ -24,63 +19,8 @@ from voice_letta.store.common import MESSAGE_TAIL_SQL, chunked, message_tail
 from voice_letta.store.sqlite.base import MAX_BOUND_VARS, SELECT_MESSAGE, SqliteBase, qualified, values
 from voice_letta.store.sqlite.db import translate_errors
 
-# The in-context history in ONE step of SQLite, as one text of JSON rows that pydantic validates (17 % less CPU than
-# building each Message from its row: 30 rows 0.13 -> 0.11 ms, docs/benchmarks.md), and Python's sqlite3,
-# which gives the GIL up for every row it steps over and must win it back from a busy event loop each time, steps
-# once instead of once per row. Values as the row decoder reads them
-# (``rows.message_from_row``): created_at travels as '%!.17g' text (SQLite's JSON writes a REAL with 15 digits, which
-# cuts a time.time() stamp; 17 round-trip exactly), tool calls and images as the JSON they are stored as.
-_FIELDS = {
-    "id": "id", "agent_id": "agent_id", "seq": "seq", "role": "role", "content": "content",
-    "tool_calls": "json(tool_calls)", "tool_call_id": "tool_call_id", "name": "name", "turn_id": "turn_id",
-    "created_at": "printf('%!.17g', created_at)", "interrupted": "interrupted", "in_context": "in_context",
-    "kind": "kind", "images": "json(coalesce(nullif(parts, ''), '[]'))",
-}
-if set(_FIELDS) != set(Message.model_fields):  # a new Message field needs its column here and in rows.py
-    raise RuntimeError(f"read_history's fields are not Message's: {sorted(set(_FIELDS) ^ set(Message.model_fields))}")
-# One JSON object per row, joined by the ASCII record separator (0x1E), which a JSON text holds only escaped.
-HISTORY_JSON = (
-    "SELECT group_concat(json_object("
-    + ", ".join(f"'{field}', {sql}" for field, sql in _FIELDS.items())
-    + "), char(30)) FROM messages WHERE agent_id = ? AND in_context = 1"
-)
-_SEPARATOR = "\x1e"
-HISTORY_AGENTS = 256  # agents whose last history ``HistoryRows`` keeps decoded
-
-
-class HistoryRows:
-    """The decoded rows of each agent's last history read (one store's thread), by the row's JSON text.
-
-    A turn's history is mostly the last turn's plus the rows that turn added: a row whose text (every field of the
-    Message, its seq, content, flags and time included) is unchanged is the same Message again, not validated
-    anew (validation was ~4 % of a turn's CPU: 30 rows, ~0.1 ms). Rows that left the context drop out at the next
-    read; the least recently read agents beyond ``HISTORY_AGENTS`` are forgotten. The Messages are shared between
-    turns: nothing changes a Message in place (``model_copy`` makes a changed one).
-    """
-
-    def __init__(self, max_agents: int = HISTORY_AGENTS) -> None:
-        self._max_agents = max_agents
-        self._agents: OrderedDict[str, dict[str, Message]] = OrderedDict()
-
-    def read(self, conn: sqlite3.Connection, agent_id: str) -> list[Message]:
-        """The agent's in-context messages in ``seq`` order (on the store's thread: ``begin_turn``)."""
-        ((text,),) = conn.execute(HISTORY_JSON, (agent_id,)).fetchall()
-        known = self._agents.pop(agent_id, None) or {}
-        rows: dict[str, Message] = {}
-        if text:
-            validate = _MESSAGE.validate_json
-            for row in text.split(_SEPARATOR):
-                message = known.get(row)
-                rows[row] = message if message is not None else validate(row)
-        self._agents[agent_id] = rows
-        if len(self._agents) > self._max_agents:
-            self._agents.popitem(last=False)
-        history = list(rows.values())
-        history.sort(key=attrgetter("seq"))  # group_concat keeps no promised order
-        return history
-
-
-_MESSAGE: TypeAdapter[Message] = TypeAdapter(Message)
+_EVICT = "UPDATE messages SET in_context = 0 WHERE agent_id = ? AND seq <= ? AND in_context = 1"
+_VERSION = "SELECT messages_version FROM agent_leases WHERE agent_id = ?"
 
 
 class MessagesMixin(SqliteBase):
@@ -151,12 +91,30 @@ class MessagesMixin(SqliteBase):
             return [R.message_from_row(r) for r in found]
 
     async def evict_messages(self, agent_id: str, *, through_seq: int) -> int:
-        """Mark the agent's messages with ``seq <= through_seq`` out of context; return how many changed."""
-        return await self._exec(
-            "evict_messages",
-            "UPDATE messages SET in_context = 0 WHERE agent_id = ? AND seq <= ? AND in_context = 1",
-            (agent_id, through_seq),
-        )
+        """Mark the agent's messages with ``seq <= through_seq`` out of context; return how many changed.
+
+        A window this process knows (``HistoryRows``) stays known without them when the agent's count of window
+        changes grew by the evicted rows alone (both statements under the write gate, in one thread hop), so the
+        next turn after an eviction does not read its window back either."""
+        windows = self._windows
+        gate = self._gate
+
+        def run() -> int:
+            conn = self._db._conn
+            gate.acquire()
+            try:
+                evicted = conn.execute(_EVICT, (agent_id, through_seq)).rowcount
+                now = conn.execute(_VERSION, (agent_id,)).fetchall() if evicted else []
+            finally:
+                gate.release()
+            if evicted:
+                windows.advance(agent_id, int(now[0][0]) if now else None, evicted,
+                                lambda window: [m for m in window if m.seq > through_seq])
+            return int(evicted)
+
+        async with self._locked("evict_messages"):
+            count: int = await self._db._execute(run)  # type: ignore[no-untyped-call]
+            return count
 
     async def load_message_tail(self, agent_id: str, *, after_seq: int, seen_through: int = 0) -> MessageTail:
         found = await self._fetch("load_message_tail", MESSAGE_TAIL_SQL.format(agent="?", after="?", seen="?"),

@@ -22,7 +22,7 @@ from voice_letta.store import rows as R
 from voice_letta.store.common import chunked
 from voice_letta.store.sqlite.base import MAX_BOUND_VARS, SqliteBase
 from voice_letta.store.sqlite.db import translate_errors
-from voice_letta.store.sqlite.messages import HistoryRows, append_params, append_sql
+from voice_letta.store.sqlite.messages import append_params, append_sql
 
 _TURN_COLUMNS = [c.strip() for c in R.TURN_COLUMNS.split(",")]
 _SAVE_TURN = (
@@ -40,8 +40,14 @@ _END_TURN = (
 _FIND_TURN = (
     f"SELECT {R.TURN_COLUMNS} FROM turns WHERE agent_id = ? AND fingerprint = ? ORDER BY started_at DESC LIMIT 1"
 )
-# the turn stored last (it took the lease last), not the last to arrive: migration 0011
-_LATEST_TURN = f"SELECT {R.TURN_COLUMNS} FROM turns WHERE agent_id = ? ORDER BY rowid DESC LIMIT 1"
+# The turn stored last (it took the lease last), not the last to arrive (migration 0011), as begin_turn asks of it
+# on every turn (is it the retry? abandoned?); the whole record is read only when it is the retry (a TurnRecord
+# built from a row, its usage and timings JSON validated, was ~50 us a turn)
+_LATEST_BRIEF = (
+    "SELECT id, agent_id, fingerprint, status, started_at, ended_at, error FROM turns WHERE agent_id = ? "
+    "ORDER BY rowid DESC LIMIT 1"
+)
+_TURN_BY_ID = f"SELECT {R.TURN_COLUMNS} FROM turns WHERE id = ?"
 # a key-less re-send queued behind other turns of the agent: the latest earlier turn with its fingerprint (then
 # checked by never_completed and for its input still in context). It runs on almost every turn and finds nothing:
 # "+started_at" keeps the planner on turns_agent_fingerprint (one index probe) rather than turns_agent_started
@@ -68,9 +74,10 @@ _MARK_UNFINISHED = (
 _ACQUIRE = (
     "INSERT INTO agent_leases (agent_id, holder, token, busy, expires_at) VALUES (?1, ?2, 1, 1, ?4) "
     "ON CONFLICT (agent_id) DO UPDATE SET holder = ?2, token = token + 1, busy = 1, expires_at = ?4 "
-    "WHERE busy = 0 OR expires_at < ?3 RETURNING token"
+    "WHERE busy = 0 OR expires_at < ?3 RETURNING token, messages_version"
 )
 _RELEASE = "UPDATE agent_leases SET busy = 0 WHERE agent_id = ? AND holder = ? AND token = ? AND busy = 1"
+_RELEASE_COUNTED = f"{_RELEASE} RETURNING messages_version"
 _PER_STATEMENT = MAX_BOUND_VARS // (R.column_count(R.MESSAGE_INSERT_COLUMNS) + 2)
 
 
@@ -90,6 +97,17 @@ def _with_seqs(rows: Sequence[Message], seqs: dict[str, int]) -> list[Message]:
     return [R.stored_message(m, seqs[m.id]) for m in rows]
 
 
+def _in_context(rows: Sequence[Message]) -> list[Message]:
+    """The stored rows that joined the window (each added one to the agent's ``messages_version``)."""
+    return [m for m in rows if m.in_context]
+
+
+def _brief(row: R.Row) -> TurnRecord:
+    """The fields of ``_LATEST_BRIEF`` as a TurnRecord (the rest default): only for the checks, never returned."""
+    return TurnRecord.model_construct(id=row[0], agent_id=row[1], fingerprint=row[2], status=row[3],
+                                      started_at=row[4], ended_at=row[5], error=row[6])
+
+
 def _earlier_unfinished(conn: sqlite3.Connection, latest: TurnRecord, fingerprint: str, since: float
                         ) -> TurnRecord | None:
     """The agent's latest turn other than ``latest`` with ``fingerprint``, when it started since ``since``, never
@@ -103,8 +121,6 @@ def _earlier_unfinished(conn: sqlite3.Connection, latest: TurnRecord, fingerprin
 
 
 class TurnsMixin(SqliteBase):
-    _history: HistoryRows | None = None  # the decoded rows of the last histories begin_turn read (messages.py)
-
     async def save_turn(self, turn: TurnRecord) -> None:
         """Insert or replace a turn record."""
         await self._exec("save_turn", _SAVE_TURN, R.turn_params(turn))
@@ -127,46 +143,53 @@ class TurnsMixin(SqliteBase):
         turn_params = R.turn_params(turn)
         inserts = _inserts(rows)
         gate = self._gate
-        if self._history is None:
-            self._history = HistoryRows()
-        history_rows = self._history
+        history_rows = self._windows
 
-        # Under the write lock only the statements; the history is read, and every row decoded, once the
+        # Under the write lock only the statements; the history is taken or read, and every row decoded, once the
         # transaction committed (``_transaction_then``). Reading it after the commit sees the same rows: this turn
         # holds the agent's lease, so no other turn of the agent writes in between.
-        def work(conn: sqlite3.Connection) -> tuple[int, TurnRecord | None, dict[str, int]] | None:
+        def work(conn: sqlite3.Connection) -> tuple[int, int, TurnRecord | None, dict[str, int], bool] | None:
             got = conn.execute(_ACQUIRE, (agent_id, holder, now, now + lease_s)).fetchall()
             if not got:
                 return None
             previous = None
+            dropped = False
             if turn.idempotency_key is not None:
                 found = conn.execute(_KEYED_TURN, (agent_id, turn.idempotency_key, now - key_ttl_s)).fetchall()
                 previous = R.turn_from_row(found[0]) if found else None
             else:
-                found = conn.execute(_LATEST_TURN, (agent_id,)).fetchall()
-                latest = R.turn_from_row(found[0]) if found else None
+                found = conn.execute(_LATEST_BRIEF, (agent_id,)).fetchall()
+                latest = _brief(found[0]) if found else None
                 if latest is not None and turn.fingerprint is not None and latest.fingerprint == turn.fingerprint \
                         and is_retry_of(latest, now, replay_window_s=replay_window_s, retry_window_s=retry_window_s):
-                    previous = latest
+                    previous = R.turn_from_row(conn.execute(_TURN_BY_ID, (latest.id,)).fetchall()[0])
                 elif latest is not None and turn.fingerprint is not None:
                     previous = _earlier_unfinished(conn, latest, turn.fingerprint, now - retry_window_s)
                 if previous is None and latest is not None and supersede_abandoned \
                         and latest.status == "abandoned" and now - latest.started_at <= supersede_window_s:
-                    conn.execute(_DROP_INPUT, (agent_id, latest.id))
+                    dropped = conn.execute(_DROP_INPUT, (agent_id, latest.id)).rowcount > 0
             seqs: dict[str, int] = {}
             if previous is None:
                 conn.execute(_SAVE_TURN, turn_params)
                 seqs = _run_inserts(conn, inserts)
-            return int(got[0][0]), previous, seqs
+            return int(got[0][0]), int(got[0][1]), previous, seqs, dropped
 
-        def then(conn: sqlite3.Connection, done: tuple[int, TurnRecord | None, dict[str, int]] | None
+        def then(conn: sqlite3.Connection, done: tuple[int, int, TurnRecord | None, dict[str, int], bool] | None
                  ) -> TurnBegun | None:
             if done is None:
                 return None
-            lease, previous, seqs = done
+            lease, version, previous, seqs, dropped = done
             try:
-                history = history_rows.read(conn, agent_id)
                 inserted = _with_seqs(rows, seqs) if previous is None else []
+                # The window known at the version the lease showed, plus this turn's rows, is the window now (the
+                # count it adds is known too); else it is read back.
+                known = None if dropped else history_rows.known(agent_id, version)
+                if known is not None:
+                    joined = _in_context(inserted)
+                    history = [*known, *joined]
+                    history_rows.remember(agent_id, version + len(joined), history)
+                else:
+                    history = history_rows.read(conn, agent_id)
             except BaseException:
                 # the caller gets an error, not the lease: give it back now rather than when it expires
                 gate.acquire()
@@ -184,15 +207,24 @@ class TurnsMixin(SqliteBase):
     ) -> list[Message]:
         inserts = _inserts(rows)
         turn_params = R.turn_params(turn) if turn is not None else None
+        history_rows = self._windows
 
-        def work(conn: sqlite3.Connection) -> dict[str, int]:
+        def work(conn: sqlite3.Connection) -> tuple[dict[str, int], int | None]:
             seqs = _run_inserts(conn, inserts)
             if turn_params is not None:
                 conn.execute(_END_TURN, turn_params)
-            conn.execute(_RELEASE, (agent_id, holder, lease))
-            return seqs
+            released = conn.execute(_RELEASE_COUNTED, (agent_id, holder, lease)).fetchall()
+            return seqs, int(released[0][0]) if released else None
 
-        return await self._transaction_then("end_turn", work, lambda conn, seqs: _with_seqs(rows, seqs))
+        def then(conn: sqlite3.Connection, done: tuple[dict[str, int], int | None]) -> list[Message]:
+            seqs, version = done
+            stored = _with_seqs(rows, seqs)
+            # the window this turn began with, plus its reply, if nothing else changed the agent's messages since
+            joined = _in_context(stored)
+            history_rows.advance(agent_id, version, len(joined), lambda window: [*window, *joined])
+            return stored
+
+        return await self._transaction_then("end_turn", work, then)
 
     async def list_turns(self, agent_id: str, *, limit: int = 50, status: str | None = None) -> list[TurnRecord]:
         """The agent's latest turns, oldest first."""
