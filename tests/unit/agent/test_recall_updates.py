@@ -5,12 +5,13 @@ from __future__ import annotations
 import numpy as np
 
 from voice_letta.agent.recall import text as T
+from voice_letta.agent.recall.cued import cue_target
 from voice_letta.agent.recall.cues import cues
 from voice_letta.agent.recall.facts import PLACE, Query, part_of, same_fact, says_new_place, typed_change, typed_changes
 from voice_letta.agent.recall.index import PassageIndex
 from voice_letta.agent.recall.quantity import DAY as ASKS_DAY
 from voice_letta.agent.recall.quantity import MONEY
-from voice_letta.agent.recall.updates import cue_target, place_groups
+from voice_letta.agent.recall.updates import place_groups
 from voice_letta.agent.recall.vector import SearchWindow
 
 DAY = 86400.0

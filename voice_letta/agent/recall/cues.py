@@ -47,7 +47,16 @@ UPDATE_CUE = re.compile(
     r"covering for|cover(?:s|ing)? for|stand(?:s|ing)?[- ]in|fill(?:s|ing)? in for|t(?:ook|akes|aking) over|"
     r"shifted|"
     # pay changes: "got a raise! net is now 3,750" (test6)
-    r"(?:pay )?(?:raise|rise)|pay cut|promoted|promotion)\b",
+    r"(?:pay )?(?:raise|rise)|pay cut|promoted|promotion|"
+    # a value that holds from a point in time on ("it's five twenty a week from this month", test7), a task handed to
+    # someone else ("priya hands the pricing page to you"). Not "slipped" alone: "search reindex slipped to next
+    # tuesday" then replaced a whole stand-up for "What caused the flaky checkout tests?" (test5: a chunk of several
+    # people's lines, of which it changes one)
+    r"brought forward|moves|"
+    r"(?:from|as of|starting|effective) (?:this|next) (?:week|month|year|term|season|quarter)|"
+    r"hand(?:s|ed|ing)? (?:[\w']+ ){0,3}?(?:over|to)|"
+    # someone taken to a place is there now ("they took abuela to a rehab place, clinica san javier", test7)
+    r"(?:took|taken|brought|transferred|admitted|sent) (?:[\w']+ ){0,3}?(?:to|into) (?:the|a|an) )\b",
     re.IGNORECASE)
 
 

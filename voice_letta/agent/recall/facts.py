@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from voice_letta.agent.recall.quantity import AMOUNT, ANY, CLOCK, DAY, MONEY, asked_kind
-from voice_letta.agent.recall.records import RECORD_ITEMS, asks_who, changed
+from voice_letta.agent.recall.records import RECORD_ITEMS, asks_who, changed, other_holder
 from voice_letta.agent.recall.records import asked as asked_items
 from voice_letta.agent.recall.text import term_id, term_ids
 
@@ -71,7 +71,11 @@ _NOT_A_PLACE = (r"(?:\d|mon|tue|wed|thu|fri|sat|sun|next|tomorrow|tonight|today|
                 r"afternoon|evening|lunch|week|month|year|end|day|night|shift|early|late)")
 _NEW_PLACE = re.compile(
     r"\b(?:moved|moving|shifted|relocat(?:ed|ing)|switched|transferred)\b(?:\s+[\w']+){0,3}?\s+(?:to|into)\s+"
-    r"(?!(?:the\s+|a\s+|an\s+)?" + _NOT_A_PLACE + r")(?:the\s+|a\s+|an\s+)?[a-z]|\bnew\s+(?:venue|location|address)\b",
+    r"(?!(?:the\s+|a\s+|an\s+)?" + _NOT_A_PLACE + r")(?:the\s+|a\s+|an\s+)?[a-z]|\bnew\s+(?:venue|location|address)\b|"
+    # someone taken somewhere: "they took abuela to a rehab place" (test7); "to" then an article ("took two hours to
+    # get there" takes no one anywhere)
+    r"\b(?:took|taken|brought|admitted|sent)\b(?:\s+[\w']+){1,3}?\s+(?:to|into)\s+(?:the|a|an)\s+"
+    r"(?!" + _NOT_A_PLACE + r")[a-z]",
     re.IGNORECASE)
 
 
@@ -111,7 +115,11 @@ ENDING_CUE = re.compile(
     r"not any ?more|any ?more|switch(?:ed|ing)|sold|selling|dropp(?:ed|ing)|cancell?(?:ed|ing)|closed|clos(?:es|ing) "
     r"down|shut|broke up|split up|done with|finished with|instead|shifted|did (?:i|we) say|"
     r"from (?:this |next )?(?:mon|tues|wednes|thurs|fri|satur|sun)day|from (?:tomorrow|next (?:week|month))|"
-    r"(?:the|a|my|our|his|her|their) new (?!york|zealand|jersey|orleans|year|delhi|mexico|hampshire)\w+)\b",
+    r"(?:the|a|my|our|his|her|their) new (?!york|zealand|jersey|orleans|year|delhi|mexico|hampshire)\w+|"
+    # the one who held it cannot any more: "marco can't do it, his kid's sick, jess will cover" (test7), "shauna's
+    # booked solid till feb", "the plan fell through"
+    r"can(?:'|’)?t (?:do|make) it|cannot (?:do|make) it|(?:is|'s|’s) sick|fell through|pulled out|"
+    r"backed out|dropped out|booked (?:up|solid)|double[- ]booked|unavailable)\b",
     re.IGNORECASE)
 
 
@@ -130,7 +138,7 @@ _ENDING_TERMS = frozenset(term_ids(
     "leaving leaves left stop stops stopped stopping quit quits quitting gave give given giving died dead passed away "
     "put retired retiring retires gone went back moved moving away replaced replacing longer anymore switched "
     "switching sold selling dropped dropping cancelled canceled closed closes closing shut broke split done finished "
-    "instead shifted new say"))
+    "instead shifted new say sick fell pulled backed booked solid double unavailable cannot"))
 _CHANGE_IDS = np.fromiter(_ENDING_TERMS | (CUE_TERMS - frozenset(term_ids("now"))), dtype=np.uint64)
 
 
@@ -212,11 +220,34 @@ class Query:
     cosines: np.ndarray
     kind: int = 0  # the kind of value the question asks for (recall/quantity.py bits; 0 none)
     who: bool = False  # it asks who (recall/records.py)
+    choice: tuple[frozenset[int], frozenset[int]] | None = None  # "earlies or nights?": the two values offered
 
     @classmethod
     def of(cls, terms: Sequence[str], cosines: np.ndarray, question: str = "") -> Query:
         kind = asked_kind(question) | (PLACE if _PLACE_ASK.search(question) else 0) if question else 0
-        return cls(frozenset(term_id(t) for t in terms), cosines, kind, asks_who(question))
+        return cls(frozenset(term_id(t) for t in terms), cosines, kind, asks_who(question), choice_of(question))
+
+
+# A question that offers two values ("Am I on earlies or nights?", "Do I take the bus or the train?") says itself that
+# they are values of one kind: the one said later replaces the other (test7: "the roster's out, it's all nights for me
+# till february" after "mostly earlies this month", no change word). The words either side of "or", up to a stopword.
+_CHOICE = re.compile(r"([\w'-]+(?:\s+[\w'-]+)?)\s+or\s+([\w'-]+(?:\s+[\w'-]+){0,2})\s*\??\s*$", re.IGNORECASE)
+
+
+def choice_of(question: str) -> tuple[frozenset[int], frozenset[int]] | None:
+    """The two values a question offers ("earlies or nights"), as term ids; None when it offers none."""
+    m = _CHOICE.search(question)
+    if m is None:
+        return None
+    before = m.group(1).split()
+    after = m.group(2).split()
+    # the words next to "or", back to a stopword ("on earlies": "earlies"; "the bus": "bus")
+    left = term_ids(" ".join(before[-1:] if len(before) > 1 and term_ids(before[-1]) else before))
+    right = term_ids(after[0]) or term_ids(" ".join(after[1:]))
+    a, b = frozenset(left), frozenset(right)
+    if not a or not b or a & b:
+        return None
+    return a, b
 
 
 def typed_changes(index: PassageIndex, old: int, new: np.ndarray, query: Query) -> np.ndarray:
@@ -253,6 +284,8 @@ def same_fact(index: PassageIndex, old: int, new: int, query: Query) -> bool:
     old_terms, new_terms = index.terms_of(old), index.terms_of(new)
     ignored = ignored_terms(index, old, new)
     record = index.items.get(old, ())
+    if record and other_holder(record, index.items.get(new, ())):  # another thing of the same kind (records.py)
+        return False
     if len(record) >= RECORD_ITEMS:  # a record changes only in the items the later passage names
         want = asked_items(record, query, query.who)
         got = changed(index, record, new, ignored, query) if want else None
@@ -288,7 +321,9 @@ def same_fact(index: PassageIndex, old: int, new: int, query: Query) -> bool:
     for has, lacks in ((was, said), (said, was)):
         asked = (terms & has) - shared - ignored
         families = [f for f in _FAMILIES if f & asked]
-        if families and not any(f & lacks for f in families):
+        # ... unless the later one names the older one's value next to its change: it is about that value ("marco
+        # can't do it, his kid's sick, jess will cover" for "Who's covering my shifts?" over "…/ user: marco", test7)
+        if families and not any(f & lacks for f in families) and not names_value(index, old, new, query):
             return False
     return True
 

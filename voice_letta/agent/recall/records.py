@@ -19,17 +19,33 @@ as one passage, the budget note was listed as replacing the whole record).
   (``new_values``: "Lopez came back at $2,890" after "Fence quote: Lopez Fencing $3,150, cedar") is a change even with
   no change word: a note records what holds now.
 
-Items are read from the passage's text when it is indexed (only passages with list lines have any).
+Other storage styles are records too, read by their structure (``layouts``), not by their words:
+
+- a **Markdown table** (or a CSV block with a header line): one item per row, its key the first cell ("internet",
+  "Thu"), its values the other cells, its terms with the header's words (a row holds "provider: Bell Aliant");
+- a **JSON object** or a **key: value** record ("kind: appointment / with: Ines / date: 2026-12-09"): one item per
+  field, its key the field's name;
+- a **bare table row** or CSV line ("| internet | Eastlink | $70 | 10th |") said later: one item.
+
+Each such item has a **holder**: for a row its first cell, for a field record its kind (a "kind"/"type" field's value)
+and the first field whose value has a word (a name, a service, a model). A later record of the same holder and shape
+(the number of columns; a field record) that says something else is a new version with no change word ("a later
+object of the same kind for the same holder with one field changed", test7): ``same_holder``. A record of the same
+shape with another holder is another thing, never a version (``other_holder``: Caio's record is no version of
+Luiza's, however alike the two objects are).
+
+Items are read from the passage's text when it is indexed (only passages with list lines, tables or records have any).
 """
 
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 import numpy as np
 
+from voice_letta.agent.recall.layouts import FIELDS, NOT_NAMES, layout_items
+from voice_letta.agent.recall.layouts import Item as Item  # the index keeps them
 from voice_letta.agent.recall.quantity import ANY, number_kinds
 from voice_letta.agent.recall.text import is_markdown_note, term_ids
 
@@ -40,26 +56,16 @@ if TYPE_CHECKING:
 _ITEM = re.compile(r"^[ \t]*(?:[-*+\u2022]|\d{1,2}[.)])[ \t]+(?:\[[ xX]\][ \t]*)?(\S.*)$", re.MULTILINE)
 _KEY = re.compile(r"^([^\s:]+(?:[ \t]+[^\s:]+){0,2})[ \t]*:(?:[ \t]|$)")
 _CAPITAL = re.compile(r"(?<![\w'’])[A-Z][a-z]+")
-_NOT_NAMES_TEXT = """monday tuesday wednesday thursday friday saturday sunday mon tue tues wed thu thur thurs fri sat
-sun january february march april may june july august september october november december jan feb mar apr jun jul aug
-sep sept oct nov dec mr mrs ms dr st next last new old"""
-_NOT_NAMES = frozenset(_NOT_NAMES_TEXT.split())
 RECORD_ITEMS = 2  # a note with at least this many items is a record of several attributes
 RARE_SHARE = 3  # a value word said by at most this many passages names its item (or RARE_FRACTION of them)
 RARE_FRACTION = 0.02
 
 
-@dataclass(frozen=True, slots=True)
-class Item:
-    key: frozenset[int]  # term ids of the key ("fence quote"), empty when the line has none
-    terms: frozenset[int]  # term ids of the whole line
-    values: frozenset[int]  # term ids of the value (after the key)
-    kinds: int  # quantity bits of the value
-    person: bool  # the value names someone
-
-
 def items(text: str) -> tuple[Item, ...]:
-    """The list items of a passage's text (empty for most passages: no list line)."""
+    """The items of a passage's text (empty for most passages: no list line, table or record)."""
+    laid = layout_items(text)
+    if laid:
+        return laid
     note = is_markdown_note(text)
     if _ITEM.search(text) is None and not note:
         return ()
@@ -72,7 +78,7 @@ def items(text: str) -> tuple[Item, ...]:
         value = line[key_m.end():] if key_m else line
         key = frozenset(term_ids(key_m.group(1))) if key_m else frozenset()
         names = [w for w in _CAPITAL.findall(value if key_m else value.split(None, 1)[-1] if " " in value else "")
-                 if w.lower() not in _NOT_NAMES]
+                 if w.lower() not in NOT_NAMES]
         found.append(Item(key, frozenset(term_ids(line)), frozenset(term_ids(value)),
                           int(number_kinds([value])[0]), bool(names)))
     return tuple(found)
@@ -89,6 +95,16 @@ def asks_who(question: str) -> bool:
 def asked(record: tuple[Item, ...], query: Query, who: bool) -> set[int]:
     """Which items of a record a question asks about (see the module docstring)."""
     kind = query.kind & 0xFF & ~ANY
+    if record and record[0].shape == FIELDS:
+        # a field record's items all hold its holder's words: a field is asked by its key or its kind of value
+        # ("How much does my gym cost?" names the record by "gym", and asks no field by its key: any may answer)
+        return {i for i, it in enumerate(record) if it.key & query.terms or (kind and it.kinds & kind)}
+    if record and record[0].shape > FIELDS:
+        # a table's rows: one that says a word of the question in its own cells is asked ("When does my music
+        # subscription renew?" asks the music row, not every row under "renews")
+        own = {i for i, it in enumerate(record) if (it.key | it.values) & query.terms}
+        if own:
+            return own
     return {i for i, it in enumerate(record)
             if it.terms & query.terms or (kind and it.kinds & kind) or (who and it.person)}
 
@@ -104,6 +120,13 @@ def changed(index: PassageIndex, record: tuple[Item, ...], new: int, ignored: se
     the items of that key (or the keyless items saying it: "[ ] pick countertop"), not those whose value words it
     repeats ("quartz" is the countertop's); else the items whose rare value word it says (their holder: "Dave
     retired", "Lopez came back at…") and, when it gives a value of the asked kind, the items holding that kind."""
+    laid = index.items.get(new, ())
+    if laid:  # a later record: the items whose key it gives another value (a JSON object with its date changed)
+        given = {(it.key, it.values) for it in laid if it.key}
+        keyed = {k for k, _ in given}
+        hit = {i for i, it in enumerate(record) if it.key in keyed and (it.key, it.values) not in given}
+        if hit:
+            return hit
     said = set(index.terms_of(new).tolist()) - ignored
     keys = [k for k in index.record_keys if k <= said]
     if keys:
@@ -135,3 +158,41 @@ def rare_value_rows(index: PassageIndex, record: tuple[Item, ...]) -> np.ndarray
         return np.zeros(0, dtype=np.int64)
     found: np.ndarray = np.unique(np.concatenate(rows).astype(np.int64))
     return found[found < index.size]
+
+
+def _holders(record: tuple[Item, ...]) -> set[tuple[frozenset[int], int]]:
+    return {(it.holder, it.shape) for it in record if it.holder}
+
+
+def same_holder(old: tuple[Item, ...], new: tuple[Item, ...]) -> bool:
+    """Whether a later record gives an item of an earlier one's holder anew: the same holder and shape (a row with the
+    same first cell and as many columns, an object of the same kind and name) saying something the older one does
+    not ("| internet | Eastlink | $70 | 10th |" after "| internet | Bell Aliant | $95 | 3rd |")."""
+    for holder in _holders(old) & _holders(new):
+        was = frozenset().union(*(it.terms for it in old if (it.holder, it.shape) == holder))
+        now = frozenset().union(*(it.terms for it in new if (it.holder, it.shape) == holder))
+        if now - was:
+            return True
+    return False
+
+
+def other_holder(old: tuple[Item, ...], new: tuple[Item, ...]) -> bool:
+    """Whether a later record is of the same shape as an earlier one but of none of its holders: another thing of the
+    same kind (Caio's school record after Luiza's, the contact after the appointment with her), never a version."""
+    was, now = _holders(old), _holders(new)
+    return bool({s for _, s in was} & {s for _, s in now}) and not was & now
+
+
+def same_holder_rows(index: PassageIndex, record: tuple[Item, ...], row: int) -> list[int]:
+    """The later rows whose record gives an item of ``record``'s holder anew (``same_holder``), newest first; found
+    through the postings of each holder's rarest term."""
+    found: set[int] = set()
+    for holder, _ in _holders(record):
+        posts = [index.keywords.postings_of(t)[0] for t in holder]
+        rows = min(posts, key=len)
+        for r in rows.tolist():
+            r = int(r)
+            if (r < index.size and r != row and index.start_at[r] > index.start_at[row] and r in index.items
+                    and same_holder(record, index.items[r])):
+                found.add(r)
+    return sorted(found, key=lambda r: -float(index.start_at[r]))

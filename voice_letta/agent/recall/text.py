@@ -160,10 +160,43 @@ def is_markdown_note(text: str) -> bool:
     return text.lstrip().startswith("#")
 
 
+# A record's field ("kind: appointment", "price_brl: 119.9"): a key of one to three words before a colon, then a value.
+_FIELD_LINE = re.compile(r"^[ \t]*([A-Za-z_][\w\-]*(?:[ \t]+[\w\-]+){0,2})[ \t]*:[ \t]+(\S.*?)[ \t]*$")
+_ROLES = frozenset({"user", "assistant", "system"})
+
+
+def is_json_object(text: str) -> bool:
+    """A JSON object stored as a passage ("{"kind": "contact", "name": …}"): a record, not a line of speech."""
+    t = text.strip()
+    return t.startswith("{") and t.endswith("}")
+
+
+def field_record_lines(text: str) -> list[tuple[str, str]]:
+    """The (key, value) fields of a key: value record: two or more lines, every one "key: value", the keys distinct,
+    lower case or snake_case and no speaker's role ("kind: appointment / with: Ines Ferreira / date: 2026-12-09"). []
+    for anything else: a transcript's labels are names ("Ana: …", "Tom: …") or repeat, and "user: …" is a speaker."""
+    if text.count(":") < 2 or "\n" not in text.strip():
+        return []
+    pairs = []
+    for line in text.splitlines():
+        if not line.strip():
+            continue
+        m = _FIELD_LINE.match(line)
+        if m is None or not (m.group(1)[:1].islower() or "_" in m.group(1)):
+            return []
+        pairs.append((m.group(1), m.group(2)))
+    keys = [k.lower() for k, _ in pairs]
+    if len(pairs) < 2 or len(set(keys)) < len(keys) or set(keys) & _ROLES:
+        return []
+    return pairs
+
+
 def speakers(text: str) -> tuple[str, ...]:
     """Lowercased speaker labels of the lines of ``text`` ("user", "caroline"), in order of appearance; none in a
-    Markdown note (``is_markdown_note``: "## Bathroom / Plumber: Dave Ruiz / Next: regrout")."""
-    if is_markdown_note(text):
+    Markdown note (``is_markdown_note``: "## Bathroom / Plumber: Dave Ruiz / Next: regrout"), a JSON object or a
+    key: value record (``field_record_lines``): their keys are fields, not speakers (a JSON object was the line of a
+    speaker '{"kind"', nobody's, so no update rule saw a changed object: test7)."""
+    if is_markdown_note(text) or is_json_object(text) or field_record_lines(text):
         return ()
     raw = tuple(label for label in _SPEAKER.findall(text) if _is_label(label))
     found = _LABELS.get(raw)

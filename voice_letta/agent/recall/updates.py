@@ -37,22 +37,13 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from voice_letta.agent.recall.cued import CUE_COSINE, UPDATE_RELEVANCE, cued_updates, same_speakers
 from voice_letta.agent.recall.facts import (
-    LONG_PASSAGE_TERMS,
-    PART_MIN_COSINE,
-    PART_WORDS,
-    RARE_FRACTION,
-    RARE_SHARE,
-    VALUE_CUE_COSINE,
     Query,
     gives_asked_kind,
-    ignored_terms,
-    names_value,
-    part_of,
     same_fact,
-    typed_changes,
 )
-from voice_letta.agent.recall.records import new_value, rare_value_rows
+from voice_letta.agent.recall.records import same_holder_rows
 from voice_letta.agent.recall.vector import MIN_COSINE
 
 if TYPE_CHECKING:
@@ -68,45 +59,7 @@ if TYPE_CHECKING:
 # may 3") are 0.50 (found from outside: "what's my birthday?" came back as the wedding, replacing the birthday);
 # 0.55 keeps both recall sets' numbers (bench/memory_search.py --recall, and --recall bench/recall_holdout.json).
 DUPLICATE_COSINE = 0.55
-UPDATE_RELEVANCE = 0.55  # the update's cosine to the query, relative to the older passage's (measured: >= 0.58)
 CORRECTION_GAP_S = 600.0
-CUE_COSINE = 0.35
-# A change in other words is often less alike what it changes than CUE_COSINE: "mrs o says it's 2,225 a month from now
-# on" / "landlord is mrs okafor, rent 2150 due on the 1st" are 0.25 alike, "the sweepers on my block switched to weds
-# 8-10" / "street cleaning is tues 8-10am" 0.34 (test5). What they share is the kind of value the question asks for
-# (a sum of money, a day): such a cue passage updates down to TYPED_CUE_COSINE when the question asks that kind, both
-# say a value of it (facts.typed_change) and the cue passage is itself related to the question (cosine at least
-# UPDATE_RELEVANCE of the older one's): "joined fuego fitness, $39/mo" says money too, but is 0.08 to "How much is my
-# rent now?" against the rent line's 0.38.
-TYPED_CUE_COSINE = 0.2
-# A cue passage that gives no new value of the asked kind must be about the question at least a little (cosine at least
-# UNTYPED_RELEVANCE of the older one's): "[09:00] Marcus: hi all, I'm joining from the Lisbon office" (0.03 to "What
-# caused the flaky checkout tests?") replaced the stand-up where Ana picked the tests up (0.36). A new value of the
-# asked kind needs none ("down to one eighty two" is 0.04 to "how much do i weigh?").
-UNTYPED_RELEVANCE = 0.25
-# A change that names the old value (facts.names_value) needs less: in a verbatim exchange the assistant's question
-# carries the asked attribute ("assistant: And how do you get to the office? / user: company shuttle from aundh" is 0.60
-# to "How do I get to the office?") and the change only the value ("the shuttle's been stopped, I'm taking an ola auto
-# now", 0.11): test6. Only when the older one says a word of the question (its match is the attribute's words): "rahul's
-# leaving, from monday my lead is…" (0.07) is no news for "Which company hired me recently?" over the manager exchange
-# (0.34, which says none of its words).
-VALUE_RELEVANCE = 0.15
-# A cue passage updates the candidate it is most like, or, on the typed path, one within CUE_BEST_MARGIN of that: the
-# sweepers' change is 0.36 alike the dentist's new hours and 0.34 alike the street cleaning it changes. (For every cue
-# passage it let "it's marisol, she started last month" replace the poet guest for "Do you remember the poet's name?")
-CUE_BEST_MARGIN = 0.05
-# A cue passage updates a candidate only when no earlier passage of the user is more alike it by more than this
-# (``cue_target``). Not "only the most alike": in a conversation about one thing (a wedding) the update is often
-# most like another line on it (the venue, the rings) than like the fact it changes (the date). Set from the one
-# measured false link (0.71 vs 0.38) with room to spare, not fitted.
-CUE_TARGET_MARGIN = 0.2
-# "now" alone is a weak cue (everyday speech: "im at home now"), and short first-person lines with nothing in common
-# are 0.35-0.41 apart ("i work at google as an engineer" / "i live in seattle now"): found from outside, "where do I
-# work?" was answered "I live in Seattle now", listed as replacing the job. A passage whose only cue is "now" must
-# share a content word with the older one, unless they are this close. (Requiring it of every cue, tried 00:24, cut
-# the held-out test half's "we cut the guest list down to ninety" / "inviting about a hundred and twenty", 0.4 apart,
-# no word in common: stale on top 0/5 -> 1/5.)
-SHARED_WORD_BELOW = 0.5
 # The newest version of a fact whose own cosine to the question is at least INHERIT_COSINE x the best older version's
 # takes that one's confidence (ranking.py ``took``): "I live in Portland these days" (0.39 to "Where do I live?") was
 # 0.28 confident while the twice-replaced "I live in Boston" (0.51) kept 0.54 (found from outside, session 5). Not a
@@ -119,7 +72,6 @@ SHARED_WORD_BELOW = 0.5
 INHERIT_COSINE = 0.7
 INHERIT_COVERAGE = 0.6
 LINK_CANDIDATES = 10  # the best candidates of a search that are checked for a later update
-CUE_ROWS_CHECKED = 1024  # at most this many of the latest cue passages are compared with the candidates
 
 
 def newest_first(index: PassageIndex, top: np.ndarray, query: Query) -> list[list[int]]:
@@ -229,12 +181,18 @@ def implicit_updates(index: PassageIndex, order: Sequence[int], skip: set[int], 
             bases.append((int(o), base))
     if not bases:
         return links
-    cued = _cued_updates(index, [b for _, b in bases], query)
+    cued = cued_updates(index, [b for _, b in bases], query)
+    for _, base in bases:  # a later record of the same holder first: the layout says it is a version (records.py)
+        held = _held_updates(index, base)
+        if held:
+            cued[base] = held + [r for r in cued.get(base, ()) if r not in held]
     later: set[int] = set()  # each row is the later version of one row at most; it may have a later one itself
     for o, base in bases:
         if base in used:
             continue
         new = _correction_after(index, base)
+        if new < 0:
+            new = _chosen_instead(index, base, query)
         if new < 0:
             new = next((r for r in cued.get(base, ()) if r not in later and same_fact(index, base, r, query)), -1)
         if new >= 0 and new not in later:
@@ -255,6 +213,38 @@ def implicit_updates(index: PassageIndex, order: Sequence[int], skip: set[int], 
                 links[new] = newest
                 later.add(newest)
     return links
+
+
+def _chosen_instead(index: PassageIndex, row: int, query: Query) -> int:
+    """For a question offering two values ("Am I on earlies or nights?", ``facts.choice_of``): the first later
+    passage of the user that says the other value and not this one, when ``row`` says one of them only; else -1
+    (the first: later changes chain on from it, "tash said I can swap my sunday night for the friday")."""
+    if query.choice is None:
+        return -1
+    a, b = query.choice
+    said = set(index.terms_of(row).tolist())
+    if said & a and not said & b:
+        this, other = a, b
+    elif said & b and not said & a:
+        this, other = b, a
+    else:
+        return -1
+    rows = np.unique(np.concatenate([index.keywords.postings_of(t)[0] for t in other]).astype(np.int64))
+    found = [int(r) for r in rows[rows < index.size]
+             if index.start_at[r] > index.start_at[row] and index.has_vector[r] and not index.asks[r]
+             and index.about_the_user(int(r)) and same_speakers(index, int(r), row)
+             and other <= set(index.terms_of(int(r)).tolist()) and not this & set(index.terms_of(int(r)).tolist())]
+    return min(found, key=lambda r: float(index.start_at[r])) if found else -1
+
+
+def _held_updates(index: PassageIndex, row: int) -> list[int]:
+    """The later records of the user that give an item of ``row``'s holder anew (``records.same_holder``: a bare
+    table row, the same JSON object with a field changed), newest first."""
+    record = index.items.get(row)
+    if not record:
+        return []
+    return [r for r in same_holder_rows(index, record, row)
+            if index.has_vector[r] and not index.asks[r] and index.about_the_user(r) and same_speakers(index, r, row)]
 
 
 def fact_of(index: PassageIndex, row: int) -> int:
@@ -292,112 +282,3 @@ def _next_same_speaker(index: PassageIndex, row: int) -> int:
             return nxt
         nxt = int(index.next[nxt])
     return -1
-
-
-def _cued_updates(index: PassageIndex, rows: list[int], query: Query) -> dict[int, list[int]]:
-    """For each row: the later cue passages of the same speaker about the same thing (cosine >= CUE_COSINE), most
-    similar first. One product of the latest CUE_ROWS_CHECKED cue passages with all the rows at once."""
-    rows = [r for r in rows if index.has_vector[r]]
-    if not rows:
-        return {}
-    n = index.size
-    cue_rows = np.flatnonzero((index.update_cue[:n] | index.ending[:n]) & index.has_vector[:n] & ~index.asks[:n])
-    later = cue_rows[index.start_at[cue_rows] > min(index.start_at[r] for r in rows)][-CUE_ROWS_CHECKED:]
-    if not len(later):
-        return {}
-    matrix = index.vectors.matrix
-    sims = matrix[later] @ matrix[rows].T  # (later, rows)
-    # Each cue passage updates the candidate it is most like (of those said before it): "we pushed the wedding back
-    # to september" is 0.41 alike "my birthday is on july 4" but 0.71 alike "our wedding is planned for june".
-    before = index.start_at[later][:, None] > index.start_at[np.asarray(rows)][None, :]
-    best = np.where(before, sims, -1.0).max(axis=1)
-    out: dict[int, list[int]] = {}
-    for j, row in enumerate(rows):
-        kind = typed_changes(index, row, later, query)
-        typed = kind & (query.cosines[later] >= UPDATE_RELEVANCE * float(query.cosines[row]))
-        col = np.where((index.start_at[later] > index.start_at[row]) & (sims[:, j] >= best - CUE_BEST_MARGIN * typed),
-                       sims[:, j], -1.0)
-        related = kind | (query.cosines[later] >= UNTYPED_RELEVANCE * float(query.cosines[row]))
-        close = np.flatnonzero((col >= np.where(typed, TYPED_CUE_COSINE, CUE_COSINE)) & related
-                               & index.update_cue[later])
-        out[row] = [int(later[k]) for k in close[np.argsort(-col[close])]
-                    if index.about_the_user(int(later[k])) and _same_speakers(index, int(later[k]), row)
-                    and (col[k] >= SHARED_WORD_BELOW or index.strong_cue[int(later[k])]
-                         or _share_a_word(index, int(later[k]), row))
-                    # only the kind of value made it a change (less alike than CUE_COSINE): it must share a word with
-                    # the older one too, the holder or the old value ("mrs okafor" / "mrs o", "8-10"), else it is
-                    # another thing's value of that kind (the flight's day is no version of when the passport expires)
-                    and (col[k] >= CUE_COSINE or _share_a_word(index, int(later[k]), row))
-                    and col[k] >= cue_target(index, int(later[k]))[1] - CUE_TARGET_MARGIN]
-        was = set(index.terms_of(row).tolist())
-        named_value: list[int] = []
-        # names_value needs a short older passage and a rare word of it (not the question's) in the later one
-        most = max(RARE_SHARE, RARE_FRACTION * index.keywords.n)
-        rare = {t for t in was if len(index.keywords.postings_of(t)[0]) <= most} - query.terms
-        if rare and len(index.terms_of(row)) <= LONG_PASSAGE_TERMS:
-            value_relevance = VALUE_RELEVANCE if query.terms & was else UNTYPED_RELEVANCE
-            valued = np.flatnonzero((index.start_at[later] > index.start_at[row]) & (sims[:, j] >= VALUE_CUE_COSINE)
-                                    & index.ending[later]
-                                    & (query.cosines[later] >= value_relevance * float(query.cosines[row])))
-            named_value = [int(later[k]) for k in valued[np.argsort(-sims[valued, j])]
-                           if rare & set(index.terms_of(int(later[k])).tolist())
-                           and index.about_the_user(int(later[k])) and _same_speakers(index, int(later[k]), row)
-                           and names_value(index, row, int(later[k]), query)]
-        # naming the old value next to a change says more than a cue word and a cosine: those links come first
-        out[row] = named_value + [r for r in out[row] if r not in named_value]
-        record = index.items.get(row)
-        if record:  # a later note giving a new value of an asked item, with no change word (recall/records.py)
-            notes = rare_value_rows(index, record)
-            notes = notes[(index.start_at[notes] > index.start_at[row]) & index.has_vector[notes] & ~index.asks[notes]
-                          & (query.cosines[notes] >= UNTYPED_RELEVANCE * float(query.cosines[row]))]
-            out[row] += [int(r) for r in notes[np.argsort(-index.start_at[notes])]
-                         if int(r) not in out[row] and int(r) in index.items and index.about_the_user(int(r))
-                         and _same_speakers(index, int(r), row)
-                         and new_value(index, record, int(r), ignored_terms(index, row, int(r)), query, query.who)]
-        if len(index.terms_of(row)) > LONG_PASSAGE_TERMS:  # a cue passage naming PART_WORDS of the asked part
-            named = []
-            for k in np.flatnonzero((index.start_at[later] > index.start_at[row]) & (sims[:, j] >= PART_MIN_COSINE)):
-                cue = int(later[k])
-                said = set(index.terms_of(cue).tolist())
-                part = part_of(index, row, query, said)
-                common = (part & said) - ignored_terms(index, cue, row) if part is not None else set()
-                if (len(common) >= PART_WORDS and index.about_the_user(cue) and _same_speakers(index, cue, row)
-                        and cue not in out[row]):
-                    named.append((len(common), float(sims[k, j]), cue))
-            out[row] = [c for *_, c in sorted(named, reverse=True)] + out[row]
-    return out
-
-
-def cue_target(index: PassageIndex, cue: int) -> tuple[int, float]:
-    """The earlier passage about the user that a cue passage is most like among *all* of them (not only one
-    search's candidates) and its cosine, or (-1, -1.0); cached until the index changes. A cue passage updates a
-    candidate only within CUE_TARGET_MARGIN of that: "we pushed the wedding back to september" (0.38 alike "my flight
-    to rome got moved to may 10", 0.71 alike "our wedding is planned for june") was listed as replacing the flight
-    for "when is my flight?" whenever the wedding's own line was not among that search's candidates. Past
-    COARSE_MIN_ROWS rows the sign-bit candidates are scored."""
-    found = index.cue_targets.get(cue)
-    if found is not None:
-        return found
-    n = index.size
-    mask = index.user_rows[:n] & index.has_vector[:n] & ~index.asks[:n] & (index.start_at[:n] < index.start_at[cue])
-    q = index.vectors.matrix[cue]
-    if n >= index.vectors.coarse_min_rows:
-        rows, sims = index.vectors.candidates(q, mask)
-        rows, sims = rows[mask[rows]], sims[mask[rows]]
-    else:
-        rows = np.flatnonzero(mask)
-        sims = index.vectors.matrix[rows] @ q
-    best = int(np.argmax(sims)) if len(rows) else -1
-    found = index.cue_targets[cue] = (int(rows[best]), float(sims[best])) if best >= 0 else (-1, -1.0)
-    return found
-
-
-def _share_a_word(index: PassageIndex, a: int, b: int) -> bool:
-    """Whether two passages have a content term in common besides their speakers' names and the update cues."""
-    common = set(index.terms_of(a).tolist()) & set(index.terms_of(b).tolist())
-    return bool(common - ignored_terms(index, a, b))
-
-
-def _same_speakers(index: PassageIndex, a: int, b: int) -> bool:
-    sa, sb = index.speakers[a], index.speakers[b]
-    return not sa or not sb or bool(set(sa) & set(sb))
