@@ -71,6 +71,14 @@ def test_key_value_records_are_field_records_and_no_speakers_lines() -> None:
     assert T.speakers("Ana: booked the hall\nTom: great") == ("ana", "tom")
     assert T.speakers("user: the plumber is dave\nassistant: noted") == ("user", "assistant")
     assert T.speakers("marco: on my way\nmarco: running late") == ("marco",)
+    assert T.speakers("hello there\nmarco: on my way\njess: ok") == ("marco", "jess")  # no key names a field
+    # keys cased as a form's ("Name:", "Phone:") when most of them name fields; a first line without a value is the
+    # title, and holds the record with its kind
+    card = items("Dentist appointment\nDate: 2027-01-12\nTime: 09:15\nWith: Dr Lund")
+    assert T.speakers("Dentist appointment\nDate: 2027-01-12\nTime: 09:15\nWith: Dr Lund") == ()
+    assert [f.shape for f in card] == [FIELDS] * 4 and card[0].holder == frozenset(T.term_ids("Dentist appointment"))
+    # a Markdown note keeps its own reading (records.items: list items, no holder)
+    assert [f.shape for f in items("## Boiler\nEngineer: Tom Bright\nNext: power flush")] == [-1, -1]
 
 
 def test_a_question_that_offers_two_values() -> None:

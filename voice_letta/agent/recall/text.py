@@ -171,22 +171,40 @@ def is_json_object(text: str) -> bool:
     return t.startswith("{") and t.endswith("}")
 
 
+# Words that name a record's fields, not people: "Date: …", "Phone: …" are a record's lines however they are cased.
+_FIELD_WORDS_TEXT = """name type kind category date time day when where location place address phone mobile email
+price cost amount fee total rent due status role provider plan note notes with what who title model plate insurer
+renewal start end owner contact number id service company clinic doctor dentist teacher school grade relation
+reference booking flight seat gate terminal room policy account balance deadline budget schedule"""
+_FIELD_WORDS = frozenset(_FIELD_WORDS_TEXT.split())
+_TITLE = re.compile(r"^[ \t]*#*[ \t]*([^:\n]{1,60}?):?[ \t]*$")
+
+
 def field_record_lines(text: str) -> list[tuple[str, str]]:
-    """The (key, value) fields of a key: value record: two or more lines, every one "key: value", the keys distinct,
-    lower case or snake_case and no speaker's role ("kind: appointment / with: Ines Ferreira / date: 2026-12-09"). []
-    for anything else: a transcript's labels are names ("Ana: …", "Tom: …") or repeat, and "user: …" is a speaker."""
-    if text.count(":") < 2 or "\n" not in text.strip():
+    """The (key, value) fields of a key: value record: two or more lines "key: value", the keys distinct and no
+    speaker's role, either lower case or snake_case ("kind: appointment / with: Ines Ferreira / date: 2026-12-09") or
+    mostly words that name fields ("Date: …", "Phone: …"); a first line without a value is its title (("title", it));
+    not a Markdown note (``recall/records.py`` reads its list items).
+    [] for anything else: a transcript's labels are names ("Ana: …", "Tom: …") or repeat, and "user: …" is a speaker."""
+    if text.count(":") < 2 or "\n" not in text.strip() or is_markdown_note(text):
         return []
-    pairs = []
-    for line in text.splitlines():
-        if not line.strip():
-            continue
+    lines = [line for line in text.splitlines() if line.strip()]
+    title = _TITLE.match(lines[0]) if _FIELD_LINE.match(lines[0]) is None else None
+    pairs = [("title", title.group(1).strip())] if title is not None and len(title.group(1).split()) <= 8 else []
+    for line in lines[1:] if pairs else lines:
         m = _FIELD_LINE.match(line)
-        if m is None or not (m.group(1)[:1].islower() or "_" in m.group(1)):
+        if m is None:
             return []
         pairs.append((m.group(1), m.group(2)))
-    keys = [k.lower() for k, _ in pairs]
-    if len(pairs) < 2 or len(set(keys)) < len(keys) or set(keys) & _ROLES:
+    fields = pairs[1:] if title is not None and pairs and pairs[0][0] == "title" else pairs
+    keys = [k.lower() for k, _ in fields]
+    if len(fields) < 2 or len(set(keys)) < len(keys) or set(keys) & _ROLES:
+        return []
+    # lower-case keys with one that names a field or is snake_case ("marco: on my way / jess: ok" is a transcript);
+    # other keys mostly field words ("Name: Ines / Role: dentist")
+    named = sum(k in _FIELD_WORDS or "_" in k for k in keys)
+    lower = all(k[:1].islower() or "_" in k for k, _ in fields)
+    if named == 0 or (not lower and 2 * named < len(keys)):
         return []
     return pairs
 
