@@ -86,3 +86,29 @@ async def test_what_was_decided_in_a_week_lists_the_week(server: Running) -> Non
     # a topic still ranks inside the week
     found = await search(server, agent["id"], "What did we decide about the photo shoot last week?", limit=10)
     assert found and found[0]["text"] == texts[1], [p["text"][:30] for p in found]
+
+
+async def test_more_ways_to_name_a_time_list_its_lines(server: Running) -> None:
+    """"Two Fridays ago", "the night before last", "a little while ago" (recall/timewords.py): listed through REST
+    with the time in words only, the lines outside left out."""
+    agent = await create_voice_agent(server)
+    now = time.time()
+    today = datetime.fromtimestamp(now, UTC).replace(hour=0, minute=0, second=0, microsecond=0)
+    last_friday = today - timedelta(days=(today.weekday() - 4) % 7 or 7)
+    said = {
+        "two fridays": [(last_friday - timedelta(days=7, hours=-10), "user: the boiler man came and replaced the pump"),
+                        (last_friday - timedelta(days=7, hours=-18), "user: book club picked the new Ishiguro")],
+        "night": [(today - timedelta(days=2, hours=-22), "user: can't sleep, the neighbours' party is still going"),
+                  (today - timedelta(days=1, hours=-2), "user: finally quiet, going to bed")],
+    }
+    other = [(last_friday + timedelta(hours=10), "user: the boiler is making that noise again"),
+             (today - timedelta(days=1, hours=-20), "user: dinner at mum's was lovely")]
+    recent = [(datetime.fromtimestamp(now - 3600, UTC), "user: remind me to call the garage about the MOT")]
+    older = [(datetime.fromtimestamp(now - 6 * 3600, UTC), "user: the parcel from my sister arrived")]
+    rows = [*said["two fridays"], *said["night"], *other, *recent, *older]
+    await batch(server, agent["id"], [{"text": t, "start_at": at.timestamp()} for at, t in rows])
+    for question, lines in (("What did I tell you two Fridays ago?", said["two fridays"]),
+                            ("What did I say the night before last?", said["night"]),
+                            ("What did I tell you a little while ago?", recent)):
+        found = await search(server, agent["id"], question, limit=10)
+        assert {p["text"] for p in found} == {t for _, t in lines}, (question, [p["text"][:30] for p in found])

@@ -13,6 +13,7 @@ import re
 from datetime import datetime, timedelta
 
 from voice_letta.agent.recall import text as T
+from voice_letta.agent.recall.holidays import holiday_days
 from voice_letta.agent.recall.vector import SearchWindow
 from voice_letta.agent.zones import local, zone
 
@@ -34,7 +35,15 @@ _WEEKDAY = re.compile(r"\b(last\s+)?(" + "|".join(WEEKDAYS) + r")\b(?!s)")
 _SAID = re.compile(r"\b(did|said|told|mentioned|talked|discussed|was|were|had|happened|went|came|got|saw|met|"
                    r"noted|wrote|jotted|asked|brought|shared|covered|texted|messaged|emailed|sent)\b")
 _WEEKS_AGO = re.compile(rf"\b{_N}\s+weeks?{_AGO}")
-_HOURS_AGO = re.compile(rf"\b{_N}\s+hours?{_AGO}")
+_HOURS_AGO = re.compile(rf"\b{_N}\s+hours?(?:\s+or\s+(?:so|two))?{_AGO}")  # "an hour or so ago"
+_MONTHS_AGO = re.compile(rf"\b{_N}\s+months?(?:\s+or\s+(?:so|two))?{_AGO}")
+# "two fridays ago", "the friday before last": that weekday, a week further back
+_WEEKDAYS_AGO = re.compile(rf"\b{_N}\s+({'|'.join(WEEKDAYS)})s{_AGO}")
+_WEEKDAY_BEFORE_LAST = re.compile(rf"\b({'|'.join(WEEKDAYS)})\s+before\s+last\b")
+# "a little while ago", "a bit ago", "not long ago": the last few hours (a bare "a while ago" may be weeks: no window)
+_WHILE_AGO = re.compile(r"\b(?:a\s+(?:little|short)\s+while|a\s+(?:little\s+)?bit|not\s+(?:that\s+|so\s+)?long)"
+                        r"\s+ago\b")
+WHILE_AGO_S = 3 * 3600.0
 _LAST_WEEK = re.compile(r"\b(?:last|past)\s+week\b(?!\s+of\b)")  # not "the last week of june": a date
 # "in the last three days", "over the past few days", "the past 24 hours", "the last couple of weeks": a span up to now
 _LAST_SPAN = re.compile(rf"\bthe\s+(?:last|past)\s+(?:{_N}\s+)?(days?|hours?|weeks?)\b(?!\s+of\b)")
@@ -66,6 +75,8 @@ _FRAME_TEXT = """
     catch recap summary summarise summarize summarised summarized new later
     decide decided decision decisions agree agreed settle settled plan planned outcome outcomes
     takeaway takeaways highlight highlights news action item items
+    little while bit long gone time lunch lunchtime christmas xmas eve boxing halloween valentine
+    valentines bonfire patrick good easter thanksgiving
     january february march april may june july august september october november december back
     first second third fourth fifth sixth seventh eighth ninth tenth eleventh twelfth thirteenth fourteenth
     fifteenth sixteenth seventeenth eighteenth nineteenth twentieth thirtieth twenty thirty
@@ -110,6 +121,8 @@ def _window_for(text: str, *, now: float, tz: str | None = None) -> SearchWindow
         return SearchWindow(now - (n + 1) * 3600.0, now - max(n - 1, 0) * 3600.0)
     if _JUST_NOW.search(t):
         return SearchWindow(now - JUST_NOW_S, now)
+    if _WHILE_AGO.search(t):
+        return SearchWindow(now - WHILE_AGO_S, now)
     if (m := _LAST_SPAN.search(t)) and "this past" not in t:
         # to now, from the start of the first local day it reaches into: "the past week" is the last seven days
         # (the week just gone AND this one so far), not "last week" (the previous Monday to Sunday)
@@ -119,11 +132,25 @@ def _window_for(text: str, *, now: float, tz: str | None = None) -> SearchWindow
         return SearchWindow((today - timedelta(days=n * (7 if unit.startswith("week") else 1))).timestamp(), now)
     if m := _DAYS_AGO.search(t):
         return days(today - timedelta(days=_count(m.group(1))))
+    if (m := _WEEKDAYS_AGO.search(t)) or (m := _WEEKDAY_BEFORE_LAST.search(t)):
+        n, name = (_count(m.group(1)), m.group(2)) if m.re is _WEEKDAYS_AGO else (2, m.group(1))
+        back = (today.weekday() - WEEKDAYS.index(name)) % 7 or 7
+        return days(today - timedelta(days=back + 7 * (n - 1)))
+    if m := _MONTHS_AGO.search(t):  # "a month ago": a fortnight around that day
+        return days(today - timedelta(days=30 * _count(m.group(1)) + 7), 15)
+    if "this time last week" in t:  # that day, give or take one
+        return days(today - timedelta(days=8), 3)
     if (m := _WEEKS_AGO.search(t)) or "a fortnight ago" in t:
         n = _count(m.group(1)) if m else 2
         return days(today - timedelta(days=7 * n + 3), 7)
     if "the day before yesterday" in t:
         return days(today - timedelta(days=2))
+    if "the night before last" in t:  # two evenings ago to the small hours of yesterday
+        start = today - timedelta(days=2) + timedelta(hours=EVENING_HOUR)
+        end = today - timedelta(days=1) + timedelta(hours=NIGHT_END_HOUR)
+        return SearchWindow(start.timestamp(), end.timestamp())
+    if (holiday := holiday_days(t, today)) is not None and _SAID.search(t):  # "over christmas", "at new year"
+        return days(*holiday)
     # A night runs past midnight: "last night" is yesterday evening to this morning (lines said at 00:30 too), and
     # "tonight" asked in the small hours is the evening that just went by.
     evening = today - timedelta(days=1) + timedelta(hours=EVENING_HOUR)  # wall-clock arithmetic: 17:00 local
@@ -154,7 +181,8 @@ def _window_for(text: str, *, now: float, tz: str | None = None) -> SearchWindow
     if "this month" in t:  # "earlier this month": from its first day to today
         first = today.replace(day=1)
         return SearchWindow(first.timestamp(), (today + timedelta(days=1)).timestamp() - 1e-3)
-    if any(w in t for w in ("today", "this morning", "this afternoon", "this evening", "tonight", "earlier")):
+    if any(w in t for w in ("today", "this morning", "this afternoon", "this evening", "tonight", "earlier",
+                            "lunchtime", "at lunch")):
         return days(today)
     if (m := _WEEKDAY.search(t)) and (m.group(1) or _SAID.search(t)):
         back = (today.weekday() - WEEKDAYS.index(m.group(2))) % 7 or 7
@@ -173,6 +201,7 @@ def _window_for(text: str, *, now: float, tz: str | None = None) -> SearchWindow
 EVENING_HOUR = 17
 NIGHT_END_HOUR = 5
 NOON_HOUR = 12
+LUNCH_HOURS = (11, 15)  # "at lunchtime": late morning to mid afternoon
 
 # The part of a day a question names: "this morning", "yesterday afternoon", "on tuesday evening", "tonight". The
 # window stays the whole day (a line said at 12:40 is "this morning" to some, and held-out sets date "this morning"
@@ -184,8 +213,9 @@ NOON_HOUR = 12
 # afternoon to EVENING_HOUR, evening to midnight, and a night ("tonight", "on friday night") from EVENING_HOUR to
 # NIGHT_END_HOUR the next day: its small hours are listed with it though they are the next day's.
 _PARTS = (("morning", NIGHT_END_HOUR, NOON_HOUR), ("afternoon", NOON_HOUR, EVENING_HOUR), ("evening", EVENING_HOUR, 24),
-          ("tonight", EVENING_HOUR, 24 + NIGHT_END_HOUR), ("night", EVENING_HOUR, 24 + NIGHT_END_HOUR))
-_PART = re.compile(r"\b(morning|afternoon|evening|tonight|night)\b(?!s)")
+          ("tonight", EVENING_HOUR, 24 + NIGHT_END_HOUR), ("night", EVENING_HOUR, 24 + NIGHT_END_HOUR),
+          ("lunchtime", LUNCH_HOURS[0], LUNCH_HOURS[1]), ("lunch", LUNCH_HOURS[0], LUNCH_HOURS[1]))
+_PART = re.compile(r"\b(morning|afternoon|evening|tonight|night|lunchtime|lunch)\b(?!s)")
 
 
 def part_of_day(text: str, window: SearchWindow, *, tz: str | None = None, now: float | None = None
@@ -207,7 +237,7 @@ def part_of_day(text: str, window: SearchWindow, *, tz: str | None = None, now: 
     hi = (day + timedelta(hours=end)).timestamp() - 1e-3
     if end <= 24:
         hi = min(hi, window.end_at)
-    return ("night" if name == "tonight" else name), SearchWindow(lo, hi)
+    return {"tonight": "night", "lunch": "lunchtime"}.get(name, name), SearchWindow(lo, hi)
 
 
 def _day_without_year(t: str, today: datetime) -> datetime | None:

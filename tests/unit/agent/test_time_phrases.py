@@ -1,0 +1,76 @@
+"""More ways people name a time in a memory question (recall/timewords.py, recall/holidays.py): holidays, "two fridays
+ago", "the night before last", "a little while ago", "a month ago", "at lunchtime", "this time last week". Pure
+functions with ``now`` passed in, a user in Los Angeles."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from zoneinfo import ZoneInfo
+
+import pytest
+
+from voice_letta.agent.recall.timewords import names_no_topic, part_of_day, window_for
+
+LA = "America/Los_Angeles"
+
+
+def at(*args: int) -> float:
+    return datetime(*args, tzinfo=ZoneInfo(LA)).timestamp()  # type: ignore[misc]
+
+
+def day(ts: float | None) -> str:
+    return datetime.fromtimestamp(ts or 0, ZoneInfo(LA)).strftime("%Y-%m-%d %H:%M")
+
+
+NOW = at(2026, 12, 6, 15, 30)  # Sunday afternoon
+
+
+@pytest.mark.parametrize(("question", "start", "end"), [
+    ("What did I tell you over Christmas?", "2025-12-24 00:00", "2025-12-26 23:59"),  # not yet this year
+    ("what did i say on christmas eve", "2025-12-24 00:00", "2025-12-24 23:59"),
+    ("What did I tell you at New Year?", "2025-12-31 00:00", "2026-01-01 23:59"),
+    ("What did I say on New Year's Day?", "2026-01-01 00:00", "2026-01-01 23:59"),
+    ("What did I mention at Easter?", "2026-04-03 00:00", "2026-04-06 23:59"),  # Good Friday to Easter Monday 2026
+    ("What did I tell you on Thanksgiving?", "2026-11-26 00:00", "2026-11-27 23:59"),
+    ("what did i say on halloween", "2026-10-31 00:00", "2026-10-31 23:59"),
+    ("What did I tell you two Fridays ago?", "2026-11-27 00:00", "2026-11-27 23:59"),
+    ("What did I mention the Friday before last?", "2026-11-27 00:00", "2026-11-27 23:59"),
+    ("what did i say three tuesdays ago", "2026-11-17 00:00", "2026-11-17 23:59"),
+    ("What did I say the night before last?", "2026-12-04 17:00", "2026-12-05 05:00"),
+    ("What did I tell you a little while ago?", "2026-12-06 12:30", "2026-12-06 15:30"),
+    ("what did i say not long ago", "2026-12-06 12:30", "2026-12-06 15:30"),
+    ("What did I tell you an hour or so ago?", "2026-12-06 13:30", "2026-12-06 15:30"),
+    ("What did I say a month ago?", "2026-10-30 00:00", "2026-11-13 23:59"),
+    ("What did we talk about this time last week?", "2026-11-28 00:00", "2026-11-30 23:59"),
+])
+def test_a_named_time_is_a_window(question: str, start: str, end: str) -> None:
+    w = window_for(question, now=NOW, tz=LA)
+    assert w is not None, question
+    assert (day(w.start_at), day(w.end_at)) == (start, end), question
+    assert names_no_topic(question), question  # listed, not ranked by "christmas" or "while"
+
+
+@pytest.mark.parametrize("question", [
+    "What are we doing for Christmas?",  # a plan, not a time something was said
+    "Where is the Easter egg hunt?",
+    "What did I tell you a while ago?",  # a bare "a while" may be weeks: no window
+    "Is the party on Halloween?",
+])
+def test_a_plan_or_a_vague_time_is_no_window(question: str) -> None:
+    assert window_for(question, now=NOW, tz=LA) is None
+
+
+def test_lunchtime_is_a_part_of_the_day() -> None:
+    w = window_for("What did I tell you at lunchtime?", now=NOW, tz=LA)
+    assert w is not None and day(w.start_at) == "2026-12-06 00:00"
+    part = part_of_day("What did I tell you at lunchtime?", w, tz=LA)
+    assert part is not None and part[0] == "lunchtime" and (day(part[1].start_at), day(part[1].end_at)) == (
+        "2026-12-06 11:00", "2026-12-06 14:59")
+    w = window_for("what did i say yesterday at lunch", now=NOW, tz=LA)
+    assert w is not None and day(w.start_at) == "2026-12-05 00:00"
+    assert names_no_topic("What did I tell you at lunchtime?")
+
+
+def test_a_topic_with_these_times_still_ranks() -> None:
+    assert not names_no_topic("What did I say about the boiler a little while ago?")
+    assert not names_no_topic("What did I tell you about the turkey over Christmas?")
