@@ -62,7 +62,7 @@ JUST_NOW_S = 1800.0
 # window to now ("What have I told you since Monday?", "Anything new since yesterday?", "What else so far?"): ranked by
 # "since", the window's lines fell under the similarity floor, 4 of 6 or none (QA from outside, session 7). So do the
 # words that ask what came of a time ("What was decided last week?", "What did we agree on Monday?", "Any news from
-# yesterday?", "the action items from Tuesday"): ranked by "decided", a week of meeting notes showed the one that
+# yesterday?", "the takeaways from Tuesday"): ranked by "decided", a week of meeting notes showed the one that
 # says "Decisions:" (test7).
 _FRAME_TEXT = """
     since else far
@@ -74,7 +74,7 @@ _FRAME_TEXT = """
     update updated fill filled add added save saved store stored keep kept come came
     catch recap summary summarise summarize summarised summarized new later
     decide decided decision decisions agree agreed settle settled plan planned outcome outcomes
-    takeaway takeaways highlight highlights news action item items
+    takeaway takeaways highlight highlights news
     little while bit long gone time lunch lunchtime christmas xmas eve boxing halloween valentine
     valentines bonfire patrick good easter thanksgiving
     january february march april may june july august september october november december back
