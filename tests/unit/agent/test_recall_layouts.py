@@ -88,3 +88,19 @@ def test_a_question_that_offers_two_values() -> None:
     assert choice_of("Do I take the bus or the train?") == (frozenset(T.term_ids("bus")),
                                                            frozenset(T.term_ids("train")))
     assert choice_of("Is Ana coming or not?") is None and choice_of("What time is the party?") is None
+
+
+def test_json_lines_arrays_calendar_entries_and_tsv_are_records_too() -> None:
+    mochi = items('{"kind": "pet", "name": "Mochi", "food": "renal diet"}')
+    one, two = '{"kind": "pet", "name": "Mochi", "food": "kibble"}', '{"kind": "pet", "name": "Pepper", "food": "wet"}'
+    for text in (f"[{one}, {two}]", f"{one}\n{two}"):
+        pets = items(text)
+        assert T.speakers(text) == () and len(pets) == 6 and same_holder(pets, mochi) and not other_holder(pets, mochi)
+    # a calendar entry: its UID or SUMMARY holds it, a moved DTSTART is a new version, another event is not
+    event = "BEGIN:VEVENT\nUID:e1@cal\nSUMMARY:Dentist\nDTSTART;TZID=Europe/Berlin:20270112T091500\nEND:VEVENT"
+    assert T.speakers(event) == () and len(items(event)) == 5
+    assert same_holder(items(event), items(event.replace("20270112T091500", "20270119T110000")))
+    assert other_holder(items(event), items("BEGIN:VEVENT\nUID:e2@cal\nSUMMARY:Haircut\nDTSTART:20270110T100000"))
+    # a TSV block and a later TSV line
+    block = items("service\tprovider\tprice\nstreaming\tFlixo\t15.99\nmusic\tTunely\t9.99")
+    assert len(block) == 2 and same_holder(block, items("streaming\tVidflix\t12.99"))

@@ -42,8 +42,8 @@ _ABBREVIATED_DAY = re.compile(r"\b(" + "|".join(_DAYS) + r")\b", re.IGNORECASE)
 _PIPE_ROW = re.compile(r"^[ \t]*\|(.*)\|[ \t]*$")
 _RULE_CELL = re.compile(r"^[ \t]*:?-{2,}:?[ \t]*$")
 _BARE_CSV = re.compile(r"^[^\s,][^,\n]*(?:,[^\s,][^,\n]*){2,}$")  # "internet,Eastlink,70,10th": no space after a comma
-_KIND_KEYS = frozenset({"kind", "type", "category", "record", "record_type", "entity", "object"})
-_ID_KEYS = frozenset({"id", "name", "title"})
+_KIND_KEYS = frozenset({"kind", "type", "category", "record", "record_type", "entity", "object", "begin"})
+_ID_KEYS = frozenset({"id", "uid", "name", "title", "summary", "subject", "fn"})
 _A_WORD = re.compile(r"[^\W\d_]{2,}")
 MAX_FIELDS = 40  # a bigger object is a document, not a record of one holder
 
@@ -148,13 +148,20 @@ def _with_doer(item: Item, key: str) -> Item:
     return Item(item.key | more, item.terms | more, item.values, item.kinds, item.person, item.holder, item.shape)
 
 
-def _json_pairs(text: str) -> list[tuple[str, str]]:
+def _json_records(text: str) -> list[list[tuple[str, str]]]:
+    """The fields of each object of a JSON object, an array of objects or JSON lines (one object a line)."""
     try:
         found = json.loads(text)
     except ValueError:
-        return []
-    if not isinstance(found, dict):
-        return []
+        try:
+            found = [json.loads(line) for line in text.splitlines() if line.strip()]
+        except ValueError:
+            return []
+    objects = found if isinstance(found, list) else [found]
+    return [_json_pairs(o) for o in objects[:MAX_FIELDS] if isinstance(o, dict)]
+
+
+def _json_pairs(found: dict[str, object]) -> list[tuple[str, str]]:
     pairs: list[tuple[str, str]] = []
     for key, value in found.items():
         if isinstance(value, dict):  # one level down: {"address": {"city": …}} holds "address city"
@@ -175,7 +182,7 @@ def _plain(value: object) -> str:
 def layout_items(text: str) -> tuple[Item, ...]:
     """The items of a passage laid out as a table, CSV, a JSON object or a key: value record; () for any other."""
     if is_json_object(text):
-        return tuple(_fields(_json_pairs(text.strip())))
+        return tuple(item for pairs in _json_records(text.strip()) for item in _fields(pairs))
     pairs = field_record_lines(text)
     if pairs:
         return tuple(_fields(pairs))
@@ -184,6 +191,8 @@ def layout_items(text: str) -> tuple[Item, ...]:
         rows = _table_rows(lines)
         if rows:
             return tuple(rows)
-    if "," in text and not any(line.lstrip().startswith("#") for line in lines):
+    if "\t" in text and all(line.count("\t") == lines[0].count("\t") for line in lines):
+        lines = [line.replace(",", " ").replace("\t", ",") for line in lines]  # a TSV block: tabs are its commas
+    if any("," in line for line in lines) and not any(line.lstrip().startswith("#") for line in lines):
         return tuple(_csv_rows(lines))
     return ()

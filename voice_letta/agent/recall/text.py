@@ -161,13 +161,18 @@ def is_markdown_note(text: str) -> bool:
 
 
 # A record's field ("kind: appointment", "price_brl: 119.9"): a key of one to three words before a colon, then a value.
-_FIELD_LINE = re.compile(r"^[ \t]*([A-Za-z_][\w\-]*(?:[ \t]+[\w\-]+){0,2})[ \t]*:[ \t]+(\S.*?)[ \t]*$")
+_FIELD_LINE = re.compile(r"^[ \t]*([A-Za-z_][\w\-]*(?:[ \t]+[\w\-]+){0,2})[ \t]*:[ \t]+(\S.*?)[ \t]*$|"
+                         # a calendar's or a vCard's "DTSTART;TZID=Europe/Berlin:20261209T143000", "SUMMARY:Dentist"
+                         r"^[ \t]*([A-Z][A-Z\-]+)(?:;[^:\n]*)?:(\S.*?)[ \t]*$")
 _ROLES = frozenset({"user", "assistant", "system"})
 
 
 def is_json_object(text: str) -> bool:
-    """A JSON object stored as a passage ("{"kind": "contact", "name": …}"): a record, not a line of speech."""
+    """A JSON object stored as a passage ("{"kind": "contact", "name": …}"), several (JSON lines) or an array of them:
+    records, not lines of speech."""
     t = text.strip()
+    if t.startswith("[") and t.endswith("]"):
+        return t[1:].lstrip()[:1] == "{"
     return t.startswith("{") and t.endswith("}")
 
 
@@ -175,7 +180,8 @@ def is_json_object(text: str) -> bool:
 _FIELD_WORDS_TEXT = """name type kind category date time day when where location place address phone mobile email
 price cost amount fee total rent due status role provider plan note notes with what who title model plate insurer
 renewal start end owner contact number id service company clinic doctor dentist teacher school grade relation
-reference booking flight seat gate terminal room policy account balance deadline budget schedule"""
+reference booking flight seat gate terminal room policy account balance deadline budget schedule begin summary
+dtstart dtend uid description organizer attendee fn tel org adr"""
 _FIELD_WORDS = frozenset(_FIELD_WORDS_TEXT.split())
 _TITLE = re.compile(r"^[ \t]*#*[ \t]*([^:\n]{1,60}?):?[ \t]*$")
 
@@ -195,7 +201,7 @@ def field_record_lines(text: str) -> list[tuple[str, str]]:
         m = _FIELD_LINE.match(line)
         if m is None:
             return []
-        pairs.append((m.group(1), m.group(2)))
+        pairs.append((m.group(1), m.group(2)) if m.group(1) else (m.group(3).lower(), m.group(4)))
     fields = pairs[1:] if title is not None and pairs and pairs[0][0] == "title" else pairs
     keys = [k.lower() for k, _ in fields]
     if len(fields) < 2 or len(set(keys)) < len(keys) or set(keys) & _ROLES:
