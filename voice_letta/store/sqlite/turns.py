@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import sqlite3
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, NamedTuple
 
 from voice_letta import config as C
 from voice_letta.agent.models import Message, TurnRecord
@@ -40,22 +40,20 @@ _END_TURN = (
 _FIND_TURN = (
     f"SELECT {R.TURN_COLUMNS} FROM turns WHERE agent_id = ? AND fingerprint = ? ORDER BY started_at DESC LIMIT 1"
 )
-# The turn stored last (it took the lease last), not the last to arrive (migration 0011), as begin_turn asks of it
-# on every turn (is it the retry? abandoned?); the whole record is read only when it is the retry (a TurnRecord
-# built from a row, its usage and timings JSON validated, was ~50 us a turn)
-_LATEST_BRIEF = (
-    "SELECT id, agent_id, fingerprint, status, started_at, ended_at, error FROM turns WHERE agent_id = ? "
-    "ORDER BY rowid DESC LIMIT 1"
+# The turn stored last (it took the lease last), not the last to arrive (migration 0011), and, in the same statement,
+# the agent's latest two turns with the request's fingerprint that started in the retry window (a key-less re-send
+# queued behind other turns: the latest of them other than the latest turn, then checked by never_completed and for
+# its input still in context). Almost every turn finds only the first; "+started_at" keeps the planner on
+# turns_agent_fingerprint (one index probe) rather than turns_agent_started (every turn of the agent in the retry
+# window, then a sort). Only the columns the checks read: the whole record is read for the retry alone (a TurnRecord
+# built from a row, its usage and timings JSON validated, was ~50 us a turn; these were two statements).
+_BRIEF = "id, agent_id, fingerprint, status, started_at, ended_at, error"
+_LATEST_AND_SAME = (
+    f"SELECT 0, * FROM (SELECT {_BRIEF} FROM turns WHERE agent_id = ?1 ORDER BY rowid DESC LIMIT 1) "
+    f"UNION ALL SELECT 1, * FROM (SELECT {_BRIEF} FROM turns WHERE agent_id = ?1 AND fingerprint = ?2 "
+    "AND +started_at >= ?3 ORDER BY rowid DESC LIMIT 2)"
 )
 _TURN_BY_ID = f"SELECT {R.TURN_COLUMNS} FROM turns WHERE id = ?"
-# a key-less re-send queued behind other turns of the agent: the latest earlier turn with its fingerprint (then
-# checked by never_completed and for its input still in context). It runs on almost every turn and finds nothing:
-# "+started_at" keeps the planner on turns_agent_fingerprint (one index probe) rather than turns_agent_started
-# (every turn of the agent in the retry window, then a sort).
-_EARLIER_TURN = (
-    f"SELECT {R.TURN_COLUMNS} FROM turns WHERE agent_id = ? AND fingerprint = ? AND id != ? AND +started_at >= ? "
-    "ORDER BY rowid DESC LIMIT 1"
-)
 _INPUT_IN_CONTEXT = (
     "SELECT 1 FROM messages WHERE agent_id = ? AND turn_id = ? AND role IN ('user', 'tool') AND in_context = 1 "
     "LIMIT 1"
@@ -102,22 +100,31 @@ def _in_context(rows: Sequence[Message]) -> list[Message]:
     return [m for m in rows if m.in_context]
 
 
-def _brief(row: R.Row) -> TurnRecord:
-    """The fields of ``_LATEST_BRIEF`` as a TurnRecord (the rest default): only for the checks, never returned."""
-    return TurnRecord.model_construct(id=row[0], agent_id=row[1], fingerprint=row[2], status=row[3],
-                                      started_at=row[4], ended_at=row[5], error=row[6])
+class _Brief(NamedTuple):
+    """The columns of ``_LATEST_BRIEF``: what the replay rule (``is_retry_of``) and the checks read, never returned
+    (a TurnRecord costs 12 us to validate, 100 us through ``model_construct``'s default factories)."""
+
+    id: str
+    agent_id: str
+    fingerprint: str | None
+    status: str
+    started_at: float
+    ended_at: float | None
+    error: str | None
 
 
-def _earlier_unfinished(conn: sqlite3.Connection, latest: TurnRecord, fingerprint: str, since: float
-                        ) -> TurnRecord | None:
-    """The agent's latest turn other than ``latest`` with ``fingerprint``, when it started since ``since``, never
-    completed and its input is still in context (the contract: ``TurnStore.begin_turn``)."""
-    found = conn.execute(_EARLIER_TURN, (latest.agent_id, fingerprint, latest.id, since)).fetchone()
-    earlier = R.turn_from_row(found) if found is not None else None
+def _earlier_unfinished(conn: sqlite3.Connection, latest: _Brief, same: list[_Brief]) -> TurnRecord | None:
+    """Of the agent's latest turns with the request's fingerprint (``same``, newest first), the latest one other than
+    ``latest`` when it never completed and its input is still in context (the contract: ``TurnStore.begin_turn``)."""
+    earlier = next((t for t in same if t.id != latest.id), None)
     if earlier is None or not never_completed(earlier) \
             or conn.execute(_INPUT_IN_CONTEXT, (earlier.agent_id, earlier.id)).fetchone() is None:
         return None
-    return earlier
+    return _record(conn, earlier.id)
+
+
+def _record(conn: sqlite3.Connection, turn_id: str) -> TurnRecord:
+    return R.turn_from_row(conn.execute(_TURN_BY_ID, (turn_id,)).fetchall()[0])
 
 
 class TurnsMixin(SqliteBase):
@@ -158,13 +165,13 @@ class TurnsMixin(SqliteBase):
                 found = conn.execute(_KEYED_TURN, (agent_id, turn.idempotency_key, now - key_ttl_s)).fetchall()
                 previous = R.turn_from_row(found[0]) if found else None
             else:
-                found = conn.execute(_LATEST_BRIEF, (agent_id,)).fetchall()
-                latest = _brief(found[0]) if found else None
+                found = conn.execute(_LATEST_AND_SAME, (agent_id, turn.fingerprint, now - retry_window_s)).fetchall()
+                latest = next((_Brief(*r[1:]) for r in found if r[0] == 0), None)
                 if latest is not None and turn.fingerprint is not None and latest.fingerprint == turn.fingerprint \
                         and is_retry_of(latest, now, replay_window_s=replay_window_s, retry_window_s=retry_window_s):
-                    previous = R.turn_from_row(conn.execute(_TURN_BY_ID, (latest.id,)).fetchall()[0])
+                    previous = _record(conn, latest.id)
                 elif latest is not None and turn.fingerprint is not None:
-                    previous = _earlier_unfinished(conn, latest, turn.fingerprint, now - retry_window_s)
+                    previous = _earlier_unfinished(conn, latest, [_Brief(*r[1:]) for r in found if r[0] == 1])
                 if previous is None and latest is not None and supersede_abandoned \
                         and latest.status == "abandoned" and now - latest.started_at <= supersede_window_s:
                     dropped = conn.execute(_DROP_INPUT, (agent_id, latest.id)).rowcount > 0

@@ -10,7 +10,20 @@ from voice_letta import config as C
 from voice_letta.agent.models import Message, TurnRecord
 
 
-def is_retry_of(latest: TurnRecord, now: float, *, replay_window_s: float, retry_window_s: float) -> bool:
+class TurnEnding(Protocol):
+    """What the replay rule reads of a turn: a ``TurnRecord``, or a store's lighter view of one."""
+
+    @property
+    def status(self) -> str: ...
+    @property
+    def started_at(self) -> float: ...
+    @property
+    def ended_at(self) -> float | None: ...
+    @property
+    def error(self) -> str | None: ...
+
+
+def is_retry_of(latest: TurnEnding, now: float, *, replay_window_s: float, retry_window_s: float) -> bool:
     """Is a request equal to the agent's latest turn a retry of it (no Idempotency-Key)? A completed turn is
     replayed only shortly after it ended; one that failed, was cut off or died is run again for a while longer."""
     if latest.status == "completed" or (latest.ended_at is not None and latest.error is None):
@@ -18,7 +31,7 @@ def is_retry_of(latest: TurnRecord, now: float, *, replay_window_s: float, retry
     return now - latest.started_at <= retry_window_s
 
 
-def never_completed(turn: TurnRecord) -> bool:
+def never_completed(turn: TurnEnding) -> bool:
     """A turn that failed, was cut off or died (running with a dead holder, incomplete): one ``is_retry_of``
     would run again. A key-less re-send of such a turn is its retry even when other turns of the agent ran
     since (``begin_turn``), as long as its input is still in context."""
