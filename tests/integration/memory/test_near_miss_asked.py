@@ -37,6 +37,9 @@ async def test_the_asked_thing_said_as_another_holders_is_not_an_answer(server: 
         "[02/03/2026, 10:15] Nadia: I'm allergic to penicillin, mum's allergic to nothing at all\n"
         "[02/03/2026, 10:16] Felix: noted"])
     await _confident(server, own_id, "What is Nadia allergic to?", own[0], True)  # her own words about herself
+    user_id, said = await _agent(server, ["user: tomasz is allergic to penicillin, he told the pharmacist"])
+    await _confident(server, user_id, "Am I allergic to anything?", said[0], False)  # the user asks: it is tomasz's
+    await _confident(server, user_id, "What is Tomasz allergic to?", said[0], True)
 
 
 async def test_a_back_room_is_no_way_back(server: Running) -> None:
@@ -52,3 +55,12 @@ async def test_a_phone_number_asked_after_a_title_with_a_period(server: Running)
         "Dr. Lindqvist retired. The user now sees Dr. Aurelie Moreau at the same practice."])
     await _confident(server, agent_id, "What's Dr. Moreau's phone number?", ids[0], False)
     await _confident(server, agent_id, "Which doctor does the user see now?", ids[0], True)
+
+
+async def test_a_sum_of_another_kind_is_not_an_answer(server: Running) -> None:
+    agent_id, ids = await _agent(server, [
+        "user: rent on the Leith flat is £1,150 a month, due on the 1st",
+        "- [x] broadband moved to Zen, £28/mo"])
+    await _confident(server, agent_id, "What is the deposit on the Leith flat?", ids[0], False)
+    await _confident(server, agent_id, "How much is the rent on the Leith flat?", ids[0], True)
+    await _confident(server, agent_id, "How much do I pay for broadband?", ids[1], True)  # "£28/mo" is a sum

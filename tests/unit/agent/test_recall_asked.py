@@ -5,8 +5,15 @@ from __future__ import annotations
 
 import pytest
 
-from voice_letta.agent.recall.asked import no_time_of_day, no_way_back, other_holder_of, other_weekday, weekdays
-from voice_letta.agent.recall.quantity import CLOCK, PHONE, asked_kind
+from voice_letta.agent.recall.asked import (
+    no_time_of_day,
+    no_way_back,
+    other_holder_of,
+    other_sum,
+    other_weekday,
+    weekdays,
+)
+from voice_letta.agent.recall.quantity import CLOCK, MONEY, PHONE, asked_kind, kinds_of_text
 
 
 @pytest.mark.parametrize(("text", "days"), [
@@ -55,7 +62,13 @@ def test_a_time_of_day_asked(question: str, text: str, before: int, lacking: boo
     ("What is gran allergic to?", "[18/11/2026, 08:40] Priya: gran's allergic to walnuts btw", False),
     ("What's the wifi password at Sam's?", "user: the cabin's wifi password is pinecone77", True),
     ("What is Priya allergic to?", "user: she's allergic to walnuts", False),  # a pronoun may be Priya
-    ("What is my wifi password?", "user: the cabin's wifi password is pinecone77", False),  # no holder named
+    ("What is my wifi password?", "user: the cabin's wifi password is pinecone77", False),  # the user's cabin
+    ("Am I allergic to anything?", "user: gideon is allergic to shellfish", True),  # the user asked: gideon's
+    ("Am I allergic to anything?", "user: I'm allergic to nuts and gideon is allergic to shellfish", False),
+    ("How much is my rent?", "user: the flat's rent is 900", False),  # the user's own flat
+    ("What time is my flight?", "Ana: dad's flight lands at 9", False),  # someone else's line: not the user's words
+    ("What is Audrey's tip for the dogs?", "Audrey: regular grooming is a tip I swear by", False),  # her own line
+    ("What is Priya allergic to?", "Priya: honestly gran is allergic to walnuts", True),
 ])
 def test_the_asked_thing_as_another_holders(question: str, text: str, other: bool) -> None:
     assert other_holder_of(question, text) is other
@@ -75,3 +88,21 @@ def test_no_way_back(question: str, text: str, none: bool) -> None:
 def test_a_title_with_a_period_still_asks_its_kind() -> None:
     assert asked_kind("What's Dr. Wong's phone number?") == PHONE
     assert asked_kind("What is Mr. Okafor's phone number?") == PHONE
+
+
+@pytest.mark.parametrize(("question", "text", "other"), [
+    ("What is the deposit on the flat?", "user: rent on the flat is 98,000 yen a month", True),
+    ("How much is my car insurance?", "user: got a raise! net is now £3,750", True),
+    ("How much is the rent on the flat?", "user: rent on the flat is 98,000 yen a month", False),
+    ("What's the bond on the rental?", "user: we paid a bond of $1,960, rent's $490 a week", False),  # both said
+    ("How much is the deposit?", "user: the flat is 98,000 yen a month", False),  # no other kind said
+    ("What is the deposit on the flat?", "user: rent on the flat is due on the 27th", False),  # no money given
+    ("How much does the plumber charge?", "user: the plumber's rent is $900", False),  # a price: any kind
+])
+def test_a_sum_of_another_kind(question: str, text: str, other: bool) -> None:
+    assert other_sum(question, text) is other
+
+
+def test_a_currency_sign_makes_a_sum_whatever_its_unit() -> None:
+    assert kinds_of_text("- [x] phone moved to Fido, $38/mo") & MONEY
+    assert not kinds_of_text("due on 14/12") & MONEY

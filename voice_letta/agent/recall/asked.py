@@ -12,10 +12,16 @@ Each follows from the question's holder, attribute or kind of value, not from th
   the bowling alley in glenelg on saturday the thirteenth": the day and the place, but no time (recall/quantity.py
   flags it like another speaker's line; with the same words about the same thing it stayed at 0.68).
 - **The asked thing as another holder's.** "What is Priya allergic to?" is not answered by "Priya: gran's allergic
-  to walnuts": a question that names whom it asks about (a name, or a possessive: "Priya's", "the flat's") is not
-  answered by a passage that gives the asked thing only as someone or something else's ("gran's allergic", "the
-  cabin's wifi") and never says the asked holder outside a speaker's label (a line of the holder's own that speaks
-  of themself, "Priya: I'm allergic to…", is theirs).
+  to walnuts", nor "Am I allergic to anything?" by "gideon is allergic to shellfish": a question that names whom it
+  asks about (a name, or a possessive: "Priya's", "the flat's"; or else the user: "I", "my") is not answered by a
+  passage that gives the asked thing only as someone or something else's ("gran's allergic", "gideon is
+  allergic", "the cabin's wifi") and never says the asked holder outside a speaker's label (a line of the holder's
+  own that speaks of themself, "Priya: I'm allergic to…", is theirs).
+- **A sum of another kind.** "What is the deposit on the flat?" is not answered by "rent on the flat is 98,000 a
+  month" (cosine ~0.8: the same flat, a sum of money), nor "How much is my car insurance?" by "got a raise! net is
+  now 3,750": a question that asks for a kind of sum (a deposit, rent, a salary, a bill, a tax, insurance, a
+  budget…) is not answered by a passage that gives money as other kinds of sum and never says the asked one. Words
+  for any price or payment ("price", "cost", "fee", "rate", "pay") name no kind: they are not judged.
 - **No way back.** "When does Uncle Dev fly back to Mumbai?" is not answered by "…pub says max 30 in the back room…
   Uncle Dev can't make it" (recall/opposites.py reads stored terms, where "the back room" says "back"): a return is
   said as one ("flying back", "back home", "back on the 3rd", "the return flight").
@@ -28,8 +34,8 @@ import re
 from voice_letta.agent.recall import text as T
 from voice_letta.agent.recall.opposites import asks_return_leg
 from voice_letta.agent.recall.places import time_terms
-from voice_letta.agent.recall.quantity import CLOCK, asked_kind, kinds_of_text
-from voice_letta.agent.recall.roles import query_names
+from voice_letta.agent.recall.quantity import CLOCK, MONEY, asked_kind, kinds_of_text
+from voice_letta.agent.recall.roles import is_role, query_names
 
 # -- another day of the week ------------------------------------------------------------------------------------
 _WEEKDAYS = {"monday": 0, "mon": 0, "tuesday": 1, "tue": 1, "tues": 1, "wednesday": 2, "wed": 2, "weds": 2,
@@ -99,13 +105,21 @@ def no_time_of_day(query: str, text: str, before: int = 0) -> bool:
 
 
 # -- the asked thing as another holder's ------------------------------------------------------------------------
+# "X's <thing>" (a possessive or "is"), "X is/was/has/had <thing>"
+_BINDING = re.compile(r"\b([a-z][\w-]*)(?:['’]s|\s+(?:is|was|has|had))\s+(?:(?:new|old|own|usual|so|very|really|"
+                      r"also|now|still)\s+)?([a-z][\w-]*)", re.IGNORECASE)
 _POSSESSIVE = re.compile(r"\b([a-z][\w-]*)['’]s\s+(?:(?:new|old|own|usual)\s+)?([a-z][\w-]*)", re.IGNORECASE)
 # a line's label: an export's "[18/11/2026, 08:40] Priya: …" or "Priya: …"
 _LABEL = re.compile(r"^\s*(?:\[[^\]\n]{1,40}\]\s*)?(?:([^\s:\[\]][^:\n]{0,38}?)\s*:\s)?")
-_NOT_HOLDERS = frozenset(["user", "let", "one", "everyone", "someone", "anyone", "nobody", "somebody", "everybody"])
+_NOT_HOLDERS = frozenset(["user", "let", "one", "everyone", "someone", "anyone", "nobody", "somebody", "everybody",
+                          "im", "ive", "id"])
 # the words a question asks with (kept apart from the thing asked about)
 _ASKING_TEXT = """how much many old long far what whats when which who whose time times date dates day days number
-numbers cost costs price amount total name names start starts get got new"""
+numbers cost costs price amount total name names start starts get got new anything something"""
+# a holder said with one of these before it is a thing of the speaker's ("the flat's rent", "my wife is…": roles.py)
+_DETERMINERS = frozenset(["the", "a", "an", "this", "that", "these", "those", "my", "our", "your", "his", "her",
+                          "their", "its"])
+_USER_LINES = frozenset(["", "user", "assistant"])
 
 
 def _holders(query: str) -> set[str]:
@@ -116,32 +130,72 @@ def _holders(query: str) -> set[str]:
 
 
 def other_holder_of(query: str, text: str) -> bool:
-    """Whether ``text`` gives the thing ``query`` asks about as another holder's, never saying the asked one."""
+    """Whether ``text`` gives the thing ``query`` asks about as another holder's, never saying the asked one: a
+    holder the question names ("What is Priya allergic to?" / "Priya: gran's allergic to walnuts"), or the user
+    ("Am I allergic to anything?" / "user: gideon is allergic to shellfish"; for the user only someone said without
+    a determiner: "the flat's rent" and "my wife is…" are the user's own, recall/roles.py judges roles)."""
+    asked_words = set(T.words(query))
     holders = _holders(query)
-    if not holders:
+    user = not holders and bool(asked_words & {"i", "my", "me"})
+    if not holders and not user:
         return False
     holder_ids = {t for w in holders for t in T.term_ids(w)}
     thing = set(T.term_ids(query)) - holder_ids - set(T.term_ids(_ASKING_TEXT))
     if not thing:
         return False
-    asked_words = set(T.words(query))
     another = False
     for line in text.splitlines():
         m = _LABEL.match(line)
         label, body = ((m.group(1) or "").lower(), line[m.end():]) if m is not None else ("", line)
-        said = set(T.words(body))
-        if holder_ids & set(T.term_ids(body)):
+        said, terms = set(T.words(body)), set(T.term_ids(body))
+        if holder_ids & terms:
             return False  # the asked holder is said: the other checks judge it
-        if set(label.split()) & holders and said & T.FIRST_PERSON:
+        own = bool(set(label.split()) & holders)  # the asked holder's own line
+        if own and said & T.FIRST_PERSON:
             return False  # "Priya: I'm allergic to…": the holder's own words about themself
-        for p in _POSSESSIVE.finditer(body):
-            holder, word = p.group(1).lower(), p.group(2).lower()
+        if user and (label not in _USER_LINES or (said & T.FIRST_PERSON and terms & thing)):
+            return False  # someone else's line, or the user's own thing said with "I", "my"
+        for b in _BINDING.finditer(body):
+            holder, word = b.group(1).lower(), b.group(2).lower()
             if (holder in asked_words or holder in T.STOPWORDS or holder in _NOT_HOLDERS
                     or set(T.term_ids(holder)) & time_terms()):
                 continue
+            if user and (T.words(body[:b.start()])[-1:] or [""])[0] in _DETERMINERS:
+                continue
+            if own and not (is_role(holder) or b.group(1)[:1].isupper()):
+                continue  # in their own line only a person is another holder ("gran's…"; not "grooming is…")
             if set(T.term_ids(word)) & thing:
                 another = True
     return another
+
+
+# -- a sum of another kind --------------------------------------------------------------------------------------
+# word -> the kind of sum it names (a small hand-written lexicon of everyday money words; synonyms share a kind)
+_SUM_KINDS: dict[str, str] = {
+    "rent": "rent", "deposit": "deposit", "bond": "deposit", "salary": "income", "wage": "income",
+    "wages": "income", "income": "income", "earnings": "income", "raise": "income", "payrise": "income",
+    "bonus": "bonus", "budget": "budget", "fare": "fare", "fares": "fare", "bill": "bill", "bills": "bill",
+    "invoice": "bill", "tip": "tip", "fine": "fine", "penalty": "fine", "tax": "tax", "taxes": "tax", "vat": "tax",
+    "insurance": "insurance", "premium": "insurance", "refund": "refund", "mortgage": "mortgage", "loan": "loan",
+    "savings": "savings", "fund": "savings", "debt": "debt", "pension": "pension", "allowance": "allowance",
+    "tuition": "tuition", "subscription": "subscription", "donation": "donation", "commission": "commission",
+}
+_MONEY_SAID = re.compile(r"[£$€¥₹]|\b(?:dollars?|bucks?|quid|pounds?|euros?|cents?|pence|grand|rupees?|yen|reais|"
+                         r"usd|gbp|eur|inr|brl|jpy)\b", re.IGNORECASE)
+_HOW_MUCH = re.compile(r"^\W*(?:what|what's|whats|how\s+much)\b", re.IGNORECASE)
+
+
+def other_sum(query: str, text: str) -> bool:
+    """Whether the question asks for a kind of sum and ``text`` gives money only as other kinds (see above)."""
+    if _HOW_MUCH.match(query) is None:
+        return False
+    asked = {_SUM_KINDS[w] for w in T.words(query) if w in _SUM_KINDS}
+    if not asked:
+        return False
+    said = {_SUM_KINDS[w] for w in T.words(text) if w in _SUM_KINDS}
+    if not said or said & asked:
+        return False
+    return bool(kinds_of_text(text) & MONEY) or _MONEY_SAID.search(text) is not None
 
 
 # -- no way back ----------------------------------------------------------------------------------------------

@@ -237,6 +237,8 @@ def _ordinal_kind(after: str) -> int:
 
 def _digit_kind(tok: str, before: str, after: str) -> int:
     """The kinds of one digit token ("7:05", "25th", "4471", "40k", "£38,000" seen as "£" then "38,000")."""
+    if before in _SIGNS:
+        return AMOUNT | MONEY  # "$38/mo", "£9.50": a currency sign makes any figure a sum, whatever its unit
     if ":" in tok or "/" in tok or tok.endswith(("am", "pm")) or after in _CLOCK:
         return 0
     if before in _MONTHS or after in _MONTHS:

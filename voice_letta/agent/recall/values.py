@@ -27,6 +27,8 @@ from what the asked value is and where a person would say it, not from the words
   cannot show one, so there the word right after the thing counts ("my parrot kiwi") unless it is a function word
   or has a verb's or an adverb's ending. Not judged when the passage does not say the thing.
 - **The same thing of another holder** (``other_holder``, below).
+- recall/asked.py's: the asked thing as another holder's (a named holder or the user), another day of the week, a
+  time of day asked and none said, a sum of another kind, no way back.
 
 And one that lowers a result like another speaker's line (``asks_listener``): a named speaker's line that only asks
 the other person something.
@@ -40,7 +42,13 @@ from functools import lru_cache
 from typing import TYPE_CHECKING
 
 from voice_letta.agent.recall import text as T
-from voice_letta.agent.recall.asked import no_time_of_day, no_way_back, other_holder_of, other_weekday
+from voice_letta.agent.recall.asked import (
+    no_time_of_day,
+    no_way_back,
+    other_holder_of,
+    other_sum,
+    other_weekday,
+)
 from voice_letta.agent.recall.confidence import confidence, told_as_question
 from voice_letta.agent.recall.places import place_terms, time_terms
 from voice_letta.agent.recall.quantity import (
@@ -347,7 +355,8 @@ def misplaced(query: str, passage: Passage, index: PassageIndex | None) -> bool:
     if index is not None and names_a_speaker(index, query):
         return False
     return (missing_name(query, both) or other_holder(query, both) or other_weekday(query, both)
-            or no_time_of_day(query, both, _kinds_before(passage, index)) or no_way_back(query, both))
+            or no_time_of_day(query, both, _kinds_before(passage, index)) or no_way_back(query, both)
+            or other_sum(query, both))
 
 
 def _kinds_before(passage: Passage, index: PassageIndex | None) -> int:
