@@ -33,6 +33,9 @@ log = logging.getLogger(__name__)
 DTMF_GAP_S = 1.5  # a key press after a longer pause starts a new entry
 PLAYOUT_GRACE_S = 3.0  # after a response's audio was sent, act even if its last mark never came back
 KEYPAD_PREFIX = "[keypad]"
+# An entry goes to the agent once this long even without a pause or "#": a typed turn holds 4,000 characters,
+# and 2,000 keys pressed without a pause were one turn over it, refused, and every key of it lost.
+MAX_KEYPAD_DIGITS = 256
 
 END_CALL = DriverTool(
     name="end_call",
@@ -113,10 +116,16 @@ class CallControl:
         self._digits.append(digit)
         if self._flush is not None:
             self._flush.cancel()
-        if digit == "#":
+        if digit == "#" or len(self._digits) >= MAX_KEYPAD_DIGITS:
             self._send_digits()
         else:
             self._flush = asyncio.get_running_loop().call_later(DTMF_GAP_S, self._send_digits)
+
+    def flush_keys(self) -> None:
+        """The keys of an entry still open go to the session now (the call is ending: no pause will come)."""
+        if self._flush is not None:
+            self._flush.cancel()
+        self._send_digits()
 
     def _send_digits(self) -> None:
         self._flush = None

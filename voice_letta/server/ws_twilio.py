@@ -213,6 +213,7 @@ class TwilioBridge:
                 if self._ended:
                     break
         finally:
+            self.call.flush_keys()  # keys pressed just before the caller hung up are still what they said
             self._end()
 
     async def _on_twilio(self, text: str) -> None:
@@ -239,6 +240,7 @@ class TwilioBridge:
                         self.call.on_dtmf(ev.digit)
                 case T.CallStopped():
                     log.info("twilio %s: stop (hang-up)", self.call_sid)
+                    self.call.flush_keys()
                     self._end()
                 case T.CallConnected():
                     log.debug("twilio: connected (protocol %s)", ev.protocol)
