@@ -130,7 +130,9 @@ def stream_token(auth_token: str, call_sid: str) -> str:
 
 def _forbidden(why: str) -> web.Response:
     log.warning("twilio: rejected request: %s", why)
-    return web.Response(status=403, text="invalid Twilio signature")
+    # JSON like every other 4xx (docs/protocol.md); Twilio reads only the status
+    return web.json_response(error_body("missing or invalid X-Twilio-Signature", type_="permission_error",
+                                        code="invalid_signature"), status=403)
 
 
 # --- the TwiML webhook ------------------------------------------------------------------------------------

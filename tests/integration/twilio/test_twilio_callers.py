@@ -7,6 +7,7 @@ up on, on every call: the caller's name was checked as if an integrator had type
 from __future__ import annotations
 
 import asyncio
+import json
 from collections.abc import Awaitable, Callable
 
 import aiohttp
@@ -82,6 +83,6 @@ async def test_a_signature_or_forwarded_header_of_other_bytes_is_refused_not_a_5
     form = [(b"Content-Type", b"application/x-www-form-urlencoded")]
     status, body = await post_raw(vs.url, "/twilio/voice?template=frontdesk", headers + form,
                                   b"CallSid=CA1&From=%2B15551234567")
-    assert status == 403, body
+    assert status == 403 and json.loads(body)["error"]["code"] == "invalid_signature", body
     status, body = await post_raw(vs.url, "/twilio/voice?template=frontdesk", form, b"CallSid=CA1")
-    assert status == 403, body  # unsigned: refused as before
+    assert status == 403 and json.loads(body)["error"]["code"] == "invalid_signature", body  # unsigned, as before
