@@ -69,6 +69,8 @@ def test_a_time_of_day_asked(question: str, text: str, before: int, lacking: boo
     ("What time is my flight?", "Ana: dad's flight lands at 9", False),  # someone else's line: not the user's words
     ("What is Audrey's tip for the dogs?", "Audrey: regular grooming is a tip I swear by", False),  # her own line
     ("What is Priya allergic to?", "Priya: honestly gran is allergic to walnuts", True),
+    ("How much warfarin is my dad on?", "Walter's warfarin was lowered to 2 mg", False),  # a role said by name
+    ("What was Dad's latest INR?", "The lab wants Walter's INR weekly; latest 2.9", False),
 ])
 def test_the_asked_thing_as_another_holders(question: str, text: str, other: bool) -> None:
     assert other_holder_of(question, text) is other

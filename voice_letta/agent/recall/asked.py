@@ -135,6 +135,8 @@ def other_holder_of(query: str, text: str) -> bool:
     ("Am I allergic to anything?" / "user: gideon is allergic to shellfish"; for the user only someone said without
     a determiner: "the flat's rent" and "my wife is…" are the user's own, recall/roles.py judges roles)."""
     asked_words = set(T.words(query))
+    if any(is_role(w) for w in asked_words):
+        return False  # "my dad", "Dad's INR": a role may be said by name ("Walter's INR"), recall/roles.py's
     holders = _holders(query)
     user = not holders and bool(asked_words & {"i", "my", "me"})
     if not holders and not user:
