@@ -7,6 +7,7 @@ are never asserted (the machine's two cores are shared), except "the next reques
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import json
 import random
 import string
@@ -517,3 +518,30 @@ async def test_a_reply_that_stops_before_its_first_word_is_sampled_again() -> No
     plain = await collect(request("Hello, how are you today?", max_tokens=8))
     assert plain.content.strip()
     assert plain.final.usage is not None and plain.final.usage.completion_tokens <= 8
+
+
+async def test_a_live_turn_is_served_before_queued_memory_jobs(caplog: pytest.LogCaptureFixture) -> None:
+    """Memory jobs (background requests) queued on the one embedded model: a live turn that arrives while the
+    first one prefills a long transcript is served before all of them, and every job still completes."""
+    caplog.set_level("INFO", logger="voice_letta.providers.local_llm")
+    await preload()
+    transcript = " ".join(f"user: on day {i} I walked the dog to the park and bought some bread." for i in range(100))
+    finished: list[str] = []
+
+    async def run(name: str, req: ChatRequest) -> Result:
+        result = await collect(req)
+        finished.append(name)
+        return result
+
+    jobs = [
+        asyncio.create_task(run(f"job{i}", dataclasses.replace(
+            request(f"{transcript}\nSummarise this in one sentence. ({i})", max_tokens=16), background=True)))
+        for i in range(3)
+    ]
+    await asyncio.sleep(0.5)  # the first job is inside its prefill (~1,700 tokens: seconds on this machine)
+    live = await run("live", request("Say hi.", max_tokens=16))
+    results = await asyncio.gather(*jobs)
+    assert finished[0] == "live", finished
+    assert live.final.finish_reason in ("stop", "length")
+    assert all(r.final.finish_reason in ("stop", "length") and r.final.usage for r in results)
+    assert "gave way to a live one" in caplog.text

@@ -172,7 +172,8 @@ class SleeptimeRun:
         while result.steps < self.max_steps and not rules.finished:
             result.steps += 1
             content, calls = await _complete(model.stream(ChatRequest(
-                tuple(messages), config, tools=SLEEPTIME_TOOLS, tool_choice=rules.tool_choice())))
+                tuple(messages), config, tools=SLEEPTIME_TOOLS, tool_choice=rules.tool_choice(),
+                background=True)))
             if not calls:
                 messages.append(ChatMessage("assistant", content or "(no tool call)"))
                 messages.append(ChatMessage("user", "Error: answer only with tool calls. Call "

@@ -52,9 +52,17 @@ from voice_letta.providers.local_llm_sample import (
     PLAIN_STOPS,
     SAMPLING,
     TOOL_CALL_MAX_TOKENS,
+    AnyOf,
     _prefill,
     _sample,
     _sampler,
+)
+from voice_letta.providers.local_llm_schedule import (
+    BACKGROUND_WAIT_S,
+    GAVE_WAY,
+    MAX_GIVE_WAYS,
+    GaveWay,
+    LiveRequests,
 )
 from voice_letta.providers.local_llm_stream import LeadingTagFilter, _CallStream, _StopFilter
 
@@ -98,6 +106,9 @@ def local_model_path() -> Path:
 # --------------------------------------------------------------------------------------------------------
 
 
+_Emitted = ChatDelta | BaseException | GaveWay | None
+
+
 @dataclass(eq=False)
 class _LoadedModel:
     llm: Llama
@@ -111,6 +122,7 @@ class _LoadedModel:
     grammars: dict[str, LlamaGrammar] = field(default_factory=dict)
     # Set by every real request: a warm-up in progress stops at its next chunk and frees the model.
     preempt: threading.Event = field(default_factory=threading.Event)
+    live: LiveRequests = field(default_factory=LiveRequests)
 
 
 _MODELS: dict[Path, _LoadedModel] = {}
@@ -185,26 +197,28 @@ class LocalChatModel:
     async def stream(self, request: ChatRequest) -> AsyncIterator[ChatDelta]:
         plan = _plan(request, self._stop)  # validates tool_choice before any thread work
         model = await _get_model(self.model_path)
-        loop = asyncio.get_running_loop()
-        queue: asyncio.Queue[ChatDelta | BaseException | None] = asyncio.Queue()
-        cancel = threading.Event()
-
-        def emit(item: ChatDelta | BaseException | None) -> None:
-            try:
-                loop.call_soon_threadsafe(queue.put_nowait, item)
-            except RuntimeError:  # the loop is closed: nobody is listening any more
-                cancel.set()
-
-        model.preempt.set()  # a warm-up running now gives way
-        future = model.executor.submit(_run, model, plan, emit, cancel)
+        if request.background:
+            for give_ways in range(MAX_GIVE_WAYS + 1):
+                may_give_way = give_ways < MAX_GIVE_WAYS
+                if may_give_way:
+                    await model.live.until_none(BACKGROUND_WAIT_S)
+                gave_way = False
+                async for item in _run_once(model, plan, model.live.waiting if may_give_way else None):
+                    if isinstance(item, GaveWay):
+                        gave_way = True
+                    else:
+                        yield item
+                if not gave_way:
+                    return
+                log.info("local LLM: a background request gave way to a live one (%d)", give_ways + 1)
+            return
+        model.live.enter()
         try:
-            while (item := await queue.get()) is not None:
-                if isinstance(item, BaseException):
-                    raise item
-                yield item
+            async for item in _run_once(model, plan, None):
+                if isinstance(item, ChatDelta):
+                    yield item
         finally:
-            cancel.set()
-            future.cancel()  # if it has not started yet
+            model.live.leave()
 
     async def warm(self, request: ChatRequest) -> int:
         """Prefill the prompt of ``request`` (system prompt, tools, history: the next turn's prefix) into the KV
@@ -228,6 +242,32 @@ class LocalChatModel:
         Freeing it here would make the next session reload it (and race generations still running)."""
 
 
+async def _run_once(
+    model: _LoadedModel, plan: _Plan, give_way: threading.Event | None
+) -> AsyncIterator[ChatDelta | GaveWay]:
+    """One generation in the model's thread, its deltas handed over through a queue."""
+    loop = asyncio.get_running_loop()
+    queue: asyncio.Queue[_Emitted] = asyncio.Queue()
+    cancel = threading.Event()
+
+    def emit(item: _Emitted) -> None:
+        try:
+            loop.call_soon_threadsafe(queue.put_nowait, item)
+        except RuntimeError:  # the loop is closed: nobody is listening any more
+            cancel.set()
+
+    model.preempt.set()  # a warm-up running now gives way
+    future = model.executor.submit(_run, model, plan, emit, cancel, give_way)
+    try:
+        while (item := await queue.get()) is not None:
+            if isinstance(item, BaseException):
+                raise item
+            yield item
+    finally:
+        cancel.set()
+        future.cancel()  # if it has not started yet
+
+
 # --------------------------------------------------------------------------------------------------------
 # Planning a request: which mode, which grammar, what prompt
 # --------------------------------------------------------------------------------------------------------
@@ -241,13 +281,14 @@ class LocalChatModel:
 def _run(
     model: _LoadedModel,
     plan: _Plan,
-    emit: Callable[[ChatDelta | BaseException | None], None],
+    emit: Callable[[_Emitted], None],
     cancel: threading.Event,
+    give_way: threading.Event | None = None,
 ) -> None:
     try:
         with model.lock:
             if not cancel.is_set():
-                _generate(model, plan, emit, cancel)
+                _generate(model, plan, emit, cancel, give_way)
     except VoiceLettaError as e:
         emit(e)
     except Exception as e:
@@ -280,8 +321,9 @@ def _warm(model: _LoadedModel, plan: _Plan) -> int:
 def _generate(
     model: _LoadedModel,
     plan: _Plan,
-    emit: Callable[[ChatDelta | BaseException | None], None],
+    emit: Callable[[_Emitted], None],
     cancel: threading.Event,
+    give_way: threading.Event | None = None,
 ) -> None:
     llm = model.llm
     cfg = plan.config
@@ -291,8 +333,12 @@ def _generate(
     tokens = _prompt_tokens(model, plan, ctx - reserve)
     room = ctx - len(tokens)
     max_new = max(1, min(cfg.max_tokens or ctx, room))
-    cached = _prefill(llm, tokens, cancel)
+    # A background request stops during its prefill (seconds for a long transcript) when a live one waits; once
+    # its first token is out it finishes (a tool call: a few hundred tokens), so nothing is emitted twice.
+    cached = _prefill(llm, tokens, cancel if give_way is None else AnyOf(cancel, give_way))
     if cached is None:
+        if give_way is not None and not cancel.is_set():
+            emit(GAVE_WAY)
         return
     n_out = 0
     # A small model sometimes opens with a stop string (a closing tag, its own instructions): nothing is left to

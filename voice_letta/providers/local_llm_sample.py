@@ -9,7 +9,7 @@ from __future__ import annotations
 import codecs
 import threading
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 from voice_letta.agent.ports import ChatDelta, FinishReason
 from voice_letta.providers.local_llm_prompt import _Plan
@@ -18,6 +18,23 @@ from voice_letta.providers.local_llm_stream import TRIGGER_PATTERN, LeadingTagFi
 if TYPE_CHECKING:
     from llama_cpp import Llama
     from llama_cpp.llama_grammar import LlamaGrammar
+
+
+class StopFlag(Protocol):
+    """What a prefill checks between chunks: a ``threading.Event``, or several of them (``AnyOf``)."""
+
+    def is_set(self) -> bool: ...
+
+
+class AnyOf:
+    """Set when any of its events is: a memory job's prefill stops for its own cancel or for a live turn."""
+
+    def __init__(self, *events: threading.Event) -> None:
+        self._events = events
+
+    def is_set(self) -> bool:
+        return any(event.is_set() for event in self._events)
+
 
 PREFILL_CHUNK_TOKENS = 32  # prompt tokens evaluated between two cancellation checks
 TOOL_CALL_MAX_TOKENS = 384  # a tool call may run past max_tokens up to this, so its JSON always closes
@@ -123,7 +140,7 @@ def _sampler(llm: Llama, temperature: float, grammar: LlamaGrammar | None, *, la
     return sampler
 
 
-def _prefill(llm: Llama, tokens: list[int], cancel: threading.Event) -> int | None:
+def _prefill(llm: Llama, tokens: list[int], cancel: StopFlag) -> int | None:
     """Evaluate all but the last prompt token in chunks, reusing the cached prefix; None if cancelled.
 
     ``Llama.generate`` then finds everything but the last token cached and evaluates just that one.

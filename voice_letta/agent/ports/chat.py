@@ -46,6 +46,9 @@ class ChatRequest:
     temperature: float | None = None
     max_tokens: int | None = None
     cache_key: str | None = None  # groups requests sharing a prompt prefix (the agent id), for provider caches
+    # Nobody is waiting to hear this one (a memory job): a model that serves one request at a time (the embedded
+    # one) serves a live turn first.
+    background: bool = False
 
 
 @dataclass(frozen=True, slots=True)
