@@ -82,3 +82,20 @@ async def test_a_key_value_record_and_a_question_that_offers_two_values(server: 
     ])
     await first_of(server, agent["id"], "How much is my rent?", renewed, [lease])
     await first_of(server, agent["id"], "Am I working mornings or afternoons?", afternoons, [mornings])
+
+
+async def test_a_later_line_changes_only_the_line_of_a_chunk_it_names(server: Running) -> None:
+    # a stand-up pasted as one chunk holds one fact a line: a later change of one person's line is no news for a
+    # question about another's (test5's stand-ups: "search reindex slipped to next tuesday")
+    agent = await create_voice_agent(server)
+    now = time.time()
+    standup, slipped = await batch(server, agent["id"], [
+        {"text": "[09:01] Lena: the billing export is mine, due on friday\n"
+                 "[09:02] Raj: I'll look into the flaky login tests\n[09:03] Omar: I'm on the pager this week",
+         "start_at": now - 10 * DAY},
+        {"text": "[09:01] Lena: billing export slipped to next wednesday, the vendor api changed",
+         "start_at": now - 5 * DAY},
+    ])
+    await first_of(server, agent["id"], "When is the billing export due?", slipped, [standup])
+    found = await search(server, agent["id"], "Who is looking into the flaky login tests?", limit=3)
+    assert found[0]["id"] == standup and not found[0]["previously"], [p["text"] for p in found]

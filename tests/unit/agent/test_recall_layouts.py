@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from voice_letta.agent.recall import text as T
 from voice_letta.agent.recall.facts import choice_of
-from voice_letta.agent.recall.layouts import FIELDS, layout_items
+from voice_letta.agent.recall.layouts import FIELDS, LINES, chunk_lines, layout_items
 from voice_letta.agent.recall.records import items, other_holder, same_holder
 
 TABLE = ("## Subscriptions\n| service | provider | price | renews |\n|---|---|---|---|\n"
@@ -39,7 +39,7 @@ def test_csv_blocks_and_bare_csv_lines_are_rows() -> None:
     assert same_holder(block, items("streaming,Vidflix,12.99,15th"))
     # prose with commas is no CSV: a spoken line, a list in a sentence, lines of speech
     assert items("I bought eggs, milk, bread") == ()
-    assert items("user: oh, well, ok\nassistant: sure, fine, great") == ()
+    assert [i.shape for i in items("user: oh, well, ok\nassistant: sure, fine, great")] == [LINES, LINES]
 
 
 def test_a_json_object_is_a_field_record_held_by_its_kind_and_name() -> None:
@@ -104,3 +104,15 @@ def test_json_lines_arrays_calendar_entries_and_tsv_are_records_too() -> None:
     # a TSV block and a later TSV line
     block = items("service\tprovider\tprice\nstreaming\tFlixo\t15.99\nmusic\tTunely\t9.99")
     assert len(block) == 2 and same_holder(block, items("streaming\tVidflix\t12.99"))
+
+
+def test_a_chunk_of_speech_is_one_item_a_line() -> None:
+    standup = chunk_lines("[09:01] Lena: the billing export is mine\n[09:02] Raj: I'll take the flaky tests")
+    assert [i.shape for i in standup] == [LINES, LINES] and set(T.term_ids("flaky tests")) <= standup[1].terms
+    assert not set(T.term_ids("lena")) & standup[0].terms  # the label is no word of the line
+    # a question and the line answering it are one: an exchange is one fact
+    assert chunk_lines("assistant: What are you driving?\nuser: a white corolla") == ()
+    assert len(chunk_lines("user: new client, Hoshino\nassistant: What rate did you [cut off]\nuser: 4 yen")) == 2
+    # prose and one-line passages are no chunks
+    assert chunk_lines("user: hi") == ()
+    assert chunk_lines("Walter takes metoprolol.\nHis cardiologist is Dr Kahale.") == ()

@@ -30,6 +30,7 @@ from voice_letta.agent.recall.facts import (
     part_of,
     typed_changes,
 )
+from voice_letta.agent.recall.layouts import LINES
 from voice_letta.agent.recall.records import new_value, rare_value_rows
 
 if TYPE_CHECKING:
@@ -142,7 +143,8 @@ def cued_updates(index: PassageIndex, rows: list[int], query: Query) -> dict[int
         # naming the old value next to a change says more than a cue word and a cosine: those links come first
         out[row] = named_value + [r for r in out[row] if r not in named_value]
         record = index.items.get(row)
-        if record:  # a later note giving a new value of an asked item, with no change word (recall/records.py)
+        if record and record[0].shape != LINES:  # a later note giving a new value of an asked item, with no change
+            # word (recall/records.py); not a chunk's lines: a line names no holder the way a note's item does
             notes = rare_value_rows(index, record)
             notes = notes[(index.start_at[notes] > index.start_at[row]) & index.has_vector[notes] & ~index.asks[notes]
                           & (query.cosines[notes] >= UNTYPED_RELEVANCE * float(query.cosines[row]))]

@@ -52,7 +52,7 @@ UPDATE_CUE = re.compile(
     # someone else ("priya hands the pricing page to you"). Not "slipped" alone: "search reindex slipped to next
     # tuesday" then replaced a whole stand-up for "What caused the flaky checkout tests?" (test5: a chunk of several
     # people's lines, of which it changes one)
-    r"brought forward|moves|"
+    r"slip(?:s|ped|ping)? to|brought forward|moves|"
     r"(?:from|as of|starting|effective) (?:this|next) (?:week|month|year|term|season|quarter)|"
     r"hand(?:s|ed|ing)? (?:[\w']+ ){0,3}?(?:over|to)|"
     # someone taken to a place is there now ("they took abuela to a rehab place, clinica san javier", test7)

@@ -30,6 +30,7 @@ from voice_letta.agent.recall.quantity import number_kinds
 from voice_letta.agent.recall.text import field_record_lines, is_json_object, term_ids
 
 FIELDS = 0  # the shape of a field record's items (rows have 2 or more columns; list lines -1)
+LINES = -2  # the shape of a chunk's lines (``chunk_lines``)
 _CAPITAL = re.compile(r"(?<![\w'’])[A-Z][a-z]+")
 _NOT_NAMES_TEXT = """monday tuesday wednesday thursday friday saturday sunday mon tue tues wed thu thur thurs fri sat
 sun january february march april may june july august september october november december jan feb mar apr jun jul aug
@@ -180,7 +181,8 @@ def _plain(value: object) -> str:
 
 
 def layout_items(text: str) -> tuple[Item, ...]:
-    """The items of a passage laid out as a table, CSV, a JSON object or a key: value record; () for any other."""
+    """The items of a passage laid out as a table, CSV, a JSON object, a key: value record or a chunk of speech's lines;
+    () for any other."""
     if is_json_object(text):
         return tuple(item for pairs in _json_records(text.strip()) for item in _fields(pairs))
     pairs = field_record_lines(text)
@@ -194,5 +196,40 @@ def layout_items(text: str) -> tuple[Item, ...]:
     if "\t" in text and all(line.count("\t") == lines[0].count("\t") for line in lines):
         lines = [line.replace(",", " ").replace("\t", ",") for line in lines]  # a TSV block: tabs are its commas
     if any("," in line for line in lines) and not any(line.lstrip().startswith("#") for line in lines):
-        return tuple(_csv_rows(lines))
-    return ()
+        rows = _csv_rows(lines)
+        if rows:
+            return tuple(rows)
+    return chunk_lines(text)
+
+
+# A chunk of speech: every line opens with a timestamp ("[15/11/2026, 19:02]", "[09:01]") or a speaker's label.
+_SPOKEN = re.compile(r"^[ \t]*(?:\[[^\]\n]{1,40}\]|[^\s:\[][^:\n]{0,40}?:[ \t])")
+_HEAD = re.compile(r"^[ \t]*(?:\[[^\]\n]{1,40}\][ \t]*)?(?:[^\s:][^:\n]{0,40}?:[ \t]+)?")
+_OPEN = ("?", "[cut off]", "\u2026", "...")
+
+
+def chunk_lines(text: str) -> tuple[Item, ...]:
+    """The lines of a chunk of speech (two or more lines, each opening with a timestamp or a speaker's label), one item
+    each, a question and the line answering it as one ("What rate did you [cut off] / 4 yen a character"): each line
+    holds its own fact, and a later passage changes the one it names ("search reindex slipped to next tuesday" changes
+    Priya's line of a stand-up, not Ana's "I'll pick up the flaky checkout tests")."""
+    lines = [line for line in text.splitlines() if line.strip()]
+    if len(lines) < 2 or not all(_SPOKEN.match(line) for line in lines):
+        return ()
+    units: list[str] = []
+    joined = False
+    for line in lines:
+        body = _HEAD.sub("", line, count=1).strip()
+        if units and joined:
+            units[-1] = f"{units[-1]} {body}"
+        else:
+            units.append(body)
+        joined = body.endswith(_OPEN)
+    if len(units) < 2:
+        return ()
+    out = []
+    for unit in units:
+        ids = day_terms(unit)
+        out.append(Item(frozenset(), ids, ids, int(number_kinds([unit])[0]), names_someone(unit.split(None, 1)[-1]),
+                        frozenset(), LINES))
+    return tuple(out)
