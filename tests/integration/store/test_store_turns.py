@@ -10,6 +10,7 @@ from typing import Any
 from tests.integration.store.helpers import make_agent, msg
 from voice_letta import ids
 from voice_letta.agent.models import Message, Passage, ToolCall, TurnRecord
+from voice_letta.agent.ports import HandoffRange
 from voice_letta.store import SqliteStore
 
 T0 = 1_700_000_000.0
@@ -448,4 +449,9 @@ async def test_every_turn_begins_with_the_window_as_stored_whatever_changed_it_b
             assert ended == await store.list_messages(agent.id, in_context=True)
         if k % 10 == 8:  # this process's own eviction after its turn, as memory upkeep does
             await store.evict_messages(agent.id, through_seq=ended[-3].seq)
+        elif k % 10 == 9:  # or a hand-off: a memory job enqueued with the eviction, in one transaction
+            window = await store.list_messages(agent.id, in_context=True)
+            await store.enqueue_memory_job(agent.id, "eviction", HandoffRange(window[0].seq, window[-3].seq),
+                                           through_seq=window[-3].seq, evict_through_seq=window[-3].seq,
+                                           now=time.time())
     assert 0.2 * turns < len(reads) < 0.7 * turns, (len(reads), turns)  # read after others' changes, not every turn

@@ -1,6 +1,6 @@
 """The sleeptime hand-off queue (``memory_jobs``, migration 0002): ``JobsMixin`` of ``SqliteStore``.
 
-- ``enqueue_memory_job`` inserts a job and evicts its range in one transaction;
+- ``enqueue_memory_job`` inserts a job and evicts its range in one transaction, one thread hop;
 - ``claim_memory_job`` is one ``UPDATE … RETURNING`` (pending → running, never for an agent that already has
   a running job; a running job whose lease ran out is claimed again), leased to the claiming worker
   (``claimed_by``, ``lease_until``, renewed by ``renew_leases``); complete/fail are fenced on ``attempts``, so a
@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import sqlite3
 from collections.abc import Mapping, Sequence
 
 from voice_letta import config as C
@@ -22,6 +23,13 @@ from voice_letta.errors import ConflictError
 from voice_letta.store import rows as R
 from voice_letta.store.common import JOB_COLUMNS, job_from_row
 from voice_letta.store.sqlite.base import SqliteBase, exists, supersede, values
+from voice_letta.store.sqlite.messages import evict, evicted_from
+
+_WATERMARK = "SELECT coalesce(max(through_seq), 0) FROM memory_jobs WHERE agent_id = ?"
+_ENQUEUE = (
+    "INSERT INTO memory_jobs (agent_id, kind, payload, through_seq, status, attempts, run_after, created_at, "
+    f"updated_at) VALUES (?, ?, ?, ?, 'pending', 0, ?, ?, ?) RETURNING {JOB_COLUMNS}"
+)
 
 
 class JobsMixin(SqliteBase):
@@ -34,28 +42,27 @@ class JobsMixin(SqliteBase):
         ConflictError (and nothing written) when another job of the agent already handed over
         ``payload.older_from_seq``: two processes planned the same hand-off and the other one was first.
         """
-        async with self._write("enqueue_memory_job") as db:
-            found = list(await db.execute_fetchall(
-                "SELECT coalesce(max(through_seq), 0) FROM memory_jobs WHERE agent_id = ?", (agent_id,)))
+        params = (agent_id, kind, json.dumps(dataclasses.asdict(payload)), through_seq, now, now, now)
+        windows = self._windows
+
+        # one thread hop for the whole transaction (it was five: BEGIN, three statements, COMMIT)
+        def work(conn: sqlite3.Connection) -> tuple[list[R.Row], int, int | None]:
+            found = conn.execute(_WATERMARK, (agent_id,)).fetchall()
             if int(found[0][0]) >= payload.older_from_seq:
                 raise ConflictError(f"agent {agent_id}: seq {payload.older_from_seq} was already handed over")
+            evicted, version = evict(conn, agent_id, evict_through_seq) if evict_through_seq is not None else (0, None)
+            return conn.execute(_ENQUEUE, params).fetchall(), evicted, version
+
+        def then(conn: sqlite3.Connection, done: tuple[list[R.Row], int, int | None]) -> MemoryJob:
+            row, evicted, version = done
             if evict_through_seq is not None:
-                await db.execute(
-                    "UPDATE messages SET in_context = 0 WHERE agent_id = ? AND seq <= ? AND in_context = 1",
-                    (agent_id, evict_through_seq),
-                )
-            found = list(await db.execute_fetchall(
-                "INSERT INTO memory_jobs (agent_id, kind, payload, through_seq, status, attempts, run_after, "
-                f"created_at, updated_at) VALUES (?, ?, ?, ?, 'pending', 0, ?, ?, ?) RETURNING {JOB_COLUMNS}",
-                (agent_id, kind, json.dumps(dataclasses.asdict(payload)), through_seq, now, now, now),
-            ))
-        return job_from_row(found[0])
+                evicted_from(windows, agent_id, evict_through_seq, evicted, version)
+            return job_from_row(row[0])
+
+        return await self._transaction_then("enqueue_memory_job", work, then)
 
     async def handoff_watermark(self, agent_id: str) -> int:
-        found = await self._fetch(
-            "handoff_watermark", "SELECT coalesce(max(through_seq), 0) FROM memory_jobs WHERE agent_id = ?",
-            (agent_id,),
-        )
+        found = await self._fetch("handoff_watermark", _WATERMARK, (agent_id,))
         return int(found[0][0])
 
     async def claim_memory_job(

@@ -8,6 +8,7 @@
 from __future__ import annotations
 
 import functools
+import sqlite3
 from collections.abc import Sequence
 from typing import Any
 
@@ -18,6 +19,7 @@ from voice_letta.store import rows as R
 from voice_letta.store.common import MESSAGE_TAIL_SQL, chunked, message_tail
 from voice_letta.store.sqlite.base import MAX_BOUND_VARS, SELECT_MESSAGE, SqliteBase, qualified, values
 from voice_letta.store.sqlite.db import translate_errors
+from voice_letta.store.windows import KnownWindows
 
 _EVICT = "UPDATE messages SET in_context = 0 WHERE agent_id = ? AND seq <= ? AND in_context = 1"
 _VERSION = "SELECT messages_version FROM agent_leases WHERE agent_id = ?"
@@ -103,14 +105,11 @@ class MessagesMixin(SqliteBase):
             conn = self._db._conn
             gate.acquire()
             try:
-                evicted = conn.execute(_EVICT, (agent_id, through_seq)).rowcount
-                now = conn.execute(_VERSION, (agent_id,)).fetchall() if evicted else []
+                evicted, now = evict(conn, agent_id, through_seq)
             finally:
                 gate.release()
-            if evicted:
-                windows.advance(agent_id, int(now[0][0]) if now else None, evicted,
-                                lambda window: [m for m in window if m.seq > through_seq])
-            return int(evicted)
+            evicted_from(windows, agent_id, through_seq, evicted, now)
+            return evicted
 
         async with self._locked("evict_messages"):
             count: int = await self._db._execute(run)  # type: ignore[no-untyped-call]
@@ -120,6 +119,20 @@ class MessagesMixin(SqliteBase):
         found = await self._fetch("load_message_tail", MESSAGE_TAIL_SQL.format(agent="?", after="?", seen="?"),
                                   (agent_id, after_seq, seen_through))
         return message_tail(found)
+
+
+def evict(conn: sqlite3.Connection, agent_id: str, through_seq: int) -> tuple[int, int | None]:
+    """Evict ``seq <= through_seq`` (on the store's thread, under the write gate): how many rows left the window, and
+    the agent's ``messages_version`` right after (None when none did or it has no lease row)."""
+    evicted = int(conn.execute(_EVICT, (agent_id, through_seq)).rowcount)
+    now = conn.execute(_VERSION, (agent_id,)).fetchall() if evicted else []
+    return evicted, int(now[0][0]) if now else None
+
+
+def evicted_from(windows: KnownWindows, agent_id: str, through_seq: int, evicted: int, now: int | None) -> None:
+    """After ``evict`` committed: the known window without the evicted rows, if nothing else changed it."""
+    if evicted:
+        windows.advance(agent_id, now, evicted, lambda window: [m for m in window if m.seq > through_seq])
 
 
 @functools.lru_cache(maxsize=64)
