@@ -16,6 +16,7 @@ from voice_letta.agent.models import EmbeddingConfig
 from voice_letta.agent.ports import Embedder
 from voice_letta.errors import ConfigError
 from voice_letta.procs import child_init
+from voice_letta.providers.registry import check_base_url
 
 BACKGROUND_NICE = 5  # a job may take a few times longer under CPU contention; voice work comes first
 
@@ -114,6 +115,8 @@ class EmbedderRegistry:
         if not key:  # the openai SDK refuses to build a client without one (it was a 500 at the first insert)
             raise ConfigError(f"no API key for the openai embedder (model {config.model!r}): {key_env} is not set "
                               "on this server")
+        if config.base_url is not None:  # as an LLM's: a URL no client can connect to fails every insert and search
+            check_base_url(config.base_url)
         return OpenAIEmbedder(model=config.model, dim=config.dim, api_key=key, base_url=config.base_url)
 
     async def aclose(self) -> None:

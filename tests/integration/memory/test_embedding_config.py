@@ -90,3 +90,22 @@ async def test_the_in_context_filter_takes_only_true_or_false(server: Running) -
     for bad in ("maybe", "1", "True", ""):
         status, body = await server.request("GET", f"{base}/messages", params={"in_context": bad})
         assert status == 400 and body["error"]["param"] == "in_context", (bad, body)
+
+
+async def test_an_embedding_base_url_no_client_can_connect_to_is_refused(
+    server: Running, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """As an LLM's ``base_url`` (test_llm_keys.py): ``http://256.1.1.1`` as the OpenAI embedder's address was taken,
+    and every archival insert and search of the agent failed after (QA session 9)."""
+    monkeypatch.setenv("FAKE_EMBED_KEY", "sk-fake-embed")
+    agent = await create_voice_agent(server)
+    base = f"/v1/agents/{agent['id']}"
+    for bad in ("http://256.1.1.1", "ftp://embeddings.example.com", "http://a b"):
+        embedding = {"provider": "openai", "base_url": bad, "api_key_env": "FAKE_EMBED_KEY"}
+        for method, path, body in (("PUT", f"{base}/embedding", embedding), ("PATCH", base, {"embedding": embedding}),
+                                   ("POST", "/v1/agents", {"name": "refused", "embedding": embedding})):
+            status, refused = await server.request(method, path, json=body)
+            assert status == 400 and refused["error"]["code"] == "invalid_config", (method, bad, refused)
+            assert "base_url" in refused["error"]["message"]
+    status, passage = await server.request("POST", f"{base}/archival", json={"text": "The user likes green tea."})
+    assert status == 201 and passage["embedding_model"] == "all-MiniLM-L6-v2"
