@@ -141,6 +141,10 @@ class ProviderRegistry:
             provider = link.provider
             if link.base_url is not None and provider is not ProviderName.LOCAL:
                 check_base_url(link.base_url)
+            if link.max_tokens is not None and link.max_tokens >= link.context_window:
+                # a provider refuses such a request every turn (the prompt needs room in the window too)
+                raise ConfigError(f"max_tokens {link.max_tokens} must be below context_window {link.context_window} "
+                                  f"(model {link.model!r})")
             if provider in (ProviderName.OPENAI, ProviderName.ANTHROPIC, ProviderName.AZURE):
                 _require_key(link, self._env)
                 if provider is ProviderName.AZURE:

@@ -74,3 +74,19 @@ async def test_a_base_url_no_client_can_connect_to_is_refused_at_create_and_patc
     for fine in ("http://[::1]:11434", "https://my-resource.openai.azure.com/", "http://host.docker.internal:8000/v1"):
         status, changed = await server.request("PATCH", f"/v1/agents/{agent['id']}", json={"llm": {"base_url": fine}})
         assert status == 200 and changed["llm"]["base_url"] == fine, changed
+
+
+async def test_max_tokens_that_leave_no_room_in_the_window_are_refused(server: Running) -> None:
+    """``llm.max_tokens`` 10**20 (or above ``context_window``) was stored; a provider refuses such a request, so every
+    turn would end in the spoken apology (found from outside, QA session 9)."""
+    good = {"provider": "vllm", "model": "m", "base_url": server.fake.base_url}
+    agent = await server.create_agent(llm=good)
+    for llm in ({**good, "max_tokens": 10**20}, {**good, "max_tokens": 9000}, {**good, "context_window": 4096,
+                                                                             "max_tokens": 4096}):
+        status, refused = await server.request("POST", "/v1/agents", json={"name": "refused", "llm": llm})
+        assert status == 400 and refused["error"]["code"] == "invalid_config", (llm, refused)
+        assert "max_tokens" in refused["error"]["message"]
+    status, refused = await server.request("PATCH", f"/v1/agents/{agent['id']}", json={"llm": {"max_tokens": 10**20}})
+    assert status == 400 and refused["error"]["code"] == "invalid_config", refused
+    status, changed = await server.request("PATCH", f"/v1/agents/{agent['id']}", json={"llm": {"max_tokens": 1024}})
+    assert status == 200 and changed["llm"]["max_tokens"] == 1024
