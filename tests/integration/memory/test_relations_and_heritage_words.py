@@ -35,6 +35,9 @@ LINES = [
     "user: the jefe wants the stock count done before the audit on the fifteenth",
     "user: my lola turns ninety in april, the whole family is going to cebu",
     "user: my neighbour's cat keeps getting into the garage",
+    "user: uncle raj lands at terminal five on friday morning",
+    "user: my brother's flight gets into stansted on sunday night",
+    "user: dad's flight from lisbon lands at gatwick at noon",
     "user: I switched my phone contract to a cheaper sim only deal",
 ]
 
@@ -65,6 +68,13 @@ async def test_words_of_other_languages_are_the_same_people_and_airlines_are_fli
                                ("How old is my grandmother turning?", 4)):
         found = await search(server, agent["id"], question, limit=3)
         assert ids[expected] in [p["id"] for p in found], (question, [p["text"][:40] for p in found])
+    # kin said through another: "my dad's brother" is the uncle, not the brother nor the dad
+    found = await search(server, agent["id"], "When does my dad's brother land?", limit=3)
+    ranks = [p["id"] for p in found]
+    assert ids[6] in ranks and (ids[7] not in ranks or ranks.index(ids[6]) < ranks.index(ids[7])), [
+        p["text"][:40] for p in found]
+    assert all(p["confidence"] < 0.5 for p in found if p["id"] == ids[8]), [(p["text"][:30], p["confidence"])
+                                                                            for p in found]  # the dad's own flight
 
 
 async def test_what_was_decided_in_a_week_lists_the_week(server: Running) -> None:

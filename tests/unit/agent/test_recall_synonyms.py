@@ -124,3 +124,25 @@ def test_motor_cover_is_insurance() -> None:
 def test_a_member_adds_no_kind_nor_another_member() -> None:
     assert expand("I've been learning the cello") is None
     assert expand("Where is the hotel?") is None
+
+
+@pytest.mark.parametrize(("question", "dense", "said"), [
+    ("Which airport does my dad's brother fly into?", "which airport does my uncle fly into?", "tío"),
+    ("When is my wife’s mum visiting?", "when is my mother-in-law visiting?", "suegra"),
+    ("What does my sisters boy study?", "what does my nephew study?", "sobrino"),
+    ("What is my brother's wife called?", "what is my sister-in-law called?", "bhabhi"),
+    ("Where does my mum's mum live?", "where does my grandmother live?", "nani"),
+])
+def test_kin_said_through_another_is_the_one_person(question: str, dense: str, said: str) -> None:
+    extra = expand(question)
+    assert extra is not None and extra.dense == dense
+    assert said in T.words(extra.keywords)
+
+
+def test_kin_through_another_is_one_role_for_the_compatibility_check() -> None:
+    from voice_letta.agent.recall.roles import composed, query_roles
+
+    assert composed("Which airport does my dad's brother fly into?") == "which airport does my uncle fly into?"
+    assert len(query_roles(T.query_terms("When does my dad's brother land?"), "When does my dad's brother land?")) == 1
+    # an in-law keeps its two roles (the lexicon has one word a role)
+    assert len(query_roles(T.query_terms("When is my wife's mum visiting?"), "When is my wife's mum visiting?")) == 2

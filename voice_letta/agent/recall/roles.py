@@ -55,6 +55,33 @@ _HERITAGE: dict[str, str] = {
 }
 
 
+# Kin said through another ("my dad's brother", "my wife's mum", "my sister's boy"): the one person they name.
+_MUM, _DAD = ("mum", "mom", "mother", "mam"), ("dad", "father")
+_IN_LAW = ("wife", "husband", "partner")
+_COMPOSED_ROLES: dict[str, list[tuple[tuple[str, ...], tuple[str, ...]]]] = {
+    "uncle": [(_MUM + _DAD, ("brother",))], "aunt": [(_MUM + _DAD, ("sister",))],
+    "grandmother": [(_MUM + _DAD, _MUM)], "grandfather": [(_MUM + _DAD, _DAD)],
+    "nephew": [(("brother", "sister"), ("son", "boy"))], "niece": [(("brother", "sister"), ("daughter", "girl"))],
+    "cousin": [(("uncle", "aunt", "auntie", "aunty"), ("son", "daughter", "kid", "boy", "girl"))],
+    "grandson": [(("son", "daughter"), ("son", "boy"))],
+    "granddaughter": [(("son", "daughter"), ("daughter", "girl"))],
+    "mother-in-law": [(_IN_LAW, _MUM)], "father-in-law": [(_IN_LAW, _DAD)],
+    "sister-in-law": [(_IN_LAW, ("sister",)), (("brother",), ("wife",))],
+    "brother-in-law": [(_IN_LAW, ("brother",)), (("sister",), ("husband",))],
+}
+COMPOSED: dict[str, str] = {f"{a}{s} {b}": role for role, rules in _COMPOSED_ROLES.items() for firsts, seconds in rules
+                            for a in firsts for b in seconds for s in ("'s", "s")}
+# the role lexicon is one word a role: an in-law ("mother-in-law": "mother", "law") is left as said (its two roles)
+_ONE_WORD = {phrase: role for phrase, role in COMPOSED.items() if "-" not in role}
+_COMPOSED_PATTERN = re.compile(r"\b(" + "|".join(re.escape(p) for p in sorted(_ONE_WORD, key=len, reverse=True))
+                               + r")\b")
+
+
+def composed(query: str) -> str:
+    """The (lower-case) query with kin said through another as the one role ("my dad's brother" -> "my uncle")."""
+    return _COMPOSED_PATTERN.sub(lambda m: _ONE_WORD[m.group(1)], query.lower().replace("’", "'"))
+
+
 def _with(group: str, *roles: str) -> str:
     """A role's compatible words and those of ``roles`` in the languages of ``_HERITAGE``."""
     return " ".join([group, *(_HERITAGE.get(r, "") for r in roles)]).strip()
@@ -253,6 +280,8 @@ def query_roles(query_terms: Sequence[str], query: str | None = None) -> list[tu
     lex = _lexicon()
     said = None
     if query is not None:
+        if (plain := composed(query)) != query.lower().replace("’", "'"):  # "my dad's brother": an uncle
+            query_terms, query = T.query_terms(plain), plain
         said = {T.term_id(t) for w in T.words(query) if is_role(w) for t in T.terms(w)}
     out = []
     for term in query_terms:

@@ -33,6 +33,7 @@ from functools import lru_cache
 from typing import TYPE_CHECKING
 
 from voice_letta.agent.recall import text as T
+from voice_letta.agent.recall.roles import COMPOSED
 
 if TYPE_CHECKING:
     from voice_letta.agent.recall.index import PassageIndex
@@ -69,6 +70,8 @@ nephew: sobrino | sobrinho | bhatija | bhanja
 niece: sobrina | sobrinha | bhatiji | bhanji
 mother-in-law: suegra | sogra | saas | +biyenan
 father-in-law: suegro | sogro | sasur
+sister-in-law: cuñada | cunhada | bhabhi | nanad | saali
+brother-in-law: cuñado | cunhado | jija | jiju | devar | saala
 godmother: madrina | ninang
 godfather: padrino | ninong
 friend: amigo | amiga | dost | yaar | kaibigan | +buddy | +pal | +mate
@@ -203,11 +206,13 @@ class Expansion:
 
 
 def _groups() -> list[tuple[str, list[str], list[str]]]:
-    """(plain word, words and phrases that start an expansion, keyword extras) per group."""
+    """(plain word, words and phrases that start an expansion, keyword extras) per group; kin said through another
+    ("my dad's brother", ``roles.COMPOSED``) starts its role's group."""
     out = []
     for entry in re.split(r"\n(?=\S)", _GROUPS_TEXT.strip()):
         plain, _, rest = entry.partition(":")
         parts = [" ".join(p.split()) for p in re.split(r"[|\n]", rest) if p.strip()]
+        parts += [phrase for phrase, role in COMPOSED.items() if role == plain]
         triggers = [plain] + [p for p in parts if not p.startswith("+")]
         extras = [p[1:] for p in parts if p.startswith("+")]
         out.append((plain, triggers, extras))
@@ -225,7 +230,7 @@ _KIND = re.compile(r"\b(" + "|".join(re.escape(t) for t in sorted(_KIND_OF, key=
 @lru_cache(maxsize=1024)
 def expand(question: str) -> Expansion | None:
     """The extra query for ``question``, or None when it says no word of a group nor of a kind."""
-    lower = question.lower()
+    lower = question.lower().replace("’", "'")
     found = [(m, _TRIGGER[m.group(1)]) for m in _PATTERN.finditer(lower)]
     kinds = list(dict.fromkeys(_KIND_OF[m.group(1)] for m in _KIND.finditer(lower)))
     if not found and not kinds:
