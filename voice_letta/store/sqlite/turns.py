@@ -2,8 +2,9 @@
 
 A turn costs two transactions, each one thread hop: ``begin_turn`` takes the agent's lease, looks the
 fingerprint up, stores the turn record with the input rows (so a retry after a crash finds the turn and does
-not store the input again) and reads the in-context history; ``end_turn`` stores the reply rows and the final
-turn record and gives the lease back. The lease is a row per agent (``agent_leases``): ``busy`` while a turn
+not store the input again) and takes the in-context history (the window this process knows at the agent's
+``messages_version``, migration 0018, or else read: ``windows.py``); ``end_turn`` stores the reply rows and the
+final turn record and gives the lease back. The lease is a row per agent (``agent_leases``): ``busy`` while a turn
 runs, free again when given back or when ``expires_at`` passes (its holder died without giving it back; a live
 holder renews it with ``renew_leases``). ``token`` grows by one per acquisition, so a holder whose lease expired
 and was taken over cannot release the new holder's.
