@@ -173,23 +173,22 @@ class MessagesMixin(PgBase):
         messages show is not sent back (``window_known``): it is that window plus this turn's input."""
         agent_id = turn.agent_id
         windows = self._windows
+        version, window = windows.version(agent_id), windows.window(agent_id)  # as sent: the entry may change meanwhile
         found = await self._fetch(
             "begin_turn", _BEGIN_TURN, agent_id, holder, float(now), float(lease_s), turn.idempotency_key,
             float(key_ttl_s), turn.fingerprint, float(replay_window_s), float(retry_window_s), supersede_abandoned,
-            float(supersede_window_s), turn_json(turn), rows_json(agent_id, rows), windows.version(agent_id))
+            float(supersede_window_s), turn_json(turn), rows_json(agent_id, rows), version)
         if not found:
             return None
         head = found[0]
         with translate_errors("decoding a turn"):
             previous = None if head[15] is None else turn_from_json(head[15])
             inserted = with_seqs(rows, head[16])
-            version = None if head[17] is None else int(head[17])
-            known = windows.window(agent_id) if head[18] else None
-            if known is not None:
-                history = [*known, *(m for m in inserted if m.in_context)]
+            if head[18] and window is not None:  # the count was still the one sent: the window is the known one
+                history = [*window, *(m for m in inserted if m.in_context)]
             else:
                 history = [R.message_from_row(r) for r in found if r[0] is not None]
-            windows.remember(agent_id, version, history)
+            windows.remember(agent_id, None if head[17] is None else int(head[17]), history)
             return TurnBegun(lease=int(head[14]), previous=previous, inserted=inserted, history=history)
 
     async def end_turn(
