@@ -99,3 +99,20 @@ async def test_a_later_line_changes_only_the_line_of_a_chunk_it_names(server: Ru
     await first_of(server, agent["id"], "When is the billing export due?", slipped, [standup])
     found = await search(server, agent["id"], "Who is looking into the flaky login tests?", limit=3)
     assert found[0]["id"] == standup and not found[0]["previously"], [p["text"] for p in found]
+
+
+async def test_a_change_gives_the_kind_of_value_said_next_to_it(server: Running) -> None:
+    # meeting summaries say their own date in their heading: a later summary that cuts a budget is no new date of the
+    # launch, the one whose date slips is (test7's meeting recorder)
+    agent = await create_voice_agent(server)
+    now = time.time()
+    plan, moved, cut = await batch(server, agent["id"], [
+        {"text": "Planning call, 3 Mar. Decisions: the Orbit beta opens on 20 April. You own the FAQ; Sven owns the "
+                 "signup flow. Budget for the beta ads: €6,000.", "start_at": now - 30 * DAY},
+        {"text": "Planning call, 17 Mar. The beta slips to 4 May: the auth vendor needs more time.",
+         "start_at": now - 16 * DAY},
+        {"text": "Budget review, 24 Mar. The April ad spend is cut to €4,000 after the quarterly review.",
+         "start_at": now - 9 * DAY},
+    ])
+    await first_of(server, agent["id"], "When does the Orbit beta open?", moved, [plan])
+    await first_of(server, agent["id"], "What's the budget for the beta ads?", cut, [plan])

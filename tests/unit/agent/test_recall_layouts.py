@@ -4,8 +4,10 @@ records; their holders; which later record is a new version; questions that offe
 from __future__ import annotations
 
 from voice_letta.agent.recall import text as T
+from voice_letta.agent.recall.cues import change_kinds
 from voice_letta.agent.recall.facts import choice_of
 from voice_letta.agent.recall.layouts import FIELDS, LINES, chunk_lines, layout_items
+from voice_letta.agent.recall.quantity import DAY, MONEY
 from voice_letta.agent.recall.records import items, other_holder, same_holder
 
 TABLE = ("## Subscriptions\n| service | provider | price | renews |\n|---|---|---|---|\n"
@@ -116,3 +118,11 @@ def test_a_chunk_of_speech_is_one_item_a_line() -> None:
     # prose and one-line passages are no chunks
     assert chunk_lines("user: hi") == ()
     assert chunk_lines("Walter takes metoprolol.\nHis cardiologist is Dr Kahale.") == ()
+
+
+def test_the_kind_of_value_a_change_gives_is_read_next_to_its_cue() -> None:
+    kinds = change_kinds(["Finance check-in, 4 Dec. The January ad spend is cut to €5,000 after the Q4 review.",
+                          "Weekly sync, 30 Nov. The release slips to 28 January: the payments provider needs time.",
+                          "Weekly sync, 23 Nov. Felix takes over the migration script.", "user: my rent is 900"])
+    assert kinds[0] & MONEY and not kinds[0] & DAY  # the heading's date is no value the change gives
+    assert kinds[1] & DAY and not kinds[2] and not kinds[3]  # no value next to the cue: none read

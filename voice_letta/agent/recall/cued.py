@@ -31,6 +31,7 @@ from voice_letta.agent.recall.facts import (
     typed_changes,
 )
 from voice_letta.agent.recall.layouts import LINES
+from voice_letta.agent.recall.quantity import ANY
 from voice_letta.agent.recall.records import new_value, rare_value_rows
 
 if TYPE_CHECKING:
@@ -154,13 +155,18 @@ def cued_updates(index: PassageIndex, rows: list[int], query: Query) -> dict[int
                          and new_value(index, record, int(r), ignored_terms(index, row, int(r)), query, query.who)]
         if len(index.terms_of(row)) > LONG_PASSAGE_TERMS:  # a cue passage naming PART_WORDS of the asked part
             named = []
+            asked_kind = query.kind & 0xFF & ~ANY
             for k in np.flatnonzero((index.start_at[later] > index.start_at[row]) & (sims[:, j] >= PART_MIN_COSINE)):
                 cue = int(later[k])
                 said = set(index.terms_of(cue).tolist())
                 part = part_of(index, row, query, said)
                 common = (part & said) - ignored_terms(index, cue, row) if part is not None else set()
+                # a change of another kind of value than the question asks is about another part ("the ad spend is
+                # cut to €5,000" names the launch's ads, not its date: "When is the launch?", test7)
+                other_kind = bool(asked_kind and index.change_numbers[cue] and not asked_kind & int(
+                    index.change_numbers[cue]))
                 if (len(common) >= PART_WORDS and index.about_the_user(cue) and same_speakers(index, cue, row)
-                        and cue not in out[row]):
+                        and cue not in out[row] and not other_kind):
                     named.append((len(common), float(sims[k, j]), cue))
             out[row] = [c for *_, c in sorted(named, reverse=True)] + out[row]
     return out

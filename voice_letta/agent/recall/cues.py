@@ -17,6 +17,8 @@ from collections.abc import Sequence
 
 import numpy as np
 
+from voice_letta.agent.recall.quantity import kinds_of_text
+
 # "corrected" (a note's "the user corrected herself: ...") is weak too: it says what it corrects only by its words
 # ("her father's seventieth birthday is in july" is 0.43 alike "the user's nephew luca was born on november 2").
 # "from now on" is no weak "now": it says the value changes from the day it is said ("mrs o says it's 2,225 a month
@@ -68,3 +70,21 @@ def cues(texts: Sequence[str]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     strong = corr | np.fromiter((bool(c) and UPDATE_CUE.search(WEAK_CUE.sub(" ", t)) is not None
                                  for t, c in zip(texts, cue, strict=True)), dtype=bool, count=len(texts))
     return corr, cue | corr, strong
+
+
+# What a change gives is said right after its cue ("cut to €5,000", "slips to 28 january", "now 3,750"): the kinds of
+# number within this many characters of a cue are the kinds of value it changes. A meeting summary says its own date
+# in its heading ("Finance check-in, 4 Dec. The January ad spend is cut to €5,000"): read anywhere, every later summary
+# with a cue gave a new day for "When is the launch?" (test7).
+NEAR_CUE = 48
+
+
+def change_kinds(texts: Sequence[str]) -> np.ndarray:
+    """Per passage: the kinds of number said next to its change cues (``quantity`` bits; 0 when none is)."""
+    out = np.zeros(len(texts), dtype=np.uint8)
+    for i, t in enumerate(texts):
+        kinds = 0
+        for m in UPDATE_CUE.finditer(t):
+            kinds |= kinds_of_text(t[m.start():m.end() + NEAR_CUE])
+        out[i] = kinds & 0xFF
+    return out

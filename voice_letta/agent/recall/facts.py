@@ -250,10 +250,18 @@ def choice_of(question: str) -> tuple[frozenset[int], frozenset[int]] | None:
     return a, b
 
 
+def given_kinds(index: PassageIndex, new: np.ndarray) -> np.ndarray:
+    """The kinds of value later passages give: those said next to a change cue when they say any there ("cut to
+    €5,000" gives money, not the day in the meeting's heading), else every kind they say."""
+    near = index.change_numbers[new]
+    out: np.ndarray = np.where(near != 0, near, index.numbers[new])
+    return out
+
+
 def typed_changes(index: PassageIndex, old: int, new: np.ndarray, query: Query) -> np.ndarray:
     """``typed_change`` of one older row against many later ones at once."""
     asked = query.kind & TYPED_KINDS
-    out: np.ndarray = (index.numbers[new] & np.uint8(asked & 0xFF & int(index.numbers[old]))) != 0
+    out: np.ndarray = (given_kinds(index, new) & np.uint8(asked & 0xFF & int(index.numbers[old]))) != 0
     if asked & PLACE:
         out |= index.new_place[new]
     return out
@@ -274,7 +282,8 @@ def typed_change(index: PassageIndex, old: int, new: int, query: Query, kinds: i
     the asked value anew."""
     if query.kind & kinds & PLACE and index.new_place[new]:
         return True
-    return bool(query.kind & kinds & int(index.numbers[old]) & int(index.numbers[new]))
+    given = int(index.change_numbers[new]) or int(index.numbers[new])
+    return bool(query.kind & kinds & int(index.numbers[old]) & given)
 
 
 def same_fact(index: PassageIndex, old: int, new: int, query: Query) -> bool:

@@ -29,7 +29,7 @@ import numpy as np
 
 from voice_letta.agent.recall import text as T
 from voice_letta.agent.recall.confidence import third_person
-from voice_letta.agent.recall.cues import cues
+from voice_letta.agent.recall.cues import change_kinds, cues
 from voice_letta.agent.recall.facts import endings, says_new_place, says_place
 from voice_letta.agent.recall.quantity import ADDRESS, AMOUNT, ANY, CLOCK, DAY, EMAIL, MONEY, PHONE, number_kinds
 from voice_letta.agent.recall.questions import asks_unanswered
@@ -53,6 +53,7 @@ HAS_CLOCK = 16384
 NEW_PLACE = 32768  # says something moved to a new place (recall/facts.py says_new_place)
 ENDING = 65536  # says something ended or gave way ("left", "died", "gave up", "the new guy": updates.endings)
 PLACES = 131072  # places something somewhere ("at st anne's", "in lisbon": facts.says_place)
+CHANGE_SHIFT = 18  # bits 18-25: the kinds of number said next to a change cue (cues.change_kinds)
 
 
 def passage_features(texts: Sequence[str], synopses: Sequence[str]) -> np.ndarray:
@@ -77,6 +78,13 @@ def passage_features(texts: Sequence[str], synopses: Sequence[str]) -> np.ndarra
                        (HAS_CLOCK, (kinds & CLOCK) != 0), (NEW_PLACE, new_place), (ENDING, ending),
                        (PLACES, places)):
         out |= np.where(flags, np.uint64(bit), np.uint64(0))
+    out |= change_kinds(texts).astype(np.uint64) << np.uint64(CHANGE_SHIFT)
+    return out
+
+
+def change_bits(flags: np.ndarray) -> np.ndarray:
+    """The kinds of number each passage says next to a change cue (``quantity`` bits), from its flags."""
+    out: np.ndarray = ((flags >> np.uint64(CHANGE_SHIFT)) & np.uint64(0xFF)).astype(np.uint8)
     return out
 
 

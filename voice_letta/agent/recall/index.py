@@ -29,6 +29,7 @@ from voice_letta.agent.recall.features import (
     THIRD_PERSON,
     TO_LISTENER,
     UPDATE_CUE,
+    change_bits,
     number_bits,
     passage_features,
 )
@@ -62,6 +63,7 @@ class PassageIndex:
         self.dialogue = np.zeros(0, dtype=bool)
         self.to_listener = np.zeros(0, dtype=bool)  # about the one spoken to ("your knee"): T.addresses_listener
         self.numbers = np.zeros(0, dtype=np.uint8)  # the kinds of number it says (recall/quantity.py bits)
+        self.change_numbers = np.zeros(0, dtype=np.uint8)  # ... next to a change cue (cues.change_kinds)
         self.third_person = np.zeros(0, dtype=bool)  # a note about "the user" (recall/confidence.py)
         self.correction = np.zeros(0, dtype=bool)  # starts with a correction ("actually make that thursday")
         self.update_cue = np.zeros(0, dtype=bool)  # says something changed ("now", "moved", "down to"; updates.py)
@@ -153,6 +155,7 @@ class PassageIndex:
             self.dialogue = np.concatenate([self.dialogue, flag(DIALOGUE)])
             self.correction = np.concatenate([self.correction, flag(CORRECTION)])
             self.numbers = np.concatenate([self.numbers, number_bits(flags)])
+            self.change_numbers = np.concatenate([self.change_numbers, change_bits(flags)])
             self.third_person = np.concatenate([self.third_person, flag(THIRD_PERSON)])
             self.to_listener = np.concatenate([self.to_listener, flag(TO_LISTENER)])
             self.update_cue = np.concatenate([self.update_cue, flag(UPDATE_CUE)])

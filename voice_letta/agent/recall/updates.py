@@ -38,11 +38,8 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from voice_letta.agent.recall.cued import CUE_COSINE, UPDATE_RELEVANCE, cued_updates, same_speakers
-from voice_letta.agent.recall.facts import (
-    Query,
-    gives_asked_kind,
-    same_fact,
-)
+from voice_letta.agent.recall.facts import TYPED_KINDS, Query, given_kinds, gives_asked_kind, same_fact
+from voice_letta.agent.recall.quantity import ANY
 from voice_letta.agent.recall.records import same_holder_rows
 from voice_letta.agent.recall.vector import MIN_COSINE
 
@@ -182,6 +179,11 @@ def implicit_updates(index: PassageIndex, order: Sequence[int], skip: set[int], 
     if not bases:
         return links
     cued = cued_updates(index, [b for _, b in bases], query)
+    asked = query.kind & TYPED_KINDS & 0xFF & ~ANY
+    if asked:  # of the changes, those giving a value of the asked kind first: "The beta slips to 4 May" before "The
+        # April ad spend is cut to €4,000" for "When does the beta open?" (each said after the plan naming both)
+        for base, rows in cued.items():
+            cued[base] = sorted(rows, key=lambda r: not _gives(index, r, asked))
     for _, base in bases:  # a later record of the same holder first: the layout says it is a version (records.py)
         held = _held_updates(index, base)
         if held:
@@ -207,12 +209,18 @@ def implicit_updates(index: PassageIndex, order: Sequence[int], skip: set[int], 
             after = [r for r in cued.get(base, ()) if index.start_at[r] > index.start_at[new] and r not in later
                      and new not in links and index.has_vector[new]
                      and float(index.vectors.matrix[r] @ index.vectors.matrix[new]) >= CUE_COSINE
-                     and same_fact(index, base, r, query)]
+                     and same_fact(index, base, r, query)
+                     # a change of another kind than the asked one is no newer version of a change of it
+                     and not (asked and _gives(index, new, asked) and not _gives(index, r, asked))]
             if after:
                 newest = max(after, key=lambda r: float(index.start_at[r]))
                 links[new] = newest
                 later.add(newest)
     return links
+
+
+def _gives(index: PassageIndex, row: int, kinds: int) -> bool:
+    return bool(int(given_kinds(index, np.asarray([row]))[0]) & kinds)
 
 
 def _chosen_instead(index: PassageIndex, row: int, query: Query) -> int:
