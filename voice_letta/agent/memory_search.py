@@ -213,7 +213,8 @@ class MemorySearch:
         wanted += [pid for pid in before.values() if pid is not None]
         passages = {p.id: p for p in await self._store.get_passages(agent_id, wanted)}
         hits = [Hit(r.score, passage=passages[r.passage_id],
-                    confidence=judged(r, passages[r.passage_id], queries[0], index),
+                    confidence=judged(r, passages[r.passage_id], queries[0], index,
+                                      [passages[p] for p in r.previous if p in passages]),
                     previously=tuple(passages[p] for p in r.previous if p in passages),
                     context=passages.get(before.get(r.passage_id) or ""))
                 for r in ranked if r.passage_id in passages]

@@ -64,3 +64,12 @@ async def test_a_sum_of_another_kind_is_not_an_answer(server: Running) -> None:
     await _confident(server, agent_id, "What is the deposit on the Leith flat?", ids[0], False)
     await _confident(server, agent_id, "How much is the rent on the Leith flat?", ids[0], True)
     await _confident(server, agent_id, "How much do I pay for broadband?", ids[1], True)  # "£28/mo" is a sum
+
+
+async def test_a_later_version_is_judged_with_what_it_replaces(server: Running) -> None:
+    agent_id, ids = await _agent(server, [
+        "user: my dentist appointment is tuesday at half ten",
+        "user: the dentist moved my appointment to thursday"])
+    # the change names no time: the first booking's half ten still holds, so the current version is an answer
+    await _confident(server, agent_id, "What time is my dentist appointment?", ids[1], True)
+    await _confident(server, agent_id, "What time is my dentist appointment on Saturday?", ids[1], False)

@@ -37,7 +37,7 @@ the other person something.
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from functools import lru_cache
 from typing import TYPE_CHECKING
 
@@ -340,23 +340,26 @@ def asks_listener(text: str) -> bool:
     return all(s.endswith("?") or (len(s.split()) <= SHORT_SENTENCE and not _SPEAKING_OF_SELF.search(s))
                for s in sentences[:-1])
 
-def misplaced(query: str, passage: Passage, index: PassageIndex | None) -> bool:
-    """Either check above on one shown result (``index``: the agent's, for the weight of a term)."""
+def misplaced(query: str, passage: Passage, index: PassageIndex | None, previous: Sequence[Passage] = ()) -> bool:
+    """Either check above on one shown result (``index``: the agent's, for the weight of a term). A later version
+    (``previous``: the passages it replaces) is judged by recall/asked.py with what it replaces: "actually make that
+    thursday" keeps the time of day the first booking said."""
     def weight(tid: int) -> float:
         return max(index.keywords.idf_of(tid), 0.0) if index is not None else 1.0
 
     both = f"{passage.text}\n{passage.synopsis or ''}"
+    versions = "\n".join([both, *(f"{p.text}\n{p.synopsis or ''}" for p in previous)])
     if (other_item(query, passage.text, weight) or missing_name_part(query, both)
-            or other_holder_of(query, both)):
+            or other_holder_of(query, versions)):
         return True
     # a speaker's things are judged by speaker, as for places (LoCoMo: "What did Jon do at Gina's studio?"; "What is
     # the name of the board game John tried…" is answered by John's lines about it, one of which names it); so are
     # their days and times (they are dated by when they were said: "When is Andrew going hiking?" / "…soon")
     if index is not None and names_a_speaker(index, query):
         return False
-    return (missing_name(query, both) or other_holder(query, both) or other_weekday(query, both)
-            or no_time_of_day(query, both, _kinds_before(passage, index)) or no_way_back(query, both)
-            or other_sum(query, both))
+    return (missing_name(query, both) or other_holder(query, both) or other_weekday(query, versions)
+            or no_time_of_day(query, versions, _kinds_before(passage, index)) or no_way_back(query, versions)
+            or other_sum(query, versions))
 
 
 def _kinds_before(passage: Passage, index: PassageIndex | None) -> int:
@@ -367,9 +370,12 @@ def _kinds_before(passage: Passage, index: PassageIndex | None) -> int:
     return int(index.numbers[int(index.prev[row])])
 
 
-def judged(r: Ranked, passage: Passage, query: str, index: PassageIndex | None) -> float:
-    """The ``confidence`` of a shown result: the ranking's signals and the checks of this module on its text."""
+def judged(r: Ranked, passage: Passage, query: str, index: PassageIndex | None, previous: Sequence[Passage] = ()
+           ) -> float:
+    """The ``confidence`` of a shown result: the ranking's signals and the checks of this module on its text (and on
+    ``previous``, the passages of ``r.previous``)."""
     return confidence(r.cosine if r.has_vector else None, r.coverage,
                       other_speaker=r.other_speaker or asks_listener(passage.text), attribution=r.attribution,
                       baseline=r.baseline, third_person=r.third_person, other_role=r.other_role, asks=r.asks,
-                      misfit=r.misfit or misplaced(query, passage, index), told=told_as_question(passage.text))
+                      misfit=r.misfit or misplaced(query, passage, index, previous),
+                      told=told_as_question(passage.text))
