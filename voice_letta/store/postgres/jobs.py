@@ -18,7 +18,7 @@ from voice_letta.agent.models import Passage
 from voice_letta.agent.ports import HandoffRange, JobKind, MemoryJob
 from voice_letta.errors import ConflictError
 from voice_letta.store import rows as R
-from voice_letta.store.common import JOB_COLUMNS, job_from_row
+from voice_letta.store.common import JOB_COLUMNS, job_from_row, passage_rows
 from voice_letta.store.postgres.base import PgBase, params, supersede
 
 _CLAIM = (
@@ -111,18 +111,19 @@ class JobsMixin(PgBase):
         if not passages:
             return []
         inserted: list[str] = []
+        ready = [p.model_copy(update={"embedding_dim": len(p.embedding)}) if p.embedding is not None else p
+                 for _, p in passages]
+        rows = await passage_rows(ready)
         async with self._tx("insert_job_passages") as db:
             await db.execute("SELECT pg_advisory_xact_lock($1)", job_id)  # one writer per job at a time
             if await db.fetchval("SELECT 1 FROM passages WHERE job_id = $1 LIMIT 1", job_id):
                 return []  # a re-run after a crash: everything it would store is there
             width = R.column_count(R.PASSAGE_INSERT_COLUMNS)
-            for key, p in passages:
-                if p.embedding is not None:
-                    p = p.model_copy(update={"embedding_dim": len(p.embedding)})
+            for (key, _), p, row in zip(passages, ready, rows, strict=True):
                 got = await db.fetchval(
                     f"INSERT INTO passages ({R.PASSAGE_INSERT_COLUMNS}, job_id, chunk_key) VALUES "
                     f"({params(R.PASSAGE_INSERT_COLUMNS)}, ${width + 1}, ${width + 2}) "
-                    "ON CONFLICT (job_id, chunk_key) DO NOTHING RETURNING id", *R.passage_params(p), job_id, key)
+                    "ON CONFLICT (job_id, chunk_key) DO NOTHING RETURNING id", *row, job_id, key)
                 if got is not None:
                     inserted.append(got)
                     old = [i for i in dict.fromkeys((supersedes or {}).get(key, ())) if i != p.id]

@@ -13,7 +13,7 @@ from voice_letta.agent.models import Passage
 from voice_letta.agent.ports import PassageTexts, PassageVectors
 from voice_letta.errors import NotFoundError
 from voice_letta.store import rows as R
-from voice_letta.store.common import passage_texts, prepared_passages
+from voice_letta.store.common import passage_rows, passage_texts, prepared_passages
 from voice_letta.store.postgres.base import PgBase, params, supersede
 from voice_letta.store.postgres.db import translate_errors
 
@@ -25,8 +25,9 @@ class PassagesMixin(PgBase):
     async def insert_passages(self, passages: Sequence[Passage]) -> list[Passage]:
         stored = prepared_passages(passages)
         if stored:
+            rows = await passage_rows(stored)
             async with self._tx("insert_passages") as db:
-                await db.executemany(INSERT_PASSAGE, [R.passage_params(p) for p in stored])
+                await db.executemany(INSERT_PASSAGE, rows)
         return stored
 
     async def list_passages(self, agent_id: str, *, limit: int = 100, offset: int = 0) -> list[Passage]:

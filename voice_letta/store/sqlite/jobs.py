@@ -21,7 +21,7 @@ from voice_letta.agent.models import Passage
 from voice_letta.agent.ports import HandoffRange, JobKind, MemoryJob
 from voice_letta.errors import ConflictError
 from voice_letta.store import rows as R
-from voice_letta.store.common import JOB_COLUMNS, job_from_row
+from voice_letta.store.common import JOB_COLUMNS, job_from_row, passage_rows
 from voice_letta.store.sqlite.base import SqliteBase, exists, supersede, values
 from voice_letta.store.sqlite.messages import evict, evicted_from
 
@@ -145,18 +145,19 @@ class JobsMixin(SqliteBase):
             return []
         width = R.column_count(R.PASSAGE_INSERT_COLUMNS) + 2
         inserted: list[str] = []
+        ready = [p.model_copy(update={"embedding_dim": len(p.embedding)}) if p.embedding is not None else p
+                 for _, p in passages]
+        params = await passage_rows(ready)
         async with self._write("insert_job_passages") as db:
             # All passages of a job land in this one transaction: if the job already has some, this is a
             # re-run after a crash and everything it would store is already there.
             if await exists(db, "SELECT 1 FROM passages WHERE job_id = ? LIMIT 1", job_id):
                 return []
-            for key, p in passages:
-                if p.embedding is not None:
-                    p = p.model_copy(update={"embedding_dim": len(p.embedding)})
+            for (key, _), p, row in zip(passages, ready, params, strict=True):
                 rows = await db.execute_fetchall(
                     f"INSERT INTO passages ({R.PASSAGE_INSERT_COLUMNS}, job_id, chunk_key) VALUES {values(width, 1)} "
                     "ON CONFLICT (job_id, chunk_key) DO NOTHING RETURNING id",
-                    (*R.passage_params(p), job_id, key),
+                    (*row, job_id, key),
                 )
                 inserted.extend(r[0] for r in rows)
                 old = [i for i in dict.fromkeys((supersedes or {}).get(key, ())) if i != p.id]

@@ -13,7 +13,7 @@ from voice_letta.agent.models import Passage
 from voice_letta.agent.ports import PassageTexts, PassageVectors
 from voice_letta.errors import NotFoundError
 from voice_letta.store import rows as R
-from voice_letta.store.common import chunked, flat, passage_texts, prepared_passages
+from voice_letta.store.common import chunked, flat, passage_rows, passage_texts, prepared_passages
 from voice_letta.store.sqlite.base import MAX_BOUND_VARS, SqliteBase, insert_sql, supersede
 from voice_letta.store.sqlite.db import translate_errors
 
@@ -28,15 +28,15 @@ class PassagesMixin(SqliteBase):
         stored = prepared_passages(passages)
         if not stored:
             return []
-        chunks = list(chunked(stored, MAX_BOUND_VARS // R.column_count(R.PASSAGE_INSERT_COLUMNS)))
+        rows = await passage_rows(stored)
+        chunks = list(chunked(rows, MAX_BOUND_VARS // R.column_count(R.PASSAGE_INSERT_COLUMNS)))
         if len(chunks) == 1:
             await self._exec("insert_passages", insert_sql("passages", R.PASSAGE_INSERT_COLUMNS, len(stored)),
-                             flat(R.passage_params(p) for p in stored))
+                             flat(rows))
         else:
             async with self._write("insert_passages") as db:
                 for chunk in chunks:
-                    await db.execute(insert_sql("passages", R.PASSAGE_INSERT_COLUMNS, len(chunk)),
-                                     flat(R.passage_params(p) for p in chunk))
+                    await db.execute(insert_sql("passages", R.PASSAGE_INSERT_COLUMNS, len(chunk)), flat(chunk))
         return stored
 
     async def list_passages(self, agent_id: str, *, limit: int = 100, offset: int = 0) -> list[Passage]:
