@@ -94,12 +94,13 @@ def test_a_title_with_a_period_still_asks_its_kind() -> None:
 
 @pytest.mark.parametrize(("question", "text", "other"), [
     ("What is the deposit on the flat?", "user: rent on the flat is 98,000 yen a month", True),
-    ("How much is my car insurance?", "user: got a raise! net is now £3,750", True),
+    ("How much is my car insurance?", "user: net is £3,750 now, £350 more into the holiday fund", True),
     ("How much is the rent on the flat?", "user: rent on the flat is 98,000 yen a month", False),
     ("What's the bond on the rental?", "user: we paid a bond of $1,960, rent's $490 a week", False),  # both said
     ("How much is the deposit?", "user: the flat is 98,000 yen a month", False),  # no other kind said
     ("What is the deposit on the flat?", "user: rent on the flat is due on the 27th", False),  # no money given
     ("How much does the plumber charge?", "user: the plumber's rent is $900", False),  # a price: any kind
+    ("What's my salary?", "user: I'm on 45k plus a 5k bonus", False),  # an add-on said beside the main sum
 ])
 def test_a_sum_of_another_kind(question: str, text: str, other: bool) -> None:
     assert other_sum(question, text) is other

@@ -182,6 +182,8 @@ _SUM_KINDS: dict[str, str] = {
     "savings": "savings", "fund": "savings", "debt": "debt", "pension": "pension", "allowance": "allowance",
     "tuition": "tuition", "subscription": "subscription", "donation": "donation", "commission": "commission",
 }
+# said beside the main sum ("45k plus a 5k bonus", "a raise to 3,750"): no other kind of sum for the one asked
+_ADD_ONS = frozenset(["bonus", "tip", "raise", "payrise"])
 _MONEY_SAID = re.compile(r"[£$€¥₹]|\b(?:dollars?|bucks?|quid|pounds?|euros?|cents?|pence|grand|rupees?|yen|reais|"
                          r"usd|gbp|eur|inr|brl|jpy)\b", re.IGNORECASE)
 _HOW_MUCH = re.compile(r"^\W*(?:what|what's|whats|how\s+much)\b", re.IGNORECASE)
@@ -194,7 +196,7 @@ def other_sum(query: str, text: str) -> bool:
     asked = {_SUM_KINDS[w] for w in T.words(query) if w in _SUM_KINDS}
     if not asked:
         return False
-    said = {_SUM_KINDS[w] for w in T.words(text) if w in _SUM_KINDS}
+    said = {_SUM_KINDS[w] for w in T.words(text) if w in _SUM_KINDS and w not in _ADD_ONS}
     if not said or said & asked:
         return False
     return bool(kinds_of_text(text) & MONEY) or _MONEY_SAID.search(text) is not None
