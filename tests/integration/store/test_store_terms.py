@@ -14,6 +14,7 @@ from voice_letta import ids
 from voice_letta.agent.models import Passage
 from voice_letta.agent.ports import HandoffRange
 from voice_letta.agent.recall import features as F
+from voice_letta.agent.recall import quantity as Q
 from voice_letta.agent.recall import text as T
 from voice_letta.store import rows as R
 
@@ -44,9 +45,9 @@ async def test_inserted_passages_carry_their_terms_and_load_with_them(store: Any
     # "moved" is an update cue; a synopsis with no first-person word is the sleeptime model's note about the user;
     # "in May" and "daily" say when (what "when is…" asks for: recall/quantity.DAY)
     # "moved to Lisbon" a move to a new place (recall/facts.says_new_place), and "moved" says something gave way
-    # (recall/facts.ENDING_CUE)
+    # (recall/facts.ENDING_CUE); "May" is a day said next to the change cue (recall/cues.change_kinds)
     assert flags[0] == (F.DIALOGUE | F.UPDATE_CUE | F.STRONG_CUE | F.THIRD_PERSON | F.HAS_DAY | F.NEW_PLACE
-                        | F.ENDING)
+                        | F.ENDING | Q.DAY << F.CHANGE_SHIFT)
     assert flags[1] == F.DIALOGUE | F.HAS_DAY
     assert flags[2] == F.DIALOGUE | F.THIRD_PERSON
 
