@@ -128,12 +128,12 @@ def cued_updates(index: PassageIndex, rows: list[int], query: Query) -> dict[int
             valued = np.flatnonzero((index.start_at[later] > index.start_at[row]) & (sims[:, j] >= VALUE_CUE_COSINE)
                                     & index.ending[later] & (relevance >= SAYS_ASKED_RELEVANCE * value_relevance))
             named_value = [int(later[k]) for k in valued[np.argsort(-sims[valued, j])]
-                           if rare & (said := set(index.terms_of(int(later[k])).tolist()))
+                           if index.about_the_user(int(later[k])) and same_speakers(index, int(later[k]), row)
+                           and rare & (said := set(index.terms_of(int(later[k])).tolist()))
                            # one that says a word of the question itself needs less of its meaning: "marco can't do
                            # it, his kid's sick, jess will cover" (0.11 to "Who's covering my shifts?", test7)
-                           and (relevance[k] >= value_relevance or bool(query.terms & said - ignored_terms(
-                               index, int(later[k]), row)))
-                           and index.about_the_user(int(later[k])) and same_speakers(index, int(later[k]), row)
+                           and (relevance[k] >= value_relevance or bool(query.terms & said and query.terms & said
+                                                                        - ignored_terms(index, int(later[k]), row)))
                            and names_value(index, row, int(later[k]), query)]
             # of several changes that each name a value of the older passage, the one naming the value the question
             # asks goes first: its words sit nearest the question's in the older one ("Dr. Kahale retired" names the
