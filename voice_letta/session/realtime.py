@@ -69,6 +69,12 @@ class RealtimeTransport:
         self._created = False
         self._closed = False
         self._creating = 0  # response.create sent to the engine, response not yet started
+        # Message text accepted and waiting for a response (MAX_PENDING_TEXT_CHARS), what each response.create not
+        # yet started takes, and what each started response took until its turn stored it (a response cut before
+        # that gives its input back: it waits again).
+        self._waiting_chars = 0
+        self._create_takes: deque[int] = deque()
+        self._response_takes: dict[str, int] = {}
         self._buffered_ms = 0.0  # audio appended since the last commit, clear or committed utterance
         self._deferred_delete: tuple[str, str, bool] | None = None  # (item id, response id, audio)
         self._lock = asyncio.Lock()
@@ -187,7 +193,10 @@ class RealtimeTransport:
                                               " or, for a model that takes them, an input_image.",
                                               code="invalid_value", param="item.content")
                 deferred = self._deferred_delete
-                if item.role == "assistant" and deferred is not None and deferred[0] == item_id:
+                edit = item.role == "assistant" and deferred is not None and deferred[0] == item_id
+                if not edit:
+                    self._admit_text(len(text))
+                if edit and deferred is not None:
                     self._deferred_delete = None  # delete + re-create = the client's edit of what was heard
                     self._inbox.append(E.Truncate(deferred[1], heard_text=text))
                     renderer.item_response[item_id] = deferred[1]
@@ -216,6 +225,17 @@ class RealtimeTransport:
         previous = renderer.add_item(out)
         await self._send([RE.ItemAdded(item=out, previous_item_id=previous), RE.ItemDone(item=out,
                                                                                        previous_item_id=previous)])
+
+    def _admit_text(self, chars: int) -> None:
+        """Refuse an item whose text would make the input waiting for the next response longer than one turn may be
+        (nothing of it is accepted: the client learns it at once and can answer what is waiting first)."""
+        waiting = self._waiting_chars + sum(self._create_takes)
+        if waiting + chars > R.MAX_PENDING_TEXT_CHARS:
+            raise R.RealtimeViolation(
+                f"Input waiting for a response is limited to {R.MAX_PENDING_TEXT_CHARS:,} characters of message "
+                f"text; {waiting:,} are waiting and this item has {chars:,}. Send response.create to answer what "
+                "is waiting, then add more.", code="input_too_large", param="item.content")
+        self._waiting_chars += chars
 
     def _truncate(self, ev: R.ConversationItemTruncate) -> None:
         response_id = self.renderer.item_response.get(ev.item_id)
@@ -265,6 +285,8 @@ class RealtimeTransport:
             await self._warn_once(["response.instructions"], "ignored: this agent's client_system_prompt is 'ignore'")
         choice = tool_choice_of(p.tool_choice, "response.tool_choice") if p.tool_choice is not None else None
         self._creating += 1
+        self._create_takes.append(self._waiting_chars)  # the response takes everything waiting before it
+        self._waiting_chars = 0
         self._inbox.append(E.CreateResponse(
             instructions=p.instructions, modalities=tuple(p.output_modalities) if p.output_modalities else None,
             tools=tool_specs(p.tools, "response.tools") if p.tools is not None else None, tool_choice=choice,
@@ -288,8 +310,18 @@ class RealtimeTransport:
                 event = E.ErrorRaised(event.code, event.message, event.retryable, client_event_id)
             case E.ErrorRaised() if event.code == "response_in_progress":
                 self._creating = max(0, self._creating - 1)
+                if self._create_takes:  # refused: what it would have taken still waits
+                    self._waiting_chars += self._create_takes.popleft()
             case E.ResponseStarted():
                 self._creating = max(0, self._creating - 1)
+                if self._create_takes:
+                    self._response_takes[event.response_id] = self._create_takes.popleft()
+                else:  # started by speech: it takes what waits too
+                    self._response_takes[event.response_id], self._waiting_chars = self._waiting_chars, 0
+            case E.TurnOpened():
+                self._response_takes.pop(event.response_id, None)  # stored
+            case E.ResponseEnded():
+                self._waiting_chars += self._response_takes.pop(event.response_id, 0)  # cut before its turn began
             case E.UtteranceCommitted():
                 self._buffered_ms = 0.0
         out += renderer.render(event)
