@@ -9,11 +9,12 @@ Routes (their contract, with every field, limit and error, is the REST table of 
 from __future__ import annotations
 
 import time
+import unicodedata
 from collections.abc import Sequence
 from typing import Any, Literal
 
 from aiohttp import web
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from voice_letta import config as C
 from voice_letta import ids
@@ -43,6 +44,15 @@ class PassageCreate(BaseModel):
     end_at: float | None = Field(default=None, ge=0, allow_inf_nan=False, strict=True)
     # ids of the agent's passages whose facts this one replaces: they are marked superseded by it
     supersedes: list[str] = Field(default_factory=list, max_length=100)
+
+    @field_validator("text")
+    @classmethod
+    def _says_something(cls, text: str) -> str:
+        # A passage of spaces, line breaks or invisible marks (U+200B, U+FEFF) was stored (201): it matches no
+        # question, yet fills search results and a window's listing, and the client learns nothing of its mistake.
+        if all(ch.isspace() or unicodedata.category(ch) in ("Cc", "Cf") for ch in text):
+            raise ValueError("text is only whitespace or invisible characters: a passage must say something")
+        return text
 
 
 MAX_BATCH_PASSAGES = 1000

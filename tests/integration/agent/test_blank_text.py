@@ -10,6 +10,7 @@ import json
 from typing import Any
 
 import aiohttp
+import pytest
 
 from tests.fakes.anthropic_server import FakeAnthropicServer
 from tests.fakes.openai_server import Text
@@ -58,3 +59,27 @@ async def test_a_blank_message_never_wedges_an_anthropic_agent(server: Running) 
         assert rows[0].content == "  \t "  # what was said is stored as said
     finally:
         await claude.aclose()
+
+
+@pytest.mark.parametrize(("path", "body", "param"), [
+    ("/v1/agents/{a}/archival", {"text": "   "}, "text"),
+    ("/v1/agents/{a}/archival", {"text": "\n\t\r\n", "synopsis": "a note"}, "text"),
+    ("/v1/agents/{a}/archival", {"text": "\u3000\u00a0\u200b\ufeff"}, "text"),  # ideographic/no-break space, ZWSP, BOM
+    ("/v1/agents/{a}/archival/batch", {"passages": [{"text": "the door code is 4471"}, {"text": " \n "}]},
+     "passages.1.text"),
+])
+async def test_a_passage_that_says_nothing_is_a_400_naming_it_and_nothing_is_stored(
+        server: Running, path: str, body: dict[str, object], param: str) -> None:
+    # Before: stored (201), ranked and listed like any passage.
+    agent = await server.create_agent()
+    async with aiohttp.ClientSession(headers=server.headers()) as s:
+        async with s.post(server.url + path.format(a=agent["id"]), json=body) as r:
+            assert r.status == 400, await r.text()
+            error = (await r.json())["error"]
+            assert (error["code"], error["param"]) == ("invalid_request", param)
+            assert "whitespace" in error["message"]
+        async with s.get(f"{server.url}/v1/agents/{agent['id']}/archival") as r:
+            assert (await r.json())["data"] == []
+        async with s.post(f"{server.url}/v1/agents/{agent['id']}/archival",
+                          json={"text": "  padded but real  \u200b"}) as r:  # words with blanks around are fine
+            assert r.status == 201, await r.text()
