@@ -162,6 +162,9 @@ async def identity_agent(request: web.Request, template_ref: str, identity: str)
                                 code="identity_not_allowed")
     if not template_ref:
         raise ProtocolViolation("?identity= needs ?agent= naming the template agent", code="no_agent")
+    if " " in identity:  # "?identity=+15551234567" reads " 15551234567": stripped, it was another person's agent
+        raise ProtocolViolation("identity has a space: a '+' in a URL query reads as a space, so send it as %2B "
+                                "(?identity=%2B15551234567)", code="invalid_identity")
     return (await agent_for_identity(request.app[AGENTS], template_ref, identity)).id
 
 

@@ -101,3 +101,21 @@ async def test_a_template_name_too_long_for_its_persons_agents_is_a_clear_400(tm
         assert status == 201 and len(body["name"]) == 128
     finally:
         await runner.cleanup()
+
+
+async def test_an_unencoded_plus_in_the_identity_is_refused_with_the_way_to_send_it(
+        tmp_path: Path, fake_openai: FakeOpenAIServer) -> None:
+    # Before: "?identity=+15551234567" reads " 15551234567", was stripped and opened the agent of "15551234567",
+    # another person than the caller whose number (Twilio's From) is "+15551234567".
+    running, runner = await start_server(tmp_path, fake_openai, api_key=None)
+    try:
+        await running.create_agent(name="coach")
+        async with await NativeClient.open(running.url, agent="coach&identity=+15551234567") as c:
+            error = await c.wait_for("error")
+            assert error["code"] == "invalid_identity" and "%2B" in error["message"]
+        assert [a.name for a in await running.store.list_agents()] == ["coach"]
+        async with await NativeClient.open(running.url, agent="coach&identity=%2B15551234567") as c:
+            mine = (await c.wait_for("session.created"))["session"]["agent"]
+        assert (await running.store.get_agent(mine)).name == "coach:+15551234567"
+    finally:
+        await runner.cleanup()
