@@ -328,12 +328,16 @@ async def _get(vs: VoiceServer, path: str) -> tuple[int, dict[str, object]]:
 
 
 async def _session_jobs(manager: MemoryManager, agent_id: str) -> list[MemoryJob]:
-    """The agent's memory jobs once the server has ended the session (it does so after the socket closed)."""
+    """The agent's memory jobs once the server has ended the session (it does so after the socket closed).
+
+    Only the job's *appearance* is bounded here: running it is bounded by `wait_idle`'s own generous timeout, since
+    on a loaded 2-core machine the job's embedder process alone can take longer than 10 s to start."""
     async with asyncio.timeout(10):
         while True:  # the server ends the session on its own schedule after the socket closed
-            if jobs := await manager.wait_idle(agent_id):
-                return jobs
+            if await manager.store.list_memory_jobs(agent_id):
+                break
             await asyncio.sleep(0.05)
+    return await manager.wait_idle(agent_id)
 
 
 async def test_a_text_reply_edited_by_delete_and_recreate_keeps_the_words_shown(vs: VoiceServer) -> None:
