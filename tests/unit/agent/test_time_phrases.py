@@ -74,3 +74,39 @@ def test_lunchtime_is_a_part_of_the_day() -> None:
 def test_a_topic_with_these_times_still_ranks() -> None:
     assert not names_no_topic("What did I say about the boiler a little while ago?")
     assert not names_no_topic("What did I tell you about the turkey over Christmas?")
+
+
+@pytest.mark.parametrize("question", [
+    "What did people post on Thursday?", "What mail came in last week?", "What was said in the channel last week?",
+    "What did everyone say in the group chat yesterday?", "What got posted in the thread on Monday?",
+    "What was in my inbox on Tuesday?", "What did anyone reply yesterday?", "What voicemails did I get yesterday?",
+    "What came through on WhatsApp yesterday?", "What DMs did I receive this morning?",
+])
+def test_the_medium_and_who_said_it_are_no_topic(question: str) -> None:
+    # in a chat export, a thread or an inbox every line is a post, a mail, a message: the window is listed
+    assert window_for(question, now=NOW, tz=LA) is not None, question
+    assert names_no_topic(question), question
+
+
+def test_a_topic_sent_by_a_medium_still_ranks() -> None:
+    assert not names_no_topic("What did people post about the tournament on Thursday?")
+    assert not names_no_topic("What mail came from the landlord last week?")
+
+
+@pytest.mark.parametrize(("question", "start", "end"), [
+    ("What did I say earlier in the week?", "2026-11-30 00:00", "2026-12-06 23:59"),  # was today only
+    ("What did I tell you at the start of the week?", "2026-11-30 00:00", "2026-12-06 23:59"),
+    ("What did I say two nights ago?", "2026-12-04 17:00", "2026-12-05 05:00"),
+    ("What came in overnight?", "2026-12-05 17:00", "2026-12-06 05:00"),
+    ("What did I say in the small hours?", "2026-12-05 17:00", "2026-12-06 05:00"),
+    ("Anything from the weekend?", "2026-12-05 00:00", "2026-12-06 23:59"),
+    ("What did I say a fortnight ago?", "2026-11-19 00:00", "2026-11-25 23:59"),
+])
+def test_more_spoken_times(question: str, start: str, end: str) -> None:
+    w = window_for(question, now=NOW, tz=LA)
+    assert w is not None and (day(w.start_at), day(w.end_at)) == (start, end), question
+    assert names_no_topic(question), question
+
+
+def test_overnight_before_a_noun_is_no_time() -> None:
+    assert window_for("What did I pack in the overnight bag?", now=NOW, tz=LA) is None
