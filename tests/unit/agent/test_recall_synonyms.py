@@ -146,3 +146,31 @@ def test_kin_through_another_is_one_role_for_the_compatibility_check() -> None:
     assert len(query_roles(T.query_terms("When does my dad's brother land?"), "When does my dad's brother land?")) == 1
     # an in-law keeps its two roles (the lexicon has one word a role)
     assert len(query_roles(T.query_terms("When is my wife's mum visiting?"), "When is my wife's mum visiting?")) == 2
+
+
+@pytest.mark.parametrize(("question", "said"), [
+    ("Who's my teeth-straightening doctor?", "orthodontist"),  # a profession told by what it does
+    ("Who's my teeth-straightening doctor?", "ortho"),  # ... and its shortening
+    ("When do I see the heart specialist?", "cardiologist"),
+    ("Who is my skin doctor?", "dermatologist"),
+    ("Who does my taxes?", "accountant"),
+    ("Where does my dad get his kidney treatment?", "dialysis"),
+    ("Which city is the wedding in?", "shaadi"),  # an event of another culture as its kind
+    ("Where is the wedding reception?", "walima"),
+    ("When is the funeral?", "lamay"),
+    ("Which boy asked me to the dance?", "prom"),
+    ("Which relative rang about the invitation?", "khala"),  # kin of any language for "relative"
+    ("Which relative rang about the invitation?", "called"),
+    ("What room is my grandmother in?", "porpor"),
+])
+def test_a_kind_told_by_what_it_is_adds_its_names(question: str, said: str) -> None:
+    extra = expand(question)
+    assert extra is not None and said in T.words(extra.keywords), (question, extra)
+
+
+def test_a_part_of_an_event_does_not_add_the_event() -> None:
+    # "nikah" is one part of a wedding: asked, it adds neither the wedding nor its other parts (a near miss)
+    extra = expand("When is Sana's nikah?")
+    assert extra is None or "mehndi" not in T.words(extra.keywords)
+    ortho = expand("Who is my orthodontist?")
+    assert ortho is None or "teeth" not in T.words(ortho.keywords)

@@ -36,19 +36,20 @@ if TYPE_CHECKING:
 # Italian, Korean, Chinese, Yiddish, German...: "my abuela", "tía rosa", "primo luis", "my jefe", "nani", "kuya", "lola"
 # is left out: also a first name, and a name is not a role, recall/values.py). Kept in step with synonyms.py.
 _HERITAGE: dict[str, str] = {
-    "mother": "maa mamá mãe nanay inay eomma umma amma ammi mutti maman",
-    "father": "papá pitaji tatay itay abbu appa abeoji vati",
+    "mother": "maa mamá mãe nanay inay eomma umma amma ammi mutti maman madre mamma mamãe okaasan",
+    "father": "papá pitaji tatay itay abbu appa abeoji vati padre babuji abbaji otousan",
     "grandmother": "abuela abuelita avó vovó nani dadi ammamma paati ajji halmeoni halmoni obaachan nainai waipo oma "
-                   "bubbe babcia yiayia sitti mamaw meemaw",
+                   "bubbe babcia yiayia sitti mamaw meemaw porpor laolao babushka savta mamie",
     "grandfather": "abuelo abuelito avô vovô lolo nanaji dadaji thatha harabeoji ojiichan yeye waigong gunggung opa "
-                   "zayde dziadek papou jiddo papaw",
-    "brother": "bhai bhaiya hermano irmão irmao kuya gege hyung",
-    "sister": "didi akka hermana irmã behen baji jiejie unnie noona",
+                   "zayde dziadek papou jiddo papaw dedushka papy",
+    "brother": "bhai bhaiya hermano irmão irmao kuya gege hyung dailo gorgor bhaijaan thambi",
+    "sister": "didi akka hermana irmã behen baji jiejie unnie noona muimui meimei",
     "son": "hijo filho", "daughter": "hija filha beti", "child": "hijos niños filhos bachche",
     "wife": "esposa patni biwi", "husband": "esposo marido shohar", "spouse": "asawa",
     "boyfriend": "novio namorado", "girlfriend": "novia namorada",
-    "uncle": "tío tio chacha chachu mamu mamaji taya tauji khalu phupha zio samchon",
-    "aunt": "tía tia tita tiya chachi mausi masi bua phuphi khala zia",
+    "uncle": "tío tio chacha chachu mamu mamaji taya tauji khalu phupha zio samchon onkel tonton wujek chithappa "
+             "amoo",
+    "aunt": "tía tia tita tiya chachi mausi masi bua phuphi khala zia tante ciocia chithi khaleh khalto",
     "cousin": "primo pinsan cugino cugina", "niece": "sobrina sobrinha bhatiji bhanji",
     "nephew": "sobrino sobrinho bhatija bhanja", "grandchild": "nieto nieta neto neta",
     "boss": "jefe jefa chefe patrão", "neighbor": "vecino vecina vizinho vizinha", "doctor": "médico medico doctora",

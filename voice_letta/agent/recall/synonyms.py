@@ -44,23 +44,28 @@ __all__ = ["Expansion", "expand", "names_a_speaker", "with_words"]
 # extra only
 _GROUPS_TEXT = """
 mother: mum | mom | mam | mummy | mommy | amma | ammi | maa | mamá | mãe | nanay | inay | eomma | umma | mutti |
-    maman | +mama | +mami
-father: dad | daddy | papa | appa | abbu | papá | pitaji | tatay | itay | abeoji | vati | +abba | +papi | +pai |
-    +baba
+    maman | madre | mamma | mamãe | okaasan | +mama | +mami | +ima
+father: dad | daddy | papa | appa | abbu | papá | pitaji | tatay | itay | abeoji | vati | padre | babuji |
+    abbaji | otousan | +abba | +papi | +pai | +baba
 grandmother: grandma | granny | gran | nan | nana | nanna | nonna | nani | dadi | abuela | abuelita | avó | vovó |
     ammamma | paati | ajji | halmeoni | halmoni | obaachan | nainai | waipo | mamaw | meemaw | oma | bubbe |
-    bubby | babcia | yiayia | sitti | +popo | +lola | +avo | +vovo | +teta | +omi
+    bubby | babcia | yiayia | sitti | por por | porpor | laolao | babushka | savta | mamie | +popo | +lola |
+    +avo | +vovo | +teta | +omi | +por
 grandfather: grandpa | grandad | granddad | gramps | nonno | abuelo | abuelito | avô | vovô | nanaji | dadaji |
     thatha | harabeoji | ojiichan | yeye | waigong | gunggung | opa | zayde | dziadek | papou | jiddo | papaw |
-    +lolo | +vovo
+    gung gung | yeh yeh | dedushka | papy | +lolo | +vovo | +saba
 partner: spouse | other half | better half | significant other | hubby | wifey | missus | husband | wife | boyfriend |
     girlfriend | fiance | fiancee | fiancé | fiancée | esposa | esposo | marido | novio | novia | namorado |
     namorada | patni | biwi | shohar | asawa | +pati | +mujer
 children: kids | little ones | hijos | niños | filhos | bachche | +child | +kid
-brother: bro | bhaiya | bhai | hermano | irmão | irmao | kuya | gege | hyung | +manong | +oppa
-sister: sis | didi | akka | hermana | irmã | behen | baji | jiejie | unnie | noona | +manang | +apa
-aunt: auntie | aunty | tía | tia | tita | tiya | chachi | mausi | masi | bua | phuphi | khala | zia | +mami
-uncle: tío | tio | chacha | chachu | mamu | mamaji | taya | tauji | khalu | phupha | zio | samchon | +tito | +mama
+brother: bro | bhaiya | bhai | hermano | irmão | irmao | kuya | gege | hyung | dai lo | dailo | gor gor | gorgor |
+    ge ge | bhaijaan | thambi | +manong | +oppa
+sister: sis | didi | akka | hermana | irmã | behen | baji | jiejie | unnie | noona | mui mui | muimui | mei mei |
+    meimei | jie jie | gaa je | +manang | +apa | +mui
+aunt: auntie | aunty | tía | tia | tita | tiya | chachi | mausi | masi | bua | phuphi | khala | zia | tante | ciocia |
+    chithi | khaleh | khalto | yi ma | gu ma | +mami
+uncle: tío | tio | chacha | chachu | mamu | mamaji | taya | tauji | khalu | phupha | zio | samchon | onkel | tonton |
+    wujek | chithappa | amoo | suk suk | kau fu | +tito | +mama
 cousin: primo | prima | pinsan | cugino | cugina | cousin brother | cousin sister
 son: hijo | filho | +beta
 daughter: hija | filha | beti
@@ -81,7 +86,8 @@ boss: manager | supervisor | line manager | team lead | team leader | report to 
     patrão | +lead | +amo
 colleague: coworker | co-worker | workmate
 employer: company | firm
-salary: wage | wages | income | paycheck | paycheque | earnings | take-home | +pay | +net
+salary: wage | wages | income | paycheck | paycheque | earnings | take-home | sweldo | sueldo | salário | tankhwah |
+    +pay | +net
 apartment: flat | condo
 roommate: flatmate | housemate
 landlord: landlady
@@ -96,7 +102,7 @@ holiday: vacation | hols
 flight: plane | flights | +fly | +flying | +airline
 return: coming home | come home | get home | getting home | fly home | flying home | head home | heading home |
     coming back | get back | getting back | fly back | flying back
-doctor: doc | gp | physician
+doctor: doc | gp | physician | médico | +dr
 medication: medicine | meds | tablets | pills | +prescription
 pharmacy: chemist | drugstore
 cat: kitty | pussycat
@@ -110,6 +116,9 @@ soccer: football
 trainers: sneakers
 allergy: allergic | allergies
 presentation: speech | +talk
+invitation: invite | invites | invitations | +card | +cards
+phoned: rang | rung | +called | +call | +calls
+dim sum: yum cha | +dimsum
 physio: physiotherapist | physical therapist | physiotherapy | physical therapy
 lawyer: solicitor | attorney
 insurance: insurer | insurers | insured | coverage | motor cover | car cover | home cover | travel cover |
@@ -184,13 +193,79 @@ flight | flights | flying | fly | plane | airline | airlines > ryanair easyjet w
 guests | guest | attendees | invitees > headcount rsvps turnout attendance
 get around | get about | getting around | getting about | mobility > walk walks walking cane stick walker wheelchair
     crutches scooter zimmer rollator drive drives driving bus taxi
+dance | dances > formal prom ball homecoming gala disco ceilidh semiformal
+martial art | martial arts > karate judo taekwondo jiujitsu aikido kickboxing boxing kungfu wushu capoeira
+teacher | teachers | instructor | instructors > sifu sensei guru ustad ustaz maestro maestra
+relative | relatives | family member | family members | in-laws | in laws > {kin}
 """
+
+# The events and customs of other cultures as their kind: a person asks in English ("Which city is the wedding in?")
+# what they told in their own words ("sana's shaadi is in lahore, mehndi on the 24th"), and MiniLM does not know the
+# words. One way, like the kinds above: "nikah" is one part of a wedding, and "When is the nikah?" is not answered by
+# the mehndi's date.
+_EVENTS_TEXT = """
+wedding | weddings | marriage | married | getting married | reception > shaadi shadi mehndi mehendi baraat barat
+    walima valima nikah nikkah sangeet haldi kasal kasalan boda casamento hochzeit matrimonio
+funeral | funerals | memorial > wake lamay burol janaza janazah velorio shiva shivah chehlum cremation vigil
+birthday | birthdays > bday cumpleaños cumple kaarawan aniversário saalgirah janamdin
+christening | baptism > binyag bautizo batizado bautismo
+engagement > mangni sagai roka pamamanhikan
+christmas eve > nochebuena noche
+new year | lunar new year | chinese new year > tet seollal nowruz
+gift money | red envelope | red envelopes | red packet | red packets | money envelopes > lai hongbao angpao angpow
+    eidi shagun aguinaldo
+send money | sending money | money home | remittance | remittances | money transfer > padala remit remitly wise
+    xoom worldremit moneygram westernunion
+martial arts school | martial arts club > kwoon dojo dojang
+"""
+
+# Who does a job, told by what they do or treat ("my teeth-straightening doctor", "the kidney specialist", "who does
+# my taxes"): a person describes a profession they do not name, and memory names it, or its shortening ("ortho appt",
+# "Dr. Alvarez's office"). What the profession treats or handles (left) adds its names (right), one way.
+_CARERS_TEXT = """
+teeth | tooth | dental | gums > dentist dentists orthodontist ortho orthodontics hygienist braces retainer aligners
+heart | cardiac > cardiologist cardiology cardio
+kidney | kidneys | renal > nephrologist nephrology dialysis
+skin | rash | acne | eczema > dermatologist derm dermatology
+eye | eyes | eyesight | vision > optometrist optician ophthalmologist
+foot | feet | toenail | toenails > podiatrist chiropodist podiatry
+children's doctor | kids' doctor | kids doctor | child's doctor | baby doctor > pediatrician paediatrician peds
+pregnancy | pregnant | prenatal | antenatal | women's health > obstetrician obgyn gynaecologist gynecologist midwife
+bone | bones | fracture | joint | joints > orthopaedic orthopedic orthopaedics orthopedics ortho
+spine | bad back | back pain | neck pain > chiropractor chiro osteopath physio
+mental health | anxiety | depression | talk therapy > therapist counsellor counselor psychologist psychiatrist
+    counselling counseling therapy
+hearing | ears > audiologist ent
+cancer | tumour | tumor > oncologist oncology chemo chemotherapy radiotherapy
+brain | nerves | seizures > neurologist neurology
+stomach | gut | bowel | digestion > gastroenterologist gastro
+thyroid | hormones | hormone > endocrinologist endo
+hair | haircut | haircuts > hairdresser barber stylist hairstylist salon
+taxes | tax return | tax returns | bookkeeping > accountant bookkeeper cpa
+divorce | conveyancing | legal > lawyer solicitor attorney notary paralegal
+pipes | leak | leaks | leaking | drains > plumber plumbing
+wiring | fuse box | fuses | sockets | electrics > electrician sparky
+animal doctor | pet doctor | pet's doctor > vet veterinarian
+lawn | mowing | hedges > gardener landscaper
+cleaning | cleans > cleaner cleaners housekeeper maid
+babysitting | babysit | childcare | minds the kids | looks after the kids | watches the kids > babysitter nanny
+    childminder sitter yaya ayah amah
+"""
+
+
+def _kin() -> str:
+    """The one-word names of kin in the groups (not their keyword extras): the members of "relative" ("which relative
+    rang?" / "khala called")."""
+    kin = [g for g in _GROUPS[:[plain for plain, _, _ in _GROUPS].index("friend")]]
+    words = [w for _, triggers, _ in kin for w in triggers if " " not in w and "-" not in w]
+    return " ".join(dict.fromkeys([*words, "mama", "baba", "abba", "lola", "lolo", "tito", "popo"]))
 
 
 def _kinds() -> list[tuple[list[str], list[str]]]:
     """(words that name the kind, its members) per kind."""
     out = []
-    for entry in re.split(r"\n(?=\S)", _KINDS_TEXT.strip()):
+    text = _KINDS_TEXT.replace("{kin}", _kin()) + _EVENTS_TEXT + _CARERS_TEXT
+    for entry in re.split(r"\n(?=\S)", text.strip()):
         names, _, members = entry.partition(">")
         out.append(([" ".join(n.split()) for n in names.split("|")], members.split()))
     return out
@@ -232,7 +307,7 @@ def expand(question: str) -> Expansion | None:
     """The extra query for ``question``, or None when it says no word of a group nor of a kind."""
     lower = question.lower().replace("’", "'")
     found = [(m, _TRIGGER[m.group(1)]) for m in _PATTERN.finditer(lower)]
-    kinds = list(dict.fromkeys(_KIND_OF[m.group(1)] for m in _KIND.finditer(lower)))
+    kinds = list(dict.fromkeys(_KIND_OF[m.group(1)] for m in _KIND.finditer(lower.replace("-", " "))))
     if not found and not kinds:
         return None
     members = [w for k in kinds for w in _KINDS[k][1] if w not in lower.split()]
