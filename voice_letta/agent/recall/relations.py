@@ -23,6 +23,8 @@ from collections import OrderedDict
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
+import numpy as np
+
 from voice_letta.agent.recall import roles as R
 from voice_letta.agent.recall import text as T
 
@@ -92,11 +94,19 @@ async def relation_words(index: PassageIndex, store: Store, agent_id: str, query
 
 def _reaches_further(index: PassageIndex, name: str, accepted: frozenset[int]) -> bool:
     """Whether a passage says the name and no word of the relation: else the name only doubles what the relation's
-    words already find ("tía rosa's car broke down" over "my tía's cell is…" for "What's my tía's number?")."""
-    with_role: set[int] = set()
-    for tid in accepted:
-        with_role.update(index.keywords.postings_of(tid)[0].tolist())
-    return any(not with_role.issuperset(index.keywords.postings_of(tid)[0].tolist()) for tid in T.term_ids(name))
+    words already find ("tía rosa's car broke down" over "my tía's cell is…" for "What's my tía's number?").
+    Only the name's rows are looked up in the relation's postings (ascending rows: a binary search each), never a set
+    of the relation's rows: at 100k passages "mother" alone may have thousands."""
+    role_rows = [rows for rows in (index.keywords.postings_of(tid)[0] for tid in accepted) if len(rows)]
+    for tid in T.term_ids(name):
+        name_rows = index.keywords.postings_of(tid)[0]
+        covered = np.zeros(len(name_rows), dtype=bool)
+        for rows in role_rows:
+            at = np.minimum(np.searchsorted(rows, name_rows), len(rows) - 1)
+            covered |= rows[at] == name_rows
+        if not covered.all():
+            return True
+    return False
 
 
 async def _pairs_of(store: Store, agent_id: str, ids: Sequence[str]) -> set[tuple[str, str]]:
