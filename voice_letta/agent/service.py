@@ -24,7 +24,7 @@ from voice_letta.agent.models import (
 from voice_letta.agent.ports import NewBlock, Store
 from voice_letta.agent.prompt import SystemPromptCache
 from voice_letta.agent.zones import DEFAULT_ZONE
-from voice_letta.errors import ConfigError, NotFoundError, ProtocolViolation, invalid_body
+from voice_letta.errors import ConfigError, ConflictError, NotFoundError, ProtocolViolation, invalid_body
 
 MAX_AGENT_NAME = 128  # characters; a person's agent is named <template name>:<identity> (server/identities.py)
 
@@ -166,12 +166,18 @@ class AgentService:
         self.bus = bus
 
     async def find(self, id_or_name: str) -> AgentState | None:
-        """The agent with this id, else the one agent with this name; None when there is none (or several)."""
+        """The agent with this id, else the one agent with this name; None when there is none. A name several
+        agents share (a setup script run twice) is a ConflictError naming them: "does not exist" sent the
+        client looking for an agent it could list."""
         try:
             return await self.store.get_agent(id_or_name)
         except NotFoundError:
             matches = [a for a in await self.store.list_agents() if a.name == id_or_name]
-            return await self.store.get_agent(matches[0].id) if len(matches) == 1 else None
+            if len(matches) > 1:
+                ids = ", ".join(a.id for a in matches[:5]) + (", …" if len(matches) > 5 else "")
+                raise ConflictError(f"{len(matches)} agents are named {id_or_name[:80]!r} ({ids}): use an agent "
+                                    "id, or rename or delete all but one", code="ambiguous_agent_name") from None
+            return await self.store.get_agent(matches[0].id) if matches else None
 
     async def create(self, req: AgentCreate, *, claim_name: bool = False) -> AgentState:
         blocks = default_blocks() if req.blocks is None else req.blocks

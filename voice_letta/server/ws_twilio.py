@@ -271,7 +271,10 @@ class TwilioBridge:
         await self._inbound.put(json.dumps({"type": "session.update", "session": {
             "agent": agent, "input_sample_rate_hz": T.SAMPLE_RATE_HZ, "output_sample_rate_hz": T.SAMPLE_RATE_HZ,
             "turn_mode": "server_vad"}}))
-        state = await self.agents.find(agent) if self.agents is not None else None
+        try:
+            state = await self.agents.find(agent) if self.agents is not None else None
+        except VoiceLettaError:  # an ambiguous name: the session's own resolver reports it
+            state = None
         if self.settings.auth_token and ev.account_sid:
             self.call.rest = TwilioRest(ev.account_sid, self.settings.auth_token, api_base=self.settings.api_base)
         self.call.start(ev.call_sid, state)

@@ -1,0 +1,44 @@
+"""An agent name several agents share (a setup script that creates its agent on every start, run twice) named no
+agent anywhere a name is accepted, with "does not exist" / agent_not_found: the client went looking for an agent it
+could list. Now each door says the name is ambiguous and names the agents' ids (real server, real clients)."""
+
+from __future__ import annotations
+
+import aiohttp
+import openai
+import pytest
+
+from tests.fakes.openai_server import Text
+from tests.fakes.realtime_client import RealtimeClient
+from tests.integration.agent.conftest import Running
+
+
+async def two_named(server: Running, name: str) -> list[str]:
+    return [(await server.create_agent(name=name))["id"] for _ in range(2)]
+
+
+async def test_chat_completions_with_a_shared_name_is_a_409_naming_the_agents(server: Running) -> None:
+    ids = await two_named(server, "receptionist")
+    with pytest.raises(openai.ConflictError) as caught:  # before: 404 model_not_found, "does not exist"
+        await server.client().chat.completions.create(model="receptionist",
+                                                      messages=[{"role": "user", "content": "hi"}])
+    error = caught.value.body
+    assert isinstance(error, dict) and error["code"] == "ambiguous_agent_name"
+    assert all(i in error["message"] for i in ids)
+    server.fake.script([Text("Hello.")])
+    done = await server.client().chat.completions.create(model=ids[1], messages=[{"role": "user", "content": "hi"}])
+    assert done.choices[0].message.content == "Hello."  # the id still works
+
+
+async def test_the_voice_sockets_say_the_name_is_ambiguous(server: Running) -> None:
+    ids = await two_named(server, "receptionist")
+    async with RealtimeClient.open(server.url, model="receptionist") as rt:
+        err = await rt.wait_for("error")
+        assert err.error.code == "ambiguous_agent_name" and ids[0] in err.error.message
+    url = server.url.replace("http", "ws", 1) + "/v1/voice?agent=receptionist"
+    async with aiohttp.ClientSession() as s, s.ws_connect(url, protocols=["voice-letta.v1"]) as ws:
+        events = [await ws.receive_json() for _ in range(2)]
+        errors = [e for e in events if e["type"] == "error"]
+        assert errors and errors[0]["code"] == "ambiguous_agent_name", events
+        await ws.send_json({"type": "ping", "event_id": "p1"})  # the session goes on
+        assert await ws.receive_json() == {"type": "pong", "event_id": "p1"}
