@@ -17,6 +17,10 @@ Two measurements, each at 1 and at N (default 50) concurrent streams:
   characters of ``pre_exec_msg`` (a ``search_memory`` call written 4 characters at a time) -> the filler
   content chunk written.
 
+The resend case (``--cases resend``) is the one-stream case as LiveKit and Pipecat call a "custom LLM": every request
+carries their system prompt and the conversation so far (``--resend-history`` messages of it: the user's lines and
+the replies the stream gave), so the server checks the assistant text sent back against what the agent said.
+
 Server CPU per turn is the server process's ``process_time()`` (all its threads) over a phase, divided by its
 turns; with ``--profile`` the server runs under cProfile during the N-agent case (``--profile-case``; the raw stats
 go next to the text, ``<--profile-out>.pstats``, to compare two runs' call counts) and its store calls are traced;
@@ -78,6 +82,7 @@ from fake_llm import fetch_marks, start_fake_llm, stop_fake_llm
 from http_latency_server import BENCH_HEADER, CLOSE_LAST, FILLER_TAG, perf, serve_main, start_server
 
 FAKE_KEY_ENV = "BENCH_FAKE_LLM_KEY"
+RESEND_SYSTEM = "You are a helpful voice assistant. Keep answers short; the user hears them spoken."
 
 
 class Server:
@@ -86,6 +91,8 @@ class Server:
         self.session = session
         self.counter = 0
         self.fake = fake  # (base URL, control port) of the fake LLM in the real-provider mode
+        self.resend = 0  # > 0: each request resends the system prompt and this many messages of the conversation
+        self.histories: dict[str, list[dict[str, str]]] = {}  # agent -> the conversation as the client holds it
 
     async def create_agents(self, n: int, tag: str) -> list[str]:
         out = []
@@ -103,17 +110,26 @@ class Server:
         self.counter += 1
         bench_id = str(self.counter)
         text = f"{FILLER_TAG} Where is my order? ({bench_id})" if filler else f"Hello, request {bench_id}."
-        body = json.dumps({"model": agent_id, "stream": True,
-                           "messages": [{"role": "user", "content": text}]}).encode()
+        messages: list[dict[str, str]] = [{"role": "user", "content": text}]
+        if self.resend:  # as LiveKit and Pipecat do: their system prompt and the conversation so far, every turn
+            past = self.histories.setdefault(agent_id, [])
+            messages = [{"role": "system", "content": RESEND_SYSTEM}, *past[-self.resend:], *messages]
+        body = json.dumps({"model": agent_id, "stream": True, "messages": messages}).encode()
         headers = {BENCH_HEADER: bench_id, "Content-Type": "application/json"}
         first: float | None = None
+        said: list[str] = []
         sent = perf()
         async with self.session.post(f"{self.url}/v1/chat/completions", data=body, headers=headers) as r:
             async for line in r.content:
                 if first is None and line.startswith(b"data: {") and b'"content":"' in line \
                         and b'"content":""' not in line:
                     first = perf()
+                if self.resend and line.startswith(b"data: {"):
+                    for choice in json.loads(line[6:]).get("choices") or ():
+                        said.append((choice.get("delta") or {}).get("content") or "")
         assert first is not None, f"no content chunk in request {bench_id}"
+        if self.resend:
+            past += [messages[-1], {"role": "assistant", "content": "".join(said)}]
         return bench_id, {"sent": sent, "received": first, "ended": perf()}
 
     async def cpu_s(self) -> float:
@@ -193,7 +209,10 @@ async def run_phase(srv: Server, agents: list[str], *, filler: bool, concurrency
         row.update({k: v for k, v in server[bench_id].items() if k != "store"})
         row["store"] = server[bench_id].get("store", [])
         merged.append(row)
-    return merged, wall, cpu, thread_deltas(before["threads"], after["threads"])
+    threads = thread_deltas(before["threads"], after["threads"])
+    if "gc" in after:
+        threads["gc"] = {k: after["gc"][k] - before["gc"][k] for k in after["gc"]}
+    return merged, wall, cpu, threads
 
 
 def thread_deltas(before: dict[str, Any], after: dict[str, Any]) -> dict[str, dict[str, float]]:
@@ -302,6 +321,8 @@ async def client_main(args: argparse.Namespace) -> None:
                          "|---|---|---|---|---|---|---|"]
             phases = [
                 ("content, 1 stream", False, 1, 1, args.serial, "single"),
+                (f"content, 1 stream, history resent ({args.resend_history} messages)", False, 1, 1, args.serial,
+                 "resend"),
                 (f"content, {n} streams, {n} agents", False, n, n, args.rounds, "many"),
                 (f"content, {n} streams, {n} agents, paced", False, n, n, args.paced_rounds, "paced"),
                 (f"content, {n} streams, 1 shared agent (ref.)", False, n, 1, args.shared_rounds, "shared"),
@@ -315,16 +336,19 @@ async def client_main(args: argparse.Namespace) -> None:
             if args.cases:
                 phases = [p for p in phases if p[5] in args.cases.split(",")]
             threads_table = ["| case | loop CPU ms/turn | loop sleeps/turn | loop preempted/turn | store thread CPU "
-                             "ms/turn | store sleeps/turn | store preempted/turn |", "|---|---|---|---|---|---|---|"]
+                             "ms/turn | store sleeps/turn | store preempted/turn | gc CPU ms/turn "
+                             "| gc gen0/gen1/gen2 per turn |",
+                             "|---|---|---|---|---|---|---|---|---|"]
             load0 = os.getloadavg()
             profiled: dict[str, list[dict[str, Any]]] = {}
             for name, filler, conc, n_agents, rounds, tag in phases:
                 agents = await srv.create_agents(n_agents, tag)
                 do_profile = args.profile and tag == args.profile_case
                 if do_profile and not args.in_process:
-                    async with session.post(f"{srv.url}/bench/profile?action=start") as r:
+                    async with session.post(f"{srv.url}/bench/profile?action=start&clock={args.profile_clock}") as r:
                         await r.read()
                 arrival = "paced" if "paced" in tag else "closed" if conc == 1 else args.arrival
+                srv.resend = args.resend_history if tag == "resend" else 0
                 rows, wall, cpu, threads = await run_phase(srv, agents, filler=filler, concurrency=conc, rounds=rounds,
                                                   warmup=args.warmup, arrival=arrival, gap_s=args.paced_gap_s)
                 if do_profile and not args.in_process:
@@ -341,7 +365,9 @@ async def client_main(args: argparse.Namespace) -> None:
                 per_turn = {t: {k: v / len(rows) for k, v in c.items()} for t, c in threads.items()}
                 threads_table.append(f"| {name} | " + " | ".join(
                     f"{c['cpu_s'] * 1000:.3f} | {c['sleeps']:.2f} | {c['preempted']:.2f}" if c else " | | "
-                    for c in (per_turn.get("loop"), per_turn.get("store"))) + " |")
+                    for c in (per_turn.get("loop"), per_turn.get("store"))) + " | " + (
+                    f"{g['cpu_s'] * 1000:.3f} | {g['gen0']:.2f}/{g['gen1']:.2f}/{g['gen2']:.3f}"
+                    if (g := per_turn.get("gc")) else " | ") + " |")
                 if not filler:
                     p = {k: np.percentile(d[k], [50, 99]) for k in ("pre_llm", "post_llm", "model")}
                     breakdown.append(f"| {name} | {len(rows)} | {p['pre_llm'][0]:.2f} | {p['pre_llm'][1]:.2f} | "
@@ -363,7 +389,7 @@ async def client_main(args: argparse.Namespace) -> None:
             print("\n".join(breakdown))
             print("\nThe server's event loop thread and its store thread (aiosqlite's), per turn: CPU from schedstat, "
                   "sleeps = voluntary context switches (waits for work, a lock or the GIL), preempted = "
-                  "involuntary\n")
+                  "involuntary; gc = the cyclic collector's CPU (whichever thread ran it) and collections per turn\n")
             print("\n".join(threads_table))
             for name, rows in profiled.items():
                 print(f"\nStore calls before the model is called, {name} (time includes queueing):\n")
@@ -396,11 +422,13 @@ def main() -> None:
     ap.add_argument("--model", choices=["real", "instant"], default="real",
                     help="real: OpenAI-compatible fake in its own process behind the real openai provider; "
                     "instant: a fake ChatModel in the server process (the lower bound)")
-    ap.add_argument("--cases", default="", help="comma-separated case tags to run (single, many, paced, shared, "
-                    "fsingle, fmany, fpaced); default all")
+    ap.add_argument("--cases", default="", help="comma-separated case tags to run (single, resend, many, paced, "
+                    "shared, fsingle, fmany, fpaced); default all")
     ap.add_argument("--rounds", type=int, default=20, help="measured rounds of N concurrent streams")
     ap.add_argument("--concurrency", type=int, default=50, help="N concurrent streams")
     ap.add_argument("--serial", type=int, default=300, help="sequential requests of the 1-stream cases")
+    ap.add_argument("--resend-history", type=int, default=40,
+                    help="messages of the conversation the resend case sends back with each request (LiveKit, Pipecat)")
     ap.add_argument("--shared-rounds", type=int, default=5, help="rounds of the shared-agent reference case")
     ap.add_argument("--paced-rounds", type=int, default=10, help="turns per stream of the paced cases")
     ap.add_argument("--paced-gap-s", type=float, default=1.0, help="mean gap between turns of a paced stream "
@@ -413,6 +441,8 @@ def main() -> None:
     ap.add_argument("--profile", action="store_true",
                     help="cProfile the server and trace store calls during the N-agent content case")
     ap.add_argument("--profile-out", default="/tmp/vl-http-latency-profile.txt")
+    ap.add_argument("--profile-clock", choices=("wall", "cpu"), default="cpu",
+                    help="cpu: the event-loop thread's CPU time (default); wall: wall time, GIL waits included")
     ap.add_argument("--profile-case", default="many", help="the case tag --profile profiles (default many)")
     ap.add_argument("--serve", action="store_true", help=argparse.SUPPRESS)
     ap.add_argument("--trace-store", action="store_true",

@@ -10,6 +10,7 @@ import asyncio
 import contextlib
 import contextvars
 import cProfile
+import gc
 import io
 import json
 import pstats
@@ -69,6 +70,20 @@ def thread_counters(tid: int) -> dict[str, float]:
                 switches[key.split("_")[0]] = float(value)
     return {"cpu_s": on_cpu_ns / 1e9, "sleeps": switches.get("voluntary", 0.0),
             "preempted": switches.get("nonvoluntary", 0.0)}
+
+
+GC_STATS: dict[str, float] = {"cpu_s": 0.0, "gen0": 0.0, "gen1": 0.0, "gen2": 0.0}
+_GC_STARTED: list[float] = []
+
+
+def _gc_timer(phase: str, info: dict[str, int]) -> None:
+    """CPU the collector takes (on whichever thread allocation triggered it) and how many collections of each
+    generation ran: allocation churn per turn shows up here."""
+    if phase == "start":
+        _GC_STARTED[:] = [time.thread_time()]
+    elif _GC_STARTED:
+        GC_STATS["cpu_s"] += time.thread_time() - _GC_STARTED.pop()
+        GC_STATS[f"gen{info['generation']}"] += 1
 
 
 class InstantModel:
@@ -278,7 +293,10 @@ async def start_server(db_dir: Path, *, trace_store: bool, fragment_chars: int, 
 
     async def profile(request: web.Request) -> web.Response:
         if request.query.get("action") == "start":
-            profiler[:] = [cProfile.Profile()]
+            # clock=cpu: the loop thread's own CPU time (wall time counts the waits for the GIL inside send()
+            # and queue puts as if they were work)
+            cpu_clock = request.query.get("clock") == "cpu"
+            profiler[:] = [cProfile.Profile(time.thread_time) if cpu_clock else cProfile.Profile()]
             profiler[0].enable()
             return web.json_response({"ok": True})
         prof = profiler.pop()
@@ -303,8 +321,11 @@ async def start_server(db_dir: Path, *, trace_store: bool, fragment_chars: int, 
     conn = getattr(inner, "_db", None)  # SQLite: aiosqlite's connection, whose thread runs every statement
     store_tid = getattr(getattr(conn, "_thread", conn), "native_id", None)
 
+    if _gc_timer not in gc.callbacks:
+        gc.callbacks.append(_gc_timer)
+
     async def cpu(request: web.Request) -> web.Response:
-        return web.json_response({"process_s": time.process_time(), "threads": {
+        return web.json_response({"process_s": time.process_time(), "gc": dict(GC_STATS), "threads": {
             "loop": thread_counters(threading.get_native_id()),
             "store": thread_counters(store_tid) if store_tid is not None else None}})
 
