@@ -20,6 +20,9 @@ def to_chat_messages(history: Sequence[Message]) -> list[ChatMessage]:
     leave one) and a tool result without its call (eviction can cut between them); both are repaired here
     rather than failing the turn.
     """
+    plain = _plain(history)
+    if plain is not None:
+        return plain
     # A failed attempt's spoken fallback is noise once a retry of the same turn produced a real answer.
     answered = {m.turn_id for m in history if m.role == "assistant" and m.kind != "fallback" and m.content}
     history = [m for m in history if not (m.kind == "fallback" and m.turn_id in answered)]
@@ -61,6 +64,21 @@ def to_chat_messages(history: Sequence[Message]) -> list[ChatMessage]:
                 continue
         if content or m.images:
             out.append(ChatMessage(m.role, content, images=tuple(m.images)))
+    return out
+
+
+def _plain(history: Sequence[Message]) -> list[ChatMessage] | None:
+    """The common case in one pass: a window of plain user and assistant lines (no tool rows or calls, no fallback,
+    no cut reply, no image), where none of the repairs below applies; None when one might."""
+    out: list[ChatMessage] = []
+    for m in history:
+        role = m.role
+        if role == "system":
+            continue
+        if role == "tool" or m.tool_calls or m.interrupted or m.kind == "fallback" or m.images:
+            return None
+        if m.content:
+            out.append(ChatMessage(role, m.content))
     return out
 
 

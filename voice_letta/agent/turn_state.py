@@ -114,7 +114,23 @@ class TurnState:
 def prompt_chars(request: ChatRequest) -> int:
     n = sum(len(m.content or "") + sum(len(c.arguments) + len(c.name) for c in m.tool_calls)
             for m in request.messages)
-    return n + sum(len(t.name) + len(t.description) + len(str(t.parameters)) for t in request.tools)
+    return n + sum(_tool_chars(t) for t in request.tools)
+
+
+_TOOL_CHARS: dict[int, tuple[ToolSpec, int]] = {}  # id(spec) -> (spec, chars): the agents' tools are built once
+_TOOL_CHARS_KEPT = 4096
+
+
+def _tool_chars(tool: ToolSpec) -> int:
+    """A tool's size in the prompt; remembered per spec object (``str`` of its schema was ~50 us of every turn)."""
+    found = _TOOL_CHARS.get(id(tool))
+    if found is not None and found[0] is tool:
+        return found[1]
+    chars = len(tool.name) + len(tool.description) + len(str(tool.parameters))
+    if len(_TOOL_CHARS) >= _TOOL_CHARS_KEPT:
+        _TOOL_CHARS.clear()
+    _TOOL_CHARS[id(tool)] = (tool, chars)  # the spec is kept, so its id is not reused while the entry lives
+    return chars
 
 
 def is_client_tool(by_name: dict[str, ExposedTool], name: str) -> bool:

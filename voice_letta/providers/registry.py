@@ -97,6 +97,9 @@ def check_base_url(url: str) -> None:
         raise ConfigError(f"base_url {url[:200]!r} {problem}")
 
 
+MAX_CONFIG_OBJECTS = 4096  # config objects remembered by identity (agents' cached states); cleared when full
+
+
 class ProviderRegistry:
     """Builds, caches and closes chat models; implements ``ChatModelFactory``."""
 
@@ -118,9 +121,16 @@ class ProviderRegistry:
         self.observer = observer  # set by the server before the first turn (metrics)
         self._adapters: dict[str, ChatModel] = {}
         self._chains: dict[str, FallbackChatModel] = {}
+        self._by_config: dict[int, tuple[LLMConfig, FallbackChatModel]] = {}  # id(config) -> (config, its chain)
 
     # --- ChatModelFactory ----------------------------------------------------------------------------------
     def for_config(self, config: LLMConfig) -> ChatModel:
+        # A cached agent hands the same config object every turn: found by identity, its JSON key (a pydantic dump,
+        # ~20 us on the loop, twice a turn) is built only for another object. Configs are never changed in place
+        # (an update makes a new agent state).
+        by_id = self._by_config.get(id(config))
+        if by_id is not None and by_id[0] is config and by_id[1].observer is self.observer:
+            return by_id[1]
         key = config.model_dump_json()
         model = self._chains.get(key)
         if model is None:
@@ -132,6 +142,9 @@ class ProviderRegistry:
             self._chains[key] = model
         elif model.observer is not self.observer:
             model.observer = self.observer
+        if len(self._by_config) >= MAX_CONFIG_OBJECTS:
+            self._by_config.clear()
+        self._by_config[id(config)] = (config, model)  # the config kept: its id is not reused
         return model
 
     def check(self, config: LLMConfig) -> None:
@@ -153,7 +166,14 @@ class ProviderRegistry:
                 raise ConfigError(f"unknown LLM provider {provider!r}")
 
     def _lazy(self, config: LLMConfig) -> Callable[[], ChatModel]:
-        return lambda: self.adapter(config)
+        built: list[ChatModel] = []  # asked for on every turn: looked up (a pydantic dump and copy) once
+
+        def model() -> ChatModel:
+            if not built:
+                built.append(self.adapter(config))
+            return built[0]
+
+        return model
 
     def adapter(self, config: LLMConfig) -> ChatModel:
         """The bare adapter for one model of a chain (no retries, no fallback), built once per distinct config."""
@@ -177,6 +197,7 @@ class ProviderRegistry:
 
     async def aclose(self) -> None:
         adapters, self._adapters, self._chains = list(self._adapters.values()), {}, {}
+        self._by_config = {}
         for model in adapters:
             try:
                 await model.aclose()
