@@ -44,6 +44,7 @@ _SELECT_TURN = f"SELECT {R.TURN_COLUMNS} FROM turns"
 _BEGIN_TURN = "SELECT * FROM vl_begin_turn($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)"
 _END_TURN = "SELECT * FROM vl_end_turn_counted($1, $2, $3, $4, $5)"
 _MESSAGE_INSERT_COLUMNS = [c.strip() for c in R.MESSAGE_INSERT_COLUMNS.split(",")]
+_VERSION = "SELECT messages_version FROM message_seq WHERE agent_id = $1"
 _RELEASE = "UPDATE agent_leases SET busy = 0 WHERE agent_id = $1 AND holder = $2 AND token = $3 AND busy = 1"
 
 
@@ -140,6 +141,17 @@ class MessagesMixin(PgBase):
             found.reverse()
         with translate_errors("decoding messages"):
             return [R.message_from_row(r) for r in found]
+
+    async def context_window(self, agent_id: str) -> list[Message]:
+        """The window this process knows when the agent's count of window changes is still the one it was known at
+        (one indexed read of one value, no message row); else the in-context rows, read."""
+        windows = self._windows
+        version, window = windows.version(agent_id), windows.window(agent_id)  # as checked: the entry may change
+        if version is not None and window is not None:
+            found = await self._fetch("context_window", _VERSION, agent_id)
+            if found and int(found[0][0]) == version:
+                return list(window)
+        return await self.list_messages(agent_id, in_context=True)
 
     async def evict_messages(self, agent_id: str, *, through_seq: int) -> int:
         return await self._exec(

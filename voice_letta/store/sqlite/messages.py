@@ -92,6 +92,21 @@ class MessagesMixin(SqliteBase):
         with translate_errors("decoding messages"):
             return [R.message_from_row(r) for r in found]
 
+    async def context_window(self, agent_id: str) -> list[Message]:
+        """One thread hop: the agent's count of window changes, and the window ``HistoryRows`` knows at it (no row
+        read); else the window read and known from then on (as ``begin_turn`` would read it)."""
+        windows = self._windows
+
+        def run() -> list[Message]:
+            conn = self._db._conn
+            found = conn.execute(_VERSION, (agent_id,)).fetchall()
+            known = windows.known(agent_id, int(found[0][0])) if found else None
+            return list(known) if known is not None else windows.read(conn, agent_id)
+
+        with translate_errors("context_window"):
+            window: list[Message] = await self._db._execute(run)  # type: ignore[no-untyped-call]
+            return window
+
     async def evict_messages(self, agent_id: str, *, through_seq: int) -> int:
         """Mark the agent's messages with ``seq <= through_seq`` out of context; return how many changed.
 

@@ -41,6 +41,12 @@ class MessageStore(Protocol):
         self, agent_id: str, *, in_context: bool | None = None, limit: int | None = None,
         after_seq: int | None = None,
     ) -> list[Message]: ...
+    async def context_window(self, agent_id: str) -> list[Message]:
+        """The agent's in-context messages in ``seq`` order, as its next turn would begin with them: the window this
+        store knows at the count of changes the database shows now, with no row read or decoded (``KnownWindows``);
+        else read. A check of what the agent said that only needs its recent lines asks this first."""
+        ...
+
     async def evict_messages(self, agent_id: str, *, through_seq: int) -> int: ...
     async def load_message_tail(self, agent_id: str, *, after_seq: int, seen_through: int = 0) -> MessageTail:
         """The agent's user and assistant messages with ``seq > after_seq`` (``MessageTail``), except imported
