@@ -8,7 +8,10 @@ import pytest
 from voice_letta.agent.recall.asked import (
     no_time_of_day,
     no_way_back,
+    only_sending,
     other_holder_of,
+    other_role_holder,
+    other_sender_phone,
     other_sum,
     other_weekday,
     weekdays,
@@ -109,3 +112,42 @@ def test_a_sum_of_another_kind(question: str, text: str, other: bool) -> None:
 def test_a_currency_sign_makes_a_sum_whatever_its_unit() -> None:
     assert kinds_of_text("- [x] phone moved to Fido, $38/mo") & MONEY
     assert not kinds_of_text("due on 14/12") & MONEY
+
+
+@pytest.mark.parametrize(("query", "text", "flagged"), [
+    ("When is mama's dentist appointment?", "user: the clinic called, dad's dental appointment is now the 9th", True),
+    ("When is my sister's flight?", "user: my brother's flight lands at six", True),
+    ("When is mama's dentist appointment?", "user: mum's dental appointment is now the 9th", False),  # the same role
+    ("When is mama's dentist appointment?", "user: dad's appointment moved, mum's is still the 9th", False),  # said
+    ("How much warfarin is my dad on?", "Walter's warfarin is 5mg now", False),  # a role may be said by name
+    ("When is mama's dentist appointment?", "user: dad's car is booked in for the 9th", False),  # another thing
+])
+def test_another_of_the_users_people(query: str, text: str, flagged: bool) -> None:
+    assert other_role_holder(query, text) is flagged
+
+
+_MAIL = ("From: Harbour Removals <jobs@harbourremovals.co.uk>\nTo: Ines Costa <ines@example.com>\n"
+         "Date: Mon, 7 Dec 2026 10:02\nSubject: Your move\n\nHi Ines,\n\nWe'll be with you on 14 December at 8am. "
+         "Your driver is Gareth.\n\nKind regards,\nHarbour Removals\nT: 0161 496 0321 | M: 07700 900 412")
+
+
+def test_a_number_in_another_senders_signature() -> None:
+    assert other_sender_phone("What's Gareth's phone number?", _MAIL)
+    assert not other_sender_phone("What's the number for Harbour Removals?", _MAIL)  # the sender's own
+    in_body = _MAIL.replace("Your driver is Gareth.", "Your driver is Gareth, on 07700 900 777.")
+    assert not other_sender_phone("What's Gareth's phone number?", in_body)  # given in the body: his
+    signed = _MAIL.replace("Kind regards,\nHarbour Removals", "Kind regards,\nGareth Lloyd, Harbour Removals")
+    assert not other_sender_phone("What's Gareth's phone number?", signed)
+    assert not other_sender_phone("When is Gareth coming?", _MAIL)  # no number asked
+    assert not other_sender_phone("What's Gareth's phone number?", "Gareth says the van is booked, 0161 496 0321")
+
+
+@pytest.mark.parametrize(("query", "text", "flagged"), [
+    ("When does the parcel arrive in Lagos?", "user: the parcel ships on the twelfth from the depot", True),
+    ("When will the sofa be delivered?", "user: the sofa was dispatched from the warehouse on monday", True),
+    ("When does the parcel arrive in Lagos?", "user: the parcel ships on the 12th, due in Lagos on the 20th", False),
+    ("When does the parcel ship?", "user: the parcel arrives on the 20th", False),  # recall/opposites.py's
+    ("Does the parcel arrive before Christmas?", "user: the parcel ships on the twelfth", False),  # yes/no
+])
+def test_an_arrival_asked_only_the_sending_said(query: str, text: str, flagged: bool) -> None:
+    assert only_sending(query, text) is flagged

@@ -22,6 +22,19 @@ Each follows from the question's holder, attribute or kind of value, not from th
   now 3,750": a question that asks for a kind of sum (a deposit, rent, a salary, a bill, a tax, insurance, a
   budget…) is not answered by a passage that gives money as other kinds of sum and never says the asked one. Words
   for any price or payment ("price", "cost", "fee", "rate", "pay") name no kind: they are not judged.
+- **Another of the user's people.** "When is mama's cardiologist appointment?" is not answered by "VGH called,
+  baba's heart appointment is now january sixth" (cosine 0.73): a question whose holder is a role ("mama's", "my
+  sister's") is not answered by a passage that gives the asked thing as another role's ("baba's … appointment") and
+  says no word of the asked role (roles are said by name too, "Walter's warfarin": only another role word counts).
+- **A number in another sender's signature.** "What's Paddy's mobile number?" is not answered by a mail from
+  Dublin Movers that names Paddy as the crew lead and signs off "Dublin Movers | 01 845 0076": in an e-mail the
+  numbers of the signature (the lines after the last closing, "Kind regards,", or else after the last blank line)
+  are the sender's. A phone number asked of someone who is not the sender, when every number the mail gives is in a
+  signature that does not name them, is another person's.
+- **An arrival asked, only the sending said.** "When does the balikbayan box arrive in Manila?" is not answered by
+  "the balikbayan box ships december twelve" (0.73): a question about an arrival or a delivery is not answered by a
+  passage that says only that it ships, is sent or leaves (recall/opposites.py pairs arrive and leave in the
+  ranking; shipping and sending are this).
 - **No way back.** "When does Uncle Dev fly back to Mumbai?" is not answered by "…pub says max 30 in the back room…
   Uncle Dev can't make it" (recall/opposites.py reads stored terms, where "the back room" says "back"): a return is
   said as one ("flying back", "back home", "back on the 3rd", "the return flight").
@@ -30,12 +43,13 @@ Each follows from the question's holder, attribute or kind of value, not from th
 from __future__ import annotations
 
 import re
+from functools import lru_cache
 
 from voice_letta.agent.recall import text as T
 from voice_letta.agent.recall.opposites import asks_return_leg
 from voice_letta.agent.recall.places import time_terms
-from voice_letta.agent.recall.quantity import CLOCK, MONEY, asked_kind, kinds_of_text
-from voice_letta.agent.recall.roles import is_role, query_names
+from voice_letta.agent.recall.quantity import CLOCK, MONEY, PHONE, asked_kind, kinds_of_text
+from voice_letta.agent.recall.roles import is_role, query_names, role_words, same_role
 
 # -- another day of the week ------------------------------------------------------------------------------------
 _WEEKDAYS = {"monday": 0, "mon": 0, "tuesday": 1, "tue": 1, "tues": 1, "wednesday": 2, "wed": 2, "weds": 2,
@@ -213,3 +227,93 @@ _RETURN_SAID = re.compile(
 def no_way_back(query: str, text: str) -> bool:
     """Whether the question asks about a planned way back and ``text`` says no return (see above)."""
     return asks_return_leg(query) and _RETURN_SAID.search(text) is None
+
+
+# -- another of the user's people -------------------------------------------------------------------------------
+_ROLE_BOUND = re.compile(r"\b([a-z][\w-]*)['’]s\s+", re.IGNORECASE)
+BOUND_WORDS = 3  # words after "X's" that say what of X's ("baba's heart appointment")
+
+
+@lru_cache(maxsize=256)
+def _compatible(role: str) -> frozenset[str]:
+    """Every role word said of the same people as ``role`` ("sister": sis, sibling; "mama": mother, mum, ammi…): its
+    own group, or for a word that only sits in groups (recall/roles.py: "mama") those groups."""
+    own = same_role(role)
+    if own != [role]:
+        return frozenset(own) | {role}
+    return frozenset(w for key in role_words() if role in (group := same_role(key)) for w in group) | {role}
+
+
+def other_role_holder(query: str, text: str) -> bool:
+    """Whether the question asks a thing of a role ("mama's", "my sister's") and ``text`` gives that thing only as
+    another role's, never saying a word of the asked one (see above)."""
+    held = [m.group(1).lower() for m in _ROLE_BOUND.finditer(query) if is_role(m.group(1).lower())]
+    if not held:
+        return False
+    ok = _compatible(held[0])
+    words = T.words(query)
+    thing = set(T.term_ids(" ".join(w for w in words if not is_role(w) and w not in T.STOPWORDS))) - set(
+        T.term_ids(_ASKING_TEXT))
+    if not thing or ok & set(T.words(text)):
+        return False
+    for m in _ROLE_BOUND.finditer(text):
+        holder = m.group(1).lower()
+        if is_role(holder) and holder not in ok and set(T.term_ids(" ".join(
+                T.words(text[m.end():])[:BOUND_WORDS]))) & thing:
+            return True
+    return False
+
+
+# -- a number in another sender's signature ---------------------------------------------------------------------
+_FROM = re.compile(r"^From:[ \t]*(.+)$", re.MULTILINE)
+_HEADERS = ("from:", "to:", "cc:", "bcc:", "date:", "sent:", "subject:", "reply-to:")
+_CLOSING = re.compile(r"^\s*(?:kind |best |warm |warmest |many |with )?(?:regards|thanks|thank you|best|cheers|"
+                      r"sincerely|wishes|all the best|talk soon|yours)\b.{0,20}$", re.IGNORECASE)
+_PHONE_DIGITS = 7
+_DIGIT_RUN = re.compile(r"\+?\d[\d \t().-]*\d")  # "01 631 8402", "+353 (0)87 224-6190"
+
+
+def _phone_line(line: str) -> bool:
+    """A line that gives a phone number: a run of digits and separators with PHONE_DIGITS digits or more (not the
+    mail's headers: a date and a subject's flat number are no phone)."""
+    return not line.lower().startswith(_HEADERS) and any(
+        sum(ch.isdigit() for ch in m.group()) >= _PHONE_DIGITS for m in _DIGIT_RUN.finditer(line))
+
+
+def other_sender_phone(query: str, text: str) -> bool:
+    """Whether a phone number is asked of someone who is not the mail's sender and every number the mail gives is
+    in a signature that does not name them (see above)."""
+    if not asked_kind(query) & PHONE:
+        return False
+    holders = _holders(query)
+    m = _FROM.search(text)
+    if not holders or m is None or holders & set(T.words(m.group(1))):
+        return False
+    lines = text[m.end():].splitlines()
+    phones = [i for i, line in enumerate(lines) if _phone_line(line)]
+    if not phones:
+        return False
+    closings = [i for i, line in enumerate(lines) if _CLOSING.match(line)]
+    blanks = [i for i, line in enumerate(lines) if not line.strip()]
+    start = closings[-1] if closings else (blanks[-1] if blanks else 0)
+    if phones[0] < start:
+        return False  # a number in the mail's body: whose it is, the other checks judge
+    return not holders & set(T.words("\n".join(lines[start:])))
+
+
+# -- an arrival asked, only the sending said --------------------------------------------------------------------
+_ARRIVAL_ASKED_TEXT = "arrive arrives arriving arrival land lands landing delivered delivery deliveries"
+_ARRIVAL_ASKED = frozenset(_ARRIVAL_ASKED_TEXT.split())
+_ARRIVAL_SAID_TEXT = "arrived landed deliver delivers delivering reach reaches reached due expect expected eta"
+_ARRIVAL_SAID = _ARRIVAL_ASKED | frozenset(_ARRIVAL_SAID_TEXT.split())
+_SENDING_TEXT = """ship ships shipped shipping dispatch dispatched dispatches posted sent send sends leave leaves
+leaving depart departs departing"""
+_SENDING = frozenset(_SENDING_TEXT.split())
+
+
+def only_sending(query: str, text: str) -> bool:
+    """Whether the question asks when or where something arrives and ``text`` says only its sending (see above)."""
+    if not _ARRIVAL_ASKED.intersection(T.words(query)) or _WH.match(query) is None:
+        return False
+    said = set(T.words(text))
+    return bool(said & _SENDING) and not said & _ARRIVAL_SAID

@@ -13,8 +13,9 @@ from what the asked value is and where a person would say it, not from the words
   or a note's title line ("Dentist appointment") belongs to each line under it, with its value; an indented line to
   the line above it. Only lists: at least MIN_ITEMS lines that are no one's turn in a conversation (a
   line of a chat role, or a label said on two lines, is a turn: "assistant: what time is your flight? / user: ten
-  fifteen" answers across lines). Money here must be said as money (a currency sign or word): a list's other figures
-  are references, counts and dates ("Confirmation 88412").
+  fifteen" answers across lines), and not a record: a YAML document's distinct "key: value" fields are one thing's
+  fields ("bill: broadband" / "monthly: 38.00" answer "how much is the broadband?"). Money here must be said as
+  money (a currency sign or word): a list's other figures are references, counts and dates ("Confirmation 88412").
 - **A part of a name that is not said.** "What's Mr Pritchard's first name?" is not answered by "my old teacher mr
   pritchard is moving in next door" (cosine 0.54): a first (given, middle) name is the word said just before the
   name the question gives, a surname (last, family, maiden name) the word just after; a passage that says the name
@@ -27,8 +28,10 @@ from what the asked value is and where a person would say it, not from the words
   cannot show one, so there the word right after the thing counts ("my parrot kiwi") unless it is a function word
   or has a verb's or an adverb's ending. Not judged when the passage does not say the thing.
 - **The same thing of another holder** (``other_holder``, below).
-- recall/asked.py's: the asked thing as another holder's (a named holder or the user), another day of the week, a
-  time of day asked and none said, a sum of another kind, no way back.
+- recall/kinds.py's: another thing of the same kind (a bus asked, a train said).
+- recall/asked.py's: the asked thing as another holder's (a named holder, the user, or another of the user's
+  people), a number in another sender's signature, another day of the week, a time of day asked and none said, a
+  sum of another kind, an arrival asked and only the sending said, no way back.
 
 And one that lowers a result like another speaker's line (``asks_listener``): a named speaker's line that only asks
 the other person something.
@@ -45,11 +48,15 @@ from voice_letta.agent.recall import text as T
 from voice_letta.agent.recall.asked import (
     no_time_of_day,
     no_way_back,
+    only_sending,
     other_holder_of,
+    other_role_holder,
+    other_sender_phone,
     other_sum,
     other_weekday,
 )
 from voice_letta.agent.recall.confidence import confidence, told_as_question
+from voice_letta.agent.recall.kinds import other_kind
 from voice_letta.agent.recall.places import place_terms, time_terms
 from voice_letta.agent.recall.quantity import (
     ADDRESS,
@@ -74,6 +81,10 @@ MIN_ITEMS = 3  # lines that are no one's turn: fewer is a line or two of speech,
 TITLE_WORDS = 6
 _CHAT_ROLES = frozenset({"user", "assistant", "system", "human", "ai", "bot", "agent"})
 _HEADING = re.compile(r"^\s*#{1,6}\s+")
+# a record's field: "bill: broadband", "next_due: 2027-03", "wifi:" (a data key: not a list item "- Plumber: …", not a
+# heading of a pasted itinerary "HOTEL 2: …", "DAY 7 (Fri 17 April): …")
+_FIELD = re.compile(r"^([a-z][a-z\d_-]*):(?:\s|$)")
+_DOCUMENT_MARK = "---"
 # the words a question asks with, not the thing it asks about ("how much did the regrout cost": the regrout)
 _FRAME_TEXT = """how much many old long far what when which time times date dates day days number numbers cost costs
 price prices amount total figure value sum pay paid charge charged spend spent budget fee fees"""
@@ -112,6 +123,8 @@ def _items(text: str) -> list[tuple[str, str]] | None:
     heading, or else a first line that is a title ("Dentist appointment", "Flight details:"), heads every item under
     it; a line indented under the one before it (a sub-bullet, a wrapped detail) belongs to that item."""
     lines = [line for line in text.splitlines() if line.strip()]
+    if _is_record(lines):
+        return None
     labels = [T.speakers(line) for line in lines]
     said: dict[str, int] = {}
     for found in labels:
@@ -136,6 +149,14 @@ def _items(text: str) -> list[tuple[str, str]] | None:
         indent = depth
         out.append((heading, line))
     return out if len(out) - turns >= MIN_ITEMS else None
+
+
+def _is_record(lines: list[str]) -> bool:
+    """Whether ``lines`` are one record's fields: at least MIN_ITEMS distinct "key: value" keys at the left margin,
+    two in three of its unindented lines (a YAML document; see the module docstring)."""
+    top = [line for line in lines if line == line.lstrip() and line.strip() != _DOCUMENT_MARK]
+    keys = [m.group(1).lower() for m in map(_FIELD.match, top) if m is not None]
+    return len(keys) >= MIN_ITEMS and len(set(keys)) == len(keys) and 3 * len(keys) >= 2 * len(top)
 
 
 def _is_title(line: str) -> bool:
@@ -350,7 +371,8 @@ def misplaced(query: str, passage: Passage, index: PassageIndex | None, previous
     both = f"{passage.text}\n{passage.synopsis or ''}"
     versions = "\n".join([both, *(f"{p.text}\n{p.synopsis or ''}" for p in previous)])
     if (other_item(query, passage.text, weight) or missing_name_part(query, both)
-            or other_holder_of(query, versions)):
+            or other_holder_of(query, versions) or other_role_holder(query, versions)
+            or other_sender_phone(query, passage.text)):
         return True
     # a speaker's things are judged by speaker, as for places (LoCoMo: "What did Jon do at Gina's studio?"; "What is
     # the name of the board game John tried…" is answered by John's lines about it, one of which names it); so are
@@ -359,7 +381,7 @@ def misplaced(query: str, passage: Passage, index: PassageIndex | None, previous
         return False
     return (missing_name(query, both) or other_holder(query, both) or other_weekday(query, versions)
             or no_time_of_day(query, versions, _kinds_before(passage, index)) or no_way_back(query, versions)
-            or other_sum(query, versions))
+            or other_sum(query, versions) or other_kind(query, versions) or only_sending(query, versions))
 
 
 def _kinds_before(passage: Passage, index: PassageIndex | None) -> int:

@@ -1,0 +1,89 @@
+"""Another thing of the same kind: "Which bus do I take from Inverness to Skye?" is not answered by "08:33 train
+Edinburgh to Inverness on Thursdays, then the car" (MiniLM: cosine 0.68, the same trip), nor "When is Sana's
+nikah?" by "sana's walima is on the 28th" (0.61, the same wedding), nor "What was my cholesterol at the checkup?" by
+"my blood pressure was one twenty over eighty at the checkup" (0.51, the same checkup).
+
+Some things come in kinds that exclude each other: a trip is made by bus or by train, a wedding has a nikah and a
+walima, a checkup measures cholesterol and blood pressure, a home has a kitchen and a bathroom, a household has
+recycling and garden waste. A question that names one member of such a family asks about that one; a passage that
+names other members of the family and never the asked one is about another thing of the same kind, however close
+its words (``values.misplaced`` caps it at confidence.MISFIT_MAX, its rank unchanged). A passage that names no
+member is not judged ("the cheapest way to Skye is…"), nor a question that names two ("bus or train?"), nor one
+that asks yes or no. The families are a small hand-written lexicon of everyday things with kinds (not learned
+from any benchmark's words); recall/asked.py's ``other_sum`` is the same rule for sums of money.
+"""
+
+from __future__ import annotations
+
+import re
+from functools import lru_cache
+
+from voice_letta.agent.recall import text as T
+
+# family -> its members, each the words that name it (a member is one thing said several ways)
+_FAMILIES: dict[str, tuple[str, ...]] = {
+    "transport": ("bus buses", "train trains rail", "ferry ferries boat sailing",
+                  "flight flights fly flying flies plane airline", "taxi cab uber lyft", "tram trams",
+                  "metro subway tube underground"),
+    "identifier": ("registration reg rego numberplate", "reference ref confirmation", "policy", "account",
+                   "membership member", "tracking", "invoice", "passport", "licence license", "seat"),
+    "wedding": ("nikah", "walima valima", "mehndi mehendi henna", "baraat", "sangeet", "haldi", "reception",
+                "ceremony", "rehearsal", "engagement", "hen bachelorette", "stag bachelor"),
+    "measure": ("cholesterol ldl hdl", "bloodpressure bp", "sugar glucose a1c hba1c", "inr", "heartrate pulse",
+                "ferritin iron", "oxygen", "thyroid tsh"),
+    "waste": ("recycling recyclables", "garden green", "general rubbish trash landfill", "food compost", "glass"),
+    "room": ("kitchen", "bathroom ensuite", "bedroom", "living lounge", "dining", "garage", "attic loft",
+             "basement cellar", "laundry utility", "nursery"),
+    "meal": ("breakfast", "brunch", "lunch", "dinner supper"),
+    "subject": ("maths math", "english", "science", "biology bio", "chemistry chem", "physics", "history",
+                "geography", "french", "spanish", "german", "art", "music"),
+    "sport": ("football soccer", "basketball", "netball", "swimming swim", "tennis", "cricket", "rugby", "hockey",
+              "baseball", "volleyball", "gymnastics", "ballet", "karate", "judo", "kendo", "taekwondo", "badminton",
+              "golf"),
+    "instrument": ("piano", "guitar", "violin", "drums drum", "cello", "flute", "clarinet", "trumpet",
+                   "saxophone sax", "ukulele"),
+    "utility": ("electricity electric", "gas", "water", "broadband internet", "council"),
+    "body": ("knee knees", "back", "shoulder shoulders", "hip hips", "ankle ankles", "wrist wrists", "neck", "elbow",
+             "foot feet"),
+    "occasion": ("birthday bday", "anniversary", "graduation", "funeral", "christening baptism", "retirement",
+                 "housewarming"),
+}
+# two-word members said as one word above
+_PHRASES = {"blood pressure": "bloodpressure", "heart rate": "heartrate"}
+_PHRASE = re.compile(r"\b(" + "|".join(_PHRASES) + r")\b", re.IGNORECASE)
+# a question that asks for something (a yes/no question may be answered by the other member: "Do I take the bus?")
+_WH = re.compile(r"^\W*(?:what|what's|whats|when|when's|where|where's|who|who's|whom|whose|which|how)\b",
+                 re.IGNORECASE)
+
+
+@lru_cache(maxsize=1)
+def _lexicon() -> dict[str, list[tuple[str, int]]]:
+    """word -> the (family, member) pairs it names."""
+    out: dict[str, list[tuple[str, int]]] = {}
+    for family, members in _FAMILIES.items():
+        for i, member in enumerate(members):
+            for word in member.split():
+                out.setdefault(word, []).append((family, i))
+    return out
+
+
+def _members(text: str) -> dict[str, set[int]]:
+    """The members of each family ``text`` names."""
+    lex = _lexicon()
+    out: dict[str, set[int]] = {}
+    for word in T.words(_PHRASE.sub(lambda m: _PHRASES[m.group(1).lower()], text)):
+        for family, member in lex.get(word, ()):
+            out.setdefault(family, set()).add(member)
+    return out
+
+
+def other_kind(query: str, text: str) -> bool:
+    """Whether the question names one member of a family and ``text`` names only others of it (see above)."""
+    if _WH.match(query) is None:
+        return False
+    asked = _members(query)
+    if not asked:
+        return False
+    said = _members(text)
+    return any(len(members) == 1 and said.get(family) and not said[family] & members
+               for family, members in asked.items())
