@@ -9,7 +9,10 @@ from voice_letta.agent.ports import ToolChoice, ToolSpec
 from voice_letta.session import events as E
 from voice_letta.session.settings import Settings
 
-MAX_PENDING = 64  # items waiting for a response; beyond that the oldest are stored at once
+# Text one turn's input may hold. Input of responses cut before their turn began waits for the next one (nothing
+# accepted is lost); 300 typed messages sent at once merged into one 1.2M-character turn (~100 sleeptime jobs).
+# Past this, what waits is stored at once as its own turn (session.py). Realtime refuses items past it at its door.
+MAX_TURN_TEXT_CHARS = 100_000
 
 
 @dataclass
@@ -26,6 +29,9 @@ class PendingInput:
 
     def __bool__(self) -> bool:
         return bool(self.items)
+
+    def text_chars(self) -> int:
+        return sum(len(i.user_text or "") + len(i.assistant_text or "") + len(i.system_text or "") for i in self.items)
 
     def take(self, settings: Settings, *, user_text: str | None = None, instructions: str | None = None,
              tools: tuple[ToolSpec, ...] | None = None, said_at: float | None = None,

@@ -51,7 +51,7 @@ from voice_letta.session.metrics import (
 from voice_letta.session.native import as_event_transport
 from voice_letta.session.outbound import Outbound, OutboundOverflow
 from voice_letta.session.partials import Result
-from voice_letta.session.pending import PendingInput
+from voice_letta.session.pending import MAX_TURN_TEXT_CHARS, PendingInput
 from voice_letta.session.reader import Reader
 from voice_letta.session.responder import Response, cut, heard_of, run_response, truncate_to
 from voice_letta.session.settings import Settings
@@ -216,6 +216,7 @@ class VoiceSession:
             match cmd:
                 case StartTurn():
                     await self._interrupt("superseded")
+                    await self._store_overflow(len(cmd.text))
                     self._start_response(cmd.clock, self._pending.take(self.settings, user_text=cmd.text,
                                                                        said_at=cmd.said_at))
                 case E.AddInput():
@@ -249,6 +250,18 @@ class VoiceSession:
                 case Close():
                     await self._interrupt("disconnected", wait_report=False)
                     raise _Closed
+
+    async def _store_overflow(self, adding: int) -> None:
+        """Input given back by responses cut before their turn began joins the next turn; when that would pass one
+        turn's size, what waits is stored at once as a turn of its own (no reply), as at the session's end."""
+        agent_id = self.settings.agent_id
+        if agent_id is None or not self._pending or self._pending.text_chars() + adding <= MAX_TURN_TEXT_CHARS:
+            return
+        try:
+            await self.agent.store_input(agent_id, self._pending.take(self.settings))
+            self.turns += 1
+        except VoiceLettaError as exc:
+            log.warning("session %s: storing waiting input failed: %s", self.id, exc.code)
 
     def _start_response(self, clock: TurnClock, inp: TurnInput, *, modalities: tuple[E.Modality, ...] | None = None,
                         metadata: dict[str, str] | None = None) -> None:

@@ -33,7 +33,7 @@ MAX_INSTRUCTIONS_CHARS = 16_000
 MAX_ITEM_TEXT_CHARS = 4_000
 #: Message text of items waiting for the next response: one turn's input, bounded like one (a 1.2M-character turn
 #: made ~100 sleeptime jobs and every next turn of an agent on the embedded model timed out).
-MAX_PENDING_TEXT_CHARS = 100_000
+MAX_PENDING_TEXT_CHARS = 100_000  # = session.pending.MAX_TURN_TEXT_CHARS
 
 AudioFormatType = Literal["audio/pcm", "audio/pcmu", "audio/pcma"]
 Modality = Literal["text", "audio"]
