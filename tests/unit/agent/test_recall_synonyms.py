@@ -174,3 +174,18 @@ def test_a_part_of_an_event_does_not_add_the_event() -> None:
     assert extra is None or "mehndi" not in T.words(extra.keywords)
     ortho = expand("Who is my orthodontist?")
     assert ortho is None or "teeth" not in T.words(ortho.keywords)
+
+
+@pytest.mark.parametrize(("question", "said"), [
+    ("When is my ortho appointment?", "appt"),  # a texted shortening is the same word
+    ("When is my bio test?", "biology"),
+    ("Who is my bestie?", "friend"),
+    ("Which supermarket do I use?", "tesco"),  # a brand as its kind, like an airline
+    ("Who do I bank with?", "monzo"),
+    ("Which phone network am I on?", "vodafone"),
+    ("What do I pay for streaming?", "netflix"),
+    ("Where do we go for Friday prayers?", "masjid"),
+])
+def test_shortenings_and_brands(question: str, said: str) -> None:
+    extra = expand(question)
+    assert extra is not None and said in T.words(extra.keywords), (question, extra)

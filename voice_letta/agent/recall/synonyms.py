@@ -56,7 +56,7 @@ grandfather: grandpa | grandad | granddad | gramps | nonno | abuelo | abuelito |
     gung gung | yeh yeh | dedushka | papy | +lolo | +vovo | +saba
 partner: spouse | other half | better half | significant other | hubby | wifey | missus | husband | wife | boyfriend |
     girlfriend | fiance | fiancee | fiancé | fiancée | esposa | esposo | marido | novio | novia | namorado |
-    namorada | patni | biwi | shohar | asawa | +pati | +mujer
+    namorada | patni | biwi | shohar | asawa | bf | gf | bae | +pati | +mujer
 children: kids | little ones | hijos | niños | filhos | bachche | +child | +kid
 brother: bro | bhaiya | bhai | hermano | irmão | irmao | kuya | gege | hyung | dai lo | dailo | gor gor | gorgor |
     ge ge | bhaijaan | thambi | +manong | +oppa
@@ -79,7 +79,7 @@ sister-in-law: cuñada | cunhada | bhabhi | nanad | saali
 brother-in-law: cuñado | cunhado | jija | jiju | devar | saala
 godmother: madrina | ninang
 godfather: padrino | ninong
-friend: amigo | amiga | dost | yaar | kaibigan | +buddy | +pal | +mate
+friend: amigo | amiga | dost | yaar | kaibigan | bestie | bff | best friend | +buddy | +pal | +mate
 neighbour: neighbor | neighbours | neighbors | vecino | vecina | vizinho | vizinha
 job: occupation | profession | career | line of work | do for a living | employment
 boss: manager | supervisor | line manager | team lead | team leader | report to | reports to | jefe | jefa | chefe |
@@ -119,6 +119,12 @@ presentation: speech | +talk
 invitation: invite | invites | invitations | +card | +cards
 phoned: rang | rung | +called | +call | +calls
 dim sum: yum cha | +dimsum
+appointment: appt | appts | +apt
+biology: bio
+chemistry: chem
+mathematics: maths | math
+psychology: psych
+photos: pics | pictures | photographs
 physio: physiotherapist | physical therapist | physiotherapy | physical therapy
 lawyer: solicitor | attorney
 insurance: insurer | insurers | insured | coverage | motor cover | car cover | home cover | travel cover |
@@ -193,6 +199,20 @@ flight | flights | flying | fly | plane | airline | airlines > ryanair easyjet w
 guests | guest | attendees | invitees > headcount rsvps turnout attendance
 get around | get about | getting around | getting about | mobility > walk walks walking cane stick walker wheelchair
     crutches scooter zimmer rollator drive drives driving bus taxi
+supermarket | supermarkets | groceries | grocery | food shop | food shopping | weekly shop > tesco sainsburys asda
+    aldi lidl waitrose morrisons coop costco walmart kroger safeway publix wegmans heb loblaws sobeys woolworths coles
+    carrefour instacart ocado
+phone network | mobile network | phone plan | mobile plan | carrier > vodafone ee o2 giffgaff verizon tmobile att
+    sprint rogers telus bell optus telstra jio airtel globe smart
+broadband | internet provider | wifi provider | internet plan > bt virgin sky plusnet talktalk comcast xfinity
+    spectrum fios starlink eir
+energy supplier | electricity supplier | gas supplier | energy provider > octopus edf eon ovo scottishpower
+    pge coned
+bank | banks | banking > barclays hsbc natwest lloyds santander halifax nationwide monzo starling revolut chase
+    citi wells boa rbc td scotiabank bdo bpi
+streaming | subscriptions | subscription > netflix spotify disney hulu hbo max paramount peacock youtube crunchyroll
+    audible
+payment app | pay back | paid back > venmo zelle paypal cashapp gcash paytm splitwise
 dance | dances > formal prom ball homecoming gala disco ceilidh semiformal
 martial art | martial arts > karate judo taekwondo jiujitsu aikido kickboxing boxing kungfu wushu capoeira
 teacher | teachers | instructor | instructors > sifu sensei guru ustad ustaz maestro maestra
@@ -217,6 +237,8 @@ gift money | red envelope | red envelopes | red packet | red packets | money env
 send money | sending money | money home | remittance | remittances | money transfer > padala remit remitly wise
     xoom worldremit moneygram westernunion
 martial arts school | martial arts club > kwoon dojo dojang
+place of worship | worship | prayers | religious service > church mosque masjid gurdwara temple mandir synagogue shul
+    chapel jummah mass
 """
 
 # Who does a job, told by what they do or treat ("my teeth-straightening doctor", "the kidney specialist", "who does
