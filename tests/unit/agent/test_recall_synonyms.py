@@ -189,3 +189,16 @@ def test_a_part_of_an_event_does_not_add_the_event() -> None:
 def test_shortenings_and_brands(question: str, said: str) -> None:
     extra = expand(question)
     assert extra is not None and said in T.words(extra.keywords), (question, extra)
+
+
+@pytest.mark.parametrize(("question", "said"), [
+    ("Where do I get my glasses?", "optician"),
+    ("Who fixes my car?", "mechanic"),
+    ("Who gives me driving lessons?", "instructor"),
+    ("When do I fly home for the holidays?", "bakasyon"),
+    ("What medicine does abbu take?", "dawai"),
+    ("Which market do I buy fish at?", "palengke"),
+])
+def test_more_kinds_and_words_of_other_languages(question: str, said: str) -> None:
+    extra = expand(question)
+    assert extra is not None and said in T.words(extra.keywords), (question, extra)

@@ -81,7 +81,8 @@ godmother: madrina | ninang
 godfather: padrino | ninong
 friend: amigo | amiga | dost | yaar | kaibigan | bestie | bff | best friend | +buddy | +pal | +mate
 neighbour: neighbor | neighbours | neighbors | vecino | vecina | vizinho | vizinha
-job: occupation | profession | career | line of work | do for a living | employment
+job: occupation | profession | career | line of work | do for a living | employment | trabajo | trabaho | naukri |
+    +kaam
 boss: manager | supervisor | line manager | team lead | team leader | report to | reports to | jefe | jefa | chefe |
     patrão | +lead | +amo
 colleague: coworker | co-worker | workmate
@@ -98,12 +99,15 @@ tv: telly | television
 phone: mobile | cellphone | cell phone | +cell
 postcode: zip code | postal code | +zip
 petrol: gasoline | +fuel | +gas
-holiday: vacation | hols
+holiday: holidays | vacation | vacations | hols | vacaciones | bakasyon | chutti | chhutti
+home: ghar | bahay | +casa
 flight: plane | flights | +fly | +flying | +airline
 return: coming home | come home | get home | getting home | fly home | flying home | head home | heading home |
     coming back | get back | getting back | fly back | flying back
-doctor: doc | gp | physician | médico | +dr
-medication: medicine | meds | tablets | pills | +prescription
+doctor: doc | gp | physician | médico | doktor | +dr
+medication: medicine | meds | tablets | pills | dawai | dawa | gamot | medicina | +prescription
+money: pera | dinero | pesa | paisa | +cash
+food: khana | pagkain | comida
 pharmacy: chemist | drugstore
 cat: kitty | pussycat
 dog: doggy | doggo | pooch
@@ -239,6 +243,7 @@ send money | sending money | money home | remittance | remittances | money trans
 martial arts school | martial arts club > kwoon dojo dojang
 place of worship | worship | prayers | religious service > church mosque masjid gurdwara temple mandir synagogue shul
     chapel jummah mass
+market | markets > palengke bazaar mercado souk pasar
 """
 
 # Who does a job, told by what they do or treat ("my teeth-straightening doctor", "the kidney specialist", "who does
@@ -249,7 +254,7 @@ teeth | tooth | dental | gums > dentist dentists orthodontist ortho orthodontics
 heart | cardiac > cardiologist cardiology cardio
 kidney | kidneys | renal > nephrologist nephrology dialysis
 skin | rash | acne | eczema > dermatologist derm dermatology
-eye | eyes | eyesight | vision > optometrist optician ophthalmologist
+eye | eyes | eyesight | vision | glasses | contact lenses > optometrist optician ophthalmologist opticians
 foot | feet | toenail | toenails > podiatrist chiropodist podiatry
 children's doctor | kids' doctor | kids doctor | child's doctor | baby doctor > pediatrician paediatrician peds
 pregnancy | pregnant | prenatal | antenatal | women's health > obstetrician obgyn gynaecologist gynecologist midwife
@@ -267,7 +272,12 @@ taxes | tax return | tax returns | bookkeeping > accountant bookkeeper cpa
 divorce | conveyancing | legal > lawyer solicitor attorney notary paralegal
 pipes | leak | leaks | leaking | drains > plumber plumbing
 wiring | fuse box | fuses | sockets | electrics > electrician sparky
-animal doctor | pet doctor | pet's doctor > vet veterinarian
+animal doctor | pet doctor | pet's doctor | dog's doctor | cat's doctor > vet veterinarian vets
+car repair | car repairs | fixes my car | fixes the car | car serviced | car service > mechanic garage
+faith leader | religious leader | spiritual leader | clergy > imam pastor vicar rabbi pandit granthi priest reverend
+financial adviser | financial advisor | pension | investments > adviser advisor ifa planner
+carer | caregiver | home help > aide helper carer caregiver
+driving lessons | driving teacher | learning to drive > instructor
 lawn | mowing | hedges > gardener landscaper
 cleaning | cleans > cleaner cleaners housekeeper maid
 babysitting | babysit | childcare | minds the kids | looks after the kids | watches the kids > babysitter nanny
