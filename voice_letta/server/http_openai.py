@@ -39,7 +39,7 @@ from voice_letta.server.metrics import Metrics
 from voice_letta.server.openai_input import ParsedTurn, parse_turn, resolve_agent
 from voice_letta.server.request_log import REQUEST_ID_HEADER
 from voice_letta.wire import openai_chat as W
-from voice_letta.wire._json import refuse_nul
+from voice_letta.wire._json import refuse_nul, without_bom
 
 log = logging.getLogger(__name__)
 DISCONNECT_POLL_S = 0.05
@@ -49,7 +49,7 @@ routes = web.RouteTableDef()
 @routes.post("/v1/chat/completions")
 async def chat_completions(request: web.Request) -> web.StreamResponse:
     received = time.perf_counter()
-    raw = await request.read()
+    raw = without_bom(await request.read())
     try:
         body = W.ChatCompletionRequest.model_validate_json(raw)
     except ValidationError as exc:

@@ -28,6 +28,13 @@ def json_object(text: str, *, max_bytes: int, what: str) -> dict[str, Any]:
 _NUL_ESCAPE = "\\u0000"
 
 
+def without_bom(raw: bytes) -> bytes:
+    """An HTTP JSON body without a leading UTF-8 byte order mark, which RFC 8259 lets a parser ignore: Windows
+    editors and PowerShell 5.1's ``Out-File -Encoding utf8`` write one, and ``curl -d @body.json`` sends it
+    (refused, the error said "expected value at line 1 column 1" of a file that looks valid)."""
+    return raw[3:] if raw.startswith(b"\xef\xbb\xbf") else raw
+
+
 def refuse_nul(raw: str | bytes, decoded: Any = None) -> None:
     """Refuse a JSON text whose decoded strings (keys or values) hold the NUL character, as a typed 400 naming the
     field (``messages.0.content``). PostgreSQL cannot store NUL in text (it failed there as a 500 ``storage_error``

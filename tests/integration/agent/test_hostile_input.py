@@ -12,6 +12,7 @@ import aiohttp
 import pytest
 from aiohttp import WSMsgType
 
+from tests.fakes.openai_server import Text
 from tests.integration.agent.conftest import Running
 from voice_letta.errors import ProtocolViolation
 from voice_letta.wire import native as W
@@ -126,3 +127,21 @@ async def test_a_field_of_several_types_is_named_without_pydantic_type_tags(serv
     async with aiohttp.ClientSession() as s, s.patch(f"{server.url}/v1/agents/{agent['id']}",
                                                      json={"fallback": [5]}) as r:
         assert r.status == 400 and (await r.json())["error"]["param"] == "fallback.0"  # was "fallback.dict[str,any]"
+
+
+async def test_a_json_body_with_a_utf8_byte_order_mark_is_read(server: Running) -> None:
+    # Before: 400 "Invalid JSON: expected value at line 1 column 1" (curl -d @body.json of a file a Windows editor or
+    # PowerShell 5.1 saved with a BOM); RFC 8259 lets a parser ignore the mark.
+    bom = b"\xef\xbb\xbf"
+    headers = {"Content-Type": "application/json"}
+    async with aiohttp.ClientSession() as s:
+        async with s.post(server.url + "/v1/agents", headers=headers, data=bom + b'{"name": "from-notepad"}') as r:
+            assert r.status == 201, await r.text()
+        agent = await server.create_agent()
+        server.fake.script([Text("Read you.")])
+        body = b'{"model": "%s", "messages": [{"role": "user", "content": "hi"}]}' % agent["id"].encode()
+        async with s.post(server.url + "/v1/chat/completions", headers=headers, data=bom + body) as r:
+            assert r.status == 200, await r.text()
+            assert (await r.json())["choices"][0]["message"]["content"] == "Read you."
+        async with s.post(server.url + "/v1/agents", headers=headers, data=bom + bom + b'{"name": "x"}') as r:
+            assert r.status == 400  # one mark is ignored, not any text before the JSON
