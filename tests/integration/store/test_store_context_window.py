@@ -6,9 +6,13 @@ from __future__ import annotations
 import time
 from typing import Any
 
+import pytest
+
 from tests.integration.store.helpers import make_agent, msg
 from voice_letta import ids
 from voice_letta.agent.models import TurnRecord
+from voice_letta.agent.ports import HandoffRange
+from voice_letta.errors import ConflictError
 from voice_letta.store import SqliteStore
 
 
@@ -67,3 +71,26 @@ async def test_the_known_window_is_given_without_a_read_and_any_change_is_read_a
     await same_as_stored()
     assert len(reads) == before
     assert [m.content for m in await store.context_window(agent.id)][-2:] == ["question 3", "answer 3"]
+
+
+async def test_this_stores_own_eviction_and_hand_off_keep_the_window_known(store: Any, other: Any) -> None:
+    """Memory upkeep evicts the oldest lines after a turn, alone or with a hand-off to the sleeptime agent: the
+    window the store knew is still known without them (on PostgreSQL it was forgotten and read back every time)."""
+    agent = await make_agent(store)
+    for k in range(6):
+        await _turn(store, agent.id, k)
+    window = await store.context_window(agent.id)
+    reads = await _trace_message_reads(store)
+    assert await store.evict_messages(agent.id, through_seq=window[1].seq) == 2
+    assert await store.context_window(agent.id) == await other.list_messages(agent.id, in_context=True)
+    job = await store.enqueue_memory_job(agent.id, "eviction", HandoffRange(window[0].seq, window[3].seq),
+                                         through_seq=window[3].seq, evict_through_seq=window[3].seq, now=time.time())
+    assert job.through_seq == window[3].seq and job.status == "pending"
+    after = await store.context_window(agent.id)
+    assert after == await other.list_messages(agent.id, in_context=True) == list(window[4:])
+    assert reads == []  # both windows came from what the store knew, not from a read
+    # the same hand-off again conflicts and changes nothing
+    with pytest.raises(ConflictError):
+        await store.enqueue_memory_job(agent.id, "eviction", HandoffRange(window[2].seq, window[5].seq),
+                                       through_seq=window[5].seq, evict_through_seq=window[5].seq, now=time.time())
+    assert await other.list_messages(agent.id, in_context=True) == list(window[4:])

@@ -76,6 +76,13 @@ class PgBase:
         with translate_errors(action):
             return rowcount(await self._pool.execute(sql, *args))
 
+    def _evicted(self, agent_id: str, through_seq: int, evicted: int, version: int | None) -> None:
+        """After an eviction committed (``vl_evict``): the known window without the evicted rows, if nothing else
+        changed it (the count grew by the evicted rows alone)."""
+        if evicted:
+            self._windows.advance(agent_id, None if version is None else int(version), evicted,
+                                  lambda window: [m for m in window if m.seq > through_seq])
+
     @asynccontextmanager
     async def _tx(self, action: str) -> AsyncIterator[asyncpg.Connection]:
         """One transaction on one pooled connection."""

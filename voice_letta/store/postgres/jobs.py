@@ -36,26 +36,26 @@ _CLAIM = (
 )
 
 
+_ENQUEUE = "SELECT * FROM vl_enqueue_memory_job($1, $2, $3, $4, $5, $6, $7)"
+
+
 class JobsMixin(PgBase):
     async def enqueue_memory_job(
         self, agent_id: str, kind: JobKind, payload: HandoffRange, *, through_seq: int,
         evict_through_seq: int | None = None, now: float,
     ) -> MemoryJob:
-        async with self._tx("enqueue_memory_job") as db:
-            # the watermark check and the insert must not interleave with another process's hand-off
-            await db.execute("SELECT pg_advisory_xact_lock(hashtext('memory_jobs:' || $1))", agent_id)
-            watermark = await db.fetchval(
-                "SELECT coalesce(max(through_seq), 0) FROM memory_jobs WHERE agent_id = $1", agent_id)
-            if int(watermark) >= payload.older_from_seq:
-                raise ConflictError(f"agent {agent_id}: seq {payload.older_from_seq} was already handed over")
-            if evict_through_seq is not None:
-                await db.execute("UPDATE messages SET in_context = 0 WHERE agent_id = $1 AND seq <= $2 "
-                                 "AND in_context = 1", agent_id, evict_through_seq)
-            found = await db.fetch(
-                "INSERT INTO memory_jobs (agent_id, kind, payload, through_seq, status, attempts, run_after, "
-                f"created_at, updated_at) VALUES ($1, $2, $3, $4, 'pending', 0, $5, $5, $5) RETURNING {JOB_COLUMNS}",
-                agent_id, kind, orjson.dumps(dataclasses.asdict(payload)).decode(), through_seq, now)
-        return job_from_row(found[0])
+        """One round trip: the server-side function ``vl_enqueue_memory_job`` (migration 0015) takes the agent's
+        hand-off lock, checks the watermark, evicts and inserts in one transaction (it was BEGIN, four statements and
+        COMMIT); the eviction's count of window changes keeps the window this process knows (``KnownWindows``)."""
+        found = await self._fetch(
+            "enqueue_memory_job", _ENQUEUE, agent_id, kind, orjson.dumps(dataclasses.asdict(payload)).decode(),
+            through_seq, payload.older_from_seq, evict_through_seq, now)
+        if not found:
+            raise ConflictError(f"agent {agent_id}: seq {payload.older_from_seq} was already handed over")
+        row = found[0]
+        if evict_through_seq is not None:
+            self._evicted(agent_id, evict_through_seq, int(row[12]), row[13])
+        return job_from_row(row)
 
     async def handoff_watermark(self, agent_id: str) -> int:
         found = await self._fetch("handoff_watermark",

@@ -45,6 +45,7 @@ _BEGIN_TURN = "SELECT * FROM vl_begin_turn($1, $2, $3, $4, $5, $6, $7, $8, $9, $
 _END_TURN = "SELECT * FROM vl_end_turn_counted($1, $2, $3, $4, $5)"
 _MESSAGE_INSERT_COLUMNS = [c.strip() for c in R.MESSAGE_INSERT_COLUMNS.split(",")]
 _VERSION = "SELECT messages_version FROM message_seq WHERE agent_id = $1"
+_EVICT = "SELECT * FROM vl_evict($1, $2)"
 _RELEASE = "UPDATE agent_leases SET busy = 0 WHERE agent_id = $1 AND holder = $2 AND token = $3 AND busy = 1"
 
 
@@ -154,10 +155,13 @@ class MessagesMixin(PgBase):
         return await self.list_messages(agent_id, in_context=True)
 
     async def evict_messages(self, agent_id: str, *, through_seq: int) -> int:
-        return await self._exec(
-            "evict_messages",
-            "UPDATE messages SET in_context = 0 WHERE agent_id = $1 AND seq <= $2 AND in_context = 1",
-            agent_id, through_seq)
+        """One round trip (``vl_evict``, migration 0015) that also says the agent's count of window changes after
+        it: a window this process knows stays known without the evicted rows when nothing else changed it (the next
+        turn does not read it back, as on SQLite)."""
+        found = await self._fetch("evict_messages", _EVICT, agent_id, through_seq)
+        evicted = int(found[0][0])
+        self._evicted(agent_id, through_seq, evicted, found[0][1])
+        return evicted
 
     async def load_message_tail(self, agent_id: str, *, after_seq: int, seen_through: int = 0) -> MessageTail:
         found = await self._fetch("load_message_tail", MESSAGE_TAIL_SQL.format(agent="$1", after="$2", seen="$3"),
