@@ -48,3 +48,13 @@ async def test_an_arrival_is_not_answered_by_the_sending(server: Running) -> Non
         "user: the big box for my cousins in Lagos ships on the fourth of december from the depot in Peckham"])
     await _confident(server, agent_id, "When does the box arrive in Lagos?", ids[0], False)
     await _confident(server, agent_id, "When does the box for Lagos ship?", ids[0], True)
+
+
+async def test_another_of_the_same_series_is_not_an_answer(server: Running) -> None:
+    agent_id, ids = await _agent(server, [
+        "Priya  7:02 PM\nIndoor season for the U10 Hawks: Mondays 6-7pm at the sports centre, court 2.",
+        "Priya  6:40 PM\nNew jerseys arrived! Hawks are maroon with white numbers this year. Pick up from my porch."
+        "\n:tada: 6",
+        "Sam  8:10 PM\nparty is at the Lees' house on the 12th, pizza on the club"])
+    await _confident(server, agent_id, "What colour are the U12 jerseys?", ids[1], False)
+    await _confident(server, agent_id, "What colour are the Hawks' jerseys?", ids[1], True)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from voice_letta.agent.recall.kinds import other_kind
+from voice_letta.agent.recall.kinds import other_in_series, other_kind
 from voice_letta.agent.recall.values import other_item
 
 
@@ -43,3 +43,16 @@ def test_a_records_fields_are_one_item() -> None:
     # a Markdown list keeps one thing a line: its "Key: value" items are not a record's fields
     notes = "## Bathroom\n- Plumber: Dave Ruiz, 312-555-0147\n- Leak fixed 11/20, $240\n- Next: regrout the shower"
     assert other_item("How much did the shower regrout cost?", notes, lambda _: 1.0)
+
+
+def test_another_of_the_same_series() -> None:
+    memory = {"u10", "q3", "falcons"}
+
+    def said(term: str) -> bool:
+        return term in memory
+
+    assert other_in_series("What colour are the U12 jerseys?", "new jerseys! Falcons are navy this year", said)
+    assert not other_in_series("What colour are the U12 jerseys?", "the U12 jerseys are red", said)  # said
+    assert not other_in_series("What colour are the U10 jerseys?", "new jerseys! Falcons are navy", said)  # no other
+    assert other_in_series("What was cut after the Q4 review?", "ad spend cut after the review", said)
+    assert not other_in_series("What colour are the U16 jerseys?", "new jerseys! navy", said)  # no neighbour said

@@ -11,11 +11,18 @@ its words (``values.misplaced`` caps it at confidence.MISFIT_MAX, its rank uncha
 member is not judged ("the cheapest way to Skye is…"), nor a question that names two ("bus or train?"), nor one
 that asks yes or no. The families are a small hand-written lexicon of everyday things with kinds (not learned
 from any benchmark's words); recall/asked.py's ``other_sum`` is the same rule for sums of money.
+
+Another of the same series: "What colour are the U12 jerseys?" is not answered by "New jerseys arrived! Falcons are
+navy…" when the memory's Falcons are "the U10 Falcons" (0.60). A question that names a code of letters and a number
+("U12", "Q4", "CX838") asks about that one of its series; when the memory says a neighbour of it (the same letters,
+a number up to SERIES_SPAN away: "U10", "Q3", "CX839"), a passage that does not say the asked code is about another
+of the series or about none (``other_in_series``).
 """
 
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from functools import lru_cache
 
 from voice_letta.agent.recall import text as T
@@ -87,3 +94,21 @@ def other_kind(query: str, text: str) -> bool:
     said = _members(text)
     return any(len(members) == 1 and said.get(family) and not said[family] & members
                for family, members in asked.items())
+
+
+_CODE = re.compile(r"\b([A-Za-z]{1,3})(\d{1,4})\b")
+SERIES_SPAN = 3  # numbers either side of an asked code that make a series ("U10" / "U12", "Q3" / "Q4")
+
+
+def other_in_series(query: str, text: str, said: Callable[[str], bool]) -> bool:
+    """Whether the question names a code ``text`` does not say while the memory says a neighbour of it (``said``:
+    whether a term is in the agent's memory; see above)."""
+    here = {m.group().lower() for m in _CODE.finditer(text)}
+    for m in _CODE.finditer(query):
+        letters, number = m.group(1).lower(), int(m.group(2))
+        if f"{letters}{number}" in here or m.group().lower() in here:
+            continue
+        if any(said(f"{letters}{n}") for n in range(max(0, number - SERIES_SPAN), number + SERIES_SPAN + 1)
+               if n != number):
+            return True
+    return False

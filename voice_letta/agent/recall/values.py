@@ -28,7 +28,8 @@ from what the asked value is and where a person would say it, not from the words
   cannot show one, so there the word right after the thing counts ("my parrot kiwi") unless it is a function word
   or has a verb's or an adverb's ending. Not judged when the passage does not say the thing.
 - **The same thing of another holder** (``other_holder``, below).
-- recall/kinds.py's: another thing of the same kind (a bus asked, a train said).
+- recall/kinds.py's: another thing of the same kind (a bus asked, a train said), another of a series ("U12" asked,
+  the memory's team is "U10").
 - recall/asked.py's: the asked thing as another holder's (a named holder, the user, or another of the user's
   people), a number in another sender's signature, another day of the week, a time of day asked and none said, a
   sum of another kind, an arrival asked and only the sending said, no way back.
@@ -56,7 +57,7 @@ from voice_letta.agent.recall.asked import (
     other_weekday,
 )
 from voice_letta.agent.recall.confidence import confidence, told_as_question
-from voice_letta.agent.recall.kinds import other_kind
+from voice_letta.agent.recall.kinds import other_in_series, other_kind
 from voice_letta.agent.recall.places import place_terms, time_terms
 from voice_letta.agent.recall.quantity import (
     ADDRESS,
@@ -372,7 +373,8 @@ def misplaced(query: str, passage: Passage, index: PassageIndex | None, previous
     versions = "\n".join([both, *(f"{p.text}\n{p.synopsis or ''}" for p in previous)])
     if (other_item(query, passage.text, weight) or missing_name_part(query, both)
             or other_holder_of(query, versions) or other_role_holder(query, versions)
-            or other_sender_phone(query, passage.text)):
+            or other_sender_phone(query, passage.text) or (index is not None and other_in_series(
+                query, versions, lambda term: index.keywords.doc_count(term) > 0))):
         return True
     # a speaker's things are judged by speaker, as for places (LoCoMo: "What did Jon do at Gina's studio?"; "What is
     # the name of the board game John tried…" is answered by John's lines about it, one of which names it); so are
