@@ -110,3 +110,21 @@ def test_more_spoken_times(question: str, start: str, end: str) -> None:
 
 def test_overnight_before_a_noun_is_no_time() -> None:
     assert window_for("What did I pack in the overnight bag?", now=NOW, tz=LA) is None
+
+
+@pytest.mark.parametrize(("question", "start", "end"), [
+    ("Summarise Tuesday's messages", "2026-12-01 00:00", "2026-12-01 23:59"),  # what came by a medium was said
+    ("Any new posts since Thursday?", "2026-12-03 00:00", "2026-12-06 15:30"),
+    ("What's the latest in the channel since Monday?", "2026-11-30 00:00", "2026-12-06 15:30"),
+    ("Give me a rundown of yesterday's chat", "2026-12-05 00:00", "2026-12-05 23:59"),
+    ("What did I hear from people last week?", "2026-11-23 00:00", "2026-11-29 23:59"),
+])
+def test_requests_for_what_came_in(question: str, start: str, end: str) -> None:
+    w = window_for(question, now=NOW, tz=LA)
+    assert w is not None and (day(w.start_at), day(w.end_at)) == (start, end), question
+    assert names_no_topic(question), question
+
+
+def test_a_weekday_plan_is_still_no_window() -> None:
+    assert window_for("What time is Tuesday's meeting?", now=NOW, tz=LA) is None
+    assert not names_no_topic("What's on my shopping list from yesterday?")

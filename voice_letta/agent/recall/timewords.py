@@ -75,7 +75,8 @@ _FRAME_TEXT = """
     group groups groupchat dm dms pm pms voicemail voicemails voicenote voicenotes sms whatsapp slack signal telegram
     imessage messenger discord reply replies replied respond responded response comment comments commented
     people everyone everybody anyone anybody someone somebody folks others get got receive received arrive arrived
-    take took fortnight overnight small early wee midnight midweek start beginning
+    take took fortnight overnight small early wee midnight midweek start beginning rundown roundup gist latest hear
+    heard give show list
     since else far
     jot jotted jotting down note notes noted noting write wrote written writing log logged put
     bring brought up go went over cover covered run ran through make made
@@ -109,6 +110,8 @@ def _count(word: str) -> int:
 
 
 _SINCE = re.compile(r"\bsince\b")
+# what came by a medium was said: "Summarise Tuesday's messages", "Any new posts since Thursday?" ask of the past
+_SENT = re.compile(r"\b(?:since|messages|texts|e?mails|posts|chats|calls|voicemails|replies|dms|inbox)\b")
 
 
 def window_for(text: str, *, now: float, tz: str | None = None) -> SearchWindow | None:
@@ -201,7 +204,7 @@ def _window_for(text: str, *, now: float, tz: str | None = None) -> SearchWindow
     if any(w in t for w in ("today", "this morning", "this afternoon", "this evening", "tonight", "earlier",
                             "lunchtime", "at lunch")):
         return days(today)
-    if (m := _WEEKDAY.search(t)) and (m.group(1) or _SAID.search(t)):
+    if (m := _WEEKDAY.search(t)) and (m.group(1) or _SAID.search(t) or _SENT.search(t)):
         back = (today.weekday() - WEEKDAYS.index(m.group(2))) % 7 or 7
         return days(today - timedelta(days=back))
     if (day := _day_without_year(_ordinal_digits(t), today)) is not None and _SAID.search(t):
