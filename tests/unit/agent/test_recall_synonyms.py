@@ -202,3 +202,14 @@ def test_shortenings_and_brands(question: str, said: str) -> None:
 def test_more_kinds_and_words_of_other_languages(question: str, said: str) -> None:
     extra = expand(question)
     assert extra is not None and said in T.words(extra.keywords), (question, extra)
+
+
+@pytest.mark.parametrize(("question", "dense"), [
+    ("When is the shaadi?", "when is the wedding?"),  # another language's name of the same event, both ways
+    ("When is my bday?", "when is my birthday?"),
+    ("What are we doing for Tet?", "what are we doing for lunar new year?"),
+    ("Where is Noche Buena this year?", "where is christmas eve dinner this year?"),
+])
+def test_an_event_named_in_another_language_is_the_event(question: str, dense: str) -> None:
+    extra = expand(question)
+    assert extra is not None and extra.dense == dense

@@ -123,6 +123,11 @@ presentation: speech | +talk
 invitation: invite | invites | invitations | +card | +cards
 phoned: rang | rung | +called | +call | +calls
 dim sum: yum cha | +dimsum
+wedding: shaadi | shadi | boda | casamento | kasal | kasalan | hochzeit | matrimonio
+birthday: bday | b-day | cumpleaños | cumple | kaarawan | aniversário | saalgirah | janamdin
+christening: baptism | binyag | bautizo | batizado | bautismo
+lunar new year: chinese new year | spring festival | cny | tet | seollal
+christmas eve dinner: noche buena | nochebuena
 appointment: appt | appts | +apt
 biology: bio
 chemistry: chem
@@ -231,11 +236,8 @@ _EVENTS_TEXT = """
 wedding | weddings | marriage | married | getting married | reception > shaadi shadi mehndi mehendi baraat barat
     walima valima nikah nikkah sangeet haldi kasal kasalan boda casamento hochzeit matrimonio
 funeral | funerals | memorial > wake lamay burol janaza janazah velorio shiva shivah chehlum cremation vigil
-birthday | birthdays > bday cumpleaños cumple kaarawan aniversário saalgirah janamdin
-christening | baptism > binyag bautizo batizado bautismo
 engagement > mangni sagai roka pamamanhikan
 christmas eve > nochebuena noche
-new year | lunar new year | chinese new year > tet seollal nowruz
 gift money | red envelope | red envelopes | red packet | red packets | money envelopes > lai hongbao angpao angpow
     eidi shagun aguinaldo
 send money | sending money | money home | remittance | remittances | money transfer > padala remit remitly wise
