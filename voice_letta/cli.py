@@ -117,7 +117,7 @@ async def _chat(args: argparse.Namespace) -> int:
                     reply.append(chunk.choices[0].delta.content)
                     if not args.json:
                         print(chunk.choices[0].delta.content, end="", flush=True)
-        except (openai.NotFoundError, openai.AuthenticationError, openai.PermissionDeniedError,
+        except (openai.NotFoundError, openai.ConflictError, openai.AuthenticationError, openai.PermissionDeniedError,
                 openai.APIConnectionError) as exc:
             # Nothing will work: the agent does not exist, the key is refused, the server is not there.
             await client.close()
@@ -144,6 +144,9 @@ def _chat_failure(exc: Exception, agent: str) -> str:
 
     if isinstance(exc, openai.NotFoundError):
         return f"no agent named {agent!r} on this server (voice-letta agents list)"
+    if isinstance(exc, openai.ConflictError):  # several agents have that name: the message lists their ids
+        body = exc.body if isinstance(exc.body, dict) else {}
+        return f"{body.get('message') or exc.message} (voice-letta agents list)"
     if isinstance(exc, openai.AuthenticationError | openai.PermissionDeniedError):
         return f"the server refused the request (HTTP {exc.status_code}): set {C.API_KEY_ENV} to its API key"
     return f"cannot reach the server: {exc}"

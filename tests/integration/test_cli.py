@@ -107,3 +107,18 @@ async def test_chat_prints_no_library_logs_and_fails_when_the_turn_fails(
     fake_openai.script(*([HttpError(500, "boom")] for _ in range(1 + DEFAULT_LLM_RETRIES)))  # every retry fails
     code, out, err = await run("chat", agent_id, "-m", "Hi again", env=env)
     assert code == 1 and "[error:" in err
+
+
+async def test_chat_with_a_name_two_agents_share_says_so_and_lists_their_ids(served: tuple[str, dict[str, str]],
+                                                                             fake_openai: FakeOpenAIServer) -> None:
+    # Before: "no agent named 'twin' on this server" although `agents list` showed two.
+    url, env = served
+    ids = []
+    for _ in range(2):
+        code, out, err = await run("agents", "create", "--name", "twin", "--provider", "openai",
+                                   "--model", "fake-model", "--base-url", fake_openai.base_url, env=env)
+        assert code == 0, err
+        ids.append(out.strip().splitlines()[-1])
+    code, out, err = await run("chat", "twin", "-m", "Hi", "--url", url, env=env)
+    assert code == 1 and "agent>" not in out and len(err.strip().splitlines()) == 1
+    assert "2 agents are named 'twin'" in err and all(i in err for i in ids)
