@@ -138,6 +138,21 @@ async def test_idempotency_key_replays_its_turn_and_refuses_other_input(server: 
     assert await user_rows(server, agent["id"]) == ["Hi", "Something else"]
 
 
+async def test_the_same_words_said_twice_by_a_client_without_history_are_two_turns_with_a_key_each(
+        server: Running) -> None:
+    """docs/protocol.md: a client that sends only the new message and says "yes" to two questions in a row must
+    send a key per utterance; without one, the second "yes" is taken for a retry of the first."""
+    agent = await server.create_agent()
+    server.fake.script([Text("Booked for Monday.")], [Text("And the reminder is set.")])
+    yes = [{"role": "user", "content": "yes"}]
+    assert await say(server, agent["id"], yes, extra_headers={"Idempotency-Key": "utt-1"}) == "Booked for Monday."
+    assert await say(server, agent["id"], yes, extra_headers={"Idempotency-Key": "utt-2"}) == "And the reminder is set."
+    assert len(server.fake.requests) == 2
+    assert await user_rows(server, agent["id"]) == ["yes", "yes"]
+    assert await say(server, agent["id"], yes) == "And the reminder is set."  # no key: the latest turn's retry
+    assert len(server.fake.requests) == 2
+
+
 async def test_preemptive_generation_leaves_no_duplicate_user_message(server: Running) -> None:
     agent = await server.create_agent()
     server.fake.script([Pause(5), Text("never heard")], [Text("It's sunny.")])
