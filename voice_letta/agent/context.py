@@ -67,10 +67,17 @@ def to_chat_messages(history: Sequence[Message]) -> list[ChatMessage]:
     return out
 
 
+# A stored Message is never changed in place (a change makes a new one: store/windows.py), and the window of an agent
+# is the same Message objects turn after turn: each plain line is converted once, not on every turn of its agent.
+_CONVERTED: dict[int, tuple[Message, ChatMessage]] = {}  # id(message) -> (message, its ChatMessage)
+_CONVERTED_KEPT = 8192
+
+
 def _plain(history: Sequence[Message]) -> list[ChatMessage] | None:
     """The common case in one pass: a window of plain user and assistant lines (no tool rows or calls, no fallback,
     no cut reply, no image), where none of the repairs below applies; None when one might."""
     out: list[ChatMessage] = []
+    converted = _CONVERTED
     for m in history:
         role = m.role
         if role == "system":
@@ -78,7 +85,12 @@ def _plain(history: Sequence[Message]) -> list[ChatMessage] | None:
         if role == "tool" or m.tool_calls or m.interrupted or m.kind == "fallback" or m.images:
             return None
         if m.content:
-            out.append(ChatMessage(role, m.content))
+            found = converted.get(id(m))
+            if found is None or found[0] is not m:
+                if len(converted) >= _CONVERTED_KEPT:
+                    converted.clear()
+                found = converted[id(m)] = (m, ChatMessage(role, m.content))  # m kept: its id is not reused
+            out.append(found[1])
     return out
 
 

@@ -8,6 +8,7 @@ only what was played) is stored as heard. Split from ``http_openai`` (the route 
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import time
 from dataclasses import dataclass
@@ -39,13 +40,22 @@ def _norm(text: str) -> str:
     return " ".join(text.split()).lower()
 
 
+_norm_kept = functools.lru_cache(maxsize=1024)(_norm)
+NORM_KEPT_CHARS = 2000  # longer stored texts are normalised each time (the cache stays small)
+
+
+def _norm_stored(text: str) -> str:
+    """``_norm`` of a stored message's text: the window's replies are the same strings request after request."""
+    return _norm_kept(text) if len(text) <= NORM_KEPT_CHARS else _norm(text)
+
+
 def _known(text: str, stored: list[Message]) -> bool:
     """Is this client-side assistant text something we said (possibly cut short by the client)?"""
     said = _norm(text)
     if not said:
         return True
     for m in stored:
-        ours = _norm(m.content or "")
+        ours = _norm_stored(m.content or "")
         if ours and (ours.startswith(said) or said.startswith(ours) or said in ours):
             return True
     return False
