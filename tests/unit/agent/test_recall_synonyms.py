@@ -213,3 +213,14 @@ def test_more_kinds_and_words_of_other_languages(question: str, said: str) -> No
 def test_an_event_named_in_another_language_is_the_event(question: str, dense: str) -> None:
     extra = expand(question)
     assert extra is not None and extra.dense == dense
+
+
+@pytest.mark.parametrize(("question", "said"), [
+    ("What do I take for my blood pressure?", "amlodipine"),  # a medicine told by what it treats
+    ("Which blood thinner is dad on?", "warfarin"),
+    ("What do I take for my thyroid?", "levothyroxine"),
+    ("What do I take for my thyroid?", "endocrinologist"),  # a word of two kinds adds both
+])
+def test_medicines_by_what_they_treat(question: str, said: str) -> None:
+    extra = expand(question)
+    assert extra is not None and said in T.words(extra.keywords), (question, extra)

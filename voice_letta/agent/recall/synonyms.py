@@ -33,6 +33,7 @@ from functools import lru_cache
 from typing import TYPE_CHECKING
 
 from voice_letta.agent.recall import text as T
+from voice_letta.agent.recall.kind_words import KINDS_TEXT
 from voice_letta.agent.recall.roles import COMPOSED
 
 if TYPE_CHECKING:
@@ -171,122 +172,6 @@ mould: mold
 """
 
 
-# A question often names the KIND of thing the memory names ("What instrument do I play?" / "I've been learning the
-# cello", "Which lodging do we have in Porto?" / "Torel Palace", "my pet" / "our dog ziggy"): the kind's words (left
-# of ">") add its common members (right) to the keyword half, one way only (a member never adds its kind, nor another
-# member: "cello" is not "guitar").
-_KINDS_TEXT = """
-pet | pets > dog dogs puppy cat cats kitten kittens parrot budgie rabbit hamster goldfish tortoise guinea lizard snake
-    pony horse
-instrument | instruments > guitar piano violin cello drums drum bass ukulele flute saxophone sax trumpet clarinet
-    keyboard harp sitar tabla
-sport | sports > football soccer tennis badminton cricket rugby basketball netball hockey golf squash swimming
-    running cycling climbing bouldering volleyball baseball padel
-craft | crafts > pottery ceramics knitting crochet sewing quilting woodwork woodworking embroidery calligraphy weaving
-language | languages | tongue > spanish french german italian portuguese japanese mandarin chinese cantonese korean
-    arabic hindi urdu tamil welsh irish gaelic dutch russian greek swahili polish turkish
-lodging | accommodation | place to stay > hotel hostel airbnb guesthouse inn lodge villa cottage cabin resort quinta
-travel document | identity document > passport visa
-greenery | houseplants > plant plants fern ferns cactus succulent succulents orchid orchids herbs basil monstera
-    seedlings tomatoes
-ailment | illness | disease | medical condition | health condition > diabetes asthma arthritis migraine migraines
-    hypertension cancer dementia alzheimer alzheimers eczema epilepsy copd thyroid anaemia anemia
-commute > bus train tube metro subway tram bike cycle cycles drive drives car shuttle ferry walk walks scooter taxi
-    uber auto carpool
-beverage | drink > coffee tea beer wine juice latte cappuccino espresso smoothie whisky gin cider
-workout | exercise > gym running yoga pilates swimming cycling spin crossfit badminton tennis climbing
-cuisine > italian indian thai japanese chinese mexican korean vietnamese lebanese greek turkish ramen sushi curry
-appliance | appliances > fridge freezer dishwasher oven boiler microwave kettle washer dryer hob
-gadget | device > phone laptop tablet ipad iphone kindle watch headphones earbuds
-computer > laptop macbook pc desktop thinkpad chromebook
-footwear | shoes > trainers sneakers boots sandals heels loafers
-novel > book books
-flight | flights | flying | fly | plane | airline | airlines > ryanair easyjet wizz jet2 vueling iberia lufthansa klm
-    transavia eurowings finnair aegean jetblue westjet allegiant volaris aeromexico aerobus interjet avianca latam
-    jetsmart emirates etihad flydubai saudia pegasus indigo vistara spicejet akasa airasia scoot jetstar qantas
-    cathay asiana garuda vietjet egyptair redeye
-guests | guest | attendees | invitees > headcount rsvps turnout attendance
-get around | get about | getting around | getting about | mobility > walk walks walking cane stick walker wheelchair
-    crutches scooter zimmer rollator drive drives driving bus taxi
-supermarket | supermarkets | groceries | grocery | food shop | food shopping | weekly shop > tesco sainsburys asda
-    aldi lidl waitrose morrisons coop costco walmart kroger safeway publix wegmans heb loblaws sobeys woolworths coles
-    carrefour instacart ocado
-phone network | mobile network | phone plan | mobile plan | carrier > vodafone ee o2 giffgaff verizon tmobile att
-    sprint rogers telus bell optus telstra jio airtel globe smart
-broadband | internet provider | wifi provider | internet plan > bt virgin sky plusnet talktalk comcast xfinity
-    spectrum fios starlink eir
-energy supplier | electricity supplier | gas supplier | energy provider > octopus edf eon ovo scottishpower
-    pge coned
-bank | banks | banking > barclays hsbc natwest lloyds santander halifax nationwide monzo starling revolut chase
-    citi wells boa rbc td scotiabank bdo bpi
-streaming | subscriptions | subscription > netflix spotify disney hulu hbo max paramount peacock youtube crunchyroll
-    audible
-payment app | pay back | paid back > venmo zelle paypal cashapp gcash paytm splitwise
-dance | dances > formal prom ball homecoming gala disco ceilidh semiformal
-martial art | martial arts > karate judo taekwondo jiujitsu aikido kickboxing boxing kungfu wushu capoeira
-teacher | teachers | instructor | instructors > sifu sensei guru ustad ustaz maestro maestra
-relative | relatives | family member | family members | in-laws | in laws > {kin}
-"""
-
-# The events and customs of other cultures as their kind: a person asks in English ("Which city is the wedding in?")
-# what they told in their own words ("sana's shaadi is in lahore, mehndi on the 24th"), and MiniLM does not know the
-# words. One way, like the kinds above: "nikah" is one part of a wedding, and "When is the nikah?" is not answered by
-# the mehndi's date.
-_EVENTS_TEXT = """
-wedding | weddings | marriage | married | getting married | reception > shaadi shadi mehndi mehendi baraat barat
-    walima valima nikah nikkah sangeet haldi kasal kasalan boda casamento hochzeit matrimonio
-funeral | funerals | memorial > wake lamay burol janaza janazah velorio shiva shivah chehlum cremation vigil
-engagement > mangni sagai roka pamamanhikan
-christmas eve > nochebuena noche
-gift money | red envelope | red envelopes | red packet | red packets | money envelopes > lai hongbao angpao angpow
-    eidi shagun aguinaldo
-send money | sending money | money home | remittance | remittances | money transfer > padala remit remitly wise
-    xoom worldremit moneygram westernunion
-martial arts school | martial arts club > kwoon dojo dojang
-place of worship | worship | prayers | religious service > church mosque masjid gurdwara temple mandir synagogue shul
-    chapel jummah mass
-market | markets > palengke bazaar mercado souk pasar
-"""
-
-# Who does a job, told by what they do or treat ("my teeth-straightening doctor", "the kidney specialist", "who does
-# my taxes"): a person describes a profession they do not name, and memory names it, or its shortening ("ortho appt",
-# "Dr. Alvarez's office"). What the profession treats or handles (left) adds its names (right), one way.
-_CARERS_TEXT = """
-teeth | tooth | dental | gums > dentist dentists orthodontist ortho orthodontics hygienist braces retainer aligners
-heart | cardiac > cardiologist cardiology cardio
-kidney | kidneys | renal > nephrologist nephrology dialysis
-skin | rash | acne | eczema > dermatologist derm dermatology
-eye | eyes | eyesight | vision | glasses | contact lenses > optometrist optician ophthalmologist opticians
-foot | feet | toenail | toenails > podiatrist chiropodist podiatry
-children's doctor | kids' doctor | kids doctor | child's doctor | baby doctor > pediatrician paediatrician peds
-pregnancy | pregnant | prenatal | antenatal | women's health > obstetrician obgyn gynaecologist gynecologist midwife
-bone | bones | fracture | joint | joints > orthopaedic orthopedic orthopaedics orthopedics ortho
-spine | bad back | back pain | neck pain > chiropractor chiro osteopath physio
-mental health | anxiety | depression | talk therapy > therapist counsellor counselor psychologist psychiatrist
-    counselling counseling therapy
-hearing | ears > audiologist ent
-cancer | tumour | tumor > oncologist oncology chemo chemotherapy radiotherapy
-brain | nerves | seizures > neurologist neurology
-stomach | gut | bowel | digestion > gastroenterologist gastro
-thyroid | hormones | hormone > endocrinologist endo
-hair | haircut | haircuts > hairdresser barber stylist hairstylist salon
-taxes | tax return | tax returns | bookkeeping > accountant bookkeeper cpa
-divorce | conveyancing | legal > lawyer solicitor attorney notary paralegal
-pipes | leak | leaks | leaking | drains > plumber plumbing
-wiring | fuse box | fuses | sockets | electrics > electrician sparky
-animal doctor | pet doctor | pet's doctor | dog's doctor | cat's doctor > vet veterinarian vets
-car repair | car repairs | fixes my car | fixes the car | car serviced | car service > mechanic garage
-faith leader | religious leader | spiritual leader | clergy > imam pastor vicar rabbi pandit granthi priest reverend
-financial adviser | financial advisor | pension | investments > adviser advisor ifa planner
-carer | caregiver | home help > aide helper carer caregiver
-driving lessons | driving teacher | learning to drive > instructor
-lawn | mowing | hedges > gardener landscaper
-cleaning | cleans > cleaner cleaners housekeeper maid
-babysitting | babysit | childcare | minds the kids | looks after the kids | watches the kids > babysitter nanny
-    childminder sitter yaya ayah amah
-"""
-
-
 def _kin() -> str:
     """The one-word names of kin in the groups (not their keyword extras): the members of "relative" ("which relative
     rang?" / "khala called")."""
@@ -298,7 +183,7 @@ def _kin() -> str:
 def _kinds() -> list[tuple[list[str], list[str]]]:
     """(words that name the kind, its members) per kind."""
     out = []
-    text = _KINDS_TEXT.replace("{kin}", _kin()) + _EVENTS_TEXT + _CARERS_TEXT
+    text = KINDS_TEXT.replace("{kin}", _kin())
     for entry in re.split(r"\n(?=\S)", text.strip()):
         names, _, members = entry.partition(">")
         out.append(([" ".join(n.split()) for n in names.split("|")], members.split()))
@@ -332,7 +217,10 @@ _GROUPS = _groups()
 _TRIGGER = {t: i for i, (_, triggers, _) in enumerate(_GROUPS) for t in triggers}
 _PATTERN = re.compile(r"\b(" + "|".join(re.escape(t) for t in sorted(_TRIGGER, key=len, reverse=True)) + r")\b")
 _KINDS = _kinds()
-_KIND_OF = {name: i for i, (names, _) in enumerate(_KINDS) for name in names}
+_KIND_OF: dict[str, list[int]] = {}
+for _i, (_names, _) in enumerate(_KINDS):
+    for _name in _names:
+        _KIND_OF.setdefault(_name, []).append(_i)  # "thyroid": its doctor and its medicines
 _KIND = re.compile(r"\b(" + "|".join(re.escape(t) for t in sorted(_KIND_OF, key=len, reverse=True)) + r")\b")
 
 
@@ -341,7 +229,7 @@ def expand(question: str) -> Expansion | None:
     """The extra query for ``question``, or None when it says no word of a group nor of a kind."""
     lower = question.lower().replace("’", "'")
     found = [(m, _TRIGGER[m.group(1)]) for m in _PATTERN.finditer(lower)]
-    kinds = list(dict.fromkeys(_KIND_OF[m.group(1)] for m in _KIND.finditer(lower.replace("-", " "))))
+    kinds = list(dict.fromkeys(k for m in _KIND.finditer(lower.replace("-", " ")) for k in _KIND_OF[m.group(1)]))
     if not found and not kinds:
         return None
     members = [w for k in kinds for w in _KINDS[k][1] if w not in lower.split()]
