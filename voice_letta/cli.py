@@ -10,6 +10,7 @@ import asyncio
 import json
 import logging
 import os
+import signal
 import sys
 from pathlib import Path
 from typing import Any
@@ -269,7 +270,15 @@ def main(argv: list[str] | None = None) -> int:
     # workers (their own processes) read the format from the environment.
     os.environ[logctx.LOG_FORMAT_ENV] = fmt
     logctx.configure("json" if fmt == "json" else "text", logging.DEBUG if args.verbose else quiet)
-    return int(args.func(args))
+    try:
+        code = int(args.func(args))
+        sys.stdout.flush()
+        return code
+    except BrokenPipeError:
+        # The reader left (`voice-letta agents list | head -1`): stop quietly, like any command-line tool, instead
+        # of a traceback; what is still buffered goes nowhere.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 128 + signal.SIGPIPE
 
 
 if __name__ == "__main__":

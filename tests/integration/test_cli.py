@@ -122,3 +122,20 @@ async def test_chat_with_a_name_two_agents_share_says_so_and_lists_their_ids(ser
     code, out, err = await run("chat", "twin", "-m", "Hi", "--url", url, env=env)
     assert code == 1 and "agent>" not in out and len(err.strip().splitlines()) == 1
     assert "2 agents are named 'twin'" in err and all(i in err for i in ids)
+
+
+async def test_a_reader_that_leaves_early_stops_the_command_quietly(served: tuple[str, dict[str, str]],
+                                                                    fake_openai: FakeOpenAIServer) -> None:
+    # `voice-letta agents show X | head -1`: before, a BrokenPipeError traceback on stderr.
+    _, env = served
+    code, _, err = await run("agents", "create", "--name", "piped", "--provider", "openai",
+                               "--model", "fake-model", "--base-url", fake_openai.base_url, env=env)
+    assert code == 0, err
+    read_end, write_end = os.pipe()
+    os.close(read_end)  # the reader is gone before the first line
+    proc = await asyncio.create_subprocess_exec(*CLI, "agents", "show", "piped", env=env, stdout=write_end,
+                                                stderr=asyncio.subprocess.PIPE)
+    os.close(write_end)
+    _, err_bytes = await asyncio.wait_for(proc.communicate(), 60)
+    assert "Traceback" not in err_bytes.decode() and "BrokenPipe" not in err_bytes.decode()
+    assert proc.returncode == 141  # 128 + SIGPIPE, what a shell reports for a tool stopped by a closed pipe
