@@ -110,14 +110,14 @@ def cued_updates(index: PassageIndex, rows: list[int], query: Query) -> dict[int
                                & index.update_cue[later])
         out[row] = [int(later[k]) for k in close[np.argsort(-col[close])]
                     if index.about_the_user(int(later[k])) and same_speakers(index, int(later[k]), row)
-                    and (col[k] >= SHARED_WORD_BELOW or index.strong_cue[int(later[k])]
-                         or _share_a_word(index, int(later[k]), row))
+                    and (((col[k] >= SHARED_WORD_BELOW or index.strong_cue[int(later[k])])
+                          and not enveloped(index, int(later[k]), row)) or _share_a_word(index, int(later[k]), row))
                     # only the kind of value made it a change (less alike than CUE_COSINE): it must share a word with
                     # the older one too, the holder or the old value ("mrs okafor" / "mrs o", "8-10"), else it is
                     # another thing's value of that kind (the flight's day is no version of when the passport expires)
                     and (col[k] >= CUE_COSINE or _share_a_word(index, int(later[k]), row))
                     and col[k] >= cue_target(index, int(later[k]))[1] - CUE_TARGET_MARGIN]
-        was = set(index.terms_of(row).tolist())
+        was = content_terms(index, row)
         named_value: list[int] = []
         # names_value needs a short older passage and a rare word of it (not the question's) in the later one
         most = max(RARE_SHARE, RARE_FRACTION * index.keywords.n)
@@ -129,7 +129,7 @@ def cued_updates(index: PassageIndex, rows: list[int], query: Query) -> dict[int
                                     & index.ending[later] & (relevance >= SAYS_ASKED_RELEVANCE * value_relevance))
             named_value = [int(later[k]) for k in valued[np.argsort(-sims[valued, j])]
                            if index.about_the_user(int(later[k])) and same_speakers(index, int(later[k]), row)
-                           and rare & (said := set(index.terms_of(int(later[k])).tolist()))
+                           and rare & (said := content_terms(index, int(later[k])))
                            # one that says a word of the question itself needs less of its meaning: "marco can't do
                            # it, his kid's sick, jess will cover" (0.11 to "Who's covering my shifts?", test7)
                            and (relevance[k] >= value_relevance or bool(query.terms & said and query.terms & said
@@ -158,7 +158,7 @@ def cued_updates(index: PassageIndex, rows: list[int], query: Query) -> dict[int
             asked_kind = query.kind & 0xFF & ~ANY
             for k in np.flatnonzero((index.start_at[later] > index.start_at[row]) & (sims[:, j] >= PART_MIN_COSINE)):
                 cue = int(later[k])
-                said = set(index.terms_of(cue).tolist())
+                said = content_terms(index, cue)
                 part = part_of(index, row, query, said)
                 common = (part & said) - ignored_terms(index, cue, row) if part is not None else set()
                 # a change of another kind of value than the question asks is about another part ("the ad spend is
@@ -209,8 +209,25 @@ def cue_target(index: PassageIndex, cue: int) -> tuple[int, float]:
 
 
 def _share_a_word(index: PassageIndex, a: int, b: int) -> bool:
-    """Whether two passages have a content term in common besides their speakers' names and the update cues."""
-    common = set(index.terms_of(a).tolist()) & set(index.terms_of(b).tolist())
+    """Whether two passages have a content term in common besides their speakers' names, the update cues and a
+    message's envelope (``content_terms``)."""
+    return share_a_word(index, a, b)
+
+
+def content_terms(index: PassageIndex, row: int) -> set[int]:
+    """The term ids of what a passage says: a stored message's body without its envelope (``index.bodies``)."""
+    body = index.bodies.get(row)
+    return set(body) if body is not None else set(index.terms_of(row).tolist())
+
+
+def enveloped(index: PassageIndex, a: int, b: int) -> bool:
+    """Whether either passage is a stored message with an envelope (a date line, a sender, mail headers): how alike
+    the two are says little then (the envelopes are alike), their words must say it."""
+    return a in index.bodies or b in index.bodies
+
+
+def share_a_word(index: PassageIndex, a: int, b: int) -> bool:
+    common = content_terms(index, a) & content_terms(index, b)
     return bool(common - ignored_terms(index, a, b))
 
 

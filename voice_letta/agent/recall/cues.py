@@ -58,7 +58,19 @@ UPDATE_CUE = re.compile(
     r"(?:from|as of|starting|effective) (?:this|next) (?:week|month|year|term|season|quarter)|"
     r"hand(?:s|ed|ing)? (?:[\w']+ ){0,3}?(?:over|to)|"
     # someone taken to a place is there now ("they took abuela to a rehab place, clinica san javier", test7)
-    r"(?:took|taken|brought|transferred|admitted|sent) (?:[\w']+ ){0,3}?(?:to|into) (?:the|a|an) )\b",
+    r"(?:took|taken|brought|transferred|admitted|sent) (?:[\w']+ ){0,3}?(?:to|into) (?:the|a|an) |"
+    # a message that restates a plan and says which part holds says the rest changed ("same time", "still the 10th");
+    # a figure arrived at or counted again is the new one ("settled at …", "counted again, it's …"); what was arranged
+    # cannot be used for now ("space 7 is being resurfaced, so please use no. 12"; "the venue has a burst pipe")
+    r"same (?:day|date|time|times|place|venue|price|room|deal)|still (?:the|on the|at the) |"
+    r"settled (?:at|on|for)|agreed (?:on|at)|turns? out|(?:counted|checked|looked) again|recount(?:ed)?|"
+    r"double[- ]checked|on second thought|"
+    r"under (?:renovation|repair|construction)|being (?:resurfaced|renovated|repaired|refurbished|rebuilt)|"
+    r"(?:has|had|got) a burst pipe|out of (?:action|order)|"
+    # "instead" in the other language of a mixed-language speaker ("si tita baby na lang ang kukuha ng box"): Tagalog
+    # "na lang", Spanish "en vez de" / "en lugar de" / "ya no", French "au lieu de", Urdu-Hindi "ki jagah", German
+    # "statt"
+    r"na lang|en vez de|en lugar de|ya no|au lieu de|ki jagah|(?:an)?statt)\b",
     re.IGNORECASE)
 
 

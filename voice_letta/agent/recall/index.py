@@ -74,6 +74,9 @@ class PassageIndex:
         self.asks = np.zeros(0, dtype=bool)  # asks something nothing in it answers (recall/questions.py)
         self.items: dict[int, tuple[Item, ...]] = {}  # a note's list items (recall/records.py), for rows with any
         self.record_keys: set[frozenset[int]] = set()  # the keys of those items ("budget", "fence quote")
+        # a stored message's own words, without its envelope (date line, sender, mail headers: T.message_body), for
+        # rows that have one: messages of one export are alike by their envelopes (recall/updates.py)
+        self.bodies: dict[int, frozenset[int]] = {}
         self.speakers: list[tuple[str, ...]] = []  # labels that name a speaker (``_headings``)
         self.known_speakers: set[str] = set()
         self._labels: list[tuple[str, ...]] = []  # every row's labels as written
@@ -130,6 +133,7 @@ class PassageIndex:
                                  for t, s in zip(texts, synopses, strict=True)])
         labels = [T.speakers(t) for t in texts]
         found_items = [items(t) for t in texts]
+        bodies = [T.message_body(t) for t in texts]
         flags = passage_features(texts, synopses) if features is None else np.asarray(features, dtype=np.uint64)
 
         def flag(bit: int) -> np.ndarray:
@@ -146,6 +150,7 @@ class PassageIndex:
             self._labels.extend(labels)
             self.items.update((base + k, it) for k, it in enumerate(found_items) if it)
             self.record_keys.update(item.key for it in found_items for item in it if item.key)
+            self.bodies.update((base + k, T.body_terms(b)) for k, b in enumerate(bodies) if b is not None)
             self.speakers.extend(labels)
             self.user_rows = np.concatenate([self.user_rows, np.fromiter(
                 (not spk or "user" in spk for spk in labels), dtype=bool, count=len(labels))])

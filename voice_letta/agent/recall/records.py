@@ -44,7 +44,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from voice_letta.agent.recall.layouts import FIELDS, NOT_NAMES, layout_items
+from voice_letta.agent.recall.layouts import FIELDS, LINES, NOT_NAMES, layout_items
 from voice_letta.agent.recall.layouts import Item as Item  # the index keeps them
 from voice_letta.agent.recall.quantity import ANY, number_kinds
 from voice_letta.agent.recall.text import is_markdown_note, term_ids
@@ -196,3 +196,15 @@ def same_holder_rows(index: PassageIndex, record: tuple[Item, ...], row: int) ->
                     and same_holder(record, index.items[r])):
                 found.add(r)
     return sorted(found, key=lambda r: -float(index.start_at[r]))
+
+
+def another_line(index: PassageIndex, old: int, new: int, shared: set[int], query: Query) -> bool:
+    """Whether a later chunk of lines (a chat export's two messages, ``layouts.chunk_lines``) is about ``old`` only in a
+    line the question does not ask: it says the ``shared`` words only in other lines than the asked ones. "[22:30]
+    Nadia: Ama's school concert is 10 dec … / [22:58] Me: i'll swap a shift" is no version of the rota ("i'm on C
+    shift") for "Where is Ama's concert?" (test8)."""
+    record = index.items.get(new, ())
+    if len(record) < RECORD_ITEMS or record[0].shape != LINES or not shared:
+        return False
+    want = asked(record, query, query.who)
+    return bool(want) and not any(record[i].terms & shared for i in want)

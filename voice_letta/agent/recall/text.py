@@ -215,12 +215,84 @@ def field_record_lines(text: str) -> list[tuple[str, str]]:
     return pairs
 
 
+# An e-mail archived as it came (an integration that stores each mail of a thread): header lines ("From: …",
+# "To: …", "Cc: …", "Date: …", "Subject: …") then the body. Its headers are no speakers' lines: read as labels, every
+# mail was the line of the speakers "from", "to", "date", nobody's, and no later mail of the thread (the agent's, the
+# landlord's, the removal firm's) was a version of an earlier one (test8).
+_MAIL_HEADER = re.compile(r"^[ \t]*(?:from|to|cc|bcc|date|sent|subject|reply-to)[ \t]*:[ \t]", re.IGNORECASE)
+
+
+def is_email(text: str) -> bool:
+    """A mail with its headers: it opens with header lines, at least two of its first lines, "From:" or "Subject:"
+    among them."""
+    head = [line for line in text.lstrip().splitlines()[:6] if line.strip()]
+    found = [line for line in head if _MAIL_HEADER.match(line)]
+    # from its first line: a mail the user pastes under a line of their own ("user: flights / --- / From: …") is the
+    # user's line
+    return (len(found) >= 2 and bool(head) and head[0] == found[0]
+            and any(line.lstrip()[:4].lower() in ("from", "subj") for line in found))
+
+
+# The envelope of a message an export or an integration stores: a date line ("Nov 29, 2026  11:02 PM"), the sender's
+# line after it ("Me", "Kayla"), a chat line's head ("Jo Kimura  9:03 PM", "[2026-11-22 22:30] Nadia:"), a mail's
+# headers. Messages of one export share it, so their vectors are alike whatever they say (an iMessage about a dance
+# and one about a job shift: 0.6), and a newer message read as a version of any older one (test8).
+_CLOCK = r"\d{1,2}[:.]\d{2}(?:[:.]\d{2})?(?:[ \t]*[AaPp]\.?[Mm]\.?)?"
+_DATE_LINE = re.compile(r"^[ \t]*(?:\w{2,9}\.?,?[ \t]+)?(?:\w{3,9}\.?[ \t]+\d{1,2},?[ \t]+\d{4}|\d{1,2}[ \t]+\w{3,9}\.?"
+                        r"[ \t]+\d{4}|\d{4}-\d{2}-\d{2}|\d{1,2}[/.]\d{1,2}[/.]\d{2,4})[ \t,]*(?:at[ \t]+)?(?:" + _CLOCK
+                        + r")?[ \t]*$")
+_NAME_CLOCK = re.compile(r"^[ \t]*[A-Z][\w.'-]*(?:[ \t]+[A-Z][\w.'-]*){0,3}[ \t]{1,}" + _CLOCK + r"[ \t]*$")
+_STAMP_HEAD = re.compile(r"^[ \t]*\[[^\]\n]{4,40}\][ \t]*(?:[^\s:][^:\n]{0,40}?:[ \t]+)?")
+_SENDER = re.compile(r"^[ \t]*[A-Z][\w.'-]*(?:[ \t]+[A-Z][\w.'-]*){0,2}[ \t]*$|^[ \t]*me[ \t]*$", re.IGNORECASE)
+
+
+_SIGN_OFF = re.compile(r"^[ \t]*(?:--[ \t]*|(?:(?:kind|best|warm|many)[ \t]+)?(?:regards|wishes|thanks|best|cheers|"
+                       r"sincerely|yours(?:[ \t]+\w+)?|thank you)[ \t]*[,.!]?[ \t]*|sent from my\b.*)$", re.IGNORECASE)
+# Words every message may say (greetings, fillers, a title before a name, "next"): no sign of one topic.
+_CHAT_TEXT = ("hi hello hey dear thanks thank please pls ok okay lol omg yeah yes yep said says got get mr mrs ms dr "
+              "next")
+_CHAT_WORDS = frozenset(stem(w) for w in _CHAT_TEXT.split())
+
+
+def body_terms(body: str) -> frozenset[int]:
+    """The term ids of a message's body that can say its topic: numbers ("4.2") and words of three letters or more, no
+    greeting, title or time word ("from next week" / "the week of the tournament" say no topic in common)."""
+    return frozenset(term_id(t) for t in terms(body)
+                     if (len(t) >= 3 or t.isdigit()) and t not in _CHAT_WORDS and t not in GENERIC_TERMS)
+
+
+def message_body(text: str) -> str | None:
+    """What a stored message says without its envelope (see above), or None when ``text`` has no envelope."""
+    lines = text.splitlines()
+    if is_email(text):  # the body: after the headers, up to the sign-off (the signature is the sender's every time)
+        at = next((i for i, line in enumerate(lines) if not line.strip()), len(lines))
+        end = next((i for i in range(at, len(lines)) if _SIGN_OFF.match(lines[i])), len(lines))
+        return "\n".join(lines[at:end])
+    body: list[str] = []
+    found = False
+    after_date = False
+    for line in lines:
+        if _DATE_LINE.match(line) or _NAME_CLOCK.match(line):
+            found, after_date = True, bool(_DATE_LINE.match(line))
+            continue
+        if after_date and _SENDER.match(line):
+            after_date = False
+            continue
+        after_date = False
+        m = _STAMP_HEAD.match(line)
+        if m is not None and m.end() < len(line):
+            found = True
+            line = line[m.end():]
+        body.append(line)
+    return "\n".join(body) if found else None
+
+
 def speakers(text: str) -> tuple[str, ...]:
     """Lowercased speaker labels of the lines of ``text`` ("user", "caroline"), in order of appearance; none in a
     Markdown note (``is_markdown_note``: "## Bathroom / Plumber: Dave Ruiz / Next: regrout"), a JSON object or a
     key: value record (``field_record_lines``): their keys are fields, not speakers (a JSON object was the line of a
     speaker '{"kind"', nobody's, so no update rule saw a changed object: test7)."""
-    if is_markdown_note(text) or is_json_object(text) or field_record_lines(text):
+    if is_markdown_note(text) or is_json_object(text) or field_record_lines(text) or is_email(text):
         return ()
     raw = tuple(label for label in _SPEAKER.findall(text) if _is_label(label))
     found = _LABELS.get(raw)

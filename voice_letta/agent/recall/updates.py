@@ -37,10 +37,18 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from voice_letta.agent.recall.cued import CUE_COSINE, UPDATE_RELEVANCE, cued_updates, same_speakers
-from voice_letta.agent.recall.facts import TYPED_KINDS, Query, given_kinds, gives_asked_kind, same_fact
+from voice_letta.agent.recall.cued import (
+    CUE_COSINE,
+    UPDATE_RELEVANCE,
+    content_terms,
+    cued_updates,
+    enveloped,
+    same_speakers,
+    share_a_word,
+)
+from voice_letta.agent.recall.facts import TYPED_KINDS, Query, given_kinds, gives_asked_kind, ignored_terms, same_fact
 from voice_letta.agent.recall.quantity import ANY
-from voice_letta.agent.recall.records import same_holder_rows
+from voice_letta.agent.recall.records import another_line, same_holder_rows
 from voice_letta.agent.recall.vector import MIN_COSINE
 
 if TYPE_CHECKING:
@@ -99,7 +107,11 @@ def newest_first(index: PassageIndex, top: np.ndarray, query: Query) -> list[lis
                     and query_cos[r] >= max(MIN_COSINE, UPDATE_RELEVANCE * query_cos[o])
                     and not (index.speakers[r] and index.speakers[o]
                              and not set(index.speakers[r]) & set(index.speakers[o]))
-                    and gives_asked_kind(index, o, r, query) and same_fact(index, o, r, query))
+                    and gives_asked_kind(index, o, r, query) and same_fact(index, o, r, query)
+                    # two messages of one export are alike by their envelopes: they must share a word too, and one
+                    # of the question's when the older one says any (a mail of several points: the asked one)
+                    and (not enveloped(index, o, r) or (share_a_word(index, o, r) and _says_asked(index, o, r, query)))
+                    and not _other_line(index, o, r, query))
 
     used: set[int] = set()
     groups: list[list[int]] = []
@@ -184,6 +196,12 @@ def implicit_updates(index: PassageIndex, order: Sequence[int], skip: set[int], 
         # April ad spend is cut to €4,000" for "When does the beta open?" (each said after the plan naming both)
         for base, rows in cued.items():
             cued[base] = sorted(rows, key=lambda r: not _gives(index, r, asked))
+    for base, rows in cued.items():  # of the changes of one passage, those saying a word of the question that it says
+        # too first: a mail of several practical points changed twice, "space 7 is being resurfaced, so please use
+        # no. 12" and "bin collection moved to Wednesday night", for "What night do the bins go out?" (test8)
+        if len(rows) > 1 and query.terms:
+            asked_there = query.terms & content_terms(index, base)
+            cued[base] = sorted(rows, key=lambda r: not asked_there & content_terms(index, r))
     for _, base in bases:  # a later record of the same holder first: the layout says it is a version (records.py)
         held = _held_updates(index, base)
         if held:
@@ -196,7 +214,8 @@ def implicit_updates(index: PassageIndex, order: Sequence[int], skip: set[int], 
         if new < 0:
             new = _chosen_instead(index, base, query)
         if new < 0:
-            new = next((r for r in cued.get(base, ()) if r not in later and same_fact(index, base, r, query)), -1)
+            new = next((r for r in cued.get(base, ()) if r not in later and same_fact(index, base, r, query)
+                        and not _other_line(index, base, r, query)), -1)
         if new >= 0 and new not in later:
             links[base] = new
             if base != o:  # the acknowledgement of a replaced fact is as stale as the fact
@@ -209,6 +228,7 @@ def implicit_updates(index: PassageIndex, order: Sequence[int], skip: set[int], 
             after = [r for r in cued.get(base, ()) if index.start_at[r] > index.start_at[new] and r not in later
                      and new not in links and index.has_vector[new]
                      and float(index.vectors.matrix[r] @ index.vectors.matrix[new]) >= CUE_COSINE
+                     and (not enveloped(index, r, new) or share_a_word(index, r, new))
                      and same_fact(index, base, r, query)
                      # a change of another kind than the asked one is no newer version of a change of it
                      and not (asked and _gives(index, new, asked) and not _gives(index, r, asked))]
@@ -217,6 +237,21 @@ def implicit_updates(index: PassageIndex, order: Sequence[int], skip: set[int], 
                 links[new] = newest
                 later.add(newest)
     return links
+
+
+def _says_asked(index: PassageIndex, old: int, new: int, query: Query) -> bool:
+    """Whether ``new`` says a word of the question that ``old`` says, when ``old`` says any."""
+    asked = query.terms & content_terms(index, old)
+    return not asked or bool(asked & content_terms(index, new))
+
+
+def _other_line(index: PassageIndex, old: int, new: int, query: Query) -> bool:
+    """A later chunk of lines that shares its words with ``old`` only in lines the question does not ask
+    (``records.another_line``)."""
+    if new not in index.items:
+        return False
+    shared = (content_terms(index, old) & content_terms(index, new)) - ignored_terms(index, old, new)
+    return another_line(index, old, new, shared, query)
 
 
 def _gives(index: PassageIndex, row: int, kinds: int) -> bool:

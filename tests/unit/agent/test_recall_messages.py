@@ -1,0 +1,43 @@
+"""Stored messages (recall/text.py): a mail's headers are no speakers; a message's envelope (date line, sender line,
+chat line head, mail headers and sign-off) is not what it says; change cues of messages that restate a plan."""
+
+from __future__ import annotations
+
+from voice_letta.agent.recall import text as T
+from voice_letta.agent.recall.cues import cues
+
+MAIL = ("From: Orla Quinn <orla@quaysidelettings.ie>\nTo: Sam Reyes <sam@mail.com>\nDate: Tue, 10 Mar 2026 09:12\n"
+        "Subject: Re: Flat 2\n\nHi Sam,\n\nBrendan will hand over the keys at the flat instead.\n\nKind regards,\n"
+        "Orla Quinn\nQuayside Lettings | 021 455 0199")
+
+
+def test_a_mail_with_its_headers_has_no_speakers_and_its_body_is_what_it_says() -> None:
+    assert T.is_email(MAIL) and T.speakers(MAIL) == ()
+    body = T.message_body(MAIL)
+    assert body is not None and "hand over the keys" in body
+    assert "Quayside" not in body and "orla@" not in body  # headers and the signature are the envelope
+    # a mail pasted under the user's own line is the user's line
+    pasted = "user: flights\n---\nFrom: bookings@air.example\nSubject: Your e-ticket\nOut 14 May 07:10"
+    assert not T.is_email(pasted) and "user" in T.speakers(pasted)
+
+
+def test_the_envelopes_of_exports_are_not_their_words() -> None:
+    assert T.message_body("Nov 29, 2026  11:02 PM\nMe\nswap is fri in homeroom") == "swap is fri in homeroom"
+    assert T.message_body("Jo Kimura  9:03 PM\nthe cup is at the sportsplex") == "the cup is at the sportsplex"
+    assert T.message_body("[2026-11-22 22:30] Nadia: concert is 10 dec\n[2026-11-22 22:58] Me: ok") == (
+        "concert is 10 dec\nok")
+    # plain speech, a transcript and a note have none
+    for text in ("user: I moved to Lisbon in May", "Caroline: hi\nMelanie: hello", "## Reno\n- Budget: $38,000"):
+        assert T.message_body(text) is None
+    # time words, greetings and titles say no topic two messages share
+    assert T.body_terms("from next week, mrs ortiz said hi") == frozenset(T.term_ids("ortiz"))
+    assert T.body_terms("4.2 ships") == frozenset(T.term_ids("4 2 ships"))
+
+
+def test_a_message_that_restates_a_plan_says_a_change() -> None:
+    for line in ("we're at the other fields now. Same day, first game 10:15", "still the 10th at 6",
+                 "we settled at forty nine thousand", "counted again, it's fourteen kids",
+                 "space 7 is being resurfaced, so please use no. 12", "si tita baby na lang ang kukuha ng box"):
+        assert cues([line])[1][0], line
+    for line in ("it was the same as ever", "we still talk every week", "I counted the kids"):
+        assert not cues([line])[1][0], line
