@@ -70,7 +70,8 @@ def to_chat_messages(history: Sequence[Message]) -> list[ChatMessage]:
 # A stored Message is never changed in place (a change makes a new one: store/windows.py), and the window of an agent
 # is the same Message objects turn after turn: each plain line is converted once, not on every turn of its agent.
 _CONVERTED: dict[int, tuple[Message, ChatMessage]] = {}  # id(message) -> (message, its ChatMessage)
-_CONVERTED_KEPT = 8192
+_CONVERTED_KEPT = 4096
+KEPT_LINE_CHARS = 2000  # longer lines are converted every time: what the cache keeps alive stays small
 
 
 def _plain(history: Sequence[Message]) -> list[ChatMessage] | None:
@@ -84,12 +85,15 @@ def _plain(history: Sequence[Message]) -> list[ChatMessage] | None:
             continue
         if role == "tool" or m.tool_calls or m.interrupted or m.kind == "fallback" or m.images:
             return None
-        if m.content:
+        content = m.content
+        if content:
             found = converted.get(id(m))
             if found is None or found[0] is not m:
-                if len(converted) >= _CONVERTED_KEPT:
-                    converted.clear()
-                found = converted[id(m)] = (m, ChatMessage(role, m.content))  # m kept: its id is not reused
+                found = (m, ChatMessage(role, content))
+                if len(content) <= KEPT_LINE_CHARS:
+                    if len(converted) >= _CONVERTED_KEPT:
+                        converted.clear()
+                    converted[id(m)] = found  # m kept with it: its id is not reused while the entry lives
             out.append(found[1])
     return out
 

@@ -118,7 +118,7 @@ def prompt_chars(request: ChatRequest) -> int:
 
 
 _TOOL_CHARS: dict[int, tuple[ToolSpec, int]] = {}  # id(spec) -> (spec, chars): the agents' tools are built once
-_TOOL_CHARS_KEPT = 4096
+_TOOL_CHARS_KEPT = 1024  # a client's tools are new objects every request: kept few, cleared when full
 
 
 def _tool_chars(tool: ToolSpec) -> int:

@@ -92,17 +92,19 @@ def to_openai_messages(messages: Sequence[ChatMessage], names: ToolNames = SAME_
 # The agent hands the same ChatMessage objects for the lines of a window turn after turn (agent/context.py): the wire
 # form of each plain one is built once. Nothing changes these dicts: the request body is serialised from them.
 _WIRE: dict[int, tuple[ChatMessage, dict[str, Any]]] = {}  # id(message) -> (message, its wire form)
-_WIRE_KEPT = 8192
+_WIRE_KEPT = 4096
+_WIRE_LINE_CHARS = 2000  # longer lines are built every time: what the cache keeps alive stays small
 
 
 def _plain_message(m: ChatMessage) -> dict[str, Any]:
-    if m.role == "system":  # new every turn (and long): not kept
-        return {"role": "system", "content": m.content or ""}
+    content = m.content or ""
+    if m.role == "system" or len(content) > _WIRE_LINE_CHARS:  # the system prompt is new every turn: not kept
+        return {"role": m.role, "content": content}
     found = _WIRE.get(id(m))
     if found is None or found[0] is not m:
         if len(_WIRE) >= _WIRE_KEPT:
             _WIRE.clear()
-        found = _WIRE[id(m)] = (m, {"role": m.role, "content": m.content or ""})  # m kept: its id is not reused
+        found = _WIRE[id(m)] = (m, {"role": m.role, "content": content})  # m kept: its id is not reused
     return found[1]
 
 
