@@ -58,3 +58,12 @@ async def test_another_of_the_same_series_is_not_an_answer(server: Running) -> N
         "Sam  8:10 PM\nparty is at the Lees' house on the 12th, pizza on the club"])
     await _confident(server, agent_id, "What colour are the U12 jerseys?", ids[1], False)
     await _confident(server, agent_id, "What colour are the Hawks' jerseys?", ids[1], True)
+
+
+async def test_a_place_asked_needs_one_said(server: Running) -> None:
+    agent_id, ids = await _agent(server, [
+        "user: tomas is cutting back to four days a week, he's started a woodwork course\nassistant: Good for him.",
+        "user: my sister's choir rehearses at st mary's hall on thursdays"])
+    await _confident(server, agent_id, "Where is Tomas's woodwork course?", ids[0], False)
+    await _confident(server, agent_id, "What has Tomas started?", ids[0], True)
+    await _confident(server, agent_id, "Where does my sister's choir rehearse?", ids[1], True)

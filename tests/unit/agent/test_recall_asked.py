@@ -6,6 +6,7 @@ from __future__ import annotations
 import pytest
 
 from voice_letta.agent.recall.asked import (
+    no_place,
     no_time_of_day,
     no_way_back,
     only_sending,
@@ -151,3 +152,17 @@ def test_a_number_in_another_senders_signature() -> None:
 ])
 def test_an_arrival_asked_only_the_sending_said(query: str, text: str, flagged: bool) -> None:
     assert only_sending(query, text) is flagged
+
+
+@pytest.mark.parametrize(("query", "text", "flagged"), [
+    ("Where is Ilse's pottery course?", "user: ilse is going down to three days, she's started a pottery course", True),
+    ("Where does Sam park at work?", "Sam has moved to day shifts from December, 7am to 3pm.", True),
+    ("Where is Ilse's pottery course?", "user: ilse's pottery course is at the arts centre on mondays", False),
+    ("Where does my sister live?", "user: my sister moved to denver in may", False),
+    ("Where's my apartment?", "user: new place is 1418 alvarado st apt 3B", False),  # an address
+    ("Where is the spare key?", "user: spare key's under the blue pot", False),
+    ("Where does Sam work?", "user: Sam started at Brightwell last week", False),  # a name inside the sentence
+    ("When is Ilse's pottery course?", "user: ilse started a pottery course", False),  # no place asked
+])
+def test_a_place_asked_needs_one_said(query: str, text: str, flagged: bool) -> None:
+    assert no_place(query, text) is flagged

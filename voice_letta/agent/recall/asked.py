@@ -35,6 +35,12 @@ Each follows from the question's holder, attribute or kind of value, not from th
   "the balikbayan box ships december twelve" (0.73): a question about an arrival or a delivery is not answered by a
   passage that says only that it ships, is sent or leaves (recall/opposites.py pairs arrive and leave in the
   ranking; shipping and sending are this).
+- **A place asked, none said.** "Where is Ilse's pottery course?" is not answered by "ilse is going down to three
+  days, she's started a pottery course" (0.99), nor "Where does Sam park at the airport?" by "Sam has moved to day
+  shifts from December, 7am to 3pm" (0.91): a where-question asks for a place, and a passage that says none (no
+  preposition of place before a word that is no time or number, "at the marion", "in denver", "under the mat"; no
+  address, no place word, "home", "upstairs", "next door"; no capitalised name inside a sentence other than the
+  question's own) does not answer it.
 - **No way back.** "When does Uncle Dev fly back to Mumbai?" is not answered by "…pub says max 30 in the back room…
   Uncle Dev can't make it" (recall/opposites.py reads stored terms, where "the back room" says "back"): a return is
   said as one ("flying back", "back home", "back on the 3rd", "the return flight").
@@ -48,7 +54,7 @@ from functools import lru_cache
 from voice_letta.agent.recall import text as T
 from voice_letta.agent.recall.opposites import asks_return_leg
 from voice_letta.agent.recall.places import time_terms
-from voice_letta.agent.recall.quantity import CLOCK, MONEY, PHONE, asked_kind, kinds_of_text
+from voice_letta.agent.recall.quantity import ADDRESS, CLOCK, MONEY, PHONE, asked_kind, kinds_of_text
 from voice_letta.agent.recall.roles import is_role, query_names, role_words, same_role
 
 # -- another day of the week ------------------------------------------------------------------------------------
@@ -317,3 +323,44 @@ def only_sending(query: str, text: str) -> bool:
         return False
     said = set(T.words(text))
     return bool(said & _SENDING) and not said & _ARRIVAL_SAID
+
+
+# -- a place asked, none said -----------------------------------------------------------------------------------
+_WHERE = re.compile(r"^\W*where(?:'s|\s)", re.IGNORECASE)
+_PLACING_TEXT = """at in to from near on by inside outside under underneath behind beside above below into onto across
+past via through within around opposite off"""
+_PLACING = frozenset(_PLACING_TEXT.split())
+_PLACE_WORDS_TEXT = """home work school upstairs downstairs here there abroad online downtown uptown nearby next door
+address location venue room ward office"""
+_PLACE_WORDS = frozenset(_PLACE_WORDS_TEXT.split())
+_DETERMINING_TEXT = "the my our his her their your a an this that"
+_NUMBER_WORDS_TEXT = "one two three four five six seven eight nine ten eleven twelve twenty thirty half couple few"
+_DETERMINING = frozenset(_DETERMINING_TEXT.split())
+_NUMBER_WORDS = frozenset(_NUMBER_WORDS_TEXT.split())
+# a name inside a sentence ("…moved to Denver", "…climb at The Arch"), not a sentence's first word
+_INSIDE_NAME = re.compile(r"(?<=[a-z,;] )[A-Z][a-z]+")
+_MONTHS_DAYS_TEXT = """january february march april may june july august september october november december monday
+tuesday wednesday thursday friday saturday sunday"""
+_MONTHS_DAYS = frozenset(_MONTHS_DAYS_TEXT.split())
+
+
+def no_place(query: str, text: str) -> bool:
+    """Whether the question asks where something is and ``text`` says no place at all (see above)."""
+    if _WHERE.match(query) is None:
+        return False
+    words = T.words(text)
+    if _PLACE_WORDS.intersection(words) or kinds_of_text(text) & ADDRESS:
+        return False
+    asked = set(T.words(query))
+    if any(m.group().lower() not in _MONTHS_DAYS and m.group().lower() not in asked
+           for m in _INSIDE_NAME.finditer(text)):
+        return False  # a name that may be the place ("Scoops changed my shifts"); not the asked holder's
+    times = time_terms()
+    for i, word in enumerate(words[:-1]):
+        if word not in _PLACING:
+            continue
+        after = [w for w in words[i + 1:i + 3] if w not in _DETERMINING][:1]
+        if (after and not after[0][:1].isdigit() and after[0] not in _NUMBER_WORDS and after[0] not in T.STOPWORDS
+                and not set(T.term_ids(after[0])) & times):
+            return False  # "at the marion", "to denver"; not "to three days", "from december", "at 7"
+    return True

@@ -32,7 +32,7 @@ from what the asked value is and where a person would say it, not from the words
   the memory's team is "U10").
 - recall/asked.py's: the asked thing as another holder's (a named holder, the user, or another of the user's
   people), a number in another sender's signature, another day of the week, a time of day asked and none said, a
-  sum of another kind, an arrival asked and only the sending said, no way back.
+  sum of another kind, an arrival asked and only the sending said, a place asked and none said, no way back.
 
 And one that lowers a result like another speaker's line (``asks_listener``): a named speaker's line that only asks
 the other person something.
@@ -47,6 +47,7 @@ from typing import TYPE_CHECKING
 
 from voice_letta.agent.recall import text as T
 from voice_letta.agent.recall.asked import (
+    no_place,
     no_time_of_day,
     no_way_back,
     only_sending,
@@ -383,7 +384,8 @@ def misplaced(query: str, passage: Passage, index: PassageIndex | None, previous
         return False
     return (missing_name(query, both) or other_holder(query, both) or other_weekday(query, versions)
             or no_time_of_day(query, versions, _kinds_before(passage, index)) or no_way_back(query, versions)
-            or other_sum(query, versions) or other_kind(query, versions) or only_sending(query, versions))
+            or other_sum(query, versions) or other_kind(query, versions) or only_sending(query, versions)
+            or no_place(query, both))  # the place of what a later version replaces is often another thing's
 
 
 def _kinds_before(passage: Passage, index: PassageIndex | None) -> int:
