@@ -27,27 +27,77 @@ class TalkError(Exception):
 
 
 # --- audio files ------------------------------------------------------------------------------------------
+_PCM_INT, _IEEE_FLOAT, _EXTENSIBLE = 1, 3, 0xFFFE
+
+
 def read_wav(path: str) -> tuple[bytes, int]:
-    """A WAV as PCM16 mono at a rate the server accepts (8/16/24/48 kHz; anything else → 16 kHz)."""
+    """A WAV as PCM16 mono at a rate the server accepts (8/16/24/48 kHz; anything else → 16 kHz).
+
+    Integer PCM of 8, 16, 24 or 32 bits and 32/64-bit float, plain or WAVE_FORMAT_EXTENSIBLE (what recorders,
+    editors and ffmpeg write for more than 16 bits): the stdlib ``wave`` reads only integer PCM in a plain
+    header, and a 24-bit or float recording was refused ("unknown format: 3").
+    """
     try:
-        with wave.open(path, "rb") as w:
-            if w.getsampwidth() != 2:
-                raise TalkError(f"{path}: only 16-bit PCM WAV files are supported")
-            rate, channels = w.getframerate(), w.getnchannels()
-            pcm = w.readframes(w.getnframes())
-    except EOFError:  # the stdlib's answer to an empty file or a header cut short
-        raise TalkError(f"{path} is not a WAV file (empty, or cut off in its header)") from None
-    except (OSError, wave.Error) as exc:
+        with open(path, "rb") as f:
+            data = f.read()
+    except OSError as exc:
         raise TalkError(f"cannot read {path}: {exc}") from exc
-    pcm = pcm[: len(pcm) // (2 * channels) * 2 * channels]  # a file cut mid-sample: whole samples only
-    if not pcm:
+    fmt, samples = _wav_chunks(path, data)
+    tag, channels, rate = int.from_bytes(fmt[0:2], "little"), int.from_bytes(fmt[2:4], "little"), \
+        int.from_bytes(fmt[4:8], "little")
+    bits = int.from_bytes(fmt[14:16], "little")
+    if tag == _EXTENSIBLE and len(fmt) >= 26:
+        tag = int.from_bytes(fmt[24:26], "little")  # the sub-format GUID starts with the plain format tag
+    width = bits // 8
+    kinds = {(_PCM_INT, 1): "u1", (_PCM_INT, 2): "<i2", (_PCM_INT, 3): "i3", (_PCM_INT, 4): "<i4",
+             (_IEEE_FLOAT, 4): "<f4", (_IEEE_FLOAT, 8): "<f8"}
+    kind = kinds.get((tag, width))
+    if kind is None or channels < 1 or not 1000 <= rate <= 384_000 or bits % 8:
+        raise TalkError(f"{path}: unsupported WAV encoding (format {tag}, {bits} bits, {channels} channels, "
+                        f"{rate} Hz): use integer PCM of 8-32 bits or 32/64-bit float")
+    samples = samples[: len(samples) // (width * channels) * width * channels]  # whole frames only
+    if not samples:
         raise TalkError(f"{path} holds no audio")
-    if channels > 1:
-        pcm = np.frombuffer(pcm, "<i2").reshape(-1, channels).mean(axis=1).astype("<i2").tobytes()
+    pcm = _to_int16(samples, kind).reshape(-1, channels)
+    mono = (pcm.mean(axis=1) if channels > 1 else pcm[:, 0]).astype("<i2").tobytes()
     if rate not in C.SUPPORTED_SAMPLE_RATES_HZ:
         r = StreamResampler(rate, MIC_RATE_HZ)
-        pcm, rate = r.feed(pcm) + r.flush(), MIC_RATE_HZ
-    return pcm, rate
+        mono, rate = r.feed(mono) + r.flush(), MIC_RATE_HZ
+    return mono, rate
+
+
+def _wav_chunks(path: str, data: bytes) -> tuple[bytes, bytes]:
+    """The ``fmt `` and ``data`` chunks of a RIFF/WAVE file (a data chunk cut short is read as far as it goes)."""
+    if len(data) < 12 or data[:4] != b"RIFF" or data[8:12] != b"WAVE":
+        raise TalkError(f"{path} is not a WAV file (no RIFF/WAVE header)")
+    fmt: bytes | None = None
+    at = 12
+    while at + 8 <= len(data):
+        cid, size = data[at:at + 4], int.from_bytes(data[at + 4:at + 8], "little")
+        body = data[at + 8:at + 8 + size]
+        if cid == b"fmt ":
+            fmt = body
+        elif cid == b"data":
+            if fmt is None or len(fmt) < 16:
+                break
+            return fmt, body
+        at += 8 + size + (size & 1)  # chunks are word-aligned
+    raise TalkError(f"{path} is not a WAV file (no format or data chunk)")
+
+
+def _to_int16(samples: bytes, kind: str) -> np.ndarray:
+    if kind == "i3":  # 24-bit little-endian: the top two bytes of each sample are the 16-bit value
+        top: np.ndarray = np.frombuffer(samples, np.uint8).reshape(-1, 3)[:, 1:].copy().view("<i2").reshape(-1)
+        return top
+    values = np.frombuffer(samples, kind)
+    if kind == "u1":
+        return ((values.astype(np.int16) - 128) << 8).astype(np.int16)
+    if kind == "<i4":
+        return (values >> 16).astype(np.int16)
+    if kind in ("<f4", "<f8"):
+        scaled: np.ndarray = np.clip(values, -1.0, 1.0) * 32767.0
+        return scaled.astype(np.int16)
+    return values.astype(np.int16)
 
 
 def write_wav(path: str, pcm: bytes, rate: int) -> None:

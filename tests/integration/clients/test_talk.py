@@ -241,3 +241,45 @@ async def test_file_mode_bad_wavs_and_silence_fail_with_one_clear_line(voice_ser
                                      "--output-file", out, "--url", vs.url)
     assert code == 1 and stderr.strip() == "nothing was heard in the input file (no speech)", stderr
     assert asyncio.get_running_loop().time() - started < 20  # at once, not after the 120 s reply timeout
+
+
+def _wav_bytes(samples: np.ndarray, *, tag: int, bits: int, rate: int, extensible: bool) -> bytes:
+    """A RIFF/WAVE file written by hand: the stdlib ``wave`` writes only plain integer PCM."""
+    import struct
+
+    data = samples.tobytes()
+    block = bits // 8
+    if extensible:  # WAVE_FORMAT_EXTENSIBLE, as ffmpeg and recorders write for 24-bit and float
+        guid = struct.pack("<H", tag) + b"\x00\x00\x00\x00\x10\x00\x80\x00\x00\xaa\x00\x38\x9b\x71"
+        fmt = struct.pack("<HHIIHHHHI", 0xFFFE, 1, rate, rate * block, block, bits, 22, bits, 4) + guid
+    else:
+        fmt = struct.pack("<HHIIHH", tag, 1, rate, rate * block, block, bits)
+    chunks = b"fmt " + struct.pack("<I", len(fmt)) + fmt + b"LIST" + struct.pack("<I", 4) + b"INFO"
+    chunks += b"data" + struct.pack("<I", len(data)) + data
+    return b"RIFF" + struct.pack("<I", 4 + len(chunks)) + b"WAVE" + chunks
+
+
+@pytest.mark.parametrize(("name", "tag", "bits", "extensible"), [
+    ("24-bit, extensible header", 1, 24, True), ("32-bit float", 3, 32, False),
+    ("32-bit float, extensible header", 3, 32, True), ("8-bit", 1, 8, False),
+])
+async def test_file_mode_reads_wavs_of_other_encodings(voice_server_factory: Factory, tmp_path: Path, name: str,
+                                                       tag: int, bits: int, extensible: bool) -> None:
+    # Before: "only 16-bit PCM WAV files are supported" / "unknown format: 3" / "unknown format: 65534" (exit 2).
+    vs = await voice_server_factory(stt=ScriptedSTT(["Turn off the lights"]), tts=ScriptedTTS(ms_per_char=40))
+    await vs.create_agent()
+    vs.fake.script([Text("Done.")])
+    pcm = np.frombuffer((FIXTURES / "lights_off.wav").read_bytes()[44:], "<i2").astype(np.int32)
+    if tag == 3:
+        samples = (pcm / 32768.0).astype("<f4")
+    elif bits == 24:
+        samples = np.frombuffer((pcm << 8).astype("<i4").tobytes(), np.uint8).reshape(-1, 4)[:, :3].copy()
+    else:
+        samples = ((pcm >> 8) + 128).astype(np.uint8)
+    src = tmp_path / "in.wav"
+    src.write_bytes(_wav_bytes(samples, tag=tag, bits=bits, rate=16000, extensible=extensible))
+    code, stdout, stderr = await run_talk("voice-agent", "--input-file", str(src), "--output-file",
+                                          str(tmp_path / "reply.wav"), "--url", vs.url, "--json")
+    assert code == 0, f"{name}: {stderr}"
+    assert json.loads(stdout.strip().splitlines()[-1])["transcript"] == "Turn off the lights"
+    assert vs.stt.calls[0][1] == 16000 and vs.stt.calls[0][0] / 32000 > 2.3  # all the speech reached the server
