@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import json
+import unicodedata
 from collections.abc import Callable
-from typing import Any, Literal, TypeVar
+from typing import Annotated, Any, Literal, TypeVar
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError
 
 from voice_letta import config as C
 from voice_letta import ids
@@ -27,6 +28,17 @@ from voice_letta.agent.zones import DEFAULT_ZONE
 from voice_letta.errors import ConfigError, ConflictError, NotFoundError, ProtocolViolation, invalid_body
 
 MAX_AGENT_NAME = 128  # characters; a person's agent is named <template name>:<identity> (server/identities.py)
+
+
+def _visible_name(name: str) -> str:
+    # A name of spaces named no agent anyone could pick, and a line break or tab in one broke `agents list`'s
+    # tab-separated lines that scripts read (and log lines).
+    if not name.strip() or any(unicodedata.category(ch) == "Cc" for ch in name):
+        raise ValueError("an agent name needs a visible character and no control characters (line breaks, tabs)")
+    return name
+
+
+AgentName = Annotated[str, Field(min_length=1, max_length=MAX_AGENT_NAME), AfterValidator(_visible_name)]
 
 
 class BlockCreate(BaseModel):
@@ -52,7 +64,7 @@ class BlockUpdate(BaseModel):
 class AgentCreate(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    name: str = Field(min_length=1, max_length=MAX_AGENT_NAME)
+    name: AgentName
     system: str | None = None
     blocks: list[BlockCreate] | None = None  # None: a persona and a human block
     block_ids: list[str] = Field(default_factory=list)  # existing blocks to share with this agent
@@ -83,7 +95,7 @@ class AgentUpdate(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    name: str | None = Field(default=None, min_length=1, max_length=MAX_AGENT_NAME)
+    name: AgentName | None = None
     system: str | None = Field(default=None, min_length=1)
     tool_ids: list[str] | None = None
     llm: dict[str, Any] | None = None

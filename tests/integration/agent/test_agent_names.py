@@ -42,3 +42,15 @@ async def test_the_voice_sockets_say_the_name_is_ambiguous(server: Running) -> N
         assert errors and errors[0]["code"] == "ambiguous_agent_name", events
         await ws.send_json({"type": "ping", "event_id": "p1"})  # the session goes on
         assert await ws.receive_json() == {"type": "pong", "event_id": "p1"}
+
+
+@pytest.mark.parametrize("name", ["   ", "front\ndesk", "front\tdesk", "desk\u0000", "\u0007bell"])
+async def test_a_name_without_a_visible_character_or_with_a_control_character_is_a_400(server: Running,
+                                                                                        name: str) -> None:
+    # Before: 201 ("front\tdesk" broke `voice-letta agents list`'s tab-separated lines; "   " named no agent).
+    status, body = await server.request("POST", "/v1/agents", json={"name": name, "llm": {"provider": "local"}})
+    assert status == 400 and body["error"]["param"] == "name", body
+    agent = await server.create_agent(name="front desk")  # spaces inside a name are fine
+    status, body = await server.request("PATCH", f"/v1/agents/{agent['id']}", json={"name": name})
+    assert status == 400 and body["error"]["param"] == "name", body
+    assert [a.name for a in await server.store.list_agents()] == ["front desk"]
