@@ -25,8 +25,11 @@ def request_id_of(request: web.Request) -> str:
 @web.middleware
 async def request_context_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
     request_id = request_id_of(request)
-    with logctx.bound(request_id=request_id, agent_id=request.match_info.get("agent_id")):
+    token = logctx.bind(request_id=request_id, agent_id=request.match_info.get("agent_id"))
+    try:  # not ``logctx.bound``: a generator-based context manager on every request
         response = await handler(request)
+    finally:
+        logctx.unbind(token)
     if not response.prepared:  # a stream sets it itself before its headers go out
         response.headers[REQUEST_ID_HEADER] = request_id
     return response
