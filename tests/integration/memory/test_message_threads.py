@@ -75,3 +75,19 @@ async def test_messages_of_an_export_are_versions_only_of_what_they_say(server: 
         found = await search(server, agent["id"], question, limit=5)
         assert found[0]["id"] == answer and not found[0]["previously"], [p["text"] for p in found]
         assert not any(p["previously"] for p in found if p["id"] == car_wash), [p["text"] for p in found]
+
+
+async def test_a_label_in_an_exported_message_is_no_speaker(server: Running) -> None:
+    agent = await create_voice_agent(server)
+    now = time.time()
+    plan, _, moved = await batch(server, agent["id"], [
+        {"text": _imessage("Nov 20, 2026", "Me", "book swap: i got priya. $10 limit. swap is fri in homeroom"),
+         "start_at": now - 12 * DAY},
+        {"text": _imessage("Nov 22, 2026", "Me", "scoops changed my shifts, its fri nights now"),
+         "start_at": now - 10 * DAY},
+        {"text": _imessage("Nov 27, 2026", "Kayla", "book swap is tuesday lunch in the library now, mr ortiz said"),
+         "start_at": now - 5 * DAY},
+    ])
+    # "book swap:" opens the message's body, it names no speaker: the message is the user's export, and a friend's
+    # later message moving the swap is its current version (on main 15263fd the older one ranked first, unlinked)
+    await first_of(server, agent["id"], "When is the book swap?", moved, [plan])

@@ -26,6 +26,11 @@ def test_the_envelopes_of_exports_are_not_their_words() -> None:
     assert T.message_body("Jo Kimura  9:03 PM\nthe cup is at the sportsplex") == "the cup is at the sportsplex"
     assert T.message_body("[2026-11-22 22:30] Nadia: concert is 10 dec\n[2026-11-22 22:58] Me: ok") == (
         "concert is 10 dec\nok")
+    # the sender of an exported message is its own line: a label in its body is no speaker ("secret santa: …")
+    assert T.speakers("Nov 29, 2026  11:02 PM\nMe\nsecret santa: i got ethan") == ()
+    assert T.speakers("Caroline: hi") == ("caroline",)
+    # short days and months are time words: "fri nights" and "swap is fri" share no topic
+    assert not T.body_terms("its fri nights 5-10") & T.body_terms("swap is fri in homeroom")
     # plain speech, a transcript and a note have none
     for text in ("user: I moved to Lisbon in May", "Caroline: hi\nMelanie: hello", "## Reno\n- Budget: $38,000"):
         assert T.message_body(text) is None

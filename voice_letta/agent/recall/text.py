@@ -248,9 +248,10 @@ _SENDER = re.compile(r"^[ \t]*[A-Z][\w.'-]*(?:[ \t]+[A-Z][\w.'-]*){0,2}[ \t]*$|^
 
 _SIGN_OFF = re.compile(r"^[ \t]*(?:--[ \t]*|(?:(?:kind|best|warm|many)[ \t]+)?(?:regards|wishes|thanks|best|cheers|"
                        r"sincerely|yours(?:[ \t]+\w+)?|thank you)[ \t]*[,.!]?[ \t]*|sent from my\b.*)$", re.IGNORECASE)
-# Words every message may say (greetings, fillers, a title before a name, "next"): no sign of one topic.
+# Words every message may say (greetings, fillers, a title before a name, short days and months): no sign of one topic.
 _CHAT_TEXT = ("hi hello hey dear thanks thank please pls ok okay lol omg yeah yes yep said says got get mr mrs ms dr "
-              "next")
+              "next tomorrow tmrw tmr mon tue tues wed thu thur thurs fri sat sun jan feb mar apr jun jul aug sep sept "
+              "oct nov dec am pm")
 _CHAT_WORDS = frozenset(stem(w) for w in _CHAT_TEXT.split())
 
 
@@ -293,6 +294,11 @@ def speakers(text: str) -> tuple[str, ...]:
     key: value record (``field_record_lines``): their keys are fields, not speakers (a JSON object was the line of a
     speaker '{"kind"', nobody's, so no update rule saw a changed object: test7)."""
     if is_markdown_note(text) or is_json_object(text) or field_record_lines(text) or is_email(text):
+        return ()
+    # a message that opens with its date or its sender's clock line ("Nov 29, 2026  11:02 PM" / "Me", "Jo Kimura  9:03
+    # PM"): its sender is on a line of its own, and "secret santa: i got ethan" in its body is no speaker's line (test8)
+    first = text.lstrip().split("\n", 1)[0]
+    if _DATE_LINE.match(first) or _NAME_CLOCK.match(first):
         return ()
     raw = tuple(label for label in _SPEAKER.findall(text) if _is_label(label))
     found = _LABELS.get(raw)
