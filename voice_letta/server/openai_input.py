@@ -123,8 +123,11 @@ async def parse_turn(request: web.Request, body: W.ChatCompletionRequest, agent:
             "only, or give the agent a model that does (llm.vision: true if it does and is not recognised)",
             code="image_not_supported", param=next(where for where, found in attached if found))
     results = tuple((m.tool_call_id or "", m.text()) for m in new if m.role in ("tool", "function"))
-    if any(not call_id for call_id, _ in results):
-        raise ProtocolViolation("every tool message needs a tool_call_id", code="invalid_request")
+    for i, m in enumerate(new):
+        if m.role in ("tool", "function") and not m.tool_call_id:
+            legacy = " (a legacy 'function' message has none: send role 'tool')" if m.role == "function" else ""
+            raise ProtocolViolation(f"every tool message needs the tool_call_id of the call it answers{legacy}",
+                                    code="invalid_request", param=f"messages.{last_assistant + 1 + i}.tool_call_id")
     if results:
         await _check_results(request, agent, [(last_assistant + 1 + i, m.tool_call_id or "")
                                               for i, m in enumerate(new) if m.role in ("tool", "function")])

@@ -85,3 +85,19 @@ async def test_a_result_sent_again_never_reaches_the_model_out_of_place(server: 
         assert valid_for_providers(request["messages"]), request["messages"]
     tools_seen = [m for m in server.fake.requests[-1]["messages"] if m["role"] == "tool"]
     assert [m["content"] for m in tools_seen] == ["sunny"]
+
+
+async def test_a_result_without_a_call_id_is_named_and_the_legacy_function_role_is_explained(server: Running) -> None:
+    # Before: "every tool message needs a tool_call_id" with param null, also for a legacy role "function" message.
+    agent = await server.create_agent()
+    client = server.client()
+    legacy: Any = {"role": "function", "name": "get_weather", "content": "sunny"}
+    with pytest.raises(openai.BadRequestError) as err:
+        await client.chat.completions.create(model=agent["id"], messages=[ASK, CALL, legacy])
+    body = err.value.body
+    assert isinstance(body, dict) and body["param"] == "messages.2.tool_call_id" and "role 'tool'" in body["message"]
+    bare: Any = {"role": "tool", "content": "sunny"}
+    with pytest.raises(openai.BadRequestError) as err:
+        await client.chat.completions.create(model=agent["id"], messages=[ASK, CALL, bare])
+    assert isinstance(err.value.body, dict) and err.value.body["param"] == "messages.2.tool_call_id"
+    assert server.fake.requests == []
