@@ -166,3 +166,12 @@ def test_an_arrival_asked_only_the_sending_said(query: str, text: str, flagged: 
 ])
 def test_a_place_asked_needs_one_said(query: str, text: str, flagged: bool) -> None:
     assert no_place(query, text) is flagged
+
+
+def test_a_role_in_the_asked_thing_is_not_the_holder() -> None:
+    # "Nadia's dentist appointment": Nadia holds it; "dentist" says what it is
+    text = "[2026-11-25 00:20] Nadia: dentist rang, Kofi's appointment is now the 27th same time"
+    assert other_holder_of("When is Nadia's dentist appointment?", text)
+    # a role that holds it may be said by name (recall/roles.py's)
+    assert not other_holder_of("How much warfarin is my dad on?", "Walter's warfarin is five milligrams now")
+    assert not other_holder_of("What is Dad's INR?", "Walter's INR was 2.4 on monday")

@@ -16,6 +16,7 @@ from voice_letta.agent.recall.values import other_item
     ("What colour are the bedroom curtains?", "## Living room\n- Curtains: olive velvet, ordered from Dunelm"),
     ("What's the van's registration?", "booked the van into the garage for tuesday, ref GX-2210"),
     ("What time is Ivy's netball?", "ivy's swimming is saturdays at nine at the leisure centre"),
+    ("What time is check-out at the hotel?", "Your stay is now 2 nights. Breakfast included. Check-in from 15:00."),
 ])
 def test_another_member_of_the_family_is_no_answer(query: str, text: str) -> None:
     assert other_kind(query, text)
@@ -30,6 +31,7 @@ def test_another_member_of_the_family_is_no_answer(query: str, text: str) -> Non
     ("When is Amir's wedding?", "amir's walima is on the 14th at the Hilton"),  # the family's name, no member
     ("What is my blood pressure?", "my blood pressure was 130 over 85 at the last check"),
     ("What colour are the bedroom curtains?", "curtains are olive velvet, ordered from Dunelm"),  # no room said
+    ("What time is check-out at the hotel?", "Check-in from 15:00, check out by 11"),
 ])
 def test_the_asked_member_said_or_none_of_the_family_is_not_judged(query: str, text: str) -> None:
     assert not other_kind(query, text)

@@ -142,6 +142,12 @@ _DETERMINERS = frozenset(["the", "a", "an", "this", "that", "these", "those", "m
 _USER_LINES = frozenset(["", "user", "assistant"])
 
 
+# a role that holds what is asked ("my dad's", "Dad's INR", "my dad", "mum's") — not a name's role ("Nadia's dentist")
+_ROLE_WORD = r"(?:{})".format("|".join(sorted((re.escape(w) for w in role_words()), key=len, reverse=True)))
+_ROLE_HOLDER = re.compile(rf"(?:\b(?:my|our|your|his|her|their)\s+{_ROLE_WORD}\b|\b{_ROLE_WORD}['’]s\b)", re.IGNORECASE)
+_ROLE_OF_NAME = re.compile(rf"\b[A-Z][a-z]+['’]s\s+(?:[a-z]+\s+)?{_ROLE_WORD}\b")
+
+
 def _holders(query: str) -> set[str]:
     """The words of whom or what the question asks about: its names ("Priya", "Uncle Dev") and possessors."""
     out = {w for name in query_names(query) for w in name}
@@ -155,7 +161,8 @@ def other_holder_of(query: str, text: str) -> bool:
     ("Am I allergic to anything?" / "user: gideon is allergic to shellfish"; for the user only someone said without
     a determiner: "the flat's rent" and "my wife is…" are the user's own, recall/roles.py judges roles)."""
     asked_words = set(T.words(query))
-    if any(is_role(w) for w in asked_words):
+    if _ROLE_HOLDER.search(query) is not None or (
+            any(is_role(w) for w in asked_words) and not _ROLE_OF_NAME.search(query)):
         return False  # "my dad", "Dad's INR": a role may be said by name ("Walter's INR"), recall/roles.py's
     holders = _holders(query)
     user = not holders and bool(asked_words & {"i", "my", "me"})

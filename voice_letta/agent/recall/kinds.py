@@ -52,11 +52,13 @@ _FAMILIES: dict[str, tuple[str, ...]] = {
     "utility": ("electricity electric", "gas", "water", "broadband internet", "council"),
     "body": ("knee knees", "back", "shoulder shoulders", "hip hips", "ankle ankles", "wrist wrists", "neck", "elbow",
              "foot feet"),
+    "hotel stay": ("checkin", "checkout"),
     "occasion": ("birthday bday", "anniversary", "graduation", "funeral", "christening baptism", "retirement",
                  "housewarming"),
 }
 # two-word members said as one word above
-_PHRASES = {"blood pressure": "bloodpressure", "heart rate": "heartrate"}
+_PHRASES = {"blood pressure": "bloodpressure", "heart rate": "heartrate", "check-in": "checkin", "check in": "checkin",
+            "check-out": "checkout", "check out": "checkout"}
 _PHRASE = re.compile(r"\b(" + "|".join(_PHRASES) + r")\b", re.IGNORECASE)
 # a question that asks for something (a yes/no question may be answered by the other member: "Do I take the bus?")
 _WH = re.compile(r"^\W*(?:what|what's|whats|when|when's|where|where's|who|who's|whom|whose|which|how)\b",

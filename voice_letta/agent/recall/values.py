@@ -366,14 +366,15 @@ def asks_listener(text: str) -> bool:
 def misplaced(query: str, passage: Passage, index: PassageIndex | None, previous: Sequence[Passage] = ()) -> bool:
     """Either check above on one shown result (``index``: the agent's, for the weight of a term). A later version
     (``previous``: the passages it replaces) is judged by recall/asked.py with what it replaces: "actually make that
-    thursday" keeps the time of day the first booking said."""
+    thursday" keeps the time of day the first booking said; a later version that gives the asked thing as another
+    holder's is theirs whatever it replaces ("Nadia: dentist rang, Kofi's appointment is now the 27th")."""
     def weight(tid: int) -> float:
         return max(index.keywords.idf_of(tid), 0.0) if index is not None else 1.0
 
     both = f"{passage.text}\n{passage.synopsis or ''}"
     versions = "\n".join([both, *(f"{p.text}\n{p.synopsis or ''}" for p in previous)])
     if (other_item(query, passage.text, weight) or missing_name_part(query, both)
-            or other_holder_of(query, versions) or other_role_holder(query, versions)
+            or other_holder_of(query, both) or other_holder_of(query, versions) or other_role_holder(query, versions)
             or other_sender_phone(query, passage.text) or (index is not None and other_in_series(
                 query, versions, lambda term: index.keywords.doc_count(term) > 0))):
         return True
