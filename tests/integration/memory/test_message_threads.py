@@ -91,3 +91,4 @@ async def test_a_label_in_an_exported_message_is_no_speaker(server: Running) -> 
     # "book swap:" opens the message's body, it names no speaker: the message is the user's export, and a friend's
     # later message moving the swap is its current version (on main 15263fd the older one ranked first, unlinked)
     await first_of(server, agent["id"], "When is the book swap?", moved, [plan])
+

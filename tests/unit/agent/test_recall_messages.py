@@ -46,3 +46,24 @@ def test_a_message_that_restates_a_plan_says_a_change() -> None:
         assert cues([line])[1][0], line
     for line in ("it was the same as ever", "we still talk every week", "I counted the kids"):
         assert not cues([line])[1][0], line
+
+
+def test_a_change_updates_the_passage_it_shares_the_asked_word_with() -> None:
+    import numpy as np
+
+    from voice_letta.agent.recall.index import PassageIndex
+    from voice_letta.agent.recall.vector import SearchWindow
+
+    # the change is more like the brunch line (0.7) than the room's (0.6), beyond CUE_BEST_MARGIN, but says "room"
+    # with the room's line only: it is that line's new version (test8: "What room is por por in?")
+    room, brunch = [1.0, 0.0, 0.0], [0.0, 1.0, 0.0]
+    moved = [0.6, 0.7, float(np.sqrt(1 - 0.36 - 0.49))]
+    texts = ["user: nana lives at Oakview care home, room 12", "user: every sunday we do brunch with nana at the cafe",
+             "user: nana fell, they moved her to room 31 on the ground floor"]
+    index = PassageIndex("m", 3)
+    at = [1_000_000.0, 1_000_000.0 + 86400, 1_000_000.0 + 20 * 86400]
+    index.add(["p0", "p1", "p2"], texts, [""] * 3, at, at, np.array([room, brunch, moved], dtype=np.float32),
+              [True] * 3)
+    query = np.array([[0.6, 0.6, float(np.sqrt(1 - 0.72))]], dtype=np.float32)
+    ranked = index.rank(query, ["What room is nana in?"], SearchWindow(None, None), limit=3, speaker="user")
+    assert ranked[0].passage_id == "p2" and ranked[0].previous == ("p0",), [(r.passage_id, r.previous) for r in ranked]

@@ -99,12 +99,13 @@ def cued_updates(index: PassageIndex, rows: list[int], query: Query) -> dict[int
     # to september" is 0.41 alike "my birthday is on july 4" but 0.71 alike "our wedding is planned for june".
     before = index.start_at[later][:, None] > index.start_at[np.asarray(rows)][None, :]
     best = np.where(before, sims, -1.0).max(axis=1)
+    asked = _asked_shares(index, rows, later, query, before)
     out: dict[int, list[int]] = {}
     for j, row in enumerate(rows):
         kind = typed_changes(index, row, later, query)
         typed = kind & (query.cosines[later] >= UPDATE_RELEVANCE * float(query.cosines[row]))
-        col = np.where((index.start_at[later] > index.start_at[row]) & (sims[:, j] >= best - CUE_BEST_MARGIN * typed),
-                       sims[:, j], -1.0)
+        col = np.where((index.start_at[later] > index.start_at[row])
+                       & ((sims[:, j] >= best - CUE_BEST_MARGIN * typed) | asked[:, j]), sims[:, j], -1.0)
         related = kind | (query.cosines[later] >= UNTYPED_RELEVANCE * float(query.cosines[row]))
         close = np.flatnonzero((col >= np.where(typed, TYPED_CUE_COSINE, CUE_COSINE)) & related
                                & index.update_cue[later])
@@ -169,6 +170,33 @@ def cued_updates(index: PassageIndex, rows: list[int], query: Query) -> dict[int
                         and cue not in out[row] and not other_kind):
                     named.append((len(common), float(sims[k, j]), cue))
             out[row] = [c for *_, c in sorted(named, reverse=True)] + out[row]
+    return out
+
+
+def _asked_shares(index: PassageIndex, rows: list[int], later: np.ndarray, query: Query, before: np.ndarray
+                  ) -> np.ndarray:
+    """(later, rows): whether a cue passage says more of the question's words with that row than with the row it is
+    most like. It then updates that row too: "they moved her to room 108" is more like "we do yum cha with por por"
+    than "por por lives at Rosewood, room 214", but says "room" with the latter only ("What room is por por in?",
+    test8). Only cue passages saying a word of the question are looked at (their postings)."""
+    out = np.zeros((len(later), len(rows)), dtype=bool)
+    terms = list(query.terms)
+    if not terms or len(rows) < 2:
+        return out
+    saying = np.unique(np.concatenate([index.keywords.postings_of(t)[0] for t in terms]).astype(np.int64))
+    picked = np.flatnonzero(np.isin(later, saying))
+    if not len(picked):
+        return out
+    said = [query.terms & content_terms(index, r) for r in rows]
+    sims = index.vectors.matrix[later[picked]] @ index.vectors.matrix[rows].T
+    for i, k in enumerate(picked):
+        cue = query.terms & content_terms(index, int(later[k])) - ignored_terms(index, int(later[k]), rows[0])
+        if not cue:
+            continue
+        shares = np.asarray([len(cue & s) for s in said])
+        alike = np.where(before[k], sims[i], -1.0)
+        top = int(np.argmax(alike))
+        out[k] = before[k] & (shares > shares[top])
     return out
 
 
