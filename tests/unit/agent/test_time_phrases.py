@@ -118,6 +118,9 @@ def test_overnight_before_a_noun_is_no_time() -> None:
     ("What's the latest in the channel since Monday?", "2026-11-30 00:00", "2026-12-06 15:30"),
     ("Give me a rundown of yesterday's chat", "2026-12-05 00:00", "2026-12-05 23:59"),
     ("What did I hear from people last week?", "2026-11-23 00:00", "2026-11-29 23:59"),
+    ("What did I miss in the group chat yesterday?", "2026-12-05 00:00", "2026-12-05 23:59"),
+    ("What was on my mind yesterday?", "2026-12-05 00:00", "2026-12-05 23:59"),
+    ("Anything important from yesterday?", "2026-12-05 00:00", "2026-12-05 23:59"),
 ])
 def test_requests_for_what_came_in(question: str, start: str, end: str) -> None:
     w = window_for(question, now=NOW, tz=LA)

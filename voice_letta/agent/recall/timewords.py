@@ -76,7 +76,7 @@ _FRAME_TEXT = """
     imessage messenger discord reply replies replied respond responded response comment comments commented
     people everyone everybody anyone anybody someone somebody folks others get got receive received arrive arrived
     take took fortnight overnight small early wee midnight midweek start beginning rundown roundup gist latest hear
-    heard give show list
+    heard give show list miss missed mind important
     since else far
     jot jotted jotting down note notes noted noting write wrote written writing log logged put
     bring brought up go went over cover covered run ran through make made
