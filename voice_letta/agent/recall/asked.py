@@ -142,10 +142,26 @@ _DETERMINERS = frozenset(["the", "a", "an", "this", "that", "these", "those", "m
 _USER_LINES = frozenset(["", "user", "assistant"])
 
 
-# a role that holds what is asked ("my dad's", "Dad's INR", "my dad", "mum's") — not a name's role ("Nadia's dentist")
-_ROLE_WORD = r"(?:{})".format("|".join(sorted((re.escape(w) for w in role_words()), key=len, reverse=True)))
-_ROLE_HOLDER = re.compile(rf"(?:\b(?:my|our|your|his|her|their)\s+{_ROLE_WORD}\b|\b{_ROLE_WORD}['’]s\b)", re.IGNORECASE)
-_ROLE_OF_NAME = re.compile(rf"\b[A-Z][a-z]+['’]s\s+(?:[a-z]+\s+)?{_ROLE_WORD}\b")
+# the words before a role that make it the holder of what is asked ("my dad", "our nan")
+_OWNING = frozenset(["my", "our", "your", "his", "her", "their"])
+_QUERY_TOKEN = re.compile(r"([A-Za-z\u00c0-\u024f]+)(['’]s\b)?")
+
+
+def _role_holds(query: str) -> bool:
+    """Whether a role holds what the question asks ("my dad", "Dad's INR", "mum's"), not a name's role ("Nadia's
+    dentist appointment": Nadia holds it, the role says what it is)."""
+    tokens = [(m.group(1), m.group(2) is not None) for m in _QUERY_TOKEN.finditer(query)]
+    roles = [i for i, (word, _) in enumerate(tokens) if is_role(word.lower())]
+    if not roles:
+        return False
+    for i in roles:
+        possessive = tokens[i][1]
+        if possessive or (i and tokens[i - 1][0].lower() in _OWNING):
+            return True
+        named = [j for j in (i - 1, i - 2) if j >= 0 and tokens[j][1] and tokens[j][0][:1].isupper()]
+        if not named:
+            return True  # a role said alone ("the dentist") may be anyone's: left to recall/roles.py
+    return False
 
 
 def _holders(query: str) -> set[str]:
@@ -161,8 +177,7 @@ def other_holder_of(query: str, text: str) -> bool:
     ("Am I allergic to anything?" / "user: gideon is allergic to shellfish"; for the user only someone said without
     a determiner: "the flat's rent" and "my wife is…" are the user's own, recall/roles.py judges roles)."""
     asked_words = set(T.words(query))
-    if _ROLE_HOLDER.search(query) is not None or (
-            any(is_role(w) for w in asked_words) and not _ROLE_OF_NAME.search(query)):
+    if _role_holds(query):
         return False  # "my dad", "Dad's INR": a role may be said by name ("Walter's INR"), recall/roles.py's
     holders = _holders(query)
     user = not holders and bool(asked_words & {"i", "my", "me"})

@@ -374,7 +374,8 @@ def misplaced(query: str, passage: Passage, index: PassageIndex | None, previous
     both = f"{passage.text}\n{passage.synopsis or ''}"
     versions = "\n".join([both, *(f"{p.text}\n{p.synopsis or ''}" for p in previous)])
     if (other_item(query, passage.text, weight) or missing_name_part(query, both)
-            or other_holder_of(query, both) or other_holder_of(query, versions) or other_role_holder(query, versions)
+            or other_holder_of(query, both) or (bool(previous) and other_holder_of(query, versions))
+            or other_role_holder(query, versions)
             or other_sender_phone(query, passage.text) or (index is not None and other_in_series(
                 query, versions, lambda term: index.keywords.doc_count(term) > 0))):
         return True
