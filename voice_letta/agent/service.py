@@ -35,7 +35,13 @@ def _visible_name(name: str) -> str:
     # tab-separated lines that scripts read (and log lines).
     if not name.strip() or any(unicodedata.category(ch) == "Cc" for ch in name):
         raise ValueError("an agent name needs a visible character and no control characters (line breaks, tabs)")
-    return name
+    return same_name(name)
+
+
+def same_name(name: str) -> str:
+    """A name as stored and compared: composed (NFC). "Café" typed on macOS or pasted from a file name arrives
+    decomposed ("e" + U+0301), looks the same everywhere, and named no agent."""
+    return unicodedata.normalize("NFC", name)
 
 
 AgentName = Annotated[str, Field(min_length=1, max_length=MAX_AGENT_NAME), AfterValidator(_visible_name)]
@@ -184,7 +190,8 @@ class AgentService:
         try:
             return await self.store.get_agent(id_or_name)
         except NotFoundError:
-            matches = [a for a in await self.store.list_agents() if a.name == id_or_name]
+            wanted = same_name(id_or_name)  # agents named before names were stored composed compare too
+            matches = [a for a in await self.store.list_agents() if same_name(a.name) == wanted]
             if len(matches) > 1:
                 ids = ", ".join(a.id for a in matches[:5]) + (", …" if len(matches) > 5 else "")
                 raise ConflictError(f"{len(matches)} agents are named {id_or_name[:80]!r} ({ids}): use an agent "

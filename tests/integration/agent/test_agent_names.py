@@ -54,3 +54,21 @@ async def test_a_name_without_a_visible_character_or_with_a_control_character_is
     status, body = await server.request("PATCH", f"/v1/agents/{agent['id']}", json={"name": name})
     assert status == 400 and body["error"]["param"] == "name", body
     assert [a.name for a in await server.store.list_agents()] == ["front desk"]
+
+
+async def test_a_name_typed_with_a_combining_accent_is_the_same_name(server: Running) -> None:
+    # "Café Luna" typed on macOS (or pasted from a file name) arrives decomposed: "Cafe" + U+0301. It looks the same
+    # everywhere and named no agent: the openai SDK with model="Café Luna" got 404 model_not_found.
+    agent = await server.create_agent(name="Cafe\u0301 Luna")
+    assert agent["name"] == "Caf\u00e9 Luna"  # stored composed (NFC)
+    server.fake.script([Text("Hello.")])
+    done = await server.client().chat.completions.create(model="Caf\u00e9 Luna",
+                                                         messages=[{"role": "user", "content": "hi"}])
+    assert done.choices[0].message.content == "Hello."
+    other = await server.create_agent(name="Caf\u00e9 Luna")  # the same name typed the other way: two agents share it
+    with pytest.raises(openai.ConflictError) as caught:
+        await server.client().chat.completions.create(model="Cafe\u0301 Luna",
+                                                      messages=[{"role": "user", "content": "hi"}])
+    assert isinstance(caught.value.body, dict) and other["id"] in caught.value.body["message"]
+    status, body = await server.request("PATCH", f"/v1/agents/{other['id']}", json={"name": "Zo\u0308e"})
+    assert status == 200 and body["name"] == "Z\u00f6e", body
