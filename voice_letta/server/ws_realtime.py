@@ -9,6 +9,7 @@ An unknown agent gets a Realtime ``error`` event (``model_not_found``) and the s
 
 from __future__ import annotations
 
+import json
 import logging
 
 from aiohttp import WSCloseCode, WSMsgType, web
@@ -23,6 +24,7 @@ from voice_letta.server.ws_native import agent_resolver
 from voice_letta.session.realtime import RealtimeTransport
 from voice_letta.session.session import VoiceSession
 from voice_letta.wire import realtime as R
+from voice_letta.wire import realtime_beta as RB
 from voice_letta.wire import realtime_events as RE
 
 log = logging.getLogger(__name__)
@@ -32,16 +34,20 @@ SUBPROTOCOL = "realtime"  # what browsers offer (with the key or token as a seco
 
 
 class _Socket:
-    __slots__ = ("ws",)
+    """The session's view of the WebSocket: JSON text in and out, in GA shapes; a beta client's events are
+    translated here, in both directions (``wire.realtime_beta``)."""
 
-    def __init__(self, ws: web.WebSocketResponse) -> None:
+    __slots__ = ("beta", "ws")
+
+    def __init__(self, ws: web.WebSocketResponse, *, beta: bool = False) -> None:
         self.ws = ws
+        self.beta = beta
 
     async def receive_text(self) -> str | None:
         while True:
             msg = await self.ws.receive()
             if msg.type == WSMsgType.TEXT:
-                return str(msg.data)
+                return _beta_in(str(msg.data)) if self.beta else str(msg.data)
             if msg.type == WSMsgType.BINARY:
                 await self.send_text(RE.encode(RE.error_event(R.RealtimeViolation(
                     "Realtime events are JSON text frames; audio goes base64 in input_audio_buffer.append.",
@@ -50,7 +56,26 @@ class _Socket:
             return None  # CLOSE, CLOSING, CLOSED, ERROR (e.g. over max_msg_size: aiohttp closes with 1009)
 
     async def send_text(self, text: str) -> None:
+        if self.beta:
+            beta_event = RB.server_to_beta(json.loads(text))
+            if beta_event is None:
+                return
+            text = json.dumps(beta_event, ensure_ascii=False, separators=(",", ":"))
         await self.ws.send_str(text)
+
+
+def _beta_in(text: str) -> str:
+    """A beta client event as its GA text; text that is no JSON object goes on as it is, so the GA parser gives
+    its usual typed error (invalid_json, frame_too_large)."""
+    if len(text) > R.MAX_EVENT_BYTES:
+        return text
+    try:
+        event = json.loads(text)
+    except (ValueError, RecursionError):
+        return text
+    if not isinstance(event, dict):
+        return text
+    return json.dumps(RB.client_to_ga(event), ensure_ascii=False, separators=(",", ":"))
 
 
 @routes.get("/v1/realtime")
@@ -59,7 +84,7 @@ async def realtime(request: web.Request) -> web.WebSocketResponse:
     max_msg = max(app[CONFIG].max_ws_message_bytes, R.MAX_EVENT_BYTES + 1024)
     ws = web.WebSocketResponse(heartbeat=HEARTBEAT_S, max_msg_size=max_msg, protocols=(SUBPROTOCOL,))
     await ws.prepare(request)
-    socket = _Socket(ws)
+    socket = _Socket(ws, beta=RB.wants_beta(request.headers, request.headers.get("Sec-WebSocket-Protocol", "")))
     wanted = request.query.get("model") or principal_of(request).agent_id
     try:
         if not wanted:
