@@ -29,7 +29,7 @@ import re
 from aiohttp import web
 
 from voice_letta.agent.models import AgentState
-from voice_letta.agent.service import MAX_AGENT_NAME, AgentCreate, AgentService, BlockCreate
+from voice_letta.agent.service import MAX_AGENT_NAME, AgentCreate, AgentService, BlockCreate, same_name
 from voice_letta.errors import AccessDenied, ConflictError, ProtocolViolation
 from voice_letta.locks import KeyedLocks
 from voice_letta.server.auth import principal_of
@@ -100,7 +100,7 @@ def caller_identity(caller: str, call_sid: str) -> str:
 
 
 def identity_agent_name(template: AgentState, identity: str) -> str:
-    return f"{template.name}:{identity}"
+    return same_name(f"{template.name}:{identity}")  # composed, as AgentCreate stores it (a template named before)
 
 
 def _copy_request(template: AgentState, name: str) -> AgentCreate:
@@ -149,7 +149,7 @@ async def person_agent(agents: AgentService, template_ref: str, identity: str) -
 
 async def _named(agents: AgentService, name: str) -> AgentState | None:
     """The agent named ``name``: the one that claims it, else (made before claims) the oldest of that name."""
-    same = [a for a in await agents.store.list_agents() if a.name == name]  # oldest first
+    same = [a for a in await agents.store.list_agents() if same_name(a.name) == name]  # oldest first
     return await agents.store.get_agent(same[0].id) if same else None
 
 

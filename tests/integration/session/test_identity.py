@@ -119,3 +119,21 @@ async def test_an_unencoded_plus_in_the_identity_is_refused_with_the_way_to_send
         assert (await running.store.get_agent(mine)).name == "coach:+15551234567"
     finally:
         await runner.cleanup()
+
+
+async def test_a_template_named_decomposed_before_names_were_composed_finds_its_people_again(
+    tmp_path: Path, fake_openai: FakeOpenAIServer
+) -> None:
+    # A template stored as "Cafe" + U+0301 (before names were stored composed): its person's agent is created
+    # composed, and the next visit must find that agent, not fail to create a second one of the same name.
+    running, runner = await start_server(tmp_path, fake_openai, api_key=None)
+    try:
+        made = await running.create_agent(name="cafe")
+        template = await running.store.get_agent(made["id"])
+        await running.store.update_agent(template.model_copy(update={"name": "Cafe\u0301"}))
+        status, first = await running.request("POST", "/v1/agents/Caf%C3%A9/identities/user-1")
+        assert status == 201 and first["name"] == "Caf\u00e9:user-1", first
+        status, again = await running.request("POST", f"/v1/agents/{made['id']}/identities/user-1")
+        assert status == 200 and again["id"] == first["id"], again  # before: 409 "being changed by another request"
+    finally:
+        await runner.cleanup()
