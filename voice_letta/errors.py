@@ -66,6 +66,13 @@ class ProtocolViolation(VoiceLettaError):
         self.close_code = close_code
 
 
+def in_the_future(what: str, value: float, *, param: str | None = None) -> ProtocolViolation:
+    """A time a client gave (epoch seconds) that is ahead of the server's clock. A JavaScript client's
+    ``Date.now()`` is milliseconds: "in the future" alone sent its developer hunting for clock drift."""
+    hint = "; times are epoch seconds and this looks like milliseconds (divide by 1000)" if value > 1e11 else ""
+    return ProtocolViolation(f"{what} is in the future{hint}", code="invalid_request", param=param)
+
+
 def invalid_body(exc: ValidationError, *, prefix: str | None = None) -> ProtocolViolation:
     """A request body that failed validation, as a typed 400 naming its first problem (``messages.0.role``;
     under ``prefix`` for a part validated on its own, ``fallback.0.model``) in the message and in ``param``."""

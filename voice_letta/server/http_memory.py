@@ -22,7 +22,7 @@ from voice_letta.agent.memory_manager import MemoryManager
 from voice_letta.agent.memory_search import Hit, MemorySearch, SearchWindow
 from voice_letta.agent.models import EmbeddingConfig, Message, Passage
 from voice_letta.agent.ports import EmbedderFactory, MemoryJob
-from voice_letta.errors import ConfigError, ProtocolViolation, ProviderError
+from voice_letta.errors import ConfigError, ProtocolViolation, ProviderError, in_the_future
 from voice_letta.server.http_admin import parse_body
 from voice_letta.server.keys import AGENTS, STORE
 from voice_letta.server.params import float_query, int_query
@@ -211,8 +211,8 @@ async def _insert(request: web.Request, agent_id: str, items: Sequence[PassageCr
         # 31,690,708 (start_at 1e15) was stored, then every search_memory that showed it failed the turn.
         if end > now + C.SAID_AT_FUTURE_S:
             field = "start_at" if item.start_at is not None and start > now + C.SAID_AT_FUTURE_S else "end_at"
-            raise ProtocolViolation(f"a passage's {field} is in the future", code="invalid_request",
-                                    param=f"passages.{k}.{field}" if bulk else field)
+            raise in_the_future(f"a passage's {field}", start if field == "start_at" else end,
+                                param=f"passages.{k}.{field}" if bulk else field)
         passages.append(Passage(id=ids.passage_id(), agent_id=agent_id, text=item.text, synopsis=item.synopsis,
                                 start_at=start, end_at=end, created_at=now))
     embedder = await search.embedder_for(agent_id)
@@ -292,8 +292,8 @@ async def import_messages(request: web.Request) -> web.Response:
     body = await parse_body(request, MessagesImport)
     limit = time.time() + C.SAID_AT_FUTURE_S
     if future := [i for i, m in enumerate(body.messages) if m.said_at > limit]:
-        raise ProtocolViolation("a message's said_at is in the future", code="invalid_request",
-                                param=f"messages.{future[0]}.said_at")
+        raise in_the_future("a message's said_at", body.messages[future[0]].said_at,
+                            param=f"messages.{future[0]}.said_at")
     ordered = sorted(body.messages, key=lambda m: m.said_at)  # stable: equal times keep the order given
     rows = [Message(id=ids.message_id(), agent_id=agent_id, role=m.role, content=m.content, created_at=m.said_at)
             for m in ordered]

@@ -20,7 +20,7 @@ from voice_letta.agent.loop import TurnInput, spoken_rows
 from voice_letta.agent.models import AgentState, ImagePart, Message
 from voice_letta.agent.ports import ToolChoice, ToolSpec
 from voice_letta.agent.tools import client_tool_problem, own_tool_names
-from voice_letta.errors import NotFoundError, ProtocolViolation
+from voice_letta.errors import NotFoundError, ProtocolViolation, in_the_future
 from voice_letta.providers.fallback import accepts_images
 from voice_letta.server.keys import AGENT, AGENTS, MODELS, STORE
 from voice_letta.wire import openai_chat as W
@@ -178,8 +178,7 @@ async def parse_turn(request: web.Request, body: W.ChatCompletionRequest, agent:
                                 param="Idempotency-Key")
     said_at = opts.said_at if opts else None
     if said_at is not None and said_at > time.time() + W.SAID_AT_FUTURE_S:
-        raise ProtocolViolation("voice_letta.said_at is in the future", code="invalid_request",
-                                param="voice_letta.said_at")
+        raise in_the_future("voice_letta.said_at", said_at, param="voice_letta.said_at")
     inp = TurnInput(user_text=user_text or None, client_tools=tools, tool_choice=tool_choice, tool_results=results,
                     extra_instructions=system or None, fingerprint=fingerprint, unknown_assistant_text=unknown,
                     show_server_tool_calls=show, temperature=body.temperature, max_tokens=body.token_limit(),

@@ -14,7 +14,7 @@ import time
 from typing import Protocol
 
 from voice_letta import config as C
-from voice_letta.errors import ProtocolViolation, VoiceLettaError
+from voice_letta.errors import ProtocolViolation, VoiceLettaError, in_the_future
 from voice_letta.session import events as E
 from voice_letta.session.commands import Cancel, Close, Command, StartTurn
 from voice_letta.session.listener import Listener
@@ -103,7 +103,7 @@ class Reader:
             case W.InputText():
                 self._need_agent()
                 if msg.said_at is not None and msg.said_at > time.time() + C.SAID_AT_FUTURE_S:
-                    raise ProtocolViolation("said_at is in the future", code="invalid_request")
+                    raise in_the_future("said_at", msg.said_at)
                 now = asyncio.get_running_loop().time()
                 host.emit(E.Transcribed(msg.text, 0.0, 0.0, source="text"))
                 await host.command(StartTurn(msg.text, TurnClock(transcript=now), msg.said_at))
