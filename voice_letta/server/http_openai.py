@@ -12,7 +12,6 @@ import contextlib
 import logging
 import time
 import weakref
-from dataclasses import dataclass
 
 from aiohttp import web
 from pydantic import ValidationError
@@ -70,52 +69,129 @@ def failure_events(code: str, message: str, retryable: bool) -> list[AgentEvent]
             ContentDelta(FALLBACK_SENTENCE, kind="fallback"), TurnFinished("", "error", Usage())]
 
 
-@dataclass(frozen=True, slots=True)
-class _StartFailed:
-    """The turn failed before its input was stored: the client gets an HTTP error, not a 200."""
+class _Watch:
+    """One open stream as the ``_Ticker`` sees it: the handler's task (which drives the agent's turn itself, no
+    producer task or queue in between), when bytes last went out, and whether the handler is waiting for the agent
+    (only then may the ticker cut the turn or send a keep-alive: otherwise the handler is writing)."""
 
-    error: VoiceLettaError
+    __slots__ = ("beat", "broken", "cut", "drain_until", "flush", "held", "keepalive_s", "last_write", "request",
+                 "resp", "task", "waiting")
 
+    def __init__(self, request: web.Request, resp: web.StreamResponse, keepalive_s: float) -> None:
+        task = asyncio.current_task()
+        assert task is not None
+        self.task = task
+        self.request = request
+        self.resp = resp
+        self.keepalive_s = keepalive_s
+        self.last_write = time.monotonic()
+        self.waiting = False
+        self.cut: str | None = None  # "gone" (the client went away) or "drain" (shutting down): the ticker cancelled
+        self.drain_until: float | None = None
+        self.beat: asyncio.Task[None] | None = None  # a keep-alive being written
+        self.held: list[bytes] = []  # chunks written by ``flush`` once the handler's step ends (``send_soon``)
+        self.flush: asyncio.Handle | None = None
+        self.broken = False  # a write by ``flush`` found the connection gone
 
-class _Tick:
-    """Put in a waiting stream's queue by the ``_Ticker``: time to look at the connection and the keep-alive."""
+    def check(self, now: float) -> None:
+        """The ticker's look at a stream whose handler waits for the agent."""
+        transport = self.request.transport
+        if transport is None or transport.is_closing():
+            self._cut("gone")  # a barge-in drops the request: cancelling the turn keeps its partial reply
+            return
+        if self.drain_until is None and lifecycle.draining(self.request):
+            self.drain_until = now + self.request.app[CONFIG].shutdown_grace_s
+        if self.drain_until is not None and now >= self.drain_until:
+            self._cut("drain")  # shutting down and the turn still runs: cut it, end the stream properly
+            return
+        if self.beat is None and now - self.last_write >= self.keepalive_s:
+            self.last_write = now
+            self.beat = asyncio.get_running_loop().create_task(self._keepalive())
 
+    def send_soon(self, data: bytes) -> None:
+        """Write ``data`` once the handler's task step ends, with whatever else the agent produces in the same step
+        (the last words and the end of the reply come out of one read of the model's stream): one send, one wake-up
+        of the client. The first chunk of content goes out before the next read of the model's stream, as a write
+        right here would: that read can only come in a later iteration of the loop."""
+        self.held.append(data)
+        if self.flush is None:
+            self.flush = asyncio.get_running_loop().call_soon(self._flush)
 
-_TICK = _Tick()
-_Q = AgentEvent | _StartFailed | _Tick | None  # what the producer queues for the writer (None: the turn is over)
+    def take(self) -> bytes:
+        """What ``send_soon`` holds, for the handler to write itself now (in order, before its own bytes)."""
+        if not self.held:
+            return b""
+        if self.flush is not None:
+            self.flush.cancel()
+            self.flush = None
+        data = b"".join(self.held)
+        self.held.clear()
+        return data
+
+    def _flush(self) -> None:
+        self.flush = None
+        data = b"".join(self.held)
+        self.held.clear()
+        try:
+            _write_now(self.resp, data)
+        except (ConnectionResetError, RuntimeError):
+            self.broken = True
+            if self.waiting:
+                self._cut("gone")
+            return
+        self.last_write = time.monotonic()
+
+    def _cut(self, why: str) -> None:
+        if self.cut is None:
+            self.cut = why
+            self.waiting = False
+            self.task.cancel()
+
+    async def _keepalive(self) -> None:
+        """A comment while the agent is busy (LiveKit gives up after 10 s without bytes); before the turn started
+        (the agent busy with another turn) the headers go out with it, so the client does not time out waiting."""
+        try:
+            await self.resp.prepare(self.request)
+            await self.resp.write(W.SSE_KEEPALIVE)
+        except (ConnectionResetError, RuntimeError):
+            pass  # the client went away: the next tick cuts the turn
+        finally:
+            self.beat = None
 
 
 class _Ticker:
     """One timer for all open streams of an event loop, instead of a timeout around every wait of every stream.
 
-    aiohttp reports a vanished client only on the next write, and a barge-in must stop generation at once, so a
-    stream that waits for the agent looks at its connection every ``DISCONNECT_POLL_S``: each tick puts a ``_TICK``
-    into the queue of every stream whose queue is empty (its writer waits, or is about to). The timer runs only
-    while streams are open: a turn shorter than a tick schedules one timer and cancels it.
+    aiohttp reports a vanished client only on the next write, and a barge-in must stop generation at once, so
+    every ``DISCONNECT_POLL_S`` the ticker looks at each stream whose handler waits for the agent (``_Watch``): a
+    closed connection or the end of the shutdown grace cancels the handler's wait (the agent keeps the partial
+    reply as interrupted), a quiet stream gets a keep-alive. The timer runs only while streams are open: a turn
+    shorter than a tick schedules one timer and cancels it.
     """
 
     def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
         self._loop = loop
-        self._queues: set[asyncio.Queue[_Q]] = set()
+        self._streams: set[_Watch] = set()
         self._timer: asyncio.TimerHandle | None = None
 
-    def add(self, queue: asyncio.Queue[_Q]) -> None:
-        self._queues.add(queue)
+    def add(self, watch: _Watch) -> None:
+        self._streams.add(watch)
         if self._timer is None:
             self._timer = self._loop.call_later(DISCONNECT_POLL_S, self._tick)
 
-    def discard(self, queue: asyncio.Queue[_Q]) -> None:
-        self._queues.discard(queue)
-        if not self._queues and self._timer is not None:  # no wake-up of an idle loop for nothing
+    def discard(self, watch: _Watch) -> None:
+        self._streams.discard(watch)
+        if not self._streams and self._timer is not None:  # no wake-up of an idle loop for nothing
             self._timer.cancel()
             self._timer = None
 
     def _tick(self) -> None:
         self._timer = None
-        for queue in self._queues:
-            if queue.empty():
-                queue.put_nowait(_TICK)
-        if self._queues:
+        now = time.monotonic()
+        for watch in list(self._streams):
+            if watch.waiting:
+                watch.check(now)
+        if self._streams:
             self._timer = self._loop.call_later(DISCONNECT_POLL_S, self._tick)
 
 
@@ -139,109 +215,61 @@ class _EventStream(web.StreamResponse):
 
 
 async def _stream(request: web.Request, agent: AgentState, parsed: ParsedTurn, received: float) -> web.StreamResponse:
+    """The handler's task drives the agent's turn itself and writes each event as it comes: no producer task and
+    queue between them (each was a task switch per event and a task per turn). The ``_Ticker`` cuts a wait for the
+    agent when the client goes away or the shutdown grace ends, and sends keep-alives while the agent is busy.
+
+    200 goes out once the turn has started, i.e. the user's words are stored: a crash in between cannot lose a
+    message the client was told was accepted (only a keep-alive, when the agent is busy with another turn for longer
+    than the keep-alive interval, sends the headers first). The turn's end is stored only after the reply's last
+    bytes are written (the agent is not asked for the event after ``ReplyDone`` until then): a turn recorded as
+    completed was delivered, so a process killed before the end of the stream leaves it unfinished, and the
+    client's resend is its retry.
+    """
     cid, created, model = ids.completion_id(), int(time.time()), agent.id
     resp = _EventStream(headers={"Content-Type": "text/event-stream", "Cache-Control": "no-cache",
                                        "X-Accel-Buffering": "no",
                                        REQUEST_ID_HEADER: logctx.current().request_id or ""})
-    queue: asyncio.Queue[_Q] = asyncio.Queue(maxsize=256)
-    # Set once the reply's last bytes are written. The turn's end is stored only after that (the producer does not
-    # ask for the event after ReplyDone until then): a turn recorded as completed was delivered, so a process
-    # killed before the end of the stream leaves the turn unfinished, and the client's resend is its retry.
-    delivered = asyncio.Event()
-
-    async def produce() -> None:
-        started = False
-        try:
-            async for event in request.app[AGENT].run_turn(agent.id, parsed.inp):
-                started = True
-                await queue.put(event)
-                if type(event) is ReplyDone:
-                    await delivered.wait()
-        except VoiceLettaError as exc:  # failed before the turn could start (e.g. the store is down)
-            if not started:
-                await queue.put(_StartFailed(exc))
-            else:
-                for event in failure_events(exc.code, exc.message, getattr(exc, "retryable", False)):
-                    await queue.put(event)
-        except Exception:
-            log.exception("turn for agent %s failed", agent.id)
-            if not started:
-                await queue.put(_StartFailed(VoiceLettaError("internal error")))
-            else:
-                for event in failure_events("internal_error", "internal error", False):
-                    await queue.put(event)
-        finally:
-            await queue.put(None)
-
-    producer = asyncio.create_task(produce())
+    turn = request.app[AGENT].run_turn(agent.id, parsed.inp)
     prefetch = _prefetch(request, agent.id, parsed)
+    watch = _Watch(request, resp, request.app[CONFIG].sse_keepalive_s)
     ticker = _ticker()
-    ticker.add(queue)
-    keepalive_s = request.app[CONFIG].sse_keepalive_s
+    ticker.add(watch)
     metrics = request.app[METRICS]
     tool_indexes: dict[int, int] = {}  # model index → index among the tool calls we show
     error: TurnError | None = None
-    done = False
+    started = done = ended = False
     first_out = True
     try:
-        # 200 goes out once the turn has started, i.e. the user's words are stored: a crash in between cannot
-        # lose a message the client was told was accepted. Only when the agent is busy with another turn for
-        # longer than the keep-alive interval do the headers go out first, so the client does not time out.
-        pending: list[AgentEvent | _StartFailed | _Tick | None] = []
-        waited_until = time.monotonic() + keepalive_s
-        while not pending and time.monotonic() < waited_until:
-            pending = await _next_events(queue)
-            if not pending and (request.transport is None or request.transport.is_closing()):
-                raise ConnectionResetError("client went away") from None
-        if pending and isinstance(pending[0], _StartFailed):
-            raise pending[0].error  # error_middleware answers with its status and an OpenAI-style body
-        await resp.prepare(request)
-        if not pending:  # the agent is still busy: the headers (and a comment) go out now, not with the first chunk
-            await resp.write(W.SSE_KEEPALIVE)
-        last_write = time.monotonic()
-        ended = False
-        drain_until: float | None = None
-        while not ended:
-            if drain_until is None and lifecycle.draining(request):
-                drain_until = time.monotonic() + request.app[CONFIG].shutdown_grace_s
-            if drain_until is not None and time.monotonic() >= drain_until:
-                # Shutting down and the turn is still running: cut it (its partial reply is stored as
-                # interrupted) and end the stream properly instead of letting the connection drop.
-                producer.cancel()
-                with contextlib.suppress(asyncio.CancelledError, Exception):
-                    await producer
-                await resp.write(W.sse(W.chunk(cid, created, model, finish_reason="stop")) + _tail(TurnError(
-                    lifecycle.SHUTTING_DOWN, "the server is shutting down; send the request again", True), metrics))
-                with contextlib.suppress(ConnectionResetError):
-                    await resp.write_eof()
-                return resp
-            if pending:
-                batch, pending = pending, []
-            else:
-                # Poll briefly: aiohttp only reports a vanished client on the next write, and a barge-in
-                # must stop generation (and mark the reply interrupted) at once, not at the next token.
-                batch = await _next_events(queue)
-                if not batch:
-                    if request.transport is None or request.transport.is_closing():
-                        raise ConnectionResetError("client went away") from None
-                    if time.monotonic() - last_write >= keepalive_s:
-                        await resp.write(W.SSE_KEEPALIVE)  # LiveKit gives up after 10 s without bytes
-                        last_write = time.monotonic()
-                    continue
-            events: list[object] = []
-            for event in batch:
-                if event is None:
-                    ended = True
-                    break
-                if isinstance(event, _StartFailed):  # the headers went out while the agent was busy
-                    events += failure_events(event.error.code, event.error.message,
-                                             getattr(event.error, "retryable", False))
-                else:
-                    events.append(event)
+        while not done:
+            watch.waiting = True
+            try:
+                events: tuple[AgentEvent, ...] | list[AgentEvent] = (await turn.__anext__(),)
+            except StopAsyncIteration:
+                ended = True
+                break
+            except VoiceLettaError as exc:  # e.g. the store is down: before the turn started, an HTTP error
+                ended = True
+                if not started and not resp.prepared:
+                    raise  # error_middleware answers with its status and an OpenAI-style body
+                events = failure_events(exc.code, exc.message, getattr(exc, "retryable", False))
+            except Exception:
+                ended = True
+                log.exception("turn for agent %s failed", agent.id)
+                if not started and not resp.prepared:
+                    raise VoiceLettaError("internal error") from None
+                events = failure_events("internal_error", "internal error", False)
+            finally:
+                watch.waiting = False
+            if watch.beat is not None:
+                await watch.beat  # a keep-alive being written goes out whole first
+            if watch.broken:
+                raise ConnectionResetError("client went away")
             out: list[bytes] = []
             for ev in events:
                 match ev:
                     case TurnStarted():
+                        started = True
                         out.append(W.sse(W.chunk(cid, created, model, role=True, content="")))
                     case ContentDelta(text=text):
                         if first_out:
@@ -264,36 +292,88 @@ async def _stream(request: web.Request, agent: AgentState, parsed: ParsedTurn, r
                         out.append(_tail(error, metrics))
                         done = True
                         break  # TurnFinished after ReplyDone: the stream has ended
+            if not resp.prepared:
+                await resp.prepare(request)  # the headers leave with the first chunk (one send)
             if done:
                 # the last events and the end of the body in one write (each write is a syscall and wakes the
-                # client), before the turn's end is stored; the agent may still do memory upkeep after it. A cut here
-                # raises ConnectionResetError: the reply is kept as interrupted (see below)
-                await resp.write_eof(b"".join(out))
-                delivered.set()
+                # client), before the turn's end is stored; the agent may still do memory upkeep after it. A cut
+                # here raises ConnectionResetError: the reply is kept as interrupted (see below)
+                ticker.discard(watch)
+                await resp.write_eof(watch.take() + b"".join(out))
                 break
-            if out:  # one write for what the agent produced meanwhile: each write is a syscall on the hot path
-                await resp.write(b"".join(out))
-                last_write = time.monotonic()
+            if not out:
+                pass
+            elif type(events[0]) is not TurnStarted:  # written once this step ends, with what follows in the step
+                watch.send_soon(b"".join(out))
+            else:  # the role chunk: the 200 says the input is stored; it goes out at once
+                await resp.write(watch.take() + b"".join(out))
+                watch.last_write = time.monotonic()
+            if ended:
+                break
+            if watch.drain_until is not None and time.monotonic() >= watch.drain_until:
+                await turn.aclose()  # shutting down while the agent keeps talking: as the ticker's cut
+                ended = True
+                await _end_drained(resp, cid, created, model, metrics, watch.take())
+                return resp
         if not done:
-            await resp.write(_tail(error, metrics))
-        with contextlib.suppress(ConnectionResetError):
-            await resp.write_eof()
-        await producer  # memory upkeep after the reply; it never raises (errors become events)
+            await resp.write(watch.take() + _tail(error, metrics))
+            with contextlib.suppress(ConnectionResetError):
+                await resp.write_eof()
+        if not ended:
+            async for _ in turn:  # the turn's end stored, then memory upkeep; it never raises (errors are events)
+                pass
+            ended = True
     except ConnectionResetError:
-        # The client went away (a barge-in drops the request): cancelling the producer makes the agent
+        # The client went away (a barge-in drops the request) while we wrote: closing the turn makes the agent
         # persist the partial reply as interrupted.
-        producer.cancel()
-        with contextlib.suppress(asyncio.CancelledError, Exception):
-            await producer
+        ended = True
+        with contextlib.suppress(Exception):
+            await turn.aclose()
+        return resp
+    except asyncio.CancelledError:
+        if watch.cut is None:
+            raise  # cancelled from outside (the server's own shutdown)
+        # The ticker cut the wait for the agent: the turn was cancelled (its partial reply kept as interrupted).
+        ended = True
+        watch.task.uncancel()
+        if watch.cut == "drain":
+            await _end_drained(resp, cid, created, model, metrics, watch.take())
         return resp
     finally:
-        ticker.discard(queue)
-        for task in (producer, prefetch):
+        ticker.discard(watch)
+        watch.take()
+        if not ended:  # cancelled from outside while writing: closing the turn keeps what was said
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await turn.aclose()
+        for task in (watch.beat, prefetch):
             if task is not None and not task.done():
                 task.cancel()
                 with contextlib.suppress(asyncio.CancelledError, Exception):
                     await task
     return resp
+
+
+async def _end_drained(resp: web.StreamResponse, cid: str, created: int, model: str, metrics: Metrics,
+                       held: bytes) -> None:
+    """End a stream the shutdown cut: the finish, the in-band error saying to send the request again, [DONE]."""
+    with contextlib.suppress(ConnectionResetError, RuntimeError):
+        if not resp.prepared:
+            return  # no headers out yet: aiohttp closes the connection
+        await resp.write(held + W.sse(W.chunk(cid, created, model, finish_reason="stop")) + _tail(TurnError(
+            lifecycle.SHUTTING_DOWN, "the server is shutting down; send the request again", True), metrics))
+        await resp.write_eof()
+
+
+def _write_now(resp: web.StreamResponse, data: bytes) -> None:
+    """``resp.write`` from a callback: aiohttp's write hands the bytes to the transport first and awaits only to
+    drain a full buffer (64 KB the client has not read); that wait is skipped here (the next awaited write
+    drains)."""
+    coro = resp.write(data)
+    try:
+        coro.send(None)
+    except StopIteration:
+        return
+    coro.close()
 
 
 def _prefetch(request: web.Request, agent_id: str, parsed: ParsedTurn) -> asyncio.Task[None] | None:
@@ -303,17 +383,6 @@ def _prefetch(request: web.Request, agent_id: str, parsed: ParsedTurn) -> asynci
     if not voice_agent.wants_prefetch(agent_id, parsed.inp.user_text):
         return None
     return asyncio.create_task(voice_agent.prefetch_memory(agent_id, parsed.inp.user_text))
-
-
-async def _next_events(queue: asyncio.Queue[_Q]) -> list[_Q]:
-    """What the agent produced: everything queued now, else what comes next; [] when the ``_Ticker`` ticked first
-    (within DISCONNECT_POLL_S)."""
-    first = queue.get_nowait() if not queue.empty() else await queue.get()
-    batch = [first]
-    while first is not None and not queue.empty():
-        first = queue.get_nowait()
-        batch.append(first)
-    return [item for item in batch if item is not _TICK]
 
 
 def _tail(error: TurnError | None, metrics: Metrics) -> bytes:

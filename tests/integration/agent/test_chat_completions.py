@@ -154,7 +154,7 @@ async def test_client_disconnect_keeps_user_message_and_partial_reply(server: Ru
     assert rows[1].role == "assistant" and rows[1].content == "First part." and rows[1].interrupted
     await asyncio.sleep(0.2)
     ticker = http_openai._TICKERS[asyncio.get_running_loop()]  # the streams' one disconnect timer (same loop here)
-    assert not ticker._queues and ticker._timer is None  # it runs only while streams are open
+    assert not ticker._streams and ticker._timer is None  # it runs only while streams are open
 
 
 async def test_system_prompt_is_byte_stable_until_a_block_changes(server: Running) -> None:
