@@ -6,16 +6,16 @@ import time
 from typing import Any, TypeVar
 
 from aiohttp import web
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field
 
 from voice_letta import config as C
 from voice_letta.agent.models import AgentState, ProviderName
 from voice_letta.agent.service import AgentCreate, BlockUpdate
-from voice_letta.errors import NotFoundError, invalid_body
+from voice_letta.errors import NotFoundError
 from voice_letta.server.auth import TokenScope, issue_token
 from voice_letta.server.keys import AGENTS, CONFIG, METRICS, MODELS, STORE
 from voice_letta.server.params import bool_query, int_query, optional_int_query, url_query
-from voice_letta.wire._json import refuse_nul, without_bom
+from voice_letta.wire._json import refuse_nul, validate_body, without_bom
 
 routes = web.RouteTableDef()
 M = TypeVar("M", bound=BaseModel)
@@ -25,11 +25,7 @@ async def parse_body(request: web.Request, model: type[M]) -> M:
     """A REST body, validated strictly on JSON types: ``true`` is not the number 1 (``"turn_budget_s": true`` was a
     one-second budget, ``"ttl_s": true`` a one-second token), ``"5"`` is not 5 and ``"no"`` is not ``false``; a
     JSON integer is still a number where a float is asked. The error names the field (docs/protocol.md)."""
-    raw = without_bom(await request.read())
-    try:
-        body = model.model_validate_json(raw or b"{}", strict=True)
-    except ValidationError as exc:
-        raise invalid_body(exc) from exc
+    body, raw = validate_body(model, without_bom(await request.read()) or b"{}", strict=True)
     refuse_nul(raw)
     return body
 

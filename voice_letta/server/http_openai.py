@@ -14,7 +14,6 @@ import time
 import weakref
 
 from aiohttp import web
-from pydantic import ValidationError
 
 from voice_letta import ids, logctx
 from voice_letta.agent.events import (
@@ -30,7 +29,7 @@ from voice_letta.agent.events import (
 )
 from voice_letta.agent.loop import FALLBACK_SENTENCE
 from voice_letta.agent.models import AgentState, Usage
-from voice_letta.errors import VoiceLettaError, invalid_body
+from voice_letta.errors import VoiceLettaError
 from voice_letta.server import lifecycle
 from voice_letta.server.http_openai_reply import Completion, usage_json
 from voice_letta.server.keys import AGENT, CONFIG, METRICS
@@ -38,7 +37,7 @@ from voice_letta.server.metrics import Metrics
 from voice_letta.server.openai_input import ParsedTurn, parse_turn, resolve_agent
 from voice_letta.server.request_log import REQUEST_ID_HEADER
 from voice_letta.wire import openai_chat as W
-from voice_letta.wire._json import refuse_nul, without_bom
+from voice_letta.wire._json import refuse_nul, validate_body, without_bom
 
 log = logging.getLogger(__name__)
 DISCONNECT_POLL_S = 0.05
@@ -48,11 +47,7 @@ routes = web.RouteTableDef()
 @routes.post("/v1/chat/completions")
 async def chat_completions(request: web.Request) -> web.StreamResponse:
     received = time.perf_counter()
-    raw = without_bom(await request.read())
-    try:
-        body = W.ChatCompletionRequest.model_validate_json(raw)
-    except ValidationError as exc:
-        raise invalid_body(exc) from exc
+    body, raw = validate_body(W.ChatCompletionRequest, without_bom(await request.read()))
     refuse_nul(raw)
     agent = await resolve_agent(request, body.model)
     W.check_sampling(body, context_window=agent.llm.context_window)

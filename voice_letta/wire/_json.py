@@ -4,9 +4,14 @@ every JSON body and frame passes once it is valid (``refuse_nul``: each wire giv
 from __future__ import annotations
 
 import json
-from typing import Any
+import re
+from typing import Any, TypeVar
 
-from voice_letta.errors import ProtocolViolation
+from pydantic import BaseModel, ValidationError
+
+from voice_letta.errors import ProtocolViolation, invalid_body
+
+M = TypeVar("M", bound=BaseModel)
 
 
 def json_object(text: str, *, max_bytes: int, what: str) -> dict[str, Any]:
@@ -20,7 +25,56 @@ def json_object(text: str, *, max_bytes: int, what: str) -> dict[str, Any]:
         raise ProtocolViolation(f"{what} must be JSON objects", code="invalid_json") from exc
     if not isinstance(raw, dict):
         raise ProtocolViolation(f"{what} must be JSON objects", code="invalid_json")
+    if _SURROGATE_ESCAPE.search(text):  # an emoji written as an escaped pair is common (Python's json.dumps)
+        raw = _whole_characters(raw)[0]
     return raw
+
+
+# Text cut inside an emoji: JavaScript strings are UTF-16, so ``text.slice(0, n)`` can keep half a surrogate pair,
+# which JSON.stringify (and Python's json.dumps) write as an escape such as \ud83c. Refusing the request lost the
+# user's words for half a character; the half becomes U+FFFD (what a browser's TextEncoder writes for it).
+_SURROGATE_ESCAPE = re.compile(r"\\u[dD][89a-fA-F]")
+_LONE_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
+def _whole_characters(value: Any) -> tuple[Any, bool]:
+    """``value`` (decoded JSON) with each lone surrogate in its strings and keys replaced by U+FFFD; a pair was
+    joined into one character by the decoder, so what is left is half of one."""
+    if isinstance(value, str):
+        fixed = _LONE_SURROGATE.sub("\ufffd", value)
+        return fixed, fixed != value
+    if isinstance(value, dict):
+        items = [(_whole_characters(k), _whole_characters(v)) for k, v in value.items()]
+        if any(k[1] or v[1] for k, v in items):
+            return {k[0]: v[0] for k, v in items}, True
+    elif isinstance(value, list):
+        parts = [_whole_characters(v) for v in value]
+        if any(changed for _, changed in parts):
+            return [v for v, _ in parts], True
+    return value, False
+
+
+def validate_body(model: type[M], raw: bytes, *, strict: bool | None = None) -> tuple[M, bytes]:
+    """An HTTP JSON body validated as ``model`` (a typed 400 naming the field otherwise), and the bytes it was read
+    from: ``raw``, or ``raw`` with half characters replaced (see above) when only those made it invalid JSON."""
+    try:
+        return model.model_validate_json(raw, strict=strict), raw
+    except ValidationError as exc:
+        fixed = _without_half_characters(raw) if _SURROGATE_ESCAPE.search(raw.decode("utf-8", "replace")) else None
+        if fixed is None:
+            raise invalid_body(exc) from exc
+    try:
+        return model.model_validate_json(fixed, strict=strict), fixed
+    except ValidationError as exc:
+        raise invalid_body(exc) from exc
+
+
+def _without_half_characters(raw: bytes) -> bytes | None:
+    try:
+        value, changed = _whole_characters(json.loads(raw))
+        return json.dumps(value, ensure_ascii=False).encode() if changed else None
+    except (ValueError, RecursionError):  # not JSON for this decoder either: the first error stands
+        return None
 
 
 # JSON can carry U+0000 only escaped, so a body or frame without this escape holds no NUL: the common case costs one
