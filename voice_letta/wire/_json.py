@@ -26,7 +26,8 @@ def json_object(text: str, *, max_bytes: int, what: str) -> dict[str, Any]:
     if not isinstance(raw, dict):
         raise ProtocolViolation(f"{what} must be JSON objects", code="invalid_json")
     if _SURROGATE_ESCAPE.search(text):  # an emoji written as an escaped pair is common (Python's json.dumps)
-        raw = _whole_characters(raw)[0]
+        fixed: dict[str, Any] = _whole_characters(raw)[0]
+        return fixed
     return raw
 
 
