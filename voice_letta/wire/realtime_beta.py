@@ -2,12 +2,13 @@
 the server speaks (docs/protocol.md §Realtime, "Beta clients").
 
 Clients written for the beta interface are still common: the ``openai`` SDK keeps ``client.beta.realtime.connect``
-(it sends the header), Pipecat has its ``OpenAIRealtimeBetaLLMService``, browsers offer the subprotocol
-``openai-beta.realtime-v1``, and tutorials show them. They wait for ``response.audio.delta`` and
-``conversation.item.created``; served GA names they would wait forever. The two dialects carry the same events
-with other names and a flat session, so the translation is a pure function on each decoded JSON object, done at
-the socket: the session, the wire models and their validation stay GA-only, and a beta client's errors name the
-GA path of a field it sent (``audio.input.format.type`` for ``input_audio_format``), which the docs list.
+(it sends the header), older Pipecat (``OpenAIRealtimeBetaLLMService``, gone in 1.x) and LiveKit releases used it,
+browsers offer the subprotocol ``openai-beta.realtime-v1``, and tutorials show them. They wait for
+``response.audio.delta`` and ``conversation.item.created``; served GA names they would wait forever. The two
+dialects carry the same events with other names and a flat session, so the translation is a pure function on each
+decoded JSON object, done at the socket: the session, the wire models and their validation stay GA-only, and a beta
+client's errors name the GA path of a field it sent (``audio.input.format.type`` for ``input_audio_format``), which
+the docs list.
 """
 
 from __future__ import annotations
