@@ -39,9 +39,10 @@ def _visible_name(name: str) -> str:
 
 
 def same_name(name: str) -> str:
-    """A name as stored and compared: composed (NFC). "Café" typed on macOS or pasted from a file name arrives
-    decomposed ("e" + U+0301), looks the same everywhere, and named no agent."""
-    return unicodedata.normalize("NFC", name)
+    """A name as stored and compared: composed (NFC), without spaces around it. "Café" typed on macOS or pasted
+    from a file name arrives decomposed ("e" + U+0301), and "front desk " came from a config file's line: each
+    looks the same everywhere and named no agent."""
+    return unicodedata.normalize("NFC", name).strip()
 
 
 AgentName = Annotated[str, Field(min_length=1, max_length=MAX_AGENT_NAME), AfterValidator(_visible_name)]

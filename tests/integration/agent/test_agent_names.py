@@ -72,3 +72,14 @@ async def test_a_name_typed_with_a_combining_accent_is_the_same_name(server: Run
     assert isinstance(caught.value.body, dict) and other["id"] in caught.value.body["message"]
     status, body = await server.request("PATCH", f"/v1/agents/{other['id']}", json={"name": "Zo\u0308e"})
     assert status == 200 and body["name"] == "Z\u00f6e", body
+
+
+async def test_spaces_around_a_name_are_not_part_of_it(server: Running) -> None:
+    # " front desk" pasted from a spreadsheet, and model="front desk " read from a config line: before, the name was
+    # stored with its spaces and neither spelling reached the agent (404 model_not_found).
+    agent = await server.create_agent(name=" front desk\u00a0")
+    assert agent["name"] == "front desk"
+    server.fake.script([Text("Hello.")])
+    done = await server.client().chat.completions.create(model="front desk ",
+                                                         messages=[{"role": "user", "content": "hi"}])
+    assert done.choices[0].message.content == "Hello."
