@@ -40,7 +40,7 @@ from voice_letta.agent.recall.messages import MessageIndex
 from voice_letta.agent.recall.ranking import Ranked
 from voice_letta.agent.recall.relations import relation_words
 from voice_letta.agent.recall.results import Hit, format_hits, merge_messages, when, window_listing
-from voice_letta.agent.recall.synonyms import Expansion, expand, names_a_speaker, with_words
+from voice_letta.agent.recall.synonyms import Expansion, expand, names_a_speaker, said_in, with_words
 from voice_letta.agent.recall.timewords import dated_ranges, names_no_topic, part_of_day, window_for
 from voice_letta.agent.recall.values import judged
 from voice_letta.agent.recall.vector import (
@@ -331,7 +331,8 @@ class MemorySearch:
         dense, rank_only = queries, 0
         if not names_a_speaker(index, queries[0]):
             # and the names memory gives a relation the question says ("my mother" -> June, recall/relations.py)
-            extra = with_words(extra, queries[0], await relation_words(index, self._store, agent_id, queries[0]))
+            words = await relation_words(index, self._store, agent_id, queries[0])
+            extra = with_words(said_in(index, extra, queries[0]), queries[0], words)
             if extra is not None:
                 queries, dense, rank_only = [*queries, extra.keywords], [*queries, extra.dense], 1
         vectors = None

@@ -28,6 +28,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from voice_letta.agent.recall import text as T
+from voice_letta.agent.recall.languages import HERITAGE_KIN
 
 if TYPE_CHECKING:
     from voice_letta.agent.recall.index import PassageIndex
@@ -54,6 +55,9 @@ _HERITAGE: dict[str, str] = {
     "nephew": "sobrino sobrinho bhatija bhanja", "grandchild": "nieto nieta neto neta",
     "boss": "jefe jefa chefe patrão", "neighbor": "vecino vecina vizinho vizinha", "doctor": "médico medico doctora",
 }
+# ... and those of recall/languages.py's table (French, Italian, German kin: "ma belle-mère", "mein Bruder")
+_HERITAGE |= {role: " ".join(dict.fromkeys([*_HERITAGE.get(role, "").split(), *words]))
+              for role, words in HERITAGE_KIN.items()}
 
 
 # Kin said through another ("my dad's brother", "my wife's mum", "my sister's boy"): the one person they name.

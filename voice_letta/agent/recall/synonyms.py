@@ -34,12 +34,13 @@ from typing import TYPE_CHECKING
 
 from voice_letta.agent.recall import text as T
 from voice_letta.agent.recall.kind_words import KINDS_TEXT
+from voice_letta.agent.recall.languages import GROUPS as LANGUAGE_GROUPS
 from voice_letta.agent.recall.roles import COMPOSED
 
 if TYPE_CHECKING:
     from voice_letta.agent.recall.index import PassageIndex
 
-__all__ = ["Expansion", "expand", "names_a_speaker", "with_words"]
+__all__ = ["Expansion", "expand", "names_a_speaker", "said_in", "with_words"]
 
 # plain word (what the vector query says): the other words and phrases for it, "|" between them; "+word": a keyword
 # extra only
@@ -210,7 +211,23 @@ def _groups() -> list[tuple[str, list[str], list[str]]]:
         triggers = [plain] + [p for p in parts if not p.startswith("+")]
         extras = [p[1:] for p in parts if p.startswith("+")]
         out.append((plain, triggers, extras))
-    return out
+    return _with_languages(out)
+
+
+def _with_languages(groups: list[tuple[str, list[str], list[str]]]) -> list[tuple[str, list[str], list[str]]]:
+    """``groups`` with the words of the other languages (``languages.py``) merged into the group of the same English
+    word, or as groups of their own. A one-way line's English word is a keyword extra, not a trigger ("two" in an
+    English question adds no "dos")."""
+    at = {plain: i for i, (plain, _, _) in enumerate(groups)}
+    for plain, words, extras, one_way in LANGUAGE_GROUPS:
+        if plain in at:
+            old_plain, triggers, old_extras = groups[at[plain]]
+            groups[at[plain]] = (old_plain, list(dict.fromkeys([*triggers, *words])),
+                                 list(dict.fromkeys([*old_extras, *extras])))
+        else:
+            at[plain] = len(groups)
+            groups.append((plain, words if one_way else [plain, *words], [plain, *extras] if one_way else extras))
+    return groups
 
 
 _GROUPS = _groups()
@@ -242,6 +259,17 @@ def expand(question: str) -> Expansion | None:
         _, triggers, extras = _GROUPS[g]
         added += [w for w in [*triggers, *extras] if w not in said and " " not in w]
     return Expansion(dense=question if dense == lower else dense, keywords=" ".join([lower, *added, *members]))
+
+
+def said_in(index: PassageIndex, extra: Expansion | None, question: str) -> Expansion | None:
+    """``extra``, or None when it only adds keywords the agent's memory never says (its vector half is the question
+    itself): an English question's "dinner" adds "cena", "dîner", "abendessen" …, and a memory in English alone
+    searches one query less (the extra query's work at 100k passages) for the same ranking."""
+    if extra is None or extra.dense != question:
+        return extra
+    asked = set(T.query_terms(question))
+    added = [t for t in T.query_terms(extra.keywords) if t not in asked]
+    return extra if any(len(index.keywords.postings_of(T.term_id(t))[0]) for t in added) else None
 
 
 def with_words(extra: Expansion | None, question: str, words: Sequence[str]) -> Expansion | None:
