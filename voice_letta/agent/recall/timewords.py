@@ -14,6 +14,7 @@ from datetime import datetime, timedelta
 
 from voice_letta.agent.recall import text as T
 from voice_letta.agent.recall.holidays import holiday_days
+from voice_letta.agent.recall.languages import english_times
 from voice_letta.agent.recall.vector import SearchWindow
 from voice_letta.agent.zones import local, zone
 
@@ -70,6 +71,8 @@ JUST_NOW_S = 1800.0
 # ("What did people post on Thursday?", "What mail came in last week?", "What was said in the channel last week?",
 # "What did everyone reply?"): in an exported chat, thread or inbox every line is a post, a mail or a message, so the
 # word matches none better than another and ranking by it left out the window's lines that do not say it (test8).
+# So do a group of people, a shared document or record and what was done to it ("What did the family send in the
+# group yesterday?", "What was edited last week?", "What was in my chart last week?": test9, 4 windows missed).
 _FRAME_TEXT = """
     post posts posted posting mail mails mailed inbox letter letters channel channels chat chats thread threads
     group groups groupchat dm dms pm pms voicemail voicemails voicenote voicenotes sms whatsapp slack signal telegram
@@ -89,6 +92,11 @@ _FRAME_TEXT = """
     takeaway takeaways highlight highlights news
     little while bit long gone time lunch lunchtime christmas xmas eve boxing halloween valentine
     valentines bonfire patrick good easter thanksgiving
+    family team flatmates roommates housemates friends colleagues coworkers classmates
+    server doc docs document documents file files sheet spreadsheet page wiki board feed timeline chart charts
+    record records portal calendar diary journal notebook
+    edit edits edited editing change changes changed revise revised revision revisions modify modified delete
+    deleted remove removed
     january february march april may june july august september october november december back
     first second third fourth fifth sixth seventh eighth ninth tenth eleventh twelfth thirteenth fourteenth
     fifteenth sixteenth seventeenth eighteenth nineteenth twentieth thirtieth twenty thirty
@@ -97,12 +105,22 @@ FRAME_TERMS: frozenset[str] = frozenset(T.stem(w) for w in (_FRAME_TEXT + _UNIT_
 _ORDINAL = re.compile(r"^\d{1,2}(?:st|nd|rd|th)$")  # "the 3rd": a date, like the month it is in
 
 
+# A medium named by whose or what it is ("the flat chat", "the family group", "the work thread", "the trip doc"):
+# the word before it is part of its name, not a topic (every line of that chat is in the flat chat).
+_NAMED_MEDIUM = re.compile(r"\b(?:in|on|from|to|through|into|via|at|across)\s+(?:the\s+|my\s+|our\s+|your\s+)?"
+                           r"[\w'-]+\s+(?=(?:group\s+)?(?:chat|chats|group|groups|thread|threads|channel|channels|"
+                           r"server|doc|docs|document|sheet|spreadsheet|inbox|feed|calendar|chart|portal)\b)")
+
+
 def names_no_topic(query: str) -> bool:
     """True when a question with a time names no topic: only words that ask *what was said* then ("What did I tell
-    you yesterday?", "What did I jot down four days ago?", "Anything I noted on Tuesday?"). Such a window is
+    you yesterday?", "What did I jot down four days ago?", "Anything I noted on Tuesday?"), where, by whom or how
+    ("What came up in the flat chat yesterday?", "What did the family send in the group?", "What was edited last
+    week?"), in English or in the time words of another language (``languages.english_times``). Such a window is
     listed in order; one with a topic ("What did I say about the boiler yesterday?") is ranked by it."""
+    said = _NAMED_MEDIUM.sub(" in the ", english_times(query.lower()))
     return all(t in T.GENERIC_TERMS or t in FRAME_TERMS or t.isdigit() or _ORDINAL.match(t)
-               for t in T.query_terms(query))
+               for t in T.query_terms(said))
 
 
 def _count(word: str) -> int:
@@ -117,8 +135,9 @@ _SENT = re.compile(r"\b(?:since|messages|texts|e?mails|posts|chats|calls|voicema
 def window_for(text: str, *, now: float, tz: str | None = None) -> SearchWindow | None:
     """The window a question refers to, or None; days are those of the time zone ``tz`` (default UTC). "Since" a time
     runs from it to now ("what have I told you since monday?", "anything new since yesterday?")."""
+    text = english_times(text.lower())  # "¿qué te dije ayer?", "what did I say la semana pasada?"
     window = _window_for(text, now=now, tz=tz)
-    if window is not None and window.start_at is not None and window.start_at < now and _SINCE.search(text.lower()):
+    if window is not None and window.start_at is not None and window.start_at < now and _SINCE.search(text):
         return SearchWindow(window.start_at, now)
     return window
 
@@ -245,7 +264,8 @@ def part_of_day(text: str, window: SearchWindow, *, tz: str | None = None, now: 
     it names). Inside ``window``, but for a night: it ends at NIGHT_END_HOUR the next day. "This morning" asked
     before NIGHT_END_HOUR (``now``) is the small hours gone by: a person up at 03:00 says "this morning" of 01:00, and
     the morning's hours from 05:00 had not come (an empty "Said in the morning" heading, then the rest)."""
-    if window.start_at is None or window.end_at is None or (m := _PART.search(" ".join(text.lower().split()))) is None:
+    said = " ".join(english_times(text.lower()).split())
+    if window.start_at is None or window.end_at is None or (m := _PART.search(said)) is None:
         return None
     day = local(window.start_at, tz)
     if (day.hour, day.minute, day.second) != (0, 0, 0) or (day + timedelta(days=1)).timestamp() - window.end_at > 1.0:
