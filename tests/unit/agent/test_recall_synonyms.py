@@ -47,12 +47,18 @@ def test_a_phrase_adds_no_loose_words_and_an_extra_starts_nothing() -> None:
 @pytest.mark.parametrize("question", [
     "What are the kittens called?",  # a kitten is not a cat
     "Where do my parents live?",  # parents are not a mother
-    "When did I move house?",  # a house is not a flat
+    "Which house did we look at?",  # a house is not a flat
     "What did I tell you yesterday?",
     "",
 ])
 def test_no_wider_or_narrower_word(question: str) -> None:
     assert expand(question) is None
+
+
+def test_moving_house_is_said_in_other_languages_but_a_house_is_not_a_flat() -> None:
+    extra = expand("When did I move house?")
+    assert extra is not None and "mudanza" in T.words(extra.keywords)
+    assert not {"flat", "apartment", "condo"} & set(T.words(extra.keywords))
 
 
 def test_a_son_is_said_in_other_languages_but_is_not_the_children() -> None:
