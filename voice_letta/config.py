@@ -165,9 +165,15 @@ def client_url(url: str | None = None) -> str:
     return (url or os.environ.get(URL_ENV) or DEFAULT_URL).rstrip("/")
 
 
+def api_key_from_env() -> str | None:
+    """$VOICE_LETTA_API_KEY without the spaces and line ends around it: a .env file written on Windows gives
+    "key\r" (``docker run --env-file`` keeps it), and that server refused every request its users made."""
+    return os.environ.get(API_KEY_ENV, "").strip() or None
+
+
 def client_headers() -> dict[str, str]:
     """A client command's ``Authorization`` header: the server's API key from $VOICE_LETTA_API_KEY, if set."""
-    key = os.environ.get(API_KEY_ENV)
+    key = api_key_from_env()
     return {"Authorization": f"Bearer {key}"} if key else {}
 
 
@@ -231,7 +237,7 @@ class ServerConfig(BaseModel):
     # PostgreSQL instead of the SQLite file (--db postgresql://…; docs/deploy.md). db_path's folder still holds
     # this machine's own files (the tool sandbox's data).
     database_url: str | None = Field(default_factory=default_database_url)
-    api_key: str | None = Field(default_factory=lambda: os.environ.get(API_KEY_ENV) or None)
+    api_key: str | None = Field(default_factory=api_key_from_env)
     max_request_bytes: int = MAX_REQUEST_BYTES
     max_ws_message_bytes: int = MAX_WS_MESSAGE_BYTES
     sse_keepalive_s: float = SSE_KEEPALIVE_S

@@ -179,10 +179,17 @@ def read_token(api_key: str, token: str, *, now: float | None = None) -> TokenCl
 _TOKEN_SUBPROTOCOLS = ("token.", "openai-insecure-api-key.")
 
 
+def _bearer(request: web.Request) -> str | None:
+    """The credentials of an ``Authorization: Bearer …`` header; the scheme in any case (RFC 9110 §11.1:
+    hand-written clients send ``bearer``)."""
+    scheme, _, credentials = request.headers.get("Authorization", "").strip().partition(" ")
+    return credentials.strip() if scheme.lower() == "bearer" else None
+
+
 def _presented_token(request: web.Request, *, websocket: bool) -> str | None:
-    header = request.headers.get("Authorization", "")
-    if header.startswith("Bearer ") and header[7:].strip().startswith(TOKEN_PREFIX + "."):
-        return header[7:].strip()
+    bearer = _bearer(request)
+    if bearer is not None and bearer.startswith(TOKEN_PREFIX + "."):
+        return bearer
     if not websocket:
         return None  # query strings end up in logs; only WebSocket upgrades, which cannot set headers, use them
     if token := request.query.get("token"):
@@ -196,9 +203,9 @@ def _presented_token(request: web.Request, *, websocket: bool) -> str | None:
 
 
 def authenticate(request: web.Request, api_key: str, *, websocket: bool) -> Principal | None:
-    header = request.headers.get("Authorization", "")
-    if header.startswith("Bearer ") and hmac.compare_digest(header[7:].strip().encode("utf-8", "surrogateescape"),
-                                                            api_key.encode("utf-8", "surrogateescape")):
+    bearer = _bearer(request)
+    if bearer is not None and hmac.compare_digest(bearer.encode("utf-8", "surrogateescape"),
+                                                  api_key.encode("utf-8", "surrogateescape")):
         return KEY
     token = _presented_token(request, websocket=websocket)
     if token is None:
