@@ -260,4 +260,4 @@ class ServerConfig(BaseModel):
     allowed_origins: list[str] = Field(default_factory=lambda: env_list(ALLOWED_ORIGINS_ENV))
     # Routes that make the server run code (tools, MCP servers); --no-admin-api turns them off.
     admin_api: bool = Field(default_factory=lambda: env_flag(ADMIN_API_ENV, True))
-    public_url: str | None = Field(default_factory=lambda: os.environ.get(PUBLIC_URL_ENV) or None)
+    public_url: str | None = Field(default_factory=lambda: os.environ.get(PUBLIC_URL_ENV, "").strip() or None)

@@ -92,9 +92,13 @@ class TwilioSettings:
     @classmethod
     def from_env(cls, env: dict[str, str] | None = None) -> TwilioSettings:
         env = dict(os.environ) if env is None else env
-        return cls(auth_token=env.get(AUTH_TOKEN_ENV) or None, public_url=env.get(PUBLIC_URL_ENV) or None,
-                   default_agent=env.get(DEFAULT_AGENT_ENV) or None, template=env.get(TEMPLATE_ENV) or None,
-                   api_base=env.get(API_BASE_ENV) or DEFAULT_API_BASE)
+
+        def value(name: str) -> str | None:  # a .env file written on Windows leaves "\r" at each line's end
+            return env.get(name, "").strip() or None
+
+        return cls(auth_token=value(AUTH_TOKEN_ENV), public_url=value(PUBLIC_URL_ENV),
+                   default_agent=value(DEFAULT_AGENT_ENV), template=value(TEMPLATE_ENV),
+                   api_base=value(API_BASE_ENV) or DEFAULT_API_BASE)
 
 
 TWILIO = web.AppKey("twilio", TwilioSettings)
