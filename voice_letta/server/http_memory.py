@@ -22,6 +22,7 @@ from voice_letta.agent.memory_manager import MemoryManager
 from voice_letta.agent.memory_search import Hit, MemorySearch, SearchWindow
 from voice_letta.agent.models import EmbeddingConfig, Message, Passage
 from voice_letta.agent.ports import EmbedderFactory, MemoryJob
+from voice_letta.agent.recall.plain import embedding_text
 from voice_letta.errors import ConfigError, ProtocolViolation, ProviderError, in_the_future
 from voice_letta.server.http_admin import parse_body
 from voice_letta.server.keys import AGENTS, STORE
@@ -224,7 +225,7 @@ async def _insert(request: web.Request, agent_id: str, items: Sequence[PassageCr
             worker = background.for_config(agent.embedding)
             if (worker.model, worker.dim) != (embedder.model, embedder.dim):
                 worker = embedder
-        vectors = await worker.embed([f"{p.synopsis}\n{p.text}".strip() for p in passages])
+        vectors = await worker.embed([embedding_text(p.text, p.synopsis) for p in passages])
         if any(len(v) != embedder.dim for v in vectors):
             raise ProviderError(f"{embedder.model} returned vectors that are not {embedder.dim}-d", retryable=False)
         model = {"embedding_model": embedder.model, "embedding_dim": embedder.dim}
@@ -275,7 +276,7 @@ async def reembed_passages(request: web.Request) -> web.Response:
     if embedder is None:
         raise ConfigError("this server has no embedder")
     batch, stale = await store.passages_to_reembed(agent_id, embedder.model, embedder.dim, limit=body.limit)
-    vectors = await embedder.embed([f"{p.synopsis}\n{p.text}".strip() for p in batch])
+    vectors = await embedder.embed([embedding_text(p.text, p.synopsis) for p in batch])
     if any(len(v) != embedder.dim for v in vectors):
         raise ProviderError(f"{embedder.model} returned vectors that are not {embedder.dim}-d", retryable=False)
     done = await store.set_passage_embeddings(agent_id, [(p.id, v) for p, v in zip(batch, vectors, strict=True)],

@@ -54,6 +54,7 @@ from functools import lru_cache
 from voice_letta.agent.recall import text as T
 from voice_letta.agent.recall.opposites import asks_return_leg
 from voice_letta.agent.recall.places import time_terms
+from voice_letta.agent.recall.plain import message_parts
 from voice_letta.agent.recall.quantity import ADDRESS, CLOCK, MONEY, PHONE, asked_kind, kinds_of_text
 from voice_letta.agent.recall.roles import is_role, query_names, role_words, same_role
 
@@ -327,6 +328,23 @@ def other_sender_phone(query: str, text: str) -> bool:
     if phones[0] < start:
         return False  # a number in the mail's body: whose it is, the other checks judge
     return not holders & set(T.words("\n".join(lines[start:])))
+
+
+def envelope_phone(query: str, text: str) -> bool:
+    """Whether a phone number is asked of someone the question names and the passage's messages (a chat export's
+    JSON objects, an SMS backup's elements: recall/plain.py) give a number only in their envelope, which names
+    nobody asked: an export's "address" or "from" number is the correspondent's ("What's Sipho's phone number?" /
+    the landlord's SMS "Plumber is Sipho from QuickFix" from +27825550148)."""
+    if not asked_kind(query) & PHONE:
+        return False
+    holders = _holders(query)
+    parts = message_parts(text) if holders else None
+    if parts is None:
+        return False
+    said, envelope = parts
+    if kinds_of_text(said) & PHONE or not kinds_of_text(envelope) & PHONE:
+        return False
+    return not holders & set(T.words(envelope))
 
 
 # -- an arrival asked, only the sending said --------------------------------------------------------------------

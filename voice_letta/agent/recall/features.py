@@ -31,6 +31,7 @@ from voice_letta.agent.recall import text as T
 from voice_letta.agent.recall.confidence import third_person
 from voice_letta.agent.recall.cues import change_kinds, cues
 from voice_letta.agent.recall.facts import endings, says_new_place, says_place
+from voice_letta.agent.recall.plain import plain
 from voice_letta.agent.recall.quantity import ADDRESS, AMOUNT, ANY, CLOCK, DAY, EMAIL, MONEY, PHONE, number_kinds
 from voice_letta.agent.recall.questions import asks_unanswered
 from voice_letta.agent.recall.text import addresses_listener, is_dialogue_line
@@ -61,7 +62,9 @@ def passage_features(texts: Sequence[str], synopses: Sequence[str]) -> np.ndarra
     n = len(texts)
     dialogue = np.fromiter((is_dialogue_line(t) for t in texts), dtype=bool, count=n)
     to_listener = np.fromiter((addresses_listener(t) for t in texts), dtype=bool, count=n)
-    kinds = number_kinds([f"{s}\n{t}" for t, s in zip(texts, synopses, strict=True)])
+    # the kinds of number a passage says are read in its words (recall/plain.py): a chat export's ids and epoch stamps
+    # were "phone numbers", so a message with none answered "what's her phone number?"
+    kinds = number_kinds([f"{s}\n{plain(t)}" for t, s in zip(texts, synopses, strict=True)])
     number = (kinds & ANY) != 0
     correction, update_cue, strong_cue = cues(texts)
     third = np.fromiter((third_person(t, s) for t, s in zip(texts, synopses, strict=True)), dtype=bool, count=n)

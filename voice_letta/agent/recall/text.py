@@ -17,6 +17,8 @@ from functools import lru_cache
 import numpy as np
 import snowballstemmer
 
+from voice_letta.agent.recall.plain import plain
+
 _WORD = re.compile(r"\w+", re.UNICODE)
 # A label is one to three words before a colon ("user: …", "Caroline: …", "Dr Patel: …"); ``_is_label`` then tells a
 # name from a heading ("Kitchen renovation: …", "Notes for the Lisbon trip: …", found from outside: a note's heading
@@ -104,8 +106,9 @@ def decode_terms(blob: bytes | None) -> np.ndarray | None:
 
 
 def passage_document(text: str, synopsis: str) -> str:
-    """What a passage's keyword terms are taken from."""
-    return f"{synopsis}\n{text}"
+    """What a passage's keyword terms are taken from: its synopsis and its words without format (``plain.plain``: a
+    chat export's keys and ids, an SMS backup's attribute names were most of its terms)."""
+    return f"{synopsis}\n{plain(text)}"
 
 
 # The frame of a memory question ("do you *remember*…", "what did I *tell* you…", "*remind* me…") says that something

@@ -47,6 +47,7 @@ from typing import TYPE_CHECKING
 
 from voice_letta.agent.recall import text as T
 from voice_letta.agent.recall.asked import (
+    envelope_phone,
     no_place,
     no_time_of_day,
     no_way_back,
@@ -60,6 +61,7 @@ from voice_letta.agent.recall.asked import (
 from voice_letta.agent.recall.confidence import confidence, told_as_question
 from voice_letta.agent.recall.kinds import other_in_series, other_kind
 from voice_letta.agent.recall.places import place_terms, time_terms
+from voice_letta.agent.recall.plain import plain
 from voice_letta.agent.recall.quantity import (
     ADDRESS,
     AMOUNT,
@@ -371,13 +373,17 @@ def misplaced(query: str, passage: Passage, index: PassageIndex | None, previous
     def weight(tid: int) -> float:
         return max(index.keywords.idf_of(tid), 0.0) if index is not None else 1.0
 
-    both = f"{passage.text}\n{passage.synopsis or ''}"
-    versions = "\n".join([both, *(f"{p.text}\n{p.synopsis or ''}" for p in previous)])
-    if (other_item(query, passage.text, weight) or missing_name_part(query, both)
+    # read in the passage's words, not its format (recall/plain.py: a calendar entry's "DTSTART;TZID=…:2027…" line
+    # was a list line without the asked thing); the envelope check reads the records themselves
+    text = plain(passage.text)
+    both = f"{text}\n{passage.synopsis or ''}"
+    versions = "\n".join([both, *(f"{plain(p.text)}\n{p.synopsis or ''}" for p in previous)])
+    if (other_item(query, text, weight) or missing_name_part(query, both)
             or other_holder_of(query, both) or (bool(previous) and other_holder_of(query, versions))
             or other_role_holder(query, versions)
-            or other_sender_phone(query, passage.text) or (index is not None and other_in_series(
-                query, versions, lambda term: index.keywords.doc_count(term) > 0))):
+            or other_sender_phone(query, text) or envelope_phone(query, passage.text)
+            or (index is not None
+                and other_in_series(query, versions, lambda term: index.keywords.doc_count(term) > 0))):
         return True
     # a speaker's things are judged by speaker, as for places (LoCoMo: "What did Jon do at Gina's studio?"; "What is
     # the name of the board game John tried…" is answered by John's lines about it, one of which names it); so are
