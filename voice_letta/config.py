@@ -148,21 +148,23 @@ def is_database_url(value: str) -> bool:
 
 
 def default_db_path() -> Path:
-    env = os.environ.get(DB_ENV)
+    # stripped: a .env file written on Windows leaves "\r" at the end, and "voice-letta.db\r" was a new, empty
+    # database next to the user's own (their agents and memories seemed gone)
+    env = os.environ.get(DB_ENV, "").strip()
     if env and not is_database_url(env):
         return Path(env)
     return Path.home() / ".voice-letta" / "voice-letta.db"
 
 
 def default_database_url() -> str | None:
-    env = os.environ.get(DB_ENV)
+    env = os.environ.get(DB_ENV, "").strip()
     return env if env and is_database_url(env) else None
 
 
 def client_url(url: str | None = None) -> str:
     """The server a client command (``chat``, ``agents``, ``talk``) talks to: ``--url``, else $VOICE_LETTA_URL,
     else the local default; no trailing slash."""
-    return (url or os.environ.get(URL_ENV) or DEFAULT_URL).rstrip("/")
+    return (url or os.environ.get(URL_ENV, "").strip() or DEFAULT_URL).rstrip("/")
 
 
 def api_key_from_env() -> str | None:

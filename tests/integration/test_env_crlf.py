@@ -1,0 +1,43 @@
+"""$VOICE_LETTA_DB from a .env file written on Windows (``docker run --env-file`` keeps each line's ``\\r``): the
+server opened a new, empty database named "voice.db\\r" next to the user's own, so their agents and memories
+seemed gone (real ``voice-letta serve`` process, real CLI with $VOICE_LETTA_URL from the same file)."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import sys
+from pathlib import Path
+
+import aiohttp
+
+from tests.integration.serve_process import ROOT, free_port
+
+
+async def test_a_database_path_with_a_carriage_return_opens_the_users_database(tmp_path: Path) -> None:
+    port = free_port()
+    url = f"http://127.0.0.1:{port}"
+    env = {**os.environ, "VOICE_LETTA_DB": f"{tmp_path}/voice.db\r", "VOICE_LETTA_URL": url + "\r"}
+    env.pop("VOICE_LETTA_API_KEY", None)
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "voice_letta.cli", "serve", "--port", str(port), "--no-preload", cwd=ROOT, env=env,
+        stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.DEVNULL)
+    try:
+        async with asyncio.timeout(90), aiohttp.ClientSession() as s:  # a fresh process on a shared machine
+            while True:
+                try:
+                    async with s.get(url + "/health") as r:
+                        if r.status == 200:
+                            break
+                except aiohttp.ClientError:
+                    await asyncio.sleep(0.2)
+        names = sorted(os.listdir(tmp_path))
+        assert "voice.db" in names and "voice.db\r" not in names, names
+        cli = await asyncio.create_subprocess_exec(
+            sys.executable, "-m", "voice_letta.cli", "agents", "list", cwd=ROOT, env=env,
+            stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE)
+        out, err = await cli.communicate()
+        assert cli.returncode == 0, (out, err)
+    finally:
+        proc.terminate()
+        await proc.wait()
