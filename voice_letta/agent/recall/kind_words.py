@@ -45,6 +45,8 @@ flight | flights | flying | fly | plane | airline | airlines > ryanair easyjet w
     jetsmart emirates etihad flydubai saudia pegasus indigo vistara spicejet akasa airasia scoot jetstar qantas
     cathay asiana garuda vietjet egyptair redeye
 guests | guest | attendees | invitees > headcount rsvps turnout attendance
+train | trains | rail > tgv ouigo sncf eurostar thalys renfe trenitalia frecciarossa italo amtrak shinkansen ktx
+    intercity pkp avanti lner gwr
 get around | get about | getting around | getting about | mobility > walk walks walking cane stick walker wheelchair
     crutches scooter zimmer rollator drive drives driving bus taxi
 supermarket | supermarkets | groceries | grocery | food shop | food shopping | weekly shop > tesco sainsburys asda

@@ -35,6 +35,7 @@ from typing import TYPE_CHECKING
 from voice_letta.agent.recall import text as T
 from voice_letta.agent.recall.kind_words import KINDS_TEXT
 from voice_letta.agent.recall.languages import GROUPS as LANGUAGE_GROUPS
+from voice_letta.agent.recall.languages import trie
 from voice_letta.agent.recall.roles import COMPOSED
 
 if TYPE_CHECKING:
@@ -232,13 +233,13 @@ def _with_languages(groups: list[tuple[str, list[str], list[str]]]) -> list[tupl
 
 _GROUPS = _groups()
 _TRIGGER = {t: i for i, (_, triggers, _) in enumerate(_GROUPS) for t in triggers}
-_PATTERN = re.compile(r"\b(" + "|".join(re.escape(t) for t in sorted(_TRIGGER, key=len, reverse=True)) + r")\b")
+_PATTERN = re.compile(r"\b(" + trie(list(_TRIGGER)) + r")\b")
 _KINDS = _kinds()
 _KIND_OF: dict[str, list[int]] = {}
 for _i, (_names, _) in enumerate(_KINDS):
     for _name in _names:
         _KIND_OF.setdefault(_name, []).append(_i)  # "thyroid": its doctor and its medicines
-_KIND = re.compile(r"\b(" + "|".join(re.escape(t) for t in sorted(_KIND_OF, key=len, reverse=True)) + r")\b")
+_KIND = re.compile(r"\b(" + trie(list(_KIND_OF)) + r")\b")
 
 
 @lru_cache(maxsize=1024)
