@@ -23,7 +23,9 @@ AZURE_API_VERSION_ENVS = ("AZURE_OPENAI_API_VERSION", "AZURE_API_VERSION", "OPEN
 
 def first_env(env: Mapping[str, str], names: tuple[str, ...]) -> str | None:
     for name in names:
-        value = env.get(name)
+        # stripped: a .env file written on Windows leaves "\r" at each line's end, and the SDKs refuse to send
+        # "Bearer sk-…\r" (every turn failed with the spoken apology)
+        value = env.get(name, "").strip()
         if value:
             return value
     return None
