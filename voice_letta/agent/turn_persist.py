@@ -23,7 +23,7 @@ from voice_letta.agent.events import (
 )
 from voice_letta.agent.memory_search import MemorySearch
 from voice_letta.agent.models import AgentState, Message, TurnRecord, Usage
-from voice_letta.agent.ports import ChatModelFactory, MemoryHooks, Store, ToolExecutor, TurnBegun
+from voice_letta.agent.ports import BeginCancelled, ChatModelFactory, MemoryHooks, Store, ToolExecutor, TurnBegun
 from voice_letta.agent.prompt import SystemPromptCache
 from voice_letta.agent.tools import own_tool_names
 from voice_letta.agent.turn_state import TurnState, finish_reason_of
@@ -82,24 +82,35 @@ class TurnPersistence:
     async def _begin_once(self, turn: TurnRecord, rows: list[Message], supersede: bool,
                           stored: Callable[[], None] | None = None) -> TurnBegun | None:
         now = self.clock()
-        call = asyncio.ensure_future(self.store.begin_turn(
+        call = self.store.begin_turn(
             turn, rows, holder=self.holder, lease_s=self.lease_s, now=now, supersede_abandoned=supersede,
-            replay_window_s=self._replay_window_s(now)))
+            replay_window_s=self._replay_window_s(now))
+        if getattr(self.store, "begin_turn_survives_cancel", False):
+            # The store finishes the transaction when cancelled and says what it did: no task needed around it.
+            try:
+                return await call
+            except BeginCancelled as cut:
+                await self._give_back(turn, cut.begun, stored)
+                raise
+        task = asyncio.ensure_future(call)
         try:
-            return await asyncio.shield(call)
+            return await asyncio.shield(task)
         except asyncio.CancelledError:
-            # Cancelled while the transaction ran: if it took the lease, give it back at once (and record the
-            # turn as cut off) instead of leaving the agent locked until the lease expires.
             with contextlib.suppress(Exception, asyncio.CancelledError):
-                begun = await call
-                if begun is not None:
-                    if stored is not None:
-                        stored()
-                    cut = (begun.previous or turn).model_copy(update={
-                        "stop_reason": "cancelled", "error": "cancelled", "ended_at": self.clock(),
-                        "status": "abandoned"})
-                    await self.store.end_turn(turn.agent_id, cut, [], holder=self.holder, lease=begun.lease)
+                await self._give_back(turn, await task, stored)
             raise
+
+    async def _give_back(self, turn: TurnRecord, begun: TurnBegun | None, stored: Callable[[], None] | None) -> None:
+        """Cancelled while ``begin_turn`` ran: if it took the lease, give it back at once (and record the turn as cut
+        off) instead of leaving the agent locked until the lease expires."""
+        if begun is None:
+            return
+        if stored is not None:
+            stored()
+        cut = (begun.previous or turn).model_copy(update={
+            "stop_reason": "cancelled", "error": "cancelled", "ended_at": self.clock(), "status": "abandoned"})
+        with contextlib.suppress(Exception):
+            await self.store.end_turn(turn.agent_id, cut, [], holder=self.holder, lease=begun.lease)
 
     def _replay_window_s(self, now: float) -> float:
         """How long after it completed a key-less resend of the agent's latest turn is taken for a retry.

@@ -7,6 +7,8 @@ openai SDK against the fake server. (tests/integration/workers/ repeats this wit
 from __future__ import annotations
 
 import asyncio
+import fcntl
+import os
 import time
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -80,6 +82,32 @@ async def test_a_cancelled_turn_gives_the_lease_back_at_once(two, fake_openai) -
     rows = await b.store.list_messages(agent_id)
     assert [(m.content, m.interrupted) for m in rows] == [("one", False), ("Long", True), ("two", False),
                                                            ("Next.", False)]
+
+
+async def test_a_turn_cancelled_while_its_lease_is_taken_gives_it_back_at_once(two, fake_openai, tmp_path) -> None:
+    """Cancelled while its begin_turn transaction waits for the database (another process writing): the transaction
+    still runs (input stored, lease taken), then the lease is given back and the turn recorded as cut off, at once,
+    not when the lease expires (30 s here)."""
+    a, b, agent_id = two
+    fake_openai.script([Text("Next.")])
+    lock = os.open(f"{tmp_path / 'voice.db'}.write-lock", os.O_RDWR)
+    fcntl.flock(lock, fcntl.LOCK_EX)  # another process holds the write gate: a's begin_turn waits on its thread
+    try:
+        turn = asyncio.create_task(run(a, agent_id, "one"))
+        await asyncio.sleep(0.5)
+        turn.cancel()
+        await asyncio.sleep(0.1)
+        assert not turn.done()  # its transaction is still to run: the cancellation waits for it
+    finally:
+        fcntl.flock(lock, fcntl.LOCK_UN)
+        os.close(lock)
+    with pytest.raises(asyncio.CancelledError):
+        await turn
+    started = time.monotonic()
+    events = await run(b, agent_id, "two")
+    assert said(events) == "Next." and time.monotonic() - started < 5
+    assert [t.status for t in await b.store.list_turns(agent_id)] == ["abandoned", "completed"]
+    assert [m.content for m in await b.store.list_messages(agent_id)] == ["one", "two", "Next."]
 
 
 async def test_a_dead_process_s_lease_is_taken_over_when_it_expires(two, fake_openai) -> None:

@@ -26,6 +26,7 @@ from voice_letta.agent.ports.hooks import MemoryHooks
 from voice_letta.agent.ports.speech import SpeechChunk, SpeechToText, TextToSpeech, Transcript
 from voice_letta.agent.ports.store import (
     AgentStore,
+    BeginCancelled,
     Change,
     ChangeKind,
     ChangeStore,
@@ -52,7 +53,8 @@ from voice_letta.agent.ports.store import (
 from voice_letta.agent.ports.tools import ToolExecutor, ToolResult
 
 __all__ = [
-    "AgentStore", "Change", "ChangeKind", "ChangeStore", "ChatDelta", "ChatMessage", "ChatModel", "ChatModelFactory",
+    "AgentStore", "BeginCancelled", "Change", "ChangeKind", "ChangeStore", "ChatDelta", "ChatMessage", "ChatModel",
+    "ChatModelFactory",
     "ChatRequest", "Embedder", "EmbedderFactory", "FinishReason", "HandoffRange", "JobKind", "JobStatus", "JobStore",
     "MemoryHooks", "MemoryJob", "MessageHit", "MessageStore", "MessageTail", "ModelNotice", "ModelRoute", "NewBlock",
     "PassageHit",

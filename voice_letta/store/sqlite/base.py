@@ -137,6 +137,14 @@ class WriteGate:
             self._fd = -1
 
 
+class _KeptFuture(asyncio.Future[_T]):
+    """A future that cannot be cancelled: a task awaiting it is cancelled only once its result is in (the work it
+    stands for, queued on aiosqlite's thread, runs whatever the caller does)."""
+
+    def cancel(self, msg: Any | None = None) -> bool:
+        return False
+
+
 class SqliteBase:
     """The connection, the write lock and the statement helpers. Built by ``open_store``."""
 
@@ -252,6 +260,48 @@ class SqliteBase:
         async with self._locked(action):
             done: _U = await self._db._execute(run)  # type: ignore[no-untyped-call]
             return done
+
+    async def _transaction_kept(
+        self, action: str, work: Callable[[sqlite3.Connection], _T], then: Callable[[sqlite3.Connection, _T], _U],
+        cancelled: Callable[[_U], BaseException],
+    ) -> _U:
+        """``_transaction_then`` that, once queued on the connection's thread, runs to its end even when the caller
+        is cancelled, and then raises ``cancelled(result)`` (a cancellation that says what the transaction did).
+
+        The caller awaits a future that refuses to be cancelled (``_KeptFuture``): the task's cancellation is
+        delivered when the result is in. A shielded task around the call did the same for ``begin_turn`` at the
+        cost of a task and two more trips through the event loop every turn.
+        """
+        gate = self._gate
+        db = self._db
+
+        def run() -> _U:
+            conn = db._conn
+            gate.acquire()
+            try:
+                conn.execute("BEGIN IMMEDIATE")
+                try:
+                    result = work(conn)
+                except BaseException:
+                    if conn.in_transaction:
+                        conn.execute("ROLLBACK")
+                    raise
+                conn.execute("COMMIT")
+            finally:
+                gate.release()
+            return then(conn, result)
+
+        async with self._locked(action):
+            if not db._running or db._connection is None:
+                raise ValueError("Connection closed")  # as aiosqlite's own ``_execute``: translated to StorageError
+            kept: _KeptFuture[_U] = _KeptFuture(loop=asyncio.get_running_loop())
+            db._tx.put_nowait((kept, run))
+            try:
+                return await kept
+            except asyncio.CancelledError:
+                if kept.done() and kept.exception() is None:
+                    raise cancelled(kept.result()) from None
+                raise
 
     async def _exec(self, action: str, sql: str, params: Sequence[Any] = ()) -> int:
         """One autocommitted write statement (one thread hop); returns how many rows it changed."""

@@ -18,7 +18,7 @@ from typing import Any, NamedTuple
 
 from voice_letta import config as C
 from voice_letta.agent.models import Message, TurnRecord
-from voice_letta.agent.ports import TurnBegun, is_retry_of, never_completed
+from voice_letta.agent.ports import BeginCancelled, TurnBegun, is_retry_of, never_completed
 from voice_letta.store import rows as R
 from voice_letta.store.common import chunked
 from voice_letta.store.sqlite.base import MAX_BOUND_VARS, SqliteBase
@@ -129,6 +129,8 @@ def _record(conn: sqlite3.Connection, turn_id: str) -> TurnRecord:
 
 
 class TurnsMixin(SqliteBase):
+    begin_turn_survives_cancel = True  # BeginCancelled (Store.begin_turn): the caller needs no task around it
+
     async def save_turn(self, turn: TurnRecord) -> None:
         """Insert or replace a turn record."""
         await self._exec("save_turn", _SAVE_TURN, R.turn_params(turn))
@@ -208,7 +210,7 @@ class TurnsMixin(SqliteBase):
                 raise
             return TurnBegun(lease=lease, previous=previous, inserted=inserted, history=history)
 
-        return await self._transaction_then("begin_turn", work, then)
+        return await self._transaction_kept("begin_turn", work, then, BeginCancelled)
 
     async def end_turn(
         self, agent_id: str, turn: TurnRecord | None, rows: Sequence[Message], *, holder: str, lease: int

@@ -12,12 +12,12 @@ from voice_letta.agent.ports.store.changes import Change, ChangeKind, ChangeStor
 from voice_letta.agent.ports.store.jobs import HandoffRange, JobKind, JobStatus, JobStore, MemoryJob
 from voice_letta.agent.ports.store.messages import MessageHit, MessageStore, MessageTail
 from voice_letta.agent.ports.store.passages import PassageHit, PassageStore, PassageTexts, PassageVectors
-from voice_letta.agent.ports.store.turns import TurnBegun, TurnStore, is_retry_of, never_completed
+from voice_letta.agent.ports.store.turns import BeginCancelled, TurnBegun, TurnStore, is_retry_of, never_completed
 
 __all__ = [
-    "AgentStore", "Change", "ChangeKind", "ChangeStore", "HandoffRange", "JobKind", "JobStatus", "JobStore",
-    "MemoryJob", "MessageHit", "MessageStore", "MessageTail", "NewBlock", "PassageHit", "PassageStore", "PassageTexts",
-    "PassageVectors", "Store", "ToolStore", "TurnBegun", "TurnStore", "is_retry_of", "never_completed",
+    "AgentStore", "BeginCancelled", "Change", "ChangeKind", "ChangeStore", "HandoffRange", "JobKind", "JobStatus",
+    "JobStore", "MemoryJob", "MessageHit", "MessageStore", "MessageTail", "NewBlock", "PassageHit", "PassageStore",
+    "PassageTexts", "PassageVectors", "Store", "ToolStore", "TurnBegun", "TurnStore", "is_retry_of", "never_completed",
 ]
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Protocol
@@ -48,6 +49,16 @@ class TurnBegun:
     history: list[Message]  # the agent's in-context messages after the insert, in seq order
 
 
+class BeginCancelled(asyncio.CancelledError):
+    """``begin_turn`` was cancelled, and its transaction ran to its end first: ``begun`` is what it did (``None``:
+    the lease was busy). Raised only by a store whose ``begin_turn_survives_cancel`` is true; the caller gives back
+    a lease it no longer wants. It is a cancellation: whoever does not look at ``begun`` sees a plain one."""
+
+    def __init__(self, begun: TurnBegun | None) -> None:
+        super().__init__()
+        self.begun = begun
+
+
 class TurnStore(Protocol):
     """Turn records and the agent lease (one turn at a time per agent, across processes)."""
 
@@ -82,6 +93,10 @@ class TurnStore(Protocol):
         and ``rows`` appended; first, with ``supersede_abandoned``, the input rows of the agent's latest turn are
         deleted when it was abandoned (cut off before any output) within ``supersede_window_s``. The in-context
         history is read last.
+
+        Cancelled once its transaction may have started, a store whose ``begin_turn_survives_cancel`` attribute is
+        true lets it finish and raises ``BeginCancelled`` with what it did; any other store's caller must keep the
+        call running itself (a task and a shield) to learn whether it took the lease.
         """
         ...
 
