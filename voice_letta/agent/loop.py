@@ -224,7 +224,9 @@ class VoiceAgent(ModelRounds):
                 # The consumer went away (barge-in, disconnect) or we were cancelled: keep what was said.
                 await asyncio.shield(self._persist_interrupted(agent, state))
             # Memory upkeep runs after the last event went out, so it never delays the reply's end.
-            await asyncio.shield(self._memory_upkeep(agent_id, state.window()))
+            window = state.window()
+            if self._upkeep_due(agent, window):
+                await asyncio.shield(self._memory_upkeep(agent_id, window))
 
     def _deleted_events(self, agent_id: str, state: TurnState) -> list[AgentEvent]:
         state.finished = True

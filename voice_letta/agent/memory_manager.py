@@ -136,6 +136,12 @@ class MemoryManager:
             except ConflictError:  # another process handed the same lines over first: plan again from its state
                 await self._turn_completed(agent_id)
 
+    def upkeep_due(self, agent: AgentState, window: Sequence[Message]) -> bool:
+        """Would ``turn_completed(agent.id, window)`` hand anything over (the window over its limits)? The voice loop
+        asks first and skips the call when not: no task around it on almost every turn."""
+        return plan_eviction(window, agent.buffer,
+                             budget_tokens=token_budget(agent.buffer, agent.llm.context_window)) is not None
+
     async def session_ended(self, agent_id: str) -> None:
         async with self._handoff_locks(agent_id):
             try:

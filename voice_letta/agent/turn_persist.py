@@ -122,6 +122,14 @@ class TurnPersistence:
         uptime = now - self.started_at
         return C.REPLAY_WINDOW_S if uptime > C.REPLAY_WINDOW_S else uptime + C.RETRY_WINDOW_S
 
+    def _upkeep_due(self, agent: AgentState, window: list[Message] | None) -> bool:
+        """Has memory upkeep anything to do after this turn? A memory layer that can tell at once (``upkeep_due``)
+        spares the turn a task (the shield around the upkeep) when it has not, as after almost every turn."""
+        if self.memory is None:
+            return False
+        due = getattr(self.memory, "upkeep_due", None)
+        return window is None or due is None or bool(due(agent, window))
+
     async def _memory_upkeep(self, agent_id: str, window: list[Message] | None = None) -> None:
         if self.memory is None:
             return

@@ -13,7 +13,8 @@ class MemoryHooks(Protocol):
 
     async def turn_completed(self, agent_id: str, window: Sequence[Message] | None = None) -> None:
         """A turn ended; ``window``, when given, is the agent's in-context messages right after it (the voice loop
-        knows them, so the memory layer need not read them back)."""
+        knows them, so the memory layer need not read them back). An implementation may also offer
+        ``upkeep_due(agent, window) -> bool``: when it says False, the voice loop does not call this at all."""
         ...
 
     async def session_ended(self, agent_id: str) -> None: ...
