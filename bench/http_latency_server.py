@@ -30,7 +30,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from bench_common import until_stdin_closes
 
-from voice_letta.agent.models import LLMConfig, Message, Usage
+from voice_letta.agent.models import AgentState, LLMConfig, Message, Usage
 from voice_letta.agent.ports import ChatDelta, ChatModel, ChatRequest, Store, ToolCallDelta
 from voice_letta.config import ServerConfig
 from voice_letta.server.app import Overrides, create_app
@@ -171,6 +171,10 @@ class BufferOnlyMemory:
 
     def __init__(self, store: Store) -> None:
         self.store = store
+
+    def upkeep_due(self, agent: AgentState, window: Sequence[Message]) -> bool:
+        """As ``MemoryManager.upkeep_due``: the voice loop calls ``turn_completed`` only when this says so."""
+        return len(window) > 30
 
     async def turn_completed(self, agent_id: str, window: Sequence[Message] | None = None) -> None:
         if window is None:
