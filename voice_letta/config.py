@@ -164,7 +164,10 @@ def default_database_url() -> str | None:
 def client_url(url: str | None = None) -> str:
     """The server a client command (``chat``, ``agents``, ``talk``) talks to: ``--url``, else $VOICE_LETTA_URL,
     else the local default; no trailing slash."""
-    return (url or os.environ.get(URL_ENV, "").strip() or DEFAULT_URL).rstrip("/")
+    base = (url or os.environ.get(URL_ENV, "").strip() or DEFAULT_URL).strip().rstrip("/")
+    # the URL the OpenAI SDKs are given for this server ends in /v1 (docs/protocol.md); the commands' paths carry
+    # their own /v1, and "…/v1/v1/agents" was a bare "Error 404: Not Found"
+    return base.removesuffix("/v1")
 
 
 def api_key_from_env() -> str | None:

@@ -38,6 +38,11 @@ async def test_a_database_path_with_a_carriage_return_opens_the_users_database(t
             stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE)
         out, err = await cli.communicate()
         assert cli.returncode == 0, (out, err)
+        cli = await asyncio.create_subprocess_exec(  # the SDKs' base_url, copied: "Error 404: Not Found" before
+            sys.executable, "-m", "voice_letta.cli", "agents", "list", "--url", url + "/v1/", cwd=ROOT, env=env,
+            stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE)
+        out, err = await cli.communicate()
+        assert cli.returncode == 0 and b"404" not in out + err, (out, err)
     finally:
         proc.terminate()
         await proc.wait()
