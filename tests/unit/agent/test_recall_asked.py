@@ -6,9 +6,11 @@ from __future__ import annotations
 import pytest
 
 from voice_letta.agent.recall.asked import (
+    envelope_phone,
     no_place,
     no_time_of_day,
     no_way_back,
+    only_arrival,
     only_sending,
     other_holder_of,
     other_role_holder,
@@ -175,3 +177,38 @@ def test_a_role_in_the_asked_thing_is_not_the_holder() -> None:
     # a role that holds it may be said by name (recall/roles.py's)
     assert not other_holder_of("How much warfarin is my dad on?", "Walter's warfarin is five milligrams now")
     assert not other_holder_of("What is Dad's INR?", "Walter's INR was 2.4 on monday")
+
+
+@pytest.mark.parametrize(("query", "text", "flagged"), [
+    ("When does Ilse leave Porto?", "user: my cousin Ilse comes from Porto on the 3rd, I'll get her", True),
+    ("What time does the ferry leave?", "user: the ferry lands in Naxos at 14:20", True),
+    ("When does Ilse leave Porto?", "user: Ilse leaves Porto on the 3rd and arrives here at 9", False),
+    ("When does Ilse arrive?", "user: Ilse comes from Porto on the 3rd", False),
+    ("When does the ferry leave?", "user: the ferry to Naxos is at 7:40 from pier 2", False),
+])
+def test_a_departure_asked_only_the_arrival_said(query: str, text: str, flagged: bool) -> None:
+    assert only_arrival(query, text) is flagged
+
+
+@pytest.mark.parametrize(("query", "text", "flagged"), [
+    ("When is Kemal's dentist appointment?", "user: kemal rang the clinic and moved my dentist appointment to friday",
+     True),
+    ("When is Kemal's dentist appointment?", "user: kemal moved his dentist appointment to friday", False),
+    # the speaker says who they are: "my" is theirs
+    ("When is Kemal's dentist appointment?", "user: it's kemal, my dentist appointment is friday at 3", False),
+    # the question asks about the user's own thing too
+    ("What are my shifts at Scoops?", "user: scoops changed my shifts to friday nights", False),
+])
+def test_the_asked_thing_said_as_the_speakers_own(query: str, text: str, flagged: bool) -> None:
+    assert other_holder_of(query, text) is flagged
+
+
+def test_a_number_in_a_messages_envelope_is_its_correspondents() -> None:
+    sms = ('<sms address="+27825550148" date="1795277441000" type="1" body="Plumber is Sipho from QuickFix, he&apos;ll '
+           'come Thursday 10am" readable_date="21 Nov 2026 18:10:41" contact_name="Mr Pieterse (landlord)" />')
+    assert envelope_phone("What's Sipho's phone number?", sms)
+    assert not envelope_phone("What's my landlord's phone number?", sms)
+    assert not envelope_phone("When is Sipho coming?", sms)
+    told = sms.replace("Plumber is Sipho from QuickFix", "Plumber is Sipho, 082 555 0199")
+    assert not envelope_phone("What's Sipho's phone number?", told)
+    assert not envelope_phone("What's Sipho's phone number?", "user: the plumber is Sipho, from +27825550148")

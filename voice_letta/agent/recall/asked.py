@@ -172,6 +172,24 @@ def _holders(query: str) -> set[str]:
     return {w for w in out if w not in T.STOPWORDS and w not in _NOT_HOLDERS}
 
 
+_SPEAKERS = frozenset(["my", "our"])
+_INTRODUCING = re.compile(r"\b(?:it'?s|it\s+is|this\s+is|i'?m|i\s+am)\s+([a-z][\w-]*)|\b([a-z][\w-]*)\s+here\b",
+                          re.IGNORECASE)
+
+
+def _introduces(body: str, holders: set[str]) -> bool:
+    """Whether the speaker introduces themself as an asked holder ("it's priya, my birthday dinner…"): their line."""
+    return any({(m.group(1) or m.group(2) or "").lower()} & holders for m in _INTRODUCING.finditer(body))
+
+
+def _speakers_own(body: str, thing: set[int]) -> bool:
+    """Whether ``body`` says the asked thing, each time as the speaker's ("my heart appointment": "my" one or two words
+    before it)."""
+    words = T.words(body)
+    at = [i for i, w in enumerate(words) if set(T.term_ids(w)) & thing]
+    return bool(at) and all(_SPEAKERS.intersection(words[max(0, i - 2):i]) for i in at)
+
+
 def other_holder_of(query: str, text: str) -> bool:
     """Whether ``text`` gives the thing ``query`` asks about as another holder's, never saying the asked one: a
     holder the question names ("What is Priya allergic to?" / "Priya: gran's allergic to walnuts"), or the user
@@ -185,6 +203,7 @@ def other_holder_of(query: str, text: str) -> bool:
     if not holders and not user:
         return False
     holder_ids = {t for w in holders for t in T.term_ids(w)}
+    user_asks = bool(asked_words & {"i", "my", "me"})  # "What are my shifts at Scoops?": "my shifts" are asked too
     thing = set(T.term_ids(query)) - holder_ids - set(T.term_ids(_ASKING_TEXT))
     if not thing:
         return False
@@ -193,9 +212,12 @@ def other_holder_of(query: str, text: str) -> bool:
         m = _LABEL.match(line)
         label, body = ((m.group(1) or "").lower(), line[m.end():]) if m is not None else ("", line)
         said, terms = set(T.words(body)), set(T.term_ids(body))
-        if holder_ids & terms:
-            return False  # the asked holder is said: the other checks judge it
         own = bool(set(label.split()) & holders)  # the asked holder's own line
+        if holder_ids & terms:
+            if not own and not user_asks and not _introduces(body, holders) and _speakers_own(body, thing):
+                another = True  # "denise … moved my heart appointment": the speaker's, not Denise's
+                continue
+            return False  # the asked holder is said: the other checks judge it
         if own and said & T.FIRST_PERSON:
             return False  # "Priya: I'm allergic to…": the holder's own words about themself
         if user and (label not in _USER_LINES or (said & T.FIRST_PERSON and terms & thing)):
@@ -363,6 +385,23 @@ def only_sending(query: str, text: str) -> bool:
         return False
     said = set(T.words(text))
     return bool(said & _SENDING) and not said & _ARRIVAL_SAID
+
+
+# ... and the other way: a departure asked ("When does Marta leave Kyiv?"), only the arrival said ("Marta comes from
+# Lviv on the 18th, I'll meet her at the station"): when someone arrives is not when they leave
+_DEPARTURE_TEXT = "leave leaves leaving left depart departs departing departed departure departures"
+_DEPARTURE = frozenset(_DEPARTURE_TEXT.split())
+_ARRIVING_TEXT = "arrive arrives arriving arrived arrival land lands landing landed"
+_ARRIVING = frozenset(_ARRIVING_TEXT.split())
+_COMING_FROM = re.compile(r"\b(?:comes?|coming|gets?\s+in)\s+(?:back\s+)?from\b", re.IGNORECASE)
+
+
+def only_arrival(query: str, text: str) -> bool:
+    """Whether the question asks when or where someone or something leaves and ``text`` says only an arrival."""
+    if not _DEPARTURE.intersection(T.words(query)) or _WH.match(query) is None:
+        return False
+    said = set(T.words(text))
+    return (bool(said & _ARRIVING) or _COMING_FROM.search(text) is not None) and not said & _DEPARTURE
 
 
 # -- a place asked, none said -----------------------------------------------------------------------------------

@@ -51,6 +51,7 @@ from voice_letta.agent.recall.asked import (
     no_place,
     no_time_of_day,
     no_way_back,
+    only_arrival,
     only_sending,
     other_holder_of,
     other_role_holder,
@@ -393,6 +394,7 @@ def misplaced(query: str, passage: Passage, index: PassageIndex | None, previous
     return (missing_name(query, both) or other_holder(query, both) or other_weekday(query, versions)
             or no_time_of_day(query, versions, _kinds_before(passage, index)) or no_way_back(query, versions)
             or other_sum(query, versions) or other_kind(query, versions) or only_sending(query, versions)
+            or only_arrival(query, versions)
             or no_place(query, both))  # the place of what a later version replaces is often another thing's
 
 
