@@ -90,7 +90,7 @@ async def _chat(args: argparse.Namespace) -> int:
     from openai.types.chat import ChatCompletionMessageParam
 
     client = openai.AsyncOpenAI(base_url=f"{_client_url(args)}/v1",
-                                api_key=os.environ.get(C.API_KEY_ENV) or "none", max_retries=0)
+                                api_key=C.api_key_from_env() or "none", max_retries=0)
     history: list[ChatCompletionMessageParam] = []
     lines = [args.message] if args.message else None
     failed = False

@@ -111,7 +111,7 @@ class EmbedderRegistry:
         from voice_letta.providers.openai_embed import OpenAIEmbedder
 
         key_env = config.api_key_env or "OPENAI_API_KEY"
-        key = self._env.get(key_env)
+        key = self._env.get(key_env, "").strip()  # a Windows-written .env file leaves "\r" at the end
         if not key:  # the openai SDK refuses to build a client without one (it was a 500 at the first insert)
             raise ConfigError(f"no API key for the openai embedder (model {config.model!r}): {key_env} is not set "
                               "on this server")

@@ -47,7 +47,7 @@ def build_speech(stt: SpeechToText | None = None, tts: TextToSpeech | None = Non
 def _openai_opts(env: dict[str, str], name: str) -> dict[str, Any]:
     if name != "openai":
         return {}
-    key = env.get("OPENAI_API_KEY")
+    key = env.get("OPENAI_API_KEY", "").strip()  # a Windows-written .env file leaves "\r" at the end
     if not key:
         log.warning("OpenAI speech chosen but OPENAI_API_KEY is not set")
     return {"api_key": key} if key else {}

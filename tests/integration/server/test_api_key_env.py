@@ -38,5 +38,11 @@ async def test_a_key_with_a_carriage_return_from_an_env_file_still_opens_the_ser
             stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE)
         out, err = await cli.communicate()
         assert cli.returncode == 0, (out, err)
+        cli = await asyncio.create_subprocess_exec(  # `chat` sends the key through the openai SDK
+            sys.executable, "-m", "voice_letta.cli", "chat", "nobody", "-m", "hi", "--url", server.url, cwd=ROOT,
+            env={**os.environ, "VOICE_LETTA_API_KEY": KEY + "\r"},
+            stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE)
+        out, err = await cli.communicate()
+        assert b"nobody" in out + err and b"control character" not in out + err, (out, err)  # 404, not the header
     finally:
         await server.stop()
