@@ -46,7 +46,7 @@ uncle: fr oncle; pt tio
 partner: fr épouse, époux, copain, copine; it marito, moglie, fidanzato, fidanzata; de ehemann, ehefrau,
     freundin; pt esposo; +frau
 mother-in-law: fr belle-mère; it suocera; de schwiegermutter; pt sogra
-father-in-law: fr beau-père; it suocero; de schwiegervater
+father-in-law: it suocero; de schwiegervater
 friend: fr ami, amie, pote; it amica; de freund; pt amigo, amiga
 neighbour: fr voisin, voisine; it vicino, vicina; de nachbar, nachbarin; tl kapitbahay; hi padosi, padosan
 appointment: es cita, citas, consulta, +turno; fr rendez-vous, rdv; pt marcação; it appuntamento; de termin;
@@ -176,7 +176,7 @@ october: es octubre; fr octobre; pt outubro; it ottobre; de oktober; tl oktubre
 november: es noviembre; fr novembre; pt novembro; it novembre; tl nobyembre
 december: es diciembre; fr décembre; pt dezembro; it dicembre; de dezember; tl disyembre
 morning: es +mañana; fr matin, matinée; pt manhã; it mattina, mattino; tl umaga; hi subah
-afternoon: fr après-midi; it pomeriggio; de nachmittag; tl hapon; hi dopahar; +tarde
+afternoon: it pomeriggio; de nachmittag; tl hapon; hi dopahar; +tarde
 evening: fr soir; de abend; hi shaam; +noche
 night: es noche; fr nuit; pt noite; it notte; de nacht; hi raat
 >one: de eins; hi ek
@@ -201,9 +201,18 @@ night: es noche; fr nuit; pt noite; it notte; de nacht; hi raat
 >twenty: es veinte; fr vingt; pt vinte; it venti; de zwanzig
 """
 
-# The same kinds in Dutch (nl), Polish (pl), Turkish (tr), Swahili (sw), Russian (ru) and Ukrainian (uk), the
-# commonest words only: merged with the lines above of the same English word.
+# The same kinds in Dutch (nl), Polish (pl), Turkish (tr), Swahili (sw), Russian (ru) and Ukrainian (uk), and a few
+# in romanised Arabic (ar), Japanese (ja), Korean (ko), Mandarin (zh) and Vietnamese (vi), the commonest words only:
+# merged with the lines above of the same English word.
 _MORE_TEXT = """
+appointment: ar mawid; ja yoyaku; ko yeyak; vi lịch hẹn
+doctor: ar tabib; ja oishasan; ko uisa; zh yisheng, daifu; vi bác sĩ
+hospital: ar mustashfa; ja byouin, byoin; ko byeongwon; zh yiyuan; vi bệnh viện
+medication: ja kusuri; zh yaowu; vi thuốc
+birthday: ar eid milad; ja tanjoubi, tanjobi; ko saengil; zh shengri; vi sinh nhật
+wedding: ar zafaf; ja kekkonshiki; ko gyeolhonsik; zh hunli; vi đám cưới
+brother: ar akhi, akhoya
+sister: ar ukhti, ukht
 mother: nl moeder; pl matka; tr anne, annem; ru мама, мать; uk мати, мама
 father: nl vader; pl ojciec; tr babam; ru папа, отец; uk тато, батько
 brother: nl broer; tr kardeş, abim; ru брат; uk брат
