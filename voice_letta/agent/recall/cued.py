@@ -110,7 +110,7 @@ def cued_updates(index: PassageIndex, rows: list[int], query: Query) -> dict[int
         close = np.flatnonzero((col >= np.where(typed, TYPED_CUE_COSINE, CUE_COSINE)) & related
                                & index.update_cue[later])
         out[row] = [int(later[k]) for k in close[np.argsort(-col[close])]
-                    if index.about_the_user(int(later[k])) and same_speakers(index, int(later[k]), row)
+                    if states_facts(index, int(later[k])) and same_speakers(index, int(later[k]), row)
                     and (((col[k] >= SHARED_WORD_BELOW or index.strong_cue[int(later[k])])
                           and not enveloped(index, int(later[k]), row)) or _share_a_word(index, int(later[k]), row))
                     # only the kind of value made it a change (less alike than CUE_COSINE): it must share a word with
@@ -129,7 +129,7 @@ def cued_updates(index: PassageIndex, rows: list[int], query: Query) -> dict[int
             valued = np.flatnonzero((index.start_at[later] > index.start_at[row]) & (sims[:, j] >= VALUE_CUE_COSINE)
                                     & index.ending[later] & (relevance >= SAYS_ASKED_RELEVANCE * value_relevance))
             named_value = [int(later[k]) for k in valued[np.argsort(-sims[valued, j])]
-                           if index.about_the_user(int(later[k])) and same_speakers(index, int(later[k]), row)
+                           if states_facts(index, int(later[k])) and same_speakers(index, int(later[k]), row)
                            and rare & (said := content_terms(index, int(later[k])))
                            # one that says a word of the question itself needs less of its meaning: "marco can't do
                            # it, his kid's sick, jess will cover" (0.11 to "Who's covering my shifts?", test7)
@@ -151,7 +151,7 @@ def cued_updates(index: PassageIndex, rows: list[int], query: Query) -> dict[int
             notes = notes[(index.start_at[notes] > index.start_at[row]) & index.has_vector[notes] & ~index.asks[notes]
                           & (query.cosines[notes] >= UNTYPED_RELEVANCE * float(query.cosines[row]))]
             out[row] += [int(r) for r in notes[np.argsort(-index.start_at[notes])]
-                         if int(r) not in out[row] and int(r) in index.items and index.about_the_user(int(r))
+                         if int(r) not in out[row] and int(r) in index.items and states_facts(index, int(r))
                          and same_speakers(index, int(r), row)
                          and new_value(index, record, int(r), ignored_terms(index, row, int(r)), query, query.who)]
         if len(index.terms_of(row)) > LONG_PASSAGE_TERMS:  # a cue passage naming PART_WORDS of the asked part
@@ -166,7 +166,7 @@ def cued_updates(index: PassageIndex, rows: list[int], query: Query) -> dict[int
                 # cut to €5,000" names the launch's ads, not its date: "When is the launch?", test7)
                 other_kind = bool(asked_kind and index.change_numbers[cue] and not asked_kind & int(
                     index.change_numbers[cue]))
-                if (len(common) >= PART_WORDS and index.about_the_user(cue) and same_speakers(index, cue, row)
+                if (len(common) >= PART_WORDS and states_facts(index, cue) and same_speakers(index, cue, row)
                         and cue not in out[row] and not other_kind):
                     named.append((len(common), float(sims[k, j]), cue))
             out[row] = [c for *_, c in sorted(named, reverse=True)] + out[row]
@@ -269,6 +269,23 @@ def enveloped(index: PassageIndex, a: int, b: int) -> bool:
 def share_a_word(index: PassageIndex, a: int, b: int) -> bool:
     common = content_terms(index, a) & content_terms(index, b)
     return bool(common - ignored_terms(index, a, b))
+
+
+def states_facts(index: PassageIndex, row: int) -> bool:
+    """Whether a passage can be linked as a version of a fact by its words and meaning alone: what the user says
+    about themselves (``index.about_the_user``): in a chat between named people a newer line on a topic is history."""
+    return index.about_the_user(row)
+
+
+_NOT_FACTS = frozenset({"assistant", "system"})
+
+
+def says_facts(index: PassageIndex, row: int) -> bool:
+    """Whether a passage can hold a version of a fact it names exactly (a revision naming the old value): anything but
+    the assistant's (or system's) own lines. Not only the user's: the changes to the user's plans are often someone
+    else's words (a relative's edit of a shared document, the clinic's reschedule in a portal)."""
+    spk = index.speakers[row]
+    return not spk or not set(spk) <= _NOT_FACTS
 
 
 def same_speakers(index: PassageIndex, a: int, b: int) -> bool:

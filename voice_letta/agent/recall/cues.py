@@ -18,6 +18,7 @@ from collections.abc import Sequence
 import numpy as np
 
 from voice_letta.agent.recall.quantity import kinds_of_text
+from voice_letta.agent.recall.text import term_ids, terms
 
 # "corrected" (a note's "the user corrected herself: ...") is weak too: it says what it corrects only by its words
 # ("her father's seventieth birthday is in july" is 0.43 alike "the user's nephew luca was born on november 2").
@@ -100,3 +101,42 @@ def change_kinds(texts: Sequence[str]) -> np.ndarray:
             kinds |= kinds_of_text(t[m.start():m.end() + NEAR_CUE])
         out[i] = kinds & 0xFF
     return out
+
+
+# Revision notations that say "this replaced that" whatever the language and the app: an arrow from the old value to
+# the new one ("Stay: Voyager Beach Resort → Sarova Whitesands", "Train: 08:00 -> 15:00"), a diff's removed line
+# followed by its added one ("− first class × 5" / "+ first class × 6"), a struck-out value ("~~Tuesday~~ Thursday").
+# What the notation names as old is what it replaces: ``revised_values`` gives those old sides.
+_ARROW = re.compile(r"[ \t]*(?:→|⟶|⇒|->|=>)[ \t]*")
+_REMOVED = re.compile(r"^[ \t]*[-−–][ \t]*(\S[^\n]*)\n[ \t]*\+[ \t]*\S", re.MULTILINE)
+_STRUCK = re.compile(r"~~([^~\n]+)~~")
+_FIELD = re.compile(r"^(?:[^:\n]{1,40}:[ \t]+)+")  # "Suggestion accepted: Stay: " before the old value
+
+
+def revised_values(text: str) -> list[tuple[str, str]]:
+    """(old side, the whole revision) of each of a passage's revision notations: ("Voyager Beach Resort, Nyali",
+    "Stay: Voyager Beach Resort, Nyali → Sarova Whitesands"), ("first class × 5", "− first class × 5 / + first class
+    × 6")."""
+    if not ("→" in text or "->" in text or "=>" in text or "⟶" in text or "⇒" in text or "~~" in text
+            or "\n+" in text):
+        return []
+    out = [(m.group(1), m.group(0)) for m in _REMOVED.finditer(text)]
+    out += [(m.group(1), line) for line in text.splitlines() for m in _STRUCK.finditer(line)]
+    for line in text.splitlines():
+        parts = _ARROW.split(line)
+        if len(parts) < 2:
+            continue
+        old = _FIELD.sub("", parts[-2].strip())
+        if old:
+            out.append((old, line))
+    return out
+
+
+def revised_terms(text: str) -> tuple[frozenset[int], frozenset[int]] | None:
+    """The term ids of the old sides a passage's revisions name and of the revision lines themselves; None when it
+    has none, or they name a lone number ("5 -> 6")."""
+    found = revised_values(text)
+    said = [t for old, _ in found for t in terms(old)]
+    if len(said) < 2 and all(t.isdigit() for t in said):
+        return None
+    return frozenset(term_ids(" ".join(said))), frozenset(term_ids(" ".join(line for _, line in found)))

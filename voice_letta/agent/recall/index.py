@@ -18,6 +18,7 @@ from collections.abc import Sequence
 import numpy as np
 
 from voice_letta.agent.recall import text as T
+from voice_letta.agent.recall.cues import revised_terms
 from voice_letta.agent.recall.features import (
     ASKS,
     CORRECTION,
@@ -77,6 +78,8 @@ class PassageIndex:
         # a stored message's own words, without its envelope (date line, sender, mail headers: T.message_body), for
         # rows that have one: messages of one export are alike by their envelopes (recall/updates.py)
         self.bodies: dict[int, frozenset[int]] = {}
+        # the term ids of what a passage's revision notations name as the old value and of their lines (``cues``)
+        self.revised: dict[int, tuple[frozenset[int], frozenset[int]]] = {}
         self.speakers: list[tuple[str, ...]] = []  # labels that name a speaker (``_headings``)
         self.known_speakers: set[str] = set()
         self._labels: list[tuple[str, ...]] = []  # every row's labels as written
@@ -134,6 +137,7 @@ class PassageIndex:
         labels = [T.speakers(t) for t in texts]
         found_items = [items(t) for t in texts]
         bodies = [T.message_body(t) for t in texts]
+        revised = [revised_terms(t) for t in texts]
         flags = passage_features(texts, synopses) if features is None else np.asarray(features, dtype=np.uint64)
 
         def flag(bit: int) -> np.ndarray:
@@ -151,6 +155,7 @@ class PassageIndex:
             self.items.update((base + k, it) for k, it in enumerate(found_items) if it)
             self.record_keys.update(item.key for it in found_items for item in it if item.key)
             self.bodies.update((base + k, T.body_terms(b)) for k, b in enumerate(bodies) if b is not None)
+            self.revised.update((base + k, v) for k, v in enumerate(revised) if v is not None)
             self.speakers.extend(labels)
             self.user_rows = np.concatenate([self.user_rows, np.fromiter(
                 (not spk or "user" in spk for spk in labels), dtype=bool, count=len(labels))])

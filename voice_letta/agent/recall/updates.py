@@ -44,9 +44,19 @@ from voice_letta.agent.recall.cued import (
     cued_updates,
     enveloped,
     same_speakers,
+    says_facts,
     share_a_word,
+    states_facts,
 )
-from voice_letta.agent.recall.facts import TYPED_KINDS, Query, given_kinds, gives_asked_kind, ignored_terms, same_fact
+from voice_letta.agent.recall.facts import (
+    LONG_PASSAGE_TERMS,
+    TYPED_KINDS,
+    Query,
+    given_kinds,
+    gives_asked_kind,
+    ignored_terms,
+    same_fact,
+)
 from voice_letta.agent.recall.quantity import ANY
 from voice_letta.agent.recall.records import another_line, same_holder_rows
 from voice_letta.agent.recall.vector import MIN_COSINE
@@ -214,6 +224,8 @@ def implicit_updates(index: PassageIndex, order: Sequence[int], skip: set[int], 
         if new < 0:
             new = _chosen_instead(index, base, query)
         if new < 0:
+            new = revised_after(index, base, query)
+        if new < 0:
             new = next((r for r in cued.get(base, ()) if r not in later and same_fact(index, base, r, query)
                         and not _other_line(index, base, r, query)), -1)
         if new >= 0 and new not in later:
@@ -236,7 +248,41 @@ def implicit_updates(index: PassageIndex, order: Sequence[int], skip: set[int], 
                 newest = max(after, key=lambda r: float(index.start_at[r]))
                 links[new] = newest
                 later.add(newest)
+    for o in order[:LINK_CANDIDATES]:  # a revision of what someone else wrote (a relative's line of a shared document)
+        o = int(o)
+        if o not in links and o not in used and not index.asks[o] and says_facts(index, o):
+            new = revised_after(index, o, query)
+            if new >= 0 and new not in later:
+                links[o] = new
+                later.add(new)
     return links
+
+
+# A revision names what it replaces ("Stay: Voyager Beach Resort, Nyali → Sarova Whitesands", "− first class × 5"): when
+# an earlier passage says every word of the old side, the revision is its next version, whoever made it (a relative
+# editing a shared document, the clinic in a portal: any speaker but the assistant) and whatever the two say besides
+# (the items of one document are alike by their shared title, so cosine cannot tell). A long passage holds several
+# values: the revision's own lines must then say a word of the question that the passage says too (the item it
+# changes, "Stay:" for "Where are we staying?"; not "Budget: KSh 45,000 → KSh 52,000", nor the document's title).
+def revised_after(index: PassageIndex, row: int, query: Query) -> int:
+    """The first later passage whose revision notation names ``row``'s value as the old one, or -1."""
+    if not index.revised:
+        return -1
+    terms = index.terms_of(row)
+    was = set(terms.tolist())
+    long = len(terms) > LONG_PASSAGE_TERMS
+    at = float(index.start_at[row])
+    found = -1
+    for r, (old, lines) in index.revised.items():
+        if (index.start_at[r] <= at or not old <= was or index.asks[r] or not says_facts(index, r)
+                or (found >= 0 and index.start_at[r] >= index.start_at[found])):
+            continue
+        if long and not query.terms & was & lines:
+            continue
+        if not same_fact(index, row, r, query):  # a record's other item ("~~sage green~~ → navy" is no start date)
+            continue
+        found = r
+    return found
 
 
 def _says_asked(index: PassageIndex, old: int, new: int, query: Query) -> bool:
@@ -275,7 +321,7 @@ def _chosen_instead(index: PassageIndex, row: int, query: Query) -> int:
     rows = np.unique(np.concatenate([index.keywords.postings_of(t)[0] for t in other]).astype(np.int64))
     found = [int(r) for r in rows[rows < index.size]
              if index.start_at[r] > index.start_at[row] and index.has_vector[r] and not index.asks[r]
-             and index.about_the_user(int(r)) and same_speakers(index, int(r), row)
+             and states_facts(index, int(r)) and same_speakers(index, int(r), row)
              and other <= set(index.terms_of(int(r)).tolist()) and not this & set(index.terms_of(int(r)).tolist())]
     return min(found, key=lambda r: float(index.start_at[r])) if found else -1
 
@@ -287,7 +333,7 @@ def _held_updates(index: PassageIndex, row: int) -> list[int]:
     if not record:
         return []
     return [r for r in same_holder_rows(index, record, row)
-            if index.has_vector[r] and not index.asks[r] and index.about_the_user(r) and same_speakers(index, r, row)]
+            if index.has_vector[r] and not index.asks[r] and states_facts(index, r) and same_speakers(index, r, row)]
 
 
 def fact_of(index: PassageIndex, row: int) -> int:
@@ -296,10 +342,10 @@ def fact_of(index: PassageIndex, row: int) -> int:
     reply to one, "i dont think so", stands for no fact either)."""
     if index.asks[row]:
         return -1
-    if index.about_the_user(row):
+    if states_facts(index, row):
         return row
     before = int(index.prev[row]) if row < len(index.prev) else -1
-    if before >= 0 and "assistant" in index.speakers[row] and index.about_the_user(before) and not index.asks[before]:
+    if before >= 0 and "assistant" in index.speakers[row] and states_facts(index, before) and not index.asks[before]:
         return before
     return -1
 
