@@ -39,20 +39,40 @@ _LONE_SURROGATE = re.compile("[\ud800-\udfff]")
 
 
 def _whole_characters(value: Any) -> tuple[Any, bool]:
-    """``value`` (decoded JSON) with each lone surrogate in its strings and keys replaced by U+FFFD; a pair was
-    joined into one character by the decoder, so what is left is half of one."""
+    """``value`` (decoded JSON, changed in place) with each lone surrogate in its strings and keys replaced by
+    U+FFFD, and whether there was one; a pair was joined into one character by the decoder, so what is left is half
+    of one. Walked with a stack, not recursion: a frame nested ~950 deep passes json.loads, and a recursive walk
+    then raised RecursionError out of the frame handler."""
+    changed = False
+
+    def whole(text: str) -> str:
+        nonlocal changed
+        fixed = _LONE_SURROGATE.sub("\ufffd", text)
+        changed = changed or fixed != text
+        return fixed
+
     if isinstance(value, str):
-        fixed = _LONE_SURROGATE.sub("\ufffd", value)
-        return fixed, fixed != value
-    if isinstance(value, dict):
-        items = [(_whole_characters(k), _whole_characters(v)) for k, v in value.items()]
-        if any(k[1] or v[1] for k, v in items):
-            return {k[0]: v[0] for k, v in items}, True
-    elif isinstance(value, list):
-        parts = [_whole_characters(v) for v in value]
-        if any(changed for _, changed in parts):
-            return [v for v, _ in parts], True
-    return value, False
+        return whole(value), changed
+    stack = [value]
+    while stack:
+        node = stack.pop()
+        if isinstance(node, dict):
+            if any(_LONE_SURROGATE.search(key) for key in node):
+                items = [(whole(key), item) for key, item in node.items()]
+                node.clear()
+                node.update(items)
+            for key, item in node.items():
+                if isinstance(item, str):
+                    node[key] = whole(item)
+                elif isinstance(item, (dict, list)):
+                    stack.append(item)
+        elif isinstance(node, list):
+            for i, item in enumerate(node):
+                if isinstance(item, str):
+                    node[i] = whole(item)
+                elif isinstance(item, (dict, list)):
+                    stack.append(item)
+    return value, changed
 
 
 def validate_body(model: type[M], raw: bytes, *, strict: bool | None = None) -> tuple[M, bytes]:

@@ -43,3 +43,19 @@ async def test_a_voice_frame_with_half_an_emoji_is_a_turn(server: Running) -> No
         final = await c.wait_for("transcript.final")
         assert final["text"] == "\U0001f389 we won \ufffd", final
         await c.wait_for("response.done")
+
+
+async def test_a_deeply_nested_frame_or_body_with_half_an_emoji_is_a_typed_error(server: Running) -> None:
+    # ~950 levels pass json.loads; the first walk that replaced half characters recursed per level and raised
+    # RecursionError (tests/unit/wire/test_half_characters.py); over the wire it is a typed error either way.
+    deep = '{"a":' * 950 + '"\\ud83c"' + "}" * 950
+    agent = await server.create_agent(name="deep")
+    status, body = await server.request("POST", f"/v1/agents/{agent['id']}/archival", data=deep.encode(),
+                                        headers={"Content-Type": "application/json"})
+    assert status == 400 and body["error"]["type"] == "invalid_request_error", body
+    async with await NativeClient.open(server.url, agent=agent["id"]) as c:
+        await c.wait_for("session.created")
+        await c.send_raw(deep)
+        assert (await c.wait_for("error"))["code"] in ("invalid_event", "invalid_json")
+        await c.send(type="ping", event_id="p1")  # the session goes on
+        assert (await c.wait_for("pong"))["event_id"] == "p1"
