@@ -86,8 +86,8 @@ def resolve_base_url(provider: ProviderName, base_url: str | None, env: Mapping[
     if base_url:
         return base_url
     for name in BASE_URL_ENVS[provider]:
-        if env.get(name):
-            return env[name]
+        if value := env.get(name, "").strip():  # a Windows-written .env file leaves "\r" at the end
+            return value
     return DEFAULT_BASE_URLS[provider]
 
 

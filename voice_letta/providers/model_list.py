@@ -87,12 +87,12 @@ async def list_models(
             key = api_key or first_env(env, API_KEY_ENVS[provider])
             if key is None:
                 raise ConfigError("listing OpenAI models needs OPENAI_API_KEY")
-            return await _list_openai(provider, base_url or env.get("OPENAI_BASE_URL"), key)
+            return await _list_openai(provider, base_url or first_env(env, ("OPENAI_BASE_URL",)), key)
         case ProviderName.ANTHROPIC:
             key = api_key or first_env(env, API_KEY_ENVS[provider])
             if key is None:
                 raise ConfigError("listing Anthropic models needs ANTHROPIC_API_KEY")
-            return await _list_anthropic(anthropic_base_url(base_url or env.get("ANTHROPIC_BASE_URL")), key)
+            return await _list_anthropic(anthropic_base_url(base_url or first_env(env, ("ANTHROPIC_BASE_URL",))), key)
         case ProviderName.AZURE:
             return await _list_azure(base_url=base_url, api_key=api_key, env=env)
     raise ConfigError(f"unknown provider {provider!r}")

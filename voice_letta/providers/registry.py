@@ -216,7 +216,8 @@ class ProviderRegistry:
             from voice_letta.providers.openai_chat import OpenAIChatModel
 
             return OpenAIChatModel(
-                config, api_key=_require_key(config, env), base_url=config.base_url or env.get("OPENAI_BASE_URL")
+                config, api_key=_require_key(config, env),
+                base_url=config.base_url or first_env(env, ("OPENAI_BASE_URL",)),
             )
         if provider is ProviderName.ANTHROPIC:
             from voice_letta.providers.anthropic_chat import AnthropicChatModel
@@ -224,7 +225,7 @@ class ProviderRegistry:
             return AnthropicChatModel(
                 config,
                 api_key=_require_key(config, env),
-                base_url=config.base_url or env.get("ANTHROPIC_BASE_URL"),
+                base_url=config.base_url or first_env(env, ("ANTHROPIC_BASE_URL",)),
             )
         if provider is ProviderName.AZURE:
             from voice_letta.providers.openai_chat import OpenAIChatModel

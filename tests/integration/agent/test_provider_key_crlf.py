@@ -21,3 +21,16 @@ async def test_a_provider_key_with_a_carriage_return_still_reaches_the_provider(
     done = await server.client().chat.completions.create(model=agent["id"],
                                                          messages=[{"role": "user", "content": "hi"}])
     assert done.choices[0].message.content == "Hello there."  # before: "Sorry, I'm having trouble answering…"
+
+
+async def test_a_provider_base_url_with_a_carriage_return_still_reaches_the_provider(
+    server: Running, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    env = server.app[MODELS]._env  # type: ignore[attr-defined]
+    monkeypatch.setitem(env, "OPENAI_BASE_URL", server.fake.base_url + "\r")  # a gateway's URL from a CRLF .env
+    agent = await server.create_agent(name="crlf-url", llm={"provider": "openai", "model": "fake-model",
+                                                             "api_key_env": "FAKE_OPENAI_KEY", "max_retries": 0})
+    server.fake.script([Text("Hello there.")])
+    done = await server.client().chat.completions.create(model=agent["id"],
+                                                         messages=[{"role": "user", "content": "hi"}])
+    assert done.choices[0].message.content == "Hello there."
