@@ -256,7 +256,7 @@ monday: nl maandag; pl poniedziałek; tr pazartesi; sw jumatatu; ru понеде
 tuesday: nl dinsdag; pl wtorek; tr salı; sw jumanne; ru вторник; uk вівторок
 wednesday: nl woensdag; pl środa; tr çarşamba; sw jumatano; ru среда; uk середа
 thursday: nl donderdag; pl czwartek; tr perşembe; sw alhamisi; ru четверг; uk четвер
-friday: nl vrijdag; pl piątek; tr cuma; sw ijumaa; ru пятница; uk п'ятниця
+friday: nl vrijdag; pl piątek; tr cuma; sw ijumaa; ru пятница; uk пʼятниця
 saturday: nl zaterdag; pl sobota; tr cumartesi; sw jumamosi; ru суббота; uk субота
 sunday: nl zondag; pl niedziela; tr pazar; sw jumapili; ru воскресенье; uk неділя
 """
@@ -335,14 +335,16 @@ _ENGLISH_TEXT = """
     once red den son mama do teen char das due elf ate bad camera pot car taller courses pastel chef patron sept
     seize lima otto bees kinder um isa noel depart reporte ape piece super stanza sham parson mari luz costa mayo mai
     mars hakim kita meme pepe mere reunion janeiro marco santa voyage gabi pan con sin para por mas more sale place tale
+    beau apr id
 """
 _ENGLISH = frozenset(_ENGLISH_TEXT.split())
 
 
 def _spellings(word: str) -> list[str]:
-    """``word`` and its plain spelling, but not one that is, or has a part that is, an English word or stopword."""
+    """``word`` and its plain spelling, but not one that is, or has a part (or its keyword stem) that is, an English
+    word or stopword ("apres-midi": Porter "apr", the "Apr" of English dates)."""
     return [w for w in dict.fromkeys([word, _plain(word)])
-            if not any(p in _ENGLISH or p in T.STOPWORDS for p in re.findall(r"\w+", w))]
+            if not any(p in _ENGLISH or p in T.STOPWORDS or T.stem(p) in _ENGLISH for p in re.findall(r"\w+", w))]
 
 
 def _groups() -> list[tuple[str, list[str], list[str], bool]]:
