@@ -68,6 +68,12 @@ def test_keyword_terms_and_embedding_text_come_from_the_words() -> None:
     terms = T.terms(T.passage_document(record, "synopsis words"))
     assert "plumber" in terms and "5531" not in terms and "user77" not in terms and "from_id" not in terms
     assert embedding_text(record, "") == "Ruud: the plumber is now Bas from Aquafix"
+    # the vector's words leave out an envelope's numbers and dates (its names stay); the keyword terms keep them
+    sms = ('<sms address="+27825550148" date="1795277441000" type="1" body="Plumber is Sipho from QuickFix, he will '
+           'come Thursday 10am" readable_date="21 Nov 2026 18:10:41" contact_name="Mr Pieterse (landlord)" />')
+    said = "Plumber is Sipho from QuickFix, he will come Thursday 10am"
+    assert embedding_text(sms, "") == f"{said} Mr Pieterse (landlord)"
+    assert "+27825550148" in plain(sms) and "21 Nov 2026 18:10:41" in plain(sms)
 
 
 def test_an_exports_messages_and_html_bodies_give_their_text_and_sender() -> None:

@@ -45,18 +45,18 @@ _TEXT_KEYS = frozenset({"text", "body", "content", "message", "msg", "descriptio
                         "comment", "caption", "subject", "title"})
 
 
-def plain(text: str, *, stamps: bool = False) -> str:
+def plain(text: str, *, stamps: bool = False, lean: bool = False) -> str:
     """The words of ``text`` without its format (see the module docstring), or ``text`` itself; ``stamps``: also
-    without a text export's message stamps."""
+    without a text export's message stamps; ``lean``: a message record's envelope without numbers and dates."""
     t = text.strip()
     if not t:
         return text
     first = t[0]
     out: str | None = None
     if first in "{[":
-        out = _json_words(t)
+        out = _json_words(t, lean)
     elif first == "<":
-        out = _markup_words(t)
+        out = _markup_words(t, lean)
     elif t.startswith("BEGIN:V"):
         out = _ical_words(t)
     elif "\n" in t and (t.count(",") >= 4 or t.count(";") >= 4 or t.count("\t") >= 4):
@@ -93,8 +93,10 @@ def _unstamped(text: str) -> str:
 
 
 def embedding_text(text: str, synopsis: str) -> str:
-    """What a passage's vector is computed from: its synopsis and its words (``plain``)."""
-    return f"{synopsis}\n{plain(text)}".strip()
+    """What a passage's vector is computed from: its synopsis and its words (``plain``), a message record's envelope
+    without its numbers and dates (a correspondent's number and a timestamp say nothing of the message: as vector
+    words they made the SMS backup's messages alike; holdout abstention 342 -> 344/382, test9 44 -> 46/50)."""
+    return f"{synopsis}\n{plain(text, lean=True)}".strip()
 
 
 # --- values -----------------------------------------------------------------------------------------------------
@@ -161,7 +163,7 @@ def _message(fields: list[tuple[str, Any]]) -> tuple[str | None, list[str], list
     return sender, text, envelope + dates
 
 
-def _record_line(fields: list[tuple[str, Any]]) -> str:
+def _record_line(fields: list[tuple[str, Any]], lean: bool = False) -> str:
     """One record's words. A message gives its sender first ("Name: …"), its text, then its envelope without keys;
     a form (short values only: an app's contact or subscription record) gives "key value" pairs, its keys being all
     that says what a value is."""
@@ -171,6 +173,8 @@ def _record_line(fields: list[tuple[str, Any]]) -> str:
         return ", ".join(w if not isinstance(v, str) or k.lower() in _TEXT_KEYS else f"{_key_words(k)} {w}".strip()
                          for k, v, w in kept)
     sender, text, envelope = message
+    if lean:  # the vector's words: the envelope's names, not its numbers and dates
+        envelope = [w for w in envelope if not any(c.isdigit() for c in w)]
     body = " ".join(text + envelope)
     return f"{sender}: {body}" if sender and body else (sender or body)
 
@@ -260,7 +264,7 @@ def _records(doc: Any) -> list[Any]:
     return ([head] if head else []) + [item for items in lists for item in items]
 
 
-def _json_words(t: str) -> str | None:
+def _json_words(t: str, lean: bool = False) -> str | None:
     try:
         docs: list[Any] = [json.loads(t)]
     except ValueError:
@@ -271,7 +275,7 @@ def _json_words(t: str) -> str | None:
     lines: list[str] = []
     for doc in docs:
         for record in _records(doc):
-            line = _record_line(list(_fields(record))) if isinstance(record, dict) else _value_words("", record)
+            line = _record_line(list(_fields(record)), lean) if isinstance(record, dict) else _value_words("", record)
             if line:
                 lines.append(line)
     return "\n".join(lines)
@@ -285,7 +289,7 @@ _HTML_TAGS = frozenset({"!doctype", "html", "head", "body", "div", "p", "span", 
                         "em", "img", "tr", "td", "section", "article", "header", "pre", "hr"})
 
 
-def _markup_words(t: str) -> str | None:
+def _markup_words(t: str, lean: bool = False) -> str | None:
     tag = _TAG_START.match(t)
     if tag is None:
         return None
@@ -302,7 +306,7 @@ def _markup_words(t: str) -> str | None:
         fields: list[tuple[str, Any]] = list(element.attrib.items())
         if element.text and element.text.strip():
             fields.append((element.tag, element.text))
-        line = _record_line(fields)
+        line = _record_line(fields, lean)
         if line:
             lines.append(line)
         if element.tail and element.tail.strip():
