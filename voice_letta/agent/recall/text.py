@@ -140,11 +140,16 @@ _LABELS: dict[tuple[str, ...], tuple[str, ...]] = {}  # raw labels -> normalized
 _LIST_ITEM = re.compile(r"^(?:[-*+\u2022\u2013]|\d{1,2}[.)])(?:\s|$)")
 
 
+# A message's header fields are no speakers wherever they sit ("MyChart · Message / From: Anita Kapoor, MD / Nov 22,
+# 2026": a patient portal's items all said by 'from', whose changes then were nobody's to link; test9).
+_HEADER_FIELDS = frozenset({"from", "to", "cc", "bcc", "sent", "subject", "reply-to"})
+
+
 def _is_label(label: str) -> bool:
     """A speaker's name or role, not a heading: at most 40 characters and, when it has several words, no stopword
     ("Change of plan") and not in sentence case ("Kitchen renovation"; names are "Dr Patel", "Mary Ann" or "marco").
     A one-word heading ("Kitchen: …") cannot be told from a name and stays a label."""
-    if len(label) > 40 or _LIST_ITEM.match(label):
+    if len(label) > 40 or _LIST_ITEM.match(label) or label.strip().lower() in _HEADER_FIELDS:
         return False
     parts = label.split()
     if len(parts) == 1:
