@@ -308,7 +308,7 @@ async def _stream(request: web.Request, agent: AgentState, parsed: ParsedTurn, r
             if watch.drain_until is not None and time.monotonic() >= watch.drain_until:
                 await turn.aclose()  # shutting down while the agent keeps talking: as the ticker's cut
                 ended = True
-                await _end_drained(resp, cid, created, model, metrics, watch.take())
+                await _end_drained(request, resp, cid, created, model, metrics, watch.take())
                 return resp
         if not done:
             await resp.write(watch.take() + _tail(error, metrics))
@@ -332,7 +332,7 @@ async def _stream(request: web.Request, agent: AgentState, parsed: ParsedTurn, r
         ended = True
         watch.task.uncancel()
         if watch.cut == "drain":
-            await _end_drained(resp, cid, created, model, metrics, watch.take())
+            await _end_drained(request, resp, cid, created, model, metrics, watch.take())
         return resp
     finally:
         ticker.discard(watch)
@@ -348,12 +348,12 @@ async def _stream(request: web.Request, agent: AgentState, parsed: ParsedTurn, r
     return resp
 
 
-async def _end_drained(resp: web.StreamResponse, cid: str, created: int, model: str, metrics: Metrics,
-                       held: bytes) -> None:
-    """End a stream the shutdown cut: the finish, the in-band error saying to send the request again, [DONE]."""
+async def _end_drained(request: web.Request, resp: web.StreamResponse, cid: str, created: int, model: str,
+                       metrics: Metrics, held: bytes) -> None:
+    """End a stream the shutdown cut: the finish, the in-band error saying to send the request again, [DONE] (the
+    headers first when the turn had not started yet: never an empty stream)."""
     with contextlib.suppress(ConnectionResetError, RuntimeError):
-        if not resp.prepared:
-            return  # no headers out yet: aiohttp closes the connection
+        await resp.prepare(request)
         await resp.write(held + W.sse(W.chunk(cid, created, model, finish_reason="stop")) + _tail(TurnError(
             lifecycle.SHUTTING_DOWN, "the server is shutting down; send the request again", True), metrics))
         await resp.write_eof()
