@@ -53,3 +53,11 @@ async def test_a_number_in_a_messages_envelope_is_not_someone_it_names(server: R
         'from BrightSpark, he will come Thursday 10am to fix the fuse box"}'])
     await _confident(server, agent_id, "What's the electrician's phone number?", ids[0], False)
     await _confident(server, agent_id, "Who is the electrician?", ids[0], True)
+
+
+async def test_a_passage_of_thousands_of_nested_brackets_is_stored_and_searched(server: Running) -> None:
+    agent_id, ids = await _agent(server, ['{"n": ' * 1500 + '"the spare key is under the blue pot"' + "}" * 1500,
+                                          "[" * 6000 + "]" * 6000,
+                                          "user: the spare key for the shed is with Mrs Oduya at number 12"])
+    assert len(ids) == 3
+    await _confident(server, agent_id, "Where is the spare key for the shed?", ids[2], True)

@@ -99,3 +99,12 @@ def test_a_text_exports_stamps_go_only_when_asked_and_senders_stay() -> None:
     assert plain(export, stamps=True).splitlines() == [
         "kaiwen.lim", "can someone cover vesper on the 19th?", "Tía Luz: la novena es en la casa de Andrés",
         "Jo Kimura", "work trip that week"]
+
+
+def test_hostile_text_is_read_as_text() -> None:
+    for text in ("[" * 5000 + "]" * 5000, '{"a":' * 3000 + "1" + "}" * 3000, "<a>" * 3000 + "</a>" * 3000,
+                 "a,b,c\n1,2\x00,3\n4,5,6", "<!DOCTYPE x [<!ENTITY a 'aaaa'>]><x>&a;</x>", '{"date": "2026-13-45"}'):
+        plain(text)
+        message_parts(text)
+        embedding_text(text, "")
+    assert plain("[" * 5000 + "]" * 5000) == "[" * 5000 + "]" * 5000

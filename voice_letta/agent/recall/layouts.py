@@ -152,14 +152,14 @@ def _with_doer(item: Item, key: str) -> Item:
 def _json_records(text: str) -> list[list[tuple[str, str]]]:
     """The fields of each object of a JSON object, an array of objects or JSON lines (one object a line)."""
     try:
-        found = json.loads(text)
-    except ValueError:
         try:
-            found = [json.loads(line) for line in text.splitlines() if line.strip()]
+            found = json.loads(text)
         except ValueError:
-            return []
-    objects = found if isinstance(found, list) else [found]
-    return [_json_pairs(o) for o in objects[:MAX_FIELDS] if isinstance(o, dict)]
+            found = [json.loads(line) for line in text.splitlines() if line.strip()]
+        objects = found if isinstance(found, list) else [found]
+        return [_json_pairs(o) for o in objects[:MAX_FIELDS] if isinstance(o, dict)]
+    except (ValueError, RecursionError):  # not JSON, or thousands of nested brackets: no records (search kept working)
+        return []
 
 
 def _json_pairs(found: dict[str, object]) -> list[tuple[str, str]]:

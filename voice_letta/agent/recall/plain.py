@@ -53,14 +53,17 @@ def plain(text: str, *, stamps: bool = False, lean: bool = False) -> str:
         return text
     first = t[0]
     out: str | None = None
-    if first in "{[":
-        out = _json_words(t, lean)
-    elif first == "<":
-        out = _markup_words(t, lean)
-    elif t.startswith("BEGIN:V"):
-        out = _ical_words(t)
-    elif "\n" in t and (t.count(",") >= 4 or t.count(";") >= 4 or t.count("\t") >= 4):
-        out = _csv_words(t)
+    try:
+        if first in "{[":
+            out = _json_words(t, lean)
+        elif first == "<":
+            out = _markup_words(t, lean)
+        elif t.startswith("BEGIN:V"):
+            out = _ical_words(t)
+        elif "\n" in t and (t.count(",") >= 4 or t.count(";") >= 4 or t.count("\t") >= 4):
+            out = _csv_words(t)
+    except (RecursionError, csv.Error):  # thousands of nested brackets, a NUL in a row: read as text
+        out = None
     if out:
         return out
     if stamps and (first == "[" or first.isdigit() or _STAMPED.match(t) is not None):
@@ -188,9 +191,9 @@ def message_parts(text: str) -> tuple[str, str] | None:
     if t[:1] in "{[":
         try:
             doc = json.loads(t)
-        except ValueError:
+            records = [list(_fields(r)) for r in _records(doc) if isinstance(r, dict)]
+        except (ValueError, RecursionError):
             return None
-        records = [list(_fields(r)) for r in _records(doc) if isinstance(r, dict)]
     elif t[:1] == "<" and _TAG_START.match(t) is not None:
         try:
             root = ET.fromstring(f"<r>{t}</r>")
