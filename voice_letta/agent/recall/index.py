@@ -80,6 +80,7 @@ class PassageIndex:
         self.bodies: dict[int, frozenset[int]] = {}
         # the term ids of what a passage's revision notations name as the old value and of their lines (``cues``)
         self.revised: dict[int, tuple[frozenset[int], frozenset[int]]] = {}
+        self.revised_by_term: dict[int, list[int]] = {}  # one old-side term -> the revision rows naming it
         self.speakers: list[tuple[str, ...]] = []  # labels that name a speaker (``_headings``)
         self.known_speakers: set[str] = set()
         self._labels: list[tuple[str, ...]] = []  # every row's labels as written
@@ -155,7 +156,11 @@ class PassageIndex:
             self.items.update((base + k, it) for k, it in enumerate(found_items) if it)
             self.record_keys.update(item.key for it in found_items for item in it if item.key)
             self.bodies.update((base + k, T.body_terms(b)) for k, b in enumerate(bodies) if b is not None)
-            self.revised.update((base + k, v) for k, v in enumerate(revised) if v is not None)
+            for k, v in enumerate(revised):
+                if v is not None:
+                    self.revised[base + k] = v
+                    # under one of its old side's terms (a hash: spread evenly): every one is the older passage's
+                    self.revised_by_term.setdefault(max(v[0]), []).append(base + k)
             self.speakers.extend(labels)
             self.user_rows = np.concatenate([self.user_rows, np.fromiter(
                 (not spk or "user" in spk for spk in labels), dtype=bool, count=len(labels))])

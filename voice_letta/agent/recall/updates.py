@@ -277,7 +277,11 @@ def revised_after(index: PassageIndex, row: int, query: Query) -> int:
     long = len(terms) > LONG_PASSAGE_TERMS
     at = float(index.start_at[row])
     found = -1
-    for r, (old, lines) in index.revised.items():
+    # only the revisions naming a word of this passage (their old side must be all its words): a memory of many
+    # revisions is not scanned whole for each candidate
+    named = {r for t in was for r in index.revised_by_term.get(t, ())}
+    for r in sorted(named):
+        old, lines = index.revised[r]
         if (index.start_at[r] <= at or not old <= was or index.asks[r] or not says_facts(index, r)
                 or (found >= 0 and index.start_at[r] >= index.start_at[found])):
             continue
