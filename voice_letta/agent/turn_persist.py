@@ -91,7 +91,10 @@ class TurnPersistence:
                 return await call
             except BeginCancelled as cut:
                 await self._give_back(turn, cut.begun, stored)
-                raise
+                # Re-raised as a plain CancelledError: Python 3.11's TaskGroup (and asyncio.timeout) know a
+                # cancellation by its exact type and took the subclass for an error (an ExceptionGroup that ended a
+                # Realtime session whose response the next utterance cut during begin_turn).
+                raise asyncio.CancelledError() from None
         task = asyncio.ensure_future(call)
         try:
             return await asyncio.shield(task)

@@ -52,7 +52,8 @@ class TurnBegun:
 class BeginCancelled(asyncio.CancelledError):
     """``begin_turn`` was cancelled, and its transaction ran to its end first: ``begun`` is what it did (``None``:
     the lease was busy). Raised only by a store whose ``begin_turn_survives_cancel`` is true; the caller gives back
-    a lease it no longer wants. It is a cancellation: whoever does not look at ``begun`` sees a plain one."""
+    a lease it no longer wants and raises a plain ``CancelledError`` on: asyncio's TaskGroup and timeout in Python
+    3.11 know a cancellation by its exact type and take this subclass for an error."""
 
     def __init__(self, begun: TurnBegun | None) -> None:
         super().__init__()
