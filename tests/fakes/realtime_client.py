@@ -33,14 +33,16 @@ class RealtimeClient:
 
     @classmethod
     @contextlib.asynccontextmanager
-    async def open(cls, base_url: str, *, model: str | None = None, api_key: str = "unused",
+    async def open(cls, base_url: str, *, model: str | None = None, api_key: str = "unused", beta: bool = False,
                    **connect: Any) -> AsyncIterator[RealtimeClient]:
+        """``beta``: the SDK's ``client.beta.realtime.connect`` (sends ``OpenAI-Beta: realtime=v1``, beta events)."""
         ws_url = base_url.replace("http://", "ws://") + "/v1"
         client = AsyncOpenAI(api_key=api_key, base_url=base_url + "/v1", websocket_base_url=ws_url)
         kwargs: dict[str, Any] = dict(connect)
         if model is not None:
             kwargs["model"] = model
-        async with client.realtime.connect(**kwargs) as conn:
+        realtime = client.beta.realtime if beta else client.realtime
+        async with realtime.connect(**kwargs) as conn:
             rt = cls(conn)
             try:
                 yield rt

@@ -7,12 +7,10 @@ from __future__ import annotations
 
 import asyncio
 import base64
-import contextlib
 import json
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import Awaitable, Callable
 from typing import Any
 
-from openai import AsyncOpenAI
 from websockets.asyncio.client import connect
 
 from tests.fakes.native_client import load_wav, resample
@@ -27,21 +25,6 @@ GA_ONLY = {"conversation.item.added", "conversation.item.done", "response.output
            "response.output_audio_transcript.done", "response.output_text.delta", "response.output_text.done"}
 
 
-@contextlib.asynccontextmanager
-async def beta_client(base_url: str, model: str) -> AsyncIterator[RealtimeClient]:
-    client = AsyncOpenAI(api_key="unused", base_url=base_url + "/v1",
-                         websocket_base_url=base_url.replace("http://", "ws://") + "/v1")
-    async with client.beta.realtime.connect(model=model) as conn:
-        rt = RealtimeClient(conn)
-        try:
-            yield rt
-        finally:
-            rt._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError, Exception):
-                await rt._task
-    await client.close()
-
-
 def spoken(rt: RealtimeClient, response_id: str) -> tuple[bytes, str]:
     audio = b"".join(base64.b64decode(e.delta) for e in rt.of("response.audio.delta") if e.response_id == response_id)
     words = "".join(e.delta for e in rt.of("response.audio_transcript.delta") if e.response_id == response_id)
@@ -53,7 +36,7 @@ async def test_the_sdks_beta_client_gets_beta_events_for_a_text_turn(
     vs = await voice_server_factory(stt=ScriptedSTT([]), tts=ScriptedTTS(ms_per_char=20, sample_rate_hz=22050))
     agent = await vs.create_agent()
     vs.fake.script([Text("Your sister lives in Porto.")])
-    async with beta_client(vs.url, agent) as rt:
+    async with RealtimeClient.open(vs.url, model=agent, beta=True) as rt:
         created = await rt.wait_for("session.created")
         session = created.session
         assert session.modalities == ["text", "audio"] and session.input_audio_format == "pcm16"
@@ -91,7 +74,7 @@ async def test_a_flat_beta_session_update_sets_formats_voice_and_turn_detection(
                                     tts=ScriptedTTS(ms_per_char=40, sample_rate_hz=22050))
     agent = await vs.create_agent()
     vs.fake.script([Text("It is sunny.")])
-    async with beta_client(vs.url, agent) as rt:
+    async with RealtimeClient.open(vs.url, model=agent, beta=True) as rt:
         await rt.wait_for("session.created")
         await rt.conn.session.update(session={
             "modalities": ["text", "audio"], "input_audio_format": "g711_ulaw", "output_audio_format": "g711_ulaw",
@@ -120,7 +103,7 @@ async def test_a_beta_text_only_response(voice_server_factory: Callable[..., Awa
     vs = await voice_server_factory(stt=ScriptedSTT([]), tts=ScriptedTTS(ms_per_char=20, sample_rate_hz=22050))
     agent = await vs.create_agent()
     vs.fake.script([Text("Tuesday at nine.")])
-    async with beta_client(vs.url, agent) as rt:
+    async with RealtimeClient.open(vs.url, model=agent, beta=True) as rt:
         await rt.wait_for("session.created")
         await rt.conn.session.update(session={"modalities": ["text"]})
         assert (await rt.wait_for("session.updated")).session.modalities == ["text"]

@@ -239,39 +239,15 @@ class SqliteBase:
         other process that wants to write waits on the gate. Build parameters before, decode rows in ``then``.
         """
 
-        gate = self._gate
-
-        def run() -> _U:
-            conn = self._db._conn
-            gate.acquire()
-            try:
-                conn.execute("BEGIN IMMEDIATE")
-                try:
-                    result = work(conn)
-                except BaseException:
-                    if conn.in_transaction:
-                        conn.execute("ROLLBACK")
-                    raise
-                conn.execute("COMMIT")
-            finally:
-                gate.release()
-            return then(conn, result)
-
         async with self._locked(action):
-            done: _U = await self._db._execute(run)  # type: ignore[no-untyped-call]
+            done: _U = await self._db._execute(self._run_transaction(work, then))  # type: ignore[no-untyped-call]
             return done
 
-    async def _transaction_kept(
-        self, action: str, work: Callable[[sqlite3.Connection], _T], then: Callable[[sqlite3.Connection, _T], _U],
-        cancelled: Callable[[_U], BaseException],
-    ) -> _U:
-        """``_transaction_then`` that, once queued on the connection's thread, runs to its end even when the caller
-        is cancelled, and then raises ``cancelled(result)`` (a cancellation that says what the transaction did).
-
-        The caller awaits a future that refuses to be cancelled (``_KeptFuture``): the task's cancellation is
-        delivered when the result is in. A shielded task around the call did the same for ``begin_turn`` at the
-        cost of a task and two more trips through the event loop every turn.
-        """
+    def _run_transaction(
+        self, work: Callable[[sqlite3.Connection], _T], then: Callable[[sqlite3.Connection, _T], _U]
+    ) -> Callable[[], _U]:
+        """The function the connection's thread runs for ``_transaction_then`` / ``_transaction_kept``: the write
+        gate, ``BEGIN IMMEDIATE``, ``work``, ``COMMIT`` (``ROLLBACK`` if it raised), the gate released, ``then``."""
         gate = self._gate
         db = self._db
 
@@ -291,6 +267,21 @@ class SqliteBase:
                 gate.release()
             return then(conn, result)
 
+        return run
+
+    async def _transaction_kept(
+        self, action: str, work: Callable[[sqlite3.Connection], _T], then: Callable[[sqlite3.Connection, _T], _U],
+        cancelled: Callable[[_U], BaseException],
+    ) -> _U:
+        """``_transaction_then`` that, once queued on the connection's thread, runs to its end even when the caller
+        is cancelled, and then raises ``cancelled(result)`` (a cancellation that says what the transaction did).
+
+        The caller awaits a future that refuses to be cancelled (``_KeptFuture``): the task's cancellation is
+        delivered when the result is in. A shielded task around the call did the same for ``begin_turn`` at the
+        cost of a task and two more trips through the event loop every turn.
+        """
+        db = self._db
+        run = self._run_transaction(work, then)
         async with self._locked(action):
             if not db._running or db._connection is None:
                 raise ValueError("Connection closed")  # as aiosqlite's own ``_execute``: translated to StorageError
