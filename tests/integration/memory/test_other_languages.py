@@ -7,13 +7,9 @@ is listed. Real server, real SQLite file, the REST search.
 
 from __future__ import annotations
 
-import time
-
 from tests.integration.agent.conftest import Running
-from tests.integration.memory.conftest import create_voice_agent
+from tests.integration.memory.test_media_and_kinds import DAY, HOUR, _load, _search
 
-DAY = 86400.0
-HOUR = 3600.0
 MIXED = [
     (20 * DAY, "user: booked the car in for its MOT at the garage on the high street, Thursday morning"),
     (19 * DAY, "user: my cousin Ines is staying with us for two weeks from the 3rd"),
@@ -31,23 +27,6 @@ MIXED = [
     (7 * DAY, "user: Secret Santa at work: I drew Priya, limit twenty pounds"),
     (6 * DAY, "user: the vet said Biscuit needs his booster in two weeks"),
 ]
-
-
-async def _search(server: Running, agent_id: str, question: str, limit: int = 10) -> list[str]:
-    status, found = await server.request("GET", f"/v1/agents/{agent_id}/archival/search",
-                                         params={"query": question, "limit": str(limit)})
-    assert status == 200, found
-    return [p["text"] for p in found["data"]]
-
-
-async def _load(server: Running, lines: list[tuple[float, str]]) -> str:
-    agent = await create_voice_agent(server, max_messages=40, min_messages=20, timezone="UTC")
-    now = time.time()
-    start = now - (now % DAY)  # today's midnight (UTC): "yesterday" is the day before it
-    status, made = await server.request("POST", f"/v1/agents/{agent['id']}/archival/batch", json={
-        "passages": [{"text": text, "start_at": start + 20 * HOUR - back} for back, text in lines]})
-    assert status == 201, made
-    return str(agent["id"])
 
 
 async def test_an_english_question_finds_what_was_said_in_another_language(server: Running) -> None:
