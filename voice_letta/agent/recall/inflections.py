@@ -18,13 +18,14 @@ from __future__ import annotations
 
 import importlib
 import re
+import unicodedata
 from collections.abc import Sequence
 from functools import cache
 
 import snowballstemmer
 from snowballstemmer.among import Among
 
-__all__ = ["LANGUAGES", "MIN_STEM", "pattern", "stem", "suffixes", "trie"]
+__all__ = ["ENGLISH_ENDINGS", "LANGUAGES", "MIN_STEM", "forms", "inflects", "pattern", "stem", "suffixes", "trie"]
 
 # table language code -> Snowball algorithm
 LANGUAGES = {"es": "spanish", "fr": "french", "pt": "portuguese", "it": "italian", "de": "german", "nl": "dutch",
@@ -59,26 +60,62 @@ def suffixes(code: str) -> tuple[str, ...]:
     return tuple(sorted(found, key=lambda s: (-len(s), s)))
 
 
+# Endings that English words have too: a table word's stem followed by one of these (or by nothing) is read as the
+# inflected form of a word only where English could not be meant (the change words, read in phrases of changes);
+# ``forms`` leaves them out ("renta" -> "rent", "soldi" -> "sold", "silvester" -> "silv" + "er", "turno" -> "turned").
+_ENGLISH_ENDINGS_TEXT = """
+    s es e ed er ers ing ings y ly al als ic ics ist ists ent ents ant ants ion ions ation ations age ages le les ness
+    ment ments or ors ive ives ous able ible ity ities ence ences ance ances ism ish est en an ans
+"""
+ENGLISH_ENDINGS = frozenset(_ENGLISH_ENDINGS_TEXT.split()) | {""}
+
+
+def inflects(word: str, code: str) -> bool:
+    """Whether ``forms`` reads ``word`` in other forms: its language has a stemmer here and its stem begins it
+    (accents aside) and is not cut too short (a three-letter stem only of a four-letter word, "cita": "запись" ->
+    "зап", "приём" -> "при" are cut too short)."""
+    if code not in LANGUAGES:
+        return False
+    s = stem(word, code)
+    return (len(s) >= 4 or len(s) == len(word) - 1 == 3) and _unaccented(word[:len(s)]) == s
+
+
+@cache
+def forms(word: str, code: str) -> tuple[str, ...]:
+    """The inflected forms of ``word`` that its language's stemmer reduces to the word's own stem, by an ending of at
+    most four letters that English words do not have (``ENGLISH_ENDINGS``): "врач" -> "врача", "врачу", …; "cita" ->
+    "citas"; "médico" -> "médicos". None for a word that does not ``inflects``. ~50 stemmings a word, once (cached)."""
+    if not inflects(word, code):
+        return ()
+    s = stem(word, code)
+    said = word[:len(s)]  # the stem as the word spells it: Spanish stems drop accents ("médico" -> "medic")
+    candidates = [said + e for e in suffixes(code) if len(e) <= 4 and e not in ENGLISH_ENDINGS]
+    kept = [c for c, cs in zip(candidates, _stemmer(code).stemWords(candidates), strict=True) if cs == s]
+    return tuple(c for c in kept if c != word)
+
+
+def _unaccented(text: str) -> str:
+    return "".join(c for c in unicodedata.normalize("NFKD", text) if not unicodedata.combining(c)) \
+        if text.isascii() is False and re.search(r"[a-z]", text) else text
+
+
 def pattern(words: list[str], code: str) -> str:
-    """A regex source (no boundaries) for ``words`` of the language ``code`` and their inflected forms: a stem of at
-    least ``MIN_STEM`` letters that begins its word, followed by one of the language's endings or none; any other
-    word as written, and a word marked "=" (its stem and an ending would spell an English word: French "reporter")."""
-    stems, literal, endings = [], [], set(suffixes(code)) if code in LANGUAGES else set()
+    """A regex source (no boundaries) for ``words`` of the language ``code`` as written and in their inflected forms:
+    the stem of a word that ``inflects`` followed by an ending of its language that English words do not have
+    (``ENGLISH_ENDINGS``: French "changer" would read "change", Spanish "cancelar" "cancel"). A word marked "=" is
+    read as written only."""
+    stems, literal = [], []
+    endings = {e for e in suffixes(code) if e not in ENGLISH_ENDINGS} if code in LANGUAGES else set()
     for word in words:
-        if word.startswith("="):  # read as written: its stem would spell English words ("report", "correct")
-            literal.append(word[1:])
-            continue
-        s = stem(word, code)
-        if code in LANGUAGES and len(s) >= MIN_STEM and " " not in word and word.startswith(s):
-            stems.append(s)
-            endings.add(word[len(s):])  # an ending a rule removes outside the lists (Italian final vowels)
-        else:
-            literal.append(word)
-    parts = []
+        literal.append(word.lstrip("="))
+        if not word.startswith("=") and " " not in word and inflects(word, code):
+            s = stem(word, code)
+            stems.append(word[:len(s)])
+            if word[len(s):] not in ENGLISH_ENDINGS:
+                endings.add(word[len(s):])  # an ending a rule removes outside the lists (Italian final vowels)
+    parts = [trie(literal)]
     if stems:
-        parts.append(f"(?:{trie(list(dict.fromkeys(stems)))})(?:{trie(sorted(e for e in endings if e))})?")
-    if literal:
-        parts.append(trie(literal))
+        parts.append(f"(?:{trie(list(dict.fromkeys(stems)))})(?:{trie(sorted(endings))})")
     return "|".join(parts)
 
 
