@@ -31,6 +31,13 @@ def test_the_envelopes_of_exports_are_not_their_words() -> None:
     assert T.speakers("Caroline: hi") == ("caroline",)
     # short days and months are time words: "fri nights" and "swap is fri" share no topic
     assert not T.body_terms("its fri nights 5-10") & T.body_terms("swap is fri in homeroom")
+    # a chat export's JSON or XML message record: its text, not its sender, stamp or ids
+    record = ('{"sender_name": "Joana Reis", "timestamp_ms": 1796560389412, '
+              '"content": "the boiler engineer comes on Thursday morning"}')
+    assert T.message_body(record) == "the boiler engineer comes on Thursday morning"
+    sms = '<sms address="+27825550148" date="1795083641000" type="2" body="my car is the white Polo, CA 123-456" />'
+    assert T.message_body(sms) == "my car is the white Polo, CA 123-456"
+    assert T.message_body('{"name": "Ines", "phone": "0821234567"}') is None  # a contact record is no message
     # plain speech, a transcript and a note have none
     for text in ("user: I moved to Lisbon in May", "Caroline: hi\nMelanie: hello", "## Reno\n- Budget: $38,000"):
         assert T.message_body(text) is None

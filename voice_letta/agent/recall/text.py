@@ -17,7 +17,7 @@ from functools import lru_cache
 import numpy as np
 import snowballstemmer
 
-from voice_letta.agent.recall.plain import plain
+from voice_letta.agent.recall.plain import message_parts, plain
 
 _WORD = re.compile(r"\w+", re.UNICODE)
 # A label is one to three words before a colon ("user: …", "Caroline: …", "Dr Patel: …"); ``_is_label`` then tells a
@@ -243,8 +243,10 @@ def is_email(text: str) -> bool:
 
 # The envelope of a message an export or an integration stores: a date line ("Nov 29, 2026  11:02 PM"), the sender's
 # line after it ("Me", "Kayla"), a chat line's head ("Jo Kimura  9:03 PM", "[2026-11-22 22:30] Nadia:"), a mail's
-# headers. Messages of one export share it, so their vectors are alike whatever they say (an iMessage about a dance
-# and one about a job shift: 0.6), and a newer message read as a version of any older one (test8).
+# headers, a JSON or XML message record's sender, stamps and ids (``plain.message_parts``). Messages of one export
+# share it, so their vectors are alike whatever they say (an iMessage about a dance and one about a job shift: 0.6),
+# and a newer message read as a version of any older one (test8; a Messenger export's sender read as the holder of
+# every record it sent, test10).
 _CLOCK = r"\d{1,2}[:.]\d{2}(?:[:.]\d{2})?(?:[ \t]*[AaPp]\.?[Mm]\.?)?"
 _DATE_LINE = re.compile(r"^[ \t]*(?:\w{2,9}\.?,?[ \t]+)?(?:\w{3,9}\.?[ \t]+\d{1,2},?[ \t]+\d{4}|\d{1,2}[ \t]+\w{3,9}\.?"
                         r"[ \t]+\d{4}|\d{4}-\d{2}-\d{2}|\d{1,2}[/.]\d{1,2}[/.]\d{2,4})[ \t,]*(?:at[ \t]+)?(?:" + _CLOCK
@@ -284,6 +286,10 @@ def message_body(text: str) -> str | None:
     # a message opens with its envelope: one look at the first line rules out almost every passage (an index load
     # reads 100k of them)
     first = text.lstrip().split("\n", 1)[0]
+    if first[:1] in "{[<":  # a chat export's JSON/XML message records: their text without sender and stamps
+        parts = message_parts(text)
+        if parts is not None:
+            return parts[0]
     if not (first.startswith("[") or _dated(first) or _MAIL_HEADER.match(first)):
         return None
     lines = text.splitlines()

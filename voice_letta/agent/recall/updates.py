@@ -213,7 +213,9 @@ def implicit_updates(index: PassageIndex, order: Sequence[int], skip: set[int], 
             asked_there = query.terms & content_terms(index, base)
             cued[base] = sorted(rows, key=lambda r: not asked_there & content_terms(index, r))
     for _, base in bases:  # a later record of the same holder first: the layout says it is a version (records.py)
-        held = _held_updates(index, base)
+        # a message record's envelope (its sender) is no holder: its later messages must say the item too
+        held = [r for r in _held_updates(index, base) if not enveloped(index, base, r)
+                or (share_a_word(index, base, r) and _says_asked(index, base, r, query))]
         if held:
             cued[base] = held + [r for r in cued.get(base, ()) if r not in held]
     later: set[int] = set()  # each row is the later version of one row at most; it may have a later one itself

@@ -1,0 +1,34 @@
+"""Chat exports' message records (JSON objects with a sender, a stamp and a text): the sender is the envelope, not
+the holder of what the text says. A later message of the same sender about something else is no new version of an
+earlier one (records.same_holder read the sender as the record's holder: every later message of a sender replaced
+the earlier ones and took the top). Through the real server; messages written for this test."""
+
+from __future__ import annotations
+
+import json
+
+from tests.integration.agent.conftest import Running
+from tests.integration.memory.test_near_miss_qualifiers import _agent
+from tests.integration.memory.test_near_miss_values import _confident
+
+
+def _message(day: int, text: str) -> str:
+    return json.dumps({"author": "Joana Reis", "sent_at": f"2026-11-{day}T09:12:00Z", "message": text,
+                       "channel_id": "C04QX1"})
+
+
+async def test_a_later_message_of_the_same_sender_about_something_else_is_no_version(server: Running) -> None:
+    agent_id, ids = await _agent(server, [
+        _message(20, "my piano recital is on Saturday the 12th at 4pm in the school hall"),
+        _message(24, "the vet said Biscuit needs his booster jab before January"),
+        _message(28, "the boiler engineer is coming on Thursday morning between 8 and 10")])
+    await _confident(server, agent_id, "When is my piano recital?", ids[0], True)
+    await _confident(server, agent_id, "When is the boiler engineer coming?", ids[2], True)
+
+
+async def test_a_later_message_that_changes_the_same_thing_is_still_its_version(server: Running) -> None:
+    agent_id, ids = await _agent(server, [
+        _message(20, "my piano recital is on Saturday the 12th at 4pm in the school hall"),
+        _message(24, "the vet said Biscuit needs his booster jab before January"),
+        _message(28, "the piano recital moved to Sunday the 13th, same hall, 3pm")])
+    await _confident(server, agent_id, "When is my piano recital?", ids[2], True)
