@@ -58,3 +58,28 @@ async def test_windows_in_other_words_are_listed(server: Running) -> None:
     for question in ("What came up in the house chat yesterday?", "What did the flatmates send yesterday?",
                      "¿Qué se dijo ayer?", "What did I miss hier?"):
         assert set(await _search(server, agent_id, question)) == yesterday, question
+
+
+INFLECTED = [
+    (20 * DAY, "user: booked the car in for its MOT at the garage on the high street, Thursday morning"),
+    (19 * DAY, "user: the eye test at Specsavers is on the 9th at half two"),
+    (18 * DAY, "user: мама записалась к врачу на пятницу, в десять утра"),  # "врач" in the dative
+    (17 * DAY, "user: kids' swimming lessons moved to Wednesdays at 5"),
+    (16 * DAY, "user: tata ma jutro rano wizytę u lekarza, zawiozę go"),  # "lekarz" in the genitive
+    (15 * DAY, "user: we renewed the home insurance with Aviva, due in March"),
+    (14 * DAY, "user: office party is on the 19th at the Italian place near work"),
+    (13 * DAY, "user: the plumber is coming on Tuesday to look at the boiler"),
+    (12 * DAY, "user: the school's parents evening is on the 21st"),
+]
+
+
+async def test_a_word_of_another_language_is_found_in_its_inflected_forms(server: Running) -> None:
+    """The table says "врач" and "вечеринка"; people write "к врачу", "вечеринку" (recall/inflections.py: the forms
+    their Snowball stemmer reduces to the same stem, with an ending English words do not have). Both ways: an English
+    question finds the inflected word, and a question that says an inflected form finds the English line."""
+    agent_id = await _load(server, INFLECTED)
+    for question, said in (("Who is seeing the doctor on Friday?", "врачу"),
+                           ("Which doctor visit is on Friday?", "врачу"),
+                           ("Когда вечеринку устраивают?", "office party")):
+        found = await _search(server, agent_id, question, 3)
+        assert any(said in t for t in found), (question, found)

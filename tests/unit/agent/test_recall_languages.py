@@ -8,7 +8,8 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from voice_letta.agent.recall import text as T
-from voice_letta.agent.recall.languages import _ENGLISH, GROUPS, english_times
+from voice_letta.agent.recall.foreign_times import english_times
+from voice_letta.agent.recall.languages import _ENGLISH, GROUPS
 from voice_letta.agent.recall.synonyms import expand
 from voice_letta.agent.recall.timewords import names_no_topic, window_for
 

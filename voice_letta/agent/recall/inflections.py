@@ -25,7 +25,8 @@ from functools import cache
 import snowballstemmer
 from snowballstemmer.among import Among
 
-__all__ = ["ENGLISH_ENDINGS", "LANGUAGES", "MIN_STEM", "forms", "inflects", "pattern", "stem", "suffixes", "trie"]
+__all__ = ["ENGLISH_ENDINGS", "FORMS_ASCII_STEM", "LANGUAGES", "MIN_STEM", "forms", "inflects", "pattern", "stem",
+           "suffixes", "trie"]
 
 # table language code -> Snowball algorithm
 LANGUAGES = {"es": "spanish", "fr": "french", "pt": "portuguese", "it": "italian", "de": "german", "nl": "dutch",
@@ -70,14 +71,21 @@ _ENGLISH_ENDINGS_TEXT = """
 ENGLISH_ENDINGS = frozenset(_ENGLISH_ENDINGS_TEXT.split()) | {""}
 
 
-def inflects(word: str, code: str) -> bool:
-    """Whether ``forms`` reads ``word`` in other forms: its language has a stemmer here and its stem begins it
-    (accents aside) and is not cut too short (a three-letter stem only of a four-letter word, "cita": "запись" ->
-    "зап", "приём" -> "при" are cut too short)."""
+def inflects(word: str, code: str, ascii_stem: int = MIN_STEM) -> bool:
+    """Whether ``word`` is read in other forms: its language has a stemmer here and its stem begins it (accents
+    aside) and is not cut too short (a three-letter stem only of a four-letter word, "cita": "запись" -> "зап",
+    "приём" -> "при" are cut too short), and a stem in plain letters has at least ``ascii_stem`` of them."""
     if code not in LANGUAGES:
         return False
     s = stem(word, code)
-    return (len(s) >= 4 or len(s) == len(word) - 1 == 3) and _unaccented(word[:len(s)]) == s
+    return ((len(s) >= 4 or len(s) == len(word) - 1 == 3) and _unaccented(word[:len(s)]) == s
+            and (len(s) >= ascii_stem or not s.isascii()))
+
+
+# A stem in plain letters shorter than this reads English words and names as a table word's forms: Italian "compiti"
+# read "compete", "compare"; Spanish "julio" "julia", "martes" "marta"; "prof" "profit" (MiniLM's vocabulary: 17 of
+# 18,346 words of five letters or more with 4-letter stems, 0 with this).
+FORMS_ASCII_STEM = 5
 
 
 @cache
@@ -85,7 +93,7 @@ def forms(word: str, code: str) -> tuple[str, ...]:
     """The inflected forms of ``word`` that its language's stemmer reduces to the word's own stem, by an ending of at
     most four letters that English words do not have (``ENGLISH_ENDINGS``): "врач" -> "врача", "врачу", …; "cita" ->
     "citas"; "médico" -> "médicos". None for a word that does not ``inflects``. ~50 stemmings a word, once (cached)."""
-    if not inflects(word, code):
+    if not inflects(word, code, FORMS_ASCII_STEM):
         return ()
     s = stem(word, code)
     said = word[:len(s)]  # the stem as the word spells it: Spanish stems drop accents ("médico" -> "medic")

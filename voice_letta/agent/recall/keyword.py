@@ -169,6 +169,16 @@ class KeywordIndex:
             cached = self._arrays[tid] = (rows, tfs)
         return cached
 
+    def known(self, tids: np.ndarray) -> np.ndarray:
+        """Which of ``tids`` (uint64) have postings, as one bool mask: a vector search of the base's keys and the
+        delta's dict, without filling the postings cache (a question's inflected forms: thousands of ids)."""
+        at = np.searchsorted(self._keys, tids)
+        found = self._keys[np.minimum(at, max(len(self._keys) - 1, 0))] == tids if len(self._keys) else \
+            np.zeros(len(tids), dtype=bool)
+        if self._delta_rows:
+            found |= np.fromiter((int(t) in self._delta_rows for t in tids), dtype=bool, count=len(tids))
+        return found
+
     def doc_count(self, term: str) -> int:
         return len(self.postings(term)[0])
 

@@ -10,7 +10,7 @@ French (fr), Portuguese (pt), Italian (it), German (de), Tagalog (tl) and romani
 merges each line into its group of the same English word, so it works both ways: an English question's keyword half
 adds the other languages' words, and a question that says one of them adds the English word (and its vector half
 reads the English word in its place). Days, months and "yesterday"/"last week" are also read as a window
-(``english_times``, for ``timewords.py``).
+(``foreign_times.english_times``, for ``timewords.py``).
 
 Precision: a word that is a common English word in its own right ("once" = eleven, "red" = network, "den", "son",
 "do", "teen", "char", "das", "due", "elf", "ate", "bad", "camera", "pot", "car", "taller") is left out: it would
@@ -25,9 +25,9 @@ import re
 import unicodedata
 
 from voice_letta.agent.recall import text as T
-from voice_letta.agent.recall.inflections import trie
+from voice_letta.agent.recall.inflections import LANGUAGES, trie
 
-__all__ = ["GROUPS", "HERITAGE_KIN", "english_times", "trie"]
+__all__ = ["GROUPS", "HERITAGE_KIN", "INFLECTING", "trie"]
 
 # english word(s), "|" between: then ";"-separated chunks "<lang> word, word, ..." ("+word": keyword extra only).
 # A line starting with ">" is one way: the other languages' words add the English word, not the reverse (numbers:
@@ -259,36 +259,18 @@ thursday: nl donderdag; pl czwartek; tr perşembe; sw alhamisi; ru четвер�
 friday: nl vrijdag; pl piątek; tr cuma; sw ijumaa; ru пятница; uk пʼятниця
 saturday: nl zaterdag; pl sobota; tr cumartesi; sw jumamosi; ru суббота; uk субота
 sunday: nl zondag; pl niedziela; tr pazar; sw jumapili; ru воскресенье; uk неділя
-"""
-
-# Words read as English words of time before a question's window is read ("¿qué te dije ayer?", "what did I say
-# hier?", "la semana pasada", "letzte Woche"): other language (left) -> English (right), longest first. Only the
-# unambiguous ones: "mañana" alone is tomorrow (no window), "esta mañana" this morning; "kal" is both yesterday and
-# tomorrow in Hindi-Urdu and stays out.
-_TIMES_TEXT = """
-ayer = yesterday; anteayer = the day before yesterday; antier = the day before yesterday; anoche = last night;
-esta mañana = this morning; esta tarde = this afternoon; esta noche = tonight; hoy = today;
-la semana pasada = last week; el fin de semana pasado = last weekend; el mes pasado = last month;
-hier soir = last night; avant-hier = the day before yesterday; hier = yesterday; ce matin = this morning;
-cet après-midi = this afternoon; ce soir = tonight; aujourd'hui = today; la semaine dernière = last week;
-le week-end dernier = last weekend; le mois dernier = last month;
-ontem à noite = last night; anteontem = the day before yesterday; ontem = yesterday; hoje = today;
-esta manhã = this morning; a semana passada = last week; semana passada = last week; o mês passado = last month;
-ieri sera = last night; l'altro ieri = the day before yesterday; ieri = yesterday; oggi = today;
-stamattina = this morning; la settimana scorsa = last week; settimana scorsa = last week; il mese scorso = last month;
-gestern abend = last night; vorgestern = the day before yesterday; gestern = yesterday; heute morgen = this morning;
-heute = today; letzte woche = last week; vorige woche = last week; letzten monat = last month;
-kagabi = last night; kahapon = yesterday; kanina = earlier today; ngayong araw = today; noong isang linggo = last week;
-nakaraang linggo = last week; pichle hafte = last week; pichhle hafte = last week;
-gisteren = yesterday; vorige week = last week; wczoraj = yesterday; w zeszłym tygodniu = last week; dün = yesterday;
-geçen hafta = last week; вчера = yesterday; на прошлой неделе = last week; вчора = yesterday;
-минулого тижня = last week
-"""
-# what a question asks of the past in these languages ("¿qué te dije…?", "qu'est-ce que j'ai dit…"): read as "said"
-_SAID_TEXT = """
-    dije dijo dijeron dijiste dijimos hablamos conté mencioné dit racconté disse falei falamos dissi detto gesagt
-    erzählt sinabi kwento bola boli kaha bataya zei gezegd verteld powiedziałem powiedziałam mówiłem söyledim сказал
-    сказала говорил говорила сказав казав
+january: nl januari; pl styczeń, stycznia; tr ocak; sw januari; ru январь, января; uk січень, січня
+february: nl februari; pl luty, lutego; tr şubat; sw februari; ru февраль, февраля; uk лютий, лютого
+march: nl maart; pl marzec; ru март; uk березень, березня
+april: nl april; pl kwiecień, kwietnia; sw aprili; ru апрель, апреля; uk квітень, квітня
+may: tr mayıs; ru мая; uk травень, травня
+june: pl czerwiec, czerwca; tr haziran; ru июнь, июня; uk червень, червня
+july: pl lipiec, lipca; tr temmuz; sw julai; ru июль, июля; uk липень, липня
+august: nl augustus; pl sierpień, sierpnia; tr ağustos; sw agosti; ru август, августа; uk серпень, серпня
+september: pl wrzesień, września; tr eylül; sw septemba; ru сентябрь, сентября; uk вересень, вересня
+october: pl październik, października; tr ekim; sw oktoba; ru октябрь, октября; uk жовтень, жовтня
+november: pl listopad, listopada; sw novemba; ru ноябрь, ноября; uk листопад, листопада
+december: pl grudzień, grudnia; tr aralık; sw desemba; ru декабрь, декабря; uk грудень, грудня
 """
 
 # Kin words for ``roles.py``'s compatibility check: role -> the words of this table for it.
@@ -357,37 +339,25 @@ def _groups() -> list[tuple[str, list[str], list[str], bool]]:
     return list(merged.values())
 
 
+def _inflecting() -> dict[str, list[tuple[str, str]]]:
+    """(word, English word) per language with a Snowball stemmer (``inflections.LANGUAGES``): the one-word triggers
+    of the table whose inflected forms also start their group ("врача", "lekarza" for "врач", "lekarz")."""
+    out: dict[str, list[tuple[str, str]]] = {}
+    for entry in re.split(r"\n(?=\S)", _TABLE.strip() + "\n" + _MORE_TEXT.strip()):
+        if entry.startswith(">"):
+            continue
+        english, _, rest = entry.partition(":")
+        for chunk in " ".join(rest.split()).split(";"):
+            code, _, words = chunk.strip().partition(" ")
+            if code in LANGUAGES:
+                out.setdefault(code, []).extend((w, english.split("|")[0].strip()) for w in
+                                                (w.strip() for w in words.split(","))
+                                                if w and " " not in w and not w.startswith("+") and _spellings(w))
+    return out
+
+
 GROUPS = _groups()
+INFLECTING = _inflecting()
 HERITAGE_KIN: dict[str, list[str]] = {
     _KIN_ROLES[plain]: [w for w in triggers if " " not in w and "-" not in w]
     for plain, triggers, _, _ in GROUPS if plain in _KIN_ROLES}
-
-_TIMES = {" ".join(k.split()): v.strip() for k, _, v in
-          (p.partition("=") for p in " ".join(_TIMES_TEXT.split()).split(";") if "=" in p)}
-_TIMES |= {_plain(k): v for k, v in list(_TIMES.items())}
-_TIMES |= {w: "said" for s in _SAID_TEXT.split() for w in _spellings(s)}
-_DAYS_MONTHS = {w: plain for plain, triggers, _, one_way in GROUPS
-                if plain in {"monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday", "january",
-                             "february", "march", "april", "may", "june", "july", "august", "september", "october",
-                             "november", "december"}
-                for w in triggers if " " not in w}
-_TIMES |= {w: e for w, e in _DAYS_MONTHS.items() if w != e}
-# a question's function words in these languages ("¿qué te dije el martes?"): not its topic once its time is read
-_FUNCTION_TEXT = """
-    el la los las lo que qué te se le del al en y les du des qu'est-ce je j'ai tu ce ai os da você voce il gli di che ti
-    mi ho habe hast ich dir du der die das ano ang ng sa ko mo ka maine kya tha thi tumhe mujhe ne wat ik je heb co что
-    я тебе ти тобі
-"""
-_TIMES |= {w: "" for w in _FUNCTION_TEXT.split() if w not in _TIMES}
-_TIME_PATTERN = re.compile(r"(?<![\w-])(" + trie(list(_TIMES)) + r")(?![\w-])")
-# "el 11 de diciembre", "le 3 mars", "am 5. Mai": a day then its month, the joining word dropped
-_DAY_OF = re.compile(r"\b(\d{1,2})\.?\s+(?:de\s+|di\s+|del\s+|ng\s+)?(?=[a-z])")
-
-
-def english_times(text: str) -> str:
-    """``text`` (lower case) with the time words of the other languages in English ("¿qué te dije el martes?" ->
-    "¿qué te said el tuesday?"), so ``timewords`` reads their window; ``text`` itself when it has none."""
-    if not any(_TIMES.get(m.group(1)) for m in _TIME_PATTERN.finditer(text)):
-        return text
-    out = _TIME_PATTERN.sub(lambda m: _TIMES[m.group(1)], text)
-    return " ".join(_DAY_OF.sub(r"\1 ", out).split())

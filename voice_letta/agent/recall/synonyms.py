@@ -32,10 +32,13 @@ from dataclasses import dataclass
 from functools import lru_cache
 from typing import TYPE_CHECKING
 
+import numpy as np
+
 from voice_letta.agent.recall import text as T
+from voice_letta.agent.recall.inflections import ENGLISH_ENDINGS, FORMS_ASCII_STEM, forms, inflects, stem, suffixes
 from voice_letta.agent.recall.kind_words import KINDS_TEXT
 from voice_letta.agent.recall.languages import GROUPS as LANGUAGE_GROUPS
-from voice_letta.agent.recall.languages import trie
+from voice_letta.agent.recall.languages import INFLECTING, trie
 from voice_letta.agent.recall.roles import COMPOSED
 
 if TYPE_CHECKING:
@@ -199,6 +202,7 @@ class Expansion:
 
     dense: str
     keywords: str
+    groups: tuple[int, ...] = ()  # the groups the question said a word of (their inflected forms: ``said_in``)
 
 
 def _groups() -> list[tuple[str, list[str], list[str]]]:
@@ -242,31 +246,93 @@ for _i, (_names, _) in enumerate(_KINDS):
 _KIND = re.compile(r"\b(" + trie(list(_KIND_OF)) + r")\b")
 
 
+def _inflected() -> tuple[dict[str, list[str]], dict[str, frozenset[str]], dict[tuple[str, str], int]]:
+    """The other languages' table words as their stems (stem as spelled -> languages), each language's endings that
+    English words do not have, and (language, stem) -> group: "врача", "lekarza", "citas" are a stem and an ending."""
+    by_stem: dict[tuple[str, str], int] = {}
+    stems: dict[str, list[str]] = {}
+    for code, pairs in INFLECTING.items():
+        for word, _ in pairs:
+            if word in _TRIGGER and inflects(word, code, FORMS_ASCII_STEM):
+                by_stem.setdefault((code, stem(word, code)), _TRIGGER[word])
+                stems.setdefault(word[:len(stem(word, code))], []).append(code)
+    endings = {code: frozenset(e for e in suffixes(code) if len(e) <= 4 and e not in ENGLISH_ENDINGS)
+               for code in INFLECTING}
+    return stems, endings, by_stem
+
+
+_STEMS, _ENDINGS, _BY_STEM = _inflected()
+_WORD = re.compile(r"[^\W\d_]{5,}")
+
+
+def _said(lower: str) -> list[tuple[int, int, str, int]]:
+    """(start, end, word, group) of each word of a group the question says, as written or inflected."""
+    found = [(m.start(1), m.end(1), m.group(1), _TRIGGER[m.group(1)]) for m in _PATTERN.finditer(lower)]
+    for m in _WORD.finditer(lower):
+        word = m.group(0)
+        if word in _TRIGGER or (found and any(a < m.end() and m.start() < b for a, b, _, _ in found)):
+            continue
+        for k in range(max(3, len(word) - 4), len(word)):  # a stem of the table, then an ending (<= 4 letters)
+            for code in _STEMS.get(word[:k], ()):
+                g = _BY_STEM.get((code, stem(word, code))) if word[k:] in _ENDINGS[code] else None
+                if g is not None:  # the stemmer agrees it is that word's form
+                    found.append((m.start(), m.end(), word, g))
+                    break
+            else:
+                continue
+            break
+    return sorted(found)
+
+
 @lru_cache(maxsize=1024)
 def expand(question: str) -> Expansion | None:
     """The extra query for ``question``, or None when it says no word of a group nor of a kind."""
     lower = question.lower().replace("’", "'")
-    found = [(m, _TRIGGER[m.group(1)]) for m in _PATTERN.finditer(lower)]
+    found = _said(lower)
     kinds = list(dict.fromkeys(k for m in _KIND.finditer(lower.replace("-", " ")) for k in _KIND_OF[m.group(1)]))
     if not found and not kinds:
         return None
     members = [w for k in kinds for w in _KINDS[k][1] if w not in lower.split()]
     dense = lower
-    for m, g in reversed(found):
-        dense = dense[:m.start()] + _GROUPS[g][0] + dense[m.end():]
-    said = {m.group(1) for m, _ in found}
+    for start, end, _, g in reversed(found):
+        dense = dense[:start] + _GROUPS[g][0] + dense[end:]
+    said = {word for _, _, word, _ in found}
+    groups = tuple(dict.fromkeys(g for _, _, _, g in found))
     added: list[str] = []
-    for g in dict.fromkeys(g for _, g in found):
+    for g in groups:
         _, triggers, extras = _GROUPS[g]
         added += [w for w in [*triggers, *extras] if w not in said and " " not in w]
-    return Expansion(dense=question if dense == lower else dense, keywords=" ".join([lower, *added, *members]))
+    return Expansion(dense=question if dense == lower else dense, keywords=" ".join([lower, *added, *members]),
+                     groups=groups)
+
+
+@lru_cache(maxsize=256)
+def _group_forms(g: int) -> tuple[tuple[str, ...], np.ndarray]:
+    """The inflected forms of a group's other-language words whose keyword term is none of the group's own words'
+    ("врача", "lekarza", "citas" is Porter "cita": left out), and their term ids. Once per group (~5 ms)."""
+    own = {t for w in _GROUPS[g][1] + _GROUPS[g][2] for t in T.terms(w)}
+    out: dict[str, str] = {}
+    for code, pairs in INFLECTING.items():
+        for word, _ in pairs:
+            if _TRIGGER.get(word) == g:
+                for form in forms(word, code):
+                    terms = T.terms(form)
+                    if len(terms) == 1 and terms[0] not in own:
+                        out.setdefault(terms[0], form)
+    return tuple(out.values()), np.fromiter((T.term_id(t) for t in out), dtype=np.uint64, count=len(out))
 
 
 def said_in(index: PassageIndex, extra: Expansion | None, question: str) -> Expansion | None:
     """``extra``, or None when it only adds keywords the agent's memory never says (its vector half is the question
     itself): an English question's "dinner" adds "cena", "dîner", "abendessen" …, and a memory in English alone
     searches one query less (the extra query's work at 100k passages) for the same ranking."""
-    if extra is None or extra.dense != question:
+    if extra is None:
+        return None
+    inflected = [form for g in extra.groups for form, known in zip(_group_forms(g)[0],
+                 index.keywords.known(_group_forms(g)[1]), strict=True) if known]
+    if inflected:  # the forms this memory says: "записалась к врачу" for "doctor"
+        extra = Expansion(extra.dense, " ".join([extra.keywords, *inflected]), extra.groups)
+    if extra.dense != question:
         return extra
     asked = set(T.query_terms(question))
     added = [t for t in T.query_terms(extra.keywords) if t not in asked]
@@ -280,7 +346,7 @@ def with_words(extra: Expansion | None, question: str, words: Sequence[str]) -> 
         return extra
     if extra is None:
         return Expansion(dense=question, keywords=" ".join([question.lower(), *words]))
-    return Expansion(dense=extra.dense, keywords=" ".join([extra.keywords, *words]))
+    return Expansion(dense=extra.dense, keywords=" ".join([extra.keywords, *words]), groups=extra.groups)
 
 
 def names_a_speaker(index: PassageIndex, query: str) -> bool:

@@ -13,8 +13,8 @@ import re
 from datetime import datetime, timedelta
 
 from voice_letta.agent.recall import text as T
+from voice_letta.agent.recall.foreign_times import english_times
 from voice_letta.agent.recall.holidays import holiday_days
-from voice_letta.agent.recall.languages import english_times
 from voice_letta.agent.recall.vector import SearchWindow
 from voice_letta.agent.zones import local, zone
 
@@ -116,7 +116,7 @@ def names_no_topic(query: str) -> bool:
     """True when a question with a time names no topic: only words that ask *what was said* then ("What did I tell
     you yesterday?", "What did I jot down four days ago?", "Anything I noted on Tuesday?"), where, by whom or how
     ("What came up in the flat chat yesterday?", "What did the family send in the group?", "What was edited last
-    week?"), in English or in the time words of another language (``languages.english_times``). Such a window is
+    week?"), in English or in the time words of another language (``foreign_times.english_times``). Such a window is
     listed in order; one with a topic ("What did I say about the boiler yesterday?") is ranked by it."""
     said = _NAMED_MEDIUM.sub(" in the ", english_times(query.lower()))
     return all(t in T.GENERIC_TERMS or t in FRAME_TERMS or t.isdigit() or _ORDINAL.match(t)
@@ -338,8 +338,8 @@ DAY_AFTER_S = 8 * 86400.0  # ... to a week or so after ("yesterday I…", "last 
 def dated_ranges(text: str, tz: str | None = None) -> list[tuple[float, float]]:
     """Time ranges (epoch seconds) in which something the question dates was probably talked about: "on 3 October
     2023" / "October 3, 2023" → that day (in the time zone ``tz``, default UTC) −2 to +8 days; "in May 2023" → the
-    month −2 to +10 days."""
-    t = text.lower()
+    month −2 to +10 days. Other languages' dates too ("el 3 de octubre de 2023", ``languages.english_times``)."""
+    t = english_times(text.lower())  # "el 3 de octubre de 2023", "3. Oktober 2023", "3 октября 2023"
     where = zone(tz)
     out: list[tuple[float, float]] = []
     days: list[tuple[int, int, int]] = []
