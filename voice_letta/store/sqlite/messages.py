@@ -179,6 +179,13 @@ def append_sql(rows: int) -> str:
     )
 
 
+# One row without RETURNING (a turn's input, its reply: store/sqlite/turns.py), its seq read back by rowid; the
+# parameters are ``append_params``' (its id at ``APPEND_ONE_ID``).
+APPEND_ONE = append_sql(1).removesuffix(" RETURNING id, seq")
+APPEND_ONE_ID = 2 + [c.strip() for c in R.MESSAGE_INSERT_COLUMNS.split(",")].index("id")
+SEQ_OF_ROW = "SELECT seq FROM messages WHERE rowid = ?"
+
+
 def append_params(messages: Sequence[Message]) -> list[Any]:
     ordinal: dict[str, int] = {}
     params: list[Any] = []
