@@ -127,7 +127,7 @@ class ModelRounds(TurnPersistence):
                                                else first_choice if rounds == 0 else "auto"),
                                   first_token_timeout_s=inp.first_token_timeout_s, temperature=inp.temperature,
                                   max_tokens=inp.max_tokens, cache_key=agent.id)
-            timings.setdefault("llm_request_ms", self._ms(state.started))
+            self._mark(timings, "llm_request_ms", state.started)
             state.call_model = agent.llm.model
             state.call_prompt_chars = prompt_chars(request)
             state.call_output_chars = 0
@@ -147,10 +147,10 @@ class ModelRounds(TurnPersistence):
                     if not state.held and state.source is None and self.clock() - state.started >= C.HOLD_AFTER_S:
                         # Nothing said yet and the listener has been waiting: tell them we are on it.
                         state.held = True
-                        timings.setdefault("hold_ms", self._ms(state.started))
+                        self._mark(timings, "hold_ms", state.started)
                         yield ContentDelta(state.speak(C.HOLD_SENTENCE, "hold"), kind="filler")
                     continue
-                timings.setdefault("llm_first_token_ms", self._ms(state.started))
+                self._mark(timings, "llm_first_token_ms", state.started)
                 if delta.content or delta.tool_calls:
                     state.produced = True
                 if delta.content:
@@ -159,7 +159,7 @@ class ModelRounds(TurnPersistence):
                     if said:
                         text = state.speak(said, ("content", rounds))
                         content.append(said)
-                        timings.setdefault("first_content_ms", self._ms(state.started))
+                        self._mark(timings, "first_content_ms", state.started)
                         yield ContentDelta(text)
                 for frag in delta.tool_calls:
                     call = calls.setdefault(frag.index, ToolCallDraft(frag.index))
@@ -176,8 +176,8 @@ class ModelRounds(TurnPersistence):
                             spoken = call.unspoken.feed(call.extractor.feed(frag.arguments))
                             if spoken:
                                 text = state.speak(spoken, ("filler", rounds, frag.index))
-                                timings.setdefault("first_filler_ms", self._ms(state.started))
-                                timings.setdefault("first_content_ms", self._ms(state.started))
+                                self._mark(timings, "first_filler_ms", state.started)
+                                self._mark(timings, "first_content_ms", state.started)
                                 yield ContentDelta(text, kind="filler")
                 if delta.finish_reason:
                     finish = delta.finish_reason

@@ -112,9 +112,16 @@ class TurnState:
 
 
 def prompt_chars(request: ChatRequest) -> int:
-    n = sum(len(m.content or "") + sum(len(c.arguments) + len(c.name) for c in m.tool_calls)
-            for m in request.messages)
-    return n + sum(_tool_chars(t) for t in request.tools)
+    # a plain loop: a generator per message (for its tool calls) was most of the cost, ~1 % of a turn
+    n = 0
+    for m in request.messages:
+        if m.content:
+            n += len(m.content)
+        for c in m.tool_calls:
+            n += len(c.arguments) + len(c.name)
+    for t in request.tools:
+        n += _tool_chars(t)
+    return n
 
 
 _TOOL_CHARS: dict[int, tuple[ToolSpec, int]] = {}  # id(spec) -> (spec, chars): the agents' tools are built once

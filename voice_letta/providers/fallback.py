@@ -319,7 +319,7 @@ class FallbackChatModel:
                         if first is not _END:
                             first_s = self._clock() - started
                             yield ChatDelta(route=ModelRoute(cfg.provider.value, cfg.model, link.index, attempts,
-                                                             round(first_s * 1000, 3)))
+                                                             round(first_s * 1_000_000) / 1000))
                             yielded = True
                             observer = self.observer
                             if first.usage is not None and observer is not None:
