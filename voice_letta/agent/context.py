@@ -80,6 +80,12 @@ def _plain(history: Sequence[Message]) -> list[ChatMessage] | None:
     out: list[ChatMessage] = []
     converted = _CONVERTED
     for m in history:
+        # a line converted before passed the checks below then (its fields do not change): a pydantic field read
+        # costs several times a dict probe, and the window is read whole every turn
+        found = converted.get(id(m))
+        if found is not None and found[0] is m:
+            out.append(found[1])
+            continue
         role = m.role
         if role == "system":
             continue
@@ -87,13 +93,11 @@ def _plain(history: Sequence[Message]) -> list[ChatMessage] | None:
             return None
         content = m.content
         if content:
-            found = converted.get(id(m))
-            if found is None or found[0] is not m:
-                found = (m, ChatMessage(role, content))
-                if len(content) <= KEPT_LINE_CHARS:
-                    if len(converted) >= _CONVERTED_KEPT:
-                        converted.clear()
-                    converted[id(m)] = found  # m kept with it: its id is not reused while the entry lives
+            found = (m, ChatMessage(role, content))
+            if len(content) <= KEPT_LINE_CHARS:
+                if len(converted) >= _CONVERTED_KEPT:
+                    converted.clear()
+                converted[id(m)] = found  # m kept with it: its id is not reused while the entry lives
             out.append(found[1])
     return out
 
