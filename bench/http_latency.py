@@ -445,6 +445,7 @@ def main() -> None:
                     help="cpu: the event-loop thread's CPU time (default); wall: wall time, GIL waits included")
     ap.add_argument("--profile-case", default="many", help="the case tag --profile profiles (default many)")
     ap.add_argument("--serve", action="store_true", help=argparse.SUPPRESS)
+    ap.add_argument("--tick-s", type=float, default=None, help=argparse.SUPPRESS)  # http_instructions.py
     ap.add_argument("--trace-store", action="store_true",
                     help="time the server's store calls before the model is called (no cProfile) and split each "
                     "content case's pre-LLM time into store calls (their wait for the store's thread included) "
