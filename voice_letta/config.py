@@ -55,6 +55,7 @@ MAX_MESSAGE_BUFFER = 10_000  # and at most this
 MIN_CONTEXT_TOKENS = 256  # buffer.max_context_tokens, when set: room for the system prompt and one exchange
 MAX_CONTEXT_TOKENS = 10_000_000
 SAID_AT_FUTURE_S = 300.0  # a client's "said_at" may be this far ahead of the server's clock (drift), no more
+MAX_SEARCH_QUERY_CHARS = 2_000  # an archival search query: any question a person says; a pasted blob is refused
 DEFAULT_MAX_TOOL_ROUNDS = 3
 DEFAULT_TURN_BUDGET_S = 45.0
 DEFAULT_BLOCK_CHAR_LIMIT = 5000

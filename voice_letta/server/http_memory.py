@@ -127,6 +127,11 @@ async def search_passages(request: web.Request) -> web.Response:
     query = request.query.get("query", "").strip()
     if not query:
         raise ProtocolViolation("query parameter query is required", code="invalid_request", param="query")
+    if len(query) > C.MAX_SEARCH_QUERY_CHARS:
+        # a question is at most a few hundred characters; a pasted blob (a log, base64, a whole chat) costs the
+        # ranking time that grows with its length, on the event loop every session shares
+        raise ProtocolViolation(f"query parameter query is longer than {C.MAX_SEARCH_QUERY_CHARS:,} characters",
+                                code="invalid_request", param="query")
     search = request.app[MEMORY_SEARCH]
     window = SearchWindow(float_query(request, "start_at", "a number (epoch seconds)"),
                           float_query(request, "end_at", "a number (epoch seconds)"))
