@@ -43,6 +43,7 @@ from voice_letta.agent.recall.cued import (
     content_terms,
     cued_updates,
     enveloped,
+    same_item,
     same_speakers,
     says_facts,
     share_a_word,
@@ -104,7 +105,7 @@ def newest_first(index: PassageIndex, top: np.ndarray, query: Query) -> list[lis
     a member too.
     """
     rows = [int(r) for r in top]
-    vec = [r for r in rows if index.has_vector[r] and index.about_the_user(r) and not index.asks[r]]
+    vec = [r for r in rows if index.has_vector[r] and says_facts(index, r) and not index.asks[r]]
     if len(vec) < 2:
         return []
     query_cos = query.cosines
@@ -121,7 +122,10 @@ def newest_first(index: PassageIndex, top: np.ndarray, query: Query) -> list[lis
                     # two messages of one export are alike by their envelopes: they must share a word too, and one
                     # of the question's when the older one says any (a mail of several points: the asked one)
                     and (not enveloped(index, o, r) or (share_a_word(index, o, r) and _says_asked(index, o, r, query)))
-                    and not _other_line(index, o, r, query))
+                    and not _other_line(index, o, r, query)
+                    # someone else's lines (a sender, a caller, a digest's author): their own later line on the same
+                    # item, told by the words the two alone say, not by a shared envelope
+                    and ((index.about_the_user(o) and index.about_the_user(r)) or same_item(index, o, r, query)))
 
     used: set[int] = set()
     groups: list[list[int]] = []
