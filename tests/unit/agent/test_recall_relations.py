@@ -45,6 +45,9 @@ def test_no_pair_without_a_name(text: str) -> None:
     ("What were the takeaways from Tuesday?", True),
     ("What did I say about item 42 last week?", False),
     ("What did we decide about the boiler yesterday?", False),  # a topic: ranked inside the window
+    ("What changed in the wedding sheets last week?", True),  # a medium in the plural, named by what it is for
+    ("What was edited in the wedding planning docs last week?", True),  # named by two words
+    ("What did I say about the boiler in the family chat yesterday?", False),
 ])
 def test_what_came_of_a_time_is_no_topic(question: str, listed: bool) -> None:
     assert names_no_topic(question) is listed

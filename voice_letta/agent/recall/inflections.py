@@ -91,13 +91,13 @@ FORMS_ASCII_STEM = 5
 @cache
 def forms(word: str, code: str) -> tuple[str, ...]:
     """The inflected forms of ``word`` that its language's stemmer reduces to the word's own stem, by an ending of at
-    most four letters that English words do not have (``ENGLISH_ENDINGS``): "врач" -> "врача", "врачу", …; "cita" ->
+    most three letters that English words do not have (``ENGLISH_ENDINGS``): "врач" -> "врача", "врачу", …; "cita" ->
     "citas"; "médico" -> "médicos". None for a word that does not ``inflects``. ~50 stemmings a word, once (cached)."""
     if not inflects(word, code, FORMS_ASCII_STEM):
         return ()
     s = stem(word, code)
     said = word[:len(s)]  # the stem as the word spells it: Spanish stems drop accents ("médico" -> "medic")
-    candidates = [said + e for e in suffixes(code) if len(e) <= 4 and e not in ENGLISH_ENDINGS]
+    candidates = [said + e for e in suffixes(code) if len(e) <= 3 and e not in ENGLISH_ENDINGS]
     kept = [c for c, cs in zip(candidates, _stemmer(code).stemWords(candidates), strict=True) if cs == s]
     return tuple(c for c in kept if c != word)
 

@@ -27,6 +27,7 @@ of the group is asked, and never starts an expansion.
 from __future__ import annotations
 
 import re
+import weakref
 from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import lru_cache
@@ -36,6 +37,7 @@ import numpy as np
 
 from voice_letta.agent.recall import text as T
 from voice_letta.agent.recall.inflections import ENGLISH_ENDINGS, FORMS_ASCII_STEM, forms, inflects, stem, suffixes
+from voice_letta.agent.recall.keyword import KeywordIndex
 from voice_letta.agent.recall.kind_words import KINDS_TEXT
 from voice_letta.agent.recall.languages import GROUPS as LANGUAGE_GROUPS
 from voice_letta.agent.recall.languages import INFLECTING, trie
@@ -256,12 +258,17 @@ def _inflected() -> tuple[dict[str, list[str]], dict[str, frozenset[str]], dict[
             if word in _TRIGGER and inflects(word, code, FORMS_ASCII_STEM):
                 by_stem.setdefault((code, stem(word, code)), _TRIGGER[word])
                 stems.setdefault(word[:len(stem(word, code))], []).append(code)
-    endings = {code: frozenset(e for e in suffixes(code) if len(e) <= 4 and e not in ENGLISH_ENDINGS)
+    endings = {code: frozenset(e for e in suffixes(code) if len(e) <= 3 and e not in ENGLISH_ENDINGS)
                for code in INFLECTING}
     return stems, endings, by_stem
 
 
 _STEMS, _ENDINGS, _BY_STEM = _inflected()
+_INFLECTING_OF: dict[int, list[tuple[str, str]]] = {}  # group -> its (language, word) of a language with a stemmer
+for _lang, _lang_pairs in INFLECTING.items():
+    for _lang_word, _english in _lang_pairs:
+        if _lang_word in _TRIGGER:
+            _INFLECTING_OF.setdefault(_TRIGGER[_lang_word], []).append((_lang, _lang_word))
 _WORD = re.compile(r"[^\W\d_]{5,}")
 
 
@@ -272,7 +279,7 @@ def _said(lower: str) -> list[tuple[int, int, str, int]]:
         word = m.group(0)
         if word in _TRIGGER or (found and any(a < m.end() and m.start() < b for a, b, _, _ in found)):
             continue
-        for k in range(max(3, len(word) - 4), len(word)):  # a stem of the table, then an ending (<= 4 letters)
+        for k in range(max(3, len(word) - 3), len(word)):  # a stem of the table, then an ending (<= 3 letters)
             for code in _STEMS.get(word[:k], ()):
                 g = _BY_STEM.get((code, stem(word, code))) if word[k:] in _ENDINGS[code] else None
                 if g is not None:  # the stemmer agrees it is that word's form
@@ -307,19 +314,34 @@ def expand(question: str) -> Expansion | None:
 
 
 @lru_cache(maxsize=256)
-def _group_forms(g: int) -> tuple[tuple[str, ...], np.ndarray]:
+def _group_forms(g: int) -> tuple[np.ndarray, np.ndarray]:
     """The inflected forms of a group's other-language words whose keyword term is none of the group's own words'
-    ("врача", "lekarza", "citas" is Porter "cita": left out), and their term ids. Once per group (~5 ms)."""
+    ("врача", "lekarza"; "medicos" is Porter "medico": left out), and their term ids. Once per group a process."""
     own = {t for w in _GROUPS[g][1] + _GROUPS[g][2] for t in T.terms(w)}
     out: dict[str, str] = {}
-    for code, pairs in INFLECTING.items():
-        for word, _ in pairs:
-            if _TRIGGER.get(word) == g:
-                for form in forms(word, code):
-                    terms = T.terms(form)
-                    if len(terms) == 1 and terms[0] not in own:
-                        out.setdefault(terms[0], form)
-    return tuple(out.values()), np.fromiter((T.term_id(t) for t in out), dtype=np.uint64, count=len(out))
+    for code, word in _INFLECTING_OF.get(g, ()):
+        for form in forms(word, code):  # one lower-case word: its term is its Porter stem
+            term = T.stem(form)
+            if term not in own and form not in T.STOPWORDS:
+                out.setdefault(term, form)
+    return (np.array(list(out.values()), dtype=object),
+            np.fromiter((T.term_id(t) for t in out), dtype=np.uint64, count=len(out)))
+
+
+# keyword index -> (its row count, group -> the group's inflected forms it says): a memory's forms are looked up again
+# only after it has changed, not for every question that names the group
+_SAID_FORMS: weakref.WeakKeyDictionary[KeywordIndex, tuple[int, dict[int, list[str]]]] = weakref.WeakKeyDictionary()
+
+
+def _forms_said(keywords: KeywordIndex, g: int) -> list[str]:
+    n, by_group = _SAID_FORMS.get(keywords, (-1, {}))
+    if n != keywords.n:
+        by_group = {}
+        _SAID_FORMS[keywords] = (keywords.n, by_group)
+    if g not in by_group:
+        forms_of, ids = _group_forms(g)
+        by_group[g] = list(forms_of[keywords.known(ids)]) if len(ids) else []
+    return by_group[g]
 
 
 def said_in(index: PassageIndex, extra: Expansion | None, question: str) -> Expansion | None:
@@ -328,8 +350,7 @@ def said_in(index: PassageIndex, extra: Expansion | None, question: str) -> Expa
     searches one query less (the extra query's work at 100k passages) for the same ranking."""
     if extra is None:
         return None
-    inflected = [form for g in extra.groups for form, known in zip(_group_forms(g)[0],
-                 index.keywords.known(_group_forms(g)[1]), strict=True) if known]
+    inflected = [form for g in extra.groups for form in _forms_said(index.keywords, g)]
     if inflected:  # the forms this memory says: "записалась к врачу" for "doctor"
         extra = Expansion(extra.dense, " ".join([extra.keywords, *inflected]), extra.groups)
     if extra.dense != question:

@@ -105,11 +105,12 @@ FRAME_TERMS: frozenset[str] = frozenset(T.stem(w) for w in (_FRAME_TEXT + _UNIT_
 _ORDINAL = re.compile(r"^\d{1,2}(?:st|nd|rd|th)$")  # "the 3rd": a date, like the month it is in
 
 
-# A medium named by whose or what it is ("the flat chat", "the family group", "the work thread", "the trip doc"):
-# the word before it is part of its name, not a topic (every line of that chat is in the flat chat).
+# A medium named by whose or what it is ("the flat chat", "the family group", "the work thread", "the trip doc", "the
+# wedding planning sheets"): the one or two words before it are part of its name, not a topic (every line of that chat
+# is in the flat chat).
 _NAMED_MEDIUM = re.compile(r"\b(?:in|on|from|to|through|into|via|at|across)\s+(?:the\s+|my\s+|our\s+|your\s+)?"
-                           r"[\w'-]+\s+(?=(?:group\s+)?(?:chat|chats|group|groups|thread|threads|channel|channels|"
-                           r"server|doc|docs|document|sheet|spreadsheet|inbox|feed|calendar|chart|portal)\b)")
+                           r"(?:[\w'-]+\s+){1,2}?(?=(?:group\s+)?(?:chat|group|thread|channel|server|doc|document|"
+                           r"sheet|spreadsheet|inbox|feed|calendar|chart|portal|board)s?\b)")
 
 
 def names_no_topic(query: str) -> bool:
