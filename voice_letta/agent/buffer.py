@@ -49,6 +49,29 @@ def estimate_tokens(message: Message) -> int:
     return (chars + CHARS_PER_TOKEN - 1) // CHARS_PER_TOKEN + TOKENS_PER_MESSAGE
 
 
+# plan_eviction runs after every turn over the agent's whole window, which is the same Message objects turn after turn
+# (a stored Message is never changed in place: a change makes a new one, store/windows.py): each line is estimated
+# once (a pydantic field read costs several dict probes). Lines up to ~2,000 characters, as context._CONVERTED.
+_ESTIMATED: dict[int, tuple[Message, int]] = {}  # id(message) -> (message, its estimate)
+_ESTIMATED_KEPT = 4096
+_KEPT_TOKENS = 500 + TOKENS_PER_MESSAGE
+
+
+def _estimates(messages: Sequence[Message]) -> list[int]:
+    out: list[int] = []
+    kept = _ESTIMATED
+    for m in messages:
+        found = kept.get(id(m))
+        if found is None or found[0] is not m:
+            found = (m, estimate_tokens(m))
+            if found[1] <= _KEPT_TOKENS:
+                if len(kept) >= _ESTIMATED_KEPT:
+                    kept.clear()
+                kept[id(m)] = found  # m kept with it: its id is not reused while the entry lives
+        out.append(found[1])
+    return out
+
+
 def token_budget(buffer: BufferConfig, context_window: int) -> int:
     if buffer.max_context_tokens is not None:
         return buffer.max_context_tokens
@@ -62,7 +85,7 @@ def plan_eviction(
     n = len(messages)
     if n == 0:
         return None
-    tokens = [estimate_tokens(m) for m in messages]
+    tokens = _estimates(messages)
     over_count = n > buffer.max_messages
     over_tokens = budget_tokens is not None and sum(tokens) > budget_tokens
     if not over_count and not over_tokens:
