@@ -8,10 +8,11 @@ The bench server of ``bench/http_latency.py`` (``--serve --model real``: ``creat
 on the ``openai`` provider pointed at ``bench/fake_llm.py`` in its own process) runs under
 ``valgrind --tool=callgrind --instr-atstart=no --separate-threads=yes``. Agents are created and warmed up with
 instrumentation off (valgrind still slows the process ~5x then, ~50x with it on); then, per case, callgrind is
-switched on (``callgrind_control -i on``) for ``--turns`` sequential turns round robin over ``--agents`` agents, the
-counts are dumped and switched off. Cases: ``single`` (one user message per request), ``resend`` (LiveKit/Pipecat
-style: the system prompt and the conversation so far, ``--resend-history`` messages, every request), ``idle``
-(``--idle-s`` seconds without a request: the time-driven work, change feed polls and checkpoints).
+zeroed and switched on (``callgrind_control -z``, ``-i on``) for ``--turns`` sequential turns round robin over
+``--agents`` agents, then the counts are dumped and it is switched off. Cases: ``idle`` (``--idle-s`` seconds
+without a request: the time-driven work, change feed polls and checkpoints), ``single`` (one user message per
+request), ``resend`` (LiveKit/Pipecat style: the system prompt and the conversation so far, ``--resend-history``
+messages, every request).
 
 Printed per case: instructions (Ir) per turn for the whole process and per thread (the event loop's is the
 largest, then aiosqlite's store thread), and the wall time. Under valgrind a turn takes ~50x longer, so work that
@@ -21,7 +22,7 @@ which runs only while a stream is open, is slowed as much (``--tick-s`` of the b
 Kernel time (syscalls) and cache misses are not counted: this is the user-space work of a turn, the part code
 changes move.
 
-    .venv/bin/python bench/http_instructions.py [--cases single,resend,idle] [--turns 60] [--agents 10]
+    .venv/bin/python bench/http_instructions.py [--cases idle,single,resend] [--turns 60] [--agents 10]
 
 Needs ``valgrind`` (Debian: ``apt-get install valgrind``); a run takes 3-6 minutes on a loaded 2-core machine.
 """
@@ -71,6 +72,7 @@ def _threads(dumps: list[str]) -> dict[str, int]:
 
 async def _measure(pid: int, out: str, dump: int, name: str, work: asyncio.Future[None] | None,
                    idle_s: float) -> tuple[dict[str, int], float]:
+    await asyncio.to_thread(_control, "-z", str(pid))  # else a later dump's totals are off (negative)
     await asyncio.to_thread(_control, "-i", "on", str(pid))
     started = time.perf_counter()
     if work is not None:
@@ -148,7 +150,7 @@ async def main(args: argparse.Namespace) -> None:
 
 if __name__ == "__main__":
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--cases", default="single,resend,idle", help="comma-separated: single, resend, idle")
+    ap.add_argument("--cases", default="idle,single,resend", help="comma-separated: idle, single, resend")
     ap.add_argument("--turns", type=int, default=60, help="measured turns per case")
     ap.add_argument("--agents", type=int, default=10, help="agents the turns go round")
     ap.add_argument("--warmup", type=int, default=3, help="unmeasured turns per agent before each case")
