@@ -32,3 +32,14 @@ async def test_a_later_message_that_changes_the_same_thing_is_still_its_version(
         _message(24, "the vet said Biscuit needs his booster jab before January"),
         _message(28, "the piano recital moved to Sunday the 13th, same hall, 3pm")])
     await _confident(server, agent_id, "When is my piano recital?", ids[2], True)
+
+
+async def test_a_stamped_line_gives_no_phone_number_or_price(server: Running) -> None:
+    # an export's stamp ("2026-11-30 09:00:41") is a day and a time: its digits were read as a phone number and its
+    # year as a sum, so a line about someone answered the question for their phone number
+    agent_id, ids = await _agent(server, [
+        "2026-11-30 09:00:41 Mum\nAunt Kemi's flight lands on Friday evening, she'll take a taxi from the airport",
+        "2026-12-01 18:12:05 Dad\nthe garage says the car is ready Thursday, the bill is 240 pounds"])
+    await _confident(server, agent_id, "What's Aunt Kemi's phone number?", ids[0], False)
+    await _confident(server, agent_id, "When does Aunt Kemi's flight land?", ids[0], True)
+    await _confident(server, agent_id, "How much is the garage bill?", ids[1], True)

@@ -324,6 +324,20 @@ def test_when_and_what_time_need_a_day_or_a_time_of_day() -> None:
         assert not int(number_kinds([text])[0]) & (DAY | CLOCK), text
 
 
+def test_a_date_with_a_year_is_a_day_not_a_sum_or_a_phone() -> None:
+    from voice_letta.agent.recall.quantity import CLOCK, DAY, MONEY, PHONE, number_kinds
+
+    # export stamps and calendar dates in several orders and languages: a day (with its time), never a figure
+    for text, kinds in (("2026-11-30 09:00:41 Mama", DAY | CLOCK), ("[12/4/2026 5:36 PM] Tobias: ok", DAY | CLOCK),
+                        ("04/12/2026, 16:45 - Camila: ok", DAY | CLOCK), ("Dec 06, 2026  8:55 AM", DAY | CLOCK),
+                        ("el 3 de octubre de 2023", DAY), ("Termin: 12.06.2027", DAY)):
+        assert int(number_kinds([text])[0]) == kinds, text
+    # figures beside a date are still figures
+    assert int(number_kinds(["2026-11-30 09:00 rent is now $950"])[0]) & MONEY
+    assert int(number_kinds(["2026-11-30 09:00 call me on 0754 118 902"])[0]) & PHONE
+    assert int(number_kinds(["the deposit is 2026 euros"])[0]) & MONEY
+
+
 def test_a_misfit_is_never_a_confident_answer() -> None:
     from voice_letta.agent.recall.confidence import CONFIDENT, MISFIT_MAX, confidence
 

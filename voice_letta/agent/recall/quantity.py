@@ -179,7 +179,32 @@ def kinds_of_text(text: str) -> int:
     return _kinds(text)
 
 
+# A date written with digits and a year ("2026-11-30 09:00:41", "04/12/2026, 16:45", "Dec 06, 2026", "3 ottobre 2023",
+# "12.06.2027"): an export's stamp, a calendar's date. Read as figures, its year was a sum of money ("2026" has two
+# digits or more) and its digits with the time a phone number (seven digits or more), so every stamped message said a
+# price and a phone ("What's Nora's phone number?" answered by a chat line about her day off, test10).
+_YEAR = r"(?:19|20)\d\d"
+_DD = r"(?:0?[1-9]|[12]\d|3[01])"
+_MM = r"(?:0?[1-9]|1[0-2])"
+_TIME_AFTER = r"(?:[ \tT,]+\d{1,2}[:.]\d{2}(?:[:.]\d{2})?(?:\s*[ap]\.?m\.?)?)?"
+_DIGIT_DATE = re.compile(
+    rf"(?<![\d.])(?:{_YEAR}-{_MM}-{_DD}|{_DD}[-/.]{_MM}[-/.]{_YEAR}|{_MM}[-/.]{_DD}[-/.]{_YEAR}){_TIME_AFTER}(?![\d])"
+    # a day and a month word with a year, in any language's order ("Dec 06, 2026", "3 de octubre de 2023")
+    rf"|\b[^\W\d_]{{3,}}\.?\s+{_DD}(?:st|nd|rd|th)?,?\s+{_YEAR}\b{_TIME_AFTER}"
+    rf"|\b{_DD}\.?\s+(?:de\s+)?[^\W\d_]{{3,}}\.?,?\s+(?:de\s+)?{_YEAR}\b{_TIME_AFTER}", re.IGNORECASE)
+
+
 def _kinds(text: str) -> int:
+    dated = 0
+    if any(ch.isdigit() for ch in text):
+        found = [m.group() for m in _DIGIT_DATE.finditer(text)]
+        if found:  # the date is a day (and its time a time of day), never a figure
+            text = _DIGIT_DATE.sub(" ", text)
+            dated = DAY | (CLOCK if any(":" in d for d in found) else 0)
+    return dated | _figures(text)
+
+
+def _figures(text: str) -> int:
     address = ADDRESS if _ADDRESS.search(text) is not None else 0
     if _EMAIL.search(text) is not None:
         address |= EMAIL
