@@ -21,8 +21,9 @@ long multi-fact note is replaced only for questions about the part that changed.
 (``newest_first``, chains included: Boston -> Seattle -> Portland), placed newest first (``place_groups``).
 
 A candidate that is the assistant's acknowledgement ("thats a solid budget for a kitchen") stands for the user line
-it answers. Only what the user says about themselves is linked (as ``newest_first``): in a chat between
-named people a newer line on a topic is history, not an update. The index treats a link like a supersession for
+it answers. Only what the user says about themselves is linked (and, in ``newest_first``, a named sender's message
+giving the asked kind of value anew: ``same_item``): in a chat between named people a newer line on a topic is
+history, not an update. The index treats a link like a supersession for
 that search (``supersede.current_first``: the update goes first and reports what it replaces), and a question
 about the past ("what did I say the budget was?") gets no links.
 
@@ -93,9 +94,10 @@ LINK_CANDIDATES = 10  # the best candidates of a search that are checked for a l
 def newest_first(index: PassageIndex, top: np.ndarray, query: Query) -> list[list[int]]:
     """Groups of a search's candidates that are versions of one fact (``place_groups`` puts each newest first).
 
-    Only for what the user said about themselves (``about_the_user``; the caller skips questions in the past
-    tense): in conversations between named people newer lines on a topic are not updates (on LoCoMo a recency swap
-    cost 0.08 of any@5). A pair qualifies when the later passage is about the same thing (cosine >=
+    For what the user said about themselves (``about_the_user``; the caller skips questions in the past tense): in
+    conversations between named people newer lines on a topic are not updates (on LoCoMo a recency swap cost 0.08 of
+    any@5), unless one sender's two messages give the asked kind of value for an item both name (``same_item``). A
+    pair qualifies when the later passage is about the same thing (cosine >=
     DUPLICATE_COSINE between the two), was said by the same speaker when both are labelled, is itself related to
     the query (cosine >= MIN_COSINE and at least UPDATE_RELEVANCE of the older one's) and is the same fact for this
     question (``same_fact``). Each passage is paired at most once, with its most similar partner, so lines merely
