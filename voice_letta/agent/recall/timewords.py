@@ -332,6 +332,7 @@ _NO_YEAR = r"(?!,?\s+(?:of\s+)?\d{4})"
 _DAY_MONTH = re.compile(rf"\b(\d{{1,2}})(?:st|nd|rd|th)?\s+(?:of\s+)?{_MONTH}\b{_NO_YEAR}")
 _MONTH_DAY = re.compile(rf"\b{_MONTH}\s+(?:the\s+)?(\d{{1,2}})(?:st|nd|rd|th)?\b{_NO_YEAR}")
 _THE_NTH = re.compile(r"\bon\s+the\s+(\d{1,2})(?:st|nd|rd|th)\b")
+_YEAR = re.compile(r"\b\d{4}\b")
 DAY_BEFORE_S = 2 * 86400.0  # a dated event is talked about from a little before (plans) ...
 DAY_AFTER_S = 8 * 86400.0  # ... to a week or so after ("yesterday I…", "last week we…")
 
@@ -340,7 +341,10 @@ def dated_ranges(text: str, tz: str | None = None) -> list[tuple[float, float]]:
     """Time ranges (epoch seconds) in which something the question dates was probably talked about: "on 3 October
     2023" / "October 3, 2023" → that day (in the time zone ``tz``, default UTC) −2 to +8 days; "in May 2023" → the
     month −2 to +10 days. Other languages' dates too ("el 3 de octubre de 2023", ``languages.english_times``)."""
-    t = english_times(text.lower())  # "el 3 de octubre de 2023", "3. Oktober 2023", "3 октября 2023"
+    t = text.lower()
+    if not _YEAR.search(t):  # no year, no date to read (and no other language's words to read first)
+        return []
+    t = english_times(t)  # "el 3 de octubre de 2023", "3. Oktober 2023", "3 октября 2023"
     where = zone(tz)
     out: list[tuple[float, float]] = []
     days: list[tuple[int, int, int]] = []
