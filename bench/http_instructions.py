@@ -14,12 +14,13 @@ without a request: the time-driven work, change feed polls and checkpoints), ``s
 request), ``resend`` (LiveKit/Pipecat style: the system prompt and the conversation so far, ``--resend-history``
 messages, every request).
 
-Printed per case: instructions (Ir) per turn for the whole process and per thread (the event loop's is the
-largest, then aiosqlite's store thread), and the wall time. Under valgrind a turn takes ~50x longer, so work that
-runs per second (the change feed's polls, a stream's disconnect ticks every 50 ms) counts ~50x more per turn than
-it does at full speed: ``idle`` measures that rate, and "net" subtracts rate x wall time; the disconnect ticker,
-which runs only while a stream is open, is slowed as much (``--tick-s`` of the bench server: 2.5 s for 50 ms).
-Kernel time (syscalls) and cache misses are not counted: this is the user-space work of a turn, the part code
+Printed per case: instructions (Ir) per turn for the whole process and per thread (the event loop's is the largest,
+then aiosqlite's store thread), the wall time, and the garbage collections that ran (a middle or full collection
+walks every live object: runs that differ in them do not compare). Under valgrind a turn takes ~50x longer, so work
+that runs per second (the change feed's polls, a stream's disconnect ticks every 50 ms) counts ~50x more per turn
+than it does at full speed: ``idle`` measures that rate, and "net" subtracts rate x wall time; the disconnect
+ticker, which runs only while a stream is open, is slowed as much (``--tick-s`` of the bench server: 2.5 s for 50
+ms). Kernel time (syscalls) and cache misses are not counted: this is the user-space work of a turn, the part code
 changes move.
 
     .venv/bin/python bench/http_instructions.py [--cases idle,single,resend] [--turns 60] [--agents 10]
@@ -110,7 +111,7 @@ async def main(args: argparse.Namespace) -> None:
     proc = await asyncio.create_subprocess_exec(*cmd, stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE,
                                                 stderr=asyncio.subprocess.DEVNULL)
     assert proc.stdout is not None and proc.stdin is not None
-    rows: list[tuple[str, int, dict[str, int], float]] = []
+    rows: list[tuple[str, int, dict[str, int], float, str]] = []
     load = os.getloadavg()[0]
     try:
         port = int((await asyncio.wait_for(proc.stdout.readline(), START_TIMEOUT_S)).split()[1])
@@ -122,30 +123,34 @@ async def main(args: argparse.Namespace) -> None:
                 if case != "idle":
                     await _turns(srv, agents, args.warmup * len(agents))
                     await srv.marks()  # the stamps the server keeps, emptied outside the measured turns
+                gc_before = (await srv.counters())["gc"]
                 work = None if case == "idle" else asyncio.ensure_future(_turns(srv, agents, args.turns))
                 threads, wall = await _measure(proc.pid, out, dump, case, work, args.idle_s)
-                rows.append((case, 0 if case == "idle" else args.turns, threads, wall))
+                gc_after = (await srv.counters())["gc"]
+                collections = "/".join(f"{gc_after[g] - gc_before[g]:.0f}" for g in ("gen0", "gen1", "gen2"))
+                rows.append((case, 0 if case == "idle" else args.turns, threads, wall, collections))
                 await srv.marks()
     finally:
         proc.stdin.close()
         await asyncio.wait_for(proc.wait(), 300)
         await stop_fake_llm(fake_proc)
         shutil.rmtree(tmp, ignore_errors=True)
-    idle_rate = next((sum(t.values()) / wall for case, _, t, wall in rows if case == "idle"), None)
+    idle_rate = next((sum(t.values()) / wall for case, _, t, wall, _ in rows if case == "idle"), None)
     print(f"\nserver under callgrind, real provider path; agents {args.agents}, resend history "
           f"{args.resend_history}; load average at start {load:.1f} (instruction counts do not depend on it)\n")
-    print("| case | turns | wall s | Ir per turn | net Ir per turn | per thread (Ir per turn, largest first) |")
-    print("|---|---|---|---|---|---|")
-    for case, n, threads, wall in rows:
+    print("| case | turns | wall s | Ir per turn | net Ir per turn | per thread (Ir per turn, largest first) "
+          "| gc collections gen0/1/2 |")
+    print("|---|---|---|---|---|---|---|")
+    for case, n, threads, wall, collections in rows:
         total = sum(threads.values())
         ordered = sorted(threads.values(), reverse=True)
         if n == 0:
             print(f"| {case} | 0 | {wall:.1f} | {total / wall:,.0f} per second | | "
-                  f"{', '.join(f'{v / wall:,.0f}' for v in ordered)} per second |")
+                  f"{', '.join(f'{v / wall:,.0f}' for v in ordered)} per second | {collections} |")
             continue
         net = f"{(total - idle_rate * wall) / n:,.0f}" if idle_rate is not None else ""
         per_thread = ", ".join(f"{v / n:,.0f}" for v in ordered)
-        print(f"| {case} | {n} | {wall:.1f} | {total / n:,.0f} | {net} | {per_thread} |")
+        print(f"| {case} | {n} | {wall:.1f} | {total / n:,.0f} | {net} | {per_thread} | {collections} |")
 
 
 if __name__ == "__main__":
