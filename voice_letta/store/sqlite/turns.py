@@ -38,6 +38,12 @@ _END_TURN = (
     f"INSERT INTO turns ({R.TURN_COLUMNS}) VALUES ({R.placeholders(R.TURN_COLUMNS)}) "
     f"ON CONFLICT (id) DO UPDATE SET {', '.join(f'{c} = excluded.{c}' for c in _TURN_COLUMNS if c not in _IDENTITY)}"
 )
+# The same as an UPDATE by id over the same parameters (?n: the n-th of turn_params), for the record begin_turn stored:
+# the upsert first builds and probes an insert that conflicts. The upsert runs only when the record is not there.
+_END_STORED_TURN = (
+    f"UPDATE turns SET {', '.join(f'{c} = ?{i}' for i, c in enumerate(_TURN_COLUMNS, 1) if c not in _IDENTITY)} "
+    "WHERE id = ?1"
+)
 _FIND_TURN = (
     f"SELECT {R.TURN_COLUMNS} FROM turns WHERE agent_id = ? AND fingerprint = ? ORDER BY started_at DESC LIMIT 1"
 )
@@ -230,8 +236,8 @@ class TurnsMixin(SqliteBase):
 
         def work(conn: sqlite3.Connection) -> tuple[dict[str, int], int | None]:
             seqs = _run_inserts(conn, inserts)
-            if turn_params is not None:
-                conn.execute(_END_TURN, turn_params)
+            if turn_params is not None and conn.execute(_END_STORED_TURN, turn_params).rowcount < 1:
+                conn.execute(_END_TURN, turn_params)  # not stored (yet): as before, insert or update
             if conn.execute(_RELEASE, (agent_id, holder, lease)).rowcount < 1:
                 return seqs, None
             return seqs, int(conn.execute(_VERSION, (agent_id,)).fetchall()[0][0])
