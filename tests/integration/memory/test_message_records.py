@@ -43,3 +43,12 @@ async def test_a_stamped_line_gives_no_phone_number_or_price(server: Running) ->
     await _confident(server, agent_id, "What's Aunt Kemi's phone number?", ids[0], False)
     await _confident(server, agent_id, "When does Aunt Kemi's flight land?", ids[0], True)
     await _confident(server, agent_id, "How much is the garage bill?", ids[1], True)
+
+
+async def test_the_users_own_thing_in_a_message_to_a_role_is_not_that_roles(server: Running) -> None:
+    # an SMS backup's sent message to the contact "(landlord)": "my car" is the user's, not the landlord's
+    agent_id, ids = await _agent(server, [
+        '<sms address="+447700900148" date="1795083641000" type="2" body="my car registration for the residents\' '
+        'parking permit: KX19 ABC, a blue Ford Fiesta" contact_name="Mrs Adeyemi (landlord)" />'])
+    await _confident(server, agent_id, "What's the landlord's car registration?", ids[0], False)
+    await _confident(server, agent_id, "What's my car registration?", ids[0], True)

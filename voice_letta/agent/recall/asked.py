@@ -196,8 +196,9 @@ def other_holder_of(query: str, text: str) -> bool:
     ("Am I allergic to anything?" / "user: gideon is allergic to shellfish"; for the user only someone said without
     a determiner: "the flat's rent" and "my wife is…" are the user's own, recall/roles.py judges roles)."""
     asked_words = set(T.words(query))
-    if _role_holds(query):
-        return False  # "my dad", "Dad's INR": a role may be said by name ("Walter's INR"), recall/roles.py's
+    if _role_holds(query) and not _holders(query) & set(T.words(text)):
+        return False  # "my dad", "Dad's INR": a role may be said by name ("Walter's INR"), recall/roles.py's; a role
+        # the text says itself is judged here ("Mr Pieterse (landlord)" / "my car is the white Polo")
     holders = _holders(query)
     user = not holders and bool(asked_words & {"i", "my", "me"})
     if not holders and not user:
