@@ -26,7 +26,7 @@ if TYPE_CHECKING:
     from voice_letta.agent.recall.index import PassageIndex
 
 # "<word> number|reference|code|…" not followed by "of" ("the highest number of points" is a count)
-_IDENTIFIER = re.compile(r"\b([a-z][\w-]*)\s+(?:number|no|reference|ref|code|pin|password|passcode|combination|"
+_IDENTIFIER = re.compile(r"\b([a-z][\w-]{0,60})\s+(?:number|no|reference|ref|code|pin|password|passcode|combination|"
                          r"id)\b(?!\s+of\b)", re.IGNORECASE)
 _NOT_OWNERS_TEXT = "phone mobile cell telephone what which whose the a an my your our their his her its"
 _NOT_OWNERS = frozenset(_NOT_OWNERS_TEXT.split())

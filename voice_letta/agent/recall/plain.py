@@ -348,10 +348,16 @@ class _Text(HTMLParser):
             self.parts.append(data)
 
 
+# html.parser looks for the end of each "<" as far as the end of the text: a passage of thousands of unclosed "<a" took
+# tens of seconds to index (found from outside). A "<" with no ">" before the next "<" cannot open a tag: it is given to
+# the parser as text ("&lt;"), so each stretch of the text is looked through once.
+_UNCLOSED = re.compile(r"<(?=[^<>]*(?:<|$))")
+
+
 def _html_words(t: str) -> str | None:
     parser = _Text()
     try:
-        parser.feed(t)
+        parser.feed(_UNCLOSED.sub("&lt;", t))
         parser.close()
     except (AssertionError, ValueError):
         return None

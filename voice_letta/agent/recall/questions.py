@@ -49,7 +49,9 @@ _QUESTION_START = re.compile(
     r"|again|about|of))\b")
 _AUXILIARY_START = re.compile(
     _OPENERS + r"(?:do|does|did|is|isnt|are|arent|was|wasnt|were|can|could|would|will|have|has|had|should|am)\b")
-_ANNOTATION = re.compile(r"\[[^\]]*\]")  # "[cut off]", "[inaudible]": a transcript's notes, not words said
+# "[cut off]", "[inaudible]": a transcript's notes, not words said. Not across another "[": each "[" of a text of
+# thousands without a "]" looked to the end of the text (seconds to index such a passage).
+_ANNOTATION = re.compile(r"\[[^\[\]]*\]")
 
 
 def _word_set(text: str) -> frozenset[str]:
