@@ -63,6 +63,9 @@ __all__ = [
 MAX_QUERIES = 4
 MESSAGE_CANDIDATES = 20  # out-of-context messages taken per query (by the agent's own BM25) into the merge
 MESSAGE_THREAD_ROWS = 2_000  # a message tail longer than this is indexed in a thread (a first load)
+# Reading a question costs ~0.1 ms a character (its terms, expansions and the value and time patterns): a longer one
+# is ranked in a thread however small the index, so the event loop every session shares does not wait on it.
+THREAD_QUERY_CHARS = 200
 # Out-of-context line indexes are bounded by rows like passage indexes (recall/loaded.py).
 QUERY_CACHE_SIZE = 256
 WINDOW_LIST_LIMIT = 12  # lines listed for a question about a time ("what did I tell you yesterday?")
@@ -253,7 +256,7 @@ class MemorySearch:
                         best[r.passage_id] = r.score
             return best
 
-        big = index.size * max(index.dim, 1) > THREAD_THRESHOLD_VALUES
+        big = index.size * max(index.dim, 1) > THREAD_THRESHOLD_VALUES or sum(map(len, texts)) > THREAD_QUERY_CHARS
         best = await asyncio.to_thread(rank) if big else rank()
         return await self._store.get_passages(agent_id, sorted(best, key=lambda pid: -best[pid])[:limit])
 
@@ -338,7 +341,8 @@ class MemorySearch:
         vectors = None
         if embedder is not None and index.has_vector.any():  # no comparable vector: no query embedding either
             vectors = await self._embed_queries(embedder, dense)
-        if index.size * max(index.dim, 1) > THREAD_THRESHOLD_VALUES:
+        if (index.size * max(index.dim, 1) > THREAD_THRESHOLD_VALUES
+                or sum(map(len, queries)) > THREAD_QUERY_CHARS):
             return await asyncio.to_thread(index.rank, vectors, queries, window, limit=limit, speaker=speaker,
                                            dated=dated, rank_only=rank_only)
         return index.rank(vectors, queries, window, limit=limit, speaker=speaker, dated=dated, rank_only=rank_only)

@@ -107,6 +107,7 @@ def change_kinds(texts: Sequence[str]) -> np.ndarray:
 # the new one ("Stay: Voyager Beach Resort → Sarova Whitesands", "Train: 08:00 -> 15:00"), a diff's removed line
 # followed by its added one ("− first class × 5" / "+ first class × 6"), a struck-out value ("~~Tuesday~~ Thursday").
 # What the notation names as old is what it replaces: ``revised_values`` gives those old sides.
+# Not from inside a run of spaces: each of thousands of spaces looked to the run's end (quadratic).
 _ARROW = re.compile(r"(?<![ \t])[ \t]*(?:→|⟶|⇒|->|=>)[ \t]*")
 _REMOVED = re.compile(r"^[ \t]*[-−–][ \t]*(\S[^\n]*)\n[ \t]*\+[ \t]*\S", re.MULTILINE)
 _STRUCK = re.compile(r"~~([^~\n]+)~~")

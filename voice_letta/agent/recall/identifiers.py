@@ -26,6 +26,7 @@ if TYPE_CHECKING:
     from voice_letta.agent.recall.index import PassageIndex
 
 # "<word> number|reference|code|…" not followed by "of" ("the highest number of points" is a count)
+# An owner word of at most 61 characters: each word of a long "a-a-a-…" run was tried to its end (quadratic).
 _IDENTIFIER = re.compile(r"\b([a-z][\w-]{0,60})\s+(?:number|no|reference|ref|code|pin|password|passcode|combination|"
                          r"id)\b(?!\s+of\b)", re.IGNORECASE)
 _NOT_OWNERS_TEXT = "phone mobile cell telephone what which whose the a an my your our their his her its"

@@ -28,6 +28,10 @@ log = logging.getLogger(__name__)
 MAX_LOADED_ROWS = 400_000
 INDEX_MIN_ROWS = 64  # an index counts at least this many rows however small
 THREAD_THRESHOLD_VALUES = 2_000_000  # rows * dim above which ranking or appending runs in a thread (> ~2 ms)
+# Reading a passage's features costs ~10-40 us a character (recall/features.py: dozens of patterns): above this many
+# characters appended at once the event loop every session shares would wait tens of milliseconds or more (a
+# batch of 20,000-character passages: seconds), so they are read in a thread whatever the index's size.
+THREAD_TEXT_CHARS = 1_000
 NO_EMBEDDER = ("", 1)  # (model, dim) of a keyword-only index
 TERMS_WRITE_BATCH = 5_000  # passages whose computed terms are written back per transaction
 
@@ -63,7 +67,8 @@ class LoadedIndexes:
                 [start_of(p) for p in passages],
                 [end_of(p) for p in passages], vectors, ok)
         successors = [p.superseded_by for p in passages]
-        if index.size * index.dim > THREAD_THRESHOLD_VALUES or len(passages) > 200:
+        if (index.size * index.dim > THREAD_THRESHOLD_VALUES or len(passages) > 200
+                or sum(len(p.text) + len(p.synopsis or "") for p in passages) > THREAD_TEXT_CHARS):
             await asyncio.to_thread(functools.partial(index.add, *args, superseded_by=successors))
         else:
             index.add(*args, superseded_by=successors)

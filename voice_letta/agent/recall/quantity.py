@@ -105,6 +105,8 @@ _RECALL_ASK = re.compile(r"\b(?:remember|recall|remind|tell|told|give|gave|know)
 # "what's otis's email?", "his email address": the noun (not "who should I email about it?")
 _EMAIL_NOUN_ASK = re.compile(r"\b(?:'s|my|his|her|their|your|our|the|an|a)\s+e-?mail\b|\be-?mail\s+address",
                              re.IGNORECASE)
+# A mail's local part is at most 64 characters: unbounded, each position of a long run (20,000 digits) looked to its
+# end for an "@" (seconds a passage).
 _EMAIL = re.compile(r"[\w.+-]{1,64}@[\w-]+\.[\w.]+|\bdot\s+(?:com|co|org|net|uk|io|edu|gov)\b|"
                     r"\b(?:gmail|hotmail|outlook|yahoo|icloud|protonmail)\b", re.IGNORECASE)
 

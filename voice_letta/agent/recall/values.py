@@ -99,6 +99,7 @@ _MONEY = re.compile(r"[£$€¥₹]|\b(?:dollars?|bucks?|quid|pounds?|euros?|cen
 _IDENTIFIER_ASK = re.compile(r"\b(?:number|no|reference|ref|code|pin|password|passcode|confirmation|booking|id)\b",
                              re.IGNORECASE)
 _YEAR = re.compile(r"(?:19|20)\d\d")
+# Its digit within 80 characters: each "a" of a long "a-a-a-…" run looked to its end for one (quadratic).
 _IDENTIFIER = re.compile(r"(?<![\w:])(?=[a-z\d])(?=[\w-]{0,80}\d)[a-z\d][\w-]*[a-z\d](?![\w:])", re.IGNORECASE)
 
 
