@@ -66,6 +66,7 @@ MESSAGE_THREAD_ROWS = 2_000  # a message tail longer than this is indexed in a t
 # Reading a question costs ~0.1 ms a character (its terms, expansions and the value and time patterns): a longer one
 # is ranked in a thread however small the index, so the event loop every session shares does not wait on it.
 THREAD_QUERY_CHARS = 200
+THREAD_JUDGE_CHARS = 8_000  # the characters of the question and the results it judges
 # Out-of-context line indexes are bounded by rows like passage indexes (recall/loaded.py).
 QUERY_CACHE_SIZE = 256
 WINDOW_LIST_LIMIT = 12  # lines listed for a question about a time ("what did I tell you yesterday?")
@@ -215,15 +216,23 @@ class MemorySearch:
         wanted = [r.passage_id for r in ranked] + [pid for r in ranked for pid in r.previous]
         wanted += [pid for pid in before.values() if pid is not None]
         passages = {p.id: p for p in await self._store.get_passages(agent_id, wanted)}
-        hits = [Hit(r.score, passage=passages[r.passage_id],
-                    confidence=judged(r, passages[r.passage_id], queries[0], index,
-                                      [passages[p] for p in r.previous if p in passages]),
-                    previously=tuple(passages[p] for p in r.previous if p in passages),
-                    context=passages.get(before.get(r.passage_id) or ""))
-                for r in ranked if r.passage_id in passages]
-        if messages and index is not None:
-            hits = merge_messages(hits, messages, index, queries, limit)
-        return hits[:limit]
+
+        def judge() -> list[Hit]:
+            hits = [Hit(r.score, passage=passages[r.passage_id],
+                        confidence=judged(r, passages[r.passage_id], queries[0], index,
+                                          [passages[p] for p in r.previous if p in passages]),
+                        previously=tuple(passages[p] for p in r.previous if p in passages),
+                        context=passages.get(before.get(r.passage_id) or ""))
+                    for r in ranked if r.passage_id in passages]
+            if messages and index is not None:
+                hits = merge_messages(hits, messages, index, queries, limit)
+            return hits[:limit]
+
+        # Judging reads the results' texts with the value patterns: long ones (a 20,000-character passage held the
+        # event loop ~1 s) are judged in a thread.
+        read = (sum(map(len, queries)) + sum(len(p.text) for p in passages.values())
+                + sum(len(m.message.content or "") for m in messages))
+        return await asyncio.to_thread(judge) if read > THREAD_JUDGE_CHARS else judge()
 
     async def related(self, agent_id: str, texts: Sequence[str], *, per_text: int = 3, limit: int = 8,
                       query_embedder: Embedder | None = None) -> list[Passage]:

@@ -30,15 +30,16 @@ def _run(unit: str, size: int) -> str:
 
 
 async def _worst_health_wait(server: Running, stop: asyncio.Event) -> float:
-    """The longest /health took while ``stop`` was not set: how long the event loop was held."""
+    """How late a round of /health then a 20 ms sleep came back at worst while ``stop`` was not set: how long the
+    event loop was held (a hold during the sleep shows as a late wake-up, during the request as a late answer)."""
     worst = 0.0
     async with aiohttp.ClientSession() as http:
         while not stop.is_set():
             started = time.perf_counter()
             async with http.get(server.url + "/health") as response:
                 await response.read()
-            worst = max(worst, time.perf_counter() - started)
             await asyncio.sleep(0.02)
+            worst = max(worst, time.perf_counter() - started - 0.02)
     return worst
 
 
@@ -60,7 +61,7 @@ async def test_pathological_passages_and_queries_neither_stall_the_server_nor_hi
     finally:
         stop.set()
         worst = await watcher
-    # Fixed code on a 2-core machine at load ~2: 4.3 s in all, /health within 0.07 s. Before: the digits passage
+    # Fixed code on a 2-core machine at load ~2: 4.5 s in all, the loop held 0.19 s at most. Before: the digits passage
     # alone took 16 s to insert and a 7,000-character query held /health for 8-14 s.
     assert took < 60.0, took
-    assert worst < 3.0, worst
+    assert worst < 2.0, worst
