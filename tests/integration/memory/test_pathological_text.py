@@ -8,13 +8,11 @@ what the quadratic code took.
 
 from __future__ import annotations
 
-import asyncio
 import time
 from urllib.parse import quote_plus
 
-import aiohttp
-
 from tests.integration.agent.conftest import Running
+from tests.integration.agent.test_long_tokens import _slowest_health_while
 from tests.integration.memory.conftest import create_voice_agent
 from tests.integration.memory.test_recall import batch, search
 
@@ -29,38 +27,22 @@ def _run(unit: str, size: int) -> str:
     return (unit * (size // len(unit) + 1))[:size]
 
 
-async def _worst_health_wait(server: Running, stop: asyncio.Event) -> float:
-    """How late a round of /health then a 20 ms sleep came back at worst while ``stop`` was not set: how long the
-    event loop was held (a hold during the sleep shows as a late wake-up, during the request as a late answer)."""
-    worst = 0.0
-    async with aiohttp.ClientSession() as http:
-        while not stop.is_set():
-            started = time.perf_counter()
-            async with http.get(server.url + "/health") as response:
-                await response.read()
-            await asyncio.sleep(0.02)
-            worst = max(worst, time.perf_counter() - started - 0.02)
-    return worst
-
-
 async def test_pathological_passages_and_queries_neither_stall_the_server_nor_hide_memory(server: Running) -> None:
     agent = await create_voice_agent(server)
     [fact] = await batch(server, agent["id"], [{"text": "user: my locker code at the pool is 4417"}])
     await search(server, agent["id"], "locker")  # the embedding model and the index are loaded: not measured
-    stop = asyncio.Event()
-    watcher = asyncio.create_task(_worst_health_wait(server, stop))
-    started = time.perf_counter()
-    try:
+
+    async def shapes() -> None:
         await batch(server, agent["id"], [{"text": _run(unit, _PASSAGE_CHARS)} for unit in _RUNS.values()])
         found = await search(server, agent["id"], "what's my locker code at the pool?")
         assert found and found[0]["id"] == fact, found
         for unit in _RUNS.values():
             encoded = len(quote_plus(unit)) / len(unit)
             await search(server, agent["id"], _run(unit, min(_QUERY_CHARS, int(_URL_BYTES / encoded))))
-        took = time.perf_counter() - started
-    finally:
-        stop.set()
-        worst = await watcher
+
+    started = time.perf_counter()
+    worst = await _slowest_health_while(server, shapes())
+    took = time.perf_counter() - started
     # Fixed code on a 2-core machine at load ~2: 4.5 s in all, the loop held 0.19 s at most. Before: the digits passage
     # alone took 16 s to insert and a 7,000-character query held /health for 8-14 s.
     assert took < 60.0, took
