@@ -33,16 +33,25 @@ MAX_AGENT_NAME = 128  # characters; a person's agent is named <template name>:<i
 def _visible_name(name: str) -> str:
     # A name of spaces named no agent anyone could pick, and a line break or tab in one broke `agents list`'s
     # tab-separated lines that scripts read (and log lines).
-    if not name.strip() or any(unicodedata.category(ch) == "Cc" for ch in name):
+    same = same_name(name)
+    if not same or any(unicodedata.category(ch) == "Cc" for ch in name):
         raise ValueError("an agent name needs a visible character and no control characters (line breaks, tabs)")
-    return same_name(name)
+    return same
+
+
+# Characters a paste leaves in a name that show as nothing: a zero-width space (Slack, Teams, web pages), a byte
+# order mark (a Windows file's first line), a word joiner, a soft hyphen. Not the zero-width (non-)joiner: Persian
+# and Indic words and emoji sequences are written with them.
+_INVISIBLE = dict.fromkeys(map(ord, "\u200b\ufeff\u2060\u00ad"))
 
 
 def same_name(name: str) -> str:
-    """A name as stored and compared: composed (NFC), without spaces around it. "Café" typed on macOS or pasted
-    from a file name arrives decomposed ("e" + U+0301), and "front desk " came from a config file's line: each
-    looks the same everywhere and named no agent."""
-    return unicodedata.normalize("NFC", name).strip()
+    """A name as stored and compared: composed (NFC), its spaces plain, without spaces around it. "Café" typed on
+    macOS or pasted from a file name arrives decomposed ("e" + U+0301), "front desk" copied from a web page or a
+    document has a no-break space, and "front desk " came from a config file's line: each looks the same
+    everywhere and named no agent."""
+    name = unicodedata.normalize("NFC", name).translate(_INVISIBLE)
+    return "".join(" " if unicodedata.category(ch) == "Zs" else ch for ch in name).strip()
 
 
 AgentName = Annotated[str, Field(min_length=1, max_length=MAX_AGENT_NAME), AfterValidator(_visible_name)]

@@ -4,6 +4,8 @@ could list. Now each door says the name is ambiguous and names the agents' ids (
 
 from __future__ import annotations
 
+from urllib.parse import quote
+
 import aiohttp
 import openai
 import pytest
@@ -44,7 +46,7 @@ async def test_the_voice_sockets_say_the_name_is_ambiguous(server: Running) -> N
         assert await ws.receive_json() == {"type": "pong", "event_id": "p1"}
 
 
-@pytest.mark.parametrize("name", ["   ", "front\ndesk", "front\tdesk", "desk\u0000", "\u0007bell"])
+@pytest.mark.parametrize("name", ["   ", "front\ndesk", "front\tdesk", "desk\u0000", "\u0007bell", "\u200b\ufeff"])
 async def test_a_name_without_a_visible_character_or_with_a_control_character_is_a_400(server: Running,
                                                                                         name: str) -> None:
     # Before: 201 ("front\tdesk" broke `voice-letta agents list`'s tab-separated lines; "   " named no agent).
@@ -83,3 +85,33 @@ async def test_spaces_around_a_name_are_not_part_of_it(server: Running) -> None:
     done = await server.client().chat.completions.create(model="front desk ",
                                                          messages=[{"role": "user", "content": "hi"}])
     assert done.choices[0].message.content == "Hello."
+
+
+@pytest.mark.parametrize(("typed", "stored"), [
+    ("front\u00a0desk", "front desk"),  # a no-break space: copied from a web page, Word or Google Docs
+    ("front\u2003desk", "front desk"),  # an em space (a document's typography)
+    ("night\u200bdesk", "nightdesk"),  # a zero-width space (copied from Slack, Teams or a web page)
+    ("\ufeffkitchen", "kitchen"),  # a byte order mark: the first line of a Windows-written file
+    ("soft\u00adhyphen", "softhyphen"),  # a soft hyphen (copied from a hyphenated web page)
+])
+async def test_invisible_or_unusual_spaces_in_a_name_are_plain_ones(server: Running, typed: str, stored: str) -> None:
+    # Before: stored as pasted, so the agent looked like "front desk" everywhere and the name as typed reached no
+    # agent (404 model_not_found, agent_not_found on the voice socket), and a second "front desk" looked the same.
+    agent = await server.create_agent(name=typed)
+    assert agent["name"] == stored
+    url = server.url.replace("http", "ws", 1) + "/v1/voice?agent=" + quote(stored)
+    async with aiohttp.ClientSession() as s, s.ws_connect(url, protocols=["voice-letta.v1"]) as ws:
+        created = await ws.receive_json()
+        assert created["type"] == "session.created" and created["session"]["agent"] == agent["id"], created
+    for model in (stored, typed):  # as typed, and as pasted
+        server.fake.script([Text("Hello.")])
+        done = await server.client().chat.completions.create(model=model, messages=[{"role": "user", "content": "hi"}])
+        assert done.choices[0].message.content == "Hello."
+
+
+async def test_a_joiner_that_a_script_or_an_emoji_needs_stays_in_the_name(server: Running) -> None:
+    # A zero-width joiner / non-joiner is part of how Persian and Hindi words and family emoji are written.
+    persian = "\u0645\u06cc\u200c\u062e\u0648\u0627\u0647\u0645"  # with a zero-width non-joiner
+    for name in [persian, "family \U0001f468\u200d\U0001f469\u200d\U0001f467"]:
+        agent = await server.create_agent(name=name)
+        assert agent["name"] == name
