@@ -15,7 +15,7 @@ from voice_letta.errors import NotFoundError
 from voice_letta.server.auth import TokenScope, issue_token
 from voice_letta.server.keys import AGENTS, CONFIG, METRICS, MODELS, STORE
 from voice_letta.server.params import bool_query, int_query, optional_int_query, url_query
-from voice_letta.wire._json import refuse_nul, validate_body, without_bom
+from voice_letta.wire._json import as_utf8, refuse_nul, validate_body
 
 routes = web.RouteTableDef()
 M = TypeVar("M", bound=BaseModel)
@@ -25,7 +25,7 @@ async def parse_body(request: web.Request, model: type[M]) -> M:
     """A REST body, validated strictly on JSON types: ``true`` is not the number 1 (``"turn_budget_s": true`` was a
     one-second budget, ``"ttl_s": true`` a one-second token), ``"5"`` is not 5 and ``"no"`` is not ``false``; a
     JSON integer is still a number where a float is asked. The error names the field (docs/protocol.md)."""
-    body, raw = validate_body(model, without_bom(await request.read()) or b"{}", strict=True)
+    body, raw = validate_body(model, as_utf8(await request.read(), request.charset) or b"{}", strict=True)
     refuse_nul(raw)
     return body
 

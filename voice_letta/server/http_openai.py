@@ -37,7 +37,7 @@ from voice_letta.server.metrics import Metrics
 from voice_letta.server.openai_input import ParsedTurn, parse_turn, resolve_agent
 from voice_letta.server.request_log import REQUEST_ID_HEADER
 from voice_letta.wire import openai_chat as W
-from voice_letta.wire._json import refuse_nul, validate_body, without_bom
+from voice_letta.wire._json import as_utf8, refuse_nul, validate_body
 
 log = logging.getLogger(__name__)
 DISCONNECT_POLL_S = 0.05
@@ -47,7 +47,7 @@ routes = web.RouteTableDef()
 @routes.post("/v1/chat/completions")
 async def chat_completions(request: web.Request) -> web.StreamResponse:
     received = time.perf_counter()
-    body, raw = validate_body(W.ChatCompletionRequest, without_bom(await request.read()))
+    body, raw = validate_body(W.ChatCompletionRequest, as_utf8(await request.read(), request.charset))
     refuse_nul(raw)
     agent = await resolve_agent(request, body.model)
     W.check_sampling(body, context_window=agent.llm.context_window)

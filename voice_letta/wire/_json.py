@@ -81,6 +81,8 @@ def validate_body(model: type[M], raw: bytes, *, strict: bool | None = None) -> 
     try:
         return model.model_validate_json(raw, strict=strict), raw
     except ValidationError as exc:
+        if (not_utf8 := _not_utf8(raw)) is not None:
+            raise not_utf8 from exc
         fixed = _without_half_characters(raw) if _SURROGATE_ESCAPE.search(raw.decode("utf-8", "replace")) else None
         if fixed is None:
             raise invalid_body(exc) from exc
@@ -103,11 +105,53 @@ def _without_half_characters(raw: bytes) -> bytes | None:
 _NUL_ESCAPE = "\\u0000"
 
 
-def without_bom(raw: bytes) -> bytes:
-    """An HTTP JSON body without a leading UTF-8 byte order mark, which RFC 8259 lets a parser ignore: Windows
-    editors and PowerShell 5.1's ``Out-File -Encoding utf8`` write one, and ``curl -d @body.json`` sends it
-    (refused, the error said "expected value at line 1 column 1" of a file that looks valid)."""
-    return raw[3:] if raw.startswith(b"\xef\xbb\xbf") else raw
+_UTF8_BOM = b"\xef\xbb\xbf"
+# A byte order mark names its encoding; UTF-32's marks first, since UTF-32LE's starts with UTF-16LE's.
+_OTHER_BOMS = ((b"\x00\x00\xfe\xff", "utf-32-be"), (b"\xff\xfe\x00\x00", "utf-32-le"), (b"\xfe\xff", "utf-16-be"),
+               (b"\xff\xfe", "utf-16-le"))
+
+
+def as_utf8(raw: bytes, charset: str | None = None) -> bytes:
+    """An HTTP JSON body as UTF-8 without a leading byte order mark. RFC 8259 lets a parser ignore a UTF-8 mark:
+    Windows editors and PowerShell 5.1's ``Out-File -Encoding utf8`` write one, and ``curl -d @body.json`` sends
+    it (refused, the error said "expected value at line 1 column 1" of a file that looks valid). A body in the
+    charset its ``Content-Type`` names (``charset=iso-8859-1``, ``windows-1252``, ``utf-16``), or in UTF-16 or
+    UTF-32 with a byte order mark (what Windows PowerShell 5.1's ``>`` and ``Out-File`` write by default), is read
+    in that encoding: each was a 400 about a code point or "expected value" of a body the client wrote correctly."""
+    if charset and charset.strip().lower().replace("_", "-") not in ("utf-8", "utf8"):
+        return _recoded(raw, charset)
+    if raw.startswith(_UTF8_BOM):
+        return raw[3:]
+    for bom, codec in _OTHER_BOMS:
+        if raw.startswith(bom):
+            return _recoded(raw[len(bom):], codec)
+    return raw
+
+
+def _recoded(raw: bytes, charset: str) -> bytes:
+    try:
+        text = raw.decode(charset)  # bytes.decode takes text encodings only: "zlib" or "base64" is a LookupError
+    except LookupError:
+        raise ProtocolViolation(f"the Content-Type's charset {charset[:40]!r} is not a text encoding this server "
+                                "reads: send JSON as UTF-8", code="invalid_request", param="Content-Type") from None
+    except UnicodeDecodeError as exc:
+        raise ProtocolViolation(f"the request body is not {charset[:40]} as its Content-Type says (byte "
+                                f"{exc.start})", code="invalid_request") from None
+    return text.removeprefix("\ufeff").encode("utf-8", "surrogatepass")
+
+
+def _not_utf8(raw: bytes) -> ProtocolViolation | None:
+    """The error for a body that is not UTF-8 and names no charset, else None. Windows PowerShell 5.1's
+    ``Invoke-RestMethod -Body`` sends a string as ISO-8859-1 unless the Content-Type names a charset: "Café" was
+    a 400 "invalid unicode code point at line 1 column 13", which reads like a bug of the server's."""
+    try:
+        raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        return ProtocolViolation(
+            f"the request body is not UTF-8 (byte {exc.start} is 0x{raw[exc.start]:02x}): send JSON as UTF-8, or "
+            "name its encoding in the Content-Type (application/json; charset=iso-8859-1); Windows PowerShell 5.1 "
+            "sends ISO-8859-1 unless the Content-Type says charset=utf-8", code="invalid_request")
+    return None
 
 
 def refuse_nul(raw: str | bytes, decoded: Any = None) -> None:
