@@ -101,7 +101,8 @@ async def _chat(args: argparse.Namespace) -> int:
             text = lines.pop(0)
         else:
             try:
-                text = await asyncio.to_thread(input, "" if args.json else "you> ")
+                # A file written on Windows and piped in on Linux or WSL keeps its CR: "hello\r" was sent and stored.
+                text = (await asyncio.to_thread(input, "" if args.json else "you> ")).removesuffix("\r")
             except EOFError:
                 break
         if not text.strip():

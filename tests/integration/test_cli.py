@@ -73,6 +73,27 @@ async def test_agents_create_prints_id_last_and_chat_streams(served: tuple[str, 
     assert json.loads(out) == {"message": "Once more", "reply": "In JSON.", "error": None}
 
 
+async def test_chat_reads_lines_piped_from_a_file_written_on_windows(served: tuple[str, dict[str, str]],
+                                                                    fake_openai: FakeOpenAIServer) -> None:
+    # `voice-letta chat my-agent < questions.txt` (CRLF lines) on Linux or WSL: before, "hello there\r" was sent
+    # to the model and stored as the user's words, and --json printed it with its "\r".
+    _, env = served
+    code, out, err = await run("agents", "create", "--name", "piped", "--provider", "openai", "--model", "fake-model",
+                               "--base-url", fake_openai.base_url, env=env)
+    assert code == 0, err
+    agent_id = out.strip().splitlines()[-1]
+    fake_openai.script([Text("One.")], [Text("Two.")])
+    pipe = asyncio.subprocess.PIPE
+    proc = await asyncio.create_subprocess_exec(*CLI, "chat", agent_id, "--json", env=env, stdin=pipe, stdout=pipe,
+                                                stderr=pipe)
+    raw_out, raw_err = await asyncio.wait_for(proc.communicate(b"hello there\r\n\r\nsecond line\r\n"), 60)
+    assert proc.returncode == 0, raw_err.decode()
+    turns = [json.loads(line) for line in raw_out.decode().splitlines()]
+    assert [(t["message"], t["reply"]) for t in turns] == [("hello there", "One."), ("second line", "Two.")]
+    said = [m["content"] for m in fake_openai.requests[-1]["messages"] if m["role"] == "user"]
+    assert said[-1].endswith("second line") and not any("\r" in str(m) for m in said), said
+
+
 async def test_client_commands_report_auth_errors(served: tuple[str, dict[str, str]]) -> None:
     _, env = served
     code, _, err = await run("agents", "list", env={**env, "VOICE_LETTA_API_KEY": "wrong"})
