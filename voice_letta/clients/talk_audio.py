@@ -13,6 +13,7 @@ from typing import Any
 import numpy as np
 
 from voice_letta import config as C
+from voice_letta.core.codecs import alaw_to_pcm16, ulaw_to_pcm16
 from voice_letta.core.resample import StreamResampler
 
 MIC_RATE_HZ = 16000
@@ -27,7 +28,7 @@ class TalkError(Exception):
 
 
 # --- audio files ------------------------------------------------------------------------------------------
-_PCM_INT, _IEEE_FLOAT, _EXTENSIBLE = 1, 3, 0xFFFE
+_PCM_INT, _IEEE_FLOAT, _ALAW, _MULAW, _EXTENSIBLE = 1, 3, 6, 7, 0xFFFE
 
 
 def read_wav(path: str) -> tuple[bytes, int]:
@@ -35,7 +36,8 @@ def read_wav(path: str) -> tuple[bytes, int]:
 
     Integer PCM of 8, 16, 24 or 32 bits and 32/64-bit float, plain or WAVE_FORMAT_EXTENSIBLE (what recorders,
     editors and ffmpeg write for more than 16 bits): the stdlib ``wave`` reads only integer PCM in a plain
-    header, and a 24-bit or float recording was refused ("unknown format: 3").
+    header, and a 24-bit or float recording was refused ("unknown format: 3"). G.711 mu-law and A-law (8 bits),
+    what phone systems, call recorders and voicemail exports write, were refused too ("format 7").
     """
     try:
         with open(path, "rb") as f:
@@ -50,11 +52,11 @@ def read_wav(path: str) -> tuple[bytes, int]:
         tag = int.from_bytes(fmt[24:26], "little")  # the sub-format GUID starts with the plain format tag
     width = bits // 8
     kinds = {(_PCM_INT, 1): "u1", (_PCM_INT, 2): "<i2", (_PCM_INT, 3): "i3", (_PCM_INT, 4): "<i4",
-             (_IEEE_FLOAT, 4): "<f4", (_IEEE_FLOAT, 8): "<f8"}
+             (_IEEE_FLOAT, 4): "<f4", (_IEEE_FLOAT, 8): "<f8", (_MULAW, 1): "ulaw", (_ALAW, 1): "alaw"}
     kind = kinds.get((tag, width))
     if kind is None or channels < 1 or not 1000 <= rate <= 384_000 or bits % 8:
         raise TalkError(f"{path}: unsupported WAV encoding (format {tag}, {bits} bits, {channels} channels, "
-                        f"{rate} Hz): use integer PCM of 8-32 bits or 32/64-bit float")
+                        f"{rate} Hz): use integer PCM of 8-32 bits, 32/64-bit float or G.711 mu-law/A-law")
     samples = samples[: len(samples) // (width * channels) * width * channels]  # whole frames only
     if not samples:
         raise TalkError(f"{path} holds no audio")
@@ -86,6 +88,8 @@ def _wav_chunks(path: str, data: bytes) -> tuple[bytes, bytes]:
 
 
 def _to_int16(samples: bytes, kind: str) -> np.ndarray:
+    if kind in ("ulaw", "alaw"):
+        return np.frombuffer((ulaw_to_pcm16 if kind == "ulaw" else alaw_to_pcm16)(samples), "<i2")
     if kind == "i3":  # 24-bit little-endian: the top two bytes of each sample are the 16-bit value
         top: np.ndarray = np.frombuffer(samples, np.uint8).reshape(-1, 3)[:, 1:].copy().view("<i2").reshape(-1)
         return top

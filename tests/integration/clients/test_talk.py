@@ -23,6 +23,7 @@ from tests.fakes.openai_server import Text
 from tests.fakes.scripted_speech import ScriptedSTT, ScriptedTTS
 from tests.integration.clients.conftest import ROOT, run_talk
 from tests.integration.session.conftest import VoiceServer
+from voice_letta.core.codecs import pcm16_to_alaw, pcm16_to_ulaw
 
 Factory = Callable[..., Awaitable[VoiceServer]]
 
@@ -262,6 +263,7 @@ def _wav_bytes(samples: np.ndarray, *, tag: int, bits: int, rate: int, extensibl
 @pytest.mark.parametrize(("name", "tag", "bits", "extensible"), [
     ("24-bit, extensible header", 1, 24, True), ("32-bit float", 3, 32, False),
     ("32-bit float, extensible header", 3, 32, True), ("8-bit", 1, 8, False),
+    ("G.711 mu-law (a phone system's recording)", 7, 8, False), ("G.711 A-law", 6, 8, False),
 ])
 async def test_file_mode_reads_wavs_of_other_encodings(voice_server_factory: Factory, tmp_path: Path, name: str,
                                                        tag: int, bits: int, extensible: bool) -> None:
@@ -270,7 +272,10 @@ async def test_file_mode_reads_wavs_of_other_encodings(voice_server_factory: Fac
     await vs.create_agent()
     vs.fake.script([Text("Done.")])
     pcm = np.frombuffer((FIXTURES / "lights_off.wav").read_bytes()[44:], "<i2").astype(np.int32)
-    if tag == 3:
+    if tag in (6, 7):  # before: "unsupported WAV encoding (format 7, 8 bits …)"
+        encode = pcm16_to_ulaw if tag == 7 else pcm16_to_alaw
+        samples = np.frombuffer(encode(pcm.astype("<i2").tobytes()), np.uint8)
+    elif tag == 3:
         samples = (pcm / 32768.0).astype("<f4")
     elif bits == 24:
         samples = np.frombuffer((pcm << 8).astype("<i4").tobytes(), np.uint8).reshape(-1, 4)[:, :3].copy()
