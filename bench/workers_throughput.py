@@ -30,7 +30,10 @@ network. That idle share is what serializes workers; time spent waiting for a CP
 tenants', or the cores being full), and no design can turn it into turns/s.
 
     .venv/bin/python bench/workers_throughput.py [--workers 1 2] [--concurrency 16] [--seconds 20] \
-        [--db postgresql|postgresql://…]
+        [--db postgresql|postgresql://…] [--cpu-per-worker 0.4]
+
+``--cpu-per-worker Q`` gives every worker the same CPU (a CFS quota of Q cores on its process tree, root only; see
+``bench/cpu_quota.py``): the ratio then measures what the server shares between workers, not the machine's cores.
 """
 
 from __future__ import annotations
@@ -50,6 +53,7 @@ from typing import Any
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
+from cpu_quota import CpuGroups, Group  # noqa: E402
 from fake_llm import start_fake_llm, stop_fake_llm  # noqa: E402
 
 CLK_TCK = os.sysconf("SC_CLK_TCK")
@@ -259,11 +263,22 @@ async def measure(workers: int, args: argparse.Namespace, fake: tuple[int, str])
 
         db = await Databases(args.cluster).create()
     proc = await start_server(workers, db, tmp / "serve.log")
+    quota = CpuGroups(args.cpu_per_worker, args.quota_period_us) if args.cpu_per_worker else None
     try:
         port, pids = await wait_ready(proc, workers, tmp / "serve.log")
         agents = await create_agents(port, fake_url, args.concurrency)
         await warm_embedders(port, fake_url, workers)
         await warm_background_embedders(port, fake_url, pids)
+        groups: list[Group] = []
+        if quota is not None:  # after the warm-ups (model loading at a fraction of a core would take long)
+            groups = [quota.worker(i) for i in range(len(pids))]
+            for group, pid in zip(groups, pids, strict=True):
+                group.add_tree(pid)
+            bench = quota.bench()
+            bench.add(os.getpid())  # this process only: the server under test is its child
+            for pid in (fake_pid, args.postmaster):
+                if pid:
+                    bench.add_tree(pid)
         loop = asyncio.get_running_loop()
         conns = [(await loop.create_connection(Conn, "127.0.0.1", port))[1] for _ in agents]
         counter = [0]
@@ -284,6 +299,8 @@ async def measure(workers: int, args: argparse.Namespace, fake: tuple[int, str])
         helpers0 = sum(children_cpu_s(p) for p in pids)
         sys0 = sum(user_sys_s(p)[1] for p in pids)
         sched0 = [event_loop_s(p) for p in pids]
+        tree0 = [tree_cpu_s(p) for p in pids]
+        throttle0 = [g.throttle_stats() for g in groups]
         fake0, own0 = cpu_s(fake_pid), time.process_time()
         pg0 = tree_cpu_s(args.postmaster) if args.postmaster else 0.0
         load0 = os.getloadavg()[0]
@@ -292,6 +309,9 @@ async def measure(workers: int, args: argparse.Namespace, fake: tuple[int, str])
         turns = sum(await asyncio.gather(*(worker(c, a) for c, a in zip(conns, agents, strict=True))))
         wall = time.perf_counter() - t0
         per = [cpu_s(p) - c for p, c in zip(pids, per0, strict=True)]
+        trees = [tree_cpu_s(p) - c for p, c in zip(pids, tree0, strict=True)]
+        throttled = [tuple(b - a for a, b in zip(t0, g.throttle_stats(), strict=True))
+                     for g, t0 in zip(groups, throttle0, strict=True)]
         helpers = sum(children_cpu_s(p) for p in pids) - helpers0
         sys_s = sum(user_sys_s(p)[1] for p in pids) - sys0
         sched = [tuple(b - a for a, b in zip(s0, event_loop_s(p), strict=True)) for p, s0 in zip(pids, sched0,
@@ -309,8 +329,13 @@ async def measure(workers: int, args: argparse.Namespace, fake: tuple[int, str])
                 "helpers_ms": helpers * 1000 / turns,
                 "client_ms": own * 1000 / turns, "fake_ms": fake_cpu * 1000 / turns, "load0": load0,
                 "load1": os.getloadavg()[0], "split": "/".join(f"{c / wall * 100:.0f}%" for c in per),
-                "loop": "/".join(f"{r / wall * 100:.0f}+{w / wall * 100:.0f}%" for r, w in sched)}
+                "loop": "/".join(f"{r / wall * 100:.0f}+{w / wall * 100:.0f}%" for r, w in sched),
+                # per worker: its tree's CPU as a share of its quota, and the share of periods it hit the quota
+                "quota": "/".join(f"{t / (args.cpu_per_worker * wall) * 100:.0f}% ({n and th / n * 100:.0f}%)"
+                                  for t, (n, th) in zip(trees, throttled, strict=False)) if groups else "–"}
     finally:
+        if quota is not None:
+            quota.close()
         proc.terminate()
         try:
             await asyncio.wait_for(proc.wait(), 30)
@@ -353,21 +378,26 @@ async def main(args: argparse.Namespace) -> None:
                   ) * base / 1000
     cores = os.cpu_count() or 1
     print(f"\nconcurrency {args.concurrency} closed-loop streams, {args.seconds:g} s per run, cores {os.cpu_count()}, "
-          f"database {'PostgreSQL' if args.db.startswith('postgres') else 'SQLite'}\n")
+          f"database {'PostgreSQL' if args.db.startswith('postgres') else 'SQLite'}"
+          + (f", {args.cpu_per_worker:g} of a core per worker (period {args.quota_period_us} us)"
+             if args.cpu_per_worker else "") + "\n")
     print("| workers | turns | memory jobs run (left) | turns/s | vs 1 worker | server CPU ms/turn (of it kernel) "
           "| workers' helper processes ms/turn | generator ms/turn "
           "| fake LLM ms/turn | database server ms/turn | ceiling min(N, cores) / C | workers' CPU (% of a core) "
-          "| event loops: running+waiting for a CPU | load before/after |")
-    print("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|")
+          "| event loops: running+waiting for a CPU | quota used (periods throttled) | load before/after |")
+    print("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|")
     for r in rows:
         # the first run used C cores; with K cores no run can do more than K / C times its turns/s
-        ceiling = "–" if r is first else f"{max(1.0, min(r['workers'], cores) / cores_used):.2f}x"
+        # with a quota each worker gets the same CPU whatever the cores: N workers can give at most N times
+        ceiling = "–" if r is first else (f"{r['workers'] / first['workers']:.2f}x" if args.cpu_per_worker else
+                                          f"{max(1.0, min(r['workers'], cores) / cores_used):.2f}x")
         print(f"| {r['workers']} | {r['turns']:.0f} | {r['jobs']} ({r['backlog']}) | {r['tps']:.0f} | "
               f"{r['tps'] / base:.2f}x | "
               f"{r['server_ms']:.2f} ({r['sys_ms']:.2f}) | {r['helpers_ms']:.2f} | {r['client_ms']:.2f} | "
               f"{r['fake_ms']:.2f} | "
               f"{r['db_ms']:.2f} | "
-              f"{ceiling} (C {cores_used:.2f}) | {r['split']} | {r['loop']} | {r['load0']:.2f}/{r['load1']:.2f} |")
+              f"{ceiling} (C {cores_used:.2f}) | {r['split']} | {r['loop']} | {r['quota']} | "
+              f"{r['load0']:.2f}/{r['load1']:.2f} |")
 
 
 if __name__ == "__main__":
@@ -378,7 +408,16 @@ if __name__ == "__main__":
     ap.add_argument("--warmup-s", type=float, default=3.0)
     ap.add_argument("--db", default="", help="a postgresql:// URL, or 'postgresql' for a throwaway cluster "
                     "(a new database per run); default: a new SQLite file per run")
+    ap.add_argument("--cpu-per-worker", type=float, default=0.0,
+                    help="give each worker (its threads and helper processes) this many cores as a CFS quota in a "
+                    "cgroup of its own (root, cgroup-v1 cpu): equal CPU per worker, so the ratio measures the "
+                    "design, not the machine (see bench/cpu_quota.py)")
+    ap.add_argument("--quota-period-us", type=int, default=10_000,
+                    help="CFS period of the quota: short, so a worker throttled while it holds the SQLite write "
+                    "lock holds it up for at most a period")
     parsed = ap.parse_args()
     if not 1 <= parsed.concurrency <= 500 or not 1 <= parsed.seconds <= 600:
         ap.error("--concurrency 1..500, --seconds 1..600")
+    if parsed.cpu_per_worker and not (0.05 <= parsed.cpu_per_worker <= 4 and 1000 <= parsed.quota_period_us <= 1e6):
+        ap.error("--cpu-per-worker 0.05..4, --quota-period-us 1000..1000000")
     asyncio.run(main(parsed))
