@@ -23,6 +23,7 @@ Every error carries a stable machine-readable ``code`` used on the wire.
 
 from __future__ import annotations
 
+import time
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
@@ -68,8 +69,17 @@ class ProtocolViolation(VoiceLettaError):
 
 def in_the_future(what: str, value: float, *, param: str | None = None) -> ProtocolViolation:
     """A time a client gave (epoch seconds) that is ahead of the server's clock. A JavaScript client's
-    ``Date.now()`` is milliseconds: "in the future" alone sent its developer hunting for clock drift."""
-    hint = "; times are epoch seconds and this looks like milliseconds (divide by 1000)" if value > 1e11 else ""
+    ``Date.now()`` is milliseconds: "in the future" alone sent its developer hunting for clock drift. Up to a
+    day ahead is most often an export's local times read as UTC (a chat export's "09:00" of a user at UTC+3, made
+    epoch seconds as if UTC, is 3 hours ahead for the last messages), so the error says by how much."""
+    if value > 1e11:
+        hint = "; times are epoch seconds and this looks like milliseconds (divide by 1000)"
+    elif 0 < (ahead := value - time.time()) <= 86_400:
+        hours, minutes = divmod(round(ahead / 60), 60)
+        hint = (f" ({hours} h {minutes:02d} min ahead of the server's clock): times are UTC epoch seconds; a local "
+                "time read as UTC is ahead by the zone's offset")
+    else:
+        hint = ""
     return ProtocolViolation(f"{what} is in the future{hint}", code="invalid_request", param=param)
 
 

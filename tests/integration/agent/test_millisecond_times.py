@@ -31,6 +31,12 @@ async def test_rest_times_in_milliseconds_are_named_as_such(server: Running) -> 
     status, body = await server.request("POST", f"/v1/agents/{agent['id']}/archival/batch", json={
         "passages": [{"text": "x", "start_at": time.time() + 3600}]})  # seconds, an hour ahead: no such hint
     assert status == 400 and "milliseconds" not in body["error"]["message"], body
+    # A chat export's local times (a user at UTC+3) read as UTC: the last messages are 3 hours ahead. Before, the
+    # error said only "in the future"; now by how much, and why that is likely.
+    status, body = await server.request("POST", f"/v1/agents/{agent['id']}/messages/import", json={
+        "messages": [{"role": "user", "content": "see you at 9", "said_at": time.time() + 3 * 3600 - 120}]})
+    message = body["error"]["message"]
+    assert status == 400 and "2 h 58 min ahead" in message and "local time read as UTC" in message, body
     status, _ = await server.request("POST", f"/v1/agents/{agent['id']}/archival/batch",
                                      json={"passages": [{"text": "dentist on Friday", "start_at": now_ms() / 1000}]})
     assert status == 201
