@@ -69,6 +69,7 @@ from voice_letta.server.web_guard import (
     WebPolicy,
     add_response_headers,
     describe,
+    not_served,
     web_guard_middleware,
 )
 from voice_letta.wire.openai_chat import error_body
@@ -96,28 +97,6 @@ _ERROR_TYPES = {400: "invalid_request_error", 401: "authentication_error", 403: 
                 415: "invalid_request_error", 429: "rate_limit_error"}
 
 
-# OpenAI API routes a client of "an OpenAI-compatible server" may call that this server does not serve: a bare "Not
-# Found" read like a wrong base URL (the OpenAI Agents SDK calls /v1/responses by default).
-_CHAT_INSTEAD = "send turns to POST /v1/chat/completions (or speak over /v1/realtime); docs/protocol.md"
-_NOT_SERVED = {
-    "/v1/responses": "OpenAI's Responses API is not served: " + _CHAT_INSTEAD + " (OpenAI Agents SDK: "
-                     "set_default_openai_api(\"chat_completions\"))",
-    "/v1/completions": "legacy text completions are not served: " + _CHAT_INSTEAD,
-    "/v1/embeddings": "embeddings are not served: the agent embeds its own memory (search it with GET "
-                      "/v1/agents/{id}/archival/search)",
-    "/v1/audio": "the audio endpoints are not served: speak to the agent over /v1/voice or /v1/realtime",
-    "/v1/assistants": "the Assistants API is not served: " + _CHAT_INSTEAD,
-    "/v1/threads": "the Assistants API is not served: " + _CHAT_INSTEAD,
-}
-
-
-def _not_found_reason(path: str, reason: str) -> str:
-    for prefix, why in _NOT_SERVED.items():
-        if path == prefix or path.startswith(prefix + "/"):
-            return f"{path}: {why}"
-    return reason
-
-
 @web.middleware
 async def error_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
     """Every error is OpenAI-style JSON with the right status; nothing leaks as an HTML page."""
@@ -139,7 +118,7 @@ async def error_middleware(request: web.Request, handler: Handler) -> web.Stream
             raise
         kind = _ERROR_TYPES.get(exc.status, "invalid_request_error" if exc.status < 500 else "server_error")
         allow = {"Allow": exc.headers["Allow"]} if "Allow" in exc.headers else None  # a 405 must say what is
-        reason = _not_found_reason(request.path, exc.reason) if exc.status == 404 else exc.reason
+        reason = (not_served(request.path) or exc.reason) if exc.status == 404 else exc.reason
         return web.json_response(error_body(reason, type_=kind, code=f"http_{exc.status}"), status=exc.status,
                                  headers=allow)
     except json.JSONDecodeError as exc:

@@ -195,6 +195,29 @@ def _origin_part(url: str) -> str:
     return f"{parts.scheme}://{parts.netloc}"
 
 
+# OpenAI API routes a client of "an OpenAI-compatible server" may call that this server does not serve: a bare "Not
+# Found" read like a wrong base URL (the OpenAI Agents SDK calls /v1/responses by default).
+_CHAT_INSTEAD = "send turns to POST /v1/chat/completions (or speak over /v1/realtime); docs/protocol.md"
+_NOT_SERVED = {
+    "/v1/responses": "OpenAI's Responses API is not served: " + _CHAT_INSTEAD + " (OpenAI Agents SDK: "
+                     "set_default_openai_api(\"chat_completions\"))",
+    "/v1/completions": "legacy text completions are not served: " + _CHAT_INSTEAD,
+    "/v1/embeddings": "embeddings are not served: the agent embeds its own memory (search it with GET "
+                      "/v1/agents/{id}/archival/search)",
+    "/v1/audio": "the audio endpoints are not served: speak to the agent over /v1/voice or /v1/realtime",
+    "/v1/assistants": "the Assistants API is not served: " + _CHAT_INSTEAD,
+    "/v1/threads": "the Assistants API is not served: " + _CHAT_INSTEAD,
+}
+
+
+def not_served(path: str) -> str | None:
+    """What to use instead of an OpenAI route this server does not serve, else None."""
+    for prefix, why in _NOT_SERVED.items():
+        if path == prefix or path.startswith(prefix + "/"):
+            return f"{path}: {why}"
+    return None
+
+
 def _refuse(status: int, code: str, message: str, param: str | None = None) -> web.Response:
     return web.json_response(error_body(message, type_="invalid_request_error" if status != 403 else
                                         "permission_error", code=code, param=param), status=status)
@@ -259,6 +282,8 @@ def web_guard_middleware(policy: WebPolicy) -> web.middleware:  # type: ignore[v
         # An empty body may carry any type (aiohttp's client says application/octet-stream).
         if (request.method in MUTATING_METHODS and not request.path.startswith(FORM_PATH_PREFIXES)
                 and _has_body(request) and not is_json_content_type(request.headers.get("Content-Type", ""))):
+            if (why := not_served(request.path)) is not None:  # a multipart transcription upload, say
+                return _refuse(404, "http_404", why)
             return _refuse(415, "unsupported_media_type",
                            "request bodies must be JSON (Content-Type: application/json)")
         return await handler(request)

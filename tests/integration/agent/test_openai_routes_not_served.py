@@ -23,6 +23,7 @@ async def test_the_responses_api_says_to_use_chat_completions(server: Running) -
     ("completions", "legacy text completions are not served"),
     ("embeddings", "embeddings are not served"),
     ("speech", "audio endpoints are not served"),
+    ("transcriptions", "audio endpoints are not served"),  # multipart: before, a 415 "request bodies must be JSON"
 ])
 async def test_other_openai_routes_say_what_to_use_instead(server: Running, call: str, says: str) -> None:
     agent = await server.create_agent()
@@ -32,8 +33,10 @@ async def test_other_openai_routes_say_what_to_use_instead(server: Running, call
             await client.completions.create(model=agent["id"], prompt="Hello")
         elif call == "embeddings":
             await client.embeddings.create(model="text-embedding-3-small", input="Hello")
-        else:
+        elif call == "speech":
             await client.audio.speech.create(model="tts-1", voice="alloy", input="Hello")
+        else:
+            await client.audio.transcriptions.create(model="whisper-1", file=("a.wav", b"RIFF", "audio/wav"))
     assert says in str(caught.value), caught.value
 
 
