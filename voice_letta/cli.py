@@ -55,8 +55,8 @@ def cmd_serve(args: argparse.Namespace) -> int:
         extra["database_url"] = args.db
     if args.shutdown_grace_s is not None:
         extra["shutdown_grace_s"] = args.shutdown_grace_s
-    cfg = C.ServerConfig(host=args.host, port=args.port,
-                         db_path=Path(args.db) if args.db and not C.is_database_url(args.db) else C.default_db_path(),
+    db_path = C.db_file(args.db) if args.db and not C.is_database_url(args.db) else C.default_db_path()
+    cfg = C.ServerConfig(host=args.host, port=args.port, db_path=db_path,
                          preload_local_models=not args.no_preload,
                          create_default_agent=not args.no_default_agent, **extra)
     if cfg.api_key is None and args.host not in ("127.0.0.1", "localhost", "::1"):

@@ -153,8 +153,15 @@ def default_db_path() -> Path:
     # database next to the user's own (their agents and memories seemed gone)
     env = os.environ.get(DB_ENV, "").strip()
     if env and not is_database_url(env):
-        return Path(env)
+        return db_file(env)
     return Path.home() / ".voice-letta" / "voice-letta.db"
+
+
+def db_file(path: str) -> Path:
+    """A SQLite path as given, with ``~`` as the home directory. No shell expands it in a .env file, a systemd
+    unit, ``docker run -e`` or ``--db=~/voice.db``: the server made a directory named "~" in its working directory
+    and a new, empty database in it (the user's agents and memories seemed gone)."""
+    return Path(path).expanduser()
 
 
 def default_database_url() -> str | None:

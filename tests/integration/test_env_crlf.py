@@ -10,6 +10,7 @@ import sys
 from pathlib import Path
 
 import aiohttp
+import pytest
 
 from tests.integration.serve_process import ROOT, free_port
 
@@ -43,6 +44,36 @@ async def test_a_database_path_with_a_carriage_return_opens_the_users_database(t
             stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE)
         out, err = await cli.communicate()
         assert cli.returncode == 0 and b"404" not in out + err, (out, err)
+    finally:
+        proc.terminate()
+        await proc.wait()
+
+
+@pytest.mark.parametrize("how", ["VOICE_LETTA_DB", "--db="])
+async def test_a_database_path_starting_with_a_tilde_is_in_the_home_directory(tmp_path: Path, how: str) -> None:
+    # No shell expands "~" in a .env file, a systemd unit, docker -e or "--db=~/voice.db": before, the server made a
+    # directory named "~" in its working directory and a new, empty database in it.
+    home, work, port = tmp_path / "home", tmp_path / "work", free_port()
+    home.mkdir()
+    work.mkdir()
+    env = {**os.environ, "HOME": str(home), "PYTHONPATH": str(ROOT)}
+    env.pop("VOICE_LETTA_API_KEY", None)
+    args = ["--db=~/voice.db"] if how == "--db=" else []
+    if how == "VOICE_LETTA_DB":
+        env["VOICE_LETTA_DB"] = "~/voice.db"
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "voice_letta.cli", "serve", "--port", str(port), "--no-preload", "--workers", "1",
+        *args, cwd=work, env=env, stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.DEVNULL)
+    try:
+        async with asyncio.timeout(90), aiohttp.ClientSession() as s:
+            while True:
+                try:
+                    async with s.get(f"http://127.0.0.1:{port}/health") as r:
+                        if r.status == 200:
+                            break
+                except aiohttp.ClientError:
+                    await asyncio.sleep(0.2)
+        assert (home / "voice.db").exists() and not (work / "~").exists(), (os.listdir(home), os.listdir(work))
     finally:
         proc.terminate()
         await proc.wait()
