@@ -39,8 +39,10 @@ def sandbox_settings(args: argparse.Namespace) -> C.SandboxSettings:
 
 
 def cmd_serve(args: argparse.Namespace) -> int:
+    from voice_letta.errors import ConfigError
     from voice_letta.server import lifecycle
     from voice_letta.server.app import create_app
+    from voice_letta.server.web_guard import WebPolicy
     from voice_letta.server.workers import default_workers, describe_database, listening_socket, run_supervisor
 
     extra: dict[str, Any] = {}
@@ -63,6 +65,10 @@ def cmd_serve(args: argparse.Namespace) -> int:
         logging.warning("serving on %s without an API key: anyone who can reach it can use every agent; set %s",
                         args.host, C.API_KEY_ENV)
     logging.info("routes that run code (tools, MCP servers): %s", "on" if cfg.admin_api else "off (--no-admin-api)")
+    try:  # before a worker starts or "listening" is printed: a bad --allowed-host was a traceback after that line
+        WebPolicy.from_config(cfg)
+    except ConfigError as exc:
+        raise SystemExit(f"voice-letta serve: {exc}") from None
     workers = args.workers if args.workers is not None else default_workers()
     if workers > 1:
         return run_supervisor(cfg, workers)  # N processes behind one port (server/workers.py)

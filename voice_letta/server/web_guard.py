@@ -145,6 +145,9 @@ class WebPolicy:
         any_host = False
         for entry in config.allowed_hosts:
             entry = entry.strip().lower()
+            if "://" in entry:  # the address copied from the browser: its host is meant ("https://app.example.com/")
+                entry = urlsplit(entry).netloc
+            entry = entry.rstrip("/")
             if entry == "*":
                 any_host = True
             elif entry.startswith("."):
