@@ -141,3 +141,28 @@ def revised_terms(text: str) -> tuple[frozenset[int], frozenset[int]] | None:
     if len(said) < 2 and all(t.isdigit() for t in said):
         return None
     return frozenset(term_ids(" ".join(said))), frozenset(term_ids(" ".join(line for _, line in found)))
+
+
+# A code replaced by another of its series, whatever words say it ("แอร์เอเชียยกเลิกไฟลท์ FD3437 ย้ายเราไป FD3441",
+# "vlucht AY531 is omgeboekt naar AY535", "they gave us B214 not B108"): a passage naming two codes of the same letters
+# and as many digits names the old one and its successor, in any language and with no change word. Which one is old is
+# told by the earlier passage that says one of them and not the other (``revisions.swapped_after``). A code: one to four
+# letters then two to six digits and at most one letter (flights, rooms, gates, seats, tickets); not word boundaries
+# (\b): a script without spaces writes the code against its letters.
+_CODE = re.compile(r"(?<![A-Za-z0-9])([A-Za-z]{1,4})(\d{2,6})([A-Za-z]?)(?![A-Za-z0-9])")
+
+
+def code_swaps(text: str) -> tuple[tuple[int, int], ...]:
+    """(term id of a code, term id of another code of its series said in the same passage) for every such ordered
+    pair; () when a passage names no two codes of one series (almost every passage: one regex search)."""
+    found: dict[tuple[str, int, bool], set[str]] = {}
+    for m in _CODE.finditer(text):
+        letters, digits, tail = m.groups()
+        found.setdefault((letters.lower(), len(digits), bool(tail)), set()).add(m.group(0).lower())
+    pairs: list[tuple[int, int]] = []
+    for codes in found.values():
+        if len(codes) < 2:
+            continue
+        ids = [found_ids[0] for found_ids in map(term_ids, sorted(codes)) if len(found_ids) == 1]
+        pairs.extend((a, b) for a in ids for b in ids if a != b)
+    return tuple(pairs)

@@ -18,7 +18,7 @@ from collections.abc import Sequence
 import numpy as np
 
 from voice_letta.agent.recall import text as T
-from voice_letta.agent.recall.cues import revised_terms
+from voice_letta.agent.recall.cues import code_swaps, revised_terms
 from voice_letta.agent.recall.features import (
     ASKS,
     CORRECTION,
@@ -81,6 +81,8 @@ class PassageIndex:
         # the term ids of what a passage's revision notations name as the old value and of their lines (``cues``)
         self.revised: dict[int, tuple[frozenset[int], frozenset[int]]] = {}
         self.revised_by_term: dict[int, list[int]] = {}  # one old-side term -> the revision rows naming it
+        # a code and another of its series said in one passage ("FD3437 … FD3441": cues.code_swaps), by the code
+        self.swaps_by_term: dict[int, list[tuple[int, int]]] = {}  # code term -> [(row, other code term)]
         self.speakers: list[tuple[str, ...]] = []  # labels that name a speaker (``_headings``)
         self.known_speakers: set[str] = set()
         self._labels: list[tuple[str, ...]] = []  # every row's labels as written
@@ -139,6 +141,7 @@ class PassageIndex:
         found_items = [items(t) for t in texts]
         bodies = [T.message_body(t) for t in texts]
         revised = [revised_terms(t) for t in texts]
+        swaps = [code_swaps(t) for t in texts]
         flags = passage_features(texts, synopses) if features is None else np.asarray(features, dtype=np.uint64)
 
         def flag(bit: int) -> np.ndarray:
@@ -161,6 +164,9 @@ class PassageIndex:
                     self.revised[base + k] = v
                     # under one of its old side's terms (a hash: spread evenly): every one is the older passage's
                     self.revised_by_term.setdefault(max(v[0]), []).append(base + k)
+            for k, pairs in enumerate(swaps):
+                for code, other in pairs:
+                    self.swaps_by_term.setdefault(code, []).append((base + k, other))
             self.speakers.extend(labels)
             self.user_rows = np.concatenate([self.user_rows, np.fromiter(
                 (not spk or "user" in spk for spk in labels), dtype=bool, count=len(labels))])

@@ -17,6 +17,7 @@ from functools import lru_cache
 import numpy as np
 import snowballstemmer
 
+from voice_letta.agent.recall.mails import ADDRESS_FIELD, MAIL_HEADER, is_email
 from voice_letta.agent.recall.plain import message_parts, plain
 
 _WORD = re.compile(r"\w+", re.UNICODE)
@@ -223,24 +224,6 @@ def field_record_lines(text: str) -> list[tuple[str, str]]:
     return pairs
 
 
-# An e-mail archived as it came (an integration that stores each mail of a thread): header lines ("From: …",
-# "To: …", "Cc: …", "Date: …", "Subject: …") then the body. Its headers are no speakers' lines: read as labels, every
-# mail was the line of the speakers "from", "to", "date", nobody's, and no later mail of the thread (the agent's, the
-# landlord's, the removal firm's) was a version of an earlier one (test8).
-_MAIL_HEADER = re.compile(r"^[ \t]*(?:from|to|cc|bcc|date|sent|subject|reply-to)[ \t]*:[ \t]", re.IGNORECASE)
-
-
-def is_email(text: str) -> bool:
-    """A mail with its headers: it opens with header lines, at least two of its first lines, "From:" or "Subject:"
-    among them."""
-    head = [line for line in text.lstrip().splitlines()[:6] if line.strip()]
-    found = [line for line in head if _MAIL_HEADER.match(line)]
-    # from its first line: a mail the user pastes under a line of their own ("user: flights / --- / From: …") is the
-    # user's line
-    return (len(found) >= 2 and bool(head) and head[0] == found[0]
-            and any(line.lstrip()[:4].lower() in ("from", "subj") for line in found))
-
-
 # The envelope of a message an export or an integration stores: a date line ("Nov 29, 2026  11:02 PM"), the sender's
 # line after it ("Me", "Kayla"), a chat line's head ("Jo Kimura  9:03 PM", "[2026-11-22 22:30] Nadia:"), a mail's
 # headers, a JSON or XML message record's sender, stamps and ids (``plain.message_parts``). Messages of one export
@@ -290,7 +273,7 @@ def message_body(text: str) -> str | None:
         parts = message_parts(text)
         if parts is not None:
             return parts[0]
-    if not (first.startswith("[") or _dated(first) or _MAIL_HEADER.match(first)):
+    if not (first.startswith("[") or _dated(first) or MAIL_HEADER.match(first) or ADDRESS_FIELD.match(first)):
         return None
     lines = text.splitlines()
     if is_email(text):  # the body: after the headers, up to the sign-off (the signature is the sender's every time)

@@ -51,7 +51,6 @@ from voice_letta.agent.recall.cued import (
     states_facts,
 )
 from voice_letta.agent.recall.facts import (
-    LONG_PASSAGE_TERMS,
     TYPED_KINDS,
     Query,
     given_kinds,
@@ -61,6 +60,7 @@ from voice_letta.agent.recall.facts import (
 )
 from voice_letta.agent.recall.quantity import ANY
 from voice_letta.agent.recall.records import another_line, same_holder_rows
+from voice_letta.agent.recall.revisions import revised_after, swapped_after
 from voice_letta.agent.recall.vector import MIN_COSINE
 
 if TYPE_CHECKING:
@@ -233,6 +233,9 @@ def implicit_updates(index: PassageIndex, order: Sequence[int], skip: set[int], 
             new = _chosen_instead(index, base, query)
         if new < 0:
             new = revised_after(index, base, query)
+        settled = -1
+        if new < 0:
+            new, settled = swapped_after(index, base, query)
         if new < 0:
             new = next((r for r in cued.get(base, ()) if r not in later and same_fact(index, base, r, query)
                         and not _other_line(index, base, r, query)), -1)
@@ -242,6 +245,9 @@ def implicit_updates(index: PassageIndex, order: Sequence[int], skip: set[int], 
                 links[o] = new
             used.update((base, o))
             later.add(new)
+            if settled >= 0 and settled not in later:  # the code swapped back (or said again) after the swap
+                links[new] = settled
+                later.add(settled)
             # another update of the same fact said after that one is the newer version still: "swim update, did my
             # first open water session" (most like the race entry) and then "change of plan, I've dropped down to the
             # aquathlon instead" (test6): a chain, newest first. It must be about as alike the first update (CUE_COSINE)
@@ -264,41 +270,12 @@ def implicit_updates(index: PassageIndex, order: Sequence[int], skip: set[int], 
         o = int(o)
         if o not in links and o not in used and not index.asks[o] and says_facts(index, o):
             new = revised_after(index, o, query)
+            if new < 0:
+                new = swapped_after(index, o, query)[0]
             if new >= 0 and new not in later:
                 links[o] = new
                 later.add(new)
     return links
-
-
-# A revision names what it replaces ("Stay: Voyager Beach Resort, Nyali → Sarova Whitesands", "− first class × 5"): when
-# an earlier passage says every word of the old side, the revision is its next version, whoever made it (a relative
-# editing a shared document, the clinic in a portal: any speaker but the assistant) and whatever the two say besides
-# (the items of one document are alike by their shared title, so cosine cannot tell). A long passage holds several
-# values: the revision's own lines must then say a word of the question that the passage says too (the item it
-# changes, "Stay:" for "Where are we staying?"; not "Budget: KSh 45,000 → KSh 52,000", nor the document's title).
-def revised_after(index: PassageIndex, row: int, query: Query) -> int:
-    """The first later passage whose revision notation names ``row``'s value as the old one, or -1."""
-    if not index.revised:
-        return -1
-    terms = index.terms_of(row)
-    was = set(terms.tolist())
-    long = len(terms) > LONG_PASSAGE_TERMS
-    at = float(index.start_at[row])
-    found = -1
-    # only the revisions naming a word of this passage (their old side must be all its words): a memory of many
-    # revisions is not scanned whole for each candidate
-    named = {r for t in was for r in index.revised_by_term.get(t, ())}
-    for r in sorted(named):
-        old, lines = index.revised[r]
-        if (index.start_at[r] <= at or not old <= was or index.asks[r] or not says_facts(index, r)
-                or (found >= 0 and index.start_at[r] >= index.start_at[found])):
-            continue
-        if long and not query.terms & was & lines:
-            continue
-        if not same_fact(index, row, r, query):  # a record's other item ("~~sage green~~ → navy" is no start date)
-            continue
-        found = r
-    return found
 
 
 def _says_asked(index: PassageIndex, old: int, new: int, query: Query) -> bool:

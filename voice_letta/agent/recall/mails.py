@@ -1,0 +1,44 @@
+"""Mails stored as they came: their header block is no speakers' lines and no part of what they say."""
+
+from __future__ import annotations
+
+import re
+
+# An e-mail archived as it came (an integration that stores each mail of a thread): header lines ("From: …",
+# "To: …", "Cc: …", "Date: …", "Subject: …") then the body. Its headers are no speakers' lines: read as labels, every
+# mail was the line of the speakers "from", "to", "date", nobody's, and no later mail of the thread (the agent's, the
+# landlord's, the removal firm's) was a version of an earlier one (test8).
+MAIL_HEADER = re.compile(r"^[ \t]*(?:from|to|cc|bcc|date|sent|subject|reply-to)[ \t]*:[ \t]", re.IGNORECASE)
+
+
+# A mail client names its header fields in the user's language ("Van:" / "Verzonden:" / "Onderwerp:", "De :" /
+# "Objet :", "Von:" / "Betreff:", "差出人:"): its shape tells it too, wherever it is in no list. The first line is a
+# field whose value is an address ("Van: Ingrid Bakker <ingrid@d-reizen.nl>"), the lines up to the first blank one
+# are all fields (at least three, each named once), and a body follows.
+ADDRESS_FIELD = re.compile(r"^[ \t]*[^\s:<>@][^:<>@\n]{0,30}?[ \t]*:[ \t]+(?:[^\n<>@:]{0,60}<)?[\w.+-]+@[\w-]+"
+                            r"(?:\.[\w-]+)+>?[ \t]*$", re.MULTILINE)
+_FIELD = re.compile(r"^[ \t]*([^\s:][^:\n]{0,30}?)[ \t]*:[ \t]*\S")
+HEADER_SHAPE_FIELDS = 3
+
+
+def is_email(text: str) -> bool:
+    """A mail with its headers: it opens with header lines, at least two of its first lines, "From:" or "Subject:"
+    among them; or, in any language, a block of at least HEADER_SHAPE_FIELDS fields opening with an address field
+    (``ADDRESS_FIELD``) and then a blank line and a body."""
+    lines = text.lstrip().splitlines()
+    head = [line for line in lines[:6] if line.strip()]
+    found = [line for line in head if MAIL_HEADER.match(line)]
+    # from its first line: a mail the user pastes under a line of their own ("user: flights / --- / From: …") is the
+    # user's line
+    if (len(found) >= 2 and bool(head) and head[0] == found[0]
+            and any(line.lstrip()[:4].lower() in ("from", "subj") for line in found)):
+        return True
+    if not lines or ADDRESS_FIELD.match(lines[0]) is None:
+        return False
+    block = next((i for i, line in enumerate(lines[:9]) if not line.strip()), -1)
+    if block < HEADER_SHAPE_FIELDS or not any(line.strip() for line in lines[block:]):
+        return False
+    fields = [_FIELD.match(line) for line in lines[:block]]
+    # each field once: a transcript's labels repeat ("Ana: … / Tom: … / Ana: …")
+    names = [m.group(1).lower() for m in fields if m is not None]
+    return len(names) == block and len(set(names)) == block
