@@ -169,6 +169,16 @@ def default_database_url() -> str | None:
     return env if env and is_database_url(env) else None
 
 
+def public_url(value: str | None) -> str | None:
+    """$VOICE_LETTA_PUBLIC_URL as a URL: stripped (a .env file written on Windows leaves "\r"), and https when it
+    names no scheme. "abc.ngrok-free.app", pasted as the tunnel's name, allowed no Host (every Twilio webhook was
+    a 421) and gave Twilio a stream address with no wss://."""
+    value = (value or "").strip()
+    if not value:
+        return None
+    return value if "://" in value else "https://" + value
+
+
 def client_url(url: str | None = None) -> str:
     """The server a client command (``chat``, ``agents``, ``talk``) talks to: ``--url``, else $VOICE_LETTA_URL,
     else the local default; no trailing slash."""
@@ -273,4 +283,4 @@ class ServerConfig(BaseModel):
     allowed_origins: list[str] = Field(default_factory=lambda: env_list(ALLOWED_ORIGINS_ENV))
     # Routes that make the server run code (tools, MCP servers); --no-admin-api turns them off.
     admin_api: bool = Field(default_factory=lambda: env_flag(ADMIN_API_ENV, True))
-    public_url: str | None = Field(default_factory=lambda: os.environ.get(PUBLIC_URL_ENV, "").strip() or None)
+    public_url: str | None = Field(default_factory=lambda: public_url(os.environ.get(PUBLIC_URL_ENV)))

@@ -96,7 +96,7 @@ class TwilioSettings:
         def value(name: str) -> str | None:  # a .env file written on Windows leaves "\r" at each line's end
             return env.get(name, "").strip() or None
 
-        return cls(auth_token=value(AUTH_TOKEN_ENV), public_url=value(PUBLIC_URL_ENV),
+        return cls(auth_token=value(AUTH_TOKEN_ENV), public_url=C.public_url(env.get(PUBLIC_URL_ENV)),
                    default_agent=value(DEFAULT_AGENT_ENV), template=value(TEMPLATE_ENV),
                    api_base=value(API_BASE_ENV) or DEFAULT_API_BASE)
 
