@@ -152,10 +152,15 @@ def revised_terms(text: str) -> tuple[frozenset[int], frozenset[int]] | None:
 _CODE = re.compile(r"(?<![A-Za-z0-9])([A-Za-z]{1,4})(\d{2,6})([A-Za-z]?)(?![A-Za-z0-9])")
 
 
+_LETTER_DIGIT = re.compile(r"[A-Za-z]\d")
+
+
 def code_swaps(text: str) -> tuple[tuple[int, int], ...]:
     """(term id of a code, term id of another code of its series said in the same passage) for every such ordered
     pair; () when a passage names no two codes of one series (almost every passage: one regex search)."""
     found: dict[tuple[str, int, bool], set[str]] = {}
+    if _LETTER_DIGIT.search(text) is None:  # most passages: one quick scan
+        return ()
     for m in _CODE.finditer(text):
         letters, digits, tail = m.groups()
         found.setdefault((letters.lower(), len(digits), bool(tail)), set()).add(m.group(0).lower())
