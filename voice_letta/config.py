@@ -133,7 +133,7 @@ def shutdown_timeout_s(cfg: ServerConfig) -> float:
 
 
 def env_list(name: str) -> list[str]:
-    return [item.strip() for item in os.environ.get(name, "").split(",") if item.strip()]
+    return [item.strip() for item in env_value(os.environ.get(name)).split(",") if item.strip()]
 
 
 def env_flag(name: str, default: bool) -> bool:
@@ -148,10 +148,19 @@ def is_database_url(value: str) -> bool:
     return value.startswith(("postgresql://", "postgres://"))
 
 
+def env_value(raw: str | None) -> str:
+    """An environment variable's value as its writer meant it: without the spaces and line end around it (a .env
+    file written on Windows leaves "\r": "voice-letta.db\r" was a new, empty database beside the user's, and
+    "key\r" refused every request) and without one pair of quotes around it (``docker run --env-file`` keeps
+    ``KEY="sk-1"``'s quotes: the server's key became "sk-1" with its quotes and every client got a 401)."""
+    value = (raw or "").strip()
+    if len(value) >= 2 and value[0] == value[-1] and value[0] in "\"'":
+        value = value[1:-1].strip()
+    return value
+
+
 def default_db_path() -> Path:
-    # stripped: a .env file written on Windows leaves "\r" at the end, and "voice-letta.db\r" was a new, empty
-    # database next to the user's own (their agents and memories seemed gone)
-    env = os.environ.get(DB_ENV, "").strip()
+    env = env_value(os.environ.get(DB_ENV))
     if env and not is_database_url(env):
         return db_file(env)
     return Path.home() / ".voice-letta" / "voice-letta.db"
@@ -165,7 +174,7 @@ def db_file(path: str) -> Path:
 
 
 def default_database_url() -> str | None:
-    env = os.environ.get(DB_ENV, "").strip()
+    env = env_value(os.environ.get(DB_ENV))
     return env if env and is_database_url(env) else None
 
 
@@ -173,7 +182,7 @@ def public_url(value: str | None) -> str | None:
     """$VOICE_LETTA_PUBLIC_URL as a URL: stripped (a .env file written on Windows leaves "\r"), and https when it
     names no scheme. "abc.ngrok-free.app", pasted as the tunnel's name, allowed no Host (every Twilio webhook was
     a 421) and gave Twilio a stream address with no wss://."""
-    value = (value or "").strip()
+    value = env_value(value)
     if not value:
         return None
     return value if "://" in value else "https://" + value
@@ -182,16 +191,16 @@ def public_url(value: str | None) -> str | None:
 def client_url(url: str | None = None) -> str:
     """The server a client command (``chat``, ``agents``, ``talk``) talks to: ``--url``, else $VOICE_LETTA_URL,
     else the local default; no trailing slash."""
-    base = (url or os.environ.get(URL_ENV, "").strip() or DEFAULT_URL).strip().rstrip("/")
+    base = (url or env_value(os.environ.get(URL_ENV)) or DEFAULT_URL).strip().rstrip("/")
     # the URL the OpenAI SDKs are given for this server ends in /v1 (docs/protocol.md); the commands' paths carry
     # their own /v1, and "…/v1/v1/agents" was a bare "Error 404: Not Found"
     return base.removesuffix("/v1")
 
 
 def api_key_from_env() -> str | None:
-    """$VOICE_LETTA_API_KEY without the spaces and line ends around it: a .env file written on Windows gives
-    "key\r" (``docker run --env-file`` keeps it), and that server refused every request its users made."""
-    return os.environ.get(API_KEY_ENV, "").strip() or None
+    """$VOICE_LETTA_API_KEY as meant (``env_value``): "key\r" from a Windows .env file, or '"key"' from
+    ``docker run --env-file``, made that server refuse every request its users made."""
+    return env_value(os.environ.get(API_KEY_ENV)) or None
 
 
 def client_headers() -> dict[str, str]:

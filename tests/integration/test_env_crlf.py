@@ -77,3 +77,35 @@ async def test_a_database_path_starting_with_a_tilde_is_in_the_home_directory(tm
     finally:
         proc.terminate()
         await proc.wait()
+
+
+async def test_values_in_quotes_as_docker_env_file_keeps_them_are_read_without(tmp_path: Path) -> None:
+    # ``docker run --env-file .env`` keeps the quotes of KEY="value" (docker compose removes them): the server's API
+    # key became '"k-1"' and every client sending k-1 got a 401; the database was a new file named '"…voice.db"'.
+    port = free_port()
+    url = f"http://127.0.0.1:{port}"
+    env = {**os.environ, "VOICE_LETTA_API_KEY": '"k-1"', "VOICE_LETTA_DB": f"'{tmp_path}/voice.db'",
+           "VOICE_LETTA_ALLOWED_HOSTS": '"voice.example.com"', "PYTHONPATH": str(ROOT)}
+    proc = await asyncio.create_subprocess_exec(  # in tmp_path: a quoted path read as relative is made there
+        sys.executable, "-m", "voice_letta.cli", "serve", "--port", str(port), "--no-preload", "--workers", "1",
+        cwd=tmp_path, env=env, stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.DEVNULL)
+    try:
+        async with asyncio.timeout(90), aiohttp.ClientSession() as s:
+            while True:
+                try:
+                    async with s.get(url + "/health") as r:
+                        if r.status == 200:
+                            break
+                except aiohttp.ClientError:
+                    await asyncio.sleep(0.2)
+            async with s.get(url + "/v1/agents", headers={"Authorization": "Bearer k-1"}) as r:
+                assert r.status == 200, await r.text()  # before: 401
+            async with s.get(url + "/v1/agents", headers={"Authorization": 'Bearer "k-1"'}) as r:
+                assert r.status == 401
+            async with s.get(url + "/health", headers={"Host": "voice.example.com"}) as r:
+                assert r.status == 200  # before: 421
+        names = os.listdir(tmp_path)
+        assert "voice.db" in names and not any("'" in n for n in names), names
+    finally:
+        proc.terminate()
+        await proc.wait()

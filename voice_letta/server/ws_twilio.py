@@ -93,8 +93,8 @@ class TwilioSettings:
     def from_env(cls, env: dict[str, str] | None = None) -> TwilioSettings:
         env = dict(os.environ) if env is None else env
 
-        def value(name: str) -> str | None:  # a .env file written on Windows leaves "\r" at each line's end
-            return env.get(name, "").strip() or None
+        def value(name: str) -> str | None:  # "\r" of a Windows .env file, quotes kept by docker --env-file
+            return C.env_value(env.get(name)) or None
 
         return cls(auth_token=value(AUTH_TOKEN_ENV), public_url=C.public_url(env.get(PUBLIC_URL_ENV)),
                    default_agent=value(DEFAULT_AGENT_ENV), template=value(TEMPLATE_ENV),
