@@ -192,6 +192,8 @@ def client_url(url: str | None = None) -> str:
     """The server a client command (``chat``, ``agents``, ``talk``) talks to: ``--url``, else $VOICE_LETTA_URL,
     else the local default; no trailing slash."""
     base = (url or env_value(os.environ.get(URL_ENV)) or DEFAULT_URL).strip().rstrip("/")
+    if "://" not in base:  # "127.0.0.1:8765" as the server's address is written: `agents` died with a traceback
+        base = "http://" + base  # and `chat` said "cannot reach the server"
     # the URL the OpenAI SDKs are given for this server ends in /v1 (docs/protocol.md); the commands' paths carry
     # their own /v1, and "…/v1/v1/agents" was a bare "Error 404: Not Found"
     return base.removesuffix("/v1")

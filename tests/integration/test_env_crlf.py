@@ -44,6 +44,13 @@ async def test_a_database_path_with_a_carriage_return_opens_the_users_database(t
             stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE)
         out, err = await cli.communicate()
         assert cli.returncode == 0 and b"404" not in out + err, (out, err)
+        for command in (["agents", "list"], ["chat", "nobody", "-m", "hi"]):  # host:port, as addresses are written
+            cli = await asyncio.create_subprocess_exec(  # before: a traceback / "cannot reach the server"
+                sys.executable, "-m", "voice_letta.cli", *command, "--url", f"127.0.0.1:{port}", cwd=ROOT, env=env,
+                stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE)
+            out, err = await cli.communicate()
+            assert b"Traceback" not in err and b"cannot reach" not in err, (command, out, err)
+            assert cli.returncode == 0 or b"nobody" in err, (command, out, err)
     finally:
         proc.terminate()
         await proc.wait()
