@@ -30,10 +30,12 @@ network. That idle share is what serializes workers; time spent waiting for a CP
 tenants', or the cores being full), and no design can turn it into turns/s.
 
     .venv/bin/python bench/workers_throughput.py [--workers 1 2] [--concurrency 16] [--seconds 20] \
-        [--db postgresql|postgresql://…] [--cpu-per-worker 0.4]
+        [--db postgresql|postgresql://…] [--cpu-per-worker 0.4] [--buffer-max 2000]
 
 ``--cpu-per-worker Q`` gives every worker the same CPU (a CFS quota of Q cores on its process tree, root only; see
 ``bench/cpu_quota.py``): the ratio then measures what the server shares between workers, not the machine's cores.
+``--buffer-max N`` gives the measured agents a buffer the run does not fill: no memory jobs in the window, which a
+saturated single worker defers and two workers run, so both runs do the same work per turn.
 """
 
 from __future__ import annotations
@@ -189,15 +191,18 @@ async def job_counts(port: int, agents: list[str]) -> tuple[int, int]:
     return done, waiting
 
 
-async def create_agents(port: int, fake_url: str, n: int, prefix: str = "bench") -> list[str]:
+async def create_agents(port: int, fake_url: str, n: int, prefix: str = "bench", buffer_max: int = 0) -> list[str]:
     import aiohttp
 
     agents = []
     async with aiohttp.ClientSession() as s:
         for i in range(n):
-            body = {"name": f"{prefix}-{i}", "llm": {"provider": "openai", "model": "fake-model", "base_url": fake_url,
-                                                  "api_key_env": "BENCH_FAKE_LLM_KEY", "max_retries": 0},
-                    "handoff_on_session_end": False}
+            body: dict[str, Any] = {
+                "name": f"{prefix}-{i}", "llm": {"provider": "openai", "model": "fake-model", "base_url": fake_url,
+                                                 "api_key_env": "BENCH_FAKE_LLM_KEY", "max_retries": 0},
+                "handoff_on_session_end": False}
+            if buffer_max:  # a buffer the run does not fill: no hand-off, so no memory job, in the window
+                body["buffer"] = {"max_messages": buffer_max, "min_messages": buffer_max // 2}
             async with s.post(f"http://127.0.0.1:{port}/v1/agents", json=body) as r:
                 assert r.status == 201, await r.text()
                 agents.append((await r.json())["id"])
@@ -266,7 +271,7 @@ async def measure(workers: int, args: argparse.Namespace, fake: tuple[int, str])
     quota = CpuGroups(args.cpu_per_worker, args.quota_period_us) if args.cpu_per_worker else None
     try:
         port, pids = await wait_ready(proc, workers, tmp / "serve.log")
-        agents = await create_agents(port, fake_url, args.concurrency)
+        agents = await create_agents(port, fake_url, args.concurrency, buffer_max=args.buffer_max)
         await warm_embedders(port, fake_url, workers)
         await warm_background_embedders(port, fake_url, pids)
         groups: list[Group] = []
@@ -412,6 +417,9 @@ if __name__ == "__main__":
                     help="give each worker (its threads and helper processes) this many cores as a CFS quota in a "
                     "cgroup of its own (root, cgroup-v1 cpu): equal CPU per worker, so the ratio measures the "
                     "design, not the machine (see bench/cpu_quota.py)")
+    ap.add_argument("--buffer-max", type=int, default=0,
+                    help="the measured agents' message buffer (e.g. 2000: no hand-off to the sleeptime agent, so no "
+                    "memory job, in the window; both runs then do the same work per turn); default: the server's")
     ap.add_argument("--quota-period-us", type=int, default=10_000,
                     help="CFS period of the quota: short, so a worker throttled while it holds the SQLite write "
                     "lock holds it up for at most a period")
