@@ -7,11 +7,14 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import errno
 import json
 import logging
 import os
 import signal
+import socket
 import sys
+import time
 from pathlib import Path
 from typing import Any
 
@@ -36,6 +39,30 @@ def sandbox_settings(args: argparse.Namespace) -> C.SandboxSettings:
         if getattr(args, flag):
             update[name] = [*getattr(settings, name), *getattr(args, flag)]
     return C.SandboxSettings.model_validate(settings.model_dump() | update)
+
+
+def _port_taken(host: str, port: int, wait_s: float = 10.0) -> str | None:
+    """Why ``host:port`` cannot be served, or None. The workers share their port with SO_REUSEPORT, which lets any
+    process that sets it bind the same port: a second ``serve`` (another terminal, another database) started
+    silently and the kernel split the requests between the two servers (agents appeared and vanished); with one
+    worker it was a traceback. A bind without SO_REUSEPORT fails while anything listens there. A server killed
+    just before still has workers closing for a moment (they stop when their supervisor dies): asked again for up
+    to ``wait_s``, so a restart waits for them instead of failing."""
+    if port == 0:
+        return None
+    if not 0 < port <= 65535:
+        return "a port is 1-65535"
+    deadline = time.monotonic() + wait_s
+    while True:
+        with socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET, socket.SOCK_STREAM) as probe:
+            probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # a closed server's TIME_WAIT is no owner
+            try:
+                probe.bind((host, port))
+                return None
+            except OSError as exc:
+                if exc.errno != errno.EADDRINUSE or time.monotonic() > deadline:
+                    return (exc.strerror or str(exc)).lower()
+        time.sleep(0.25)
 
 
 def cmd_serve(args: argparse.Namespace) -> int:
@@ -69,6 +96,9 @@ def cmd_serve(args: argparse.Namespace) -> int:
         WebPolicy.from_config(cfg)
     except ConfigError as exc:
         raise SystemExit(f"voice-letta serve: {exc}") from None
+    if (taken := _port_taken(cfg.host, cfg.port)) is not None:
+        raise SystemExit(f"voice-letta serve: cannot listen on {cfg.host}:{cfg.port}: {taken} (is another server "
+                         "running there? stop it, or choose another --port)")
     workers = args.workers if args.workers is not None else default_workers()
     if workers > 1:
         return run_supervisor(cfg, workers)  # N processes behind one port (server/workers.py)
