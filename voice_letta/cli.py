@@ -60,8 +60,10 @@ def _port_taken(host: str, port: int, wait_s: float = 10.0) -> str | None:
                 probe.bind((host, port))
                 return None
             except OSError as exc:
-                if exc.errno != errno.EADDRINUSE or time.monotonic() > deadline:
+                if exc.errno != errno.EADDRINUSE:
                     return (exc.strerror or str(exc)).lower()
+                if time.monotonic() > deadline:
+                    return "address already in use (is another server running there? stop it, or choose another --port)"
         time.sleep(0.25)
 
 
@@ -97,8 +99,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
     except ConfigError as exc:
         raise SystemExit(f"voice-letta serve: {exc}") from None
     if (taken := _port_taken(cfg.host, cfg.port)) is not None:
-        raise SystemExit(f"voice-letta serve: cannot listen on {cfg.host}:{cfg.port}: {taken} (is another server "
-                         "running there? stop it, or choose another --port)")
+        raise SystemExit(f"voice-letta serve: cannot listen on {cfg.host}:{cfg.port}: {taken}")
     workers = args.workers if args.workers is not None else default_workers()
     if workers > 1:
         return run_supervisor(cfg, workers)  # N processes behind one port (server/workers.py)
