@@ -93,6 +93,7 @@ class PassageIndex:
         self.successor = np.zeros(0, dtype=np.int64)  # the passage that superseded each one, or -1
         # each row's term ids, in the chunks they were added in: (first row, flat ids, offsets)
         self._row_terms: list[tuple[int, np.ndarray, np.ndarray]] = []
+        self._row_bases: list[int] = []  # each _row_terms chunk's first row, for bisect (one chunk per add)
         self._waiting: dict[str, list[int]] = {}  # successor id not indexed yet -> rows it superseded
         self._stored_dialogue = np.zeros(0, dtype=bool)
         self.prev = np.zeros(0, dtype=np.int64)
@@ -153,6 +154,7 @@ class PassageIndex:
             self.vectors.add(ids, np.asarray(vectors, dtype=np.float32), start_at, end_at, adopt=adopt)
             self.keywords.add_rows(terms)
             self._row_terms.append((base, terms.flat, np.concatenate([[0], np.cumsum(terms.lengths)])))
+            self._row_bases.append(base)
             self.row_of.update(zip(ids, range(base, base + len(ids)), strict=True))
             self.ids.extend(ids)
             self._labels.extend(labels)
@@ -279,7 +281,7 @@ class PassageIndex:
 
     def terms_of(self, row: int) -> np.ndarray:
         """The term ids of one row (as indexed)."""
-        i = bisect.bisect_right([b for b, _, _ in self._row_terms], row) - 1
+        i = bisect.bisect_right(self._row_bases, row) - 1
         base, flat, offsets = self._row_terms[i]
         k = row - base
         terms: np.ndarray = flat[int(offsets[k]):int(offsets[k + 1])]
