@@ -30,6 +30,7 @@ from voice_letta.agent.ports.store import (
     Change,
     ChangeKind,
     ChangeStore,
+    CrossVectors,
     HandoffRange,
     JobKind,
     JobStatus,
@@ -54,11 +55,10 @@ from voice_letta.agent.ports.tools import ToolExecutor, ToolResult
 
 __all__ = [
     "AgentStore", "BeginCancelled", "Change", "ChangeKind", "ChangeStore", "ChatDelta", "ChatMessage", "ChatModel",
-    "ChatModelFactory",
-    "ChatRequest", "Embedder", "EmbedderFactory", "FinishReason", "HandoffRange", "JobKind", "JobStatus", "JobStore",
-    "MemoryHooks", "MemoryJob", "MessageHit", "MessageStore", "MessageTail", "ModelNotice", "ModelRoute", "NewBlock",
-    "PassageHit",
-    "PassageStore", "PassageTexts", "PassageVectors", "SpeechChunk", "SpeechToText", "Store", "TextToSpeech",
-    "ToolCallDelta", "ToolChoice", "ToolExecutor", "ToolResult", "ToolSpec", "ToolStore", "Transcript", "TurnBegun",
-    "TurnStore", "is_retry_of", "never_completed",
+    "ChatModelFactory", "ChatRequest", "CrossVectors", "Embedder", "EmbedderFactory",
+    "FinishReason", "HandoffRange", "JobKind", "JobStatus", "JobStore", "MemoryHooks", "MemoryJob", "MessageHit",
+    "MessageStore", "MessageTail", "ModelNotice", "ModelRoute", "NewBlock", "PassageHit", "PassageStore",
+    "PassageTexts", "PassageVectors", "SpeechChunk", "SpeechToText", "Store", "TextToSpeech", "ToolCallDelta",
+    "ToolChoice", "ToolExecutor", "ToolResult", "ToolSpec", "ToolStore", "Transcript", "TurnBegun", "TurnStore",
+    "is_retry_of", "never_completed",
 ]

@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from voice_letta.agent.models import Passage
-from voice_letta.agent.ports import PassageTexts, PassageVectors
+from voice_letta.agent.ports import CrossVectors, PassageTexts, PassageVectors
 from voice_letta.errors import NotFoundError
 from voice_letta.store import rows as R
 from voice_letta.store.common import passage_rows, passage_texts, prepared_passages
@@ -127,3 +127,26 @@ class PassagesMixin(PgBase):
             ids=tuple(r[0] for r in good), vectors=b"".join(r[1] for r in good), dim=dim,
             start_at=tuple(float(r[2]) for r in good), end_at=tuple(float(r[3]) for r in good),
             other_models=len(found) - len(good))
+
+    async def load_cross_vectors(self, agent_id: str, model: str, dim: int) -> CrossVectors:
+        found = await self._fetch(
+            "load_cross_vectors",
+            "SELECT id, cross_embedding, cross_model IS NOT DISTINCT FROM $1 FROM passages WHERE agent_id = $2 "
+            "AND (cross_model IS DISTINCT FROM $1 OR length(cross_embedding) = $3) ORDER BY pos",
+            model, agent_id, 4 * dim)
+        good = [r for r in found if r[2]]
+        return CrossVectors(ids=tuple(r[0] for r in good), vectors=b"".join(r[1] for r in good), dim=dim,
+                            unjudged=tuple(r[0] for r in found if not r[2]))
+
+    async def set_cross_vectors(
+        self, agent_id: str, vectors: Sequence[tuple[str, Sequence[float] | None]], *, model: str
+    ) -> int:
+        if not vectors:
+            return 0
+        async with self._tx("set_cross_vectors") as db:
+            status = await db.execute(
+                "UPDATE passages p SET cross_model = $2, cross_embedding = v.vector "
+                "FROM unnest($3::text[], $4::bytea[]) AS v(id, vector) WHERE p.agent_id = $1 AND p.id = v.id",
+                agent_id, model, [pid for pid, _ in vectors],
+                [None if v is None else R.encode_embedding(v) for _, v in vectors])
+        return int(status.rsplit(" ", 1)[-1])

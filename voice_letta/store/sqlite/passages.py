@@ -10,7 +10,7 @@ import sqlite3
 from collections.abc import Sequence
 
 from voice_letta.agent.models import Passage
-from voice_letta.agent.ports import PassageTexts, PassageVectors
+from voice_letta.agent.ports import CrossVectors, PassageTexts, PassageVectors
 from voice_letta.errors import NotFoundError
 from voice_letta.store import rows as R
 from voice_letta.store.common import chunked, flat, passage_rows, passage_texts, prepared_passages
@@ -152,3 +152,25 @@ class PassagesMixin(SqliteBase):
             start_at=tuple(float(r[2]) for r in good), end_at=tuple(float(r[3]) for r in good),
             other_models=len(found) - len(good),
         )
+
+    async def load_cross_vectors(self, agent_id: str, model: str, dim: int) -> CrossVectors:
+        found = await self._fetch(
+            "load_cross_vectors",
+            "SELECT id, cross_embedding, cross_model IS ? FROM passages WHERE agent_id = ? "
+            "AND (cross_model IS NOT ? OR length(cross_embedding) = ?) ORDER BY rowid",
+            (model, agent_id, model, 4 * dim),
+        )
+        good = [r for r in found if r[2]]
+        return CrossVectors(ids=tuple(r[0] for r in good), vectors=b"".join(r[1] for r in good), dim=dim,
+                            unjudged=tuple(r[0] for r in found if not r[2]))
+
+    async def set_cross_vectors(
+        self, agent_id: str, vectors: Sequence[tuple[str, Sequence[float] | None]], *, model: str
+    ) -> int:
+        if not vectors:
+            return 0
+        async with self._write("set_cross_vectors") as db:
+            cur = await db.executemany(
+                "UPDATE passages SET cross_model = ?, cross_embedding = ? WHERE agent_id = ? AND id = ?",
+                [(model, None if v is None else R.encode_embedding(v), agent_id, pid) for pid, v in vectors])
+            return cur.rowcount

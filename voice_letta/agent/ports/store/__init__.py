@@ -11,13 +11,14 @@ from voice_letta.agent.ports.store.agents import AgentStore, NewBlock, ToolStore
 from voice_letta.agent.ports.store.changes import Change, ChangeKind, ChangeStore
 from voice_letta.agent.ports.store.jobs import HandoffRange, JobKind, JobStatus, JobStore, MemoryJob
 from voice_letta.agent.ports.store.messages import MessageHit, MessageStore, MessageTail
-from voice_letta.agent.ports.store.passages import PassageHit, PassageStore, PassageTexts, PassageVectors
+from voice_letta.agent.ports.store.passages import CrossVectors, PassageHit, PassageStore, PassageTexts, PassageVectors
 from voice_letta.agent.ports.store.turns import BeginCancelled, TurnBegun, TurnStore, is_retry_of, never_completed
 
 __all__ = [
-    "AgentStore", "BeginCancelled", "Change", "ChangeKind", "ChangeStore", "HandoffRange", "JobKind", "JobStatus",
-    "JobStore", "MemoryJob", "MessageHit", "MessageStore", "MessageTail", "NewBlock", "PassageHit", "PassageStore",
-    "PassageTexts", "PassageVectors", "Store", "ToolStore", "TurnBegun", "TurnStore", "is_retry_of", "never_completed",
+    "AgentStore", "BeginCancelled", "Change", "ChangeKind", "ChangeStore", "CrossVectors", "HandoffRange", "JobKind",
+    "JobStatus", "JobStore", "MemoryJob", "MessageHit", "MessageStore", "MessageTail", "NewBlock", "PassageHit",
+    "PassageStore", "PassageTexts", "PassageVectors", "Store", "ToolStore", "TurnBegun", "TurnStore", "is_retry_of",
+    "never_completed",
 ]
 
 

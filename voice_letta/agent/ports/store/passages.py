@@ -28,6 +28,18 @@ class PassageVectors:
 
 
 @dataclass(frozen=True, slots=True)
+class CrossVectors:
+    """An agent's second vectors of one cross-lingual model (``providers/e5_embed.py``): the passages it judged
+    that have one (float32 rows, insertion order), and the passages it has not judged yet. A judged passage
+    without a vector is one the agent's own embedder reads (it is in neither list)."""
+
+    ids: tuple[str, ...]
+    vectors: bytes  # len(ids) * dim float32 little-endian values, row-major
+    dim: int
+    unjudged: tuple[str, ...]
+
+
+@dataclass(frozen=True, slots=True)
 class PassageTexts:
     """An agent's passages for its in-memory keyword index, in insertion order (no vectors)."""
 
@@ -89,6 +101,17 @@ class PassageStore(Protocol):
     ) -> tuple[list[Passage], int]:
         """Up to ``limit`` passages (oldest first, without vectors) not embedded by ``model`` at ``dim``, and how
         many such passages the agent has in all."""
+        ...
+
+    async def load_cross_vectors(self, agent_id: str, model: str, dim: int) -> CrossVectors:
+        """The agent's second vectors of ``model`` at ``dim`` and the passages ``model`` has not judged yet."""
+        ...
+
+    async def set_cross_vectors(
+        self, agent_id: str, vectors: Sequence[tuple[str, Sequence[float] | None]], *, model: str
+    ) -> int:
+        """Record that ``model`` judged these passages: (id, its vector, or None when the passage needs none).
+        Returns rows changed. Not a change other processes reload for (no change-log row)."""
         ...
 
     async def set_passage_embeddings(
