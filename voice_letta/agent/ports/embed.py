@@ -5,6 +5,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Protocol
 
+import numpy as np
+
 from voice_letta.agent.models import EmbeddingConfig
 
 
@@ -19,3 +21,21 @@ class EmbedderFactory(Protocol):
     """The embedder for an agent's ``EmbeddingConfig`` (built once per config, loaded lazily)."""
 
     def for_config(self, config: EmbeddingConfig) -> Embedder: ...
+
+
+class CrossEmbedder(Protocol):
+    """A second embedder beside the agent's own (``beside``, the model whose vocabulary it fills in): it judges
+    which passages that model cannot read (other languages and scripts) and embeds those, and the questions put to
+    an agent that holds any (``providers/e5_embed.py``)."""
+
+    model: str
+    dim: int
+    beside: str
+
+    async def judge(self, texts: Sequence[str]) -> list[np.ndarray | None]:
+        """Each text's vector, or None when ``beside`` reads it (no second vector needed)."""
+        ...
+
+    async def embed_queries(self, texts: Sequence[str]) -> np.ndarray:
+        """(len(texts), dim) unit vectors of questions."""
+        ...

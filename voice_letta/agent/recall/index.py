@@ -100,6 +100,9 @@ class PassageIndex:
         self.next = np.zeros(0, dtype=np.int64)
         self.context_lengths = np.zeros(0, dtype=np.float32)
         self.other_models = 0
+        # The rows MiniLM cannot read that carry a second, cross-lingual vector (recall/cross.py), and those vectors
+        self.cross_rows = np.zeros(0, dtype=np.int64)
+        self.cross_matrix = np.zeros((0, 0), dtype=np.float32)
         self._lock = threading.Lock()
 
     @property
@@ -201,6 +204,19 @@ class PassageIndex:
                     self._set_successor(base + k, new)
             self._link()
 
+    def add_cross(self, ids: Sequence[str], vectors: np.ndarray) -> None:
+        """Second vectors of passages already indexed (ids not indexed, or with one already, are skipped)."""
+        with self._lock:
+            have = set(self.cross_rows.tolist())
+            pick = [(k, self.row_of[pid]) for k, pid in enumerate(ids) if self.row_of.get(pid, -1) >= 0
+                    and self.row_of[pid] not in have]
+            if not pick:
+                return
+            new = np.asarray(vectors, dtype=np.float32)[[k for k, _ in pick]]
+            matrix = self.cross_matrix if len(self.cross_rows) else np.zeros((0, new.shape[1]), dtype=np.float32)
+            self.cross_matrix = np.concatenate([matrix, new])
+            self.cross_rows = np.concatenate([self.cross_rows, np.asarray([r for _, r in pick], dtype=np.int64)])
+
     def _headings(self, base: int) -> None:
         """Which labels of the rows from ``base`` on name a speaker. A one-word label that is the only label of its
         passage and labels no other passage of the agent is a heading ("Kitchen: we swapped the quartz…"), not a
@@ -272,12 +288,14 @@ class PassageIndex:
     # -- ranking ---------------------------------------------------------------------------------------------
     def rank(self, query_vectors: np.ndarray | None, queries: Sequence[str], window: SearchWindow, *,
              limit: int, speaker: str | None = None, dated: Sequence[tuple[float, float]] = (),
-             min_cosine: float = MIN_COSINE, rank_only: int = 0) -> list[Ranked]:
+             min_cosine: float = MIN_COSINE, rank_only: int = 0, cross_vectors: np.ndarray | None = None
+             ) -> list[Ranked]:
         """The best ``limit`` passages for these queries (best first), inside ``window``; passages said inside a
         ``dated`` range get DATE_BOOST; the last ``rank_only`` queries rank but do not judge confidence
-        (``ranking.rank``)."""
+        (``ranking.rank``); ``cross_vectors``: the queries' second vectors, for ``cross_rows``."""
         with self._lock:
-            return rank(self, query_vectors, queries, window, limit, speaker, dated, min_cosine, rank_only)
+            return rank(self, query_vectors, queries, window, limit, speaker, dated, min_cosine, rank_only,
+                        cross_vectors)
 
     def terms_of(self, row: int) -> np.ndarray:
         """The term ids of one row (as indexed)."""

@@ -17,9 +17,10 @@ from typing import Any
 import numpy as np
 
 from voice_letta.agent.models import Passage
-from voice_letta.agent.ports import Store
+from voice_letta.agent.ports import CrossEmbedder, PassageTexts, Store
 from voice_letta.agent.recall.build import build_index
 from voice_letta.agent.recall.index import PassageIndex
+from voice_letta.agent.recall.plain import embedding_text
 from voice_letta.agent.recall.results import end_of, start_of
 from voice_letta.locks import KeyedLocks
 
@@ -39,8 +40,9 @@ TERMS_WRITE_BATCH = 5_000  # passages whose computed terms are written back per 
 class LoadedIndexes:
     """Every agent's loaded index in one process (``MemorySearch`` ranks over them)."""
 
-    def __init__(self, store: Store) -> None:
+    def __init__(self, store: Store, cross: CrossEmbedder | None = None) -> None:
         self._store = store
+        self.cross = cross  # the second, cross-lingual lane for indexes of its ``beside`` model (recall/cross.py)
         self.loaded: OrderedDict[str, PassageIndex] = OrderedDict()  # least recently searched first
         self.max_loaded_rows = MAX_LOADED_ROWS
         self._loading = KeyedLocks()
@@ -67,11 +69,22 @@ class LoadedIndexes:
                 [start_of(p) for p in passages],
                 [end_of(p) for p in passages], vectors, ok)
         successors = [p.superseded_by for p in passages]
+        if self.cross is not None and index.model == self.cross.beside:
+            # judged before the rows go in, so a search never sees them without the second vector they need
+            judged = await self.cross.judge([embedding_text(p.text, p.synopsis) for p in passages])
+            await self._store.set_cross_vectors(agent_id, [(p.id, None if v is None else v.tolist())
+                                                           for p, v in zip(passages, judged, strict=True)],
+                                                model=self.cross.model)
+        else:
+            judged = []
         if (index.size * index.dim > THREAD_THRESHOLD_VALUES or len(passages) > 200
                 or sum(len(p.text) + len(p.synopsis or "") for p in passages) > THREAD_TEXT_CHARS):
             await asyncio.to_thread(functools.partial(index.add, *args, superseded_by=successors))
         else:
             index.add(*args, superseded_by=successors)
+        if any(v is not None for v in judged):
+            index.add_cross([p.id for p, v in zip(passages, judged, strict=True) if v is not None],
+                            np.stack([v for v in judged if v is not None]))
 
     def supersede(self, agent_id: str, old_ids: Sequence[str], new_id: str) -> None:
         """The store marked ``old_ids`` superseded by ``new_id``: a loaded index learns it (other processes reload
@@ -125,12 +138,34 @@ class LoadedIndexes:
             built, missing = await asyncio.to_thread(build_index, texts, loaded, model, dim)
             if missing:  # passages stored before terms were (or by an older tokenizer): store them once
                 self.spawn(self._store_terms(agent_id, missing))
+            if self.cross is not None and model == self.cross.beside:
+                await self._load_cross(agent_id, built, texts)
             if built.other_models and model != NO_EMBEDDER[0]:
                 log.warning("agent %s: %d passages were embedded with another model than %s; they are found by "
                             "keyword only", agent_id, built.other_models, model)
             if self.generation[agent_id] == generation:  # not forgotten (passages changed) while we read
                 self._keep(agent_id, built)
             return built
+
+    async def _load_cross(self, agent_id: str, index: PassageIndex, texts: PassageTexts) -> None:
+        """The second vectors of a loading index; passages the lane has not judged yet (stored before it, or while
+        no index was loaded) are judged now, once, and the verdicts stored."""
+        assert self.cross is not None
+        cross = self.cross
+        got = await self._store.load_cross_vectors(agent_id, cross.model, cross.dim)
+        if got.ids:
+            index.add_cross(got.ids, np.frombuffer(got.vectors, dtype="<f4").reshape(len(got.ids), got.dim))
+        if not got.unjudged:
+            return
+        at = {pid: i for i, pid in enumerate(texts.ids)}
+        todo = [pid for pid in got.unjudged if pid in at]
+        judged = await cross.judge([embedding_text(texts.texts[at[p]], texts.synopses[at[p]]) for p in todo])
+        verdicts = [(pid, None if v is None else v.tolist()) for pid, v in zip(todo, judged, strict=True)]
+        for start in range(0, len(verdicts), TERMS_WRITE_BATCH):
+            await self._store.set_cross_vectors(agent_id, verdicts[start:start + TERMS_WRITE_BATCH], model=cross.model)
+        found = [(pid, v) for pid, v in zip(todo, judged, strict=True) if v is not None]
+        if found:
+            index.add_cross([pid for pid, _ in found], np.stack([v for _, v in found]))
 
     def spawn(self, coro: Coroutine[Any, Any, None]) -> asyncio.Task[None]:
         """Run ``coro`` in a task of its own that ``aclose`` cancels; a failure is logged."""

