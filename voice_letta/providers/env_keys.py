@@ -8,6 +8,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 
 from voice_letta.agent.models import LLMConfig, ProviderName
+from voice_letta.config import env_value
 
 API_KEY_ENVS: dict[ProviderName, tuple[str, ...]] = {
     ProviderName.OPENAI: ("OPENAI_API_KEY",),
@@ -23,9 +24,10 @@ AZURE_API_VERSION_ENVS = ("AZURE_OPENAI_API_VERSION", "AZURE_API_VERSION", "OPEN
 
 def first_env(env: Mapping[str, str], names: tuple[str, ...]) -> str | None:
     for name in names:
-        # stripped: a .env file written on Windows leaves "\r" at each line's end, and the SDKs refuse to send
-        # "Bearer sk-…\r" (every turn failed with the spoken apology)
-        value = env.get(name, "").strip()
+        # as meant (config.env_value): a .env file written on Windows leaves "\r" at each line's end (the SDKs
+        # refuse to send "Bearer sk-…\r"), and ``docker run --env-file`` keeps KEY="sk-…"'s quotes (the provider
+        # refused '"sk-…"' with a 401): either way every turn failed with the spoken apology
+        value = env_value(env.get(name))
         if value:
             return value
     return None

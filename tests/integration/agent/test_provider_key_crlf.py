@@ -34,3 +34,14 @@ async def test_a_provider_base_url_with_a_carriage_return_still_reaches_the_prov
     done = await server.client().chat.completions.create(model=agent["id"],
                                                          messages=[{"role": "user", "content": "hi"}])
     assert done.choices[0].message.content == "Hello there."
+
+
+async def test_a_provider_key_in_quotes_reaches_the_provider_without_them(
+    server: Running, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    env = server.app[MODELS]._env  # type: ignore[attr-defined]
+    monkeypatch.setitem(env, "FAKE_OPENAI_KEY_QUOTED", '"sk-fake-quoted"')  # docker run --env-file keeps the quotes
+    agent = await server.create_agent(name="quoted", llm=openai_llm(server.fake, api_key_env="FAKE_OPENAI_KEY_QUOTED"))
+    server.fake.script([Text("Hello there.")])
+    await server.client().chat.completions.create(model=agent["id"], messages=[{"role": "user", "content": "hi"}])
+    assert server.fake.headers[-1]["Authorization"] == "Bearer sk-fake-quoted"  # before: 'Bearer "sk-fake-quoted"'
