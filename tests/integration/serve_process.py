@@ -21,6 +21,21 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
+async def wait_healthy(url: str, proc: asyncio.subprocess.Process | None = None, timeout_s: float = 90.0) -> None:
+    """Until ``url``/health answers 200 (a fresh process on a shared machine may take a while to start serving);
+    fails at once when ``proc`` exited instead."""
+    async with asyncio.timeout(timeout_s), aiohttp.ClientSession() as s:
+        while True:
+            assert proc is None or proc.returncode is None, "serve exited"
+            try:
+                async with s.get(url + "/health") as r:
+                    if r.status == 200:
+                        return
+            except aiohttp.ClientError:
+                pass
+            await asyncio.sleep(0.1)
+
+
 class ServerProcess:
     """Started with ``start(*serve_flags)``; the same port and database survive a kill and a restart."""
 

@@ -12,7 +12,7 @@ from pathlib import Path
 import aiohttp
 import pytest
 
-from tests.integration.serve_process import ROOT, free_port
+from tests.integration.serve_process import ROOT, free_port, wait_healthy
 
 
 async def test_a_database_path_with_a_carriage_return_opens_the_users_database(tmp_path: Path) -> None:
@@ -24,14 +24,7 @@ async def test_a_database_path_with_a_carriage_return_opens_the_users_database(t
         sys.executable, "-m", "voice_letta.cli", "serve", "--port", str(port), "--no-preload", cwd=ROOT, env=env,
         stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.DEVNULL)
     try:
-        async with asyncio.timeout(90), aiohttp.ClientSession() as s:  # a fresh process on a shared machine
-            while True:
-                try:
-                    async with s.get(url + "/health") as r:
-                        if r.status == 200:
-                            break
-                except aiohttp.ClientError:
-                    await asyncio.sleep(0.2)
+        await wait_healthy(url, proc)
         names = sorted(os.listdir(tmp_path))
         assert "voice.db" in names and "voice.db\r" not in names, names
         cli = await asyncio.create_subprocess_exec(
@@ -72,14 +65,7 @@ async def test_a_database_path_starting_with_a_tilde_is_in_the_home_directory(tm
         sys.executable, "-m", "voice_letta.cli", "serve", "--port", str(port), "--no-preload", "--workers", "1",
         *args, cwd=work, env=env, stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.DEVNULL)
     try:
-        async with asyncio.timeout(90), aiohttp.ClientSession() as s:
-            while True:
-                try:
-                    async with s.get(f"http://127.0.0.1:{port}/health") as r:
-                        if r.status == 200:
-                            break
-                except aiohttp.ClientError:
-                    await asyncio.sleep(0.2)
+        await wait_healthy(f"http://127.0.0.1:{port}", proc)
         assert (home / "voice.db").exists() and not (work / "~").exists(), (os.listdir(home), os.listdir(work))
     finally:
         proc.terminate()
@@ -97,14 +83,8 @@ async def test_values_in_quotes_as_docker_env_file_keeps_them_are_read_without(t
         sys.executable, "-m", "voice_letta.cli", "serve", "--port", str(port), "--no-preload", "--workers", "1",
         cwd=tmp_path, env=env, stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.DEVNULL)
     try:
-        async with asyncio.timeout(90), aiohttp.ClientSession() as s:
-            while True:
-                try:
-                    async with s.get(url + "/health") as r:
-                        if r.status == 200:
-                            break
-                except aiohttp.ClientError:
-                    await asyncio.sleep(0.2)
+        await wait_healthy(url, proc)
+        async with aiohttp.ClientSession() as s:
             async with s.get(url + "/v1/agents", headers={"Authorization": "Bearer k-1"}) as r:
                 assert r.status == 200, await r.text()  # before: 401
             async with s.get(url + "/v1/agents", headers={"Authorization": 'Bearer "k-1"'}) as r:

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import aiohttp
 
-from tests.integration.serve_process import ROOT, free_port
+from tests.integration.serve_process import ROOT, free_port, wait_healthy
 
 
 async def test_an_allowed_host_given_as_a_url_is_its_host_name(tmp_path: Path) -> None:
@@ -23,15 +23,8 @@ async def test_an_allowed_host_given_as_a_url_is_its_host_name(tmp_path: Path) -
         "--db", str(tmp_path / "v.db"), "--allowed-host", "http://lan-box:8765", cwd=ROOT, env=env,
         stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.DEVNULL)
     try:
-        async with asyncio.timeout(90), aiohttp.ClientSession() as s:
-            while True:
-                assert proc.returncode is None, "serve exited"
-                try:
-                    async with s.get(f"http://127.0.0.1:{port}/health") as r:
-                        if r.status == 200:
-                            break
-                except aiohttp.ClientError:
-                    await asyncio.sleep(0.2)
+        await wait_healthy(f"http://127.0.0.1:{port}", proc)
+        async with aiohttp.ClientSession() as s:
             for host, status in (("voice.example.com", 200), ("api.example.com", 200), ("lan-box:8765", 200),
                                  ("evil.example.com", 421)):
                 async with s.get(f"http://127.0.0.1:{port}/v1/models", headers={"Host": host}) as r:
