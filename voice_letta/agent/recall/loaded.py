@@ -35,6 +35,13 @@ THREAD_THRESHOLD_VALUES = 2_000_000  # rows * dim above which ranking or appendi
 THREAD_TEXT_CHARS = 1_000
 NO_EMBEDDER = ("", 1)  # (model, dim) of a keyword-only index
 TERMS_WRITE_BATCH = 5_000  # passages whose computed terms are written back per transaction
+# Unjudged passages (stored before the cross-lingual lane, or while no index was loaded) that a loading search judges
+# before it answers: e5 embeds those MiniLM cannot read at ~27 ms a line on 2 cores, so a new chat of a few dozen
+# lines joins the lane at once, and an upgrade's or a long import's thousands do not hold that search for minutes:
+# the most recent CROSS_JUDGE_INLINE go first, the rest join from the background, newest first, CROSS_JUDGE_CHUNK at
+# a time (each chunk lets searches' own embeddings in between, see e5_embed.ENCODE_CHUNK).
+CROSS_JUDGE_INLINE = 128
+CROSS_JUDGE_CHUNK = 256
 
 
 class LoadedIndexes:
@@ -149,21 +156,37 @@ class LoadedIndexes:
 
     async def _load_cross(self, agent_id: str, index: PassageIndex, texts: PassageTexts) -> None:
         """The second vectors of a loading index; passages the lane has not judged yet (stored before it, or while
-        no index was loaded) are judged now, once, and the verdicts stored."""
+        no index was loaded) are judged once and the verdicts stored: the most recent ``CROSS_JUDGE_INLINE`` now,
+        the rest by a background task while the index stays loaded."""
         assert self.cross is not None
-        cross = self.cross
-        got = await self._store.load_cross_vectors(agent_id, cross.model, cross.dim)
+        got = await self._store.load_cross_vectors(agent_id, self.cross.model, self.cross.dim)
         if got.ids:
             index.add_cross(got.ids, np.frombuffer(got.vectors, dtype="<f4").reshape(len(got.ids), got.dim))
-        if not got.unjudged:
-            return
         at = {pid: i for i, pid in enumerate(texts.ids)}
-        todo = [pid for pid in got.unjudged if pid in at]
-        judged = await cross.judge([embedding_text(texts.texts[at[p]], texts.synopses[at[p]]) for p in todo])
-        verdicts = [(pid, None if v is None else v.tolist()) for pid, v in zip(todo, judged, strict=True)]
+        todo = [at[pid] for pid in got.unjudged if pid in at]  # in the store's order: oldest first
+        if not todo:
+            return
+        await self._judge_cross(agent_id, index, texts, todo[-CROSS_JUDGE_INLINE:])
+        if len(todo) > CROSS_JUDGE_INLINE:
+            self.spawn(self._catch_up_cross(agent_id, index, texts, todo[:-CROSS_JUDGE_INLINE]))
+
+    async def _catch_up_cross(self, agent_id: str, index: PassageIndex, texts: PassageTexts, rows: list[int]) -> None:
+        """Judge the rest of a loaded index's unjudged passages, newest first, while that index is the one kept (a
+        forgotten or reloaded index stops here: its next load judges what is left)."""
+        for end in range(len(rows), 0, -CROSS_JUDGE_CHUNK):
+            if self.loaded.get(agent_id) is not index:
+                return
+            await self._judge_cross(agent_id, index, texts, rows[max(0, end - CROSS_JUDGE_CHUNK):end])
+
+    async def _judge_cross(self, agent_id: str, index: PassageIndex, texts: PassageTexts, rows: list[int]) -> None:
+        assert self.cross is not None
+        cross = self.cross
+        ids = [texts.ids[i] for i in rows]
+        judged = await cross.judge([embedding_text(texts.texts[i], texts.synopses[i]) for i in rows])
+        verdicts = [(pid, None if v is None else v.tolist()) for pid, v in zip(ids, judged, strict=True)]
         for start in range(0, len(verdicts), TERMS_WRITE_BATCH):
             await self._store.set_cross_vectors(agent_id, verdicts[start:start + TERMS_WRITE_BATCH], model=cross.model)
-        found = [(pid, v) for pid, v in zip(todo, judged, strict=True) if v is not None]
+        found = [(pid, v) for pid, v in zip(ids, judged, strict=True) if v is not None]
         if found:
             index.add_cross([pid for pid, _ in found], np.stack([v for _, v in found]))
 
