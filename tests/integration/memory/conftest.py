@@ -28,6 +28,15 @@ async def server(tmp_path: Path, fake_openai: FakeOpenAIServer) -> AsyncIterator
         yield running
 
 
+@pytest.fixture
+async def no_lane(tmp_path: Path, fake_openai: FakeOpenAIServer, monkeypatch: pytest.MonkeyPatch
+                  ) -> AsyncIterator[Running]:
+    """The same server without the cross-lingual lane (VOICE_LETTA_CROSS_EMBED=off: MiniLM alone, as before it)."""
+    monkeypatch.setenv("VOICE_LETTA_CROSS_EMBED", "off")
+    async with serving(tmp_path / "no-lane", fake_openai, api_key=None) as running:
+        yield running
+
+
 def manager(server: Running) -> MemoryManager:
     return server.app[MEMORY_MANAGER]
 

@@ -9,13 +9,10 @@ the lane switched off (VOICE_LETTA_CROSS_EMBED=off) is the "before".
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
-from pathlib import Path
 
 import pytest
 
-from tests.fakes.openai_server import FakeOpenAIServer
-from tests.integration.agent.conftest import Running, serving
+from tests.integration.agent.conftest import Running
 from tests.integration.memory.test_media_and_kinds import DAY, HOUR, _load, _search
 from voice_letta.agent.recall import loaded
 from voice_letta.server.http_memory import MEMORY_SEARCH
@@ -41,14 +38,6 @@ QUESTIONS = {  # an English question -> what answers it
     "Whose house is the arisan at this month?": "rumah Bu Rina",
     "When does dad's fishing trip leave?": "기장 항구",
 }
-
-
-@pytest.fixture
-async def no_lane(tmp_path: Path, fake_openai: FakeOpenAIServer, monkeypatch: pytest.MonkeyPatch
-                  ) -> AsyncIterator[Running]:
-    monkeypatch.setenv("VOICE_LETTA_CROSS_EMBED", "off")
-    async with serving(tmp_path / "no-lane", fake_openai, api_key=None) as running:
-        yield running
 
 
 async def _top3(server: Running, agent_id: str) -> dict[str, bool]:
