@@ -76,22 +76,17 @@ class LoadedIndexes:
                 [start_of(p) for p in passages],
                 [end_of(p) for p in passages], vectors, ok)
         successors = [p.superseded_by for p in passages]
+        found: list[tuple[str, np.ndarray]] = []
         if self.cross is not None and index.model == self.cross.beside:
             # judged before the rows go in, so a search never sees them without the second vector they need
-            judged = await self.cross.judge([embedding_text(p.text, p.synopsis) for p in passages])
-            await self._store.set_cross_vectors(agent_id, [(p.id, None if v is None else v.tolist())
-                                                           for p, v in zip(passages, judged, strict=True)],
-                                                model=self.cross.model)
-        else:
-            judged = []
+            found = await self._judged(agent_id, [p.id for p in passages],
+                                       [embedding_text(p.text, p.synopsis) for p in passages])
         if (index.size * index.dim > THREAD_THRESHOLD_VALUES or len(passages) > 200
                 or sum(len(p.text) + len(p.synopsis or "") for p in passages) > THREAD_TEXT_CHARS):
             await asyncio.to_thread(functools.partial(index.add, *args, superseded_by=successors))
         else:
             index.add(*args, superseded_by=successors)
-        if any(v is not None for v in judged):
-            index.add_cross([p.id for p, v in zip(passages, judged, strict=True) if v is not None],
-                            np.stack([v for v in judged if v is not None]))
+        _add_cross(index, found)
 
     def supersede(self, agent_id: str, old_ids: Sequence[str], new_id: str) -> None:
         """The store marked ``old_ids`` superseded by ``new_id``: a loaded index learns it (other processes reload
@@ -179,16 +174,18 @@ class LoadedIndexes:
             await self._judge_cross(agent_id, index, texts, rows[max(0, end - CROSS_JUDGE_CHUNK):end])
 
     async def _judge_cross(self, agent_id: str, index: PassageIndex, texts: PassageTexts, rows: list[int]) -> None:
+        _add_cross(index, await self._judged(agent_id, [texts.ids[i] for i in rows],
+                                             [embedding_text(texts.texts[i], texts.synopses[i]) for i in rows]))
+
+    async def _judged(self, agent_id: str, ids: list[str], texts: list[str]) -> list[tuple[str, np.ndarray]]:
+        """The lane's verdicts on these passages, stored; the (id, second vector) of those that need one."""
         assert self.cross is not None
         cross = self.cross
-        ids = [texts.ids[i] for i in rows]
-        judged = await cross.judge([embedding_text(texts.texts[i], texts.synopses[i]) for i in rows])
+        judged = await cross.judge(texts)
         verdicts = [(pid, None if v is None else v.tolist()) for pid, v in zip(ids, judged, strict=True)]
         for start in range(0, len(verdicts), TERMS_WRITE_BATCH):
             await self._store.set_cross_vectors(agent_id, verdicts[start:start + TERMS_WRITE_BATCH], model=cross.model)
-        found = [(pid, v) for pid, v in zip(ids, judged, strict=True) if v is not None]
-        if found:
-            index.add_cross([pid for pid, _ in found], np.stack([v for _, v in found]))
+        return [(pid, v) for pid, v in zip(ids, judged, strict=True) if v is not None]
 
     def spawn(self, coro: Coroutine[Any, Any, None]) -> asyncio.Task[None]:
         """Run ``coro`` in a task of its own that ``aclose`` cancels; a failure is logged."""
@@ -225,3 +222,8 @@ class LoadedIndexes:
         for task in tasks:
             task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
+
+
+def _add_cross(index: PassageIndex, found: list[tuple[str, np.ndarray]]) -> None:
+    if found:
+        index.add_cross([pid for pid, _ in found], np.stack([v for _, v in found]))
