@@ -131,6 +131,7 @@ async def _chat(args: argparse.Namespace) -> int:
     history: list[ChatCompletionMessageParam] = []
     lines = [args.message] if args.message else None
     failed = False
+    read = 0
     while True:
         if lines is not None:
             if not lines:
@@ -142,6 +143,15 @@ async def _chat(args: argparse.Namespace) -> int:
                 text = (await asyncio.to_thread(input, "" if args.json else "you> ")).removesuffix("\r")
             except EOFError:
                 break
+            read += 1
+        if (byte := _undecoded_byte(text)) is not None:
+            # Python reads bytes that are no UTF-8 (a file saved as Windows-1252 or Latin-1) as lone surrogates,
+            # which the openai SDK cannot encode: the command died with a traceback, the rest of the file unsent.
+            where = f"line {read} of the input" if lines is None else "the message"
+            print(f"voice-letta chat: {where} is not UTF-8 text (byte 0x{byte:02x}), not sent: save it as UTF-8, "
+                  "e.g. iconv -f windows-1252 -t utf-8", file=sys.stderr)
+            failed = True
+            continue
         if not text.strip():
             continue
         history.append({"role": "user", "content": text})
@@ -172,6 +182,12 @@ async def _chat(args: argparse.Namespace) -> int:
         history.append({"role": "assistant", "content": "".join(reply)})
     await client.close()
     return 1 if failed else 0
+
+
+def _undecoded_byte(text: str) -> int | None:
+    """The first byte of ``text`` that was not UTF-8 where it was read (stdin, argv: Python keeps such a byte as a
+    lone surrogate U+DC80..U+DCFF, "surrogateescape"), or None."""
+    return next((ord(ch) - 0xDC00 for ch in text if "\udc80" <= ch <= "\udcff"), None)
 
 
 class ChatError(Exception):
@@ -299,6 +315,10 @@ def main(argv: list[str] | None = None) -> int:
     # threads fighting them on a 2-core machine made a MiniLM embedding 20x slower. Must precede numpy's import.
     os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
     args = build_parser().parse_args(argv)
+    for arg in sys.argv[1:] if argv is None else argv:
+        if (byte := _undecoded_byte(arg)) is not None:  # e.g. --name typed in a Latin-1 terminal: stored as U+FFFD
+            raise SystemExit(f"voice-letta: the argument {arg.encode('utf-8', 'surrogateescape')!r} is not UTF-8 "
+                             f"text (byte 0x{byte:02x}); set the terminal to UTF-8")
     # The server logs what it does; client commands print only their output (and warnings), unless -v.
     quiet = logging.INFO if args.command == "serve" else logging.WARNING
     fmt = getattr(args, "log_format", None) or os.environ.get(logctx.LOG_FORMAT_ENV, "text").strip().lower()

@@ -94,6 +94,33 @@ async def test_chat_reads_lines_piped_from_a_file_written_on_windows(served: tup
     assert said[-1].endswith("second line") and not any("\r" in str(m) for m in said), said
 
 
+async def test_chat_skips_a_line_that_is_not_utf8_with_one_line_and_sends_the_rest(
+        served: tuple[str, dict[str, str]], fake_openai: FakeOpenAIServer) -> None:
+    # A file saved as Windows-1252 / Latin-1 ("café" is b"caf\xe9") piped into `chat`, or such bytes in an
+    # argument: before, a traceback (UnicodeEncodeError: surrogates not allowed) and the rest of the file unsent.
+    _, env = served
+    code, out, err = await run("agents", "create", "--name", "latin1", "--provider", "openai", "--model",
+                               "fake-model", "--base-url", fake_openai.base_url, env=env)
+    assert code == 0, err
+    agent_id = out.strip().splitlines()[-1]
+    fake_openai.script([Text("One.")], [Text("Three.")])
+    pipe = asyncio.subprocess.PIPE
+    proc = await asyncio.create_subprocess_exec(*CLI, "chat", agent_id, "--json", env=env, stdin=pipe, stdout=pipe,
+                                                stderr=pipe)
+    raw_out, raw_err = await asyncio.wait_for(proc.communicate(b"first line\ncaf\xe9 au lait\nthird line\n"), 60)
+    assert proc.returncode == 1
+    assert [json.loads(line)["message"] for line in raw_out.decode().splitlines()] == ["first line", "third line"]
+    assert raw_err.decode().splitlines() == ["voice-letta chat: line 2 of the input is not UTF-8 text (byte 0xe9), "
+                                             "not sent: save it as UTF-8, e.g. iconv -f windows-1252 -t utf-8"]
+    proc = await asyncio.create_subprocess_exec(*CLI, "chat", agent_id, "-m", b"caf\xe9", env=env, stdout=pipe,
+                                                stderr=pipe)
+    raw_out, raw_err = await asyncio.wait_for(proc.communicate(), 60)
+    assert proc.returncode == 1 and raw_out == b""
+    assert raw_err.decode().splitlines() == ["voice-letta: the argument b'caf\\xe9' is not UTF-8 text (byte 0xe9); "
+                                             "set the terminal to UTF-8"]
+    assert sum(m["role"] == "user" for m in fake_openai.requests[-1]["messages"]) == 2
+
+
 async def test_client_commands_report_auth_errors(served: tuple[str, dict[str, str]]) -> None:
     _, env = served
     code, _, err = await run("agents", "list", env={**env, "VOICE_LETTA_API_KEY": "wrong"})
