@@ -38,3 +38,14 @@ def test_a_mail_is_told_by_its_header_block_whatever_the_field_names() -> None:
     # a transcript's labelled lines and a record's fields are no mail: no address opens them, or no body follows
     assert not is_email("Ana: mail me at ana@example.com\nTom: ok\nAna: thanks\n\nlater that day")
     assert not is_email("owner: ana@example.com\nplan: pro\nrenews: 2027-01-01")
+
+
+def test_a_title_line_above_a_header_block_is_no_speaker() -> None:
+    # an app's export: one title line, then the fields (one of them no mail client's: "First Viewed")
+    titled = ("Message\nSent: 11/21/2026 at 09:12 AM\nFrom: Ann Lee\nTo: Bo Lee\nFirst Viewed: 11/21/2026 at 09:59 AM\n"
+              "Subject: Swim\n\nSwimming moves to Thursdays at 5.")
+    assert is_email(titled) and speakers(titled) == ()
+    assert message_body(titled) == "\nSwimming moves to Thursdays at 5."
+    # a line with a colon is no title, and a title needs a header field right under it
+    assert not is_email("Note: call Ann\nFrom: Ann Lee\nSubject: Swim\n\nThursdays")
+    assert not is_email("Shopping\nmilk\nFrom: the corner shop\nSubject: none\n\neggs")

@@ -21,11 +21,30 @@ _FIELD = re.compile(r"^[ \t]*([^\s:][^:\n]{0,30}?)[ \t]*:[ \t]*\S")
 HEADER_SHAPE_FIELDS = 3
 
 
+# An app's export may put one title line above each message's header block ("Message" / "Sent: … / From: … / First
+# Viewed: … / Subject: …", a co-parenting app's; "Forwarded message"): its header fields were read as the speakers
+# "first viewed", nobody's, so no message of the thread was a version of another (test12). A title is short, has no
+# colon and is followed at once by a field.
+_TITLE_CHARS = 40
+
+
+def titled(first: str, second: str) -> bool:
+    """Whether ``first`` is a title line above a header block that ``second`` opens (see above)."""
+    return (len(first) <= _TITLE_CHARS and ":" not in first
+            and (MAIL_HEADER.match(second) is not None or ADDRESS_FIELD.match(second) is not None))
+
+
+def mail_lines(text: str) -> list[str]:
+    """The lines of ``text`` from its header block on: without a title line above it (see above)."""
+    lines = text.lstrip().splitlines()
+    return lines[1:] if len(lines) > 2 and titled(lines[0], lines[1]) else lines
+
+
 def is_email(text: str) -> bool:
     """A mail with its headers: it opens with header lines, at least two of its first lines, "From:" or "Subject:"
     among them; or, in any language, a block of at least HEADER_SHAPE_FIELDS fields opening with an address field
-    (``ADDRESS_FIELD``) and then a blank line and a body."""
-    lines = text.lstrip().splitlines()
+    (``ADDRESS_FIELD``) and then a blank line and a body. One title line may come first (``mail_lines``)."""
+    lines = mail_lines(text)
     head = [line for line in lines[:6] if line.strip()]
     found = [line for line in head if MAIL_HEADER.match(line)]
     # from its first line: a mail the user pastes under a line of their own ("user: flights / --- / From: …") is the

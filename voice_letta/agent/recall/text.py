@@ -17,7 +17,7 @@ from functools import lru_cache
 import numpy as np
 import snowballstemmer
 
-from voice_letta.agent.recall.mails import ADDRESS_FIELD, MAIL_HEADER, is_email
+from voice_letta.agent.recall.mails import ADDRESS_FIELD, MAIL_HEADER, is_email, mail_lines, titled
 from voice_letta.agent.recall.plain import message_parts, plain
 
 _WORD = re.compile(r"\w+", re.UNICODE)
@@ -268,15 +268,18 @@ def message_body(text: str) -> str | None:
     """What a stored message says without its envelope (see above), or None when ``text`` has no envelope."""
     # a message opens with its envelope: one look at the first line rules out almost every passage (an index load
     # reads 100k of them)
-    first = text.lstrip().split("\n", 1)[0]
+    head = text.lstrip().split("\n", 2)
+    first = head[0]
     if first[:1] in "{[<":  # a chat export's JSON/XML message records: their text without sender and stamps
         parts = message_parts(text)
         if parts is not None:
             return parts[0]
-    if not (first.startswith("[") or _dated(first) or MAIL_HEADER.match(first) or ADDRESS_FIELD.match(first)):
+    if not (first.startswith("[") or _dated(first) or MAIL_HEADER.match(first) or ADDRESS_FIELD.match(first)
+            or (len(head) > 2 and titled(first, head[1]))):  # a title line above the headers
         return None
     lines = text.splitlines()
     if is_email(text):  # the body: after the headers, up to the sign-off (the signature is the sender's every time)
+        lines = mail_lines(text)
         at = next((i for i, line in enumerate(lines) if not line.strip()), len(lines))
         end = next((i for i in range(at, len(lines)) if _SIGN_OFF.match(lines[i])), len(lines))
         return "\n".join(lines[at:end])
