@@ -263,6 +263,28 @@ async def test_a_resend_of_a_turn_that_never_completed_is_its_retry_even_after_o
         "number 3", "number 13", "number 23", "failed", "after failed", "cancelled", "after cancelled"]
 
 
+async def test_of_several_earlier_turns_with_the_same_words_the_newest_decides_the_retry(
+    store: SqliteStore, other: SqliteStore,
+) -> None:
+    """The same words said twice in the retry window: the first time answered, the second cut (its worker died).
+    Their re-send is the retry of the cut one, the newest; the answered one, older, must not hide it."""
+    agent = await make_agent(store)
+    now = time.time()
+    await _ran(other, agent.id, "yes please", "yes please", now)
+    await _ran(other, agent.id, "more tea?", "more tea?", now + 0.05)
+    cut = TurnRecord(id=ids.turn_id(), agent_id=agent.id, fingerprint="yes please", started_at=now + 0.1)
+    begun = await store.begin_turn(cut, [msg(agent.id, "user", "yes please", turn_id=cut.id)], holder="w1",
+                                   lease_s=10, now=now + 0.1)
+    assert begun is not None and begun.previous is None  # answered, and not the latest: said anew
+    assert await other.release_holder("w1", now=now + 0.2) == 1
+    await _ran(other, agent.id, "and then?", "and then?", now + 0.3)
+    resent = TurnRecord(id=ids.turn_id(), agent_id=agent.id, fingerprint="yes please", started_at=now + 0.4)
+    again = await other.begin_turn(resent, [msg(agent.id, "user", "yes please")], holder="w2", lease_s=10,
+                                   now=now + 0.4)
+    assert again is not None and again.previous is not None and again.previous.id == cut.id
+    assert again.inserted == []
+
+
 async def test_an_earlier_turn_is_not_retried_when_it_completed_is_too_old_or_its_words_are_gone(
     store: SqliteStore,
 ) -> None:

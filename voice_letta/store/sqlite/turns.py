@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import sqlite3
 from collections.abc import Sequence
+from operator import itemgetter
 from typing import Any, NamedTuple
 
 from voice_letta import config as C
@@ -48,18 +49,21 @@ _FIND_TURN = (
     f"SELECT {R.TURN_COLUMNS} FROM turns WHERE agent_id = ? AND fingerprint = ? ORDER BY started_at DESC LIMIT 1"
 )
 # The turn stored last (it took the lease last), not the last to arrive (migration 0011), and, in the same statement,
-# the agent's latest two turns with the request's fingerprint that started in the retry window (a key-less re-send
+# the agent's turns with the request's fingerprint that started in the retry window (a key-less re-send
 # queued behind other turns: the latest of them other than the latest turn, then checked by never_completed and for
 # its input still in context). Almost every turn finds only the first; "+started_at" keeps the planner on
 # turns_agent_fingerprint (one index probe) rather than turns_agent_started (every turn of the agent in the retry
-# window, then a sort). Only the columns the checks read: the whole record is read for the retry alone (a TurnRecord
-# built from a row, its usage and timings JSON validated, was ~50 us a turn; these were two statements).
+# window, then a sort). The fingerprint's turns come in no order (newest first is sorted here): with statistics
+# (PRAGMA optimize at close writes them) "ORDER BY rowid DESC LIMIT 2" made SQLite sort them in a temporary b-tree
+# at every turn rather than walk the index backwards (~10 k instructions; they are 0-2 rows in the retry window).
+# Only the columns the checks read: the whole record is read for the retry alone (a TurnRecord built from a row,
+# its usage and timings JSON validated, was ~50 us a turn; these were two statements).
 _BRIEF = "id, agent_id, fingerprint, status, started_at, ended_at, error"
 _LATEST_AND_SAME = (
-    f"SELECT 0, * FROM (SELECT {_BRIEF} FROM turns WHERE agent_id = ?1 ORDER BY rowid DESC LIMIT 1) "
-    f"UNION ALL SELECT 1, * FROM (SELECT {_BRIEF} FROM turns WHERE agent_id = ?1 AND fingerprint = ?2 "
-    "AND +started_at >= ?3 ORDER BY rowid DESC LIMIT 2)"
+    f"SELECT 0, * FROM (SELECT rowid, {_BRIEF} FROM turns WHERE agent_id = ?1 ORDER BY rowid DESC LIMIT 1) "
+    f"UNION ALL SELECT 1, rowid, {_BRIEF} FROM turns WHERE agent_id = ?1 AND fingerprint = ?2 AND +started_at >= ?3"
 )
+_ROWID = itemgetter(1)  # of a _LATEST_AND_SAME row
 _TURN_BY_ID = f"SELECT {R.TURN_COLUMNS} FROM turns WHERE id = ?"
 _INPUT_IN_CONTEXT = (
     "SELECT 1 FROM messages WHERE agent_id = ? AND turn_id = ? AND role IN ('user', 'tool') AND in_context = 1 "
@@ -184,12 +188,13 @@ class TurnsMixin(SqliteBase):
                 previous = R.turn_from_row(found[0]) if found else None
             else:
                 found = conn.execute(_LATEST_AND_SAME, (agent_id, turn.fingerprint, now - retry_window_s)).fetchall()
-                latest = next((_Brief(*r[1:]) for r in found if r[0] == 0), None)
+                latest = next((_Brief(*r[2:]) for r in found if r[0] == 0), None)
                 if latest is not None and turn.fingerprint is not None and latest.fingerprint == turn.fingerprint \
                         and is_retry_of(latest, now, replay_window_s=replay_window_s, retry_window_s=retry_window_s):
                     previous = _record(conn, latest.id)
                 elif latest is not None and turn.fingerprint is not None:
-                    previous = _earlier_unfinished(conn, latest, [_Brief(*r[1:]) for r in found if r[0] == 1])
+                    same = sorted((r for r in found if r[0] == 1), key=_ROWID, reverse=True)
+                    previous = _earlier_unfinished(conn, latest, [_Brief(*r[2:]) for r in same])
                 if previous is None and latest is not None and supersede_abandoned \
                         and latest.status == "abandoned" and now - latest.started_at <= supersede_window_s:
                     dropped = conn.execute(_DROP_INPUT, (agent_id, latest.id)).rowcount > 0
