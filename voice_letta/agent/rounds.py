@@ -190,8 +190,14 @@ class ModelRounds(TurnPersistence):
                 content.append(tail)
                 yield ContentDelta(state.speak(tail, ("content", rounds)))
             state.turn.steps += 1
+            capped = bool(calls) and rounds >= agent.max_tool_rounds
+            if capped:
+                # Asked for no more tools (tool_choice "none") and it called some anyway: Ollama ignores tool_choice
+                # and a small model can repeat a broken call. Running them looped until the turn budget (one "hi":
+                # 1,650 model calls and 3,300 stored messages in 45 s); the turn ends with what was said.
+                calls, finish = {}, "stop"
             if not calls:
-                if not "".join(content).strip() and not "".join(state.spoken).strip() and rounds == 0:
+                if not "".join(content).strip() and not "".join(state.spoken).strip() and (rounds == 0 or capped):
                     text = state.speak(EMPTY_REPLY_SENTENCE, "fallback")
                     yield ContentDelta(text, kind="fallback")
                 yield ReplyDone(state.turn.id, finish_reason_of(finish), usage, state.route)

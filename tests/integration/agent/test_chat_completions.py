@@ -292,6 +292,24 @@ async def test_tool_rounds_are_bounded(server: Running) -> None:
     assert [r.get("tool_choice") for r in server.fake.requests] == ["auto", "auto", "none"]
 
 
+async def test_a_model_that_ignores_tool_choice_none_cannot_loop_past_the_rounds(server: Running) -> None:
+    # Ollama ignores tool_choice, and a small model repeats a broken call: before, the server ran every call the model
+    # made after the cap, until the 45 s turn budget (one "hi": 1,650 model calls, 3,300 stored messages).
+    agent = await server.create_agent(max_tool_rounds=2)
+    broken = ToolCall("search_memory", '{"convo_keyword_queries": ["sis')
+    server.fake.script(*([broken] for _ in range(6)))
+    started = time.monotonic()
+    chunks, text = await collect(await server.client().chat.completions.create(
+        model=agent["id"], messages=[{"role": "user", "content": "hi"}], stream=True))
+    assert time.monotonic() - started < 20
+    assert text == "Sorry, I don't have an answer for that."
+    assert [c.choices[0].finish_reason for c in chunks if c.choices and c.choices[0].finish_reason] == ["stop"]
+    assert [r.get("tool_choice") for r in server.fake.requests] == ["auto", "auto", "none"]
+    rows = await messages_of(server, agent["id"])
+    assert [m.role for m in rows] == ["user", "assistant", "tool", "assistant", "tool", "assistant"]
+    assert rows[-1].content == text and not rows[-1].tool_calls
+
+
 async def test_keepalive_comments_during_slow_model(tmp_path: Any, fake_openai: Any) -> None:
     running, runner = await start_server(tmp_path, fake_openai, api_key=None, sse_keepalive_s=0.1)
     try:
