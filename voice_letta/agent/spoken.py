@@ -6,9 +6,16 @@ Small models still echo it now and then, so ``SpokenTextFilter`` drops it from t
 reaches text-to-speech or the store: ``<context>…</context>`` blocks (and stray ``<context>``/``</context>``
 tags), and bracketed notes of the older framing, ``[context…]`` and ``[interrupted…]``.
 
+Models also write what is no reply at all into their text, and a voice agent must not say it: a reasoning model
+behind a server with no reasoning parser (DeepSeek-R1 distills, Qwen3, QwQ on vLLM, llama.cpp, LM Studio) streams
+its ``<think>…</think>`` (or ``<thinking>…</thinking>``) as content, and one behind a server with no tool-call
+parser streams its Hermes-style ``<tool_call>{json}</tool_call>``. Both were spoken and stored as the reply; such
+blocks are dropped the same way (with a larger allowance for a long chain of thought).
+
 It is a streaming filter (sans-I/O): ``feed(text)`` returns what can be spoken now, holding back only text
 that may still turn out to be a marker (from a ``<`` or ``[``); ``flush()`` returns the rest at the end.
-A marker that is never closed is dropped for at most ``MAX_DROP_CHARS`` characters.
+A marker that is never closed is dropped for at most ``MAX_DROP_CHARS`` characters (``MAX_THOUGHT_CHARS`` for a
+reasoning or tool-call block).
 """
 
 from __future__ import annotations
@@ -17,14 +24,20 @@ OPEN_TAG = "<context>"
 CLOSE_TAG = "</context>"
 _BRACKETS = ("[context", "[interrupted")
 MAX_DROP_CHARS = 400
+MAX_THOUGHT_CHARS = 40_000
+# Blocks of a model's own that are no reply: opening tag -> closing tag.
+_BLOCKS = {"<think>": "</think>", "<thinking>": "</thinking>", "<tool_call>": "</tool_call>"}
+_OPENERS = {OPEN_TAG: CLOSE_TAG, **_BLOCKS}
+_CLOSERS = (CLOSE_TAG, *_BLOCKS.values())
 
-_STARTS = (OPEN_TAG, CLOSE_TAG, *_BRACKETS)
+_STARTS = (*_OPENERS, *_CLOSERS, *_BRACKETS)
 
 
 class SpokenTextFilter:
     def __init__(self) -> None:
         self._held = ""  # text that may be the start of a marker
         self._until: str | None = None  # inside a marker: what ends it
+        self._cap = MAX_DROP_CHARS  # how much of that marker may be dropped if it is never closed
         self._dropped = 0
         self._last = " "  # the last character emitted (" " at the start: no leading space after a drop)
         self._tail = ""  # the last characters emitted, to see a marker that a drop would splice together
@@ -40,7 +53,7 @@ class SpokenTextFilter:
             if self._until is not None:
                 end = buf.lower().find(self._until, i)
                 if end < 0:
-                    allowance = MAX_DROP_CHARS - self._dropped
+                    allowance = self._cap - self._dropped
                     if len(buf) - i > allowance:  # never closed: drop no more than the cap, speak the rest
                         i += max(allowance, 0)
                         self._until = None
@@ -71,12 +84,13 @@ class SpokenTextFilter:
                 i = j + 1
                 continue
             i = j + len(opened)
-            if opened == OPEN_TAG:
-                self._until = CLOSE_TAG
-            elif opened == CLOSE_TAG:
+            if opened in _OPENERS:
+                self._until = _OPENERS[opened]
+                self._cap = MAX_DROP_CHARS if opened == OPEN_TAG else MAX_THOUGHT_CHARS
+            elif opened in _CLOSERS:
                 self._dropped_marker()  # a stray closing tag
             else:
-                self._until = "]"
+                self._until, self._cap = "]", MAX_DROP_CHARS
             self._dropped = 0
         return "".join(out)
 

@@ -310,6 +310,24 @@ async def test_a_model_that_ignores_tool_choice_none_cannot_loop_past_the_rounds
     assert rows[-1].content == text and not rows[-1].tool_calls
 
 
+async def test_a_reasoning_models_thoughts_and_text_tool_calls_are_never_said(server: Running) -> None:
+    # DeepSeek-R1 distills / Qwen3 behind a server with no reasoning parser stream "<think>…</think>" as content; a
+    # server with no tool-call parser streams Hermes "<tool_call>{…}</tool_call>": both were spoken and stored.
+    agent = await server.create_agent()
+    server.fake.script([Text("<think>\nThe user says hi. I should"), Text(" greet them briefly.\n</th"),
+                        Text("ink>\n\nHello! How can I help?")],
+                       [Text('<tool_call>\n{"name": "search_memory", "arguments": {"query": "sister"}}\n</tool_call>')])
+    _, text = await collect(await server.client().chat.completions.create(
+        model=agent["id"], messages=[{"role": "user", "content": "hi"}], stream=True))
+    assert text == "Hello! How can I help?"
+    reply = await server.client().chat.completions.create(
+        model=agent["id"], messages=[{"role": "user", "content": "hi"}, {"role": "assistant", "content": text},
+                                     {"role": "user", "content": "where does my sister live?"}])
+    assert reply.choices[0].message.content == "Sorry, I don't have an answer for that."
+    said = [m.content for m in await messages_of(server, agent["id"]) if m.role == "assistant"]
+    assert said == ["Hello! How can I help?", "Sorry, I don't have an answer for that."]
+
+
 async def test_keepalive_comments_during_slow_model(tmp_path: Any, fake_openai: Any) -> None:
     running, runner = await start_server(tmp_path, fake_openai, api_key=None, sse_keepalive_s=0.1)
     try:

@@ -6,7 +6,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from voice_letta.agent.spoken import MAX_DROP_CHARS, SpokenTextFilter, strip_markers
+from voice_letta.agent.spoken import MAX_DROP_CHARS, MAX_THOUGHT_CHARS, SpokenTextFilter, strip_markers
 
 
 @pytest.mark.parametrize(("reply", "spoken"), [
@@ -20,6 +20,12 @@ from voice_letta.agent.spoken import MAX_DROP_CHARS, SpokenTextFilter, strip_mar
     ("3 < 4 and [x] stays.", "3 < 4 and [x] stays."),
     ("Ends with a bracket [", "Ends with a bracket ["),
     ("<CONTEXT>shouted</CONTEXT>Fine.", "Fine."),
+    # a reasoning model's thoughts and a Hermes-style tool call written as text are no reply either
+    ("<think>\nThe user greets me. Keep it short.\n</think>\n\nHello! How can I help?", "Hello! How can I help?"),
+    ("<thinking>Plan: greet.</thinking>Hi.", "Hi."),
+    ('<tool_call>\n{"name": "search_memory", "arguments": {"query": "sister"}}\n</tool_call>', ""),
+    ("Sure. <Think>hidden</THINK> Done.", "Sure. Done."),
+    ("<th> and <b>think</b> stay.", "<th> and <b>think</b> stay."),
 ])
 def test_markers_are_dropped_everything_else_kept(reply: str, spoken: str) -> None:
     assert strip_markers(reply) == spoken
@@ -42,9 +48,20 @@ def test_an_unclosed_marker_is_dropped_only_so_far() -> None:
     assert out.endswith("tail") and len(out) < MAX_DROP_CHARS
 
 
+def test_a_long_chain_of_thought_is_dropped_whole_and_an_unclosed_one_only_so_far() -> None:
+    f = SpokenTextFilter()
+    thought = "Let me reason step by step. " * 300  # ~8,400 characters: far more than a context note
+    out = "".join(f.feed(c) for c in ["<think>", thought, "</think>", "The answer is four."]) + f.flush()
+    assert out == "The answer is four."
+    f = SpokenTextFilter()
+    out = f.feed("<think>" + "x" * (MAX_THOUGHT_CHARS + 50)) + f.feed(" tail") + f.flush()
+    assert out.endswith("tail") and len(out) < MAX_DROP_CHARS
+
+
 @settings(max_examples=300, deadline=None)
 @given(st.lists(st.sampled_from(["Hello", " ", "<context>", "</context>", "[context", "[interrupted: x", "]", "<",
-                                 "[", "time: 9:00", "b>", ".", "con", "text>", "\n", "<cont", "[inter"]),
+                                 "[", "time: 9:00", "b>", ".", "con", "text>", "\n", "<cont", "[inter", "<think>",
+                                 "</think>", "<thi", "nk>", "<tool_call>", "</tool_call>", "ing>"]),
                 max_size=25),
        st.data())
 def test_any_split_speaks_the_same_as_the_whole(pieces: list[str], data: st.DataObject) -> None:
@@ -55,6 +72,7 @@ def test_any_split_speaks_the_same_as_the_whole(pieces: list[str], data: st.Data
     streamed = "".join(f.feed(c) for c in chunks) + f.flush()
     assert streamed == strip_markers(text)
     assert "<context>" not in streamed.lower() and "[interrupted" not in streamed.lower()
+    assert "<think>" not in streamed.lower() and "<tool_call>" not in streamed.lower()
 
 
 @given(st.text(alphabet=st.characters(blacklist_characters="<["), max_size=200))
