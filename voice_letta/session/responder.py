@@ -33,7 +33,7 @@ from voice_letta.errors import VoiceLettaError
 from voice_letta.session import events as E
 from voice_letta.session.metrics import BARGE_INS_TOTAL, MetricsSink, TurnClock
 from voice_letta.session.outbound import Outbound
-from voice_letta.session.sentences import SentenceSplitter
+from voice_letta.session.sentences import SentenceSplitter, speakable
 from voice_letta.session.settings import Settings
 from voice_letta.session.speech import SpeechEngines
 
@@ -246,7 +246,8 @@ async def _speak(host: ResponderHost, resp: Response, segments: asyncio.Queue[st
     resampler: StreamResampler | None = None
     stream = 0
     while (seg := await segments.get()) is not None:
-        if tts is None or not seg.strip():
+        words = speakable(seg)
+        if tts is None or not words:
             if tts is None and not warned:
                 host.error(VoiceLettaError("no text-to-speech engine on this server: text only",
                                            code="tts_unavailable"), response_id=resp.id)
@@ -264,7 +265,7 @@ async def _speak(host: ResponderHost, resp: Response, segments: asyncio.Queue[st
             host.emit(E.AudioStarted(resp.id, out.sample_rate_hz))
         pushed_ms = 0.0
         try:
-            async for part in tts.synthesize(seg.strip(), voice=host.settings.voice):
+            async for part in tts.synthesize(words, voice=host.settings.voice):
                 if resampler is None or resampler.in_rate_hz != part.sample_rate_hz \
                         or resampler.out_rate_hz != out.sample_rate_hz:
                     resampler = StreamResampler(part.sample_rate_hz, out.sample_rate_hz, quality="MQ")

@@ -26,6 +26,21 @@ _ABBREVIATIONS = frozenset({
     "mr", "mrs", "ms", "dr", "prof", "sr", "jr", "st", "vs", "etc", "e.g", "i.e", "no", "approx", "mt", "inc",
 })
 _WORD_BEFORE = re.compile(r"([A-Za-z.]+)$")
+# Markdown a model writes although its prompt says not to: what text-to-speech would read out as "asterisk".
+_MD_LINK = re.compile(r"!?\[([^\]\n]*)\]\([^()\s]*(?:\([^()\s]*\)[^()\s]*)*\)")  # [text](url), ![alt](url)
+_MD_LINE_MARK = re.compile(r"(?m)^[ \t]*(?:#{1,6}[ \t]+|>[ \t]?|[-*+•][ \t]+)")  # heading, quote, bullet
+_MD_RULE = re.compile(r"(?m)^[ \t]*([-*_])(?:[ \t]*\1){2,}[ \t]*$")  # ---, ***, ___
+_MD_MARKS = re.compile(r"\*{2,}|(?<!\d)(?<!\d )\*(?! ?\d)|__+|`+|~~")  # emphasis, code; 2 * 3 stays
+
+
+def speakable(segment: str) -> str:
+    """The words of a segment for text-to-speech: markdown marks dropped ("**Pasta**" -> "Pasta", "### Tip" -> "Tip",
+    "- one" -> "one", "[the menu](https://…)" -> "the menu"), a product between digits ("2 * 3") kept, stripped.
+    Only what is synthesized: the stored reply and the ledger keep the segment as written."""
+    text = _MD_LINK.sub(r"\1", segment)
+    text = _MD_RULE.sub("", text)
+    text = _MD_LINE_MARK.sub("", text)
+    return _MD_MARKS.sub("", text).strip()
 
 
 class SentenceSplitter:

@@ -32,3 +32,23 @@ async def test_text_turn_streams_chunks_audio_and_done(vs: VoiceServer) -> None:
     rows = await vs.assistant_rows(agent)
     assert rows[-1].content == "Hello there, nice to meet you. How can I help today?"
     assert not rows[-1].interrupted
+
+
+async def test_markdown_in_a_reply_is_not_read_out(vs: VoiceServer) -> None:
+    # Models write markdown although the prompt says not to; Piper read "**Sure!** … 1. **Pasta**" as "asterisk, sure
+    # exclamation asterisk, … One, asterisk, asterisk, …". The client's text and the stored reply keep it as written.
+    agent = await vs.create_agent()
+    reply = ("**Sure!** Here are two options:\n\n1. **Pasta** with pesto\n2. *Tacos* and a [salsa](https://x.example/s)"
+             "\n\n### Tip\n- Cook 2 * 3 minutes.\n")
+    vs.fake.script([Text(reply)])
+    async with await vs.client(agent) as c:
+        await c.send(type="input_text", text="dinner ideas?")
+        done = await c.wait_for("response.done")
+        assert c.response_text(done["response_id"]) == reply
+        await c.wait_for("response.audio.done")
+    spoken = " ".join(vs.tts.texts)
+    assert "*" not in spoken.replace("2 * 3", "") and "#" not in spoken and "](" not in spoken, vs.tts.texts
+    assert "Sure!" in spoken and "Pasta with pesto" in spoken and "Tacos and a salsa" in spoken
+    assert "Tip" in spoken and "Cook 2 * 3 minutes." in spoken
+    rows = await vs.store.list_messages(agent, limit=10)
+    assert rows[-1].role == "assistant" and rows[-1].content == reply.strip()

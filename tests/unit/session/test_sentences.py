@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from voice_letta.session.sentences import SentenceSplitter
+import pytest
+
+from voice_letta.session.sentences import SentenceSplitter, speakable
 
 
 def split(deltas: list[str], **kw: int) -> list[str]:
@@ -54,3 +56,22 @@ def test_flush_if_terminal_for_fillers() -> None:
     assert sp.flush_if_terminal() == []
     sp.feed(" my notes.")
     assert sp.flush_if_terminal() == ["Let me check my notes."]
+
+
+@pytest.mark.parametrize(("segment", "words"), [
+    ("**Sure!** Here are two options:", "Sure! Here are two options:"),
+    ("1. **Pasta** with pesto\n", "1. Pasta with pesto"),
+    ("2. *Tacos* — quick", "2. Tacos — quick"),
+    ("### Tip", "Tip"),
+    ("- one item", "one item"),
+    ("> quoted wisdom", "quoted wisdom"),
+    ("See [the menu](https://example.com/a_(b)) now.", "See the menu now."),
+    ("Use `pip install x` here, ~~old~~ new.", "Use pip install x here, old new."),
+    ("**5** stars", "5 stars"),
+    ("2 * 3 = 6, and 4*5 = 20.", "2 * 3 = 6, and 4*5 = 20."),
+    ("snake_case_name stays", "snake_case_name stays"),
+    ("---", ""),
+    ("Plain words stay as they are.", "Plain words stay as they are."),
+])
+def test_speakable_drops_markdown_marks_only(segment: str, words: str) -> None:
+    assert speakable(segment) == words
