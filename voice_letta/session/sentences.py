@@ -31,16 +31,25 @@ _MD_LINK = re.compile(r"!?\[([^\]\n]*)\]\([^()\s]*(?:\([^()\s]*\)[^()\s]*)*\)") 
 _MD_LINE_MARK = re.compile(r"(?m)^[ \t]*(?:#{1,6}[ \t]+|>[ \t]?|[-*+•][ \t]+)")  # heading, quote, bullet
 _MD_RULE = re.compile(r"(?m)^[ \t]*([-*_])(?:[ \t]*\1){2,}[ \t]*$")  # ---, ***, ___
 _MD_MARKS = re.compile(r"\*{2,}|(?<!\d)(?<!\d )\*(?! ?\d)|__+|`+|~~")  # emphasis, code; 2 * 3 stays
+# A web address is said as its site ("opentable.com"), not read out character by character with its query string.
+_URL = re.compile(r"\b(?:https?://|www\.)(?:www\.)?([^/\s?#]+)\S*?(?=[.,;:!?)\]]*(?:\s|$))", re.IGNORECASE)
+# Emoji (pictographs, dingbats, flags, skin tones, the joiner and variation selector that build them): Piper said
+# "party popper", "thumbs up".
+_EMOJI_CHARS = "[\U0001F000-\U0001FAFF\u2600-\u27BF\u2B00-\u2BFF\uFE0E\uFE0F\u200D\U000E0020-\U000E007F]+"
+_EMOJI = re.compile(f"(?P<before_mark>[ \\t]*{_EMOJI_CHARS}(?=[.,;:!?]))|{_EMOJI_CHARS}")  # "booked 👍." -> "booked."
 
 
 def speakable(segment: str) -> str:
     """The words of a segment for text-to-speech: markdown marks dropped ("**Pasta**" -> "Pasta", "### Tip" -> "Tip",
-    "- one" -> "one", "[the menu](https://…)" -> "the menu"), a product between digits ("2 * 3") kept, stripped.
-    Only what is synthesized: the stored reply and the ledger keep the segment as written."""
+    "- one" -> "one", "[the menu](https://…)" -> "the menu"), a product between digits ("2 * 3") kept, web addresses
+    as their site, emoji dropped, stripped. Only what is synthesized: the stored reply and the ledger keep the segment
+    as written."""
     text = _MD_LINK.sub(r"\1", segment)
     text = _MD_RULE.sub("", text)
     text = _MD_LINE_MARK.sub("", text)
-    return _MD_MARKS.sub("", text).strip()
+    text = _URL.sub(r"\1", _MD_MARKS.sub("", text))
+    text = _EMOJI.sub(lambda m: "" if m.group("before_mark") else " ", text)
+    return re.sub(r"[ \t]{2,}", " ", text).strip()
 
 
 class SentenceSplitter:

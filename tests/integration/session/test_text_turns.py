@@ -34,12 +34,13 @@ async def test_text_turn_streams_chunks_audio_and_done(vs: VoiceServer) -> None:
     assert not rows[-1].interrupted
 
 
-async def test_markdown_in_a_reply_is_not_read_out(vs: VoiceServer) -> None:
-    # Models write markdown although the prompt says not to; Piper read "**Sure!** … 1. **Pasta**" as "asterisk, sure
-    # exclamation asterisk, … One, asterisk, asterisk, …". The client's text and the stored reply keep it as written.
+async def test_markdown_emoji_and_web_paths_in_a_reply_are_not_read_out(vs: VoiceServer) -> None:
+    # Models write markdown and emoji although the prompt says not to; Piper read "**Sure!** … 1. **Pasta**" as
+    # "asterisk, sure exclamation asterisk, … One, asterisk, asterisk, …", "🎉" as "party popper" and a link with its
+    # whole path and query. The client's text and the stored reply keep them as written.
     agent = await vs.create_agent()
     reply = ("**Sure!** Here are two options:\n\n1. **Pasta** with pesto\n2. *Tacos* and a [salsa](https://x.example/s)"
-             "\n\n### Tip\n- Cook 2 * 3 minutes.\n")
+             "\n\n### Tip\n- Cook 2 * 3 minutes 🍝. Recipe: https://www.bbcgoodfood.com/recipes/pesto-pasta?ref=x\n")
     vs.fake.script([Text(reply)])
     async with await vs.client(agent) as c:
         await c.send(type="input_text", text="dinner ideas?")
@@ -49,6 +50,6 @@ async def test_markdown_in_a_reply_is_not_read_out(vs: VoiceServer) -> None:
     spoken = " ".join(vs.tts.texts)
     assert "*" not in spoken.replace("2 * 3", "") and "#" not in spoken and "](" not in spoken, vs.tts.texts
     assert "Sure!" in spoken and "Pasta with pesto" in spoken and "Tacos and a salsa" in spoken
-    assert "Tip" in spoken and "Cook 2 * 3 minutes." in spoken
+    assert "Tip" in spoken and "Cook 2 * 3 minutes. Recipe: bbcgoodfood.com" in spoken and "🍝" not in spoken
     rows = await vs.store.list_messages(agent, limit=10)
     assert rows[-1].role == "assistant" and rows[-1].content == reply.strip()

@@ -72,6 +72,12 @@ def test_flush_if_terminal_for_fillers() -> None:
     ("snake_case_name stays", "snake_case_name stays"),
     ("---", ""),
     ("Plain words stay as they are.", "Plain words stay as they are."),
+    ("Happy birthday! 🎉🎂 Your table is booked 👍.", "Happy birthday! Your table is booked."),
+    ("Flags 🇬🇧 and 👩🏽\u200d💻 coders ❤️", "Flags and coders"),
+    ("Details at https://www.opentable.com/r/dishoom-london?rid=12345&lang=en-GB today.",
+     "Details at opentable.com today."),
+    ("See www.bbc.co.uk/news.", "See bbc.co.uk."),
+    ("It costs $1,250.50, 20% off at 20°C.", "It costs $1,250.50, 20% off at 20°C."),
 ])
-def test_speakable_drops_markdown_marks_only(segment: str, words: str) -> None:
+def test_speakable_drops_markdown_marks_emoji_and_web_paths_only(segment: str, words: str) -> None:
     assert speakable(segment) == words
