@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import inspect
+import os
 import sqlite3
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -17,6 +18,7 @@ from voice_letta.errors import NotFoundError, StorageError
 from voice_letta.store import SqliteStore, open_any_store, open_store
 from voice_letta.store.fts import fts_query
 from voice_letta.store.postgres import PostgresStore
+from voice_letta.store.sqlite.checkpoint import Checkpointer
 from voice_letta.store.sqlite.db import load_migrations, split_statements
 
 
@@ -103,6 +105,32 @@ async def test_commits_leave_the_wal_to_the_background_checkpointer(store: Sqlit
         assert len(await store.list_messages(agent.id, limit=100)) == 41
     finally:
         await other.aclose()
+
+
+async def test_the_log_starts_again_under_writes_without_a_pause(store: SqliteStore, db_path: Path) -> None:
+    """Found with strace under bench/http_latency.py (one stream, ~45 turns a second): a passive checkpoint copies the
+    log as it was when it began, a commit always landed meanwhile, so the log never started again and the WAL file
+    grew by every frame written (250 MB in a minute). A round that finds the log long finishes under the write gate;
+    the file then stays near that length however much is written."""
+    assert store.checkpointer is not None
+    await store.checkpointer.aclose()
+    store.checkpointer = checkpointer = Checkpointer(db_path, interval_s=0.05, restart_frames=200)
+    checkpointer.start()
+    agent = await make_agent(store)
+    loop = asyncio.get_running_loop()
+    written, last_seen, n = 0, 0, 0
+    deadline = loop.time() + 30
+    while written < 10_000 and loop.time() < deadline:  # ~40 MB of frames (a lower bound: rounds see the log)
+        await store.append_messages([msg(agent.id, "user", f"line {n} " * 50)])
+        n += 1
+        frames = checkpointer.last[0]  # the log's length at the latest round: from 0 again after a restart
+        written += frames - last_seen if frames >= last_seen else frames
+        last_seen = frames
+    assert written >= 10_000, f"only {written} frames in 30 s ({n} appends)"
+    wal_bytes = (await asyncio.to_thread(os.stat, f"{db_path}-wal")).st_size
+    assert wal_bytes < written * 4096 / 2, (wal_bytes, written)  # without restarts: every frame, 40 MB or more
+    assert checkpointer.restarts >= 2
+    assert len(await store.list_messages(agent.id, limit=10_000)) == n
 
 
 @pytest.mark.parametrize("backend", [SqliteStore, PostgresStore])

@@ -36,7 +36,7 @@ from voice_letta import config as C
 from voice_letta.store import rows as R
 from voice_letta.store.sqlite.checkpoint import Checkpointer
 from voice_letta.store.sqlite.db import translate_errors
-from voice_letta.store.sqlite.walstate import WalState, wal_state
+from voice_letta.store.sqlite.walstate import WRITE_LOCK_SUFFIX, WalState, wal_state
 from voice_letta.store.sqlite.windows import HistoryRows
 
 _T = TypeVar("_T")
@@ -106,7 +106,7 @@ class WriteGate:
         self.seen: WalState = None
         self._before: WalState = None
         if str(path) != ":memory:":
-            self._fd = os.open(f"{path}.write-lock", os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
+            self._fd = os.open(f"{path}{WRITE_LOCK_SUFFIX}", os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
 
     def acquire(self) -> None:
         self.writes += 1

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 
+WRITE_LOCK_SUFFIX = ".write-lock"  # <db>.write-lock: the file every writer flocks (base.WriteGate)
 WalState = tuple[int, int, int] | None  # (inode, size, mtime ns) of the WAL file; None when there is none
 
 
