@@ -213,3 +213,12 @@ def test_a_later_ending_that_names_the_old_value_is_its_new_version() -> None:
     index = _index(common, vectors, [-30, -20, -19, -18, -17, -2])
     ranked = index.rank(q, ["Who is my manager?"], SearchWindow(None, None), limit=3, speaker="user")
     assert ranked[0].passage_id == "p0" and ranked[0].previous == ()
+
+
+def test_a_question_whether_a_state_still_holds_is_told_by_its_words() -> None:
+    cos = np.zeros(1, dtype=np.float32)
+    for question in ("do i still have a loose tooth", "Am I still driving Chachu's car?",
+                     "Is Dev not coming anymore?", "Do I take the blue pills any longer?"):
+        assert Query.of([], cos, question).still, question
+    for question in ("Where is my tooth fairy money?", "When is the stillwater trip?", ""):
+        assert not Query.of([], cos, question).still, question

@@ -293,8 +293,12 @@ def same_item(index: PassageIndex, a: int, b: int, query: Query) -> bool:
     that few of the agent's passages say (not their envelope's, not the speakers' names). Without the asked kind a
     named person's later line on a topic is more of its history than a new version (LoCoMo's chats: letting every
     such pair of one speaker be versions cost any@5 0.727 -> 0.711)."""
-    if not same_speakers(index, a, b) or not typed_change(index, a, b, query):
-        return False
+    return same_speakers(index, a, b) and typed_change(index, a, b, query) and shares_rare_asked(index, a, b, query)
+
+
+def shares_rare_asked(index: PassageIndex, a: int, b: int, query: Query) -> bool:
+    """Whether ``a`` and ``b`` both say a word of the question that few of the agent's passages say (not their
+    envelope's, not the speakers' names): the item itself ("chachu", "tooth"), not the kind of thing."""
     shared = (content_terms(index, a) & content_terms(index, b) & query.terms) - ignored_terms(index, a, b)
     most = max(ITEM_COMMON, ITEM_SHARE * index.keywords.n)
     return any(len(index.keywords.postings_of(t)[0]) <= most for t in shared)

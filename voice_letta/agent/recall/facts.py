@@ -222,11 +222,20 @@ class Query:
     kind: int = 0  # the kind of value the question asks for (recall/quantity.py bits; 0 none)
     who: bool = False  # it asks who (recall/records.py)
     choice: tuple[frozenset[int], frozenset[int]] | None = None  # "earlies or nights?": the two values offered
+    still: bool = False  # it asks whether a state still holds ("Do I still take metformin?")
 
     @classmethod
     def of(cls, terms: Sequence[str], cosines: np.ndarray, question: str = "") -> Query:
         kind = asked_kind(question) | (PLACE if _PLACE_ASK.search(question) else 0) if question else 0
-        return cls(frozenset(term_id(t) for t in terms), cosines, kind, asks_who(question), choice_of(question))
+        return cls(frozenset(term_id(t) for t in terms), cosines, kind, asks_who(question), choice_of(question),
+                   _STILL.search(question) is not None)
+
+
+# A question whether a state still holds ("do i still have a loose tooth", "Am I still driving Chachu's car?", "Is
+# the newspaper still owing me money?") says itself that the state may have ended: the user's later line on the same
+# item is its newer version even when it says the end in words nothing lists ("my tooth fell out at lunch", "Chachu
+# ki Corolla wapas kar di") and is far from the question in meaning (test12).
+_STILL = re.compile(r"\b(?:still|anymore|any more|any longer)\b", re.IGNORECASE)
 
 
 # A question that offers two values ("Am I on earlies or nights?", "Do I take the bus or the train?") says itself that

@@ -48,6 +48,7 @@ from voice_letta.agent.recall.cued import (
     same_speakers,
     says_facts,
     share_a_word,
+    shares_rare_asked,
     states_facts,
 )
 from voice_letta.agent.recall.facts import (
@@ -61,6 +62,7 @@ from voice_letta.agent.recall.facts import (
 from voice_letta.agent.recall.quantity import ANY
 from voice_letta.agent.recall.records import another_line, same_holder_rows
 from voice_letta.agent.recall.revisions import revised_after, swapped_after
+from voice_letta.agent.recall.roles import role_ids
 from voice_letta.agent.recall.vector import MIN_COSINE
 
 if TYPE_CHECKING:
@@ -76,6 +78,9 @@ if TYPE_CHECKING:
 # may 3") are 0.50 (found from outside: "what's my birthday?" came back as the wedding, replacing the birthday);
 # 0.55 keeps both recall sets' numbers (bench/memory_search.py --recall, and --recall bench/recall_holdout.json).
 DUPLICATE_COSINE = 0.55
+# For a question whether a state still holds (``facts.Query.still``) the pair need be alike less, when both name the
+# asked item: "my loose tooth is the bottom one in the front" / "my tooth fell out at lunch!!!" are 0.49 (test12).
+STILL_COSINE = 0.4
 CORRECTION_GAP_S = 600.0
 # The newest version of a fact whose own cosine to the question is at least INHERIT_COSINE x the best older version's
 # takes that one's confidence (ranking.py ``took``): "I live in Portland these days" (0.39 to "Where do I live?") was
@@ -115,9 +120,13 @@ def newest_first(index: PassageIndex, top: np.ndarray, query: Query) -> list[lis
     sim = m @ m.T
     pos = {r: i for i, r in enumerate(vec)}
 
+    def still(o: int, r: int) -> bool:  # a question whether a state still holds, about an item both name, and
+        # said of no one else: "my little brother sam's front tooth came out" ends no wobbly tooth of the user's
+        return query.still and shares_rare_asked(index, o, r, query) and not _names_others(index, o, r, query)
+
     def fits(o: int, r: int) -> bool:  # r can be a later version of o
         return bool(index.start_at[r] > index.start_at[o]
-                    and query_cos[r] >= max(MIN_COSINE, UPDATE_RELEVANCE * query_cos[o])
+                    and (query_cos[r] >= max(MIN_COSINE, UPDATE_RELEVANCE * query_cos[o]) or still(o, r))
                     and not (index.speakers[r] and index.speakers[o]
                              and not set(index.speakers[r]) & set(index.speakers[o]))
                     and gives_asked_kind(index, o, r, query) and same_fact(index, o, r, query)
@@ -134,9 +143,10 @@ def newest_first(index: PassageIndex, top: np.ndarray, query: Query) -> list[lis
     for o in rows:
         if o in used or o not in pos:
             continue
-        best, best_sim = -1, DUPLICATE_COSINE
+        best, best_sim = -1, STILL_COSINE if query.still else DUPLICATE_COSINE
         for r in vec:
-            if r not in used and r != o and sim[pos[o], pos[r]] >= best_sim and fits(o, r):
+            if (r not in used and r != o and sim[pos[o], pos[r]] >= best_sim
+                    and (sim[pos[o], pos[r]] >= DUPLICATE_COSINE or still(o, r)) and fits(o, r)):
                 best, best_sim = r, float(sim[pos[o], pos[r]])
         if best < 0:
             continue
@@ -180,7 +190,9 @@ def place_groups(index: PassageIndex, order: Sequence[int], groups: Sequence[Seq
         newest = by_time[0]
         if query is not None and newest not in pulled:
             older = max(by_time[1:], key=lambda r: float(query.cosines[r]))
-            if (float(query.cosines[newest]) >= INHERIT_COSINE * float(query.cosines[older])
+            # a question whether a state still holds names the older state: the newest version answers it however
+            # far it is from the question's words ("Do I still live in Boston?" / "we moved to Seattle")
+            if ((query.still or float(query.cosines[newest]) >= INHERIT_COSINE * float(query.cosines[older]))
                     and _covers(index, older, query) >= INHERIT_COVERAGE):
                 pulled[newest] = older
     return out, previous, pulled
@@ -276,6 +288,11 @@ def implicit_updates(index: PassageIndex, order: Sequence[int], skip: set[int], 
                 links[o] = new
                 later.add(new)
     return links
+
+
+def _names_others(index: PassageIndex, old: int, new: int, query: Query) -> bool:
+    """Whether ``new`` names someone by a role ("brother", "tía") that neither ``old`` nor the question names."""
+    return bool((set(index.terms_of(new).tolist()) & role_ids()) - set(index.terms_of(old).tolist()) - query.terms)
 
 
 def _says_asked(index: PassageIndex, old: int, new: int, query: Query) -> bool:
