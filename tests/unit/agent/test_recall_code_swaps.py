@@ -45,7 +45,13 @@ def test_a_title_line_above_a_header_block_is_no_speaker() -> None:
     titled = ("Message\nSent: 11/21/2026 at 09:12 AM\nFrom: Ann Lee\nTo: Bo Lee\nFirst Viewed: 11/21/2026 at 09:59 AM\n"
               "Subject: Swim\n\nSwimming moves to Thursdays at 5.")
     assert is_email(titled) and speakers(titled) == ()
-    assert message_body(titled) == "\nSwimming moves to Thursdays at 5."
+    assert message_body(titled) == "Swim\n\nSwimming moves to Thursdays at 5."
     # a line with a colon is no title, and a title needs a header field right under it
     assert not is_email("Note: call Ann\nFrom: Ann Lee\nSubject: Swim\n\nThursdays")
     assert not is_email("Shopping\nmilk\nFrom: the corner shop\nSubject: none\n\neggs")
+
+
+def test_a_mails_subject_is_part_of_what_it_says() -> None:
+    reply = ("From: Bo Lee <bo@example.com>\nTo: Ann Lee <ann@example.com>\nSubject: RE: Fwd: Christmas change\n\n"
+             "Yes, the original it is.\n\nBest,\nBo")
+    assert message_body(reply) == "Christmas change\n\nYes, the original it is.\n"

@@ -61,3 +61,19 @@ def is_email(text: str) -> bool:
     # each field once: a transcript's labels repeat ("Ana: … / Tom: … / Ana: …")
     names = [m.group(1).lower() for m in fields if m is not None]
     return len(names) == block and len(set(names)) == block
+
+
+_SIGN_OFF = re.compile(r"^[ \t]*(?:--[ \t]*|(?:(?:kind|best|warm|many)[ \t]+)?(?:regards|wishes|thanks|best|cheers|"
+                       r"sincerely|yours(?:[ \t]+\w+)?|thank you)[ \t]*[,.!]?[ \t]*|sent from my\b.*)$", re.IGNORECASE)
+_SUBJECT = re.compile(r"^[ \t]*subject[ \t]*:[ \t]*(?:(?:re|fwd?|aw|sv)[ \t]*:[ \t]*)*(.*)$", re.IGNORECASE)
+
+
+def mail_body(text: str) -> str:
+    """What a mail says (``is_email``): its subject, then its body after the headers up to the sign-off (the
+    signature is the sender's every time). The subject is what it is about too: a terse reply ("Yes, the original it
+    is") says its topic only there ("RE: Christmas change"; test12)."""
+    lines = mail_lines(text)
+    at = next((i for i, line in enumerate(lines) if not line.strip()), len(lines))
+    end = next((i for i in range(at, len(lines)) if _SIGN_OFF.match(lines[i])), len(lines))
+    subject = [m.group(1) for m in map(_SUBJECT.match, lines[:at]) if m is not None]
+    return "\n".join(subject + lines[at:end])

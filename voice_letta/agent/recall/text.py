@@ -17,7 +17,7 @@ from functools import lru_cache
 import numpy as np
 import snowballstemmer
 
-from voice_letta.agent.recall.mails import ADDRESS_FIELD, MAIL_HEADER, is_email, mail_lines, titled
+from voice_letta.agent.recall.mails import ADDRESS_FIELD, MAIL_HEADER, is_email, mail_body, titled
 from voice_letta.agent.recall.plain import message_parts, plain
 
 _WORD = re.compile(r"\w+", re.UNICODE)
@@ -239,8 +239,6 @@ _STAMP_HEAD = re.compile(r"^[ \t]*\[[^\]\n]{4,40}\][ \t]*(?:[^\s:][^:\n]{0,40}?:
 _SENDER = re.compile(r"^[ \t]*[A-Z][\w.'-]*(?:[ \t]+[A-Z][\w.'-]*){0,2}[ \t]*$|^[ \t]*me[ \t]*$", re.IGNORECASE)
 
 
-_SIGN_OFF = re.compile(r"^[ \t]*(?:--[ \t]*|(?:(?:kind|best|warm|many)[ \t]+)?(?:regards|wishes|thanks|best|cheers|"
-                       r"sincerely|yours(?:[ \t]+\w+)?|thank you)[ \t]*[,.!]?[ \t]*|sent from my\b.*)$", re.IGNORECASE)
 # Words every message may say (greetings, fillers, a title before a name, short days and months): no sign of one topic.
 _CHAT_TEXT = ("hi hello hey dear thanks thank please pls ok okay lol omg yeah yes yep said says got get mr mrs ms dr "
               "next tomorrow tmrw tmr mon tue tues wed thu thur thurs fri sat sun jan feb mar apr jun jul aug sep sept "
@@ -278,11 +276,8 @@ def message_body(text: str) -> str | None:
             or (len(head) > 2 and titled(first, head[1]))):  # a title line above the headers
         return None
     lines = text.splitlines()
-    if is_email(text):  # the body: after the headers, up to the sign-off (the signature is the sender's every time)
-        lines = mail_lines(text)
-        at = next((i for i, line in enumerate(lines) if not line.strip()), len(lines))
-        end = next((i for i in range(at, len(lines)) if _SIGN_OFF.match(lines[i])), len(lines))
-        return "\n".join(lines[at:end])
+    if is_email(text):
+        return mail_body(text)
     body: list[str] = []
     found = False
     after_date = False
