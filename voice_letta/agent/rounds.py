@@ -31,6 +31,7 @@ from voice_letta.agent.tools import (
     ExposedTool,
     client_tool,
     driver_tool,
+    lenient_arguments,
     parse_arguments,
     voice_tools,
 )
@@ -255,6 +256,7 @@ class ModelRounds(TurnPersistence):
                               error="unknown_tool")
         args, error = parse_arguments(call.arguments)
         if args is not None and error is None:
+            args = lenient_arguments(exposed.spec.parameters, args)
             error = exposed.validate(args)
         if error is not None or args is None:
             return ToolResult(False, f"Error: invalid arguments for {call.name}: {error}. "

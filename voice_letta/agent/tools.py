@@ -212,6 +212,32 @@ def client_tool(spec: ToolSpec) -> ExposedTool:
     return _exposed(spec, None, filler=False, client=True)
 
 
+def lenient_arguments(schema: dict[str, Any], args: dict[str, Any]) -> dict[str, Any]:
+    """A server-run tool's arguments as a model outside OpenAI's strict mode writes them, made to fit its schema where
+    the intent is plain: an omitted nullable property (or the spoken filler) is null (or none), a string where a list
+    of strings goes is that one-item list, "60" where an integer goes is 60, and a name the schema does not have
+    is dropped when it allows no others. Each of these cost a tool round ("'start_minutes_ago' is a required
+    property"), three of them the whole turn. Anything else is left for validation to refuse."""
+    props = schema.get("properties") or {}
+    out = dict(args) if schema.get("additionalProperties", True) is not False else \
+        {k: v for k, v in args.items() if k in props}
+    for name, prop in props.items():
+        kinds = prop.get("type") if isinstance(prop, dict) else None
+        kinds = [kinds] if isinstance(kinds, str) else kinds if isinstance(kinds, list) else []
+        value = out.get(name, ...)
+        if value is ...:
+            if name == PRE_EXEC_MSG:
+                out[name] = ""
+            elif "null" in kinds:
+                out[name] = None
+        elif isinstance(value, str) and "string" not in kinds:
+            if "array" in kinds and (prop.get("items") or {}).get("type") == "string":
+                out[name] = [value]
+            elif "integer" in kinds and value.strip().lstrip("-").isdigit():
+                out[name] = int(value)
+    return out
+
+
 def parse_arguments(text: str) -> tuple[dict[str, Any] | None, str | None]:
     """Parse a model's argument JSON; return (arguments, error)."""
     if not text.strip():

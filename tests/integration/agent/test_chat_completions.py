@@ -14,7 +14,7 @@ import pytest
 from tests.fakes.openai_server import Cut, HttpError, Pause, Text, ToolCall
 from tests.integration.agent.conftest import Running, start_server
 from voice_letta.agent.loop import FALLBACK_SENTENCE
-from voice_letta.agent.models import Message
+from voice_letta.agent.models import Message, Passage
 from voice_letta.server import http_openai
 
 
@@ -326,6 +326,28 @@ async def test_a_reasoning_models_thoughts_and_text_tool_calls_are_never_said(se
     assert reply.choices[0].message.content == "Sorry, I don't have an answer for that."
     said = [m.content for m in await messages_of(server, agent["id"]) if m.role == "assistant"]
     assert said == ["Hello! How can I help?", "Sorry, I don't have an answer for that."]
+
+
+@pytest.mark.parametrize("arguments", [
+    '{"pre_exec_msg": "Let me check.", "convo_keyword_queries": ["sister"]}',  # nullable fields left out
+    '{"convo_keyword_queries": "sister"}',  # no filler, one string for the list
+    '{"pre_exec_msg": "Let me check.", "convo_keyword_queries": ["sister"], "start_minutes_ago": "0", '
+    '"end_minutes_ago": "600000", "query": "sister"}',  # minutes as strings, a name the tool does not have
+])
+async def test_search_memory_takes_the_arguments_models_write_outside_strict_mode(server: Running,
+                                                                                  arguments: str) -> None:
+    # Models not held to OpenAI's strict mode (Llama, Qwen, Claude) leave nullable fields out, write one keyword as
+    # a string or a number as text: each was an "invalid arguments" tool result and a round spent (3 = the cap).
+    agent = await server.create_agent()
+    await server.store.insert_passages([Passage(id="psg-sister", agent_id=agent["id"], text="My sister Ana lives in "
+                                                "Porto.", start_at=time.time() - 3600, end_at=time.time() - 3600,
+                                                created_at=time.time() - 3600)])
+    server.fake.script([ToolCall("search_memory", arguments)], [Text("She lives in Porto.")])
+    _, text = await collect(await server.client().chat.completions.create(
+        model=agent["id"], messages=[{"role": "user", "content": "where does my sister live?"}], stream=True))
+    assert text.endswith("She lives in Porto.")
+    result = server.fake.requests[1]["messages"][-1]
+    assert result["role"] == "tool" and "Porto" in result["content"], result["content"]
 
 
 async def test_keepalive_comments_during_slow_model(tmp_path: Any, fake_openai: Any) -> None:
