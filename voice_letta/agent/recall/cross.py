@@ -10,9 +10,22 @@ their mean and spread shrunk towards E5_MEAN / E5_SPREAD by PRIOR_ROWS pseudo-ro
 passages does not rank them by two numbers -- and put on the mean and spread of the query's MiniLM cosines over the
 agent's other rows (all rows when fewer than MIN_OWN_ROWS are left). MiniLM's own cosine of such a row is dropped:
 it scores text it splits into pieces.
+
+Two passages are compared the same way (``pair_scale`` / ``on_pair_scale``, read by ``PassageIndex.pair_cosines``
+for the version machinery): MiniLM scores any two lane rows alike (the public halves' 533 pairs of lane rows of one
+conversation: 59 % at or over updates.DUPLICATE_COSINE, against 11 % of their English pairs), so "the same thing"
+linked the wrong versions ("rescheduled" at the dentist replaced the kimjang's date). A pair of lane rows is scored
+by its e5 and its MiniLM cosine, each as a standard score over the agent's lane pairs (e5 reads the meaning;
+MiniLM still sees a shared rare word, "gym", "Vesper", that e5-small weighs little), their mean put on MiniLM's
+scale of two English passages of one conversation: 12 % of all lane pairs and 64 % of the halves' 53 lane update
+pairs reach DUPLICATE_COSINE (English: 11 % and 66 %). e5 alone: 10 % / 62 %, but stale on top on the halves'
+lane conversations 28 -> 29/110 against 27 for the mean. A pair of a lane row and another keeps MiniLM's cosine
+(the other has no e5 vector).
 """
 
 from __future__ import annotations
+
+from typing import NamedTuple
 
 import numpy as np
 
@@ -22,6 +35,19 @@ E5_MEAN = 0.787
 E5_SPREAD = 0.034
 PRIOR_ROWS = 20.0
 MIN_OWN_ROWS = 20
+# e5 cosines of two lane rows of one conversation (the public halves' 22 conversations with lane rows, 533 pairs):
+# mean 0.885, spread 0.036; a language's pairs sit higher or lower (0.84-0.97), hence each agent's own, shrunk
+# towards these by PAIR_PRIOR pseudo-pairs
+PAIR_E5_MEAN = 0.885
+PAIR_E5_SPREAD = 0.036
+PAIR_MINI_MEAN = 0.60  # ... and their MiniLM cosines: high, any two lane rows look alike to it
+PAIR_MINI_SPREAD = 0.13
+MEAN_SCORE_SPREAD = 0.88  # the spread of the mean of a pair's two standard scores (they correlate: 0.71)
+PAIR_PRIOR = 20.0
+PAIR_SAMPLE = 256  # the latest lane rows measured (256 x 256 products: the scale is a spread, not a search)
+# MiniLM cosines of two English passages of one conversation (the halves' 5,774 such pairs): mean 0.306, spread 0.182
+MINI_PAIR_MEAN = 0.306
+MINI_PAIR_SPREAD = 0.182
 
 
 def with_cross(dense: np.ndarray, rows: np.ndarray, matrix: np.ndarray, queries: np.ndarray,
@@ -45,4 +71,41 @@ def with_cross(dense: np.ndarray, rows: np.ndarray, matrix: np.ndarray, queries:
         var = (g * float(((lane - mean) ** 2).mean()) + PRIOR_ROWS * E5_SPREAD ** 2) / (g + PRIOR_ROWS)
         mini = dense[own, j] if own.any() else dense[:, j]
         out[rows, j] = float(mini.mean()) + float(mini.std()) * (lane - mean) / max(var ** 0.5, 1e-6)
+    return out
+
+
+class PairScale(NamedTuple):
+    """Where an agent's lane pairs sit: mean and spread of their e5 and of their MiniLM cosines."""
+
+    e5_mean: float
+    e5_spread: float
+    mini_mean: float
+    mini_spread: float
+
+
+def _shrunk(pairs: np.ndarray, mean0: float, spread0: float) -> tuple[float, float]:
+    p = len(pairs)
+    if not p:
+        return mean0, spread0
+    mean = (p * float(pairs.mean()) + PAIR_PRIOR * mean0) / (p + PAIR_PRIOR)
+    var = (p * float(((pairs - mean) ** 2).mean()) + PAIR_PRIOR * spread0 ** 2) / (p + PAIR_PRIOR)
+    return mean, max(var ** 0.5, 1e-6)
+
+
+def pair_scale(e5: np.ndarray, mini: np.ndarray) -> PairScale:
+    """The spread of an agent's lane pairs (``e5`` and ``mini``: the same latest PAIR_SAMPLE lane rows' vectors),
+    shrunk towards the public halves' (PAIR_*) by PAIR_PRIOR pseudo-pairs."""
+    e5, mini = np.asarray(e5[-PAIR_SAMPLE:], dtype=np.float32), np.asarray(mini[-PAIR_SAMPLE:], dtype=np.float32)
+    upper = np.triu_indices(len(e5), 1)
+    return PairScale(*_shrunk((e5 @ e5.T)[upper], PAIR_E5_MEAN, PAIR_E5_SPREAD),
+                     *_shrunk((mini @ mini.T)[upper], PAIR_MINI_MEAN, PAIR_MINI_SPREAD))
+
+
+def on_pair_scale(e5: np.ndarray, mini: np.ndarray, scale: PairScale) -> np.ndarray:
+    """Lane-row pairs' cosines on MiniLM's scale of two passages: the mean of their e5 and MiniLM standard scores
+    (each over the agent's lane pairs, ``pair_scale``), spread as a standard score, put on MINI_PAIR_MEAN/SPREAD."""
+    z_e5 = (e5 - scale.e5_mean) / scale.e5_spread
+    z_mini = (mini - scale.mini_mean) / scale.mini_spread
+    z = (z_e5 + z_mini) / (2 * MEAN_SCORE_SPREAD)
+    out: np.ndarray = (MINI_PAIR_MEAN + MINI_PAIR_SPREAD * z).astype(np.float32)
     return out

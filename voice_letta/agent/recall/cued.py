@@ -94,8 +94,7 @@ def cued_updates(index: PassageIndex, rows: list[int], query: Query) -> dict[int
     later = cue_rows[index.start_at[cue_rows] > min(index.start_at[r] for r in rows)][-CUE_ROWS_CHECKED:]
     if not len(later):
         return {}
-    matrix = index.vectors.matrix
-    sims = matrix[later] @ matrix[rows].T  # (later, rows)
+    sims = index.pair_cosines(later, rows)  # (later, rows)
     # Each cue passage updates the candidate it is most like (of those said before it): "we pushed the wedding back
     # to september" is 0.41 alike "my birthday is on july 4" but 0.71 alike "our wedding is planned for june".
     before = index.start_at[later][:, None] > index.start_at[np.asarray(rows)][None, :]
@@ -215,7 +214,7 @@ def _asked_shares(index: PassageIndex, rows: list[int], later: np.ndarray, query
             cue[i] = [(t in body if body is not None else bool(cue[i, j])) and t not in ignored
                       for j, t in enumerate(terms)]
     shares = cue.astype(np.int64) @ said.T.astype(np.int64)  # (picked, rows)
-    sims = index.vectors.matrix[later[picked]] @ index.vectors.matrix[rows].T
+    sims = index.pair_cosines(later[picked], rows)
     tops = np.where(before[picked], sims, -1.0).argmax(axis=1)  # each cue passage's most alike earlier row
     out[picked] = before[picked] & (shares > shares[np.arange(len(picked)), tops][:, None])
     return out
@@ -252,6 +251,7 @@ def cue_target(index: PassageIndex, cue: int) -> tuple[int, float]:
     else:
         rows = np.flatnonzero(mask)
         sims = index.vectors.matrix[rows] @ q
+    sims = index.lane_cosines(sims, rows, cue)
     best = int(np.argmax(sims)) if len(rows) else -1
     found = index.cue_targets[cue] = (int(rows[best]), float(sims[best])) if best >= 0 else (-1, -1.0)
     return found

@@ -181,8 +181,8 @@ def names_value(index: PassageIndex, old: int, new: int, query: Query) -> bool:
     owners = owners[scores >= scores.max() - 1e-9]
     if old not in owners:
         return False
-    sims = index.vectors.matrix[owners] @ index.vectors.matrix[new]
-    return float(index.vectors.matrix[old] @ index.vectors.matrix[new]) >= float(sims.max()) - VALUE_BEST_MARGIN
+    sims = index.lane_cosines(index.vectors.matrix[owners] @ index.vectors.matrix[new], owners, new)
+    return index.pair_cosine(old, new) >= float(sims.max()) - VALUE_BEST_MARGIN
 
 
 _FAMILIES = [frozenset(term_ids(words)) for words in (

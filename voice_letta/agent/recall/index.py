@@ -18,6 +18,7 @@ from collections.abc import Sequence
 import numpy as np
 
 from voice_letta.agent.recall import text as T
+from voice_letta.agent.recall.cross import PAIR_SAMPLE, PairScale, on_pair_scale, pair_scale
 from voice_letta.agent.recall.cues import code_swaps, revised_terms
 from voice_letta.agent.recall.features import (
     ASKS,
@@ -103,6 +104,8 @@ class PassageIndex:
         # The rows MiniLM cannot read that carry a second, cross-lingual vector (recall/cross.py), and those vectors
         self.cross_rows = np.zeros(0, dtype=np.int64)
         self.cross_matrix = np.zeros((0, 0), dtype=np.float32)
+        self.cross_at = np.zeros(0, dtype=np.int64)  # each row's position in cross_matrix, or -1
+        self._pair_scale: PairScale | None = None  # cross.pair_scale of cross_matrix, until it grows
         self._lock = threading.Lock()
 
     @property
@@ -196,6 +199,7 @@ class PassageIndex:
             self._speaker_rows.clear()
             self.cue_targets.clear()
             self.successor = np.concatenate([self.successor, np.full(len(ids), -1, dtype=np.int64)])
+            self.cross_at = np.concatenate([self.cross_at, np.full(len(ids), -1, dtype=np.int64)])
             for k, pid in enumerate(ids):  # passages this one superseded before it was indexed
                 for old in self._waiting.pop(pid, ()):
                     self.successor[old] = base + k
@@ -215,7 +219,47 @@ class PassageIndex:
             new = np.asarray(vectors, dtype=np.float32)[[k for k, _ in pick]]
             matrix = self.cross_matrix if len(self.cross_rows) else np.zeros((0, new.shape[1]), dtype=np.float32)
             self.cross_matrix = np.concatenate([matrix, new])
+            self.cross_at[[r for _, r in pick]] = np.arange(len(self.cross_rows), len(self.cross_rows) + len(pick))
             self.cross_rows = np.concatenate([self.cross_rows, np.asarray([r for _, r in pick], dtype=np.int64)])
+            self._pair_scale = None
+            self.cue_targets.clear()
+
+    def pair_cosines(self, a: np.ndarray | Sequence[int], b: np.ndarray | Sequence[int]) -> np.ndarray:
+        """(len(a), len(b)) cosines between passages: MiniLM's, but two rows that both carry a second vector are
+        compared by it, on MiniLM's scale (``cross.on_pair_scale``): MiniLM scores any two of them alike. What the
+        version machinery (updates, cued, facts) compares passages by."""
+        left = self.vectors.matrix[a]
+        right = left if b is a else self.vectors.matrix[b]
+        sims: np.ndarray = left @ right.T  # one operand twice: numpy's symmetric product, as the callers had
+        return self.lane_cosines(sims, a, b)
+
+    def pair_cosine(self, a: int, b: int) -> float:
+        """``pair_cosines`` of two rows."""
+        if self.cross_at[a] >= 0 and self.cross_at[b] >= 0:
+            return float(self.pair_cosines([a], [b])[0, 0])
+        return float(self.vectors.matrix[a] @ self.vectors.matrix[b])
+
+    def lane_cosines(self, sims: np.ndarray, a: np.ndarray | Sequence[int], b: np.ndarray | Sequence[int] | int
+                     ) -> np.ndarray:
+        """``sims`` (MiniLM cosines of rows ``a`` to rows ``b``, or to the one row ``b``: 1-D) with the pairs of
+        two lane rows rescored as ``pair_cosines`` does; ``sims`` itself when the agent has no lane rows."""
+        if not len(self.cross_rows):
+            return sims
+        at_a = self.cross_at[np.asarray(a, dtype=np.int64)]
+        at_b = self.cross_at[np.atleast_1d(np.asarray(b, dtype=np.int64))]
+        ia, ib = np.flatnonzero(at_a >= 0), np.flatnonzero(at_b >= 0)
+        if not len(ia) or not len(ib):
+            return sims
+        if self._pair_scale is None:
+            self._pair_scale = pair_scale(self.cross_matrix, self.vectors.matrix[self.cross_rows[-PAIR_SAMPLE:]])
+        lane = on_pair_scale(self.cross_matrix[at_a[ia]] @ self.cross_matrix[at_b[ib]].T,
+                             np.asarray(sims if sims.ndim == 2 else sims[:, None])[np.ix_(ia, ib)], self._pair_scale)
+        out = np.array(sims, dtype=np.float32)
+        if out.ndim == 1:
+            out[ia] = lane[:, 0]
+        else:
+            out[np.ix_(ia, ib)] = lane
+        return out
 
     def _headings(self, base: int) -> None:
         """Which labels of the rows from ``base`` on name a speaker. A one-word label that is the only label of its

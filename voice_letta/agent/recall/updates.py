@@ -116,8 +116,7 @@ def newest_first(index: PassageIndex, top: np.ndarray, query: Query) -> list[lis
     if len(vec) < 2:
         return []
     query_cos = query.cosines
-    m = index.vectors.matrix[vec]
-    sim = m @ m.T
+    sim = index.pair_cosines(vec, vec)
     pos = {r: i for i, r in enumerate(vec)}
 
     def still(o: int, r: int) -> bool:  # a question whether a state still holds, about an item both name, and
@@ -265,7 +264,7 @@ def implicit_updates(index: PassageIndex, order: Sequence[int], skip: set[int], 
             # aquathlon instead" (test6): a chain, newest first. It must be about as alike the first update (CUE_COSINE)
             after = [r for r in cued.get(base, ()) if index.start_at[r] > index.start_at[new] and r not in later
                      and new not in links and index.has_vector[new]
-                     and float(index.vectors.matrix[r] @ index.vectors.matrix[new]) >= CUE_COSINE
+                     and index.pair_cosine(r, new) >= CUE_COSINE
                      and (not enveloped(index, r, new) or share_a_word(index, r, new))
                      # and about what the question asks when the first update says it: a portal's "Appointment
                      # rescheduled" items are alike by their header, the eye exam's is no next version of the
