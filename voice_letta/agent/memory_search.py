@@ -248,7 +248,8 @@ class MemorySearch:
         ``per_text`` by fused score with no similarity floor (an update shares little with what it replaces: "I
         moved to Seattle" / "I live in Boston"), at most ``limit`` in all, best first. ``query_embedder`` embeds
         ``texts`` instead of the agent's in-process embedder when it is the same model (the sleeptime agent's
-        background process: a memory job is not the hot path)."""
+        background process: a memory job is not the hot path). An agent holding passages MiniLM cannot read scores
+        them by the texts' second vectors too (the cross-lingual lane's, embedded in this process), as a search does."""
         texts = [t for t in dict.fromkeys(t.strip() for t in texts) if t]
         if not texts:
             return []
@@ -263,12 +264,19 @@ class MemorySearch:
                                                                                              embedder.dim):
                 source = query_embedder
             vectors = np.asarray(await source.embed(texts), dtype=np.float32)
+        cross = None
+        lane = self.indexes.cross
+        if vectors is not None and lane is not None and len(index.cross_rows):
+            # passages MiniLM cannot read are found by their second vector, as a search finds them (recall/cross.py):
+            # "Mangsir 29 ma sarkiyo" is what "the wedding moved to the 29th" may update
+            cross = await lane.embed_queries(texts)
 
         def rank() -> dict[str, float]:
             best: dict[str, float] = {}
             for j, text in enumerate(texts):
                 qv = None if vectors is None else vectors[j:j + 1]
-                for r in index.rank(qv, [text], SearchWindow(None, None), limit=per_text, min_cosine=-1.0):
+                for r in index.rank(qv, [text], SearchWindow(None, None), limit=per_text, min_cosine=-1.0,
+                                    cross_vectors=None if cross is None else cross[j:j + 1]):
                     if index.successor[r.row] < 0 and r.score > best.get(r.passage_id, -math.inf):
                         best[r.passage_id] = r.score
             return best

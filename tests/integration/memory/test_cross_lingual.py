@@ -92,3 +92,17 @@ async def test_a_history_longer_than_a_search_judges_joins_the_lane_from_the_bac
     for question in ("Where is grandpa's health checkup?", "Which room is the team meeting in tomorrow?",
                      "When does dad's fishing trip leave?"):
         assert after[question], (question, after)
+
+
+async def test_a_memory_job_s_related_lookup_finds_passages_in_other_languages(server: Running, no_lane: Running
+                                                                                ) -> None:
+    # what the sleeptime agent is shown as memories a conversation may update (MemorySearch.related): the user's
+    # English line about grandpa's checkup must bring up mum's Korean line about it
+    said = ["grandpa's health checkup got moved to Friday, same hospital"]
+    found = {}
+    for running in (no_lane, server):
+        agent_id = await _load(running, CHATS)
+        related = await running.app[MEMORY_SEARCH].related(agent_id, said, per_text=3)
+        found[running is server] = [p.text for p in related]
+    assert not any("건강검진" in t for t in found[False]), found[False]  # MiniLM alone: not among the three
+    assert any("건강검진" in t for t in found[True]), found[True]
