@@ -252,8 +252,11 @@ class PassageIndex:
             return sims
         if self._pair_scale is None:
             self._pair_scale = pair_scale(self.cross_matrix, self.vectors.matrix[self.cross_rows[-PAIR_SAMPLE:]])
-        lane = on_pair_scale(self.cross_matrix[at_a[ia]] @ self.cross_matrix[at_b[ib]].T,
-                             np.asarray(sims if sims.ndim == 2 else sims[:, None])[np.ix_(ia, ib)], self._pair_scale)
+        matrix, grid = self.cross_matrix, sims if sims.ndim == 2 else sims[:, None]
+        if len(ia) == len(at_a) and len(ib) == len(at_b):  # all lane rows (an agent that writes in one language)
+            lane = on_pair_scale(matrix[at_a] @ matrix[at_b].T, grid, self._pair_scale)
+            return lane if sims.ndim == 2 else lane[:, 0]
+        lane = on_pair_scale(matrix[at_a[ia]] @ matrix[at_b[ib]].T, grid[np.ix_(ia, ib)], self._pair_scale)
         out = np.array(sims, dtype=np.float32)
         if out.ndim == 1:
             out[ia] = lane[:, 0]
