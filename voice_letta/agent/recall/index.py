@@ -99,6 +99,7 @@ class PassageIndex:
         self._stored_dialogue = np.zeros(0, dtype=bool)
         self.prev = np.zeros(0, dtype=np.int64)
         self.next = np.zeros(0, dtype=np.int64)
+        self._links: tuple[np.ndarray, np.ndarray, tuple[tuple[np.ndarray, np.ndarray], ...]] | None = None
         self.context_lengths = np.zeros(0, dtype=np.float32)
         self.other_models = 0
         # The rows MiniLM cannot read that carry a second, cross-lingual vector (recall/cross.py), and those vectors
@@ -343,6 +344,16 @@ class PassageIndex:
         with self._lock:
             return rank(self, query_vectors, queries, window, limit, speaker, dated, min_cosine, rank_only,
                         cross_vectors)
+
+    @property
+    def links(self) -> tuple[tuple[np.ndarray, np.ndarray], ...]:
+        """(has a line before, that line or 0) and (has a line after, that line or 0), for ``ranking.with_neighbours``:
+        kept until ``prev``/``next`` are replaced (four passes over every row less per search)."""
+        kept = self._links
+        if kept is None or kept[0] is not self.prev or kept[1] is not self.next:
+            prev, nxt = self.prev, self.next
+            kept = self._links = (prev, nxt, ((prev >= 0, np.maximum(prev, 0)), (nxt >= 0, np.maximum(nxt, 0))))
+        return kept[2]
 
     def terms_of(self, row: int) -> np.ndarray:
         """The term ids of one row (as indexed)."""

@@ -28,6 +28,9 @@ BULK_ROWS = 512  # a batch this large is merged into the sorted postings with nu
 DELTA_FOLD_POSTINGS = 50_000  # appended postings folded into the sorted ones (or a quarter of those, if more)
 _EMPTY_ROWS = np.zeros(0, dtype=np.int32)
 _EMPTY_TFS = np.zeros(0, dtype=np.float32)
+# A query term said by at most 1/SPARSE_SHARE of the rows is scored on its own rows and the rows after them (a sorted
+# union, a few binary searches), not on arrays of all n rows (~0.5 ms a term at 100k rows whatever its document count).
+SPARSE_SHARE = 8
 
 
 @dataclass(frozen=True, slots=True)
@@ -188,44 +191,45 @@ class KeywordIndex:
     ) -> tuple[np.ndarray, np.ndarray]:
         """BM25 of every row that matches a term: (rows, scores), rows ascending.
 
-        With ``context_weight`` > 0, ``prev``/``next_`` (int arrays of length n, -1 for none) add each row's
-        predecessor's words; ``lengths`` are then the context lengths (own + weight x predecessor's).
-        Dense per-term arrays (a few n-sized numpy passes) instead of set operations: ~0.5 ms a term at 100k rows
-        whatever the term's document count, and no sorting. ``ids``: more terms, given by their ids.
+        With ``context_weight`` > 0, ``prev``/``next_`` (int arrays of length n, -1 for none; ``next_`` the inverse
+        of ``prev``, as ``PassageIndex`` links them) add each row's predecessor's words; ``lengths`` are then the
+        context lengths (own + weight x predecessor's). Each term costs numpy work on its own rows and the rows said
+        after them (``_in_context``), plus, for one said by more than 1/SPARSE_SHARE of the rows, a few n-sized
+        passes. ``ids``: more terms, given by their ids.
         """
         n = self.n
         if n == 0 or not (terms or len(ids)):
             return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.float32)
         lens = self.lengths() if lengths is None else lengths
         avg = float(lens.mean()) or 1.0
-        norm_all: np.ndarray | None = None
         use_context = context_weight > 0 and prev is not None and next_ is not None
-        has_prev = prev >= 0 if use_context and prev is not None else None
-        safe_prev = np.maximum(prev, 0) if use_context and prev is not None else None
         acc: np.ndarray | None = None
+        found: list[np.ndarray] = []  # each term's rows, ascending
         for tid in dict.fromkeys([T.term_id(t) for t in terms] + [int(i) for i in ids]):
             rows, tfs = self.postings_of(tid)
             if not len(rows):
                 continue
-            if norm_all is None:
-                norm_all = (K1 * (1.0 - B + B * lens / avg)).astype(np.float32)
             if use_context:
-                assert has_prev is not None and safe_prev is not None
-                tf = np.zeros(n, dtype=np.float32)
-                tf[rows] = tfs
-                tf += np.where(has_prev, context_weight * tf[safe_prev], np.float32(0.0))
-                cand = np.flatnonzero(tf)
-                tf = tf[cand]
+                assert next_ is not None
+                cand, tf = _in_context(rows, tfs, next_, context_weight, n)
             else:
                 cand, tf = rows, tfs
             df = len(cand)
             idf = math.log(1.0 + (n - df + 0.5) / (df + 0.5))
             if acc is None:
                 acc = np.zeros(n, dtype=np.float32)
-            acc[cand] += (idf * tf * (K1 + 1.0) / (tf + norm_all[cand])).astype(np.float32)
+            norm = (K1 * (1.0 - B + B * lens[cand] / avg)).astype(np.float32)
+            acc[cand] += (idf * tf * (K1 + 1.0) / (tf + norm)).astype(np.float32)
+            found.append(cand)
         if acc is None:
             return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.float32)
-        hit = np.flatnonzero(acc)
+        # every term adds a positive score to each of its rows: the rows scored are the union of theirs
+        if len(found) == 1:
+            hit = found[0].astype(np.int64)
+        elif sum(map(len, found)) * SPARSE_SHARE <= n:
+            hit = np.unique(np.concatenate(found)).astype(np.int64)
+        else:
+            hit = np.flatnonzero(acc)
         return hit, acc[hit]
 
     def idf(self, term: str) -> float:
@@ -234,3 +238,26 @@ class KeywordIndex:
     def idf_of(self, tid: int) -> float:
         df = len(self.postings_of(tid)[0])
         return math.log(1.0 + (self.n - df + 0.5) / (df + 0.5)) if self.n else 0.0
+
+
+def _in_context(rows: np.ndarray, tfs: np.ndarray, next_: np.ndarray, weight: float, n: int
+                ) -> tuple[np.ndarray, np.ndarray]:
+    """A term's context frequencies on the rows that have any (ascending): its own ``rows`` (ascending, frequencies
+    ``tfs``) and the rows said just after them (``next_``), each its own frequency plus ``weight`` x its
+    predecessor's. A term in more than 1/SPARSE_SHARE of the n rows is summed on an n-sized array, a rarer one on
+    its rows only: the same float32 sums either way."""
+    after = next_[rows]
+    linked = after >= 0
+    after = after[linked]
+    said_before = weight * tfs[linked]
+    if len(rows) * SPARSE_SHARE > n:
+        dense = np.zeros(n, dtype=np.float32)
+        dense[rows] = tfs
+        dense[after] += said_before  # next_ is one-to-one: each row has one predecessor at most
+        cand = np.flatnonzero(dense)
+        return cand, dense[cand]
+    cand = np.union1d(rows, after)
+    tf = np.zeros(len(cand), dtype=np.float32)
+    tf[np.searchsorted(cand, rows)] = tfs
+    tf[np.searchsorted(cand, after)] += said_before
+    return cand, tf

@@ -116,7 +116,7 @@ def rank(index: PassageIndex, query_vectors: np.ndarray | None, queries: Sequenc
             baselines[j] = style_baseline(valid[::max(1, len(valid) // STATS_SAMPLE_ROWS)])
             if len(valid) > 1:
                 mu, sd = float(valid.mean()), float(valid.std()) or 1.0
-                score += DENSE_WEIGHT * np.where(index.has_vector, (col - mu) / sd, 0.0).astype(np.float32)
+                score += DENSE_WEIGHT * np.where(index.has_vector, (col - mu) / sd, 0.0).astype(np.float32, copy=False)
             if j < own:
                 better = col > best_cos
                 best_cos = np.where(better, col, best_cos)
@@ -311,10 +311,9 @@ def speaker_attribution(index: PassageIndex, query_terms: Sequence[str], feedbac
 def with_neighbours(index: PassageIndex, fused: np.ndarray) -> np.ndarray:
     """``fused`` plus NEIGHBOUR_WEIGHT x the better positive score of each line's neighbours (before, after)."""
     nb = np.zeros_like(fused)
-    for link in (index.prev, index.next):
-        has = link >= 0
-        nb = np.maximum(nb, np.where(has, fused[np.maximum(link, 0)], np.float32(0.0)))
-    out: np.ndarray = (fused + NEIGHBOUR_WEIGHT * nb).astype(np.float32)
+    for has, link in index.links:  # (linked?, the linked row or 0) before, then after, kept by index._link
+        nb = np.maximum(nb, np.where(has, fused[link], np.float32(0.0)))
+    out: np.ndarray = (fused + NEIGHBOUR_WEIGHT * nb).astype(np.float32, copy=False)
     return out
 
 
@@ -337,7 +336,8 @@ def _dense(index: PassageIndex, query_vectors: np.ndarray) -> np.ndarray:
         return out
     sample = np.linspace(0, n - 1, min(STATS_SAMPLE_ROWS, n)).astype(np.int64)
     base = (index.vectors.matrix[sample] @ q.T).mean(axis=0)
-    out = np.tile(base.astype(np.float32), (n, 1))
+    out = np.empty((n, q.shape[0]), dtype=np.float32)
+    out[:] = base.astype(np.float32)  # every row the sample's mean (np.tile built it 4x slower)
     for j in range(q.shape[0]):
         rows, scores = index.vectors.candidates(q[j], None)
         out[rows, j] = scores

@@ -137,9 +137,12 @@ class VectorIndex:
         """The COARSE_CANDIDATES rows nearest by sign bits (inside ``mask``) and their exact cosines."""
         n = self.size
         words = sign_words(query[None, :])[0]
-        distance = np.bitwise_count(self.bits[0, :n] ^ words[0]).astype(np.uint16)
-        for w in range(1, len(words)):  # word by word: contiguous rows, no (n, words) temporary to reduce
-            distance += np.bitwise_count(self.bits[w, :n] ^ words[w])
+        distance = np.zeros(n, dtype=np.uint16)
+        differ = np.empty(n, dtype=np.uint64)
+        count = np.empty(n, dtype=np.uint8)
+        for w in range(len(words)):  # word by word: contiguous rows, no (n, words) temporary to reduce
+            np.bitwise_xor(self.bits[w, :n], words[w], out=differ)
+            distance += np.bitwise_count(differ, out=count)
         if mask is not None:
             distance[~mask] = np.iinfo(np.uint16).max
         # The nearest COARSE_CANDIDATES without sorting n values: distances are small integers, so their
