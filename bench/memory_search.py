@@ -1,6 +1,6 @@
 """Memory benchmarks: search_memory latency, voice turns next to sleeptime jobs, recall quality.
 
-    .venv/bin/python bench/memory_search.py --search [--sizes 1000,10000,100000] [--queries 50]
+    .venv/bin/python bench/memory_search.py --search [--sizes 1000,10000,100000] [--queries 50] [--lane 0.05]
     .venv/bin/python bench/memory_search.py --turns [--turns-n 40]
     .venv/bin/python bench/memory_search.py --recall [bench/recall_holdout.json]
     .venv/bin/python bench/memory_search.py --calibrate
@@ -10,6 +10,8 @@
           random words for BM25), then times ``MemorySearch.search`` end to end with the real local embedder:
           query embedding + vector top-k + FTS over passages and messages + fusion + formatting. Every query is
           distinct, so the query-embedding cache never hits. Also prints the parts (embedding, dot product).
+          ``--lane SHARE``: an agent with that share of its passages in Korean/Thai carrying a second (e5) vector, so
+          each question is embedded by MiniLM and e5 side by side (``providers/e5_embed.py``).
 --turns   runs the real app in-process against fake OpenAI servers and times voice turns (POST
           /v1/chat/completions, non-streaming, to the end of the reply) alone and while another agent's
           sleeptime jobs run back to back (each job: 3 LLM calls of 100 ms, 4 passages embedded with MiniLM,
@@ -59,6 +61,9 @@ def main() -> None:
     parser.add_argument("--verbose", action="store_true", help="--recall: print every miss")
     parser.add_argument("--sizes", default="1000,10000,100000")
     parser.add_argument("--queries", type=int, default=50)
+    parser.add_argument("--lane", type=float, default=0.0, metavar="SHARE",
+                        help="--search: that share of the passages in Korean/Thai with cross-lingual (e5) vectors; "
+                             "the search embeds the question with both models")
     parser.add_argument("--turns-n", type=int, default=100)
     parser.add_argument("--rounds", type=int, default=5)
     parser.add_argument("--zero-embedder", action="store_true", help="jobs embed nothing (isolates their CPU)")
@@ -78,7 +83,7 @@ def main() -> None:
             else:
                 await bench_recall(recall_path.name, recall_data, verbose=args.verbose)
         if args.search or args.all:
-            await bench_search([int(s) for s in args.sizes.split(",")], args.queries)
+            await bench_search([int(s) for s in args.sizes.split(",")], args.queries, args.lane)
         if args.turns or args.all:
             await bench_turns(args.turns_n, rounds=args.rounds, zero_embedder=args.zero_embedder,
                               inprocess_embedder=args.inprocess_embedder)

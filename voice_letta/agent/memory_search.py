@@ -170,13 +170,19 @@ class MemorySearch:
     async def _prefetch(self, agent_id: str, utterance: str) -> None:
         """Embed the user's utterance (and load the agent's index) ahead of a possible search_memory call.
 
-        Meant to run alongside the model's first tokens, so the query embedding (~3-8 ms with MiniLM) is off
-        the tool's critical path; ``search`` then finds it in the query cache.
+        Meant to run alongside the model's first tokens, so the query embedding (~3-8 ms with MiniLM; an agent
+        holding passages in other languages also needs e5's, ~10-20 ms, ``recall/cross.py``) is off the tool's
+        critical path; ``search`` then finds it in the query cache.
         """
         embedder = await self.embedder_for(agent_id)
         index = await self._index(agent_id, embedder)
         if embedder is not None and utterance.strip() and index.size >= PREFETCH_MIN_PASSAGES:
-            await self._embed_queries(embedder, [utterance.strip()])
+            lane = self.indexes.cross
+            if lane is not None and len(index.cross_rows):  # and the cross-lingual lane's (~2x MiniLM's time)
+                await asyncio.gather(self._embed_queries(embedder, [utterance.strip()]),
+                                     self._cached(lane.model, lane.embed_queries, [utterance.strip()]))
+            else:
+                await self._embed_queries(embedder, [utterance.strip()])
 
     async def _embed_queries(self, embedder: Embedder, queries: list[str]) -> np.ndarray:
         return await self._cached(embedder.model, embedder.embed, queries)

