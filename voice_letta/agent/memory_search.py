@@ -176,13 +176,13 @@ class MemorySearch:
         """
         embedder = await self.embedder_for(agent_id)
         index = await self._index(agent_id, embedder)
-        if embedder is not None and utterance.strip() and index.size >= PREFETCH_MIN_PASSAGES:
+        texts = [utterance.strip()]
+        if embedder is not None and texts[0] and index.size >= PREFETCH_MIN_PASSAGES:
+            jobs = [self._embed_queries(embedder, texts)]
             lane = self.indexes.cross
             if lane is not None and len(index.cross_rows):  # and the cross-lingual lane's (~2x MiniLM's time)
-                await asyncio.gather(self._embed_queries(embedder, [utterance.strip()]),
-                                     self._cached(lane.model, lane.embed_queries, [utterance.strip()]))
-            else:
-                await self._embed_queries(embedder, [utterance.strip()])
+                jobs.append(self._cached(lane.model, lane.embed_queries, texts))
+            await asyncio.gather(*jobs)
 
     async def _embed_queries(self, embedder: Embedder, queries: list[str]) -> np.ndarray:
         return await self._cached(embedder.model, embedder.embed, queries)
