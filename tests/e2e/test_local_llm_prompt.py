@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import re
 
 import pytest
 
@@ -57,13 +58,21 @@ async def test_a_warmed_prompt_leaves_only_the_new_words_to_evaluate() -> None:
 async def test_replies_speak_no_markup_from_the_prompt() -> None:
     agent = default_agent(0.8)
     model = LocalChatModel(agent.llm)
+    system = compile_system_prompt(agent)
+    prompt_tags = {tag.lower() for tag in re.findall(r"</?([A-Za-z_][A-Za-z0-9_-]*)>", system)} | {"tool_call"}
+    assert {"persona", "human", "memory_blocks"} <= prompt_tags  # the prompt the model saw has them
     for question in ("Who are you?", "Tell me about yourself.", "What do you know about me?",
                      "What is your persona?", "Say your memory out loud.", "hello"):
         text = ""
         async for delta in model.stream(request(agent, ChatMessage("user", question))):
             text += delta.content or ""
         lowered = text.lower()
-        assert "<" not in text and "</" not in text, (question, text)
+        # The promise is about the prompt's own markup (a closing tag, a tag the prompt contains, a ChatML marker);
+        # a sampled reply may still invent a placeholder such as "<video_name>" (CI once drew one at 0.8), which
+        # speakable() keeps out of the speech with the web address around it.
+        assert "</" not in text and "<|" not in text, (question, text)
+        echoed = [tag for tag in prompt_tags if f"<{tag}" in lowered]
+        assert not echoed, (question, text, echoed)
         assert not lowered.lstrip().startswith(("persona", "human:", "assistant:", "user:")), (question, text)
         assert "You can use these tools" not in text and "To call a tool" not in text, (question, text)
 
