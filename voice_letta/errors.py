@@ -8,6 +8,8 @@
     │   ├── ProviderTimeout            retryable
     │   ├── ProviderRateLimited        retryable
     │   ├── ProviderUnavailable        retryable (5xx, connection refused, stream cut)
+    │   ├── ProviderBadResponse        not retryable: an answer that is not the API's (an HTML page, a JSON body
+    │   │                              that is neither a stream nor an error); the fallback chain moves on
     │   └── ProviderBadRequest         not retryable (4xx other than 429)
     │       ├── ProviderAuthFailed     401/403: a revoked or wrong key (the fallback chain moves on)
     │       └── ProviderModelNotFound  404: no such model or deployment (the fallback chain moves on)
@@ -134,6 +136,15 @@ class ProviderUnavailable(ProviderError):
     code = "provider_unavailable"
     http_status = 503
     retryable = True
+
+
+class ProviderBadResponse(ProviderError):
+    """The server answered with something that is not the provider's API: a captive portal's or a proxy's HTML page
+    with status 200, a base URL that points at a web site. Retrying the same URL gets the same page."""
+
+    code = "provider_bad_response"
+    http_status = 502
+    retryable = False
 
 
 class ProviderBadRequest(ProviderError):

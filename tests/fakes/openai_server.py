@@ -11,7 +11,9 @@ script is empty) and records its JSON body in ``requests``. A turn is a list of 
   ``fragment_chars`` (several ``ToolCall``s in a turn are parallel calls with index 0, 1, ...);
 - ``Pause``: sleep; ``Cut``: drop the connection (no ``[DONE]``); ``Finish``: explicit finish_reason;
 - ``HttpError``: as the first step, an HTTP error with an OpenAI-style JSON body; later in a turn,
-  an ``{"error": ...}`` chunk in the stream followed by the end of the stream (a 5xx mid-stream).
+  an ``{"error": ...}`` chunk in the stream followed by the end of the stream (a 5xx mid-stream);
+- ``Raw``: as the first step, the whole answer as given (status, Content-Type, body): what a captive portal, a
+  proxy's error page or a gateway's 200 JSON error body sends instead of the API's answer.
 
 ``GET /v1/models`` lists ``models`` (default ``["fake-model"]``). Azure paths
 (``/openai/deployments/<name>/chat/completions``) are served too; ``paths`` records each request's
@@ -60,6 +62,13 @@ class HttpError:
 
 
 @dataclass
+class Raw:
+    body: str
+    status: int = 200
+    content_type: str = "text/html; charset=utf-8"
+
+
+@dataclass
 class Cut:
     pass
 
@@ -69,7 +78,7 @@ class Finish:
     reason: str | None = None
 
 
-Step = Text | ToolCall | Pause | HttpError | Cut | Finish
+Step = Text | ToolCall | Pause | HttpError | Raw | Cut | Finish
 Turn = list[Step]
 
 
@@ -249,6 +258,9 @@ class FakeOpenAIServer(ScriptedServer):
         turn = self._next_turn(body.get("model"), body)
         if turn and isinstance(turn[0], HttpError):
             return self._error_response(turn[0])
+        if turn and isinstance(turn[0], Raw):
+            return web.Response(status=turn[0].status, body=turn[0].body.encode(),
+                                headers={"Content-Type": turn[0].content_type})
         if body.get("stream"):
             return await self._stream(request, body, turn)
         return await self._complete(request, body, turn)
@@ -373,6 +385,7 @@ __all__ = [
     "Finish",
     "HttpError",
     "Pause",
+    "Raw",
     "ScriptedServer",
     "Step",
     "Text",

@@ -16,13 +16,15 @@
     anything else the SDKs raise                    ProviderError        (no retry)
     ==============================================  ============================
 
-Messages name the provider, the HTTP status and the provider's own error message; secrets passed in
+Messages name the provider, the HTTP status and the provider's own error message (an HTML error page, from a proxy
+in front of the provider, by its title and content type: ``describe_markup``); secrets passed in
 (and anything shaped like an API key) are redacted. A ``Retry-After`` header on a 429/503 is kept as the
 ``retry_after_s`` attribute of the raised error.
 """
 
 from __future__ import annotations
 
+import html
 import re
 from collections.abc import Iterable
 from types import TracebackType
@@ -44,10 +46,15 @@ from voice_letta.errors import (
     ProviderUnavailable,
 )
 
-__all__ = ["map_provider_errors", "translate_exception"]
+__all__ = ["describe_markup", "map_provider_errors", "translate_exception"]
 
 _KEY_RE = re.compile(r"\b(sk-[A-Za-z0-9_\-*]{6,}|sk-ant-[A-Za-z0-9_\-*]{6,}|Bearer\s+[A-Za-z0-9._\-]{8,})")
 _MAX_MESSAGE_CHARS = 500
+_TITLE = re.compile(r"<title[^>]*>(.*?)</title\s*>", re.IGNORECASE | re.DOTALL)
+_HEADING = re.compile(r"<h1[^>]*>(.*?)</h1\s*>", re.IGNORECASE | re.DOTALL)
+_DROPPED = re.compile(r"<(script|style|head)\b.*?</\1\s*>", re.IGNORECASE | re.DOTALL)
+_TAG = re.compile(r"<[^>]*>")
+_SPACE = re.compile(r"\s+")
 
 # Error ``type`` strings found in error bodies (Anthropic's names and OpenAI's), by class.
 _RATE_TYPES = {"rate_limit_error", "rate_limit_exceeded", "requests", "tokens", "insufficient_quota"}
@@ -82,6 +89,25 @@ def _body_error(body: object) -> tuple[str | None, str | None]:
     message = inner.get("message")
     kind = inner.get("type") or inner.get("code")
     return (message if isinstance(message, str) else None), (str(kind) if kind is not None else None)
+
+
+def describe_markup(text: str) -> str:
+    """``an HTML page titled '502 Bad Gateway'``: markup named by its title (else its first heading, else its first
+    words), never quoted whole."""
+    kind = "an HTML page" if re.search(r"<(!doctype html|html|head|body|title)\b", text[:2000], re.I) else "markup"
+    for pattern in (_TITLE, _HEADING):
+        if (m := pattern.search(text)) is not None and (title := _plain(m.group(1))):
+            return f"{kind} titled {_short(title)!r}"
+    words = _plain(_DROPPED.sub(" ", text))
+    return f"{kind} ({_short(words)!r})" if words else kind
+
+
+def _plain(markup: str) -> str:
+    return _SPACE.sub(" ", html.unescape(_TAG.sub(" ", markup))).strip()
+
+
+def _short(text: str, limit: int = 120) -> str:
+    return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
 def _retry_after_s(response: httpx2.Response | None) -> float | None:
@@ -139,6 +165,10 @@ def translate_exception(
         status = exc.status_code
         message, kind = _body_error(exc.body)
         detail = message or exc.message
+        if isinstance(exc.body, str) and exc.body.lstrip("\ufeff \t\r\n").startswith("<"):
+            # a proxy's or a gateway's error page, not the provider's JSON: named, not quoted
+            kind_of = exc.response.headers.get("content-type", "no content type")
+            detail = f"{describe_markup(exc.body)} ({kind_of}), not the API's JSON"
         label = f"HTTP {status}" if status >= 400 else "error in stream"
         err = _by_status(status, _redact(f"{provider}: {label}: {detail}", secrets), kind)
         retry_after = _retry_after_s(exc.response)

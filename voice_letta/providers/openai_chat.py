@@ -35,7 +35,9 @@ from voice_letta.agent.ports import (
 )
 from voice_letta.errors import ProviderUnavailable
 from voice_letta.providers._errors import map_provider_errors
+from voice_letta.providers.openai_answer import sniff
 from voice_letta.providers.openai_send import RequestSender, http_client
+from voice_letta.providers.text_tool_calls import TextToolCalls
 from voice_letta.providers.tool_names import OPENAI_MAX, SAME_NAMES, ToolNames
 from voice_letta.wire.sse import SseDecoder
 
@@ -217,12 +219,35 @@ def _name(tool_call: dict[str, Any], names: ToolNames) -> str | None:
     return names.ours(name) if isinstance(name, str) else name
 
 
+def completion_deltas(completion: dict[str, Any], names: ToolNames = SAME_NAMES) -> list[ChatDelta]:
+    """The deltas a whole ``chat.completion`` would have streamed (a server that ignored ``stream: true``)."""
+    choice = completion["choices"][0] if isinstance(completion["choices"][0], dict) else {}
+    message = choice.get("message") or choice.get("delta") or {}
+    calls = [{**tc, "index": tc.get("index", i)} for i, tc in enumerate(message.get("tool_calls") or ())
+             if isinstance(tc, dict)]
+    chunk = {"choices": [{"delta": {"content": message.get("content"), "tool_calls": calls},
+                          "finish_reason": choice.get("finish_reason") or ("tool_calls" if calls else "stop")}],
+             "usage": completion.get("usage")}
+    return chunk_deltas(chunk, names)
+
+
+async def _listed(deltas: list[ChatDelta]) -> AsyncIterator[ChatDelta]:
+    for delta in deltas:
+        yield delta
+
+
 async def _deltas(
     parts: AsyncIterator[bytes], request: httpx2.Request, label: str, names: ToolNames = SAME_NAMES,
-    at_eof: Callable[[], bool] = lambda: False,
+    at_eof: Callable[[], bool] = lambda: False, head: bytes = b"",
 ) -> AsyncIterator[ChatDelta]:
     decoder = SseDecoder()
     done = False
+    if head:  # what ``sniff`` read to see an event stream
+        for event in decoder.feed(head):
+            if event.data.startswith("[DONE]"):
+                return
+            for delta in _event_deltas(event.data, request, label, names):
+                yield delta
     async for part in parts:
         for event in decoder.feed(part):
             if done:
@@ -230,17 +255,7 @@ async def _deltas(
             if event.data.startswith("[DONE]"):
                 done = True
                 break
-            try:
-                chunk = orjson.loads(event.data)
-            except orjson.JSONDecodeError as exc:
-                raise ProviderUnavailable(f"{label}: the stream sent something that is not JSON") from exc
-            if not isinstance(chunk, dict):
-                continue
-            if chunk.get("error"):  # what the SDK's own stream raises for an in-stream error event
-                error = chunk["error"]
-                message = error.get("message") if isinstance(error, dict) else None
-                raise openai.APIError(message or "An error occurred during streaming", request, body=error)
-            for delta in chunk_deltas(chunk, names):
+            for delta in _event_deltas(event.data, request, label, names):
                 yield delta
         if done:
             if at_eof():  # the body's end came with [DONE] (the usual case): the iterator ends at once, no timer
@@ -253,6 +268,29 @@ async def _deltas(
                     async for _ in parts:
                         pass
             return
+
+
+def _event_deltas(data: str, request: httpx2.Request, label: str, names: ToolNames) -> list[ChatDelta]:
+    try:
+        chunk = orjson.loads(data)
+    except orjson.JSONDecodeError as exc:
+        raise ProviderUnavailable(f"{label}: the stream sent something that is not JSON") from exc
+    if not isinstance(chunk, dict):
+        return []
+    if chunk.get("error"):  # what the SDK's own stream raises for an in-stream error event
+        error = chunk["error"]
+        message = error.get("message") if isinstance(error, dict) else None
+        raise openai.APIError(message or "An error occurred during streaming", request, body=error)
+    return chunk_deltas(chunk, names)
+
+
+def _text_calls(request: ChatRequest, names: ToolNames) -> TextToolCalls | None:
+    """Hermes-style calls written as text become tool calls, for the tools this request offers (text_tool_calls)."""
+    if not request.tools or request.tool_choice == "none":
+        return None
+    offered = {t.name: t.name for t in request.tools}
+    offered.update({names.api(t.name): t.name for t in request.tools})
+    return TextToolCalls(offered)
 
 
 # ---------------------------------------------------------------------------------------------------------
@@ -334,9 +372,22 @@ class OpenAIChatModel:
             # and the event stream is decoded here.
             sent = await self._sender.send(orjson.dumps(params), params)
             try:
-                async for delta in _deltas(sent.parts, sent.request, self._label, names, sent.at_eof):
+                # An HTML page, a JSON error or a whole completion instead of an event stream (openai_answer.py).
+                answer = await sniff(sent.parts, label=self._label, status=sent.status,
+                                     content_type=sent.content_type, secrets=(self._api_key,))
+                source = (_listed(completion_deltas(answer.completion, names)) if answer.completion is not None
+                          else _deltas(sent.parts, sent.request, self._label, names, sent.at_eof, answer.head))
+                text_calls = _text_calls(request, names)
+                async for delta in source:
                     finished = finished or delta.finish_reason is not None
-                    yield delta
+                    if text_calls is None or not (delta.content or delta.finish_reason or delta.tool_calls):
+                        yield delta
+                        continue
+                    for out in text_calls.feed(delta):
+                        yield out
+                if text_calls is not None:
+                    for out in text_calls.flush():
+                        yield out
             finally:
                 await sent.aclose()
         if not finished:

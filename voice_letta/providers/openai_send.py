@@ -62,6 +62,8 @@ class Sent:
     request: httpx2.Request  # what the SDK's errors name
     aclose: Callable[[], Awaitable[None]]
     at_eof: Callable[[], bool] = lambda: False  # the whole body was read (nothing left to drain)
+    status: int = 200  # what the answer's sniffing names when the body is no event stream (openai_answer.py)
+    content_type: str = ""
 
 
 @dataclass(frozen=True, slots=True)
@@ -89,7 +91,8 @@ class RequestSender:
             response = await self._client.post(
                 "/chat/completions", body=as_dict, content=None if as_dict is not None else body,
                 cast_to=httpx2.Response, stream=True, options=STREAM_OPTIONS)
-            return Sent(response.aiter_bytes(), response.request, response.aclose)
+            return Sent(response.aiter_bytes(), response.request, response.aclose, status=response.status_code,
+                        content_type=response.headers.get("content-type", ""))
         template = self._template or await self._build_template()
         direct = self._direct
         if direct is not None:
@@ -123,7 +126,8 @@ class RequestSender:
             await response.aread()
             await response.aclose()
             raise client._make_status_error_from_response(response)
-        return Sent(response.aiter_bytes(), request, response.aclose)
+        return Sent(response.aiter_bytes(), request, response.aclose, status=response.status_code,
+                    content_type=response.headers.get("content-type", ""))
 
     async def _send_direct(self, direct: _Direct, template: httpx2.Request, body: bytes) -> Sent:
         try:
@@ -157,7 +161,8 @@ class RequestSender:
             except Exception as exc:
                 raise transport_error(exc) from exc
 
-        return Sent(_body(response), template, aclose, response.content.at_eof)
+        return Sent(_body(response), template, aclose, response.content.at_eof, status=response.status,
+                    content_type=response.headers.get("Content-Type", ""))
 
 
 def transport_error(exc: Exception) -> BaseException:

@@ -312,11 +312,12 @@ async def test_a_model_that_ignores_tool_choice_none_cannot_loop_past_the_rounds
 
 async def test_a_reasoning_models_thoughts_and_text_tool_calls_are_never_said(server: Running) -> None:
     # DeepSeek-R1 distills / Qwen3 behind a server with no reasoning parser stream "<think>…</think>" as content; a
-    # server with no tool-call parser streams Hermes "<tool_call>{…}</tool_call>": both were spoken and stored.
+    # server with no tool-call parser streams Hermes "<tool_call>{…}</tool_call>": both were spoken and stored. (A
+    # block naming an offered tool is run as a call: tests/integration/providers/test_wrong_answers_at_the_doors.py.)
     agent = await server.create_agent()
     server.fake.script([Text("<think>\nThe user says hi. I should"), Text(" greet them briefly.\n</th"),
                         Text("ink>\n\nHello! How can I help?")],
-                       [Text('<tool_call>\n{"name": "search_memory", "arguments": {"query": "sister"}}\n</tool_call>')])
+                       [Text('<tool_call>\n{"name": "web_search", "arguments": {"query": "sister"}}\n</tool_call>')])
     _, text = await collect(await server.client().chat.completions.create(
         model=agent["id"], messages=[{"role": "user", "content": "hi"}], stream=True))
     assert text == "Hello! How can I help?"
