@@ -6,7 +6,7 @@ Same steps and script as ``FakeOpenAIServer`` (see ``tests/fakes/openai_server.p
   ``tool_use`` block whose input arrives as ``input_json_delta`` fragments;
 - ``Finish(reason)`` takes OpenAI names (stop, length, tool_calls) or Anthropic ones (end_turn, ...);
 - ``HttpError`` first → an HTTP error with Anthropic's error JSON; later → an ``event: error`` in the
-  stream; ``Cut`` → the connection drops before ``message_stop``.
+  stream; ``Cut`` → the connection drops before ``message_stop``; ``Raw`` first → that answer as given.
 
 Requests are checked as the Messages API checks them where a mapping of ours could go wrong: tool names (of
 ``tools``, a named ``tool_choice`` and the history's ``tool_use`` blocks) must match ``^[a-zA-Z0-9_-]{1,128}$``,
@@ -32,6 +32,7 @@ from tests.fakes.openai_server import (
     Finish,
     HttpError,
     Pause,
+    Raw,
     ScriptedServer,
     Text,
     ToolCall,
@@ -130,6 +131,9 @@ class FakeAnthropicServer(ScriptedServer):
         turn = self._next_turn()
         if turn and isinstance(turn[0], HttpError):
             return web.json_response(_error_body(turn[0]), status=turn[0].status, headers=retry_after_headers(turn[0]))
+        if turn and isinstance(turn[0], Raw):
+            return web.Response(status=turn[0].status, body=turn[0].body.encode(),
+                                headers={"Content-Type": turn[0].content_type})
         if body.get("stream"):
             return await self._stream(request, body, turn)
         return await self._complete(body, turn)

@@ -38,6 +38,7 @@ from collections.abc import AsyncIterator, Sequence
 from typing import Any
 
 import anthropic
+import httpx2
 
 from voice_letta.agent.models import LLMConfig, Usage
 from voice_letta.agent.ports import (
@@ -51,6 +52,7 @@ from voice_letta.agent.ports import (
 )
 from voice_letta.errors import ProviderUnavailable
 from voice_letta.providers._errors import map_provider_errors
+from voice_letta.providers.openai_answer import not_a_stream, read_capped
 from voice_letta.providers.tool_names import SAME_NAMES, ToolNames
 
 log = logging.getLogger(__name__)
@@ -293,6 +295,7 @@ class AnthropicChatModel:
         finish: FinishReason | None = None
         async with map_provider_errors("anthropic", (self._api_key,)):
             sdk_stream = await self._client.messages.create(stream=True, **params)
+            await _refuse_a_page(sdk_stream.response, self._api_key)
             async with sdk_stream:
                 async for event in sdk_stream:
                     match event.type:
@@ -341,3 +344,19 @@ class AnthropicChatModel:
 
     async def aclose(self) -> None:
         await self._client.close()
+
+
+async def _refuse_a_page(response: httpx2.Response, api_key: str) -> None:
+    """An HTML page or a JSON body where the event stream should be (a captive portal, a proxy's page, a gateway's
+    error with status 200) is the typed error naming it (providers/openai_answer.py), not "stream ended before
+    message_stop". Decided by the Content-Type: the SDK reads the body itself, so only one that says HTML or JSON is
+    read here (the Anthropic API and the proxies in front of it label their streams ``text/event-stream``)."""
+    content_type = response.headers.get("content-type", "")
+    if "event-stream" in content_type or not ("html" in content_type or "json" in content_type):
+        return
+    try:
+        body = await read_capped(response.aiter_bytes())
+    finally:
+        await response.aclose()
+    raise not_a_stream(body, label="anthropic", status=response.status_code, content_type=content_type,
+                       secrets=(api_key,))

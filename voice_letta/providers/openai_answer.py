@@ -19,7 +19,8 @@ a JSON error is classified as an in-stream error is (by its numeric ``code`` as 
 deltas it would have streamed. Every message names the status, the content type and what the body said.
 
 An HTTP error status with an HTML body is named the same way (``_errors.describe_markup``): a proxy's "502 Bad
-Gateway" page by its title, not quoted as 500 characters of markup.
+Gateway" page by its title, not quoted as 500 characters of markup. ``anthropic_chat`` uses ``not_a_stream`` for a
+2xx answer whose Content-Type says HTML or JSON (the Anthropic SDK reads the body itself, so it cannot sniff).
 """
 
 from __future__ import annotations
@@ -34,7 +35,7 @@ import orjson
 from voice_letta.errors import ProviderBadResponse, ProviderError, ProviderUnavailable
 from voice_letta.providers._errors import _body_error, _by_status, _redact, describe_markup
 
-__all__ = ["Answer", "json_error", "sniff"]
+__all__ = ["Answer", "json_error", "looks_like_stream", "not_a_stream", "read_capped", "sniff"]
 
 HEAD_BYTES = 64  # enough of the first line to tell an event stream from anything else
 MAX_BODY_BYTES = 64 * 1024  # what is read of an answer that is not a stream (a portal's page is ~10-50 KiB)
@@ -66,28 +67,38 @@ async def sniff(parts: AsyncIterator[bytes], *, label: str, status: int, content
     start = head.lstrip(_BOM + b" \t\r\n")
     if start.startswith(_STREAM_STARTS):
         return Answer(head=head)
-    what = f"HTTP {status} ({content_type or 'no content type'})"
-    if not start:
-        raise ProviderUnavailable(_redact(f"{label}: {what} with an empty body, not an event stream", secrets))
-    body = await _rest(head, parts)
-    text = body.decode("utf-8", "replace").lstrip("\ufeff \t\r\n")
-    if text.startswith("<"):
-        raise ProviderBadResponse(_redact(
-            f"{label}: {what} answered {describe_markup(text)}, not an event stream: is the base URL the API's "
-            "(…/v1), and is a proxy or a captive portal in the way?", secrets))
-    if text.startswith(("{", "[")):
-        try:
-            obj = orjson.loads(body.lstrip(_BOM))
-        except orjson.JSONDecodeError:
-            obj = None
+    body = await read_capped(parts, head)
+    if start:
+        obj = _json(body)
         if isinstance(obj, dict) and isinstance(obj.get("choices"), list) and obj["choices"]:
             return Answer(completion=obj)  # a server that ignored "stream": true
-        if (error := json_error(obj, label=label, what=what, secrets=secrets)) is not None:
-            raise error
-        raise ProviderBadResponse(_redact(
+    raise not_a_stream(body, label=label, status=status, content_type=content_type, secrets=secrets)
+
+
+def looks_like_stream(body: bytes) -> bool:
+    """Does ``body`` start as an event stream does (a field name or a comment)?"""
+    return body.lstrip(_BOM + b" \t\r\n").startswith(_STREAM_STARTS)
+
+
+def not_a_stream(body: bytes, *, label: str, status: int, content_type: str,
+                 secrets: Iterable[str] = ()) -> ProviderError:
+    """The typed error for a 2xx body that is no event stream: empty, markup, a JSON error, other JSON or text."""
+    what = f"HTTP {status} ({content_type or 'no content type'})"
+    text = body.decode("utf-8", "replace").lstrip("\ufeff \t\r\n")
+    if not text:
+        return ProviderUnavailable(_redact(f"{label}: {what} with an empty body, not an event stream", secrets))
+    if text.startswith("<"):
+        return ProviderBadResponse(_redact(
+            f"{label}: {what} answered {describe_markup(text)}, not an event stream: is the base URL the API's, "
+            "and is a proxy or a captive portal in the way?", secrets))
+    if text.startswith(("{", "[")):
+        error = json_error(_json(body), label=label, what=what, secrets=secrets)
+        return error or ProviderBadResponse(_redact(
             f"{label}: {what} answered JSON that is not an event stream: {_clip(text)}", secrets))
-    raise ProviderBadResponse(_redact(f"{label}: {what} answered text that is not an event stream: {_clip(text)}",
-                                      secrets))
+    if looks_like_stream(body):  # only reached from a caller that could not hand the stream on (anthropic_chat)
+        return ProviderBadResponse(_redact(f"{label}: {what} labels an event stream as {content_type}", secrets))
+    return ProviderBadResponse(_redact(f"{label}: {what} answered text that is not an event stream: {_clip(text)}",
+                                       secrets))
 
 
 def json_error(obj: object, *, label: str, what: str, secrets: Iterable[str] = ()) -> ProviderError | None:
@@ -120,8 +131,16 @@ def _clip(text: str, limit: int = _DETAIL_CHARS) -> str:
     return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
-async def _rest(head: bytes, parts: AsyncIterator[bytes]) -> bytes:
-    """The body, up to ``MAX_BODY_BYTES`` (the rest is never read: the connection is closed, not reused)."""
+def _json(body: bytes) -> object:
+    try:
+        return orjson.loads(body.lstrip(_BOM))
+    except orjson.JSONDecodeError:
+        return None
+
+
+async def read_capped(parts: AsyncIterator[bytes], head: bytes = b"") -> bytes:
+    """``head`` and the rest of a body, up to ``MAX_BODY_BYTES`` (the rest is never read: the connection is closed,
+    not reused)."""
     chunks, size = [head], len(head)
     if size < MAX_BODY_BYTES:
         async for part in parts:

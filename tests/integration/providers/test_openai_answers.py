@@ -11,6 +11,7 @@ from collections.abc import AsyncIterator
 
 import pytest
 
+from tests.fakes.anthropic_server import FakeAnthropicServer
 from tests.fakes.openai_server import FakeOpenAIServer, Raw, Text, ToolCall
 from tests.integration.providers.helpers import WEATHER, collect, request, text_of, tool_calls_of
 from voice_letta.agent.models import LLMConfig, ProviderName
@@ -22,6 +23,7 @@ from voice_letta.errors import (
     ProviderRateLimited,
     ProviderUnavailable,
 )
+from voice_letta.providers.anthropic_chat import AnthropicChatModel
 from voice_letta.providers.openai_chat import OpenAIChatModel
 
 API_KEY = "sk-test-secret-key-777888"
@@ -182,3 +184,31 @@ async def test_two_text_calls_an_unclosed_last_one_and_a_real_call_get_their_own
     assert sorted(calls) == [0, 1, 2]
     assert [json.loads(calls[i]["arguments"])["city"] for i in range(3)] == ["Rome", "Paris", "Lima"]
     assert text_of(deltas) == ""
+
+
+# --- the same wrong answers in front of the Anthropic API (providers/anthropic_chat.py) ---------------------
+
+
+@pytest.mark.parametrize(("answer", "kind", "said"), [
+    (Raw(PORTAL), ProviderBadResponse, "HTTP 200 (text/html; charset=utf-8) answered an HTML page titled "
+                                       "'Welcome to Hotel Miramar Wi-Fi'"),
+    (Raw(json.dumps({"type": "error", "error": {"type": "overloaded_error", "message": "Overloaded"}}),
+         content_type="application/json"), ProviderUnavailable,
+     "answered a JSON error, not an event stream: Overloaded"),
+    (Raw(json.dumps({"error": {"message": "quota used up", "code": 429}}), content_type="application/json"),
+     ProviderRateLimited, "quota used up"),
+    (Raw(NGINX_502, status=502, content_type="text/html"), ProviderUnavailable, "HTTP 502: an HTML page titled "
+                                                                               "'502 Bad Gateway' (text/html)"),
+])
+async def test_anthropic_wrong_answers_are_named_and_the_next_request_works(
+        fake_anthropic: FakeAnthropicServer, answer: Raw, kind: type[ProviderError], said: str) -> None:
+    model = AnthropicChatModel(LLMConfig(provider=ProviderName.ANTHROPIC, model="claude-fake"), api_key=API_KEY,
+                               base_url=fake_anthropic.base_url)
+    try:
+        fake_anthropic.script([answer], [Text("Still here.")])
+        with pytest.raises(ProviderError) as info:
+            await collect(model, request(model.config))
+        assert type(info.value) is kind and said in str(info.value) and API_KEY not in str(info.value)
+        assert text_of(await collect(model, request(model.config))) == "Still here."
+    finally:
+        await model.aclose()
