@@ -80,28 +80,30 @@ def looks_like_stream(body: bytes) -> bool:
     return body.lstrip(_BOM + b" \t\r\n").startswith(_STREAM_STARTS)
 
 
-def not_a_stream(body: bytes, *, label: str, status: int, content_type: str,
-                 secrets: Iterable[str] = ()) -> ProviderError:
-    """The typed error for a 2xx body that is no event stream: empty, markup, a JSON error, other JSON or text."""
+def not_a_stream(body: bytes, *, label: str, status: int, content_type: str, secrets: Iterable[str] = (),
+                 expected: str = "an event stream") -> ProviderError:
+    """The typed error for a 2xx body that is not what was ``expected``: empty, markup, a JSON error, other JSON or
+    text."""
     what = f"HTTP {status} ({content_type or 'no content type'})"
     text = body.decode("utf-8", "replace").lstrip("\ufeff \t\r\n")
     if not text:
-        return ProviderUnavailable(_redact(f"{label}: {what} with an empty body, not an event stream", secrets))
+        return ProviderUnavailable(_redact(f"{label}: {what} with an empty body, not {expected}", secrets))
     if text.startswith("<"):
         return ProviderBadResponse(_redact(
-            f"{label}: {what} answered {describe_markup(text)}, not an event stream: is the base URL the API's, "
+            f"{label}: {what} answered {describe_markup(text)}, not {expected}: is the base URL the API's, "
             "and is a proxy or a captive portal in the way?", secrets))
     if text.startswith(("{", "[")):
-        error = json_error(_json(body), label=label, what=what, secrets=secrets)
+        error = json_error(_json(body), label=label, what=what, secrets=secrets, expected=expected)
         return error or ProviderBadResponse(_redact(
-            f"{label}: {what} answered JSON that is not an event stream: {_clip(text)}", secrets))
+            f"{label}: {what} answered JSON that is not {expected}: {_clip(text)}", secrets))
     if looks_like_stream(body):  # only reached from a caller that could not hand the stream on (anthropic_chat)
         return ProviderBadResponse(_redact(f"{label}: {what} labels an event stream as {content_type}", secrets))
-    return ProviderBadResponse(_redact(f"{label}: {what} answered text that is not an event stream: {_clip(text)}",
+    return ProviderBadResponse(_redact(f"{label}: {what} answered text that is not {expected}: {_clip(text)}",
                                        secrets))
 
 
-def json_error(obj: object, *, label: str, what: str, secrets: Iterable[str] = ()) -> ProviderError | None:
+def json_error(obj: object, *, label: str, what: str, secrets: Iterable[str] = (),
+               expected: str = "an event stream") -> ProviderError | None:
     """The typed error for a JSON error body that came with a 2xx status; None if ``obj`` is no error body.
 
     Its numeric ``code`` (``429``, ``"503"``) is read as the HTTP status it stands for; else its ``type``/``code``
@@ -121,8 +123,7 @@ def json_error(obj: object, *, label: str, what: str, secrets: Iterable[str] = (
         message = detail if isinstance(detail, str) else (orjson.dumps(detail).decode() if detail else None)
     code = inner.get("code") if isinstance(inner, dict) else None
     status = int(code) if isinstance(code, int | str) and str(code).isdigit() and 400 <= int(code) < 600 else 0
-    text = _redact(f"{label}: {what} answered a JSON error, not an event stream: {message or _clip(str(inner))}",
-                   secrets)
+    text = _redact(f"{label}: {what} answered a JSON error, not {expected}: {message or _clip(str(inner))}", secrets)
     return _by_status(status, text, kind)
 
 
