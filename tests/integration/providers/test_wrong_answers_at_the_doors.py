@@ -2,7 +2,7 @@
 openai SDK, and the Realtime WebSocket driven by the SDK's realtime client, each in front of a real server whose
 agent's model is FakeOpenAIServer over HTTP. The client gets the typed error that names what came back (not "stream
 ended without a finish_reason"), the session goes on, and a fallback model answers when there is one; a tool call a
-model wrote as text (no tool-call parser on its server) runs as a tool call."""
+model wrote as text (no tool-call parser on its server) runs as a tool call. The native voice door too.
 
 from __future__ import annotations
 
@@ -118,3 +118,17 @@ async def test_realtime_door_reports_the_wrong_answer_and_the_session_goes_on(vo
         done = await rt.wait_for("response.done")
         assert done.response.status == "completed"
         assert done.response.output[0].content[0].text == "Fine again."
+
+
+async def test_native_voice_door_reports_the_wrong_answer_and_the_session_goes_on(voice: VoiceServer) -> None:
+    agent = await voice.create_agent()
+    voice.fake.script([Raw(PORTAL)], [Text("Fine again.")])
+    async with await voice.client(agent) as c:
+        await c.send(type="input_text", text="hello?")
+        error = await c.wait_for("error")
+        assert error["code"] == "provider_bad_response" and "Welcome to Hotel Miramar Wi-Fi" in error["message"]
+        done = await c.wait_for("response.done")
+        assert done["status"] == "failed"
+        await c.send(type="input_text", text="still there?")
+        done = await c.wait_for("response.done", count=2)
+        assert done["status"] == "completed" and c.response_text(done["response_id"]) == "Fine again."
