@@ -2,7 +2,7 @@
 openai SDK, and the Realtime WebSocket driven by the SDK's realtime client, each in front of a real server whose
 agent's model is FakeOpenAIServer over HTTP. The client gets the typed error that names what came back (not "stream
 ended without a finish_reason"), the session goes on, and a fallback model answers when there is one; a tool call a
-model wrote as text (no tool-call parser on its server) runs as a tool call. The native voice door too.
+model wrote as text (no tool-call parser on its server) runs as a tool call. The native voice door too."""
 
 from __future__ import annotations
 
