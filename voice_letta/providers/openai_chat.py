@@ -4,7 +4,8 @@ Each ``OpenAIChatModel`` owns its own ``openai.AsyncOpenAI`` (or ``AsyncAzureOpe
 ``max_retries=0``: retries and fallbacks are ``RetryingChatModel``'s job. Streamed chunks are passed on as
 ``ChatDelta``s exactly as they arrive (tool-call fragments are not merged), followed by one usage delta.
 The request goes through the SDK's client (``client.post`` with a pre-serialized body) and the event stream is
-decoded here without per-chunk SDK objects; see ``stream`` for why.
+decoded without per-chunk SDK objects (``openai_decode.py``; see ``stream`` for why). An answer that is no event
+stream is named (``openai_answer.py``); a tool call written as text becomes a call (``text_tool_calls.py``).
 
 The adapter reads model parameters (model, temperature, max tokens, parallel tool calls) from the
 ``LLMConfig`` it was built with, not from ``request.config``, so a fallback model keeps its own settings.
@@ -12,46 +13,41 @@ The adapter reads model parameters (model, temperature, max tokens, parallel too
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import logging
-from collections.abc import AsyncIterator, Callable, Sequence
+from collections.abc import AsyncIterator, Sequence
 from typing import Any, Literal
 from urllib.parse import urlsplit
 
-import httpx2
 import openai
 import orjson
 
-from voice_letta.agent.models import LLMConfig, ProviderName, Usage
+from voice_letta.agent.models import LLMConfig, ProviderName
 from voice_letta.agent.ports import (
     ChatDelta,
     ChatMessage,
     ChatRequest,
-    FinishReason,
-    ToolCallDelta,
     ToolChoice,
     ToolSpec,
 )
 from voice_letta.errors import ProviderUnavailable
 from voice_letta.providers._errors import map_provider_errors
 from voice_letta.providers.openai_answer import sniff
+from voice_letta.providers.openai_decode import (
+    DRAIN_AFTER_DONE_S,  # noqa: F401 - defined here before openai_decode.py; tests read it from this module
+    StreamEnd,
+    completion_deltas,
+    listed,
+    missing_finish,
+    stream_deltas,
+)
 from voice_letta.providers.openai_send import RequestSender, http_client
 from voice_letta.providers.text_tool_calls import TextToolCalls
 from voice_letta.providers.tool_names import OPENAI_MAX, SAME_NAMES, ToolNames
-from voice_letta.wire.sse import SseDecoder
 
 log = logging.getLogger(__name__)
 
 MaxTokensParam = Literal["max_tokens", "max_completion_tokens"]
 
-_FINISH: dict[str, FinishReason] = {
-    "stop": "stop",
-    "length": "length",
-    "tool_calls": "tool_calls",
-    "function_call": "tool_calls",
-    "content_filter": "content_filter",
-}
 
 
 # ---------------------------------------------------------------------------------------------------------
@@ -171,119 +167,6 @@ def is_openai_host(base_url: str | None) -> bool:
     return host == "api.openai.com"
 
 
-def usage_from_openai(usage: dict[str, Any]) -> Usage:
-    details = usage.get("prompt_tokens_details")
-    cached = (details.get("cached_tokens") if isinstance(details, dict) else None) or 0
-    prompt = usage.get("prompt_tokens") or 0
-    completion = usage.get("completion_tokens") or 0
-    return Usage(
-        prompt_tokens=prompt,
-        completion_tokens=completion,
-        total_tokens=usage.get("total_tokens") or prompt + completion,
-        cached_tokens=cached,
-    )
-
-
-# ---------------------------------------------------------------------------------------------------------
-# Response decoding: the event stream of ``chat.completion.chunk`` objects, as plain JSON
-# ---------------------------------------------------------------------------------------------------------
-
-DRAIN_AFTER_DONE_S = 1.0  # a server that keeps the body open after [DONE] is cut off after this
-
-
-def chunk_deltas(chunk: dict[str, Any], names: ToolNames = SAME_NAMES) -> list[ChatDelta]:
-    """The ``ChatDelta``s of one decoded ``chat.completion.chunk`` (the first choice; then its usage, if any); a tool
-    call's name is ours again (``names``)."""
-    out: list[ChatDelta] = []
-    choices = chunk.get("choices") or ()
-    if choices:
-        choice = choices[0]
-        delta = choice.get("delta") or {}  # some compatible servers omit it on the final chunk
-        tool_deltas = tuple(
-            ToolCallDelta(index=tc.get("index") or 0, id=tc.get("id"), name=_name(tc, names),
-                          arguments=(tc.get("function") or {}).get("arguments"))
-            for tc in delta.get("tool_calls") or ())
-        reason = choice.get("finish_reason")
-        finish = _FINISH.get(reason, "stop") if reason else None
-        content = delta.get("content")
-        if content or tool_deltas or finish:
-            out.append(ChatDelta(content=content or None, tool_calls=tool_deltas, finish_reason=finish))
-    usage = chunk.get("usage")
-    if usage:
-        out.append(ChatDelta(usage=usage_from_openai(usage)))
-    return out
-
-
-def _name(tool_call: dict[str, Any], names: ToolNames) -> str | None:
-    name = (tool_call.get("function") or {}).get("name")
-    return names.ours(name) if isinstance(name, str) else name
-
-
-def completion_deltas(completion: dict[str, Any], names: ToolNames = SAME_NAMES) -> list[ChatDelta]:
-    """The deltas a whole ``chat.completion`` would have streamed (a server that ignored ``stream: true``)."""
-    choice = completion["choices"][0] if isinstance(completion["choices"][0], dict) else {}
-    message = choice.get("message") or choice.get("delta") or {}
-    calls = [{**tc, "index": tc.get("index", i)} for i, tc in enumerate(message.get("tool_calls") or ())
-             if isinstance(tc, dict)]
-    chunk = {"choices": [{"delta": {"content": message.get("content"), "tool_calls": calls},
-                          "finish_reason": choice.get("finish_reason") or ("tool_calls" if calls else "stop")}],
-             "usage": completion.get("usage")}
-    return chunk_deltas(chunk, names)
-
-
-async def _listed(deltas: list[ChatDelta]) -> AsyncIterator[ChatDelta]:
-    for delta in deltas:
-        yield delta
-
-
-async def _deltas(
-    parts: AsyncIterator[bytes], request: httpx2.Request, label: str, names: ToolNames = SAME_NAMES,
-    at_eof: Callable[[], bool] = lambda: False, head: bytes = b"",
-) -> AsyncIterator[ChatDelta]:
-    decoder = SseDecoder()
-    done = False
-    if head:  # what ``sniff`` read to see an event stream
-        for event in decoder.feed(head):
-            if event.data.startswith("[DONE]"):
-                return
-            for delta in _event_deltas(event.data, request, label, names):
-                yield delta
-    async for part in parts:
-        for event in decoder.feed(part):
-            if done:
-                continue
-            if event.data.startswith("[DONE]"):
-                done = True
-                break
-            for delta in _event_deltas(event.data, request, label, names):
-                yield delta
-        if done:
-            if at_eof():  # the body's end came with [DONE] (the usual case): the iterator ends at once, no timer
-                async for _ in parts:
-                    pass
-                return
-            # Read the (normally empty) rest of the body so the connection goes back to the pool.
-            with contextlib.suppress(TimeoutError):
-                async with asyncio.timeout(DRAIN_AFTER_DONE_S):
-                    async for _ in parts:
-                        pass
-            return
-
-
-def _event_deltas(data: str, request: httpx2.Request, label: str, names: ToolNames) -> list[ChatDelta]:
-    try:
-        chunk = orjson.loads(data)
-    except orjson.JSONDecodeError as exc:
-        raise ProviderUnavailable(f"{label}: the stream sent something that is not JSON") from exc
-    if not isinstance(chunk, dict):
-        return []
-    if chunk.get("error"):  # what the SDK's own stream raises for an in-stream error event
-        error = chunk["error"]
-        message = error.get("message") if isinstance(error, dict) else None
-        raise openai.APIError(message or "An error occurred during streaming", request, body=error)
-    return chunk_deltas(chunk, names)
-
-
 def _text_calls(request: ChatRequest, names: ToolNames) -> TextToolCalls | None:
     """Hermes-style calls written as text become tool calls, for the tools this request offers (text_tool_calls)."""
     if not request.tools or request.tool_choice == "none":
@@ -363,7 +246,7 @@ class OpenAIChatModel:
         params = build_params(self.config, request, max_tokens_param=self._max_tokens_param,
                               prompt_cache_key=self._prompt_cache_key, names=names)
         params["stream"] = True
-        finished = False
+        finished = called = False
         async with map_provider_errors(self._label, (self._api_key,)):
             # The SDK's own ``chat.completions.create`` walks every message of the request through its TypedDict
             # transformer and builds a pydantic model per streamed chunk: together more than half of a turn's
@@ -375,15 +258,23 @@ class OpenAIChatModel:
                 # An HTML page, a JSON error or a whole completion instead of an event stream (openai_answer.py).
                 answer = await sniff(sent.parts, label=self._label, status=sent.status,
                                      content_type=sent.content_type, secrets=(self._api_key,))
-                source = (_listed(completion_deltas(answer.completion, names)) if answer.completion is not None
-                          else _deltas(sent.parts, sent.request, self._label, names, sent.at_eof, answer.head))
+                end = StreamEnd()
+                source = (listed(completion_deltas(answer.completion, names)) if answer.completion is not None
+                          else stream_deltas(sent.parts, sent.request, self._label, names, sent.at_eof, answer.head,
+                                             end))
                 text_calls = _text_calls(request, names)
                 async for delta in source:
                     finished = finished or delta.finish_reason is not None
+                    called = called or bool(delta.tool_calls)
                     if text_calls is None or not (delta.content or delta.finish_reason or delta.tool_calls):
                         yield delta
                         continue
                     for out in text_calls.feed(delta):
+                        yield out
+                if not finished and end.done:  # [DONE] without a finish_reason: a whole reply all the same
+                    finished = True
+                    last = missing_finish(self._label, called)
+                    for out in [last] if text_calls is None else text_calls.feed(last):
                         yield out
                 if text_calls is not None:
                     for out in text_calls.flush():
@@ -391,7 +282,7 @@ class OpenAIChatModel:
             finally:
                 await sent.aclose()
         if not finished:
-            raise ProviderUnavailable(f"{self._label}: stream ended without a finish_reason")
+            raise ProviderUnavailable(f"{self._label}: the stream ended without [DONE] or a finish_reason (cut off)")
 
     async def aclose(self) -> None:
         await self._client.close()

@@ -212,3 +212,36 @@ async def test_anthropic_wrong_answers_are_named_and_the_next_request_works(
         assert text_of(await collect(model, request(model.config))) == "Still here."
     finally:
         await model.aclose()
+
+
+# --- event streams that end or fail a little wrongly (providers/openai_decode.py) ---------------------------
+
+
+def _chunk(delta: dict[str, object], finish: str | None = None) -> str:
+    return "data: " + json.dumps({"id": "c", "object": "chat.completion.chunk", "created": 1, "model": "m",
+                                  "choices": [{"index": 0, "delta": delta, "finish_reason": finish}]}) + "\n\n"
+
+
+async def test_done_without_a_finish_reason_is_a_whole_reply_and_no_done_is_a_cut(
+        fake_openai: FakeOpenAIServer, model: OpenAIChatModel) -> None:
+    call = {"tool_calls": [{"index": 0, "id": "call_1", "type": "function",
+                            "function": {"name": "get_weather", "arguments": '{"city": "Oslo"}'}}]}
+    fake_openai.script([Raw(_chunk({"content": "All "}) + _chunk({"content": "here."}) + "data: [DONE]\n\n",
+                            content_type="text/event-stream")],
+                       [Raw(_chunk(call) + "data: [DONE]\n\n", content_type="text/event-stream")],
+                       [Raw(_chunk({"content": "Half a"}), content_type="text/event-stream")])
+    deltas = await collect(model, request(model.config))
+    assert text_of(deltas) == "All here." and [d.finish_reason for d in deltas if d.finish_reason] == ["stop"]
+    deltas = await collect(model, request(model.config, tools=(WEATHER,)))
+    assert [d.finish_reason for d in deltas if d.finish_reason] == ["tool_calls"]
+    with pytest.raises(ProviderUnavailable, match=r"without \[DONE\] or a finish_reason"):
+        await collect(model, request(model.config))
+
+
+async def test_an_event_named_error_is_an_in_stream_error_with_its_message(
+        fake_openai: FakeOpenAIServer, model: OpenAIChatModel) -> None:
+    body = (_chunk({"content": "Well"}) + 'event: error\ndata: {"message": "upstream overloaded", "type": '
+            '"overloaded_error"}\n\n')
+    fake_openai.script([Raw(body, content_type="text/event-stream")])
+    with pytest.raises(ProviderUnavailable, match="upstream overloaded"):
+        await collect(model, request(model.config))
