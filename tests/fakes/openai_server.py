@@ -66,6 +66,7 @@ class Raw:
     body: str
     status: int = 200
     content_type: str = "text/html; charset=utf-8"
+    location: str | None = None  # a Location header (a redirect)
 
 
 @dataclass
@@ -259,8 +260,9 @@ class FakeOpenAIServer(ScriptedServer):
         if turn and isinstance(turn[0], HttpError):
             return self._error_response(turn[0])
         if turn and isinstance(turn[0], Raw):
+            location = {"Location": turn[0].location} if turn[0].location else {}
             return web.Response(status=turn[0].status, body=turn[0].body.encode(),
-                                headers={"Content-Type": turn[0].content_type})
+                                headers={"Content-Type": turn[0].content_type, **location})
         if body.get("stream"):
             return await self._stream(request, body, turn)
         return await self._complete(request, body, turn)

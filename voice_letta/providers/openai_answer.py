@@ -54,10 +54,13 @@ class Answer:
     completion: dict[str, Any] | None = None
 
 
-async def sniff(parts: AsyncIterator[bytes], *, label: str, status: int, content_type: str,
+async def sniff(parts: AsyncIterator[bytes], *, label: str, status: int, content_type: str, location: str = "",
                 secrets: Iterable[str] = ()) -> Answer:
     """Read the start of a 2xx body: an event stream goes on (``Answer.head``), a chat.completion comes back whole,
     anything else raises the typed error that says what came back."""
+    if 300 <= status < 400:  # a redirect: a captive portal's 302 to its login page, or a base URL that moved
+        raise not_a_stream(await read_capped(parts), label=label, status=status, content_type=content_type,
+                           location=location, secrets=secrets)
     head = b""
     async for part in parts:
         head += part
@@ -72,7 +75,7 @@ async def sniff(parts: AsyncIterator[bytes], *, label: str, status: int, content
         obj = _json(body)
         if isinstance(obj, dict) and isinstance(obj.get("choices"), list) and obj["choices"]:
             return Answer(completion=obj)  # a server that ignored "stream": true
-    raise not_a_stream(body, label=label, status=status, content_type=content_type, secrets=secrets)
+    raise not_a_stream(body, label=label, status=status, content_type=content_type, location=location, secrets=secrets)
 
 
 def looks_like_stream(body: bytes) -> bool:
@@ -81,10 +84,14 @@ def looks_like_stream(body: bytes) -> bool:
 
 
 def not_a_stream(body: bytes, *, label: str, status: int, content_type: str, secrets: Iterable[str] = (),
-                 expected: str = "an event stream") -> ProviderError:
-    """The typed error for a 2xx body that is not what was ``expected``: empty, markup, a JSON error, other JSON or
-    text."""
+                 expected: str = "an event stream", location: str = "") -> ProviderError:
+    """The typed error for a 2xx or 3xx body that is not what was ``expected``: a redirect, empty, markup, a JSON
+    error, other JSON or text."""
     what = f"HTTP {status} ({content_type or 'no content type'})"
+    if 300 <= status < 400:
+        return ProviderBadResponse(_redact(
+            f"{label}: HTTP {status}, a redirect to {location or 'nowhere'}, not {expected}: a captive portal, or a "
+            "base URL that moved?", secrets))
     text = body.decode("utf-8", "replace").lstrip("\ufeff \t\r\n")
     if not text:
         return ProviderUnavailable(_redact(f"{label}: {what} with an empty body, not {expected}", secrets))

@@ -257,7 +257,8 @@ class OpenAIChatModel:
             try:
                 # An HTML page, a JSON error or a whole completion instead of an event stream (openai_answer.py).
                 answer = await sniff(sent.parts, label=self._label, status=sent.status,
-                                     content_type=sent.content_type, secrets=(self._api_key,))
+                                     content_type=sent.content_type, location=sent.location,
+                                     secrets=(self._api_key,))
                 end = StreamEnd()
                 source = (listed(completion_deltas(answer.completion, names)) if answer.completion is not None
                           else stream_deltas(sent.parts, sent.request, self._label, names, sent.at_eof, answer.head,

@@ -64,6 +64,7 @@ class Sent:
     at_eof: Callable[[], bool] = lambda: False  # the whole body was read (nothing left to drain)
     status: int = 200  # what the answer's sniffing names when the body is no event stream (openai_answer.py)
     content_type: str = ""
+    location: str = ""  # a redirect's target (the direct way does not follow redirects: a captive portal's 302)
 
 
 @dataclass(frozen=True, slots=True)
@@ -92,7 +93,8 @@ class RequestSender:
                 "/chat/completions", body=as_dict, content=None if as_dict is not None else body,
                 cast_to=httpx2.Response, stream=True, options=STREAM_OPTIONS)
             return Sent(response.aiter_bytes(), response.request, response.aclose, status=response.status_code,
-                        content_type=response.headers.get("content-type", ""))
+                        content_type=response.headers.get("content-type", ""),
+                        location=response.headers.get("location", ""))
         template = self._template or await self._build_template()
         direct = self._direct
         if direct is not None:
@@ -127,7 +129,8 @@ class RequestSender:
             await response.aclose()
             raise client._make_status_error_from_response(response)
         return Sent(response.aiter_bytes(), request, response.aclose, status=response.status_code,
-                    content_type=response.headers.get("content-type", ""))
+                    content_type=response.headers.get("content-type", ""),
+                    location=response.headers.get("location", ""))
 
     async def _send_direct(self, direct: _Direct, template: httpx2.Request, body: bytes) -> Sent:
         try:
@@ -162,7 +165,8 @@ class RequestSender:
                 raise transport_error(exc) from exc
 
         return Sent(_body(response), template, aclose, response.content.at_eof, status=response.status,
-                    content_type=response.headers.get("Content-Type", ""))
+                    content_type=response.headers.get("Content-Type", ""),
+                    location=response.headers.get("Location", ""))
 
 
 def transport_error(exc: Exception) -> BaseException:

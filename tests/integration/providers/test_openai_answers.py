@@ -10,9 +10,11 @@ import json
 from collections.abc import AsyncIterator
 
 import pytest
+from aiohttp import web
 
 from tests.fakes.anthropic_server import FakeAnthropicServer
 from tests.fakes.openai_server import FakeOpenAIServer, Raw, Text, ToolCall
+from tests.integration.agent.conftest import listen
 from tests.integration.providers.helpers import WEATHER, collect, request, text_of, tool_calls_of
 from voice_letta.agent.models import LLMConfig, ProviderName
 from voice_letta.errors import (
@@ -245,3 +247,23 @@ async def test_an_event_named_error_is_an_in_stream_error_with_its_message(
     fake_openai.script([Raw(body, content_type="text/event-stream")])
     with pytest.raises(ProviderUnavailable, match="upstream overloaded"):
         await collect(model, request(model.config))
+
+
+async def test_a_captive_portal_s_redirect_is_a_bad_response_naming_where_it_goes(
+        fake_openai: FakeOpenAIServer, model: OpenAIChatModel) -> None:
+    """The direct way does not follow redirects (the 302 is named with its target); the SDK's httpx2 client follows
+    it to the portal's page (named by its title)."""
+    async def login(_: web.Request) -> web.Response:
+        return web.Response(text=PORTAL, content_type="text/html")
+
+    app = web.Application()
+    app.router.add_get("/login", login)
+    runner, url = await listen(app)
+    try:
+        error = await _fails(fake_openai, model, Raw("", status=302, content_type="text/html",
+                                                     location=f"{url}/login?continue=api"))
+    finally:
+        await runner.cleanup()
+    assert type(error) is ProviderBadResponse
+    assert (f"HTTP 302, a redirect to {url}/login?continue=api" in str(error)
+            if model._sender._direct is not None else "titled 'Welcome to Hotel Miramar Wi-Fi'" in str(error))
