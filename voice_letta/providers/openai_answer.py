@@ -2,13 +2,14 @@
 
 A ``POST /chat/completions`` with ``stream: true`` is answered with an event stream (``data: {...}`` lines). What
 sits between us and the model sometimes answers otherwise, with status 200, and the stream decoder found no event in
-it: the turn failed as "stream ended without a finish_reason", which names nothing. Seen in the field:
+it: the turn failed as "stream ended without a finish_reason", which names nothing. What answers otherwise:
 
 - an HTML page: a captive portal (hotel or train Wi-Fi), a corporate proxy's block page, a base URL that points at
   a web UI or a dashboard instead of its API (Open WebUI's root, LM Studio's docs), an error page sent with 200;
 - a JSON error body with status 200: ``{"error": {...}}`` from relays and gateways (one-api/new-api style), vLLM's
   ``{"object": "error", ...}``, FastAPI's ``{"detail": ...}``;
-- a whole ``chat.completion`` object: a server or proxy that ignores ``stream: true``.
+- a whole ``chat.completion`` object: a server or proxy that ignores ``stream: true``;
+- a redirect (3xx): a captive portal sending the request to its login page (the direct way follows no redirects).
 
 ``sniff`` reads the first bytes of the body and decides by them, not by the Content-Type (which these answers often
 get wrong, and which some real event streams leave out): an event stream starts with a field name (``data``,
@@ -16,11 +17,13 @@ get wrong, and which some real event streams leave out): an event stream starts 
 other text is ``ProviderBadResponse`` (not retryable: the same URL gives the same page; the fallback chain moves on);
 a JSON error is classified as an in-stream error is (by its numeric ``code`` as an HTTP status, else by its
 ``type``; ``ProviderUnavailable`` when it says neither); a chat.completion is handed back to be turned into the
-deltas it would have streamed. Every message names the status, the content type and what the body said.
+deltas it would have streamed; a redirect is ``ProviderBadResponse`` naming where it goes. Every message names the
+status, the content type and what the body said.
 
 An HTTP error status with an HTML body is named the same way (``_errors.describe_markup``): a proxy's "502 Bad
 Gateway" page by its title, not quoted as 500 characters of markup. ``anthropic_chat`` uses ``not_a_stream`` for a
-2xx answer whose Content-Type says HTML or JSON (the Anthropic SDK reads the body itself, so it cannot sniff).
+2xx answer whose Content-Type says HTML or JSON (the Anthropic SDK reads the body itself, so it cannot sniff), and
+``_openai_client`` for the speech and embedding answers.
 """
 
 from __future__ import annotations
