@@ -52,17 +52,35 @@ def usage_from_openai(usage: dict[str, Any]) -> Usage:
 DRAIN_AFTER_DONE_S = 1.0  # a server that keeps the body open after [DONE] is cut off after this
 
 
-def chunk_deltas(chunk: dict[str, Any], names: ToolNames = SAME_NAMES) -> list[ChatDelta]:
+class CallIndexes:
+    """Indexes for tool calls a server streams without ``index`` (older Ollama and some proxies send each whole call
+    in one chunk with an ``id`` and no index: taken as index 0, two calls became one with both names run together).
+    A new id is the next call; a fragment with neither id nor index belongs to the last one."""
+
+    __slots__ = ("_ids",)
+
+    def __init__(self) -> None:
+        self._ids: dict[str, int] = {}
+
+    def of(self, call_id: object) -> int:
+        if not isinstance(call_id, str):
+            return max(len(self._ids) - 1, 0)
+        return self._ids.setdefault(call_id, len(self._ids))
+
+
+def chunk_deltas(chunk: dict[str, Any], names: ToolNames = SAME_NAMES,
+                 indexes: CallIndexes | None = None) -> list[ChatDelta]:
     """The ``ChatDelta``s of one decoded ``chat.completion.chunk`` (the first choice; then its usage, if any); a tool
-    call's name is ours again (``names``)."""
+    call's name is ours again (``names``); arguments sent as a JSON object (not the API's string) are sent on as its
+    text."""
     out: list[ChatDelta] = []
     choices = chunk.get("choices") or ()
     if choices:
         choice = choices[0]
         delta = choice.get("delta") or {}  # some compatible servers omit it on the final chunk
         tool_deltas = tuple(
-            ToolCallDelta(index=tc.get("index") or 0, id=tc.get("id"), name=_name(tc, names),
-                          arguments=(tc.get("function") or {}).get("arguments"))
+            ToolCallDelta(index=_index(tc, indexes), id=tc.get("id"), name=_name(tc, names),
+                          arguments=_arguments(tc))
             for tc in delta.get("tool_calls") or ())
         reason = choice.get("finish_reason")
         finish = _FINISH.get(reason, "stop") if reason else None
@@ -73,6 +91,20 @@ def chunk_deltas(chunk: dict[str, Any], names: ToolNames = SAME_NAMES) -> list[C
     if usage:
         out.append(ChatDelta(usage=usage_from_openai(usage)))
     return out
+
+
+def _index(tool_call: dict[str, Any], indexes: CallIndexes | None) -> int:
+    index = tool_call.get("index")
+    if isinstance(index, int):
+        return index
+    return indexes.of(tool_call.get("id")) if indexes is not None else 0
+
+
+def _arguments(tool_call: dict[str, Any]) -> str | None:
+    arguments = (tool_call.get("function") or {}).get("arguments")
+    if arguments is None or isinstance(arguments, str):
+        return arguments
+    return orjson.dumps(arguments).decode()
 
 
 def _name(tool_call: dict[str, Any], names: ToolNames) -> str | None:
@@ -118,6 +150,7 @@ async def stream_deltas(
     at_eof: Callable[[], bool] = lambda: False, head: bytes = b"", end: StreamEnd | None = None,
 ) -> AsyncIterator[ChatDelta]:
     decoder = SseDecoder()
+    indexes = CallIndexes()
     done = False
     if head:  # what ``sniff`` read to see an event stream
         for event in decoder.feed(head):
@@ -125,7 +158,7 @@ async def stream_deltas(
                 if end is not None:
                     end.done = True
                 return
-            for delta in event_deltas(event, request, label, names):
+            for delta in event_deltas(event, request, label, names, indexes):
                 yield delta
     async for part in parts:
         for event in decoder.feed(part):
@@ -136,7 +169,7 @@ async def stream_deltas(
                 if end is not None:
                     end.done = True
                 break
-            for delta in event_deltas(event, request, label, names):
+            for delta in event_deltas(event, request, label, names, indexes):
                 yield delta
         if done:
             if at_eof():  # the body's end came with [DONE] (the usual case): the iterator ends at once, no timer
@@ -151,7 +184,8 @@ async def stream_deltas(
             return
 
 
-def event_deltas(event: SseEvent, request: httpx2.Request, label: str, names: ToolNames) -> list[ChatDelta]:
+def event_deltas(event: SseEvent, request: httpx2.Request, label: str, names: ToolNames,
+                 indexes: CallIndexes | None = None) -> list[ChatDelta]:
     try:
         chunk = orjson.loads(event.data)
     except orjson.JSONDecodeError as exc:
@@ -164,4 +198,4 @@ def event_deltas(event: SseEvent, request: httpx2.Request, label: str, names: To
         error = chunk["error"]
         message = error.get("message") if isinstance(error, dict) else None
         raise openai.APIError(message or "An error occurred during streaming", request, body=error)
-    return chunk_deltas(chunk, names)
+    return chunk_deltas(chunk, names, indexes)

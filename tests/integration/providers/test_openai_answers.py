@@ -267,3 +267,18 @@ async def test_a_captive_portal_s_redirect_is_a_bad_response_naming_where_it_goe
     assert type(error) is ProviderBadResponse
     assert (f"HTTP 302, a redirect to {url}/login?continue=api" in str(error)
             if model._sender._direct is not None else "titled 'Welcome to Hotel Miramar Wi-Fi'" in str(error))
+
+
+async def test_tool_calls_without_an_index_and_with_object_arguments_stay_apart(
+        fake_openai: FakeOpenAIServer, model: OpenAIChatModel) -> None:
+    """Older Ollama (and some proxies) stream each whole call in one chunk with an id and no index; some send the
+    arguments as a JSON object."""
+    def call(call_id: str, city: str) -> dict[str, object]:
+        return {"id": call_id, "type": "function", "function": {"name": "get_weather", "arguments": {"city": city}}}
+
+    body = (_chunk({"tool_calls": [call("call_a", "Oslo")]}) + _chunk({"tool_calls": [call("call_b", "Rome")]})
+            + _chunk({}, "tool_calls") + "data: [DONE]\n\n")
+    fake_openai.script([Raw(body, content_type="text/event-stream")])
+    calls = tool_calls_of(await collect(model, request(model.config, tools=(WEATHER,))))
+    assert [(c["id"], c["name"], json.loads(c["arguments"])) for c in calls.values()] == [
+        ("call_a", "get_weather", {"city": "Oslo"}), ("call_b", "get_weather", {"city": "Rome"})]
