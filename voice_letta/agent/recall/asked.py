@@ -241,7 +241,8 @@ def other_holder_of(query: str, text: str) -> bool:
 # word -> the kind of sum it names (a small hand-written lexicon of everyday money words; synonyms share a kind)
 _SUM_KINDS: dict[str, str] = {
     "rent": "rent", "deposit": "deposit", "bond": "deposit", "salary": "income", "wage": "income",
-    "wages": "income", "income": "income", "earnings": "income", "raise": "income", "payrise": "income",
+    "wages": "income", "income": "income", "base": "income", "earnings": "income", "raise": "income",
+    "payrise": "income",
     "bonus": "bonus", "budget": "budget", "fare": "fare", "fares": "fare", "bill": "bill", "bills": "bill",
     "invoice": "bill", "tip": "tip", "fine": "fine", "penalty": "fine", "tax": "tax", "taxes": "tax", "vat": "tax",
     "insurance": "insurance", "premium": "insurance", "refund": "refund", "mortgage": "mortgage", "loan": "loan",

@@ -53,6 +53,7 @@ _FAMILIES: dict[str, tuple[str, ...]] = {
     "body": ("knee knees", "back", "shoulder shoulders", "hip hips", "ankle ankles", "wrist wrists", "neck", "elbow",
              "foot feet"),
     "hotel stay": ("checkin", "checkout"),
+    "laundry": ("washer washers", "dryer dryers"),
     "occasion": ("birthday bday", "anniversary", "graduation", "funeral", "christening baptism", "retirement",
                  "housewarming"),
 }
@@ -110,7 +111,17 @@ def other_in_series(query: str, text: str, said: Callable[[str], bool]) -> bool:
         letters, number = m.group(1).lower(), int(m.group(2))
         if f"{letters}{number}" in here or m.group().lower() in here:
             continue
-        if any(said(f"{letters}{n}") for n in range(max(0, number - SERIES_SPAN), number + SERIES_SPAN + 1)
-               if n != number):
+        if any(said(f"{letters}{n}") for n in _neighbours(m.group(2))):
             return True
     return False
+
+
+def _neighbours(digits: str) -> set[int]:
+    """The numbers of a series next to ``digits``: up to SERIES_SPAN either side ("U10" / "U12"), or the same length
+    with one digit changed (course codes step by tens and hundreds: "CS2030" / "CS2040", "MA1101" / "MA2101")."""
+    number = int(digits)
+    out = set(range(max(0, number - SERIES_SPAN), number + SERIES_SPAN + 1))
+    if len(digits) >= 3:
+        out |= {int(digits[:i] + d + digits[i + 1:]) for i in range(len(digits)) for d in "0123456789"
+                if (i or d != "0")}
+    return out - {number}

@@ -133,7 +133,9 @@ _HOUR = r"(?:\d{1,2}|one|two|three|four|five|six|seven|eight|nine|ten|eleven|twe
 _CLOCK_SAID = re.compile(
     r"\b\d{1,2}[:.]\d\d\b|\b\d{1,2}\s*(?:am|pm|a\.m\.|p\.m\.)|\b(?:am|pm|noon|midday|midnight|o'?clock|morning|"
     r"mornings|afternoon|afternoons|evening|evenings|night|nights|tonight|lunchtime|teatime|dawn|dusk)\b|"
-    r"\b(?:at|by|from|till|til|until|before|after|around|to)\s+" + _HOUR + r"\b|"
+    # not a place's or a date's number: "at one-north", "from 5 January"
+    r"\b(?:at|by|from|till|til|until|before|after|around|to)\s+" + _HOUR
+    + r"\b(?!-(?!ish)\w|\s+(?:jan|feb|mar|apr|may|jun|jul|aug|sep|oct|nov|dec)[a-z]*\b)|"
     r"\b(?:one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve)\s+(?:o'?clock|oh\s+[a-z]+|fifteen|thirty|"
     r"forty(?:[\s-]five)?|fifty(?:[\s-]five)?|twenty(?:[\s-]five)?)\b|\bhalf\s+(?:past\s+)?(?:one|two|three|four|five|"
     r"six|seven|eight|nine|ten|eleven|twelve)\b", re.IGNORECASE)  # "eleven fifteen", "half seven"

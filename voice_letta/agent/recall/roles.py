@@ -128,6 +128,7 @@ _GROUPS: dict[str, str] = {
     "physio": "physio physiotherapist therapist", "nurse": "nurse", "plumber": "plumber",
     "electrician": "electrician", "contractor": "contractor builder builders", "mechanic": "mechanic",
     "teacher": "teacher tutor", "tutor": "tutor teacher", "coach": "coach trainer", "trainer": "trainer coach",
+    "supervisor": "supervisor boss manager",
     "lawyer": "lawyer attorney solicitor", "accountant": "accountant",
 }
 _ALIASES = {"mom": "mother", "mum": "mother", "dad": "father", "grandma": "grandmother", "grandpa": "grandfather",
@@ -211,6 +212,11 @@ _NAME = re.compile(r"(?<![\w'’])[A-Z][a-z]+(?:\s+(?:of\s+)?(?:the\s+)?[A-Z][a-
 _NOT_NAMES_TEXT = """monday tuesday wednesday thursday friday saturday sunday january february march april may june july
 august september october november december mr mrs ms miss mx dr prof sir dame st saint of the"""
 _NOT_NAMES = frozenset(_NOT_NAMES_TEXT.split())
+# A month said as a possessive holds something ("What's June's shoe size?", "Who is April's teacher?"): it is a name, or
+# a month whose own thing a passage about it says the month of ("June's rent") — either way the word must be said.
+# Not the days of the week: "Saturday's game" is the game a line says is "on saturday" or only "at 9".
+_MONTHS_TEXT = "january february march april may june july august september october november december"
+_MONTHS = frozenset(_MONTHS_TEXT.split())
 
 
 def query_names(query: str) -> list[list[str]]:
@@ -221,7 +227,9 @@ def query_names(query: str) -> list[list[str]]:
         found = m.group(0).split()
         if not before or before[-1] in ".?!:;\"":
             found = found[1:]  # a sentence's first word
-        name = [w for w in (f.lower() for f in found) if w not in T.STOPWORDS and w not in _NOT_NAMES]
+        held = query[m.end():m.end() + 2] in ("'s", "’s")
+        name = [w for i, w in enumerate(f.lower() for f in found) if w not in T.STOPWORDS and (
+            w not in _NOT_NAMES or (held and i == len(found) - 1 and w in _MONTHS))]
         if name:
             out.append(name)
     return out
@@ -276,7 +284,7 @@ def role_ids() -> frozenset[int]:
 def is_role(word: str) -> bool:
     """Whether a word is a role of the lexicon (or its plural)."""
     words = _role_words()
-    return word in words or (word.endswith("s") and word[:-1] in words)
+    return word in words or (word.endswith("s") and word[:-1] in words) or (word.endswith("es") and word[:-2] in words)
 
 
 def query_roles(query_terms: Sequence[str], query: str | None = None) -> list[tuple[int, frozenset[int]]]:

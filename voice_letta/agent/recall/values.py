@@ -59,6 +59,7 @@ from voice_letta.agent.recall.asked import (
     other_sum,
     other_weekday,
 )
+from voice_letta.agent.recall.carried import no_identifier, only_arranged, unsaid_attribute
 from voice_letta.agent.recall.confidence import confidence, told_as_question
 from voice_letta.agent.recall.kinds import other_in_series, other_kind
 from voice_letta.agent.recall.places import place_terms, time_terms
@@ -395,8 +396,18 @@ def misplaced(query: str, passage: Passage, index: PassageIndex | None, previous
     return (missing_name(query, both) or other_holder(query, both) or other_weekday(query, versions)
             or no_time_of_day(query, versions, _kinds_before(passage, index)) or no_way_back(query, versions)
             or other_sum(query, versions) or other_kind(query, versions) or only_sending(query, versions)
-            or only_arrival(query, versions)
+            or only_arrival(query, versions) or no_identifier(query, versions) or only_arranged(query, versions)
+            or (index is not None and unsaid_attribute(query, versions, _terms_before(passage, index),
+                                                       lambda tid: len(index.keywords.postings_of(tid)[0]) > 0))
             or no_place(query, both))  # the place of what a later version replaces is often another thing's
+
+
+def _terms_before(passage: Passage, index: PassageIndex) -> set[int]:
+    """The term ids of the line said just before ``passage``, empty when none is linked."""
+    row = index.row_of.get(passage.id)
+    if row is None or row >= len(index.prev) or index.prev[row] < 0:
+        return set()
+    return {int(t) for t in index.terms_of(int(index.prev[row])).tolist()}
 
 
 def _kinds_before(passage: Passage, index: PassageIndex | None) -> int:

@@ -1,0 +1,186 @@
+"""Whether a passage carries a value of the kind a question asks for, when it names the thing asked about.
+
+A memory names many things it never gives the details of: an MRI that is booked, a job's offer that went to someone
+else, an employee number that was never said. The question about the detail shares the thing's words, so MiniLM
+puts the passage that names it close (cosine 0.6–0.9), and before these checks it was a confident answer. What the
+question asks for has a kind, and a passage either carries something of that kind or it does not (``values.misplaced``
+caps a result that does not at confidence.MISFIT_MAX, its rank unchanged):
+
+- **An identifier** ("What's my employee number?", "What's my room number in Clementi?", "What's the gate code?",
+  "What's my student ID?") is said as one: a figure that is not a date, a time, a sum of money or a count of things
+  ("14 boxes", "3 weeks"), a code of letters and digits ("BP-2026-118734", "14C"), or numbers spoken in a run ("the
+  code is four four one seven"). "Noor asked if I could start early, December 14th" gives a date, no identifier
+  (cosine 0.62 to the employee number); recall/quantity.py asks only for *some* number, and a date or a count is
+  one. Not passwords and passcodes (a word will do: "the wifi password is pinecone"), not phone numbers (quantity.py's
+  own check), not "how many" or "the number of" (a count).
+- **An outcome** ("What were my MRI results?", "What did the MRI show?", "How did the interview go?") is not carried
+  by a passage that says the event only as something to come: every sentence naming it gives a day or a time of day
+  with a word of arranging it (booked, moved, rescheduled, scheduled, confirmed, appointment, letter, referral) and
+  no word of a result (results, showed, found, came back, normal, passed, …). "Wythenshawe rang: MRI moved to Monday
+  14 December, 7:40 am" (0.91 for the results) says when the MRI is, not what it showed. A passage that does not
+  name the event is not judged ("Bloods back: vitamin D low" answers "What did my lab work show?").
+- **An attribute of a holder the passage names** (``unsaid_attribute``): "What was RBC's offer?" is not answered by
+  "RBC emailed, they went with an internal candidate" (0.85) when the memory says "offer" elsewhere.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+
+from voice_letta.agent.recall import text as T
+from voice_letta.agent.recall.identifiers import possessed
+from voice_letta.agent.recall.quantity import CLOCK, DAY, kinds_of_text
+
+# -- an identifier ------------------------------------------------------------------------------------------------
+# "<thing> number|no|code|pin|id|reference|ref|combination", not "number of" (a count); what/which questions only
+_ID_ASK = re.compile(r"\b(?:number|no|code|pin|id|reference|ref|combination)\b(?!\s+of\b)", re.IGNORECASE)
+_WH = re.compile(r"^\W*(?:what|what's|whats|which|do you (?:remember|know)|remind me)\b", re.IGNORECASE)
+_NOT_ID_ASK = re.compile(r"\b(?:phone|mobile|cell|telephone|how\s+many|password|passcode|e-?mail|address|dress)\b",
+                         re.IGNORECASE)
+# A digit date with its year (an export's stamp, "2026-11-30 09:00", "04/12/2026"): a day, not an identifier; and a
+# day and a month ("14 December", "Dec 14th")
+_DATE = re.compile(r"(?<![\w-])(?:\d{4}-\d{1,2}-\d{1,2}|\d{1,2}[/.]\d{1,2}(?:[/.]\d{2,4})?)(?![\w-])")
+_MONTHS_TEXT = """january february march april may june july august september october november december jan feb mar
+apr jun jul aug sep sept oct nov dec"""
+_MONTHS = frozenset(_MONTHS_TEXT.split())
+_SIGNS = frozenset("£$€¥₹")
+_MEASURES_TEXT = """second seconds sec secs minute minutes min mins hour hours hr hrs day days night nights week
+weeks month months year years yrs inch inches cm mm km k miles mile metres meters m feet foot ft kg kilos lbs lb stone
+mg mcg iu ml l percent degrees times people guests x thousand grand hundred million dollars bucks quid pounds euros
+cents pence mins ish"""
+_MEASURES = frozenset(_MEASURES_TEXT.split())
+_CURRENCY_TEXT = "dollars dollar bucks quid pounds pound euros euro cents pence grand usd gbp eur"
+_CURRENCY = frozenset(_CURRENCY_TEXT.split())
+_NUMBER_WORDS_TEXT = """zero oh one two three four five six seven eight nine ten eleven twelve thirteen fourteen
+fifteen sixteen seventeen eighteen nineteen twenty thirty forty fifty sixty seventy eighty ninety hundred double
+triple"""
+_NUMBER_WORDS = frozenset(_NUMBER_WORDS_TEXT.split())
+_TOKEN = re.compile(r"[£$€¥₹]|[a-z]*\d(?:[\w/.:-]*\w)?|[a-z]+(?:'[a-z]+)?|[^\w\s]", re.IGNORECASE)
+# one number word that names a thing's number after the words that give one ("number twelve", "is fourteen")
+_ALONE = _NUMBER_WORDS - {"zero", "oh", "one", "double", "triple", "hundred"}
+_NAMING_NUMBER_TEXT = "number no is was code pin room locker flat unit floor gate seat platform"
+_NAMING_NUMBER = frozenset(_NAMING_NUMBER_TEXT.split())
+SPOKEN_RUN = 3  # number words in a row that read as a code ("four four one seven"), not "two blazers"
+
+
+def asks_identifier(query: str) -> bool:
+    """Whether the question asks for an identifier of something (see above)."""
+    return (_WH.match(query) is not None and _ID_ASK.search(query) is not None
+            and _NOT_ID_ASK.search(query) is None)
+
+
+def _count_after(after: str) -> bool:
+    """A word after a figure that makes it a count or a measure ("14 boxes", "3 weeks", "50 mg")."""
+    low = after.lower()
+    return low in _MEASURES or low in _CURRENCY or (low.isalpha() and len(low) > 3 and low.endswith("s")
+                                                    and not low.endswith("ss"))
+
+
+def says_identifier(text: str) -> bool:
+    """Whether ``text`` says something that may be an identifier (see above)."""
+    tokens = _TOKEN.findall(_DATE.sub(" ", text))
+    spoken = 0
+    for i, tok in enumerate(tokens):
+        low = tok.lower()
+        before = tokens[i - 1].lower() if i else ""
+        after = tokens[i + 1] if i + 1 < len(tokens) else ""
+        if low in _NUMBER_WORDS:
+            spoken += 1
+            if spoken >= SPOKEN_RUN or (low in _ALONE and before in _NAMING_NUMBER and not _count_after(after)):
+                return True  # "four four one seven"; "locker number twelve", "room is fourteen"
+            continue
+        spoken = 0
+        if not any(ch.isdigit() for ch in tok):
+            continue
+        if any(ch.isalpha() for ch in tok) and not re.fullmatch(r"\d+(?:st|nd|rd|th|am|pm|k|m|km|kg|mg|x|s)",
+                                                                  low):
+            return True  # "14C", "BP-2026-118734", "KL1008"
+        if before in _SIGNS or ":" in tok or low.endswith(("am", "pm", "st", "nd", "rd", "th")):
+            continue  # money, a time of day, an ordinal
+        if before in _MONTHS or after.lower() in _MONTHS or _count_after(after):
+            continue  # a date, a count, a measure
+        if "-" in tok.strip("-") or "/" in tok:
+            return True  # "1-9-8-7", "12/B"
+        if not low.replace(",", "").replace(".", "").isdigit():
+            continue
+        if "." in tok and low.count(".") == 1 and len(low.split(".")[1]) <= 2 and before not in ("#", "no"):
+            continue  # "14.50": a price or a measure
+        return True
+    return False
+
+
+def no_identifier(query: str, text: str) -> bool:
+    """Whether the question asks for an identifier and ``text`` says none (see above)."""
+    return asks_identifier(query) and not says_identifier(text)
+
+
+# -- an outcome ---------------------------------------------------------------------------------------------------
+_OUTCOME_ASK = re.compile(
+    r"\b(?:results?|outcome|findings?|verdict|diagnosis)\b|"
+    r"\bwhat\s+did\s+(?:the\s+|my\s+|our\s+|his\s+|her\s+|their\s+)?(?:[\w'-]+\s+){1,3}?(?:show|say|find|reveal)\b|"
+    r"\bhow\s+did\s+(?:the\s+|my\s+|our\s+|his\s+|her\s+|their\s+)?(?:[\w'-]+\s+){1,3}?go\b", re.IGNORECASE)
+_ARRANGING_TEXT = """book booked booking rebooked move moved moves moving rescheduled reschedule reschedules
+schedule scheduled postponed delayed cancelled canceled confirmed confirm confirming appointment appointments appt
+letter referral referred invite invited upcoming due"""
+_ARRANGING = frozenset(_ARRANGING_TEXT.split())
+_RESULT_TEXT = """result results showed shows show found find finds revealed reveals normal clear fine
+passed pass failed fail diagnosed diagnosis outcome score scored grade said says told verdict negative positive torn
+tear broken fracture"""
+_RESULT = frozenset(_RESULT_TEXT.split())
+# "bloods came back normal", not "calling back about your MRI"
+_BACK = re.compile(r"\b(?:came|come|comes|coming|got|get|is|are|was|were|all|been)\s+back\b"
+                   r"(?!\s+(?:about|to|in|on|at))", re.IGNORECASE)
+_SENTENCES = re.compile(r"(?<=[.!?;\n])\s+|\n")
+_OUTCOME_FRAME_TEXT = """what did do does how go went were was is are the my our his her their results result
+outcome findings finding verdict diagnosis show say find reveal"""
+_OUTCOME_FRAME = frozenset(_OUTCOME_FRAME_TEXT.split())
+
+
+def _event_terms(query: str) -> set[int]:
+    """The term ids of the event a question asks the outcome of ("mri" in "What were my MRI results?")."""
+    words = [w for w in T.words(query) if w not in _OUTCOME_FRAME and w not in T.STOPWORDS]
+    return set(T.term_ids(" ".join(words)))
+
+
+def only_arranged(query: str, text: str) -> bool:
+    """Whether the question asks an outcome and ``text`` names the event only as arranged (see above)."""
+    if _OUTCOME_ASK.search(query) is None:
+        return False
+    event = _event_terms(query)
+    if not event:
+        return False
+    naming = [s for s in _SENTENCES.split(text) if event & set(T.term_ids(s))]
+    if not naming:
+        return False
+    for sentence in naming:
+        words = set(T.words(sentence))
+        if (words & _RESULT or _BACK.search(sentence) or not words & _ARRANGING
+                or not kinds_of_text(sentence) & (DAY | CLOCK)):
+            return False
+    return True
+
+
+# -- an attribute of a holder the passage names ---------------------------------------------------------------------
+def unsaid_attribute(query: str, text: str, context: set[int], known: Callable[[int], bool]) -> bool:
+    """Whether the question asks "X's Y" ("What was RBC's offer?"), ``text`` names X by itself ("RBC emailed, they
+    went with an internal candidate") and neither it nor the line before it (``context``: its term ids) says Y, which
+    the memory says somewhere (``known``). recall/identifiers.py judges this for people the memory names after a role
+    word; a company, a team or a place is a holder too when the passage names it alone: "McGee's pub" for "McGee's
+    bar" names the place only with its possessive, and is not judged (the kind of place is often said two ways)."""
+    said = set(T.term_ids(text)) | context
+    for owner, asked in possessed(query):
+        if owner not in said or not asked or said.intersection(asked) or not any(map(known, asked)):
+            continue
+        word = _owner_word(query, owner)
+        if word and re.search(rf"\b{re.escape(word)}\b(?!['’]s)", text, re.IGNORECASE):
+            return True
+    return False
+
+
+def _owner_word(query: str, owner: int) -> str:
+    """The word of the question whose term is ``owner`` (before its possessive)."""
+    for m in re.finditer(r"([\w-]+)['’]s\b", query):
+        if owner in T.term_ids(m.group(1)):
+            return m.group(1)
+    return ""
