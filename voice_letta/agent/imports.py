@@ -8,6 +8,10 @@ an 8k window): it is handed over in pieces, each its own part, cut after a sente
 the pieces cover the whole message, in order. The message stays one stored row; a piece is a character range of
 it (``HandoffRange.from_char`` / ``to_char``).
 
+An import that overlaps an earlier one (the same chat export sent twice, or a later export that starts with what
+the first one held) stores only what is new: ``new_imports`` drops each message equal in role, content and time to
+one an earlier import stored, as many times as it was stored (a line said twice at one time stays twice).
+
 A live hand-off (``handoff_parts``) is cut the same way when it is over the budget: one message said in a chat turn
 can be as long as an imported one.
 """
@@ -15,6 +19,7 @@ can be as long as an imported one.
 from __future__ import annotations
 
 import re
+from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -96,3 +101,17 @@ def split_text(text: str, max_chars: int) -> list[tuple[int, int]]:
         start += cut
     spans.append((start, len(text)))
     return spans
+
+
+def new_imports(messages: Sequence[Message], earlier: Sequence[Message]) -> list[Message]:
+    """``messages`` without those an earlier import stored (``earlier``: the agent's imported messages at their
+    times), matched on role, content and ``created_at``, each earlier row matching one message at most."""
+    left = Counter((m.role, m.content, m.created_at) for m in earlier)
+    fresh = []
+    for m in messages:
+        same = (m.role, m.content, m.created_at)
+        if left[same] > 0:
+            left[same] -= 1
+        else:
+            fresh.append(m)
+    return fresh

@@ -30,6 +30,7 @@ from typing import Any
 
 from aiohttp import web
 
+from voice_letta import config as C
 from voice_letta import ids
 from voice_letta.agent.bus import MemoryBus, MemoryUpdated
 from voice_letta.agent.memory_search import MemorySearch
@@ -97,6 +98,8 @@ class ChangeFeed:
                 if self.clock() - last_prune > PRUNE_EVERY_S:
                     last_prune = self.clock()
                     await self.store.prune_changes(before=self.clock() - KEEP_S)
+                    # expired Idempotency-Keys of the memory write routes go with it (server/request_keys.py)
+                    await self.store.purge_request_keys(before=self.clock() - C.IDEMPOTENCY_KEY_TTL_S)
             except Exception:  # the feed must outlive a database hiccup; the next round reads from the same cursor
                 log.warning("reading the change log failed", exc_info=True)
             await self._wait()

@@ -3,13 +3,16 @@
 Routes (their contract, with every field, limit and error, is the REST table of docs/protocol.md):
 ``GET/POST /v1/agents/{id}/archival``, ``POST …/archival/batch``, ``GET …/archival/search``,
 ``DELETE …/archival/{passage_id}``, ``PUT …/embedding``, ``POST …/archival/reembed``, ``POST …/messages/import``,
-``GET …/memory/jobs``. The embedders they use are built by ``server/embedders.py``.
+``GET …/memory/jobs``. The embedders they use are built by ``server/embedders.py``. The three writes take an
+``Idempotency-Key`` (``server/request_keys.py``); an import skips messages an earlier import stored.
 """
 
 from __future__ import annotations
 
+import asyncio
 import time
 import unicodedata
+import weakref
 from collections.abc import Sequence
 from typing import Any, Literal
 
@@ -18,6 +21,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from voice_letta import config as C
 from voice_letta import ids
+from voice_letta.agent.imports import new_imports
 from voice_letta.agent.memory_manager import MemoryManager
 from voice_letta.agent.memory_search import Hit, MemorySearch, SearchWindow
 from voice_letta.agent.models import EmbeddingConfig, Message, Passage
@@ -27,10 +31,14 @@ from voice_letta.errors import ConfigError, ProtocolViolation, ProviderError, in
 from voice_letta.server.http_admin import parse_body
 from voice_letta.server.keys import AGENTS, STORE
 from voice_letta.server.params import float_query, int_query
+from voice_letta.server.request_keys import Outcome, idempotency_key, once
 
 MEMORY_SEARCH = web.AppKey("memory_search", MemorySearch)
 MEMORY_MANAGER = web.AppKey("memory_manager", MemoryManager)
 BACKGROUND_EMBEDDERS = web.AppKey("background_embedders", EmbedderFactory)  # bulk work, off the server's cores
+# per agent while an import checks what an earlier one stored and stores the rest (dropped when no import holds it,
+# so no lock outlives the event loop of the request that made it)
+_IMPORT_LOCKS: weakref.WeakValueDictionary[str, asyncio.Lock] = weakref.WeakValueDictionary()
 
 routes = web.RouteTableDef()
 
@@ -172,20 +180,29 @@ def _window_json(window: SearchWindow, given: bool, listed: tuple[list[Hit], int
 @routes.post("/v1/agents/{agent_id}/archival")
 async def add_passage(request: web.Request) -> web.Response:
     agent_id = request.match_info["agent_id"]
+    idempotency_key(request)  # a malformed key is a 400 before anything else is read
     await request.app[STORE].get_agent(agent_id)
     body = await parse_body(request, PassageCreate)
-    [(stored, marked)] = await _insert(request, agent_id, [body], bulk=False)
-    return web.json_response(passage_json(stored) | {"supersedes": marked}, status=201)
+
+    async def run() -> Outcome:
+        [(stored, marked)] = await _insert(request, agent_id, [body], bulk=False)
+        return 201, passage_json(stored) | {"supersedes": marked}
+
+    return await once(request, agent_id, "POST /archival", body, run)
 
 
 @routes.post("/v1/agents/{agent_id}/archival/batch")
 async def add_passages(request: web.Request) -> web.Response:
     agent_id = request.match_info["agent_id"]
+    idempotency_key(request)
     await request.app[STORE].get_agent(agent_id)
     body = await parse_body(request, PassageBatch)
-    stored = await _insert(request, agent_id, body.passages, bulk=True)
-    return web.json_response({"object": "list", "data": [passage_json(p) | {"supersedes": marked}
-                                                         for p, marked in stored]}, status=201)
+
+    async def run() -> Outcome:
+        stored = await _insert(request, agent_id, body.passages, bulk=True)
+        return 201, {"object": "list", "data": [passage_json(p) | {"supersedes": marked} for p, marked in stored]}
+
+    return await once(request, agent_id, "POST /archival/batch", body, run)
 
 
 async def _insert(request: web.Request, agent_id: str, items: Sequence[PassageCreate], *, bulk: bool
@@ -294,18 +311,43 @@ async def reembed_passages(request: web.Request) -> web.Response:
 @routes.post("/v1/agents/{agent_id}/messages/import")
 async def import_messages(request: web.Request) -> web.Response:
     agent_id = request.match_info["agent_id"]
+    idempotency_key(request)
     await request.app[STORE].get_agent(agent_id)
     body = await parse_body(request, MessagesImport)
     limit = time.time() + C.SAID_AT_FUTURE_S
     if future := [i for i, m in enumerate(body.messages) if m.said_at > limit]:
         raise in_the_future("a message's said_at", body.messages[future[0]].said_at,
                             param=f"messages.{future[0]}.said_at")
+
+    async def run() -> Outcome:
+        return 202, await _import(request, agent_id, body)
+
+    return await once(request, agent_id, "POST /messages/import", body, run)
+
+
+async def _import(request: web.Request, agent_id: str, body: MessagesImport) -> dict[str, Any]:
+    """Store the messages not stored by an earlier import (``new_imports``) and hand them to the sleeptime agent.
+
+    The check and the insert hold the agent's import lock in this process, so two overlapping imports sent at once
+    store the overlap once; across processes, an ``Idempotency-Key`` is what makes a retry safe."""
     ordered = sorted(body.messages, key=lambda m: m.said_at)  # stable: equal times keep the order given
     rows = [Message(id=ids.message_id(), agent_id=agent_id, role=m.role, content=m.content, created_at=m.said_at)
             for m in ordered]
-    stored, jobs = await request.app[MEMORY_MANAGER].import_messages(agent_id, rows, archive=body.archive)
-    return web.json_response({"imported": len(stored), "first_seq": stored[0].seq, "last_seq": stored[-1].seq,
-                              "job_id": jobs[0].id if jobs else None, "job_ids": [j.id for j in jobs]}, status=202)
+    store = request.app[STORE]
+    async with _import_lock(agent_id):
+        fresh = new_imports(rows, await store.imported_at(agent_id, [m.created_at for m in rows]))
+        stored, jobs = (await request.app[MEMORY_MANAGER].import_messages(agent_id, fresh, archive=body.archive)
+                        if fresh else ([], []))
+    return {"imported": len(stored), "duplicates": len(rows) - len(fresh),
+            "first_seq": stored[0].seq if stored else None, "last_seq": stored[-1].seq if stored else None,
+            "job_id": jobs[0].id if jobs else None, "job_ids": [j.id for j in jobs]}
+
+
+def _import_lock(agent_id: str) -> asyncio.Lock:
+    lock = _IMPORT_LOCKS.get(agent_id)
+    if lock is None:
+        lock = _IMPORT_LOCKS[agent_id] = asyncio.Lock()
+    return lock
 
 
 @routes.get("/v1/agents/{agent_id}/memory/jobs")

@@ -4,7 +4,8 @@ that are not SQL.
 - new blocks get their defaults and limits checked here (``new_block``), block writes are validated here
   (``updated_block``), and passages get their ``embedding_dim`` filled in (``prepared_passages``), so the
   SQLite and PostgreSQL adapters reject exactly the same input with exactly the same errors;
-- memory-job rows have the same columns on both backends (``JOB_COLUMNS``, ``job_from_row``).
+- memory-job rows have the same columns on both backends (``JOB_COLUMNS``, ``job_from_row``);
+- a request key held by another request is read the same way (``key_claim``).
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ from pydantic import ValidationError
 
 from voice_letta import config as C
 from voice_letta.agent.models import Block, Passage
-from voice_letta.agent.ports import Change, HandoffRange, MemoryJob, MessageTail, NewBlock, PassageTexts
+from voice_letta.agent.ports import Change, HandoffRange, KeyClaim, MemoryJob, MessageTail, NewBlock, PassageTexts
 from voice_letta.errors import ConfigError
 from voice_letta.ids import block_id as new_block_id
 from voice_letta.store import rows as R
@@ -144,3 +145,16 @@ def change_from_row(r: Row) -> Change:
         passage_id=payload.get("id"), passages_added=int(payload.get("passages_added", 0)),
         passages_removed=int(payload.get("passages_removed", 0)), reason=str(payload.get("reason", "")),
     )
+
+
+def key_claim(fingerprint: str, held: Sequence[Any]) -> KeyClaim:
+    """What a request with ``fingerprint`` finds in a key's row ``(fingerprint, status, body, created_at,
+    lease_until)`` that another request claimed: another request's key, that request's first response, or still
+    running."""
+    theirs, status, body, created_at, lease_until = held
+    if theirs != fingerprint:
+        return KeyClaim("mismatch", created_at=float(created_at), lease_until=float(lease_until))
+    if status is None:
+        return KeyClaim("running", created_at=float(created_at), lease_until=float(lease_until))
+    return KeyClaim("replay", status=int(status), body=body, created_at=float(created_at),
+                    lease_until=float(lease_until))

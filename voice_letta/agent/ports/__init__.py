@@ -35,6 +35,7 @@ from voice_letta.agent.ports.store import (
     JobKind,
     JobStatus,
     JobStore,
+    KeyClaim,
     MemoryJob,
     MessageHit,
     MessageStore,
@@ -44,6 +45,7 @@ from voice_letta.agent.ports.store import (
     PassageStore,
     PassageTexts,
     PassageVectors,
+    RequestKeyStore,
     Store,
     ToolStore,
     TurnBegun,
@@ -55,10 +57,10 @@ from voice_letta.agent.ports.tools import ToolExecutor, ToolResult
 
 __all__ = [
     "AgentStore", "BeginCancelled", "Change", "ChangeKind", "ChangeStore", "ChatDelta", "ChatMessage", "ChatModel",
-    "ChatModelFactory", "ChatRequest", "CrossEmbedder", "CrossVectors", "Embedder", "EmbedderFactory",
-    "FinishReason", "HandoffRange", "JobKind", "JobStatus", "JobStore", "MemoryHooks", "MemoryJob", "MessageHit",
+    "ChatModelFactory", "ChatRequest", "CrossEmbedder", "CrossVectors", "Embedder", "EmbedderFactory", "FinishReason",
+    "HandoffRange", "JobKind", "JobStatus", "JobStore", "KeyClaim", "MemoryHooks", "MemoryJob", "MessageHit",
     "MessageStore", "MessageTail", "ModelNotice", "ModelRoute", "NewBlock", "PassageHit", "PassageStore",
-    "PassageTexts", "PassageVectors", "SpeechChunk", "SpeechToText", "Store", "TextToSpeech", "ToolCallDelta",
-    "ToolChoice", "ToolExecutor", "ToolResult", "ToolSpec", "ToolStore", "Transcript", "TurnBegun", "TurnStore",
-    "is_retry_of", "never_completed",
+    "PassageTexts", "PassageVectors", "RequestKeyStore", "SpeechChunk", "SpeechToText", "Store", "TextToSpeech",
+    "ToolCallDelta", "ToolChoice", "ToolExecutor", "ToolResult", "ToolSpec", "ToolStore", "Transcript", "TurnBegun",
+    "TurnStore", "is_retry_of", "never_completed",
 ]

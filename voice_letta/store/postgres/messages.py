@@ -120,6 +120,14 @@ class MessagesMixin(PgBase):
         with translate_errors("decoding a message"):
             return R.message_from_row(found[0])
 
+    async def imported_at(self, agent_id: str, said_at: Sequence[float]) -> list[Message]:
+        """The agent's imported messages said at one of ``said_at`` (the partial index of migration 0017)."""
+        found = await self._fetch(
+            "imported_at", f"{_SELECT_MESSAGE} WHERE agent_id = $1 AND kind = 'imported' "
+            "AND created_at = ANY($2::double precision[]) ORDER BY seq", agent_id, sorted(set(said_at)))
+        with translate_errors("decoding messages"):
+            return [R.message_from_row(r) for r in found]
+
     async def list_messages(
         self, agent_id: str, *, in_context: bool | None = None, limit: int | None = None,
         after_seq: int | None = None,

@@ -18,12 +18,14 @@ from voice_letta.store.postgres.db import connect, migrate, translate_errors
 from voice_letta.store.postgres.jobs import JobsMixin
 from voice_letta.store.postgres.messages import MessagesMixin
 from voice_letta.store.postgres.passages import PassagesMixin
+from voice_letta.store.postgres.request_keys import RequestKeysMixin
 from voice_letta.store.postgres.search import SearchMixin
 
 log = logging.getLogger(__name__)
 
 
-class PostgresStore(AgentsMixin, MessagesMixin, PassagesMixin, SearchMixin, JobsMixin, ChangesMixin):
+class PostgresStore(AgentsMixin, MessagesMixin, PassagesMixin, SearchMixin, JobsMixin, ChangesMixin,
+                    RequestKeysMixin):
     """Implements ``voice_letta.agent.ports.Store``. Build it with ``open_pg_store(url)``."""
 
     async def pgvector_available(self) -> bool:

@@ -69,6 +69,17 @@ class MessagesMixin(SqliteBase):
         with translate_errors("decoding a message"):
             return R.message_from_row(found[0])
 
+    async def imported_at(self, agent_id: str, said_at: Sequence[float]) -> list[Message]:
+        """The agent's imported messages said at one of ``said_at`` (the partial index of migration 0022)."""
+        times = sorted(set(said_at))
+        found: list[R.Row] = []
+        for chunk in chunked(times, MAX_BOUND_VARS - 1):
+            found += await self._fetch(
+                "imported_at", f"{SELECT_MESSAGE} WHERE agent_id = ? AND kind = 'imported' "
+                f"AND created_at IN ({', '.join('?' * len(chunk))}) ORDER BY seq", [agent_id, *chunk])
+        with translate_errors("decoding messages"):
+            return [R.message_from_row(r) for r in found]
+
     async def list_messages(
         self, agent_id: str, *, in_context: bool | None = None, limit: int | None = None,
         after_seq: int | None = None,

@@ -3,8 +3,8 @@
 The class is composed of one mixin per concern, all sharing ``SqliteBase`` (the connection and its write
 lock): ``agents`` (agents, blocks, tools), ``messages``, ``turns`` (turn records and the agent lease),
 ``passages`` (archival passages and vectors), ``search`` (FTS5 keyword search), ``jobs`` (the sleeptime
-hand-off queue), ``changes`` (the change log other processes read). Row codecs live in ``store/rows.py`` and
-the backend-neutral rules of the contract in ``store/common.py``.
+hand-off queue), ``changes`` (the change log other processes read), ``request_keys`` (Idempotency-Key
+records). Row codecs live in ``store/rows.py`` and the backend-neutral rules of the contract in ``store/common.py``.
 """
 
 from __future__ import annotations
@@ -22,11 +22,13 @@ from voice_letta.store.sqlite.db import connect, migrate
 from voice_letta.store.sqlite.jobs import JobsMixin
 from voice_letta.store.sqlite.messages import MessagesMixin
 from voice_letta.store.sqlite.passages import PassagesMixin
+from voice_letta.store.sqlite.request_keys import RequestKeysMixin
 from voice_letta.store.sqlite.search import SearchMixin
 from voice_letta.store.sqlite.turns import TurnsMixin
 
 
-class SqliteStore(AgentsMixin, MessagesMixin, TurnsMixin, PassagesMixin, SearchMixin, JobsMixin, ChangesMixin):
+class SqliteStore(AgentsMixin, MessagesMixin, TurnsMixin, PassagesMixin, SearchMixin, JobsMixin, ChangesMixin,
+                  RequestKeysMixin):
     """Implements ``voice_letta.agent.ports.Store``. Build it with ``open_store(path)``."""
 
 

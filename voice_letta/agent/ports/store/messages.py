@@ -54,6 +54,11 @@ class MessageStore(Protocol):
         content and terms, rows still in context only their id, seq and flag."""
         ...
 
+    async def imported_at(self, agent_id: str, said_at: Sequence[float]) -> list[Message]:
+        """The agent's imported messages (``kind`` imported) whose ``created_at`` is one of ``said_at``: what an
+        import that overlaps an earlier one already stored."""
+        ...
+
     async def search_messages(
         self, agent_id: str, query: str, *, start_at: float | None = None, end_at: float | None = None,
         limit: int = 5,

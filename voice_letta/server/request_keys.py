@@ -1,0 +1,104 @@
+"""``Idempotency-Key`` on the memory write routes (``POST …/messages/import``, ``…/archival``, ``…/archival/batch``).
+
+A client that timed out, or a proxy that retried, sends the same request again. With the same key (per agent, for
+``IDEMPOTENCY_KEY_TTL_S`` from its first use) the server answers with the first response (status and body, the
+same ids; header ``Idempotent-Replayed: true``) and stores nothing again (docs/protocol.md §Retried writes):
+
+- the key is claimed in the database (``Store.claim_request_key``) before the request's work runs, so a retry
+  that reaches another worker process, or another server on the same PostgreSQL, finds it;
+- the same key with another route or body is a 409 ``idempotency_key_reused``; while the first request still
+  runs, a 409 ``idempotency_key_in_use`` with ``Retry-After`` (the retry is not held open: a proxy's retry must
+  not pile up behind a long embedding run);
+- a request that fails (any error response) releases its key: it stored nothing, so a retry runs it again;
+- a claim whose process died is taken over ``KEY_LEASE_S`` after it was made.
+
+The fingerprint is the route and the body as parsed (its fields in declared order, defaults filled in), so a
+retry that serialises the same JSON with other whitespace or key order is the same request.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import math
+import time
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+import orjson
+from aiohttp import web
+from pydantic import BaseModel
+
+from voice_letta import config as C
+from voice_letta.errors import ProtocolViolation, StorageError
+from voice_letta.server.keys import STORE
+from voice_letta.wire.openai_chat import error_body
+
+log = logging.getLogger(__name__)
+
+HEADER = "Idempotency-Key"
+MAX_KEY_CHARS = 255
+KEY_LEASE_S = 600.0  # far above the longest write (1,000 passages embedded on a busy host take well under a minute)
+REPLAYED_HEADER = "Idempotent-Replayed"
+
+Outcome = tuple[int, dict[str, Any]]
+
+
+def idempotency_key(request: web.Request) -> str | None:
+    """The request's ``Idempotency-Key`` (None without one); 400 when it is empty, longer than 255 characters, or
+    holds control characters or bytes that are not UTF-8 (the same rule as for chat turns)."""
+    key = request.headers.get(HEADER)
+    if key is None:
+        return None
+    if not 1 <= len(key) <= MAX_KEY_CHARS:
+        raise ProtocolViolation(f"{HEADER} must be 1 to {MAX_KEY_CHARS} characters", code="invalid_request",
+                                param=HEADER)
+    if not key.isprintable():  # undecodable bytes arrive as surrogates, which are not printable either
+        raise ProtocolViolation(f"{HEADER} must be printable UTF-8 text", code="invalid_request", param=HEADER)
+    return key
+
+
+def fingerprint(route: str, body: BaseModel) -> str:
+    return hashlib.sha256(route.encode() + b"\n" + body.model_dump_json().encode()).hexdigest()
+
+
+async def once(request: web.Request, agent_id: str, route: str, body: BaseModel,
+               run: Callable[[], Awaitable[Outcome]]) -> web.Response:
+    """Run ``run`` (it returns the response's status and JSON body) once per ``Idempotency-Key`` of the agent."""
+    key = idempotency_key(request)
+    if key is None:
+        status, data = await run()
+        return web.json_response(data, status=status)
+    store = request.app[STORE]
+    mark = fingerprint(route, body)
+    now = time.time()
+    claim = await store.claim_request_key(agent_id, key, mark, now=now, ttl_s=C.IDEMPOTENCY_KEY_TTL_S,
+                                          lease_s=KEY_LEASE_S)
+    if claim.outcome == "replay":
+        return web.Response(status=claim.status or 200, text=claim.body, content_type="application/json",
+                            headers={REPLAYED_HEADER: "true"})
+    if claim.outcome == "mismatch":
+        return _conflict(f"{HEADER} {key!r} was already used for a different request to this agent; use a new key "
+                         "for a new request", "idempotency_key_reused")
+    if claim.outcome == "running":
+        return _conflict(f"a request with {HEADER} {key!r} is still running; retry it after it finished",
+                         "idempotency_key_in_use", retry_after_s=1)
+    try:
+        status, data = await run()
+    except Exception:
+        try:
+            await store.release_request_key(agent_id, key, mark)  # nothing was stored: a retry runs it again
+        except StorageError:  # the database is down: the claim ends with its lease
+            log.warning("agent %s: could not release a request key", agent_id, exc_info=True)
+        raise
+    text = orjson.dumps(data).decode()
+    if not await store.finish_request_key(agent_id, key, mark, status=status, body=text):
+        log.warning("agent %s: the claim of a request key ended before its request (longer than %.0f s)",
+                    agent_id, KEY_LEASE_S)
+    return web.Response(status=status, text=text, content_type="application/json")
+
+
+def _conflict(message: str, code: str, *, retry_after_s: float | None = None) -> web.Response:
+    headers = {"Retry-After": str(math.ceil(retry_after_s))} if retry_after_s is not None else None
+    return web.json_response(error_body(message, type_="conflict_error", code=code, param=HEADER), status=409,
+                             headers=headers)
