@@ -9,10 +9,8 @@ Routes (their contract, with every field, limit and error, is the REST table of 
 
 from __future__ import annotations
 
-import asyncio
 import time
 import unicodedata
-import weakref
 from collections.abc import Sequence
 from typing import Any, Literal
 
@@ -28,6 +26,7 @@ from voice_letta.agent.models import EmbeddingConfig, Message, Passage
 from voice_letta.agent.ports import EmbedderFactory, MemoryJob
 from voice_letta.agent.recall.plain import embedding_text
 from voice_letta.errors import ConfigError, ProtocolViolation, ProviderError, in_the_future
+from voice_letta.locks import KeyedLocks
 from voice_letta.server.http_admin import parse_body
 from voice_letta.server.keys import AGENTS, STORE
 from voice_letta.server.params import float_query, int_query
@@ -36,9 +35,9 @@ from voice_letta.server.request_keys import Outcome, idempotency_key, once
 MEMORY_SEARCH = web.AppKey("memory_search", MemorySearch)
 MEMORY_MANAGER = web.AppKey("memory_manager", MemoryManager)
 BACKGROUND_EMBEDDERS = web.AppKey("background_embedders", EmbedderFactory)  # bulk work, off the server's cores
-# per agent while an import checks what an earlier one stored and stores the rest (dropped when no import holds it,
-# so no lock outlives the event loop of the request that made it)
-_IMPORT_LOCKS: weakref.WeakValueDictionary[str, asyncio.Lock] = weakref.WeakValueDictionary()
+# per agent while an import checks what an earlier one stored and stores the rest (a lock lives only while held, so
+# none outlives the event loop of the request that made it)
+_IMPORT_LOCKS = KeyedLocks()
 
 routes = web.RouteTableDef()
 
@@ -334,20 +333,13 @@ async def _import(request: web.Request, agent_id: str, body: MessagesImport) -> 
     rows = [Message(id=ids.message_id(), agent_id=agent_id, role=m.role, content=m.content, created_at=m.said_at)
             for m in ordered]
     store = request.app[STORE]
-    async with _import_lock(agent_id):
+    async with _IMPORT_LOCKS(agent_id):
         fresh = new_imports(rows, await store.imported_at(agent_id, [m.created_at for m in rows]))
         stored, jobs = (await request.app[MEMORY_MANAGER].import_messages(agent_id, fresh, archive=body.archive)
                         if fresh else ([], []))
     return {"imported": len(stored), "duplicates": len(rows) - len(fresh),
             "first_seq": stored[0].seq if stored else None, "last_seq": stored[-1].seq if stored else None,
             "job_id": jobs[0].id if jobs else None, "job_ids": [j.id for j in jobs]}
-
-
-def _import_lock(agent_id: str) -> asyncio.Lock:
-    lock = _IMPORT_LOCKS.get(agent_id)
-    if lock is None:
-        lock = _IMPORT_LOCKS[agent_id] = asyncio.Lock()
-    return lock
 
 
 @routes.get("/v1/agents/{agent_id}/memory/jobs")
