@@ -222,3 +222,28 @@ def test_a_question_whether_a_state_still_holds_is_told_by_its_words() -> None:
         assert Query.of([], cos, question).still, question
     for question in ("Where is my tooth fairy money?", "When is the stillwater trip?", ""):
         assert not Query.of([], cos, question).still, question
+
+
+def test_a_keyword_query_links_versions_that_both_say_its_words() -> None:
+    # "user 5k personal best" is far in meaning from every log line (0.20 / 0.23, under MIN_COSINE): the later PB
+    # is still the newer version of the older one, for both say the asked "5k" (test13)
+    from voice_letta.agent.recall.updates import newest_first
+    old_pb, new_pb, shoes = [1.0, 0.0, 0.0], [0.76, float(np.sqrt(1 - 0.76 ** 2)), 0.0], [0.0, 0.0, 1.0]
+    index = _index(["hackney parkrun in 24:10, a new 5k PB", "22:58 at hackney parkrun, 5k PB again",
+                    "retired the pegasus, easy runs in asics now"], np.array([old_pb, new_pb, shoes]), [-30, -2, -1])
+    query = _query(index, "user 5k personal best", [0.23, 0.20, 0.30])
+    assert newest_first(index, np.arange(3), query) == [[0, 1]]
+    # a later line saying none of the question's words still needs MIN_COSINE
+    other = _index(["hackney parkrun in 24:10, a new 5k PB", "22:58 at hackney parkrun again",
+                    "retired the pegasus, easy runs in asics now"], np.array([old_pb, new_pb, shoes]), [-30, -2, -1])
+    assert newest_first(other, np.arange(3), _query(other, "user 5k personal best", [0.23, 0.20, 0.30])) == []
+
+
+def test_a_note_kind_opening_a_passage_is_no_speaker() -> None:
+    from voice_letta.agent.recall.text import speakers
+    assert speakers("Update: Dr. Hsu's office moved June's checkup to Friday") == ()
+    assert speakers("ok context: i live in a 3br in greenpoint w jess") == ()
+    assert speakers("UPS update: your package is scheduled for Friday") == ()
+    assert speakers("Rudy: demo starts Monday Jan 11") == ("rudy",)
+    # inside a message under its sender's line it stays that message's label (someone else's line)
+    assert speakers("[11/30/2026 6:18 PM] priya_dm\none-shot update: we're at Rahim's") == ("one-shot update",)

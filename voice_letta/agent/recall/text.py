@@ -144,6 +144,12 @@ _LIST_ITEM = re.compile(r"^(?:[-*+\u2022\u2013]|\d{1,2}[.)])(?:\s|$)")
 # A message's header fields are no speakers wherever they sit ("MyChart · Message / From: Anita Kapoor, MD / Nov 22,
 # 2026": a patient portal's items all said by 'from', whose changes then were nobody's to link; test9).
 _HEADER_FIELDS = frozenset({"from", "to", "cc", "bcc", "sent", "subject", "reply-to"})
+# Words that name the kind of a note, not who says it, when they open the passage: "Update: Dr. Hsu's office moved
+# June's checkup…", "ok context: i live in a 3br…", "UPS update: your package…". Read as speakers, the user's own notes
+# were nobody's ('update', said twice), so no change of them was a version (test13, test10). Not inside a message
+# under its sender's line ("[11/30/2026 6:18 PM] priya_dm / one-shot update: …"): that is still someone else's.
+_NOTE_WORDS = frozenset({"update", "updates", "updated", "correction", "note", "notes", "reminder", "context", "fyi",
+                         "ps", "edit", "edited", "todo"})
 
 
 def _is_label(label: str) -> bool:
@@ -309,6 +315,9 @@ def speakers(text: str) -> tuple[str, ...]:
     if _dated(text.lstrip().split("\n", 1)[0]):
         return ()
     raw = tuple(label for label in _SPEAKER.findall(text) if _is_label(label))
+    opening = _SPEAKER.match(text.lstrip())
+    if raw and opening is not None and any(w.lower() in _NOTE_WORDS for w in opening.group(1).split()):
+        raw = tuple(label for label in raw if label != opening.group(1))
     found = _LABELS.get(raw)
     if found is None:
         found = tuple(dict.fromkeys(s.strip().lower() for s in raw))
