@@ -127,7 +127,8 @@ async def bench_search(sizes: list[int], queries: int, lane: float = 0.0) -> Non
               "e5 query embeddings side by side + hybrid retrieval with the second lane) ==")
     else:
         print("== search_memory latency (local MiniLM query embedding + hybrid retrieval) ==")
-    print(f"   load average at start: {os.getloadavg()[0]:.2f} on {os.cpu_count()} CPUs")
+    print(f"   load average at start: {os.getloadavg()[0]:.2f} on {os.cpu_count()} CPUs; OpenBLAS threads: "
+          f"{os.environ.get('OPENBLAS_NUM_THREADS', 'default')}")
     await asyncio.to_thread(load_model)
     embedder = LocalEmbedder()
     rng = np.random.default_rng(0)

@@ -30,8 +30,15 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import os
 import sys
 from pathlib import Path
+
+# The server's setting (cli.py, server/workers.py): one OpenBLAS thread per process. Without it every small product of
+# a search (the cue passages' cosines, the sign-bit candidates' rescoring) woke a second BLAS thread that fought the
+# embedding and the other engineers' processes for the two cores: ranking at 100k took 46-48 ms instead of 20 at load
+# 5 (same code, session 15). Must precede numpy's import; an explicit OPENBLAS_NUM_THREADS still wins.
+os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
