@@ -36,7 +36,7 @@ from voice_letta.agent.recall.features import (
     passage_features,
 )
 from voice_letta.agent.recall.keyword import KeywordIndex, TermRows
-from voice_letta.agent.recall.ranking import CONTEXT_WEIGHT, Ranked, rank
+from voice_letta.agent.recall.ranking import CONTEXT_WEIGHT, KeywordHalf, Ranked, keyword_half, rank
 from voice_letta.agent.recall.records import Item, items
 from voice_letta.agent.recall.vector import (
     COARSE_MIN_ROWS,
@@ -336,14 +336,21 @@ class PassageIndex:
     # -- ranking ---------------------------------------------------------------------------------------------
     def rank(self, query_vectors: np.ndarray | None, queries: Sequence[str], window: SearchWindow, *,
              limit: int, speaker: str | None = None, dated: Sequence[tuple[float, float]] = (),
-             min_cosine: float = MIN_COSINE, rank_only: int = 0, cross_vectors: np.ndarray | None = None
-             ) -> list[Ranked]:
+             min_cosine: float = MIN_COSINE, rank_only: int = 0, cross_vectors: np.ndarray | None = None,
+             keyword: KeywordHalf | None = None) -> list[Ranked]:
         """The best ``limit`` passages for these queries (best first), inside ``window``; passages said inside a
         ``dated`` range get DATE_BOOST; the last ``rank_only`` queries rank but do not judge confidence
-        (``ranking.rank``); ``cross_vectors``: the queries' second vectors, for ``cross_rows``."""
+        (``ranking.rank``); ``cross_vectors``: the queries' second vectors, for ``cross_rows``; ``keyword``: this
+        index's ``keyword_half`` of the queries, computed ahead."""
         with self._lock:
             return rank(self, query_vectors, queries, window, limit, speaker, dated, min_cosine, rank_only,
-                        cross_vectors)
+                        cross_vectors, keyword)
+
+    def keyword_half(self, queries: Sequence[str]) -> KeywordHalf:
+        """The queries' terms and BM25 scores (``ranking.keyword_half``): what a search can rank while its queries are
+        still being embedded."""
+        with self._lock:
+            return keyword_half(self, queries)
 
     @property
     def links(self) -> tuple[tuple[np.ndarray, np.ndarray], ...]:

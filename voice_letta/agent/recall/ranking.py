@@ -57,6 +57,25 @@ LOW_COSINE = 0.1
 
 
 @dataclass(frozen=True, slots=True)
+class KeywordHalf:
+    """What ``rank`` needs of the queries' words alone (no vector): each query's terms and BM25 (rows, scores). Computed
+    while the queries are embedded (``PassageIndex.keyword_half``); it stands for the index of ``size`` rows only."""
+
+    size: int
+    queries: tuple[str, ...]
+    term_lists: list[list[str]]
+    scores: list[tuple[np.ndarray, np.ndarray]]
+
+
+def keyword_half(index: PassageIndex, queries: Sequence[str]) -> KeywordHalf:
+    """Each query's terms and BM25 (with the line before each dialogue line as context) over ``index``."""
+    term_lists = [T.query_terms(q) for q in queries]
+    return KeywordHalf(index.size, tuple(queries), term_lists, [
+        index.keywords.score(terms, prev=index.prev, next_=index.next, context_weight=CONTEXT_WEIGHT,
+                             lengths=index.context_lengths) for terms in term_lists])
+
+
+@dataclass(frozen=True, slots=True)
 class Ranked:
     """One passage of a ranking, with what confidence is computed from."""
 
@@ -84,8 +103,10 @@ class Ranked:
 
 def rank(index: PassageIndex, query_vectors: np.ndarray | None, queries: Sequence[str], window: SearchWindow,
          limit: int, speaker: str | None, dated: Sequence[tuple[float, float]] = (), min_cosine: float = MIN_COSINE,
-         rank_only: int = 0, cross_vectors: np.ndarray | None = None) -> list[Ranked]:
+         rank_only: int = 0, cross_vectors: np.ndarray | None = None, keyword: KeywordHalf | None = None
+         ) -> list[Ranked]:
     """The best ``limit`` passages of ``index`` for these queries, best first (the caller holds the index's lock).
+    ``keyword``: ``keyword_half`` of these queries, computed ahead (used when it stands for this index's rows).
     The last ``rank_only`` queries are the utterance in other words (``recall/synonyms.py``): they find and rank
     passages, but a passage's confidence (its cosine, coverage and style) is judged with the other queries, the
     words the user and the model said (an expansion's wording is closer to some near misses too: "my flat" said as
@@ -101,14 +122,16 @@ def rank(index: PassageIndex, query_vectors: np.ndarray | None, queries: Sequenc
     if dense is not None and cross_vectors is not None and len(index.cross_rows):  # other languages (cross.py)
         dense = with_cross(dense, index.cross_rows, index.cross_matrix, cross_vectors, index.has_vector)
     baselines: list[float | None] = [None] * len(queries)
-    term_lists = [T.query_terms(q) for q in queries]
+    if keyword is None or keyword.size != n or keyword.queries != tuple(queries):
+        keyword = keyword_half(index, queries)
+    term_lists = keyword.term_lists
     matched = np.zeros(n, dtype=bool)  # found by a keyword, or close enough in meaning (MIN_COSINE)
     speaker = index.named_speaker(queries[0] if queries else "", speaker)
     explicit = speaker is not None and speaker in T.words(queries[0])
     own = len(term_lists) - rank_only  # the queries confidence is judged with
     own_fused = np.full(n, -np.inf, dtype=np.float32)
     own_query = np.zeros(n, dtype=np.int64)
-    for j, terms in enumerate(term_lists):
+    for j in range(len(term_lists)):
         score = np.zeros(n, dtype=np.float32)
         if dense is not None and j < dense.shape[1]:
             col = dense[:, j]
@@ -124,8 +147,7 @@ def rank(index: PassageIndex, query_vectors: np.ndarray | None, queries: Sequenc
             matched |= _close(index, col, min_cosine)
             if own_dense is not None and own_dense is not dense:  # the second lane re-scores rows MiniLM kept as
                 matched |= _close(index, own_dense[:, j], min_cosine)  # candidates; it does not drop them
-        rows, bm = index.keywords.score(terms, prev=index.prev, next_=index.next, context_weight=CONTEXT_WEIGHT,
-                                       lengths=index.context_lengths)
+        rows, bm = keyword.scores[j]
         if len(rows):
             mu = float(bm.sum()) / n
             sd = math.sqrt(max(float((bm * bm).sum()) / n - mu * mu, 1e-12))
