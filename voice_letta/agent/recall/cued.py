@@ -265,8 +265,7 @@ def _share_a_word(index: PassageIndex, a: int, b: int) -> bool:
 
 def content_terms(index: PassageIndex, row: int) -> set[int]:
     """The term ids of what a passage says: a stored message's body without its envelope (``index.bodies``)."""
-    body = index.bodies.get(row)
-    return set(body) if body is not None else set(index.terms_of(row).tolist())
+    return set(index.content_terms(row))  # kept by the index: the same cue passages' at every search
 
 
 def enveloped(index: PassageIndex, a: int, b: int) -> bool:

@@ -48,6 +48,7 @@ from voice_letta.agent.recall.vector import (
 __all__ = ["CONTEXT_GAP_S", "PassageIndex", "Ranked"]
 
 CONTEXT_GAP_S = 1800.0
+CONTENT_KEPT = 8192  # rows whose content terms an index keeps (~1 KB each)
 _ROLES = frozenset({"user", "assistant", "system"})  # always speakers
 
 
@@ -79,6 +80,7 @@ class PassageIndex:
         # a stored message's own words, without its envelope (date line, sender, mail headers: T.message_body), for
         # rows that have one: messages of one export are alike by their envelopes (recall/updates.py)
         self.bodies: dict[int, frozenset[int]] = {}
+        self._content: dict[int, frozenset[int]] = {}  # ``content_terms`` of rows asked for lately (never change)
         # the term ids of what a passage's revision notations name as the old value and of their lines (``cues``)
         self.revised: dict[int, tuple[frozenset[int], frozenset[int]]] = {}
         self.revised_by_term: dict[int, list[int]] = {}  # one old-side term -> the revision rows naming it
@@ -369,6 +371,18 @@ class PassageIndex:
         k = row - base
         terms: np.ndarray = flat[int(offsets[k]):int(offsets[k + 1])]
         return terms
+
+    def content_terms(self, row: int) -> frozenset[int]:
+        """The term ids of what a passage says: a stored message's body without its envelope (``bodies``), else its
+        terms. Kept per row (at most CONTENT_KEPT): the cue-link pass asks for the same cue passages' every search."""
+        found = self._content.get(row)
+        if found is None:
+            body = self.bodies.get(row)
+            found = body if body is not None else frozenset(self.terms_of(row).tolist())
+            if len(self._content) >= CONTENT_KEPT:
+                self._content.clear()
+            self._content[row] = found
+        return found
 
     def terms_in_context(self, row: int) -> set[int]:
         """The term ids of one row and of the line said just before it (what it answers, when linked): what the

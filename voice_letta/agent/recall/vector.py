@@ -54,6 +54,7 @@ class VectorIndex:
     bits: np.ndarray = field(default_factory=lambda: np.zeros((0, 0), dtype=np.uint64))  # (words, capacity)
     # Appends may run in threads (large indexes); searches read ``size`` rows, which are written before ``ids``.
     _append_lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+    _sample: tuple[int, np.ndarray] | None = field(default=None, repr=False)  # ``sample``: (rows, their vectors)
 
     def __post_init__(self) -> None:
         if self.matrix.shape[1] != self.dim:
@@ -102,6 +103,16 @@ class VectorIndex:
         self.start_at[n:need] = start_at
         self.end_at[n:need] = end_at
         self.ids.extend(ids)
+
+    def sample(self, n: int) -> np.ndarray:
+        """The vectors of STATS_SAMPLE_ROWS rows spread evenly over the first ``n``, whose cosines estimate a coarse
+        search's mean (``ranking._dense``); kept until the index grows (rows are only ever appended), so a search
+        does not gather them from all over the matrix again."""
+        kept = self._sample
+        if kept is None or kept[0] != n:
+            rows = np.linspace(0, n - 1, min(STATS_SAMPLE_ROWS, n)).astype(np.int64)
+            kept = self._sample = (n, self.matrix[rows])
+        return kept[1]
 
     def search(self, queries: np.ndarray, window: SearchWindow, k: int) -> list[list[tuple[str, float]]]:
         """Top ``k`` (id, cosine) per query row, best first, inside the window and above MIN_COSINE."""
