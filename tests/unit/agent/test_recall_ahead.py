@@ -58,3 +58,16 @@ def test_the_kept_sample_and_content_terms_are_those_of_the_rows_now() -> None:
         assert index.vectors.sample(n) is index.vectors.sample(n)
     for row in (0, 17, 3049):
         assert index.content_terms(row) == frozenset(index.terms_of(row).tolist())
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(st.floats(width=32, allow_nan=False), min_size=1, max_size=64), st.sampled_from([0.5, 1.0]),
+       st.integers(0, 2**32 - 1))
+def test_a_boost_summed_in_float32_is_the_float64_sum_rounded(values: list[float], boost: float, seed: int) -> None:
+    """ranking.rank adds SPEAKER_BOOST and DATE_BOOST in float32 (it summed in float64 and rounded): bit for bit the
+    same, since a float64 sum of two float32 values rounded to float32 is the correctly rounded float32 sum."""
+    fused = np.asarray(values, dtype=np.float32)
+    on = np.random.default_rng(seed).random(len(values)) < 0.5
+    before = (fused + boost * on).astype(np.float32)
+    after = (fused + np.float32(boost) * on).astype(np.float32, copy=False)
+    assert after.dtype == np.float32 and np.array_equal(before.view(np.uint32), after.view(np.uint32))

@@ -117,7 +117,8 @@ def rank(index: PassageIndex, query_vectors: np.ndarray | None, queries: Sequenc
     mask = index.window_mask(window)
     fused = np.full(n, -np.inf, dtype=np.float32)
     best_cos = np.zeros(n, dtype=np.float32)
-    cos_query = np.zeros(n, dtype=np.int64)  # the query ``best_cos`` comes from (its style is judged with it)
+    # the query ``best_cos`` comes from (its style is judged with it); queries are at most memory_search.MAX_QUERIES + 1
+    cos_query = np.zeros(n, dtype=np.int8)
     dense = own_dense = _dense(index, query_vectors) if query_vectors is not None else None
     if dense is not None and cross_vectors is not None and len(index.cross_rows):  # other languages (cross.py)
         dense = with_cross(dense, index.cross_rows, index.cross_matrix, cross_vectors, index.has_vector)
@@ -130,16 +131,20 @@ def rank(index: PassageIndex, query_vectors: np.ndarray | None, queries: Sequenc
     explicit = speaker is not None and speaker in T.words(queries[0])
     own = len(term_lists) - rank_only  # the queries confidence is judged with
     own_fused = np.full(n, -np.inf, dtype=np.float32)
-    own_query = np.zeros(n, dtype=np.int64)
+    own_query = np.zeros(n, dtype=np.int8)
+    every_vector = bool(index.has_vector.all())  # the common case: no pass to pick or blank the rows without one
     for j in range(len(term_lists)):
         score = np.zeros(n, dtype=np.float32)
         if dense is not None and j < dense.shape[1]:
             col = dense[:, j]
-            valid = col[index.has_vector]
+            # contiguous either way: numpy sums a strided column in buffered chunks, in another order
+            valid = np.ascontiguousarray(col) if every_vector else col[index.has_vector]
             baselines[j] = style_baseline(valid[::max(1, len(valid) // STATS_SAMPLE_ROWS)])
             if len(valid) > 1:
                 mu, sd = float(valid.mean()), float(valid.std()) or 1.0
-                score += DENSE_WEIGHT * np.where(index.has_vector, (col - mu) / sd, 0.0).astype(np.float32, copy=False)
+                z = (col - mu) / sd
+                score += DENSE_WEIGHT * (z if every_vector else np.where(index.has_vector, z, 0.0).astype(np.float32,
+                                                                                                       copy=False))
             if j < own:
                 better = col > best_cos
                 best_cos = np.where(better, col, best_cos)
@@ -167,12 +172,13 @@ def rank(index: PassageIndex, query_vectors: np.ndarray | None, queries: Sequenc
     if speaker is not None:
         matches = index.said_by(speaker)
         others = index.dialogue & ~matches
-        fused = (fused + SPEAKER_BOOST * matches).astype(np.float32)
+        # float32 sums, as float64 ones rounded to float32 were (double rounding is exact for a sum: 53 >= 2 x 24 + 2)
+        fused = (fused + np.float32(SPEAKER_BOOST) * matches).astype(np.float32, copy=False)
     if dated:
         inside = np.zeros(n, dtype=bool)
         for lo, hi in dated:
             inside |= (index.end_at >= lo) & (index.start_at <= hi)
-        fused = (fused + DATE_BOOST * inside).astype(np.float32)
+        fused = (fused + np.float32(DATE_BOOST) * inside).astype(np.float32, copy=False)
     keep = matched if mask is None else matched & mask
     fused = np.where(keep, fused, np.float32(-np.inf))
     k = min(max(limit * 4, 20), int(np.isfinite(fused).sum()))
