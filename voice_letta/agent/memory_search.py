@@ -374,10 +374,12 @@ class MemorySearch:
         vectors = cross = keyword = None
         if embedder is not None and index.has_vector.any():  # no comparable vector: no query embedding either
             lane = self.indexes.cross if len(index.cross_rows) else None  # only agents holding rows MiniLM can't read
-            models = [embedder.model] if lane is None else [embedder.model, lane.model]
-            # BM25 needs no vector: a large index scores the queries' words in a thread while they are embedded (MiniLM
-            # ~8 ms, e5 ~30 ms at 100k rows' search, ~2 ms of it BM25); not when the vectors are cached (a prefetch)
-            ahead = in_thread and any((m, q) not in self._query_cache for m in models for q in dense)
+            # BM25 needs no vector: a large index scores the queries' words in a thread while MiniLM embeds them (~8 ms;
+            # BM25 ~2 ms at 100k rows; each question searched both ways, interleaved, load 11-13: -3.8 and -16.8 ms
+            # paired p50). Not beside
+            # e5: its OpenMP threads wait at every barrier for one the scheduler put off (10k rows, 10 % lane: +7.7
+            # ms). Not when the vectors are cached (a prefetch): nothing to wait for.
+            ahead = in_thread and lane is None and any((embedder.model, q) not in self._query_cache for q in dense)
             vectors, cross, keyword = await asyncio.gather(
                 self._embed_queries(embedder, dense),
                 self._cached(lane.model, lane.embed_queries, dense) if lane is not None else _nothing(),
