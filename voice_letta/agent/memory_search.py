@@ -376,9 +376,8 @@ class MemorySearch:
             lane = self.indexes.cross if len(index.cross_rows) else None  # only agents holding rows MiniLM can't read
             # BM25 needs no vector: a large index scores the queries' words in a thread while MiniLM embeds them (~8 ms;
             # BM25 ~2 ms at 100k rows; each question searched both ways, interleaved, load 11-13: -3.8 and -16.8 ms
-            # paired p50). Not beside
-            # e5: its OpenMP threads wait at every barrier for one the scheduler put off (10k rows, 10 % lane: +7.7
-            # ms). Not when the vectors are cached (a prefetch): nothing to wait for.
+            # paired p50). Not beside e5 (10k rows, 10 % lane: +7.7 ms; likely its OpenMP threads waiting at barriers
+            # for one the scheduler put off). Not when the vectors are cached (a prefetch): nothing to wait for.
             ahead = in_thread and lane is None and any((embedder.model, q) not in self._query_cache for q in dense)
             vectors, cross, keyword = await asyncio.gather(
                 self._embed_queries(embedder, dense),
