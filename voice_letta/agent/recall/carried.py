@@ -30,7 +30,7 @@ from collections.abc import Callable
 
 from voice_letta.agent.recall import text as T
 from voice_letta.agent.recall.identifiers import possessed
-from voice_letta.agent.recall.quantity import CLOCK, DAY, kinds_of_text
+from voice_letta.agent.recall.quantity import CLOCK, CURRENCY, DAY, MONTHS, kinds_of_text
 
 # -- an identifier ------------------------------------------------------------------------------------------------
 # "<thing> number|no|code|pin|id|reference|ref|combination", not "number of" (a count); what/which questions only
@@ -41,17 +41,12 @@ _NOT_ID_ASK = re.compile(r"\b(?:phone|mobile|cell|telephone|how\s+many|password|
 # A digit date with its year (an export's stamp, "2026-11-30 09:00", "04/12/2026"): a day, not an identifier; and a
 # day and a month ("14 December", "Dec 14th")
 _DATE = re.compile(r"(?<![\w-])(?:\d{4}-\d{1,2}-\d{1,2}|\d{1,2}[/.]\d{1,2}(?:[/.]\d{2,4})?)(?![\w-])")
-_MONTHS_TEXT = """january february march april may june july august september october november december jan feb mar
-apr jun jul aug sep sept oct nov dec"""
-_MONTHS = frozenset(_MONTHS_TEXT.split())
 _SIGNS = frozenset("£$€¥₹")
 _MEASURES_TEXT = """second seconds sec secs minute minutes min mins hour hours hr hrs day days night nights week
 weeks month months year years yrs inch inches cm mm km k miles mile metres meters m feet foot ft kg kilos lbs lb stone
 mg mcg iu ml l percent degrees times people guests x thousand grand hundred million dollars bucks quid pounds euros
 cents pence mins ish"""
 _MEASURES = frozenset(_MEASURES_TEXT.split())
-_CURRENCY_TEXT = "dollars dollar bucks quid pounds pound euros euro cents pence grand usd gbp eur"
-_CURRENCY = frozenset(_CURRENCY_TEXT.split())
 _NUMBER_WORDS_TEXT = """zero oh one two three four five six seven eight nine ten eleven twelve thirteen fourteen
 fifteen sixteen seventeen eighteen nineteen twenty thirty forty fifty sixty seventy eighty ninety hundred double
 triple"""
@@ -73,7 +68,7 @@ def asks_identifier(query: str) -> bool:
 def _count_after(after: str) -> bool:
     """A word after a figure that makes it a count or a measure ("14 boxes", "3 weeks", "50 mg")."""
     low = after.lower()
-    return low in _MEASURES or low in _CURRENCY or (low.isalpha() and len(low) > 3 and low.endswith("s")
+    return low in _MEASURES or low in CURRENCY or (low.isalpha() and len(low) > 3 and low.endswith("s")
                                                     and not low.endswith("ss"))
 
 
@@ -98,7 +93,7 @@ def says_identifier(text: str) -> bool:
             return True  # "14C", "BP-2026-118734", "KL1008"
         if before in _SIGNS or ":" in tok or low.endswith(("am", "pm", "st", "nd", "rd", "th")):
             continue  # money, a time of day, an ordinal
-        if before in _MONTHS or after.lower() in _MONTHS or _count_after(after):
+        if before in MONTHS or after.lower() in MONTHS or _count_after(after):
             continue  # a date, a count, a measure
         if "-" in tok.strip("-") or "/" in tok:
             return True  # "1-9-8-7", "12/B"

@@ -82,10 +82,10 @@ _BIG = _words("hundred thousand million billion grand")
 _CARDINAL = _UNITS | _TENS_UP | _BIG | _words("half dozen couple once twice thrice single double")
 _ORDINAL = _words("first second third fourth fifth sixth seventh eighth ninth tenth eleventh twelfth thirteenth "
                   "fourteenth fifteenth sixteenth seventeenth eighteenth nineteenth twentieth thirtieth")
-_MONTHS = _words("january february march april may june july august september october november december "
+MONTHS = _words("january february march april may june july august september october november december "
                  "jan feb mar apr jun jul aug sep sept oct nov dec")
 _CLOCK = _words("am pm a.m. p.m. o'clock oclock noon midnight")
-_CURRENCY = _words("dollar dollars bucks buck quid pound pounds euro euros cent cents pence grand usd gbp eur "
+CURRENCY = _words("dollar dollars bucks buck quid pound pounds euro euros cent cents pence grand usd gbp eur "
                    "yen rupees rupee francs franc")
 _SIGNS = frozenset(["£", "$", "€", "¥"])
 _MEASURES = _words("second seconds sec secs minute minutes min mins hour hours hr hrs day days night nights week "
@@ -246,13 +246,13 @@ def _figures(text: str) -> int:
         run = [t for t in tokens[i:j] if t != "and"]
         after = tokens[j] if j < n else ""
         i = j
-        if before in _MONTHS or after in _MONTHS or after in _CLOCK:
+        if before in MONTHS or after in MONTHS or after in _CLOCK:
             continue  # "may twelve", "at seven pm": a date or a time
         if run[-1] in _ORDINAL:
             out |= _ordinal_kind(after)
             continue
         out |= AMOUNT
-        if before in _SIGNS or after in _CURRENCY or (after not in _MEASURES and (
+        if before in _SIGNS or after in CURRENCY or (after not in _MEASURES and (
                 _BIG.intersection(run) or sum(t in _TENS_UP for t in run) >= 2)):
             out |= MONEY  # "ninety quid", "eighteen thousand", "eighteen fifty a month"
     return out
@@ -270,12 +270,12 @@ def _digit_kind(tok: str, before: str, after: str) -> int:
         return AMOUNT | MONEY  # "$38/mo", "£9.50": a currency sign makes any figure a sum, whatever its unit
     if ":" in tok or "/" in tok or tok.endswith(("am", "pm")) or after in _CLOCK:
         return 0
-    if before in _MONTHS or after in _MONTHS:
+    if before in MONTHS or after in MONTHS:
         return 0
     if tok.endswith(("st", "nd", "rd", "th")):
         return _ordinal_kind(after)
     out = AMOUNT
     digits = sum(ch.isdigit() for ch in tok.split(".")[0])
-    if before in _SIGNS or after in _CURRENCY or (after not in _MEASURES and (tok.endswith("k") or digits >= 2)):
+    if before in _SIGNS or after in CURRENCY or (after not in _MEASURES and (tok.endswith("k") or digits >= 2)):
         out |= MONEY
     return out
