@@ -131,3 +131,22 @@ def test_requests_for_what_came_in(question: str, start: str, end: str) -> None:
 def test_a_weekday_plan_is_still_no_window() -> None:
     assert window_for("What time is Tuesday's meeting?", now=NOW, tz=LA) is None
     assert not names_no_topic("What's on my shopping list from yesterday?")
+
+
+@pytest.mark.parametrize(("question", "start"), [
+    ("What I say on Tuesday?", "2026-12-01 00:00"),  # no auxiliary (non-native, dictated): asked of the past
+    ("what i tell you monday", "2026-11-30 00:00"),
+    ("what we talk about on friday", "2026-12-04 00:00"),
+])
+def test_a_question_without_its_auxiliary_asks_of_the_past(question: str, start: str) -> None:
+    w = window_for(question, now=NOW, tz=LA)
+    assert w is not None and day(w.start_at) == start, question
+    assert names_no_topic(question.replace(" about", "")), question
+
+
+@pytest.mark.parametrize("question", [
+    "What do I say at the meeting on Tuesday?",  # keeps its "do": a plan
+    "What should I tell the dentist on Thursday?",
+])
+def test_a_plan_of_what_to_say_is_no_window(question: str) -> None:
+    assert window_for(question, now=NOW, tz=LA) is None
