@@ -134,16 +134,16 @@ class BufferConfig(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    max_messages: int = Field(default=C.DEFAULT_MAX_MESSAGE_BUFFER, le=C.MAX_MESSAGE_BUFFER)
-    min_messages: int = Field(default=C.DEFAULT_MIN_MESSAGE_BUFFER, le=C.MAX_MESSAGE_BUFFER)
+    # Bounds on the fields themselves, so a 400 names the field at fault (``param`` ``buffer.min_messages``).
+    max_messages: int = Field(default=C.DEFAULT_MAX_MESSAGE_BUFFER, gt=C.MIN_BUFFER_FLOOR, le=C.MAX_MESSAGE_BUFFER)
+    min_messages: int = Field(default=C.DEFAULT_MIN_MESSAGE_BUFFER, gt=C.MIN_BUFFER_FLOOR, le=C.MAX_MESSAGE_BUFFER)
     max_context_tokens: int | None = Field(default=None, ge=C.MIN_CONTEXT_TOKENS, le=C.MAX_CONTEXT_TOKENS)
 
     @model_validator(mode="after")
     def _check(self) -> BufferConfig:
-        if self.max_messages <= C.MIN_BUFFER_FLOOR or self.min_messages <= C.MIN_BUFFER_FLOOR:
-            raise ValueError(f"both buffer lengths must be greater than {C.MIN_BUFFER_FLOOR}")
         if self.max_messages <= self.min_messages:
-            raise ValueError("max_messages must be greater than min_messages")
+            raise ValueError(f"max_messages ({self.max_messages}) must be greater than min_messages "
+                             f"({self.min_messages})")
         return self
 
 

