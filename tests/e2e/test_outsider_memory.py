@@ -81,3 +81,66 @@ async def test_max_tokens_of_a_chat_completion_reaches_the_embedded_model(served
     assert reply.usage is not None and 1 <= reply.usage.completion_tokens <= 2, reply.usage
     assert reply.choices[0].finish_reason == "length"
     await client.close()
+
+
+SHORT = "Name: Ana. Lives in Lisbon. Cat: Miso."
+CHATTER = ("Reckoning you: I'm sorry for any misunderstanding. Please do not use the 'search_memory' feature, the "
+           "conversation was interrupted.")
+
+
+@pytest.mark.parametrize("garbage", [
+    "]}</tool_call>Reckoning you: I'm sorry for any misunderstanding. Please do not use the 'search_memory' feature.",
+    "Reckoning you: I'm sorry for any misunderstanding, the conversation was interrupted.",
+])
+async def test_a_short_block_is_not_wiped_by_the_sleeptime_model(server: Running, garbage: str) -> None:
+    """Seen from outside with the embedded model: a block written over REST ("Name: Ana. Lives in Lisbon. Cat:
+    Miso.", six key words, under the share guard's eight) was rewritten as the model's tool-call tail and chatter
+    (README: such rewrites are refused and the block stays as it was). Scripted here on the fake OpenAI server."""
+    from tests.integration.memory.conftest import (
+        create_voice_agent,
+        finish_call,
+        human_block,
+        manager,
+        rethink_call,
+        sleeptime_requests,
+        store_call,
+    )
+
+    agent = await create_voice_agent(server, human="Nothing is known about the user yet.")
+    status, block = await _send(server.url, "PATCH", f"/v1/agents/{agent['id']}/blocks/human", {"value": SHORT})
+    assert status == 200, block
+    moved = SHORT.replace("Lisbon", "Porto")
+    server.fake.script([store_call((0, 0, "The user moved to Porto."))], [rethink_call(garbage)],
+                       [rethink_call(moved)], [finish_call()])
+    said = 1_700_000_000
+    status, body = await _send(server.url, "POST", f"/v1/agents/{agent['id']}/messages/import", {"messages": [
+        {"role": "user", "content": "I moved to Porto last week.", "said_at": said},
+        # the embedded model's own chatter in the transcript grounds the words of the garbage rewrite
+        {"role": "assistant", "content": CHATTER, "said_at": said + 5}]})
+    assert status == 202, body
+    jobs = await manager(server).wait_idle(agent["id"])
+    assert [(j.kind, j.status) for j in jobs] == [("import", "done")]
+    assert await human_block(server, agent["id"]) == moved
+    refused = sleeptime_requests(server.fake)[2]["messages"][-1]
+    assert refused["role"] == "tool" and refused["content"].startswith("Error: new_memory "), refused
+    assert SHORT in refused["content"]  # shown what to keep
+
+
+async def test_a_placeholder_block_may_be_replaced_whole(server: Running) -> None:
+    from tests.integration.memory.conftest import (
+        create_voice_agent,
+        finish_call,
+        human_block,
+        manager,
+        rethink_call,
+        store_call,
+    )
+
+    agent = await create_voice_agent(server, human="Nothing is known about the user yet.")
+    server.fake.script([store_call((0, 0, "The user is Sam, who lives in Oslo."))],
+                       [rethink_call("Name: Sam. Lives in Oslo.")], [finish_call()])
+    status, body = await _send(server.url, "POST", f"/v1/agents/{agent['id']}/messages/import", {"messages": [
+        {"role": "user", "content": "I'm Sam and I live in Oslo.", "said_at": 1_700_000_000}]})
+    assert status == 202, body
+    await manager(server).wait_idle(agent["id"])
+    assert await human_block(server, agent["id"]) == "Name: Sam. Lives in Oslo."

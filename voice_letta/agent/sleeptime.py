@@ -58,6 +58,7 @@ from voice_letta.agent.sleeptime_checks import (
     change_lines,
     chunk_problem,
     kept_share,
+    rewrite_problem,
     supersedes_problem,
     ungrounded,
     verbatim_lines,
@@ -338,6 +339,11 @@ class SleeptimeRun:
                     f"({', '.join(invented[:8])}). Keep the block's facts and add only what the lines say; if nothing "
                     f"is new, pass the current text unchanged. Nothing was written. The current text is:\n{block.value}"
                     ), False
+        if (problem := rewrite_problem(block.value, new)) is not None:
+            state.refused += 1
+            return (f"Error: {problem}. Keep every fact of the {block.label} block that is still true and change only "
+                    "what the transcript changed; if nothing is new, pass the current text unchanged. Nothing was "
+                    f"written. The current text is:\n{block.value}"), False
         kept = kept_share(block.value, new)
         if kept is not None and kept < MIN_KEPT_SHARE:
             state.refused += 1

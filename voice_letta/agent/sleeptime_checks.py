@@ -73,6 +73,25 @@ def kept_share(old: str, new: str) -> float | None:
     return len(before & set(T.terms(new))) / len(before)
 
 
+# A short block (4 to 7 key words past the free ones: "Name: Ana. Lives in Lisbon. Cat: Miso.") is too small for a
+# share, but a rewrite that keeps none of its key words wipes it: the embedded model wrote "]}</tool_call>Reckoning
+# you: I'm sorry ..." over that block (QA, session 16). A placeholder ("Nothing is known about the user yet.") has
+# fewer.
+MIN_WIPE_TERMS = 4
+# The model's own protocol in a block is never a fact about the user (that rewrite began with a tool call's tail).
+_MARKUP = re.compile(r"</?tool_call>|<\|im_(?:start|end)\|>|<\|endoftext\|>")
+
+
+def rewrite_problem(old: str, new: str) -> str | None:
+    """Why a block rewrite of ``old`` as ``new`` is refused beyond ``kept_share`` (markup, a short block wiped)."""
+    if markup := _MARKUP.search(new):
+        return f"new_memory holds the tool protocol's markup ({markup.group(0)}), which is not a fact"
+    before = set(T.terms(old)) - _FREE
+    if MIN_WIPE_TERMS <= len(before) < MIN_GUARDED_TERMS and not before & set(T.terms(new)):
+        return "new_memory keeps none of what the block says"
+    return None
+
+
 def supersedes_problem(chunk: dict[str, Any], known: dict[str, str]) -> str | None:
     named = chunk.get("supersedes")
     if named is None:
