@@ -144,3 +144,29 @@ async def test_a_placeholder_block_may_be_replaced_whole(server: Running) -> Non
     assert status == 202, body
     await manager(server).wait_idle(agent["id"])
     assert await human_block(server, agent["id"]) == "Name: Sam. Lives in Oslo."
+
+
+async def test_a_search_window_in_milliseconds_is_a_400_not_an_empty_answer(server: Running) -> None:
+    """``Date.now()`` as ``start_at`` read a window in the year 58000: 200 and no passage, so the agent "remembered
+    nothing". Every write door already says "looks like milliseconds"; the search says it too."""
+    import time
+
+    status, made = await _send(server.url, "POST", "/v1/agents", {"name": "ms"})
+    assert status == 201, made
+    now = time.time()
+    status, body = await _send(server.url, "POST", f"/v1/agents/{made['id']}/archival", {
+        "text": "The plumber comes on Friday.", "start_at": now - 3600})
+    assert status == 201, body
+    search = f"{server.url}/v1/agents/{made['id']}/archival/search"
+    async with aiohttp.ClientSession() as http:
+        for params, param in (({"start_at": (now - 86400) * 1000, "end_at": now * 1000}, "start_at"),
+                              ({"end_at": now * 1000}, "end_at")):
+            async with http.get(search, params={"query": "plumber", **params}) as r:
+                data = await r.json()
+                assert r.status == 400, data
+                assert (data["error"]["code"], data["error"]["param"]) == ("invalid_request", param)
+                assert "milliseconds" in data["error"]["message"]
+        async with http.get(search, params={"query": "plumber", "start_at": now - 86400}) as r:  # open-ended
+            data = await r.json()
+            assert r.status == 200 and [p["text"] for p in data["data"]] == ["The plumber comes on Friday."], data
+            assert data["window"]["from"] == "given" and data["window"]["end_at"] is None

@@ -145,6 +145,10 @@ async def search_passages(request: web.Request) -> web.Response:
     if window.start_at is not None and window.end_at is not None and window.end_at < window.start_at:
         # swapped parameters read nothing and the agent would say it remembers nothing: say so instead
         raise ProtocolViolation("query parameter end_at is before start_at", code="invalid_request", param="end_at")
+    for name, value in (("start_at", window.start_at), ("end_at", window.end_at)):
+        if value is not None and value > 1e11:  # JavaScript's Date.now(): a window in the year 58000 reads nothing
+            raise ProtocolViolation(f"query parameter {name} looks like milliseconds; times are epoch seconds "
+                                    "(divide by 1000)", code="invalid_request", param=name)
     limit = int_query(request, "limit", 5, maximum=100)
     now, given = time.time(), window.start_at is not None or window.end_at is not None
     if not given:  # "what did I say last tuesday?"
