@@ -10,7 +10,9 @@ it (``HandoffRange.from_char`` / ``to_char``).
 
 An import that overlaps an earlier one (the same chat export sent twice, or a later export that starts with what
 the first one held) stores only what is new: ``new_imports`` drops each message equal in role, content and time to
-one an earlier import stored, as many times as it was stored (a line said twice at one time stays twice).
+one an earlier import stored, as many times as it was stored (a line said twice at one time stays twice). The
+store runs it inside the import's own transaction (``Store.append_imports``), so two overlapping imports sent at
+once to two processes still store the overlap once.
 
 A live hand-off (``handoff_parts``) is cut the same way when it is over the budget: one message said in a chat turn
 can be as long as an imported one.
@@ -20,7 +22,7 @@ from __future__ import annotations
 
 import re
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
 from voice_letta.agent.buffer import CHARS_PER_TOKEN, TOKENS_PER_MESSAGE, estimate_tokens
@@ -103,10 +105,10 @@ def split_text(text: str, max_chars: int) -> list[tuple[int, int]]:
     return spans
 
 
-def new_imports(messages: Sequence[Message], earlier: Sequence[Message]) -> list[Message]:
-    """``messages`` without those an earlier import stored (``earlier``: the agent's imported messages at their
-    times), matched on role, content and ``created_at``, each earlier row matching one message at most."""
-    left = Counter((m.role, m.content, m.created_at) for m in earlier)
+def new_imports(messages: Sequence[Message], earlier: Iterable[tuple[str, str | None, float]]) -> list[Message]:
+    """``messages`` without those an earlier import stored (``earlier``: the role, content and ``created_at`` of
+    the agent's imported messages at their times), each earlier row matching one message at most."""
+    left = Counter(earlier)
     fresh = []
     for m in messages:
         same = (m.role, m.content, m.created_at)

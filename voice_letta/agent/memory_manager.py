@@ -182,8 +182,8 @@ class MemoryManager:
         async with self._handoff_locks(agent_id):
             rows = [m.model_copy(update={"agent_id": agent_id, "in_context": False, "kind": "imported"})
                     for m in messages]
-            stored = await self.store.append_messages(rows)
-            if not archive:
+            stored = await self.store.append_imports(rows)  # without what an earlier import stored
+            if not archive or not stored:
                 return stored, []
             watermark = await self.store.handoff_watermark(agent_id)
             window = (agent.sleeptime_llm or agent.llm).context_window

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import time
 import unicodedata
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any, Literal
 
 from aiohttp import web
@@ -19,25 +19,20 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from voice_letta import config as C
 from voice_letta import ids
-from voice_letta.agent.imports import new_imports
 from voice_letta.agent.memory_manager import MemoryManager
 from voice_letta.agent.memory_search import Hit, MemorySearch, SearchWindow
 from voice_letta.agent.models import EmbeddingConfig, Message, Passage
-from voice_letta.agent.ports import EmbedderFactory, MemoryJob
+from voice_letta.agent.ports import EmbedderFactory, HeldKey, KeyedPassages, MemoryJob
 from voice_letta.agent.recall.plain import embedding_text
 from voice_letta.errors import ConfigError, ProtocolViolation, ProviderError, in_the_future
-from voice_letta.locks import KeyedLocks
 from voice_letta.server.http_admin import parse_body
 from voice_letta.server.keys import AGENTS, STORE
 from voice_letta.server.params import float_query, int_query
-from voice_letta.server.request_keys import Outcome, idempotency_key, once
+from voice_letta.server.request_keys import Outcome, idempotency_key, once, render
 
 MEMORY_SEARCH = web.AppKey("memory_search", MemorySearch)
 MEMORY_MANAGER = web.AppKey("memory_manager", MemoryManager)
 BACKGROUND_EMBEDDERS = web.AppKey("background_embedders", EmbedderFactory)  # bulk work, off the server's cores
-# per agent while an import checks what an earlier one stored and stores the rest (a lock lives only while held, so
-# none outlives the event loop of the request that made it)
-_IMPORT_LOCKS = KeyedLocks()
 
 routes = web.RouteTableDef()
 
@@ -187,11 +182,13 @@ async def add_passage(request: web.Request) -> web.Response:
     await request.app[STORE].get_agent(agent_id)
     body = await parse_body(request, PassageCreate)
 
-    async def run() -> Outcome:
-        [(stored, marked)] = await _insert(request, agent_id, [body], bulk=False)
-        return 201, passage_json(stored) | {"supersedes": marked}
+    def respond(stored: list[Passage], marked: list[list[str]]) -> dict[str, Any]:
+        return passage_json(stored[0]) | {"supersedes": marked[0]}
 
-    return await once(request, agent_id, "POST /archival", body, run)
+    async def run(held: HeldKey | None) -> Outcome:
+        return 201, await _insert(request, agent_id, [body], bulk=False, held=held, respond=respond)
+
+    return await once(request, agent_id, "POST /archival", body, run, run_finishes=True)
 
 
 @routes.post("/v1/agents/{agent_id}/archival/batch")
@@ -201,17 +198,22 @@ async def add_passages(request: web.Request) -> web.Response:
     await request.app[STORE].get_agent(agent_id)
     body = await parse_body(request, PassageBatch)
 
-    async def run() -> Outcome:
-        stored = await _insert(request, agent_id, body.passages, bulk=True)
-        return 201, {"object": "list", "data": [passage_json(p) | {"supersedes": marked} for p, marked in stored]}
+    def respond(stored: list[Passage], marked: list[list[str]]) -> dict[str, Any]:
+        return {"object": "list", "data": [passage_json(p) | {"supersedes": m}
+                                           for p, m in zip(stored, marked, strict=True)]}
 
-    return await once(request, agent_id, "POST /archival/batch", body, run)
+    async def run(held: HeldKey | None) -> Outcome:
+        return 201, await _insert(request, agent_id, body.passages, bulk=True, held=held, respond=respond)
+
+    return await once(request, agent_id, "POST /archival/batch", body, run, run_finishes=True)
 
 
-async def _insert(request: web.Request, agent_id: str, items: Sequence[PassageCreate], *, bulk: bool
-                  ) -> list[tuple[Passage, list[str]]]:
-    """Embed (one batch) and store passages in one insert, mark what each supersedes, index them and tell live
-    sessions. Returns each stored passage with the ids it superseded.
+async def _insert(request: web.Request, agent_id: str, items: Sequence[PassageCreate], *, bulk: bool,
+                  held: HeldKey | None, respond: Callable[[list[Passage], list[list[str]]], dict[str, Any]]
+                  ) -> dict[str, Any]:
+    """Embed (one batch) and store passages in one transaction with what each supersedes (and, under a claimed
+    ``Idempotency-Key``, the response: ``respond``'s body, status 201), index them and tell live sessions.
+    Returns the response body.
 
     A batch embeds in the background embedding process (niced, like the sleeptime agent's work) when the server
     has one, so a bulk load does not take CPU from voice turns; a single passage embeds in-process."""
@@ -255,15 +257,13 @@ async def _insert(request: web.Request, agent_id: str, items: Sequence[PassageCr
             raise ProviderError(f"{embedder.model} returned vectors that are not {embedder.dim}-d", retryable=False)
         model = {"embedding_model": embedder.model, "embedding_dim": embedder.dim}
         passages = [p.model_copy(update={"embedding": v, **model}) for p, v in zip(passages, vectors, strict=True)]
-    stored = await store.insert_passages(passages)
+    keyed = None if held is None else KeyedPassages(held, lambda stored, marked: (201, render(respond(stored, marked))))
+    stored, marked = await store.write_passages(passages, [item.supersedes for item in items], keyed=keyed)
     await search.index_passages(agent_id, stored)
-    marked: list[list[str]] = []
-    for p, item in zip(stored, items, strict=True):
-        marked.append(await store.mark_superseded(agent_id, item.supersedes, p.id, at=p.created_at)
-                      if item.supersedes else [])
-        search.supersede(agent_id, marked[-1], p.id)
+    for p, ids_marked in zip(stored, marked, strict=True):
+        search.supersede(agent_id, ids_marked, p.id)
     await request.app[AGENTS].publish_memory_change(agent_id=agent_id, passages_added=len(stored))
-    return list(zip(stored, marked, strict=True))
+    return respond(stored, marked)
 
 
 @routes.delete("/v1/agents/{agent_id}/archival/{passage_id}")
@@ -322,26 +322,22 @@ async def import_messages(request: web.Request) -> web.Response:
         raise in_the_future("a message's said_at", body.messages[future[0]].said_at,
                             param=f"messages.{future[0]}.said_at")
 
-    async def run() -> Outcome:
+    async def run(_held: HeldKey | None) -> Outcome:
         return 202, await _import(request, agent_id, body)
 
     return await once(request, agent_id, "POST /messages/import", body, run)
 
 
 async def _import(request: web.Request, agent_id: str, body: MessagesImport) -> dict[str, Any]:
-    """Store the messages not stored by an earlier import (``new_imports``) and hand them to the sleeptime agent.
+    """Store the messages not stored by an earlier import and hand them to the sleeptime agent.
 
-    The check and the insert hold the agent's import lock in this process, so two overlapping imports sent at once
-    store the overlap once; across processes, an ``Idempotency-Key`` is what makes a retry safe."""
+    What an earlier import stored is skipped in the insert's own transaction (``Store.append_imports``), so two
+    overlapping imports sent at once, to one process or to several on the database, store the overlap once."""
     ordered = sorted(body.messages, key=lambda m: m.said_at)  # stable: equal times keep the order given
     rows = [Message(id=ids.message_id(), agent_id=agent_id, role=m.role, content=m.content, created_at=m.said_at)
             for m in ordered]
-    store = request.app[STORE]
-    async with _IMPORT_LOCKS(agent_id):
-        fresh = new_imports(rows, await store.imported_at(agent_id, [m.created_at for m in rows]))
-        stored, jobs = (await request.app[MEMORY_MANAGER].import_messages(agent_id, fresh, archive=body.archive)
-                        if fresh else ([], []))
-    return {"imported": len(stored), "duplicates": len(rows) - len(fresh),
+    stored, jobs = await request.app[MEMORY_MANAGER].import_messages(agent_id, rows, archive=body.archive)
+    return {"imported": len(stored), "duplicates": len(rows) - len(stored),
             "first_seq": stored[0].seq if stored else None, "last_seq": stored[-1].seq if stored else None,
             "job_id": jobs[0].id if jobs else None, "job_ids": [j.id for j in jobs]}
 

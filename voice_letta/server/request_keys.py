@@ -10,7 +10,13 @@ same ids; header ``Idempotent-Replayed: true``) and stores nothing again (docs/p
   runs, a 409 ``idempotency_key_in_use`` with ``Retry-After`` (the retry is not held open: a proxy's retry must
   not pile up behind a long embedding run);
 - a request that fails (any error response) releases its key: it stored nothing, so a retry runs it again;
-- a claim whose process died is taken over ``KEY_LEASE_S`` after it was made.
+- a claim whose process died is taken over ``KEY_LEASE_S`` after it was made;
+- an archival write records its first response in the transaction that stores its passages
+  (``Store.write_passages`` with ``KeyedPassages``): a process killed in between leaves neither, so the retry
+  that takes the claim over stores them once. An import's rows and jobs are stored apart from its response (the
+  sleeptime hand-off queue has its own transactions); a retry of an import whose process died after its insert
+  finds its lines stored (``Store.append_imports`` skips them: counted in ``duplicates``), so they are stored once
+  too.
 
 The fingerprint is the route and the body as parsed (its fields in declared order, defaults filled in), so a
 retry that serialises the same JSON with other whitespace or key order is the same request.
@@ -30,8 +36,10 @@ from aiohttp import web
 from pydantic import BaseModel
 
 from voice_letta import config as C
+from voice_letta.agent.ports import HeldKey, KeyClaimLost
 from voice_letta.errors import ProtocolViolation, StorageError
 from voice_letta.server.keys import STORE
+from voice_letta.store.faults import IMPORT_STORED, KEYED_WRITE_COMMITTED, crash_point
 from voice_letta.wire.openai_chat import error_body
 
 log = logging.getLogger(__name__)
@@ -42,6 +50,7 @@ KEY_LEASE_S = 600.0  # far above the longest write (1,000 passages embedded on a
 REPLAYED_HEADER = "Idempotent-Replayed"
 
 Outcome = tuple[int, dict[str, Any]]
+Run = Callable[[HeldKey | None], Awaitable[Outcome]]
 
 
 def idempotency_key(request: web.Request) -> str | None:
@@ -62,12 +71,20 @@ def fingerprint(route: str, body: BaseModel) -> str:
     return hashlib.sha256(route.encode() + b"\n" + body.model_dump_json().encode()).hexdigest()
 
 
-async def once(request: web.Request, agent_id: str, route: str, body: BaseModel,
-               run: Callable[[], Awaitable[Outcome]]) -> web.Response:
-    """Run ``run`` (it returns the response's status and JSON body) once per ``Idempotency-Key`` of the agent."""
+def render(data: dict[str, Any]) -> str:
+    """A response body as sent and as recorded under its key (the same bytes for the replay)."""
+    return orjson.dumps(data).decode()
+
+
+async def once(request: web.Request, agent_id: str, route: str, body: BaseModel, run: Run, *,
+               run_finishes: bool = False) -> web.Response:
+    """Run ``run`` (it returns the response's status and JSON body) once per ``Idempotency-Key`` of the agent.
+
+    ``run`` gets the claimed key (None without one). With ``run_finishes`` it records the response under the key
+    in its own write's transaction (``KeyedPassages``); else it is recorded here, after ``run``."""
     key = idempotency_key(request)
     if key is None:
-        status, data = await run()
+        status, data = await run(None)
         return web.json_response(data, status=status)
     store = request.app[STORE]
     mark = fingerprint(route, body)
@@ -83,18 +100,29 @@ async def once(request: web.Request, agent_id: str, route: str, body: BaseModel,
     if claim.outcome == "running":
         return _conflict(f"a request with {HEADER} {key!r} is still running; retry it after it finished",
                          "idempotency_key_in_use", retry_after_s=1)
+    held = HeldKey(agent_id, key, mark, claim.created_at)
     try:
-        status, data = await run()
+        status, data = await run(held)
+    except KeyClaimLost:  # ran longer than the lease and another request took the key: that one stores it
+        log.warning("agent %s: the claim of a request key ended before its write (longer than %.0f s); rolled back",
+                    agent_id, KEY_LEASE_S)
+        return _conflict(f"a request with {HEADER} {key!r} is still running; retry it after it finished",
+                         "idempotency_key_in_use", retry_after_s=1)
     except Exception:
-        try:
-            await store.release_request_key(agent_id, key, mark)  # nothing was stored: a retry runs it again
+        try:  # nothing was stored: a retry runs it again
+            await store.release_request_key(agent_id, key, mark, claimed_at=held.claimed_at)
         except StorageError:  # the database is down: the claim ends with its lease
             log.warning("agent %s: could not release a request key", agent_id, exc_info=True)
         raise
-    text = orjson.dumps(data).decode()
-    if not await store.finish_request_key(agent_id, key, mark, status=status, body=text):
-        log.warning("agent %s: the claim of a request key ended before its request (longer than %.0f s)",
-                    agent_id, KEY_LEASE_S)
+    text = render(data)
+    if run_finishes:
+        crash_point(KEYED_WRITE_COMMITTED)
+    else:
+        crash_point(IMPORT_STORED)
+        if not await store.finish_request_key(agent_id, key, mark, status=status, body=text,
+                                              claimed_at=held.claimed_at):
+            log.warning("agent %s: the claim of a request key ended before its request (longer than %.0f s)",
+                        agent_id, KEY_LEASE_S)
     return web.Response(status=status, text=text, content_type="application/json")
 
 

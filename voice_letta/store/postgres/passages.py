@@ -10,12 +10,14 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from voice_letta.agent.models import Passage
-from voice_letta.agent.ports import CrossVectors, PassageTexts, PassageVectors
+from voice_letta.agent.ports import CrossVectors, KeyClaimLost, KeyedPassages, PassageTexts, PassageVectors
 from voice_letta.errors import NotFoundError
 from voice_letta.store import rows as R
 from voice_letta.store.common import passage_rows, passage_texts, prepared_passages
-from voice_letta.store.postgres.base import PgBase, params, supersede
+from voice_letta.store.faults import KEYED_WRITE_UNCOMMITTED, crash_point
+from voice_letta.store.postgres.base import PgBase, params, rowcount, supersede
 from voice_letta.store.postgres.db import translate_errors
+from voice_letta.store.postgres.request_keys import FINISH
 
 INSERT_PASSAGE = f"INSERT INTO passages ({R.PASSAGE_INSERT_COLUMNS}) VALUES ({params(R.PASSAGE_INSERT_COLUMNS)})"
 _NO_VECTOR = R.PASSAGE_COLUMNS.replace("embedding,", "NULL::bytea,", 1)
@@ -29,6 +31,30 @@ class PassagesMixin(PgBase):
             async with self._tx("insert_passages") as db:
                 await db.executemany(INSERT_PASSAGE, rows)
         return stored
+
+    async def write_passages(
+        self, passages: Sequence[Passage], supersedes: Sequence[Sequence[str]], *, keyed: KeyedPassages | None = None
+    ) -> tuple[list[Passage], list[list[str]]]:
+        """As SQLite's: insert, supersession marks and the key's first response in one transaction. The key's
+        UPDATE locks its row, so a retry that would take the claim over waits for this commit and then replays."""
+        stored = prepared_passages(passages)
+        rows = await passage_rows(stored)
+        marked: list[list[str]] = []
+        async with self._tx("write_passages") as db:
+            if rows:
+                await db.executemany(INSERT_PASSAGE, rows)
+            for p, old_ids in zip(stored, supersedes, strict=True):
+                old = [i for i in dict.fromkeys(old_ids) if i != p.id]
+                marked.append(await supersede(db, p.agent_id, old, p.id, p.created_at) if old else [])
+            if keyed is not None:
+                held = keyed.held
+                status, body = keyed.respond(stored, marked)
+                done = await db.execute(FINISH, status, body, held.agent_id, held.key, held.fingerprint,
+                                        held.claimed_at)
+                if rowcount(done) != 1:
+                    raise KeyClaimLost(f"agent {held.agent_id}: the claim of a request key ended before its write")
+                crash_point(KEYED_WRITE_UNCOMMITTED)
+        return stored, marked
 
     async def list_passages(self, agent_id: str, *, limit: int = 100, offset: int = 0) -> list[Passage]:
         found = await self._fetch("list_passages", f"SELECT {R.PASSAGE_COLUMNS} FROM passages WHERE agent_id = $1 "

@@ -14,6 +14,11 @@ _FORGET = ("DELETE FROM request_keys WHERE agent_id = $1 AND key = $2 "
            "AND (created_at < $3 OR (status IS NULL AND lease_until <= $4))")
 _CLAIM = ("INSERT INTO request_keys (agent_id, key, fingerprint, created_at, lease_until) VALUES ($1, $2, $3, $4, $5) "
           "ON CONFLICT (agent_id, key) DO NOTHING RETURNING 1")
+# the claim made at created_at (any claim when NULL): never one that took the key over after this one's lease ended
+FINISH = ("UPDATE request_keys SET status = $1, body = $2 WHERE agent_id = $3 AND key = $4 AND fingerprint = $5 "
+          "AND status IS NULL AND ($6::double precision IS NULL OR created_at = $6)")
+_RELEASE = ("DELETE FROM request_keys WHERE agent_id = $1 AND key = $2 AND fingerprint = $3 AND status IS NULL "
+            "AND ($4::double precision IS NULL OR created_at = $4)")
 _HELD = ("SELECT fingerprint, status, body, created_at, lease_until FROM request_keys "
          "WHERE agent_id = $1 AND key = $2")
 
@@ -33,15 +38,14 @@ class RequestKeysMixin(PgBase):
             # the claim we ran into was released (its request failed) between our insert and our read: claim again
         return KeyClaim("running", created_at=now, lease_until=now + lease_s)
 
-    async def finish_request_key(self, agent_id: str, key: str, fingerprint: str, *, status: int, body: str
-                                 ) -> bool:
-        return bool(await self._exec(
-            "finish_request_key", "UPDATE request_keys SET status = $1, body = $2 WHERE agent_id = $3 AND key = $4 "
-            "AND fingerprint = $5 AND status IS NULL", status, body, agent_id, key, fingerprint))
+    async def finish_request_key(self, agent_id: str, key: str, fingerprint: str, *, status: int, body: str,
+                                 claimed_at: float | None = None) -> bool:
+        return bool(await self._exec("finish_request_key", FINISH, status, body, agent_id, key, fingerprint,
+                                     claimed_at))
 
-    async def release_request_key(self, agent_id: str, key: str, fingerprint: str) -> None:
-        await self._exec("release_request_key", "DELETE FROM request_keys WHERE agent_id = $1 AND key = $2 "
-                         "AND fingerprint = $3 AND status IS NULL", agent_id, key, fingerprint)
+    async def release_request_key(self, agent_id: str, key: str, fingerprint: str, *,
+                                  claimed_at: float | None = None) -> None:
+        await self._exec("release_request_key", _RELEASE, agent_id, key, fingerprint, claimed_at)
 
     async def purge_request_keys(self, *, before: float) -> int:
         return await self._exec("purge_request_keys", "DELETE FROM request_keys WHERE created_at < $1", before)

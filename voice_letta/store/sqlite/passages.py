@@ -10,12 +10,14 @@ import sqlite3
 from collections.abc import Sequence
 
 from voice_letta.agent.models import Passage
-from voice_letta.agent.ports import CrossVectors, PassageTexts, PassageVectors
+from voice_letta.agent.ports import CrossVectors, KeyClaimLost, KeyedPassages, PassageTexts, PassageVectors
 from voice_letta.errors import NotFoundError
 from voice_letta.store import rows as R
 from voice_letta.store.common import chunked, flat, passage_rows, passage_texts, prepared_passages
+from voice_letta.store.faults import KEYED_WRITE_UNCOMMITTED, crash_point
 from voice_letta.store.sqlite.base import MAX_BOUND_VARS, SqliteBase, insert_sql, supersede
 from voice_letta.store.sqlite.db import translate_errors
+from voice_letta.store.sqlite.request_keys import FINISH
 
 _RELINK = ("UPDATE passages SET superseded_by = ?, superseded_at = CASE WHEN ? IS NULL THEN NULL ELSE superseded_at "
            "END WHERE agent_id = ? AND superseded_by = ?")
@@ -38,6 +40,31 @@ class PassagesMixin(SqliteBase):
                 for chunk in chunks:
                     await db.execute(insert_sql("passages", R.PASSAGE_INSERT_COLUMNS, len(chunk)), flat(chunk))
         return stored
+
+    async def write_passages(
+        self, passages: Sequence[Passage], supersedes: Sequence[Sequence[str]], *, keyed: KeyedPassages | None = None
+    ) -> tuple[list[Passage], list[list[str]]]:
+        """One ``BEGIN IMMEDIATE`` transaction: the insert, each passage's supersession marks, and with ``keyed``
+        the key's first response (its claim gone: ``KeyClaimLost``, rolled back)."""
+        stored = prepared_passages(passages)
+        rows = await passage_rows(stored)
+        width = MAX_BOUND_VARS // R.column_count(R.PASSAGE_INSERT_COLUMNS)
+        marked: list[list[str]] = []
+        async with self._write("write_passages") as db:
+            for chunk in chunked(rows, width):
+                await db.execute(insert_sql("passages", R.PASSAGE_INSERT_COLUMNS, len(chunk)), flat(chunk))
+            for p, old_ids in zip(stored, supersedes, strict=True):
+                old = [i for i in dict.fromkeys(old_ids) if i != p.id]
+                marked.append(await supersede(db, p.agent_id, old, p.id, p.created_at) if old else [])
+            if keyed is not None:
+                held = keyed.held
+                status, body = keyed.respond(stored, marked)
+                cursor = await db.execute(FINISH, (status, body, held.agent_id, held.key, held.fingerprint,
+                                                   held.claimed_at))
+                if cursor.rowcount != 1:
+                    raise KeyClaimLost(f"agent {held.agent_id}: the claim of a request key ended before its write")
+                crash_point(KEYED_WRITE_UNCOMMITTED)
+        return stored, marked
 
     async def list_passages(self, agent_id: str, *, limit: int = 100, offset: int = 0) -> list[Passage]:
         found = await self._fetch(

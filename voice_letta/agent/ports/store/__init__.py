@@ -13,12 +13,20 @@ from voice_letta.agent.ports.store.changes import Change, ChangeKind, ChangeStor
 from voice_letta.agent.ports.store.jobs import HandoffRange, JobKind, JobStatus, JobStore, MemoryJob
 from voice_letta.agent.ports.store.messages import MessageHit, MessageStore, MessageTail
 from voice_letta.agent.ports.store.passages import CrossVectors, PassageHit, PassageStore, PassageTexts, PassageVectors
-from voice_letta.agent.ports.store.request_keys import ClaimOutcome, KeyClaim, RequestKeyStore
+from voice_letta.agent.ports.store.request_keys import (
+    ClaimOutcome,
+    HeldKey,
+    KeyClaim,
+    KeyClaimLost,
+    KeyedPassages,
+    RequestKeyStore,
+)
 from voice_letta.agent.ports.store.turns import BeginCancelled, TurnBegun, TurnStore, is_retry_of, never_completed
 
 __all__ = [
     "AgentStore", "BeginCancelled", "Change", "ChangeKind", "ChangeStore", "ClaimOutcome", "CrossVectors",
-    "HandoffRange", "JobKind", "JobStatus", "JobStore", "KeyClaim", "MemoryJob", "MessageHit", "MessageStore",
+    "HandoffRange", "HeldKey", "JobKind", "JobStatus", "JobStore", "KeyClaim", "KeyClaimLost", "KeyedPassages",
+    "MemoryJob", "MessageHit", "MessageStore",
     "MessageTail", "NewBlock", "PassageHit", "PassageStore", "PassageTexts", "PassageVectors", "RequestKeyStore",
     "Store", "ToolStore", "TurnBegun", "TurnStore", "is_retry_of", "never_completed",
 ]

@@ -54,6 +54,13 @@ class MessageStore(Protocol):
         content and terms, rows still in context only their id, seq and flag."""
         ...
 
+    async def append_imports(self, messages: Sequence[Message]) -> list[Message]:
+        """``append_messages`` for one agent's imported messages (``kind`` imported), without those an earlier
+        import stored (``agent.imports.new_imports``: same role, content and ``created_at``, each earlier row
+        standing for one): the check and the insert are one transaction that excludes every other import of the
+        agent, in any process on the database. Returns the stored messages, in order."""
+        ...
+
     async def imported_at(self, agent_id: str, said_at: Sequence[float]) -> list[Message]:
         """The agent's imported messages (``kind`` imported) whose ``created_at`` is one of ``said_at``: what an
         import that overlaps an earlier one already stored."""

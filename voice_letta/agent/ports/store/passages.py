@@ -4,9 +4,12 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
 from voice_letta.agent.models import Passage
+
+if TYPE_CHECKING:
+    from voice_letta.agent.ports.store.request_keys import KeyedPassages
 
 
 @dataclass(frozen=True, slots=True)
@@ -58,6 +61,13 @@ class PassageStore(Protocol):
 
     # passages
     async def insert_passages(self, passages: Sequence[Passage]) -> list[Passage]: ...
+    async def write_passages(
+        self, passages: Sequence[Passage], supersedes: Sequence[Sequence[str]], *, keyed: KeyedPassages | None = None
+    ) -> tuple[list[Passage], list[list[str]]]:
+        """Insert ``passages`` and mark, for each, the agent's passages it ``supersedes`` (as ``mark_superseded``),
+        in one transaction; with ``keyed``, the request key's first response is recorded in it too (else
+        ``KeyClaimLost``, and nothing is stored). Returns the stored passages and, for each, the ids it marked."""
+        ...
     async def list_passages(self, agent_id: str, *, limit: int = 100, offset: int = 0) -> list[Passage]: ...
     async def delete_passage(self, agent_id: str, passage_id: str) -> None: ...
     async def search_passages_text(

@@ -7,8 +7,11 @@ the database. Keys are per agent (deleted with it) and live ``ttl_s`` from their
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Literal, Protocol
+
+from voice_letta.agent.models import Passage
 
 ClaimOutcome = Literal["claimed", "replay", "mismatch", "running"]
 
@@ -26,6 +29,32 @@ class KeyClaim:
     lease_until: float = 0.0
 
 
+@dataclass(frozen=True, slots=True)
+class HeldKey:
+    """A key one request claimed (``claim_request_key`` said ``claimed`` at ``claimed_at``): only that claim is
+    finished or released by it, never a later one that took the key over after its lease ran out."""
+
+    agent_id: str
+    key: str
+    fingerprint: str
+    claimed_at: float
+
+
+@dataclass(frozen=True, slots=True)
+class KeyedPassages:
+    """``write_passages`` under a claimed key: ``respond(stored, superseded)`` makes the first response (status,
+    JSON text), recorded under ``held`` in the write's own transaction (both or neither: a process that dies in
+    between leaves neither the passages nor the response, and a retry runs the request again)."""
+
+    held: HeldKey
+    respond: Callable[[list[Passage], list[list[str]]], tuple[int, str]]
+
+
+class KeyClaimLost(Exception):
+    """The claim ended before the write that would finish it (its lease ran out and another request took the key
+    over): the write was rolled back, nothing of it is stored."""
+
+
 class RequestKeyStore(Protocol):
     async def claim_request_key(
         self, agent_id: str, key: str, fingerprint: str, *, now: float, ttl_s: float, lease_s: float
@@ -35,14 +64,16 @@ class RequestKeyStore(Protocol):
         (running until ``now + lease_s``) if free, else what holds it is returned."""
         ...
 
-    async def finish_request_key(self, agent_id: str, key: str, fingerprint: str, *, status: int, body: str
-                                 ) -> bool:
-        """Record the first response of the claimed key; False when the claim is gone (its lease ran out and
-        another run took the key)."""
+    async def finish_request_key(self, agent_id: str, key: str, fingerprint: str, *, status: int, body: str,
+                                 claimed_at: float | None = None) -> bool:
+        """Record the first response of the claimed key (of the claim made at ``claimed_at``, when given); False
+        when the claim is gone (its lease ran out and another run took the key)."""
         ...
 
-    async def release_request_key(self, agent_id: str, key: str, fingerprint: str) -> None:
-        """Forget a claim whose request failed (nothing of it was stored): a retry under the key runs again."""
+    async def release_request_key(self, agent_id: str, key: str, fingerprint: str, *,
+                                  claimed_at: float | None = None) -> None:
+        """Forget a claim (the one made at ``claimed_at``, when given) whose request failed (nothing of it was
+        stored): a retry under the key runs again."""
         ...
 
     async def purge_request_keys(self, *, before: float) -> int:
