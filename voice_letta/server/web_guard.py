@@ -45,7 +45,11 @@ MUTATING_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 # Twilio posts its webhooks form-encoded; those routes check Twilio's signature instead (ws_twilio.py).
 FORM_PATH_PREFIXES = ("/twilio/",)
 CORS_ALLOW_METHODS = "GET, POST, PUT, PATCH, DELETE"
-CORS_ALLOW_HEADERS = "Authorization, Content-Type, Idempotency-Key"
+CORS_ALLOW_HEADERS = "Authorization, Content-Type, Idempotency-Key, X-Request-Id"
+# The response headers docs/protocol.md tells a client to read that are not CORS-safelisted (a page on an allowed
+# origin cannot see any other): a replayed write (§Retried writes), when to retry a key still in use, the id to
+# quote for a request.
+CORS_EXPOSE_HEADERS = "Idempotent-Replayed, Retry-After, X-Request-Id"
 CORS_MAX_AGE_S = 600
 _DEFAULT_PORTS = {"http": 80, "https": 443, "ws": 80, "wss": 443}
 
@@ -309,6 +313,7 @@ def add_response_headers(policy: WebPolicy, app: web.Application) -> None:
         origin = request.headers.get("Origin")
         if origin is not None and policy.classify_origin(origin, request.headers.get("Host")) == "cors":
             response.headers["Access-Control-Allow-Origin"] = origin
+            response.headers["Access-Control-Expose-Headers"] = CORS_EXPOSE_HEADERS
             response.headers["Vary"] = "Origin"
 
     app.on_response_prepare.append(on_prepare)
