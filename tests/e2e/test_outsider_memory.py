@@ -170,3 +170,25 @@ async def test_a_search_window_in_milliseconds_is_a_400_not_an_empty_answer(serv
             data = await r.json()
             assert r.status == 200 and [p["text"] for p in data["data"]] == ["The plumber comes on Friday."], data
             assert data["window"]["from"] == "given" and data["window"]["end_at"] is None
+
+
+async def test_vad_pauses_that_contradict_each_other_are_an_invalid_event(server: Running) -> None:
+    """docs/protocol.md: inconsistent VAD settings are ``invalid_event``; a pause after a complete question longer than
+    the one after an unfinished phrase was taken (``session.updated``). The merged settings are checked."""
+    status, made = await _send(server.url, "POST", "/v1/agents", {"name": "vad"})
+    assert status == 201, made
+    ws_url = server.url.replace("http", "ws") + f"/v1/voice?agent={made['id']}"
+    async with aiohttp.ClientSession() as http, http.ws_connect(ws_url, protocols=["voice-letta.v1"]) as ws:
+        assert (await ws.receive_json())["type"] == "session.created"
+        for vad, ok in (({"min_silence_ms": 2000, "max_silence_ms": 1000}, False),
+                        ({"max_silence_ms": 300}, False),  # against the kept min_silence_ms 400
+                        ({"min_silence_ms": 300, "max_silence_ms": 800}, True),
+                        ({"max_silence_ms": 300}, True)):
+            await ws.send_json({"type": "session.update", "session": {"vad": vad}, "event_id": "e"})
+            event = await ws.receive_json()
+            if ok:
+                assert event["type"] == "session.updated", event
+                assert event["session"]["vad"]["max_silence_ms"] == vad["max_silence_ms"]
+            else:
+                assert (event["type"], event["code"], event["event_id"]) == ("error", "invalid_event", "e"), event
+                assert "min_silence_ms" in event["message"]

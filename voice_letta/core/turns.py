@@ -78,6 +78,8 @@ class VadParams(BaseModel):
     def _check_consistent(self) -> VadParams:
         if self.max_utterance_ms <= self.min_speech_ms:
             raise ValueError("max_utterance_ms must exceed min_speech_ms")
+        if self.min_silence_ms > self.max_silence_ms:  # a question's pause would outlast an unfinished phrase's
+            raise ValueError(f"min_silence_ms {self.min_silence_ms} exceeds max_silence_ms {self.max_silence_ms}")
         return self
 
 
