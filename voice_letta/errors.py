@@ -96,7 +96,9 @@ def invalid_body(exc: ValidationError, *, prefix: str | None = None) -> Protocol
         err = max((e for e in errors if tuple(e.get("loc", ()))[:cut] == loc[:cut]), key=lambda e: len(e["loc"]))
     parts = [str(p) for p in err.get("loc", ()) if not _is_union_tag(p)]  # "messages.0.content", not "….str"
     where = ".".join([*([prefix] if prefix else []), *parts])
-    return ProtocolViolation(f"invalid request body: {where or 'body'}: {err.get('msg', 'invalid')}",
+    # a validator's own sentence, without pydantic's "Value error, " before it
+    msg = str(err.get("msg", "invalid")).removeprefix("Value error, ")
+    return ProtocolViolation(f"invalid request body: {where or 'body'}: {msg}",
                              code="invalid_request", param=where or None)
 
 
