@@ -10,7 +10,9 @@ same ids; header ``Idempotent-Replayed: true``) and stores nothing again (docs/p
   runs, a 409 ``idempotency_key_in_use`` with ``Retry-After`` (the retry is not held open: a proxy's retry must
   not pile up behind a long embedding run);
 - a request that fails (any error response) releases its key: it stored nothing, so a retry runs it again;
-- a claim whose process died is taken over ``KEY_LEASE_S`` after it was made;
+- a running request renews its claim's lease every ``KEY_RENEW_S``; a claim whose process died is taken over
+  ``KEY_LEASE_S`` after its last renewal (it was 10 minutes after the claim, whatever happened: a retry of a
+  request whose server was killed waited that long);
 - an archival write records its first response in the transaction that stores its passages
   (``Store.write_passages`` with ``KeyedPassages``): a process killed in between leaves neither, so the retry
   that takes the claim over stores them once. An import's rows and jobs are stored apart from its response (the
@@ -24,6 +26,7 @@ retry that serialises the same JSON with other whitespace or key order is the sa
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import logging
 import math
@@ -36,7 +39,7 @@ from aiohttp import web
 from pydantic import BaseModel
 
 from voice_letta import config as C
-from voice_letta.agent.ports import HeldKey, KeyClaimLost
+from voice_letta.agent.ports import HeldKey, KeyClaimLost, Store
 from voice_letta.errors import ProtocolViolation, StorageError
 from voice_letta.server.keys import STORE
 from voice_letta.store.faults import IMPORT_STORED, KEYED_WRITE_COMMITTED, crash_point
@@ -46,7 +49,8 @@ log = logging.getLogger(__name__)
 
 HEADER = "Idempotency-Key"
 MAX_KEY_CHARS = 255
-KEY_LEASE_S = 600.0  # far above the longest write (1,000 passages embedded on a busy host take well under a minute)
+KEY_LEASE_S = 60.0  # a claim not renewed for this long belongs to a dead process
+KEY_RENEW_S = 15.0  # four renewals a lease: one lost to a busy database does not end it
 REPLAYED_HEADER = "Idempotent-Replayed"
 
 Outcome = tuple[int, dict[str, Any]]
@@ -101,11 +105,12 @@ async def once(request: web.Request, agent_id: str, route: str, body: BaseModel,
         return _conflict(f"a request with {HEADER} {key!r} is still running; retry it after it finished",
                          "idempotency_key_in_use", retry_after_s=1)
     held = HeldKey(agent_id, key, mark, claim.created_at)
+    keeper = asyncio.create_task(_keep_claim(store, held), name=f"keep request key of {agent_id}")
     try:
         status, data = await run(held)
-    except KeyClaimLost:  # ran longer than the lease and another request took the key: that one stores it
-        log.warning("agent %s: the claim of a request key ended before its write (longer than %.0f s); rolled back",
-                    agent_id, KEY_LEASE_S)
+    except KeyClaimLost:  # its lease was not renewed in time and another request took the key: that one stores it
+        log.warning("agent %s: the claim of a request key ended before its write (not renewed for %.0f s); "
+                    "rolled back", agent_id, KEY_LEASE_S)
         return _conflict(f"a request with {HEADER} {key!r} is still running; retry it after it finished",
                          "idempotency_key_in_use", retry_after_s=1)
     except Exception:
@@ -114,6 +119,8 @@ async def once(request: web.Request, agent_id: str, route: str, body: BaseModel,
         except StorageError:  # the database is down: the claim ends with its lease
             log.warning("agent %s: could not release a request key", agent_id, exc_info=True)
         raise
+    finally:
+        keeper.cancel()
     text = render(data)
     if run_finishes:
         crash_point(KEYED_WRITE_COMMITTED)
@@ -121,9 +128,21 @@ async def once(request: web.Request, agent_id: str, route: str, body: BaseModel,
         crash_point(IMPORT_STORED)
         if not await store.finish_request_key(agent_id, key, mark, status=status, body=text,
                                               claimed_at=held.claimed_at):
-            log.warning("agent %s: the claim of a request key ended before its request (longer than %.0f s)",
+            log.warning("agent %s: the claim of a request key ended before its request (not renewed for %.0f s)",
                         agent_id, KEY_LEASE_S)
     return web.Response(status=status, text=text, content_type="application/json")
+
+
+async def _keep_claim(store: Store, held: HeldKey) -> None:
+    """Renew the claim's lease while its request runs (cancelled when it ends): a live request keeps its key
+    however long its embedding takes, and a dead process's claim ends ``KEY_LEASE_S`` after its last renewal."""
+    while True:
+        await asyncio.sleep(KEY_RENEW_S)
+        try:
+            if not await store.renew_request_key(held, lease_until=time.time() + KEY_LEASE_S):
+                return  # finished meanwhile, or taken over: nothing to keep
+        except StorageError:  # the database is busy or down: the next renewal may get through
+            log.warning("agent %s: could not renew the claim of a request key", held.agent_id, exc_info=True)
 
 
 def _conflict(message: str, code: str, *, retry_after_s: float | None = None) -> web.Response:

@@ -24,6 +24,7 @@ from tests.integration.agent.conftest import Running, openai_llm, serving
 from tests.integration.server.test_header_bytes import raw_request
 from tests.integration.store.helpers import raw
 from tests.postgres import Databases
+from voice_letta.server import http_memory, request_keys
 from voice_letta.store.cache import CachingStore
 
 DAY = 86400.0
@@ -231,6 +232,33 @@ async def test_a_failed_request_does_not_keep_its_key(server: Running) -> None:
         assert failed.status == 400 and failed.body["error"]["param"] == "passages.0.supersedes", failed
     fixed = await post(server, path, batch("Sam moved to Vigo."), key="fix-me")
     assert fixed.status == 201 and not fixed.replayed
+
+
+async def test_a_request_longer_than_the_lease_keeps_its_key_while_it_runs(server: Running,
+                                                                          monkeypatch: pytest.MonkeyPatch) -> None:
+    """The running request renews its claim: a retry sent after the lease (1 s here, 60 s in production) would
+    have taken a claim made once over and stored the import a second time."""
+    monkeypatch.setattr(request_keys, "KEY_LEASE_S", 1.0)
+    monkeypatch.setattr(request_keys, "KEY_RENEW_S", 0.2)
+    slow_import = http_memory._import
+
+    async def slowly(*args: Any) -> Any:
+        await asyncio.sleep(3.0)  # as a long embedding would
+        return await slow_import(*args)
+
+    monkeypatch.setattr(http_memory, "_import", slowly)
+    agent = (await server.create_agent())["id"]
+    path = f"/v1/agents/{agent}/messages/import"
+    body = {"messages": conversation(time.time() - DAY, range(10)), "archive": False}
+    first = asyncio.create_task(post(server, path, body, key="slow"))
+    await asyncio.sleep(2.0)
+    retry = await post(server, path, body, key="slow")
+    assert (retry.status, retry.body["error"]["code"]) == (409, "idempotency_key_in_use")
+    done = await first
+    assert (done.status, done.body["imported"]) == (202, 10)
+    again = await post(server, path, body, key="slow")
+    assert again.replayed and again.body == done.body
+    assert len(await messages(server, agent)) == 10
 
 
 async def test_an_import_overlapping_an_earlier_one_stores_only_what_is_new(server: Running) -> None:

@@ -103,3 +103,19 @@ async def test_overlapping_imports_from_two_processes_at_once_store_the_overlap_
     rows = await store.list_messages(agent.id)
     assert len(rows) == 160 and len({(m.role, m.content, m.created_at) for m in rows}) == 160
     assert [m.seq for m in rows] == list(range(1, 161))
+
+
+async def test_a_renewed_claim_is_not_taken_over_and_a_lost_one_cannot_be_renewed(store: Any, other: Any) -> None:
+    agent = await make_agent(store)
+    now = time.time()
+    first = await store.claim_request_key(agent.id, "k", "fp", now=now, ttl_s=TTL, lease_s=60)
+    held = HeldKey(agent.id, "k", "fp", first.created_at)
+    assert await store.renew_request_key(held, lease_until=now + 120) is True
+    assert (await other.claim_request_key(agent.id, "k", "fp", now=now + 90, ttl_s=TTL,
+                                          lease_s=60)).outcome == "running"  # renewed: still held at +90 s
+    taken = await other.claim_request_key(agent.id, "k", "fp", now=now + 121, ttl_s=TTL, lease_s=60)
+    assert taken.outcome == "claimed"  # not renewed again: its process is taken for dead
+    assert await store.renew_request_key(held, lease_until=now + 200) is False  # the new claim is not the old one's
+    mine = HeldKey(agent.id, "k", "fp", taken.created_at)
+    assert await other.finish_request_key(agent.id, "k", "fp", status=201, body="{}", claimed_at=taken.created_at)
+    assert await other.renew_request_key(mine, lease_until=now + 300) is False  # finished: nothing to renew

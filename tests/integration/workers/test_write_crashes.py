@@ -46,7 +46,7 @@ def _sqlite_write(db: str, sql: str) -> None:
 
 
 async def end_leases(db: str) -> None:
-    """What 10 minutes do to the dead request's claim: its lease is over."""
+    """What a minute without renewals does to the dead request's claim: its lease is over."""
     sql = "UPDATE request_keys SET lease_until = 0 WHERE status IS NULL"
     if not db.startswith("postgresql://"):
         await asyncio.to_thread(_sqlite_write, db, sql)

@@ -6,7 +6,7 @@ request with the same key waits on the first one's uncommitted insert (the prima
 
 from __future__ import annotations
 
-from voice_letta.agent.ports import KeyClaim
+from voice_letta.agent.ports import HeldKey, KeyClaim
 from voice_letta.store.common import key_claim
 from voice_letta.store.postgres.base import PgBase
 
@@ -19,6 +19,8 @@ FINISH = ("UPDATE request_keys SET status = $1, body = $2 WHERE agent_id = $3 AN
           "AND status IS NULL AND ($6::double precision IS NULL OR created_at = $6)")
 _RELEASE = ("DELETE FROM request_keys WHERE agent_id = $1 AND key = $2 AND fingerprint = $3 AND status IS NULL "
             "AND ($4::double precision IS NULL OR created_at = $4)")
+_RENEW = ("UPDATE request_keys SET lease_until = $1 WHERE agent_id = $2 AND key = $3 AND fingerprint = $4 "
+          "AND created_at = $5 AND status IS NULL")
 _HELD = ("SELECT fingerprint, status, body, created_at, lease_until FROM request_keys "
          "WHERE agent_id = $1 AND key = $2")
 
@@ -42,6 +44,10 @@ class RequestKeysMixin(PgBase):
                                  claimed_at: float | None = None) -> bool:
         return bool(await self._exec("finish_request_key", FINISH, status, body, agent_id, key, fingerprint,
                                      claimed_at))
+
+    async def renew_request_key(self, held: HeldKey, *, lease_until: float) -> bool:
+        return bool(await self._exec("renew_request_key", _RENEW, lease_until, held.agent_id, held.key,
+                                     held.fingerprint, held.claimed_at))
 
     async def release_request_key(self, agent_id: str, key: str, fingerprint: str, *,
                                   claimed_at: float | None = None) -> None:

@@ -70,6 +70,11 @@ class RequestKeyStore(Protocol):
         when the claim is gone (its lease ran out and another run took the key)."""
         ...
 
+    async def renew_request_key(self, held: HeldKey, *, lease_until: float) -> bool:
+        """Move the lease of a claim whose request still runs to ``lease_until``; False when the claim is gone
+        (finished, released, or taken over after its lease ran out)."""
+        ...
+
     async def release_request_key(self, agent_id: str, key: str, fingerprint: str, *,
                                   claimed_at: float | None = None) -> None:
         """Forget a claim (the one made at ``claimed_at``, when given) whose request failed (nothing of it was
