@@ -12,7 +12,7 @@ from voice_letta.agent.recall import keyword as K
 from voice_letta.agent.recall import text as T
 from voice_letta.agent.recall.index import PassageIndex
 from voice_letta.agent.recall.keyword import KeywordIndex, TermRows
-from voice_letta.agent.recall.ranking import NEIGHBOUR_WEIGHT, speaker_attribution, with_neighbours
+from voice_letta.agent.recall.ranking import NEIGHBOUR_WEIGHT, grounded, speaker_attribution, with_neighbours
 from voice_letta.agent.recall.supersede import current, current_first
 from voice_letta.agent.recall.timewords import window_for
 from voice_letta.agent.recall.vector import MIN_COSINE, SearchWindow
@@ -148,6 +148,15 @@ def test_a_line_gains_a_share_of_its_best_neighbour_score_never_a_penalty() -> N
     out = with_neighbours(index, fused)
     w = NEIGHBOUR_WEIGHT
     assert np.allclose(out, [2.0 + w * 0.1, 0.1 + w * 2.0, -1.0 + w * 0.1, 0.5])
+
+
+def test_a_later_version_the_question_does_not_find_is_placed_only_for_the_best_match() -> None:
+    index = _index([f"user: note {i}" for i in range(7)], np.eye(7))
+    keep = np.asarray([True, True, True, False, False, True, False])  # found by the question's words or meaning
+    links = {0: 3, 1: 4, 4: 5, 2: 6}  # 0 is the best match; 4 leads on to 5, which is found; 6 is found by nothing
+    assert grounded(index, links, keep, [0, 1, 2]) == {0: 3, 1: 4, 4: 5}
+    assert grounded(index, {3: 4, 0: 3}, keep, [0, 1]) == {3: 4, 0: 3}  # the best match's chain, however long
+    assert grounded(index, {1: 3}, keep, []) == {}
 
 
 def test_the_nearest_in_meaning_are_candidates_below_the_cosine_floor_but_not_noise() -> None:

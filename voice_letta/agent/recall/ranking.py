@@ -201,7 +201,7 @@ def rank(index: PassageIndex, query_vectors: np.ndarray | None, queries: Sequenc
     if not (term_lists and T.asks_about_the_past(queries[0])):
         question = Query.of(term_lists[0] if term_lists else [], best_cos, queries[0] if queries else "")
         groups = newest_first(index, top, question)
-        links = implicit_updates(index, order, set(), question)
+        links = grounded(index, implicit_updates(index, order, set(), question), keep, order)
         grouped = {r: g for g in groups for r in g}
         for old, new in list(links.items()):  # an update of a group's member is a later version in that group
             if old in grouped or new in grouped:
@@ -291,6 +291,31 @@ def rank(index: PassageIndex, query_vectors: np.ndarray | None, queries: Sequenc
                           *_style(index, int(r), int(cos_query[r]), baselines, first_person), r in other_role,
                           bool(index.asks[r]) and not asking, r in misfit))
     return out
+
+
+def grounded(index: PassageIndex, links: dict[int, int], keep: np.ndarray, order: Sequence[int]) -> dict[int, int]:
+    """The update links (``implicit_updates``: {older row: later row}) a search places: those whose later row, or a
+    later one of its chain, the question finds (``keep``: by a word or close in meaning), and those of the chain of
+    the best match (``order[0]``). A later version said in words the question shares nothing with takes the rank of
+    what it updates, above passages that do match: for the passage the question is most surely about that is the
+    current version ("how much do i weigh" / "good news im down to one eighty two"), for a lesser candidate it was
+    mostly a passage of another topic linked to a near miss, pushing the answer out of the top 3 ("Who shares my
+    dorm room?" / "roommate is kenji": the later "the chem final got moved to december fifteenth" placed above it).
+    All fifteen holdout halves: top-3 1702 -> 1707 of 1819 (7 gained, 2 lost), stale 70 -> 71 of 616, abstention
+    unchanged."""
+    good = {o for o, w in links.items() if keep[w]}
+    best = {order[0], fact_of(index, order[0])} if order else set()
+    grew = True
+    while grew:  # along chains: "lvl 5" -> (unmatched) -> "everyone is lvl 6 now", and the best match's own chain
+        grew = False
+        for o, w in links.items():
+            if o not in good and (w in good or o in best):
+                good.add(o)
+                grew = True
+            if o in best and w not in best:
+                best.add(w)
+                grew = True
+    return {o: w for o, w in links.items() if o in good}
 
 
 def _style(index: PassageIndex, row: int, query: int, baselines: Sequence[float | None], first_person: Sequence[bool]
