@@ -7,16 +7,21 @@ from __future__ import annotations
 
 import pytest
 
+from voice_letta.agent.recall import text as T
 from voice_letta.agent.recall.asked import other_sum
 from voice_letta.agent.recall.carried import (
     asks_identifier,
+    no_end,
     no_identifier,
     only_arranged,
+    other_code,
     says_identifier,
+    time_of_other_verb,
     unsaid_attribute,
+    unsaid_kind,
 )
 from voice_letta.agent.recall.kinds import other_in_series, other_kind
-from voice_letta.agent.recall.quantity import CLOCK, kinds_of_text
+from voice_letta.agent.recall.quantity import AMOUNT, CLOCK, DAY, MONEY, PHONE, kinds_of_text
 from voice_letta.agent.recall.roles import is_role, query_names
 
 
@@ -122,3 +127,77 @@ def test_another_course_of_the_same_series() -> None:
 def test_washers_are_not_dryers() -> None:
     assert other_kind("How much are the washers?", "the dryers take $2.25, card only")
     assert not other_kind("How much are the washers?", "washers are $3, dryers $2.25")
+
+
+def test_an_hour_after_a_time_word_is_no_identifier() -> None:
+    text = "the cottage is booked, key box by the door, arrive after 4 on the 12th, the owner texts the code on the day"
+    assert no_identifier("What's the key box code?", text)
+    assert says_identifier("the key box code is 4 7 1 9, arrive after 4")
+    assert says_identifier("locker 12 at the leisure centre")  # no time word before it: a number of something
+
+
+@pytest.mark.parametrize(("query", "text", "missing"), [
+    ("What time does Ana's swim practice end?", "swim practice moved to Thursday 17:30 at the Aquatic Centre", True),
+    ("What time does Ana's swim practice end?", "swim practice Thursday 17:30-19:00", False),
+    ("What time does the market close?", "the market is on Saturdays from 8 till 1", False),
+    ("What time does the gala finish?", "gala starts at 7, carriages at 11:30, finish by midnight", False),
+    ("What time does nursery let out?", "nursery pick-up is 15:15 now", False),
+    ("What time does the party start?", "party Saturday 18:00 at Yoni's", False),  # not an end
+    ("What time does the workshop end?", "workshop booked 2026-03-14 09:30", True),  # a date is no range
+])
+def test_an_end_asked_needs_an_end_said(query: str, text: str, missing: bool) -> None:
+    assert no_end(query, text) is missing
+
+
+@pytest.mark.parametrize(("query", "text", "missing"), [
+    ("When is Omar's birthday?", "Omar has football on Saturday at 10, bring shin pads", True),
+    ("When is Omar's birthday?", "Omar turns 9 on the 3rd of May", False),
+    ("When is Omar's birthday?", "omar's bday is may 3", False),
+    ("When is Omar's birthday?", "party for his ninth on Saturday", False),
+    ("When is Omar's birthday?", "urodziny Omara w sobotę", False),  # in another language
+    ("When is Omar's birthday party?", "the party for Omar moved to Sunday 3pm", False),  # the party is asked
+    ("What floor is the dentist on?", "dentist moved to the Westgate building on Monday", True),
+    ("What floor is the dentist on?", "dentist is on the 4th floor of Westgate House", False),
+    ("What floor is the dentist on?", "the dentist is upstairs from the pharmacy", False),
+    ("What's my Steam username?", "my Steam library hit 200 games, wishlist is huge", True),
+    ("What's my Steam username?", "steam handle is quietfox", False),
+    ("What's my Steam username?", "on steam I'm @quietfox", False),
+])
+def test_a_thing_said_only_with_its_own_words(query: str, text: str, missing: bool) -> None:
+    assert unsaid_kind(query, text) is missing
+
+
+@pytest.mark.parametrize(("query", "text", "other"), [
+    ("What time does the bakery open?", "the bakery wants the delivery at 6 now because they open earlier", True),
+    ("What time does the bakery open?", "the bakery opens at 6 now, so the delivery is at 5:30", False),
+    ("What time does the bakery open?", "delivery at 6. The bakery opens earlier in summer.", False),  # not joined
+    ("What time does the bakery open?", "the bakery wants the delivery at 6", False),  # the verb is not said
+])
+def test_a_time_in_the_clause_of_another_verb(query: str, text: str, other: bool) -> None:
+    assert time_of_other_verb(query, text) is other
+
+
+@pytest.mark.parametrize(("query", "text", "other"), [
+    ("What dose of vitamin K2 do I take?", "Started vitamin C 500 mg with breakfast", True),
+    ("What dose of vitamin K2 do I take?", "vitamin K2 100 mcg, vitamin C 500 mg", False),
+    ("When does the bus from terminal 3 leave?", "the shuttle to terminal 5 runs every 20 minutes", True),
+    ("When does the bus from terminal 3 leave?", "the shuttle runs every 20 minutes", False),  # no other said
+    ("Which gym did I join?", "I joined the Pure Gym on Mill Road", False),  # "did I": the pronoun is no code
+])
+def test_another_code_of_the_same_word(query: str, text: str, other: bool) -> None:
+    assert other_code(query, text) is other
+
+
+def test_what_y_is_x_asks_the_holder_x() -> None:
+    memory = set(T.term_ids("Lena plays bass in the band. Tom's class is level two."))
+    text = "new neighbour Lena moved in upstairs, she works at the library"
+    assert unsaid_attribute("What instrument does Lena play?", text, set(), lambda tid: True)
+    assert not unsaid_attribute("What instrument does Lena play?", text, set(), lambda tid: tid in memory)
+    assert not unsaid_attribute("Which floor is Lena on?", text, set(), lambda tid: True)  # on, in, at: a value
+    assert not unsaid_attribute("What time is the party?", "party at Lena's", set(), lambda tid: True)
+
+
+def test_a_code_of_letters_and_digits_is_no_sum_nor_day() -> None:
+    kinds = kinds_of_text("Licence approved, number LC-2027-448812, sticker on the van")
+    assert kinds & AMOUNT and not kinds & (MONEY | DAY | PHONE)
+    assert kinds_of_text("paid Tsh450,000.00 for the fees") & MONEY  # a currency's letters are no code

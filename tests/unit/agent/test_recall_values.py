@@ -1,22 +1,17 @@
-"""recall/values.py: where the value a question asks for is said (a list's other line, a name or a part of one not
-said, another holder's thing, a line that only asks), the asked kinds it relies on (recall/quantity.py,
-recall/opposites.py), and facts told as questions (recall/confidence.py ``told_as_question``)."""
+"""recall/values.py and recall/names.py: where the value a question asks for is said (a list's other line, a name or
+a part of one not said, a person asked by a role and not named, another holder's thing, a line that only asks), the
+asked kinds it relies on (recall/quantity.py, recall/opposites.py), and facts told as questions (recall/confidence.py
+``told_as_question``)."""
 
 from __future__ import annotations
 
 import pytest
 
 from voice_letta.agent.recall.confidence import told_as_question
+from voice_letta.agent.recall.names import asked_name_of, missing_name, missing_name_part, missing_person
 from voice_letta.agent.recall.opposites import asks_return_leg
 from voice_letta.agent.recall.quantity import AMOUNT, CLOCK, DAY, asked_kind
-from voice_letta.agent.recall.values import (
-    asked_name_of,
-    asks_listener,
-    missing_name,
-    missing_name_part,
-    other_holder,
-    other_item,
-)
+from voice_letta.agent.recall.values import asks_listener, other_holder, other_item
 
 GARAGE = ("## Garage\n- Door spring replaced 3/14, $180 from Acme Doors\n- Next: repaint the side door\n"
           "- Opener remote: Genie, reorder code GR-2210")
@@ -74,6 +69,8 @@ def test_a_list_weighs_rare_words_more() -> None:
     ("What's Sunil's surname?", "user: the new guy at the gate is sunil rao", False),
     ("What's Sunil's surname?", "user: the plumber is coming on friday", False),  # the name is not said: not judged
     ("What's the surname of Sunil?", "user: sunil, the new guy, starts monday", True),
+    ("What's Sunil's surname?", "user: sunil's van is blocking the drive again", True),  # his van, not his surname
+    ("What's Sunil's first name?", "user: Mr Rao's van, I mean Sunil Rao's, is outside", False),
 ])
 def test_a_part_of_a_name_is_the_word_beside_it(question: str, text: str, missing: bool) -> None:
     assert missing_name_part(question, text) is missing
@@ -111,6 +108,18 @@ def test_the_thing_a_name_is_asked_for(question: str, thing: str | None) -> None
 ])
 def test_a_name_is_said_near_the_thing(question: str, text: str, missing: bool) -> None:
     assert missing_name(question, text) is missing
+
+
+@pytest.mark.parametrize(("question", "text", "missing"), [
+    ("Who is Ivy's dentist?", "Ivy had a filling, her dentist said no sweets for a week", True),
+    ("Who is Ivy's dentist?", "Ivy's dentist is Dr Osei on King Street", False),
+    ("Who is my landlord?", "user: the landlord is this older guy named otto he lives downstairs", False),
+    ("Who is the manager at the pool?", "assistant: Did the pool's new manager start?\nuser: yep, tash", False),
+    ("Who is Ivy's dentist?", "Ivy starts swimming on Monday", False),  # the role not said: not judged
+    ("Who won the raffle?", "the raffle sold 380 tickets", False),  # no role asked
+])
+def test_a_person_asked_by_role_needs_a_name(question: str, text: str, missing: bool) -> None:
+    assert missing_person(question, text) is missing
 
 
 @pytest.mark.parametrize(("question", "text", "other"), [

@@ -198,6 +198,16 @@ _DIGIT_DATE = re.compile(
     rf"|\b{_DD}\.?\s+(?:de\s+)?[^\W\d_]{{3,}}\.?,?\s+(?:de\s+)?{_YEAR}\b{_TIME_AFTER}", re.IGNORECASE)
 
 
+# A code of letters and digits joined ("BP-2026-118734", "PT-5530", "KL1008"): an identifier, an amount like a member
+# number; its digits are no sum of money, no day ("2026") and no phone number ("How much is the permit fee?" / "Permit
+# approved, number BP-2026-118734", 0.67; "When is the final inspection?", 0.68). Not a currency code ("USD 40",
+# "Tsh450,000.00": letters then a figure without a hyphen, in lower case or a currency's own letters).
+_CODE = re.compile(r"(?<![\w£$€¥₹])(?:[A-Za-z]{1,5}-\d[\w-]*\d|[A-Z]{2,5}\d{3,}[\w-]*)(?![\w.,]*\d)")
+_CURRENCY_CODES_TEXT = """usd gbp eur inr kes tsh ugx ngn zar aud cad nzd jpy cny hkd sgd php pln uah chf sek nok dkk
+mxn brl aed sar rs kr"""
+_CURRENCY_CODES = frozenset(_CURRENCY_CODES_TEXT.split())
+
+
 def _kinds(text: str) -> int:
     dated = 0
     if any(ch.isdigit() for ch in text):
@@ -205,6 +215,12 @@ def _kinds(text: str) -> int:
         if found:  # the date is a day (and its time a time of day), never a figure
             text = _DIGIT_DATE.sub(" ", text)
             dated = DAY | (CLOCK if any(":" in d for d in found) else 0)
+        codes = [m for m in _CODE.finditer(text)
+                 if m.group().split("-")[0].rstrip("0123456789").lower() not in _CURRENCY_CODES]
+        if codes:
+            for m in reversed(codes):
+                text = f"{text[:m.start()]} {text[m.end():]}"
+            dated |= ANY | AMOUNT
     return dated | _figures(text)
 
 

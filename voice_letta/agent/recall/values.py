@@ -16,20 +16,13 @@ from what the asked value is and where a person would say it, not from the words
   fifteen" answers across lines), and not a record: a YAML document's distinct "key: value" fields are one thing's
   fields ("bill: broadband" / "monthly: 38.00" answer "how much is the broadband?"). Money here must be said as
   money (a currency sign or word): a list's other figures are references, counts and dates ("Confirmation 88412").
-- **A part of a name that is not said.** "What's Mr Pritchard's first name?" is not answered by "my old teacher mr
-  pritchard is moving in next door" (cosine 0.54): a first (given, middle) name is the word said just before the
-  name the question gives, a surname (last, family, maiden name) the word just after; a passage that says the name
-  only with a title, a role or nothing next to it does not give the part asked for. A passage that does not say the
-  name at all is left to the other checks.
-- **A name asked for and not said.** "What's the name of biscuit's vet?", "what's the drummer's name?", "what are
-  the kittens called?" are answered by a name said near the thing (within NAME_WINDOW words: "our drummer, Pete",
-  "a parrot named kiwi", "the vet, dr okafor"), not by "the vet says it's chicken" or "thinking about adopting two
-  kittens" (cosine 0.47–0.79). In written text a name is a capitalised word inside a sentence; spoken lower case
-  cannot show one, so there the word right after the thing counts ("my parrot kiwi") unless it is a function word
-  or has a verb's or an adverb's ending. Not judged when the passage does not say the thing.
+- recall/names.py's: a part of a name that is not said, a name asked for and not said, a person asked by a role
+  ("who is Mele's doctor?") and no name said.
 - **The same thing of another holder** (``other_holder``, below).
 - recall/kinds.py's: another thing of the same kind (a bus asked, a train said), another of a series ("U12" asked,
   the memory's team is "U10").
+- recall/carried.py's: an identifier, an outcome, a holder's attribute, an end, a birthday, a floor or a username
+  asked and none said; a time said in another verb's clause; another code of the same word ("vitamin D" / "B12").
 - recall/asked.py's: the asked thing as another holder's (a named holder, the user, or another of the user's
   people), a number in another sender's signature, another day of the week, a time of day asked and none said, a
   sum of another kind, an arrival asked and only the sending said, a place asked and none said, no way back.
@@ -59,9 +52,18 @@ from voice_letta.agent.recall.asked import (
     other_sum,
     other_weekday,
 )
-from voice_letta.agent.recall.carried import no_identifier, only_arranged, unsaid_attribute
+from voice_letta.agent.recall.carried import (
+    no_end,
+    no_identifier,
+    only_arranged,
+    other_code,
+    time_of_other_verb,
+    unsaid_attribute,
+    unsaid_kind,
+)
 from voice_letta.agent.recall.confidence import confidence, told_as_question
 from voice_letta.agent.recall.kinds import other_in_series, other_kind
+from voice_letta.agent.recall.names import missing_name, missing_name_part, missing_person
 from voice_letta.agent.recall.places import place_terms, time_terms
 from voice_letta.agent.recall.plain import plain
 from voice_letta.agent.recall.quantity import (
@@ -76,7 +78,7 @@ from voice_letta.agent.recall.quantity import (
     asked_kind,
     kinds_of_text,
 )
-from voice_letta.agent.recall.roles import is_role, names_a_speaker
+from voice_letta.agent.recall.roles import names_a_speaker
 
 if TYPE_CHECKING:
     from voice_letta.agent.models import Passage
@@ -197,121 +199,6 @@ def other_item(query: str, text: str, weight: Callable[[int], float]) -> bool:
     return best > 0 and best_said < best
 
 
-_NAME_PART = re.compile(
-    r"\b((?:[a-z][\w-]*\s+){0,2}?[a-z][\w-]*)['’]s\s+(first|given|christian|middle|last|family|maiden|sur)\s*name\b|"
-    r"\b(first|given|christian|middle|last|family|maiden|sur)\s*name\s+of\s+(?:the\s+|my\s+|our\s+)?"
-    r"((?:[a-z][\w-]*\s+){0,2}?[a-z][\w-]*)\s*[?.!]*$", re.IGNORECASE)
-_BEFORE = frozenset({"first", "given", "christian", "middle"})
-_TITLES_TEXT = """mr mrs ms miss mx dr doctor prof professor sir madam dame lady lord rev father sister brother aunt
-uncle auntie old new young little big dear poor"""
-_TITLES = frozenset(_TITLES_TEXT.split())
-_HONORIFICS = frozenset(["mr", "mrs", "ms", "miss", "mx", "dr", "prof", "professor", "sir", "dame", "lady", "lord"])
-_TOKEN = re.compile(r"[\w'’-]+|[^\w\s]")
-
-
-def missing_name_part(query: str, text: str) -> bool:
-    """Whether ``text`` says the person ``query`` asks a part of the name of, but never with that part beside it."""
-    m = _NAME_PART.search(query)
-    if m is None:
-        return False
-    holder = (m.group(1) or m.group(4) or "").lower().split()
-    part = (m.group(2) or m.group(3) or "").lower()
-    holder = [w for w in holder if w not in _TITLES and w not in T.STOPWORDS and w not in ("what", "whats")]
-    if not holder:
-        return False
-    name = holder[-1] if part in _BEFORE else holder[0]
-    asked = set(T.words(query))
-    tokens = [t.lower() for t in _TOKEN.findall(text)]
-    seen = False
-    for i, tok in enumerate(tokens):
-        if tok != name:
-            continue
-        seen = True
-        j = i - 1 if part in _BEFORE else i + 1
-        if 0 <= j < len(tokens):
-            word = tokens[j]
-            if (word.isalpha() and word not in asked and word not in T.STOPWORDS and word not in _TITLES
-                    and not is_role(word)):
-                return False
-    return seen
-
-
-
-# A name asked for: "what's the name of biscuit's vet?", "what's the drummer's name?", "what are the kittens called?"
-_DETERMINERS = r"(?:the\s+|my\s+|our\s+|his\s+|her\s+|their\s+|your\s+)?"
-_NAME_ASK = re.compile(
-    r"\bnames?\s+of\s+" + _DETERMINERS + r"(?:[\w-]+['’]s?\s+)?([\w-]+)|"
-    r"(?<!first )(?<!last )(?<!full )\b([\w-]+)['’]s?\s+names?\b|"
-    r"\bwhat\s+(?:is|are|was|were|'s)\s+" + _DETERMINERS + r"(?:[\w-]+['’]s\s+)?([\w-]+)\s+called\b",
-    re.IGNORECASE)
-_NAMED = re.compile(r"\bnames?(?:['’]s|\s+is|\s+are|\s+was|\s+were)\s+[\w-]", re.IGNORECASE)
-_NAMING = frozenset(["called", "named", "name", "names", "nicknamed", "dubbed"])
-_NOT_NAMES_TEXT = """i i'm i've i'd i'll monday tuesday wednesday thursday friday saturday sunday january february march
-april may june july august september october november december"""
-_NOT_NAMES = frozenset(_NOT_NAMES_TEXT.split())
-# words that open a sentence without naming anyone ("Okay, chiropodist at ten.", "Poor Biscuit.")
-_OPENING_TEXT = """okay ok yes yeah yep no nope sure thanks thank great good nice cool lovely wow oh ah aww hi hey hello
-well so right sorry poor congratulations congrats noted got sounds perfect fine alright also just maybe please"""
-_OPENING_WORDS = frozenset(_OPENING_TEXT.split())
-_LINKS = frozenset(["is", "was", "'s", "’s", ","])  # "the vet is patel", "our drummer, pete"
-NAME_WINDOW = 4  # tokens either side of the thing a name is asked for
-_ENDS = re.compile(r"^(?:[.!?;:—–-]|\W)$")
-
-
-def asked_name_of(query: str) -> str | None:
-    """The stem of the thing a question asks the name of ("vet" in "what's the name of biscuit's vet?"), or None (also
-    for a person named in the question: "what's Mia's name?" is not this kind)."""
-    m = _NAME_ASK.search(query)
-    if m is None:
-        return None
-    word = next(g for g in m.groups() if g)
-    if word[:1].isupper() or word.lower() in T.STOPWORDS or word.lower() in ("what", "whats"):
-        return None
-    return T.stem(word.lower().rstrip("'’"))
-
-
-def _names_near(tokens: list[str], at: int, cased: bool, asked: set[str]) -> bool:
-    """Whether a name is said within NAME_WINDOW tokens of ``tokens[at]`` (see ``missing_name``)."""
-    lo, hi = max(0, at - NAME_WINDOW), min(len(tokens), at + NAME_WINDOW + 1)
-    for j in range(lo, hi):
-        tok, low = tokens[j], tokens[j].lower()
-        prev = tokens[j - 1].lower() if j else ""
-        if j == at or not tok[:1].isalpha() or low in asked:
-            continue
-        if (prev in _NAMING or prev in _HONORIFICS) and low not in T.STOPWORDS:
-            return True  # "a parrot named kiwi", "the vet, dr patel"
-        if cased and tok[:1].isupper() and low not in _NOT_NAMES and (
-                (j and not _ENDS.match(tokens[j - 1])) or (low not in T.STOPWORDS and low not in _OPENING_WORDS)):
-            return True  # "our drummer, Pete", "Biscuit, my corgi, …"; not "Okay, chiropodist at ten"
-        after = j == at + 1 or (j == at + 2 and tokens[at + 1].lower() in _LINKS)
-        if not cased and after and low not in T.STOPWORDS and not is_role(low) and not low.endswith(
-                ("s", "ed", "ing", "ly")):
-            return True  # spoken lower case: "my parrot kiwi", "the vet is patel", "our drummer, pete"
-    return False
-
-
-def missing_name(query: str, text: str) -> bool:
-    """Whether ``text`` says the thing ``query`` asks the name of, but no name near it (see above)."""
-    thing = asked_name_of(query)
-    if thing is None:
-        return False
-    if _NAMED.search(text):
-        return False  # "his name is Kyle!", "her name's coco": a name given outright, wherever the thing is said
-    asked = set(T.words(query))
-    seen = False
-    for line in text.splitlines():
-        body = line.split(":", 1)[1] if T.speakers(line) else line
-        tokens = _TOKEN.findall(body)
-        cased = any(ch.isupper() for ch in body)
-        for i, tok in enumerate(tokens):
-            if T.stem(tok.lower().rstrip("'’s")) != thing and T.stem(tok.lower()) != thing:
-                continue
-            seen = True
-            if _names_near(tokens, i, cased, asked):
-                return False
-    return seen
-
-
 # The same thing of another holder: "what's the wifi password at home?" is not answered by "what did I say the cabin's
 # wifi password was? … it's pinecone77" (cosine 0.60). A question that places what it asks about ("at home", "for the
 # hall": recall/places.py) is not answered by a passage that does not say that place and gives the thing as someone
@@ -393,10 +280,13 @@ def misplaced(query: str, passage: Passage, index: PassageIndex | None, previous
     # their days and times (they are dated by when they were said: "When is Andrew going hiking?" / "…soon")
     if index is not None and names_a_speaker(index, query):
         return False
-    return (missing_name(query, both) or other_holder(query, both) or other_weekday(query, versions)
+    return (missing_name(query, both) or missing_person(query, both) or other_holder(query, both)
+            or other_weekday(query, versions)
             or no_time_of_day(query, versions, _kinds_before(passage, index)) or no_way_back(query, versions)
             or other_sum(query, versions) or other_kind(query, versions) or only_sending(query, versions)
             or only_arrival(query, versions) or no_identifier(query, versions) or only_arranged(query, versions)
+            or no_end(query, versions) or unsaid_kind(query, versions)
+            or time_of_other_verb(query, both) or other_code(query, versions)
             or (index is not None and unsaid_attribute(query, versions, _terms_before(passage, index),
                                                        lambda tid: len(index.keywords.postings_of(tid)[0]) > 0))
             or no_place(query, both))  # the place of what a later version replaces is often another thing's
