@@ -37,3 +37,15 @@ async def test_a_childs_name_that_is_a_month(server: Running) -> None:
         "April started ballet on Saturdays at the church hall."])
     await _abstains(server, agent_id, "What's April's shoe size?")
     await _confident(server, agent_id, "What's Maya's shoe size?", ids[1], True)
+
+
+async def test_a_detail_said_only_with_its_own_words(server: Running) -> None:
+    """A birthday, an end time, a person asked by a role: the passage names the holder or the thing, never the
+    detail (recall/carried.py ``unsaid_kind``, ``no_end``; recall/names.py ``missing_person``)."""
+    agent_id, ids = await _agent(server, [
+        "Omar's swimming moved to Thursday 17:30 because the pool is busy on Wednesdays",
+        "Omar had a check-up, his dentist said no fizzy drinks 🙂 back to school Monday",
+        "Omar's bday is the 3rd of May, he wants a bike"])
+    await _abstains(server, agent_id, "What time does Omar's swimming finish?")
+    await _abstains(server, agent_id, "Who is Omar's dentist?")
+    await _confident(server, agent_id, "When is Omar's birthday?", ids[2], True)
