@@ -21,7 +21,7 @@ from voice_letta.agent.recall.carried import (
     unsaid_kind,
 )
 from voice_letta.agent.recall.kinds import other_in_series, other_kind
-from voice_letta.agent.recall.quantity import AMOUNT, CLOCK, DAY, MONEY, PHONE, kinds_of_text
+from voice_letta.agent.recall.quantity import AMOUNT, CLOCK, DAY, MONEY, PHONE, asked_kind, kinds_of_text
 from voice_letta.agent.recall.roles import is_role, query_names
 
 
@@ -201,3 +201,10 @@ def test_a_code_of_letters_and_digits_is_no_sum_nor_day() -> None:
     kinds = kinds_of_text("Licence approved, number LC-2027-448812, sticker on the van")
     assert kinds & AMOUNT and not kinds & (MONEY | DAY | PHONE)
     assert kinds_of_text("paid Tsh450,000.00 for the fees") & MONEY  # a currency's letters are no code
+
+
+def test_what_time_with_the_day_said_first_asks_a_time_of_day() -> None:
+    assert asked_kind("What time Saturday is my eye test?") == CLOCK
+    assert asked_kind("What time on Friday does the recital start?") == CLOCK
+    assert asked_kind("What time is my eye test on Saturday?") == CLOCK
+    assert asked_kind("what time management tips did I save?") != CLOCK

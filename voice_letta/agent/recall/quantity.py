@@ -48,8 +48,11 @@ _NUMBER = re.compile(
     r"seventy|eighty|ninety|hundred|thousand|million|billion|half|dozen|couple|once|twice|thrice|single|double|"
     r"noon|midnight|first|second|third|fourth|fifth|tenth)\b", re.IGNORECASE)
 _ANY_TIME = re.compile(r"\bwhat\s+time\b", re.IGNORECASE)
-_WHAT_TIME = re.compile(r"\bwhat\s+time(?:'s|\s+(?:is|are|was|were|do|does|did|will|would|should|can|am|the|my|our|"
-                        r"his|her|their|your|we|i|you|he|she|they)\b|\s*\?|$)", re.IGNORECASE)  # not "time management"
+# "what time Saturday is…", "what time on Friday does…": the day said first, still a time of day asked
+_WHAT_TIME = re.compile(r"\bwhat\s+time(?:\s+(?:on\s+|this\s+|next\s+)?(?:(?:mon|tues|wednes|thurs|fri|satur|sun)day|"
+                        r"today|tomorrow|tonight))?(?:'s|\s+(?:is|are|was|were|do|does|did|will|would|should|can|am|"
+                        r"the|my|our|his|her|their|your|we|i|you|he|she|they)\b|\s*\?|$)",
+                        re.IGNORECASE)  # not "time management"
 _MONEY_ASK = re.compile(
     r"\b(?:cost|costs|costing|charge|charged|charges|pay|pays|paid|paying|earn|earns|earned|earning|earnings|salary|"
     r"wage|wages|price|priced|rent|budget|afford|money|cash|spend|spends|spending|spent|fee|fees|deposit|owe|owed|"
