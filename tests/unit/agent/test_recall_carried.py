@@ -208,3 +208,12 @@ def test_what_time_with_the_day_said_first_asks_a_time_of_day() -> None:
     assert asked_kind("What time on Friday does the recital start?") == CLOCK
     assert asked_kind("What time is my eye test on Saturday?") == CLOCK
     assert asked_kind("what time management tips did I save?") != CLOCK
+
+
+@pytest.mark.parametrize(("query", "text"), [
+    ("What did Omar get for his birthday?", "Omar got a bike from his nan"),  # what was given, not the day
+    ("What level is my Spanish?", "I'm B1 in Spanish now"),  # a level is as often a grade
+    ("Who handles my taxes?", "my accountant Priya does the taxes"),  # handle, the verb
+])
+def test_own_words_asked_only_in_their_own_question(query: str, text: str) -> None:
+    assert not unsaid_kind(query, text)

@@ -117,6 +117,7 @@ def test_a_name_is_said_near_the_thing(question: str, text: str, missing: bool) 
     ("Who is the manager at the pool?", "assistant: Did the pool's new manager start?\nuser: yep, tash", False),
     ("Who is Ivy's dentist?", "Ivy starts swimming on Monday", False),  # the role not said: not judged
     ("Who won the raffle?", "the raffle sold 380 tickets", False),  # no role asked
+    ("Who is my doctor?", "Dr. patel is my doctor now, the surgery on Elm Road", False),  # a title names someone
 ])
 def test_a_person_asked_by_role_needs_a_name(question: str, text: str, missing: bool) -> None:
     assert missing_person(question, text) is missing

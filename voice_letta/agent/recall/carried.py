@@ -241,27 +241,29 @@ def no_end(query: str, text: str) -> bool:
 # Some things are said with a few fixed words in any language, so a passage without them cannot be a paraphrase of
 # one, and (unlike other things of a person, recall/identifiers.py) whether the memory says the word elsewhere does not
 # matter:
-# - a birthday ("birthday", "bday", "born", "turns 7", "her 60th", "cumple", "urodziny"), not the day of something
-#   else of the same person: "When is Taras's birthday?" is not answered by "Logopeda for Taras move to Monday 14:00"
-#   (0.79), nor "When is Zoe's birthday?" by her netball match on Saturday (0.85); not a birthday's event ("When is
-#   嫲嫲's birthday yum cha?" asks the yum cha);
-# - a floor ("5th floor", "level 3", "ground", "upstairs"): "What floor is the Wealthsimple office on?" / "people
-#   actually dress up a little at Wealthsimple. Bought two blazers" (0.70);
-# - a username ("username", "handle", "IGN", "gamertag", "@mira", "…name is"): "What's my twitch username?" / "my
-#   twitch schedule: tue thu sat 19-22" (0.79).
+# - a birthday's day ("when is…", "what date is…"; "birthday", "bday", "born", "turns 7", "her 60th", "cumple",
+#   "urodziny"), not the day of something else of the same person: "When is Taras's birthday?" is not answered by
+#   "Logopeda for Taras move to Monday 14:00" (0.79), nor "When is Zoe's birthday?" by her netball match on Saturday
+#   (0.85); not a birthday's event ("When is 嫲嫲's birthday yum cha?" asks the yum cha), not what was given for one;
+# - a floor ("what floor…": "5th floor", "level 3", "ground", "upstairs"; not "what level", as often a grade): "What
+#   floor is the Wealthsimple office on?" / "people actually dress up a little at Wealthsimple. Bought two blazers"
+#   (0.70);
+# - a username asked with what or which ("username", "handle", "IGN", "gamertag", "@mira", "…name is"; not "who
+#   handles my taxes?"): "What's my twitch username?" / "my twitch schedule: tue thu sat 19-22" (0.79).
 _ORDINAL_AGE = (r"(?:\d+(?:st|nd|rd|th)|first|second|third|fourth|fifth|sixth|seventh|eighth|ninth|tenth|eleventh|"
                 r"twelfth|\w+teenth|\w+tieth)")
 _CLOSED = [
-    (re.compile(r"\b(?:birthdays?|bdays?|b-days?)\b(?!\s+(?!again\b|this\b|next\b|exactly\b|coming\b|on\b|in\b)\w)|"
-                r"\bwhen\s+(?:was|were|is)\b.*\bborn\b", re.IGNORECASE),
+    (re.compile(r"^\W*(?:when|what\s+(?:date|day))\b.*\b(?:birthdays?|bdays?|b-days?)\b(?!\s+(?!again\b|this\b|"
+                r"next\b|exactly\b|coming\b|on\b|in\b)\w)|\bwhen\s+(?:was|were|is)\b.*\bborn\b", re.IGNORECASE),
      re.compile(r"\b(?:birthdays?|bdays?|b-days?|born|birth|birthdate|dob|turns|turning|turned|cumple\w*|kaarawan|"
                 r"geburtstag|verjaardag|urodzin\w*|compleanno|anniversaire|anniv|aniversário|saalgirah|janamdin|"
                 r"tanjoubi|saengil)\b|生日|誕生日|생일|\b(?:her|his|my|their|your|our)\s+" + _ORDINAL_AGE + r"\b",
                 re.IGNORECASE)),
-    (re.compile(r"^\W*(?:what|which)\s+(?:floor|storey|story|level)\b(?!\s+of\b)", re.IGNORECASE),
+    (re.compile(r"^\W*(?:what|which)\s+(?:floor|storey)\b(?!\s+of\b)", re.IGNORECASE),
      re.compile(r"\b(?:floors?|fl|storeys?|stories|story|levels?|lvl|ground|basement|penthouse|mezzanine|upstairs|"
                 r"downstairs|attic|top)\b|\b" + _ORDINAL_AGE + r"\b", re.IGNORECASE)),
-    (re.compile(r"\b(?:user\s*names?|handles?|gamertags?|gamer\s+tags?|ign|screen\s*names?|login)\b", re.IGNORECASE),
+    (re.compile(r"^\W*(?:what|which|what's|whats)\b.*\b(?:user\s*names?|handle|gamertags?|gamer\s+tags?|ign|"
+                r"screen\s*names?|login)\b", re.IGNORECASE),
      re.compile(r"\b(?:user\s*names?|handles?|gamertags?|gamer\s+tags?|ign|tag|screen\s*names?|login|named|called|"
                 r"name(?:'s|\s+is))\b|@\w", re.IGNORECASE)),
 ]

@@ -149,8 +149,8 @@ def missing_person(query: str, text: str) -> bool:
             low, prev = tok.lower(), tokens[j - 1].lower() if j else ""
             if not tok[:1].isalpha() or low in asked or low.rstrip("'’s") in asked:
                 continue
-            if (prev in _NAMING or prev in _HONORIFICS) and low not in T.STOPWORDS:
-                return False
+            if low in _HONORIFICS or (prev in _NAMING and low not in T.STOPWORDS):
+                return False  # "Dr. patel is my doctor": a title names someone
             if tok[:1].isupper() and low not in _NOT_NAMES and j and not _ENDS.match(tokens[j - 1]):
                 return False
     return seen
