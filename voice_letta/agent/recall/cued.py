@@ -103,6 +103,7 @@ def cued_updates(index: PassageIndex, rows: list[int], query: Query) -> dict[int
     # the cue passages' columns, read once for all the rows (fancy indexing 1,024 rows each time added up)
     later_at, later_cosines, later_cue = index.start_at[later], query.cosines[later], index.update_cue[later]
     later_ending = index.ending[later]
+    later_strong = index.strong_cue[later]
     out: dict[int, list[int]] = {}
     for j, row in enumerate(rows):
         kind = typed_changes(index, row, later, query)
@@ -110,7 +111,13 @@ def cued_updates(index: PassageIndex, rows: list[int], query: Query) -> dict[int
         after = later_at > index.start_at[row]
         col = np.where(after & ((sims[:, j] >= best - CUE_BEST_MARGIN * typed) | asked[:, j]), sims[:, j], -1.0)
         related = kind | (later_cosines >= UNTYPED_RELEVANCE * float(query.cosines[row]))
-        close = np.flatnonzero((col >= np.where(typed, TYPED_CUE_COSINE, CUE_COSINE)) & related & later_cue)
+        floor = np.where(typed, TYPED_CUE_COSINE, CUE_COSINE)
+        close = np.flatnonzero((col >= floor) & related & later_cue)
+        was = content_terms(index, row)
+        if query.terms & was:  # a change naming the asked attribute (``_names_asked``)
+            near = np.flatnonzero((col >= TYPED_CUE_COSINE) & (col < floor) & related & later_strong)
+            close = np.concatenate([close, [k for k in near if _names_asked(index, row, was, int(later[k]), query)]]
+                                   ).astype(np.int64)
         out[row] = [int(later[k]) for k in close[np.argsort(-col[close])]
                     if states_facts(index, int(later[k])) and same_speakers(index, int(later[k]), row)
                     and (((col[k] >= SHARED_WORD_BELOW or index.strong_cue[int(later[k])])
@@ -120,7 +127,6 @@ def cued_updates(index: PassageIndex, rows: list[int], query: Query) -> dict[int
                     # another thing's value of that kind (the flight's day is no version of when the passport expires)
                     and (col[k] >= CUE_COSINE or _share_a_word(index, int(later[k]), row))
                     and col[k] >= cue_target(index, int(later[k]))[1] - CUE_TARGET_MARGIN]
-        was = content_terms(index, row)
         named_value: list[int] = []
         # names_value needs a short older passage and a rare word of it (not the question's) in the later one
         most = max(RARE_SHARE, RARE_FRACTION * index.keywords.n)
@@ -173,6 +179,18 @@ def cued_updates(index: PassageIndex, rows: list[int], query: Query) -> dict[int
                     named.append((len(common), float(sims[k, j]), cue))
             out[row] = [c for *_, c in sorted(named, reverse=True)] + out[row]
     return out
+
+
+# A change that names the attribute the question asks, said by the older passage too, needs less of its meaning (down to
+# TYPED_CUE_COSINE): "switched main to clove, jett got too many instalockers" is 0.32 alike "im hardstuck gold 2 in
+# valorant, main jett, sometimes omen, my duo is elias" (test14, "Who do I main?"); the line is short, the older one
+# holds four facts. The asked words are what the two share, and the change is a strong cue.
+def _names_asked(index: PassageIndex, row: int, was: set[int], cue: int, query: Query) -> bool:
+    """Whether ``cue`` says every word of the question that ``row`` says (one at least, not a name or a cue word):
+    the same attribute of the same holder. One of them is not enough: "Ana's mom Lani is driving the carpool from now"
+    says "mom" with "Kaila has asthma … mom is Noelani", not "Kaila" ("Who is Kaila's mom?", test14)."""
+    asked = (query.terms & was) - ignored_terms(index, cue, row)
+    return bool(asked) and asked <= content_terms(index, cue)
 
 
 def _asked_shares(index: PassageIndex, rows: list[int], later: np.ndarray, query: Query, before: np.ndarray

@@ -56,6 +56,10 @@ UPDATE_CUE = re.compile(
     # tuesday" then replaced a whole stand-up for "What caused the flaky checkout tests?" (test5: a chunk of several
     # people's lines, of which it changes one)
     r"slip(?:s|ped|ping)? to|brought forward|moves|"
+    # a figure that went to another figure ("Bernadette's hours went to 7:30 to 9", test14); not "went to the shop"
+    r"(?:went|gone|goes|going) to (?=[$€£]?\d)|"
+    # the verb in the present, as a non-native writer tells a past change ("we change flour to Janie's Mill", test14)
+    r"change (?:[\w']+ ){0,3}?to|"
     r"(?:from|as of|starting|effective) (?:this|next) (?:week|month|year|term|season|quarter)|"
     r"hand(?:s|ed|ing)? (?:[\w']+ ){0,3}?(?:over|to)|"
     # someone taken to a place is there now ("they took abuela to a rehab place, clinica san javier", test7)
