@@ -36,6 +36,10 @@ _RETRACT = r"(?:(?:wait|sorry|oops)[\s,.!-]+(?:no|nope)|(?:no|nope)[\s,.!-]+(?:w
 _FILL = r"(?:(?:u+m+|u+h+|h+m+|oh|so|er+)[\s,.!-]+)*"
 CORRECTION_START = re.compile(r"^[ \t]*" + _LABEL + _FILL + r"(?:" + _RETRACT + r"|" + _LEAD + _CORRECTION + r")",
                               re.IGNORECASE)
+# the day words of a value that holds from a day on (UPDATE_CUE)
+_WEEKDAY = r"(?:mon|tues?|wed(?:nes)?|thur?s?|fri|sat(?:ur)?|sun)(?:day)?"
+_MONTH = (r"(?:jan(?:uary)?|feb(?:ruary)?|mar(?:ch)?|apr(?:il)?|may|june?|july?|aug(?:ust)?|sept?(?:ember)?|"
+          r"oct(?:ober)?|nov(?:ember)?|dec(?:ember)?)")
 # A new state beginning says the old one ended: "i just started a new job at stripe" updates "i work at google as an
 # engineer" (0.39 alike, no word in common), which it was not linked to before these were cues: "where do I work?"
 # answered Google (found from outside). A strong cue (not only "now"), so it needs no shared word.
@@ -56,11 +60,18 @@ UPDATE_CUE = re.compile(
     # tuesday" then replaced a whole stand-up for "What caused the flaky checkout tests?" (test5: a chunk of several
     # people's lines, of which it changes one)
     r"slip(?:s|ped|ping)? to|brought forward|moves|"
-    # a figure that went to another figure ("Bernadette's hours went to 7:30 to 9", test14); not "went to the shop"
-    r"(?:went|gone|goes|going) to (?=[$€£]?\d)|"
+    # a figure that went to another figure ("Bernadette's hours went to 7:30 to 9", test14); not "went to the shop".
+    # The space inside the lookahead: the group's closing \b fails between a space and "$" ("shirts going to $25")
+    r"(?:went|gone|goes|going) to(?= [$€£]?\d)|"
     # the verb in the present, as a non-native writer tells a past change ("we change flour to Janie's Mill", test14)
     r"change (?:[\w']+ ){0,3}?to|"
     r"(?:from|as of|starting|effective) (?:this|next) (?:week|month|year|term|season|quarter)|"
+    # ... or from a day on: "Tresiba 16u from tonight", "1/2 let to Priya Nair from 1 Nov", "From January please use
+    # the new PO 45102", "£500 a day for you from January" (test15). Not a range ("from Monday to Friday", "from 2 Jan
+    # till the 9th") nor what came from a day ("the photos from Saturday's party")
+    r"(?:from|as of|starting|effective) (?:tonight|today|tomorrow|(?:this |next )?" + _WEEKDAY + r"|" + _MONTH
+    + r"|(?:the )?\d{1,2}(?:st|nd|rd|th)?(?: of)? " + _MONTH + r"|" + _MONTH + r" \d{1,2}(?:st|nd|rd|th)?)"
+    r"(?!'s|[\w'-]|\s*(?:to|till|until|through|thru|and)\b|\s*[-–])|"
     r"hand(?:s|ed|ing)? (?:[\w']+ ){0,3}?(?:over|to)|"
     # someone taken to a place is there now ("they took abuela to a rehab place, clinica san javier", test7)
     r"(?:took|taken|brought|transferred|admitted|sent) (?:[\w']+ ){0,3}?(?:to|into) (?:the|a|an) |"

@@ -65,6 +65,10 @@ def is_email(text: str) -> bool:
 
 _SIGN_OFF = re.compile(r"^[ \t]*(?:--[ \t]*|(?:(?:kind|best|warm|many)[ \t]+)?(?:regards|wishes|thanks|best|cheers|"
                        r"sincerely|yours(?:[ \t]+\w+)?|thank you)[ \t]*[,.!]?[ \t]*|sent from my\b.*)$", re.IGNORECASE)
+# A reply quotes the mail it answers below itself ("> Fixed fee €3,200 for the 6 onboarding screens", "On 3 Dec,
+# Magnus wrote:"): those lines are the earlier mail's words, the old values the reply changes ("we need 8 screens,
+# not 6"), not what this mail says (test15: a reply quoting "12 spot illustrations" stood for the spots' count).
+_QUOTED = re.compile(r"^[ \t]*(?:>|On\b.{0,120}\bwrote:[ \t]*$)")
 _SUBJECT = re.compile(r"^[ \t]*subject[ \t]*:[ \t]*(?:(?:re|fwd?|aw|sv)[ \t]*:[ \t]*)*(.*)$", re.IGNORECASE)
 
 
@@ -74,6 +78,10 @@ def mail_body(text: str) -> str:
     is") says its topic only there ("RE: Christmas change"; test12)."""
     lines = mail_lines(text)
     at = next((i for i, line in enumerate(lines) if not line.strip()), len(lines))
+    # headers with no blank line after them ("From: … / Subject: … / Hi Inês, …", a mail pasted as text): the body
+    # starts at the first line that is no header field, else a mail said nothing but its subject (test15)
+    if at == len(lines) or any(_FIELD.match(line) is None for line in lines[:at]):
+        at = next((i for i, line in enumerate(lines) if MAIL_HEADER.match(line) is None), len(lines))
     end = next((i for i in range(at, len(lines)) if _SIGN_OFF.match(lines[i])), len(lines))
     subject = [m.group(1) for m in map(_SUBJECT.match, lines[:at]) if m is not None]
-    return "\n".join(subject + lines[at:end])
+    return "\n".join(subject + [line for line in lines[at:end] if not _QUOTED.match(line)])
