@@ -4,7 +4,8 @@ language (recall/mails.py ``is_email``)."""
 from __future__ import annotations
 
 from voice_letta.agent.recall.cues import code_swaps
-from voice_letta.agent.recall.text import is_email, message_body, speakers, term_ids
+from voice_letta.agent.recall.speakers import speakers
+from voice_letta.agent.recall.text import is_email, message_body, term_ids
 
 
 def _id(code: str) -> int:

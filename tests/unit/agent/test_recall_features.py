@@ -11,6 +11,7 @@ from hypothesis import strategies as st
 
 from voice_letta.agent.ports import PassageTexts, PassageVectors
 from voice_letta.agent.recall import features as F
+from voice_letta.agent.recall import speakers as S
 from voice_letta.agent.recall import text as T
 from voice_letta.agent.recall.build import build_index, stored_terms
 from voice_letta.agent.recall.confidence import third_person
@@ -28,7 +29,7 @@ LINES = ["user: actually make that thursday", "user: im down to one eighty two n
 def _expected(texts: list[str], synopses: list[str]) -> list[tuple[bool, ...]]:
     corr, cue, strong = cues(texts)
     num = number_kinds([f"{s}\n{t}" for t, s in zip(texts, synopses, strict=True)])
-    return [(T.is_dialogue_line(t), T.addresses_listener(t), bool(num[i] & ANY), bool(corr[i]), bool(cue[i]),
+    return [(S.is_dialogue_line(t), S.addresses_listener(t), bool(num[i] & ANY), bool(corr[i]), bool(cue[i]),
              bool(strong[i]), third_person(t, synopses[i]), bool(num[i] & AMOUNT), bool(num[i] & MONEY),
              bool(num[i] & PHONE), bool(num[i] & ADDRESS), asks_unanswered(t)) for i, t in enumerate(texts)]
 

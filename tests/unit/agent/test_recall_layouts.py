@@ -3,6 +3,7 @@ records; their holders; which later record is a new version; questions that offe
 
 from __future__ import annotations
 
+from voice_letta.agent.recall import speakers as S
 from voice_letta.agent.recall import text as T
 from voice_letta.agent.recall.cues import change_kinds
 from voice_letta.agent.recall.facts import choice_of
@@ -67,17 +68,17 @@ def test_a_json_object_is_a_field_record_held_by_its_kind_and_name() -> None:
 
 def test_key_value_records_are_field_records_and_no_speakers_lines() -> None:
     text = "kind: appointment\nwith: Dr Lund\ndate: 2027-01-12\nprice_eur: 60"
-    assert T.speakers(text) == () and [f.key for f in items(text)][3] == frozenset(T.term_ids("price eur"))
-    assert T.speakers('{"kind": "contact", "name": "Dr Lund"}') == ()
+    assert S.speakers(text) == () and [f.key for f in items(text)][3] == frozenset(T.term_ids("price eur"))
+    assert S.speakers('{"kind": "contact", "name": "Dr Lund"}') == ()
     # a transcript stays a transcript: names are capitalised, roles are speakers, a label said twice is a speaker's
-    assert T.speakers("Ana: booked the hall\nTom: great") == ("ana", "tom")
-    assert T.speakers("user: the plumber is dave\nassistant: noted") == ("user", "assistant")
-    assert T.speakers("marco: on my way\nmarco: running late") == ("marco",)
-    assert T.speakers("hello there\nmarco: on my way\njess: ok") == ("marco", "jess")  # no key names a field
+    assert S.speakers("Ana: booked the hall\nTom: great") == ("ana", "tom")
+    assert S.speakers("user: the plumber is dave\nassistant: noted") == ("user", "assistant")
+    assert S.speakers("marco: on my way\nmarco: running late") == ("marco",)
+    assert S.speakers("hello there\nmarco: on my way\njess: ok") == ("marco", "jess")  # no key names a field
     # keys cased as a form's ("Name:", "Phone:") when most of them name fields; a first line without a value is the
     # title, and holds the record with its kind
     card = items("Dentist appointment\nDate: 2027-01-12\nTime: 09:15\nWith: Dr Lund")
-    assert T.speakers("Dentist appointment\nDate: 2027-01-12\nTime: 09:15\nWith: Dr Lund") == ()
+    assert S.speakers("Dentist appointment\nDate: 2027-01-12\nTime: 09:15\nWith: Dr Lund") == ()
     assert [f.shape for f in card] == [FIELDS] * 4 and card[0].holder == frozenset(T.term_ids("Dentist appointment"))
     # a Markdown note keeps its own reading (records.items: list items, no holder)
     assert [f.shape for f in items("## Boiler\nEngineer: Tom Bright\nNext: power flush")] == [-1, -1]
@@ -97,10 +98,10 @@ def test_json_lines_arrays_calendar_entries_and_tsv_are_records_too() -> None:
     one, two = '{"kind": "pet", "name": "Mochi", "food": "kibble"}', '{"kind": "pet", "name": "Pepper", "food": "wet"}'
     for text in (f"[{one}, {two}]", f"{one}\n{two}"):
         pets = items(text)
-        assert T.speakers(text) == () and len(pets) == 6 and same_holder(pets, mochi) and not other_holder(pets, mochi)
+        assert S.speakers(text) == () and len(pets) == 6 and same_holder(pets, mochi) and not other_holder(pets, mochi)
     # a calendar entry: its UID or SUMMARY holds it, a moved DTSTART is a new version, another event is not
     event = "BEGIN:VEVENT\nUID:e1@cal\nSUMMARY:Dentist\nDTSTART;TZID=Europe/Berlin:20270112T091500\nEND:VEVENT"
-    assert T.speakers(event) == () and len(items(event)) == 5
+    assert S.speakers(event) == () and len(items(event)) == 5
     assert same_holder(items(event), items(event.replace("20270112T091500", "20270119T110000")))
     assert other_holder(items(event), items("BEGIN:VEVENT\nUID:e2@cal\nSUMMARY:Haircut\nDTSTART:20270110T100000"))
     # a TSV block and a later TSV line

@@ -3,6 +3,7 @@ chat line head, mail headers and sign-off) is not what it says; change cues of m
 
 from __future__ import annotations
 
+from voice_letta.agent.recall import speakers as S
 from voice_letta.agent.recall import text as T
 from voice_letta.agent.recall.cues import cues
 
@@ -12,13 +13,13 @@ MAIL = ("From: Orla Quinn <orla@quaysidelettings.ie>\nTo: Sam Reyes <sam@mail.co
 
 
 def test_a_mail_with_its_headers_has_no_speakers_and_its_body_is_what_it_says() -> None:
-    assert T.is_email(MAIL) and T.speakers(MAIL) == ()
+    assert T.is_email(MAIL) and S.speakers(MAIL) == ()
     body = T.message_body(MAIL)
     assert body is not None and "hand over the keys" in body
     assert "Quayside" not in body and "orla@" not in body  # headers and the signature are the envelope
     # a mail pasted under the user's own line is the user's line
     pasted = "user: flights\n---\nFrom: bookings@air.example\nSubject: Your e-ticket\nOut 14 May 07:10"
-    assert not T.is_email(pasted) and "user" in T.speakers(pasted)
+    assert not T.is_email(pasted) and "user" in S.speakers(pasted)
 
 
 def test_the_envelopes_of_exports_are_not_their_words() -> None:
@@ -27,8 +28,8 @@ def test_the_envelopes_of_exports_are_not_their_words() -> None:
     assert T.message_body("[2026-11-22 22:30] Nadia: concert is 10 dec\n[2026-11-22 22:58] Me: ok") == (
         "concert is 10 dec\nok")
     # the sender of an exported message is its own line: a label in its body is no speaker ("secret santa: …")
-    assert T.speakers("Nov 29, 2026  11:02 PM\nMe\nsecret santa: i got ethan") == ()
-    assert T.speakers("Caroline: hi") == ("caroline",)
+    assert S.speakers("Nov 29, 2026  11:02 PM\nMe\nsecret santa: i got ethan") == ()
+    assert S.speakers("Caroline: hi") == ("caroline",)
     # short days and months are time words: "fri nights" and "swap is fri" share no topic
     assert not T.body_terms("its fri nights 5-10") & T.body_terms("swap is fri in homeroom")
     # a chat export's JSON or XML message record: its text, not its sender, stamp or ids

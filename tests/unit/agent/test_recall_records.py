@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from voice_letta.agent.recall import speakers as S
 from voice_letta.agent.recall import text as T
 from voice_letta.agent.recall.facts import Query
 from voice_letta.agent.recall.index import PassageIndex
@@ -28,13 +29,13 @@ def test_list_items_with_keys_values_and_kinds() -> None:
 
 
 def test_a_list_key_is_no_speaker() -> None:
-    assert T.speakers(NOTE) == ()
-    assert T.speakers("* Plumber: Dave Ruiz\n1. Budget: $3,000\n- [x] countertop: quartz") == ()
-    assert T.speakers("user: hi\nDr Patel: hello") == ("user", "dr patel")
-    assert not T.is_dialogue_line("- Plumber: Dave Ruiz")
+    assert S.speakers(NOTE) == ()
+    assert S.speakers("* Plumber: Dave Ruiz\n1. Budget: $3,000\n- [x] countertop: quartz") == ()
+    assert S.speakers("user: hi\nDr Patel: hello") == ("user", "dr patel")
+    assert not S.is_dialogue_line("- Plumber: Dave Ruiz")
     # a note opening with a Markdown heading has keys, not speakers ("Speaker 1: hello" is still a speaker's line)
     note = "## Bathroom\nPlumber: Dave Ruiz, 312-555-0147\nNext: regrout the shower"
-    assert T.speakers(note) == () and [bool(i.key) for i in items(note)] == [True, True]
+    assert S.speakers(note) == () and [bool(i.key) for i in items(note)] == [True, True]
 
 
 def test_who_questions() -> None:

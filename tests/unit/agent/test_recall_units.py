@@ -9,6 +9,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from voice_letta.agent.recall import keyword as K
+from voice_letta.agent.recall import speakers as S
 from voice_letta.agent.recall import text as T
 from voice_letta.agent.recall.index import PassageIndex
 from voice_letta.agent.recall.keyword import KeywordIndex, TermRows
@@ -240,10 +241,10 @@ def test_hours_minutes_and_this_week_in_words() -> None:
 
 
 def test_a_line_about_the_one_spoken_to() -> None:
-    assert T.addresses_listener("marco: careful with your knee remember what happened last year")
-    assert T.addresses_listener("Did you finish your painting?")
-    assert not T.addresses_listener("jess: yeah i tore my meniscus playing volleyball")
-    assert not T.addresses_listener("user: you should see my garden, I planted roses")  # about the speaker too
+    assert S.addresses_listener("marco: careful with your knee remember what happened last year")
+    assert S.addresses_listener("Did you finish your painting?")
+    assert not S.addresses_listener("jess: yeah i tore my meniscus playing volleyball")
+    assert not S.addresses_listener("user: you should see my garden, I planted roses")  # about the speaker too
 
 
 def test_roles_a_question_names() -> None:
@@ -529,10 +530,10 @@ def test_a_note_heading_is_not_a_speaker_label() -> None:
     # user's own question) took its answer for someone else's and gave it almost no confidence.
     for heading in ("Kitchen renovation: budget is twenty thousand", "Notes for the Lisbon trip: we fly TAP",
                     "Change of plan for Lisbon: we go in May", "The user talked about her family: two sisters"):
-        assert T.speakers(heading) == () and not T.is_dialogue_line(heading), heading
+        assert S.speakers(heading) == () and not S.is_dialogue_line(heading), heading
     for line, who in (("user: i moved", "user"), ("Caroline: hey", "caroline"), ("Dr Patel: two a day", "dr patel"),
                       ("marco: yo", "marco"), ("Mary Ann: hi", "mary ann"), ("Speaker 1: hello", "speaker 1")):
-        assert T.speakers(line) == (who,) and T.is_dialogue_line(line), line
+        assert S.speakers(line) == (who,) and S.is_dialogue_line(line), line
 
 
 def test_a_one_word_label_of_one_passage_is_a_heading_until_a_second_passage_carries_it() -> None:

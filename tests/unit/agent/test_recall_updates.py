@@ -240,7 +240,7 @@ def test_a_keyword_query_links_versions_that_both_say_its_words() -> None:
 
 
 def test_a_note_kind_opening_a_passage_is_no_speaker() -> None:
-    from voice_letta.agent.recall.text import speakers
+    from voice_letta.agent.recall.speakers import speakers
     assert speakers("Update: Dr. Hsu's office moved June's checkup to Friday") == ()
     assert speakers("ok context: i live in a 3br in greenpoint w jess") == ()
     assert speakers("UPS update: your package is scheduled for Friday") == ()

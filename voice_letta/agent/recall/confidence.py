@@ -42,6 +42,7 @@ import re
 
 import numpy as np
 
+from voice_letta.agent.recall import speakers as S
 from voice_letta.agent.recall import text as T
 from voice_letta.agent.recall.questions import _TELLING_FRAME, states_fact
 
@@ -121,7 +122,7 @@ def third_person(text: str, synopsis: str = "") -> bool:
         return True
     if not text.strip():
         return False
-    labels = T.speakers(text)
+    labels = S.speakers(text)
     if not labels:
         return not T.FIRST_PERSON.intersection(T.words(text))
     # A note under a one-word heading ("Funding: ESRC studentship, £19,237 a year."): one line, a label that is no
@@ -137,7 +138,7 @@ def told_as_question(text: str) -> bool:
     by the same speaker's statement ("you know my neighbour Ravi? / Yes. / he's moving to Leeds in March")."""
     framed: set[str] = set()
     for line in text.splitlines():
-        labels = T.speakers(line)
+        labels = S.speakers(line)
         speaker = labels[0] if labels else ""
         body = " ".join((line.split(":", 1)[1] if labels else line).lower().replace("\u2019", "'").split())
         if not body:

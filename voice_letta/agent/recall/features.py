@@ -1,6 +1,6 @@
 """What ranking needs to know of each passage's words, computed once when it is stored and kept with its terms.
 
-Per passage: whether it is one dialogue line, is said *to* the listener (``text.addresses_listener``), which kinds
+Per passage: whether it is one dialogue line, is said *to* the listener (``speakers.addresses_listener``), which kinds
 of number it says (``quantity.number_kinds``), starts with a correction, says something changed, and says it with
 more than a bare "now" (``cues.cues``), whether it is a third-person note about the user
 (``confidence.third_person``), and whether it asks something nothing in it answers (``questions.asks_unanswered``).
@@ -34,7 +34,7 @@ from voice_letta.agent.recall.facts import endings, says_new_place, says_place
 from voice_letta.agent.recall.plain import plain
 from voice_letta.agent.recall.quantity import ADDRESS, AMOUNT, ANY, CLOCK, DAY, EMAIL, MONEY, PHONE, number_kinds
 from voice_letta.agent.recall.questions import asks_unanswered
-from voice_letta.agent.recall.text import addresses_listener, is_dialogue_line
+from voice_letta.agent.recall.speakers import addresses_listener, is_dialogue_line
 
 DIALOGUE = 1
 TO_LISTENER = 2

@@ -17,6 +17,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
+from voice_letta.agent.recall import speakers as S
 from voice_letta.agent.recall import text as T
 from voice_letta.agent.recall.cross import PAIR_SAMPLE, PairScale, on_pair_scale, pair_scale
 from voice_letta.agent.recall.cues import code_swaps, revised_terms
@@ -64,7 +65,7 @@ class PassageIndex:
         self.end_at = np.zeros(0)
         self.has_vector = np.zeros(0, dtype=bool)
         self.dialogue = np.zeros(0, dtype=bool)
-        self.to_listener = np.zeros(0, dtype=bool)  # about the one spoken to ("your knee"): T.addresses_listener
+        self.to_listener = np.zeros(0, dtype=bool)  # about the one spoken to ("your knee"): S.addresses_listener
         self.numbers = np.zeros(0, dtype=np.uint8)  # the kinds of number it says (recall/quantity.py bits)
         self.change_numbers = np.zeros(0, dtype=np.uint8)  # ... next to a change cue (cues.change_kinds)
         self.third_person = np.zeros(0, dtype=bool)  # a note about "the user" (recall/confidence.py)
@@ -147,7 +148,7 @@ class PassageIndex:
         if terms is None:
             terms = TermRows.of([np.asarray(T.term_ids(T.passage_document(t, s)), dtype=np.uint64)
                                  for t, s in zip(texts, synopses, strict=True)])
-        labels = [T.speakers(t) for t in texts]
+        labels = [S.speakers(t) for t in texts]
         found_items = [items(t) for t in texts]
         bodies = [T.message_body(t) for t in texts]
         revised = [revised_terms(t) for t in texts]

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import re
 
+from voice_letta.agent.recall import speakers as S
 from voice_letta.agent.recall import text as T
 from voice_letta.agent.recall.roles import is_role
 
@@ -138,7 +139,7 @@ def missing_person(query: str, text: str) -> bool:
     asked = set(T.words(query))
     seen = False
     for line in text.splitlines():
-        body = line.split(":", 1)[1] if T.speakers(line) else line
+        body = line.split(":", 1)[1] if S.speakers(line) else line
         tokens = _TOKEN.findall(body)
         if not tokens:
             continue
@@ -166,7 +167,7 @@ def missing_name(query: str, text: str) -> bool:
     asked = set(T.words(query))
     seen = False
     for line in text.splitlines():
-        body = line.split(":", 1)[1] if T.speakers(line) else line
+        body = line.split(":", 1)[1] if S.speakers(line) else line
         tokens = _TOKEN.findall(body)
         cased = any(ch.isupper() for ch in body)
         for i, tok in enumerate(tokens):

@@ -32,6 +32,7 @@ import re
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
+from voice_letta.agent.recall import speakers as S
 from voice_letta.agent.recall import text as T
 
 if TYPE_CHECKING:
@@ -178,8 +179,8 @@ def _lines(text: str) -> list[str]:
     out = []
     for line in text.splitlines():
         body = _ANNOTATION.sub(" ", line)
-        m = T._SPEAKER.match(body)
-        if m is not None and T._is_label(m.group(1)):
+        m = S.SPEAKER.match(body)
+        if m is not None and S.is_label(m.group(1)):
             body = body[m.end():]
         body = " ".join(body.lower().replace("\u2019", "'").split())
         if body:
@@ -197,7 +198,7 @@ def asks_unanswered(text: str) -> bool:
     """Whether a passage asks a question and nothing in it answers (see the module docstring). A single dialogue
     line is flagged only when it is the user asking the memory (``asks_the_memory``): any other's answer is the next
     line, another passage."""
-    if T.is_dialogue_line(text):
+    if S.is_dialogue_line(text):
         return asks_the_memory(text)
     lines = _lines(text)
     first = next((i for i, line in enumerate(lines) if set(T.terms(line)) - _NOT_KNOWING), None)
@@ -227,7 +228,7 @@ def asks_the_memory(line: str) -> bool:
     push-to-talk archive, one line per passage: "What time is the plumber coming?" was answered at 0.92 by "user: did
     i tell you what time the plumber is coming", which nothing answered). Only the user's lines: a conversation
     between named people ("Caroline: do you remember the camping trip?") is talk, not a question to the memory."""
-    if T.speakers(line) != ("user",):
+    if S.speakers(line) != ("user",):
         return False
     lines = _lines(line)
     if len(lines) != 1 or not _is_question(lines[0]) or states_fact(lines[0]):

@@ -38,6 +38,7 @@ from collections.abc import Callable, Sequence
 from functools import lru_cache
 from typing import TYPE_CHECKING
 
+from voice_letta.agent.recall import speakers as S
 from voice_letta.agent.recall import text as T
 from voice_letta.agent.recall.asked import (
     envelope_phone,
@@ -134,7 +135,7 @@ def _items(text: str) -> list[tuple[str, str]] | None:
     lines = [line for line in text.splitlines() if line.strip()]
     if _is_record(lines):
         return None
-    labels = [T.speakers(line) for line in lines]
+    labels = [S.speakers(line) for line in lines]
     said: dict[str, int] = {}
     for found in labels:
         for label in found[:1]:
@@ -242,9 +243,9 @@ _SPEAKING_OF_SELF = re.compile(r"\b(?:i|i'm|im|i've|ive|i'd|i'll|we|we're|we've|
 
 def asks_listener(text: str) -> bool:
     """Whether ``text`` is one line of a named speaker that only asks the other person something (see above)."""
-    if "?" not in text or not T.is_dialogue_line(text):
+    if "?" not in text or not S.is_dialogue_line(text):
         return False
-    labels = T.speakers(text)
+    labels = S.speakers(text)
     if len(labels) != 1 or labels[0] in _CHAT_ROLES:
         return False
     body = _ANNOTATION.sub(" ", text.split(":", 1)[1]).strip()

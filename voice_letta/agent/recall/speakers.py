@@ -1,0 +1,112 @@
+"""Who said a line: the speaker labels of a passage's lines ("user: …", "Caroline: …", "Dr Patel: …").
+
+A *dialogue line* is one line that starts with a speaker label ("user: …", "Caroline: …"): what a transcript
+import or a turn-per-passage archive looks like. Multi-line passages (the sleeptime agent's chunks) list the
+speakers of every line. A heading, a list item's key, a record's field, a mail's header or a note's kind ("Update:
+…") before a colon is no speaker.
+"""
+
+from __future__ import annotations
+
+import re
+
+from voice_letta.agent.recall.mails import is_email
+from voice_letta.agent.recall.text import (
+    FIRST_PERSON,
+    STOPWORDS,
+    dated,
+    field_record_lines,
+    is_json_object,
+    is_markdown_note,
+    words,
+)
+
+# A label is one to three words before a colon ("user: …", "Caroline: …", "Dr Patel: …"); ``is_label`` then tells a
+# name from a heading ("Kitchen renovation: …", "Notes for the Lisbon trip: …", found from outside: a note's heading
+# made it another speaker's line, so a first-person question's answer was taken for someone else's).
+SPEAKER = re.compile(r"^[ \t]*([^\s:]+(?:[ \t]+[^\s:]+){0,2})[ \t]*:[ \t]", re.MULTILINE)
+
+_LABELS: dict[tuple[str, ...], tuple[str, ...]] = {}  # raw labels -> normalized (an index load: 100k lines)
+
+
+# A list item's key ("- Plumber: Dave Ruiz", "* Start: Jan 6", "1. Budget: $38,000", "- [x] countertop: quartz") names
+# an attribute of a note, not a speaker: read as a speaker, a Markdown note was nobody's (not the user's), and no update
+# rule linked "- Dave retired, new guy: Kenji" to the plumber's note (test6).
+_LIST_ITEM = re.compile(r"^(?:[-*+\u2022\u2013]|\d{1,2}[.)])(?:\s|$)")
+
+
+# A message's header fields are no speakers wherever they sit ("MyChart · Message / From: Anita Kapoor, MD / Nov 22,
+# 2026": a patient portal's items all said by 'from', whose changes then were nobody's to link; test9).
+_HEADER_FIELDS = frozenset({"from", "to", "cc", "bcc", "sent", "subject", "reply-to"})
+# Words that name the kind of a note, not who says it, when they open the passage: "Update: Dr. Hsu's office moved
+# June's checkup…", "ok context: i live in a 3br…", "UPS update: your package…". Read as speakers, the user's own notes
+# were nobody's ('update', said twice), so no change of them was a version (test13, test10). Not inside a message
+# under its sender's line ("[11/30/2026 6:18 PM] priya_dm / one-shot update: …"): that is still someone else's.
+_NOTE_WORDS = frozenset({"update", "updates", "updated", "correction", "note", "notes", "reminder", "context", "fyi",
+                         "ps", "edit", "edited", "todo"})
+
+
+def is_label(label: str) -> bool:
+    """A speaker's name or role, not a heading: at most 40 characters and, when it has several words, no stopword
+    ("Change of plan") and not in sentence case ("Kitchen renovation"; names are "Dr Patel", "Mary Ann" or "marco").
+    A one-word heading ("Kitchen: …") cannot be told from a name and stays a label."""
+    if len(label) > 40 or _LIST_ITEM.match(label) or label.strip().lower() in _HEADER_FIELDS:
+        return False
+    parts = label.split()
+    if len(parts) == 1:
+        return True
+    if any(p.lower() in STOPWORDS for p in parts):
+        return False
+    return not (parts[0][:1].isupper() and any(p[:1].islower() for p in parts[1:]))
+
+
+def _strip_label(m: re.Match[str]) -> str:
+    return "" if is_label(m.group(1)) else m.group(0)
+
+
+def speakers(text: str) -> tuple[str, ...]:
+    """Lowercased speaker labels of the lines of ``text`` ("user", "caroline"), in order of appearance; none in a
+    Markdown note (``is_markdown_note``: "## Bathroom / Plumber: Dave Ruiz / Next: regrout"), a JSON object or a
+    key: value record (``field_record_lines``): their keys are fields, not speakers (a JSON object was the line of a
+    speaker '{"kind"', nobody's, so no update rule saw a changed object: test7)."""
+    if is_markdown_note(text) or is_json_object(text) or field_record_lines(text) or is_email(text):
+        return ()
+    # a message that opens with its date or its sender's clock line ("Nov 29, 2026  11:02 PM" / "Me", "Jo Kimura  9:03
+    # PM"): its sender is on a line of its own, and "secret santa: i got ethan" in its body is no speaker's line (test8)
+    if dated(text.lstrip().split("\n", 1)[0]):
+        return ()
+    raw = tuple(label for label in SPEAKER.findall(text) if is_label(label))
+    opening = SPEAKER.match(text.lstrip())
+    if raw and opening is not None and any(w.lower() in _NOTE_WORDS for w in opening.group(1).split()):
+        raw = tuple(label for label in raw if label != opening.group(1))
+    found = _LABELS.get(raw)
+    if found is None:
+        found = tuple(dict.fromkeys(s.strip().lower() for s in raw))
+        if len(_LABELS) < 65536:
+            _LABELS[raw] = found
+    return found
+
+
+_SECOND_PERSON = frozenset({"you", "your", "yours", "yourself", "youre", "ya"})
+
+
+def addresses_listener(text: str) -> bool:
+    """A line about the one spoken to: more second-person words than first-person ones ("careful with your knee,
+    remember what happened last year?"). Its topic is the listener's, not the speaker's."""
+    body = SPEAKER.sub(_strip_label, text)
+    second = first = 0
+    for w in words(body):
+        if w in _SECOND_PERSON:
+            second += 1
+        elif w in FIRST_PERSON:
+            first += 1
+    return second > first
+
+
+def is_dialogue_line(text: str) -> bool:
+    """One line, starting with a speaker label."""
+    stripped = text.strip()
+    if "\n" in stripped:
+        return False
+    m = SPEAKER.match(stripped)
+    return m is not None and is_label(m.group(1))
