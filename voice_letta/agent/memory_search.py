@@ -70,6 +70,9 @@ THREAD_JUDGE_CHARS = 8_000  # the characters of the question and the results it 
 # Out-of-context line indexes are bounded by rows like passage indexes (recall/loaded.py).
 QUERY_CACHE_SIZE = 256
 WINDOW_LIST_LIMIT = 12  # lines listed for a question about a time ("what did I tell you yesterday?")
+# The embedded model copies the tool schema's type names into its keywords (["array", "null"]): searched, they made
+# "what did I tell you yesterday?" a question about a topic, so yesterday's lines were ranked against "array".
+SCHEMA_TYPE_WORDS = frozenset({"array", "null", "string", "integer", "number", "boolean", "object"})
 
 
 def window_from_minutes(
@@ -422,12 +425,13 @@ class MemorySearch:
         """``search_memory``: the model's arguments and the user's words; days and dates in the agent's time zone
         ``tz`` (default UTC)."""
         now = time.time() if now is None else now
-        window = window_from_minutes(
+        # A time the user's own words name ("what did I tell you yesterday?") decides over the model's bounds: the
+        # embedded model fills them with a guess ("12 to 8 minutes ago") that held none of yesterday's lines.
+        window = window_for(utterance, now=now, tz=tz) or window_from_minutes(
             arguments.get("start_minutes_ago"), arguments.get("end_minutes_ago"), now=now
         )
-        keywords = [k for k in (arguments.get("convo_keyword_queries") or []) if isinstance(k, str) and k.strip()]
-        if window.start_at is None and window.end_at is None:
-            window = window_for(utterance, now=now, tz=tz) or window  # "what did I tell you yesterday?"
+        keywords = [k for k in (arguments.get("convo_keyword_queries") or [])
+                    if isinstance(k, str) and k.strip() and k.strip().lower() not in SCHEMA_TYPE_WORDS]
         limit = WINDOW_LIST_LIMIT if window.start_at is not None or window.end_at is not None else self._limit
         spoken = list(dict.fromkeys(T.spoken_query(q) for q in [utterance, *keywords] if q.strip()))[:MAX_QUERIES]
         if (listed := await self.listing(agent_id, spoken, window, limit, True, tz, now)) is None:
