@@ -9,7 +9,8 @@
 --search  fills a fresh SQLite file with N passages (random unit vectors standing in for MiniLM vectors, and
           random words for BM25), then times ``MemorySearch.search`` end to end with the real local embedder:
           query embedding + vector top-k + FTS over passages and messages + fusion + formatting. Every query is
-          distinct, so the query-embedding cache never hits. Also prints the parts (embedding, dot product).
+          distinct, so the query-embedding cache never hits. Also prints the parts (embedding, dot product)
+          and the process CPU of a cold search, an embedding and a ranking (less inflated by load than wall time).
           ``--lane SHARE``: an agent with that share of its passages in Korean/Thai carrying a second (e5) vector, so
           each question is embedded by MiniLM and e5 side by side (``providers/e5_embed.py``).
 --turns   runs the real app in-process against fake OpenAI servers and times voice turns (POST
