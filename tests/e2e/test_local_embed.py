@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import time
 from pathlib import Path
 
 import numpy as np
@@ -145,22 +144,16 @@ async def test_embedding_does_not_block_the_event_loop(embedder: LocalEmbedder) 
 
 
 @pytest.mark.parametrize("engine", ENGINES)
-def test_speed_per_sentence_and_per_batch_of_32(engine: str) -> None:
+def test_a_batch_of_32_embeds_each_sentence_as_it_would_alone(engine: str) -> None:
+    # Speed is measured by bench/memory_search.py --search (printed, never asserted: a timed test only measures the
+    # machine's load). What a test can hold is that batching, which pads each group to its longest sentence, does
+    # not change any sentence's vector.
     model = load_model(engine)  # type: ignore[arg-type]
-    model.encode([FAVORITE])  # warm up
-    n = 20
-    started = time.perf_counter()
-    for i in range(n):
-        model.encode([f"{FAVORITE} {i}"])
-    single_ms = (time.perf_counter() - started) * 1000 / n
-    batch = [f"memory {i}: the user mentioned that their sister lives in Paris" for i in range(32)]
-    started = time.perf_counter()
-    model.encode(batch)
-    batch_ms = (time.perf_counter() - started) * 1000
-    print(f"\n[embed {engine}] {single_ms:.1f} ms per sentence; "
-          f"batch of 32: {batch_ms:.0f} ms ({batch_ms / 32:.1f} ms each)")
-    assert single_ms < 1000  # smoke bounds only: the printed numbers are the measurement
-    assert batch_ms < 10000
+    batch = [f"memory {i}: the user mentioned that their sister lives in Paris" + " again" * (i % 5) for i in range(32)]
+    together = np.asarray(model.encode(batch))
+    alone = np.vstack([np.asarray(model.encode([text])) for text in batch])
+    assert together.shape == alone.shape == (32, together.shape[1])
+    assert np.allclose(together, alone, atol=1e-4)
 
 
 @pytest.mark.parametrize("engine", ENGINES)
