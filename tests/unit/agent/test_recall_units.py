@@ -13,7 +13,8 @@ from voice_letta.agent.recall import speakers as S
 from voice_letta.agent.recall import text as T
 from voice_letta.agent.recall.index import PassageIndex
 from voice_letta.agent.recall.keyword import KeywordIndex, TermRows
-from voice_letta.agent.recall.ranking import NEIGHBOUR_WEIGHT, grounded, speaker_attribution, with_neighbours
+from voice_letta.agent.recall.placing import grounded
+from voice_letta.agent.recall.ranking import NEIGHBOUR_WEIGHT, speaker_attribution, with_neighbours
 from voice_letta.agent.recall.supersede import current, current_first
 from voice_letta.agent.recall.timewords import window_for
 from voice_letta.agent.recall.vector import MIN_COSINE, SearchWindow

@@ -22,16 +22,14 @@ import numpy as np
 from voice_letta.agent.recall import text as T
 from voice_letta.agent.recall.confidence import style_baseline
 from voice_letta.agent.recall.cross import with_cross
-from voice_letta.agent.recall.facts import Query
 from voice_letta.agent.recall.identifiers import other_attribute, other_identifier
 from voice_letta.agent.recall.monthdays import other_day
 from voice_letta.agent.recall.opposites import opposite_side, other_leg
 from voice_letta.agent.recall.places import other_place
+from voice_letta.agent.recall.placing import place_versions
 from voice_letta.agent.recall.quantity import CLOCK, DAY, STRICT_KINDS, asked_kind
 from voice_letta.agent.recall.questions import about_asking, answered_first
 from voice_letta.agent.recall.roles import mismatched, names_a_speaker, other_animal, other_name, query_roles
-from voice_letta.agent.recall.supersede import current_first
-from voice_letta.agent.recall.updates import fact_of, implicit_updates, newest_first, place_groups
 from voice_letta.agent.recall.vector import MIN_COSINE, STATS_SAMPLE_ROWS, SearchWindow
 
 if TYPE_CHECKING:
@@ -194,35 +192,8 @@ def rank(index: PassageIndex, query_vectors: np.ndarray | None, queries: Sequenc
     told = matches & index.to_listener[:n] if explicit else np.zeros(n, dtype=bool)
     if explicit and others.any() and matches.any():
         attribution = speaker_attribution(index, term_lists[0], top[:FEEDBACK_ROWS], matches & ~told, others | told)
-    previous: dict[int, list[int]] = {}
-    order = [int(r) for r in top]
-    successor = index.successor
-    took: dict[int, int] = {}  # a row placed at another's rank -> that row (it takes at least its confidence)
-    if not (term_lists and T.asks_about_the_past(queries[0])):
-        question = Query.of(term_lists[0] if term_lists else [], best_cos, queries[0] if queries else "")
-        groups = newest_first(index, top, question)
-        links = grounded(index, implicit_updates(index, order, set(), question), keep, order)
-        grouped = {r: g for g in groups for r in g}
-        for old, new in list(links.items()):  # an update of a group's member is a later version in that group
-            if old in grouped or new in grouped:
-                # a later version from outside the candidates joins only from inside the search's window
-                if (old in grouped and new not in grouped and fact_of(index, old) == old
-                        and (mask is None or bool(mask[new]))):
-                    grouped[old].append(new)
-                    grouped[new] = grouped[old]
-                elif new in grouped and old not in grouped and fact_of(index, old) == old:
-                    grouped[new].append(old)  # an earlier version of a group's member: the party's first venue
-                    grouped[old] = grouped[new]
-                del links[old]
-        order, previous, took = place_groups(index, order, groups, question)
-        if links:  # an update said in passing counts as a supersession for this search (updates.py)
-            successor = successor.copy()
-            for old, new in links.items():
-                if successor[old] < 0:
-                    successor[old] = new
-    if (successor >= 0).any():
-        order, previous, pulled = current_first(order, previous, successor, mask, index.start_at)
-        took |= pulled
+    # a row placed at another's rank -> that row (it takes at least its confidence)
+    order, previous, took = place_versions(index, top, keep, mask, term_lists, best_cos, queries)
     # a stored question nothing answered goes after every passage that may state the fact (recall/questions.py)
     asking = bool(queries) and about_asking(queries[0])
     if not asking:
@@ -291,31 +262,6 @@ def rank(index: PassageIndex, query_vectors: np.ndarray | None, queries: Sequenc
                           *_style(index, int(r), int(cos_query[r]), baselines, first_person), r in other_role,
                           bool(index.asks[r]) and not asking, r in misfit))
     return out
-
-
-def grounded(index: PassageIndex, links: dict[int, int], keep: np.ndarray, order: Sequence[int]) -> dict[int, int]:
-    """The update links (``implicit_updates``: {older row: later row}) a search places: those whose later row, or a
-    later one of its chain, the question finds (``keep``: by a word or close in meaning), and those of the chain of
-    the best match (``order[0]``). A later version said in words the question shares nothing with takes the rank of
-    what it updates, above passages that do match: for the passage the question is most surely about that is the
-    current version ("how much do i weigh" / "good news im down to one eighty two"), for a lesser candidate it was
-    mostly a passage of another topic linked to a near miss, pushing the answer out of the top 3 ("Who shares my
-    dorm room?" / "roommate is kenji": the later "the chem final got moved to december fifteenth" placed above it).
-    All fifteen holdout halves: top-3 1702 -> 1707 of 1819 (7 gained, 2 lost), stale 70 -> 71 of 616, abstention
-    unchanged."""
-    good = {o for o, w in links.items() if keep[w]}
-    best = {order[0], fact_of(index, order[0])} if order else set()
-    grew = True
-    while grew:  # along chains: "lvl 5" -> (unmatched) -> "everyone is lvl 6 now", and the best match's own chain
-        grew = False
-        for o, w in links.items():
-            if o not in good and (w in good or o in best):
-                good.add(o)
-                grew = True
-            if o in best and w not in best:
-                best.add(w)
-                grew = True
-    return {o: w for o, w in links.items() if o in good}
 
 
 def _style(index: PassageIndex, row: int, query: int, baselines: Sequence[float | None], first_person: Sequence[bool]
