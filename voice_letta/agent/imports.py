@@ -11,7 +11,7 @@ it (``HandoffRange.from_char`` / ``to_char``).
 An import that overlaps an earlier one (the same chat export sent twice, or a later export that starts with what
 the first one held) stores only what is new: ``new_imports`` drops each message equal in role, content and time to
 one an earlier import stored, as many times as it was stored (a line said twice at one time stays twice). The
-store runs it inside the import's own transaction (``Store.append_imports``), so two overlapping imports sent at
+store runs it inside the import's own transaction (``Store.import_messages``), so two overlapping imports sent at
 once to two processes still store the overlap once.
 
 A live hand-off (``handoff_parts``) is cut the same way when it is over the budget: one message said in a chat turn

@@ -46,6 +46,7 @@ from voice_letta.agent.ports import (
     EmbedderFactory,
     HandoffRange,
     JobKind,
+    KeyedImport,
     MemoryJob,
     Store,
 )
@@ -169,38 +170,39 @@ class MemoryManager:
             return  # nothing the user said since the last hand-off (a greeting alone is not worth a run)
         await self._handoff(agent, "session_end", said, (), evict_through_seq=None)
 
-    async def import_messages(self, agent_id: str, messages: Sequence[Message], *, archive: bool = True
-                              ) -> tuple[list[Message], list[MemoryJob]]:
+    async def import_messages(self, agent_id: str, messages: Sequence[Message], *, archive: bool = True,
+                              keyed: KeyedImport | None = None) -> tuple[list[Message], list[MemoryJob]]:
         """Store a past conversation out of context (found by keyword at once) and, with ``archive``, hand it to
         the sleeptime agent as "import" jobs (chunks, synopses, block rewrite), like any hand-off: one job per
         part that fits the sleeptime model (``import_parts``), run in order, so a later part can supersede what an
         earlier one archived.
 
-        The jobs do not move the hand-off watermark (their ``through_seq`` is the current one): lines said before
-        the import and not yet handed over still are, and later hand-offs skip imported rows."""
+        The lines, their jobs and (``keyed``) the request key's first response are one store transaction
+        (``Store.import_messages``): a process killed in between leaves none of them, never lines that no job
+        will archive. The jobs do not move the hand-off watermark (their ``through_seq`` is the current one):
+        lines said before the import and not yet handed over still are, and later hand-offs skip imported rows."""
         agent = await self.store.get_agent(agent_id)
+        window = (agent.sleeptime_llm or agent.llm).context_window
+
+        def parts(stored: list[Message]) -> list[HandoffRange]:
+            return [HandoffRange(older_from_seq=part.messages[0].seq, older_through_seq=part.messages[-1].seq,
+                                 from_char=part.chars[0] if part.chars else None,
+                                 to_char=part.chars[1] if part.chars else None)
+                    for part in import_parts(stored, budget_tokens=int(window * IMPORT_PART_CONTEXT_SHARE))]
+
         async with self._handoff_locks(agent_id):
             rows = [m.model_copy(update={"agent_id": agent_id, "in_context": False, "kind": "imported"})
                     for m in messages]
-            stored = await self.store.append_imports(rows)  # without what an earlier import stored
-            if not archive or not stored:
-                return stored, []
-            watermark = await self.store.handoff_watermark(agent_id)
-            window = (agent.sleeptime_llm or agent.llm).context_window
-            jobs = []
-            for part in import_parts(stored, budget_tokens=int(window * IMPORT_PART_CONTEXT_SHARE)):
-                chars = part.chars or (None, None)
-                payload = HandoffRange(older_from_seq=part.messages[0].seq, older_through_seq=part.messages[-1].seq,
-                                       from_char=chars[0], to_char=chars[1])
-                job = await self.store.enqueue_memory_job(agent_id, "import", payload, through_seq=watermark,
-                                                          now=self.clock())
-                log.info("agent %s: memory job %d (import) archives seq %d..%d%s", agent_id, job.id,
-                         payload.older_from_seq, payload.older_through_seq,
-                         f" characters {chars[0]}..{chars[1]}" if part.chars else "")
-                jobs.append(job)
-            if jobs:
-                self._wake.set()
-            return stored, jobs
+            # without what an earlier import stored; in one transaction with the jobs and the key's response
+            stored, jobs = await self.store.import_messages(rows, parts=parts if archive else None, now=self.clock(),
+                                                            keyed=keyed)
+        for job in jobs:
+            p = job.payload
+            log.info("agent %s: memory job %d (import) archives seq %d..%d%s", agent_id, job.id, p.older_from_seq,
+                     p.older_through_seq, "" if p.from_char is None else f" characters {p.from_char}..{p.to_char}")
+        if jobs:
+            self._wake.set()
+        return stored, jobs
 
     async def _handoff(
         self, agent: AgentState, kind: JobKind, older: Sequence[Message], newer: Sequence[Message], *,

@@ -22,7 +22,7 @@ from voice_letta import ids
 from voice_letta.agent.memory_manager import MemoryManager
 from voice_letta.agent.memory_search import Hit, MemorySearch, SearchWindow
 from voice_letta.agent.models import EmbeddingConfig, Message, Passage
-from voice_letta.agent.ports import EmbedderFactory, HeldKey, KeyedPassages, MemoryJob
+from voice_letta.agent.ports import EmbedderFactory, HeldKey, KeyedImport, KeyedPassages, MemoryJob
 from voice_letta.agent.recall.plain import embedding_text
 from voice_letta.errors import ConfigError, ProtocolViolation, ProviderError, in_the_future
 from voice_letta.server.http_admin import parse_body
@@ -322,24 +322,32 @@ async def import_messages(request: web.Request) -> web.Response:
         raise in_the_future("a message's said_at", body.messages[future[0]].said_at,
                             param=f"messages.{future[0]}.said_at")
 
-    async def run(_held: HeldKey | None) -> Outcome:
-        return 202, await _import(request, agent_id, body)
+    async def run(held: HeldKey | None) -> Outcome:
+        return 202, await _import(request, agent_id, body, held)
 
-    return await once(request, agent_id, "POST /messages/import", body, run)
+    return await once(request, agent_id, "POST /messages/import", body, run, run_finishes=True)
 
 
-async def _import(request: web.Request, agent_id: str, body: MessagesImport) -> dict[str, Any]:
+async def _import(request: web.Request, agent_id: str, body: MessagesImport, held: HeldKey | None
+                  ) -> dict[str, Any]:
     """Store the messages not stored by an earlier import and hand them to the sleeptime agent.
 
-    What an earlier import stored is skipped in the insert's own transaction (``Store.append_imports``), so two
-    overlapping imports sent at once, to one process or to several on the database, store the overlap once."""
+    What an earlier import stored is skipped in the insert's own transaction (``Store.import_messages``), so two
+    overlapping imports sent at once, to one process or to several on the database, store the overlap once; the
+    lines' memory jobs and, under a claimed ``Idempotency-Key``, the response are written in that transaction too."""
     ordered = sorted(body.messages, key=lambda m: m.said_at)  # stable: equal times keep the order given
     rows = [Message(id=ids.message_id(), agent_id=agent_id, role=m.role, content=m.content, created_at=m.said_at)
             for m in ordered]
-    stored, jobs = await request.app[MEMORY_MANAGER].import_messages(agent_id, rows, archive=body.archive)
-    return {"imported": len(stored), "duplicates": len(rows) - len(stored),
-            "first_seq": stored[0].seq if stored else None, "last_seq": stored[-1].seq if stored else None,
-            "job_id": jobs[0].id if jobs else None, "job_ids": [j.id for j in jobs]}
+
+    def respond(stored: list[Message], jobs: list[MemoryJob]) -> dict[str, Any]:
+        return {"imported": len(stored), "duplicates": len(rows) - len(stored),
+                "first_seq": stored[0].seq if stored else None, "last_seq": stored[-1].seq if stored else None,
+                "job_id": jobs[0].id if jobs else None, "job_ids": [j.id for j in jobs]}
+
+    keyed = None if held is None else KeyedImport(held, lambda stored, jobs: (202, render(respond(stored, jobs))))
+    stored, jobs = await request.app[MEMORY_MANAGER].import_messages(agent_id, rows, archive=body.archive,
+                                                                     keyed=keyed)
+    return respond(stored, jobs)
 
 
 @routes.get("/v1/agents/{agent_id}/memory/jobs")

@@ -13,12 +13,11 @@ same ids; header ``Idempotent-Replayed: true``) and stores nothing again (docs/p
 - a running request renews its claim's lease every ``KEY_RENEW_S``; a claim whose process died is taken over
   ``KEY_LEASE_S`` after its last renewal (it was 10 minutes after the claim, whatever happened: a retry of a
   request whose server was killed waited that long);
-- an archival write records its first response in the transaction that stores its passages
-  (``Store.write_passages`` with ``KeyedPassages``): a process killed in between leaves neither, so the retry
-  that takes the claim over stores them once. An import's rows and jobs are stored apart from its response (the
-  sleeptime hand-off queue has its own transactions); a retry of an import whose process died after its insert
-  finds its lines stored (``Store.append_imports`` skips them: counted in ``duplicates``), so they are stored once
-  too.
+- every write records its first response in the transaction that stores what it wrote: an archival write's
+  passages (``Store.write_passages`` with ``KeyedPassages``), an import's lines and their memory jobs
+  (``Store.import_messages`` with ``KeyedImport``). A process killed before that commit leaves nothing, so the
+  retry that takes the claim over runs the request as the first attempt would have (the same counts, new ids);
+  one killed after it leaves everything, and the retry is the replay.
 
 The fingerprint is the route and the body as parsed (its fields in declared order, defaults filled in), so a
 retry that serialises the same JSON with other whitespace or key order is the same request.
@@ -42,7 +41,7 @@ from voice_letta import config as C
 from voice_letta.agent.ports import HeldKey, KeyClaimLost, Store
 from voice_letta.errors import ProtocolViolation, StorageError
 from voice_letta.server.keys import STORE
-from voice_letta.store.faults import IMPORT_STORED, KEYED_WRITE_COMMITTED, crash_point
+from voice_letta.store.faults import KEYED_WRITE_COMMITTED, crash_point
 from voice_letta.wire.openai_chat import error_body
 
 log = logging.getLogger(__name__)
@@ -124,12 +123,10 @@ async def once(request: web.Request, agent_id: str, route: str, body: BaseModel,
     text = render(data)
     if run_finishes:
         crash_point(KEYED_WRITE_COMMITTED)
-    else:
-        crash_point(IMPORT_STORED)
-        if not await store.finish_request_key(agent_id, key, mark, status=status, body=text,
-                                              claimed_at=held.claimed_at):
-            log.warning("agent %s: the claim of a request key ended before its request (not renewed for %.0f s)",
-                        agent_id, KEY_LEASE_S)
+    elif not await store.finish_request_key(agent_id, key, mark, status=status, body=text,
+                                            claimed_at=held.claimed_at):
+        log.warning("agent %s: the claim of a request key ended before its request (not renewed for %.0f s)",
+                    agent_id, KEY_LEASE_S)
     return web.Response(status=status, text=text, content_type="application/json")
 
 

@@ -16,8 +16,8 @@ CRASH_ENV = "VOICE_LETTA_TEST_CRASH_AT"
 KEYED_WRITE_UNCOMMITTED = "keyed_write_uncommitted"
 # a keyed write committed, before its response is sent
 KEYED_WRITE_COMMITTED = "keyed_write_committed"
-# an import stored (its key not finished yet: an import's jobs are enqueued apart from its rows)
-IMPORT_STORED = "import_stored"
+# inside an import's transaction: its lines inserted, their memory jobs (and its key's response) not yet
+IMPORT_LINES_STORED = "import_lines_stored"
 
 
 def crash_point(name: str) -> None:

@@ -38,6 +38,7 @@ from voice_letta.agent.ports.store import (
     JobStore,
     KeyClaim,
     KeyClaimLost,
+    KeyedImport,
     KeyedPassages,
     MemoryJob,
     MessageHit,
@@ -61,7 +62,8 @@ from voice_letta.agent.ports.tools import ToolExecutor, ToolResult
 __all__ = [
     "AgentStore", "BeginCancelled", "Change", "ChangeKind", "ChangeStore", "ChatDelta", "ChatMessage", "ChatModel",
     "ChatModelFactory", "ChatRequest", "CrossEmbedder", "CrossVectors", "Embedder", "EmbedderFactory", "FinishReason",
-    "HandoffRange", "HeldKey", "JobKind", "JobStatus", "JobStore", "KeyClaim", "KeyClaimLost", "KeyedPassages",
+    "HandoffRange", "HeldKey", "JobKind", "JobStatus", "JobStore", "KeyClaim", "KeyClaimLost", "KeyedImport",
+    "KeyedPassages",
     "MemoryHooks", "MemoryJob", "MessageHit", "MessageStore", "MessageTail", "ModelNotice", "ModelRoute", "NewBlock",
     "PassageHit", "PassageStore", "PassageTexts", "PassageVectors", "RequestKeyStore", "SpeechChunk", "SpeechToText",
     "Store", "TextToSpeech", "ToolCallDelta", "ToolChoice", "ToolExecutor", "ToolResult", "ToolSpec", "ToolStore",

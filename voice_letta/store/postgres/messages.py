@@ -18,7 +18,6 @@ import asyncpg
 import orjson
 
 from voice_letta import config as C
-from voice_letta.agent.imports import new_imports
 from voice_letta.agent.models import Message, TurnRecord
 from voice_letta.agent.ports import MessageTail, TurnBegun
 from voice_letta.errors import NotFoundError
@@ -120,23 +119,6 @@ class MessagesMixin(PgBase):
             raise NotFoundError(f"unknown message {message_id}")
         with translate_errors("decoding a message"):
             return R.message_from_row(found[0])
-
-    async def append_imports(self, messages: Sequence[Message]) -> list[Message]:
-        """One transaction under the agent's import lock (``pg_advisory_xact_lock``, held to its commit): what
-        earlier imports stored at these times, then the insert of the rest. A second import of the agent, from any
-        process, waits at the lock and then sees this one's rows."""
-        if not messages:
-            return []
-        agent_id = messages[0].agent_id
-        if any(m.agent_id != agent_id for m in messages):
-            raise ValueError("an import stores the messages of one agent")
-        async with self._tx("append_imports") as db:
-            await db.execute("SELECT pg_advisory_xact_lock(hashtext('imports:' || $1))", agent_id)
-            earlier = await db.fetch(
-                "SELECT role, content, created_at FROM messages WHERE agent_id = $1 AND kind = 'imported' "
-                "AND created_at = ANY($2::double precision[])", agent_id, sorted({m.created_at for m in messages}))
-            fresh = new_imports(messages, [(r[0], r[1], float(r[2])) for r in earlier])
-            return await append_rows(db, fresh) if fresh else []
 
     async def imported_at(self, agent_id: str, said_at: Sequence[float]) -> list[Message]:
         """The agent's imported messages said at one of ``said_at`` (the partial index of migration 0017)."""

@@ -15,6 +15,7 @@ from voice_letta import ids
 from voice_letta.store.postgres.agents import AgentsMixin
 from voice_letta.store.postgres.changes import ChangesMixin
 from voice_letta.store.postgres.db import connect, migrate, translate_errors
+from voice_letta.store.postgres.imports import ImportsMixin
 from voice_letta.store.postgres.jobs import JobsMixin
 from voice_letta.store.postgres.messages import MessagesMixin
 from voice_letta.store.postgres.passages import PassagesMixin
@@ -24,7 +25,7 @@ from voice_letta.store.postgres.search import SearchMixin
 log = logging.getLogger(__name__)
 
 
-class PostgresStore(AgentsMixin, MessagesMixin, PassagesMixin, SearchMixin, JobsMixin, ChangesMixin,
+class PostgresStore(AgentsMixin, MessagesMixin, ImportsMixin, PassagesMixin, SearchMixin, JobsMixin, ChangesMixin,
                     RequestKeysMixin):
     """Implements ``voice_letta.agent.ports.Store``. Build it with ``open_pg_store(url)``."""
 

@@ -25,8 +25,8 @@ from voice_letta.store.common import JOB_COLUMNS, job_from_row, passage_rows
 from voice_letta.store.sqlite.base import SqliteBase, exists, supersede, values
 from voice_letta.store.sqlite.messages import evict, evicted_from
 
-_WATERMARK = "SELECT coalesce(max(through_seq), 0) FROM memory_jobs WHERE agent_id = ?"
-_ENQUEUE = (
+WATERMARK = "SELECT coalesce(max(through_seq), 0) FROM memory_jobs WHERE agent_id = ?"
+ENQUEUE = (
     "INSERT INTO memory_jobs (agent_id, kind, payload, through_seq, status, attempts, run_after, created_at, "
     f"updated_at) VALUES (?, ?, ?, ?, 'pending', 0, ?, ?, ?) RETURNING {JOB_COLUMNS}"
 )
@@ -47,11 +47,11 @@ class JobsMixin(SqliteBase):
 
         # one thread hop for the whole transaction (it was five: BEGIN, three statements, COMMIT)
         def work(conn: sqlite3.Connection) -> tuple[list[R.Row], int, int | None]:
-            found = conn.execute(_WATERMARK, (agent_id,)).fetchall()
+            found = conn.execute(WATERMARK, (agent_id,)).fetchall()
             if int(found[0][0]) >= payload.older_from_seq:
                 raise ConflictError(f"agent {agent_id}: seq {payload.older_from_seq} was already handed over")
             evicted, version = evict(conn, agent_id, evict_through_seq) if evict_through_seq is not None else (0, None)
-            return conn.execute(_ENQUEUE, params).fetchall(), evicted, version
+            return conn.execute(ENQUEUE, params).fetchall(), evicted, version
 
         def then(conn: sqlite3.Connection, done: tuple[list[R.Row], int, int | None]) -> MemoryJob:
             row, evicted, version = done
@@ -62,7 +62,7 @@ class JobsMixin(SqliteBase):
         return await self._transaction_then("enqueue_memory_job", work, then)
 
     async def handoff_watermark(self, agent_id: str) -> int:
-        found = await self._fetch("handoff_watermark", _WATERMARK, (agent_id,))
+        found = await self._fetch("handoff_watermark", WATERMARK, (agent_id,))
         return int(found[0][0])
 
     async def claim_memory_job(

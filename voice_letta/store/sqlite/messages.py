@@ -12,7 +12,6 @@ import sqlite3
 from collections.abc import Sequence
 from typing import Any
 
-from voice_letta.agent.imports import new_imports
 from voice_letta.agent.models import Message
 from voice_letta.agent.ports import MessageTail
 from voice_letta.errors import NotFoundError
@@ -69,32 +68,6 @@ class MessagesMixin(SqliteBase):
             raise NotFoundError(f"unknown message {message_id}")
         with translate_errors("decoding a message"):
             return R.message_from_row(found[0])
-
-    async def append_imports(self, messages: Sequence[Message]) -> list[Message]:
-        """One ``BEGIN IMMEDIATE`` transaction (every process on the file takes the write gate for it): what earlier
-        imports stored at these times, then the insert of the rest."""
-        if not messages:
-            return []
-        agent_id = messages[0].agent_id
-        if any(m.agent_id != agent_id for m in messages):
-            raise ValueError("an import stores the messages of one agent")
-        times = sorted({m.created_at for m in messages})
-
-        def work(conn: sqlite3.Connection) -> tuple[list[Message], dict[str, int]]:
-            earlier: list[tuple[str, str | None, float]] = []
-            for chunk in chunked(times, MAX_BOUND_VARS - 1):
-                earlier += conn.execute(
-                    "SELECT role, content, created_at FROM messages WHERE agent_id = ? AND kind = 'imported' "
-                    f"AND created_at IN ({', '.join('?' * len(chunk))})", [agent_id, *chunk]).fetchall()
-            fresh = new_imports(messages, earlier)
-            seqs: dict[str, int] = {}
-            width = MAX_BOUND_VARS // (R.column_count(R.MESSAGE_INSERT_COLUMNS) + 2)
-            for part in chunked(fresh, width):
-                seqs.update(conn.execute(append_sql(len(part)), append_params(part)).fetchall())
-            return fresh, seqs
-
-        fresh, seqs = await self._transaction("append_imports", work)
-        return [R.stored_message(m, seqs[m.id]) for m in fresh]
 
     async def imported_at(self, agent_id: str, said_at: Sequence[float]) -> list[Message]:
         """The agent's imported messages said at one of ``said_at`` (the partial index of migration 0022)."""

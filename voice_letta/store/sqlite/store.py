@@ -19,6 +19,7 @@ from voice_letta.store.sqlite.base import WriteGate
 from voice_letta.store.sqlite.changes import ChangesMixin
 from voice_letta.store.sqlite.checkpoint import Checkpointer
 from voice_letta.store.sqlite.db import connect, migrate
+from voice_letta.store.sqlite.imports import ImportsMixin
 from voice_letta.store.sqlite.jobs import JobsMixin
 from voice_letta.store.sqlite.messages import MessagesMixin
 from voice_letta.store.sqlite.passages import PassagesMixin
@@ -27,8 +28,8 @@ from voice_letta.store.sqlite.search import SearchMixin
 from voice_letta.store.sqlite.turns import TurnsMixin
 
 
-class SqliteStore(AgentsMixin, MessagesMixin, TurnsMixin, PassagesMixin, SearchMixin, JobsMixin, ChangesMixin,
-                  RequestKeysMixin):
+class SqliteStore(AgentsMixin, MessagesMixin, ImportsMixin, TurnsMixin, PassagesMixin, SearchMixin, JobsMixin,
+                  ChangesMixin, RequestKeysMixin):
     """Implements ``voice_letta.agent.ports.Store``. Build it with ``open_store(path)``."""
 
 

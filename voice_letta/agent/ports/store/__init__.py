@@ -18,6 +18,7 @@ from voice_letta.agent.ports.store.request_keys import (
     HeldKey,
     KeyClaim,
     KeyClaimLost,
+    KeyedImport,
     KeyedPassages,
     RequestKeyStore,
 )
@@ -25,7 +26,8 @@ from voice_letta.agent.ports.store.turns import BeginCancelled, TurnBegun, TurnS
 
 __all__ = [
     "AgentStore", "BeginCancelled", "Change", "ChangeKind", "ChangeStore", "ClaimOutcome", "CrossVectors",
-    "HandoffRange", "HeldKey", "JobKind", "JobStatus", "JobStore", "KeyClaim", "KeyClaimLost", "KeyedPassages",
+    "HandoffRange", "HeldKey", "JobKind", "JobStatus", "JobStore", "KeyClaim", "KeyClaimLost", "KeyedImport",
+    "KeyedPassages",
     "MemoryJob", "MessageHit", "MessageStore",
     "MessageTail", "NewBlock", "PassageHit", "PassageStore", "PassageTexts", "PassageVectors", "RequestKeyStore",
     "Store", "ToolStore", "TurnBegun", "TurnStore", "is_retry_of", "never_completed",

@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
 from voice_letta.agent.models import Message
+from voice_letta.agent.ports.store.jobs import HandoffRange, MemoryJob
+
+if TYPE_CHECKING:
+    from voice_letta.agent.ports.store.request_keys import KeyedImport
 
 
 @dataclass(frozen=True, slots=True)
@@ -59,6 +63,17 @@ class MessageStore(Protocol):
         import stored (``agent.imports.new_imports``: same role, content and ``created_at``, each earlier row
         standing for one): the check and the insert are one transaction that excludes every other import of the
         agent, in any process on the database. Returns the stored messages, in order."""
+        ...
+
+    async def import_messages(
+        self, messages: Sequence[Message], *, parts: Callable[[list[Message]], Sequence[HandoffRange]] | None = None,
+        now: float = 0.0, keyed: KeyedImport | None = None,
+    ) -> tuple[list[Message], list[MemoryJob]]:
+        """``append_imports``, and in the same transaction: a pending "import" memory job for each range
+        ``parts(stored)`` returns (when something was stored; ``through_seq`` the agent's hand-off watermark, so it
+        moves nothing), and with ``keyed`` the key's first response, ``respond(stored, jobs)`` (its claim gone:
+        ``KeyClaimLost``, nothing stored). A process that dies inside leaves none of it: no line is stored that no
+        job will archive. Returns the stored messages and the jobs, in order."""
         ...
 
     async def imported_at(self, agent_id: str, said_at: Sequence[float]) -> list[Message]:

@@ -11,7 +11,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Literal, Protocol
 
-from voice_letta.agent.models import Passage
+from voice_letta.agent.models import Message, Passage
+from voice_letta.agent.ports.store.jobs import MemoryJob
 
 ClaimOutcome = Literal["claimed", "replay", "mismatch", "running"]
 
@@ -48,6 +49,16 @@ class KeyedPassages:
 
     held: HeldKey
     respond: Callable[[list[Passage], list[list[str]]], tuple[int, str]]
+
+
+@dataclass(frozen=True, slots=True)
+class KeyedImport:
+    """``import_messages`` under a claimed key: ``respond(stored, jobs)`` makes the first response (status, JSON
+    text), recorded under ``held`` in the import's own transaction with its lines and their memory jobs (all or
+    nothing: a retry after a crash is the replay, or runs the import as the first attempt would have)."""
+
+    held: HeldKey
+    respond: Callable[[list[Message], list[MemoryJob]], tuple[int, str]]
 
 
 class KeyClaimLost(Exception):

@@ -1,0 +1,77 @@
+"""Imported conversations: ``ImportsMixin`` of ``SqliteStore``.
+
+An import is one ``BEGIN IMMEDIATE`` transaction in one thread hop (every process on the file takes the write gate
+for it): what earlier imports stored at these times (``agent.imports.new_imports`` drops it), the insert of the
+rest, their "import" memory jobs and, under an ``Idempotency-Key``, the request's first response. A process killed
+anywhere inside leaves none of it: no stored line without the job that archives it, no job without its lines, and
+no lines whose retry would find them already there (and answer ``duplicates`` instead of the first response).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import sqlite3
+from collections.abc import Callable, Sequence
+
+from voice_letta.agent.imports import new_imports
+from voice_letta.agent.models import Message
+from voice_letta.agent.ports import HandoffRange, KeyClaimLost, KeyedImport, MemoryJob
+from voice_letta.store import rows as R
+from voice_letta.store.common import chunked, job_from_row
+from voice_letta.store.faults import IMPORT_LINES_STORED, KEYED_WRITE_UNCOMMITTED, crash_point
+from voice_letta.store.sqlite.base import MAX_BOUND_VARS, SqliteBase
+from voice_letta.store.sqlite.jobs import ENQUEUE, WATERMARK
+from voice_letta.store.sqlite.messages import append_params, append_sql
+from voice_letta.store.sqlite.request_keys import FINISH
+
+Parts = Callable[[list[Message]], Sequence[HandoffRange]]
+
+
+class ImportsMixin(SqliteBase):
+    async def append_imports(self, messages: Sequence[Message]) -> list[Message]:
+        stored, _ = await self.import_messages(messages)
+        return stored
+
+    async def import_messages(
+        self, messages: Sequence[Message], *, parts: Parts | None = None, now: float = 0.0,
+        keyed: KeyedImport | None = None,
+    ) -> tuple[list[Message], list[MemoryJob]]:
+        if not messages:
+            return [], []
+        agent_id = messages[0].agent_id
+        if any(m.agent_id != agent_id for m in messages):
+            raise ValueError("an import stores the messages of one agent")
+        times = sorted({m.created_at for m in messages})
+        width = MAX_BOUND_VARS // (R.column_count(R.MESSAGE_INSERT_COLUMNS) + 2)
+
+        def work(conn: sqlite3.Connection) -> tuple[list[Message], list[MemoryJob]]:
+            earlier: list[tuple[str, str | None, float]] = []
+            for chunk in chunked(times, MAX_BOUND_VARS - 1):
+                earlier += conn.execute(
+                    "SELECT role, content, created_at FROM messages WHERE agent_id = ? AND kind = 'imported' "
+                    f"AND created_at IN ({', '.join('?' * len(chunk))})", [agent_id, *chunk]).fetchall()
+            fresh = new_imports(messages, earlier)
+            seqs: dict[str, int] = {}
+            for part in chunked(fresh, width):
+                seqs.update(conn.execute(append_sql(len(part)), append_params(part)).fetchall())
+            stored = [R.stored_message(m, seqs[m.id]) for m in fresh]
+            crash_point(IMPORT_LINES_STORED)
+            jobs: list[MemoryJob] = []
+            if stored and parts is not None:
+                ranges = parts(stored)
+                watermark = int(conn.execute(WATERMARK, (agent_id,)).fetchall()[0][0]) if ranges else 0
+                for payload in ranges:
+                    row = conn.execute(ENQUEUE, (agent_id, "import", json.dumps(dataclasses.asdict(payload)),
+                                                 watermark, now, now, now)).fetchall()
+                    jobs.append(job_from_row(row[0]))
+            if keyed is not None:
+                held = keyed.held
+                status, body = keyed.respond(stored, jobs)
+                if conn.execute(FINISH, (status, body, held.agent_id, held.key, held.fingerprint,
+                                         held.claimed_at)).rowcount != 1:
+                    raise KeyClaimLost(f"agent {held.agent_id}: the claim of a request key ended before its import")
+                crash_point(KEYED_WRITE_UNCOMMITTED)
+            return stored, jobs
+
+        return await self._transaction("import_messages", work)
