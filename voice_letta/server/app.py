@@ -38,6 +38,7 @@ from voice_letta.server import (
     http_agents,
     http_memory,
     http_openai,
+    http_passage_edit,
     http_tools,
     identities,
     lifecycle,
@@ -252,6 +253,7 @@ def create_app(config: ServerConfig, overrides: Overrides | None = None) -> web.
     app.router.add_routes(http_openai.routes)
     app.router.add_routes(http_admin.routes)
     app.router.add_routes(http_memory.routes)
+    app.router.add_routes(http_passage_edit.routes)  # PATCH …/archival/{passage_id}
     app.router.add_routes(http_tools.routes)
     app.router.add_routes(http_agents.routes)  # PATCH /v1/agents/{id}, POST /v1/llm/check
     app.router.add_routes(identities.routes)  # POST /v1/agents/{id}/identities/{identity} (one agent per person)

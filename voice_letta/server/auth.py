@@ -76,6 +76,7 @@ ROUTE_ACCESS: dict[tuple[str, str], Access] = {
     ("POST", "/v1/agents/{agent_id}/archival"): Access.ADMIN,
     ("POST", "/v1/agents/{agent_id}/archival/batch"): Access.ADMIN,
     ("POST", "/v1/agents/{agent_id}/messages/import"): Access.ADMIN,
+    ("PATCH", "/v1/agents/{agent_id}/archival/{passage_id}"): Access.ADMIN,
     ("DELETE", "/v1/agents/{agent_id}/archival/{passage_id}"): Access.ADMIN,
     ("POST", "/v1/tools"): Access.CODE,
     ("DELETE", "/v1/tools/{tool_id}"): Access.CODE,

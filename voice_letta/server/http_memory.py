@@ -4,7 +4,8 @@ Routes (their contract, with every field, limit and error, is the REST table of 
 ``GET/POST /v1/agents/{id}/archival``, ``POST …/archival/batch``, ``GET …/archival/search``,
 ``DELETE …/archival/{passage_id}``, ``PUT …/embedding``, ``POST …/archival/reembed``, ``POST …/messages/import``,
 ``GET …/memory/jobs``. The embedders they use are built by ``server/embedders.py``. The three writes take an
-``Idempotency-Key`` (``server/request_keys.py``); an import skips messages an earlier import stored.
+``Idempotency-Key`` (``server/request_keys.py``); an import skips messages an earlier import stored. A passage is
+edited in place by ``PATCH …/archival/{passage_id}`` (``server/http_passage_edit.py``).
 """
 
 from __future__ import annotations
@@ -51,11 +52,17 @@ class PassageCreate(BaseModel):
     @field_validator("text")
     @classmethod
     def _says_something(cls, text: str) -> str:
-        # A passage of spaces, line breaks or invisible marks (U+200B, U+FEFF) was stored (201): it matches no
-        # question, yet fills search results and a window's listing, and the client learns nothing of its mistake.
-        if all(ch.isspace() or unicodedata.category(ch) in ("Cc", "Cf") for ch in text):
-            raise ValueError("text is only whitespace or invisible characters: a passage must say something")
-        return text
+        return says_something(text)
+
+
+def says_something(text: str) -> str:
+    """A passage's text, or ValueError when it is only whitespace or invisible marks.
+
+    A passage of spaces, line breaks or invisible marks (U+200B, U+FEFF) was stored (201): it matches no question,
+    yet fills search results and a window's listing, and the client learns nothing of its mistake."""
+    if all(ch.isspace() or unicodedata.category(ch) in ("Cc", "Cf") for ch in text):
+        raise ValueError("text is only whitespace or invisible characters: a passage must say something")
+    return text
 
 
 MAX_BATCH_PASSAGES = 1000

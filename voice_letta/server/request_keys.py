@@ -1,4 +1,5 @@
-"""``Idempotency-Key`` on the memory write routes (``POST …/messages/import``, ``…/archival``, ``…/archival/batch``).
+"""``Idempotency-Key`` on the memory write routes (``POST …/messages/import``, ``…/archival``, ``…/archival/batch``,
+``PATCH …/archival/{passage_id}``).
 
 A client that timed out, or a proxy that retried, sends the same request again. With the same key (per agent, for
 ``IDEMPOTENCY_KEY_TTL_S`` from its first use) the server answers with the first response (status and body, the
@@ -14,10 +15,10 @@ same ids; header ``Idempotent-Replayed: true``) and stores nothing again (docs/p
   ``KEY_LEASE_S`` after its last renewal (it was 10 minutes after the claim, whatever happened: a retry of a
   request whose server was killed waited that long);
 - every write records its first response in the transaction that stores what it wrote: an archival write's
-  passages (``Store.write_passages`` with ``KeyedPassages``), an import's lines and their memory jobs
-  (``Store.import_messages`` with ``KeyedImport``). A process killed before that commit leaves nothing, so the
-  retry that takes the claim over runs the request as the first attempt would have (the same counts, new ids);
-  one killed after it leaves everything, and the retry is the replay.
+  passages (``Store.write_passages`` with ``KeyedPassages``), an edit's passage (``Store.update_passage``), an
+  import's lines and their memory jobs (``Store.import_messages`` with ``KeyedImport``). A process killed before
+  that commit leaves nothing, so the retry that takes the claim over runs the request as the first attempt would
+  have (the same counts, new ids); one killed after it leaves everything, and the retry is the replay.
 
 The fingerprint is the route and the body as parsed (its fields in declared order, defaults filled in), so a
 retry that serialises the same JSON with other whitespace or key order is the same request.

@@ -21,6 +21,13 @@ from voice_letta.store.postgres.request_keys import FINISH
 
 INSERT_PASSAGE = f"INSERT INTO passages ({R.PASSAGE_INSERT_COLUMNS}) VALUES ({params(R.PASSAGE_INSERT_COLUMNS)})"
 _NO_VECTOR = R.PASSAGE_COLUMNS.replace("embedding,", "NULL::bytea,", 1)
+# as SQLite's UPDATE_PASSAGE ($1 text … $10 agent): the cross-lingual vector stays only when the words did not change
+_UPDATE = (
+    "UPDATE passages SET cross_model = CASE WHEN text = $1 AND synopsis = $2 THEN cross_model END, "
+    "cross_embedding = CASE WHEN text = $1 AND synopsis = $2 THEN cross_embedding END, text = $1, synopsis = $2, "
+    "embedding = $3, embedding_model = $4, embedding_dim = $5, start_at = $6, end_at = $7, terms = $8 "
+    f"WHERE id = $9 AND agent_id = $10 RETURNING {_NO_VECTOR}"
+)
 
 
 class PassagesMixin(PgBase):
@@ -55,6 +62,28 @@ class PassagesMixin(PgBase):
                     raise KeyClaimLost(f"agent {held.agent_id}: the claim of a request key ended before its write")
                 crash_point(KEYED_WRITE_UNCOMMITTED)
         return stored, marked
+
+    async def update_passage(self, passage: Passage, *, keyed: KeyedPassages | None = None) -> Passage:
+        """As SQLite's: the update (tsvector, keyword statistics and the change log follow by trigger) and the key's
+        first response in one transaction."""
+        [ready] = prepared_passages([passage])
+        [row] = await passage_rows([ready])
+        async with self._tx("update_passage") as db:
+            found = await db.fetch(_UPDATE, row[2], row[3], row[4], row[5], row[6], row[7], row[8], row[13],
+                                   ready.id, ready.agent_id)
+            if not found:
+                raise NotFoundError(f"unknown passage {passage.id} of agent {passage.agent_id}")
+            with translate_errors("decoding a passage"):
+                updated = R.passage_from_row(found[0])
+            if keyed is not None:
+                held = keyed.held
+                status, body = keyed.respond([updated], [[]])
+                done = await db.execute(FINISH, status, body, held.agent_id, held.key, held.fingerprint,
+                                        held.claimed_at)
+                if rowcount(done) != 1:
+                    raise KeyClaimLost(f"agent {held.agent_id}: the claim of a request key ended before its write")
+                crash_point(KEYED_WRITE_UNCOMMITTED)
+        return updated
 
     async def list_passages(self, agent_id: str, *, limit: int = 100, offset: int = 0) -> list[Passage]:
         found = await self._fetch("list_passages", f"SELECT {R.PASSAGE_COLUMNS} FROM passages WHERE agent_id = $1 "

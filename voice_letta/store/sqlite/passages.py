@@ -19,6 +19,14 @@ from voice_letta.store.sqlite.base import MAX_BOUND_VARS, SqliteBase, insert_sql
 from voice_letta.store.sqlite.db import translate_errors
 from voice_letta.store.sqlite.request_keys import FINISH
 
+# ?1 text, ?2 synopsis, ?3 embedding, ?4 model, ?5 dim, ?6 start, ?7 end, ?8 terms, ?9 id, ?10 agent. A column on the
+# right of SET is the row before the update: the cross-lingual vector stays only when the words did not change.
+UPDATE_PASSAGE = (
+    "UPDATE passages SET cross_model = CASE WHEN text = ?1 AND synopsis = ?2 THEN cross_model END, "
+    "cross_embedding = CASE WHEN text = ?1 AND synopsis = ?2 THEN cross_embedding END, text = ?1, synopsis = ?2, "
+    "embedding = ?3, embedding_model = ?4, embedding_dim = ?5, start_at = ?6, end_at = ?7, terms = ?8 "
+    f"WHERE id = ?9 AND agent_id = ?10 RETURNING {R.PASSAGE_COLUMNS.replace('embedding,', 'NULL,', 1)}"
+)
 _RELINK = ("UPDATE passages SET superseded_by = ?, superseded_at = CASE WHEN ? IS NULL THEN NULL ELSE superseded_at "
            "END WHERE agent_id = ? AND superseded_by = ?")
 
@@ -65,6 +73,28 @@ class PassagesMixin(SqliteBase):
                     raise KeyClaimLost(f"agent {held.agent_id}: the claim of a request key ended before its write")
                 crash_point(KEYED_WRITE_UNCOMMITTED)
         return stored, marked
+
+    async def update_passage(self, passage: Passage, *, keyed: KeyedPassages | None = None) -> Passage:
+        """One ``BEGIN IMMEDIATE`` transaction: the update (the FTS index and the change log follow by trigger) and,
+        with ``keyed``, the key's first response."""
+        [ready] = prepared_passages([passage])
+        [row] = await passage_rows([ready])
+        params = (row[2], row[3], row[4], row[5], row[6], row[7], row[8], row[13], ready.id, ready.agent_id)
+        async with self._write("update_passage") as db:
+            found = list(await db.execute_fetchall(UPDATE_PASSAGE, params))
+            if not found:
+                raise NotFoundError(f"unknown passage {passage.id} of agent {passage.agent_id}")
+            with translate_errors("decoding a passage"):
+                updated = R.passage_from_row(found[0])
+            if keyed is not None:
+                held = keyed.held
+                status, body = keyed.respond([updated], [[]])
+                cursor = await db.execute(FINISH, (status, body, held.agent_id, held.key, held.fingerprint,
+                                                   held.claimed_at))
+                if cursor.rowcount != 1:
+                    raise KeyClaimLost(f"agent {held.agent_id}: the claim of a request key ended before its write")
+                crash_point(KEYED_WRITE_UNCOMMITTED)
+        return updated
 
     async def list_passages(self, agent_id: str, *, limit: int = 100, offset: int = 0) -> list[Passage]:
         found = await self._fetch(
