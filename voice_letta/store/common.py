@@ -30,12 +30,16 @@ BLOCK_FIELDS = frozenset({"limit", "description", "read_only", "label"})
 _T = TypeVar("_T")
 
 
-def new_block(spec: NewBlock) -> Block:
+def new_block(spec: NewBlock, index: int | None = None) -> Block:
+    """A new block from ``spec``; ``index``: its place in the request's ``blocks``, for the error's ``param``
+    (``blocks.0.value``: a client's form can point at the field, as for every other 400)."""
+    where = "" if index is None else f"blocks.{index}."
     limit = spec.limit if spec.limit is not None else C.DEFAULT_BLOCK_CHAR_LIMIT
     if limit <= 0:
-        raise ConfigError(f"block {spec.label!r}: the limit must be positive")
+        raise ConfigError(f"block {spec.label!r}: the limit must be positive", param=f"{where}limit")
     if len(spec.value) > limit:
-        raise ConfigError(f"block {spec.label!r} value is {len(spec.value)} characters; the limit is {limit}")
+        raise ConfigError(f"block {spec.label!r} value is {len(spec.value)} characters; the limit is {limit}",
+                          param=f"{where}value")
     return Block(
         id=new_block_id(), label=spec.label, value=spec.value, limit=limit, description=spec.description,
         read_only=spec.read_only,
@@ -53,17 +57,18 @@ def updated_block(current: Block, value: str, fields: dict[str, Any]) -> Block:
     # (a shared fact such as opening hours, changed for every agent at once) or false (unlocked).
     if current.read_only and "read_only" not in fields:
         raise ConfigError(f"block {current.label!r} is read-only: send read_only true with the new value to edit it "
-                          "and keep it read-only, or false to unlock it")
+                          "and keep it read-only, or false to unlock it", param="read_only")
     try:
         new = Block.model_validate({**current.model_dump(), **fields, "value": value})
     except ValidationError as exc:
         raise ConfigError(f"invalid block fields: {exc}") from exc
     if new.limit <= 0:
-        raise ConfigError("a block's limit must be positive")
+        raise ConfigError("a block's limit must be positive", param="limit")
     if len(new.value) > new.limit:
+        # the field at fault: the new value, or (the value as it was) a limit lowered below it
         raise ConfigError(
             f"block {new.label!r} value is {len(new.value)} characters; the limit is {new.limit}. "
-            "Shorten it or summarize it."
+            "Shorten it or summarize it.", param="value" if value != current.value else "limit"
         )
     return new
 

@@ -232,3 +232,21 @@ async def test_typed_input_can_say_when_it_was_said(tmp_path: Path, fake_openai:
         assert [(m.content, m.created_at) for m in rows] == [("My sister moved to Lisbon.", said)]
     finally:
         await vs.runner.cleanup()
+
+
+async def test_a_block_over_its_limit_names_the_field_at_fault(server: Running) -> None:
+    status, error = await server.request("POST", "/v1/agents", json={
+        "name": "limits", "llm": {"provider": "local"},
+        "blocks": [{"label": "persona", "value": "Hi."}, {"label": "human", "value": "x" * 21, "limit": 20}]})
+    assert (status, error["error"]["code"], error["error"]["param"]) == (400, "invalid_config", "blocks.1.value")
+    agent = await server.create_agent(blocks=[{"label": "human", "value": "Likes tea.", "limit": 20}])
+    url = f"/v1/agents/{agent['id']}/blocks/human"
+    for body, param in (({"value": "x" * 21}, "value"), ({"limit": 5}, "limit"),
+                        ({"value": "Likes tea.", "limit": 5}, "limit"), ({"value": "x" * 21, "limit": 19}, "value")):
+        status, error = await server.request("PATCH", url, json=body)
+        assert (status, error["error"]["code"], error["error"]["param"]) == (400, "invalid_config", param), body
+    status, block = await server.request("GET", url)
+    assert (block["value"], block["limit"], block["version"]) == ("Likes tea.", 20, 1)
+    status, _ = await server.request("PATCH", url, json={"read_only": True})
+    status, error = await server.request("PATCH", url, json={"value": "Likes coffee."})
+    assert (status, error["error"]["param"]) == (400, "read_only")

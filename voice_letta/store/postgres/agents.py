@@ -48,8 +48,8 @@ class AgentsMixin(PgBase):
             new_rows: list[Block] = []
             link_ids: list[str] = []
             labels: set[str] = set()
-            for spec in blocks:
-                block = shared[spec] if isinstance(spec, str) else new_block(spec)
+            for i, spec in enumerate(blocks):  # new blocks first, in the request's order (AgentService.create)
+                block = shared[spec] if isinstance(spec, str) else new_block(spec, i)
                 if not isinstance(spec, str):
                     new_rows.append(block)
                 if block.label in labels:

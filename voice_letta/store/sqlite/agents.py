@@ -56,11 +56,11 @@ class AgentsMixin(SqliteBase):
             new_rows: list[Block] = []
             link_ids: list[str] = []
             labels: set[str] = set()
-            for spec in blocks:
+            for i, spec in enumerate(blocks):  # new blocks first, in the request's order (AgentService.create)
                 if isinstance(spec, str):
                     block = shared[spec]
                 else:
-                    block = new_block(spec)
+                    block = new_block(spec, i)
                     new_rows.append(block)
                 if block.label in labels:
                     raise ConfigError(f"agent {agent.id} would have two blocks labelled {block.label!r}")
