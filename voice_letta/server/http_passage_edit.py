@@ -24,13 +24,15 @@ from voice_letta import config as C
 from voice_letta.agent.models import Passage
 from voice_letta.agent.ports import HeldKey, KeyedPassages
 from voice_letta.agent.recall.plain import embedding_text
-from voice_letta.errors import NotFoundError, ProtocolViolation, ProviderError, in_the_future
+from voice_letta.errors import ConflictError, NotFoundError, ProtocolViolation, ProviderError, in_the_future
 from voice_letta.server.http_admin import parse_body
 from voice_letta.server.http_memory import MEMORY_SEARCH, passage_json, says_something
 from voice_letta.server.keys import AGENTS, STORE
 from voice_letta.server.request_keys import Outcome, idempotency_key, once, render
 
 routes = web.RouteTableDef()
+
+EDIT_ATTEMPTS = 3  # another edit of the passage came between the read and the write: read it again
 
 
 class PassageEdit(BaseModel):
@@ -67,19 +69,28 @@ async def edit_passage(request: web.Request) -> web.Response:
 
 async def _edit(request: web.Request, agent_id: str, passage_id: str, body: PassageEdit, held: HeldKey | None
                 ) -> dict[str, Any]:
+    """Read the passage, apply the edit, write it if the passage is still as read (``expected``): two edits at
+    once (one of the text, one of the time) would otherwise each write back the other's field as it was before.
+    Lost to another edit, it is applied again to what that one stored, up to ``EDIT_ATTEMPTS`` times (then 409)."""
     store = request.app[STORE]
-    found = await store.get_passages(agent_id, [passage_id], with_vectors=True)
-    if not found:  # another agent's passage is not this agent's either
-        raise NotFoundError(f"unknown passage {passage_id} of agent {agent_id}")
-    current = found[0]
-    start, end = _times(current, body)
-    text = current.text if body.text is None else body.text
-    synopsis = body.synopsis if body.synopsis is not None else current.synopsis if text == current.text else ""
-    edited = current.model_copy(update={"text": text, "synopsis": synopsis, "start_at": start, "end_at": end})
-    if (text, synopsis) != (current.text, current.synopsis):
-        edited = await _embedded(request, edited)
     keyed = None if held is None else KeyedPassages(held, lambda stored, _: (200, render(passage_json(stored[0]))))
-    updated = await store.update_passage(edited, keyed=keyed)
+    for attempt in range(1, EDIT_ATTEMPTS + 1):
+        found = await store.get_passages(agent_id, [passage_id], with_vectors=True)
+        if not found:  # another agent's passage is not this agent's either
+            raise NotFoundError(f"unknown passage {passage_id} of agent {agent_id}")
+        current = found[0]
+        start, end = _times(current, body)
+        text = current.text if body.text is None else body.text
+        synopsis = body.synopsis if body.synopsis is not None else current.synopsis if text == current.text else ""
+        edited = current.model_copy(update={"text": text, "synopsis": synopsis, "start_at": start, "end_at": end})
+        if (text, synopsis) != (current.text, current.synopsis):
+            edited = await _embedded(request, edited)
+        try:
+            updated = await store.update_passage(edited, expected=current, keyed=keyed)
+            break
+        except ConflictError:
+            if attempt == EDIT_ATTEMPTS:
+                raise
     request.app[MEMORY_SEARCH].forget(agent_id)  # the next search reloads the index with the new words and vector
     await request.app[AGENTS].publish_memory_change(agent_id=agent_id)
     return passage_json(updated)

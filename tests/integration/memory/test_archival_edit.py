@@ -4,6 +4,7 @@ with an ``Idempotency-Key``, and live sessions hear ``memory.updated``."""
 
 from __future__ import annotations
 
+import asyncio
 import time
 from pathlib import Path
 from typing import Any
@@ -128,3 +129,17 @@ async def test_an_edit_reaches_live_sessions(tmp_path: Path, fake_openai: FakeOp
             assert (ev["reason"], ev["passages_added"], ev["passages_removed"]) == ("rest", 0, 0)
     finally:
         await vs.runner.cleanup()
+
+
+async def test_two_edits_at_once_keep_both_changes(server: Running) -> None:
+    agent = await create_voice_agent(server)
+    base = f"/v1/agents/{agent['id']}/archival"
+    _, made = await server.request("POST", base, json={"text": "user: the boat leaves at 9", "start_at": 1e9})
+    url = f"{base}/{made['id']}"
+    for round_ in range(4):
+        text, start = f"user: the boat leaves at {10 + round_}", 1e9 + 3600 * (round_ + 1)
+        done = await asyncio.gather(patch(server, url, {"text": text}), patch(server, url, {"start_at": start}))
+        assert [status for status, _, _ in done] == [200, 200], done
+        _, listed = await server.request("GET", base)
+        assert [(p["text"], p["start_at"]) for p in listed["data"]] == [(text, start)], round_
+    assert (await search(server, base, "when does the boat leave"))[0]["text"] == "user: the boat leaves at 13"

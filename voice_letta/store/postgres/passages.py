@@ -11,7 +11,7 @@ from collections.abc import Sequence
 
 from voice_letta.agent.models import Passage
 from voice_letta.agent.ports import CrossVectors, KeyClaimLost, KeyedPassages, PassageTexts, PassageVectors
-from voice_letta.errors import NotFoundError
+from voice_letta.errors import ConflictError, NotFoundError
 from voice_letta.store import rows as R
 from voice_letta.store.common import passage_rows, passage_texts, prepared_passages
 from voice_letta.store.faults import KEYED_WRITE_UNCOMMITTED, crash_point
@@ -26,7 +26,9 @@ _UPDATE = (
     "UPDATE passages SET cross_model = CASE WHEN text = $1 AND synopsis = $2 THEN cross_model END, "
     "cross_embedding = CASE WHEN text = $1 AND synopsis = $2 THEN cross_embedding END, text = $1, synopsis = $2, "
     "embedding = $3, embedding_model = $4, embedding_dim = $5, start_at = $6, end_at = $7, terms = $8 "
-    f"WHERE id = $9 AND agent_id = $10 RETURNING {_NO_VECTOR}"
+    "WHERE id = $9 AND agent_id = $10 AND (NOT $11::boolean OR (text IS NOT DISTINCT FROM $12::text "
+    "AND synopsis IS NOT DISTINCT FROM $13::text AND start_at IS NOT DISTINCT FROM $14::double precision "
+    f"AND end_at IS NOT DISTINCT FROM $15::double precision)) RETURNING {_NO_VECTOR}"
 )
 
 
@@ -63,15 +65,22 @@ class PassagesMixin(PgBase):
                 crash_point(KEYED_WRITE_UNCOMMITTED)
         return stored, marked
 
-    async def update_passage(self, passage: Passage, *, keyed: KeyedPassages | None = None) -> Passage:
+    async def update_passage(self, passage: Passage, *, expected: Passage | None = None,
+                             keyed: KeyedPassages | None = None) -> Passage:
         """As SQLite's: the update (tsvector, keyword statistics and the change log follow by trigger) and the key's
         first response in one transaction."""
         [ready] = prepared_passages([passage])
         [row] = await passage_rows([ready])
         async with self._tx("update_passage") as db:
+            was = (False, None, None, None, None) if expected is None else (
+                True, R.text_param(expected.text), R.text_param(expected.synopsis), expected.start_at,
+                expected.end_at)
             found = await db.fetch(_UPDATE, row[2], row[3], row[4], row[5], row[6], row[7], row[8], row[13],
-                                   ready.id, ready.agent_id)
+                                   ready.id, ready.agent_id, *was)
             if not found:
+                if await db.fetchval("SELECT 1 FROM passages WHERE id = $1 AND agent_id = $2", ready.id,
+                                     ready.agent_id):
+                    raise ConflictError(f"passage {passage.id} changed while it was being edited")
                 raise NotFoundError(f"unknown passage {passage.id} of agent {passage.agent_id}")
             with translate_errors("decoding a passage"):
                 updated = R.passage_from_row(found[0])

@@ -11,21 +11,23 @@ from collections.abc import Sequence
 
 from voice_letta.agent.models import Passage
 from voice_letta.agent.ports import CrossVectors, KeyClaimLost, KeyedPassages, PassageTexts, PassageVectors
-from voice_letta.errors import NotFoundError
+from voice_letta.errors import ConflictError, NotFoundError
 from voice_letta.store import rows as R
 from voice_letta.store.common import chunked, flat, passage_rows, passage_texts, prepared_passages
 from voice_letta.store.faults import KEYED_WRITE_UNCOMMITTED, crash_point
-from voice_letta.store.sqlite.base import MAX_BOUND_VARS, SqliteBase, insert_sql, supersede
+from voice_letta.store.sqlite.base import MAX_BOUND_VARS, SqliteBase, exists, insert_sql, supersede
 from voice_letta.store.sqlite.db import translate_errors
 from voice_letta.store.sqlite.request_keys import FINISH
 
-# ?1 text, ?2 synopsis, ?3 embedding, ?4 model, ?5 dim, ?6 start, ?7 end, ?8 terms, ?9 id, ?10 agent. A column on the
-# right of SET is the row before the update: the cross-lingual vector stays only when the words did not change.
+# ?1 text, ?2 synopsis, ?3 embedding, ?4 model, ?5 dim, ?6 start, ?7 end, ?8 terms, ?9 id, ?10 agent; ?11 1 for a
+# compare-and-set on ?12 text, ?13 synopsis, ?14 start, ?15 end as read. A column on the right of SET is the row before
+# the update: the cross-lingual vector stays only when the words did not change.
 UPDATE_PASSAGE = (
     "UPDATE passages SET cross_model = CASE WHEN text = ?1 AND synopsis = ?2 THEN cross_model END, "
     "cross_embedding = CASE WHEN text = ?1 AND synopsis = ?2 THEN cross_embedding END, text = ?1, synopsis = ?2, "
     "embedding = ?3, embedding_model = ?4, embedding_dim = ?5, start_at = ?6, end_at = ?7, terms = ?8 "
-    f"WHERE id = ?9 AND agent_id = ?10 RETURNING {R.PASSAGE_COLUMNS.replace('embedding,', 'NULL,', 1)}"
+    "WHERE id = ?9 AND agent_id = ?10 AND (?11 = 0 OR (text IS ?12 AND synopsis IS ?13 AND start_at IS ?14 "
+    f"AND end_at IS ?15)) RETURNING {R.PASSAGE_COLUMNS.replace('embedding,', 'NULL,', 1)}"
 )
 _RELINK = ("UPDATE passages SET superseded_by = ?, superseded_at = CASE WHEN ? IS NULL THEN NULL ELSE superseded_at "
            "END WHERE agent_id = ? AND superseded_by = ?")
@@ -74,15 +76,21 @@ class PassagesMixin(SqliteBase):
                 crash_point(KEYED_WRITE_UNCOMMITTED)
         return stored, marked
 
-    async def update_passage(self, passage: Passage, *, keyed: KeyedPassages | None = None) -> Passage:
+    async def update_passage(self, passage: Passage, *, expected: Passage | None = None,
+                             keyed: KeyedPassages | None = None) -> Passage:
         """One ``BEGIN IMMEDIATE`` transaction: the update (the FTS index and the change log follow by trigger) and,
         with ``keyed``, the key's first response."""
         [ready] = prepared_passages([passage])
         [row] = await passage_rows([ready])
-        params = (row[2], row[3], row[4], row[5], row[6], row[7], row[8], row[13], ready.id, ready.agent_id)
+        was = (0, None, None, None, None) if expected is None else (
+            1, R.text_param(expected.text), R.text_param(expected.synopsis), expected.start_at, expected.end_at)
+        params = (row[2], row[3], row[4], row[5], row[6], row[7], row[8], row[13], ready.id, ready.agent_id, *was)
         async with self._write("update_passage") as db:
             found = list(await db.execute_fetchall(UPDATE_PASSAGE, params))
             if not found:
+                if await exists(db, "SELECT 1 FROM passages WHERE id = ? AND agent_id = ?", ready.id,
+                                ready.agent_id):
+                    raise ConflictError(f"passage {passage.id} changed while it was being edited")
                 raise NotFoundError(f"unknown passage {passage.id} of agent {passage.agent_id}")
             with translate_errors("decoding a passage"):
                 updated = R.passage_from_row(found[0])

@@ -68,12 +68,15 @@ class PassageStore(Protocol):
         in one transaction; with ``keyed``, the request key's first response is recorded in it too (else
         ``KeyClaimLost``, and nothing is stored). Returns the stored passages and, for each, the ids it marked."""
         ...
-    async def update_passage(self, passage: Passage, *, keyed: KeyedPassages | None = None) -> Passage:
+    async def update_passage(self, passage: Passage, *, expected: Passage | None = None,
+                             keyed: KeyedPassages | None = None) -> Passage:
         """Write the stored passage ``passage.id`` of ``passage.agent_id``'s text, synopsis, ``start_at``, ``end_at``
         and embedding (its model and dimension with it) as ``passage`` has them, its keyword terms recomputed, and
         its second (cross-lingual) vector dropped when the words changed (judged again); supersession marks and
         ``created_at`` stay. With ``keyed``, the key's first response (``respond([updated], [[]])``) is recorded in
-        the same transaction (else ``KeyClaimLost``, nothing written). NotFoundError when the agent has no such
+        the same transaction (else ``KeyClaimLost``, nothing written). With ``expected`` (the passage as the caller
+        read it), a compare-and-set: ConflictError, nothing written, when its text, synopsis or times are no longer
+        those (another edit came between the read and this write). NotFoundError when the agent has no such
         passage. Returns the passage as stored (without its vector)."""
         ...
     async def list_passages(self, agent_id: str, *, limit: int = 100, offset: int = 0) -> list[Passage]: ...
