@@ -23,8 +23,6 @@ from voice_letta.store.postgres.base import PgBase, rowcount
 from voice_letta.store.postgres.messages import append_rows
 from voice_letta.store.postgres.request_keys import FINISH
 
-Parts = Callable[[list[Message]], Sequence[HandoffRange]]
-
 _ENQUEUE = (
     "INSERT INTO memory_jobs (agent_id, kind, payload, through_seq, status, attempts, run_after, created_at, "
     f"updated_at) VALUES ($1, 'import', $2, $3, 'pending', 0, $4, $4, $4) RETURNING {JOB_COLUMNS}"
@@ -37,8 +35,8 @@ class ImportsMixin(PgBase):
         return stored
 
     async def import_messages(
-        self, messages: Sequence[Message], *, parts: Parts | None = None, now: float = 0.0,
-        keyed: KeyedImport | None = None,
+        self, messages: Sequence[Message], *, parts: Callable[[list[Message]], Sequence[HandoffRange]] | None = None,
+        now: float = 0.0, keyed: KeyedImport | None = None,
     ) -> tuple[list[Message], list[MemoryJob]]:
         if not messages:
             return [], []

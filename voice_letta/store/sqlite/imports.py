@@ -25,8 +25,6 @@ from voice_letta.store.sqlite.jobs import ENQUEUE, WATERMARK
 from voice_letta.store.sqlite.messages import append_params, append_sql
 from voice_letta.store.sqlite.request_keys import FINISH
 
-Parts = Callable[[list[Message]], Sequence[HandoffRange]]
-
 
 class ImportsMixin(SqliteBase):
     async def append_imports(self, messages: Sequence[Message]) -> list[Message]:
@@ -34,8 +32,8 @@ class ImportsMixin(SqliteBase):
         return stored
 
     async def import_messages(
-        self, messages: Sequence[Message], *, parts: Parts | None = None, now: float = 0.0,
-        keyed: KeyedImport | None = None,
+        self, messages: Sequence[Message], *, parts: Callable[[list[Message]], Sequence[HandoffRange]] | None = None,
+        now: float = 0.0, keyed: KeyedImport | None = None,
     ) -> tuple[list[Message], list[MemoryJob]]:
         if not messages:
             return [], []
