@@ -68,6 +68,7 @@ ROUTE_ACCESS: dict[tuple[str, str], Access] = {
     ("GET", "/v1/agents/{agent_id}/messages"): Access.READ,
     ("GET", "/v1/agents/{agent_id}/archival"): Access.READ,
     ("GET", "/v1/agents/{agent_id}/archival/search"): Access.READ,
+    ("GET", "/v1/agents/{agent_id}/archival/{passage_id}"): Access.READ,
     ("GET", "/v1/agents/{agent_id}/memory/jobs"): Access.READ,
     ("GET", "/v1/agents/{agent_id}/turns"): Access.READ,
     ("PATCH", "/v1/agents/{agent_id}"): Access.ADMIN,  # like POST /v1/agents

@@ -1,4 +1,4 @@
-"""``PATCH /v1/agents/{agent_id}/archival/{passage_id}``: correct one archived passage in place.
+"""``PATCH /v1/agents/{agent_id}/archival/{passage_id}``: correct one archived passage in place (and ``GET`` it).
 
 A user who told the agent a wrong fact ("my sister lives in Porto", when it is Lisbon) needs the memory to say the
 right one, and search to find the new words and no longer the old ones. The edit is checked like an insert
@@ -49,6 +49,18 @@ class PassageEdit(BaseModel):
     @classmethod
     def _says_something(cls, text: str | None) -> str | None:
         return None if text is None else says_something(text)
+
+
+@routes.get("/v1/agents/{agent_id}/archival/{passage_id}")
+async def get_passage(request: web.Request) -> web.Response:
+    """One passage by id (what a client edits: it reads the passage, then sends the change)."""
+    agent_id, passage_id = request.match_info["agent_id"], request.match_info["passage_id"]
+    store = request.app[STORE]
+    await store.get_agent(agent_id)
+    found = await store.get_passages(agent_id, [passage_id])
+    if not found:
+        raise NotFoundError(f"unknown passage {passage_id} of agent {agent_id}")
+    return web.json_response(passage_json(found[0]))
 
 
 @routes.patch("/v1/agents/{agent_id}/archival/{passage_id}")

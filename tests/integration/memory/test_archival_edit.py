@@ -12,7 +12,7 @@ from typing import Any
 import aiohttp
 
 from tests.fakes.openai_server import FakeOpenAIServer
-from tests.integration.agent.conftest import Running
+from tests.integration.agent.conftest import Running, start_server
 from tests.integration.memory.conftest import create_voice_agent
 from tests.integration.session.conftest import start_voice_server
 
@@ -143,3 +143,39 @@ async def test_two_edits_at_once_keep_both_changes(server: Running) -> None:
         _, listed = await server.request("GET", base)
         assert [(p["text"], p["start_at"]) for p in listed["data"]] == [(text, start)], round_
     assert (await search(server, base, "when does the boat leave"))[0]["text"] == "user: the boat leaves at 13"
+
+
+async def test_one_passage_is_read_by_its_id(server: Running) -> None:
+    agent = await create_voice_agent(server)
+    stranger = await create_voice_agent(server, name="stranger")
+    base = f"/v1/agents/{agent['id']}/archival"
+    _, made = await server.request("POST", base, json={"text": "user: my locker is number 12"})
+    status, got = await server.request("GET", f"{base}/{made['id']}")
+    assert status == 200 and got == {k: v for k, v in made.items() if k != "supersedes"}
+    for path in (f"/v1/agents/{stranger['id']}/archival/{made['id']}", f"{base}/passage-nope"):
+        status, error = await server.request("GET", path)
+        assert (status, error["error"]["code"]) == (404, "not_found"), path
+    status, found = await server.request("GET", f"{base}/search", params={"query": "locker"})
+    assert status == 200 and found["data"][0]["id"] == made["id"]  # the search route is not read as an id
+
+
+async def test_a_read_token_reads_a_passage_and_cannot_edit_it(tmp_path: Path, fake_openai: FakeOpenAIServer
+                                                               ) -> None:
+    running, runner = await start_server(tmp_path, fake_openai, api_key="sekrit")
+    try:
+        agent = await running.create_agent()
+        _, made = await running.request("POST", f"/v1/agents/{agent['id']}/archival", json={"text": "user: hi"})
+        url = f"{running.url}/v1/agents/{agent['id']}/archival/{made['id']}"
+        _, token = await running.request("POST", "/v1/tokens", json={"scopes": ["read"], "agent": agent["id"]})
+        reader = {"Authorization": f"Bearer {token['token']}"}
+        async with aiohttp.ClientSession() as s:
+            async with s.patch(url, json={"text": "user: hello"}) as r:
+                assert r.status == 401
+            async with s.get(url, headers=reader) as r:
+                assert r.status == 200 and (await r.json())["text"] == "user: hi"
+            async with s.patch(url, json={"text": "user: hello"}, headers=reader) as r:
+                assert r.status == 403  # a read token may read, not write
+            async with s.patch(url, json={"text": "user: hello"}, headers=running.headers()) as r:
+                assert r.status == 200
+    finally:
+        await runner.cleanup()
