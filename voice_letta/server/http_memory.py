@@ -311,8 +311,10 @@ async def reembed_passages(request: web.Request) -> web.Response:
     vectors = await embedder.embed([embedding_text(p.text, p.synopsis) for p in batch])
     if any(len(v) != embedder.dim for v in vectors):
         raise ProviderError(f"{embedder.model} returned vectors that are not {embedder.dim}-d", retryable=False)
+    # a passage edited while its batch was embedded has its new words' vector already: not overwritten
     done = await store.set_passage_embeddings(agent_id, [(p.id, v) for p, v in zip(batch, vectors, strict=True)],
-                                              model=embedder.model)
+                                              model=embedder.model,
+                                              embedded_from=[(p.text, p.synopsis) for p in batch])
     request.app[MEMORY_SEARCH].forget(agent_id)  # the next search loads the index with these vectors
     return web.json_response({"reembedded": done, "remaining": stale - done, "embedding_model": embedder.model,
                               "embedding_dim": embedder.dim})

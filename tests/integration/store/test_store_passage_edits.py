@@ -91,3 +91,19 @@ async def test_an_edit_of_a_passage_that_changed_since_it_was_read_is_refused(st
     assert (fixed.text, fixed.start_at) == ("user: the boat leaves at 10", now - 90)
     with pytest.raises(NotFoundError):
         await store.update_passage(fixed.model_copy(update={"id": ids.passage_id()}), expected=fixed)
+
+
+async def test_a_reembed_does_not_overwrite_the_vector_of_a_passage_edited_meanwhile(store: Any, other: Any) -> None:
+    agent = await make_agent(store)
+    now = time.time()
+    kept, edited = await store.insert_passages([passage(agent.id, "user: I sail on Sundays", now - 9),
+                                                passage(agent.id, "user: my boat is called Wren", now - 8)])
+    batch, _ = await store.passages_to_reembed(agent.id, "m2", 3, limit=10)  # read, then embedded for a while
+    await other.update_passage(edited.model_copy(update={"text": "user: my boat is called Heron",
+                                                         "embedding": [0.0, 0.0, 1.0], "embedding_model": "m2"}))
+    done = await store.set_passage_embeddings(agent.id, [(p.id, [0.5, 0.5, 0.0]) for p in batch], model="m2",
+                                              embedded_from=[(p.text, p.synopsis) for p in batch])
+    assert done == 1  # the edited passage keeps the vector of its new words
+    vectors = await other.load_passage_vectors(agent.id, "m2", 3)
+    assert vectors.ids == (kept.id, edited.id)
+    assert vectors.vectors[12:] == b"\x00\x00\x00\x00" * 2 + b"\x00\x00\x80\x3f"

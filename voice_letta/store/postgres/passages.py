@@ -143,17 +143,22 @@ class PassagesMixin(PgBase):
             return [R.passage_from_row(r) for r in found], int(total[0][0])
 
     async def set_passage_embeddings(
-        self, agent_id: str, vectors: Sequence[tuple[str, Sequence[float]]], *, model: str
+        self, agent_id: str, vectors: Sequence[tuple[str, Sequence[float]]], *, model: str,
+        embedded_from: Sequence[tuple[str, str]] | None = None,
     ) -> int:
         if not vectors:
             return 0
+        words = [(None, None)] * len(vectors) if embedded_from is None else [
+            (R.text_param(t), R.text_param(s)) for t, s in embedded_from]
         async with self._tx("set_passage_embeddings") as db:
             status = await db.execute(
                 "UPDATE passages p SET embedding = v.embedding, embedding_model = $2, embedding_dim = v.dim "
-                "FROM unnest($3::text[], $4::bytea[], $5::int[]) AS v(id, embedding, dim) "
-                "WHERE p.agent_id = $1 AND p.id = v.id",
+                "FROM unnest($3::text[], $4::bytea[], $5::int[], $6::text[], $7::text[]) "
+                "AS v(id, embedding, dim, text, synopsis) "
+                "WHERE p.agent_id = $1 AND p.id = v.id AND (v.text IS NULL OR (coalesce(p.text, '') = v.text "
+                "AND coalesce(p.synopsis, '') = v.synopsis))",
                 agent_id, model, [pid for pid, _ in vectors], [R.encode_embedding(v) for _, v in vectors],
-                [len(v) for _, v in vectors])
+                [len(v) for _, v in vectors], [t for t, _ in words], [s for _, s in words])
         return int(status.rsplit(" ", 1)[-1])
 
     async def load_passage_texts(self, agent_id: str) -> PassageTexts:

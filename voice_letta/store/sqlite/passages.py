@@ -167,15 +167,20 @@ class PassagesMixin(SqliteBase):
             return [R.passage_from_row(r) for r in found], int(total[0][0])
 
     async def set_passage_embeddings(
-        self, agent_id: str, vectors: Sequence[tuple[str, Sequence[float]]], *, model: str
+        self, agent_id: str, vectors: Sequence[tuple[str, Sequence[float]]], *, model: str,
+        embedded_from: Sequence[tuple[str, str]] | None = None,
     ) -> int:
         if not vectors:
             return 0
+        words = [(None, None)] * len(vectors) if embedded_from is None else [
+            (R.text_param(t), R.text_param(s)) for t, s in embedded_from]
         async with self._write("set_passage_embeddings") as db:
             cur = await db.executemany(
-                "UPDATE passages SET embedding = ?, embedding_model = ?, embedding_dim = ? "
-                "WHERE agent_id = ? AND id = ?",
-                [(R.encode_embedding(v), model, len(v), agent_id, pid) for pid, v in vectors])
+                "UPDATE passages SET embedding = ?1, embedding_model = ?2, embedding_dim = ?3 "
+                "WHERE agent_id = ?4 AND id = ?5 AND (?6 IS NULL OR (coalesce(text, '') = ?6 "
+                "AND coalesce(synopsis, '') = ?7))",
+                [(R.encode_embedding(v), model, len(v), agent_id, pid, t, s)
+                 for (pid, v), (t, s) in zip(vectors, words, strict=True)])
             return cur.rowcount
 
     async def load_passage_texts(self, agent_id: str) -> PassageTexts:

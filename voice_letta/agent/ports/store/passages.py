@@ -136,7 +136,10 @@ class PassageStore(Protocol):
         ...
 
     async def set_passage_embeddings(
-        self, agent_id: str, vectors: Sequence[tuple[str, Sequence[float]]], *, model: str
+        self, agent_id: str, vectors: Sequence[tuple[str, Sequence[float]]], *, model: str,
+        embedded_from: Sequence[tuple[str, str]] | None = None,
     ) -> int:
-        """Replace passages' vectors (and their model and dimension) in one transaction; returns rows changed."""
+        """Replace passages' vectors (and their model and dimension) in one transaction; returns rows changed. With
+        ``embedded_from`` (the text and synopsis each vector was computed from), a passage whose words are no longer
+        those (edited meanwhile: it has the vector of its new words) is left as it is."""
         ...
