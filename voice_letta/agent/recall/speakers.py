@@ -46,18 +46,45 @@ _NOTE_WORDS = frozenset({"update", "updates", "updated", "correction", "note", "
                          "ps", "edit", "edited", "todo"})
 
 
+# A number or a short code in a label names a thing or a slot, never a person: a ward's bed ("Bed 9 Sharma: … up to 24
+# units"), a hive ("H3: nuc from Ben Walsh"), a flat ("1/1 viewing Saturday: …"), "HOTEL 2: …". It is the subject of the
+# line, not its sender: read as a speaker, a nurse's note on bed 9 was bed 9's own line, nobody's to update (test15). A
+# chat handle's digits sit in a longer word ("mike92"); a transcript numbers its speakers by a word for a person
+# ("Speaker 1:", "Guest 2:", "Caller 1:").
+_SLOT = re.compile(r"^(?:\d+(?:[/.-]\d+)*[a-z]?|[a-z]{1,2}\d{1,2})$", re.IGNORECASE)
+_NUMBERED_PEOPLE = frozenset({"speaker", "person", "participant", "guest", "caller", "host", "voice", "interviewer",
+                              "interviewee", "respondent", "customer", "agent", "student", "member", "user", "unknown"})
+
+
 def is_label(label: str) -> bool:
-    """A speaker's name or role, not a heading: at most 40 characters and, when it has several words, no stopword
-    ("Change of plan") and not in sentence case ("Kitchen renovation"; names are "Dr Patel", "Mary Ann" or "marco").
-    A one-word heading ("Kitchen: …") cannot be told from a name and stays a label."""
+    """A speaker's name or role, not a heading: at most 40 characters, no number or short code ("Bed 9 Sharma", "H3")
+    and, when it has several words, no stopword ("Change of plan") and not in sentence case ("Kitchen renovation"; names
+    are "Dr Patel", "Mary Ann" or "marco"). A one-word heading ("Kitchen: …") cannot be told from a name and stays a
+    label."""
     if len(label) > 40 or _LIST_ITEM.match(label) or label.strip().lower() in _HEADER_FIELDS:
         return False
     parts = label.split()
+    if any(_SLOT.match(p) for p in parts) and not _NUMBERED_PEOPLE.intersection(p.lower() for p in parts):
+        return False
     if len(parts) == 1:
         return True
     if any(p.lower() in STOPWORDS for p in parts):
         return False
     return not (parts[0][:1].isupper() and any(p[:1].islower() for p in parts[1:]))
+
+
+def _heading(label: str) -> bool:
+    """Whether a label opening a passage is its heading: a note's kind ("Update: …", ``_NOTE_WORDS``) or several words
+    all in lower case, a list's heading typed on a phone ("carpool escuela: Rafa lleva lunes…", "league playoffs: first
+    round Dec 12", "snack rotation: …"; test15, test14): read as speakers, the user's own notes were nobody's, no
+    change of them a version. Names are "Dr Patel", "Mary Ann" or one handle ("marco"). Not inside a message under its
+    sender's line ("[11/23/2026 9:51 PM] priya_dm / loot recap: …"): that is still someone else's."""
+    parts = label.split()
+    return any(w.lower() in _NOTE_WORDS for w in parts) or _lower_heading(parts)
+
+
+def _lower_heading(parts: list[str]) -> bool:
+    return len(parts) > 1 and all(p[:1].islower() for p in parts)
 
 
 def _strip_label(m: re.Match[str]) -> str:
@@ -77,7 +104,7 @@ def speakers(text: str) -> tuple[str, ...]:
         return ()
     raw = tuple(label for label in SPEAKER.findall(text) if is_label(label))
     opening = SPEAKER.match(text.lstrip())
-    if raw and opening is not None and any(w.lower() in _NOTE_WORDS for w in opening.group(1).split()):
+    if raw and opening is not None and _heading(opening.group(1)):
         raw = tuple(label for label in raw if label != opening.group(1))
     found = _LABELS.get(raw)
     if found is None:
@@ -109,4 +136,4 @@ def is_dialogue_line(text: str) -> bool:
     if "\n" in stripped:
         return False
     m = SPEAKER.match(stripped)
-    return m is not None and is_label(m.group(1))
+    return m is not None and is_label(m.group(1)) and not _lower_heading(m.group(1).split())
