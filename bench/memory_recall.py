@@ -55,6 +55,8 @@ async def bench_recall(name: str, data: dict[str, Any], *, verbose: bool = False
                      "start_at": now - (60 - 2 * i) * DAY} for i, f in enumerate(facts)])
                 rows: dict[str, list[bool]] = {"direct": [], "paraphrase": []}
                 answered_conf: list[float] = []
+                answered: list[bool] = []  # the fact in the top 3 and top confidence >= 0.5
+                wrong: list[bool] = []  # another passage first at top confidence >= 0.5
                 for i, f in enumerate(facts):
                     for kind, q in (("direct", f["question"]), ("paraphrase", f.get("paraphrase"))):
                         if not q:
@@ -63,6 +65,8 @@ async def bench_recall(name: str, data: dict[str, Any], *, verbose: bool = False
                         hit = fids[i] in [p["id"] for p in top]
                         rows[kind].append(hit)
                         answered_conf.append(top_confidence(top))
+                        answered.append(hit and top_confidence(top) >= 0.5)
+                        wrong.append(top_confidence(top) >= 0.5 and top[0]["id"] != fids[i])
                         if verbose and not hit:
                             print(f"   miss ({kind}): {q} -> {[p['text'][:50] for p in top]}")
                 abstained = []
@@ -113,6 +117,8 @@ async def bench_recall(name: str, data: dict[str, Any], *, verbose: bool = False
                     top = await search(did, q)
                     dia_hits.append(dids[target] in [p["id"] for p in top])
                     answered_conf.append(top_confidence(top))
+                    answered.append(dia_hits[-1] and top_confidence(top) >= 0.5)
+                    wrong.append(top_confidence(top) >= 0.5 and top[0]["id"] != dids[target])
                 for q in dia["swapped"]:
                     top = await search(did, q)
                     conf = top_confidence(top)
@@ -133,6 +139,8 @@ async def bench_recall(name: str, data: dict[str, Any], *, verbose: bool = False
     print(f"  stale fact ranked above its update:       {rate(stale_on_top)}")
     print(f"  abstention on unanswerable (conf < 0.5):  {rate(abstained)}")
     print(f"  answerable with top confidence < 0.5:     {rate([c < 0.5 for c in answered_conf])}")
+    print(f"  answered (top-3 and confidence >= 0.5):   {rate(answered)}")
+    print(f"  confident wrong (top-1 not it, >= 0.5):   {rate(wrong)}")
     print(f"  time-window recall (lines of the window): {100 * statistics.fmean(window_recall):.1f} %")
     print(f"  two-person chat, top-3 on answerable:     {rate(dia_hits)}")
     print(f"  two-person chat, abstention when the question names the other person: {rate(dia_abstained)}")
@@ -242,6 +250,14 @@ async def bench_holdout(name: str, data: dict[str, Any], *, verbose: bool = Fals
                         r.setdefault("top3 " + kind, []).append(float(hit))
                         r.setdefault("top3 all", []).append(float(hit))
                         r.setdefault("answerable conf < 0.5", []).append(float(conf < 0.5))
+                        # what a voice user gets: the answer said (found and confident), or another passage said
+                        # as the answer with confidence (an update's stale version first counts as wrong)
+                        r.setdefault("answered (top-3, >= 0.5)", []).append(float(hit and conf >= 0.5))
+                        wrong = conf >= 0.5 and ranked[0] not in want_ids
+                        r.setdefault("confident wrong (top-1)", []).append(float(wrong))
+                        if verbose and wrong:
+                            print(f"   [{conv['split']}] confident wrong ({conf:.2f}, {kind}): {text} -> "
+                                  f"{top[0]['text'][:70]!r}")
                         if kind == "update":
                             new = min((ranked.index(w) for w in want_ids if w in ranked), default=99)
                             old = min((ranked.index(pids[i]) for i in q["stale"] if pids[i] in ranked), default=99)
@@ -262,7 +278,8 @@ async def bench_holdout(name: str, data: dict[str, Any], *, verbose: bool = Fals
         for key, xs in res[s].items():
             everything.setdefault(key, []).extend(xs)
     rows = ["top3 fact", "top3 paraphrase", "top3 update", "top3 all", "stale on top", "abstained",
-            "answerable conf < 0.5", "window (words only)", "window (given)", "window (words only), outside",
+            "answerable conf < 0.5", "answered (top-3, >= 0.5)", "confident wrong (top-1)", "window (words only)",
+            "window (given)", "window (words only), outside",
             "window (given), outside"]
     print(f"  {'':<34}" + "".join(f"{s:>16}" for s in [*splits, "all"]))
     for key in rows:
