@@ -1,11 +1,16 @@
-"""What an outsider met asking about memory through the documented doors (session 17), each over a real socket:
-the user's own time words decide the window of ``search_memory`` over the model's guessed bounds."""
+"""What an outsider met through the documented doors (session 17), each over a real socket: the user's own time words
+decide the window of ``search_memory`` over the model's guessed bounds; ``serve`` says "listening" once it accepts."""
 
 from __future__ import annotations
 
+import asyncio
 import json
+import os
+import re
+import sys
 import time
 from datetime import datetime, timedelta
+from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -13,6 +18,8 @@ import aiohttp
 
 from tests.fakes.openai_server import Text, ToolCall
 from tests.integration.agent.conftest import Running
+
+ROOT = Path(__file__).resolve().parents[2]
 
 
 async def _send(url: str, method: str, path: str, body: dict[str, Any]) -> tuple[int, dict[str, Any]]:
@@ -64,3 +71,25 @@ async def test_the_models_bounds_still_count_when_the_user_names_no_time(server:
         model=agent["id"], messages=[{"role": "user", "content": "When did I go running?"}])
     result = server.fake.requests[before + 1]["messages"][-1]["content"]
     assert "5k" in result and "Berlin" not in result, result
+
+
+async def test_serve_with_workers_says_listening_only_once_it_accepts(tmp_path: Any) -> None:
+    """``voice-letta serve`` (one worker per core by default) printed "listening on http://127.0.0.1:18767" about 80 s
+    before the port accepted (the supervisor only holds the port; the workers were still loading): a browser or a
+    script that went by the line met "connection refused". Now the line comes once a worker accepts."""
+    env = {k: v for k, v in os.environ.items() if k != "VOICE_LETTA_API_KEY"}
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "voice_letta.cli", "serve", "--db", str(tmp_path / "s.db"), "--port", "0",
+        "--workers", "2", "--no-preload", "--no-default-agent", cwd=ROOT, env=env,
+        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.DEVNULL)
+    try:
+        assert proc.stdout is not None
+        async with asyncio.timeout(240):
+            while not (match := re.search(rb"listening on (http://\S+)", await proc.stdout.readline())):
+                assert proc.returncode is None
+        async with aiohttp.ClientSession() as http, http.get(match.group(1).decode() + "/health") as r:
+            assert r.status == 200  # at once: no "connection refused"
+    finally:
+        proc.terminate()
+        async with asyncio.timeout(60):
+            await proc.wait()

@@ -85,6 +85,20 @@ def reserve_port(host: str, port: int) -> tuple[socket.socket, bool]:
     return sock, reuse_port
 
 
+async def _accepting(host: str, port: int, pool: list[_Worker], stopping: asyncio.Event) -> None:
+    """Until a worker accepts on the port. The supervisor's socket only holds the port (SO_REUSEPORT, no listen), so
+    "listening on" printed at once met "connection refused" while the workers loaded (80 s at load 12)."""
+    target = {"0.0.0.0": "127.0.0.1", "::": "::1", "": "127.0.0.1"}.get(host, host)
+    while not stopping.is_set() and any(w.proc is not None and w.proc.returncode is None for w in pool):
+        try:
+            _, writer = await asyncio.wait_for(asyncio.open_connection(target, port), 2.0)
+        except (OSError, TimeoutError):
+            await asyncio.sleep(0.2)
+            continue
+        writer.close()
+        return
+
+
 def listening_socket(host: str, port: int) -> socket.socket:
     """A listening socket for a single-process server (what ``web.run_app(host=, port=)`` would open)."""
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
@@ -155,6 +169,7 @@ async def supervise(cfg: C.ServerConfig, workers: int) -> int:
 
     for w in pool:
         await spawn(w)
+    await _accepting(cfg.host, cfg.port, pool, stopping)
     print(f"voice-letta listening on http://{cfg.host}:{cfg.port} with {workers} workers "
           f"(database {describe_database(cfg)})", flush=True)
     try:
