@@ -7,7 +7,7 @@
   earlier passage that says the one and not the other, and the last passage naming one of the two alone after that
   says which holds (``swapped_after``).
 
-``updates.implicit_updates`` asks both for its best candidates; ``facts.same_fact`` still judges each for the question.
+``implicit.implicit_updates`` asks both for its best candidates; ``facts.same_fact`` still judges each for the question.
 """
 
 from __future__ import annotations
