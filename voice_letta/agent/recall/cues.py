@@ -17,6 +17,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
+from voice_letta.agent.recall.change_words import CHANGE_WORDS, WEAK_CHANGE_WORDS
 from voice_letta.agent.recall.quantity import kinds_of_text
 from voice_letta.agent.recall.text import term_ids, terms
 
@@ -98,6 +99,27 @@ def cues(texts: Sequence[str]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     strong = corr | np.fromiter((bool(c) and UPDATE_CUE.search(WEAK_CUE.sub(" ", t)) is not None
                                  for t, c in zip(texts, cue, strict=True)), dtype=bool, count=len(texts))
     return corr, cue | corr, strong
+
+
+# Another language's change words (``change_words``: "cambiaron el router", "la degustazione è spostata", "gym ka slot
+# badal gaya") say a change as plainly as English ones, but read as English cues they linked lines as versions of facts
+# they do not change: "la degustazione … è spostata a venerdì" replaced the florist's phone (test10), "gym ka ladies
+# slot badal gaya" the aunt's hospital (test12). A line saying a change only in such words is flagged apart
+# (``foreign_cues``) and ``cued.cued_updates`` links it only to the passage it is most alike of all (what it changes).
+_FOREIGN = re.compile(CHANGE_WORDS + "|" + WEAK_CHANGE_WORDS, re.IGNORECASE)
+
+
+# A line of cells ("DJ Marco Bassi;musica;Marco;+39 333 908 1177;…;annullato") says a status in a column, not a change:
+# the next chunk of one table is alike every other chunk of it and was linked as the florist's new version (test10).
+_CELLS = re.compile(r"(?:[;|\t][^;|\t\n]*){3,}")
+
+
+def foreign_cues(texts: Sequence[str], cue: np.ndarray) -> np.ndarray:
+    """Per passage: it says a change in another language's words only (``cue``: its English cues, ``cues``), in a
+    line that is no row of cells."""
+    return np.fromiter((not c and any(_FOREIGN.search(line) is not None and _CELLS.search(line) is None
+                                      for line in t.splitlines())
+                        for t, c in zip(texts, cue, strict=True)), dtype=bool, count=len(texts))
 
 
 # What a change gives is said right after its cue ("cut to €5,000", "slips to 28 january", "now 3,750"): the kinds of

@@ -29,7 +29,7 @@ import numpy as np
 
 from voice_letta.agent.recall import text as T
 from voice_letta.agent.recall.confidence import third_person
-from voice_letta.agent.recall.cues import change_kinds, cues
+from voice_letta.agent.recall.cues import change_kinds, cues, foreign_cues
 from voice_letta.agent.recall.facts import endings, says_new_place, says_place
 from voice_letta.agent.recall.plain import plain
 from voice_letta.agent.recall.quantity import ADDRESS, AMOUNT, ANY, CLOCK, DAY, EMAIL, MONEY, PHONE, number_kinds
@@ -55,6 +55,7 @@ NEW_PLACE = 32768  # says something moved to a new place (recall/facts.py says_n
 ENDING = 65536  # says something ended or gave way ("left", "died", "gave up", "the new guy": updates.endings)
 PLACES = 131072  # places something somewhere ("at st anne's", "in lisbon": facts.says_place)
 CHANGE_SHIFT = 18  # bits 18-25: the kinds of number said next to a change cue (cues.change_kinds)
+FOREIGN_CUE = 1 << 26  # says a change only in another language's words (cues.foreign_cues)
 
 
 def passage_features(texts: Sequence[str], synopses: Sequence[str]) -> np.ndarray:
@@ -79,7 +80,7 @@ def passage_features(texts: Sequence[str], synopses: Sequence[str]) -> np.ndarra
                        (HAS_PHONE, (kinds & PHONE) != 0), (HAS_ADDRESS, (kinds & ADDRESS) != 0),
                        (ASKS, asks), (HAS_EMAIL, (kinds & EMAIL) != 0), (HAS_DAY, (kinds & DAY) != 0),
                        (HAS_CLOCK, (kinds & CLOCK) != 0), (NEW_PLACE, new_place), (ENDING, ending),
-                       (PLACES, places)):
+                       (PLACES, places), (FOREIGN_CUE, foreign_cues(texts, update_cue))):
         out |= np.where(flags, np.uint64(bit), np.uint64(0))
     out |= change_kinds(texts).astype(np.uint64) << np.uint64(CHANGE_SHIFT)
     return out

@@ -26,6 +26,7 @@ from voice_letta.agent.recall.features import (
     CORRECTION,
     DIALOGUE,
     ENDING,
+    FOREIGN_CUE,
     NEW_PLACE,
     PLACES,
     STRONG_CUE,
@@ -72,6 +73,7 @@ class PassageIndex:
         self.correction = np.zeros(0, dtype=bool)  # starts with a correction ("actually make that thursday")
         self.update_cue = np.zeros(0, dtype=bool)  # says something changed ("now", "moved", "down to"; updates.py)
         self.strong_cue = np.zeros(0, dtype=bool)  # ... with more than a bare "now"
+        self.foreign_cue = np.zeros(0, dtype=bool)  # says a change only in another language's words (cues.py)
         self.new_place = np.zeros(0, dtype=bool)  # says something moved to a new place (facts.says_new_place)
         self.says_place = np.zeros(0, dtype=bool)  # places something somewhere (facts.says_place)
         self.ending = np.zeros(0, dtype=bool)  # says something ended or gave way, or a strong cue (updates.endings)
@@ -193,6 +195,7 @@ class PassageIndex:
             self.to_listener = np.concatenate([self.to_listener, flag(TO_LISTENER)])
             self.update_cue = np.concatenate([self.update_cue, flag(UPDATE_CUE)])
             self.strong_cue = np.concatenate([self.strong_cue, flag(STRONG_CUE)])
+            self.foreign_cue = np.concatenate([self.foreign_cue, flag(FOREIGN_CUE)])
             self.new_place = np.concatenate([self.new_place, flag(NEW_PLACE)])
             self.says_place = np.concatenate([self.says_place, flag(PLACES)])
             self.ending = np.concatenate([self.ending, flag(ENDING)])
