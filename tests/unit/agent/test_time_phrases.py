@@ -150,3 +150,24 @@ def test_a_question_without_its_auxiliary_asks_of_the_past(question: str, start:
 ])
 def test_a_plan_of_what_to_say_is_no_window(question: str) -> None:
     assert window_for(question, now=NOW, tz=LA) is None
+
+
+@pytest.mark.parametrize(("question", "start"), [
+    ("thursday's memo", "2026-12-03 00:00"),  # what was written that day, named by the day (test16's dictated memos)
+    ("Read me Tuesday's voice memo", "2026-12-01 00:00"),
+    ("the note from monday", "2026-11-30 00:00"),
+    ("What was in the message on Friday?", "2026-12-04 00:00"),
+])
+def test_a_thing_written_named_by_its_weekday_is_that_day(question: str, start: str) -> None:
+    w = window_for(question, now=NOW, tz=LA)
+    assert w is not None and day(w.start_at) == start, question
+    assert names_no_topic(question), question
+
+
+@pytest.mark.parametrize("question", [
+    "What time is Tuesday's meeting?",  # a plan named by its day, as before
+    "Is there a note for Friday's delivery?",
+    "What should I write in Thursday's email?",
+])
+def test_a_plan_named_by_its_weekday_is_still_no_window(question: str) -> None:
+    assert window_for(question, now=NOW, tz=LA) is None, question

@@ -98,7 +98,7 @@ _FRAME_TEXT = """
     valentines bonfire patrick good easter thanksgiving
     family team flatmates roommates housemates friends colleagues coworkers classmates
     server doc docs document documents file files sheet spreadsheet page wiki board feed timeline chart charts
-    record records portal calendar diary journal notebook
+    record records portal calendar diary journal notebook memo memos logbook ledger entry entries
     edit edits edited editing change changes changed revise revised revision revisions modify modified delete
     deleted remove removed
     january february march april may june july august september october november december back
@@ -135,6 +135,13 @@ def _count(word: str) -> int:
 _SINCE = re.compile(r"\bsince\b")
 # what came by a medium was said: "Summarise Tuesday's messages", "Any new posts since Thursday?" ask of the past
 _SENT = re.compile(r"\b(?:since|messages|texts|e?mails|posts|chats|calls|voicemails|replies|dms|inbox)\b")
+# A thing written or left, named by its weekday, was written that day: "thursday's memo", "the note from monday"
+# (test16's dictated memos) — unless the question plans it ("What should I write in Thursday's email?").
+_WRITTEN = r"memo|voice\s+memo|note|voice\s+note|message|e?mail|entry|post|voicemail|log"
+_DAYS = "|".join(WEEKDAYS)
+_WRITTEN_ON = re.compile(rf"\b(?:{_DAYS})'s\s+(?:{_WRITTEN})\b"
+                         rf"|\b(?:{_WRITTEN})\s+(?:from|on)\s+(?:last\s+)?(?:{_DAYS})\b")
+_PLANS = re.compile(r"\b(?:should|shall|will|going\s+to|gonna|need\s+to|have\s+to|must|do\s+i|for)\b")
 
 
 def window_for(text: str, *, now: float, tz: str | None = None) -> SearchWindow | None:
@@ -228,7 +235,8 @@ def _window_for(text: str, *, now: float, tz: str | None = None) -> SearchWindow
     if any(w in t for w in ("today", "this morning", "this afternoon", "this evening", "tonight", "earlier",
                             "lunchtime", "at lunch")):
         return days(today)
-    if (m := _WEEKDAY.search(t)) and (m.group(1) or _SAID.search(t) or _SENT.search(t)):
+    if (m := _WEEKDAY.search(t)) and (m.group(1) or _SAID.search(t) or _SENT.search(t)
+                                      or (_WRITTEN_ON.search(t) and not _PLANS.search(t))):
         back = (today.weekday() - WEEKDAYS.index(m.group(2))) % 7 or 7
         return days(today - timedelta(days=back))
     if (day := _day_without_year(_ordinal_digits(t), today)) is not None and _SAID.search(t):
