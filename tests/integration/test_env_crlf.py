@@ -36,7 +36,8 @@ async def test_a_database_path_with_a_carriage_return_opens_the_users_database(t
             sys.executable, "-m", "voice_letta.cli", "agents", "list", "--url", url + "/v1/", cwd=ROOT, env=env,
             stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE)
         out, err = await cli.communicate()
-        assert cli.returncode == 0 and b"404" not in out + err, (out, err)
+        assert cli.returncode == 0 and b"Not Found" not in out + err and b"Error" not in err, (out, err)
+        # not b"404": an agent id is random hex and held "404" once (clean-clone CI, session 17)
         for command in (["agents", "list"], ["chat", "nobody", "-m", "hi"]):  # host:port, as addresses are written
             cli = await asyncio.create_subprocess_exec(  # before: a traceback / "cannot reach the server"
                 sys.executable, "-m", "voice_letta.cli", *command, "--url", f"127.0.0.1:{port}", cwd=ROOT, env=env,
