@@ -19,10 +19,21 @@ from pydantic import ValidationError
 
 from voice_letta import config as C
 from voice_letta.agent.models import Block, Passage
-from voice_letta.agent.ports import Change, HandoffRange, KeyClaim, MemoryJob, MessageTail, NewBlock, PassageTexts
+from voice_letta.agent.ports import (
+    Change,
+    HandoffRange,
+    HeldKey,
+    KeyClaim,
+    KeyClaimLost,
+    MemoryJob,
+    MessageTail,
+    NewBlock,
+    PassageTexts,
+)
 from voice_letta.errors import ConfigError
 from voice_letta.ids import block_id as new_block_id
 from voice_letta.store import rows as R
+from voice_letta.store.faults import KEYED_WRITE_UNCOMMITTED, crash_point
 from voice_letta.store.rows import Row
 
 BLOCK_FIELDS = frozenset({"limit", "description", "read_only", "label"})
@@ -163,3 +174,16 @@ def key_claim(fingerprint: str, held: Sequence[Any]) -> KeyClaim:
         return KeyClaim("running", created_at=float(created_at), lease_until=float(lease_until))
     return KeyClaim("replay", status=int(status), body=body, created_at=float(created_at),
                     lease_until=float(lease_until))
+
+
+def finish_params(held: HeldKey, status: int, body: str) -> tuple[Any, ...]:
+    """The parameters of a backend's ``FINISH`` (a held request key's response, written in its write's transaction)."""
+    return status, body, held.agent_id, held.key, held.fingerprint, held.claimed_at
+
+
+def key_finished(rowcount: int, held: HeldKey) -> None:
+    """After ``FINISH`` in a keyed write's own transaction: the claim must still have been held (else the write is
+    rolled back: another process took the key over), then the test-only crash point before the commit."""
+    if rowcount != 1:
+        raise KeyClaimLost(f"agent {held.agent_id}: the claim of a request key ended before its write")
+    crash_point(KEYED_WRITE_UNCOMMITTED)

@@ -16,9 +16,9 @@ import orjson
 
 from voice_letta.agent.imports import new_imports
 from voice_letta.agent.models import Message
-from voice_letta.agent.ports import HandoffRange, KeyClaimLost, KeyedImport, MemoryJob
-from voice_letta.store.common import JOB_COLUMNS, job_from_row
-from voice_letta.store.faults import IMPORT_LINES_STORED, KEYED_WRITE_UNCOMMITTED, crash_point
+from voice_letta.agent.ports import HandoffRange, KeyedImport, MemoryJob
+from voice_letta.store.common import JOB_COLUMNS, finish_params, job_from_row, key_finished
+from voice_letta.store.faults import IMPORT_LINES_STORED, crash_point
 from voice_letta.store.postgres.base import PgBase, rowcount
 from voice_letta.store.postgres.messages import append_rows
 from voice_letta.store.postgres.request_keys import FINISH
@@ -63,11 +63,6 @@ class ImportsMixin(PgBase):
                     assert row is not None
                     jobs.append(job_from_row(row))
             if keyed is not None:
-                held = keyed.held
-                status, body = keyed.respond(stored, jobs)
-                done = await db.execute(FINISH, status, body, held.agent_id, held.key, held.fingerprint,
-                                        held.claimed_at)
-                if rowcount(done) != 1:
-                    raise KeyClaimLost(f"agent {held.agent_id}: the claim of a request key ended before its import")
-                crash_point(KEYED_WRITE_UNCOMMITTED)
+                done = await db.execute(FINISH, *finish_params(keyed.held, *keyed.respond(stored, jobs)))
+                key_finished(rowcount(done), keyed.held)
         return stored, jobs

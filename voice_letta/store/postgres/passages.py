@@ -10,11 +10,10 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from voice_letta.agent.models import Passage
-from voice_letta.agent.ports import CrossVectors, KeyClaimLost, KeyedPassages, PassageTexts, PassageVectors
+from voice_letta.agent.ports import CrossVectors, KeyedPassages, PassageTexts, PassageVectors
 from voice_letta.errors import ConflictError, NotFoundError
 from voice_letta.store import rows as R
-from voice_letta.store.common import passage_rows, passage_texts, prepared_passages
-from voice_letta.store.faults import KEYED_WRITE_UNCOMMITTED, crash_point
+from voice_letta.store.common import finish_params, key_finished, passage_rows, passage_texts, prepared_passages
 from voice_letta.store.postgres.base import PgBase, params, rowcount, supersede
 from voice_letta.store.postgres.db import translate_errors
 from voice_letta.store.postgres.request_keys import FINISH
@@ -56,13 +55,8 @@ class PassagesMixin(PgBase):
                 old = [i for i in dict.fromkeys(old_ids) if i != p.id]
                 marked.append(await supersede(db, p.agent_id, old, p.id, p.created_at) if old else [])
             if keyed is not None:
-                held = keyed.held
-                status, body = keyed.respond(stored, marked)
-                done = await db.execute(FINISH, status, body, held.agent_id, held.key, held.fingerprint,
-                                        held.claimed_at)
-                if rowcount(done) != 1:
-                    raise KeyClaimLost(f"agent {held.agent_id}: the claim of a request key ended before its write")
-                crash_point(KEYED_WRITE_UNCOMMITTED)
+                done = await db.execute(FINISH, *finish_params(keyed.held, *keyed.respond(stored, marked)))
+                key_finished(rowcount(done), keyed.held)
         return stored, marked
 
     async def update_passage(self, passage: Passage, *, expected: Passage | None = None,
@@ -85,13 +79,8 @@ class PassagesMixin(PgBase):
             with translate_errors("decoding a passage"):
                 updated = R.passage_from_row(found[0])
             if keyed is not None:
-                held = keyed.held
-                status, body = keyed.respond([updated], [[]])
-                done = await db.execute(FINISH, status, body, held.agent_id, held.key, held.fingerprint,
-                                        held.claimed_at)
-                if rowcount(done) != 1:
-                    raise KeyClaimLost(f"agent {held.agent_id}: the claim of a request key ended before its write")
-                crash_point(KEYED_WRITE_UNCOMMITTED)
+                done = await db.execute(FINISH, *finish_params(keyed.held, *keyed.respond([updated], [[]])))
+                key_finished(rowcount(done), keyed.held)
         return updated
 
     async def list_passages(self, agent_id: str, *, limit: int = 100, offset: int = 0) -> list[Passage]:

@@ -16,10 +16,10 @@ from collections.abc import Callable, Sequence
 
 from voice_letta.agent.imports import new_imports
 from voice_letta.agent.models import Message
-from voice_letta.agent.ports import HandoffRange, KeyClaimLost, KeyedImport, MemoryJob
+from voice_letta.agent.ports import HandoffRange, KeyedImport, MemoryJob
 from voice_letta.store import rows as R
-from voice_letta.store.common import chunked, job_from_row
-from voice_letta.store.faults import IMPORT_LINES_STORED, KEYED_WRITE_UNCOMMITTED, crash_point
+from voice_letta.store.common import chunked, finish_params, job_from_row, key_finished
+from voice_letta.store.faults import IMPORT_LINES_STORED, crash_point
 from voice_letta.store.sqlite.base import MAX_BOUND_VARS, SqliteBase
 from voice_letta.store.sqlite.jobs import ENQUEUE, WATERMARK
 from voice_letta.store.sqlite.messages import append_params, append_sql
@@ -64,12 +64,8 @@ class ImportsMixin(SqliteBase):
                                                  watermark, now, now, now)).fetchall()
                     jobs.append(job_from_row(row[0]))
             if keyed is not None:
-                held = keyed.held
-                status, body = keyed.respond(stored, jobs)
-                if conn.execute(FINISH, (status, body, held.agent_id, held.key, held.fingerprint,
-                                         held.claimed_at)).rowcount != 1:
-                    raise KeyClaimLost(f"agent {held.agent_id}: the claim of a request key ended before its import")
-                crash_point(KEYED_WRITE_UNCOMMITTED)
+                done = conn.execute(FINISH, finish_params(keyed.held, *keyed.respond(stored, jobs)))
+                key_finished(done.rowcount, keyed.held)
             return stored, jobs
 
         return await self._transaction("import_messages", work)

@@ -10,11 +10,18 @@ import sqlite3
 from collections.abc import Sequence
 
 from voice_letta.agent.models import Passage
-from voice_letta.agent.ports import CrossVectors, KeyClaimLost, KeyedPassages, PassageTexts, PassageVectors
+from voice_letta.agent.ports import CrossVectors, KeyedPassages, PassageTexts, PassageVectors
 from voice_letta.errors import ConflictError, NotFoundError
 from voice_letta.store import rows as R
-from voice_letta.store.common import chunked, flat, passage_rows, passage_texts, prepared_passages
-from voice_letta.store.faults import KEYED_WRITE_UNCOMMITTED, crash_point
+from voice_letta.store.common import (
+    chunked,
+    finish_params,
+    flat,
+    key_finished,
+    passage_rows,
+    passage_texts,
+    prepared_passages,
+)
 from voice_letta.store.sqlite.base import MAX_BOUND_VARS, SqliteBase, exists, insert_sql, supersede
 from voice_letta.store.sqlite.db import translate_errors
 from voice_letta.store.sqlite.request_keys import FINISH
@@ -67,13 +74,8 @@ class PassagesMixin(SqliteBase):
                 old = [i for i in dict.fromkeys(old_ids) if i != p.id]
                 marked.append(await supersede(db, p.agent_id, old, p.id, p.created_at) if old else [])
             if keyed is not None:
-                held = keyed.held
-                status, body = keyed.respond(stored, marked)
-                cursor = await db.execute(FINISH, (status, body, held.agent_id, held.key, held.fingerprint,
-                                                   held.claimed_at))
-                if cursor.rowcount != 1:
-                    raise KeyClaimLost(f"agent {held.agent_id}: the claim of a request key ended before its write")
-                crash_point(KEYED_WRITE_UNCOMMITTED)
+                cursor = await db.execute(FINISH, finish_params(keyed.held, *keyed.respond(stored, marked)))
+                key_finished(cursor.rowcount, keyed.held)
         return stored, marked
 
     async def update_passage(self, passage: Passage, *, expected: Passage | None = None,
@@ -95,13 +97,8 @@ class PassagesMixin(SqliteBase):
             with translate_errors("decoding a passage"):
                 updated = R.passage_from_row(found[0])
             if keyed is not None:
-                held = keyed.held
-                status, body = keyed.respond([updated], [[]])
-                cursor = await db.execute(FINISH, (status, body, held.agent_id, held.key, held.fingerprint,
-                                                   held.claimed_at))
-                if cursor.rowcount != 1:
-                    raise KeyClaimLost(f"agent {held.agent_id}: the claim of a request key ended before its write")
-                crash_point(KEYED_WRITE_UNCOMMITTED)
+                cursor = await db.execute(FINISH, finish_params(keyed.held, *keyed.respond([updated], [[]])))
+                key_finished(cursor.rowcount, keyed.held)
         return updated
 
     async def list_passages(self, agent_id: str, *, limit: int = 100, offset: int = 0) -> list[Passage]:
