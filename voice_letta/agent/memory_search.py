@@ -33,6 +33,7 @@ import numpy as np
 from voice_letta.agent.models import EmbeddingConfig, Passage
 from voice_letta.agent.ports import CrossEmbedder, Embedder, EmbedderFactory, MessageHit, Store
 from voice_letta.agent.recall import text as T
+from voice_letta.agent.recall.confidence import CONFIDENT
 from voice_letta.agent.recall.index import PassageIndex
 from voice_letta.agent.recall.listing import WINDOW_SCAN, format_part, in_part, listing_note, spread
 from voice_letta.agent.recall.loaded import NO_EMBEDDER, THREAD_THRESHOLD_VALUES, LoadedIndexes
@@ -427,21 +428,38 @@ class MemorySearch:
         now = time.time() if now is None else now
         # A time the user's own words name ("what did I tell you yesterday?") decides over the model's bounds: the
         # embedded model fills them with a guess ("12 to 8 minutes ago") that held none of yesterday's lines.
-        window = window_for(utterance, now=now, tz=tz) or window_from_minutes(
+        named = window_for(utterance, now=now, tz=tz)
+        window = named or window_from_minutes(
             arguments.get("start_minutes_ago"), arguments.get("end_minutes_ago"), now=now
         )
+        found = await self._search_in(agent_id, utterance, arguments, window, tz=tz, now=now)
+        if named is not None or (window.start_at is None and window.end_at is None) or found[1]:
+            return found[0]
+        # The model bounded a question whose words name no time ("What's my bike lock code?" searched "12 to 8
+        # minutes ago"): a guess, or its reading of the conversation. Nothing confident inside it, so any time is
+        # searched too and said to be outside the bounds, rather than telling the user there is no such memory.
+        anywhere, confident = await self._search_in(agent_id, utterance, arguments, SearchWindow(None, None), tz=tz,
+                                                    now=now)
+        if not confident:
+            return found[0]
+        return f"Nothing from the time you searched matches; from any time:\n{anywhere}"
+
+    async def _search_in(self, agent_id: str, utterance: str, arguments: dict[str, Any], window: SearchWindow, *,
+                         tz: str | None, now: float) -> tuple[str, bool]:
+        """``search`` within ``window``: the text for the model, and whether any line in it is a confident match
+        (a window's listing is: it answers "what did I say then?")."""
         keywords = [k for k in (arguments.get("convo_keyword_queries") or [])
                     if isinstance(k, str) and k.strip() and k.strip().lower() not in SCHEMA_TYPE_WORDS]
         limit = WINDOW_LIST_LIMIT if window.start_at is not None or window.end_at is not None else self._limit
         spoken = list(dict.fromkeys(T.spoken_query(q) for q in [utterance, *keywords] if q.strip()))[:MAX_QUERIES]
         if (listed := await self.listing(agent_id, spoken, window, limit, True, tz, now)) is None:
-            return format_hits(await self.hybrid(agent_id, spoken, window, limit=limit, tz=tz, now=now), now=now,
-                               tz=tz)
+            ranked = await self.hybrid(agent_id, spoken, window, limit=limit, tz=tz, now=now)
+            return format_hits(ranked, now=now, tz=tz), any(h.confidence >= CONFIDENT for h in ranked)
         hits, total, part = listed
         text = format_part(hits, part, now=now, tz=tz) if part is not None and hits else format_hits(hits, now=now,
                                                                                                        tz=tz)
         note = listing_note(len(hits), total)
-        return text if note is None else f"{note}\n{text}"
+        return (text if note is None else f"{note}\n{text}"), bool(hits)
 
 
 async def _nothing() -> None:
