@@ -333,7 +333,7 @@ class SleeptimeRun:
                     "rethink_user_memory again. Nothing was written."), False
         if block.read_only:
             return f"Error: the {block.label} block is read-only. Call finish_rethinking_memory.", True
-        if invented := ungrounded(new, (block.value, *state.shown)):
+        if invented := ungrounded(new, (block.value, *state.shown), judge_few=True):
             state.refused += 1
             return ("Error: new_memory says what neither the block nor the transcript says "
                     f"({', '.join(invented[:8])}). Keep the block's facts and add only what the lines say; if nothing "

@@ -200,13 +200,8 @@ _FREE_TEXT = """
 _FREE: frozenset[str] = frozenset(T.stem(w) for w in _FREE_TEXT.split())
 
 
-def ungrounded(text: str, sources: Sequence[str]) -> list[str]:
-    """The content words of ``text`` that none of ``sources`` says, when they are more than two thirds of its content
-    words, or more than half with a name among them (at least ``MIN_JUDGED_WORDS`` content words); else []. Words
-    as written, in order, for the model's hint."""
-    said: set[str] = set()
-    for source in sources:
-        said.update(T.terms(source))
+def content_words(text: str) -> dict[str, str]:
+    """{stem: the word as written} of ``text``'s content words: past stopwords, figures and the free words."""
     content: dict[str, str] = {}
     for word in T.words(text):
         if word in T.STOPWORDS or word.isdigit():
@@ -214,9 +209,23 @@ def ungrounded(text: str, sources: Sequence[str]) -> list[str]:
         stemmed = T.stem(word)
         if stemmed not in _FREE:
             content.setdefault(stemmed, word)
-    if len(content) < MIN_JUDGED_WORDS:
-        return []
+    return content
+
+
+def ungrounded(text: str, sources: Sequence[str], *, judge_few: bool = False) -> list[str]:
+    """The content words of ``text`` that none of ``sources`` says, when they are more than two thirds of its content
+    words, or more than half with a name among them (at least ``MIN_JUDGED_WORDS`` content words); else []. Words
+    as written, in order, for the model's hint. With ``judge_few`` (a memory block's rewrite) fewer content words are
+    judged too, and refused when none of them was said: the embedded model rewrote "I'm Jonas, I live in Leipzig"'s
+    placeholder block as "today's day, your birthday yesterday today tomorrow this week 2018" (QA, session 17): two
+    content words, both unsaid. A chunk's summary keeps the threshold: "Pleasantries exchanged" is a fair one."""
+    said: set[str] = set()
+    for source in sources:
+        said.update(T.terms(source))
+    content = content_words(text)
     missing = [word for stemmed, word in content.items() if stemmed not in said]
+    if len(content) < MIN_JUDGED_WORDS:
+        return missing if judge_few and content and len(missing) == len(content) else []
     names = {T.stem(w) for m in _NAME.finditer(text) if (w := m.group(0).lower()) not in T.STOPWORDS}
     names -= said | _FREE
     limit = MAX_UNSAID_SHARE_WITH_A_NAME if names else MAX_UNSAID_SHARE

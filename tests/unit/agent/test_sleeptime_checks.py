@@ -69,3 +69,18 @@ def test_a_change_inside_a_chunk_after_the_users_other_lines_is_found() -> None:
                               "user: yes, thursdays from now on"), [(0, 2)]) == [(1, 2)]
     assert change_lines(lines("user: my bins go out on monday", "assistant: ok",
                               "user: no wait, the bins go out on thursdays instead"), [(0, 2)]) == [(2, 2)]
+
+
+def test_a_block_rewrite_of_a_few_words_none_said_is_refused_but_a_summary_is_not() -> None:
+    # QA, session 17: the embedded model's rewrite of the placeholder user block after "I'm Jonas, I live in Leipzig
+    # and my cat is called Pixel." Two content words ("birthday", "last"), said by nobody.
+    placeholder = "Nothing is known about the user yet."
+    transcript = "user: I'm Jonas, I live in Leipzig and my cat is called Pixel."
+    garbage = "today's day, your birthday yesterday today tomorrow this week 2018 and last month (3 weeks)"
+    assert ungrounded(garbage, (placeholder, transcript), judge_few=True) == ["birthday", "last"]
+    assert ungrounded(garbage, (placeholder, transcript)) == []  # a chunk's summary: too few words to judge
+    # A short faithful block passes; so does a short block of one said word among unsaid ones.
+    assert ungrounded("Jonas. Leipzig. Cat Pixel.", (placeholder, transcript), judge_few=True) == []
+    assert ungrounded("Jonas, from Leipzig", (placeholder, transcript), judge_few=True) == []
+    assert ungrounded("Pleasantries exchanged", (transcript,)) == []
+
