@@ -108,8 +108,8 @@ async def test_a_long_import_is_handed_over_in_parts_the_sleeptime_model_can_tak
                      "said_at": t0 + 60 * i} for i in range(2 * IMPORT_PART_LINES + 10)]
     parts = 3
     for k in range(parts):
-        server.fake.script([store_call((0, 1, f"Part {k} of the old talk."))], [rethink_call(f"after part {k}")],
-                           [finish_call()])
+        server.fake.script([store_call((0, 1, f"Part {k} of the old talk."))],
+                           [rethink_call(f"The weather was fine, part {k}.")], [finish_call()])
     status, body = await server.request("POST", f"/v1/agents/{agent['id']}/messages/import",
                                         json={"messages": conversation})
     assert status == 202 and len(body["job_ids"]) == parts and body["job_id"] == body["job_ids"][0], body

@@ -38,7 +38,8 @@ async def import_lines(server: Running, agent_id: str) -> None:
 async def test_a_rewrite_that_drops_what_the_block_knew_is_refused_and_the_model_asked_again(server: Running) -> None:
     agent = await create_voice_agent(server, human=HUMAN)
     moved = HUMAN.replace("Lives in Leeds", "Lives in Bristol")
-    server.fake.script([store_call((0, 1, "The user moved to Bristol."))], [rethink_call("Remember me")],
+    # the wiping rewrite says only what the lines say: else it is refused as unsaid words before its share is judged
+    server.fake.script([store_call((0, 1, "The user moved to Bristol."))], [rethink_call("Moved to Bristol.")],
                        [rethink_call(moved)], [finish_call()])
     await import_lines(server, agent["id"])
     jobs = await manager(server).wait_idle(agent["id"])
