@@ -77,6 +77,14 @@ def test_a_time_of_day_asked(question: str, text: str, before: int, lacking: boo
     ("What is Priya allergic to?", "Priya: honestly gran is allergic to walnuts", True),
     ("How much warfarin is my dad on?", "Walter's warfarin was lowered to 2 mg", False),  # a role said by name
     ("What was Dad's latest INR?", "The lab wants Walter's INR weekly; latest 2.9", False),
+    # the user asked; "my" said, but of the user's person (QA, session 18: 0.95, 0.96 and 0.54 before)
+    ("What's my locker number?", "user: my sister Orla's locker at school is number 14", True),
+    ("What is my shoe size?", "user: my husband's shoe size is 44", True),
+    ("What car do I drive?", "user: my boss's car is a Tesla", True),
+    ("What's my locker number?", "user: my locker is number 14", False),
+    ("What's my locker number?", "user: my new locker is 221, my sister's is 14", False),
+    ("What car do I drive?", "user: I drive a Corolla, my husband's car is a Ford", False),
+    ("What is my wife's job?", "user: my wife's job is nursing", False),  # the role asked is the holder said
 ])
 def test_the_asked_thing_as_another_holders(question: str, text: str, other: bool) -> None:
     assert other_holder_of(question, text) is other

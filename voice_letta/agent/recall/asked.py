@@ -16,7 +16,8 @@ Each follows from the question's holder, attribute or kind of value, not from th
   asks about (a name, or a possessive: "Priya's", "the flat's"; or else the user: "I", "my") is not answered by a
   passage that gives the asked thing only as someone or something else's ("gran's allergic", "gideon is
   allergic", "the cabin's wifi") and never says the asked holder outside a speaker's label (a line of the holder's
-  own that speaks of themself, "Priya: I'm allergic to…", is theirs).
+  own that speaks of themself, "Priya: I'm allergic to…", is theirs). The user's own thing is said with "I" or "my"
+  before it: "my sister Orla's locker" and "my husband's shoe size" say "my" of someone else's thing.
 - **A sum of another kind.** "What is the deposit on the flat?" is not answered by "rent on the flat is 98,000 a
   month" (cosine ~0.8: the same flat, a sum of money), nor "How much is my car insurance?" by "got a raise! net is
   now 3,750": a question that asks for a kind of sum (a deposit, rent, a salary, a bill, a tax, insurance, a
@@ -190,6 +191,25 @@ def _speakers_own(body: str, thing: set[int]) -> bool:
     return bool(at) and all(_SPEAKERS.intersection(words[max(0, i - 2):i]) for i in at)
 
 
+_OF_THE_HOLDER = frozenset(["new", "old", "own", "usual"])  # words between a possessive and its thing ("Orla's old")
+
+
+def _held_by_another(body: str, thing: set[int]) -> bool:
+    """Whether ``body`` says the asked thing only as a named someone's ("my sister Orla's locker", "my husband's shoe
+    size": a possessive one or two words before each mention, past the thing's own words and "new", "old"…), never
+    as the speaker's own ("my locker", "I drive…")."""
+    tokens = [(m.group(1).lower(), m.group(2) is not None) for m in _QUERY_TOKEN.finditer(body)]
+    at = [i for i, (word, _) in enumerate(tokens) if set(T.term_ids(word)) & thing]
+    if not at:
+        return False
+    for i in at:
+        owners = [j for j in (i - 1, i - 2) if j >= 0 and tokens[j][1] and tokens[j][0] not in T.FIRST_PERSON
+                  and all(set(T.term_ids(w)) & thing or w in _OF_THE_HOLDER for w, _ in tokens[j + 1:i])]
+        if not owners:
+            return False
+    return True
+
+
 def other_holder_of(query: str, text: str) -> bool:
     """Whether ``text`` gives the thing ``query`` asks about as another holder's, never saying the asked one: a
     holder the question names ("What is Priya allergic to?" / "Priya: gran's allergic to walnuts"), or the user
@@ -221,15 +241,18 @@ def other_holder_of(query: str, text: str) -> bool:
             return False  # the asked holder is said: the other checks judge it
         if own and said & T.FIRST_PERSON:
             return False  # "Priya: I'm allergic to…": the holder's own words about themself
-        if user and (label not in _USER_LINES or (said & T.FIRST_PERSON and terms & thing)):
-            return False  # someone else's line, or the user's own thing said with "I", "my"
+        if user and (label not in _USER_LINES or (said & T.FIRST_PERSON and terms & thing
+                                                  and not _held_by_another(body, thing))):
+            return False  # someone else's line, or the user's own thing said with "I", "my" (QA, session 18: not
+            # "my sister Orla's locker" for "what's my locker number?", 0.95 before)
         for b in _BINDING.finditer(body):
             holder, word = b.group(1).lower(), b.group(2).lower()
             if (holder in asked_words or holder in T.STOPWORDS or holder in _NOT_HOLDERS
                     or set(T.term_ids(holder)) & time_terms()):
                 continue
-            if user and (T.words(body[:b.start()])[-1:] or [""])[0] in _DETERMINERS:
-                continue
+            if (user and (T.words(body[:b.start()])[-1:] or [""])[0] in _DETERMINERS
+                    and not (b.group(0)[len(b.group(1)):][:1] in "'’" and is_role(holder))):
+                continue  # "my car is…" is the user's; "my husband's shoe size" is the husband's
             if own and not (is_role(holder) or b.group(1)[:1].isupper()):
                 continue  # in their own line only a person is another holder ("gran's…"; not "grooming is…")
             if set(T.term_ids(word)) & thing:
