@@ -52,7 +52,8 @@ DEFAULT_MAX_MESSAGE_BUFFER = 30
 DEFAULT_MIN_MESSAGE_BUFFER = 15
 MIN_BUFFER_FLOOR = 4  # both buffer limits must be greater than this
 MAX_MESSAGE_BUFFER = 10_000  # and at most this
-MIN_CONTEXT_TOKENS = 256  # buffer.max_context_tokens, when set: room for the system prompt and one exchange
+MIN_CONTEXT_TOKENS = 256  # buffer.max_context_tokens, when set: about one exchange (the messages only; the system
+# prompt, blocks and tool schemas are sent on top of it)
 MAX_CONTEXT_TOKENS = 10_000_000
 SAID_AT_FUTURE_S = 300.0  # a client's "said_at" may be this far ahead of the server's clock (drift), no more
 MAX_SEARCH_QUERY_CHARS = 2_000  # an archival search query: any question a person says; a pasted blob is refused
