@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import math
 import time
 from collections import OrderedDict
 from collections.abc import Awaitable, Callable, Sequence
@@ -35,12 +34,13 @@ from voice_letta.agent.ports import CrossEmbedder, Embedder, EmbedderFactory, Me
 from voice_letta.agent.recall import text as T
 from voice_letta.agent.recall.confidence import CONFIDENT
 from voice_letta.agent.recall.index import PassageIndex
-from voice_letta.agent.recall.listing import WINDOW_SCAN, format_part, in_part, listing_note, spread
-from voice_letta.agent.recall.loaded import NO_EMBEDDER, THREAD_THRESHOLD_VALUES, LoadedIndexes
+from voice_letta.agent.recall.listing import format_part, list_window, listing_note
+from voice_letta.agent.recall.loaded import NO_EMBEDDER, THREAD_QUERY_CHARS, THREAD_THRESHOLD_VALUES, LoadedIndexes
 from voice_letta.agent.recall.messages import MessageIndex
 from voice_letta.agent.recall.ranking import Ranked
+from voice_letta.agent.recall.related import related_passages
 from voice_letta.agent.recall.relations import relation_words
-from voice_letta.agent.recall.results import Hit, format_hits, merge_messages, when, window_listing
+from voice_letta.agent.recall.results import Hit, format_hits, merge_messages, when
 from voice_letta.agent.recall.synonyms import Expansion, expand, names_a_speaker, said_in, with_words
 from voice_letta.agent.recall.timewords import dated_ranges, names_no_topic, part_of_day, window_for
 from voice_letta.agent.recall.values import judged
@@ -64,9 +64,6 @@ __all__ = [
 MAX_QUERIES = 4
 MESSAGE_CANDIDATES = 20  # out-of-context messages taken per query (by the agent's own BM25) into the merge
 MESSAGE_THREAD_ROWS = 2_000  # a message tail longer than this is indexed in a thread (a first load)
-# Reading a question costs ~0.1 ms a character (its terms, expansions and the value and time patterns): a longer one
-# is ranked in a thread however small the index, so the event loop every session shares does not wait on it.
-THREAD_QUERY_CHARS = 200
 THREAD_JUDGE_CHARS = 8_000  # the characters of the question and the results it judges
 # Out-of-context line indexes are bounded by rows like passage indexes (recall/loaded.py).
 QUERY_CACHE_SIZE = 256
@@ -254,46 +251,16 @@ class MemorySearch:
 
     async def related(self, agent_id: str, texts: Sequence[str], *, per_text: int = 3, limit: int = 8,
                       query_embedder: Embedder | None = None) -> list[Passage]:
-        """The agent's current (not superseded) passages closest to any of ``texts``: each text's best
-        ``per_text`` by fused score with no similarity floor (an update shares little with what it replaces: "I
-        moved to Seattle" / "I live in Boston"), at most ``limit`` in all, best first. ``query_embedder`` embeds
-        ``texts`` instead of the agent's in-process embedder when it is the same model (the sleeptime agent's
-        background process: a memory job is not the hot path). An agent holding passages MiniLM cannot read scores
-        them by the texts' second vectors too (the cross-lingual lane's, embedded in this process), as a search does."""
+        """The agent's current passages closest to any of ``texts`` (the sleeptime agent's context for what the user
+        said: ``recall/related.py``), at most ``limit``, best first; ``query_embedder`` embeds ``texts`` instead of the
+        agent's in-process embedder when it is the same model."""
         texts = [t for t in dict.fromkeys(t.strip() for t in texts) if t]
         if not texts:
             return []
         embedder = await self.embedder_for(agent_id)
         index = await self._index(agent_id, embedder)
-        if not index.size:
-            return []
-        vectors = None
-        if embedder is not None and index.has_vector.any():
-            source = embedder
-            if query_embedder is not None and (query_embedder.model, query_embedder.dim) == (embedder.model,
-                                                                                             embedder.dim):
-                source = query_embedder
-            vectors = np.asarray(await source.embed(texts), dtype=np.float32)
-        cross = None
-        lane = self.indexes.cross
-        if vectors is not None and lane is not None and len(index.cross_rows):
-            # passages MiniLM cannot read are found by their second vector, as a search finds them (recall/cross.py):
-            # "Mangsir 29 ma sarkiyo" is what "the wedding moved to the 29th" may update
-            cross = await lane.embed_queries(texts)
-
-        def rank() -> dict[str, float]:
-            best: dict[str, float] = {}
-            for j, text in enumerate(texts):
-                qv = None if vectors is None else vectors[j:j + 1]
-                for r in index.rank(qv, [text], SearchWindow(None, None), limit=per_text, min_cosine=-1.0,
-                                    cross_vectors=None if cross is None else cross[j:j + 1]):
-                    if index.successor[r.row] < 0 and r.score > best.get(r.passage_id, -math.inf):
-                        best[r.passage_id] = r.score
-            return best
-
-        big = index.size * max(index.dim, 1) > THREAD_THRESHOLD_VALUES or sum(map(len, texts)) > THREAD_QUERY_CHARS
-        best = await asyncio.to_thread(rank) if big else rank()
-        return await self._store.get_passages(agent_id, sorted(best, key=lambda pid: -best[pid])[:limit])
+        return await related_passages(self._store, agent_id, index, texts, embedder, self.indexes.cross,
+                                      per_text=per_text, limit=limit, query_embedder=query_embedder)
 
     async def window_in_words(self, agent_id: str, query: str, *, now: float, tz: str | None = None
                               ) -> SearchWindow | None:
@@ -323,37 +290,11 @@ class MemorySearch:
     async def _list_window(self, agent_id: str, embedder: Embedder | None, window: SearchWindow, limit: int,
                            asked: str | None = None, part: SearchWindow | None = None, tz: str | None = None
                            ) -> tuple[list[Hit], int]:
-        """What was said in ``window``, in order, and how many lines it holds; with the question ``asked``
-        (search_memory, not the REST search of passages) lines not archived too (window_listing). With the ``part``
-        of the day the question names ("this evening", ``timewords.part_of_day``): that part's lines first, in
-        order, then the rest of the day's, in order, as the budget allows (a night's small hours are the next day's:
-        listed with it). A window holding more than ``limit``: ``recall/listing.spread``."""
+        """What was said in ``window``, in order, and how many lines it holds (``recall/listing.list_window``); with
+        the question ``asked`` (search_memory, not the REST search of passages) lines not archived too."""
         index = await self._index(agent_id, embedder)
-
-        def said(pid: str) -> float:
-            return float(index.start_at[index.row_of[pid]])
-
-        groups = [index.in_window(window, WINDOW_SCAN)]
-        if part is not None:
-            first = index.in_window(part, WINDOW_SCAN)
-            seen = set(first)
-            groups = [first, [i for i in groups[0] if i not in seen]]
-        total = sum(map(len, groups))
-        ids = [i for g in groups for i in spread(g, said, limit, tz)]
-        passages = await self._store.get_passages(agent_id, ids)
-        if asked is None:
-            by_id = {p.id: p for p in passages}
-            return in_part([Hit(0.0, passage=by_id[i], confidence=1.0) for i in ids if i in by_id], part, limit,
-                            tz), total
-        lines = (await self._message_index(agent_id))[0]
-        evicted = lines.in_window(window, WINDOW_SCAN)
-        if part is not None:
-            evicted = list({h.message.id: h for h in [*lines.in_window(part, WINDOW_SCAN), *evicted]}.values())
-        in_view = await self._store.list_messages(agent_id, in_context=True)
-        span = window if part is None else SearchWindow(window.start_at, max(window.end_at or 0.0, part.end_at or 0.0))
-        listed = window_listing(passages, evicted, in_view, span, asked, len(passages) + len(evicted) + len(in_view))
-        total += len(listed) - len(passages)
-        return in_part(listed, part, limit, tz), total
+        lines = None if asked is None else (await self._message_index(agent_id))[0]
+        return await list_window(self._store, agent_id, index, window, limit, tz, part=part, asked=asked, lines=lines)
 
     async def _rank_passages(
         self, agent_id: str, embedder: Embedder | None, queries: list[str], window: SearchWindow, limit: int,

@@ -19,14 +19,51 @@ import math
 from collections.abc import Callable, Sequence
 from typing import TypeVar
 
-from voice_letta.agent.recall.results import Hit, format_hits
+from voice_letta.agent.ports import Store
+from voice_letta.agent.recall.index import PassageIndex
+from voice_letta.agent.recall.messages import MessageIndex
+from voice_letta.agent.recall.results import Hit, format_hits, window_listing
 from voice_letta.agent.recall.vector import SearchWindow
 from voice_letta.agent.zones import local
 
-__all__ = ["format_part", "in_part", "listing_note", "spread"]
+__all__ = ["format_part", "in_part", "list_window", "listing_note", "spread"]
 
 Item = TypeVar("Item")
 WINDOW_SCAN = 10_000  # lines of a window read for a listing (a month of a busy user's memory)
+
+
+async def list_window(store: Store, agent_id: str, index: PassageIndex, window: SearchWindow, limit: int,
+                      tz: str | None, *, part: SearchWindow | None = None, asked: str | None = None,
+                      lines: MessageIndex | None = None) -> tuple[list[Hit], int]:
+    """What was said in ``window``, in order, and how many lines it holds; with the question ``asked`` (search_memory,
+    not the REST search of passages) and the agent's out-of-context ``lines``, lines not archived too
+    (``results.window_listing``). With the ``part`` of the day the question names ("this evening",
+    ``timewords.part_of_day``): that part's lines first, in order, then the rest of the day's, in order, as the budget
+    allows (a night's small hours are the next day's: listed with it). A window holding more than ``limit``:
+    ``spread``."""
+
+    def said(pid: str) -> float:
+        return float(index.start_at[index.row_of[pid]])
+
+    groups = [index.in_window(window, WINDOW_SCAN)]
+    if part is not None:
+        first = index.in_window(part, WINDOW_SCAN)
+        seen = set(first)
+        groups = [first, [i for i in groups[0] if i not in seen]]
+    total = sum(map(len, groups))
+    ids = [i for g in groups for i in spread(g, said, limit, tz)]
+    passages = await store.get_passages(agent_id, ids)
+    if asked is None or lines is None:
+        by_id = {p.id: p for p in passages}
+        return in_part([Hit(0.0, passage=by_id[i], confidence=1.0) for i in ids if i in by_id], part, limit, tz), total
+    evicted = lines.in_window(window, WINDOW_SCAN)
+    if part is not None:
+        evicted = list({h.message.id: h for h in [*lines.in_window(part, WINDOW_SCAN), *evicted]}.values())
+    in_view = await store.list_messages(agent_id, in_context=True)
+    span = window if part is None else SearchWindow(window.start_at, max(window.end_at or 0.0, part.end_at or 0.0))
+    listed = window_listing(passages, evicted, in_view, span, asked, len(passages) + len(evicted) + len(in_view))
+    total += len(listed) - len(passages)
+    return in_part(listed, part, limit, tz), total
 
 
 def spread(items: Sequence[Item], said_at: Callable[[Item], float], limit: int, tz: str | None) -> list[Item]:

@@ -29,6 +29,9 @@ log = logging.getLogger(__name__)
 MAX_LOADED_ROWS = 400_000
 INDEX_MIN_ROWS = 64  # an index counts at least this many rows however small
 THREAD_THRESHOLD_VALUES = 2_000_000  # rows * dim above which ranking or appending runs in a thread (> ~2 ms)
+# Reading a question costs ~0.1 ms a character (its terms, expansions and the value and time patterns): a longer one
+# is ranked in a thread however small the index, so the event loop every session shares does not wait on it.
+THREAD_QUERY_CHARS = 200
 # Reading a passage's features costs ~10-40 us a character (recall/features.py: dozens of patterns): above this many
 # characters appended at once the event loop every session shares would wait tens of milliseconds or more (a
 # batch of 20,000-character passages: seconds), so they are read in a thread whatever the index's size.
