@@ -34,7 +34,7 @@ from voice_letta.agent.ports import CrossEmbedder, Embedder, EmbedderFactory, Me
 from voice_letta.agent.recall import text as T
 from voice_letta.agent.recall.confidence import CONFIDENT
 from voice_letta.agent.recall.index import PassageIndex
-from voice_letta.agent.recall.listing import format_part, list_window, listing_note
+from voice_letta.agent.recall.listing import fill_window, format_filled, format_part, list_window, listing_note
 from voice_letta.agent.recall.loaded import NO_EMBEDDER, THREAD_QUERY_CHARS, THREAD_THRESHOLD_VALUES, LoadedIndexes
 from voice_letta.agent.recall.messages import MessageIndex
 from voice_letta.agent.recall.ranking import Ranked
@@ -204,11 +204,12 @@ class MemorySearch:
     # -- retrieval ----------------------------------------------------------------------------------------
     async def hybrid(
         self, agent_id: str, queries: Sequence[str], window: SearchWindow, *, limit: int,
-        include_messages: bool = True, tz: str | None = None, now: float | None = None,
+        include_messages: bool = True, tz: str | None = None, now: float | None = None, fill: bool = False,
     ) -> list[Hit]:
         """The agent's best matches for ``queries`` (the first is the utterance) in ``window``; ``tz``, the agent's
         time zone, dates calendar days the query names ("on 3 October 2023") and the part of a day it names; a
-        window with no topic is listed (``listing``)."""
+        window with no topic is listed (``listing``). ``fill``: a window the user asked about, so its other lines
+        follow the ranked ones, in order, to ``limit`` (``recall/listing.fill_window``)."""
         queries = list(dict.fromkeys(T.spoken_query(q) for q in queries if q.strip()))[:MAX_QUERIES]
         if not queries:
             return []
@@ -247,7 +248,12 @@ class MemorySearch:
         # event loop ~1 s) are judged in a thread.
         read = (sum(map(len, queries)) + sum(len(p.text) for p in passages.values())
                 + sum(len(m.message.content or "") for m in messages))
-        return await asyncio.to_thread(judge) if read > THREAD_JUDGE_CHARS else judge()
+        hits = await asyncio.to_thread(judge) if read > THREAD_JUDGE_CHARS else judge()
+        if fill and index is not None:
+            lines = (await self._message_index(agent_id))[0] if include_messages else None
+            hits = await fill_window(self._store, agent_id, index, hits, window, limit, tz,
+                                     asked=queries[0] if include_messages else None, lines=lines)
+        return hits
 
     async def related(self, agent_id: str, texts: Sequence[str], *, per_text: int = 3, limit: int = 8,
                       query_embedder: Embedder | None = None) -> list[Passage]:
@@ -373,7 +379,7 @@ class MemorySearch:
         window = named or window_from_minutes(
             arguments.get("start_minutes_ago"), arguments.get("end_minutes_ago"), now=now
         )
-        found = await self._search_in(agent_id, utterance, arguments, window, tz=tz, now=now)
+        found = await self._search_in(agent_id, utterance, arguments, window, tz=tz, now=now, fill=named is not None)
         if named is not None or (window.start_at is None and window.end_at is None) or found[1]:
             return found[0]
         # The model bounded a question whose words name no time ("What's my bike lock code?" searched "12 to 8
@@ -386,16 +392,17 @@ class MemorySearch:
         return f"Nothing from the time you searched matches; from any time:\n{anywhere}"
 
     async def _search_in(self, agent_id: str, utterance: str, arguments: dict[str, Any], window: SearchWindow, *,
-                         tz: str | None, now: float) -> tuple[str, bool]:
+                         tz: str | None, now: float, fill: bool = False) -> tuple[str, bool]:
         """``search`` within ``window``: the text for the model, and whether any line in it is a confident match
-        (a window's listing is: it answers "what did I say then?")."""
+        (a window's listing is: it answers "what did I say then?"); ``fill``: the user named the window, so its
+        other lines follow the ranked ones."""
         keywords = [k for k in (arguments.get("convo_keyword_queries") or [])
                     if isinstance(k, str) and k.strip() and k.strip().lower() not in SCHEMA_TYPE_WORDS]
         limit = WINDOW_LIST_LIMIT if window.start_at is not None or window.end_at is not None else self._limit
         spoken = list(dict.fromkeys(T.spoken_query(q) for q in [utterance, *keywords] if q.strip()))[:MAX_QUERIES]
         if (listed := await self.listing(agent_id, spoken, window, limit, True, tz, now)) is None:
-            ranked = await self.hybrid(agent_id, spoken, window, limit=limit, tz=tz, now=now)
-            return format_hits(ranked, now=now, tz=tz), any(h.confidence >= CONFIDENT for h in ranked)
+            ranked = await self.hybrid(agent_id, spoken, window, limit=limit, tz=tz, now=now, fill=fill)
+            return format_filled(ranked, now=now, tz=tz), any(h.confidence >= CONFIDENT for h in ranked)
         hits, total, part = listed
         text = format_part(hits, part, now=now, tz=tz) if part is not None and hits else format_hits(hits, now=now,
                                                                                                        tz=tz)

@@ -24,6 +24,7 @@ from voice_letta.agent.memory_manager import MemoryManager
 from voice_letta.agent.memory_search import Hit, MemorySearch, SearchWindow
 from voice_letta.agent.models import EmbeddingConfig, Message, Passage
 from voice_letta.agent.ports import EmbedderFactory, HeldKey, KeyedImport, KeyedPassages, MemoryJob
+from voice_letta.agent.recall.listing import Listed
 from voice_letta.agent.recall.plain import embedding_text
 from voice_letta.errors import ConfigError, ProtocolViolation, ProviderError, in_the_future
 from voice_letta.server.http_admin import parse_body
@@ -157,7 +158,8 @@ async def search_passages(request: web.Request) -> web.Response:
         window = await search.window_in_words(agent_id, query, now=now, tz=agent.timezone) or window
     listed = await search.listing(agent_id, [query], window, limit, False, agent.timezone, now)
     hits = listed[0] if listed is not None else await search.hybrid(agent_id, [query], window, limit=limit,
-                                                                    include_messages=False, tz=agent.timezone)
+                                                                    include_messages=False, tz=agent.timezone,
+                                                                    fill=True)
     return web.json_response({"object": "list",
                               "data": [passage_json(h.passage, h.score, h.confidence)
                                        | {"previously": [p.id for p in h.previously],
@@ -165,19 +167,20 @@ async def search_passages(request: web.Request) -> web.Response:
                                           {"id": h.context.id, "text": h.context.text}}
                                        for h in hits if h.passage is not None],
                               "keyword_only": search.keyword_only(agent_id),
-                              "window": _window_json(window, given, listed)})
+                              "window": _window_json(window, given, listed,
+                                                     sum(isinstance(h, Listed) for h in hits))})
 
 
 def _window_json(window: SearchWindow, given: bool, listed: tuple[list[Hit], int, tuple[str, SearchWindow] | None]
-                 | None) -> dict[str, Any] | None:
+                 | None, filled: int) -> dict[str, Any] | None:
     """What the search read as its time window (docs/protocol.md): null when none; ``listed`` when the query named no
     topic and the window was listed in order rather than ranked, with how many passages it holds (``total``) and the
-    part of the day listed first."""
+    part of the day listed first; ``filled``: the window's other passages listed after the ranked ones."""
     if window.start_at is None and window.end_at is None:
         return None
     part = None if listed is None or listed[2] is None else listed[2]
     return {"start_at": window.start_at, "end_at": window.end_at, "from": "given" if given else "words",
-            "listed": listed is not None, "total": None if listed is None else listed[1],
+            "listed": listed is not None, "total": None if listed is None else listed[1], "filled": filled,
             "part": None if part is None else {"name": part[0], "start_at": part[1].start_at,
                                                "end_at": part[1].end_at}}
 

@@ -11,25 +11,41 @@ said over a week recalls a little of every day, the latest of it best. So when a
 - what is shown is listed in the order it was said, and ``search_memory`` says how many of how many it shows, so the
   model does not take a part for the whole and can search a topic for the rest.
 A window that fits the budget is listed whole, in order, as before.
+
+A question about a time that names a topic ("What did I order last week?", "what's gone in the book today", "What did
+Thandi write on Thursday?") is ranked by its topic within the window, but the lines that answer it often do not say
+the topic word (the order lines say "2x chain KMC X11", not "order"; Thandi signs "— T"). A person asked what they did
+or wrote at a time expects to hear what was said then, so after the ranked lines the window's other lines follow, in
+the order said, as the budget allows (``fill_window``, spread as above), at ``FILLED_CONFIDENCE``: asked for by
+their time, not matched to the topic. ``search_memory`` heads them so the model reads them as what else was said.
 """
 
 from __future__ import annotations
 
 import math
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass, replace
 from typing import TypeVar
 
 from voice_letta.agent.ports import Store
+from voice_letta.agent.recall.confidence import CONFIDENT
 from voice_letta.agent.recall.index import PassageIndex
 from voice_letta.agent.recall.messages import MessageIndex
 from voice_letta.agent.recall.results import Hit, format_hits, window_listing
 from voice_letta.agent.recall.vector import SearchWindow
 from voice_letta.agent.zones import local
 
-__all__ = ["format_part", "in_part", "list_window", "listing_note", "spread"]
+__all__ = ["FILLED_CONFIDENCE", "Listed", "fill_window", "format_filled", "format_part", "in_part", "list_window",
+           "listing_note", "spread"]
 
 Item = TypeVar("Item")
 WINDOW_SCAN = 10_000  # lines of a window read for a listing (a month of a busy user's memory)
+FILLED_CONFIDENCE = 0.1  # a window's line listed after the ranked ones: said then, not found by the topic
+
+
+@dataclass(frozen=True, slots=True)
+class Listed(Hit):
+    """A window's line listed after a question's ranked hits (``fill_window``): asked for by its time only."""
 
 
 async def list_window(store: Store, agent_id: str, index: PassageIndex, window: SearchWindow, limit: int,
@@ -64,6 +80,47 @@ async def list_window(store: Store, agent_id: str, index: PassageIndex, window: 
     listed = window_listing(passages, evicted, in_view, span, asked, len(passages) + len(evicted) + len(in_view))
     total += len(listed) - len(passages)
     return in_part(listed, part, limit, tz), total
+
+
+async def fill_window(store: Store, agent_id: str, index: PassageIndex, hits: list[Hit], window: SearchWindow,
+                      limit: int, tz: str | None, *, asked: str | None = None, lines: MessageIndex | None = None
+                      ) -> list[Hit]:
+    """``hits``, ranked for a question about ``window`` that names a topic, then the window's other lines in the
+    order they were said (``list_window``: with ``asked`` and ``lines``, those not archived too), at most ``limit`` in
+    all (a window holding more: ``spread``), at ``FILLED_CONFIDENCE``."""
+    room = limit - len(hits)
+    if room <= 0 or (window.start_at is None and window.end_at is None):
+        return hits
+    listed, _ = await list_window(store, agent_id, index, window, limit, tz, asked=asked, lines=lines)
+    passages = {h.passage.id for h in hits if h.passage is not None}
+    messages = {h.message.message.id for h in hits if h.message is not None}
+    texts = [" ".join(h.passage.text.split()) for h in hits if h.passage is not None]
+
+    def shown(h: Hit) -> bool:
+        if h.passage is not None:
+            return h.passage.id in passages
+        assert h.message is not None
+        words = " ".join((h.message.message.content or "").split())
+        return h.message.message.id in messages or any(words in t for t in texts)
+
+    rest = spread([h for h in listed if not shown(h)], said_of, room, tz)
+    return [*hits, *(Listed(0.0, passage=h.passage, message=h.message, confidence=FILLED_CONFIDENCE) for h in rest)]
+
+
+def format_filled(hits: Sequence[Hit], *, now: float, tz: str | None) -> str:
+    """``search_memory``'s text for a window's ranked hits followed by its other lines (``fill_window``): the ranked
+    ones as ``format_hits`` gives them, then the rest under a heading, in order; when none of the ranked ones is
+    confident, everything said then in order (the topic's words found nothing sure: the window is the answer)."""
+    ranked = [h for h in hits if not isinstance(h, Listed)]
+    if len(ranked) == len(hits):
+        return format_hits(hits, now=now, tz=tz)
+    listed = [replace(h, confidence=1.0) for h in hits[len(ranked):]]
+    if not any(h.confidence >= CONFIDENT for h in ranked):
+        every = sorted([*(replace(h, confidence=1.0) for h in ranked), *listed], key=said_of)
+        return ("Nothing said then matches the question's words for sure; this is what was said then, in order:\n"
+                + format_hits(every, now=now, tz=tz))
+    return (f"{format_hits(ranked, now=now, tz=tz)}\nAlso said then (not found by the question's words, but it may "
+            f"answer), in order:\n{format_hits(listed, now=now, tz=tz)}")
 
 
 def spread(items: Sequence[Item], said_at: Callable[[Item], float], limit: int, tz: str | None) -> list[Item]:
