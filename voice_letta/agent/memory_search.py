@@ -34,7 +34,14 @@ from voice_letta.agent.ports import CrossEmbedder, Embedder, EmbedderFactory, Me
 from voice_letta.agent.recall import text as T
 from voice_letta.agent.recall.confidence import CONFIDENT
 from voice_letta.agent.recall.index import PassageIndex
-from voice_letta.agent.recall.listing import fill_window, format_filled, format_part, list_window, listing_note
+from voice_letta.agent.recall.listing import (
+    fill_window,
+    format_filled,
+    format_part,
+    list_window,
+    listing_note,
+    planned_for,
+)
 from voice_letta.agent.recall.loaded import NO_EMBEDDER, THREAD_QUERY_CHARS, THREAD_THRESHOLD_VALUES, LoadedIndexes
 from voice_letta.agent.recall.messages import MessageIndex
 from voice_letta.agent.recall.ranking import Ranked
@@ -42,7 +49,7 @@ from voice_letta.agent.recall.related import related_passages
 from voice_letta.agent.recall.relations import relation_words
 from voice_letta.agent.recall.results import Hit, format_hits, merge_messages, when
 from voice_letta.agent.recall.synonyms import Expansion, expand, names_a_speaker, said_in, with_words
-from voice_letta.agent.recall.timewords import dated_ranges, names_no_topic, part_of_day, window_for
+from voice_letta.agent.recall.timewords import dated_ranges, names_no_topic, part_of_day, tenseless_window, window_for
 from voice_letta.agent.recall.values import judged
 from voice_letta.agent.recall.vector import (
     COARSE_CANDIDATES,
@@ -52,6 +59,7 @@ from voice_letta.agent.recall.vector import (
     SearchWindow,
     VectorIndex,
     sign_words,
+    window_from_minutes,
 )
 
 log = logging.getLogger(__name__)
@@ -71,17 +79,6 @@ WINDOW_LIST_LIMIT = 12  # lines listed for a question about a time ("what did I 
 # The embedded model copies the tool schema's type names into its keywords (["array", "null"]): searched, they made
 # "what did I tell you yesterday?" a question about a topic, so yesterday's lines were ranked against "array".
 SCHEMA_TYPE_WORDS = frozenset({"array", "null", "string", "integer", "number", "boolean", "object"})
-
-
-def window_from_minutes(
-    start_minutes_ago: int | None, end_minutes_ago: int | None, *, now: float
-) -> SearchWindow:
-    """``start_minutes_ago`` is the newer bound and ``end_minutes_ago`` the older; reversed bounds are swapped."""
-    newer = None if start_minutes_ago is None else now - 60.0 * max(0, start_minutes_ago)
-    older = None if end_minutes_ago is None else now - 60.0 * max(0, end_minutes_ago)
-    if newer is not None and older is not None and older > newer:
-        newer, older = older, newer
-    return SearchWindow(start_at=older, end_at=newer)
 
 
 class _SingleEmbedder:
@@ -273,7 +270,7 @@ class MemorySearch:
         """The window a query names in words ("what did I say last tuesday?", ``recall/timewords.py``; days of the
         time zone ``tz``), when the query names no calendar date and the window holds any of the agent's passages:
         an imported history (or a day nothing was archived) is searched whole rather than answered with nothing."""
-        window = window_for(query, now=now, tz=tz)
+        window = window_for(query, now=now, tz=tz) or tenseless_window(query, now=now, tz=tz)
         if window is None or dated_ranges(query):
             return None
         index = await self._index(agent_id, await self.embedder_for(agent_id))
@@ -287,11 +284,16 @@ class MemorySearch:
         queries = [T.spoken_query(q) for q in queries if q.strip()]
         if (window.start_at is None and window.end_at is None) or not queries or not all(map(names_no_topic, queries)):
             return None
-        part = part_of_day(queries[0], window, tz=tz, now=time.time() if now is None else now)
-        hits, total = await self._list_window(agent_id, await self.embedder_for(agent_id), window, limit,
+        now = time.time() if now is None else now
+        part = part_of_day(queries[0], window, tz=tz, now=now)
+        embedder = await self.embedder_for(agent_id)
+        # "Anything on Saturday?": no tense, so what is planned for that day first, then what was said on it
+        planned = await planned_for(self._store, agent_id, await self._index(agent_id, embedder), queries[0], window,
+                                    limit // 2, now=now, tz=tz)
+        hits, total = await self._list_window(agent_id, embedder, window, limit - len(planned),
                                               queries[0] if include_messages else None,
                                               None if part is None else part[1], tz)
-        return hits, total, part
+        return [*planned, *hits], total + len(planned), part
 
     async def _list_window(self, agent_id: str, embedder: Embedder | None, window: SearchWindow, limit: int,
                            asked: str | None = None, part: SearchWindow | None = None, tz: str | None = None
@@ -375,7 +377,7 @@ class MemorySearch:
         now = time.time() if now is None else now
         # A time the user's own words name ("what did I tell you yesterday?") decides over the model's bounds: the
         # embedded model fills them with a guess ("12 to 8 minutes ago") that held none of yesterday's lines.
-        named = window_for(utterance, now=now, tz=tz)
+        named = window_for(utterance, now=now, tz=tz) or tenseless_window(utterance, now=now, tz=tz)
         window = named or window_from_minutes(
             arguments.get("start_minutes_ago"), arguments.get("end_minutes_ago"), now=now
         )

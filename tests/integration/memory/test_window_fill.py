@@ -76,3 +76,30 @@ async def test_a_window_question_with_a_topic_lists_the_windows_other_lines_afte
     assert all(w in text for w in ("inner tubes", "KMC X11", "Mrs Holm", "40 kroner", "electricity")), text
     assert "saddles" not in text, text
     assert "Also said then" in text or "this is what was said then, in order" in text, text
+
+
+async def test_a_weekday_with_no_verb_lists_its_plans_then_what_was_said_on_the_last_one(server: Running) -> None:
+    """"Anything on Saturday?" has no tense: a care log asks what was noted on Saturday, a diary what is on for it.
+    Both come: the lines that say the weekday first (newest first, at most half the limit), then the last Saturday's
+    lines, in order. Before, it had no window and was ranked by 'saturday' alone (test16: the walker delivered on
+    Saturday was not found)."""
+    agent = await create_voice_agent(server, max_messages=40, min_messages=20)
+    today = datetime.now(UTC).replace(hour=0, minute=0, second=0, microsecond=0)
+    saturday = today - timedelta(days=(today.weekday() - 5) % 7 or 7)
+    notes = {"Dentist for Dad on Saturday at 10, bring his card": (saturday - timedelta(days=9)).timestamp(),
+             "New walker delivered, grey one, keep it by his chair": (saturday + timedelta(hours=10)).timestamp(),
+             "He ate all of his soup at lunch": (saturday + timedelta(hours=13)).timestamp(),
+             "Pharmacy says the blister packs are ready": (saturday - timedelta(days=3)).timestamp()}
+    status, made = await server.request("POST", f"/v1/agents/{agent['id']}/archival/batch", json={
+        "passages": [{"text": text, "start_at": t} for text, t in notes.items()]})
+    assert status == 201, made
+    status, found = await server.request("GET", f"/v1/agents/{agent['id']}/archival/search",
+                                         params={"query": "Anything on Saturday?", "limit": "5"})
+    assert status == 200, found
+    assert [p["text"] for p in found["data"]] == list(notes)[:3], found["data"]
+    window = found["window"]
+    assert (window["from"], window["listed"], window["start_at"]) == ("words", True, saturday.timestamp()), window
+    # a verb reads the tense as before: "What happened Saturday?" lists the day only
+    status, found = await server.request("GET", f"/v1/agents/{agent['id']}/archival/search",
+                                         params={"query": "What happened Saturday?", "limit": "5"})
+    assert [p["text"] for p in found["data"]] == list(notes)[1:3], found["data"]

@@ -9,7 +9,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from voice_letta.agent.recall.timewords import names_no_topic, part_of_day, window_for
+from voice_letta.agent.recall.timewords import names_no_topic, part_of_day, tenseless_day, window_for
 
 LA = "America/Los_Angeles"
 
@@ -171,3 +171,23 @@ def test_a_thing_written_named_by_its_weekday_is_that_day(question: str, start: 
 ])
 def test_a_plan_named_by_its_weekday_is_still_no_window(question: str) -> None:
     assert window_for(question, now=NOW, tz=LA) is None, question
+
+
+@pytest.mark.parametrize(("question", "weekday", "start"), [
+    ("Anything on Saturday?", "saturday", "2026-12-05 00:00"),  # yesterday, Sunday's yesterday
+    ("And Friday?", "friday", "2026-12-04 00:00"),
+    ("anything from sunday", "sunday", "2026-11-29 00:00"),  # today is Sunday: the one before
+    ("What happened Saturday?", None, None),  # a verb: window_for reads its tense
+    ("Is the dentist on Saturday?", None, None),  # present tense: a plan
+    ("Anything for Saturday?", None, None),  # "for" a day is a plan
+    ("Anything on saturdays?", None, None),  # a habit
+    ("Anything on Saturday or Sunday?", None, None),
+])
+def test_a_question_that_is_only_a_weekday_has_no_tense(question: str, weekday: str | None, start: str | None
+                                                        ) -> None:
+    """No verb, so no tense ("Anything on Saturday?"): the last such day is its window, and the search lists what is
+    planned for that weekday before what was said on it (test16's care log: the walker delivered on Saturday)."""
+    found = tenseless_day(question, now=NOW, tz=LA)
+    assert (found and found[0], found and day(found[1].start_at)) == (weekday, start)
+    if found is not None:
+        assert window_for(question, now=NOW, tz=LA) is None and names_no_topic(question)

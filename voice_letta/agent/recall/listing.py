@@ -28,15 +28,17 @@ from dataclasses import dataclass, replace
 from typing import TypeVar
 
 from voice_letta.agent.ports import Store
+from voice_letta.agent.recall import text as T
 from voice_letta.agent.recall.confidence import CONFIDENT
 from voice_letta.agent.recall.index import PassageIndex
 from voice_letta.agent.recall.messages import MessageIndex
 from voice_letta.agent.recall.results import Hit, format_hits, window_listing
+from voice_letta.agent.recall.timewords import tenseless_day
 from voice_letta.agent.recall.vector import SearchWindow
 from voice_letta.agent.zones import local
 
 __all__ = ["FILLED_CONFIDENCE", "Listed", "fill_window", "format_filled", "format_part", "in_part", "list_window",
-           "listing_note", "spread"]
+           "listing_note", "planned_for", "spread"]
 
 Item = TypeVar("Item")
 WINDOW_SCAN = 10_000  # lines of a window read for a listing (a month of a busy user's memory)
@@ -105,6 +107,24 @@ async def fill_window(store: Store, agent_id: str, index: PassageIndex, hits: li
 
     rest = spread([h for h in listed if not shown(h)], said_of, room, tz)
     return [*hits, *(Listed(0.0, passage=h.passage, message=h.message, confidence=FILLED_CONFIDENCE) for h in rest)]
+
+
+async def planned_for(store: Store, agent_id: str, index: PassageIndex, query: str, window: SearchWindow, k: int, *,
+                      now: float, tz: str | None) -> list[Hit]:
+    """For a question that is only a weekday with no verb ("Anything on Saturday?", ``timewords.tenseless_day``) whose
+    ``window`` is the last such day: the current passages outside it that say the weekday (what is planned for it),
+    newest first, at most ``k``, to list before what was said that day (the question has no tense: it may ask
+    either); none for any other question."""
+    day = tenseless_day(query, now=now, tz=tz)
+    if day is None or day[1] != window or k <= 0:
+        return []
+    inside = set(index.in_window(window, WINDOW_SCAN))
+    rows = [int(r) for r in index.keywords.postings(T.terms(day[0])[0])[0] if int(r) < len(index.ids)]
+    rows = sorted((r for r in rows if index.successor[r] < 0 and index.ids[r] not in inside),
+                  key=lambda r: -float(index.start_at[r]))
+    ids = [index.ids[r] for r in rows[:k]]
+    by_id = {p.id: p for p in await store.get_passages(agent_id, ids)}
+    return [Hit(0.0, passage=by_id[i], confidence=1.0) for i in ids if i in by_id]
 
 
 def format_filled(hits: Sequence[Hit], *, now: float, tz: str | None) -> str:

@@ -128,6 +128,31 @@ def names_no_topic(query: str) -> bool:
                for t in T.query_terms(said))
 
 
+# A question with no verb at all ("Anything on Saturday?", "And Friday?", "Anything from Sunday?") has no tense to
+# read: it may ask what was said that day (a care log's "anything on saturday?") or what is planned for it ("anything on
+# saturday?" of a diary). Only these words besides the one weekday; both readings are answered (``tenseless_day``).
+_VERBLESS = frozenset(("anything", "something", "any", "what", "whats", "about", "on", "from", "and", "so", "new",
+                       "else", "then"))
+
+
+def tenseless_day(text: str, *, now: float, tz: str | None = None) -> tuple[str, SearchWindow] | None:
+    """A question that is only a weekday and words with no verb ("Anything on Saturday?"): that weekday and the most
+    recent such day before today (1-7 days ago) as a window; None for any other question."""
+    words = [w.strip("'") for w in T.words(english_times(text.lower()))]
+    days = [w for w in words if w in WEEKDAYS]
+    if len(days) != 1 or not all(w in _VERBLESS or w in WEEKDAYS for w in words):
+        return None
+    today = local(now, tz).replace(hour=0, minute=0, second=0, microsecond=0)
+    first = today - timedelta(days=(today.weekday() - WEEKDAYS.index(days[0])) % 7 or 7)
+    return days[0], SearchWindow(first.timestamp(), (first + timedelta(days=1)).timestamp() - 1e-3)
+
+
+def tenseless_window(text: str, *, now: float, tz: str | None = None) -> SearchWindow | None:
+    """``tenseless_day``'s window, or None."""
+    day = tenseless_day(text, now=now, tz=tz)
+    return None if day is None else day[1]
+
+
 def _count(word: str) -> int:
     return int(word) if word.isdigit() else _NUMBERS.get(word, 1)
 

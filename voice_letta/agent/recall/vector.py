@@ -21,6 +21,18 @@ class SearchWindow:
     end_at: float | None
 
 
+def window_from_minutes(
+    start_minutes_ago: int | None, end_minutes_ago: int | None, *, now: float
+) -> SearchWindow:
+    """``start_minutes_ago`` is the newer bound and ``end_minutes_ago`` the older; reversed bounds are swapped."""
+    newer = None if start_minutes_ago is None else now - 60.0 * max(0, start_minutes_ago)
+    older = None if end_minutes_ago is None else now - 60.0 * max(0, end_minutes_ago)
+    if newer is not None and older is not None and older > newer:
+        newer, older = older, newer
+    return SearchWindow(start_at=older, end_at=newer)
+
+
+
 def sign_words(vectors: np.ndarray) -> np.ndarray:
     """One bit per dimension (is it positive?), packed into uint64 words: shape (rows, ceil(dim / 64))."""
     packed = np.packbits(np.asarray(vectors) > 0, axis=1)
