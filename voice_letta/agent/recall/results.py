@@ -14,6 +14,7 @@ from voice_letta.agent.recall import text as T
 from voice_letta.agent.recall.confidence import CONFIDENT, WEAK, confidence
 from voice_letta.agent.recall.index import PassageIndex
 from voice_letta.agent.recall.keyword import K1, B
+from voice_letta.agent.recall.questions import about_asking, user_question
 from voice_letta.agent.recall.vector import SearchWindow
 from voice_letta.agent.zones import local
 
@@ -77,6 +78,7 @@ def merge_messages(hits: list[Hit], messages: list[MessageHit], index: PassageIn
     avg = float(index.keywords.lengths().mean()) if index.keywords.n else 1.0
     chosen = [" ".join(h.passage.text.split()) for h in hits if h.passage is not None]
     term_lists = [topic_terms(q) for q in queries]
+    asking = any(map(about_asking, queries))  # "what did I ask you about the bins?": the questions are the answer
     scored: list[Hit] = []
     for mh in messages:
         words = " ".join((mh.message.content or "").split())
@@ -89,7 +91,8 @@ def merge_messages(hits: list[Hit], messages: list[MessageHit], index: PassageIn
             bm, cov = _bm25_one(index, doc, terms, n, avg)
             if bm > best:
                 best, best_cov = bm, cov
-        scored.append(Hit(best, message=mh, confidence=confidence(None, best_cov)))
+        asks = mh.message.role == "user" and not asking and user_question(mh.message.content or "")
+        scored.append(Hit(best, message=mh, confidence=confidence(None, best_cov, asks=asks)))
     merged = sorted([*hits, *scored], key=lambda h: (-h.confidence, -h.score))
     return merged[: max(limit, len(hits))]
 
