@@ -215,7 +215,8 @@ def client_tool(spec: ToolSpec) -> ExposedTool:
 def lenient_arguments(schema: dict[str, Any], args: dict[str, Any]) -> dict[str, Any]:
     """A server-run tool's arguments as a model outside OpenAI's strict mode writes them, made to fit its schema where
     the intent is plain: an omitted nullable property (or the spoken filler) is null (or none), a string where a list
-    of strings goes is that one-item list, "60" where an integer goes is 60, and a name the schema does not have
+    of strings goes is that one-item list, a nested list there is flattened (nulls dropped, numbers as text), "60"
+    where an integer goes is 60, and a name the schema does not have
     is dropped when it allows no others. Each of these cost a tool round ("'start_minutes_ago' is a required
     property"), three of them the whole turn. Anything else is left for validation to refuse."""
     props = schema.get("properties") or {}
@@ -235,6 +236,13 @@ def lenient_arguments(schema: dict[str, Any], args: dict[str, Any]) -> dict[str,
                 out[name] = [value]
             elif "integer" in kinds and value.strip().lstrip("-").isdigit():
                 out[name] = int(value)
+        elif isinstance(value, list) and "array" in kinds and (prop.get("items") or {}).get("type") == "string":
+            # The embedded model nests its keywords ([["array"], ["null"]]) or leaves a null or a number among them:
+            # refused, the search never ran and every retry repeated it. One flat list of the strings (numbers as
+            # text: an order id), nulls dropped.
+            flat = [x for v in value for x in (v if isinstance(v, list) else [v])]
+            if all(x is None or (isinstance(x, str | int | float) and not isinstance(x, bool)) for x in flat):
+                out[name] = [x if isinstance(x, str) else str(x) for x in flat if x is not None]
     return out
 
 
