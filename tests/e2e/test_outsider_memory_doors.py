@@ -1,5 +1,5 @@
 """What an outsider met through the documented doors (session 18), each over a real socket: the embedded model's
-``search_memory`` arguments with nested keywords (``[["array"], ["null"]]``) ran no search at all."""
+``search_memory`` arguments with nested keywords (``[["array"], ["null"]]``) or objects among them ran no search."""
 
 from __future__ import annotations
 
@@ -60,11 +60,16 @@ async def test_a_number_and_a_null_among_the_keywords_are_searched_as_text(serve
     assert "customs in Dublin" in result, result
 
 
-async def test_keywords_of_another_kind_are_still_refused(server: Running) -> None:
-    """Only strings, numbers and nulls (nested or not) are fitted; an object among them stays a refusal the model is
-    told about, as before."""
+async def test_keywords_and_a_window_of_another_kind_leave_the_users_words_searched(server: Running) -> None:
+    """Seen next with the embedded model: an object among the keywords (``[{"id": "4389650213-9bdda", "name": "You're
+    an AI Assistant,"}]``), refused again and again until the rounds ran out. The user's words are always searched,
+    so an argument that fits nothing is dropped (a window that is no number too) and the search runs."""
     agent = await server.create_agent(name="objects")
-    args = {"pre_exec_msg": "One moment.", "convo_keyword_queries": [{"q": "desk"}],
-            "start_minutes_ago": None, "end_minutes_ago": None}
-    result = await _tool_result(server, agent["id"], args, "Where is my desk?")
-    assert "invalid arguments" in result, result
+    status, made = await _send(server.url, "POST", f"/v1/agents/{agent['id']}/archival/batch", {"passages": [
+        {"text": "user: my standing desk is in the spare room now.", "start_at": time.time() - 86400}]})
+    assert status == 201, made
+    args = {"pre_exec_msg": {"text": "One moment."}, "convo_keyword_queries": [{"id": "4389650213-9bdda"}],
+            "start_minutes_ago": "yesterday", "end_minutes_ago": None}
+    result = await _tool_result(server, agent["id"], args, "Where is my standing desk?")
+    assert "invalid arguments" not in result, result
+    assert "spare room" in result, result

@@ -33,6 +33,7 @@ from voice_letta.agent.tools import (
     driver_tool,
     lenient_arguments,
     parse_arguments,
+    salvaged_search_arguments,
     voice_tools,
 )
 from voice_letta.agent.turn_persist import TurnPersistence
@@ -258,6 +259,9 @@ class ModelRounds(TurnPersistence):
         if args is not None and error is None:
             args = lenient_arguments(exposed.spec.parameters, args)
             error = exposed.validate(args)
+            if error is not None and call.name == SEARCH_MEMORY:
+                args = salvaged_search_arguments(exposed.spec.parameters, args)
+                error = exposed.validate(args)
         if error is not None or args is None:
             return ToolResult(False, f"Error: invalid arguments for {call.name}: {error}. "
                               "Call the tool again with arguments that match its schema.", error="invalid_arguments")

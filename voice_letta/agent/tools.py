@@ -246,6 +246,16 @@ def lenient_arguments(schema: dict[str, Any], args: dict[str, Any]) -> dict[str,
     return out
 
 
+def salvaged_search_arguments(schema: dict[str, Any], args: dict[str, Any]) -> dict[str, Any]:
+    """search_memory's arguments with each one that does not fit its schema made null (the filler empty). The user's
+    latest words are always searched, so a model's unusable extras cost nothing there, where a refusal cost a tool
+    round: the embedded model wrote objects among the keywords (``[{"id": "4389650213-9bdda", "name": "…"}]``) and
+    repeated them until the rounds ran out, and the question never reached the memory."""
+    props = schema.get("properties") or {}
+    return {name: value if jsonschema.Draft202012Validator(props[name]).is_valid(value)
+            else ("" if name == PRE_EXEC_MSG else None) for name, value in args.items() if name in props}
+
+
 def parse_arguments(text: str) -> tuple[dict[str, Any] | None, str | None]:
     """Parse a model's argument JSON; return (arguments, error)."""
     if not text.strip():
