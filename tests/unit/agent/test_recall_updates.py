@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from voice_letta.agent.recall import text as T
-from voice_letta.agent.recall.cued import cue_target
+from voice_letta.agent.recall.cued import cue_target, cued_updates
 from voice_letta.agent.recall.cues import cues
 from voice_letta.agent.recall.facts import PLACE, Query, part_of, same_fact, says_new_place, typed_change, typed_changes
 from voice_letta.agent.recall.index import PassageIndex
@@ -247,3 +247,26 @@ def test_a_note_kind_opening_a_passage_is_no_speaker() -> None:
     assert speakers("Rudy: demo starts Monday Jan 11") == ("rudy",)
     # inside a message under its sender's line it stays that message's label (someone else's line)
     assert speakers("[11/30/2026 6:18 PM] priya_dm\none-shot update: we're at Rahim's") == ("one-shot update",)
+
+
+def test_the_cue_passages_kept_for_the_cue_link_pass_follow_the_rows_an_add_appends() -> None:
+    # recall/cued.py keeps the cue passages' rows and vectors per index (not gathered from the whole matrix every
+    # search): a change added after a search must be compared at the next one
+    flight = [1.0, 0.0, 0.0, 0.0]
+    moved = [0.8, 0.6, 0.0, 0.0]
+    again = [0.75, 0.0, float(np.sqrt(1 - 0.75 ** 2)), 0.0]
+    other = [0.0, 0.0, 0.0, 1.0]
+    index = _index(["user: my flight to rome leaves on may third", "user: i booked an aisle seat"],
+                   np.array([flight, other]), [-60, -50])
+    question = "when does my flight to rome leave"
+    assert not cued_updates(index, [0], _query(index, question, [1.0, 0.0])).get(0)
+    index.add(["p2"], ["user: my flight to rome got moved to may tenth"], [""], [1_000_000.0 - 5 * DAY],
+              [1_000_000.0 - 5 * DAY], np.array([moved], dtype=np.float32), [True])
+    assert cued_updates(index, [0], _query(index, question, [1.0, 0.0, 0.8])) == {0: [2]}
+    # a change said before the flight's line sits between the two later ones among the kept cue passages: the ones
+    # compared are then not consecutive there (gathered, not sliced), and the links are the same
+    index.add(["p3", "p4"], ["user: i moved my dentist appointment to friday",
+                             "user: the flight to rome was moved again to may 12"],
+              ["", ""], [1_000_000.0 - 70 * DAY, 1_000_000.0 - DAY], [1_000_000.0 - 70 * DAY, 1_000_000.0 - DAY],
+              np.array([other, again], dtype=np.float32), [True, True])
+    assert cued_updates(index, [0], _query(index, question, [1.0, 0.0, 0.8, 0.0, 0.75])) == {0: [2, 4]}
