@@ -126,10 +126,11 @@ class MemorySearch:
         index = self.indexes.get(agent_id)
         return 0 if index is None else index.other_models
 
-    def forget(self, agent_id: str) -> None:
-        """Drop an agent's index (passages deleted or re-embedded); the next search reloads it. (Out-of-context
-        lines do not depend on passages: their index stays.)"""
-        self.indexes.forget(agent_id)
+    def forget(self, agent_id: str, *, reload: bool = False) -> None:
+        """Drop an agent's index (passages deleted or re-embedded); the next search reloads it, or a background
+        load now when ``reload`` and it was loaded (``LoadedIndexes.forget``). (Out-of-context lines do not depend
+        on passages: their index stays.)"""
+        self.indexes.forget(agent_id, reload=reload)
 
     async def embedder_for(self, agent_id: str) -> Embedder | None:
         if self._embedders is None:

@@ -280,7 +280,7 @@ async def _insert(request: web.Request, agent_id: str, items: Sequence[PassageCr
 async def delete_passage(request: web.Request) -> web.Response:
     agent_id, passage_id = request.match_info["agent_id"], request.match_info["passage_id"]
     await request.app[STORE].delete_passage(agent_id, passage_id)
-    request.app[MEMORY_SEARCH].forget(agent_id)
+    request.app[MEMORY_SEARCH].forget(agent_id, reload=True)  # loaded again in the background if it was loaded
     await request.app[AGENTS].publish_memory_change(agent_id=agent_id, passages_removed=1)
     return web.json_response({"id": passage_id, "deleted": True})
 

@@ -6,7 +6,7 @@ right one, and search to find the new words and no longer the old ones. The edit
 passage is embedded again when its words change (in this process, like a single insert), and the update, its
 keyword terms, its FTS rows and the change log that other processes reload from are one store transaction
 (``Store.update_passage``), with the ``Idempotency-Key`` response in it too. This process's search index of the
-agent is dropped and reloaded at the next search; live sessions get ``memory.updated``.
+agent is dropped and, if it was loaded, loaded again in the background; live sessions get ``memory.updated``.
 
 When the text changes and no ``synopsis`` is given, the synopsis is cleared: it summarised the old words, and a
 search for the old fact would still find the passage through it.
@@ -103,7 +103,8 @@ async def _edit(request: web.Request, agent_id: str, passage_id: str, body: Pass
         except ConflictError:
             if attempt == EDIT_ATTEMPTS:
                 raise
-    request.app[MEMORY_SEARCH].forget(agent_id)  # the next search reloads the index with the new words and vector
+    # the index is loaded again with the new words and vector, in the background (not by the next search)
+    request.app[MEMORY_SEARCH].forget(agent_id, reload=True)
     await request.app[AGENTS].publish_memory_change(agent_id=agent_id)
     return passage_json(updated)
 

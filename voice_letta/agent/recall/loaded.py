@@ -44,6 +44,7 @@ TERMS_WRITE_BATCH = 5_000  # passages whose computed terms are written back per 
 # the most recent CROSS_JUDGE_INLINE go first, the rest join from the background, newest first, CROSS_JUDGE_CHUNK at
 # a time (each chunk lets searches' own embeddings in between, see e5_embed.ENCODE_CHUNK).
 CROSS_JUDGE_INLINE = 128
+RELOAD_TRIES = 3  # loads a background reload starts at most (``forget``)
 CROSS_JUDGE_CHUNK = 256
 
 
@@ -98,14 +99,26 @@ class LoadedIndexes:
         if index is not None and old_ids:
             index.supersede(old_ids, new_id)
 
-    def forget(self, agent_id: str) -> None:
+    def forget(self, agent_id: str, *, reload: bool = False) -> None:
         """Drop an agent's index (passages deleted or re-embedded); the next search reloads it. A load already
-        reading the old rows still answers its callers but is not kept."""
-        self.loaded.pop(agent_id, None)
+        reading the old rows still answers its callers but is not kept. ``reload``: when the index was loaded (the
+        agent is in use), load it again now, in the background: one passage edited or deleted at 100k passages
+        made the next search load them all (~4-5 s, mostly ``build_index``), a search in a voice turn."""
+        dropped = self.loaded.pop(agent_id, None)
         if agent_id in self._loads:
             self.generation[agent_id] += 1
         else:
             self.generation.pop(agent_id, None)
+        if reload and dropped is not None:
+            self.spawn(self._reload(agent_id, dropped.model, dropped.dim))
+
+    async def _reload(self, agent_id: str, model: str, dim: int) -> None:
+        """The agent's index loaded again, as a search would load it; a load that was reading when the passages
+        changed is not kept, so another starts (a few at most: a search loads what a burst of edits left)."""
+        for _ in range(RELOAD_TRIES):
+            await self.index(agent_id, model, dim)
+            if agent_id in self.loaded:
+                return
 
     async def index(self, agent_id: str, model: str, dim: int) -> PassageIndex:
         """The agent's index for this embedding model, loaded once however many callers ask at the same time."""
