@@ -82,6 +82,8 @@ def test_a_time_of_day_asked(question: str, text: str, before: int, lacking: boo
     ("What is my shoe size?", "user: my husband's shoe size is 44", True),
     ("What car do I drive?", "user: my boss's car is a Tesla", True),
     ("What's my locker number?", "user: my locker is number 14", False),
+    ("Which locker is mine?", "user: my sister Orla's locker at school is number 14", True),
+    ("Which locker is mine?", "user: my locker is number 14", False),
     ("What's my locker number?", "user: my new locker is 221, my sister's is 14", False),
     ("What car do I drive?", "user: I drive a Corolla, my husband's car is a Ford", False),
     ("What is my wife's job?", "user: my wife's job is nursing", False),  # the role asked is the holder said

@@ -191,6 +191,7 @@ def _speakers_own(body: str, thing: set[int]) -> bool:
     return bool(at) and all(_SPEAKERS.intersection(words[max(0, i - 2):i]) for i in at)
 
 
+_ASKER = frozenset(["i", "my", "me", "mine"])  # the user asks about their own thing ("which locker is mine?")
 _OF_THE_HOLDER = frozenset(["new", "old", "own", "usual"])  # words between a possessive and its thing ("Orla's old")
 
 
@@ -220,11 +221,11 @@ def other_holder_of(query: str, text: str) -> bool:
         return False  # "my dad", "Dad's INR": a role may be said by name ("Walter's INR"), recall/roles.py's; a role
         # the text says itself is judged here ("Mr Pieterse (landlord)" / "my car is the white Polo")
     holders = _holders(query)
-    user = not holders and bool(asked_words & {"i", "my", "me"})
+    user = not holders and bool(asked_words & _ASKER)
     if not holders and not user:
         return False
     holder_ids = {t for w in holders for t in T.term_ids(w)}
-    user_asks = bool(asked_words & {"i", "my", "me"})  # "What are my shifts at Scoops?": "my shifts" are asked too
+    user_asks = bool(asked_words & _ASKER)  # "What are my shifts at Scoops?": "my shifts" are asked too
     thing = set(T.term_ids(query)) - holder_ids - set(T.term_ids(_ASKING_TEXT))
     if not thing:
         return False
