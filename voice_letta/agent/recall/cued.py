@@ -32,6 +32,7 @@ from voice_letta.agent.recall.facts import (
     typed_change,
     typed_changes,
 )
+from voice_letta.agent.recall.groups import shared_plan
 from voice_letta.agent.recall.layouts import LINES
 from voice_letta.agent.recall.quantity import ANY
 from voice_letta.agent.recall.records import new_value, rare_value_rows
@@ -129,7 +130,7 @@ def cued_updates(index: PassageIndex, rows: list[int], query: Query) -> dict[int
             close = np.concatenate([close, [k for k in near if _names_asked(index, row, was, int(later[k]), query)]]
                                    ).astype(np.int64)
         out[row] = [int(later[k]) for k in close[np.argsort(-col[close])]
-                    if states_facts(index, int(later[k])) and same_speakers(index, int(later[k]), row)
+                    if _holds(index, int(later[k]), row, query)
                     and (((col[k] >= SHARED_WORD_BELOW or index.strong_cue[int(later[k])])
                           and not enveloped(index, int(later[k]), row)) or _share_a_word(index, int(later[k]), row))
                     # only the kind of value made it a change (less alike than CUE_COSINE): it must share a word with
@@ -148,7 +149,7 @@ def cued_updates(index: PassageIndex, rows: list[int], query: Query) -> dict[int
             valued = np.flatnonzero(after & (sims[:, j] >= VALUE_CUE_COSINE)
                                     & later_ending & (relevance >= SAYS_ASKED_RELEVANCE * value_relevance))
             named_value = [int(later[k]) for k in valued[np.argsort(-sims[valued, j])]
-                           if states_facts(index, int(later[k])) and same_speakers(index, int(later[k]), row)
+                           if _holds(index, int(later[k]), row, query)
                            and rare & (said := content_terms(index, int(later[k])))
                            # one that says a word of the question itself needs less of its meaning: "marco can't do
                            # it, his kid's sick, jess will cover" (0.11 to "Who's covering my shifts?", test7)
@@ -170,8 +171,7 @@ def cued_updates(index: PassageIndex, rows: list[int], query: Query) -> dict[int
             notes = notes[(index.start_at[notes] > index.start_at[row]) & index.has_vector[notes] & ~index.asks[notes]
                           & (query.cosines[notes] >= UNTYPED_RELEVANCE * float(query.cosines[row]))]
             out[row] += [int(r) for r in notes[np.argsort(-index.start_at[notes])]
-                         if int(r) not in out[row] and int(r) in index.items and states_facts(index, int(r))
-                         and same_speakers(index, int(r), row)
+                         if int(r) not in out[row] and int(r) in index.items and _holds(index, int(r), row, query)
                          and new_value(index, record, int(r), ignored_terms(index, row, int(r)), query, query.who)]
         if len(index.terms_of(row)) > LONG_PASSAGE_TERMS:  # a cue passage naming PART_WORDS of the asked part
             named = []
@@ -185,7 +185,7 @@ def cued_updates(index: PassageIndex, rows: list[int], query: Query) -> dict[int
                 # cut to €5,000" names the launch's ads, not its date: "When is the launch?", test7)
                 other_kind = bool(asked_kind and index.change_numbers[cue] and not asked_kind & int(
                     index.change_numbers[cue]))
-                if (len(common) >= PART_WORDS and states_facts(index, cue) and same_speakers(index, cue, row)
+                if (len(common) >= PART_WORDS and _holds(index, cue, row, query)
                         and cue not in out[row] and not other_kind):
                     named.append((len(common), float(sims[k, j]), cue))
             out[row] = [c for *_, c in sorted(named, reverse=True)] + out[row]
@@ -352,7 +352,8 @@ def same_item(index: PassageIndex, a: int, b: int, query: Query) -> bool:
     that few of the agent's passages say (not their envelope's, not the speakers' names). Without the asked kind a
     named person's later line on a topic is more of its history than a new version (LoCoMo's chats: letting every
     such pair of one speaker be versions cost any@5 0.727 -> 0.711)."""
-    return same_speakers(index, a, b) and typed_change(index, a, b, query) and shares_rare_asked(index, a, b, query)
+    return ((same_speakers(index, a, b) or shared_plan(index, a, b, query)) and typed_change(index, a, b, query)
+            and shares_rare_asked(index, a, b, query))
 
 
 def shares_rare_asked(index: PassageIndex, a: int, b: int, query: Query) -> bool:
@@ -378,6 +379,12 @@ def says_facts(index: PassageIndex, row: int) -> bool:
     else's words (a relative's edit of a shared document, the clinic's reschedule in a portal)."""
     spk = index.speakers[row]
     return not spk or not set(spk) <= _NOT_FACTS
+
+
+def _holds(index: PassageIndex, later: int, row: int, query: Query) -> bool:
+    """Whether ``later`` may be a version of ``row``'s fact by who said it: the user's, by the same speaker, or a group
+    chat's shared plan said by any member (``groups.shared_plan``)."""
+    return (states_facts(index, later) and same_speakers(index, later, row)) or shared_plan(index, row, later, query)
 
 
 def same_speakers(index: PassageIndex, a: int, b: int) -> bool:

@@ -223,12 +223,16 @@ class Query:
     who: bool = False  # it asks who (recall/records.py)
     choice: tuple[frozenset[int], frozenset[int]] | None = None  # "earlies or nights?": the two values offered
     still: bool = False  # it asks whether a state still holds ("Do I still take metformin?")
+    impersonal: bool = False  # asked without "I/my": a group chat's plan (recall/groups.py), not someone's own
 
     @classmethod
     def of(cls, terms: Sequence[str], cosines: np.ndarray, question: str = "") -> Query:
         kind = asked_kind(question) | (PLACE if _PLACE_ASK.search(question) else 0) if question else 0
         return cls(frozenset(term_id(t) for t in terms), cosines, kind, asks_who(question), choice_of(question),
-                   _STILL.search(question) is not None)
+                   _STILL.search(question) is not None, bool(question) and not _FIRST_SINGULAR.search(question))
+
+
+_FIRST_SINGULAR = re.compile(r"\b(?:i|me|my|mine|myself|im|i'm|i've|i'd|i'll)\b", re.IGNORECASE)
 
 
 # A question whether a state still holds ("do i still have a loose tooth", "Am I still driving Chachu's car?", "Is

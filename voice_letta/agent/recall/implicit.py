@@ -49,6 +49,7 @@ from voice_letta.agent.recall.cued import (
     states_facts,
 )
 from voice_letta.agent.recall.facts import TYPED_KINDS, Query, given_kinds, ignored_terms, same_fact
+from voice_letta.agent.recall.groups import group_line
 from voice_letta.agent.recall.quantity import ANY
 from voice_letta.agent.recall.records import another_line, same_holder_rows
 from voice_letta.agent.recall.revisions import revised_after, swapped_after
@@ -67,7 +68,7 @@ def implicit_updates(index: PassageIndex, order: Sequence[int], skip: set[int], 
     used = set(skip)
     bases: list[tuple[int, int]] = []  # (candidate, the user's passage it stands for)
     for o in order[:LINK_CANDIDATES]:
-        base = fact_of(index, int(o))
+        base = fact_of(index, int(o), query)
         if base >= 0 and base not in used and all(base != b for _, b in bases):
             bases.append((int(o), base))
     if not bases:
@@ -195,13 +196,13 @@ def _held_updates(index: PassageIndex, row: int) -> list[int]:
             if index.has_vector[r] and not index.asks[r] and states_facts(index, r) and same_speakers(index, r, row)]
 
 
-def fact_of(index: PassageIndex, row: int) -> int:
+def fact_of(index: PassageIndex, row: int, query: Query | None = None) -> int:
     """The user's passage a candidate stands for: itself, or the user line an assistant line answers; -1 when
     neither is about the user, or it is a question nothing answered (``recall/questions.py``: it states no fact; the
     reply to one, "i dont think so", stands for no fact either)."""
     if index.asks[row]:
         return -1
-    if states_facts(index, row):
+    if states_facts(index, row) or (query is not None and group_line(index, row, query)):  # a group's plan too
         return row
     before = int(index.prev[row]) if row < len(index.prev) else -1
     if before >= 0 and "assistant" in index.speakers[row] and states_facts(index, before) and not index.asks[before]:

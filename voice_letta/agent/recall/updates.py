@@ -28,6 +28,7 @@ from voice_letta.agent.recall.cued import (
     shares_rare_asked,
 )
 from voice_letta.agent.recall.facts import Query, gives_asked_kind, ignored_terms, same_fact
+from voice_letta.agent.recall.groups import shared_plan
 from voice_letta.agent.recall.implicit import CORRECTION_GAP_S, LINK_CANDIDATES, fact_of, implicit_updates
 from voice_letta.agent.recall.implicit import other_line as _other_line
 from voice_letta.agent.recall.implicit import says_asked as _says_asked
@@ -94,8 +95,9 @@ def newest_first(index: PassageIndex, top: np.ndarray, query: Query) -> list[lis
         return bool(index.start_at[r] > index.start_at[o]
                     and ((query_cos[r] >= UPDATE_RELEVANCE * query_cos[o]
                           and (query_cos[r] >= MIN_COSINE or _both_say_asked(index, o, r, query))) or still(o, r))
-                    and not (index.speakers[r] and index.speakers[o]
-                             and not set(index.speakers[r]) & set(index.speakers[o]))
+                    and (not (index.speakers[r] and index.speakers[o]
+                              and not set(index.speakers[r]) & set(index.speakers[o]))
+                         or shared_plan(index, o, r, query))
                     and gives_asked_kind(index, o, r, query) and same_fact(index, o, r, query)
                     # two messages of one export are alike by their envelopes: they must share a word too, and one
                     # of the question's when the older one says any (a mail of several points: the asked one)

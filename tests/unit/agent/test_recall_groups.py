@@ -1,0 +1,83 @@
+"""Who may change what (recall/groups.py, recall/speakers.py): in a group chat a shared plan is changed by whichever
+member says the new value, a person's own attribute only by its holder; a list's label that names a thing or a slot
+("Bed 9 Sharma:", "H3:", "carpool escuela:") is the line's subject, not its sender."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from voice_letta.agent.recall.facts import Query
+from voice_letta.agent.recall.groups import shared_plan
+from voice_letta.agent.recall.index import PassageIndex
+from voice_letta.agent.recall.speakers import is_dialogue_line, speakers
+from voice_letta.agent.recall.vector import SearchWindow
+
+DAY = 86400.0
+
+
+def test_a_number_or_a_short_code_in_a_label_names_a_thing_not_a_speaker() -> None:
+    for line in ("Bed 9 Sharma: diabetes educator saw him, Optisulin up to 24 units", "H3: nuc from Ben Walsh",
+                 "1/1 viewing Saturday: two nurses", "HOTEL 2: Porto, 3 nights"):
+        assert speakers(line) == () and not is_dialogue_line(line), line
+    assert speakers("mike92: on my way") == ("mike92",)  # a handle's digits sit in a longer word
+    assert speakers("Speaker 1: hello\nGuest 2: hi") == ("speaker 1", "guest 2")  # a transcript numbers people
+    assert speakers("Dr Patel: hello\nDev: ok") == ("dr patel", "dev")
+
+
+def test_a_lower_case_heading_opening_a_note_is_no_speaker() -> None:
+    for line in ("carpool escuela: Rafa lleva lunes/miércoles, yo martes", "league playoffs: first round Dec 12"):
+        assert speakers(line) == () and not is_dialogue_line(line), line
+    assert speakers("marco: on my way") == ("marco",)  # one word: a handle
+    # inside a message under its sender's line it is still someone else's
+    assert speakers("[11/23/2026 9:51 PM] priya_dm\nloot recap: Vesper got the shard") == ("loot recap",)
+
+
+def _index(texts: list[str], vectors: np.ndarray) -> PassageIndex:
+    index = PassageIndex("g", vectors.shape[1])
+    at = [1_000_000.0 + i * DAY for i in range(len(texts))]
+    index.add([f"p{i}" for i in range(len(texts))], texts, [""] * len(texts), at, at, vectors, [True] * len(texts))
+    return index
+
+
+CHAT = ["Dev: gig confirmed fri dec 18 at the Loving Touch, 40 min set",
+        "Keisha: rehearsal stays tuesdays 7-10 at Rock City",
+        "Marcus: merch table: shirts $20, stickers $3",
+        "Keisha: fell off my bike, wrist's broken",
+        "Dev: talked to Tony, he can sub on the 18th",
+        "Marcus: print run cost more, shirts going to $25"]
+
+
+def _query(question: str, n: int) -> Query:
+    return Query.of([t for t in question.lower().replace("?", "").split()], np.zeros(n), question)
+
+
+def test_a_group_plan_is_changed_by_any_member_a_persons_own_only_by_its_holder() -> None:
+    rng = np.random.default_rng(0)
+    index = _index(CHAT, rng.normal(size=(len(CHAT), 8)).astype(np.float32))
+    assert shared_plan(index, 1, 5, _query("What day is rehearsal?", len(CHAT)))
+    assert shared_plan(index, 2, 5, _query("How much are shirts?", len(CHAT)))
+    assert not shared_plan(index, 3, 4, _query("Is Keisha still out?", len(CHAT)))  # names a member
+    assert not shared_plan(index, 2, 5, _query("How much are my shirts?", len(CHAT)))  # the asker's own
+    two = _index(["Caroline: I paint on sundays", "Melanie: I paint on mondays now"],
+                 rng.normal(size=(2, 8)).astype(np.float32))
+    assert not shared_plan(two, 0, 1, _query("What day is the painting?", 2))  # two people: each their own life
+
+
+def test_another_members_later_price_ranks_over_the_first_one() -> None:
+    # the shirts' price said by Marcus, changed by Dev ("going to $25", 0.47 alike, farther from the question): each
+    # member says two lines (a label said once is no speaker); without the rule Dev's line was someone else's history
+    texts = ["Marcus: merch table: shirts $20, stickers $3, the EP on cassette $8",
+             "Keisha: rehearsal stays tuesdays 7-10 at Rock City rehearsal, room 6",
+             "Dev: talked to Tony, he can sub on the 18th",
+             "Keisha: fell off my bike, wrist's broken",
+             "Marcus: promoter bumped the guarantee to $400",
+             "Dev: Priya confirmed for merch. also shirts going to $25, the new print run cost more"]
+    v = np.eye(6, dtype=np.float32)
+    v[5] = [0.47, 0, 0, 0, 0, 0.88]
+    v /= np.linalg.norm(v, axis=1, keepdims=True)
+    index = _index(texts, v)
+    q = np.asarray([[0.6, 0, 0, 0, 0, 0.3]], dtype=np.float32)
+    q /= np.linalg.norm(q)
+    ranked = [r.passage_id for r in index.rank(q, ["How much are shirts?"], SearchWindow(None, None), limit=4,
+                                               speaker=None)]
+    assert ranked[:2] == ["p5", "p0"]
