@@ -46,8 +46,10 @@ def members(index: PassageIndex, a: int, b: int) -> frozenset[str]:
 
 
 def _member_line(index: PassageIndex, row: int) -> bool:
-    spk = index.speakers[row]
-    return bool(spk) and not set(spk) <= _NOT_MEMBERS
+    """One member's message: a passage of several senders (a list digest, an export's chunk) holds many points,
+    each its own plan, and one of its points is no later version of another message's."""
+    members_said = set(index.speakers[row]) - _NOT_MEMBERS
+    return len(members_said) == 1
 
 
 def shared_plan(index: PassageIndex, older: int, newer: int, query: Query) -> bool:
