@@ -44,7 +44,8 @@ CHAT = ["Dev: gig confirmed fri dec 18 at the Loving Touch, 40 min set",
         "Marcus: merch table: shirts $20, stickers $3",
         "Keisha: fell off my bike, wrist's broken",
         "Dev: talked to Tony, he can sub on the 18th",
-        "Marcus: print run cost more, shirts going to $25"]
+        "Marcus: print run cost more, shirts going to $25",
+        "Dev: rock city flooded, rehearsal moves to thursdays at my garage"]
 
 
 def _query(question: str, n: int) -> Query:
@@ -54,7 +55,8 @@ def _query(question: str, n: int) -> Query:
 def test_a_group_plan_is_changed_by_any_member_a_persons_own_only_by_its_holder() -> None:
     rng = np.random.default_rng(0)
     index = _index(CHAT, rng.normal(size=(len(CHAT), 8)).astype(np.float32))
-    assert shared_plan(index, 1, 5, _query("What day is rehearsal?", len(CHAT)))
+    assert shared_plan(index, 1, 6, _query("What day is rehearsal?", len(CHAT)))
+    assert not shared_plan(index, 1, 5, _query("What day is rehearsal?", len(CHAT)))  # the shirts' price, no day
     assert shared_plan(index, 2, 5, _query("How much are shirts?", len(CHAT)))
     assert not shared_plan(index, 3, 4, _query("Is Keisha still out?", len(CHAT)))  # names a member
     assert not shared_plan(index, 2, 5, _query("How much are my shirts?", len(CHAT)))  # the asker's own
@@ -81,3 +83,29 @@ def test_another_members_later_price_ranks_over_the_first_one() -> None:
     ranked = [r.passage_id for r in index.rank(q, ["How much are shirts?"], SearchWindow(None, None), limit=4,
                                                speaker=None)]
     assert ranked[:2] == ["p5", "p0"]
+
+
+def test_a_members_later_line_about_another_attribute_of_the_plan_is_no_version() -> None:
+    # test16 (written before the rule was seen): a later line of the same plan about another of its attributes (each
+    # member says two lines: a label said once is no speaker)
+    rng = np.random.default_rng(1)
+    hockey = ["Coach Dave: roster's set: goalies Mason and Ethan, C is Brody, A's are Aanya and Jonah",
+              "Karen: team fees are $480 per player",
+              "Coach Dave: new goalie Tyler Baptiste, he'll wear 31",
+              "Dana: Tyler asked if he can wear 35 instead, 31 was his old partner's number",
+              "Coach Dave: Brody's back, he's got the C again",
+              "Karen: skate sharpening at Pro Skate this week",
+              "Dana: thanks coach!"]
+    index = _index(hockey, rng.normal(size=(len(hockey), 8)).astype(np.float32))
+    assert not shared_plan(index, 0, 3, _query("Who is the captain?", len(hockey)))  # a number changed, no captain
+    assert shared_plan(index, 2, 3, _query("What number does Tyler wear?", len(hockey)))
+    study = ["Aisyah: study group every Thursday 8pm at the library room 3",
+             "Kavitha: final confirmed 14 Dec 9am, 3 hours",
+             "Wei Jie: I take antibiotics, Harith cardio",
+             "Kavitha: faculty email, final shifted to 16 Dec, same hall",
+             "Aisyah: Thursday clash with the lab report, so Wednesday 8pm instead"]
+    index = _index(study, rng.normal(size=(len(study), 8)).astype(np.float32))
+    day = _query("What day does the group meet?", len(study))
+    assert not shared_plan(index, 0, 3, day)  # it moves the exam, not the group's day
+    assert shared_plan(index, 0, 4, day)  # it names the old day next to the new one
+    assert shared_plan(index, 1, 3, _query("When is the final?", len(study)))

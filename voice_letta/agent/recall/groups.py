@@ -10,12 +10,28 @@ from my work will run it"; "Me: moving rehearsals to thursdays" after "Keisha: r
 What tells a shared plan's question from a person's: it names no member and is not asked in the first person singular
 ("How much are shirts?", "What day is rehearsal?", "How long is our set?" vs "Is Keisha still out?", "What's my
 dose?"). The lines themselves are judged by the usual rules (a change said, about the same thing, the same fact).
+
+A plan has many attributes (a tournament's hotel, its room price, who drives; a study group's room, its day, the exam
+it prepares for), and one member's later line about another of them is no version of the asked one: "Tyler asked if
+he can wear 35 instead" changes a number, not who is captain; "final shifted to 16 Dec" moves the exam, not the day the
+group meets (test16, both written before this rule was seen). So two members' lines are versions for a question only
+when the later one gives a new value *of the asked attribute* (``same_attribute``):
+- of the asked kind: a question asking a day, a time, a sum, an amount or a place wants a line giving one; a question
+  asking who wants a person, and a change whose value is a number changes a number;
+- of the asked slot: the later line says a word of the question that the older one says (the slot: "room", "shirts",
+  "rehearsal"), or it names the older line's own value ("Thursday clash …, so Wednesday 8pm instead", "Canad Inns
+  overbooked us"): a word the two say and few of the chat's lines say. A plan's own name ("final", "practice", "the
+  tourney") runs through the whole chat, so sharing it alone tells no attribute; a value is said where it is set and
+  where it is changed.
 """
 
 from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+import numpy as np
+
+from voice_letta.agent.recall.facts import PLACE, RARE_FRACTION, RARE_SHARE, TYPED_KINDS, given_kinds, ignored_terms
 from voice_letta.agent.recall.text import term_ids
 
 if TYPE_CHECKING:
@@ -29,6 +45,8 @@ GROUP_SIZE = 3
 AROUND = 3
 SPAN = 40
 _NOT_MEMBERS = frozenset({"assistant", "system"})
+# A slot's value is said within a few words of the slot ("Hotel block at the Canad Inns", "every Thursday 8pm").
+SLOT_TERMS = 4
 
 
 def members(index: PassageIndex, a: int, b: int) -> frozenset[str]:
@@ -59,9 +77,38 @@ def shared_plan(index: PassageIndex, older: int, newer: int, query: Query) -> bo
     if not query.impersonal or not (_member_line(index, older) or _member_line(index, newer)):
         return False
     group = members(index, older, newer)
-    if len(group) < GROUP_SIZE:
+    if len(group) < GROUP_SIZE or any(query.terms.intersection(term_ids(name)) for name in group):
         return False
-    return not any(query.terms.intersection(term_ids(name)) for name in group)
+    # a member's lines are not about the user: whoever said them, a later one is a version of the asked attribute only
+    return older == newer or same_attribute(index, older, newer, query)
+
+
+def same_attribute(index: PassageIndex, older: int, newer: int, query: Query) -> bool:
+    """Whether ``newer`` gives a new value of the attribute the question asks of ``older``'s plan: of the asked kind
+    and of the asked slot (the module docstring)."""
+    asked = query.kind & TYPED_KINDS
+    if asked & PLACE and (index.says_place[newer] or index.new_place[newer]):
+        pass
+    elif asked and not int(given_kinds(index, np.asarray([newer]))[0]) & asked & 0xFF:
+        return False
+    if query.who and not asked and index.change_numbers[newer]:  # a number changed, not who holds the role
+        return False
+    said = index.content_terms(newer) - ignored_terms(index, older, newer)
+    was = index.content_terms(older)
+    if query.terms & was & said:
+        return True
+    most = max(RARE_SHARE, RARE_FRACTION * index.keywords.n)
+    named = {t for t in (was & said) - query.terms if len(index.keywords.postings_of(t)[0]) <= most}
+    if not named:
+        return False
+    # the value named must be the asked slot's: said near a word of the question in the older line ("every Thursday"
+    # two words from "study group"); "Ethan" of "goalies Mason L. and Ethan P." is no captain's value
+    terms = index.terms_of(older)
+    hits = np.flatnonzero(np.isin(terms, np.fromiter(query.terms, dtype=np.uint64)))
+    if not len(hits):  # ... unless the question asks a kind of value the later line gives (checked above): the kind
+        # is then the slot ("Where is the wedding?" / "VENUE: Lourensford can't do March … Vrede en Lust has it")
+        return bool(asked)
+    return any(named & set(terms[max(0, h - SLOT_TERMS):h + SLOT_TERMS + 1].tolist()) for h in hits)
 
 
 def group_line(index: PassageIndex, row: int, query: Query) -> bool:
