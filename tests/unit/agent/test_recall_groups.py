@@ -32,6 +32,15 @@ def test_a_lower_case_heading_opening_a_note_is_no_speaker() -> None:
     assert speakers("[11/23/2026 9:51 PM] priya_dm\nloot recap: Vesper got the shard") == ("loot recap",)
 
 
+def test_an_upper_case_label_opening_a_signed_note_is_its_heading() -> None:
+    # a couple's shared wedding note (test16): each heading said twice, each note signed by its writer
+    for line in ("COLOURS: terracotta out, dusty blue with the sage \u2014 T",
+                 "VENUE: Lourensford can't do March, Vrede en Lust has it \u2014 R", "DATE: 27 March -- Ruan"):
+        assert speakers(line) == (), line
+    assert speakers("JOHN: hello there") == ("john",)  # a transcript's upper-case name, unsigned
+    assert speakers("Coach Dave: see you there - T") == ("coach dave",)  # a sender's label is no heading
+
+
 def _index(texts: list[str], vectors: np.ndarray) -> PassageIndex:
     index = PassageIndex("g", vectors.shape[1])
     at = [1_000_000.0 + i * DAY for i in range(len(texts))]

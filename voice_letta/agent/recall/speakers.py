@@ -83,6 +83,19 @@ def _heading(label: str) -> bool:
     return any(w.lower() in _NOTE_WORDS for w in parts) or _lower_heading(parts)
 
 
+# An upper-case label opening a note signed at its end ("VENUE: Lourensford can't do March … — R", "COLOURS: terracotta
+# out … — T"): its writer is the one who signs, so the label is its heading, the thing the note is about, not a sender.
+# Read as speakers ('colours', 'venue', 'honeymoon': each heading is said twice), a couple's shared wedding note was
+# nobody's, and no change of it a version (test16: six of its nine updates with the old value first).
+_SIGNED = re.compile(r"\s[\u2014\u2013-]{1,2}[ \t]?[A-Z][\w.]{0,15}(?:[ \t][A-Z][\w.]*)?\s*$")
+
+
+def _signed_heading(label: str, text: str) -> bool:
+    """An upper-case label opening a note signed at its end (``_SIGNED``): "Coach Dave: see you there - T" keeps its
+    sender."""
+    return label.isupper() and _SIGNED.search(text) is not None
+
+
 def _lower_heading(parts: list[str]) -> bool:
     return len(parts) > 1 and all(p[:1].islower() for p in parts)
 
@@ -104,7 +117,7 @@ def speakers(text: str) -> tuple[str, ...]:
         return ()
     raw = tuple(label for label in SPEAKER.findall(text) if is_label(label))
     opening = SPEAKER.match(text.lstrip())
-    if raw and opening is not None and _heading(opening.group(1)):
+    if raw and opening is not None and (_heading(opening.group(1)) or _signed_heading(opening.group(1), text)):
         raw = tuple(label for label in raw if label != opening.group(1))
     found = _LABELS.get(raw)
     if found is None:
