@@ -19,7 +19,7 @@ async def fake_llm() -> None:
     from aiohttp import web
 
     tool_args = {"store_memories": {"chunks": [{"start_index": 0, "end_index": 0, "context": "archived"}]},
-                 "rethink_user_memory": {"new_memory": "Nothing new."}}
+                 "rethink_user_memory": {"new_memory": ""}}  # "" keeps the block (a made-up one is refused)
 
     async def chat(request: web.Request) -> web.StreamResponse:
         body = await request.json()

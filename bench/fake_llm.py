@@ -65,7 +65,7 @@ def build_reply() -> tuple[bytes, bytes]:
 
 # each run archives its first line as one passage (so every job leaves one visible effect) and rewrites the block
 _TOOL_ARGS = {"store_memories": {"chunks": [{"start_index": 0, "end_index": 0, "context": "archived by the fake"}]},
-              "rethink_user_memory": {"new_memory": "Nothing new."}}
+              "rethink_user_memory": {"new_memory": ""}}  # "" keeps the block (a made-up one is refused)
 
 
 def tool_call_reply(body: bytes) -> bytes:

@@ -318,7 +318,7 @@ async def bench_turns(n_turns: int, gap_s: float = 0.0, llm_pause_s: float = 0.1
                 for _ in range(6):
                     sleep_fake.script([Pause(llm_pause_s), ToolCall("store_memories", chunks)],
                                       [Pause(llm_pause_s), ToolCall("rethink_user_memory",
-                                                                    json.dumps({"new_memory": "x"}))],
+                                                                    json.dumps({"new_memory": ""}))],
                                       [Pause(llm_pause_s), ToolCall("finish_rethinking_memory", "{}")])
                 for j in range(6):
                     first = stored[(r * 6 + j) * 8].seq
