@@ -1,6 +1,6 @@
 """Who may change what (recall/groups.py, recall/speakers.py): in a group chat a shared plan is changed by whichever
-member says the new value, a person's own attribute only by its holder; a list's label that names a thing or a slot
-("Bed 9 Sharma:", "H3:", "carpool escuela:") is the line's subject, not its sender."""
+member says the new value, a person's own attribute only by its holder; a signed note's upper-case labels are its
+headings, not its senders (labels naming a thing or a slot: test_recall_labels.py)."""
 
 from __future__ import annotations
 
@@ -9,27 +9,10 @@ import numpy as np
 from voice_letta.agent.recall.facts import Query
 from voice_letta.agent.recall.groups import shared_plan
 from voice_letta.agent.recall.index import PassageIndex
-from voice_letta.agent.recall.speakers import is_dialogue_line, speakers
+from voice_letta.agent.recall.speakers import speakers
 from voice_letta.agent.recall.vector import SearchWindow
 
 DAY = 86400.0
-
-
-def test_a_number_or_a_short_code_in_a_label_names_a_thing_not_a_speaker() -> None:
-    for line in ("Bed 9 Sharma: diabetes educator saw him, Optisulin up to 24 units", "H3: nuc from Ben Walsh",
-                 "1/1 viewing Saturday: two nurses", "HOTEL 2: Porto, 3 nights"):
-        assert speakers(line) == () and not is_dialogue_line(line), line
-    assert speakers("mike92: on my way") == ("mike92",)  # a handle's digits sit in a longer word
-    assert speakers("Speaker 1: hello\nGuest 2: hi") == ("speaker 1", "guest 2")  # a transcript numbers people
-    assert speakers("Dr Patel: hello\nDev: ok") == ("dr patel", "dev")
-
-
-def test_a_lower_case_heading_opening_a_note_is_no_speaker() -> None:
-    for line in ("carpool escuela: Rafa lleva lunes/miércoles, yo martes", "league playoffs: first round Dec 12"):
-        assert speakers(line) == () and not is_dialogue_line(line), line
-    assert speakers("marco: on my way") == ("marco",)  # one word: a handle
-    # inside a message under its sender's line it is still someone else's
-    assert speakers("[11/23/2026 9:51 PM] priya_dm\nloot recap: Vesper got the shard") == ("loot recap",)
 
 
 def test_an_upper_case_label_opening_a_signed_note_is_its_heading() -> None:
