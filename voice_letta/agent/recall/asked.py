@@ -203,12 +203,9 @@ def _held_by_another(body: str, thing: set[int]) -> bool:
     at = [i for i, (word, _) in enumerate(tokens) if set(T.term_ids(word)) & thing]
     if not at:
         return False
-    for i in at:
-        owners = [j for j in (i - 1, i - 2) if j >= 0 and tokens[j][1] and tokens[j][0] not in T.FIRST_PERSON
-                  and all(set(T.term_ids(w)) & thing or w in _OF_THE_HOLDER for w, _ in tokens[j + 1:i])]
-        if not owners:
-            return False
-    return True
+    return all(any(j >= 0 and tokens[j][1] and tokens[j][0] not in T.FIRST_PERSON
+                   and all(set(T.term_ids(w)) & thing or w in _OF_THE_HOLDER for w, _ in tokens[j + 1:i])
+                   for j in (i - 1, i - 2)) for i in at)
 
 
 def other_holder_of(query: str, text: str) -> bool:
@@ -252,7 +249,7 @@ def other_holder_of(query: str, text: str) -> bool:
                     or set(T.term_ids(holder)) & time_terms()):
                 continue
             if (user and (T.words(body[:b.start()])[-1:] or [""])[0] in _DETERMINERS
-                    and not (b.group(0)[len(b.group(1)):][:1] in "'’" and is_role(holder))):
+                    and not (b.group(0)[len(b.group(1))] in "'’" and is_role(holder))):
                 continue  # "my car is…" is the user's; "my husband's shoe size" is the husband's
             if own and not (is_role(holder) or b.group(1)[:1].isupper()):
                 continue  # in their own line only a person is another holder ("gran's…"; not "grooming is…")

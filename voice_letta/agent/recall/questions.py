@@ -236,16 +236,16 @@ def asks_the_memory(line: str) -> bool:
     return bool(set(T.terms(lines[0])) & _MEMORY_FRAME)
 
 
+_SENTENCE_END = re.compile(r"(?<=[.?!])\s+")
+
+
 def user_question(content: str) -> bool:
-    """Whether a user's own conversation line only asks ("When does the recycling go out?"): every line of it a
-    question, none a fact told as one (``states_fact``). Out-of-context lines are matched by keyword, and an earlier
-    question shares every word of the one asked now: it ranked above the fact that answers it and was shown as
-    the confident result (QA's outsider check, session 18)."""
+    """Whether a user's own conversation line only asks ("When does the recycling go out?"): every sentence of it
+    with words a question, none a fact told as one (``states_fact``). Out-of-context lines are matched by keyword,
+    and an earlier question shares every word of the one asked now: it ranked above the fact that answers it and was
+    shown as the confident result (QA's outsider check, session 18)."""
     said = [part for line in _lines(content) for part in _SENTENCE_END.split(line) if T.terms(part)]
     return bool(said) and all(_is_question(part) and not states_fact(part) for part in said)
-
-
-_SENTENCE_END = re.compile(r"(?<=[.?!])\s+")
 
 
 def about_asking(query: str) -> bool:
