@@ -12,13 +12,12 @@ from voice_letta.agent.recall.asked import (
     no_way_back,
     only_arrival,
     only_sending,
-    other_holder_of,
-    other_role_holder,
     other_sender_phone,
     other_sum,
     other_weekday,
     weekdays,
 )
+from voice_letta.agent.recall.holders import other_holder_of, other_role_holder
 from voice_letta.agent.recall.quantity import CLOCK, MONEY, PHONE, asked_kind, kinds_of_text
 
 

@@ -47,8 +47,6 @@ from voice_letta.agent.recall.asked import (
     no_way_back,
     only_arrival,
     only_sending,
-    other_holder_of,
-    other_role_holder,
     other_sender_phone,
     other_sum,
     other_weekday,
@@ -63,6 +61,7 @@ from voice_letta.agent.recall.carried import (
     unsaid_kind,
 )
 from voice_letta.agent.recall.confidence import confidence, told_as_question
+from voice_letta.agent.recall.holders import other_holder_of, other_role_holder
 from voice_letta.agent.recall.kinds import other_in_series, other_kind
 from voice_letta.agent.recall.names import missing_name, missing_name_part, missing_person
 from voice_letta.agent.recall.places import place_terms, time_terms
