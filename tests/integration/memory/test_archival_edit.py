@@ -179,3 +179,31 @@ async def test_a_read_token_reads_a_passage_and_cannot_edit_it(tmp_path: Path, f
                 assert r.status == 200
     finally:
         await runner.cleanup()
+
+
+async def test_a_successor_moved_before_what_it_replaces_still_replaces_it(server: Running) -> None:
+    """The link says what replaces what, not the clock: a successor whose start_at an edit moves before the passage it
+    supersedes still ranks first and lists it as ``previously``, and the older passage never lists its successor
+    (QA, session 18: each listed the other, a cycle a client following ``previously`` would loop on)."""
+    agent = await create_voice_agent(server)
+    base = f"/v1/agents/{agent['id']}/archival"
+    now = time.time()
+    status, old = await server.request("POST", base, json={
+        "text": "user: my dentist is Dr Okafor on Harcourt Street", "start_at": now - 2 * 86_400})
+    assert status == 201, old
+    status, new = await server.request("POST", base, json={
+        "text": "user: I switched dentists, it's Dr Lindqvist now", "start_at": now - 86_400,
+        "supersedes": [old["id"]]})
+    assert status == 201, new
+
+    async def previously() -> dict[str, list[str]]:
+        found = await search(server, base, "who is my dentist?")
+        assert found and found[0]["id"] == new["id"], found
+        return {p["id"]: list(p.get("previously") or []) for p in found}
+
+    assert (await previously())[new["id"]] == [old["id"]]
+    status, moved, _ = await patch(server, f"{base}/{new['id']}", {"start_at": now - 3 * 86_400})
+    assert status == 200 and moved["start_at"] == now - 3 * 86_400, moved
+    after = await previously()
+    assert after[new["id"]] == [old["id"]]
+    assert new["id"] not in after.get(old["id"], [])

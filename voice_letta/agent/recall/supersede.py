@@ -28,6 +28,17 @@ def current(row: int, successor: np.ndarray) -> int:
     return row
 
 
+def chain_after(row: int, successor: np.ndarray) -> set[int]:
+    """The rows that replace ``row``, directly or down its chain of successors."""
+    out: set[int] = set()
+    for _ in range(MAX_CHAIN):
+        row = int(successor[row])
+        if row < 0 or row in out:
+            break
+        out.add(row)
+    return out
+
+
 def current_first(order: Sequence[int], previous: dict[int, list[int]], successor: np.ndarray,
                   allowed: np.ndarray | None, said_at: np.ndarray | None = None
                   ) -> tuple[list[int], dict[int, list[int]], dict[int, int]]:
