@@ -107,7 +107,7 @@ class _Agents:
 def _conf(r: Ranked) -> float:
     return confidence(r.cosine if r.has_vector else None, r.coverage, other_speaker=r.other_speaker,
                       other_role=r.other_role, attribution=r.attribution, baseline=r.baseline,
-                      third_person=r.third_person, asks=r.asks, misfit=r.misfit)
+                      third_person=r.third_person, asks=r.asks, misfit=r.misfit, lead=r.lead)
 
 
 async def _fit(agents: _Agents, data: dict[str, Any], now: float) -> None:

@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from voice_letta.agent.recall import text as T
-from voice_letta.agent.recall.confidence import style_baseline
+from voice_letta.agent.recall.confidence import lead, style_baseline
 from voice_letta.agent.recall.cross import with_cross
 from voice_letta.agent.recall.identifiers import other_attribute, other_identifier
 from voice_letta.agent.recall.monthdays import other_day
@@ -97,6 +97,7 @@ class Ranked:
     asks: bool = False  # a stored question nothing in it answers (recall/questions.py): never a confident answer
     # it cannot be the answer: not the name asked about, no phone/email/address asked for, the opposite end
     misfit: bool = False
+    lead: float = 0.0  # ``cosine`` minus the best of every other candidate's (recall/confidence.py ``lead``)
 
 
 def rank(index: PassageIndex, query_vectors: np.ndarray | None, queries: Sequence[str], window: SearchWindow,
@@ -246,6 +247,8 @@ def rank(index: PassageIndex, query_vectors: np.ndarray | None, queries: Sequenc
     if kind & STRICT_KINDS:  # no phone number, email or address at all: "my new contact is rosa lind" (cos ~0.7)
         misfit |= lacking
     elsewhere |= misfit
+    # the two best cosines of the candidates, a row placed at what it replaces with that one's too (as its result is)
+    best_two = sorted(float(max(best_cos[r], best_cos[took[r]]) if r in took else best_cos[r]) for r in order)[-2:]
     out = []
     for r in order[:limit]:
         terms = term_lists[int(own_query[r])] if term_lists else []
@@ -260,7 +263,7 @@ def rank(index: PassageIndex, query_vectors: np.ndarray | None, queries: Sequenc
                           tuple(index.ids[p] for p in previous.get(int(r), ())),
                           bool(others[r] or told[r] or r in elsewhere), attribution,
                           *_style(index, int(r), int(cos_query[r]), baselines, first_person), r in other_role,
-                          bool(index.asks[r]) and not asking, r in misfit))
+                          bool(index.asks[r]) and not asking, r in misfit, lead(cos, best_two)))
     return out
 
 

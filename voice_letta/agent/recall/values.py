@@ -316,4 +316,4 @@ def judged(r: Ranked, passage: Passage, query: str, index: PassageIndex | None, 
                       other_speaker=r.other_speaker or asks_listener(passage.text), attribution=r.attribution,
                       baseline=r.baseline, third_person=r.third_person, other_role=r.other_role, asks=r.asks,
                       misfit=r.misfit or misplaced(query, passage, index, previous),
-                      told=told_as_question(passage.text))
+                      told=told_as_question(passage.text), lead=r.lead)
