@@ -21,3 +21,6 @@ def test_only_a_result_sharing_no_word_and_standing_out_is_lifted() -> None:
     assert confidence(0.38, 0.2, lead=0.3) == confidence(0.38, 0.2)
     assert confidence(None, 0.0, lead=0.3) == confidence(None, 0.0)  # no vector, no lead
     assert confidence(0.38, 0.0, lead=0.3, misfit=True) <= MISFIT_MAX  # a cap still caps
+    # about someone else: the lead says the topic, not whose it is ("my apartment" / "my sister's flat")
+    assert confidence(0.38, 0.0, lead=0.3, other_role=True) == confidence(0.38, 0.0, other_role=True)
+    assert confidence(0.38, 0.0, lead=0.3, other_speaker=True) == confidence(0.38, 0.0, other_speaker=True)

@@ -90,13 +90,13 @@ STYLE_REF = 0.07
 STYLE_LIFT = 1.0
 STYLE_PRIOR_PASSAGES = 5
 # A paraphrase that stands out (session 17): a result that shares no word with the question (coverage 0) reached
-# its cosine by meaning alone, and when it is also closer in meaning than every other candidate by LEAD_MIN
-# it is put LEAD_LIFT higher. A same-topic near miss reaches its cosine by sharing the thing's words ("when is
-# my dentist appointment?" / "the dentist moved my cleaning…") and is seldom far ahead of the other lines about
-# that thing; an answer in other words ("which stone did we choose for the worktops" / "the counters are gonna be
-# quartz") sits at cosine 0.3–0.45, where MiniLM puts paraphrases, under 0.5 without it. On all sixteen public
-# held-out halves (replayed on every question's top five, then measured): 45 more answered, no more confident
-# wrong answers, 2 unanswerable questions over 0.5 (a parking permit "runs out" for "when does my bus pass expire?").
+# its cosine by meaning alone, and when it is also closer in meaning than every other candidate by LEAD_MIN it is put
+# LEAD_LIFT higher (not when it is judged to be about someone else). A same-topic near miss reaches its cosine by
+# sharing the thing's words and is seldom far ahead of the other lines about that thing; an answer in other words
+# ("which stone did we choose for the worktops" / "the counters are gonna be quartz") sits at cosine 0.3–0.45, where
+# MiniLM puts paraphrases, under 0.5 without it. All sixteen public held-out halves (docs/benchmarks.md): 46 more
+# answered, no more confident wrong answers, 2 unanswerable questions over 0.5 (a parking permit that "runs out" for
+# "when does my bus pass expire?").
 LEAD_MIN = 0.1
 LEAD_LIFT = 0.1
 CONFIDENT = 0.5
@@ -191,7 +191,9 @@ def confidence(cosine: float | None, coverage: float, *, other_speaker: bool = F
     if cosine is None:
         z = W_COVERAGE_ONLY * coverage + BIAS_COVERAGE_ONLY
     else:
-        if coverage == 0.0 and lead >= LEAD_MIN:
+        # not for a result judged to be about someone else: standing out in meaning says the topic, not the holder
+        # ("What's wrong with my apartment?" / "my sister's flat in leeds has a damp problem")
+        if coverage == 0.0 and lead >= LEAD_MIN and not (other_speaker or other_role or attribution < 0.0):
             cosine += LEAD_LIFT
         if third_person:
             cosine += THIRD_PERSON_SHIFT
