@@ -189,3 +189,24 @@ def other_role_holder(query: str, text: str) -> bool:
                 T.words(text[m.end():])[:BOUND_WORDS]))) & thing:
             return True
     return False
+
+
+# -- the user's own thing asked, a relative's said ----------------------------------------------------------------
+_USERS_THING = re.compile(r"\b(?:my|our)\s+(?:(?:new|old|own|usual)\s+)?([a-z][\w-]*)", re.IGNORECASE)
+
+
+def relatives_thing(query: str, text: str) -> bool:
+    """Whether the question asks about a thing of the user's ("What's wrong with my apartment?") and ``text`` says a
+    thing as one of the user's people's ("my sister's flat in leeds has a damp problem"): not a lead in meaning
+    (recall/confidence.py ``lead``), since the two share the topic, not the holder. A question that names a holder or
+    a role ("my sister's", "Priya's") is judged by ``other_holder_of`` and ``other_role_holder``."""
+    if asked_holders(query) or any(is_role(w) for w in T.words(query)):
+        return False
+    owned = [m.group(1).lower() for m in _USERS_THING.finditer(query)]
+    if not [w for w in owned if w not in T.STOPWORDS and not is_role(w)]:
+        return False
+    for m in _ROLE_BOUND.finditer(text):
+        following = [w for w in T.words(text[m.end():])[:BOUND_WORDS] if w not in T.STOPWORDS]
+        if is_role(m.group(1).lower()) and following:
+            return True
+    return False

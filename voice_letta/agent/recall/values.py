@@ -61,7 +61,7 @@ from voice_letta.agent.recall.carried import (
     unsaid_kind,
 )
 from voice_letta.agent.recall.confidence import confidence, told_as_question
-from voice_letta.agent.recall.holders import other_holder_of, other_role_holder
+from voice_letta.agent.recall.holders import other_holder_of, other_role_holder, relatives_thing
 from voice_letta.agent.recall.kinds import other_in_series, other_kind
 from voice_letta.agent.recall.names import missing_name, missing_name_part, missing_person
 from voice_letta.agent.recall.places import place_terms, time_terms
@@ -316,4 +316,5 @@ def judged(r: Ranked, passage: Passage, query: str, index: PassageIndex | None, 
                       other_speaker=r.other_speaker or asks_listener(passage.text), attribution=r.attribution,
                       baseline=r.baseline, third_person=r.third_person, other_role=r.other_role, asks=r.asks,
                       misfit=r.misfit or misplaced(query, passage, index, previous),
-                      told=told_as_question(passage.text), lead=r.lead)
+                      told=told_as_question(passage.text),
+                      lead=0.0 if relatives_thing(query, passage.text) else r.lead)
