@@ -9,10 +9,12 @@ the pieces cover the whole message, in order. The message stays one stored row; 
 it (``HandoffRange.from_char`` / ``to_char``).
 
 An import that overlaps an earlier one (the same chat export sent twice, or a later export that starts with what
-the first one held) stores only what is new: ``new_imports`` drops each message equal in role, content and time to
-one an earlier import stored, as many times as it was stored (a line said twice at one time stays twice). The
+the first one held) stores only what is new: ``split_imports`` drops each message equal in role, content and time
+to one an earlier import stored, as many times as it was stored (a line said twice at one time stays twice). The
 store runs it inside the import's own transaction (``Store.import_messages``), so two overlapping imports sent at
-once to two processes still store the overlap once.
+once to two processes still store the overlap once. An import with ``archive`` also archives the lines it matches
+that an earlier import stored with ``archive: false`` (``unarchived_runs``: no import job's range holds them), so
+those lines are not left out of archival memory for good.
 
 A live hand-off (``handoff_parts``) is cut the same way when it is over the budget: one message said in a chat turn
 can be as long as an imported one.
@@ -21,7 +23,6 @@ can be as long as an imported one.
 from __future__ import annotations
 
 import re
-from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
@@ -105,15 +106,38 @@ def split_text(text: str, max_chars: int) -> list[tuple[int, int]]:
     return spans
 
 
-def new_imports(messages: Sequence[Message], earlier: Iterable[tuple[str, str | None, float]]) -> list[Message]:
-    """``messages`` without those an earlier import stored (``earlier``: the role, content and ``created_at`` of
-    the agent's imported messages at their times), each earlier row matching one message at most."""
-    left = Counter(earlier)
-    fresh = []
+def split_imports(messages: Sequence[Message], earlier: Sequence[Message]) -> tuple[list[Message], list[Message]]:
+    """``messages`` split into those no earlier import stored and the earlier rows the others match (``earlier``: the
+    agent's imported messages at their times; same role, content and ``created_at``, each earlier row matching one
+    message at most)."""
+    left: dict[tuple[str, str | None, float], list[Message]] = {}
+    for row in sorted(earlier, key=lambda m: m.seq):
+        left.setdefault((row.role, row.content, row.created_at), []).append(row)
+    fresh: list[Message] = []
+    matched: list[Message] = []
     for m in messages:
-        same = (m.role, m.content, m.created_at)
-        if left[same] > 0:
-            left[same] -= 1
+        same = left.get((m.role, m.content, m.created_at))
+        if same:
+            matched.append(same.pop(0))
         else:
             fresh.append(m)
-    return fresh
+    return fresh, matched
+
+
+def unarchived_runs(matched: Sequence[Message], archived: Iterable[tuple[int, int]],
+                    imported_seqs: Iterable[int]) -> list[list[Message]]:
+    """The earlier rows an import matched that no "import" job archived (``archived``: the seq ranges of the agent's
+    import jobs; rows first imported with ``archive: false``), as runs of consecutive imported rows: a job archives
+    the imported rows of a seq range, so a run never spans a row archived already (``imported_seqs``: the agent's
+    imported rows from the first of them to the last)."""
+    ranges = list(archived)
+    todo = sorted({m.seq: m for m in matched if not any(a <= m.seq <= b for a, b in ranges)}.values(),
+                  key=lambda m: m.seq)
+    order = {seq: i for i, seq in enumerate(sorted(set(imported_seqs) | {m.seq for m in todo}))}
+    runs: list[list[Message]] = []
+    for m in todo:
+        if runs and order[m.seq] == order[runs[-1][-1].seq] + 1:
+            runs[-1].append(m)
+        else:
+            runs.append([m])
+    return runs

@@ -200,3 +200,52 @@ def _line_words(request: str) -> str:
     """The words of the one numbered transcript line ("0. user: ...") of a run's request."""
     [line] = [ln for ln in request.splitlines() if ln.startswith("0. user: ")]
     return line.removeprefix("0. user: ")
+
+
+async def test_lines_imported_without_archiving_are_archived_when_imported_again_with_it(server: Running) -> None:
+    """``"archive": false`` first (searchable by keyword at once), the same export later with ``archive``: the lines
+    no job archived get their import jobs then; lines an earlier job archived are not handed over again, and a third
+    import of the same lines starts no job (QA, session 18: such lines could never be archived)."""
+    agent = await create_voice_agent(server)
+    path = f"/v1/agents/{agent['id']}/messages/import"
+    t0 = time.time() - 30 * DAY
+
+    def lines(first: int, said: list[str]) -> list[dict[str, object]]:
+        return [{"role": "user" if i % 2 == 0 else "assistant", "content": text, "said_at": first + 60 * i}
+                for i, text in enumerate(said)]
+
+    quiet = lines(t0, ["My allotment is plot 14 at Ferry Lane.", "Nice, what are you growing?"])
+    archived = lines(t0 + DAY, ["My sister Ines moved to Lisbon.", "Lovely city."])
+    later = lines(t0 + 2 * DAY, ["The plot's water tap is broken again.", "Annoying!"])
+    status, body = await server.request("POST", path, json={"messages": quiet, "archive": False})
+    assert (status, body["imported"], body["job_ids"]) == (202, 2, []), body
+    server.fake.script([store_call((0, 1, "The user's sister Ines moved to Lisbon."))],
+                       [rethink_call("Sister Ines moved to Lisbon.")], [finish_call()])
+    status, body = await server.request("POST", path, json={"messages": archived})
+    assert (status, body["imported"], len(body["job_ids"])) == (202, 2, 1), body
+    await manager(server).wait_idle(agent["id"], timeout_s=30)
+
+    server.fake.script([store_call((0, 1, "The user's allotment is plot 14 at Ferry Lane."))],
+                       [rethink_call("Allotment: plot 14 at Ferry Lane. Sister Ines moved to Lisbon.")],
+                       [finish_call()],
+                       [store_call((0, 1, "The water tap at the user's plot is broken."))],
+                       [rethink_call("Allotment: plot 14 at Ferry Lane, water tap broken. Sister Ines in Lisbon.")],
+                       [finish_call()])
+    status, body = await server.request("POST", path, json={"messages": quiet + archived + later})
+    assert (status, body["imported"], body["duplicates"], len(body["job_ids"])) == (202, 2, 4, 2), body
+    status, jobs = await server.request("GET", f"/v1/agents/{agent['id']}/memory/jobs")
+    ranges = {j["id"]: (j["older_from_seq"], j["older_through_seq"]) for j in jobs["data"]}
+    status, stored = await server.request("GET", f"/v1/agents/{agent['id']}/messages", params={"in_context": "false"})
+    seq = {m["content"]: m["seq"] for m in stored["data"]}
+    assert [ranges[j] for j in body["job_ids"]] == [(seq[quiet[0]["content"]], seq[quiet[1]["content"]]),
+                                                    (body["first_seq"], body["last_seq"])]
+    done = await manager(server).wait_idle(agent["id"], timeout_s=30)
+    assert [(j.kind, j.status) for j in done] == [("import", "done")] * 3
+    status, listed = await server.request("GET", f"/v1/agents/{agent['id']}/archival")
+    assert [(p["synopsis"], p["start_at"]) for p in listed["data"]] == [
+        ("The user's sister Ines moved to Lisbon.", t0 + DAY),
+        ("The user's allotment is plot 14 at Ferry Lane.", t0),
+        ("The water tap at the user's plot is broken.", t0 + 2 * DAY)]
+    # everything is archived now: the same export again stores nothing and starts no job
+    status, body = await server.request("POST", path, json={"messages": quiet + archived + later})
+    assert (status, body["imported"], body["duplicates"], body["job_ids"]) == (202, 0, 6, []), body

@@ -77,3 +77,25 @@ async def test_nothing_is_stored_when_the_jobs_fail_or_the_claim_was_taken_over(
     # and the import is then stored whole, as the first attempt would have
     stored, jobs = await other.import_messages(lines(agent.id, 6), parts=halves, now=now)
     assert (len(stored), len(jobs)) == (6, 2)
+
+
+def whole(stored: list[Message]) -> list[HandoffRange]:
+    return [HandoffRange(older_from_seq=stored[0].seq, older_through_seq=stored[-1].seq)]
+
+
+async def test_lines_no_job_archived_get_jobs_when_an_import_with_parts_matches_them(store: Any, other: Any) -> None:
+    """Lines first imported without ``parts`` (``"archive": false``) are handed to an import job when a later import
+    with ``parts`` matches them, as one run of their own; lines a job archived are not, and once archived no import
+    starts a job for them again."""
+    agent = await make_agent(store)
+    quiet = lines(agent.id, 4, " quiet")
+    kept = lines(agent.id, 2, " kept")
+    new = lines(agent.id, 2, " new")
+    first, _ = await store.import_messages(quiet)
+    _, [job] = await store.import_messages(kept, parts=whole, now=T0)
+    stored, jobs = await store.import_messages([*quiet, *kept, *new], parts=whole, now=T0)
+    assert [m.content for m in stored] == [m.content for m in new]
+    assert [(j.payload.older_from_seq, j.payload.older_through_seq) for j in jobs] == [
+        (first[0].seq, first[-1].seq), (stored[0].seq, stored[-1].seq)]
+    assert [j.id for j in await other.list_memory_jobs(agent.id)] == [job.id, *(j.id for j in jobs)]
+    assert await store.import_messages([*quiet, *kept, *new], parts=whole, now=T0) == ([], [])

@@ -12,11 +12,13 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Callable, Sequence
 
+import asyncpg
 import orjson
 
-from voice_letta.agent.imports import new_imports
+from voice_letta.agent.imports import split_imports, unarchived_runs
 from voice_letta.agent.models import Message
 from voice_letta.agent.ports import HandoffRange, KeyedImport, MemoryJob
+from voice_letta.store import rows as R
 from voice_letta.store.common import JOB_COLUMNS, finish_params, job_from_row, key_finished
 from voice_letta.store.faults import IMPORT_LINES_STORED, crash_point
 from voice_letta.store.postgres.base import PgBase, rowcount
@@ -47,12 +49,15 @@ class ImportsMixin(PgBase):
         async with self._tx("import_messages") as db:
             await db.execute("SELECT pg_advisory_xact_lock(hashtext('imports:' || $1))", agent_id)
             earlier = await db.fetch(
-                "SELECT role, content, created_at FROM messages WHERE agent_id = $1 AND kind = 'imported' "
+                f"SELECT {R.MESSAGE_COLUMNS} FROM messages WHERE agent_id = $1 AND kind = 'imported' "
                 "AND created_at = ANY($2::double precision[])", agent_id, sorted({m.created_at for m in messages}))
-            fresh = new_imports(messages, [(r[0], r[1], float(r[2])) for r in earlier])
+            fresh, matched = split_imports(messages, [R.message_from_row(r) for r in earlier])
             stored = await append_rows(db, fresh) if fresh else []
             crash_point(IMPORT_LINES_STORED)
-            ranges = parts(stored) if stored and parts is not None else ()
+            ranges: list[HandoffRange] = []
+            if parts is not None:
+                runs = await _unarchived(db, agent_id, matched) + ([stored] if stored else [])
+                ranges = [payload for run in runs for payload in parts(run)]
             if ranges:
                 await db.execute("SELECT pg_advisory_xact_lock(hashtext('memory_jobs:' || $1))", agent_id)
                 watermark = int(await db.fetchval(
@@ -66,3 +71,16 @@ class ImportsMixin(PgBase):
                 done = await db.execute(FINISH, *finish_params(keyed.held, *keyed.respond(stored, jobs)))
                 key_finished(rowcount(done), keyed.held)
         return stored, jobs
+
+
+async def _unarchived(db: asyncpg.Connection, agent_id: str, matched: list[Message]) -> list[list[Message]]:
+    """The rows of ``matched`` no import job archived (first imported with ``archive: false``), as runs."""
+    if not matched:
+        return []
+    payloads = await db.fetch("SELECT payload FROM memory_jobs WHERE agent_id = $1 AND kind = 'import'", agent_id)
+    archived = [(int(p["older_from_seq"]), int(p["older_through_seq"])) for p in (orjson.loads(r[0]) for r in
+                                                                                   payloads)]
+    seqs = [m.seq for m in matched]
+    between = await db.fetch("SELECT seq FROM messages WHERE agent_id = $1 AND kind = 'imported' "
+                             "AND seq BETWEEN $2 AND $3", agent_id, min(seqs), max(seqs))
+    return unarchived_runs(matched, archived, [int(r[0]) for r in between])

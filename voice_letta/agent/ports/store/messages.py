@@ -60,7 +60,7 @@ class MessageStore(Protocol):
 
     async def append_imports(self, messages: Sequence[Message]) -> list[Message]:
         """``append_messages`` for one agent's imported messages (``kind`` imported), without those an earlier
-        import stored (``agent.imports.new_imports``: same role, content and ``created_at``, each earlier row
+        import stored (``agent.imports.split_imports``: same role, content and ``created_at``, each earlier row
         standing for one): the check and the insert are one transaction that excludes every other import of the
         agent, in any process on the database. Returns the stored messages, in order."""
         ...
@@ -70,10 +70,12 @@ class MessageStore(Protocol):
         now: float = 0.0, keyed: KeyedImport | None = None,
     ) -> tuple[list[Message], list[MemoryJob]]:
         """``append_imports``, and in the same transaction: a pending "import" memory job for each range
-        ``parts(stored)`` returns (when something was stored; ``through_seq`` the agent's hand-off watermark, so it
-        moves nothing), and with ``keyed`` the key's first response, ``respond(stored, jobs)`` (its claim gone:
-        ``KeyClaimLost``, nothing stored). A process that dies inside leaves none of it: no line is stored that no
-        job will archive. Returns the stored messages and the jobs, in order."""
+        ``parts(run)`` returns, for each run of the earlier imported rows this import matches that no import job
+        archived (``agent.imports.unarchived_runs``: imported with ``archive: false``), then for the stored messages
+        (``through_seq`` the agent's hand-off watermark, so it moves nothing), and with ``keyed`` the key's first
+        response, ``respond(stored, jobs)`` (its claim gone: ``KeyClaimLost``, nothing stored). A process that dies
+        inside leaves none of it: no line is stored that no job will archive. Returns the stored messages and the
+        jobs, in order."""
         ...
 
     async def imported_at(self, agent_id: str, said_at: Sequence[float]) -> list[Message]:
