@@ -44,6 +44,7 @@ _USER_LINES = frozenset(["", "user", "assistant"])
 
 # the words before a role that make it the holder of what is asked ("my dad", "our nan")
 _OWNING = frozenset(["my", "our", "your", "his", "her", "their"])
+_WHO = re.compile(r"^\W*who(?:'s|’s)?\b", re.IGNORECASE)
 _QUERY_TOKEN = re.compile(r"([A-Za-z\u00c0-\u024f]+)(['’]s\b)?")
 
 
@@ -56,6 +57,8 @@ def _role_holds(query: str) -> bool:
         return False
     for i in roles:
         possessive = tokens[i][1]
+        if not possessive and _WHO.match(query) and not any(w.lower() not in T.STOPWORDS for w, _ in tokens[i + 1:]):
+            continue  # the role is who is asked for ("Who is my teacher?"), not the holder of something asked
         if possessive or (i and tokens[i - 1][0].lower() in _OWNING):
             return True
         named = [j for j in (i - 1, i - 2) if j >= 0 and tokens[j][1] and tokens[j][0][:1].isupper()]
