@@ -9,6 +9,7 @@ import multiprocessing
 import os
 from collections.abc import Sequence
 from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
 from typing import Any
 
 from voice_letta import config as C
@@ -60,6 +61,20 @@ class BackgroundLocalEmbedder:
     async def embed(self, texts: Sequence[str]) -> list[list[float]]:
         if not texts:
             return []
+        pool = self._ready_pool()
+        try:
+            return await asyncio.get_running_loop().run_in_executor(pool, _background_encode, list(texts))
+        except BrokenProcessPool:
+            # The side process died (the OOM killer, a crash in onnxruntime, a stray kill): a broken pool refuses
+            # every later call, so every memory job failed until the server restarted (QA, session 19). Start a
+            # new process and run this call once more; a second death is the job's failure (it is retried).
+            if self._pool is pool:
+                self._pool = None
+                pool.shutdown(wait=False, cancel_futures=True)
+            return await asyncio.get_running_loop().run_in_executor(self._ready_pool(), _background_encode,
+                                                                    list(texts))
+
+    def _ready_pool(self) -> ProcessPoolExecutor:
         if self._pool is None:
             # The initializer (voice_letta/procs.py, which imports nothing heavy) runs before this module (and
             # numpy) is imported in the child: one BLAS thread there (with OpenBLAS's default two threads, MiniLM
@@ -68,7 +83,7 @@ class BackgroundLocalEmbedder:
             self._pool = ProcessPoolExecutor(max_workers=1, mp_context=multiprocessing.get_context("spawn"),
                                              initializer=child_init,
                                              initargs=(os.getpid(), "OPENBLAS_NUM_THREADS", "1"))
-        return await asyncio.get_running_loop().run_in_executor(self._pool, _background_encode, list(texts))
+        return self._pool
 
     async def aclose(self) -> None:
         pool, self._pool = self._pool, None
