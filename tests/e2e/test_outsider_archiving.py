@@ -50,3 +50,29 @@ async def test_memory_jobs_archive_again_after_the_embedding_process_died(server
     status, found = await server.request("GET", f"/v1/agents/{agent['id']}/archival/search",
                                          params={"query": "Where does Aoife live?"})
     assert status == 200 and "Cork" in found["data"][0]["text"], found
+
+
+async def test_a_block_rewrite_of_figures_alone_is_refused(server: Running) -> None:
+    """The embedded model rewrote the human block ("Nothing is known about the user yet.") as "2.0" after an
+    evening of facts; no check judged it (a figure is not a content word) and every later prompt carried "2.0"."""
+    agent = await server.create_agent(name="niamh-block",
+                                      sleeptime_llm=openai_llm(server.fake, model="fake-sleeptime"))
+    server.fake.script([ToolCall("store_memories", json.dumps({"chunks": []}))],
+                       [ToolCall("rethink_user_memory", json.dumps({"new_memory": "2.0"}))],
+                       [ToolCall("finish_rethinking_memory", "{}")])
+    status, body = await server.request("POST", f"/v1/agents/{agent['id']}/messages/import", json={
+        "messages": [{"role": "user", "content": "Hi, I'm Niamh. My bike lock code is 4471.",
+                      "said_at": time.time() - 86400}]})
+    assert status == 202, body
+    async with asyncio.timeout(120):
+        while True:
+            status, jobs = await server.request("GET", f"/v1/agents/{agent['id']}/memory/jobs")
+            if all(j["status"] in ("done", "failed") for j in jobs["data"]):
+                break
+            await asyncio.sleep(0.2)
+    assert [j["status"] for j in jobs["data"]] == ["done"], jobs
+    status, block = await server.request("GET", f"/v1/agents/{agent['id']}/blocks/human")
+    assert status == 200 and block["value"] != "2.0", block
+    told = [str(m.get("content")) for r in server.fake.requests if r.get("model") == "fake-sleeptime"
+            for m in r["messages"] if m["role"] == "tool"]
+    assert any("says nothing about the user" in t for t in told), told

@@ -86,6 +86,11 @@ def rewrite_problem(old: str, new: str) -> str | None:
     """Why a block rewrite of ``old`` as ``new`` is refused beyond ``kept_share`` (markup, a short block wiped)."""
     if markup := _MARKUP.search(new):
         return f"new_memory holds the tool protocol's markup ({markup.group(0)}), which is not a fact"
+    if new.strip() and not content_words(new):
+        # figures and small words alone say nothing about anyone: the embedded model wrote "2.0" over the human
+        # block (QA, session 19), which no other check judged (a figure is not a content word) and every prompt
+        # then carried
+        return f"new_memory ({new[:40]!r}) says nothing about the user: it has no word but figures and small words"
     before = set(T.terms(old)) - _FREE
     if MIN_WIPE_TERMS <= len(before) < MIN_GUARDED_TERMS and not before & set(T.terms(new)):
         return "new_memory keeps none of what the block says"
