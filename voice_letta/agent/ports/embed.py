@@ -32,8 +32,9 @@ class CrossEmbedder(Protocol):
     dim: int
     beside: str
 
-    async def judge(self, texts: Sequence[str]) -> list[np.ndarray | None]:
-        """Each text's vector, or None when ``beside`` reads it (no second vector needed)."""
+    async def judge(self, texts: Sequence[str], *, background: bool = False) -> list[np.ndarray | None]:
+        """Each text's vector, or None when ``beside`` reads it (no second vector needed). ``background``: no
+        search waits for these (a catch-up): they take only CPU time searches and turns leave."""
         ...
 
     async def embed_queries(self, texts: Sequence[str]) -> np.ndarray:

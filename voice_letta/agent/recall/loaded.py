@@ -187,17 +187,23 @@ class LoadedIndexes:
         for end in range(len(rows), 0, -CROSS_JUDGE_CHUNK):
             if self.loaded.get(agent_id) is not index:
                 return
-            await self._judge_cross(agent_id, index, texts, rows[max(0, end - CROSS_JUDGE_CHUNK):end])
+            await self._judge_cross(agent_id, index, texts, rows[max(0, end - CROSS_JUDGE_CHUNK):end], background=True)
 
-    async def _judge_cross(self, agent_id: str, index: PassageIndex, texts: PassageTexts, rows: list[int]) -> None:
-        _add_cross(index, await self._judged(agent_id, [texts.ids[i] for i in rows],
-                                             [embedding_text(texts.texts[i], texts.synopses[i]) for i in rows]))
+    async def _judge_cross(self, agent_id: str, index: PassageIndex, texts: PassageTexts, rows: list[int], *,
+                           background: bool = False) -> None:
+        found = await self._judged(agent_id, [texts.ids[i] for i in rows],
+                                   [embedding_text(texts.texts[i], texts.synopses[i]) for i in rows], background)
+        if background:  # the index's lock is held by a ranking search: wait for it in a thread, not on the loop
+            await asyncio.to_thread(_add_cross, index, found)
+        else:
+            _add_cross(index, found)
 
-    async def _judged(self, agent_id: str, ids: list[str], texts: list[str]) -> list[tuple[str, np.ndarray]]:
+    async def _judged(self, agent_id: str, ids: list[str], texts: list[str], background: bool = False
+                      ) -> list[tuple[str, np.ndarray]]:
         """The lane's verdicts on these passages, stored; the (id, second vector) of those that need one."""
         assert self.cross is not None
         cross = self.cross
-        judged = await cross.judge(texts)
+        judged = await cross.judge(texts, background=background)
         verdicts = [(pid, None if v is None else v.tolist()) for pid, v in zip(ids, judged, strict=True)]
         for start in range(0, len(verdicts), TERMS_WRITE_BATCH):
             await self._store.set_cross_vectors(agent_id, verdicts[start:start + TERMS_WRITE_BATCH], model=cross.model)
