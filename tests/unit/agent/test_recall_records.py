@@ -9,7 +9,7 @@ from voice_letta.agent.recall import text as T
 from voice_letta.agent.recall.facts import Query
 from voice_letta.agent.recall.index import PassageIndex
 from voice_letta.agent.recall.quantity import DAY, MONEY, PHONE
-from voice_letta.agent.recall.records import asked, asks_who, changed, items, new_value
+from voice_letta.agent.recall.records import asked, asks_who, changed, items, new_value, other_holder
 
 NOTE = ("## Loft conversion\n- Builder: Carver & Daughters (Ruth Carver)\n- Budget: £52,000 all in\n"
         "- Start: March 3\n- [ ] pick the windows")
@@ -75,3 +75,17 @@ def test_the_items_a_question_asks_and_a_later_note_changes() -> None:
     shed, cost = index.items[3], query("How much is the shed going to cost?")
     assert new_value(index, shed, 4, set(), cost, False)
     assert not new_value(index, shed, 5, set(), cost, False)
+
+
+def test_a_chat_exports_message_record_is_read_from_what_it_says() -> None:
+    # its fields are an envelope (sender, dates, ids), not one holder's attributes: a later member's message is no
+    # "other thing of the same kind"
+    rent = ('{"id": 4407, "type": "message", "date": "2026-11-16T10:02:17", "from": "Oksana Kovalenko", '
+            '"from_id": "user112472425", "text": "Rent goes to the PrivatBank card ending 4417 from now on"}')
+    other = ('{"id": 4456, "type": "message", "date": "2026-11-26T09:15:17", "from": "Taras Melnyk", '
+             '"from_id": "user109209797", "text": "Heads up, rent goes to the Monobank card 5375 from December"}')
+    assert items(rent) == () and items(other) == ()
+    assert not other_holder(items(rent), items(other))
+    # a record that is no message keeps its fields (an app's appointment: no sender)
+    appointment = '{"kind": "appointment", "with": "Ines", "date": "2026-12-09", "where": "Rua Augusta 12"}'
+    assert len(items(appointment)) == 4

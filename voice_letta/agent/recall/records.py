@@ -46,6 +46,7 @@ import numpy as np
 
 from voice_letta.agent.recall.layouts import FIELDS, LINES, NOT_NAMES, layout_items
 from voice_letta.agent.recall.layouts import Item as Item  # the index keeps them
+from voice_letta.agent.recall.plain import message_parts
 from voice_letta.agent.recall.quantity import ANY, number_kinds
 from voice_letta.agent.recall.text import is_markdown_note, term_ids
 
@@ -59,10 +60,28 @@ _CAPITAL = re.compile(r"(?<![\w'’])[A-Z][a-z]+")
 RECORD_ITEMS = 2  # a note with at least this many items is a record of several attributes
 RARE_SHARE = 3  # a value word said by at most this many passages names its item (or RARE_FRACTION of them)
 RARE_FRACTION = 0.02
+# A chat export's message records (Telegram's {"from": …, "text": …}, Google Chat's {"creator": {"name": …}, "text":
+# …}) are messages, not records of a thing: their fields are an envelope (the sender, dates, ids) around what the
+# message says. Read as field records, each message's holder was its sender, and a later member's message was
+# "another thing of the same kind" (``other_holder``), never a version of the plan it changes: 7 of the public
+# halves' stale cases (test9's Telegram flat chat: the rent card, Marta's train, the bathroom day; test10's Google
+# Chat garden group: the mutirão, the lunch, the shed key, the airport). Their items are read from what they say.
+_SENDER_FIELD = re.compile(r'"(?:from|sender|author|creator|user|username|from_name|sender_name|author_name|'
+                           r'display_name|displayname|speaker)"[ \t]*:')
+
+
+def _said(text: str) -> str:
+    """What a chat export's message records say (see above); ``text`` itself for any other passage."""
+    if text.lstrip()[:1] not in "{[" or _SENDER_FIELD.search(text) is None:
+        return text
+    parts = message_parts(text)
+    return text if parts is None else parts[0]
 
 
 def items(text: str) -> tuple[Item, ...]:
-    """The items of a passage's text (empty for most passages: no list line, table or record)."""
+    """The items of a passage's text (empty for most passages: no list line, table or record); of a chat export's
+    message records, the items of what they say (``_said``)."""
+    text = _said(text)
     laid = layout_items(text)
     if laid:
         return laid
