@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-from voice_letta.agent.recall.speakers import is_dialogue_line, speakers
+from voice_letta.agent.recall.speakers import is_dialogue_line, speakers, user_lines
 
 
 def test_a_number_or_a_short_code_in_a_label_names_a_thing_not_a_speaker() -> None:
@@ -21,3 +21,18 @@ def test_a_lower_case_heading_opening_a_note_is_no_speaker() -> None:
     assert speakers("marco: on my way") == ("marco",)  # one word: a handle
     # inside a message under its sender's line it is still someone else's
     assert speakers("[11/23/2026 9:51 PM] priya_dm\nloot recap: Vesper got the shard") == ("loot recap",)
+
+
+def test_a_capital_stopword_beside_a_name_is_an_abbreviation() -> None:
+    # a shift's handover line: "AM" is the morning shift, not the verb
+    assert speakers("AM (Linh): waiting room wifi is clinic2026") == ("am (linh)",)
+    assert speakers("PM (Thảo): lab pickup by the courier 4pm") == ("pm (thảo)",)
+    for line in ("CHANGE OF PLAN: we meet at 6", "Change of plan: we meet at 6"):  # headings stay headings
+        assert speakers(line) == (), line
+
+
+def test_the_users_lines_of_an_exchange_with_the_assistant() -> None:
+    text = "user: my rent here is going up\nlandlord wants 52k\nassistant: Nice work. That is a lot.\nuser: yeah"
+    assert user_lines(text) == "my rent here is going up\nlandlord wants 52k\nyeah"
+    assert user_lines("Ana: my rent is going up\nTom: oh no") is None  # two named people: no exchange with the agent
+    assert user_lines("user: my rent is going up") is None  # no reply

@@ -95,6 +95,8 @@ class PassageIndex:
         self._label_rows: dict[str, list[int]] = {}  # label -> rows it labels (up to two)
         self._speaker_rows: dict[str, np.ndarray] = {}  # speaker -> bool mask of their rows (built on demand)
         self.user_rows = np.zeros(0, dtype=bool)  # ``about_the_user`` of every row
+        # how many terms the user's lines of a user/assistant exchange have (S.user_lines; -1: no such passage)
+        self.user_terms = np.zeros(0, dtype=np.int32)
         self.cue_targets: dict[int, tuple[int, float]] = {}  # cue passage -> its closest earlier one (updates.py)
         self.successor = np.zeros(0, dtype=np.int64)  # the passage that superseded each one, or -1
         # each row's term ids, in the chunks they were added in: (first row, flat ids, offsets)
@@ -151,6 +153,8 @@ class PassageIndex:
             terms = TermRows.of([np.asarray(T.term_ids(T.passage_document(t, s)), dtype=np.uint64)
                                  for t, s in zip(texts, synopses, strict=True)])
         labels = [S.speakers(t) for t in texts]
+        own = [-1 if (said := S.user_lines(t, spk) if len(spk) == 2 else None) is None else len(T.term_ids(said))
+               for t, spk in zip(texts, labels, strict=True)]
         found_items = [items(t) for t in texts]
         bodies = [T.message_body(t) for t in texts]
         revised = [revised_terms(t) for t in texts]
@@ -184,6 +188,7 @@ class PassageIndex:
             self.speakers.extend(labels)
             self.user_rows = np.concatenate([self.user_rows, np.fromiter(
                 (not spk or "user" in spk for spk in labels), dtype=bool, count=len(labels))])
+            self.user_terms = np.concatenate([self.user_terms, np.asarray(own, dtype=np.int32)])
             self.start_at = np.concatenate([self.start_at, np.asarray(start_at, dtype=float)])
             self.end_at = np.concatenate([self.end_at, np.asarray(end_at, dtype=float)])
             self.has_vector = np.concatenate([self.has_vector, np.asarray(has_vector, dtype=bool)])
@@ -296,7 +301,17 @@ class PassageIndex:
 
     def _is_heading(self, row: int) -> bool:
         labels = self._labels[row]
-        return len(labels) == 1 and " " not in labels[0] and len(self._label_rows[labels[0]]) == 1
+        return (len(labels) == 1 and " " not in labels[0] and len(self._label_rows[labels[0]]) == 1
+                and not self._among_speakers(row, labels[0]))
+
+    def _among_speakers(self, row: int, label: str) -> bool:
+        """Whether the passage said just before or after ``row`` is another known speaker's line (``known_speakers``:
+        not a role): a group chat, where a member who speaks once ("Lena: can't do merch on the 18th … my roommate
+        Priya could?", "Rhian: I've broken my ankle") is still a speaker, not a note's heading (test15, test17). A
+        note's headings ("Kitchen: …", "Garden: …") sit among the user's lines or other headings."""
+        near = [r for r in (row - 1, row + 1) if 0 <= r < len(self._labels)]
+        return any(other != label and other not in _ROLES and other in self.known_speakers
+                   for r in near for other in self._labels[r])
 
     def _speaker_again(self, row: int) -> None:
         labels = self._labels[row]

@@ -68,7 +68,10 @@ def is_label(label: str) -> bool:
         return False
     if len(parts) == 1:
         return True
-    if any(p.lower() in STOPWORDS for p in parts):
+    # a stopword in capitals beside a name is an abbreviation, not a word of a heading: "AM (Linh): …", a shift's
+    # handover line ("am" read as the verb made the morning shift's lines nobody's, the evening's "PM (Thảo)" a
+    # speaker's; test17); a heading in capitals ("CHANGE OF PLAN") is all capitals
+    if any(p.lower() in STOPWORDS and not (len(p) > 1 and p.isupper() and not label.isupper()) for p in parts):
         return False
     return not (parts[0][:1].isupper() and any(p[:1].islower() for p in parts[1:]))
 
@@ -125,6 +128,25 @@ def speakers(text: str) -> tuple[str, ...]:
         if len(_LABELS) < 65536:
             _LABELS[raw] = found
     return found
+
+
+def user_lines(text: str, labels: tuple[str, ...] | None = None) -> str | None:
+    """The user's lines of an exchange between the user and the assistant ("user: … / assistant: …"), each without
+    its label, a line with no label going with the one above; None for any other passage. The assistant's reply
+    restates or asks about what the user said: the user's lines are what the passage tells (``facts.part_of``).
+    ``labels``: ``speakers(text)`` when known."""
+    if set(speakers(text) if labels is None else labels) != {"user", "assistant"}:
+        return None
+    said: list[str] = []
+    mine = False
+    for line in text.splitlines():
+        m = SPEAKER.match(line)
+        if m is not None and m.group(1).strip().lower() in ("user", "assistant"):
+            mine = m.group(1).strip().lower() == "user"
+            line = line[m.end():]
+        if mine:
+            said.append(line)
+    return "\n".join(said)
 
 
 _SECOND_PERSON = frozenset({"you", "your", "yours", "yourself", "youre", "ya"})
