@@ -560,3 +560,26 @@ def test_a_question_about_what_was_arranged_asks_about_now() -> None:
     for question in ("What did I say the budget was?", "Where did I live before?", "What did I have for dinner?",
                      "Which hotel did we book originally?"):
         assert T.asks_about_the_past(question), question
+
+
+def test_first_before_a_word_is_an_occasion_not_the_past() -> None:
+    for question in ("what time is half on first night", "What time is our first game at the tournament?",
+                     "When are the first sketches due for Harbour?"):
+        assert not T.asks_about_the_past(question), question
+    for question in ("Where did I first swim in open water?", "what did I like at first", "what was my first car"):
+        assert T.asks_about_the_past(question), question
+
+
+def test_a_member_who_speaks_once_in_a_group_chat_is_a_speaker() -> None:
+    vec = np.eye(5, 4, dtype=np.float32)
+    index = PassageIndex("m", 4)
+    texts = ["Marcus: merch table: shirts $20", "Dev: setlist draft", "Marcus: rehearsal stays tuesdays",
+             "Lena: can't do merch on the 18th", "Dev: Priya confirmed for merch"]
+    at = [1.0, 2.0, 3.0, 4.0, 5.0]
+    index.add(list("abcde"), texts, [""] * 5, at, at, vec, [True] * 5)
+    assert index.speakers[3] == ("lena",) and not index.about_the_user(3)
+    # a note's one-off heading among the user's lines stays a heading
+    notes = PassageIndex("m", 4)
+    notes.add(list("abc"), ["user: hi", "Kitchen: we swapped the quartz", "i paid the deposit"], [""] * 3,
+              [1.0, 2.0, 3.0], [1.0, 2.0, 3.0], vec[:3], [True] * 3)
+    assert notes.speakers[1] == () and notes.about_the_user(1)
