@@ -190,7 +190,10 @@ def _joins(index: PassageIndex, group: Sequence[int], r: int, sim: np.ndarray, p
     # "rather have it in black" and "green please" (0.30 and 0.40 alike)
     if min(alike) >= TYPED_PAIR_COSINE and all(_gives_anew(index, g, r, query) for g in group):
         return True
-    return bool(index.strong_cue[r]) and max(alike) >= DUPLICATE_COSINE and min(alike) >= CUE_COSINE
+    # a passage saying the value it follows ended ("Victoria Inn double booked too … We're at the Days Inn", 0.78 alike
+    # "Canad Inns overbooked us so we're at the Victoria Inn instead", 0.51 the first hotel: test16) is a change too
+    # (``index.ending`` holds the strong cues as well)
+    return bool(index.ending[r]) and max(alike) >= DUPLICATE_COSINE and min(alike) >= CUE_COSINE
 
 
 def place_groups(index: PassageIndex, order: Sequence[int], groups: Sequence[Sequence[int]], query: Query | None = None
