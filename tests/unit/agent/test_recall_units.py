@@ -583,3 +583,18 @@ def test_a_member_who_speaks_once_in_a_group_chat_is_a_speaker() -> None:
     notes.add(list("abc"), ["user: hi", "Kitchen: we swapped the quartz", "i paid the deposit"], [""] * 3,
               [1.0, 2.0, 3.0], [1.0, 2.0, 3.0], vec[:3], [True] * 3)
     assert notes.speakers[1] == () and notes.about_the_user(1)
+
+
+def test_a_named_sender_whose_lines_all_address_the_listener_is_searched_without_error() -> None:
+    # nothing of their own to compare with others' lines ("Xfinity: Your technician visit is confirmed …")
+    from voice_letta.agent.recall.vector import SearchWindow
+
+    texts = ["Ana: the dentist moved to friday", "Xfinity: Your technician visit is confirmed for Tue",
+             "Xfinity: your router ships monday", "Ana: ok"]
+    vec = np.eye(4, 8, dtype=np.float32)
+    index = PassageIndex("m", 8)
+    at = [1.0, 2.0, 3.0, 4.0]
+    index.add(list("abcd"), texts, [""] * 4, at, at, vec, [True] * 4)
+    found = index.rank(vec[1:2], ["When is the xfinity technician coming?"], SearchWindow(None, None), limit=3,
+                       speaker="xfinity")
+    assert found

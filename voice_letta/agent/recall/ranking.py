@@ -191,7 +191,8 @@ def rank(index: PassageIndex, query_vectors: np.ndarray | None, queries: Sequenc
     # AUC 0.725 -> see docs/benchmarks.md; the ranking is unchanged. Not for the agent's own user ("I", "my"): what
     # they say to the assistant ("did you see the game?") is still about them.
     told = matches & index.to_listener[:n] if explicit else np.zeros(n, dtype=bool)
-    if explicit and others.any() and matches.any():
+    # (a named speaker all of whose lines are said to someone has no line of their own to compare: none)
+    if explicit and others.any() and (matches & ~told).any():
         attribution = speaker_attribution(index, term_lists[0], top[:FEEDBACK_ROWS], matches & ~told, others | told)
     # a row placed at another's rank -> that row (it takes at least its confidence)
     order, previous, took = place_versions(index, top, keep, mask, term_lists, best_cos, queries)
