@@ -92,6 +92,7 @@ class PassageIndex:
         self.speakers: list[tuple[str, ...]] = []  # labels that name a speaker (``_headings``)
         self.known_speakers: set[str] = set()
         self._labels: list[tuple[str, ...]] = []  # every row's labels as written
+        self._opens: list[bool] = []  # the row's first line opens with a speaker's label (S.opens_with_label)
         self._label_rows: dict[str, list[int]] = {}  # label -> rows it labels (up to two)
         self._speaker_rows: dict[str, np.ndarray] = {}  # speaker -> bool mask of their rows (built on demand)
         self.user_rows = np.zeros(0, dtype=bool)  # ``about_the_user`` of every row
@@ -174,6 +175,7 @@ class PassageIndex:
             self.row_of.update(zip(ids, range(base, base + len(ids)), strict=True))
             self.ids.extend(ids)
             self._labels.extend(labels)
+            self._opens.extend(S.opens_with_label(t) for t in texts)
             self.items.update((base + k, it) for k, it in enumerate(found_items) if it)
             self.record_keys.update(item.key for it in found_items for item in it if item.key)
             self.bodies.update((base + k, T.body_terms(b)) for k, b in enumerate(bodies) if b is not None)
@@ -305,11 +307,15 @@ class PassageIndex:
                 and not self._among_speakers(row, labels[0]))
 
     def _among_speakers(self, row: int, label: str) -> bool:
-        """Whether the passage said just before or after ``row`` is another known speaker's line (``known_speakers``:
-        not a role): a group chat, where a member who speaks once ("Lena: can't do merch on the 18th … my roommate
-        Priya could?", "Rhian: I've broken my ankle") is still a speaker, not a note's heading (test15, test17). A
-        note's headings ("Kitchen: …", "Garden: …") sit among the user's lines or other headings."""
-        near = [r for r in (row - 1, row + 1) if 0 <= r < len(self._labels)]
+        """Whether ``row`` opens with its label and the passage said just before or after it opens with another known
+        speaker's (``known_speakers``: not a role): a group chat, where a member who speaks once ("Lena: can't do
+        merch on the 18th … my roommate Priya could?", "Rhian: I've broken my ankle") is still a speaker, not a note's
+        heading (test15, test17). A note's headings ("Kitchen: …", "Garden: …") sit among the user's lines or other
+        headings; a field inside a passage ("Budget: KSh 45,000 → KSh 52,000" under a document's version header,
+        test9) opens nothing."""
+        if not self._opens[row]:
+            return False
+        near = [r for r in (row - 1, row + 1) if 0 <= r < len(self._labels) and self._opens[r]]
         return any(other != label and other not in _ROLES and other in self.known_speakers
                    for r in near for other in self._labels[r])
 

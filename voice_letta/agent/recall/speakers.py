@@ -130,6 +130,12 @@ def speakers(text: str) -> tuple[str, ...]:
     return found
 
 
+def opens_with_label(text: str) -> bool:
+    """Whether a passage's first line opens with a speaker's label ("Lena: can't do merch …")."""
+    m = SPEAKER.match(text.lstrip())
+    return m is not None and is_label(m.group(1))
+
+
 def user_lines(text: str, labels: tuple[str, ...] | None = None) -> str | None:
     """The user's lines of an exchange between the user and the assistant ("user: … / assistant: …"), each without
     its label, a line with no label going with the one above; None for any other passage. The assistant's reply
