@@ -27,7 +27,8 @@ def test_a_capital_stopword_beside_a_name_is_an_abbreviation() -> None:
     # a shift's handover line: "AM" is the morning shift, not the verb
     assert speakers("AM (Linh): waiting room wifi is clinic2026") == ("am (linh)",)
     assert speakers("PM (Thảo): lab pickup by the courier 4pm") == ("pm (thảo)",)
-    for line in ("CHANGE OF PLAN: we meet at 6", "Change of plan: we meet at 6"):  # headings stay headings
+    for line in ("CHANGE OF PLAN: we meet at 6", "Change of plan: we meet at 6",  # headings stay headings
+                 "practice moved AGAIN: Mon/Wed 5-6:30 at Palolo"):  # a word said loud
         assert speakers(line) == (), line
 
 

@@ -68,10 +68,11 @@ def is_label(label: str) -> bool:
         return False
     if len(parts) == 1:
         return True
-    # a stopword in capitals beside a name is an abbreviation, not a word of a heading: "AM (Linh): …", a shift's
-    # handover line ("am" read as the verb made the morning shift's lines nobody's, the evening's "PM (Thảo)" a
-    # speaker's; test17); a heading in capitals ("CHANGE OF PLAN") is all capitals
-    if any(p.lower() in STOPWORDS and not (len(p) > 1 and p.isupper() and not label.isupper()) for p in parts):
+    # a two-letter stopword in capitals beside a name is an abbreviation, not a word of a heading: "AM (Linh): …", a
+    # shift's handover line ("am" read as the verb made the morning shift's lines nobody's, the evening's "PM (Thảo)"
+    # a speaker's; test17); a heading in capitals ("CHANGE OF PLAN") is all capitals, and a longer word in capitals is
+    # a word said loud ("practice moved AGAIN: Mon/Wed 5-6:30", test14)
+    if any(p.lower() in STOPWORDS and not (len(p) == 2 and p.isupper() and not label.isupper()) for p in parts):
         return False
     return not (parts[0][:1].isupper() and any(p[:1].islower() for p in parts[1:]))
 
