@@ -33,7 +33,7 @@ from bench_common import until_stdin_closes
 from voice_letta.agent.models import AgentState, LLMConfig, Message, Usage
 from voice_letta.agent.ports import ChatDelta, ChatModel, ChatRequest, Store, ToolCallDelta
 from voice_letta.config import ServerConfig
-from voice_letta.server import http_openai
+from voice_letta.server import stream_watch
 from voice_letta.server.app import Overrides, create_app
 
 perf = time.perf_counter
@@ -352,7 +352,7 @@ async def serve_main(args: argparse.Namespace) -> None:
     if getattr(args, "tick_s", None):
         # bench/http_instructions.py: the disconnect ticker's period scaled by valgrind's slowdown, so a stream's ticks
         # per turn are what they are at full speed (none for a turn shorter than a tick)
-        http_openai.DISCONNECT_POLL_S = args.tick_s
+        stream_watch.DISCONNECT_POLL_S = args.tick_s
     with tempfile.TemporaryDirectory(prefix="vl-bench-") as tmp:
         runner, port, store = await start_server(Path(tmp), trace_store=args.trace_store,
                                                  fragment_chars=args.fragment_chars, burst=args.burst,

@@ -15,7 +15,7 @@ from tests.fakes.openai_server import Cut, HttpError, Pause, Text, ToolCall
 from tests.integration.agent.conftest import Running, start_server
 from voice_letta.agent.loop import FALLBACK_SENTENCE
 from voice_letta.agent.models import Message, Passage
-from voice_letta.server import http_openai
+from voice_letta.server import stream_watch
 
 
 async def collect(stream: Any) -> tuple[list[Any], str]:
@@ -153,7 +153,7 @@ async def test_client_disconnect_keeps_user_message_and_partial_reply(server: Ru
     assert rows[0].role == "user" and rows[0].content == "Talk to me."
     assert rows[1].role == "assistant" and rows[1].content == "First part." and rows[1].interrupted
     await asyncio.sleep(0.2)
-    ticker = http_openai._TICKERS[asyncio.get_running_loop()]  # the streams' one disconnect timer (same loop here)
+    ticker = stream_watch._TICKERS[asyncio.get_running_loop()]  # the streams' one disconnect timer (same loop here)
     assert not ticker._streams and ticker._timer is None  # it runs only while streams are open
 
 
