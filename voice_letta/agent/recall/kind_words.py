@@ -66,6 +66,8 @@ payment app | pay back | paid back > venmo zelle paypal cashapp gcash paytm spli
 dance | dances > formal prom ball homecoming gala disco ceilidh semiformal
 martial art | martial arts > karate judo taekwondo jiujitsu aikido kickboxing boxing kungfu wushu capoeira
 teacher | teachers | instructor | instructors > sifu sensei guru ustad ustaz maestro maestra
+how old | age | aged > yo
+blood sugar | glucose | sugar level | sugar levels > hba1c a1c
 relative | relatives | family member | family members | in-laws | in laws > {kin}
 """
 
@@ -141,6 +143,8 @@ hay fever | antihistamine > cetirizine loratadine zyrtec claritin fexofenadine
 antidepressant | antidepressants > sertraline fluoxetine citalopram prozac zoloft mirtazapine
 heartburn | reflux | indigestion > omeprazole lansoprazole gaviscon pantoprazole
 thyroid > levothyroxine thyroxine eltroxin synthroid
+antibiotic | antibiotics > amoxicillin amoxiclav augmentin penicillin clindamycin doxycycline azithromycin
+    cephalexin flucloxacillin ciprofloxacin nitrofurantoin
 """
 
 KINDS_TEXT = _THINGS_TEXT + _EVENTS_TEXT + _CARERS_TEXT + _MEDICINES_TEXT
