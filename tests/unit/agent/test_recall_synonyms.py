@@ -114,6 +114,9 @@ def test_a_kind_adds_its_members_to_the_keyword_half(question: str, member: str)
     ("What flight am I on?", "ryanair"),
     ("How does my mother get around these days?", "cane"),
     ("How many guests are coming?", "headcount"),
+    ("How old is Duke?", "yo"),  # "Duke (Clydesdale x, 14 yo)": years old, as written
+    ("What is the blood sugar marker for the diabetic patient?", "hba1c"),
+    ("What antibiotic is she on?", "amoxicillin"),
 ])
 def test_a_kind_of_everyday_thing_adds_its_members(question: str, member: str) -> None:
     extra = expand(question)
