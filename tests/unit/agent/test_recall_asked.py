@@ -7,7 +7,9 @@ import pytest
 
 from voice_letta.agent.recall.asked import (
     envelope_phone,
+    no_measure,
     no_place,
+    no_price,
     no_time_of_day,
     no_way_back,
     only_arrival,
@@ -226,3 +228,35 @@ def test_a_number_in_a_messages_envelope_is_its_correspondents() -> None:
     told = sms.replace("Plumber is Sipho from QuickFix", "Plumber is Sipho, 082 555 0199")
     assert not envelope_phone("What's Sipho's phone number?", told)
     assert not envelope_phone("What's Sipho's phone number?", "user: the plumber is Sipho, from +27825550148")
+
+
+@pytest.mark.parametrize(("question", "text", "lacking"), [
+    ("How much did the new membrane cost?", "Ros — new membrane in, watermaker back to 60 L/h", True),
+    ("How much was the new dinghy lock?", "Pete — new dinghy lock, 2908, the old one seized with salt", True),
+    ("How much did the new membrane cost?", "Ros — new membrane in, cost us 340 but worth it", False),
+    ("How much did the new membrane cost?", "new membrane in, $340", False),
+    ("How much was the new dinghy lock?", "new dinghy lock was forty quid", False),
+    ("How much did I pay for the bike?", "user: got the bike for 450 off a guy in Leith", False),
+    ("How much is my rent?", "user: rent is 900 a month", False),  # no word of paying asked: other_sum's
+    ("How do I pay rent?", "user: rent goes by standing order on the first", False),  # how, not how much
+    ("When was the bride-price meeting?", "user: the bride-price talks went well", False),
+    ("How much did I pay Lalamove?", "GCash: You have sent PHP 4,200.00 to LALAMOVE PH on 03-12-2026", False),
+    ("How much were the Bullitts each?", "ordered 3 Bullitt cargo bikes, kr 24.500 each", False),
+    ("How much did the hearing aid repair cost?", "hearing aid back. Forty thousand pesos, highway robbery", False),
+])
+def test_a_price_asked_and_none_said(question: str, text: str, lacking: bool) -> None:
+    assert no_price(question, text) is lacking
+
+
+@pytest.mark.parametrize(("question", "text", "lacking"), [
+    ("What did calf 702 weigh?", "Luis 5am - 3 heifer calves overnight! 701, 702, 703. 702 is small, bottle-fed", True),
+    ("What did calf 702 weigh?", "702 weighed 38 at birth", False),
+    ("What did calf 702 weigh?", "702 came in at 38kg", False),
+    ("What depth did we anchor in?", "Thursday 1400 anchored Sandy Island, 6 h 10 min, saw 22 kn", True),
+    ("What depth did we anchor in at Sandy Island?", "anchored Sandy Island in 6m of water", False),
+    ("How far is the trailhead?", "it's a twenty minute drive from the cabin", False),  # a distance said as a time
+    ("How far is the trailhead?", "the trailhead is up past the lake", True),
+    ("How long is the drive?", "the drive is up past the lake", False),  # "how long" may be a time: not judged
+])
+def test_a_measure_asked_and_none_said(question: str, text: str, lacking: bool) -> None:
+    assert no_measure(question, text) is lacking

@@ -288,3 +288,62 @@ def no_place(query: str, text: str) -> bool:
                 and not set(T.term_ids(after[0])) & times):
             return False  # "at the marion", "to denver"; not "to three days", "from december", "at 7"
     return True
+
+
+# -- a price or a measure asked, none said ------------------------------------------------------------------------
+# "How much did the new membrane cost?" is not answered by "new membrane in, watermaker back to 60 L/h", nor "How much
+# was the new dinghy lock?" by "new dinghy lock, 2908": a price needs a currency or a word of paying said with a
+# number (recall/quantity.py reads any figure of two digits as a possible sum, which a code or a rate also is).
+_PRICE_ASK = re.compile(r"^\W*(?:how\s+much|what)\b.*\b(?:cost|costs|costing|price|priced|pay|paid|charge|charged|"
+                        r"spend|spent|fee|fees|fare)\b|"
+                        r"^\W*how\s+much\s+(?:was|were)\s+(?:the|my|our|his|her|their|that|this|those)\b",
+                        re.IGNORECASE)
+# a currency: a sign, a word or a code ("₱4,200", "780 UAH", "kr 24.500", "forty thousand pesos")
+_CURRENCY_SAID = re.compile(
+    r"[£$€¥₹₱₩₺₴₦₫₪฿]|\b(?:dollars?|bucks?|quid|pounds?|euros?|cents?|pence|grand|rupees?|yen|reais|real|pesos?|"
+    r"kr|kroner|krone|kronor|zloty|złoty|zł|lira|lire|liras|ringgit|baht|rand|dirhams?|dinars?|shekels?|yuan|rmb|"
+    r"won|francs?|rubles?|roubles?|hryvnias?|naira|cedis?|shillings?|usd|gbp|eur|inr|brl|jpy|php|try|uah|sek|nok|"
+    r"dkk|pln|chf|aud|cad|nzd|sgd|hkd|mxn|zar|kes|ngn|ghs|egp|aed|sar|ils|thb|vnd|idr|myr|krw|cny|huf|czk|ron)\b",
+    re.IGNORECASE)
+_PAYING_SAID = re.compile(r"\b(?:cost|costs|costing|price|priced|prices|pay|paid|paying|charge|charged|charges|"
+                          r"spend|spent|bought|fee|fees|quote|quoted|bill|billed|invoice|free|discount)\b|"
+                          r"\b\d+(?:[.,]\d+)?\s*(?:k|each|ea|apiece|a\s+piece)\b|"
+                          # "got the bike for 450", "the lock was forty": a sum said as what something went for
+                          r"\b(?:for|was|were|is|it's|at|only|just)\s+(?:about\s+|around\s+|like\s+)?(?:\d|one|two|three|"
+                          r"four|five|six|seven|eight|nine|ten|eleven|twelve|fifteen|twenty|thirty|forty|fifty|sixty|"
+                          r"seventy|eighty|ninety|a\s+hundred)", re.IGNORECASE)
+_NUMBER_SAID = re.compile(r"\d|\b(?:one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|fifteen|twenty|"
+                          r"thirty|forty|fifty|sixty|seventy|eighty|ninety|hundred|thousand|grand)\b", re.IGNORECASE)
+# "What did calf 702 weigh?" is not answered by "702 is small, bottle-fed"; "What depth did we anchor in?" not by
+# "anchored Sandy Island, 6 h 10 min": a measure asked needs a number with a unit of its dimension, or the asked
+# word said with a number ("weighed 38", "depth 6"). "How long" is a time as often as a length: not judged.
+_DIMENSIONS: tuple[tuple[re.Pattern[str], re.Pattern[str]], ...] = (
+    (re.compile(r"\b(?:weigh|weighs|weighed|weight|heavy|heavier)\b", re.IGNORECASE),
+     re.compile(r"\d\s*(?:kg|kgs|kilo|kilos|kilograms?|lb|lbs|pounds?|g|grams?|oz|ounces?|st|stone|tonnes?|tons?)\b|"
+                r"\b(?:weigh|weighs|weighed|weighing|weight|kilos?|kilograms?|lbs?|stone|grams?|ounces?|tonnes?)\b",
+                re.IGNORECASE)),
+    (re.compile(r"\b(?:depth|deep|deeper|height|tall|taller|wide|width)\b", re.IGNORECASE),
+     re.compile(r"\d\s*(?:m|cm|mm|ft|foot|feet|in|inches?|metres?|meters?|fathoms?|yards?|yds?)\b|"
+                r"\b(?:depth|deep|high|height|tall|wide|width|metres?|meters?|feet|foot|fathoms?|inches?|yards?|"
+                r"centimetres?|centimeters?)\b", re.IGNORECASE)),
+    # a distance is said as a time as often ("twenty minutes' drive")
+    (re.compile(r"\b(?:far|distance)\b", re.IGNORECASE),
+     re.compile(r"\d\s*(?:m|km|mi|nm|miles?|metres?|meters?)\b|\b(?:far|away|distance|miles?|kilometres?|kilometers?|"
+                r"km|metres?|meters?|minutes?|mins?|hours?|hrs?|drive|walk|ride|block|blocks|down|next|close|near|"
+                r"nearby|around)\b", re.IGNORECASE)),
+)
+
+
+def no_price(query: str, text: str) -> bool:
+    """Whether the question asks what something cost and ``text`` says no currency and no word of paying with a
+    number (see above)."""
+    if _PRICE_ASK.search(query) is None:
+        return False
+    if _CURRENCY_SAID.search(text) is not None:
+        return False
+    return not (_PAYING_SAID.search(text) and _NUMBER_SAID.search(text))
+
+
+def no_measure(query: str, text: str) -> bool:
+    """Whether the question asks a weight, a depth, a height or a distance and ``text`` gives none (see above)."""
+    return any(asked.search(query) and said.search(text) is None for asked, said in _DIMENSIONS)

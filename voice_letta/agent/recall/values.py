@@ -42,7 +42,9 @@ from voice_letta.agent.recall import speakers as S
 from voice_letta.agent.recall import text as T
 from voice_letta.agent.recall.asked import (
     envelope_phone,
+    no_measure,
     no_place,
+    no_price,
     no_time_of_day,
     no_way_back,
     only_arrival,
@@ -283,7 +285,8 @@ def misplaced(query: str, passage: Passage, index: PassageIndex | None, previous
     return (missing_name(query, both) or missing_person(query, both) or other_holder(query, both)
             or other_weekday(query, versions)
             or no_time_of_day(query, versions, _kinds_before(passage, index)) or no_way_back(query, versions)
-            or other_sum(query, versions) or other_kind(query, versions) or only_sending(query, versions)
+            or other_sum(query, versions) or no_price(query, versions) or no_measure(query, versions)
+            or other_kind(query, versions) or only_sending(query, versions)
             or only_arrival(query, versions) or no_identifier(query, versions) or only_arranged(query, versions)
             or no_end(query, versions) or unsaid_kind(query, versions)
             or time_of_other_verb(query, both) or other_code(query, versions)
