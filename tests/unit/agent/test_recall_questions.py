@@ -15,6 +15,8 @@ UNANSWERED = [
     "user: what's the wifi password?\nassistant: no idea sorry\nuser: and the door code?\nassistant: not sure",
     "user: did I tell you the fair date?\nassistant: yes you did",  # a bare yes to a memory question tells nothing
     "Do you remember the door code?",  # a note that is only a question
+    "user: Who do I see for my teeth?",  # one line, the user asking about their own things (QA, session 19)
+    "user: so when's my dentist appointment?",
     "user: so um whats my sisters new address\nassistant: hmm I don't have that, sorry",
     "user: did I tell you the door code?\nassistant: No, I don't think you did.",  # a noun phrase: asked, not told
     "user: did I tell you about my trip?\nassistant: No, you didn't!",
@@ -35,6 +37,7 @@ ANSWERED = [
     "(check_calendar): Thu 19 Nov 15:00 - call with Fenella",
     "Caroline: How old is Mia now?",  # one dialogue line: the next line (another passage) answers it
     "user: How old is Mia now?",
+    "user: what time do we meet?",  # asked of the people the user talks to: their next line may answer
     "user: the studio door code is 4471. do you think I should write it down?\nassistant: not sure",
     # facts told as yes/no questions: the listener's "no" adds nothing, the question's clause is the fact
     "user: did I tell you my sister moved to Porto?\nassistant: No, you didn't!",
