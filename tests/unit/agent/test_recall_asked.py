@@ -260,3 +260,19 @@ def test_a_price_asked_and_none_said(question: str, text: str, lacking: bool) ->
 ])
 def test_a_measure_asked_and_none_said(question: str, text: str, lacking: bool) -> None:
     assert no_measure(question, text) is lacking
+
+
+@pytest.mark.parametrize(("question", "text", "lacking"), [
+    # a word of paying about something else in the same note; "at 6 pm" is a time, not what something went for
+    ("How much did the Peterbilt headlight repair cost?",
+     "Ray's 105 at Peterbilt for the headlight, rolling again 1pm. 4490 late, Kellogg's charged no fine", True),
+    ("How much did 1005's renovation permit cost?", "1005 has a renovation permit; work stops at 6 pm", True),
+    ("What concentration of dexamethasone did I use?", "Started the 24 h dexamethasone time course, samples at 0, 3, 6",
+     True),
+    ("What concentration of dexamethasone did I use?", "dex at 100 nM in the media", False),
+    ("What dose of warfarin is dad on?", "dad's on five milligrams of warfarin now", False),
+    ("How many miles are on Dee's truck?", "Marcus out of hours till Tue (34 hr reset). Dee takes truck 112", True),
+    ("How many miles are on Dee's truck?", "Dee's truck 112 is at 412,000 miles", False),
+])
+def test_a_price_or_measure_asked_and_said_of_something_else(question: str, text: str, lacking: bool) -> None:
+    assert (no_price(question, text) or no_measure(question, text)) is lacking

@@ -305,19 +305,29 @@ _CURRENCY_SAID = re.compile(
     r"won|francs?|rubles?|roubles?|hryvnias?|naira|cedis?|shillings?|usd|gbp|eur|inr|brl|jpy|php|try|uah|sek|nok|"
     r"dkk|pln|chf|aud|cad|nzd|sgd|hkd|mxn|zar|kes|ngn|ghs|egp|aed|sar|ils|thb|vnd|idr|myr|krw|cny|huf|czk|ron)\b",
     re.IGNORECASE)
-_PAYING_SAID = re.compile(r"\b(?:cost|costs|costing|price|priced|prices|pay|paid|paying|charge|charged|charges|"
-                          r"spend|spent|bought|fee|fees|quote|quoted|bill|billed|invoice|free|discount)\b|"
-                          r"\b\d+(?:[.,]\d+)?\s*(?:k|each|ea|apiece|a\s+piece)\b|"
-                          # "got the bike for 450", "the lock was forty": a sum said as what something went for
-                          r"\b(?:for|was|were|is|it's|at|only|just)\s+(?:about\s+|around\s+|like\s+)?(?:\d|one|two|three|"
-                          r"four|five|six|seven|eight|nine|ten|eleven|twelve|fifteen|twenty|thirty|forty|fifty|sixty|"
-                          r"seventy|eighty|ninety|a\s+hundred)", re.IGNORECASE)
-_NUMBER_SAID = re.compile(r"\d|\b(?:one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|fifteen|twenty|"
-                          r"thirty|forty|fifty|sixty|seventy|eighty|ninety|hundred|thousand|grand)\b", re.IGNORECASE)
+_PAYING = (r"(?:cost|costs|costing|price|priced|prices|pay|paid|paying|charge|charged|charges|spend|spent|bought|"
+           r"fee|fees|quote|quoted|bill|billed|invoice|invoiced|rate|discount)")
+_FIGURE = (r"(?:\d|one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|fifteen|twenty|thirty|forty|fifty|"
+           r"sixty|seventy|eighty|ninety|a\s+hundred)")
+# a word of paying with a number near it ("cost us 340", "paid 40", "200 fee"), or
+# "free"; a number said as what something went for ("got the bike for 450", "the lock was forty"; not "at 6 pm"). Not
+# a word of paying about something else in the same note ("Kellogg's charged no fine").
+_PAYING_SAID = re.compile(rf"\b{_PAYING}\b(?:\W+\w+){{0,4}}?\W+{_FIGURE}|"
+                          rf"{_FIGURE}[\w.,]*(?:\W+\w+)?\W+{_PAYING}\b|"
+                          r"\bfree\b|\b\d+(?:[.,]\d+)?\s*(?:k|each|ea|apiece|a\s+piece)\b|"
+                          rf"\b(?:for|was|were|only|just)\s+(?:about\s+|around\s+|like\s+)?{_FIGURE}",
+                          re.IGNORECASE)
 # "What did calf 702 weigh?" is not answered by "702 is small, bottle-fed"; "What depth did we anchor in?" not by
 # "anchored Sandy Island, 6 h 10 min": a measure asked needs a number with a unit of its dimension, or the asked
 # word said with a number ("weighed 38", "depth 6"). "How long" is a time as often as a length: not judged.
 _DIMENSIONS: tuple[tuple[re.Pattern[str], re.Pattern[str]], ...] = (
+    # a dose or a concentration: "What concentration of dexamethasone did I use?" / "24 h time course, samples at 0, 3"
+    (re.compile(r"\b(?:concentration|dose|dosage|strength)\b|\bhow\s+many\s+(?:milligrams|mg|micrograms|units|ml)\b",
+                re.IGNORECASE),
+     re.compile(r"\d\s*(?:mg|mcg|µg|ug|g|ml|mls|l|mm|µm|um|nm|pm|m|%|iu|units?|mmol|nmol|µmol|x)\b|\d\s*%|"
+                r"\b(?:concentration|dose|dosage|strength|milligrams?|micrograms?|millilitres?|milliliters?|percent|"
+                r"units?|molar|millimolar|micromolar|nanomolar|tablets?|pills?|drops?|puffs?|capsules?|"
+                r"teaspoons?|spoonfuls?)\b", re.IGNORECASE)),
     (re.compile(r"\b(?:weigh|weighs|weighed|weight|heavy|heavier)\b", re.IGNORECASE),
      re.compile(r"\d\s*(?:kg|kgs|kilo|kilos|kilograms?|lb|lbs|pounds?|g|grams?|oz|ounces?|st|stone|tonnes?|tons?)\b|"
                 r"\b(?:weigh|weighs|weighed|weighing|weight|kilos?|kilograms?|lbs?|stone|grams?|ounces?|tonnes?)\b",
@@ -327,6 +337,10 @@ _DIMENSIONS: tuple[tuple[re.Pattern[str], re.Pattern[str]], ...] = (
                 r"\b(?:depth|deep|high|height|tall|wide|width|metres?|meters?|feet|foot|fathoms?|inches?|yards?|"
                 r"centimetres?|centimeters?)\b", re.IGNORECASE)),
     # a distance is said as a time as often ("twenty minutes' drive")
+    # a reading in miles is no time ("How many miles are on Dee's truck?" / "34 hr reset")
+    (re.compile(r"\b(?:mileage|odometer)\b|\bhow\s+many\s+(?:miles|kilometres|kilometers|km)\b", re.IGNORECASE),
+     re.compile(r"\d\s*(?:km|mi|k|miles?|kilometres?|kilometers?)\b|\b(?:mileage|odometer|miles?|kilometres?|"
+                r"kilometers?|km|clocked)\b", re.IGNORECASE)),
     (re.compile(r"\b(?:far|distance)\b", re.IGNORECASE),
      re.compile(r"\d\s*(?:m|km|mi|nm|miles?|metres?|meters?)\b|\b(?:far|away|distance|miles?|kilometres?|kilometers?|"
                 r"km|metres?|meters?|minutes?|mins?|hours?|hrs?|drive|walk|ride|block|blocks|down|next|close|near|"
@@ -341,7 +355,7 @@ def no_price(query: str, text: str) -> bool:
         return False
     if _CURRENCY_SAID.search(text) is not None:
         return False
-    return not (_PAYING_SAID.search(text) and _NUMBER_SAID.search(text))
+    return _PAYING_SAID.search(text) is None
 
 
 def no_measure(query: str, text: str) -> bool:
