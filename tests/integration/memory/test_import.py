@@ -173,7 +173,8 @@ async def test_one_message_longer_than_a_run_is_archived_in_pieces(server: Runni
                                  for i, c in enumerate(conversation)], budget_tokens=budget))
     assert expected >= 4  # the short line before, >= 2 pieces, the reply after
     for k in range(expected):
-        server.fake.script([store_call((0, 0, f"Piece {k}."))], [rethink_call(f"after {k}")], [finish_call()])
+        server.fake.script([store_call((0, 0, f"Piece {k}."))], [rethink_call(f"Told me about the street, part {k}.")],
+                           [finish_call()])
     status, body = await server.request("POST", f"/v1/agents/{agent['id']}/messages/import",
                                         json={"messages": conversation})
     assert status == 202 and body["imported"] == 3 and len(body["job_ids"]) == expected, body

@@ -41,7 +41,8 @@ async def test_an_over_long_live_message_is_handed_over_in_pieces_at_eviction(se
     assert len(parts) >= 3 and parts[-1].chars is None  # >= 2 pieces, then the reply
     server.fake.script([Text("Reply 2.")])
     for k in range(len(parts)):
-        server.fake.script([store_call((0, 0, f"Piece {k}."))], [rethink_call(f"after {k}")], [finish_call()])
+        server.fake.script([store_call((0, 0, f"Piece {k}."))], [rethink_call(f"Shed key notes, line {k}.")],
+                           [finish_call()])
     await say(server, agent["id"], "Short line 2.")  # 8 messages > 6: the first two are evicted
     jobs = await manager(server).wait_idle(agent["id"], timeout_s=60)
     assert [(j.kind, j.status) for j in jobs] == [("eviction", "done")] * len(parts)
@@ -97,7 +98,8 @@ async def test_pieces_enqueued_before_a_crash_are_not_handed_over_twice(server: 
         through_seq=older[0].seq - 1, now=time.time())
     server.fake.script([Text("Reply 2.")])
     for k in range(len(parts)):
-        server.fake.script([store_call((0, 0, f"Piece {k}."))], [rethink_call(f"after {k}")], [finish_call()])
+        server.fake.script([store_call((0, 0, f"Piece {k}."))], [rethink_call(f"Shed key notes, line {k}.")],
+                           [finish_call()])
     await say(server, agent["id"], "Short line 2.")
     jobs = await manager(server).wait_idle(agent["id"], timeout_s=60)
     assert [(j.payload.from_char, j.payload.to_char) for j in jobs] == [p.chars or (None, None) for p in parts]
