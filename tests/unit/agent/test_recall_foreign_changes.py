@@ -3,33 +3,8 @@ passage it is most alike of all when the two name the same thing, not a line it 
 
 from __future__ import annotations
 
-import numpy as np
-
+from tests.unit.agent.cosine_index import ranked as rank_top3
 from voice_letta.agent.recall.cues import cues, foreign_cues
-from voice_letta.agent.recall.index import PassageIndex
-from voice_letta.agent.recall.vector import SearchWindow
-
-DAY = 86400.0
-
-
-def _vectors(pairs: dict[tuple[int, int], float], n: int, query: list[float]) -> tuple[np.ndarray, np.ndarray]:
-    """n unit vectors with the given pairwise cosines (0 otherwise) and a query with the given cosine to each."""
-    gram = np.eye(n)
-    for (a, b), c in pairs.items():
-        gram[a, b] = gram[b, a] = c
-    basis = np.linalg.cholesky(gram)
-    q = np.linalg.solve(basis, np.asarray(query))
-    rest = float(np.sqrt(max(1.0 - float(q @ q), 1e-6)))
-    return (np.hstack([basis, np.zeros((n, 1))]).astype(np.float32),
-            np.asarray([[*q.tolist(), rest]], dtype=np.float32))
-
-
-def _ranked(texts: list[str], pairs: dict[tuple[int, int], float], query: list[float], question: str) -> list[str]:
-    matrix, q = _vectors(pairs, len(texts), query)
-    at = [1_000_000.0 + i * 3 * DAY for i in range(len(texts))]
-    index = PassageIndex("m", matrix.shape[1])
-    index.add([f"p{i}" for i in range(len(texts))], texts, [""] * len(texts), at, at, matrix, [True] * len(texts))
-    return [r.passage_id for r in index.rank(q, [question], SearchWindow(None, None), limit=3, speaker="user")]
 
 
 def test_a_change_in_another_language_only_is_flagged_apart() -> None:
@@ -45,7 +20,7 @@ def test_a_spanish_change_of_the_wifi_goes_before_the_line_it_changes() -> None:
     texts = ["wifi nuevo de Liberty: red CasaRivera5G, password coquí2024!",
              "LISTA: arroz Goya 10 lb, habichuelas rosadas, pan sobao",
              "Liberty vino y cambiaron el router. red ahora es RiveraCasa, password nuevo guayaba77"]
-    ranked = _ranked(texts, {(0, 2): 0.64, (0, 1): 0.2, (1, 2): 0.2}, [0.40, 0.05, 0.13],
+    ranked = rank_top3(texts, {(0, 2): 0.64, (0, 1): 0.2, (1, 2): 0.2}, [0.40, 0.05, 0.13],
                      "What's the wifi network called?")
     assert ranked.index("p2") < ranked.index("p0")
 
@@ -56,6 +31,6 @@ def test_a_change_alike_a_line_only_by_its_language_does_not_replace_it() -> Non
     texts = ["Khala Nasreen ka bypass operation hai 12 December ko, Aga Khan Hospital mein",
              "Ammi ka phone hai, shaam ko baat karo", "Chachu ka ghar Clifton mein hai",
              "Bhai ka exam kal hai", "gym ka ladies slot badal gaya, ab 6 baje hai, 7 nahi"]
-    ranked = _ranked(texts, {(0, 4): 0.48, (1, 4): 0.1, (2, 4): 0.1, (3, 4): 0.1}, [0.40, 0.05, 0.05, 0.05, 0.11],
+    ranked = rank_top3(texts, {(0, 4): 0.48, (1, 4): 0.1, (2, 4): 0.1, (3, 4): 0.1}, [0.40, 0.05, 0.05, 0.05, 0.11],
                      "Which hospital is my aunt having her operation at?")
     assert ranked[0] == "p0" and "p4" not in ranked[:1]
