@@ -235,6 +235,7 @@ def test_a_number_in_a_messages_envelope_is_its_correspondents() -> None:
     ("How much was the new dinghy lock?", "Pete — new dinghy lock, 2908, the old one seized with salt", True),
     ("How much did the new membrane cost?", "Ros — new membrane in, cost us 340 but worth it", False),
     ("How much did the new membrane cost?", "new membrane in, $340", False),
+    ("How much did the deposit cost?", "user: paid the deposit to the tenant's agent, won't try that again", True),
     ("How much was the new dinghy lock?", "new dinghy lock was forty quid", False),
     ("How much did I pay for the bike?", "user: got the bike for 450 off a guy in Leith", False),
     ("How much is my rent?", "user: rent is 900 a month", False),  # no word of paying asked: other_sum's

@@ -129,8 +129,14 @@ _SUM_KINDS: dict[str, str] = {
 }
 # said beside the main sum ("45k plus a 5k bonus", "a raise to 3,750"): no other kind of sum for the one asked
 _ADD_ONS = frozenset(["bonus", "tip", "raise", "payrise"])
-_MONEY_SAID = re.compile(r"[£$€¥₹]|\b(?:dollars?|bucks?|quid|pounds?|euros?|cents?|pence|grand|rupees?|yen|reais|"
-                         r"usd|gbp|eur|inr|brl|jpy)\b", re.IGNORECASE)
+# a currency: a sign, a word or a code ("₱4,200", "780 UAH", "kr 24.500", "forty thousand pesos"); not those that are
+# everyday words or names too ("won", "real", "rand", "try", "Ron")
+_CURRENCY_SAID = re.compile(
+    r"[£$€¥₹₱₩₺₴₦₫₪฿]|\b(?:dollars?|bucks?|quid|pounds?|euros?|cents?|pence|grand|rupees?|yen|reais|pesos?|"
+    r"kr|kroner|krone|kronor|zloty|złoty|zł|lira|lire|liras|ringgit|baht|dirhams?|dinars?|shekels?|yuan|rmb|"
+    r"francs?|rubles?|roubles?|hryvnias?|naira|cedis?|shillings?|usd|gbp|eur|inr|brl|jpy|php|uah|sek|nok|"
+    r"dkk|pln|chf|aud|cad|nzd|sgd|hkd|mxn|zar|kes|ngn|ghs|egp|aed|sar|ils|thb|vnd|idr|myr|krw|cny|huf|czk)\b",
+    re.IGNORECASE)
 _HOW_MUCH = re.compile(r"^\W*(?:what|what's|whats|how\s+much)\b", re.IGNORECASE)
 
 
@@ -144,7 +150,7 @@ def other_sum(query: str, text: str) -> bool:
     said = {_SUM_KINDS[w] for w in T.words(text) if w in _SUM_KINDS and w not in _ADD_ONS}
     if not said or said & asked:
         return False
-    return bool(kinds_of_text(text) & MONEY) or _MONEY_SAID.search(text) is not None
+    return bool(kinds_of_text(text) & MONEY) or _CURRENCY_SAID.search(text) is not None
 
 
 # -- no way back ----------------------------------------------------------------------------------------------
@@ -298,22 +304,16 @@ _PRICE_ASK = re.compile(r"^\W*(?:how\s+much|what)\b.*\b(?:cost|costs|costing|pri
                         r"spend|spent|fee|fees|fare)\b|"
                         r"^\W*how\s+much\s+(?:was|were)\s+(?:the|my|our|his|her|their|that|this|those)\b",
                         re.IGNORECASE)
-# a currency: a sign, a word or a code ("₱4,200", "780 UAH", "kr 24.500", "forty thousand pesos")
-_CURRENCY_SAID = re.compile(
-    r"[£$€¥₹₱₩₺₴₦₫₪฿]|\b(?:dollars?|bucks?|quid|pounds?|euros?|cents?|pence|grand|rupees?|yen|reais|real|pesos?|"
-    r"kr|kroner|krone|kronor|zloty|złoty|zł|lira|lire|liras|ringgit|baht|rand|dirhams?|dinars?|shekels?|yuan|rmb|"
-    r"won|francs?|rubles?|roubles?|hryvnias?|naira|cedis?|shillings?|usd|gbp|eur|inr|brl|jpy|php|try|uah|sek|nok|"
-    r"dkk|pln|chf|aud|cad|nzd|sgd|hkd|mxn|zar|kes|ngn|ghs|egp|aed|sar|ils|thb|vnd|idr|myr|krw|cny|huf|czk|ron)\b",
-    re.IGNORECASE)
 _PAYING = (r"(?:cost|costs|costing|price|priced|prices|pay|paid|paying|charge|charged|charges|spend|spent|bought|"
            r"fee|fees|quote|quoted|bill|billed|invoice|invoiced|rate|discount)")
-_FIGURE = (r"(?:\d|one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|fifteen|twenty|thirty|forty|fifty|"
-           r"sixty|seventy|eighty|ninety|a\s+hundred)")
+# a figure, or a number word as a whole word ("tenant" holds no "ten")
+_FIGURE = (r"(?:\d|(?:one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|fifteen|twenty|thirty|forty|"
+           r"fifty|sixty|seventy|eighty|ninety|a\s+hundred)\b)")
 # a word of paying with a number near it ("cost us 340", "paid 40", "200 fee"), or
 # "free"; a number said as what something went for ("got the bike for 450", "the lock was forty"; not "at 6 pm"). Not
 # a word of paying about something else in the same note ("Kellogg's charged no fine").
 _PAYING_SAID = re.compile(rf"\b{_PAYING}\b(?:\W+\w+){{0,4}}?\W+{_FIGURE}|"
-                          rf"{_FIGURE}[\w.,]*(?:\W+\w+)?\W+{_PAYING}\b|"
+                          rf"\b{_FIGURE}[\w.,]*(?:\W+\w+)?\W+{_PAYING}\b|"
                           r"\bfree\b|\b\d+(?:[.,]\d+)?\s*(?:k|each|ea|apiece|a\s+piece)\b|"
                           rf"\b(?:for|was|were|only|just)\s+(?:about\s+|around\s+|like\s+)?{_FIGURE}",
                           re.IGNORECASE)
@@ -336,11 +336,11 @@ _DIMENSIONS: tuple[tuple[re.Pattern[str], re.Pattern[str]], ...] = (
      re.compile(r"\d\s*(?:m|cm|mm|ft|foot|feet|in|inches?|metres?|meters?|fathoms?|yards?|yds?)\b|"
                 r"\b(?:depth|deep|high|height|tall|wide|width|metres?|meters?|feet|foot|fathoms?|inches?|yards?|"
                 r"centimetres?|centimeters?)\b", re.IGNORECASE)),
-    # a distance is said as a time as often ("twenty minutes' drive")
     # a reading in miles is no time ("How many miles are on Dee's truck?" / "34 hr reset")
     (re.compile(r"\b(?:mileage|odometer)\b|\bhow\s+many\s+(?:miles|kilometres|kilometers|km)\b", re.IGNORECASE),
      re.compile(r"\d\s*(?:km|mi|k|miles?|kilometres?|kilometers?)\b|\b(?:mileage|odometer|miles?|kilometres?|"
                 r"kilometers?|km|clocked)\b", re.IGNORECASE)),
+    # a distance is said as a time as often ("twenty minutes' drive")
     (re.compile(r"\b(?:far|distance)\b", re.IGNORECASE),
      re.compile(r"\d\s*(?:m|km|mi|nm|miles?|metres?|meters?)\b|\b(?:far|away|distance|miles?|kilometres?|kilometers?|"
                 r"km|metres?|meters?|minutes?|mins?|hours?|hrs?|drive|walk|ride|block|blocks|down|next|close|near|"
@@ -359,5 +359,6 @@ def no_price(query: str, text: str) -> bool:
 
 
 def no_measure(query: str, text: str) -> bool:
-    """Whether the question asks a weight, a depth, a height or a distance and ``text`` gives none (see above)."""
+    """Whether the question asks a dose, a weight, a depth, a height, a reading in miles or a distance and ``text``
+    gives none (see above)."""
     return any(asked.search(query) and said.search(text) is None for asked, said in _DIMENSIONS)
