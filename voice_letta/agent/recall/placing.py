@@ -16,7 +16,7 @@ import numpy as np
 
 from voice_letta.agent.recall import text as T
 from voice_letta.agent.recall.facts import Query
-from voice_letta.agent.recall.supersede import chain_after, current_first
+from voice_letta.agent.recall.supersede import chain, current_first
 from voice_letta.agent.recall.updates import fact_of, implicit_updates, newest_first, place_groups
 
 if TYPE_CHECKING:
@@ -66,11 +66,9 @@ def _not_replacing_successors(previous: dict[int, list[int]], successor: np.ndar
     """``previous`` without a row listed under one it stands in a supersession chain after: a stored link says
     what replaces what, whatever the clock says (an edit can move a successor's start_at before the passage it
     replaces; groups order by time, and each would list the other: a cycle for a client following ``previously``)."""
-    if not (successor >= 0).any():
-        return previous
     out: dict[int, list[int]] = {}
-    for row, replaced in previous.items():
-        later = chain_after(row, successor)
+    for row, replaced in previous.items():  # the few rows a search shows as replacing others
+        later = set(chain(row, successor))
         kept = [x for x in replaced if x not in later]
         if kept:
             out[row] = kept

@@ -16,27 +16,23 @@ import numpy as np
 MAX_CHAIN = 16  # successor hops followed (chains only grow forward in time; this only bounds a corrupt loop)
 
 
-def current(row: int, successor: np.ndarray) -> int:
-    """The newest passage in ``row``'s chain of successors (``row`` itself when it is not superseded)."""
+def chain(row: int, successor: np.ndarray) -> list[int]:
+    """The rows that replace ``row``, nearest first, down its chain of successors (a loop stops it)."""
     seen = {row}
-    for _ in range(MAX_CHAIN):
-        nxt = int(successor[row])
-        if nxt < 0 or nxt in seen:
-            break
-        seen.add(nxt)
-        row = nxt
-    return row
-
-
-def chain_after(row: int, successor: np.ndarray) -> set[int]:
-    """The rows that replace ``row``, directly or down its chain of successors."""
-    out: set[int] = set()
+    out: list[int] = []
     for _ in range(MAX_CHAIN):
         row = int(successor[row])
-        if row < 0 or row in out:
+        if row < 0 or row in seen:
             break
-        out.add(row)
+        seen.add(row)
+        out.append(row)
     return out
+
+
+def current(row: int, successor: np.ndarray) -> int:
+    """The newest passage in ``row``'s chain of successors (``row`` itself when it is not superseded)."""
+    later = chain(row, successor)
+    return later[-1] if later else row
 
 
 def current_first(order: Sequence[int], previous: dict[int, list[int]], successor: np.ndarray,
