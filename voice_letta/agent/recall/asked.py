@@ -129,14 +129,14 @@ _SUM_KINDS: dict[str, str] = {
 }
 # said beside the main sum ("45k plus a 5k bonus", "a raise to 3,750"): no other kind of sum for the one asked
 _ADD_ONS = frozenset(["bonus", "tip", "raise", "payrise"])
-# a currency: a sign, a word or a code ("₱4,200", "780 UAH", "kr 24.500", "forty thousand pesos"); not those that are
-# everyday words or names too ("won", "real", "rand", "try", "Ron")
+# a currency: a sign, a word or a code ("₱4,200", "780 UAH", "kr 24.500", "forty thousand pesos"); a code only in
+# capitals ("1860.50,TRY"), since "try", "won", "real", "rand" and "Ron" are everyday words and names
 _CURRENCY_SAID = re.compile(
-    r"[£$€¥₹₱₩₺₴₦₫₪฿]|\b(?:dollars?|bucks?|quid|pounds?|euros?|cents?|pence|grand|rupees?|yen|reais|pesos?|"
-    r"kr|kroner|krone|kronor|zloty|złoty|zł|lira|lire|liras|ringgit|baht|dirhams?|dinars?|shekels?|yuan|rmb|"
-    r"francs?|rubles?|roubles?|hryvnias?|naira|cedis?|shillings?|usd|gbp|eur|inr|brl|jpy|php|uah|sek|nok|"
-    r"dkk|pln|chf|aud|cad|nzd|sgd|hkd|mxn|zar|kes|ngn|ghs|egp|aed|sar|ils|thb|vnd|idr|myr|krw|cny|huf|czk)\b",
-    re.IGNORECASE)
+    r"[£$€¥₹₱₩₺₴₦₫₪฿]|\b(?i:dollars?|bucks?|quid|pounds?|euros?|cents?|pence|grand|rupees?|yen|reais|pesos?|kr|"
+    r"kroner|krone|kronor|zloty|złoty|zł|lira|lire|liras|ringgit|baht|dirhams?|dinars?|shekels?|yuan|rmb|francs?|"
+    r"rubles?|roubles?|hryvnias?|naira|cedis?|shillings?|usd|gbp|eur|inr|brl|jpy)\b|"
+    r"\b(?:PHP|TRY|UAH|SEK|NOK|DKK|PLN|CHF|AUD|CAD|NZD|SGD|HKD|MXN|ZAR|KES|NGN|GHS|EGP|AED|SAR|ILS|THB|VND|IDR|MYR|"
+    r"KRW|CNY|HUF|CZK|RON|BRL|RUB|ARS|CLP|COP|PEN|PKR|BDT|LKR|TZS|UGX)\b")
 _HOW_MUCH = re.compile(r"^\W*(?:what|what's|whats|how\s+much)\b", re.IGNORECASE)
 
 
